@@ -1,0 +1,1 @@
+"""Rules, anomaly detection and alert notification (a later issue)."""

@@ -1,0 +1,1 @@
+"""Collector: agentless scraping of Prometheus/OpenMetrics targets."""

@@ -1,0 +1,1 @@
+"""Operator dashboards (a later issue)."""

@@ -1,0 +1,1 @@
+"""Log pipeline: syslog/RELP ingest, parsing, patterns and search (a later issue)."""

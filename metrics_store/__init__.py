@@ -1,0 +1,1 @@
+"""Time-series storage: the sample model, the store Protocols and their implementations."""

@@ -1,0 +1,119 @@
+"""The sample model shared by collector, store, query engine and API.
+
+* A **series** is identified by its label set: a tuple of ``(name, value)`` pairs sorted by name, including
+  ``("__name__", metric_name)``. Empty label values are dropped (Prometheus semantics: an empty value is
+  the same as an absent label). ``Labels`` is hashable and compared by value, so it is the series key.
+* A **sample** is ``(timestamp_ms: int, value: float)``. Timestamps are Unix milliseconds (int64).
+* A **staleness marker** is a special NaN (bit pattern ``0x7ff0000000000002``, as in Prometheus) written
+  when a target or a series disappears; stores must round-trip it bit-exactly and the query engine treats it
+  as "series ended here". An ordinary NaN is a legal sample value and is distinct from the marker.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import struct
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from functools import lru_cache
+
+import numpy as np
+import numpy.typing as npt
+
+__all__ = [
+    "METRIC_NAME",
+    "STALE_NAN",
+    "STALE_NAN_BITS",
+    "Labels",
+    "MatchOp",
+    "Matcher",
+    "SeriesData",
+    "is_stale_nan",
+    "labels_from",
+    "labels_get",
+    "metric_name",
+    "stale_mask",
+]
+
+METRIC_NAME = "__name__"
+Labels = tuple[tuple[str, str], ...]
+
+STALE_NAN_BITS = 0x7FF0000000000002
+STALE_NAN: float = struct.unpack("<d", struct.pack("<Q", STALE_NAN_BITS))[0]
+
+
+def is_stale_nan(value: float) -> bool:
+    """True if ``value`` is the staleness marker (not just any NaN)."""
+    return math.isnan(value) and struct.unpack("<Q", struct.pack("<d", value))[0] == STALE_NAN_BITS
+
+
+def stale_mask(values: npt.NDArray[np.float64]) -> npt.NDArray[np.bool_]:
+    """Element-wise :func:`is_stale_nan` for a float64 array."""
+    mask: npt.NDArray[np.bool_] = values.view(np.uint64) == np.uint64(STALE_NAN_BITS)
+    return mask
+
+
+def labels_from(mapping: Mapping[str, str] | Iterable[tuple[str, str]]) -> Labels:
+    """Build a canonical label set: sorted by name, empty values dropped."""
+    items = mapping.items() if isinstance(mapping, Mapping) else mapping
+    return tuple(sorted((k, v) for k, v in items if v != ""))
+
+
+def labels_get(labels: Labels, name: str) -> str:
+    """Value of label ``name`` or ``""`` when absent."""
+    for k, v in labels:
+        if k == name:
+            return v
+    return ""
+
+
+def metric_name(labels: Labels) -> str:
+    return labels_get(labels, METRIC_NAME)
+
+
+class MatchOp(StrEnum):
+    EQ = "="
+    NE = "!="
+    RE = "=~"
+    NRE = "!~"
+
+
+@lru_cache(maxsize=4096)
+def _anchored(pattern: str) -> re.Pattern[str]:
+    # Prometheus regex matchers are fully anchored and use RE2 syntax (a subset of Python's, close enough).
+    return re.compile(f"^(?s:{pattern})$")
+
+
+@dataclass(frozen=True, slots=True)
+class Matcher:
+    """One label matcher. A missing label matches as the empty string (Prometheus semantics)."""
+
+    name: str
+    op: MatchOp
+    value: str
+
+    def matches(self, value: str) -> bool:
+        if self.op is MatchOp.EQ:
+            return value == self.value
+        if self.op is MatchOp.NE:
+            return value != self.value
+        hit = _anchored(self.value).match(value) is not None
+        return hit if self.op is MatchOp.RE else not hit
+
+    def matches_labels(self, labels: Labels) -> bool:
+        return self.matches(labels_get(labels, self.name))
+
+    def __str__(self) -> str:
+        escaped = self.value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+        return f'{self.name}{self.op.value}"{escaped}"'
+
+
+@dataclass(slots=True)
+class SeriesData:
+    """Samples of one series in a time range, ascending by timestamp, staleness markers included."""
+
+    labels: Labels
+    timestamps_ms: npt.NDArray[np.int64] = field(default_factory=lambda: np.empty(0, dtype=np.int64))
+    values: npt.NDArray[np.float64] = field(default_factory=lambda: np.empty(0, dtype=np.float64))

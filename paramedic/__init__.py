@@ -1,0 +1,1 @@
+"""Paramedic wiring: configuration, CLI and service assembly. Nothing imports this package."""

@@ -1,0 +1,25 @@
+"""The ``paramedic`` command. Sub-commands live in :mod:`paramedic.commands`, one module per group."""
+
+from __future__ import annotations
+
+import typer
+
+from paramedic.commands import check, demo, serve
+
+app = typer.Typer(
+    name="paramedic",
+    help="Observability and automated remediation for Cloud Foundry-style platforms.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+app.add_typer(check.app, name="check")
+app.add_typer(demo.app, name="demo")
+app.command("serve")(serve.serve)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,175 @@
+"""Load and validate the one Paramedic YAML config file.
+
+Sections are owned by the packages they configure (``collector.config``, ``metrics_store.config``,
+``platforms.config``); this module only composes them and turns validation failures into errors that name
+the file, the line, the key path and what to do::
+
+    paramedic.yaml:12: collector.jobs[1].interval_s: Input should be greater than 0 (fix: ...)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from collector.config import CollectorConfig
+from metrics_store.config import EmbeddedStoreConfig, StoreConfig
+from platforms.config import PlatformConfig
+
+__all__ = ["ConfigError", "ConfigProblem", "ParamedicConfig", "ServerConfig", "load_config", "parse_config"]
+
+
+class ServerConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    listen_host: str = Field("127.0.0.1", description="Address the HTTP API binds to; loopback by default.")
+    listen_port: int = Field(9300, ge=0, le=65535, description="HTTP API port (0 = pick a free port).")
+
+
+class ParamedicConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    server: ServerConfig = Field(default_factory=ServerConfig)
+    collector: CollectorConfig = Field(default_factory=CollectorConfig)
+    metrics_store: StoreConfig = Field(default_factory=EmbeddedStoreConfig)
+    platform: PlatformConfig | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigProblem:
+    file: str
+    line: int | None
+    key: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line is not None else self.file
+        return f"{where}: {self.key}: {self.message}" if self.key else f"{where}: {self.message}"
+
+
+class ConfigError(Exception):
+    """The config file is unreadable, not YAML, or fails validation. ``problems`` lists every issue."""
+
+    def __init__(self, problems: list[ConfigProblem]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+_FIXES: dict[str, str] = {
+    "extra_forbidden": "remove it, or check its spelling against docs/configuration.md",
+    "missing": "add this key",
+    "greater_than": "use a larger value",
+    "greater_than_equal": "use a larger value",
+    "less_than": "use a smaller value",
+    "less_than_equal": "use a smaller value",
+    "literal_error": "use one of the listed values",
+    "union_tag_invalid": "set `type:` to one of the listed values",
+    "union_tag_not_found": "add a `type:` key",
+    "int_parsing": "use a whole number",
+    "float_parsing": "use a number",
+    "bool_parsing": "use true or false",
+    "string_type": "use a string (quote it)",
+    "list_type": "use a YAML list",
+    "dict_type": "use a YAML mapping",
+    "model_type": "use a YAML mapping",
+}
+
+
+def _key_path(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + part
+    return out
+
+
+def _line_index(text: str) -> dict[tuple[int | str, ...], int]:
+    """Map key paths to 1-based line numbers using the YAML node tree."""
+    index: dict[tuple[int | str, ...], int] = {}
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError:
+        return index
+
+    def walk(node: yaml.Node, path: tuple[int | str, ...]) -> None:
+        index[path] = node.start_mark.line + 1
+        if isinstance(node, yaml.MappingNode):
+            for key_node, value_node in node.value:
+                key = (*path, str(key_node.value))
+                index[key] = key_node.start_mark.line + 1
+                walk(value_node, key)
+                index[key] = key_node.start_mark.line + 1
+        elif isinstance(node, yaml.SequenceNode):
+            for i, item in enumerate(node.value):
+                walk(item, (*path, i))
+
+    if root is not None:
+        walk(root, ())
+    return index
+
+
+def _line_for(index: dict[tuple[int | str, ...], int], loc: tuple[int | str, ...]) -> int | None:
+    # pydantic adds union-tag names to loc (e.g. "embedded"); fall back to the longest known prefix.
+    for n in range(len(loc), -1, -1):
+        if loc[:n] in index:
+            return index[loc[:n]]
+    return None
+
+
+def _strip_tags(loc: tuple[int | str, ...], data: Any) -> tuple[int | str, ...]:
+    """Drop the discriminator/type names pydantic inserts into ``loc`` so the path matches the YAML."""
+    out: list[int | str] = []
+    node = data
+    for part in loc:
+        if isinstance(node, dict) and isinstance(part, str) and part not in node and part == node.get("type"):
+            continue  # union tag pydantic inserts: ('metrics_store', 'remote', 'read_url')
+        out.append(part)
+        if isinstance(node, dict) and isinstance(part, str):
+            node = node.get(part)
+        elif isinstance(node, list) and isinstance(part, int) and part < len(node):
+            node = node[part]
+        else:
+            node = None
+    return tuple(out)
+
+
+def parse_config(text: str, filename: str = "<config>") -> ParamedicConfig:
+    """Validate YAML ``text``; raise :class:`ConfigError` naming ``filename``, line and key on failure."""
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else None
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError([ConfigProblem(filename, line, "", f"not valid YAML: {problem}")]) from exc
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError([ConfigProblem(filename, 1, "", "the top level must be a YAML mapping")])
+    try:
+        return ParamedicConfig.model_validate(data)
+    except ValidationError as exc:
+        index = _line_index(text)
+        problems = []
+        for err in exc.errors():
+            loc = _strip_tags(tuple(err["loc"]), data)
+            fix = _FIXES.get(err["type"])
+            msg = err["msg"] + (f" (fix: {fix})" if fix else "")
+            problems.append(ConfigProblem(filename, _line_for(index, loc), _key_path(loc), msg))
+        raise ConfigError(problems) from exc
+
+
+def load_config(path: Path) -> ParamedicConfig:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError([ConfigProblem(str(path), None, "", f"cannot read: {exc.strerror}")]) from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError([ConfigProblem(str(path), None, "", f"not UTF-8 text: {exc.reason}")]) from exc
+    return parse_config(text, str(path))

@@ -1,0 +1,1 @@
+"""Platform API adapters shared by the collector (discovery) and remediation (actions)."""

@@ -1,0 +1,1 @@
+"""Remediation policies and actions (a later issue)."""

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Install everything Paramedic needs on a Debian 12 machine: the real platform components (apt), a venv and
+# the package with its dev tools. Idempotent: apt runs only for packages that are missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+APT_PACKAGES=(
+    haproxy supervisor rsyslog rsyslog-relp victoria-metrics influxdb
+    prometheus prometheus-alertmanager prometheus-node-exporter chromium
+    python3-venv python3-pip bsdutils procps curl ca-certificates
+)
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+
+missing=()
+for pkg in "${APT_PACKAGES[@]}"; do
+    if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then
+        missing+=("$pkg")
+    fi
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+    echo "install: apt packages missing: ${missing[*]}"
+    $SUDO apt-get update -qq
+    # Debian's policy-rc.d keeps these daemons from starting on install; Paramedic starts its own instances.
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+PYTHON="${PYTHON:-python3}"
+if [ ! -x .venv/bin/python ]; then
+    "$PYTHON" -m venv .venv
+fi
+.venv/bin/python -m pip install -q --upgrade pip
+.venv/bin/python -m pip install -q -e '.[dev]'
+echo "install: OK ($(.venv/bin/paramedic --version 2>/dev/null || echo paramedic installed))"
