@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from paramedic import VERSION
 from paramedic.commands import check, demo, serve
 
 app = typer.Typer(
@@ -12,6 +13,23 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"paramedic {VERSION}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version."
+    ),
+) -> None:
+    """Observability and automated remediation for Cloud Foundry-style platforms."""
+
+
 app.add_typer(check.app, name="check")
 app.add_typer(demo.app, name="demo")
 app.command("serve")(serve.serve)

@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import typer
 
+from paramedic.config import ConfigError
+
 
 def serve(config: Path = typer.Option(..., "--config", "-c", help="paramedic.yaml")) -> None:
-    """Run the collector, the store and the HTTP API as configured."""
-    raise typer.Exit(2)
+    """Run the collector, the store and the HTTP API as configured (SIGHUP reloads, SIGTERM stops)."""
+    from paramedic.assembly import serve as run  # heavy imports only for this command
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        run(config)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            typer.echo(str(problem), err=True)
+        raise typer.Exit(1) from None

@@ -1,0 +1,129 @@
+"""Build and run the Paramedic server: the one place that knows every component and their start/stop order.
+
+Start order: metrics store -> platform adapter -> collector (scrape manager) -> HTTP API.
+Stop order: the reverse, so no scrape appends to a closed store and every accepted sample is flushed.
+Reload (SIGHUP) takes the same path as startup for the collector: ``apply_config``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import prometheus_client
+import uvicorn
+from fastapi import FastAPI, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CollectorRegistry
+
+from collector.api import targets_router
+from collector.manager import ScrapeManager
+from metrics_store.api import query_router
+from metrics_store.base import MetricsStore
+from metrics_store.factory import open_store
+from paramedic import VERSION
+from paramedic.config import ConfigError, ParamedicConfig, load_config
+from platforms.base import Platform
+from platforms.factory import open_platform
+
+__all__ = ["Paramedic", "serve"]
+
+log = logging.getLogger("paramedic")
+
+
+class Paramedic:
+    """The assembled server. ``base_dir`` resolves relative paths in the config (the config file's folder)."""
+
+    def __init__(
+        self,
+        config: ParamedicConfig,
+        *,
+        base_dir: Path,
+        config_path: Path | None = None,
+        registry: CollectorRegistry = prometheus_client.REGISTRY,
+    ) -> None:
+        self.config = config
+        self.config_path = config_path
+        self.registry = registry
+        self.store: MetricsStore = open_store(config.metrics_store, base_dir, registry=registry)
+        self.platform: Platform | None = open_platform(config.platform) if config.platform else None
+        self.scraper = ScrapeManager(config.collector, self.store, self.platform, registry=registry)
+        self.app = self._build_app()
+
+    def _build_app(self) -> FastAPI:
+        @contextlib.asynccontextmanager
+        async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+            await self.scraper.start()
+            loop = asyncio.get_running_loop()
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(signal.SIGHUP, self.reload)
+            log.info("paramedic started: %d scrape jobs", len(self.config.collector.jobs))
+            try:
+                yield
+            finally:
+                log.info("paramedic stopping")
+                await self.scraper.stop()
+                self.store.close()
+                log.info("paramedic stopped")
+
+        app = FastAPI(title="Paramedic", version=VERSION, lifespan=lifespan)
+        app.include_router(query_router(self.store))
+        app.include_router(targets_router(self.scraper))
+
+        @app.get("/metrics", include_in_schema=False)
+        def metrics() -> Response:
+            return Response(
+                prometheus_client.generate_latest(self.registry),
+                media_type=prometheus_client.CONTENT_TYPE_LATEST,
+            )
+
+        @app.get("/-/healthy", include_in_schema=False)
+        def healthy() -> Response:
+            return Response("Paramedic is Healthy.\n", media_type="text/plain")
+
+        @app.get("/-/ready", include_in_schema=False)
+        def ready() -> Response:
+            return Response("Paramedic is Ready.\n", media_type="text/plain")
+
+        @app.get("/api/v1/status/buildinfo")
+        def buildinfo() -> JSONResponse:
+            return JSONResponse(
+                {"status": "success", "data": {"version": VERSION, "application": "paramedic"}}
+            )
+
+        return app
+
+    def reload(self) -> None:
+        """Re-read the config file and apply the collector section; a bad file keeps the running config."""
+        if self.config_path is None:
+            return
+        try:
+            new = load_config(self.config_path)
+        except ConfigError as exc:
+            log.error("reload refused, keeping the running config:\n%s", exc)
+            return
+        self.scraper.apply_config(new.collector)
+        self.config = self.config.model_copy(update={"collector": new.collector})
+        log.info("reloaded %s", self.config_path)
+
+
+def serve(config_path: Path) -> None:
+    """Load ``config_path`` and serve until SIGINT/SIGTERM."""
+    config = load_config(config_path)
+    server = Paramedic(config, base_dir=config_path.resolve().parent, config_path=config_path)
+    uv = uvicorn.Server(
+        uvicorn.Config(
+            server.app,
+            host=config.server.listen_host,
+            port=config.server.listen_port,
+            log_level="info",
+            access_log=False,
+            lifespan="on",
+        )
+    )
+    log.info("serving on http://%s:%d", config.server.listen_host, config.server.listen_port)
+    uv.run()
