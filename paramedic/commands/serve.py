@@ -12,7 +12,7 @@ from paramedic.config import ConfigError
 
 def serve(config: Path = typer.Option(..., "--config", "-c", help="paramedic.yaml")) -> None:
     """Run the collector, the store and the HTTP API as configured (SIGHUP reloads, SIGTERM stops)."""
-    from paramedic.assembly import serve as run  # heavy imports only for this command
+    from paramedic.assembly import serve as run  # noqa: PLC0415 -- heavy imports only here
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
