@@ -1,12 +1,31 @@
-"""Configuration of the metrics store (section ``metrics_store`` of paramedic.yaml)."""
+"""Configuration of the metrics store (section ``metrics_store`` of paramedic.yaml).
+
+``type: embedded`` (default) — DuckDB file + write-ahead log under ``path``::
+
+    metrics_store:
+      type: embedded
+      path: data/metrics          # relative to the config file's folder
+      retention_s: 1296000        # 15 d: older samples are deleted
+      downsample_after_s: 172800  # 2 d: older raw samples are reduced to one per 5 min per series
+      fsync: never                # never | batch | always (see EmbeddedStoreConfig.fsync)
+
+``type: remote`` — writes InfluxDB line protocol, reads the Prometheus HTTP API (VictoriaMetrics)::
+
+    metrics_store:
+      type: remote
+      write_url: http://127.0.0.1:8428
+      read_url: http://127.0.0.1:8428
+"""
 
 from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
-__all__ = ["EmbeddedStoreConfig", "RemoteStoreConfig", "StoreConfig"]
+__all__ = ["EmbeddedStoreConfig", "FsyncPolicy", "RemoteStoreConfig", "StoreConfig"]
+
+FsyncPolicy = Literal["never", "batch", "always"]
 
 
 class EmbeddedStoreConfig(BaseModel):
@@ -15,6 +34,33 @@ class EmbeddedStoreConfig(BaseModel):
     type: Literal["embedded"] = "embedded"
     path: str = Field("data/metrics", description="Directory for the DuckDB file and the write-ahead log.")
     retention_s: int = Field(15 * 86400, gt=0, description="Raw samples older than this are deleted.")
+    downsample_after_s: int | None = Field(
+        2 * 86400,
+        gt=0,
+        description="Raw samples older than this are replaced by the last sample of each "
+        "downsample_resolution_s bucket per series; null disables downsampling.",
+    )
+    downsample_resolution_s: int = Field(300, gt=0, description="Bucket width of downsampled data.")
+    fsync: FsyncPolicy = Field(
+        "never",
+        description="never: every append is written to the OS before it returns (survives kill -9, not a "
+        "power loss); batch: additionally fsync at most every fsync_interval_s (power loss loses at most "
+        "that window); always: fsync before every append returns (survives power loss, slow).",
+    )
+    fsync_interval_s: float = Field(1.0, gt=0, description="fsync period of the 'batch' policy.")
+    checkpoint_interval_s: float = Field(
+        60.0, gt=0, description="Fold the write-ahead log into DuckDB this often."
+    )
+    checkpoint_samples: int = Field(
+        2_000_000, gt=0, description="...or as soon as this many samples wait in memory."
+    )
+    maintenance_interval_s: float = Field(300.0, gt=0, description="Retention/downsampling period.")
+
+    @model_validator(mode="after")
+    def _downsample_before_retention(self) -> EmbeddedStoreConfig:
+        if self.downsample_after_s is not None and self.downsample_after_s >= self.retention_s:
+            raise ValueError("downsample_after_s must be smaller than retention_s (or null to disable)")
+        return self
 
 
 class RemoteStoreConfig(BaseModel):
@@ -28,6 +74,15 @@ class RemoteStoreConfig(BaseModel):
     org: str = "paramedic"
     bucket: str = "paramedic"
     token: SecretStr | None = None
+    naming: Literal["victoriametrics", "influxdb"] = Field(
+        "victoriametrics",
+        description="victoriametrics: empty measurement, field key = metric name (VictoriaMetrics names the "
+        "series exactly the metric name); influxdb: measurement = metric name, field 'value' (a Prometheus "
+        "API in front of it names the series <name>_value; reads strip that suffix).",
+    )
+    timeout_s: float = Field(10.0, gt=0, description="Per-request timeout.")
+    max_retries: int = Field(3, ge=0, description="Retries of a write after a 5xx or a timeout.")
+    retry_backoff_s: float = Field(0.5, ge=0, description="First retry delay; doubles each retry.")
 
 
 StoreConfig = Annotated[EmbeddedStoreConfig | RemoteStoreConfig, Field(discriminator="type")]

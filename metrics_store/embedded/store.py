@@ -1,0 +1,287 @@
+"""The embedded metrics store: DuckDB for history, a write-ahead log + in-memory head for recent samples.
+
+Write path: ``append`` validates the refs, writes one WAL record (new series records first) with a single
+``os.write`` and keeps the arrays in the head; it costs a few ns per sample plus one syscall per batch.
+A background thread folds the head into DuckDB every ``checkpoint_interval_s`` (or when the head holds
+``checkpoint_samples``), then deletes the folded WAL segments. Opening replays the WAL and folds it.
+
+Read path: ``select`` matches labels on the in-memory index, reads DuckDB and filters the head snapshot,
+merges both (duplicate ``(ref, ts)``: the last write wins) and splits by series.
+
+Maintenance (``run_maintenance``, background every ``maintenance_interval_s``): deletes samples older than
+``retention_s`` and downsamples raw samples older than ``downsample_after_s``: within each
+``downsample_resolution_s`` bucket (aligned to the Unix epoch) only the **last sample** per series is kept,
+with its original timestamp and value (staleness markers included). So a query over a downsampled range
+returns at most one sample per series per bucket; gauges read as "value at the end of the bucket", counters
+stay monotonic (``rate``/``increase`` over spans longer than a bucket stay correct except for resets inside
+a bucket, which are lost). Samples that arrive later than the downsampling watermark stay raw.
+
+Thread safety: every public method may be called from any thread. ``append``/``series_ref`` serialise on one
+short lock; queries hold it only to snapshot the index and head; DuckDB reads run in parallel.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+import prometheus_client
+from prometheus_client import CollectorRegistry
+
+from metrics_store._metrics import StoreMetrics
+from metrics_store.config import EmbeddedStoreConfig
+from metrics_store.embedded._db import Database
+from metrics_store.embedded._head import Chunk, Head, concat
+from metrics_store.embedded._index import LabelIndex
+from metrics_store.embedded._merge import merge_rows, split_series
+from metrics_store.embedded._scheduler import Scheduler
+from metrics_store.embedded._wal import WalWriter, encode_samples, encode_series, replay
+from metrics_store.errors import InvalidSampleError, StoreClosedError, StoreError, UnknownSeriesError
+from metrics_store.model import Labels, Matcher, SeriesData
+
+__all__ = ["EmbeddedStore"]
+
+log = logging.getLogger("metrics_store.embedded")
+
+_Frozen = tuple[list[Chunk], list[tuple[int, Labels]]]
+
+
+class EmbeddedStore:
+    """DuckDB + WAL store in directory ``path`` (``metrics.duckdb`` and ``wal/``).
+
+    ``clock`` (Unix seconds) drives retention, downsampling and the fsync 'batch' period; ``background=False``
+    runs no thread (call :meth:`checkpoint` and :meth:`run_maintenance` yourself)."""
+
+    def __init__(
+        self,
+        path: Path,
+        config: EmbeddedStoreConfig | None = None,
+        *,
+        registry: CollectorRegistry = prometheus_client.REGISTRY,
+        clock: Callable[[], float] = time.time,
+        background: bool = True,
+    ) -> None:
+        self._cfg = config or EmbeddedStoreConfig()
+        self._clock = clock
+        self._metrics = StoreMetrics(registry, "embedded")
+        self._lock = threading.Lock()
+        self._ckpt_lock = threading.Lock()
+        self._closed = False
+        self._index = LabelIndex()
+        self._head = Head()
+        self._frozen: list[_Frozen] = []
+        self._unfolded: list[tuple[int, Labels]] = []  # series not in DuckDB yet
+        self._unlogged: list[tuple[int, Labels]] = []  # series not in the WAL yet (written with next append)
+        self._db = Database(path / "metrics.duckdb")
+        for ref, labels in self._db.load_series():
+            self._index.add(ref, labels)
+        self._replay(path / "wal")
+        self._wal = WalWriter(path / "wal", self._cfg.fsync, self._cfg.fsync_interval_s, clock)
+        if self._head.samples or self._unfolded:
+            self.checkpoint()
+        self._scheduler: Scheduler | None = None
+        if background:
+            self._scheduler = Scheduler(
+                [
+                    ("checkpoint", self._cfg.checkpoint_interval_s, self.checkpoint),
+                    ("maintenance", self._cfg.maintenance_interval_s, self.run_maintenance),
+                ],
+                thread_name=f"store-maintenance:{path.name}",
+            )
+            self._scheduler.start()
+
+    def _replay(self, wal_dir: Path) -> None:
+        if not wal_dir.exists():
+            return
+        samples = 0
+        for rec in replay(wal_dir, lambda reason: self._metrics.error("wal_torn")):
+            if rec.series is not None:
+                for ref, labels in rec.series:
+                    if not self._index.known(ref):
+                        self._index.add(ref, labels)
+                        self._unfolded.append((ref, labels))
+            elif rec.refs is not None and rec.ts is not None and rec.values is not None:
+                known = rec.refs < self._index.next_ref
+                if not known.all():
+                    log.error("wal: %d samples of unknown series skipped", int((~known).sum()))
+                    self._metrics.error("wal_unknown_series")
+                self._head.append(Chunk(rec.refs[known], rec.ts[known], rec.values[known]))
+                samples += int(known.sum())
+        log.info("wal: replayed %d samples and %d new series from %s", samples, len(self._unfolded), wal_dir)
+
+    # --- Appender -----------------------------------------------------------------------------------------
+
+    def series_ref(self, labels: Labels) -> int:
+        with self._lock:
+            ref = self._index.get(labels)
+            if ref is None:
+                if self._closed:
+                    raise StoreClosedError("store is closed")
+                ref = self._index.next_ref
+                self._index.add(ref, labels)
+                self._unlogged.append((ref, labels))
+                self._unfolded.append((ref, labels))
+                self._metrics.series_created.inc()
+            return ref
+
+    def append(self, refs: Sequence[int], timestamps_ms: Sequence[int], values: Sequence[float]) -> None:
+        try:
+            r = np.array(refs, dtype=np.int64)
+            t = np.array(timestamps_ms, dtype=np.int64)
+            v = np.array(values, dtype=np.float64)
+        except (TypeError, ValueError, OverflowError) as e:
+            raise InvalidSampleError(f"append: cannot convert samples: {e}") from e
+        n = len(r)
+        if len(t) != n or len(v) != n or r.ndim != 1:
+            raise InvalidSampleError(
+                f"append: refs/timestamps/values lengths differ ({n}, {len(t)}, {len(v)})"
+            )
+        if n == 0:
+            return
+        with self._lock:
+            if self._closed:
+                raise StoreClosedError("store is closed")
+            if r.min() < 0 or r.max() >= self._index.next_ref:
+                bad = r[(r < 0) | (r >= self._index.next_ref)][0]
+                raise UnknownSeriesError(f"append: unknown series ref {bad}")
+            r32 = r.astype(np.uint32)
+            data = encode_samples(r32, t, v)
+            if self._unlogged:
+                data = encode_series(self._unlogged) + data
+            try:
+                self._wal.write(data)
+            except StoreError:
+                self._metrics.error("wal_write")
+                raise
+            self._unlogged.clear()
+            self._head.append(Chunk(r32, t, v))
+            head_samples = self._head.samples
+            self._metrics.wal_segment_bytes.set(self._wal.size)
+        self._metrics.samples_appended.inc(n)
+        self._metrics.wal_bytes.inc(len(data))
+        self._metrics.head_samples.set(head_samples)
+        if head_samples >= self._cfg.checkpoint_samples and self._scheduler is not None:
+            self._scheduler.wake("checkpoint")
+
+    # --- Querier ------------------------------------------------------------------------------------------
+
+    def _rows(
+        self, matchers: Sequence[Matcher], start_ms: int, end_ms: int
+    ) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.int64], npt.NDArray[np.float64]]:
+        with self._lock:
+            if self._closed:
+                raise StoreClosedError("store is closed")
+            refs = self._index.match(matchers)
+            frozen = [c for chunks, _ in self._frozen for c in chunks]
+            head, active = self._head, self._head.snapshot()
+            n_series = self._index.next_ref
+        if not len(refs):
+            return refs, np.empty(0, np.int64), np.empty(0, np.float64)
+        wanted = np.zeros(n_series, dtype=np.bool_)
+        wanted[refs] = True
+        selective = len(refs) * 2 < n_series
+        try:
+            db = self._db.query(refs if selective else None, start_ms, end_ms)
+        except StoreError:
+            self._metrics.error("query")
+            raise
+        if not selective:
+            keep = wanted[db[0]]
+            db = (db[0][keep], db[1][keep], db[2][keep], db[3][keep])
+        merged = concat(active)
+        if len(active) > 1:
+            with self._lock:
+                head.compact(active, merged)
+        mem = concat([*frozen, merged])
+        mask = (mem.ts >= start_ms) & (mem.ts <= end_ms)
+        mask &= wanted[mem.refs]
+        return merge_rows(db, (mem.refs[mask], mem.ts[mask], mem.values[mask]))
+
+    def select(self, matchers: Sequence[Matcher], start_ms: int, end_ms: int) -> list[SeriesData]:
+        t0 = time.perf_counter()
+        refs, ts, values = self._rows(matchers, start_ms, end_ms)
+        out = split_series(refs, ts, values, self._index.labels_of)
+        self._metrics.query_duration.labels("embedded", "select").observe(time.perf_counter() - t0)
+        return out
+
+    def series(self, matchers: Sequence[Matcher], start_ms: int, end_ms: int) -> list[Labels]:
+        t0 = time.perf_counter()
+        refs, _, _ = self._rows(matchers, start_ms, end_ms)
+        out = [self._index.labels_of(int(r)) for r in np.unique(refs)]
+        self._metrics.query_duration.labels("embedded", "series").observe(time.perf_counter() - t0)
+        return out
+
+    # --- Lifecycle and maintenance ----------------------------------------------------------------------
+
+    def checkpoint(self) -> bool:
+        """Fold the head into DuckDB and delete the folded WAL segments; False when there was nothing."""
+        with self._ckpt_lock:
+            t0 = time.perf_counter()
+            with self._lock:
+                if self._head.samples or self._unfolded:
+                    self._frozen.append((self._head.chunks, self._unfolded))
+                    self._head, self._unfolded = Head(), []
+                if not self._frozen:
+                    return False
+                todo = list(self._frozen)
+                segment = self._wal.rotate()
+            chunk = concat([c for chunks, _ in todo for c in chunks])
+            series = [s for _, ss in todo for s in ss]
+            try:
+                self._db.fold(chunk, series)
+            except StoreError:
+                self._metrics.error("checkpoint")
+                raise
+            with self._lock:
+                del self._frozen[: len(todo)]
+                self._wal.remove_up_to(segment)
+                self._metrics.wal_segment_bytes.set(self._wal.size)
+                self._metrics.head_samples.set(self._head.samples)
+            elapsed = time.perf_counter() - t0
+            self._metrics.checkpoints.inc()
+            self._metrics.checkpoint_duration.observe(elapsed)
+            log.debug("checkpoint: folded %d samples, %d series in %.3fs", len(chunk), len(series), elapsed)
+            return True
+
+    def run_maintenance(self) -> tuple[int, int]:
+        """Apply retention and downsampling at ``clock()``; returns (samples deleted, samples downsampled)."""
+        now_ms = int(self._clock() * 1000)
+        m = self._metrics
+        try:
+            deleted = self._db.delete_before(now_ms - self._cfg.retention_s * 1000)
+            m.maintenance_runs.labels("embedded", "retention").inc()
+            m.samples_removed.labels("embedded", "retention").inc(deleted)
+            reduced = 0
+            if self._cfg.downsample_after_s is not None:
+                res_ms = self._cfg.downsample_resolution_s * 1000
+                cutoff = (now_ms - self._cfg.downsample_after_s * 1000) // res_ms * res_ms
+                reduced = self._db.downsample(cutoff, res_ms)
+                m.maintenance_runs.labels("embedded", "downsample").inc()
+                m.samples_removed.labels("embedded", "downsample").inc(reduced)
+            if deleted or reduced:
+                self._db.compact_storage()
+        except StoreError:
+            m.error("maintenance")
+            raise
+        log.info("maintenance: retention deleted %d samples, downsampling removed %d", deleted, reduced)
+        return deleted, reduced
+
+    def close(self) -> None:
+        with self._lock:
+            if self._closed:
+                return
+        if self._scheduler is not None:
+            self._scheduler.stop()
+        try:
+            self.checkpoint()
+        except StoreError:
+            log.exception("close: final checkpoint failed; the WAL keeps the samples for the next open")
+        with self._lock:
+            self._closed = True
+            self._wal.close()
+        self._db.close()
