@@ -1,20 +1,29 @@
-"""Configuration of the collector (section ``collector`` of paramedic.yaml)."""
+"""Configuration of the collector (section ``collector`` of paramedic.yaml).
+
+Field names follow Prometheus' ``scrape_config`` with units in the names (``interval_s``, ``max_body_bytes``).
+Relabel steps are validated at load (regex compiles, required keys per action): a bad rule names its key.
+"""
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 __all__ = [
     "CollectorConfig",
     "FileJob",
     "JobConfig",
     "PlatformJob",
+    "RelabelAction",
     "RelabelConfig",
     "ScrapeLimits",
     "StaticJob",
 ]
+
+RelabelAction = Literal["replace", "keep", "drop", "labelmap", "labeldrop", "labelkeep", "hashmod"]
+_LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 
 
 class RelabelConfig(BaseModel):
@@ -22,13 +31,40 @@ class RelabelConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    action: Literal["replace", "keep", "drop", "labelmap", "labeldrop", "labelkeep", "hashmod"] = "replace"
+    action: RelabelAction = "replace"
     source_labels: list[str] = Field(default_factory=list)
     separator: str = ";"
     regex: str = "(.*)"
     modulus: int | None = Field(None, gt=0)
     target_label: str | None = None
     replacement: str = "$1"
+
+    @field_validator("regex")
+    @classmethod
+    def _regex_compiles(cls, value: str) -> str:
+        try:
+            re.compile(re.sub(r"\(\?<(?=[A-Za-z_])", "(?P<", value))
+        except re.error as exc:
+            raise ValueError(f"not a valid regular expression: {exc}") from exc
+        return value
+
+    @field_validator("source_labels")
+    @classmethod
+    def _source_names(cls, value: list[str]) -> list[str]:
+        for name in value:
+            if not _LABEL_NAME.match(name):
+                raise ValueError(f"{name!r} is not a valid label name")
+        return value
+
+    @model_validator(mode="after")
+    def _required_per_action(self) -> RelabelConfig:
+        if self.action in ("replace", "hashmod") and not self.target_label:
+            raise ValueError(f"action {self.action} needs target_label")
+        if self.action == "hashmod" and self.modulus is None:
+            raise ValueError("action hashmod needs modulus")
+        if self.action in ("labeldrop", "labelkeep") and (self.source_labels or self.target_label):
+            raise ValueError(f"action {self.action} uses only regex (remove source_labels/target_label)")
+        return self
 
 
 class ScrapeLimits(BaseModel):
@@ -49,6 +85,10 @@ class _JobBase(ScrapeLimits):
     name: str = Field(min_length=1, description="The job label of every target in this job.")
     scheme: Literal["http", "https"] = "http"
     metrics_path: str = "/metrics"
+    honor_labels: bool = Field(
+        False, description="false: target labels win, clashing exposed labels become exported_<name>."
+    )
+    honor_timestamps: bool = Field(True, description="Use timestamps the target exposes.")
     relabel_configs: list[RelabelConfig] = Field(default_factory=list)
     metric_relabel_configs: list[RelabelConfig] = Field(default_factory=list)
 
@@ -61,7 +101,11 @@ class StaticJob(_JobBase):
 
 class FileJob(_JobBase):
     type: Literal["file"]
-    files: list[str] = Field(min_length=1, description="JSON or YAML files in Prometheus file_sd format")
+    files: list[str] = Field(
+        min_length=1,
+        description="JSON or YAML files in Prometheus file_sd format (globs allowed; relative to the "
+        "config file's folder)",
+    )
     refresh_interval_s: float = Field(30, gt=0)
 
 
@@ -79,10 +123,22 @@ class CollectorConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     interval_s: float = Field(15, gt=0, description="Default scrape interval.")
-    timeout_s: float = Field(10, gt=0, description="Default scrape timeout (must not exceed the interval).")
+    timeout_s: float = Field(10, gt=0, description="Default scrape timeout (capped at the interval).")
     max_body_bytes: int = Field(50 * 1024 * 1024, gt=0, description="Larger responses fail the scrape.")
     sample_limit: int = Field(0, ge=0, description="0 = no limit")
     label_limit: int = Field(0, ge=0)
     label_name_length_limit: int = Field(0, ge=0)
     label_value_length_limit: int = Field(0, ge=0)
     jobs: list[JobConfig] = Field(default_factory=list)
+
+    @field_validator("jobs")
+    @classmethod
+    def _unique_job_names(
+        cls, jobs: list[StaticJob | FileJob | PlatformJob]
+    ) -> list[StaticJob | FileJob | PlatformJob]:
+        seen: set[str] = set()
+        for job in jobs:
+            if job.name in seen:
+                raise ValueError(f"job name {job.name!r} is used twice (fix: give every job its own name)")
+            seen.add(job.name)
+        return jobs

@@ -1,0 +1,176 @@
+"""Relabeling with Prometheus' exact semantics (``model/relabel/relabel.go``).
+
+* Regexes are fully anchored (``^(?s:regex)$``, matched with ``fullmatch``).
+* ``$1``, ``${1}``, ``$name``, ``${name}`` and ``$$`` expand as Go's ``Regexp.Expand`` does: ``$1x`` is the
+  (missing) group named ``1x`` and expands to nothing; a malformed ``$`` stays literal.
+* ``replace`` leaves the labels alone when the regex does not match, skips an invalid target label name, and
+  deletes the target label when the expansion is empty.
+* ``hashmod`` sets ``target_label`` to the big-endian value of the last 8 bytes of md5(joined values) modulo
+  ``modulus``.
+* An empty label value is the same as an absent label: setting a label to ``""`` deletes it.
+
+Rules are compiled once (:func:`compile_rules`); :func:`relabel` is a pure function, safe from any thread.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+from collector.config import RelabelAction, RelabelConfig
+from collector.errors import RelabelError
+from metrics_store.model import Labels
+
+__all__ = ["CompiledRule", "compile_rules", "expand", "hashmod", "relabel", "relabel_labels"]
+
+_LABEL_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
+_GO_NAMED_GROUP = re.compile(r"((?:^|[^\\])(?:\\\\)*)\(\?<(?=[A-Za-z_])")
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledRule:
+    action: RelabelAction
+    source_labels: tuple[str, ...]
+    separator: str
+    regex: re.Pattern[str]
+    modulus: int
+    target_label: str
+    replacement: str
+
+
+def compile_rules(configs: Iterable[RelabelConfig]) -> tuple[CompiledRule, ...]:
+    """Compile config steps; raises :class:`RelabelError` for a regex Python cannot compile."""
+    out = []
+    for cfg in configs:
+        try:
+            regex = re.compile(f"(?s:{_go_syntax(cfg.regex)})")
+        except re.error as exc:
+            raise RelabelError(f"invalid regex {cfg.regex!r}: {exc}") from exc
+        out.append(
+            CompiledRule(
+                cfg.action,
+                tuple(cfg.source_labels),
+                cfg.separator,
+                regex,
+                cfg.modulus or 0,
+                cfg.target_label or "",
+                cfg.replacement,
+            )
+        )
+    return tuple(out)
+
+
+def _go_syntax(pattern: str) -> str:
+    """RE2 spells named groups ``(?<name>...)`` or ``(?P<name>...)``; Python 3.11 knows only the latter."""
+    return _GO_NAMED_GROUP.sub(r"\1(?P<", pattern)
+
+
+def _extract(template: str) -> tuple[str, int, str] | None:
+    """Go's ``regexp.extract``: (name, group number or -1, rest) or None when malformed."""
+    brace = template.startswith("{")
+    body = template[1:] if brace else template
+    i = 0
+    while i < len(body) and (body[i].isalnum() or body[i] == "_"):
+        i += 1
+    if i == 0:
+        return None
+    name = body[:i]
+    if brace:
+        if i >= len(body) or body[i] != "}":
+            return None
+        i += 1
+    num = int(name) if name.isascii() and name.isdigit() and len(name) <= 8 else -1
+    if len(name) > 1 and name[0] == "0":
+        num = -1
+    return name, num, body[i:]
+
+
+def expand(template: str, match: re.Match[str]) -> str:
+    """Expand ``template`` with the groups of ``match`` exactly like Go's ``Regexp.ExpandString``."""
+    if "$" not in template:
+        return template
+    out: list[str] = []
+    rest = template
+    while True:
+        before, dollar, after = rest.partition("$")
+        out.append(before)
+        if not dollar:
+            break
+        rest = after
+        if rest.startswith("$"):
+            out.append("$")
+            rest = rest[1:]
+            continue
+        parsed = _extract(rest)
+        if parsed is None:
+            out.append("$")
+            continue
+        name, num, rest = parsed
+        try:
+            group = match.group(num if num >= 0 else name)
+        except IndexError:  # no such group: expands to nothing, like Go
+            group = None
+        if group is not None:
+            out.append(group)
+    return "".join(out)
+
+
+def hashmod(value: str, modulus: int) -> int:
+    """Prometheus' hashmod: last 8 bytes of md5(value), big-endian, modulo ``modulus``."""
+    digest = hashlib.md5(value.encode(), usedforsecurity=False).digest()
+    return int.from_bytes(digest[8:], "big") % modulus
+
+
+def relabel(labels: dict[str, str], rules: Sequence[CompiledRule]) -> dict[str, str] | None:
+    """Apply ``rules`` to ``labels`` (modified in place and returned); None when a rule drops the set."""
+    for rule in rules:
+        action = rule.action
+        if action in ("labeldrop", "labelkeep"):
+            keep = action == "labelkeep"
+            for name in list(labels):
+                if (rule.regex.fullmatch(name) is not None) != keep:
+                    del labels[name]
+            continue
+        if action == "labelmap":
+            for name, value in sorted(labels.items()):
+                m = rule.regex.fullmatch(name)
+                if m is not None:
+                    new = expand(rule.replacement, m)
+                    if value:
+                        labels[new] = value
+                    else:
+                        labels.pop(new, None)
+            continue
+        value = rule.separator.join(labels.get(n, "") for n in rule.source_labels)
+        if action == "keep":
+            if rule.regex.fullmatch(value) is None:
+                return None
+        elif action == "drop":
+            if rule.regex.fullmatch(value) is not None:
+                return None
+        elif action == "hashmod":
+            labels[rule.target_label] = str(hashmod(value, rule.modulus))
+        else:  # replace
+            m = rule.regex.fullmatch(value)
+            if m is None:
+                continue
+            target = expand(rule.target_label, m)
+            if _LABEL_NAME.fullmatch(target) is None:
+                continue
+            res = expand(rule.replacement, m)
+            if res:
+                labels[target] = res
+            else:
+                labels.pop(target, None)
+    return labels
+
+
+def relabel_labels(labels: Labels | Mapping[str, str], rules: Sequence[CompiledRule]) -> Labels | None:
+    """:func:`relabel` for canonical :data:`Labels` (sorted, empty values dropped) in and out."""
+    items = labels.items() if isinstance(labels, Mapping) else labels
+    out = relabel({k: v for k, v in items if v}, rules)
+    if out is None:
+        return None
+    return tuple(sorted((k, v) for k, v in out.items() if v))
