@@ -7,7 +7,8 @@ and value encoding: see :mod:`metrics_store.remote._lineproto`. What differs fro
   known series, up to ~10 s for new ones; ``/internal/force_flush`` forces it). A ``select`` right after
   ``append`` may miss them.
 * **NaN / staleness markers are not stored** (counted in
-  ``paramedic_store_samples_dropped_total{reason="nan"}``); ±Inf round-trips.
+  ``paramedic_store_samples_dropped_total{reason="nan"}``); ±Inf round-trips; VM keeps values as a decimal
+  mantissa/exponent, so subnormal floats (e.g. 5e-324) come back as 0.0.
 * **Duplicates** ``(series, ts)``: VM keeps both raw samples; ``select`` returns one of them (the last in VM's
   order, which is by value, not by write time). Run VM with ``-dedup.minScrapeInterval`` to collapse them.
 * ``series`` reads samples too (``/api/v1/series`` works per day, not per sample range).
