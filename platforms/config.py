@@ -16,6 +16,7 @@ class LocalPlatformConfig(BaseModel):
 
     type: Literal["local"]
     state_dir: str = Field(description="The local platform's state directory (written by `paramedic demo`).")
+    timeout_s: float = Field(5.0, gt=0, description="Timeout of each call to HAProxy's runtime API.")
 
 
 # Add more platform types as a tagged union (discriminator "type") when a second adapter lands.

@@ -1,0 +1,114 @@
+"""Client of HAProxy's runtime API over the stats socket (``level admin``).
+
+One command per connection (HAProxy closes a non-interactive session after answering). Commands that
+answer nothing on success (``set server``, ``enable``/``disable``) treat any reply as an error;
+``add``/``del server`` check for HAProxy's confirmation. Errors become :class:`RouterError`
+(``RouterUnavailableError`` for socket failures) naming the command, with the cause chained.
+Safe to call from any thread: no shared connection.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import socket
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from platforms.local._metrics import PlatformMetrics
+from platforms.local.errors import RouterError, RouterUnavailableError
+
+__all__ = ["HAProxyRuntime", "ServerStatus"]
+
+
+@dataclass(frozen=True, slots=True)
+class ServerStatus:
+    """One row of ``show stat`` for a server: ``status`` is UP, DOWN, MAINT, DRAIN, "no check", ..."""
+
+    backend: str
+    server: str
+    status: str
+    weight: int
+    address: str
+    check_status: str
+
+
+class HAProxyRuntime:
+    def __init__(self, socket_path: Path, metrics: PlatformMetrics, timeout_s: float = 5.0) -> None:
+        self.socket_path = socket_path
+        self.timeout_s = timeout_s
+        self._metrics = metrics
+
+    def command(self, cmd: str) -> str:
+        """Send one runtime API command and return HAProxy's reply (raw text)."""
+        call = " ".join(cmd.split()[:2])  # "set server", "show stat": bounded label values
+        started = time.monotonic()
+        try:
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+                sock.settimeout(self.timeout_s)
+                sock.connect(str(self.socket_path))
+                sock.sendall(cmd.encode() + b"\n")
+                chunks = []
+                while chunk := sock.recv(65536):
+                    chunks.append(chunk)
+        except OSError as exc:
+            self._record(call, started, type(exc).__name__)
+            raise RouterUnavailableError(cmd, f"stats socket {self.socket_path}: {exc}") from exc
+        self._record(call, started, None)
+        return b"".join(chunks).decode(errors="replace")
+
+    def _record(self, call: str, started: float, error: str | None) -> None:
+        self._metrics.call_seconds.labels("local", "haproxy").observe(time.monotonic() - started)
+        self._metrics.calls.labels("local", "haproxy", call, "error" if error else "ok").inc()
+        if error:
+            self._metrics.errors.labels("local", "haproxy", error).inc()
+
+    def _expect(self, cmd: str, ok: str | None) -> None:
+        reply = self.command(cmd).strip()
+        good = reply == "" if ok is None else reply.startswith(ok)
+        if not good:
+            self._metrics.errors.labels("local", "haproxy", "rejected").inc()
+            raise RouterError(cmd, reply or "(no reply)")
+
+    def set_weight(self, backend: str, server: str, weight: int) -> None:
+        self._expect(f"set server {backend}/{server} weight {weight}", None)
+
+    def enable_server(self, backend: str, server: str) -> None:
+        self._expect(f"enable server {backend}/{server}", None)
+
+    def disable_server(self, backend: str, server: str) -> None:
+        self._expect(f"disable server {backend}/{server}", None)
+
+    def add_server(self, backend: str, server: str, address: str, options: str) -> None:
+        """Add a server (it starts in maintenance): enable its health checks, weight 1, then enable it."""
+        self._expect(f"add server {backend}/{server} {address} {options}", "New server registered")
+        if "check" in options.split():
+            self._expect(f"enable health {backend}/{server}", None)
+        self.set_weight(backend, server, 1)
+        self.enable_server(backend, server)
+
+    def del_server(self, backend: str, server: str) -> None:
+        """Put the server in maintenance, then delete it (HAProxy refuses to delete an active server)."""
+        self.disable_server(backend, server)
+        self._expect(f"del server {backend}/{server}", "Server deleted")
+
+    def servers(self) -> list[ServerStatus]:
+        """Every server of every backend (``show stat -1 4 -1``)."""
+        text = self.command("show stat -1 4 -1").lstrip("# ")
+        rows = csv.DictReader(io.StringIO(text))
+        out = []
+        for row in rows:
+            if not row.get("svname") or row["svname"] in ("FRONTEND", "BACKEND"):
+                continue
+            out.append(
+                ServerStatus(
+                    backend=row["pxname"],
+                    server=row["svname"],
+                    status=row.get("status", ""),
+                    weight=int(row.get("weight") or 0),
+                    address=row.get("addr", ""),
+                    check_status=row.get("check_status", ""),
+                )
+            )
+        return out

@@ -1,0 +1,192 @@
+"""Start and stop the local platform's processes: supervisord (cell), HAProxy (router), node exporter.
+
+Start order: supervisord with every instance program -> HAProxy -> node exporter; stop order is the reverse.
+Configs are regenerated from ``state.json`` on every start, so runtime changes (scaling) survive restarts.
+supervisord runs from this Python (``python -m supervisor.supervisord``, PyPI supervisor 4.3): the same
+version on every machine, no dependency on Debian's packaging. Not thread-safe: one owner starts and stops.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import shutil
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+
+import prometheus_client
+from prometheus_client import CollectorRegistry
+
+from platforms.local._files import write_platform_files
+from platforms.local._metrics import platform_metrics
+from platforms.local.errors import ComponentStartError, RouterError, SupervisorError
+from platforms.local.haproxy_runtime import HAProxyRuntime
+from platforms.local.processes import (
+    ChildProcess,
+    ProcessRecord,
+    pid_start_time,
+    process_alive,
+    spawn,
+    stop_pid,
+)
+from platforms.local.state import PlatformState, StateDir, free_port
+from platforms.local.supervisor_client import SupervisorClient
+
+__all__ = ["NODE_EXPORTER_COLLECTORS", "LocalPlatformRunner", "find_binary"]
+
+NODE_EXPORTER_COLLECTORS = ("cpu", "meminfo", "loadavg", "stat", "netdev")
+
+
+def find_binary(name: str, *fallbacks: str) -> str:
+    found = shutil.which(name) or next((f for f in fallbacks if Path(f).exists()), None)
+    if found is None:
+        raise ComponentStartError(name, "find_binary", f"{name} is not installed: run scripts/install.sh")
+    return found
+
+
+def _http_ok(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=1.0) as resp:  # noqa: S310 -- loopback URL we built
+            return int(resp.status) < 500
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+class LocalPlatformRunner:
+    """Owns the platform processes of one state directory."""
+
+    def __init__(
+        self,
+        state_dir: Path,
+        *,
+        python: str = sys.executable,
+        haproxy: str | None = None,
+        node_exporter: str | None = None,
+        port_allocator: Callable[[], int] = free_port,
+        registry: CollectorRegistry = prometheus_client.REGISTRY,
+    ) -> None:
+        self.paths = StateDir(state_dir)
+        self.python = python
+        self.haproxy = haproxy or find_binary("haproxy", "/usr/sbin/haproxy")
+        self.node_exporter = node_exporter or find_binary(
+            "prometheus-node-exporter", "/usr/bin/prometheus-node-exporter"
+        )
+        self._ports = port_allocator
+        metrics = platform_metrics(registry)
+        self._supervisor = SupervisorClient(self.paths.supervisor_sock, metrics)
+        self._router = HAProxyRuntime(self.paths.haproxy_sock, metrics)
+        self.children: list[ChildProcess] = []
+
+    def init(self, apps: dict[str, int]) -> PlatformState:
+        """Write a fresh desired state (new free ports) with ``apps`` (name -> instance count)."""
+        self.paths.create()
+        state = PlatformState.new(apps, self._ports)
+        with self.paths.locked():
+            self.paths.save(state)
+        return state
+
+    def start(self, timeout_s: float = 30.0, wait_instances: bool = True) -> None:
+        """Start every component from the saved state; returns when each answers (and every instance)."""
+        with self.paths.locked():
+            state = self.paths.load()
+            write_platform_files(self.paths, state, self.python)
+        self.paths.supervisor_sock.unlink(missing_ok=True)
+        self.paths.haproxy_sock.unlink(missing_ok=True)
+        try:
+            sup = self._spawn(
+                "supervisord",
+                [self.python, "-m", "supervisor.supervisord", "-c", str(self.paths.supervisord_conf)],
+            )
+            self._wait(sup, timeout_s, "supervisord RUNNING", self._supervisor_running)
+            self.start_router(timeout_s)
+            node = self._spawn(
+                "node-exporter",
+                [
+                    self.node_exporter,
+                    f"--web.listen-address=127.0.0.1:{state.node_exporter_port}",
+                    "--collector.disable-defaults",
+                    *(f"--collector.{c}" for c in NODE_EXPORTER_COLLECTORS),
+                ],
+            )
+            url = f"http://127.0.0.1:{state.node_exporter_port}/metrics"
+            self._wait(node, timeout_s, f"{url} to answer", lambda: _http_ok(url))
+            if wait_instances:
+                for app in state.apps:
+                    for inst in app.instances:
+                        health = f"http://127.0.0.1:{inst.port}/healthz"
+                        what = f"{app.name} instance {inst.index}"
+                        self._wait(sup, timeout_s, what, functools.partial(_http_ok, health))
+                router = next(c for c in self.children if c.name == "haproxy")
+                self._wait(router, timeout_s, "every server UP in HAProxy", self._router_all_up)
+        except BaseException:
+            self.stop()
+            raise
+
+    def start_router(self, timeout_s: float = 30.0) -> ChildProcess:
+        """(Re)start HAProxy from a config regenerated from the state (runtime changes re-applied)."""
+        self.stop_component("haproxy")
+        with self.paths.locked():
+            state = self.paths.load()
+            write_platform_files(self.paths, state, self.python)
+        router = self._spawn("haproxy", [self.haproxy, "-db", "-f", str(self.paths.haproxy_cfg)])
+        url = f"http://127.0.0.1:{state.stats_port}/metrics"
+        self._wait(
+            router, timeout_s, f"{url} to answer", lambda: _http_ok(url) and self.paths.haproxy_sock.exists()
+        )
+        return router
+
+    def _spawn(self, name: str, argv: list[str]) -> ChildProcess:
+        child = spawn(name, argv, self.paths.logs_dir / f"{name}.out", cwd=self.paths.root)
+        self.children.append(child)
+        return child
+
+    def _router_all_up(self) -> bool:
+        try:
+            return all(s.status == "UP" for s in self._router.servers())
+        except RouterError:
+            return False
+
+    def _supervisor_running(self) -> bool:
+        try:
+            return self._supervisor.state() == "RUNNING"
+        except SupervisorError:
+            return False
+
+    def _wait(self, child: ChildProcess, timeout_s: float, what: str, ready: Callable[[], bool]) -> None:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if not child.alive():
+                raise ComponentStartError(
+                    child.name, "start", f"exited with {child.popen.returncode}:\n{child.log_tail()}"
+                )
+            if ready():
+                return
+            time.sleep(0.05)
+        raise ComponentStartError(child.name, "start", f"timed out after {timeout_s:.0f}s waiting for {what}")
+
+    def records(self) -> list[ProcessRecord]:
+        return [c.record for c in self.children if c.alive()]
+
+    def stop_component(self, name: str) -> None:
+        for child in [c for c in self.children if c.name == name]:
+            child.stop()
+            self.children.remove(child)
+
+    def stop(self) -> None:
+        """Stop every component in reverse start order; instances left behind by supervisord are killed."""
+        instances: list[ProcessRecord] = []
+        with contextlib.suppress(SupervisorError):  # supervisord already gone: nothing more to learn
+            instances = [
+                ProcessRecord(str(p["name"]), int(p["pid"]), pid_start_time(int(p["pid"])), ())
+                for p in self._supervisor.processes()
+                if p.get("pid")
+            ]
+        while self.children:
+            self.children.pop().stop()
+        for record in instances:
+            if process_alive(record):
+                stop_pid(record, timeout_s=5.0)

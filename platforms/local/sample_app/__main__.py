@@ -1,0 +1,28 @@
+"""``python -m platforms.local.sample_app --port P --app NAME --index N``: run one sample-app instance."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+
+import prometheus_client
+
+from platforms.local.sample_app.server import SampleApp
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m platforms.local.sample_app", description=__doc__)
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--app", required=True)
+    parser.add_argument("--index", type=int, required=True)
+    parser.add_argument("--version", default="1.0.0")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    prometheus_client.disable_created_metrics()  # type: ignore[no-untyped-call]  # this process only: fewer series per instance
+    app = SampleApp(args.app, args.index, args.port, args.version)
+    logging.getLogger("sample_app").info("%s/%d listening on 127.0.0.1:%d", args.app, args.index, app.port)
+    app.serve_forever()
+
+
+if __name__ == "__main__":
+    main()
