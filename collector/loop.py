@@ -1,0 +1,220 @@
+"""One scrape loop per target: schedule, fetch, parse + ingest in a worker thread, report, log state changes.
+
+Scheduling: each target is scraped once per interval at a fixed phase derived from its identity
+(``Target.offset_fraction``), aligned on the wall clock like Prometheus, so targets of a job do not all fire
+at once. A scrape that overruns its slot skips the missed slots instead of bunching up.
+
+Isolation: fetching is async and bounded by the target's timeout and body limit; parsing, relabeling and the
+(possibly durable, hence blocking) ``Appender.append`` run in the manager's thread pool, so a big or slow
+target never blocks the event loop and thereby other targets' schedules.
+
+Thread/async safety: a loop is driven from the event loop that created it; ``update`` may be called there at
+any time and takes effect at the next scrape.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import socket
+import time
+from collections.abc import Callable
+from concurrent.futures import Executor
+from datetime import UTC, datetime
+from typing import TypeVar
+from urllib.parse import urlsplit, urlunsplit
+
+import httpx
+
+from collector._fetch import fetch
+from collector._metrics import ScrapeMetrics
+from collector.cache import IngestResult, ScrapeCache
+from collector.errors import ScrapeError, ScrapeParseError
+from collector.exposition import ParseError, parse
+from collector.settings import ScrapeSettings
+from collector.status import TargetStatus
+from collector.targets import Target
+from metrics_store.base import Appender, StoreError
+
+__all__ = ["ScrapeLoop"]
+
+log = logging.getLogger("collector.scrape")
+T = TypeVar("T")
+
+
+def _global_url(url: str) -> str:
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if host in ("127.0.0.1", "localhost", "::1"):
+        netloc = socket.gethostname() + (f":{parts.port}" if parts.port else "")
+        return urlunsplit(parts._replace(netloc=netloc))
+    return url
+
+
+class ScrapeLoop:
+    def __init__(
+        self,
+        target: Target,
+        settings: ScrapeSettings,
+        *,
+        appender: Appender,
+        client: httpx.AsyncClient,
+        executor: Executor,
+        metrics: ScrapeMetrics,
+        clock: Callable[[], float],
+    ) -> None:
+        self._target = target
+        self._settings = settings
+        self._pending: ScrapeSettings | None = None
+        self._client = client
+        self._executor = executor
+        self._metrics = metrics
+        self._clock = clock
+        self._cache = ScrapeCache(appender, target.labels, settings)
+        self._task: asyncio.Task[None] | None = None
+        self._health = "unknown"
+        self._last_error = ""
+        self._last_scrape: datetime | None = None
+        self._last_duration = 0.0
+        self._logged_state: str | None = None
+        self._global_url = _global_url(target.url)
+
+    @property
+    def target(self) -> Target:
+        return self._target
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._run(), name=f"scrape {self._target.url}")
+
+    def update(self, target: Target, settings: ScrapeSettings) -> None:
+        """New target details (discovered labels, interval) and job settings; applied at the next scrape."""
+        self._target = target
+        if settings != self._settings:
+            self._pending = settings
+
+    async def stop(self, *, stale: bool) -> None:
+        """Stop the loop (an in-flight ingest finishes first). ``stale``: the target is gone, so append
+        staleness markers for its series (not done on shutdown, as in Prometheus)."""
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+        if stale:
+            ts_ms = int(self._clock() * 1000)
+            try:
+                n = await self._in_thread(self._cache.end, ts_ms)
+            except StoreError as exc:
+                log.error("target %s: cannot append staleness markers: %s", self._target.url, exc)
+            else:
+                self._metrics.stale_markers.labels(self._settings.job).inc(n)
+
+    def status(self) -> TargetStatus:
+        t = self._target
+        return TargetStatus(
+            job=t.job,
+            scrape_url=t.url,
+            global_url=self._global_url,
+            labels=t.labels,
+            discovered_labels=t.discovered_labels,
+            health=self._health,
+            last_error=self._last_error,
+            last_scrape=self._last_scrape,
+            last_scrape_duration_s=self._last_duration,
+            interval_s=t.interval_s,
+            timeout_s=min(t.timeout_s, self._settings.timeout_s),
+        )
+
+    async def _in_thread(self, fn: Callable[..., T], *args: object) -> T:
+        """Run ``fn`` in the pool; if cancelled meanwhile, wait for it to finish before re-raising so the
+        cache is never used by two threads."""
+        fut = asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+        try:
+            return await asyncio.shield(fut)
+        except asyncio.CancelledError:
+            await asyncio.wait([fut])
+            raise
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        interval = self._target.interval_s
+        phase = self._target.offset_fraction * interval
+        next_at = loop.time() + (phase - self._clock()) % interval
+        while True:
+            delay = next_at - loop.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            self._metrics.start_lag.labels(self._settings.job).observe(max(loop.time() - next_at, 0.0))
+            await self._scrape_once()
+            interval = self._target.interval_s
+            next_at += interval
+            now = loop.time()
+            if next_at <= now:
+                next_at += math.ceil((now - next_at) / interval + 1e-9) * interval
+
+    def _parse_and_ingest(
+        self, body: bytes, content_type: str | None, ts_ms: int, started: float
+    ) -> IngestResult:
+        try:
+            exposition = parse(body, content_type)
+        except ParseError as exc:
+            raise ScrapeParseError(f"invalid exposition: {exc}") from exc
+        return self._cache.ingest(exposition, ts_ms, started, time.perf_counter())
+
+    async def _scrape_once(self) -> None:
+        if self._pending is not None:
+            self._settings, self._pending = self._pending, None
+            self._cache.reconfigure(self._settings)
+        s, t = self._settings, self._target
+        started = time.perf_counter()
+        wall = self._clock()
+        ts_ms = int(wall * 1000)
+        error: ScrapeError | None = None
+        result: IngestResult | None = None
+        try:
+            body, ctype = await fetch(
+                self._client, t.url, timeout_s=min(t.timeout_s, s.timeout_s), max_body_bytes=s.max_body_bytes
+            )
+            result = await self._in_thread(self._parse_and_ingest, body, ctype, ts_ms, started)
+        except ScrapeError as exc:
+            error = exc
+        except StoreError as exc:
+            error = ScrapeError(f"cannot append to the store: {exc}")
+            error.reason = "append"
+        duration = time.perf_counter() - started
+        if error is not None and error.reason != "append":
+            try:
+                stale = await self._in_thread(self._cache.fail, ts_ms, duration)
+                self._metrics.stale_markers.labels(s.job).inc(stale)
+            except StoreError as exc:
+                log.error("target %s: cannot append the failed scrape's report: %s", t.url, exc)
+        self._record(wall, duration, result, error)
+
+    def _record(
+        self, wall: float, duration: float, result: IngestResult | None, error: ScrapeError | None
+    ) -> None:
+        job, m = self._settings.job, self._metrics
+        self._last_scrape = datetime.fromtimestamp(wall, UTC)
+        self._last_duration = duration
+        m.duration.labels(job).observe(duration)
+        if error is None and result is not None:
+            self._health, self._last_error = "up", ""
+            m.scrapes.labels(job, "success").inc()
+            m.samples_appended.labels(job).inc(result.appended)
+            if result.dropped_by_relabel:
+                m.samples_dropped.labels(job, "relabel").inc(result.dropped_by_relabel)
+            if result.duplicates:
+                m.samples_dropped.labels(job, "duplicate").inc(result.duplicates)
+            m.stale_markers.labels(job).inc(result.stale_markers)
+            if self._logged_state not in (None, "up"):
+                log.info("target %s is up again", self._target.url)
+            self._logged_state = "up"
+            return
+        if error is None:
+            error = ScrapeError("scrape produced no result")
+        self._health, self._last_error = "down", str(error)
+        m.scrapes.labels(job, "failure").inc()
+        m.errors.labels(job, error.reason).inc()
+        if self._logged_state != error.reason:
+            log.warning("scrape of %s failed (%s): %s", self._target.url, error.reason, error)
+            self._logged_state = error.reason

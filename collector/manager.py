@@ -1,0 +1,253 @@
+"""The scrape manager: discovery per job -> targets (relabel_configs) -> one scrape loop per target.
+
+Startup and reload take the same path, :meth:`ScrapeManager.apply_config`: jobs whose discovery settings
+are unchanged keep their discoverer, targets whose identity (URL + labels) is unchanged keep their loop (new
+scrape settings reach it at its next scrape), targets that vanish (from discovery or by a config edit) stop
+and get staleness markers.
+
+Async safety: every method runs on the event loop that called :meth:`start` (``apply_config`` may be called
+before ``start``; it then only records the config). ``targets``/``health`` are cheap snapshots.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import prometheus_client
+from prometheus_client import CollectorRegistry
+
+from collector._metrics import ScrapeMetrics
+from collector.config import CollectorConfig, FileJob, PlatformJob, StaticJob
+from collector.discovery import TargetGroup, discoverer_for
+from collector.errors import DiscoveryError, RelabelError
+from collector.loop import ScrapeLoop
+from collector.relabel import CompiledRule, compile_rules
+from collector.settings import ScrapeSettings, job_settings
+from collector.status import CollectorHealth, TargetStatus
+from collector.targets import DroppedTarget, build_targets
+from metrics_store.base import Appender
+from platforms.base import Platform
+
+__all__ = ["ScrapeManager"]
+
+log = logging.getLogger("collector")
+Job = StaticJob | FileJob | PlatformJob
+
+_DISCOVERY_FIELDS = ("type", "targets", "labels", "files", "refresh_interval_s")
+
+
+def _discovery_key(job: Job) -> tuple[object, ...]:
+    return tuple(repr(getattr(job, f, None)) for f in _DISCOVERY_FIELDS)
+
+
+@dataclass(slots=True)
+class _JobState:
+    config: Job
+    settings: ScrapeSettings
+    rules: tuple[CompiledRule, ...]
+    task: asyncio.Task[None] | None = None
+    groups: list[TargetGroup] = field(default_factory=list)
+    loops: dict[str, ScrapeLoop] = field(default_factory=dict)
+    dropped: list[DroppedTarget] = field(default_factory=list)
+    discovery_error: str = ""
+
+
+class ScrapeManager:
+    def __init__(
+        self,
+        config: CollectorConfig,
+        appender: Appender,
+        platform: Platform | None,
+        *,
+        registry: CollectorRegistry = prometheus_client.REGISTRY,
+        clock: Callable[[], float] = time.time,
+        transport: httpx.AsyncBaseTransport | None = None,
+        base_dir: Path | None = None,
+        max_workers: int = 4,
+    ) -> None:
+        """``clock`` gives sample timestamps (Unix seconds); ``transport`` replaces the HTTP transport;
+        ``base_dir`` resolves relative file_sd paths (default: the working directory); ``max_workers`` sizes
+        the thread pool that parses and appends."""
+        self._config = config
+        self._appender = appender
+        self._platform = platform
+        self._clock = clock
+        self._transport = transport
+        self._base_dir = base_dir or Path.cwd()
+        self._max_workers = max_workers
+        self._metrics = ScrapeMetrics(registry)
+        self._jobs: dict[str, _JobState] = {}
+        self._stopping: set[asyncio.Task[None]] = set()
+        self._client: httpx.AsyncClient | None = None
+        self._executor: ThreadPoolExecutor | None = None
+        self._running = False
+
+    # -- lifecycle ---------------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        if self._running:
+            return
+        self._client = httpx.AsyncClient(
+            transport=self._transport,
+            limits=httpx.Limits(max_connections=None, max_keepalive_connections=1000),
+            follow_redirects=True,
+            trust_env=False,
+            headers={"User-Agent": "Paramedic-Collector/0.1"},
+        )
+        self._executor = ThreadPoolExecutor(self._max_workers, thread_name_prefix="scrape")
+        self._running = True
+        self.apply_config(self._config)
+
+    async def stop(self) -> None:
+        """Stop discovery and every loop (no staleness markers: a restart continues the series)."""
+        if not self._running:
+            return
+        self._running = False
+        for state in self._jobs.values():
+            if state.task is not None:
+                state.task.cancel()
+        loops = [lp for state in self._jobs.values() for lp in state.loops.values()]
+        await asyncio.gather(*(lp.stop(stale=False) for lp in loops), *self._stopping, return_exceptions=True)
+        tasks = [s.task for s in self._jobs.values() if s.task is not None]
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._jobs.clear()
+        if self._client is not None:
+            await self._client.aclose()
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
+
+    # -- configuration -----------------------------------------------------------------------------------
+
+    def apply_config(self, config: CollectorConfig) -> None:
+        """Make the running jobs match ``config`` (the same path for startup and reload)."""
+        self._config = config
+        if not self._running:
+            return
+        wanted = {job.name: job for job in config.jobs}
+        for name in list(self._jobs):
+            if name not in wanted:
+                self._remove_job(name)
+        for name, job in wanted.items():
+            try:
+                rules = compile_rules(job.relabel_configs)
+                settings = job_settings(config, job)
+            except RelabelError as exc:
+                log.error("job %s: not (re)configured: %s", name, exc)
+                continue
+            state = self._jobs.get(name)
+            if state is None or _discovery_key(state.config) != _discovery_key(job):
+                old = self._jobs.pop(name, None)
+                new = _JobState(job, settings, rules)
+                if old is not None:  # discovery changed: keep loops and groups until it publishes
+                    if old.task is not None:
+                        old.task.cancel()
+                    new.loops, new.groups = old.loops, old.groups
+                self._jobs[name] = new
+                self._start_discovery(new)
+            else:
+                state.config, state.settings, state.rules = job, settings, rules
+                self._sync(state)
+
+    def _start_discovery(self, state: _JobState) -> None:
+        name = state.config.name
+
+        def on_error(exc: DiscoveryError) -> None:
+            state.discovery_error = str(exc)
+            self._metrics.discovery_errors.labels(name).inc()
+
+        def publish(groups: list[TargetGroup]) -> None:
+            state.groups = groups
+            state.discovery_error = ""
+            self._sync(state)
+
+        try:
+            discoverer = discoverer_for(state.config, self._platform, self._base_dir, on_error)
+        except DiscoveryError as exc:
+            log.error("job %s: %s", name, exc)
+            on_error(exc)
+            return
+        state.task = asyncio.get_running_loop().create_task(discoverer.run(publish), name=f"discovery {name}")
+
+    def _remove_job(self, name: str) -> None:
+        """Stop a removed job's discovery and its loops (with staleness markers)."""
+        state = self._jobs.pop(name)
+        if state.task is not None:
+            state.task.cancel()
+        for lp in state.loops.values():
+            self._stop_loop(lp)
+        self._metrics.targets.labels(name).set(0)
+
+    def _stop_loop(self, lp: ScrapeLoop) -> None:
+        task = asyncio.get_running_loop().create_task(lp.stop(stale=True))
+        self._stopping.add(task)
+        task.add_done_callback(self._stopping.discard)
+
+    def _sync(self, state: _JobState) -> None:
+        """Reconcile a job's loops with its current groups and config."""
+        if not self._running or self._client is None or self._executor is None:
+            return
+        job, s = state.config, state.settings
+        targets, dropped, errors = build_targets(
+            job.name,
+            state.groups,
+            state.rules,
+            scheme=job.scheme,
+            metrics_path=job.metrics_path,
+            interval_s=s.interval_s,
+            timeout_s=s.timeout_s,
+        )
+        for err in errors:
+            log.error("%s", err)
+        state.dropped = dropped
+        current = {t.key: t for t in targets}
+        for key in list(state.loops):
+            if key not in current:
+                log.info("job %s: target %s is gone", job.name, state.loops[key].target.url)
+                self._stop_loop(state.loops.pop(key))
+        for key, target in current.items():
+            existing = state.loops.get(key)
+            if existing is not None:
+                existing.update(target, s)
+                continue
+            lp = ScrapeLoop(
+                target,
+                s,
+                appender=self._appender,
+                client=self._client,
+                executor=self._executor,
+                metrics=self._metrics,
+                clock=self._clock,
+            )
+            state.loops[key] = lp
+            lp.start()
+        self._metrics.targets.labels(job.name).set(len(state.loops))
+
+    # -- reporting ---------------------------------------------------------------------------------------
+
+    def targets(self) -> list[TargetStatus]:
+        """Active targets, by job then URL."""
+        out = [lp.status() for state in self._jobs.values() for lp in state.loops.values()]
+        return sorted(out, key=lambda t: (t.job, t.scrape_url, t.labels))
+
+    def dropped_targets(self) -> list[DroppedTarget]:
+        """Targets that relabel_configs dropped."""
+        return [d for state in self._jobs.values() for d in state.dropped]
+
+    def health(self) -> CollectorHealth:
+        statuses = self.targets()
+        errors = {name: s.discovery_error for name, s in self._jobs.items() if s.discovery_error}
+        return CollectorHealth(
+            ok=self._running and not errors,
+            running=self._running,
+            targets_up=sum(t.health == "up" for t in statuses),
+            targets_down=sum(t.health == "down" for t in statuses),
+            targets_unknown=sum(t.health == "unknown" for t in statuses),
+            discovery_errors=errors,
+        )
