@@ -1,7 +1,348 @@
-"""``paramedic demo``: start the local platform and Paramedic watching it (implemented in issue 2)."""
+"""``paramedic demo``: a real local platform (HAProxy, supervisord, node exporter, sample apps, load)
+watched by a Paramedic server; ``paramedic demo fault``: inject a fault into one of its app instances.
+
+The demo owns every process it starts (each in its own session) and records them, with their ports, in
+``<data-dir>/demo.json``. Start order: platform (supervisord -> HAProxy -> node exporter) -> load generator ->
+``paramedic serve``; SIGINT/SIGTERM stop them by PID in the reverse order (supervisord stops its instances).
+"""
 
 from __future__ import annotations
 
+import json
+import os
+import signal
+import socket
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
 import typer
+import yaml
+
+from paramedic.config import ConfigError, parse_config
+from platforms.local import LocalPlatformError, LocalPlatformRunner, StateDir
+from platforms.local.fault_client import inject_fault
+from platforms.local.processes import (
+    ChildProcess,
+    ProcessRecord,
+    pid_start_time,
+    process_alive,
+    spawn,
+    stop_pid,
+)
+from platforms.local.sample_app.faults import KINDS
+
+__all__ = ["APP_NAMES", "app", "demo_config", "read_demo_record"]
+
+APP_NAMES = ("checkout", "catalog", "inventory", "payments", "search", "profile")
+DEFAULT_DATA_DIR = Path(".paramedic/demo")
+LOAD_RPS = 15.0
 
 app = typer.Typer(help="Run the demo: a real local platform watched by Paramedic.")
+
+
+class _StopRequestedError(Exception):
+    """Raised by the SIGINT/SIGTERM handler to unwind into the shutdown path."""
+
+
+# -- demo.json --------------------------------------------------------------------------------
+
+
+def _record_path(data_dir: Path) -> Path:
+    return data_dir / "demo.json"
+
+
+def read_demo_record(data_dir: Path) -> dict[str, Any] | None:
+    """The demo.json of ``data_dir``, or None when there is none (or it is unreadable)."""
+    try:
+        data = json.loads(_record_path(data_dir).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _write_record(data_dir: Path, record: dict[str, Any]) -> None:
+    path = _record_path(data_dir)
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+    tmp.replace(path)
+
+
+def _check_not_running(data_dir: Path) -> None:
+    """Refuse when a live demo owns ``data_dir``; clean up what a dead one left behind."""
+    record = read_demo_record(data_dir)
+    if record is None:
+        _record_path(data_dir).unlink(missing_ok=True)
+        return
+    demo = ProcessRecord.from_json(record["demo"])
+    if process_alive(demo):
+        typer.echo(
+            f"paramedic demo: a demo is already running for {data_dir} "
+            f"(pid {demo.pid}, API {record.get('api_url')}).\n"
+            f"Stop it with Ctrl-C in its terminal or `kill {demo.pid}`, or use another --data-dir.",
+            err=True,
+        )
+        raise typer.Exit(1)
+    leftovers = [ProcessRecord.from_json(p) for p in record.get("processes", [])]
+    for proc in reversed(leftovers):
+        if process_alive(proc):
+            typer.echo(f"stopping {proc.name} (pid {proc.pid}) left by a demo that died")
+            stop_pid(proc)
+    _record_path(data_dir).unlink(missing_ok=True)
+    typer.echo(f"removed stale {_record_path(data_dir)} (demo pid {demo.pid} is gone)")
+
+
+# -- config --------------------------------------------------------------------------------
+
+
+def demo_config(data_dir: Path, http_port: int, scrape_interval_s: float) -> dict[str, Any]:
+    """The paramedic.yaml of the demo: one platform job; HAProxy's backend (``proxy``) becomes ``app``."""
+    return {
+        "server": {"listen_host": "127.0.0.1", "listen_port": http_port},
+        "collector": {
+            "interval_s": scrape_interval_s,
+            "timeout_s": max(1.0, round(scrape_interval_s * 0.8, 3)),
+            "jobs": [
+                {
+                    "name": "platform",
+                    "type": "platform",
+                    "refresh_interval_s": 5,
+                    # HAProxy's exporter names the backend `proxy`; backends are named after apps.
+                    "metric_relabel_configs": [
+                        {
+                            "action": "replace",
+                            "source_labels": ["__name__", "proxy"],
+                            "regex": "haproxy_(?:backend|server)_.+;(.+)",
+                            "target_label": "app",
+                            "replacement": "$1",
+                        }
+                    ],
+                }
+            ],
+        },
+        "metrics_store": {"type": "embedded", "path": str(data_dir / "metrics")},
+        "platform": {"type": "local", "state_dir": str(data_dir / "platform")},
+    }
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+def _wait_http(child: ChildProcess, url: str, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if not child.alive():
+            raise RuntimeError(f"{child.name} exited with {child.popen.returncode}:\n{child.log_tail()}")
+        try:
+            with urllib.request.urlopen(url, timeout=1.0) as resp:  # noqa: S310 -- loopback URL we built
+                if int(resp.status) < 500:
+                    return
+        except (urllib.error.URLError, OSError):
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"{child.name}: {url} did not answer within {timeout_s:.0f}s:\n{child.log_tail()}")
+
+
+# -- paramedic demo -----------------------------------------------------------------------------------------
+
+
+@app.callback(invoke_without_command=True)
+def demo(  # noqa: PLR0917 -- typer options
+    ctx: typer.Context,
+    http_port: int = typer.Option(9300, "--http-port", help="Port of Paramedic's HTTP API."),
+    data_dir: Path = typer.Option(DEFAULT_DATA_DIR, "--data-dir", help="Where the demo keeps its state."),
+    apps: int = typer.Option(2, "--apps", min=1, max=len(APP_NAMES), help="Number of apps."),
+    instances: int = typer.Option(3, "--instances", min=1, max=16, help="Instances per app."),
+    scrape_interval_s: float = typer.Option(5.0, "--scrape-interval-s", min=0.5, help="Scrape interval."),
+) -> None:
+    """Start the local platform (2 apps x 3 instances, load) and Paramedic watching it, until Ctrl-C."""
+    if ctx.invoked_subcommand is not None:
+        return
+    data_dir = data_dir.resolve()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    _check_not_running(data_dir)
+    if not _port_free(http_port):
+        typer.echo(f"paramedic demo: port {http_port} is in use on 127.0.0.1: pass --http-port", err=True)
+        raise typer.Exit(1)
+
+    def on_signal(_sig: int, _frame: FrameType | None) -> None:
+        raise _StopRequestedError
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    runner = LocalPlatformRunner(data_dir / "platform")
+    children: list[ChildProcess] = []
+    exit_code = 0
+    try:
+        options = _Options(http_port, apps, instances, scrape_interval_s)
+        exit_code = _run(data_dir, runner, children, options)
+    except _StopRequestedError:
+        typer.echo("\nstopping the demo ...")
+    except (LocalPlatformError, RuntimeError, ConfigError) as exc:
+        typer.echo(f"paramedic demo: {exc}", err=True)
+        exit_code = 1
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not interrupt the cleanup
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        for child in reversed(children):
+            child.stop()
+        runner.stop()
+        _record_path(data_dir).unlink(missing_ok=True)
+        typer.echo("demo stopped: every process it started has exited")
+    raise typer.Exit(exit_code)
+
+
+@dataclass(frozen=True, slots=True)
+class _Options:
+    http_port: int
+    apps: int
+    instances: int
+    scrape_interval_s: float
+
+
+def _run(data_dir: Path, runner: LocalPlatformRunner, children: list[ChildProcess], opts: _Options) -> int:
+    """Start everything, print where to look, then watch the children; returns the exit code."""
+    http_port = opts.http_port
+    me = ProcessRecord("demo", os.getpid(), pid_start_time(os.getpid()), tuple(sys.argv))
+    names = list(APP_NAMES[: opts.apps])
+    record: dict[str, Any] = {"demo": me.to_json(), "data_dir": str(data_dir), "http_port": http_port}
+
+    def save() -> None:
+        record["processes"] = [p.to_json() for p in [*runner.records(), *(c.record for c in children)]]
+        _write_record(data_dir, record)
+
+    save()
+    typer.echo(f"starting the local platform in {runner.paths.root} ...")
+    state = runner.init(dict.fromkeys(names, opts.instances))
+    record.update(
+        router_port=state.router_port,
+        router_url=f"http://127.0.0.1:{state.router_port}",
+        router_metrics_url=f"http://127.0.0.1:{state.stats_port}/metrics",
+        node_exporter_url=f"http://127.0.0.1:{state.node_exporter_port}/metrics",
+        state_dir=str(runner.paths.root),
+        apps={a.name: {str(i.index): i.port for i in a.instances} for a in state.apps},
+    )
+    try:
+        runner.start()
+    finally:
+        save()
+    loadgen = spawn(
+        "loadgen",
+        [
+            sys.executable,
+            "-m",
+            "platforms.local.loadgen",
+            "--router",
+            f"127.0.0.1:{state.router_port}",
+            "--apps",
+            ",".join(names),
+            "--rps",
+            str(LOAD_RPS),
+        ],
+        data_dir / "logs" / "loadgen.log",
+    )
+    children.append(loadgen)
+    save()
+
+    cfg = demo_config(data_dir, http_port, opts.scrape_interval_s)
+    text = "# Written by `paramedic demo`; regenerated on every start.\n" + yaml.safe_dump(
+        cfg, sort_keys=False
+    )
+    config_path = data_dir / "paramedic.yaml"
+    parse_config(text, str(config_path))  # fail here, with file:line: key, rather than in the child
+    config_path.write_text(text, encoding="utf-8")
+    api = f"http://127.0.0.1:{http_port}"
+    serve = spawn(
+        "paramedic",
+        [sys.executable, "-m", "paramedic.cli", "serve", "--config", str(config_path)],
+        data_dir / "logs" / "paramedic.log",
+    )
+    children.append(serve)
+    record.update(api_url=api, config=str(config_path))
+    save()
+    _wait_http(serve, f"{api}/-/ready", 60.0)
+    _print_banner(record, names, data_dir)
+    while True:
+        for child in children:
+            if not child.alive():
+                typer.echo(
+                    f"{child.name} exited with {child.popen.returncode}:\n{child.log_tail()}", err=True
+                )
+                return 1
+        time.sleep(0.5)
+
+
+def _print_banner(record: dict[str, Any], names: list[str], data_dir: Path) -> None:
+    api, router, first = record["api_url"], record["router_url"], names[0]
+    dd = "" if data_dir == DEFAULT_DATA_DIR.resolve() else f" --data-dir {data_dir}"
+    lines = [
+        "",
+        "Paramedic demo is running (Ctrl-C stops everything).",
+        f"  Paramedic API      {api}   (targets: {api}/api/v1/targets)",
+        f"  router (HAProxy)   {router}   Host: <app>.local  apps: {', '.join(names)}",
+        f"  router metrics     {record['router_metrics_url']}",
+        f"  node exporter      {record['node_exporter_url']}",
+        f"  logs and state     {data_dir}",
+        "",
+        "Try:",
+        f"  curl '{api.removeprefix('http://')}/api/v1/query?query=up'",
+        f"  curl -s -G '{api}/api/v1/query' --data-urlencode "
+        "'query=sum by (app) (rate(haproxy_backend_http_responses_total[1m]))'",
+        f"  curl -H 'Host: {first}.local' {router}/api/items",
+        f"  paramedic demo fault --app {first} --kind hang --instance 1{dd}",
+        f"  paramedic demo fault --app {first} --kind errors --for-s 60{dd}",
+        "",
+    ]
+    typer.echo("\n".join(lines))
+
+
+# -- paramedic demo fault -----------------------------------------------------------------------------------
+
+
+@app.command("fault")
+def fault(  # noqa: PLR0917 -- typer options
+    app_name: str = typer.Option(..., "--app", help="App to break (see demo.json)."),
+    kind: str = typer.Option(..., "--kind", help=f"One of: {', '.join(KINDS)}."),
+    instance: int | None = typer.Option(None, "--instance", help="Instance index; default: every instance."),
+    for_s: float | None = typer.Option(None, "--for-s", min=0.001, help="Recover after this many seconds."),
+    rate: float | None = typer.Option(None, "--rate", help="errors: fraction of 5xx; leak: MiB per second."),
+    delay_ms: int | None = typer.Option(None, "--delay-ms", min=0, help="latency: added delay."),
+    data_dir: Path = typer.Option(DEFAULT_DATA_DIR, "--data-dir", help="Data dir of the running demo."),
+) -> None:
+    """Inject a fault directly into a running demo's app instance(s)."""
+    data_dir = data_dir.resolve()
+    record = read_demo_record(data_dir)
+    if record is None or not process_alive(ProcessRecord.from_json(record["demo"])):
+        typer.echo(
+            f"paramedic demo fault: no demo is running for {data_dir} (start one: paramedic demo)", err=True
+        )
+        raise typer.Exit(1)
+    if kind not in KINDS:
+        typer.echo(
+            f"paramedic demo fault: --kind must be one of: {', '.join(KINDS)} (got {kind!r})", err=True
+        )
+        raise typer.Exit(2)
+    paths = StateDir(Path(record["state_dir"]))
+    try:
+        results = inject_fault(paths, app_name, kind, instance, for_s=for_s, rate=rate, delay_ms=delay_ms)
+    except LocalPlatformError as exc:
+        typer.echo(f"paramedic demo fault: {exc}", err=True)
+        raise typer.Exit(1) from None
+    until = f"for {for_s:g}s" if for_s is not None else "until the instance is restarted"
+    for res in results:
+        typer.echo(
+            f"injected {kind} into {res.app} instance {res.index} ({res.url}) {until}: "
+            f"{res.reply['injected']}"
+        )
