@@ -1,0 +1,130 @@
+"""The parser object: owns the validated-key caches and the instrumentation; ``parse`` uses a default."""
+
+from __future__ import annotations
+
+import threading
+
+from prometheus_client import REGISTRY, CollectorRegistry, Counter
+
+from collector.exposition._errors import ParseError
+from collector.exposition._model import Exposition
+from collector.exposition._openmetrics import OMParse, OMSeries
+from collector.exposition._text import TextParse
+
+__all__ = ["DEFAULT_MAX_KEYS", "OPENMETRICS_CONTENT_TYPE", "ExpositionParser", "default_parser", "parse"]
+
+OPENMETRICS_CONTENT_TYPE = "application/openmetrics-text"
+DEFAULT_MAX_KEYS = 1_000_000
+
+
+class ExpositionParser:
+    """Parses exposition bodies, remembering which series keys it has already validated.
+
+    Thread-safety: ``parse`` may be called from several threads; it holds a lock only to pick the cache,
+    and the caches are plain dicts whose single-key get/set are atomic in CPython, so concurrent parses at
+    worst validate a key twice. ``max_keys`` bounds each cache (it is emptied when full: the next parse of
+    each key takes the slow path once). ``utf8_names=True`` accepts quoted non-legacy names (text).
+
+    Metrics (``registry``): ``paramedic_exposition_parses_total{format,outcome}``,
+    ``paramedic_exposition_samples_total{format}``, ``paramedic_exposition_slow_lines_total{format}``
+    (sample lines that missed the validated-key cache).
+    """
+
+    def __init__(
+        self,
+        *,
+        max_keys: int = DEFAULT_MAX_KEYS,
+        utf8_names: bool = False,
+        registry: CollectorRegistry | None = REGISTRY,
+    ) -> None:
+        self.max_keys = max_keys
+        self.utf8_names = utf8_names
+        self._text_keys: dict[str, str] = {}
+        self._om_keys: dict[str, OMSeries] = {}
+        self._lock = threading.Lock()
+        reg = registry
+        self._parses = Counter(
+            "paramedic_exposition_parses_total",
+            "Exposition bodies parsed, by format and outcome (ok|error).",
+            ["format", "outcome"],
+            registry=reg,
+        )
+        self._samples = Counter(
+            "paramedic_exposition_samples_total",
+            "Samples parsed from valid bodies.",
+            ["format"],
+            registry=reg,
+        )
+        self._slow = Counter(
+            "paramedic_exposition_slow_lines_total",
+            "Sample lines fully validated because their series key was not cached yet.",
+            ["format"],
+            registry=reg,
+        )
+
+    def parse(self, data: bytes, content_type: str | None = None) -> Exposition:
+        """Parse ``data``: OpenMetrics when ``content_type`` starts with ``application/openmetrics-text``,
+        else the text format 0.0.4. Raises :class:`ParseError` for any invalid input."""
+        fmt = "openmetrics" if content_type and content_type.startswith(OPENMETRICS_CONTENT_TYPE) else "text"
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            self._parses.labels(fmt, "error").inc()
+            raise self._utf8_error(data, exc, fmt) from exc
+        try:
+            result, slow = self._run(text, fmt, check_utf8=False)
+        except ParseError:
+            self._parses.labels(fmt, "error").inc()
+            raise
+        self._parses.labels(fmt, "ok").inc()
+        self._samples.labels(fmt).inc(len(result.samples))
+        if slow:
+            self._slow.labels(fmt).inc(slow)
+        return result
+
+    def _run(self, text: str, fmt: str, check_utf8: bool) -> tuple[Exposition, int]:
+        if fmt == "openmetrics":
+            om = OMParse(self._om_keys, self.max_keys)
+            return om.run(text), om.slow_lines
+        tp = TextParse(self._text_keys, self.max_keys, self.utf8_names, check_utf8)
+        return tp.run(text), tp.slow_lines
+
+    def _utf8_error(self, data: bytes, exc: UnicodeDecodeError, fmt: str) -> ParseError:
+        """The first error in input order: a syntax error before (or at) the bad byte, else the bad byte."""
+        line_start = data.rfind(b"\n", 0, exc.start) + 1
+        line = data.count(b"\n", 0, exc.start) + 1
+        column = len(data[line_start : exc.start].decode("utf-8", "replace")) + 1
+        text = data.decode("utf-8", "surrogateescape")
+        try:
+            # Throw-away caches: keys seen in an invalid body must not be remembered.
+            if fmt == "openmetrics":
+                OMParse({}, self.max_keys).run(text)
+            else:
+                TextParse({}, self.max_keys, self.utf8_names, check_utf8=True).run(text)
+        except ParseError as err:
+            if err.line <= line:
+                return err
+        byte = data[exc.start]
+        prefix = "text format parsing error" if fmt == "text" else "openmetrics parsing error"
+        return ParseError(
+            f"{prefix} in line {line}: invalid UTF-8 byte 0x{byte:02x} (column {column})", line, column
+        )
+
+
+_default: ExpositionParser | None = None
+_default_lock = threading.Lock()
+
+
+def default_parser() -> ExpositionParser:
+    """The process-wide parser behind :func:`parse` (created on first use, default registry)."""
+    global _default  # noqa: PLW0603 - lazily created singleton, no import-time side effects
+    if _default is None:
+        with _default_lock:
+            if _default is None:
+                _default = ExpositionParser()
+    return _default
+
+
+def parse(data: bytes, content_type: str | None = None) -> Exposition:
+    """Parse one exposition body with the default parser; see :meth:`ExpositionParser.parse`."""
+    return default_parser().parse(data, content_type)
