@@ -1,0 +1,38 @@
+"""PromQL evaluation over a :class:`~metrics_store.base.Querier`.
+
+Parsing is ``promql_parser``'s; evaluation evaluates every AST node once for all steps of a query (numpy,
+``searchsorted`` per series), with Prometheus 2.42 semantics. Functions live in an explicit table
+(:data:`FUNCTIONS`); anything not implemented fails with :class:`UnsupportedError`, never a wrong answer.
+"""
+
+from metrics_store.promql.engine import Engine
+from metrics_store.promql.errors import (
+    QueryError,
+    QueryExecutionError,
+    QueryParseError,
+    QueryStorageError,
+    QueryTimeoutError,
+    TooManySamplesError,
+    UnsupportedError,
+)
+from metrics_store.promql.functions import FUNCTIONS
+from metrics_store.promql.values import Matrix, QueryValue, Sample, Scalar, Series, String, Vector
+
+__all__ = [
+    "FUNCTIONS",
+    "Engine",
+    "Matrix",
+    "QueryError",
+    "QueryExecutionError",
+    "QueryParseError",
+    "QueryStorageError",
+    "QueryTimeoutError",
+    "QueryValue",
+    "Sample",
+    "Scalar",
+    "Series",
+    "String",
+    "TooManySamplesError",
+    "UnsupportedError",
+    "Vector",
+]

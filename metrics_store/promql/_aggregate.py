@@ -1,0 +1,87 @@
+"""Aggregation operators (sum, avg, min, max, count, group, stddev, stdvar) with ``by``/``without``.
+
+Members of a group are folded one series at a time, vectorised over steps, with the exact update rules of
+Prometheus 2.42 ``aggregation()`` (first value seeds the group; NaN handling of min/max; running mean)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import promql_parser
+
+from metrics_store.model import METRIC_NAME, Labels
+from metrics_store.promql._context import EvalContext
+from metrics_store.promql._steps import F64, StepSeries, VectorSteps
+from metrics_store.promql.errors import UnsupportedError
+
+__all__ = ["SUPPORTED_AGGREGATIONS", "aggregate"]
+
+SUPPORTED_AGGREGATIONS = frozenset({"sum", "avg", "min", "max", "count", "group", "stddev", "stdvar"})
+
+
+def _grouping(modifier: Any) -> tuple[bool, frozenset[str]]:
+    """(by?, label names). No modifier = ``by ()``."""
+    if modifier is None:
+        return True, frozenset()
+    return modifier.type == promql_parser.AggModifierType.By, frozenset(modifier.labels)
+
+
+def _group_key(labels: Labels, by: bool, names: frozenset[str]) -> Labels:
+    if by:
+        return tuple(p for p in labels if p[0] in names)
+    return tuple(p for p in labels if p[0] not in names and p[0] != METRIC_NAME)
+
+
+def _fold(op: str, members: list[StepSeries], n: int) -> tuple[F64, np.ndarray]:
+    has = np.zeros(n, dtype=np.bool_)
+    acc = np.zeros(n, dtype=np.float64)
+    count = np.zeros(n, dtype=np.float64)
+    mean = np.zeros(n, dtype=np.float64)
+    with np.errstate(all="ignore"):
+        for s in members:
+            p, v = s.present, s.values
+            first = p & ~has
+            more = p & has
+            count = count + p
+            if op == "sum":
+                acc = np.where(first, v, np.where(more, acc + v, acc))
+            elif op == "min":
+                acc = np.where(first | (more & ((acc > v) | np.isnan(acc))), v, acc)
+            elif op == "max":
+                acc = np.where(first | (more & ((acc < v) | np.isnan(acc))), v, acc)
+            elif op == "avg":
+                inf_mean = np.isinf(acc)
+                skip = inf_mean & ((np.isinf(v) & ((acc > 0) == (v > 0))) | (~np.isinf(v) & ~np.isnan(v)))
+                updated = acc + (v / count - acc / count)
+                acc = np.where(first, v, np.where(more & ~skip, updated, acc))
+            elif op in ("stddev", "stdvar"):
+                delta = v - mean
+                new_mean = mean + delta / count
+                acc = np.where(first, 0.0, np.where(more, acc + delta * (v - new_mean), acc))
+                mean = np.where(first, v, np.where(more, new_mean, mean))
+            has |= p
+    if op == "count":
+        acc = count
+    elif op == "group":
+        acc = np.ones(n, dtype=np.float64)
+    elif op == "stdvar":
+        acc = acc / np.where(has, count, 1)
+    elif op == "stddev":
+        acc = np.sqrt(acc / np.where(has, count, 1))
+    return acc, has
+
+
+def aggregate(ctx: EvalContext, op: str, value: VectorSteps, modifier: Any) -> VectorSteps:
+    if op not in SUPPORTED_AGGREGATIONS:
+        raise UnsupportedError(f"aggregation {op} is not supported yet")
+    by, names = _grouping(modifier)
+    groups: dict[Labels, list[StepSeries]] = {}
+    for s in value.series:
+        groups.setdefault(_group_key(s.labels, by, names), []).append(s)
+    out: list[StepSeries] = []
+    for key, members in groups.items():
+        values, present = _fold(op, members, ctx.num_steps)
+        out.append(StepSeries(key, values, present))
+        ctx.check_deadline()
+    return VectorSteps(out)

@@ -1,0 +1,85 @@
+"""The bridge to ``promql_parser``: parse with translated errors, and read its AST into our terms
+(matchers, durations in ms, ``@`` timestamps, operator names). Stateless, thread-safe."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import promql_parser
+
+from metrics_store.model import METRIC_NAME, Matcher, MatchOp
+from metrics_store.promql.errors import QueryParseError, UnsupportedError
+
+__all__ = [
+    "AtSpec",
+    "at_spec",
+    "duration_ms",
+    "op_name",
+    "parse",
+    "selector_matchers",
+]
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_ONE_MS = timedelta(milliseconds=1)
+
+# promql_parser's enum members are not hashable: a list of pairs, compared by ==.
+_MATCH_OPS = [
+    (promql_parser.MatchOp.Equal, MatchOp.EQ),
+    (promql_parser.MatchOp.NotEqual, MatchOp.NE),
+    (promql_parser.MatchOp.Re, MatchOp.RE),
+    (promql_parser.MatchOp.NotRe, MatchOp.NRE),
+]
+
+
+def _match_op(op: Any) -> MatchOp:
+    for theirs, ours in _MATCH_OPS:
+        if op == theirs:
+            return ours
+    raise UnsupportedError(f"label matcher operator {op} is not supported")
+
+
+# AtSpec: ("start" | "end" | "ms", timestamp_ms or 0)
+AtSpec = tuple[str, int]
+
+
+def parse(query: str) -> Any:
+    """Parse ``query``; syntax and type errors become :class:`QueryParseError` (cause chained)."""
+    try:
+        return promql_parser.parse(query)
+    except ValueError as exc:
+        raise QueryParseError(f"parse error: {exc}") from exc
+
+
+def duration_ms(delta: timedelta | None) -> int:
+    """A parser duration (possibly negative, e.g. ``offset -5m``) in whole milliseconds."""
+    if delta is None:
+        return 0
+    return delta // _ONE_MS
+
+
+def at_spec(at: Any) -> AtSpec | None:
+    """The ``@`` modifier of a selector or subquery, or None."""
+    if at is None:
+        return None
+    kind = at.type
+    if kind == promql_parser.AtModifierType.Start:
+        return ("start", 0)
+    if kind == promql_parser.AtModifierType.End:
+        return ("end", 0)
+    moment: datetime = at.at
+    return ("ms", (moment - _EPOCH) // _ONE_MS)
+
+
+def selector_matchers(vs: Any) -> list[Matcher]:
+    """All matchers of a VectorSelector, the metric name included as ``__name__="..."``."""
+    if vs.matchers.or_matchers:
+        raise UnsupportedError("'or' inside a label selector is not supported (not in Prometheus 2.42)")
+    out = [Matcher(METRIC_NAME, MatchOp.EQ, vs.name)] if vs.name else []
+    out.extend(Matcher(m.name, _match_op(m.op), m.value) for m in vs.matchers.matchers)
+    return out
+
+
+def op_name(token: Any) -> str:
+    """Operator or aggregation name of a token (``"+"``, ``"=="``, ``"sum"``, ``"and"``...)."""
+    return str(token).lower()

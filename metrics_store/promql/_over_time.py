@@ -1,0 +1,178 @@
+"""The ``*_over_time`` family with Prometheus 2.42 semantics, vectorised over steps with ``reduceat`` and
+flattened windows. Every function drops the metric name except ``last_over_time`` (as Prometheus)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import numpy as np
+
+from metrics_store.promql._context import EvalContext
+from metrics_store.promql._steps import (
+    F64,
+    EvalValue,
+    RangeSeries,
+    RangeSteps,
+    ScalarSteps,
+    StepSeries,
+    VectorSteps,
+    drop_name,
+    merge_same_labels,
+)
+from metrics_store.promql._windows import expand_windows, window_reduce
+
+__all__ = [
+    "avg_over_time",
+    "count_over_time",
+    "last_over_time",
+    "max_over_time",
+    "min_over_time",
+    "present_over_time",
+    "quantile_over_time",
+    "stddev_over_time",
+    "stdvar_over_time",
+    "sum_over_time",
+]
+
+Reducer = Callable[[RangeSeries], F64]
+
+
+def _apply(ctx: EvalContext, value: EvalValue, reducer: Reducer, keep_name: bool = False) -> VectorSteps:
+    if not isinstance(value, RangeSteps):
+        raise TypeError(f"expected a range vector, got {type(value).__name__}")
+    out: list[StepSeries] = []
+    for rs in value.series:
+        present = rs.hi > rs.lo
+        with np.errstate(all="ignore"):
+            values = reducer(rs)
+        out.append(StepSeries(rs.labels if keep_name else drop_name(rs.labels), values, present))
+        ctx.check_deadline()
+    return VectorSteps(merge_same_labels(out))
+
+
+def _count(rs: RangeSeries) -> F64:
+    return (rs.hi - rs.lo).astype(np.float64)
+
+
+def _sum(rs: RangeSeries) -> F64:
+    return window_reduce(np.add, rs.values, rs.lo, rs.hi)
+
+
+def _incremental_mean(values: F64) -> float:
+    # Prometheus' overflow-safe running mean, used where the plain sum is not finite.
+    mean, count = 0.0, 0.0
+    for v in values.tolist():
+        count += 1
+        if math.isinf(mean):
+            if math.isinf(v) and (mean > 0) == (v > 0):
+                continue
+            if not math.isinf(v) and not math.isnan(v):
+                continue
+        mean += v / count - mean / count
+    return mean
+
+
+def _avg(rs: RangeSeries) -> F64:
+    out: F64 = _sum(rs) / _count(rs)
+    for step in np.flatnonzero(~np.isfinite(out) & (rs.hi > rs.lo)):
+        out[step] = _incremental_mean(rs.values[rs.lo[step] : rs.hi[step]])
+    return out
+
+
+def _min(rs: RangeSeries) -> F64:
+    return window_reduce(np.fmin, rs.values, rs.lo, rs.hi)
+
+
+def _max(rs: RangeSeries) -> F64:
+    return window_reduce(np.fmax, rs.values, rs.lo, rs.hi)
+
+
+def _last(rs: RangeSeries) -> F64:
+    out: F64 = rs.values[np.maximum(rs.hi - 1, 0)]
+    return out
+
+
+def _one(rs: RangeSeries) -> F64:
+    return np.ones(len(rs.lo), dtype=np.float64)
+
+
+def _stdvar(rs: RangeSeries) -> F64:
+    count = _count(rs)
+    mean = _sum(rs) / count
+    step_of, index = expand_windows(rs.lo, rs.hi)
+    dev = rs.values[index] - mean[step_of]
+    out: F64 = np.bincount(step_of, weights=dev * dev, minlength=len(rs.lo)) / count
+    return out
+
+
+def _stddev(rs: RangeSeries) -> F64:
+    out: F64 = np.sqrt(_stdvar(rs))
+    return out
+
+
+def _quantiles(rs: RangeSeries, q: F64) -> F64:
+    """Prometheus' ``quantile``: NaNs sort first, linear interpolation between closest ranks."""
+    step_of, index = expand_windows(rs.lo, rs.hi)
+    vals = rs.values[index]
+    nan = np.isnan(vals)
+    order = np.lexsort((np.where(nan, 0.0, vals), ~nan, step_of))
+    ordered = vals[order]
+    n = (rs.hi - rs.lo).astype(np.float64)
+    firsts = np.cumsum(rs.hi - rs.lo) - (rs.hi - rs.lo)
+    rank = q * (n - 1)
+    lower = np.maximum(0.0, np.floor(rank))
+    upper = np.minimum(n - 1, lower + 1)
+    weight = rank - np.floor(rank)
+    ok = (rs.hi > rs.lo) & np.isfinite(rank)
+    lo_i = np.where(ok, firsts + np.where(ok, lower, 0).astype(np.intp), 0)
+    up_i = np.where(ok, firsts + np.where(ok, upper, 0).astype(np.intp), 0)
+    if len(ordered) == 0:
+        ordered = np.zeros(1)
+    out: F64 = ordered[lo_i] * (1 - weight) + ordered[up_i] * weight
+    out = np.where(q < 0, -np.inf, np.where(q > 1, np.inf, out))
+    result: F64 = np.where(np.isnan(q), np.nan, out)
+    return result
+
+
+def sum_over_time(ctx: EvalContext, args: list[EvalValue]) -> EvalValue:
+    return _apply(ctx, args[0], _sum)
+
+
+def count_over_time(ctx: EvalContext, args: list[EvalValue]) -> EvalValue:
+    return _apply(ctx, args[0], _count)
+
+
+def avg_over_time(ctx: EvalContext, args: list[EvalValue]) -> EvalValue:
+    return _apply(ctx, args[0], _avg)
+
+
+def min_over_time(ctx: EvalContext, args: list[EvalValue]) -> EvalValue:
+    return _apply(ctx, args[0], _min)
+
+
+def max_over_time(ctx: EvalContext, args: list[EvalValue]) -> EvalValue:
+    return _apply(ctx, args[0], _max)
+
+
+def last_over_time(ctx: EvalContext, args: list[EvalValue]) -> EvalValue:
+    return _apply(ctx, args[0], _last, keep_name=True)
+
+
+def present_over_time(ctx: EvalContext, args: list[EvalValue]) -> EvalValue:
+    return _apply(ctx, args[0], _one)
+
+
+def stdvar_over_time(ctx: EvalContext, args: list[EvalValue]) -> EvalValue:
+    return _apply(ctx, args[0], _stdvar)
+
+
+def stddev_over_time(ctx: EvalContext, args: list[EvalValue]) -> EvalValue:
+    return _apply(ctx, args[0], _stddev)
+
+
+def quantile_over_time(ctx: EvalContext, args: list[EvalValue]) -> EvalValue:
+    q = args[0]
+    if not isinstance(q, ScalarSteps):
+        raise TypeError(f"expected a scalar, got {type(q).__name__}")
+    return _apply(ctx, args[1], lambda rs: _quantiles(rs, q.values))

@@ -1,0 +1,133 @@
+"""Values as the evaluator carries them: every expression is evaluated once for *all* step timestamps.
+
+* ``ScalarSteps``  — one float per step.
+* ``VectorSteps``  — series, each with one value per step and a ``present`` mask (an instant vector per step;
+  NaN is a legal value, so absence is the mask, never a NaN).
+* ``RangeSteps``   — a range vector per step: each series keeps its raw samples (staleness markers removed)
+  and, per step, the window ``[lo, hi)`` of sample indices that fall into that step's range.
+* ``StringValue``  — a string literal.
+
+Internal to the engine; not thread-shared (each query builds its own).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from metrics_store.model import METRIC_NAME, Labels
+from metrics_store.promql.errors import QueryExecutionError
+
+__all__ = [
+    "F64",
+    "I64",
+    "EvalValue",
+    "RangeSeries",
+    "RangeSteps",
+    "ScalarSteps",
+    "StepSeries",
+    "StringValue",
+    "VectorSteps",
+    "drop_name",
+    "merge_same_labels",
+    "type_name",
+]
+
+F64 = npt.NDArray[np.float64]
+I64 = npt.NDArray[np.int64]
+BOOL = npt.NDArray[np.bool_]
+
+
+@dataclass(slots=True)
+class ScalarSteps:
+    values: F64
+
+    def num_samples(self) -> int:
+        return len(self.values)
+
+
+@dataclass(slots=True)
+class StringValue:
+    value: str
+
+    def num_samples(self) -> int:
+        return 1
+
+
+@dataclass(slots=True)
+class StepSeries:
+    labels: Labels
+    values: F64
+    present: BOOL
+
+
+@dataclass(slots=True)
+class VectorSteps:
+    series: list[StepSeries]
+
+    def num_samples(self) -> int:
+        return int(sum(int(s.present.sum()) for s in self.series))
+
+
+@dataclass(slots=True)
+class RangeSeries:
+    labels: Labels
+    timestamps_ms: I64
+    values: F64
+    lo: npt.NDArray[np.intp]
+    hi: npt.NDArray[np.intp]
+
+
+@dataclass(slots=True)
+class RangeSteps:
+    """``range_end_ms[i]`` is the (offset- and @-adjusted) end of step i's window; its start is
+    ``range_end_ms[i] - range_ms``; both ends inclusive (Prometheus 2.x)."""
+
+    series: list[RangeSeries]
+    range_ms: int
+    range_end_ms: I64
+
+    def num_samples(self) -> int:
+        return int(sum(int((s.hi - s.lo).sum()) for s in self.series))
+
+
+EvalValue = ScalarSteps | VectorSteps | RangeSteps | StringValue
+
+
+def type_name(value: EvalValue) -> str:
+    """Prometheus' name of the value type (as used in its error messages)."""
+    if isinstance(value, ScalarSteps):
+        return "scalar"
+    if isinstance(value, VectorSteps):
+        return "instant vector"
+    if isinstance(value, RangeSteps):
+        return "range vector"
+    return "string"
+
+
+def drop_name(labels: Labels) -> Labels:
+    if labels and labels[0][0] == METRIC_NAME:
+        return labels[1:]
+    return tuple(p for p in labels if p[0] != METRIC_NAME)
+
+
+def merge_same_labels(series: Iterable[StepSeries]) -> list[StepSeries]:
+    """Merge series that ended up with the same label set (e.g. after dropping ``__name__``).
+
+    Prometheus fails a step where two elements share a label set; series that are present at disjoint steps
+    are one output series. Raises :class:`QueryExecutionError` on an overlap."""
+    out: dict[Labels, StepSeries] = {}
+    for s in series:
+        prev = out.get(s.labels)
+        if prev is None:
+            out[s.labels] = s
+            continue
+        if bool((prev.present & s.present).any()):
+            raise QueryExecutionError("vector cannot contain metrics with the same labelset")
+        out[s.labels] = StepSeries(
+            s.labels, np.where(s.present, s.values, prev.values), prev.present | s.present
+        )
+    return list(out.values())
