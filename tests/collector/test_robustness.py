@@ -1,6 +1,6 @@
 """Hostile targets (slowloris, endless body, never answering, garbage, reset, HTTP 500) scraped together
-with a healthy one: the healthy target stays on schedule, each hostile one fails with its own reason, counted once
-per scrape and logged once per state change."""
+with a healthy one: the healthy target stays on schedule, each hostile one fails with its own reason,
+counted once per scrape and logged once per state change."""
 
 from __future__ import annotations
 
