@@ -53,16 +53,23 @@ def _error(line: int, message: str, column: int) -> ParseError:
 
 
 class TextParse:
-    """One parse of one body. ``keys`` maps validated series keys to their metric name and is shared by
-    all parses of the owning parser (single-threaded use only); ``max_keys`` bounds it (cleared when full)."""
+    """One parse of one body. ``keys`` maps validated series keys to their metric name, ``comments`` raw
+    HELP/TYPE lines to their parsed form; both are shared by all parses of the owning parser and bounded by
+    ``max_keys`` (cleared when full)."""
 
     def __init__(
-        self, keys: dict[str, str], max_keys: int, utf8_names: bool = False, check_utf8: bool = False
+        self,
+        keys: dict[str, str],
+        comments: dict[str, tuple[str, str, str | None, int]],
+        max_keys: int,
+        utf8_names: bool = False,
+        check_utf8: bool = False,
     ) -> None:
         self.keys = keys
         self.max_keys = max_keys
         self.utf8_names = utf8_names
         self.check_utf8 = check_utf8
+        self.comments = comments
         self.families: dict[str, _Family] = {}
         self.samples: list[Sample] = []
         self.slow_lines = 0
@@ -115,15 +122,17 @@ class TextParse:
     # -- fast path ------------------------------------------------------------------------------------------
     def _bulk(self, chunk: list[str]) -> bool:
         keys_map = self.keys
-        keys, _seps, vals = zip(*map(_RPARTITION, chunk, repeat(" ")), strict=True)
+        keys, _seps, vals = zip(*map(_RPARTITION, chunk, repeat(" ")))  # noqa: B905 - equal lengths
         if not all(map(keys_map.__contains__, keys)):
             return False
         try:
             floats = list(map(float, vals))
         except ValueError:
             return False
-        if not values_look_plain(" ".join(vals)) or _INF in floats or _NINF in floats:
+        if not values_look_plain(" ".join(vals)):
             return False
+        if not math.isfinite(sum(floats)) and (_INF in floats or _NINF in floats):
+            return False  # an infinity: the line path tells literal Inf from out-of-range numbers
         need_neg = False
         for name in set(map(keys_map.__getitem__, keys)):
             fam = self._resolve(name)
@@ -264,6 +273,37 @@ class TextParse:
 
     def _comment(self, line: str, lineno: int) -> None:
         self._last_name = None
+        parsed = self.comments.get(line)
+        if parsed is None:
+            parsed = self._parse_comment(line, lineno)
+            if len(self.comments) >= self.max_keys:
+                self.comments.clear()
+            self.comments[line] = parsed
+        if parsed[0]:
+            self._apply_comment(parsed, lineno)
+
+    def _apply_comment(self, parsed: tuple[str, str, str | None, int], lineno: int) -> None:
+        keyword, name, payload, column = parsed
+        fam = self._resolve(name)
+        if payload is None:
+            return
+        if keyword == "HELP":
+            if fam.help is not None:
+                raise _error(lineno, f"second HELP line for metric name {go_quote(fam.name)}", 1)
+            fam.help = payload
+            return
+        if fam.type is not None:
+            msg = f"second TYPE line for metric name {go_quote(fam.name)}, or TYPE reported after samples"
+            raise _error(lineno, msg, 1)
+        kind = _TYPES.get(payload.lower())
+        if kind is None:
+            raise _error(lineno, f"unknown metric type {go_quote(payload)}", column)
+        fam.type = kind
+
+    def _parse_comment(self, line: str, lineno: int) -> tuple[str, str, str | None, int]:
+        """Stateless part of a comment line: ("", "", None, 0) for a plain comment, else (keyword, family
+        name, HELP text or TYPE word or None when absent, column of that payload)."""
+        ignored = ("", "", None, 0)
         n = len(line)
         i = skip_blanks(line, line.index("#") + 1)
         j = i
@@ -271,7 +311,7 @@ class TextParse:
             j += 1
         keyword = line[i:j]
         if j >= n or keyword not in ("HELP", "TYPE"):
-            return
+            return ignored
         i = skip_blanks(line, j)
         try:
             if i < n and line[i] == '"':
@@ -283,24 +323,13 @@ class TextParse:
                 name = m.group() if m is not None else ""
                 i = m.end() if m is not None else i
             if i >= n:
-                return
+                return ignored
             if line[i] != " " and line[i] != "\t":
                 raise _error(lineno, "invalid metric name in comment", i + 1)
-            fam = self._resolve(name)
             i = skip_blanks(line, i)
             if i >= n:
-                return
-            if keyword == "HELP":
-                if fam.help is not None:
-                    raise _error(lineno, f"second HELP line for metric name {go_quote(fam.name)}", 1)
-                fam.help = unescape(line[i:], i + 1)
-                return
-            if fam.type is not None:
-                msg = f"second TYPE line for metric name {go_quote(fam.name)}, or TYPE reported after samples"
-                raise _error(lineno, msg, 1)
-            kind = _TYPES.get(line[i:].lower())
-            if kind is None:
-                raise _error(lineno, f"unknown metric type {go_quote(line[i:])}", i + 1)
-            fam.type = kind
+                return (keyword, name, None, 0)
+            payload = unescape(line[i:], i + 1) if keyword == "HELP" else line[i:]
+            return (keyword, name, payload, i + 1)
         except ScanError as exc:
             raise _error(lineno, exc.message, exc.column) from None
