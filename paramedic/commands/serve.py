@@ -15,6 +15,9 @@ def serve(config: Path = typer.Option(..., "--config", "-c", help="paramedic.yam
     from paramedic.assembly import serve as run  # noqa: PLC0415 -- heavy imports only here
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # httpx logs every request at INFO: one line per scrape would drown the operator's log.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("httpcore").setLevel(logging.WARNING)
     try:
         run(config)
     except ConfigError as exc:
