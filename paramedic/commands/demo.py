@@ -24,6 +24,7 @@ from typing import Any
 import typer
 import yaml
 
+from collector.presets import router_relabel_rules
 from paramedic.config import ConfigError, parse_config
 from platforms.local import LocalPlatformError, LocalPlatformRunner, StateDir
 from platforms.local.fault_client import inject_fault
@@ -114,13 +115,8 @@ def demo_config(data_dir: Path, http_port: int, scrape_interval_s: float) -> dic
                     "refresh_interval_s": 5,
                     # HAProxy's exporter names the backend `proxy`; backends are named after apps.
                     "metric_relabel_configs": [
-                        {
-                            "action": "replace",
-                            "source_labels": ["__name__", "proxy"],
-                            "regex": "haproxy_(?:backend|server)_.+;(.+)",
-                            "target_label": "app",
-                            "replacement": "$1",
-                        }
+                        r.model_dump(exclude_defaults=True) | {"action": r.action}
+                        for r in router_relabel_rules("haproxy")
                     ],
                 }
             ],

@@ -1,0 +1,166 @@
+"""``paramedic demo`` end to end (platform, load, serve), ``demo fault``, no orphans after SIGTERM."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from platforms.local.processes import pid_start_time
+from tests.support.servers import ManagedProcess, free_port, require_binary, wait_until
+
+pytestmark = pytest.mark.integration
+
+
+def _children_of() -> dict[int, list[int]]:
+    tree: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        ppid = int(stat[stat.rindex(")") + 2 :].split()[1])
+        tree.setdefault(ppid, []).append(int(entry.name))
+    return tree
+
+
+def _descendants(pid: int) -> set[tuple[int, int]]:
+    """(pid, start time) of every live descendant of ``pid``."""
+    tree, out, todo = _children_of(), set(), [pid]
+    while todo:
+        for child in tree.get(todo.pop(), []):
+            start = pid_start_time(child)
+            if start is not None:
+                out.add((child, start))
+                todo.append(child)
+    return out
+
+
+def _processes_mentioning(text: str) -> list[str]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and int(entry.name) != os.getpid():
+            try:
+                cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            except OSError:
+                continue
+            if text in cmdline and pid_start_time(int(entry.name)) is not None:
+                found.append(f"{entry.name}: {cmdline}")
+    return found
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "paramedic.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+@dataclass
+class Demo:
+    proc: ManagedProcess
+    data_dir: Path
+    api: str
+
+    def record(self) -> dict[str, Any]:
+        return dict(json.loads((self.data_dir / "demo.json").read_text()))
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
+    require_binary("haproxy")
+    require_binary("prometheus-node-exporter")
+    data_dir = tmp_path_factory.mktemp("demo")
+    # a stale demo.json from a demo that died (PID above pid_max: never alive) must be cleaned up
+    (data_dir / "demo.json").write_text(json.dumps({"demo": {"name": "demo", "pid": 2**22 + 1, "argv": []}}))
+    port = free_port()
+    argv = [sys.executable, "-m", "paramedic.cli", "demo", "--data-dir", str(data_dir), "--http-port",
+            str(port), "--apps", "2", "--instances", "2", "--scrape-interval-s", "1"]  # fmt: skip
+    proc = ManagedProcess("paramedic-demo", argv, data_dir.parent / f"{data_dir.name}.log")
+    api = f"http://127.0.0.1:{port}"
+
+    def ready() -> bool:
+        if proc.popen.poll() is not None:
+            raise RuntimeError(f"demo exited with {proc.popen.returncode}:\n{proc.log_tail()}")
+        try:
+            return "api_url" in json.loads((data_dir / "demo.json").read_text()) and (
+                httpx.get(f"{api}/-/ready", timeout=1).status_code == 200
+            )
+        except (OSError, ValueError, httpx.HTTPError):
+            return False
+
+    try:
+        wait_until(ready, 60, "the demo to start paramedic serve")
+        yield Demo(proc, data_dir, api)
+    finally:
+        proc.stop(30)
+
+
+def test_demo_cleans_stale_record_and_paramedic_sees_every_target(demo: Demo) -> None:
+    assert "removed stale" in demo.proc.log_tail(200)
+    record = demo.record()
+    names = {p["name"] for p in record["processes"]}
+    assert {"supervisord", "haproxy", "node-exporter", "loadgen", "paramedic"} <= names
+
+    def up_jobs() -> set[tuple[str, str]]:
+        body = httpx.get(f"{demo.api}/api/v1/query", params={"query": "up"}, timeout=5).json()
+        return {(r["metric"].get("job", ""), r["metric"].get("app", "")) for r in body["data"]["result"]}
+
+    want = {("router", ""), ("node", ""), ("app", "checkout"), ("app", "catalog")}
+    wait_until(lambda: want <= up_jobs(), 45, "up for router, node and both apps")
+
+
+def test_second_demo_on_same_data_dir_is_refused(demo: Demo) -> None:
+    out = _cli("demo", "--data-dir", str(demo.data_dir), "--http-port", str(free_port()))
+    assert out.returncode == 1
+    assert f"a demo is already running for {demo.data_dir}" in out.stderr
+
+
+def test_demo_fault_injects_into_the_named_instance(demo: Demo) -> None:
+    out = _cli("demo", "fault", "--data-dir", str(demo.data_dir), "--app", "checkout", "--kind", "latency",
+               "--instance", "1", "--for-s", "30")  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    assert "injected latency into checkout instance 1" in out.stdout
+    port = demo.record()["apps"]["checkout"]["1"]
+    faults = httpx.get(f"http://127.0.0.1:{port}/_fault", timeout=5).json()
+    assert [f["kind"] for f in faults] == ["latency"]
+    httpx.delete(f"http://127.0.0.1:{port}/_fault", timeout=5)
+
+
+def test_demo_fault_names_valid_apps_and_instances(demo: Demo) -> None:
+    bad_app = _cli("demo", "fault", "--data-dir", str(demo.data_dir), "--app", "shop", "--kind", "crash")
+    assert bad_app.returncode == 1
+    assert "no app named 'shop' (valid: catalog, checkout)" in bad_app.stderr
+    bad_index = _cli("demo", "fault", "--data-dir", str(demo.data_dir), "--app", "catalog", "--kind", "hang",
+                     "--instance", "5")  # fmt: skip
+    assert "catalog has no instance 5 (valid: 0, 1)" in bad_index.stderr
+    bad_kind = _cli("demo", "fault", "--data-dir", str(demo.data_dir), "--app", "catalog", "--kind", "melt")
+    assert bad_kind.returncode == 2 and "errors, latency, crash, leak, hang" in bad_kind.stderr
+
+
+def test_sigterm_stops_every_process_of_the_demo(demo: Demo) -> None:
+    # runs last in this module: it stops the shared demo
+    tree = _descendants(demo.proc.pid)
+    assert len(tree) >= 5 + 4  # 5 parts + 4 instances (supervisord's children)
+    os.kill(demo.proc.pid, signal.SIGTERM)
+    assert demo.proc.popen.wait(45) == 0, demo.proc.log_tail()
+    survivors = [pid for pid, start in tree if pid_start_time(pid) == start]
+    assert survivors == [], f"orphans left: {survivors}"
+    assert _processes_mentioning(str(demo.data_dir)) == []
+    assert not (demo.data_dir / "demo.json").exists()
+    out = _cli("demo", "fault", "--data-dir", str(demo.data_dir), "--app", "checkout", "--kind", "crash")
+    assert out.returncode == 1 and "no demo is running" in out.stderr
