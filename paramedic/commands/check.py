@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import math
+import sys
 from pathlib import Path
 
+import orjson
 import typer
 
+from collector.exposition import OPENMETRICS_CONTENT_TYPE, ExpositionParser, ParseError, series_labels
+from metrics_store.model import METRIC_NAME, metric_name
 from paramedic.config import ConfigError, load_config
 
 app = typer.Typer(help="Validate configuration and inputs.", no_args_is_help=True)
@@ -21,3 +26,41 @@ def check_config(file: Path = typer.Argument(..., help="paramedic.yaml to valida
             typer.echo(str(problem), err=True)
         raise typer.Exit(1) from None
     typer.echo(f"{file}: OK")
+
+
+def _json_value(value: float) -> float | str:
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "+Inf" if value > 0 else "-Inf"
+    return value
+
+
+@app.command("metrics")
+def check_metrics(
+    print_samples: bool = typer.Option(False, "--print", help="Print one JSON object per sample."),
+    openmetrics: bool = typer.Option(
+        False, "--openmetrics", help="Parse as OpenMetrics 1.0, not text 0.0.4."
+    ),
+) -> None:
+    """Validate an exposition from stdin (like promtool check metrics); exit 1 with line:column if invalid."""
+    data = sys.stdin.buffer.read()
+    content_type = OPENMETRICS_CONTENT_TYPE if openmetrics else None
+    parser = ExpositionParser(registry=None)
+    try:
+        exposition = parser.parse(data, content_type)
+    except ParseError as exc:
+        typer.echo(f"<stdin>:{exc.line}:{exc.column}: {exc}", err=True)
+        raise typer.Exit(1) from None
+    if print_samples:
+        out = sys.stdout.buffer
+        for key, value, ts in exposition.samples:
+            labels = series_labels(key)
+            record = {
+                "name": metric_name(labels),
+                "labels": {k: v for k, v in labels if k != METRIC_NAME},
+                "value": _json_value(value),
+                "timestamp_ms": ts,
+            }
+            out.write(orjson.dumps(record) + b"\n")
+        out.flush()
