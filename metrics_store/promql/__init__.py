@@ -5,6 +5,7 @@ Parsing is ``promql_parser``'s; evaluation evaluates every AST node once for all
 (:data:`FUNCTIONS`); anything not implemented fails with :class:`UnsupportedError`, never a wrong answer.
 """
 
+from metrics_store.promql._ast import parse_selector
 from metrics_store.promql.engine import Engine
 from metrics_store.promql.errors import (
     QueryError,
@@ -35,4 +36,5 @@ __all__ = [
     "TooManySamplesError",
     "UnsupportedError",
     "Vector",
+    "parse_selector",
 ]

@@ -17,6 +17,7 @@ __all__ = [
     "duration_ms",
     "op_name",
     "parse",
+    "parse_selector",
     "selector_matchers",
 ]
 
@@ -83,3 +84,11 @@ def selector_matchers(vs: Any) -> list[Matcher]:
 def op_name(token: Any) -> str:
     """Operator or aggregation name of a token (``"+"``, ``"=="``, ``"sum"``, ``"and"``...)."""
     return str(token).lower()
+
+
+def parse_selector(text: str) -> list[Matcher]:
+    """Matchers of a series selector such as ``up{job="x"}`` (the ``match[]`` of the HTTP API)."""
+    node = parse(text)
+    if not isinstance(node, promql_parser.VectorSelector):
+        raise QueryParseError(f"parse error: {text!r} is not a series selector")
+    return selector_matchers(node)

@@ -98,11 +98,15 @@ def _one(rs: RangeSeries) -> F64:
 
 
 def _stdvar(rs: RangeSeries) -> F64:
+    # Two passes over values shifted by each window's first sample: a constant window gives exactly 0,
+    # as Prometheus' Welford loop does.
     count = _count(rs)
-    mean = _sum(rs) / count
     step_of, index = expand_windows(rs.lo, rs.hi)
-    dev = rs.values[index] - mean[step_of]
-    out: F64 = np.bincount(step_of, weights=dev * dev, minlength=len(rs.lo)) / count
+    n = len(rs.lo)
+    shifted = rs.values[index] - rs.values[np.minimum(rs.lo, len(rs.values) - 1)][step_of]
+    mean = np.bincount(step_of, weights=shifted, minlength=n) / count
+    dev = shifted - mean[step_of]
+    out: F64 = np.bincount(step_of, weights=dev * dev, minlength=n) / count
     return out
 
 

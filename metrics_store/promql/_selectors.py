@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from metrics_store.model import stale_mask
+from metrics_store.model import SeriesData, stale_mask
 from metrics_store.promql._ast import at_spec, duration_ms, selector_matchers
 from metrics_store.promql._context import EvalContext
 from metrics_store.promql._steps import I64, RangeSeries, RangeSteps, StepSeries, VectorSteps
@@ -35,10 +35,16 @@ def reference_times(ctx: EvalContext, at: Any, offset: Any) -> I64:
     return out
 
 
+def _select(ctx: EvalContext, vs: Any, start_ms: int, end_ms: int) -> list[SeriesData]:
+    data = ctx.select(selector_matchers(vs), start_ms, end_ms)
+    data.sort(key=lambda s: s.labels)  # Prometheus' storage order: by label set
+    return data
+
+
 def eval_vector_selector(ctx: EvalContext, vs: Any) -> VectorSteps:
     ref = reference_times(ctx, vs.at, vs.offset)
     lookback = ctx.lookback_ms
-    data = ctx.select(selector_matchers(vs), int(ref.min()) - lookback, int(ref.max()))
+    data = _select(ctx, vs, int(ref.min()) - lookback, int(ref.max()))
     out: list[StepSeries] = []
     for sd in data:
         ts, vals = sd.timestamps_ms, sd.values
@@ -60,7 +66,7 @@ def eval_matrix_selector(ctx: EvalContext, ms: Any) -> RangeSteps:
     range_ms = duration_ms(ms.range)
     ref = reference_times(ctx, vs.at, vs.offset)
     starts = ref - np.int64(range_ms)
-    data = ctx.select(selector_matchers(vs), int(starts.min()), int(ref.max()))
+    data = _select(ctx, vs, int(starts.min()), int(ref.max()))
     out: list[RangeSeries] = []
     for sd in data:
         keep = ~stale_mask(sd.values)
