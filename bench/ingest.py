@@ -71,7 +71,7 @@ def wait_ready(url: str, proc: subprocess.Popen[bytes], timeout_s: float = 60) -
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"{proc.args} exited with {proc.returncode}")
+            raise RuntimeError(f"{proc.args[0]} exited with {proc.returncode}; see its log")
         try:
             if httpx.get(url, timeout=1).status_code == 200:
                 return
@@ -115,7 +115,14 @@ def measure(
     with log.open("wb") as lf:
         proc = subprocess.Popen(argv, stdout=lf, stderr=subprocess.STDOUT, cwd=data_dir.parent)
         try:
-            wait_ready(ready_url, proc)
+            try:
+                wait_ready(ready_url, proc)
+            except (RuntimeError, TimeoutError):
+                print(log.read_text(errors="replace")[-3000:], file=sys.stderr)
+                raise
+            deadline = time.monotonic() + 60  # Prometheus applies discovered targets only after ~5 s
+            while not (counter_sum(metrics_url, counters) or 0) and time.monotonic() < deadline:
+                time.sleep(0.5)
             time.sleep(warmup_s)  # benchmark warm-up (not a test): let every target be scraped a few times
             c0, t0, s0 = cpu_seconds(proc.pid), time.monotonic(), counter_sum(metrics_url, counters)
             time.sleep(seconds)
@@ -198,9 +205,9 @@ def main() -> int:
             qdir = root / "prometheus"
             (qdir / "data").mkdir(parents=True)
             (qdir / "prometheus.yml").write_text(
-                "global: {scrape_interval: %ss, scrape_timeout: %ss}\n"
+                "global: {scrape_interval: %dms, scrape_timeout: %dms}\n"
                 "scrape_configs:\n  - job_name: bench\n    static_configs:\n      - targets: [%s]\n"
-                % (args.interval_s, args.interval_s, ", ".join(f'"{a}"' for a in addrs))
+                % (args.interval_s * 1000, args.interval_s * 1000, ", ".join(f'"{a}"' for a in addrs))
             )
             results.append(
                 measure(
