@@ -30,7 +30,7 @@ SHARED_DUMP = REPO.parent / "shared" / "data" / "prometheus" / "prometheus_commo
 FIXTURE_DUMP = REPO / "tests" / "fixtures" / "prometheus" / "prometheus_common_testdata" / "text"
 
 
-def synthetic(series: int, seed: int = 1) -> bytes:
+def synthetic(series: int, seed: int = 1, openmetrics: bool = False) -> bytes:
     """A node/app-exporter-like body: a few families, 4-6 labels per series, histograms included."""
     rng = random.Random(seed)
     out: list[str] = []
@@ -38,8 +38,9 @@ def synthetic(series: int, seed: int = 1) -> bytes:
     for f in range(10):
         kind = ("counter", "gauge", "histogram")[f % 3]
         name = f"app_http_requests_{f}_total" if kind == "counter" else f"app_metric_{f}_{kind}"
-        out.append(f"# HELP {name} Synthetic family {f}.")
-        out.append(f"# TYPE {name} {kind}")
+        family = name.removesuffix("_total") if openmetrics else name  # OM: counter family lacks _total
+        out.append(f"# HELP {family} Synthetic family {f}.")
+        out.append(f"# TYPE {family} {kind}")
         if kind == "histogram":
             groups = max(1, per_family // 8)
             for g in range(groups):
@@ -49,6 +50,8 @@ def synthetic(series: int, seed: int = 1) -> bytes:
                     acc += rng.randrange(100)
                     out.append(f'{name}_bucket{{{labels},le="{le}"}} {acc}')
                 out.append(f"{name}_count{{{labels}}} {acc}")
+                if openmetrics:
+                    out.append(f"{name}_sum{{{labels}}} {acc * 0.1:.6g}")
             continue
         for i in range(per_family):
             labels = (
@@ -56,6 +59,8 @@ def synthetic(series: int, seed: int = 1) -> bytes:
                 f'code="{200 + i % 5}",method="{("GET", "POST", "PUT")[i % 3]}",route="/v{i % 3}/r{i}"'
             )
             out.append(f"{name}{{{labels}}} {rng.random() * 1e6:.6g}")
+    if openmetrics:
+        out.append("# EOF")
     return ("\n".join(out) + "\n").encode()
 
 
@@ -118,7 +123,7 @@ def main() -> None:
     syn = synthetic(args.series)
     bench(f"synthetic {args.series} series", syn, args.seconds)
     if args.openmetrics:
-        om = syn.replace(b"# TYPE app_metric", b"# TYPE app_metric") + b"# EOF\n"
+        om = synthetic(args.series, openmetrics=True)
         bench("synthetic OpenMetrics", om, args.seconds, "application/openmetrics-text; version=1.0.0")
 
 

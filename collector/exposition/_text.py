@@ -171,7 +171,7 @@ class TextParse:
             if name is None:
                 key2, _, vtok = key.rpartition(" ")
                 name = get(key2)
-                ts = parse_int(tok)
+                ts = parse_int(tok) if name is not None else None
                 if name is None or ts is None:
                     self._slow(line, idx + 1 + line_offset)
                     continue

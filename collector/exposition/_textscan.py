@@ -18,10 +18,14 @@ from collector.exposition._values import LABEL_NAME_RE, METRIC_NAME_RE, go_quote
 
 __all__ = ["ScanError", "SeriesSpec", "read_quoted", "scan_series", "skip_blanks", "unescape"]
 
-_QUOTED_RE = re.compile(r'"((?:[^"\\]|\\.)*)"')
+_QUOTED_RE = re.compile(r'"([^"\\]*(?:\\.[^"\\]*)*)"')
 _ESCAPE_RE = re.compile(r"\\(.?)")
 _ESCAPES = {"\\": "\\", '"': '"', "n": "\n"}
 _SURROGATE_RE = re.compile("[\udc80-\udcff]")
+_PAIR = r'[a-zA-Z_][a-zA-Z0-9_]*="[^"\\]*(?:\\.[^"\\]*)*"'
+# The canonical spelling every client library writes: no blanks, no quoted names, no trailing comma.
+_CANONICAL_RE = re.compile(rf"([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{{((?:{_PAIR})(?:,{_PAIR})*)?\}})?")
+_PAIR_RE = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="([^"\\]*(?:\\.[^"\\]*)*)"')
 
 
 class ScanError(Exception):
@@ -80,8 +84,46 @@ def _found(line: str, i: int) -> str:
     return repr(line[i]) if i < len(line) else "'\\n'"
 
 
+def _unescape_one(m: re.Match[str]) -> str:
+    return _ESCAPES[m.group(1)]
+
+
+def _scan_canonical(line: str, start: int) -> SeriesSpec | None:
+    """Regex fast path for the canonical spelling; None when anything needs the full state machine."""
+    m = _CANONICAL_RE.match(line, start)
+    if m is None:
+        return None
+    end = m.end()
+    body = m.group(2)
+    if m.group(0)[-1] != "}":
+        nxt = skip_blanks(line, end)
+        if nxt < len(line) and line[nxt] == "{":
+            return None  # "name {...}": blanks before the label set
+        return SeriesSpec(m.group(0), m.group(1), [], None, None, end)
+    labels: list[tuple[str, str]] = _PAIR_RE.findall(body) if body else []
+    if body and "\\" in body:
+        unescaped = []
+        for name, raw in labels:
+            if "\\" not in raw:
+                unescaped.append((name, raw))
+                continue
+            if any(e.group(1) not in _ESCAPES for e in _ESCAPE_RE.finditer(raw)):
+                return None
+            unescaped.append((name, _ESCAPE_RE.sub(_unescape_one, raw)))
+        labels = unescaped
+    names = {k for k, _ in labels}
+    if len(names) != len(labels) or "__name__" in names:
+        return None
+    d = dict(labels)
+    return SeriesSpec(m.group(0), m.group(1), labels, d.get("quantile"), d.get("le"), end)
+
+
 def scan_series(line: str, start: int, utf8_names: bool, check_utf8: bool) -> SeriesSpec:
     """Scan the series specification starting at ``line[start]`` (a non-blank character)."""
+    if not check_utf8:
+        fast = _scan_canonical(line, start)
+        if fast is not None:
+            return fast
     n = len(line)
     i = start
     name: str | None = None

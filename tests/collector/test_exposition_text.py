@@ -13,6 +13,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from collector.exposition import ExpositionParser, FamilyMeta, ParseError, parse, series_labels
+from collector.exposition._textscan import ScanError, scan_series
 from metrics_store.model import labels_get, metric_name
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "prometheus"
@@ -274,3 +275,30 @@ def test_instrumentation() -> None:
     assert value("paramedic_exposition_parses_total", {"format": "text", "outcome": "error"}) == 1
     assert value("paramedic_exposition_samples_total", {"format": "text"}) == 4
     assert value("paramedic_exposition_slow_lines_total", {"format": "text"}) == 2
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        "m",
+        "m{}",
+        'm{a="1"}',
+        'm{a="x\\\\y\\"z\\n",b=""}',
+        'm{le="+Inf",quantile="0.5"}',
+        'm{a="}",b="{ ,"}',
+        'm{a="1",a="2"}',
+        'm{__name__="x"}',
+        'm{a="\\t"}',
+        'm {a="1"}',
+        'm{a="1",}',
+        'm{ a = "1" }',
+    ],
+)
+def test_canonical_fast_scan_matches_full_scanner(spec: str) -> None:
+    def run(check_utf8: bool) -> object:
+        try:
+            return scan_series(spec + " 1", 0, utf8_names=False, check_utf8=check_utf8)
+        except ScanError as exc:
+            return ("error", exc.message, exc.column)
+
+    assert run(check_utf8=False) == run(check_utf8=True)  # check_utf8=True always takes the state machine
