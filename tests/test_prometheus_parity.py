@@ -1,0 +1,150 @@
+"""Ingest parity with a real Prometheus 2.42: both scrape the same real exporters (the Prometheus server's own
+21 KB /metrics dump and a Cloud Foundry gorouter sample, served over HTTP) and must store the same series —
+exposed ones and the synthetic up/scrape_* ones — with the same values."""
+
+from __future__ import annotations
+
+import sys
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.support.servers import ManagedProcess, free_port, require_binary, wait_http, wait_until
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "prometheus"
+BODIES = {
+    "/prometheus": (FIXTURES / "prometheus_common_testdata" / "text").read_bytes(),
+    "/gorouter": (FIXTURES / "gorouter" / "prometheus_metrics_sample.txt").read_bytes(),
+}
+JOB = "parity"
+
+
+class _Exporter(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        body = BODIES.get(self.path)
+        if body is None:
+            self.send_error(404)
+            return
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain; version=0.0.4")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        return
+
+
+@pytest.fixture(scope="module")
+def exporter() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Exporter)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+@pytest.fixture(scope="module")
+def both(exporter: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
+    tmp = tmp_path_factory.mktemp("parity")
+    prom_port, para_port = free_port(), free_port()
+    (tmp / "prometheus.yml").write_text(
+        "global: {scrape_interval: 1s, scrape_timeout: 1s}\nscrape_configs:\n"
+        + "".join(
+            f"  - job_name: {JOB}{path.replace('/', '_')}\n    metrics_path: {path}\n"
+            f"    static_configs: [{{targets: ['{exporter}']}}]\n"
+            for path in BODIES
+        )
+    )
+    (tmp / "paramedic.yaml").write_text(
+        f"server: {{listen_port: {para_port}}}\ncollector:\n  interval_s: 1\n  timeout_s: 1\n  jobs:\n"
+        + "".join(
+            f"    - {{name: {JOB}{path.replace('/', '_')}, type: static, metrics_path: {path}, "
+            f"targets: ['{exporter}']}}\n"
+            for path in BODIES
+        )
+        + "metrics_store: {type: embedded, path: data}\n"
+    )
+    prom = ManagedProcess(
+        "prometheus",
+        [
+            require_binary("prometheus"),
+            f"--config.file={tmp / 'prometheus.yml'}",
+            f"--storage.tsdb.path={tmp / 'prom-data'}",
+            f"--web.listen-address=127.0.0.1:{prom_port}",
+        ],
+        tmp / "prometheus.log",
+    )
+    para = ManagedProcess(
+        "paramedic",
+        [
+            sys.executable,
+            "-m",
+            "paramedic.cli",
+            "serve",
+            "--config",
+            str(tmp / "paramedic.yaml"),
+        ],
+        tmp / "paramedic.log",
+    )
+    try:
+        wait_http(f"http://127.0.0.1:{prom_port}/-/ready", 30, prom)
+        wait_http(f"http://127.0.0.1:{para_port}/-/ready", 30, para)
+        yield f"http://127.0.0.1:{prom_port}", f"http://127.0.0.1:{para_port}"
+    finally:
+        para.stop()
+        prom.stop()
+
+
+def _query(base: str, expr: str, at: float | None = None) -> list[dict[str, object]]:
+    params = {"query": expr} | ({"time": str(at)} if at is not None else {})
+    body = httpx.get(f"{base}/api/v1/query", params=params, timeout=10).json()
+    assert body["status"] == "success", body
+    result: list[dict[str, object]] = body["data"]["result"]
+    return result
+
+
+def _scraped_twice(base: str) -> bool:
+    # scrape_series_added is 0 from the second scrape on: both targets scraped at least twice.
+    return len(_query(base, f'scrape_series_added{{job=~"{JOB}.*"}} == 0')) == len(BODIES)
+
+
+def _by_labels(result: list[dict[str, object]]) -> dict[tuple[tuple[str, str], ...], str]:
+    out = {}
+    for item in result:
+        metric = item["metric"]
+        value = item["value"]
+        assert isinstance(metric, dict) and isinstance(value, list)
+        out[tuple(sorted(metric.items()))] = value[1]
+    return out
+
+
+def test_same_series_and_values_as_prometheus(both: tuple[str, str]) -> None:
+    prom, para = both
+    wait_until(lambda: _scraped_twice(prom) and _scraped_twice(para), 60, "two scrapes by both systems")
+    selector = f'{{job=~"{JOB}.*", __name__!="scrape_duration_seconds"}}'
+    # The exporters are static, so every stored value is the same whatever the evaluation time.
+    expected = _by_labels(_query(prom, selector))
+    got = _by_labels(_query(para, selector))
+    assert len(expected) > 300  # 248 samples + gorouter + synthetic series of two targets
+    assert set(got) == set(expected), {
+        "missing": sorted(set(expected) - set(got))[:5],
+        "extra": sorted(set(got) - set(expected))[:5],
+    }
+    mismatched = {k: (expected[k], got[k]) for k in expected if float(expected[k]) != float(got[k])}
+    assert not mismatched, list(mismatched.items())[:5]
+
+
+def test_series_api_matches_prometheus(both: tuple[str, str]) -> None:
+    prom, para = both
+    wait_until(lambda: _scraped_twice(prom) and _scraped_twice(para), 60, "two scrapes by both systems")
+
+    def series(base: str) -> set[tuple[tuple[str, str], ...]]:
+        body = httpx.get(f"{base}/api/v1/series", params={"match[]": f'{{job="{JOB}_gorouter"}}'}).json()
+        assert body["status"] == "success", body
+        return {tuple(sorted(s.items())) for s in body["data"]}
+
+    assert series(para) == series(prom)
