@@ -70,7 +70,7 @@ class ScrapeManager:
         clock: Callable[[], float] = time.time,
         transport: httpx.AsyncBaseTransport | None = None,
         base_dir: Path | None = None,
-        max_workers: int = 4,
+        max_workers: int = 2,
     ) -> None:
         """``clock`` gives sample timestamps (Unix seconds); ``transport`` replaces the HTTP transport;
         ``base_dir`` resolves relative file_sd paths (default: the working directory); ``max_workers`` sizes
