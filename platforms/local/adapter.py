@@ -65,7 +65,7 @@ class LocalPlatform:
         self.paths = StateDir(state_dir)
         self._python = python
         self._metrics = platform_metrics(registry)
-        self.supervisor = SupervisorClient(self.paths.supervisor_sock, self._metrics)
+        self.supervisor = SupervisorClient(self.paths, self._metrics)
         self.router = HAProxyRuntime(self.paths.haproxy_sock, self._metrics, timeout_s)
 
     # -- reading ---------------------------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 """Start and stop the local platform's processes: supervisord (cell), HAProxy (router), node exporter.
 
-Start order: supervisord with every instance program -> HAProxy -> node exporter; stop order is the reverse.
+Start order: supervisord with every instance program (answering /healthz) -> HAProxy -> node exporter; stop
+order is the reverse.
 Configs are regenerated from ``state.json`` on every start, so runtime changes (scaling) survive restarts.
 supervisord runs from this Python (``python -m supervisor.supervisord``, PyPI supervisor 4.3): the same
 version on every machine, no dependency on Debian's packaging. Not thread-safe: one owner starts and stops.
@@ -77,7 +78,7 @@ class LocalPlatformRunner:
         )
         self._ports = port_allocator
         metrics = platform_metrics(registry)
-        self._supervisor = SupervisorClient(self.paths.supervisor_sock, metrics)
+        self._supervisor = SupervisorClient(self.paths, metrics)
         self._router = HAProxyRuntime(self.paths.haproxy_sock, metrics)
         self.children: list[ChildProcess] = []
 
@@ -102,7 +103,13 @@ class LocalPlatformRunner:
                 [self.python, "-m", "supervisor.supervisord", "-c", str(self.paths.supervisord_conf)],
             )
             self._wait(sup, timeout_s, "supervisord RUNNING", self._supervisor_running)
-            self.start_router(timeout_s)
+            if wait_instances:  # before the router, so it does not start by marking them all DOWN
+                for app in state.apps:
+                    for inst in app.instances:
+                        health = f"http://127.0.0.1:{inst.port}/healthz"
+                        what = f"{app.name} instance {inst.index}"
+                        self._wait(sup, timeout_s, what, functools.partial(_http_ok, health))
+            router = self.start_router(timeout_s)
             node = self._spawn(
                 "node-exporter",
                 [
@@ -115,12 +122,6 @@ class LocalPlatformRunner:
             url = f"http://127.0.0.1:{state.node_exporter_port}/metrics"
             self._wait(node, timeout_s, f"{url} to answer", lambda: _http_ok(url))
             if wait_instances:
-                for app in state.apps:
-                    for inst in app.instances:
-                        health = f"http://127.0.0.1:{inst.port}/healthz"
-                        what = f"{app.name} instance {inst.index}"
-                        self._wait(sup, timeout_s, what, functools.partial(_http_ok, health))
-                router = next(c for c in self.children if c.name == "haproxy")
                 self._wait(router, timeout_s, "every server UP in HAProxy", self._router_all_up)
         except BaseException:
             self.stop()

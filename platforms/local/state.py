@@ -7,7 +7,7 @@ the Paramedic server and tests can change the same platform safely; files are re
 
 Layout of a state directory (every path the platform uses is here, nowhere else)::
 
-    state.json  state.lock  haproxy.cfg  haproxy.sock  supervisord.conf  supervisor.sock
+    state.json  state.lock  haproxy.cfg  haproxy.sock  supervisord.conf  supervisor.sock  supervisor.secret
     programs/<app>-<index>.conf  logs/
 """
 
@@ -18,6 +18,7 @@ import fcntl
 import json
 import os
 import re
+import secrets
 import socket
 import threading
 from collections.abc import Callable, Iterator
@@ -133,6 +134,7 @@ class StateDir:
         self.haproxy_sock = self.root / "haproxy.sock"
         self.supervisord_conf = self.root / "supervisord.conf"
         self.supervisor_sock = self.root / "supervisor.sock"
+        self.supervisor_secret = self.root / "supervisor.secret"
         self.programs_dir = self.root / "programs"
         self.logs_dir = self.root / "logs"
 
@@ -146,8 +148,25 @@ class StateDir:
         try:
             self.programs_dir.mkdir(parents=True, exist_ok=True)
             self.logs_dir.mkdir(parents=True, exist_ok=True)
+            if not self.supervisor_secret.exists():
+                fd = os.open(self.supervisor_secret, os.O_CREAT | os.O_WRONLY | os.O_EXCL, 0o600)
+                with os.fdopen(fd, "w") as f:
+                    f.write(secrets.token_urlsafe(24))
+        except FileExistsError:
+            pass  # created concurrently
         except OSError as exc:
             raise StateError("state", "create", f"{self.root}: {exc.strerror}") from exc
+
+    def supervisor_password(self) -> str | None:
+        """The XML-RPC password (file mode 0600), or None for a state dir without one."""
+        try:
+            return self.supervisor_secret.read_text(encoding="utf-8").strip()
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise StateError(
+                "state", "supervisor_password", f"{self.supervisor_secret}: {exc.strerror}"
+            ) from exc
 
     def program_conf(self, program: str) -> Path:
         return self.programs_dir / f"{program}.conf"

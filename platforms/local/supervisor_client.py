@@ -10,13 +10,14 @@ from __future__ import annotations
 import http.client
 import time
 import xmlrpc.client
-from pathlib import Path
 from typing import Any, cast
 
 from supervisor.xmlrpc import SupervisorTransport
 
 from platforms.local._metrics import PlatformMetrics
 from platforms.local.errors import SupervisorError, SupervisorUnavailableError
+from platforms.local.state import StateDir
+from platforms.local.supervisor_config import SUPERVISOR_USER
 
 __all__ = ["ALREADY_ADDED", "ALREADY_STARTED", "BAD_NAME", "NOT_RUNNING", "ProcessInfo", "SupervisorClient"]
 
@@ -30,14 +31,17 @@ ProcessInfo = dict[str, Any]
 
 
 class SupervisorClient:
-    def __init__(self, socket_path: Path, metrics: PlatformMetrics) -> None:
-        self.socket_path = socket_path
+    def __init__(self, paths: StateDir, metrics: PlatformMetrics) -> None:
+        self.paths = paths
+        self.socket_path = paths.supervisor_sock
         self._metrics = metrics
 
     def call(self, method: str, *args: Any) -> Any:
         """Call ``supervisor.<method>`` (or a fully qualified ``system.*`` method)."""
         name = method if "." in method else f"supervisor.{method}"
-        transport = SupervisorTransport(None, None, serverurl=f"unix://{self.socket_path}")
+        password = self.paths.supervisor_password()
+        user = SUPERVISOR_USER if password else None
+        transport = SupervisorTransport(user, password, serverurl=f"unix://{self.socket_path}")
         proxy = xmlrpc.client.ServerProxy("http://127.0.0.1", transport=transport)
         started = time.monotonic()
         reason: str | None = None

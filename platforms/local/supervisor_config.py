@@ -16,8 +16,15 @@ from pathlib import Path
 
 from platforms.local.state import StateDir
 
-__all__ = ["instance_command", "program_name", "render_program", "render_supervisord_config"]
+__all__ = [
+    "SUPERVISOR_USER",
+    "instance_command",
+    "program_name",
+    "render_program",
+    "render_supervisord_config",
+]
 
+SUPERVISOR_USER = "paramedic"
 _PROJECT_ROOT = Path(__file__).resolve().parents[2]  # so ``python -m platforms...`` works from any cwd
 
 
@@ -59,6 +66,8 @@ def render_supervisord_config(paths: StateDir) -> str:
         "[unix_http_server]",
         f"file={paths.supervisor_sock}",
         "chmod=0600",
+        f"username={SUPERVISOR_USER}",
+        f"password={paths.supervisor_password() or ''}",
         "",
         "[rpcinterface:supervisor]",
         "supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface",
