@@ -128,7 +128,7 @@ def _quantiles(rs: RangeSeries, q: F64) -> F64:
     lower = np.maximum(0.0, np.floor(rank))
     upper = np.minimum(n - 1, lower + 1)
     weight = rank - np.floor(rank)
-    ok = (rs.hi > rs.lo) & np.isfinite(rank)
+    ok = (rs.hi > rs.lo) & np.isfinite(rank) & (q >= 0) & (q <= 1)  # others are NaN / +-Inf below
     lo_i = np.where(ok, firsts + np.where(ok, lower, 0).astype(np.intp), 0)
     up_i = np.where(ok, firsts + np.where(ok, upper, 0).astype(np.intp), 0)
     if len(ordered) == 0:
