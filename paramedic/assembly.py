@@ -51,7 +51,9 @@ class Paramedic:
         self.registry = registry
         self.store: MetricsStore = open_store(config.metrics_store, base_dir, registry=registry)
         self.platform: Platform | None = open_platform(config.platform) if config.platform else None
-        self.scraper = ScrapeManager(config.collector, self.store, self.platform, registry=registry)
+        self.scraper = ScrapeManager(
+            config.collector, self.store, self.platform, registry=registry, base_dir=base_dir
+        )
         self.app = self._build_app()
 
     def _build_app(self) -> FastAPI:
