@@ -50,7 +50,9 @@ class Paramedic:
         self.config_path = config_path
         self.registry = registry
         self.store: MetricsStore = open_store(config.metrics_store, base_dir, registry=registry)
-        self.platform: Platform | None = open_platform(config.platform) if config.platform else None
+        self.platform: Platform | None = (
+            open_platform(config.platform, registry=registry) if config.platform else None
+        )
         self.scraper = ScrapeManager(
             config.collector, self.store, self.platform, registry=registry, base_dir=base_dir
         )
