@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -150,6 +151,51 @@ def test_demo_fault_names_valid_apps_and_instances(demo: Demo) -> None:
     assert "catalog has no instance 5 (valid: 0, 1)" in bad_index.stderr
     bad_kind = _cli("demo", "fault", "--data-dir", str(demo.data_dir), "--app", "catalog", "--kind", "melt")
     assert bad_kind.returncode == 2 and "errors, latency, crash, leak, hang" in bad_kind.stderr
+
+
+def _query(demo: Demo, expr: str) -> list[dict[str, Any]]:
+    body = httpx.get(f"{demo.api}/api/v1/query", params={"query": expr}, timeout=5).json()
+    assert body["status"] == "success", body
+    result: list[dict[str, Any]] = body["data"]["result"]
+    return result
+
+
+def test_router_gives_each_apps_request_rate(demo: Demo) -> None:
+    # The README's query: per-app request rate from the router's per-backend series (app label by relabeling).
+    expr = "sum by (app) (rate(haproxy_backend_http_responses_total[1m]))"
+
+    def rates() -> dict[str, float]:
+        return {r["metric"].get("app", ""): float(r["value"][1]) for r in _query(demo, expr)}
+
+    wait_until(lambda: all(rates().get(app, 0.0) > 1.0 for app in ("checkout", "catalog")), 45,
+               "a request rate above 1/s for both apps")  # fmt: skip
+    # every backend is an app, plus the router's own catch-all for unknown hosts (HTTP 404, like gorouter)
+    assert set(rates()) == {"checkout", "catalog", "no_route"}
+
+
+def test_hang_drops_up_to_zero_within_two_scrape_intervals(demo: Demo) -> None:
+    interval_s = 1.0  # --scrape-interval-s of the fixture
+    selector = 'up{job="app", app="catalog", app_instance="1"}'
+    wait_until(lambda: [r["value"][1] for r in _query(demo, selector)] == ["1"], 45, "catalog/1 up")
+    out = _cli("demo", "fault", "--data-dir", str(demo.data_dir), "--app", "catalog", "--kind", "hang",
+               "--instance", "1", "--for-s", "20")  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    injected_at = time.time()
+
+    def first_zero() -> float | None:
+        # raw samples of the last 30 s, with the scrape timestamps the collector stored
+        result = _query(demo, f"{selector}[30s]")
+        zeros = [
+            float(t) for r in result for t, v in r["values"] if v == "0" and float(t) >= injected_at - 0.1
+        ]
+        return min(zeros) if zeros else None
+
+    wait_until(lambda: first_zero() is not None, 30, "up == 0 for the hung instance")
+    stamp = first_zero()
+    assert stamp is not None
+    assert stamp - injected_at <= 2 * interval_s, f"up dropped {stamp - injected_at:.2f}s after the hang"
+    # the other instance of the app keeps serving
+    assert [r["value"][1] for r in _query(demo, 'up{job="app", app="catalog", app_instance="0"}')] == ["1"]
 
 
 def test_sigterm_stops_every_process_of_the_demo(demo: Demo) -> None:
