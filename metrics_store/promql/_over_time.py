@@ -3,6 +3,7 @@ flattened windows. Every function drops the metric name except ``last_over_time`
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable
 
@@ -97,7 +98,29 @@ def _one(rs: RangeSeries) -> F64:
     return np.ones(len(rs.lo), dtype=np.float64)
 
 
+_CHUNK_SAMPLES = 1 << 21  # flattened window entries per chunk: bounds the memory of _stdvar/_quantiles
+
+
+def _chunked(rs: RangeSeries, fn: Callable[[RangeSeries, slice], F64]) -> F64:
+    """Apply ``fn`` to consecutive step slices whose windows hold about ``_CHUNK_SAMPLES`` in total."""
+    counts = np.cumsum(rs.hi - rs.lo)
+    total = int(counts[-1]) if len(counts) else 0
+    if total <= _CHUNK_SAMPLES:
+        return fn(rs, slice(0, len(rs.lo)))
+    cuts = np.searchsorted(counts, np.arange(_CHUNK_SAMPLES, total, _CHUNK_SAMPLES), side="right")
+    bounds = [0, *sorted(set(int(c) for c in cuts if 0 < c < len(rs.lo))), len(rs.lo)]
+    return np.concatenate([fn(rs, slice(a, b)) for a, b in itertools.pairwise(bounds)])
+
+
+def _part(rs: RangeSeries, part: slice) -> RangeSeries:
+    return RangeSeries(rs.labels, rs.timestamps_ms, rs.values, rs.lo[part], rs.hi[part])
+
+
 def _stdvar(rs: RangeSeries) -> F64:
+    return _chunked(rs, lambda r, part: _stdvar_part(_part(r, part)))
+
+
+def _stdvar_part(rs: RangeSeries) -> F64:
     # Two passes over values shifted by each window's first sample: a constant window gives exactly 0,
     # as Prometheus' Welford loop does.
     count = _count(rs)
@@ -116,6 +139,10 @@ def _stddev(rs: RangeSeries) -> F64:
 
 
 def _quantiles(rs: RangeSeries, q: F64) -> F64:
+    return _chunked(rs, lambda r, part: _quantiles_part(_part(r, part), q[part]))
+
+
+def _quantiles_part(rs: RangeSeries, q: F64) -> F64:
     """Prometheus' ``quantile``: NaNs sort first, linear interpolation between closest ranks."""
     step_of, index = expand_windows(rs.lo, rs.hi)
     vals = rs.values[index]

@@ -91,7 +91,13 @@ class RangeSteps:
     range_end_ms: I64
 
     def num_samples(self) -> int:
-        return int(sum(int((s.hi - s.lo).sum()) for s in self.series))
+        """Peak held at one step (a range vector is consumed step by step, as in Prometheus)."""
+        if not self.series:
+            return 0
+        per_step = np.zeros(len(self.range_end_ms), dtype=np.int64)
+        for s in self.series:
+            per_step += s.hi - s.lo
+        return int(per_step.max())
 
 
 EvalValue = ScalarSteps | VectorSteps | RangeSteps | StringValue
