@@ -1,0 +1,172 @@
+"""Embedded store behaviour beyond the contract: retention and downsampling driven by an injected clock,
+concurrent appends and queries with background checkpoints, errors and self-instrumentation."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+from prometheus_client import CollectorRegistry
+
+from metrics_store.config import EmbeddedStoreConfig
+from metrics_store.embedded import EmbeddedStore
+from metrics_store.errors import InvalidSampleError, StoreClosedError, UnknownSeriesError
+from metrics_store.model import Matcher, MatchOp, labels_from, labels_get
+
+HOUR_MS = 3_600_000
+
+
+class Clock:
+    def __init__(self, t: float) -> None:
+        self.t = t
+
+    def __call__(self) -> float:
+        return self.t
+
+
+def test_retention_and_downsampling(tmp_path: Path) -> None:
+    now_s = 1_700_006_400  # a multiple of 300
+    clock = Clock(now_s)
+    cfg = EmbeddedStoreConfig(retention_s=6 * 3600, downsample_after_s=3600, downsample_resolution_s=300)
+    registry = CollectorRegistry()
+    store = EmbeddedStore(tmp_path, cfg, registry=registry, clock=clock, background=False)
+    try:
+        ref = store.series_ref(labels_from({"__name__": "g", "k": "1"}))
+        now_ms = now_s * 1000
+        ts = np.arange(now_ms - 3 * HOUR_MS, now_ms, 15_000, dtype=np.int64)  # 3 h every 15 s
+        vals = np.arange(len(ts), dtype=np.float64)
+        store.append([ref] * len(ts), ts.tolist(), vals.tolist())
+        store.checkpoint()
+
+        deleted, reduced = store.run_maintenance()
+        assert deleted == 0
+        cutoff = now_ms - HOUR_MS
+        old = ts < cutoff
+        buckets = ts[old] // 300_000
+        last_in_bucket = np.r_[buckets[1:] != buckets[:-1], True]
+        assert reduced == int(old.sum() - last_in_bucket.sum())
+
+        (got,) = store.select([Matcher("__name__", MatchOp.EQ, "g")], 0, now_ms)
+        expect_ts = np.concatenate([ts[old][last_in_bucket], ts[~old]])
+        expect_vals = np.concatenate([vals[old][last_in_bucket], vals[~old]])
+        assert got.timestamps_ms.tolist() == expect_ts.tolist()  # last sample per 5 min, original ts
+        assert got.values.tolist() == expect_vals.tolist()
+        assert store.run_maintenance() == (0, 0)  # idempotent below the watermark
+
+        clock.t = now_s + 4 * 3600  # the first hour is beyond the 6 h retention; all the rest is > 1 h old
+        deleted, _ = store.run_maintenance()
+        (got,) = store.select([Matcher("__name__", MatchOp.EQ, "g")], 0, now_ms)
+        retained = expect_ts >= (clock.t - 6 * 3600) * 1000
+        assert deleted == int((~retained).sum())
+        all_buckets = ts // 300_000
+        last_all = np.r_[all_buckets[1:] != all_buckets[:-1], True] & (ts >= (clock.t - 6 * 3600) * 1000)
+        assert got.timestamps_ms.tolist() == ts[last_all].tolist()
+        assert got.values.tolist() == vals[last_all].tolist()
+        assert registry.get_sample_value(
+            "paramedic_store_samples_removed_total", {"backend": "embedded", "task": "retention"}
+        ) == float(deleted)
+        assert (
+            registry.get_sample_value(
+                "paramedic_store_maintenance_runs_total", {"backend": "embedded", "task": "downsample"}
+            )
+            == 3.0
+        )
+    finally:
+        store.close()
+
+
+def test_concurrent_appends_and_queries_see_every_acked_sample(tmp_path: Path) -> None:
+    cfg = EmbeddedStoreConfig(checkpoint_samples=2_000, checkpoint_interval_s=0.05, downsample_after_s=None)
+    registry = CollectorRegistry()
+    store = EmbeddedStore(tmp_path, cfg, registry=registry)
+    writers, series_per_writer, batches = 4, 20, 150
+    acked = [0] * writers  # batches acknowledged per writer
+    errors: list[BaseException] = []
+    halfway = threading.Barrier(writers + 1)
+    folded: list[bool] = []
+
+    def write(w: int) -> None:
+        try:
+            refs = [
+                store.series_ref(labels_from({"__name__": "c", "w": str(w), "i": str(i)}))
+                for i in range(series_per_writer)
+            ]
+            for k in range(batches):
+                if k == batches // 2:
+                    halfway.wait(30)
+                store.append(refs, [k * 1000] * len(refs), [float(k)] * len(refs))
+                acked[w] = k + 1
+        except BaseException as e:  # re-raised in the main thread
+            errors.append(e)
+
+    def read(w: int) -> None:
+        try:
+            while acked[w] < batches:
+                floor = acked[w]
+                res = store.select([Matcher("w", MatchOp.EQ, str(w))], 0, 10**9)
+                if floor:
+                    assert len(res) == series_per_writer
+                for s in res:
+                    n = len(s.timestamps_ms)
+                    assert n >= floor, (n, floor)
+                    assert np.all(np.diff(s.timestamps_ms) > 0)
+                    assert s.values.tolist() == (s.timestamps_ms / 1000).tolist()
+        except BaseException as e:  # re-raised in the main thread
+            errors.append(e)
+
+    def fold() -> None:  # explicit checkpoints from yet another thread, on top of the background ones
+        try:
+            halfway.wait(30)  # guarantees a checkpoint with data while the writers are still writing
+            folded.append(store.checkpoint())
+            while min(acked) < batches:
+                folded.append(store.checkpoint())
+        except BaseException as e:  # re-raised in the main thread
+            errors.append(e)
+
+    threads = [threading.Thread(target=write, args=(w,)) for w in range(writers)]
+    threads += [threading.Thread(target=read, args=(w,)) for w in (0, 3)]
+    threads.append(threading.Thread(target=fold))
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    try:
+        if errors:
+            raise errors[0]
+        res = store.select([Matcher("__name__", MatchOp.EQ, "c")], 0, 10**9)
+        assert len(res) == writers * series_per_writer
+        assert all(s.timestamps_ms.tolist() == [k * 1000 for k in range(batches)] for s in res)
+        assert sorted({labels_get(s.labels, "w") for s in res}) == ["0", "1", "2", "3"]
+        total = writers * series_per_writer * batches
+        assert (
+            registry.get_sample_value("paramedic_store_samples_appended_total", {"backend": "embedded"})
+            == total
+        )
+        assert (
+            registry.get_sample_value("paramedic_store_series_created_total", {"backend": "embedded"}) == 80
+        )
+        assert folded[0] is True
+    finally:
+        store.close()
+
+
+def test_errors(tmp_path: Path) -> None:
+    store = EmbeddedStore(tmp_path, registry=CollectorRegistry(), background=False)
+    ref = store.series_ref(labels_from({"__name__": "x"}))
+    with pytest.raises(UnknownSeriesError, match="unknown series ref 5"):
+        store.append([ref, 5], [1, 2], [1.0, 2.0])
+    with pytest.raises(UnknownSeriesError):
+        store.append([-1], [1], [1.0])
+    with pytest.raises(InvalidSampleError, match="lengths differ"):
+        store.append([ref], [1, 2], [1.0])
+    with pytest.raises(InvalidSampleError) as exc:
+        store.append([ref], ["not a number"], [1.0])  # type: ignore[list-item]
+    assert isinstance(exc.value.__cause__, ValueError)
+    store.append([], [], [])
+    store.close()
+    with pytest.raises(StoreClosedError):
+        store.append([ref], [1], [1.0])
+    with pytest.raises(StoreClosedError):
+        store.select([], 0, 1)
