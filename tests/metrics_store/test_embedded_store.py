@@ -9,10 +9,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 from prometheus_client import CollectorRegistry
+from pydantic import ValidationError
 
 from metrics_store.config import EmbeddedStoreConfig
 from metrics_store.embedded import EmbeddedStore
 from metrics_store.errors import InvalidSampleError, StoreClosedError, UnknownSeriesError
+from metrics_store.factory import open_store
 from metrics_store.model import Matcher, MatchOp, labels_from, labels_get
 
 HOUR_MS = 3_600_000
@@ -170,3 +172,18 @@ def test_errors(tmp_path: Path) -> None:
         store.append([ref], [1], [1.0])
     with pytest.raises(StoreClosedError):
         store.select([], 0, 1)
+
+
+def test_config_and_factory(tmp_path: Path) -> None:
+    with pytest.raises(ValidationError, match="downsample_after_s must be smaller than retention_s"):
+        EmbeddedStoreConfig(retention_s=3600, downsample_after_s=7200)
+    store = open_store(EmbeddedStoreConfig(path="rel/metrics"), tmp_path, registry=CollectorRegistry())
+    try:
+        ref = store.series_ref(labels_from({"__name__": "f"}))
+        store.append([ref], [1], [2.0])
+        assert [s.values.tolist() for s in store.select([Matcher("__name__", MatchOp.EQ, "f")], 0, 1)] == [
+            [2.0]
+        ]
+    finally:
+        store.close()
+    assert (tmp_path / "rel" / "metrics" / "metrics.duckdb").exists()
