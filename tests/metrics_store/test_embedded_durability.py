@@ -41,7 +41,11 @@ def test_kill9_keeps_every_acked_sample_and_torn_tail_is_truncated(
     )
     try:
         # enough batches that several background checkpoints ran (3,000 samples each) and WAL remains
-        wait_until(lambda: len(_acks(log)) >= 400, 60, "the writer to ack 400 batches")
+        def checkpointed_and_acked() -> bool:
+            segments = sorted((data / "wal").glob("*.wal"))
+            return len(_acks(log)) >= 400 and bool(segments) and int(segments[-1].stem) > 2
+
+        wait_until(checkpointed_and_acked, 90, "400 acked batches and a background checkpoint")
     finally:
         proc.kill9()
     acks = _acks(log)
