@@ -19,7 +19,7 @@ import logging
 import math
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import Executor
 from datetime import UTC, datetime
 from typing import TypeVar
@@ -31,7 +31,7 @@ from collector._fetch import fetch
 from collector._metrics import ScrapeMetrics
 from collector.cache import IngestResult, ScrapeCache
 from collector.errors import ScrapeError, ScrapeParseError
-from collector.exposition import ParseError, parse
+from collector.exposition import FamilyMeta, ParseError, parse
 from collector.settings import ScrapeSettings
 from collector.status import TargetStatus
 from collector.targets import Target
@@ -63,7 +63,9 @@ class ScrapeLoop:
         executor: Executor,
         metrics: ScrapeMetrics,
         clock: Callable[[], float],
+        on_families: Callable[[Mapping[str, FamilyMeta]], None] | None = None,
     ) -> None:
+        """``on_families`` receives every parsed scrape's family metadata (in the worker thread)."""
         self._target = target
         self._settings = settings
         self._pending: ScrapeSettings | None = None
@@ -79,6 +81,7 @@ class ScrapeLoop:
         self._last_duration = 0.0
         self._logged_state: str | None = None
         self._global_url = _global_url(target.url)
+        self._on_families = on_families
 
     @property
     def target(self) -> Target:
@@ -159,6 +162,8 @@ class ScrapeLoop:
             exposition = parse(body, content_type)
         except ParseError as exc:
             raise ScrapeParseError(f"invalid exposition: {exc}") from exc
+        if self._on_families is not None:
+            self._on_families(exposition.families)
         return self._cache.ingest(exposition, ts_ms, started, time.perf_counter())
 
     async def _scrape_once(self) -> None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +27,7 @@ from collector._metrics import ScrapeMetrics
 from collector.config import CollectorConfig, FileJob, PlatformJob, StaticJob
 from collector.discovery import TargetGroup, discoverer_for
 from collector.errors import DiscoveryError, RelabelError
+from collector.exposition import FamilyMeta
 from collector.loop import ScrapeLoop
 from collector.relabel import CompiledRule, compile_rules
 from collector.settings import ScrapeSettings, job_settings
@@ -71,10 +72,12 @@ class ScrapeManager:
         transport: httpx.AsyncBaseTransport | None = None,
         base_dir: Path | None = None,
         max_workers: int = 2,
+        on_families: Callable[[Mapping[str, FamilyMeta]], None] | None = None,
     ) -> None:
         """``clock`` gives sample timestamps (Unix seconds); ``transport`` replaces the HTTP transport;
         ``base_dir`` resolves relative file_sd paths (default: the working directory); ``max_workers`` sizes
-        the thread pool that parses and appends."""
+        the thread pool that parses and appends; ``on_families`` receives each scrape's family metadata (e.g.
+        :meth:`collector.metadata.MetadataRegistry.observe`), from a worker thread."""
         self._config = config
         self._appender = appender
         self._platform = platform
@@ -82,6 +85,7 @@ class ScrapeManager:
         self._transport = transport
         self._base_dir = base_dir or Path.cwd()
         self._max_workers = max_workers
+        self._on_families = on_families
         self._metrics = ScrapeMetrics(registry)
         self._jobs: dict[str, _JobState] = {}
         self._stopping: set[asyncio.Task[None]] = set()
@@ -224,6 +228,7 @@ class ScrapeManager:
                 executor=self._executor,
                 metrics=self._metrics,
                 clock=self._clock,
+                on_families=self._on_families,
             )
             state.loops[key] = lp
             lp.start()

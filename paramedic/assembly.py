@@ -12,17 +12,20 @@ import contextlib
 import logging
 import signal
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import prometheus_client
 import uvicorn
+import yaml
 from fastapi import FastAPI, Response
-from fastapi.responses import JSONResponse
 from prometheus_client import CollectorRegistry
 
 from collector.api import targets_router
 from collector.manager import ScrapeManager
-from metrics_store.api import query_router
+from collector.metadata import MetadataRegistry, metadata_router
+from collector.targets import format_duration
+from metrics_store.api import ServerInfo, query_router, status_router
 from metrics_store.base import MetricsStore
 from metrics_store.factory import open_store
 from paramedic import VERSION
@@ -53,9 +56,17 @@ class Paramedic:
         self.platform: Platform | None = (
             open_platform(config.platform, registry=registry) if config.platform else None
         )
+        self.metadata = MetadataRegistry(registry=registry)
         self.scraper = ScrapeManager(
-            config.collector, self.store, self.platform, registry=registry, base_dir=base_dir
+            config.collector,
+            self.store,
+            self.platform,
+            registry=registry,
+            base_dir=base_dir,
+            on_families=self.metadata.observe,
         )
+        self.started_at = datetime.now(UTC)
+        self.last_reload = (True, self.started_at)
         self.app = self._build_app()
 
     def _build_app(self) -> FastAPI:
@@ -77,6 +88,8 @@ class Paramedic:
         app = FastAPI(title="Paramedic", version=VERSION, lifespan=lifespan)
         app.include_router(query_router(self.store))
         app.include_router(targets_router(self.scraper))
+        app.include_router(metadata_router(self.metadata))
+        app.include_router(status_router(self._server_info()))
 
         @app.get("/metrics", include_in_schema=False)
         def metrics() -> Response:
@@ -93,13 +106,31 @@ class Paramedic:
         def ready() -> Response:
             return Response("Paramedic is Ready.\n", media_type="text/plain")
 
-        @app.get("/api/v1/status/buildinfo")
-        def buildinfo() -> JSONResponse:
-            return JSONResponse(
-                {"status": "success", "data": {"version": VERSION, "application": "paramedic"}}
-            )
-
         return app
+
+    def _server_info(self) -> ServerInfo:
+        def config_yaml() -> str:
+            return yaml.safe_dump(self.config.model_dump(mode="json"), sort_keys=False)
+
+        srv = self.config.server
+        return ServerInfo(
+            version=VERSION,
+            started_at=self.started_at,
+            config_yaml=config_yaml,
+            flags={
+                "config.file": str(self.config_path or ""),
+                "web.listen-address": f"{srv.listen_host}:{srv.listen_port}",
+                "query.lookback-delta": "5m",
+                "query.timeout": "2m",
+                "query.max-samples": "50000000",
+            },
+            storage_retention=(
+                format_duration(self.config.metrics_store.retention_s)
+                if self.config.metrics_store.type == "embedded"
+                else "remote"
+            ),
+            last_reload=lambda: self.last_reload,
+        )
 
     def reload(self) -> None:
         """Re-read the config file and apply the collector section; a bad file keeps the running config."""
@@ -109,9 +140,11 @@ class Paramedic:
             new = load_config(self.config_path)
         except ConfigError as exc:
             log.error("reload refused, keeping the running config:\n%s", exc)
+            self.last_reload = (False, datetime.now(UTC))
             return
         self.scraper.apply_config(new.collector)
         self.config = self.config.model_copy(update={"collector": new.collector})
+        self.last_reload = (True, datetime.now(UTC))
         log.info("reloaded %s", self.config_path)
 
 

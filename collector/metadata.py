@@ -1,0 +1,136 @@
+"""Metric metadata (type, help, unit) learned from scrapes, and ``GET /api/v1/metadata`` over it.
+
+Every scrape loop hands its parsed families to :meth:`MetadataRegistry.observe`; the registry keeps, per
+metric family name, the distinct ``(type, help, unit)`` triples seen (several exporters may disagree on HELP,
+as in Prometheus, which answers a list per metric). It is bounded: at most ``max_metrics`` names (least
+recently seen evicted first), at most ``max_variants`` triples per name (the oldest evicted first), and a
+triple not seen for ``max_age_s`` is no longer reported (a metric that left every target disappears, like
+Prometheus' metadata, which lives only as long as an active target exposes it).
+
+Types are reported as Prometheus does: the text format's ``untyped`` becomes ``unknown``. A family without
+any TYPE, HELP or UNIT line has no metadata (as in Prometheus); the parser cannot tell an explicit
+``# TYPE x untyped`` without HELP from no line at all, so that rare family is not reported either.
+
+Thread safety: ``observe`` and ``snapshot`` may be called from any thread (one lock; observe does a dict
+lookup per family, cheap beside parsing the same scrape).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+import prometheus_client
+from fastapi import APIRouter, Request, Response
+from prometheus_client import CollectorRegistry, Counter, Gauge
+
+from collector.exposition import FamilyMeta
+from metrics_store.api import ApiError, Form, error_response, success
+
+__all__ = ["MetadataRegistry", "MetricMetadata", "metadata_router"]
+
+_TYPE_NAMES = {"untyped": "unknown"}
+
+
+@dataclass(frozen=True, slots=True)
+class MetricMetadata:
+    type: str
+    help: str
+    unit: str
+
+
+class _Metrics:
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.metrics = Gauge(
+            "paramedic_collector_metadata_metrics",
+            "Metric names with metadata held by the metadata registry.",
+            registry=registry,
+        )
+        self.evicted = Counter(
+            "paramedic_collector_metadata_evicted_total",
+            "Metadata entries dropped because a bound was reached.",
+            ["reason"],
+            registry=registry,
+        )
+
+
+class MetadataRegistry:
+    def __init__(
+        self,
+        *,
+        max_metrics: int = 50_000,
+        max_variants: int = 8,
+        max_age_s: float = 600.0,
+        clock: Callable[[], float] = time.monotonic,
+        registry: CollectorRegistry = prometheus_client.REGISTRY,
+    ) -> None:
+        self._max_metrics = max_metrics
+        self._max_variants = max_variants
+        self._max_age_s = max_age_s
+        self._clock = clock
+        self._lock = threading.Lock()
+        # name -> (metadata -> last seen), names in least-recently-seen-first order
+        self._entries: OrderedDict[str, dict[MetricMetadata, float]] = OrderedDict()
+        self._m = _Metrics(registry)
+
+    def observe(self, families: Mapping[str, FamilyMeta]) -> None:
+        """Record one scrape's families (only those with a TYPE, HELP or UNIT line carry metadata)."""
+        now = self._clock()
+        with self._lock:
+            entries = self._entries
+            for name, fam in families.items():
+                if fam.type == "untyped" and fam.help is None and fam.unit is None:
+                    continue  # no TYPE/HELP/UNIT line: Prometheus records no metadata either
+                md = MetricMetadata(_TYPE_NAMES.get(fam.type, fam.type), fam.help or "", fam.unit or "")
+                variants = entries.get(name)
+                if variants is None:
+                    variants = entries[name] = {}
+                    if len(entries) > self._max_metrics:
+                        entries.popitem(last=False)
+                        self._m.evicted.labels("max_metrics").inc()
+                else:
+                    entries.move_to_end(name)
+                if md not in variants and len(variants) >= self._max_variants:
+                    del variants[min(variants, key=variants.__getitem__)]
+                    self._m.evicted.labels("max_variants").inc()
+                variants[md] = now
+            self._m.metrics.set(len(entries))
+
+    def snapshot(self, metric: str = "", limit: int = -1) -> dict[str, list[MetricMetadata]]:
+        """Current metadata, optionally of one ``metric``; ``limit`` >= 0 caps the number of names."""
+        horizon = self._clock() - self._max_age_s
+        out: dict[str, list[MetricMetadata]] = {}
+        with self._lock:
+            names = [metric] if metric else list(reversed(self._entries))
+            for name in names:
+                if 0 <= limit <= len(out):
+                    break
+                fresh = [md for md, seen in self._entries.get(name, {}).items() if seen >= horizon]
+                if fresh:
+                    out[name] = fresh
+        return out
+
+
+def metadata_router(registry: MetadataRegistry) -> APIRouter:
+    """``/api/v1/metadata`` (``metric``, ``limit``) in Prometheus' shape: ``{name: [{type, help, unit}]}``."""
+    router = APIRouter()
+
+    @router.get("/api/v1/metadata")
+    async def metadata(request: Request) -> Response:
+        try:
+            form = await Form.read(request)
+            limit = form.integer("limit", -1)
+        except ApiError as exc:
+            return error_response(exc)
+        found = registry.snapshot(form.get("metric"), limit)
+        return success(
+            {
+                name: [{"type": m.type, "help": m.help, "unit": m.unit} for m in variants]
+                for name, variants in found.items()
+            }
+        )
+
+    return router
