@@ -1,0 +1,174 @@
+"""Online template mining: a Drain-style miner with masking, stable ids and a bounded pattern table.
+
+Each message is tokenised and its obvious variables masked (:mod:`._tokens`). Messages are bucketed by token
+count and first token (a masked first token shares the ``<*>`` bucket), as in Drain's fixed-depth tree. Within a
+bucket the message joins the most similar pattern when the similarity — equal tokens over the pattern's constant
+(non-wildcard) positions — reaches ``similarity_threshold``; the positions that differ become ``<*>`` in the
+template. Otherwise a new pattern is created.
+
+A pattern's id is decided when the pattern is created and never changes afterwards (templates only get more
+general); it is a hash of the first template, so the same log lines yield the same ids across restarts.
+The table holds at most ``max_patterns``; the least recently used pattern is evicted when a new one is needed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from log_pipeline.patterns._tokens import WILDCARD, tokenise
+
+__all__ = ["MinerConfig", "TemplateMiner"]
+
+
+@dataclass(frozen=True, slots=True)
+class MinerConfig:
+    """Settings of :class:`TemplateMiner` (one configuration for every log format)."""
+
+    similarity_threshold: float = 0.5
+    max_patterns: int = 10_000
+    max_message_chars: int = 4096  # longer messages are mined on their first max_message_chars characters
+    exact_cache_size: int = 65_536  # masked token sequence -> pattern memo (the fast path)
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.similarity_threshold <= 1.0:
+            raise ValueError("similarity_threshold must be in (0, 1]")
+        if self.max_patterns < 1:
+            raise ValueError("max_patterns must be >= 1")
+
+
+class _Pattern:
+    __slots__ = ("alive", "bucket", "constants", "id", "spaces", "template", "tokens")
+
+    def __init__(self, pid: str, tokens: list[str], spaces: tuple[str, ...], bucket: tuple[int, str]) -> None:
+        self.id = pid
+        self.tokens = tokens
+        self.spaces = spaces
+        self.bucket = bucket
+        self.constants = sum(1 for t in tokens if t != WILDCARD)
+        self.template = _render(tokens, spaces)
+        self.alive = True
+
+
+def _render(tokens: list[str], spaces: tuple[str, ...]) -> str:
+    return "".join(s + t for s, t in zip(spaces, tokens, strict=True)).strip()
+
+
+def _pattern_id(tokens: tuple[str, ...]) -> str:
+    return hashlib.blake2b("\x1f".join(tokens).encode(), digest_size=6).hexdigest()
+
+
+class TemplateMiner:
+    """A :class:`log_pipeline.base.PatternMiner`. ``mine`` is serialised by a lock, so sharing one miner
+    between threads is safe (the pipeline calls it from one thread; the lock is then uncontended).
+
+    ``on_new``/``on_evict`` are called (under the lock) with the pattern id when a pattern is created/evicted;
+    the component's metrics hook in there.
+    """
+
+    def __init__(
+        self,
+        config: MinerConfig | None = None,
+        *,
+        on_new: Callable[[str], None] | None = None,
+        on_evict: Callable[[str], None] | None = None,
+    ) -> None:
+        self._cfg = config or MinerConfig()
+        self._threshold = self._cfg.similarity_threshold
+        self._buckets: dict[tuple[int, str], list[_Pattern]] = {}
+        self._lru: OrderedDict[str, _Pattern] = OrderedDict()
+        self._exact: dict[tuple[str, ...], _Pattern] = {}
+        self._lock = threading.Lock()
+        self._on_new = on_new
+        self._on_evict = on_evict
+
+    def __len__(self) -> int:
+        return len(self._lru)
+
+    def template(self, pattern_id: str) -> str | None:
+        """Current template of a live pattern, or None when unknown or evicted."""
+        with self._lock:
+            p = self._lru.get(pattern_id)
+            return p.template if p is not None else None
+
+    def mine(self, message: str) -> tuple[str, str]:
+        """Return ``(pattern_id, template)`` for ``message``, learning from it."""
+        if len(message) > self._cfg.max_message_chars:
+            message = message[: self._cfg.max_message_chars]
+        tokens, spaces = tokenise(message)
+        with self._lock:
+            p = self._exact.get(tokens)
+            if p is None or not p.alive:
+                p = self._match_or_create(tokens, spaces)
+            self._lru.move_to_end(p.id)
+            return p.id, p.template
+
+    def _match_or_create(self, tokens: tuple[str, ...], spaces: tuple[str, ...]) -> _Pattern:
+        first = tokens[0] if tokens else ""
+        bucket_key = (len(tokens), first)
+        bucket = self._buckets.get(bucket_key)
+        if bucket is None:
+            bucket = self._buckets[bucket_key] = []
+        best: _Pattern | None = None
+        best_sim = -1.0
+        best_eq = -1
+        for cand in bucket:
+            eq = 0
+            for a, b in zip(cand.tokens, tokens):
+                if a == b and a != WILDCARD:
+                    eq += 1
+            sim = eq / cand.constants if cand.constants else 1.0
+            if sim > best_sim or (sim == best_sim and eq > best_eq):
+                best, best_sim, best_eq = cand, sim, eq
+        if best is not None and best_sim >= self._threshold:
+            if best_sim < 1.0:
+                self._generalise(best, tokens)
+            if len(self._exact) >= self._cfg.exact_cache_size:
+                self._exact.clear()
+            self._exact[tokens] = best
+            return best
+        return self._create(tokens, spaces, bucket_key, bucket)
+
+    @staticmethod
+    def _generalise(p: _Pattern, tokens: tuple[str, ...]) -> None:
+        new = [a if a == b else WILDCARD for a, b in zip(p.tokens, tokens)]
+        p.tokens = new
+        p.constants = sum(1 for t in new if t != WILDCARD)
+        p.template = _render(new, p.spaces)
+
+    def _create(
+        self,
+        tokens: tuple[str, ...],
+        spaces: tuple[str, ...],
+        bucket_key: tuple[int, str],
+        bucket: list[_Pattern],
+    ) -> _Pattern:
+        if len(self._lru) >= self._cfg.max_patterns:
+            self._evict_oldest()
+        pid = base = _pattern_id(tokens)
+        n = 1
+        while pid in self._lru:
+            n += 1
+            pid = f"{base}-{n}"
+        p = _Pattern(pid, list(tokens), spaces, bucket_key)
+        bucket.append(p)
+        self._lru[pid] = p
+        if len(self._exact) >= self._cfg.exact_cache_size:
+            self._exact.clear()
+        self._exact[tokens] = p
+        if self._on_new is not None:
+            self._on_new(pid)
+        return p
+
+    def _evict_oldest(self) -> None:
+        _, old = self._lru.popitem(last=False)
+        old.alive = False
+        bucket = self._buckets[old.bucket]
+        bucket.remove(old)
+        if not bucket:
+            del self._buckets[old.bucket]
+        if self._on_evict is not None:
+            self._on_evict(old.id)
