@@ -28,7 +28,8 @@ __all__ = ["MinerConfig", "TemplateMiner"]
 class MinerConfig:
     """Settings of :class:`TemplateMiner` (one configuration for every log format)."""
 
-    similarity_threshold: float = 0.5
+    similarity_threshold: float = 0.7
+    prefix_tokens: int = 2  # leading tokens that must be equal to share a pattern (Drain's tree depth)
     max_patterns: int = 10_000
     max_message_chars: int = 4096  # longer messages are mined on their first max_message_chars characters
     exact_cache_size: int = 65_536  # masked token sequence -> pattern memo (the fast path)
@@ -107,8 +108,7 @@ class TemplateMiner:
             return p.id, p.template
 
     def _match_or_create(self, tokens: tuple[str, ...], spaces: tuple[str, ...]) -> _Pattern:
-        first = tokens[0] if tokens else ""
-        bucket_key = (len(tokens), first)
+        bucket_key = (len(tokens), self._prefix(tokens))
         bucket = self._buckets.get(bucket_key)
         if bucket is None:
             bucket = self._buckets[bucket_key] = []
@@ -131,6 +131,9 @@ class TemplateMiner:
             self._exact[tokens] = best
             return best
         return self._create(tokens, spaces, bucket_key, bucket)
+
+    def _prefix(self, tokens: tuple[str, ...]) -> str:
+        return "\x1f".join(tokens[: self._cfg.prefix_tokens])
 
     @staticmethod
     def _generalise(p: _Pattern, tokens: tuple[str, ...]) -> None:
