@@ -3,9 +3,9 @@
 For each of the 8 Loghub-2k systems (corrected ground truth, Khan et al. ICSE 2022) the message part
 (``Content``, header already stripped, as the pipeline hands it over) is mined online in file order by our
 :class:`log_pipeline.patterns.TemplateMiner` and by drain3's ``TemplateMiner`` with default settings.
-GA (logparser's "Parsing accuracy"): a message is correct iff the set of messages sharing its predicted id equals
-the set sharing its true EventId. Also prints messages/s (mining only, file read excluded, best of --repeat).
-Both miners use one configuration for all systems.
+GA (logparser's "Parsing accuracy"): a message is correct iff the set of messages sharing its predicted id
+equals the set sharing its true EventId. Also prints messages/s (mining only, file read excluded, best of
+--repeat). Both miners use one configuration for all systems.
 
     .venv/bin/python bench/patterns.py [--repeat 3] [--errors SYSTEM]
 
@@ -112,9 +112,12 @@ def main() -> None:
     miners: dict[str, Miner] = {"ours": ours}
     if not args.no_drain3:
         try:
-            import drain3  # type: ignore[import-untyped]  # noqa: F401
+            import drain3  # noqa: F401
         except ImportError:
-            sys.exit("bench/patterns.py: drain3 is not installed (.venv/bin/pip install drain3), or use --no-drain3")
+            sys.exit(
+                "bench/patterns.py: drain3 is not installed (.venv/bin/pip install drain3); "
+                "or run with --no-drain3"
+            )
         miners["drain3"] = drain3_default
     ga: dict[str, list[float]] = {name: [] for name in miners}
     total_n = 0

@@ -1,6 +1,25 @@
-"""Log patterns: online template mining (:class:`TemplateMiner`) and per-app pattern statistics."""
+"""Log patterns: online template mining and per-app pattern statistics.
 
+* :class:`TemplateMiner` implements :class:`log_pipeline.base.PatternMiner`
+  (``mine(message) -> (pattern_id, template)``).
+* :class:`PatternStats` counts per (app, pattern), writes ``paramedic_log_pattern_messages_total`` into a
+  metrics store Appender and lists patterns for ``/api/v1/logs/patterns``
+  (:meth:`PatternStats.list_patterns`).
+* :class:`PatternMetrics` is the components' self-instrumentation.
+"""
+
+from log_pipeline.patterns._metrics import PatternMetrics
 from log_pipeline.patterns._miner import MinerConfig, TemplateMiner
+from log_pipeline.patterns._stats import PATTERN_COUNT_METRIC, PatternInfo, PatternStats
 from log_pipeline.patterns._tokens import WILDCARD, tokenise
 
-__all__ = ["WILDCARD", "MinerConfig", "TemplateMiner", "tokenise"]
+__all__ = [
+    "PATTERN_COUNT_METRIC",
+    "WILDCARD",
+    "MinerConfig",
+    "PatternInfo",
+    "PatternMetrics",
+    "PatternStats",
+    "TemplateMiner",
+    "tokenise",
+]

@@ -1,10 +1,10 @@
 """Online template mining: a Drain-style miner with masking, stable ids and a bounded pattern table.
 
-Each message is tokenised and its obvious variables masked (:mod:`._tokens`). Messages are bucketed by token
-count and first token (a masked first token shares the ``<*>`` bucket), as in Drain's fixed-depth tree. Within a
-bucket the message joins the most similar pattern when the similarity — equal tokens over the pattern's constant
-(non-wildcard) positions — reaches ``similarity_threshold``; the positions that differ become ``<*>`` in the
-template. Otherwise a new pattern is created.
+Each message is tokenised and its obvious variables masked (:mod:`._tokens`). Messages are bucketed by
+token count and their first ``prefix_tokens`` tokens (masked tokens read as ``<*>``), as in Drain's
+fixed-depth tree. Within a bucket the message joins the most similar pattern when the similarity (equal
+tokens over the pattern's constant, non-wildcard, positions) reaches ``similarity_threshold``; positions
+that differ become ``<*>`` in the template. Otherwise a new pattern is created.
 
 A pattern's id is decided when the pattern is created and never changes afterwards (templates only get more
 general); it is a hash of the first template, so the same log lines yield the same ids across restarts.
@@ -117,7 +117,7 @@ class TemplateMiner:
         best_eq = -1
         for cand in bucket:
             eq = 0
-            for a, b in zip(cand.tokens, tokens):
+            for a, b in zip(cand.tokens, tokens, strict=True):
                 if a == b and a != WILDCARD:
                     eq += 1
             sim = eq / cand.constants if cand.constants else 1.0
@@ -137,7 +137,7 @@ class TemplateMiner:
 
     @staticmethod
     def _generalise(p: _Pattern, tokens: tuple[str, ...]) -> None:
-        new = [a if a == b else WILDCARD for a, b in zip(p.tokens, tokens)]
+        new = [a if a == b else WILDCARD for a, b in zip(p.tokens, tokens, strict=True)]
         p.tokens = new
         p.constants = sum(1 for t in new if t != WILDCARD)
         p.template = _render(new, p.spaces)

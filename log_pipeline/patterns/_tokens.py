@@ -1,9 +1,10 @@
 """Tokenisation and masking of obvious variables, the first stage of template mining.
 
-A message is split into *pieces*: runs of word characters and single punctuation marks that commonly separate a
-key from its value (``= : , ; ( ) [ ] { } " '``), each remembering the whitespace before it so a template can be
-rebuilt with the message's own spacing. A piece is masked as ``<*>`` when it is obviously variable: it contains a
-digit (numbers, hex ids, IPs, versions, durations, UUIDs, block ids) or it is a path/URL (contains ``/``).
+A message is split into *pieces*: runs of non-space characters and single punctuation marks that often
+separate a key from its value (``= : , ; ( ) [ ] { } " ' |``), each remembering the whitespace before it so
+a template can be rebuilt with the message's own spacing. A piece is masked as ``<*>`` when it is obviously
+variable: it contains a digit (numbers, hex ids, IPs, versions, durations, UUIDs, block ids) or it is a
+path/URL (contains ``/``).
 Consecutive masked pieces (``<*>:<*>`` from ``10.0.0.1:50010``, ``<*> <*>`` from a multi-word duration)
 collapse into one ``<*>``, so variables that span several pieces do not change the token count.
 """
