@@ -1,4 +1,4 @@
-"""Status and compatibility endpoints: buildinfo, runtimeinfo, config, flags, format_query, exemplars, rules."""
+"""Status and compatibility endpoints: buildinfo, runtimeinfo, config, flags, format_query, exemplars."""
 
 from __future__ import annotations
 
