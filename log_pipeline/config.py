@@ -1,0 +1,107 @@
+"""Configuration of the log pipeline (section ``logs`` of paramedic.yaml).
+
+Every listener binds 127.0.0.1 by default; a listener is off when its section is ``null`` (TLS is off unless
+configured)::
+
+    logs:
+      relp: {host: 127.0.0.1, port: 2514, max_frame_bytes: 131072}
+      syslog_tcp: {host: 127.0.0.1, port: 1514, max_message_bytes: 131072}
+      syslog_udp: {host: 127.0.0.1, port: 1514, queue_messages: 65536}
+      tls:                                  # RFC 5425, octet-counted
+        port: 6514
+        cert_file: certs/server.pem
+        key_file: certs/server.key
+        client_ca_file: certs/ca.pem        # optional: check client certificates against this CA
+        require_client_cert: false
+      spool:
+        path: data/logs/spool               # relative to the config file's folder
+        segment_bytes: 67108864
+        max_bytes: 1073741824               # unconsumed bytes before appends block (backpressure)
+        max_backlog_messages: 2000000       # unconsumed messages before appends block
+        fsync: never                        # never | batch | always
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = [
+    "FsyncPolicy",
+    "LogsConfig",
+    "RelpListenerConfig",
+    "SpoolConfig",
+    "SyslogTcpListenerConfig",
+    "SyslogUdpListenerConfig",
+    "TlsListenerConfig",
+]
+
+FsyncPolicy = Literal["never", "batch", "always"]
+
+
+class _Listener(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    host: str = Field("127.0.0.1", description="Address to bind; 0.0.0.0 listens on every interface.")
+    port: int = Field(ge=0, le=65535, description="TCP/UDP port; 0 picks a free port (tests).")
+
+
+class RelpListenerConfig(_Listener):
+    port: int = Field(2514, ge=0, le=65535)
+    max_frame_bytes: int = Field(
+        128 * 1024, gt=0, description="Largest accepted RELP DATALEN; bigger frames end the session."
+    )
+
+
+class SyslogTcpListenerConfig(_Listener):
+    port: int = Field(1514, ge=0, le=65535)
+    max_message_bytes: int = Field(128 * 1024, gt=0, description="Largest message (octet count or line).")
+
+
+class SyslogUdpListenerConfig(_Listener):
+    port: int = Field(1514, ge=0, le=65535)
+    queue_messages: int = Field(
+        65536, gt=0, description="Datagrams waiting for the spool; beyond this they are dropped and counted."
+    )
+
+
+class TlsListenerConfig(_Listener):
+    port: int = Field(6514, ge=0, le=65535)
+    cert_file: str = Field(description="PEM server certificate (chain).")
+    key_file: str = Field(description="PEM private key of cert_file.")
+    client_ca_file: str | None = Field(None, description="PEM CA bundle used to verify client certificates.")
+    require_client_cert: bool = Field(False, description="Reject clients without a certificate from the CA.")
+    max_message_bytes: int = Field(128 * 1024, gt=0)
+
+
+class SpoolConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    path: str = Field("data/logs/spool", description="Directory of the spool segments.")
+    segment_bytes: int = Field(64 * 1024 * 1024, gt=0, description="Start a new segment beyond this size.")
+    max_bytes: int = Field(
+        1024 * 1024 * 1024, gt=0, description="Unconsumed bytes beyond which append blocks (backpressure)."
+    )
+    max_backlog_messages: int = Field(
+        2_000_000, gt=0, description="Unconsumed messages beyond which append blocks (backpressure)."
+    )
+    fsync: FsyncPolicy = Field(
+        "never",
+        description="never: written to the OS before append returns (survives kill -9); batch: also fsync "
+        "at most every fsync_interval_s; always: fsync before every append returns (survives power loss).",
+    )
+    fsync_interval_s: float = Field(1.0, gt=0)
+
+
+class LogsConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    relp: RelpListenerConfig | None = Field(default_factory=RelpListenerConfig)
+    syslog_tcp: SyslogTcpListenerConfig | None = Field(default_factory=SyslogTcpListenerConfig)
+    syslog_udp: SyslogUdpListenerConfig | None = Field(default_factory=SyslogUdpListenerConfig)
+    tls: TlsListenerConfig | None = None
+    spool: SpoolConfig = Field(default_factory=SpoolConfig)
+    consumer_batch_messages: int = Field(
+        4096, gt=0, description="Messages handed to the pipeline per process() call."
+    )

@@ -1,0 +1,245 @@
+"""asyncio protocols of the listeners: RELP, syslog over TCP/TLS, syslog over UDP.
+
+Backpressure: a stream connection pauses reading while the messages of one read are being appended to the
+spool (in the spool thread pool) and resumes only after the append returned and the acks were written. When
+the spool blocks (full), reads stay paused: TCP senders are slowed by the kernel's flow control and RELP
+senders by their full window. Nothing is dropped on streams; UDP datagrams beyond a bounded queue are dropped
+and counted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+import time
+from collections import deque
+from collections.abc import Coroutine
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Literal, cast
+
+from log_pipeline.base import Spool
+from log_pipeline.model import RawMessage
+from log_pipeline.receivers._framing import SyslogFramer
+from log_pipeline.receivers._metrics import ReceiverMetrics
+from log_pipeline.receivers._relp import SERVERCLOSE, RelpSession
+from log_pipeline.spool import SpoolError
+
+__all__ = ["Context", "RelpConnection", "SyslogStreamConnection", "SyslogUdpReceiver"]
+
+log = logging.getLogger("log_pipeline.receivers")
+
+
+def _peer(addr: Any) -> str:
+    if isinstance(addr, tuple) and len(addr) >= 2:
+        return f"{addr[0]}:{addr[1]}"
+    return str(addr)
+
+
+class Context:
+    """What every connection shares: the spool (through a thread pool), metrics and the live connections."""
+
+    def __init__(self, spool: Spool, metrics: ReceiverMetrics, append_threads: int = 4) -> None:
+        self.spool = spool
+        self.metrics = metrics
+        self.executor = ThreadPoolExecutor(append_threads, thread_name_prefix="spool-append")
+        self.connections: set[StreamConnection] = set()
+        self.tasks: set[asyncio.Task[None]] = set()
+
+    async def append(self, messages: list[RawMessage]) -> int:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.executor, self.spool.append, messages)
+
+    def spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+
+class StreamConnection(asyncio.Protocol):
+    transport_name = "tcp"
+
+    def __init__(self, ctx: Context) -> None:
+        self._ctx = ctx
+        self._transport: asyncio.Transport | None = None
+        self.peer = "?"
+
+    # subclasses: turn bytes into (messages, replies, close_after, error(offset, reason, detail) | None)
+    def _parse(self, data: bytes) -> tuple[list[bytes], list[bytes], bool, tuple[int, str, str] | None]:
+        raise NotImplementedError
+
+    def _leftover(self) -> list[bytes]:
+        return []
+
+    def _farewell(self) -> bytes:
+        return b""
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._transport = cast(asyncio.Transport, transport)
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.peer = _peer(transport.get_extra_info("peername"))
+        self._ctx.connections.add(self)
+        self._ctx.metrics.connections.labels(self.transport_name).inc()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self in self._ctx.connections:
+            self._ctx.connections.discard(self)
+            self._ctx.metrics.connections.labels(self.transport_name).dec()
+        rest = self._leftover()
+        if rest:
+            self._ctx.spawn(self._commit(rest, [], close=False, error=None))
+
+    def data_received(self, data: bytes) -> None:
+        assert self._transport is not None
+        self._ctx.metrics.bytes.labels(self.transport_name).inc(len(data))
+        messages, replies, close, error = self._parse(data)
+        if messages:
+            self._transport.pause_reading()
+            self._ctx.spawn(self._commit(messages, replies, close, error))
+        else:
+            self._finish(replies, 0, close, error)
+
+    async def _commit(
+        self, messages: list[bytes], replies: list[bytes], close: bool, error: tuple[int, str, str] | None
+    ) -> None:
+        now = time.time_ns()
+        raws = [RawMessage(m, now, self.transport_name, self.peer) for m in messages]
+        try:
+            await self._ctx.append(raws)
+        except SpoolError as e:
+            log.error(
+                "%s %s: spool append failed, closing without ack: %s", self.transport_name, self.peer, e
+            )
+            self._ctx.metrics.errors.labels(self.transport_name, "spool").inc()
+            if self._transport is not None:
+                self._transport.close()
+            return
+        self._ctx.metrics.received.labels(self.transport_name).inc(len(raws))
+        self._finish(replies, len(raws), close, error)
+        transport = self._transport
+        if transport is not None and not transport.is_closing():
+            transport.resume_reading()
+
+    def _finish(
+        self, replies: list[bytes], acked: int, close: bool, error: tuple[int, str, str] | None
+    ) -> None:
+        transport = self._transport
+        if transport is None or transport.is_closing():
+            return
+        if replies:
+            transport.write(b"".join(replies))
+            if acked:
+                self._ctx.metrics.acked.labels(self.transport_name).inc(acked)
+        if error is not None:
+            offset, reason, detail = error
+            log.error(
+                "%s %s: protocol error at byte %d (%s): %s; closing the connection",
+                self.transport_name,
+                self.peer,
+                offset,
+                reason,
+                detail,
+            )
+            self._ctx.metrics.errors.labels(self.transport_name, reason).inc()
+            self.shutdown()
+        elif close:
+            transport.close()
+
+    def shutdown(self) -> None:
+        """End the connection (protocol error or server stop), saying goodbye as the protocol does."""
+        transport = self._transport
+        if transport is not None and not transport.is_closing():
+            bye = self._farewell()
+            if bye:
+                transport.write(bye)
+            transport.close()
+
+
+class RelpConnection(StreamConnection):
+    transport_name = "relp"
+
+    def __init__(self, ctx: Context, max_frame_bytes: int) -> None:
+        super().__init__(ctx)
+        self._session = RelpSession(max_frame_bytes)
+
+    def _parse(self, data: bytes) -> tuple[list[bytes], list[bytes], bool, tuple[int, str, str] | None]:
+        step = self._session.feed(data)
+        err = step.error
+        return (
+            step.messages,
+            step.replies,
+            step.close,
+            None if err is None else (err.offset, err.reason, err.detail),
+        )
+
+    def _farewell(self) -> bytes:
+        return SERVERCLOSE
+
+
+class SyslogStreamConnection(StreamConnection):
+    def __init__(
+        self, ctx: Context, transport_name: str, mode: Literal["auto", "octet", "lf"], max_message_bytes: int
+    ) -> None:
+        super().__init__(ctx)
+        self.transport_name = transport_name
+        self._framer = SyslogFramer(mode, max_message_bytes)
+
+    def _parse(self, data: bytes) -> tuple[list[bytes], list[bytes], bool, tuple[int, str, str] | None]:
+        step = self._framer.feed(data)
+        err = step.error
+        return step.messages, [], False, None if err is None else (err.offset, err.reason, err.detail)
+
+    def _leftover(self) -> list[bytes]:
+        return self._framer.flush()
+
+
+class SyslogUdpReceiver(asyncio.DatagramProtocol):
+    """One datagram = one message; a bounded queue feeds the spool; overflow is dropped and counted."""
+
+    def __init__(self, ctx: Context, queue_messages: int, batch_messages: int = 4096) -> None:
+        self._ctx = ctx
+        self._max = queue_messages
+        self._batch = batch_messages
+        self._queue: deque[RawMessage] = deque()
+        self._ready = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._drain())
+
+    def datagram_received(self, data: bytes, addr: tuple[str | Any, int]) -> None:
+        m = self._ctx.metrics
+        m.bytes.labels("udp").inc(len(data))
+        if len(self._queue) >= self._max:
+            m.dropped.labels("udp").inc()
+            return
+        if data.endswith(b"\n"):
+            data = data[:-1]
+        self._queue.append(RawMessage(data, time.time_ns(), "udp", _peer(addr)))
+        self._ready.set()
+
+    async def _drain(self) -> None:
+        while True:
+            await self._ready.wait()
+            self._ready.clear()
+            while self._queue:
+                batch = [self._queue.popleft() for _ in range(min(self._batch, len(self._queue)))]
+                try:
+                    await self._ctx.append(batch)
+                except SpoolError as e:
+                    log.error("udp: spool append failed, %d messages dropped: %s", len(batch), e)
+                    self._ctx.metrics.dropped.labels("udp").inc(len(batch))
+                    continue
+                self._ctx.metrics.received.labels("udp").inc(len(batch))
+
+    async def aclose(self, timeout_s: float) -> None:
+        """Append what is queued (bounded by ``timeout_s``), then stop the drain task."""
+        deadline = asyncio.get_running_loop().time() + timeout_s
+        while self._queue and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.01)
+        if self._task is not None:
+            self._task.cancel()

@@ -1,0 +1,124 @@
+"""``LogReceivers``: starts and stops every configured listener in front of one spool."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import ssl
+from typing import Literal
+
+from prometheus_client import CollectorRegistry
+
+from log_pipeline.base import LogPipelineError, Spool
+from log_pipeline.config import LogsConfig, TlsListenerConfig
+from log_pipeline.receivers._conn import Context, RelpConnection, SyslogStreamConnection, SyslogUdpReceiver
+from log_pipeline.receivers._metrics import ReceiverMetrics
+
+__all__ = ["LogReceivers", "ReceiverError"]
+
+log = logging.getLogger("log_pipeline.receivers")
+Listener = Literal["relp", "tcp", "udp", "tls"]
+
+
+class ReceiverError(LogPipelineError):
+    """A listener cannot start (port in use, bad certificate); the OSError/SSLError is chained."""
+
+
+def _tls_context(cfg: TlsListenerConfig) -> ssl.SSLContext:
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    ctx.load_cert_chain(cfg.cert_file, cfg.key_file)
+    if cfg.client_ca_file:
+        ctx.load_verify_locations(cfg.client_ca_file)
+        ctx.verify_mode = ssl.CERT_REQUIRED if cfg.require_client_cert else ssl.CERT_OPTIONAL
+    elif cfg.require_client_cert:
+        raise ReceiverError("logs.tls.require_client_cert needs logs.tls.client_ca_file")
+    return ctx
+
+
+class LogReceivers:
+    """RELP, syslog TCP/UDP and TLS listeners appending to ``spool``; ``ports`` has the bound ports.
+
+    Start/stop from one asyncio loop. ``stop`` closes the listeners, tells RELP peers ``serverclose``, waits
+    (bounded) for appends in flight; it does not close the spool (its owner does, after stop).
+    """
+
+    def __init__(
+        self,
+        config: LogsConfig,
+        spool: Spool,
+        registry: CollectorRegistry | None = None,
+        append_threads: int = 4,
+    ) -> None:
+        self.config = config
+        self.metrics = ReceiverMetrics.create(registry)
+        self._ctx = Context(spool, self.metrics, append_threads)
+        self._servers: list[asyncio.Server] = []
+        self._udp: tuple[asyncio.DatagramTransport, SyslogUdpReceiver] | None = None
+        self.ports: dict[Listener, int] = {}
+
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        cfg = self.config
+        ctx = self._ctx
+        try:
+            if cfg.relp is not None:
+                relp = cfg.relp
+                srv = await loop.create_server(
+                    lambda: RelpConnection(ctx, relp.max_frame_bytes), relp.host, relp.port, backlog=512
+                )
+                self._add("relp", srv)
+            if cfg.syslog_tcp is not None:
+                tcp = cfg.syslog_tcp
+                srv = await loop.create_server(
+                    lambda: SyslogStreamConnection(ctx, "tcp", "auto", tcp.max_message_bytes),
+                    tcp.host,
+                    tcp.port,
+                    backlog=512,
+                )
+                self._add("tcp", srv)
+            if cfg.syslog_udp is not None:
+                udp = cfg.syslog_udp
+                transport, proto = await loop.create_datagram_endpoint(
+                    lambda: SyslogUdpReceiver(ctx, udp.queue_messages), local_addr=(udp.host, udp.port)
+                )
+                self._udp = (transport, proto)
+                self.ports["udp"] = int(transport.get_extra_info("sockname")[1])
+            if cfg.tls is not None:
+                tls = cfg.tls
+                srv = await loop.create_server(
+                    lambda: SyslogStreamConnection(ctx, "tls", "octet", tls.max_message_bytes),
+                    tls.host,
+                    tls.port,
+                    ssl=_tls_context(tls),
+                    backlog=512,
+                )
+                self._add("tls", srv)
+        except (OSError, ssl.SSLError) as e:
+            await self.stop()
+            raise ReceiverError(f"cannot start log listeners: {e}") from e
+        log.info("log receivers listening: %s", self.ports)
+
+    def _add(self, name: Listener, srv: asyncio.Server) -> None:
+        self._servers.append(srv)
+        self.ports[name] = int(srv.sockets[0].getsockname()[1])
+
+    async def stop(self, timeout_s: float = 5.0) -> None:
+        for srv in self._servers:
+            srv.close()
+        if self._udp is not None:
+            transport, proto = self._udp
+            transport.close()
+            await proto.aclose(timeout_s)
+            self._udp = None
+        for conn in list(self._ctx.connections):
+            conn.shutdown()
+        tasks = list(self._ctx.tasks)
+        if tasks:
+            _, pending = await asyncio.wait(tasks, timeout=timeout_s)
+            for t in pending:
+                t.cancel()
+        for srv in self._servers:
+            await srv.wait_closed()
+        self._servers.clear()
+        self._ctx.executor.shutdown(wait=False, cancel_futures=True)

@@ -1,0 +1,5 @@
+"""Durable spool between the receivers (append, then ack) and the pipeline (read, process, commit)."""
+
+from log_pipeline.spool._file import FileSpool, SpoolClosedError, SpoolError
+
+__all__ = ["FileSpool", "SpoolClosedError", "SpoolError"]

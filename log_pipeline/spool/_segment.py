@@ -1,0 +1,132 @@
+"""Segment files of the spool: ``<first_seq:020d>.seg``, append-only, one record per group commit.
+
+Record layout (little endian)::
+
+    u32 payload_length | u32 crc32(payload) | payload
+    payload = u64 first_seq | u32 count | count × message
+    message = i64 received_ns | u16 len(transport) | u16 len(peer) | u32 len(data) | transport | peer | data
+
+A torn tail (a crash in the middle of a write: short header, short payload, CRC mismatch) is cut off on open
+with a warning; it was never acknowledged, because an append returns only after its whole record was written.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import struct
+import zlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from log_pipeline.model import RawMessage
+
+__all__ = ["RecordRef", "decode", "encode", "scan_segment", "segment_path", "segments"]
+
+log = logging.getLogger("log_pipeline.spool")
+
+_HEADER = struct.Struct("<II")
+_BATCH = struct.Struct("<QI")
+_MSG = struct.Struct("<qHHI")
+SUFFIX = ".seg"
+
+
+@dataclass(slots=True)
+class RecordRef:
+    """Where one record lives: its sequence range, segment, byte offset and total length."""
+
+    first_seq: int
+    last_seq: int
+    offset: int
+    length: int
+
+
+def segment_path(directory: Path, first_seq: int) -> Path:
+    return directory / f"{first_seq:020d}{SUFFIX}"
+
+
+def segments(directory: Path) -> list[tuple[int, Path]]:
+    """Existing segments as ``(first_seq, path)``, oldest first."""
+    out = [(int(p.stem), p) for p in directory.glob(f"*{SUFFIX}") if p.stem.isdigit()]
+    return sorted(out)
+
+
+def encode(first_seq: int, messages: Sequence[RawMessage]) -> bytes:
+    pack = _MSG.pack
+    parts: list[bytes] = [b"", _BATCH.pack(first_seq, len(messages))]
+    append = parts.append
+    cache: dict[str, bytes] = {}
+    for m in messages:
+        t = cache.get(m.transport)
+        if t is None:
+            t = cache[m.transport] = m.transport.encode()
+        p = cache.get(m.peer)
+        if p is None:
+            p = cache[m.peer] = m.peer.encode()
+        append(pack(m.received_ns, len(t), len(p), len(m.data)))
+        append(t)
+        append(p)
+        append(m.data)
+    payload = b"".join(parts)
+    return _HEADER.pack(len(payload), zlib.crc32(payload)) + payload
+
+
+def decode(record: bytes) -> tuple[int, list[RawMessage]]:
+    """``(first_seq, messages)`` of one whole record (header included, CRC already checked)."""
+    pos = _HEADER.size
+    first_seq, count = _BATCH.unpack_from(record, pos)
+    pos += _BATCH.size
+    unpack = _MSG.unpack_from
+    size = _MSG.size
+    out: list[RawMessage] = []
+    cache: dict[bytes, str] = {}
+    for _ in range(count):
+        ns, lt, lp, ld = unpack(record, pos)
+        pos += size
+        tb = record[pos : pos + lt]
+        pos += lt
+        pb = record[pos : pos + lp]
+        pos += lp
+        data = record[pos : pos + ld]
+        pos += ld
+        t = cache.get(tb)
+        if t is None:
+            t = cache[tb] = tb.decode("utf-8", "replace")
+        p = cache.get(pb)
+        if p is None:
+            p = cache[pb] = pb.decode("utf-8", "replace")
+        out.append(RawMessage(data=data, received_ns=ns, transport=t, peer=p))
+    return first_seq, out
+
+
+def scan_segment(path: Path) -> list[RecordRef]:
+    """Index of the valid records of ``path``; a torn or corrupt tail is truncated with a warning."""
+    data = path.read_bytes()
+    refs: list[RecordRef] = []
+    pos = 0
+    while pos < len(data):
+        reason = ""
+        if len(data) - pos < _HEADER.size + _BATCH.size:
+            reason = "short header"
+        else:
+            length, crc = _HEADER.unpack_from(data, pos)
+            end = pos + _HEADER.size + length
+            if end > len(data):
+                reason = "short payload"
+            elif zlib.crc32(memoryview(data)[pos + _HEADER.size : end]) != crc:
+                reason = "crc mismatch"
+        if reason:
+            log.warning(
+                "spool segment %s: torn record at offset %d (%s): truncating %d bytes",
+                path,
+                pos,
+                reason,
+                len(data) - pos,
+            )
+            os.truncate(path, pos)
+            break
+        first_seq, count = _BATCH.unpack_from(data, pos + _HEADER.size)
+        refs.append(RecordRef(first_seq, first_seq + count - 1, pos, end - pos))
+        pos = end
+    return refs
