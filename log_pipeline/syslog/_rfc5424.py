@@ -45,15 +45,17 @@ ERR_MSG_COMPLIANT = (
 )
 ERR_PARSE = "parsing error"
 
+_HOSTNAME = (255, ERR_HOSTNAME, "hostname")
+_APPNAME = (48, ERR_APPNAME, "appname")
+_PROCID = (128, ERR_PROCID, "procid")
+_MSGID = (32, ERR_MSGID, "msgid")
 _PRINTUSASCII = bytes(range(0x21, 0x7F))
 _SDNAME = bytes(c for c in range(0x21, 0x7F) if c not in b'= ]"')
 _BOM = b"\xef\xbb\xbf"
-_SP, _LT, _GT, _DASH, _LBR, _RBR, _DQ, _BS, _EQ = b" <>-[]\"\\="
+_SP, _LT, _GT, _DASH, _LBR, _RBR, _DQ, _BS, _EQ = b' <>-[]"\\='
 
 _VALUE_STOP = re.compile(rb'["\\\]]')
-_TS = re.compile(
-    rb"(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(?:\.(\d{1,6}))?(?:Z|([+-])(\d\d):(\d\d))"
-)
+_TS = re.compile(rb"(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(?:\.(\d{1,6}))?(?:Z|([+-])(\d\d):(\d\d))")
 
 # Byte-level grammar of a timestamp, for the error column: one entry per position, each a set of allowed
 # bytes or a rule depending on the previous byte (two-digit ranges such as month 01-12).
@@ -170,7 +172,8 @@ def utf8_error_column(data: bytes, exc: UnicodeDecodeError, base: int) -> int:
     return base + (exc.end if 0xC2 <= lead <= 0xF4 else exc.start)
 
 
-def _field(d: bytes, p: int, n: int, maxlen: int, err: str, reason: str) -> tuple[str | None, int]:
+def _field(d: bytes, p: int, n: int, spec: tuple[int, str, str]) -> tuple[str | None, int]:
+    maxlen, err, reason = spec
     end = d.find(b" ", p)
     stop = n if end < 0 else end
     token = d[p:stop]
@@ -206,7 +209,7 @@ class _SdState:
 
 
 def _param_value(d: bytes, p: int, n: int) -> tuple[bytes, int]:
-    """Value starting at ``p`` (after the opening quote); returns (unescaped value, offset of closing quote)."""
+    """Value starting at ``p`` (after the opening quote) -> (unescaped value, offset of the closing quote)."""
     start = p
     escaped = False
     while True:
@@ -331,10 +334,10 @@ def parse_rfc5424(data: bytes, *, best_effort: bool = False, compliant_msg: bool
             p = _timestamp(data, p, n, out)
         if p >= n or data[p] != _SP:
             raise _Fail(ERR_PARSE, p, "timestamp")
-        out.hostname, p = _field(data, p + 1, n, 255, ERR_HOSTNAME, "hostname")
-        out.appname, p = _field(data, p, n, 48, ERR_APPNAME, "appname")
-        out.procid, p = _field(data, p, n, 128, ERR_PROCID, "procid")
-        out.msgid, p = _field(data, p, n, 32, ERR_MSGID, "msgid")
+        out.hostname, p = _field(data, p + 1, n, _HOSTNAME)
+        out.appname, p = _field(data, p, n, _APPNAME)
+        out.procid, p = _field(data, p, n, _PROCID)
+        out.msgid, p = _field(data, p, n, _MSGID)
         if p >= n:
             raise _Fail(ERR_SD, p, "structured_data")
         c = data[p]

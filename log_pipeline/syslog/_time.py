@@ -17,7 +17,7 @@ def days_in_month(year: int, month: int) -> int:
 def days_from_civil(year: int, month: int, day: int) -> int:
     """Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm; any year)."""
     year -= month <= 2
-    era = (year if year >= 0 else year - 399) // 400
+    era = year // 400  # floor division: also right for years before 1 AD
     yoe = year - era * 400
     doy = (153 * (month + (-3 if month > 2 else 9)) + 2) // 5 + day - 1
     doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
@@ -26,7 +26,7 @@ def days_from_civil(year: int, month: int, day: int) -> int:
 
 def _civil_from_days(days: int) -> tuple[int, int, int]:
     days += 719468
-    era = (days if days >= 0 else days - 146096) // 146097
+    era = days // 146097
     doe = days - era * 146097
     yoe = (doe - doe // 1460 + doe // 36524 - doe // 146096) // 365
     doy = doe - (365 * yoe + yoe // 4 - yoe // 100)
@@ -36,7 +36,7 @@ def _civil_from_days(days: int) -> tuple[int, int, int]:
     return yoe + era * 400 + (month <= 2), month, day
 
 
-def to_unix_ns(
+def to_unix_ns(  # noqa: PLR0917 - hot path: positional calls, no tuple packing
     year: int, month: int, day: int, hour: int, minute: int, second: int, frac_ns: int, offset_s: int
 ) -> int:
     """Unix nanoseconds of a wall-clock time at UTC offset ``offset_s`` (east positive)."""
