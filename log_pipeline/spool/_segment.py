@@ -16,13 +16,13 @@ import logging
 import os
 import struct
 import zlib
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from log_pipeline.model import RawMessage
 
-__all__ = ["RecordRef", "decode", "encode", "scan_segment", "segment_path", "segments"]
+__all__ = ["RecordRef", "decode", "dump", "encode", "scan_segment", "segment_path", "segments"]
 
 log = logging.getLogger("log_pipeline.spool")
 
@@ -130,3 +130,19 @@ def scan_segment(path: Path) -> list[RecordRef]:
         refs.append(RecordRef(first_seq, first_seq + count - 1, pos, end - pos))
         pos = end
     return refs
+
+
+def dump(directory: Path) -> Iterator[tuple[int, RawMessage]]:
+    """Read-only view of every complete record in ``directory`` (safe while a spool writes to it: an
+    incomplete tail is skipped, never truncated). For tests, benches and debugging."""
+    for _, path in segments(directory):
+        data = path.read_bytes()
+        pos = 0
+        while len(data) - pos >= _HEADER.size:
+            length, crc = _HEADER.unpack_from(data, pos)
+            end = pos + _HEADER.size + length
+            if end > len(data) or zlib.crc32(memoryview(data)[pos + _HEADER.size : end]) != crc:
+                break
+            first, msgs = decode(data[pos:end])
+            yield from enumerate(msgs, first)
+            pos = end
