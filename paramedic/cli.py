@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from paramedic import VERSION
-from paramedic.commands import check, demo, serve
+from paramedic.commands import check, demo, patterns, serve
 
 app = typer.Typer(
     name="paramedic",
@@ -33,6 +33,7 @@ def _root(
 app.add_typer(check.app, name="check")
 app.add_typer(demo.app, name="demo")
 app.command("serve")(serve.serve)
+app.command("patterns")(patterns.patterns)
 
 
 def main() -> None:

@@ -1,10 +1,12 @@
 """Online template mining: a Drain-style miner with masking, stable ids and a bounded pattern table.
 
 Each message is tokenised and its obvious variables masked (:mod:`._tokens`). Messages are bucketed by
-token count and their first ``prefix_tokens`` tokens (masked tokens read as ``<*>``), as in Drain's
-fixed-depth tree. Within a bucket the message joins the most similar pattern when the similarity (equal
-tokens over the pattern's constant, non-wildcard, positions) reaches ``similarity_threshold``; positions
-that differ become ``<*>`` in the template. Otherwise a new pattern is created.
+token count and their first two tokens (masked tokens read as ``<*>``), as in Drain's fixed-depth tree;
+once ``max_children`` distinct second tokens follow the same first token, further ones share a ``<*>``
+bucket (that position is evidently variable, e.g. a user name). Within a bucket the message joins the most
+similar pattern when the similarity (equal tokens over the pattern's constant, non-wildcard, positions)
+reaches ``similarity_threshold``; positions that differ become ``<*>`` in the template.
+Otherwise a new pattern is created.
 
 A pattern's id is decided when the pattern is created and never changes afterwards (templates only get more
 general); it is a hash of the first template, so the same log lines yield the same ids across restarts.
@@ -29,7 +31,7 @@ class MinerConfig:
     """Settings of :class:`TemplateMiner` (one configuration for every log format)."""
 
     similarity_threshold: float = 0.7
-    prefix_tokens: int = 2  # leading tokens that must be equal to share a pattern (Drain's tree depth)
+    max_children: int = 4  # distinct second tokens per (length, first token) before they share <*>
     max_patterns: int = 10_000
     max_message_chars: int = 4096  # longer messages are mined on their first max_message_chars characters
     exact_cache_size: int = 65_536  # masked token sequence -> pattern memo (the fast path)
@@ -82,6 +84,7 @@ class TemplateMiner:
         self._buckets: dict[tuple[int, str], list[_Pattern]] = {}
         self._lru: OrderedDict[str, _Pattern] = OrderedDict()
         self._exact: dict[tuple[str, ...], _Pattern] = {}
+        self._children: dict[tuple[int, str], set[str]] = {}  # (length, first token) -> second tokens
         self._lock = threading.Lock()
         self._on_new = on_new
         self._on_evict = on_evict
@@ -108,7 +111,7 @@ class TemplateMiner:
             return p.id, p.template
 
     def _match_or_create(self, tokens: tuple[str, ...], spaces: tuple[str, ...]) -> _Pattern:
-        bucket_key = (len(tokens), self._prefix(tokens))
+        bucket_key = self._bucket_key(tokens)
         bucket = self._buckets.get(bucket_key)
         if bucket is None:
             bucket = self._buckets[bucket_key] = []
@@ -132,8 +135,19 @@ class TemplateMiner:
             return best
         return self._create(tokens, spaces, bucket_key, bucket)
 
-    def _prefix(self, tokens: tuple[str, ...]) -> str:
-        return "\x1f".join(tokens[: self._cfg.prefix_tokens])
+    def _bucket_key(self, tokens: tuple[str, ...]) -> tuple[int, str]:
+        if len(tokens) < 2:
+            return (len(tokens), tokens[0] if tokens else "")
+        node = (len(tokens), tokens[0])
+        children = self._children.get(node)
+        if children is None:
+            children = self._children[node] = set()
+        second = tokens[1]
+        if second not in children:
+            if len(children) >= self._cfg.max_children:
+                second = WILDCARD
+            children.add(second)
+        return (len(tokens), f"{tokens[0]}\x1f{second}")
 
     @staticmethod
     def _generalise(p: _Pattern, tokens: tuple[str, ...]) -> None:
@@ -173,5 +187,12 @@ class TemplateMiner:
         bucket.remove(old)
         if not bucket:
             del self._buckets[old.bucket]
+            length, prefix = old.bucket
+            first, _, second = prefix.partition("\x1f")
+            children = self._children.get((length, first))
+            if children is not None:
+                children.discard(second)
+                if not children:
+                    del self._children[(length, first)]
         if self._on_evict is not None:
             self._on_evict(old.id)

@@ -3,8 +3,8 @@
 A message is split into *pieces*: runs of non-space characters and single punctuation marks that often
 separate a key from its value (``= : , ; ( ) [ ] { } " ' |``), each remembering the whitespace before it so
 a template can be rebuilt with the message's own spacing. A piece is masked as ``<*>`` when it is obviously
-variable: it contains a digit (numbers, hex ids, IPs, versions, durations, UUIDs, block ids) or it is a
-path/URL (contains ``/``).
+variable: it contains a digit (numbers, hex ids, IPs, versions, durations, UUIDs, block ids), it is a
+path/URL (contains ``/``) or a dotted name with three or more parts (host names, FQDNs, class names).
 Consecutive masked pieces (``<*>:<*>`` from ``10.0.0.1:50010``, ``<*> <*>`` from a multi-word duration)
 collapse into one ``<*>``, so variables that span several pieces do not change the token count.
 """
@@ -20,6 +20,7 @@ WILDCARD = "<*>"
 # whitespace is captured separately so templates keep the original spacing
 _PIECE = re.compile(r"(\s*)([=:,;()\[\]{}\"'|]|[^\s=:,;()\[\]{}\"'|]+)")
 _HAS_DIGIT = re.compile(r"\d")
+_DOTTED = re.compile(r"[\w-]+(?:\.[\w-]+){2,}$")  # host names, FQDNs, dotted class names: a.b.c
 # punctuation that may sit between two parts of one variable (ip:port, key=value lists are not collapsed)
 _JOINERS = frozenset(":,;")
 
@@ -29,7 +30,7 @@ Tokenised = tuple[tuple[str, ...], tuple[str, ...]]  # (masked tokens, whitespac
 def _is_variable(piece: str) -> bool:
     if _HAS_DIGIT.search(piece) is not None:
         return True
-    return "/" in piece and len(piece) > 1
+    return ("/" in piece and len(piece) > 1) or _DOTTED.match(piece) is not None
 
 
 class _MaskCache:
