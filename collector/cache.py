@@ -144,6 +144,63 @@ class ScrapeCache:
 
         ``started``/``now`` measure scrape_duration_seconds. Raises ScrapeLimitError before appending anything
         when a limit is exceeded (the caller then calls :meth:`fail`)."""
+        fast = self._steady_state(exposition)
+        if fast is not None:
+            refs, tss, vals, tracked, fresh = fast
+            added = dropped = dups = 0
+        else:
+            refs, tss, vals, tracked, fresh, added, dropped, dups = self._resolve_all(exposition, ts_ms)
+        appended = len(refs)
+        if fast is not None:
+            tss = [ts_ms] * appended
+        limit = self._settings.sample_limit
+        if limit and appended > limit:
+            raise ScrapeLimitError(
+                f"sample_limit exceeded: {appended} samples > limit {limit}", "sample_limit"
+            )
+        stale = self._prev - tracked
+        for ref in stale:
+            refs.append(ref)
+            tss.append(ts_ms)
+            vals.append(STALE_NAN)
+        report = self._report()
+        refs.extend(report)
+        tss.extend([ts_ms] * len(report))
+        vals.extend(
+            [1.0, max(now - started, 0.0), float(len(exposition.samples)), float(appended), float(added)]
+        )
+        self._appender.append(refs, tss, vals)
+        self._entries = fresh
+        self._prev = tracked
+        return IngestResult(len(exposition.samples), appended, added, dropped, dups, len(stale))
+
+    def _steady_state(
+        self, exposition: Exposition
+    ) -> tuple[list[int], list[int], list[float], set[int], dict[str, int]] | None:
+        """The common case at C speed: every key already cached, none dropped or duplicated, no exposed
+        timestamps. Returns ``(refs, [], values, tracked, entries)`` (timestamps filled in by the caller),
+        or None to take the general path."""
+        entries = self._entries
+        samples = exposition.samples
+        if not entries or not samples:
+            return None
+        keys, values, stamps = zip(*samples, strict=True)
+        if stamps.count(None) != len(stamps):
+            return None
+        try:
+            refs = list(map(entries.__getitem__, keys))
+        except KeyError:
+            return None
+        tracked = set(refs)
+        if len(tracked) != len(refs) or DROPPED in tracked:
+            return None
+        fresh = entries if len(entries) == len(refs) else dict(zip(keys, refs, strict=True))
+        return refs, [], list(values), tracked, fresh
+
+    def _resolve_all(
+        self, exposition: Exposition, ts_ms: int
+    ) -> tuple[list[int], list[int], list[float], set[int], dict[str, int], int, int, int]:
+        """The general path: resolve new keys, count drops and duplicates, honour exposed timestamps."""
         entries = self._entries
         fresh: dict[str, int] = {}
         honor_ts = self._settings.honor_timestamps
@@ -176,27 +233,7 @@ class ScrapeCache:
             else:
                 tss.append(ts_ms)
                 tracked.add(ref)
-        appended = len(refs)
-        limit = self._settings.sample_limit
-        if limit and appended > limit:
-            raise ScrapeLimitError(
-                f"sample_limit exceeded: {appended} samples > limit {limit}", "sample_limit"
-            )
-        stale = self._prev - tracked
-        for ref in stale:
-            refs.append(ref)
-            tss.append(ts_ms)
-            vals.append(STALE_NAN)
-        report = self._report()
-        refs.extend(report)
-        tss.extend([ts_ms] * len(report))
-        vals.extend(
-            [1.0, max(now - started, 0.0), float(len(exposition.samples)), float(appended), float(added)]
-        )
-        self._appender.append(refs, tss, vals)
-        self._entries = fresh
-        self._prev = tracked
-        return IngestResult(len(exposition.samples), appended, added, dropped, dups, len(stale))
+        return refs, tss, vals, tracked, fresh, added, dropped, dups
 
     def fail(self, ts_ms: int, duration_s: float) -> int:
         """A failed scrape: ``up`` 0, report series, stale markers for every series of the previous scrape.
