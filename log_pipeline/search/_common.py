@@ -1,0 +1,79 @@
+"""Pieces both backends share: cursors, time formatting, the context source filter, histogram checks."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from datetime import UTC, datetime
+
+import orjson
+
+from log_pipeline.model import LogRecord
+from log_pipeline.search.base import BadCursorError, SearchError
+from log_pipeline.search.query import And, FieldRef, Node, Term
+
+__all__ = [
+    "NS_PER_MS",
+    "check_histogram_args",
+    "decode_cursor",
+    "encode_cursor",
+    "rfc3339_ns",
+    "sort_key",
+    "source_query",
+]
+
+NS_PER_MS = 1_000_000
+MAX_BUCKETS = 11_000
+
+
+def encode_cursor(record: LogRecord) -> str:
+    raw = orjson.dumps([record.timestamp_ns, record.id])
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[int, str]:
+    try:
+        value = orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except (binascii.Error, ValueError, orjson.JSONDecodeError) as exc:
+        raise BadCursorError(f"invalid cursor {cursor!r}") from exc
+    if not (isinstance(value, list) and len(value) == 2 and isinstance(value[0], int)) or not isinstance(
+        value[1], str
+    ):
+        raise BadCursorError(f"invalid cursor {cursor!r}")
+    return value[0], value[1]
+
+
+def sort_key(record: LogRecord) -> tuple[int, str]:
+    """Newest first means descending by this key."""
+    return record.timestamp_ns, record.id
+
+
+def rfc3339_ns(ns: int) -> str:
+    """``2024-05-01T12:00:00.123456789Z`` (nanoseconds kept)."""
+    secs, frac = divmod(ns, 1_000_000_000)
+    return datetime.fromtimestamp(secs, UTC).strftime("%Y-%m-%dT%H:%M:%S") + f".{frac:09d}Z"
+
+
+def source_query(record: LogRecord) -> Node:
+    """The records from the same source as ``record``: same app+instance, else same host."""
+    labels = record.labels
+    if labels.get("app"):
+        terms = [Term(FieldRef("label", "app"), labels["app"])]
+        if labels.get("instance"):
+            terms.append(Term(FieldRef("label", "instance"), labels["instance"]))
+        return And(tuple(terms))
+    if labels.get("host"):
+        return Term(FieldRef("label", "host"), labels["host"])
+    raise SearchError(f"record {record.id!r} has neither app nor host labels; no context source")
+
+
+def check_histogram_args(start_ns: int, end_ns: int, step_ns: int) -> int:
+    """Validate and return the number of buckets."""
+    if step_ns <= 0 or step_ns % NS_PER_MS:
+        raise SearchError("histogram step must be a positive whole number of milliseconds")
+    if end_ns < start_ns:
+        raise SearchError("histogram end is before start")
+    buckets = (end_ns - start_ns) // step_ns + 1
+    if buckets > MAX_BUCKETS:
+        raise SearchError(f"histogram would have {buckets} buckets (max {MAX_BUCKETS}); use a larger step")
+    return buckets

@@ -1,0 +1,339 @@
+"""Embedded search store on tantivy: one index per time partition under ``path``.
+
+Layout: ``path/p<unix-seconds>/`` holds the records with timestamps in ``[start, start + partition_s)``.
+Schema (see :func:`_schema`): ``id`` (raw, upsert key), ``ts`` (ns, indexed+fast, sort key), ``ts_ms`` (fast,
+histograms), ``message`` (tokenised, positions for phrases), ``lbl`` (raw ``name=value`` per label), ``kv``
+(raw ``name=value`` per parsed field), ``num`` (fast JSON of numeric fields, for ranges), ``src``
+(stored JSON of labels, fields and pattern).
+
+Durability: :meth:`write` deletes each id then adds it, and commits every touched partition before return;
+a tantivy commit is atomic and synced, so a reopen after kill -9 sees every acknowledged batch. Retention
+drops whole partitions older than ``retention_s`` and, oldest first, while the store exceeds ``max_bytes``.
+"""
+
+from __future__ import annotations
+
+import shutil
+import threading
+import time
+from collections import OrderedDict, defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+import tantivy
+from prometheus_client import REGISTRY, CollectorRegistry
+
+from log_pipeline.model import LogRecord
+from log_pipeline.search._common import (
+    NS_PER_MS,
+    check_histogram_args,
+    decode_cursor,
+    encode_cursor,
+    source_query,
+)
+from log_pipeline.search._metrics import StoreMetrics
+from log_pipeline.search._tantivy_query import to_tantivy
+from log_pipeline.search.base import Bucket, Context, RecordNotFoundError, SearchError, SearchPage
+from log_pipeline.search.query import FieldRef, Node, Term, parse_query
+
+__all__ = ["TantivyStore"]
+
+NS = 1_000_000_000
+_MAX_OPEN_WRITERS = 2
+
+
+def _schema() -> tantivy.Schema:
+    sb = tantivy.SchemaBuilder()
+    sb.add_text_field("id", stored=True, tokenizer_name="raw", index_option="basic")
+    sb.add_integer_field("ts", stored=True, indexed=True, fast=True)
+    sb.add_integer_field("ts_ms", fast=True)
+    sb.add_text_field("message", stored=True, tokenizer_name="default", index_option="position")
+    sb.add_text_field("lbl", tokenizer_name="raw", index_option="basic")
+    sb.add_text_field("kv", tokenizer_name="raw", index_option="basic")
+    sb.add_json_field("num", fast=True, tokenizer_name="raw", index_option="basic")
+    sb.add_bytes_field("src", stored=True, indexed=False)
+    return sb.build()
+
+
+def _document(r: LogRecord) -> tantivy.Document:
+    doc = tantivy.Document()
+    doc.add_text("id", r.id)
+    doc.add_integer("ts", r.timestamp_ns)
+    doc.add_integer("ts_ms", r.timestamp_ns // NS_PER_MS)
+    doc.add_text("message", r.message)
+    for name, value in r.labels.items():
+        doc.add_text("lbl", f"{name}={value}")
+    numbers: dict[str, int | float] = {}
+    for name, fv in r.fields.items():
+        doc.add_text("kv", f"{name}={fv}")
+        if isinstance(fv, int | float) and not isinstance(fv, bool):
+            numbers[name] = fv
+    if numbers:
+        doc.add_json("num", numbers)
+    src = {"l": r.labels, "f": r.fields, "p": r.pattern_id, "t": r.template}
+    doc.add_bytes("src", orjson.dumps(src))
+    return doc
+
+
+def _record(doc: tantivy.Document) -> LogRecord:
+    src = orjson.loads(doc.get_first("src") or b"{}")
+    return LogRecord(
+        id=str(doc.get_first("id")),
+        timestamp_ns=int(doc.get_first("ts") or 0),
+        message=str(doc.get_first("message") or ""),
+        labels=src["l"],
+        fields=src["f"],
+        pattern_id=src["p"],
+        template=src["t"],
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _Scan:
+    node: Node
+    lo: int | None = None
+    hi: int | None = None
+    after: tuple[int, str] | None = None  # exclusive cursor (timestamp_ns, id)
+    descending: bool = True
+
+
+def _beyond(key: tuple[int, str], after: tuple[int, str], *, descending: bool) -> bool:
+    return key < after if descending else key > after
+
+
+@dataclass
+class _Partition:
+    start_s: int
+    path: Path
+    index: tantivy.Index
+
+
+class TantivyStore:
+    """Embedded :class:`~log_pipeline.search.base.SearchStore`. ``clock`` returns Unix nanoseconds."""
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        partition_s: int = 86_400,
+        retention_s: int | None = None,
+        max_bytes: int | None = None,
+        writer_heap_bytes: int = 64_000_000,
+        writer_threads: int = 1,
+        clock: Callable[[], int] = time.time_ns,
+        registry: CollectorRegistry = REGISTRY,
+    ) -> None:
+        if partition_s <= 0:
+            raise SearchError("partition_s must be positive")
+        self._root = path
+        self._partition_s = partition_s
+        self._retention_s = retention_s
+        self._max_bytes = max_bytes
+        self._heap = writer_heap_bytes
+        self._threads = writer_threads
+        self._clock = clock
+        self._metrics = StoreMetrics(registry, "tantivy")
+        self._schema = _schema()
+        self._lock = threading.Lock()  # guards the partition table and writers
+        self._parts: dict[int, _Partition] = {}
+        self._writers: OrderedDict[int, tantivy.IndexWriter] = OrderedDict()
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+            for child in sorted(path.glob("p*")):
+                if child.is_dir() and child.name[1:].isdigit():
+                    start = int(child.name[1:])
+                    self._parts[start] = _Partition(start, child, tantivy.Index(self._schema, str(child)))
+        except (OSError, ValueError) as exc:
+            raise SearchError(f"cannot open search store at {path}: {exc}") from exc
+        self.apply_retention()
+
+    # ---- writing -----------------------------------------------------------------------------------
+
+    def _partition(self, start_s: int) -> _Partition:
+        part = self._parts.get(start_s)
+        if part is None:
+            pdir = self._root / f"p{start_s}"
+            pdir.mkdir(exist_ok=True)
+            part = _Partition(start_s, pdir, tantivy.Index(self._schema, str(pdir)))
+            self._parts[start_s] = part
+        return part
+
+    def _writer(self, part: _Partition) -> tantivy.IndexWriter:
+        writer = self._writers.get(part.start_s)
+        if writer is None:
+            writer = part.index.writer(self._heap, self._threads)
+            self._writers[part.start_s] = writer
+            while len(self._writers) > _MAX_OPEN_WRITERS:
+                _, old = self._writers.popitem(last=False)
+                old.wait_merging_threads()
+        self._writers.move_to_end(part.start_s)
+        return writer
+
+    def write(self, records: Sequence[LogRecord]) -> None:
+        groups: dict[int, list[LogRecord]] = defaultdict(list)
+        for r in records:
+            groups[r.timestamp_ns // NS // self._partition_s * self._partition_s].append(r)
+        try:
+            with self._lock:
+                for start_s, recs in groups.items():
+                    part = self._partition(start_s)
+                    writer = self._writer(part)
+                    for r in recs:
+                        writer.delete_documents_by_term("id", r.id)
+                        writer.add_document(_document(r))
+                    writer.commit()
+                    part.index.reload()
+        except (OSError, ValueError, RuntimeError) as exc:
+            self._metrics.error("write")
+            raise SearchError(f"search store write failed: {exc}") from exc
+        self._metrics.written.inc(len(records))
+
+    def apply_retention(self) -> list[Path]:
+        """Drop partitions past ``retention_s`` and, oldest first, beyond ``max_bytes``. Returns them."""
+        dropped: list[Path] = []
+        with self._lock:
+            now_s = self._clock() // NS
+            for start in sorted(self._parts):
+                if self._retention_s is not None and start + self._partition_s <= now_s - self._retention_s:
+                    dropped.append(self._drop(start, "age"))
+            if self._max_bytes is not None:
+                sizes = {s: _dir_bytes(p.path) for s, p in self._parts.items()}
+                total = sum(sizes.values())
+                for start in sorted(sizes)[:-1]:  # never drop the newest partition
+                    if total <= self._max_bytes:
+                        break
+                    total -= sizes[start]
+                    dropped.append(self._drop(start, "size"))
+        return dropped
+
+    def _drop(self, start: int, reason: str) -> Path:
+        writer = self._writers.pop(start, None)
+        if writer is not None:
+            writer.wait_merging_threads()
+        part = self._parts.pop(start)
+        shutil.rmtree(part.path, ignore_errors=True)
+        self._metrics.dropped(reason)
+        return part.path
+
+    def close(self) -> None:
+        with self._lock:
+            for writer in self._writers.values():
+                writer.wait_merging_threads()
+            self._writers.clear()
+
+    # ---- reading -----------------------------------------------------------------------------------
+
+    def _snapshot(self, start_ns: int | None, end_ns: int | None) -> list[_Partition]:
+        with self._lock:
+            parts = list(self._parts.values())
+        lo = None if start_ns is None else start_ns // NS
+        hi = None if end_ns is None else end_ns // NS
+        return [
+            p
+            for p in parts
+            if (lo is None or p.start_s + self._partition_s > lo) and (hi is None or p.start_s <= hi)
+        ]
+
+    def _time_query(self, index: tantivy.Index, node: Node, lo: int | None, hi: int | None) -> tantivy.Query:
+        query = to_tantivy(index, node)
+        if lo is None and hi is None:
+            return query
+        rng = tantivy.Query.range_query(self._schema, "ts", tantivy.FieldType.Integer, lo, hi)
+        return tantivy.Query.boolean_query([(tantivy.Occur.Must, query), (tantivy.Occur.Must, rng)])
+
+    def _ordered(self, parts: list[_Partition], scan: _Scan, limit: int) -> tuple[list[LogRecord], bool]:
+        """Up to ``limit`` records strictly beyond ``scan.after`` in scan order, and whether more exist."""
+        lo, hi, after = scan.lo, scan.hi, scan.after
+        if after is not None and scan.descending:
+            hi = after[0] if hi is None else min(hi, after[0])
+        elif after is not None:
+            lo = after[0] if lo is None else max(lo, after[0])
+        bounded = _Scan(scan.node, lo, hi, after, descending=scan.descending)
+        out: list[LogRecord] = []
+        for part in sorted(parts, key=lambda p: p.start_s, reverse=scan.descending):
+            if len(out) > limit:
+                break
+            out.extend(self._from_partition(part, bounded, limit + 1 - len(out)))
+        return out[:limit], len(out) > limit
+
+    def _from_partition(self, part: _Partition, scan: _Scan, want: int) -> list[LogRecord]:
+        if scan.lo is not None and scan.hi is not None and scan.lo > scan.hi:
+            return []
+        searcher = part.index.searcher()
+        query = self._time_query(part.index, scan.node, scan.lo, scan.hi)
+        order = tantivy.Order.Desc if scan.descending else tantivy.Order.Asc
+        after, descending = scan.after, scan.descending
+        fetch = want + 16
+        while True:
+            hits = searcher.search(query, fetch, count=False, order_by_field="ts", order=order).hits
+            truncated = len(hits) == fetch
+            recs = [_record(searcher.doc(addr)) for _, addr in hits]
+            if after is not None:
+                recs = [r for r in recs if _beyond((r.timestamp_ns, r.id), after, descending=descending)]
+            if truncated and hits:  # the last timestamp's group may be cut: keep only complete groups
+                edge = hits[-1][0]
+                recs = [r for r in recs if r.timestamp_ns != edge]
+            if len(recs) >= want or not truncated:
+                recs.sort(key=lambda r: (r.timestamp_ns, r.id), reverse=descending)
+                return recs[:want]
+            fetch *= 4
+
+    def _count(self, part: _Partition, node: Node, lo: int | None, hi: int | None) -> int:
+        result: Any = part.index.searcher().search(self._time_query(part.index, node, lo, hi), 1)
+        return int(result.count)
+
+    def search(
+        self, query: str, start_ns: int | None, end_ns: int | None, limit: int, cursor: str | None = None
+    ) -> SearchPage:
+        node = parse_query(query)
+        after = decode_cursor(cursor) if cursor else None
+        with self._metrics.query_seconds.time():
+            try:
+                parts = self._snapshot(start_ns, end_ns)
+                total = sum(self._count(p, node, start_ns, end_ns) for p in parts)
+                scan = _Scan(node, start_ns, end_ns, after, descending=True)
+                hits, more = self._ordered(parts, scan, limit)
+            except ValueError as exc:
+                self._metrics.error("search")
+                raise SearchError(f"search failed: {exc}") from exc
+        return SearchPage(total, hits, encode_cursor(hits[-1]) if more and hits else None)
+
+    def histogram(self, query: str, start_ns: int, end_ns: int, step_ns: int) -> list[Bucket]:
+        n = check_histogram_args(start_ns, end_ns, step_ns)
+        node = parse_query(query)
+        counts = [0] * n
+        step_ms, start_ms = step_ns // NS_PER_MS, start_ns // NS_PER_MS
+        agg = {"h": {"histogram": {"field": "ts_ms", "interval": step_ms, "offset": start_ms % step_ms}}}
+        with self._metrics.query_seconds.time():
+            for part in self._snapshot(start_ns, end_ns):
+                q = self._time_query(part.index, node, start_ns, end_ns)
+                try:
+                    result = part.index.searcher().aggregate(q, agg)
+                except ValueError as exc:
+                    self._metrics.error("histogram")
+                    raise SearchError(f"histogram failed: {exc}") from exc
+                for b in result["h"]["buckets"]:
+                    k = round((b["key"] - start_ms) / step_ms)
+                    if 0 <= k < n:
+                        counts[k] += int(b["doc_count"])
+        return [Bucket(start_ns + i * step_ns, c) for i, c in enumerate(counts)]
+
+    def context(self, record_id: str, before: int, after: int) -> Context:
+        with self._metrics.query_seconds.time():
+            parts = self._snapshot(None, None)
+            found, _ = self._ordered(parts, _Scan(Term(FieldRef("id", "id"), record_id)), 1)
+            if not found:
+                raise RecordNotFoundError(f"no record with id {record_id!r}")
+            hit = found[0]
+            src = source_query(hit)
+            key = (hit.timestamp_ns, hit.id)
+            older, _ = self._ordered(parts, _Scan(src, after=key), before)
+            newer, _ = self._ordered(parts, _Scan(src, after=key, descending=False), after)
+        return Context(hit, older[::-1], newer)
+
+
+def _dir_bytes(path: Path) -> int:
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
