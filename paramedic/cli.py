@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from paramedic import VERSION
-from paramedic.commands import check, demo, patterns, serve
+from paramedic.commands import check, demo, parse, patterns, serve
 
 app = typer.Typer(
     name="paramedic",
@@ -32,6 +32,7 @@ def _root(
 
 app.add_typer(check.app, name="check")
 app.add_typer(demo.app, name="demo")
+app.add_typer(parse.app, name="parse")
 app.command("serve")(serve.serve)
 app.command("patterns")(patterns.patterns)
 

@@ -1,0 +1,113 @@
+"""Enrichers: functions ``(LogRecord) -> bool`` (True = applied) working on the generic syslog fields that
+:func:`log_pipeline.syslog.to_record` set (``hostname``, ``appname``, ``procid``, ``msgid``, ``sd.*``).
+
+Conventions
+-----------
+* **Cloud Foundry syslog drain** (loggregator syslog agent): hostname ``org.space.app`` -> labels ``org``,
+  ``space``, ``app``; app-name = app GUID -> field ``app_guid``; proc-id ``[APP/PROC/WEB/0]`` -> labels
+  ``source=APP/PROC/WEB``, ``instance=0`` (``[RTR/1]``, ``[CELL/0]``, ``[API/0]``, ``[STG/0]`` alike);
+  ``RTR`` lines are gorouter access lines -> ``method``, ``path``, ``status``, ``response_time_s``,
+  ``app_index``, ``x_forwarded_for``, ``user_agent``, ``vcap_request_id``, ...
+* **BOSH syslog-release**: SD element ``instance@47450`` (``director``, ``deployment``, ``group``, ``az``,
+  ``id``) -> labels ``deployment``, ``job`` (= group), ``az``, ``instance_id``; combined with the others.
+* **Local platform** (platforms/local, forwarded by the demo's rsyslog as RFC 5424): an app instance line
+  has app-name = the app's name, proc-id = the instance index and msg-id ``APP`` -> labels ``app``,
+  ``instance``, ``source=APP``. HAProxy lines (app-name ``haproxy``) in the default ``option httplog``
+  format -> ``method``, ``path``, ``status``, ``response_time_s``, ``backend`` (= app, also label ``app``),
+  ``server``, ``source=RTR``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from log_pipeline.enrich._access import parse_gorouter, parse_haproxy
+from log_pipeline.model import LogRecord
+
+__all__ = ["ENRICHERS", "Enricher", "enrich"]
+
+Enricher = Callable[[LogRecord], bool]
+
+_GUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\Z", re.IGNORECASE)
+_BOSH_SD = "sd.instance@47450."
+_BOSH_LABELS = (("deployment", "deployment"), ("group", "job"), ("az", "az"), ("id", "instance_id"))
+LOCAL_APP_MSGID = "APP"
+
+
+def _cf_drain(record: LogRecord) -> bool:
+    procid = record.fields.get("procid")
+    if not isinstance(procid, str) or len(procid) < 3 or procid[0] != "[" or procid[-1] != "]":
+        return False
+    source, _, instance = procid[1:-1].rpartition("/")
+    if not source or not instance.isdigit():
+        source, instance = procid[1:-1], ""
+    labels = record.labels
+    labels["source"] = source
+    if instance:
+        labels["instance"] = instance
+    hostname = record.fields.get("hostname")
+    if isinstance(hostname, str) and hostname.count(".") >= 2:
+        org, space, app = hostname.split(".", 2)
+        labels["org"], labels["space"], labels["app"] = org, space, app
+    appname = record.fields.get("appname")
+    if isinstance(appname, str) and _GUID.match(appname):
+        record.fields["app_guid"] = appname
+        if "org" not in labels:
+            labels.pop("app", None)  # a GUID is not an app name
+    if source == "RTR":
+        access = parse_gorouter(record.message)
+        if access is not None:
+            record.fields.update(access)
+    return True
+
+
+def _bosh(record: LogRecord) -> bool:
+    fields = record.fields
+    applied = False
+    for param, label in _BOSH_LABELS:
+        value = fields.get(_BOSH_SD + param)
+        if isinstance(value, str) and value:
+            record.labels[label] = value
+            applied = True
+    return applied
+
+
+def _haproxy(record: LogRecord) -> bool:
+    if record.fields.get("appname") != "haproxy":
+        return False
+    access = parse_haproxy(record.message)
+    if access is None:
+        return False
+    record.fields.update(access)
+    record.labels["source"] = "RTR"
+    backend = access.get("backend")
+    if isinstance(backend, str):
+        record.labels["app"] = backend
+    return True
+
+
+def _local_app(record: LogRecord) -> bool:
+    procid = record.fields.get("procid")
+    if record.fields.get("msgid") != LOCAL_APP_MSGID or not isinstance(procid, str) or not procid.isdigit():
+        return False
+    record.labels["instance"] = procid
+    record.labels["source"] = "APP"
+    return True  # ``app`` label is already the app-name
+
+
+# Tried in order; the first that applies wins. BOSH labels are added independently (see enrich()).
+ENRICHERS: dict[str, Enricher] = {
+    "cloudfoundry": _cf_drain,
+    "haproxy": _haproxy,
+    "local_app": _local_app,
+}
+
+
+def enrich(record: LogRecord) -> LogRecord:
+    """Apply the matching enricher in place (and return the record); unknown formats pass untouched."""
+    _bosh(record)
+    for enricher in ENRICHERS.values():
+        if enricher(record):
+            break
+    return record
