@@ -50,7 +50,7 @@ _APPNAME = (48, ERR_APPNAME, "appname")
 _PROCID = (128, ERR_PROCID, "procid")
 _MSGID = (32, ERR_MSGID, "msgid")
 _PRINTUSASCII = bytes(range(0x21, 0x7F))
-_SDNAME = bytes(c for c in range(0x21, 0x7F) if c not in b'= ]"')
+_SDNAME_RE = re.compile(rb"[!#-<>-\\\\^-~]{1,32}")  # printusascii except = SP ] "
 _BOM = b"\xef\xbb\xbf"
 _SP, _LT, _GT, _DASH, _LBR, _RBR, _DQ, _BS, _EQ = b' <>-[]"\\='
 
@@ -233,9 +233,8 @@ def _structured_data(d: bytes, p: int, n: int, st: _SdState) -> int:
     sd = st.sd
     while p < n and d[p] == _LBR:
         p += 1
-        q = p
-        while q < n and q - p < 32 and d[q] in _SDNAME:
-            q += 1
+        m = _SDNAME_RE.match(d, p)
+        q = p if m is None else m.end()
         if q == p or q >= n or d[q] not in b" ]":
             sd.pop(st.elem, None)
             if not sd:
@@ -251,9 +250,8 @@ def _structured_data(d: bytes, p: int, n: int, st: _SdState) -> int:
         p = q
         while d[p] == _SP:
             p += 1
-            q = p
-            while q < n and q - p < 32 and d[q] in _SDNAME:
-                q += 1
+            m = _SDNAME_RE.match(d, p)
+            q = p if m is None else m.end()
             if q == p or q >= n or d[q] != _EQ:
                 _param_error(st, q)
             st.param = name = d[p:q].decode("ascii")
