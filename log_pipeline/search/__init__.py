@@ -1,0 +1,28 @@
+"""Search stores (embedded tantivy, Elasticsearch), the query language and the live-tail hub."""
+
+from log_pipeline.search.base import (
+    BadCursorError,
+    Bucket,
+    Context,
+    InvalidArgumentError,
+    RecordNotFoundError,
+    SearchError,
+    SearchPage,
+    SearchStore,
+)
+from log_pipeline.search.query import QuerySyntaxError, parse_query
+from log_pipeline.search.tail import TailHub
+
+__all__ = [
+    "BadCursorError",
+    "Bucket",
+    "Context",
+    "InvalidArgumentError",
+    "QuerySyntaxError",
+    "RecordNotFoundError",
+    "SearchError",
+    "SearchPage",
+    "SearchStore",
+    "TailHub",
+    "parse_query",
+]

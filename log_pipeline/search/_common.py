@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import orjson
 
 from log_pipeline.model import LogRecord
-from log_pipeline.search.base import BadCursorError, SearchError
+from log_pipeline.search.base import BadCursorError, InvalidArgumentError, SearchError
 from log_pipeline.search.query import And, FieldRef, Node, Term
 
 __all__ = [
@@ -70,10 +70,12 @@ def source_query(record: LogRecord) -> Node:
 def check_histogram_args(start_ns: int, end_ns: int, step_ns: int) -> int:
     """Validate and return the number of buckets."""
     if step_ns <= 0 or step_ns % NS_PER_MS:
-        raise SearchError("histogram step must be a positive whole number of milliseconds")
+        raise InvalidArgumentError("histogram step must be a positive whole number of milliseconds")
     if end_ns < start_ns:
-        raise SearchError("histogram end is before start")
+        raise InvalidArgumentError("histogram end is before start")
     buckets = (end_ns - start_ns) // step_ns + 1
     if buckets > MAX_BUCKETS:
-        raise SearchError(f"histogram would have {buckets} buckets (max {MAX_BUCKETS}); use a larger step")
+        raise InvalidArgumentError(
+            f"histogram would have {buckets} buckets (max {MAX_BUCKETS}); use a larger step"
+        )
     return buckets

@@ -21,6 +21,7 @@ __all__ = [
     "BadCursorError",
     "Bucket",
     "Context",
+    "InvalidArgumentError",
     "RecordNotFoundError",
     "SearchError",
     "SearchPage",
@@ -34,6 +35,10 @@ class SearchError(LogPipelineError):
 
 class RecordNotFoundError(SearchError):
     """``context`` was asked about an id the store does not hold."""
+
+
+class InvalidArgumentError(SearchError):
+    """A parameter the store cannot honour (e.g. a histogram step that is not whole milliseconds)."""
 
 
 class BadCursorError(SearchError):

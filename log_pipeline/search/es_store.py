@@ -127,7 +127,12 @@ class ElasticsearchStore:
 
     def _actions(self, records: Sequence[LogRecord]) -> Iterator[dict[str, Any]]:
         for r in records:
-            yield {"_op_type": "index", "_index": self._index_for(r.timestamp_ns), "_id": r.id, "_source": _source(r)}
+            yield {
+                "_op_type": "index",
+                "_index": self._index_for(r.timestamp_ns),
+                "_id": r.id,
+                "_source": _source(r),
+            }
 
     def write(self, records: Sequence[LogRecord]) -> None:
         if not records:

@@ -1,0 +1,280 @@
+"""Log search HTTP API: ``logs_router(store, patterns=None, tail=None)`` returns a FastAPI router serving
+
+* ``GET /api/v1/logs/search``    q, start, end (RFC 3339 or Unix seconds), limit, cursor — newest first
+* ``GET /api/v1/logs/histogram`` q, start, end, step (seconds or ``30s``/``5m``/``1h``) — counts per bucket
+* ``GET /api/v1/logs/context``   id, before, after — records from the same source around a hit
+* ``GET /api/v1/logs/tail``      q — Server-Sent Events (``event: log``; ``event: dropped`` for slow clients)
+* ``GET /api/v1/logs/patterns``  app, limit — from any object with ``list_patterns(app, limit)``
+
+Responses use Prometheus' envelope (``{"status": "success", "data": ...}``; errors ``{"status": "error",
+"errorType": ..., "error": ...}`` with 400 for bad parameters or queries, 404 for an unknown id, 503 when the
+store fails). Store calls run in the thread pool, never on the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import re
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from datetime import datetime
+from typing import Any, Protocol, TypeVar
+
+import orjson
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import StreamingResponse
+from starlette.concurrency import run_in_threadpool
+
+from log_pipeline.model import LogRecord
+from log_pipeline.search._common import rfc3339_ns
+from log_pipeline.search.base import (
+    BadCursorError,
+    InvalidArgumentError,
+    RecordNotFoundError,
+    SearchError,
+    SearchStore,
+)
+from log_pipeline.search.query import QuerySyntaxError
+from log_pipeline.search.tail import TailHub
+
+__all__ = ["PatternSource", "logs_router", "parse_time"]
+
+NS = 1_000_000_000
+MAX_LIMIT = 10_000
+_DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$")
+_UNITS = {"ms": 10**6, "s": NS, "m": 60 * NS, "h": 3600 * NS, "d": 86400 * NS, None: NS}
+T = TypeVar("T")
+
+
+class PatternSource(Protocol):
+    def list_patterns(self, app: str | None, limit: int) -> Sequence[Any]:
+        """Patterns (dataclasses or dicts), most frequent first."""
+        ...
+
+
+class _BadRequestError(Exception):
+    def __init__(self, error_type: str, status: int, message: str) -> None:
+        super().__init__(message)
+        self.error_type = error_type
+        self.status = status
+
+
+def _json(payload: Any, status: int = 200) -> Response:
+    return Response(orjson.dumps(payload), status_code=status, media_type="application/json")
+
+
+def _error(error_type: str, status: int, message: str) -> Response:
+    return _json({"status": "error", "errorType": error_type, "error": message}, status)
+
+
+def parse_time(name: str, text: str) -> int:
+    """RFC 3339 or Unix seconds (fractions allowed) -> Unix nanoseconds."""
+    try:
+        if re.fullmatch(r"-?\d+(\.\d+)?", text):
+            whole, _, frac = text.partition(".")
+            return int(whole) * NS + (int((frac + "000000000")[:9]) if frac else 0) * (
+                -1 if text[0] == "-" else 1
+            )
+        dt = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError as exc:
+        raise _BadRequestError(
+            "bad_data", 400, f'invalid parameter "{name}": cannot parse {text!r} as a time'
+        ) from exc
+    if dt.tzinfo is None:
+        raise _BadRequestError(
+            "bad_data", 400, f'invalid parameter "{name}": {text!r} needs a UTC offset or Z'
+        )
+    frac_ns = 0
+    m = re.search(r"\.(\d+)", text)
+    if m:  # datetime keeps microseconds only; keep nanoseconds from the text
+        frac_ns = int((m.group(1) + "000000000")[:9])
+        dt = dt.replace(microsecond=0)
+    return int(dt.timestamp()) * NS + frac_ns
+
+
+def _duration(name: str, text: str) -> int:
+    m = _DURATION.match(text)
+    if not m or float(m.group(1)) <= 0:
+        raise _BadRequestError(
+            "bad_data", 400, f'invalid parameter "{name}": {text!r} is not a positive duration'
+        )
+    return round(float(m.group(1)) * _UNITS[m.group(2)])
+
+
+def _int(name: str, text: str | None, default: int, lo: int, hi: int) -> int:
+    if text is None or text == "":
+        return default
+    try:
+        value = int(text)
+    except ValueError as exc:
+        raise _BadRequestError(
+            "bad_data", 400, f'invalid parameter "{name}": {text!r} is not an integer'
+        ) from exc
+    if not lo <= value <= hi:
+        raise _BadRequestError("bad_data", 400, f'invalid parameter "{name}": must be between {lo} and {hi}')
+    return value
+
+
+def _opt_time(request: Request, name: str) -> int | None:
+    text = request.query_params.get(name)
+    return None if not text else parse_time(name, text)
+
+
+def hit_json(r: LogRecord) -> dict[str, Any]:
+    return {
+        "timestamp": rfc3339_ns(r.timestamp_ns),
+        "message": r.message,
+        "labels": r.labels,
+        "fields": r.fields,
+        "id": r.id,
+        "pattern_id": r.pattern_id,
+    }
+
+
+def _pattern_json(p: Any) -> dict[str, Any]:
+    if dataclasses.is_dataclass(p) and not isinstance(p, type):
+        item: dict[str, Any] = dataclasses.asdict(p)
+    else:
+        item = dict(p)
+    for key in [k for k in item if k.endswith("_ns") and isinstance(item[k], int)]:
+        item[key[:-3]] = rfc3339_ns(item[key])
+    return item
+
+
+async def _call(fn: Callable[[], T]) -> T:
+    return await run_in_threadpool(fn)
+
+
+async def _guarded(make: Callable[[], Awaitable[Response]]) -> Response:
+    try:
+        return await make()
+    except _BadRequestError as exc:
+        return _error(exc.error_type, exc.status, str(exc))
+    except QuerySyntaxError as exc:
+        return _error("bad_data", 400, f'invalid parameter "q": {exc}')
+    except BadCursorError as exc:
+        return _error("bad_data", 400, f'invalid parameter "cursor": {exc}')
+    except RecordNotFoundError as exc:
+        return _error("not_found", 404, str(exc))
+    except InvalidArgumentError as exc:
+        return _error("bad_data", 400, str(exc))
+    except SearchError as exc:
+        return _error("unavailable", 503, str(exc))
+
+
+def logs_router(
+    store: SearchStore,
+    patterns: PatternSource | None = None,
+    tail: TailHub | None = None,
+    *,
+    clock: Callable[[], int] = time.time_ns,
+    tail_poll_s: float = 0.05,
+    keepalive_s: float = 15.0,
+) -> APIRouter:
+    router = APIRouter()
+
+    @router.get("/api/v1/logs/search")
+    async def search(request: Request) -> Response:
+        async def run() -> Response:
+            qp = request.query_params
+            start, end = _opt_time(request, "start"), _opt_time(request, "end")
+            limit = _int("limit", qp.get("limit"), 100, 1, MAX_LIMIT)
+            q, cursor = qp.get("q", ""), qp.get("cursor") or None
+            page = await _call(lambda: store.search(q, start, end, limit, cursor))
+            data = {
+                "total": page.total,
+                "hits": [hit_json(r) for r in page.hits],
+                "next_cursor": page.next_cursor,
+            }
+            return _json({"status": "success", "data": data})
+
+        return await _guarded(run)
+
+    @router.get("/api/v1/logs/histogram")
+    async def histogram(request: Request) -> Response:
+        async def run() -> Response:
+            qp = request.query_params
+            end = _opt_time(request, "end") or clock()
+            start = _opt_time(request, "start") or end - 3600 * NS
+            if end < start:
+                raise _BadRequestError("bad_data", 400, 'invalid parameter "end": end is before start')
+            step_text = qp.get("step")
+            step = _duration("step", step_text) if step_text else max((end - start) // 60, 10**6)
+            step = max(step // 10**6, 1) * 10**6  # whole milliseconds
+            q = qp.get("q", "")
+            buckets = await _call(lambda: store.histogram(q, start, end, step))
+            data = {
+                "step_s": step / NS,
+                "buckets": [{"timestamp": rfc3339_ns(b.start_ns), "count": b.count} for b in buckets],
+                "total": sum(b.count for b in buckets),
+            }
+            return _json({"status": "success", "data": data})
+
+        return await _guarded(run)
+
+    @router.get("/api/v1/logs/context")
+    async def context(request: Request) -> Response:
+        async def run() -> Response:
+            qp = request.query_params
+            record_id = qp.get("id")
+            if not record_id:
+                raise _BadRequestError("bad_data", 400, 'invalid parameter "id": required')
+            before = _int("before", qp.get("before"), 10, 0, 1000)
+            after = _int("after", qp.get("after"), 10, 0, 1000)
+            ctx = await _call(lambda: store.context(record_id, before, after))
+            data = {
+                "hit": hit_json(ctx.hit),
+                "before": [hit_json(r) for r in ctx.before],
+                "after": [hit_json(r) for r in ctx.after],
+            }
+            return _json({"status": "success", "data": data})
+
+        return await _guarded(run)
+
+    @router.get("/api/v1/logs/patterns")
+    async def list_patterns(request: Request) -> Response:
+        async def run() -> Response:
+            if patterns is None:
+                raise _BadRequestError("unavailable", 503, "pattern mining is not enabled")
+            app = request.query_params.get("app") or None
+            limit = _int("limit", request.query_params.get("limit"), 100, 1, MAX_LIMIT)
+            items = await _call(lambda: list(patterns.list_patterns(app, limit)))
+            return _json({"status": "success", "data": {"patterns": [_pattern_json(p) for p in items]}})
+
+        return await _guarded(run)
+
+    @router.get("/api/v1/logs/tail")
+    async def live_tail(request: Request) -> Response:
+        if tail is None:
+            return _error("unavailable", 503, "live tail is not enabled")
+        try:
+            sub = tail.subscribe(request.query_params.get("q", ""))
+        except QuerySyntaxError as exc:
+            return _error("bad_data", 400, f'invalid parameter "q": {exc}')
+
+        async def events() -> AsyncIterator[bytes]:
+            reported, idle = 0, 0.0
+            try:
+                yield b": connected\n\n"
+                while not await request.is_disconnected():
+                    record = sub.get(0)
+                    if record is not None:
+                        idle = 0.0
+                        yield b"event: log\ndata: " + orjson.dumps(hit_json(record)) + b"\n\n"
+                        continue
+                    if sub.dropped != reported:
+                        reported = sub.dropped
+                        yield b"event: dropped\ndata: " + orjson.dumps({"dropped": reported}) + b"\n\n"
+                    await asyncio.sleep(tail_poll_s)
+                    idle += tail_poll_s
+                    if idle >= keepalive_s:
+                        idle = 0.0
+                        yield b": keepalive\n\n"
+            finally:
+                tail.unsubscribe(sub)
+
+        headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+        return StreamingResponse(events(), media_type="text/event-stream", headers=headers)
+
+    return router
