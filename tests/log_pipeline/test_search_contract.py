@@ -40,7 +40,9 @@ def _dataset() -> list[LogRecord]:
         app = "checkout" if i % 2 else "cart"
         status = [200, 200, 404, 500, 503, 200][i % 6]
         level = "error" if status >= 500 else "info"
-        msg = f"GET /orders/{i} {status} took {i}ms" if i % 4 else f"connection refused by db-{i % 3} retrying"
+        msg = (
+            f"GET /orders/{i} {status} took {i}ms" if i % 4 else f"connection refused by db-{i % 3} retrying"
+        )
         recs.append(
             LogRecord(
                 id=f"r{i:03d}",
@@ -69,7 +71,9 @@ class Harness:
     def prime_search(self, oracle: list[LogRecord], limit: int) -> None:
         if self.replay is not None:
             srcs = [_source(r) for r in newest_first(oracle)]
-            self.replay.expect("POST", r"/paramedic-logs-\*/_search", search_response(srcs[: limit + 1], len(oracle)))
+            self.replay.expect(
+                "POST", r"/paramedic-logs-\*/_search", search_response(srcs[: limit + 1], len(oracle))
+            )
 
     def last_body(self) -> dict[str, Any]:
         assert self.replay is not None
@@ -102,7 +106,9 @@ def ids(recs: list[LogRecord]) -> list[str]:
     return [r.id for r in recs]
 
 
-def check_query(h: Harness, q: str, pred: Callable[[LogRecord], bool], dsl: dict[str, Any], limit: int = 50) -> None:
+def check_query(
+    h: Harness, q: str, pred: Callable[[LogRecord], bool], dsl: dict[str, Any], limit: int = 50
+) -> None:
     oracle = [r for r in DATA if pred(r)]
     h.prime_search(oracle, limit)
     page = h.store.search(q, None, None, limit)
@@ -114,63 +120,93 @@ def check_query(h: Harness, q: str, pred: Callable[[LogRecord], bool], dsl: dict
 
 def case_phrase_query(h: Harness) -> None:
     check_query(
-        h, '"connection refused"', lambda r: "connection refused" in r.message,
+        h,
+        '"connection refused"',
+        lambda r: "connection refused" in r.message,
         {"match_phrase": {"message": "connection refused"}},
     )
 
 
 def case_bare_terms_implicit_and(h: Harness) -> None:
     check_query(
-        h, "took 500", lambda r: "took" in r.message and " 500 " in r.message,
+        h,
+        "took 500",
+        lambda r: "took" in r.message and " 500 " in r.message,
         {"bool": {"filter": [{"match": {"message": "took"}}, {"match": {"message": "500"}}]}},
     )
 
 
 def case_label_filters(h: Harness) -> None:
     check_query(
-        h, "app:checkout level:error", lambda r: r.labels["app"] == "checkout" and r.labels["level"] == "error",
+        h,
+        "app:checkout level:error",
+        lambda r: r.labels["app"] == "checkout" and r.labels["level"] == "error",
         {"bool": {"filter": [{"term": {"labels.app": "checkout"}}, {"term": {"labels.level": "error"}}]}},
     )
 
 
 def case_range_query(h: Harness) -> None:
     check_query(
-        h, "status:[500 TO 599]", lambda r: 500 <= int(r.fields["status"]) <= 599,
+        h,
+        "status:[500 TO 599]",
+        lambda r: 500 <= int(r.fields["status"]) <= 599,
         {"range": {"fields.status": {"gte": 500, "lte": 599}}},
     )
 
 
 def case_comparison_and_exclusive_range(h: Harness) -> None:
     check_query(
-        h, "response_time_s:>=1.5 AND status:{200 TO 600}",
+        h,
+        "response_time_s:>=1.5 AND status:{200 TO 600}",
         lambda r: float(r.fields["response_time_s"]) >= 1.5 and 200 < int(r.fields["status"]) < 600,
-        {"bool": {"filter": [
-            {"range": {"fields.response_time_s": {"gte": 1.5}}},
-            {"range": {"fields.status": {"gt": 200, "lt": 600}}},
-        ]}},
+        {
+            "bool": {
+                "filter": [
+                    {"range": {"fields.response_time_s": {"gte": 1.5}}},
+                    {"range": {"fields.status": {"gt": 200, "lt": 600}}},
+                ]
+            }
+        },
     )
 
 
 def case_or_not_parentheses(h: Harness) -> None:
     check_query(
-        h, "(status:404 OR status:503) NOT app:cart",
+        h,
+        "(status:404 OR status:503) NOT app:cart",
         lambda r: r.fields["status"] in (404, 503) and r.labels["app"] != "cart",
-        {"bool": {
-            "filter": [{"bool": {"should": [{"term": {"fields.status": "404"}}, {"term": {"fields.status": "503"}}],
-                                 "minimum_should_match": 1}}],
-            "must_not": [{"term": {"labels.app": "cart"}}],
-        }},
+        {
+            "bool": {
+                "filter": [
+                    {
+                        "bool": {
+                            "should": [
+                                {"term": {"fields.status": "404"}},
+                                {"term": {"fields.status": "503"}},
+                            ],
+                            "minimum_should_match": 1,
+                        }
+                    }
+                ],
+                "must_not": [{"term": {"labels.app": "cart"}}],
+            }
+        },
     )
 
 
 def case_wildcard(h: Harness) -> None:
     check_query(
-        h, "path:/orders/1* AND refus*",
+        h,
+        "path:/orders/1* AND refus*",
         lambda r: str(r.fields["path"]).startswith("/orders/1") and "refused" in r.message,
-        {"bool": {"filter": [
-            {"wildcard": {"fields.path": {"value": "/orders/1*"}}},
-            {"wildcard": {"message": {"value": "refus*"}}},
-        ]}},
+        {
+            "bool": {
+                "filter": [
+                    {"wildcard": {"fields.path": {"value": "/orders/1*"}}},
+                    {"wildcard": {"message": {"value": "refus*"}}},
+                ]
+            }
+        },
     )
 
 
@@ -212,14 +248,21 @@ def case_histogram(h: Harness) -> None:
         if r.labels["level"] == "error":
             counts[(r.timestamp_ns - T0) // step] += 1
     if h.replay is not None:
-        h.replay.expect("POST", r"/paramedic-logs-\*/_search", histogram_response(
-            [((T0 + i * step) // 10**6, c) for i, c in enumerate(counts) if c]))
+        h.replay.expect(
+            "POST",
+            r"/paramedic-logs-\*/_search",
+            histogram_response([((T0 + i * step) // 10**6, c) for i, c in enumerate(counts) if c]),
+        )
     buckets = h.store.histogram("level:error", T0, end, step)
     assert buckets == [Bucket(T0 + i * step, c) for i, c in enumerate(counts)]
     if h.replay is not None:
         body = h.last_body()
         assert body["aggs"]["h"]["date_histogram"] == {
-            "field": "@timestamp", "fixed_interval": "300000ms", "offset": "0ms", "min_doc_count": 1}
+            "field": "@timestamp",
+            "fixed_interval": "300000ms",
+            "offset": "0ms",
+            "min_doc_count": 1,
+        }
         assert body["size"] == 0
 
 
@@ -227,12 +270,18 @@ def case_context(h: Harness) -> None:
     hit = next(r for r in DATA if r.id == "r011")  # app checkout, instance 1
     same = newest_first([r for r in DATA if r.labels["app"] == "checkout" and r.labels["instance"] == "1"])
     older = [r for r in same if (r.timestamp_ns, r.id) < (hit.timestamp_ns, hit.id)][:2]
-    newer = sorted([r for r in same if (r.timestamp_ns, r.id) > (hit.timestamp_ns, hit.id)],
-                   key=lambda r: (r.timestamp_ns, r.id))[:3]
+    newer = sorted(
+        [r for r in same if (r.timestamp_ns, r.id) > (hit.timestamp_ns, hit.id)],
+        key=lambda r: (r.timestamp_ns, r.id),
+    )[:3]
     if h.replay is not None:
         h.replay.expect("POST", r"/paramedic-logs-\*/_search", search_response([_source(hit)], 1))
-        h.replay.expect("POST", r"/paramedic-logs-\*/_search", search_response([_source(r) for r in older], 5))
-        h.replay.expect("POST", r"/paramedic-logs-\*/_search", search_response([_source(r) for r in newer], 6))
+        h.replay.expect(
+            "POST", r"/paramedic-logs-\*/_search", search_response([_source(r) for r in older], 5)
+        )
+        h.replay.expect(
+            "POST", r"/paramedic-logs-\*/_search", search_response([_source(r) for r in newer], 6)
+        )
     ctx = h.store.context("r011", 2, 3)
     assert ctx.hit.id == "r011"
     assert ctx.hit.fields == hit.fields and ctx.hit.labels == hit.labels
@@ -242,8 +291,9 @@ def case_context(h: Harness) -> None:
         after_body = h.last_body()
         assert after_body["sort"] == [{"ts_ns": {"order": "asc"}}, {"id": {"order": "asc"}}]
         assert after_body["search_after"] == [hit.timestamp_ns, hit.id]
-        assert after_body["query"] == {"bool": {"filter": [
-            {"term": {"labels.app": "checkout"}}, {"term": {"labels.instance": "1"}}]}}
+        assert after_body["query"] == {
+            "bool": {"filter": [{"term": {"labels.app": "checkout"}}, {"term": {"labels.instance": "1"}}]}
+        }
 
 
 def case_context_unknown_id(h: Harness) -> None:
@@ -267,7 +317,9 @@ def case_upsert_by_id(h: Harness) -> None:
         bulk = next(r for r in reversed(h.replay.requests) if r.path == "/_bulk")
         action, source = bulk.ndjson()
         assert action == {"index": {"_index": "paramedic-logs-2024.05.01", "_id": "r003"}}
-        assert source["message"] == "rewritten line" and source["@timestamp"] == "2024-05-01T12:01:00.000000000Z"
+        assert (
+            source["message"] == "rewritten line" and source["@timestamp"] == "2024-05-01T12:01:00.000000000Z"
+        )
         assert "refresh=wait_for" in bulk.query
 
 
