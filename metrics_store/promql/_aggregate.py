@@ -1,4 +1,5 @@
-"""Aggregation operators (sum, avg, min, max, count, group, stddev, stdvar) with ``by``/``without``.
+"""Aggregation operators (sum, avg, min, max, count, group, stddev, stdvar) with ``by``/``without``;
+those with a parameter (topk, bottomk, quantile, count_values) are in ``_aggregate_param``.
 
 Members of a group are folded one series at a time, vectorised over steps, with the exact update rules of
 Prometheus 2.42 ``aggregation()`` (first value seeds the group; NaN handling of min/max; running mean)."""
@@ -11,8 +12,9 @@ import numpy as np
 import promql_parser
 
 from metrics_store.model import METRIC_NAME, Labels
+from metrics_store.promql._aggregate_param import PARAM_AGGREGATIONS, aggregate_param
 from metrics_store.promql._context import EvalContext
-from metrics_store.promql._steps import F64, StepSeries, VectorSteps
+from metrics_store.promql._steps import F64, EvalValue, StepSeries, VectorSteps
 from metrics_store.promql.errors import UnsupportedError
 
 __all__ = ["SUPPORTED_AGGREGATIONS", "aggregate"]
@@ -72,10 +74,14 @@ def _fold(op: str, members: list[StepSeries], n: int) -> tuple[F64, np.ndarray]:
     return acc, has
 
 
-def aggregate(ctx: EvalContext, op: str, value: VectorSteps, modifier: Any) -> VectorSteps:
-    if op not in SUPPORTED_AGGREGATIONS:
-        raise UnsupportedError(f"aggregation {op} is not supported yet")
+def aggregate(
+    ctx: EvalContext, op: str, value: VectorSteps, modifier: Any, param: EvalValue | None = None
+) -> VectorSteps:
     by, names = _grouping(modifier)
+    if op in PARAM_AGGREGATIONS and param is not None:
+        return aggregate_param(ctx, op, value, param, by=by, names=names)
+    if op not in SUPPORTED_AGGREGATIONS:
+        raise UnsupportedError(f"aggregation {op} is not supported")
     groups: dict[Labels, list[StepSeries]] = {}
     for s in value.series:
         groups.setdefault(_group_key(s.labels, by, names), []).append(s)

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -44,10 +45,32 @@ def _match_op(op: Any) -> MatchOp:
 AtSpec = tuple[str, int]
 
 
+_STRINGS = re.compile(r""""(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|`[^`]*`""")
+_HOLT_WINTERS = re.compile(r"\bholt_winters(\s*\()")
+_RENAMED = re.compile(r"\bdouble_exponential_smoothing\s*\(")
+HOLT_WINTERS_AS_PARSED = "double_exponential_smoothing"
+
+
+def _rename_holt_winters(query: str) -> str:
+    """promql_parser knows Prometheus 2.42's ``holt_winters`` only by its 3.x name
+    ``double_exponential_smoothing``: rename it outside string literals (and reject the 3.x name)."""
+    parts: list[str] = []
+    pos = 0
+    for m in [*_STRINGS.finditer(query), None]:
+        code = query[pos : m.start() if m else len(query)]
+        if _RENAMED.search(code):
+            raise QueryParseError(f'parse error: unknown function with name "{HOLT_WINTERS_AS_PARSED}"')
+        parts.append(_HOLT_WINTERS.sub(HOLT_WINTERS_AS_PARSED + r"\1", code))
+        if m is not None:
+            parts.append(m.group(0))
+            pos = m.end()
+    return "".join(parts)
+
+
 def parse(query: str) -> Any:
     """Parse ``query``; syntax and type errors become :class:`QueryParseError` (cause chained)."""
     try:
-        return promql_parser.parse(query)
+        return promql_parser.parse(_rename_holt_winters(query))
     except ValueError as exc:
         raise QueryParseError(f"parse error: {exc}") from exc
 

@@ -1,6 +1,6 @@
 """Binary operators: arithmetic, comparison (filter or ``bool``), set operators, with Prometheus 2.42
 semantics for scalar/scalar, vector/scalar and vector/vector (one-to-one matching with ``on``/``ignoring``;
-``and``/``or``/``unless`` many-to-many). ``group_left``/``group_right`` are not supported yet."""
+``and``/``or``/``unless`` many-to-many; ``group_left``/``group_right`` with extra labels)."""
 
 from __future__ import annotations
 
@@ -45,6 +45,8 @@ COMPARISON: dict[str, Callable[[F64, F64], np.ndarray]] = {
     "<=": np.less_equal,
 }
 SET_OPS = frozenset({"and", "or", "unless"})
+# Prometheus 2.42 shouldDropMetricName: arithmetic drops the metric name, except atan2.
+DROPS_NAME = frozenset({"+", "-", "*", "/", "%", "^"})
 
 
 def _fmt(labels: Labels) -> str:
@@ -64,7 +66,8 @@ def _vector_scalar(op: str, vec: VectorSteps, scalar: F64, swap: bool, return_bo
         for s in vec.series:
             lv, rv = (scalar, s.values) if swap else (s.values, scalar)
             if op in ARITHMETIC:
-                out.append(StepSeries(drop_name(s.labels), ARITHMETIC[op](lv, rv), s.present))
+                labels = drop_name(s.labels) if op in DROPS_NAME else s.labels
+                out.append(StepSeries(labels, ARITHMETIC[op](lv, rv), s.present))
                 continue
             keep = COMPARISON[op](lv, rv)
             if return_bool:
@@ -127,11 +130,50 @@ def _set_op(op: str, lhs: VectorSteps, rhs: VectorSteps, m: _Matching, n: int) -
     return VectorSteps(out)
 
 
-def _one_to_one(
-    op: str, lhs: VectorSteps, rhs: VectorSteps, m: _Matching, *, return_bool: bool
+def _match_labels(labels: Labels, m: _Matching) -> Labels:
+    """Prometheus' ``Labels.MatchLabels``: the labels a match group is identified by (for messages)."""
+    if m.on:
+        return tuple(p for p in labels if p[0] in m.ignored)
+    return tuple(p for p in labels if p[0] != METRIC_NAME and p[0] not in m.ignored)
+
+
+def _result_labels(
+    many: Labels, one: Labels, m: _Matching, *, card: str, include: tuple[str, ...], drop: bool
+) -> Labels:
+    """Prometheus 2.42 ``resultMetric``."""
+    labels = dict(many)
+    if drop:
+        labels.pop(METRIC_NAME, None)
+    if card == "one-to-one":
+        labels = {k: v for k, v in labels.items() if (k in m.ignored) == m.on}
+    if include:
+        theirs = dict(one)
+        for name in include:
+            value = theirs.get(name, "")
+            if value:
+                labels[name] = value
+            else:
+                labels.pop(name, None)
+    return tuple(sorted(labels.items()))
+
+
+def _vector_match(
+    op: str,
+    lhs: VectorSteps,
+    rhs: VectorSteps,
+    m: _Matching,
+    *,
+    card: str,
+    include: tuple[str, ...],
+    return_bool: bool,
 ) -> VectorSteps:
+    """One-to-one, many-to-one (``card="many-to-one"``) and one-to-many matching, Prometheus 2.42
+    ``VectorBinop``: the "one" side must be unique per match group; results must be unique."""
+    swapped = card == "one-to-many"
+    many_side, one_side = (rhs, lhs) if swapped else (lhs, rhs)
+    one_name = "left" if swapped else "right"
     right: dict[Labels, StepSeries] = {}
-    for s in rhs.series:
+    for s in one_side.series:
         key = m.signature(s.labels)
         prev = right.get(key)
         if prev is None:
@@ -139,18 +181,19 @@ def _one_to_one(
             continue
         if (prev.present & s.present).any():
             raise QueryExecutionError(
-                f"found duplicate series for the match group {_fmt(key)} on the right hand-side of the "
-                f"operation: [{_fmt(prev.labels)}, {_fmt(s.labels)}];many-to-many matching not allowed: "
-                "matching labels must be unique on one side"
+                f"found duplicate series for the match group {_fmt(_match_labels(s.labels, m))} on the "
+                f"{one_name} hand-side of the operation: [{_fmt(s.labels)}, {_fmt(prev.labels)}]"
+                ";many-to-many matching not allowed: matching labels must be unique on one side"
             )
         right[key] = StepSeries(
             s.labels, np.where(s.present, s.values, prev.values), prev.present | s.present
         )
     used: dict[Labels, np.ndarray] = {}
+    produced: dict[tuple[Labels, Labels], np.ndarray] = {}
     out: list[StepSeries] = []
-    drop = op in ARITHMETIC or return_bool
+    drop = op in DROPS_NAME
     with np.errstate(all="ignore"):
-        for s in lhs.series:
+        for s in many_side.series:
             key = m.signature(s.labels)
             r = right.get(key)
             if r is None:
@@ -158,22 +201,33 @@ def _one_to_one(
             both = s.present & r.present
             if not both.any():
                 continue
-            prior = used.get(key)
-            if prior is not None and (prior & both).any():
-                raise QueryExecutionError(
-                    "multiple matches for labels: many-to-one matching must be explicit "
-                    "(group_left/group_right)"
-                )
-            used[key] = both if prior is None else prior | both
-            labels = m.result_labels(s.labels, drop)
+            lv, rv = (r.values, s.values) if swapped else (s.values, r.values)
             if op in ARITHMETIC:
-                out.append(StepSeries(labels, ARITHMETIC[op](s.values, r.values), both))
+                values, keep = ARITHMETIC[op](lv, rv), both
+            else:
+                cmp = COMPARISON[op](lv, rv)
+                values, keep = (cmp.astype(np.float64), both) if return_bool else (lv, both & cmp)
+            if not keep.any():
                 continue
-            keep = COMPARISON[op](s.values, r.values)
+            labels = _result_labels(s.labels, r.labels, m, card=card, include=include, drop=drop)
             if return_bool:
-                out.append(StepSeries(labels, keep.astype(np.float64), both))
-            elif (both & keep).any():
-                out.append(StepSeries(labels, s.values, both & keep))
+                labels = drop_name(labels)
+            if card == "one-to-one":
+                prior = used.get(key)
+                if prior is not None and (prior & keep).any():
+                    raise QueryExecutionError(
+                        "multiple matches for labels: many-to-one matching must be explicit "
+                        "(group_left/group_right)"
+                    )
+                used[key] = keep if prior is None else prior | keep
+            else:
+                prior = produced.get((key, labels))
+                if prior is not None and (prior & keep).any():
+                    raise QueryExecutionError(
+                        "multiple matches for labels: grouping labels must ensure unique matches"
+                    )
+                produced[(key, labels)] = keep if prior is None else prior | keep
+            out.append(StepSeries(labels, values, keep))
     return VectorSteps(merge_same_labels(out))
 
 
@@ -190,13 +244,14 @@ def binary(ctx: EvalContext, node: Any, lhs: EvalValue, rhs: EvalValue) -> EvalV
     if isinstance(lhs, ScalarSteps) and isinstance(rhs, VectorSteps):
         return _vector_scalar(op, rhs, lhs.values, swap=True, return_bool=return_bool)
     if isinstance(lhs, VectorSteps) and isinstance(rhs, VectorSteps):
-        if modifier is not None and modifier.card in (
-            promql_parser.VectorMatchCardinality.ManyToOne,
-            promql_parser.VectorMatchCardinality.OneToMany,
-        ):
-            raise UnsupportedError("group_left/group_right vector matching is not supported yet")
         m = _Matching(modifier)
         if op in SET_OPS:
             return _set_op(op, lhs, rhs, m, ctx.num_steps)
-        return _one_to_one(op, lhs, rhs, m, return_bool=return_bool)
+        card = "one-to-one"
+        if modifier is not None and modifier.card == promql_parser.VectorMatchCardinality.ManyToOne:
+            card = "many-to-one"
+        elif modifier is not None and modifier.card == promql_parser.VectorMatchCardinality.OneToMany:
+            card = "one-to-many"
+        include = tuple(modifier.group_labels or ()) if modifier is not None and card != "one-to-one" else ()
+        return _vector_match(op, lhs, rhs, m, card=card, include=include, return_bool=return_bool)
     raise QueryExecutionError(f"binary operator {op} is not defined between these operand types")

@@ -22,8 +22,9 @@ from metrics_store.promql._steps import (
     merge_same_labels,
     type_name,
 )
-from metrics_store.promql.errors import QueryExecutionError, UnsupportedError
-from metrics_store.promql.functions import FUNCTIONS
+from metrics_store.promql._subquery import eval_subquery
+from metrics_store.promql.errors import QueryExecutionError, QueryParseError, UnsupportedError
+from metrics_store.promql.functions import FUNCTIONS, NODE_FUNCTIONS, NOT_IN_PROMETHEUS_2_42
 
 __all__ = ["evaluate"]
 
@@ -50,24 +51,40 @@ def _dispatch(ctx: EvalContext, node: Any) -> EvalValue:
     if isinstance(node, promql_parser.UnaryExpr):
         return _negate(evaluate(ctx, node.expr))
     if isinstance(node, promql_parser.Call):
-        name = str(node.func.name)
-        impl = FUNCTIONS.get(name)
-        if impl is None:
-            raise UnsupportedError(f"function {name} is not supported yet")
-        return impl(ctx, [evaluate(ctx, arg) for arg in node.args])
+        return _call(ctx, node)
     if isinstance(node, promql_parser.AggregateExpr):
         op = op_name(node.op)
         inner = evaluate(ctx, node.expr)
         if not isinstance(inner, VectorSteps):
             raise QueryExecutionError(f"expected instant vector in aggregation, got {type_name(inner)}")
-        if node.param is not None:
-            raise UnsupportedError(f"aggregation {op} is not supported yet")
-        return aggregate(ctx, op, inner, node.modifier)
+        param = None if node.param is None else evaluate(ctx, node.param)
+        return aggregate(ctx, op, inner, node.modifier, param)
     if isinstance(node, promql_parser.BinaryExpr):
         return binary(ctx, node, evaluate(ctx, node.lhs), evaluate(ctx, node.rhs))
     if isinstance(node, promql_parser.SubqueryExpr):
-        raise UnsupportedError("subqueries are not supported yet")
+        return eval_subquery(ctx, node, evaluate)
     raise UnsupportedError(f"expression {type(node).__name__} is not supported yet")
+
+
+def _call(ctx: EvalContext, node: Any) -> EvalValue:
+    name = str(node.func.name)
+    if name in NOT_IN_PROMETHEUS_2_42:
+        raise QueryParseError(f'parse error: unknown function with name "{name}"')
+    syntactic = NODE_FUNCTIONS.get(name)
+    if syntactic is not None:
+        if name == "timestamp" and isinstance(_unwrap(node.args[0]), promql_parser.VectorSelector):
+            return syntactic(ctx, node, [])  # reads the selector itself: the samples' own timestamps
+        return syntactic(ctx, node, [evaluate(ctx, arg) for arg in node.args])
+    impl = FUNCTIONS.get(name)
+    if impl is None:
+        raise UnsupportedError(f"function {name} is not supported yet")
+    return impl(ctx, [evaluate(ctx, arg) for arg in node.args])
+
+
+def _unwrap(node: Any) -> Any:
+    while isinstance(node, promql_parser.ParenExpr):
+        node = node.expr
+    return node
 
 
 def _negate(value: EvalValue) -> EvalValue:

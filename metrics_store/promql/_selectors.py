@@ -41,7 +41,8 @@ def _select(ctx: EvalContext, vs: Any, start_ms: int, end_ms: int) -> list[Serie
     return data
 
 
-def eval_vector_selector(ctx: EvalContext, vs: Any) -> VectorSteps:
+def eval_vector_selector(ctx: EvalContext, vs: Any, *, sample_times: bool = False) -> VectorSteps:
+    """Per-step samples of ``vs``; with ``sample_times`` the values are the samples' timestamps in s."""
     ref = reference_times(ctx, vs.at, vs.offset)
     lookback = ctx.lookback_ms
     data = _select(ctx, vs, int(ref.min()) - lookback, int(ref.max()))
@@ -55,6 +56,8 @@ def eval_vector_selector(ctx: EvalContext, vs: Any) -> VectorSteps:
         safe = np.where(found, idx, 0)
         values = vals[safe]
         present = found & (ts[safe] >= ref - lookback) & ~stale_mask(values)
+        if sample_times:
+            values = ts[safe].astype(np.float64) / 1000
         if present.any():
             out.append(StepSeries(sd.labels, values, present))
     ctx.check_deadline()

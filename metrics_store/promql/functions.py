@@ -1,23 +1,27 @@
-"""The function table: PromQL function name -> implementation.
+"""The function tables: PromQL function name -> implementation (every function of Prometheus 2.42).
 
-An implementation receives the evaluation context and its already-evaluated arguments (types checked by the
-parser) and returns a value for all steps. To add a function, write it and add one line to ``FUNCTIONS``;
-the evaluator never changes. A name the parser knows but this table lacks is answered with
-"function X is not supported yet"."""
+An implementation in ``FUNCTIONS`` receives the evaluation context and its already-evaluated arguments
+(types checked by the parser) and returns a value for all steps. ``NODE_FUNCTIONS`` also receive the call's
+AST node (absent() takes labels from its argument's matchers; timestamp() reads a selector's sample times).
+To add a function, write it and add one line to a table; the evaluator never changes. Names the parser knows
+that Prometheus 2.42 does not have are rejected as unknown functions (as 2.42's parser does)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
-from metrics_store.promql import _over_time, _rate
+from metrics_store.promql import _absent, _elementwise, _histogram, _labels, _over_time, _rate, _trend
+from metrics_store.promql._ast import HOLT_WINTERS_AS_PARSED
 from metrics_store.promql._context import EvalContext
 from metrics_store.promql._steps import EvalValue, ScalarSteps, StepSeries, VectorSteps
 
-__all__ = ["FUNCTIONS", "FunctionImpl"]
+__all__ = ["FUNCTIONS", "NODE_FUNCTIONS", "NOT_IN_PROMETHEUS_2_42", "FunctionImpl", "NodeFunctionImpl"]
 
 FunctionImpl = Callable[[EvalContext, list[EvalValue]], EvalValue]
+NodeFunctionImpl = Callable[[EvalContext, Any, list[EvalValue]], EvalValue]
 
 
 def _time(ctx: EvalContext, args: list[EvalValue]) -> EvalValue:
@@ -44,22 +48,63 @@ def _scalar(ctx: EvalContext, args: list[EvalValue]) -> EvalValue:
 
 
 FUNCTIONS: dict[str, FunctionImpl] = {
+    **_elementwise.MATH_FUNCTIONS,
+    **_elementwise.DATE_FUNCTIONS,
     "avg_over_time": _over_time.avg_over_time,
+    "changes": _trend.changes,
+    "clamp": _elementwise.clamp,
+    "clamp_max": _elementwise.clamp_max,
+    "clamp_min": _elementwise.clamp_min,
     "count_over_time": _over_time.count_over_time,
     "delta": _rate.delta,
+    "deriv": _trend.deriv,
+    "histogram_quantile": _histogram.histogram_quantile,
+    HOLT_WINTERS_AS_PARSED: _trend.holt_winters,  # holt_winters, renamed for the parser (see _ast)
+    "histogram_count": _histogram.native_only,
+    "histogram_fraction": _histogram.native_only,
+    "histogram_sum": _histogram.native_only,
     "idelta": _rate.idelta,
     "increase": _rate.increase,
     "irate": _rate.irate,
+    "label_join": _labels.label_join,
+    "label_replace": _labels.label_replace,
     "last_over_time": _over_time.last_over_time,
     "max_over_time": _over_time.max_over_time,
     "min_over_time": _over_time.min_over_time,
+    "pi": _elementwise.pi,
+    "predict_linear": _trend.predict_linear,
     "present_over_time": _over_time.present_over_time,
     "quantile_over_time": _over_time.quantile_over_time,
     "rate": _rate.rate,
+    "resets": _trend.resets,
+    "round": _elementwise.round_,
     "scalar": _scalar,
+    "sort": _labels.sort,
+    "sort_desc": _labels.sort_desc,
     "stddev_over_time": _over_time.stddev_over_time,
     "stdvar_over_time": _over_time.stdvar_over_time,
     "sum_over_time": _over_time.sum_over_time,
     "time": _time,
     "vector": _vector,
 }
+
+NODE_FUNCTIONS: dict[str, NodeFunctionImpl] = {
+    "absent": _absent.absent,
+    "absent_over_time": _absent.absent_over_time,
+    "timestamp": _absent.timestamp,
+}
+
+# Known to promql_parser (newer Prometheus) but not to Prometheus 2.42.
+NOT_IN_PROMETHEUS_2_42 = frozenset(
+    {
+        "mad_over_time",
+        "sort_by_label",
+        "sort_by_label_desc",
+        "info",
+        "limitk",
+        "limit_ratio",
+        "histogram_avg",
+        "histogram_stddev",
+        "histogram_stdvar",
+    }
+)

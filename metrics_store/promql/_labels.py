@@ -1,0 +1,155 @@
+"""label_replace, label_join (Go regexp semantics: fully anchored match, ``$name``/``${name}`` expansion),
+sort and sort_desc — Prometheus 2.42."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+import numpy as np
+
+from metrics_store.model import Labels
+from metrics_store.promql._context import EvalContext
+from metrics_store.promql._steps import EvalValue, StepSeries, StringValue, VectorSteps, merge_same_labels
+from metrics_store.promql.errors import QueryExecutionError
+
+__all__ = ["go_expand", "label_join", "label_replace", "sort", "sort_desc"]
+
+_LABEL_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
+_NAME_CHAR = re.compile(r"[a-zA-Z0-9_]+")
+
+
+def _string(value: EvalValue) -> str:
+    if not isinstance(value, StringValue):
+        raise TypeError(f"expected a string, got {type(value).__name__}")
+    return value.value
+
+
+def _vector(value: EvalValue) -> VectorSteps:
+    if not isinstance(value, VectorSteps):
+        raise TypeError(f"expected an instant vector, got {type(value).__name__}")
+    return value
+
+
+def _group(match: re.Match[str], name: str) -> str:
+    if name.isdigit() and not (name[0] == "0" and len(name) > 1):
+        num = int(name)
+        if num > match.re.groups:
+            return ""
+        return match.group(num) or ""
+    if name in match.re.groupindex:
+        return match.group(name) or ""
+    return ""
+
+
+def go_expand(template: str, match: re.Match[str]) -> str:
+    """Go's ``Regexp.ExpandString``: ``$1``, ``${1}``, ``$name`` (longest name: ``$1x`` is group "1x"),
+    ``$$``; a malformed reference leaves the ``$`` as text."""
+    out: list[str] = []
+    i = 0
+    while i < len(template):
+        c = template[i]
+        if c != "$" or i + 1 >= len(template):
+            out.append(c)
+            i += 1
+            continue
+        nxt = template[i + 1]
+        if nxt == "$":
+            out.append("$")
+            i += 2
+            continue
+        if nxt == "{":
+            close = template.find("}", i + 2)
+            name = template[i + 2 : close] if close > 0 else ""
+            if not name or not _NAME_CHAR.fullmatch(name):
+                out.append("$")
+                i += 1
+                continue
+            out.append(_group(match, name))
+            i = close + 1
+            continue
+        m = _NAME_CHAR.match(template, i + 1)
+        if m is None:
+            out.append("$")
+            i += 1
+            continue
+        out.append(_group(match, m.group(0)))
+        i = m.end()
+    return "".join(out)
+
+
+def _set(labels: Labels, name: str, value: str) -> Labels:
+    rest = [p for p in labels if p[0] != name]
+    if value:
+        rest.append((name, value))
+        rest.sort()
+    return tuple(rest)
+
+
+def _relabel(vec: VectorSteps, fn: Callable[[Labels], Labels]) -> VectorSteps:
+    cache: dict[Labels, Labels] = {}
+    out = []
+    for s in vec.series:
+        new = cache.get(s.labels)
+        if new is None:
+            new = cache[s.labels] = fn(s.labels)
+        out.append(StepSeries(new, s.values, s.present))
+    return VectorSteps(merge_same_labels(out))
+
+
+def label_replace(ctx: EvalContext, args: list[EvalValue]) -> EvalValue:
+    dst, repl, src, regex = (_string(a) for a in args[1:5])
+    try:
+        pattern = re.compile(f"(?:{regex})")
+    except re.error as exc:
+        raise QueryExecutionError(f"invalid regular expression in label_replace(): {regex}") from exc
+    if not _LABEL_NAME.fullmatch(dst):
+        raise QueryExecutionError(f"invalid destination label name in label_replace(): {dst}")
+
+    def relabel(labels: Labels) -> Labels:
+        src_value = dict(labels).get(src, "")
+        match = pattern.fullmatch(src_value)
+        if match is None:
+            return labels
+        return _set(labels, dst, go_expand(repl, match))
+
+    return _relabel(_vector(args[0]), relabel)
+
+
+def label_join(ctx: EvalContext, args: list[EvalValue]) -> EvalValue:
+    dst, sep = _string(args[1]), _string(args[2])
+    sources = [_string(a) for a in args[3:]]
+    for src in sources:
+        if not _LABEL_NAME.fullmatch(src):
+            raise QueryExecutionError(f"invalid source label name in label_join(): {src}")
+    if not _LABEL_NAME.fullmatch(dst):
+        raise QueryExecutionError(f"invalid destination label name in label_join(): {dst}")
+
+    def relabel(labels: Labels) -> Labels:
+        values = dict(labels)
+        return _set(labels, dst, sep.join(values.get(src, "") for src in sources))
+
+    return _relabel(_vector(args[0]), relabel)
+
+
+def _sorted(ctx: EvalContext, value: EvalValue, descending: bool) -> VectorSteps:
+    """Order series by their value at the first step (only an instant query's order is observable);
+    NaN last in both directions, as Prometheus."""
+    vec = _vector(value)
+    if ctx.num_steps != 1:
+        return vec
+
+    def key(s: StepSeries) -> tuple[bool, float]:
+        v = float(s.values[0])
+        nan = bool(np.isnan(v))
+        return nan, 0.0 if nan else (-v if descending else v)
+
+    return VectorSteps(sorted(vec.series, key=key))
+
+
+def sort(ctx: EvalContext, args: list[EvalValue]) -> EvalValue:
+    return _sorted(ctx, args[0], descending=False)
+
+
+def sort_desc(ctx: EvalContext, args: list[EvalValue]) -> EvalValue:
+    return _sorted(ctx, args[0], descending=True)

@@ -1,0 +1,192 @@
+"""Differential test: every query of ``queries.txt`` gives the same answer from Paramedic as from a real
+Prometheus 2.42, both having scraped the same deterministic exporter (explicit timestamps, so both store
+identical samples), at the same instant and range evaluation times.
+
+Corpus format: one query per line, ``#`` starts a comment line. A query that cannot be made equal yet is
+written ``<query>  ## known: <reason>``; the test then asserts it still differs, so a fix shows up."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.differential.compare import differences, normalise
+from tests.differential.exporter import NUM_SAMPLES, STEP_MS, Exporter
+from tests.support.servers import ManagedProcess, free_port, require_binary, wait_http, wait_until
+
+HERE = Path(__file__).resolve().parent
+KNOWN = "## known:"
+SCRAPE = "250ms"
+
+
+@dataclass(frozen=True)
+class Case:
+    query: str
+    known: str | None
+    line: int
+
+
+def load_cases(path: Path = HERE / "queries.txt") -> list[Case]:
+    out = []
+    for n, raw in enumerate(path.read_text().splitlines(), 1):
+        text = raw.strip()
+        if not text or text.startswith("#"):
+            continue
+        query, _, known = text.partition(KNOWN)
+        out.append(Case(query.strip(), known.strip() or None, n))
+    return out
+
+
+CASES = load_cases()
+
+
+@dataclass(frozen=True)
+class Systems:
+    prom: str
+    para: str
+    base_ms: int
+    client: httpx.Client
+
+    @property
+    def end_ms(self) -> int:
+        return self.base_ms + (NUM_SAMPLES - 1) * STEP_MS
+
+    def instant_times(self) -> list[int]:
+        return [self.end_ms, self.base_ms + 50 * STEP_MS + 7_500, self.base_ms + 20 * STEP_MS + 3_000]
+
+    def get(self, base: str, path: str, params: dict[str, str]) -> dict[str, Any]:
+        body: dict[str, Any] = self.client.get(f"{base}{path}", params=params, timeout=30).json()
+        return body
+
+
+def _targets(prefix: str, port: int) -> dict[str, list[str]]:
+    return {"api": [f"127.0.0.1:{port}", f"localhost:{port}"], "db": [f"127.0.0.1:{port}"]}
+
+
+def _configs(tmp: Path, port: int, prom_port: int, para_port: int) -> None:
+    prom_jobs = "".join(
+        f"  - job_name: {job}\n    metrics_path: /prom/{job}\n    static_configs: [{{targets: {targets}}}]\n"
+        for job, targets in _targets("prom", port).items()
+    )
+    (tmp / "prometheus.yml").write_text(
+        f"global: {{scrape_interval: {SCRAPE}, scrape_timeout: {SCRAPE}}}\nscrape_configs:\n{prom_jobs}"
+    )
+    para_jobs = "".join(
+        f"    - {{name: {job}, type: static, metrics_path: /para/{job}, targets: {targets}}}\n"
+        for job, targets in _targets("para", port).items()
+    )
+    (tmp / "paramedic.yaml").write_text(
+        f"server: {{listen_port: {para_port}}}\ncollector:\n  interval_s: 0.25\n  timeout_s: 0.25\n"
+        f"  jobs:\n{para_jobs}metrics_store: {{type: embedded, path: data}}\n"
+    )
+
+
+def _has_last_sample(sys_: Systems, base: str) -> bool:
+    params = {"query": "count(count_over_time(diff_queue_length[1s]))", "time": str(sys_.end_ms / 1000)}
+    body = sys_.get(base, "/api/v1/query", params)
+    result = body.get("data", {}).get("result", [])
+    return bool(result) and result[0]["value"][1] == "3"
+
+
+@pytest.fixture(scope="module")
+def systems(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Systems]:
+    tmp = tmp_path_factory.mktemp("differential")
+    # Samples start 40 minutes ago (Prometheus' head accepts up to 1 h before its newest sample, which is
+    # the `up` series at scrape time) and end 15 minutes later, so nothing is in the future.
+    base_ms = (int(time.time()) // 60 - 40) * 60_000
+    exporter = Exporter(base_ms)
+    exporter.start()
+    prom_port, para_port = free_port(), free_port()
+    _configs(tmp, exporter.port, prom_port, para_port)
+    prom = ManagedProcess(
+        "prometheus",
+        [
+            require_binary("prometheus"),
+            f"--config.file={tmp / 'prometheus.yml'}",
+            f"--storage.tsdb.path={tmp / 'prom-data'}",
+            f"--web.listen-address=127.0.0.1:{prom_port}",
+        ],
+        tmp / "prometheus.log",
+    )
+    para = ManagedProcess(
+        "paramedic",
+        [sys.executable, "-m", "paramedic.cli", "serve", "--config", str(tmp / "paramedic.yaml")],
+        tmp / "paramedic.log",
+        cwd=tmp,
+    )
+    client = httpx.Client()
+    try:
+        wait_http(f"http://127.0.0.1:{prom_port}/-/ready", 30, prom)
+        wait_http(f"http://127.0.0.1:{para_port}/-/ready", 30, para)
+        found = Systems(f"http://127.0.0.1:{prom_port}", f"http://127.0.0.1:{para_port}", base_ms, client)
+        wait_until(
+            lambda: exporter.done("prom", 3) and exporter.done("para", 3), 60, "all sample sets served"
+        )
+        wait_until(
+            lambda: _has_last_sample(found, found.prom) and _has_last_sample(found, found.para),
+            20,
+            "the last samples to be queryable",
+        )
+        yield found
+    finally:
+        client.close()
+        para.stop()
+        prom.stop()
+        exporter.stop()
+
+
+def test_both_stored_identical_samples(systems: Systems) -> None:
+    params = {"query": '{__name__=~"diff_.*"}[30m]', "time": str(systems.end_ms / 1000)}
+    expected = normalise(systems.get(systems.prom, "/api/v1/query", params), ordered=False)
+    got = normalise(systems.get(systems.para, "/api/v1/query", params), ordered=False)
+    assert expected[0] == "matrix", expected
+    assert len(expected[1]) > 60
+    assert differences(expected, got) is None, differences(expected, got)
+
+
+def test_corpus_is_large() -> None:
+    assert len(CASES) >= 200
+
+
+def _evaluations(systems: Systems, query: str) -> Iterator[tuple[str, str, dict[str, str]]]:
+    for t in systems.instant_times():
+        yield f"instant@{t}", "/api/v1/query", {"query": query, "time": str(t / 1000)}
+    start = systems.base_ms + 10 * STEP_MS
+    yield (
+        "range/60s",
+        "/api/v1/query_range",
+        {
+            "query": query,
+            "start": str(start / 1000),
+            "end": str(systems.end_ms / 1000),
+            "step": "60",
+        },
+    )
+
+
+def _diff(systems: Systems, query: str) -> list[str]:
+    ordered = query.startswith(("sort(", "sort_desc("))
+    out = []
+    for what, path, params in _evaluations(systems, query):
+        expected = normalise(systems.get(systems.prom, path, params), ordered)
+        got = normalise(systems.get(systems.para, path, params), ordered)
+        problem = differences(expected, got)
+        if problem is not None:
+            out.append(f"{what}: {problem}")
+    return out
+
+
+@pytest.mark.parametrize("case", CASES, ids=[f"L{c.line}" for c in CASES])
+def test_query_matches_prometheus(systems: Systems, case: Case) -> None:
+    problems = _diff(systems, case.query)
+    if case.known is None:
+        assert not problems, f"{case.query}\n" + "\n".join(problems)
+    else:
+        assert problems, f"{case.query}: known difference ({case.known}) no longer differs: remove the mark"
