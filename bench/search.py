@@ -18,9 +18,24 @@ from prometheus_client import CollectorRegistry
 from log_pipeline.model import LogRecord
 from log_pipeline.search.tantivy_store import TantivyStore
 
-WORDS = (
-    "GET POST PUT /orders /cart /login ok failed timeout retry upstream backend cache miss hit user".split()
-)
+WORDS = [
+    "GET",
+    "POST",
+    "PUT",
+    "/orders",
+    "/cart",
+    "/login",
+    "ok",
+    "failed",
+    "timeout",
+    "retry",
+    "upstream",
+    "backend",
+    "cache",
+    "miss",
+    "hit",
+    "user",
+]
 
 
 def lines(n: int) -> list[str]:
