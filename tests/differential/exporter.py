@@ -60,7 +60,11 @@ def _samples(job: str, host: str, k: int) -> Iterator[tuple[str, dict[str, str],
     for m, method in enumerate(("get", "post")):
         yield "diff_requests_limit", {"method": method}, 100.0 * (m + 1) + tseed
     for i, sensor in enumerate(("a", "b", "c")):
-        yield "diff_temperature_celsius", {"sensor": sensor}, 20 + 10 * math.sin(k / 7 + i + tseed)
+        yield (
+            "diff_temperature_celsius",
+            {"sensor": sensor},
+            20 + 10 * math.sin(k / 7 + i * 0.37 + tseed * 1.13),
+        )
     yield "diff_queue_length", {}, float(((k // 3) * tseed) % 9)
     yield "diff_balance", {}, round(50 * math.cos(k / 5 + tseed), 3) - 10.5 + (k % 4) * 0.25
     special = (math.nan, math.inf, -math.inf, 0.0, -0.0, 1e308, -2.5)

@@ -66,8 +66,8 @@ def test_parse_and_unsupported_errors() -> None:
     engine = Engine(_store(), registry=CollectorRegistry())
     with pytest.raises(QueryParseError):
         engine.instant_query("sum(", 0)
-    with pytest.raises(UnsupportedError, match="function histogram_quantile is not supported yet"):
-        engine.instant_query("histogram_quantile(0.9, m)", 0)
+    with pytest.raises(UnsupportedError, match="aggregation limitk is not supported"):
+        engine.instant_query("limitk(2, m)", 0)
     with pytest.raises(QueryParseError, match='invalid expression type "range vector" for range query'):
         engine.range_query("m[5m]", 0, 60_000, 15_000)
 
@@ -90,7 +90,7 @@ def test_metrics_are_recorded_in_the_given_registry() -> None:
     engine = Engine(_store(), registry=registry)
     engine.instant_query("m", 1_000_000)
     with pytest.raises(UnsupportedError):
-        engine.instant_query("abs(m)", 0)
+        engine.instant_query("limitk(2, m)", 0)
     assert registry.get_sample_value("paramedic_promql_queries_total", {"kind": "instant"}) == 2
     assert (
         registry.get_sample_value(
