@@ -1,0 +1,291 @@
+"""Range-query latency of Paramedic beside Prometheus 2.42 over the same synthetic data, both over HTTP.
+
+    .venv/bin/python bench/query.py [--scrape-s 15] [--reps 3] [--full] [--profile]
+
+Data (identical in both systems, ending at "now" so retention keeps it):
+
+* ``bench_small_total{instance,code}``: 1,000 series covering 24 h
+* ``bench_big_total{instance,code}``: 10,000 series covering 1 h (24 h with ``--full``: 57.6 M samples at
+  15 s, slow to generate and backfill; raise ``--scrape-s`` to thin it)
+* ``bench_lat_seconds_bucket{instance,le}``: 100 histograms × 10 buckets = 1,000 series covering 1 h
+
+Prometheus gets them as OpenMetrics backfilled with ``promtool tsdb create-blocks-from openmetrics``;
+Paramedic gets the same samples appended to an embedded store directory, then ``paramedic serve`` runs on it.
+Each query runs ``--reps`` times per system (after ``--warmup`` untimed runs) at 15 s step; the table shows
+medians, the ratio Paramedic/Prometheus (goal ≤ 1.0), whether both returned the same series count, and both
+peak RSS (VmHWM). ``--profile`` re-runs Paramedic's slowest query in-process under cProfile (hotspots).
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import pstats
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import numpy as np
+from prometheus_client import CollectorRegistry
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from metrics_store.api import query_router
+from metrics_store.config import EmbeddedStoreConfig
+from metrics_store.embedded import EmbeddedStore
+from metrics_store.model import labels_from
+from tests.support.servers import ManagedProcess, free_port, wait_http
+
+HOUR_S = 3600
+WINDOW_S = 600  # data starts this much before the longest range, for [5m] windows
+
+
+@dataclass(frozen=True)
+class Family:
+    name: str
+    labels: list[dict[str, str]]
+    hours: float
+
+
+def _families(full: bool) -> list[Family]:
+    def counters(n: int) -> list[dict[str, str]]:
+        return [{"instance": f"i{i}", "code": str(200 + 100 * (i % 4))} for i in range(n)]
+
+    les = ["0.005", "0.01", "0.025", "0.05", "0.1", "0.25", "0.5", "1", "2.5", "+Inf"]
+    hist = [{"instance": f"i{i}", "le": le} for i in range(100) for le in les]
+    return [
+        Family("bench_small_total", counters(1_000), 24),
+        Family("bench_big_total", counters(10_000), 24 if full else 1),
+        Family("bench_lat_seconds_bucket", hist, 24 if full else 1),
+    ]
+
+
+def _values(fam: Family, steps: int, rng: np.random.Generator) -> Iterator[np.ndarray]:
+    """One value row per scrape: counters; cumulative over ``le`` for histogram buckets."""
+    n = len(fam.labels)
+    cur = np.zeros(n)
+    for _ in range(steps):
+        if fam.name.endswith("_bucket"):
+            inc = rng.integers(0, 5, (n // 10, 10)).cumsum(axis=1).reshape(n)
+        else:
+            inc = rng.integers(0, 10, n)
+        cur += inc
+        yield cur
+
+
+def _fmt_labels(name: str, labels: dict[str, str]) -> str:
+    return name + "{" + ",".join(f'{k}="{v}"' for k, v in sorted(labels.items())) + "}"
+
+
+def generate(families: list[Family], end_s: int, scrape_s: int, om_path: Path, store: EmbeddedStore) -> int:
+    """Write the OpenMetrics file and append the same samples to ``store``; returns the sample count."""
+    total = 0
+    with om_path.open("w") as om:
+        for fam in families:
+            rng = np.random.default_rng(len(fam.labels))
+            steps = int((fam.hours * HOUR_S + WINDOW_S) // scrape_s) + 1
+            start_s = end_s - (steps - 1) * scrape_s
+            prefixes = [_fmt_labels(fam.name, lb) + " " for lb in fam.labels]
+            refs = np.array(
+                [store.series_ref(labels_from({"__name__": fam.name, **lb})) for lb in fam.labels],
+                dtype=np.uint32,
+            )
+            om.write(f"# TYPE {fam.name} gauge\n")
+            for k, row in enumerate(_values(fam, steps, rng)):
+                ts_s = start_s + k * scrape_s
+                suffix = f" {ts_s}\n"
+                om.write("".join(p + str(int(v)) + suffix for p, v in zip(prefixes, row, strict=True)))
+                store.append(refs, np.full(len(refs), ts_s * 1000, dtype=np.int64), row)  # type: ignore[arg-type]
+                total += len(refs)
+        om.write("# EOF\n")
+    return total
+
+
+def _queries(full: bool, ranges: list[int]) -> list[tuple[str, str, int]]:
+    """(series set, PromQL, range hours)."""
+    out = []
+    for metric, label, hours in (
+        ("bench_small_total", "1k", ranges),
+        ("bench_big_total", "10k", ranges if full else [h for h in ranges if h <= 1]),
+    ):
+        for h in hours:
+            out += [
+                (label, metric, h),
+                (label, f"rate({metric}[5m])", h),
+                (label, f"sum by (code) (rate({metric}[5m]))", h),
+                (label, f"avg_over_time({metric}[5m])", h),
+            ]
+    for h in ranges if full else [h for h in ranges if h <= 1]:
+        out.append(("1k", "histogram_quantile(0.9, sum by (le) (rate(bench_lat_seconds_bucket[5m])))", h))
+    return out
+
+
+def _time_query(
+    client: httpx.Client, query: str, start: int, end: int, reps: int, warmup: int
+) -> tuple[float, int, str]:
+    params = {"query": query, "start": str(start), "end": str(end), "step": "15"}
+    times, count, error = [], 0, ""
+    for i in range(warmup + reps):
+        t = time.perf_counter()
+        resp = client.post("/api/v1/query_range", data=params)
+        el = time.perf_counter() - t
+        body = resp.json()
+        if body.get("status") != "success":
+            return float("nan"), 0, f"{body.get('errorType')}: {body.get('error')}"
+        count = len(body["data"]["result"])
+        if i >= warmup:
+            times.append(el)
+    return statistics.median(times), count, error
+
+
+def _rss_peak_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def _profile(store_dir: Path, cfg: EmbeddedStoreConfig, query: str, start: int, end: int) -> None:
+    """The HTTP handler in-process (evaluation, JSON encoding), under cProfile."""
+    store = EmbeddedStore(store_dir, cfg, registry=CollectorRegistry(), background=False)
+    app = FastAPI()
+    app.include_router(query_router(store, registry=CollectorRegistry()))
+    params = {"query": query, "start": str(start), "end": str(end), "step": "15"}
+    prof = cProfile.Profile()
+    try:
+        with TestClient(app) as client:
+            prof.enable()
+            client.post("/api/v1/query_range", data=params)
+            prof.disable()
+    finally:
+        store.close()
+    out = io.StringIO()
+    pstats.Stats(prof, stream=out).sort_stats("tottime").print_stats(15)
+    print(f"\ncProfile of {query!r} over {(end - start) // HOUR_S} h (in-process HTTP handler, by own time):")
+    print("\n".join(line for line in out.getvalue().splitlines() if line.strip()))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--scrape-s", type=int, default=15, help="interval of the synthetic samples")
+    ap.add_argument("--reps", type=int, default=1, help="timed runs per query and system (median)")
+    ap.add_argument("--warmup", type=int, default=0, help="untimed runs before them")
+    ap.add_argument("--ranges", default="1,24", help="query ranges in hours, comma-separated")
+    ap.add_argument("--full", action="store_true", help="also 10k series × 24 h (57.6 M samples at 15 s)")
+    ap.add_argument("--profile", action="store_true", help="cProfile Paramedic's slowest query")
+    ap.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    args = ap.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="bench-query-"))
+    end_s = int(time.time()) // 60 * 60 - 60
+    cfg = EmbeddedStoreConfig(path=str(tmp / "para"), downsample_after_s=None, checkpoint_samples=10**9)
+    families = _families(args.full)
+    procs: list[ManagedProcess] = []
+    try:
+        t = time.perf_counter()
+        store = EmbeddedStore(tmp / "para", cfg, registry=CollectorRegistry(), background=False)
+        total = generate(families, end_s, args.scrape_s, tmp / "data.om", store)
+        store.checkpoint()
+        store.close()
+        print(
+            f"generated {total:,} samples ({(tmp / 'data.om').stat().st_size / 1e6:.0f} MB OpenMetrics, "
+            f"Paramedic store written) in {time.perf_counter() - t:.1f} s"
+        )
+        t = time.perf_counter()
+        subprocess.run(
+            [
+                "promtool",
+                "tsdb",
+                "create-blocks-from",
+                "openmetrics",
+                "-q",
+                str(tmp / "data.om"),
+                str(tmp / "prom"),
+            ],
+            check=True,
+        )
+        (tmp / "data.om").unlink()
+        print(f"promtool backfill: {time.perf_counter() - t:.1f} s")
+
+        prom_port, para_port = free_port(), free_port()
+        (tmp / "prometheus.yml").write_text("global: {scrape_interval: 1m}\n")
+        (tmp / "paramedic.yaml").write_text(
+            f"server: {{listen_port: {para_port}}}\n"
+            f"metrics_store: {{type: embedded, path: {tmp / 'para'}, downsample_after_s: null}}\n"
+        )
+        prom = ManagedProcess(
+            "prometheus",
+            [
+                "prometheus",
+                f"--config.file={tmp / 'prometheus.yml'}",
+                f"--storage.tsdb.path={tmp / 'prom'}",
+                f"--web.listen-address=127.0.0.1:{prom_port}",
+            ],
+            tmp / "prometheus.log",
+        )
+        procs.append(prom)
+        para = ManagedProcess(
+            "paramedic",
+            [sys.executable, "-m", "paramedic.cli", "serve", "--config", str(tmp / "paramedic.yaml")],
+            tmp / "paramedic.log",
+        )
+        procs.append(para)
+        wait_http(f"http://127.0.0.1:{prom_port}/-/ready", 120, prom)
+        wait_http(f"http://127.0.0.1:{para_port}/-/ready", 120, para)
+
+        print(
+            f"\n{'set':4} {'range':>5} {'query':72} {'Prometheus':>11} {'Paramedic':>11} {'ratio':>7}  series"
+        )
+        ratios: list[float] = []
+        slowest: tuple[float, str, int] = (0.0, "", 0)
+        with (
+            httpx.Client(base_url=f"http://127.0.0.1:{prom_port}", timeout=600) as pc,
+            httpx.Client(base_url=f"http://127.0.0.1:{para_port}", timeout=600) as mc,
+        ):
+            for label, query, hours in _queries(args.full, [int(h) for h in args.ranges.split(",")]):
+                start = end_s - hours * HOUR_S
+                p_med, p_n, p_err = _time_query(pc, query, start, end_s, args.reps, args.warmup)
+                m_med, m_n, m_err = _time_query(mc, query, start, end_s, args.reps, args.warmup)
+                if m_err:
+                    print(f"{label:4} {hours:>4}h {query:72} skipped on Paramedic: {m_err[:80]}")
+                    continue
+                ratio = m_med / p_med
+                ratios.append(ratio)
+                if m_med > slowest[0]:
+                    slowest = (m_med, query, hours)
+                same = "same" if p_n == m_n else f"DIFFER {p_n} vs {m_n}"
+                print(
+                    f"{label:4} {hours:>4}h {query:72} {p_med * 1000:9.1f}ms {m_med * 1000:9.1f}ms "
+                    f"{ratio:7.2f}  {m_n} {same}{' ' + p_err if p_err else ''}"
+                )
+        print(f"\noverall median ratio Paramedic/Prometheus: {statistics.median(ratios):.2f} (goal <= 1.0)")
+        print(
+            f"Paramedic peak RSS: {_rss_peak_mb(para.pid):.0f} MB; Prometheus peak RSS: "
+            f"{_rss_peak_mb(prom.pid):.0f} MB"
+        )
+        for p in procs:
+            p.stop()
+        procs.clear()
+        if args.profile and slowest[1]:
+            _profile(tmp / "para", cfg, slowest[1], end_s - slowest[2] * HOUR_S, end_s)
+    finally:
+        for p in procs:
+            p.stop()
+        if args.keep:
+            print(f"kept {tmp}")
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
