@@ -35,7 +35,8 @@ def test_logger_tcp(harness: Harness, framing: list[str]) -> None:
     one, two = harness.messages()
     assert one.startswith(b"<13>1 ") and one.endswith(b"hello one")
     assert two.endswith(b"hello two")
-    assert harness.metric("paramedic_logs_received_total", transport="tcp") == 2
+    # the counter moves right after the spool append that made the messages visible: poll, don't race it
+    wait_until(lambda: harness.metric("paramedic_logs_received_total", transport="tcp") == 2, 10, "the count")
 
 
 def test_tcp_octet_and_lf_detected_per_connection(harness: Harness) -> None:
