@@ -19,6 +19,8 @@ configured)::
         max_bytes: 1073741824               # unconsumed bytes before appends block (backpressure)
         max_backlog_messages: 2000000       # unconsumed messages before appends block
         fsync: never                        # never | batch | always
+      search: {type: embedded, path: data/logs/search}   # see log_pipeline.search.config
+      pattern_flush_interval_s: 15          # pattern counts -> metrics store
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ from __future__ import annotations
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from log_pipeline.search.config import EmbeddedSearchConfig, SearchConfig
 
 __all__ = [
     "FsyncPolicy",
@@ -104,4 +108,14 @@ class LogsConfig(BaseModel):
     spool: SpoolConfig = Field(default_factory=SpoolConfig)
     consumer_batch_messages: int = Field(
         4096, gt=0, description="Messages handed to the pipeline per process() call."
+    )
+    search: SearchConfig = Field(default_factory=EmbeddedSearchConfig)
+    pattern_flush_interval_s: float = Field(
+        15.0, gt=0, description="How often per-pattern counts are written to the metrics store."
+    )
+    duplicate_window_messages: int = Field(
+        100_000,
+        ge=0,
+        description="Recent messages remembered to count re-sent duplicates (same bytes, same peer host); "
+        "0 disables the count.",
     )

@@ -1,7 +1,9 @@
 """Build and run the Paramedic server: the one place that knows every component and their start/stop order.
 
-Start order: metrics store -> platform adapter -> collector (scrape manager) -> HTTP API.
-Stop order: the reverse, so no scrape appends to a closed store and every accepted sample is flushed.
+Start order: metrics store -> platform adapter -> logs (spool -> search store -> pipeline consumer ->
+receivers, see ``paramedic.logs``) -> collector (scrape manager) -> HTTP API.
+Stop order: the reverse, so no scrape appends to a closed store and every accepted sample is flushed; the log
+receivers stop first within logs, so nothing is acknowledged that is not in the spool.
 Reload (SIGHUP) takes the same path as startup for the collector: ``apply_config``.
 """
 
@@ -30,6 +32,7 @@ from metrics_store.base import MetricsStore
 from metrics_store.factory import open_store
 from paramedic import VERSION
 from paramedic.config import ConfigError, ParamedicConfig, load_config
+from paramedic.logs import LogService
 from platforms.base import Platform
 from platforms.factory import open_platform
 
@@ -56,6 +59,13 @@ class Paramedic:
         self.platform: Platform | None = (
             open_platform(config.platform, registry=registry) if config.platform else None
         )
+        self.logs: LogService | None = None
+        if config.logs is not None:
+            try:
+                self.logs = LogService(config.logs, base_dir=base_dir, appender=self.store, registry=registry)
+            except BaseException:
+                self.store.close()
+                raise
         self.metadata = MetadataRegistry(registry=registry)
         self.scraper = ScrapeManager(
             config.collector,
@@ -72,6 +82,8 @@ class Paramedic:
     def _build_app(self) -> FastAPI:
         @contextlib.asynccontextmanager
         async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+            if self.logs is not None:
+                await self.logs.start()
             await self.scraper.start()
             loop = asyncio.get_running_loop()
             with contextlib.suppress(NotImplementedError, RuntimeError):
@@ -82,6 +94,8 @@ class Paramedic:
             finally:
                 log.info("paramedic stopping")
                 await self.scraper.stop()
+                if self.logs is not None:
+                    await self.logs.stop()
                 self.store.close()
                 log.info("paramedic stopped")
 
@@ -90,6 +104,8 @@ class Paramedic:
         app.include_router(targets_router(self.scraper))
         app.include_router(metadata_router(self.metadata))
         app.include_router(status_router(self._server_info()))
+        if self.logs is not None:
+            app.include_router(self.logs.router())
 
         @app.get("/metrics", include_in_schema=False)
         def metrics() -> Response:

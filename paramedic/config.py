@@ -1,8 +1,8 @@
 """Load and validate the one Paramedic YAML config file.
 
 Sections are owned by the packages they configure (``collector.config``, ``metrics_store.config``,
-``platforms.config``); this module only composes them and turns validation failures into errors that name
-the file, the line, the key path and what to do::
+``platforms.config``, ``log_pipeline.config``); this module only composes them and turns validation failures
+into errors that name the file, the line, the key path and what to do::
 
     paramedic.yaml:12: collector.jobs[1].interval_s: Input should be greater than 0 (fix: ...)
 """
@@ -17,6 +17,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from collector.config import CollectorConfig
+from log_pipeline.config import LogsConfig
 from metrics_store.config import EmbeddedStoreConfig, StoreConfig
 from platforms.config import PlatformConfig
 
@@ -37,6 +38,9 @@ class ParamedicConfig(BaseModel):
     collector: CollectorConfig = Field(default_factory=CollectorConfig)
     metrics_store: StoreConfig = Field(default_factory=EmbeddedStoreConfig)
     platform: PlatformConfig | None = None
+    logs: LogsConfig | None = Field(
+        None, description="Log listeners, spool, pipeline and search store; absent = no log ingest."
+    )
 
 
 @dataclass(frozen=True, slots=True)

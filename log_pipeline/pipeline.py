@@ -1,0 +1,238 @@
+"""The log pipeline: a spool batch goes through a list of uniform stages, composed in :func:`build_pipeline`.
+
+::
+
+    (seq, RawMessage) batch
+      -> parse     SyslogParser.to_record, id = f"{seq:016x}" (stable across spool replay); duplicates counted
+      -> enrich    Cloud Foundry drain / RTR / BOSH / HAProxy / local-platform labels and fields
+      -> pattern   TemplateMiner.mine -> record.pattern_id, record.template
+      -> stats     PatternStats.observe(app, pattern) (flushed into the metrics store on its own timer)
+      -> store     SearchStore.write(batch): durable and searchable when it returns
+      -> tail      TailHub.publish(batch) to live-tail subscribers
+    (then SpoolConsumer commits the batch's last seq)
+
+A stage is ``Stage(name, kind, fn)``:
+
+* ``record`` stages call ``fn(record)`` per record; a record that fails is *kept* with
+  ``fields["pipeline_error"] = "<stage>: <reason>"`` and the error counted — never silently dropped;
+* the ``sink`` stage calls ``fn(records)`` once; if it raises, the whole batch raises, is not committed and is
+  retried by the consumer (records upsert by id, so a retry rewrites the same documents);
+* ``side`` stages call ``fn(records)``; a failure is counted and logged, the batch still commits.
+
+Metrics (one set per registry): ``paramedic_log_pipeline_received_total``,
+``paramedic_log_pipeline_written_total``, ``paramedic_log_pipeline_errors_total{stage,reason}``,
+``paramedic_log_pipeline_duplicates_total``, ``paramedic_log_pipeline_batch_seconds``.
+
+Duplicates: RELP is at-least-once — a frame appended to the spool but not acked before a crash is re-sent by
+the peer after it reconnects, and arrives with a new seq. :class:`DuplicateCounter` remembers the last
+``window`` messages by (peer host, bytes); a repeat with another seq is counted and marked
+``fields["duplicate_of"] = <earlier id>`` (still stored: two identical lines may also be genuine).
+The count is best effort: it sees re-sends within the window of one process' lifetime.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram
+
+from log_pipeline.base import LogSink, PatternMiner
+from log_pipeline.enrich import enrich
+from log_pipeline.model import LogRecord, RawMessage
+from log_pipeline.patterns import PatternStats
+from log_pipeline.search.tail import TailHub
+from log_pipeline.syslog import SyslogParser
+
+__all__ = [
+    "DuplicateCounter",
+    "PipelineMetrics",
+    "Stage",
+    "StageKind",
+    "build_pipeline",
+    "record_id",
+    "standard_stages",
+]
+
+log = logging.getLogger("log_pipeline.pipeline")
+
+StageKind = Literal["record", "sink", "side"]
+Batch = Sequence[tuple[int, RawMessage]]
+_MAX_ERROR_CHARS = 300
+
+
+@dataclass(frozen=True, slots=True)
+class Stage:
+    name: str
+    kind: StageKind
+    fn: Callable[[LogRecord], object] | Callable[[list[LogRecord]], object]
+
+
+class PipelineMetrics:
+    """Self-instrumentation of the pipeline (received, written, errors{stage,reason}, duplicates)."""
+
+    def __init__(self, registry: CollectorRegistry | None = REGISTRY) -> None:
+        self.received = Counter(
+            "paramedic_log_pipeline_received",
+            "Messages read from the spool by the pipeline.",
+            registry=registry,
+        )
+        self.written = Counter(
+            "paramedic_log_pipeline_written",
+            "Records durably written to the search store by the pipeline.",
+            registry=registry,
+        )
+        self._errors = Counter(
+            "paramedic_log_pipeline_errors",
+            "Stage failures (a failed record is kept with a pipeline_error field; a failed sink write "
+            "retries the batch).",
+            ["stage", "reason"],
+            registry=registry,
+        )
+        self.duplicates = Counter(
+            "paramedic_log_pipeline_duplicates",
+            "Messages whose bytes repeat a recent message from the same peer host under another spool seq "
+            "(at-least-once re-sends after a reconnect).",
+            registry=registry,
+        )
+        self.batch_seconds = Histogram(
+            "paramedic_log_pipeline_batch_seconds",
+            "Time to process one spool batch (parse to store write).",
+            registry=registry,
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+        )
+
+    def error(self, stage: str, reason: str) -> None:
+        self._errors.labels(stage, reason).inc()
+
+
+def record_id(seq: int) -> str:
+    """The record id of spool position ``seq``: fixed width hex, so ids sort like seqs."""
+    return f"{seq:016x}"
+
+
+class DuplicateCounter:
+    """Remembers the last ``window`` messages by (peer host, bytes); see the module docstring."""
+
+    def __init__(self, window: int) -> None:
+        self._window = window
+        self._seen: dict[int, int] = {}  # hash -> seq of the latest message with that hash
+        self._order: deque[tuple[int, int]] = deque()
+
+    def check(self, seq: int, raw: RawMessage) -> int | None:
+        """The seq of an earlier identical message, or None. Re-reading the same seq is not a duplicate."""
+        if self._window <= 0:
+            return None
+        key = hash((raw.peer.rpartition(":")[0], raw.data))
+        prev = self._seen.get(key)
+        self._seen[key] = seq
+        self._order.append((key, seq))
+        if len(self._order) > self._window:
+            old_key, old_seq = self._order.popleft()
+            if self._seen.get(old_key) == old_seq:
+                del self._seen[old_key]
+        return prev if prev is not None and prev != seq else None
+
+
+def _reason(exc: BaseException) -> str:
+    return type(exc).__name__
+
+
+def _mark(record: LogRecord, stage: str, exc: BaseException) -> None:
+    text = f"{stage}: {_reason(exc)}: {exc}"[:_MAX_ERROR_CHARS]
+    prior = record.fields.get("pipeline_error")
+    record.fields["pipeline_error"] = f"{prior}; {text}" if prior else text
+
+
+def _parse(
+    parser: SyslogParser, dups: DuplicateCounter, metrics: PipelineMetrics, batch: Batch
+) -> list[LogRecord]:
+    records: list[LogRecord] = []
+    for seq, raw in batch:
+        rid = record_id(seq)
+        try:
+            record = parser.to_record(raw, rid)
+        except Exception as exc:  # to_record never raises by contract; keep the message if it does
+            metrics.error("parse", _reason(exc))
+            record = LogRecord(
+                id=rid,
+                timestamp_ns=raw.received_ns,
+                message=raw.data.decode("utf-8", "replace"),
+                labels={"transport": raw.transport},
+            )
+            _mark(record, "parse", exc)
+        prev = dups.check(seq, raw)
+        if prev is not None:
+            metrics.duplicates.inc()
+            record.fields["duplicate_of"] = record_id(prev)
+        records.append(record)
+    return records
+
+
+def _run_stage(stage: Stage, records: list[LogRecord], metrics: PipelineMetrics) -> None:
+    if stage.kind == "record":
+        fn_one: Callable[[LogRecord], object] = stage.fn  # type: ignore[assignment]
+        for r in records:
+            try:
+                fn_one(r)
+            except Exception as exc:
+                metrics.error(stage.name, _reason(exc))
+                _mark(r, stage.name, exc)
+        return
+    fn_all: Callable[[list[LogRecord]], object] = stage.fn  # type: ignore[assignment]
+    try:
+        fn_all(records)
+    except Exception as exc:
+        metrics.error(stage.name, _reason(exc))
+        if stage.kind == "sink":
+            raise
+        log.warning("log pipeline stage %s failed (batch kept): %s", stage.name, exc)
+
+
+def standard_stages(
+    miner: PatternMiner, stats: PatternStats | None, store: LogSink, tail: TailHub | None
+) -> list[Stage]:
+    """enrich -> pattern -> stats -> store -> tail (stats and tail optional)."""
+
+    def pattern(r: LogRecord) -> None:
+        r.pattern_id, r.template = miner.mine(r.message)
+
+    stages = [Stage("enrich", "record", enrich), Stage("pattern", "record", pattern)]
+    if stats is not None:
+
+        def observe(r: LogRecord) -> None:
+            stats.observe(r.labels.get("app", ""), r.pattern_id, r.template, r.message, r.timestamp_ns)
+
+        stages.append(Stage("stats", "record", observe))
+    stages.append(Stage("store", "sink", store.write))
+    if tail is not None:
+        stages.append(Stage("tail", "side", tail.publish))
+    return stages
+
+
+def build_pipeline(
+    parser: SyslogParser,
+    stages: Sequence[Stage],
+    *,
+    metrics: PipelineMetrics,
+    duplicates: DuplicateCounter | None = None,
+    clock: Callable[[], float] = time.perf_counter,
+) -> Callable[[Batch], None]:
+    """The ``process`` function for :class:`~log_pipeline.receivers.SpoolConsumer`: parse the batch, run
+    ``stages`` in order; raises only when a ``sink`` stage fails (the batch is then retried)."""
+    dups = duplicates or DuplicateCounter(0)
+
+    def process(batch: Batch) -> None:
+        t0 = clock()
+        metrics.received.inc(len(batch))
+        records = _parse(parser, dups, metrics, batch)
+        for stage in stages:
+            _run_stage(stage, records, metrics)
+        metrics.written.inc(len(records))
+        metrics.batch_seconds.observe(clock() - t0)
+
+    return process

@@ -1,0 +1,149 @@
+"""The log service: builds the log pipeline from ``logs:`` and states its start/stop order.
+
+Start: spool -> search store (both opened in the constructor) -> pipeline consumer + pattern-count flusher ->
+receivers (only now is anything acknowledged). Stop: receivers first (nothing new is acked), then the consumer
+drains its current batch and stops, the pattern counts get a final flush, the store closes, the spool closes.
+Relative paths (spool, embedded store, TLS files) resolve against the config file's folder.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+from fastapi import APIRouter
+from prometheus_client import CollectorRegistry
+
+from log_pipeline.api import logs_router
+from log_pipeline.config import LogsConfig
+from log_pipeline.patterns import PatternMetrics, PatternStats, TemplateMiner
+from log_pipeline.pipeline import DuplicateCounter, PipelineMetrics, build_pipeline, standard_stages
+from log_pipeline.receivers import LogReceivers, SpoolConsumer
+from log_pipeline.search import SearchError, SearchStore, TailHub
+from log_pipeline.search.config import EmbeddedSearchConfig
+from log_pipeline.search.factory import open_search_store
+from log_pipeline.spool import FileSpool
+from log_pipeline.syslog import SyslogParser
+from metrics_store.base import Appender
+
+__all__ = ["LogService", "resolve_paths"]
+
+log = logging.getLogger("paramedic.logs")
+
+
+@runtime_checkable
+class _Retaining(Protocol):
+    def apply_retention(self) -> list[Path]: ...
+
+
+def _resolve(base_dir: Path, path: str) -> str:
+    p = Path(path)
+    return str(p if p.is_absolute() else base_dir / p)
+
+
+def resolve_paths(cfg: LogsConfig, base_dir: Path) -> LogsConfig:
+    """``cfg`` with the spool directory and TLS files made absolute against ``base_dir``."""
+    update: dict[str, object] = {
+        "spool": cfg.spool.model_copy(update={"path": _resolve(base_dir, cfg.spool.path)})
+    }
+    if cfg.tls is not None:
+        files = {
+            "cert_file": _resolve(base_dir, cfg.tls.cert_file),
+            "key_file": _resolve(base_dir, cfg.tls.key_file),
+        }
+        if cfg.tls.client_ca_file:
+            files["client_ca_file"] = _resolve(base_dir, cfg.tls.client_ca_file)
+        update["tls"] = cfg.tls.model_copy(update=files)
+    return cfg.model_copy(update=update)
+
+
+class LogService:
+    """Spool, search store, pipeline consumer and receivers for one ``logs:`` section.
+
+    ``appender`` receives ``paramedic_log_pattern_messages_total`` (the metrics store; it must outlive
+    :meth:`stop`). :meth:`start`/:meth:`stop` run on the server's event loop.
+    """
+
+    def __init__(
+        self, config: LogsConfig, *, base_dir: Path, appender: Appender | None, registry: CollectorRegistry
+    ) -> None:
+        self.config = cfg = resolve_paths(config, base_dir)
+        sp = cfg.spool
+        self.spool = FileSpool(
+            Path(sp.path),
+            segment_bytes=sp.segment_bytes,
+            max_bytes=sp.max_bytes,
+            max_backlog_messages=sp.max_backlog_messages,
+            fsync=sp.fsync,
+            fsync_interval_s=sp.fsync_interval_s,
+        )
+        try:
+            self.store: SearchStore = open_search_store(cfg.search, base_dir, registry)
+        except BaseException:
+            self.spool.close()
+            raise
+        self.tail = TailHub(registry=registry)
+        pattern_metrics = PatternMetrics(registry)
+        self.miner = TemplateMiner(
+            on_new=pattern_metrics.pattern_created, on_evict=pattern_metrics.pattern_evicted
+        )
+        self.patterns = PatternStats(appender, metrics=pattern_metrics)
+        self.metrics = PipelineMetrics(registry)
+        process = build_pipeline(
+            SyslogParser(registry=registry),
+            standard_stages(self.miner, self.patterns, self.store, self.tail),
+            metrics=self.metrics,
+            duplicates=DuplicateCounter(cfg.duplicate_window_messages),
+        )
+        self.consumer = SpoolConsumer(self.spool, process, cfg.consumer_batch_messages)
+        self.receivers = LogReceivers(cfg, self.spool, registry=registry)
+        self._stop_retention = threading.Event()
+        self._retention: threading.Thread | None = None
+
+    def router(self) -> APIRouter:
+        return logs_router(self.store, patterns=self.patterns, tail=self.tail)
+
+    async def start(self) -> None:
+        self.consumer.start()
+        self.patterns.start(self.config.pattern_flush_interval_s)
+        self._start_retention()
+        try:
+            await self.receivers.start()
+        except BaseException:
+            await self.stop()
+            raise
+        log.info("log pipeline started: listeners %s, spool %s", self.receivers.ports, self.config.spool.path)
+
+    async def stop(self) -> None:
+        await self.receivers.stop()
+        self.consumer.stop()
+        self.patterns.stop()
+        self._stop_retention.set()
+        if self._retention is not None:
+            self._retention.join()
+            self._retention = None
+        self.store.close()
+        self.spool.close()
+        log.info("log pipeline stopped")
+
+    def _start_retention(self) -> None:
+        store = self.store
+        search = self.config.search
+        if not isinstance(store, _Retaining) or not isinstance(search, EmbeddedSearchConfig):
+            return
+        interval = search.retention_interval_s
+
+        def run() -> None:
+            while not self._stop_retention.wait(interval):
+                try:
+                    dropped = store.apply_retention()
+                except SearchError as exc:
+                    log.warning("log retention failed: %s", exc)
+                    continue
+                if dropped:
+                    log.info("log retention dropped %d partitions", len(dropped))
+
+        self._retention = threading.Thread(target=run, name="log-retention", daemon=True)
+        self._retention.start()
