@@ -13,7 +13,7 @@ Prometheus gets them as OpenMetrics backfilled with ``promtool tsdb create-block
 Paramedic gets the same samples appended to an embedded store directory, then ``paramedic serve`` runs on it.
 Each query runs ``--reps`` times per system (after ``--warmup`` untimed runs) at 15 s step; the table shows
 medians, the ratio Paramedic/Prometheus (goal ≤ 1.0), whether both returned the same series count, and both
-peak RSS (VmHWM). ``--profile`` re-runs Paramedic's slowest query in-process under cProfile (hotspots).
+peak RSS. ``--profile`` re-runs Paramedic's slowest query in-process under cProfile (evaluation + JSON).
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -34,17 +35,16 @@ from pathlib import Path
 
 import httpx
 import numpy as np
+import orjson
 from prometheus_client import CollectorRegistry
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from fastapi import FastAPI
-from fastapi.testclient import TestClient
-
-from metrics_store.api import query_router
+from metrics_store.api import result_json
 from metrics_store.config import EmbeddedStoreConfig
 from metrics_store.embedded import EmbeddedStore
 from metrics_store.model import labels_from
+from metrics_store.promql import Engine
 from tests.support.servers import ManagedProcess, free_port, wait_http
 
 HOUR_S = 3600
@@ -149,31 +149,47 @@ def _time_query(
     return statistics.median(times), count, error
 
 
-def _rss_peak_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
 def _profile(store_dir: Path, cfg: EmbeddedStoreConfig, query: str, start: int, end: int) -> None:
-    """The HTTP handler in-process (evaluation, JSON encoding), under cProfile."""
+    """What the HTTP handler does (evaluate, build the JSON result, encode), in this thread under cProfile."""
     store = EmbeddedStore(store_dir, cfg, registry=CollectorRegistry(), background=False)
-    app = FastAPI()
-    app.include_router(query_router(store, registry=CollectorRegistry()))
-    params = {"query": query, "start": str(start), "end": str(end), "step": "15"}
+    engine = Engine(store, registry=CollectorRegistry())
     prof = cProfile.Profile()
     try:
-        with TestClient(app) as client:
-            prof.enable()
-            client.post("/api/v1/query_range", data=params)
-            prof.disable()
+        prof.enable()
+        value = engine.range_query(query, start * 1000, end * 1000, 15_000)
+        orjson.dumps({"status": "success", "data": result_json(value)})
+        prof.disable()
     finally:
         store.close()
     out = io.StringIO()
     pstats.Stats(prof, stream=out).sort_stats("tottime").print_stats(15)
-    print(f"\ncProfile of {query!r} over {(end - start) // HOUR_S} h (in-process HTTP handler, by own time):")
+    print(f"\ncProfile of {query!r} over {(end - start) // HOUR_S} h (evaluate + JSON, by own time):")
     print("\n".join(line for line in out.getvalue().splitlines() if line.strip()))
+
+
+class _PeakRss:
+    """Polls a process' VmRSS/VmHWM from a thread (the figures are gone once it exits)."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid, self.peak_kb = pid, 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.05):
+            try:
+                text = Path(f"/proc/{self.pid}/status").read_text()
+            except OSError:
+                return
+            for line in text.splitlines():
+                if line.startswith(("VmRSS:", "VmHWM:")):
+                    self.peak_kb = max(self.peak_kb, int(line.split()[1]))
+
+    def stop_mb(self) -> float:
+        self._stop.set()
+        self._thread.join()
+        return self.peak_kb / 1024
 
 
 def main() -> None:
@@ -242,6 +258,7 @@ def main() -> None:
         procs.append(para)
         wait_http(f"http://127.0.0.1:{prom_port}/-/ready", 120, prom)
         wait_http(f"http://127.0.0.1:{para_port}/-/ready", 120, para)
+        rss = {"Paramedic": _PeakRss(para.pid), "Prometheus": _PeakRss(prom.pid)}
 
         print(
             f"\n{'set':4} {'range':>5} {'query':72} {'Prometheus':>11} {'Paramedic':>11} {'ratio':>7}  series"
@@ -269,10 +286,7 @@ def main() -> None:
                     f"{ratio:7.2f}  {m_n} {same}{' ' + p_err if p_err else ''}"
                 )
         print(f"\noverall median ratio Paramedic/Prometheus: {statistics.median(ratios):.2f} (goal <= 1.0)")
-        print(
-            f"Paramedic peak RSS: {_rss_peak_mb(para.pid):.0f} MB; Prometheus peak RSS: "
-            f"{_rss_peak_mb(prom.pid):.0f} MB"
-        )
+        print("peak RSS: " + ", ".join(f"{k} {v.stop_mb():.0f} MB" for k, v in rss.items()))
         for p in procs:
             p.stop()
         procs.clear()

@@ -58,6 +58,7 @@ __all__ = [
     "parse_duration_param",
     "parse_time_param",
     "query_router",
+    "result_json",
     "status_router",
     "success",
 ]
@@ -75,7 +76,7 @@ def _labels_json(labels: Labels) -> dict[str, str]:
     return dict(labels)
 
 
-def _result_json(value: QueryValue) -> dict[str, Any]:
+def result_json(value: QueryValue) -> dict[str, Any]:
     if isinstance(value, Scalar):
         return {"resultType": "scalar", "result": [_ts(value.timestamp_ms), format_value(value.value)]}
     if isinstance(value, String):
@@ -155,7 +156,7 @@ def query_router(
             value = await run_in_threadpool(fn)
         except QueryError as exc:
             return error_response(_translate(exc))
-        return json_response({"status": "success", "data": _result_json(value)})
+        return json_response({"status": "success", "data": result_json(value)})
 
     @router.api_route("/api/v1/query", methods=["GET", "POST"])
     async def query(request: Request) -> Response:
