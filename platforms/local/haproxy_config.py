@@ -4,7 +4,9 @@ One frontend routes by Host header (``<app>.local``, as Cloud Foundry's gorouter
 backend per app, named exactly after the app, balanced ``roundrobin`` (dynamic, so runtime ``add server``
 works) with HTTP health checks on ``/healthz``. Unknown hosts get gorouter's 404. A second frontend serves
 HAProxy's built-in Prometheus exporter on ``/metrics`` and the stats page on ``/stats``. The stats socket has
-``level admin`` for the runtime API (:mod:`platforms.local.haproxy_runtime`).
+``level admin`` for the runtime API (:mod:`platforms.local.haproxy_runtime`). The router frontend logs one
+``option httplog`` line per request to the platform's rsyslog (unix datagram socket, facility local0; see
+:mod:`platforms.local.rsyslog_config`); the stats frontend (scraped every few seconds) logs nothing.
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ def render_haproxy_config(state: PlatformState, paths: StateDir) -> str:
         "    stats timeout 30s",
         "    maxconn 1000",
         "    nbthread 1",
+        f"    log {paths.router_log_sock} local0 info",
         "",
         "defaults",
         "    mode http",
@@ -60,6 +63,8 @@ def render_haproxy_config(state: PlatformState, paths: StateDir) -> str:
         "",
         "frontend router",
         f"    bind 127.0.0.1:{state.router_port}",
+        "    log global",
+        "    option httplog",
         "    http-request set-var(txn.host) req.hdr(host),field(1,:),lower",
     ]
     lines += [f"    use_backend {a.name} if {{ var(txn.host) -m str {a.name}.local }}" for a in state.apps]

@@ -1,7 +1,8 @@
-"""Start and stop the local platform's processes: supervisord (cell), HAProxy (router), node exporter.
+"""Start and stop the local platform's processes: supervisord (cell), HAProxy (router), node exporter, and,
+when given a RELP target, rsyslog forwarding app output and router access logs (as BOSH syslog-release does).
 
-Start order: supervisord with every instance program (answering /healthz) -> HAProxy -> node exporter; stop
-order is the reverse.
+Start order: rsyslog (if any) -> supervisord with every instance program (answering /healthz) -> HAProxy ->
+node exporter; stop order is the reverse (rsyslog last, so it reads the instances' final lines).
 Configs are regenerated from ``state.json`` on every start, so runtime changes (scaling) survive restarts.
 supervisord runs from this Python (``python -m supervisor.supervisord``, PyPI supervisor 4.3): the same
 version on every machine, no dependency on Debian's packaging. Not thread-safe: one owner starts and stops.
@@ -34,7 +35,8 @@ from platforms.local.processes import (
     spawn,
     stop_pid,
 )
-from platforms.local.state import PlatformState, StateDir, free_port
+from platforms.local.rsyslog_config import render_rsyslog_config
+from platforms.local.state import PlatformState, StateDir, free_port, write_atomic
 from platforms.local.supervisor_client import SupervisorClient
 
 __all__ = ["NODE_EXPORTER_COLLECTORS", "LocalPlatformRunner", "find_binary"]
@@ -69,7 +71,10 @@ class LocalPlatformRunner:
         node_exporter: str | None = None,
         port_allocator: Callable[[], int] = free_port,
         registry: CollectorRegistry = prometheus_client.REGISTRY,
+        relp_target: tuple[str, int] | None = None,
+        rsyslogd: str | None = None,
     ) -> None:
+        """``relp_target`` (host, port): also run rsyslog forwarding the platform's logs there over RELP."""
         self.paths = StateDir(state_dir)
         self.python = python
         self.haproxy = haproxy or find_binary("haproxy", "/usr/sbin/haproxy")
@@ -77,6 +82,10 @@ class LocalPlatformRunner:
             "prometheus-node-exporter", "/usr/bin/prometheus-node-exporter"
         )
         self._ports = port_allocator
+        self.relp_target = relp_target
+        self.rsyslogd = None
+        if relp_target is not None:
+            self.rsyslogd = rsyslogd or find_binary("rsyslogd", "/usr/sbin/rsyslogd")
         metrics = platform_metrics(registry)
         self._supervisor = SupervisorClient(self.paths, metrics)
         self._router = HAProxyRuntime(self.paths.haproxy_sock, metrics)
@@ -98,6 +107,7 @@ class LocalPlatformRunner:
         self.paths.supervisor_sock.unlink(missing_ok=True)
         self.paths.haproxy_sock.unlink(missing_ok=True)
         try:
+            self.start_log_forwarder(timeout_s)
             sup = self._spawn(
                 "supervisord",
                 [self.python, "-m", "supervisor.supervisord", "-c", str(self.paths.supervisord_conf)],
@@ -139,6 +149,23 @@ class LocalPlatformRunner:
             router, timeout_s, f"{url} to answer", lambda: _http_ok(url) and self.paths.haproxy_sock.exists()
         )
         return router
+
+    def start_log_forwarder(self, timeout_s: float = 30.0) -> ChildProcess | None:
+        """(Re)start rsyslog with a regenerated config; returns when it listens for the router's lines."""
+        if self.relp_target is None or self.rsyslogd is None:
+            return None
+        self.stop_component("rsyslogd")
+        host, port = self.relp_target
+        write_atomic(self.paths.rsyslog_conf, render_rsyslog_config(self.paths, host, port))
+        self.paths.router_log_sock.unlink(missing_ok=True)
+        self.paths.rsyslog_pid.unlink(missing_ok=True)
+        child = self._spawn(
+            "rsyslogd",
+            [self.rsyslogd, "-n", "-f", str(self.paths.rsyslog_conf), "-i", str(self.paths.rsyslog_pid)],
+        )
+        sock = self.paths.router_log_sock
+        self._wait(child, timeout_s, f"{sock} to exist", sock.exists)
+        return child
 
     def _spawn(self, name: str, argv: list[str]) -> ChildProcess:
         child = spawn(name, argv, self.paths.logs_dir / f"{name}.out", cwd=self.paths.root)

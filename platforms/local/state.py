@@ -8,7 +8,8 @@ the Paramedic server and tests can change the same platform safely; files are re
 Layout of a state directory (every path the platform uses is here, nowhere else)::
 
     state.json  state.lock  haproxy.cfg  haproxy.sock  supervisord.conf  supervisor.sock  supervisor.secret
-    programs/<app>-<index>.conf  logs/
+    programs/<app>-<index>.conf  logs/  logs/apps/<app>-<index>.log (instance stdout+stderr)
+    rsyslog.conf  rsyslog/ (its workDirectory and pid file)  router-log.sock (HAProxy -> rsyslog)
 """
 
 from __future__ import annotations
@@ -137,17 +138,23 @@ class StateDir:
         self.supervisor_secret = self.root / "supervisor.secret"
         self.programs_dir = self.root / "programs"
         self.logs_dir = self.root / "logs"
+        self.app_logs_dir = self.logs_dir / "apps"
+        self.rsyslog_conf = self.root / "rsyslog.conf"
+        self.rsyslog_dir = self.root / "rsyslog"
+        self.rsyslog_pid = self.rsyslog_dir / "rsyslogd.pid"
+        self.router_log_sock = self.root / "router-log.sock"
 
     def create(self) -> None:
         """Make the directories; refuses paths too long for the unix sockets."""
-        for sock in (self.haproxy_sock, self.supervisor_sock):
+        for sock in (self.haproxy_sock, self.supervisor_sock, self.router_log_sock):
             if len(str(sock)) > _MAX_UNIX_PATH:
                 raise StateError(
                     "state", "create", f"{sock}: path too long for a unix socket; use a shorter dir"
                 )
         try:
             self.programs_dir.mkdir(parents=True, exist_ok=True)
-            self.logs_dir.mkdir(parents=True, exist_ok=True)
+            self.app_logs_dir.mkdir(parents=True, exist_ok=True)
+            self.rsyslog_dir.mkdir(parents=True, exist_ok=True)
             if not self.supervisor_secret.exists():
                 fd = os.open(self.supervisor_secret, os.O_CREAT | os.O_WRONLY | os.O_EXCL, 0o600)
                 with os.fdopen(fd, "w") as f:

@@ -98,7 +98,7 @@ def render_program(paths: StateDir, app: str, index: int, port: int, python: str
             "stopasgroup=true",
             "killasgroup=true",
             "redirect_stderr=true",
-            f"stdout_logfile={paths.logs_dir / (name + '.log')}",
+            f"stdout_logfile={paths.app_logs_dir / (name + '.log')}",  # tailed by rsyslog (imfile)
             "stdout_logfile_maxbytes=5MB",
             "stdout_logfile_backups=1",
             'environment=PYTHONUNBUFFERED="1"',

@@ -10,6 +10,8 @@ import pytest
 
 from platforms.local import PlatformState, StateDir, StateError
 from platforms.local._files import write_platform_files
+from platforms.local.haproxy_config import render_haproxy_config
+from platforms.local.rsyslog_config import render_rsyslog_config
 from platforms.local.state import validate_app_name
 from tests.support.servers import require_binary
 
@@ -71,3 +73,28 @@ def test_rewriting_files_removes_programs_that_are_no_longer_wanted(tmp_path: Pa
     write_platform_files(paths, PlatformState.new({"web": 3}, _ports()))
     write_platform_files(paths, PlatformState.new({"web": 1}, _ports()))
     assert sorted(p.name for p in paths.programs_dir.glob("*.conf")) == ["web-0.conf"]
+
+
+def test_generated_rsyslog_config_is_valid_for_rsyslog(tmp_path: Path) -> None:
+    paths = StateDir(tmp_path)
+    paths.create()
+    cfg = render_rsyslog_config(paths, "127.0.0.1", 2514)
+    assert 'windowSize="16384"' in cfg and 'queue.filename="paramedic-relp"' in cfg
+    assert f'File="{paths.app_logs_dir}/*.log"' in cfg
+    paths.rsyslog_conf.write_text(cfg)
+    check = subprocess.run(
+        [require_binary("rsyslogd"), "-N1", "-f", str(paths.rsyslog_conf)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert check.returncode == 0, check.stdout + check.stderr
+
+
+def test_haproxy_logs_router_requests_to_the_rsyslog_socket(tmp_path: Path) -> None:
+    paths = StateDir(tmp_path)
+    cfg = render_haproxy_config(PlatformState.new({"web": 1}, _ports()), paths)
+    assert f"log {paths.router_log_sock} local0 info" in cfg
+    router = cfg.split("frontend router\n", 1)[1].split("\n\n", 1)[0]
+    assert "    log global\n    option httplog" in router
+    assert "log global" not in cfg.split("frontend stats\n", 1)[1].split("\n\n", 1)[0]

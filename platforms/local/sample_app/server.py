@@ -5,6 +5,10 @@ Routes: ``/`` (hello), ``GET /api/items``, ``GET /api/items/<id>``, ``POST /api/
 :mod:`platforms.local.sample_app.faults`). The ``errors`` and ``latency`` faults apply to the business routes
 only (health checks and metrics keep working, as in real apps); ``hang`` stops everything: the accept loop
 stops accepting and requests on open connections block.
+
+Output (stdout/stderr, collected by supervisord and forwarded by the platform's rsyslog): one access line per
+request except health checks and scrapes (``access method=GET path=/api/items status=200 duration_ms=1.2``,
+WARNING for 5xx), and one line per fault event (injected, cleared, crash).
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import logging
 import os
 import random
 import re
+import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -27,6 +32,7 @@ from platforms.local.sample_app.metrics import AppMetrics
 __all__ = ["SampleApp", "route_of"]
 
 log = logging.getLogger("sample_app")
+access_log = logging.getLogger("sample_app.access")
 _MIB = 1024 * 1024
 _LEAK_CAP_BYTES = 512 * _MIB
 _ITEM = re.compile(r"^/api/items/(\d+)$")
@@ -43,6 +49,16 @@ def route_of(path: str) -> str:
     return "other"
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Quiet about peers that reset (HAProxy closes its health-check connections with a RST)."""
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
+
+
 class SampleApp:
     """One instance: server, fault state, metrics, leak thread. ``serve_forever`` runs the accept loop."""
 
@@ -57,8 +73,7 @@ class SampleApp:
         self._leak: list[bytes] = []
         self._stop = threading.Event()
         handler = type("Handler", (_Handler,), {"sample": self})
-        self.server = ThreadingHTTPServer((host, port), handler)
-        self.server.daemon_threads = True
+        self.server = _Server((host, port), handler)
         self.server.timeout = 0.25
 
     @property
@@ -136,8 +151,17 @@ class _Handler(BaseHTTPRequestHandler):
             code = 499  # the client went away
         finally:
             if route not in ("/metrics", "/healthz"):
+                elapsed = time.monotonic() - started
                 sample.metrics.requests.labels(method, route, str(code)).inc()
-                sample.metrics.latency.labels(route).observe(time.monotonic() - started)
+                sample.metrics.latency.labels(route).observe(elapsed)
+                access_log.log(
+                    logging.WARNING if code >= 500 else logging.INFO,
+                    "access method=%s path=%s status=%d duration_ms=%.1f",
+                    method,
+                    self.path.split("?", 1)[0],
+                    code,
+                    elapsed * 1000,
+                )
         if after is not None:
             after()
 
@@ -193,6 +217,7 @@ class _Handler(BaseHTTPRequestHandler):
             return 200, None
         if method == "DELETE":
             faults.clear()
+            log.info("faults cleared")
             self._send(200, {"cleared": True})
             return 200, None
         try:
@@ -200,6 +225,13 @@ class _Handler(BaseHTTPRequestHandler):
         except (ValueError, FaultRequestError) as exc:
             self._send(400, {"error": str(exc)})
             return 400, None
+        log.warning(
+            "fault injected: kind=%s rate=%g delay_ms=%d for_s=%s",
+            fault.kind,
+            fault.rate,
+            fault.delay_ms,
+            "-" if fault.until is None else f"{fault.until - faults.clock():g}",
+        )
         reply = {
             "injected": fault.to_json(faults.clock()),
             "app": self.sample.app,
