@@ -2,8 +2,10 @@
 watched by a Paramedic server; ``paramedic demo fault``: inject a fault into one of its app instances.
 
 The demo owns every process it starts (each in its own session) and records them, with their ports, in
-``<data-dir>/demo.json``. Start order: platform (supervisord -> HAProxy -> node exporter) -> load generator ->
-``paramedic serve``; SIGINT/SIGTERM stop them by PID in the reverse order (supervisord stops its instances).
+``<data-dir>/demo.json``. Start order: platform (rsyslog -> supervisord -> HAProxy -> node exporter) -> load
+generator -> ``paramedic serve``; SIGINT/SIGTERM stop them by PID in the reverse order (supervisord stops its
+instances). The platform's rsyslog forwards app output and router access lines over RELP to Paramedic's
+``--relp-port``, as BOSH syslog-release does; it queues (on disk) until ``paramedic serve`` listens.
 """
 
 from __future__ import annotations
@@ -101,8 +103,11 @@ def _check_not_running(data_dir: Path) -> None:
 # -- config --------------------------------------------------------------------------------
 
 
-def demo_config(data_dir: Path, http_port: int, scrape_interval_s: float) -> dict[str, Any]:
-    """The paramedic.yaml of the demo: one platform job; HAProxy's backend (``proxy``) becomes ``app``."""
+def demo_config(
+    data_dir: Path, http_port: int, scrape_interval_s: float, relp_port: int = 2514, syslog_port: int = 1514
+) -> dict[str, Any]:
+    """The paramedic.yaml of the demo: one platform job; HAProxy's backend (``proxy``) becomes ``app``; log
+    listeners (RELP from the platform's rsyslog; syslog TCP+UDP for anything else) with an embedded store."""
     return {
         "server": {"listen_host": "127.0.0.1", "listen_port": http_port},
         "collector": {
@@ -123,17 +128,44 @@ def demo_config(data_dir: Path, http_port: int, scrape_interval_s: float) -> dic
         },
         "metrics_store": {"type": "embedded", "path": str(data_dir / "metrics")},
         "platform": {"type": "local", "state_dir": str(data_dir / "platform")},
+        "logs": {
+            "relp": {"host": "127.0.0.1", "port": relp_port},
+            "syslog_tcp": {"host": "127.0.0.1", "port": syslog_port},
+            "syslog_udp": {"host": "127.0.0.1", "port": syslog_port},
+            "spool": {"path": str(data_dir / "logs" / "spool")},
+            "search": {"type": "embedded", "path": str(data_dir / "logs" / "search")},
+        },
     }
 
 
-def _port_free(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+def _port_free(port: int, kind: socket.SocketKind = socket.SOCK_STREAM) -> bool:
+    with socket.socket(socket.AF_INET, kind) as s:
+        if kind == socket.SOCK_STREAM:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind(("127.0.0.1", port))
         except OSError:
             return False
         return True
+
+
+def _busy_port(http_port: int, relp_port: int, syslog_port: int) -> str | None:
+    """A message naming the first port that is in use (or given twice), or None when all are free."""
+    wanted = [
+        ("--http-port", http_port, socket.SOCK_STREAM, "TCP"),
+        ("--relp-port", relp_port, socket.SOCK_STREAM, "TCP"),
+        ("--syslog-port", syslog_port, socket.SOCK_STREAM, "TCP"),
+        ("--syslog-port", syslog_port, socket.SOCK_DGRAM, "UDP"),
+    ]
+    tcp = [(opt, port) for opt, port, kind, _ in wanted if kind == socket.SOCK_STREAM]
+    for i, (opt, port) in enumerate(tcp):
+        for other, other_port in tcp[:i]:
+            if port == other_port:
+                return f"{opt} and {other} are both {port}: give them different ports"
+    for opt, port, kind, proto in wanted:
+        if not _port_free(port, kind):
+            return f"{proto} port {port} is in use on 127.0.0.1: pass {opt} with a free port"
+    return None
 
 
 def _wait_http(child: ChildProcess, url: str, timeout_s: float) -> None:
@@ -162,6 +194,16 @@ def demo(  # noqa: PLR0917 -- typer options
     apps: int = typer.Option(2, "--apps", min=1, max=len(APP_NAMES), help="Number of apps."),
     instances: int = typer.Option(3, "--instances", min=1, max=16, help="Instances per app."),
     scrape_interval_s: float = typer.Option(5.0, "--scrape-interval-s", min=0.5, help="Scrape interval."),
+    relp_port: int = typer.Option(
+        2514,
+        "--relp-port",
+        min=1,
+        max=65535,
+        help="Paramedic's RELP port (the platform's rsyslog sends here).",
+    ),
+    syslog_port: int = typer.Option(
+        1514, "--syslog-port", min=1, max=65535, help="Paramedic's syslog port (TCP and UDP)."
+    ),
 ) -> None:
     """Start the local platform (2 apps x 3 instances, load) and Paramedic watching it, until Ctrl-C."""
     if ctx.invoked_subcommand is not None:
@@ -169,8 +211,9 @@ def demo(  # noqa: PLR0917 -- typer options
     data_dir = data_dir.resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
     _check_not_running(data_dir)
-    if not _port_free(http_port):
-        typer.echo(f"paramedic demo: port {http_port} is in use on 127.0.0.1: pass --http-port", err=True)
+    busy = _busy_port(http_port, relp_port, syslog_port)
+    if busy is not None:
+        typer.echo(f"paramedic demo: {busy}", err=True)
         raise typer.Exit(1)
 
     def on_signal(_sig: int, _frame: FrameType | None) -> None:
@@ -178,11 +221,11 @@ def demo(  # noqa: PLR0917 -- typer options
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
-    runner = LocalPlatformRunner(data_dir / "platform")
+    runner = LocalPlatformRunner(data_dir / "platform", relp_target=("127.0.0.1", relp_port))
     children: list[ChildProcess] = []
     exit_code = 0
     try:
-        options = _Options(http_port, apps, instances, scrape_interval_s)
+        options = _Options(http_port, apps, instances, scrape_interval_s, relp_port, syslog_port)
         exit_code = _run(data_dir, runner, children, options)
     except _StopRequestedError:
         typer.echo("\nstopping the demo ...")
@@ -206,6 +249,8 @@ class _Options:
     apps: int
     instances: int
     scrape_interval_s: float
+    relp_port: int
+    syslog_port: int
 
 
 def _run(data_dir: Path, runner: LocalPlatformRunner, children: list[ChildProcess], opts: _Options) -> int:
@@ -213,7 +258,13 @@ def _run(data_dir: Path, runner: LocalPlatformRunner, children: list[ChildProces
     http_port = opts.http_port
     me = ProcessRecord("demo", os.getpid(), pid_start_time(os.getpid()), tuple(sys.argv))
     names = list(APP_NAMES[: opts.apps])
-    record: dict[str, Any] = {"demo": me.to_json(), "data_dir": str(data_dir), "http_port": http_port}
+    record: dict[str, Any] = {
+        "demo": me.to_json(),
+        "data_dir": str(data_dir),
+        "http_port": http_port,
+        "relp_port": opts.relp_port,
+        "syslog_port": opts.syslog_port,
+    }
 
     def save() -> None:
         record["processes"] = [p.to_json() for p in [*runner.records(), *(c.record for c in children)]]
@@ -252,7 +303,7 @@ def _run(data_dir: Path, runner: LocalPlatformRunner, children: list[ChildProces
     children.append(loadgen)
     save()
 
-    cfg = demo_config(data_dir, http_port, opts.scrape_interval_s)
+    cfg = demo_config(data_dir, http_port, opts.scrape_interval_s, opts.relp_port, opts.syslog_port)
     text = "# Written by `paramedic demo`; regenerated on every start.\n" + yaml.safe_dump(
         cfg, sort_keys=False
     )
@@ -290,6 +341,8 @@ def _print_banner(record: dict[str, Any], names: list[str], data_dir: Path) -> N
         f"  router (HAProxy)   {router}   Host: <app>.local  apps: {', '.join(names)}",
         f"  router metrics     {record['router_metrics_url']}",
         f"  node exporter      {record['node_exporter_url']}",
+        f"  log listeners      RELP 127.0.0.1:{record['relp_port']} (from the platform's rsyslog), "
+        f"syslog TCP+UDP 127.0.0.1:{record['syslog_port']}",
         f"  logs and state     {data_dir}",
         "",
         "Try:",
@@ -299,6 +352,9 @@ def _print_banner(record: dict[str, Any], names: list[str], data_dir: Path) -> N
         f"  curl -H 'Host: {first}.local' {router}/api/items",
         f"  paramedic demo fault --app {first} --kind hang --instance 1{dd}",
         f"  paramedic demo fault --app {first} --kind errors --for-s 60{dd}",
+        f"  curl '{api.removeprefix('http://')}/api/v1/logs/search?q=status:500'",
+        f"  curl -N '{api}/api/v1/logs/tail?q=app:{first}'",
+        f"  curl '{api.removeprefix('http://')}/api/v1/logs/patterns'",
         "",
     ]
     typer.echo("\n".join(lines))

@@ -85,12 +85,14 @@ class Demo:
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
     require_binary("haproxy")
     require_binary("prometheus-node-exporter")
+    require_binary("rsyslogd")
     data_dir = tmp_path_factory.mktemp("demo")
     # a stale demo.json from a demo that died (PID above pid_max: never alive) must be cleaned up
     (data_dir / "demo.json").write_text(json.dumps({"demo": {"name": "demo", "pid": 2**22 + 1, "argv": []}}))
     port = free_port()
     argv = [sys.executable, "-m", "paramedic.cli", "demo", "--data-dir", str(data_dir), "--http-port",
-            str(port), "--apps", "2", "--instances", "2", "--scrape-interval-s", "1"]  # fmt: skip
+            str(port), "--apps", "2", "--instances", "2", "--scrape-interval-s", "1",
+            "--relp-port", str(free_port()), "--syslog-port", str(free_port())]  # fmt: skip
     proc = ManagedProcess("paramedic-demo", argv, data_dir.parent / f"{data_dir.name}.log")
     api = f"http://127.0.0.1:{port}"
 
@@ -115,7 +117,9 @@ def test_demo_cleans_stale_record_and_paramedic_sees_every_target(demo: Demo) ->
     assert "removed stale" in demo.proc.log_tail(200)
     record = demo.record()
     names = {p["name"] for p in record["processes"]}
-    assert {"supervisord", "haproxy", "node-exporter", "loadgen", "paramedic"} <= names
+    assert {"rsyslogd", "supervisord", "haproxy", "node-exporter", "loadgen", "paramedic"} <= names
+    cfg = (demo.data_dir / "paramedic.yaml").read_text()
+    assert f"port: {record['relp_port']}" in cfg and f"port: {record['syslog_port']}" in cfg
 
     def up_jobs() -> set[tuple[str, str]]:
         body = httpx.get(f"{demo.api}/api/v1/query", params={"query": "up"}, timeout=5).json()
@@ -123,6 +127,14 @@ def test_demo_cleans_stale_record_and_paramedic_sees_every_target(demo: Demo) ->
 
     want = {("router", ""), ("node", ""), ("app", "checkout"), ("app", "catalog")}
     wait_until(lambda: want <= up_jobs(), 45, "up for router, node and both apps")
+
+
+def test_demo_refuses_a_busy_log_port_naming_it(demo: Demo, tmp_path: Path) -> None:
+    busy = demo.record()["relp_port"]  # the running demo's Paramedic listens there
+    out = _cli("demo", "--data-dir", str(tmp_path), "--http-port", str(free_port()), "--relp-port", str(busy),
+               "--syslog-port", str(free_port()))  # fmt: skip
+    assert out.returncode == 1
+    assert f"TCP port {busy} is in use on 127.0.0.1: pass --relp-port with a free port" in out.stderr
 
 
 def test_second_demo_on_same_data_dir_is_refused(demo: Demo) -> None:
@@ -173,6 +185,34 @@ def test_router_gives_each_apps_request_rate(demo: Demo) -> None:
     assert set(rates()) == {"checkout", "catalog", "no_route"}
 
 
+def _log_hits(demo: Demo, q: str) -> list[dict[str, Any]]:
+    body = httpx.get(f"{demo.api}/api/v1/logs/search", params={"q": q, "limit": 50}, timeout=5).json()
+    assert body["status"] == "success", body
+    hits: list[dict[str, Any]] = body["data"]["hits"]
+    return hits
+
+
+def test_logs_from_rsyslog_find_router_and_app_errors(demo: Demo) -> None:
+    # the README's example: after an errors fault, router lines (HAProxy via rsyslog/RELP) with status 500
+    out = _cli("demo", "fault", "--data-dir", str(demo.data_dir), "--app", "checkout", "--kind", "errors",
+               "--rate", "1", "--for-s", "15")  # fmt: skip
+    assert out.returncode == 0, out.stderr
+
+    def router_500s() -> list[dict[str, Any]]:
+        return [h for h in _log_hits(demo, "status:500") if h["labels"].get("source") == "RTR"]
+
+    wait_until(lambda: bool(router_500s()), 45, "router lines with status:500 in the log search")
+    hit = router_500s()[0]
+    assert hit["labels"]["app"] == "checkout" and hit["fields"]["status"] == 500
+    assert hit["fields"]["appname"] == "haproxy"
+    # the instances' own access lines (app-name = app, proc-id = index, msg-id APP), and the fault event
+    q = 'app:checkout AND source:APP AND "status=500"'
+    wait_until(lambda: bool(_log_hits(demo, q)), 30, "checkout's own 500 access lines")
+    app_hit = _log_hits(demo, q)[0]
+    assert app_hit["labels"]["instance"] in {"0", "1"} and app_hit["fields"]["msgid"] == "APP"
+    assert _log_hits(demo, 'app:checkout AND "fault injected"'), "the fault event line"
+
+
 def test_hang_drops_up_to_zero_within_two_scrape_intervals(demo: Demo) -> None:
     interval_s = 1.0  # --scrape-interval-s of the fixture
     selector = 'up{job="app", app="catalog", app_instance="1"}'
@@ -201,7 +241,9 @@ def test_hang_drops_up_to_zero_within_two_scrape_intervals(demo: Demo) -> None:
 def test_sigterm_stops_every_process_of_the_demo(demo: Demo) -> None:
     # runs last in this module: it stops the shared demo
     tree = _descendants(demo.proc.pid)
-    assert len(tree) >= 5 + 4  # 5 parts + 4 instances (supervisord's children)
+    assert len(tree) >= 6 + 4  # 6 parts (rsyslogd included) + 4 instances (supervisord's children)
+    rsyslogd = [pid for pid, _ in tree if "rsyslogd" in Path(f"/proc/{pid}/cmdline").read_text()]
+    assert len(rsyslogd) == 1
     os.kill(demo.proc.pid, signal.SIGTERM)
     assert demo.proc.popen.wait(45) == 0, demo.proc.log_tail()
     survivors = [pid for pid, start in tree if pid_start_time(pid) == start]
