@@ -6,7 +6,11 @@ histograms), ``message`` (tokenised, positions for phrases), ``lbl`` (raw ``name
 (raw ``name=value`` per parsed field), ``num`` (fast JSON of numeric fields, for ranges), ``src``
 (stored JSON of labels, fields and pattern).
 
-Durability: :meth:`write` deletes each id then adds it, and commits every touched partition before return;
+Upserts: ``id`` is also a fast field, so each partition knows the greatest id it holds (read from the index
+once, then tracked). :meth:`write` adds an id above it directly and deletes any other id before adding it
+(pipeline ids are fixed-width sequence numbers, so only replays pay for the delete).
+
+Durability: :meth:`write` commits every touched partition before return;
 a tantivy commit is atomic and synced, so a reopen after kill -9 sees every acknowledged batch. Retention
 drops whole partitions older than ``retention_s`` and, oldest first, while the store exceeds ``max_bytes``.
 """
@@ -47,7 +51,7 @@ _MAX_OPEN_WRITERS = 2
 
 def _schema() -> tantivy.Schema:
     sb = tantivy.SchemaBuilder()
-    sb.add_text_field("id", stored=True, tokenizer_name="raw", index_option="basic")
+    sb.add_text_field("id", stored=True, fast=True, tokenizer_name="raw", index_option="basic")
     sb.add_integer_field("ts", stored=True, indexed=True, fast=True)
     sb.add_integer_field("ts_ms", fast=True)
     sb.add_text_field("message", stored=True, tokenizer_name="default", index_option="position")
@@ -60,21 +64,23 @@ def _schema() -> tantivy.Schema:
 
 def _document(r: LogRecord) -> tantivy.Document:
     doc = tantivy.Document()
-    doc.add_text("id", r.id)
-    doc.add_integer("ts", r.timestamp_ns)
-    doc.add_integer("ts_ms", r.timestamp_ns // NS_PER_MS)
-    doc.add_text("message", r.message)
+    add_text = doc.add_text
+    ts = r.timestamp_ns
+    add_text("id", r.id)
+    doc.add_integer("ts", ts)
+    doc.add_integer("ts_ms", ts // NS_PER_MS)
+    add_text("message", r.message)
     for name, value in r.labels.items():
-        doc.add_text("lbl", f"{name}={value}")
-    numbers: dict[str, int | float] = {}
-    for name, fv in r.fields.items():
-        doc.add_text("kv", f"{name}={fv}")
-        if isinstance(fv, int | float) and not isinstance(fv, bool):
-            numbers[name] = fv
-    if numbers:
-        doc.add_json("num", numbers)
-    src = {"l": r.labels, "f": r.fields, "p": r.pattern_id, "t": r.template}
-    doc.add_bytes("src", orjson.dumps(src))
+        add_text("lbl", f"{name}={value}")
+    if r.fields:
+        numbers: dict[str, int | float] = {}
+        for name, fv in r.fields.items():
+            add_text("kv", f"{name}={fv}")
+            if isinstance(fv, int | float) and not isinstance(fv, bool):
+                numbers[name] = fv
+        if numbers:
+            doc.add_json("num", numbers)
+    doc.add_bytes("src", orjson.dumps({"l": r.labels, "f": r.fields, "p": r.pattern_id, "t": r.template}))
     return doc
 
 
@@ -109,6 +115,17 @@ class _Partition:
     start_s: int
     path: Path
     index: tantivy.Index
+    max_id: str | None = None  # greatest id in the partition; valid once ``max_known``
+    max_known: bool = False
+
+    def greatest_id(self) -> str | None:
+        if not self.max_known:
+            self.index.reload()
+            searcher = self.index.searcher()
+            hits = searcher.search(tantivy.Query.all_query(), 1, count=False, order_by_field="id").hits
+            self.max_id = str(hits[0][0]) if hits else None
+            self.max_known = True
+        return self.max_id
 
 
 class TantivyStore:
@@ -157,7 +174,7 @@ class TantivyStore:
         if part is None:
             pdir = self._root / f"p{start_s}"
             pdir.mkdir(exist_ok=True)
-            part = _Partition(start_s, pdir, tantivy.Index(self._schema, str(pdir)))
+            part = _Partition(start_s, pdir, tantivy.Index(self._schema, str(pdir)), max_known=True)
             self._parts[start_s] = part
         return part
 
@@ -181,10 +198,18 @@ class TantivyStore:
                 for start_s, recs in groups.items():
                     part = self._partition(start_s)
                     writer = self._writer(part)
-                    for r in recs:
-                        writer.delete_documents_by_term("id", r.id)
-                        writer.add_document(_document(r))
-                    writer.commit()
+                    top = part.greatest_id()
+                    try:
+                        for r in recs:
+                            rid = r.id
+                            if top is None or rid > top:
+                                top = rid  # never written to this partition: nothing to delete
+                            else:
+                                writer.delete_documents_by_term("id", rid)
+                            writer.add_document(_document(r))
+                        writer.commit()
+                    finally:  # an upper bound even on failure: uncommitted adds may land with a later commit
+                        part.max_id = top
                     part.index.reload()
         except (OSError, ValueError, RuntimeError) as exc:
             self._metrics.error("write")
@@ -244,8 +269,14 @@ class TantivyStore:
         rng = tantivy.Query.range_query(self._schema, "ts", tantivy.FieldType.Integer, lo, hi)
         return tantivy.Query.boolean_query([(tantivy.Occur.Must, query), (tantivy.Occur.Must, rng)])
 
-    def _ordered(self, parts: list[_Partition], scan: _Scan, limit: int) -> tuple[list[LogRecord], bool]:
-        """Up to ``limit`` records strictly beyond ``scan.after`` in scan order, and whether more exist."""
+    def _ordered(
+        self, parts: list[_Partition], scan: _Scan, limit: int, counts: dict[int, int] | None = None
+    ) -> tuple[list[LogRecord], bool]:
+        """Up to ``limit`` records strictly beyond ``scan.after`` in scan order, and whether more exist.
+
+        With ``counts`` (only without a cursor), the match count of each partition searched is stored there,
+        collected in the same pass as its hits.
+        """
         lo, hi, after = scan.lo, scan.hi, scan.after
         if after is not None and scan.descending:
             hi = after[0] if hi is None else min(hi, after[0])
@@ -256,19 +287,27 @@ class TantivyStore:
         for part in sorted(parts, key=lambda p: p.start_s, reverse=scan.descending):
             if len(out) > limit:
                 break
-            out.extend(self._from_partition(part, bounded, limit + 1 - len(out)))
+            recs, count = self._from_partition(part, bounded, limit + 1 - len(out))
+            out.extend(recs)
+            if counts is not None:
+                counts[part.start_s] = count
         return out[:limit], len(out) > limit
 
-    def _from_partition(self, part: _Partition, scan: _Scan, want: int) -> list[LogRecord]:
+    def _from_partition(self, part: _Partition, scan: _Scan, want: int) -> tuple[list[LogRecord], int]:
+        """Up to ``want`` records in scan order, and how many documents match the (bounded) query."""
         if scan.lo is not None and scan.hi is not None and scan.lo > scan.hi:
-            return []
+            return [], 0
         searcher = part.index.searcher()
         query = self._time_query(part.index, scan.node, scan.lo, scan.hi)
         order = tantivy.Order.Desc if scan.descending else tantivy.Order.Asc
         after, descending = scan.after, scan.descending
         fetch = want + 16
+        count = -1
         while True:
-            hits = searcher.search(query, fetch, count=False, order_by_field="ts", order=order).hits
+            result: Any = searcher.search(query, fetch, count=count < 0, order_by_field="ts", order=order)
+            if count < 0:
+                count = int(result.count)
+            hits = result.hits
             truncated = len(hits) == fetch
             recs = [_record(searcher.doc(addr)) for _, addr in hits]
             if after is not None:
@@ -278,7 +317,7 @@ class TantivyStore:
                 recs = [r for r in recs if r.timestamp_ns != edge]
             if len(recs) >= want or not truncated:
                 recs.sort(key=lambda r: (r.timestamp_ns, r.id), reverse=descending)
-                return recs[:want]
+                return recs[:want], count
             fetch *= 4
 
     def _count(self, part: _Partition, node: Node, lo: int | None, hi: int | None) -> int:
@@ -293,9 +332,14 @@ class TantivyStore:
         with self._metrics.query_seconds.time():
             try:
                 parts = self._snapshot(start_ns, end_ns)
-                total = sum(self._count(p, node, start_ns, end_ns) for p in parts)
                 scan = _Scan(node, start_ns, end_ns, after, descending=True)
-                hits, more = self._ordered(parts, scan, limit)
+                counts: dict[int, int] = {}
+                # a cursor narrows the scan, so its counts are not the page total
+                hits, more = self._ordered(parts, scan, limit, None if after else counts)
+                total = sum(
+                    counts[p.start_s] if p.start_s in counts else self._count(p, node, start_ns, end_ns)
+                    for p in parts
+                )
             except ValueError as exc:
                 self._metrics.error("search")
                 raise SearchError(f"search failed: {exc}") from exc

@@ -1,0 +1,50 @@
+"""Embedded store specifics beyond the contract suite: upserts skip deletes only for ids never written."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from prometheus_client import CollectorRegistry
+
+from log_pipeline.model import LogRecord
+from log_pipeline.search.tantivy_store import TantivyStore
+
+T0 = 1_714_564_800 * 10**9
+
+
+def _rec(i: int, message: str) -> LogRecord:
+    return LogRecord(f"{i:016x}", T0 + i * 1000, message, {"app": "a"})
+
+
+def _store(path: Path) -> TantivyStore:
+    return TantivyStore(path, registry=CollectorRegistry())
+
+
+def test_replay_after_reopen_replaces_not_duplicates(tmp_path: Path) -> None:
+    store = _store(tmp_path)
+    store.write([_rec(i, f"first {i}") for i in range(10)])
+    store.close()
+    store = _store(tmp_path)  # the greatest id comes from the index, not from memory
+    store.write([_rec(i, f"second {i}") for i in range(5, 15)])
+    page = store.search("", None, None, 100)
+    assert page.total == 15
+    assert sorted(r.message.split()[0] for r in page.hits).count("second") == 10
+    store.close()
+
+
+def test_duplicate_ids_in_one_batch_keep_the_last(tmp_path: Path) -> None:
+    store = _store(tmp_path)
+    store.write([_rec(1, "one"), _rec(2, "two"), _rec(2, "two again"), _rec(1, "one again")])
+    page = store.search("", None, None, 10)
+    assert sorted(r.message for r in page.hits) == ["one again", "two again"]
+    store.close()
+
+
+def test_lower_id_than_written_is_still_an_upsert(tmp_path: Path) -> None:
+    store = _store(tmp_path)
+    store.write([_rec(3, "three"), _rec(9, "nine")])
+    store.write([_rec(3, "three again"), _rec(4, "four")])
+    page = store.search("", None, None, 10)
+    assert sorted(r.message for r in page.hits) == ["four", "nine", "three again"]
+    assert store.search("three", None, None, 10).total == 1
+    store.close()
