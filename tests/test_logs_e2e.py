@@ -81,19 +81,19 @@ def _new_server(dir_: Path) -> Server:
     return _start(dir_, free_port(), free_port(), free_port(), 0)
 
 
-def _lines(token: str, start: int, stop: int, host: str = "cell1") -> bytes:
+def lines(token: str, start: int, stop: int, host: str = "cell1") -> bytes:
     ts = datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
     head = f"<14>1 {ts} {host} app 42 - - run={token} seq=".encode()
     return b"".join(b"%s%d\n" % (head, i) for i in range(start, stop))
 
 
-def _total(base: str, q: str) -> int:
+def total(base: str, q: str) -> int:
     body = httpx.get(f"{base}/api/v1/logs/search", params={"q": q, "limit": 1}, timeout=30).json()
     assert body["status"] == "success", body
     return int(body["data"]["total"])
 
 
-def _numbers(base: str, token: str) -> Counter[int]:
+def numbers(base: str, token: str) -> Counter[int]:
     """Every ``seq=N`` of the run, paging newest-first through the cursor."""
     got: Counter[int] = Counter()
     cursor: str | None = None
@@ -136,8 +136,8 @@ def streamed(server: Server, tmp_path_factory: pytest.TempPathFactory) -> str:
         t0 = time.monotonic()
         with socket.create_connection(("127.0.0.1", in_port)) as sock:
             for start in range(0, N_STREAM, 5000):
-                sock.sendall(_lines(token, start, min(start + 5000, N_STREAM)))
-        wait_until(lambda: _total(server.base, token) >= N_STREAM, 120, f"{N_STREAM} searchable", 0.25)
+                sock.sendall(lines(token, start, min(start + 5000, N_STREAM)))
+        wait_until(lambda: total(server.base, token) >= N_STREAM, 120, f"{N_STREAM} searchable", 0.25)
         elapsed = time.monotonic() - t0
     finally:
         rs.stop()
@@ -147,7 +147,7 @@ def streamed(server: Server, tmp_path_factory: pytest.TempPathFactory) -> str:
 
 
 def test_100k_messages_all_searchable(server: Server, streamed: str) -> None:
-    got = _numbers(server.base, streamed)
+    got = numbers(server.base, streamed)
     assert set(got) == set(range(N_STREAM))
     assert sum(got.values()) == N_STREAM, f"duplicates without a restart: {sum(got.values()) - N_STREAM}"
 
@@ -192,7 +192,7 @@ def test_live_tail_streams_a_new_line(server: Server) -> None:
         threading.Thread(target=reader, args=(resp,), daemon=True).start()
         # the subscription exists once the response started; send over syslog TCP (LF framing)
         with socket.create_connection(("127.0.0.1", server.tcp_port)) as sock:
-            sock.sendall(_lines(token, 7, 8))
+            sock.sendall(lines(token, 7, 8))
         deadline = time.monotonic() + 15
         seen = []
         while time.monotonic() < deadline:
@@ -216,22 +216,22 @@ def test_kill9_mid_stream_every_number_searchable(tmp_path: Path) -> None:
     def feeder() -> None:
         with socket.create_connection(("127.0.0.1", in_port)) as sock:
             for start in range(0, N_KILL, 5000):
-                sock.sendall(_lines(token, start, min(start + 5000, N_KILL)))
+                sock.sendall(lines(token, start, min(start + 5000, N_KILL)))
             k = 0
             while not done.wait(0.1):  # keep traffic flowing: rsyslog may only reconnect on a new message
-                sock.sendall(_lines(keep_token, k, k + 1, host="keepalive"))
+                sock.sendall(lines(keep_token, k, k + 1, host="keepalive"))
                 k += 1
 
     t0 = time.monotonic()
     thread = threading.Thread(target=feeder, daemon=True)
     thread.start()
     try:
-        wait_until(lambda: _total(srv.base, token) >= N_KILL // 4, 60, "a quarter of the stream", 0.1)
+        wait_until(lambda: total(srv.base, token) >= N_KILL // 4, 60, "a quarter of the stream", 0.1)
         srv.proc.kill9()
         srv = _start(tmp_path / "p", int(srv.base.rsplit(":", 1)[1]), srv.relp_port, srv.tcp_port, 1)
-        at_kill = _total(srv.base, token)
-        wait_until(lambda: _total(srv.base, token) >= N_KILL, 120, "every number after the restart", 0.25)
-        got = _numbers(srv.base, token)
+        at_kill = total(srv.base, token)
+        wait_until(lambda: total(srv.base, token) >= N_KILL, 120, "every number after the restart", 0.25)
+        got = numbers(srv.base, token)
         metrics = httpx.get(f"{srv.base}/metrics", timeout=10).text
     finally:
         done.set()

@@ -1,0 +1,197 @@
+"""Log ingest and search benchmark of the full ``paramedic serve`` path.
+
+    .venv/bin/python bench/logs.py [--messages 100000] [--default-window-messages 10000] [--lines 1000000]
+    .venv/bin/python bench/logs.py --lines 10000000        # the issue's 10M-line search figure
+
+1. Ingest: rsyslog (imtcp -> omrelp, RFC 5424) -> RELP -> ``paramedic serve`` (spool, parse, enrich, pattern,
+   tantivy, ack), timed from the first line fed until all are searchable through ``/api/v1/logs/search``;
+   beside rsyslog -> RELP -> rsyslog imrelp -> file in the same run (the ceiling, bench/relp.py), for omrelp
+   ``windowSize="16384"`` and the default window. Every number is checked (nothing lost); duplicates shown.
+2. Search: ``--lines`` records indexed into the embedded store (directly, in batches), then
+   ``paramedic serve`` opened on it; needle and two-term query p50 through the HTTP API and in-process,
+   beside ``grep -c`` on the same lines in a file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+from prometheus_client import CollectorRegistry
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.relp import run as relp_ceiling
+from log_pipeline.model import LogRecord
+from log_pipeline.search.tantivy_store import TantivyStore
+from tests.log_pipeline.rsyslog import Rsyslog, relp_forwarder_config
+from tests.support.servers import ManagedProcess, free_port, wait_http
+from tests.test_logs_e2e import lines, numbers, total
+
+REPO = Path(__file__).resolve().parents[1]
+WORDS = [
+    "GET",
+    "POST",
+    "PUT",
+    "/orders",
+    "/cart",
+    "/login",
+    "ok",
+    "failed",
+    "timeout",
+    "retry",
+    "upstream",
+    "backend",
+    "cache",
+    "miss",
+    "hit",
+    "user",
+]
+
+
+def serve(work: Path, relp_port: int) -> tuple[ManagedProcess, str]:
+    http = free_port()
+    work.mkdir(parents=True, exist_ok=True)
+    cfg = work / "paramedic.yaml"
+    cfg.write_text(
+        f"server: {{listen_port: {http}}}\nmetrics_store: {{type: embedded, path: data/metrics}}\n"
+        f"logs:\n  relp: {{port: {relp_port}}}\n  syslog_tcp: null\n  syslog_udp: null\n"
+    )
+    proc = ManagedProcess(
+        "paramedic",
+        [sys.executable, "-m", "paramedic.cli", "serve", "-c", str(cfg)],
+        work / "p.log",
+        cwd=REPO,
+    )
+    base = f"http://127.0.0.1:{http}"
+    wait_http(f"{base}/-/ready", 60, proc)
+    return proc, base
+
+
+def ingest(tmp: Path, n: int, window: int | None, timeout_s: float) -> tuple[float, int, int]:
+    """lines/s until all ``n`` are searchable; (rate, missing, duplicates)."""
+    relp_port, in_port = free_port(), free_port()
+    work = tmp / f"paramedic-{window}"
+    proc, base = serve(work, relp_port)
+    fwd = Rsyslog("fwd", work / "fwd", relp_forwarder_config(work / "fwd", in_port, relp_port, window))
+    token = f"bench{random.randrange(16**8):08x}"
+    try:
+        fwd.wait_port(in_port)
+        t0 = time.perf_counter()
+        with socket.create_connection(("127.0.0.1", in_port)) as sock:
+            for start in range(0, n, 5000):
+                sock.sendall(lines(token, start, min(start + 5000, n)))
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline and total(base, token) < n:
+            time.sleep(0.1)
+        dt = time.perf_counter() - t0
+        got = numbers(base, token)
+    finally:
+        fwd.stop()
+        proc.stop()
+    return n / dt, len(set(range(n)) - set(got)), sum(got.values()) - len(got)
+
+
+def corpus(n: int) -> list[str]:
+    rnd = random.Random(1)
+    out = [
+        f"req-{i} {' '.join(rnd.choice(WORDS) for _ in range(8))} "
+        f"status={rnd.choice([200, 200, 404, 500])} took {rnd.randint(1, 900)}ms"
+        for i in range(n)
+    ]
+    out[n // 2] += " needle-xyzzy"
+    return out
+
+
+def p50(fn: Callable[[], object], runs: int) -> float:
+    times = []
+    for _ in range(runs):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
+def search_bench(tmp: Path, n: int, batch: int = 20_000) -> None:
+    work = tmp / "search"
+    (work / "data" / "logs").mkdir(parents=True)
+    text = corpus(n)
+    path = work / "logs.txt"
+    path.write_text("\n".join(text) + "\n")
+    store = TantivyStore(work / "data" / "logs" / "search", registry=CollectorRegistry())
+    t0 = time.time_ns() - n * 1000
+    t = time.perf_counter()
+    for i in range(0, n, batch):
+        store.write(
+            [
+                LogRecord(
+                    f"{j:016x}", t0 + j * 1000, text[j], {"app": "bench", "level": "info", "host": "c1"}
+                )
+                for j in range(i, min(i + batch, n))
+            ]
+        )
+    print(f"search corpus: {n:,} lines indexed directly in {time.perf_counter() - t:.1f}s")
+    cases = [
+        ("needle", '"needle-xyzzy"', ["grep", "-c", "needle-xyzzy", str(path)]),
+        ("two-term", "timeout AND upstream", ["sh", "-c", f"grep timeout {path} | grep -c upstream"]),
+    ]
+    proc, base = serve(work, 0)
+    try:
+        with httpx.Client(base_url=base, timeout=60) as client:
+            for name, q, cmd in cases:
+
+                def api(q: str = q) -> object:
+                    return client.get("/api/v1/logs/search", params={"q": q, "limit": 100}).json()
+
+                hits = api()["data"]["total"]  # type: ignore[index]
+                s_api = p50(api, 15)
+                s_lib = p50(lambda q=q: store.search(q, None, None, 100), 15)  # type: ignore[misc]
+                g = p50(lambda cmd=cmd: subprocess.run(cmd, capture_output=True, check=False), 5)  # type: ignore[misc]
+                print(
+                    f"{name:8s} {q!r:24s} {hits:>9,} hits  HTTP p50 {s_api * 1000:7.2f} ms  in-process "
+                    f"{s_lib * 1000:7.2f} ms  grep -c p50 {g * 1000:8.1f} ms  {g / s_api:6.0f}x (HTTP)"
+                )
+    finally:
+        proc.stop()
+        store.close()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--messages", type=int, default=100_000, help="ingest run with windowSize 16384")
+    ap.add_argument("--default-window-messages", type=int, default=10_000, help="ingest run, default window")
+    ap.add_argument("--lines", type=int, default=1_000_000, help="search corpus size")
+    ap.add_argument("--timeout-s", type=float, default=600)
+    ap.add_argument("--skip-ingest", action="store_true")
+    ap.add_argument("--skip-search", action="store_true")
+    a = ap.parse_args()
+    with tempfile.TemporaryDirectory(prefix="bench-logs-") as d:
+        tmp = Path(d)
+        if not a.skip_ingest:
+            print(
+                f"{'omrelp window':>13} {'lines':>8} {'rsyslog->file':>15} {'paramedic serve':>16} "
+                f"{'ratio':>6}  lost dups"
+            )
+            for window, n in ((16384, a.messages), (None, a.default_window_messages)):
+                ceiling = relp_ceiling(tmp, n, window, "rsyslog", a.timeout_s)
+                ours, missing, dups = ingest(tmp, n, window, a.timeout_s)
+                label = str(window) if window else "default"
+                print(
+                    f"{label:>13} {n:>8} {ceiling:>9,.0f} /s {ours:>10,.0f} /s {ours / ceiling:>6.2f}  "
+                    f"{missing:>4} {dups:>4}"
+                )
+        if not a.skip_search:
+            search_bench(tmp, a.lines)
+
+
+if __name__ == "__main__":
+    main()
