@@ -10,10 +10,11 @@ This is what BOSH syslog-release does on a Cloud Foundry VM, here for the local 
 
 Everything leaves through one omrelp action as RFC 5424 (``<PRI>1 TIMESTAMP HOST APP-NAME PROCID MSGID SD
 MSG``, LF-terminated like ``RSYSLOG_SyslogProtocol23Format``): app lines with app-name = app, proc-id = index,
-msg-id ``APP`` (the local-platform convention of :mod:`log_pipeline.enrich`); router lines as HAProxy sent
-them (app-name ``haproxy``, proc-id its PID). The action has its own disk-assisted queue, so a Paramedic
-restart never blocks the inputs; unsent messages survive an rsyslog restart (``queue.saveOnShutdown``).
-``windowSize="16384"``: omrelp's default window caps throughput at about 700 lines/s.
+msg-id ``APP`` (the local-platform convention of :mod:`log_pipeline.enrich`), facility user and a severity
+from the Python logging level in the line (WARNING -> warning, ERROR/CRITICAL -> err, else info); router
+lines as HAProxy sent them (app-name ``haproxy``, proc-id its PID). The action has its own disk-assisted
+queue, so a Paramedic restart never blocks the inputs; unsent messages survive an rsyslog restart
+(``queue.saveOnShutdown``). ``windowSize="16384"``: the default window caps omrelp at ~700 lines/s.
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ module(load="imuxsock" SysSock.Use="off")
 module(load="omrelp")
 
 template(name="{TEMPLATE_NAME}" type="list") {{
-  constant(value="<") property(name="pri") constant(value=">1 ")
+  constant(value="<") property(name="$.pri") constant(value=">1 ")
   property(name="timestamp" dateFormat="rfc3339") constant(value=" ")
   property(name="hostname") constant(value=" ")
   property(name="$.appname") constant(value=" ")
@@ -72,6 +73,10 @@ ruleset(name="apps") {{
   set $.procid = re_extract($!metadata!filename, {_FILE_NAME}, 0, 2, "-");
   set $.msgid = "APP";
   set $.msg = $msg;
+  # severity from the line's Python logging level (user.info otherwise)
+  if $msg contains " WARNING " then {{ set $.pri = "12"; }}
+  else if $msg contains " ERROR " or $msg contains " CRITICAL " then {{ set $.pri = "11"; }}
+  else {{ set $.pri = "14"; }}
   call forward
 }}
 
@@ -79,6 +84,7 @@ ruleset(name="router") {{
   set $.appname = $app-name;
   set $.procid = $procid;
   set $.msgid = $msgid;
+  set $.pri = $pri;
   set $.msg = ltrim($msg);
   call forward
 }}

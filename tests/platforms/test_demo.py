@@ -210,6 +210,7 @@ def test_logs_from_rsyslog_find_router_and_app_errors(demo: Demo) -> None:
     wait_until(lambda: bool(_log_hits(demo, q)), 30, "checkout's own 500 access lines")
     app_hit = _log_hits(demo, q)[0]
     assert app_hit["labels"]["instance"] in {"0", "1"} and app_hit["fields"]["msgid"] == "APP"
+    assert app_hit["fields"]["severity"] == 4  # a WARNING line of the app: user.warning
     assert _log_hits(demo, 'app:checkout AND "fault injected"'), "the fault event line"
 
 
