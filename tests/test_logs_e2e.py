@@ -212,11 +212,14 @@ def test_kill9_mid_stream_every_number_searchable(tmp_path: Path) -> None:
     token, keep_token = "kill" + secrets.token_hex(6), "keep" + secrets.token_hex(6)
     rs, in_port = _forwarder(tmp_path / "rsyslog", srv.relp_port)
     done = threading.Event()
+    fed = [0]
 
     def feeder() -> None:
         with socket.create_connection(("127.0.0.1", in_port)) as sock:
-            for start in range(0, N_KILL, 5000):
-                sock.sendall(lines(token, start, min(start + 5000, N_KILL)))
+            for start in range(0, N_KILL, 1000):  # about 5k lines/s, so the kill lands mid-stream
+                sock.sendall(lines(token, start, min(start + 1000, N_KILL)))
+                fed[0] = min(start + 1000, N_KILL)
+                done.wait(0.2)
             k = 0
             while not done.wait(0.1):  # keep traffic flowing: rsyslog may only reconnect on a new message
                 sock.sendall(lines(keep_token, k, k + 1, host="keepalive"))
@@ -228,6 +231,7 @@ def test_kill9_mid_stream_every_number_searchable(tmp_path: Path) -> None:
     try:
         wait_until(lambda: total(srv.base, token) >= N_KILL // 4, 60, "a quarter of the stream", 0.1)
         srv.proc.kill9()
+        fed_at_kill = fed[0]
         srv = _start(tmp_path / "p", int(srv.base.rsplit(":", 1)[1]), srv.relp_port, srv.tcp_port, 1)
         at_kill = total(srv.base, token)
         wait_until(lambda: total(srv.base, token) >= N_KILL, 120, "every number after the restart", 0.25)
@@ -242,7 +246,7 @@ def test_kill9_mid_stream_every_number_searchable(tmp_path: Path) -> None:
     dups = sum(c - 1 for c in got.values())
     counted = re.search(r"^paramedic_log_pipeline_duplicates_total (\S+)", metrics, re.M)
     print(
-        f"\nkill -9 after >= {N_KILL // 4} searchable ({at_kill} searchable right after the restart): "
+        f"\nkill -9 with {fed_at_kill} of {N_KILL} fed to rsyslog ({at_kill} searchable after restart): "
         f"{N_KILL} numbers, missing {len(missing)}, duplicates {dups} "
         f"(pipeline metric after restart: {counted.group(1) if counted else '?'}), "
         f"{time.monotonic() - t0:.1f}s"
