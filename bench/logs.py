@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import argparse
+import itertools
 import random
 import socket
 import statistics
@@ -22,7 +23,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -101,15 +102,15 @@ def ingest(tmp: Path, n: int, window: int | None, timeout_s: float) -> tuple[flo
     return n / dt, len(set(range(n)) - set(got)), sum(got.values()) - len(got)
 
 
-def corpus(n: int) -> list[str]:
+def corpus(n: int) -> Iterator[str]:
+    """``n`` access-log-like lines (streamed: 10M lines never sit in memory); one has ``needle-xyzzy``."""
     rnd = random.Random(1)
-    out = [
-        f"req-{i} {' '.join(rnd.choice(WORDS) for _ in range(8))} "
-        f"status={rnd.choice([200, 200, 404, 500])} took {rnd.randint(1, 900)}ms"
-        for i in range(n)
-    ]
-    out[n // 2] += " needle-xyzzy"
-    return out
+    for i in range(n):
+        line = (
+            f"req-{i} {' '.join(rnd.choice(WORDS) for _ in range(8))} "
+            f"status={rnd.choice([200, 200, 404, 500])} took {rnd.randint(1, 900)}ms"
+        )
+        yield line + " needle-xyzzy" if i == n // 2 else line
 
 
 def p50(fn: Callable[[], object], runs: int) -> float:
@@ -124,21 +125,23 @@ def p50(fn: Callable[[], object], runs: int) -> float:
 def search_bench(tmp: Path, n: int, batch: int = 20_000) -> None:
     work = tmp / "search"
     (work / "data" / "logs").mkdir(parents=True)
-    text = corpus(n)
     path = work / "logs.txt"
-    path.write_text("\n".join(text) + "\n")
     store = TantivyStore(work / "data" / "logs" / "search", registry=CollectorRegistry())
     t0 = time.time_ns() - n * 1000
     t = time.perf_counter()
-    for i in range(0, n, batch):
-        store.write(
-            [
-                LogRecord(
-                    f"{j:016x}", t0 + j * 1000, text[j], {"app": "bench", "level": "info", "host": "c1"}
-                )
-                for j in range(i, min(i + batch, n))
-            ]
-        )
+    lines_iter = corpus(n)
+    with path.open("w") as f:
+        for first in range(0, n, batch):
+            chunk = list(itertools.islice(lines_iter, batch))
+            f.write("\n".join(chunk) + "\n")
+            store.write(
+                [
+                    LogRecord(
+                        f"{first + j:016x}", t0 + (first + j) * 1000, m, {"app": "bench", "level": "info"}
+                    )
+                    for j, m in enumerate(chunk)
+                ]
+            )
     print(f"search corpus: {n:,} lines indexed directly in {time.perf_counter() - t:.1f}s")
     cases = [
         ("needle", '"needle-xyzzy"', ["grep", "-c", "needle-xyzzy", str(path)]),
