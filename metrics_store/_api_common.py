@@ -62,6 +62,16 @@ def format_value(value: float) -> str:
     return text[:-2] if text.endswith(".0") else text
 
 
+def format_values(values: Sequence[float]) -> list[str]:
+    """:func:`format_value` for many values at once: ``repr`` in C for all, the slow path only for the rare
+    NaN/Inf/exponent spellings. Same output as mapping :func:`format_value`."""
+    texts = list(map(repr, values))
+    joined = "".join(texts)
+    if "e" in joined or "n" in joined:  # 'nan', 'inf', '1e-07'
+        return [format_value(v) for v in values]
+    return [t[:-2] if t[-2:] == ".0" else t for t in texts]
+
+
 def parse_time_param(text: str) -> int:
     """Unix seconds (float) or RFC 3339 to Unix ms, with Prometheus' millisecond rounding."""
     try:

@@ -104,7 +104,13 @@ def test_query_range_rfc3339_and_duration_step(client: TestClient) -> None:
             "bad_data",
             'invalid parameter "timeout"',
         ),
-        ("/api/v1/query", {"query": "abs(up_total)"}, 422, "bad_data", "function abs is not supported yet"),
+        (
+            "/api/v1/query",
+            {"query": "limitk(2, up_total)"},
+            422,
+            "bad_data",
+            "aggregation limitk is not supported",
+        ),
         (
             "/api/v1/query",
             {"query": "up_total + on(job) up_total"},
