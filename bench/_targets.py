@@ -63,7 +63,11 @@ def serve(ports: list[int], series: int) -> None:
 
         return Handler
 
-    servers = [ThreadingHTTPServer(("127.0.0.1", p), handler_for(i)) for i, p in enumerate(ports)]
+    class QuietServer(ThreadingHTTPServer):
+        def handle_error(self, request: object, client_address: object) -> None:
+            return  # a scraper that gave up mid-body (timeout) is normal here
+
+    servers = [QuietServer(("127.0.0.1", p), handler_for(i)) for i, p in enumerate(ports)]
     for s in servers:
         threading.Thread(target=s.serve_forever, daemon=True).start()
     print("ready", flush=True)
