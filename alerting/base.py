@@ -1,0 +1,58 @@
+"""Seams of alerting (one small Protocol each).
+
+* :class:`AlertSink` — where alerts go: the rule engine sends to it; the dispatcher (grouping, routing,
+  silences, inhibition) implements it, and so does ``POST /api/v2/alerts``. Thread-safe; never blocks long.
+* :class:`Notifier` — one receiver integration (email, webhook). Returns a :class:`NotifyResult`; the retry
+  policy (2xx done, 5xx/timeouts retried with backoff, other 4xx permanent) is written once, around notifiers.
+* :class:`Explainer` — gathers the "why" for a notification (values, threshold, series around the firing time,
+  the app's log patterns, recent deployments/remediations); notifiers render it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+from alerting.model import Alert, Notification
+
+__all__ = ["AlertSink", "AlertingError", "Explainer", "Explanation", "Notifier", "NotifyResult"]
+
+
+class AlertingError(Exception):
+    """Base of every alerting error; driver/SMTP/HTTP errors are chained as ``__cause__``."""
+
+
+@dataclass(frozen=True, slots=True)
+class NotifyResult:
+    ok: bool
+    retry: bool = False  # only meaningful when not ok: True for 5xx/timeouts, False for permanent failures
+    reason: str = ""
+
+
+@dataclass(slots=True)
+class Explanation:
+    """Context for one alert, each part optional (empty when the source has nothing)."""
+
+    values: dict[str, float] = field(default_factory=dict)  # e.g. {"value": 0.12, "threshold": 0.05}
+    series: list[tuple[dict[str, str], list[tuple[float, float]]]] = field(default_factory=list)
+    log_patterns: list[dict[str, Any]] = field(default_factory=list)  # template, count, first_seen, sample
+    events: list[dict[str, Any]] = field(default_factory=list)  # deployments, remediation actions
+    links: dict[str, str] = field(default_factory=dict)
+
+
+@runtime_checkable
+class AlertSink(Protocol):
+    def put(self, alerts: Sequence[Alert]) -> None:
+        """Accept new or updated alerts (same fingerprint = same alert)."""
+        ...
+
+
+@runtime_checkable
+class Notifier(Protocol):
+    async def notify(self, notification: Notification) -> NotifyResult: ...
+
+
+@runtime_checkable
+class Explainer(Protocol):
+    async def explain(self, alert: Alert) -> Explanation: ...
