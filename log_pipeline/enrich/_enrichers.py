@@ -31,7 +31,10 @@ Enricher = Callable[[LogRecord], bool]
 
 _GUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\Z", re.IGNORECASE)
 _BOSH_SD = "sd.instance@47450."
-_BOSH_LABELS = (("deployment", "deployment"), ("group", "job"), ("az", "az"), ("id", "instance_id"))
+_BOSH_LABELS = tuple(
+    (_BOSH_SD + param, label)
+    for param, label in (("deployment", "deployment"), ("group", "job"), ("az", "az"), ("id", "instance_id"))
+)
 LOCAL_APP_MSGID = "APP"
 
 
@@ -65,8 +68,8 @@ def _cf_drain(record: LogRecord) -> bool:
 def _bosh(record: LogRecord) -> bool:
     fields = record.fields
     applied = False
-    for param, label in _BOSH_LABELS:
-        value = fields.get(_BOSH_SD + param)
+    for key, label in _BOSH_LABELS:
+        value = fields.get(key)
         if isinstance(value, str) and value:
             record.labels[label] = value
             applied = True

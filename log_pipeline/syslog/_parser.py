@@ -8,7 +8,7 @@ from log_pipeline.model import LogRecord, RawMessage
 from log_pipeline.syslog._message import ParseError, SyslogMessage
 from log_pipeline.syslog._record import to_record
 from log_pipeline.syslog._rfc3164 import parse_rfc3164
-from log_pipeline.syslog._rfc5424 import parse_rfc5424
+from log_pipeline.syslog._rfc5424 import fast_rfc5424, scan_rfc5424
 
 __all__ = ["DEFAULT_MAX_MESSAGE_BYTES", "SyslogParser", "is_rfc5424", "parse_syslog"]
 
@@ -35,10 +35,12 @@ def parse_syslog(
     truncated = len(data) > max_bytes
     if truncated:
         data = data[:max_bytes]
-    if is_rfc5424(data):
-        msg = parse_rfc5424(data, best_effort=best_effort)
-    else:
-        msg = parse_rfc3164(data, best_effort=best_effort)
+    msg = fast_rfc5424(data)  # the common well-formed RFC 5424 message; None for anything else
+    if msg is None:
+        if is_rfc5424(data):
+            msg = scan_rfc5424(data, best_effort, False)
+        else:
+            msg = parse_rfc3164(data, best_effort=best_effort)
     msg.truncated = truncated
     return msg
 
@@ -78,6 +80,7 @@ class SyslogParser:
         self._truncated = Counter(
             "paramedic_syslog_truncated_total", "Syslog messages cut at max_message_bytes.", registry=registry
         )
+        self._by_format = {f: self._messages.labels(f) for f in ("rfc5424", "rfc3164")}
 
     def parse(self, data: bytes) -> SyslogMessage:
         try:
@@ -87,7 +90,7 @@ class SyslogParser:
             if len(data) > self.max_message_bytes:
                 self._truncated.inc()
             raise
-        self._messages.labels(msg.format).inc()
+        self._by_format[msg.format].inc()
         if msg.error is not None:
             self._errors.labels(msg.error.reason).inc()
         if msg.truncated:

@@ -1,20 +1,24 @@
 """RFC 5424 parser: a hand-written scanner over bytes, error texts and columns compatible with go-syslog.
 
 Layout: ``<PRI>VERSION SP TIMESTAMP SP HOSTNAME SP APP-NAME SP PROCID SP MSGID SP SD [SP MSG]``.
-Header tokens are cut with ``bytes.find`` and checked with ``bytes.translate``; the timestamp goes through
-one compiled regex (range checks afterwards) and only falls back to a byte-by-byte walk to find the exact
-error column. In best-effort mode a failed parse still returns what was parsed before the error when the
-priority and version are known (go-syslog's rule); the error is attached as ``message.error``.
+Fast path: one compiled regex covers a well-formed header and structured data (the common case); it builds
+the same message as the scanner and hands anything it does not accept (including every invalid input) to
+the scanner. Scanner: header tokens are cut with ``bytes.find`` and checked with ``bytes.translate``; the
+timestamp goes through one compiled regex (range checks afterwards) and only falls back to a byte-by-byte
+walk to find the exact error column. In best-effort mode a failed parse still returns what was parsed
+before the error when the priority and version are known (go-syslog's rule); the error is attached as
+``message.error``.
 """
 
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from log_pipeline.syslog._message import ParseError, SyslogMessage
-from log_pipeline.syslog._time import days_in_month, to_unix_ns
+from log_pipeline.syslog._time import days_from_civil, days_in_month, to_unix_ns
 
-__all__ = ["parse_pri", "parse_rfc5424", "utf8_error_column"]
+__all__ = ["fast_rfc5424", "parse_pri", "parse_rfc5424", "scan_rfc5424", "utf8_error_column"]
 
 ERR_PRIVAL = "expecting a priority value in the range 1-191 or equal to 0"
 ERR_PRI = "expecting a priority value within angle brackets"
@@ -56,6 +60,20 @@ _SP, _LT, _GT, _DASH, _LBR, _RBR, _DQ, _BS, _EQ = b' <>-[]"\\='
 
 _VALUE_STOP = re.compile(rb'["\\\]]')
 _TS = re.compile(rb"(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(?:\.(\d{1,6}))?(?:Z|([+-])(\d\d):(\d\d))")
+
+# Fast path: PRI, VERSION, TIMESTAMP (or -), HOSTNAME, APP-NAME, PROCID, MSGID, SD (or -); the end of the
+# match must be the end of the input or the space before MSG. Range checks (PRI <= 191, calendar) follow.
+_SDN = rb"[!#-<>-\\^-~]{1,32}"
+_SDV = rb'[^"\\\]]*(?:\\["\\\]][^"\\\]]*)*'  # unrolled: no per-byte alternation
+_FAST = re.compile(
+    rb"<(0|[1-9]\d{0,2})>([1-9]\d{0,2}) "
+    rb"(?:-|(\d{4}-\d\d-\d\d)T(\d\d):(\d\d):(\d\d)(?:\.(\d{1,6}))?(Z|[+-]\d\d:\d\d)) "
+    rb"([!-~]{1,255}) ([!-~]{1,48}) ([!-~]{1,128}) ([!-~]{1,32}) "
+    rb"(?:-|((?:\[" + _SDN + rb"(?: " + _SDN + rb'="' + _SDV + rb'")*\])+))'
+)
+# Over a structured-data span the fast regex accepted: ``[id`` opens an element, `` name="value"`` is a
+# parameter of the open one (the ``]`` between them are skipped).
+_FAST_SD = re.compile(rb"\[(" + _SDN + rb")| (" + _SDN + rb')="(' + _SDV + rb')"')
 
 # Byte-level grammar of a timestamp, for the error column: one entry per position, each a set of allowed
 # bytes or a rule depending on the previous byte (two-digit ranges such as month 01-12).
@@ -299,6 +317,81 @@ def _set_message(out: SyslogMessage, raw: bytes) -> None:
         out.message_bytes = raw
 
 
+@lru_cache(maxsize=1024)
+def _fast_days(date: bytes) -> int | None:
+    """Days since the epoch of ``YYYY-MM-DD``, None when not a calendar date."""
+    yy, mo, dd = int(date[:4]), int(date[5:7]), int(date[8:])
+    if not 1 <= mo <= 12 or not 1 <= dd <= days_in_month(yy, mo):
+        return None
+    return days_from_civil(yy, mo, dd)
+
+
+@lru_cache(maxsize=256)
+def _fast_offset(tz: bytes) -> int | None:
+    """Seconds east of UTC of ``Z`` or ``+hh:mm``, None when out of range."""
+    if tz == b"Z":
+        return 0
+    hh, mm = int(tz[1:3]), int(tz[4:])
+    if hh > 23 or mm > 59:
+        return None
+    return (hh * 3600 + mm * 60) * (-1 if tz[0] == 0x2D else 1)
+
+
+def fast_rfc5424(data: bytes, compliant_msg: bool = False) -> SyslogMessage | None:
+    """The message when ``data`` is a well-formed message the fast regex covers, else None."""
+    m = _FAST.match(data)
+    if m is None:
+        return None
+    pri, ver, date, hour, minute, second, frac, tz, host, app, proc, msgid, sd = m.groups()
+    priority = int(pri)
+    if priority > 191:
+        return None
+    out = SyslogMessage("rfc5424", priority, int(ver))
+    if date is not None:
+        days = _fast_days(date)
+        offset = _fast_offset(tz)
+        hh, mi, ss = int(hour), int(minute), int(second)
+        if days is None or offset is None or hh > 23 or mi > 59 or ss > 59:
+            return None
+        secs = days * 86400 + hh * 3600 + mi * 60 + ss - offset
+        out.timestamp_ns = secs * 1_000_000_000 + (int(frac.ljust(9, b"0")) if frac is not None else 0)
+        out.tz_offset_s = offset
+    if host != b"-":
+        out.hostname = host.decode("ascii")
+    if app != b"-":
+        out.appname = app.decode("ascii")
+    if proc != b"-":
+        out.procid = proc.decode("ascii")
+    if msgid != b"-":
+        out.msgid = msgid.decode("ascii")
+    if sd is not None:
+        elements: dict[str, dict[str, str]] = {}
+        params: dict[str, str] = {}
+        try:
+            for sdid, name, raw in _FAST_SD.findall(sd):
+                if sdid:
+                    key = sdid.decode("ascii")
+                    if key in elements:
+                        return None  # duplicate element: the scanner reports it
+                    params = elements[key] = {}
+                else:
+                    value = _unescape(raw) if b"\\" in raw else raw
+                    params[name.decode("ascii")] = value.decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+        out.structured_data = elements
+    end = m.end()
+    n = len(data)
+    if end < n:
+        if data[end] != _SP:
+            return None
+        try:
+            _message(data, end + 1, n, out, compliant_msg)
+        except _Fail:
+            return None
+    return out
+
+
 def parse_rfc5424(data: bytes, *, best_effort: bool = False, compliant_msg: bool = False) -> SyslogMessage:
     """Parse one RFC 5424 message (framing removed).
 
@@ -306,6 +399,14 @@ def parse_rfc5424(data: bytes, *, best_effort: bool = False, compliant_msg: bool
     parsed: then the partial message is returned with ``error`` set. ``compliant_msg`` rejects a message
     that starts with a BOM but is not valid UTF-8 (RFC 5424 §6.4).
     """
+    fast = fast_rfc5424(data, compliant_msg)
+    if fast is not None:
+        return fast
+    return scan_rfc5424(data, best_effort, compliant_msg)
+
+
+def scan_rfc5424(data: bytes, best_effort: bool, compliant_msg: bool) -> SyslogMessage:
+    """The exact scanner: every input, exact error texts and columns."""
     out = SyslogMessage("rfc5424")
     n = len(data)
     st: _SdState | None = None
