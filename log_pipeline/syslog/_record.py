@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from log_pipeline.model import LEVELS, FieldValue, LogRecord, RawMessage
 from log_pipeline.syslog._message import SyslogMessage
-from log_pipeline.syslog._time import days_from_civil, to_unix_ns
+from log_pipeline.syslog._time import civil_from_days, days_from_civil, days_in_month
 
 __all__ = ["resolve_year", "to_record"]
 
@@ -12,19 +14,19 @@ _NS_PER_DAY = 86400 * 1_000_000_000
 _YEAR0_EPOCH_NS = days_from_civil(0, 1, 1) * _NS_PER_DAY
 
 
+@lru_cache(maxsize=64)
+def _year(year: int) -> tuple[int, bool]:
+    """(Unix ns of January 1st, leap year) of ``year``."""
+    return days_from_civil(year, 1, 1) * _NS_PER_DAY, days_in_month(year, 2) == 29
+
+
 def resolve_year(year0_ns: int, received_ns: int) -> int:
     """Place a year-less RFC 3164 stamp (computed for year 0) in the receive year, or the year before when
     that would put it more than a day in the future (a December line received in January)."""
-    year = 1970 + received_ns // (365 * _NS_PER_DAY + _NS_PER_DAY // 4)
-    # exact receive year: step until the start of ``year`` <= received < start of ``year + 1``
-    while to_unix_ns(year, 1, 1, 0, 0, 0, 0, 0) > received_ns:
-        year -= 1
-    while to_unix_ns(year + 1, 1, 1, 0, 0, 0, 0, 0) <= received_ns:
-        year += 1
+    year = civil_from_days(received_ns // _NS_PER_DAY)[0]  # the receive year (UTC)
     offset_in_year = year0_ns - _YEAR0_EPOCH_NS
     for candidate in (year, year - 1):
-        start = to_unix_ns(candidate, 1, 1, 0, 0, 0, 0, 0)
-        leap = days_from_civil(candidate, 3, 1) - days_from_civil(candidate, 2, 1) == 29
+        start, leap = _year(candidate)
         shift = 0
         if not leap and offset_in_year >= 59 * _NS_PER_DAY:  # after Feb 29 of year 0 (a leap year)
             shift = -_NS_PER_DAY

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["days_from_civil", "days_in_month", "format_rfc3339nano", "to_unix_ns"]
+__all__ = ["civil_from_days", "days_from_civil", "days_in_month", "format_rfc3339nano", "to_unix_ns"]
 
 _NS = 1_000_000_000
 _MONTH_DAYS = (31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
@@ -24,7 +24,7 @@ def days_from_civil(year: int, month: int, day: int) -> int:
     return era * 146097 + doe - 719468
 
 
-def _civil_from_days(days: int) -> tuple[int, int, int]:
+def civil_from_days(days: int) -> tuple[int, int, int]:
     days += 719468
     era = days // 146097
     doe = days - era * 146097
@@ -49,7 +49,7 @@ def format_rfc3339nano(unix_ns: int, offset_s: int = 0) -> str:
     secs, frac = divmod(unix_ns, _NS)
     secs += offset_s
     days, rem = divmod(secs, 86400)
-    year, month, day = _civil_from_days(days)
+    year, month, day = civil_from_days(days)
     hour, rem = divmod(rem, 3600)
     minute, second = divmod(rem, 60)
     out = f"{year:04d}-{month:02d}-{day:02d}T{hour:02d}:{minute:02d}:{second:02d}"
