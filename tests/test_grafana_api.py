@@ -11,18 +11,16 @@ compared with Prometheus' own.
 from __future__ import annotations
 
 import re
-import sys
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.support.servers import ManagedProcess, free_port, require_binary, wait_http, wait_until
+from tests.support.peers import side_by_side, static_exporter, static_jobs
+from tests.support.servers import wait_until
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "prometheus"
 BODIES = {
@@ -33,74 +31,17 @@ JOB = "grafana"
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 
 
-class _Exporter(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:
-        body = BODIES.get(self.path)
-        if body is None:
-            self.send_error(404)
-            return
-        self.send_response(200)
-        self.send_header("Content-Type", "text/plain; version=0.0.4")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: object) -> None:
-        return
-
-
 @pytest.fixture(scope="module")
 def both(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[httpx.Client, httpx.Client]]:
-    exporter = ThreadingHTTPServer(("127.0.0.1", 0), _Exporter)
-    threading.Thread(target=exporter.serve_forever, daemon=True).start()
-    target = f"127.0.0.1:{exporter.server_address[1]}"
-    tmp = tmp_path_factory.mktemp("grafana")
-    prom_port, para_port = free_port(), free_port()
-    (tmp / "prometheus.yml").write_text(
-        "global: {scrape_interval: 1s, scrape_timeout: 1s}\nscrape_configs:\n"
-        + "".join(
-            f"  - job_name: {JOB}{path.replace('/', '_')}\n    metrics_path: {path}\n"
-            f"    static_configs: [{{targets: ['{target}']}}]\n"
-            for path in BODIES
-        )
-    )
-    (tmp / "paramedic.yaml").write_text(
-        f"server: {{listen_port: {para_port}}}\ncollector:\n  interval_s: 1\n  timeout_s: 1\n  jobs:\n"
-        + "".join(
-            f"    - {{name: {JOB}{path.replace('/', '_')}, type: static, metrics_path: {path}, "
-            f"targets: ['{target}']}}\n"
-            for path in BODIES
-        )
-        + "metrics_store: {type: embedded, path: data}\n"
-    )
-    prom = ManagedProcess(
-        "prometheus",
-        [
-            require_binary("prometheus"),
-            f"--config.file={tmp / 'prometheus.yml'}",
-            f"--storage.tsdb.path={tmp / 'prom-data'}",
-            f"--web.listen-address=127.0.0.1:{prom_port}",
-        ],
-        tmp / "prometheus.log",
-    )
-    para = ManagedProcess(
-        "paramedic",
-        [sys.executable, "-m", "paramedic.cli", "serve", "--config", str(tmp / "paramedic.yaml")],
-        tmp / "paramedic.log",
-    )
-    try:
-        wait_http(f"http://127.0.0.1:{prom_port}/-/ready", 30, prom)
-        wait_http(f"http://127.0.0.1:{para_port}/-/ready", 30, para)
+    with static_exporter(BODIES) as target:
+        prom_yml, para_yaml = static_jobs(JOB, target, list(BODIES))
         with (
-            httpx.Client(base_url=f"http://127.0.0.1:{prom_port}", timeout=10) as pc,
-            httpx.Client(base_url=f"http://127.0.0.1:{para_port}", timeout=10) as mc,
+            side_by_side(tmp_path_factory.mktemp("grafana"), prom_yml, para_yaml) as peers,
+            httpx.Client(base_url=peers.prometheus, timeout=10) as pc,
+            httpx.Client(base_url=peers.paramedic, timeout=10) as mc,
         ):
             wait_until(lambda: _scraped_twice(pc) and _scraped_twice(mc), 60, "two scrapes by both systems")
             yield pc, mc
-    finally:
-        para.stop()
-        prom.stop()
-        exporter.shutdown()
 
 
 def _ok(resp: httpx.Response) -> Any:
