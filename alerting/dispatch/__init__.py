@@ -1,0 +1,35 @@
+"""Alertmanager semantics: routing tree, aggregation groups, inhibition, silences, time intervals, acks.
+
+:class:`Dispatcher` implements :class:`~alerting.base.AlertSink`; its state (silences, notification log, acks)
+lives in JSON files under a data dir. ``alerting.am_api`` serves the Alertmanager v2 HTTP API over it.
+"""
+
+from alerting.dispatch._matchers import Matcher, MatcherError, parse_matcher, parse_matchers
+from alerting.dispatch._persist import StateError
+from alerting.dispatch._state import LogEntry
+from alerting.dispatch._store import StoredAlert
+from alerting.dispatch.config import ConfigError, DispatchConfig, load_config, parse_config
+from alerting.dispatch.dispatcher import AlertState, AlertView, Dispatcher, GroupView
+from alerting.dispatch.silences import Silence, SilenceError, SilenceNotFoundError, Silences
+
+__all__ = [
+    "AlertState",
+    "AlertView",
+    "ConfigError",
+    "DispatchConfig",
+    "Dispatcher",
+    "GroupView",
+    "LogEntry",
+    "Matcher",
+    "MatcherError",
+    "Silence",
+    "SilenceError",
+    "SilenceNotFoundError",
+    "Silences",
+    "StateError",
+    "StoredAlert",
+    "load_config",
+    "parse_config",
+    "parse_matcher",
+    "parse_matchers",
+]

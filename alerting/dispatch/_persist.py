@@ -1,0 +1,54 @@
+"""Small JSON state files, written atomically (temp file, fsync, rename): a crash leaves no half file."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from alerting.base import AlertingError
+
+__all__ = ["StateError", "parse_time", "read_json", "utc_now", "write_json_atomic"]
+
+
+class StateError(AlertingError):
+    """A state file (silences, notification log, acks) cannot be read or written."""
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def parse_time(text: str) -> datetime:
+    t = datetime.fromisoformat(text)
+    return t if t.tzinfo is not None else t.replace(tzinfo=UTC)
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+        try:
+            with os.fdopen(fd, "w") as f:
+                json.dump(data, f, separators=(",", ":"))
+                f.flush()
+                os.fsync(f.fileno())
+            Path(tmp).replace(path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+    except OSError as e:
+        raise StateError(f"{path}: cannot write state: {e}") from e
+
+
+def read_json(path: Path) -> Any:
+    """The file's JSON, or None when it does not exist."""
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as e:
+        raise StateError(f"{path}: cannot read state: {e}") from e

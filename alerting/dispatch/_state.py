@@ -1,0 +1,116 @@
+"""The notification log (what was sent to which receiver integration, for dedup and restarts) and acks.
+
+Both are persisted atomically under the data dir (``nflog.json``, ``acks.json``). Entries expire after
+``retention_s`` (default 5 days, like Alertmanager's ``--data.retention``). Not locked:
+the dispatcher serialises.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from alerting.dispatch._persist import parse_time, read_json, write_json_atomic
+
+__all__ = ["AckStore", "LogEntry", "NotificationLog"]
+
+
+@dataclass(frozen=True, slots=True)
+class LogEntry:
+    group_key: str
+    receiver: str
+    integration: int
+    firing: frozenset[str]
+    resolved: frozenset[str]
+    timestamp: datetime
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "groupKey": self.group_key,
+            "receiver": self.receiver,
+            "integration": self.integration,
+            "firing": sorted(self.firing),
+            "resolved": sorted(self.resolved),
+            "timestamp": self.timestamp.isoformat(),
+        }
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> LogEntry:
+        return cls(
+            d["groupKey"],
+            d["receiver"],
+            int(d["integration"]),
+            frozenset(d["firing"]),
+            frozenset(d["resolved"]),
+            parse_time(d["timestamp"]),
+        )
+
+
+class NotificationLog:
+    def __init__(self, data_dir: Path | None, retention_s: float = 5 * 86400) -> None:
+        self._path = data_dir / "nflog.json" if data_dir is not None else None
+        self._retention = timedelta(seconds=retention_s)
+        self._entries: dict[tuple[str, str, int], LogEntry] = {}
+        if self._path is not None:
+            for d in read_json(self._path) or []:
+                e = LogEntry.from_json(d)
+                self._entries[(e.group_key, e.receiver, e.integration)] = e
+
+    def get(self, group_key: str, receiver: str, integration: int) -> LogEntry | None:
+        return self._entries.get((group_key, receiver, integration))
+
+    def log(self, entry: LogEntry) -> None:
+        self._entries[(entry.group_key, entry.receiver, entry.integration)] = entry
+        self._save()
+
+    def entries(self) -> list[LogEntry]:
+        return sorted(self._entries.values(), key=lambda e: e.timestamp)
+
+    def gc(self, now: datetime) -> None:
+        old = [k for k, e in self._entries.items() if e.timestamp + self._retention < now]
+        for k in old:
+            del self._entries[k]
+        if old:
+            self._save()
+
+    def _save(self) -> None:
+        if self._path is not None:
+            write_json_atomic(self._path, [e.to_json() for e in self._entries.values()])
+
+
+class AckStore:
+    """Acknowledged alerts: fingerprint → the start time of the occurrence that was acked."""
+
+    def __init__(self, data_dir: Path | None) -> None:
+        self._path = data_dir / "acks.json" if data_dir is not None else None
+        self._acks: dict[str, datetime] = {}
+        if self._path is not None:
+            self._acks = {k: parse_time(v) for k, v in (read_json(self._path) or {}).items()}
+
+    def ack(self, items: Iterable[tuple[str, datetime]]) -> int:
+        n = 0
+        for fp, starts_at in items:
+            self._acks[fp] = starts_at
+            n += 1
+        self._save()
+        return n
+
+    def is_acked(self, fp: str, starts_at: datetime) -> bool:
+        return self._acks.get(fp) == starts_at
+
+    def unack(self, fps: Iterable[str]) -> None:
+        changed = False
+        for fp in fps:
+            changed |= self._acks.pop(fp, None) is not None
+        if changed:
+            self._save()
+
+    def fingerprints(self) -> set[str]:
+        return set(self._acks)
+
+    def _save(self) -> None:
+        if self._path is not None:
+            write_json_atomic(self._path, {k: v.isoformat() for k, v in self._acks.items()})

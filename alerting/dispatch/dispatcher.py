@@ -1,0 +1,432 @@
+"""The dispatcher: Alertmanager's alert store, routing, aggregation groups and notification pipeline.
+
+``put`` (the :class:`~alerting.base.AlertSink` seam, thread-safe) merges alerts by fingerprint and inserts
+them into one aggregation group per matching route and ``group_by`` label values. A group first flushes after
+``group_wait`` (at once if the alert is older than that), then every ``group_interval``. A flush runs the
+pipeline per receiver integration: mute/active time intervals → inhibition → silences → dedup against the
+notification log (new firing alerts, newly resolved ones when ``send_resolved``, or ``repeat_interval``
+elapsed; acked alerts do not repeat) → truncation to ``max_alerts`` → delivery with the retry policy → log.
+A muted flush logs nothing, so the first flush after the window ends notifies again.
+
+Time comes from ``clock``; :meth:`Dispatcher.flush_due` does one round (tests call it after moving their
+clock); :meth:`Dispatcher.run` loops it in production.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any, Literal
+
+from prometheus_client import CollectorRegistry
+
+from alerting.base import AlertingError, Notifier, NotifyResult
+from alerting.dispatch._inhibit import InhibitRule, inhibited_by
+from alerting.dispatch._matchers import label_set_string
+from alerting.dispatch._metrics import DispatchMetrics
+from alerting.dispatch._persist import utc_now
+from alerting.dispatch._route import Route, build_route
+from alerting.dispatch._state import AckStore, LogEntry, NotificationLog
+from alerting.dispatch._store import AlertStore, StoredAlert, stored_from_alert
+from alerting.dispatch.config import DispatchConfig
+from alerting.dispatch.silences import Silences
+from alerting.model import Alert, Notification
+from alerting.notify.retry import deliver as retry_deliver
+
+__all__ = ["AlertState", "AlertView", "Deliver", "Dispatcher", "GroupView"]
+
+log = logging.getLogger(__name__)
+
+Deliver = Callable[[Notifier, Notification], Awaitable[NotifyResult]]
+BuildNotifier = Callable[[dict[str, Any]], Notifier]
+
+
+async def _default_deliver(notifier: Notifier, notification: Notification) -> NotifyResult:
+    return await retry_deliver(notifier, notification)
+
+
+@dataclass(frozen=True, slots=True)
+class AlertState:
+    state: Literal["unprocessed", "active", "suppressed"]
+    silenced_by: list[str]
+    inhibited_by: list[str]
+
+
+@dataclass(frozen=True, slots=True)
+class AlertView:
+    alert: StoredAlert
+    receivers: list[str]
+    status: AlertState
+
+
+@dataclass(frozen=True, slots=True)
+class GroupView:
+    group_key: str
+    labels: dict[str, str]
+    receiver: str
+    alerts: list[AlertView]
+
+
+@dataclass(eq=False)
+class _Group:
+    key: str
+    route: Route
+    labels: dict[str, str]
+    next_flush: datetime
+    alerts: dict[str, StoredAlert] = field(default_factory=dict)
+    has_flushed: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class _Integration:
+    kind: str
+    notifier: Notifier
+    send_resolved: bool
+    max_alerts: int
+
+
+def _sort_key(a: StoredAlert) -> tuple[Any, ...]:
+    """Alertmanager's alertsSlice order: job, then instance (present first), then the label set."""
+    key: list[Any] = []
+    for name in ("job", "instance"):
+        v = a.labels.get(name)
+        key += [v is None, v or ""]
+    return (*key, len(a.labels), sorted(a.labels.items()))
+
+
+def _common(maps: Sequence[Mapping[str, str]]) -> dict[str, str]:
+    if not maps:
+        return {}
+    out = dict(maps[0])
+    for m in maps[1:]:
+        for k in [k for k, v in out.items() if m.get(k) != v]:
+            del out[k]
+    return out
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        config: DispatchConfig,
+        build_notifier: BuildNotifier,
+        *,
+        silences: Silences | None = None,
+        data_dir: Path | None = None,
+        clock: Callable[[], datetime] = utc_now,
+        registry: CollectorRegistry | None = None,
+        external_url: str = "http://127.0.0.1:9093",
+        deliver: Deliver = _default_deliver,
+    ) -> None:
+        self._clock = clock
+        self._build_notifier = build_notifier
+        self._deliver = deliver
+        self.external_url = external_url
+        self.silences = silences if silences is not None else Silences(data_dir, clock=clock)
+        self._lock = threading.RLock()
+        self._store = AlertStore()
+        self._groups: dict[tuple[int, str], _Group] = {}
+        self._nflog = NotificationLog(data_dir)
+        self._acks = AckStore(data_dir)
+        self._metrics = DispatchMetrics(registry)
+        self._metrics.watch(self.silences.count, lambda: len(self._groups))  # type: ignore[arg-type]
+        self._wake = asyncio.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stopping = False
+        self.apply_config(config)
+
+    # -- configuration ---------------------------------------------------------------------------------------
+    def apply_config(self, config: DispatchConfig) -> None:
+        """Startup and reload: rebuild the route tree, rules and notifiers; regroup the current alerts."""
+        integrations = {
+            r.name: [
+                _Integration(
+                    kind=str(c.get("type", "")),
+                    notifier=self._build_notifier(c),
+                    send_resolved=bool(c.get("send_resolved", True)),
+                    max_alerts=int(c.get("max_alerts", 0) or 0),
+                )
+                for c in r.integrations()
+            ]
+            for r in config.receivers
+        }
+        with self._lock:
+            self.config = config
+            self._route = build_route(config.route)
+            self._inhibit = [InhibitRule.from_config(r) for r in config.inhibit_rules]
+            self._intervals = config.intervals()
+            self._resolve_timeout = timedelta(seconds=config.global_.resolve_timeout)
+            self._integrations = integrations
+            self._groups.clear()
+            now = self._clock()
+            for a in self._store.all():
+                if not a.resolved(now):
+                    self._route_alert(a, now)
+        self._poke()
+
+    @property
+    def route(self) -> Route:
+        return self._route
+
+    def receivers(self) -> list[str]:
+        return [r.name for r in self.config.receivers]
+
+    # -- ingestion -------------------------------------------------------------------------------------------
+    def put(self, alerts: Sequence[Alert]) -> None:
+        now = self._clock()
+        with self._lock:
+            for alert in alerts:
+                stored = self._store.put(stored_from_alert(alert, now, self._resolve_timeout))
+                self._metrics.alerts_received.labels("resolved" if stored.resolved(now) else "firing").inc()
+                self._route_alert(stored, now)
+        self._poke()
+
+    def _route_alert(self, alert: StoredAlert, now: datetime) -> None:
+        for route in self._route.match(alert.labels):
+            labels = route.group_labels(alert.labels)
+            key = f"{route.key()}:{label_set_string(labels)}"
+            group = self._groups.get((route.index, key))
+            if group is None:
+                group = _Group(key, route, labels, now + timedelta(seconds=route.group_wait))
+                self._groups[(route.index, key)] = group
+            group.alerts[alert.fingerprint] = alert
+            if not group.has_flushed and alert.starts_at + timedelta(seconds=route.group_wait) < now:
+                group.next_flush = min(group.next_flush, now)
+
+    def _poke(self) -> None:
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(self._wake.set)
+
+    # -- status ----------------------------------------------------------------------------------------------
+    def alert_state(self, labels: Mapping[str, str]) -> AlertState:
+        with self._lock:
+            inhibitors = inhibited_by(self._inhibit, labels, self._store.all(), self._clock())
+        silencers = self.silences.mutes(labels)
+        return AlertState("suppressed" if silencers or inhibitors else "active", silencers, inhibitors)
+
+    def alerts(self) -> list[AlertView]:
+        """Unresolved alerts with their receivers and state, by fingerprint."""
+        now = self._clock()
+        with self._lock:
+            current = sorted(
+                (a for a in self._store.all() if not a.resolved(now)), key=lambda a: a.fingerprint
+            )
+        return [
+            AlertView(a, [r.receiver for r in self._route.match(a.labels)], self.alert_state(a.labels))
+            for a in current
+        ]
+
+    def groups(self) -> list[GroupView]:
+        now = self._clock()
+        with self._lock:
+            groups = [
+                (g.key, dict(g.labels), g.route.receiver, list(g.alerts.values()))
+                for g in self._groups.values()
+            ]
+        out = []
+        for key, labels, receiver, alerts in groups:
+            views = [
+                AlertView(a, [r.receiver for r in self._route.match(a.labels)], self.alert_state(a.labels))
+                for a in sorted(alerts, key=_sort_key)
+                if not a.resolved(now)
+            ]
+            if views:
+                out.append(GroupView(key, labels, receiver, views))
+        return sorted(out, key=lambda g: (g.receiver, g.group_key))
+
+    def notification_log(self) -> list[LogEntry]:
+        with self._lock:
+            return self._nflog.entries()
+
+    # -- acknowledgement -------------------------------------------------------------------------------------
+    def ack_group(self, group_key: str) -> int:
+        """Acknowledge the firing alerts of every group with this key: no repeats until the group changes."""
+        now = self._clock()
+        with self._lock:
+            items = [
+                (a.fingerprint, a.starts_at)
+                for g in self._groups.values()
+                if g.key == group_key
+                for a in g.alerts.values()
+                if not a.resolved(now)
+            ]
+            if not items:
+                raise AlertingError(f"no firing alerts in group {group_key}")
+            return self._acks.ack(items)
+
+    def ack_alert(self, fingerprint: str) -> int:
+        now = self._clock()
+        with self._lock:
+            a = self._store.get(fingerprint)
+            if a is None or a.resolved(now):
+                raise AlertingError(f"no firing alert with fingerprint {fingerprint}")
+            return self._acks.ack([(a.fingerprint, a.starts_at)])
+
+    # -- flushing --------------------------------------------------------------------------------------------
+    def next_flush(self) -> datetime | None:
+        with self._lock:
+            return min((g.next_flush for g in self._groups.values()), default=None)
+
+    async def flush_due(self) -> int:
+        """Flush every group whose time has come; returns how many were flushed."""
+        now = self._clock()
+        with self._lock:
+            due = [g for g in self._groups.values() if g.next_flush <= now]
+            for g in due:
+                g.next_flush = now + timedelta(seconds=g.route.group_interval)
+                g.has_flushed = True
+        if due:
+            await asyncio.gather(*(self._flush(g) for g in due))
+        return len(due)
+
+    def _muted(self, route: Route, now: datetime) -> bool:
+        def hit(names: list[str]) -> bool:
+            return any(iv.contains(now) for n in names for iv in self._intervals.get(n, []))
+
+        if route.mute_time_intervals and hit(route.mute_time_intervals):
+            return True
+        return bool(route.active_time_intervals) and not hit(route.active_time_intervals)
+
+    def _needs_update(
+        self,
+        *,
+        entry: LogEntry | None,
+        firing: frozenset[str],
+        resolved: frozenset[str],
+        send_resolved: bool,
+        repeat_s: float,
+        now: datetime,
+        acked: bool,
+    ) -> bool:
+        if entry is None:
+            return bool(firing)
+        if not firing <= entry.firing:
+            return True
+        if not firing:
+            return bool(entry.firing)
+        if send_resolved and not resolved <= entry.resolved:
+            return True
+        if acked:
+            return False
+        return entry.timestamp < now - timedelta(seconds=repeat_s)
+
+    async def _flush(self, group: _Group) -> None:
+        now = self._clock()
+        with self._lock:
+            alerts = sorted(group.alerts.values(), key=_sort_key)
+            route = group.route
+            integrations = self._integrations.get(route.receiver, [])
+            muted = self._muted(route, now)
+        ok = True
+        if muted:
+            self._metrics.notifications_muted.labels(route.receiver).inc()
+        else:
+            kept = [a for a in alerts if self.alert_state(a.labels).state == "active"]
+            firing = frozenset(a.fingerprint for a in kept if not a.resolved(now))
+            resolved = frozenset(a.fingerprint for a in kept if a.resolved(now))
+            with self._lock:
+                acked = all(
+                    self._acks.is_acked(a.fingerprint, a.starts_at) for a in kept if not a.resolved(now)
+                )
+            for idx, integ in enumerate(integrations):
+                ok &= await self._notify_one(
+                    group, idx, integ, kept=kept, firing=firing, resolved=resolved, acked=acked, now=now
+                )
+        if ok:
+            with self._lock:
+                for a in alerts:
+                    if a.resolved(now) and group.alerts.get(a.fingerprint) is a:
+                        del group.alerts[a.fingerprint]
+                if not group.alerts:
+                    self._groups.pop((route.index, group.key), None)
+
+    async def _notify_one(
+        self,
+        group: _Group,
+        idx: int,
+        integ: _Integration,
+        *,
+        kept: list[StoredAlert],
+        firing: frozenset[str],
+        resolved: frozenset[str],
+        acked: bool,
+        now: datetime,
+    ) -> bool:
+        receiver = group.route.receiver
+        with self._lock:
+            entry = self._nflog.get(group.key, receiver, idx)
+        if not self._needs_update(
+            entry=entry,
+            firing=firing,
+            resolved=resolved,
+            send_resolved=integ.send_resolved,
+            repeat_s=group.route.repeat_interval,
+            now=now,
+            acked=acked,
+        ):
+            return True
+        send = kept if integ.send_resolved else [a for a in kept if not a.resolved(now)]
+        if send:
+            shown = send[: integ.max_alerts] if integ.max_alerts else send
+            model = [a.to_alert(now) for a in shown]
+            notification = Notification(
+                receiver=receiver,
+                status="firing" if any(a.ends_at is None for a in model) else "resolved",
+                alerts=model,
+                group_labels=dict(group.labels),
+                common_labels=_common([a.labels for a in model]),
+                common_annotations=_common([a.annotations for a in model]),
+                external_url=self.external_url,
+                group_key=group.key,
+                truncated_alerts=len(send) - len(shown),
+            )
+            try:
+                result = await self._deliver(integ.notifier, notification)
+            except Exception as e:  # a notifier bug must not stop the other groups
+                log.exception("notifier %s for %s raised", integ.kind, receiver)
+                result = NotifyResult(ok=False, retry=True, reason=f"{type(e).__name__}: {e}")
+            self._metrics.notifications.labels(receiver, integ.kind, "sent" if result.ok else "failed").inc()
+            if not result.ok:
+                log.warning("notify %s/%s failed for %s: %s", receiver, integ.kind, group.key, result.reason)
+                return False
+        with self._lock:
+            self._nflog.log(LogEntry(group.key, receiver, idx, firing, resolved, now))
+            self._acks.unack(resolved)
+        return True
+
+    # -- lifecycle -------------------------------------------------------------------------------------------
+    def maintenance(self) -> None:
+        """Drop resolved alerts no group holds, old log entries and old silences."""
+        now = self._clock()
+        with self._lock:
+            held = {fp for g in self._groups.values() for fp in g.alerts}
+            self._store.gc(now, held)
+            self._nflog.gc(now)
+        self.silences.gc()
+
+    async def run(self, max_sleep_s: float = 1.0, maintenance_s: float = 60.0) -> None:
+        """Flush due groups until :meth:`stop`; wakes early when alerts arrive."""
+        self._loop = asyncio.get_running_loop()
+        self._stopping = False
+        last_gc = self._clock()
+        while not self._stopping:
+            await self.flush_due()
+            now = self._clock()
+            if (now - last_gc).total_seconds() >= maintenance_s:
+                self.maintenance()
+                last_gc = now
+            nxt = self.next_flush()
+            wait = max_sleep_s if nxt is None else min(max_sleep_s, max(0.0, (nxt - now).total_seconds()))
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=wait)
+
+    def stop(self) -> None:
+        self._stopping = True
+        self._poke()

@@ -1,0 +1,200 @@
+"""Silences: matchers plus a time range; pending → active → expired. Persisted to ``silences.json``.
+
+Updating follows Alertmanager: a silence is changed in place when its matchers are unchanged and it is
+pending, or active with an end not in the past; otherwise the old one is expired and a new id issued.
+Expired silences are kept for ``retention_s`` (default 5 days) then dropped. Thread-safe.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any, Literal
+
+from alerting.base import AlertingError
+from alerting.dispatch._matchers import Matcher, matchers_match
+from alerting.dispatch._persist import parse_time, read_json, utc_now, write_json_atomic
+
+__all__ = ["Silence", "SilenceError", "SilenceNotFoundError", "SilenceState", "Silences"]
+
+SilenceState = Literal["pending", "active", "expired"]
+
+
+class SilenceError(AlertingError):
+    """A silence is invalid (bad matchers, end before start, end in the past)."""
+
+
+class SilenceNotFoundError(SilenceError):
+    """No silence with that id."""
+
+
+@dataclass(frozen=True, slots=True)
+class Silence:
+    id: str
+    matchers: tuple[Matcher, ...]
+    starts_at: datetime
+    ends_at: datetime
+    created_by: str
+    comment: str
+    updated_at: datetime
+
+    def state(self, now: datetime) -> SilenceState:
+        if now < self.starts_at:
+            return "pending"
+        return "active" if now < self.ends_at else "expired"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "matchers": [{"name": m.name, "type": m.type, "value": m.value} for m in self.matchers],
+            "startsAt": self.starts_at.isoformat(),
+            "endsAt": self.ends_at.isoformat(),
+            "createdBy": self.created_by,
+            "comment": self.comment,
+            "updatedAt": self.updated_at.isoformat(),
+        }
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any]) -> Silence:
+        return cls(
+            id=d["id"],
+            matchers=tuple(Matcher.create(m["name"], m["type"], m["value"]) for m in d["matchers"]),
+            starts_at=parse_time(d["startsAt"]),
+            ends_at=parse_time(d["endsAt"]),
+            created_by=d["createdBy"],
+            comment=d["comment"],
+            updated_at=parse_time(d["updatedAt"]),
+        )
+
+
+class Silences:
+    def __init__(
+        self,
+        data_dir: Path | None = None,
+        *,
+        clock: Callable[[], datetime] = utc_now,
+        retention_s: float = 5 * 86400,
+    ) -> None:
+        self._clock = clock
+        self._path = data_dir / "silences.json" if data_dir is not None else None
+        self._retention = timedelta(seconds=retention_s)
+        self._lock = threading.Lock()
+        self._by_id: dict[str, Silence] = {}
+        self.version = 0  # bumped on every change
+        if self._path is not None:
+            for d in read_json(self._path) or []:
+                s = Silence.from_json(d)
+                self._by_id[s.id] = s
+
+    def _save(self) -> None:
+        self.version += 1
+        if self._path is not None:
+            write_json_atomic(self._path, [s.to_json() for s in self._by_id.values()])
+
+    def set(
+        self,
+        matchers: Sequence[Matcher],
+        *,
+        starts_at: datetime,
+        ends_at: datetime,
+        created_by: str,
+        comment: str,
+        silence_id: str | None = None,
+    ) -> str:
+        """Create or update a silence; returns its (possibly new) id."""
+        now = self._clock()
+        if not matchers:
+            raise SilenceError("silence needs at least one matcher")
+        if all(m.matches("") for m in matchers):
+            raise SilenceError("at least one matcher must not match the empty string")
+        if ends_at < starts_at:
+            raise SilenceError("end time must not be before start time")
+        if ends_at < now:
+            raise SilenceError("end time can't be in the past")
+        starts_at = max(starts_at, now)
+        with self._lock:
+            new = Silence("", tuple(matchers), starts_at, ends_at, created_by, comment, now)
+            if silence_id:
+                old = self._by_id.get(silence_id)
+                if old is None:
+                    raise SilenceNotFoundError(f"silence {silence_id} not found")
+                if self._can_update(old, new, now):
+                    # keep the original start for active silences (it was already in effect)
+                    start = old.starts_at if old.state(now) == "active" else new.starts_at
+                    self._by_id[old.id] = replace(new, id=old.id, starts_at=start)
+                    self._save()
+                    return old.id
+                if old.state(now) != "expired":
+                    self._by_id[old.id] = self._expired(old, now)
+            sid = str(uuid.uuid4())
+            self._by_id[sid] = replace(new, id=sid)
+            self._save()
+            return sid
+
+    @staticmethod
+    def _can_update(old: Silence, new: Silence, now: datetime) -> bool:
+        if set(old.matchers) != set(new.matchers):
+            return False
+        state = old.state(now)
+        if state == "active":
+            return new.ends_at >= now
+        return state == "pending"
+
+    @staticmethod
+    def _expired(s: Silence, now: datetime) -> Silence:
+        start = now if s.state(now) == "pending" else s.starts_at
+        return replace(s, starts_at=start, ends_at=now, updated_at=now)
+
+    def expire(self, silence_id: str) -> None:
+        now = self._clock()
+        with self._lock:
+            s = self._by_id.get(silence_id)
+            if s is None:
+                raise SilenceNotFoundError(f"silence {silence_id} not found")
+            if s.state(now) == "expired":
+                raise SilenceError(f"silence {silence_id} already expired")
+            self._by_id[silence_id] = self._expired(s, now)
+            self._save()
+
+    def get(self, silence_id: str) -> Silence:
+        with self._lock:
+            s = self._by_id.get(silence_id)
+        if s is None:
+            raise SilenceNotFoundError(f"silence {silence_id} not found")
+        return s
+
+    def all(self) -> list[Silence]:
+        self.gc()
+        with self._lock:
+            return list(self._by_id.values())
+
+    def gc(self) -> int:
+        """Drop silences expired longer than the retention; returns how many."""
+        now = self._clock()
+        with self._lock:
+            old = [i for i, s in self._by_id.items() if s.ends_at + self._retention < now]
+            for i in old:
+                del self._by_id[i]
+            if old:
+                self._save()
+        return len(old)
+
+    def mutes(self, labels: Mapping[str, str]) -> list[str]:
+        """Ids of the active silences that match these labels, sorted."""
+        now = self._clock()
+        with self._lock:
+            hits = [
+                s.id
+                for s in self._by_id.values()
+                if s.state(now) == "active" and matchers_match(s.matchers, labels)
+            ]
+        return sorted(hits)
+
+    def count(self, state: SilenceState) -> int:
+        now = self._clock()
+        with self._lock:
+            return sum(1 for s in self._by_id.values() if s.state(now) == state)
