@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from paramedic import VERSION
-from paramedic.commands import check, demo, parse, patterns, serve
+from paramedic.commands import anomaly, check, demo, parse, patterns, serve
 
 app = typer.Typer(
     name="paramedic",
@@ -30,6 +30,7 @@ def _root(
     """Observability and automated remediation for Cloud Foundry-style platforms."""
 
 
+app.add_typer(anomaly.app, name="anomaly")
 app.add_typer(check.app, name="check")
 app.add_typer(demo.app, name="demo")
 app.add_typer(parse.app, name="parse")

@@ -1,1 +1,15 @@
-"""Streaming anomaly detection per series: ``learn_one`` / ``score_one`` in [0, 1], warm-up returns 0."""
+"""Streaming anomaly detection per series: ``learn_one`` / ``score_one`` in [0, 1], warm-up returns 0.
+
+:func:`default_detector` is the one factory the online engine and ``paramedic anomaly score`` both use.
+"""
+
+from __future__ import annotations
+
+from alerting.anomaly._detector import DetectorConfig, SeasonalDetector
+
+__all__ = ["DetectorConfig", "SeasonalDetector", "default_detector"]
+
+
+def default_detector() -> SeasonalDetector:
+    """The detector every series gets (one configuration for all series; benchmarked by ``bench/nab.py``)."""
+    return SeasonalDetector(DetectorConfig())
