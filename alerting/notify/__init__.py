@@ -1,0 +1,39 @@
+"""Receiver integrations (email, webhook), the retry policy around them, and the explainer.
+
+* :func:`deliver` — the retry policy, written once (:mod:`alerting.notify.retry`).
+* :class:`WebhookNotifier` — Alertmanager 0.25's v4 payload byte for byte, or a templated body.
+* :class:`EmailNotifier` — HTML + text, an inline chart, log patterns, events and links.
+* :class:`QueryExplainer` — the "why" from the metrics store, the log patterns and an event source.
+* :func:`build_notifier` — from a ``type``-tagged config via the :data:`NOTIFIERS` table.
+"""
+
+from alerting.notify._metrics import DeliveryMetrics
+from alerting.notify.config import EmailConfig, NotifierConfig, WebhookConfig
+from alerting.notify.email import EmailNotifier
+from alerting.notify.errors import NotifyConfigError, NotifyError, TemplateError
+from alerting.notify.explain import EventSource, PatternSource, QueryExplainer
+from alerting.notify.factory import NOTIFIERS, NotifierDeps, build_notifier
+from alerting.notify.payload import v4_payload
+from alerting.notify.retry import RetryPolicy, deliver
+from alerting.notify.webhook import WebhookNotifier
+
+__all__ = [
+    "NOTIFIERS",
+    "DeliveryMetrics",
+    "EmailConfig",
+    "EmailNotifier",
+    "EventSource",
+    "NotifierConfig",
+    "NotifierDeps",
+    "NotifyConfigError",
+    "NotifyError",
+    "PatternSource",
+    "QueryExplainer",
+    "RetryPolicy",
+    "TemplateError",
+    "WebhookConfig",
+    "WebhookNotifier",
+    "build_notifier",
+    "deliver",
+    "v4_payload",
+]

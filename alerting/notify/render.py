@@ -23,7 +23,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from alerting.notify.errors import NotifyConfigError, TemplateError
 
-__all__ = ["Renderer", "format_value"]
+__all__ = ["Renderer", "format_value", "safe_url"]
 
 
 def format_value(v: Any) -> str:
@@ -42,6 +42,12 @@ def format_value(v: Any) -> str:
 
 def _format_time(v: Any, fmt: str = "%Y-%m-%d %H:%M:%S UTC") -> str:
     return v.strftime(fmt) if isinstance(v, datetime) else str(v)
+
+
+def safe_url(v: Any) -> str:
+    """``v`` when it is an http(s) or mailto URL, else ``#`` (no ``javascript:`` links from label values)."""
+    s = str(v).strip()
+    return s if s.lower().startswith(("http://", "https://", "mailto:")) else "#"
 
 
 def _autoescape(name: str | None) -> bool:
@@ -67,6 +73,7 @@ class Renderer:
         )
         self._env.filters["value"] = format_value
         self._env.filters["time"] = _format_time
+        self._env.filters["safe_url"] = safe_url
 
     def compile(self, source: str) -> jinja2.Template:
         """Compile an inline template (not autoescaped); raises :class:`TemplateError`."""

@@ -1,0 +1,242 @@
+"""Email notifier: an explained notification over SMTP (aiosmtplib), HTML + text, inline chart.
+
+Message structure: ``multipart/alternative`` of ``text/plain`` and ``multipart/related`` (``text/html`` +
+one ``image/png`` per explained alert, referenced as ``cid:``). Templates (``subject.txt.j2``,
+``email.txt.j2``, ``email.html.j2``) render in the sandboxed, autoescaping :class:`Renderer`; operators
+override them with ``templates_dir``. The first ``max_explained_alerts`` alerts are explained (values,
+threshold, series, log patterns, events, links) by the :class:`~alerting.base.Explainer`, each bounded by
+``explain_timeout_s``; an explainer failure only leaves that part out.
+
+Security ``plain`` (no TLS), ``starttls`` (required) or ``tls`` (implicit, port 465); auth when
+``username`` is set. SMTP outcomes: 4xx replies, timeouts and connection errors are retryable; 5xx replies,
+rejected credentials and TLS verification failures are permanent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import re
+import ssl
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid
+from typing import Any
+
+import aiosmtplib
+
+from alerting.base import AlertingError, Explainer, Explanation, NotifyResult
+from alerting.model import Alert, Notification
+from alerting.notify.chart import PALETTE, line_chart_png
+from alerting.notify.config import EmailConfig
+from alerting.notify.errors import TemplateError
+from alerting.notify.render import Renderer
+
+__all__ = ["EmailNotifier", "RenderedEmail"]
+
+log = logging.getLogger(__name__)
+
+_MAX_SUBJECT = 160
+_WHERE_LABELS = ("app", "space", "org", "instance", "job")
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class RenderedEmail:
+    subject: str
+    text: str
+    html: str
+    images: dict[str, bytes]  # content id (without <>) -> PNG
+
+
+def _where(labels: dict[str, str]) -> str:
+    return " / ".join(labels[k] for k in _WHERE_LABELS if labels.get(k))
+
+
+def _series_name(labels: dict[str, str]) -> str:
+    inner = ", ".join(f'{k}="{v}"' for k, v in sorted(labels.items()) if k != "__name__")
+    return f"{labels.get('__name__', '')}{{{inner}}}"
+
+
+def _legend(expl: Explanation) -> list[dict[str, Any]]:
+    out = []
+    for i, (labels, points) in enumerate(expl.series):
+        finite = [v for _, v in points if math.isfinite(v)]
+        r, g, b = PALETTE[i % len(PALETTE)]
+        out.append(
+            {
+                "name": _series_name(labels),
+                "colour": f"#{r:02x}{g:02x}{b:02x}",
+                "last": finite[-1] if finite else float("nan"),
+                "max": max(finite) if finite else float("nan"),
+            }
+        )
+    return out
+
+
+class EmailNotifier:
+    def __init__(
+        self,
+        config: EmailConfig,
+        *,
+        explainer: Explainer | None = None,
+        now: Callable[[], datetime] = _utcnow,
+        renderer: Renderer | None = None,
+    ) -> None:
+        self._config = config
+        self._explainer = explainer
+        self._now = now
+        self._renderer = renderer or Renderer(config.templates_dir)
+        self._tls_context: ssl.SSLContext | None = None
+        if config.security != "plain" and config.ca_file is not None:
+            self._tls_context = ssl.create_default_context(cafile=str(config.ca_file))
+
+    @property
+    def config(self) -> EmailConfig:
+        return self._config
+
+    async def _explain(self, alert: Alert) -> Explanation:
+        if self._explainer is None:
+            return Explanation()
+        try:
+            async with asyncio.timeout(self._config.explain_timeout_s):
+                return await self._explainer.explain(alert)
+        except (AlertingError, TimeoutError) as exc:
+            log.warning("explaining %s failed: %r", alert.labels.get("alertname", "?"), exc)
+            return Explanation()
+
+    async def render(self, notification: Notification) -> RenderedEmail:
+        """Subject, text, HTML and inline images for ``notification`` (raises :class:`TemplateError`)."""
+        now = self._now()
+        alerts = notification.alerts
+        explained = alerts[: self._config.max_explained_alerts]
+        explanations: Sequence[Explanation] = await asyncio.gather(*(self._explain(a) for a in explained))
+        images: dict[str, bytes] = {}
+        items: list[dict[str, Any]] = []
+        for i, alert in enumerate(alerts):
+            expl = explanations[i] if i < len(explanations) else Explanation()
+            cid = None
+            if expl.series:
+                cid = f"chart{i}.{alert.fingerprint()}@paramedic"
+                images[cid] = await asyncio.to_thread(
+                    line_chart_png,
+                    [points for _, points in expl.series],
+                    threshold=expl.values.get("threshold"),
+                    marker=alert.starts_at.timestamp() if alert.starts_at else None,
+                )
+            status = alert.status(now)
+            items.append(
+                {
+                    "name": alert.labels.get("alertname", "alert"),
+                    "status": status,
+                    "labels": alert.labels,
+                    "annotations": alert.annotations,
+                    "summary": alert.annotations.get("summary", ""),
+                    "description": alert.annotations.get("description", ""),
+                    "starts_at": alert.starts_at,
+                    "ends_at": alert.ends_at if status == "resolved" else None,
+                    "fingerprint": alert.fingerprint(),
+                    "app": alert.labels.get("app", ""),
+                    "values": expl.values,
+                    "legend": _legend(expl),
+                    "log_patterns": expl.log_patterns,
+                    "events": expl.events,
+                    "links": expl.links,
+                    "chart_cid": cid,
+                }
+            )
+        firing = [a for a in alerts if a.status(now) == "firing"]
+        labels = notification.common_labels or (alerts[0].labels if alerts else {})
+        context: dict[str, Any] = {
+            "status": "firing" if firing else "resolved",
+            "firing": firing,
+            "receiver": notification.receiver,
+            "title": notification.group_labels.get("alertname") or labels.get("alertname", "alert"),
+            "where": _where(labels),
+            "items": items,
+            "more": notification.truncated_alerts,
+            "group_labels": notification.group_labels,
+            "common_labels": notification.common_labels,
+            "common_annotations": notification.common_annotations,
+            "external_url": notification.external_url,
+        }
+        subject = re.sub(r"\s+", " ", self._renderer.render("subject.txt.j2", context)).strip()
+        if len(subject) > _MAX_SUBJECT:
+            subject = subject[: _MAX_SUBJECT - 1] + "…"
+        return RenderedEmail(
+            subject=subject,
+            text=self._renderer.render("email.txt.j2", context),
+            html=self._renderer.render("email.html.j2", context),
+            images=images,
+        )
+
+    def message(self, rendered: RenderedEmail) -> EmailMessage:
+        msg = EmailMessage()
+        msg["Subject"] = rendered.subject
+        msg["From"] = self._config.sender
+        msg["To"] = ", ".join(self._config.to)
+        msg["Date"] = format_datetime(self._now())
+        msg["Message-ID"] = make_msgid(domain="paramedic")
+        msg.set_content(rendered.text)
+        msg.add_alternative(rendered.html, subtype="html")
+        html_part = next(p for p in msg.iter_parts() if p.get_content_type() == "text/html")
+        if not isinstance(html_part, EmailMessage):
+            raise TypeError("the HTML part is not an EmailMessage")
+        for cid, png in rendered.images.items():
+            html_part.add_related(
+                png, maintype="image", subtype="png", cid=f"<{cid}>", filename=cid.split("@", 1)[0] + ".png"
+            )
+        return msg
+
+    async def notify(self, notification: Notification) -> NotifyResult:
+        if not self._config.send_resolved:
+            now = self._now()
+            if all(a.status(now) == "resolved" for a in notification.alerts):
+                return NotifyResult(ok=True, reason="skipped: only resolved alerts")
+        try:
+            msg = self.message(await self.render(notification))
+        except TemplateError as exc:
+            return NotifyResult(ok=False, retry=False, reason=f"template: {exc}")
+        return await self._send(msg)
+
+    async def _send(self, msg: EmailMessage) -> NotifyResult:
+        c = self._config
+        try:
+            errors, _ = await aiosmtplib.send(
+                msg,
+                hostname=c.host,
+                port=c.port,
+                username=c.username,
+                password=c.password.get_secret_value() if c.password is not None else None,
+                use_tls=c.security == "tls",
+                start_tls=c.security == "starttls",
+                tls_context=self._tls_context,
+                validate_certs=c.verify_tls,
+                timeout=c.timeout_s,
+            )
+        except aiosmtplib.SMTPAuthenticationError as exc:
+            return NotifyResult(ok=False, retry=False, reason=f"smtp_auth: {exc.code} {exc.message}")
+        except aiosmtplib.SMTPRecipientsRefused as exc:
+            codes = [r.code for r in exc.recipients]
+            transient = all(400 <= code < 500 for code in codes)
+            return NotifyResult(ok=False, retry=transient, reason=f"smtp_recipients: {exc}")
+        except aiosmtplib.SMTPResponseException as exc:
+            return NotifyResult(
+                ok=False, retry=400 <= exc.code < 500, reason=f"smtp: {exc.code} {exc.message}"
+            )
+        except aiosmtplib.SMTPTimeoutError as exc:
+            return NotifyResult(ok=False, retry=True, reason=f"timeout: {exc}")
+        except ssl.SSLCertVerificationError as exc:
+            return NotifyResult(ok=False, retry=False, reason=f"tls: {exc}")
+        except (aiosmtplib.SMTPException, OSError) as exc:
+            return NotifyResult(ok=False, retry=True, reason=f"connect: {type(exc).__name__}: {exc}")
+        if errors:
+            log.warning("some recipients refused: %s", errors)
+            return NotifyResult(ok=True, reason=f"partial: refused {sorted(errors)}")
+        return NotifyResult(ok=True)

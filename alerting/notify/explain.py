@@ -1,0 +1,266 @@
+"""The "why" of an alert: :class:`QueryExplainer` implements :class:`alerting.base.Explainer`.
+
+Where the expression comes from (first found wins):
+
+1. the annotation ``__expr__`` (Paramedic's rule engine can set it; any PromQL expression);
+2. the ``g0.expr`` query parameter of the alert's ``generatorURL`` (what Prometheus puts there).
+
+When the expression is a comparison with a number (``<vector> > 0.05``, no ``bool``), the chart shows the
+left-hand side over time and the number becomes the threshold: the filtered expression would only show the
+points above it. The annotations ``value`` and ``threshold`` (floats) take precedence over derived values.
+
+The window is ``[startsAt - before_s, min(now, startsAt + after_s)]`` at about ``points`` steps. Series whose
+labels disagree with the alert's on a shared label are dropped (unless none agree); at most ``max_series``.
+Log patterns come from any object with ``list_patterns(app, limit)`` (e.g.
+:class:`log_pipeline.patterns.PatternStats`), for the alert's ``app`` label: the most frequent ones, plus the
+ones first seen inside the window (``new: True``). Events (deployments, remediation actions) come from an
+:class:`EventSource`. Every part is best effort: a failing source is logged and left empty, so explaining
+never blocks a notification. Sources are synchronous and are called in a worker thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import time
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+from urllib.parse import parse_qs, quote, urlsplit
+
+import promql_parser
+from prometheus_client import CollectorRegistry
+
+from alerting.base import Explanation
+from alerting.model import Alert
+from metrics_store.base import Querier
+from metrics_store.model import METRIC_NAME
+from metrics_store.promql import Engine, Matrix, QueryError
+
+__all__ = [
+    "EXPR_ANNOTATION",
+    "EventSource",
+    "PatternSource",
+    "QueryExplainer",
+    "RangeQueryEngine",
+    "alert_expr",
+]
+
+log = logging.getLogger(__name__)
+
+EXPR_ANNOTATION = "__expr__"
+_COMPARISONS = {">", ">=", "<", "<=", "==", "!="}
+
+
+class RangeQueryEngine(Protocol):
+    """What the explainer needs of :class:`metrics_store.promql.Engine`."""
+
+    def range_query(self, query: str, start_ms: int, end_ms: int, step_ms: int) -> Matrix: ...
+
+
+class PatternSource(Protocol):
+    """Log patterns per app, most frequent first (items with ``template``, ``count``, ``first_seen_ns``,
+    ``sample`` as attributes or keys)."""
+
+    def list_patterns(self, app: str | None = None, limit: int = 100) -> Sequence[Any]: ...
+
+
+class EventSource(Protocol):
+    """Recent deployments and remediation actions of an app, newest first. Each event is a mapping with at
+    least ``kind`` ("deployment", "remediation", ...), ``time`` (datetime) and ``summary``."""
+
+    def recent_events(
+        self, app: str, start: datetime, end: datetime, limit: int
+    ) -> Sequence[Mapping[str, Any]]: ...
+
+
+def alert_expr(alert: Alert) -> str | None:
+    """The alert's PromQL expression: annotation ``__expr__``, else ``generatorURL``'s ``g0.expr``."""
+    expr = alert.annotations.get(EXPR_ANNOTATION, "").strip()
+    if expr:
+        return expr
+    if alert.generator_url:
+        values = parse_qs(urlsplit(alert.generator_url).query).get("g0.expr")
+        if values and values[0].strip():
+            return values[0].strip()
+    return None
+
+
+def _split_comparison(expr: str) -> tuple[str, float | None]:
+    """``(expression to chart, threshold)``: the vector side of ``vector OP number`` and the number."""
+    try:
+        node = promql_parser.parse(expr)
+    except (ValueError, TypeError) as exc:  # promql_parser raises ValueError on syntax errors
+        log.debug("explain: cannot parse %r: %s", expr, exc)
+        return expr, None
+    if not isinstance(node, promql_parser.BinaryExpr) or str(node.op) not in _COMPARISONS:
+        return expr, None
+    if node.modifier is not None and getattr(node.modifier, "return_bool", False):
+        return expr, None
+    if isinstance(node.rhs, promql_parser.NumberLiteral) and not isinstance(
+        node.lhs, promql_parser.NumberLiteral
+    ):
+        return str(node.lhs), float(node.rhs.val)
+    if isinstance(node.lhs, promql_parser.NumberLiteral) and not isinstance(
+        node.rhs, promql_parser.NumberLiteral
+    ):
+        return str(node.rhs), float(node.lhs.val)
+    return expr, None
+
+
+def _float(s: str | None) -> float | None:
+    if s is None:
+        return None
+    try:
+        f = float(s.strip())
+    except ValueError:
+        return None
+    return f if math.isfinite(f) else None
+
+
+def _field(item: Any, name: str, default: Any = None) -> Any:
+    if isinstance(item, Mapping):
+        return item.get(name, default)
+    return getattr(item, name, default)
+
+
+class QueryExplainer:
+    """Explains alerts from a metrics store (``source``: an :class:`Engine` or a bare :class:`Querier`)."""
+
+    def __init__(
+        self,
+        source: RangeQueryEngine | Querier,
+        *,
+        patterns: PatternSource | None = None,
+        events: EventSource | None = None,
+        dashboard_url: str = "",
+        clock: Callable[[], float] = time.time,
+        before_s: float = 1800.0,
+        after_s: float = 600.0,
+        points: int = 180,
+        max_series: int = 5,
+        max_patterns: int = 5,
+        max_events: int = 10,
+    ) -> None:
+        # A bare Querier (a store) gets its own Engine, with its metrics in a private registry.
+        self._engine: RangeQueryEngine = (
+            Engine(source, registry=CollectorRegistry()) if isinstance(source, Querier) else source
+        )
+        self._patterns = patterns
+        self._events = events
+        self._dashboard = dashboard_url.rstrip("/")
+        self._clock = clock
+        self._before_s, self._after_s, self._points = before_s, after_s, max(points, 2)
+        self._max_series, self._max_patterns, self._max_events = max_series, max_patterns, max_events
+
+    async def explain(self, alert: Alert) -> Explanation:
+        return await asyncio.to_thread(self.explain_sync, alert)
+
+    def explain_sync(self, alert: Alert) -> Explanation:
+        now = datetime.fromtimestamp(self._clock(), UTC)
+        starts = alert.starts_at or now
+        if starts.tzinfo is None:
+            starts = starts.replace(tzinfo=UTC)
+        start = starts - timedelta(seconds=self._before_s)
+        end = min(now, starts + timedelta(seconds=self._after_s))
+        if end <= starts:
+            end = starts + timedelta(seconds=max(self._before_s / self._points, 1.0))
+        out = Explanation()
+        threshold = _float(alert.annotations.get("threshold"))
+        expr = alert_expr(alert)
+        if expr is not None:
+            chart_expr, derived = _split_comparison(expr)
+            threshold = threshold if threshold is not None else derived
+            out.series = self._series(chart_expr, alert.labels, start, end)
+        value = _float(alert.annotations.get("value"))
+        if value is None and out.series:
+            value = _value_at(out.series[0][1], starts.timestamp())
+        if value is not None:
+            out.values["value"] = value
+        if threshold is not None:
+            out.values["threshold"] = threshold
+        app = alert.labels.get("app", "")
+        if app:
+            out.log_patterns = self._log_patterns(app, start, end)
+            out.events = self._recent_events(app, start, end)
+        out.links = self._links(alert, app)
+        return out
+
+    def _series(
+        self, expr: str, alert_labels: Mapping[str, str], start: datetime, end: datetime
+    ) -> list[tuple[dict[str, str], list[tuple[float, float]]]]:
+        start_ms, end_ms = int(start.timestamp() * 1000), int(end.timestamp() * 1000)
+        step_ms = max(1000, (end_ms - start_ms) // (self._points - 1))
+        try:
+            matrix = self._engine.range_query(expr, start_ms, end_ms, step_ms)
+        except QueryError as exc:
+            log.warning("explain: query %r failed: %s", expr, exc)
+            return []
+        series = [
+            (dict(s.labels), [(t / 1000.0, v) for t, v in zip(s.timestamps_ms, s.values, strict=True)])
+            for s in matrix.series
+        ]
+        agreeing = [
+            s
+            for s in series
+            if all(alert_labels[k] == v for k, v in s[0].items() if k != METRIC_NAME and k in alert_labels)
+        ]
+        return (agreeing or series)[: self._max_series]
+
+    def _log_patterns(self, app: str, start: datetime, end: datetime) -> list[dict[str, Any]]:
+        if self._patterns is None:
+            return []
+        try:
+            items = list(self._patterns.list_patterns(app, 200))
+        except Exception as exc:  # a best-effort source of any kind; logged, never fatal
+            log.warning("explain: log patterns of %s unavailable: %s", app, exc)
+            return []
+        lo, hi = int(start.timestamp() * 1e9), int(end.timestamp() * 1e9)
+        out: list[dict[str, Any]] = []
+        for i, item in enumerate(items):
+            first = int(_field(item, "first_seen_ns", 0) or 0)
+            new = lo <= first <= hi
+            if i >= self._max_patterns and not new:
+                continue
+            out.append(
+                {
+                    "template": str(_field(item, "template", "")),
+                    "count": int(_field(item, "count", 0) or 0),
+                    "first_seen": datetime.fromtimestamp(first / 1e9, UTC) if first else None,
+                    "sample": str(_field(item, "sample", "")),
+                    "new": new,
+                }
+            )
+            if len(out) >= 2 * self._max_patterns:
+                break
+        return out
+
+    def _recent_events(self, app: str, start: datetime, end: datetime) -> list[dict[str, Any]]:
+        if self._events is None:
+            return []
+        try:
+            return [dict(e) for e in self._events.recent_events(app, start, end, self._max_events)]
+        except Exception as exc:  # a best-effort source of any kind; logged, never fatal
+            log.warning("explain: events of %s unavailable: %s", app, exc)
+            return []
+
+    def _links(self, alert: Alert, app: str) -> dict[str, str]:
+        links: dict[str, str] = {}
+        if self._dashboard:
+            links["Dashboard"] = f"{self._dashboard}/apps/{quote(app, safe='')}" if app else self._dashboard
+        if alert.generator_url:
+            links["Source"] = alert.generator_url
+        runbook = alert.annotations.get("runbook_url", "")
+        if runbook:
+            links["Runbook"] = runbook
+        return links
+
+
+def _value_at(points: Sequence[tuple[float, float]], t: float) -> float | None:
+    """The last finite value at or before ``t`` (else the first after it)."""
+    before = [v for ts, v in points if ts <= t and math.isfinite(v)]
+    if before:
+        return before[-1]
+    after = [v for ts, v in points if math.isfinite(v)]
+    return after[0] if after else None

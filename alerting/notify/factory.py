@@ -1,0 +1,58 @@
+"""Build a notifier from its config: an explicit table keyed by the config ``type``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import httpx
+
+from alerting.base import Explainer, Notifier
+from alerting.notify.config import EmailConfig, NotifierConfig, WebhookConfig
+from alerting.notify.email import EmailNotifier
+from alerting.notify.errors import NotifyConfigError
+from alerting.notify.webhook import WebhookNotifier
+
+__all__ = ["NOTIFIERS", "NotifierDeps", "build_notifier"]
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class NotifierDeps:
+    """What the wiring injects into notifiers (all optional, production defaults)."""
+
+    explainer: Explainer | None = None
+    http_transport: httpx.AsyncBaseTransport | None = None
+    now: Callable[[], datetime] = _utcnow
+
+
+def _webhook(config: NotifierConfig, deps: NotifierDeps) -> Notifier:
+    if not isinstance(config, WebhookConfig):
+        raise NotifyConfigError(f"webhook builder got a {type(config).__name__}")
+    return WebhookNotifier(config, transport=deps.http_transport, now=deps.now)
+
+
+def _email(config: NotifierConfig, deps: NotifierDeps) -> Notifier:
+    if not isinstance(config, EmailConfig):
+        raise NotifyConfigError(f"email builder got a {type(config).__name__}")
+    return EmailNotifier(config, explainer=deps.explainer, now=deps.now)
+
+
+NOTIFIERS: dict[str, Callable[[NotifierConfig, NotifierDeps], Notifier]] = {
+    "email": _email,
+    "webhook": _webhook,
+}
+
+
+def build_notifier(config: NotifierConfig, deps: NotifierDeps | None = None) -> Notifier:
+    """The notifier for ``config`` (raises :class:`NotifyConfigError` for an unknown type or bad templates)."""
+    builder = NOTIFIERS.get(config.type)
+    if builder is None:
+        raise NotifyConfigError(
+            f"unknown notifier type {config.type!r} (known: {', '.join(sorted(NOTIFIERS))})"
+        )
+    return builder(config, deps or NotifierDeps())
