@@ -7,7 +7,6 @@ written ``<query>  ## known: <reason>``; the test then asserts it still differs,
 
 from __future__ import annotations
 
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -19,7 +18,8 @@ import pytest
 
 from tests.differential.compare import differences, normalise
 from tests.differential.exporter import NUM_SAMPLES, STEP_MS, Exporter
-from tests.support.servers import ManagedProcess, free_port, require_binary, wait_http, wait_until
+from tests.support.peers import side_by_side
+from tests.support.servers import wait_until
 
 HERE = Path(__file__).resolve().parent
 KNOWN = "## known:"
@@ -70,21 +70,18 @@ def _targets(prefix: str, port: int) -> dict[str, list[str]]:
     return {"api": [f"127.0.0.1:{port}", f"localhost:{port}"], "db": [f"127.0.0.1:{port}"]}
 
 
-def _configs(tmp: Path, port: int, prom_port: int, para_port: int) -> None:
+def _configs(port: int) -> tuple[str, str]:
     prom_jobs = "".join(
         f"  - job_name: {job}\n    metrics_path: /prom/{job}\n    static_configs: [{{targets: {targets}}}]\n"
         for job, targets in _targets("prom", port).items()
-    )
-    (tmp / "prometheus.yml").write_text(
-        f"global: {{scrape_interval: {SCRAPE}, scrape_timeout: {SCRAPE}}}\nscrape_configs:\n{prom_jobs}"
     )
     para_jobs = "".join(
         f"    - {{name: {job}, type: static, metrics_path: /para/{job}, targets: {targets}}}\n"
         for job, targets in _targets("para", port).items()
     )
-    (tmp / "paramedic.yaml").write_text(
-        f"server: {{listen_port: {para_port}}}\ncollector:\n  interval_s: 0.25\n  timeout_s: 0.25\n"
-        f"  jobs:\n{para_jobs}metrics_store: {{type: embedded, path: data}}\n"
+    return (
+        f"global: {{scrape_interval: {SCRAPE}, scrape_timeout: {SCRAPE}}}\nscrape_configs:\n{prom_jobs}",
+        f"collector:\n  interval_s: 0.25\n  timeout_s: 0.25\n  jobs:\n{para_jobs}",
     )
 
 
@@ -103,42 +100,22 @@ def systems(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Systems]:
     base_ms = (int(time.time()) // 60 - 40) * 60_000
     exporter = Exporter(base_ms)
     exporter.start()
-    prom_port, para_port = free_port(), free_port()
-    _configs(tmp, exporter.port, prom_port, para_port)
-    prom = ManagedProcess(
-        "prometheus",
-        [
-            require_binary("prometheus"),
-            f"--config.file={tmp / 'prometheus.yml'}",
-            f"--storage.tsdb.path={tmp / 'prom-data'}",
-            f"--web.listen-address=127.0.0.1:{prom_port}",
-        ],
-        tmp / "prometheus.log",
-    )
-    para = ManagedProcess(
-        "paramedic",
-        [sys.executable, "-m", "paramedic.cli", "serve", "--config", str(tmp / "paramedic.yaml")],
-        tmp / "paramedic.log",
-        cwd=tmp,
-    )
+    prom_yml, para_yaml = _configs(exporter.port)
     client = httpx.Client()
     try:
-        wait_http(f"http://127.0.0.1:{prom_port}/-/ready", 30, prom)
-        wait_http(f"http://127.0.0.1:{para_port}/-/ready", 30, para)
-        found = Systems(f"http://127.0.0.1:{prom_port}", f"http://127.0.0.1:{para_port}", base_ms, client)
-        wait_until(
-            lambda: exporter.done("prom", 3) and exporter.done("para", 3), 60, "all sample sets served"
-        )
-        wait_until(
-            lambda: _has_last_sample(found, found.prom) and _has_last_sample(found, found.para),
-            20,
-            "the last samples to be queryable",
-        )
-        yield found
+        with side_by_side(tmp, prom_yml, para_yaml) as peers:
+            found = Systems(peers.prometheus, peers.paramedic, base_ms, client)
+            wait_until(
+                lambda: exporter.done("prom", 3) and exporter.done("para", 3), 60, "all sample sets served"
+            )
+            wait_until(
+                lambda: _has_last_sample(found, found.prom) and _has_last_sample(found, found.para),
+                20,
+                "the last samples to be queryable",
+            )
+            yield found
     finally:
         client.close()
-        para.stop()
-        prom.stop()
         exporter.stop()
 
 
