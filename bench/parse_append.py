@@ -35,7 +35,9 @@ def main() -> int:
     settings = ScrapeSettings("bench", 1.0, 1.0, 1 << 30, 0, 0, 0, 0, False, True, ())
     bodies = [make_body(0, args.series, s) for s in range(20)]
     with tempfile.TemporaryDirectory() as tmp:
-        store = EmbeddedStore(Path(tmp), EmbeddedStoreConfig(), registry=CollectorRegistry(), background=False)
+        store = EmbeddedStore(
+            Path(tmp), EmbeddedStoreConfig(), registry=CollectorRegistry(), background=False
+        )
         cache = ScrapeCache(store, (("instance", "t:1"), ("job", "bench")), settings)
         cache.ingest(parse(bodies[0]), 0, 0.0, 0.0)  # cold scrape: fills the caches
         t_parse = t_ingest = 0.0
