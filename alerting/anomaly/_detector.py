@@ -38,10 +38,10 @@ class DetectorConfig:
     short_mean: int = 3  # samples averaged before the tail test
     min_std: float = 0.01  # floor of the error std (relative to the range), so flat series stay quiet
     z_scale: float = 5.0  # score = z / (z + z_scale)
-    spatial_tolerance: float = 0.05  # fraction of the range beyond which a value is new territory
+    spatial_tolerance: float = 0.03  # fraction of the range beyond which a value is new territory
     spatial_score: float = 0.5  # floor of the score of a value in new territory
     fire_level: float = 0.45  # a score this high starts the refractory period
-    refractory: int = 150  # samples damped after a firing
+    refractory: int = 60  # samples damped after a firing
     refractory_damp: float = 0.0
     grace_s: float = 900.0  # after notify_event
     grace_damp: float = 0.2
