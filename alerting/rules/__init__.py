@@ -1,0 +1,32 @@
+"""Rules as code: Prometheus rule files (unchanged) plus Paramedic rule kinds, an explicit alert state
+machine, promtool-style unit tests and built-in rule packs. See docs/rules.md."""
+
+from alerting.rules._alerting import Activation, ActiveAlert, AlertingRule, AlertState
+from alerting.rules._kinds import Detector
+from alerting.rules._load import PACKS_DIR, GroupSpec, RuleSpec, load_files, parse_groups
+from alerting.rules._template import Template
+from alerting.rules._unittest import TestResult, run_test_file
+from alerting.rules.errors import RuleError, RuleEvalError, RuleFileError, RuleTestError, TemplateError
+from alerting.rules.manager import RuleManager
+
+__all__ = [
+    "PACKS_DIR",
+    "Activation",
+    "ActiveAlert",
+    "AlertState",
+    "AlertingRule",
+    "Detector",
+    "GroupSpec",
+    "RuleError",
+    "RuleEvalError",
+    "RuleFileError",
+    "RuleManager",
+    "RuleSpec",
+    "RuleTestError",
+    "Template",
+    "TemplateError",
+    "TestResult",
+    "load_files",
+    "parse_groups",
+    "run_test_file",
+]

@@ -1,0 +1,443 @@
+"""A small evaluator for the subset of Go ``text/template`` that Prometheus rule templates use.
+
+Supported: text and ``{{ }}`` actions with ``{{-``/``-}}`` trimming and ``{{/* comments */}}``; pipelines
+(``$value | humanize``), function calls with arguments, parentheses; ``$var`` / ``$var.field`` / ``.Field``;
+``$x := pipeline``; ``if``/``else if``/``else``/``end``, ``with``, ``range`` over lists and maps; string, raw
+string, number and bool literals. Functions: Go's ``and or not eq ne lt le gt ge len index print printf
+println html urlquery`` and Prometheus' ``humanize humanize1024 humanizeDuration humanizePercentage
+humanizeTimestamp title toUpper toLower match reReplaceAll stripPort stripDomain safeHtml args first label
+value sortByLabel query parseDuration externalURL``. Anything else (``define``, ``template``, ``block``,
+methods) fails with :class:`TemplateError` naming it: never a silently different text.
+
+Missing map keys print as ``""`` (Prometheus sets ``missingkey=zero``). Numbers compare numerically even
+across int/float (Go would refuse ``gt $value 10``; we accept it).
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import urllib.parse
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from alerting.rules import _gofmt as gf
+from alerting.rules._duration import parse_duration_ms
+from alerting.rules.errors import TemplateError
+
+__all__ = ["QueryResult", "Template", "expand"]
+
+
+@dataclass(frozen=True, slots=True)
+class QueryResult:
+    """One sample of a template ``query``: ``.Labels`` and ``.Value`` as in Prometheus."""
+
+    Labels: dict[str, str]  # noqa: N815 - Go field names
+    Value: float  # noqa: N815
+
+
+_ACTION = re.compile(r"\{\{(-\s)?(.*?)(\s-)?\}\}", re.S)
+_TOKEN = re.compile(
+    r"""\s*(?:(?P<str>"(?:[^"\\]|\\.)*")|(?P<raw>`[^`]*`)|(?P<num>[-+]?\d+(?:\.\d*)?(?:[eE][-+]?\d+)?)"""
+    r"""|(?P<decl>:=|=)|(?P<var>\$\w*(?:\.\w+)*)|(?P<field>(?:\.\w+)+|\.)|(?P<ident>\w+)"""
+    r"""|(?P<punct>[|()]))"""
+)
+
+
+def _to_float(x: Any) -> float:
+    if isinstance(x, bool):
+        raise TemplateError(f"cannot convert {x!r} to a number")
+    if isinstance(x, int | float):
+        return float(x)
+    if isinstance(x, str):
+        try:
+            return float(x.replace("Inf", "inf"))
+        except ValueError:
+            raise TemplateError(f"cannot convert {x!r} to a number") from None
+    raise TemplateError(f"cannot convert {x!r} to a number")
+
+
+def to_text(x: Any) -> str:
+    if x is None:
+        return "<no value>"
+    if isinstance(x, bool):
+        return "true" if x else "false"
+    if isinstance(x, float):
+        return gf.go_value(x)
+    if isinstance(x, Mapping):
+        return "map[" + " ".join(f"{k}:{to_text(x[k])}" for k in sorted(x)) + "]"
+    if isinstance(x, list | tuple):
+        return "[" + " ".join(to_text(i) for i in x) + "]"
+    return str(x)
+
+
+def _truth(x: Any) -> bool:
+    if isinstance(x, float | int | bool):
+        return bool(x)
+    if x is None:
+        return False
+    if isinstance(x, str | Mapping | list | tuple):
+        return len(x) > 0
+    return True
+
+
+def _cmp_key(a: Any, b: Any) -> tuple[Any, Any]:
+    if isinstance(a, int | float) and isinstance(b, int | float) and not isinstance(a, bool):
+        return float(a), float(b)
+    if type(a) is not type(b):
+        raise TemplateError(f"incompatible types for comparison: {a!r} and {b!r}")
+    return a, b
+
+
+def _printf(fmt: str, *args: Any) -> str:
+    it = iter(args)
+
+    def one(m: re.Match[str]) -> str:
+        spec = m.group(0)
+        verb = spec[-1]
+        if verb == "%":
+            return "%"
+        try:
+            arg = next(it)
+        except StopIteration:
+            return f"%!{verb}(MISSING)"
+        if verb == "v":
+            return to_text(arg)
+        if verb == "q":
+            return '"' + str(arg).replace("\\", "\\\\").replace('"', '\\"') + '"'
+        if verb == "s":
+            return (spec[:-1] + "s") % to_text(arg)
+        if verb in "dxXob":
+            return (spec[:-1] + verb) % int(_to_float(arg))
+        if verb in "feEgG":
+            return (spec[:-1] + verb) % _to_float(arg)
+        if verb == "t":
+            return to_text(bool(arg))
+        raise TemplateError(f"printf verb %{verb} is not supported")
+
+    return re.sub(r"%[-+# 0]*\d*(?:\.\d+)?[a-zA-Z%]", one, fmt)
+
+
+def _strip_port(host: str) -> str:
+    if host.startswith("["):
+        return host[1 : host.index("]")] if "]" in host else host
+    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+
+
+def _first(xs: Sequence[QueryResult]) -> QueryResult:
+    if not xs:
+        raise TemplateError("first() called on vector with no elements")
+    return xs[0]
+
+
+def _label(name: str, s: QueryResult) -> str:
+    return s.Labels.get(name, "")
+
+
+_FUNCS: dict[str, Callable[..., Any]] = {
+    "not": lambda x: not _truth(x),
+    "len": lambda x: len(x),
+    "index": lambda x, *keys: _index(x, keys),
+    "print": lambda *a: "".join(to_text(x) for x in a),
+    "println": lambda *a: " ".join(to_text(x) for x in a) + "\n",
+    "printf": _printf,
+    "html": lambda x: html.escape(to_text(x)),
+    "urlquery": lambda *a: urllib.parse.quote_plus("".join(to_text(x) for x in a)),
+    "eq": lambda a, *bs: any(_cmp_key(a, b)[0] == _cmp_key(a, b)[1] for b in bs),
+    "ne": lambda a, b: _cmp_key(a, b)[0] != _cmp_key(a, b)[1],
+    "lt": lambda a, b: _cmp_key(a, b)[0] < _cmp_key(a, b)[1],
+    "le": lambda a, b: _cmp_key(a, b)[0] <= _cmp_key(a, b)[1],
+    "gt": lambda a, b: _cmp_key(a, b)[0] > _cmp_key(a, b)[1],
+    "ge": lambda a, b: _cmp_key(a, b)[0] >= _cmp_key(a, b)[1],
+    "humanize": lambda v: gf.humanize(_to_float(v)),
+    "humanize1024": lambda v: gf.humanize_1024(_to_float(v)),
+    "humanizeDuration": lambda v: gf.humanize_duration(_to_float(v)),
+    "humanizePercentage": lambda v: gf.humanize_percentage(_to_float(v)),
+    "humanizeTimestamp": lambda v: gf.humanize_timestamp(_to_float(v)),
+    "title": lambda s: re.sub(r"\b(\w)", lambda m: m.group(1).upper(), str(s)),
+    "toUpper": lambda s: str(s).upper(),
+    "toLower": lambda s: str(s).lower(),
+    "match": lambda pattern, s: re.search(pattern, str(s)) is not None,
+    "reReplaceAll": lambda pattern, repl, s: re.sub(pattern, re.sub(r"\$(\d+)", r"\\\1", repl), str(s)),
+    "stripPort": lambda s: _strip_port(str(s)),
+    "stripDomain": lambda s: str(s).split(".", 1)[0] if not str(s)[:1].isdigit() else str(s),
+    "safeHtml": lambda s: str(s),
+    "args": lambda *a: {f"arg{i}": x for i, x in enumerate(a)},
+    "first": _first,
+    "label": _label,
+    "value": lambda s: s.Value,
+    "sortByLabel": lambda name, xs: sorted(xs, key=lambda s: s.Labels.get(name, "")),
+    "parseDuration": lambda s: parse_duration_ms(str(s)) / 1000.0,
+}
+
+
+def _index(x: Any, keys: Sequence[Any]) -> Any:
+    for k in keys:
+        x = x.get(k, "") if isinstance(x, Mapping) else x[int(k)]
+    return x
+
+
+# --- parsing -------------------------------------------------------------------------------------------
+
+Node = tuple[Any, ...]  # ("text", s) | ("pipe", cmds, decl) | ("if"|"with"|"range", pipe, body, else)
+
+
+def _tokens(src: str) -> list[tuple[str, str]]:
+    out: list[tuple[str, str]] = []
+    pos = 0
+    while pos < len(src):
+        if src[pos:].strip() == "":
+            break
+        m = _TOKEN.match(src, pos)
+        if m is None or m.end() == pos:
+            raise TemplateError(f"unexpected {src[pos:].strip()[:20]!r} in action {{{{{src}}}}}")
+        kind = m.lastgroup or ""
+        out.append((kind, m.group(kind)))
+        pos = m.end()
+    return out
+
+
+def _parse_pipe(toks: list[tuple[str, str]], i: int, close: str | None) -> tuple[list[list[Any]], int]:
+    cmds: list[list[Any]] = [[]]
+    while i < len(toks):
+        kind, val = toks[i]
+        if kind == "punct" and val == ")":
+            if close == ")":
+                return cmds, i + 1
+            raise TemplateError("unexpected )")
+        if kind == "punct" and val == "|":
+            cmds.append([])
+            i += 1
+            continue
+        if kind == "punct" and val == "(":
+            sub, i = _parse_pipe(toks, i + 1, ")")
+            cmds[-1].append(("sub", sub))
+            continue
+        if kind == "decl":
+            raise TemplateError("unexpected := inside a pipeline")
+        cmds[-1].append((kind, val))
+        i += 1
+    if close == ")":
+        raise TemplateError("unclosed (")
+    if any(not c for c in cmds):
+        raise TemplateError("empty command in pipeline")
+    return cmds, i
+
+
+def _pipeline(src: str) -> tuple[list[list[Any]], str | None]:
+    toks = _tokens(src)
+    decl = None
+    if len(toks) >= 2 and toks[0][0] == "var" and toks[1][0] == "decl":
+        decl, toks = toks[0][1], toks[2:]
+    cmds, _ = _parse_pipe(toks, 0, None)
+    return cmds, decl
+
+
+def _parse(text: str) -> list[Node]:
+    stack: list[tuple[list[Node], Node | None]] = [([], None)]
+    pos = 0
+    for m in _ACTION.finditer(text):
+        lit = text[pos : m.start()]
+        if m.group(1):
+            lit = lit.rstrip()
+        stack[-1][0].append(("text", lit))
+        pos = m.end()
+        if m.group(3):
+            rest = text[pos:]
+            pos += len(rest) - len(rest.lstrip())
+        body = m.group(2).strip()
+        if body.startswith("/*"):
+            continue
+        word = body.split(None, 1)[0] if body else ""
+        if word in ("if", "with", "range"):
+            node: Node = (word, _pipeline(body[len(word) :]), [], [])
+            stack[-1][0].append(node)
+            stack.append((node[2], node))
+        elif word == "else":
+            if len(stack) < 2 or stack[-1][1] is None:
+                raise TemplateError("unexpected {{else}}")
+            _, parent = stack.pop()
+            assert parent is not None
+            rest = body[4:].strip()
+            if rest.startswith("if"):
+                node = ("if", _pipeline(rest[2:]), [], [])
+                parent[3].append(node)
+                stack.append((node[2], ("elseif", parent, node)))
+            else:
+                stack.append((parent[3], ("else", parent)))
+        elif word == "end":
+            if len(stack) < 2:
+                raise TemplateError("unexpected {{end}}")
+            _, owner = stack.pop()
+            while owner is not None and owner[0] == "elseif":
+                _, owner = stack.pop()
+        elif word in ("define", "template", "block", "break", "continue"):
+            raise TemplateError(f"{{{{{word}}}}} is not supported in Paramedic rule templates")
+        else:
+            stack[-1][0].append(("pipe", *_pipeline(body)))
+    if len(stack) != 1:
+        raise TemplateError("unexpected EOF: missing {{end}}")
+    stack[0][0].append(("text", text[pos:]))
+    return stack[0][0]
+
+
+# --- evaluation ----------------------------------------------------------------------------------------
+
+
+class _Scope:
+    def __init__(self, funcs: Mapping[str, Callable[..., Any]], variables: dict[str, Any]) -> None:
+        self.funcs = funcs
+        self.vars = variables
+
+
+def _field(x: Any, names: Sequence[str]) -> Any:
+    for n in names:
+        if isinstance(x, Mapping):
+            x = x.get(n, "")
+        elif hasattr(x, n) and not n.startswith("_"):
+            x = getattr(x, n)
+        else:
+            raise TemplateError(f"can't evaluate field {n} in {to_text(x)}")
+    return x
+
+
+def _operand(tok: tuple[str, Any], scope: _Scope, dot: Any) -> Any:
+    kind, val = tok
+    if kind == "str":
+        return bytes(val[1:-1], "utf-8").decode("unicode_escape")
+    if kind == "raw":
+        return val[1:-1]
+    if kind == "num":
+        return float(val) if any(c in val for c in ".eE") else int(val)
+    if kind == "var":
+        name, *fields = val.split(".")
+        if name not in scope.vars:
+            raise TemplateError(f"undefined variable: {name}")
+        return _field(scope.vars[name], fields)
+    if kind == "field":
+        return dot if val == "." else _field(dot, val.split(".")[1:])
+    if kind == "sub":
+        return _run_pipe(val, scope, dot)
+    if kind == "ident":
+        if val in ("true", "false"):
+            return val == "true"
+        if val == "nil":
+            return None
+        return _call(val, [], scope)
+    raise TemplateError(f"unexpected {val!r}")
+
+
+def _call(name: str, args: list[Any], scope: _Scope) -> Any:
+    fn = scope.funcs.get(name)
+    if fn is None:
+        raise TemplateError(f'function "{name}" not defined')
+    try:
+        return fn(*args)
+    except TemplateError:
+        raise
+    except Exception as exc:
+        raise TemplateError(f"error calling {name}: {exc}") from exc
+
+
+def _run_pipe(cmds: list[list[Any]], scope: _Scope, dot: Any) -> Any:
+    result: Any = None
+    for n, cmd in enumerate(cmds):
+        head = cmd[0]
+        if head[0] == "ident" and head[1] not in ("true", "false", "nil"):
+            if head[1] in ("and", "or"):
+                vals = [_operand(t, scope, dot) for t in cmd[1:]] + ([result] if n else [])
+                pick = next((v for v in vals if (not _truth(v)) == (head[1] == "and")), vals[-1])
+                result = pick
+                continue
+            args = [_operand(t, scope, dot) for t in cmd[1:]] + ([result] if n else [])
+            result = _call(head[1], args, scope)
+        else:
+            if len(cmd) > 1 or n:
+                raise TemplateError(f"can't give argument to non-function {head[1]}")
+            result = _operand(head, scope, dot)
+    return result
+
+
+def _exec(nodes: list[Node], scope: _Scope, dot: Any, out: list[str]) -> None:
+    for node in nodes:
+        kind = node[0]
+        if kind == "text":
+            out.append(node[1])
+        elif kind == "pipe":
+            value = _run_pipe(node[1], scope, dot)
+            if node[2] is not None:
+                scope.vars[node[2]] = value
+            else:
+                out.append(to_text(value))
+        else:
+            (cmds, decl), body, other = node[1], node[2], node[3]
+            value = _run_pipe(cmds, scope, dot)
+            if decl is not None:
+                scope.vars[decl] = value
+            if kind == "if":
+                _exec(body if _truth(value) else other, scope, dot, out)
+            elif kind == "with":
+                _exec(body if _truth(value) else other, scope, value if _truth(value) else dot, out)
+            else:  # range
+                items: list[Any]
+                if isinstance(value, Mapping):
+                    items = [value[k] for k in sorted(value)]
+                elif isinstance(value, list | tuple):
+                    items = list(value)
+                elif value is None:
+                    items = []
+                else:
+                    raise TemplateError(f"range can't iterate over {to_text(value)}")
+                if not items:
+                    _exec(other, scope, dot, out)
+                for item in items:
+                    _exec(body, scope, item, out)
+
+
+class Template:
+    """A parsed template; :meth:`expand` may be called from any thread."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self._nodes = _parse(text) if "{{" in text else [("text", text)]
+
+    def expand(
+        self,
+        labels: Mapping[str, str],
+        value: float,
+        *,
+        external_labels: Mapping[str, str] | None = None,
+        external_url: str = "",
+        query: Callable[[str], list[QueryResult]] | None = None,
+        extra: Mapping[str, Any] | None = None,
+    ) -> str:
+        if len(self._nodes) == 1 and self._nodes[0][0] == "text":
+            return str(self._nodes[0][1])
+        data = {
+            "Labels": dict(labels),
+            "ExternalLabels": dict(external_labels or {}),
+            "ExternalURL": external_url,
+            "Value": value,
+        }
+        variables: dict[str, Any] = {
+            "$": data,
+            "$labels": data["Labels"],
+            "$externalLabels": data["ExternalLabels"],
+            "$externalURL": external_url,
+            "$value": value,
+        }
+        for k, v in (extra or {}).items():
+            variables["$" + k] = v
+        funcs = dict(_FUNCS)
+        funcs["externalURL"] = lambda: external_url
+        funcs["pathPrefix"] = lambda: urllib.parse.urlparse(external_url).path
+        if query is not None:
+            funcs["query"] = lambda q: query(str(q))
+        out: list[str] = []
+        _exec(self._nodes, _Scope(funcs, variables), data, out)
+        return "".join(out)
+
+
+def expand(text: str, labels: Mapping[str, str], value: float, **kw: Any) -> str:
+    return Template(text).expand(labels, value, **kw)
