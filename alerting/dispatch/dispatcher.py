@@ -169,6 +169,9 @@ class Dispatcher:
                     self._route_alert(a, now)
         self._poke()
 
+    def now(self) -> datetime:
+        return self._clock()
+
     @property
     def route(self) -> Route:
         return self._route

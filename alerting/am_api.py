@@ -1,0 +1,351 @@
+"""Alertmanager v2 HTTP API (0.25's OpenAPI shapes) over a :class:`~alerting.dispatch.Dispatcher`.
+
+``am_router(dispatcher, silences)`` serves ``/api/v2/{alerts, alerts/groups, silences, silence/{id}, status,
+receivers}`` so Prometheus can use Paramedic as its Alertmanager and ``amtool`` can manage silences. Times are
+rendered like go-openapi's ``strfmt.DateTime`` (RFC 3339, milliseconds, ``Z``). Paramedic additions (acks, the
+notification log) live under ``/api/v2/paramedic/``. ``mutate_dependency`` guards every mutating endpoint (the
+server adds bearer-token auth there).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import yaml
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from alerting.base import AlertingError
+from alerting.dispatch import (
+    AlertView,
+    Dispatcher,
+    Matcher,
+    MatcherError,
+    Silence,
+    SilenceError,
+    SilenceNotFoundError,
+    Silences,
+    parse_matchers,
+)
+from alerting.model import Alert
+
+__all__ = ["am_router", "format_time"]
+
+_LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
+VERSION = "0.25.0"
+
+
+def format_time(t: datetime) -> str:
+    """go-openapi ``strfmt.DateTime``: ``2006-01-02T15:04:05.000Z``."""
+    t = t.astimezone(UTC)
+    return t.strftime("%Y-%m-%dT%H:%M:%S.") + f"{t.microsecond // 1000:03d}Z"
+
+
+class _PostableAlert(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    labels: dict[str, str]
+    annotations: dict[str, str] = Field(default_factory=dict)
+    startsAt: datetime | None = None  # noqa: N815 - wire name
+    endsAt: datetime | None = None  # noqa: N815
+    generatorURL: str = ""  # noqa: N815
+
+
+class _PostMatcher(BaseModel):
+    name: str
+    value: str
+    isRegex: bool  # noqa: N815
+    isEqual: bool = True  # noqa: N815
+
+
+class _PostableSilence(BaseModel):
+    id: str | None = None
+    matchers: list[_PostMatcher] = Field(min_length=1)
+    startsAt: datetime  # noqa: N815
+    endsAt: datetime  # noqa: N815
+    createdBy: str  # noqa: N815
+    comment: str
+
+
+def _bad(message: str, status: int = 400) -> JSONResponse:
+    return JSONResponse(message, status_code=status)
+
+
+def _filters(filters: list[str]) -> list[Matcher]:
+    out: list[Matcher] = []
+    for f in filters:
+        out += parse_matchers(f)
+    return out
+
+
+def _alert_json(v: AlertView) -> dict[str, Any]:
+    a = v.alert
+    return {
+        "annotations": a.annotations,
+        "endsAt": format_time(a.ends_at),
+        "fingerprint": a.fingerprint,
+        "receivers": [{"name": r} for r in v.receivers],
+        "startsAt": format_time(a.starts_at),
+        "status": {
+            "inhibitedBy": v.status.inhibited_by,
+            "silencedBy": v.status.silenced_by,
+            "state": v.status.state,
+        },
+        "updatedAt": format_time(a.updated_at),
+        "generatorURL": a.generator_url,
+        "labels": a.labels,
+    }
+
+
+def _silence_json(s: Silence, now: datetime) -> dict[str, Any]:
+    return {
+        "id": s.id,
+        "status": {"state": s.state(now)},
+        "updatedAt": format_time(s.updated_at),
+        "comment": s.comment,
+        "createdBy": s.created_by,
+        "endsAt": format_time(s.ends_at),
+        "matchers": [
+            {"isEqual": m.is_equal, "isRegex": m.is_regex, "name": m.name, "value": m.value}
+            for m in s.matchers
+        ],
+        "startsAt": format_time(s.starts_at),
+    }
+
+
+def _keep(
+    v: AlertView,
+    *,
+    active: bool,
+    silenced: bool,
+    inhibited: bool,
+    matchers: list[Matcher],
+    receiver: re.Pattern[str] | None,
+) -> bool:
+    if receiver is not None and not any(receiver.fullmatch(r) for r in v.receivers):
+        return False
+    if not active and v.status.state == "active":
+        return False
+    if not silenced and v.status.silenced_by:
+        return False
+    if not inhibited and v.status.inhibited_by:
+        return False
+    return all(m.name in v.alert.labels and m.matches(v.alert.labels[m.name]) for m in matchers)
+
+
+def _silence_matches(s: Silence, matchers: list[Matcher]) -> bool:
+    values: Mapping[str, str] = {m.name: m.value for m in s.matchers}
+    return all(m.name in values and m.matches(values[m.name]) for m in matchers)
+
+
+def _silence_order(s: Silence, now: datetime) -> tuple[int, float]:
+    """Alertmanager's SortSilences: active by end, pending by start, expired by end (latest first)."""
+    state = s.state(now)
+    if state == "active":
+        return (0, s.ends_at.timestamp())
+    if state == "pending":
+        return (1, s.starts_at.timestamp())
+    return (2, -s.ends_at.timestamp())
+
+
+def am_router(
+    dispatcher: Dispatcher,
+    silences: Silences | None = None,
+    *,
+    mutate_dependency: Callable[..., Any] | None = None,
+    config_text: str | None = None,
+) -> APIRouter:
+    sil = silences if silences is not None else dispatcher.silences
+    clock = dispatcher.now
+    started = clock()
+    guard = [Depends(mutate_dependency)] if mutate_dependency is not None else []
+    router = APIRouter(prefix="/api/v2")
+
+    @router.post("/alerts", dependencies=guard)
+    async def post_alerts(request: Request) -> Response:
+        try:
+            body = await request.json()
+        except ValueError:
+            return _bad("invalid JSON body")
+        if not isinstance(body, list):
+            return _bad("body must be a list of alerts")
+        alerts: list[Alert] = []
+        errors: list[str] = []
+        for i, raw in enumerate(body):
+            try:
+                pa = _PostableAlert.model_validate(raw)
+            except ValidationError as e:
+                errors.append(f"alert {i}: {e.errors()[0]['msg']}")
+                continue
+            if not pa.labels:
+                errors.append(f"alert {i}: at least one label pair required")
+            elif bad := [n for n in pa.labels if not _LABEL_NAME.match(n)]:
+                errors.append(f"alert {i}: invalid label name {bad[0]!r}")
+            elif pa.startsAt and pa.endsAt and pa.endsAt < pa.startsAt and pa.endsAt.year > 1:
+                errors.append(f"alert {i}: start time must be before end time")
+            else:
+                alerts.append(Alert(pa.labels, pa.annotations, pa.startsAt, pa.endsAt, pa.generatorURL))
+        if alerts:
+            dispatcher.put(alerts)
+        if errors:
+            return _bad("; ".join(errors))
+        return Response(status_code=200)
+
+    @router.get("/alerts")
+    def get_alerts(  # noqa: PLR0917 - query parameters
+        active: bool = True,
+        silenced: bool = True,
+        inhibited: bool = True,
+        unprocessed: bool = True,
+        filter: list[str] = Query(default=[]),  # noqa: B008 - the API's parameter name
+        receiver: str | None = None,
+    ) -> Response:
+        try:
+            matchers = _filters(filter)
+            rx = re.compile(receiver) if receiver else None
+        except (MatcherError, re.error) as e:
+            return _bad(str(e))
+        views = dispatcher.alerts()
+        out = [
+            _alert_json(v)
+            for v in views
+            if _keep(v, active=active, silenced=silenced, inhibited=inhibited, matchers=matchers, receiver=rx)
+        ]
+        return JSONResponse(out)
+
+    @router.get("/alerts/groups")
+    def get_groups(
+        active: bool = True,
+        silenced: bool = True,
+        inhibited: bool = True,
+        filter: list[str] = Query(default=[]),  # noqa: B008
+        receiver: str | None = None,
+    ) -> Response:
+        try:
+            matchers = _filters(filter)
+            rx = re.compile(receiver) if receiver else None
+        except (MatcherError, re.error) as e:
+            return _bad(str(e))
+        out = []
+        for g in dispatcher.groups():
+            if rx is not None and not rx.fullmatch(g.receiver):
+                continue
+            alerts = [
+                _alert_json(v)
+                for v in g.alerts
+                if _keep(
+                    v, active=active, silenced=silenced, inhibited=inhibited, matchers=matchers, receiver=None
+                )
+            ]
+            if alerts:
+                out.append({"alerts": alerts, "labels": g.labels, "receiver": {"name": g.receiver}})
+        return JSONResponse(out)
+
+    @router.get("/silences")
+    def get_silences(filter: list[str] = Query(default=[])) -> Response:  # noqa: B008
+        try:
+            matchers = _filters(filter)
+        except MatcherError as e:
+            return _bad(str(e))
+        now = clock()
+        items = sorted(
+            (s for s in sil.all() if _silence_matches(s, matchers)), key=lambda s: _silence_order(s, now)
+        )
+        return JSONResponse([_silence_json(s, now) for s in items])
+
+    @router.post("/silences", dependencies=guard)
+    async def post_silence(request: Request) -> Response:
+        try:
+            ps = _PostableSilence.model_validate(await request.json())
+            matchers = [
+                Matcher.create(
+                    m.name,
+                    ("=~" if m.isEqual else "!~") if m.isRegex else ("=" if m.isEqual else "!="),
+                    m.value,
+                )
+                for m in ps.matchers
+            ]
+            sid = sil.set(
+                matchers,
+                starts_at=ps.startsAt,
+                ends_at=ps.endsAt,
+                created_by=ps.createdBy,
+                comment=ps.comment,
+                silence_id=ps.id or None,
+            )
+        except ValidationError as e:
+            return _bad(f"invalid silence: {e.errors()[0]['loc']}: {e.errors()[0]['msg']}")
+        except ValueError:
+            return _bad("invalid JSON body")
+        except SilenceNotFoundError as e:
+            return _bad(str(e), 404)
+        except (SilenceError, MatcherError) as e:
+            return _bad(str(e))
+        return JSONResponse({"silenceID": sid})
+
+    @router.get("/silence/{silence_id}")
+    def get_silence(silence_id: str) -> Response:
+        try:
+            return JSONResponse(_silence_json(sil.get(silence_id), clock()))
+        except SilenceNotFoundError:
+            return Response(status_code=404)
+
+    @router.delete("/silence/{silence_id}", dependencies=guard)
+    def delete_silence(silence_id: str) -> Response:
+        try:
+            sil.expire(silence_id)
+        except SilenceNotFoundError as e:
+            return _bad(str(e), 404)
+        except SilenceError as e:
+            return _bad(str(e), 500)
+        return Response(status_code=200)
+
+    @router.get("/status")
+    def get_status() -> Response:
+        original = config_text
+        if original is None:
+            data = dispatcher.config.model_dump(mode="json", by_alias=True, exclude_defaults=True)
+            original = yaml.safe_dump(data, sort_keys=False)
+        return JSONResponse(
+            {
+                "cluster": {"peers": [], "status": "disabled"},
+                "config": {"original": original},
+                "uptime": format_time(started),
+                "versionInfo": {
+                    "branch": "paramedic",
+                    "buildDate": "",
+                    "buildUser": "paramedic",
+                    "goVersion": "python",
+                    "revision": "",
+                    "version": VERSION,
+                },
+            }
+        )
+
+    @router.get("/receivers")
+    def get_receivers() -> Response:
+        return JSONResponse([{"name": n} for n in dispatcher.receivers()])
+
+    @router.post("/paramedic/ack", dependencies=guard)
+    def ack(group_key: str | None = None, fingerprint: str | None = None) -> Response:
+        """Paramedic extension: acknowledge a group (``group_key``) or one alert (``fingerprint``)."""
+        try:
+            if group_key is not None:
+                n = dispatcher.ack_group(group_key)
+            elif fingerprint is not None:
+                n = dispatcher.ack_alert(fingerprint)
+            else:
+                return _bad("give group_key or fingerprint")
+        except AlertingError as e:
+            return _bad(str(e), 404)
+        return JSONResponse({"acked": n})
+
+    @router.get("/paramedic/notifications")
+    def notifications() -> Response:
+        """Paramedic extension: the notification log (what was last sent to which receiver integration)."""
+        return JSONResponse([e.to_json() for e in dispatcher.notification_log()])
+
+    return router
