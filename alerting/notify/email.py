@@ -143,7 +143,7 @@ class EmailNotifier:
                     "ends_at": alert.ends_at if status == "resolved" else None,
                     "fingerprint": alert.fingerprint(),
                     "app": alert.labels.get("app", ""),
-                    "values": expl.values,
+                    "numbers": expl.values,
                     "legend": _legend(expl),
                     "log_patterns": expl.log_patterns,
                     "events": expl.events,

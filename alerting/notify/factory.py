@@ -49,7 +49,7 @@ NOTIFIERS: dict[str, Callable[[NotifierConfig, NotifierDeps], Notifier]] = {
 
 
 def build_notifier(config: NotifierConfig, deps: NotifierDeps | None = None) -> Notifier:
-    """The notifier for ``config`` (raises :class:`NotifyConfigError` for an unknown type or bad templates)."""
+    """The notifier for ``config`` (:class:`NotifyConfigError`: unknown type, bad templates)."""
     builder = NOTIFIERS.get(config.type)
     if builder is None:
         raise NotifyConfigError(

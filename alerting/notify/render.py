@@ -26,6 +26,10 @@ from alerting.notify.errors import NotifyConfigError, TemplateError
 __all__ = ["Renderer", "format_value", "safe_url"]
 
 
+# What an operator's template can raise at render time besides Jinja2's own errors.
+_RENDER_ERRORS = (jinja2.TemplateError, TypeError, ValueError, ArithmeticError, LookupError, AttributeError)
+
+
 def format_value(v: Any) -> str:
     """A number for humans: 4 significant digits, no exponent for ordinary magnitudes."""
     if not isinstance(v, int | float) or isinstance(v, bool):
@@ -87,6 +91,6 @@ class Renderer:
         try:
             tmpl = self._env.get_template(template) if isinstance(template, str) else template
             return tmpl.render(context)
-        except jinja2.TemplateError as exc:
+        except _RENDER_ERRORS as exc:
             name = template if isinstance(template, str) else (template.name or "<inline>")
             raise TemplateError(f"template {name}: {type(exc).__name__}: {exc}") from exc

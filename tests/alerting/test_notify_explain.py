@@ -1,0 +1,96 @@
+"""QueryExplainer over a MemoryStore with real PromQL, real PatternStats and a small event source."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import quote
+
+from alerting.model import Alert
+from alerting.notify import QueryExplainer
+from log_pipeline.patterns import PatternStats
+from metrics_store.memory import MemoryStore
+from metrics_store.model import labels_from
+
+STARTS = datetime(2026, 11, 27, 6, 0, tzinfo=UTC)
+NOW = STARTS + timedelta(minutes=20)
+
+
+def _store() -> MemoryStore:
+    store = MemoryStore()
+    t0 = int((STARTS - timedelta(hours=1)).timestamp() * 1000)
+    for app in ("payments-api", "catalog"):
+        total = store.series_ref(labels_from({"__name__": "router_requests_total", "app": app}))
+        errors = store.series_ref(labels_from({"__name__": "router_5xx_total", "app": app}))
+        req = err = 0.0
+        for i in range(0, 90 * 4):  # 15 s scrapes for 90 minutes
+            ts = t0 + i * 15_000
+            req += 100
+            err += 20 if (app == "payments-api" and ts >= STARTS.timestamp() * 1000 - 120_000) else 1
+            store.append([total, errors], [ts, ts], [req, err])
+    return store
+
+
+class Events:
+    def recent_events(
+        self, app: str, start: datetime, end: datetime, limit: int
+    ) -> Sequence[Mapping[str, Any]]:
+        return [{"kind": "deployment", "time": STARTS - timedelta(minutes=3), "summary": f"{app} v42"}][
+            :limit
+        ]
+
+
+async def test_explain_from_generator_url_with_threshold_from_expr() -> None:
+    expr = "sum by (app) (rate(router_5xx_total[1m])) / sum by (app) (rate(router_requests_total[1m])) > 0.05"
+    patterns = PatternStats(clock_ns=lambda: int(NOW.timestamp() * 1e9))
+    old = int((STARTS - timedelta(days=1)).timestamp() * 1e9)
+    for _ in range(50):
+        patterns.observe("payments-api", "p1", "GET /health <*>", "GET /health 200", old)
+    for _ in range(5):
+        t = int((STARTS - timedelta(minutes=1)).timestamp() * 1e9)
+        patterns.observe(
+            "payments-api", "p2", "payment gateway <*> timed out", "gateway 10.0.0.7 timed out", t
+        )
+    explainer = QueryExplainer(
+        _store(), patterns=patterns, events=Events(), dashboard_url="http://dash/", clock=NOW.timestamp
+    )
+    alert = Alert(
+        {"alertname": "Router5xxRatio", "app": "payments-api", "severity": "critical"},
+        {"runbook_url": "https://runbooks/x"},
+        STARTS,
+        generator_url=f"http://prom:9090/graph?g0.expr={quote(expr)}&g0.tab=1",
+    )
+    ex = await explainer.explain(alert)
+    # the chart shows the ratio (the comparison's left side) for this app only, over the window
+    [(labels, points)] = ex.series
+    assert labels == {"app": "payments-api"}
+    assert points[0][0] <= (STARTS - timedelta(minutes=29)).timestamp()
+    assert points[-1][0] >= (STARTS + timedelta(minutes=9)).timestamp()
+    assert min(v for _, v in points) < 0.02 and max(v for _, v in points) > 0.15
+    assert ex.values["threshold"] == 0.05
+    assert 0.15 < ex.values["value"] < 0.25  # the ratio at the firing time (20/100)
+    assert [p["template"] for p in ex.log_patterns] == ["GET /health <*>", "payment gateway <*> timed out"]
+    assert [p["new"] for p in ex.log_patterns] == [False, True]
+    assert ex.events[0]["summary"] == "payments-api v42"
+    assert ex.links == {
+        "Dashboard": "http://dash/apps/payments-api",
+        "Source": alert.generator_url,
+        "Runbook": "https://runbooks/x",
+    }
+
+
+async def test_annotations_win_and_bad_expr_is_not_fatal() -> None:
+    explainer = QueryExplainer(_store(), clock=NOW.timestamp)
+    alert = Alert(
+        {"alertname": "X", "app": "catalog"},
+        {"__expr__": "rate(router_5xx_total[1m]", "value": "7.5", "threshold": "3"},
+        STARTS,
+    )
+    ex = await explainer.explain(alert)
+    assert ex.series == []
+    assert ex.values == {"value": 7.5, "threshold": 3.0}
+    ok = await explainer.explain(
+        Alert({"app": "catalog"}, {"__expr__": "rate(router_5xx_total[1m])"}, STARTS)
+    )
+    assert [labels for labels, _ in ok.series] == [{"app": "catalog"}]
