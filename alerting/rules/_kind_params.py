@@ -112,7 +112,7 @@ class CompositeParams(_Params):
     all: list[str] = []
     any: list[str] = []
     none: list[str] = []
-    on: list[str] = []  # labels joining the rules' alerts (empty: one alert for the whole rule set)
+    by: list[str] = []  # labels joining the rules' alerts (empty: one alert for the whole rule set)
 
     @model_validator(mode="after")
     def _some(self) -> CompositeParams:

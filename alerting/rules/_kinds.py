@@ -300,7 +300,7 @@ class CompositeEval:
         rule = self.lookup(name)
         if rule is None:
             raise RuleEvalError(f"composite: no alerting rule named {name!r} in this group")
-        return {labels_from({k: a.labels.get(k, "") for k in self.p.on}) for a in rule.firing()}
+        return {labels_from({k: a.labels.get(k, "") for k in self.p.by}) for a in rule.firing()}
 
     def evaluate(self, query: QueryFunc, ts_ms: int) -> list[Activation]:
         keys: set[Labels] | None = None

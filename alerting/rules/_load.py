@@ -56,9 +56,10 @@ class GroupSpec:
 def resolve_path(name: str) -> Path:
     """A rule file path, or the name of a built-in pack (``cloudfoundry`` -> packs/cloudfoundry.yaml)."""
     path = Path(name)
-    if path.exists() or path.suffix in (".yml", ".yaml") or "/" in name:
-        return path
-    return PACKS_DIR / f"{name}.yaml"
+    pack = PACKS_DIR / f"{name}.yaml"
+    if "/" not in name and not path.suffix and not path.is_file() and pack.is_file():
+        return pack
+    return path
 
 
 def load_files(names: Iterable[str]) -> list[GroupSpec]:

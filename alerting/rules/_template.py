@@ -231,7 +231,20 @@ def _pipeline(src: str) -> tuple[list[list[Any]], str | None]:
     if len(toks) >= 2 and toks[0][0] == "var" and toks[1][0] == "decl":
         decl, toks = toks[0][1], toks[2:]
     cmds, _ = _parse_pipe(toks, 0, None)
+    _check_funcs(cmds)
     return cmds, decl
+
+
+_LATE_FUNCS = {"query", "externalURL", "pathPrefix", "and", "or", "true", "false", "nil"}
+
+
+def _check_funcs(cmds: list[list[Any]]) -> None:
+    for cmd in cmds:
+        for kind, val in cmd:
+            if kind == "ident" and val not in _FUNCS and val not in _LATE_FUNCS:
+                raise TemplateError(f'function "{val}" not defined')
+            if kind == "sub":
+                _check_funcs(val)
 
 
 def _parse(text: str) -> list[Node]:
