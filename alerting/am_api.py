@@ -83,7 +83,7 @@ def _filters(filters: list[str]) -> list[Matcher]:
 
 def _alert_json(v: AlertView) -> dict[str, Any]:
     a = v.alert
-    return {
+    out: dict[str, Any] = {
         "annotations": a.annotations,
         "endsAt": format_time(a.ends_at),
         "fingerprint": a.fingerprint,
@@ -95,9 +95,11 @@ def _alert_json(v: AlertView) -> dict[str, Any]:
             "state": v.status.state,
         },
         "updatedAt": format_time(a.updated_at),
-        "generatorURL": a.generator_url,
         "labels": a.labels,
     }
+    if a.generator_url:  # omitted when empty, like Alertmanager
+        out["generatorURL"] = a.generator_url
+    return out
 
 
 def _silence_json(s: Silence, now: datetime) -> dict[str, Any]:

@@ -92,7 +92,6 @@ def test_get_alerts_groups_receivers_status(am: str) -> None:
         "startsAt",
         "status",
         "updatedAt",
-        "generatorURL",
         "labels",
     }
     assert a["receivers"] == [{"name": "remediation-webhook"}]
