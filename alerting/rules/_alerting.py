@@ -60,7 +60,7 @@ class ActiveAlert:
     active_at_ms: int
     fired_at_ms: int = 0
     resolved_at_ms: int = 0
-    last_sent_at_ms: int = 0
+    last_sent_at_ms: int | None = None  # None: never sent
     valid_until_ms: int = 0
     keep_firing_since_ms: int = 0
 
@@ -183,7 +183,8 @@ class AlertingRule:
         for a in self.active.values():
             if a.state is AlertState.PENDING:
                 continue
-            if not (a.resolved_at_ms > a.last_sent_at_ms or a.last_sent_at_ms + resend_delay_ms < ts_ms):
+            last = a.last_sent_at_ms
+            if last is not None and not (a.resolved_at_ms > last or last + resend_delay_ms < ts_ms):
                 continue
             a.last_sent_at_ms = ts_ms
             a.valid_until_ms = ts_ms + 4 * max(resend_delay_ms, interval_ms)

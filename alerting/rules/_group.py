@@ -105,7 +105,7 @@ class RuleGroup:
         self._metrics = metrics
         self._refs: dict[Labels, int] = {}
         self._prev_series: set[Labels] = set()
-        self.last_eval_ms = 0
+        self.last_eval_ms = -1  # none yet
         self.rules: list[_Rule] = []
         by_name: dict[str, AlertingRule] = {}
         for r in spec.rules:
