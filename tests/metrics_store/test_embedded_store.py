@@ -149,7 +149,9 @@ def test_concurrent_appends_and_queries_see_every_acked_sample(tmp_path: Path) -
         assert (
             registry.get_sample_value("paramedic_store_series_created_total", {"backend": "embedded"}) == 80
         )
-        assert folded[0] is True
+        # at least one explicit checkpoint folded data (the first may find the head just folded by the
+        # background checkpoint, which runs every 50 ms)
+        assert True in folded
     finally:
         store.close()
 

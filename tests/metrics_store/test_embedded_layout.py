@@ -1,0 +1,67 @@
+"""DuckDB layout of the embedded store: ``ts = ts_u + ts_shift`` is exact, and old databases are migrated."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import numpy as np
+
+from metrics_store.embedded._db import Database
+from metrics_store.embedded._head import Chunk
+
+
+def _chunk(rng: np.random.Generator, n_series: int, n: int, t0: int) -> Chunk:
+    refs = rng.integers(1, n_series + 1, n).astype(np.uint32)
+    ts = t0 + rng.integers(0, 3_600_000, n).astype(np.int64)
+    values = rng.normal(size=n)
+    values[rng.random(n) < 0.05] = np.nan
+    return Chunk(refs, ts, values)
+
+
+def _expected(chunks: list[Chunk], start: int, end: int) -> tuple[list[int], list[int], list[int]]:
+    rows = []
+    for seq, c in enumerate(chunks, 1):
+        for r, t, v in zip(c.refs.tolist(), c.ts.tolist(), c.values.tolist(), strict=True):
+            if start <= t <= end:
+                rows.append((r, t, seq, np.float64(v).view(np.uint64).item()))
+    rows.sort(key=lambda x: x[:3])
+    return [x[0] for x in rows], [x[1] for x in rows], [x[3] for x in rows]
+
+
+def test_irregular_timestamps_round_trip_bit_exact(tmp_path: Path) -> None:
+    rng = np.random.default_rng(7)
+    db = Database(tmp_path / "m.duckdb")
+    chunks = [_chunk(rng, 30, 5000, 1_700_000_000_000 + k * 1_800_000) for k in range(3)]
+    for c in chunks:
+        db.fold(c, [])
+    for start, end in [(0, 2**62), (1_700_001_000_000, 1_700_002_500_000), (1, 2)]:
+        refs, ts, values, _ = db.query(None, start, end)
+        want_refs, want_ts, want_bits = _expected(chunks, start, end)
+        assert refs.tolist() == want_refs
+        assert ts.tolist() == want_ts
+        assert values.view(np.uint64).tolist() == want_bits
+    db.close()
+
+
+def test_database_with_the_earlier_layout_is_migrated(tmp_path: Path) -> None:
+    path = tmp_path / "m.duckdb"
+    con = duckdb.connect(str(path))
+    con.execute(
+        "CREATE TABLE samples (ref UINTEGER NOT NULL, ts BIGINT NOT NULL, v DOUBLE, nb UBIGINT NOT NULL, "
+        "seq UINTEGER NOT NULL);"
+        "CREATE TABLE meta (key VARCHAR PRIMARY KEY, value BIGINT NOT NULL);"
+        "INSERT INTO meta VALUES ('seq', 2), ('downsampled_until', 0);"
+        "INSERT INTO samples VALUES (1, 1000, 1.5, 0, 1), (1, 2000, 2.5, 0, 1),"
+        " (2, 1500, NULL, 9221120237041090561, 1), (1, 2000, 3.5, 0, 2), (2, 900, 4.0, 0, 2)"
+    )
+    con.close()
+    db = Database(path)
+    refs, ts, values, seq = db.query(None, 0, 10_000)
+    assert refs.tolist() == [1, 1, 1, 2, 2]
+    assert ts.tolist() == [1000, 2000, 2000, 900, 1500]
+    assert seq.tolist() == [1, 1, 2, 2, 1]
+    assert values[:4].tolist() == [1.5, 2.5, 3.5, 4.0]
+    assert values[4:].view(np.uint64).tolist() == [9221120237041090561]
+    assert db.query(None, 1000, 1500)[1].tolist() == [1000, 1500]
+    db.close()
