@@ -16,7 +16,7 @@ import numpy as np
 
 from alerting.rules import _kind_params as kp
 from alerting.rules._alerting import Activation, AlertingRule
-from alerting.rules._duration import parse_duration_ms
+from alerting.rules._duration import format_duration, parse_duration_ms
 from alerting.rules._gofmt import go_value, humanize_duration
 from alerting.rules._load import RuleSpec
 from alerting.rules.errors import RuleEvalError
@@ -173,6 +173,7 @@ class AbsenceEval:
         self.after, self.forget = parse_duration_ms(p.after), parse_duration_ms(p.forget)
         self.last_seen: dict[Labels, int] = {}
         self.first_ms: int | None = None
+        self.ever_seen = False
 
     def evaluate(self, query: QueryFunc, ts_ms: int) -> list[Activation]:
         if self.first_ms is None:
@@ -180,6 +181,7 @@ class AbsenceEval:
         rows = query_vector(query, self.expr, ts_ms)
         for lbl, _ in rows:
             self.last_seen[lbl] = ts_ms
+            self.ever_seen = True
         out = []
         for lbl, seen in list(self.last_seen.items()):
             gone = ts_ms - seen
@@ -191,7 +193,7 @@ class AbsenceEval:
                     "after": humanize_duration(self.after / 1000),
                 }
                 out.append(Activation(lbl, gone / 1000, why))
-        if not rows and not self.last_seen and ts_ms - self.first_ms >= self.after:
+        if not self.ever_seen and ts_ms - self.first_ms >= self.after:
             gone = ts_ms - self.first_ms
             out.append(Activation((), gone / 1000, {"absent_for": humanize_duration(gone / 1000)}))
         return out
@@ -287,7 +289,12 @@ def log_pattern_expr(expr: str, p: kp.LogPatternParams) -> str:
     w, b = p.window, p.baseline
     if p.mode == "new":
         return f"max_over_time({sel}[{w}]) unless max_over_time({sel}[{b}] offset {w})"
-    return f"(rate({sel}[{w}]) > {p.min_rate}) > {p.factor} * rate({sel}[{b}] offset {w})"
+    # only patterns that existed before the baseline window: a young series dilutes its baseline rate
+    old = format_duration(parse_duration_ms(w) + parse_duration_ms(b))
+    return (
+        f"((rate({sel}[{w}]) > {p.min_rate}) > {p.factor} * rate({sel}[{b}] offset {w}))"
+        f" and last_over_time({sel}[{b}] offset {old})"
+    )
 
 
 class CompositeEval:

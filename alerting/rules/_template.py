@@ -268,23 +268,21 @@ def _parse(text: str) -> list[Node]:
             stack[-1][0].append(node)
             stack.append((node[2], node))
         elif word == "else":
-            if len(stack) < 2 or stack[-1][1] is None:
+            _, owner = stack.pop() if len(stack) > 1 else (None, None)
+            if owner is None or owner[0] == "else":
                 raise TemplateError("unexpected {{else}}")
-            _, parent = stack.pop()
-            assert parent is not None
+            target = owner[1] if owner[0] == "elseif" else owner
             rest = body[4:].strip()
             if rest.startswith("if"):
                 node = ("if", _pipeline(rest[2:]), [], [])
-                parent[3].append(node)
-                stack.append((node[2], ("elseif", parent, node)))
+                target[3].append(node)
+                stack.append((node[2], ("elseif", node)))
             else:
-                stack.append((parent[3], ("else", parent)))
+                stack.append((target[3], ("else",)))
         elif word == "end":
             if len(stack) < 2:
                 raise TemplateError("unexpected {{end}}")
-            _, owner = stack.pop()
-            while owner is not None and owner[0] == "elseif":
-                _, owner = stack.pop()
+            stack.pop()
         elif word in ("define", "template", "block", "break", "continue"):
             raise TemplateError(f"{{{{{word}}}}} is not supported in Paramedic rule templates")
         else:

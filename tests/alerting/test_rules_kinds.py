@@ -1,0 +1,276 @@
+"""Paramedic rule kinds and the Go-template subset."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from prometheus_client import CollectorRegistry
+
+from alerting.rules import AlertState, RuleManager, Template, TemplateError
+from metrics_store.memory import MemoryStore
+from metrics_store.model import labels_from
+from metrics_store.promql import Engine
+
+
+class Clock:
+    now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _manager(tmp_path: Path, rules: str, detectors: dict[str, Callable[[], object]] | None = None):  # type: ignore[no-untyped-def]
+    path = tmp_path / "r.yml"
+    path.write_text(rules)
+    store, clock = MemoryStore(), Clock()
+    reg = CollectorRegistry()
+    mgr = RuleManager([str(path)], Engine(store, registry=reg), store, None, clock, reg,
+                      detectors=detectors)  # type: ignore[arg-type]  # fmt: skip
+    return mgr, store, clock
+
+
+def _series(store: MemoryStore, labels: dict[str, str], points: dict[int, float]) -> None:
+    ref = store.series_ref(labels_from(labels))
+    store.append([ref] * len(points), [t * 1000 for t in points], list(points.values()))
+
+
+def _states(mgr: RuleManager, clock: Clock, times: range, rule: int = 0) -> list[str]:
+    out = []
+    for t in times:
+        clock.now = t
+        mgr.eval_due()
+        ar = mgr.groups[0].alerting_rules()[rule]
+        out.append(",".join(sorted(a.state.value for a in ar.active.values())) or "-")
+    return out
+
+
+def _group(rules: str) -> str:
+    return "groups:\n  - name: k\n    interval: 60s\n    rules:\n" + rules
+
+
+def test_threshold_with_hysteresis(tmp_path: Path) -> None:
+    mgr, store, clock = _manager(tmp_path, _group("""
+      - alert: Hot
+        kind: threshold
+        expr: temp
+        params: {op: ">", fire: 80, resolve: 60}
+        annotations: {summary: '{{ $value }} (fire {{ $why.threshold }}, resolve {{ $why.resolve_level }})'}
+"""))  # fmt: skip
+    vals = [50, 85, 70, 65, 61, 59, 70, 81]
+    _series(store, {"__name__": "temp"}, {i * 60: float(v) for i, v in enumerate(vals)})
+    got = _states(mgr, clock, range(0, 8 * 60, 60))
+    assert got == ["-", "firing", "firing", "firing", "firing", "inactive", "inactive", "firing"]
+    (a,) = [a for a in mgr.groups[0].alerting_rules()[0].active.values()]
+    assert a.annotations["summary"] == "81 (fire > 80, resolve 60)"
+    assert a.annotations["resolve_level"] == "60"
+
+
+def test_rate_of_change(tmp_path: Path) -> None:
+    mgr, store, clock = _manager(tmp_path, _group("""
+      - alert: Climbing
+        kind: rate_of_change
+        expr: queue_depth
+        params: {window: 5m, step: 1m, op: ">", threshold: 0.5}
+"""))  # fmt: skip
+    _series(store, {"__name__": "queue_depth", "q": "a"}, {i * 60: 10.0 for i in range(10)} | {i * 60: 10.0 + (i - 9) * 60 for i in range(10, 20)})
+    got = _states(mgr, clock, range(0, 20 * 60, 60))
+    assert got[:10] == ["-"] * 10
+    assert got[-1] == "firing"
+    (a,) = mgr.groups[0].alerting_rules()[0].active.values()
+    assert a.labels == {"alertname": "Climbing", "q": "a"}
+    assert a.annotations["window"] == "5m"
+
+
+def test_acceleration_m_of_n_ignores_one_noisy_point(tmp_path: Path) -> None:
+    mgr, store, clock = _manager(tmp_path, _group("""
+      - alert: Accelerating
+        kind: acceleration
+        expr: errors
+        params: {window: 4m, step: 1m, op: ">", threshold: 0.001, m: 3, n: 4}
+"""))  # fmt: skip
+    flat = {i * 60: 0.0 for i in range(12)}
+    flat[6 * 60] = 5.0  # one spike
+    quad = {(12 + i) * 60: 0.5 * (i * 60.0) ** 2 * 0.01 for i in range(12)}
+    _series(store, {"__name__": "errors"}, flat | quad)
+    got = _states(mgr, clock, range(0, 24 * 60, 60))
+    assert "firing" not in got[:12]  # the spike curves the fit for < 3 of 4 evaluations
+    assert got[-1] == "firing"
+    (a,) = mgr.groups[0].alerting_rules()[0].active.values()
+    assert math.isclose(a.value, 0.01, rel_tol=1e-6)
+    assert "of last 4" in a.annotations["debounce"]
+
+
+def test_absence_deadman(tmp_path: Path) -> None:
+    mgr, store, clock = _manager(tmp_path, _group("""
+      - alert: Gone
+        kind: absence
+        expr: heartbeat
+        params: {after: 3m, forget: 10m}
+"""))  # fmt: skip
+    _series(store, {"__name__": "heartbeat", "job": "x"}, {i * 60: 1.0 for i in range(3)})
+    got = _states(mgr, clock, range(0, 20 * 60, 60))
+    # last sample at 2m is visible for the 5m lookback (until 7m); absent 3m later = 10m; forgotten at 17m
+    assert got[9] == "-" and got[10] == "firing" and got[16] == "firing" and got[17] == "inactive"
+
+
+def test_absence_when_nothing_ever_matched(tmp_path: Path) -> None:
+    mgr, _, clock = _manager(tmp_path, _group("""
+      - alert: NeverSeen
+        kind: absence
+        expr: heartbeat
+        params: {after: 2m}
+"""))  # fmt: skip
+    assert _states(mgr, clock, range(0, 4 * 60, 60)) == ["-", "-", "firing", "firing"]
+
+
+@pytest.mark.parametrize("method", ["linear", "holt_winters"])
+def test_forecast_time_to_exhaustion(tmp_path: Path, method: str) -> None:
+    mgr, store, clock = _manager(tmp_path, _group(f"""
+      - alert: FillsUp
+        kind: forecast
+        expr: free_bytes
+        params: {{window: 10m, step: 1m, method: {method}, exhaustion: 0, within: 1h}}
+"""))  # fmt: skip
+    # 10000 free, -100/min until 20m; then -1/min: exhaustion in 100 min -> not within 1h... then fast again
+    pts = {i * 60: 10000.0 - 100 * i for i in range(21)}
+    pts |= {(20 + i) * 60: 8000.0 - 1 * i for i in range(1, 40)}
+    _series(store, {"__name__": "free_bytes", "host": "h"}, pts)
+    got = _states(mgr, clock, range(0, 60 * 60, 60))
+    assert got[15] == "-"  # 8500 left at -100/min: 85 min > 1h
+    assert got[20] == "-"
+    assert got[-1] == "-"
+    clock.now = 0
+    mgr2, store2, clock2 = _manager(tmp_path, _group(f"""
+      - alert: FillsUp
+        kind: forecast
+        expr: free_bytes
+        params: {{window: 10m, step: 1m, method: {method}, exhaustion: 0, within: 1h}}
+"""))  # fmt: skip
+    _series(store2, {"__name__": "free_bytes", "host": "h"}, {i * 60: 5000.0 - 100 * i for i in range(30)})
+    got2 = _states(mgr2, clock2, range(0, 30 * 60, 60))
+    assert got2[-1] == "firing"  # 2100 left at -100/min: 21 min
+    (a,) = mgr2.groups[0].alerting_rules()[0].active.values()
+    assert 19 * 60 < a.value < 23 * 60
+    assert a.annotations["method"] == method
+
+
+class ZDetector:
+    """A tiny z-score detector with the learn_one/score_one Protocol (warm-up returns 0)."""
+
+    def __init__(self) -> None:
+        self.xs: list[float] = []
+
+    def learn_one(self, x: float) -> None:
+        self.xs.append(x)
+
+    def score_one(self, x: float) -> float:
+        if len(self.xs) < 5:
+            return 0.0
+        mean = sum(self.xs) / len(self.xs)
+        sd = (sum((v - mean) ** 2 for v in self.xs) / len(self.xs)) ** 0.5 or 1.0
+        return min(1.0, abs(x - mean) / sd / 10)
+
+
+def test_anomaly_calls_a_per_series_detector(tmp_path: Path) -> None:
+    mgr, store, clock = _manager(tmp_path, _group("""
+      - alert: Weird
+        kind: anomaly
+        expr: latency
+        params: {detector: z, threshold: 0.9}
+"""), detectors={"z": ZDetector})  # fmt: skip
+    _series(store, {"__name__": "latency", "app": "a"}, {i * 60: 1.0 + 0.01 * (i % 3) for i in range(10)} | {600: 50.0})
+    _series(store, {"__name__": "latency", "app": "b"}, {i * 60: 2.0 + 0.01 * (i % 3) for i in range(11)})
+    got = _states(mgr, clock, range(0, 11 * 60, 60))
+    assert got[:10] == ["-"] * 10 and got[10] == "firing"
+    (a,) = mgr.groups[0].alerting_rules()[0].active.values()
+    assert a.labels["app"] == "a" and a.annotations["detector"] == "z"
+
+
+def test_log_pattern_new_and_rising(tmp_path: Path) -> None:
+    mgr, store, clock = _manager(tmp_path, _group("""
+      - alert: NewPattern
+        kind: log_pattern
+        params: {mode: new, window: 10m, baseline: 1h}
+      - alert: PatternRising
+        kind: log_pattern
+        params: {mode: rising, window: 5m, baseline: 30m, factor: 3, min_rate: 0.01}
+"""))  # fmt: skip
+    name = "paramedic_log_pattern_messages_total"
+    _series(store, {"__name__": name, "app": "a", "pattern_id": "p1"},
+            {i * 60: float(i) for i in range(74)} | {i * 60: 74.0 + 10 * (i - 74) for i in range(74, 80)})  # fmt: skip
+    _series(store, {"__name__": name, "app": "a", "pattern_id": "p2"}, {i * 60: float(i - 70) for i in range(70, 80)})
+    for t in range(0, 80 * 60, 60):
+        clock.now = t
+        mgr.eval_due()
+    new, rising = mgr.groups[0].alerting_rules()
+    assert [a.labels["pattern_id"] for a in new.firing()] == ["p2"]
+    assert [a.labels["pattern_id"] for a in rising.firing()] == ["p1"]
+
+
+def test_composite_and_or_not(tmp_path: Path) -> None:
+    mgr, store, clock = _manager(tmp_path, _group("""
+      - alert: Errors
+        expr: errors > 0
+      - alert: Down
+        expr: up == 0
+      - alert: Maintenance
+        expr: maintenance == 1
+      - alert: Degraded
+        kind: composite
+        params: {all: [Errors], any: [Down], none: [Maintenance], by: [app]}
+"""))  # fmt: skip
+    _series(store, {"__name__": "errors", "app": "a"}, {0: 1.0})
+    _series(store, {"__name__": "errors", "app": "b"}, {0: 1.0})
+    _series(store, {"__name__": "up", "app": "a", "instance": "1"}, {0: 0.0})
+    _series(store, {"__name__": "up", "app": "b", "instance": "1"}, {0: 0.0})
+    _series(store, {"__name__": "maintenance", "app": "b"}, {0: 1.0})
+    clock.now = 0
+    mgr.eval_due()
+    deg = mgr.groups[0].alerting_rules()[3]
+    assert [a.labels for a in deg.firing()] == [{"alertname": "Degraded", "app": "a"}]
+    assert next(iter(deg.active.values())).state is AlertState.FIRING
+
+
+GO = {"instance": "h:9100", "job": "node"}
+
+
+@pytest.mark.parametrize(
+    ("text", "value", "want"),
+    [
+        ("{{ $value }}", 1e6, "1e+06"),
+        ("{{ $value }}", 123456.5, "123456.5"),
+        ("{{ .Value | humanize }}", 0.000123, "123u"),
+        ("{{ humanize1024 1073741824.0 }}", 0, "1Gi"),
+        ("{{ humanizeDuration 90061 }}", 0, "1d 1h 1m 1s"),
+        ("{{ humanizeDuration 0.25 }}", 0, "250ms"),
+        ("{{ humanizePercentage 0.0512 }}", 0, "5.12%"),
+        ("{{ .Labels.instance | stripPort }}", 0, "h"),
+        ("{{ if and (gt $value 1.0) (lt $value 3.0) }}in{{ else if eq $value 5.0 }}five{{ else }}out{{ end }}", 5, "five"),
+        ("{{ range $k, $v := $labels }}{{ end }}", 0, None),
+        ("{{ template \"x\" }}", 0, None),
+        ("{{ $labels.job | toUpper | printf \"%s!\" }}", 0, "NODE!"),
+        ("{{ reReplaceAll \"(.*):(.*)\" \"$2\" $labels.instance }}", 0, "9100"),
+        ("{{ match \"^h\" $labels.instance }}", 0, "true"),
+        ("{{/* comment */}}x  {{- \" y\" }}", 0, "x y"),
+        ("{{ index $labels \"job\" }}", 0, "node"),
+    ],
+)
+def test_template_subset(text: str, value: float, want: str | None) -> None:
+    if want is None:
+        with pytest.raises(TemplateError):
+            Template(text).expand(GO, value)
+        return
+    assert Template(text).expand(GO, float(value)) == want
+
+
+def test_template_query_function() -> None:
+    from alerting.rules._template import QueryResult
+
+    def query(q: str) -> list[QueryResult]:
+        return [QueryResult({"instance": "x"}, 42.0)]
+
+    t = Template('{{ with query "up" }}{{ . | first | value }} on {{ . | first | label "instance" }}{{ end }}')
+    assert t.expand({}, 0.0, query=query) == "42 on x"
