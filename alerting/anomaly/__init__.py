@@ -6,10 +6,17 @@
 from __future__ import annotations
 
 from alerting.anomaly._detector import DetectorConfig, SeasonalDetector
+from alerting.anomaly._ensemble import EnsembleConfig, EnsembleDetector
 
-__all__ = ["DetectorConfig", "SeasonalDetector", "default_detector"]
+__all__ = [
+    "DetectorConfig",
+    "EnsembleConfig",
+    "EnsembleDetector",
+    "SeasonalDetector",
+    "default_detector",
+]
 
 
-def default_detector() -> SeasonalDetector:
+def default_detector() -> EnsembleDetector:
     """The detector every series gets (one configuration for all series; benchmarked by ``bench/nab.py``)."""
-    return SeasonalDetector(DetectorConfig())
+    return EnsembleDetector(EnsembleConfig())

@@ -6,7 +6,13 @@ import math
 import random
 from datetime import datetime, timedelta
 
-from alerting.anomaly import DetectorConfig, SeasonalDetector, default_detector
+from alerting.anomaly import (
+    DetectorConfig,
+    EnsembleConfig,
+    EnsembleDetector,
+    SeasonalDetector,
+    default_detector,
+)
 
 T0 = datetime(2024, 1, 1)
 STEP = timedelta(minutes=5)
@@ -32,7 +38,7 @@ def _run(rows: list[tuple[float, datetime]]) -> list[float]:
 def test_warmup_returns_zero() -> None:
     rows = _series(400, spike_at=10)
     scores = _run(rows)
-    assert scores[: DetectorConfig().warmup] == [0.0] * DetectorConfig().warmup
+    assert scores[: EnsembleConfig().warmup] == [0.0] * EnsembleConfig().warmup
 
 
 def test_scores_in_unit_interval() -> None:
@@ -74,7 +80,7 @@ def test_score_one_has_no_side_effects() -> None:
 def test_grace_period_damps_after_notify_event() -> None:
     rows = _series(3000, spike_at=2500)
     plain = _run(rows)
-    det = SeasonalDetector(DetectorConfig())
+    det = EnsembleDetector(EnsembleConfig())
     graced = []
     for i, (x, t) in enumerate(rows):
         if i == 2498:
@@ -93,3 +99,25 @@ def test_grace_period_ends() -> None:
             det.notify_event("remediation", t)
         scores.append(det.process(x, t))
     assert scores[2600] > 0.5
+
+
+def test_seasonal_detector_still_causal() -> None:
+    rows = _series(2500, spike_at=2200)
+    det = SeasonalDetector(DetectorConfig())
+    full = [det.process(x, t) for x, t in rows]
+    det = SeasonalDetector(DetectorConfig())
+    assert [det.process(x, t) for x, t in rows[:1800]] == full[:1800]
+
+
+def test_rare_value_inside_the_range_scores_high() -> None:
+    """A level the series has not visited for a long time (inside the range seen so far) is surprising."""
+    rnd = random.Random(3)
+    rows = []
+    for i in range(2000):
+        t = T0 + i * STEP
+        x = (0.0 if i < 300 else 100.0) + rnd.gauss(0, 1)  # 0 early on, then 100 for a long while
+        rows.append((x, t))
+    rows += [(50.0 + rnd.gauss(0, 1), T0 + (2000 + k) * STEP) for k in range(5)]  # halfway: never seen
+    scores = _run(rows)
+    assert max(scores[2000:]) >= EnsembleConfig().rare_score
+    assert max(scores[900:2000]) < max(scores[2000:])
