@@ -61,19 +61,23 @@ _SP, _LT, _GT, _DASH, _LBR, _RBR, _DQ, _BS, _EQ = b' <>-[]"\\='
 _VALUE_STOP = re.compile(rb'["\\\]]')
 _TS = re.compile(rb"(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(?:\.(\d{1,6}))?(?:Z|([+-])(\d\d):(\d\d))")
 
-# Fast path: PRI, VERSION, TIMESTAMP (or -), HOSTNAME, APP-NAME, PROCID, MSGID, SD (or -); the end of the
-# match must be the end of the input or the space before MSG. Range checks (PRI <= 191, calendar) follow.
-_SDN = rb"[!#-<>-\\^-~]{1,32}"
-_SDV = rb'[^"\\\]]*(?:\\["\\\]][^"\\\]]*)*'  # unrolled: no per-byte alternation
+# Fast path, over the input decoded as UTF-8 (input that is not valid UTF-8 goes to the scanner): PRI,
+# VERSION, TIMESTAMP (or -), HOSTNAME, APP-NAME, PROCID, MSGID, SD (or -); the match ends at the end of the
+# input or at the space before MSG. Range checks (PRI <= 191, calendar) follow. Only SD values and MSG may
+# be non-ASCII, so a valid UTF-8 input decodes them exactly as the scanner does one by one.
+_SDN = r"[!#-<>-\\^-~]{1,32}"
+_SDV = r'[^"\\\]]*(?:\\["\\\]][^"\\\]]*)*'  # unrolled: no per-character alternation
 _FAST = re.compile(
-    rb"<(0|[1-9]\d{0,2})>([1-9]\d{0,2}) "
-    rb"(?:-|(\d{4}-\d\d-\d\d)T(\d\d):(\d\d):(\d\d)(?:\.(\d{1,6}))?(Z|[+-]\d\d:\d\d)) "
-    rb"([!-~]{1,255}) ([!-~]{1,48}) ([!-~]{1,128}) ([!-~]{1,32}) "
-    rb"(?:-|((?:\[" + _SDN + rb"(?: " + _SDN + rb'="' + _SDV + rb'")*\])+))'
+    r"<(0|[1-9]\d{0,2})>([1-9]\d{0,2}) "
+    r"(?:-|(\d{4}-\d\d-\d\d)T(\d\d):(\d\d):(\d\d)(?:\.(\d{1,6}))?(Z|[+-]\d\d:\d\d)) "
+    r"([!-~]{1,255}) ([!-~]{1,48}) ([!-~]{1,128}) ([!-~]{1,32}) "
+    r"(?:-|((?:\[" + _SDN + r"(?: " + _SDN + r'="' + _SDV + r'")*\])+))',
+    re.ASCII,
 )
-# Over a structured-data span the fast regex accepted: ``[id`` opens an element, `` name="value"`` is a
-# parameter of the open one (the ``]`` between them are skipped).
-_FAST_SD = re.compile(rb"\[(" + _SDN + rb")| (" + _SDN + rb')="(' + _SDV + rb')"')
+# Over a structured-data span the fast regex accepted: one match per element, then one per parameter.
+_FAST_ELEM = re.compile(r"\[(" + _SDN + r")((?: " + _SDN + r'="' + _SDV + r'")*)\]', re.ASCII)
+_FAST_PARAM = re.compile(r" (" + _SDN + r')="(' + _SDV + r')"', re.ASCII)
+_FAST_ESCAPE = re.compile(r"\\(.)", re.DOTALL)
 
 # Byte-level grammar of a timestamp, for the error column: one entry per position, each a set of allowed
 # bytes or a rule depending on the previous byte (two-digit ranges such as month 01-12).
@@ -318,7 +322,7 @@ def _set_message(out: SyslogMessage, raw: bytes) -> None:
 
 
 @lru_cache(maxsize=1024)
-def _fast_days(date: bytes) -> int | None:
+def _fast_days(date: str) -> int | None:
     """Days since the epoch of ``YYYY-MM-DD``, None when not a calendar date."""
     yy, mo, dd = int(date[:4]), int(date[5:7]), int(date[8:])
     if not 1 <= mo <= 12 or not 1 <= dd <= days_in_month(yy, mo):
@@ -327,19 +331,39 @@ def _fast_days(date: bytes) -> int | None:
 
 
 @lru_cache(maxsize=256)
-def _fast_offset(tz: bytes) -> int | None:
+def _fast_offset(tz: str) -> int | None:
     """Seconds east of UTC of ``Z`` or ``+hh:mm``, None when out of range."""
-    if tz == b"Z":
+    if tz == "Z":
         return 0
     hh, mm = int(tz[1:3]), int(tz[4:])
     if hh > 23 or mm > 59:
         return None
-    return (hh * 3600 + mm * 60) * (-1 if tz[0] == 0x2D else 1)
+    return (hh * 3600 + mm * 60) * (-1 if tz[0] == "-" else 1)
 
 
-def fast_rfc5424(data: bytes, compliant_msg: bool = False) -> SyslogMessage | None:
-    """The message when ``data`` is a well-formed message the fast regex covers, else None."""
-    m = _FAST.match(data)
+def _fast_sd(sd: str) -> dict[str, dict[str, str]] | None:
+    """Elements of a structured-data span the fast regex accepted; None on a duplicate element id."""
+    elements: dict[str, dict[str, str]] = {}
+    escaped = "\\" in sd
+    for sdid, raw in _FAST_ELEM.findall(sd):
+        if sdid in elements:
+            return None  # the scanner reports it
+        if not raw:
+            elements[sdid] = {}
+        elif escaped:
+            elements[sdid] = {k: _FAST_ESCAPE.sub(r"\1", v) for k, v in _FAST_PARAM.findall(raw)}
+        else:
+            elements[sdid] = dict(_FAST_PARAM.findall(raw))
+    return elements
+
+
+def fast_rfc5424(data: bytes) -> SyslogMessage | None:
+    """The message when ``data`` is a well-formed, valid UTF-8 message the fast regex covers, else None."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    m = _FAST.match(text)
     if m is None:
         return None
     pri, ver, date, hour, minute, second, frac, tz, host, app, proc, msgid, sd = m.groups()
@@ -354,41 +378,27 @@ def fast_rfc5424(data: bytes, compliant_msg: bool = False) -> SyslogMessage | No
         if days is None or offset is None or hh > 23 or mi > 59 or ss > 59:
             return None
         secs = days * 86400 + hh * 3600 + mi * 60 + ss - offset
-        out.timestamp_ns = secs * 1_000_000_000 + (int(frac.ljust(9, b"0")) if frac is not None else 0)
+        out.timestamp_ns = secs * 1_000_000_000 + (int(frac.ljust(9, "0")) if frac is not None else 0)
         out.tz_offset_s = offset
-    if host != b"-":
-        out.hostname = host.decode("ascii")
-    if app != b"-":
-        out.appname = app.decode("ascii")
-    if proc != b"-":
-        out.procid = proc.decode("ascii")
-    if msgid != b"-":
-        out.msgid = msgid.decode("ascii")
+    if host != "-":
+        out.hostname = host
+    if app != "-":
+        out.appname = app
+    if proc != "-":
+        out.procid = proc
+    if msgid != "-":
+        out.msgid = msgid
     if sd is not None:
-        elements: dict[str, dict[str, str]] = {}
-        params: dict[str, str] = {}
-        try:
-            for sdid, name, raw in _FAST_SD.findall(sd):
-                if sdid:
-                    key = sdid.decode("ascii")
-                    if key in elements:
-                        return None  # duplicate element: the scanner reports it
-                    params = elements[key] = {}
-                else:
-                    value = _unescape(raw) if b"\\" in raw else raw
-                    params[name.decode("ascii")] = value.decode("utf-8")
-        except UnicodeDecodeError:
+        elements = _fast_sd(sd)
+        if elements is None:
             return None
         out.structured_data = elements
     end = m.end()
-    n = len(data)
-    if end < n:
-        if data[end] != _SP:
+    if end < len(text):
+        if text[end] != " ":
             return None
-        try:
-            _message(data, end + 1, n, out, compliant_msg)
-        except _Fail:
-            return None
+        if end + 1 < len(text):
+            out.message = text[end + 1 :]
     return out
 
 
@@ -399,7 +409,7 @@ def parse_rfc5424(data: bytes, *, best_effort: bool = False, compliant_msg: bool
     parsed: then the partial message is returned with ``error`` set. ``compliant_msg`` rejects a message
     that starts with a BOM but is not valid UTF-8 (RFC 5424 §6.4).
     """
-    fast = fast_rfc5424(data, compliant_msg)
+    fast = fast_rfc5424(data)
     if fast is not None:
         return fast
     return scan_rfc5424(data, best_effort, compliant_msg)

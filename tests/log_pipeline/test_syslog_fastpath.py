@@ -58,7 +58,7 @@ def test_fast_path_matches_scanner() -> None:
     accepted = 0
     for data in _inputs():
         for compliant in (False, True):
-            fast = _rfc5424.fast_rfc5424(data, compliant)
+            fast = _rfc5424.fast_rfc5424(data)
             try:
                 slow = _rfc5424.scan_rfc5424(data, True, compliant)
             except ParseError:
