@@ -1,10 +1,12 @@
 """Build and run the Paramedic server: the one place that knows every component and their start/stop order.
 
 Start order: metrics store -> platform adapter -> logs (spool -> search store -> pipeline consumer ->
-receivers, see ``paramedic.logs``) -> collector (scrape manager) -> HTTP API.
+receivers, see ``paramedic.logs``) -> alerting (dispatcher -> rule manager, see ``paramedic.alerting``) ->
+collector (scrape manager) -> HTTP API.
 Stop order: the reverse, so no scrape appends to a closed store and every accepted sample is flushed; the log
 receivers stop first within logs, so nothing is acknowledged that is not in the spool.
-Reload (SIGHUP) takes the same path as startup for the collector: ``apply_config``.
+Reload (SIGHUP) takes the same path as startup for the collector, the rules and the dispatcher:
+``apply_config``.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from metrics_store.api import ServerInfo, query_router, status_router
 from metrics_store.base import MetricsStore
 from metrics_store.factory import open_store
 from paramedic import VERSION
+from paramedic.alerting import AlertingService
 from paramedic.config import ConfigError, ParamedicConfig, load_config
 from paramedic.logs import LogService
 from platforms.base import Platform
@@ -66,6 +69,21 @@ class Paramedic:
             except BaseException:
                 self.store.close()
                 raise
+        self.alerting: AlertingService | None = None
+        if config.rules is not None or config.alerting is not None:
+            try:
+                self.alerting = AlertingService(
+                    config.rules,
+                    config.alerting,
+                    base_dir=base_dir,
+                    store=self.store,
+                    patterns=self.logs.patterns if self.logs is not None else None,
+                    server_url=self.url,
+                    registry=registry,
+                )
+            except BaseException:
+                self.store.close()
+                raise
         self.metadata = MetadataRegistry(registry=registry)
         self.scraper = ScrapeManager(
             config.collector,
@@ -75,15 +93,24 @@ class Paramedic:
             base_dir=base_dir,
             on_families=self.metadata.observe,
         )
+        self._reloads: set[asyncio.Task[None]] = set()
         self.started_at = datetime.now(UTC)
         self.last_reload = (True, self.started_at)
         self.app = self._build_app()
+
+    @property
+    def url(self) -> str:
+        srv = self.config.server
+        host = "127.0.0.1" if srv.listen_host in {"", "0.0.0.0", "::"} else srv.listen_host  # noqa: S104
+        return f"http://{host}:{srv.listen_port}"
 
     def _build_app(self) -> FastAPI:
         @contextlib.asynccontextmanager
         async def lifespan(_: FastAPI) -> AsyncIterator[None]:
             if self.logs is not None:
                 await self.logs.start()
+            if self.alerting is not None:
+                await self.alerting.start()
             await self.scraper.start()
             loop = asyncio.get_running_loop()
             with contextlib.suppress(NotImplementedError, RuntimeError):
@@ -94,6 +121,8 @@ class Paramedic:
             finally:
                 log.info("paramedic stopping")
                 await self.scraper.stop()
+                if self.alerting is not None:
+                    await self.alerting.stop()
                 if self.logs is not None:
                     await self.logs.stop()
                 self.store.close()
@@ -103,6 +132,8 @@ class Paramedic:
         app.include_router(query_router(self.store))
         app.include_router(targets_router(self.scraper))
         app.include_router(metadata_router(self.metadata))
+        for router in self.alerting.routers() if self.alerting is not None else []:
+            app.include_router(router)  # before status_router: its /api/v1/rules and /alerts are empty
         app.include_router(status_router(self._server_info()))
         if self.logs is not None:
             app.include_router(self.logs.router())
@@ -149,7 +180,8 @@ class Paramedic:
         )
 
     def reload(self) -> None:
-        """Re-read the config file and apply the collector section; a bad file keeps the running config."""
+        """Re-read the config file and apply the collector, rules and alerting sections; a bad file keeps the
+        running config."""
         if self.config_path is None:
             return
         try:
@@ -159,7 +191,15 @@ class Paramedic:
             self.last_reload = (False, datetime.now(UTC))
             return
         self.scraper.apply_config(new.collector)
-        self.config = self.config.model_copy(update={"collector": new.collector})
+        if self.alerting is not None:
+            with contextlib.suppress(RuntimeError):  # no running loop: not serving, nothing to reload
+                loop = asyncio.get_running_loop()
+                task = loop.create_task(self.alerting.apply_config(new.rules, new.alerting))
+                self._reloads.add(task)
+                task.add_done_callback(self._reloads.discard)
+        self.config = self.config.model_copy(
+            update={"collector": new.collector, "rules": new.rules, "alerting": new.alerting}
+        )
         self.last_reload = (True, datetime.now(UTC))
         log.info("reloaded %s", self.config_path)
 

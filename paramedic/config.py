@@ -1,8 +1,8 @@
 """Load and validate the one Paramedic YAML config file.
 
 Sections are owned by the packages they configure (``collector.config``, ``metrics_store.config``,
-``platforms.config``, ``log_pipeline.config``); this module only composes them and turns validation failures
-into errors that name the file, the line, the key path and what to do::
+``platforms.config``, ``log_pipeline.config``, ``alerting.config``); this module only composes them and turns
+validation failures into errors that name the file, the line, the key path and what to do::
 
     paramedic.yaml:12: collector.jobs[1].interval_s: Input should be greater than 0 (fix: ...)
 """
@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from alerting.config import AlertingConfig, RulesConfig
 from collector.config import CollectorConfig
 from log_pipeline.config import LogsConfig
 from metrics_store.config import EmbeddedStoreConfig, StoreConfig
@@ -40,6 +41,10 @@ class ParamedicConfig(BaseModel):
     platform: PlatformConfig | None = None
     logs: LogsConfig | None = Field(
         None, description="Log listeners, spool, pipeline and search store; absent = no log ingest."
+    )
+    rules: RulesConfig | None = Field(None, description="Rule files and packs; absent = no rule evaluation.")
+    alerting: AlertingConfig | None = Field(
+        None, description="Alertmanager-style route, receivers, inhibition; absent = no notifications."
     )
 
 

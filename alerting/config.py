@@ -1,0 +1,118 @@
+"""The ``rules:`` and ``alerting:`` config sections of paramedic.yaml.
+
+``alerting:`` is an Alertmanager config (:class:`~alerting.dispatch.DispatchConfig`: ``global``, ``route``,
+``receivers``, ``inhibit_rules``, ``time_intervals``) plus where Paramedic keeps its state and the URL it is
+reached at. Every receiver integration is validated at load against the notifier configs
+(:data:`~alerting.notify.NotifierConfig`, tagged by ``type``), so a bad URL or a missing ``to:`` fails the
+config file, not the first notification. Alertmanager-style ``email_configs`` (``to``, ``from``,
+``smarthost``, ``auth_*``, ``require_tls``, with ``global.smtp_*`` defaults) are translated to Paramedic's
+email config; ``webhook_configs`` take Paramedic's webhook options (``url``, ``send_resolved``,
+``max_alerts``). Integration types without a notifier (slack, pagerduty, ...) are refused at load.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, TypeAdapter, ValidationError, model_validator
+
+from alerting.dispatch.config import DispatchConfig, GlobalConfig
+from alerting.notify.config import NotifierConfig
+
+__all__ = ["AlertingConfig", "RulesConfig", "notifier_config"]
+
+_NOTIFIER = TypeAdapter[NotifierConfig](NotifierConfig)
+_DISPATCH_ONLY = ("send_resolved", "max_alerts")
+
+
+class RulesConfig(BaseModel):
+    """Rule files and built-in packs evaluated by the rule engine."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    files: list[str] = Field(
+        default_factory=list, description="Prometheus/Paramedic rule files (relative: to the config file)."
+    )
+    packs: list[str] = Field(
+        default_factory=list, description="Built-in rule packs by name: local, cloudfoundry, paramedic."
+    )
+    evaluation_interval_s: float = Field(
+        15.0, gt=0, description="Interval of groups that do not set `interval:`."
+    )
+    resend_delay_s: float = Field(
+        60.0, gt=0, description="Re-send firing alerts to the dispatcher this often."
+    )
+    state_file: str = Field(
+        "rules-state.json", description="Alert state kept across restarts (relative: to the config file)."
+    )
+    external_url: str = Field("", description="Base of the alerts' generatorURL; default: the server URL.")
+
+    @model_validator(mode="after")
+    def _known_packs(self) -> RulesConfig:
+        from alerting.rules import PACKS_DIR  # noqa: PLC0415 -- the rules package is heavy to import
+
+        known = sorted(p.stem for p in PACKS_DIR.glob("*.yaml"))
+        unknown = [p for p in self.packs if p not in known]
+        if unknown:
+            raise ValueError(f"packs: unknown pack {unknown[0]!r} (one of: {', '.join(known)})")
+        return self
+
+
+def _from_am_email(options: dict[str, Any], glob: GlobalConfig) -> dict[str, Any]:
+    """Alertmanager ``email_config`` keys -> :class:`~alerting.notify.EmailConfig` keys."""
+    out = {k: v for k, v in options.items() if k in {"type", *_DISPATCH_ONLY}}
+    to = options.get("to")
+    out["to"] = [t.strip() for t in to.split(",")] if isinstance(to, str) else to
+    out["sender"] = options.get("from", glob.smtp_from)
+    smarthost = options.get("smarthost", glob.smtp_smarthost)
+    if isinstance(smarthost, str) and ":" in smarthost:
+        host, _, port = smarthost.rpartition(":")
+        out["host"], out["port"] = host, port
+    user = options.get("auth_username", glob.smtp_auth_username)
+    if user:
+        out["username"] = user
+        password: Any = options.get("auth_password", glob.smtp_auth_password)
+        out["password"] = password.get_secret_value() if isinstance(password, SecretStr) else password
+    require_tls = options.get("require_tls", glob.smtp_require_tls)
+    out["security"] = "plain" if require_tls is False else "starttls"
+    known = {
+        *("type", "to", "from", "smarthost", "auth_username", "auth_password", "auth_identity"),
+        *("auth_secret", "require_tls", "headers", "html", "text", "hello", "tls_config", *_DISPATCH_ONLY),
+    }
+    for key in sorted(set(options) - known):
+        out[key] = options[key]  # Paramedic's own email keys (templates_dir, security, ...) pass through
+    return out
+
+
+def notifier_config(options: dict[str, Any], glob: GlobalConfig) -> NotifierConfig:
+    """The validated notifier config of one receiver integration (``{"type": ..., **options}``)."""
+    data = dict(options)
+    if data.get("type") == "email" and (
+        "smarthost" in data or "from" in data or isinstance(data.get("to"), str)
+    ):
+        data = _from_am_email(data, glob)
+    return _NOTIFIER.validate_python(data)
+
+
+class AlertingConfig(DispatchConfig):
+    """An Alertmanager config plus Paramedic's ``external_url`` and ``data_dir``."""
+
+    external_url: str = Field(
+        "", description="URL operators reach Paramedic at (links in notifications); default: the server URL."
+    )
+    data_dir: str = Field(
+        "alerting", description="Silences, notification log, acks (relative: to the config file)."
+    )
+
+    @model_validator(mode="after")
+    def _check_notifiers(self) -> AlertingConfig:
+        for i, receiver in enumerate(self.receivers):
+            for j, options in enumerate(receiver.integrations()):
+                where = f"receivers[{i}] ({receiver.name}) integration {j} ({options.get('type')})"
+                try:
+                    notifier_config(options, self.global_)
+                except ValidationError as exc:
+                    err = exc.errors()[0]
+                    loc = ".".join(str(p) for p in err["loc"] if p not in {"email", "webhook"})
+                    raise ValueError(f"{where}: {loc + ': ' if loc else ''}{err['msg']}") from None
+        return self

@@ -1,0 +1,95 @@
+"""``/api/v1/rules`` and ``/api/v1/alerts`` in Prometheus 2.42's JSON shapes, over a running RuleManager.
+
+``metrics_store``'s status router answers both with empty lists; the wiring mounts this router first, so
+Grafana's alerting view and ``curl`` see the rule engine's groups, rules and active alerts.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import APIRouter, Query, Response
+
+from alerting.rules import ActiveAlert, AlertingRule, AlertState, RuleManager
+from metrics_store._api_common import success
+
+__all__ = ["rules_router"]
+
+
+def _time(ms: int) -> str:
+    if ms <= 0:
+        return "0001-01-01T00:00:00Z"
+    return datetime.fromtimestamp(ms / 1000, UTC).isoformat().replace("+00:00", "Z")
+
+
+def _value(v: float) -> str:
+    return (
+        "NaN" if math.isnan(v) else ("+Inf" if v == math.inf else "-Inf" if v == -math.inf else f"{v:.10g}")
+    )
+
+
+def _alert(a: ActiveAlert) -> dict[str, Any]:
+    return {
+        "labels": dict(a.labels),
+        "annotations": dict(a.annotations),
+        "state": a.state.value,
+        "activeAt": _time(a.active_at_ms),
+        "value": _value(a.value),
+    }
+
+
+def _live(rule: AlertingRule) -> list[ActiveAlert]:
+    return [a for a in rule.active.values() if a.state is not AlertState.INACTIVE]
+
+
+def _rule_state(alerts: list[ActiveAlert]) -> str:
+    states = {a.state for a in alerts}
+    return "firing" if AlertState.FIRING in states else "pending" if states else "inactive"
+
+
+def rules_router(manager: RuleManager) -> APIRouter:
+    router = APIRouter()
+
+    @router.get("/api/v1/rules")
+    def rules(type: str | None = Query(None)) -> Response:  # Prometheus' parameter name
+        groups = []
+        for g in manager.groups:
+            last = _time(g.last_eval_ms)
+            out: list[dict[str, Any]] = []
+            for r in g.rules:
+                health = "unknown" if g.last_eval_ms < 0 else "ok"
+                common = {"name": r.spec.name, "query": r.spec.expr, "labels": dict(r.spec.labels),
+                          "health": health, "evaluationTime": 0, "lastEvaluation": last}  # fmt: skip
+                if r.alerting is None:
+                    if type != "alert":
+                        out.append({**common, "type": "recording"})
+                    continue
+                if type == "record":
+                    continue
+                ar, live = r.alerting, _live(r.alerting)
+                if ar.last_error is not None:
+                    common.update(health="err", lastError=str(ar.last_error))
+                out.append(
+                    {
+                        **common,
+                        "type": "alerting",
+                        "state": _rule_state(live),
+                        "duration": ar.hold_ms / 1000,
+                        "keepFiringFor": ar.keep_firing_for_ms / 1000,
+                        "annotations": dict(r.spec.annotations),
+                        "alerts": [_alert(a) for a in live],
+                    }
+                )
+            groups.append({"name": g.name, "file": g.spec.file, "rules": out, "limit": g.spec.limit,
+                           "interval": g.interval_ms / 1000, "evaluationTime": 0,
+                           "lastEvaluation": last})  # fmt: skip
+        return success({"groups": groups})
+
+    @router.get("/api/v1/alerts")
+    def alerts() -> Response:
+        live = [_alert(a) for g in manager.groups for ar in g.alerting_rules() for a in _live(ar)]
+        return success({"alerts": live})
+
+    return router

@@ -1,0 +1,179 @@
+"""The alerting service: rule engine -> dispatcher -> notifiers, built from ``rules:`` and ``alerting:``.
+
+Rules are evaluated by a PromQL :class:`~metrics_store.promql.Engine` over the metrics store (recording
+rules and ``ALERTS`` are written back to it) and send their alerts to the :class:`~alerting.dispatch.
+Dispatcher`, which groups, routes, silences and inhibits them and notifies the receivers (email explained by a
+:class:`~alerting.notify.QueryExplainer`: chart from the store, the app's log patterns from the log pipeline,
+links to this server). Either section works alone: rules without ``alerting:`` only record and keep state;
+``alerting:`` without rules is an Alertmanager that Prometheus (or anything speaking the v2 API) sends to.
+
+Start: dispatcher run loop -> rule manager (its first alerts find a running dispatcher). Stop: the reverse,
+so the rule manager's final state is saved while the dispatcher can still take alerts. The whole service
+starts after the metrics store and the logs and before the collector; it stops before both.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
+from fastapi import APIRouter
+from prometheus_client import CollectorRegistry
+
+from alerting.am_api import am_router
+from alerting.anomaly import default_detector
+from alerting.base import Notifier, NotifyResult
+from alerting.config import AlertingConfig, RulesConfig, notifier_config
+from alerting.dispatch import Dispatcher
+from alerting.model import Notification
+from alerting.notify import DeliveryMetrics, NotifierDeps, QueryExplainer, build_notifier, deliver
+from alerting.notify.explain import PatternSource
+from alerting.rules import RuleError, RuleManager
+from metrics_store.base import MetricsStore
+from metrics_store.promql import Engine
+from paramedic._rules_api import rules_router
+
+__all__ = ["AlertingService", "rule_files"]
+
+log = logging.getLogger("paramedic.alerting")
+
+
+def _resolve(base_dir: Path, path: str) -> Path:
+    p = Path(path)
+    return p if p.is_absolute() else base_dir / p
+
+
+def rule_files(cfg: RulesConfig, base_dir: Path) -> list[str]:
+    """Pack names (resolved by the rules package) then files made absolute against ``base_dir``."""
+    return [*cfg.packs, *(str(_resolve(base_dir, f)) for f in cfg.files)]
+
+
+class _OnlineDetector:
+    """The rule engine's ``Detector`` (``learn_one(x)``/``score_one(x)``) over :func:`default_detector`, which
+    also wants the sample's time for its seasonal baselines: the rule engine evaluates now, so now it is."""
+
+    def __init__(self) -> None:
+        self._detector = default_detector()
+
+    def learn_one(self, x: float) -> None:
+        self._detector.learn_one(x, datetime.now(UTC))
+
+    def score_one(self, x: float) -> float:
+        return self._detector.score_one(x, datetime.now(UTC))
+
+
+class AlertingService:
+    """Dispatcher (with the Alertmanager v2 API) and rule manager for one config.
+
+    ``store`` must outlive :meth:`stop`; ``patterns`` is the log pipeline's pattern stats (or None without
+    logs); ``server_url`` is where this server is reached (dashboard links, generatorURL). :meth:`start` and
+    :meth:`stop` run on the server's event loop.
+    """
+
+    def __init__(
+        self,
+        rules: RulesConfig | None,
+        alerting: AlertingConfig | None,
+        *,
+        base_dir: Path,
+        store: MetricsStore,
+        patterns: PatternSource | None,
+        server_url: str,
+        registry: CollectorRegistry,
+    ) -> None:
+        self.base_dir = base_dir
+        self.rules_config, self.alerting_config = rules, alerting
+        # The query API's engine registers its metrics in ``registry``; this one keeps its own.
+        self.engine = Engine(store, registry=CollectorRegistry())
+        self.dispatcher: Dispatcher | None = None
+        self.rules: RuleManager | None = None
+        self._task: asyncio.Task[None] | None = None
+        if alerting is not None:
+            external = alerting.external_url or server_url
+            explainer = QueryExplainer(self.engine, patterns=patterns, dashboard_url=external)
+            deps = NotifierDeps(explainer=explainer)
+            metrics = DeliveryMetrics(registry)
+
+            def build(options: dict[str, Any]) -> Notifier:
+                glob = (self.alerting_config or alerting).global_  # the reloaded config's smtp_* defaults
+                return build_notifier(notifier_config(options, glob), deps)
+
+            async def send(notifier: Notifier, notification: Notification) -> NotifyResult:
+                return await deliver(notifier, notification, metrics=metrics)
+
+            data_dir = _resolve(base_dir, alerting.data_dir)
+            data_dir.mkdir(parents=True, exist_ok=True)
+            self.dispatcher = Dispatcher(
+                alerting, build, data_dir=data_dir, registry=registry, external_url=external, deliver=send
+            )
+        if rules is not None:
+            self.rules = RuleManager(
+                rule_files(rules, base_dir),
+                self.engine,
+                store,
+                self.dispatcher,
+                registry=registry,
+                interval_s=rules.evaluation_interval_s,
+                resend_delay_s=rules.resend_delay_s,
+                state_path=_resolve(base_dir, rules.state_file),
+                external_url=rules.external_url or server_url,
+                detectors={"default": _OnlineDetector},
+            )
+
+    def routers(self) -> list[APIRouter]:
+        """Mount these before ``metrics_store``'s status router (it answers /api/v1/rules with nothing)."""
+        out: list[APIRouter] = []
+        if self.rules is not None:
+            out.append(rules_router(self.rules))
+        if self.dispatcher is not None:
+            out.append(am_router(self.dispatcher, config_text=self._config_text()))
+        return out
+
+    def _config_text(self) -> str:
+        if self.alerting_config is None:
+            return ""
+        data = self.alerting_config.model_dump(
+            mode="json", by_alias=True, exclude={"external_url", "data_dir"}
+        )
+        return yaml.safe_dump(data, sort_keys=False)
+
+    async def start(self) -> None:
+        if self.dispatcher is not None:
+            self._task = asyncio.create_task(self.dispatcher.run(), name="alert-dispatcher")
+        if self.rules is not None:
+            await self.rules.start()
+        n_groups = len(self.rules.groups) if self.rules is not None else 0
+        log.info("alerting started: %d rule groups, dispatcher %s", n_groups, "on" if self._task else "off")
+
+    async def stop(self) -> None:
+        if self.rules is not None:
+            await self.rules.stop()
+        if self.dispatcher is not None and self._task is not None:
+            self.dispatcher.stop()
+            try:
+                await asyncio.wait_for(self._task, timeout=10.0)
+            except TimeoutError:
+                log.warning("dispatcher did not finish its flush within 10s; cancelled")
+                self._task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._task
+            self._task = None
+        log.info("alerting stopped")
+
+    async def apply_config(self, rules: RulesConfig | None, alerting: AlertingConfig | None) -> None:
+        """Reload: new rule files and dispatcher config (adding/removing a whole section needs a restart)."""
+        if alerting is not None and self.dispatcher is not None:
+            self.alerting_config = alerting
+            self.dispatcher.apply_config(alerting)
+        if rules is not None and self.rules is not None:
+            try:
+                await self.rules.apply_config(rule_files(rules, self.base_dir))
+            except RuleError as exc:
+                log.error("rule reload refused, keeping the running rules:\n%s", exc)
+                return
+            self.rules_config = rules
