@@ -41,7 +41,7 @@ from alerting.anomaly.nab import (  # noqa: E402
 # The parameters tuned on the whole corpus, each with the values tried around the chosen one.
 HOLDOUT_GRID: dict[str, tuple[float, ...]] = {
     "long_window": (500, 2000),
-    "refractory": (40, 80),
+    "refractory_s": (0.0, 21600.0),
     "rare_bins": (16, 20, 25),
     "rare_min": (600, 1000),
     "spatial_tolerance": (0.03, 0.06),

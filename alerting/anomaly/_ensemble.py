@@ -9,7 +9,8 @@ Per sample ``(x, t)``, with ``x`` normalised by the range seen so far:
    long running Gaussian of that stream, mapped monotonically to [0, 1) as ``z / (z + z_scale)``.
 4. **Novelty** — a value outside the range seen so far (with a tolerance) scores at least ``spatial_score``;
    a value in a band of the range that the recent window hardly visited scores ``rare_score``.
-5. **Combine** by max, then **damp**: a refractory period in samples after a firing, and the grace period
+5. **Combine** by max, then **damp**: a refractory period after a firing (``refractory`` samples and
+   ``refractory_s`` seconds, whichever ends later: a fixed span, causal), and the grace period
    after :meth:`notify_event`.
 """
 
@@ -49,6 +50,7 @@ class EnsembleConfig:
     fire_level: float = 0.4  # a score this high starts the refractory period
     refractory: int = 40  # samples damped after a firing
     refractory_damp: float = 0.0
+    refractory_s: float = 21600.0  # ... and at least this long (6 h, whatever the sample rate)
     grace_s: float = 900.0
     grace_damp: float = 0.2
 
@@ -70,6 +72,7 @@ class EnsembleDetector:
         self._recent: deque[float] = deque()
         self._sorted: list[float] = []
         self._quiet_until = -1
+        self._quiet_until_s = -1.0
         self._grace_until: datetime | None = None
         self._pending: tuple[int, float, datetime, float] | None = None
 
@@ -91,8 +94,9 @@ class EnsembleDetector:
         pending = self._pending
         raw = pending[3] if pending is not None and pending[:3] == (self._n, x, t) else self._raw(x, t)
         self._pending = None
-        if raw >= self.config.fire_level and self._n > self._quiet_until:
+        if raw >= self.config.fire_level and not self._quiet(t):
             self._quiet_until = self._n + self.config.refractory
+            self._quiet_until_s = t.timestamp() + self.config.refractory_s
         self._update(x, t)
 
     def process(self, x: float, t: datetime) -> float:
@@ -140,11 +144,15 @@ class EnsembleDetector:
                 score = base + (1.0 - base) * score
         return score
 
+    def _quiet(self, t: datetime) -> bool:
+        """In the refractory period of the last firing (a sample count and a time span)."""
+        return self._n <= self._quiet_until or t.timestamp() <= self._quiet_until_s
+
     def _damped(self, raw: float, t: datetime) -> float:
         cfg = self.config
         if self._grace_until is not None and t < self._grace_until:
             raw *= cfg.grace_damp
-        if self._n <= self._quiet_until:
+        if self._quiet(t):
             raw *= cfg.refractory_damp
         return raw
 
