@@ -174,6 +174,8 @@ class QueryExplainer:
             threshold = threshold if threshold is not None else derived
             out.series = self._series(chart_expr, alert.labels, start, end)
         value = _float(alert.annotations.get("value"))
+        if value is None and expr is not None:
+            value = self._value_at_start(chart_expr, alert.labels, starts)
         if value is None and out.series:
             value = _value_at(out.series[0][1], starts.timestamp())
         if value is not None:
@@ -207,6 +209,25 @@ class QueryExplainer:
             if all(alert_labels[k] == v for k, v in s[0].items() if k != METRIC_NAME and k in alert_labels)
         ]
         return (agreeing or series)[: self._max_series]
+
+    def _value_at_start(self, expr: str, alert_labels: Mapping[str, str], starts: datetime) -> float | None:
+        """The charted expression evaluated exactly at the firing time (the chart's grid is too coarse: its
+        point before ``startsAt`` can predate the change that fired the alert)."""
+        t_ms = int(starts.timestamp() * 1000)
+        try:
+            matrix = self._engine.range_query(expr, t_ms, t_ms, 1000)
+        except QueryError as exc:
+            log.debug("explain: value query %r failed: %s", expr, exc)
+            return None
+        points = [(dict(s.labels), v) for s in matrix.series for v in s.values[-1:] if math.isfinite(v)]
+        agreeing = [
+            v
+            for labels, v in points
+            if all(
+                alert_labels[k] == lv for k, lv in labels.items() if k != METRIC_NAME and k in alert_labels
+            )
+        ]
+        return agreeing[0] if agreeing else None
 
     def _log_patterns(self, app: str, start: datetime, end: datetime) -> list[dict[str, Any]]:
         if self._patterns is None:

@@ -3,9 +3,13 @@ watched by a Paramedic server; ``paramedic demo fault``: inject a fault into one
 
 The demo owns every process it starts (each in its own session) and records them, with their ports, in
 ``<data-dir>/demo.json``. Start order: platform (rsyslog -> supervisord -> HAProxy -> node exporter) -> load
-generator -> ``paramedic serve``; SIGINT/SIGTERM stop them by PID in the reverse order (supervisord stops its
-instances). The platform's rsyslog forwards app output and router access lines over RELP to Paramedic's
-``--relp-port``, as BOSH syslog-release does; it queues (on disk) until ``paramedic serve`` listens.
+generator -> notification sinks (SMTP + webhook, ``platforms.local.smtp_sink``) -> ``paramedic serve``;
+SIGINT/SIGTERM stop them by PID in the reverse order (supervisord stops its instances).
+Alerting: the local rule pack, retimed for a demo (every group evaluated each scrape interval, ``for:`` two
+intervals), routed to an email receiver (the SMTP sink, mails under ``<data-dir>/mail``) and a webhook
+receiver (bodies under ``<data-dir>/webhooks``); ``paramedic demo mail`` lists the received mails.
+The platform's rsyslog forwards app output and router access lines over RELP to Paramedic's ``--relp-port``,
+as BOSH syslog-release does; it queues (on disk) until ``paramedic serve`` listens.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from typing import Any
 import typer
 import yaml
 
+from alerting.rules import PACKS_DIR
 from collector.presets import router_relabel_rules
 from paramedic.config import ConfigError, parse_config
 from platforms.local import LocalPlatformError, LocalPlatformRunner, StateDir
@@ -39,6 +44,8 @@ from platforms.local.processes import (
     stop_pid,
 )
 from platforms.local.sample_app.faults import KINDS
+from platforms.local.smtp_sink import list_mails
+from platforms.local.state import free_port
 
 __all__ = ["APP_NAMES", "app", "demo_config", "read_demo_record"]
 
@@ -103,11 +110,90 @@ def _check_not_running(data_dir: Path) -> None:
 # -- config --------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True, slots=True)
+class DemoSinks:
+    """Where the demo's notification sinks listen."""
+
+    smtp_port: int
+    webhook_port: int
+
+
+def demo_rules(data_dir: Path, interval_s: float) -> Path:
+    """The local rule pack retimed for a demo: every group every ``interval_s``, ``for:`` two intervals (the
+    pack's 15s/30s suit production, not a demo that should fire within a few scrape intervals)."""
+    doc = yaml.safe_load((PACKS_DIR / "local.yaml").read_text(encoding="utf-8"))
+    for group in doc["groups"]:
+        group["interval"] = f"{round(interval_s * 1000)}ms"
+        for rule in group["rules"]:
+            if "for" in rule:
+                rule["for"] = f"{round(2 * interval_s * 1000)}ms"
+    path = data_dir / "rules" / "local-demo.yaml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    header = f"# Written by `paramedic demo`: {PACKS_DIR / 'local.yaml'} with demo timings.\n"
+    path.write_text(header + yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def _alerting_config(data_dir: Path, http_port: int, sinks: DemoSinks, interval_s: float) -> dict[str, Any]:
+    return {
+        "external_url": f"http://127.0.0.1:{http_port}",
+        "data_dir": str(data_dir / "alerting"),
+        "route": {
+            "receiver": "demo",
+            "group_by": ["alertname", "app"],
+            "group_wait": f"{round(interval_s * 1000)}ms",
+            "group_interval": "30s",
+            "repeat_interval": "1h",
+        },
+        "receivers": [
+            {
+                "name": "demo",
+                "notifiers": [
+                    {
+                        "type": "email",
+                        "to": ["operators@paramedic.demo"],
+                        "sender": "paramedic@paramedic.demo",
+                        "host": "127.0.0.1",
+                        "port": sinks.smtp_port,
+                        "security": "plain",
+                    },
+                    {"type": "webhook", "url": f"http://127.0.0.1:{sinks.webhook_port}/alerts"},
+                ],
+            }
+        ],
+        "inhibit_rules": [
+            {
+                "source_matchers": ['severity="critical"'],
+                "target_matchers": ['severity="warning"'],
+                "equal": ["app"],
+            }
+        ],
+    }
+
+
 def demo_config(
-    data_dir: Path, http_port: int, scrape_interval_s: float, relp_port: int = 2514, syslog_port: int = 1514
+    data_dir: Path,
+    http_port: int,
+    scrape_interval_s: float,
+    relp_port: int = 2514,
+    syslog_port: int = 1514,
+    *,
+    sinks: DemoSinks | None = None,
 ) -> dict[str, Any]:
     """The paramedic.yaml of the demo: one platform job; HAProxy's backend (``proxy``) becomes ``app``; log
-    listeners (RELP from the platform's rsyslog; syslog TCP+UDP for anything else) with an embedded store."""
+    listeners (RELP from the platform's rsyslog; syslog TCP+UDP for anything else) with an embedded store;
+    with ``sinks``, the retimed local rule pack and alerting to the demo's SMTP and webhook sinks."""
+    interval_s = max(1.0, scrape_interval_s)
+    alerting: dict[str, Any] = {}
+    if sinks is not None:
+        alerting = {
+            "rules": {
+                "files": [str(demo_rules(data_dir, interval_s))],
+                "evaluation_interval_s": interval_s,
+                "state_file": str(data_dir / "alerting" / "rules-state.json"),
+            },
+            "alerting": _alerting_config(data_dir, http_port, sinks, interval_s),
+        }
     return {
         "server": {"listen_host": "127.0.0.1", "listen_port": http_port},
         "collector": {
@@ -135,6 +221,7 @@ def demo_config(
             "spool": {"path": str(data_dir / "logs" / "spool")},
             "search": {"type": "embedded", "path": str(data_dir / "logs" / "search")},
         },
+        **alerting,
     }
 
 
@@ -302,8 +389,12 @@ def _run(data_dir: Path, runner: LocalPlatformRunner, children: list[ChildProces
     )
     children.append(loadgen)
     save()
+    sinks = _start_sinks(data_dir, children, record)
+    save()
 
-    cfg = demo_config(data_dir, http_port, opts.scrape_interval_s, opts.relp_port, opts.syslog_port)
+    cfg = demo_config(
+        data_dir, http_port, opts.scrape_interval_s, opts.relp_port, opts.syslog_port, sinks=sinks
+    )
     text = "# Written by `paramedic demo`; regenerated on every start.\n" + yaml.safe_dump(
         cfg, sort_keys=False
     )
@@ -331,6 +422,27 @@ def _run(data_dir: Path, runner: LocalPlatformRunner, children: list[ChildProces
         time.sleep(0.5)
 
 
+def _start_sinks(data_dir: Path, children: list[ChildProcess], record: dict[str, Any]) -> DemoSinks:
+    """Start the SMTP + webhook sink process; returns when its HTTP port answers."""
+    sinks = DemoSinks(smtp_port=free_port(), webhook_port=free_port())
+    mail_dir, webhook_dir = data_dir / "mail", data_dir / "webhooks"
+    child = spawn(
+        "notification-sinks",
+        [sys.executable, "-m", "platforms.local.smtp_sink", "--mail-dir", str(mail_dir), "--webhook-dir",
+         str(webhook_dir), "--smtp-port", str(sinks.smtp_port), "--http-port", str(sinks.webhook_port)],
+        data_dir / "logs" / "notification-sinks.log",
+    )  # fmt: skip
+    children.append(child)
+    record.update(
+        smtp_port=sinks.smtp_port,
+        webhook_url=f"http://127.0.0.1:{sinks.webhook_port}/alerts",
+        mail_dir=str(mail_dir),
+        webhook_dir=str(webhook_dir),
+    )
+    _wait_http(child, f"http://127.0.0.1:{sinks.webhook_port}/", 30.0)
+    return sinks
+
+
 def _print_banner(record: dict[str, Any], names: list[str], data_dir: Path) -> None:
     api, router, first = record["api_url"], record["router_url"], names[0]
     dd = "" if data_dir == DEFAULT_DATA_DIR.resolve() else f" --data-dir {data_dir}"
@@ -343,6 +455,10 @@ def _print_banner(record: dict[str, Any], names: list[str], data_dir: Path) -> N
         f"  node exporter      {record['node_exporter_url']}",
         f"  log listeners      RELP 127.0.0.1:{record['relp_port']} (from the platform's rsyslog), "
         f"syslog TCP+UDP 127.0.0.1:{record['syslog_port']}",
+        f"  alerts             {api}/api/v2/alerts   (amtool --alertmanager.url {api} alert query)",
+        f"  mail (SMTP sink)   127.0.0.1:{record['smtp_port']} -> {record['mail_dir']}   "
+        f"(paramedic demo mail{dd})",
+        f"  webhooks           {record['webhook_url']} -> {record['webhook_dir']}",
         f"  logs and state     {data_dir}",
         "",
         "Try:",
@@ -351,7 +467,8 @@ def _print_banner(record: dict[str, Any], names: list[str], data_dir: Path) -> N
         "'query=sum by (app) (rate(haproxy_backend_http_responses_total[1m]))'",
         f"  curl -H 'Host: {first}.local' {router}/api/items",
         f"  paramedic demo fault --app {first} --kind hang --instance 1{dd}",
-        f"  paramedic demo fault --app {first} --kind errors --for-s 60{dd}",
+        f"  paramedic demo fault --app {first} --kind errors --for-s 60{dd}   "
+        "(fires AppRouter5xxRatioHigh: mail + webhook)",
         f"  curl '{api.removeprefix('http://')}/api/v1/logs/search?q=status:500'",
         f"  curl -N '{api}/api/v1/logs/tail?q=app:{first}'",
         f"  curl '{api.removeprefix('http://')}/api/v1/logs/patterns'",
@@ -398,3 +515,22 @@ def fault(  # noqa: PLR0917 -- typer options
             f"injected {kind} into {res.app} instance {res.index} ({res.url}) {until}: "
             f"{res.reply['injected']}"
         )
+
+
+# -- paramedic demo mail ------------------------------------------------------------------------------------
+
+
+@app.command("mail")
+def mail(
+    data_dir: Path = typer.Option(DEFAULT_DATA_DIR, "--data-dir", help="Data dir of the demo."),
+) -> None:
+    """List the mails the demo's SMTP sink received (newest last), with the file to open."""
+    mail_dir = data_dir.resolve() / "mail"
+    mails = list_mails(mail_dir) if mail_dir.is_dir() else []
+    if not mails:
+        typer.echo(f"no mail in {mail_dir} yet (try: paramedic demo fault --kind errors --app <app>)")
+        return
+    for path, msg in mails:
+        parts = [p.get_content_type() for p in msg.walk() if not p.is_multipart()]
+        typer.echo(f"{msg['Date']}  {msg['To']}  {msg['Subject']}")
+        typer.echo(f"    {path}  ({', '.join(parts)})")
