@@ -117,9 +117,14 @@ def test_demo_cleans_stale_record_and_paramedic_sees_every_target(demo: Demo) ->
     assert "removed stale" in demo.proc.log_tail(200)
     record = demo.record()
     names = {p["name"] for p in record["processes"]}
-    assert {"rsyslogd", "supervisord", "haproxy", "node-exporter", "loadgen", "paramedic"} <= names
+    assert {"rsyslogd", "supervisord", "haproxy", "node-exporter", "loadgen", "notification-sinks",
+            "paramedic"} <= names  # fmt: skip
     cfg = (demo.data_dir / "paramedic.yaml").read_text()
     assert f"port: {record['relp_port']}" in cfg and f"port: {record['syslog_port']}" in cfg
+    # alerting: the retimed local pack, mail to the SMTP sink, webhooks to the HTTP sink
+    assert f"port: {record['smtp_port']}" in cfg and record["webhook_url"] in cfg
+    assert (demo.data_dir / "rules" / "local-demo.yaml").is_file()
+    assert httpx.get(f"{demo.api}/api/v2/status", timeout=5).status_code == 200
 
     def up_jobs() -> set[tuple[str, str]]:
         body = httpx.get(f"{demo.api}/api/v1/query", params={"query": "up"}, timeout=5).json()
@@ -242,7 +247,9 @@ def test_hang_drops_up_to_zero_within_two_scrape_intervals(demo: Demo) -> None:
 def test_sigterm_stops_every_process_of_the_demo(demo: Demo) -> None:
     # runs last in this module: it stops the shared demo
     tree = _descendants(demo.proc.pid)
-    assert len(tree) >= 6 + 4  # 6 parts (rsyslogd included) + 4 instances (supervisord's children)
+    assert len(tree) >= 7 + 4  # 7 parts (rsyslogd, notification sinks) + 4 instances (supervisord's)
+    sinks = [pid for pid, _ in tree if "smtp_sink" in Path(f"/proc/{pid}/cmdline").read_text()]
+    assert len(sinks) == 1
     rsyslogd = [pid for pid, _ in tree if "rsyslogd" in Path(f"/proc/{pid}/cmdline").read_text()]
     assert len(rsyslogd) == 1
     os.kill(demo.proc.pid, signal.SIGTERM)
