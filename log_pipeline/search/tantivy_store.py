@@ -1,9 +1,9 @@
 """Embedded search store on tantivy: one index per time partition under ``path``.
 
 Layout: ``path/p<unix-seconds>/`` holds the records with timestamps in ``[start, start + partition_s)``.
-Schema (see :func:`_schema`): ``id`` (raw, upsert key), ``ts`` (ns, indexed+fast, sort key), ``ts_ms`` (fast,
-histograms), ``message`` (tokenised, positions for phrases), ``lbl`` (raw ``name=value`` per label), ``kv``
-(raw ``name=value`` per parsed field), ``num`` (fast JSON of numeric fields, for ranges), ``src``
+Schema (see :func:`_schema`): ``id`` (raw, upsert key), ``ts`` (ns, fast: sort key and ranges), ``ts_ms``
+(fast, histograms), ``message`` (tokenised, positions for phrases), ``lbl`` (raw ``name=value`` per label),
+``kv`` (raw ``name=value`` per parsed field), ``num`` (fast JSON of numeric fields, for ranges), ``src``
 (stored JSON of labels, fields and pattern).
 
 Upserts: ``id`` is also a fast field, so each partition knows the greatest id it holds (read from the index
@@ -52,7 +52,7 @@ _MAX_OPEN_WRITERS = 2
 def _schema() -> tantivy.Schema:
     sb = tantivy.SchemaBuilder()
     sb.add_text_field("id", stored=True, fast=True, tokenizer_name="raw", index_option="basic")
-    sb.add_integer_field("ts", stored=True, indexed=True, fast=True)
+    sb.add_integer_field("ts", stored=True, fast=True)  # ranges run on the fast field: no term per document
     sb.add_integer_field("ts_ms", fast=True)
     sb.add_text_field("message", stored=True, tokenizer_name="default", index_option="position")
     sb.add_text_field("lbl", tokenizer_name="raw", index_option="basic")
