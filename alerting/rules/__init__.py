@@ -2,6 +2,7 @@
 machine, promtool-style unit tests and built-in rule packs. See docs/rules.md."""
 
 from alerting.rules._alerting import Activation, ActiveAlert, AlertingRule, AlertState
+from alerting.rules._cache import CycleCache
 from alerting.rules._kinds import Detector
 from alerting.rules._load import PACKS_DIR, GroupSpec, RuleSpec, load_files, parse_groups
 from alerting.rules._template import Template
@@ -15,6 +16,7 @@ __all__ = [
     "ActiveAlert",
     "AlertState",
     "AlertingRule",
+    "CycleCache",
     "Detector",
     "GroupSpec",
     "RuleError",

@@ -9,7 +9,7 @@ evaluator) and moves every alert (identified by its label set after rule labels 
                                       resolved (state inactive, resolved_at set; kept 15m to be sent)
 
 A resolved alert that becomes active again starts over as pending with a new ``active_at``. Alerts are sent
-(:meth:`AlertingRule.alerts_to_send`) when firing and not sent for ``resend_delay``, or when resolved since the
+(:meth:`AlertingRule.alerts_to_send`) when firing and unsent for ``resend_delay``, or when resolved since the
 last send; ``ends_at`` is ``resolved_at`` or ``valid_until = now + 4 * max(resend_delay, interval)``.
 Not thread-safe: one group evaluates its rules in order on one thread.
 """
@@ -30,7 +30,7 @@ from alerting.rules._template import QueryResult, Template
 from alerting.rules.errors import RuleEvalError, TemplateError
 from metrics_store.model import METRIC_NAME, Labels, labels_from
 
-__all__ = ["Activation", "ActiveAlert", "AlertState", "AlertingRule", "RESOLVED_RETENTION_MS"]
+__all__ = ["RESOLVED_RETENTION_MS", "Activation", "ActiveAlert", "AlertState", "AlertingRule"]
 
 RESOLVED_RETENTION_MS = 15 * 60_000
 

@@ -14,10 +14,12 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+import numpy as np
 import promql_parser
 
 from alerting.model import Alert
 from alerting.rules._alerting import Activation, AlertingRule
+from alerting.rules._fast import Columns
 from alerting.rules._kinds import Detector, Evaluator, PromQLEval, QueryFunc, compile_rule, query_vector
 from alerting.rules._load import GroupSpec, RuleSpec
 from alerting.rules._metrics import RuleMetrics
@@ -31,18 +33,22 @@ __all__ = ["RuleGroup", "SharedQuery"]
 log = logging.getLogger(__name__)
 _CMP = {">": float.__gt__, ">=": float.__ge__, "<": float.__lt__, "<=": float.__le__, "==": float.__eq__,
         "!=": float.__ne__}  # fmt: skip
+_NP_CMP = {">": np.greater, ">=": np.greater_equal, "<": np.less, "<=": np.less_equal, "==": np.equal,
+           "!=": np.not_equal}  # fmt: skip
 
 
 def split_comparison(expr: str) -> tuple[str, str, float] | None:
     """``E op N`` (no ``bool``, N a number literal) -> (E, op, N); else None."""
     try:
         node = promql_parser.parse(expr)
-    except Exception:  # noqa: BLE001 - validated at load; any parser failure means "not splittable"
+    except Exception:
         return None
-    if not isinstance(node, promql_parser.BinaryExpr) or not isinstance(node.rhs, promql_parser.NumberLiteral):
+    if not isinstance(node, promql_parser.BinaryExpr) or not isinstance(
+        node.rhs, promql_parser.NumberLiteral
+    ):
         return None
     op = str(node.op).strip()
-    if op not in _CMP or node.modifier is not None and getattr(node.modifier, "return_bool", False):
+    if op not in _CMP or (node.modifier is not None and getattr(node.modifier, "return_bool", False)):
         return None
     if isinstance(node.lhs, promql_parser.NumberLiteral):
         return None
@@ -57,12 +63,12 @@ class SharedQuery:
 
     def __init__(self, query: QueryFunc) -> None:
         self._query = query
-        self._memo: dict[tuple[str, int], QueryValue] = {}
+        self._memo: dict[tuple[str, int], QueryValue | Columns] = {}
 
     def reset(self) -> None:
         self._memo.clear()
 
-    def __call__(self, expr: str, ts_ms: int) -> QueryValue:
+    def __call__(self, expr: str, ts_ms: int) -> QueryValue | Columns:
         key = (expr, ts_ms)
         hit = self._memo.get(key)
         if hit is None:
@@ -73,9 +79,19 @@ class SharedQuery:
 class _SplitEval:
     def __init__(self, lhs: str, op: str, n: float) -> None:
         self.lhs, self.cmp, self.n = lhs, _CMP[op], n
+        self.np_cmp = _NP_CMP[op]
 
     def evaluate(self, query: QueryFunc, ts_ms: int) -> list[Activation]:
-        return [Activation(lbl, v) for lbl, v in query_vector(query, self.lhs, ts_ms) if self.cmp(v, self.n)]
+        res = query(self.lhs, ts_ms)
+        if isinstance(res, Columns):  # filter with numpy first: most series do not cross the threshold
+            with np.errstate(invalid="ignore"):
+                hits = np.flatnonzero(self.np_cmp(res.values, self.n))
+            return [Activation(res.labels[i], float(res.values[i])) for i in hits.tolist()]
+        return [
+            Activation(lbl, v)
+            for lbl, v in query_vector(lambda e, t: res, self.lhs, ts_ms)
+            if self.cmp(v, self.n)
+        ]
 
 
 @dataclass
@@ -109,7 +125,11 @@ class RuleGroup:
         self.rules: list[_Rule] = []
         by_name: dict[str, AlertingRule] = {}
         for r in spec.rules:
-            ar = None if r.record else AlertingRule(r, external_labels=external_labels, external_url=external_url)
+            ar = (
+                None
+                if r.record
+                else AlertingRule(r, external_labels=external_labels, external_url=external_url)
+            )
             if ar is not None:
                 by_name.setdefault(r.name, ar)
             ev: Evaluator

@@ -17,6 +17,7 @@ import numpy as np
 from alerting.rules import _kind_params as kp
 from alerting.rules._alerting import Activation, AlertingRule
 from alerting.rules._duration import format_duration, parse_duration_ms
+from alerting.rules._fast import Columns
 from alerting.rules._gofmt import go_value, humanize_duration
 from alerting.rules._load import RuleSpec
 from alerting.rules.errors import RuleEvalError
@@ -25,7 +26,7 @@ from metrics_store.promql import Matrix, QueryValue, Scalar, Series, Vector
 
 __all__ = ["Detector", "Evaluator", "QueryFunc", "compile_rule", "query_vector"]
 
-QueryFunc = Callable[[str, int], QueryValue]
+QueryFunc = Callable[[str, int], "QueryValue | Columns"]
 _OPS: dict[str, Callable[[float, float], bool]] = {
     ">": operator.gt,
     ">=": operator.ge,
@@ -51,6 +52,8 @@ class Evaluator(Protocol):
 def query_vector(query: QueryFunc, expr: str, ts_ms: int) -> list[tuple[Labels, float]]:
     """Prometheus' ``EngineQueryFunc``: a vector as is, a scalar as one sample without labels."""
     res = query(expr, ts_ms)
+    if isinstance(res, Columns):
+        return list(zip(res.labels, res.values.tolist(), strict=True))
     if isinstance(res, Vector):
         return [(s.labels, s.value) for s in res.samples]
     if isinstance(res, Scalar):

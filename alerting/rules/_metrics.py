@@ -13,7 +13,10 @@ class RuleMetrics:
             "paramedic_rule_evaluations_total", "Rule evaluations.", ["rule_group"], registry=registry
         )
         self.failures = Counter(
-            "paramedic_rule_evaluation_failures_total", "Failed rule evaluations.", ["rule_group"], registry=registry
+            "paramedic_rule_evaluation_failures_total",
+            "Failed rule evaluations.",
+            ["rule_group"],
+            registry=registry,
         )
         self.duration = Histogram(
             "paramedic_rule_group_duration_seconds",
@@ -22,6 +25,9 @@ class RuleMetrics:
             registry=registry,
         )
         self.alerts = Gauge(
-            "paramedic_alerts", "Alerts by state after the last evaluation.", ["rule_group", "state"], registry=registry
+            "paramedic_alerts",
+            "Alerts by state after the last evaluation.",
+            ["rule_group", "state"],
+            registry=registry,
         )
         self.sent = Counter("paramedic_rule_alerts_sent_total", "Alerts sent to the sink.", registry=registry)

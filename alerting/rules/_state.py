@@ -4,7 +4,6 @@ fired_at, resolved_at, last_sent_at) and when they were saved. Written atomicall
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +16,7 @@ def save_state(path: Path, saved_at_ms: int, groups: dict[str, dict[str, list[di
     tmp = path.with_name(path.name + ".tmp")
     try:
         tmp.write_text(json.dumps({"version": 1, "saved_at_ms": saved_at_ms, "groups": groups}))
-        os.replace(tmp, path)
+        tmp.replace(path)
     except OSError as exc:
         raise RuleError(f"{path}: cannot write the alert state: {exc}") from exc
 

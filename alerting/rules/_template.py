@@ -33,8 +33,8 @@ __all__ = ["QueryResult", "Template", "expand"]
 class QueryResult:
     """One sample of a template ``query``: ``.Labels`` and ``.Value`` as in Prometheus."""
 
-    Labels: dict[str, str]  # noqa: N815 - Go field names
-    Value: float  # noqa: N815
+    Labels: dict[str, str]
+    Value: float
 
 
 _ACTION = re.compile(r"\{\{(-\s)?(.*?)(\s-)?\}\}", re.S)
@@ -137,7 +137,7 @@ def _label(name: str, s: QueryResult) -> str:
 
 _FUNCS: dict[str, Callable[..., Any]] = {
     "not": lambda x: not _truth(x),
-    "len": lambda x: len(x),
+    "len": len,
     "index": lambda x, *keys: _index(x, keys),
     "print": lambda *a: "".join(to_text(x) for x in a),
     "println": lambda *a: " ".join(to_text(x) for x in a) + "\n",
@@ -162,7 +162,7 @@ _FUNCS: dict[str, Callable[..., Any]] = {
     "reReplaceAll": lambda pattern, repl, s: re.sub(pattern, re.sub(r"\$(\d+)", r"\\\1", repl), str(s)),
     "stripPort": lambda s: _strip_port(str(s)),
     "stripDomain": lambda s: str(s).split(".", 1)[0] if not str(s)[:1].isdigit() else str(s),
-    "safeHtml": lambda s: str(s),
+    "safeHtml": str,
     "args": lambda *a: {f"arg{i}": x for i, x in enumerate(a)},
     "first": _first,
     "label": _label,

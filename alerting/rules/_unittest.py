@@ -27,7 +27,7 @@ and annotations must match exactly. Expression tests run after all evaluations.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -45,7 +45,6 @@ from alerting.rules.errors import RuleError, RuleTestError
 from metrics_store.memory import MemoryStore
 from metrics_store.model import Labels, labels_from
 from metrics_store.promql import Engine, QueryError
-from collections.abc import Callable
 
 __all__ = ["TestResult", "run_test_file"]
 
@@ -86,7 +85,16 @@ def run_test_file(path: Path, detectors: Mapping[str, Callable[[], Detector]] | 
         files = [str(path.parent / f) for f in doc.get("rule_files") or []]
         errors: list[str] = []
         for i, tg in enumerate(doc.get("tests") or []):
-            errors.extend(_run_group(tg, i, files, interval, doc.get("group_eval_order") or [], detectors))
+            errors.extend(
+                _run_group(
+                    tg,
+                    i,
+                    files=files,
+                    eval_interval=interval,
+                    order=doc.get("group_eval_order") or [],
+                    detectors=detectors,
+                )
+            )
     except RuleError as exc:
         return TestResult(str(path), [f"{path}: {exc}"])
     return TestResult(str(path), errors)
@@ -102,6 +110,7 @@ def _fmt_alerts(items: list[tuple[Labels, Labels]]) -> str:
 def _run_group(
     tg: Mapping[str, Any],
     index: int,
+    *,
     files: list[str],
     eval_interval: int,
     order: list[str],
@@ -147,9 +156,11 @@ def _run_group(
             ar.restored = True
     alert_tests = sorted(tg.get("alert_rule_test") or [], key=lambda t: _ms(t["eval_time"], where))
     expr_tests = tg.get("promql_expr_test") or []
-    times = [_ms(t["eval_time"], where) for t in alert_tests] + [_ms(t["eval_time"], where) for t in expr_tests]
+    times = [_ms(t["eval_time"], where) for t in alert_tests] + [
+        _ms(t["eval_time"], where) for t in expr_tests
+    ]
     max_t = max(times, default=0)
-    query = SharedQuery(lambda e, ts: engine.instant_query(e, ts))
+    query = SharedQuery(engine.instant_query)
     errors: list[str] = []
     got: dict[int, dict[str, list[tuple[Labels, Labels]]]] = {}
     want_times = sorted({_ms(t["eval_time"], where) for t in alert_tests})
@@ -176,7 +187,12 @@ def _run_group(
         alertname = str(t["alertname"])
         exp = sorted(
             (
-                labels_from({**{str(k): str(v) for k, v in (a.get("exp_labels") or {}).items()}, "alertname": alertname}),
+                labels_from(
+                    {
+                        **{str(k): str(v) for k, v in (a.get("exp_labels") or {}).items()},
+                        "alertname": alertname,
+                    }
+                ),
                 labels_from({str(k): str(v) for k, v in (a.get("exp_annotations") or {}).items()}),
             )
             for a in t.get("exp_alerts") or []
@@ -190,17 +206,23 @@ def _run_group(
     for t in expr_tests:
         at = _ms(t["eval_time"], where)
         try:
-            rows = query_vector(lambda e, ts: engine.instant_query(e, ts), str(t["expr"]), at)
+            rows = query_vector(engine.instant_query, str(t["expr"]), at)
         except (QueryError, RuleError) as exc:
             errors.append(f"    expr: {t['expr']!r}, time: {t['eval_time']}, err: {exc}")
             continue
-        exp_rows = sorted((parse_series(str(s.get("labels", ""))), float(s["value"])) for s in t.get("exp_samples") or [])
+        exp_rows = sorted(
+            (parse_series(str(s.get("labels", ""))), float(s["value"])) for s in t.get("exp_samples") or []
+        )
         if not _same(sorted(rows), exp_rows):
-            errors.append(f"    expr: {t['expr']!r}, time: {t['eval_time']},\n        exp: {exp_rows}\n        got: {sorted(rows)}")
+            errors.append(
+                f"    expr: {t['expr']!r}, time: {t['eval_time']},\n        exp: {exp_rows}\n"
+                f"        got: {sorted(rows)}"
+            )
     return errors
 
 
 def _same(a: list[tuple[Labels, float]], b: list[tuple[Labels, float]]) -> bool:
     return len(a) == len(b) and all(
-        la == lb and (va == vb or (math.isnan(va) and math.isnan(vb))) for (la, va), (lb, vb) in zip(a, b, strict=True)
+        la == lb and (va == vb or (math.isnan(va) and math.isnan(vb)))
+        for (la, va), (lb, vb) in zip(a, b, strict=True)
     )

@@ -20,6 +20,8 @@ from typing import Protocol
 from prometheus_client import REGISTRY, CollectorRegistry
 
 from alerting.base import AlertSink
+from alerting.rules._cache import CycleCache
+from alerting.rules._fast import Columns, FastPath
 from alerting.rules._group import RuleGroup, SharedQuery
 from alerting.rules._kinds import Detector
 from alerting.rules._load import load_files
@@ -38,7 +40,7 @@ class InstantQuerier(Protocol):
 
 
 class RuleManager:
-    def __init__(
+    def __init__(  # noqa: PLR0917 - the wiring's agreed positional signature
         self,
         files: Sequence[str],
         engine: InstantQuerier,
@@ -53,8 +55,10 @@ class RuleManager:
         external_labels: Mapping[str, str] | None = None,
         external_url: str = "",
         detectors: Mapping[str, Callable[[], Detector]] | None = None,
+        cycle_cache: CycleCache | None = None,  # also enables the vectorised fast path
     ) -> None:
         self._engine = engine
+        self._cycle_cache = cycle_cache
         self._appender = appender
         self._sink = sink
         self._clock = clock
@@ -65,7 +69,14 @@ class RuleManager:
         self._external_labels = dict(external_labels or {})
         self._external_url = external_url
         self._detectors = dict(detectors or {})
-        self._query = SharedQuery(lambda expr, ts: self._engine.instant_query(expr, ts))
+        fast = FastPath(cycle_cache) if cycle_cache is not None else None
+        self._fast = fast
+
+        def query(expr: str, ts: int) -> QueryValue | Columns:
+            got = fast(expr, ts) if fast is not None else None
+            return got if got is not None else self._engine.instant_query(expr, ts)
+
+        self._query = SharedQuery(query)
         self._groups: list[RuleGroup] = []
         self._task: asyncio.Task[None] | None = None
         self._saved_at_ms, self._saved = load_state(state_path) if state_path else (0, {})
@@ -104,6 +115,10 @@ class RuleManager:
         """Evaluate every group whose next slot (a multiple of its interval) has come; returns how many."""
         now_ms = round((self._clock() if now_s is None else now_s) * 1000)
         self._query.reset()
+        if self._cycle_cache is not None:
+            self._cycle_cache.reset()
+        if self._fast is not None:
+            self._fast.reset()
         n = 0
         for g in self._groups:
             ts = now_ms - now_ms % g.interval_ms

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -12,7 +13,7 @@ from prometheus_client import CollectorRegistry
 from alerting.model import Alert
 from alerting.rules import AlertState, RuleManager
 from metrics_store.memory import MemoryStore
-from metrics_store.model import MatchOp, Matcher, labels_from
+from metrics_store.model import Matcher, MatchOp, labels_from
 from metrics_store.promql import Engine
 
 
@@ -161,8 +162,6 @@ def test_reload_keeps_state(tmp_path: Path) -> None:
     mgr, store, clock, _, _ = _setup(tmp_path)
     _up(store, {t: 0.0 for t in range(0, 200, 10)})
     _run(mgr, clock, 60)
-    import asyncio
-
     asyncio.run(mgr.apply_config([str(tmp_path / "r.yml")]))
     assert _state(mgr) is AlertState.FIRING
 
@@ -214,7 +213,7 @@ groups:
 @pytest.mark.asyncio
 async def test_start_stop_saves_state(tmp_path: Path) -> None:
     state = tmp_path / "s.json"
-    mgr, store, clock, _, _ = _setup(tmp_path, state=state)
+    mgr, _, clock, _, _ = _setup(tmp_path, state=state)
     clock.now = 5.0
     await mgr.start()
     await mgr.stop()

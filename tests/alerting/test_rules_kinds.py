@@ -10,6 +10,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from alerting.rules import AlertState, RuleManager, Template, TemplateError
+from alerting.rules._template import QueryResult
 from metrics_store.memory import MemoryStore
 from metrics_store.model import labels_from
 from metrics_store.promql import Engine
@@ -75,7 +76,11 @@ def test_rate_of_change(tmp_path: Path) -> None:
         expr: queue_depth
         params: {window: 5m, step: 1m, op: ">", threshold: 0.5}
 """))  # fmt: skip
-    _series(store, {"__name__": "queue_depth", "q": "a"}, {i * 60: 10.0 for i in range(10)} | {i * 60: 10.0 + (i - 9) * 60 for i in range(10, 20)})
+    _series(
+        store,
+        {"__name__": "queue_depth", "q": "a"},
+        {i * 60: 10.0 for i in range(10)} | {i * 60: 10.0 + (i - 9) * 60 for i in range(10, 20)},
+    )
     got = _states(mgr, clock, range(0, 20 * 60, 60))
     assert got[:10] == ["-"] * 10
     assert got[-1] == "firing"
@@ -181,7 +186,11 @@ def test_anomaly_calls_a_per_series_detector(tmp_path: Path) -> None:
         expr: latency
         params: {detector: z, threshold: 0.9}
 """), detectors={"z": ZDetector})  # fmt: skip
-    _series(store, {"__name__": "latency", "app": "a"}, {i * 60: 1.0 + 0.01 * (i % 3) for i in range(10)} | {600: 50.0})
+    _series(
+        store,
+        {"__name__": "latency", "app": "a"},
+        {i * 60: 1.0 + 0.01 * (i % 3) for i in range(10)} | {600: 50.0},
+    )
     _series(store, {"__name__": "latency", "app": "b"}, {i * 60: 2.0 + 0.01 * (i % 3) for i in range(11)})
     got = _states(mgr, clock, range(0, 11 * 60, 60))
     assert got[:10] == ["-"] * 10 and got[10] == "firing"
@@ -200,8 +209,13 @@ def test_log_pattern_new_and_rising(tmp_path: Path) -> None:
 """))  # fmt: skip
     name = "paramedic_log_pattern_messages_total"
     _series(store, {"__name__": name, "app": "a", "pattern_id": "p1"},
-            {i * 60: float(i) for i in range(74)} | {i * 60: 74.0 + 10 * (i - 74) for i in range(74, 80)})  # fmt: skip
-    _series(store, {"__name__": name, "app": "a", "pattern_id": "p2"}, {i * 60: float(i - 70) for i in range(70, 80)})
+            {i * 60: float(i) for i in range(74)}
+            | {i * 60: 74.0 + 10 * (i - 74) for i in range(74, 80)})  # fmt: skip
+    _series(
+        store,
+        {"__name__": name, "app": "a", "pattern_id": "p2"},
+        {i * 60: float(i - 70) for i in range(70, 80)},
+    )
     for t in range(0, 80 * 60, 60):
         clock.now = t
         mgr.eval_due()
@@ -248,14 +262,19 @@ GO = {"instance": "h:9100", "job": "node"}
         ("{{ humanizeDuration 0.25 }}", 0, "250ms"),
         ("{{ humanizePercentage 0.0512 }}", 0, "5.12%"),
         ("{{ .Labels.instance | stripPort }}", 0, "h"),
-        ("{{ if and (gt $value 1.0) (lt $value 3.0) }}in{{ else if eq $value 5.0 }}five{{ else }}out{{ end }}", 5, "five"),
+        (
+            "{{ if and (gt $value 1.0) (lt $value 3.0) }}in"
+            "{{ else if eq $value 5.0 }}five{{ else }}out{{ end }}",
+            5,
+            "five",
+        ),
         ("{{ range $k, $v := $labels }}{{ end }}", 0, None),
-        ("{{ template \"x\" }}", 0, None),
-        ("{{ $labels.job | toUpper | printf \"%s!\" }}", 0, "NODE!"),
-        ("{{ reReplaceAll \"(.*):(.*)\" \"$2\" $labels.instance }}", 0, "9100"),
-        ("{{ match \"^h\" $labels.instance }}", 0, "true"),
-        ("{{/* comment */}}x  {{- \" y\" }}", 0, "x y"),
-        ("{{ index $labels \"job\" }}", 0, "node"),
+        ('{{ template "x" }}', 0, None),
+        ('{{ $labels.job | toUpper | printf "%s!" }}', 0, "NODE!"),
+        ('{{ reReplaceAll "(.*):(.*)" "$2" $labels.instance }}', 0, "9100"),
+        ('{{ match "^h" $labels.instance }}', 0, "true"),
+        ('{{/* comment */}}x  {{- " y" }}', 0, "x y"),
+        ('{{ index $labels "job" }}', 0, "node"),
     ],
 )
 def test_template_subset(text: str, value: float, want: str | None) -> None:
@@ -267,10 +286,10 @@ def test_template_subset(text: str, value: float, want: str | None) -> None:
 
 
 def test_template_query_function() -> None:
-    from alerting.rules._template import QueryResult
-
     def query(q: str) -> list[QueryResult]:
         return [QueryResult({"instance": "x"}, 42.0)]
 
-    t = Template('{{ with query "up" }}{{ . | first | value }} on {{ . | first | label "instance" }}{{ end }}')
+    t = Template(
+        '{{ with query "up" }}{{ . | first | value }} on {{ . | first | label "instance" }}{{ end }}'
+    )
     assert t.expand({}, 0.0, query=query) == "42 on x"
