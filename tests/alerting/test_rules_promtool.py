@@ -127,3 +127,10 @@ def test_keep_firing_for_is_accepted(tmp_path: Path) -> None:
     )
     (group,) = load_files([str(path)])
     assert group.rules[0].keep_firing_for_ms == 300_000
+
+
+@pytest.mark.parametrize("path", sorted((DATA / "paramedic_only").glob("*.test.yml")), ids=lambda p: p.name)
+def test_paramedic_kind_packs_run_where_promtool_cannot(path: Path) -> None:
+    result = run_test_file(path)
+    assert result.ok, "\n".join(result.errors)
+    assert _promtool("test", "rules", str(path)) != 0  # `kind:` is Paramedic's extension
