@@ -344,16 +344,19 @@ def _fast_offset(tz: str) -> int | None:
 def _fast_sd(sd: str) -> dict[str, dict[str, str]] | None:
     """Elements of a structured-data span the fast regex accepted; None on a duplicate element id."""
     elements: dict[str, dict[str, str]] = {}
-    escaped = "\\" in sd
+    if "\\" not in sd:
+        # Without escapes no value holds ``"`` or ``]``: elements are split at ``][`` and parameters at ``"``.
+        for element in sd[1:-1].split("]["):
+            sdid, _, params = element.partition(" ")
+            if sdid in elements:
+                return None  # the scanner reports it
+            parts = (" " + params).split('"')  # ' name=', value, ' name=', value, ..., ''
+            elements[sdid] = dict(zip([p[1:-1] for p in parts[:-1:2]], parts[1::2], strict=False))
+        return elements
     for sdid, raw in _FAST_ELEM.findall(sd):
         if sdid in elements:
-            return None  # the scanner reports it
-        if not raw:
-            elements[sdid] = {}
-        elif escaped:
-            elements[sdid] = {k: _FAST_ESCAPE.sub(r"\1", v) for k, v in _FAST_PARAM.findall(raw)}
-        else:
-            elements[sdid] = dict(_FAST_PARAM.findall(raw))
+            return None
+        elements[sdid] = {k: _FAST_ESCAPE.sub(r"\1", v) for k, v in _FAST_PARAM.findall(raw)}
     return elements
 
 

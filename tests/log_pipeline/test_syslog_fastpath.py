@@ -23,6 +23,7 @@ SEEDS = [
     "<1>1 2024-12-31T23:59:59.999999+23:59 h a p m [x] ",
     '<1>1 2024-01-01T24:00:00-00:60 h a p m [x y=""][z]msg',
     '<192>1 - h a p m [a b="\\x"]',
+    '<1>1 - h a p m [e x="1" x="2 [z" y="a=b c"][f][g@1 q=""] tail',
 ]
 FIELDS = [f for f in SyslogMessage.__slots__ if f != "error"]
 
