@@ -15,10 +15,11 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from log_pipeline.syslog._message import ParseError, SyslogMessage
 from log_pipeline.syslog._rfc5424 import _Fail, _set_message, parse_pri
-from log_pipeline.syslog._time import days_in_month, to_unix_ns
+from log_pipeline.syslog._time import days_from_civil, days_in_month, to_unix_ns
 
 __all__ = ["parse_rfc3164"]
 
@@ -35,18 +36,28 @@ _RFC3339 = re.compile(rb"(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(?:\.(\d{1,9}
 _TAG = re.compile(rb"([!-9;-Z\\^-~]{1,48}?)(?:\[([^\]\s]{1,128})\])?(?::(?: |$)|(?= |$))")
 
 
+@lru_cache(maxsize=1024)
+def _days(mon: bytes, day: bytes, year_b: bytes | None) -> int | None:
+    """Days since the epoch of ``Mmm dd [yyyy]`` (year 0 without a year), None when not a date."""
+    month = _MONTHS.get(mon.lower().decode("ascii"))
+    year = int(year_b) if year_b else 0
+    dd = int(day)
+    if month is None or not 1 <= dd <= days_in_month(year or 4, month):
+        return None
+    return days_from_civil(year, month, dd)
+
+
 def _stamp(d: bytes, p: int, out: SyslogMessage) -> int:
     m = _STAMP.match(d, p)
     if m is not None:
         mon, day, year1, hh, mi, ss, frac, year2 = m.groups()
-        month = _MONTHS.get(mon.lower().decode("ascii"))
         year_b = year1 or year2
-        year = int(year_b) if year_b else 0
-        dd, h, mn, s = int(day), int(hh), int(mi), int(ss)
-        if month is None or not 1 <= dd <= days_in_month(year or 4, month) or h > 23 or mn > 59 or s > 60:
+        days = _days(mon, day, year_b)
+        h, mn, s = int(hh), int(mi), int(ss)
+        if days is None or h > 23 or mn > 59 or s > 60:
             return p
         frac_ns = int(frac.ljust(9, b"0")) if frac else 0
-        out.timestamp_ns = to_unix_ns(year, month, dd, h, mn, min(s, 59), frac_ns, 0)
+        out.timestamp_ns = (days * 86400 + h * 3600 + mn * 60 + min(s, 59)) * 1_000_000_000 + frac_ns
         out.year_missing = year_b is None
         return m.end()
     m = _RFC3339.match(d, p)
