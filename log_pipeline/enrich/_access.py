@@ -35,11 +35,6 @@ def _unq(value: str) -> str:
     return value.replace('\\"', '"').replace("\\\\", "\\")
 
 
-def _int_or_none(value: str) -> int | None:
-    value = value.strip('"')
-    return int(value) if value.isdigit() else None
-
-
 def parse_gorouter(line: str) -> dict[str, FieldValue] | None:
     """Fields of a gorouter access log line, or None when ``line`` is not one."""
     m = _GOROUTER.match(line)
@@ -48,17 +43,21 @@ def parse_gorouter(line: str) -> dict[str, FieldValue] | None:
     host, start, method, uri, proto, status, received, sent, referer, agent, remote, dest, rest = m.groups()
     fields: dict[str, FieldValue] = {"host": host, "start": start, "method": method, "path": uri}
     fields["protocol"] = proto
-    for key, value in (("status", status), ("bytes_received", received), ("bytes_sent", sent)):
-        number = _int_or_none(value)
-        if number is not None:
-            fields[key] = number
+    # the regex admits digits, "-" or - for these three
+    if status.isdigit():
+        fields["status"] = int(status)
+    if received.isdigit():
+        fields["bytes_received"] = int(received)
+    if sent.isdigit():
+        fields["bytes_sent"] = int(sent)
     for key, value in (("referer", referer), ("user_agent", agent), ("remote_addr", remote)):
         if value != "-":
-            fields[key] = _unq(value)
+            fields[key] = _unq(value) if "\\" in value else value
     if dest != "-":
         fields["backend_addr"] = dest
     for key, quoted, bare in _KV.findall(rest):
-        value = _unq(quoted) if quoted else bare  # an empty quoted value leaves both empty
+        # an empty quoted value leaves both empty
+        value = (_unq(quoted) if "\\" in quoted else quoted) if quoted else bare
         if not value or value == "-":
             continue
         renamed = _GOROUTER_FLOATS.get(key)
