@@ -25,9 +25,9 @@ from datetime import UTC, datetime
 from typing import TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
-import httpx
+import aiohttp
 
-from collector._fetch import fetch
+from collector._fetch import fetch, scrape_headers
 from collector._metrics import ScrapeMetrics
 from collector.cache import IngestResult, ScrapeCache
 from collector.errors import ScrapeError, ScrapeParseError
@@ -59,7 +59,7 @@ class ScrapeLoop:
         settings: ScrapeSettings,
         *,
         appender: Appender,
-        client: httpx.AsyncClient,
+        client: aiohttp.ClientSession,
         executor: Executor,
         metrics: ScrapeMetrics,
         clock: Callable[[], float],
@@ -82,6 +82,7 @@ class ScrapeLoop:
         self._logged_state: str | None = None
         self._global_url = _global_url(target.url)
         self._on_families = on_families
+        self._headers: tuple[float, dict[str, str]] = (-1.0, {})
 
     @property
     def target(self) -> Target:
@@ -176,9 +177,12 @@ class ScrapeLoop:
         ts_ms = int(wall * 1000)
         error: ScrapeError | None = None
         result: IngestResult | None = None
+        timeout_s = min(t.timeout_s, s.timeout_s)
+        if self._headers[0] != timeout_s:
+            self._headers = (timeout_s, scrape_headers(timeout_s))
         try:
             body, ctype = await fetch(
-                self._client, t.url, timeout_s=min(t.timeout_s, s.timeout_s), max_body_bytes=s.max_body_bytes
+                self._client, t.url, self._headers[1], timeout_s=timeout_s, max_body_bytes=s.max_body_bytes
             )
             result = await self._in_thread(self._parse_and_ingest, body, ctype, ts_ms, started)
         except ScrapeError as exc:

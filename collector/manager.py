@@ -19,10 +19,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import httpx
+import aiohttp
 import prometheus_client
 from prometheus_client import CollectorRegistry
 
+from collector._fetch import new_session
 from collector._metrics import ScrapeMetrics
 from collector.config import CollectorConfig, FileJob, PlatformJob, StaticJob
 from collector.discovery import TargetGroup, discoverer_for
@@ -69,27 +70,28 @@ class ScrapeManager:
         *,
         registry: CollectorRegistry = prometheus_client.REGISTRY,
         clock: Callable[[], float] = time.time,
-        transport: httpx.AsyncBaseTransport | None = None,
+        connector: Callable[[], aiohttp.BaseConnector] | None = None,
         base_dir: Path | None = None,
         max_workers: int = 2,
         on_families: Callable[[Mapping[str, FamilyMeta]], None] | None = None,
     ) -> None:
-        """``clock`` gives sample timestamps (Unix seconds); ``transport`` replaces the HTTP transport;
-        ``base_dir`` resolves relative file_sd paths (default: the working directory); ``max_workers`` sizes
-        the thread pool that parses and appends; ``on_families`` receives each scrape's family metadata (e.g.
+        """``clock`` gives sample timestamps (Unix seconds); ``connector`` builds each target's aiohttp
+        connector (default: TCP, two connections); ``base_dir`` resolves relative file_sd paths (default:
+        the working directory); ``max_workers`` sizes the thread pool that parses and appends;
+        ``on_families`` receives each scrape's family metadata (e.g.
         :meth:`collector.metadata.MetadataRegistry.observe`), from a worker thread."""
         self._config = config
         self._appender = appender
         self._platform = platform
         self._clock = clock
-        self._transport = transport
+        self._connector = connector
         self._base_dir = base_dir or Path.cwd()
         self._max_workers = max_workers
         self._on_families = on_families
         self._metrics = ScrapeMetrics(registry)
         self._jobs: dict[str, _JobState] = {}
         self._stopping: set[asyncio.Task[None]] = set()
-        self._clients: dict[ScrapeLoop, httpx.AsyncClient] = {}
+        self._clients: dict[ScrapeLoop, aiohttp.ClientSession] = {}
         self._executor: ThreadPoolExecutor | None = None
         self._running = False
 
@@ -115,7 +117,7 @@ class ScrapeManager:
         tasks = [s.task for s in self._jobs.values() if s.task is not None]
         await asyncio.gather(*tasks, return_exceptions=True)
         self._jobs.clear()
-        await asyncio.gather(*(c.aclose() for c in self._clients.values()), return_exceptions=True)
+        await asyncio.gather(*(c.close() for c in self._clients.values()), return_exceptions=True)
         self._clients.clear()
         if self._executor is not None:
             self._executor.shutdown(wait=True)
@@ -181,17 +183,10 @@ class ScrapeManager:
             self._stop_loop(lp)
         self._metrics.targets.labels(name).set(0)
 
-    def _new_client(self) -> httpx.AsyncClient:
-        # One small client per target: httpcore's pool scans every pooled connection on each request, so a
-        # single shared pool costs O(targets) per scrape (measured: a third of the collector's CPU at 20
-        # targets). A target needs one keep-alive connection.
-        return httpx.AsyncClient(
-            transport=self._transport,
-            limits=httpx.Limits(max_connections=2, max_keepalive_connections=1),
-            follow_redirects=True,
-            trust_env=False,
-            headers={"User-Agent": "Paramedic-Collector/0.1"},
-        )
+    def _new_client(self) -> aiohttp.ClientSession:
+        # One small session per target: a target needs one keep-alive connection, and a shared pool would
+        # make targets contend for it (with httpcore a shared pool cost O(targets) per scrape).
+        return new_session(self._connector)
 
     async def _stop_and_close(self, lp: ScrapeLoop) -> None:
         try:
@@ -199,7 +194,7 @@ class ScrapeManager:
         finally:
             client = self._clients.pop(lp, None)
             if client is not None:
-                await client.aclose()
+                await client.close()
 
     def _stop_loop(self, lp: ScrapeLoop) -> None:
         task = asyncio.get_running_loop().create_task(self._stop_and_close(lp))
