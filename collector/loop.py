@@ -26,6 +26,7 @@ from typing import TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
+from prometheus_client import Counter, Histogram
 
 from collector._fetch import fetch, scrape_headers
 from collector._metrics import ScrapeMetrics
@@ -52,6 +53,22 @@ def _global_url(url: str) -> str:
     return url
 
 
+class _JobMetrics:
+    """A job's metric children that every scrape touches, resolved once per job instead of per scrape
+    (``labels()`` builds a key and takes a lock). The success-only ones are created at the first success,
+    so a target that never answers exports no zero ``result="success"`` series, as before."""
+
+    __slots__ = ("appended", "duration", "job", "stale", "start_lag", "success")
+
+    def __init__(self, m: ScrapeMetrics, job: str) -> None:
+        self.job = job
+        self.start_lag: Histogram = m.start_lag.labels(job)
+        self.duration: Histogram = m.duration.labels(job)
+        self.stale: Counter = m.stale_markers.labels(job)
+        self.success: Counter | None = None
+        self.appended: Counter | None = None
+
+
 class ScrapeLoop:
     def __init__(
         self,
@@ -72,12 +89,13 @@ class ScrapeLoop:
         self._client = client
         self._executor = executor
         self._metrics = metrics
+        self._jm = _JobMetrics(metrics, settings.job)
         self._clock = clock
         self._cache = ScrapeCache(appender, target.labels, settings)
         self._task: asyncio.Task[None] | None = None
         self._health = "unknown"
         self._last_error = ""
-        self._last_scrape: datetime | None = None
+        self._last_scrape: float | None = None  # wall clock; a datetime only when status() asks
         self._last_duration = 0.0
         self._logged_state: str | None = None
         self._global_url = _global_url(target.url)
@@ -111,7 +129,7 @@ class ScrapeLoop:
             except StoreError as exc:
                 log.error("target %s: cannot append staleness markers: %s", self._target.url, exc)
             else:
-                self._metrics.stale_markers.labels(self._settings.job).inc(n)
+                self._jm.stale.inc(n)
 
     def status(self) -> TargetStatus:
         t = self._target
@@ -123,7 +141,7 @@ class ScrapeLoop:
             discovered_labels=t.discovered_labels,
             health=self._health,
             last_error=self._last_error,
-            last_scrape=self._last_scrape,
+            last_scrape=None if self._last_scrape is None else datetime.fromtimestamp(self._last_scrape, UTC),
             last_scrape_duration_s=self._last_duration,
             interval_s=t.interval_s,
             timeout_s=min(t.timeout_s, self._settings.timeout_s),
@@ -148,7 +166,7 @@ class ScrapeLoop:
             delay = next_at - loop.time()
             if delay > 0:
                 await asyncio.sleep(delay)
-            self._metrics.start_lag.labels(self._settings.job).observe(max(loop.time() - next_at, 0.0))
+            self._jm.start_lag.observe(max(loop.time() - next_at, 0.0))
             await self._scrape_once()
             interval = self._target.interval_s
             next_at += interval
@@ -170,6 +188,8 @@ class ScrapeLoop:
     async def _scrape_once(self) -> None:
         if self._pending is not None:
             self._settings, self._pending = self._pending, None
+            if self._settings.job != self._jm.job:
+                self._jm = _JobMetrics(self._metrics, self._settings.job)
             self._cache.reconfigure(self._settings)
         s, t = self._settings, self._target
         started = time.perf_counter()
@@ -194,7 +214,7 @@ class ScrapeLoop:
         if error is not None and error.reason != "append":
             try:
                 stale = await self._in_thread(self._cache.fail, ts_ms, duration)
-                self._metrics.stale_markers.labels(s.job).inc(stale)
+                self._jm.stale.inc(stale)
             except StoreError as exc:
                 log.error("target %s: cannot append the failed scrape's report: %s", t.url, exc)
         self._record(wall, duration, result, error)
@@ -202,19 +222,22 @@ class ScrapeLoop:
     def _record(
         self, wall: float, duration: float, result: IngestResult | None, error: ScrapeError | None
     ) -> None:
-        job, m = self._settings.job, self._metrics
-        self._last_scrape = datetime.fromtimestamp(wall, UTC)
+        job, m, jm = self._settings.job, self._metrics, self._jm
+        self._last_scrape = wall
         self._last_duration = duration
-        m.duration.labels(job).observe(duration)
+        jm.duration.observe(duration)
         if error is None and result is not None:
             self._health, self._last_error = "up", ""
-            m.scrapes.labels(job, "success").inc()
-            m.samples_appended.labels(job).inc(result.appended)
+            if jm.success is None or jm.appended is None:
+                jm.success = m.scrapes.labels(job, "success")
+                jm.appended = m.samples_appended.labels(job)
+            jm.success.inc()
+            jm.appended.inc(result.appended)
             if result.dropped_by_relabel:
                 m.samples_dropped.labels(job, "relabel").inc(result.dropped_by_relabel)
             if result.duplicates:
                 m.samples_dropped.labels(job, "duplicate").inc(result.duplicates)
-            m.stale_markers.labels(job).inc(result.stale_markers)
+            jm.stale.inc(result.stale_markers)
             if self._logged_state not in (None, "up"):
                 log.info("target %s is up again", self._target.url)
             self._logged_state = "up"
