@@ -117,9 +117,10 @@ class _Partition:
     index: tantivy.Index
     max_id: str | None = None  # greatest id in the partition; valid once ``max_known``
     max_known: bool = False
+    legacy: bool = False  # written with the earlier schema (``id`` not fast): every write deletes first
 
     def greatest_id(self) -> str | None:
-        if not self.max_known:
+        if not self.max_known and not self.legacy:
             self.index.reload()
             searcher = self.index.searcher()
             hits = searcher.search(tantivy.Query.all_query(), 1, count=False, order_by_field="id").hits
@@ -162,10 +163,20 @@ class TantivyStore:
             for child in sorted(path.glob("p*")):
                 if child.is_dir() and child.name[1:].isdigit():
                     start = int(child.name[1:])
-                    self._parts[start] = _Partition(start, child, tantivy.Index(self._schema, str(child)))
+                    self._parts[start] = self._open(start, child)
         except (OSError, ValueError) as exc:
             raise SearchError(f"cannot open search store at {path}: {exc}") from exc
         self.apply_retention()
+
+    def _open(self, start: int, path: Path) -> _Partition:
+        try:
+            return _Partition(start, path, tantivy.Index(self._schema, str(path)))
+        except ValueError as exc:
+            if "schema does not match" not in str(exc):
+                raise
+            # a partition from before ``id`` became a fast field (and ``ts`` stopped being indexed): same
+            # fields in the same order, so queries built against the current schema apply to it
+            return _Partition(start, path, tantivy.Index.open(str(path)), legacy=True)
 
     # ---- writing -----------------------------------------------------------------------------------
 
@@ -199,10 +210,11 @@ class TantivyStore:
                     part = self._partition(start_s)
                     writer = self._writer(part)
                     top = part.greatest_id()
+                    legacy = part.legacy
                     try:
                         for r in recs:
                             rid = r.id
-                            if top is None or rid > top:
+                            if not legacy and (top is None or rid > top):
                                 top = rid  # never written to this partition: nothing to delete
                             else:
                                 writer.delete_documents_by_term("id", rid)

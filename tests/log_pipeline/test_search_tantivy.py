@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import tantivy
 from prometheus_client import CollectorRegistry
 
 from log_pipeline.model import LogRecord
-from log_pipeline.search.tantivy_store import TantivyStore
+from log_pipeline.search.tantivy_store import TantivyStore, _document
 
 T0 = 1_714_564_800 * 10**9
 
@@ -47,4 +48,30 @@ def test_lower_id_than_written_is_still_an_upsert(tmp_path: Path) -> None:
     page = store.search("", None, None, 10)
     assert sorted(r.message for r in page.hits) == ["four", "nine", "three again"]
     assert store.search("three", None, None, 10).total == 1
+    store.close()
+
+
+def test_partition_with_the_earlier_schema_is_read_and_upserted(tmp_path: Path) -> None:
+    sb = tantivy.SchemaBuilder()  # before: id not fast, ts indexed
+    sb.add_text_field("id", stored=True, tokenizer_name="raw", index_option="basic")
+    sb.add_integer_field("ts", stored=True, indexed=True, fast=True)
+    sb.add_integer_field("ts_ms", fast=True)
+    sb.add_text_field("message", stored=True, tokenizer_name="default", index_option="position")
+    sb.add_text_field("lbl", tokenizer_name="raw", index_option="basic")
+    sb.add_text_field("kv", tokenizer_name="raw", index_option="basic")
+    sb.add_json_field("num", fast=True, tokenizer_name="raw", index_option="basic")
+    sb.add_bytes_field("src", stored=True, indexed=False)
+    part = tmp_path / f"p{T0 // 10**9 // 86_400 * 86_400}"
+    part.mkdir()
+    index = tantivy.Index(sb.build(), str(part))
+    writer = index.writer(15_000_000, 1)
+    for i in range(3):
+        writer.add_document(_document(_rec(i, f"old {i}")))
+    writer.commit()
+    writer.wait_merging_threads()
+    store = _store(tmp_path)
+    assert store.search("old", T0 + 1000, T0 + 2000, 10).total == 2
+    store.write([_rec(1, "new 1"), _rec(7, "new 7")])
+    page = store.search("", None, None, 10)
+    assert sorted(r.message for r in page.hits) == ["new 1", "new 7", "old 0", "old 2"]
     store.close()
