@@ -12,13 +12,16 @@ Conventions
   ``id``) -> labels ``deployment``, ``job`` (= group), ``az``, ``instance_id``; combined with the others.
 * **Local platform** (platforms/local, forwarded by the demo's rsyslog as RFC 5424): an app instance line
   has app-name = the app's name, proc-id = the instance index and msg-id ``APP`` -> labels ``app``,
-  ``instance``, ``source=APP``. HAProxy lines (app-name ``haproxy``) in the default ``option httplog``
+  ``instance``, ``source=APP``; ``key=value`` pairs in the message (logfmt: ``status=500 duration_ms=0.4``)
+  become fields (numbers as numbers) unless a field of that name exists, at most 32 per line. HAProxy lines
+  (app-name ``haproxy``) in the default ``option httplog``
   format -> ``method``, ``path``, ``status``, ``response_time_s``, ``backend`` (= app, also label ``app``),
   ``server``, ``source=RTR``.
 """
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable
 
@@ -90,12 +93,38 @@ def _haproxy(record: LogRecord) -> bool:
     return True
 
 
+_LOGFMT = re.compile(r'(?<![^\s])([A-Za-z_][A-Za-z0-9_.]*)=("(?:[^"\\]|\\.)*"|[^\s"]+)')
+_MAX_LOGFMT_PAIRS = 32
+
+
+def _number(text: str) -> str | int | float:
+    if text.isdigit() and len(text) < 19:
+        return int(text)
+    try:
+        value = float(text)
+    except ValueError:
+        return text
+    return value if math.isfinite(value) else text
+
+
+def _logfmt(record: LogRecord) -> None:
+    fields = record.fields
+    for n, match in enumerate(_LOGFMT.finditer(record.message)):
+        if n >= _MAX_LOGFMT_PAIRS:
+            break
+        key, raw = match.group(1), match.group(2)
+        if key in fields:
+            continue
+        fields[key] = raw[1:-1].replace('\\"', '"') if raw.startswith('"') else _number(raw)
+
+
 def _local_app(record: LogRecord) -> bool:
     procid = record.fields.get("procid")
     if record.fields.get("msgid") != LOCAL_APP_MSGID or not isinstance(procid, str) or not procid.isdigit():
         return False
     record.labels["instance"] = procid
     record.labels["source"] = "APP"
+    _logfmt(record)
     return True  # ``app`` label is already the app-name
 
 

@@ -96,6 +96,25 @@ def test_local_app_and_haproxy() -> None:
     assert rec.labels["app"] == "be_shop" and rec.labels["source"] == "RTR" and rec.fields["status"] == 500
 
 
+def test_local_app_logfmt_pairs_become_fields() -> None:
+    line = (
+        b"<12>1 2024-03-10T12:00:00Z demo shop 1 APP - 2024-03-10 12:00:00 WARNING sample_app.access: access "
+        b'method=GET path=/api/items status=500 duration_ms=0.4 note="two words" big=1e400 procid=9'
+    )
+    rec = _record(line)
+    assert rec.fields["status"] == 500 and rec.fields["duration_ms"] == 0.4
+    assert (rec.fields["method"], rec.fields["path"], rec.fields["note"]) == (
+        "GET",
+        "/api/items",
+        "two words",
+    )
+    assert rec.fields["big"] == "1e400"  # not a finite number: kept as text
+    assert rec.fields["procid"] == "1"  # header fields are never overwritten by the message
+    many = b" ".join(b"k%d=%d" % (i, i) for i in range(40))
+    capped = _record(b"<14>1 2024-03-10T12:00:00Z demo shop 1 APP - " + many)
+    assert capped.fields["k31"] == 31 and "k32" not in capped.fields  # at most 32 pairs per line
+
+
 def test_unknown_format_untouched() -> None:
     line = b"<14>1 2024-03-10T12:00:00Z host sshd 1234 - - Accepted publickey"
     raw = RawMessage(data=line, received_ns=1, transport="tcp", peer="p")

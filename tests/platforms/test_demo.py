@@ -211,7 +211,7 @@ def test_logs_from_rsyslog_find_router_and_app_errors(demo: Demo) -> None:
     assert hit["labels"]["app"] == "checkout" and hit["fields"]["status"] == 500
     assert hit["fields"]["appname"] == "haproxy"
     # the instances' own access lines (app-name = app, proc-id = index, msg-id APP), and the fault event
-    q = 'app:checkout AND source:APP AND "status=500"'
+    q = "app:checkout AND source:APP AND status:500"  # logfmt pairs of app lines are fields
     wait_until(lambda: bool(_log_hits(demo, q)), 30, "checkout's own 500 access lines")
     app_hit = _log_hits(demo, q)[0]
     assert app_hit["labels"]["instance"] in {"0", "1"} and app_hit["fields"]["msgid"] == "APP"
