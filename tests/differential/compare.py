@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import math
+import re
 from typing import Any
 
 __all__ = ["REL_TOL", "differences", "normalise"]
@@ -17,10 +18,29 @@ def _f(text: str) -> float:
     return float(text)
 
 
+_DUPLICATES = re.compile(
+    r"(found duplicate series for the match group \{.*?\} on the \w+ hand-side of the "
+    r"operation: )\[(.*?)\];"
+)
+
+
+def _error_text(message: str | None) -> str | None:
+    """Prometheus lists the two clashing series in storage order, which is the order the series were first
+    scraped (which target answered first) — not deterministic in either system. Sort that list."""
+    if message is None:
+        return None
+
+    def sort_list(m: re.Match[str]) -> str:
+        items = re.findall(r"\{[^{}]*\}", m.group(2))
+        return f"{m.group(1)}[{', '.join(sorted(items))}];"
+
+    return _DUPLICATES.sub(sort_list, message)
+
+
 def normalise(body: dict[str, Any], ordered: bool) -> Norm:
     """("error", (type, message)) or (resultType, comparable result)."""
     if body.get("status") != "success":
-        return "error", (body.get("errorType"), body.get("error"))
+        return "error", (body.get("errorType"), _error_text(body.get("error")))
     data = body["data"]
     kind, result = data["resultType"], data["result"]
     if kind in ("scalar", "string"):
