@@ -8,7 +8,7 @@
     ├── DiscoveryError             a discovery source failed (file unreadable/invalid, platform API error)
     └── ScrapeError                one scrape failed; ``reason`` is the metric label (errors_total{reason})
         ├── ScrapeTimeoutError          the whole scrape exceeded timeout_s
-        ├── ScrapeConnectError     connect refused/reset, protocol error (httpx error chained)
+        ├── ScrapeConnectError     connect refused/reset, protocol error (aiohttp error chained)
         ├── ScrapeStatusError       the target answered with a status other than 200
         ├── BodyTooLargeError           the (decompressed) body exceeded max_body_bytes
         ├── ScrapeParseError       the body is not valid exposition format (parser error chained)
