@@ -5,14 +5,11 @@
 
 from __future__ import annotations
 
-from alerting.anomaly._detector import DetectorConfig, SeasonalDetector
 from alerting.anomaly._ensemble import EnsembleConfig, EnsembleDetector
 
 __all__ = [
-    "DetectorConfig",
     "EnsembleConfig",
     "EnsembleDetector",
-    "SeasonalDetector",
     "default_detector",
 ]
 

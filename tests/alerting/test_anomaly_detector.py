@@ -7,10 +7,8 @@ import random
 from datetime import datetime, timedelta
 
 from alerting.anomaly import (
-    DetectorConfig,
     EnsembleConfig,
     EnsembleDetector,
-    SeasonalDetector,
     default_detector,
 )
 
@@ -99,14 +97,6 @@ def test_grace_period_ends() -> None:
             det.notify_event("remediation", t)
         scores.append(det.process(x, t))
     assert scores[2600] > 0.5
-
-
-def test_seasonal_detector_still_causal() -> None:
-    rows = _series(2500, spike_at=2200)
-    det = SeasonalDetector(DetectorConfig())
-    full = [det.process(x, t) for x, t in rows]
-    det = SeasonalDetector(DetectorConfig())
-    assert [det.process(x, t) for x, t in rows[:1800]] == full[:1800]
 
 
 def test_rare_value_inside_the_range_scores_high() -> None:
