@@ -6,20 +6,19 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.support.servers import ManagedProcess, free_port, require_binary, wait_until
+from tests.support.demo import Demo, running_demo
+from tests.support.demo import paramedic_cli as _cli
+from tests.support.servers import require_binary, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -27,53 +26,12 @@ RULE = "AppRouter5xxRatioHigh"
 SCRAPE_INTERVAL_S = 1.0
 
 
-@dataclass
-class Demo:
-    proc: ManagedProcess
-    data_dir: Path
-    api: str
-
-    def record(self) -> dict[str, Any]:
-        return dict(json.loads((self.data_dir / "demo.json").read_text()))
-
-
-def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "paramedic.cli", *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-
-
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
-    for binary in ("haproxy", "prometheus-node-exporter", "rsyslogd"):
-        require_binary(binary)
-    data_dir = tmp_path_factory.mktemp("alerting-demo")
-    port = free_port()
-    argv = [sys.executable, "-m", "paramedic.cli", "demo", "--data-dir", str(data_dir), "--http-port",
-            str(port), "--apps", "2", "--instances", "2", "--scrape-interval-s", str(SCRAPE_INTERVAL_S),
-            "--relp-port", str(free_port()), "--syslog-port", str(free_port())]  # fmt: skip
-    proc = ManagedProcess("paramedic-demo", argv, data_dir.parent / f"{data_dir.name}.log")
-    api = f"http://127.0.0.1:{port}"
-
-    def ready() -> bool:
-        if proc.popen.poll() is not None:
-            raise RuntimeError(f"demo exited with {proc.popen.returncode}:\n{proc.log_tail()}")
-        try:
-            return "api_url" in json.loads((data_dir / "demo.json").read_text()) and (
-                httpx.get(f"{api}/-/ready", timeout=1).status_code == 200
-            )
-        except (OSError, ValueError, httpx.HTTPError):
-            return False
-
-    try:
-        wait_until(ready, 60, "the demo to start paramedic serve")
-        yield Demo(proc, data_dir, api)
-    finally:
-        proc.stop(30)
+    with running_demo(
+        tmp_path_factory.mktemp("alerting-demo"), scrape_interval_s=SCRAPE_INTERVAL_S
+    ) as running:
+        yield running
 
 
 def _alerts(demo: Demo) -> list[dict[str, Any]]:

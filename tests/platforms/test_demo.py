@@ -5,11 +5,8 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +14,9 @@ import httpx
 import pytest
 
 from platforms.local.processes import pid_start_time
-from tests.support.servers import ManagedProcess, free_port, require_binary, wait_until
+from tests.support.demo import Demo, running_demo
+from tests.support.demo import paramedic_cli as _cli
+from tests.support.servers import free_port, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -61,56 +60,13 @@ def _processes_mentioning(text: str) -> list[str]:
     return found
 
 
-def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "paramedic.cli", *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-
-
-@dataclass
-class Demo:
-    proc: ManagedProcess
-    data_dir: Path
-    api: str
-
-    def record(self) -> dict[str, Any]:
-        return dict(json.loads((self.data_dir / "demo.json").read_text()))
-
-
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
-    require_binary("haproxy")
-    require_binary("prometheus-node-exporter")
-    require_binary("rsyslogd")
     data_dir = tmp_path_factory.mktemp("demo")
     # a stale demo.json from a demo that died (PID above pid_max: never alive) must be cleaned up
     (data_dir / "demo.json").write_text(json.dumps({"demo": {"name": "demo", "pid": 2**22 + 1, "argv": []}}))
-    port = free_port()
-    argv = [sys.executable, "-m", "paramedic.cli", "demo", "--data-dir", str(data_dir), "--http-port",
-            str(port), "--apps", "2", "--instances", "2", "--scrape-interval-s", "1",
-            "--relp-port", str(free_port()), "--syslog-port", str(free_port())]  # fmt: skip
-    proc = ManagedProcess("paramedic-demo", argv, data_dir.parent / f"{data_dir.name}.log")
-    api = f"http://127.0.0.1:{port}"
-
-    def ready() -> bool:
-        if proc.popen.poll() is not None:
-            raise RuntimeError(f"demo exited with {proc.popen.returncode}:\n{proc.log_tail()}")
-        try:
-            return "api_url" in json.loads((data_dir / "demo.json").read_text()) and (
-                httpx.get(f"{api}/-/ready", timeout=1).status_code == 200
-            )
-        except (OSError, ValueError, httpx.HTTPError):
-            return False
-
-    try:
-        wait_until(ready, 60, "the demo to start paramedic serve")
-        yield Demo(proc, data_dir, api)
-    finally:
-        proc.stop(30)
+    with running_demo(data_dir, scrape_interval_s=1) as running:
+        yield running
 
 
 def test_demo_cleans_stale_record_and_paramedic_sees_every_target(demo: Demo) -> None:

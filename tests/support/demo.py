@@ -1,0 +1,76 @@
+"""Run ``paramedic demo`` for a test module: free ports everywhere, ready when ``paramedic serve`` answers,
+stopped by PID (SIGTERM to the demo, which stops everything it started)."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from tests.support.servers import ManagedProcess, free_port, require_binary, wait_until
+
+__all__ = ["Demo", "paramedic_cli", "running_demo"]
+
+
+def paramedic_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "paramedic.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+@dataclass
+class Demo:
+    proc: ManagedProcess
+    data_dir: Path
+    api: str
+
+    def record(self) -> dict[str, Any]:
+        return dict(json.loads((self.data_dir / "demo.json").read_text()))
+
+
+@contextlib.contextmanager
+def running_demo(
+    data_dir: Path, *, scrape_interval_s: float = 1.0, apps: int = 2, instances: int = 2
+) -> Iterator[Demo]:
+    for binary in ("haproxy", "prometheus-node-exporter", "rsyslogd"):
+        require_binary(binary)
+    port = free_port()
+    options = {
+        "--data-dir": str(data_dir),
+        "--http-port": str(port),
+        "--apps": str(apps),
+        "--instances": str(instances),
+        "--scrape-interval-s": str(scrape_interval_s),
+        "--relp-port": str(free_port()),
+        "--syslog-port": str(free_port()),
+    }
+    argv = [sys.executable, "-m", "paramedic.cli", "demo", *(x for pair in options.items() for x in pair)]
+    proc = ManagedProcess("paramedic-demo", argv, data_dir.parent / f"{data_dir.name}.log")
+    api = f"http://127.0.0.1:{port}"
+
+    def ready() -> bool:
+        if proc.popen.poll() is not None:
+            raise RuntimeError(f"demo exited with {proc.popen.returncode}:\n{proc.log_tail()}")
+        try:
+            return "api_url" in json.loads((data_dir / "demo.json").read_text()) and (
+                httpx.get(f"{api}/-/ready", timeout=1).status_code == 200
+            )
+        except (OSError, ValueError, httpx.HTTPError):
+            return False
+
+    try:
+        wait_until(ready, 60, "the demo to start paramedic serve")
+        yield Demo(proc, data_dir, api)
+    finally:
+        proc.stop(30)
