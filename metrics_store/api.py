@@ -223,13 +223,17 @@ def query_router(
         text = form.get("query")
         return await _run(lambda: engine.range_query(text, start, end, step, timeout_s=timeout))
 
+    async def _matching_series(request: Request, *, required: bool) -> list[Labels]:
+        """Series selected by the request's ``match[]`` (required or optional), ``start`` and ``end``."""
+        form = await Form.read(request)
+        start, end = form.time("start", MIN_TIME_MS), form.time("end", MAX_TIME_MS)
+        selectors = _matchers(form, required=required)
+        return await run_in_threadpool(_series_union, querier, selectors, start, end)
+
     @router.api_route("/api/v1/series", methods=["GET", "POST"])
     async def series(request: Request) -> Response:
         try:
-            form = await Form.read(request)
-            start, end = form.time("start", MIN_TIME_MS), form.time("end", MAX_TIME_MS)
-            selectors = _matchers(form, required=True)
-            found = await run_in_threadpool(_series_union, querier, selectors, start, end)
+            found = await _matching_series(request, required=True)
         except ApiError as exc:
             return error_response(exc)
         return json_response({"status": "success", "data": [_labels_json(ls) for ls in found]})
@@ -237,10 +241,7 @@ def query_router(
     @router.api_route("/api/v1/labels", methods=["GET", "POST"])
     async def labels(request: Request) -> Response:
         try:
-            form = await Form.read(request)
-            start, end = form.time("start", MIN_TIME_MS), form.time("end", MAX_TIME_MS)
-            selectors = _matchers(form, required=False)
-            found = await run_in_threadpool(_series_union, querier, selectors, start, end)
+            found = await _matching_series(request, required=False)
         except ApiError as exc:
             return error_response(exc)
         names = sorted({name for ls in found for name, _ in ls})
@@ -251,10 +252,7 @@ def query_router(
         try:
             if not _LABEL_NAME.match(name):
                 raise ApiError("bad_data", 400, f'invalid label name: "{name}"')
-            form = await Form.read(request)
-            start, end = form.time("start", MIN_TIME_MS), form.time("end", MAX_TIME_MS)
-            selectors = _matchers(form, required=False)
-            found = await run_in_threadpool(_series_union, querier, selectors, start, end)
+            found = await _matching_series(request, required=False)
         except ApiError as exc:
             return error_response(exc)
         values = sorted({v for ls in found for k, v in ls if k == name})
