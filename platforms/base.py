@@ -1,7 +1,8 @@
 """Seam between Paramedic and an application platform (local supervisord+HAProxy, Cloud Foundry, ...).
 
-Platform adapters are leaves: the collector uses ``discover`` to learn scrape targets, remediation (a later
-issue) uses the action methods added to this Protocol then. Adapters must be safe to call from any thread.
+Platform adapters are leaves: the collector uses :class:`Platform` (``discover``) to learn scrape targets,
+remediation uses :class:`Remediable` (restart, scale, blue-green deployments, rollback). Adapters must be safe
+to call from any thread.
 """
 
 from __future__ import annotations
@@ -9,7 +10,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
-__all__ = ["DiscoveredTarget", "Platform", "PlatformError"]
+__all__ = [
+    "Deployment",
+    "DiscoveredTarget",
+    "Instance",
+    "Platform",
+    "PlatformError",
+    "Remediable",
+    "Revision",
+]
 
 
 class PlatformError(Exception):
@@ -36,4 +45,91 @@ class Platform(Protocol):
 
     def discover(self) -> list[DiscoveredTarget]:
         """Every scrape target that exists now. Raises PlatformError when the platform API fails."""
+        ...
+
+
+# -- remediation seam ---------------------------------------------------------------------------------------
+
+InstanceState = str  # "RUNNING", "STARTING", "CRASHED", "DOWN", "STOPPING" (CC API v3 process stats states)
+
+
+@dataclass(frozen=True, slots=True)
+class Instance:
+    """One app instance as the platform reports it now. ``revision`` is the revision it runs (blue-green:
+    old and new instances run side by side); ``weight`` its share of the router's traffic weight (0-256,
+    HAProxy-style; None when the platform has no per-instance weights)."""
+
+    app: str
+    index: int
+    state: InstanceState
+    revision: str = ""
+    weight: int | None = None
+    details: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Revision:
+    """A deployable version of an app: ``id`` is the platform's (CF revision GUID, local ``v<N>``),
+    ``version`` a monotonically increasing number, ``description`` what changed (e.g. the app version)."""
+
+    id: str
+    version: int
+    description: str = ""
+    current: bool = False
+
+
+DeploymentState = str  # "DEPLOYING", "PAUSED", "DEPLOYED", "CANCELING", "CANCELED" (CC API v3 reasons)
+
+
+@dataclass(frozen=True, slots=True)
+class Deployment:
+    """A blue-green/canary deployment in progress or ended. ``weight_pct`` is the share of traffic the new
+    revision gets now (0-100)."""
+
+    id: str
+    app: str
+    revision: str
+    previous_revision: str
+    state: DeploymentState
+    weight_pct: int = 0
+
+
+@runtime_checkable
+class Remediable(Protocol):
+    """What remediation needs from a platform. Every action is idempotent (a retried call completes a
+    half-done one and does not apply twice) and raises :class:`PlatformError` naming the call and the
+    platform's answer. Return values beyond ``None`` are informational (``object``)."""
+
+    name: str
+
+    def apps(self) -> list[str]: ...
+
+    def app_instances(self, app: str) -> list[Instance]: ...
+
+    def restart_app(self, app: str) -> object: ...
+
+    def restart_instance(self, app: str, index: int) -> object: ...
+
+    def scale(self, app: str, instances: int) -> object: ...
+
+    def revisions(self, app: str) -> list[Revision]: ...
+
+    def start_deployment(self, app: str, revision: str, weight_pct: int) -> Deployment:
+        """Start ``revision`` beside the live one with ``weight_pct`` of the traffic."""
+        ...
+
+    def set_deployment_weight(self, deployment: str, weight_pct: int) -> Deployment: ...
+
+    def promote_deployment(self, deployment: str) -> Deployment:
+        """All traffic to the new revision, old instances stopped; the new revision becomes current."""
+        ...
+
+    def cancel_deployment(self, deployment: str) -> Deployment:
+        """All traffic back to the previous revision, new instances stopped."""
+        ...
+
+    def deployment(self, deployment: str) -> Deployment: ...
+
+    def rollback(self, app: str, revision: str) -> Deployment:
+        """Deploy an earlier ``revision`` (all at once) and make it current."""
         ...

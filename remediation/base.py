@@ -1,0 +1,141 @@
+"""Seams of remediation (one small Protocol each).
+
+* :class:`AuditLog` — the append-only audit trail, which is also the journal that makes actions crash-safe:
+  a request whose last event is ``started`` after a restart was interrupted and is reported (and verified),
+  never applied again.
+* :class:`Rail` — one safety rail: looks at a request and the audit history and refuses it or lets it pass.
+* :class:`Action` — one action kind (restart, scale, rollback, blue-green): a typed async function over the
+  platform; the engine around it schedules, locks, rate-limits, verifies and audits.
+* :class:`Verifier` — decides whether the triggering condition cleared after an action.
+* :class:`Judge` — compares a new revision's samples with the old one's (blue-green gates).
+
+The engine (``remediation.engine``) implements :class:`alerting.base.AlertSink`, so the rule manager and
+``POST /api/v2/alerts`` feed it exactly as they feed the dispatcher.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol, TypeVar, runtime_checkable
+
+from pydantic import BaseModel
+
+from platforms.base import Remediable
+from remediation.model import ActionRecord, ActionRequest, AuditEvent, Target
+
+__all__ = [
+    "Action",
+    "ActionContext",
+    "ActionResult",
+    "AuditLog",
+    "Judge",
+    "Rail",
+    "RemediationError",
+    "Verdict",
+    "Verifier",
+]
+
+T = TypeVar("T")
+
+
+class RemediationError(Exception):
+    """Base of every remediation error; platform errors are chained as ``__cause__``."""
+
+
+@runtime_checkable
+class AuditLog(Protocol):
+    def append(self, event: AuditEvent) -> AuditEvent:
+        """Durably append (fsync'd before returning) and return the event with its ``seq``."""
+        ...
+
+    def record(self, request: ActionRequest) -> bool:
+        """Append the ``requested`` event of a new request; False (nothing written) when the id exists."""
+        ...
+
+    def get(self, action_id: str) -> ActionRecord | None: ...
+
+    def query(
+        self,
+        *,
+        policy: str | None = None,
+        app: str | None = None,
+        status: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int = 100,
+    ) -> list[ActionRecord]:
+        """Newest first."""
+        ...
+
+    def open_actions(self) -> list[ActionRecord]:
+        """Requests not in a terminal status (running, verifying, pending approval) — for crash recovery."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class ActionResult:
+    ok: bool
+    detail: str = ""
+    data: dict[str, Any] = field(default_factory=dict)  # e.g. {"instances": 3, "previous": 2}
+    revert: Callable[[], Awaitable[None]] | None = None  # undo, for verify.on_failure=revert
+
+
+class ActionContext(Protocol):
+    """What an action may use. ``call`` runs one platform call in a thread with retries/backoff and records
+    it (``platform_call`` event with the answer or error); ``query`` is an instant PromQL query over the
+    metrics store; ``event`` appends an audit event (blue-green steps); ``sleep`` honours shutdown."""
+
+    platform: Remediable
+    request: ActionRequest
+
+    async def call(self, name: str, fn: Callable[..., T], *args: Any) -> T: ...
+
+    async def query(self, expr: str) -> list[tuple[dict[str, str], float]]: ...
+
+    async def query_range(
+        self, expr: str, start: datetime, end: datetime, step_s: float
+    ) -> list[tuple[dict[str, str], list[tuple[float, float]]]]: ...
+
+    def event(self, kind: str, data: dict[str, Any]) -> None: ...
+
+    async def sleep(self, seconds: float) -> None: ...
+
+
+@runtime_checkable
+class Action(Protocol):
+    name: str
+    params_model: type[BaseModel]
+
+    async def run(self, ctx: ActionContext, target: Target, params: BaseModel) -> ActionResult: ...
+
+
+@runtime_checkable
+class Rail(Protocol):
+    name: str
+
+    def check(self, request: ActionRequest, history: AuditLog, now: datetime) -> str | None:
+        """None to let the request pass, else the refusal reason (recorded verbatim in the audit trail)."""
+        ...
+
+
+@runtime_checkable
+class Verifier(Protocol):
+    async def verify(self, request: ActionRequest, deadline_s: float) -> tuple[bool, str]:
+        """Wait up to ``deadline_s`` for the trigger to clear; (cleared?, what was observed)."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    passed: bool
+    reason: str
+    stats: dict[str, float] = field(default_factory=dict)  # p-value, effect size, medians, ratios
+
+
+@runtime_checkable
+class Judge(Protocol):
+    def judge(
+        self, old: Sequence[float], new: Sequence[float], *, higher_is_worse: bool = True
+    ) -> Verdict: ...

@@ -1,0 +1,227 @@
+"""Remediation configuration: the ``remediation:`` section of paramedic.yaml and the policy files it names.
+
+A policy file is YAML ``{policies: [Policy, ...]}``; ``paramedic policy schema`` prints the JSON Schema of
+:class:`PolicyFile` for editors. Example::
+
+    policies:
+      - name: restart-hung-instance
+        mode: live                       # default: dry_run (a new policy only says what it would do)
+        trigger:
+          matchers: ['alertname="LocalInstanceDown"']   # Alertmanager matcher syntax, all must match
+        target: {app_label: app, instance_label: app_instance}
+        action: {type: restart_instance}
+        rails:
+          cooldown: 2m
+          budget: {max_actions: 3, window: 1h}
+          blast_radius: {max_instances_pct: 50}
+          circuit_breaker: {max_failures: 3, window: 1h}
+          approval: {required: false}
+        verify: {deadline: 60s, on_failure: escalate}
+
+Durations are Prometheus-style (``30s``, ``5m``, ``1h30m``) or seconds.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from alerting.dispatch.config import Duration
+
+__all__ = [
+    "ActionSpec",
+    "ApprovalRail",
+    "BlastRadiusRail",
+    "BlueGreenParams",
+    "BudgetRail",
+    "CircuitBreakerRail",
+    "GlobalRails",
+    "Policy",
+    "PolicyFile",
+    "RailsConfig",
+    "RemediationConfig",
+    "RestartAppParams",
+    "RestartInstanceParams",
+    "RollbackParams",
+    "ScaleParams",
+    "ScheduleTrigger",
+    "TargetSpec",
+    "TriggerSpec",
+    "VerifySpec",
+]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# -- triggers and targets -----------------------------------------------------------------------------------
+
+
+class ScheduleTrigger(_Model):
+    """Scheduled action (e.g. imported App Autoscaler schedules), run by APScheduler."""
+
+    cron: str | None = Field(None, description="Five-field cron expression, e.g. '0 8 * * 1-5'.")
+    at: str | None = Field(None, description="One date-time (ISO 8601, with offset) for a specific-date run.")
+    timezone: str = Field("UTC", description="IANA time zone of the cron expression.")
+
+
+class TriggerSpec(_Model):
+    """What sets a policy off: alerts whose labels match every matcher, and/or a schedule."""
+
+    matchers: list[str] = Field(
+        default_factory=list,
+        description="Alertmanager matchers, all must match the alert's labels: ['alertname=\"X\"', "
+        "'severity=~\"critical|page\"'].",
+    )
+    schedule: ScheduleTrigger | None = None
+    on_resolved: bool = Field(False, description="Also act when the alert resolves (default: firing only).")
+
+
+class TargetSpec(_Model):
+    """Which app (and instance) the action acts on, read from the triggering alert's labels."""
+
+    app_label: str = Field("app", description="Alert label naming the app.")
+    instance_label: str | None = Field(
+        None, description="Alert label naming the instance index (restart_instance needs it)."
+    )
+    app: str | None = Field(None, description="A fixed app (scheduled triggers; overrides app_label).")
+
+
+# -- actions ------------------------------------------------------------------------------------------------
+
+
+class RestartAppParams(_Model):
+    type: Literal["restart_app"]
+
+
+class RestartInstanceParams(_Model):
+    type: Literal["restart_instance"]
+
+
+class ScaleParams(_Model):
+    """Scale out/in by a step (``adjustment: "+2"``/``"-1"``), a percentage (``"+50%"``) or to a fixed count
+    (``instances: 4``), clamped to ``min_instances``..``max_instances``."""
+
+    type: Literal["scale"]
+    adjustment: str | None = Field(None, pattern=r"^[+-]\d+%?$", description='"+2", "-1", "+50%", "-25%".')
+    instances: int | None = Field(None, ge=0)
+    min_instances: int = Field(1, ge=0)
+    max_instances: int = Field(10, ge=1)
+
+
+class RollbackParams(_Model):
+    """Roll the app back to the revision before the current one (or ``revision``)."""
+
+    type: Literal["rollback"]
+    revision: str | None = None
+
+
+class BlueGreenParams(_Model):
+    """Metric-gated blue-green: start ``revision`` beside the live one, shift traffic through ``steps``
+    (percent of traffic to the new revision), judging the new against the old at each step."""
+
+    type: Literal["blue_green"]
+    revision: str | None = Field(None, description="Revision to deploy (default: given by the request).")
+    steps: list[Annotated[int, Field(gt=0, le=100)]] = Field(default_factory=lambda: [10, 50, 100])
+    step_duration: Duration = Field(30.0, description="Observation time per step before judging.")
+    max_error_ratio_increase: float = Field(
+        0.01, ge=0, description="Fail when new error ratio exceeds old by more than this (absolute)."
+    )
+    max_latency_increase_pct: float = Field(20.0, ge=0, description="Fail when median latency rises more.")
+    alpha: float = Field(0.05, gt=0, lt=1, description="Significance level of the Mann-Whitney U test.")
+    min_effect_size: float = Field(
+        0.2, ge=0, le=1, description="Minimum rank-biserial effect size for a significant difference to fail."
+    )
+
+
+ActionSpec = Annotated[
+    RestartAppParams | RestartInstanceParams | ScaleParams | RollbackParams | BlueGreenParams,
+    Field(discriminator="type"),
+]
+
+
+# -- rails --------------------------------------------------------------------------------------------------
+
+
+class BudgetRail(_Model):
+    max_actions: int = Field(ge=0, description="At most this many executed actions per window.")
+    window: Duration = 3600.0
+
+
+class BlastRadiusRail(_Model):
+    max_instances_pct: float = Field(
+        50.0, gt=0, le=100, description="At most this share of an app's instances acted on at once."
+    )
+    max_apps: int = Field(3, ge=1, description="At most this many apps being remediated at once.")
+
+
+class CircuitBreakerRail(_Model):
+    max_failures: int = Field(3, ge=1, description="Open after this many actions that did not help.")
+    window: Duration = 3600.0
+    reset_after: Duration = Field(3600.0, description="Close again (half-open) after this long.")
+
+
+class ApprovalRail(_Model):
+    required: bool = False
+    timeout: Duration = Field(900.0, description="A pending action expires unapproved after this long.")
+
+
+class RailsConfig(_Model):
+    """Per-policy rails; any not given falls back to ``remediation.global_rails``."""
+
+    cooldown: Duration | None = Field(None, description="Minimum time between actions on the same target.")
+    budget: BudgetRail | None = None
+    blast_radius: BlastRadiusRail | None = None
+    circuit_breaker: CircuitBreakerRail | None = None
+    approval: ApprovalRail | None = None
+
+
+class VerifySpec(_Model):
+    """After the action, the triggering condition must clear (the alert resolves, or ``expr`` returns no
+    series) within ``deadline``; otherwise ``on_failure``."""
+
+    deadline: Duration = 120.0
+    expr: str | None = Field(None, description="PromQL that must return nothing once recovered.")
+    on_failure: Literal["escalate", "revert", "none"] = "escalate"
+
+
+class Policy(_Model):
+    name: str = Field(pattern=r"^[A-Za-z0-9_.:-]+$")
+    description: str = ""
+    mode: Literal["dry_run", "live"] = Field(
+        "dry_run", description="New policies only say what they would do."
+    )
+    trigger: TriggerSpec
+    target: TargetSpec = Field(default_factory=TargetSpec)
+    action: ActionSpec
+    rails: RailsConfig = Field(default_factory=RailsConfig)
+    verify: VerifySpec = Field(default_factory=VerifySpec)
+
+
+class PolicyFile(_Model):
+    policies: list[Policy]
+
+
+class GlobalRails(_Model):
+    """Defaults for every policy's rails, and global limits across all policies."""
+
+    cooldown: Duration = 300.0
+    budget: BudgetRail = Field(default_factory=lambda: BudgetRail(max_actions=20, window=3600.0))
+    blast_radius: BlastRadiusRail = Field(default_factory=BlastRadiusRail)
+    circuit_breaker: CircuitBreakerRail = Field(default_factory=CircuitBreakerRail)
+    approval: ApprovalRail = Field(default_factory=ApprovalRail)
+    max_concurrent: int = Field(4, ge=1, description="Actions running at once across all policies.")
+
+
+class RemediationConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    policy_files: list[str] = Field(
+        default_factory=list, description="Policy YAML files (relative: config dir)."
+    )
+    data_dir: str = Field("data/remediation", description="Audit trail, mode switches, approval key.")
+    global_rails: GlobalRails = Field(default_factory=GlobalRails)
+    platform_retries: int = Field(3, ge=0, description="Retries of a failed platform call (5xx, timeout).")
+    platform_backoff_s: float = Field(0.5, gt=0, description="First retry delay; doubles each retry.")
