@@ -67,6 +67,11 @@ def main() -> None:
     ap.add_argument("--cycles", type=int, default=5)
     ap.add_argument("--per-metric", type=int, default=1000, help="series per metric name")
     ap.add_argument("--store", choices=["memory", "embedded"], default="embedded")
+    ap.add_argument(
+        "--no-window",
+        action="store_true",
+        help="query the store directly (no RecentWindow), as the service does",
+    )
     args = ap.parse_args()
     n_metrics = max(1, args.series // args.per_metric)
     metrics = [f"bench_metric_{k}" + ("_total" if k % 2 else "") for k in range(n_metrics)]
@@ -84,7 +89,7 @@ def main() -> None:
     rng = np.random.default_rng(7)
     t0 = time.perf_counter()
     window = RecentWindow(retention_ms=20 * 60_000)
-    sink = FanOut(store, window)
+    sink = store if args.no_window else FanOut(store, window)
     refs = []
     for m in metrics:
         for s in range(args.per_metric):
@@ -101,7 +106,7 @@ def main() -> None:
     )
     rules = Path(tmp.name) / "rules.yml"
     rules.write_text(_rules(args.rules, metrics))
-    cache = CycleCache(WindowedQuerier(window, store), prefetch_ms=10 * 60_000)
+    cache = CycleCache(store if args.no_window else WindowedQuerier(window, store), prefetch_ms=10 * 60_000)
     engine = Engine(cache, registry=reg)
     clock_s = [float(now_s - 15 * args.cycles)]
     mgr = RuleManager([str(rules)], engine, None, None, lambda: clock_s[0], reg, cycle_cache=cache)

@@ -81,8 +81,11 @@ class ScrapeLoop:
         metrics: ScrapeMetrics,
         clock: Callable[[], float],
         on_families: Callable[[Mapping[str, FamilyMeta]], None] | None = None,
+        on_commit: Callable[[str], None] | None = None,
     ) -> None:
-        """``on_families`` receives every parsed scrape's family metadata (in the worker thread)."""
+        """``on_families`` receives every parsed scrape's family metadata (in the worker thread);
+        ``on_commit`` gets the job name after each scrape's samples (or its failure report: ``up`` 0) are
+        in the store, on the event loop; it must be cheap (e.g. set an asyncio.Event)."""
         self._target = target
         self._settings = settings
         self._pending: ScrapeSettings | None = None
@@ -100,6 +103,7 @@ class ScrapeLoop:
         self._logged_state: str | None = None
         self._global_url = _global_url(target.url)
         self._on_families = on_families
+        self._on_commit = on_commit
         self._headers: tuple[float, dict[str, str]] = (-1.0, {})
 
     @property
@@ -218,6 +222,8 @@ class ScrapeLoop:
             except StoreError as exc:
                 log.error("target %s: cannot append the failed scrape's report: %s", t.url, exc)
         self._record(wall, duration, result, error)
+        if self._on_commit is not None and (error is None or error.reason != "append"):
+            self._on_commit(s.job)
 
     def _record(
         self, wall: float, duration: float, result: IngestResult | None, error: ScrapeError | None

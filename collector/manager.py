@@ -74,12 +74,15 @@ class ScrapeManager:
         base_dir: Path | None = None,
         max_workers: int = 2,
         on_families: Callable[[Mapping[str, FamilyMeta]], None] | None = None,
+        on_commit: Callable[[str], None] | None = None,
     ) -> None:
         """``clock`` gives sample timestamps (Unix seconds); ``connector`` builds each target's aiohttp
         connector (default: TCP, two connections); ``base_dir`` resolves relative file_sd paths (default:
         the working directory); ``max_workers`` sizes the thread pool that parses and appends;
         ``on_families`` receives each scrape's family metadata (e.g.
-        :meth:`collector.metadata.MetadataRegistry.observe`), from a worker thread."""
+        :meth:`collector.metadata.MetadataRegistry.observe`), from a worker thread; ``on_commit`` gets the
+        job name after each scrape's samples are in the store, on the event loop (e.g.
+        :meth:`alerting.rules.RuleManager.notify`: rules evaluate as samples arrive)."""
         self._config = config
         self._appender = appender
         self._platform = platform
@@ -88,6 +91,7 @@ class ScrapeManager:
         self._base_dir = base_dir or Path.cwd()
         self._max_workers = max_workers
         self._on_families = on_families
+        self._on_commit = on_commit
         self._metrics = ScrapeMetrics(registry)
         self._jobs: dict[str, _JobState] = {}
         self._stopping: set[asyncio.Task[None]] = set()
@@ -238,6 +242,7 @@ class ScrapeManager:
                 metrics=self._metrics,
                 clock=self._clock,
                 on_families=self._on_families,
+                on_commit=self._on_commit,
             )
             state.loops[key] = lp
             self._clients[lp] = client

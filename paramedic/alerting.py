@@ -17,13 +17,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from datetime import UTC, datetime
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import yaml
 from fastapi import APIRouter
 from prometheus_client import CollectorRegistry
+from prometheus_client.metrics_core import Metric
 
 from alerting.am_api import am_router
 from alerting.anomaly import default_detector
@@ -53,18 +54,24 @@ def rule_files(cfg: RulesConfig, base_dir: Path) -> list[str]:
     return [*cfg.packs, *(str(_resolve(base_dir, f)) for f in cfg.files)]
 
 
-class _OnlineDetector:
-    """The rule engine's ``Detector`` (``learn_one(x)``/``score_one(x)``) over :func:`default_detector`, which
-    also wants the sample's time for its seasonal baselines: the rule engine evaluates now, so now it is."""
+class _Renamed:
+    """A private registry's families re-exported with a name prefix: the rule engine's PromQL metrics appear
+    as ``paramedic_rules_promql_*`` next to the query API's ``paramedic_promql_*`` (same families, so a plain
+    second registration would collide)."""
 
-    def __init__(self) -> None:
-        self._detector = default_detector()
+    def __init__(self, source: CollectorRegistry, old: str, new: str) -> None:
+        self._source, self._old, self._new = source, old, new
 
-    def learn_one(self, x: float) -> None:
-        self._detector.learn_one(x, datetime.now(UTC))
+    def collect(self) -> Iterator[Metric]:
+        for fam in self._source.collect():
+            out = Metric(fam.name.replace(self._old, self._new, 1), fam.documentation, fam.type, fam.unit)
+            out.samples = [
+                smp._replace(name=smp.name.replace(self._old, self._new, 1)) for smp in fam.samples
+            ]
+            yield out
 
-    def score_one(self, x: float) -> float:
-        return self._detector.score_one(x, datetime.now(UTC))
+    def describe(self) -> Iterator[Metric]:
+        return self.collect()
 
 
 class AlertingService:
@@ -88,8 +95,12 @@ class AlertingService:
     ) -> None:
         self.base_dir = base_dir
         self.rules_config, self.alerting_config = rules, alerting
-        # The query API's engine registers its metrics in ``registry``; this one keeps its own.
-        self.engine = Engine(store, registry=CollectorRegistry())
+        # The query API's engine registers ``paramedic_promql_*`` in ``registry``; this one's are exported
+        # there as ``paramedic_rules_promql_*`` (rule and email-chart queries).
+        engine_registry = CollectorRegistry()
+        self.engine = Engine(store, registry=engine_registry)
+        self._engine_metrics = _Renamed(engine_registry, "paramedic_promql_", "paramedic_rules_promql_")
+        registry.register(self._engine_metrics)
         self.dispatcher: Dispatcher | None = None
         self.rules: RuleManager | None = None
         self._task: asyncio.Task[None] | None = None
@@ -122,8 +133,13 @@ class AlertingService:
                 resend_delay_s=rules.resend_delay_s,
                 state_path=_resolve(base_dir, rules.state_file),
                 external_url=rules.external_url or server_url,
-                detectors={"default": _OnlineDetector},
+                detectors={"default": default_detector},  # the same as `paramedic anomaly score`,
             )
+
+    def on_commit(self, job: str) -> None:
+        """The collector committed a scrape of ``job``: rules evaluate as samples arrive (event loop)."""
+        if self.rules is not None:
+            self.rules.notify(job)
 
     def routers(self) -> list[APIRouter]:
         """Mount these before ``metrics_store``'s status router (it answers /api/v1/rules with nothing)."""

@@ -93,6 +93,7 @@ class Paramedic:
             registry=registry,
             base_dir=base_dir,
             on_families=self.metadata.observe,
+            on_commit=self.alerting.on_commit if self.alerting is not None else None,
         )
         self._reloads: set[asyncio.Task[None]] = set()
         self.started_at = datetime.now(UTC)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import operator
 from collections import deque
 from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
 from typing import Protocol, runtime_checkable
 
 import numpy as np
@@ -38,11 +39,15 @@ PATTERN_COUNTER = "paramedic_log_pattern_messages_total"
 
 @runtime_checkable
 class Detector(Protocol):
-    """A streaming anomaly detector (house style rule 11): higher score = more anomalous, in [0, 1]."""
+    """A streaming anomaly detector (house style rule 11): higher score = more anomalous, in [0, 1].
 
-    def learn_one(self, x: float) -> None: ...
+    ``t`` is the sample's time (the evaluation timestamp of the instant query that produced ``x``, never the
+    wall clock), so seasonal baselines line up with the data and replays are deterministic;
+    :func:`alerting.anomaly.default_detector` has exactly this signature."""
 
-    def score_one(self, x: float) -> float: ...
+    def learn_one(self, x: float, t: datetime) -> None: ...
+
+    def score_one(self, x: float, t: datetime) -> float: ...
 
 
 class Evaluator(Protocol):
@@ -270,12 +275,13 @@ class AnomalyEval:
 
     def evaluate(self, query: QueryFunc, ts_ms: int) -> list[Activation]:
         out = []
+        t = datetime.fromtimestamp(ts_ms / 1000, tz=UTC)
         for lbl, v in query_vector(query, self.expr, ts_ms):
             det = self.detectors.get(lbl)
             if det is None:
                 det = self.detectors[lbl] = self.factory()
-            score = float(det.score_one(v))
-            det.learn_one(v)
+            score = float(det.score_one(v, t))
+            det.learn_one(v, t)
             if score >= self.p.threshold:
                 why = {
                     "value": go_value(v),

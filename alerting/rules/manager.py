@@ -2,9 +2,16 @@
 ``ALERTS`` series through an Appender, sends alerts to an :class:`~alerting.base.AlertSink` like Prometheus'
 notifier (every ``resend_delay``, ``ends_at`` for resolved alerts), and persists alert state.
 
+Evaluation on arrival: besides its interval ticks, a group without an explicit ``interval:`` (it follows the
+global evaluation interval) is evaluated right after new samples are committed (:meth:`RuleManager.notify`,
+called by the collector after each scrape), at most once per ``arrival_min_interval_s``, so an alert is
+detected about one scrape interval after its cause instead of one evaluation interval. Groups that set
+``interval:`` keep exactly that cadence (their author chose it, e.g. for expensive rules). Arrival and tick
+evaluations run in the same task, one at a time; ``for:`` durations count in wall time either way.
+
 Startup and reload take the same path (:meth:`RuleManager.apply_config`); state of a rule that keeps its
 group key (file;group) and name carries over a reload. Time comes from the injected ``clock`` (seconds),
-so tests drive evaluation with :meth:`RuleManager.eval_due`.
+so tests drive evaluation with :meth:`RuleManager.eval_due` and :meth:`RuleManager.eval_arrived`.
 """
 
 from __future__ import annotations
@@ -56,6 +63,7 @@ class RuleManager:
         external_url: str = "",
         detectors: Mapping[str, Callable[[], Detector]] | None = None,
         cycle_cache: CycleCache | None = None,  # also enables the vectorised fast path
+        arrival_min_interval_s: float = 1.0,  # 0: never evaluate on arrival
     ) -> None:
         self._engine = engine
         self._cycle_cache = cycle_cache
@@ -79,6 +87,9 @@ class RuleManager:
         self._query = SharedQuery(query)
         self._groups: list[RuleGroup] = []
         self._task: asyncio.Task[None] | None = None
+        self._arrival_min_ms = round(arrival_min_interval_s * 1000)
+        self._arrived = asyncio.Event()  # set on the event loop by notify()
+        self._cost_ms: dict[str, int] = {}  # last evaluation time per group key
         self._saved_at_ms, self._saved = load_state(state_path) if state_path else (0, {})
         self._to_restore = {g for g in self._saved}
         self._load(files)
@@ -111,35 +122,78 @@ class RuleManager:
             groups.append(g)
         self._groups = groups
 
-    def eval_due(self, now_s: float | None = None) -> int:
-        """Evaluate every group whose next slot (a multiple of its interval) has come; returns how many."""
-        now_ms = round((self._clock() if now_s is None else now_s) * 1000)
+    def _begin_cycle(self) -> None:
         self._query.reset()
         if self._cycle_cache is not None:
             self._cycle_cache.reset()
         if self._fast is not None:
             self._fast.reset()
+
+    def _eval_group(self, g: RuleGroup, ts: int) -> None:
+        began = time.perf_counter()
+        g.eval(ts, self._query)
+        if g.key in self._to_restore:
+            self._restore(g, ts)
+        else:
+            for ar in g.alerting_rules():
+                ar.restored = True
+        took = time.perf_counter() - began
+        self._cost_ms[g.key] = round(took * 1000)
+        self._metrics.duration.labels(g.name).observe(took)
+        alerts = g.alerts_to_send(ts, self._resend_ms)
+        if alerts and self._sink is not None:
+            self._sink.put(alerts)
+            self._metrics.sent.inc(len(alerts))
+
+    def eval_due(self, now_s: float | None = None) -> int:
+        """Evaluate every group whose next slot (a multiple of its interval) has come; returns how many."""
+        now_ms = round((self._clock() if now_s is None else now_s) * 1000)
+        self._begin_cycle()
         n = 0
         for g in self._groups:
             ts = now_ms - now_ms % g.interval_ms
             if ts <= g.last_eval_ms:
                 continue
-            began = time.perf_counter()
-            g.eval(ts, self._query)
-            if g.key in self._to_restore:
-                self._restore(g, ts)
-            else:
-                for ar in g.alerting_rules():
-                    ar.restored = True
-            self._metrics.duration.labels(g.name).observe(time.perf_counter() - began)
-            alerts = g.alerts_to_send(ts, self._resend_ms)
-            if alerts and self._sink is not None:
-                self._sink.put(alerts)
-                self._metrics.sent.inc(len(alerts))
+            self._eval_group(g, ts)
             n += 1
         if n and self._state_path is not None:
             self.save_state(now_ms)
         return n
+
+    def _on_arrival(self, g: RuleGroup) -> bool:
+        return self._arrival_min_ms > 0 and g.spec.interval_ms is None
+
+    def _arrival_gap_ms(self, g: RuleGroup) -> int:
+        """At most one arrival evaluation per min interval, and at most half the time spent evaluating."""
+        return max(self._arrival_min_ms, 2 * self._cost_ms.get(g.key, 0))
+
+    def eval_arrived(self, now_s: float | None = None) -> int:
+        """Evaluate, at ``now``, the groups that follow arrivals and were not evaluated within the last
+        ``arrival_min_interval_s`` (or twice their last evaluation time, if longer); returns how many."""
+        now_ms = round((self._clock() if now_s is None else now_s) * 1000)
+        self._begin_cycle()
+        n = 0
+        for g in self._groups:
+            if self._on_arrival(g) and now_ms - g.last_eval_ms >= self._arrival_gap_ms(g):
+                self._eval_group(g, now_ms)
+                n += 1
+        if n and self._state_path is not None:
+            self.save_state(now_ms)
+        return n
+
+    def arrival_wait_s(self) -> float | None:
+        """Seconds until an arrival evaluation may run (0: now); None when no group follows arrivals."""
+        now_ms = round(self._clock() * 1000)
+        waits = [
+            g.last_eval_ms + self._arrival_gap_ms(g) - now_ms for g in self._groups if self._on_arrival(g)
+        ]
+        return max(min(waits), 0) / 1000 if waits else None
+
+    def notify(self, job: str) -> None:
+        """New samples of ``job`` are in the store. Call on the event loop of :meth:`start`; cheap (sets a
+        flag), so the collector can call it after every scrape. Every arrival group is evaluated, whatever
+        the job: which rules a job's series can affect is not known before evaluating them."""
+        self._arrived.set()
 
     def _restore(self, g: RuleGroup, ts_ms: int) -> None:
         self._to_restore.discard(g.key)
@@ -169,12 +223,40 @@ class RuleManager:
             self._task = asyncio.create_task(self._run(), name="rule-manager")
 
     async def _run(self) -> None:
+        arrived = False
         while True:
             try:
-                await asyncio.to_thread(self.eval_due)
+                await asyncio.to_thread(self.eval_arrived if arrived else self.eval_due)
             except Exception:  # keep evaluating: one bad cycle must not stop alerting
                 log.exception("rule evaluation cycle failed")
-            await asyncio.sleep(self.next_due_s())
+            arrived = await self._wait()
+
+    async def _wait(self) -> bool:
+        """Sleep until the next interval slot (False) or until samples arrived and the debounce allows an
+        arrival evaluation before that slot (True)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.next_due_s()
+        while True:
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return False
+            if not self._arrived.is_set():
+                try:
+                    await asyncio.wait_for(self._arrived.wait(), remaining)
+                except TimeoutError:
+                    return False
+            wait = self.arrival_wait_s()
+            if wait is None:  # no group follows arrivals
+                self._arrived.clear()
+                continue
+            if wait >= deadline - loop.time():
+                await asyncio.sleep(max(deadline - loop.time(), 0))
+                self._arrived.clear()
+                return False  # the slot comes first; it also sees these samples
+            if wait > 0:
+                await asyncio.sleep(wait)
+            self._arrived.clear()
+            return True
 
     async def stop(self) -> None:
         if self._task is not None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -167,11 +168,13 @@ class ZDetector:
 
     def __init__(self) -> None:
         self.xs: list[float] = []
+        self.times: list[datetime] = []
 
-    def learn_one(self, x: float) -> None:
+    def learn_one(self, x: float, t: datetime) -> None:
         self.xs.append(x)
+        self.times.append(t)
 
-    def score_one(self, x: float) -> float:
+    def score_one(self, x: float, t: datetime) -> float:
         if len(self.xs) < 5:
             return 0.0
         mean = sum(self.xs) / len(self.xs)
@@ -180,12 +183,18 @@ class ZDetector:
 
 
 def test_anomaly_calls_a_per_series_detector(tmp_path: Path) -> None:
+    made: list[ZDetector] = []
+
+    def make() -> ZDetector:
+        made.append(ZDetector())
+        return made[-1]
+
     mgr, store, clock = _manager(tmp_path, _group("""
       - alert: Weird
         kind: anomaly
         expr: latency
         params: {detector: z, threshold: 0.9}
-"""), detectors={"z": ZDetector})  # fmt: skip
+"""), detectors={"z": make})  # fmt: skip
     _series(
         store,
         {"__name__": "latency", "app": "a"},
@@ -196,6 +205,9 @@ def test_anomaly_calls_a_per_series_detector(tmp_path: Path) -> None:
     assert got[:10] == ["-"] * 10 and got[10] == "firing"
     (a,) = mgr.groups[0].alerting_rules()[0].active.values()
     assert a.labels["app"] == "a" and a.annotations["detector"] == "z"
+    # each detector is fed the sample's (evaluation) time, not the wall clock
+    assert len(made) == 2
+    assert made[0].times == [datetime.fromtimestamp(i * 60, UTC) for i in range(11)]
 
 
 def test_log_pattern_new_and_rising(tmp_path: Path) -> None:
