@@ -24,7 +24,8 @@ the test's significance; the effect-size and tolerance bounds are what keeps tha
 Inconclusive gates (too few samples on a side, Kayenta's NODATA): when the old revision has too few samples
 (at 100 % it gets no traffic) the last step's old samples are the baseline; otherwise the action keeps
 observing for up to ``max_inconclusive_waits`` more ``step_duration``s, then applies ``on_inconclusive``
-(``"pass"`` by default, recorded in the verdict's reason; ``"fail"`` cancels).
+(``"pass"`` by default, recorded in the verdict's reason; ``"fail"`` cancels) — except that a new revision
+with no samples at all for every metric fails (absence is not scarcity: it crashed or is not scraped).
 """
 
 from __future__ import annotations
@@ -224,6 +225,10 @@ class BlueGreenAction:
                 break
             if attempt < self.max_inconclusive_waits:
                 await ctx.sleep(params.step_duration)
+        if all(v.stats.get("n_new", 0.0) == 0 for v in verdicts.values()):
+            # Absence is not scarcity: a new revision that never reports (crashed, not scraped) fails.
+            why = f"no samples of {dep.revision} at all: is it running, and are its instances scraped?"
+            return {m: Verdict(False, why, v.stats) for m, v in verdicts.items()}
         if self.on_inconclusive == "fail":
             verdicts = {
                 m: Verdict(False, v.reason, v.stats) if is_inconclusive(v) else v for m, v in verdicts.items()
