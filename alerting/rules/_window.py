@@ -153,10 +153,25 @@ class RecentWindow:
             entry,
         )
 
+    def names(self) -> set[str]:
+        """Metric names the window has seen (a selector on another name must be answered by the store)."""
+        with self._lock:
+            return set(self._name_ids)
+
+    def has_name(self, name: str) -> bool:
+        with self._lock:
+            return name in self._name_ids
+
     def select(self, matchers: Sequence[Matcher], start_ms: int, end_ms: int) -> list[SeriesData]:
         p = self.select_packed(matchers, start_ms, end_ms)
-        if p is None:
-            raise NotImplementedError("RecentWindow needs a __name__ equality matcher")
+        if p is None:  # no name: the union over every name the other name matchers accept (slow path)
+            by_name = [m for m in matchers if m.name == METRIC_NAME]
+            rest = [m for m in matchers if m.name != METRIC_NAME]
+            out: list[SeriesData] = []
+            for name in sorted(self.names()):
+                if all(m.matches(name) for m in by_name):
+                    out += self.select([Matcher(METRIC_NAME, MatchOp.EQ, name), *rest], start_ms, end_ms)
+            return sorted(out, key=lambda sd: sd.labels)
         cuts = np.flatnonzero(np.diff(p.sid)) + 1
         bounds = zip(np.r_[0, cuts].tolist(), np.r_[cuts, len(p.sid)].tolist(), strict=True)
         return [SeriesData(p.labels[int(p.sid[a])], p.ts[a:b], p.vals[a:b]) for a, b in bounds if b > a]
@@ -166,14 +181,16 @@ class RecentWindow:
 
 
 class WindowedQuerier:
-    """Reads from the window when it covers the range and the selector names a metric, else the store."""
+    """Reads from the window when it covers the range and the selector names (``__name__="x"``) a metric the
+    window has been fed, else from the store: nameless selectors (``{job="x"}``, ``{__name__=~"..."}``) and
+    names written by other appenders (recording rules, ``ALERTS``, the log pipeline) take the normal path."""
 
     def __init__(self, window: RecentWindow, store: Querier) -> None:
         self.window, self._store = window, store
 
     def _use_window(self, matchers: Sequence[Matcher], start_ms: int) -> bool:
-        named = any(m.name == METRIC_NAME and m.op is MatchOp.EQ for m in matchers)
-        return named and self.window.covers(start_ms)
+        name = next((m.value for m in matchers if m.name == METRIC_NAME and m.op is MatchOp.EQ), None)
+        return name is not None and self.window.has_name(name) and self.window.covers(start_ms)
 
     def select_packed(self, matchers: Sequence[Matcher], start_ms: int, end_ms: int) -> Packed | None:
         return (

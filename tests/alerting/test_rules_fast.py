@@ -99,3 +99,45 @@ def test_window_select_matches_store(stores: tuple[MemoryStore, RecentWindow]) -
     a = {s.labels: (s.timestamps_ms.tolist(), s.values.tolist()) for s in store.select(m, 300_000, 900_000)}
     b = {s.labels: (s.timestamps_ms.tolist(), s.values.tolist()) for s in window.select(m, 300_000, 900_000)}
     assert a == b
+
+
+@pytest.mark.parametrize(
+    "matchers",
+    [
+        [Matcher("app", MatchOp.EQ, "a1")],
+        [Matcher("__name__", MatchOp.RE, "g|c_total"), Matcher("instance", MatchOp.NE, "i3")],
+        [Matcher("__name__", MatchOp.NE, "g")],
+    ],
+    ids=["nameless", "name-regex", "name-neq"],
+)
+def test_window_select_without_a_name_matches_store(
+    stores: tuple[MemoryStore, RecentWindow], matchers: list[Matcher]
+) -> None:
+    store, window = stores
+
+    def rows(src: MemoryStore | RecentWindow) -> dict[object, object]:
+        got = src.select(matchers, 300_000, 900_000)
+        return {s.labels: (s.timestamps_ms.tolist(), s.values.tolist()) for s in got}
+
+    assert rows(window) == rows(store) and rows(store)
+
+
+def test_windowed_querier_takes_names_it_was_not_fed_from_the_store(
+    stores: tuple[MemoryStore, RecentWindow],
+) -> None:
+    store, window = stores
+    only_store = labels_from({"__name__": "recorded:g", "app": "a1"})
+    mine = MemoryStore()  # the store plus a series only the store has (a recording rule's output)
+    for s in store.select([Matcher("__name__", MatchOp.RE, ".+")], 0, 2**62):
+        mine.append([mine.series_ref(s.labels)] * len(s.values), s.timestamps_ms.tolist(), s.values.tolist())
+    mine.append([mine.series_ref(only_store)], [1_000_000], [7.0])
+    q = WindowedQuerier(window, mine)
+    engine = Engine(q, registry=CollectorRegistry())
+    for expr in ["recorded:g", '{app="a1"}', 'count({__name__=~"g|recorded:g"})']:
+        want = Engine(mine, registry=CollectorRegistry()).instant_query(expr, 1_000_000)
+        got = engine.instant_query(expr, 1_000_000)
+        assert isinstance(got, Vector) and isinstance(want, Vector)
+        assert sorted((s.labels, s.value) for s in got.samples) == sorted(
+            (s.labels, s.value) for s in want.samples
+        ), expr
+    assert got.samples
