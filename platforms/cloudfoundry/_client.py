@@ -1,0 +1,230 @@
+"""HTTP plumbing shared by the adapter: UAA client-credentials tokens and CC API v3 calls.
+
+* :class:`UAATokens` fetches ``POST {uaa}/oauth/token`` (``grant_type=client_credentials``, HTTP basic auth
+  ``client_id:client_secret``) and caches the token until ``refresh_margin_s`` before ``expires_in``.
+* :class:`CCClient` sends every CC call with the bearer token. A 401 fetches a fresh token and repeats the
+  call once (any method: CC did not act on it). Idempotent calls are retried with exponential backoff on
+  5xx, timeouts and connection errors; connection errors (request never sent) are retried for every call;
+  any other 4xx is final. Failures become :mod:`platforms.cloudfoundry.errors` naming the call, the status and
+  CF's error title/detail. ``list`` follows ``pagination.next.href``.
+
+Both are safe to use from many threads (one ``httpx.Client``, a lock around the token).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+import httpx
+
+from platforms.cloudfoundry._metrics import CFMetrics
+from platforms.cloudfoundry.errors import CFApiError, CFAuthError, CFUnavailableError
+
+__all__ = ["CCClient", "Json", "UAATokens", "api_error"]
+
+Json = dict[str, Any]
+
+
+def _cf_error(resp: httpx.Response) -> tuple[str, str]:
+    """(title, detail) from a CC v3 error body ``{"errors": [...]}`` or a UAA ``{"error", ...}`` body."""
+    try:
+        body = resp.json()
+    except ValueError:
+        return "", resp.text[:200].strip()
+    if isinstance(body, dict):
+        errors = body.get("errors")
+        if isinstance(errors, list) and errors and isinstance(errors[0], dict):
+            first = errors[0]
+            return str(first.get("title", "")), str(first.get("detail", ""))
+        if "error" in body:
+            return str(body.get("error", "")), str(body.get("error_description", ""))
+    return "", ""
+
+
+def api_error(call: str, resp: httpx.Response, cls: type[CFApiError] = CFApiError) -> CFApiError:
+    title, detail = _cf_error(resp)
+    what = ": ".join(p for p in (title, detail) if p) or resp.reason_phrase
+    return cls(call, f"HTTP {resp.status_code} {what}", status=resp.status_code, title=title, detail=detail)
+
+
+class UAATokens:
+    """A cached UAA client-credentials token (thread-safe)."""
+
+    def __init__(
+        self,
+        http: httpx.Client,
+        uaa_url: str,
+        client_id: str,
+        client_secret: str,
+        metrics: CFMetrics,
+        *,
+        refresh_margin_s: float = 30.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._http = http
+        self._url = uaa_url.rstrip("/") + "/oauth/token"
+        self._auth = (client_id, client_secret)
+        self._metrics = metrics
+        self._margin = refresh_margin_s
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._token: str | None = None
+        self._refresh_at = 0.0
+
+    def token(self) -> str:
+        """The cached token, or a fresh one when none is cached or it is about to expire."""
+        with self._lock:
+            if self._token is None or self._clock() >= self._refresh_at:
+                return self._fetch()
+            return self._token
+
+    def refresh(self, stale: str) -> str:
+        """A fresh token after the API refused ``stale`` (another thread may have refreshed already)."""
+        with self._lock:
+            if self._token is None or self._token == stale:
+                return self._fetch()
+            return self._token
+
+    def _fetch(self) -> str:
+        call = "POST /oauth/token"
+        started = time.perf_counter()
+        try:
+            resp = self._http.post(
+                self._url,
+                data={"grant_type": "client_credentials"},
+                auth=self._auth,
+                headers={"Accept": "application/json"},
+            )
+        except httpx.TransportError as exc:
+            reason = "timeout" if isinstance(exc, httpx.TimeoutException) else "connect_error"
+            self._metrics.calls.labels("uaa", "/oauth/token", "POST", reason).inc()
+            self._metrics.errors.labels("uaa", "/oauth/token", reason).inc()
+            raise CFUnavailableError(call, f"UAA unreachable: {type(exc).__name__}: {exc}") from exc
+        finally:
+            self._metrics.call_seconds.labels("uaa", "/oauth/token").observe(time.perf_counter() - started)
+        self._metrics.calls.labels("uaa", "/oauth/token", "POST", str(resp.status_code)).inc()
+        if resp.status_code != 200:
+            self._metrics.errors.labels("uaa", "/oauth/token", str(resp.status_code)).inc()
+            raise api_error(call, resp, CFAuthError)
+        try:
+            body = resp.json()
+            token = str(body["access_token"])
+            expires_in = float(body.get("expires_in", 0))
+        except (ValueError, KeyError, TypeError) as exc:
+            raise CFAuthError(call, f"UAA answered without access_token: {exc}", status=200) from exc
+        self._metrics.token_refreshes.inc()
+        self._token = token
+        self._refresh_at = self._clock() + max(0.0, expires_in - min(self._margin, expires_in / 2))
+        return token
+
+
+class CCClient:
+    """Calls to the Cloud Controller v3 API (see module docstring for the retry policy)."""
+
+    def __init__(
+        self,
+        http: httpx.Client,
+        api_url: str,
+        tokens: UAATokens,
+        metrics: CFMetrics,
+        *,
+        retries: int = 3,
+        backoff_s: float = 0.2,
+        max_backoff_s: float = 5.0,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._http = http
+        self._base = api_url.rstrip("/")
+        self._tokens = tokens
+        self._metrics = metrics
+        self._retries = retries
+        self._backoff = backoff_s
+        self._max_backoff = max_backoff_s
+        self._sleep = sleep
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        endpoint: str,
+        *,
+        idempotent: bool,
+        params: Mapping[str, str] | None = None,
+        body: Json | None = None,
+    ) -> Json:
+        """Send one call; ``endpoint`` is the path template used in metrics and errors (``/v3/apps/:guid``).
+        Returns the JSON body (``{}`` for an empty 2xx body)."""
+        call = f"{method} {endpoint}"
+        attempt = 0
+        reauthed = False
+        token = self._tokens.token()
+        while True:
+            started = time.perf_counter()
+            try:
+                resp = self._http.request(
+                    method,
+                    self._base + path,
+                    params=params,
+                    json=body,
+                    headers={"Authorization": f"bearer {token}", "Accept": "application/json"},
+                )
+            except httpx.TransportError as exc:
+                reason = "timeout" if isinstance(exc, httpx.TimeoutException) else "connect_error"
+                self._metrics.calls.labels("cc", endpoint, method, reason).inc()
+                never_sent = isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout)
+                if (idempotent or never_sent) and attempt < self._retries:
+                    attempt = self._backoff_sleep(endpoint, attempt)
+                    continue
+                self._metrics.errors.labels("cc", endpoint, reason).inc()
+                tries = f" after {attempt + 1} attempts" if attempt else ""
+                raise CFUnavailableError(call, f"{reason}{tries}: {type(exc).__name__}: {exc}") from exc
+            finally:
+                self._metrics.call_seconds.labels("cc", endpoint).observe(time.perf_counter() - started)
+            status = resp.status_code
+            self._metrics.calls.labels("cc", endpoint, method, str(status)).inc()
+            if status == 401 and not reauthed:
+                reauthed = True
+                token = self._tokens.refresh(token)
+                continue
+            if status >= 500 and idempotent and attempt < self._retries:
+                attempt = self._backoff_sleep(endpoint, attempt)
+                continue
+            if status >= 400:
+                self._metrics.errors.labels("cc", endpoint, str(status)).inc()
+                raise api_error(call, resp, CFAuthError if status == 401 else CFApiError)
+            if not resp.content:
+                return {}
+            try:
+                parsed = resp.json()
+            except ValueError as exc:
+                raise CFApiError(call, f"HTTP {status} with a non-JSON body", status=status) from exc
+            return parsed if isinstance(parsed, dict) else {"value": parsed}
+
+    def _backoff_sleep(self, endpoint: str, attempt: int) -> int:
+        self._metrics.retries.labels("cc", endpoint).inc()
+        self._sleep(min(self._max_backoff, self._backoff * 2**attempt))
+        return attempt + 1
+
+    def get(self, path: str, endpoint: str, params: Mapping[str, str] | None = None) -> Json:
+        return self.request("GET", path, endpoint, idempotent=True, params=params)
+
+    def list(self, path: str, endpoint: str, params: Mapping[str, str] | None = None) -> list[Json]:
+        """Every resource of a paginated list, following ``pagination.next.href`` (its path and query are
+        sent to the configured API URL, so a CC behind a proxy with another external name still works)."""
+        out: list[Json] = []
+        page = self.get(path, endpoint, {"per_page": "5000", **(params or {})})
+        seen: set[str] = set()
+        while True:
+            out.extend(r for r in page.get("resources", []) if isinstance(r, dict))
+            nxt = (page.get("pagination") or {}).get("next") or {}
+            href = nxt.get("href") if isinstance(nxt, dict) else None
+            if not href or href in seen:
+                return out
+            seen.add(href)
+            parts = urlsplit(href)
+            query = dict(parse_qsl(parts.query, keep_blank_values=True))
+            page = self.get(parts.path, endpoint, query)
