@@ -35,6 +35,7 @@ from metrics_store.base import MetricsStore
 from metrics_store.factory import open_store
 from paramedic import VERSION
 from paramedic.alerting import AlertingService
+from paramedic.auth import install as install_auth
 from paramedic.config import ConfigError, ParamedicConfig, load_config
 from paramedic.logs import LogService
 from platforms.base import Platform
@@ -58,6 +59,7 @@ class Paramedic:
     ) -> None:
         self.config = config
         self.config_path = config_path
+        self.base_dir = base_dir
         self.registry = registry
         self.store: MetricsStore = open_store(config.metrics_store, base_dir, registry=registry)
         self.platform: Platform | None = (
@@ -136,7 +138,10 @@ class Paramedic:
                 log.info("paramedic stopped")
 
         app = FastAPI(title="Paramedic", version=VERSION, lifespan=lifespan)
-        app.include_router(query_router(self.store))
+        self.tokens = install_auth(
+            app, self.config.server.auth, base_dir=self.base_dir, registry=self.registry
+        )
+        app.include_router(query_router(self.store, registry=self.registry))
         app.include_router(targets_router(self.scraper))
         app.include_router(metadata_router(self.metadata))
         for router in self.alerting.routers() if self.alerting is not None else []:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError, field_validator
 
 from alerting.config import AlertingConfig, RulesConfig
 from collector.config import CollectorConfig
@@ -22,7 +22,39 @@ from log_pipeline.config import LogsConfig
 from metrics_store.config import EmbeddedStoreConfig, StoreConfig
 from platforms.config import PlatformConfig
 
-__all__ = ["ConfigError", "ConfigProblem", "ParamedicConfig", "ServerConfig", "load_config", "parse_config"]
+__all__ = [
+    "AuthConfig",
+    "ConfigError",
+    "ConfigProblem",
+    "ParamedicConfig",
+    "ServerConfig",
+    "load_config",
+    "parse_config",
+]
+
+
+class AuthConfig(BaseModel):
+    """``server.auth``: API tokens (``paramedic token create``) and whether reads need one."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    tokens_file: str = Field(
+        "data/tokens.json",
+        min_length=1,
+        description="Token file (mode 0600), relative to the config file's folder.",
+    )
+    anonymous_read: StrictBool = Field(
+        True,
+        description="Serve GETs and query POSTs without a token. Default true for now: "
+        "issue 7 flips the UI to login (then the default becomes false).",
+    )
+
+    @field_validator("tokens_file")
+    @classmethod
+    def _file_not_dir(cls, v: str) -> str:
+        if v.endswith(("/", "\\")) or v.strip() != v:
+            raise ValueError("must be a file path (no trailing slash or surrounding spaces)")
+        return v
 
 
 class ServerConfig(BaseModel):
@@ -30,6 +62,7 @@ class ServerConfig(BaseModel):
 
     listen_host: str = Field("127.0.0.1", description="Address the HTTP API binds to; loopback by default.")
     listen_port: int = Field(9300, ge=0, le=65535, description="HTTP API port (0 = pick a free port).")
+    auth: AuthConfig = Field(default_factory=AuthConfig)
 
 
 class ParamedicConfig(BaseModel):
@@ -81,6 +114,8 @@ _FIXES: dict[str, str] = {
     "int_parsing": "use a whole number",
     "float_parsing": "use a number",
     "bool_parsing": "use true or false",
+    "bool_type": "use true or false",
+    "string_too_short": "give a non-empty value",
     "string_type": "use a string (quote it)",
     "list_type": "use a YAML list",
     "dict_type": "use a YAML mapping",

@@ -1,0 +1,153 @@
+"""The token store: one JSON file (mode 0600) of named tokens, each with a role and the sha256 of the token.
+
+The token itself is shown once, by :meth:`TokenStore.create`, and never stored. The file is re-read when it
+changes on disk (mtime/size), so ``paramedic token create`` / ``revoke`` take effect on a running server
+without a restart. Reads and writes are thread-safe within one process; writes are atomic (temp + rename).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import secrets
+import threading
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Literal, get_args
+
+__all__ = ["ROLES", "Principal", "Role", "TokenError", "TokenInfo", "TokenStore", "role_allows"]
+
+Role = Literal["viewer", "operator", "admin"]
+ROLES: tuple[Role, ...] = get_args(Role)  # ordered: each role can do everything the ones before it can
+
+
+def role_allows(held: Role, needed: Role) -> bool:
+    return ROLES.index(held) >= ROLES.index(needed)
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who made a request. The auth middleware sets ``request.state.principal`` to one of these (or leaves
+    it unset for anonymous reads and open paths); routers read ``.name`` and ``.role`` only."""
+
+    name: str
+    role: Role
+
+
+@dataclass(frozen=True, slots=True)
+class TokenInfo:
+    name: str
+    role: Role
+    sha256: str
+    created_at: str  # RFC 3339
+
+
+class TokenError(Exception):
+    """The token file is unreadable or malformed, or a create/revoke request is invalid."""
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class TokenStore:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+        self._stamp: tuple[int, int] | None = None
+        self._by_digest: dict[str, TokenInfo] = {}
+        self._tokens: list[TokenInfo] = []
+
+    # -- reading --------------------------------------------------------------------------------------------
+
+    def _load(self) -> None:
+        """Re-read the file when it changed; a missing file is an empty store."""
+        try:
+            st = self.path.stat()
+        except FileNotFoundError:
+            self._stamp, self._tokens, self._by_digest = None, [], {}
+            return
+        stamp = (st.st_mtime_ns, st.st_size)
+        if stamp == self._stamp:
+            return
+        try:
+            raw = json.loads(self.path.read_text(encoding="utf-8"))
+            tokens = [
+                TokenInfo(str(t["name"]), self._role(t["role"]), str(t["sha256"]), str(t["created_at"]))
+                for t in raw["tokens"]
+            ]
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise TokenError(f"{self.path}: not a Paramedic token file ({exc})") from exc
+        self._tokens, self._stamp = tokens, stamp
+        self._by_digest = {t.sha256: t for t in tokens}
+
+    @staticmethod
+    def _role(value: object) -> Role:
+        if value not in ROLES:
+            raise TokenError(f"unknown role {value!r}: use one of {', '.join(ROLES)}")
+        return value
+
+    def tokens(self) -> list[TokenInfo]:
+        with self._lock:
+            self._load()
+            return list(self._tokens)
+
+    def authenticate(self, token: str) -> Principal | None:
+        """The principal of ``token``, or None when no stored token has its sha256."""
+        digest = _digest(token)
+        with self._lock:
+            self._load()
+            info = self._by_digest.get(digest)
+        if info is None or not secrets.compare_digest(info.sha256, digest):
+            return None
+        return Principal(info.name, info.role)
+
+    # -- writing --------------------------------------------------------------------------------------------
+
+    def create(self, name: str, role: str, *, replace: bool = False, now: datetime | None = None) -> str:
+        """Store a new token and return it (the only time it is visible). A taken ``name`` is an error
+        unless ``replace``, which revokes the old token of that name."""
+        checked = self._role(role)
+        if not name or not name.isprintable() or len(name) > 100:
+            raise TokenError("a token name must be 1-100 printable characters")
+        token = secrets.token_urlsafe(32)
+        created = (now or datetime.now(UTC)).isoformat().replace("+00:00", "Z")
+        with self._lock:
+            self._load()
+            if any(t.name == name for t in self._tokens) and not replace:
+                raise TokenError(f"a token named {name!r} exists: revoke it first or pick another name")
+            kept = [t for t in self._tokens if t.name != name]
+            self._write([*kept, TokenInfo(name, checked, _digest(token), created)])
+        return token
+
+    def revoke(self, name: str) -> bool:
+        """Remove the token called ``name``; False when there is none."""
+        with self._lock:
+            self._load()
+            kept = [t for t in self._tokens if t.name != name]
+            if len(kept) == len(self._tokens):
+                return False
+            self._write(kept)
+        return True
+
+    def _write(self, tokens: list[TokenInfo]) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+        data = json.dumps({"tokens": [asdict(t) for t in tokens]}, indent=2) + "\n"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                os.fchmod(f.fileno(), 0o600)
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+            tmp.replace(self.path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+            raise
+        self._stamp = None  # re-read on next use (picks up the new mtime)
+        self._load()

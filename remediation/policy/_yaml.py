@@ -1,0 +1,109 @@
+"""Map pydantic validation errors to YAML line numbers and key paths (``file:12: a.b[2].c: message``).
+
+A small copy of the line mapping in ``paramedic.config`` (remediation must not import the wiring package).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+__all__ = ["FIXES", "Loc", "errors_with_lines", "key_path", "line_for", "line_index", "strip_tags"]
+
+Loc = tuple[int | str, ...]
+
+FIXES: dict[str, str] = {
+    "extra_forbidden": "remove it, or check its spelling against docs/policy.schema.json",
+    "missing": "add this key",
+    "greater_than": "use a larger value",
+    "greater_than_equal": "use a larger value",
+    "less_than": "use a smaller value",
+    "less_than_equal": "use a smaller value",
+    "literal_error": "use one of the listed values",
+    "union_tag_invalid": "set `type:` to one of the listed values",
+    "union_tag_not_found": "add a `type:` key",
+    "int_parsing": "use a whole number",
+    "float_parsing": "use a number",
+    "bool_parsing": "use true or false",
+    "string_type": "use a string (quote it)",
+    "string_pattern_mismatch": "use a value matching the pattern",
+    "list_type": "use a YAML list",
+    "dict_type": "use a YAML mapping",
+    "model_type": "use a YAML mapping",
+}
+
+
+def key_path(loc: Loc) -> str:
+    """``('policies', 2, 'rails', 'budget')`` -> ``policies[2].rails.budget``."""
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + part
+    return out
+
+
+def line_index(text: str) -> dict[Loc, int]:
+    """Map key paths to 1-based line numbers using the YAML node tree (empty when ``text`` is not YAML)."""
+    index: dict[Loc, int] = {}
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError:
+        return index
+
+    def walk(node: yaml.Node, path: Loc) -> None:
+        index.setdefault(path, node.start_mark.line + 1)
+        if isinstance(node, yaml.MappingNode):
+            for key_node, value_node in node.value:
+                key = (*path, str(key_node.value))
+                walk(value_node, key)
+                index[key] = key_node.start_mark.line + 1
+        elif isinstance(node, yaml.SequenceNode):
+            for i, item in enumerate(node.value):
+                walk(item, (*path, i))
+
+    if root is not None:
+        walk(root, ())
+    return index
+
+
+def line_for(index: Mapping[Loc, int], loc: Loc) -> int | None:
+    """Line of ``loc``, or of its longest known prefix."""
+    for n in range(len(loc), -1, -1):
+        if loc[:n] in index:
+            return index[loc[:n]]
+    return None
+
+
+def strip_tags(loc: Loc, data: Any) -> Loc:
+    """Drop the discriminator names pydantic inserts into ``loc`` (``action.scale.adjustment``)."""
+    out: list[int | str] = []
+    node = data
+    for part in loc:
+        if isinstance(node, dict) and isinstance(part, str) and part not in node and part == node.get("type"):
+            continue
+        out.append(part)
+        if isinstance(node, dict) and isinstance(part, str):
+            node = node.get(part)
+        elif isinstance(node, list) and isinstance(part, int) and part < len(node):
+            node = node[part]
+        else:
+            node = None
+    return tuple(out)
+
+
+def errors_with_lines(
+    exc: ValidationError, data: Any, index: Mapping[Loc, int]
+) -> list[tuple[int | None, str, str]]:
+    """``(line, key path, message with a fix hint)`` for every error of ``exc``."""
+    out = []
+    for err in exc.errors():
+        loc = strip_tags(tuple(err["loc"]), data)
+        fix = FIXES.get(err["type"])
+        msg = err["msg"] + (f" (fix: {fix})" if fix else "")
+        out.append((line_for(index, loc), key_path(loc), msg))
+    return out
