@@ -30,9 +30,19 @@ from alerting.rules._template import QueryResult, Template
 from alerting.rules.errors import RuleEvalError, TemplateError
 from metrics_store.model import METRIC_NAME, Labels, labels_from
 
-__all__ = ["RESOLVED_RETENTION_MS", "Activation", "ActiveAlert", "AlertState", "AlertingRule"]
+__all__ = [
+    "GRACE_PERIOD_MS",
+    "OUTAGE_TOLERANCE_MS",
+    "RESOLVED_RETENTION_MS",
+    "Activation",
+    "ActiveAlert",
+    "AlertState",
+    "AlertingRule",
+]
 
 RESOLVED_RETENTION_MS = 15 * 60_000
+OUTAGE_TOLERANCE_MS = 3600_000  # Prometheus' --rules.alert.for-outage-tolerance
+GRACE_PERIOD_MS = 600_000  # Prometheus' --rules.alert.for-grace-period
 
 
 class AlertState(StrEnum):
@@ -240,8 +250,8 @@ class AlertingRule:
         down_at_ms: int,
         ts_ms: int,
         *,
-        outage_tolerance_ms: int = 3600_000,
-        grace_period_ms: int = 600_000,
+        outage_tolerance_ms: int = OUTAGE_TOLERANCE_MS,
+        grace_period_ms: int = GRACE_PERIOD_MS,
     ) -> int:
         """Prometheus' ``RestoreForState`` after the first evaluation: the ``active_at`` of alerts that are
         pending or firing now and were active when the state was saved at ``down_at_ms`` is restored (with

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -27,6 +28,7 @@ from typing import Protocol
 from prometheus_client import REGISTRY, CollectorRegistry
 
 from alerting.base import AlertSink
+from alerting.rules._alerting import GRACE_PERIOD_MS, OUTAGE_TOLERANCE_MS, AlertingRule, AlertState
 from alerting.rules._cache import CycleCache
 from alerting.rules._fast import Columns, FastPath
 from alerting.rules._group import RuleGroup, SharedQuery
@@ -35,7 +37,8 @@ from alerting.rules._load import load_files
 from alerting.rules._metrics import RuleMetrics
 from alerting.rules._state import load_state, save_state
 from metrics_store.base import Appender
-from metrics_store.promql import QueryValue
+from metrics_store.model import METRIC_NAME
+from metrics_store.promql import Matrix, QueryError, QueryValue
 
 __all__ = ["InstantQuerier", "RuleManager"]
 
@@ -91,8 +94,10 @@ class RuleManager:
         self._arrived = asyncio.Event()  # set on the event loop by notify()
         self._cost_ms: dict[str, int] = {}  # last evaluation time per group key
         self._saved_at_ms, self._saved = load_state(state_path) if state_path else (0, {})
-        self._to_restore = {g for g in self._saved}
         self._load(files)
+        # Every group's first evaluation restores the for-state: from the state file when it has the
+        # group, else from the store's ALERTS_FOR_STATE series (as Prometheus does).
+        self._to_restore = {g.key for g in self._groups} | set(self._saved)
 
     @property
     def groups(self) -> list[RuleGroup]:
@@ -197,11 +202,44 @@ class RuleManager:
 
     def _restore(self, g: RuleGroup, ts_ms: int) -> None:
         self._to_restore.discard(g.key)
-        saved = self._saved.get(g.key, {})
+        saved = self._saved.get(g.key)
         for ar in g.alerting_rules():
-            n = ar.restore(saved.get(ar.name, []), self._saved_at_ms, ts_ms)
+            if saved is not None:
+                n = ar.restore(saved.get(ar.name, []), self._saved_at_ms, ts_ms)
+                src = "the state file"
+            else:
+                n = self._restore_from_store(ar, ts_ms)
+                src = "ALERTS_FOR_STATE"
             if n:
-                log.info("rule %s/%s: restored the for-state of %d alerts", g.name, ar.name, n)
+                log.info("rule %s/%s: restored the for-state of %d alerts from %s", g.name, ar.name, n, src)
+
+    def _restore_from_store(self, ar: AlertingRule, ts_ms: int) -> int:
+        """Prometheus' way without a state file: each pending/firing alert's ``active_at`` is the last value
+        of its ``ALERTS_FOR_STATE`` series within the outage tolerance, the outage ending at that sample."""
+        ar.restored = True
+        if ar.hold_ms < GRACE_PERIOD_MS or not any(
+            a.state is not AlertState.INACTIVE for a in ar.active.values()
+        ):
+            return 0
+        expr = f'ALERTS_FOR_STATE{{alertname="{ar.name}"}}[{OUTAGE_TOLERANCE_MS // 1000}s]'
+        try:
+            res = self._engine.instant_query(expr, ts_ms - 1)  # strictly before this first evaluation
+        except QueryError as exc:
+            log.warning("rule %s: cannot read ALERTS_FOR_STATE to restore the for-state: %s", ar.name, exc)
+            return 0
+        n = 0
+        for series in res.series if isinstance(res, Matrix) else ():
+            last = next(
+                ((t, v) for t, v in zip(reversed(series.timestamps_ms), reversed(series.values), strict=True)
+                 if math.isfinite(v)),
+                None,
+            )  # fmt: skip
+            if last is None:
+                continue
+            labels = {k: v for k, v in series.labels if k != METRIC_NAME}
+            entry = {"labels": labels, "state": AlertState.PENDING.value, "active_at_ms": int(last[1] * 1000)}
+            n += ar.restore([entry], last[0], ts_ms)
+        return n
 
     def save_state(self, now_ms: int) -> None:
         if self._state_path is None:

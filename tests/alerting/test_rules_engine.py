@@ -158,6 +158,40 @@ def test_restore_moves_active_at_by_the_outage(tmp_path: Path) -> None:
     assert a.active_at_ms == 300_000  # 0 + 5m outage
 
 
+@pytest.mark.parametrize("state_file", ["none", "without-the-group"])
+def test_restore_from_alerts_for_state_without_a_state_file(tmp_path: Path, state_file: str) -> None:
+    rules = RULES.replace("for: 30s", "for: 1h")
+    mgr, store, clock, _, _ = _setup(tmp_path, rules)  # no state file: only the store remembers
+    _up(store, {t: 0.0 for t in range(0, 7200, 10)})
+    _run(mgr, clock, 600)  # 10m of 1h pending; ALERTS_FOR_STATE = 0 written every 10 s until 600 s
+    state = None
+    if state_file == "without-the-group":
+        state = tmp_path / "state.json"
+        state.write_text('{"version": 1, "saved_at_ms": 600000, "groups": {"other.yml;x": {}}}')
+    mgr2 = RuleManager([str(tmp_path / "r.yml")], Engine(store, registry=CollectorRegistry()), store, None,
+                       clock, CollectorRegistry(), state_path=state)  # fmt: skip
+    clock.now = 900  # down for 5m after the last ALERTS_FOR_STATE sample
+    mgr2.eval_due()
+    (a,) = mgr2.groups[0].alerting_rules()[0].active.values()
+    assert a.active_at_ms == 300_000  # 0 + 5m outage, as with the state file
+    assert a.state is AlertState.PENDING
+    _run(mgr2, clock, 3900, start_s=910)
+    assert _state(mgr2) is AlertState.FIRING  # 1h after the restored active_at, not after the restart
+
+
+def test_restore_from_the_store_ignores_an_outage_beyond_the_tolerance(tmp_path: Path) -> None:
+    rules = RULES.replace("for: 30s", "for: 1h")
+    mgr, store, clock, _, _ = _setup(tmp_path, rules)
+    _up(store, {t: 0.0 for t in range(0, 3 * 3600, 10)})
+    _run(mgr, clock, 600)
+    mgr2 = RuleManager([str(tmp_path / "r.yml")], Engine(store, registry=CollectorRegistry()), store, None,
+                       clock, CollectorRegistry())  # fmt: skip
+    clock.now = 600 + 3600 + 60  # 1h1m later: beyond the 1h outage tolerance
+    mgr2.eval_due()
+    (a,) = mgr2.groups[0].alerting_rules()[0].active.values()
+    assert a.active_at_ms == 4260_000  # starts over
+
+
 def test_reload_keeps_state(tmp_path: Path) -> None:
     mgr, store, clock, _, _ = _setup(tmp_path)
     _up(store, {t: 0.0 for t in range(0, 200, 10)})
