@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from paramedic import VERSION
-from paramedic.commands import anomaly, check, demo, parse, patterns, rules, serve, token
+from paramedic.commands import anomaly, check, demo, parse, patterns, policy, rules, serve, token
 
 app = typer.Typer(
     name="paramedic",
@@ -34,6 +34,7 @@ app.add_typer(anomaly.app, name="anomaly")
 app.add_typer(check.app, name="check")
 app.add_typer(demo.app, name="demo")
 app.add_typer(parse.app, name="parse")
+app.add_typer(policy.app, name="policy")
 app.add_typer(rules.app, name="rules")
 app.add_typer(token.app, name="token")
 app.command("serve")(serve.serve)
