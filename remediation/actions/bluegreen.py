@@ -26,6 +26,10 @@ Inconclusive gates (too few samples on a side, Kayenta's NODATA): when the old r
 observing for up to ``max_inconclusive_waits`` more ``step_duration``s, then applies ``on_inconclusive``
 (``"pass"`` by default, recorded in the verdict's reason; ``"fail"`` cancels) — except that a new revision
 with no samples at all for every metric fails (absence is not scarcity: it crashed or is not scraped).
+
+In a simulation (the engine answers mutating calls with ``None``) the action makes the calls of a run whose
+gates all pass, without waiting or judging, and says so (``data["simulated"]``). When the engine stops
+mid-deployment (``ctx.sleep`` raises), the deployment is cancelled like on any other failure.
 """
 
 from __future__ import annotations
@@ -125,6 +129,9 @@ class PromQLSamples:
 class _Gate:
     judge: MannWhitneyJudge
     higher_is_worse: bool = True
+
+
+_SIMULATED = "(simulated)"  # deployment id in a simulation, where start_deployment answers nothing
 
 
 class _StepError(Exception):
@@ -243,6 +250,22 @@ class BlueGreenAction:
             return f"cancel_deployment failed too: {exc}"
         return "deployment canceled, traffic back on the previous revision"
 
+    async def _simulated(
+        self, ctx: ActionContext, revision: str, params: BlueGreenParams, data: dict[str, Any]
+    ) -> ActionResult:
+        """The calls a live run makes when every gate passes, without observing (nothing was deployed)."""
+        for i, weight in enumerate(params.steps):
+            if i > 0:
+                await ctx.call(
+                    "set_deployment_weight", ctx.platform.set_deployment_weight, _SIMULATED, weight
+                )
+            step = {"weight": weight, "simulated": True, "passed": True, "verdicts": {}}
+            data["steps"].append(step)
+            ctx.event("step", step)
+        await ctx.call("promote_deployment", ctx.platform.promote_deployment, _SIMULATED)
+        data["simulated"] = True
+        return ActionResult(True, f"simulated: {revision} through {params.steps}, gates not judged", data)
+
     async def run(self, ctx: ActionContext, target: Target, params: BaseModel) -> ActionResult:
         if not isinstance(params, BlueGreenParams):
             raise TypeError(f"blue_green needs BlueGreenParams, not {type(params).__name__}")
@@ -254,11 +277,14 @@ class BlueGreenAction:
         app, steps = target.app, params.steps
         data: dict[str, Any] = {"app": app, "revision": str(revision), "steps": []}
         try:
-            dep = await ctx.call(
+            started: Deployment | None = await ctx.call(
                 "start_deployment", ctx.platform.start_deployment, app, str(revision), steps[0]
             )
         except Exception as exc:
             return ActionResult(False, f"start_deployment of {revision} failed: {exc}", data)
+        if started is None:  # a simulating engine answers no mutating call: record the plan, judge nothing
+            return await self._simulated(ctx, str(revision), params, data)
+        dep = started
         data |= {"deployment": dep.id, "previous_revision": dep.previous_revision}
         gates = self._gates(params)
         baseline: dict[str, list[float]] = {}

@@ -9,10 +9,14 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import pytest
+from prometheus_client import CollectorRegistry
 
+from metrics_store.memory import MemoryStore
+from metrics_store.model import labels_from
+from metrics_store.promql.engine import Engine
 from platforms.base import Deployment, Instance, PlatformError, Remediable, Revision
 from remediation.actions.bluegreen import DEFAULT_ERROR_RATIO_EXPR, BlueGreenAction, GateSamples
-from remediation.base import Action, ActionResult
+from remediation.base import Action, ActionResult, RemediationError
 from remediation.config import BlueGreenParams
 from remediation.model import ActionRequest, Target
 
@@ -347,3 +351,201 @@ async def test_inconclusive_can_fail_instead() -> None:
     assert not result.ok
     assert ctx.call_names == ["start_deployment", "cancel_deployment"]
     assert "inconclusive" in result.detail
+
+
+# -- the default PromQL over the real query engine --------------------------------------------------------
+# A simulated router splits traffic by weight between 3 old instances and 1 new one; every ``sleep`` scrapes
+# their sample-app-shaped counters and histogram every 5 s into a MemoryStore; the action's default
+# expressions run on the real PromQL engine and FakePlatform takes the deployment calls.
+
+_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
+_JITTER = (0.6, 0.8, 1.0, 1.2, 1.4)
+
+
+@dataclass
+class Release:
+    error_ratio: float = 0.002
+    latency_s: float = 0.04
+
+
+@dataclass
+class TrafficContext:
+    fake: FakePlatform
+    old: Release
+    new: Release
+    old_rev: str
+    new_rev: str
+    request: ActionRequest
+    rps: float = 40.0
+    t_ms: int = 1_700_000_000_000
+    store: MemoryStore = field(default_factory=MemoryStore)
+    events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    counters: dict[tuple[tuple[str, str], ...], float] = field(default_factory=dict)
+    platform: Remediable = field(init=False)
+    dep: Deployment | None = None
+
+    def __post_init__(self) -> None:
+        self.platform = self.fake
+        self.engine = Engine(self.store, registry=CollectorRegistry())
+
+    def now(self) -> datetime:
+        return datetime.fromtimestamp(self.t_ms / 1000, UTC)
+
+    def weight(self) -> int:
+        """Traffic percent of the new revision; -1 before the deployment started it."""
+        if self.dep is None:
+            return -1
+        return {"DEPLOYING": self.dep.weight_pct, "DEPLOYED": 100}.get(self.dep.state, -1)
+
+    def _inc(self, labels: dict[str, str], by: float) -> None:
+        key = labels_from(labels)
+        self.counters[key] = self.counters.get(key, 0.0) + by
+        self.store.append([self.store.series_ref(key)], [self.t_ms], [self.counters[key]])
+
+    def _serve(self, idx: int, rev: str, rel: Release, requests: float, tick: int) -> None:
+        base = {"app": APP, "app_instance": str(idx), "revision": rev, "job": "app"}
+        route = {"method": "GET", "route": "/api/items"}
+        self._inc(
+            base | route | {"__name__": "http_requests_total", "code": "500"}, requests * rel.error_ratio
+        )
+        ok = requests * (1 - rel.error_ratio)
+        self._inc(base | route | {"__name__": "http_requests_total", "code": "200"}, ok)
+        scrape = {"__name__": "http_requests_total", "method": "GET", "route": "/metrics", "code": "200"}
+        self._inc(base | scrape, 1.0)  # scrapes are not traffic: excluded by the default expressions
+        latency = rel.latency_s * _JITTER[(tick + idx) % len(_JITTER)]
+        for le in (*_BUCKETS, float("inf")):
+            name = {"__name__": "http_request_duration_seconds_bucket", "route": "/api/items"}
+            self._inc(
+                base | name | {"le": "+Inf" if le == float("inf") else str(le)}, requests * (latency <= le)
+            )
+
+    def _tick(self, tick: int) -> None:
+        w = self.weight()
+        new_share = max(w, 0) / 100
+        for idx in range(3):
+            self._serve(idx, self.old_rev, self.old, self.rps * 5 * (1 - new_share) / 3, tick)
+        if w >= 0:
+            self._serve(3, self.new_rev, self.new, self.rps * 5 * new_share, tick)
+
+    async def sleep(self, seconds: float) -> None:
+        for _ in range(round(seconds / 5)):
+            self.t_ms += 5000
+            self._tick(self.t_ms // 5000)
+
+    async def call(self, name: str, fn: Callable[..., T], *args: Any) -> T:
+        out = fn(*args)
+        if isinstance(out, Deployment):
+            self.dep = out
+        return out
+
+    async def query(self, expr: str) -> list[tuple[dict[str, str], float]]:
+        raise AssertionError("blue-green uses range queries")
+
+    async def query_range(
+        self, expr: str, start: datetime, end: datetime, step_s: float
+    ) -> list[tuple[dict[str, str], list[tuple[float, float]]]]:
+        m = self.engine.range_query(
+            expr, int(start.timestamp() * 1000), int(end.timestamp() * 1000), int(step_s * 1000)
+        )
+        return [
+            (dict(s.labels), [(t / 1000, v) for t, v in zip(s.timestamps_ms, s.values, strict=True)])
+            for s in m.series
+        ]
+
+    def event(self, kind: str, data: dict[str, Any]) -> None:
+        self.events.append((kind, data))
+
+
+def traffic(new: Release) -> TrafficContext:
+    req = ActionRequest("r1", "deploy", "abc", "blue_green", Target(APP), {"revision": NEW}, "live", NOW)
+    return TrafficContext(FakePlatform(), Release(), new, OLD, NEW, req)
+
+
+NOW = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+async def run_traffic(ctx: TrafficContext) -> ActionResult:
+    await ctx.sleep(60)  # history before the deployment
+    act = BlueGreenAction(now=ctx.now)
+    return await act.run(ctx, Target(APP), params())
+
+
+async def test_promql_good_release_promoted() -> None:
+    ctx = traffic(Release())
+    result = await run_traffic(ctx)
+    assert result.ok, result.detail
+    steps = [d for k, d in ctx.events if k == "step"]
+    assert [s["weight"] for s in steps] == [10, 50, 100]
+    first = steps[0]["verdicts"]
+    assert first["error_ratio"]["stats"]["n_new"] >= 5
+    assert first["latency"]["stats"]["n_old"] >= 15
+    assert first["error_ratio"]["stats"]["mean_old"] == pytest.approx(0.002, rel=0.01)
+    assert ctx.fake.dep.state == "DEPLOYED"
+
+
+async def test_promql_erroring_release_cancelled_at_10pct() -> None:
+    ctx = traffic(Release(error_ratio=0.2))
+    result = await run_traffic(ctx)
+    assert not result.ok
+    assert "error_ratio: regression" in result.detail
+    assert ctx.fake.dep.state == "CANCELED"
+    assert [d["weight"] for k, d in ctx.events] == [10]
+    err = ctx.events[0][1]["verdicts"]["error_ratio"]["stats"]
+    assert err["mean_new"] == pytest.approx(0.2, rel=0.01)
+
+
+async def test_promql_slow_release_cancelled() -> None:
+    ctx = traffic(Release(latency_s=0.4))
+    result = await run_traffic(ctx)
+    assert not result.ok
+    assert "latency: regression" in result.detail
+    assert ctx.fake.dep.state == "CANCELED"
+
+
+# -- simulation and shutdown --------------------------------------------------------------------------------
+
+
+@dataclass
+class SimulatingContext(FakeContext):
+    """Like the engine's simulating context: mutating platform calls are recorded and answered with None."""
+
+    async def call(self, name: str, fn: Callable[..., T], *args: Any) -> T:
+        self.calls.append((name, args))
+        return None  # type: ignore[return-value]
+
+
+async def test_simulation_records_the_plan_without_judging() -> None:
+    ctx = SimulatingContext(FakePlatform(), healthy)
+    result = await run(ctx)
+    assert result.ok
+    assert result.data["simulated"]
+    assert "simulated" in result.detail
+    assert ctx.call_names == [
+        "start_deployment",
+        "set_deployment_weight",
+        "set_deployment_weight",
+        "promote_deployment",
+    ]
+    assert ctx.slept == []
+    assert ctx.queries == []
+    assert [s["weight"] for s in ctx.steps] == [10, 50, 100]
+    assert ctx.fake.dep.state == "DEPLOYING"  # nothing reached the platform
+
+
+@dataclass
+class StoppingContext(FakeContext):
+    """The engine stops during the second step's observation (its sleep raises, as EngineContext's does)."""
+
+    async def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        if len(self.slept) == 2:
+            raise RemediationError("engine stopping")
+
+
+async def test_engine_stopping_mid_deployment_cancels() -> None:
+    ctx = StoppingContext(FakePlatform(), healthy)
+    result = await run(ctx)
+    assert not result.ok
+    assert "engine stopping" in result.detail
+    assert ctx.call_names == ["start_deployment", "set_deployment_weight", "cancel_deployment"]
+    assert ctx.fake.dep.state == "CANCELED"
