@@ -1,12 +1,14 @@
 """The local platform: HAProxy (router) + supervisord (cell) + node exporter, all on 127.0.0.1.
 
 ``LocalPlatformRunner`` starts and stops the processes of a state directory; ``LocalPlatform`` is the adapter
-(discovery and actions) that works against any running state directory, from any process.
+(discovery, actions, revisions and blue-green deployments: ``platforms.base.Platform`` and ``Remediable``)
+that works against any running state directory, from any process.
 """
 
 from platforms.local.adapter import MAX_INSTANCES, InstanceInfo, LocalPlatform
 from platforms.local.errors import (
     ComponentStartError,
+    DeploymentError,
     LocalPlatformError,
     RouterError,
     RouterUnavailableError,
@@ -21,6 +23,7 @@ from platforms.local.state import PlatformState, StateDir
 __all__ = [
     "MAX_INSTANCES",
     "ComponentStartError",
+    "DeploymentError",
     "InstanceInfo",
     "LocalPlatform",
     "LocalPlatformError",

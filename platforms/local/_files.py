@@ -6,7 +6,7 @@ import sys
 
 from platforms.local.errors import StateError
 from platforms.local.haproxy_config import render_haproxy_config
-from platforms.local.state import PlatformState, StateDir, write_atomic
+from platforms.local.state import FIRST_REVISION, PlatformState, StateDir, write_atomic
 from platforms.local.supervisor_config import program_name, render_program, render_supervisord_config
 
 __all__ = ["write_platform_files"]
@@ -22,9 +22,9 @@ def write_platform_files(paths: StateDir, state: PlatformState, python: str = sy
         for inst in app.instances:
             name = program_name(app.name, inst.index)
             wanted.add(paths.program_conf(name))
-            write_atomic(
-                paths.program_conf(name), render_program(paths, app.name, inst.index, inst.port, python)
-            )
+            revision = app.revision(inst.revision) or FIRST_REVISION
+            text = render_program(paths, app.name, inst.index, inst.port, python, revision=revision)
+            write_atomic(paths.program_conf(name), text)
     for stale in paths.programs_dir.glob("*.conf"):
         if stale not in wanted:
             try:

@@ -12,7 +12,8 @@ __all__ = ["PlatformMetrics", "platform_metrics"]
 
 
 class PlatformMetrics:
-    """Counters for every call the adapter makes to a component, by component, call and result."""
+    """Counters for every call the adapter makes to a component, by component, call and result, and for every
+    adapter action (``actions``: one per public action call, whatever component calls it makes)."""
 
     def __init__(self, registry: CollectorRegistry) -> None:
         self.calls = Counter(
@@ -32,6 +33,19 @@ class PlatformMetrics:
             "Duration of platform component calls.",
             ["platform", "component"],
             buckets=(0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10),
+            registry=registry,
+        )
+        self.actions = Counter(
+            "paramedic_platform_actions_total",
+            "Actions of the platform adapter (scale, restarts, deployments, rollback) by result.",
+            ["platform", "action", "result"],
+            registry=registry,
+        )
+        self.action_seconds = Histogram(
+            "paramedic_platform_action_duration_seconds",
+            "Duration of platform adapter actions, including every component call they make.",
+            ["platform", "action"],
+            buckets=(0.01, 0.05, 0.1, 0.5, 1, 2.5, 5, 10, 30),
             registry=registry,
         )
         self.targets = Gauge(

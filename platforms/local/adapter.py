@@ -1,32 +1,49 @@
 """``LocalPlatform``: the platform adapter for the local HAProxy + supervisord + node exporter platform.
 
 Everything is learned live on each call from the state directory (desired state, written atomically), from
-supervisord (process state, PID) and from HAProxy's runtime API (router status), so scaling adds and removes
-targets without a config edit. Actions (``scale``, ``restart_instance``, ``restart_app``) take the state lock,
-persist the desired state first, then reconcile supervisord and HAProxy to it — idempotently, so a retried
-action completes a half-done one. Safe to call from any thread and from several processes at once.
+supervisord (process state, PID) and from HAProxy's runtime API (router status, weight), so scaling adds and
+removes targets without a config edit. Actions (``scale``, restarts, revisions, blue-green deployments,
+``rollback``) take the state lock, persist the desired state first, then reconcile supervisord and HAProxy to
+it — idempotently, so a retried action completes a half-done one. Safe to call from any thread and from
+several processes at once. Implements :class:`platforms.base.Platform` and :class:`platforms.base.Remediable`.
+
+Instance states (``app_instances``), CC-style from supervisord's process state and HAProxy's server status:
+RUNNING (process RUNNING and server UP), STARTING (process STARTING), CRASHED (EXITED, FATAL, BACKOFF),
+STOPPING, DOWN (process RUNNING but the router does not have it UP — a hung instance fails its health check —
+or the router cannot be asked; also a stopped or not yet added process). A deployment is DEPLOYING until every
+new instance is RUNNING, then PAUSED at its weight until promoted (DEPLOYED) or canceled (CANCELED).
 """
 
 from __future__ import annotations
 
+import contextlib
 import sys
-from dataclasses import dataclass
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import prometheus_client
 from prometheus_client import CollectorRegistry
 
-from platforms.base import DiscoveredTarget
+from platforms.base import Deployment, DiscoveredTarget, Instance, Revision
+from platforms.local import _deploy
 from platforms.local._files import write_platform_files
 from platforms.local._metrics import platform_metrics
-from platforms.local.errors import RouterError, StateError, UnknownAppError
+from platforms.local.errors import (
+    DeploymentError,
+    LocalPlatformError,
+    RouterError,
+    StateError,
+    UnknownAppError,
+)
 from platforms.local.haproxy_config import HEALTH_CHECK, server_address, server_name
 from platforms.local.haproxy_runtime import HAProxyRuntime, ServerStatus
-from platforms.local.state import AppSpec, InstanceSpec, PlatformState, StateDir, free_port
+from platforms.local.state import AppSpec, DeploymentSpec, InstanceSpec, PlatformState, StateDir, free_port
 from platforms.local.supervisor_client import ProcessInfo, SupervisorClient
 from platforms.local.supervisor_config import program_name
 
-__all__ = ["MAX_INSTANCES", "InstanceInfo", "LocalPlatform"]
+__all__ = ["MAX_INSTANCES", "InstanceInfo", "LocalPlatform", "cc_state"]
 
 MAX_INSTANCES = 32
 CELL = "cell-0"
@@ -43,10 +60,32 @@ class InstanceInfo:
     process_state: str  # supervisord's statename: RUNNING, STARTING, BACKOFF, EXITED, FATAL, ... or ABSENT
     pid: int | None
     router_status: str  # HAProxy's server status: UP, DOWN, MAINT, ... or "unknown" / "absent"
+    revision: str = "v1"
+    weight: int | None = None  # HAProxy's weight now; None when the router cannot be asked or lacks it
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def state(self) -> str:
+        return cc_state(self.process_state, self.router_status)
+
+
+_CRASHED = {"EXITED", "FATAL", "BACKOFF"}
+
+
+def cc_state(process_state: str, router_status: str) -> str:
+    """CC-style instance state from supervisord's statename and HAProxy's server status (see module doc)."""
+    if process_state == "RUNNING":
+        return "RUNNING" if router_status.startswith("UP") else "DOWN"  # "UP 1/2": one failed check so far
+    if process_state == "STARTING":
+        return "STARTING"
+    if process_state in _CRASHED:
+        return "CRASHED"
+    if process_state == "STOPPING":
+        return "STOPPING"
+    return "DOWN"  # STOPPED, UNKNOWN, ABSENT
 
 
 class LocalPlatform:
@@ -97,14 +136,18 @@ class LocalPlatform:
     ) -> InstanceInfo:
         name = program_name(app, inst.index)
         proc = procs.get(name)
+        weight = None
         if servers is None:
             router_status = "unknown"
         else:
             server = servers.get((app, server_name(app, inst.index)))
             router_status = server.status if server else "absent"
+            weight = server.weight if server else None
         pid = int(proc["pid"]) if proc and proc.get("pid") else None
         state = str(proc["statename"]) if proc else "ABSENT"
-        return InstanceInfo(app, inst.index, inst.port, name, state, pid, router_status)
+        return InstanceInfo(
+            app, inst.index, inst.port, name, state, pid, router_status, inst.revision, weight
+        )
 
     def instances(self, app: str) -> list[InstanceInfo]:
         """Every desired instance of ``app`` with its live process and router state."""
@@ -160,40 +203,76 @@ class LocalPlatform:
         Returns once supervisord has the programs and HAProxy the servers; new instances are RUNNING a second
         later and UP in HAProxy after their first passing health check (poll ``instances``).
         """
-        if not 0 <= instances <= MAX_INSTANCES:
-            raise StateError("state", "scale", f"instances must be 0..{MAX_INSTANCES}, got {instances}")
-        with self.paths.locked():
-            state = self.state()
-            spec = self._app(state, app, "scale")
-            kept = list(spec.instances[:instances])
-            next_index = max((i.index for i in spec.instances), default=-1) + 1
-            while len(kept) < instances:
-                kept.append(InstanceSpec(next_index, free_port()))
-                next_index += 1
-            state = state.with_app(AppSpec(app, tuple(kept)))
-            self.paths.save(state)
-            write_platform_files(self.paths, state, self._python)
-            self._reconcile(state)
-        return self.instances(app)
+        with self._action("scale"):
+            if not 0 <= instances <= MAX_INSTANCES:
+                raise StateError("state", "scale", f"instances must be 0..{MAX_INSTANCES}, got {instances}")
+            with self.paths.locked():
+                state = self.state()
+                spec = self._app(state, app, "scale")
+                active = spec.active_deployment()
+                if active is not None:
+                    raise DeploymentError(
+                        "scale", f"{active.id} is in progress on {app}: promote or cancel it first"
+                    )
+                kept = list(spec.instances[:instances])
+                next_index = spec.next_index()
+                while len(kept) < instances:
+                    kept.append(InstanceSpec(next_index, free_port(), spec.current))
+                    next_index += 1
+                self._apply(state.with_app(replace(spec, instances=tuple(kept))))
+            return self.instances(app)
+
+    def _apply(self, state: PlatformState) -> None:
+        """Persist ``state``, regenerate every file from it and reconcile the running components (locked)."""
+        self.paths.save(state)
+        write_platform_files(self.paths, state, self._python)
+        self._reconcile(state)
+
+    @contextlib.contextmanager
+    def _action(self, action: str) -> Iterator[None]:
+        started = time.monotonic()
+        result = "ok"
+        try:
+            yield
+        except LocalPlatformError as exc:
+            result = "error"
+            self._metrics.errors.labels("local", "adapter", type(exc).__name__).inc()
+            raise
+        finally:
+            self._metrics.action_seconds.labels("local", action).observe(time.monotonic() - started)
+            self._metrics.actions.labels("local", action, result).inc()
 
     def _reconcile(self, state: PlatformState) -> None:
-        """Bring HAProxy and supervisord to ``state`` (files already written): remove extras, add missing."""
-        wanted = {(app.name, program_name(app.name, i.index)): i for app in state.apps for i in app.instances}
-        servers = {
-            (s.backend, s.server) for s in self.router.servers() if s.backend in {a.name for a in state.apps}
+        """Bring supervisord and HAProxy to ``state`` (files already written): first start missing programs
+        and add missing servers (or set the weight and re-enable existing ones), then take extra servers out
+        of the router before their processes stop. Each step is idempotent."""
+        wanted = {
+            (app.name, program_name(app.name, i.index)): (app, i) for app in state.apps for i in app.instances
         }
-        for backend, server in sorted(servers - set(wanted)):
+        apps = {a.name for a in state.apps}
+        servers = {(s.backend, s.server): s for s in self.router.servers() if s.backend in apps}
+        self.supervisor.add_programs()
+        for (backend, server), (app, inst) in sorted(wanted.items()):
+            weight = app.weight_of(inst)
+            current = servers.get((backend, server))
+            if current is None:
+                self.router.add_server(backend, server, server_address(inst.port), HEALTH_CHECK, weight)
+                continue
+            self.router.set_weight(backend, server, weight)
+            if current.status.startswith("MAINT"):
+                self.router.enable_server(backend, server)
+        for backend, server in sorted(set(servers) - set(wanted)):
             self.router.del_server(backend, server)  # before the process stops: no request reaches it
         groups = {str(p["group"]) for p in self.supervisor.processes()}
         for group in sorted(groups - {name for _, name in wanted}):
             self.supervisor.remove_program(group)
-        self.supervisor.add_programs()
-        for (backend, server), inst in sorted(wanted.items()):
-            if (backend, server) not in servers:
-                self.router.add_server(backend, server, server_address(inst.port), HEALTH_CHECK)
 
     def restart_instance(self, app: str, index: int, wait: bool = True) -> InstanceInfo:
         """Stop and start one instance through supervisord (also a hung one: SIGTERM, then SIGKILL)."""
+        with self._action("restart_instance"):
+            return self._restart_instance(app, index, wait)
+
+    def _restart_instance(self, app: str, index: int, wait: bool) -> InstanceInfo:
         spec = self._app(self.state(), app, "restart_instance")
         if spec.instance(index) is None:
             valid = [str(i.index) for i in spec.instances]
@@ -205,7 +284,119 @@ class LocalPlatform:
 
     def restart_app(self, app: str, wait: bool = True) -> list[InstanceInfo]:
         """Rolling restart: one instance at a time, each RUNNING again before the next stops."""
-        spec = self._app(self.state(), app, "restart_app")
-        for inst in spec.instances:
-            self.restart_instance(app, inst.index, wait)
-        return self.instances(app)
+        with self._action("restart_app"):
+            spec = self._app(self.state(), app, "restart_app")
+            for inst in spec.instances:
+                self._restart_instance(app, inst.index, wait)
+            return self.instances(app)
+
+    # -- remediation seam (platforms.base.Remediable) --------------------------------------------------------
+
+    def app_instances(self, app: str) -> list[Instance]:
+        """Every desired instance of ``app`` with its CC-style state, revision and router weight; ``details``
+        has the process state, router status, pid, port and program."""
+        return [
+            Instance(
+                app=i.app,
+                index=i.index,
+                state=i.state,
+                revision=i.revision,
+                weight=i.weight,
+                details={
+                    "process_state": i.process_state,
+                    "router_status": i.router_status,
+                    "pid": "" if i.pid is None else str(i.pid),
+                    "port": str(i.port),
+                    "program": i.program,
+                },
+            )
+            for i in self.instances(app)
+        ]
+
+    def revisions(self, app: str) -> list[Revision]:
+        spec = self._app(self.state(), app, "revisions")
+        return [Revision(r.id, r.version, r.description, r.id == spec.current) for r in spec.revisions]
+
+    def create_revision(self, app: str, version: str, *, env: dict[str, str] | None = None) -> Revision:
+        """A new revision ``v<N>`` of ``app``: sample-app ``version`` started with ``env`` (which may bake in
+        a fault: ``SAMPLE_APP_FAULT=errors``, ``SAMPLE_APP_FAULT_RATE=0.5``). Returns the latest revision
+        instead when it has the same version and env (a retried call). Nothing starts until deployed."""
+        with self._action("create_revision"), self.paths.locked():
+            state = self.state()
+            spec, revision = _deploy.create_revision(
+                self._app(state, app, "create_revision"), version, env or {}
+            )
+            self.paths.save(state.with_app(spec))
+            return Revision(revision.id, revision.version, revision.description, revision.id == spec.current)
+
+    def start_deployment(self, app: str, revision: str, weight_pct: int) -> Deployment:
+        """Start as many ``revision`` instances as the current revision has, beside them, with ``weight_pct``
+        of the router's traffic. Returns when supervisord has the programs and HAProxy the servers; the
+        deployment is DEPLOYING until they are RUNNING, then PAUSED. A retry (same revision) sets the
+        weight."""
+        with self._action("start_deployment"):
+            return self._transition(
+                app, "start_deployment", lambda spec: _deploy.start(spec, revision, weight_pct, free_port)
+            )
+
+    def set_deployment_weight(self, deployment: str, weight_pct: int) -> Deployment:
+        """Give the new revision ``weight_pct`` of the traffic (HAProxy server weights, applied live)."""
+        with self._action("set_deployment_weight"):
+            app = self._deployment_app(deployment, "set_deployment_weight")
+            return self._transition(
+                app, "set_deployment_weight", lambda spec: _deploy.set_weight(spec, deployment, weight_pct)
+            )
+
+    def promote_deployment(self, deployment: str) -> Deployment:
+        """The new revision becomes current: old instances leave HAProxy first, then stop."""
+        with self._action("promote_deployment"):
+            app = self._deployment_app(deployment, "promote_deployment")
+            return self._transition(app, "promote_deployment", lambda spec: _deploy.promote(spec, deployment))
+
+    def cancel_deployment(self, deployment: str) -> Deployment:
+        """Back to the previous revision: new instances leave HAProxy, then stop; old ones get weight 1."""
+        with self._action("cancel_deployment"):
+            app = self._deployment_app(deployment, "cancel_deployment")
+            return self._transition(app, "cancel_deployment", lambda spec: _deploy.cancel(spec, deployment))
+
+    def deployment(self, deployment: str) -> Deployment:
+        app = self._deployment_app(deployment, "deployment")
+        spec = self._app(self.state(), app, "deployment")
+        found = _deploy.find(spec, deployment)
+        if found is None:  # removed between the two reads: only possible with hand-edited state
+            raise UnknownAppError(
+                "deployment", f"no deployment {deployment!r}", [d.id for d in spec.deployments]
+            )
+        return self._deployment(app, found)
+
+    def rollback(self, app: str, revision: str) -> Deployment:
+        """Replace every instance of ``app`` with new ones of ``revision`` at once and make it current (an
+        active deployment is canceled first). New instances are added to HAProxy before the old ones leave."""
+        with self._action("rollback"):
+            return self._transition(app, "rollback", lambda spec: _deploy.rollback(spec, revision, free_port))
+
+    def _transition(
+        self, app: str, call: str, change: Callable[[AppSpec], tuple[AppSpec, DeploymentSpec]]
+    ) -> Deployment:
+        with self.paths.locked():
+            state = self.state()
+            spec, record = change(self._app(state, app, call))
+            self._apply(state.with_app(spec))
+        return self._deployment(app, record)
+
+    def _deployment_app(self, deployment: str, call: str) -> str:
+        state = self.state()
+        for spec in state.apps:
+            if _deploy.find(spec, deployment) is not None:
+                return spec.name
+        valid = [d.id for a in state.apps for d in a.deployments]
+        raise UnknownAppError(call, f"no deployment {deployment!r}", valid)
+
+    def _deployment(self, app: str, record: DeploymentSpec) -> Deployment:
+        status = record.state
+        if record.active:
+            new = [i for i in self.instances(app) if i.revision == record.revision]
+            status = "PAUSED" if new and all(i.state == "RUNNING" for i in new) else "DEPLOYING"
+        return Deployment(
+            record.id, app, record.revision, record.previous_revision, status, record.weight_pct
+        )

@@ -6,7 +6,8 @@ underlying exception (``xmlrpc.client.Fault``, ``OSError``, ...) is chained as `
     PlatformError
     └── LocalPlatformError            component + call
         ├── StateError                state dir missing, unreadable or corrupt; bad app name
-        ├── UnknownAppError           app or instance index not in the desired state
+        ├── UnknownAppError           app, instance index, revision or deployment not in the desired state
+        ├── DeploymentError           a deployment action that conflicts with the app's deployment state
         ├── SupervisorError           supervisord answered with an XML-RPC fault (``fault_code``)
         │   └── SupervisorUnavailableError the supervisord socket cannot be reached
         ├── RouterError               HAProxy's runtime API rejected a command
@@ -20,6 +21,7 @@ from platforms.base import PlatformError
 
 __all__ = [
     "ComponentStartError",
+    "DeploymentError",
     "LocalPlatformError",
     "RouterError",
     "RouterUnavailableError",
@@ -50,6 +52,14 @@ class UnknownAppError(LocalPlatformError):
     def __init__(self, call: str, message: str, valid: list[str]) -> None:
         self.valid = valid
         super().__init__("state", call, f"{message} (valid: {', '.join(valid) or 'none'})")
+
+
+class DeploymentError(LocalPlatformError):
+    """A deployment action that the app's state does not allow (another deployment in progress, promoting a
+    canceled one, deploying the current revision, ...); the message says what to do instead."""
+
+    def __init__(self, call: str, message: str) -> None:
+        super().__init__("state", call, message)
 
 
 class SupervisorError(LocalPlatformError):

@@ -80,18 +80,28 @@ class HAProxyRuntime:
     def disable_server(self, backend: str, server: str) -> None:
         self._expect(f"disable server {backend}/{server}", None)
 
-    def add_server(self, backend: str, server: str, address: str, options: str) -> None:
-        """Add a server (it starts in maintenance): enable its health checks, weight 1, then enable it."""
+    def add_server(self, backend: str, server: str, address: str, options: str, weight: int = 1) -> None:
+        """Add a server (it starts in maintenance): enable its health checks, set its weight, enable it."""
         self._expect(f"add server {backend}/{server} {address} {options}", "New server registered")
         if "check" in options.split():
             self._expect(f"enable health {backend}/{server}", None)
-        self.set_weight(backend, server, 1)
+        self.set_weight(backend, server, weight)
         self.enable_server(backend, server)
 
-    def del_server(self, backend: str, server: str) -> None:
-        """Put the server in maintenance, then delete it (HAProxy refuses to delete an active server)."""
+    def del_server(self, backend: str, server: str, drain_s: float = 5.0) -> None:
+        """Put the server in maintenance, then delete it (HAProxy refuses to delete an active server, and one
+        with connections still attached: retried for up to ``drain_s`` while requests in flight finish)."""
         self.disable_server(backend, server)
-        self._expect(f"del server {backend}/{server}", "Server deleted")
+        cmd = f"del server {backend}/{server}"
+        deadline = time.monotonic() + drain_s
+        while True:
+            reply = self.command(cmd).strip()
+            if reply.startswith("Server deleted"):
+                return
+            if "connection" not in reply.lower() or time.monotonic() >= deadline:
+                self._metrics.errors.labels("local", "haproxy", "rejected").inc()
+                raise RouterError(cmd, reply or "(no reply)")
+            time.sleep(0.05)
 
     def servers(self) -> list[ServerStatus]:
         """Every server of every backend (``show stat -1 4 -1``)."""

@@ -1,9 +1,10 @@
 """Desired state of the local platform, persisted in its state directory.
 
 HAProxy's runtime changes and supervisord's dynamic programs are lost when those processes restart, so the
-platform writes what it wants (apps, instance indexes, ports) to ``state.json`` and regenerates both configs
-from it. Writers take an exclusive lock (``fcntl.flock`` on ``state.lock`` plus a thread lock), so the demo,
-the Paramedic server and tests can change the same platform safely; files are replaced atomically.
+platform writes what it wants (apps, instance indexes, ports, each app's revisions, the revision each instance
+runs, blue-green deployments and so the router weights) to ``state.json`` and regenerates both configs from
+it. Writers take an exclusive lock (``fcntl.flock`` on ``state.lock`` plus a thread lock), so the demo, the
+Paramedic server and tests can change the same platform safely; files are replaced atomically.
 
 Layout of a state directory (every path the platform uses is here, nowhere else)::
 
@@ -30,18 +31,27 @@ from typing import Any
 from platforms.local.errors import StateError
 
 __all__ = [
+    "DEFAULT_APP_VERSION",
+    "DEFAULT_WEIGHT",
     "AppSpec",
+    "DeploymentSpec",
     "InstanceSpec",
     "PlatformState",
+    "RevisionSpec",
     "StateDir",
     "free_port",
     "validate_app_name",
+    "validate_env",
     "write_atomic",
 ]
 
 _APP_NAME = re.compile(r"^[a-z][a-z0-9-]{0,39}$")
 _MAX_UNIX_PATH = 100  # sun_path is 108 bytes on Linux; keep a margin
 _THREAD_LOCK = threading.RLock()
+_ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]{0,63}$")
+DEFAULT_APP_VERSION = "1.0.0"
+DEFAULT_WEIGHT = 1  # HAProxy's default server weight: every instance of an app without a deployment
+MAX_DEPLOYMENTS_KEPT = 50
 
 
 def free_port() -> int:
@@ -62,15 +72,143 @@ def validate_app_name(name: str) -> str:
 class InstanceSpec:
     index: int
     port: int
+    revision: str = "v1"
+
+
+def validate_env(env: dict[str, str], call: str) -> tuple[tuple[str, str], ...]:
+    """A revision's environment: shell-style names, values safe in supervisord's quoted ``environment=``."""
+    for key, value in env.items():
+        if not _ENV_NAME.match(key):
+            raise StateError(
+                "state", call, f"env name {key!r}: use A-Z, 0-9, '_' (not starting with a digit)"
+            )
+        if any(c in value for c in '"\\\n\r'):
+            raise StateError(
+                "state", call, f"env {key}: value must not contain quotes, backslashes or newlines"
+            )
+    return tuple(sorted(env.items()))
+
+
+@dataclass(frozen=True, slots=True)
+class RevisionSpec:
+    """Revision ``v<version>`` of an app: the sample app's version string plus its start environment."""
+
+    id: str
+    version: int
+    app_version: str
+    env: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def description(self) -> str:
+        env = " ".join(f"{k}={v}" for k, v in self.env)
+        return f"sample app {self.app_version}" + (f" with {env}" if env else "")
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "version": self.version,
+            "app_version": self.app_version,
+            "env": dict(self.env),
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> RevisionSpec:
+        env = tuple(sorted((str(k), str(v)) for k, v in dict(data.get("env") or {}).items()))
+        return cls(str(data["id"]), int(data["version"]), str(data["app_version"]), env)
+
+
+FIRST_REVISION = RevisionSpec("v1", 1, DEFAULT_APP_VERSION)
+
+
+@dataclass(frozen=True, slots=True)
+class DeploymentSpec:
+    """A blue-green deployment as persisted: ``state`` is DEPLOYING while active (reported DEPLOYING or PAUSED
+    from the new instances' live state), then DEPLOYED (promoted, or a rollback) or CANCELED."""
+
+    id: str
+    revision: str
+    previous_revision: str
+    state: str
+    weight_pct: int
+
+    @property
+    def active(self) -> bool:
+        return self.state == "DEPLOYING"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "revision": self.revision,
+            "previous_revision": self.previous_revision,
+            "state": self.state,
+            "weight_pct": self.weight_pct,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> DeploymentSpec:
+        return cls(
+            str(data["id"]),
+            str(data["revision"]),
+            str(data["previous_revision"]),
+            str(data["state"]),
+            int(data["weight_pct"]),
+        )
 
 
 @dataclass(frozen=True, slots=True)
 class AppSpec:
+    """An app: its instances (each runs one revision), its revisions, the current one and its deployments
+    (oldest first, the last ``MAX_DEPLOYMENTS_KEPT``; at most one active, always the last)."""
+
     name: str
     instances: tuple[InstanceSpec, ...]
+    revisions: tuple[RevisionSpec, ...] = (FIRST_REVISION,)
+    current: str = "v1"
+    deployments: tuple[DeploymentSpec, ...] = ()
 
     def instance(self, index: int) -> InstanceSpec | None:
         return next((i for i in self.instances if i.index == index), None)
+
+    def revision(self, revision_id: str) -> RevisionSpec | None:
+        return next((r for r in self.revisions if r.id == revision_id), None)
+
+    def active_deployment(self) -> DeploymentSpec | None:
+        last = self.deployments[-1] if self.deployments else None
+        return last if last is not None and last.active else None
+
+    def weight_of(self, inst: InstanceSpec) -> int:
+        """Router weight: 1 each without a deployment; during one, the new revision's instances get
+        ``weight_pct`` each and the others ``100 - weight_pct`` (as many of each: the split is the share)."""
+        deployment = self.active_deployment()
+        if deployment is None:
+            return DEFAULT_WEIGHT
+        return deployment.weight_pct if inst.revision == deployment.revision else 100 - deployment.weight_pct
+
+    def next_index(self) -> int:
+        return max((i.index for i in self.instances), default=-1) + 1
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "instances": [{"index": i.index, "port": i.port, "revision": i.revision} for i in self.instances],
+            "revisions": [r.to_json() for r in self.revisions],
+            "current": self.current,
+            "deployments": [d.to_json() for d in self.deployments[-MAX_DEPLOYMENTS_KEPT:]],
+        }
+
+    @classmethod
+    def from_json(cls, name: str, data: dict[str, Any] | list[Any]) -> AppSpec:
+        if isinstance(data, list):  # version 1: a list of instances, every one on the first revision
+            data = {"instances": data}
+        current = str(data.get("current", "v1"))
+        revisions = tuple(
+            RevisionSpec.from_json(r) for r in data.get("revisions") or [FIRST_REVISION.to_json()]
+        )
+        instances = tuple(
+            InstanceSpec(int(i["index"]), int(i["port"]), str(i.get("revision", current)))
+            for i in sorted(data["instances"], key=lambda i: int(i["index"]))
+        )
+        deployments = tuple(DeploymentSpec.from_json(d) for d in data.get("deployments") or [])
+        return cls(validate_app_name(name), instances, revisions, current, deployments)
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,25 +240,16 @@ class PlatformState:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "version": 1,
+            "version": 2,
             "router_port": self.router_port,
             "stats_port": self.stats_port,
             "node_exporter_port": self.node_exporter_port,
-            "apps": {a.name: [{"index": i.index, "port": i.port} for i in a.instances] for a in self.apps},
+            "apps": {a.name: a.to_json() for a in self.apps},
         }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> PlatformState:
-        apps = tuple(
-            AppSpec(
-                validate_app_name(name),
-                tuple(
-                    InstanceSpec(int(i["index"]), int(i["port"]))
-                    for i in sorted(insts, key=lambda i: int(i["index"]))
-                ),
-            )
-            for name, insts in sorted(data["apps"].items())
-        )
+        apps = tuple(AppSpec.from_json(name, spec) for name, spec in sorted(data["apps"].items()))
         return cls(int(data["router_port"]), int(data["stats_port"]), int(data["node_exporter_port"]), apps)
 
 

@@ -3,7 +3,9 @@
 Each instance is its own program and process group ``<app>-<index>`` so scaling adds and removes groups one
 by one (write include file -> ``reloadConfig`` -> ``addProcessGroup``). ``autorestart=true`` makes supervisord
 restart a crashed instance, as Diego restarts crashed app instances; a hung instance stays up (it has not
-exited) until something restarts it.
+exited) until something restarts it. An instance runs one revision of its app: the revision's app version is
+passed as ``--version`` and ``SAMPLE_APP_VERSION``, its environment (e.g. a baked-in fault) as
+``environment=``.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import shlex
 import sys
 from pathlib import Path
 
-from platforms.local.state import StateDir
+from platforms.local.state import FIRST_REVISION, RevisionSpec, StateDir
 
 __all__ = [
     "SUPERVISOR_USER",
@@ -32,7 +34,9 @@ def program_name(app: str, index: int) -> str:
     return f"{app}-{index}"
 
 
-def instance_command(app: str, index: int, port: int, python: str = sys.executable) -> list[str]:
+def instance_command(
+    app: str, index: int, port: int, python: str = sys.executable, version: str = FIRST_REVISION.app_version
+) -> list[str]:
     return [
         python,
         "-m",
@@ -43,6 +47,8 @@ def instance_command(app: str, index: int, port: int, python: str = sys.executab
         app,
         "--index",
         str(index),
+        "--version",
+        version,
     ]
 
 
@@ -82,12 +88,27 @@ def render_supervisord_config(paths: StateDir) -> str:
     return "\n".join(lines)
 
 
-def render_program(paths: StateDir, app: str, index: int, port: int, python: str = sys.executable) -> str:
+def _environment(revision: RevisionSpec) -> str:
+    """supervisord's ``environment=`` value; ``%`` doubled (supervisord expands ``%(name)s`` there)."""
+    env = {"PYTHONUNBUFFERED": "1", "SAMPLE_APP_VERSION": revision.app_version, **dict(revision.env)}
+    return ",".join(f'{k}="{v.replace("%", "%%")}"' for k, v in env.items())
+
+
+def render_program(
+    paths: StateDir,
+    app: str,
+    index: int,
+    port: int,
+    python: str = sys.executable,
+    *,
+    revision: RevisionSpec = FIRST_REVISION,
+) -> str:
     name = program_name(app, index)
+    command = instance_command(app, index, port, python, revision.app_version)
     return "\n".join(
         [
             f"[program:{name}]",
-            "command=" + shlex.join(instance_command(app, index, port, python)),
+            "command=" + shlex.join(command).replace("%", "%%"),
             f"directory={_PROJECT_ROOT}",
             "autostart=true",
             "autorestart=true",
@@ -101,7 +122,7 @@ def render_program(paths: StateDir, app: str, index: int, port: int, python: str
             f"stdout_logfile={paths.app_logs_dir / (name + '.log')}",  # tailed by rsyslog (imfile)
             "stdout_logfile_maxbytes=5MB",
             "stdout_logfile_backups=1",
-            'environment=PYTHONUNBUFFERED="1"',
+            f"environment={_environment(revision)}",
             "",
         ]
     )

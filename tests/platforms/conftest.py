@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,9 +44,9 @@ class RunningPlatform:
         ]
 
 
-@pytest.fixture(scope="module")
-def local_platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningPlatform]:
-    root = tmp_path_factory.mktemp("plat")
+@contextlib.contextmanager
+def running_platform(root: Path, apps: dict[str, int]) -> Iterator[RunningPlatform]:
+    """Start a platform with ``apps`` (name -> instances) in ``root``; stopped on exit."""
     registry = CollectorRegistry()
     runner = LocalPlatformRunner(
         root,
@@ -53,9 +54,22 @@ def local_platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running
         node_exporter=require_binary("prometheus-node-exporter"),
         registry=registry,
     )
-    state = runner.init(APPS)
+    state = runner.init(apps)
     runner.start(timeout_s=30)
     try:
         yield RunningPlatform(runner, LocalPlatform(root, registry=registry), state, registry, root)
     finally:
         runner.stop()
+
+
+@pytest.fixture(scope="module")
+def local_platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningPlatform]:
+    with running_platform(tmp_path_factory.mktemp("plat"), APPS) as platform:
+        yield platform
+
+
+@pytest.fixture(scope="module")
+def small_platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningPlatform]:
+    """One app, ``shop``, with 2 instances: for tests that double its instances (blue-green)."""
+    with running_platform(tmp_path_factory.mktemp("plat"), {"shop": 2}) as platform:
+        yield platform

@@ -1,13 +1,21 @@
-"""``python -m platforms.local.sample_app --port P --app NAME --index N``: run one sample-app instance."""
+"""``python -m platforms.local.sample_app --port P --app NAME --index N``: run one sample-app instance.
+
+Start-time settings of a revision come from the environment: ``SAMPLE_APP_VERSION`` (default of
+``--version``) and a startup fault, ``SAMPLE_APP_FAULT`` (+ ``_RATE``, ``_DELAY_MS``; see ``faults``).
+"""
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
 
 import prometheus_client
 
+from platforms.local.sample_app.faults import FaultRequestError, fault_from_env
 from platforms.local.sample_app.server import SampleApp
+
+ENV_VERSION = "SAMPLE_APP_VERSION"
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -15,11 +23,23 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--app", required=True)
     parser.add_argument("--index", type=int, required=True)
-    parser.add_argument("--version", default="1.0.0")
+    parser.add_argument("--version", default=os.environ.get(ENV_VERSION) or "1.0.0")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     prometheus_client.disable_created_metrics()  # type: ignore[no-untyped-call]  # this process only: fewer series per instance
     app = SampleApp(args.app, args.index, args.port, args.version)
+    try:
+        fault = fault_from_env(os.environ, app.faults.clock())
+    except FaultRequestError as exc:
+        parser.error(str(exc))
+    if fault is not None:
+        app.faults.set(fault)
+        logging.getLogger("sample_app").warning(
+            "startup fault from the environment: kind=%s rate=%g delay_ms=%d",
+            fault.kind,
+            fault.rate,
+            fault.delay_ms,
+        )
     logging.getLogger("sample_app").info("%s/%d listening on 127.0.0.1:%d", args.app, args.index, app.port)
     app.serve_forever()
 

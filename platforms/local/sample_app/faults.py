@@ -4,23 +4,42 @@ Kinds: ``errors`` (a fraction ``rate`` of requests answer 500), ``latency`` (``d
 request), ``crash`` (exit(1) now), ``leak`` (allocate ``rate`` MiB per second), ``hang`` (answer nothing,
 /metrics included, while the process stays alive). ``for_s`` bounds a fault; None means until cleared or
 restarted. Thread-safe; the clock is injected so tests drive time.
+
+A fault can also be baked into an instance's start environment (a "bad release", see
+:func:`fault_from_env`): ``SAMPLE_APP_FAULT=<kind>`` with ``SAMPLE_APP_FAULT_RATE`` and
+``SAMPLE_APP_FAULT_DELAY_MS``; it is active from startup until cleared, and again after every restart.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, get_args
 
-__all__ = ["KINDS", "Fault", "FaultKind", "FaultRequestError", "FaultState", "parse_fault"]
+__all__ = [
+    "ENV_FAULT",
+    "ENV_FAULT_DELAY_MS",
+    "ENV_FAULT_RATE",
+    "KINDS",
+    "Fault",
+    "FaultKind",
+    "FaultRequestError",
+    "FaultState",
+    "fault_from_env",
+    "parse_fault",
+]
 
 FaultKind = Literal["errors", "latency", "crash", "leak", "hang"]
 KINDS: tuple[str, ...] = get_args(FaultKind)
 DEFAULT_ERROR_RATE = 0.5
 DEFAULT_LEAK_MIB_PER_S = 4.0
 DEFAULT_DELAY_MS = 500
+ENV_FAULT = "SAMPLE_APP_FAULT"
+ENV_FAULT_RATE = "SAMPLE_APP_FAULT_RATE"
+ENV_FAULT_DELAY_MS = "SAMPLE_APP_FAULT_DELAY_MS"
+STARTUP_KINDS = ("errors", "latency", "leak", "hang")  # crash at startup would only crash-loop
 
 
 class FaultRequestError(ValueError):
@@ -67,6 +86,27 @@ def parse_fault(body: Any, now: float) -> Fault:
     if kind == "latency":
         return Fault("latency", until, delay_ms=int(_number(body, "delay_ms", DEFAULT_DELAY_MS, 0, 60000)))
     return Fault(kind, until)
+
+
+def fault_from_env(env: Mapping[str, str], now: float) -> Fault | None:
+    """The startup fault the environment asks for (None without ``SAMPLE_APP_FAULT``), validated as a
+    ``POST /_fault`` body; FaultRequestError names the variable that is wrong."""
+    kind = env.get(ENV_FAULT, "").strip()
+    if not kind:
+        return None
+    if kind not in STARTUP_KINDS:
+        raise FaultRequestError(f"{ENV_FAULT} must be one of {', '.join(STARTUP_KINDS)}, got {kind!r}")
+    body: dict[str, Any] = {"kind": kind}
+    for var, key in ((ENV_FAULT_RATE, "rate"), (ENV_FAULT_DELAY_MS, "delay_ms")):
+        if env.get(var):
+            try:
+                body[key] = float(env[var])
+            except ValueError as exc:
+                raise FaultRequestError(f"{var} must be a number, got {env[var]!r}") from exc
+    try:
+        return parse_fault(body, now)
+    except FaultRequestError as exc:
+        raise FaultRequestError(f"{ENV_FAULT}={kind}: {exc}") from exc
 
 
 class FaultState:

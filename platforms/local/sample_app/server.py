@@ -4,7 +4,8 @@ Routes: ``/`` (hello), ``GET /api/items``, ``GET /api/items/<id>``, ``POST /api/
 ``/metrics``, ``/_info`` and ``/_fault`` (``GET`` lists, ``POST`` injects, ``DELETE`` clears; see
 :mod:`platforms.local.sample_app.faults`). The ``errors`` and ``latency`` faults apply to the business routes
 only (health checks and metrics keep working, as in real apps); ``hang`` stops everything: the accept loop
-stops accepting and requests on open connections block.
+stops accepting and requests on open connections block. Every reply carries ``X-App-Instance`` (``app/index``)
+and ``X-App-Version`` (also the ``version`` label of ``app_info`` and in ``/_info``).
 
 Output (stdout/stderr, collected by supervisord and forwarded by the platform's rsyslog): one access line per
 request except health checks and scrapes (``access method=GET path=/api/items status=200 duration_ms=1.2``,
@@ -133,6 +134,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(len(payload)))
         self.send_header("X-App-Instance", f"{self.sample.app}/{self.sample.index}")
+        self.send_header("X-App-Version", self.sample.version)
         self.end_headers()
         self.wfile.write(payload)
 
