@@ -47,6 +47,7 @@ EventKind = Literal[
     "reverted",
     "interrupted",
     "step",  # a blue-green step: weight, judge verdict
+    "mode_changed",  # set_mode: action_id "policy:<name>", data {mode, who}
 ]
 
 ActionStatus = Literal[

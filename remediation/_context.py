@@ -1,0 +1,101 @@
+"""The :class:`remediation.base.ActionContext` the engine hands an action: platform calls in a thread with
+retries and backoff, each attempt audited; queries; audit events; shutdown-aware sleep."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Any, TypeVar
+
+from platforms.base import PlatformError, Remediable
+from remediation._metrics import EngineMetrics
+from remediation.actions import MUTATING_CALLS
+from remediation.audit import jsonable
+from remediation.base import RemediationError
+from remediation.model import ActionRequest
+
+__all__ = ["EngineContext", "QueryFn", "QueryRangeFn"]
+
+T = TypeVar("T")
+QueryFn = Callable[[str], Awaitable[list[tuple[dict[str, str], float]]]]
+QueryRangeFn = Callable[
+    [str, datetime, datetime, float], Awaitable[list[tuple[dict[str, str], list[tuple[float, float]]]]]
+]
+
+
+class EngineContext:
+    def __init__(
+        self,
+        platform: Remediable,
+        request: ActionRequest,
+        *,
+        event: Callable[[str, dict[str, Any]], None],
+        metrics: EngineMetrics,
+        retries: int,
+        backoff_s: float,
+        simulate: bool,
+        stopping: asyncio.Event,
+        query: QueryFn | None,
+        query_range: QueryRangeFn | None,
+    ) -> None:
+        self.platform = platform
+        self.request = request
+        self._event = event
+        self._metrics = metrics
+        self._retries = retries
+        self._backoff_s = backoff_s
+        self._simulate = simulate
+        self._stopping = stopping
+        self._query = query
+        self._query_range = query_range
+
+    async def call(self, name: str, fn: Callable[..., T], *args: Any) -> T:
+        if self._simulate and name in MUTATING_CALLS:
+            self._event("platform_call", {"call": name, "args": jsonable(list(args)), "simulated": True})
+            self._metrics.platform_calls.labels(name, "simulated").inc()
+            return None  # type: ignore[return-value]  # simulations get no answer from mutating calls
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                result = await asyncio.to_thread(fn, *args)
+            except PlatformError as e:
+                self._metrics.platform_calls.labels(name, "error").inc()
+                self._event(
+                    "platform_call",
+                    {"call": name, "args": jsonable(list(args)), "attempt": attempt, "error": str(e)},
+                )
+                if attempt > self._retries:
+                    raise
+                await self.sleep(self._backoff_s * 2 ** (attempt - 1))
+                continue
+            self._metrics.platform_calls.labels(name, "ok").inc()
+            self._event(
+                "platform_call",
+                {"call": name, "args": jsonable(list(args)), "attempt": attempt, "result": jsonable(result)},
+            )
+            return result
+
+    async def query(self, expr: str) -> list[tuple[dict[str, str], float]]:
+        if self._query is None:
+            raise RemediationError("no metrics query function configured")
+        return await self._query(expr)
+
+    async def query_range(
+        self, expr: str, start: datetime, end: datetime, step_s: float
+    ) -> list[tuple[dict[str, str], list[tuple[float, float]]]]:
+        if self._query_range is None:
+            raise RemediationError("no range query function configured")
+        return await self._query_range(expr, start, end, step_s)
+
+    def event(self, kind: str, data: dict[str, Any]) -> None:
+        self._event(kind, data)
+
+    async def sleep(self, seconds: float) -> None:
+        """Sleep, but raise :class:`RemediationError` as soon as the engine stops."""
+        try:
+            await asyncio.wait_for(self._stopping.wait(), timeout=max(0.0, seconds))
+        except TimeoutError:
+            return
+        raise RemediationError("engine stopping")

@@ -1,0 +1,43 @@
+"""The engine's Prometheus metrics, registered into the registry it is given."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+__all__ = ["EngineMetrics"]
+
+
+class EngineMetrics:
+    def __init__(self, registry: CollectorRegistry) -> None:
+        p = "paramedic_remediation_"
+        self.alerts_received = Counter(
+            p + "alerts_received", "Alerts received by put()/handle().", registry=registry
+        )
+        self.alerts_dropped = Counter(
+            p + "alerts_dropped", "Alerts dropped because the engine queue was full.", registry=registry
+        )
+        self.requests = Counter(
+            p + "requests", "Action requests by policy and outcome.", ["policy", "outcome"], registry=registry
+        )
+        self.deduplicated = Counter(
+            p + "requests_deduplicated", "Repeats of an already recorded request, ignored.", registry=registry
+        )
+        self.refusals = Counter(p + "refusals", "Requests refused, by rail.", ["rail"], registry=registry)
+        self.platform_calls = Counter(
+            p + "platform_calls", "Platform calls by call and result.", ["call", "result"], registry=registry
+        )
+        self.duration = Histogram(
+            p + "action_duration_seconds",
+            "Time from start to the action's result (before verification).",
+            ["action"],
+            buckets=(0.1, 0.5, 1, 5, 15, 60, 300, 900, 3600),
+            registry=registry,
+        )
+        self.verifications = Counter(
+            p + "verifications", "Verification results.", ["result"], registry=registry
+        )
+        self.breakers_open = Gauge(p + "circuit_breakers_open", "Open circuit breakers.", registry=registry)
+        self.pending_approvals = Gauge(
+            p + "pending_approvals", "Actions waiting for approval.", registry=registry
+        )
+        self.running = Gauge(p + "running_actions", "Actions executing or verifying now.", registry=registry)

@@ -1,0 +1,97 @@
+"""Alert -> action requests: which policies match, with what target and request id (pure)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+from alerting.dispatch._matchers import Matcher, matchers_match, parse_matcher
+from alerting.model import Alert
+from remediation.config import Policy
+from remediation.model import ActionRequest, Target, request_id
+from remediation.rails._env import INSTANCE_ACTIONS
+
+__all__ = ["CompiledPolicy", "Planned", "compile_policy", "plan_alert", "policy_version"]
+
+
+def policy_version(policy: Policy) -> str:
+    """sha256 of the policy's canonical JSON, first 12 hex digits."""
+    canon = json.dumps(policy.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canon.encode()).hexdigest()[:12]
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledPolicy:
+    policy: Policy
+    matchers: tuple[Matcher, ...]
+    version: str
+
+
+def compile_policy(policy: Policy) -> CompiledPolicy:
+    return CompiledPolicy(
+        policy, tuple(parse_matcher(m) for m in policy.trigger.matchers), policy_version(policy)
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Planned:
+    """A request, and why it must be refused before any rail (target labels missing), if so."""
+
+    request: ActionRequest
+    refusal: str | None = None
+
+
+def _target(policy: Policy, labels: dict[str, str]) -> tuple[Target, str | None]:
+    spec = policy.target
+    app = spec.app if spec.app is not None else labels.get(spec.app_label)
+    if app is None:
+        return Target(""), f"alert lacks label {spec.app_label}"
+    if policy.action.type not in INSTANCE_ACTIONS:
+        return Target(app), None  # app-level actions target the app, whatever instance alerted
+    if spec.instance_label is None:
+        return Target(app), "policy target.instance_label is not set (restart_instance needs it)"
+    raw = labels.get(spec.instance_label)
+    if raw is None:
+        return Target(app), f"alert lacks label {spec.instance_label}"
+    if not raw.isdigit():
+        return Target(app), f"label {spec.instance_label}={raw!r} is not an instance index"
+    return Target(app, int(raw)), None
+
+
+def plan_alert(
+    policies: list[CompiledPolicy], alert: Alert, now: datetime, modes: dict[str, Literal["dry_run", "live"]]
+) -> list[Planned]:
+    status = alert.status(now)
+    out: list[Planned] = []
+    fp = alert.fingerprint()
+    start = alert.starts_at.isoformat() if alert.starts_at is not None else ""
+    for cp in policies:
+        p = cp.policy
+        if not cp.matchers or (status == "resolved" and not p.trigger.on_resolved):
+            continue
+        if not matchers_match(cp.matchers, alert.labels):
+            continue
+        target, refusal = _target(p, alert.labels)
+        key = f"{fp}@{start}" + ("/resolved" if status == "resolved" else "")
+        req = ActionRequest(
+            id=request_id(p.name, target, key),
+            policy=p.name,
+            policy_version=cp.version,
+            action=p.action.type,
+            target=target,
+            params=p.action.model_dump(mode="json"),
+            mode=modes.get(p.name, p.mode),
+            created_at=now,
+            trigger={
+                "alert": dict(alert.labels),
+                "annotations": dict(alert.annotations),
+                "fingerprint": fp,
+                "starts_at": start,
+                "status": status,
+            },
+        )
+        out.append(Planned(req, refusal))
+    return out

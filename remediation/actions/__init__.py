@@ -1,0 +1,44 @@
+"""Action registry, keyed by the policy's ``action.type`` (explicit table, no discovery).
+
+``blue_green`` comes from :mod:`remediation.actions.bluegreen` (owned by the blue-green work); until that
+module exists the table holds the four basic actions and a blue-green request is refused as unknown.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+
+from remediation.actions.restart_app import RestartAppAction
+from remediation.actions.restart_instance import RestartInstanceAction
+from remediation.actions.rollback import RollbackAction
+from remediation.actions.scale import ScaleAction, scale_target
+from remediation.base import Action
+
+__all__ = ["ACTIONS", "MUTATING_CALLS", "scale_target"]
+
+# Platform calls that change something; a simulating engine records them instead of making them.
+MUTATING_CALLS: frozenset[str] = frozenset(
+    {
+        "restart_app",
+        "restart_instance",
+        "scale",
+        "rollback",
+        "start_deployment",
+        "set_deployment_weight",
+        "promote_deployment",
+        "cancel_deployment",
+    }
+)
+
+ACTIONS: dict[str, Action] = {
+    "restart_app": RestartAppAction(),
+    "restart_instance": RestartInstanceAction(),
+    "scale": ScaleAction(),
+    "rollback": RollbackAction(),
+}
+
+# Slot for the blue-green action (remediation/actions/bluegreen.py, another owner): registered when present.
+if importlib.util.find_spec("remediation.actions.bluegreen") is not None:
+    from remediation.actions.bluegreen import BlueGreenAction  # type: ignore[import-not-found,unused-ignore]
+
+    ACTIONS["blue_green"] = BlueGreenAction()

@@ -1,0 +1,24 @@
+"""restart_instance: restart one instance (its index comes from the alert's instance label)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel
+
+from remediation.base import ActionContext, ActionResult
+from remediation.config import RestartInstanceParams
+from remediation.model import Target
+
+__all__ = ["RestartInstanceAction"]
+
+
+class RestartInstanceAction:
+    name = "restart_instance"
+    params_model: type[BaseModel] = RestartInstanceParams
+
+    async def run(self, ctx: ActionContext, target: Target, params: BaseModel) -> ActionResult:
+        if target.instance is None:
+            return ActionResult(ok=False, detail=f"{target}: restart_instance needs an instance index")
+        answer = await ctx.call(
+            "restart_instance", ctx.platform.restart_instance, target.app, target.instance
+        )
+        return ActionResult(ok=True, detail=f"restarted {target}", data={"answer": answer})

@@ -1,0 +1,30 @@
+"""Concurrency lock: one action per app at a time. Instance restarts lock only their instance, so different
+instances of one app may restart side by side (the blast-radius rail bounds how many); any app-level action
+excludes every other action on that app."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from remediation.base import AuditLog
+from remediation.model import ActionRequest
+from remediation.rails._env import INSTANCE_ACTIONS, RailEnv
+
+__all__ = ["LockRail"]
+
+
+class LockRail:
+    name = "lock"
+
+    def __init__(self, env: RailEnv) -> None:
+        self.env = env
+
+    def check(self, request: ActionRequest, history: AuditLog, now: datetime) -> str | None:
+        mine_instance = request.action in INSTANCE_ACTIONS
+        for aid, other in self.env.running.items():
+            if aid == request.id or other.target.app != request.target.app:
+                continue
+            both_instances = mine_instance and other.action in INSTANCE_ACTIONS
+            if not both_instances or other.target.instance == request.target.instance:
+                return f"action {aid} ({other.action} on {other.target}) is running on {request.target.app}"
+        return None
