@@ -5,6 +5,7 @@ Alertmanager v4 webhook is delivered, and the real ``amtool`` silences the alert
 from __future__ import annotations
 
 import json
+import stat
 import subprocess
 import time
 from collections.abc import Iterator
@@ -112,8 +113,9 @@ def test_errors_fault_fires_notifies_and_amtool_silences(demo: Demo) -> None:
 
     # the real amtool silences it through Paramedic's Alertmanager v2 API
     silence = subprocess.run(
-        [amtool, "--alertmanager.url", demo.api, "silence", "add", f"alertname={RULE}", "--comment=test",
-         "--duration=5m"], capture_output=True, text=True, timeout=30, check=False,
+        [amtool, "--alertmanager.url", demo.api, f"--http.config.file={demo.amtool_config}", "silence", "add",
+         f"alertname={RULE}", "--comment=test", "--duration=5m"], capture_output=True, text=True, timeout=30,
+        check=False,
     )  # fmt: skip
     assert silence.returncode == 0, silence.stderr
     silence_id = silence.stdout.strip()
@@ -142,3 +144,15 @@ def test_rules_and_alerts_api_show_the_rule_engine(demo: Demo) -> None:
     alerts = httpx.get(f"{demo.api}/api/v1/alerts", timeout=5).json()["data"]["alerts"]
     firing = [a for a in alerts if a["labels"]["alertname"] == RULE and a["state"] == "firing"]
     assert firing and firing[0]["labels"]["app"] == "checkout"
+
+
+def test_demo_admin_token_is_private_and_authorises_writes(demo: Demo) -> None:
+    token_file = demo.data_dir / "admin-token"
+    assert stat.S_IMODE(token_file.stat().st_mode) == 0o600
+    assert stat.S_IMODE(demo.amtool_config.stat().st_mode) == 0o600
+    assert str(token_file) in demo.proc.log_tail(200)  # the demo says where the token is
+    alert = [{"labels": {"alertname": "TokenCheck", "app": "none"}}]
+    refused = httpx.post(f"{demo.api}/api/v2/alerts", json=alert, timeout=5)
+    assert refused.status_code == 401 and refused.headers["WWW-Authenticate"].startswith("Bearer")
+    ok = httpx.post(f"{demo.api}/api/v2/alerts", json=alert, headers=demo.auth_headers, timeout=5)
+    assert ok.status_code == 200, ok.text

@@ -32,6 +32,7 @@ import yaml
 
 from alerting.rules import PACKS_DIR
 from collector.presets import router_relabel_rules
+from paramedic.auth import TokenStore
 from paramedic.config import ConfigError, parse_config
 from platforms.local import LocalPlatformError, LocalPlatformRunner, StateDir
 from platforms.local.fault_client import inject_fault
@@ -195,7 +196,11 @@ def demo_config(
             "alerting": _alerting_config(data_dir, http_port, sinks, interval_s),
         }
     return {
-        "server": {"listen_host": "127.0.0.1", "listen_port": http_port},
+        "server": {
+            "listen_host": "127.0.0.1",
+            "listen_port": http_port,
+            "auth": {"tokens_file": str(data_dir / "tokens.json")},
+        },
         "collector": {
             "interval_s": scrape_interval_s,
             "timeout_s": max(1.0, round(scrape_interval_s * 0.8, 3)),
@@ -223,6 +228,26 @@ def demo_config(
         },
         **alerting,
     }
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` with mode 0600 (created so, never world-readable in between)."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.unlink(missing_ok=True)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(text)
+    tmp.replace(path)
+
+
+def _admin_token(data_dir: Path) -> Path:
+    """A fresh admin token (name ``demo-admin``, replacing the last run's) in ``<data-dir>/admin-token`` and
+    an amtool HTTP config carrying it in ``<data-dir>/amtool.yml``, both mode 0600; returns the token file."""
+    token = TokenStore(data_dir / "tokens.json").create("demo-admin", "admin", replace=True)
+    path = data_dir / "admin-token"
+    _write_private(path, token + "\n")
+    _write_private(data_dir / "amtool.yml", f"authorization:\n  credentials: {token}\n")
+    return path
 
 
 def _port_free(port: int, kind: socket.SocketKind = socket.SOCK_STREAM) -> bool:
@@ -401,6 +426,9 @@ def _run(data_dir: Path, runner: LocalPlatformRunner, children: list[ChildProces
     config_path = data_dir / "paramedic.yaml"
     parse_config(text, str(config_path))  # fail here, with file:line: key, rather than in the child
     config_path.write_text(text, encoding="utf-8")
+    token_file = _admin_token(data_dir)
+    record.update(admin_token_file=str(token_file), amtool_config=str(data_dir / "amtool.yml"))
+    typer.echo(f"admin API token written to {token_file} (mode 0600)")
     api = f"http://127.0.0.1:{http_port}"
     serve = spawn(
         "paramedic",
@@ -456,6 +484,8 @@ def _print_banner(record: dict[str, Any], names: list[str], data_dir: Path) -> N
         f"  log listeners      RELP 127.0.0.1:{record['relp_port']} (from the platform's rsyslog), "
         f"syslog TCP+UDP 127.0.0.1:{record['syslog_port']}",
         f"  alerts             {api}/api/v2/alerts   (amtool --alertmanager.url {api} alert query)",
+        f'  admin API token    {record["admin_token_file"]}   (curl -H "Authorization: Bearer $(cat '
+        f'{record["admin_token_file"]})" ...; amtool --http.config.file {record["amtool_config"]} ...)',
         f"  mail (SMTP sink)   127.0.0.1:{record['smtp_port']} -> {record['mail_dir']}   "
         f"(paramedic demo mail{dd})",
         f"  webhooks           {record['webhook_url']} -> {record['webhook_dir']}",

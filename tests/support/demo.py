@@ -38,6 +38,21 @@ class Demo:
     def record(self) -> dict[str, Any]:
         return dict(json.loads((self.data_dir / "demo.json").read_text()))
 
+    @property
+    def admin_token(self) -> str:
+        """The admin API token ``paramedic demo`` wrote to ``<data-dir>/admin-token``."""
+        return (self.data_dir / "admin-token").read_text(encoding="utf-8").strip()
+
+    @property
+    def auth_headers(self) -> dict[str, str]:
+        """Headers for state-changing requests to the demo's API."""
+        return {"Authorization": f"Bearer {self.admin_token}"}
+
+    @property
+    def amtool_config(self) -> Path:
+        """An amtool ``--http.config.file`` carrying the admin token."""
+        return self.data_dir / "amtool.yml"
+
 
 @contextlib.contextmanager
 def running_demo(
