@@ -246,3 +246,66 @@ async def test_starttls_with_auth(cert: tuple[Path, Path]) -> None:
         controller.stop()
     assert len(sink.messages) == 1
     assert logins[0] == (b"paramedic", b"s3cret")
+
+
+@pytest.fixture
+def tls_smtp(cert: tuple[Path, Path]) -> Iterator[tuple[Sink, int]]:
+    """STARTTLS required (self-signed certificate for 127.0.0.1), AUTH only for paramedic / s3cret."""
+    key, crt = cert
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.load_cert_chain(crt, key)
+
+    def authenticator(
+        server: SMTP, session: Session, envelope: Envelope, mechanism: str, data: Any
+    ) -> AuthResult:
+        ok = isinstance(data, LoginPassword) and (data.login, data.password) == (b"paramedic", b"s3cret")
+        return AuthResult(success=ok, handled=False)  # handled=False: the server answers 535 itself
+
+    sink = Sink()
+    controller = LoopbackController(
+        sink,
+        hostname="127.0.0.1",
+        port=0,
+        tls_context=ctx,
+        require_starttls=True,
+        authenticator=authenticator,
+    )
+    controller.start()
+    try:
+        yield sink, _port(controller)
+    finally:
+        controller.stop()
+
+
+async def test_failed_authentication_is_permanent_with_a_clear_reason(
+    tls_smtp: tuple[Sink, int], cert: tuple[Path, Path]
+) -> None:
+    sink, port = tls_smtp
+    cfg = EmailConfig(
+        to=["ops@example.org"], sender="p@example.org", port=port, ca_file=cert[1],
+        security="starttls", username="paramedic", password="wrong",
+    )  # fmt: skip
+    result = await EmailNotifier(cfg, now=lambda: NOW).notify(_notification())
+    assert not result.ok and not result.retry, result
+    assert result.reason.startswith("smtp_auth: 535"), result.reason
+    assert "wrong" not in result.reason
+    assert sink.messages == []
+
+
+async def test_untrusted_certificate_fails_naming_it_unless_trusted_or_unverified(
+    tls_smtp: tuple[Sink, int], cert: tuple[Path, Path]
+) -> None:
+    sink, port = tls_smtp
+    base: dict[str, Any] = {
+        "to": ["ops@example.org"], "sender": "p@example.org", "port": port, "security": "starttls",
+        "username": "paramedic", "password": "s3cret",
+    }  # fmt: skip
+    result = await EmailNotifier(EmailConfig(**base), now=lambda: NOW).notify(_notification())
+    assert not result.ok and not result.retry, result
+    assert result.reason.startswith("tls: "), result.reason
+    assert "certificate verify failed" in result.reason and "self-signed" in result.reason, result.reason
+    assert sink.messages == []
+    for extra in ({"verify_tls": False}, {"ca_file": cert[1]}):
+        result = await EmailNotifier(EmailConfig(**base, **extra), now=lambda: NOW).notify(_notification())
+        assert result.ok, (extra, result)
+    assert len(sink.messages) == 2
