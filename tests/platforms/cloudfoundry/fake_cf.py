@@ -81,7 +81,7 @@ class FakeCF:
     deployments: dict[str, Json] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    # -- test controls ----------------------------------------------------------------------------------------
+    # -- test controls ---------------------------------------------------------------------------------------
 
     def script(self, method: str, path_re: str, *answers: Scripted) -> None:
         with self.lock:
@@ -97,7 +97,7 @@ class FakeCF:
     def cc_calls(self) -> list[Recorded]:
         return [r for r in self.requests if r.path.startswith("/v3/")]
 
-    # -- dispatch ---------------------------------------------------------------------------------------------
+    # -- dispatch --------------------------------------------------------------------------------------------
 
     def handle(self, method: str, path: str, query: dict[str, str], body: Any, auth: str) -> tuple[int, Any]:
         with self.lock:
@@ -145,7 +145,7 @@ class FakeCF:
         return 400, {"status": "error", "errorType": "bad_data", "error": f"unknown metric in {expr}"}
 
     def _apps_page(self, query: dict[str, str]) -> Json:
-        listing = copy.deepcopy(APPS["paginated_list_of_apps"])
+        listing: Json = copy.deepcopy(APPS["paginated_list_of_apps"])
         third = copy.deepcopy(APPS["single_app"])
         third.update(guid="3f0a0b7e-0000-4000-8000-000000000003", name="my_app3", state="STOPPED")
         every = [*listing["resources"], third]
@@ -159,7 +159,7 @@ class FakeCF:
         return listing
 
     def _process(self) -> Json:
-        proc = copy.deepcopy(PROCESSES["single_process"])
+        proc: Json = copy.deepcopy(PROCESSES["single_process"])
         proc["instances"] = self.instances
         proc["relationships"]["app"]["data"]["guid"] = APP_GUID
         return proc
@@ -172,7 +172,7 @@ class FakeCF:
         return [first, second]
 
     def _deployment(self, body: Json) -> Json:
-        d = copy.deepcopy(DEPLOYMENTS["single_deployment"])
+        d: Json = copy.deepcopy(DEPLOYMENTS["single_deployment"])
         d["guid"] = str(uuid.uuid4())
         d["revision"] = {"guid": body["revision"]["guid"], "version": 2}
         d["relationships"] = body["relationships"]
@@ -304,7 +304,14 @@ def _handler(fake: FakeCF) -> type[BaseHTTPRequestHandler]:
             except (BrokenPipeError, ConnectionResetError):
                 pass  # the client timed out and went away
 
-        do_GET = do_POST = do_DELETE = _serve
+        def do_GET(self) -> None:
+            self._serve()
+
+        def do_POST(self) -> None:
+            self._serve()
+
+        def do_DELETE(self) -> None:
+            self._serve()
 
         def log_message(self, format: str, *args: Any) -> None:
             pass
@@ -316,7 +323,7 @@ def serve(fake: FakeCF) -> Iterator[FakeCF]:
     server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(fake))
     server.daemon_threads = True
     fake.base_url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     try:
         yield fake
