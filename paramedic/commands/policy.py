@@ -57,6 +57,31 @@ def check(files: list[Path] = typer.Argument(..., help="policy YAML files, check
     typer.echo(f"SUCCESS: {len(loaded)} policies in {len(files)} files")
 
 
+@app.command("test")
+def test(files: list[Path] = typer.Argument(..., help="policy unit-test files")) -> None:
+    """Run policy unit tests (alerts through the engine in simulation); exit 1 if any fails."""
+    from remediation.policy.testing import run_policy_tests  # noqa: PLC0415 -- loads the engine
+
+    failed = False
+    for path in files:
+        typer.echo(f"Unit Testing:  {path}")
+        result = run_policy_tests(path)
+        for err in result.errors:
+            typer.echo(f"  {err}", err=True)
+        for case in result.cases:
+            if case.ok:
+                typer.echo(f"  PASS  {case.name}")
+                continue
+            typer.echo(f"  FAIL  {case.name}")
+            for err in case.errors:
+                typer.echo(f"    {err}")
+            typer.echo("    " + case.diff().replace("\n", "\n    "))
+        failed = failed or not result.ok
+        typer.echo("  SUCCESS" if result.ok else "  FAILED")
+    if failed:
+        raise typer.Exit(1)
+
+
 @app.command("schema")
 def schema(out: Path | None = typer.Option(None, "--out", "-o", help="write here instead of stdout")) -> None:
     """Print the JSON Schema of a policy file (for editors; also docs/policy.schema.json)."""

@@ -42,7 +42,7 @@ def scheduled_request(policy: Policy, slot: datetime, now: datetime) -> ActionRe
     target = Target(policy.target.app)
     spec: dict[str, Any] = {"timezone": sched.timezone, "slot": slot.isoformat()}
     spec.update({"cron": sched.cron} if sched.cron is not None else {"at": sched.at})
-    params = policy.action.model_dump(mode="json", exclude={"type"})
+    params = policy.action.model_dump(mode="json")  # as the engine plans alert requests
     return ActionRequest(
         id=request_id(policy.name, target, f"schedule:{slot.isoformat()}"),
         policy=policy.name,
