@@ -3,6 +3,10 @@ in < 1 s). Rules are realistic pack-style alerts: warning/critical pairs of `E >
 rates, *_over_time and sum by (app); series are scraped every 15 s for the last 20 minutes.
 
 .venv/bin/python bench/rules.py [--series 100000] [--rules 1000] [--cycles 5] [--store memory|embedded]
+    [--no-window]   query the store directly, without the RecentWindow
+.venv/bin/python bench/rules.py --latency [--scrape-interval-s 1]
+    detection latency: a real collector scrapes a local target every second, the rule manager's interval is
+    30 s, the target stops; prints the time until `up == 0` (for: 0s) is sent (evaluation on arrival).
 """
 
 from __future__ import annotations
@@ -60,6 +64,63 @@ def _rules(n_rules: int, metrics: list[str]) -> str:
     return "\n".join(lines) + "\n"
 
 
+async def _latency(scrape_interval_s: float) -> float:
+    # only this mode needs an HTTP target and the collector
+    import asyncio
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from collector.config import CollectorConfig, StaticJob
+    from collector.manager import ScrapeManager
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = b"# TYPE x gauge\nx 1\n"
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+    tmp = tempfile.TemporaryDirectory()
+    rules = Path(tmp.name) / "rules.yml"
+    rules.write_text("groups:\n  - name: g\n    rules:\n      - alert: Down\n        expr: up == 0\n")
+    sent: list[float] = []
+
+    class Sink:
+        def put(self, alerts: object) -> None:
+            sent.append(time.monotonic())
+
+    store, reg = MemoryStore(), CollectorRegistry()
+    mgr = RuleManager([str(rules)], Engine(store, registry=reg), store, Sink(), registry=reg, interval_s=30)
+    job = StaticJob.model_validate({"name": "t", "targets": [f"127.0.0.1:{server.server_address[1]}"]})
+    cfg = CollectorConfig(interval_s=scrape_interval_s, timeout_s=scrape_interval_s / 2, jobs=[job])
+    scraper = ScrapeManager(cfg, store, None, registry=CollectorRegistry(), on_commit=mgr.notify)
+    await mgr.start()
+    await scraper.start()
+    try:
+        deadline = time.monotonic() + 10
+        while not scraper.targets() or scraper.targets()[0].health != "up":
+            if time.monotonic() > deadline:
+                raise SystemExit("the target was never scraped")
+            await asyncio.sleep(0.02)
+        server.shutdown()
+        server.server_close()
+        down_at = time.monotonic()
+        while not sent:
+            if time.monotonic() > down_at + 60:
+                raise SystemExit("no alert within 60 s")
+            await asyncio.sleep(0.01)
+        return sent[0] - down_at
+    finally:
+        await scraper.stop()
+        await mgr.stop()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--series", type=int, default=100_000)
@@ -72,7 +133,18 @@ def main() -> None:
         action="store_true",
         help="query the store directly (no RecentWindow), as the service does",
     )
+    ap.add_argument("--latency", action="store_true", help="measure detection latency instead")
+    ap.add_argument("--scrape-interval-s", type=float, default=1.0)
     args = ap.parse_args()
+    if args.latency:
+        import asyncio
+
+        runs = [asyncio.run(_latency(args.scrape_interval_s)) for _ in range(3)]
+        print(
+            f"detection latency (up == 0, for: 0s, scrape every {args.scrape_interval_s:g}s,"
+            " rule interval 30s): " + ", ".join(f"{r:.2f}s" for r in runs)
+        )
+        return
     n_metrics = max(1, args.series // args.per_metric)
     metrics = [f"bench_metric_{k}" + ("_total" if k % 2 else "") for k in range(n_metrics)]
     tmp = tempfile.TemporaryDirectory()
