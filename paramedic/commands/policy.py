@@ -82,6 +82,112 @@ def test(files: list[Path] = typer.Argument(..., help="policy unit-test files"))
         raise typer.Exit(1)
 
 
+def _parse_since(text: str) -> float:
+    from alerting.dispatch.config import parse_duration  # noqa: PLC0415
+
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+
+
+@app.command("backtest")
+def backtest(
+    since: str = typer.Option("24h", "--since", help="replay this far back from now (e.g. 24h, 90m)"),
+    policy_name: str | None = typer.Option(None, "--policy", help="only this policy"),
+    config: Path = typer.Option(Path("paramedic.yaml"), "--config", "-c", help="paramedic.yaml"),
+    policy_files: list[Path] = typer.Option(
+        [], "--policies", help="policy files (default: the config's remediation.policy_files)"
+    ),
+) -> None:
+    """Replay stored history through the configured rules and policies; print what would have happened."""
+    import asyncio  # noqa: PLC0415
+    from datetime import UTC, datetime, timedelta  # noqa: PLC0415
+
+    from prometheus_client import CollectorRegistry  # noqa: PLC0415
+    from rich.console import Console  # noqa: PLC0415
+    from rich.progress import Progress  # noqa: PLC0415
+    from rich.table import Table  # noqa: PLC0415
+
+    from metrics_store.factory import open_store  # noqa: PLC0415
+    from metrics_store.promql import Engine  # noqa: PLC0415
+    from paramedic.alerting import rule_files  # noqa: PLC0415
+    from paramedic.config import ConfigError, load_config  # noqa: PLC0415
+    from remediation.config import GlobalRails  # noqa: PLC0415
+    from remediation.policy.backtest import run_backtest  # noqa: PLC0415
+
+    window_s = _parse_since(since)
+    try:
+        cfg = load_config(config)
+    except ConfigError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(1) from None
+    base = config.resolve().parent
+    rem = getattr(cfg, "remediation", None)
+    files = list(policy_files) or [base / f for f in (rem.policy_files if rem is not None else [])]
+    if not files:
+        typer.echo("no policy files: pass --policies or set remediation.policy_files", err=True)
+        raise typer.Exit(1)
+    if cfg.rules is None:
+        typer.echo(f"{config}: no rules: section, nothing raises alerts to replay", err=True)
+        raise typer.Exit(1)
+    try:
+        loaded = load_policies(files)
+    except PolicyError as exc:
+        for problem in exc.problems:
+            typer.echo(str(problem), err=True)
+        raise typer.Exit(1) from None
+    policies = [lp.policy for lp in loaded]
+    if policy_name is not None:
+        policies = [p for p in policies if p.name == policy_name]
+        if not policies:
+            typer.echo(f"no policy named {policy_name!r}", err=True)
+            raise typer.Exit(1)
+    rails = rem.global_rails if rem is not None else GlobalRails()
+    end = datetime.now(UTC)
+    start = end - timedelta(seconds=window_s)
+    store = open_store(cfg.metrics_store, base, registry=CollectorRegistry())
+    console = Console()
+    try:
+        with Progress(console=console, transient=True) as progress:
+            task = progress.add_task("replaying", total=None)
+            result = asyncio.run(
+                run_backtest(
+                    policies,
+                    Engine(store, registry=CollectorRegistry()),
+                    rule_files(cfg.rules, base),
+                    start,
+                    end,
+                    interval_s=cfg.rules.evaluation_interval_s,
+                    resend_delay_s=cfg.rules.resend_delay_s,
+                    global_rails=rails,
+                    on_step=lambda done, total: progress.update(task, completed=done, total=total),
+                )
+            )
+    finally:
+        store.close()
+    table = Table(title=f"Backtest {start:%Y-%m-%d %H:%M} .. {end:%Y-%m-%d %H:%M} UTC ({result.steps} steps)")
+    for col in ("time (UTC)", "policy", "mode", "alert", "action", "target", "would", "rail / reason"):
+        table.add_column(col)
+    for row in result.rows:
+        d = row.decision
+        why = f"{d.rail}: {d.reason}" if d.rail else d.reason
+        table.add_row(
+            f"{d.at:%Y-%m-%d %H:%M:%S}",
+            d.policy,
+            row.mode,
+            row.alertname,
+            d.action,
+            d.target,
+            d.decision,
+            why,
+        )
+    console.print(table)
+    refused = ", ".join(f"{rail}={n}" for rail, n in sorted(result.refusals_by_rail().items())) or "none"
+    executed = sum(1 for r in result.rows if r.decision.decision == "executed")
+    console.print(f"{result.alerts_sent} alerts sent, {executed} actions, refusals by rail: {refused}")
+
+
 @app.command("schema")
 def schema(out: Path | None = typer.Option(None, "--out", "-o", help="write here instead of stdout")) -> None:
     """Print the JSON Schema of a policy file (for editors; also docs/policy.schema.json)."""
