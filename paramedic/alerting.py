@@ -31,6 +31,7 @@ from alerting.anomaly import default_detector
 from alerting.base import Notifier, NotifyResult
 from alerting.config import AlertingConfig, RulesConfig, notifier_config
 from alerting.dispatch import Dispatcher
+from alerting.fanout import AlertFanout
 from alerting.model import Notification
 from alerting.notify import DeliveryMetrics, NotifierDeps, QueryExplainer, build_notifier, deliver
 from alerting.notify.explain import PatternSource
@@ -122,12 +123,14 @@ class AlertingService:
             self.dispatcher = Dispatcher(
                 alerting, build, data_dir=data_dir, registry=registry, external_url=external, deliver=send
             )
+        # Where the rules' alerts go: the dispatcher, and whatever subscribes (the remediation engine).
+        self.sink = AlertFanout([self.dispatcher] if self.dispatcher is not None else [])
         if rules is not None:
             self.rules = RuleManager(
                 rule_files(rules, base_dir),
                 self.engine,
                 store,
-                self.dispatcher,
+                self.sink,
                 registry=registry,
                 interval_s=rules.evaluation_interval_s,
                 resend_delay_s=rules.resend_delay_s,
