@@ -2,11 +2,12 @@
 
 Start order: metrics store -> platform adapter -> logs (spool -> search store -> pipeline consumer ->
 receivers, see ``paramedic.logs``) -> alerting (dispatcher -> rule manager, see ``paramedic.alerting``) ->
-collector (scrape manager) -> HTTP API.
+remediation (recover interrupted actions -> engine -> schedules, see ``paramedic.remediation``; subscribed to
+the rule manager's alerts beside the dispatcher) -> collector (scrape manager) -> HTTP API.
 Stop order: the reverse, so no scrape appends to a closed store and every accepted sample is flushed; the log
 receivers stop first within logs, so nothing is acknowledged that is not in the spool.
-Reload (SIGHUP) takes the same path as startup for the collector, the rules and the dispatcher:
-``apply_config``.
+Reload (SIGHUP) takes the same path as startup for the collector, the rules, the dispatcher and the
+remediation policies: ``apply_config``.
 """
 
 from __future__ import annotations
@@ -38,8 +39,10 @@ from paramedic.alerting import AlertingService
 from paramedic.auth import install as install_auth
 from paramedic.config import ConfigError, ParamedicConfig, load_config
 from paramedic.logs import LogService
+from paramedic.remediation import RemediationService
 from platforms.base import Platform
 from platforms.factory import open_platform
+from remediation.base import RemediationError
 
 __all__ = ["Paramedic", "serve"]
 
@@ -87,6 +90,23 @@ class Paramedic:
             except BaseException:
                 self.store.close()
                 raise
+        self.remediation: RemediationService | None = None
+        if config.remediation is not None:
+            try:
+                self.remediation = RemediationService(
+                    config.remediation,
+                    base_dir=base_dir,
+                    platform=self.platform,
+                    store=self.store,
+                    notify=self.alerting.dispatcher if self.alerting is not None else None,
+                    external_url=self.url,
+                    registry=registry,
+                )
+            except BaseException:
+                self.store.close()
+                raise
+            if self.alerting is not None:
+                self.alerting.sink.subscribe(self.remediation.sink)
         self.metadata = MetadataRegistry(registry=registry)
         self.scraper = ScrapeManager(
             config.collector,
@@ -115,6 +135,8 @@ class Paramedic:
                 await self.logs.start()
             if self.alerting is not None:
                 await self.alerting.start()
+            if self.remediation is not None:
+                await self.remediation.start()
             await self.scraper.start()
             # Everything built at startup lives for the whole run: move it out of the cyclic GC's view, and
             # collect the young generation less often. Full collections were rescanning the startup heap on
@@ -130,6 +152,8 @@ class Paramedic:
             finally:
                 log.info("paramedic stopping")
                 await self.scraper.stop()
+                if self.remediation is not None:
+                    await self.remediation.stop()
                 if self.alerting is not None:
                     await self.alerting.stop()
                 if self.logs is not None:
@@ -149,6 +173,8 @@ class Paramedic:
         app.include_router(status_router(self._server_info()))
         if self.logs is not None:
             app.include_router(self.logs.router())
+        if self.remediation is not None:
+            app.include_router(self.remediation.router())
 
         @app.get("/metrics", include_in_schema=False)
         def metrics() -> Response:
@@ -192,8 +218,8 @@ class Paramedic:
         )
 
     def reload(self) -> None:
-        """Re-read the config file and apply the collector, rules and alerting sections; a bad file keeps the
-        running config."""
+        """Re-read the config file and apply the collector, rules, alerting and remediation sections; a bad
+        file keeps the running config (adding or removing a whole section needs a restart)."""
         if self.config_path is None:
             return
         try:
@@ -202,6 +228,13 @@ class Paramedic:
             log.error("reload refused, keeping the running config:\n%s", exc)
             self.last_reload = (False, datetime.now(UTC))
             return
+        if self.remediation is not None and new.remediation is not None:
+            try:
+                self.remediation.apply_config(new.remediation)
+            except RemediationError as exc:
+                log.error("policy reload refused, keeping the running config:\n%s", exc)
+                self.last_reload = (False, datetime.now(UTC))
+                return
         self.scraper.apply_config(new.collector)
         if self.alerting is not None:
             with contextlib.suppress(RuntimeError):  # no running loop: not serving, nothing to reload
@@ -210,7 +243,12 @@ class Paramedic:
                 self._reloads.add(task)
                 task.add_done_callback(self._reloads.discard)
         self.config = self.config.model_copy(
-            update={"collector": new.collector, "rules": new.rules, "alerting": new.alerting}
+            update={
+                "collector": new.collector,
+                "rules": new.rules,
+                "alerting": new.alerting,
+                "remediation": new.remediation if self.remediation is not None else self.config.remediation,
+            }
         )
         self.last_reload = (True, datetime.now(UTC))
         log.info("reloaded %s", self.config_path)

@@ -1,8 +1,9 @@
 """Load and validate the one Paramedic YAML config file.
 
 Sections are owned by the packages they configure (``collector.config``, ``metrics_store.config``,
-``platforms.config``, ``log_pipeline.config``, ``alerting.config``); this module only composes them and turns
-validation failures into errors that name the file, the line, the key path and what to do::
+``platforms.config``, ``log_pipeline.config``, ``alerting.config``, ``remediation.config``); this module only
+composes them, checks what spans sections, and turns validation failures into errors that name the file, the
+line, the key path and what to do::
 
     paramedic.yaml:12: collector.jobs[1].interval_s: Input should be greater than 0 (fix: ...)
 """
@@ -21,6 +22,7 @@ from collector.config import CollectorConfig
 from log_pipeline.config import LogsConfig
 from metrics_store.config import EmbeddedStoreConfig, StoreConfig
 from platforms.config import PlatformConfig
+from remediation.config import RemediationConfig
 
 __all__ = [
     "AuthConfig",
@@ -78,6 +80,9 @@ class ParamedicConfig(BaseModel):
     rules: RulesConfig | None = Field(None, description="Rule files and packs; absent = no rule evaluation.")
     alerting: AlertingConfig | None = Field(
         None, description="Alertmanager-style route, receivers, inhibition; absent = no notifications."
+    )
+    remediation: RemediationConfig | None = Field(
+        None, description="Remediation policies, rails and audit trail; absent = no automated actions."
     )
 
 
@@ -197,7 +202,7 @@ def parse_config(text: str, filename: str = "<config>") -> ParamedicConfig:
     if not isinstance(data, dict):
         raise ConfigError([ConfigProblem(filename, 1, "", "the top level must be a YAML mapping")])
     try:
-        return ParamedicConfig.model_validate(data)
+        config = ParamedicConfig.model_validate(data)
     except ValidationError as exc:
         index = _line_index(text)
         problems = []
@@ -207,6 +212,19 @@ def parse_config(text: str, filename: str = "<config>") -> ParamedicConfig:
             msg = err["msg"] + (f" (fix: {fix})" if fix else "")
             problems.append(ConfigProblem(filename, _line_for(index, loc), _key_path(loc), msg))
         raise ConfigError(problems) from exc
+    if config.remediation is not None and config.platform is None:
+        line = _line_for(_line_index(text), ("remediation",))
+        raise ConfigError(
+            [
+                ConfigProblem(
+                    filename,
+                    line,
+                    "remediation",
+                    "needs a platform to act on (fix: add a platform: section, e.g. type: local)",
+                )
+            ]
+        )
+    return config
 
 
 def load_config(path: Path) -> ParamedicConfig:
