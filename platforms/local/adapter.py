@@ -100,9 +100,12 @@ class LocalPlatform:
         python: str = sys.executable,
         timeout_s: float = 5.0,
         registry: CollectorRegistry = prometheus_client.REGISTRY,
+        replace_wait_s: float = 15.0,
     ) -> None:
+        """``replace_wait_s``: how long a rollback waits for its new instances before removing the old."""
         self.paths = StateDir(state_dir)
         self._python = python
+        self.replace_wait_s = replace_wait_s
         self._metrics = platform_metrics(registry)
         self.supervisor = SupervisorClient(self.paths, self._metrics)
         self.router = HAProxyRuntime(self.paths.haproxy_sock, self._metrics, timeout_s)
@@ -157,7 +160,8 @@ class LocalPlatform:
         return [self._info(app, i, procs, servers) for i in spec.instances]
 
     def discover(self) -> list[DiscoveredTarget]:
-        """Router (job=router), node exporter (job=node) and every app instance (job=app)."""
+        """Router (job=router), node exporter (job=node) and every app instance (job=app, with the
+        ``revision`` it runs as a target label: blue-green gates compare revisions by it)."""
         state = self.state()
         procs = {p["name"]: p for p in self.supervisor.processes()}
         servers = self._router_servers()
@@ -181,6 +185,7 @@ class LocalPlatform:
                             "job": "app",
                             "app": app.name,
                             "app_instance": str(inst.index),
+                            "revision": inst.revision,
                             "__meta_local_component": "app",
                             "__meta_local_cell": CELL,
                             "__meta_local_program": info.program,
@@ -245,27 +250,44 @@ class LocalPlatform:
     def _reconcile(self, state: PlatformState) -> None:
         """Bring supervisord and HAProxy to ``state`` (files already written): first start missing programs
         and add missing servers (or set the weight and re-enable existing ones), then take extra servers out
-        of the router before their processes stop. Each step is idempotent."""
+        of the router before their processes stop. When instances are replaced (rollback), the old ones leave
+        only once the new ones are RUNNING and UP, or after ``replace_wait_s``: a release that never comes
+        up must not block its own rollback. Each step is idempotent."""
         wanted = {
             (app.name, program_name(app.name, i.index)): (app, i) for app in state.apps for i in app.instances
         }
         apps = {a.name for a in state.apps}
         servers = {(s.backend, s.server): s for s in self.router.servers() if s.backend in apps}
         self.supervisor.add_programs()
+        added = set()
         for (backend, server), (app, inst) in sorted(wanted.items()):
             weight = app.weight_of(inst)
             current = servers.get((backend, server))
             if current is None:
                 self.router.add_server(backend, server, server_address(inst.port), HEALTH_CHECK, weight)
+                added.add((backend, server))
                 continue
             self.router.set_weight(backend, server, weight)
             if current.status.startswith("MAINT"):
                 self.router.enable_server(backend, server)
-        for backend, server in sorted(set(servers) - set(wanted)):
+        extra = set(servers) - set(wanted)
+        if added and extra:
+            self._wait_serving(added)
+        for backend, server in sorted(extra):
             self.router.del_server(backend, server)  # before the process stops: no request reaches it
         groups = {str(p["group"]) for p in self.supervisor.processes()}
         for group in sorted(groups - {name for _, name in wanted}):
             self.supervisor.remove_program(group)
+
+    def _wait_serving(self, keys: set[tuple[str, str]]) -> None:
+        """Poll until the ``(backend, server)`` instances are RUNNING in supervisord and UP in HAProxy."""
+        deadline = time.monotonic() + self.replace_wait_s
+        while time.monotonic() < deadline:
+            running = {str(p["name"]) for p in self.supervisor.processes() if p["statename"] == "RUNNING"}
+            up = {(s.backend, s.server) for s in self.router.servers() if s.status.startswith("UP")}
+            if all(key in up and key[1] in running for key in keys):  # server and program share the name
+                return
+            time.sleep(0.1)
 
     def restart_instance(self, app: str, index: int, wait: bool = True) -> InstanceInfo:
         """Stop and start one instance through supervisord (also a hung one: SIGTERM, then SIGKILL)."""

@@ -81,6 +81,7 @@ def test_platform_is_remediable_and_reports_instances(small_platform: RunningPla
     remediable: Remediable = p.platform
     assert isinstance(remediable, Remediable)
     assert remediable.apps() == [APP]
+    wait_until(_all_running(p, 2), 20, "both instances RUNNING (supervisord's startsecs)")
     insts = remediable.app_instances(APP)
     assert [(i.index, i.state, i.revision, i.weight) for i in insts] == [
         (0, "RUNNING", "v1", 1),
@@ -88,6 +89,11 @@ def test_platform_is_remediable_and_reports_instances(small_platform: RunningPla
     ]
     assert insts[0].details["router_status"] == "UP" and int(insts[0].details["pid"]) > 0
     assert remediable.revisions(APP) == [Revision("v1", 1, "sample app 1.0.0", current=True)]
+    app_targets = [t for t in p.platform.discover() if t.labels["job"] == "app"]
+    assert {(t.labels["app_instance"], t.labels["revision"]) for t in app_targets} == {
+        ("0", "v1"),
+        ("1", "v1"),
+    }
     assert _versions(p, 10) == {"1.0.0": 10}
 
 
@@ -169,6 +175,8 @@ def test_bad_revision_fails_through_the_router_and_rollback_restores(small_platf
     assert p.via_router(APP, "/api/items").status_code == 500
 
     back = p.platform.rollback(APP, "v2")  # ...and is rolled back
+    # the old instances left the router only once the new ones served: no error, no wait
+    assert _versions(p, 20, "/api/items") == {"2.0.0": 20}
     assert (back.state, back.revision, back.previous_revision, back.weight_pct) == (
         "DEPLOYED",
         "v2",
