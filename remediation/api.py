@@ -102,6 +102,7 @@ class _Deploy(BaseModel):
     app: str = Field(min_length=1)
     revision: str = Field(min_length=1)
     steps: list[int] | None = Field(None, min_length=1)
+    step_duration_s: float | None = Field(None, gt=0, le=3600, description="Observation time per step.")
 
     def checked_steps(self) -> list[int] | None:
         if self.steps is None:
@@ -400,6 +401,8 @@ def actions_router(
         params: dict[str, Any] = {"type": "blue_green", "revision": body.revision}
         if steps is not None:
             params["steps"] = steps
+        if body.step_duration_s is not None:
+            params["step_duration"] = body.step_duration_s
         req = ActionRequest(
             id=request_id(DEPLOY_POLICY, target, f"{body.revision}\x00{_time(at)}"),
             policy=DEPLOY_POLICY,

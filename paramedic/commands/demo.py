@@ -33,6 +33,8 @@ import yaml
 from alerting.rules import PACKS_DIR
 from collector.presets import router_relabel_rules
 from paramedic.auth import TokenStore
+from paramedic.commands import demo_remediation
+from paramedic.commands.demo_remediation import remediation_config
 from paramedic.config import ConfigError, parse_config
 from platforms.local import LocalPlatformError, LocalPlatformRunner, StateDir
 from platforms.local.fault_client import inject_fault
@@ -194,6 +196,7 @@ def demo_config(
                 "state_file": str(data_dir / "alerting" / "rules-state.json"),
             },
             "alerting": _alerting_config(data_dir, http_port, sinks, interval_s),
+            "remediation": remediation_config(data_dir, interval_s),
         }
     return {
         "server": {
@@ -545,6 +548,43 @@ def fault(  # noqa: PLR0917 -- typer options
             f"injected {kind} into {res.app} instance {res.index} ({res.url}) {until}: "
             f"{res.reply['injected']}"
         )
+
+
+@app.command("deploy")
+def deploy(  # noqa: PLR0917 -- typer options
+    app_name: str = typer.Option(..., "--app", help="App to deploy a new revision of."),
+    version: str = typer.Option(..., "--version", help="The new revision's app version, e.g. 2.0.0."),
+    bad: str | None = typer.Option(None, "--bad", help="Bake a fault into the release: errors or latency."),
+    steps: str | None = typer.Option(None, "--steps", help="Traffic steps in percent, e.g. 10,50,100."),
+    step_duration_s: float | None = typer.Option(None, "--step-duration-s", min=1, help="Time per step."),
+    wait: bool = typer.Option(True, "--wait/--no-wait", help="Follow the deployment to its end."),
+    data_dir: Path = typer.Option(DEFAULT_DATA_DIR, "--data-dir", help="Data dir of the running demo."),
+) -> None:
+    """Deploy a new revision of an app blue-green, judged on error rate and latency at each traffic step
+    and rolled back automatically when it is worse than the live one."""
+    data_dir = data_dir.resolve()
+    record = read_demo_record(data_dir)
+    if record is None or not process_alive(ProcessRecord.from_json(record["demo"])):
+        typer.echo(
+            f"paramedic demo deploy: no demo is running for {data_dir} (start one: paramedic demo)", err=True
+        )
+        raise typer.Exit(1)
+    try:
+        step_list = [int(x) for x in steps.split(",")] if steps else None
+    except ValueError:
+        typer.echo(f"paramedic demo deploy: --steps must be numbers like 10,50,100 (got {steps!r})", err=True)
+        raise typer.Exit(2) from None
+    code = demo_remediation.deploy(
+        record,
+        data_dir,
+        app_name,
+        version,
+        bad=bad,
+        steps=step_list,
+        step_duration_s=step_duration_s,
+        wait=wait,
+    )
+    raise typer.Exit(code)
 
 
 # -- paramedic demo mail ------------------------------------------------------------------------------------
