@@ -1,0 +1,111 @@
+"""The PromQL the pages run, in one place (metric names of the local platform and Cloud Foundry's router).
+
+App names are quoted with :func:`quote` before they go into a label matcher, so a name can never change the
+shape of a query.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["APP_CHARTS", "KPIS", "PER_APP", "SPARKLINES", "AppChart", "quote"]
+
+_RATE = "rate(haproxy_backend_http_responses_total[1m])"
+_LAT = "rate(http_request_duration_seconds_bucket[1m])"
+_APP_LAT = "rate(http_request_duration_seconds_bucket{app=$app}[1m])"
+
+
+def quote(value: str) -> str:
+    """A PromQL string literal (double-quoted, backslash and quote escaped)."""
+    escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    return f'"{escaped}"'
+
+
+# Overview KPIs: (key, title, unit, expr). Each is a single scalar-like vector.
+KPIS: tuple[tuple[str, str, str, str], ...] = (
+    ("rps", "Router requests/s", "req/s", f"sum({_RATE})"),
+    (
+        "err",
+        "5xx",
+        "%",
+        f'100 * sum(rate(haproxy_backend_http_responses_total{{code="5xx"}}[1m])) / sum({_RATE})',
+    ),
+    ("p95", "p95 latency", "s", f"histogram_quantile(0.95, sum by (le) ({_LAT}))"),
+    ("cpu", "Cell CPU used", "%", '100 * (1 - avg(rate(node_cpu_seconds_total{mode="idle"}[1m])))'),
+    (
+        "mem",
+        "Cell memory used",
+        "%",
+        "100 * (1 - sum(node_memory_MemAvailable_bytes) / sum(node_memory_MemTotal_bytes))",
+    ),
+)
+
+# Sparklines of the last hour for the first three KPIs.
+SPARKLINES = ("rps", "err", "p95")
+
+# Per-app columns of the overview table: (key, expr grouped by app).
+PER_APP: tuple[tuple[str, str], ...] = (
+    ("rps", f"sum by (app) ({_RATE})"),
+    (
+        "err",
+        f'100 * sum by (app) (rate(haproxy_backend_http_responses_total{{code="5xx"}}[1m])) '
+        f"/ sum by (app) ({_RATE})",
+    ),
+    ("p95", f"histogram_quantile(0.95, sum by (app, le) ({_LAT}))"),
+    ("up", 'sum by (app) (up{job="app"})'),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class AppChart:
+    """One panel of the app timeline: ``exprs`` are PromQL (``$app`` replaced by the quoted name), or
+    ``logs`` names log levels counted through the log search histogram API."""
+
+    key: str
+    title: str
+    unit: str
+    exprs: tuple[str, ...] = ()
+    legend: str = ""  # label whose value names a series
+    names: tuple[str, ...] = ()  # or a name per expr
+    logs: tuple[str, ...] = ()
+
+    def queries(self, app: str) -> list[str]:
+        return [e.replace("$app", quote(app)) for e in self.exprs]
+
+
+APP_CHARTS: tuple[AppChart, ...] = (
+    AppChart(
+        "rps",
+        "Requests/s by status",
+        "req/s",
+        ("sum by (code) (rate(http_requests_total{app=$app}[1m]))",),
+        "code",
+    ),
+    AppChart(
+        "errors",
+        "Errors (5xx) %",
+        "%",
+        (
+            '100 * sum(rate(http_requests_total{app=$app,code=~"5.."}[1m])) '
+            "/ sum(rate(http_requests_total{app=$app}[1m]))",
+        ),
+        names=("5xx %",),
+    ),
+    AppChart(
+        "latency",
+        "Latency",
+        "s",
+        (
+            f"histogram_quantile(0.5, sum by (le) ({_APP_LAT}))",
+            f"histogram_quantile(0.95, sum by (le) ({_APP_LAT}))",
+        ),
+        names=("p50", "p95"),
+    ),
+    AppChart(
+        "memory", "Memory per instance", "B", ("process_resident_memory_bytes{app=$app}",), "app_instance"
+    ),
+    AppChart(
+        "cpu", "CPU per instance", "cores", ("rate(process_cpu_seconds_total{app=$app}[1m])",), "app_instance"
+    ),
+    AppChart("logs", "Log lines by level", "lines", logs=("error", "warning", "info")),
+)

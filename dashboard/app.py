@@ -1,0 +1,209 @@
+"""The dashboard's pages: one APIRouter the wiring mounts (and can wrap with a login dependency).
+
+Routes, relative to ``base_path``: ``/`` (overview), ``/apps`` and ``/apps/{app}`` (app timeline),
+``/apps/{app}/events.json`` (timeline markers), ``/explore`` and ``/static/{file}`` (served by the router
+itself, so ``app.include_router`` is all the wiring does). Charts fetch their data from the server's
+Prometheus HTTP API under ``api_base`` (``/api/v1/query_range``, ...), and from the log search API.
+Every response carries :func:`dashboard.security.security_headers`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from dashboard._overview import build_overview, fmt
+from dashboard._queries import APP_CHARTS, quote
+from dashboard.base import InstanceInfo, ReaderError, Sources
+from dashboard.security import SecureRoute
+
+__all__ = ["RANGES", "STATIC_DIR", "TEMPLATES_DIR", "dashboard_router"]
+
+TEMPLATES_DIR = Path(__file__).parent / "templates"
+STATIC_DIR = Path(__file__).parent / "static"
+RANGES = {"15m": 900, "1h": 3600, "6h": 6 * 3600, "24h": 86400, "7d": 7 * 86400}
+_STATIC_TYPES = {".js": "text/javascript", ".css": "text/css", ".txt": "text/plain", "": "text/plain"}
+_DEPLOY_ACTIONS = {"rollback", "blue_green"}
+
+
+def _environment(base_path: str) -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATES_DIR),
+        autoescape=select_autoescape(default=True, default_for_string=True),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.globals["url"] = lambda path="": base_path + "/" + path.lstrip("/")
+    env.filters["fmt"] = fmt
+    env.filters["ago"] = _ago
+    env.filters["tojson_attr"] = lambda v: json.dumps(v, separators=(",", ":"))  # autoescaped in attributes
+    return env
+
+
+def _ago(ts: float | None) -> str:
+    if not ts:
+        return ""
+    s = max(0, int(time.time() - ts))
+    return f"{s}s ago" if s < 120 else f"{s // 60}m ago" if s < 7200 else f"{s // 3600}h ago"
+
+
+def dashboard_router(
+    sources: Sources,
+    *,
+    base_path: str = "",
+    api_base: str = "",
+    clock: Callable[[], float] = time.time,
+) -> APIRouter:
+    """The pages over ``sources``. ``base_path`` (no trailing slash, e.g. ``/ui``) prefixes every page
+    route; ``api_base`` is where the server's query and log APIs are mounted (``""``: at the root)."""
+    base_path = base_path.rstrip("/")
+    env = _environment(base_path)
+    router = APIRouter(prefix=base_path, route_class=SecureRoute, include_in_schema=False)
+    static_files = {p.relative_to(STATIC_DIR).as_posix(): p for p in STATIC_DIR.rglob("*") if p.is_file()}
+
+    def page(template: str, status: int = 200, **context: Any) -> HTMLResponse:
+        context.setdefault("api_base", api_base)
+        return HTMLResponse(env.get_template(template).render(**context), status_code=status)
+
+    def app_names() -> list[str]:
+        if sources.platform is not None:
+            try:
+                return sources.platform.apps()
+            except ReaderError:
+                pass
+        try:
+            found = sources.metrics.instant('count by (app) (up{job="app"})')
+        except ReaderError:
+            return []
+        return sorted({s.labels["app"] for s in found if s.labels.get("app")})
+
+    @router.get("/", name="dashboard_overview")
+    def overview() -> HTMLResponse:
+        began = time.perf_counter()
+        model = build_overview(sources, clock=clock)
+        response = page("overview.html.j2", nav="overview", o=model)
+        response.headers["Server-Timing"] = f"render;dur={(time.perf_counter() - began) * 1000:.1f}"
+        return response
+
+    @router.get("/apps", name="dashboard_apps")
+    def apps() -> HTMLResponse:
+        return page("apps.html.j2", nav="apps", apps=app_names())
+
+    @router.get("/apps/{app}", name="dashboard_app")
+    def app_page(app: str, range: str = "1h") -> HTMLResponse:
+        window = RANGES.get(range, 3600)
+        instances, error = _instances(sources, app)
+        charts = [
+            {
+                "key": c.key,
+                "title": c.title,
+                "unit": c.unit,
+                "queries": c.queries(app),
+                "legend": c.legend,
+                "names": list(c.names),
+                "logs": [f"app:{_log_term(app)} AND level:{lv}" for lv in c.logs],
+                "logNames": list(c.logs),
+            }
+            for c in APP_CHARTS
+        ]
+        return page(
+            "app.html.j2",
+            nav="apps",
+            app=app,
+            range=range if range in RANGES else "1h",
+            ranges=list(RANGES),
+            window_s=window,
+            charts=charts,
+            instances=instances,
+            instances_error=error,
+            quote=quote,
+        )
+
+    @router.get("/apps/{app}/events.json", name="dashboard_app_events")
+    def app_events(app: str, start: float, end: float) -> JSONResponse:
+        return JSONResponse({"events": _events(sources, app, start, end)})
+
+    @router.get("/explore", name="dashboard_explore")
+    def explore(expr: str = "", range: str = "1h", tab: str = "chart") -> HTMLResponse:
+        return page(
+            "explore.html.j2",
+            nav="explore",
+            expr=expr,
+            range=range if range in RANGES else "1h",
+            ranges=list(RANGES),
+            tab="table" if tab == "table" else "chart",
+        )
+
+    @router.get("/static/{path:path}", name="dashboard_static")
+    def static(path: str, request: Request) -> Response:
+        file = static_files.get(path)
+        if file is None:
+            return Response("not found\n", status_code=404, media_type="text/plain")
+        media = _STATIC_TYPES.get(file.suffix, "application/octet-stream")
+        return FileResponse(file, media_type=media, headers={"Cache-Control": "public, max-age=300"})
+
+    return router
+
+
+def _log_term(app: str) -> str:
+    return '"' + app.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _instances(sources: Sources, app: str) -> tuple[list[InstanceInfo], str]:
+    if sources.platform is not None:
+        try:
+            return sources.platform.instances(app), ""
+        except ReaderError as exc:
+            return [], str(exc)
+    try:  # no platform adapter: what the scrapes say
+        found = sources.metrics.instant(f'up{{job="app",app={quote(app)}}}')
+    except ReaderError as exc:
+        return [], str(exc)
+    out = [
+        InstanceInfo(app, int(s.labels.get("app_instance", "0") or 0), "RUNNING" if s.value == 1 else "DOWN")
+        for s in found
+    ]
+    return sorted(out, key=lambda i: i.index), ""
+
+
+def _events(sources: Sources, app: str, start: float, end: float) -> list[dict[str, Any]]:
+    """Markers for the timeline: alerts turning firing (from ``ALERTS``), remediation actions and
+    deployments (actions ``rollback``/``blue_green``), ascending by time."""
+    out: list[dict[str, Any]] = []
+    if not (math.isfinite(start) and math.isfinite(end)) or end <= start:
+        return out
+    step = max(15.0, (end - start) / 1000)
+    try:
+        series = sources.metrics.range(f'ALERTS{{app={quote(app)},alertstate="firing"}}', start, end, step)
+    except ReaderError:
+        series = []
+    for s in series:
+        prev: float | None = None
+        for t in s.timestamps_s:
+            if prev is None or t - prev > step * 1.5:
+                text = s.labels.get("alertname", "alert")
+                if s.labels.get("app_instance"):
+                    text += f" (instance {s.labels['app_instance']})"
+                out.append({"t": t, "kind": "alert", "text": text})
+            prev = t
+    if sources.actions is not None:
+        try:
+            actions = sources.actions.recent(app=app, since_s=start, limit=200)
+        except ReaderError:
+            actions = []
+        for a in actions:
+            t = float(a.get("created_at") or 0)
+            if start <= t <= end:
+                kind = "deployment" if a.get("action") in _DEPLOY_ACTIONS else "action"
+                text = f"{a.get('action', '')} {a.get('target', '')}: {a.get('status', '')}"
+                out.append({"t": t, "kind": kind, "text": text})
+    out.sort(key=lambda e: e["t"])
+    return out

@@ -1,0 +1,166 @@
+"""The dashboard's readers over the server's objects, and its router (server wiring).
+
+``dashboard`` only reads, through the Protocols of :mod:`dashboard.base`; this module implements them over
+the metrics store (a PromQL engine of its own, metrics in a private registry so they do not collide with the
+query API's), the alert dispatcher, the remediation audit log (optional: None shows "not configured") and the
+platform adapter (when it is :class:`~platforms.base.Remediable`; else the pages read apps from metrics).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import APIRouter
+from prometheus_client import CollectorRegistry
+
+from alerting.dispatch import Dispatcher
+from dashboard import InstanceInfo, InstantSample, RangeSeries, ReaderError, Sources, dashboard_router
+from metrics_store.base import Querier
+from metrics_store.promql import Engine
+from metrics_store.promql.errors import QueryError
+from metrics_store.promql.values import Matrix, Scalar, Vector
+from platforms.base import Platform, PlatformError, Remediable
+from remediation.base import AuditLog, RemediationError
+
+__all__ = ["AuditActions", "DispatcherAlerts", "EngineMetrics", "PlatformInstances", "build_router"]
+
+
+class EngineMetrics:
+    """:class:`dashboard.base.MetricsReader` over a PromQL engine on ``querier``."""
+
+    def __init__(self, querier: Querier, *, clock: Callable[[], float] = time.time, timeout_s: float = 10.0):
+        self._engine = Engine(querier, timeout_s=timeout_s, registry=CollectorRegistry())
+        self._clock = clock
+
+    def instant(self, expr: str) -> list[InstantSample]:
+        try:
+            value = self._engine.instant_query(expr, round(self._clock() * 1000))
+        except QueryError as exc:
+            raise ReaderError(f"{expr}: {exc}") from exc
+        if isinstance(value, Vector):
+            return [InstantSample(dict(s.labels), s.value) for s in value.samples]
+        if isinstance(value, Scalar):
+            return [InstantSample({}, value.value)]
+        return []
+
+    def range(self, expr: str, start_s: float, end_s: float, step_s: float) -> list[RangeSeries]:
+        try:
+            value: Matrix = self._engine.range_query(
+                expr, round(start_s * 1000), round(end_s * 1000), max(1, round(step_s * 1000))
+            )
+        except QueryError as exc:
+            raise ReaderError(f"{expr}: {exc}") from exc
+        return [
+            RangeSeries(dict(s.labels), [t / 1000 for t in s.timestamps_ms], list(s.values))
+            for s in value.series
+        ]
+
+
+class DispatcherAlerts:
+    """:class:`dashboard.base.AlertsReader` over the dispatcher (thread-safe: it takes its own lock)."""
+
+    def __init__(self, dispatcher: Dispatcher) -> None:
+        self._dispatcher = dispatcher
+
+    def firing(self) -> list[dict[str, Any]]:
+        views = self._dispatcher.alerts()
+        out = [
+            {
+                "labels": dict(v.alert.labels),
+                "annotations": dict(v.alert.annotations),
+                "starts_at": v.alert.starts_at.timestamp(),
+                "state": v.status.state,
+            }
+            for v in views
+        ]
+        return sorted(out, key=lambda a: a["starts_at"])
+
+
+class AuditActions:
+    """:class:`dashboard.base.ActionsReader` over the remediation audit log."""
+
+    def __init__(self, audit: AuditLog) -> None:
+        self._audit = audit
+
+    def recent(
+        self, *, app: str | None = None, since_s: float | None = None, limit: int = 20
+    ) -> list[dict[str, Any]]:
+        since = datetime.fromtimestamp(since_s, UTC) if since_s is not None else None
+        try:
+            records = self._audit.query(app=app, since=since, limit=limit)
+        except RemediationError as exc:
+            raise ReaderError(f"audit log: {exc}") from exc
+        return [
+            {
+                "id": r.request.id,
+                "action": r.request.action,
+                "target": str(r.request.target),
+                "app": r.request.target.app,
+                "status": r.status,
+                "policy": r.request.policy,
+                "mode": r.request.mode,
+                "created_at": r.request.created_at.timestamp(),
+                "updated_at": r.updated_at.timestamp(),
+            }
+            for r in records
+        ]
+
+
+class PlatformInstances:
+    """:class:`dashboard.base.PlatformReader` over a Remediable platform, cached for ``ttl_s`` so a page
+    view costs at most one platform call per app."""
+
+    def __init__(
+        self, platform: Remediable, *, ttl_s: float = 5.0, clock: Callable[[], float] = time.monotonic
+    ):
+        self._platform = platform
+        self._ttl_s = ttl_s
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._cache: dict[str, tuple[float, Any]] = {}
+
+    def _cached(self, key: str, fetch: Callable[[], Any]) -> Any:
+        now = self._clock()
+        with self._lock:
+            hit = self._cache.get(key)
+        if hit is not None and now - hit[0] < self._ttl_s:
+            return hit[1]
+        try:
+            value = fetch()
+        except PlatformError as exc:
+            raise ReaderError(f"platform {self._platform.name}: {exc}") from exc
+        with self._lock:
+            self._cache[key] = (now, value)
+        return value
+
+    def apps(self) -> list[str]:
+        return sorted(self._cached("apps", self._platform.apps))
+
+    def instances(self, app: str) -> list[InstanceInfo]:
+        found = self._cached("app:" + app, lambda: self._platform.app_instances(app))
+        return [
+            InstanceInfo(i.app, i.index, i.state, i.revision, dict(i.details))
+            for i in sorted(found, key=lambda i: i.index)
+        ]
+
+
+def build_router(
+    store: Querier,
+    *,
+    dispatcher: Dispatcher | None,
+    platform: Platform | None,
+    audit: AuditLog | None = None,
+    base_path: str = "",
+) -> APIRouter:
+    """The dashboard's router over the server's objects (see the module docstring)."""
+    sources = Sources(
+        metrics=EngineMetrics(store),
+        alerts=DispatcherAlerts(dispatcher) if dispatcher is not None else None,
+        actions=AuditActions(audit) if audit is not None else None,
+        platform=PlatformInstances(platform) if isinstance(platform, Remediable) else None,
+    )
+    return dashboard_router(sources, base_path=base_path)
