@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,10 @@ from tests.support.servers import ManagedProcess, free_port, wait_http
 REPO = Path(__file__).resolve().parent.parent
 ALERT = "AppInstanceDown"
 COOLDOWN_S = 5.0
+TERMINAL = {"refused", "dry_run", "rejected", "expired", "failed", "verified", "escalated", "reverted"} | {
+    "interrupted",
+    "verification_failed",
+}
 
 
 def rules_file(work: Path, for_s: float) -> Path:
@@ -125,16 +130,29 @@ class _Actions:
         """The action record (GET /api/v1/actions/{id}) for this fault: same instance, requested after it."""
         listing = self._get("/api/v1/actions")
         records = listing.get("data", listing.get("actions", [])) if isinstance(listing, dict) else listing
+        best: tuple[float, str] | None = None  # the first action on this instance after the injection
         for rec in records if isinstance(records, list) else []:
             target = _find(rec, "target")
             instance = target.get("instance") if isinstance(target, dict) else None
             if str(instance) != str(inj.index) and not str(target).endswith(f"/{inj.index}"):
                 continue
             created = _when(_find(rec, "created_at"))
-            if created is not None and created >= inj.injected_wall - 0.5:
-                detail = self._get(f"/api/v1/actions/{rec['id']}")
-                return detail.get("data", detail) if isinstance(detail, dict) else None
-        return None
+            if (
+                created is not None
+                and created >= inj.injected_wall - 0.5
+                and (best is None or created < best[0])
+            ):
+                best = (created, str(rec["id"]))
+        if best is None:
+            return None
+        deadline = time.monotonic() + 75  # the policy's verify deadline is 60 s
+        while True:
+            detail = self._get(f"/api/v1/actions/{best[1]}")
+            if not isinstance(detail, dict):
+                return None
+            if detail.get("status") in TERMINAL or time.monotonic() > deadline:
+                return dict(detail)
+            time.sleep(0.5)
 
 
 def _find(obj: Any, key: str) -> Any:
@@ -198,6 +216,7 @@ def run_paramedic(
             quiet=lambda: _firing_quiet(base),
             settle_s=COOLDOWN_S,  # instances rotate, but never act inside a cooldown
             label="paramedic",
+            jitter_s=1.0,  # the rule interval
         )
         actions = _Actions(base, config)
         for inj in injections:

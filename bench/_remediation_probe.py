@@ -8,6 +8,8 @@ injection on.
 
 from __future__ import annotations
 
+import random
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -106,12 +108,16 @@ def run_injections(
     quiet: Callable[[], bool],
     before: Callable[[], None] = lambda: None,
     settle_s: float = 0.0,
+    jitter_s: float = 0.0,
     label: str = "",
     quiet_timeout_s: float = 180.0,
 ) -> list[Injection]:
     """``n`` hang faults, rotating over the instances. Before each: every instance healthy, the pipeline
-    ``quiet`` (no alert pending or firing), ``settle_s`` more, then ``before()``. A fault not recovered within
-    ``timeout_s`` is counted as a failure and cleaned up by restarting the instance directly."""
+    ``quiet`` (no alert pending or firing), ``settle_s`` more, then ``before()``, then a random wait in
+    [0, ``jitter_s``) so the fault lands at a random phase of the rule evaluation (waiting for the alert to
+    resolve aligns the next fault with the evaluation tick: without jitter a 1m interval always costs ~60 s).
+    A fault not recovered within ``timeout_s`` is counted as a failure and cleaned up by restarting the
+    instance directly."""
     indexes = sorted(probe.ports)
     done: list[Injection] = []
     for k in range(n):
@@ -119,12 +125,17 @@ def run_injections(
         wait_until(quiet, quiet_timeout_s, f"{label}: no alert pending or firing")
         time.sleep(settle_s)
         before()
+        time.sleep(random.uniform(0, jitter_s))
         wait_until(probe.all_healthy, 60, "every instance healthy")
         inj = probe.inject_hang(indexes[k % len(indexes)])
         probe.wait_recovered(inj, timeout_s)
         if inj.recovery_s is None:
             probe.platform.restart_instance(probe.app, inj.index)
         shown = "TIMEOUT" if inj.recovery_s is None else f"{inj.recovery_s:.2f} s"
-        print(f"  {label} #{k + 1}: {probe.app}/{inj.index} recovered after {shown}", flush=True)
+        print(
+            f"  {label} #{k + 1}: {probe.app}/{inj.index} recovered after {shown}",
+            file=sys.stderr,
+            flush=True,
+        )
         done.append(inj)
     return done

@@ -35,6 +35,7 @@ ALERT = "AppInstanceDown"
 class Variant:
     name: str
     evaluation_interval: str | None  # None: Prometheus' default (1m)
+    evaluation_interval_s: float
     group_wait: str | None  # None: Alertmanager's default (30s)
     timeout_s: float
 
@@ -47,8 +48,8 @@ class Variant:
         )
 
 
-DEFAULT = Variant("prometheus-default", None, None, timeout_s=240.0)
-TUNED = Variant("prometheus-tuned", "1s", "0s", timeout_s=60.0)
+DEFAULT = Variant("prometheus-default", None, 60.0, None, timeout_s=240.0)
+TUNED = Variant("prometheus-tuned", "1s", 1.0, "0s", timeout_s=60.0)
 
 
 @dataclass(slots=True)
@@ -191,6 +192,7 @@ def run_prometheus(
             quiet=lambda: _no_alerts(prom_base),
             before=start_alertmanager,
             label=variant.name,
+            jitter_s=variant.evaluation_interval_s,
             quiet_timeout_s=180.0,
         )
         for inj in injections:  # the restart that ended each fault, relative to its injection

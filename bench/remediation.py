@@ -73,6 +73,12 @@ def summarize(name: str, injections: list[Injection], info: dict[str, Any]) -> d
             for i in injections
         ],
     }
+    stages: dict[str, list[float]] = {}
+    for inj in injections:
+        for key, value in inj.extra.items():
+            if key.endswith("_s") and isinstance(value, float | int):
+                stages.setdefault(key.removesuffix("_s"), []).append(float(value))
+    out["stages_p50_s"] = {k: round(statistics.median(v), 3) for k, v in stages.items()}
     if times:
         out |= {
             "p50_s": round(statistics.median(times), 3),
@@ -109,9 +115,8 @@ def main() -> None:
     }
     signal.signal(signal.SIGTERM, _on_term)
 
-    def log(*parts: object, flush: bool = False) -> None:
-        if not args.json:
-            print(*parts, flush=flush)
+    def log(*parts: object) -> None:  # progress on stderr; the figures alone on stdout
+        print(*parts, file=sys.stderr, flush=True)
 
     results: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="pm-bench-remediation-") as scratch:
@@ -126,7 +131,7 @@ def main() -> None:
             log(f"platform up ({APP} x {args.instances}) in {time.perf_counter() - t0:.1f} s; work dir {tmp}")
             platform = LocalPlatform(tmp / "platform", registry=registry)
             for name in chosen:
-                log(f"== {name}: {args.injections} faults", flush=True)
+                log(f"== {name}: {args.injections} faults")
                 try:
                     injections, info = runners[name](platform, APP, tmp, args.injections, args.for_s)
                 except (RuntimeError, TimeoutError, OSError) as exc:  # a pipeline that cannot run
@@ -179,6 +184,9 @@ def report(results: list[dict[str, Any]], args: argparse.Namespace, *, print_jso
     for r in results:
         if "config" in r:
             print(f"  {r['pipeline']}: {r['config']}")
+        if r.get("stages_p50_s"):
+            stages = ", ".join(f"{k} {v:.2f}" for k, v in r["stages_p50_s"].items())
+            print(f"    p50 seconds after the fault: {stages}")
     for name, ratio in ratios.items():
         print(f"ratio {name}: {ratio}x")
     if para is not None:
