@@ -250,8 +250,9 @@ def test_errors_name_the_call_and_actions_are_counted(small_platform: RunningPla
             p.platform.scale(APP, 3)
     finally:
         p.platform.cancel_deployment(dep.id)
-    with pytest.raises(PlatformError):
-        p.platform.set_deployment_weight(dep.id, 50)  # CANCELED: no weight any more
+    with pytest.raises(DeploymentError, match=r"set_deployment_weight: shop-deploy-\d+ is CANCELED") as exc:
+        p.platform.set_deployment_weight(dep.id, 50)
+    assert isinstance(exc.value, PlatformError)
 
     def actions(action: str, result: str) -> float:
         labels = {"platform": "local", "action": action, "result": result}
