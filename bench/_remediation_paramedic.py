@@ -193,7 +193,7 @@ def run_paramedic(
 ) -> tuple[list[Injection], dict[str, Any]]:
     """Start ``paramedic serve`` watching the platform with a live restart policy; run ``n`` faults."""
     work = tmp / "paramedic"
-    work.mkdir(parents=True)
+    work.mkdir(parents=True, exist_ok=True)
     port = free_port()
     config = work / "paramedic.yaml"
     config.write_text(

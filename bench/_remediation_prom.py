@@ -45,6 +45,7 @@ class Variant:
         return (
             f"Prometheus 2.42 scrape_interval 1s, evaluation_interval {ev}; Alertmanager 0.25 "
             f"group_wait {gw}, group_interval 5m, repeat_interval 4h (defaults); cold Alertmanager per fault"
+            + ("; every setting at its default except the 1 s scrapes" if self.group_wait is None else "")
         )
 
 
@@ -142,7 +143,7 @@ def run_prometheus(
 ) -> tuple[list[Injection], dict[str, Any]]:
     """Start Prometheus + Alertmanager (+ the webhook receiver), run ``n`` faults, stop them all."""
     work = tmp / variant.name
-    work.mkdir(parents=True)
+    work.mkdir(parents=True, exist_ok=True)
     probe = Probe(platform, app)
     receiver = RestartReceiver(platform)
     server = receiver.serve()
