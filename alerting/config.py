@@ -19,10 +19,33 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, TypeAdapter, Valid
 from alerting.dispatch.config import DispatchConfig, GlobalConfig
 from alerting.notify.config import NotifierConfig
 
-__all__ = ["AlertingConfig", "RulesConfig", "notifier_config"]
+__all__ = ["AlertingConfig", "RecentWindowConfig", "RulesConfig", "notifier_config"]
 
 _NOTIFIER = TypeAdapter[NotifierConfig](NotifierConfig)
 _DISPATCH_ONLY = ("send_resolved", "max_alerts")
+
+
+class RecentWindowConfig(BaseModel):
+    """``rules.recent_window``: the rule engine reads the newest samples from memory.
+
+    Every sample written while the server runs (scrapes, rule outputs, log pattern counts) is also kept in
+    memory for ``retention_s``; a rule query whose range (lookback or ``[range]``, plus ``offset``) lies
+    inside that reads it from memory, anything reaching further back (``rate(x[1h])``, the first minutes
+    after start, names written before start) reads the store, so results are the store's either way.
+    The retention is fixed rather than derived from the loaded rules so a reload never changes memory use:
+    the default 15 minutes covers the 5-minute lookback and ``[10m]`` ranges with the rule engine's
+    prefetch; rules with longer ranges keep working at store speed. A change takes effect at restart.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    enabled: bool = Field(True, description="Evaluate rules over the in-memory window of recent samples.")
+    retention_s: float = Field(
+        900.0,
+        ge=360.0,
+        le=6 * 3600.0,
+        description="Samples kept in memory (at least lookback 5m + 1m); longer ranges read the store.",
+    )
 
 
 class RulesConfig(BaseModel):
@@ -46,6 +69,9 @@ class RulesConfig(BaseModel):
         "rules-state.json", description="Alert state kept across restarts (relative: to the config file)."
     )
     external_url: str = Field("", description="Base of the alerts' generatorURL; default: the server URL.")
+    recent_window: RecentWindowConfig = Field(
+        default_factory=RecentWindowConfig, description="In-memory window of recent samples for rules."
+    )
 
     @model_validator(mode="after")
     def _known_packs(self) -> RulesConfig:

@@ -4,6 +4,12 @@ rates, *_over_time and sum by (app); series are scraped every 15 s for the last 
 
 .venv/bin/python bench/rules.py [--series 100000] [--rules 1000] [--cycles 5] [--store memory|embedded]
     [--no-window]   query the store directly, without the RecentWindow
+    [--service]     build the rule engine as the server does (AlertingService with rules.recent_window; with
+                    --no-window: recent_window disabled, i.e. the server before the window was wired) and
+                    feed the samples through the service's appender
+.venv/bin/python bench/rules.py --append-cost [--series 2000] [--scrapes 200]
+    the scrape hot path (parse + ScrapeCache + append, as bench/parse_append.py) into the embedded store
+    alone vs. through the service's WindowTee (15 min window, a scrape every 15 s so eviction runs)
 .venv/bin/python bench/rules.py --latency [--scrape-interval-s 1]
     detection latency: a real collector scrapes a local target every second, the rule manager's interval is
     30 s, the target stops; prints the time until `up == 0` (for: 0s) is sent (evaluation on arrival).
@@ -16,12 +22,14 @@ import statistics
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from prometheus_client import CollectorRegistry
 
+from alerting.config import RecentWindowConfig, RulesConfig
 from alerting.rules import CycleCache, RuleManager
-from alerting.rules._window import FanOut, RecentWindow, WindowedQuerier
+from alerting.rules._window import FanOut, RecentWindow, WindowedQuerier, WindowTee
 from metrics_store.memory import MemoryStore
 from metrics_store.model import labels_from
 from metrics_store.promql import Engine
@@ -121,6 +129,63 @@ async def _latency(scrape_interval_s: float) -> float:
         await mgr.stop()
 
 
+def _append_cost(n_series: int, scrapes: int, tee: bool) -> float:
+    """us per sample of parse + cache + append (one thread), store alone or teed into a window."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from _targets import make_body
+
+    from collector.cache import ScrapeCache
+    from collector.exposition import parse
+    from collector.settings import ScrapeSettings
+    from metrics_store.config import EmbeddedStoreConfig
+    from metrics_store.embedded.store import EmbeddedStore
+
+    settings = ScrapeSettings("bench", 1.0, 1.0, 1 << 30, 0, 0, 0, 0, False, True, ())
+    bodies = [make_body(0, n_series, s) for s in range(20)]
+    with tempfile.TemporaryDirectory() as tmp:
+        store = EmbeddedStore(
+            Path(tmp), EmbeddedStoreConfig(), registry=CollectorRegistry(), background=False
+        )
+        window = RecentWindow(15 * 60_000, started_ms=0)
+        appender = WindowTee(store, window) if tee else store
+        cache = ScrapeCache(appender, (("instance", "t:1"), ("job", "bench")), settings)
+        cache.ingest(parse(bodies[0]), 0, 0.0, 0.0)
+        total, n = 0.0, 0
+        for i in range(scrapes):
+            body = bodies[i % len(bodies)]
+            t0 = time.perf_counter()
+            exp = parse(body)
+            cache.ingest(exp, (i + 1) * 15_000, 0.0, 0.0)
+            total += time.perf_counter() - t0
+            n += len(exp.samples)
+            if i % 50 == 49:
+                store.checkpoint()  # as the background thread would; not timed
+        if tee:
+            print(
+                f"  window after {scrapes} scrapes: {window.samples()} samples, {window.live_series()} series"
+            )
+        store.close()
+    return total / n * 1e6
+
+
+def _service(store: object, tmp: Path, rules: Path, clock: list[float], window: bool) -> object:
+    from paramedic.alerting import AlertingService
+
+    cfg = RulesConfig(files=[str(rules)], recent_window=RecentWindowConfig(enabled=window))
+    return AlertingService(
+        cfg,
+        None,
+        base_dir=tmp,
+        store=store,  # type: ignore[arg-type]
+        patterns=None,
+        server_url="http://127.0.0.1:9300",
+        registry=CollectorRegistry(),
+        clock=lambda: clock[0],
+    )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--series", type=int, default=100_000)
@@ -133,6 +198,9 @@ def main() -> None:
         action="store_true",
         help="query the store directly (no RecentWindow), as the service does",
     )
+    ap.add_argument("--service", action="store_true", help="build the rule engine as the server does")
+    ap.add_argument("--append-cost", action="store_true", help="scrape hot path: store vs store + window")
+    ap.add_argument("--scrapes", type=int, default=200)
     ap.add_argument("--latency", action="store_true", help="measure detection latency instead")
     ap.add_argument("--scrape-interval-s", type=float, default=1.0)
     args = ap.parse_args()
@@ -144,6 +212,14 @@ def main() -> None:
             f"detection latency (up == 0, for: 0s, scrape every {args.scrape_interval_s:g}s,"
             " rule interval 30s): " + ", ".join(f"{r:.2f}s" for r in runs)
         )
+        return
+    if args.append_cost:
+        n = 2000 if args.series == 100_000 else args.series
+        for tee in (False, True, False, True):
+            cost = _append_cost(n, args.scrapes, tee)
+            print(
+                f"{'store + window' if tee else 'store alone   '}: {cost:.2f} us/sample ({n} series/scrape)"
+            )
         return
     n_metrics = max(1, args.series // args.per_metric)
     metrics = [f"bench_metric_{k}" + ("_total" if k % 2 else "") for k in range(n_metrics)]
@@ -161,7 +237,14 @@ def main() -> None:
     rng = np.random.default_rng(7)
     t0 = time.perf_counter()
     window = RecentWindow(retention_ms=20 * 60_000)
-    sink = store if args.no_window else FanOut(store, window)
+    sink: Any = store if args.no_window else FanOut(store, window)
+    clock_s = [float(now_s - 20 * 60)]
+    svc: Any = None
+    if args.service:
+        rules = Path(tmp.name) / "rules.yml"
+        rules.write_text(_rules(args.rules, metrics))
+        svc = _service(store, Path(tmp.name), rules, clock_s, window=not args.no_window)
+        sink = svc.appender
     refs = []
     for m in metrics:
         for s in range(args.per_metric):
@@ -179,9 +262,12 @@ def main() -> None:
     rules = Path(tmp.name) / "rules.yml"
     rules.write_text(_rules(args.rules, metrics))
     cache = CycleCache(store if args.no_window else WindowedQuerier(window, store), prefetch_ms=10 * 60_000)
-    engine = Engine(cache, registry=reg)
-    clock_s = [float(now_s - 15 * args.cycles)]
-    mgr = RuleManager([str(rules)], engine, None, None, lambda: clock_s[0], reg, cycle_cache=cache)
+    if svc is not None:
+        mgr = svc.rules
+        cache = mgr._cycle_cache or CycleCache(store)  # only for the hit counters below
+    else:
+        engine = Engine(cache, registry=reg)
+        mgr = RuleManager([str(rules)], engine, None, None, lambda: clock_s[0], reg, cycle_cache=cache)
     durations = []
     for c in range(args.cycles):
         clock_s[0] = now_s - 15 * (args.cycles - 1 - c)

@@ -7,6 +7,15 @@ Dispatcher`, which groups, routes, silences and inhibits them and notifies the r
 links to this server). Either section works alone: rules without ``alerting:`` only record and keep state;
 ``alerting:`` without rules is an Alertmanager that Prometheus (or anything speaking the v2 API) sends to.
 
+Recent window (``rules.recent_window``, on by default): the service keeps the newest samples in memory
+(:class:`~alerting.rules._window.RecentWindow`) and the rule engine reads them from there through a
+per-cycle cache and the vectorised fast path; ranges the window does not cover fall back to the store, so
+results are the store's. :attr:`AlertingService.appender` is the store with the window teed in: the
+collector must append through it (the wiring does), and recording rules and ``ALERTS`` are written through
+it too. Names written only to the store (the log pipeline's pattern counts) are read from the store. Email
+charts query the store (their ranges are hours long); their PromQL metrics are ``paramedic_explain_promql_*``
+when the window is on.
+
 Start: dispatcher run loop -> rule manager (its first alerts find a running dispatcher). Stop: the reverse,
 so the rule manager's final state is saved while the dispatcher can still take alerts. The whole service
 starts after the metrics store and the logs and before the collector; it stops before both.
@@ -17,7 +26,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -35,8 +45,9 @@ from alerting.fanout import AlertFanout
 from alerting.model import Notification
 from alerting.notify import DeliveryMetrics, NotifierDeps, QueryExplainer, build_notifier, deliver
 from alerting.notify.explain import PatternSource
-from alerting.rules import RuleError, RuleManager
-from metrics_store.base import MetricsStore
+from alerting.rules import CycleCache, RuleError, RuleManager
+from alerting.rules._window import RecentWindow, WindowedQuerier, WindowTee
+from metrics_store.base import Appender, MetricsStore
 from metrics_store.promql import Engine
 from paramedic._rules_api import rules_router
 
@@ -79,8 +90,10 @@ class AlertingService:
     """Dispatcher (with the Alertmanager v2 API) and rule manager for one config.
 
     ``store`` must outlive :meth:`stop`; ``patterns`` is the log pipeline's pattern stats (or None without
-    logs); ``server_url`` is where this server is reached (dashboard links, generatorURL). :meth:`start` and
-    :meth:`stop` run on the server's event loop.
+    logs); ``server_url`` is where this server is reached (dashboard links, generatorURL). Samples must be
+    appended through :attr:`appender` (the store, or the store then the recent window). ``clock`` (seconds)
+    drives rule evaluation and the window's start. :meth:`start` and :meth:`stop` run on the server's event
+    loop.
     """
 
     def __init__(
@@ -93,21 +106,35 @@ class AlertingService:
         patterns: PatternSource | None,
         server_url: str,
         registry: CollectorRegistry,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.base_dir = base_dir
         self.rules_config, self.alerting_config = rules, alerting
+        self.window: RecentWindow | None = None
+        self.appender: Appender = store
+        cycle_cache: CycleCache | None = None
+        if rules is not None and rules.recent_window.enabled:
+            retention_ms = round(rules.recent_window.retention_s * 1000)
+            self.window = RecentWindow(retention_ms, started_ms=round(clock() * 1000))
+            self.appender = WindowTee(store, self.window)
+            # the cycle cache reads [t - prefetch, t] once per selector and cycle: inside the window
+            cycle_cache = CycleCache(WindowedQuerier(self.window, store), prefetch_ms=retention_ms - 300_000)
         # The query API's engine registers ``paramedic_promql_*`` in ``registry``; this one's are exported
-        # there as ``paramedic_rules_promql_*`` (rule and email-chart queries).
+        # there as ``paramedic_rules_promql_*`` (rule queries, and email-chart queries without the window).
         engine_registry = CollectorRegistry()
-        self.engine = Engine(store, registry=engine_registry)
-        self._engine_metrics = _Renamed(engine_registry, "paramedic_promql_", "paramedic_rules_promql_")
-        registry.register(self._engine_metrics)
+        self.engine = Engine(cycle_cache or store, registry=engine_registry)
+        registry.register(_Renamed(engine_registry, "paramedic_promql_", "paramedic_rules_promql_"))
+        charts = self.engine
+        if cycle_cache is not None:  # the cycle cache is the rule task's alone: charts get their own engine
+            charts_registry = CollectorRegistry()
+            charts = Engine(store, registry=charts_registry)
+            registry.register(_Renamed(charts_registry, "paramedic_promql_", "paramedic_explain_promql_"))
         self.dispatcher: Dispatcher | None = None
         self.rules: RuleManager | None = None
         self._task: asyncio.Task[None] | None = None
         if alerting is not None:
             external = alerting.external_url or server_url
-            explainer = QueryExplainer(self.engine, patterns=patterns, dashboard_url=external)
+            explainer = QueryExplainer(charts, patterns=patterns, dashboard_url=external)
             deps = NotifierDeps(explainer=explainer)
             metrics = DeliveryMetrics(registry)
 
@@ -129,14 +156,16 @@ class AlertingService:
             self.rules = RuleManager(
                 rule_files(rules, base_dir),
                 self.engine,
-                store,
+                self.appender,
                 self.sink,
+                clock,
                 registry=registry,
                 interval_s=rules.evaluation_interval_s,
                 resend_delay_s=rules.resend_delay_s,
                 state_path=_resolve(base_dir, rules.state_file),
                 external_url=rules.external_url or server_url,
                 detectors={"default": default_detector},  # the same as `paramedic anomaly score`,
+                cycle_cache=cycle_cache,
             )
 
     def on_commit(self, job: str) -> None:

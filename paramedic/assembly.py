@@ -110,7 +110,7 @@ class Paramedic:
         self.metadata = MetadataRegistry(registry=registry)
         self.scraper = ScrapeManager(
             config.collector,
-            self.store,
+            self.alerting.appender if self.alerting is not None else self.store,  # tees the recent window
             self.platform,
             registry=registry,
             base_dir=base_dir,

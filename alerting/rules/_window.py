@@ -1,11 +1,24 @@
 """The latest samples in memory, columnar per metric name, for rule evaluation on the newest data.
 
-``RecentWindow`` is an Appender (tee the collector's appends into it with :class:`FanOut`) keeping the last
-``retention_ms`` of every series as numpy chunks per metric name, and a Querier. :meth:`select_packed`
-returns all samples of a selector as sorted columns without any per-series Python work, which is what the
-rule fast path consumes. ``WindowedQuerier`` answers from the window when it covers the requested range and
-from the store otherwise. Same-timestamp duplicates are not collapsed (the collector never sends them).
-Thread safety: one lock.
+``RecentWindow`` keeps the last ``retention_ms`` of every series it is fed as numpy columns per metric name
+and answers as a Querier. :meth:`RecentWindow.select_packed` returns all samples of a selector as sorted
+columns without any per-series Python work, which is what the rule fast path consumes. Feed it with
+:class:`WindowTee`, an Appender that writes to the store and then to the window (the server tees every
+appender of the process through it: collector, rule outputs, log pipeline). ``WindowedQuerier`` answers from
+the window when it covers the requested range and the selector's metric name was fed to the window, and
+from the store otherwise (ranges reaching before the window's start or retention, nameless selectors, names
+only the store has), so results are those of the store.
+
+Store semantics kept: samples are returned sorted by time whatever order they were appended in; for a
+duplicate ``(series, timestamp)`` the last write wins; staleness markers are kept bit-exact.
+
+Memory: samples older than ``newest - retention`` are dropped when a name is compacted (on query, every 64
+appends of the name, and at least every ``retention / 4`` of sample time by a sweep); a series without
+samples in the retention is removed from its name's columns and label lists (it comes back if appended
+again). What stays per series ever fed is its slot in the ref table (labels tuple shared with the store's
+index, two integers).
+
+Thread safety: one lock; ``append`` from many threads, queries from others.
 """
 
 from __future__ import annotations
@@ -20,7 +33,12 @@ import numpy.typing as npt
 from metrics_store.base import Appender, Querier
 from metrics_store.model import METRIC_NAME, Labels, Matcher, MatchOp, SeriesData
 
-__all__ = ["FanOut", "Packed", "RecentWindow", "WindowedQuerier"]
+__all__ = ["FanOut", "Packed", "RecentWindow", "WindowTee", "WindowedQuerier"]
+
+I64 = npt.NDArray[np.int64]
+F64 = npt.NDArray[np.float64]
+_TS_BITS = 40  # merge key: (local series index << 40) | (ts - horizon); 2**40 ms is 34 years
+_MAX_PENDING = 64
 
 
 @dataclass(slots=True)
@@ -28,35 +46,54 @@ class Packed:
     """Samples of several series as columns sorted by (series, time); ``sid`` indexes ``labels``."""
 
     labels: list[Labels]
-    sid: npt.NDArray[np.int64]
-    ts: npt.NDArray[np.int64]
-    vals: npt.NDArray[np.float64]
+    sid: I64
+    ts: I64
+    vals: F64
     nameless: list[Labels] = field(default_factory=list)  # labels without __name__, same order
-    local: npt.NDArray[np.int64] | None = None  # window-local index of each packed series
+    local: I64 | None = None  # window-local index of each packed series
     source: object = None  # the window's per-name entry (for per-name caches)
+
+
+def _empty() -> tuple[I64, I64, F64]:
+    return np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, np.float64)
 
 
 @dataclass(slots=True)
 class _Name:
+    """One metric name. ``labels[i]``/``refs[i]`` describe local series ``i``; ``merged`` is sorted by
+    (local, ts) without duplicates; ``pending`` are appended chunks not merged yet (append order).
+    A new object replaces it when series are dropped (per-name caches compare identity and size)."""
+
     labels: list[Labels] = field(default_factory=list)
     nameless: list[Labels] = field(default_factory=list)
-    chunks: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = field(default_factory=list)  # sid, ts, vals
-    masks: dict[tuple[Matcher, ...], tuple[int, np.ndarray]] = field(default_factory=dict)
+    refs: list[int] = field(default_factory=list)
+    merged: tuple[I64, I64, F64] = field(default_factory=_empty)
+    pending: list[tuple[I64, I64, F64]] = field(default_factory=list)
+    masks: dict[tuple[Matcher, ...], tuple[int, npt.NDArray[np.bool_]]] = field(default_factory=dict)
+    compacted_ms: int = 0  # the sample time ("newest") of the last compaction
 
 
 class RecentWindow:
-    def __init__(self, retention_ms: int = 15 * 60_000) -> None:
+    """``started_ms``: from when the window sees every sample written (the server: its start time); None:
+    the oldest timestamp of the first append (tests and benchmarks feeding history)."""
+
+    def __init__(self, retention_ms: int = 15 * 60_000, *, started_ms: int | None = None) -> None:
         self.retention_ms = retention_ms
         self._lock = threading.Lock()
         self._refs: dict[Labels, int] = {}
         self._names: list[_Name] = []
         self._name_ids: dict[str, int] = {}
+        self._ref_labels: list[Labels] = []
         self._ref_name: list[int] = []
-        self._ref_local: list[int] = []
+        self._ref_local: list[int] = []  # -1: dropped from its name (no samples in the retention)
         self._ref_name_np = np.empty(0, dtype=np.int64)
         self._ref_local_np = np.empty(0, dtype=np.int64)
-        self.started_ms: int | None = None
+        self._dirty = False
+        self.started_ms = started_ms
         self.newest_ms = 0
+        self._next_sweep_ms = 0
+
+    # -- feeding -----------------------------------------------------------------------------------------
 
     def series_ref(self, labels: Labels) -> int:
         with self._lock:
@@ -67,49 +104,130 @@ class RecentWindow:
                 nid = self._name_ids.setdefault(name, len(self._names))
                 if nid == len(self._names):
                     self._names.append(_Name())
+                self._ref_labels.append(labels)
                 self._ref_name.append(nid)
-                self._ref_local.append(len(self._names[nid].labels))
-                self._names[nid].labels.append(labels)
-                self._names[nid].nameless.append(tuple(p for p in labels if p[0] != METRIC_NAME))
+                self._ref_local.append(-1)
+                self._add_local(ref)
             return ref
 
-    def append(self, refs: Sequence[int], timestamps_ms: Sequence[int], values: Sequence[float]) -> None:
+    def _add_local(self, ref: int) -> None:
+        entry = self._names[self._ref_name[ref]]
+        labels = self._ref_labels[ref]
+        self._ref_local[ref] = len(entry.labels)
+        entry.labels.append(labels)
+        entry.nameless.append(tuple(p for p in labels if p[0] != METRIC_NAME))
+        entry.refs.append(ref)
+        self._dirty = True
+
+    def append(
+        self, refs: Sequence[int] | I64, timestamps_ms: Sequence[int], values: Sequence[float]
+    ) -> None:
         if not len(refs):
             return
         r = np.asarray(refs, dtype=np.int64)
         t = np.asarray(timestamps_ms, dtype=np.int64)
         v = np.asarray(values, dtype=np.float64)
         with self._lock:
-            if len(self._ref_name_np) != len(self._ref_name):
+            if self._dirty:
                 self._ref_name_np = np.asarray(self._ref_name, dtype=np.int64)
                 self._ref_local_np = np.asarray(self._ref_local, dtype=np.int64)
+                self._dirty = False
+            local = self._ref_local_np[r]
+            if (local < 0).any():  # series dropped earlier and fed again
+                for ref in np.unique(r[local < 0]).tolist():
+                    if self._ref_local[ref] < 0:
+                        self._add_local(ref)
+                self._ref_local_np = np.asarray(self._ref_local, dtype=np.int64)
+                self._dirty = False
+                local = self._ref_local_np[r]
             if self.started_ms is None:
                 self.started_ms = int(t.min())
             self.newest_ms = max(self.newest_ms, int(t.max()))
             nids = self._ref_name_np[r]
-            order = np.argsort(nids, kind="stable")
-            nids, r, t, v = nids[order], r[order], t[order], v[order]
-            cuts = np.flatnonzero(np.diff(nids)) + 1
-            for lo, hi in zip(np.r_[0, cuts].tolist(), np.r_[cuts, len(nids)].tolist(), strict=True):
+            if len(nids) > 1 and (nids[1:] != nids[:-1]).any():
+                order = np.argsort(nids, kind="stable")
+                nids, local, t, v = nids[order], local[order], t[order], v[order]
+                cuts = (np.flatnonzero(nids[1:] != nids[:-1]) + 1).tolist()
+            else:
+                cuts = []
+            for lo, hi in zip([0, *cuts], [*cuts, len(nids)], strict=True):
                 entry = self._names[int(nids[lo])]
-                entry.chunks.append((self._ref_local_np[r[lo:hi]], t[lo:hi], v[lo:hi]))
-                if len(entry.chunks) > 64:
-                    self._compact(entry)
+                entry.pending.append((local[lo:hi], t[lo:hi], v[lo:hi]))
+                if len(entry.pending) > _MAX_PENDING:
+                    self._compact(int(nids[lo]))
+            if self.newest_ms >= self._next_sweep_ms:
+                self._sweep()
 
-    def _compact(self, entry: _Name) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        if len(entry.chunks) == 1:
-            return entry.chunks[0]
-        sid = np.concatenate([c[0] for c in entry.chunks])
-        ts = np.concatenate([c[1] for c in entry.chunks])
-        vals = np.concatenate([c[2] for c in entry.chunks])
-        keep = ts >= self.newest_ms - self.retention_ms
-        sid, ts, vals = sid[keep], ts[keep], vals[keep]
-        order = np.lexsort((ts, sid))
-        one = (sid[order], ts[order], vals[order])
-        entry.chunks = [one]
-        return one
+    def _sweep(self) -> None:
+        """Compact names not compacted for a quarter of the retention (names nobody queries or appends)."""
+        quarter = self.retention_ms // 4
+        for nid, entry in enumerate(self._names):
+            if entry.compacted_ms < self.newest_ms - quarter and (entry.pending or len(entry.merged[0])):
+                self._compact(nid)
+        self._next_sweep_ms = self.newest_ms + quarter
+
+    def _compact(self, nid: int) -> tuple[_Name, I64, I64, F64]:
+        """Merge pending chunks into the sorted columns (linear: pending chunks are sorted and inserted),
+        drop samples older than the retention and series left without samples. Lock held."""
+        entry = self._names[nid]
+        horizon = self.newest_ms - self.retention_ms
+        sid, ts, vals = entry.merged
+        keep = ts >= horizon
+        if not entry.pending and keep.all():
+            return entry, sid, ts, vals
+        if not keep.all():
+            sid, ts, vals = sid[keep], ts[keep], vals[keep]
+        if entry.pending:
+            ns = np.concatenate([c[0] for c in entry.pending])
+            nt = np.concatenate([c[1] for c in entry.pending])
+            nv = np.concatenate([c[2] for c in entry.pending])
+            keep = nt >= horizon
+            ns, nt, nv = ns[keep], nt[keep], nv[keep]
+            order = np.lexsort((nt, ns))  # stable: equal (series, ts) stay in append order
+            ns, nt, nv = ns[order], nt[order], nv[order]
+            old_key = (sid << _TS_BITS) | (ts - horizon)
+            new_key = (ns << _TS_BITS) | (nt - horizon)
+            at = np.searchsorted(old_key, new_key, "right")  # after equal keys: the newer write last
+            sid, ts, vals = np.insert(sid, at, ns), np.insert(ts, at, nt), np.insert(vals, at, nv)
+            key = (sid << _TS_BITS) | (ts - horizon)
+            if len(key) > 1:
+                last = np.empty(len(key), dtype=np.bool_)
+                np.not_equal(key[1:], key[:-1], out=last[:-1])
+                last[-1] = True
+                if not last.all():  # duplicate (series, ts): the last write wins, as in the store
+                    sid, ts, vals = sid[last], ts[last], vals[last]
+        entry.pending = []
+        entry.compacted_ms = self.newest_ms
+        present = np.zeros(len(entry.labels), dtype=np.bool_)
+        present[sid] = True
+        if not present.all():
+            entry, sid = self._drop_absent(nid, entry, present, sid)
+        entry.merged = (sid, ts, vals)
+        return entry, sid, ts, vals
+
+    def _drop_absent(
+        self, nid: int, entry: _Name, present: npt.NDArray[np.bool_], sid: I64
+    ) -> tuple[_Name, I64]:
+        alive = np.flatnonzero(present)
+        new = _Name(compacted_ms=entry.compacted_ms)
+        for i in alive.tolist():
+            new.labels.append(entry.labels[i])
+            new.nameless.append(entry.nameless[i])
+            new.refs.append(entry.refs[i])
+        for i in np.flatnonzero(~present).tolist():
+            self._ref_local[entry.refs[i]] = -1
+        for j, ref in enumerate(new.refs):
+            self._ref_local[ref] = j
+        remap = np.full(len(entry.labels), -1, dtype=np.int64)
+        remap[alive] = np.arange(len(alive), dtype=np.int64)
+        self._names[nid] = new
+        self._dirty = True
+        return new, remap[sid]
+
+    # -- reading -----------------------------------------------------------------------------------------
 
     def covers(self, start_ms: int) -> bool:
+        """Whether the window holds every sample fed since ``start_ms`` (not evicted, not before start)."""
         return self.started_ms is not None and start_ms >= max(
             self.started_ms, self.newest_ms - self.retention_ms
         )
@@ -125,8 +243,7 @@ class RecentWindow:
             if nid is None:
                 e = np.empty(0, dtype=np.int64)
                 return Packed([], e, e, np.empty(0))
-            entry = self._names[nid]
-            sid, ts, vals = self._compact(entry)
+            entry, sid, ts, vals = self._compact(nid)
             labels, nameless = entry.labels, entry.nameless
             mask = None
             if rest:
@@ -145,7 +262,7 @@ class RecentWindow:
         idx = uniq.tolist()
         return Packed(
             [labels[i] for i in idx],
-            dense.astype(np.int64),
+            dense.astype(np.int64).reshape(-1),
             ts,
             vals,
             [nameless[i] for i in idx],
@@ -154,13 +271,23 @@ class RecentWindow:
         )
 
     def names(self) -> set[str]:
-        """Metric names the window has seen (a selector on another name must be answered by the store)."""
+        """Metric names the window has been fed (a selector on another name must be answered by the store)."""
         with self._lock:
             return set(self._name_ids)
 
     def has_name(self, name: str) -> bool:
         with self._lock:
             return name in self._name_ids
+
+    def samples(self) -> int:
+        """Samples held (merged and pending), for memory accounting."""
+        with self._lock:
+            return sum(len(e.merged[0]) + sum(len(c[0]) for c in e.pending) for e in self._names)
+
+    def live_series(self) -> int:
+        """Series with a place in their name's columns (fed within the retention)."""
+        with self._lock:
+            return sum(len(e.labels) for e in self._names)
 
     def select(self, matchers: Sequence[Matcher], start_ms: int, end_ms: int) -> list[SeriesData]:
         p = self.select_packed(matchers, start_ms, end_ms)
@@ -182,8 +309,9 @@ class RecentWindow:
 
 class WindowedQuerier:
     """Reads from the window when it covers the range and the selector names (``__name__="x"``) a metric the
-    window has been fed, else from the store: nameless selectors (``{job="x"}``, ``{__name__=~"..."}``) and
-    names written by other appenders (recording rules, ``ALERTS``, the log pipeline) take the normal path."""
+    window has been fed, else from the store: nameless selectors (``{job="x"}``, ``{__name__=~"..."}``),
+    names only the store has and ranges reaching past the window's start or retention take the normal path.
+    """
 
     def __init__(self, window: RecentWindow, store: Querier) -> None:
         self.window, self._store = window, store
@@ -208,8 +336,35 @@ class WindowedQuerier:
         return src.series(matchers, start_ms, end_ms)
 
 
+class WindowTee:
+    """An Appender writing to the store, then to the window. The refs handed out are the store's, so the
+    store's append path is unchanged; a failed store append does not reach the window."""
+
+    def __init__(self, store: Appender, window: RecentWindow) -> None:
+        self.store, self.window = store, window
+        self._map = np.full(1024, -1, dtype=np.int64)  # store ref -> window ref
+        self._lock = threading.Lock()
+
+    def series_ref(self, labels: Labels) -> int:
+        ref = self.store.series_ref(labels)
+        with self._lock:
+            if ref >= len(self._map):
+                grown = np.full(max(ref + 1, 2 * len(self._map)), -1, dtype=np.int64)
+                grown[: len(self._map)] = self._map
+                self._map = grown
+            if self._map[ref] < 0:
+                self._map[ref] = self.window.series_ref(labels)
+        return ref
+
+    def append(self, refs: Sequence[int], timestamps_ms: Sequence[int], values: Sequence[float]) -> None:
+        self.store.append(refs, timestamps_ms, values)
+        if len(refs):
+            self.window.append(self._map[np.asarray(refs, dtype=np.int64)], timestamps_ms, values)
+
+
 class FanOut:
-    """An Appender writing to several targets (the store first); refs are mapped per target."""
+    """An Appender writing to several targets (the store first) with refs of its own, mapped per target.
+    The server uses :class:`WindowTee` (the store's refs, no mapping on the store's path)."""
 
     def __init__(self, *targets: Appender) -> None:
         self._targets = targets
