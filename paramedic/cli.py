@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from paramedic import VERSION
-from paramedic.commands import anomaly, check, demo, parse, patterns, policy, rules, serve, token
+from paramedic.commands import anomaly, check, demo, parse, patterns, policy, rules, serve, token, user
 
 app = typer.Typer(
     name="paramedic",
@@ -37,6 +37,7 @@ app.add_typer(parse.app, name="parse")
 app.add_typer(policy.app, name="policy")
 app.add_typer(rules.app, name="rules")
 app.add_typer(token.app, name="token")
+app.add_typer(user.app, name="user")
 app.command("serve")(serve.serve)
 app.command("patterns")(patterns.patterns)
 

@@ -1,9 +1,19 @@
 """ASGI middleware applying :func:`paramedic.auth._policy.requirement` to every request of the app.
 
-Credentials: ``Authorization: Bearer <token>``, or HTTP Basic with the token as the password (any user name),
-for tools that only do basic auth. On success ``request.state.principal`` is a :class:`Principal`.
-Failures answer JSON: 401 with ``WWW-Authenticate: Bearer`` for a missing or unknown token, 403 naming the
-role needed and the role held. Each decision is counted in ``paramedic_auth_decisions_total{result}``.
+Credentials, first match wins:
+
+1. ``Authorization: Bearer <token>``, or HTTP Basic with the token as the password (any user name), for
+   tools that only do basic auth. No CSRF check: a browser never adds this header by itself.
+2. The web UI's session cookie (:data:`SESSION_COOKIE`): the user's role as the user file says now. Every
+   state-changing request (not GET/HEAD/OPTIONS) the cookie authenticates must carry the session's CSRF
+   token, in an ``X-CSRF-Token`` header (the dashboard's JS) or a ``csrf_token`` form field (HTML forms,
+   ``application/x-www-form-urlencoded``; the body is read here and replayed to the app); else 403.
+   ``request.state.session`` is then the :class:`Session` (pages render its ``csrf_token``).
+
+On success ``request.state.principal`` is a :class:`Principal`. Without credentials, a web UI path
+(:func:`is_ui`) redirects to ``/login?next=...`` (303); an API path is served anonymously when reads are
+allowed, else answers JSON 401 with ``WWW-Authenticate: Bearer``; 403 names the role needed and the role held.
+Each decision is counted in ``paramedic_auth_decisions_total{result}``.
 """
 
 from __future__ import annotations
@@ -11,18 +21,38 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from urllib.parse import parse_qsl
+import secrets
+from http.cookies import CookieError, SimpleCookie
+from urllib.parse import parse_qsl, quote
 
 import prometheus_client
 from prometheus_client import CollectorRegistry, Counter
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from paramedic.auth._policy import requirement
-from paramedic.auth._store import ROLES, Role, TokenError, TokenStore, role_allows
+from paramedic.auth._policy import LOGIN_PATH, Requirement, is_ui, requirement
+from paramedic.auth._session import SESSION_COOKIE, Session, SessionStore
+from paramedic.auth._store import ROLES, Principal, Role, TokenError, TokenStore, role_allows
+from paramedic.auth._users import UserStore
 
 __all__ = ["AuthMiddleware", "credentials", "decisions_counter"]
 
-RESULTS = ("open", "anonymous", "allowed", "signed_link", "missing", "invalid", "forbidden", "error")
+RESULTS = (
+    "open",
+    "anonymous",
+    "allowed",
+    "signed_link",
+    "missing",
+    "invalid",
+    "forbidden",
+    "error",
+    "session",
+    "login_redirect",
+    "csrf_rejected",
+)
+CSRF_HEADER = b"x-csrf-token"
+CSRF_FIELD = "csrf_token"
+MAX_FORM_BYTES = 1 << 20
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 def decisions_counter(registry: CollectorRegistry = prometheus_client.REGISTRY) -> Counter:
@@ -62,9 +92,13 @@ class AuthMiddleware:
         store: TokenStore,
         anonymous_read: bool,
         decisions: Counter,
+        users: UserStore | None = None,
+        sessions: SessionStore | None = None,
     ) -> None:
         self.app = app
         self.store = store
+        self.users = users
+        self.sessions = sessions
         self.anonymous_read = anonymous_read
         self.decisions = decisions
 
@@ -81,19 +115,57 @@ class AuthMiddleware:
             await self.app(scope, receive, send)
             return
         header = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"authorization"), None)
-        if header is None and need == "read" and self.anonymous_read:
+        if header is None:
+            await self._without_token(scope, receive, send, need)
+            return
+        await self._with_token(scope, receive, send, need, header)
+
+    async def _without_token(self, scope: Scope, receive: Receive, send: Send, need: Requirement) -> None:
+        method: str = scope["method"]
+        path: str = scope["path"]
+        found = self._session(scope)
+        if found is not None:
+            session, principal = found
+            if method not in SAFE_METHODS:
+                receive, ok = await _csrf_checked(scope, receive, session.csrf_token)
+                if not ok:
+                    self.decisions.labels("csrf_rejected").inc()
+                    msg = f"{method} {path}: missing or wrong CSRF token (reload the page and try again)"
+                    await _reply(send, 403, msg, {})
+                    return
+            if not await self._allowed(send, principal, need, scope):
+                return
+            self.decisions.labels("session").inc()
+            state = scope.setdefault("state", {})
+            state["principal"], state["session"] = principal, session
+            await self.app(scope, receive, send)
+            return
+        if is_ui(path):
+            self.decisions.labels("login_redirect").inc()
+            query = scope.get("query_string", b"").decode("latin-1")
+            target = path + (f"?{query}" if query else "")
+            location = f"{LOGIN_PATH}?next={quote(target, safe='')}"
+            headers = [(b"location", location.encode("latin-1")), (b"content-length", b"0")]
+            if _cookie(scope, SESSION_COOKIE) is not None:  # expired or unknown: drop it
+                headers.append((b"set-cookie", f"{SESSION_COOKIE}=; Max-Age=0; Path=/".encode()))
+            await send({"type": "http.response.start", "status": 303, "headers": headers})
+            await send({"type": "http.response.body", "body": b""})
+            return
+        if need == "read" and self.anonymous_read:
             self.decisions.labels("anonymous").inc()
             await self.app(scope, receive, send)
             return
-        token = credentials(header) if header is not None else None
+        self.decisions.labels("missing").inc()
+        msg = "authentication required: send Authorization: Bearer <token> (see `paramedic token create`)"
+        await _reply(send, 401, msg, {"WWW-Authenticate": 'Bearer realm="paramedic"'})
+
+    async def _with_token(
+        self, scope: Scope, receive: Receive, send: Send, need: Requirement, header: str
+    ) -> None:
+        token = credentials(header)
         if token is None:
-            what = "missing" if header is None else "invalid"
-            self.decisions.labels(what).inc()
-            msg = (
-                "authentication required: send Authorization: Bearer <token> (see `paramedic token create`)"
-                if header is None
-                else "unsupported Authorization header: use Bearer <token> or Basic (token as password)"
-            )
+            self.decisions.labels("invalid").inc()
+            msg = "unsupported Authorization header: use Bearer <token> or Basic (token as password)"
             await _reply(send, 401, msg, {"WWW-Authenticate": 'Bearer realm="paramedic"'})
             return
         try:
@@ -111,17 +183,89 @@ class AuthMiddleware:
                 {"WWW-Authenticate": 'Bearer realm="paramedic", error="invalid_token"'},
             )
             return
-        needed: Role = need if need in ROLES else "operator"
-        needed = "viewer" if need == "read" else needed
-        if not role_allows(principal.role, needed):
-            self.decisions.labels("forbidden").inc()
-            msg = f"{method} {path} needs role {needed}; token {principal.name!r} has role {principal.role}"
-            await _reply(send, 403, msg, {}, needed=needed, held=principal.role)
+        if not await self._allowed(send, principal, need, scope, who="token"):
             return
         self.decisions.labels("allowed").inc()
         state = scope.setdefault("state", {})
         state["principal"] = principal
         await self.app(scope, receive, send)
+
+    async def _allowed(
+        self, send: Send, principal: Principal, need: Requirement, scope: Scope, *, who: str = "user"
+    ) -> bool:
+        method: str = scope["method"]
+        path: str = scope["path"]
+        needed: Role = need if need in ROLES else "operator"
+        needed = "viewer" if need == "read" else needed
+        if role_allows(principal.role, needed):
+            return True
+        self.decisions.labels("forbidden").inc()
+        msg = f"{method} {path} needs role {needed}; {who} {principal.name!r} has role {principal.role}"
+        await _reply(send, 403, msg, {}, needed=needed, held=principal.role)
+        return False
+
+    def _session(self, scope: Scope) -> tuple[Session, Principal] | None:
+        """The live session of the request's cookie and its user's principal now, or None."""
+        if self.sessions is None or self.users is None:
+            return None
+        session_id = _cookie(scope, SESSION_COOKIE)
+        session = self.sessions.get(session_id) if session_id else None
+        if session is None:
+            return None
+        principal = self.users.get(session.user)
+        if principal is None:  # the user was deleted: end the session
+            self.sessions.delete_user(session.user)
+            return None
+        return session, principal
+
+
+def _cookie(scope: Scope, name: str) -> str | None:
+    for key, value in scope["headers"]:
+        if key != b"cookie":
+            continue
+        jar: SimpleCookie = SimpleCookie()
+        try:
+            jar.load(value.decode("latin-1"))
+        except CookieError:
+            continue
+        if name in jar:
+            return jar[name].value
+    return None
+
+
+async def _csrf_checked(scope: Scope, receive: Receive, expected: str) -> tuple[Receive, bool]:
+    """Whether the request carries ``expected`` as its CSRF token (header, or form field), and the receive
+    callable the app must use (the form body, read here, replayed)."""
+    headers = dict(scope["headers"])
+    given = headers.get(CSRF_HEADER)
+    if given is not None:
+        return receive, secrets.compare_digest(given, expected.encode())
+    if not headers.get(b"content-type", b"").startswith(b"application/x-www-form-urlencoded"):
+        return receive, False
+    chunks: list[bytes] = []
+    size, more = 0, True
+    while more:
+        message = await receive()
+        if message["type"] != "http.request":
+            return receive, False
+        chunk: bytes = message.get("body", b"")
+        size += len(chunk)
+        if size > MAX_FORM_BYTES:
+            return receive, False
+        chunks.append(chunk)
+        more = bool(message.get("more_body", False))
+    body = b"".join(chunks)
+    form = dict(parse_qsl(body.decode("utf-8", "replace")))
+    replayed = False
+
+    async def replay() -> Message:
+        nonlocal replayed
+        if replayed:
+            return await receive()
+        replayed = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return replay, secrets.compare_digest(form.get(CSRF_FIELD, "").encode(), expected.encode())
 
 
 async def _reply(

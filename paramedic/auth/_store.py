@@ -7,16 +7,16 @@ without a restart. Reads and writes are thread-safe within one process; writes a
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
-import os
 import secrets
 import threading
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal, get_args
+
+from paramedic.auth._files import write_private
 
 __all__ = ["ROLES", "Principal", "Role", "TokenError", "TokenInfo", "TokenStore", "role_allows"]
 
@@ -134,20 +134,6 @@ class TokenStore:
         return True
 
     def _write(self, tokens: list[TokenInfo]) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
-        data = json.dumps({"tokens": [asdict(t) for t in tokens]}, indent=2) + "\n"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                os.fchmod(f.fileno(), 0o600)
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
-            tmp.replace(self.path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                tmp.unlink()
-            raise
+        write_private(self.path, json.dumps({"tokens": [asdict(t) for t in tokens]}, indent=2) + "\n")
         self._stamp = None  # re-read on next use (picks up the new mtime)
         self._load()

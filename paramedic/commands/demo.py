@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import signal
 import socket
 import sys
@@ -32,7 +33,7 @@ import yaml
 
 from alerting.rules import PACKS_DIR
 from collector.presets import router_relabel_rules
-from paramedic.auth import TokenStore
+from paramedic.auth import TokenStore, UserStore
 from paramedic.commands import demo_remediation
 from paramedic.commands.demo_remediation import remediation_config
 from paramedic.config import ConfigError, parse_config
@@ -253,6 +254,16 @@ def _admin_token(data_dir: Path) -> Path:
     return path
 
 
+def _admin_user(data_dir: Path) -> tuple[str, Path]:
+    """A web UI user ``admin`` (role admin) with a fresh random password, replacing the last run's, and
+    ``<data-dir>/admin-credentials`` (``user:password``, mode 0600); returns (the password, the file)."""
+    password = secrets.token_urlsafe(18)
+    UserStore(data_dir / "users.json").create("admin", "admin", password, replace=True)
+    path = data_dir / "admin-credentials"
+    _write_private(path, f"admin:{password}\n")
+    return password, path
+
+
 def _port_free(port: int, kind: socket.SocketKind = socket.SOCK_STREAM) -> bool:
     with socket.socket(socket.AF_INET, kind) as s:
         if kind == socket.SOCK_STREAM:
@@ -432,6 +443,9 @@ def _run(data_dir: Path, runner: LocalPlatformRunner, children: list[ChildProces
     token_file = _admin_token(data_dir)
     record.update(admin_token_file=str(token_file), amtool_config=str(data_dir / "amtool.yml"))
     typer.echo(f"admin API token written to {token_file} (mode 0600)")
+    ui_password, credentials_file = _admin_user(data_dir)
+    record.update(admin_credentials_file=str(credentials_file))
+    typer.echo(f"web UI login: user admin, password {ui_password} (also in {credentials_file}, mode 0600)")
     api = f"http://127.0.0.1:{http_port}"
     serve = spawn(
         "paramedic",
@@ -489,6 +503,7 @@ def _print_banner(record: dict[str, Any], names: list[str], data_dir: Path) -> N
         f"  alerts             {api}/api/v2/alerts   (amtool --alertmanager.url {api} alert query)",
         f'  admin API token    {record["admin_token_file"]}   (curl -H "Authorization: Bearer $(cat '
         f'{record["admin_token_file"]})" ...; amtool --http.config.file {record["amtool_config"]} ...)',
+        f"  web UI login       {api}/login   (user:password in {record['admin_credentials_file']})",
         f"  mail (SMTP sink)   127.0.0.1:{record['smtp_port']} -> {record['mail_dir']}   "
         f"(paramedic demo mail{dd})",
         f"  webhooks           {record['webhook_url']} -> {record['webhook_dir']}",

@@ -44,6 +44,14 @@ class Demo:
         return (self.data_dir / "admin-token").read_text(encoding="utf-8").strip()
 
     @property
+    def admin_credentials(self) -> tuple[str, str]:
+        """(user, password) of the web UI admin, from ``<data-dir>/admin-credentials``."""
+        user, _, password = (
+            (self.data_dir / "admin-credentials").read_text(encoding="utf-8").strip().partition(":")
+        )
+        return user, password
+
+    @property
     def auth_headers(self) -> dict[str, str]:
         """Headers for state-changing requests to the demo's API."""
         return {"Authorization": f"Bearer {self.admin_token}"}

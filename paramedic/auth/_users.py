@@ -1,0 +1,129 @@
+"""The user store of the web UI: one JSON file (mode 0600) of users, each with a role and an argon2id hash.
+
+Passwords are hashed with argon2-cffi's :class:`~argon2.PasswordHasher` (argon2id, its RFC 9106 low-memory
+defaults) and never stored. Like the token file, the user file is re-read when it changes on disk, so
+``paramedic user create`` / ``delete`` take effect on a running server; the session middleware looks the
+user up on every request, so a deleted user's sessions stop working at once and a role change applies at
+once. Thread-safe within one process; writes are atomic.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
+from paramedic.auth._files import write_private
+from paramedic.auth._store import ROLES, Principal, Role, TokenError
+
+__all__ = ["MIN_PASSWORD_LENGTH", "UserError", "UserInfo", "UserStore"]
+
+MIN_PASSWORD_LENGTH = 12
+_HASHER = PasswordHasher()
+# Verified against when the user does not exist, so an unknown name costs as much time as a wrong password.
+_DUMMY_HASH = _HASHER.hash("paramedic-no-such-user")
+
+
+class UserError(TokenError):
+    """The user file is unreadable or malformed, or a create/delete request is invalid."""
+
+
+@dataclass(frozen=True, slots=True)
+class UserInfo:
+    name: str
+    role: Role
+    password_hash: str  # argon2id, PHC string format
+    created_at: str  # RFC 3339
+
+
+class UserStore:
+    def __init__(self, path: Path, *, hasher: PasswordHasher = _HASHER) -> None:
+        self.path = path
+        self._hasher = hasher
+        self._lock = threading.Lock()
+        self._stamp: tuple[int, int] | None = None
+        self._users: dict[str, UserInfo] = {}
+
+    def _load(self) -> None:
+        try:
+            st = self.path.stat()
+        except FileNotFoundError:
+            self._stamp, self._users = None, {}
+            return
+        stamp = (st.st_mtime_ns, st.st_size)
+        if stamp == self._stamp:
+            return
+        try:
+            raw = json.loads(self.path.read_text(encoding="utf-8"))
+            users = [
+                UserInfo(str(u["name"]), _role(u["role"]), str(u["password_hash"]), str(u["created_at"]))
+                for u in raw["users"]
+            ]
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise UserError(f"{self.path}: not a Paramedic user file ({exc})") from exc
+        self._users, self._stamp = {u.name: u for u in users}, stamp
+
+    def users(self) -> list[UserInfo]:
+        with self._lock:
+            self._load()
+            return list(self._users.values())
+
+    def get(self, name: str) -> Principal | None:
+        """The principal of the user ``name`` as the file says now, or None when there is no such user."""
+        with self._lock:
+            self._load()
+            info = self._users.get(name)
+        return None if info is None else Principal(info.name, info.role)
+
+    def authenticate(self, name: str, password: str) -> Principal | None:
+        """The principal when ``password`` is ``name``'s; None otherwise (same cost for unknown names)."""
+        with self._lock:
+            self._load()
+            info = self._users.get(name)
+        try:
+            self._hasher.verify(info.password_hash if info else _DUMMY_HASH, password)
+        except (VerifyMismatchError, VerificationError, InvalidHashError):
+            return None
+        return None if info is None else Principal(info.name, info.role)
+
+    def create(
+        self, name: str, role: str, password: str, *, replace: bool = False, now: datetime | None = None
+    ) -> UserInfo:
+        checked = _role(role)
+        if not name or not name.isprintable() or len(name) > 100 or name != name.strip() or ":" in name:
+            raise UserError("a user name must be 1-100 printable characters, no ':' or surrounding spaces")
+        if len(password) < MIN_PASSWORD_LENGTH:
+            raise UserError(f"a password must be at least {MIN_PASSWORD_LENGTH} characters")
+        created = (now or datetime.now(UTC)).isoformat().replace("+00:00", "Z")
+        info = UserInfo(name, checked, self._hasher.hash(password), created)
+        with self._lock:
+            self._load()
+            if name in self._users and not replace:
+                raise UserError(f"a user named {name!r} exists: delete it first or pick another name")
+            self._write([*(u for u in self._users.values() if u.name != name), info])
+        return info
+
+    def delete(self, name: str) -> bool:
+        """Remove the user ``name``; False when there is none."""
+        with self._lock:
+            self._load()
+            if name not in self._users:
+                return False
+            self._write([u for u in self._users.values() if u.name != name])
+        return True
+
+    def _write(self, users: list[UserInfo]) -> None:
+        write_private(self.path, json.dumps({"users": [asdict(u) for u in users]}, indent=2) + "\n")
+        self._stamp = None
+        self._load()
+
+
+def _role(value: object) -> Role:
+    if value not in ROLES:
+        raise UserError(f"unknown role {value!r}: use one of {', '.join(ROLES)}")
+    return value
