@@ -30,7 +30,13 @@ __all__ = ["RANGES", "STATIC_DIR", "TEMPLATES_DIR", "dashboard_router"]
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 STATIC_DIR = Path(__file__).parent / "static"
 RANGES = {"15m": 900, "1h": 3600, "6h": 6 * 3600, "24h": 86400, "7d": 7 * 86400}
-_STATIC_TYPES = {".js": "text/javascript", ".css": "text/css", ".txt": "text/plain", "": "text/plain"}
+_STATIC_TYPES = {
+    ".js": "text/javascript",
+    ".css": "text/css",
+    ".svg": "image/svg+xml",
+    ".txt": "text/plain",
+    "": "text/plain",
+}
 _DEPLOY_ACTIONS = {"rollback", "blue_green"}
 
 
@@ -60,10 +66,12 @@ def dashboard_router(
     *,
     base_path: str = "",
     api_base: str = "",
+    log_search: bool = False,
     clock: Callable[[], float] = time.time,
 ) -> APIRouter:
     """The pages over ``sources``. ``base_path`` (no trailing slash, e.g. ``/ui``) prefixes every page
-    route; ``api_base`` is where the server's query and log APIs are mounted (``""``: at the root)."""
+    route; ``api_base`` is where the server's query and log APIs are mounted (``""``: at the root);
+    ``log_search``: the server serves ``/api/v1/logs/histogram`` (the app page's log volume chart)."""
     base_path = base_path.rstrip("/")
     env = _environment(base_path)
     router = APIRouter(prefix=base_path, route_class=SecureRoute, include_in_schema=False)
@@ -109,7 +117,8 @@ def dashboard_router(
                 "queries": c.queries(app),
                 "legend": c.legend,
                 "names": list(c.names),
-                "logs": [f"app:{_log_term(app)} AND level:{lv}" for lv in c.logs],
+                "logs": [f"app:{_log_term(app)} AND level:{lv}" for lv in c.logs] if log_search else [],
+                "note": "Log search is not configured." if c.logs and not log_search else "",
                 "logNames": list(c.logs),
             }
             for c in APP_CHARTS

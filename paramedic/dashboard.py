@@ -154,6 +154,7 @@ def build_router(
     dispatcher: Dispatcher | None,
     platform: Platform | None,
     audit: AuditLog | None = None,
+    log_search: bool = False,
     base_path: str = "",
 ) -> APIRouter:
     """The dashboard's router over the server's objects (see the module docstring)."""
@@ -163,4 +164,4 @@ def build_router(
         actions=AuditActions(audit) if audit is not None else None,
         platform=PlatformInstances(platform) if isinstance(platform, Remediable) else None,
     )
-    return dashboard_router(sources, base_path=base_path)
+    return dashboard_router(sources, base_path=base_path, log_search=log_search)

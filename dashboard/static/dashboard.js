@@ -145,7 +145,10 @@
       const status = box.querySelector(".chart-status");
       let aligned;
       try {
-        if (c.logs.length) {
+        if (c.note) {
+          status.textContent = c.note;
+          aligned = { data: [grid], names: [] };
+        } else if (c.logs.length) {
           const results = await Promise.all(c.logs.map((q) => getJSON("/api/v1/logs/histogram",
             { q, start, end: end + step, step: step + "s" }).then((d) => [{
             metric: {}, values: d.data.buckets.map((b) => [Date.parse(b.timestamp) / 1000, b.count]) }])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html as htmllib
 import json
 import re
 
@@ -22,7 +23,9 @@ def client(sources: Sources, base_path: str = "") -> TestClient:
     return TestClient(app)
 
 
-@pytest.mark.parametrize("path", [*PAGES, "/static/dashboard.js", "/apps/checkout/events.json?start=0&end=60"])
+@pytest.mark.parametrize(
+    "path", [*PAGES, "/static/dashboard.js", "/apps/checkout/events.json?start=0&end=60"]
+)
 def test_security_headers(path: str) -> None:
     resp = client(stub_sources()).get(path)
     assert resp.status_code == 200
@@ -75,8 +78,6 @@ def test_app_page_chart_specs_quote_the_app_name() -> None:
     html = client(stub_sources(name)).get("/apps/x").text
     raw = re.search(r'data-charts="([^"]*)"', html)
     assert raw is not None
-    import html as htmllib
-
     charts = json.loads(htmllib.unescape(raw.group(1)))
     assert [c["key"] for c in charts] == ["rps", "errors", "latency", "memory", "cpu", "logs"]
     html = client(stub_sources()).get(f"/apps/{name}").text
@@ -101,7 +102,9 @@ def test_events_json_alerts_actions_and_deployments() -> None:
 
 
 def test_explore_keeps_expr_and_range_in_the_form() -> None:
-    html = client(stub_sources()).get("/explore", params={"expr": 'sum(rate(x{a="b"}[1m]))', "range": "6h"}).text
+    html = (
+        client(stub_sources()).get("/explore", params={"expr": 'sum(rate(x{a="b"}[1m]))', "range": "6h"}).text
+    )
     assert "sum(rate(x{a=&#34;b&#34;}[1m]))</textarea>" in html
     assert '<option value="6h" selected>' in html
 
