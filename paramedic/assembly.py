@@ -38,6 +38,7 @@ from paramedic import VERSION
 from paramedic.alerting import AlertingService
 from paramedic.auth import install as install_auth
 from paramedic.config import ConfigError, ParamedicConfig, load_config
+from paramedic.dashboard import build_router as dashboard_router
 from paramedic.logs import LogService
 from paramedic.remediation import RemediationService
 from platforms.base import Platform
@@ -175,6 +176,15 @@ class Paramedic:
             app.include_router(self.logs.router())
         if self.remediation is not None:
             app.include_router(self.remediation.router())
+        app.include_router(  # the dashboard's pages: /, /apps/{app}, /explore, /static/...
+            dashboard_router(
+                self.store,
+                dispatcher=self.alerting.dispatcher if self.alerting is not None else None,
+                platform=self.platform,
+                audit=self.remediation.audit if self.remediation is not None else None,
+                log_search=self.logs is not None,
+            )
+        )
 
         @app.get("/metrics", include_in_schema=False)
         def metrics() -> Response:
