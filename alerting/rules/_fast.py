@@ -154,7 +154,7 @@ class FastPath:
             col = packer(matchers, ts_ms - span, ts_ms) if packer is not None else None
             if col is not None:
                 p = _Packed(col.source, col.local, col.labels, col.nameless,
-                            col.sid, col.ts, col.vals, col.sid, 0,
+                            col.sid, col.ts, col.vals, col.sid, ts_ms - span,
                             stale_mask(col.vals))  # fmt: skip
             else:
                 p = _pack(self._querier.select(matchers, ts_ms - span, ts_ms))
