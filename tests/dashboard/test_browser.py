@@ -90,11 +90,12 @@ def test_demo_pages_with_live_data(browser: Any, tmp_path: Path) -> None:
     with running_demo(tmp_path / "demo", apps=2, instances=2) as demo:
 
         def kpis_live() -> bool:
-            html = httpx.get(demo.api + "/", timeout=5).text
+            html = httpx.get(demo.api + "/", headers=demo.auth_headers, timeout=5).text
             return 'id="kpi-rps"' in html and 'data-value=""' not in html.split('id="kpi-rps"')[1][:300]
 
         wait_until(kpis_live, 90, "live router KPIs on the overview", interval_s=1)
         page = browser.new_page()
+        page.set_extra_http_headers(demo.auth_headers)  # the UI now redirects anonymous browsers to /login
         w = watch(page)
         page.goto(demo.api + "/")
         assert page.locator("#kpi-rps .kpi-value").inner_text() != "—"
