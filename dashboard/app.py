@@ -23,6 +23,8 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from dashboard._overview import build_overview, fmt
 from dashboard._queries import APP_CHARTS, quote
 from dashboard.base import InstanceInfo, ReaderError, Sources
+from dashboard.pages_alerts import add_alert_pages
+from dashboard.pages_remediation import add_remediation_pages
 from dashboard.security import SecureRoute
 
 __all__ = ["RANGES", "STATIC_DIR", "TEMPLATES_DIR", "dashboard_router"]
@@ -159,6 +161,8 @@ def dashboard_router(
         media = _STATIC_TYPES.get(file.suffix, "application/octet-stream")
         return FileResponse(file, media_type=media, headers={"Cache-Control": "public, max-age=300"})
 
+    add_alert_pages(router, page)
+    add_remediation_pages(router, page)
     return router
 
 

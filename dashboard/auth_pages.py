@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Request
@@ -21,7 +21,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from dashboard.security import SecureRoute
 
-__all__ = ["LOGIN_CSRF_COOKIE", "LoginService", "login_router", "safe_next"]
+__all__ = ["LOGIN_CSRF_COOKIE", "LoginService", "login_router", "safe_next", "session_context"]
 
 LOGIN_CSRF_COOKIE = "paramedic_login_csrf"
 _MAX_FORM_BYTES = 16_384
@@ -43,6 +43,20 @@ class LoginService(Protocol):
         ...
 
     def logout(self, session_id: str) -> None: ...
+
+
+def session_context(request: Request) -> dict[str, Any]:
+    """Template context of the logged-in user: ``user``, ``role``, ``can_operate`` (operator or admin) and
+    ``csrf_token`` (the session's; empty when a bearer token authenticated the request: it needs none)."""
+    principal = getattr(request.state, "principal", None)
+    session = getattr(request.state, "session", None)
+    role = str(getattr(principal, "role", ""))
+    return {
+        "user": str(getattr(principal, "name", "")),
+        "role": role,
+        "can_operate": role in {"operator", "admin"},
+        "csrf_token": str(getattr(session, "csrf_token", "")),
+    }
 
 
 def safe_next(value: str, default: str) -> str:
