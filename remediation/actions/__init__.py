@@ -1,13 +1,11 @@
 """Action registry, keyed by the policy's ``action.type`` (explicit table, no discovery).
 
-``blue_green`` comes from :mod:`remediation.actions.bluegreen` (owned by the blue-green work); until that
-module exists the table holds the four basic actions and a blue-green request is refused as unknown.
+``blue_green`` comes from :mod:`remediation.actions.bluegreen` (owned by the blue-green work).
 """
 
 from __future__ import annotations
 
-import importlib.util
-
+from remediation.actions.bluegreen import BlueGreenAction
 from remediation.actions.restart_app import RestartAppAction
 from remediation.actions.restart_instance import RestartInstanceAction
 from remediation.actions.rollback import RollbackAction
@@ -35,10 +33,5 @@ ACTIONS: dict[str, Action] = {
     "restart_instance": RestartInstanceAction(),
     "scale": ScaleAction(),
     "rollback": RollbackAction(),
+    "blue_green": BlueGreenAction(),
 }
-
-# Slot for the blue-green action (remediation/actions/bluegreen.py, another owner): registered when present.
-if importlib.util.find_spec("remediation.actions.bluegreen") is not None:
-    from remediation.actions.bluegreen import BlueGreenAction  # type: ignore[import-not-found,unused-ignore]
-
-    ACTIONS["blue_green"] = BlueGreenAction()

@@ -1,0 +1,89 @@
+"""Approval: signed tokens, pending -> approved/rejected/expired, mode switches."""
+
+from __future__ import annotations
+
+import stat
+from datetime import timedelta
+from pathlib import Path
+from urllib.parse import parse_qs, urlparse
+
+import pytest
+
+from remediation.approval import ApprovalError, ApprovalSigner
+from remediation.engine import ActionStateError
+from remediation.sim import SimPlatform
+from tests.remediation._support import T0, Clock, Sink, alert, engine, kinds, policy
+
+APPROVAL = {"approval": {"required": True, "timeout": "15m"}}
+QUICK = {"deadline": 0, "on_failure": "none"}
+
+
+def test_signed_tokens(tmp_path: Path) -> None:
+    signer = ApprovalSigner.from_data_dir(tmp_path)
+    assert stat.S_IMODE((tmp_path / "approval.key").stat().st_mode) == 0o600
+    assert ApprovalSigner.from_data_dir(tmp_path).sign("a1", "approve", T0) == signer.sign(
+        "a1", "approve", T0
+    )
+    tok = signer.sign("a1", "approve", T0 + timedelta(minutes=5))
+    signer.verify(tok, "a1", "approve", now=T0)
+    with pytest.raises(ApprovalError, match="not valid"):
+        signer.verify(tok, "a2", "approve", now=T0)
+    with pytest.raises(ApprovalError, match="not valid"):
+        signer.verify(tok, "a1", "reject", now=T0)
+    with pytest.raises(ApprovalError, match="expired"):
+        signer.verify(tok, "a1", "approve", now=T0 + timedelta(minutes=6))
+    with pytest.raises(ApprovalError, match="malformed"):
+        signer.verify("garbage", "a1", "approve", now=T0)
+
+
+async def test_pending_then_approved_runs(tmp_path: Path) -> None:
+    plat = SimPlatform({"web": 2})
+    sink = Sink()
+    signer = ApprovalSigner.from_data_dir(tmp_path)
+    eng = engine(
+        [policy(rails=APPROVAL, verify=QUICK)],
+        plat,
+        notify=sink,
+        approval_signer=signer,
+        external_url="https://pm.example",
+    )
+    [rec] = await eng.handle([alert()])
+    assert rec.status == "pending_approval" and plat.count("restart_app") == 0
+    [note] = sink.named("RemediationApprovalPending")
+    url = urlparse(note.annotations["approve_url"])
+    assert url.path == f"/api/v1/actions/{rec.request.id}/approve"
+    signer.verify(parse_qs(url.query)["token"][0], rec.request.id, "approve", now=T0)
+    done = await eng.approve(rec.request.id, "alice", wait=True)
+    assert kinds(done)[:4] == ["requested", "pending_approval", "approved", "started"]
+    assert done.events[2].data["who"] == "alice"
+    assert plat.count("restart_app") == 1
+    with pytest.raises(ActionStateError):
+        await eng.approve(rec.request.id, "alice")
+
+
+async def test_rejected_and_expired() -> None:
+    clock = Clock()
+    plat = SimPlatform({"web": 2, "api": 2})
+    eng = engine([policy(rails=APPROVAL, verify=QUICK)], plat, clock=clock)
+    [a] = await eng.handle([alert("web", 0)])
+    [b] = await eng.handle([alert("api", 0)])
+    rej = await eng.reject(a.request.id, "bob", "not now")
+    assert rej.status == "rejected" and rej.events[-1].data == {"who": "bob", "reason": "not now"}
+    clock.advance(15 * 60)
+    with pytest.raises(ActionStateError, match="expired"):
+        await eng.approve(b.request.id, "alice")
+    assert plat.count("restart_app") == 0
+
+
+async def test_set_mode_is_persisted_and_audited(tmp_path: Path) -> None:
+    path = tmp_path / "modes.json"
+    raw = policy(verify=QUICK).model_copy(update={"mode": "dry_run"})
+    eng = engine([raw], mode_overrides_path=path)
+    assert eng.policies()[0].mode == "dry_run"
+    eng.set_mode("p", "live", "carol")
+    assert eng.policies()[0].mode == "live" and eng.policies()[0].configured_mode == "dry_run"
+    [rec] = await eng.handle([alert()])
+    assert "started" in kinds(rec)
+    assert engine([raw], mode_overrides_path=path).policies()[0].mode == "live"
+    [ev] = eng.audit.events("policy:p")  # type: ignore[attr-defined]
+    assert ev.kind == "mode_changed" and ev.data["who"] == "carol"
