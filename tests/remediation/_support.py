@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from prometheus_client import CollectorRegistry
@@ -16,6 +17,7 @@ from remediation.engine import RemediationEngine
 from remediation.sim import SimPlatform
 
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
+REPO = Path(__file__).resolve().parents[2]
 
 
 class Clock:
