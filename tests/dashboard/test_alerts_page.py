@@ -11,12 +11,9 @@ import pytest
 from fastapi.testclient import TestClient
 from prometheus_client import CollectorRegistry
 
-from dashboard.app import dashboard_router
-from dashboard.base import Sources
 from paramedic.assembly import Paramedic
 from paramedic.auth import UserStore
 from paramedic.config import parse_config
-from tests.dashboard.stubs import StubMetrics
 
 CONFIG = "server: {auth: {tokens_file: tokens.json}}\nmetrics_store: {type: embedded, path: metrics}\n"
 USERS = {"ops": ("operator", "operator-password-1"), "val": ("viewer", "viewer-password-1")}
@@ -28,7 +25,6 @@ def client(tmp_path: Path) -> Iterator[TestClient]:
     for name, (role, password) in USERS.items():
         users.create(name, role, password)
     server = Paramedic(parse_config(CONFIG), base_dir=tmp_path, registry=CollectorRegistry())
-    server.app.include_router(dashboard_router(Sources(metrics=StubMetrics())))
     with TestClient(server.app, follow_redirects=False) as c:
         yield c
 

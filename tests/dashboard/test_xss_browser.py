@@ -2,10 +2,10 @@
 the form, create a silence and watch it expire, expire one by hand, approve a pending remediation action, and
 prove hostile alert labels/annotations, silence text and action data never execute.
 
-The server is the assembled Paramedic (auth middleware, login, Alertmanager API) plus, built here because the
-server's remediation wiring is not in the assembly yet, a :class:`RemediationEngine` over a
-:class:`SimPlatform` with a policy that needs approval, its router from ``remediation.api``, and the
-dashboard router. It runs in uvicorn on a free loopback port in a thread.
+The server is the assembled Paramedic (auth middleware, login, Alertmanager API, dashboard) plus a
+:class:`RemediationEngine` over a :class:`SimPlatform` with a policy that needs approval and its router from
+``remediation.api``, built here: the assembly wires remediation only over a real platform adapter (local or
+Cloud Foundry), which a page test does not need. It runs in uvicorn on a free loopback port in a thread.
 """
 
 from __future__ import annotations
@@ -24,8 +24,6 @@ import uvicorn
 from prometheus_client import CollectorRegistry
 
 from alerting.model import Alert
-from dashboard.app import dashboard_router
-from dashboard.base import Sources
 from paramedic.assembly import Paramedic
 from paramedic.auth import TokenStore, UserStore
 from paramedic.config import parse_config
@@ -34,7 +32,6 @@ from remediation.audit import MemoryAuditLog
 from remediation.config import GlobalRails, Policy
 from remediation.engine import RemediationEngine
 from remediation.sim import SimPlatform
-from tests.dashboard.stubs import StubMetrics
 from tests.support.browser import chromium, screenshot, watch
 from tests.support.servers import free_port, wait_until
 
@@ -94,7 +91,6 @@ def ui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UI]:
         backoff_s=0.01,
     )
     server.app.include_router(actions_router(engine))
-    server.app.include_router(dashboard_router(Sources(metrics=StubMetrics())))
     port = free_port()
     uv = uvicorn.Server(uvicorn.Config(server.app, host="127.0.0.1", port=port, log_level="warning"))
     loop = asyncio.new_event_loop()
