@@ -24,6 +24,7 @@ from dashboard._overview import build_overview, fmt
 from dashboard._queries import APP_CHARTS, quote
 from dashboard.base import InstanceInfo, ReaderError, Sources
 from dashboard.pages_alerts import add_alert_pages
+from dashboard.pages_logs import add_log_pages
 from dashboard.pages_remediation import add_remediation_pages
 from dashboard.security import SecureRoute
 
@@ -163,6 +164,7 @@ def dashboard_router(
 
     add_alert_pages(router, page)
     add_remediation_pages(router, page)
+    add_log_pages(router, page, ranges=RANGES, log_search=log_search)
     return router
 
 

@@ -1,9 +1,12 @@
 """Log search HTTP API: ``logs_router(store, patterns=None, tail=None)`` returns a FastAPI router serving
 
-* ``GET /api/v1/logs/search``    q, start, end (RFC 3339 or Unix seconds), limit, cursor — newest first
+* ``GET /api/v1/logs/search``    q, start, end (RFC 3339 or Unix seconds), limit, cursor — newest first;
+  ``highlight=true`` adds ``highlight: {message: [[start, end], ...], fields: [name, ...]}`` to each hit
+  (code-point spans of the matched message tokens, names of the matched labels/fields)
 * ``GET /api/v1/logs/histogram`` q, start, end, step (seconds or ``30s``/``5m``/``1h``) — counts per bucket
 * ``GET /api/v1/logs/context``   id, before, after — records from the same source around a hit
-* ``GET /api/v1/logs/tail``      q — Server-Sent Events (``event: log``; ``event: dropped`` for slow clients)
+* ``GET /api/v1/logs/tail``      q, highlight — Server-Sent Events (``event: log``; ``event: dropped`` for
+  slow clients)
 * ``GET /api/v1/logs/patterns``  app, limit — from any object with ``list_patterns(app, limit)``
 
 Responses use Prometheus' envelope (``{"status": "success", "data": ...}``; errors ``{"status": "error",
@@ -35,7 +38,8 @@ from log_pipeline.search.base import (
     SearchError,
     SearchStore,
 )
-from log_pipeline.search.query import QuerySyntaxError
+from log_pipeline.search.highlight import highlight as find_highlights
+from log_pipeline.search.query import Node, QuerySyntaxError, parse_query
 from log_pipeline.search.tail import TailHub
 
 __all__ = ["PatternSource", "logs_router", "parse_time"]
@@ -132,6 +136,20 @@ def hit_json(r: LogRecord) -> dict[str, Any]:
     }
 
 
+def _highlighter(request: Request) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    """Adds ``highlight`` to a hit's JSON when the request asks for it (``highlight=true``/``1``)."""
+    if request.query_params.get("highlight", "").lower() not in ("1", "true", "yes"):
+        return lambda hit: hit
+    node: Node = parse_query(request.query_params.get("q", ""))
+
+    def add(hit: dict[str, Any]) -> dict[str, Any]:
+        found = find_highlights(node, hit["message"])
+        hit["highlight"] = {"message": [list(s) for s in found.message], "fields": found.fields}
+        return hit
+
+    return add
+
+
 def _pattern_json(p: Any) -> dict[str, Any]:
     if dataclasses.is_dataclass(p) and not isinstance(p, type):
         item: dict[str, Any] = dataclasses.asdict(p)
@@ -181,10 +199,11 @@ def logs_router(
             start, end = _opt_time(request, "start"), _opt_time(request, "end")
             limit = _int("limit", qp.get("limit"), 100, 1, MAX_LIMIT)
             q, cursor = qp.get("q", ""), qp.get("cursor") or None
+            mark = _highlighter(request)
             page = await _call(lambda: store.search(q, start, end, limit, cursor))
             data = {
                 "total": page.total,
-                "hits": [hit_json(r) for r in page.hits],
+                "hits": [mark(hit_json(r)) for r in page.hits],
                 "next_cursor": page.next_cursor,
             }
             return _json({"status": "success", "data": data})
@@ -250,6 +269,7 @@ def logs_router(
             return _error("unavailable", 503, "live tail is not enabled")
         try:
             sub = tail.subscribe(request.query_params.get("q", ""))
+            mark = _highlighter(request)
         except QuerySyntaxError as exc:
             return _error("bad_data", 400, f'invalid parameter "q": {exc}')
 
@@ -261,7 +281,7 @@ def logs_router(
                     record = sub.get(0)
                     if record is not None:
                         idle = 0.0
-                        yield b"event: log\ndata: " + orjson.dumps(hit_json(record)) + b"\n\n"
+                        yield b"event: log\ndata: " + orjson.dumps(mark(hit_json(record))) + b"\n\n"
                         continue
                     if sub.dropped != reported:
                         reported = sub.dropped
