@@ -85,8 +85,11 @@ def build_overview(sources: Sources, *, clock: Callable[[], float] = time.time) 
         finally:
             timings[name] = round((time.perf_counter() - began) * 1000, 2)
 
-    metrics = sources.metrics
     now = clock()
+    # One consistent read of every metric the page shows (when the reader offers it: the server's does),
+    # instead of one store read per query; the queries then evaluate in memory at ``now``.
+    snapshot = getattr(sources.metrics, "snapshot", None)
+    metrics = snapshot(now - SPARK_WINDOW_S, now) if callable(snapshot) else sources.metrics
     kpis = []
     for key, title, unit, expr in KPIS:
         value = _first(timed(f"kpi:{key}", lambda e=expr: metrics.instant(e), []))  # type: ignore[misc]

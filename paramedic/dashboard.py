@@ -10,31 +10,56 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+import numpy as np
 from fastapi import APIRouter
 from prometheus_client import CollectorRegistry
 
 from alerting.dispatch import Dispatcher
 from dashboard import InstanceInfo, InstantSample, RangeSeries, ReaderError, Sources, dashboard_router
 from metrics_store.base import Querier
+from metrics_store.model import METRIC_NAME, Labels, Matcher, MatchOp, SeriesData
 from metrics_store.promql import Engine
 from metrics_store.promql.errors import QueryError
 from metrics_store.promql.values import Matrix, Scalar, Vector
 from platforms.base import Platform, PlatformError, Remediable
 from remediation.base import AuditLog, RemediationError
 
-__all__ = ["AuditActions", "DispatcherAlerts", "EngineMetrics", "PlatformInstances", "build_router"]
+__all__ = [
+    "AuditActions",
+    "DispatcherAlerts",
+    "EngineMetrics",
+    "PlatformInstances",
+    "SnapshotQuerier",
+    "build_router",
+]
 
 
 class EngineMetrics:
     """:class:`dashboard.base.MetricsReader` over a PromQL engine on ``querier``."""
 
-    def __init__(self, querier: Querier, *, clock: Callable[[], float] = time.time, timeout_s: float = 10.0):
-        self._engine = Engine(querier, timeout_s=timeout_s, registry=CollectorRegistry())
+    def __init__(
+        self,
+        querier: Querier,
+        *,
+        clock: Callable[[], float] = time.time,
+        timeout_s: float = 10.0,
+        engine: Engine | None = None,
+    ):
+        self._querier = querier
+        self._engine = engine or Engine(querier, timeout_s=timeout_s, registry=CollectorRegistry())
         self._clock = clock
+
+    def snapshot(self, start_s: float, end_s: float) -> EngineMetrics:
+        """A reader evaluating at ``end_s`` whose queries read each metric name once from the store, over
+        ``[start_s - 5 min lookback, end_s]``, and share those samples (see :class:`SnapshotQuerier`): for a
+        page that runs many queries over the same few metrics."""
+        window = (round(start_s * 1000) - _LOOKBACK_MS, round(end_s * 1000))
+        reads = SnapshotQuerier(self._querier, *window)
+        return EngineMetrics(reads, clock=lambda: end_s, engine=self._engine.with_querier(reads))
 
     def instant(self, expr: str) -> list[InstantSample]:
         try:
@@ -48,16 +73,56 @@ class EngineMetrics:
         return []
 
     def range(self, expr: str, start_s: float, end_s: float, step_s: float) -> list[RangeSeries]:
+        # The grid is anchored at the end: its last point is exactly ``end_s`` (an instant query at end_s
+        # gives the same value), whatever the rounding of start_s.
+        end_ms = round(end_s * 1000)
+        start_ms = end_ms - round((end_s - start_s) * 1000)
         try:
-            value: Matrix = self._engine.range_query(
-                expr, round(start_s * 1000), round(end_s * 1000), max(1, round(step_s * 1000))
-            )
+            value: Matrix = self._engine.range_query(expr, start_ms, end_ms, max(1, round(step_s * 1000)))
         except QueryError as exc:
             raise ReaderError(f"{expr}: {exc}") from exc
         return [
             RangeSeries(dict(s.labels), [t / 1000 for t in s.timestamps_ms], list(s.values))
             for s in value.series
         ]
+
+
+_LOOKBACK_MS = 300_000  # the engine's default lookback delta
+
+
+class SnapshotQuerier:
+    """A :class:`~metrics_store.base.Querier` for one page build: the first ``select`` of a metric name reads
+    all its series over ``[start_ms, end_ms]`` (widened to the request) from ``querier``; later selects of
+    that name within the range are answered from those samples (matchers applied per series, samples
+    sliced), so every query of the page sees the same data. Selects without a ``__name__=`` matcher, or
+    outside the range, go to ``querier``. Not thread-safe: one per page build."""
+
+    def __init__(self, querier: Querier, start_ms: int, end_ms: int) -> None:
+        self._querier = querier
+        self._start_ms = start_ms
+        self._end_ms = end_ms
+        self._read: dict[str, tuple[int, int, list[SeriesData]]] = {}
+
+    def select(self, matchers: Sequence[Matcher], start_ms: int, end_ms: int) -> list[SeriesData]:
+        name = next((m.value for m in matchers if m.name == METRIC_NAME and m.op is MatchOp.EQ), None)
+        if name is None:
+            return self._querier.select(matchers, start_ms, end_ms)
+        hit = self._read.get(name)
+        if hit is None or start_ms < hit[0] or end_ms > hit[1]:
+            lo, hi = min(start_ms, self._start_ms), max(end_ms, self._end_ms)
+            hit = (lo, hi, self._querier.select([Matcher(METRIC_NAME, MatchOp.EQ, name)], lo, hi))
+            self._read[name] = hit
+        out = []
+        for sd in hit[2]:
+            if all(m.matches_labels(sd.labels) for m in matchers):
+                ts = sd.timestamps_ms
+                a, b = np.searchsorted(ts, start_ms, side="left"), np.searchsorted(ts, end_ms, side="right")
+                if b > a:
+                    out.append(SeriesData(sd.labels, ts[a:b], sd.values[a:b]))
+        return out
+
+    def series(self, matchers: Sequence[Matcher], start_ms: int, end_ms: int) -> list[Labels]:
+        return self._querier.series(matchers, start_ms, end_ms)
 
 
 class DispatcherAlerts:

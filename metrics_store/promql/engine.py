@@ -7,6 +7,7 @@ between nodes and series, so a single slow ``Querier.select`` call can overrun i
 
 from __future__ import annotations
 
+import copy
 import time
 from collections.abc import Callable
 from typing import Any
@@ -62,6 +63,12 @@ class Engine:
         self._max_samples = max_samples
         self._monotonic = monotonic
         self._metrics = EngineMetrics(registry)
+
+    def with_querier(self, querier: Querier) -> Engine:
+        """The same engine (configuration and metrics) over another Querier."""
+        other = copy.copy(self)
+        other._querier = querier
+        return other
 
     def instant_query(self, query: str, time_ms: int, *, timeout_s: float | None = None) -> QueryValue:
         """Evaluate ``query`` at ``time_ms``: a Scalar, String, Vector or (for a range selector) Matrix."""
