@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -72,7 +72,7 @@ def engine(
     *,
     audit: AuditLog | None = None,
     rails: GlobalRails | None = None,
-    clock: Clock | None = None,
+    clock: Callable[[], datetime] | None = None,
     **kw: Any,
 ) -> RemediationEngine:
     return RemediationEngine(
