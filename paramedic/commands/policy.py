@@ -92,13 +92,20 @@ def _parse_since(text: str) -> float:
 
 
 @app.command("backtest")
-def backtest(
+def backtest(  # noqa: PLR0917 -- typer options
     since: str = typer.Option("24h", "--since", help="replay this far back from now (e.g. 24h, 90m)"),
     policy_name: str | None = typer.Option(None, "--policy", help="only this policy"),
     config: Path = typer.Option(Path("paramedic.yaml"), "--config", "-c", help="paramedic.yaml"),
     policy_files: list[Path] = typer.Option(
         [], "--policies", help="policy files (default: the config's remediation.policy_files)"
     ),
+    url: str | None = typer.Option(
+        None,
+        "--url",
+        help="read history from this server's query API (a running Paramedic, whose store is locked, or a "
+        "Prometheus) instead of opening the config's store",
+    ),
+    token_file: Path | None = typer.Option(None, "--token-file", help="bearer token for --url (viewer)"),
 ) -> None:
     """Replay stored history through the configured rules and policies; print what would have happened."""
     import asyncio  # noqa: PLC0415
@@ -109,8 +116,10 @@ def backtest(
     from rich.progress import Progress  # noqa: PLC0415
     from rich.table import Table  # noqa: PLC0415
 
+    from metrics_store.base import Querier, StoreError  # noqa: PLC0415
     from metrics_store.factory import open_store  # noqa: PLC0415
     from metrics_store.promql import Engine  # noqa: PLC0415
+    from metrics_store.remote.prom_api import PrometheusAPIQuerier, WindowCachingQuerier  # noqa: PLC0415
     from paramedic.alerting import rule_files  # noqa: PLC0415
     from paramedic.config import ConfigError, load_config  # noqa: PLC0415
     from remediation.config import GlobalRails  # noqa: PLC0415
@@ -146,7 +155,18 @@ def backtest(
     rails = rem.global_rails if rem is not None else GlobalRails()
     end = datetime.now(UTC)
     start = end - timedelta(seconds=window_s)
-    store = open_store(cfg.metrics_store, base, registry=CollectorRegistry())
+    if url is not None:
+        token = token_file.read_text(encoding="utf-8").strip() if token_file is not None else None
+        remote = PrometheusAPIQuerier(url, token=token)
+        lookback_ms = 3_600_000  # the longest rule range the replay serves from one fetch per selector
+        window = WindowCachingQuerier(
+            remote, int(start.timestamp() * 1000) - lookback_ms, int(end.timestamp() * 1000)
+        )
+        querier: Querier = window
+        close = remote.close
+    else:
+        store = open_store(cfg.metrics_store, base, registry=CollectorRegistry())
+        querier, close = store, store.close
     console = Console()
     try:
         with Progress(console=console, transient=True) as progress:
@@ -154,7 +174,7 @@ def backtest(
             result = asyncio.run(
                 run_backtest(
                     policies,
-                    Engine(store, registry=CollectorRegistry()),
+                    Engine(querier, registry=CollectorRegistry()),
                     rule_files(cfg.rules, base),
                     start,
                     end,
@@ -164,8 +184,11 @@ def backtest(
                     on_step=lambda done, total: progress.update(task, completed=done, total=total),
                 )
             )
+    except StoreError as exc:
+        typer.echo(f"paramedic policy backtest: reading history failed: {exc}", err=True)
+        raise typer.Exit(1) from None
     finally:
-        store.close()
+        close()
     table = Table(title=f"Backtest {start:%Y-%m-%d %H:%M} .. {end:%Y-%m-%d %H:%M} UTC ({result.steps} steps)")
     for col in ("time (UTC)", "policy", "mode", "alert", "action", "target", "would", "rail / reason"):
         table.add_column(col)
