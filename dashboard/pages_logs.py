@@ -2,8 +2,8 @@
 
 The page is a shell: ``static/logs.js`` reads the log search API under ``api_base``
 (``/api/v1/logs/search?highlight=true``, ``/histogram``, ``/context``, ``/tail`` as Server-Sent Events,
-``/patterns``) and the pattern counters from the query API (``/api/v1/query_range`` over
-``paramedic_log_pattern_messages_total``) for the patterns' trends. The URL holds the query (``q``), the range
+``/patterns``). A pattern's trend is the histogram of its query (app plus the template's constant text, the
+same query a click on the pattern runs), for the 20 most frequent. The URL holds the query (``q``), the range
 (``range`` preset, or ``start``/``end`` in Unix seconds after a zoom) and the tab, so a view can be shared.
 """
 

@@ -12,7 +12,8 @@
   const RANGES = JSON.parse(root.dataset.ranges || "{}");
   const PAGE_SIZE = 100;
   const TAIL_MAX = 500;
-  const TREND_POINTS = 24;
+  const TREND_POINTS = 30;
+  const TREND_MAX = 20; // patterns whose trend is fetched (one histogram each)
 
   const state = {
     q: root.dataset.q || "",
@@ -372,9 +373,11 @@
     return m[1] !== undefined ? m[1].replace(/\\(.)/g, "$1") : m[2];
   }
 
-  // A query for the lines of a template: its app and the constant text between the <*> as phrases.
+  // A query for the lines of a template: its app and the constant text between the <*> as phrases of
+  // their letter/digit words (punctuation and underscores are not indexed as words by every store).
   function patternQuery(p) {
-    const parts = String(p.template || "").split("<*>").map((s) => s.trim()).filter((s) => /[^\W_]|_/.test(s));
+    const parts = String(p.template || "").split("<*>")
+      .map((s) => (s.match(/[\p{L}\p{N}]+/gu) || []).join(" ")).filter((s) => s);
     const clauses = parts.map(quoteTerm);
     if (p.app) clauses.unshift("app:" + quoteTerm(p.app));
     return clauses.join(" AND ");
@@ -396,20 +399,18 @@
     return svg;
   }
 
-  async function trends(w) {
-    const step = Math.max(15, Math.ceil((w.end - w.start) / TREND_POINTS));
-    const expr = "sum by (app, pattern_id) (increase(paramedic_log_pattern_messages_total[" + step + "s]))";
-    try {
-      const d = await getJSON("/api/v1/query_range",
-        { query: expr, start: w.start.toFixed(0), end: w.end.toFixed(0), step });
-      const out = new Map();
-      for (const s of d.result || []) {
-        out.set((s.metric.app || "") + "\u0000" + s.metric.pattern_id, s.values.map((v) => Math.max(0, +v[1] || 0)));
-      }
-      return out;
-    } catch (err) {
-      return null; // no metrics API: trends stay empty
-    }
+  // Trends of the most frequent patterns: the histogram of each pattern's query over the range.
+  async function trends(items, w) {
+    const step = Math.max(1, Math.ceil((w.end - w.start) / TREND_POINTS));
+    const out = new Map();
+    await Promise.all(items.slice(0, TREND_MAX).map(async (p) => {
+      try {
+        const d = await getJSON("/api/v1/logs/histogram",
+          { q: patternQuery(p), start: w.start.toFixed(3), end: w.end.toFixed(3), step: step + "s" });
+        out.set(p, d.buckets.map((b) => b.count));
+      } catch (err) { /* no trend for this one */ }
+    }));
+    return out;
   }
 
   async function loadPatterns(gen) {
@@ -428,7 +429,7 @@
       status.appendChild(el("span", "Patterns unavailable: " + err.message, "errors"));
       return;
     }
-    const series = await trends(window_());
+    const series = await trends(items, window_());
     if (gen !== generation) return;
     status.textContent = items.length ? items.length + " patterns" + (app ? " of " + app : "") +
       ", most frequent first. Click one to see its lines." : "No patterns yet.";
@@ -449,10 +450,10 @@
       tr.appendChild(el("td", p.app || ""));
       tr.appendChild(el("td", p.count, "num"));
       const tdTrend = el("td");
-      const values = series ? series.get((p.app || "") + "\u0000" + p.pattern_id) : null;
+      const values = series.get(p);
       if (values && values.length) tdTrend.appendChild(sparkline(values)); else tdTrend.textContent = "—";
       tr.appendChild(tdTrend);
-      tr.appendChild(el("td", p.first_seen ? fmtTime(p.first_seen) : ""));
+      tr.appendChild(el("td", p.first_seen ? fmtTime(p.first_seen) : "", "when"));
       tr.appendChild(el("td", p.sample || "", "sample"));
       tbody.appendChild(tr);
     }
