@@ -331,7 +331,8 @@
       if (tail.paused) {
         tail.buffered.push(hit);
         if (tail.buffered.length > TAIL_MAX) tail.buffered.shift();
-        tailState("Paused: " + tail.buffered.length + " new lines held.");
+        const n = tail.buffered.length;
+        tailState("Paused: " + n + (n === 1 ? " new line" : " new lines") + " held.");
         return;
       }
       tailAppend(hit);

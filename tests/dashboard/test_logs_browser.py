@@ -222,7 +222,7 @@ def test_live_tail_and_pause(logged_in: Any, server: Server) -> None:
     assert page.locator("#tail-lines mark").first.inner_text() == token
     page.click("#tail-pause")
     server.send(f"{token} second line")
-    page.locator("#tail-state", has_text="1 new lines held").wait_for(timeout=15_000)
+    page.locator("#tail-state", has_text="1 new line held").wait_for(timeout=15_000)
     assert page.locator("#tail-lines li", has_text="second line").count() == 0
     screenshot(page, "logs-tail-paused")
     page.click("#tail-pause")
