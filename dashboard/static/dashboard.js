@@ -51,7 +51,16 @@
     return name + (rest.length ? "{" + rest.join(", ") + "}" : "") || "{}";
   }
 
-  function stepFor(windowS) { return Math.max(15, Math.ceil(windowS / 720)); }
+  /* Query step: about one point per 2 CSS pixels of the plot (200..720 points), rounded up to a round step,
+   * so a 24 h chart asks for ~300 points rather than 720: less to evaluate, send, parse and draw for no
+   * visible difference. */
+  const NICE_STEPS = [15, 30, 60, 120, 180, 240, 300, 600, 900, 1200, 1800, 3600, 7200, 10800, 21600, 43200,
+    86400];
+  function stepFor(windowS, widthPx) {
+    const points = Math.min(720, Math.max(200, Math.round((widthPx || 1440) / 2)));
+    const raw = Math.max(15, Math.ceil(windowS / points));
+    return NICE_STEPS.find((s) => s >= raw) || raw;
+  }
 
   /* Aligns Prometheus matrices onto the grid start, start+step, ... end. */
   function align(grid, start, step, results, nameOf) {
@@ -117,7 +126,8 @@
   async function timeline(root) {
     const charts = JSON.parse(root.dataset.charts);
     const windowS = parseInt(root.dataset.windowS, 10);
-    const step = stepFor(windowS);
+    const firstPlot = root.querySelector(".chart .plot");
+    const step = stepFor(windowS, firstPlot && firstPlot.clientWidth);
     const end = Math.floor(Date.now() / 1000 / step) * step;
     const start = end - Math.floor(windowS / step) * step;
     const grid = [];

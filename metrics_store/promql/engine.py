@@ -21,6 +21,7 @@ from metrics_store.promql._ast import parse
 from metrics_store.promql._context import EvalContext
 from metrics_store.promql._evaluator import evaluate
 from metrics_store.promql._metrics import EngineMetrics
+from metrics_store.promql._prefetch import prefetch
 from metrics_store.promql._steps import EvalValue, RangeSteps, ScalarSteps, StringValue, VectorSteps
 from metrics_store.promql.errors import QueryError, QueryExecutionError, QueryParseError
 from metrics_store.promql.values import Matrix, QueryValue, Sample, Scalar, Series, String, Vector
@@ -119,6 +120,7 @@ class Engine:
                     f'invalid expression type "{static_type(node)}" for range query, '
                     "must be Scalar or instant Vector"
                 )
+            prefetch(ctx, node)
             value = evaluate(ctx, node)
             return _to_instant(value, start_ms) if instant else _to_matrix(value, steps)
         except QueryError as exc:
