@@ -5,6 +5,7 @@ backtest`` explains what happened."""
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -91,7 +92,7 @@ def test_fault_is_remediated_and_verified(
     calls = [e["data"] for e in action["events"] if e["kind"] == "platform_call"]
     assert [(c["call"], c["args"]) for c in calls] == [("restart_instance", [app, instance])]
     assert kinds.index("started") < kinds.index("succeeded") < kinds.index("verified")
-    assert action["request"]["trigger"]["labels"]["app_instance"] == str(instance)
+    assert action["request"]["trigger"]["alert"]["app_instance"] == str(instance)
     print(f"{kind}: injected -> verified recovery in {elapsed:.1f}s")
 
 
@@ -114,7 +115,9 @@ def test_bad_release_is_rolled_back_automatically(demo: Demo) -> None:
         "--steps", "25,50,100", "--step-duration-s", "10", "--no-wait", "--data-dir", str(demo.data_dir),
     )  # fmt: skip
     assert deployed.returncode == 0, deployed.stderr
-    action_id = deployed.stdout.split("blue-green: ")[1].split()[0]
+    found = re.search(r"blue-green as action ([0-9a-f]+)", deployed.stdout)
+    assert found is not None, deployed.stdout
+    action_id = found.group(1)
     record: dict[str, Any] = {}
 
     def finished() -> bool:

@@ -104,7 +104,7 @@ def deploy(
     action_id = rec["id"]
     fault = f" with the {bad} fault baked in" if bad else ""
     typer.echo(
-        f"deploying {app_name} {revision.id} (version {version}{fault}) blue-green: action {action_id}"
+        f"deploying {app_name} {revision.id} (version {version}{fault}) blue-green as action {action_id}"
     )
     typer.echo(f"  follow it: GET {record['api_url']}/api/v1/actions/{action_id}")
     if not wait:

@@ -209,6 +209,13 @@ def backtest(  # noqa: PLR0917 -- typer options
     refused = ", ".join(f"{rail}={n}" for rail, n in sorted(result.refusals_by_rail().items())) or "none"
     executed = sum(1 for r in result.rows if r.decision.decision == "executed")
     console.print(f"{result.alerts_sent} alerts sent, {executed} actions, refusals by rail: {refused}")
+    by_policy: dict[str, dict[str, int]] = {}
+    for row in result.rows:
+        counts = by_policy.setdefault(row.decision.policy, {})
+        counts[row.decision.decision] = counts.get(row.decision.decision, 0) + 1
+    for name, counts in sorted(by_policy.items()):
+        what = ", ".join(f"{n} {decision}" for decision, n in sorted(counts.items()))
+        console.print(f"  {name}: {what}", soft_wrap=True)
 
 
 @app.command("schema")
