@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from metrics_store.model import SeriesData, stale_mask
 from metrics_store.promql._ast import at_spec, duration_ms, selector_matchers
@@ -45,23 +46,64 @@ def eval_vector_selector(ctx: EvalContext, vs: Any, *, sample_times: bool = Fals
     """Per-step samples of ``vs``; with ``sample_times`` the values are the samples' timestamps in s."""
     ref = reference_times(ctx, vs.at, vs.offset)
     lookback = ctx.lookback_ms
-    data = _select(ctx, vs, int(ref.min()) - lookback, int(ref.max()))
-    out: list[StepSeries] = []
-    for sd in data:
-        ts, vals = sd.timestamps_ms, sd.values
-        if len(ts) == 0:
-            continue
-        idx = np.searchsorted(ts, ref, side="right") - 1
-        found = idx >= 0
-        safe = np.where(found, idx, 0)
+    data = [sd for sd in _select(ctx, vs, int(ref.min()) - lookback, int(ref.max())) if len(sd.timestamps_ms)]
+    packed = _pack(data, int(ref.min()), int(ref.max()))
+    if packed is None:
+        out = [s for sd in data if (s := _instant_one(sd, ref, lookback, sample_times)) is not None]
+    else:
+        ts, vals, offsets, key, base = packed
+        idx = np.searchsorted(key, (base + ref).ravel(), side="right").reshape(base.shape[0], -1) - 1
+        found = idx >= offsets
+        safe = np.where(found, idx, offsets)
         values = vals[safe]
         present = found & (ts[safe] >= ref - lookback) & ~stale_mask(values)
         if sample_times:
             values = ts[safe].astype(np.float64) / 1000
-        if present.any():
-            out.append(StepSeries(sd.labels, values, present))
+        out = [StepSeries(sd.labels, values[k], present[k]) for k, sd in enumerate(data) if present[k].any()]
     ctx.check_deadline()
     return VectorSteps(out)
+
+
+def _instant_one(sd: SeriesData, ref: I64, lookback: int, sample_times: bool) -> StepSeries | None:
+    ts, vals = sd.timestamps_ms, sd.values
+    idx = np.searchsorted(ts, ref, side="right") - 1
+    found = idx >= 0
+    safe = np.where(found, idx, 0)
+    values = vals[safe]
+    present = found & (ts[safe] >= ref - lookback) & ~stale_mask(values)
+    if sample_times:
+        values = ts[safe].astype(np.float64) / 1000
+    return StepSeries(sd.labels, values, present) if present.any() else None
+
+
+_Packed = tuple[npt.NDArray[Any], npt.NDArray[Any], npt.NDArray[Any], npt.NDArray[Any], npt.NDArray[Any]]
+
+
+def _pack(data: list[SeriesData], lo_ms: int, hi_ms: int, *, drop_stale: bool = False) -> _Packed | None:
+    """All series' samples in one array, for one ``searchsorted`` over every (series, step) pair instead of
+    one call per series: ``key = series * span + (t - t0)`` keeps each series' timestamps in a block of its
+    own, so a search for ``series * span + (ref - t0)`` finds exactly what a search in that series finds.
+    Returns ``(ts, values, offsets[:, None], key, base)`` with ``base = series * span - t0`` (add the
+    reference times to search, all within ``[lo_ms, hi_ms]``); None for fewer than two series or if the keys
+    could overflow."""
+    if len(data) < 2:
+        return None
+    ts = np.concatenate([sd.timestamps_ms for sd in data])
+    vals = np.concatenate([sd.values for sd in data])
+    series = np.repeat(np.arange(len(data), dtype=np.int64), [len(sd.timestamps_ms) for sd in data])
+    if drop_stale:
+        keep = ~stale_mask(vals)
+        ts, vals, series = ts[keep], vals[keep], series[keep]
+    sizes = np.bincount(series, minlength=len(data)) if len(series) else np.zeros(len(data), np.int64)
+    t0 = min(int(ts.min()), lo_ms) if len(ts) else lo_ms
+    t1 = max(int(ts.max()), hi_ms) if len(ts) else hi_ms
+    span = t1 - t0 + 1
+    if len(data) * span >= 2**62:
+        return None
+    key = series * np.int64(span) + (ts - np.int64(t0))
+    base = (np.arange(len(data), dtype=np.int64) * np.int64(span) - np.int64(t0))[:, None]
+    offsets = (np.cumsum(sizes) - sizes).astype(np.intp)[:, None]
+    return ts, vals, offsets, key, base
 
 
 def eval_matrix_selector(ctx: EvalContext, ms: Any) -> RangeSteps:
@@ -71,12 +113,23 @@ def eval_matrix_selector(ctx: EvalContext, ms: Any) -> RangeSteps:
     starts = ref - np.int64(range_ms)
     data = _select(ctx, vs, int(starts.min()), int(ref.max()))
     out: list[RangeSeries] = []
-    for sd in data:
-        keep = ~stale_mask(sd.values)
-        ts, vals = sd.timestamps_ms[keep], sd.values[keep]
-        lo = np.searchsorted(ts, starts, side="left")
-        hi = np.searchsorted(ts, ref, side="right")
-        if (hi > lo).any():
-            out.append(RangeSeries(sd.labels, ts, vals, lo, hi))
+    packed = _pack(data, int(starts.min()), int(ref.max()), drop_stale=True)
+    if packed is None:
+        for sd in data:
+            keep = ~stale_mask(sd.values)
+            ts, vals = sd.timestamps_ms[keep], sd.values[keep]
+            lo = np.searchsorted(ts, starts, side="left")
+            hi = np.searchsorted(ts, ref, side="right")
+            if (hi > lo).any():
+                out.append(RangeSeries(sd.labels, ts, vals, lo, hi))
+    else:
+        ts, vals, offsets, key, base = packed
+        los = np.searchsorted(key, (base + starts).ravel(), side="left").reshape(base.shape[0], -1) - offsets
+        his = np.searchsorted(key, (base + ref).ravel(), side="right").reshape(base.shape[0], -1) - offsets
+        ends = np.append(offsets[1:, 0], len(ts))
+        for k, sd in enumerate(data):
+            if (his[k] > los[k]).any():
+                a, b = int(offsets[k, 0]), int(ends[k])
+                out.append(RangeSeries(sd.labels, ts[a:b], vals[a:b], los[k], his[k]))
     ctx.check_deadline()
     return RangeSteps(out, range_ms, ref)

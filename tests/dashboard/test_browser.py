@@ -6,6 +6,7 @@ Explore runs a query, and no console error, uncaught exception or CSP violation 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -94,6 +95,16 @@ def test_demo_pages_with_live_data(browser: Any, tmp_path: Path) -> None:
             return 'id="kpi-rps"' in html and 'data-value=""' not in html.split('id="kpi-rps"')[1][:300]
 
         wait_until(kpis_live, 90, "live router KPIs on the overview", interval_s=1)
+
+        def app_rates_on_the_chart_grid() -> bool:
+            # The app page's charts end at the last whole step (15 s for 15 min): wait until every app has
+            # a request rate there, not just "now", or a fresh demo shows "No data in this range".
+            end = int(time.time()) // 15 * 15
+            params = {"query": "sum by (app) (rate(http_requests_total[1m]))", "time": str(end)}
+            resp = httpx.get(demo.api + "/api/v1/query", params=params, headers=demo.auth_headers, timeout=5)
+            return len(resp.json()["data"]["result"]) >= 2
+
+        wait_until(app_rates_on_the_chart_grid, 90, "app request rates on the chart grid", interval_s=1)
         page = browser.new_page()
         page.set_extra_http_headers(demo.auth_headers)  # the UI now redirects anonymous browsers to /login
         w = watch(page)
