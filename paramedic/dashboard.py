@@ -102,6 +102,7 @@ class SnapshotQuerier:
         self._start_ms = start_ms
         self._end_ms = end_ms
         self._read: dict[str, tuple[int, int, list[SeriesData]]] = {}
+        self._sliced: dict[tuple[str, int, int], list[SeriesData]] = {}  # (name, start, end) -> series
 
     def select(self, matchers: Sequence[Matcher], start_ms: int, end_ms: int) -> list[SeriesData]:
         name = next((m.value for m in matchers if m.name == METRIC_NAME and m.op is MatchOp.EQ), None)
@@ -112,14 +113,16 @@ class SnapshotQuerier:
             lo, hi = min(start_ms, self._start_ms), max(end_ms, self._end_ms)
             hit = (lo, hi, self._querier.select([Matcher(METRIC_NAME, MatchOp.EQ, name)], lo, hi))
             self._read[name] = hit
-        out = []
-        for sd in hit[2]:
-            if all(m.matches_labels(sd.labels) for m in matchers):
-                ts = sd.timestamps_ms
-                a, b = np.searchsorted(ts, start_ms, side="left"), np.searchsorted(ts, end_ms, side="right")
-                if b > a:
-                    out.append(SeriesData(sd.labels, ts[a:b], sd.values[a:b]))
-        return out
+        sliced = self._sliced.get((name, start_ms, end_ms))
+        if sliced is None:
+            sliced = self._sliced[(name, start_ms, end_ms)] = [
+                SeriesData(sd.labels, sd.timestamps_ms[a:b], sd.values[a:b])
+                for sd in hit[2]
+                if (a := int(np.searchsorted(sd.timestamps_ms, start_ms, side="left")))
+                < (b := int(np.searchsorted(sd.timestamps_ms, end_ms, side="right")))
+            ]
+        others = [m for m in matchers if not (m.name == METRIC_NAME and m.op is MatchOp.EQ)]
+        return [sd for sd in sliced if all(m.matches_labels(sd.labels) for m in others)]
 
     def series(self, matchers: Sequence[Matcher], start_ms: int, end_ms: int) -> list[Labels]:
         return self._querier.series(matchers, start_ms, end_ms)

@@ -133,11 +133,8 @@ def _batched(
         return []
     values = one.values.reshape(lo.shape)
     present = one.present.reshape(lo.shape)
-    return [
-        StepSeries(drop_name(rs.labels), values[k], present[k])
-        for k, rs in enumerate(series)
-        if bool(present[k].any())
-    ]
+    keep = np.asarray(present.any(axis=1))
+    return [StepSeries(drop_name(rs.labels), values[k], present[k]) for k, rs in enumerate(series) if keep[k]]
 
 
 def _arg(args: list[EvalValue]) -> RangeSteps:

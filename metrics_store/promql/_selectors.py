@@ -59,7 +59,8 @@ def eval_vector_selector(ctx: EvalContext, vs: Any, *, sample_times: bool = Fals
         present = found & (ts[safe] >= ref - lookback) & ~stale_mask(values)
         if sample_times:
             values = ts[safe].astype(np.float64) / 1000
-        out = [StepSeries(sd.labels, values[k], present[k]) for k, sd in enumerate(data) if present[k].any()]
+        keep = np.asarray(present.any(axis=1))
+        out = [StepSeries(sd.labels, values[k], present[k]) for k, sd in enumerate(data) if keep[k]]
     ctx.check_deadline()
     return VectorSteps(out)
 
@@ -127,8 +128,9 @@ def eval_matrix_selector(ctx: EvalContext, ms: Any) -> RangeSteps:
         los = np.searchsorted(key, (base + starts).ravel(), side="left").reshape(base.shape[0], -1) - offsets
         his = np.searchsorted(key, (base + ref).ravel(), side="right").reshape(base.shape[0], -1) - offsets
         ends = np.append(offsets[1:, 0], len(ts))
+        nonempty = (his > los).any(axis=1).tolist()
         for k, sd in enumerate(data):
-            if (his[k] > los[k]).any():
+            if nonempty[k]:
                 a, b = int(offsets[k, 0]), int(ends[k])
                 out.append(RangeSeries(sd.labels, ts[a:b], vals[a:b], los[k], his[k]))
     ctx.check_deadline()
