@@ -114,7 +114,7 @@ _API_TIMINGS = """JSON.stringify(performance.getEntriesByType('resource')
   .map(e => [e.name, e.responseEnd - e.startTime, e.encodedBodySize, e.decodedBodySize]))"""
 
 
-def app_page(kind: str, runs: int) -> None:
+def app_page(kind: str, runs: int, gzip: bool = True) -> None:
     """The server runs in a child process (as in production: the browser driver's Python must not share a
     GIL with the server's threads); this process drives Chromium."""
     import json
@@ -123,7 +123,7 @@ def app_page(kind: str, runs: int) -> None:
     from playwright.sync_api import sync_playwright
 
     child = subprocess.Popen(
-        [sys.executable, __file__, "--serve-app-page", kind],
+        [sys.executable, __file__, "--serve-app-page", kind, *([] if gzip else ["--no-gzip"])],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
@@ -159,7 +159,7 @@ def app_page(kind: str, runs: int) -> None:
     print(f"  target <= 1000 ms: {'OK' if statistics.median(times) <= 1000 else 'MISSED'}")
 
 
-def serve_app_page(kind: str) -> None:
+def serve_app_page(kind: str, gzip: bool) -> None:
     """Child of :func:`app_page`: loads the data, serves it, prints a summary line and the URL, and stops
     when stdin closes."""
     with open_store(kind) as store:
@@ -170,25 +170,59 @@ def serve_app_page(kind: str) -> None:
             f"in {time.perf_counter() - began:.1f}s",
             flush=True,
         )
-        with serve_in_thread(store) as url:
+        with _serve(store, gzip=gzip) as url:
             print(url, flush=True)
             sys.stdin.read()
+
+
+@contextlib.contextmanager
+def _serve(store: Any, *, gzip: bool) -> Iterator[str]:
+    """The query API and the dashboard over ``store`` on loopback, with the server's gzip middleware."""
+    import threading
+
+    import uvicorn
+    from fastapi import FastAPI
+
+    from dashboard import dashboard_router
+    from metrics_store.api import query_router
+    from tests.support.servers import free_port, wait_until
+
+    app = FastAPI()
+    if gzip:
+        from paramedic.assembly import add_gzip
+
+        add_gzip(app)
+    app.include_router(query_router(store, registry=CollectorRegistry()))
+    app.include_router(dashboard_router(Sources(metrics=EngineMetrics(store))))
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        wait_until(lambda: server.started, 20, "the bench server")
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--runs", type=int, default=10)
     parser.add_argument("--store", choices=("embedded", "memory", "both"), default="both")
+    parser.add_argument("--no-gzip", action="store_true", help="app page server without gzip")
     parser.add_argument("--serve-app-page", choices=("embedded", "memory"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_app_page:
-        serve_app_page(args.serve_app_page)
+        serve_app_page(args.serve_app_page, gzip=not args.no_gzip)
         return
     kinds = ("embedded", "memory") if args.store == "both" else (args.store,)
     for kind in kinds:
         overview(kind, args.runs)
     for kind in kinds:
-        app_page(kind, max(3, args.runs // 2))
+        app_page(kind, max(3, args.runs // 2), gzip=not args.no_gzip)
 
 
 if __name__ == "__main__":
