@@ -82,10 +82,14 @@ class Probe:
         return Injection(index, mono, wall)
 
     def wait_recovered(self, inj: Injection, timeout_s: float) -> None:
-        """Poll every 100 ms until ``inj``'s instance has recovered; sets ``recovery_s`` (None on timeout)."""
+        """Poll every 100 ms until ``inj``'s instance has stopped answering and then recovered; sets
+        ``recovery_s`` (None on timeout)."""
         deadline = inj.injected_mono + timeout_s
+        hung = False  # the app applies the fault just after its reply: first see it stop answering
         while (now := time.monotonic()) < deadline:
-            if self.recovered(inj.index):
+            if not hung:
+                hung = not self.answers(inj.index)
+            elif self.recovered(inj.index):
                 inj.recovery_s = time.monotonic() - inj.injected_mono
                 return
             time.sleep(max(0.0, POLL_S - (time.monotonic() - now)))

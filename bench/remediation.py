@@ -172,6 +172,9 @@ def report(results: list[dict[str, Any]], args: argparse.Namespace, *, print_jso
         print(json.dumps(doc, indent=2))
         return
     print(f"\nfault -> verified recovery, seconds ({machine}; rule for: {args.for_s:g}s)")
+    if not results:
+        print("(no pipeline finished)")
+        return
     print(f"{'pipeline':20s} {'n':>3s} {'fail':>4s} {'p50':>7s} {'p95':>7s} {'min':>7s} {'max':>7s}")
     for r in results:
         if "p50_s" not in r:
@@ -191,7 +194,10 @@ def report(results: list[dict[str, Any]], args: argparse.Namespace, *, print_jso
         print(f"ratio {name}: {ratio}x")
     if para is not None:
         default = ratios.get("prometheus-default/paramedic_p50")
-        verdict = "met" if para <= 5 and default is not None and default >= 20 else "NOT met"
+        if default is None:
+            verdict = "not judged (prometheus-default not measured)"
+        else:
+            verdict = "met" if para <= 5 and default >= 20 else "NOT met"
         print(f"goal (paramedic p50 <= 5 s, >= 20x prometheus-default): {verdict}")
 
 
