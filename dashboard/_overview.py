@@ -89,11 +89,13 @@ def build_overview(sources: Sources, *, clock: Callable[[], float] = time.time) 
     # One consistent read of every metric the page shows (when the reader offers it: the server's does),
     # instead of one store read per query; the queries then evaluate in memory at ``now``.
     snapshot = getattr(sources.metrics, "snapshot", None)
-    metrics = snapshot(now - SPARK_WINDOW_S, now) if callable(snapshot) else sources.metrics
+    metrics = sources.metrics
+    if callable(snapshot):
+        exprs = [e for *_, e in KPIS] + [e for _, e in PER_APP]
+        metrics = timed("snapshot", lambda: snapshot(now - SPARK_WINDOW_S, now, exprs), metrics)
     kpis = []
     for key, title, unit, expr in KPIS:
-        value = _first(timed(f"kpi:{key}", lambda e=expr: metrics.instant(e), []))  # type: ignore[misc]
-        spark = ""
+        spark, value, last = "", None, False
         if key in SPARKLINES:
             series = timed(
                 f"spark:{key}",
@@ -102,6 +104,12 @@ def build_overview(sources: Sources, *, clock: Callable[[], float] = time.time) 
             )
             if series:
                 spark = json.dumps([series[0].timestamps_s, [_finite(v) for v in series[0].values]])
+                # A snapshot evaluates both at ``now`` and its range grid ends exactly there: the
+                # sparkline's last point is the instant value, no second query.
+                if metrics is not sources.metrics and series[0].timestamps_s[-1] == round(now * 1000) / 1000:
+                    value, last = float(series[0].values[-1]), True
+        if not last:
+            value = _first(timed(f"kpi:{key}", lambda e=expr: metrics.instant(e), []))  # type: ignore[misc]
         kpis.append(Kpi(key, title, fmt(value, unit), value, spark))
 
     rows: dict[str, AppRow] = {}

@@ -8,6 +8,8 @@ platform adapter (when it is :class:`~platforms.base.Remediable`; else the pages
 
 from __future__ import annotations
 
+import contextlib
+import re
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -20,9 +22,9 @@ from prometheus_client import CollectorRegistry
 
 from alerting.dispatch import Dispatcher
 from dashboard import InstanceInfo, InstantSample, RangeSeries, ReaderError, Sources, dashboard_router
-from metrics_store.base import Querier
-from metrics_store.model import METRIC_NAME, Labels, Matcher, MatchOp, SeriesData
-from metrics_store.promql import Engine
+from metrics_store.base import Querier, StoreError
+from metrics_store.model import METRIC_NAME, Labels, Matcher, MatchOp, SeriesData, labels_get
+from metrics_store.promql import Engine, metric_names
 from metrics_store.promql.errors import QueryError
 from metrics_store.promql.values import Matrix, Scalar, Vector
 from platforms.base import Platform, PlatformError, Remediable
@@ -53,12 +55,21 @@ class EngineMetrics:
         self._engine = engine or Engine(querier, timeout_s=timeout_s, registry=CollectorRegistry())
         self._clock = clock
 
-    def snapshot(self, start_s: float, end_s: float) -> EngineMetrics:
+    def snapshot(self, start_s: float, end_s: float, exprs: Sequence[str] = ()) -> EngineMetrics:
         """A reader evaluating at ``end_s`` whose queries read each metric name once from the store, over
         ``[start_s - 5 min lookback, end_s]``, and share those samples (see :class:`SnapshotQuerier`): for a
-        page that runs many queries over the same few metrics."""
+        page that runs many queries over the same few metrics. The metrics of ``exprs`` (the queries the
+        page will run) are read at once, in one store read."""
         window = (round(start_s * 1000) - _LOOKBACK_MS, round(end_s * 1000))
         reads = SnapshotQuerier(self._querier, *window)
+        names: set[str] = set()
+        for expr in exprs:
+            with contextlib.suppress(QueryError):  # reported when the query runs
+                names |= metric_names(expr)
+        try:
+            reads.read(names)
+        except StoreError as exc:
+            raise ReaderError(f"metrics store: {exc}") from exc
         return EngineMetrics(reads, clock=lambda: end_s, engine=self._engine.with_querier(reads))
 
     def instant(self, expr: str) -> list[InstantSample]:
@@ -103,6 +114,18 @@ class SnapshotQuerier:
         self._end_ms = end_ms
         self._read: dict[str, tuple[int, int, list[SeriesData]]] = {}
         self._sliced: dict[tuple[str, int, int], list[SeriesData]] = {}  # (name, start, end) -> series
+
+    def read(self, names: set[str]) -> None:
+        """Read all series of ``names`` over the range in one ``select`` (a regex on the name)."""
+        if not names:
+            return
+        pattern = "|".join(re.escape(n) for n in sorted(names))
+        found: dict[str, list[SeriesData]] = {n: [] for n in names}
+        lo, hi = self._start_ms, self._end_ms
+        for sd in self._querier.select([Matcher(METRIC_NAME, MatchOp.RE, pattern)], lo, hi):
+            found.setdefault(labels_get(sd.labels, METRIC_NAME), []).append(sd)
+        for name, series in found.items():
+            self._read[name] = (lo, hi, series)
 
     def select(self, matchers: Sequence[Matcher], start_ms: int, end_ms: int) -> list[SeriesData]:
         name = next((m.value for m in matchers if m.name == METRIC_NAME and m.op is MatchOp.EQ), None)

@@ -6,6 +6,7 @@ Parsing is ``promql_parser``'s; evaluation evaluates every AST node once for all
 """
 
 from metrics_store.promql._ast import parse_selector
+from metrics_store.promql._prefetch import metric_names
 from metrics_store.promql.engine import Engine
 from metrics_store.promql.errors import (
     QueryError,
@@ -36,5 +37,6 @@ __all__ = [
     "TooManySamplesError",
     "UnsupportedError",
     "Vector",
+    "metric_names",
     "parse_selector",
 ]

@@ -14,12 +14,12 @@ from typing import Any
 import promql_parser
 
 from metrics_store.model import METRIC_NAME, Matcher
-from metrics_store.promql._ast import duration_ms, selector_matchers
+from metrics_store.promql._ast import duration_ms, parse, selector_matchers
 from metrics_store.promql._context import EvalContext
 from metrics_store.promql._selectors import reference_times
 from metrics_store.promql.errors import QueryError
 
-__all__ = ["prefetch"]
+__all__ = ["metric_names", "prefetch"]
 
 _Read = tuple[frozenset[Matcher], int, int]
 
@@ -66,3 +66,26 @@ def _collect(ctx: EvalContext, node: Any, out: list[_Read]) -> None:
             _collect(ctx, node.param, out)
     elif isinstance(node, promql_parser.ParenExpr | promql_parser.UnaryExpr):
         _collect(ctx, node.expr, out)
+
+
+def metric_names(query: str) -> set[str]:
+    """Metric names the selectors of ``query`` select by name (``x{...}``, not ``{__name__=~"..."}``); raises
+    :class:`QueryParseError` for a query that does not parse."""
+    names: set[str] = set()
+    stack = [parse(query)]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, promql_parser.VectorSelector):
+            if node.name:
+                names.add(str(node.name))
+        elif isinstance(node, promql_parser.MatrixSelector):
+            stack.append(node.vector_selector)
+        elif isinstance(node, promql_parser.Call):
+            stack.extend(node.args)
+        elif isinstance(node, promql_parser.BinaryExpr):
+            stack.extend((node.lhs, node.rhs))
+        elif isinstance(node, promql_parser.AggregateExpr):
+            stack.extend(n for n in (node.expr, node.param) if n is not None)
+        elif isinstance(node, promql_parser.ParenExpr | promql_parser.UnaryExpr | promql_parser.SubqueryExpr):
+            stack.append(node.expr)
+    return names
