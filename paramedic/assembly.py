@@ -43,6 +43,8 @@ from paramedic.dashboard import build_router as dashboard_router
 from paramedic.logs import LogService
 from paramedic.remediation import RemediationService
 from platforms.base import Platform
+from platforms.cloudfoundry.log_cache import LogCacheSource
+from platforms.config import CloudFoundryPlatformConfig
 from platforms.factory import open_platform
 from remediation.base import RemediationError
 
@@ -116,10 +118,15 @@ class Paramedic:
                 raise
             if self.alerting is not None:
                 self.alerting.sink.subscribe(self.remediation.sink)
+        appender = self.alerting.appender if self.alerting is not None else self.store
+        self.log_cache: LogCacheSource | None = None
+        if isinstance(config.platform, CloudFoundryPlatformConfig) and config.platform.log_cache is not None:
+            # Cloud Foundry app containers and components are watched through Log Cache, agentlessly.
+            self.log_cache = LogCacheSource(config.platform, appender, registry=registry)
         self.metadata = MetadataRegistry(registry=registry)
         self.scraper = ScrapeManager(
             config.collector,
-            self.alerting.appender if self.alerting is not None else self.store,  # tees the recent window
+            appender,  # tees the rules' recent window when rules are on
             self.platform,
             registry=registry,
             base_dir=base_dir,
@@ -147,6 +154,8 @@ class Paramedic:
             if self.remediation is not None:
                 await self.remediation.start()
             await self.scraper.start()
+            if self.log_cache is not None:
+                await self.log_cache.start()
             # Everything built at startup lives for the whole run: move it out of the cyclic GC's view, and
             # collect the young generation less often. Full collections were rescanning the startup heap on
             # every scrape burst (about 13% of process CPU at 40k samples/s).
@@ -160,6 +169,8 @@ class Paramedic:
                 yield
             finally:
                 log.info("paramedic stopping")
+                if self.log_cache is not None:
+                    await self.log_cache.stop()
                 await self.scraper.stop()
                 if self.remediation is not None:
                     await self.remediation.stop()
