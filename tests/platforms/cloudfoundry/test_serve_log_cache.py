@@ -1,5 +1,5 @@
-"""``paramedic serve`` with a Cloud Foundry platform and ``log_cache``: the server polls Log Cache (the loopback
-fake serving recorded-shape responses) and the samples are queryable through its own PromQL API."""
+"""``paramedic serve`` with a Cloud Foundry platform and ``log_cache``: the server polls Log Cache (the
+loopback fake serving recorded-shape responses) and the samples are queryable through its own PromQL API."""
 
 from __future__ import annotations
 
