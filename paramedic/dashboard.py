@@ -138,17 +138,32 @@ class SnapshotQuerier:
             self._read[name] = hit
         sliced = self._sliced.get((name, start_ms, end_ms))
         if sliced is None:
-            sliced = self._sliced[(name, start_ms, end_ms)] = [
-                SeriesData(sd.labels, sd.timestamps_ms[a:b], sd.values[a:b])
-                for sd in hit[2]
-                if (a := int(np.searchsorted(sd.timestamps_ms, start_ms, side="left")))
-                < (b := int(np.searchsorted(sd.timestamps_ms, end_ms, side="right")))
-            ]
+            sliced = self._sliced[(name, start_ms, end_ms)] = _slice(hit[2], start_ms, end_ms)
         others = [m for m in matchers if not (m.name == METRIC_NAME and m.op is MatchOp.EQ)]
         return [sd for sd in sliced if all(m.matches_labels(sd.labels) for m in others)]
 
     def series(self, matchers: Sequence[Matcher], start_ms: int, end_ms: int) -> list[Labels]:
         return self._querier.series(matchers, start_ms, end_ms)
+
+
+def _slice(series: list[SeriesData], start_ms: int, end_ms: int) -> list[SeriesData]:
+    """The samples of every series in ``[start_ms, end_ms]`` (series left without samples dropped)."""
+    series = [sd for sd in series if len(sd.timestamps_ms)]
+    if not series:
+        return []
+    firsts = np.fromiter((sd.timestamps_ms[0] for sd in series), np.int64, len(series))
+    lasts = np.fromiter((sd.timestamps_ms[-1] for sd in series), np.int64, len(series))
+    whole = ((firsts >= start_ms) & (lasts <= end_ms)).tolist()  # usually most: no search needed
+    out = []
+    for sd, keep_all in zip(series, whole, strict=True):
+        if keep_all:
+            out.append(sd)
+            continue
+        ts = sd.timestamps_ms
+        a, b = int(np.searchsorted(ts, start_ms, side="left")), int(np.searchsorted(ts, end_ms, side="right"))
+        if b > a:
+            out.append(SeriesData(sd.labels, ts[a:b], sd.values[a:b]))
+    return out
 
 
 class DispatcherAlerts:

@@ -69,7 +69,7 @@ class VectorSteps:
     series: list[StepSeries]
 
     def num_samples(self) -> int:
-        return int(sum(int(s.present.sum()) for s in self.series))
+        return sum(int(np.count_nonzero(s.present)) for s in self.series)
 
 
 @dataclass(slots=True)
