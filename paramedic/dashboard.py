@@ -16,7 +16,6 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-import numpy as np
 from fastapi import APIRouter
 from prometheus_client import CollectorRegistry
 
@@ -24,7 +23,7 @@ from alerting.dispatch import Dispatcher
 from dashboard import InstanceInfo, InstantSample, RangeSeries, ReaderError, Sources, dashboard_router
 from metrics_store.base import Querier, StoreError
 from metrics_store.model import METRIC_NAME, Labels, Matcher, MatchOp, SeriesData, labels_get
-from metrics_store.promql import Engine, metric_names
+from metrics_store.promql import Engine, metric_names, slice_series
 from metrics_store.promql.errors import QueryError
 from metrics_store.promql.values import Matrix, Scalar, Vector
 from platforms.base import Platform, PlatformError, Remediable
@@ -138,32 +137,12 @@ class SnapshotQuerier:
             self._read[name] = hit
         sliced = self._sliced.get((name, start_ms, end_ms))
         if sliced is None:
-            sliced = self._sliced[(name, start_ms, end_ms)] = _slice(hit[2], start_ms, end_ms)
+            sliced = self._sliced[(name, start_ms, end_ms)] = slice_series(hit[2], start_ms, end_ms)
         others = [m for m in matchers if not (m.name == METRIC_NAME and m.op is MatchOp.EQ)]
         return [sd for sd in sliced if all(m.matches_labels(sd.labels) for m in others)]
 
     def series(self, matchers: Sequence[Matcher], start_ms: int, end_ms: int) -> list[Labels]:
         return self._querier.series(matchers, start_ms, end_ms)
-
-
-def _slice(series: list[SeriesData], start_ms: int, end_ms: int) -> list[SeriesData]:
-    """The samples of every series in ``[start_ms, end_ms]`` (series left without samples dropped)."""
-    series = [sd for sd in series if len(sd.timestamps_ms)]
-    if not series:
-        return []
-    firsts = np.fromiter((sd.timestamps_ms[0] for sd in series), np.int64, len(series))
-    lasts = np.fromiter((sd.timestamps_ms[-1] for sd in series), np.int64, len(series))
-    whole = ((firsts >= start_ms) & (lasts <= end_ms)).tolist()  # usually most: no search needed
-    out = []
-    for sd, keep_all in zip(series, whole, strict=True):
-        if keep_all:
-            out.append(sd)
-            continue
-        ts = sd.timestamps_ms
-        a, b = int(np.searchsorted(ts, start_ms, side="left")), int(np.searchsorted(ts, end_ms, side="right"))
-        if b > a:
-            out.append(SeriesData(sd.labels, ts[a:b], sd.values[a:b]))
-    return out
 
 
 class DispatcherAlerts:

@@ -6,6 +6,7 @@ Parsing is ``promql_parser``'s; evaluation evaluates every AST node once for all
 """
 
 from metrics_store.promql._ast import parse_selector
+from metrics_store.promql._context import slice_series
 from metrics_store.promql._prefetch import metric_names
 from metrics_store.promql.engine import Engine
 from metrics_store.promql.errors import (
@@ -39,4 +40,5 @@ __all__ = [
     "Vector",
     "metric_names",
     "parse_selector",
+    "slice_series",
 ]

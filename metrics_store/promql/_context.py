@@ -12,7 +12,7 @@ from metrics_store.model import Matcher, SeriesData
 from metrics_store.promql._steps import I64
 from metrics_store.promql.errors import QueryStorageError, QueryTimeoutError, TooManySamplesError
 
-__all__ = ["EvalContext"]
+__all__ = ["EvalContext", "slice_series"]
 
 
 @dataclass(slots=True)
@@ -72,13 +72,41 @@ class EvalContext:
         for done, lo, hi, series in self.selected:
             if done <= matchers and lo <= start_ms and end_ms <= hi:
                 extra = matchers - done
-                out = []
-                for sd in series:
-                    if all(m.matches_labels(sd.labels) for m in extra):
-                        ts = sd.timestamps_ms
-                        a = int(np.searchsorted(ts, start_ms, side="left"))
-                        b = int(np.searchsorted(ts, end_ms, side="right"))
-                        if b > a:
-                            out.append(SeriesData(sd.labels, ts[a:b], sd.values[a:b]))
-                return out
+                chosen = [sd for sd in series if all(m.matches_labels(sd.labels) for m in extra)]
+                return slice_series(chosen, start_ms, end_ms)
         return None
+
+
+def slice_series(series: list[SeriesData], start_ms: int, end_ms: int) -> list[SeriesData]:
+    """Every series' samples in ``[start_ms, end_ms]``, series without any dropped; a series wholly inside
+    is returned as is. One ``searchsorted`` pair over all series (each series' timestamps in a key block of
+    its own: ``series * span + (t - t0)``) rather than a pair per series."""
+    series = [sd for sd in series if len(sd.timestamps_ms)]
+    if not series:
+        return []
+    sizes = np.fromiter((len(sd.timestamps_ms) for sd in series), np.int64, len(series))
+    ts = np.concatenate([sd.timestamps_ms for sd in series])
+    t0, t1 = min(int(ts.min()), start_ms), max(int(ts.max()), end_ms)
+    span = t1 - t0 + 1
+    if len(series) * span >= 2**62:
+        bounds = [
+            (
+                int(np.searchsorted(sd.timestamps_ms, start_ms)),
+                int(np.searchsorted(sd.timestamps_ms, end_ms, "right")),
+            )
+            for sd in series
+        ]
+    else:
+        offsets = np.cumsum(sizes) - sizes
+        key = np.repeat(np.arange(len(series), dtype=np.int64) * np.int64(span), sizes) + (ts - np.int64(t0))
+        base = np.arange(len(series), dtype=np.int64) * np.int64(span) - np.int64(t0)
+        a = np.searchsorted(key, base + start_ms, side="left") - offsets
+        b = np.searchsorted(key, base + end_ms, side="right") - offsets
+        bounds = list(zip(a.tolist(), b.tolist(), strict=True))
+    out = []
+    for sd, n, (a_k, b_k) in zip(series, sizes.tolist(), bounds, strict=True):
+        if a_k == 0 and b_k == n:
+            out.append(sd)
+        elif b_k > a_k:
+            out.append(SeriesData(sd.labels, sd.timestamps_ms[a_k:b_k], sd.values[a_k:b_k]))
+    return out
