@@ -16,6 +16,7 @@ A policy file is YAML ``{policies: [Policy, ...]}``; ``paramedic policy schema``
           blast_radius: {max_instances_pct: 50}
           circuit_breaker: {max_failures: 3, window: 1h}
           approval: {required: false}
+          max_defer: 10m                 # deferred (lock, cooldown, blast radius, max_concurrent) at most
         verify: {deadline: 60s, on_failure: escalate}
 
 Durations are Prometheus-style (``30s``, ``5m``, ``1h30m``) or seconds.
@@ -176,6 +177,9 @@ class RailsConfig(_Model):
     blast_radius: BlastRadiusRail | None = None
     circuit_breaker: CircuitBreakerRail | None = None
     approval: ApprovalRail | None = None
+    max_defer: Duration | None = Field(
+        None, description="Longest a request deferred by a transient rail waits before it expires."
+    )
 
 
 class VerifySpec(_Model):
@@ -213,6 +217,11 @@ class GlobalRails(_Model):
     circuit_breaker: CircuitBreakerRail = Field(default_factory=CircuitBreakerRail)
     approval: ApprovalRail = Field(default_factory=ApprovalRail)
     max_concurrent: int = Field(4, ge=1, description="Actions running at once across all policies.")
+    max_defer: Duration = Field(
+        600.0,
+        description="A request deferred by lock, cooldown, blast radius or max_concurrent expires after "
+        "waiting this long (or earlier, when its alert resolves).",
+    )
 
 
 class RemediationConfig(BaseModel):

@@ -4,7 +4,8 @@ Pipeline for every firing alert (:meth:`RemediationEngine.put` from any thread, 
 
     plan (policies whose matchers all match -> one ActionRequest each, id stable per alert occurrence)
     -> record (audit ``requested``; a known id is a repeat and is dropped)
-    -> rails (lock, cooldown, budget, blast radius, circuit breaker, max_concurrent; first refusal wins)
+    -> rails (lock, cooldown, budget, blast radius, circuit breaker, max_concurrent; first objection wins:
+       budget and circuit breaker refuse for good, the others defer — see below)
     -> mode (dry_run: say what would be done) -> approval (pending until approved, rejected or expired)
     -> start (``started`` is durably journaled *before* any platform call) -> action (platform calls in
        threads, retried with backoff, each attempt audited) -> succeeded/failed -> verify -> escalate/revert
@@ -12,6 +13,13 @@ Pipeline for every firing alert (:meth:`RemediationEngine.put` from any thread, 
 Decisions run on the event loop without awaiting between the rails and ``started``, so rails that count
 executed actions (budget, cooldown) can never be raced past. After a crash, :meth:`recover` marks actions
 that were ``started`` but never finished ``interrupted`` and only verifies them: nothing is applied twice.
+
+Deferral: a rail that says "not now" (lock, cooldown, blast radius, max_concurrent) puts the request in
+``deferred`` (one ``deferred`` event per change of rail, not per re-check; one entry per request id). Deferred
+requests are re-checked in arrival order through all the rails whenever an action finishes, at least every
+second while the worker runs (:meth:`start`), and at every :meth:`handle`; once they pass they go on as usual
+(dry run, approval, start). A deferred request ``expired`` when its triggering alert resolves first, or
+after ``max_defer``. :meth:`recover` re-queues deferred requests (they never started).
 """
 
 from __future__ import annotations
@@ -41,10 +49,10 @@ from remediation._metrics import EngineMetrics
 from remediation._plan import CompiledPolicy, compile_policy, plan_alert
 from remediation.actions import ACTIONS
 from remediation.approval import ApprovalSigner
-from remediation.base import ActionResult, AuditLog, RemediationError, Verifier
+from remediation.base import ActionResult, AuditLog, Rail, RemediationError, Verifier
 from remediation.config import GlobalRails, Policy, VerifySpec
 from remediation.model import ActionRecord, ActionRequest, AuditEvent, EventKind
-from remediation.rails import INSTANCE_ACTIONS, CircuitBreakerRail, RailEnv, build_rails
+from remediation.rails import INSTANCE_ACTIONS, CircuitBreakerRail, RailEnv, build_rails, defers
 from remediation.verify import AlertVerifier
 
 __all__ = [
@@ -59,6 +67,10 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 _MAX_QUEUE = 200_000
+_RECHECK_S = 1.0  # deferred requests are re-checked at least this often while the worker runs
+
+_RailsKey = tuple[str, str, str, str]
+_Verdict = tuple[Rail, str] | None
 
 
 def utc_now() -> datetime:
@@ -85,6 +97,23 @@ class PolicyStatus:
     @property
     def breaker_open(self) -> bool:
         return bool(self.open_breakers)
+
+
+@dataclass(slots=True)
+class _Deferred:
+    """A request waiting for a transient rail (one per request id)."""
+
+    request: ActionRequest
+    rail: str
+    reason: str
+    since: datetime  # when this deferral began: max_defer counts from here
+    approved: bool  # approved before it was deferred: no second approval round
+    key: _RailsKey  # what the rails' verdict depends on (shared within one re-check pass)
+
+
+def _rails_key(req: ActionRequest) -> _RailsKey:
+    params = json.dumps(req.params, sort_keys=True, default=str)
+    return (req.policy, req.action, str(req.target), params)
 
 
 class RemediationEngine:
@@ -136,6 +165,13 @@ class RemediationEngine:
         self._pending: dict[str, datetime] = {}  # action id -> expires at
         self._open_breakers: dict[tuple[str, str], datetime] = {}  # (policy, target) -> last failure
         self._counts: dict[str, tuple[float, int]] = {}  # app -> (monotonic fetched, instances)
+        self._deferred: dict[str, _Deferred] = {}  # action id -> deferred request, in arrival order
+        self._resolved: dict[str, datetime] = {}  # alert fingerprint -> latest ends_at seen (from put/handle)
+        self._resolved_lock = threading.Lock()
+        self._recheck_due = False
+        self._recheck_task: asyncio.Task[None] | None = None
+        self._last_recheck = 0.0  # monotonic
+        self._closing = False  # stop() in progress: deferred requests are left for recover()
         self._env = RailEnv(global_rails, self._policy, self._running, {})
         self._rails = build_rails(self._env)
         self._queue: deque[Alert] = deque()
@@ -226,17 +262,34 @@ class RemediationEngine:
         observe = getattr(self._verifier, "observe", None)
         if callable(observe):
             observe(alerts)
+        now = self._clock()
+        ended = [(a, a.ends_at) for a in alerts if a.ends_at is not None and a.ends_at <= now]
+        if ended:
+            with self._resolved_lock:
+                for a, at in ended:
+                    fp = a.fingerprint()
+                    prev = self._resolved.get(fp)
+                    if prev is None or at > prev:
+                        self._resolved[fp] = at
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._wake = asyncio.Event()
         self._stopping.clear()
+        self._closing = False
         self._worker = asyncio.create_task(self._work(), name="remediation-engine")
         self._wake.set()
 
     async def stop(self, timeout_s: float = 30.0) -> None:
         """Stop taking alerts; wait up to ``timeout_s`` for running actions, then cancel them (a cancelled
-        action stays ``started`` in the journal and is reported ``interrupted`` by the next recover)."""
+        action stays ``started`` in the journal and is reported ``interrupted`` by the next recover).
+        Deferred requests are not started any more; they stay ``deferred`` for the next recover."""
+        self._closing = True
+        if self._recheck_task is not None:
+            self._recheck_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._recheck_task
+            self._recheck_task = None
         if self._worker is not None:
             self._worker.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -278,20 +331,33 @@ class RemediationEngine:
                 except Exception:  # one bad batch must not stop the engine
                     log.exception("remediation: processing %d alerts failed", len(batch))
                 await asyncio.sleep(0)
+            if time.monotonic() - self._last_recheck >= _RECHECK_S:
+                try:
+                    await self._recheck_deferred()
+                except Exception:
+                    log.exception("remediation: re-checking deferred requests failed")
 
     async def handle(self, alerts: Sequence[Alert]) -> list[ActionRecord]:
         """Process ``alerts`` now and wait for the actions they start (incl. verification); the records."""
         self._metrics.alerts_received.inc(len(alerts))
         self._observe(alerts)
         self._sweep_expired()
+        await self._recheck_deferred()
         ids = await self._process(alerts)
         await self._wait_for(ids)
         return [r for r in (self.audit.get(i) for i in ids) if r is not None]
 
     async def _wait_for(self, ids: Sequence[str]) -> None:
-        tasks = [self._tasks[i] for i in ids if i in self._tasks]
-        if tasks:
-            await asyncio.wait(tasks)
+        """Until none of ``ids`` is executing or verifying, including deferred ones that start meanwhile
+        (those still deferred when nothing more runs are not waited for)."""
+        while True:
+            waits: list[asyncio.Task[None]] = [self._tasks[i] for i in ids if i in self._tasks]
+            rt = self._recheck_task
+            if rt is not None and not rt.done() and any(i in self._deferred for i in ids):
+                waits.append(rt)
+            if not waits:
+                return
+            await asyncio.wait(waits)
 
     async def _process(self, alerts: Sequence[Alert]) -> list[str]:
         touched: list[str] = []
@@ -347,9 +413,10 @@ class RemediationEngine:
 
     async def _prefetch(self, req: ActionRequest) -> None:
         """Instance count for the blast-radius rail (read in a thread, cached 2 s per app)."""
-        if req.action not in INSTANCE_ACTIONS and req.action != "scale":
-            return
-        app = req.target.app
+        if req.action in INSTANCE_ACTIONS or req.action == "scale":
+            await self._prefetch_app(req.target.app)
+
+    async def _prefetch_app(self, app: str) -> None:
         hit = self._counts.get(app)
         if hit is not None and time.monotonic() - hit[0] < 2.0:
             return
@@ -362,16 +429,49 @@ class RemediationEngine:
             self._counts[app] = (time.monotonic(), n)
         self._env.instance_counts = {a: c for a, (_, c) in self._counts.items()}
 
-    def _decide(self, req: ActionRequest, *, approved: bool = False) -> None:
-        """Rails, mode, approval, start — synchronous, so nothing interleaves between check and start."""
-        now = self._clock()
+    def _check_rails(
+        self, req: ActionRequest, now: datetime, memo: dict[_RailsKey, _Verdict] | None
+    ) -> _Verdict:
+        """The first rail that objects and why, or None. ``memo``: verdicts of this re-check pass by
+        :func:`_rails_key` (valid until an action starts; the request itself is neither running nor started,
+        so the rails' "other than this request" exclusions make no difference)."""
+        key = None
+        if memo is not None:
+            d = self._deferred.get(req.id)
+            key = d.key if d is not None else _rails_key(req)
+            if key in memo:
+                return memo[key]
+        verdict: _Verdict = None
         for rail in self._rails:
             reason = rail.check(req, self.audit, now)
             if reason is not None:
-                self._refuse(req, rail.name, reason)
-                if isinstance(rail, CircuitBreakerRail):
-                    self._breaker_refused(req, rail, reason, now)
+                verdict = (rail, reason)
+                break
+        if memo is not None and key is not None:
+            memo[key] = verdict
+        return verdict
+
+    def _decide(
+        self,
+        req: ActionRequest,
+        *,
+        approved: bool = False,
+        memo: dict[_RailsKey, _Verdict] | None = None,
+    ) -> None:
+        """Rails, mode, approval, start — synchronous, so nothing interleaves between check and start."""
+        now = self._clock()
+        verdict = self._check_rails(req, now, memo)
+        if verdict is not None:
+            rail, reason = verdict
+            if defers(rail):
+                self._defer(req, rail.name, reason, now, approved)
                 return
+            self._deferred.pop(req.id, None)
+            self._refuse(req, rail.name, reason)
+            if isinstance(rail, CircuitBreakerRail):
+                self._breaker_refused(req, rail, reason, now)
+            return
+        self._deferred.pop(req.id, None)
         self._breaker_passed(req)
         if req.mode == "dry_run":
             self._event(req.id, "dry_run", {"would": self._describe(req)})
@@ -387,6 +487,8 @@ class RemediationEngine:
             self._send_approval(req, expires)
             return
         self._start(req)
+        if memo is not None:
+            memo.clear()  # running and started changed: every verdict may differ now
 
     def _describe(self, req: ActionRequest) -> str:
         params = {k: v for k, v in req.params.items() if k != "type" and v is not None}
@@ -398,6 +500,93 @@ class RemediationEngine:
         self._running[req.id] = req
         self._metrics.running.set(len(self._running))
         self._tasks[req.id] = asyncio.create_task(self._execute(req), name=f"remediation-{req.id}")
+
+    # -- deferral -------------------------------------------------------------------------------------
+
+    def _defer(self, req: ActionRequest, rail: str, reason: str, now: datetime, approved: bool) -> None:
+        """Defer ``req`` (or keep it deferred); audited once per change of rail, not per re-check."""
+        d = self._deferred.get(req.id)
+        if d is None:
+            self._deferred[req.id] = _Deferred(req, rail, reason, now, approved, _rails_key(req))
+            self._outcome(req, "deferred")
+        elif d.rail == rail:
+            d.reason = reason
+            return
+        else:
+            d.rail, d.reason = rail, reason
+        self._event(req.id, "deferred", {"rail": rail, "reason": reason})
+
+    def _action_finished(self) -> None:
+        """An action left ``running``/``verifying``: re-check the deferred requests now (in a task, so the
+        finished action's own bookkeeping completes first)."""
+        if not self._deferred or self._closing:
+            return
+        self._recheck_due = True
+        if self._recheck_task is None or self._recheck_task.done():
+            self._recheck_task = asyncio.create_task(self._recheck_loop(), name="remediation-deferred")
+
+    async def _recheck_loop(self) -> None:
+        while self._recheck_due and not self._closing:
+            self._recheck_due = False
+            await self._recheck_deferred()
+
+    def _take_resolved(self, now: datetime) -> dict[str, datetime]:
+        """Resolved alerts seen so far; those older than any deferral can wait are forgotten."""
+        horizon = max(
+            [self.global_rails.max_defer]
+            + [cp.policy.rails.max_defer or 0.0 for cp in self._compiled.values()]
+        )
+        cutoff = now - timedelta(seconds=horizon + 60.0)
+        with self._resolved_lock:
+            if len(self._resolved) > 1000:
+                self._resolved = {fp: at for fp, at in self._resolved.items() if at >= cutoff}
+            return dict(self._resolved)
+
+    def _expiry(self, d: _Deferred, resolved: dict[str, datetime], now: datetime) -> str | None:
+        """Why the deferred request must give up now, or None."""
+        trig = d.request.trigger
+        fp = trig.get("fingerprint")
+        ended = resolved.get(fp) if isinstance(fp, str) else None
+        if ended is not None and trig.get("status") != "resolved":
+            start = trig.get("starts_at")
+            if not isinstance(start, str) or not start or ended >= datetime.fromisoformat(start):
+                return (
+                    f"alert resolved at {ended.isoformat()} before the action could run "
+                    f"(deferred by {d.rail}: {d.reason})"
+                )
+        limit = self._env.max_defer(d.request.policy)
+        if (now - d.since).total_seconds() >= limit:
+            return f"still deferred after max_defer {limit:g}s (by {d.rail}: {d.reason})"
+        return None
+
+    async def _recheck_deferred(self) -> None:
+        """One pass over the deferred requests in arrival order: expire those whose alert resolved or that
+        waited ``max_defer``, run the rest through all the rails again (:meth:`_decide`)."""
+        self._last_recheck = time.monotonic()
+        if not self._deferred or self._closing:
+            return
+        apps = {
+            d.request.target.app
+            for d in self._deferred.values()
+            if d.request.action in INSTANCE_ACTIONS or d.request.action == "scale"
+        }
+        for app in sorted(apps):
+            await self._prefetch_app(app)
+        if self._closing:
+            return
+        now = self._clock()
+        resolved = self._take_resolved(now)
+        memo: dict[_RailsKey, _Verdict] = {}
+        for aid, d in list(self._deferred.items()):
+            if self._deferred.get(aid) is not d:
+                continue  # decided meanwhile
+            why = self._expiry(d, resolved, now)
+            if why is not None:
+                del self._deferred[aid]
+                self._event(aid, "expired", {"reason": why, "rail": d.rail})
+                self._outcome(d.request, "expired")
+                continue
+            self._decide(d.request, approved=d.approved, memo=memo)
 
     # -- circuit breaker escalation -------------------------------------------------------------------
 
@@ -448,6 +637,7 @@ class RemediationEngine:
             self._running.pop(req.id, None)
             self._tasks.pop(req.id, None)
             self._metrics.running.set(len(self._running))
+            self._action_finished()
 
     async def _run_action(self, ctx: EngineContext, req: ActionRequest) -> ActionResult:
         action = ACTIONS.get(req.action)
@@ -582,13 +772,17 @@ class RemediationEngine:
 
     async def recover(self) -> list[ActionRecord]:
         """Settle what the last run left open: ``started``/``succeeded`` without an end -> ``interrupted``
-        (never re-applied) and then verified; pending approvals keep waiting until their timeout;
-        recorded but undecided requests are refused (the alert will be re-sent if it still fires)."""
+        (never re-applied) and then verified; pending approvals keep waiting until their timeout; deferred
+        requests (never started) are re-queued in arrival order, their max_defer counted from the original
+        deferral; recorded but undecided requests are refused (the alert is re-sent if it still fires)."""
         out: list[str] = []
+        deferred: list[ActionRecord] = []
         for rec in self.audit.open_actions():
             req = rec.request
             out.append(req.id)
-            if rec.status == "pending_approval":
+            if rec.status == "deferred":
+                deferred.append(rec)
+            elif rec.status == "pending_approval":
                 at = next(e.at for e in reversed(rec.events) if e.kind == "pending_approval")
                 timeout = self._env.approval(req.policy).timeout
                 self._pending[req.id] = at + timedelta(seconds=timeout)
@@ -604,10 +798,29 @@ class RemediationEngine:
                 self._tasks[req.id] = asyncio.create_task(self._verify_recovered(req))
             else:
                 self._refuse(req, "recovery", "engine restarted before a decision was made")
+        for rec in sorted(deferred, key=lambda r: r.events[0].seq if r.events else 0):
+            self._requeue(rec)
         self._metrics.running.set(len(self._running))
         self._metrics.pending_approvals.set(len(self._pending))
         self._sweep_expired()
+        self._action_finished()  # re-check the re-queued requests soon
         return [self._record(i) for i in out]
+
+    def _requeue(self, rec: ActionRecord) -> None:
+        """Rebuild the deferred entry of a recovered ``deferred`` request from its events."""
+        since, rail, reason, approved = rec.updated_at, "", "", False
+        previous = "requested"
+        for e in rec.events:
+            if e.kind == "deferred":
+                if previous != "deferred":
+                    since = e.at
+                rail, reason = str(e.data.get("rail", "")), str(e.data.get("reason", ""))
+            elif e.kind == "approved":
+                approved = True
+            if e.kind in ("requested", "deferred", "approved", "pending_approval"):
+                previous = e.kind
+        req = rec.request
+        self._deferred[req.id] = _Deferred(req, rail, reason, since, approved, _rails_key(req))
 
     async def _verify_recovered(self, req: ActionRequest) -> None:
         try:
@@ -616,3 +829,4 @@ class RemediationEngine:
             self._running.pop(req.id, None)
             self._tasks.pop(req.id, None)
             self._metrics.running.set(len(self._running))
+            self._action_finished()

@@ -5,9 +5,10 @@
   (policy + target + alert fingerprint + alert start), so a storm of repeats of one alert maps to one request
   and a request is never applied twice.
 * Every step of its life is an :class:`AuditEvent` appended to the audit trail: ``requested``, each rail's
-  ``refused``, ``dry_run``, ``pending_approval``, ``approved``/``rejected``, ``started``, ``platform_call``,
-  ``succeeded``/``failed``, ``verified``/``verification_failed``, ``escalated``, ``reverted``,
-  ``interrupted``.
+  ``refused`` (budget, circuit breaker: final) or ``deferred`` (lock, cooldown, blast radius, max_concurrent:
+  "not now", re-checked until it passes or ``expired``), ``dry_run``, ``pending_approval``,
+  ``approved``/``rejected``, ``started``, ``platform_call``, ``succeeded``/``failed``,
+  ``verified``/``verification_failed``, ``escalated``, ``reverted``, ``interrupted``.
 * :class:`ActionRecord` is the folded view of one request's events (what ``GET /api/v1/actions`` returns).
 """
 
@@ -32,6 +33,7 @@ __all__ = [
 EventKind = Literal[
     "requested",
     "refused",
+    "deferred",  # a rail said "not now": data {rail, reason}, written once per change of rail
     "dry_run",
     "pending_approval",
     "approved",
@@ -53,6 +55,7 @@ EventKind = Literal[
 ActionStatus = Literal[
     "requested",
     "refused",
+    "deferred",  # waiting for a transient rail (not terminal: re-checked, re-queued by recover)
     "dry_run",
     "pending_approval",
     "rejected",

@@ -17,6 +17,7 @@ __all__ = ["STATUS_OF", "StartedAction", "dumps", "fold", "jsonable", "request_f
 STATUS_OF: dict[str, ActionStatus] = {
     "requested": "requested",
     "refused": "refused",
+    "deferred": "deferred",
     "dry_run": "dry_run",
     "pending_approval": "pending_approval",
     "approved": "requested",

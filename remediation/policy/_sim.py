@@ -1,5 +1,6 @@
 """What ``policy test`` and ``policy backtest`` share: a virtual clock, a simulating engine, and the
-decision an action record ended in (``executed``, ``dry_run``, ``refused`` by a rail,
+decision an action record ended in (``executed``, ``dry_run``, ``refused`` by a rail, ``deferred`` by a rail
+and still waiting, ``expired`` (deferred by a rail until its alert resolved or ``max_defer``, or unapproved),
 ``pending_approval``)."""
 
 from __future__ import annotations
@@ -60,7 +61,7 @@ class Decision:
     policy: str
     action: str
     target: str
-    decision: str  # executed | dry_run | refused | pending_approval | <other terminal status>
+    decision: str  # executed | dry_run | refused | deferred | expired | pending_approval | <other status>
     rail: str | None = None
     reason: str = ""
     params: dict[str, Any] = field(default_factory=dict)
@@ -99,6 +100,11 @@ def decision_of(record: ActionRecord) -> Decision:
     elif "dry_run" in kinds:
         decision = "dry_run"
         reason = str(kinds["dry_run"].data.get("would", ""))
+    elif record.status in ("deferred", "expired") and "deferred" in kinds:
+        decision = record.status  # the rail that held it back last, and why (or why it gave up)
+        rail = str(kinds["deferred"].data.get("rail", ""))
+        last = kinds["expired"] if record.status == "expired" else kinds["deferred"]
+        reason = str(last.data.get("reason", ""))
     elif "pending_approval" in kinds:
         decision = "pending_approval"
     else:

@@ -44,7 +44,11 @@ class BacktestResult:
     rows: list[BacktestRow] = field(default_factory=list)
 
     def refusals_by_rail(self) -> Counter[str]:
-        return Counter(r.decision.rail or "" for r in self.rows if r.decision.decision == "refused")
+        """Requests a rail kept from running: refused, or deferred and never run (deferred, expired)."""
+        held = ("refused", "deferred", "expired")
+        return Counter(
+            r.decision.rail for r in self.rows if r.decision.decision in held and r.decision.rail is not None
+        )
 
 
 class _Collect:

@@ -13,12 +13,16 @@
             status: firing                 # or resolved (ends the alert with the same labels)
         expect:                            # every decision, in any order; params are a subset
           - {policy: restart-hung-instance, action: restart_instance, target: checkout/1,
-             decision: refused, rail: cooldown}
+             decision: deferred, rail: cooldown}
 
 Each test runs the alerts through a :class:`~remediation.engine.RemediationEngine` in simulation (rails and
 decisions as if live, no mutating platform call) over an in-memory platform and audit trail, with a virtual
-clock starting at 2024-01-01T00:00:00Z. Decisions: ``executed``, ``dry_run``, ``refused`` (with ``rail``),
-``pending_approval``.
+clock starting at 2024-01-01T00:00:00Z. Decisions: ``executed``, ``dry_run``, ``refused`` (budget or circuit
+breaker, with ``rail``), ``deferred`` (lock, cooldown, blast radius or max_concurrent said "not now", with
+``rail``; still waiting when the test ends), ``expired`` (deferred, with ``rail``, until the alert resolved or
+``max_defer`` passed), ``pending_approval``. Deferred requests are re-checked when an action finishes and
+before each alert of the test, at its time: a request deferred by a cooldown is ``executed`` if a later alert
+entry comes after the cooldown while the alert still fires.
 """
 
 from __future__ import annotations
@@ -96,7 +100,7 @@ class Expectation(_M):
     policy: str
     action: str | None = None
     target: str | None = None
-    decision: Literal["executed", "dry_run", "refused", "pending_approval"]
+    decision: Literal["executed", "dry_run", "refused", "deferred", "expired", "pending_approval"]
     rail: str | None = None
     params: dict[str, Any] = Field(default_factory=dict)
 

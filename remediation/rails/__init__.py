@@ -1,5 +1,9 @@
-"""Safety rails, checked in this order (first refusal wins): lock, cooldown, budget, blast radius,
-circuit breaker, global concurrency. Approval and mode are decided by the engine after the rails."""
+"""Safety rails, checked in this order (first objection wins): lock, cooldown, budget, blast radius,
+circuit breaker, global concurrency. Approval and mode are decided by the engine after the rails.
+
+Rails whose objection is transient ("not now": lock, cooldown, blast radius, max_concurrent) have
+``defers = True``: the engine defers the request and re-checks it until it passes or expires. Budget and
+circuit breaker refuse for good (``defers = False``); so does any rail without the attribute."""
 
 from __future__ import annotations
 
@@ -23,7 +27,13 @@ __all__ = [
     "LockRail",
     "RailEnv",
     "build_rails",
+    "defers",
 ]
+
+
+def defers(rail: Rail) -> bool:
+    """Whether ``rail``'s objection only means "not now" (the engine defers instead of refusing)."""
+    return getattr(rail, "defers", False) is True
 
 
 def build_rails(env: RailEnv) -> list[Rail]:

@@ -48,6 +48,11 @@ class RailEnv:
         p = self.policy(policy)
         return (p.rails.circuit_breaker if p is not None else None) or self.global_rails.circuit_breaker
 
+    def max_defer(self, policy: str) -> float:
+        p = self.policy(policy)
+        d = p.rails.max_defer if p is not None else None
+        return self.global_rails.max_defer if d is None else d
+
     def approval(self, policy: str) -> ApprovalRail:
         p = self.policy(policy)
         return (p.rails.approval if p is not None else None) or self.global_rails.approval

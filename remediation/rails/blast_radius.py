@@ -19,6 +19,7 @@ __all__ = ["BlastRadiusRail"]
 
 class BlastRadiusRail:
     name = "blast_radius"
+    defers = True  # "not now": the engine defers the request and re-checks it
 
     def __init__(self, env: RailEnv) -> None:
         self.env = env

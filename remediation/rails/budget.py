@@ -14,6 +14,7 @@ __all__ = ["BudgetRail"]
 
 class BudgetRail:
     name = "budget"
+    defers = False  # a hard refusal: the request ends ``refused``
 
     def __init__(self, env: RailEnv) -> None:
         self.env = env

@@ -25,6 +25,7 @@ class BreakerState:
 
 class CircuitBreakerRail:
     name = "circuit_breaker"
+    defers = False  # a hard refusal: the request ends ``refused``
 
     def __init__(self, env: RailEnv) -> None:
         self.env = env

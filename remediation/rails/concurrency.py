@@ -13,6 +13,7 @@ __all__ = ["ConcurrencyRail"]
 
 class ConcurrencyRail:
     name = "max_concurrent"
+    defers = True  # "not now": the engine defers the request and re-checks it
 
     def __init__(self, env: RailEnv) -> None:
         self.env = env

@@ -14,6 +14,7 @@ __all__ = ["CooldownRail"]
 
 class CooldownRail:
     name = "cooldown"
+    defers = True  # "not now": the engine defers the request and re-checks it
 
     def __init__(self, env: RailEnv) -> None:
         self.env = env

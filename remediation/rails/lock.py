@@ -15,6 +15,7 @@ __all__ = ["LockRail"]
 
 class LockRail:
     name = "lock"
+    defers = True  # "not now": the engine defers the request and re-checks it
 
     def __init__(self, env: RailEnv) -> None:
         self.env = env

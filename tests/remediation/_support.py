@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import asyncio
+import time
+from collections.abc import Callable, Collection, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -14,6 +16,7 @@ from remediation.audit import MemoryAuditLog
 from remediation.base import AuditLog
 from remediation.config import GlobalRails, Policy
 from remediation.engine import RemediationEngine
+from remediation.model import ActionRecord
 from remediation.sim import SimPlatform
 
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
@@ -89,3 +92,17 @@ def engine(
 
 def kinds(rec: Any) -> list[str]:
     return [e.kind for e in rec.events]
+
+
+async def wait_status(
+    eng: RemediationEngine, action_id: str, statuses: Collection[str], timeout_s: float = 10.0
+) -> ActionRecord:
+    """Poll the audit trail until the action is in one of ``statuses`` (fails at the deadline)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        rec = eng.audit.get(action_id)
+        if rec is not None and rec.status in statuses:
+            return rec
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"{action_id}: {rec.status if rec else None}, wanted {sorted(statuses)}")
+        await asyncio.sleep(0.01)

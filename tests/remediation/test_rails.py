@@ -1,12 +1,14 @@
-"""Each rail refuses when it must and lets the request pass otherwise."""
+"""Each rail objects when it must and lets the request pass otherwise: budget and circuit breaker refuse,
+lock, cooldown, blast radius and max_concurrent defer (the request runs once the rail lets it through)."""
 
 from __future__ import annotations
 
 import asyncio
 
 from remediation.config import GlobalRails
+from remediation.engine import RemediationEngine
 from remediation.sim import SimPlatform
-from tests.remediation._support import T0, Clock, Sink, alert, engine, kinds, policy
+from tests.remediation._support import T0, Clock, Sink, alert, engine, kinds, policy, wait_status
 
 QUICK = {"deadline": 0, "on_failure": "none"}
 
@@ -14,6 +16,17 @@ QUICK = {"deadline": 0, "on_failure": "none"}
 def refusal(rec: object) -> dict[str, object]:
     ev = [e for e in rec.events if e.kind == "refused"]  # type: ignore[attr-defined]
     return dict(ev[-1].data) if ev else {}
+
+
+def deferral(rec: object) -> dict[str, object]:
+    assert rec.status == "deferred", rec.status  # type: ignore[attr-defined]
+    ev = [e for e in rec.events if e.kind == "deferred"]  # type: ignore[attr-defined]
+    return dict(ev[-1].data)
+
+
+async def runs_later(eng: RemediationEngine, action_id: str) -> None:
+    rec = await wait_status(eng, action_id, {"verified", "failed", "escalated"})
+    assert "started" in kinds(rec)
 
 
 async def test_lock_one_action_per_app() -> None:
@@ -24,7 +37,7 @@ async def test_lock_one_action_per_app() -> None:
     while plat.count("restart_app") == 0:
         await asyncio.sleep(0.01)
     [second] = await eng.handle([alert("web", 1)])
-    assert refusal(second)["rail"] == "lock"
+    assert deferral(second)["rail"] == "lock"
     other_app = asyncio.create_task(eng.handle([alert("api", 0)]))  # another app: passes, hangs too
     while plat.count("restart_app") < 2:
         await asyncio.sleep(0.01)
@@ -32,6 +45,7 @@ async def test_lock_one_action_per_app() -> None:
     for task in (first, other_app):
         [rec] = await task
         assert "succeeded" in kinds(rec)
+    await runs_later(eng, second.request.id)
 
 
 async def test_cooldown_per_target() -> None:
@@ -40,10 +54,13 @@ async def test_cooldown_per_target() -> None:
     await eng.handle([alert("web", 0)])
     clock.advance(60)
     [rec] = await eng.handle([alert("web", 0, start=clock.t)])
-    assert refusal(rec)["rail"] == "cooldown"
+    assert deferral(rec)["rail"] == "cooldown"
+    [other] = await eng.handle([alert("api", 0, start=clock.t)])  # another target: no cooldown
+    assert "started" in kinds(other)
     clock.advance(300)
-    [rec] = await eng.handle([alert("web", 0, start=clock.t)])
-    assert "started" in kinds(rec)
+    [later] = await eng.handle([alert("web", 0, start=clock.t)])  # re-checks the deferred one first
+    assert "started" in kinds(eng._record(rec.request.id))
+    assert deferral(later)["rail"] in ("lock", "cooldown")
 
 
 async def test_budget_per_policy_and_global() -> None:
@@ -92,13 +109,14 @@ async def test_blast_radius_instances_and_scale_in() -> None:
     while plat.count("restart_instance") < 2:
         await asyncio.sleep(0.01)
     [third] = await eng.handle([alert("web", 2)])
-    assert refusal(third)["rail"] == "blast_radius"
+    assert deferral(third)["rail"] == "blast_radius"
     hung.set()
     await t1, await t2
+    await runs_later(eng, third.request.id)
 
     scale_in = policy("s", action={"type": "scale", "adjustment": "-75%"}, verify=QUICK)
     [rec] = await engine([scale_in], SimPlatform({"web": 4})).handle([alert("web", None)])
-    assert refusal(rec)["rail"] == "blast_radius"
+    assert deferral(rec)["rail"] == "blast_radius"
     scale_ok = policy("s", action={"type": "scale", "adjustment": "-1"}, verify=QUICK)
     [rec] = await engine([scale_ok], SimPlatform({"web": 4})).handle([alert("web", None)])
     assert "started" in kinds(rec)
@@ -112,9 +130,10 @@ async def test_blast_radius_max_apps() -> None:
     while plat.count("restart_app") < 2:
         await asyncio.sleep(0.01)
     [rec] = await eng.handle([alert("c", 0)])
-    assert refusal(rec)["rail"] == "blast_radius" and "max_apps 2" in str(refusal(rec)["reason"])
+    assert deferral(rec)["rail"] == "blast_radius" and "max_apps 2" in str(deferral(rec)["reason"])
     hung.set()
     await asyncio.gather(*tasks)
+    await runs_later(eng, rec.request.id)
 
 
 async def test_circuit_breaker_opens_escalates_once_and_half_opens() -> None:
@@ -149,9 +168,10 @@ async def test_global_max_concurrent() -> None:
     while plat.count("restart_app") == 0:
         await asyncio.sleep(0.01)
     [rec] = await eng.handle([alert("b", 0)])
-    assert refusal(rec)["rail"] == "max_concurrent"
+    assert deferral(rec)["rail"] == "max_concurrent"
     hung.set()
     await t
+    await runs_later(eng, rec.request.id)
 
 
 async def test_all_rails_pass_when_nothing_stands_in_the_way() -> None:

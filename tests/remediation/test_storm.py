@@ -93,3 +93,6 @@ async def test_storm_never_exceeds_budget_and_never_duplicates() -> None:
     assert plat.count("restart_app") == len(started)
     distinct = {str(n) if n % 2 else str(n % 200) for n in range(result[0])}
     assert len(records) == len(distinct)  # one request per alert occurrence: repeats deduplicated
+    # Deferral stays bounded: one entry per request id, one audit event per change of rail (not per re-check).
+    assert len(eng._deferred) <= len(records)
+    assert max(sum(1 for e in r.events if e.kind == "deferred") for r in records) <= 4

@@ -57,7 +57,7 @@ def _policy() -> Policy:
     )
 
 
-def test_two_outages_within_cooldown_one_action_one_refusal(tmp_path: Path) -> None:
+def test_two_outages_within_cooldown_one_action_one_deferral_that_expires(tmp_path: Path) -> None:
     store = MemoryStore()
     _fill(store, START, 40, down=[(5, 10), (15, 20)])
     rules = tmp_path / "rules.yaml"
@@ -78,7 +78,7 @@ def test_two_outages_within_cooldown_one_action_one_refusal(tmp_path: Path) -> N
     got = [(r.decision.decision, r.decision.rail, r.decision.target, r.mode) for r in result.rows]
     assert got == [
         ("executed", None, "checkout/1", "dry_run"),
-        ("refused", "cooldown", "checkout/1", "dry_run"),
+        ("expired", "cooldown", "checkout/1", "dry_run"),  # deferred by the cooldown, resolved meanwhile
     ]
     first, second = result.rows
     assert START + timedelta(minutes=6) <= first.decision.at <= START + timedelta(minutes=7)
@@ -116,4 +116,4 @@ def test_cli_backtest_over_embedded_store(tmp_path: Path) -> None:
     )  # fmt: skip
     assert res.exit_code == 0, res.output
     assert "1 actions, refusals by rail: cooldown=1" in res.output
-    assert "executed" in res.output and "refused" in res.output and "dry_run" in res.output
+    assert "executed" in res.output and "expired" in res.output and "dry_run" in res.output

@@ -13,9 +13,15 @@ FIXTURES = Path(__file__).parent / "fixtures"
 def test_example_test_file_passes() -> None:
     result = run_policy_tests(FIXTURES / "policies.test.yaml")
     assert result.errors == []
-    assert [c.ok for c in result.cases] == [True, True, True, True]
+    assert [c.ok for c in result.cases] == [True] * 7, [c.diff() for c in result.cases if not c.ok]
     first = result.cases[0].got
-    assert [(d.decision, d.rail) for d in first] == [("executed", None), ("refused", "cooldown")]
+    assert [(d.decision, d.rail) for d in first] == [("executed", None), ("deferred", "cooldown")]
+    assert "next action allowed in" in first[1].reason
+    expired = result.cases[5].got[1]
+    assert (expired.decision, expired.rail) == ("expired", "cooldown")
+    assert expired.reason.startswith(
+        "alert resolved at 2024-01-01T00:05:00+00:00 before the action could run"
+    )
 
 
 def test_cli_pass_and_fail_with_diff(tmp_path: Path) -> None:
