@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError, field_validator
@@ -23,6 +22,7 @@ from log_pipeline.config import LogsConfig
 from metrics_store.config import EmbeddedStoreConfig, StoreConfig
 from platforms.config import PlatformConfig
 from remediation.config import RemediationConfig
+from remediation.policy.yaml_errors import errors_with_lines, line_for, line_index
 
 __all__ = [
     "AuthConfig",
@@ -128,66 +128,6 @@ _FIXES: dict[str, str] = {
 }
 
 
-def _key_path(loc: tuple[int | str, ...]) -> str:
-    out = ""
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            out += ("." if out else "") + part
-    return out
-
-
-def _line_index(text: str) -> dict[tuple[int | str, ...], int]:
-    """Map key paths to 1-based line numbers using the YAML node tree."""
-    index: dict[tuple[int | str, ...], int] = {}
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError:
-        return index
-
-    def walk(node: yaml.Node, path: tuple[int | str, ...]) -> None:
-        index[path] = node.start_mark.line + 1
-        if isinstance(node, yaml.MappingNode):
-            for key_node, value_node in node.value:
-                key = (*path, str(key_node.value))
-                index[key] = key_node.start_mark.line + 1
-                walk(value_node, key)
-                index[key] = key_node.start_mark.line + 1
-        elif isinstance(node, yaml.SequenceNode):
-            for i, item in enumerate(node.value):
-                walk(item, (*path, i))
-
-    if root is not None:
-        walk(root, ())
-    return index
-
-
-def _line_for(index: dict[tuple[int | str, ...], int], loc: tuple[int | str, ...]) -> int | None:
-    # pydantic adds union-tag names to loc (e.g. "embedded"); fall back to the longest known prefix.
-    for n in range(len(loc), -1, -1):
-        if loc[:n] in index:
-            return index[loc[:n]]
-    return None
-
-
-def _strip_tags(loc: tuple[int | str, ...], data: Any) -> tuple[int | str, ...]:
-    """Drop the discriminator/type names pydantic inserts into ``loc`` so the path matches the YAML."""
-    out: list[int | str] = []
-    node = data
-    for part in loc:
-        if isinstance(node, dict) and isinstance(part, str) and part not in node and part == node.get("type"):
-            continue  # union tag pydantic inserts: ('metrics_store', 'remote', 'read_url')
-        out.append(part)
-        if isinstance(node, dict) and isinstance(part, str):
-            node = node.get(part)
-        elif isinstance(node, list) and isinstance(part, int) and part < len(node):
-            node = node[part]
-        else:
-            node = None
-    return tuple(out)
-
-
 def parse_config(text: str, filename: str = "<config>") -> ParamedicConfig:
     """Validate YAML ``text``; raise :class:`ConfigError` naming ``filename``, line and key on failure."""
     try:
@@ -204,16 +144,10 @@ def parse_config(text: str, filename: str = "<config>") -> ParamedicConfig:
     try:
         config = ParamedicConfig.model_validate(data)
     except ValidationError as exc:
-        index = _line_index(text)
-        problems = []
-        for err in exc.errors():
-            loc = _strip_tags(tuple(err["loc"]), data)
-            fix = _FIXES.get(err["type"])
-            msg = err["msg"] + (f" (fix: {fix})" if fix else "")
-            problems.append(ConfigProblem(filename, _line_for(index, loc), _key_path(loc), msg))
-        raise ConfigError(problems) from exc
+        found = errors_with_lines(exc, data, line_index(text), _FIXES)
+        raise ConfigError([ConfigProblem(filename, line, key, msg) for line, key, msg in found]) from exc
     if config.remediation is not None and config.platform is None:
-        line = _line_for(_line_index(text), ("remediation",))
+        line = line_for(line_index(text), ("remediation",))
         raise ConfigError(
             [
                 ConfigProblem(

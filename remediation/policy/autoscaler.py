@@ -26,7 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from remediation.base import RemediationError
 from remediation.config import PolicyFile
-from remediation.policy._yaml import key_path
+from remediation.policy.yaml_errors import key_path
 
 __all__ = [
     "DEFAULT_METRIC_MAP",

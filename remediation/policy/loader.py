@@ -26,7 +26,7 @@ from pydantic import ValidationError
 from alerting.dispatch._matchers import MatcherError, parse_matcher
 from remediation.base import RemediationError
 from remediation.config import Policy, PolicyFile, ScaleParams
-from remediation.policy._yaml import Loc, errors_with_lines, key_path, line_for, line_index
+from remediation.policy.yaml_errors import Loc, errors_with_lines, key_path, line_for, line_index
 
 __all__ = [
     "LoadedPolicy",

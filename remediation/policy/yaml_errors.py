@@ -1,6 +1,7 @@
 """Map pydantic validation errors to YAML line numbers and key paths (``file:12: a.b[2].c: message``).
 
-A small copy of the line mapping in ``paramedic.config`` (remediation must not import the wiring package).
+Used by the policy loader and by ``paramedic.config`` (the server's config file), so every YAML error in the
+project reads the same way; ``errors_with_lines`` takes the per-file "what to do" hints.
 """
 
 from __future__ import annotations
@@ -97,13 +98,13 @@ def strip_tags(loc: Loc, data: Any) -> Loc:
 
 
 def errors_with_lines(
-    exc: ValidationError, data: Any, index: Mapping[Loc, int]
+    exc: ValidationError, data: Any, index: Mapping[Loc, int], fixes: Mapping[str, str] = FIXES
 ) -> list[tuple[int | None, str, str]]:
-    """``(line, key path, message with a fix hint)`` for every error of ``exc``."""
+    """``(line, key path, message with a fix hint from ``fixes``)`` for every error of ``exc``."""
     out = []
     for err in exc.errors():
         loc = strip_tags(tuple(err["loc"]), data)
-        fix = FIXES.get(err["type"])
+        fix = fixes.get(err["type"])
         msg = err["msg"] + (f" (fix: {fix})" if fix else "")
         out.append((line_for(index, loc), key_path(loc), msg))
     return out
