@@ -70,7 +70,7 @@ def policy_file(work: Path) -> Path:
 
 def paramedic_config(work: Path, port: int, state_dir: Path, for_s: float) -> dict[str, Any]:
     return {
-        "server": {"listen_host": "127.0.0.1", "listen_port": port},
+        "server": {"listen_host": "127.0.0.1", "listen_port": port, "auth": {"anonymous_read": True}},
         "collector": {
             "interval_s": 1.0,
             "timeout_s": 1.0,

@@ -174,7 +174,7 @@ def main() -> int:
             pdir = root / "paramedic"
             pdir.mkdir()
             (pdir / "paramedic.yaml").write_text(
-                "server: {listen_port: %d}\n"
+                "server: {listen_port: %d, auth: {anonymous_read: true}}\n"
                 "collector:\n  interval_s: %s\n  timeout_s: %s\n  jobs:\n"
                 "    - name: bench\n      type: static\n      targets: [%s]\n"
                 "metrics_store: {type: embedded, path: data}\n"

@@ -236,7 +236,7 @@ def main() -> None:
         prom_port, para_port = free_port(), free_port()
         (tmp / "prometheus.yml").write_text("global: {scrape_interval: 1m}\n")
         (tmp / "paramedic.yaml").write_text(
-            f"server: {{listen_port: {para_port}}}\n"
+            f"server: {{listen_port: {para_port}, auth: {{anonymous_read: true}}}}\n"
             f"metrics_store: {{type: embedded, path: {tmp / 'para'}, downsample_after_s: null}}\n"
         )
         prom = ManagedProcess(

@@ -46,9 +46,9 @@ class AuthConfig(BaseModel):
         description="Token file (mode 0600), relative to the config file's folder.",
     )
     anonymous_read: StrictBool = Field(
-        True,
-        description="Serve GETs and query POSTs without a token. Default true for now: "
-        "issue 7 flips the UI to login (then the default becomes false).",
+        False,
+        description="Serve GETs and query POSTs without a token (viewer). Default false: reading needs a "
+        "viewer token or a UI session; the demo turns it on so its curl examples work.",
     )
 
     @field_validator("tokens_file")

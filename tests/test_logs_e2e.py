@@ -51,7 +51,7 @@ def _config(dir_: Path, http_port: int, relp_port: int, tcp_port: int) -> Path:
     dir_.mkdir(parents=True, exist_ok=True)
     cfg = dir_ / "paramedic.yaml"
     cfg.write_text(
-        f"server: {{listen_port: {http_port}}}\n"
+        f"server: {{listen_port: {http_port}, auth: {{anonymous_read: true}}}}\n"
         "metrics_store: {type: embedded, path: data/metrics}\n"
         "logs:\n"
         f"  relp: {{port: {relp_port}}}\n"

@@ -203,7 +203,8 @@ def demo_config(
         "server": {
             "listen_host": "127.0.0.1",
             "listen_port": http_port,
-            "auth": {"tokens_file": str(data_dir / "tokens.json")},
+            # Reads without a token so the banner's curl lines work; writes still need the admin token.
+            "auth": {"tokens_file": str(data_dir / "tokens.json"), "anonymous_read": True},
         },
         "collector": {
             "interval_s": scrape_interval_s,

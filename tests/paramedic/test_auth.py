@@ -103,7 +103,7 @@ def test_reads_query_posts_and_open_paths(
     client_tokens: tuple[TestClient, dict[str, str], Paramedic],
 ) -> None:
     client, tokens, _ = client_tokens
-    assert client.get("/api/v2/silences").status_code == 200  # anonymous_read defaults to true
+    assert client.get("/api/v2/silences").status_code == 200  # this server sets anonymous_read: true
     assert client.post("/api/v1/query", data={"query": "1+1"}).json()["status"] == "success"
     for path in ("/api/v1/query_range", "/api/v1/series", "/api/v1/labels", "/api/v1/format_query"):
         assert client.post(path, data={"query": "up", "match[]": "up"}).status_code != 401, path
@@ -251,3 +251,15 @@ def test_prometheus_sends_alerts_with_a_token(tmp_path: Path) -> None:
         wait_until(arrived, 30, "Prometheus to POST AuthFiring with its token")
         metrics = httpx.get(f"{url}/metrics", timeout=5).text
         assert 'paramedic_auth_decisions_total{result="missing"} 0.0' in metrics
+
+
+def test_reads_need_a_viewer_by_default(tmp_path: Path) -> None:
+    cfg = parse_config("server: {auth: {tokens_file: tokens.json}}\nmetrics_store: {type: embedded, path: m}\n")
+    assert cfg.server.auth.anonymous_read is False
+    server = Paramedic(cfg, base_dir=tmp_path, registry=CollectorRegistry())
+    token = TokenStore(tmp_path / "tokens.json").create("grafana", "viewer")
+    with TestClient(server.app) as client:
+        assert client.get("/api/v1/query", params={"query": "1"}).status_code == 401
+        ok = client.get("/api/v1/query", params={"query": "1"}, headers={"Authorization": f"Bearer {token}"})
+        assert ok.status_code == 200
+        assert client.get("/-/healthy").status_code == 200

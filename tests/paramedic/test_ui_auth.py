@@ -21,7 +21,7 @@ from paramedic.commands.demo import _admin_user
 from paramedic.config import parse_config
 
 CONFIG = """
-server: {auth: {tokens_file: tokens.json}}
+server: {auth: {tokens_file: tokens.json, anonymous_read: true}}
 metrics_store: {type: embedded, path: metrics}
 alerting:
   data_dir: alerting

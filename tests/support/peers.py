@@ -80,7 +80,7 @@ def side_by_side(tmp: Path, prometheus_yml: str, paramedic_yaml: str) -> Iterato
     prom_port, para_port = free_port(), free_port()
     (tmp / "prometheus.yml").write_text(prometheus_yml)
     (tmp / "paramedic.yaml").write_text(
-        f"server: {{listen_port: {para_port}}}\n"
+        f"server: {{listen_port: {para_port}, auth: {{anonymous_read: true}}}}\n"
         f"metrics_store: {{type: embedded, path: data}}\n{paramedic_yaml}"
     )
     prom = ManagedProcess(

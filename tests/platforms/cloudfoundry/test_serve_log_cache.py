@@ -18,6 +18,7 @@ from tests.support.servers import wait_until
 def test_serve_polls_log_cache_into_the_store(fake: FakeCF, tmp_path: Path) -> None:
     config = ParamedicConfig.model_validate(
         {
+            "server": {"auth": {"anonymous_read": True}},
             "metrics_store": {"type": "embedded", "path": str(tmp_path / "metrics")},
             "platform": {
                 "type": "cloudfoundry",
