@@ -23,7 +23,7 @@ from urllib.parse import parse_qs, urlparse
 import httpx
 import pytest
 
-from paramedic.auth import UserStore
+from paramedic.auth import TokenStore, UserStore
 from tests.support.browser import chromium, screenshot, watch
 from tests.support.servers import ManagedProcess, free_port, wait_http, wait_until
 
@@ -40,6 +40,7 @@ class Server:
     url: str
     tcp_port: int
     proc: ManagedProcess
+    token: str  # a viewer API token: reading needs one
 
     def send(self, *messages: str, app: str = "checkout", instance: int = 0) -> None:
         """RFC 5424 lines as the local platform forwards them (app-name = app, proc-id = index, msgid APP)."""
@@ -51,7 +52,12 @@ class Server:
             sock.sendall(out)
 
     def total(self, q: str) -> int:
-        body = httpx.get(f"{self.url}/api/v1/logs/search", params={"q": q, "limit": 1}, timeout=10).json()
+        body = httpx.get(
+            f"{self.url}/api/v1/logs/search",
+            params={"q": q, "limit": 1},
+            headers={"Authorization": f"Bearer {self.token}"},
+            timeout=10,
+        ).json()
         return int(body["data"]["total"]) if body.get("status") == "success" else -1
 
 
@@ -61,6 +67,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     http_port, tcp_port, relp_port = free_port(), free_port(), free_port()
     (tmp / "data").mkdir()
     UserStore(tmp / "data" / "users.json").create(VIEWER[0], "viewer", VIEWER[1])
+    token = TokenStore(tmp / "data" / "tokens.json").create("test-harness", "viewer")
     cfg = tmp / "paramedic.yaml"
     cfg.write_text(
         f"server: {{listen_port: {http_port}, auth: {{tokens_file: data/tokens.json}}}}\n"
@@ -82,7 +89,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     try:
         url = f"http://127.0.0.1:{http_port}"
         wait_http(f"{url}/-/ready", 60, proc)
-        srv = Server(url, tcp_port, proc)
+        srv = Server(url, tcp_port, proc, token)
         srv.send(*(f"payment accepted order={1000 + i} amount={i}.50" for i in range(12)))
         srv.send("ctx before one", "ctx before two", "the needle line here", "ctx after one", "ctx after two")
         srv.send("db connection refused host=db-1 retry=3", "upstream connection refused again", app="cart")
