@@ -64,7 +64,8 @@ def serve(work: Path, relp_port: int) -> tuple[ManagedProcess, str]:
     work.mkdir(parents=True, exist_ok=True)
     cfg = work / "paramedic.yaml"
     cfg.write_text(
-        f"server: {{listen_port: {http}, auth: {{anonymous_read: true}}}}\nmetrics_store: {{type: embedded, path: data/metrics}}\n"
+        f"server: {{listen_port: {http}, auth: {{anonymous_read: true}}}}\n"
+        "metrics_store: {type: embedded, path: data/metrics}\n"
         f"logs:\n  relp: {{port: {relp_port}}}\n  syslog_tcp: null\n  syslog_udp: null\n"
     )
     proc = ManagedProcess(

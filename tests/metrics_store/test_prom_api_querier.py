@@ -1,5 +1,5 @@
-"""PrometheusAPIQuerier reads raw samples back through a real query API (Paramedic's, under uvicorn) exactly as
-the store holds them; WindowCachingQuerier fetches each selector once per window."""
+"""PrometheusAPIQuerier reads raw samples back through a real query API (Paramedic's, under uvicorn) exactly
+as the store holds them; WindowCachingQuerier fetches each selector once per window."""
 
 from __future__ import annotations
 
@@ -86,9 +86,12 @@ def test_window_cache_fetches_each_selector_once(served: tuple[MemoryStore, str]
 
 def test_errors_name_the_server(served: tuple[MemoryStore, str]) -> None:
     _, url = served
-    with contextlib.closing(PrometheusAPIQuerier(f"http://127.0.0.1:{free_port()}")) as dead:
-        with pytest.raises(StoreError, match=r"GET http://127\.0\.0\.1:\d+/api/v1/query"):
-            dead.select(UP, T0, T0 + 1)
-    with contextlib.closing(PrometheusAPIQuerier(url)) as remote:
-        with pytest.raises(StoreError, match="HTTP 400"):
-            remote.select([Matcher("__name__", MatchOp.RE, ".*")], T0, T0 + 1)
+    dead = PrometheusAPIQuerier(f"http://127.0.0.1:{free_port()}")
+    with (
+        contextlib.closing(dead),
+        pytest.raises(StoreError, match=r"GET http://127\.0\.0\.1:\d+/api/v1/query"),
+    ):
+        dead.select(UP, T0, T0 + 1)
+    remote = PrometheusAPIQuerier(url)
+    with contextlib.closing(remote), pytest.raises(StoreError, match="HTTP 400"):
+        remote.select([Matcher("__name__", MatchOp.RE, ".*")], T0, T0 + 1)

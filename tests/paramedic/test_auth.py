@@ -254,7 +254,9 @@ def test_prometheus_sends_alerts_with_a_token(tmp_path: Path) -> None:
 
 
 def test_reads_need_a_viewer_by_default(tmp_path: Path) -> None:
-    cfg = parse_config("server: {auth: {tokens_file: tokens.json}}\nmetrics_store: {type: embedded, path: m}\n")
+    cfg = parse_config(
+        "server: {auth: {tokens_file: tokens.json}}\nmetrics_store: {type: embedded, path: m}\n"
+    )
     assert cfg.server.auth.anonymous_read is False
     server = Paramedic(cfg, base_dir=tmp_path, registry=CollectorRegistry())
     token = TokenStore(tmp_path / "tokens.json").create("grafana", "viewer")
