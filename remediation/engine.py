@@ -709,9 +709,26 @@ class RemediationEngine:
             base = f"{self._external_url}/api/v1/actions/{req.id}"
             ann["approve_url"] = f"{base}/approve?token={self._signer.sign(req.id, 'approve', expires)}"
             ann["reject_url"] = f"{base}/reject?token={self._signer.sign(req.id, 'reject', expires)}"
-        self._send(req, "RemediationApprovalPending", ann)
+        # Firing until the approval expires (not the dispatcher's 5 min resolve timeout); resolved on decision.
+        self._send(req, "RemediationApprovalPending", ann, ends_at=expires)
 
-    def _send(self, req: ActionRequest, alertname: str, annotations: dict[str, str]) -> None:
+    def _approval_decided(self, req: ActionRequest, decision: str) -> None:
+        """Resolve the approval request alert: the action was approved, rejected or expired."""
+        self._send(
+            req,
+            "RemediationApprovalPending",
+            {"summary": f"{req.policy}: {self._describe(req)} was {decision}"},
+            ends_at=self._clock(),
+        )
+
+    def _send(
+        self,
+        req: ActionRequest,
+        alertname: str,
+        annotations: dict[str, str],
+        *,
+        ends_at: datetime | None = None,
+    ) -> None:
         if self._notify is None:
             return
         labels = {
@@ -725,7 +742,7 @@ class RemediationEngine:
         if req.target.instance is not None:
             labels["app_instance"] = str(req.target.instance)
         try:
-            self._notify.put([Alert(labels, annotations, starts_at=self._clock())])
+            self._notify.put([Alert(labels, annotations, starts_at=self._clock(), ends_at=ends_at)])
         except Exception:  # notification trouble must not break the action's journal
             log.exception("remediation: cannot send %s for %s", alertname, req.id)
 
@@ -740,6 +757,7 @@ class RemediationEngine:
                 rec = self.audit.get(aid)
                 if rec is not None:
                     self._outcome(rec.request, "expired")
+                    self._approval_decided(rec.request, "not decided in time (expired)")
         self._metrics.pending_approvals.set(len(self._pending))
 
     def _pending_record(self, action_id: str) -> ActionRecord:
@@ -756,6 +774,7 @@ class RemediationEngine:
         rec = self._pending_record(action_id)
         self._event(action_id, "approved", {"who": who})
         self._outcome(rec.request, "approved")
+        self._approval_decided(rec.request, f"approved by {who}")
         await self._prefetch(rec.request)
         self._decide(rec.request, approved=True)
         if wait:
@@ -766,6 +785,7 @@ class RemediationEngine:
         rec = self._pending_record(action_id)
         self._event(action_id, "rejected", {"who": who, "reason": reason})
         self._outcome(rec.request, "rejected")
+        self._approval_decided(rec.request, f"rejected by {who}")
         return self._record(action_id)
 
     # -- crash recovery -------------------------------------------------------------------------------

@@ -50,6 +50,7 @@ async def test_pending_then_approved_runs(tmp_path: Path) -> None:
     [rec] = await eng.handle([alert()])
     assert rec.status == "pending_approval" and plat.count("restart_app") == 0
     [note] = sink.named("RemediationApprovalPending")
+    assert note.ends_at is not None and note.ends_at > T0  # firing until the approval expires
     url = urlparse(note.annotations["approve_url"])
     assert url.path == f"/api/v1/actions/{rec.request.id}/approve"
     signer.verify(parse_qs(url.query)["token"][0], rec.request.id, "approve", now=T0)
@@ -57,6 +58,10 @@ async def test_pending_then_approved_runs(tmp_path: Path) -> None:
     assert kinds(done)[:4] == ["requested", "pending_approval", "approved", "started"]
     assert done.events[2].data["who"] == "alice"
     assert plat.count("restart_app") == 1
+    first, decided = sink.named("RemediationApprovalPending")
+    assert decided.fingerprint() == first.fingerprint()  # the same alert, now resolved
+    assert decided.ends_at is not None and decided.status(decided.ends_at) == "resolved"
+    assert "approved by alice" in decided.annotations["summary"]
     with pytest.raises(ActionStateError):
         await eng.approve(rec.request.id, "alice")
 
@@ -64,7 +69,8 @@ async def test_pending_then_approved_runs(tmp_path: Path) -> None:
 async def test_rejected_and_expired() -> None:
     clock = Clock()
     plat = SimPlatform({"web": 2, "api": 2})
-    eng = engine([policy(rails=APPROVAL, verify=QUICK)], plat, clock=clock)
+    sink = Sink()
+    eng = engine([policy(rails=APPROVAL, verify=QUICK)], plat, clock=clock, notify=sink)
     [a] = await eng.handle([alert("web", 0)])
     [b] = await eng.handle([alert("api", 0)])
     rej = await eng.reject(a.request.id, "bob", "not now")
@@ -73,6 +79,9 @@ async def test_rejected_and_expired() -> None:
     with pytest.raises(ActionStateError, match="expired"):
         await eng.approve(b.request.id, "alice")
     assert plat.count("restart_app") == 0
+    summaries = [n.annotations["summary"] for n in sink.named("RemediationApprovalPending")]
+    assert any("rejected by bob" in x for x in summaries)
+    assert any("expired" in x for x in summaries)
 
 
 async def test_set_mode_is_persisted_and_audited(tmp_path: Path) -> None:
