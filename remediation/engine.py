@@ -709,7 +709,7 @@ class RemediationEngine:
             base = f"{self._external_url}/api/v1/actions/{req.id}"
             ann["approve_url"] = f"{base}/approve?token={self._signer.sign(req.id, 'approve', expires)}"
             ann["reject_url"] = f"{base}/reject?token={self._signer.sign(req.id, 'reject', expires)}"
-        # Firing until the approval expires (not the dispatcher's 5 min resolve timeout); resolved on decision.
+        # Firing until the approval expires (not the 5 min resolve timeout); resolved on decision.
         self._send(req, "RemediationApprovalPending", ann, ends_at=expires)
 
     def _approval_decided(self, req: ActionRequest, decision: str) -> None:
