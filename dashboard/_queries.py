@@ -1,7 +1,8 @@
 """The PromQL the pages run, in one place (metric names of the local platform and Cloud Foundry's router).
 
 App names are quoted with :func:`quote` before they go into a label matcher, so a name can never change the
-shape of a query.
+shape of a query. A 5xx share is ``(5xx or 0 * all) / all``: 0 % (not "no data") while there are requests
+but no 5xx series yet (an app that never answered a 5xx has none).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from dataclasses import dataclass
 __all__ = ["APP_CHARTS", "KPIS", "PER_APP", "SPARKLINES", "AppChart", "quote"]
 
 _RATE = "rate(haproxy_backend_http_responses_total[1m])"
+_RATE_5XX = 'rate(haproxy_backend_http_responses_total{code="5xx"}[1m])'
 _LAT = "rate(http_request_duration_seconds_bucket[1m])"
 _APP_LAT = "rate(http_request_duration_seconds_bucket{app=$app}[1m])"
 
@@ -28,7 +30,7 @@ KPIS: tuple[tuple[str, str, str, str], ...] = (
         "err",
         "5xx",
         "%",
-        f'100 * sum(rate(haproxy_backend_http_responses_total{{code="5xx"}}[1m])) / sum({_RATE})',
+        f"100 * (sum({_RATE_5XX}) or 0 * sum({_RATE})) / sum({_RATE})",
     ),
     ("p95", "p95 latency", "s", f"histogram_quantile(0.95, sum by (le) ({_LAT}))"),
     ("cpu", "Cell CPU used", "%", '100 * (1 - avg(rate(node_cpu_seconds_total{mode="idle"}[1m])))'),
@@ -48,8 +50,7 @@ PER_APP: tuple[tuple[str, str], ...] = (
     ("rps", f"sum by (app) ({_RATE})"),
     (
         "err",
-        f'100 * sum by (app) (rate(haproxy_backend_http_responses_total{{code="5xx"}}[1m])) '
-        f"/ sum by (app) ({_RATE})",
+        f"100 * (sum by (app) ({_RATE_5XX}) or 0 * sum by (app) ({_RATE})) / sum by (app) ({_RATE})",
     ),
     ("p95", f"histogram_quantile(0.95, sum by (app, le) ({_LAT}))"),
     ("up", 'sum by (app) (up{job="app"})'),
@@ -86,7 +87,8 @@ APP_CHARTS: tuple[AppChart, ...] = (
         "Errors (5xx) %",
         "%",
         (
-            '100 * sum(rate(http_requests_total{app=$app,code=~"5.."}[1m])) '
+            '100 * (sum(rate(http_requests_total{app=$app,code=~"5.."}[1m])) '
+            "or 0 * sum(rate(http_requests_total{app=$app}[1m]))) "
             "/ sum(rate(http_requests_total{app=$app}[1m]))",
         ),
         names=("5xx %",),

@@ -4,7 +4,8 @@ Routes, relative to ``base_path``: ``/`` (overview), ``/apps`` and ``/apps/{app}
 ``/apps/{app}/events.json`` (timeline markers), ``/explore`` and ``/static/{file}`` (served by the router
 itself, so ``app.include_router`` is all the wiring does). Charts fetch their data from the server's
 Prometheus HTTP API under ``api_base`` (``/api/v1/query_range``, ...), and from the log search API.
-Every response carries :func:`dashboard.security.security_headers`.
+Every response carries :func:`dashboard.security.security_headers`; every page shows the logged-in user
+and the logout form (:func:`dashboard.auth_pages.session_context`, base.html.j2's user block).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from dashboard._overview import build_overview, fmt
 from dashboard._queries import APP_CHARTS, quote
+from dashboard.auth_pages import session_context
 from dashboard.base import InstanceInfo, ReaderError, Sources
 from dashboard.pages_alerts import add_alert_pages
 from dashboard.pages_logs import add_log_pages
@@ -41,6 +43,7 @@ _STATIC_TYPES = {
     "": "text/plain",
 }
 _DEPLOY_ACTIONS = {"rollback", "blue_green"}
+_MAX_REFINED = 50  # alert episodes per events request whose exact firing time is looked up
 
 
 def _environment(base_path: str) -> Environment:
@@ -97,19 +100,19 @@ def dashboard_router(
         return sorted({s.labels["app"] for s in found if s.labels.get("app")})
 
     @router.get("/", name="dashboard_overview")
-    def overview() -> HTMLResponse:
+    def overview(request: Request) -> HTMLResponse:
         began = time.perf_counter()
         model = build_overview(sources, clock=clock)
-        response = page("overview.html.j2", nav="overview", o=model)
+        response = page("overview.html.j2", nav="overview", o=model, **session_context(request))
         response.headers["Server-Timing"] = f"render;dur={(time.perf_counter() - began) * 1000:.1f}"
         return response
 
     @router.get("/apps", name="dashboard_apps")
-    def apps() -> HTMLResponse:
-        return page("apps.html.j2", nav="apps", apps=app_names())
+    def apps(request: Request) -> HTMLResponse:
+        return page("apps.html.j2", nav="apps", apps=app_names(), **session_context(request))
 
     @router.get("/apps/{app}", name="dashboard_app")
-    def app_page(app: str, range: str = "1h") -> HTMLResponse:
+    def app_page(request: Request, app: str, range: str = "1h") -> HTMLResponse:
         window = RANGES.get(range, 3600)
         instances, error = _instances(sources, app)
         charts = [
@@ -137,6 +140,7 @@ def dashboard_router(
             instances=instances,
             instances_error=error,
             quote=quote,
+            **session_context(request),
         )
 
     @router.get("/apps/{app}/events.json", name="dashboard_app_events")
@@ -144,7 +148,7 @@ def dashboard_router(
         return JSONResponse({"events": _events(sources, app, start, end)})
 
     @router.get("/explore", name="dashboard_explore")
-    def explore(expr: str = "", range: str = "1h", tab: str = "chart") -> HTMLResponse:
+    def explore(request: Request, expr: str = "", range: str = "1h", tab: str = "chart") -> HTMLResponse:
         return page(
             "explore.html.j2",
             nav="explore",
@@ -152,6 +156,7 @@ def dashboard_router(
             range=range if range in RANGES else "1h",
             ranges=list(RANGES),
             tab="table" if tab == "table" else "chart",
+            **session_context(request),
         )
 
     @router.get("/static/{path:path}", name="dashboard_static")
@@ -191,7 +196,12 @@ def _instances(sources: Sources, app: str) -> tuple[list[InstanceInfo], str]:
 
 def _events(sources: Sources, app: str, start: float, end: float) -> list[dict[str, Any]]:
     """Markers for the timeline: alerts turning firing (from ``ALERTS``), remediation actions and
-    deployments (actions ``rollback``/``blue_green``), ascending by time."""
+    deployments (actions ``rollback``/``blue_green``), ascending by time.
+
+    An alert's firing episodes are found on a coarse grid (>= 15 s, up to a step late); each marker is then
+    put at the alert's exact firing time, the timestamp of the episode's first ``ALERTS`` sample (the rule
+    evaluation that turned it firing: ``active_at`` + ``for`` rounded up to an evaluation, the alert's
+    ``starts_at``), so a remediation action taken on the alert is never drawn before it."""
     out: list[dict[str, Any]] = []
     if not (math.isfinite(start) and math.isfinite(end)) or end <= start:
         return out
@@ -200,6 +210,7 @@ def _events(sources: Sources, app: str, start: float, end: float) -> list[dict[s
         series = sources.metrics.range(f'ALERTS{{app={quote(app)},alertstate="firing"}}', start, end, step)
     except ReaderError:
         series = []
+    refined = 0
     for s in series:
         prev: float | None = None
         for t in s.timestamps_s:
@@ -207,7 +218,11 @@ def _events(sources: Sources, app: str, start: float, end: float) -> list[dict[s
                 text = s.labels.get("alertname", "alert")
                 if s.labels.get("app_instance"):
                     text += f" (instance {s.labels['app_instance']})"
-                out.append({"t": t, "kind": "alert", "text": text})
+                exact = None
+                if refined < _MAX_REFINED:
+                    refined += 1
+                    exact = _fired_at(sources, s.labels, max(start, t - step), t)
+                out.append({"t": t if exact is None else exact, "kind": "alert", "text": text})
             prev = t
     if sources.actions is not None:
         try:
@@ -222,3 +237,16 @@ def _events(sources: Sources, app: str, start: float, end: float) -> list[dict[s
                 out.append({"t": t, "kind": kind, "text": text})
     out.sort(key=lambda e: e["t"])
     return out
+
+
+def _fired_at(sources: Sources, labels: dict[str, str], lo: float, hi: float) -> float | None:
+    """The timestamp of the first firing ``ALERTS`` sample of the alert ``labels`` in ``(lo, hi]``, where
+    the coarse grid saw it start firing (it was not firing at ``lo``): ``timestamp()`` of the samples seen
+    every second, whose first value is that sample's own time. None when it cannot be read."""
+    matchers = ",".join(f"{k}={quote(v)}" for k, v in sorted(labels.items()) if k != "__name__")
+    try:
+        found = sources.metrics.range(f"timestamp(ALERTS{{{matchers}}})", lo, hi, 1.0)
+    except ReaderError:
+        return None
+    firsts = [s.values[0] for s in found if s.values and math.isfinite(s.values[0])]
+    return min(firsts) if firsts and lo - 1 <= min(firsts) <= hi else None

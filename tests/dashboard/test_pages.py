@@ -5,13 +5,24 @@ from __future__ import annotations
 import html as htmllib
 import json
 import re
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from prometheus_client import CollectorRegistry
 
 from dashboard import CONTENT_SECURITY_POLICY, Sources, dashboard_router
-from dashboard._queries import quote
+from dashboard._overview import build_overview
+from dashboard._queries import APP_CHARTS, KPIS, PER_APP, quote
+from metrics_store.memory import MemoryStore
+from metrics_store.model import labels_from
+from paramedic.assembly import Paramedic
+from paramedic.auth import UserStore
+from paramedic.config import parse_config
+from paramedic.dashboard import EngineMetrics
 from tests.dashboard.stubs import EVIL, StubMetrics, stub_sources
 
 PAGES = ["/", "/apps", "/apps/checkout", "/explore", "/explore?expr=up&range=6h&tab=table"]
@@ -129,3 +140,134 @@ def test_static_unknown_file_is_404() -> None:
     c = client(stub_sources())
     assert c.get("/static/nope.js").status_code == 404
     assert c.get("/static/vendor/uplot/LICENSE").status_code == 200
+
+
+# --- the real PromQL engine over a MemoryStore ------------------------------------------------------------
+
+NOW_S = 1_800_000_000  # a fixed "now" (Unix seconds) the charts' grids end at
+
+
+def _write(
+    store: MemoryStore, labels: dict[str, str], times_s: Sequence[float], values: Sequence[float]
+) -> None:
+    ref = store.series_ref(labels_from(labels))
+    store.append([ref] * len(times_s), [round(t * 1000) for t in times_s], list(values))
+
+
+class _ActionAt:
+    def __init__(self, created_at: float) -> None:
+        self.created_at = created_at
+
+    def recent(
+        self, *, app: str | None = None, since_s: float | None = None, limit: int = 20
+    ) -> list[dict[str, Any]]:
+        return [
+            {
+                "action": "restart_app",
+                "target": "checkout",
+                "status": "succeeded",
+                "created_at": self.created_at,
+            }
+        ]
+
+
+def test_alert_marker_is_at_the_exact_firing_time_before_the_action_it_caused() -> None:
+    store = MemoryStore()
+    active_at = NOW_S - 407.0
+    fired_at = (
+        active_at + 60 + 3.25
+    )  # ``for: 1m``, turned firing at the next 10 s evaluation (not on the grid)
+    alert = {"alertname": "RouterErrors", "app": "checkout", "severity": "critical"}
+    evals = [fired_at + 10 * k for k in range(30)]
+    _write(store, {"__name__": "ALERTS", **alert, "alertstate": "firing"}, evals, [1.0] * len(evals))
+    _write(store, {"__name__": "ALERTS_FOR_STATE", **alert}, evals, [float(int(active_at))] * len(evals))
+    sources = Sources(metrics=EngineMetrics(store, clock=lambda: NOW_S), actions=_ActionAt(fired_at + 1))
+    resp = client(sources).get("/apps/checkout/events.json", params={"start": NOW_S - 3600, "end": NOW_S})
+    events = resp.json()["events"]
+    assert [e["kind"] for e in events] == ["alert", "action"], events
+    assert events[0]["t"] == pytest.approx(fired_at, abs=1e-3)  # not the next 15 s grid point
+    assert events[0]["t"] < events[1]["t"] == fired_at + 1
+
+
+def _requests(store: MemoryStore, *, fives: bool) -> None:
+    times = [NOW_S - 900 + 15 * k for k in range(61)]
+    inst = {"app": "checkout", "app_instance": "0", "job": "app"}
+    _write(
+        store,
+        {"__name__": "http_requests_total", **inst, "code": "200"},
+        times,
+        [75.0 * k for k in range(61)],
+    )
+    router = {"__name__": "haproxy_backend_http_responses_total", "app": "checkout"}
+    _write(store, {**router, "code": "2xx"}, times, [60.0 * k for k in range(61)])
+    if fives:  # 20 % of the requests
+        _write(
+            store,
+            {"__name__": "http_requests_total", **inst, "code": "500"},
+            times,
+            [18.75 * k for k in range(61)],
+        )
+        _write(store, {**router, "code": "5xx"}, times, [15.0 * k for k in range(61)])
+
+
+@pytest.mark.parametrize(("fives", "share"), [(False, 0.0), (True, 20.0)])
+def test_5xx_share_is_zero_not_no_data_without_any_5xx(fives: bool, share: float) -> None:
+    store = MemoryStore()
+    _requests(store, fives=fives)
+    metrics = EngineMetrics(store, clock=lambda: NOW_S)
+    (errors,) = next(c for c in APP_CHARTS if c.key == "errors").queries("checkout")
+    series = metrics.range(errors, NOW_S - 600, NOW_S, 15)
+    assert len(series) == 1 and series[0].values == pytest.approx([share] * len(series[0].values))
+    kpi = next(expr for key, *_, expr in KPIS if key == "err")
+    assert [s.value for s in metrics.instant(kpi)] == pytest.approx([share])
+    per_app = dict(PER_APP)["err"]
+    rows = metrics.instant(per_app)
+    assert [s.labels for s in rows] == [{"app": "checkout"}]
+    assert [s.value for s in rows] == pytest.approx([share])
+    # The overview: the 5xx KPI and its sparkline (from a snapshot, as the page reads them).
+    model = build_overview(Sources(metrics=metrics), clock=lambda: NOW_S)
+    err = next(k for k in model.kpis if k.key == "err")
+    assert err.value == pytest.approx(share) and err.text == f"{share:.2f} %"
+    values = json.loads(err.spark)[1]
+    assert values[-1] == pytest.approx(share) and all(v is None or v == pytest.approx(share) for v in values)
+    assert model.apps[0].cells["err"] == f"{share:.2f} %"
+
+
+# --- every page behind the server's login -----------------------------------------------------------------
+
+
+@pytest.fixture
+def logged_in(tmp_path: Path) -> Iterator[TestClient]:
+    users = UserStore(tmp_path / "users.json")
+    users.create("ops", "operator", "operator-password-1")
+    config = "server: {auth: {tokens_file: tokens.json}}\nmetrics_store: {type: embedded, path: metrics}\n"
+    server = Paramedic(parse_config(config), base_dir=tmp_path, registry=CollectorRegistry())
+    with TestClient(server.app, follow_redirects=False) as c:
+        token = re.search(r'name="csrf_token" value="([^"]+)"', c.get("/login").text)
+        assert token is not None
+        form = {"username": "ops", "password": "operator-password-1", "csrf_token": token.group(1)}
+        assert c.post("/login", data=form).status_code == 303
+        yield c
+
+
+def test_every_page_shows_the_logged_in_user_and_a_logout_form(logged_in: TestClient) -> None:
+    tokens = set()
+    for path in [*PAGES, "/alerts", "/remediation", "/logs"]:
+        resp = logged_in.get(path)
+        assert resp.status_code == 200, path
+        form = re.search(r'<form method="post" action="/logout" class="logout">(.*?)</form>', resp.text, re.S)
+        assert form is not None, path
+        assert '<span class="who">ops (operator)</span>' in form.group(1), path
+        token = re.search(r'<input type="hidden" name="csrf_token" value="([^"]+)">', form.group(1))
+        assert token is not None, path
+        assert 'id="logout"' in form.group(1), path
+        tokens.add(token.group(1))
+    assert len(tokens) == 1  # the session's token, the same on every page
+    assert logged_in.post("/logout", data={"csrf_token": tokens.pop()}).status_code == 303
+    assert logged_in.get("/").status_code == 303  # logged out: back to the login page
+
+
+def test_pages_without_a_login_show_no_user_or_logout_form() -> None:
+    for path in PAGES:
+        html = client(stub_sources()).get(path).text
+        assert 'class="logout"' not in html and 'class="who"' not in html, path
