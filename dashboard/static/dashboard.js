@@ -93,7 +93,11 @@
           const { top, height } = u.bbox;
           ctx.save();
           ctx.lineWidth = 2 * devicePixelRatio;
-          for (const ev of events) {
+          // Alerts last: their dashed line stays visible over an action taken in the same second (and the
+          // action shows through the dashes).
+          const alerts = events.filter((e) => e.kind === "alert");
+          const ordered = events.filter((e) => e.kind !== "alert").concat(alerts);
+          for (const ev of ordered) {
             const x = u.valToPos(ev.t, "x", true);
             if (x < u.bbox.left || x > u.bbox.left + u.bbox.width) continue;
             ctx.strokeStyle = MARK_COLORS[ev.kind] || "#555";
