@@ -1,13 +1,15 @@
 """Anomaly likelihood of a stream of prediction errors (after Numenta's ``anomaly_likelihood.py``).
 
-A running Gaussian over the last ``window`` errors (O(1) per update: running sums over a ring buffer) and the
-standardised mean of the last ``short`` errors under it, ``z``, mapped monotonically to [0, 1) as
-``z / (z + scale)`` (no saturation, so a threshold can still rank strong anomalies).
+A running Gaussian over the last ``window`` errors (O(1) per update: running sums over a ring buffer of
+doubles, 8 bytes an error) and the standardised mean of the last ``short`` errors under it, ``z``, mapped
+monotonically to [0, 1) as ``z / (z + scale)`` (no saturation, so a threshold can still rank strong
+anomalies).
 """
 
 from __future__ import annotations
 
 import math
+from array import array
 from collections import deque
 
 __all__ = ["ErrorLikelihood"]
@@ -19,6 +21,7 @@ class ErrorLikelihood:
     __slots__ = (
         "_hist",
         "_min_std",
+        "_pos",
         "_recent",
         "_scale",
         "_short",
@@ -33,7 +36,8 @@ class ErrorLikelihood:
         self._window = window
         self._short = short
         self._min_std = min_std
-        self._hist: deque[float] = deque()
+        self._hist = array("d")
+        self._pos = 0  # oldest entry once the ring is full
         self._recent: deque[float] = deque()
         self._sum = 0.0
         self._sumsq = 0.0
@@ -67,10 +71,14 @@ class ErrorLikelihood:
         if len(recent) > self._short:
             self._short_sum -= recent.popleft()
         hist = self._hist
-        hist.append(error)
         self._sum += error
         self._sumsq += error * error
-        if len(hist) > self._window:
-            old = hist.popleft()
+        if len(hist) < self._window:
+            hist.append(error)
+        else:
+            pos = self._pos
+            old = hist[pos]
+            hist[pos] = error
+            self._pos = (pos + 1) % self._window
             self._sum -= old
             self._sumsq -= old * old

@@ -11,6 +11,7 @@ from alerting.anomaly import (
     EnsembleDetector,
     default_detector,
 )
+from alerting.anomaly._likelihood import ErrorLikelihood
 
 T0 = datetime(2024, 1, 1)
 STEP = timedelta(minutes=5)
@@ -111,3 +112,37 @@ def test_rare_value_inside_the_range_scores_high() -> None:
     scores = _run(rows)
     assert max(scores[2000:]) >= EnsembleConfig().rare_score
     assert max(scores[900:2000]) < max(scores[2000:])
+
+
+def test_daily_recurring_spike_scores_below_an_off_schedule_one() -> None:
+    """A nightly job's spike (jittering by up to 40 minutes) is explained by yesterday; the same spike at an
+    hour it never happened is not."""
+    rnd = random.Random(5)
+    rows: list[tuple[float, datetime]] = []
+    for i in range(8 * 288):
+        t = T0 + i * STEP
+        rows.append((10.0 + rnd.gauss(0, 0.5), t))
+    spike_days = range(8)
+    for d in spike_days:
+        i = d * 288 + 36 + rnd.randint(-8, 8)  # about 03:00
+        rows[i] = (60.0, rows[i][1])
+    recurring = 7 * 288 + 36
+    rows[recurring] = (60.0, rows[recurring][1])
+    off_schedule = 7 * 288 + 180  # 15:00, never seen at that hour
+    rows[off_schedule] = (60.0, rows[off_schedule][1])
+    scores = _run(rows)
+    assert scores[off_schedule] > 0.1
+    assert max(scores[recurring - 10 : recurring + 11]) < 0.5 * scores[off_schedule]
+
+
+def test_likelihood_window_forgets_the_oldest_errors() -> None:
+    """The ring buffer keeps exactly the last ``window`` errors: a long history scores as its last window."""
+    rnd = random.Random(11)
+    errors = [rnd.random() ** 3 for _ in range(1000)]
+    long, fresh = ErrorLikelihood(50, 10, 0.01, 5.0), ErrorLikelihood(50, 10, 0.01, 5.0)
+    for e in errors:
+        long.add(e)
+    for e in errors[-50:]:
+        fresh.add(e)
+    for probe in (0.0, 0.3, 0.9):
+        assert math.isclose(long.peek(probe), fresh.peek(probe), rel_tol=1e-9, abs_tol=1e-12)
