@@ -201,7 +201,8 @@ def test_behind_paramedic_auth(eng: RemediationEngine, clock: Clock, tmp_path: P
     op, viewer = store.create("ops-carol", "operator"), store.create("dash", "viewer")
     with TestClient(app) as client:
         aid = _pending(client, eng)
-        assert client.get("/api/v1/actions").status_code == 200  # anonymous read
+        assert client.get("/api/v1/actions").status_code == 401  # reading needs a viewer by default
+        assert client.get("/api/v1/actions", headers={"Authorization": f"Bearer {viewer}"}).status_code == 200
         assert client.post(f"/api/v1/actions/{aid}/approve").status_code == 401
         denied = client.post(f"/api/v1/actions/{aid}/approve", headers={"Authorization": f"Bearer {viewer}"})
         assert denied.status_code == 403 and denied.json()["required_role"] == "operator"
