@@ -11,4 +11,4 @@ echo "== ruff"
 echo "== mypy (strict)"
 .venv/bin/mypy
 echo "== pytest"
-exec .venv/bin/pytest "$@"
+exec .venv/bin/pytest --durations=15 "$@"
