@@ -20,6 +20,11 @@ requests are re-checked in arrival order through all the rails whenever an actio
 second while the worker runs (:meth:`start`), and at every :meth:`handle`; once they pass they go on as usual
 (dry run, approval, start). A deferred request ``expired`` when its triggering alert resolves first, or
 after ``max_defer``. :meth:`recover` re-queues deferred requests (they never started).
+
+The engine coordinates; its parts live in ``remediation._approvals`` (pending approvals),
+``remediation._deferral`` (the deferred queue and its re-checks), ``remediation._execution`` (running and
+verifying a started action), ``remediation._recovery`` (crash recovery), ``remediation._notify`` (alerts to
+the dispatcher) and ``remediation._journal`` (audit events with their metrics).
 """
 
 from __future__ import annotations
@@ -31,27 +36,32 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 from prometheus_client import CollectorRegistry
-from pydantic import ValidationError
 
 from alerting.base import AlertSink
 from alerting.dispatch._persist import write_json_atomic
 from alerting.model import Alert
 from platforms.base import PlatformError, Remediable
-from remediation._context import EngineContext, QueryFn, QueryRangeFn
+from remediation._approvals import Approvals
+from remediation._context import QueryFn, QueryRangeFn
+from remediation._deferral import Deferral, RailsKey, Verdict
+from remediation._execution import Executor
+from remediation._journal import Journal, describe
 from remediation._metrics import EngineMetrics
+from remediation._notify import Notifier
 from remediation._plan import CompiledPolicy, compile_policy, plan_alert
+from remediation._recovery import Recovery
 from remediation.actions import ACTIONS
 from remediation.approval import ApprovalSigner
-from remediation.base import ActionResult, AuditLog, Rail, RemediationError, Verifier
-from remediation.config import GlobalRails, Policy, VerifySpec
-from remediation.model import ActionRecord, ActionRequest, AuditEvent, EventKind
+from remediation.base import AuditLog, RemediationError, Verifier
+from remediation.config import GlobalRails, Policy
+from remediation.model import ActionRecord, ActionRequest, AuditEvent
 from remediation.rails import INSTANCE_ACTIONS, CircuitBreakerRail, RailEnv, build_rails, defers
 from remediation.verify import AlertVerifier
 
@@ -67,10 +77,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 _MAX_QUEUE = 200_000
-_RECHECK_S = 1.0  # deferred requests are re-checked at least this often while the worker runs
-
-_RailsKey = tuple[str, str, str, str]
-_Verdict = tuple[Rail, str] | None
 
 
 def utc_now() -> datetime:
@@ -97,23 +103,6 @@ class PolicyStatus:
     @property
     def breaker_open(self) -> bool:
         return bool(self.open_breakers)
-
-
-@dataclass(slots=True)
-class _Deferred:
-    """A request waiting for a transient rail (one per request id)."""
-
-    request: ActionRequest
-    rail: str
-    reason: str
-    since: datetime  # when this deferral began: max_defer counts from here
-    approved: bool  # approved before it was deferred: no second approval round
-    key: _RailsKey  # what the rails' verdict depends on (shared within one re-check pass)
-
-
-def _rails_key(req: ActionRequest) -> _RailsKey:
-    params = json.dumps(req.params, sort_keys=True, default=str)
-    return (req.policy, req.action, str(req.target), params)
 
 
 class RemediationEngine:
@@ -144,14 +133,7 @@ class RemediationEngine:
         self.audit = audit
         self.global_rails = global_rails
         self.simulate = simulate
-        self._query = query
-        self._query_range = query_range
-        self._notify = notify
-        self._signer = approval_signer
-        self._external_url = external_url.rstrip("/")
         self._clock = clock
-        self._retries = retries
-        self._backoff_s = backoff_s
         self._modes_path = mode_overrides_path
         self._metrics = EngineMetrics(registry)
         self._compiled: dict[str, CompiledPolicy] = {}
@@ -162,24 +144,56 @@ class RemediationEngine:
         )
         self._running: dict[str, ActionRequest] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
-        self._pending: dict[str, datetime] = {}  # action id -> expires at
         self._open_breakers: dict[tuple[str, str], datetime] = {}  # (policy, target) -> last failure
         self._counts: dict[str, tuple[float, int]] = {}  # app -> (monotonic fetched, instances)
-        self._deferred: dict[str, _Deferred] = {}  # action id -> deferred request, in arrival order
-        self._resolved: dict[str, datetime] = {}  # alert fingerprint -> latest ends_at seen (from put/handle)
-        self._resolved_lock = threading.Lock()
-        self._recheck_due = False
-        self._recheck_task: asyncio.Task[None] | None = None
-        self._last_recheck = 0.0  # monotonic
-        self._closing = False  # stop() in progress: deferred requests are left for recover()
         self._env = RailEnv(global_rails, self._policy, self._running, {})
         self._rails = build_rails(self._env)
+        self._journal = Journal(audit, clock, self._metrics)
+        self._notifier = Notifier(notify, clock=clock, signer=approval_signer, external_url=external_url)
+        self._approvals = Approvals(self._journal, self._notifier, self._metrics, clock)
+        self._deferral = Deferral(
+            self._journal,
+            self._env,
+            clock=clock,
+            policies=lambda: [cp.policy for cp in self._compiled.values()],
+            prefetch_app=self._prefetch_app,
+            decide=self._decide,
+        )
+        self._stopping = asyncio.Event()
+        self._executor = Executor(
+            platform,
+            self._journal,
+            self._notifier,
+            self._metrics,
+            self._verifier,
+            policy=self._policy,
+            retries=retries,
+            backoff_s=backoff_s,
+            simulate=simulate,
+            stopping=self._stopping,
+            query=query,
+            query_range=query_range,
+        )
+        self._recovery = Recovery(
+            self._journal,
+            self._env,
+            self._approvals,
+            self._deferral,
+            running=self._running,
+            tasks=self._tasks,
+            verify=self._executor.verify,
+            finished=self._finished,
+        )
         self._queue: deque[Alert] = deque()
         self._queue_lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wake: asyncio.Event | None = None
-        self._stopping = asyncio.Event()
         self._worker: asyncio.Task[None] | None = None
+
+    @property
+    def _deferred(self) -> Mapping[str, object]:
+        """The deferred requests by action id (for inspection)."""
+        return self._deferral.entries
 
     # -- policies and modes -------------------------------------------------------------------------------
 
@@ -262,21 +276,13 @@ class RemediationEngine:
         observe = getattr(self._verifier, "observe", None)
         if callable(observe):
             observe(alerts)
-        now = self._clock()
-        ended = [(a, a.ends_at) for a in alerts if a.ends_at is not None and a.ends_at <= now]
-        if ended:
-            with self._resolved_lock:
-                for a, at in ended:
-                    fp = a.fingerprint()
-                    prev = self._resolved.get(fp)
-                    if prev is None or at > prev:
-                        self._resolved[fp] = at
+        self._deferral.observe(alerts)
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._wake = asyncio.Event()
         self._stopping.clear()
-        self._closing = False
+        self._deferral.open()
         self._worker = asyncio.create_task(self._work(), name="remediation-engine")
         self._wake.set()
 
@@ -284,12 +290,7 @@ class RemediationEngine:
         """Stop taking alerts; wait up to ``timeout_s`` for running actions, then cancel them (a cancelled
         action stays ``started`` in the journal and is reported ``interrupted`` by the next recover).
         Deferred requests are not started any more; they stay ``deferred`` for the next recover."""
-        self._closing = True
-        if self._recheck_task is not None:
-            self._recheck_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._recheck_task
-            self._recheck_task = None
+        await self._deferral.close()
         if self._worker is not None:
             self._worker.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -320,7 +321,7 @@ class RemediationEngine:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=1.0)
             self._wake.clear()
-            self._sweep_expired()
+            self._approvals.sweep()
             while True:
                 with self._queue_lock:
                     batch = [self._queue.popleft() for _ in range(min(len(self._queue), 500))]
@@ -331,9 +332,9 @@ class RemediationEngine:
                 except Exception:  # one bad batch must not stop the engine
                     log.exception("remediation: processing %d alerts failed", len(batch))
                 await asyncio.sleep(0)
-            if time.monotonic() - self._last_recheck >= _RECHECK_S:
+            if self._deferral.recheck_due():
                 try:
-                    await self._recheck_deferred()
+                    await self._deferral.recheck()
                 except Exception:
                     log.exception("remediation: re-checking deferred requests failed")
 
@@ -341,8 +342,8 @@ class RemediationEngine:
         """Process ``alerts`` now and wait for the actions they start (incl. verification); the records."""
         self._metrics.alerts_received.inc(len(alerts))
         self._observe(alerts)
-        self._sweep_expired()
-        await self._recheck_deferred()
+        self._approvals.sweep()
+        await self._deferral.recheck()
         ids = await self._process(alerts)
         await self._wait_for(ids)
         return [r for r in (self.audit.get(i) for i in ids) if r is not None]
@@ -352,8 +353,8 @@ class RemediationEngine:
         (those still deferred when nothing more runs are not waited for)."""
         while True:
             waits: list[asyncio.Task[None]] = [self._tasks[i] for i in ids if i in self._tasks]
-            rt = self._recheck_task
-            if rt is not None and not rt.done() and any(i in self._deferred for i in ids):
+            rt = self._deferral.pending_recheck(ids)
+            if rt is not None:
                 waits.append(rt)
             if not waits:
                 return
@@ -371,7 +372,7 @@ class RemediationEngine:
                     continue
                 touched.append(req.id)
                 if planned.refusal is not None:
-                    self._refuse(req, "target", planned.refusal)
+                    self._journal.refuse(req, "target", planned.refusal)
                     continue
                 await self._prefetch(req)
                 self._decide(req)
@@ -382,7 +383,7 @@ class RemediationEngine:
         A request id seen before returns its record unchanged. ``wait``: until the action finished."""
         if self.audit.record(request):
             if request.action not in ACTIONS:
-                self._refuse(request, "action", f"unknown action type {request.action!r}")
+                self._journal.refuse(request, "action", f"unknown action type {request.action!r}")
             else:
                 await self._prefetch(request)
                 self._decide(request)
@@ -399,17 +400,6 @@ class RemediationEngine:
         return rec
 
     # -- decisions ------------------------------------------------------------------------------------
-
-    def _event(self, action_id: str, kind: EventKind, data: dict[str, Any] | None = None) -> AuditEvent:
-        return self.audit.append(AuditEvent(action_id, kind, self._clock(), data or {}))
-
-    def _outcome(self, req: ActionRequest, outcome: str) -> None:
-        self._metrics.requests.labels(req.policy, outcome).inc()
-
-    def _refuse(self, req: ActionRequest, rail: str, reason: str) -> None:
-        self._event(req.id, "refused", {"rail": rail, "reason": reason})
-        self._metrics.refusals.labels(rail).inc()
-        self._outcome(req, "refused")
 
     async def _prefetch(self, req: ActionRequest) -> None:
         """Instance count for the blast-radius rail (read in a thread, cached 2 s per app)."""
@@ -430,18 +420,18 @@ class RemediationEngine:
         self._env.instance_counts = {a: c for a, (_, c) in self._counts.items()}
 
     def _check_rails(
-        self, req: ActionRequest, now: datetime, memo: dict[_RailsKey, _Verdict] | None
-    ) -> _Verdict:
+        self, req: ActionRequest, now: datetime, memo: dict[RailsKey, Verdict] | None
+    ) -> Verdict:
         """The first rail that objects and why, or None. ``memo``: verdicts of this re-check pass by
-        :func:`_rails_key` (valid until an action starts; the request itself is neither running nor started,
-        so the rails' "other than this request" exclusions make no difference)."""
+        :func:`remediation._deferral.rails_key` (valid until an action starts; the request itself is
+        neither running nor started, so the rails' "other than this request" exclusions make no
+        difference)."""
         key = None
         if memo is not None:
-            d = self._deferred.get(req.id)
-            key = d.key if d is not None else _rails_key(req)
+            key = self._deferral.key(req)
             if key in memo:
                 return memo[key]
-        verdict: _Verdict = None
+        verdict: Verdict = None
         for rail in self._rails:
             reason = rail.check(req, self.audit, now)
             if reason is not None:
@@ -456,7 +446,7 @@ class RemediationEngine:
         req: ActionRequest,
         *,
         approved: bool = False,
-        memo: dict[_RailsKey, _Verdict] | None = None,
+        memo: dict[RailsKey, Verdict] | None = None,
     ) -> None:
         """Rails, mode, approval, start — synchronous, so nothing interleaves between check and start."""
         now = self._clock()
@@ -464,129 +454,33 @@ class RemediationEngine:
         if verdict is not None:
             rail, reason = verdict
             if defers(rail):
-                self._defer(req, rail.name, reason, now, approved)
+                self._deferral.defer(req, rail.name, reason, now, approved)
                 return
-            self._deferred.pop(req.id, None)
-            self._refuse(req, rail.name, reason)
+            self._deferral.discard(req.id)
+            self._journal.refuse(req, rail.name, reason)
             if isinstance(rail, CircuitBreakerRail):
                 self._breaker_refused(req, rail, reason, now)
             return
-        self._deferred.pop(req.id, None)
+        self._deferral.discard(req.id)
         self._breaker_passed(req)
         if req.mode == "dry_run":
-            self._event(req.id, "dry_run", {"would": self._describe(req)})
-            self._outcome(req, "dry_run")
+            self._journal.event(req.id, "dry_run", {"would": describe(req)})
+            self._journal.outcome(req, "dry_run")
             return
         approval = self._env.approval(req.policy)
         if approval.required and not approved:
-            expires = now + timedelta(seconds=approval.timeout)
-            self._event(req.id, "pending_approval", {"expires_at": expires.isoformat()})
-            self._pending[req.id] = expires
-            self._metrics.pending_approvals.set(len(self._pending))
-            self._outcome(req, "pending_approval")
-            self._send_approval(req, expires)
+            self._approvals.request(req, now + timedelta(seconds=approval.timeout))
             return
         self._start(req)
         if memo is not None:
             memo.clear()  # running and started changed: every verdict may differ now
 
-    def _describe(self, req: ActionRequest) -> str:
-        params = {k: v for k, v in req.params.items() if k != "type" and v is not None}
-        return f"{req.action} {req.target}" + (f" {json.dumps(params, sort_keys=True)}" if params else "")
-
     def _start(self, req: ActionRequest) -> None:
-        self._event(req.id, "started", {"simulate": self.simulate, "what": self._describe(req)})
-        self._outcome(req, "started")
+        self._journal.event(req.id, "started", {"simulate": self.simulate, "what": describe(req)})
+        self._journal.outcome(req, "started")
         self._running[req.id] = req
         self._metrics.running.set(len(self._running))
         self._tasks[req.id] = asyncio.create_task(self._execute(req), name=f"remediation-{req.id}")
-
-    # -- deferral -------------------------------------------------------------------------------------
-
-    def _defer(self, req: ActionRequest, rail: str, reason: str, now: datetime, approved: bool) -> None:
-        """Defer ``req`` (or keep it deferred); audited once per change of rail, not per re-check."""
-        d = self._deferred.get(req.id)
-        if d is None:
-            self._deferred[req.id] = _Deferred(req, rail, reason, now, approved, _rails_key(req))
-            self._outcome(req, "deferred")
-        elif d.rail == rail:
-            d.reason = reason
-            return
-        else:
-            d.rail, d.reason = rail, reason
-        self._event(req.id, "deferred", {"rail": rail, "reason": reason})
-
-    def _action_finished(self) -> None:
-        """An action left ``running``/``verifying``: re-check the deferred requests now (in a task, so the
-        finished action's own bookkeeping completes first)."""
-        if not self._deferred or self._closing:
-            return
-        self._recheck_due = True
-        if self._recheck_task is None or self._recheck_task.done():
-            self._recheck_task = asyncio.create_task(self._recheck_loop(), name="remediation-deferred")
-
-    async def _recheck_loop(self) -> None:
-        while self._recheck_due and not self._closing:
-            self._recheck_due = False
-            await self._recheck_deferred()
-
-    def _take_resolved(self, now: datetime) -> dict[str, datetime]:
-        """Resolved alerts seen so far; those older than any deferral can wait are forgotten."""
-        horizon = max(
-            [self.global_rails.max_defer]
-            + [cp.policy.rails.max_defer or 0.0 for cp in self._compiled.values()]
-        )
-        cutoff = now - timedelta(seconds=horizon + 60.0)
-        with self._resolved_lock:
-            if len(self._resolved) > 1000:
-                self._resolved = {fp: at for fp, at in self._resolved.items() if at >= cutoff}
-            return dict(self._resolved)
-
-    def _expiry(self, d: _Deferred, resolved: dict[str, datetime], now: datetime) -> str | None:
-        """Why the deferred request must give up now, or None."""
-        trig = d.request.trigger
-        fp = trig.get("fingerprint")
-        ended = resolved.get(fp) if isinstance(fp, str) else None
-        if ended is not None and trig.get("status") != "resolved":
-            start = trig.get("starts_at")
-            if not isinstance(start, str) or not start or ended >= datetime.fromisoformat(start):
-                return (
-                    f"alert resolved at {ended.isoformat()} before the action could run "
-                    f"(deferred by {d.rail}: {d.reason})"
-                )
-        limit = self._env.max_defer(d.request.policy)
-        if (now - d.since).total_seconds() >= limit:
-            return f"still deferred after max_defer {limit:g}s (by {d.rail}: {d.reason})"
-        return None
-
-    async def _recheck_deferred(self) -> None:
-        """One pass over the deferred requests in arrival order: expire those whose alert resolved or that
-        waited ``max_defer``, run the rest through all the rails again (:meth:`_decide`)."""
-        self._last_recheck = time.monotonic()
-        if not self._deferred or self._closing:
-            return
-        apps = {
-            d.request.target.app
-            for d in self._deferred.values()
-            if d.request.action in INSTANCE_ACTIONS or d.request.action == "scale"
-        }
-        for app in sorted(apps):
-            await self._prefetch_app(app)
-        if self._closing:
-            return
-        now = self._clock()
-        resolved = self._take_resolved(now)
-        memo: dict[_RailsKey, _Verdict] = {}
-        for aid, d in list(self._deferred.items()):
-            if self._deferred.get(aid) is not d:
-                continue  # decided meanwhile
-            why = self._expiry(d, resolved, now)
-            if why is not None:
-                del self._deferred[aid]
-                self._event(aid, "expired", {"reason": why, "rail": d.rail})
-                self._outcome(d.request, "expired")
-                continue
-            self._decide(d.request, approved=d.approved, memo=memo)
 
     # -- circuit breaker escalation -------------------------------------------------------------------
 
@@ -598,7 +492,7 @@ class RemediationEngine:
         if st.last_failure is not None and self._open_breakers.get(key) != st.last_failure:
             self._open_breakers[key] = st.last_failure
             self._metrics.breakers_open.set(len(self._open_breakers))
-            self._escalate(req, reason)
+            self._executor.escalate(req, reason)
 
     def _breaker_passed(self, req: ActionRequest) -> None:
         if self._open_breakers.pop((req.policy, str(req.target)), None) is not None:
@@ -607,174 +501,31 @@ class RemediationEngine:
     # -- execution ------------------------------------------------------------------------------------
 
     async def _execute(self, req: ActionRequest) -> None:
-        t0 = time.monotonic()
-        ctx = EngineContext(
-            self.platform,
-            req,
-            event=lambda kind, data: self._event(req.id, kind, data),  # type: ignore[arg-type]
-            metrics=self._metrics,
-            retries=self._retries,
-            backoff_s=self._backoff_s,
-            simulate=self.simulate,
-            stopping=self._stopping,
-            query=self._query,
-            query_range=self._query_range,
-        )
         try:
-            result = await self._run_action(ctx, req)
-            self._metrics.duration.labels(req.action).observe(time.monotonic() - t0)
-            spec = self._verify_spec(req)
-            if not result.ok:
-                self._event(req.id, "failed", {"detail": result.detail, "data": result.data})
-                self._outcome(req, "failed")
-                if spec.on_failure != "none":
-                    self._escalate(req, f"action failed: {result.detail}")
-                return
-            self._event(req.id, "succeeded", {"detail": result.detail, "data": result.data})
-            self._outcome(req, "succeeded")
-            await self._verify(req, result)
+            await self._executor.execute(req)
         finally:
-            self._running.pop(req.id, None)
-            self._tasks.pop(req.id, None)
-            self._metrics.running.set(len(self._running))
-            self._action_finished()
+            self._finished(req)
 
-    async def _run_action(self, ctx: EngineContext, req: ActionRequest) -> ActionResult:
-        action = ACTIONS.get(req.action)
-        if action is None:
-            return ActionResult(False, f"unknown action type {req.action!r}")
-        try:
-            params = action.params_model.model_validate(req.params)
-            return await action.run(ctx, req.target, params)
-        except PlatformError as e:
-            return ActionResult(False, f"platform error: {e}")
-        except ValidationError as e:
-            return ActionResult(False, f"invalid params: {e}")
-        except RemediationError as e:
-            return ActionResult(False, str(e))
-        except Exception as e:  # an action bug must end in 'failed', never leave the journal open
-            log.exception("remediation action %s crashed", req.id)
-            return ActionResult(False, f"{type(e).__name__}: {e}")
-
-    def _verify_spec(self, req: ActionRequest) -> VerifySpec:
-        p = self._policy(req.policy)
-        return p.verify if p is not None else VerifySpec()
-
-    async def _verify(self, req: ActionRequest, result: ActionResult | None) -> None:
-        spec = self._verify_spec(req)
-        if "fingerprint" not in req.trigger and spec.expr is None:
-            self._event(req.id, "verified", {"observed": "no trigger condition to verify"})
-            self._metrics.verifications.labels("nothing_to_verify").inc()
-            self._outcome(req, "verified")
-            return
-        deadline = 0.0 if self.simulate else spec.deadline
-        ok, seen = await self._verifier.verify(req, deadline)
-        self._metrics.verifications.labels("verified" if ok else "failed").inc()
-        if ok:
-            self._event(req.id, "verified", {"observed": seen})
-            self._outcome(req, "verified")
-            return
-        self._event(req.id, "verification_failed", {"observed": seen, "deadline_s": deadline})
-        self._outcome(req, "verification_failed")
-        reason = f"not verified within {deadline:g}s: {seen}"
-        if spec.on_failure == "revert" and result is not None and result.revert is not None:
-            try:
-                await result.revert()
-            except Exception as e:  # PlatformError after retries, or an action bug
-                self._escalate(req, f"{reason}; revert failed: {e}")
-                return
-            self._event(req.id, "reverted", {"reason": reason})
-            self._outcome(req, "reverted")
-        elif spec.on_failure != "none":
-            extra = "; no revert available" if spec.on_failure == "revert" else ""
-            self._escalate(req, reason + extra)
-
-    # -- notifications ----------------------------------------------------------------------------------
-
-    def _escalate(self, req: ActionRequest, reason: str) -> None:
-        self._event(req.id, "escalated", {"reason": reason})
-        self._outcome(req, "escalated")
-        self._send(
-            req,
-            "RemediationEscalated",
-            {"summary": f"{req.policy}: {self._describe(req)} needs a human", "description": reason},
-        )
-
-    def _send_approval(self, req: ActionRequest, expires: datetime) -> None:
-        ann = {
-            "summary": f"{req.policy} wants to {self._describe(req)}: approve or reject",
-            "expires_at": expires.isoformat(),
-        }
-        if self._signer is not None:
-            base = f"{self._external_url}/api/v1/actions/{req.id}"
-            ann["approve_url"] = f"{base}/approve?token={self._signer.sign(req.id, 'approve', expires)}"
-            ann["reject_url"] = f"{base}/reject?token={self._signer.sign(req.id, 'reject', expires)}"
-        # Firing until the approval expires (not the 5 min resolve timeout); resolved on decision.
-        self._send(req, "RemediationApprovalPending", ann, ends_at=expires)
-
-    def _approval_decided(self, req: ActionRequest, decision: str) -> None:
-        """Resolve the approval request alert: the action was approved, rejected or expired."""
-        self._send(
-            req,
-            "RemediationApprovalPending",
-            {"summary": f"{req.policy}: {self._describe(req)} was {decision}"},
-            ends_at=self._clock(),
-        )
-
-    def _send(
-        self,
-        req: ActionRequest,
-        alertname: str,
-        annotations: dict[str, str],
-        *,
-        ends_at: datetime | None = None,
-    ) -> None:
-        if self._notify is None:
-            return
-        labels = {
-            "alertname": alertname,
-            "policy": req.policy,
-            "app": req.target.app,
-            "action": req.action,
-            "action_id": req.id,
-            "severity": "critical" if alertname == "RemediationEscalated" else "warning",
-        }
-        if req.target.instance is not None:
-            labels["app_instance"] = str(req.target.instance)
-        try:
-            self._notify.put([Alert(labels, annotations, starts_at=self._clock(), ends_at=ends_at)])
-        except Exception:  # notification trouble must not break the action's journal
-            log.exception("remediation: cannot send %s for %s", alertname, req.id)
+    def _finished(self, req: ActionRequest) -> None:
+        """``req`` left ``running``/``verifying``: its bookkeeping, then re-check the deferred requests."""
+        self._running.pop(req.id, None)
+        self._tasks.pop(req.id, None)
+        self._metrics.running.set(len(self._running))
+        self._deferral.action_finished()
 
     # -- approvals --------------------------------------------------------------------------------------
 
-    def _sweep_expired(self) -> None:
-        now = self._clock()
-        for aid, expires in list(self._pending.items()):
-            if now >= expires:
-                self._pending.pop(aid, None)
-                self._event(aid, "expired", {"expired_at": expires.isoformat()})
-                rec = self.audit.get(aid)
-                if rec is not None:
-                    self._outcome(rec.request, "expired")
-                    self._approval_decided(rec.request, "not decided in time (expired)")
-        self._metrics.pending_approvals.set(len(self._pending))
-
     def _pending_record(self, action_id: str) -> ActionRecord:
-        self._sweep_expired()
+        self._approvals.sweep()
         rec = self._record(action_id)
-        if rec.status != "pending_approval":
+        if not self._approvals.claim(rec):
             raise ActionStateError(f"action {action_id} is {rec.status}, not pending approval")
-        self._pending.pop(action_id, None)
-        self._metrics.pending_approvals.set(len(self._pending))
         return rec
 
     async def approve(self, action_id: str, who: str, *, wait: bool = False) -> ActionRecord:
         """Approve a pending action; it then passes the rails again (they may have changed) and starts."""
         rec = self._pending_record(action_id)
-        self._event(action_id, "approved", {"who": who})
-        self._outcome(rec.request, "approved")
-        self._approval_decided(rec.request, f"approved by {who}")
+        self._approvals.decided(rec.request, "approved", {"who": who}, f"approved by {who}")
         await self._prefetch(rec.request)
         self._decide(rec.request, approved=True)
         if wait:
@@ -783,9 +534,8 @@ class RemediationEngine:
 
     async def reject(self, action_id: str, who: str, reason: str = "") -> ActionRecord:
         rec = self._pending_record(action_id)
-        self._event(action_id, "rejected", {"who": who, "reason": reason})
-        self._outcome(rec.request, "rejected")
-        self._approval_decided(rec.request, f"rejected by {who}")
+        data = {"who": who, "reason": reason}
+        self._approvals.decided(rec.request, "rejected", data, f"rejected by {who}")
         return self._record(action_id)
 
     # -- crash recovery -------------------------------------------------------------------------------
@@ -795,58 +545,8 @@ class RemediationEngine:
         (never re-applied) and then verified; pending approvals keep waiting until their timeout; deferred
         requests (never started) are re-queued in arrival order, their max_defer counted from the original
         deferral; recorded but undecided requests are refused (the alert is re-sent if it still fires)."""
-        out: list[str] = []
-        deferred: list[ActionRecord] = []
-        for rec in self.audit.open_actions():
-            req = rec.request
-            out.append(req.id)
-            if rec.status == "deferred":
-                deferred.append(rec)
-            elif rec.status == "pending_approval":
-                at = next(e.at for e in reversed(rec.events) if e.kind == "pending_approval")
-                timeout = self._env.approval(req.policy).timeout
-                self._pending[req.id] = at + timedelta(seconds=timeout)
-            elif rec.status in ("running", "verifying"):
-                was = "executing" if rec.status == "running" else "verifying"
-                self._event(
-                    req.id,
-                    "interrupted",
-                    {"reason": f"engine stopped while {was}; not re-applied, verifying"},
-                )
-                self._outcome(req, "interrupted")
-                self._running[req.id] = req
-                self._tasks[req.id] = asyncio.create_task(self._verify_recovered(req))
-            else:
-                self._refuse(req, "recovery", "engine restarted before a decision was made")
-        for rec in sorted(deferred, key=lambda r: r.events[0].seq if r.events else 0):
-            self._requeue(rec)
+        ids = self._recovery.settle()
         self._metrics.running.set(len(self._running))
-        self._metrics.pending_approvals.set(len(self._pending))
-        self._sweep_expired()
-        self._action_finished()  # re-check the re-queued requests soon
-        return [self._record(i) for i in out]
-
-    def _requeue(self, rec: ActionRecord) -> None:
-        """Rebuild the deferred entry of a recovered ``deferred`` request from its events."""
-        since, rail, reason, approved = rec.updated_at, "", "", False
-        previous = "requested"
-        for e in rec.events:
-            if e.kind == "deferred":
-                if previous != "deferred":
-                    since = e.at
-                rail, reason = str(e.data.get("rail", "")), str(e.data.get("reason", ""))
-            elif e.kind == "approved":
-                approved = True
-            if e.kind in ("requested", "deferred", "approved", "pending_approval"):
-                previous = e.kind
-        req = rec.request
-        self._deferred[req.id] = _Deferred(req, rail, reason, since, approved, _rails_key(req))
-
-    async def _verify_recovered(self, req: ActionRequest) -> None:
-        try:
-            await self._verify(req, None)
-        finally:
-            self._running.pop(req.id, None)
-            self._tasks.pop(req.id, None)
-            self._metrics.running.set(len(self._running))
-            self._action_finished()
+        self._approvals.sweep()
+        self._deferral.action_finished()  # re-check the re-queued requests soon
+        return [self._record(i) for i in ids]

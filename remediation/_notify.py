@@ -1,0 +1,89 @@
+"""Alerts the engine sends to the dispatcher: escalations (a human is needed) and approval requests
+(firing until the approval expires, resolved once decided)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime
+
+from alerting.base import AlertSink
+from alerting.model import Alert
+from remediation._journal import describe
+from remediation.approval import ApprovalSigner
+from remediation.model import ActionRequest
+
+__all__ = ["Notifier"]
+
+log = logging.getLogger("remediation.engine")  # the engine's logger: these records are the engine's
+
+
+class Notifier:
+    """``sink`` None: nothing is sent. ``signer``: approval alerts carry signed approve/reject links under
+    ``external_url``."""
+
+    def __init__(
+        self,
+        sink: AlertSink | None,
+        *,
+        clock: Callable[[], datetime],
+        signer: ApprovalSigner | None,
+        external_url: str,
+    ) -> None:
+        self._sink = sink
+        self._clock = clock
+        self._signer = signer
+        self._external_url = external_url.rstrip("/")
+
+    def escalated(self, req: ActionRequest, reason: str) -> None:
+        self._send(
+            req,
+            "RemediationEscalated",
+            {"summary": f"{req.policy}: {describe(req)} needs a human", "description": reason},
+        )
+
+    def approval_pending(self, req: ActionRequest, expires: datetime) -> None:
+        ann = {
+            "summary": f"{req.policy} wants to {describe(req)}: approve or reject",
+            "expires_at": expires.isoformat(),
+        }
+        if self._signer is not None:
+            base = f"{self._external_url}/api/v1/actions/{req.id}"
+            ann["approve_url"] = f"{base}/approve?token={self._signer.sign(req.id, 'approve', expires)}"
+            ann["reject_url"] = f"{base}/reject?token={self._signer.sign(req.id, 'reject', expires)}"
+        # Firing until the approval expires (not the 5 min resolve timeout); resolved on decision.
+        self._send(req, "RemediationApprovalPending", ann, ends_at=expires)
+
+    def approval_decided(self, req: ActionRequest, decision: str) -> None:
+        """Resolve the approval request alert: the action was approved, rejected or expired."""
+        self._send(
+            req,
+            "RemediationApprovalPending",
+            {"summary": f"{req.policy}: {describe(req)} was {decision}"},
+            ends_at=self._clock(),
+        )
+
+    def _send(
+        self,
+        req: ActionRequest,
+        alertname: str,
+        annotations: dict[str, str],
+        *,
+        ends_at: datetime | None = None,
+    ) -> None:
+        if self._sink is None:
+            return
+        labels = {
+            "alertname": alertname,
+            "policy": req.policy,
+            "app": req.target.app,
+            "action": req.action,
+            "action_id": req.id,
+            "severity": "critical" if alertname == "RemediationEscalated" else "warning",
+        }
+        if req.target.instance is not None:
+            labels["app_instance"] = str(req.target.instance)
+        try:
+            self._sink.put([Alert(labels, annotations, starts_at=self._clock(), ends_at=ends_at)])
+        except Exception:  # notification trouble must not break the action's journal
+            log.exception("remediation: cannot send %s for %s", alertname, req.id)
