@@ -16,12 +16,14 @@ Not thread-safe: one group evaluates its rules in order on one thread.
 
 from __future__ import annotations
 
+import itertools
 import math
 import urllib.parse
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
+from types import MappingProxyType
 from typing import Any
 
 from alerting.model import Alert
@@ -51,6 +53,10 @@ class AlertState(StrEnum):
     FIRING = "firing"
 
 
+NO_WHY: Mapping[str, str] = MappingProxyType({})  # an activation without a "why" (shared, read-only)
+_tokens = itertools.count(1)
+
+
 @dataclass(frozen=True, slots=True)
 class Activation:
     """One active element of a rule's condition: the series labels, its value and the "why" (threshold,
@@ -63,8 +69,13 @@ class Activation:
 
 @dataclass(slots=True)
 class ActiveAlert:
+    """One alert of a rule. Its annotations are expanded when first read if the rule's templates do not
+    ``query`` (the text depends only on the activation then, so it is the text of evaluation time): most
+    pending alerts are never sent. Only the evaluating thread keeps an expansion (:meth:`materialize`)."""
+
     labels: dict[str, str]
-    annotations: dict[str, str]
+    # the annotations; None: ``_rule`` expands them from (expanded_labels, value, expanded_why) when read
+    _annotations: dict[str, str] | None = field(repr=False)
     state: AlertState
     value: float
     active_at_ms: int
@@ -73,9 +84,61 @@ class ActiveAlert:
     last_sent_at_ms: int | None = None  # None: never sent
     valid_until_ms: int = 0
     keep_firing_since_ms: int = 0
+    # the ALERTS series of ``series_state`` and the ALERTS_FOR_STATE series, built once per alert and state
+    series_state: AlertState | None = field(default=None, repr=False, compare=False)
+    alerts_series: Labels = field(default=(), repr=False, compare=False)
+    for_state_series: Labels = field(default=(), repr=False, compare=False)
+    # what ``annotations`` were expanded from (with ``value``): the rule's template set (a token), the
+    # activation's labels and why; the same inputs expand to the same text (templates without ``query``)
+    expanded_by: int = field(default=0, repr=False, compare=False)
+    expanded_labels: Labels = field(default=(), repr=False, compare=False)
+    expanded_why: Mapping[str, str] | None = field(default=None, repr=False, compare=False)  # None: empty
+    _rule: AlertingRule | None = field(default=None, repr=False, compare=False)
 
     def key(self) -> Labels:
         return labels_from(self.labels)
+
+    def _expand_annotations(self) -> dict[str, str]:
+        rule = self._rule
+        if rule is None:
+            return {}
+        return rule.expand_annotations(
+            Activation(self.expanded_labels, self.value, self.expanded_why or NO_WHY)
+        )
+
+    @property
+    def annotations(self) -> dict[str, str]:
+        ann = self._annotations
+        return self._expand_annotations() if ann is None else ann
+
+    @annotations.setter
+    def annotations(self, value: dict[str, str]) -> None:
+        self._annotations = value
+
+    def set_inputs(
+        self, rule: AlertingRule, token: int, act: Activation, annotations: dict[str, str] | None
+    ) -> None:
+        """Annotations of ``act`` by ``rule`` (whose templates are ``token``): given, or None to expand them
+        from ``act`` (with :attr:`value` set to its value) when read."""
+        self.expanded_by, self.expanded_labels = token, act.labels
+        self.expanded_why = act.why if act.why else None
+        self._rule, self._annotations = rule, annotations
+
+    def materialize(self) -> dict[str, str]:
+        """The annotations, kept expanded from now on (call on the evaluating thread only)."""
+        ann = self._annotations
+        if ann is None:
+            ann = self._annotations = self._expand_annotations()
+        return ann
+
+
+_PENDING, _FIRING, _INACTIVE = AlertState.PENDING, AlertState.FIRING, AlertState.INACTIVE
+_STATE_TEXT = {s: s.value for s in AlertState}  # plain str: the enum's ``.value`` is a slow property
+
+
+def _same_value(a: float, b: float) -> bool:
+    """Bit-for-bit the same float for template purposes (NaN never is; -0.0 is not 0.0)."""
+    return a == b and (a != 0.0 or math.copysign(1.0, a) == math.copysign(1.0, b))
 
 
 def _dt(ms: int) -> datetime:
@@ -103,6 +166,14 @@ class AlertingRule:
         self._query = template_query
         self._label_tmpl = {k: Template(v) for k, v in spec.labels.items()}
         self._ann_tmpl = {k: Template(v) for k, v in spec.annotations.items()}
+        # Label templates without actions expand to their text: the alert's labels then depend only on the
+        # activation's labels. Annotations depend on (labels, value, why) unless a template queries the
+        # store (``query``): those are expanded at every evaluation.
+        self._static_labels = all(t.is_constant for t in self._label_tmpl.values())
+        self._pure_annotations = not any("query" in t.text for t in self._ann_tmpl.values())
+        self._keys: dict[Labels, Labels] = {}  # activation labels -> alert key (static labels only)
+        self._token = next(_tokens)  # marks annotations expanded by this rule's templates
+        self._generator_url_text: str | None = None
 
     # --- evaluation -----------------------------------------------------------------------------------
 
@@ -120,67 +191,97 @@ class AlertingRule:
             # Prometheus puts the error text in place of the expansion and keeps evaluating.
             return f"<error expanding template: {exc}>"
 
+    def expand_annotations(self, act: Activation) -> dict[str, str]:
+        smpl = dict(act.labels)
+        anns = {k: self._expand(t, smpl, act.value, act.why) for k, t in self._ann_tmpl.items()}
+        for k, v in act.why.items():
+            anns.setdefault(k, v)
+        return anns
+
+    def _alert_key(self, act: Activation) -> Labels:
+        smpl = dict(act.labels)
+        lbs = {k: v for k, v in smpl.items() if k != METRIC_NAME}
+        for k, t in self._label_tmpl.items():
+            lbs[k] = self._expand(t, smpl, act.value, act.why)
+        lbs["alertname"] = self.name
+        return labels_from(lbs)
+
+    def _set_annotations(self, a: ActiveAlert, act: Activation) -> None:
+        """``a.annotations`` for ``act``, expanded again only when an input changed (or ``query`` is used)."""
+        if not (
+            a.expanded_by == self._token
+            and self._pure_annotations
+            and _same_value(act.value, a.value)
+            and (act.labels is a.expanded_labels or act.labels == a.expanded_labels)
+            and (act.why == a.expanded_why if a.expanded_why is not None else not act.why)
+        ):
+            # templates without ``query`` are expanded when read (from the inputs recorded here)
+            a.set_inputs(
+                self, self._token, act, None if self._pure_annotations else self.expand_annotations(act)
+            )
+        a.value = act.value
+
     def eval(
         self, ts_ms: int, activations: Sequence[Activation], limit: int = 0
     ) -> list[tuple[Labels, float]]:
         """Advance the state machine to ``ts_ms``; returns the ALERTS / ALERTS_FOR_STATE samples."""
-        fresh: dict[Labels, ActiveAlert] = {}
+        fresh: dict[Labels, Activation] = {}
+        static = self._static_labels
+        memo = self._keys
+        keys: dict[Labels, Labels] = {}
         for act in activations:
-            smpl = dict(act.labels)
-            lbs = {k: v for k, v in smpl.items() if k != METRIC_NAME}
-            for k, t in self._label_tmpl.items():
-                lbs[k] = self._expand(t, smpl, act.value, act.why)
-            lbs["alertname"] = self.name
-            anns = {k: self._expand(t, smpl, act.value, act.why) for k, t in self._ann_tmpl.items()}
-            for k, v in act.why.items():
-                anns.setdefault(k, v)
-            key = labels_from(lbs)
+            key = memo.get(act.labels) if static else None
+            if key is None:
+                key = self._alert_key(act)
             if key in fresh:
                 raise RuleEvalError(
                     "vector contains metrics with the same labelset after applying alert labels"
                 )
-            fresh[key] = ActiveAlert(
-                {k: v for k, v in key}, anns, AlertState.PENDING, act.value, active_at_ms=ts_ms
-            )
-        for key, new in fresh.items():
+            fresh[key] = act
+            if static:
+                keys[act.labels] = key
+        self._keys = keys
+        for key, act in fresh.items():
             old = self.active.get(key)
-            if old is not None and old.state is not AlertState.INACTIVE:
-                old.value, old.annotations = new.value, new.annotations
+            if old is not None and old.state is not _INACTIVE:
+                self._set_annotations(old, act)
                 continue
-            self.active[key] = new
+            new = self.active[key] = ActiveAlert(dict(key), None, _PENDING, act.value, active_at_ms=ts_ms)
+            self._set_annotations(new, act)
 
         out: list[tuple[Labels, float]] = []
         n_active = 0
+        restored = self.restored
         for key, a in list(self.active.items()):
             if key not in fresh:
                 keep = False
-                if a.state is AlertState.FIRING and self.keep_firing_for_ms > 0:
+                if a.state is _FIRING and self.keep_firing_for_ms > 0:
                     if a.keep_firing_since_ms == 0:
                         a.keep_firing_since_ms = ts_ms
                     keep = ts_ms - a.keep_firing_since_ms < self.keep_firing_for_ms
                 if not keep:
-                    if a.state is AlertState.PENDING or (
+                    if a.state is _PENDING or (
                         a.resolved_at_ms and ts_ms - a.resolved_at_ms > RESOLVED_RETENTION_MS
                     ):
                         del self.active[key]
-                    if a.state is not AlertState.INACTIVE:
-                        a.state, a.resolved_at_ms = AlertState.INACTIVE, ts_ms
+                    if a.state is not _INACTIVE:
+                        a.state, a.resolved_at_ms = _INACTIVE, ts_ms
                     continue
             else:
                 a.keep_firing_since_ms = 0
             n_active += 1
-            if a.state is AlertState.PENDING and ts_ms - a.active_at_ms >= self.hold_ms:
-                a.state, a.fired_at_ms = AlertState.FIRING, ts_ms
-            if self.restored:
-                out.append(
-                    (labels_from({**a.labels, METRIC_NAME: "ALERTS", "alertstate": a.state.value}), 1.0)
-                )
-                out.append(
-                    (
-                        labels_from({**a.labels, METRIC_NAME: "ALERTS_FOR_STATE"}),
-                        float(a.active_at_ms // 1000),
+            if a.state is _PENDING and ts_ms - a.active_at_ms >= self.hold_ms:
+                a.state, a.fired_at_ms = _FIRING, ts_ms
+            if restored:
+                if a.series_state is not a.state:
+                    a.alerts_series = labels_from(
+                        {**a.labels, METRIC_NAME: "ALERTS", "alertstate": _STATE_TEXT[a.state]}
                     )
-                )
+                    if a.series_state is None:
+                        a.for_state_series = labels_from({**a.labels, METRIC_NAME: "ALERTS_FOR_STATE"})
+                    a.series_state = a.state
+                out.append((a.alerts_series, 1.0))
+                out.append((a.for_state_series, float(a.active_at_ms // 1000)))
         if limit > 0 and n_active > limit:
             self.active = {}
             raise RuleEvalError(f"exceeded limit of {limit} with {n_active} alerts")
@@ -191,7 +292,7 @@ class AlertingRule:
     def alerts_to_send(self, ts_ms: int, resend_delay_ms: int, interval_ms: int) -> list[Alert]:
         out: list[Alert] = []
         for a in self.active.values():
-            if a.state is AlertState.PENDING:
+            if a.state is _PENDING:
                 continue
             last = a.last_sent_at_ms
             if last is not None and not (a.resolved_at_ms > last or last + resend_delay_ms < ts_ms):
@@ -203,7 +304,7 @@ class AlertingRule:
             out.append(
                 Alert(
                     labels=labels,
-                    annotations=dict(a.annotations),
+                    annotations=dict(a.materialize()),
                     starts_at=_dt(a.fired_at_ms),
                     ends_at=_dt(ends),
                     generator_url=self._generator_url(),
@@ -212,10 +313,13 @@ class AlertingRule:
         return out
 
     def _generator_url(self) -> str:
-        if not self._external_url or not self.spec.expr:
-            return ""
-        q = urllib.parse.urlencode({"g0.expr": self.spec.expr, "g0.tab": "1"})
-        return f"{self._external_url.rstrip('/')}/graph?{q}"
+        if self._generator_url_text is None:
+            if not self._external_url or not self.spec.expr:
+                self._generator_url_text = ""
+            else:
+                q = urllib.parse.urlencode({"g0.expr": self.spec.expr, "g0.tab": "1"})
+                self._generator_url_text = f"{self._external_url.rstrip('/')}/graph?{q}"
+        return self._generator_url_text
 
     # --- queries on state -----------------------------------------------------------------------------
 
@@ -225,7 +329,7 @@ class AlertingRule:
     def counts(self) -> dict[str, int]:
         out = {s.value: 0 for s in AlertState}
         for a in self.active.values():
-            out[a.state.value] += 1
+            out[a.state] += 1  # a StrEnum member is its value as a key
         return out
 
     # --- persistence and for-state restoration ----------------------------------------------------------
@@ -234,7 +338,7 @@ class AlertingRule:
         return [
             {
                 "labels": a.labels,
-                "state": a.state.value,
+                "state": _STATE_TEXT[a.state],
                 "active_at_ms": a.active_at_ms,
                 "fired_at_ms": a.fired_at_ms,
                 "resolved_at_ms": a.resolved_at_ms,

@@ -192,7 +192,8 @@ class FastPath:
         vals = p.vals[last[ok]]
         if not np.isfinite(vals).all():
             return None
-        return Columns([p.labels[i] for i in ok], vals, None if p.local is None else p.local[ok], p.source)
+        labels = p.labels if len(ok) == len(p.labels) else [p.labels[i] for i in ok.tolist()]
+        return Columns(labels, vals, None if p.local is None else p.local[ok], p.source)
 
     def _range(self, p: _Packed, func: str, ts_ms: int, range_ms: int) -> Columns | None:
         if p.stale.any():
@@ -203,14 +204,18 @@ class FastPath:
         lo, hi, counts = lo[present], hi[present], counts[present]
         vals = p.vals
         # last_over_time keeps the metric name (as the engine and Prometheus do); the others drop it
-        labels = [(p.labels if func == "last_over_time" else p.nameless)[i] for i in present]
+        src = p.labels if func == "last_over_time" else p.nameless
+        labels = src if len(present) == len(src) else [src[i] for i in present.tolist()]
         local = None if p.local is None else p.local[present]
 
         def cols(values: F64, keep: I64 | None = None) -> Columns:
             if keep is None:
                 return Columns(labels, values, local, p.source)
             return Columns(
-                [labels[i] for i in keep], values[keep], None if local is None else local[keep], p.source
+                labels if len(keep) == len(labels) else [labels[i] for i in keep.tolist()],
+                values[keep],
+                None if local is None else local[keep],
+                p.source,
             )
 
         if len(present) and not np.isfinite(_segment_reduce(np.add, vals, lo, hi)).all():

@@ -18,7 +18,7 @@ import numpy as np
 import promql_parser
 
 from alerting.model import Alert
-from alerting.rules._alerting import Activation, AlertingRule
+from alerting.rules._alerting import NO_WHY, Activation, AlertingRule
 from alerting.rules._fast import Columns
 from alerting.rules._kinds import Detector, Evaluator, PromQLEval, QueryFunc, compile_rule, query_vector
 from alerting.rules._load import GroupSpec, RuleSpec
@@ -86,7 +86,11 @@ class _SplitEval:
         if isinstance(res, Columns):  # filter with numpy first: most series do not cross the threshold
             with np.errstate(invalid="ignore"):
                 hits = np.flatnonzero(self.np_cmp(res.values, self.n))
-            return [Activation(res.labels[i], float(res.values[i])) for i in hits.tolist()]
+            labels = res.labels
+            return [
+                Activation(labels[i], v, NO_WHY)
+                for i, v in zip(hits.tolist(), res.values[hits].tolist(), strict=True)
+            ]
         return [
             Activation(lbl, v)
             for lbl, v in query_vector(lambda e, t: res, self.lhs, ts_ms)
@@ -146,8 +150,9 @@ class RuleGroup:
         """Evaluate every rule at ``ts_ms``; failures are logged and counted, never raised."""
         samples: list[tuple[Labels, float]] = []
         seen: set[Labels] = set()
+        evaluations = self._metrics.evaluations.labels(self.name)
         for rule in self.rules:
-            self._metrics.evaluations.labels(self.name).inc()
+            evaluations.inc()
             try:
                 acts = rule.evaluator.evaluate(query, ts_ms)
                 if rule.alerting is None:

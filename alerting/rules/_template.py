@@ -160,7 +160,7 @@ class _Scope:
 
 def _field(x: Any, names: Sequence[str]) -> Any:
     for n in names:
-        if isinstance(x, Mapping):
+        if type(x) is dict or isinstance(x, Mapping):  # dict first: no ABC check for $labels.x
             x = x.get(n, "")
         elif hasattr(x, n) and not n.startswith("_"):
             x = getattr(x, n)
@@ -181,7 +181,7 @@ def _operand(tok: tuple[str, Any], scope: _Scope, dot: Any) -> Any:
         name, *fields = val.split(".")
         if name not in scope.vars:
             raise TemplateError(f"undefined variable: {name}")
-        return _field(scope.vars[name], fields)
+        return _field(scope.vars[name], fields) if fields else scope.vars[name]
     if kind == "field":
         return dot if val == "." else _field(dot, val.split(".")[1:])
     if kind == "sub":
@@ -236,7 +236,7 @@ def _exec(nodes: list[Node], scope: _Scope, dot: Any, out: list[str]) -> None:
             if node[2] is not None:
                 scope.vars[node[2]] = value
             else:
-                out.append(to_text(value))
+                out.append(value if type(value) is str else to_text(value))
         else:
             (cmds, decl), body, other = node[1], node[2], node[3]
             value = _run_pipe(cmds, scope, dot)
@@ -268,6 +268,23 @@ class Template:
     def __init__(self, text: str) -> None:
         self.text = text
         self._nodes = _parse(text) if "{{" in text else [("text", text)]
+        self.is_constant = len(self._nodes) == 1 and self._nodes[0][0] == "text"  # expands to its text
+        # the function table of the last (external_url, query) expanded with: built once, not per expansion
+        self._funcs: tuple[str, object, dict[str, Callable[..., Any]]] | None = None
+
+    def _funcs_for(
+        self, external_url: str, query: Callable[[str], list[QueryResult]] | None
+    ) -> dict[str, Callable[..., Any]]:
+        cached = self._funcs
+        if cached is not None and cached[0] == external_url and cached[1] is query:
+            return cached[2]
+        funcs = dict(FUNCS)
+        funcs["externalURL"] = lambda: external_url
+        funcs["pathPrefix"] = lambda: urllib.parse.urlparse(external_url).path
+        if query is not None:
+            funcs["query"] = lambda q: query(str(q))
+        self._funcs = (external_url, query, funcs)
+        return funcs
 
     def expand(
         self,
@@ -279,7 +296,7 @@ class Template:
         query: Callable[[str], list[QueryResult]] | None = None,
         extra: Mapping[str, Any] | None = None,
     ) -> str:
-        if len(self._nodes) == 1 and self._nodes[0][0] == "text":
+        if self.is_constant:
             return str(self._nodes[0][1])
         data = {
             "Labels": dict(labels),
@@ -296,13 +313,8 @@ class Template:
         }
         for k, v in (extra or {}).items():
             variables["$" + k] = v
-        funcs = dict(FUNCS)
-        funcs["externalURL"] = lambda: external_url
-        funcs["pathPrefix"] = lambda: urllib.parse.urlparse(external_url).path
-        if query is not None:
-            funcs["query"] = lambda q: query(str(q))
         out: list[str] = []
-        _exec(self._nodes, _Scope(funcs, variables), data, out)
+        _exec(self._nodes, _Scope(self._funcs_for(external_url, query), variables), data, out)
         return "".join(out)
 
 

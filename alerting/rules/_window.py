@@ -84,11 +84,11 @@ class RecentWindow:
         self._names: list[_Name] = []
         self._name_ids: dict[str, int] = {}
         self._ref_labels: list[Labels] = []
-        self._ref_name: list[int] = []
-        self._ref_local: list[int] = []  # -1: dropped from its name (no samples in the retention)
-        self._ref_name_np = np.empty(0, dtype=np.int64)
-        self._ref_local_np = np.empty(0, dtype=np.int64)
-        self._dirty = False
+        # per ref (the first len(_ref_labels) rows; capacity doubles): its name id, its local index in
+        # that name (-1: dropped from its name, no samples in the retention). Updated in place, so
+        # appending after new series were added costs nothing per series already known.
+        self._ref_name = np.zeros(1024, dtype=np.int64)
+        self._ref_local = np.full(1024, -1, dtype=np.int64)
         self.started_ms = started_ms
         self.newest_ms = 0
         self._next_sweep_ms = 0
@@ -99,25 +99,26 @@ class RecentWindow:
         with self._lock:
             ref = self._refs.get(labels)
             if ref is None:
-                ref = self._refs[labels] = len(self._ref_name)
-                name = dict(labels).get(METRIC_NAME, "")
+                ref = self._refs[labels] = len(self._ref_labels)
+                name = next((v for k, v in labels if k == METRIC_NAME), "")
                 nid = self._name_ids.setdefault(name, len(self._names))
                 if nid == len(self._names):
                     self._names.append(_Name())
+                if ref == len(self._ref_name):
+                    self._ref_name = np.concatenate([self._ref_name, np.zeros(ref, dtype=np.int64)])
+                    self._ref_local = np.concatenate([self._ref_local, np.full(ref, -1, dtype=np.int64)])
                 self._ref_labels.append(labels)
-                self._ref_name.append(nid)
-                self._ref_local.append(-1)
+                self._ref_name[ref] = nid
                 self._add_local(ref)
             return ref
 
     def _add_local(self, ref: int) -> None:
-        entry = self._names[self._ref_name[ref]]
+        entry = self._names[int(self._ref_name[ref])]
         labels = self._ref_labels[ref]
         self._ref_local[ref] = len(entry.labels)
         entry.labels.append(labels)
-        entry.nameless.append(tuple(p for p in labels if p[0] != METRIC_NAME))
+        entry.nameless.append(tuple([p for p in labels if p[0] != METRIC_NAME]))
         entry.refs.append(ref)
-        self._dirty = True
 
     def append(
         self, refs: Sequence[int] | I64, timestamps_ms: Sequence[int], values: Sequence[float]
@@ -128,22 +129,16 @@ class RecentWindow:
         t = np.asarray(timestamps_ms, dtype=np.int64)
         v = np.asarray(values, dtype=np.float64)
         with self._lock:
-            if self._dirty:
-                self._ref_name_np = np.asarray(self._ref_name, dtype=np.int64)
-                self._ref_local_np = np.asarray(self._ref_local, dtype=np.int64)
-                self._dirty = False
-            local = self._ref_local_np[r]
+            local = self._ref_local[r]
             if (local < 0).any():  # series dropped earlier and fed again
                 for ref in np.unique(r[local < 0]).tolist():
                     if self._ref_local[ref] < 0:
                         self._add_local(ref)
-                self._ref_local_np = np.asarray(self._ref_local, dtype=np.int64)
-                self._dirty = False
-                local = self._ref_local_np[r]
+                local = self._ref_local[r]
             if self.started_ms is None:
                 self.started_ms = int(t.min())
             self.newest_ms = max(self.newest_ms, int(t.max()))
-            nids = self._ref_name_np[r]
+            nids = self._ref_name[r]
             if len(nids) > 1 and (nids[1:] != nids[:-1]).any():
                 order = np.argsort(nids, kind="stable")
                 nids, local, t, v = nids[order], local[order], t[order], v[order]
@@ -214,14 +209,12 @@ class RecentWindow:
             new.labels.append(entry.labels[i])
             new.nameless.append(entry.nameless[i])
             new.refs.append(entry.refs[i])
-        for i in np.flatnonzero(~present).tolist():
-            self._ref_local[entry.refs[i]] = -1
-        for j, ref in enumerate(new.refs):
-            self._ref_local[ref] = j
+        old_refs = np.asarray(entry.refs, dtype=np.int64)
+        self._ref_local[old_refs[~present]] = -1
+        self._ref_local[old_refs[alive]] = np.arange(len(alive), dtype=np.int64)
         remap = np.full(len(entry.labels), -1, dtype=np.int64)
         remap[alive] = np.arange(len(alive), dtype=np.int64)
         self._names[nid] = new
-        self._dirty = True
         return new, remap[sid]
 
     # -- reading -----------------------------------------------------------------------------------------
@@ -245,6 +238,7 @@ class RecentWindow:
                 return Packed([], e, e, np.empty(0))
             entry, sid, ts, vals = self._compact(nid)
             labels, nameless = entry.labels, entry.nameless
+            n_labels = len(labels)  # the lists may grow once the lock is released
             mask = None
             if rest:
                 cached = entry.masks.get(rest)
@@ -258,14 +252,21 @@ class RecentWindow:
         if mask is not None:
             keep &= mask[sid]
         sid, ts, vals = sid[keep], ts[keep], vals[keep]
-        uniq, dense = np.unique(sid, return_inverse=True)
+        # sid is sorted (the columns are sorted by series, then time): unique ids and dense ranks linearly
+        first = np.empty(len(sid), dtype=np.bool_)
+        if len(sid):
+            first[0] = True
+            np.not_equal(sid[1:], sid[:-1], out=first[1:])
+        uniq = sid[first]
+        dense = np.cumsum(first, dtype=np.int64) - 1
+        every = len(uniq) == n_labels  # every series of the name (the common case): copy the lists
         idx = uniq.tolist()
         return Packed(
-            [labels[i] for i in idx],
-            dense.astype(np.int64).reshape(-1),
+            labels[:n_labels] if every else [labels[i] for i in idx],
+            dense,
             ts,
             vals,
-            [nameless[i] for i in idx],
+            nameless[:n_labels] if every else [nameless[i] for i in idx],
             uniq,
             entry,
         )
