@@ -35,10 +35,12 @@ __all__ = ["CHROMIUM", "SCREENSHOTS", "PageWatch", "chromium", "screenshot", "wa
 
 @contextlib.contextmanager
 def chromium() -> Iterator[Any]:
-    """A launched Playwright ``Browser`` (sync API) on /usr/bin/chromium; skips when either is missing."""
+    """A launched Playwright ``Browser`` (sync API) on /usr/bin/chromium; a missing Chromium or Playwright
+    fails the test loudly (scripts/install.sh installs both), it never skips."""
     if not CHROMIUM.exists():
-        pytest.skip("no /usr/bin/chromium (scripts/install.sh installs it)")
-    sync_api = pytest.importorskip("playwright.sync_api")
+        pytest.fail(f"{CHROMIUM} is missing: run scripts/install.sh (apt package chromium)")
+    import playwright.sync_api as sync_api  # noqa: PLC0415 -- only browser tests need it
+
     with (
         tempfile.TemporaryDirectory(prefix="paramedic-chromium-") as profile,
         sync_api.sync_playwright() as pw,
