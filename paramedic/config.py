@@ -10,7 +10,6 @@ line, the key path and what to do::
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
@@ -22,7 +21,7 @@ from log_pipeline.config import LogsConfig
 from metrics_store.config import EmbeddedStoreConfig, StoreConfig
 from platforms.config import PlatformConfig
 from remediation.config import RemediationConfig
-from remediation.policy.yaml_errors import errors_with_lines, line_for, line_index
+from remediation.policy.yaml_errors import FIXES, YamlProblem, errors_with_lines, line_for, line_index
 
 __all__ = [
     "AuthConfig",
@@ -86,16 +85,7 @@ class ParamedicConfig(BaseModel):
     )
 
 
-@dataclass(frozen=True, slots=True)
-class ConfigProblem:
-    file: str
-    line: int | None
-    key: str
-    message: str
-
-    def __str__(self) -> str:
-        where = f"{self.file}:{self.line}" if self.line is not None else self.file
-        return f"{where}: {self.key}: {self.message}" if self.key else f"{where}: {self.message}"
+ConfigProblem = YamlProblem  # file:line: key.path: message (fix)
 
 
 class ConfigError(Exception):
@@ -107,24 +97,8 @@ class ConfigError(Exception):
 
 
 _FIXES: dict[str, str] = {
+    **FIXES,
     "extra_forbidden": "remove it, or check its spelling against docs/configuration.md",
-    "missing": "add this key",
-    "greater_than": "use a larger value",
-    "greater_than_equal": "use a larger value",
-    "less_than": "use a smaller value",
-    "less_than_equal": "use a smaller value",
-    "literal_error": "use one of the listed values",
-    "union_tag_invalid": "set `type:` to one of the listed values",
-    "union_tag_not_found": "add a `type:` key",
-    "int_parsing": "use a whole number",
-    "float_parsing": "use a number",
-    "bool_parsing": "use true or false",
-    "bool_type": "use true or false",
-    "string_too_short": "give a non-empty value",
-    "string_type": "use a string (quote it)",
-    "list_type": "use a YAML list",
-    "dict_type": "use a YAML mapping",
-    "model_type": "use a YAML mapping",
 }
 
 

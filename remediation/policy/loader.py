@@ -26,7 +26,7 @@ from pydantic import ValidationError
 from alerting.dispatch._matchers import MatcherError, parse_matcher
 from remediation.base import RemediationError
 from remediation.config import Policy, PolicyFile, ScaleParams
-from remediation.policy.yaml_errors import Loc, errors_with_lines, key_path, line_for, line_index
+from remediation.policy.yaml_errors import Loc, YamlProblem, errors_with_lines, key_path, line_for, line_index
 
 __all__ = [
     "LoadedPolicy",
@@ -40,16 +40,7 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True, slots=True)
-class PolicyProblem:
-    file: str
-    line: int | None
-    key: str
-    message: str
-
-    def __str__(self) -> str:
-        where = f"{self.file}:{self.line}" if self.line is not None else self.file
-        return f"{where}: {self.key}: {self.message}" if self.key else f"{where}: {self.message}"
+PolicyProblem = YamlProblem  # file:line: key.path: message
 
 
 class PolicyError(RemediationError):

@@ -7,14 +7,39 @@ project reads the same way; ``errors_with_lines`` takes the per-file "what to do
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import yaml
 from pydantic import ValidationError
 
-__all__ = ["FIXES", "Loc", "errors_with_lines", "key_path", "line_for", "line_index", "strip_tags"]
+__all__ = [
+    "FIXES",
+    "Loc",
+    "YamlProblem",
+    "errors_with_lines",
+    "key_path",
+    "line_for",
+    "line_index",
+    "strip_tags",
+]
 
 Loc = tuple[int | str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class YamlProblem:
+    """One problem in a YAML file: ``file:line: key.path: message`` (line and key when known)."""
+
+    file: str
+    line: int | None
+    key: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line is not None else self.file
+        return f"{where}: {self.key}: {self.message}" if self.key else f"{where}: {self.message}"
+
 
 FIXES: dict[str, str] = {
     "extra_forbidden": "remove it, or check its spelling against docs/policy.schema.json",
@@ -29,6 +54,8 @@ FIXES: dict[str, str] = {
     "int_parsing": "use a whole number",
     "float_parsing": "use a number",
     "bool_parsing": "use true or false",
+    "bool_type": "use true or false",
+    "string_too_short": "give a non-empty value",
     "string_type": "use a string (quote it)",
     "string_pattern_mismatch": "use a value matching the pattern",
     "list_type": "use a YAML list",
