@@ -1,0 +1,146 @@
+"""A real ``paramedic serve`` to attack: free loopback ports, tokens for every role, a static exporter with
+known values, log listeners, and receivers whose config holds secrets (``SECRETS``).
+
+After each hostile request a test calls :meth:`Target.assert_alive`: the server must answer ``/-/healthy``
+within 1 s and an ordinary query must still return the exporter's exact value. Tests never sleep a fixed time.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from paramedic.auth import TokenStore
+from tests.support.peers import static_exporter
+from tests.support.servers import ManagedProcess, free_port, wait_http, wait_until
+
+__all__ = ["PROBE_METRIC", "PROBE_VALUE", "SECRETS", "Target", "running_target"]
+
+PROBE_METRIC = "hostile_probe_value"
+PROBE_VALUE = 42.5
+EXPORTER_BODY = (
+    f"# HELP {PROBE_METRIC} A constant the ordinary query reads.\n"
+    f"# TYPE {PROBE_METRIC} gauge\n"
+    f'{PROBE_METRIC}{{kind="probe"}} {PROBE_VALUE}\n'
+).encode()
+
+# Every secret in the config: none may appear in any response a viewer (or anonymous reader) can read.
+SECRETS = {
+    "webhook_bearer": "whk-bearer-7f3a9c1e5b",
+    "webhook_userinfo": "hookpass-22d81e",
+    "smtp_password": "smtp-pass-91c4e0aa",
+    "global_smtp_password": "glob-smtp-pass-5e77b2",
+}
+
+CONFIG = """\
+server:
+  listen_port: {http_port}
+  auth: {{tokens_file: tokens.json, anonymous_read: {anonymous}}}
+metrics_store: {{type: embedded, path: data/metrics}}
+collector:
+  interval_s: 1
+  timeout_s: 1
+  jobs:
+    - {{name: probe, type: static, targets: ['{exporter}']}}
+logs:
+  relp: {{port: {relp_port}}}
+  syslog_tcp: {{port: {tcp_port}}}
+  syslog_udp: null
+  spool: {{path: data/logs/spool}}
+  search: {{type: embedded, path: data/logs/search}}
+rules:
+  files: []
+  evaluation_interval_s: 1
+alerting:
+  data_dir: data/alerting
+  global:
+    smtp_smarthost: 127.0.0.1:2525
+    smtp_from: paramedic@example.com
+    smtp_auth_username: mailer
+    smtp_auth_password: {global_smtp_password}
+  route: {{receiver: oncall, group_wait: 1s}}
+  receivers:
+    - name: oncall
+      notifiers:
+        - {{type: webhook, url: 'http://hook:{webhook_userinfo}@127.0.0.1:9/hook',
+           bearer_token: {webhook_bearer}}}
+        - {{type: email, to: [oncall@example.com], sender: paramedic@example.com, host: 127.0.0.1, port: 2525,
+           security: plain, username: mailer, password: {smtp_password}}}
+    - name: chat
+      email_configs:
+        - {{to: chat@example.com}}
+"""
+
+
+@dataclass
+class Target:
+    """A running ``paramedic serve`` under attack; ``tokens`` maps role -> bearer token."""
+
+    base_url: str
+    tmp: Path
+    proc: ManagedProcess
+    ports: dict[str, int]
+    tokens: dict[str, str] = field(default_factory=dict)
+
+    def headers(self, role: str | None) -> dict[str, str]:
+        return {} if role is None else {"Authorization": f"Bearer {self.tokens[role]}"}
+
+    def client(self, role: str | None = "viewer", timeout_s: float = 10.0) -> httpx.Client:
+        return httpx.Client(base_url=self.base_url, headers=self.headers(role), timeout=timeout_s)
+
+    def probe_value(self) -> float | None:
+        """The ordinary query's answer (``PROBE_METRIC``), or None while it has no data."""
+        with self.client("viewer", timeout_s=5.0) as c:
+            r = c.get("/api/v1/query", params={"query": PROBE_METRIC})
+        r.raise_for_status()
+        result = r.json()["data"]["result"]
+        return float(result[0]["value"][1]) if result else None
+
+    def assert_alive(self) -> None:
+        """``/-/healthy`` answers within 1 s and the ordinary query still returns the exporter's value."""
+        if self.proc.popen.poll() is not None:
+            code = self.proc.popen.returncode
+            raise AssertionError(f"paramedic serve died ({code}):\n{self.proc.log_tail()}")
+        started = time.monotonic()
+        r = httpx.get(f"{self.base_url}/-/healthy", timeout=1.0)
+        assert r.status_code == 200, r.text
+        assert time.monotonic() - started < 1.0
+        assert self.probe_value() == PROBE_VALUE
+
+
+@contextlib.contextmanager
+def running_target(tmp: Path, *, anonymous_read: bool = False) -> Iterator[Target]:
+    """Start ``paramedic serve`` with :data:`CONFIG` under ``tmp``; ready once the probe is queryable."""
+    with static_exporter({"/metrics": EXPORTER_BODY}) as exporter:
+        ports = {"http": free_port(), "relp": free_port(), "tcp": free_port()}
+        (tmp / "paramedic.yaml").write_text(
+            CONFIG.format(
+                http_port=ports["http"],
+                relp_port=ports["relp"],
+                tcp_port=ports["tcp"],
+                anonymous=str(anonymous_read).lower(),
+                exporter=exporter,
+                **SECRETS,
+            )
+        )
+        store = TokenStore(tmp / "tokens.json")
+        tokens = {role: store.create(f"{role}-bot", role) for role in ("viewer", "operator", "admin")}
+        proc = ManagedProcess(
+            "paramedic",
+            [sys.executable, "-m", "paramedic.cli", "serve", "--config", str(tmp / "paramedic.yaml")],
+            tmp / "paramedic.log",
+            cwd=tmp,
+        )
+        target = Target(f"http://127.0.0.1:{ports['http']}", tmp, proc, ports, tokens)
+        try:
+            wait_http(f"{target.base_url}/-/ready", 60, proc)
+            wait_until(lambda: target.probe_value() == PROBE_VALUE, 30, "the probe series to be queryable")
+            yield target
+        finally:
+            proc.stop()
