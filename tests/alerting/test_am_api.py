@@ -13,9 +13,10 @@ import httpx
 import pytest
 
 from tests.alerting._am_live import Sink, paramedic_am, webhook_sink
+from tests.conftest import FIXTURES
 from tests.support.servers import free_port, require_binary, running, wait_until
 
-RECORDED = Path(__file__).resolve().parents[3] / "shared/data/alertmanager/recorded_v0.25.0"
+RECORDED = FIXTURES / "alertmanager" / "recorded_v0.25.0"
 pytestmark = pytest.mark.integration
 
 

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
 from tests.alerting._am_live import paramedic_am, webhook_sink
+from tests.conftest import FIXTURES
 from tests.support.servers import free_port, require_binary, running
 
-RECORDED = Path(__file__).resolve().parents[3] / "shared/data/alertmanager/recorded_v0.25.0"
+RECORDED = FIXTURES / "alertmanager" / "recorded_v0.25.0"
 pytestmark = pytest.mark.integration
 
 

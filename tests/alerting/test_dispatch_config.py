@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 from datetime import datetime
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -9,8 +8,9 @@ import pytest
 from alerting.dispatch import ConfigError, load_config, parse_config, parse_matcher, parse_matchers
 from alerting.dispatch._matchers import go_quote, label_set_string
 from alerting.dispatch._route import build_route
+from tests.conftest import FIXTURES
 
-RECORDED = Path(__file__).resolve().parents[3] / "shared/data/alertmanager/recorded_v0.25.0"
+RECORDED = FIXTURES / "alertmanager" / "recorded_v0.25.0"
 
 
 def test_recorded_alertmanager_yml_loads() -> None:

@@ -13,9 +13,9 @@ from alerting.model import Alert, Notification
 from alerting.notify import DeliveryMetrics, RetryPolicy, WebhookConfig, WebhookNotifier, deliver
 from alerting.notify.payload import go_json_string, rfc3339nano, v4_payload
 from tests.alerting._notify_servers import http_receiver
-from tests.conftest import SHARED
+from tests.conftest import FIXTURES
 
-RECORDED = SHARED / "data" / "alertmanager" / "recorded_v0.25.0"
+RECORDED = FIXTURES / "alertmanager" / "recorded_v0.25.0"
 NOW = datetime(2026, 11, 27, 5, 26, 40, tzinfo=UTC)  # after every recorded endsAt
 
 

@@ -2,21 +2,21 @@
 
 Accuracy on Loghub is measured by bench/patterns.py (Loghub's licence keeps its data out of the repository);
 here the inputs are synthetic lines and Cloud Foundry text (gorouter docs, Diego metric catalogue;
-Apache-2.0).
+Apache-2.0, in tests/fixtures/cloudfoundry).
 """
 
 from __future__ import annotations
 
 import random
 import threading
-from pathlib import Path
 
 import pytest
 
 from log_pipeline.base import PatternMiner
 from log_pipeline.patterns import WILDCARD, MinerConfig, TemplateMiner, tokenise
+from tests.conftest import FIXTURES
 
-CF = Path(__file__).resolve().parents[3] / "shared" / "data" / "cloudfoundry"
+CF = FIXTURES / "cloudfoundry"
 GOROUTER_DOC = CF / "gorouter" / "gorouter_docs_04-observability.md"
 DIEGO_CSV = CF / "diego" / "diego_metrics.csv"
 
@@ -112,7 +112,6 @@ def test_ids_are_stable_while_templates_generalise() -> None:
 
 
 def test_cloud_foundry_text_is_mined_deterministically() -> None:
-    # the reference data lives in ../shared (beside the repo, also in CI): missing data fails, never skips
     assert GOROUTER_DOC.is_file() and DIEGO_CSV.is_file(), f"Cloud Foundry reference data missing under {CF}"
     lines = GOROUTER_DOC.read_text(encoding="utf-8").splitlines()
     lines += DIEGO_CSV.read_text(encoding="utf-8").splitlines()
