@@ -32,6 +32,7 @@ from alerting.dispatch import (
     parse_matchers,
 )
 from alerting.model import Alert
+from metrics_store.redact import redacted_dump
 
 __all__ = ["am_router", "format_time"]
 
@@ -309,7 +310,7 @@ def am_router(
     def get_status() -> Response:
         original = config_text
         if original is None:
-            data = dispatcher.config.model_dump(mode="json", by_alias=True, exclude_defaults=True)
+            data = redacted_dump(dispatcher.config, by_alias=True, exclude_defaults=True)
             original = yaml.safe_dump(data, sort_keys=False)
         return JSONResponse(
             {

@@ -49,6 +49,7 @@ from alerting.rules import CycleCache, RuleError, RuleManager
 from alerting.rules._window import RecentWindow, WindowedQuerier, WindowTee
 from metrics_store.base import Appender, MetricsStore
 from metrics_store.promql import Engine
+from metrics_store.redact import redacted_dump
 from paramedic._rules_api import rules_router
 
 __all__ = ["AlertingService", "rule_files"]
@@ -185,9 +186,7 @@ class AlertingService:
     def _config_text(self) -> str:
         if self.alerting_config is None:
             return ""
-        data = self.alerting_config.model_dump(
-            mode="json", by_alias=True, exclude={"external_url", "data_dir"}
-        )
+        data = redacted_dump(self.alerting_config, by_alias=True, exclude={"external_url", "data_dir"})
         return yaml.safe_dump(data, sort_keys=False)
 
     async def start(self) -> None:

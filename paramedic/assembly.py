@@ -35,6 +35,7 @@ from collector.targets import format_duration
 from metrics_store.api import ServerInfo, query_router, status_router
 from metrics_store.base import MetricsStore
 from metrics_store.factory import open_store
+from metrics_store.redact import redacted_dump
 from paramedic import VERSION
 from paramedic.alerting import AlertingService
 from paramedic.auth import install as install_auth
@@ -225,7 +226,7 @@ class Paramedic:
 
     def _server_info(self) -> ServerInfo:
         def config_yaml() -> str:
-            return yaml.safe_dump(self.config.model_dump(mode="json"), sort_keys=False)
+            return yaml.safe_dump(redacted_dump(self.config), sort_keys=False)  # secrets as <secret>
 
         srv = self.config.server
         return ServerInfo(

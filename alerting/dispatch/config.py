@@ -2,8 +2,9 @@
 
 An existing ``alertmanager.yml`` loads unchanged. Receivers list their integrations either Paramedic-style
 (``notifiers: [{type: webhook, ...}]``) or Alertmanager-style (``webhook_configs: [...]``, ``email_configs``);
-both become opaque ``{"type": ..., **options}`` dicts for the injected ``build_notifier``. The dispatcher
-itself reads ``send_resolved`` (default true) and ``max_alerts`` (0 = no limit) from each.
+both become opaque ``{"type": ..., **options}`` dicts for the injected ``build_notifier``, with every
+secret option (``bearer_token``, ``auth_password``, ``password``, ...) held as a :class:`~pydantic.SecretStr`.
+The dispatcher itself reads ``send_resolved`` (default true) and ``max_alerts`` (0 = no limit) from each.
 Durations use Alertmanager's syntax (``30s``, ``5m``, ``1h30m``, ``1d``) and are held in seconds.
 """
 
@@ -21,12 +22,14 @@ from pydantic import (
     Field,
     SecretStr,
     ValidationError,
+    field_validator,
     model_validator,
 )
 
 from alerting.base import AlertingError
 from alerting.dispatch._matchers import Matcher, MatcherError, parse_matchers
 from alerting.dispatch._timeinterval import CompiledInterval, compile_spec
+from metrics_store.redact import is_secret_key
 
 __all__ = [
     "ConfigError",
@@ -82,6 +85,19 @@ def parse_duration(value: object) -> float:
 Duration = Annotated[float, BeforeValidator(parse_duration)]
 
 
+def _secrets_typed(value: Any, key: str | None = None) -> Any:
+    """``value`` (an untyped integration or HTTP config) with every string under a secret-named key
+    (:func:`~metrics_store.redact.is_secret_key`: ``password``, ``auth_password``, ``bearer_token``,
+    ``credentials``, ...) wrapped in :class:`SecretStr`, recursively, so it never prints in clear."""
+    if isinstance(value, dict):
+        return {k: _secrets_typed(v, str(k)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_secrets_typed(v) for v in value]
+    if key is not None and is_secret_key(key) and isinstance(value, str):
+        return SecretStr(value)
+    return value
+
+
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
 
@@ -109,6 +125,11 @@ class GlobalConfig(_Model):
     smtp_auth_identity: str | None = None
     smtp_require_tls: bool | None = None
     http_config: dict[str, Any] | None = None
+
+    @field_validator("http_config")
+    @classmethod
+    def _typed_secrets(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        return None if value is None else _secrets_typed(value)
 
 
 class RouteConfig(_Model):
@@ -155,6 +176,12 @@ class ReceiverConfig(BaseModel):
     webex_configs: list[dict[str, Any]] = Field(default_factory=list)
     discord_configs: list[dict[str, Any]] = Field(default_factory=list)
     msteams_configs: list[dict[str, Any]] = Field(default_factory=list)
+
+    @field_validator("notifiers", *(f"{kind}_configs" for kind in _AM_INTEGRATIONS))
+    @classmethod
+    def _typed_secrets(cls, value: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Secret options (``bearer_token``, ``auth_password``, ``password``, ...) as :class:`SecretStr`."""
+        return [_secrets_typed(c) for c in value]
 
     @model_validator(mode="after")
     def _check(self) -> ReceiverConfig:

@@ -17,6 +17,7 @@ import numpy as np
 
 from metrics_store.base import StoreError
 from metrics_store.model import Labels, Matcher, SeriesData, labels_from
+from metrics_store.redact import redact_url
 
 __all__ = ["PrometheusAPIQuerier", "WindowCachingQuerier"]
 
@@ -31,6 +32,7 @@ class PrometheusAPIQuerier:
     def __init__(self, url: str, *, token: str | None = None, timeout_s: float = 60.0) -> None:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         self.url = url.rstrip("/")
+        self._safe_url = redact_url(self.url)  # for error messages: no userinfo password
         self._client = httpx.Client(base_url=self.url, headers=headers, timeout=timeout_s)
 
     def close(self) -> None:
@@ -40,13 +42,15 @@ class PrometheusAPIQuerier:
         try:
             resp = self._client.get(path, params=params)
         except httpx.HTTPError as exc:
-            raise StoreError(f"GET {self.url}{path}: {exc}") from exc
+            raise StoreError(f"GET {self._safe_url}{path}: {exc}") from exc
         try:
             body = resp.json()
         except ValueError as exc:
-            raise StoreError(f"GET {self.url}{path}: HTTP {resp.status_code}, not JSON") from exc
+            raise StoreError(f"GET {self._safe_url}{path}: HTTP {resp.status_code}, not JSON") from exc
         if resp.status_code != 200 or body.get("status") != "success":
-            raise StoreError(f"GET {self.url}{path}: HTTP {resp.status_code}: {body.get('error', body)}")
+            raise StoreError(
+                f"GET {self._safe_url}{path}: HTTP {resp.status_code}: {body.get('error', body)}"
+            )
         return body["data"]
 
     def select(self, matchers: Sequence[Matcher], start_ms: int, end_ms: int) -> list[SeriesData]:

@@ -48,6 +48,7 @@ from metrics_store.errors import (
     UnknownSeriesError,
 )
 from metrics_store.model import Labels, Matcher, SeriesData
+from metrics_store.redact import redact_url
 from metrics_store.remote._export import merge_export, parse_export_line, selector
 from metrics_store.remote._lineproto import format_value, series_prefix
 
@@ -152,10 +153,13 @@ class RemoteStore:
             if not retryable or attempt == self._cfg.max_retries:
                 self._metrics.error("write")
                 raise RemoteWriteError(
-                    f"write to {self._cfg.write_url} failed after {attempt + 1} attempt(s): {what}"
+                    f"write to {redact_url(self._cfg.write_url)} failed after {attempt + 1} attempt(s): "
+                    f"{what}"
                 ) from error
             self._metrics.write_retries.inc()
-            log.warning("write to %s failed (%s); retry in %.2fs", self._cfg.write_url, what, delay)
+            log.warning(
+                "write to %s failed (%s); retry in %.2fs", redact_url(self._cfg.write_url), what, delay
+            )
             self._sleep(delay)
             delay *= 2
 
@@ -184,11 +188,11 @@ class RemoteStore:
             resp = self._http.post("/api/v1/export", data=form)
         except httpx.HTTPError as e:
             self._metrics.error("read")
-            raise RemoteReadError(f"export from {self._cfg.read_url} failed: {e}") from e
+            raise RemoteReadError(f"export from {redact_url(self._cfg.read_url)} failed: {e}") from e
         if resp.status_code != 200:
             self._metrics.error("read")
             raise RemoteReadError(
-                f"export from {self._cfg.read_url}: HTTP {resp.status_code}: {resp.text[:300]}"
+                f"export from {redact_url(self._cfg.read_url)}: HTTP {resp.status_code}: {resp.text[:300]}"
             )
         try:
             rows = [parse_export_line(line, influx) for line in resp.text.splitlines() if line]

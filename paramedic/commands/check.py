@@ -11,6 +11,7 @@ import typer
 
 from collector.exposition import OPENMETRICS_CONTENT_TYPE, ExpositionParser, ParseError, series_labels
 from metrics_store.model import METRIC_NAME, metric_name
+from metrics_store.redact import redact_text
 from paramedic.config import ConfigError, load_config
 
 app = typer.Typer(help="Validate configuration and inputs.", no_args_is_help=True)
@@ -23,7 +24,7 @@ def check_config(file: Path = typer.Argument(..., help="paramedic.yaml to valida
         load_config(file)
     except ConfigError as exc:
         for problem in exc.problems:
-            typer.echo(str(problem), err=True)
+            typer.echo(redact_text(str(problem)), err=True)
         raise typer.Exit(1) from None
     typer.echo(f"{file}: OK")
 
