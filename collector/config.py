@@ -11,6 +11,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from metrics_store.regex import RegexError, compile_anchored
+
 __all__ = [
     "CollectorConfig",
     "FileJob",
@@ -43,9 +45,9 @@ class RelabelConfig(BaseModel):
     @classmethod
     def _regex_compiles(cls, value: str) -> str:
         try:
-            re.compile(re.sub(r"\(\?<(?=[A-Za-z_])", "(?P<", value))
-        except re.error as exc:
-            raise ValueError(f"not a valid regular expression: {exc}") from exc
+            compile_anchored(value)  # RE2, as Prometheus (Go's regexp)
+        except RegexError as exc:
+            raise ValueError(f"not a valid regular expression: {exc.reason}") from exc
         return value
 
     @field_validator("source_labels")

@@ -1,6 +1,6 @@
 """Relabeling with Prometheus' exact semantics (``model/relabel/relabel.go``).
 
-* Regexes are fully anchored (``^(?s:regex)$``, matched with ``fullmatch``).
+* Regexes are RE2 (:mod:`metrics_store.regex`, Go's syntax, linear time), fully anchored (``^(?s:regex)$``).
 * ``$1``, ``${1}``, ``$name``, ``${name}`` and ``$$`` expand as Go's ``Regexp.Expand`` does: ``$1x`` is the
   (missing) group named ``1x`` and expands to nothing; a malformed ``$`` stays literal.
 * ``replace`` leaves the labels alone when the regex does not match, skips an invalid target label name, and
@@ -22,11 +22,11 @@ from dataclasses import dataclass
 from collector.config import RelabelAction, RelabelConfig
 from collector.errors import RelabelError
 from metrics_store.model import Labels
+from metrics_store.regex import Groups, Regex, RegexError, compile_anchored
 
 __all__ = ["CompiledRule", "compile_rules", "expand", "hashmod", "relabel", "relabel_labels"]
 
 _LABEL_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
-_GO_NAMED_GROUP = re.compile(r"((?:^|[^\\])(?:\\\\)*)\(\?<(?=[A-Za-z_])")
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,20 +34,20 @@ class CompiledRule:
     action: RelabelAction
     source_labels: tuple[str, ...]
     separator: str
-    regex: re.Pattern[str]
+    regex: Regex
     modulus: int
     target_label: str
     replacement: str
 
 
 def compile_rules(configs: Iterable[RelabelConfig]) -> tuple[CompiledRule, ...]:
-    """Compile config steps; raises :class:`RelabelError` for a regex Python cannot compile."""
+    """Compile config steps; raises :class:`RelabelError` for a regex RE2 refuses."""
     out = []
     for cfg in configs:
         try:
-            regex = re.compile(f"(?s:{_go_syntax(cfg.regex)})")
-        except re.error as exc:
-            raise RelabelError(f"invalid regex {cfg.regex!r}: {exc}") from exc
+            regex = compile_anchored(cfg.regex)
+        except RegexError as exc:
+            raise RelabelError(str(exc)) from exc
         out.append(
             CompiledRule(
                 cfg.action,
@@ -60,11 +60,6 @@ def compile_rules(configs: Iterable[RelabelConfig]) -> tuple[CompiledRule, ...]:
             )
         )
     return tuple(out)
-
-
-def _go_syntax(pattern: str) -> str:
-    """RE2 spells named groups ``(?<name>...)`` or ``(?P<name>...)``; Python 3.11 knows only the latter."""
-    return _GO_NAMED_GROUP.sub(r"\1(?P<", pattern)
 
 
 def _extract(template: str) -> tuple[str, int, str] | None:
@@ -87,7 +82,7 @@ def _extract(template: str) -> tuple[str, int, str] | None:
     return name, num, body[i:]
 
 
-def expand(template: str, match: re.Match[str]) -> str:
+def expand(template: str, match: Groups) -> str:
     """Expand ``template`` with the groups of ``match`` exactly like Go's ``Regexp.ExpandString``."""
     if "$" not in template:
         return template
@@ -108,10 +103,7 @@ def expand(template: str, match: re.Match[str]) -> str:
             out.append("$")
             continue
         name, num, rest = parsed
-        try:
-            group = match.group(num if num >= 0 else name)
-        except IndexError:  # no such group: expands to nothing, like Go
-            group = None
+        group = match.group(num if num >= 0 else name)  # None for a missing group: nothing, like Go
         if group is not None:
             out.append(group)
     return "".join(out)
@@ -130,12 +122,12 @@ def relabel(labels: dict[str, str], rules: Sequence[CompiledRule]) -> dict[str, 
         if action in ("labeldrop", "labelkeep"):
             keep = action == "labelkeep"
             for name in list(labels):
-                if (rule.regex.fullmatch(name) is not None) != keep:
+                if rule.regex.matches(name) != keep:
                     del labels[name]
             continue
         if action == "labelmap":
             for name, value in sorted(labels.items()):
-                m = rule.regex.fullmatch(name)
+                m = rule.regex.match(name)
                 if m is not None:
                     new = expand(rule.replacement, m)
                     if value:
@@ -145,15 +137,15 @@ def relabel(labels: dict[str, str], rules: Sequence[CompiledRule]) -> dict[str, 
             continue
         value = rule.separator.join(labels.get(n, "") for n in rule.source_labels)
         if action == "keep":
-            if rule.regex.fullmatch(value) is None:
+            if not rule.regex.matches(value):
                 return None
         elif action == "drop":
-            if rule.regex.fullmatch(value) is not None:
+            if rule.regex.matches(value):
                 return None
         elif action == "hashmod":
             labels[rule.target_label] = str(hashmod(value, rule.modulus))
         else:  # replace
-            m = rule.regex.fullmatch(value)
+            m = rule.regex.match(value)
             if m is None:
                 continue
             target = expand(rule.target_label, m)

@@ -12,15 +12,15 @@
 from __future__ import annotations
 
 import math
-import re
 import struct
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from functools import lru_cache
 
 import numpy as np
 import numpy.typing as npt
+
+from metrics_store.regex import compile_anchored
 
 __all__ = [
     "METRIC_NAME",
@@ -80,26 +80,29 @@ class MatchOp(StrEnum):
     NRE = "!~"
 
 
-@lru_cache(maxsize=4096)
-def _anchored(pattern: str) -> re.Pattern[str]:
-    # Prometheus regex matchers are fully anchored and use RE2 syntax (a subset of Python's, close enough).
-    return re.compile(f"^(?s:{pattern})$")
-
-
 @dataclass(frozen=True, slots=True)
 class Matcher:
-    """One label matcher. A missing label matches as the empty string (Prometheus semantics)."""
+    """One label matcher. A missing label matches as the empty string (Prometheus semantics).
+
+    Regex matchers use RE2 (:mod:`metrics_store.regex`), anchored as Prometheus 3 anchors them
+    (``^(?s:value)$``); the pattern is compiled when the matcher is built, so a pattern RE2 refuses raises
+    :class:`~metrics_store.regex.RegexError` (a ``ValueError``) there, never later while matching.
+    """
 
     name: str
     op: MatchOp
     value: str
+
+    def __post_init__(self) -> None:
+        if self.op is MatchOp.RE or self.op is MatchOp.NRE:
+            compile_anchored(self.value)
 
     def matches(self, value: str) -> bool:
         if self.op is MatchOp.EQ:
             return value == self.value
         if self.op is MatchOp.NE:
             return value != self.value
-        hit = _anchored(self.value).match(value) is not None
+        hit = compile_anchored(self.value).matches(value)
         return hit if self.op is MatchOp.RE else not hit
 
     def matches_labels(self, labels: Labels) -> bool:

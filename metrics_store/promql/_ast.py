@@ -11,6 +11,7 @@ import promql_parser
 
 from metrics_store.model import METRIC_NAME, Matcher, MatchOp
 from metrics_store.promql.errors import QueryParseError, UnsupportedError
+from metrics_store.regex import RegexError
 
 __all__ = [
     "AtSpec",
@@ -100,7 +101,10 @@ def selector_matchers(vs: Any) -> list[Matcher]:
     if vs.matchers.or_matchers:
         raise UnsupportedError("'or' inside a label selector is not supported (not in Prometheus 2.42)")
     out = [Matcher(METRIC_NAME, MatchOp.EQ, vs.name)] if vs.name else []
-    out.extend(Matcher(m.name, _match_op(m.op), m.value) for m in vs.matchers.matchers)
+    try:
+        out.extend(Matcher(m.name, _match_op(m.op), m.value) for m in vs.matchers.matchers)
+    except RegexError as exc:  # RE2 refuses a few patterns the parser accepted, e.g. a{1001}
+        raise QueryParseError(f"parse error: {exc}") from exc
     return out
 
 

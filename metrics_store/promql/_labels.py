@@ -1,5 +1,8 @@
 """label_replace, label_join (Go regexp semantics: fully anchored match, ``$name``/``${name}`` expansion),
-sort and sort_desc — Prometheus 2.42."""
+sort and sort_desc — Prometheus 2.42.
+
+``label_replace`` compiles its regex with RE2 (:mod:`metrics_store.regex`) as Prometheus 2.42 does:
+``^(?:regex)$``, so ``.`` does not match a newline there (unlike selectors and relabeling)."""
 
 from __future__ import annotations
 
@@ -12,6 +15,7 @@ from metrics_store.model import Labels
 from metrics_store.promql._context import EvalContext
 from metrics_store.promql._steps import EvalValue, StepSeries, StringValue, VectorSteps, merge_same_labels
 from metrics_store.promql.errors import QueryExecutionError
+from metrics_store.regex import Groups, RegexError, compile_anchored
 
 __all__ = ["go_expand", "label_join", "label_replace", "sort", "sort_desc"]
 
@@ -31,18 +35,13 @@ def _vector(value: EvalValue) -> VectorSteps:
     return value
 
 
-def _group(match: re.Match[str], name: str) -> str:
-    if name.isdigit() and not (name[0] == "0" and len(name) > 1):
-        num = int(name)
-        if num > match.re.groups:
-            return ""
-        return match.group(num) or ""
-    if name in match.re.groupindex:
-        return match.group(name) or ""
-    return ""
+def _group(match: Groups, name: str) -> str:
+    if name.isascii() and name.isdigit() and not (name[0] == "0" and len(name) > 1):
+        return match.group(int(name)) or ""
+    return match.group(name) or ""
 
 
-def go_expand(template: str, match: re.Match[str]) -> str:
+def go_expand(template: str, match: Groups) -> str:
     """Go's ``Regexp.ExpandString``: ``$1``, ``${1}``, ``$name`` (longest name: ``$1x`` is group "1x"),
     ``$$``; a malformed reference leaves the ``$`` as text."""
     out: list[str] = []
@@ -100,15 +99,15 @@ def _relabel(vec: VectorSteps, fn: Callable[[Labels], Labels]) -> VectorSteps:
 def label_replace(ctx: EvalContext, args: list[EvalValue]) -> EvalValue:
     dst, repl, src, regex = (_string(a) for a in args[1:5])
     try:
-        pattern = re.compile(f"(?:{regex})")
-    except re.error as exc:
+        pattern = compile_anchored(regex, dot_nl=False)
+    except RegexError as exc:
         raise QueryExecutionError(f"invalid regular expression in label_replace(): {regex}") from exc
     if not _LABEL_NAME.fullmatch(dst):
         raise QueryExecutionError(f"invalid destination label name in label_replace(): {dst}")
 
     def relabel(labels: Labels) -> Labels:
         src_value = dict(labels).get(src, "")
-        match = pattern.fullmatch(src_value)
+        match = pattern.match(src_value)
         if match is None:
             return labels
         return _set(labels, dst, go_expand(repl, match))

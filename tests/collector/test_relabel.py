@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import pytest
 
 from collector.config import RelabelConfig
 from collector.relabel import compile_rules, expand, hashmod, relabel
+from metrics_store.regex import compile_anchored
 
 # (id, input labels, rules, expected labels or None when dropped)
 CASES: list[tuple[str, dict[str, str], list[dict[str, Any]], dict[str, str] | None]] = [
@@ -285,7 +285,7 @@ def test_relabel_table(
     ],
 )
 def test_expand_like_go(template: str, expected: str) -> None:
-    m = re.fullmatch(r"(?P<name>foo)-(bar)", "foo-bar")
+    m = compile_anchored(r"(?P<name>foo)-(bar)").match("foo-bar")
     assert m is not None
     assert expand(template, m) == expected
 
