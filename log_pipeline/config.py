@@ -6,6 +6,8 @@ configured)::
     logs:
       relp: {host: 127.0.0.1, port: 2514, max_frame_bytes: 131072}
       syslog_tcp: {host: 127.0.0.1, port: 1514, max_message_bytes: 131072}
+      # relp, syslog_tcp and tls also take max_connections: 1024 (more are closed at once) and
+      # idle_timeout_s: 300 (close a connection silent, or holding an incomplete message, this long)
       syslog_udp: {host: 127.0.0.1, port: 1514, queue_messages: 65536}
       tls:                                  # RFC 5425, octet-counted
         port: 6514
@@ -20,6 +22,12 @@ configured)::
         max_backlog_messages: 2000000       # unconsumed messages before appends block
         fsync: never                        # never | batch | always
       search: {type: embedded, path: data/logs/search}   # see log_pipeline.search.config
+      tail:                                 # live tail limits
+        max_subscribers: 64                 # in all (503 beyond)
+        max_subscribers_per_principal: 8    # per authenticated principal (429 beyond)
+        queue_records: 1000                 # per subscriber; beyond either queue limit records are dropped
+        queue_bytes: 1048576
+        max_query_bytes: 4096
       pattern_flush_interval_s: 15          # pattern counts -> metrics store
 """
 
@@ -38,6 +46,7 @@ __all__ = [
     "SpoolConfig",
     "SyslogTcpListenerConfig",
     "SyslogUdpListenerConfig",
+    "TailConfig",
     "TlsListenerConfig",
 ]
 
@@ -51,14 +60,30 @@ class _Listener(BaseModel):
     port: int = Field(ge=0, le=65535, description="TCP/UDP port; 0 picks a free port (tests).")
 
 
-class RelpListenerConfig(_Listener):
+class _StreamListener(_Listener):
+    max_connections: int = Field(
+        1024,
+        gt=0,
+        description="Open connections of this listener; a connection beyond it is closed at once (and "
+        "counted in paramedic_logs_refused_connections_total).",
+    )
+    idle_timeout_s: float = Field(
+        300.0,
+        gt=0,
+        description="A connection that sends nothing for this long, or holds an incomplete message or frame "
+        "this long, is closed (paramedic_logs_timeouts_total). rsyslog keeps RELP sessions open between "
+        "messages: keep it well above the senders' quiet periods.",
+    )
+
+
+class RelpListenerConfig(_StreamListener):
     port: int = Field(2514, ge=0, le=65535)
     max_frame_bytes: int = Field(
         128 * 1024, gt=0, description="Largest accepted RELP DATALEN; bigger frames end the session."
     )
 
 
-class SyslogTcpListenerConfig(_Listener):
+class SyslogTcpListenerConfig(_StreamListener):
     port: int = Field(1514, ge=0, le=65535)
     max_message_bytes: int = Field(128 * 1024, gt=0, description="Largest message (octet count or line).")
 
@@ -70,7 +95,7 @@ class SyslogUdpListenerConfig(_Listener):
     )
 
 
-class TlsListenerConfig(_Listener):
+class TlsListenerConfig(_StreamListener):
     port: int = Field(6514, ge=0, le=65535)
     cert_file: str = Field(description="PEM server certificate (chain).")
     key_file: str = Field(description="PEM private key of cert_file.")
@@ -98,6 +123,25 @@ class SpoolConfig(BaseModel):
     fsync_interval_s: float = Field(1.0, gt=0)
 
 
+class TailConfig(BaseModel):
+    """Live tail (``GET /api/v1/logs/tail``) limits."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    max_subscribers: int = Field(64, gt=0, description="Open live tails in all; beyond it: 503.")
+    max_subscribers_per_principal: int = Field(
+        8, gt=0, description="Open live tails of one authenticated principal; beyond it: 429."
+    )
+    queue_records: int = Field(1000, gt=0, description="Records waiting for one slow client.")
+    queue_bytes: int = Field(
+        1024 * 1024,
+        gt=0,
+        description="Bytes (message, labels, fields) waiting for one slow client; beyond either queue limit "
+        "records are dropped for that client and counted.",
+    )
+    max_query_bytes: int = Field(4096, gt=0, description="Longest tail query (UTF-8 bytes); longer: 400.")
+
+
 class LogsConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -106,6 +150,7 @@ class LogsConfig(BaseModel):
     syslog_udp: SyslogUdpListenerConfig | None = Field(default_factory=SyslogUdpListenerConfig)
     tls: TlsListenerConfig | None = None
     spool: SpoolConfig = Field(default_factory=SpoolConfig)
+    tail: TailConfig = Field(default_factory=TailConfig)
     consumer_batch_messages: int = Field(
         4096, gt=0, description="Messages handed to the pipeline per process() call."
     )

@@ -5,6 +5,14 @@ spool (in the spool thread pool) and resumes only after the append returned and 
 the spool blocks (full), reads stay paused: TCP senders are slowed by the kernel's flow control and RELP
 senders by their full window. Nothing is dropped on streams; UDP datagrams beyond a bounded queue are dropped
 and counted.
+
+Limits (:mod:`log_pipeline.receivers._limits`, per listener): a connection beyond ``max_connections`` is
+aborted as soon as it is accepted (``paramedic_logs_refused_connections_total``); a connection that sends
+nothing for ``idle_timeout_s``, or keeps an incomplete message or frame that long, is closed
+(``paramedic_logs_timeouts_total{reason="idle"|"incomplete"}``) — time spent waiting for our own spool does
+not count. Reading also pauses while the transport's write buffer is above ``write_high_water_bytes`` (a
+peer that does not read its RELP acks), so our output per connection stays bounded; such a peer then times
+out as idle.
 """
 
 from __future__ import annotations
@@ -22,6 +30,7 @@ from typing import Any, Literal, cast
 from log_pipeline.base import Spool
 from log_pipeline.model import RawMessage
 from log_pipeline.receivers._framing import SyslogFramer
+from log_pipeline.receivers._limits import Slots
 from log_pipeline.receivers._metrics import ReceiverMetrics
 from log_pipeline.receivers._relp import SERVERCLOSE, RelpSession
 from log_pipeline.spool import SpoolError
@@ -60,9 +69,17 @@ class Context:
 class StreamConnection(asyncio.Protocol):
     transport_name = "tcp"
 
-    def __init__(self, ctx: Context) -> None:
+    def __init__(self, ctx: Context, slots: Slots) -> None:
         self._ctx = ctx
+        self._limits = slots.limits
+        self._slots = slots
+        self._admitted = False
         self._transport: asyncio.Transport | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._paused: set[str] = set()  # why reading is paused: "commit" (our spool), "write" (peer)
+        self._last_read = 0.0  # loop time of the last read (or of resuming reads)
+        self._partial_since: float | None = None  # loop time since when an incomplete message is held
+        self._timer: asyncio.TimerHandle | None = None
         self.peer = "?"
 
     # subclasses: turn bytes into (messages, replies, close_after, error(offset, reason, detail) | None)
@@ -75,17 +92,45 @@ class StreamConnection(asyncio.Protocol):
     def _farewell(self) -> bytes:
         return b""
 
+    def _buffered(self) -> int:
+        """Bytes of an incomplete message or frame held by the session."""
+        raise NotImplementedError
+
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._transport = cast(asyncio.Transport, transport)
+        self.peer = _peer(transport.get_extra_info("peername"))
+        if not self._slots.take():
+            self._ctx.metrics.refused.labels(self.transport_name).inc()
+            if self._slots.refused % 1000 == 1:
+                log.warning(
+                    "%s: max_connections (%d) reached, refusing connections (%d refused so far; latest %s)",
+                    self.transport_name,
+                    self._slots.limit,
+                    self._slots.refused,
+                    self.peer,
+                )
+            self._transport.abort()
+            return
+        self._admitted = True
         sock = transport.get_extra_info("socket")
         if sock is not None:
             with contextlib.suppress(OSError):
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.peer = _peer(transport.get_extra_info("peername"))
+        self._transport.set_write_buffer_limits(high=self._limits.write_high_water_bytes)
         self._ctx.connections.add(self)
         self._ctx.metrics.connections.labels(self.transport_name).inc()
+        self._loop = asyncio.get_running_loop()
+        self._last_read = self._loop.time()
+        self._timer = self._loop.call_later(self._limits.idle_timeout_s, self._check_idle)
 
     def connection_lost(self, exc: Exception | None) -> None:
+        if not self._admitted:
+            return
+        self._admitted = False
+        self._slots.give_back()
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
         if self in self._ctx.connections:
             self._ctx.connections.discard(self)
             self._ctx.metrics.connections.labels(self.transport_name).dec()
@@ -94,14 +139,69 @@ class StreamConnection(asyncio.Protocol):
             self._ctx.spawn(self._commit(rest, [], close=False, error=None))
 
     def data_received(self, data: bytes) -> None:
-        assert self._transport is not None
+        if self._transport is None or not self._admitted:
+            return
         self._ctx.metrics.bytes.labels(self.transport_name).inc(len(data))
         messages, replies, close, error = self._parse(data)
+        if self._loop is not None:
+            now = self._last_read = self._loop.time()
+            if self._buffered() == 0:
+                self._partial_since = None
+            elif messages or self._partial_since is None:
+                self._partial_since = now
         if messages:
-            self._transport.pause_reading()
+            self._pause("commit")
             self._ctx.spawn(self._commit(messages, replies, close, error))
         else:
             self._finish(replies, 0, close, error)
+
+    def pause_writing(self) -> None:
+        """The peer does not read (our write buffer is above the high-water mark): stop reading too."""
+        self._pause("write")
+
+    def resume_writing(self) -> None:
+        self._resume("write")
+
+    def _pause(self, why: str) -> None:
+        if not self._paused and self._transport is not None:
+            self._transport.pause_reading()
+        self._paused.add(why)
+
+    def _resume(self, why: str) -> None:
+        self._paused.discard(why)
+        transport = self._transport
+        if self._paused or transport is None or transport.is_closing():
+            return
+        transport.resume_reading()
+        if self._loop is not None:  # time spent paused is not the peer's idle time
+            self._last_read = self._loop.time()
+            if self._partial_since is not None:
+                self._partial_since = self._last_read
+
+    def _check_idle(self) -> None:
+        self._timer = None
+        transport, loop = self._transport, self._loop
+        if transport is None or loop is None or transport.is_closing():
+            return
+        now, timeout = loop.time(), self._limits.idle_timeout_s
+        if "commit" in self._paused:  # waiting for our own spool: not the peer's fault
+            self._timer = loop.call_later(timeout, self._check_idle)
+            return
+        idle_at = self._last_read + timeout
+        stalled_at = idle_at if self._partial_since is None else self._partial_since + timeout
+        if now >= min(idle_at, stalled_at):
+            reason = "idle" if now >= idle_at else "incomplete"
+            self._ctx.metrics.timeouts.labels(self.transport_name, reason).inc()
+            log.info(
+                "%s %s: closing, %s for %.0f s (idle_timeout_s)",
+                self.transport_name,
+                self.peer,
+                "nothing received" if reason == "idle" else "an incomplete message held",
+                timeout,
+            )
+            self.shutdown()
+            return
+        self._timer = loop.call_later(min(idle_at, stalled_at) - now, self._check_idle)
 
     async def _commit(
         self, messages: list[bytes], replies: list[bytes], close: bool, error: tuple[int, str, str] | None
@@ -120,9 +220,7 @@ class StreamConnection(asyncio.Protocol):
             return
         self._ctx.metrics.received.labels(self.transport_name).inc(len(raws))
         self._finish(replies, len(raws), close, error)
-        transport = self._transport
-        if transport is not None and not transport.is_closing():
-            transport.resume_reading()
+        self._resume("commit")
 
     def _finish(
         self, replies: list[bytes], acked: int, close: bool, error: tuple[int, str, str] | None
@@ -162,9 +260,12 @@ class StreamConnection(asyncio.Protocol):
 class RelpConnection(StreamConnection):
     transport_name = "relp"
 
-    def __init__(self, ctx: Context, max_frame_bytes: int) -> None:
-        super().__init__(ctx)
+    def __init__(self, ctx: Context, slots: Slots, max_frame_bytes: int) -> None:
+        super().__init__(ctx, slots)
         self._session = RelpSession(max_frame_bytes)
+
+    def _buffered(self) -> int:
+        return self._session.buffered
 
     def _parse(self, data: bytes) -> tuple[list[bytes], list[bytes], bool, tuple[int, str, str] | None]:
         step = self._session.feed(data)
@@ -182,11 +283,19 @@ class RelpConnection(StreamConnection):
 
 class SyslogStreamConnection(StreamConnection):
     def __init__(
-        self, ctx: Context, transport_name: str, mode: Literal["auto", "octet", "lf"], max_message_bytes: int
+        self,
+        ctx: Context,
+        slots: Slots,
+        transport_name: str,
+        mode: Literal["auto", "octet", "lf"],
+        max_message_bytes: int,
     ) -> None:
-        super().__init__(ctx)
+        super().__init__(ctx, slots)
         self.transport_name = transport_name
         self._framer = SyslogFramer(mode, max_message_bytes)
+
+    def _buffered(self) -> int:
+        return self._framer.buffered
 
     def _parse(self, data: bytes) -> tuple[list[bytes], list[bytes], bool, tuple[int, str, str] | None]:
         step = self._framer.feed(data)

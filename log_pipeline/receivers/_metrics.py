@@ -17,6 +17,8 @@ class ReceiverMetrics:
     dropped: Counter
     bytes: Counter
     connections: Gauge
+    refused: Counter
+    timeouts: Counter
 
     @classmethod
     def create(cls, registry: CollectorRegistry | None = None) -> ReceiverMetrics:
@@ -42,4 +44,17 @@ class ReceiverMetrics:
             ),
             bytes=Counter("paramedic_logs_received_bytes", "Bytes read.", ["transport"], registry=reg),
             connections=Gauge("paramedic_logs_connections", "Open connections.", ["transport"], registry=reg),
+            refused=Counter(
+                "paramedic_logs_refused_connections",
+                "Connections closed on accept because the listener had max_connections open.",
+                ["transport"],
+                registry=reg,
+            ),
+            timeouts=Counter(
+                "paramedic_logs_timeouts",
+                "Connections closed after idle_timeout_s: idle (nothing received) or incomplete (a message "
+                "or frame begun and not finished).",
+                ["transport", "reason"],
+                registry=reg,
+            ),
         )

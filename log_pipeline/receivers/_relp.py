@@ -78,19 +78,39 @@ class RelpSession:
         self.max_frame_bytes = max_frame_bytes
         self.is_open = False
         self.expected_txnr = 1
-        self._buf = b""
+        self._buf = bytearray()  # the start of an incomplete frame
+        self._need = 0  # buffered bytes needed before that frame can be complete
         self._consumed = 0  # stream offset of self._buf[0]
+        self._ended = False
+
+    @property
+    def buffered(self) -> int:
+        """Bytes of an incomplete frame held back (0 between frames)."""
+        return len(self._buf)
 
     def feed(self, data: bytes) -> RelpStep:
+        """Handle one read. Linear time whatever the read sizes: while the buffered frame cannot be complete
+        yet, a read only appends to the buffer; the frame is copied out once, when it is complete."""
         step = RelpStep()
-        buf = self._buf + data if self._buf else data
+        if self._ended or not data:
+            return step
+        if self._buf:
+            self._buf += data
+            if len(self._buf) < self._need:
+                return step
+            buf = bytes(self._buf)
+            self._buf.clear()
+        else:
+            buf = data
         pos = 0
         n = len(buf)
+        self._need = 0
         while pos < n:
             m = _HDR.match(buf, pos)
             if m is None:
                 rest = buf[pos : pos + _MAX_HDR]
                 if len(rest) < _MAX_HDR and _PREFIX.fullmatch(rest):
+                    self._need = len(rest) + 1
                     break  # incomplete header: wait for more
                 step.error = RelpProtocolError(self._consumed + pos, "syntax", _diagnose(rest))
                 break
@@ -120,6 +140,7 @@ class RelpSession:
                 data_start = m.end()
                 end = data_start + datalen
                 if end >= n:
+                    self._need = end + 1 - pos
                     break  # incomplete data or trailer
                 if buf[end] != 0x0A:
                     step.error = RelpProtocolError(
@@ -145,7 +166,10 @@ class RelpSession:
             if step.close:
                 break
         self._consumed += pos
-        self._buf = buf[pos:] if step.error is None and not step.close else b""
+        if step.error is not None or step.close:
+            self._ended = True
+        elif pos < n:
+            self._buf = bytearray(buf[pos:])
         return step
 
     def _command(self, txnr: int, cmd: bytes, data: bytes, step: RelpStep) -> tuple[str, str] | None:

@@ -12,6 +12,7 @@ from prometheus_client import CollectorRegistry
 from log_pipeline.base import LogPipelineError, Spool
 from log_pipeline.config import LogsConfig, TlsListenerConfig
 from log_pipeline.receivers._conn import Context, RelpConnection, SyslogStreamConnection, SyslogUdpReceiver
+from log_pipeline.receivers._limits import Slots, StreamLimits
 from log_pipeline.receivers._metrics import ReceiverMetrics
 
 __all__ = ["LogReceivers", "ReceiverError"]
@@ -36,11 +37,17 @@ def _tls_context(cfg: TlsListenerConfig) -> ssl.SSLContext:
     return ctx
 
 
+def _slots(max_connections: int, idle_timeout_s: float) -> Slots:
+    return Slots(StreamLimits(max_connections, idle_timeout_s))
+
+
 class LogReceivers:
     """RELP, syslog TCP/UDP and TLS listeners appending to ``spool``; ``ports`` has the bound ports.
 
-    Start/stop from one asyncio loop. ``stop`` closes the listeners, tells RELP peers ``serverclose``, waits
-    (bounded) for appends in flight; it does not close the spool (its owner does, after stop).
+    Each stream listener has its own connection cap and idle timeout (``max_connections``,
+    ``idle_timeout_s``). Start/stop from one asyncio loop. ``stop`` closes the listeners, tells RELP peers
+    ``serverclose``, waits (bounded) for appends in flight; it does not close the spool (its owner does,
+    after stop).
     """
 
     def __init__(
@@ -64,14 +71,19 @@ class LogReceivers:
         try:
             if cfg.relp is not None:
                 relp = cfg.relp
+                relp_slots = _slots(relp.max_connections, relp.idle_timeout_s)
                 srv = await loop.create_server(
-                    lambda: RelpConnection(ctx, relp.max_frame_bytes), relp.host, relp.port, backlog=512
+                    lambda: RelpConnection(ctx, relp_slots, relp.max_frame_bytes),
+                    relp.host,
+                    relp.port,
+                    backlog=512,
                 )
                 self._add("relp", srv)
             if cfg.syslog_tcp is not None:
                 tcp = cfg.syslog_tcp
+                tcp_slots = _slots(tcp.max_connections, tcp.idle_timeout_s)
                 srv = await loop.create_server(
-                    lambda: SyslogStreamConnection(ctx, "tcp", "auto", tcp.max_message_bytes),
+                    lambda: SyslogStreamConnection(ctx, tcp_slots, "tcp", "auto", tcp.max_message_bytes),
                     tcp.host,
                     tcp.port,
                     backlog=512,
@@ -86,8 +98,9 @@ class LogReceivers:
                 self.ports["udp"] = int(transport.get_extra_info("sockname")[1])
             if cfg.tls is not None:
                 tls = cfg.tls
+                tls_slots = _slots(tls.max_connections, tls.idle_timeout_s)
                 srv = await loop.create_server(
-                    lambda: SyslogStreamConnection(ctx, "tls", "octet", tls.max_message_bytes),
+                    lambda: SyslogStreamConnection(ctx, tls_slots, "tls", "octet", tls.max_message_bytes),
                     tls.host,
                     tls.port,
                     ssl=_tls_context(tls),
