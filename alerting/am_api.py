@@ -126,9 +126,9 @@ def _keep(
     silenced: bool,
     inhibited: bool,
     matchers: list[Matcher],
-    receiver: re.Pattern[str] | None,
+    receiver: Matcher | None,
 ) -> bool:
-    if receiver is not None and not any(receiver.fullmatch(r) for r in v.receivers):
+    if receiver is not None and not any(receiver.matches(r) for r in v.receivers):
         return False
     if not active and v.status.state == "active":
         return False
@@ -208,8 +208,8 @@ def am_router(
     ) -> Response:
         try:
             matchers = _filters(filter)
-            rx = re.compile(receiver) if receiver else None
-        except (MatcherError, re.error) as e:
+            rx = Matcher.create("receiver", "=~", receiver) if receiver else None  # RE2, anchored
+        except MatcherError as e:
             return _bad(str(e))
         views = dispatcher.alerts()
         out = [
@@ -229,12 +229,12 @@ def am_router(
     ) -> Response:
         try:
             matchers = _filters(filter)
-            rx = re.compile(receiver) if receiver else None
-        except (MatcherError, re.error) as e:
+            rx = Matcher.create("receiver", "=~", receiver) if receiver else None  # RE2, anchored
+        except MatcherError as e:
             return _bad(str(e))
         out = []
         for g in dispatcher.groups():
-            if rx is not None and not rx.fullmatch(g.receiver):
+            if rx is not None and not rx.matches(g.receiver):
                 continue
             alerts = [
                 _alert_json(v)

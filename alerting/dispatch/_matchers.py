@@ -1,7 +1,11 @@
 """Label matchers with Alertmanager's syntax and string forms.
 
-``parse_matcher('severity=~"warn|crit"')``, ``parse_matchers('{a="b", c!="d"}')``; regexes are anchored like
-Prometheus (``^(?:re)$``). ``str(matcher)`` is Go's ``name<op>%q`` form, used in route keys (groupKey).
+``parse_matcher('severity=~"warn|crit"')``, ``parse_matchers('{a="b", c!="d"}')``. Regexes are RE2 (Go's
+syntax, linear time; :mod:`metrics_store.regex`), anchored like Prometheus (``^(?s:re)$``: ``.`` matches a
+newline, as it always has here), and compiled when the matcher is built, so a pattern RE2 refuses (lookaround,
+backreferences, ``a{1001}``) is a :class:`MatcherError` naming it. Routes, inhibit rules, silences and the
+Alertmanager API's ``filter=``/``receiver=`` all build their matchers here. Parsing is linear in the text.
+``str(matcher)`` is Go's ``name<op>%q`` form, used in route keys (groupKey).
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from alerting.base import AlertingError
+from metrics_store.regex import Regex, RegexError, compile_anchored
 
 __all__ = [
     "MatchType",
@@ -27,7 +32,9 @@ __all__ = [
 
 MatchType = Literal["=", "!=", "=~", "!~"]
 
-_MATCHER_RE = re.compile(r"^\s*([a-zA-Z_:][a-zA-Z0-9_:]*)\s*(=~|=|!=|!~)\s*(.*?)\s*$", re.DOTALL)
+# Name and operator; the value is the stripped rest. (Alertmanager's single regex ``\s*(.*?)\s*$`` is
+# quadratic under Python's backtracking, so the value is not matched by a regex here.)
+_NAME_OP = re.compile(r"([a-zA-Z_:][a-zA-Z0-9_:]*)\s*(=~|=|!=|!~)")
 _ESCAPES = {"\a": "\\a", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t", "\v": "\\v"}
 
 
@@ -63,16 +70,18 @@ class Matcher:
     name: str
     type: MatchType
     value: str
-    _regex: re.Pattern[str] | None = field(default=None, compare=False, repr=False, hash=False)
+    _regex: Regex | None = field(default=None, compare=False, repr=False, hash=False)
 
     @classmethod
     def create(cls, name: str, type_: MatchType, value: str) -> Matcher:
+        """The matcher, its regex compiled with RE2; :class:`MatcherError` when RE2 refuses the pattern."""
         regex = None
         if type_ in ("=~", "!~"):
             try:
-                regex = re.compile(value, re.DOTALL)
-            except re.error as e:
-                raise MatcherError(f"{name}{type_}{go_quote(value)}: invalid regex: {e}") from e
+                regex = compile_anchored(value)
+            except RegexError as e:
+                shown = value if len(value) <= 200 else value[:200] + "..."
+                raise MatcherError(f"{name}{type_}{go_quote(shown)}: invalid regex: {e.reason}") from e
         return cls(name, type_, value, regex)
 
     @property
@@ -89,7 +98,7 @@ class Matcher:
         if self.type == "!=":
             return value != self.value
         assert self._regex is not None
-        hit = self._regex.fullmatch(value) is not None
+        hit = self._regex.matches(value)
         return hit if self.type == "=~" else not hit
 
     def __str__(self) -> str:
@@ -107,6 +116,11 @@ def matchers_match(matchers: Iterable[Matcher], labels: Mapping[str, str]) -> bo
 def matchers_string(matchers: Sequence[Matcher]) -> str:
     """``labels.Matchers.String()``: ``{a="b",c=~"d"}`` (comma, no space)."""
     return "{" + ",".join(str(m) for m in matchers) + "}"
+
+
+def _shown(text: str) -> str:
+    """``text`` quoted for an error message, cut at 200 characters."""
+    return repr(text if len(text) <= 200 else text[:200] + "...")
 
 
 def _unquote(raw: str) -> str:
@@ -132,22 +146,26 @@ def _unquote(raw: str) -> str:
             i += 2
             continue
         if ch == '"':
-            raise MatcherError(f"{raw}: unescaped double quote")
+            raise MatcherError(f"{_shown(raw)}: unescaped double quote")
         out.append(ch)
         i += 1
     return "".join(out)
 
 
 def parse_matcher(text: str) -> Matcher:
-    """One matcher: ``name="value"``, ``name=~"re"``, ``name!=value`` (quotes optional)."""
-    m = _MATCHER_RE.match(text)
+    """One matcher: ``name="value"``, ``name=~"re"``, ``name!=value`` (quotes optional).
+
+    Raises :class:`MatcherError` (and nothing else) for any text that is not a matcher.
+    """
+    stripped = text.strip()
+    m = _NAME_OP.match(stripped)
     if m is None:
-        raise MatcherError(f"bad matcher format: {text!r}")
-    name, op, raw = m.group(1), m.group(2), m.group(3)
+        raise MatcherError(f"bad matcher format: {_shown(text)}")
+    name, op, raw = m.group(1), m.group(2), stripped[m.end() :].lstrip()
     if len(raw) >= 2 and raw.startswith('"') and raw.endswith('"'):
         value = _unquote(raw)
     elif raw.startswith('"') or (raw.endswith('"') and not raw.endswith('\\"')):
-        raise MatcherError(f"{text!r}: unbalanced double quotes")
+        raise MatcherError(f"{_shown(text)}: unbalanced double quotes")
     else:
         value = raw
     return Matcher.create(name, op, value)  # type: ignore[arg-type]

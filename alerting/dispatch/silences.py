@@ -3,10 +3,12 @@
 Updating follows Alertmanager: a silence is changed in place when its matchers are unchanged and it is
 pending, or active with an end not in the past; otherwise the old one is expired and a new id issued.
 Expired silences are kept for ``retention_s`` (default 5 days) then dropped. Thread-safe.
+A stored silence whose regex RE2 refuses (saved before regexes were RE2) is skipped at load with a warning.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -16,12 +18,14 @@ from pathlib import Path
 from typing import Any, Literal
 
 from alerting.base import AlertingError
-from alerting.dispatch._matchers import Matcher, matchers_match
+from alerting.dispatch._matchers import Matcher, MatcherError, matchers_match
 from alerting.dispatch._persist import parse_time, read_json, utc_now, write_json_atomic
 
 __all__ = ["Silence", "SilenceError", "SilenceNotFoundError", "SilenceState", "Silences"]
 
 SilenceState = Literal["pending", "active", "expired"]
+
+log = logging.getLogger(__name__)
 
 
 class SilenceError(AlertingError):
@@ -87,7 +91,11 @@ class Silences:
         self.version = 0  # bumped on every change
         if self._path is not None:
             for d in read_json(self._path) or []:
-                s = Silence.from_json(d)
+                try:
+                    s = Silence.from_json(d)
+                except MatcherError as exc:
+                    log.warning("%s: skipping silence %s: %s", self._path, d.get("id"), exc)
+                    continue
                 self._by_id[s.id] = s
 
     def _save(self) -> None:
