@@ -6,7 +6,9 @@
 * ``GET /api/v1/logs/histogram`` q, start, end, step (seconds or ``30s``/``5m``/``1h``) — counts per bucket
 * ``GET /api/v1/logs/context``   id, before, after — records from the same source around a hit
 * ``GET /api/v1/logs/tail``      q, highlight — Server-Sent Events (``event: log``; ``event: dropped`` for
-  slow clients)
+  slow clients); refused with 400 for a query over ``logs.tail.max_query_bytes``, 429
+  (``too_many_requests``) when the principal has ``max_subscribers_per_principal`` tails open, 503 when
+  ``max_subscribers`` are open in all (both with ``Retry-After``)
 * ``GET /api/v1/logs/patterns``  app, limit — from any object with ``list_patterns(app, limit)``
 
 Responses use Prometheus' envelope (``{"status": "success", "data": ...}``; errors ``{"status": "error",
@@ -27,6 +29,7 @@ from typing import Any, Protocol, TypeVar
 import orjson
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import StreamingResponse
+from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 
 from log_pipeline.model import LogRecord
@@ -40,12 +43,13 @@ from log_pipeline.search.base import (
 )
 from log_pipeline.search.highlight import highlight as find_highlights
 from log_pipeline.search.query import Node, QuerySyntaxError, parse_query
-from log_pipeline.search.tail import TailHub
+from log_pipeline.search.tail import TailHub, TailRefusedError
 
 __all__ = ["PatternSource", "logs_router", "parse_time"]
 
 NS = 1_000_000_000
 MAX_LIMIT = 10_000
+TAIL_RETRY_AFTER_S = 5
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$")
 _UNITS = {"ms": 10**6, "s": NS, "m": 60 * NS, "h": 3600 * NS, "d": 86400 * NS, None: NS}
 T = TypeVar("T")
@@ -148,6 +152,23 @@ def _highlighter(request: Request) -> Callable[[dict[str, Any]], dict[str, Any]]
         return hit
 
     return add
+
+
+def _principal_name(request: Request) -> str | None:
+    """The authenticated principal's name (set by the auth middleware), None for anonymous requests."""
+    name = getattr(getattr(request.state, "principal", None), "name", None)
+    return name if isinstance(name, str) else None
+
+
+def _tail_refused(exc: TailRefusedError) -> Response:
+    if exc.reason == "query_bytes":
+        return _error("bad_data", 400, f'invalid parameter "q": {exc}')
+    status, error_type = (
+        (429, "too_many_requests") if exc.reason == "principal_subscribers" else (503, "unavailable")
+    )
+    response = _error(error_type, status, f"live tail refused: {exc}")
+    response.headers["Retry-After"] = str(TAIL_RETRY_AFTER_S)
+    return response
 
 
 def _pattern_json(p: Any) -> dict[str, Any]:
@@ -268,9 +289,15 @@ def logs_router(
         if tail is None:
             return _error("unavailable", 503, "live tail is not enabled")
         try:
-            sub = tail.subscribe(request.query_params.get("q", ""))
+            sub = tail.subscribe(request.query_params.get("q", ""), _principal_name(request))
+        except TailRefusedError as exc:
+            return _tail_refused(exc)
+        except QuerySyntaxError as exc:
+            return _error("bad_data", 400, f'invalid parameter "q": {exc}')
+        try:
             mark = _highlighter(request)
         except QuerySyntaxError as exc:
+            tail.unsubscribe(sub)
             return _error("bad_data", 400, f'invalid parameter "q": {exc}')
 
         async def events() -> AsyncIterator[bytes]:
@@ -295,6 +322,12 @@ def logs_router(
                 tail.unsubscribe(sub)
 
         headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
-        return StreamingResponse(events(), media_type="text/event-stream", headers=headers)
+        # the background task frees the slot even when the client leaves before the stream is iterated
+        return StreamingResponse(
+            events(),
+            media_type="text/event-stream",
+            headers=headers,
+            background=BackgroundTask(tail.unsubscribe, sub),
+        )
 
     return router

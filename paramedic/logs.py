@@ -84,7 +84,15 @@ class LogService:
         except BaseException:
             self.spool.close()
             raise
-        self.tail = TailHub(registry=registry)
+        tc = cfg.tail
+        self.tail = TailHub(
+            tc.queue_records,
+            registry,
+            queue_bytes=tc.queue_bytes,
+            max_subscribers=tc.max_subscribers,
+            max_subscribers_per_principal=tc.max_subscribers_per_principal,
+            max_query_bytes=tc.max_query_bytes,
+        )
         pattern_metrics = PatternMetrics(registry)
         self.miner = TemplateMiner(
             on_new=pattern_metrics.pattern_created, on_evict=pattern_metrics.pattern_evicted

@@ -1,18 +1,33 @@
 """Live tail: the pipeline publishes written records; each subscriber gets those matching its query.
 
 :class:`TailHub` is thread-safe: ``publish`` is called from the pipeline thread, subscriptions are consumed
-by asyncio tasks (the SSE endpoint) or threads. Every subscriber has a bounded queue; when it is full, new
-records are dropped for that subscriber only and counted (``Subscription.dropped`` and a metric), never
-blocking the pipeline.
+by asyncio tasks (the SSE endpoint) or threads. Every subscriber has a queue bounded in records and in bytes;
+when either bound is reached, new records are dropped for that subscriber only and counted
+(``Subscription.dropped`` and metrics), never blocking the pipeline.
+
+Limits (``logs.tail`` in the config): at most ``max_subscribers`` subscriptions in all and
+``max_subscribers_per_principal`` per authenticated principal, queries of at most ``max_query_bytes``; a
+refused subscription raises :class:`TailRefusedError` and is counted.
+
+Matching runs in the pipeline thread, so it is linear in the record: wildcards (``*`` any run, ``?`` one
+character) are translated to RE2 (``google-re2``), which matches in time linear in the text whatever the
+pattern — Python's ``re`` backtracks exponentially on ``*a*a*a*…b``; phrases are found with KMP over the
+tokens. RE2 rather than a hand-written two-pointer glob matcher: the matcher loop runs in C, and the same
+engine serves every other user-supplied pattern of the project.
+
+Metrics: ``paramedic_log_tail_subscribers``, ``paramedic_log_tail_dropped_total`` (records),
+``paramedic_log_tail_dropped_bytes_total``, ``paramedic_log_tail_refused_total{reason}``.
 """
 
 from __future__ import annotations
 
-import queue
-import re
+import functools
 import threading
+from collections import deque
 from collections.abc import Callable, Sequence
+from typing import Literal
 
+import re2
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge
 
 from log_pipeline.model import LogRecord
@@ -31,7 +46,19 @@ from log_pipeline.search.query import (
     parse_query,
 )
 
-__all__ = ["Subscription", "TailHub", "matches"]
+__all__ = ["RefusalReason", "Subscription", "TailHub", "TailRefusedError", "matches", "wildcard_matcher"]
+
+RefusalReason = Literal["subscribers", "principal_subscribers", "query_bytes"]
+_RECORD_OVERHEAD_BYTES = 64
+
+
+class TailRefusedError(Exception):
+    """A subscription refused by a limit. ``reason``: ``subscribers`` (the hub is full),
+    ``principal_subscribers`` (this principal has its share), ``query_bytes`` (the query is too long)."""
+
+    def __init__(self, reason: RefusalReason, message: str) -> None:
+        super().__init__(message)
+        self.reason: RefusalReason = reason
 
 
 def _value(r: LogRecord, field: FieldRef) -> str | int | float | None:
@@ -45,14 +72,35 @@ def _value(r: LogRecord, field: FieldRef) -> str | int | float | None:
 
 
 def _contains_tokens(message: str, text: str) -> bool:
+    """Whether the tokens of ``text`` occur consecutively in those of ``message`` (KMP: linear)."""
     want, have = message_tokens(text), message_tokens(message)
     if not want:
         return False
-    return any(have[i : i + len(want)] == want for i in range(len(have) - len(want) + 1))
+    fail = [0] * len(want)
+    k = 0
+    for i in range(1, len(want)):
+        while k and want[i] != want[k]:
+            k = fail[k - 1]
+        if want[i] == want[k]:
+            k += 1
+        fail[i] = k
+    k = 0
+    for token in have:
+        while k and token != want[k]:
+            k = fail[k - 1]
+        if token == want[k]:
+            k += 1
+            if k == len(want):
+                return True
+    return False
 
 
-def _wildcard(pattern: str) -> re.Pattern[str]:
-    return re.compile("".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern))
+@functools.lru_cache(maxsize=512)
+def wildcard_matcher(pattern: str) -> Callable[[str], bool]:
+    """``*`` any run of characters, ``?`` one character (not a newline, as before), the rest literal;
+    the whole text must match. RE2: linear in the text."""
+    rx = re2.compile("".join(".*" if c == "*" else "." if c == "?" else re2.escape(c) for c in pattern))
+    return lambda text: rx.fullmatch(text) is not None
 
 
 def _in_range(v: float, node: Range) -> bool:
@@ -87,59 +135,152 @@ def matches(node: Node, r: LogRecord) -> bool:
         return str(value) == text
     if isinstance(node, Wildcard):
         if node.field.kind == "message":
-            rx = _wildcard(node.pattern.lower())
-            return any(rx.fullmatch(t) for t in message_tokens(r.message))
-        return _wildcard(node.pattern).fullmatch(str(value)) is not None
+            match = wildcard_matcher(node.pattern.lower())
+            return any(match(t) for t in message_tokens(r.message))
+        return wildcard_matcher(node.pattern)(str(value))
     if isinstance(value, bool) or not isinstance(value, int | float):
         return False
     return _in_range(float(value), node)
 
 
+def record_bytes(r: LogRecord) -> int:
+    """What a queued record costs, roughly: its strings plus a fixed overhead."""
+    size = _RECORD_OVERHEAD_BYTES + len(r.message) + len(r.id)
+    for k, v in r.labels.items():
+        size += len(k) + len(v)
+    for k, f in r.fields.items():
+        size += len(k) + (len(f) if isinstance(f, str) else 8)
+    return size
+
+
 class Subscription:
-    def __init__(self, node: Node, maxsize: int, on_drop: Callable[[], None]) -> None:
+    """One subscriber's bounded queue (``max_records`` and ``max_bytes``); ``offer`` never blocks."""
+
+    def __init__(
+        self,
+        node: Node,
+        maxsize: int,
+        on_drop: Callable[[int], None],
+        *,
+        max_bytes: int = 1024 * 1024,
+        principal: str | None = None,
+    ) -> None:
         self.node = node
-        self.queue: queue.Queue[LogRecord] = queue.Queue(maxsize)
+        self.principal = principal
         self.dropped = 0
+        self.dropped_bytes = 0
+        self.queued_bytes = 0
+        self._max_records = maxsize
+        self._max_bytes = max_bytes
+        self._items: deque[tuple[LogRecord, int]] = deque()
+        self._ready = threading.Condition()
         self._on_drop = on_drop
 
     def offer(self, record: LogRecord) -> None:
-        try:
-            self.queue.put_nowait(record)
-        except queue.Full:
-            self.dropped += 1
-            self._on_drop()
+        size = record_bytes(record)
+        with self._ready:
+            if len(self._items) >= self._max_records or self.queued_bytes + size > self._max_bytes:
+                self.dropped += 1
+                self.dropped_bytes += size
+                full = True
+            else:
+                self._items.append((record, size))
+                self.queued_bytes += size
+                self._ready.notify()
+                full = False
+        if full:
+            self._on_drop(size)
 
     def get(self, timeout_s: float) -> LogRecord | None:
-        try:
-            return self.queue.get(timeout=timeout_s)
-        except queue.Empty:
-            return None
+        with self._ready:
+            if not self._items and (timeout_s <= 0 or not self._ready.wait(timeout_s)):
+                return None
+            if not self._items:
+                return None
+            record, size = self._items.popleft()
+            self.queued_bytes -= size
+            return record
 
 
 class TailHub:
-    def __init__(self, queue_size: int = 1000, registry: CollectorRegistry = REGISTRY) -> None:
+    def __init__(
+        self,
+        queue_size: int = 1000,
+        registry: CollectorRegistry = REGISTRY,
+        *,
+        queue_bytes: int = 1024 * 1024,
+        max_subscribers: int = 64,
+        max_subscribers_per_principal: int = 8,
+        max_query_bytes: int = 4096,
+    ) -> None:
         self._queue_size = queue_size
+        self._queue_bytes = queue_bytes
+        self.max_subscribers = max_subscribers
+        self.max_subscribers_per_principal = max_subscribers_per_principal
+        self.max_query_bytes = max_query_bytes
         self._lock = threading.Lock()
         self._subs: list[Subscription] = []
+        self._per_principal: dict[str, int] = {}
         self._dropped = Counter(
-            "paramedic_log_tail_dropped_total",
+            "paramedic_log_tail_dropped",
             "Records dropped for slow live-tail clients.",
+            registry=registry,
+        )
+        self._dropped_bytes = Counter(
+            "paramedic_log_tail_dropped_bytes",
+            "Bytes of the records dropped for slow live-tail clients.",
+            registry=registry,
+        )
+        self._refused = Counter(
+            "paramedic_log_tail_refused",
+            "Live-tail subscriptions refused: subscribers (all taken), principal_subscribers (the "
+            "principal's share taken), query_bytes (query too long).",
+            ["reason"],
             registry=registry,
         )
         self._clients = Gauge("paramedic_log_tail_subscribers", "Live-tail subscribers.", registry=registry)
 
-    def subscribe(self, query: str) -> Subscription:
-        """Raises :class:`~log_pipeline.search.query.QuerySyntaxError` for a bad query."""
-        sub = Subscription(parse_query(query), self._queue_size, self._dropped.inc)
+    def _drop(self, size: int) -> None:
+        self._dropped.inc()
+        self._dropped_bytes.inc(size)
+
+    def _refuse(self, reason: RefusalReason, message: str) -> TailRefusedError:
+        self._refused.labels(reason).inc()
+        return TailRefusedError(reason, message)
+
+    def subscribe(self, query: str, principal: str | None = None) -> Subscription:
+        """Raises :class:`~log_pipeline.search.query.QuerySyntaxError` for a bad query and
+        :class:`TailRefusedError` when a limit refuses it; ``principal`` (a name) has its own cap."""
+        if len(query) > self.max_query_bytes or len(query.encode()) > self.max_query_bytes:
+            raise self._refuse("query_bytes", f"the query is longer than {self.max_query_bytes} bytes")
+        sub = Subscription(
+            parse_query(query), self._queue_size, self._drop, max_bytes=self._queue_bytes, principal=principal
+        )
         with self._lock:
+            if len(self._subs) >= self.max_subscribers:
+                raise self._refuse("subscribers", f"all {self.max_subscribers} live-tail slots are taken")
+            if principal is not None:
+                held = self._per_principal.get(principal, 0)
+                if held >= self.max_subscribers_per_principal:
+                    raise self._refuse(
+                        "principal_subscribers",
+                        f"{principal!r} already has {held} live tails open "
+                        f"(max_subscribers_per_principal {self.max_subscribers_per_principal})",
+                    )
+                self._per_principal[principal] = held + 1
             self._subs.append(sub)
             self._clients.set(len(self._subs))
         return sub
 
     def unsubscribe(self, sub: Subscription) -> None:
+        """Idempotent."""
         with self._lock:
             if sub in self._subs:
                 self._subs.remove(sub)
+                if sub.principal is not None:
+                    left = self._per_principal.pop(sub.principal, 1) - 1
+                    if left > 0:
+                        self._per_principal[sub.principal] = left
             self._clients.set(len(self._subs))
 
     def publish(self, records: Sequence[LogRecord]) -> None:
