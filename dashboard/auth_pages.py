@@ -9,8 +9,8 @@ logged in, the session's synchronizer token protects every form (checked by the 
 
 from __future__ import annotations
 
-import asyncio
 import secrets
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import parse_qsl
@@ -21,16 +21,33 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from dashboard.security import SecureRoute
 
-__all__ = ["LOGIN_CSRF_COOKIE", "LoginService", "login_router", "safe_next", "session_context"]
+__all__ = [
+    "LOGIN_CSRF_COOKIE",
+    "LoginRefusedError",
+    "LoginService",
+    "login_router",
+    "read_form",
+    "safe_next",
+    "session_context",
+]
 
 LOGIN_CSRF_COOKIE = "paramedic_login_csrf"
 _MAX_FORM_BYTES = 16_384
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 
 
+class LoginRefusedError(Exception):
+    """The service will not check a password now (too many failures, or too many checks at once): answer
+    ``status`` (429 or 503) with ``Retry-After: retry_after_s`` and ``message`` on the form."""
+
+    def __init__(self, status: int, retry_after_s: int, message: str) -> None:
+        super().__init__(message)
+        self.status, self.retry_after_s, self.message = status, retry_after_s, message
+
+
 class LoginService(Protocol):
-    """Implemented by the wiring (``paramedic.auth``). ``login`` may be slow (a password hash): it is called
-    from a worker thread; both methods are thread-safe."""
+    """Implemented by the wiring (``paramedic.auth``). ``login`` runs slow work (a password hash) off the
+    event loop itself; ``logout`` is quick and thread-safe."""
 
     @property
     def cookie_name(self) -> str: ...
@@ -38,8 +55,9 @@ class LoginService(Protocol):
     @property
     def session_max_s(self) -> float: ...
 
-    def login(self, name: str, password: str) -> str | None:
-        """A new session id when ``password`` is ``name``'s, else None."""
+    async def login(self, name: str, password: str, client: str) -> str | None:
+        """A new session id when ``password`` is ``name``'s, else None; ``client`` is the peer's address.
+        Raises :class:`LoginRefusedError` when it will not check now."""
         ...
 
     def logout(self, session_id: str) -> None: ...
@@ -66,9 +84,29 @@ def safe_next(value: str, default: str) -> str:
     return default
 
 
-def login_router(service: LoginService, *, base_path: str = "") -> APIRouter:
+async def read_form(request: Request, max_bytes: int) -> dict[str, str] | None:
+    """The url-encoded form of ``request``, read chunk by chunk; None (reading stopped) once over
+    ``max_bytes``."""
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > max_bytes:
+            return None
+        chunks.append(chunk)
+    return dict(parse_qsl(b"".join(chunks).decode("utf-8", "replace")))
+
+
+def _scheme_is_https(request: Request) -> bool:
+    return request.url.scheme == "https"
+
+
+def login_router(
+    service: LoginService, *, base_path: str = "", secure: Callable[[Request], bool] = _scheme_is_https
+) -> APIRouter:
     """``/login`` and ``/logout`` at the root; ``base_path`` is where the dashboard (and its static files)
-    are mounted, the default landing page after login."""
+    are mounted, the default landing page after login. ``secure`` tells whether cookies set in the answer
+    to a request are ``Secure`` (default: when it came over https)."""
     base_path = base_path.rstrip("/")
     env = Environment(loader=FileSystemLoader(TEMPLATES_DIR), autoescape=select_autoescape(default=True))
     env.globals["url"] = lambda path="": base_path + "/" + path.lstrip("/")
@@ -83,7 +121,7 @@ def login_router(service: LoginService, *, base_path: str = "") -> APIRouter:
         resp = HTMLResponse(html, status_code=status)
         resp.set_cookie(
             LOGIN_CSRF_COOKIE, token, max_age=3600, path="/login", httponly=True, samesite="strict",
-            secure=request.url.scheme == "https",
+            secure=secure(request),
         )  # fmt: skip
         resp.headers["Cache-Control"] = "no-store"
         return resp
@@ -94,23 +132,28 @@ def login_router(service: LoginService, *, base_path: str = "") -> APIRouter:
 
     @router.post("/login", name="login_submit")
     async def login_submit(request: Request) -> Response:
-        raw = await request.body()
-        if len(raw) > _MAX_FORM_BYTES:
+        fields = await read_form(request, _MAX_FORM_BYTES)
+        if fields is None:
             return form(request, home, "Request too large.", status=413)
-        fields = dict(parse_qsl(raw.decode("utf-8", "replace")))
         next_url = safe_next(fields.get("next", ""), home)
         name, password = fields.get("username", ""), fields.get("password", "")
         expected = request.cookies.get(LOGIN_CSRF_COOKIE, "")
         given = fields.get("csrf_token", "")
         if not expected or not secrets.compare_digest(expected.encode(), given.encode()):
             return form(request, next_url, "The form expired; please log in again.", name, status=403)
-        session_id = await asyncio.to_thread(service.login, name, password) if name and password else None
+        client = request.client.host if request.client is not None else ""
+        try:
+            session_id = await service.login(name, password, client) if name and password else None
+        except LoginRefusedError as exc:
+            resp = form(request, next_url, exc.message, name, status=exc.status)
+            resp.headers["Retry-After"] = str(exc.retry_after_s)
+            return resp
         if session_id is None:
             return form(request, next_url, "Invalid user name or password.", name, status=401)
         resp = RedirectResponse(next_url, status_code=303)
         resp.set_cookie(
             service.cookie_name, session_id, max_age=int(service.session_max_s), path="/", httponly=True,
-            samesite="lax", secure=request.url.scheme == "https",
+            samesite="lax", secure=secure(request),
         )  # fmt: skip
         resp.delete_cookie(LOGIN_CSRF_COOKIE, path="/login")
         return resp
@@ -121,7 +164,9 @@ def login_router(service: LoginService, *, base_path: str = "") -> APIRouter:
         if session_id:
             service.logout(session_id)
         resp = RedirectResponse("/login", status_code=303)
-        resp.delete_cookie(service.cookie_name, path="/", httponly=True, samesite="lax")
+        resp.delete_cookie(
+            service.cookie_name, path="/", httponly=True, samesite="lax", secure=secure(request)
+        )
         return resp
 
     return router

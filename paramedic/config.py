@@ -10,10 +10,21 @@ line, the key path and what to do::
 
 from __future__ import annotations
 
+from ipaddress import IPv4Network, IPv6Network
 from pathlib import Path
+from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    IPvAnyNetwork,
+    StrictBool,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from alerting.config import AlertingConfig, RulesConfig
 from collector.config import CollectorConfig
@@ -27,11 +38,39 @@ __all__ = [
     "AuthConfig",
     "ConfigError",
     "ConfigProblem",
+    "LimitsConfig",
+    "LoginThrottleConfig",
     "ParamedicConfig",
     "ServerConfig",
     "load_config",
     "parse_config",
 ]
+
+
+_LOOPBACK_NETWORKS: list[IPv4Network | IPv6Network] = [IPv4Network("127.0.0.1/32"), IPv6Network("::1/128")]
+
+
+class LoginThrottleConfig(BaseModel):
+    """``server.auth.login``: password guessing is slowed per client address and per user name, and the
+    argon2 hashes (64 MiB each) are bounded in number."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    free_failures: int = Field(5, ge=1, description="Failed log-ins (per client, per user) before lockouts.")
+    lockout_initial_s: float = Field(
+        1.0, gt=0, description="First lockout; doubles on every further failure."
+    )
+    lockout_max_s: float = Field(900.0, gt=0, description="Longest lockout.")
+    max_concurrent_hashes: int = Field(2, ge=1, description="Password hashes verified at once.")
+    hash_wait_s: float = Field(
+        2.0, ge=0, description="How long a log-in waits for a hash slot before 503 (Retry-After)."
+    )
+
+    @model_validator(mode="after")
+    def _max_after_initial(self) -> LoginThrottleConfig:
+        if self.lockout_max_s < self.lockout_initial_s:
+            raise ValueError("lockout_max_s must be at least lockout_initial_s")
+        return self
 
 
 class AuthConfig(BaseModel):
@@ -50,11 +89,55 @@ class AuthConfig(BaseModel):
         "viewer token or a UI session; the demo turns it on so its curl examples work.",
     )
 
+    secure_cookies: Literal["auto", "always", "never"] = Field(
+        "auto",
+        description="Mark the session cookie Secure: always, never, or auto (when the request came over "
+        "https, or a trusted proxy says so with X-Forwarded-Proto: https).",
+    )
+    trusted_proxies: list[IPvAnyNetwork] = Field(
+        default_factory=_LOOPBACK_NETWORKS.copy,
+        description="Peers whose X-Forwarded-Proto header is believed (secure_cookies: auto).",
+    )
+    login: LoginThrottleConfig = Field(default_factory=LoginThrottleConfig)
+
     @field_validator("tokens_file")
     @classmethod
     def _file_not_dir(cls, v: str) -> str:
         if v.endswith(("/", "\\")) or v.strip() != v:
             raise ValueError("must be a file path (no trailing slash or surrounding spaces)")
+        return v
+
+
+DEFAULT_ROUTE_MAX_BODY_BYTES: dict[str, int] = {
+    "/login": 16 * 1024,  # a user name, a password, a CSRF token
+    "/api/v1/actions/": 64 * 1024,  # approve/reject (signed links included): a reason
+    "/api/v2/alerts": 8 * 1024 * 1024,  # Prometheus sends alerts in batches (64 per request by default)
+    "/api/v1/query": 4 * 1024 * 1024,  # form posts: query, query_range, query_exemplars
+    "/api/v1/series": 4 * 1024 * 1024,  # many match[] selectors
+    "/api/v1/labels": 4 * 1024 * 1024,
+}
+
+
+class LimitsConfig(BaseModel):
+    """``server.limits``: request bodies over these sizes are refused with 413 before they are read."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    max_body_bytes: int = Field(1024 * 1024, ge=0, description="Largest request body of any other route.")
+    route_max_body_bytes: dict[str, int] = Field(
+        default_factory=lambda: dict(DEFAULT_ROUTE_MAX_BODY_BYTES),
+        description="Path prefix -> largest body; the longest matching prefix wins. Setting this key "
+        "replaces the whole default table.",
+    )
+
+    @field_validator("route_max_body_bytes")
+    @classmethod
+    def _prefixes(cls, v: dict[str, int]) -> dict[str, int]:
+        for prefix, limit in v.items():
+            if not prefix.startswith("/"):
+                raise ValueError(f"{prefix!r}: a path prefix must start with '/'")
+            if limit < 0:
+                raise ValueError(f"{prefix}: a limit must be >= 0 bytes")
         return v
 
 
@@ -64,6 +147,25 @@ class ServerConfig(BaseModel):
     listen_host: str = Field("127.0.0.1", description="Address the HTTP API binds to; loopback by default.")
     listen_port: int = Field(9300, ge=0, le=65535, description="HTTP API port (0 = pick a free port).")
     auth: AuthConfig = Field(default_factory=AuthConfig)
+    limits: LimitsConfig = Field(default_factory=LimitsConfig)
+    trusted_hosts: list[str] | None = Field(
+        None,
+        description="Host header values served (a port is ignored; '*.example.com' matches subdomains, "
+        "'*' anything). Default: localhost, 127.0.0.1, ::1, listen_host, and any IP address literal "
+        "(DNS rebinding needs a name). Other hosts get 400.",
+    )
+
+    @field_validator("trusted_hosts")
+    @classmethod
+    def _hosts(cls, v: list[str] | None) -> list[str] | None:
+        for host in v or []:
+            if not host or host != host.strip() or "/" in host or ("*" in host and not _wildcard(host)):
+                raise ValueError(f"{host!r}: a host name, '*.domain' or '*'")
+        return v
+
+
+def _wildcard(host: str) -> bool:
+    return host == "*" or (host.startswith("*.") and "*" not in host[2:] and len(host) > 2)
 
 
 class ParamedicConfig(BaseModel):

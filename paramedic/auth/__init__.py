@@ -1,13 +1,19 @@
-"""Authentication and authorisation of the HTTP API and the web UI (server wiring).
+"""Access control of the HTTP API and the web UI (server wiring): who may do what, and how much.
 
-Roles ``viewer < operator < admin``; API tokens in a 0600 JSON file (:class:`TokenStore`); UI users with
-argon2id password hashes in another (:class:`UserStore`, ``users.json`` beside the token file), logged in
-through ``/login`` (:mod:`dashboard.auth_pages`) into in-memory server-side sessions (:class:`SessionStore`).
+Roles ``viewer < operator < admin``, plus ``alert-sender`` for tokens that may only post alerts. API tokens
+live in a 0600 JSON file (:class:`TokenStore`); UI users with argon2id password hashes in another
+(:class:`UserStore`, ``users.json`` beside the token file), logged in through ``/login``
+(:mod:`dashboard.auth_pages`) into in-memory server-side sessions (:class:`SessionStore`).
 One ASGI middleware (:class:`AuthMiddleware`) applies the policy of :mod:`paramedic.auth._policy` app-wide.
 Contract with the routers: an authenticated request carries ``request.state.principal`` (a
 :class:`Principal` with ``name`` and ``role``); anonymous reads and open paths carry none; a request the
 session cookie authenticated also carries ``request.state.session`` (its ``csrf_token`` goes in forms and in
 the ``X-CSRF-Token`` header of the pages' API calls).
+
+Around it, outermost first (:func:`install_guards`): the Host header check (:mod:`._hosts`, DNS rebinding)
+and the request body limits (:mod:`._body_limit`). Log-ins are throttled (:mod:`._throttle`,
+:mod:`._login`). The session cookie is HttpOnly, ``SameSite=Lax`` (a link from an email to a page keeps the
+session; every state-changing request needs the CSRF token anyway) and Secure per :mod:`._cookies`.
 """
 
 from __future__ import annotations
@@ -16,15 +22,40 @@ from pathlib import Path
 
 import prometheus_client
 from fastapi import FastAPI
-from prometheus_client import CollectorRegistry
+from prometheus_client import CollectorRegistry, Counter
 
 from dashboard.auth_pages import login_router
+from paramedic.auth._body_limit import BodyLimitMiddleware, BodyTooLarge
+from paramedic.auth._cookies import secure_cookie_rule
+from paramedic.auth._hosts import TrustedHostsMiddleware, default_hosts
+from paramedic.auth._login import SessionLogin, login_counter
 from paramedic.auth._middleware import CSRF_FIELD, CSRF_HEADER, AuthMiddleware, credentials, decisions_counter
-from paramedic.auth._policy import LOGIN_PATH, OPEN_PATHS, READ_ONLY_POSTS, is_ui, requirement
+from paramedic.auth._policy import (
+    LOGIN_PATH,
+    OPEN_PATHS,
+    READ_ONLY_POSTS,
+    ROUTE_RULES,
+    RouteRule,
+    is_ui,
+    requirement,
+    route_table_markdown,
+    rule_for,
+)
+from paramedic.auth._refusals import refusals_counter
 from paramedic.auth._session import SESSION_COOKIE, Session, SessionStore
-from paramedic.auth._store import ROLES, Principal, Role, TokenError, TokenInfo, TokenStore, role_allows
+from paramedic.auth._store import (
+    RANKED_ROLES,
+    ROLES,
+    Principal,
+    Role,
+    TokenError,
+    TokenInfo,
+    TokenStore,
+    role_allows,
+)
+from paramedic.auth._throttle import LoginThrottle
 from paramedic.auth._users import MIN_PASSWORD_LENGTH, UserError, UserInfo, UserStore
-from paramedic.config import AuthConfig
+from paramedic.config import AuthConfig, ServerConfig
 
 __all__ = [
     "CSRF_FIELD",
@@ -32,29 +63,41 @@ __all__ = [
     "LOGIN_PATH",
     "MIN_PASSWORD_LENGTH",
     "OPEN_PATHS",
+    "RANKED_ROLES",
     "READ_ONLY_POSTS",
     "ROLES",
+    "ROUTE_RULES",
     "SESSION_COOKIE",
     "SESSION_IDLE_S",
     "SESSION_MAX_S",
     "AuthConfig",
     "AuthMiddleware",
+    "BodyLimitMiddleware",
+    "BodyTooLarge",
+    "LoginThrottle",
     "Principal",
     "Role",
+    "RouteRule",
     "Session",
     "SessionLogin",
     "SessionStore",
     "TokenError",
     "TokenInfo",
     "TokenStore",
+    "TrustedHostsMiddleware",
     "UserError",
     "UserInfo",
     "UserStore",
     "credentials",
     "install",
+    "install_guards",
     "is_ui",
+    "refusals_counter",
     "requirement",
     "role_allows",
+    "route_table_markdown",
+    "rule_for",
+    "secure_cookie_rule",
     "tokens_path",
     "users_path",
 ]
@@ -74,29 +117,6 @@ def users_path(config: AuthConfig, base_dir: Path) -> Path:
     return tokens_path(config, base_dir).with_name("users.json")
 
 
-class SessionLogin:
-    """:class:`dashboard.auth_pages.LoginService` over the user file and the session store."""
-
-    cookie_name = SESSION_COOKIE
-
-    def __init__(self, users: UserStore, sessions: SessionStore) -> None:
-        self.users, self.sessions = users, sessions
-
-    @property
-    def session_max_s(self) -> float:
-        return self.sessions.max_s
-
-    def login(self, name: str, password: str) -> str | None:
-        principal = self.users.authenticate(name, password)
-        if principal is None:
-            return None
-        session_id, _ = self.sessions.create(principal.name)
-        return session_id
-
-    def logout(self, session_id: str) -> None:
-        self.sessions.delete(session_id)
-
-
 def install(
     app: FastAPI,
     config: AuthConfig,
@@ -105,9 +125,11 @@ def install(
     registry: CollectorRegistry = prometheus_client.REGISTRY,
     sessions: SessionStore | None = None,
     dashboard_path: str = "",
+    refusals: Counter | None = None,
 ) -> TokenStore:
     """Apply the auth middleware to every route of ``app`` and mount ``/login`` and ``/logout``; returns the
-    token store it reads. ``dashboard_path`` is where the dashboard is mounted (the page after login)."""
+    token store it reads. ``dashboard_path`` is where the dashboard is mounted (the page after login).
+    ``refusals`` is ``paramedic_http_refusals_total`` when the caller made it (see :func:`install_guards`)."""
     store = TokenStore(tokens_path(config, base_dir))
     users = UserStore(users_path(config, base_dir))
     sessions = sessions or SessionStore(idle_s=SESSION_IDLE_S, max_s=SESSION_MAX_S)
@@ -119,5 +141,39 @@ def install(
         users=users,
         sessions=sessions,
     )
-    app.include_router(login_router(SessionLogin(users, sessions), base_path=dashboard_path))
+    throttle = config.login
+    service = SessionLogin(
+        users,
+        sessions,
+        throttle=LoginThrottle(
+            free_failures=throttle.free_failures,
+            initial_s=throttle.lockout_initial_s,
+            max_s=throttle.lockout_max_s,
+        ),
+        max_concurrent_hashes=throttle.max_concurrent_hashes,
+        hash_wait_s=throttle.hash_wait_s,
+        attempts=login_counter(registry),
+        refusals=refusals if refusals is not None else refusals_counter(registry),
+    )
+    secure = secure_cookie_rule(config.secure_cookies, config.trusted_proxies)
+    app.include_router(login_router(service, base_path=dashboard_path, secure=secure))
     return store
+
+
+def install_guards(app: FastAPI, config: ServerConfig, *, refusals: Counter) -> None:
+    """Wrap ``app`` (call it after every other ``add_middleware``: these must run first) in the Host header
+    check (``server.trusted_hosts``), then the body size limits (``server.limits``)."""
+    limits = config.limits
+    app.add_middleware(
+        BodyLimitMiddleware,
+        max_body_bytes=limits.max_body_bytes,
+        routes=limits.route_max_body_bytes,
+        refusals=refusals,
+    )
+    hosts = config.trusted_hosts
+    app.add_middleware(
+        TrustedHostsMiddleware,
+        hosts=default_hosts(config.listen_host) if hosts is None else hosts,
+        allow_ip_literals=hosts is None,
+        refusals=refusals,
+    )

@@ -3,7 +3,11 @@
 Credentials, first match wins:
 
 1. ``Authorization: Bearer <token>``, or HTTP Basic with the token as the password (any user name), for
-   tools that only do basic auth. No CSRF check: a browser never adds this header by itself.
+   tools that only do basic auth. No CSRF check for bearer tokens: a browser never adds that header by itself.
+   A browser does resend Basic credentials it once prompted for, to any page's request, so a state-changing
+   request with Basic credentials that looks like a browser's (it carries a ``Cookie`` header, an ``Origin``
+   of another host, ``Sec-Fetch-Site`` other than ``same-origin``/``none``, or ``Sec-Fetch-Mode: navigate``)
+   is refused with 403 (``csrf_rejected``): browsers log in, tools send no such headers.
 2. The web UI's session cookie (:data:`SESSION_COOKIE`): the user's role as the user file says now. Every
    state-changing request (not GET/HEAD/OPTIONS) the cookie authenticates must carry the session's CSRF
    token, in an ``X-CSRF-Token`` header (the dashboard's JS) or a ``csrf_token`` form field (HTML forms,
@@ -163,6 +167,19 @@ class AuthMiddleware:
         self, scope: Scope, receive: Receive, send: Send, need: Requirement, header: str
     ) -> None:
         token = credentials(header)
+        if (
+            token is not None
+            and header.strip().lower().startswith("basic")
+            and need not in {"read", "open"}
+            and _from_browser(scope)
+        ):
+            self.decisions.labels("csrf_rejected").inc()
+            msg = (
+                f"{scope['method']} {scope['path']}: HTTP Basic credentials from a browser cannot change "
+                "state (log in instead, or send Authorization: Bearer <token>)"
+            )
+            await _reply(send, 403, msg, {})
+            return
         if token is None:
             self.decisions.labels("invalid").inc()
             msg = "unsupported Authorization header: use Bearer <token> or Basic (token as password)"
@@ -195,8 +212,7 @@ class AuthMiddleware:
     ) -> bool:
         method: str = scope["method"]
         path: str = scope["path"]
-        needed: Role = need if need in ROLES else "operator"
-        needed = "viewer" if need == "read" else needed
+        needed: Role = need if need in ROLES else "viewer"  # "read" needs a viewer
         if role_allows(principal.role, needed):
             return True
         self.decisions.labels("forbidden").inc()
@@ -217,6 +233,17 @@ class AuthMiddleware:
             self.sessions.delete_user(session.user)
             return None
         return session, principal
+
+
+def _from_browser(scope: Scope) -> bool:
+    """Whether the request looks sent by a browser on behalf of a page (see the module docstring)."""
+    headers = {k.decode("latin-1"): v.decode("latin-1").strip().lower() for k, v in scope["headers"]}
+    if "cookie" in headers or headers.get("sec-fetch-mode") == "navigate":
+        return True
+    if headers.get("sec-fetch-site", "none") not in {"same-origin", "none"}:
+        return True
+    origin = headers.get("origin")
+    return origin is not None and origin.partition("://")[2] != headers.get("host", "")
 
 
 def _cookie(scope: Scope, name: str) -> str | None:

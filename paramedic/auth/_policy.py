@@ -1,13 +1,21 @@
-"""Who may do what: the role a request needs, from its method and path alone.
+"""Who may do what: the role a request needs, from its method and path alone, in one explicit table.
 
-Inventory (the routers the server mounts): every GET/HEAD/OPTIONS reads. POSTs that only read — the query API
-Prometheus clients and Grafana send as forms — read too. Everything else that POSTs/PUTs/PATCHes/DELETEs
-changes state and needs ``operator``: ``POST /api/v2/alerts`` (Prometheus sending alerts),
-``POST /api/v2/silences``, ``DELETE /api/v2/silence/{id}``, ``POST /api/v2/paramedic/ack``, the remediation
-actions (approve/reject, policy mode, deployments). The log search API is GET only.
+:data:`ROUTE_RULES` names every route the server mounts (a test walks ``app.routes`` and fails on a route
+without a rule, or a rule without a route), so no route falls through to a default silently:
 
-``/metrics``, ``/-/healthy`` and ``/-/ready`` are open, and so are the login page (``/login``) and the
-dashboard's static files (public code and styles the login page needs). ``POST /logout`` needs any role.
+- every read (GET/HEAD/OPTIONS) needs ``read``: a viewer, or nobody when ``anonymous_read`` is on; so do the
+  POSTs that only read (the query API that Prometheus clients and Grafana send as forms);
+- ``POST /api/v2/alerts`` needs ``alert-sender``: the narrow token Prometheus posts alerts with (operator and
+  admin may post too, nothing else may be done with an alert-sender token);
+- silences, acknowledgements and approving or rejecting remediations need ``operator``;
+- policy mode switches (dry-run/live) and deployments need ``admin``. Users and tokens are managed on the
+  server's host with ``paramedic user|token``: no HTTP route does it.
+
+``/metrics``, ``/-/healthy``, ``/-/ready``, the login page and the dashboard's static files (public code and
+styles the login page needs) are open; ``POST /logout`` needs any logged-in role.
+
+Outside the table (a path no route serves, so the app answers 404), reads need ``read`` and anything else
+``admin``: a route added without a rule is closed, not open.
 
 Everything outside the API (:func:`is_ui`: not under ``/api/``, ``/-/``, ``/metrics`` or FastAPI's docs) is
 the web UI: it needs a logged-in user (or a token) whatever ``anonymous_read`` says, and the middleware
@@ -19,6 +27,7 @@ query is their authorisation, verified by the remediation router (signature, exp
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Literal
 
 from paramedic.auth._store import Role
@@ -28,14 +37,17 @@ __all__ = [
     "LOGOUT_PATH",
     "OPEN_PATHS",
     "READ_ONLY_POSTS",
+    "ROUTE_RULES",
     "Requirement",
+    "RouteRule",
     "is_ui",
     "requirement",
+    "route_table_markdown",
+    "rule_for",
 ]
 
 LOGIN_PATH, LOGOUT_PATH = "/login", "/logout"
 OPEN_PATHS = frozenset({"/metrics", "/-/healthy", "/-/ready", LOGIN_PATH, "/favicon.ico"})
-OPEN_PREFIXES = ("/static/",)
 API_PREFIXES = ("/api/", "/-/", "/metrics", "/docs", "/redoc", "/openapi.json")
 READ_ONLY_POSTS = frozenset(
     {
@@ -48,25 +60,138 @@ READ_ONLY_POSTS = frozenset(
     }
 )
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-_SIGNED_LINK = re.compile(r"/api/v1/actions/[^/]+/(?:approve|reject)")
 
 # "open": no check; "signed_link": the router checks the signed token; "read": viewer unless anonymous reads
-# are allowed; a Role: at least that role.
+# are allowed; a Role: that role (or one above it, see ``role_allows``).
 Requirement = Literal["open", "signed_link", "read"] | Role
 
 
+@dataclass(frozen=True, slots=True)
+class RouteRule:
+    """``method`` on the route ``path`` (FastAPI's template, ``{name}`` one segment, ``{name:path}`` the
+    rest) needs ``need``; ``signed`` routes are ``signed_link`` instead when the query has a ``token``."""
+
+    method: str
+    path: str
+    need: Requirement
+    signed: bool = False
+
+    def pattern(self) -> re.Pattern[str]:
+        out, pos = [], 0
+        for m in re.finditer(r"\{(\w+)(:path)?\}", self.path):
+            out.append(re.escape(self.path[pos : m.start()]))
+            out.append(".*" if m.group(2) else "[^/]+")
+            pos = m.end()
+        out.append(re.escape(self.path[pos:]))
+        return re.compile("".join(out))
+
+
+_READS = [
+    "/openapi.json",
+    "/docs",
+    "/docs/oauth2-redirect",
+    "/redoc",
+    "/api/v1/label/{name}/values",
+    "/api/v1/targets",
+    "/api/v1/collector/health",
+    "/api/v1/metadata",
+    "/api/v1/rules",
+    "/api/v1/alerts",
+    "/api/v1/status/buildinfo",
+    "/api/v1/status/runtimeinfo",
+    "/api/v1/status/config",
+    "/api/v1/status/flags",
+    "/api/v2/alerts",
+    "/api/v2/alerts/groups",
+    "/api/v2/silences",
+    "/api/v2/silence/{silence_id}",
+    "/api/v2/status",
+    "/api/v2/receivers",
+    "/api/v2/paramedic/notifications",
+    "/api/v1/logs/search",
+    "/api/v1/logs/histogram",
+    "/api/v1/logs/context",
+    "/api/v1/logs/patterns",
+    "/api/v1/logs/tail",
+    "/api/v1/actions",
+    "/api/v1/actions/{action_id}",
+    "/api/v1/policies",
+    "/",
+    "/apps",
+    "/apps/{app}",
+    "/apps/{app}/events.json",
+    "/explore",
+    "/alerts",
+    "/remediation",
+    "/remediation/actions/{action_id}",
+    "/logs",
+]
+
+ROUTE_RULES: tuple[RouteRule, ...] = (
+    *(RouteRule("GET", path, "open") for path in ("/login", "/metrics", "/-/healthy", "/-/ready")),
+    RouteRule("GET", "/favicon.ico", "open"),
+    RouteRule("GET", "/static/{path:path}", "open"),
+    RouteRule("POST", LOGIN_PATH, "open"),
+    RouteRule("POST", LOGOUT_PATH, "viewer"),
+    *(RouteRule(method, path, "read") for path in sorted(READ_ONLY_POSTS) for method in ("GET", "POST")),
+    *(RouteRule("GET", path, "read") for path in _READS),
+    RouteRule("GET", "/api/v1/actions/{action_id}/approve", "read", signed=True),
+    RouteRule("GET", "/api/v1/actions/{action_id}/reject", "read", signed=True),
+    RouteRule("POST", "/api/v2/alerts", "alert-sender"),
+    RouteRule("POST", "/api/v2/silences", "operator"),
+    RouteRule("DELETE", "/api/v2/silence/{silence_id}", "operator"),
+    RouteRule("POST", "/api/v2/paramedic/ack", "operator"),
+    RouteRule("POST", "/api/v1/actions/{action_id}/approve", "operator", signed=True),
+    RouteRule("POST", "/api/v1/actions/{action_id}/reject", "operator", signed=True),
+    RouteRule("POST", "/api/v1/policies/{name}/mode", "admin"),
+    RouteRule("POST", "/api/v1/deployments", "admin"),
+)
+
+_EXACT: dict[tuple[str, str], RouteRule] = {(r.method, r.path): r for r in ROUTE_RULES if "{" not in r.path}
+_TEMPLATED: tuple[tuple[RouteRule, re.Pattern[str]], ...] = tuple(
+    (r, r.pattern()) for r in ROUTE_RULES if "{" in r.path
+)
+
+
+def rule_for(method: str, path: str) -> RouteRule | None:
+    """The rule of a request (HEAD and OPTIONS as GET), or None when no route of the table matches."""
+    method = "GET" if method in READ_METHODS else method
+    exact = _EXACT.get((method, path))
+    if exact is not None:
+        return exact
+    return next((r for r, p in _TEMPLATED if r.method == method and p.fullmatch(path)), None)
+
+
 def requirement(method: str, path: str, query: dict[str, str]) -> Requirement:
-    if path in OPEN_PATHS or path.startswith(OPEN_PREFIXES):
-        return "open"
-    if path == LOGOUT_PATH:
-        return "viewer"
-    if method in {"GET", "POST"} and "token" in query and _SIGNED_LINK.fullmatch(path):
+    rule = rule_for(method, path)
+    if rule is None:
+        return "read" if method in READ_METHODS else "admin"
+    if rule.signed and "token" in query:
         return "signed_link"
-    if method in READ_METHODS or (method == "POST" and path in READ_ONLY_POSTS):
-        return "read"
-    return "operator"
+    return rule.need
 
 
 def is_ui(path: str) -> bool:
     """Whether ``path`` belongs to the web UI (HTML pages and their form posts) rather than the API."""
     return not path.startswith(API_PREFIXES)
+
+
+_WHO = {
+    "open": "anyone",
+    "read": "viewer (anyone when `anonymous_read`)",
+    "viewer": "viewer",
+    "operator": "operator",
+    "admin": "admin",
+    "alert-sender": "alert-sender (or operator, admin)",
+}
+
+
+def route_table_markdown() -> str:
+    """The route -> role table as Markdown (for docs/security.md), one row per method and route."""
+    rows = ["| Method | Route | Needs |", "|---|---|---|"]
+    for r in sorted(ROUTE_RULES, key=lambda r: (r.path, r.method)):
+        need = _WHO[r.need]
+        if r.signed:
+            need += "; with `?token=`: the signed link itself"
+        rows.append(f"| {r.method} | `{r.path}` | {need} |")
+    return "\n".join(rows) + "\n"

@@ -18,14 +18,30 @@ from typing import Literal, get_args
 
 from paramedic.auth._files import write_private
 
-__all__ = ["ROLES", "Principal", "Role", "TokenError", "TokenInfo", "TokenStore", "role_allows"]
+__all__ = [
+    "RANKED_ROLES",
+    "ROLES",
+    "Principal",
+    "Role",
+    "TokenError",
+    "TokenInfo",
+    "TokenStore",
+    "role_allows",
+]
 
-Role = Literal["viewer", "operator", "admin"]
-ROLES: tuple[Role, ...] = get_args(Role)  # ordered: each role can do everything the ones before it can
+Role = Literal["viewer", "operator", "admin", "alert-sender"]
+ROLES: tuple[Role, ...] = get_args(Role)
+# Ordered: each can do everything the ones before it can. ``alert-sender`` (the token Prometheus posts alerts
+# with) stands outside the order: it may post alerts and nothing else; operator and admin may post them too.
+RANKED_ROLES: tuple[Role, ...] = ("viewer", "operator", "admin")
 
 
 def role_allows(held: Role, needed: Role) -> bool:
-    return ROLES.index(held) >= ROLES.index(needed)
+    if needed == "alert-sender":
+        return held in {"alert-sender", "operator", "admin"}
+    if held == "alert-sender" or needed not in RANKED_ROLES:
+        return False
+    return RANKED_ROLES.index(held) >= RANKED_ROLES.index(needed)
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,7 +19,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 from paramedic.auth._files import write_private
-from paramedic.auth._store import ROLES, Principal, Role, TokenError
+from paramedic.auth._store import RANKED_ROLES, Principal, Role, TokenError
 
 __all__ = ["MIN_PASSWORD_LENGTH", "UserError", "UserInfo", "UserStore"]
 
@@ -124,6 +124,7 @@ class UserStore:
 
 
 def _role(value: object) -> Role:
-    if value not in ROLES:
-        raise UserError(f"unknown role {value!r}: use one of {', '.join(ROLES)}")
+    """A web UI user's role: ``alert-sender`` is for API tokens only (Prometheus never logs in)."""
+    if value not in RANKED_ROLES:
+        raise UserError(f"unknown user role {value!r}: use one of {', '.join(RANKED_ROLES)}")
     return value

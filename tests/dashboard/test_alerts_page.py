@@ -25,7 +25,7 @@ def client(tmp_path: Path) -> Iterator[TestClient]:
     for name, (role, password) in USERS.items():
         users.create(name, role, password)
     server = Paramedic(parse_config(CONFIG), base_dir=tmp_path, registry=CollectorRegistry())
-    with TestClient(server.app, follow_redirects=False) as c:
+    with TestClient(server.app, base_url="http://127.0.0.1", follow_redirects=False) as c:
         yield c
 
 

@@ -242,7 +242,7 @@ def logged_in(tmp_path: Path) -> Iterator[TestClient]:
     users.create("ops", "operator", "operator-password-1")
     config = "server: {auth: {tokens_file: tokens.json}}\nmetrics_store: {type: embedded, path: metrics}\n"
     server = Paramedic(parse_config(config), base_dir=tmp_path, registry=CollectorRegistry())
-    with TestClient(server.app, follow_redirects=False) as c:
+    with TestClient(server.app, base_url="http://127.0.0.1", follow_redirects=False) as c:
         token = re.search(r'name="csrf_token" value="([^"]+)"', c.get("/login").text)
         assert token is not None
         form = {"username": "ops", "password": "operator-password-1", "csrf_token": token.group(1)}

@@ -58,19 +58,23 @@ def bearer(token: str) -> dict[str, str]:
 @pytest.fixture
 def client_tokens(tmp_path: Path) -> Iterator[tuple[TestClient, dict[str, str], Paramedic]]:
     server, tokens = build(tmp_path)
-    with TestClient(server.app) as client:
+    with TestClient(server.app, base_url="http://127.0.0.1") as client:
         yield client, tokens, server
 
 
 WRITES = [
-    ("POST", "/api/v2/alerts", [{"labels": {"alertname": "X"}}]),
-    ("POST", "/api/v2/silences", SILENCE),
+    ("POST", "/api/v2/alerts", [{"labels": {"alertname": "X"}}], "alert-sender"),
+    ("POST", "/api/v2/silences", SILENCE, "operator"),
 ]
 
 
-@pytest.mark.parametrize(("method", "path", "body"), WRITES, ids=[p for _, p, _ in WRITES])
-def test_state_changing_requests_need_operator(
-    client_tokens: tuple[TestClient, dict[str, str], Paramedic], method: str, path: str, body: object
+@pytest.mark.parametrize(("method", "path", "body", "needed"), WRITES, ids=[w[1] for w in WRITES])
+def test_state_changing_requests_need_a_role(
+    client_tokens: tuple[TestClient, dict[str, str], Paramedic],
+    method: str,
+    path: str,
+    body: object,
+    needed: str,
 ) -> None:
     client, tokens, _ = client_tokens
     missing = client.request(method, path, json=body)
@@ -82,9 +86,9 @@ def test_state_changing_requests_need_operator(
     viewer = client.request(method, path, json=body, headers=bearer(tokens["viewer"]))
     assert viewer.status_code == 403
     err = viewer.json()
-    assert err["required_role"] == "operator" and err["role"] == "viewer"
-    assert "needs role operator" in err["error"] and "'viewer-bot' has role viewer" in err["error"]
-    for role in ("operator", "admin"):
+    assert err["required_role"] == needed and err["role"] == "viewer"
+    assert f"needs role {needed}" in err["error"] and "'viewer-bot' has role viewer" in err["error"]
+    for role in ("operator", "admin"):  # operator and admin may post alerts too
         ok = client.request(method, path, json=body, headers=bearer(tokens[role]))
         assert ok.status_code == 200, ok.text
 
@@ -134,7 +138,7 @@ def test_basic_auth_with_token_as_password(
 
 def test_anonymous_read_false_needs_viewer(tmp_path: Path) -> None:
     server, tokens = build(tmp_path, anonymous=False)
-    with TestClient(server.app) as client:
+    with TestClient(server.app, base_url="http://127.0.0.1") as client:
         denied = client.get("/api/v2/silences")
         assert denied.status_code == 401 and denied.headers["WWW-Authenticate"].startswith("Bearer")
         assert client.post("/api/v1/query", data={"query": "1"}).status_code == 401
@@ -260,7 +264,7 @@ def test_reads_need_a_viewer_by_default(tmp_path: Path) -> None:
     assert cfg.server.auth.anonymous_read is False
     server = Paramedic(cfg, base_dir=tmp_path, registry=CollectorRegistry())
     token = TokenStore(tmp_path / "tokens.json").create("grafana", "viewer")
-    with TestClient(server.app) as client:
+    with TestClient(server.app, base_url="http://127.0.0.1") as client:
         assert client.get("/api/v1/query", params={"query": "1"}).status_code == 401
         ok = client.get("/api/v1/query", params={"query": "1"}, headers={"Authorization": f"Bearer {token}"})
         assert ok.status_code == 200

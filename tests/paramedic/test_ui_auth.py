@@ -49,7 +49,7 @@ def server(tmp_path: Path) -> Paramedic:
 
 @pytest.fixture
 def client(server: Paramedic) -> Iterator[TestClient]:
-    with TestClient(server.app, follow_redirects=False) as c:
+    with TestClient(server.app, base_url="http://127.0.0.1", follow_redirects=False) as c:
         yield c
 
 
@@ -103,7 +103,7 @@ def test_login_success_redirects_with_a_strict_session_cookie(client: TestClient
 
 
 def test_session_cookie_is_secure_over_https(server: Paramedic) -> None:
-    with TestClient(server.app, base_url="https://testserver", follow_redirects=False) as c:
+    with TestClient(server.app, base_url="https://127.0.0.1", follow_redirects=False) as c:
         token = login_form(c)
         resp = c.post(
             "/login", data={"username": "admin", "password": PASSWORDS["admin"], "csrf_token": token}
@@ -191,13 +191,14 @@ def test_logout_ends_the_session(client: TestClient) -> None:
     assert resp.status_code == 401
 
 
-def test_viewer_cannot_switch_a_policy_mode(client: TestClient) -> None:
-    csrf = login(client, "viewer")
+@pytest.mark.parametrize("role", ["viewer", "operator"])
+def test_only_an_admin_may_switch_a_policy_mode(client: TestClient, role: str) -> None:
+    csrf = login(client, role)
     resp = client.post("/api/v1/policies/p/mode", json={"mode": "live"}, headers={"X-CSRF-Token": csrf})
     assert resp.status_code == 403
     body = resp.json()
-    assert body["required_role"] == "operator"
-    assert body["role"] == "viewer"
+    assert body["required_role"] == "admin"
+    assert body["role"] == role
 
 
 def test_deleted_user_loses_the_session_and_role_changes_apply(client: TestClient, tmp_path: Path) -> None:

@@ -1,0 +1,91 @@
+"""The log-in service behind ``/login`` (:class:`dashboard.auth_pages.LoginService`): throttled, and with a
+bounded number of password hashes at once.
+
+Order of a log-in: the throttle (:class:`LoginThrottle`) is asked first, so a locked-out guess costs no hash
+(429 with ``Retry-After``); then a hash slot is awaited on the event loop for up to ``hash_wait_s`` (argon2id
+takes 64 MiB and tens of ms of CPU per verification; ``max_concurrent_hashes`` bound both), else 503 with
+``Retry-After``; the verification itself runs in a worker thread, never on the event loop. An unknown user
+name costs one verification too (:meth:`UserStore.authenticate`), so timing does not tell names apart.
+Metrics: ``paramedic_login_attempts_total{result}`` (``success``, ``failure``, ``throttled``, ``busy``) and
+``paramedic_http_refusals_total{reason="login_throttled"|"login_busy"}``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+
+from prometheus_client import CollectorRegistry, Counter
+
+from dashboard.auth_pages import LoginRefusedError
+from paramedic.auth._session import SESSION_COOKIE, SessionStore
+from paramedic.auth._throttle import LoginThrottle
+from paramedic.auth._users import UserStore
+
+__all__ = ["LOGIN_RESULTS", "SessionLogin", "login_counter"]
+
+LOGIN_RESULTS = ("success", "failure", "throttled", "busy")
+
+
+def login_counter(registry: CollectorRegistry) -> Counter:
+    """``paramedic_login_attempts_total{result}``, every result pre-created at 0."""
+    counter = Counter(
+        "paramedic_login_attempts", "Web UI log-in attempts by result.", ["result"], registry=registry
+    )
+    for result in LOGIN_RESULTS:
+        counter.labels(result)
+    return counter
+
+
+class SessionLogin:
+    """:class:`dashboard.auth_pages.LoginService` over the user file and the session store."""
+
+    cookie_name = SESSION_COOKIE
+
+    def __init__(
+        self,
+        users: UserStore,
+        sessions: SessionStore,
+        *,
+        throttle: LoginThrottle,
+        max_concurrent_hashes: int,
+        hash_wait_s: float,
+        attempts: Counter,
+        refusals: Counter,
+    ) -> None:
+        self.users, self.sessions, self.throttle = users, sessions, throttle
+        self.hash_wait_s = hash_wait_s
+        self._hashes = asyncio.Semaphore(max_concurrent_hashes)
+        self.attempts, self.refusals = attempts, refusals
+
+    @property
+    def session_max_s(self) -> float:
+        return self.sessions.max_s
+
+    async def login(self, name: str, password: str, client: str) -> str | None:
+        wait = self.throttle.retry_after(client, name)
+        if wait > 0:
+            self.attempts.labels("throttled").inc()
+            self.refusals.labels("login_throttled").inc()
+            raise LoginRefusedError(429, math.ceil(wait), "Too many failed log-ins: try again later.")
+        try:
+            await asyncio.wait_for(self._hashes.acquire(), self.hash_wait_s)
+        except TimeoutError:
+            self.attempts.labels("busy").inc()
+            self.refusals.labels("login_busy").inc()
+            raise LoginRefusedError(503, 1, "The server is busy checking other log-ins: try again.") from None
+        try:
+            principal = await asyncio.to_thread(self.users.authenticate, name, password)
+        finally:
+            self._hashes.release()
+        if principal is None:
+            self.throttle.failure(client, name)
+            self.attempts.labels("failure").inc()
+            return None
+        self.throttle.success(name)
+        self.attempts.labels("success").inc()
+        session_id, _ = self.sessions.create(principal.name)
+        return session_id
+
+    def logout(self, session_id: str) -> None:
+        self.sessions.delete(session_id)
