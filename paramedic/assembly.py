@@ -39,6 +39,7 @@ from metrics_store.redact import redacted_dump
 from paramedic import VERSION
 from paramedic.alerting import AlertingService
 from paramedic.auth import install as install_auth
+from paramedic.auth import install_guards, refusals_counter
 from paramedic.config import ConfigError, ParamedicConfig, load_config
 from paramedic.dashboard import build_router as dashboard_router
 from paramedic.logs import LogService
@@ -184,9 +185,11 @@ class Paramedic:
 
         app = FastAPI(title="Paramedic", version=VERSION, lifespan=lifespan)
         add_gzip(app)
+        refusals = refusals_counter(self.registry)
         self.tokens = install_auth(
-            app, self.config.server.auth, base_dir=self.base_dir, registry=self.registry
+            app, self.config.server.auth, base_dir=self.base_dir, registry=self.registry, refusals=refusals
         )
+        install_guards(app, self.config.server, refusals=refusals)  # outermost: Host, then body size
         app.include_router(query_router(self.store, registry=self.registry))
         app.include_router(targets_router(self.scraper))
         app.include_router(metadata_router(self.metadata))
