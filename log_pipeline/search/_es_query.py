@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Any
 
@@ -22,7 +23,7 @@ from log_pipeline.search.query import (
 
 __all__ = ["to_es"]
 
-_NUMBER = re.compile(r"^-?\d+(\.\d+)?([eE][-+]?\d+)?$")
+_NUMBER = re.compile(r"-?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?")
 
 
 def _path(field: FieldRef) -> str:
@@ -34,12 +35,16 @@ def _path(field: FieldRef) -> str:
 
 
 def _bound(text: str) -> int | float:
-    if not _NUMBER.match(text):
-        raise QuerySyntaxError(f"range bound {text!r} must be a number", 1)
-    try:
-        return int(text)
-    except ValueError:
-        return float(text)
+    """A finite number (JSON has no Infinity); ASCII digits only."""
+    if _NUMBER.fullmatch(text):
+        try:
+            return int(text)
+        except ValueError:  # a fraction, an exponent, or more digits than int() takes
+            number = float(text)
+            if math.isfinite(number):
+                return number
+    shown = text if len(text) <= 40 else text[:40] + "..."
+    raise QuerySyntaxError(f"range bound {shown!r} must be a finite number", 1)
 
 
 def _message(text: str) -> dict[str, Any]:

@@ -1,7 +1,13 @@
-"""Translate the query AST to tantivy queries over the embedded store's schema (see ``_tantivy_schema``)."""
+"""Translate the query AST to tantivy queries over the embedded store's schema (``tantivy_store._schema``).
+
+Wildcards become tantivy regex queries (Rust's ``regex`` syntax, automata capped at 1,000 states by tantivy);
+one tantivy refuses, e.g. ``*a??????????`` whose automaton is exponential, is a :class:`QuerySyntaxError`.
+Every error raised here is a :class:`QuerySyntaxError`.
+"""
 
 from __future__ import annotations
 
+import math
 import re
 
 import tantivy
@@ -24,7 +30,7 @@ from log_pipeline.search.query import (
 __all__ = ["to_tantivy", "wildcard_regex"]
 
 _Q = tantivy.Query
-_NUMBER = re.compile(r"^-?\d+(\.\d+)?([eE][-+]?\d+)?$")
+_NUMBER = re.compile(r"-?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?")
 
 
 def wildcard_regex(pattern: str) -> str:
@@ -52,12 +58,14 @@ def _message_words(schema: tantivy.Schema, text: str) -> tantivy.Query:
 
 
 def _number(text: str) -> int | float | None:
-    if not _NUMBER.match(text):
+    """A finite number spelled with ASCII digits, else None."""
+    if not _NUMBER.fullmatch(text):
         return None
     try:
         return int(text)
-    except ValueError:
-        return float(text)
+    except ValueError:  # a fraction, an exponent, or more digits than int() takes
+        number = float(text)
+        return number if math.isfinite(number) else None
 
 
 def _range(index: tantivy.Index, node: Range) -> tantivy.Query:
@@ -74,8 +82,21 @@ def _range(index: tantivy.Index, node: Range) -> tantivy.Query:
     text = f"num.{name}:{'[' if node.include_lower else '{'}{lo} TO {hi}{']' if node.include_upper else '}'}"
     try:
         return index.parse_query(text, [])
-    except ValueError as exc:  # pragma: no cover - the text is built from validated parts
+    except ValueError as exc:  # e.g. an integer bound beyond 64 bits
         raise QuerySyntaxError(f"cannot translate range on {node.field.name!r}: {exc}", 1) from exc
+
+
+def _wildcard(schema: tantivy.Schema, node: Wildcard) -> tantivy.Query:
+    if node.field.kind == "message":
+        field, regex = "message", wildcard_regex(node.pattern.lower())
+    else:
+        field, prefix = _kv(node.field, "")
+        regex = re.escape(prefix) + wildcard_regex(node.pattern)
+    try:
+        return _Q.regex_query(schema, field, regex)
+    except ValueError as exc:  # tantivy's regex size limit (or syntax it does not take)
+        shown = node.pattern if len(node.pattern) <= 100 else node.pattern[:100] + "..."
+        raise QuerySyntaxError(f"wildcard {shown!r} is too complex: {exc}", 1) from exc
 
 
 def to_tantivy(index: tantivy.Index, node: Node) -> tantivy.Query:
@@ -93,10 +114,7 @@ def to_tantivy(index: tantivy.Index, node: Node) -> tantivy.Query:
         field, term = _kv(node.field, node.text)
         return _Q.term_query(schema, field, term)
     if isinstance(node, Wildcard):
-        if node.field.kind == "message":
-            return _Q.regex_query(schema, "message", wildcard_regex(node.pattern.lower()))
-        field, prefix = _kv(node.field, "")
-        return _Q.regex_query(schema, field, re.escape(prefix) + wildcard_regex(node.pattern))
+        return _wildcard(schema, node)
     if isinstance(node, Range):
         return _range(index, node)
     if isinstance(node, And):

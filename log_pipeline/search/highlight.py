@@ -9,6 +9,10 @@
 Clauses under ``NOT`` are ignored (they matched nothing shown). Tokens are found exactly as the message is
 indexed (:func:`~log_pipeline.search.query.message_tokens`: lower-cased alphanumeric runs), so a highlight
 is never narrower or wider than what the store matched. Pure functions, safe from any thread.
+
+This runs on the event loop for every hit, so it is linear in the message for any query: wildcards are matched
+with RE2 (:mod:`metrics_store.regex`; a wildcard too large for it highlights nothing), and phrases are found
+with Knuth-Morris-Pratt over the token list (not by comparing a slice at every position).
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from log_pipeline.search.query import (
     Wildcard,
     message_tokens,
 )
+from metrics_store.regex import Regex, RegexError, compile_anchored
 
 __all__ = ["Highlight", "highlight"]
 
@@ -40,8 +45,41 @@ class Highlight:
     fields: list[str] = field(default_factory=list)
 
 
-def _wildcard(pattern: str) -> re.Pattern[str]:
-    return re.compile("".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern))
+_RE2_META = frozenset("\\.+*?()|[]{}^$")
+
+
+def _wildcard(pattern: str) -> Regex | None:
+    """``*`` any run, ``?`` one character, everything else literal; None when RE2 refuses the size."""
+    text = "".join(
+        ".*" if c == "*" else "." if c == "?" else "\\" + c if c in _RE2_META else c for c in pattern
+    )
+    try:
+        return compile_anchored(text)
+    except RegexError:
+        return None
+
+
+def _occurrences(words: list[str], want: list[str]) -> list[int]:
+    """Start indexes of every occurrence of ``want`` (non-empty) in ``words``: Knuth-Morris-Pratt, linear."""
+    fail = [0] * len(want)
+    k = 0
+    for i in range(1, len(want)):
+        while k and want[i] != want[k]:
+            k = fail[k - 1]
+        if want[i] == want[k]:
+            k += 1
+        fail[i] = k
+    out: list[int] = []
+    k = 0
+    for i, word in enumerate(words):
+        while k and word != want[k]:
+            k = fail[k - 1]
+        if word == want[k]:
+            k += 1
+        if k == len(want):
+            out.append(i - k + 1)
+            k = fail[k - 1]
+    return out
 
 
 def _positive(node: Node, out: list[Term | Phrase | Wildcard | Range]) -> None:
@@ -70,16 +108,13 @@ def highlight(node: Node, message: str) -> Highlight:
             continue
         if isinstance(c, Wildcard):
             rx = _wildcard(c.pattern.lower())
-            spans.extend((s, e) for s, e, w in found if rx.fullmatch(w))
+            if rx is not None:
+                spans.extend((s, e) for s, e, w in found if rx.matches(w))
         elif isinstance(c, Term | Phrase):
             want = message_tokens(c.value if isinstance(c, Term) else c.text)
             n = len(want)
             if n:
-                spans.extend(
-                    (found[i][0], found[i + n - 1][1])
-                    for i in range(len(words) - n + 1)
-                    if words[i : i + n] == want
-                )
+                spans.extend((found[i][0], found[i + n - 1][1]) for i in _occurrences(words, want))
     return Highlight(_merge(spans), names)
 
 

@@ -15,6 +15,10 @@ resolved by :func:`resolve_field`: the labels (``app``, ``instance``, ``host``, 
 ``transport`` or ``labels.<name>``), ``message``, ``id``; anything else (or ``fields.<name>``) is a
 parsed field.
 Backends translate the AST (``search/_tantivy_query.py``, ``search/_es_query.py``).
+
+Limits, so that no query can exhaust the stack or the CPU of the parser, the translations or the highlighter
+(all recursive over the AST): at most :data:`MAX_QUERY_CHARS` characters and :data:`MAX_DEPTH` levels of
+nesting (parentheses and ``NOT``); anything else that does not parse is a :class:`QuerySyntaxError` too.
 """
 
 from __future__ import annotations
@@ -27,6 +31,8 @@ from log_pipeline.base import LogPipelineError
 
 __all__ = [
     "LABEL_NAMES",
+    "MAX_DEPTH",
+    "MAX_QUERY_CHARS",
     "And",
     "FieldRef",
     "MatchAll",
@@ -44,6 +50,8 @@ __all__ = [
 ]
 
 LABEL_NAMES = frozenset({"app", "instance", "host", "level", "source", "transport"})
+MAX_QUERY_CHARS = 16_384
+MAX_DEPTH = 64
 _FIELD_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.@-]*$")
 _TOKEN = re.compile(r"[^\W_]+|_+", re.UNICODE)  # alphanumeric runs, like tantivy's SimpleTokenizer
 
@@ -214,6 +222,12 @@ class _Parser:
     def __init__(self, text: str) -> None:
         self.toks = _lex(text)
         self.pos = 0
+        self.depth = 0
+
+    def nest(self, tok: _Tok) -> None:
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise QuerySyntaxError(f"query nested deeper than {MAX_DEPTH} levels", tok.col)
 
     def peek(self) -> _Tok:
         return self.toks[self.pos]
@@ -261,17 +275,24 @@ class _Parser:
 
     def unary(self, default: FieldRef) -> Node:
         if self.peek().kind == "not":
-            self.take()
-            return Not(self.unary(default))
+            self.nest(self.take())
+            node = Not(self.unary(default))
+            self.depth -= 1
+            return node
         return self.primary(default)
+
+    def group(self, field: FieldRef) -> Node:
+        """``"(" or_expr ")"``, the opening parenthesis being the current token."""
+        self.nest(self.take())
+        node = self.or_expr(field)
+        self.expect("rparen", "')'")
+        self.depth -= 1
+        return node
 
     def primary(self, default: FieldRef) -> Node:
         tok = self.peek()
         if tok.kind == "lparen":
-            self.take()
-            node = self.or_expr(default)
-            self.expect("rparen", "')'")
-            return node
+            return self.group(default)
         if tok.kind == "word" and self.toks[self.pos + 1].kind == "colon":
             if not _FIELD_NAME.match(tok.text):
                 raise QuerySyntaxError(f"invalid field name {tok.text!r}", tok.col)
@@ -299,10 +320,7 @@ class _Parser:
                 return Range(field, bound, None, include_lower=op == ">=")
             return Range(field, None, bound, include_upper=op == "<=")
         if tok.kind == "lparen" and field_given:
-            self.take()
-            node = self.or_expr(field)
-            self.expect("rparen", "')'")
-            return node
+            return self.group(field)
         found = "end of query" if tok.kind == "eof" else repr(tok.text)
         raise QuerySyntaxError(f"expected a term, phrase or '(', found {found}", tok.col)
 
@@ -324,5 +342,7 @@ class _Parser:
 
 
 def parse_query(text: str) -> Node:
-    """Parse ``text``; an empty query matches everything. Raises :class:`QuerySyntaxError`."""
+    """Parse ``text``; an empty query matches everything. Raises :class:`QuerySyntaxError` (only)."""
+    if len(text) > MAX_QUERY_CHARS:
+        raise QuerySyntaxError(f"query longer than {MAX_QUERY_CHARS} characters", MAX_QUERY_CHARS + 1)
     return _Parser(text).query()
