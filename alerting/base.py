@@ -6,6 +6,9 @@
   policy (2xx done, 5xx/timeouts retried with backoff, other 4xx permanent) is written once, around notifiers.
 * :class:`Explainer` — gathers the "why" for a notification (values, threshold, series around the firing time,
   the app's log patterns, recent deployments/remediations); notifiers render it.
+* :class:`ApprovalLinks` — mints the signed approve/reject links of an alert that asks a human to decide
+  (remediation's pending approvals), for the notifier building the message to its receiver. Those links are
+  never part of alert state: the dispatcher, the v2 API, ``ALERTS`` and the dashboard never see them.
 """
 
 from __future__ import annotations
@@ -16,7 +19,16 @@ from typing import Any, Protocol, runtime_checkable
 
 from alerting.model import Alert, Notification
 
-__all__ = ["AlertSink", "AlertingError", "Explainer", "Explanation", "Notifier", "NotifyResult"]
+__all__ = [
+    "AlertSink",
+    "AlertingError",
+    "ApprovalLinks",
+    "DecisionLinks",
+    "Explainer",
+    "Explanation",
+    "Notifier",
+    "NotifyResult",
+]
 
 
 class AlertingError(Exception):
@@ -56,3 +68,23 @@ class Notifier(Protocol):
 @runtime_checkable
 class Explainer(Protocol):
     async def explain(self, alert: Alert) -> Explanation: ...
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionLinks:
+    """Signed links deciding one pending approval: whoever holds one can use it (once, until it expires), so
+    they go only into the message a receiver gets, never into anything the API serves."""
+
+    approve_url: str
+    reject_url: str
+
+
+@runtime_checkable
+class ApprovalLinks(Protocol):
+    """Owned by the subscriber that asks for decisions (remediation); alerting only calls it. Called on the
+    event loop each time a notifier builds a message (retries included): fast, non-blocking."""
+
+    def decision_links(self, alert: Alert) -> DecisionLinks | None:
+        """The links deciding what ``alert`` asks for, or None (not an approval request, or no longer
+        pending)."""
+        ...

@@ -43,7 +43,14 @@ from alerting.config import AlertingConfig, RulesConfig, notifier_config
 from alerting.dispatch import Dispatcher
 from alerting.fanout import AlertFanout
 from alerting.model import Notification
-from alerting.notify import DeliveryMetrics, NotifierDeps, QueryExplainer, build_notifier, deliver
+from alerting.notify import (
+    ApprovalLinkProviders,
+    DeliveryMetrics,
+    NotifierDeps,
+    QueryExplainer,
+    build_notifier,
+    deliver,
+)
 from alerting.notify.explain import PatternSource
 from alerting.rules import CycleCache, RuleError, RuleManager
 from alerting.rules._window import RecentWindow, WindowedQuerier, WindowTee
@@ -133,10 +140,12 @@ class AlertingService:
         self.dispatcher: Dispatcher | None = None
         self.rules: RuleManager | None = None
         self._task: asyncio.Task[None] | None = None
+        # Signed approve/reject links for the messages receivers get (remediation subscribes its provider).
+        self.approval_links = ApprovalLinkProviders()
         if alerting is not None:
             external = alerting.external_url or server_url
             explainer = QueryExplainer(charts, patterns=patterns, dashboard_url=external)
-            deps = NotifierDeps(explainer=explainer)
+            deps = NotifierDeps(explainer=explainer, approval_links=self.approval_links)
             metrics = DeliveryMetrics(registry)
 
             def build(options: dict[str, Any]) -> Notifier:

@@ -120,6 +120,8 @@ class Paramedic:
                 raise
             if self.alerting is not None:
                 self.alerting.sink.subscribe(self.remediation.sink)
+                if self.remediation.approval_links is not None:  # signed links go into notifications only
+                    self.alerting.approval_links.subscribe(self.remediation.approval_links)
         appender = self.alerting.appender if self.alerting is not None else self.store
         self.log_cache: LogCacheSource | None = None
         if isinstance(config.platform, CloudFoundryPlatformConfig) and config.platform.log_cache is not None:

@@ -3,7 +3,9 @@
 Built from ``remediation:`` and the platform adapter. The engine subscribes to alerts: the rule manager sends
 every alert to the dispatcher *and* to the engine (``AlertingService(extra_sinks=[engine])``); escalations and
 pending approvals come back as alerts into the dispatcher, so they are routed, grouped and emailed like any
-other alert. Verification and blue-green judgement query the metrics store through a PromQL engine.
+other alert. Approval requests carry no signed links: :attr:`RemediationService.approval_links` mints them
+into the email or webhook body only, once subscribed to the notifiers (``AlertingService.approval_links``).
+Verification and blue-green judgement query the metrics store through a PromQL engine.
 
 Start: after alerting (so its alerts find a running engine) and before the collector; the engine first
 recovers actions a crash interrupted. Stop: before alerting; running actions get a bounded time to finish.
@@ -19,7 +21,7 @@ from pathlib import Path
 from fastapi import APIRouter
 from prometheus_client import CollectorRegistry
 
-from alerting.base import AlertSink
+from alerting.base import AlertSink, ApprovalLinks
 from metrics_store.base import MetricsStore
 from metrics_store.promql import Engine
 from metrics_store.promql.values import Matrix, Scalar, Vector
@@ -129,6 +131,11 @@ class RemediationService:
     @property
     def sink(self) -> AlertSink:
         return self.engine
+
+    @property
+    def approval_links(self) -> ApprovalLinks | None:
+        """Mints the signed approve/reject links into notifications (subscribe it to alerting's notifiers)."""
+        return self.engine.approval_links
 
     def router(self) -> APIRouter:
         return actions_router(self.engine, signer=self.signer)

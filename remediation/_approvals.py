@@ -37,6 +37,12 @@ class Approvals:
         self._journal.outcome(req, "pending_approval")
         self._notifier.approval_pending(req, expires)
 
+    def expires(self, action_id: str) -> datetime | None:
+        """When the approval of ``action_id`` expires, or None unless it is pending now (read from the
+        event loop; the pending set is only changed there)."""
+        expires = self._pending.get(action_id)
+        return expires if expires is not None and self._clock() < expires else None
+
     def restore(self, action_id: str, expires: datetime) -> None:
         """Keep waiting for an approval requested before a restart (the gauge follows at the next sweep)."""
         self._pending[action_id] = expires

@@ -1,5 +1,10 @@
 """Alerts the engine sends to the dispatcher: escalations (a human is needed) and approval requests
-(firing until the approval expires, resolved once decided)."""
+(firing until the approval expires, resolved once decided).
+
+An approval request names its action (label ``action_id``) and says where to decide it; it never carries
+the signed approve/reject links: anyone who can read alerts (``/api/v2/alerts``, the dashboard) could use
+them. The links are minted only into the message a receiver gets, by
+:class:`remediation.approval.SignedApprovalLinks`, which the server subscribes to the notifiers."""
 
 from __future__ import annotations
 
@@ -10,29 +15,22 @@ from datetime import datetime
 from alerting.base import AlertSink
 from alerting.model import Alert
 from remediation._journal import describe
-from remediation.approval import ApprovalSigner
 from remediation.model import ActionRequest
 
-__all__ = ["Notifier"]
+__all__ = ["APPROVAL_ALERT", "Notifier"]
+
+APPROVAL_ALERT = "RemediationApprovalPending"  # alertname of approval requests (label action_id: the action)
 
 log = logging.getLogger("remediation.engine")  # the engine's logger: these records are the engine's
 
 
 class Notifier:
-    """``sink`` None: nothing is sent. ``signer``: approval alerts carry signed approve/reject links under
-    ``external_url``."""
+    """``sink`` None: nothing is sent. Approval requests point operators at ``external_url``'s Remediation
+    page."""
 
-    def __init__(
-        self,
-        sink: AlertSink | None,
-        *,
-        clock: Callable[[], datetime],
-        signer: ApprovalSigner | None,
-        external_url: str,
-    ) -> None:
+    def __init__(self, sink: AlertSink | None, *, clock: Callable[[], datetime], external_url: str) -> None:
         self._sink = sink
         self._clock = clock
-        self._signer = signer
         self._external_url = external_url.rstrip("/")
 
     def escalated(self, req: ActionRequest, reason: str) -> None:
@@ -46,19 +44,17 @@ class Notifier:
         ann = {
             "summary": f"{req.policy} wants to {describe(req)}: approve or reject",
             "expires_at": expires.isoformat(),
+            "approval": f"pending — decide at {self._external_url}/remediation (operator) "
+            "or via the link sent to the receiver",
         }
-        if self._signer is not None:
-            base = f"{self._external_url}/api/v1/actions/{req.id}"
-            ann["approve_url"] = f"{base}/approve?token={self._signer.sign(req.id, 'approve', expires)}"
-            ann["reject_url"] = f"{base}/reject?token={self._signer.sign(req.id, 'reject', expires)}"
         # Firing until the approval expires (not the 5 min resolve timeout); resolved on decision.
-        self._send(req, "RemediationApprovalPending", ann, ends_at=expires)
+        self._send(req, APPROVAL_ALERT, ann, ends_at=expires)
 
     def approval_decided(self, req: ActionRequest, decision: str) -> None:
         """Resolve the approval request alert: the action was approved, rejected or expired."""
         self._send(
             req,
-            "RemediationApprovalPending",
+            APPROVAL_ALERT,
             {"summary": f"{req.policy}: {describe(req)} was {decision}"},
             ends_at=self._clock(),
         )

@@ -1,8 +1,13 @@
 """HMAC-signed approve/reject tokens for pending actions.
 
 A token is ``<expires_epoch>.<hex HMAC-SHA256(key, action_id \\n decision \\n expires_epoch)>``: it approves
-(or rejects) exactly one action, only for the decision it was made for, until it expires. The key lives in
-``<data_dir>/approval.key`` (32 random bytes, created with mode 0600).
+(or rejects) exactly one action, only for the decision it was made for, until it expires; the API refuses
+a token already used and any decision on an action no longer pending (so a link works once). The key lives
+in ``<data_dir>/approval.key`` (32 random bytes, created with mode 0600).
+
+:class:`SignedApprovalLinks` puts tokens into links, and only for the message a receiver gets: alerting's
+notifiers ask it (:class:`alerting.base.ApprovalLinks`) while building an email or webhook body. Tokens are
+never stored in the approval alert, the audit trail or anything else the API serves.
 """
 
 from __future__ import annotations
@@ -11,13 +16,17 @@ import hashlib
 import hmac
 import os
 import secrets
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
+from alerting.base import DecisionLinks
+from alerting.model import Alert
+from remediation._notify import APPROVAL_ALERT
 from remediation.base import RemediationError
 
-__all__ = ["ApprovalError", "ApprovalSigner", "Decision"]
+__all__ = ["ApprovalError", "ApprovalSigner", "Decision", "SignedApprovalLinks"]
 
 Decision = Literal["approve", "reject"]
 
@@ -65,3 +74,34 @@ class ApprovalSigner:
             raise ApprovalError(f"approval token is not valid for {decision} of action {action_id}")
         if (now or datetime.now(UTC)).timestamp() >= expires:
             raise ApprovalError(f"approval token for action {action_id} expired")
+
+
+class SignedApprovalLinks:
+    """:class:`alerting.base.ApprovalLinks` for remediation's approval requests: for an alert named
+    ``RemediationApprovalPending`` whose ``action_id`` is pending now (``pending_until`` gives its expiry,
+    None otherwise), the approve and reject links under ``external_url``, each signed until that expiry.
+    Anything else (other alerts, decided or expired actions, forged alerts naming a made-up action) gets
+    None. Runs on the event loop, like the engine whose pending set it reads."""
+
+    def __init__(
+        self,
+        signer: ApprovalSigner,
+        pending_until: Callable[[str], datetime | None],
+        external_url: str,
+    ) -> None:
+        self._signer = signer
+        self._pending_until = pending_until
+        self._base = external_url.rstrip("/")
+
+    def decision_links(self, alert: Alert) -> DecisionLinks | None:
+        action_id = alert.labels.get("action_id", "")
+        if alert.labels.get("alertname") != APPROVAL_ALERT or not action_id:
+            return None
+        expires = self._pending_until(action_id)
+        if expires is None:
+            return None
+        base = f"{self._base}/api/v1/actions/{action_id}"
+        return DecisionLinks(
+            approve_url=f"{base}/approve?token={self._signer.sign(action_id, 'approve', expires)}",
+            reject_url=f"{base}/reject?token={self._signer.sign(action_id, 'reject', expires)}",
+        )

@@ -58,7 +58,7 @@ from remediation._notify import Notifier
 from remediation._plan import CompiledPolicy, compile_policy, plan_alert
 from remediation._recovery import Recovery
 from remediation.actions import ACTIONS
-from remediation.approval import ApprovalSigner
+from remediation.approval import ApprovalSigner, SignedApprovalLinks
 from remediation.base import AuditLog, RemediationError, Verifier
 from remediation.config import GlobalRails, Policy
 from remediation.model import ActionRecord, ActionRequest, AuditEvent
@@ -149,8 +149,12 @@ class RemediationEngine:
         self._env = RailEnv(global_rails, self._policy, self._running, {})
         self._rails = build_rails(self._env)
         self._journal = Journal(audit, clock, self._metrics)
-        self._notifier = Notifier(notify, clock=clock, signer=approval_signer, external_url=external_url)
+        self._notifier = Notifier(notify, clock=clock, external_url=external_url)
         self._approvals = Approvals(self._journal, self._notifier, self._metrics, clock)
+        # Signed approve/reject links, minted only into notifications (see remediation.approval).
+        self.approval_links: SignedApprovalLinks | None = None
+        if approval_signer is not None:
+            self.approval_links = SignedApprovalLinks(approval_signer, self._approvals.expires, external_url)
         self._deferral = Deferral(
             self._journal,
             self._env,

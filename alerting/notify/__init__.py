@@ -5,6 +5,8 @@
 * :class:`EmailNotifier` — HTML + text, an inline chart, log patterns, events and links.
 * :class:`QueryExplainer` — the "why" from the metrics store, the log patterns and an event source.
 * :func:`build_notifier` — from a ``type``-tagged config via the :data:`NOTIFIERS` table.
+* :class:`ApprovalLinkProviders` — where the server subscribes the approval-link provider (remediation's),
+  asked by notifiers for the signed approve/reject links that go into the message only.
 """
 
 from alerting.notify._metrics import DeliveryMetrics
@@ -13,12 +15,14 @@ from alerting.notify.email import EmailNotifier
 from alerting.notify.errors import NotifyConfigError, NotifyError, TemplateError
 from alerting.notify.explain import EventSource, PatternSource, QueryExplainer
 from alerting.notify.factory import NOTIFIERS, NotifierDeps, build_notifier
+from alerting.notify.links import ApprovalLinkProviders
 from alerting.notify.payload import v4_payload
 from alerting.notify.retry import RetryPolicy, deliver
 from alerting.notify.webhook import WebhookNotifier
 
 __all__ = [
     "NOTIFIERS",
+    "ApprovalLinkProviders",
     "DeliveryMetrics",
     "EmailConfig",
     "EmailNotifier",

@@ -5,7 +5,9 @@ one ``image/png`` per explained alert, referenced as ``cid:``). Templates (``sub
 ``email.txt.j2``, ``email.html.j2``) render in the sandboxed, autoescaping :class:`Renderer`; operators
 override them with ``templates_dir``. The first ``max_explained_alerts`` alerts are explained (values,
 threshold, series, log patterns, events, links) by the :class:`~alerting.base.Explainer`, each bounded by
-``explain_timeout_s``; an explainer failure only leaves that part out.
+``explain_timeout_s``; an explainer failure only leaves that part out. An alert asking for a human decision
+(a pending remediation approval) gets Approve/Reject links (``item.decision``), minted by
+``approval_links`` for this message only.
 
 Security ``plain`` (no TLS), ``starttls`` (required) or ``tls`` (implicit, port 465); auth when
 ``username`` is set. SMTP outcomes: 4xx replies, timeouts and connection errors are retryable; 5xx replies,
@@ -28,7 +30,7 @@ from typing import Any
 
 import aiosmtplib
 
-from alerting.base import AlertingError, Explainer, Explanation, NotifyResult
+from alerting.base import AlertingError, ApprovalLinks, Explainer, Explanation, NotifyResult
 from alerting.model import Alert, Notification
 from alerting.notify.chart import PALETTE, line_chart_png
 from alerting.notify.config import EmailConfig
@@ -88,9 +90,11 @@ class EmailNotifier:
         explainer: Explainer | None = None,
         now: Callable[[], datetime] = _utcnow,
         renderer: Renderer | None = None,
+        approval_links: ApprovalLinks | None = None,
     ) -> None:
         self._config = config
         self._explainer = explainer
+        self._links = approval_links
         self._now = now
         self._renderer = renderer or Renderer(config.templates_dir)
         self._tls_context: ssl.SSLContext | None = None
@@ -131,6 +135,7 @@ class EmailNotifier:
                     marker=alert.starts_at.timestamp() if alert.starts_at else None,
                 )
             status = alert.status(now)
+            decision = self._links.decision_links(alert) if self._links is not None else None
             items.append(
                 {
                     "name": alert.labels.get("alertname", "alert"),
@@ -149,6 +154,7 @@ class EmailNotifier:
                     "events": expl.events,
                     "links": expl.links,
                     "chart_cid": cid,
+                    "decision": decision,  # DecisionLinks (approve_url, reject_url) or None
                 }
             )
         firing = [a for a in alerts if a.status(now) == "firing"]

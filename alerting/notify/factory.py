@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 import httpx
 
-from alerting.base import Explainer, Notifier
+from alerting.base import ApprovalLinks, Explainer, Notifier
 from alerting.notify.config import EmailConfig, NotifierConfig, WebhookConfig
 from alerting.notify.email import EmailNotifier
 from alerting.notify.errors import NotifyConfigError
@@ -26,6 +26,7 @@ class NotifierDeps:
     """What the wiring injects into notifiers (all optional, production defaults)."""
 
     explainer: Explainer | None = None
+    approval_links: ApprovalLinks | None = None  # signed approve/reject links, in the message only
     http_transport: httpx.AsyncBaseTransport | None = None
     now: Callable[[], datetime] = _utcnow
 
@@ -33,13 +34,15 @@ class NotifierDeps:
 def _webhook(config: NotifierConfig, deps: NotifierDeps) -> Notifier:
     if not isinstance(config, WebhookConfig):
         raise NotifyConfigError(f"webhook builder got a {type(config).__name__}")
-    return WebhookNotifier(config, transport=deps.http_transport, now=deps.now)
+    return WebhookNotifier(
+        config, transport=deps.http_transport, now=deps.now, approval_links=deps.approval_links
+    )
 
 
 def _email(config: NotifierConfig, deps: NotifierDeps) -> Notifier:
     if not isinstance(config, EmailConfig):
         raise NotifyConfigError(f"email builder got a {type(config).__name__}")
-    return EmailNotifier(config, explainer=deps.explainer, now=deps.now)
+    return EmailNotifier(config, explainer=deps.explainer, now=deps.now, approval_links=deps.approval_links)
 
 
 NOTIFIERS: dict[str, Callable[[NotifierConfig, NotifierDeps], Notifier]] = {

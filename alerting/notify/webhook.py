@@ -5,6 +5,10 @@ Request headers are Alertmanager's: ``User-Agent: Alertmanager/0.25.0`` and ``Co
 application/json`` (plus Host and Content-Length; httpx's default Accept/Accept-Encoding/Connection are
 removed). Results: 2xx ok; 5xx, 429, timeouts and connection errors retryable; other statuses permanent.
 One ``httpx.AsyncClient`` per notifier (transport injectable); call :meth:`aclose` when done.
+
+An alert asking for a human decision (a pending remediation approval) gets ``approve_url``/``reject_url``
+annotations in the body, minted by ``approval_links`` for this message only. Error reasons never carry the
+URL's password or the bearer token.
 """
 
 from __future__ import annotations
@@ -15,12 +19,14 @@ from datetime import UTC, datetime
 
 import httpx
 
-from alerting.base import NotifyResult
+from alerting.base import ApprovalLinks, NotifyResult
 from alerting.model import Notification
 from alerting.notify.config import WebhookConfig
 from alerting.notify.errors import TemplateError
+from alerting.notify.links import with_decision_annotations
 from alerting.notify.payload import v4_payload, v4_payload_dict
 from alerting.notify.render import Renderer
+from metrics_store.redact import scrub
 
 __all__ = ["USER_AGENT", "WebhookNotifier", "http_result"]
 
@@ -51,10 +57,15 @@ class WebhookNotifier:
         transport: httpx.AsyncBaseTransport | None = None,
         now: Callable[[], datetime] = _utcnow,
         renderer: Renderer | None = None,
+        approval_links: ApprovalLinks | None = None,
     ) -> None:
         self._config = config
         self._now = now
+        self._links = approval_links
         self._url = str(config.url)
+        self._secrets = [config.url.password] if config.url.password else []  # scrubbed from error reasons
+        if config.bearer_token is not None:
+            self._secrets.append(config.bearer_token.get_secret_value())
         self._client = httpx.AsyncClient(
             transport=transport, timeout=httpx.Timeout(config.timeout_s), follow_redirects=False
         )
@@ -74,6 +85,7 @@ class WebhookNotifier:
     def body(self, notification: Notification) -> tuple[bytes, str]:
         """The request body and content type for ``notification`` (raises :class:`TemplateError`)."""
         now = self._now()
+        notification = with_decision_annotations(notification, self._links)
         if self._template is None or self._renderer is None:
             return v4_payload(notification, now, max_alerts=self._config.max_alerts), "application/json"
         data = v4_payload_dict(notification, now, max_alerts=self._config.max_alerts)
@@ -101,10 +113,13 @@ class WebhookNotifier:
         except httpx.TimeoutException as exc:
             return NotifyResult(ok=False, retry=True, reason=f"timeout: {type(exc).__name__}")
         except httpx.TransportError as exc:
-            return NotifyResult(ok=False, retry=True, reason=f"connect: {type(exc).__name__}: {exc}")
+            reason = scrub(f"connect: {type(exc).__name__}: {exc}", self._secrets)
+            return NotifyResult(ok=False, retry=True, reason=reason)
         except httpx.HTTPError as exc:
-            return NotifyResult(ok=False, retry=False, reason=f"http: {type(exc).__name__}: {exc}")
-        return http_result(resp.status_code, body)
+            reason = scrub(f"http: {type(exc).__name__}: {exc}", self._secrets)
+            return NotifyResult(ok=False, retry=False, reason=reason)
+        result = http_result(resp.status_code, body)
+        return replace(result, reason=scrub(result.reason, self._secrets)) if result.reason else result
 
     async def aclose(self) -> None:
         await self._client.aclose()

@@ -9,6 +9,7 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
+from alerting.model import Alert
 from remediation.approval import ApprovalError, ApprovalSigner
 from remediation.engine import ActionStateError
 from remediation.sim import SimPlatform
@@ -51,9 +52,20 @@ async def test_pending_then_approved_runs(tmp_path: Path) -> None:
     assert rec.status == "pending_approval" and plat.count("restart_app") == 0
     [note] = sink.named("RemediationApprovalPending")
     assert note.ends_at is not None and note.ends_at > T0  # firing until the approval expires
-    url = urlparse(note.annotations["approve_url"])
+    # The alert (which any reader of /api/v2/alerts sees) says where to decide, but holds no token.
+    assert note.labels["action_id"] == rec.request.id
+    assert note.annotations["approval"].startswith("pending — decide at https://pm.example/remediation")
+    assert "token" not in repr(note) and "approve_url" not in note.annotations
+    # The links are minted for the receiver's message only, from the engine's pending set.
+    assert eng.approval_links is not None
+    links = eng.approval_links.decision_links(note)
+    assert links is not None
+    url = urlparse(links.approve_url)
+    assert (url.scheme, url.netloc) == ("https", "pm.example")
     assert url.path == f"/api/v1/actions/{rec.request.id}/approve"
     signer.verify(parse_qs(url.query)["token"][0], rec.request.id, "approve", now=T0)
+    reject = urlparse(links.reject_url)
+    signer.verify(parse_qs(reject.query)["token"][0], rec.request.id, "reject", now=T0)
     done = await eng.approve(rec.request.id, "alice", wait=True)
     assert kinds(done)[:4] == ["requested", "pending_approval", "approved", "started"]
     assert done.events[2].data["who"] == "alice"
@@ -62,6 +74,8 @@ async def test_pending_then_approved_runs(tmp_path: Path) -> None:
     assert decided.fingerprint() == first.fingerprint()  # the same alert, now resolved
     assert decided.ends_at is not None and decided.status(decided.ends_at) == "resolved"
     assert "approved by alice" in decided.annotations["summary"]
+    assert eng.approval_links.decision_links(note) is None  # decided: no more links
+    assert eng.approval_links.decision_links(decided) is None
     with pytest.raises(ActionStateError):
         await eng.approve(rec.request.id, "alice")
 
@@ -96,3 +110,29 @@ async def test_set_mode_is_persisted_and_audited(tmp_path: Path) -> None:
     assert engine([raw], mode_overrides_path=path).policies()[0].mode == "live"
     [ev] = eng.audit.events("policy:p")  # type: ignore[attr-defined]
     assert ev.kind == "mode_changed" and ev.data["who"] == "carol"
+
+
+async def test_links_only_for_pending_approval_requests(tmp_path: Path) -> None:
+    clock = Clock()
+    sink = Sink()
+    eng = engine(
+        [policy(rails=APPROVAL, verify=QUICK)],
+        SimPlatform({"web": 2}),
+        clock=clock,
+        notify=sink,
+        approval_signer=ApprovalSigner.from_data_dir(tmp_path),
+    )
+    [rec] = await eng.handle([alert()])
+    [note] = sink.named("RemediationApprovalPending")
+    links = eng.approval_links
+    assert links is not None and links.decision_links(note) is not None
+    # Another alert naming the action, or a forged request for an action that is not pending: nothing.
+    assert links.decision_links(alert(action_id=rec.request.id)) is None
+    forged = note.labels | {"action_id": "0123456789abcdef"}
+    assert links.decision_links(Alert(forged, dict(note.annotations))) is None
+    clock.advance(15 * 60)  # the approval expired: no link is minted any more
+    assert links.decision_links(note) is None
+
+
+def test_no_signer_no_links() -> None:
+    assert engine([policy(rails=APPROVAL, verify=QUICK)]).approval_links is None
