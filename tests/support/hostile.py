@@ -10,11 +10,13 @@ from __future__ import annotations
 import contextlib
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
+import yaml
 
 from paramedic.auth import TokenStore
 from tests.support.peers import static_exporter
@@ -114,21 +116,37 @@ class Target:
         assert self.probe_value() == PROBE_VALUE
 
 
+def _merge(base: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
+    """``base`` with ``extra`` merged in: mappings key by key (recursively), anything else replaced."""
+    for key, value in extra.items():
+        if isinstance(value, Mapping) and isinstance(base.get(key), dict):
+            _merge(base[key], value)
+        else:
+            base[key] = value
+    return base
+
+
 @contextlib.contextmanager
-def running_target(tmp: Path, *, anonymous_read: bool = False) -> Iterator[Target]:
-    """Start ``paramedic serve`` with :data:`CONFIG` under ``tmp``; ready once the probe is queryable."""
+def running_target(
+    tmp: Path, *, anonymous_read: bool = False, extra_config: Mapping[str, Any] | None = None
+) -> Iterator[Target]:
+    """Start ``paramedic serve`` with :data:`CONFIG` under ``tmp``; ready once the probe is queryable.
+
+    ``extra_config`` is merged into the config (mappings key by key), e.g. ``{"logs": {"syslog_tcp":
+    {"idle_timeout_s": 2}}}`` for a test that needs a short limit."""
     with static_exporter({"/metrics": EXPORTER_BODY}) as exporter:
         ports = {"http": free_port(), "relp": free_port(), "tcp": free_port()}
-        (tmp / "paramedic.yaml").write_text(
-            CONFIG.format(
-                http_port=ports["http"],
-                relp_port=ports["relp"],
-                tcp_port=ports["tcp"],
-                anonymous=str(anonymous_read).lower(),
-                exporter=exporter,
-                **SECRETS,
-            )
+        text = CONFIG.format(
+            http_port=ports["http"],
+            relp_port=ports["relp"],
+            tcp_port=ports["tcp"],
+            anonymous=str(anonymous_read).lower(),
+            exporter=exporter,
+            **SECRETS,
         )
+        if extra_config:
+            text = yaml.safe_dump(_merge(yaml.safe_load(text), extra_config), sort_keys=False)
+        (tmp / "paramedic.yaml").write_text(text)
         store = TokenStore(tmp / "tokens.json")
         tokens = {role: store.create(f"{role}-bot", role) for role in ("viewer", "operator", "admin")}
         proc = ManagedProcess(
