@@ -91,7 +91,7 @@ class FileSpool:
         self._segs: list[_Segment] = []
         self._wfd = -1
         try:
-            directory.mkdir(parents=True, exist_ok=True)
+            directory.mkdir(mode=0o700, parents=True, exist_ok=True)  # logs carry secrets: private
             self._committed = self._read_committed()
             for first_seq, path in segments(directory):
                 refs = scan_segment(path)
@@ -204,7 +204,7 @@ class FileSpool:
 
     def _new_segment(self) -> None:
         path = segment_path(self._dir, self._next_seq)
-        self._wfd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        self._wfd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         self._segs.append(_Segment(self._next_seq, path))
         if self._fsync != "never":
             self._sync_dir()
@@ -270,7 +270,7 @@ class FileSpool:
             seq = min(seq, self._next_seq - 1)
             tmp = self._dir / f"{_COMMITTED}.tmp"
             try:
-                with tmp.open("w") as f:
+                with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as f:
                     f.write(f"{seq}\n")
                     if self._fsync != "never":
                         f.flush()

@@ -108,8 +108,9 @@ class Database:
     def __init__(self, path: Path) -> None:
         self._write_lock = threading.Lock()
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
             self._con = duckdb.connect(str(path))
+            path.chmod(0o600)
             self._con.execute(_SCHEMA)
             self._migrate()
         except (duckdb.Error, OSError) as e:

@@ -180,7 +180,7 @@ class WalWriter:
         self.size = 0
         self.segment_id = 0
         try:
-            directory.mkdir(parents=True, exist_ok=True)
+            directory.mkdir(mode=0o700, parents=True, exist_ok=True)
             existing = segments(directory)
             self.size = sum(p.stat().st_size for _, p in existing)
             self._open(existing[-1][0] + 1 if existing else 1)
@@ -189,7 +189,7 @@ class WalWriter:
 
     def _open(self, segment_id: int) -> None:
         path = self._dir / f"{segment_id:08d}.wal"
-        self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         self.segment_id = segment_id
         if self._fsync != "never":
             self._sync_dir()

@@ -11,7 +11,7 @@ __all__ = ["write_private"]
 
 def write_private(path: Path, data: str) -> None:
     """Replace ``path`` with ``data``, mode 0600 from the first byte; a crash leaves the old file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:

@@ -4,10 +4,10 @@ After ``free_failures`` failed log-ins of one key (a client address, or a user n
 not), each further failure locks that key out for ``initial_s``, doubling up to ``max_s``: with the defaults
 (5, 1 s, 15 min) a guesser gets 5 tries, then 1 s, 2 s, 4 s, ... 15 min between tries. A locked-out log-in is
 refused before any password is hashed. A success clears the user name's record (not the client's: one valid
-account must not reset a guesser's address). A record idle for ``max_s`` after its lockout ends is forgotten,
-and at most ``max_entries`` records are kept (the least recently used go first), so a spray of made-up names
-costs bounded memory. The price of per-name lockouts: a guesser can keep a known name locked out for up to
-``max_s`` at a time (its owner can still use an API token). Thread-safe; the clock is injected.
+account must not reset a guesser's address). A record idle for ``max_s`` after its last failure and lockout
+is forgotten, and at most ``max_entries`` records are kept (the least recently used go first), so a spray of
+made-up names costs bounded memory. The price of per-name lockouts: a guesser can keep a known name locked
+out for up to ``max_s`` at a time (its owner can still use an API token). Thread-safe; the clock is injected.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ __all__ = ["LoginThrottle"]
 class _Record:
     failures: int = 0
     locked_until: float = 0.0
+    last_failure: float = 0.0
 
 
 class LoginThrottle:
@@ -58,6 +59,7 @@ class LoginThrottle:
             for key in _keys(client, user):
                 record = self._live(key, now) or _Record()
                 record.failures += 1
+                record.last_failure = now
                 over = record.failures - self.free_failures
                 if over >= 0:
                     record.locked_until = now + min(self.initial_s * 2.0 ** min(over, 60), self.max_s)
@@ -71,9 +73,9 @@ class LoginThrottle:
             self._records.pop(("user", user), None)
 
     def _live(self, key: tuple[str, str], now: float) -> _Record | None:
-        """The record of ``key``, dropped (None) once idle for ``max_s`` past its lockout."""
+        """The record of ``key``, dropped (None) once idle for ``max_s`` past its last failure and lockout."""
         record = self._records.get(key)
-        if record is not None and now > record.locked_until + self.max_s:
+        if record is not None and now > max(record.locked_until, record.last_failure) + self.max_s:
             del self._records[key]
             return None
         return record

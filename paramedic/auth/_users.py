@@ -25,8 +25,7 @@ __all__ = ["MIN_PASSWORD_LENGTH", "UserError", "UserInfo", "UserStore"]
 
 MIN_PASSWORD_LENGTH = 12
 _HASHER = PasswordHasher()
-# Verified against when the user does not exist, so an unknown name costs as much time as a wrong password.
-_DUMMY_HASH = _HASHER.hash("paramedic-no-such-user")
+_DUMMY_PASSWORD = "paramedic-no-such-user"  # noqa: S105 - hashed to time unknown names, never a credential
 
 
 class UserError(TokenError):
@@ -48,6 +47,9 @@ class UserStore:
         self._lock = threading.Lock()
         self._stamp: tuple[int, int] | None = None
         self._users: dict[str, UserInfo] = {}
+        # Verified against when the user does not exist, so an unknown name costs as much as a wrong password:
+        # made by this store's hasher (same parameters as its users' hashes), on first need.
+        self._dummy_hash: str | None = None
 
     def _load(self) -> None:
         try:
@@ -85,8 +87,10 @@ class UserStore:
         with self._lock:
             self._load()
             info = self._users.get(name)
+        if info is None and self._dummy_hash is None:
+            self._dummy_hash = self._hasher.hash(_DUMMY_PASSWORD)
         try:
-            self._hasher.verify(info.password_hash if info else _DUMMY_HASH, password)
+            self._hasher.verify(info.password_hash if info else self._dummy_hash or "", password)
         except (VerifyMismatchError, VerificationError, InvalidHashError):
             return None
         return None if info is None else Principal(info.name, info.role)

@@ -9,7 +9,10 @@ import typer
 from paramedic.auth import ROLES, TokenError, TokenStore, tokens_path
 from paramedic.config import AuthConfig, ConfigError, load_config
 
-app = typer.Typer(help="Manage HTTP API tokens (roles: viewer < operator < admin).", no_args_is_help=True)
+app = typer.Typer(
+    help="Manage HTTP API tokens (roles: viewer < operator < admin; alert-sender may only post alerts).",
+    no_args_is_help=True,
+)
 
 _CONFIG = typer.Option(
     Path("paramedic.yaml"),
@@ -36,7 +39,11 @@ def _store(config: Path, tokens_file: Path | None) -> TokenStore:
 @app.command("create")
 def create(
     name: str = typer.Option(..., "--name", help="Who or what uses the token (shown in audit trails)."),
-    role: str = typer.Option("viewer", "--role", help=f"One of {', '.join(ROLES)}."),
+    role: str = typer.Option(
+        "viewer",
+        "--role",
+        help=f"One of {', '.join(ROLES)} (alert-sender: for Prometheus, may only POST /api/v2/alerts).",
+    ),
     config: Path = _CONFIG,
     tokens_file: Path | None = _FILE,
 ) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import typer
 
-from paramedic.auth import MIN_PASSWORD_LENGTH, ROLES, AuthConfig, UserError, UserStore, users_path
+from paramedic.auth import MIN_PASSWORD_LENGTH, RANKED_ROLES, AuthConfig, UserError, UserStore, users_path
 from paramedic.config import ConfigError, load_config
 
 app = typer.Typer(help="Manage web UI users (roles: viewer < operator < admin).", no_args_is_help=True)
@@ -53,7 +53,7 @@ def _password(password_file: Path | None) -> str:
 @app.command("create")
 def create(  # noqa: PLR0917 - CLI options
     name: str = typer.Option(..., "--name", help="Log-in name (shown in audit trails)."),
-    role: str = typer.Option("viewer", "--role", help=f"One of {', '.join(ROLES)}."),
+    role: str = typer.Option("viewer", "--role", help=f"One of {', '.join(RANKED_ROLES)}."),
     password_file: Path | None = typer.Option(
         None, "--password-file", help=f"Read the password (>= {MIN_PASSWORD_LENGTH} chars) from this file."
     ),

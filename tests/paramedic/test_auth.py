@@ -47,7 +47,9 @@ def build(tmp: Path, *, anonymous: bool = True, port: int = 0) -> tuple[Paramedi
     cfg = cfg.model_copy(update={"server": cfg.server.model_copy(update={"listen_port": port})})
     server = Paramedic(cfg, base_dir=tmp, registry=CollectorRegistry())
     store = TokenStore(tmp / "tokens.json")
-    tokens = {role: store.create(f"{role}-bot", role) for role in ("viewer", "operator", "admin")}
+    tokens = {
+        role: store.create(f"{role}-bot", role) for role in ("viewer", "operator", "admin", "alert-sender")
+    }
     return server, tokens
 
 
@@ -174,6 +176,10 @@ def test_token_cli_create_list_revoke_and_file_mode(tmp_path: Path) -> None:
     assert principal is not None and (principal.name, principal.role) == ("ci", "operator")
     dup = runner.invoke(cli, ["token", "create", "--name", "ci", "--role", "viewer", *cfg])
     assert dup.exit_code == 1 and "exists" in dup.output
+    sender = runner.invoke(cli, ["token", "create", "--name", "prom", "--role", "alert-sender", *cfg])
+    assert sender.exit_code == 0, sender.output
+    principal = TokenStore(path).authenticate(sender.stdout.strip().splitlines()[-1])
+    assert principal is not None and principal.role == "alert-sender"
     bad = runner.invoke(cli, ["token", "create", "--name", "x", "--role", "root", *cfg])
     assert bad.exit_code == 1 and "unknown role" in bad.output
     listing = runner.invoke(cli, ["token", "list", *cfg])
@@ -224,7 +230,7 @@ def test_amtool_with_token_works_and_without_fails(tmp_path: Path) -> None:
 
 
 @pytest.mark.integration
-def test_prometheus_sends_alerts_with_a_token(tmp_path: Path) -> None:
+def test_prometheus_sends_alerts_with_an_alert_sender_token(tmp_path: Path) -> None:
     port = free_port()
     server, tokens = build(tmp_path, port=port)
     (tmp_path / "rules.yml").write_text(
@@ -232,7 +238,7 @@ def test_prometheus_sends_alerts_with_a_token(tmp_path: Path) -> None:
     )
     (tmp_path / "prometheus.yml").write_text(
         "global: {evaluation_interval: 1s}\nrule_files: [rules.yml]\nalerting:\n  alertmanagers:\n"
-        f"  - api_version: v2\n    authorization: {{credentials: {tokens['operator']}}}\n"
+        f"  - api_version: v2\n    authorization: {{credentials: {tokens['alert-sender']}}}\n"
         f"    static_configs: [{{targets: ['127.0.0.1:{port}']}}]\n"
     )
     prom_port = free_port()

@@ -264,6 +264,12 @@ def test_user_cli(tmp_path: Path) -> None:
     )
     assert short.exit_code == 1
     assert "at least 12" in short.output
+    pw.write_text("a-long-enough-password\n")
+    sender = runner.invoke(
+        cli, ["user", "create", "--name", "prom", "--role", "alert-sender", "--password-file", str(pw),
+              "--users-file", str(users_file)],
+    )  # fmt: skip
+    assert sender.exit_code == 1 and "unknown user role 'alert-sender'" in sender.output  # tokens only
     taken = runner.invoke(
         cli, ["user", "create", "--name", "ops", "--password-file", str(tmp_path / "pw"),
               "--users-file", str(users_file)],
