@@ -26,6 +26,7 @@ import promql_parser
 from fastapi import APIRouter, Request, Response
 
 from metrics_store._api_common import ApiError, Form, bad_param, error_response, success
+from metrics_store.promql import QueryParseError, check_query_text
 
 __all__ = ["PROMETHEUS_COMPAT_VERSION", "ServerInfo", "status_router"]
 
@@ -52,8 +53,9 @@ class ServerInfo:
 def _parse_query(form: Form) -> promql_parser.Expr:
     text = form.get("query")
     try:
+        check_query_text(text)
         return promql_parser.parse(text)
-    except ValueError as exc:
+    except (ValueError, QueryParseError) as exc:
         raise bad_param("query", str(exc)) from exc
 
 

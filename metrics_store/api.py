@@ -3,7 +3,8 @@
 ``query_router(querier)`` returns a FastAPI router serving ``/api/v1/query``, ``/api/v1/query_range`` (GET
 and POST form), ``/api/v1/series``, ``/api/v1/labels`` and ``/api/v1/label/{name}/values`` with Prometheus'
 JSON shapes, parameter checks and error format (``{"status":"error","errorType":...,"error":...}``; 400 for
-bad parameters, 422 for execution errors and unsupported PromQL, 503 for timeouts). POST bodies
+bad parameters and queries refused by a limit, 422 for execution errors and unsupported PromQL, 503 for
+timeouts). POST bodies
 (``application/x-www-form-urlencoded``) are parsed here; body values take precedence over the URL's, like
 Go's ``Request.FormValue``. Evaluation runs in the thread pool, never on the event loop.
 
@@ -41,6 +42,7 @@ from metrics_store._api_common import (
 )
 from metrics_store._api_status import ServerInfo, status_router
 from metrics_store.base import Querier, StoreError
+from metrics_store.config import DEFAULT_QUERY_LIMITS, QueryLimits
 from metrics_store.model import METRIC_NAME, Labels, Matcher, MatchOp
 from metrics_store.promql import (
     Engine,
@@ -67,7 +69,6 @@ __all__ = [
     "success",
 ]
 
-MAX_POINTS_PER_SERIES = 11_000
 _LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 _ALL_SERIES = [Matcher(METRIC_NAME, MatchOp.RE, ".+")]
 
@@ -158,20 +159,14 @@ def _series_union(querier: Querier, selectors: list[list[Matcher]], start: int, 
 def query_router(
     querier: Querier,
     *,
-    lookback_delta_s: float = 300,
-    timeout_s: float = 120,
-    max_samples: int = 50_000_000,
+    limits: QueryLimits = DEFAULT_QUERY_LIMITS,
     clock: Callable[[], float] = time.time,
     registry: CollectorRegistry = REGISTRY,
 ) -> APIRouter:
-    """Routes of Prometheus' query API; ``clock`` gives "now" for an absent ``time``."""
-    engine = Engine(
-        querier,
-        lookback_delta_s=lookback_delta_s,
-        timeout_s=timeout_s,
-        max_samples=max_samples,
-        registry=registry,
-    )
+    """Routes of Prometheus' query API with the engine limits ``limits`` (section ``metrics_store.query``;
+    the points-per-series limit of ``query_range`` is the engine's); ``clock`` gives "now" for an absent
+    ``time``."""
+    engine = Engine.from_limits(querier, limits, registry=registry)
     router = APIRouter()
 
     async def _run(fn: Callable[[], QueryValue]) -> Response:
@@ -209,13 +204,6 @@ def query_router(
                     "bad_data",
                     400,
                     "zero or negative query resolution step widths are not accepted. Try a positive integer",
-                )
-            if (end - start) // step > MAX_POINTS_PER_SERIES:  # integer Duration division, as Go
-                raise ApiError(
-                    "bad_data",
-                    400,
-                    "exceeded maximum resolution of 11,000 points per timeseries. "
-                    "Try decreasing the query resolution (?step=XX)",
                 )
             timeout = form.timeout_s()
         except ApiError as exc:

@@ -9,6 +9,16 @@
       downsample_after_s: 172800  # 2 d: older raw samples are reduced to one per 5 min per series
       fsync: never                # never | batch | always (see EmbeddedStoreConfig.fsync)
 
+Both types take a ``query`` section: the limits of the PromQL engine that answers ``/api/v1/query``,
+``query_range``, the dashboard, rules and remediation queries (Prometheus' defaults and names in brackets)::
+
+    metrics_store:
+      query:
+        timeout_s: 120                # [query.timeout 2m] longer queries fail: 503, errorType timeout
+        max_samples: 50000000         # [query.max-samples] samples loaded / steps allocated by one query
+        lookback_delta_s: 300         # [query.lookback-delta 5m] how far back an instant selector looks
+        max_points_per_series: 11000  # range queries: (end - start) / step at most this (400 bad_data)
+
 ``type: remote`` — writes InfluxDB line protocol, reads the Prometheus HTTP API (VictoriaMetrics)::
 
     metrics_store:
@@ -23,15 +33,46 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
-__all__ = ["EmbeddedStoreConfig", "FsyncPolicy", "RemoteStoreConfig", "StoreConfig"]
+__all__ = [
+    "DEFAULT_QUERY_LIMITS",
+    "EmbeddedStoreConfig",
+    "FsyncPolicy",
+    "QueryLimits",
+    "RemoteStoreConfig",
+    "StoreConfig",
+]
 
 FsyncPolicy = Literal["never", "batch", "always"]
+
+
+class QueryLimits(BaseModel):
+    """Limits of one PromQL query (section ``metrics_store.query``); the defaults are Prometheus'. The one
+    source of these defaults: the engine, the query API and the ``/api/v1/status/flags`` report read them
+    from here."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    timeout_s: float = Field(120.0, gt=0, description="A query running longer fails with a timeout (503).")
+    max_samples: int = Field(
+        50_000_000,
+        gt=0,
+        description="Samples a query may load (prefetched reads included) and steps its evaluation grids may "
+        "hold in total (checked before evaluation).",
+    )
+    lookback_delta_s: float = Field(300.0, gt=0, description="How far back an instant selector looks.")
+    max_points_per_series: int = Field(
+        11_000, gt=0, description="A range query may ask for at most this many steps ((end - start) / step)."
+    )
+
+
+DEFAULT_QUERY_LIMITS = QueryLimits()
 
 
 class EmbeddedStoreConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     type: Literal["embedded"] = "embedded"
+    query: QueryLimits = Field(default_factory=QueryLimits, description="Limits of PromQL queries.")
     path: str = Field("data/metrics", description="Directory for the DuckDB file and the write-ahead log.")
     retention_s: int = Field(15 * 86400, gt=0, description="Raw samples older than this are deleted.")
     downsample_after_s: int | None = Field(
@@ -67,6 +108,7 @@ class RemoteStoreConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     type: Literal["remote"]
+    query: QueryLimits = Field(default_factory=QueryLimits, description="Limits of PromQL queries.")
     write_url: str = Field(
         description="InfluxDB line-protocol endpoint base URL (InfluxDB 2/3, VictoriaMetrics)."
     )

@@ -16,7 +16,6 @@ import asyncio
 import contextlib
 import gc
 import logging
-import os
 import signal
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -193,7 +192,9 @@ class Paramedic:
             app, self.config.server.auth, base_dir=self.base_dir, registry=self.registry, refusals=refusals
         )
         install_guards(app, self.config.server, refusals=refusals)  # outermost: Host, then body size
-        app.include_router(query_router(self.store, registry=self.registry))
+        app.include_router(
+            query_router(self.store, limits=self.config.metrics_store.query, registry=self.registry)
+        )
         app.include_router(targets_router(self.scraper))
         app.include_router(metadata_router(self.metadata))
         for router in self.alerting.routers() if self.alerting is not None else []:
@@ -242,9 +243,9 @@ class Paramedic:
             flags={
                 "config.file": str(self.config_path or ""),
                 "web.listen-address": f"{srv.listen_host}:{srv.listen_port}",
-                "query.lookback-delta": "5m",
-                "query.timeout": "2m",
-                "query.max-samples": "50000000",
+                "query.lookback-delta": format_duration(self.config.metrics_store.query.lookback_delta_s),
+                "query.timeout": format_duration(self.config.metrics_store.query.timeout_s),
+                "query.max-samples": str(self.config.metrics_store.query.max_samples),
             },
             storage_retention=(
                 format_duration(self.config.metrics_store.retention_s)
@@ -292,10 +293,7 @@ class Paramedic:
 
 
 def serve(config_path: Path) -> None:
-    """Load ``config_path`` and serve until SIGINT/SIGTERM. Every file and folder the server creates is
-    private (umask 077): the stores write 0600 files in 0700 folders themselves, and this also covers the
-    files that DuckDB, SQLite and the search index create on their own (write-ahead logs, index segments)."""
-    os.umask(0o077)
+    """Load ``config_path`` and serve until SIGINT/SIGTERM."""
     config = load_config(config_path)
     server = Paramedic(config, base_dir=config_path.resolve().parent, config_path=config_path)
     uv = uvicorn.Server(

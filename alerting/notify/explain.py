@@ -36,7 +36,7 @@ from alerting.base import Explanation
 from alerting.model import Alert
 from metrics_store.base import Querier
 from metrics_store.model import METRIC_NAME
-from metrics_store.promql import Engine, Matrix, QueryError
+from metrics_store.promql import Engine, Matrix, QueryError, check_query_text
 
 __all__ = [
     "EXPR_ANNOTATION",
@@ -90,8 +90,9 @@ def alert_expr(alert: Alert) -> str | None:
 def _split_comparison(expr: str) -> tuple[str, float | None]:
     """``(expression to chart, threshold)``: the vector side of ``vector OP number`` and the number."""
     try:
+        check_query_text(expr)  # an expression from an alert's annotations or generatorURL: maybe hostile
         node = promql_parser.parse(expr)
-    except (ValueError, TypeError) as exc:  # promql_parser raises ValueError on syntax errors
+    except (ValueError, TypeError, QueryError) as exc:  # promql_parser raises ValueError on syntax errors
         log.debug("explain: cannot parse %r: %s", expr, exc)
         return expr, None
     if not isinstance(node, promql_parser.BinaryExpr) or str(node.op) not in _COMPARISONS:

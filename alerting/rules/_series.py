@@ -9,6 +9,7 @@ import re
 import promql_parser
 
 from metrics_store.model import METRIC_NAME, STALE_NAN, Labels, labels_from
+from metrics_store.promql import check_query_text
 
 __all__ = ["expand_values", "parse_series"]
 
@@ -44,6 +45,7 @@ def parse_series(text: str) -> Labels:
     text = text.strip()
     if text in ("", "{}"):
         return ()
+    check_query_text(text)
     node = promql_parser.parse(text)
     if not isinstance(node, promql_parser.VectorSelector):
         raise ValueError(f"not a series: {text!r}")

@@ -92,6 +92,9 @@ def _select_k(values: list[tuple[float, int]], k: int, top: bool) -> list[int]:
     return [idx for _, idx in heap]
 
 
+_DEADLINE_EVERY_STEPS = 1024  # per-step Python loops check the query deadline this often
+
+
 def _topk(
     ctx: EvalContext, op: str, k_values: np.ndarray, groups: dict[Labels, list[StepSeries]]
 ) -> VectorSteps:
@@ -102,6 +105,8 @@ def _topk(
         base = len(series)
         series.extend(members)
         for step in range(n):
+            if step % _DEADLINE_EVERY_STEPS == 0:
+                ctx.check_deadline()
             kf = float(k_values[step])
             if math.isnan(kf) or not -(2.0**63) <= kf < 2.0**63:
                 raise QueryExecutionError(f"Scalar value {kf:g} overflows int64")
@@ -121,6 +126,8 @@ def _quantile(ctx: EvalContext, q: np.ndarray, groups: dict[Labels, list[StepSer
         values = np.full(ctx.num_steps, np.nan)
         present = np.zeros(ctx.num_steps, dtype=np.bool_)
         for step in range(ctx.num_steps):
+            if step % _DEADLINE_EVERY_STEPS == 0:
+                ctx.check_deadline()
             vals = [float(s.values[step]) for s in members if s.present[step]]
             if not vals:
                 continue

@@ -10,6 +10,7 @@ from typing import Any
 import promql_parser
 
 from metrics_store.model import METRIC_NAME, Matcher, MatchOp
+from metrics_store.promql._guard import check_query_text
 from metrics_store.promql.errors import QueryParseError, UnsupportedError
 from metrics_store.regex import RegexError
 
@@ -69,7 +70,10 @@ def _rename_holt_winters(query: str) -> str:
 
 
 def parse(query: str) -> Any:
-    """Parse ``query``; syntax and type errors become :class:`QueryParseError` (cause chained)."""
+    """Parse ``query``; syntax and type errors become :class:`QueryParseError` (cause chained). The text is
+    checked against the limits of ``_guard`` first (:class:`QueryTooLargeError`): the parser never sees a
+    text that could overflow its stack."""
+    check_query_text(query)
     try:
         return promql_parser.parse(_rename_holt_winters(query))
     except ValueError as exc:

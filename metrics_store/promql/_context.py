@@ -26,6 +26,7 @@ class EvalContext:
     deadline: float
     monotonic: Callable[[], float]
     samples_loaded: int = 0
+    prefetched: int = 0  # samples held by prefetched reads (see ``prefetch``)
     # Selects already made by this query: (matchers, start, end, series). A later select whose matchers
     # include all of an earlier one's and whose range lies inside it is answered from those series.
     selected: list[tuple[frozenset[Matcher], int, int, list[SeriesData]]] = field(default_factory=list)
@@ -59,14 +60,18 @@ class EvalContext:
         return data
 
     def prefetch(self, matchers: frozenset[Matcher], start_ms: int, end_ms: int) -> None:
-        """Read ``matchers`` over the range for later selects (see ``_prefetch``); counts no samples, the
-        selects served from it do."""
+        """Read ``matchers`` over the range for later selects (see ``_prefetch``). The samples read are held
+        until the query ends, so they count against ``max_samples`` together with every earlier prefetch
+        (:class:`TooManySamplesError` past it); ``samples_loaded`` counts the selects served from them."""
         self.check_deadline()
         try:
             data = self.querier.select(list(matchers), start_ms, end_ms)
         except StoreError as exc:
             raise QueryStorageError(f"storage error: {exc}") from exc
+        self.prefetched += sum(len(s.timestamps_ms) for s in data)
+        self.check_samples(self.prefetched)
         self.selected.append((matchers, start_ms, end_ms, data))
+        self.check_deadline()
 
     def _reuse(self, matchers: frozenset[Matcher], start_ms: int, end_ms: int) -> list[SeriesData] | None:
         for done, lo, hi, series in self.selected:

@@ -29,6 +29,13 @@ class EngineMetrics:
             buckets=_BUCKETS,
             registry=registry,
         )
+        self.refused = Counter(
+            "paramedic_promql_queries_refused",
+            "Queries refused by a limit: query_text (size/nesting/operators), points_per_series, "
+            "max_samples (samples loaded or steps allocated), timeout, recursion.",
+            ["reason"],
+            registry=registry,
+        )
         self.samples_loaded = Counter(
             "paramedic_promql_samples_loaded", "Samples read from the store by queries.", registry=registry
         )

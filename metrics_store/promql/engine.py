@@ -2,7 +2,15 @@
 
 Thread safety: an ``Engine`` holds only configuration and metrics; any number of threads may run queries on
 one engine at once (each query gets its own evaluation context). The deadline is checked cooperatively
-between nodes and series, so a single slow ``Querier.select`` call can overrun it.
+between nodes, around every store read and every few thousand steps of the per-step loops, so a single slow
+``Querier.select`` call can overrun it.
+
+Limits (defaults: :data:`metrics_store.config.DEFAULT_QUERY_LIMITS`, Prometheus'), each checked before the
+work it bounds: the query text (``_guard``, before parsing), points per series of a range query (before the
+step grid is built), the steps of every evaluation grid (``_cost``, before evaluation), samples read (after
+each store read, prefetches included), the deadline (during evaluation). A ``RecursionError`` anywhere in
+evaluation becomes :class:`QueryTooComplexError`. Refusals are counted in ``paramedic_promql_query_errors``
+by error type and in ``paramedic_promql_queries_refused`` by limit.
 """
 
 from __future__ import annotations
@@ -17,13 +25,24 @@ import promql_parser
 from prometheus_client import REGISTRY, CollectorRegistry
 
 from metrics_store.base import Querier
+from metrics_store.config import DEFAULT_QUERY_LIMITS, QueryLimits
 from metrics_store.promql._ast import parse
 from metrics_store.promql._context import EvalContext
+from metrics_store.promql._cost import check_step_budget
 from metrics_store.promql._evaluator import evaluate
 from metrics_store.promql._metrics import EngineMetrics
 from metrics_store.promql._prefetch import prefetch
 from metrics_store.promql._steps import EvalValue, RangeSteps, ScalarSteps, StringValue, VectorSteps
-from metrics_store.promql.errors import QueryError, QueryExecutionError, QueryParseError
+from metrics_store.promql.errors import (
+    QueryError,
+    QueryExecutionError,
+    QueryParseError,
+    QueryTimeoutError,
+    QueryTooComplexError,
+    QueryTooLargeError,
+    TooManyPointsError,
+    TooManySamplesError,
+)
 from metrics_store.promql.values import Matrix, QueryValue, Sample, Scalar, Series, String, Vector
 
 __all__ = ["Engine", "static_type"]
@@ -47,14 +66,18 @@ def static_type(node: Any) -> str:
     return "other"
 
 
+_D = DEFAULT_QUERY_LIMITS
+
+
 class Engine:
     def __init__(
         self,
         querier: Querier,
         *,
-        lookback_delta_s: float = 300.0,
-        timeout_s: float = 120.0,
-        max_samples: int = 50_000_000,
+        lookback_delta_s: float = _D.lookback_delta_s,
+        timeout_s: float = _D.timeout_s,
+        max_samples: int = _D.max_samples,
+        max_points_per_series: int = _D.max_points_per_series,
         monotonic: Callable[[], float] = time.monotonic,
         registry: CollectorRegistry = REGISTRY,
     ) -> None:
@@ -62,8 +85,29 @@ class Engine:
         self._lookback_ms = round(lookback_delta_s * 1000)
         self._timeout_s = timeout_s
         self._max_samples = max_samples
+        self._max_points = max_points_per_series
         self._monotonic = monotonic
         self._metrics = EngineMetrics(registry)
+
+    @classmethod
+    def from_limits(
+        cls,
+        querier: Querier,
+        limits: QueryLimits,
+        *,
+        monotonic: Callable[[], float] = time.monotonic,
+        registry: CollectorRegistry = REGISTRY,
+    ) -> Engine:
+        """An engine with the limits of a ``metrics_store.query`` config section."""
+        return cls(
+            querier,
+            lookback_delta_s=limits.lookback_delta_s,
+            timeout_s=limits.timeout_s,
+            max_samples=limits.max_samples,
+            max_points_per_series=limits.max_points_per_series,
+            monotonic=monotonic,
+            registry=registry,
+        )
 
     def with_querier(self, querier: Querier) -> Engine:
         """The same engine (configuration and metrics) over another Querier."""
@@ -79,7 +123,8 @@ class Engine:
         self, query: str, start_ms: int, end_ms: int, step_ms: int, *, timeout_s: float | None = None
     ) -> Matrix:
         """Evaluate ``query`` at ``start_ms, start_ms + step_ms, ... <= end_ms``; the result is a Matrix
-        sorted by label set (a scalar becomes one series with no labels)."""
+        sorted by label set (a scalar becomes one series with no labels). More than ``max_points_per_series``
+        steps (``(end - start) // step``, as Prometheus counts) raise :class:`TooManyPointsError`."""
         if step_ms <= 0:
             raise QueryExecutionError("zero or negative query resolution step widths are not accepted")
         if end_ms < start_ms:
@@ -102,33 +147,56 @@ class Engine:
         self._metrics.queries.labels(kind).inc()
         began = self._monotonic()
         timeout = self._timeout_s if timeout_s is None else min(timeout_s, self._timeout_s)
-        steps = np.arange(start_ms, end_ms + 1, step_ms, dtype=np.int64)
-        ctx = EvalContext(
-            querier=self._querier,
-            steps_ms=steps,
-            start_ms=start_ms,
-            end_ms=end_ms,
-            lookback_ms=self._lookback_ms,
-            max_samples=self._max_samples,
-            deadline=began + timeout,
-            monotonic=self._monotonic,
-        )
+        ctx: EvalContext | None = None
         try:
+            if not instant and (end_ms - start_ms) // step_ms > self._max_points:
+                raise TooManyPointsError(self._max_points)
             node = parse(query)
             if not instant and static_type(node) in ("range vector", "string"):
                 raise QueryParseError(
                     f'invalid expression type "{static_type(node)}" for range query, '
                     "must be Scalar or instant Vector"
                 )
-            prefetch(ctx, node)
-            value = evaluate(ctx, node)
+            num_steps = (end_ms - start_ms) // step_ms + 1
+            grid = (start_ms, start_ms + (num_steps - 1) * step_ms, num_steps)
+            check_step_budget(node, grid, start_ms, end_ms, self._max_samples)
+            steps = np.arange(start_ms, end_ms + 1, step_ms, dtype=np.int64)
+            ctx = EvalContext(
+                querier=self._querier,
+                steps_ms=steps,
+                start_ms=start_ms,
+                end_ms=end_ms,
+                lookback_ms=self._lookback_ms,
+                max_samples=self._max_samples,
+                deadline=began + timeout,
+                monotonic=self._monotonic,
+            )
+            try:
+                prefetch(ctx, node)
+                value = evaluate(ctx, node)
+            except RecursionError as exc:
+                raise QueryTooComplexError from exc
             return _to_instant(value, start_ms) if instant else _to_matrix(value, steps)
         except QueryError as exc:
             self._metrics.errors.labels(kind, exc.error_type).inc()
+            reason = next((r for t, r in _REFUSAL_REASONS if isinstance(exc, t)), None)
+            if reason is not None:
+                self._metrics.refused.labels(reason).inc()
             raise
         finally:
-            self._metrics.samples_loaded.inc(ctx.samples_loaded)
+            if ctx is not None:
+                self._metrics.samples_loaded.inc(ctx.samples_loaded)
             self._metrics.duration.labels(kind).observe(self._monotonic() - began)
+
+
+# Errors that are a limit refusing a query, and the ``reason`` label they are counted under.
+_REFUSAL_REASONS: list[tuple[type[QueryError], str]] = [
+    (QueryTooLargeError, "query_text"),
+    (TooManyPointsError, "points_per_series"),
+    (TooManySamplesError, "max_samples"),
+    (QueryTimeoutError, "timeout"),
+    (QueryTooComplexError, "recursion"),
+]
 
 
 def _to_instant(value: EvalValue, t_ms: int) -> QueryValue:

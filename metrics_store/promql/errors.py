@@ -4,12 +4,15 @@ Hierarchy (every class is a :class:`QueryError`; each carries the Prometheus API
 status Prometheus answers with, so the HTTP layer never has to guess)::
 
     QueryError
-    ├── QueryParseError          the query text is not valid PromQL             bad_data   400
-    ├── UnsupportedError         valid PromQL this engine does not implement    bad_data   422
-    ├── QueryExecutionError      evaluation failed (e.g. duplicate label sets)  execution  422
-    │   └── TooManySamplesError  max_samples exceeded                           execution  422
-    ├── QueryTimeoutError        the query ran past its deadline                timeout    503
-    └── QueryStorageError        the Querier failed (StoreError chained)        internal   500
+    ├── QueryParseError          the query text is not valid PromQL                   bad_data   400
+    │   └── QueryTooLargeError   too long, deep or many operators (checked unparsed)  bad_data   400
+    ├── TooManyPointsError       range query over the points-per-series limit         bad_data   400
+    ├── UnsupportedError         valid PromQL this engine does not implement          bad_data   422
+    ├── QueryExecutionError      evaluation failed (e.g. duplicate label sets)        execution  422
+    │   ├── TooManySamplesError  max_samples exceeded (step grids: checked up front)  execution  422
+    │   └── QueryTooComplexError the evaluator ran out of recursion depth             execution  422
+    ├── QueryTimeoutError        the query ran past its deadline                      timeout    503
+    └── QueryStorageError        the Querier failed (StoreError chained)              internal   500
 """
 
 from __future__ import annotations
@@ -20,6 +23,9 @@ __all__ = [
     "QueryParseError",
     "QueryStorageError",
     "QueryTimeoutError",
+    "QueryTooComplexError",
+    "QueryTooLargeError",
+    "TooManyPointsError",
     "TooManySamplesError",
     "UnsupportedError",
 ]
@@ -39,6 +45,26 @@ class QueryParseError(QueryError):
     http_status = 400
 
 
+class QueryTooLargeError(QueryParseError):
+    """The query text exceeds a size, nesting or operator limit (see ``_guard``); refused unparsed."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(f"parse error: {detail}")
+
+
+class TooManyPointsError(QueryError):
+    """A range query would return more than the allowed points per series (Prometheus: 11,000)."""
+
+    error_type = "bad_data"
+    http_status = 400
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(
+            f"exceeded maximum resolution of {limit:,} points per timeseries. "
+            "Try decreasing the query resolution (?step=XX)"
+        )
+
+
 class UnsupportedError(QueryError):
     """Valid PromQL that this engine does not evaluate yet (never answered silently wrong)."""
 
@@ -53,6 +79,13 @@ class QueryExecutionError(QueryError):
 class TooManySamplesError(QueryExecutionError):
     def __init__(self) -> None:
         super().__init__("query processing would load too many samples into memory in query execution")
+
+
+class QueryTooComplexError(QueryExecutionError):
+    """Evaluating the expression exhausted Python's recursion limit (``RecursionError`` chained)."""
+
+    def __init__(self) -> None:
+        super().__init__("query is too complex to evaluate: expression nesting is too deep")
 
 
 class QueryTimeoutError(QueryError):
