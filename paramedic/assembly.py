@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import gc
 import logging
+import os
 import signal
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -293,7 +294,10 @@ class Paramedic:
 
 
 def serve(config_path: Path) -> None:
-    """Load ``config_path`` and serve until SIGINT/SIGTERM."""
+    """Load ``config_path`` and serve until SIGINT/SIGTERM. Every file and folder the server creates is
+    private (umask 077): the stores write 0600 files in 0700 folders themselves, and this also covers the
+    files that DuckDB, SQLite and the search index create on their own (write-ahead logs, index segments)."""
+    os.umask(0o077)
     config = load_config(config_path)
     server = Paramedic(config, base_dir=config_path.resolve().parent, config_path=config_path)
     uv = uvicorn.Server(
