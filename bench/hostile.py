@@ -1,0 +1,209 @@
+"""bench/hostile.py: ordinary query latency on a quiet server and during a burst of hostile requests.
+
+    .venv/bin/python bench/hostile.py [--requests 100] [--workers 16] [--samples 200]
+
+Starts a real ``paramedic serve`` on loopback (``tests/support/hostile.py``: a static exporter with a known
+value, a syslog TCP listener, tokens per role), then
+
+1. quiet: ``--samples`` sequential ordinary reads as a viewer, each an instant query of the probe metric and
+   a 2-minute ``query_range`` at 15 s step; p50/p99 of each, and every answer checked (the exporter's value);
+2. hostile: the same reads, repeated for as long as a burst of ``--requests`` mixed hostile requests runs
+   from ``--workers`` threads (the catalogue of issue 11 in ``tests/support/hostile_requests.py``);
+3. after: ``/-/healthy`` within 1 s and the ordinary query still right.
+
+Prints both latency figures, the ratio p99(hostile)/p99(quiet) against the 2x goal, the results the hostile
+requests got (by kind), the server's peak RSS, and whether it stayed up and answered correctly. If the
+server dies it says at which kinds (those in flight) and stops. Everything is bounded: each hostile request
+gives up after 10 s, each ordinary read after 10 s.
+
+Goal (issue 11): the server stays up, the ordinary answers stay right, p99 under the burst <= 2x quiet.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from tests.support.hostile import PROBE_METRIC, PROBE_VALUE, Target, running_target
+from tests.support.hostile_requests import Burst, prepare, run_burst
+
+GOAL_RATIO = 2.0
+READ_TIMEOUT_S = 10.0
+
+
+@dataclass
+class Reads:
+    """Latencies (ms) of the ordinary reads by kind, and what went wrong with any of them."""
+
+    ms: dict[str, list[float]] = field(default_factory=lambda: {"query": [], "query_range": []})
+    wrong: list[str] = field(default_factory=list)
+
+    def all_ms(self) -> list[float]:
+        return self.ms["query"] + self.ms["query_range"]
+
+
+def percentile(samples: list[float], q: float) -> float:
+    """Nearest-rank percentile; NaN for no samples."""
+    if not samples:
+        return math.nan
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, max(0, math.ceil(q / 100 * len(ordered)) - 1))]
+
+
+def _check_instant(body: Any) -> str | None:
+    result = body["data"]["result"]
+    got = [float(s["value"][1]) for s in result]
+    return None if got == [PROBE_VALUE] else f"query returned {got}"
+
+
+def _check_range(body: Any) -> str | None:
+    result = body["data"]["result"]
+    values = [float(v) for s in result for _, v in s["values"]]
+    ok = len(result) == 1 and values and all(v == PROBE_VALUE for v in values)
+    return None if ok else f"query_range returned {len(result)} series, values {sorted(set(values))[:5]}"
+
+
+def ordinary_read(client: httpx.Client, kind: str, reads: Reads) -> None:
+    """One ordinary read; records its latency and whether the answer was right."""
+    now = time.time()
+    if kind == "query":
+        params = {"query": PROBE_METRIC}
+        check = _check_instant
+    else:
+        params = {"query": PROBE_METRIC, "start": f"{now - 120:.3f}", "end": f"{now:.3f}", "step": "15"}
+        check = _check_range
+    started = time.perf_counter()
+    try:
+        r = client.get(f"/api/v1/{kind}", params=params)
+        problem = f"{kind}: HTTP {r.status_code}" if r.status_code != 200 else check(r.json())
+    except httpx.HTTPError as exc:
+        problem = f"{kind}: {type(exc).__name__}"
+    reads.ms[kind].append((time.perf_counter() - started) * 1000)
+    if problem is not None:
+        reads.wrong.append(problem)
+
+
+def measure(target: Target, keep_going: Callable[[], bool], min_samples: int) -> Reads:
+    """Alternate the two ordinary reads until ``keep_going()`` is false and ``min_samples`` pairs are done,
+    or the server process has exited."""
+    reads = Reads()
+    with target.client("viewer", timeout_s=READ_TIMEOUT_S) as client:
+        n = 0
+        while (n < min_samples or keep_going()) and target.proc.popen.poll() is None:
+            ordinary_read(client, "query", reads)
+            ordinary_read(client, "query_range", reads)
+            n += 1
+    return reads
+
+
+def peak_rss_mib(target: Target) -> float:
+    try:
+        status = Path(f"/proc/{target.proc.pid}/status").read_text()
+    except OSError:
+        return math.nan
+    for line in status.splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return math.nan
+
+
+def alive_after(target: Target) -> str:
+    try:
+        target.assert_alive()
+    except (AssertionError, httpx.HTTPError) as exc:
+        return f"NO: {type(exc).__name__}: {str(exc)[:400]}"
+    return "yes (/-/healthy < 1 s, the ordinary query returns the exporter's value)"
+
+
+def print_reads(label: str, reads: Reads) -> None:
+    for kind, ms in reads.ms.items():
+        print(
+            f"  {label:8} {kind:12} n={len(ms):4}  p50 {percentile(ms, 50):8.1f} ms  "
+            f"p99 {percentile(ms, 99):8.1f} ms  max {max(ms, default=math.nan):8.1f} ms"
+        )
+    both = reads.all_ms()
+    p50, p99 = percentile(both, 50), percentile(both, 99)
+    print(f"  {label:8} {'both':12} n={len(both):4}  p50 {p50:8.1f} ms  p99 {p99:8.1f} ms")
+
+
+def print_burst(burst: Burst) -> None:
+    print(
+        f"\nhostile requests ({len(burst.outcomes)} actions done in {burst.seconds:.1f} s), results by kind:"
+    )
+    for kind, counts in sorted(burst.histogram().items()):
+        seconds = [o.seconds for o in burst.outcomes if o.kind == kind]
+        shown = ", ".join(f"{result} x{n}" for result, n in sorted(counts.items()))
+        print(f"  {kind:28} {len(seconds):3} actions  slowest {max(seconds):6.2f} s   {shown}")
+    errors = burst.server_errors()
+    print(f"  5xx / reset / timeout answers: {len(errors)}" + (f"  {sorted(set(errors))}" if errors else ""))
+
+
+def run(tmp: Path, requests: int, workers: int, samples: int) -> bool:
+    with running_target(tmp) as target:
+        prepare(target)
+        print(f"paramedic serve at {target.base_url} (pid {target.proc.pid}); {requests} hostile requests, "
+              f"{workers} workers; ordinary reads as a viewer\n")  # fmt: skip
+
+        quiet = measure(target, lambda: False, samples)
+        rss_quiet = peak_rss_mib(target)
+
+        box: list[Burst] = []
+        burst_thread = threading.Thread(target=lambda: box.append(run_burst(target, requests, workers)))
+        burst_thread.start()
+        hostile = measure(target, burst_thread.is_alive, 1)
+        burst_thread.join()
+        burst = box[0]
+        rss_burst = peak_rss_mib(target)
+
+        print("ordinary read latency:")
+        print_reads("quiet", quiet)
+        print_reads("hostile", hostile)
+        p99_quiet, p99_hostile = percentile(quiet.all_ms(), 99), percentile(hostile.all_ms(), 99)
+        ratio = p99_hostile / p99_quiet
+        ratio_ok = ratio <= GOAL_RATIO
+        verdict = "met" if ratio_ok else "NOT met"
+        print(f"  p99 hostile / p99 quiet = {ratio:.2f} (goal <= {GOAL_RATIO:.0f}x): {verdict}")
+        print_burst(burst)
+        print(
+            f"\nserver peak RSS: {rss_quiet:.0f} MiB after the quiet run, {rss_burst:.0f} MiB after the burst"
+        )
+        died = burst.died_during is not None or target.proc.popen.poll() is not None
+        if died:
+            print(f"server died (exit code {target.proc.popen.returncode}) at {burst.died_during}:")
+            print("\n".join("  " + line for line in target.proc.log_tail(15).splitlines()))
+            stayed_up = "NO"
+        else:
+            stayed_up = alive_after(target)
+        print(f"server stayed up and correct after the burst: {stayed_up}")
+        wrong = quiet.wrong + hostile.wrong
+        verdict = "yes" if not wrong else f"NO ({len(wrong)}): " + "; ".join(wrong[:5])
+        print(f"ordinary answers correct during both runs: {verdict}")
+        return ratio_ok and not died and stayed_up.startswith("yes") and not wrong
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    ap.add_argument("--requests", type=int, default=100, help="hostile requests in the burst")
+    ap.add_argument("--workers", type=int, default=16, help="threads sending them at once")
+    ap.add_argument("--samples", type=int, default=200, help="ordinary read pairs on the quiet server")
+    a = ap.parse_args()
+    with tempfile.TemporaryDirectory(prefix="bench-hostile-") as d:
+        ok = run(Path(d), a.requests, a.workers, a.samples)
+    print("\nissue 11 burst goal:", "MET" if ok else "NOT MET")
+    sys.exit(0 if ok else 1)
+
+
+if __name__ == "__main__":
+    main()
