@@ -234,7 +234,7 @@ class Paramedic:
 
     def _server_info(self) -> ServerInfo:
         def config_yaml() -> str:
-            return yaml.safe_dump(redacted_dump(self.config), sort_keys=False)  # secrets as <secret>
+            return yaml.safe_dump(redacted_dump(self.config, by_alias=True), sort_keys=False)  # <secret>s
 
         srv = self.config.server
         return ServerInfo(
