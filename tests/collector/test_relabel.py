@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Sequence
 from typing import Any
 
 import pytest
 
 from collector.config import RelabelConfig
-from collector.relabel import compile_rules, expand, hashmod, relabel
+from collector.errors import RelabelError
+from collector.relabel import CompiledRule, compile_rules, expand, hashmod, relabel
 from metrics_store.regex import compile_anchored
 
 # (id, input labels, rules, expected labels or None when dropped)
@@ -302,6 +305,9 @@ def test_hashmod_is_md5_low_64_bits_big_endian() -> None:
         ({"action": "replace"}, "needs target_label"),
         ({"action": "hashmod", "target_label": "x"}, "needs modulus"),
         ({"action": "keep", "regex": "("}, "not a valid regular expression"),
+        ({"action": "keep", "regex": "(?<=a)b"}, "not a valid regular expression: invalid perl operator"),
+        ({"action": "keep", "regex": "(a)\\1"}, "not a valid regular expression: invalid escape sequence"),
+        ({"action": "keep", "regex": "a{1001}"}, "not a valid regular expression: invalid repetition size"),
         ({"action": "labeldrop", "source_labels": ["a"]}, "uses only regex"),
         ({"action": "keep", "source_labels": ["bad-name"]}, "not a valid label name"),
     ],
@@ -309,3 +315,52 @@ def test_hashmod_is_md5_low_64_bits_big_endian() -> None:
 def test_invalid_rules_are_rejected_at_load(rule: dict[str, Any], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         RelabelConfig.model_validate(rule)
+
+
+def _rules(rules: list[dict[str, Any]]) -> Sequence[CompiledRule]:
+    return compile_rules(RelabelConfig.model_validate(r) for r in rules)
+
+
+def test_compile_rules_refuses_what_re2_refuses_naming_the_pattern() -> None:
+    cfg = RelabelConfig.model_construct(action="keep", source_labels=["a"], separator=";", regex="(?<=a)b")
+    with pytest.raises(RelabelError, match=r"invalid regular expression '\(\?<=a\)b': invalid perl operator"):
+        compile_rules([cfg])
+
+
+def test_re2_named_groups_anchoring_and_newlines() -> None:
+    rules = _rules(
+        [
+            {
+                "source_labels": ["a"],
+                "regex": "(?<x>[a-z]+)-(?P<y>[0-9]+)",
+                "target_label": "b",
+                "replacement": "$y.${x}",
+            },
+            {"source_labels": ["a"], "regex": "foo", "action": "drop"},  # anchored: "foo-1" is kept
+            {"source_labels": ["m"], "regex": "one.two", "target_label": "dotall", "replacement": "yes"},
+        ]
+    )
+    assert relabel({"a": "foo-1", "m": "one\ntwo"}, rules) == {
+        "a": "foo-1",
+        "m": "one\ntwo",
+        "b": "1.foo",
+        "dotall": "yes",
+    }
+
+
+@pytest.mark.parametrize("action", ["keep", "drop", "replace", "labelmap", "labelkeep"])
+def test_catastrophic_regex_relabels_without_freezing(action: str) -> None:
+    rule: dict[str, Any] = {"regex": "(.*.*)*X", "action": action}
+    if action in ("keep", "drop", "replace"):
+        rule["source_labels"] = ["a"]
+    if action == "replace":
+        rule["target_label"] = "b"
+    rules = _rules([rule])
+    labels = {"a": "a" * 40_000}
+    result: list[dict[str, str] | None] = []
+    worker = threading.Thread(target=lambda: result.append(relabel(dict(labels), rules)), daemon=True)
+    worker.start()
+    worker.join(10)
+    assert not worker.is_alive(), "relabel did not finish: backtracking?"
+    expected = {"keep": None, "drop": labels, "replace": labels, "labelmap": labels, "labelkeep": {}}
+    assert result == [expected[action]]
