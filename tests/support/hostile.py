@@ -1,5 +1,6 @@
-"""A real ``paramedic serve`` to attack: free loopback ports, tokens for every role, a static exporter with
-known values, log listeners, and receivers whose config holds secrets (``SECRETS``).
+"""A real ``paramedic serve`` to attack: free loopback ports, tokens for every role (``alert-sender`` too),
+web UI users named after their roles (passwords in ``PASSWORDS``), a static exporter with known values, log
+listeners, and receivers whose config holds secrets (``SECRETS``).
 
 After each hostile request a test calls :meth:`Target.assert_alive`: the server must answer ``/-/healthy``
 within 1 s and an ordinary query must still return the exporter's exact value. Tests never sleep a fixed time.
@@ -18,11 +19,11 @@ from typing import Any
 import httpx
 import yaml
 
-from paramedic.auth import TokenStore
+from paramedic.auth import TokenStore, UserStore
 from tests.support.peers import static_exporter
 from tests.support.servers import ManagedProcess, free_port, wait_http, wait_until
 
-__all__ = ["PROBE_METRIC", "PROBE_VALUE", "SECRETS", "Target", "running_target"]
+__all__ = ["PASSWORDS", "PROBE_METRIC", "PROBE_VALUE", "SECRETS", "Target", "running_target"]
 
 PROBE_METRIC = "hostile_probe_value"
 PROBE_VALUE = 42.5
@@ -31,6 +32,9 @@ EXPORTER_BODY = (
     f"# TYPE {PROBE_METRIC} gauge\n"
     f'{PROBE_METRIC}{{kind="probe"}} {PROBE_VALUE}\n'
 ).encode()
+
+# Web UI users (each named after its role) and their passwords.
+PASSWORDS = {role: f"{role}-hostile-password" for role in ("viewer", "operator", "admin")}
 
 # Every secret in the config: none may appear in any response a viewer (or anonymous reader) can read.
 SECRETS = {
@@ -148,7 +152,11 @@ def running_target(
             text = yaml.safe_dump(_merge(yaml.safe_load(text), extra_config), sort_keys=False)
         (tmp / "paramedic.yaml").write_text(text)
         store = TokenStore(tmp / "tokens.json")
-        tokens = {role: store.create(f"{role}-bot", role) for role in ("viewer", "operator", "admin")}
+        roles = ("viewer", "operator", "admin", "alert-sender")
+        tokens = {role: store.create(f"{role}-bot", role) for role in roles}
+        users = UserStore(tmp / "users.json")
+        for role, password in PASSWORDS.items():
+            users.create(role, role, password)
         proc = ManagedProcess(
             "paramedic",
             [sys.executable, "-m", "paramedic.cli", "serve", "--config", str(tmp / "paramedic.yaml")],

@@ -1,0 +1,270 @@
+"""Issue 11, items 6 and 7, against a real ``paramedic serve``: bodies over the limit (declared and chunked)
+refused with 413 before they are read, a password-guessing burst throttled with 429 + Retry-After, roles
+(admin routes, the alert-sender token), HTTP Basic from a browser, foreign Host headers, and private data
+files. After each hostile exchange the server must be alive and its ordinary query right."""
+
+from __future__ import annotations
+
+import base64
+import re
+import select
+import socket
+import stat
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+
+from tests.support.hostile import PASSWORDS, Target
+
+MIB = 1024 * 1024
+_CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
+SILENCE = {
+    "matchers": [{"name": "alertname", "value": "X", "isRegex": False, "isEqual": True}],
+    "startsAt": "2030-01-01T00:00:00Z",
+    "endsAt": "2030-01-01T01:00:00Z",
+    "createdBy": "t",
+    "comment": "c",
+}
+
+
+def _connect(target: Target) -> socket.socket:
+    parts = urlsplit(target.base_url)
+    return socket.create_connection((parts.hostname or "127.0.0.1", parts.port or 80), timeout=5)
+
+
+def _status(sock: socket.socket) -> int:
+    """The status code of the response on ``sock`` (reads its first line only)."""
+    head = b""
+    while b"\r\n" not in head:
+        chunk = sock.recv(4096)
+        if not chunk:
+            raise AssertionError(f"connection closed before a status line: {head!r}")
+        head += chunk
+    return int(head.split(b" ", 2)[1])
+
+
+def _head(target: Target, method: str, path: str, headers: dict[str, str]) -> bytes:
+    lines = [f"{method} {path} HTTP/1.1", f"Host: 127.0.0.1:{target.ports['http']}"]
+    lines += [f"{k}: {v}" for k, v in headers.items()]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode()
+
+
+def refusals(target: Target, reason: str) -> float:
+    text = httpx.get(f"{target.base_url}/metrics", timeout=5).text
+    line = next(
+        x for x in text.splitlines() if x.startswith(f'paramedic_http_refusals_total{{reason="{reason}"}}')
+    )
+    return float(line.split()[-1])
+
+
+@pytest.mark.parametrize(
+    ("path", "role"),
+    [
+        ("/login", None),
+        ("/api/v2/silences", "operator"),
+        ("/api/v2/alerts", "alert-sender"),
+        ("/api/v1/query", None),
+    ],
+)
+def test_a_huge_declared_body_is_refused_before_it_is_sent(
+    target: Target, path: str, role: str | None
+) -> None:
+    """The client declares 10 GB and sends nothing: the 413 comes back at once."""
+    headers = {"Content-Length": str(10 * 1024 * MIB), "Content-Type": "application/x-www-form-urlencoded"}
+    headers |= target.headers(role)
+    with _connect(target) as sock:
+        sock.sendall(_head(target, "POST", path, headers))
+        assert _status(sock) == 413
+    target.assert_alive()
+
+
+@pytest.mark.parametrize(
+    ("path", "role"), [("/login", None), ("/api/v2/silences", "operator"), ("/api/v2/alerts", "alert-sender")]
+)
+def test_a_chunked_body_is_cut_off_once_over_the_limit(target: Target, path: str, role: str | None) -> None:
+    """A body without a length (limits: 16 KiB, 1 MiB, 8 MiB): the server answers 413 once it has read about
+    the limit, while we could go on sending 64 MiB; kernel buffers aside, far less than that goes out."""
+    headers = {"Transfer-Encoding": "chunked", "Content-Type": "application/x-www-form-urlencoded"}
+    headers |= target.headers(role)
+    chunk = b"%x\r\n%s\r\n" % (64 * 1024, b"a" * 64 * 1024)
+    sent = 0
+    with _connect(target) as sock:
+        sock.sendall(_head(target, "POST", path, headers))
+        deadline = time.monotonic() + 20
+        while not select.select([sock], [], [], 0)[0] and sent < 64 * MIB and time.monotonic() < deadline:
+            if select.select([], [sock], [], 0.05)[1]:
+                try:
+                    sent += sock.send(chunk)
+                except (BrokenPipeError, ConnectionResetError):
+                    break
+        assert _status(sock) == 413
+    assert sent < 32 * MIB  # the server stopped us long before the end
+    target.assert_alive()
+
+
+def test_a_too_large_upload_counts_as_a_refusal(target: Target) -> None:
+    before = refusals(target, "body_too_large")
+    with target.client("operator") as c:
+        assert c.post("/api/v2/silences", content=b"{" * (2 * MIB)).status_code == 413
+    assert refusals(target, "body_too_large") == before + 1
+    target.assert_alive()
+
+
+def _login_form(client: httpx.Client) -> str:
+    page = client.get("/login")
+    match = _CSRF_FIELD.search(page.text)
+    assert match is not None, page.text
+    return match.group(1)
+
+
+ATTACKER = "203.0.113.66"  # the guesser's address: uvicorn believes X-Forwarded-For from loopback (a proxy)
+
+
+def _guess(base_url: str, user: str, password: str, client: str = ATTACKER) -> httpx.Response:
+    with httpx.Client(base_url=base_url, timeout=30, headers={"X-Forwarded-For": client}) as c:
+        token = _login_form(c)
+        return c.post("/login", data={"username": user, "password": password, "csrf_token": token})
+
+
+def test_a_password_guessing_burst_is_throttled(target: Target) -> None:
+    """40 guesses at the admin's password, 8 at a time: after 5 failures the rest are refused with 429 and a
+    Retry-After (or 503 while the two hash slots are busy); the server keeps answering during the burst."""
+    health: list[int] = []
+    with ThreadPoolExecutor(8) as pool:
+        futures = [pool.submit(_guess, target.base_url, "admin", f"guess-{i:04d}-xxxx") for i in range(40)]
+        while not all(f.done() for f in futures):
+            health.append(httpx.get(f"{target.base_url}/-/healthy", timeout=2.0).status_code)
+        answers = [f.result() for f in futures]
+    assert health and set(health) == {200}
+    statuses = [r.status_code for r in answers]
+    assert set(statuses) <= {401, 429, 503}, statuses
+    assert statuses.count(401) <= 5 + 8  # 5 free failures; a few more were already hashing when locked
+    throttled = [r for r in answers if r.status_code == 429]
+    assert len(throttled) >= 20
+    assert all(int(r.headers["Retry-After"]) >= 1 for r in throttled)
+    assert all(int(r.headers["Retry-After"]) >= 1 for r in answers if r.status_code == 503)
+    assert refusals(target, "login_throttled") >= len(throttled)
+    target.assert_alive()
+    # locked: the guesser's address whatever the name, and the name from anywhere, even with its password
+    assert _guess(target.base_url, "viewer", PASSWORDS["viewer"]).status_code == 429
+    assert _guess(target.base_url, "admin", PASSWORDS["admin"], client="198.51.100.1").status_code == 429
+    assert _guess(target.base_url, "viewer", PASSWORDS["viewer"], client="198.51.100.1").status_code == 303
+
+
+def test_a_login_form_is_refused_once_over_its_limit_without_a_length(target: Target) -> None:
+    with httpx.Client(base_url=target.base_url, timeout=10) as client:
+        token = _login_form(client)
+
+        def body() -> object:
+            yield f"csrf_token={token}&username=viewer&password=".encode()
+            for _ in range(64):
+                yield b"p" * 1024
+
+        assert (
+            client.post(
+                "/login", content=body(), headers={"Content-Type": "application/x-www-form-urlencoded"}
+            ).status_code
+            == 413
+        )
+    target.assert_alive()
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/api/v1/policies/auto/mode", {"mode": "live"}),
+        ("/api/v1/deployments", {"app": "web", "revision": "v2"}),
+    ],
+)
+def test_operators_are_refused_on_admin_routes(target: Target, path: str, body: dict[str, str]) -> None:
+    with target.client("operator") as c:
+        resp = c.post(path, json=body)
+    assert resp.status_code == 403
+    assert resp.json()["required_role"] == "admin" and resp.json()["role"] == "operator"
+    target.assert_alive()
+
+
+def test_the_alert_sender_posts_alerts_and_nothing_else(target: Target) -> None:
+    with target.client("alert-sender") as c:
+        posted = c.post(
+            "/api/v2/alerts", json=[{"labels": {"alertname": "HostileSender", "severity": "info"}}]
+        )
+        assert posted.status_code == 200, posted.text
+        for method, path, body in (
+            ("GET", "/api/v2/alerts", None),
+            ("GET", "/api/v1/query?query=1", None),
+            ("GET", "/api/v1/status/config", None),
+            ("POST", "/api/v2/silences", SILENCE),
+            ("POST", "/api/v2/paramedic/ack", {"fingerprint": "x"}),
+            ("POST", "/api/v1/policies/auto/mode", {"mode": "live"}),
+        ):
+            resp = c.request(method, path, json=body)
+            assert resp.status_code == 403, (method, path, resp.text)
+    with target.client("viewer") as c:
+        alerts = c.get("/api/v2/alerts", params={"filter": "alertname=HostileSender"}).json()
+    assert [a["labels"]["alertname"] for a in alerts] == ["HostileSender"]
+    target.assert_alive()
+
+
+def test_basic_auth_from_a_browser_without_csrf_is_refused(target: Target) -> None:
+    basic = "Basic " + base64.b64encode(f"grafana:{target.tokens['operator']}".encode()).decode()
+    cross_site = {"Origin": "http://evil.example", "Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "cors"}
+    with httpx.Client(base_url=target.base_url, timeout=10) as c:
+        refused = c.post("/api/v2/silences", json=SILENCE, headers={"Authorization": basic} | cross_site)
+        assert refused.status_code == 403 and "from a browser" in refused.json()["error"]
+        with_cookie = c.post(
+            "/api/v2/silences", json=SILENCE, headers={"Authorization": basic, "Cookie": "a=b"}
+        )
+        assert with_cookie.status_code == 403
+        tool = c.post("/api/v2/silences", json=SILENCE, headers={"Authorization": basic})  # amtool, Grafana
+        assert tool.status_code == 200, tool.text
+    target.assert_alive()
+
+
+def test_a_foreign_host_header_is_400(anonymous_target: Target) -> None:
+    """DNS rebinding: a page on evil.example re-pointed at 127.0.0.1 cannot read the anonymous API."""
+    before = refusals(anonymous_target, "untrusted_host")
+    with httpx.Client(base_url=anonymous_target.base_url, timeout=10) as c:
+        assert c.get("/api/v1/query", params={"query": "1"}).status_code == 200  # anonymous reads are on
+        for host in ("evil.example", "evil.example:80", "localhost.evil.example"):
+            resp = c.get("/api/v1/query", params={"query": "1"}, headers={"Host": host})
+            assert resp.status_code == 400, host
+            assert "invalid Host header" in resp.text
+        assert (
+            c.get("/-/healthy", headers={"Host": f"localhost:{anonymous_target.ports['http']}"}).status_code
+            == 200
+        )
+    assert refusals(anonymous_target, "untrusted_host") == before + 3
+    anonymous_target.assert_alive()
+
+
+def test_the_session_cookie_is_httponly_lax_and_secure_behind_a_tls_proxy(target: Target) -> None:
+    with httpx.Client(base_url=target.base_url, timeout=30, follow_redirects=False) as c:
+        token = _login_form(c)
+        form = {"username": "viewer", "password": PASSWORDS["viewer"], "csrf_token": token}
+        resp = c.post(
+            "/login", data=form, headers={"X-Forwarded-Proto": "https"}
+        )  # we are the loopback proxy
+    assert resp.status_code == 303, resp.text
+    cookie = next(x for x in resp.headers.get_list("set-cookie") if x.startswith("paramedic_session="))
+    flags = {f.strip().lower() for f in cookie.split(";")[1:]}
+    assert {"httponly", "samesite=lax", "secure"} <= flags
+
+
+def test_data_files_are_private(target: Target) -> None:
+    data = target.tmp / "data"
+    paths = [data, *data.rglob("*")]
+    assert len(paths) > 5
+    wrong = {
+        str(p.relative_to(target.tmp)): oct(stat.S_IMODE(p.stat().st_mode))
+        for p in paths
+        if stat.S_IMODE(p.stat().st_mode) != (0o700 if p.is_dir() else 0o600)
+    }
+    assert not wrong, f"not 0600 files in 0700 folders: {wrong}"
+    for name in ("tokens.json", "users.json"):
+        assert stat.S_IMODE((target.tmp / name).stat().st_mode) == 0o600
+    assert any(Path(p).suffix == ".wal" for p in map(str, paths))  # the metrics WAL was among them
