@@ -64,8 +64,9 @@ class LoginService(Protocol):
 
 
 def session_context(request: Request) -> dict[str, Any]:
-    """Template context of the logged-in user: ``user``, ``role``, ``can_operate`` (operator or admin) and
-    ``csrf_token`` (the session's; empty when a bearer token authenticated the request: it needs none)."""
+    """Template context of the logged-in user: ``user``, ``role``, ``can_operate`` (operator or admin),
+    ``can_admin`` (switching policy modes, deploying) and ``csrf_token`` (the session's; empty when a bearer
+    token authenticated the request: it needs none)."""
     principal = getattr(request.state, "principal", None)
     session = getattr(request.state, "session", None)
     role = str(getattr(principal, "role", ""))
@@ -73,6 +74,7 @@ def session_context(request: Request) -> dict[str, Any]:
         "user": str(getattr(principal, "name", "")),
         "role": role,
         "can_operate": role in {"operator", "admin"},
+        "can_admin": role == "admin",
         "csrf_token": str(getattr(session, "csrf_token", "")),
     }
 

@@ -9,6 +9,7 @@
   if (!page) return;
   const CSRF = page.dataset.csrf || "";
   const CAN_OPERATE = page.dataset.canOperate === "true";
+  const CAN_ADMIN = page.dataset.canAdmin === "true"; // policy mode switches need admin
 
   function el(tag, text, cls) {
     const e = document.createElement(tag);
@@ -79,7 +80,7 @@
       tr.appendChild(el("td", p.breaker + (p.open_breakers && p.open_breakers.length ? " (" + p.open_breakers.join(", ") + ")" : ""),
         "breaker-" + (p.breaker === "open" ? "open" : "closed")));
       const cell = el("td");
-      if (CAN_OPERATE) {
+      if (CAN_ADMIN) {
         const next = p.mode === "live" ? "dry_run" : "live";
         const b = el("button", next === "live" ? "Switch to live" : "Switch to dry-run", "mode-switch");
         b.type = "button";

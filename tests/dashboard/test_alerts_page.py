@@ -55,6 +55,7 @@ def test_operator_gets_forms_with_the_session_csrf_token(client: TestClient) -> 
     assert "ops (operator)" in page.text
     remediation = client.get("/remediation")
     assert 'data-can-operate="true"' in remediation.text
+    assert 'data-can-admin="false"' in remediation.text  # no policy mode switches for an operator
     assert 'src="/static/remediation.js"' in remediation.text
 
 

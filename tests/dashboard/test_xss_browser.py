@@ -44,6 +44,7 @@ alerting:
   receivers: [{name: nobody}]
 """
 OPERATOR, VIEWER = ("ops", "operator-password-1"), ("val", "viewer-password-1")
+ADMIN = ("ada", "admin-password-1")
 XSS_SCRIPT = "<script>window.__xss = 1</script>"
 XSS_IMG = '"><img src=x onerror="window.__xss = 2">'
 XSS_URL = "javascript:window.__xss = 3"
@@ -80,6 +81,7 @@ def ui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UI]:
     users = UserStore(tmp / "users.json")
     users.create(OPERATOR[0], "operator", OPERATOR[1])
     users.create(VIEWER[0], "viewer", VIEWER[1])
+    users.create(ADMIN[0], "admin", ADMIN[1])
     token = TokenStore(tmp / "tokens.json").create("setup", "operator")
     server = Paramedic(parse_config(CONFIG), base_dir=tmp, registry=CollectorRegistry())
     engine = RemediationEngine(
@@ -215,10 +217,7 @@ def test_approve_pending_action(browser: Any, ui: UI) -> None:
     w = watch(page)
     policy = page.locator("#policies tr.policy", has_text="restart-on-down")
     policy.locator(".mode", has_text="live").wait_for(timeout=10_000)
-    policy.locator("button.mode-switch").click()
-    policy.locator(".mode", has_text="dry-run").wait_for(timeout=10_000)
-    policy.locator("button.mode-switch").click()
-    policy.locator(".mode", has_text="live").wait_for(timeout=10_000)
+    assert policy.locator("button.mode-switch").count() == 0  # switching modes needs admin
     pending = page.locator(f'#pending tr[data-id="{rec.request.id}"]')
     pending.wait_for(timeout=10_000)
     screenshot(page, "ui-remediation-pending")
@@ -233,6 +232,19 @@ def test_approve_pending_action(browser: Any, ui: UI) -> None:
     assert "approved" in events
     assert '"who":"ops"' in events
     screenshot(page, "ui-remediation-action")
+    assert w.problems(page) == []
+    page.close()
+
+
+def test_admin_switches_a_policy_mode(browser: Any, ui: UI) -> None:
+    page = log_in(browser, ui, ADMIN, "/remediation")
+    w = watch(page)
+    policy = page.locator("#policies tr.policy", has_text="restart-on-down")
+    policy.locator(".mode", has_text="live").wait_for(timeout=10_000)
+    policy.locator("button.mode-switch").click()
+    policy.locator(".mode", has_text="dry-run").wait_for(timeout=10_000)
+    policy.locator("button.mode-switch").click()
+    policy.locator(".mode", has_text="live").wait_for(timeout=10_000)
     assert w.problems(page) == []
     page.close()
 
