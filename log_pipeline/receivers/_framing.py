@@ -116,7 +116,7 @@ class SyslogFramer:
         return pos
 
     def _lines(self, buf: bytes, step: FramingStep) -> int:
-        pos = 0
+        pos, limit, out = 0, self.max_message_bytes, step.messages
         while True:
             nl = buf.find(b"\n", pos)
             if nl < 0:
@@ -125,10 +125,11 @@ class SyslogFramer:
             line = buf[pos:nl]
             if line.endswith(b"\r"):
                 line = line[:-1]
-            if not self._check_line_length(len(line), pos, step):
+            if len(line) > limit:
+                self._check_line_length(len(line), pos, step)
                 return pos
             if line:
-                step.messages.append(line)
+                out.append(line)
             pos = nl + 1
 
     def _check_line_length(self, length: int, pos: int, step: FramingStep) -> bool:
