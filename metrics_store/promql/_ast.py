@@ -96,7 +96,17 @@ def at_spec(at: Any) -> AtSpec | None:
         return ("start", 0)
     if kind == promql_parser.AtModifierType.End:
         return ("end", 0)
-    moment: datetime = at.at
+    try:
+        moment: datetime = at.at
+    except (ValueError, OverflowError) as exc:  # "number too large to fit in target type"
+        raise QueryParseError("parse error: timestamp out of bounds for @ modifier") from exc
+    except Exception:
+        raise
+    except BaseException as exc:
+        # promql_parser panics (pyo3's PanicException, a BaseException) converting a time before 1970.
+        if type(exc).__name__ != "PanicException":
+            raise
+        raise UnsupportedError("@ modifier timestamps before 1970 are not supported") from exc
     return ("ms", (moment - _EPOCH) // _ONE_MS)
 
 

@@ -47,7 +47,9 @@ def subquery_grid(node: Any, outer: Grid, query_start_ms: int, query_end_ms: int
 
 def check_step_budget(node: Any, grid: Grid, query_start_ms: int, query_end_ms: int, max_samples: int) -> int:
     """Total steps over all nodes of ``node`` evaluated on ``grid``; raises :class:`TooManySamplesError` as
-    soon as the running total exceeds ``max_samples``. Iterative (no recursion over deep trees)."""
+    soon as the running total exceeds ``max_samples``. Iterative (no recursion over deep trees). Exact for
+    what the evaluator evaluates node by node; an upper bound where it reads an argument itself
+    (``timestamp(x)``)."""
     total = 0
     stack: list[tuple[Any, Grid]] = [(node, grid)]
     while stack:
@@ -65,6 +67,4 @@ def check_step_budget(node: Any, grid: Grid, query_start_ms: int, query_end_ms: 
             stack.extend((n, g) for n in (current.expr, current.param) if n is not None)
         elif isinstance(current, promql_parser.Call):
             stack.extend((arg, g) for arg in current.args)
-        elif isinstance(current, promql_parser.MatrixSelector):
-            stack.append((current.vector_selector, g))
     return total

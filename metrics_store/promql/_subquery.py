@@ -32,6 +32,8 @@ def eval_subquery(
     if start < first:
         start += step_ms
     inner_steps = np.arange(start, int(ref.max()) + 1, step_ms, dtype=np.int64)
+    if not len(inner_steps):  # no multiple of step inside any window (e.g. [1ms:7d]): nothing to evaluate
+        return RangeSteps([], range_ms, ref)
     child = dataclasses.replace(ctx, steps_ms=inner_steps, samples_loaded=0)
     value = evaluate(child, node.expr)
     ctx.samples_loaded += child.samples_loaded
