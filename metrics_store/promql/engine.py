@@ -38,6 +38,7 @@ from metrics_store.promql.errors import (
     QueryExecutionError,
     QueryParseError,
     QueryTimeoutError,
+    QueryTimeRangeError,
     QueryTooComplexError,
     QueryTooLargeError,
     TooManyPointsError,
@@ -149,6 +150,9 @@ class Engine:
         timeout = self._timeout_s if timeout_s is None else min(timeout_s, self._timeout_s)
         ctx: EvalContext | None = None
         try:
+            for t_ms in (start_ms, end_ms):
+                if not -_MAX_ABS_TIME_MS <= t_ms <= _MAX_ABS_TIME_MS:
+                    raise QueryTimeRangeError(t_ms)
             if not instant and (end_ms - start_ms) // step_ms > self._max_points:
                 raise TooManyPointsError(self._max_points)
             node = parse(query)
@@ -188,6 +192,9 @@ class Engine:
                 self._metrics.samples_loaded.inc(ctx.samples_loaded)
             self._metrics.duration.labels(kind).observe(self._monotonic() - began)
 
+
+# Query times beyond this leave no room for offsets, ranges and lookback in int64 milliseconds.
+_MAX_ABS_TIME_MS = 2**62
 
 # Errors that are a limit refusing a query, and the ``reason`` label they are counted under.
 _REFUSAL_REASONS: list[tuple[type[QueryError], str]] = [

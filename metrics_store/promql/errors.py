@@ -7,6 +7,7 @@ status Prometheus answers with, so the HTTP layer never has to guess)::
     ├── QueryParseError          the query text is not valid PromQL                   bad_data   400
     │   └── QueryTooLargeError   too long, deep or many operators (checked unparsed)  bad_data   400
     ├── TooManyPointsError       range query over the points-per-series limit         bad_data   400
+    ├── QueryTimeRangeError      a query time beyond ±2^62 ms (int64 arithmetic)      bad_data   400
     ├── UnsupportedError         valid PromQL this engine does not implement          bad_data   422
     ├── QueryExecutionError      evaluation failed (e.g. duplicate label sets)        execution  422
     │   ├── TooManySamplesError  max_samples exceeded (step grids: checked up front)  execution  422
@@ -22,6 +23,7 @@ __all__ = [
     "QueryExecutionError",
     "QueryParseError",
     "QueryStorageError",
+    "QueryTimeRangeError",
     "QueryTimeoutError",
     "QueryTooComplexError",
     "QueryTooLargeError",
@@ -63,6 +65,16 @@ class TooManyPointsError(QueryError):
             f"exceeded maximum resolution of {limit:,} points per timeseries. "
             "Try decreasing the query resolution (?step=XX)"
         )
+
+
+class QueryTimeRangeError(QueryError):
+    """A query's start, end or time is so far from 1970 that step arithmetic would overflow int64."""
+
+    error_type = "bad_data"
+    http_status = 400
+
+    def __init__(self, time_ms: int) -> None:
+        super().__init__(f"query time {time_ms / 1000:g} s is out of range")
 
 
 class UnsupportedError(QueryError):

@@ -22,6 +22,7 @@ from metrics_store.promql import (
     Engine,
     Matrix,
     QueryParseError,
+    QueryTimeRangeError,
     QueryTooComplexError,
     QueryTooLargeError,
     TooManyPointsError,
@@ -330,3 +331,17 @@ def _frames() -> list[object]:
         out.append(frame)
         frame = frame.f_back  # type: ignore[assignment]
     return out
+
+
+# --- query times -------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("time_ms", [2**62 + 1, -(2**62) - 1, 10**303])
+def test_query_times_beyond_int64_arithmetic_are_bad_data(time_ms: int) -> None:
+    engine, _ = _engine()
+    with pytest.raises(QueryTimeRangeError, match=r"^query time -?[0-9.e+]+ s is out of range$") as info:
+        engine.instant_query("1", time_ms)
+    assert info.value.error_type == "bad_data" and info.value.http_status == 400
+    with pytest.raises(QueryTimeRangeError):
+        engine.range_query("1", min(time_ms, 0), max(time_ms, 0), 2**62)
+    assert isinstance(engine.instant_query("x offset -290y", 2**62), Vector)

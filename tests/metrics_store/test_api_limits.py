@@ -1,0 +1,76 @@
+"""Query limits as the HTTP API answers them: Prometheus' error JSON, status and errorType for every entry
+point that parses PromQL (query, query_range, match[] of series/labels/label values, format_query)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from prometheus_client import CollectorRegistry
+
+from metrics_store.api import ServerInfo, query_router, status_router
+from metrics_store.config import QueryLimits
+from metrics_store.memory import MemoryStore
+from metrics_store.model import labels_from
+
+CHAIN = "-".join(["1"] * 5000)
+PARENS = "(" * 10_000 + "1" + ")" * 10_000
+
+
+@pytest.fixture
+def client() -> TestClient:
+    store = MemoryStore()
+    ref = store.series_ref(labels_from({"__name__": "m", "i": "0"}))
+    store.append([ref] * 100, [t * 15_000 for t in range(100)], [1.0] * 100)
+    app = FastAPI()
+    limits = QueryLimits(max_samples=1_000_000)
+    app.include_router(query_router(store, limits=limits, clock=lambda: 1000.0, registry=CollectorRegistry()))
+    app.include_router(status_router(ServerInfo("test", datetime.now(UTC), lambda: "")))
+    return TestClient(app)
+
+
+def _error(resp: object, status: int, error_type: str) -> str:
+    assert resp.status_code == status, resp.text  # type: ignore[attr-defined]
+    body = resp.json()  # type: ignore[attr-defined]
+    assert body["status"] == "error" and body["errorType"] == error_type
+    return str(body["error"])
+
+
+@pytest.mark.parametrize("query", [CHAIN, PARENS], ids=["chain", "parens"])
+def test_every_parsing_entry_point_refuses_oversized_queries(client: TestClient, query: str) -> None:
+    for path, params in [
+        ("/api/v1/query", {"query": query}),
+        ("/api/v1/query_range", {"query": query, "start": "0", "end": "60", "step": "15"}),
+        ("/api/v1/format_query", {"query": query}),
+    ]:
+        message = _error(client.get(path, params=params), 400, "bad_data")
+        assert message.startswith('invalid parameter "query": parse error: expression '), message
+    for path in ("/api/v1/series", "/api/v1/labels", "/api/v1/label/i/values"):
+        message = _error(client.get(path, params={"match[]": query}), 400, "bad_data")
+        assert message.startswith('invalid parameter "match[]": parse error: expression '), message
+    assert client.get("/api/v1/query", params={"query": "m", "time": "100"}).json()["status"] == "success"
+
+
+def test_refusals_answered_like_prometheus(client: TestClient) -> None:
+    resp = client.get("/api/v1/query", params={"query": "max_over_time(vector(1)[7d:1ms])"})
+    assert _error(resp, 422, "execution") == (
+        "query processing would load too many samples into memory in query execution"
+    )
+    resp = client.get("/api/v1/query_range", params={"query": "1", "start": "0", "end": "11001", "step": "1"})
+    assert _error(resp, 400, "bad_data") == (
+        "exceeded maximum resolution of 11,000 points per timeseries. "
+        "Try decreasing the query resolution (?step=XX)"
+    )
+    resp = client.get("/api/v1/query", params={"query": "1", "time": "1e300"})
+    assert _error(resp, 400, "bad_data") == "query time 1e+300 s is out of range"
+
+
+def test_a_timeout_parameter_is_a_503_timeout(client: TestClient) -> None:
+    # A 1 µs deadline is past by the time the first node is evaluated.
+    resp = client.get(
+        "/api/v1/query_range",
+        params={"query": "sum(m)", "start": "0", "end": "1000", "step": "1", "timeout": "0.000001"},
+    )
+    assert _error(resp, 503, "timeout") == "query timed out in expression evaluation"
