@@ -45,9 +45,10 @@ class LogReceivers:
     """RELP, syslog TCP/UDP and TLS listeners appending to ``spool``; ``ports`` has the bound ports.
 
     Each stream listener has its own connection cap and idle timeout (``max_connections``,
-    ``idle_timeout_s``). Start/stop from one asyncio loop. ``stop`` closes the listeners, tells RELP peers
-    ``serverclose``, waits (bounded) for appends in flight; it does not close the spool (its owner does,
-    after stop).
+    ``idle_timeout_s``; a TLS handshake must finish within ``min(60, idle_timeout_s)`` seconds, before
+    the connection takes a slot). Start/stop from one asyncio loop. ``stop`` closes the listeners, tells
+    RELP peers ``serverclose``, waits (bounded) for appends in flight; it does not close the spool (its
+    owner does, after stop).
     """
 
     def __init__(
@@ -104,6 +105,7 @@ class LogReceivers:
                     tls.host,
                     tls.port,
                     ssl=_tls_context(tls),
+                    ssl_handshake_timeout=min(60.0, tls.idle_timeout_s),
                     backlog=512,
                 )
                 self._add("tls", srv)
