@@ -44,6 +44,9 @@ _STATIC_TYPES = {
 }
 _DEPLOY_ACTIONS = {"rollback", "blue_green"}
 _MAX_REFINED = 50  # alert episodes per events request whose exact firing time is looked up
+# The exact firing time is looked up with a 1 s step over one coarse step: only while that is at most this
+# many points (a 1,000-hour window or less), well under the engine's 11,000 points per series.
+_MAX_REFINE_POINTS = 3600
 
 
 def _environment(base_path: str) -> Environment:
@@ -198,10 +201,14 @@ def _events(sources: Sources, app: str, start: float, end: float) -> list[dict[s
     """Markers for the timeline: alerts turning firing (from ``ALERTS``), remediation actions and
     deployments (actions ``rollback``/``blue_green``), ascending by time.
 
-    An alert's firing episodes are found on a coarse grid (>= 15 s, up to a step late); each marker is then
-    put at the alert's exact firing time, the timestamp of the episode's first ``ALERTS`` sample (the rule
-    evaluation that turned it firing: ``active_at`` + ``for`` rounded up to an evaluation, the alert's
-    ``starts_at``), so a remediation action taken on the alert is never drawn before it."""
+    An alert's firing episodes are found on a coarse grid (>= 15 s, 1,000 points at most, up to a step
+    late); each marker is then put at the alert's exact firing time, the timestamp of the episode's first
+    ``ALERTS`` sample (the rule evaluation that turned it firing: ``active_at`` + ``for`` rounded up to an
+    evaluation, the alert's ``starts_at``), so a remediation action taken on the alert is never drawn before
+    it. That lookup reads one coarse step at 1 s resolution, so it is made only for the first
+    ``_MAX_REFINED`` episodes and only while a coarse step is at most ``_MAX_REFINE_POINTS`` s; past that
+    (a window over 1,000 hours, e.g. ``start=0&end=1e11``) markers stay at their coarse time, and every
+    query of the request stays a small one."""
     out: list[dict[str, Any]] = []
     if not (math.isfinite(start) and math.isfinite(end)) or end <= start:
         return out
@@ -219,7 +226,7 @@ def _events(sources: Sources, app: str, start: float, end: float) -> list[dict[s
                 if s.labels.get("app_instance"):
                     text += f" (instance {s.labels['app_instance']})"
                 exact = None
-                if refined < _MAX_REFINED:
+                if refined < _MAX_REFINED and step <= _MAX_REFINE_POINTS:
                     refined += 1
                     exact = _fired_at(sources, s.labels, max(start, t - step), t)
                 out.append({"t": t if exact is None else exact, "kind": "alert", "text": text})
