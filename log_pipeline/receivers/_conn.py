@@ -181,7 +181,12 @@ class StreamConnection(asyncio.Protocol):
     def _check_idle(self) -> None:
         self._timer = None
         transport, loop = self._transport, self._loop
-        if transport is None or loop is None or transport.is_closing():
+        if transport is None or loop is None:
+            return
+        if transport.is_closing():
+            # closed by us but still flushing to a peer that does not read: drop the unsent bytes
+            if transport.get_write_buffer_size() > 0:
+                transport.abort()
             return
         now, timeout = loop.time(), self._limits.idle_timeout_s
         if "commit" in self._paused:  # waiting for our own spool: not the peer's fault
@@ -199,7 +204,7 @@ class StreamConnection(asyncio.Protocol):
                 "nothing received" if reason == "idle" else "an incomplete message held",
                 timeout,
             )
-            self.shutdown()
+            self.shutdown()  # re-arms the timer: it aborts if the goodbye never drains
             return
         self._timer = loop.call_later(min(idle_at, stalled_at) - now, self._check_idle)
 
@@ -248,13 +253,16 @@ class StreamConnection(asyncio.Protocol):
             transport.close()
 
     def shutdown(self) -> None:
-        """End the connection (protocol error or server stop), saying goodbye as the protocol does."""
+        """End the connection (protocol error, timeout or server stop), saying goodbye as the protocol does.
+        A peer that does not read what is left is aborted by the idle timer (``_check_idle``)."""
         transport = self._transport
         if transport is not None and not transport.is_closing():
             bye = self._farewell()
             if bye:
                 transport.write(bye)
             transport.close()
+            if self._timer is None and self._loop is not None and self._admitted:
+                self._timer = self._loop.call_later(self._limits.idle_timeout_s, self._check_idle)
 
 
 class RelpConnection(StreamConnection):

@@ -131,6 +131,8 @@ class _FakeTransport(asyncio.Transport):
         self.reading = True
         self.closing = False
         self.written: list[bytes] = []
+        self.unsent = 0
+        self.aborted = False
 
     def get_extra_info(self, name: str, default: Any = None) -> Any:
         return ("127.0.0.1", 1) if name == "peername" else default
@@ -155,6 +157,10 @@ class _FakeTransport(asyncio.Transport):
 
     def abort(self) -> None:
         self.closing = True
+        self.aborted = True
+
+    def get_write_buffer_size(self) -> int:
+        return self.unsent
 
 
 def test_a_peer_that_does_not_read_its_acks_stops_our_reads() -> None:
@@ -175,6 +181,30 @@ def test_a_peer_that_does_not_read_its_acks_stops_our_reads() -> None:
         conn.resume_writing()
         assert t.reading
         conn.connection_lost(None)
+        ctx.executor.shutdown()
+
+    asyncio.run(run())
+
+
+def test_a_peer_that_never_reads_is_timed_out_then_aborted() -> None:
+    """Paused for writing, the peer sends nothing: closed after idle_timeout_s (with serverclose); when that
+    goodbye never drains either, the connection is aborted one timeout later (no fd or slot kept)."""
+
+    async def run() -> None:
+        ctx = Context(spool=None, metrics=ReceiverMetrics.create(CollectorRegistry()))  # type: ignore[arg-type]
+        slots = Slots(StreamLimits(4, 0.05))
+        conn = RelpConnection(ctx, slots, 1000)
+        t = _FakeTransport()
+        conn.connection_made(t)
+        conn.pause_writing()
+        t.unsent = 1 << 20
+        deadline = asyncio.get_running_loop().time() + 5
+        while not t.aborted:
+            assert asyncio.get_running_loop().time() < deadline, "never aborted"
+            await asyncio.sleep(0.01)
+        assert t.written == [b"0 serverclose 0\n"]
+        conn.connection_lost(None)
+        assert slots.used == 0
         ctx.executor.shutdown()
 
     asyncio.run(run())
