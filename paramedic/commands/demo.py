@@ -168,7 +168,8 @@ def _alerting_config(data_dir: Path, http_port: int, sinks: DemoSinks, interval_
         "inhibit_rules": [
             {
                 "source_matchers": ['severity="critical"'],
-                "target_matchers": ['severity="warning"'],
+                # A remediation approval request is caused by a critical alert of its app: never mute it.
+                "target_matchers": ['severity="warning"', 'alertname!~"Remediation.+"'],
                 "equal": ["app"],
             }
         ],
