@@ -190,7 +190,12 @@ class Paramedic:
         add_gzip(app)
         refusals = refusals_counter(self.registry)
         self.tokens = install_auth(
-            app, self.config.server.auth, base_dir=self.base_dir, registry=self.registry, refusals=refusals
+            app,
+            self.config.server.auth,
+            base_dir=self.base_dir,
+            registry=self.registry,
+            refusals=refusals,
+            trusted_proxies=self.config.server.trusted_proxies,
         )
         install_guards(app, self.config.server, refusals=refusals)  # outermost: Host, then body size
         app.include_router(
@@ -308,6 +313,8 @@ def serve(config_path: Path) -> None:
             log_level="info",
             access_log=False,
             lifespan="on",
+            # X-Forwarded-For/-Proto only from these peers (client addresses for log-in throttling, https)
+            forwarded_allow_ips=[str(net) for net in config.server.trusted_proxies],
         )
     )
     log.info("serving on http://%s:%d", config.server.listen_host, config.server.listen_port)

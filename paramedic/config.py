@@ -92,11 +92,7 @@ class AuthConfig(BaseModel):
     secure_cookies: Literal["auto", "always", "never"] = Field(
         "auto",
         description="Mark the session cookie Secure: always, never, or auto (when the request came over "
-        "https, or a trusted proxy says so with X-Forwarded-Proto: https).",
-    )
-    trusted_proxies: list[IPvAnyNetwork] = Field(
-        default_factory=_LOOPBACK_NETWORKS.copy,
-        description="Peers whose X-Forwarded-Proto header is believed (secure_cookies: auto).",
+        "https, or a server.trusted_proxies peer says so with X-Forwarded-Proto: https).",
     )
     login: LoginThrottleConfig = Field(default_factory=LoginThrottleConfig)
 
@@ -148,6 +144,11 @@ class ServerConfig(BaseModel):
     listen_port: int = Field(9300, ge=0, le=65535, description="HTTP API port (0 = pick a free port).")
     auth: AuthConfig = Field(default_factory=AuthConfig)
     limits: LimitsConfig = Field(default_factory=LimitsConfig)
+    trusted_proxies: list[IPvAnyNetwork] = Field(
+        default_factory=_LOOPBACK_NETWORKS.copy,
+        description="Reverse proxies (addresses or networks) whose X-Forwarded-For and X-Forwarded-Proto "
+        "are believed: the client address log-ins are throttled by, and https for Secure cookies.",
+    )
     trusted_hosts: list[str] | None = Field(
         None,
         description="Host header values served (a port is ignored; '*.example.com' matches subdomains, "

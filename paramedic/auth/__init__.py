@@ -18,6 +18,8 @@ session; every state-changing request needs the CSRF token anyway) and Secure pe
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from ipaddress import IPv4Network, IPv6Network
 from pathlib import Path
 
 import prometheus_client
@@ -26,7 +28,7 @@ from prometheus_client import CollectorRegistry, Counter
 
 from dashboard.auth_pages import login_router
 from paramedic.auth._body_limit import BodyLimitMiddleware, BodyTooLarge
-from paramedic.auth._cookies import secure_cookie_rule
+from paramedic.auth._cookies import LOOPBACK_PROXIES, secure_cookie_rule
 from paramedic.auth._hosts import TrustedHostsMiddleware, default_hosts
 from paramedic.auth._login import SessionLogin, login_counter
 from paramedic.auth._middleware import CSRF_FIELD, CSRF_HEADER, AuthMiddleware, credentials, decisions_counter
@@ -126,10 +128,12 @@ def install(
     sessions: SessionStore | None = None,
     dashboard_path: str = "",
     refusals: Counter | None = None,
+    trusted_proxies: Sequence[IPv4Network | IPv6Network] = LOOPBACK_PROXIES,
 ) -> TokenStore:
     """Apply the auth middleware to every route of ``app`` and mount ``/login`` and ``/logout``; returns the
     token store it reads. ``dashboard_path`` is where the dashboard is mounted (the page after login).
-    ``refusals`` is ``paramedic_http_refusals_total`` when the caller made it (see :func:`install_guards`)."""
+    ``refusals`` is ``paramedic_http_refusals_total`` when the caller made it (see :func:`install_guards`);
+    ``trusted_proxies`` (``server.trusted_proxies``) may say a request came over https."""
     store = TokenStore(tokens_path(config, base_dir))
     users = UserStore(users_path(config, base_dir))
     sessions = sessions or SessionStore(idle_s=SESSION_IDLE_S, max_s=SESSION_MAX_S)
@@ -155,7 +159,7 @@ def install(
         attempts=login_counter(registry),
         refusals=refusals if refusals is not None else refusals_counter(registry),
     )
-    secure = secure_cookie_rule(config.secure_cookies, config.trusted_proxies)
+    secure = secure_cookie_rule(config.secure_cookies, trusted_proxies)
     app.include_router(login_router(service, base_path=dashboard_path, secure=secure))
     return store
 

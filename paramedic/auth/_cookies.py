@@ -1,7 +1,7 @@
 """Whether the session cookie is ``Secure`` (``server.auth.secure_cookies``).
 
 ``always`` and ``never`` mean what they say. ``auto`` marks it Secure when the request reached us over https,
-or when the peer is a trusted proxy (``server.auth.trusted_proxies``, loopback by default) whose
+or when the peer is a trusted proxy (``server.trusted_proxies``, loopback by default) whose
 ``X-Forwarded-Proto`` says https: the usual TLS-terminating reverse proxy. Headers from other peers are
 ignored (anyone can send them).
 """
@@ -15,7 +15,9 @@ from typing import Literal
 
 from starlette.requests import Request
 
-__all__ = ["secure_cookie_rule"]
+__all__ = ["LOOPBACK_PROXIES", "secure_cookie_rule"]
+
+LOOPBACK_PROXIES = (IPv4Network("127.0.0.1/32"), IPv6Network("::1/128"))
 
 
 def secure_cookie_rule(
