@@ -19,6 +19,10 @@ against a live cluster)::
         hosts: ["https://es.example:9200"]
         index_prefix: paramedic-logs
         api_key: ...                  # or username + password
+
+Secrets (``api_key``, ``password``) are :class:`~pydantic.SecretStr`; a config dump shows them, and the
+password of a host URL (``https://user:pass@es:9200``), as ``<secret>`` (:mod:`metrics_store.redact`),
+as do search errors and the server log.
 """
 
 from __future__ import annotations

@@ -32,6 +32,7 @@ from log_pipeline.search._es_query import to_es
 from log_pipeline.search._metrics import StoreMetrics
 from log_pipeline.search.base import Bucket, Context, RecordNotFoundError, SearchError, SearchPage
 from log_pipeline.search.query import Node, parse_query
+from metrics_store.redact import redact_text
 
 __all__ = ["INDEX_TEMPLATE", "ElasticsearchStore"]
 
@@ -121,7 +122,9 @@ class ElasticsearchStore:
             self._es.indices.put_index_template(name=self._prefix, **body)
         except (ApiError, TransportError) as exc:
             self._metrics.error("template")
-            raise SearchError(f"cannot install index template {self._prefix!r}: {exc}") from exc
+            raise SearchError(
+                redact_text(f"cannot install index template {self._prefix!r}: {exc}")
+            ) from exc  # hosts may hold credentials
 
     # ---- writing -----------------------------------------------------------------------------------
 
@@ -153,7 +156,9 @@ class ElasticsearchStore:
                     raise SearchError(f"elasticsearch rejected a record: {item}")
         except (ApiError, TransportError, helpers.BulkIndexError) as exc:
             self._metrics.error("bulk")
-            raise SearchError(f"elasticsearch bulk write failed: {exc}") from exc
+            raise SearchError(
+                redact_text(f"elasticsearch bulk write failed: {exc}")
+            ) from exc  # hosts may hold credentials
         self._metrics.written.inc(len(records))
 
     def close(self) -> None:
@@ -177,7 +182,9 @@ class ElasticsearchStore:
             resp = self._es.search(index=f"{self._prefix}-*", ignore_unavailable=True, **body)
         except (ApiError, TransportError) as exc:
             self._metrics.error("search")
-            raise SearchError(f"elasticsearch search failed: {exc}") from exc
+            raise SearchError(
+                redact_text(f"elasticsearch search failed: {exc}")
+            ) from exc  # hosts may hold credentials
         return dict(resp.body)
 
     def _page(

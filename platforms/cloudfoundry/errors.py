@@ -2,7 +2,8 @@
 
 Every error names the call (``GET /v3/apps``), the HTTP status when there was one, and Cloud Foundry's own
 error ``title`` / ``detail`` (CC v3 error JSON ``{"errors": [{"code", "title", "detail"}]}``); the httpx
-exception, when there is one, is chained as ``__cause__``::
+exception, when there is one, is chained as ``__cause__``. Messages never carry a URL's password or a
+``?token=`` value (:func:`metrics_store.redact.redact_text`)::
 
     PlatformError
     └── CloudFoundryError              call (+ status, title, detail)
@@ -16,6 +17,7 @@ exception, when there is one, is chained as ``__cause__``::
 
 from __future__ import annotations
 
+from metrics_store.redact import redact_text
 from platforms.base import PlatformError
 
 __all__ = [
@@ -39,7 +41,7 @@ class CloudFoundryError(PlatformError):
         self.status = status
         self.title = title
         self.detail = detail
-        super().__init__(f"cloudfoundry: {call}: {message}")
+        super().__init__(redact_text(f"cloudfoundry: {call}: {message}"))
 
 
 class CFApiError(CloudFoundryError):
