@@ -2,7 +2,8 @@
 ``bench/hostile.py`` so that the two never drift.
 
 Each entry of :data:`CATALOGUE` is one hostile action against a :class:`~tests.support.hostile.Target` and
-returns what it got back, one string per exchange: an HTTP status (``"400"``), or for the raw-socket kinds
+returns what it got back, one string per exchange: an HTTP status (``"400"``, ``"503 Retry-After"`` when the
+server sheds load and says when to retry), or for the raw-socket kinds
 and failed exchanges ``"timeout"``, ``"refused"``, ``"reset"``, ``"closed"`` (the server closed the
 connection), ``"held"`` (the server kept it open until we gave up) or ``"sent"``. Every action is bounded:
 HTTP reads time out after :data:`READ_TIMEOUT_S`, raw sockets give up after a few seconds, nothing waits for
@@ -21,7 +22,7 @@ import socket
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -53,9 +54,16 @@ Attack = Callable[[Target], list[str]]
 def _get(t: Target, path: str, params: dict[str, str], role: str | None = "viewer") -> str:
     try:
         with t.client(role, timeout_s=READ_TIMEOUT_S) as c:
-            return str(c.get(path, params=params).status_code)
+            return _status(c.get(path, params=params))
     except httpx.HTTPError as exc:
         return _failure(exc)
+
+
+def _status(resp: httpx.Response) -> str:
+    """The status code; ``503 Retry-After`` for a deliberate shed of load (a 503 that says when to retry)."""
+    if resp.status_code == 503 and "retry-after" in resp.headers:
+        return "503 Retry-After"
+    return str(resp.status_code)
 
 
 def _failure(exc: BaseException) -> str:
@@ -119,7 +127,7 @@ def alerts_filter_regex(t: Target) -> list[str]:
 def _post(t: Target, path: str, role: str | None, **kw: object) -> str:
     try:
         with t.client(role, timeout_s=READ_TIMEOUT_S) as c:
-            return str(c.post(path, **kw).status_code)  # type: ignore[arg-type]
+            return _status(c.post(path, **kw))  # type: ignore[arg-type]
     except httpx.HTTPError as exc:
         return _failure(exc)
 
@@ -163,7 +171,7 @@ def password_guesses(t: Target) -> list[str]:
                 token = found.group(1) if found else ""
                 form = {"username": "admin", "password": f"guess-{i}", "csrf_token": token, "next": "/"}
                 page = c.post("/login", data=form)
-                out.append(str(page.status_code))
+                out.append(_status(page))
     except httpx.HTTPError as exc:
         out.append(_failure(exc))
     return out
@@ -198,7 +206,7 @@ def tail_subscribers(t: Target) -> list[str]:
             except httpx.HTTPError as exc:
                 out.append(_failure(exc))
                 continue
-            out.append(str(resp.status_code))
+            out.append(_status(resp))
             if resp.status_code == 200:
                 streams.append(resp)
         try:
@@ -318,10 +326,14 @@ def prepare(t: Target) -> None:
             sock.sendall(_syslog_line(LONG_A))
 
 
-def burst_plan(count: int, seed: int = 11) -> list[str]:
-    """``count`` kinds, every kind as evenly as possible, in a fixed shuffled order."""
-    kinds = list(CATALOGUE)
-    plan = [kinds[i % len(kinds)] for i in range(count)]
+def burst_plan(count: int, seed: int = 11, kinds: Sequence[str] = ()) -> list[str]:
+    """``count`` kinds (all of :data:`CATALOGUE` unless ``kinds`` names some), every kind as evenly as
+    possible, in a fixed shuffled order."""
+    unknown = set(kinds) - set(CATALOGUE)
+    if unknown:
+        raise ValueError(f"unknown hostile kinds {sorted(unknown)}; known: {', '.join(CATALOGUE)}")
+    chosen = list(kinds) or list(CATALOGUE)
+    plan = [chosen[i % len(chosen)] for i in range(count)]
     random.Random(seed).shuffle(plan)
     return plan
 
@@ -349,7 +361,8 @@ class Burst:
         return out
 
     def server_errors(self) -> list[tuple[str, str]]:
-        """(kind, result) for every 5xx, reset or timeout a hostile HTTP exchange got."""
+        """(kind, result) for every 5xx (but a ``503 Retry-After``), reset or timeout a hostile HTTP exchange
+        got."""
         bad = {"reset", "timeout", "refused"}
         return [
             (o.kind, r)
@@ -359,7 +372,7 @@ class Burst:
         ]
 
 
-def run_burst(t: Target, count: int, workers: int, seed: int = 11) -> Burst:
+def run_burst(t: Target, count: int, workers: int, seed: int = 11, kinds: Sequence[str] = ()) -> Burst:
     """Fire :func:`burst_plan` ``(count)`` from ``workers`` threads at once; stops early (every later action
     is skipped) once the server process has exited, and records the kinds that were in flight."""
     burst = Burst()
@@ -403,7 +416,7 @@ def run_burst(t: Target, count: int, workers: int, seed: int = 11) -> Burst:
     watcher.start()
     try:
         with ThreadPoolExecutor(workers, thread_name_prefix="hostile") as pool:
-            for future in [pool.submit(one, kind) for kind in burst_plan(count, seed)]:
+            for future in [pool.submit(one, kind) for kind in burst_plan(count, seed, kinds)]:
                 future.result()
     finally:
         done.set()
