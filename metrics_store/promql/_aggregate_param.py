@@ -163,7 +163,9 @@ def _count_values(
     counts: dict[Labels, np.ndarray] = {}
     for s in vec.series:
         base = [p for p in s.labels if p[0] != label]
-        for step in np.flatnonzero(s.present).tolist():
+        for i, step in enumerate(np.flatnonzero(s.present).tolist()):
+            if i % _DEADLINE_EVERY_STEPS == 0:
+                ctx.check_deadline()
             labels = tuple(sorted([*base, (label, format_go_float(float(s.values[step])))]))
             key = _key(labels, by, names)
             arr = counts.get(key)

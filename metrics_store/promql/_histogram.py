@@ -68,6 +68,9 @@ def bucket_quantile(q: float, buckets: list[tuple[float, float]]) -> float:
     return start + (end - start) * (rank / count)
 
 
+_DEADLINE_EVERY_STEPS = 1024  # the per-step loop checks the query deadline this often
+
+
 def histogram_quantile(ctx: EvalContext, args: list[EvalValue]) -> EvalValue:
     q, vec = args
     if not isinstance(q, ScalarSteps) or not isinstance(vec, VectorSteps):
@@ -84,6 +87,8 @@ def histogram_quantile(ctx: EvalContext, args: list[EvalValue]) -> EvalValue:
         values = np.full(ctx.num_steps, np.nan)
         present = np.zeros(ctx.num_steps, dtype=np.bool_)
         for i in range(ctx.num_steps):
+            if i % _DEADLINE_EVERY_STEPS == 0:
+                ctx.check_deadline()
             buckets = [(b, float(s.values[i])) for b, s in members if s.present[i]]
             if buckets:
                 present[i] = True
