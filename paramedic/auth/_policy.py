@@ -191,6 +191,8 @@ def route_table_markdown() -> str:
     rows = ["| Method | Route | Needs |", "|---|---|---|"]
     for r in sorted(ROUTE_RULES, key=lambda r: (r.path, r.method)):
         need = _WHO[r.need]
+        if r.need == "read" and is_ui(r.path):
+            need = "viewer (a log-in or token, even with `anonymous_read`)"
         if r.signed:
             need += "; with `?token=`: the signed link itself"
         rows.append(f"| {r.method} | `{r.path}` | {need} |")

@@ -103,3 +103,5 @@ def test_the_markdown_table_lists_every_rule() -> None:
     assert len(table.splitlines()) == 2 + len(ROUTE_RULES)
     assert "| POST | `/api/v1/policies/{name}/mode` | admin |" in table
     assert "| POST | `/api/v2/alerts` | alert-sender (or operator, admin) |" in table
+    assert "| GET | `/api/v2/alerts` | viewer (anyone when `anonymous_read`) |" in table
+    assert "| GET | `/alerts` | viewer (a log-in or token, even with `anonymous_read`) |" in table  # web UI
