@@ -164,8 +164,10 @@ def test_a_1mib_line_trickled_in_small_chunks_is_refused_without_freezing(target
             assert closed_by_server(s, 10)
 
     while_alive(target, attack)
+    # refused once the line passed max_message_bytes (128 KiB); whether the client got to write the whole MiB
+    # first depends on the socket buffers, so only the server's verdict is checked
     assert metric(target, "paramedic_logs_errors_total", transport="tcp", reason="oversize") == before + 1
-    assert sent[0] < 1 << 20  # refused at max_message_bytes (128 KiB), long before the whole MiB
+    assert sent[0] >= 128 * 1024
 
 
 def test_a_big_relp_frame_trickled_in_small_chunks_is_acked(target: Target) -> None:
