@@ -79,13 +79,13 @@ def _userinfo(info: str) -> str:
 
 def redact_url(url: str) -> str:
     """``url`` with the password of its userinfo (a lone user part too) and the values of secret-named query
-    parameters replaced by ``<secret>``; anything that is not a URL with those is returned unchanged."""
+    parameters replaced by ``<secret>``; text that is not one URL goes through :func:`redact_text`."""
     try:
         parts = urlsplit(url)
     except ValueError:
         return redact_text(url)
-    if not parts.scheme or not parts.netloc:
-        return url
+    if not parts.scheme or not parts.netloc or any(c.isspace() for c in url):
+        return redact_text(url)
     netloc = parts.netloc
     info, at, host = netloc.rpartition("@")
     if at:

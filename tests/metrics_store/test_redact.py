@@ -43,6 +43,7 @@ def test_ordinary_keys(key: str) -> None:
         ("https://example.com/a?token=abc&page=2", "https://example.com/a?token=<secret>&page=2"),
         ("https://example.com/a?page=2", "https://example.com/a?page=2"),
         ("not a url", "not a url"),
+        ("see http://u:pw@h/x for details", "see http://u:<secret>@h/x for details"),
     ],
 )
 def test_redact_url(url: str, want: str) -> None:
