@@ -47,6 +47,7 @@ from metrics_store.model import Labels, Matcher, SeriesData
 __all__ = ["EmbeddedStore"]
 
 log = logging.getLogger("metrics_store.embedded")
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 
 _Frozen = tuple[list[Chunk], list[tuple[int, Labels]]]
 
@@ -173,6 +174,8 @@ class EmbeddedStore:
     def _rows(
         self, matchers: Sequence[Matcher], start_ms: int, end_ms: int
     ) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.int64], npt.NDArray[np.float64]]:
+        # Stored timestamps are int64: wider bounds (the API passes on any number it parses) mean the same.
+        start_ms, end_ms = (min(max(t, _INT64_MIN), _INT64_MAX) for t in (start_ms, end_ms))
         with self._lock:
             if self._closed:
                 raise StoreClosedError("store is closed")

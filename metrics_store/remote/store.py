@@ -60,6 +60,10 @@ LineWriter = Callable[[str], None]
 """Sends one line-protocol body; raises ApiException or urllib3.exceptions.HTTPError on failure."""
 
 _MAX_LINES_PER_REQUEST = 50_000
+# Prometheus' minTime/maxTime (web/api/v1): the widest range VictoriaMetrics' export accepts (it matches
+# nothing beyond). Wider bounds, which the HTTP API passes on for any number it parses, mean the same.
+_MIN_TIME_MS = (-(2**63) // 1000 + 62135596801) * 1000
+_MAX_TIME_MS = ((2**63 - 1) // 1000 - 62135596801) * 1000 + 999
 _MS = cast(WritePrecision, WritePrecision.MS)  # typed as the class, valued as its str constants
 
 
@@ -178,6 +182,7 @@ class RemoteStore:
     def _export(self, matchers: Sequence[Matcher], start_ms: int, end_ms: int) -> list[SeriesData]:
         if self._closed:
             raise StoreClosedError("store is closed")
+        start_ms, end_ms = (min(max(t, _MIN_TIME_MS), _MAX_TIME_MS) for t in (start_ms, end_ms))
         influx = self._cfg.naming == "influxdb"
         form = {
             "match[]": selector(matchers, influx),

@@ -201,6 +201,19 @@ def series_api(b: Backend) -> None:
     assert b.store.series_ref(a) == b.store.series_ref(a)  # refs are stable
 
 
+def time_bounds(b: Backend) -> None:
+    """Times beyond int64 milliseconds (the HTTP API passes on any number it parses, e.g. ``end=1e300``)
+    answer like the widest range, never a storage error."""
+    name = b.name("tb")
+    lbl = _write(b, {NAME: name}, [b.base_ms], [1.0])
+    sel = [Matcher(NAME, MatchOp.EQ, name)]
+    b.query(lambda: b.store.series(sel, b.base_ms, b.base_ms), lambda r: r == [lbl])
+    assert b.store.series(sel, -(2**200), 2**200) == [lbl]
+    assert [s.timestamps_ms.tolist() for s in b.store.select(sel, -(2**200), 2**200)] == [[b.base_ms]]
+    assert b.store.series(sel, 2**200, 2**201) == []
+    assert b.store.select(sel, -(2**201), -(2**200)) == []
+
+
 CHECKS: list[Callable[[Backend], None]] = [
     round_trip,
     matchers,
@@ -210,6 +223,7 @@ CHECKS: list[Callable[[Backend], None]] = [
     special_values,
     many_series,
     series_api,
+    time_bounds,
 ]
 
 
