@@ -6,7 +6,9 @@ JSON shapes, parameter checks and error format (``{"status":"error","errorType":
 bad parameters and queries refused by a limit, 422 for execution errors and unsupported PromQL, 503 for
 timeouts). POST bodies
 (``application/x-www-form-urlencoded``) are parsed here; body values take precedence over the URL's, like
-Go's ``Request.FormValue``. Evaluation runs in the thread pool, never on the event loop.
+Go's ``Request.FormValue``. Evaluation runs in worker threads, never on the event loop, at most
+``limits.max_concurrency`` queries at once (Prometheus' ``query.max-concurrency``) and never in the
+threads Starlette's other sync routes need.
 
 ``status_router(info)`` (buildinfo, runtimeinfo, config, flags, format_query, query_exemplars, rules, alerts)
 completes what Grafana's Prometheus datasource calls; see :mod:`metrics_store._api_status`.
@@ -22,6 +24,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import orjson
+from anyio import CapacityLimiter, to_thread
 from fastapi import APIRouter, Request, Response
 from prometheus_client import REGISTRY, CollectorRegistry
 from starlette.concurrency import run_in_threadpool
@@ -168,13 +171,17 @@ def query_router(
     ``time``."""
     engine = Engine.from_limits(querier, limits, registry=registry)
     router = APIRouter()
+    # Evaluation and rendering run in threads of their own, at most max_concurrency at once: a burst of slow
+    # queries waits here instead of taking every thread of Starlette's pool (where /-/healthy and the
+    # other sync routes run).
+    evaluators = CapacityLimiter(limits.max_concurrency)
 
     async def _run(fn: Callable[[], QueryValue]) -> Response:
         try:
-            value = await run_in_threadpool(fn)
+            value = await to_thread.run_sync(fn, limiter=evaluators)
         except QueryError as exc:
             return error_response(_translate(exc))
-        body = await run_in_threadpool(_render, value)  # big matrices take a while: off the event loop
+        body = await to_thread.run_sync(_render, value, limiter=evaluators)  # big matrices take a while
         return Response(body, media_type="application/json")
 
     @router.api_route("/api/v1/query", methods=["GET", "POST"])

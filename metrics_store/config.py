@@ -18,6 +18,7 @@ Both types take a ``query`` section: the limits of the PromQL engine that answer
         max_samples: 50000000         # [query.max-samples] samples loaded / steps allocated by one query
         lookback_delta_s: 300         # [query.lookback-delta 5m] how far back an instant selector looks
         max_points_per_series: 11000  # range queries: (end - start) / step at most this (400 bad_data)
+        max_concurrency: 20           # [query.max-concurrency] API queries evaluated at once; more wait
 
 ``type: remote`` — writes InfluxDB line protocol, reads the Prometheus HTTP API (VictoriaMetrics)::
 
@@ -62,6 +63,12 @@ class QueryLimits(BaseModel):
     lookback_delta_s: float = Field(300.0, gt=0, description="How far back an instant selector looks.")
     max_points_per_series: int = Field(
         11_000, gt=0, description="A range query may ask for at most this many steps ((end - start) / step)."
+    )
+    max_concurrency: int = Field(
+        20,
+        gt=0,
+        description="Queries of the HTTP API evaluated at once, in threads of their own; more wait for a "
+        "free one, so slow queries never take the threads the other routes answer from.",
     )
 
 

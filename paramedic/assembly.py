@@ -252,6 +252,7 @@ class Paramedic:
                 "query.lookback-delta": format_duration(self.config.metrics_store.query.lookback_delta_s),
                 "query.timeout": format_duration(self.config.metrics_store.query.timeout_s),
                 "query.max-samples": str(self.config.metrics_store.query.max_samples),
+                "query.max-concurrency": str(self.config.metrics_store.query.max_concurrency),
             },
             storage_retention=(
                 format_duration(self.config.metrics_store.retention_s)

@@ -3,8 +3,12 @@ point that parses PromQL (query, query_range, match[] of series/labels/label val
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
+import anyio
+import httpx
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
@@ -13,7 +17,7 @@ from prometheus_client import CollectorRegistry
 from metrics_store.api import ServerInfo, query_router, status_router
 from metrics_store.config import QueryLimits
 from metrics_store.memory import MemoryStore
-from metrics_store.model import labels_from
+from metrics_store.model import Labels, Matcher, SeriesData, labels_from
 
 CHAIN = "-".join(["1"] * 5000)
 PARENS = "(" * 10_000 + "1" + ")" * 10_000
@@ -74,3 +78,65 @@ def test_a_timeout_parameter_is_a_503_timeout(client: TestClient) -> None:
         params={"query": "sum(m)", "start": "0", "end": "1000", "step": "1", "timeout": "0.000001"},
     )
     assert _error(resp, 503, "timeout") == "query timed out in expression evaluation"
+
+
+class _BlockingQuerier:
+    """A Querier whose ``select`` blocks until ``release`` is set, recording how many ran at once."""
+
+    def __init__(self) -> None:
+        self.release = threading.Event()
+        self.lock = threading.Lock()
+        self.running = self.most = self.entered = 0
+
+    def select(self, matchers: Sequence[Matcher], start_ms: int, end_ms: int) -> list[SeriesData]:
+        with self.lock:
+            self.running += 1
+            self.entered += 1
+            self.most = max(self.most, self.running)
+        self.release.wait(30)
+        with self.lock:
+            self.running -= 1
+        return []
+
+    def series(self, matchers: Sequence[Matcher], start_ms: int, end_ms: int) -> list[Labels]:
+        return []
+
+
+def test_queries_wait_for_a_free_evaluator_and_never_take_the_other_routes_threads() -> None:
+    """45 blocked queries (more than the 40 threads of Starlette's pool) with max_concurrency 2: two are
+    evaluated, the rest wait, and a sync route still answers meanwhile."""
+    querier = _BlockingQuerier()
+    app = FastAPI()
+    app.include_router(
+        query_router(querier, limits=QueryLimits(max_concurrency=2), registry=CollectorRegistry())
+    )
+
+    @app.get("/sync")
+    def sync_route() -> dict[str, bool]:
+        return {"ok": True}
+
+    async def main() -> list[int]:
+        statuses: list[int] = []
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+
+            async def one() -> None:
+                statuses.append((await client.get("/api/v1/query", params={"query": "up"})).status_code)
+
+            async with anyio.create_task_group() as tg:
+                for _ in range(45):
+                    tg.start_soon(one)
+                with anyio.fail_after(10):
+                    while querier.entered < 2:
+                        await anyio.sleep(0.01)
+                    assert (await client.get("/sync")).json() == {"ok": True}
+                assert querier.entered == 2
+                querier.release.set()
+        return statuses
+
+    try:
+        statuses = anyio.run(main)
+    finally:
+        querier.release.set()
+    assert statuses == [200] * 45
+    assert querier.most == 2 and querier.entered == 45

@@ -116,8 +116,8 @@ def test_a_slow_query_times_out_really_stops_and_never_blocks_other_requests(tar
 @pytest.fixture(scope="module")
 def limited_target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
     """A server with small ``metrics_store.query`` limits: 5 s lookback (the ordinary query reads ~5
-    samples), at most 20 samples per query, a 2 s timeout."""
-    limits = {"timeout_s": 2, "max_samples": 20, "lookback_delta_s": 5}
+    samples), at most 20 samples per query, a 2 s timeout, 3 queries at once."""
+    limits = {"timeout_s": 2, "max_samples": 20, "lookback_delta_s": 5, "max_concurrency": 3}
     with running_target(
         tmp_path_factory.mktemp("serve-limits"), extra_config={"metrics_store": {"query": limits}}
     ) as t:
@@ -130,6 +130,7 @@ def test_configured_limits_are_the_servers(limited_target: Target) -> None:
     assert flags["query.timeout"] == "2s"
     assert flags["query.max-samples"] == "20"
     assert flags["query.lookback-delta"] == "5s"
+    assert flags["query.max-concurrency"] == "3"
     limited_target.assert_alive()
 
 
