@@ -5,6 +5,8 @@ nor in the server's log after notifications to those receivers failed. Config du
 from __future__ import annotations
 
 import re
+import subprocess
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -12,7 +14,7 @@ import pytest
 import yaml
 
 from tests.support.hostile import PROBE_METRIC, SECRETS, Target
-from tests.support.servers import wait_until
+from tests.support.servers import require_binary, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -129,6 +131,18 @@ def test_config_dumps_show_secret_placeholders(target: Target) -> None:
     assert webhook["url"] == "http://hook:<secret>@127.0.0.1:9/hook"
     assert mail["password"] == "<secret>"
     assert yaml.safe_load(prom)["alerting"]["global"]["smtp_auth_password"] == "<secret>"
+
+
+def test_amtool_config_show_prints_placeholders(target: Target, tmp_path: Path) -> None:
+    """The real amtool still parses ``/api/v2/status`` and prints the redacted config."""
+    http_config = tmp_path / "amtool-http.yml"
+    http_config.write_text(f"authorization:\n  credentials: {target.tokens['viewer']}\n")
+    argv = [require_binary("amtool"), f"--alertmanager.url={target.base_url}"]
+    argv += [f"--http.config.file={http_config}", "config", "show"]
+    out = subprocess.run(argv, capture_output=True, text=True, timeout=20, check=False)
+    assert out.returncode == 0, out.stderr
+    assert "bearer_token: <secret>" in out.stdout and "smtp_auth_password: <secret>" in out.stdout
+    assert not _leaks(out.stdout + out.stderr)
 
 
 def test_log_holds_no_secret_after_failed_notifications(target: Target) -> None:
