@@ -72,10 +72,14 @@ def _engine(querier: object | None = None, **kw: int | float) -> tuple[Engine, C
 
 
 def test_defaults_are_prometheus_defaults() -> None:
-    assert (
-        QueryLimits(timeout_s=120, max_samples=50_000_000, lookback_delta_s=300, max_points_per_series=11_000)
-        == DEFAULT_QUERY_LIMITS
+    prometheus = QueryLimits(
+        timeout_s=120,
+        max_samples=50_000_000,
+        lookback_delta_s=300,
+        max_points_per_series=11_000,
+        max_concurrency=20,
     )
+    assert prometheus == DEFAULT_QUERY_LIMITS
 
 
 @pytest.mark.parametrize(
