@@ -9,8 +9,9 @@ One function per kind of output, each printing a secret as ``<secret>`` (as Prom
   ``<secret>``; other leaves become JSON-able. :func:`redacted_dump` does it for a pydantic model.
 * :func:`redact_text` — free text (a log line, an exception message): URL userinfo and secret-named query
   parameters (``?token=...``).
-* :class:`RedactingFilter` — a :class:`logging.Filter` applying :func:`redact_text` to every record (message
-  and traceback); the server installs it on its log handlers.
+* :class:`RedactingFilter` — a :class:`logging.Filter` applying :func:`redact_text` to a record (message and
+  traceback); :func:`install_log_redaction` applies it to every record the process creates (every logger and
+  handler, uvicorn's too), which ``paramedic serve`` does at start.
 
 This module imports nothing of Paramedic's, so every package may use it without breaking the one-way
 dependencies (it lives in ``metrics_store`` because every other package already depends on that one).
@@ -20,7 +21,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -30,6 +31,7 @@ from pydantic_core import to_jsonable_python
 __all__ = [
     "SECRET",
     "RedactingFilter",
+    "install_log_redaction",
     "is_secret_key",
     "redact",
     "redact_text",
@@ -168,3 +170,18 @@ class RedactingFilter(logging.Filter):
         if record.exc_text:
             record.exc_text = redact_text(record.exc_text)
         return True
+
+
+def install_log_redaction() -> Callable[..., logging.LogRecord]:
+    """Pass every log record this process creates through :class:`RedactingFilter` (a record factory, so
+    handlers configured later, such as uvicorn's, are covered). Returns the previous factory (to restore)."""
+    previous = logging.getLogRecordFactory()
+    scrubber = RedactingFilter()
+
+    def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = previous(*args, **kwargs)
+        scrubber.filter(record)
+        return record
+
+    logging.setLogRecordFactory(factory)
+    return previous

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from metrics_store.redact import RedactingFilter, redact_text
+from metrics_store.redact import install_log_redaction, redact_text
 from paramedic.config import ConfigError
 
 
@@ -16,8 +16,7 @@ def serve(config: Path = typer.Option(..., "--config", "-c", help="paramedic.yam
     from paramedic.assembly import serve as run  # noqa: PLC0415 -- heavy imports only here
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    for handler in logging.getLogger().handlers:  # URL passwords and ?token= values never reach the log
-        handler.addFilter(RedactingFilter())
+    install_log_redaction()  # URL passwords and ?token= values never reach the log
     # httpx logs every request at INFO: one line per scrape would drown the operator's log.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("httpcore").setLevel(logging.WARNING)

@@ -12,6 +12,7 @@ from pydantic import BaseModel, HttpUrl, SecretStr
 from metrics_store.redact import (
     SECRET,
     RedactingFilter,
+    install_log_redaction,
     is_secret_key,
     redact,
     redact_text,
@@ -109,3 +110,28 @@ def test_filter_redacts_message_args_and_traceback() -> None:
     line = logging.Formatter().format(record)
     assert "pw-x" not in line and "pw-y" not in line
     assert "http://u:<secret>@h/" in line
+
+
+def test_installed_redaction_covers_every_logger_and_handler() -> None:
+    seen: list[str] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            seen.append(self.format(record))
+
+    logger = logging.getLogger("tests.redact.installed")
+    logger.propagate = False
+    handler = Keep()
+    logger.addHandler(handler)
+    previous = install_log_redaction()
+    try:
+        logger.warning("POST %s refused", "http://h/x/approve?token=1790000000.abc")
+        try:
+            raise ValueError("http://u:pw-z@h/")
+        except ValueError:
+            logger.exception("failed")
+    finally:
+        logging.setLogRecordFactory(previous)
+        logger.removeHandler(handler)
+    assert seen[0] == "POST http://h/x/approve?token=<secret> refused"
+    assert "pw-z" not in seen[1] and "http://u:<secret>@h/" in seen[1]
