@@ -85,10 +85,16 @@ class EngineMetrics:
     def range(self, expr: str, start_s: float, end_s: float, step_s: float) -> list[RangeSeries]:
         # The grid is anchored at the end: its last point is exactly ``end_s`` (an instant query at end_s
         # gives the same value), whatever the rounding of start_s.
-        end_ms = round(end_s * 1000)
-        start_ms = end_ms - round((end_s - start_s) * 1000)
         try:
-            value: Matrix = self._engine.range_query(expr, start_ms, end_ms, max(1, round(step_s * 1000)))
+            end_ms = round(end_s * 1000)
+            start_ms = end_ms - round((end_s - start_s) * 1000)
+            step_ms = max(1, round(step_s * 1000))
+        except (OverflowError, ValueError) as exc:  # infinite or NaN milliseconds (e.g. start=-1.7e308)
+            raise ReaderError(
+                f"{expr}: time range out of bounds: {start_s} to {end_s} step {step_s}"
+            ) from exc
+        try:
+            value: Matrix = self._engine.range_query(expr, start_ms, end_ms, step_ms)
         except QueryError as exc:
             raise ReaderError(f"{expr}: {exc}") from exc
         return [
