@@ -20,7 +20,7 @@ from enum import StrEnum
 import numpy as np
 import numpy.typing as npt
 
-from metrics_store.regex import compile_anchored
+from metrics_store.regex import Regex, compile_anchored
 
 __all__ = [
     "METRIC_NAME",
@@ -80,6 +80,10 @@ class MatchOp(StrEnum):
     NRE = "!~"
 
 
+# Module constants: comparing with ``MatchOp.EQ`` would look the member up on every call of a hot loop.
+_EQ, _RE, _NRE = MatchOp.EQ, MatchOp.RE, MatchOp.NRE
+
+
 @dataclass(frozen=True, slots=True)
 class Matcher:
     """One label matcher. A missing label matches as the empty string (Prometheus semantics).
@@ -92,18 +96,18 @@ class Matcher:
     name: str
     op: MatchOp
     value: str
+    _regex: Regex | None = field(default=None, init=False, repr=False, compare=False, hash=False)
 
     def __post_init__(self) -> None:
-        if self.op is MatchOp.RE or self.op is MatchOp.NRE:
-            compile_anchored(self.value)
+        if self.op is _RE or self.op is _NRE:
+            object.__setattr__(self, "_regex", compile_anchored(self.value))
 
     def matches(self, value: str) -> bool:
-        if self.op is MatchOp.EQ:
-            return value == self.value
-        if self.op is MatchOp.NE:
-            return value != self.value
-        hit = compile_anchored(self.value).matches(value)
-        return hit if self.op is MatchOp.RE else not hit
+        rx = self._regex
+        if rx is None:
+            return value == self.value if self.op is _EQ else value != self.value
+        hit = rx.matches(value)
+        return hit if self.op is _RE else not hit
 
     def matches_labels(self, labels: Labels) -> bool:
         return self.matches(labels_get(labels, self.name))

@@ -20,9 +20,11 @@ relabeling, and Alertmanager here, where ``.`` has always matched a newline) or 
 pattern such as ``a)|(b`` means what it means in Prometheus.
 
 Matching a trivial pattern through RE2 costs ~1-2 µs per call (encoding plus the binding), several times
-Python's ``re``; :meth:`Regex.matches` therefore answers literals, alternations of literals, ``.*``, ``.+``,
-``lit.*``, ``.*lit`` and ``.*lit.*`` (with ``(?s)`` semantics) with string operations, exactly as RE2 would
-(Prometheus' ``FastRegexMatcher`` does the same). The pattern is still compiled, so RE2 decides what is valid.
+Python's ``re``; :meth:`Regex.matches` therefore answers alternations of literals, ``.*``, ``.+``, ``lit.*``,
+``.*lit`` and ``.*lit.*`` (the last four with ``(?s)`` semantics) with string operations, exactly as RE2 would
+(Prometheus' ``FastRegexMatcher`` does the same), and refuses a text without the literal prefix RE2 proves
+every match has (``instance-`` for ``instance-(1|2).*``) before calling RE2. The pattern is still compiled,
+so RE2 decides what is valid.
 
 A compiled :class:`Regex` is immutable and safe to share between threads. RE2's own error logging to stderr is
 off; errors are :class:`RegexError` (a ``ValueError``) naming the pattern.
@@ -30,9 +32,11 @@ off; errors are :class:`RegexError` (a ``ValueError``) naming the pattern.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Protocol
+from operator import methodcaller
+from typing import Protocol, cast
 
 import re2
 from re2 import _re2  # type: ignore[attr-defined]  # the binding: bool matching without the wrapper's generator
@@ -74,6 +78,7 @@ class _Binding(Protocol):
     def Match(self, anchor: object, text: bytes, pos: int, endpos: int) -> list[tuple[int, int]]: ...  # noqa: N802
     def NumberOfCapturingGroups(self) -> int: ...  # noqa: N802
     def NamedCapturingGroups(self) -> list[tuple[bytes, int]]: ...  # noqa: N802
+    def PossibleMatchRange(self, maxlen: int) -> tuple[bool, bytes, bytes]: ...  # noqa: N802
 
 
 def _encode(text: str) -> bytes:
@@ -124,41 +129,73 @@ def _split_alternatives(pattern: str) -> list[str]:
 
 @dataclass(frozen=True, slots=True)
 class _Fast:
-    """A pattern answered by string operations: kind is set, any, nonempty, prefix, suffix or contains."""
+    """A pattern that is an alternation of literals, ``lit.*``, ``.*lit``, ``.*lit.*``, ``.*`` and ``.+``."""
 
-    kind: str
-    literal: str = ""
-    options: frozenset[str] = frozenset()
+    exact: frozenset[str]
+    prefixes: tuple[str, ...]
+    suffixes: tuple[str, ...]
+    infixes: tuple[str, ...]
+    anything: bool
+    nonempty: bool
 
     def matches(self, text: str) -> bool:
-        if self.kind == "set":
-            return text in self.options
-        if self.kind == "any":
-            return True
-        if self.kind == "nonempty":
-            return text != ""
-        if self.kind == "prefix":
-            return text.startswith(self.literal)
-        if self.kind == "suffix":
-            return text.endswith(self.literal)
-        return self.literal in text
+        return (
+            text in self.exact
+            or self.anything
+            or (self.nonempty and text != "")
+            or (bool(self.prefixes) and text.startswith(self.prefixes))
+            or (bool(self.suffixes) and text.endswith(self.suffixes))
+            or any(infix in text for infix in self.infixes)
+        )
 
 
-def _fast_path(pattern: str, dot_nl: bool) -> _Fast | None:
-    """The string operation equal to the anchored pattern when it has a shape the module doc lists."""
-    literals = [_unescape_literal(p) for p in _split_alternatives(pattern)]
-    if all(lit is not None for lit in literals):
-        return _Fast("set", options=frozenset(lit for lit in literals if lit is not None))
-    if not dot_nl:
+def _shape(alternative: str, dot_nl: bool) -> tuple[str, str] | None:
+    """(kind, literal) of one alternative: exact, prefix, suffix, infix, anything or nonempty; else None."""
+    literal = _unescape_literal(alternative)
+    if literal is not None:
+        return "exact", literal
+    if not dot_nl:  # without (?s) ``.`` stops at a newline: only literals are string operations
         return None
-    if pattern in (".*", ".+"):
-        return _Fast("any" if pattern == ".*" else "nonempty")
-    head, tail = pattern.startswith(".*"), pattern.endswith(".*") and not pattern.endswith("\\.*")
-    middle = pattern[2 if head else 0 : len(pattern) - 2 if tail else len(pattern)]
+    if alternative in (".*", ".+"):
+        return ("anything" if alternative == ".*" else "nonempty"), ""
+    head = alternative.startswith(".*")
+    tail = alternative.endswith(".*") and not alternative.endswith("\\.*")
+    middle = alternative[2 if head else 0 : len(alternative) - 2 if tail else len(alternative)]
     literal = _unescape_literal(middle) if (head or tail) and middle else None
     if literal is None:
         return None
-    return _Fast("contains" if head and tail else "suffix" if head else "prefix", literal)
+    return ("infix" if head and tail else "suffix" if head else "prefix"), literal
+
+
+def _fast_path(pattern: str, dot_nl: bool) -> Callable[[str], bool] | None:
+    """A predicate equal to the anchored pattern when it has a shape the module doc lists: a C-level string
+    operation when it has a single kind (the common case in hot loops), else :meth:`_Fast.matches`."""
+    shapes = [_shape(alternative, dot_nl) for alternative in _split_alternatives(pattern)]
+    by_kind: dict[str, list[str]] = {}
+    for shape in shapes:
+        if shape is None:
+            return None
+        by_kind.setdefault(shape[0], []).append(shape[1])
+    if len(by_kind) == 1:
+        kind, literals = next(iter(by_kind.items()))
+        if kind == "exact":
+            return frozenset(literals).__contains__
+        if kind == "prefix":
+            return cast("Callable[[str], bool]", methodcaller("startswith", tuple(literals)))
+        if kind == "suffix":
+            return cast("Callable[[str], bool]", methodcaller("endswith", tuple(literals)))
+        if kind == "infix" and len(literals) == 1:
+            return cast("Callable[[str], bool]", methodcaller("__contains__", literals[0]))
+        if kind == "nonempty":
+            return bool
+    return _Fast(
+        exact=frozenset(by_kind.get("exact", ())),
+        prefixes=tuple(by_kind.get("prefix", ())),
+        suffixes=tuple(by_kind.get("suffix", ())),
+        infixes=tuple(by_kind.get("infix", ())),
+        anything="anything" in by_kind,
+        nonempty="nonempty" in by_kind,
+    ).matches
 
 
 class Groups:
@@ -186,9 +223,15 @@ class Groups:
 
 
 class Regex:
-    """A compiled, anchored pattern; build it with :func:`compile_anchored`."""
+    """A compiled, anchored pattern; build it with :func:`compile_anchored`.
 
-    __slots__ = ("_fast", "_names", "_re", "pattern")
+    ``matches(text)`` is True when the whole of ``text`` matches. It is an attribute chosen at construction
+    (a fast-path string operation, or RE2 behind the required-prefix check), so a hot loop pays one call.
+    """
+
+    __slots__ = ("_names", "_prefix", "_re", "matches", "pattern")
+
+    matches: Callable[[str], bool]
 
     def __init__(self, pattern: str, *, dot_nl: bool) -> None:
         self.pattern = pattern
@@ -203,12 +246,12 @@ class Regex:
             raise RegexError(pattern, _decode(compiled.error()))
         self._re = compiled
         self._names = {_decode(k): v for k, v in compiled.NamedCapturingGroups()}
-        self._fast = _fast_path(pattern, dot_nl)
+        self._prefix = _required_prefix(compiled, encoded, options)
+        self.matches = _fast_path(pattern, dot_nl) or self._matches_re2
 
-    def matches(self, text: str) -> bool:
-        """True when the whole of ``text`` matches."""
-        if self._fast is not None:
-            return self._fast.matches(text)
+    def _matches_re2(self, text: str) -> bool:
+        if not text.startswith(self._prefix):
+            return False
         data = _encode(text)
         return self._re.Match(_UNANCHORED, data, 0, len(data))[0] != _NO_MATCH
 
@@ -222,6 +265,30 @@ class Regex:
 
     def __repr__(self) -> str:
         return f"Regex({self.pattern!r})"
+
+
+def _required_prefix(compiled: _Binding, pattern: bytes, options: re2.Options) -> str:
+    """A prefix every matching text has ("" when none is known), from RE2's own analysis.
+
+    RE2 bounds every match anchored at the start between two strings; their common prefix is shared by every
+    match. The wrapped pattern matches only whole texts when the user's pattern is a well-formed regex by
+    itself (Go's concatenation makes ``a)|(b`` match ``xxb``), so other patterns get no prefix.
+    """
+    alone: _Binding = _re2.RE2(pattern, options)
+    if not alone.ok():
+        return ""
+    ok, low, high = compiled.PossibleMatchRange(64)
+    common = bytearray()
+    for a, b in zip(low, high, strict=False):
+        if a != b:
+            break
+        common.append(a)
+    for cut in range(4):  # drop a code point cut at the end
+        try:
+            return bytes(common[: len(common) - cut]).decode() if ok else ""
+        except UnicodeDecodeError:
+            continue
+    return ""
 
 
 @lru_cache(maxsize=CACHE_SIZE)

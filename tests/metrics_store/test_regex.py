@@ -119,18 +119,28 @@ def test_compiled_patterns_are_cached_and_bounded() -> None:
 # ---- fast paths are exactly RE2 -------------------------------------------------------------------------
 
 _LITERALS = st.text(st.sampled_from("ab.-_é\n\\|*+?()"), max_size=4)
-_SHAPES = st.one_of(
+_SIMPLE = st.one_of(
     _LITERALS,
-    st.lists(_LITERALS, min_size=1, max_size=4).map("|".join),
     _LITERALS.map(lambda s: s + ".*"),
     _LITERALS.map(lambda s: ".*" + s),
     _LITERALS.map(lambda s: ".*" + s + ".*"),
+    st.sampled_from([".*", ".+"]),
+)
+_SHAPES = st.one_of(
+    _SIMPLE,
+    st.lists(_SIMPLE, min_size=2, max_size=4).map("|".join),
     st.sampled_from([".*", ".+", "", "a\\.b", "\\.*", ".*\\.", "a\\|b|c", "\\\\.*", ".*\\\\"]),
+    # general patterns, answered by RE2 after the required-prefix check
+    st.tuples(
+        _LITERALS,
+        st.sampled_from(["(a|b)*", "[b.]", "(?i)A", "é?", "(é|\\n)", ")|(", "|b", "{2}"]),
+        _LITERALS,
+    ).map("".join),
 )
 
 
 def _slow(rx: Regex, text: str) -> bool:
-    return rx.match(text) is not None  # the RE2 path, never a fast path
+    return rx.match(text) is not None  # RE2 itself: no fast path, no prefix check
 
 
 @settings(max_examples=500, derandomize=True, deadline=None)
@@ -138,6 +148,8 @@ def _slow(rx: Regex, text: str) -> bool:
 @example("a.*", "a\nb", True)
 @example(".+", "\n", True)
 @example("a|", "", True)
+@example("ab)|(b", "xb", True)  # Go's concatenation: no required prefix
+@example("a(?i)B", "ab", False)
 def test_fast_paths_answer_exactly_as_re2(pattern: str, text: str, dot_nl: bool) -> None:
     try:
         rx = compile_anchored(pattern, dot_nl=dot_nl)
