@@ -24,6 +24,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import promql_parser
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from metrics_store.promql import QueryParseError, check_query_text
 from remediation.base import RemediationError
 from remediation.config import PolicyFile
 from remediation.policy.yaml_errors import key_path
@@ -207,8 +208,9 @@ def _expr(metric_map: Mapping[str, str], rule: ScalingRule, app: str, where: str
     base = template.replace("$app", app).replace("$metric", rule.metric_type)
     expr = f"{base} {rule.operator} {rule.threshold:g}"
     try:
+        check_query_text(expr)  # the native parser must never see a stack-overflowing text
         promql_parser.parse(expr)
-    except ValueError as exc:
+    except (ValueError, QueryParseError) as exc:
         raise AutoscalerError(
             f"{where}.metric_type: the mapped PromQL {expr!r} does not parse: {exc}"
         ) from exc

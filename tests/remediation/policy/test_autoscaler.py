@@ -113,3 +113,12 @@ def test_cli_stdout_is_two_yaml_documents() -> None:
     assert res.exit_code == 0
     docs = list(yaml.safe_load_all(res.stdout))
     assert "groups" in docs[0] and "policies" in docs[1]
+
+
+def test_metric_map_over_the_promql_text_guard_is_refused() -> None:
+    pol = parse_autoscaler_policy(
+        {"instance_min_count": 1, "instance_max_count": 3,
+         "scaling_rules": [{"metric_type": "cpu", "threshold": 80, "operator": ">", "adjustment": "+1"}]}
+    )  # fmt: skip
+    with pytest.raises(AutoscalerError, match=r"the mapped PromQL .* does not parse"):
+        convert(pol, "web", {"cpu": "-".join(["1"] * 5000)})

@@ -120,3 +120,15 @@ def test_shipped_policy_packs_load() -> None:
     packs = sorted((ROOT / "remediation" / "packs").glob("*.yaml"))
     if packs:
         load_policies(packs)
+
+
+def test_verify_expr_over_the_promql_text_guard_is_a_policy_problem() -> None:
+    # 5,000 terms overflow the native parser's stack (a crashed process); the guard refuses them first
+    chain = "-".join(["1"] * 5000)
+    text = (
+        "policies:\n  - name: p\n    trigger:\n      matchers: ['alertname=\"X\"']\n"
+        f"    action: {{type: restart_app}}\n    verify: {{expr: '{chain}'}}\n"
+    )
+    with pytest.raises(PolicyError) as info:
+        parse_policy_file(text, "p.yaml")
+    assert "verify.expr: not PromQL" in str(info.value)
