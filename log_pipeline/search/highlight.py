@@ -11,7 +11,9 @@ indexed (:func:`~log_pipeline.search.query.message_tokens`: lower-cased alphanum
 is never narrower or wider than what the store matched. Pure functions, safe from any thread.
 
 This runs on the event loop for every hit, so it is linear in the message for any query: wildcards are matched
-with RE2 (:mod:`metrics_store.regex`; a wildcard too large for it highlights nothing), and phrases are found
+with RE2 (:mod:`metrics_store.regex`; a wildcard too large for it highlights nothing), once per distinct token
+and only against tokens of at most :data:`MAX_WILDCARD_TOKEN_CHARS` characters (no store matches a longer
+token: tantivy drops tokens over 40 bytes, Elasticsearch splits them at 255 characters); phrases are found
 with Knuth-Morris-Pratt over the token list (not by comparing a slice at every position).
 """
 
@@ -33,7 +35,9 @@ from log_pipeline.search.query import (
 )
 from metrics_store.regex import Regex, RegexError, compile_anchored
 
-__all__ = ["Highlight", "highlight"]
+__all__ = ["MAX_WILDCARD_TOKEN_CHARS", "Highlight", "highlight"]
+
+MAX_WILDCARD_TOKEN_CHARS = 255
 
 # The same tokens as query.message_tokens, with their positions.
 _TOKEN = re.compile(r"[^\W_]+|_+", re.UNICODE)
@@ -109,7 +113,8 @@ def highlight(node: Node, message: str) -> Highlight:
         if isinstance(c, Wildcard):
             rx = _wildcard(c.pattern.lower())
             if rx is not None:
-                spans.extend((s, e) for s, e, w in found if rx.matches(w))
+                hit = {w for w in set(words) if len(w) <= MAX_WILDCARD_TOKEN_CHARS and rx.matches(w)}
+                spans.extend((s, e) for s, e, w in found if w in hit)
         elif isinstance(c, Term | Phrase):
             want = message_tokens(c.value if isinstance(c, Term) else c.text)
             n = len(want)

@@ -16,9 +16,11 @@ resolved by :func:`resolve_field`: the labels (``app``, ``instance``, ``host``, 
 parsed field.
 Backends translate the AST (``search/_tantivy_query.py``, ``search/_es_query.py``).
 
-Limits, so that no query can exhaust the stack or the CPU of the parser, the translations or the highlighter
-(all recursive over the AST): at most :data:`MAX_QUERY_CHARS` characters and :data:`MAX_DEPTH` levels of
-nesting (parentheses and ``NOT``); anything else that does not parse is a :class:`QuerySyntaxError` too.
+Limits, so that no query can exhaust the stack or the CPU of the parser, the translations, the highlighter
+and live-tail matching (all recursive over the AST, or linear in the wildcard's length per token): at most
+:data:`MAX_QUERY_CHARS` characters, :data:`MAX_DEPTH` levels of nesting (parentheses and ``NOT``) and
+:data:`MAX_WILDCARD_CHARS` characters in one wildcard; past a limit, as for anything else that does not
+parse, :func:`parse_query` raises :class:`QuerySyntaxError`.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ __all__ = [
     "LABEL_NAMES",
     "MAX_DEPTH",
     "MAX_QUERY_CHARS",
+    "MAX_WILDCARD_CHARS",
     "And",
     "FieldRef",
     "MatchAll",
@@ -52,6 +55,7 @@ __all__ = [
 LABEL_NAMES = frozenset({"app", "instance", "host", "level", "source", "transport"})
 MAX_QUERY_CHARS = 16_384
 MAX_DEPTH = 64
+MAX_WILDCARD_CHARS = 256
 _FIELD_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.@-]*$")
 _TOKEN = re.compile(r"[^\W_]+|_+", re.UNICODE)  # alphanumeric runs, like tantivy's SimpleTokenizer
 
@@ -308,6 +312,8 @@ class _Parser:
         if tok.kind == "word":
             self.take()
             if "*" in tok.text or "?" in tok.text:
+                if len(tok.text) > MAX_WILDCARD_CHARS:
+                    raise QuerySyntaxError(f"wildcard longer than {MAX_WILDCARD_CHARS} characters", tok.col)
                 return MatchAll() if field_given and tok.text == "*" else Wildcard(field, tok.text)
             return Term(field, tok.text)
         if tok.kind == "lbrack" and field_given:

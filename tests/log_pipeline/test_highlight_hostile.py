@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
-from log_pipeline.search.highlight import highlight
+from log_pipeline.search.highlight import MAX_WILDCARD_TOKEN_CHARS, highlight
 from log_pipeline.search.query import MESSAGE as MESSAGE_FIELD
 from log_pipeline.search.query import Wildcard, parse_query
 
@@ -21,12 +21,18 @@ def _spans(fn: Callable[[], list[tuple[int, int]]]) -> list[tuple[int, int]]:
 
 
 def test_hostile_wildcard_highlights_correctly() -> None:
-    token = "a" * 50_000
-    message = f"{token} ab"
+    tokens = [f"{'a' * 250}{i:05d}" for i in range(200)]  # 255 characters each, all distinct
+    message = " ".join([*tokens, "aaab"])
     node = parse_query("*a*a*a*a*a*a*a*a*a*a*a*a*b")  # backtracks exponentially under Python's re
     assert _spans(lambda: highlight(node, message).message) == []
-    node = parse_query("a*b")
-    assert _spans(lambda: highlight(node, message).message) == [(50_001, 50_003)]
+    node = parse_query("*a*a*a*b")
+    assert _spans(lambda: highlight(node, message).message) == [(len(message) - 4, len(message))]
+
+
+def test_wildcards_skip_tokens_no_store_indexes() -> None:
+    long_token = "b" * (MAX_WILDCARD_TOKEN_CHARS + 1)
+    message = f"{long_token} {'b' * MAX_WILDCARD_TOKEN_CHARS}"
+    assert highlight(parse_query("b*"), message).message == [(len(long_token) + 1, len(message))]
 
 
 def test_wildcard_characters_are_literal_apart_from_star_and_question_mark() -> None:
