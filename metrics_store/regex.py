@@ -1,16 +1,16 @@
 """Linear-time regular expressions for every user-supplied pattern: RE2, the engine behind Go's ``regexp``.
 
-Python's ``re`` backtracks, so ``(.*.*)*X`` runs for ever while holding the GIL; RE2 matches in time linear
-in the text and accepts the syntax Prometheus and Alertmanager accept (Go's ``regexp``: ``(?P<n>...)`` and
-``(?<n>...)``, ``\\z``, ``[[:alpha:]]``, ``\\pL``; no lookaround, no backreferences, repeat counts up to
-1000).
+Python's ``re`` backtracks, so ``(.*.*)*X`` runs for ever while holding the GIL. RE2 matches in time linear
+in the text (times the size of the compiled pattern at worst), releases the GIL while it matches, and accepts
+the syntax Prometheus and Alertmanager accept (Go's ``regexp``: ``(?P<n>...)`` and ``(?<n>...)``, ``\\z``,
+``[[:alpha:]]``, ``\\pL``; no lookaround, no backreferences, repeat counts up to 1000).
 Every package compiles user patterns here (PromQL matchers, ``label_replace``, relabel rules, Alertmanager and
 silence matchers, search highlighting), so the limits below hold everywhere:
 
 * :data:`MAX_PATTERN_BYTES` (64 KiB of UTF-8): a longer pattern is refused before RE2 sees it.
 * :data:`MAX_MEM_BYTES` (2 MiB; RE2's default is 8) per compiled pattern: a program that does not fit in
   two thirds of it is refused ("pattern too large"); the rest bounds the lazy DFA cache (RE2 falls back to
-  its NFA, still linear, when the cache is full). A 64 KiB alternation of 2,000 literals fits easily.
+  its NFA, still linear in the text, when the cache is full). A 64 KiB alternation of 2,000 literals fits.
 * :data:`CACHE_SIZE` (256) compiled patterns kept in an LRU cache, so cached programs and DFA caches hold at
   most ``CACHE_SIZE * MAX_MEM_BYTES`` (512 MiB) even when built to be hostile; typical patterns use a few KiB.
 
@@ -27,7 +27,9 @@ every match has (``instance-`` for ``instance-(1|2).*``) before calling RE2. The
 so RE2 decides what is valid.
 
 A compiled :class:`Regex` is immutable and safe to share between threads. RE2's own error logging to stderr is
-off; errors are :class:`RegexError` (a ``ValueError``) naming the pattern.
+off; errors are :class:`RegexError` (a ``ValueError``) naming the pattern. Texts are matched as UTF-8; a
+lone surrogate (possible from JSON) passes as its raw bytes, which RE2's ``.`` does not match (a fast path
+treats it as any other character).
 """
 
 from __future__ import annotations
@@ -76,13 +78,11 @@ class _Binding(Protocol):
     def ok(self) -> bool: ...
     def error(self) -> bytes: ...
     def Match(self, anchor: object, text: bytes, pos: int, endpos: int) -> list[tuple[int, int]]: ...  # noqa: N802
-    def NumberOfCapturingGroups(self) -> int: ...  # noqa: N802
     def NamedCapturingGroups(self) -> list[tuple[bytes, int]]: ...  # noqa: N802
     def PossibleMatchRange(self, maxlen: int) -> tuple[bool, bytes, bytes]: ...  # noqa: N802
 
 
 def _encode(text: str) -> bytes:
-    # Lone surrogates (possible from JSON) pass through as invalid UTF-8, which RE2 simply does not match.
     return text.encode("utf-8", "surrogatepass")
 
 
@@ -275,17 +275,15 @@ def _required_prefix(compiled: _Binding, pattern: bytes, options: re2.Options) -
     itself (Go's concatenation makes ``a)|(b`` match ``xxb``), so other patterns get no prefix.
     """
     alone: _Binding = _re2.RE2(pattern, options)
-    if not alone.ok():
-        return ""
     ok, low, high = compiled.PossibleMatchRange(64)
-    common = bytearray()
-    for a, b in zip(low, high, strict=False):
-        if a != b:
-            break
-        common.append(a)
+    if not (alone.ok() and ok):
+        return ""
+    size = 0
+    while size < min(len(low), len(high)) and low[size] == high[size]:
+        size += 1
     for cut in range(4):  # drop a code point cut at the end
         try:
-            return bytes(common[: len(common) - cut]).decode() if ok else ""
+            return low[: size - cut].decode()
         except UnicodeDecodeError:
             continue
     return ""
