@@ -15,6 +15,7 @@ from log_pipeline.search.query import And, FieldRef, Node, Term
 __all__ = [
     "NS_PER_MS",
     "check_histogram_args",
+    "clamp_ns",
     "decode_cursor",
     "encode_cursor",
     "rfc3339_ns",
@@ -24,6 +25,10 @@ __all__ = [
 
 NS_PER_MS = 1_000_000
 MAX_BUCKETS = 11_000
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+# The times RFC 3339 can write (years 0001 to 9999), in Unix nanoseconds.
+_FIRST_NS = int(datetime(1, 1, 1, tzinfo=UTC).timestamp()) * 1_000_000_000
+_LAST_NS = int(datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC).timestamp()) * 1_000_000_000 + 999_999_999
 
 
 def encode_cursor(record: LogRecord) -> str:
@@ -67,12 +72,20 @@ def source_query(record: LogRecord) -> Node:
     raise SearchError(f"record {record.id!r} has neither app nor host labels; no context source")
 
 
+def clamp_ns(t: int | None) -> int | None:
+    """A search bound within int64 nanoseconds (the type of every stored timestamp, in both backends): the
+    API passes on any integer it parses, and a wider bound selects the same records."""
+    return None if t is None else min(max(t, _INT64_MIN), _INT64_MAX)
+
+
 def check_histogram_args(start_ns: int, end_ns: int, step_ns: int) -> int:
     """Validate and return the number of buckets."""
     if step_ns <= 0 or step_ns % NS_PER_MS:
         raise InvalidArgumentError("histogram step must be a positive whole number of milliseconds")
     if end_ns < start_ns:
         raise InvalidArgumentError("histogram end is before start")
+    if start_ns < _FIRST_NS or end_ns > _LAST_NS:  # bucket times are printed with rfc3339_ns
+        raise InvalidArgumentError("histogram start and end must lie within the years 0001 to 9999")
     buckets = (end_ns - start_ns) // step_ns + 1
     if buckets > MAX_BUCKETS:
         raise InvalidArgumentError(

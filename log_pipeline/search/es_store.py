@@ -23,6 +23,7 @@ from log_pipeline.model import LogRecord
 from log_pipeline.search._common import (
     NS_PER_MS,
     check_histogram_args,
+    clamp_ns,
     decode_cursor,
     encode_cursor,
     rfc3339_ns,
@@ -207,6 +208,7 @@ class ElasticsearchStore:
         self, query: str, start_ns: int | None, end_ns: int | None, limit: int, cursor: str | None = None
     ) -> SearchPage:
         node = parse_query(query)
+        start_ns, end_ns = clamp_ns(start_ns), clamp_ns(end_ns)
         after = decode_cursor(cursor) if cursor else None
         with self._metrics.query_seconds.time():
             hits, more, total = self._page(self._query(node, start_ns, end_ns), limit, after)

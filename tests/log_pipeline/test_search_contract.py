@@ -18,7 +18,7 @@ from elasticsearch import Elasticsearch
 from prometheus_client import CollectorRegistry
 
 from log_pipeline.model import LogRecord
-from log_pipeline.search.base import Bucket, RecordNotFoundError, SearchStore
+from log_pipeline.search.base import Bucket, InvalidArgumentError, RecordNotFoundError, SearchStore
 from log_pipeline.search.es_store import ElasticsearchStore, _source
 from log_pipeline.search.query import QuerySyntaxError
 from log_pipeline.search.tantivy_store import TantivyStore
@@ -222,6 +222,17 @@ def case_time_range(h: Harness) -> None:
         }
 
 
+def case_time_range_beyond_int64(h: Harness) -> None:
+    """Bounds wider than int64 nanoseconds (the API passes on any integer) select like the widest range."""
+    h.prime_search(DATA, 50)
+    page = h.store.search("", -(10**30), 10**30, 50)
+    assert ids(page.hits) == ids(newest_first(DATA))[:50]
+    if h.replay is not None:
+        assert h.last_body()["query"] == {
+            "bool": {"filter": [{"match_all": {}}, {"range": {"ts_ns": {"gte": -(2**63), "lte": 2**63 - 1}}}]}
+        }
+
+
 def case_cursor_pagination(h: Harness) -> None:
     expected = ids(newest_first(DATA))
     seen: list[str] = []
@@ -264,6 +275,16 @@ def case_histogram(h: Harness) -> None:
             "min_doc_count": 1,
         }
         assert body["size"] == 0
+
+
+def case_histogram_beyond_rfc3339_years(h: Harness) -> None:
+    """Bucket times must be printable (years 0001-9999): a window outside is a bad argument, not a crash."""
+    day = 86_400 * S
+    year_1 = -62_135_596_800 * S
+    year_10000 = 253_402_300_800 * S
+    for start, end in [(year_1 - day, year_1 + day), (year_10000 - day, year_10000 + day), (-(10**30), 0)]:
+        with pytest.raises(InvalidArgumentError, match="years 0001 to 9999"):
+            h.store.histogram("level:error", start, end, day)
 
 
 def case_context(h: Harness) -> None:
