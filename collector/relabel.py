@@ -1,8 +1,9 @@
 """Relabeling with Prometheus' exact semantics (``model/relabel/relabel.go``).
 
 * Regexes are RE2 (:mod:`metrics_store.regex`, Go's syntax, linear time), fully anchored (``^(?s:regex)$``).
-* ``$1``, ``${1}``, ``$name``, ``${name}`` and ``$$`` expand as Go's ``Regexp.Expand`` does: ``$1x`` is the
-  (missing) group named ``1x`` and expands to nothing; a malformed ``$`` stays literal.
+* ``$1``, ``${1}``, ``$name``, ``${name}`` and ``$$`` expand as Go's ``Regexp.Expand`` does
+  (:meth:`~metrics_store.regex.Groups.expand`): ``$1x`` is the (missing) group named ``1x`` and expands to
+  nothing; a malformed ``$`` stays literal.
 * ``replace`` leaves the labels alone when the regex does not match, skips an invalid target label name, and
   deletes the target label when the expansion is empty.
 * ``hashmod`` sets ``target_label`` to the big-endian value of the last 8 bytes of md5(joined values) modulo
@@ -22,9 +23,9 @@ from dataclasses import dataclass
 from collector.config import RelabelAction, RelabelConfig
 from collector.errors import RelabelError
 from metrics_store.model import Labels
-from metrics_store.regex import Groups, Regex, RegexError, compile_anchored
+from metrics_store.regex import Regex, RegexError, compile_anchored
 
-__all__ = ["CompiledRule", "compile_rules", "expand", "hashmod", "relabel", "relabel_labels"]
+__all__ = ["CompiledRule", "compile_rules", "hashmod", "relabel", "relabel_labels"]
 
 _LABEL_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
 
@@ -62,53 +63,6 @@ def compile_rules(configs: Iterable[RelabelConfig]) -> tuple[CompiledRule, ...]:
     return tuple(out)
 
 
-def _extract(template: str) -> tuple[str, int, str] | None:
-    """Go's ``regexp.extract``: (name, group number or -1, rest) or None when malformed."""
-    brace = template.startswith("{")
-    body = template[1:] if brace else template
-    i = 0
-    while i < len(body) and (body[i].isalnum() or body[i] == "_"):
-        i += 1
-    if i == 0:
-        return None
-    name = body[:i]
-    if brace:
-        if i >= len(body) or body[i] != "}":
-            return None
-        i += 1
-    num = int(name) if name.isascii() and name.isdigit() and len(name) <= 8 else -1
-    if len(name) > 1 and name[0] == "0":
-        num = -1
-    return name, num, body[i:]
-
-
-def expand(template: str, match: Groups) -> str:
-    """Expand ``template`` with the groups of ``match`` exactly like Go's ``Regexp.ExpandString``."""
-    if "$" not in template:
-        return template
-    out: list[str] = []
-    rest = template
-    while True:
-        before, dollar, after = rest.partition("$")
-        out.append(before)
-        if not dollar:
-            break
-        rest = after
-        if rest.startswith("$"):
-            out.append("$")
-            rest = rest[1:]
-            continue
-        parsed = _extract(rest)
-        if parsed is None:
-            out.append("$")
-            continue
-        name, num, rest = parsed
-        group = match.group(num if num >= 0 else name)  # None for a missing group: nothing, like Go
-        if group is not None:
-            out.append(group)
-    return "".join(out)
-
-
 def hashmod(value: str, modulus: int) -> int:
     """Prometheus' hashmod: last 8 bytes of md5(value), big-endian, modulo ``modulus``."""
     digest = hashlib.md5(value.encode(), usedforsecurity=False).digest()
@@ -129,7 +83,7 @@ def relabel(labels: dict[str, str], rules: Sequence[CompiledRule]) -> dict[str, 
             for name, value in sorted(labels.items()):
                 m = rule.regex.match(name)
                 if m is not None:
-                    new = expand(rule.replacement, m)
+                    new = m.expand(rule.replacement)
                     if value:
                         labels[new] = value
                     else:
@@ -148,10 +102,10 @@ def relabel(labels: dict[str, str], rules: Sequence[CompiledRule]) -> dict[str, 
             m = rule.regex.match(value)
             if m is None:
                 continue
-            target = expand(rule.target_label, m)
+            target = m.expand(rule.target_label)
             if _LABEL_NAME.fullmatch(target) is None:
                 continue
-            res = expand(rule.replacement, m)
+            res = m.expand(rule.replacement)
             if res:
                 labels[target] = res
             else:

@@ -221,6 +221,50 @@ class Groups:
         start, end = self._spans[index]
         return None if start < 0 else _decode(self._data[start:end])
 
+    def expand(self, template: str) -> str:
+        """``template`` with ``$1``, ``${1}``, ``$name``, ``${name}`` and ``$$`` expanded exactly as Go's
+        ``Regexp.ExpandString``: a name is the longest run of letters, digits and ``_`` (``$1x`` is the group
+        named ``1x``), a missing group expands to nothing, a malformed reference leaves the ``$`` as text."""
+        if "$" not in template:
+            return template
+        out: list[str] = []
+        rest = template
+        while True:
+            before, dollar, rest = rest.partition("$")
+            out.append(before)
+            if not dollar:
+                return "".join(out)
+            if rest.startswith("$"):
+                out.append("$")
+                rest = rest[1:]
+                continue
+            reference = _go_reference(rest)
+            if reference is None:
+                out.append("$")
+                continue
+            ref, rest = reference
+            out.append(self.group(ref) or "")
+
+
+def _is_name_char(c: str) -> bool:
+    return c == "_" or c.isalpha() or c.isdecimal()  # Go: unicode.IsLetter, unicode.IsDigit
+
+
+def _go_reference(text: str) -> tuple[int | str, str] | None:
+    """Go's ``regexp.extract`` on the text after a ``$``: (group number or name, rest); None if malformed."""
+    brace = text.startswith("{")
+    body = text[1:] if brace else text
+    i = 0
+    while i < len(body) and _is_name_char(body[i]):
+        i += 1
+    if i == 0 or (brace and (i >= len(body) or body[i] != "}")):
+        return None
+    name, rest = body[:i], body[i + 1 if brace else i :]
+    # A number: ASCII digits, below 1e9 (Go gives up at num >= 1e8 before a digit), no leading zero.
+    if name.isascii() and name.isdigit() and len(name) <= 9 and not (len(name) > 1 and name[0] == "0"):
+        return int(name), rest
+    return name, rest
+
 
 class Regex:
     """A compiled, anchored pattern; build it with :func:`compile_anchored`.

@@ -2,7 +2,8 @@
 sort and sort_desc — Prometheus 2.42.
 
 ``label_replace`` compiles its regex with RE2 (:mod:`metrics_store.regex`) as Prometheus 2.42 does:
-``^(?:regex)$``, so ``.`` does not match a newline there (unlike selectors and relabeling)."""
+``^(?:regex)$``, so ``.`` does not match a newline there (unlike selectors and relabeling), and expands the
+replacement with :meth:`~metrics_store.regex.Groups.expand` (Go's ``ExpandString``)."""
 
 from __future__ import annotations
 
@@ -15,12 +16,11 @@ from metrics_store.model import Labels
 from metrics_store.promql._context import EvalContext
 from metrics_store.promql._steps import EvalValue, StepSeries, StringValue, VectorSteps, merge_same_labels
 from metrics_store.promql.errors import QueryExecutionError
-from metrics_store.regex import Groups, RegexError, compile_anchored
+from metrics_store.regex import RegexError, compile_anchored
 
-__all__ = ["go_expand", "label_join", "label_replace", "sort", "sort_desc"]
+__all__ = ["label_join", "label_replace", "sort", "sort_desc"]
 
 _LABEL_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
-_NAME_CHAR = re.compile(r"[a-zA-Z0-9_]+")
 
 
 def _string(value: EvalValue) -> str:
@@ -33,48 +33,6 @@ def _vector(value: EvalValue) -> VectorSteps:
     if not isinstance(value, VectorSteps):
         raise TypeError(f"expected an instant vector, got {type(value).__name__}")
     return value
-
-
-def _group(match: Groups, name: str) -> str:
-    if name.isascii() and name.isdigit() and not (name[0] == "0" and len(name) > 1):
-        return match.group(int(name)) or ""
-    return match.group(name) or ""
-
-
-def go_expand(template: str, match: Groups) -> str:
-    """Go's ``Regexp.ExpandString``: ``$1``, ``${1}``, ``$name`` (longest name: ``$1x`` is group "1x"),
-    ``$$``; a malformed reference leaves the ``$`` as text."""
-    out: list[str] = []
-    i = 0
-    while i < len(template):
-        c = template[i]
-        if c != "$" or i + 1 >= len(template):
-            out.append(c)
-            i += 1
-            continue
-        nxt = template[i + 1]
-        if nxt == "$":
-            out.append("$")
-            i += 2
-            continue
-        if nxt == "{":
-            close = template.find("}", i + 2)
-            name = template[i + 2 : close] if close > 0 else ""
-            if not name or not _NAME_CHAR.fullmatch(name):
-                out.append("$")
-                i += 1
-                continue
-            out.append(_group(match, name))
-            i = close + 1
-            continue
-        m = _NAME_CHAR.match(template, i + 1)
-        if m is None:
-            out.append("$")
-            i += 1
-            continue
-        out.append(_group(match, m.group(0)))
-        i = m.end()
-    return "".join(out)
 
 
 def _set(labels: Labels, name: str, value: str) -> Labels:
@@ -110,7 +68,7 @@ def label_replace(ctx: EvalContext, args: list[EvalValue]) -> EvalValue:
         match = pattern.match(src_value)
         if match is None:
             return labels
-        return _set(labels, dst, go_expand(repl, match))
+        return _set(labels, dst, match.expand(repl))
 
     return _relabel(_vector(args[0]), relabel)
 

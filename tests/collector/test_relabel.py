@@ -10,7 +10,7 @@ import pytest
 
 from collector.config import RelabelConfig
 from collector.errors import RelabelError
-from collector.relabel import CompiledRule, compile_rules, expand, hashmod, relabel
+from collector.relabel import CompiledRule, compile_rules, hashmod, relabel
 from metrics_store.regex import compile_anchored
 
 # (id, input labels, rules, expected labels or None when dropped)
@@ -285,12 +285,17 @@ def test_relabel_table(
         ("${name}_", "foo_"),
         ("$01", ""),  # leading zero: a name, not a number
         ("$9", ""),
+        ("$1é", ""),  # Go: a name runs over Unicode letters ("1é")
+        ("$1½-$2٣", "foo½-"),  # "½" is no letter or digit in Go; "٣" (Arabic-Indic three) is a digit
+        ("${}", "${}"),
+        ("$ x", "$ x"),
+        ("${1}${name}$$", "foofoo$"),
     ],
 )
 def test_expand_like_go(template: str, expected: str) -> None:
     m = compile_anchored(r"(?P<name>foo)-(bar)").match("foo-bar")
     assert m is not None
-    assert expand(template, m) == expected
+    assert m.expand(template) == expected
 
 
 def test_hashmod_is_md5_low_64_bits_big_endian() -> None:
