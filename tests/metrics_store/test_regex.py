@@ -92,6 +92,13 @@ def test_what_go_refuses_is_a_regex_error_naming_the_pattern(pattern: str, reaso
     assert isinstance(info.value, ValueError)
 
 
+def test_re2_logs_nothing_to_stderr(capfd: pytest.CaptureFixture[str]) -> None:
+    for pattern in ("(?<=quiet)x", "quiet{1001}", r"(\pL{100}){10}quiet"):
+        with pytest.raises(RegexError):
+            compile_anchored(pattern)
+    assert capfd.readouterr().err == ""  # RE2's C++ logging writes straight to fd 2 unless log_errors is off
+
+
 @pytest.mark.parametrize(("pattern", "hostile", "matching"), CATASTROPHIC)
 def test_catastrophic_patterns_answer_correctly(pattern: str, hostile: str, matching: str) -> None:
     rx = compile_anchored(pattern)
