@@ -10,11 +10,11 @@ Clauses under ``NOT`` are ignored (they matched nothing shown). Tokens are found
 indexed (:func:`~log_pipeline.search.query.message_tokens`: lower-cased alphanumeric runs), so a highlight
 is never narrower or wider than what the store matched. Pure functions, safe from any thread.
 
-This runs on the event loop for every hit, so it is linear in the message for any query: wildcards are matched
-with RE2 (:mod:`metrics_store.regex`; a wildcard too large for it highlights nothing), once per distinct token
-and only against tokens of at most :data:`MAX_WILDCARD_TOKEN_CHARS` characters (no store matches a longer
-token: tantivy drops tokens over 40 bytes, Elasticsearch splits them at 255 characters); phrases are found
-with Knuth-Morris-Pratt over the token list (not by comparing a slice at every position).
+This runs on the event loop for every hit, so each clause costs time linear in the message: wildcards
+are matched with RE2 (:mod:`metrics_store.regex`; a wildcard too large for it highlights nothing), once per
+distinct token and only against tokens of at most :data:`MAX_WILDCARD_TOKEN_CHARS` characters (no store
+matches a longer token: tantivy drops tokens over 40 bytes, Elasticsearch splits them at 255 characters);
+phrases are found with Knuth-Morris-Pratt over the token list (not by comparing a slice at every position).
 """
 
 from __future__ import annotations
