@@ -105,3 +105,8 @@ def test_the_markdown_table_lists_every_rule() -> None:
     assert "| POST | `/api/v2/alerts` | alert-sender (or operator, admin) |" in table
     assert "| GET | `/api/v2/alerts` | viewer (anyone when `anonymous_read`) |" in table
     assert "| GET | `/alerts` | viewer (a log-in or token, even with `anonymous_read`) |" in table  # web UI
+
+
+def test_docs_security_holds_the_generated_route_table(repo_root: Path) -> None:
+    doc = (repo_root / "docs" / "security.md").read_text()
+    assert route_table_markdown() in doc, "regenerate the route table in docs/security.md"
