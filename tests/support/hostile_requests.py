@@ -30,6 +30,7 @@ from datetime import UTC, datetime
 import httpx
 
 from tests.support.hostile import PROBE_METRIC, Target
+from tests.support.servers import wait_until
 
 __all__ = [
     "CATALOGUE",
@@ -44,7 +45,9 @@ __all__ = [
 READ_TIMEOUT_S = 10.0
 EVIL_REGEX = "(.*.*)*X"  # exponential backtracking in Python's re on any subject without an X
 EVIL_WILDCARD = "*a" * 12 + "*b"  # a log-query wildcard with 13 stars: polynomial backtracking as a regex
-LONG_A = "a" * 4000  # subjects for the wildcard: long runs of "a" and never a "b"
+LONG_A = "a" * 64  # label values for the regexes: a run of "a" and never an X
+WORD_A = "a" * 39  # the longest token the embedded search indexes (tantivy drops tokens over 40 bytes)
+LINE_A = " ".join([WORD_A] * 100)  # log lines for the wildcard: 100 searchable tokens, never a "b"
 BIG_BODY_BYTES = 16 * 1024 * 1024
 LINE_BYTES = 1024 * 1024
 
@@ -212,7 +215,7 @@ def tail_subscribers(t: Target) -> list[str]:
         try:
             with _syslog(t) as sock:
                 for _ in range(5):
-                    sock.sendall(_syslog_line(LONG_A))
+                    sock.sendall(_syslog_line(LINE_A))
         except OSError as exc:
             out.append(_failure(exc))
         for resp in streams:  # read the first event (": connected"), then hang up
@@ -226,7 +229,7 @@ def log_search_highlight(t: Target) -> list[str]:
     params = {"q": EVIL_WILDCARD, "highlight": "true", "limit": "1000"}
     return [
         _get(t, "/api/v1/logs/search", params),
-        _get(t, "/api/v1/logs/search", {**params, "q": f"message:{EVIL_WILDCARD} OR {LONG_A[:200]}*"}),
+        _get(t, "/api/v1/logs/search", {**params, "q": f"{WORD_A} OR message:{EVIL_WILDCARD}"}),
     ]
 
 
@@ -306,24 +309,30 @@ CATALOGUE: dict[str, Attack] = {
 
 def prepare(t: Target) -> None:
     """Give the regex paths subjects: an alert and a silence with long label values (posted with the
-    operator token, as Prometheus and a person would) and log lines of long runs of ``a``."""
-    alert = [
-        {"labels": {"alertname": "HostileProbe", "pad": LONG_A[:64]}, "annotations": {"summary": LONG_A[:64]}}
-    ]
+    operator token, as Prometheus and a person would) and searchable log lines of 100 tokens of ``a``
+    (returns once the search finds them)."""
+    alert = [{"labels": {"alertname": "HostileProbe", "pad": LONG_A}, "annotations": {"summary": LONG_A}}]
     now = datetime.now(UTC)
     silence = {
-        "matchers": [{"name": "pad", "value": LONG_A[:64], "isRegex": False, "isEqual": True}],
+        "matchers": [{"name": "pad", "value": LONG_A, "isRegex": False, "isEqual": True}],
         "startsAt": now.isoformat(),
         "endsAt": now.replace(year=now.year + 1).isoformat(),
         "createdBy": "hostile",
-        "comment": LONG_A[:64],
+        "comment": LONG_A,
     }
     with t.client("operator") as c:
         c.post("/api/v2/alerts", json=alert).raise_for_status()
         c.post("/api/v2/silences", json=silence).raise_for_status()
     with _syslog(t) as sock:
         for _ in range(20):
-            sock.sendall(_syslog_line(LONG_A))
+            sock.sendall(_syslog_line(LINE_A))
+
+    def searchable() -> bool:
+        with t.client("viewer") as c:
+            r = c.get("/api/v1/logs/search", params={"q": WORD_A, "limit": "1"})
+        return r.status_code == 200 and r.json()["data"]["total"] > 0
+
+    wait_until(searchable, 30, "the hostile log lines to be searchable")
 
 
 def burst_plan(count: int, seed: int = 11, kinds: Sequence[str] = ()) -> list[str]:
