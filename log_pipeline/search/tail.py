@@ -45,6 +45,7 @@ from log_pipeline.search.query import (
     message_tokens,
     parse_query,
 )
+from metrics_store.regex import RegexError, compile_anchored
 
 __all__ = ["RefusalReason", "Subscription", "TailHub", "TailRefusedError", "matches", "wildcard_matcher"]
 
@@ -99,8 +100,11 @@ def _contains_tokens(message: str, text: str) -> bool:
 def wildcard_matcher(pattern: str) -> Callable[[str], bool]:
     """``*`` any run of characters, ``?`` one character (not a newline, as before), the rest literal;
     the whole text must match. RE2: linear in the text."""
-    rx = re2.compile("".join(".*" if c == "*" else "." if c == "?" else re2.escape(c) for c in pattern))
-    return lambda text: rx.fullmatch(text) is not None
+    translated = "".join(".*" if c == "*" else "." if c == "?" else re2.escape(c) for c in pattern)
+    try:
+        return compile_anchored(translated, dot_nl=False).matches  # the project's RE2 limits and options
+    except RegexError:  # too large for RE2's memory cap (the query parser bounds wildcards well below it)
+        return lambda _text: False
 
 
 def _in_range(v: float, node: Range) -> bool:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import time
+import threading
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -57,20 +57,30 @@ def test_matching_semantics(query: str, record: LogRecord, want: bool) -> None:
     assert matches(node, record) is want
 
 
-def test_hostile_wildcards_match_in_linear_time() -> None:
+def _finishes(fn: Callable[[], bool], timeout_s: float = 30.0) -> bool:
+    """Run ``fn`` in a thread; its answer, or a failure when it is still running after ``timeout_s`` (a
+    backtracking matcher needs minutes to hours here: this detects a freeze, it does not time anything)."""
+    out: list[bool] = []
+    worker = threading.Thread(target=lambda: out.append(fn()), daemon=True)
+    worker.start()
+    worker.join(timeout_s)
+    assert out, f"still matching after {timeout_s} s"
+    return out[0]
+
+
+def test_hostile_wildcards_do_not_freeze_the_matcher() -> None:
     value = "a" * 20_000
-    started = time.monotonic()
-    for query in ["app:" + "*a" * 200 + "*b", "message:" + "*a" * 200 + "*b", "app:" + "?*" * 300 + "b"]:
+    # each wildcard at the query language's 256-character cap; Python's re needed minutes for the first
+    for query in ["app:" + "*a" * 127 + "*b", "message:" + "*a" * 127 + "*b", "app:" + "?*" * 127 + "b"]:
         node = parse_query(query)
-        assert not matches(node, _rec(value + " " + value, app=value))
-    assert time.monotonic() - started < 2.0  # Python's re needed minutes for the first one
+        assert not _finishes(lambda node=node: matches(node, _rec(value + " " + value, app=value)))
+    assert _finishes(lambda: matches(parse_query("app:" + "*a" * 127), _rec("", app=value)))
 
 
-def test_phrase_of_repeated_tokens_is_linear() -> None:
+def test_phrase_of_repeated_tokens_does_not_freeze() -> None:
     node = parse_query('"' + " ".join(["a"] * 1000 + ["b"]) + '"')
-    started = time.monotonic()
-    assert not matches(node, _rec(" ".join(["a"] * 20_000)))
-    assert time.monotonic() - started < 2.0
+    assert not _finishes(lambda: matches(node, _rec(" ".join(["a"] * 20_000))))
+    assert _finishes(lambda: matches(node, _rec(" ".join(["a"] * 20_000 + ["b"]))))
 
 
 def test_subscriber_caps_global_and_per_principal() -> None:
