@@ -27,7 +27,8 @@ from __future__ import annotations
 import copy
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -41,13 +42,14 @@ from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 from schemathesis.core.result import Ok
 
-from tests.support.hostile import PROBE_METRIC, Target
+from tests.support.hostile import PROBE_METRIC, Target, running_target
 
 EXAMPLES_PER_OPERATION = 12  # per operation and generation mode
 HAND_EXAMPLES = 600  # per hand-written route family
 READ_TIMEOUT_S = 10.0
 STREAMING = {"/api/v1/logs/tail"}
 FORM = "application/x-www-form-urlencoded"
+POLICIES = Path(__file__).parents[1] / "remediation" / "policy" / "fixtures" / "policies.yaml"
 
 _STR = {"type": "string"}
 _NUMBER_OR_STR = {"anyOf": [{"type": "number"}, {"type": "string"}]}
@@ -84,6 +86,11 @@ UNDECLARED: dict[str, dict[str, dict[str, Any]]] = {
     "/api/v1/logs/context": {"id": _STR, "before": _COUNT, "after": _COUNT},
     "/api/v1/logs/patterns": {"app": _STR, "limit": _COUNT},
 }
+# The signed-link POSTs read ``token`` and a JSON (or form) ``{"reason": ...}`` body by hand.
+_REASON = {"type": "object", "properties": {"reason": _STR}}
+UNDECLARED_LINKS = ["/api/v1/actions/{action_id}/approve", "/api/v1/actions/{action_id}/reject"]
+REMEDIATION_PATHS = ("/api/v1/actions", "/api/v1/policies", "/api/v1/deployments")
+
 # Read routes the hand-written strategies cover: they must stay in the schema (a rename would drop them).
 READ_ROUTES = {
     "/api/v1/query",
@@ -112,6 +119,13 @@ def declare_parameters(raw: dict[str, Any]) -> dict[str, Any]:
             elif method == "post" and "requestBody" not in op:
                 body = {"type": "object", "properties": params, "additionalProperties": False}
                 op["requestBody"] = {"content": {"application/x-www-form-urlencoded": {"schema": body}}}
+    for path in UNDECLARED_LINKS:
+        op = schema["paths"].get(path, {}).get("post")
+        if op is None:
+            continue
+        if not any(p["name"] == "token" for p in op.get("parameters", [])):
+            op.setdefault("parameters", []).append({"name": "token", "in": "query", "schema": _STR})
+        op.setdefault("requestBody", {"content": {"application/json": {"schema": _REASON}}})
     return schema
 
 
@@ -179,7 +193,8 @@ def test_openapi_schema_needs_a_reader_and_lists_the_read_routes(target: Target)
     assert paths >= READ_ROUTES | set(UNDECLARED) | STREAMING, sorted(paths)
 
 
-def _run_schemathesis(target: Target, role: str | None) -> Problems:
+def _run_schemathesis(target: Target, role: str | None, only: tuple[str, ...] = ()) -> Problems:
+    """Every operation of the schema (those under the ``only`` prefixes when given) but the streaming ones."""
     raw = declare_parameters(_openapi(target, role))
     schema = schemathesis.openapi.from_dict(raw, config=schemathesis.Config())
     problems = Problems(target)
@@ -188,7 +203,7 @@ def _run_schemathesis(target: Target, role: str | None) -> Problems:
         for result in schema.get_all_operations():
             assert isinstance(result, Ok), f"the schema has an invalid operation: {result}"
             op = result.ok()
-            if op.path in STREAMING:
+            if op.path in STREAMING or (only and not op.path.startswith(only)):
                 continue
             operations += 1
             for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
@@ -196,7 +211,7 @@ def _run_schemathesis(target: Target, role: str | None) -> Problems:
                     _send_cases(target, role, session, op, mode, problems)
                 except Unsatisfiable:  # nothing to make negative: an operation without parameters
                     assert mode is GenerationMode.NEGATIVE
-    assert operations >= 30, f"only {operations} operations in the schema"
+    assert operations >= (9 if only else 30), f"only {operations} operations in the schema"
     return problems
 
 
@@ -231,6 +246,25 @@ def test_schemathesis_as_viewer(target: Target) -> None:
 
 def test_schemathesis_as_anonymous_reader(anonymous_target: Target) -> None:
     _run_schemathesis(anonymous_target, None).assert_none()
+
+
+@pytest.fixture(scope="module")
+def remediation_target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
+    """The same server with a local platform and remediation policies (its API routes join the schema),
+    anonymous reads on."""
+    tmp = tmp_path_factory.mktemp("serve-remediation")
+    (tmp / "policies.yaml").write_text(POLICIES.read_text())
+    extra = {
+        "platform": {"type": "local", "state_dir": "data/platform"},
+        "remediation": {"policy_files": ["policies.yaml"], "data_dir": "data/remediation"},
+    }
+    with running_target(tmp, anonymous_read=True, extra_config=extra) as t:
+        yield t
+
+
+@pytest.mark.parametrize("role", ["viewer", None], ids=["viewer", "anonymous"])
+def test_schemathesis_remediation_routes(remediation_target: Target, role: str | None) -> None:
+    _run_schemathesis(remediation_target, role, only=REMEDIATION_PATHS).assert_none()
 
 
 # ---------------------------------------------------------------------------------------------------------
