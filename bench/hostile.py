@@ -33,6 +33,7 @@ import multiprocessing
 import sys
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
@@ -57,6 +58,7 @@ class Reads:
 
     ms: dict[str, list[float]] = field(default_factory=lambda: {"query": [], "query_range": []})
     wrong: list[str] = field(default_factory=list)
+    spans: list[tuple[float, float]] = field(default_factory=list)  # (time.monotonic() start, ms) of each
 
     def all_ms(self) -> list[float]:
         return self.ms["query"] + self.ms["query_range"]
@@ -92,13 +94,15 @@ def ordinary_read(client: httpx.Client, kind: str, reads: Reads) -> None:
     else:
         params = {"query": PROBE_METRIC, "start": f"{now - 120:.3f}", "end": f"{now:.3f}", "step": "15"}
         check = _check_range
-    started = time.perf_counter()
+    started = time.monotonic()
     try:
         r = client.get(f"/api/v1/{kind}", params=params)
         problem = f"{kind}: HTTP {r.status_code}" if r.status_code != 200 else check(r.json())
     except httpx.HTTPError as exc:
         problem = f"{kind}: {type(exc).__name__}"
-    reads.ms[kind].append((time.perf_counter() - started) * 1000)
+    ms = (time.monotonic() - started) * 1000
+    reads.ms[kind].append(ms)
+    reads.spans.append((started, ms))
     if problem is not None:
         reads.wrong.append(problem)
 
@@ -117,7 +121,7 @@ def _reader(base_url: str, token: str, min_pairs: int, ready: Any, stop: Any, ou
             ordinary_read(client, "query", reads)
             ordinary_read(client, "query_range", reads)
             n += 1
-    out.send((reads.ms, reads.wrong))
+    out.send((reads.ms, reads.wrong, reads.spans))
     out.close()
 
 
@@ -139,9 +143,9 @@ def measure(target: Target, min_pairs: int, during: Callable[[], T] | None = Non
         result = during() if during is not None else None
     finally:
         stop.set()
-    ms, wrong = receive.recv()
+    ms, wrong, spans = receive.recv()
     child.join(30)
-    return Reads(ms, wrong), result
+    return Reads(ms, wrong, spans), result
 
 
 def peak_rss_mib(target: Target) -> float:
@@ -172,6 +176,17 @@ def print_reads(label: str, reads: Reads) -> None:
     both = reads.all_ms()
     p50, p99 = percentile(both, 50), percentile(both, 99)
     print(f"  {label:8} {'both':12} n={len(both):4}  p50 {p50:8.1f} ms  p99 {p99:8.1f} ms")
+
+
+def print_slowest(reads: Reads, burst: Burst) -> None:
+    """Which hostile kinds were in flight during the slowest 1% of the ordinary reads."""
+    slowest = sorted(reads.spans, key=lambda s: s[1], reverse=True)[: max(1, len(reads.spans) // 100)]
+    overlaps: Counter[str] = Counter()
+    for start, ms in slowest:
+        end = start + ms / 1000
+        overlaps.update({o.kind for o in burst.outcomes if o.started < end and o.started + o.seconds > start})
+    shown = ", ".join(f"{kind} {n}/{len(slowest)}" for kind, n in overlaps.most_common())
+    print(f"  kinds in flight during the slowest {len(slowest)} reads: {shown or 'none'}")
 
 
 def print_burst(burst: Burst) -> None:
@@ -207,6 +222,7 @@ def run(tmp: Path, requests: int, workers: int, samples: int, kinds: list[str]) 
         ratio_ok = ratio <= GOAL_RATIO
         verdict = "met" if ratio_ok else "NOT met"
         print(f"  p99 hostile / p99 quiet = {ratio:.2f} (goal <= {GOAL_RATIO:.0f}x): {verdict}")
+        print_slowest(hostile, burst)
         print_burst(burst)
         print(
             f"\nserver peak RSS: {rss_quiet:.0f} MiB after the quiet run, {rss_burst:.0f} MiB after the burst"

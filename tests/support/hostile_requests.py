@@ -352,6 +352,7 @@ class Outcome:
     kind: str
     results: list[str]
     seconds: float
+    started: float = 0.0  # time.monotonic() (one clock for every process on the machine)
 
 
 @dataclass
@@ -412,7 +413,7 @@ def run_burst(t: Target, count: int, workers: int, seed: int = 11, kinds: Sequen
             with lock:
                 in_flight[kind] -= 1
         with lock:
-            burst.outcomes.append(Outcome(kind, results, time.monotonic() - started))
+            burst.outcomes.append(Outcome(kind, results, time.monotonic() - started, started))
 
     def watch() -> None:
         while not done.wait(0.05):
