@@ -55,6 +55,7 @@ from alerting.notify.explain import PatternSource
 from alerting.rules import CycleCache, RuleError, RuleManager
 from alerting.rules._window import RecentWindow, WindowedQuerier, WindowTee
 from metrics_store.base import Appender, MetricsStore
+from metrics_store.config import DEFAULT_QUERY_LIMITS, QueryLimits
 from metrics_store.promql import Engine
 from metrics_store.redact import redacted_dump
 from paramedic._rules_api import rules_router
@@ -115,6 +116,7 @@ class AlertingService:
         server_url: str,
         registry: CollectorRegistry,
         clock: Callable[[], float] = time.time,
+        query_limits: QueryLimits = DEFAULT_QUERY_LIMITS,
     ) -> None:
         self.base_dir = base_dir
         self.rules_config, self.alerting_config = rules, alerting
@@ -130,12 +132,12 @@ class AlertingService:
         # The query API's engine registers ``paramedic_promql_*`` in ``registry``; this one's are exported
         # there as ``paramedic_rules_promql_*`` (rule queries, and email-chart queries without the window).
         engine_registry = CollectorRegistry()
-        self.engine = Engine(cycle_cache or store, registry=engine_registry)
+        self.engine = Engine.from_limits(cycle_cache or store, query_limits, registry=engine_registry)
         registry.register(_Renamed(engine_registry, "paramedic_promql_", "paramedic_rules_promql_"))
         charts = self.engine
         if cycle_cache is not None:  # the cycle cache is the rule task's alone: charts get their own engine
             charts_registry = CollectorRegistry()
-            charts = Engine(store, registry=charts_registry)
+            charts = Engine.from_limits(store, query_limits, registry=charts_registry)
             registry.register(_Renamed(charts_registry, "paramedic_promql_", "paramedic_explain_promql_"))
         self.dispatcher: Dispatcher | None = None
         self.rules: RuleManager | None = None

@@ -100,6 +100,7 @@ class Paramedic:
                     patterns=self.logs.patterns if self.logs is not None else None,
                     server_url=self.url,
                     registry=registry,
+                    query_limits=config.metrics_store.query,
                 )
             except BaseException:
                 self.store.close()
@@ -115,6 +116,7 @@ class Paramedic:
                     notify=self.alerting.dispatcher if self.alerting is not None else None,
                     external_url=self.url,
                     registry=registry,
+                    query_limits=config.metrics_store.query,
                 )
             except BaseException:
                 self.store.close()

@@ -23,6 +23,7 @@ from prometheus_client import CollectorRegistry
 
 from alerting.base import AlertSink, ApprovalLinks
 from metrics_store.base import MetricsStore
+from metrics_store.config import DEFAULT_QUERY_LIMITS, QueryLimits
 from metrics_store.promql import Engine
 from metrics_store.promql.values import Matrix, Scalar, Vector
 from platforms.base import Remediable
@@ -97,6 +98,7 @@ class RemediationService:
         notify: AlertSink | None,
         external_url: str,
         registry: CollectorRegistry,
+        query_limits: QueryLimits = DEFAULT_QUERY_LIMITS,
     ) -> None:
         if not isinstance(platform, Remediable):
             kind = type(platform).__name__ if platform is not None else "none"
@@ -108,7 +110,7 @@ class RemediationService:
         self.data_dir = _resolve(base_dir, cfg.data_dir)
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.audit = SqliteAuditLog(self.data_dir / "audit.sqlite")
-        queries = _StoreQueries(Engine(store, registry=CollectorRegistry()))
+        queries = _StoreQueries(Engine.from_limits(store, query_limits, registry=CollectorRegistry()))
         self.signer = ApprovalSigner.from_data_dir(self.data_dir)
         policies = load_policies(cfg, base_dir)
         self.engine = RemediationEngine(
