@@ -22,6 +22,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from log_pipeline.search._kmp import occurrences
 from log_pipeline.search.query import (
     And,
     MatchAll,
@@ -63,29 +64,6 @@ def _wildcard(pattern: str) -> Regex | None:
         return None
 
 
-def _occurrences(words: list[str], want: list[str]) -> list[int]:
-    """Start indexes of every occurrence of ``want`` (non-empty) in ``words``: Knuth-Morris-Pratt, linear."""
-    fail = [0] * len(want)
-    k = 0
-    for i in range(1, len(want)):
-        while k and want[i] != want[k]:
-            k = fail[k - 1]
-        if want[i] == want[k]:
-            k += 1
-        fail[i] = k
-    out: list[int] = []
-    k = 0
-    for i, word in enumerate(words):
-        while k and word != want[k]:
-            k = fail[k - 1]
-        if word == want[k]:
-            k += 1
-        if k == len(want):
-            out.append(i - k + 1)
-            k = fail[k - 1]
-    return out
-
-
 def _positive(node: Node, out: list[Term | Phrase | Wildcard | Range]) -> None:
     if isinstance(node, And | Or):
         for item in node.items:
@@ -119,7 +97,7 @@ def highlight(node: Node, message: str) -> Highlight:
             want = message_tokens(c.value if isinstance(c, Term) else c.text)
             n = len(want)
             if n:
-                spans.extend((found[i][0], found[i + n - 1][1]) for i in _occurrences(words, want))
+                spans.extend((found[i][0], found[i + n - 1][1]) for i in occurrences(words, want))
     return Highlight(_merge(spans), names)
 
 

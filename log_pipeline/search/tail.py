@@ -31,6 +31,7 @@ import re2
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge
 
 from log_pipeline.model import LogRecord
+from log_pipeline.search._kmp import occurrences
 from log_pipeline.search.query import (
     And,
     FieldRef,
@@ -74,26 +75,7 @@ def _value(r: LogRecord, field: FieldRef) -> str | int | float | None:
 
 def _contains_tokens(message: str, text: str) -> bool:
     """Whether the tokens of ``text`` occur consecutively in those of ``message`` (KMP: linear)."""
-    want, have = message_tokens(text), message_tokens(message)
-    if not want:
-        return False
-    fail = [0] * len(want)
-    k = 0
-    for i in range(1, len(want)):
-        while k and want[i] != want[k]:
-            k = fail[k - 1]
-        if want[i] == want[k]:
-            k += 1
-        fail[i] = k
-    k = 0
-    for token in have:
-        while k and token != want[k]:
-            k = fail[k - 1]
-        if token == want[k]:
-            k += 1
-            if k == len(want):
-                return True
-    return False
+    return next(occurrences(message_tokens(message), message_tokens(text)), None) is not None
 
 
 @functools.lru_cache(maxsize=512)
