@@ -23,6 +23,7 @@ from paramedic.assembly import Paramedic
 from paramedic.auth import TokenStore
 from paramedic.cli import app as cli
 from paramedic.config import parse_config
+from tests.support.payloads import SILENCE
 from tests.support.servers import free_port, require_binary, running, wait_until
 
 CONFIG = """
@@ -33,13 +34,6 @@ alerting:
   route: {{receiver: nobody, group_wait: 1s}}
   receivers: [{{name: nobody}}]
 """
-SILENCE = {
-    "matchers": [{"name": "alertname", "value": "X", "isRegex": False, "isEqual": True}],
-    "startsAt": "2030-01-01T00:00:00Z",
-    "endsAt": "2030-01-01T01:00:00Z",
-    "createdBy": "t",
-    "comment": "c",
-}
 
 
 def build(tmp: Path, *, anonymous: bool = True, port: int = 0) -> tuple[Paramedic, dict[str, str]]:

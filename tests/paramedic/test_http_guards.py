@@ -27,6 +27,7 @@ from paramedic.auth import (
 from paramedic.auth._hosts import default_hosts, host_name
 from paramedic.auth._refusals import REFUSAL_REASONS
 from paramedic.config import parse_config
+from tests.support.payloads import SILENCE
 
 CONFIG = """
 server: {auth: {tokens_file: tokens.json, anonymous_read: true}}
@@ -36,13 +37,6 @@ alerting:
   route: {receiver: nobody, group_wait: 1s}
   receivers: [{name: nobody}]
 """
-SILENCE = {
-    "matchers": [{"name": "alertname", "value": "X", "isRegex": False, "isEqual": True}],
-    "startsAt": "2030-01-01T00:00:00Z",
-    "endsAt": "2030-01-01T01:00:00Z",
-    "createdBy": "t",
-    "comment": "c",
-}
 MIB = 1024 * 1024
 
 

@@ -19,6 +19,7 @@ from paramedic.auth import SESSION_COOKIE, SessionStore, TokenStore, UserStore
 from paramedic.cli import app as cli
 from paramedic.commands.demo import _admin_user
 from paramedic.config import parse_config
+from tests.support.payloads import SILENCE
 
 CONFIG = """
 server: {auth: {tokens_file: tokens.json, anonymous_read: true}}
@@ -29,13 +30,6 @@ alerting:
   receivers: [{name: nobody}]
 """
 PASSWORDS = {"viewer": "viewer-password-1", "operator": "operator-password-1", "admin": "admin-password-1"}
-SILENCE = {
-    "matchers": [{"name": "alertname", "value": "X", "isRegex": False, "isEqual": True}],
-    "startsAt": "2030-01-01T00:00:00Z",
-    "endsAt": "2030-01-01T01:00:00Z",
-    "createdBy": "t",
-    "comment": "c",
-}
 _CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 

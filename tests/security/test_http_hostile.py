@@ -19,16 +19,10 @@ import httpx
 import pytest
 
 from tests.support.hostile import PASSWORDS, Target
+from tests.support.payloads import SILENCE
 
 MIB = 1024 * 1024
 _CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
-SILENCE = {
-    "matchers": [{"name": "alertname", "value": "X", "isRegex": False, "isEqual": True}],
-    "startsAt": "2030-01-01T00:00:00Z",
-    "endsAt": "2030-01-01T01:00:00Z",
-    "createdBy": "t",
-    "comment": "c",
-}
 
 
 def _connect(target: Target) -> socket.socket:
