@@ -2,18 +2,26 @@
 
 * ``GET /api/v1/logs/search``    q, start, end (RFC 3339 or Unix seconds), limit, cursor — newest first;
   ``highlight=true`` adds ``highlight: {message: [[start, end], ...], fields: [name, ...]}`` to each hit
-  (code-point spans of the matched message tokens, names of the matched labels/fields)
+  (code-point spans of the matched message tokens, names of the matched labels/fields; at most
+  ``max_highlight_spans`` spans, ``"truncated": true`` in the hit's highlight past it). ``data.truncated``
+  is true when the hits reached ``max_response_bytes``: the hits past it are left out and ``next_cursor``
+  continues after the last hit sent (one hit is always sent)
 * ``GET /api/v1/logs/histogram`` q, start, end, step (seconds or ``30s``/``5m``/``1h``) — counts per bucket
-* ``GET /api/v1/logs/context``   id, before, after — records from the same source around a hit
+* ``GET /api/v1/logs/context``   id, before, after (each at most ``max_context_lines``) — records from the
+  same source around a hit
 * ``GET /api/v1/logs/tail``      q, highlight — Server-Sent Events (``event: log``; ``event: dropped`` for
-  slow clients); refused with 400 for a query over ``logs.tail.max_query_bytes``, 429
-  (``too_many_requests``) when the principal has ``max_subscribers_per_principal`` tails open, 503 when
+  slow clients; ``event: warning`` once when highlighting uses only some clauses); refused with 400 for a
+  query over ``logs.tail.max_query_bytes``, 429 (``too_many_requests``) when the principal (for anonymous
+  readers: the client address) has ``max_subscribers_per_principal`` tails open, 503 when
   ``max_subscribers`` are open in all (both with ``Retry-After``)
 * ``GET /api/v1/logs/patterns``  app, limit — from any object with ``list_patterns(app, limit)``
 
 Responses use Prometheus' envelope (``{"status": "success", "data": ...}``; errors ``{"status": "error",
 "errorType": ..., "error": ...}`` with 400 for bad parameters or queries, 404 for an unknown id, 503 when the
-store fails). Store calls run in the thread pool, never on the event loop.
+store fails). Prometheus' ``warnings`` list says when highlighting used only the first
+``max_highlight_clauses`` distinct clauses of the query, or when hits were left out. Store calls,
+highlighting and the encoding of hits run in the thread pool, never on the event loop (the limits are
+``logs.search_api``, :class:`~log_pipeline.config.SearchApiConfig`).
 """
 
 from __future__ import annotations
@@ -26,14 +34,16 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
+import anyio
 import orjson
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import StreamingResponse
 from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 
+from log_pipeline.config import SearchApiConfig
 from log_pipeline.model import LogRecord
-from log_pipeline.search._common import rfc3339_ns
+from log_pipeline.search._common import encode_cursor, rfc3339_ns
 from log_pipeline.search.base import (
     BadCursorError,
     InvalidArgumentError,
@@ -41,7 +51,7 @@ from log_pipeline.search.base import (
     SearchError,
     SearchStore,
 )
-from log_pipeline.search.highlight import highlight as find_highlights
+from log_pipeline.search.highlight import Highlighter
 from log_pipeline.search.query import Node, QuerySyntaxError, parse_query
 from log_pipeline.search.tail import TailHub, TailRefusedError
 
@@ -50,6 +60,7 @@ __all__ = ["PatternSource", "logs_router", "parse_time"]
 NS = 1_000_000_000
 MAX_LIMIT = 10_000
 TAIL_RETRY_AFTER_S = 5
+TAIL_BATCH_RECORDS = 64  # records rendered (highlighted, encoded) per thread-pool call of a live tail
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$")
 _UNITS = {"ms": 10**6, "s": NS, "m": 60 * NS, "h": 3600 * NS, "d": 86400 * NS, None: NS}
 T = TypeVar("T")
@@ -140,24 +151,80 @@ def hit_json(r: LogRecord) -> dict[str, Any]:
     }
 
 
-def _highlighter(request: Request) -> Callable[[dict[str, Any]], dict[str, Any]]:
-    """Adds ``highlight`` to a hit's JSON when the request asks for it (``highlight=true``/``1``)."""
-    if request.query_params.get("highlight", "").lower() not in ("1", "true", "yes"):
-        return lambda hit: hit
-    node: Node = parse_query(request.query_params.get("q", ""))
+class _Marker:
+    """Adds ``highlight`` to a hit's JSON (thread-safe: the prepared :class:`Highlighter` is immutable)."""
 
-    def add(hit: dict[str, Any]) -> dict[str, Any]:
-        found = find_highlights(node, hit["message"])
-        hit["highlight"] = {"message": [list(s) for s in found.message], "fields": found.fields}
+    def __init__(self, node: Node, limits: SearchApiConfig) -> None:
+        self._hl = Highlighter(
+            node, max_clauses=limits.max_highlight_clauses, max_spans=limits.max_highlight_spans
+        )
+
+    @property
+    def warning(self) -> str | None:
+        hl = self._hl
+        if not hl.limited:
+            return None
+        return (
+            f"highlighting used the first {hl.used} of the query's {hl.clauses} distinct clauses "
+            f"(logs.search_api.max_highlight_clauses)"
+        )
+
+    def __call__(self, hit: dict[str, Any]) -> dict[str, Any]:
+        found = self._hl(hit["message"])
+        mark: dict[str, Any] = {"message": [list(s) for s in found.message], "fields": found.fields}
+        if found.truncated:
+            mark["truncated"] = True
+        hit["highlight"] = mark
         return hit
 
-    return add
+
+def _wants_highlight(request: Request) -> bool:
+    return request.query_params.get("highlight", "").lower() in ("1", "true", "yes")
+
+
+def _search_body(
+    store: SearchStore,
+    args: tuple[str, int | None, int | None, int, str | None],
+    highlight: bool,
+    limits: SearchApiConfig,
+) -> bytes:
+    """The whole search response, built in the thread pool: query, highlights, encoding, byte budget."""
+    q, start, end, limit, cursor = args
+    mark = _Marker(parse_query(q), limits) if highlight else None
+    page = store.search(q, start, end, limit, cursor)
+    parts: list[orjson.Fragment] = []
+    size, next_cursor, truncated = 0, page.next_cursor, False
+    for i, r in enumerate(page.hits):
+        hit = hit_json(r)
+        encoded = orjson.dumps(mark(hit) if mark is not None else hit)
+        if parts and size + len(encoded) + 1 > limits.max_response_bytes:
+            # stores page by the last hit's (timestamp, id): the same cursor they would give for a page
+            # that ended here
+            truncated, next_cursor = True, encode_cursor(page.hits[i - 1])
+            break
+        parts.append(orjson.Fragment(encoded))
+        size += len(encoded) + 1
+    warnings = [] if mark is None or mark.warning is None else [mark.warning]
+    if truncated:
+        warnings.append(
+            f"{len(parts)} of {len(page.hits)} hits sent: the response reached "
+            f"logs.search_api.max_response_bytes ({limits.max_response_bytes}); next_cursor continues"
+        )
+    data = {"total": page.total, "hits": parts, "next_cursor": next_cursor, "truncated": truncated}
+    body: dict[str, Any] = {"status": "success", "data": data}
+    if warnings:
+        body["warnings"] = warnings
+    return orjson.dumps(body)
 
 
 def _principal_name(request: Request) -> str | None:
     """The authenticated principal's name (set by the auth middleware), None for anonymous requests."""
     name = getattr(getattr(request.state, "principal", None), "name", None)
     return name if isinstance(name, str) else None
+
+
+def _client_address(request: Request) -> str:
+    return request.client.host if request.client is not None else "unknown"
 
 
 def _tail_refused(exc: TailRefusedError) -> Response:
@@ -210,8 +277,14 @@ def logs_router(
     clock: Callable[[], int] = time.time_ns,
     tail_poll_s: float = 0.05,
     keepalive_s: float = 15.0,
+    limits: SearchApiConfig | None = None,
 ) -> APIRouter:
+    """``limits``: ``logs.search_api`` (defaults of :class:`~log_pipeline.config.SearchApiConfig`)."""
+    lim = limits if limits is not None else SearchApiConfig()
     router = APIRouter()
+    # live tails render (highlight, encode) in threads of their own: a busy tail never takes the threads
+    # that searches and the sync routes answer from (created on first use: it needs the running loop)
+    tail_threads: list[anyio.CapacityLimiter] = []
 
     @router.get("/api/v1/logs/search")
     async def search(request: Request) -> Response:
@@ -219,15 +292,10 @@ def logs_router(
             qp = request.query_params
             start, end = _opt_time(request, "start"), _opt_time(request, "end")
             limit = _int("limit", qp.get("limit"), 100, 1, MAX_LIMIT)
-            q, cursor = qp.get("q", ""), qp.get("cursor") or None
-            mark = _highlighter(request)
-            page = await _call(lambda: store.search(q, start, end, limit, cursor))
-            data = {
-                "total": page.total,
-                "hits": [mark(hit_json(r)) for r in page.hits],
-                "next_cursor": page.next_cursor,
-            }
-            return _json({"status": "success", "data": data})
+            args = (qp.get("q", ""), start, end, limit, qp.get("cursor") or None)
+            highlight = _wants_highlight(request)
+            body = await _call(lambda: _search_body(store, args, highlight, lim))
+            return Response(body, media_type="application/json")
 
         return await _guarded(run)
 
@@ -260,15 +328,20 @@ def logs_router(
             record_id = qp.get("id")
             if not record_id:
                 raise _BadRequestError("bad_data", 400, 'invalid parameter "id": required')
-            before = _int("before", qp.get("before"), 10, 0, 1000)
-            after = _int("after", qp.get("after"), 10, 0, 1000)
-            ctx = await _call(lambda: store.context(record_id, before, after))
-            data = {
-                "hit": hit_json(ctx.hit),
-                "before": [hit_json(r) for r in ctx.before],
-                "after": [hit_json(r) for r in ctx.after],
-            }
-            return _json({"status": "success", "data": data})
+            most = lim.max_context_lines
+            before = _int("before", qp.get("before"), min(10, most), 0, most)
+            after = _int("after", qp.get("after"), min(10, most), 0, most)
+
+            def body() -> bytes:
+                ctx = store.context(record_id, before, after)
+                data = {
+                    "hit": hit_json(ctx.hit),
+                    "before": [hit_json(r) for r in ctx.before],
+                    "after": [hit_json(r) for r in ctx.after],
+                }
+                return orjson.dumps({"status": "success", "data": data})
+
+            return Response(await _call(body), media_type="application/json")
 
         return await _guarded(run)
 
@@ -289,26 +362,39 @@ def logs_router(
         if tail is None:
             return _error("unavailable", 503, "live tail is not enabled")
         try:
-            sub = tail.subscribe(request.query_params.get("q", ""), _principal_name(request))
+            sub = tail.subscribe(
+                request.query_params.get("q", ""), _principal_name(request), address=_client_address(request)
+            )
         except TailRefusedError as exc:
             return _tail_refused(exc)
         except QuerySyntaxError as exc:
             return _error("bad_data", 400, f'invalid parameter "q": {exc}')
-        try:
-            mark = _highlighter(request)
-        except QuerySyntaxError as exc:
-            tail.unsubscribe(sub)
-            return _error("bad_data", 400, f'invalid parameter "q": {exc}')
+        mark = _Marker(sub.node, lim) if _wants_highlight(request) else None
+        if not tail_threads:
+            tail_threads.append(anyio.CapacityLimiter(4))
+        limiter = tail_threads[0]
+
+        def render(records: list[LogRecord]) -> bytes:
+            return b"".join(
+                b"event: log\ndata: "
+                + orjson.dumps(mark(hit_json(r)) if mark is not None else hit_json(r))
+                + b"\n\n"
+                for r in records
+            )
 
         async def events() -> AsyncIterator[bytes]:
             reported, idle = 0, 0.0
             try:
                 yield b": connected\n\n"
+                if mark is not None and mark.warning is not None:
+                    yield b"event: warning\ndata: " + orjson.dumps({"warning": mark.warning}) + b"\n\n"
                 while not await request.is_disconnected():
-                    record = sub.get(0)
-                    if record is not None:
+                    batch: list[LogRecord] = []
+                    while len(batch) < TAIL_BATCH_RECORDS and (record := sub.get(0)) is not None:
+                        batch.append(record)
+                    if batch:
                         idle = 0.0
-                        yield b"event: log\ndata: " + orjson.dumps(mark(hit_json(record))) + b"\n\n"
+                        yield await anyio.to_thread.run_sync(render, batch, limiter=limiter)
                         continue
                     if sub.dropped != reported:
                         reported = sub.dropped

@@ -8,7 +8,8 @@ configured)::
       syslog_tcp: {host: 127.0.0.1, port: 1514, max_message_bytes: 131072}
       # relp, syslog_tcp and tls also take max_connections: 1024 (more are closed at once) and
       # idle_timeout_s: 300 (close a connection silent, or holding an incomplete message, this long)
-      syslog_udp: {host: 127.0.0.1, port: 1514, queue_messages: 65536}
+      syslog_udp: {host: 127.0.0.1, port: 1514, queue_messages: 65536, queue_bytes: 67108864,
+                   max_message_bytes: 65535}   # datagrams beyond either queue bound, or longer, are dropped
       tls:                                  # RFC 5425, octet-counted
         port: 6514
         cert_file: certs/server.pem
@@ -28,6 +29,11 @@ configured)::
         queue_records: 1000                 # per subscriber; beyond either queue limit records are dropped
         queue_bytes: 1048576
         max_query_bytes: 4096
+      search_api:                           # limits of the search/context/tail HTTP API
+        max_response_bytes: 16777216        # search hits past it are left out ("truncated": true)
+        max_highlight_clauses: 256          # distinct positive clauses used for highlighting
+        max_highlight_spans: 1024           # highlight spans per hit
+        max_context_lines: 200              # largest before/after of /api/v1/logs/context (400 beyond)
       pattern_flush_interval_s: 15          # pattern counts -> metrics store
 """
 
@@ -43,6 +49,7 @@ __all__ = [
     "FsyncPolicy",
     "LogsConfig",
     "RelpListenerConfig",
+    "SearchApiConfig",
     "SpoolConfig",
     "SyslogTcpListenerConfig",
     "SyslogUdpListenerConfig",
@@ -93,6 +100,18 @@ class SyslogUdpListenerConfig(_Listener):
     queue_messages: int = Field(
         65536, gt=0, description="Datagrams waiting for the spool; beyond this they are dropped and counted."
     )
+    queue_bytes: int = Field(
+        64 * 1024 * 1024,
+        gt=0,
+        description="Bytes of the datagrams waiting for (or being appended to) the spool; beyond this they "
+        "are dropped and counted (paramedic_logs_dropped_total).",
+    )
+    max_message_bytes: int = Field(
+        65535,
+        gt=0,
+        description="Longest datagram kept; longer ones are dropped and counted "
+        "(paramedic_logs_dropped_total).",
+    )
 
 
 class TlsListenerConfig(_StreamListener):
@@ -142,6 +161,31 @@ class TailConfig(BaseModel):
     max_query_bytes: int = Field(4096, gt=0, description="Longest tail query (UTF-8 bytes); longer: 400.")
 
 
+class SearchApiConfig(BaseModel):
+    """Limits of the log search HTTP API (``/api/v1/logs/search``, ``context``, ``tail``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    max_response_bytes: int = Field(
+        16 * 1024 * 1024,
+        gt=0,
+        description="Bytes of the hits of one search response; hits past it are left out, the response says "
+        '"truncated": true and next_cursor continues after the last hit sent (one hit is always sent).',
+    )
+    max_highlight_clauses: int = Field(
+        256,
+        gt=0,
+        description="Distinct positive query clauses used for highlight=true (the first ones; the response "
+        "carries a warning when more were left out).",
+    )
+    max_highlight_spans: int = Field(
+        1024, gt=0, description='Highlight spans per hit; past it the hit\'s highlight has "truncated": true.'
+    )
+    max_context_lines: int = Field(
+        200, ge=0, description="Largest before and after of /api/v1/logs/context; larger: 400."
+    )
+
+
 class LogsConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -151,6 +195,7 @@ class LogsConfig(BaseModel):
     tls: TlsListenerConfig | None = None
     spool: SpoolConfig = Field(default_factory=SpoolConfig)
     tail: TailConfig = Field(default_factory=TailConfig)
+    search_api: SearchApiConfig = Field(default_factory=SearchApiConfig)
     consumer_batch_messages: int = Field(
         4096, gt=0, description="Messages handed to the pipeline per process() call."
     )

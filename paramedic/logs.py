@@ -111,7 +111,7 @@ class LogService:
         self._retention: threading.Thread | None = None
 
     def router(self) -> APIRouter:
-        return logs_router(self.store, patterns=self.patterns, tail=self.tail)
+        return logs_router(self.store, patterns=self.patterns, tail=self.tail, limits=self.config.search_api)
 
     async def start(self) -> None:
         self.consumer.start()

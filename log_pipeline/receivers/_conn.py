@@ -3,8 +3,9 @@
 Backpressure: a stream connection pauses reading while the messages of one read are being appended to the
 spool (in the spool thread pool) and resumes only after the append returned and the acks were written. When
 the spool blocks (full), reads stay paused: TCP senders are slowed by the kernel's flow control and RELP
-senders by their full window. Nothing is dropped on streams; UDP datagrams beyond a bounded queue are dropped
-and counted.
+senders by their full window. Nothing is dropped on streams; UDP datagrams longer than ``max_message_bytes``,
+or beyond the queue's bounds (``queue_messages``, and ``queue_bytes`` counting the batch being appended
+too), are dropped and counted (``paramedic_logs_dropped_total{transport="udp"}``).
 
 Limits (:mod:`log_pipeline.receivers._limits`, per listener): a connection beyond ``max_connections`` is
 aborted as soon as it is accepted (``paramedic_logs_refused_connections_total``); a connection that sends
@@ -315,13 +316,25 @@ class SyslogStreamConnection(StreamConnection):
 
 
 class SyslogUdpReceiver(asyncio.DatagramProtocol):
-    """One datagram = one message; a bounded queue feeds the spool; overflow is dropped and counted."""
+    """One datagram = one message; a queue bounded in messages and bytes feeds the spool; overflow and
+    datagrams over ``max_message_bytes`` are dropped and counted."""
 
-    def __init__(self, ctx: Context, queue_messages: int, batch_messages: int = 4096) -> None:
+    def __init__(
+        self,
+        ctx: Context,
+        queue_messages: int,
+        batch_messages: int = 4096,
+        *,
+        queue_bytes: int = 64 * 1024 * 1024,
+        max_message_bytes: int = 65535,
+    ) -> None:
         self._ctx = ctx
         self._max = queue_messages
+        self._max_bytes = queue_bytes
+        self._max_message = max_message_bytes
         self._batch = batch_messages
         self._queue: deque[RawMessage] = deque()
+        self._bytes = 0  # queued plus being appended
         self._ready = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -331,12 +344,17 @@ class SyslogUdpReceiver(asyncio.DatagramProtocol):
     def datagram_received(self, data: bytes, addr: tuple[str | Any, int]) -> None:
         m = self._ctx.metrics
         m.bytes.labels("udp").inc(len(data))
-        if len(self._queue) >= self._max:
-            m.dropped.labels("udp").inc()
-            return
         if data.endswith(b"\n"):
             data = data[:-1]
+        if (
+            len(data) > self._max_message
+            or len(self._queue) >= self._max
+            or self._bytes + len(data) > self._max_bytes
+        ):
+            m.dropped.labels("udp").inc()
+            return
         self._queue.append(RawMessage(data, time.time_ns(), "udp", _peer(addr)))
+        self._bytes += len(data)
         self._ready.set()
 
     async def _drain(self) -> None:
@@ -351,6 +369,8 @@ class SyslogUdpReceiver(asyncio.DatagramProtocol):
                     log.error("udp: spool append failed, %d messages dropped: %s", len(batch), e)
                     self._ctx.metrics.dropped.labels("udp").inc(len(batch))
                     continue
+                finally:
+                    self._bytes -= sum(len(r.data) for r in batch)
                 self._ctx.metrics.received.labels("udp").inc(len(batch))
 
     async def aclose(self, timeout_s: float) -> None:

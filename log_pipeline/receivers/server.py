@@ -93,7 +93,13 @@ class LogReceivers:
             if cfg.syslog_udp is not None:
                 udp = cfg.syslog_udp
                 transport, proto = await loop.create_datagram_endpoint(
-                    lambda: SyslogUdpReceiver(ctx, udp.queue_messages), local_addr=(udp.host, udp.port)
+                    lambda: SyslogUdpReceiver(
+                        ctx,
+                        udp.queue_messages,
+                        queue_bytes=udp.queue_bytes,
+                        max_message_bytes=udp.max_message_bytes,
+                    ),
+                    local_addr=(udp.host, udp.port),
                 )
                 self._udp = (transport, proto)
                 self.ports["udp"] = int(transport.get_extra_info("sockname")[1])

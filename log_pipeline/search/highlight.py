@@ -10,11 +10,16 @@ Clauses under ``NOT`` are ignored (they matched nothing shown). Tokens are found
 indexed (:func:`~log_pipeline.search.query.message_tokens`: lower-cased alphanumeric runs), so a highlight
 is never narrower or wider than what the store matched. Pure functions, safe from any thread.
 
-This runs on the event loop for every hit, so each clause costs time linear in the message: wildcards
-are matched with RE2 (:mod:`metrics_store.regex`; a wildcard too large for it highlights nothing), once per
-distinct token and only against tokens of at most :data:`MAX_WILDCARD_TOKEN_CHARS` characters (no store
-matches a longer token: tantivy drops tokens over 40 bytes, Elasticsearch splits them at 255 characters);
-phrases are found with Knuth-Morris-Pratt over the token list (not by comparing a slice at every position).
+:class:`Highlighter` prepares a query once for many messages: the positive clauses are de-duplicated and at
+most ``max_clauses`` of them (default :data:`MAX_HIGHLIGHT_CLAUSES`, in query order) are used — beyond that
+``limited`` is true and the rest mark nothing; at most ``max_spans`` spans are reported per message
+(``Highlight.truncated`` past it). Its cost per message is linear in the message for all single-token terms
+together (one set lookup per token), plus one pass per phrase or multi-token term (Knuth-Morris-Pratt over
+the token list, not a slice comparison at every position) and one RE2 match per distinct token per wildcard
+(:mod:`metrics_store.regex`; a wildcard too large for it highlights nothing; only tokens of at most
+:data:`MAX_WILDCARD_TOKEN_CHARS` characters, as no store matches a longer token: tantivy drops tokens over
+40 bytes, Elasticsearch splits them at 255 characters). The HTTP API runs it in its thread pool, never on
+the event loop.
 """
 
 from __future__ import annotations
@@ -36,9 +41,18 @@ from log_pipeline.search.query import (
 )
 from metrics_store.regex import Regex, RegexError, compile_anchored
 
-__all__ = ["MAX_WILDCARD_TOKEN_CHARS", "Highlight", "highlight"]
+__all__ = [
+    "MAX_HIGHLIGHT_CLAUSES",
+    "MAX_HIGHLIGHT_SPANS",
+    "MAX_WILDCARD_TOKEN_CHARS",
+    "Highlight",
+    "Highlighter",
+    "highlight",
+]
 
 MAX_WILDCARD_TOKEN_CHARS = 255
+MAX_HIGHLIGHT_CLAUSES = 256
+MAX_HIGHLIGHT_SPANS = 1024
 
 # The same tokens as query.message_tokens, with their positions.
 _TOKEN = re.compile(r"[^\W_]+|_+", re.UNICODE)
@@ -48,6 +62,7 @@ _TOKEN = re.compile(r"[^\W_]+|_+", re.UNICODE)
 class Highlight:
     message: list[tuple[int, int]] = field(default_factory=list)
     fields: list[str] = field(default_factory=list)
+    truncated: bool = False  # more message spans matched than max_spans
 
 
 _RE2_META = frozenset("\\.+*?()|[]{}^$")
@@ -73,32 +88,74 @@ def _positive(node: Node, out: list[Term | Phrase | Wildcard | Range]) -> None:
     # NOT clauses and MatchAll contribute nothing
 
 
+class Highlighter:
+    """``node``'s positive clauses prepared for many messages (see the module doc for the limits).
+
+    ``clauses`` is the number of distinct positive clauses of the query, ``used`` how many of them mark
+    (``limited`` when fewer than ``clauses``). Immutable after construction; safe from any thread."""
+
+    def __init__(
+        self, node: Node, *, max_clauses: int = MAX_HIGHLIGHT_CLAUSES, max_spans: int = MAX_HIGHLIGHT_SPANS
+    ) -> None:
+        found: list[Term | Phrase | Wildcard | Range] = []
+        _positive(node, found)
+        distinct = list(dict.fromkeys(found))  # dataclasses are hashable: duplicates marked once
+        self.clauses = len(distinct)
+        kept = distinct[:max_clauses]
+        self.used = len(kept)
+        self.limited = self.used < self.clauses
+        self._max_spans = max_spans
+        self._fields: list[str] = []
+        self._words: set[str] = set()  # single-token terms and phrases
+        self._runs: list[tuple[str, ...]] = []  # multi-token terms and phrases
+        self._wildcards: list[Regex] = []
+        runs: dict[tuple[str, ...], None] = {}
+        for c in kept:
+            if c.field.kind != "message":
+                if c.field.kind in ("label", "field") and c.field.name not in self._fields:
+                    self._fields.append(c.field.name)
+            elif isinstance(c, Wildcard):
+                rx = _wildcard(c.pattern.lower())
+                if rx is not None:
+                    self._wildcards.append(rx)
+            elif isinstance(c, Term | Phrase):
+                want = message_tokens(c.value if isinstance(c, Term) else c.text)
+                if len(want) == 1:
+                    self._words.add(want[0])
+                elif want:
+                    runs[tuple(want)] = None
+        self._runs = list(runs)
+
+    def __call__(self, message: str) -> Highlight:
+        if not (self._words or self._runs or self._wildcards):
+            return Highlight([], list(self._fields))
+        found = [(m.start(), m.end(), m.group().lower()) for m in _TOKEN.finditer(message)]
+        words = [w for _, _, w in found]
+        hit = set(self._words)
+        if self._wildcards:
+            for w in set(words):
+                if (
+                    w not in hit
+                    and len(w) <= MAX_WILDCARD_TOKEN_CHARS
+                    and any(rx.matches(w) for rx in self._wildcards)
+                ):
+                    hit.add(w)
+        spans = [(s, e) for s, e, w in found if w in hit]
+        for want in self._runs:
+            n = len(want)
+            spans.extend((found[i][0], found[i + n - 1][1]) for i in occurrences(words, want))
+        merged = _merge(spans)
+        if len(merged) > self._max_spans:
+            return Highlight(merged[: self._max_spans], list(self._fields), truncated=True)
+        return Highlight(merged, list(self._fields))
+
+
 def highlight(node: Node, message: str) -> Highlight:
-    """Spans of ``message`` and names of fields that ``node`` (a parsed query) matched positively."""
+    """Spans of ``message`` and names of fields that ``node`` (a parsed query) matched positively
+    (default limits; prepare a :class:`Highlighter` once for many messages)."""
     if isinstance(node, MatchAll):
         return Highlight()
-    clauses: list[Term | Phrase | Wildcard | Range] = []
-    _positive(node, clauses)
-    found = [(m.start(), m.end(), m.group().lower()) for m in _TOKEN.finditer(message)]
-    words = [w for _, _, w in found]
-    spans: list[tuple[int, int]] = []
-    names: list[str] = []
-    for c in clauses:
-        if c.field.kind != "message":
-            if c.field.kind in ("label", "field") and c.field.name not in names:
-                names.append(c.field.name)
-            continue
-        if isinstance(c, Wildcard):
-            rx = _wildcard(c.pattern.lower())
-            if rx is not None:
-                hit = {w for w in set(words) if len(w) <= MAX_WILDCARD_TOKEN_CHARS and rx.matches(w)}
-                spans.extend((s, e) for s, e, w in found if w in hit)
-        elif isinstance(c, Term | Phrase):
-            want = message_tokens(c.value if isinstance(c, Term) else c.text)
-            n = len(want)
-            if n:
-                spans.extend((found[i][0], found[i + n - 1][1]) for i in occurrences(words, want))
-    return Highlight(_merge(spans), names)
+    return Highlighter(node)(message)
 
 
 def _merge(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:

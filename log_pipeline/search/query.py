@@ -18,9 +18,10 @@ Backends translate the AST (``search/_tantivy_query.py``, ``search/_es_query.py`
 
 Limits, so that no query can exhaust the stack or the CPU of the parser, the translations, the highlighter
 and live-tail matching (all recursive over the AST, or linear in the wildcard's length per token): at most
-:data:`MAX_QUERY_CHARS` characters, :data:`MAX_DEPTH` levels of nesting (parentheses and ``NOT``) and
-:data:`MAX_WILDCARD_CHARS` characters in one wildcard; past a limit, as for anything else that does not
-parse, :func:`parse_query` raises :class:`QuerySyntaxError`.
+:data:`MAX_QUERY_CHARS` characters, :data:`MAX_DEPTH` levels of nesting (parentheses and ``NOT``),
+:data:`MAX_CLAUSES` clauses (terms, phrases, wildcards and ranges; ``a OR b OR …`` costs every matcher one
+pass per clause) and :data:`MAX_WILDCARD_CHARS` characters in one wildcard; past a limit, as for anything
+else that does not parse, :func:`parse_query` raises :class:`QuerySyntaxError`.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from log_pipeline.base import LogPipelineError
 
 __all__ = [
     "LABEL_NAMES",
+    "MAX_CLAUSES",
     "MAX_DEPTH",
     "MAX_QUERY_CHARS",
     "MAX_WILDCARD_CHARS",
@@ -55,6 +57,7 @@ __all__ = [
 LABEL_NAMES = frozenset({"app", "instance", "host", "level", "source", "transport"})
 MAX_QUERY_CHARS = 16_384
 MAX_DEPTH = 64
+MAX_CLAUSES = 1024
 MAX_WILDCARD_CHARS = 256
 _FIELD_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.@-]*$")
 _TOKEN = re.compile(r"[^\W_]+|_+", re.UNICODE)  # alphanumeric runs, like tantivy's SimpleTokenizer
@@ -227,6 +230,12 @@ class _Parser:
         self.toks = _lex(text)
         self.pos = 0
         self.depth = 0
+        self.clauses = 0
+
+    def clause(self, tok: _Tok) -> None:
+        self.clauses += 1
+        if self.clauses > MAX_CLAUSES:
+            raise QuerySyntaxError(f"query has more than {MAX_CLAUSES} clauses", tok.col)
 
     def nest(self, tok: _Tok) -> None:
         self.depth += 1
@@ -306,6 +315,8 @@ class _Parser:
 
     def value(self, field: FieldRef, *, field_given: bool) -> Node:
         tok = self.peek()
+        if tok.kind in ("phrase", "word", "lbrack", "cmp"):
+            self.clause(tok)
         if tok.kind == "phrase":
             self.take()
             return Phrase(field, tok.text)

@@ -6,14 +6,16 @@ when either bound is reached, new records are dropped for that subscriber only a
 (``Subscription.dropped`` and metrics), never blocking the pipeline.
 
 Limits (``logs.tail`` in the config): at most ``max_subscribers`` subscriptions in all and
-``max_subscribers_per_principal`` per authenticated principal, queries of at most ``max_query_bytes``; a
-refused subscription raises :class:`TailRefusedError` and is counted.
+``max_subscribers_per_principal`` per authenticated principal — or, for anonymous subscribers, per client
+address —, queries of at most ``max_query_bytes``; a refused subscription raises :class:`TailRefusedError`
+and is counted.
 
 Matching runs in the pipeline thread, so it is linear in the record: wildcards (``*`` any run, ``?`` one
 character) are translated to RE2 (``google-re2``), which matches in time linear in the text whatever the
 pattern — Python's ``re`` backtracks exponentially on ``*a*a*a*…b``; phrases are found with KMP over the
-tokens. RE2 rather than a hand-written two-pointer glob matcher: the matcher loop runs in C, and the same
-engine serves every other user-supplied pattern of the project.
+tokens. A record's tokens are computed once for all the clauses (and subscribers) that look at it, and a
+single-token term is a set lookup. RE2 rather than a hand-written two-pointer glob matcher: the matcher loop
+runs in C, and the same engine serves every other user-supplied pattern of the project.
 
 Metrics: ``paramedic_log_tail_subscribers``, ``paramedic_log_tail_dropped_total`` (records),
 ``paramedic_log_tail_dropped_bytes_total``, ``paramedic_log_tail_refused_total{reason}``.
@@ -73,9 +75,21 @@ def _value(r: LogRecord, field: FieldRef) -> str | int | float | None:
     return r.fields.get(field.name)
 
 
+@functools.lru_cache(maxsize=16)
+def _tokens(message: str) -> tuple[list[str], frozenset[str]]:
+    """The message's tokens and their set, for every clause and subscriber that looks at one record
+    (str hashes are cached, so a hit costs no pass over the message)."""
+    words = message_tokens(message)
+    return words, frozenset(words)
+
+
 def _contains_tokens(message: str, text: str) -> bool:
     """Whether the tokens of ``text`` occur consecutively in those of ``message`` (KMP: linear)."""
-    return next(occurrences(message_tokens(message), message_tokens(text)), None) is not None
+    want = message_tokens(text)
+    words, vocabulary = _tokens(message)
+    if len(want) == 1:
+        return want[0] in vocabulary
+    return next(occurrences(words, want), None) is not None
 
 
 @functools.lru_cache(maxsize=512)
@@ -122,7 +136,7 @@ def matches(node: Node, r: LogRecord) -> bool:
     if isinstance(node, Wildcard):
         if node.field.kind == "message":
             match = wildcard_matcher(node.pattern.lower())
-            return any(match(t) for t in message_tokens(r.message))
+            return any(match(t) for t in _tokens(r.message)[1])
         return wildcard_matcher(node.pattern)(str(value))
     if isinstance(value, bool) or not isinstance(value, int | float):
         return False
@@ -150,9 +164,18 @@ class Subscription:
         *,
         max_bytes: int = 1024 * 1024,
         principal: str | None = None,
+        address: str | None = None,
     ) -> None:
         self.node = node
         self.principal = principal
+        # whose share it counts against: the principal, else (anonymous) the client address
+        self.holder: tuple[str, str] | None = (
+            ("principal", principal)
+            if principal is not None
+            else None
+            if address is None
+            else ("address", address)
+        )
         self.dropped = 0
         self.dropped_bytes = 0
         self.queued_bytes = 0
@@ -206,7 +229,7 @@ class TailHub:
         self.max_query_bytes = max_query_bytes
         self._lock = threading.Lock()
         self._subs: list[Subscription] = []
-        self._per_principal: dict[str, int] = {}
+        self._per_holder: dict[tuple[str, str], int] = {}
         self._dropped = Counter(
             "paramedic_log_tail_dropped",
             "Records dropped for slow live-tail clients.",
@@ -234,26 +257,40 @@ class TailHub:
         self._refused.labels(reason).inc()
         return TailRefusedError(reason, message)
 
-    def subscribe(self, query: str, principal: str | None = None) -> Subscription:
+    def subscribe(
+        self, query: str, principal: str | None = None, *, address: str | None = None
+    ) -> Subscription:
         """Raises :class:`~log_pipeline.search.query.QuerySyntaxError` for a bad query and
-        :class:`TailRefusedError` when a limit refuses it; ``principal`` (a name) has its own cap."""
+        :class:`TailRefusedError` when a limit refuses it; ``principal`` (a name) has its own cap, and so
+        has the client ``address`` of an anonymous subscriber (``principal`` None)."""
         if len(query) > self.max_query_bytes or len(query.encode()) > self.max_query_bytes:
             raise self._refuse("query_bytes", f"the query is longer than {self.max_query_bytes} bytes")
         sub = Subscription(
-            parse_query(query), self._queue_size, self._drop, max_bytes=self._queue_bytes, principal=principal
+            parse_query(query),
+            self._queue_size,
+            self._drop,
+            max_bytes=self._queue_bytes,
+            principal=principal,
+            address=address,
         )
         with self._lock:
             if len(self._subs) >= self.max_subscribers:
                 raise self._refuse("subscribers", f"all {self.max_subscribers} live-tail slots are taken")
-            if principal is not None:
-                held = self._per_principal.get(principal, 0)
+            holder = sub.holder
+            if holder is not None:
+                held = self._per_holder.get(holder, 0)
                 if held >= self.max_subscribers_per_principal:
+                    who = (
+                        f"{holder[1]!r} already has"
+                        if holder[0] == "principal"
+                        else f"anonymous readers at {holder[1]} already have"
+                    )
                     raise self._refuse(
                         "principal_subscribers",
-                        f"{principal!r} already has {held} live tails open "
+                        f"{who} {held} live tails open "
                         f"(max_subscribers_per_principal {self.max_subscribers_per_principal})",
                     )
-                self._per_principal[principal] = held + 1
+                self._per_holder[holder] = held + 1
             self._subs.append(sub)
             self._clients.set(len(self._subs))
         return sub
@@ -263,10 +300,10 @@ class TailHub:
         with self._lock:
             if sub in self._subs:
                 self._subs.remove(sub)
-                if sub.principal is not None:
-                    left = self._per_principal.pop(sub.principal, 1) - 1
+                if sub.holder is not None:
+                    left = self._per_holder.pop(sub.holder, 1) - 1
                     if left > 0:
-                        self._per_principal[sub.principal] = left
+                        self._per_holder[sub.holder] = left
             self._clients.set(len(self._subs))
 
     def publish(self, records: Sequence[LogRecord]) -> None:
