@@ -40,7 +40,10 @@ class ReceiverMetrics:
                 registry=reg,
             ),
             dropped=Counter(
-                "paramedic_logs_dropped", "Messages dropped (UDP queue full).", ["transport"], registry=reg
+                "paramedic_logs_dropped",
+                "Messages dropped (UDP: queue full in messages or bytes, datagram over max_message_bytes).",
+                ["transport"],
+                registry=reg,
             ),
             bytes=Counter("paramedic_logs_received_bytes", "Bytes read.", ["transport"], registry=reg),
             connections=Gauge("paramedic_logs_connections", "Open connections.", ["transport"], registry=reg),
