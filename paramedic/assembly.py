@@ -43,6 +43,7 @@ from paramedic.auth import install as install_auth
 from paramedic.auth import install_guards, refusals_counter
 from paramedic.config import ConfigError, ParamedicConfig, load_config
 from paramedic.dashboard import build_router as dashboard_router
+from paramedic.fds import fit_log_listeners, raise_nofile_limit
 from paramedic.logs import LogService
 from paramedic.remediation import RemediationService
 from platforms.base import Platform
@@ -307,6 +308,10 @@ def serve(config_path: Path) -> None:
     files that DuckDB, SQLite and the search index create on their own (write-ahead logs, index segments)."""
     os.umask(0o077)
     config = load_config(config_path)
+    # Descriptors: the soft limit up to the hard one, the log listeners' caps within it (paramedic.fds).
+    config, warning = fit_log_listeners(config, raise_nofile_limit())
+    if warning is not None:
+        log.warning("%s", warning)
     server = Paramedic(config, base_dir=config_path.resolve().parent, config_path=config_path)
     uv = uvicorn.Server(
         uvicorn.Config(

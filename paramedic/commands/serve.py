@@ -9,6 +9,7 @@ import typer
 
 from metrics_store.redact import install_log_redaction, redact_text
 from paramedic.config import ConfigError
+from paramedic.fds import install_accept_error_throttle
 
 
 def serve(config: Path = typer.Option(..., "--config", "-c", help="paramedic.yaml")) -> None:
@@ -17,6 +18,7 @@ def serve(config: Path = typer.Option(..., "--config", "-c", help="paramedic.yam
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     install_log_redaction()  # URL passwords and ?token= values never reach the log
+    install_accept_error_throttle()  # out of descriptors: one accept error logged per 10 s, all counted
     # httpx logs every request at INFO: one line per scrape would drown the operator's log.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("httpcore").setLevel(logging.WARNING)

@@ -84,6 +84,16 @@ alerting:
 """
 
 
+# argv: soft hard program args...: exec the program under RLIMIT_NOFILE (soft, hard); hard -1 keeps it.
+_WITH_NOFILE = """\
+import os, resource, sys
+soft, hard = int(sys.argv[1]), int(sys.argv[2])
+hard = hard if hard >= 0 else resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+os.execv(sys.argv[3], sys.argv[3:])
+"""
+
+
 @dataclass
 class Target:
     """A running ``paramedic serve`` under attack; ``tokens`` maps role -> bearer token."""
@@ -132,12 +142,17 @@ def _merge(base: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
 
 @contextlib.contextmanager
 def running_target(
-    tmp: Path, *, anonymous_read: bool = False, extra_config: Mapping[str, Any] | None = None
+    tmp: Path,
+    *,
+    anonymous_read: bool = False,
+    extra_config: Mapping[str, Any] | None = None,
+    nofile: tuple[int, int | None] | None = None,
 ) -> Iterator[Target]:
     """Start ``paramedic serve`` with :data:`CONFIG` under ``tmp``; ready once the probe is queryable.
 
     ``extra_config`` is merged into the config (mappings key by key), e.g. ``{"logs": {"syslog_tcp":
-    {"idle_timeout_s": 2}}}`` for a test that needs a short limit."""
+    {"idle_timeout_s": 2}}}`` for a test that needs a short limit. ``nofile`` (soft, hard; hard None: keep
+    the current one) starts the server under that open-files limit."""
     with static_exporter({"/metrics": EXPORTER_BODY}) as exporter:
         ports = {"http": free_port(), "relp": free_port(), "tcp": free_port()}
         text = CONFIG.format(
@@ -157,9 +172,12 @@ def running_target(
         users = UserStore(tmp / "users.json")
         for role, password in PASSWORDS.items():
             users.create(role, role, password)
+        argv = [sys.executable, "-m", "paramedic.cli", "serve", "--config", str(tmp / "paramedic.yaml")]
+        if nofile is not None:
+            argv = [sys.executable, "-c", _WITH_NOFILE, str(nofile[0]), str(nofile[1] or -1), *argv]
         proc = ManagedProcess(
             "paramedic",
-            [sys.executable, "-m", "paramedic.cli", "serve", "--config", str(tmp / "paramedic.yaml")],
+            argv,
             tmp / "paramedic.log",
             cwd=tmp,
         )

@@ -1,0 +1,152 @@
+"""File descriptors for ``paramedic serve``: the process limit, the log listeners' caps, the accept-error log.
+
+Every open log connection holds a file descriptor, and so do HTTP clients, scrapes, store files and the
+search index. The usual systemd soft ``NOFILE`` limit is 1,024, less than the default caps of two log
+listeners (1,024 each), so a log sender could take every descriptor and stop the HTTP API and scrapes.
+``paramedic serve`` therefore, before building anything:
+
+1. :func:`raise_nofile_limit`: raises the soft ``RLIMIT_NOFILE`` to the hard limit (any process may);
+2. :func:`fit_log_listeners`: keeps :data:`RESERVED_FDS` plus one per static scrape target for everything
+   else, and :data:`ACCEPT_BURST_FDS` per stream listener for connections accepted in one go before the
+   cap refuses them; when the stream listeners' ``max_connections`` add up to more than the rest, it
+   lowers their effective caps proportionally (at least 1 each) and returns one warning naming the keys
+   and the limit (the server starts: a lower cap is friendlier than a refusal to start);
+3. :func:`install_accept_error_throttle`: asyncio logs a traceback for every failed ``accept()`` when the
+   process is out of descriptors (on Python 3.11 up to a backlog's worth per listener per tick, hundreds of
+   thousands of lines in seconds); this filter lets one such record through per ``interval_s`` (with the
+   number held back) and counts all of them in ``paramedic_accept_errors_total``.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import resource
+import threading
+import time
+from collections.abc import Callable
+
+import prometheus_client
+from prometheus_client import CollectorRegistry, Counter
+
+from collector.config import StaticJob
+from paramedic.config import ParamedicConfig
+
+__all__ = [
+    "ACCEPT_BURST_FDS",
+    "RESERVED_FDS",
+    "AcceptErrorThrottle",
+    "fit_log_listeners",
+    "install_accept_error_throttle",
+    "raise_nofile_limit",
+]
+
+log = logging.getLogger("paramedic")
+
+RESERVED_FDS = 256  # HTTP clients, store and index files, notifiers, ... (plus one per static scrape target)
+# asyncio accepts up to the listen backlog (log_pipeline/receivers/server.py: 512) in one go before any of
+# those connections can be refused: each stream listener may briefly hold that many more descriptors.
+ACCEPT_BURST_FDS = 512
+_STREAM_LISTENERS = ("relp", "syslog_tcp", "tls")
+_ACCEPT_MESSAGE = "socket.accept() out of system resource"
+_RESOURCE_ERRNOS = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
+
+
+def raise_nofile_limit() -> int:
+    """Raise the soft ``RLIMIT_NOFILE`` to the hard limit; returns the soft limit now in force."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard not in {resource.RLIM_INFINITY, soft}:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+            soft = hard
+        except (ValueError, OSError) as exc:  # e.g. a hard limit above the kernel's nr_open
+            log.warning("could not raise the open-files limit from %d to %d: %s", soft, hard, exc)
+    return 1 << 30 if soft == resource.RLIM_INFINITY else soft
+
+
+def _static_targets(config: ParamedicConfig) -> int:
+    return sum(len(job.targets) for job in config.collector.jobs if isinstance(job, StaticJob))
+
+
+def fit_log_listeners(config: ParamedicConfig, nofile: int) -> tuple[ParamedicConfig, str | None]:
+    """``config`` with the stream log listeners' ``max_connections`` lowered so that, together with the
+    reserve for everything else, they fit in ``nofile`` descriptors; and a warning when it lowered them."""
+    logs = config.logs
+    if logs is None:
+        return config, None
+    listeners = {name: getattr(logs, name) for name in _STREAM_LISTENERS if getattr(logs, name) is not None}
+    total = sum(lst.max_connections for lst in listeners.values())
+    reserve = RESERVED_FDS + _static_targets(config) + ACCEPT_BURST_FDS * len(listeners)
+    available = max(nofile - reserve, len(listeners))
+    if total <= available:
+        return config, None
+    capped = {
+        name: lst.model_copy(update={"max_connections": max(1, lst.max_connections * available // total)})
+        for name, lst in listeners.items()
+    }
+    keys = ", ".join(f"logs.{name}.max_connections {listeners[name].max_connections}" for name in capped)
+    lowered = ", ".join(f"{capped[name].max_connections}" for name in capped)
+    warning = (
+        f"open-files limit (RLIMIT_NOFILE) is {nofile}: {keys} (total {total}) plus {reserve} descriptors "
+        f"for HTTP, scrapes, files and accept bursts do not fit; serving with max_connections {lowered}. "
+        f"Raise the limit (systemd LimitNOFILE=, ulimit -n) or lower these keys to silence this warning."
+    )
+    return config.model_copy(update={"logs": logs.model_copy(update=capped)}), warning
+
+
+def _is_accept_error(record: logging.LogRecord) -> bool:
+    if isinstance(record.msg, str) and record.msg.startswith(_ACCEPT_MESSAGE):
+        return True
+    exc = record.exc_info[1] if record.exc_info else None
+    return isinstance(exc, OSError) and exc.errno in _RESOURCE_ERRNOS and "accept" in record.getMessage()
+
+
+class AcceptErrorThrottle(logging.Filter):
+    """Lets one "out of system resource" accept error through per ``interval_s`` (with the count of those
+    held back since); counts every one in ``counter``. Other records pass untouched. Thread-safe."""
+
+    def __init__(
+        self, counter: Counter, interval_s: float = 10.0, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        super().__init__()
+        self._counter = counter
+        self._interval_s = interval_s
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._next = float("-inf")
+        self._held = 0
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not _is_accept_error(record):
+            return True
+        self._counter.inc()
+        now = self._clock()
+        with self._lock:
+            if now < self._next:
+                self._held += 1
+                return False
+            held, self._held, self._next = self._held, 0, now + self._interval_s
+        record.msg = (
+            f"{_ACCEPT_MESSAGE}: out of file descriptors or memory; such errors are logged at most once "
+            f"every {self._interval_s:g} s ({held} not logged since the last one; all counted in "
+            f"paramedic_accept_errors_total)"
+        )
+        record.args = None
+        record.exc_info = None
+        record.exc_text = None
+        return True
+
+
+def install_accept_error_throttle(
+    registry: CollectorRegistry = prometheus_client.REGISTRY, interval_s: float = 10.0
+) -> AcceptErrorThrottle:
+    """Install :class:`AcceptErrorThrottle` on the ``asyncio`` logger (where the event loop logs failed
+    accepts) and register its counter on ``registry``."""
+    counter = Counter(
+        "paramedic_accept_errors",
+        "Failed accept() calls on the HTTP and log listeners for want of file descriptors or memory.",
+        registry=registry,
+    )
+    throttle = AcceptErrorThrottle(counter, interval_s)
+    logging.getLogger("asyncio").addFilter(throttle)
+    return throttle

@@ -1,0 +1,113 @@
+"""A log sender holding more idle connections than the open-files limit allows (issue 11, finding 7).
+
+Two real ``paramedic serve`` runs: one started with a low soft limit (the server raises it to the hard limit,
+so the default caps fit), one with a low hard limit (the server lowers the listeners' caps so they fit, and
+says so once). In both, more idle TCP connections than the start limit are opened; ``/-/healthy`` must keep
+answering within 1 s, the connections over the cap are refused and the log stays small.
+"""
+
+from __future__ import annotations
+
+import re
+import resource
+import socket
+from collections.abc import Iterator
+from contextlib import ExitStack
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.support.hostile import Target, running_target
+from tests.support.servers import wait_until
+
+pytestmark = pytest.mark.timeout(240)
+
+LOW = 1536  # start limit: the reserve (256 + 1 scrape target + 2 x 512 accept burst) leaves 255
+CAPPED = LOW - 257 - 1024  # 255 descriptors for relp + syslog_tcp (1,024 each), in proportion: 127 each
+CAP = 1024 * CAPPED // 2048
+MAX_LOG_BYTES = 1 << 20
+
+
+def metric(target: Target, name: str, **labels: str) -> float:
+    text = httpx.get(f"{target.base_url}/metrics", timeout=5).text
+    want = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
+    for line in text.splitlines():
+        m = re.fullmatch(r"([a-zA-Z_:][\w:]*)(?:\{(.*)\})? (\S+)", line)
+        if m and m.group(1) == name and ",".join(sorted((m.group(2) or "").split(","))) == want:
+            return float(m.group(3))
+    return 0.0
+
+
+def nofile_of(pid: int) -> tuple[int, int]:
+    for line in Path(f"/proc/{pid}/limits").read_text().splitlines():
+        if line.startswith("Max open files"):
+            soft, hard = line.split()[3:5]
+            return int(soft), int(hard)
+    raise AssertionError("no 'Max open files' line")
+
+
+def hold_connections(stack: ExitStack, port: int, n: int) -> list[socket.socket]:
+    socks = []
+    for _ in range(n):
+        s = stack.enter_context(socket.create_connection(("127.0.0.1", port), timeout=5))
+        socks.append(s)
+    return socks
+
+
+def log_size(target: Target) -> int:
+    return (target.tmp / "paramedic.log").stat().st_size
+
+
+@pytest.fixture(scope="module")
+def raised(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
+    with running_target(tmp_path_factory.mktemp("serve-soft"), nofile=(256, None)) as t:
+        yield t
+
+
+@pytest.fixture(scope="module")
+def capped(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
+    with running_target(tmp_path_factory.mktemp("serve-hard"), nofile=(LOW, LOW)) as t:
+        yield t
+
+
+def test_soft_limit_is_raised_to_the_hard_limit(raised: Target) -> None:
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    assert nofile_of(raised.proc.pid) == (hard, hard)
+    with ExitStack() as stack:
+        hold_connections(stack, raised.ports["tcp"], 400)  # more than the 256 it was started with
+        hold_connections(stack, raised.ports["relp"], 100)
+        wait_until(
+            lambda: metric(raised, "paramedic_logs_connections", transport="tcp") >= 400,
+            30,
+            "400 open syslog connections",
+        )
+        raised.assert_alive()
+        assert metric(raised, "paramedic_logs_refused_connections_total", transport="tcp") == 0
+    assert log_size(raised) < MAX_LOG_BYTES
+    raised.assert_alive()
+
+
+def test_caps_are_lowered_to_fit_a_low_hard_limit(capped: Target) -> None:
+    assert nofile_of(capped.proc.pid) == (LOW, LOW)
+    log_text = (capped.tmp / "paramedic.log").read_text()
+    assert "logs.syslog_tcp.max_connections 1024" in log_text
+    assert f"open-files limit (RLIMIT_NOFILE) is {LOW}" in log_text
+    assert f"serving with max_connections {CAP}, {CAP}" in log_text
+    over = 200
+    with ExitStack() as stack:
+        hold_connections(stack, capped.ports["tcp"], CAP + over)
+        hold_connections(stack, capped.ports["relp"], CAP + over)
+        wait_until(
+            lambda: (
+                metric(capped, "paramedic_logs_refused_connections_total", transport="tcp") >= over
+                and metric(capped, "paramedic_logs_refused_connections_total", transport="relp") >= over
+            ),
+            30,
+            "the connections over the lowered caps to be refused",
+        )
+        capped.assert_alive()
+        assert metric(capped, "paramedic_logs_connections", transport="tcp") == CAP
+        assert metric(capped, "paramedic_accept_errors_total") == 0  # the process never ran out
+    assert log_size(capped) < MAX_LOG_BYTES
+    capped.assert_alive()
