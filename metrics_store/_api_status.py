@@ -22,11 +22,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-import promql_parser
 from fastapi import APIRouter, Request, Response
+from starlette.concurrency import run_in_threadpool
 
 from metrics_store._api_common import ApiError, Form, bad_param, error_response, success
-from metrics_store.promql import QueryParseError, check_query_text
+from metrics_store.promql import QueryParseError, format_query
 
 __all__ = ["PROMETHEUS_COMPAT_VERSION", "ServerInfo", "status_router"]
 
@@ -50,12 +50,12 @@ class ServerInfo:
     last_reload: Callable[[], tuple[bool, datetime]] | None = None
 
 
-def _parse_query(form: Form) -> promql_parser.Expr:
-    text = form.get("query")
+def _format_query(form: Form) -> str:
+    """The query pretty-printed; checked as the engine checks it (limits, RE2 patterns), never compiling a
+    pattern in the native parser."""
     try:
-        check_query_text(text)
-        return promql_parser.parse(text)
-    except (ValueError, QueryParseError) as exc:
+        return format_query(form.get("query"))
+    except QueryParseError as exc:
         raise bad_param("query", str(exc)) from exc
 
 
@@ -106,10 +106,14 @@ def status_router(info: ServerInfo) -> APIRouter:
     @router.api_route("/api/v1/format_query", methods=["GET", "POST"])
     async def format_query(request: Request) -> Response:
         try:
-            expr = _parse_query(await Form.read(request))
+            form = await Form.read(request)
         except ApiError as exc:
             return error_response(exc)
-        return success(expr.prettify())
+        try:
+            text = await run_in_threadpool(_format_query, form)
+        except ApiError as exc:
+            return error_response(exc)
+        return success(text)
 
     @router.api_route("/api/v1/query_exemplars", methods=["GET", "POST"])
     async def query_exemplars(request: Request) -> Response:
@@ -118,7 +122,7 @@ def status_router(info: ServerInfo) -> APIRouter:
             start, end = form.time("start", 0), form.time("end", 0)
             if form.get("start") and form.get("end") and end < start:
                 raise ApiError("bad_data", 400, "end timestamp must not be before start timestamp")
-            _parse_query(form)
+            await run_in_threadpool(_format_query, form)
         except ApiError as exc:
             return error_response(exc)
         return success([])

@@ -4,12 +4,14 @@ Parsing is ``promql_parser``'s; evaluation evaluates every AST node once for all
 ``searchsorted`` per series), with Prometheus 2.42 semantics. Functions live in an explicit table
 (:data:`FUNCTIONS`); anything not implemented fails with :class:`UnsupportedError`, never a wrong answer.
 
-Every caller that parses PromQL text goes through :func:`parse` (or at least :func:`check_query_text` before
-``promql_parser.parse``): the native parser overflows its stack, killing the process, on deeply nested or
-very long texts, and the check refuses those before it sees them.
+Every caller that parses PromQL text goes through :func:`parse` (or :func:`format_query`): the native parser
+overflows its stack, killing the process, on deeply nested or very long texts, and compiles every regex
+matcher with Rust's regex while holding the GIL; :func:`parse` refuses the former and hands it placeholders
+instead of patterns (:func:`unmask` turns text printed from its AST back into what was written).
+:func:`check_query_text` alone is not enough before ``promql_parser.parse``.
 """
 
-from metrics_store.promql._ast import parse, parse_selector
+from metrics_store.promql._ast import format_query, parse, parse_selector, unmask
 from metrics_store.promql._context import slice_series
 from metrics_store.promql._guard import check_query_text
 from metrics_store.promql._prefetch import metric_names
@@ -52,8 +54,10 @@ __all__ = [
     "UnsupportedError",
     "Vector",
     "check_query_text",
+    "format_query",
     "metric_names",
     "parse",
     "parse_selector",
     "slice_series",
+    "unmask",
 ]

@@ -1,8 +1,22 @@
 """The bridge to ``promql_parser``: parse with translated errors, and read its AST into our terms
-(matchers, durations in ms, ``@`` timestamps, operator names). Stateless, thread-safe."""
+(matchers, durations in ms, ``@`` timestamps, operator names). Stateless, thread-safe.
+
+Regex matchers never reach the parser as written: it would compile every pattern with Rust's Unicode regex
+while holding the GIL (800 ``\\w{0,200}`` matchers froze a server for 96 s and took 7.9 GB), and the
+engine never uses that compiled form. :func:`parse` replaces the literal of each regex matcher (found by
+``_guard.regex_literal_spans``) with a placeholder that carries its value hex-encoded (``"__pmre_6162"``
+for ``"ab"``, a plain literal the parser compiles in microseconds); :func:`selector_matchers` decodes it and
+compiles the pattern with RE2 (``metrics_store.regex``, under its limits). The AST stays self-contained (no
+side table, so ASTs can be cached), and every literal written by a user is encoded, so no user value can be
+mistaken for a placeholder. What the parser checked with the compiled regex is checked here instead, at
+parse time: the pattern compiles (RE2's refusal is a parse error, 400) and a selector without a metric
+name has a matcher that does not match the empty string. Text printed from such an AST goes through
+:func:`unmask` (``format_query``, the alert explainer).
+"""
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -10,7 +24,7 @@ from typing import Any
 import promql_parser
 
 from metrics_store.model import METRIC_NAME, Matcher, MatchOp
-from metrics_store.promql._guard import check_query_text
+from metrics_store.promql._guard import check_query_text, regex_literal_spans
 from metrics_store.promql.errors import QueryParseError, UnsupportedError
 from metrics_store.regex import RegexError
 
@@ -18,10 +32,12 @@ __all__ = [
     "AtSpec",
     "at_spec",
     "duration_ms",
+    "format_query",
     "op_name",
     "parse",
     "parse_selector",
     "selector_matchers",
+    "unmask",
 ]
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -69,14 +85,125 @@ def _rename_holt_winters(query: str) -> str:
     return "".join(parts)
 
 
+_PLACEHOLDER = "__pmre_"
+_PRINTED_PLACEHOLDER = re.compile(r'"__pmre_([0-9a-f]*)"')
+
+
+def _mask_regexes(query: str) -> str:
+    """``query`` with the literal of every regex matcher replaced by its placeholder (see the module doc).
+    A literal the parser cannot read alone is left as written: the whole text fails to lex at it."""
+    parts: list[str] = []
+    pos = 0
+    for start, end in regex_literal_spans(query):
+        try:
+            literal = promql_parser.parse(query[start:end])  # a string expression: nothing is compiled
+        except ValueError:
+            continue
+        if not isinstance(literal, promql_parser.StringLiteral):
+            continue
+        value = literal.val
+        encoded = str(value).encode("utf-8", errors="surrogatepass").hex()
+        parts.extend((query[pos:start], f'"{_PLACEHOLDER}{encoded}"'))
+        pos = end
+    parts.append(query[pos:])
+    return "".join(parts)
+
+
+def _regex_value(value: str) -> str:
+    """The pattern a regex matcher's value from the parser stands for."""
+    if value.startswith(_PLACEHOLDER):
+        try:
+            return bytes.fromhex(value[len(_PLACEHOLDER) :]).decode("utf-8", errors="surrogatepass")
+        except ValueError:
+            pass
+    return value  # an AST parsed from unmasked text (promql_parser.parse called directly)
+
+
+def _native_parse(text: str) -> Any:
+    try:
+        return promql_parser.parse(_mask_regexes(text))
+    except ValueError as exc:
+        raise QueryParseError(f"parse error: {exc}") from exc
+
+
 def parse(query: str) -> Any:
     """Parse ``query``; syntax and type errors become :class:`QueryParseError` (cause chained). The text is
     checked against the limits of ``_guard`` first (:class:`QueryTooLargeError`): the parser never sees a
-    text that could overflow its stack."""
+    text that could overflow its stack, nor a regex pattern (see the module doc); the patterns are compiled
+    with RE2 here, a refused one is a :class:`QueryParseError`."""
     check_query_text(query)
+    node = _native_parse(_rename_holt_winters(query))
+    for vs in _vector_selectors(node):
+        _check_selector(vs)
+    return node
+
+
+def format_query(query: str) -> str:
+    """``query`` checked and pretty-printed by the parser (``/api/v1/format_query``), patterns as written."""
+    check_query_text(query)
+    node = _native_parse(query)
+    for vs in _vector_selectors(node):
+        _check_selector(vs)
+    return unmask(str(node.prettify()))
+
+
+def unmask(printed: str) -> str:
+    """Text printed from an AST of :func:`parse` with each placeholder replaced by its pattern, quoted as
+    the parser prints a string (by printing an equality matcher of that value: nothing is compiled)."""
+
+    def quoted(m: re.Match[str]) -> str:
+        value = _regex_value(_PLACEHOLDER + m.group(1))
+        literal = json.dumps(value, ensure_ascii=False)
+        try:
+            shown = str(promql_parser.parse(f"x{{a={literal}}}").prettify())
+        except ValueError:
+            return literal
+        return shown[len("x{a=") : -1]
+
+    return _PRINTED_PLACEHOLDER.sub(quoted, printed)
+
+
+def _vector_selectors(node: Any) -> list[Any]:
+    """Every VectorSelector of ``node`` (those inside matrix selectors included); iterative."""
+    out: list[Any] = []
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, promql_parser.VectorSelector):
+            out.append(current)
+        elif isinstance(current, promql_parser.MatrixSelector):
+            out.append(current.vector_selector)
+        elif isinstance(
+            current, promql_parser.SubqueryExpr | promql_parser.ParenExpr | promql_parser.UnaryExpr
+        ):
+            stack.append(current.expr)
+        elif isinstance(current, promql_parser.BinaryExpr):
+            stack.extend((current.lhs, current.rhs))
+        elif isinstance(current, promql_parser.AggregateExpr):
+            stack.extend(n for n in (current.expr, current.param) if n is not None)
+        elif isinstance(current, promql_parser.Call):
+            stack.extend(current.args)
+    return out
+
+
+def _check_selector(vs: Any) -> None:
+    """What the parser would have checked with its compiled regexes: each pattern compiles (RE2) and a
+    selector without a metric name has a matcher that does not match the empty string."""
+    matchers = [
+        _matcher(m.name, _match_op(m.op), m.value)
+        for group in (vs.matchers.matchers, *vs.matchers.or_matchers)
+        for m in group
+    ]
+    if not vs.name and all(m.matches("") for m in matchers):
+        raise QueryParseError("parse error: vector selector must contain at least one non-empty matcher")
+
+
+def _matcher(name: str, op: MatchOp, value: str) -> Matcher:
+    if op is MatchOp.RE or op is MatchOp.NRE:
+        value = _regex_value(value)
     try:
-        return promql_parser.parse(_rename_holt_winters(query))
-    except ValueError as exc:
+        return Matcher(name, op, value)
+    except RegexError as exc:  # RE2 refuses the pattern (bad syntax, a{1001}, too large)
         raise QueryParseError(f"parse error: {exc}") from exc
 
 
@@ -115,10 +242,7 @@ def selector_matchers(vs: Any) -> list[Matcher]:
     if vs.matchers.or_matchers:
         raise UnsupportedError("'or' inside a label selector is not supported (not in Prometheus 2.42)")
     out = [Matcher(METRIC_NAME, MatchOp.EQ, vs.name)] if vs.name else []
-    try:
-        out.extend(Matcher(m.name, _match_op(m.op), m.value) for m in vs.matchers.matchers)
-    except RegexError as exc:  # RE2 refuses a few patterns the parser accepted, e.g. a{1001}
-        raise QueryParseError(f"parse error: {exc}") from exc
+    out.extend(_matcher(m.name, _match_op(m.op), m.value) for m in vs.matchers.matchers)
     return out
 
 

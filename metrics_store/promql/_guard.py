@@ -10,7 +10,13 @@ server's threadpool alike):
 * :data:`MAX_NESTING_DEPTH` — open ``(``, ``[`` and ``{`` at any point (string literals and ``#`` comments
   skipped, escapes honoured);
 * :data:`MAX_OPERATORS` — binary/unary operator tokens (``+ - * / % ^ == != < > <= >=``, ``and or unless
-  atan2``) outside label matchers: each is one level of the tree in the worst case (``1-1-1-...``).
+  atan2``) outside label matchers: each is one level of the tree in the worst case (``1-1-1-...``);
+* :data:`MAX_REGEX_MATCHERS` — ``=~`` and ``!~`` label matchers: each is one RE2 program compiled for the
+  query (at most ``metrics_store.regex.MAX_MEM_BYTES`` each, and the regex cache holds 256).
+
+:func:`regex_literal_spans` finds the string literal of every regex matcher with the same scan: ``_ast``
+hands the parser a placeholder instead of each (the parser would compile every pattern with Rust's Unicode
+regex while holding the GIL: ``\\w{0,200}`` costs ~60 ms and ~10 MB).
 
 The scan over-counts rather than under-counts (a ``-`` in ``1e-3`` counts as an operator), so a text it
 accepts parses into a tree at most ``MAX_NESTING_DEPTH + MAX_OPERATORS`` deep. Stateless, thread-safe.
@@ -22,11 +28,19 @@ import re
 
 from metrics_store.promql.errors import QueryTooLargeError
 
-__all__ = ["MAX_NESTING_DEPTH", "MAX_OPERATORS", "MAX_QUERY_BYTES", "check_query_text"]
+__all__ = [
+    "MAX_NESTING_DEPTH",
+    "MAX_OPERATORS",
+    "MAX_QUERY_BYTES",
+    "MAX_REGEX_MATCHERS",
+    "check_query_text",
+    "regex_literal_spans",
+]
 
 MAX_QUERY_BYTES = 65_536
 MAX_NESTING_DEPTH = 64
 MAX_OPERATORS = 200
+MAX_REGEX_MATCHERS = 256
 
 # One token per match; everything between matches (numbers, durations, spaces, stray bytes) is skipped.
 # Strings may be unterminated (then they run to the end of the text, as the parser would see them).
@@ -42,6 +56,7 @@ _TOKENS = re.compile(
     re.VERBOSE | re.DOTALL,
 )
 _WORD_OPERATORS = frozenset({"and", "or", "unless", "atan2"})
+_REGEX_OPS = frozenset({"=~", "!~"})
 
 
 def check_query_text(query: str) -> None:
@@ -50,7 +65,7 @@ def check_query_text(query: str) -> None:
     size = len(query.encode("utf-8", errors="surrogatepass"))
     if size > MAX_QUERY_BYTES:
         raise QueryTooLargeError(f"query is {size} bytes long, the limit is {MAX_QUERY_BYTES}")
-    depth = operators = 0
+    depth = operators = regexes = 0
     braces = 0  # inside {...}: '=', '!=', '=~' are label matchers, not operators
     for m in _TOKENS.finditer(query):
         kind = m.lastgroup
@@ -63,8 +78,42 @@ def check_query_text(query: str) -> None:
             depth = max(0, depth - 1)
             braces = max(0, braces - (m.group() == "}"))
         elif braces:
+            if kind == "op" and m.group() in _REGEX_OPS:
+                regexes += 1
+                if regexes > MAX_REGEX_MATCHERS:
+                    raise QueryTooLargeError(f"expression has more than {MAX_REGEX_MATCHERS} regex matchers")
             continue
         elif kind == "op" or (kind == "word" and m.group().lower() in _WORD_OPERATORS):
             operators += 1
             if operators > MAX_OPERATORS:
                 raise QueryTooLargeError(f"expression has more than {MAX_OPERATORS} operators")
+
+
+def regex_literal_spans(query: str) -> list[tuple[int, int]]:
+    """``(start, end)`` of every terminated string literal that follows ``=~`` or ``!~`` (with only spaces
+    and comments between): the patterns of regex matchers, quotes included, as the parser's lexer sees
+    them (strings and comments elsewhere are skipped as tokens, so a ``=~`` inside them does not count)."""
+    spans: list[tuple[int, int]] = []
+    after_regex_op = False
+    gap_start = 0
+    for m in _TOKENS.finditer(query):
+        kind = m.lastgroup
+        if after_regex_op and query[gap_start : m.start()].strip() == "":
+            if kind == "comment":
+                gap_start = m.end()
+                continue
+            text = m.group()
+            if kind == "str" and len(text) >= 2 and text[-1] == text[0] and not _escaped_end(text):
+                spans.append((m.start(), m.end()))
+        after_regex_op = kind == "op" and m.group() in _REGEX_OPS
+        gap_start = m.end()
+    return spans
+
+
+def _escaped_end(text: str) -> bool:
+    """Whether the closing quote of ``text`` is escaped (an unterminated ``"...\\"``); backticks have no
+    escapes."""
+    if text[0] == "`":
+        return False
+    backslashes = len(text[1:-1]) - len(text[1:-1].rstrip("\\"))
+    return backslashes % 2 == 1
