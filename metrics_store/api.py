@@ -8,7 +8,9 @@ timeouts). POST bodies
 (``application/x-www-form-urlencoded``) are parsed here; body values take precedence over the URL's, like
 Go's ``Request.FormValue``. Evaluation runs in worker threads, never on the event loop, at most
 ``limits.max_concurrency`` queries at once (Prometheus' ``query.max-concurrency``) and never in the
-threads Starlette's other sync routes need.
+threads Starlette's other sync routes need. The ``match[]`` selectors of the series and label routes are
+parsed and compiled in a worker thread too, at most ``limits.max_match_selectors`` of them per request
+(more is a 400 ``bad_data``; Prometheus has no such limit).
 
 ``status_router(info)`` (buildinfo, runtimeinfo, config, flags, format_query, query_exemplars, rules, alerts)
 completes what Grafana's Prometheus datasource calls; see :mod:`metrics_store._api_status`.
@@ -134,12 +136,16 @@ def _translate(exc: QueryError) -> ApiError:
     return ApiError(exc.error_type, exc.http_status, str(exc))
 
 
-def _matchers(form: Form, required: bool) -> list[list[Matcher]]:
+def _matchers(form: Form, required: bool, limit: int) -> list[list[Matcher]]:
+    """The selectors of ``match[]``, parsed and compiled (CPU-bound: run it off the event loop); more than
+    ``limit`` of them are refused before any is parsed."""
     texts = form.getlist("match[]")
     if not texts:
         if required:
             raise ApiError("bad_data", 400, "no match[] parameter provided")
         return [_ALL_SERIES]
+    if len(texts) > limit:
+        raise bad_param("match[]", f"{len(texts)} selectors given, the limit is {limit}")
     out = []
     for text in texts:
         try:
@@ -222,8 +228,11 @@ def query_router(
         """Series selected by the request's ``match[]`` (required or optional), ``start`` and ``end``."""
         form = await Form.read(request)
         start, end = form.time("start", MIN_TIME_MS), form.time("end", MAX_TIME_MS)
-        selectors = _matchers(form, required=required)
-        return await run_in_threadpool(_series_union, querier, selectors, start, end)
+        return await run_in_threadpool(_select, form, required, start, end)
+
+    def _select(form: Form, required: bool, start: int, end: int) -> list[Labels]:
+        selectors = _matchers(form, required, limits.max_match_selectors)
+        return _series_union(querier, selectors, start, end)
 
     @router.api_route("/api/v1/series", methods=["GET", "POST"])
     async def series(request: Request) -> Response:

@@ -19,6 +19,7 @@ Both types take a ``query`` section: the limits of the PromQL engine that answer
         lookback_delta_s: 300         # [query.lookback-delta 5m] how far back an instant selector looks
         max_points_per_series: 11000  # range queries: (end - start) / step at most this (400 bad_data)
         max_concurrency: 20           # [query.max-concurrency] API queries evaluated at once; more wait
+        max_match_selectors: 512      # match[] selectors of one series/labels/label values request (400)
 
 ``type: remote`` — writes InfluxDB line protocol, reads the Prometheus HTTP API (VictoriaMetrics)::
 
@@ -69,6 +70,12 @@ class QueryLimits(BaseModel):
         gt=0,
         description="Queries of the HTTP API evaluated at once, in threads of their own; more wait for a "
         "free one, so slow queries never take the threads the other routes answer from.",
+    )
+    max_match_selectors: int = Field(
+        512,
+        gt=0,
+        description="match[] selectors one /api/v1/series, /labels or /label/{name}/values request may "
+        "carry (Prometheus has no limit; each is parsed and its regexes compiled): more is a 400.",
     )
 
 

@@ -3,6 +3,7 @@ point that parses PromQL (query, query_range, match[] of series/labels/label val
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -18,6 +19,7 @@ from metrics_store.api import ServerInfo, query_router, status_router
 from metrics_store.config import QueryLimits
 from metrics_store.memory import MemoryStore
 from metrics_store.model import Labels, Matcher, SeriesData, labels_from
+from metrics_store.promql import parse_selector
 
 CHAIN = "-".join(["1"] * 5000)
 PARENS = "(" * 10_000 + "1" + ")" * 10_000
@@ -140,3 +142,51 @@ def test_queries_wait_for_a_free_evaluator_and_never_take_the_other_routes_threa
         querier.release.set()
     assert statuses == [200] * 45
     assert querier.most == 2 and querier.entered == 45
+
+
+def _hostile_matchers(n: int) -> str:
+    return "{" + ",".join(f'a=~"\\\\w{{0,200}}{i}"' for i in range(n)) + "}"
+
+
+def test_regex_matchers_are_capped_and_compiled_by_re2(client: TestClient) -> None:
+    message = _error(client.get("/api/v1/query", params={"query": _hostile_matchers(800)}), 400, "bad_data")
+    assert message == 'invalid parameter "query": parse error: expression has more than 256 regex matchers'
+    resp = client.get("/api/v1/query", params={"query": _hostile_matchers(256), "time": "100"})
+    assert resp.json() == {"status": "success", "data": {"resultType": "vector", "result": []}}
+    resp = client.get("/api/v1/query", params={"query": 'm{i=~"0|\\\\w{0,200}x"}', "time": "100"})
+    assert [r["metric"] for r in resp.json()["data"]["result"]] == [{"__name__": "m", "i": "0"}]
+    resp = client.get("/api/v1/format_query", params={"query": 'm{i=~"0|\\\\w{0,200}x"}'})
+    assert resp.json() == {"status": "success", "data": 'm{i=~"0|\\\\w{0,200}x"}'}
+    message = _error(client.get("/api/v1/series", params={"match[]": 'm{i=~"a{1001}"}'}), 400, "bad_data")
+    assert message.startswith('invalid parameter "match[]": parse error: invalid regular expression'), message
+
+
+def test_match_selectors_are_capped_and_parsed_off_the_event_loop(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    on_loop: list[bool] = []
+
+    def spy(text: str) -> list[Matcher]:
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            on_loop.append(False)
+        else:
+            on_loop.append(True)
+        return parse_selector(text)
+
+    monkeypatch.setattr("metrics_store.api.parse_selector", spy)
+    limit = QueryLimits().max_match_selectors
+    for path in ("/api/v1/series", "/api/v1/labels", "/api/v1/label/i/values"):
+        resp = client.get(path, params={"match[]": ['m{i="0"}'] * (limit + 1)})
+        assert _error(resp, 400, "bad_data") == (
+            f'invalid parameter "match[]": {limit + 1} selectors given, the limit is {limit}'
+        )
+        assert on_loop == []  # refused before any is parsed
+        resp = client.get(path, params={"match[]": [f'm{{i="{n}"}}' for n in range(limit)]})
+        assert resp.status_code == 200, resp.text
+        assert len(on_loop) == limit and not any(on_loop)
+        on_loop.clear()
+    assert client.post("/api/v1/series", data={"match[]": ["m"]}).json()["data"] == [
+        {"__name__": "m", "i": "0"}
+    ]
