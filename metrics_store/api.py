@@ -9,8 +9,8 @@ timeouts). POST bodies
 Go's ``Request.FormValue``. Evaluation runs in worker threads, never on the event loop, at most
 ``limits.max_concurrency`` queries at once (Prometheus' ``query.max-concurrency``) and never in the
 threads Starlette's other sync routes need. The ``match[]`` selectors of the series and label routes are
-parsed and compiled in a worker thread too, at most ``limits.max_match_selectors`` of them per request
-(more is a 400 ``bad_data``; Prometheus has no such limit).
+parsed, compiled and looked up in the same worker threads, at most ``limits.max_match_selectors`` of them
+per request (more is a 400 ``bad_data``; Prometheus has no such limit).
 
 ``status_router(info)`` (buildinfo, runtimeinfo, config, flags, format_query, query_exemplars, rules, alerts)
 completes what Grafana's Prometheus datasource calls; see :mod:`metrics_store._api_status`.
@@ -29,7 +29,6 @@ import orjson
 from anyio import CapacityLimiter, to_thread
 from fastapi import APIRouter, Request, Response
 from prometheus_client import REGISTRY, CollectorRegistry
-from starlette.concurrency import run_in_threadpool
 
 from metrics_store._api_common import (
     MAX_TIME_MS,
@@ -228,7 +227,7 @@ def query_router(
         """Series selected by the request's ``match[]`` (required or optional), ``start`` and ``end``."""
         form = await Form.read(request)
         start, end = form.time("start", MIN_TIME_MS), form.time("end", MAX_TIME_MS)
-        return await run_in_threadpool(_select, form, required, start, end)
+        return await to_thread.run_sync(_select, form, required, start, end, limiter=evaluators)
 
     def _select(form: Form, required: bool, start: int, end: int) -> list[Labels]:
         selectors = _matchers(form, required, limits.max_match_selectors)
