@@ -5,7 +5,8 @@ One function per kind of output, each printing a secret as ``<secret>`` (as Prom
 * :func:`redact` — a config dump (``model.model_dump(mode="python")`` or any nested dict/list): every
   :class:`~pydantic.SecretStr`/:class:`~pydantic.SecretBytes`, every value under a secret-named key
   (:func:`is_secret_key`: ``password``, ``bearer_token``, ``client_secret``, ``api_key``, ...; for the
-  untyped ``dict[str, Any]`` parts of a config) and the password of every URL (:func:`redact_url`) becomes
+  untyped ``dict[str, Any]`` parts of a config), every webhook URL (whose path or ``?key=`` is often the
+  credential: Slack, Teams, Google Chat) and the password of every other URL (:func:`redact_url`) becomes
   ``<secret>``; other leaves become JSON-able. :func:`redacted_dump` does it for a pydantic model.
 * :func:`redact_text` — free text (a log line, an exception message): URL userinfo and secret-named query
   parameters (``?token=...``).
@@ -57,8 +58,14 @@ _SECRET_KEYS = frozenset(
         "routing_key",
         "service_key",
         "user_key",
+        "webhook_url",
+        "slack_api_url",
     }
 )
+# URLs that are credentials themselves (Slack, Teams and Google Chat webhooks carry theirs in the path or in
+# ``?key=``), as Alertmanager's ``SecretURL``: the option of a mapping tagged ``type: <kind>`` and of the
+# items of an Alertmanager-style ``<kind>_configs`` list.
+_SECRET_URLS = {"webhook": "url", "slack": "api_url", "msteams": "webhook_url", "discord": "webhook_url"}
 _SECRET_SUFFIXES = ("_password", "_secret", "_token", "_api_key", "_credentials")
 
 # scheme://userinfo@ (userinfo bounded, so a long line without "@" costs linear time per start position)
@@ -125,9 +132,20 @@ def scrub(text: str, secrets: Mapping[str, str] | list[str] | tuple[str, ...]) -
     return redact_text(text)
 
 
-def redact(value: Any, key: str | None = None) -> Any:
+def _is_leaf(value: Any) -> bool:
+    """A string-like value (str, a pydantic URL, a secret), not a container, number or None."""
+    return value is not None and not isinstance(value, Mapping | list | tuple | bool | int | float)
+
+
+def _secret_url_key(kind: object) -> str | None:
+    return _SECRET_URLS.get(kind) if isinstance(kind, str) else None
+
+
+def redact(value: Any, key: str | None = None, *, url_key: str | None = None) -> Any:
     """A JSON-able copy of ``value`` (a ``model_dump(mode="python")`` or nested dicts/lists) with every secret
-    as ``<secret>``: secret types, values under secret-named keys, URL passwords. ``None`` stays ``None``."""
+    as ``<secret>``: secret types, values under secret-named keys, webhook URLs (``url`` of a ``type:
+    webhook`` integration or of a ``webhook_configs`` item, Slack's ``api_url``, ``webhook_url``), URL
+    passwords. ``None`` stays ``None``. ``url_key``: the key holding a secret URL in the mapping ``value``."""
     if value is None:
         return None
     if isinstance(value, SecretStr | SecretBytes):
@@ -135,9 +153,17 @@ def redact(value: Any, key: str | None = None) -> Any:
     if key is not None and is_secret_key(key) and not isinstance(value, Mapping | list | tuple | bool):
         return SECRET
     if isinstance(value, Mapping):
-        return {str(k): redact(v, str(k)) for k, v in value.items()}
+        url_key = url_key or _secret_url_key(value.get("type"))
+        return {
+            str(k): SECRET if k == url_key and _is_leaf(v) else redact(v, str(k)) for k, v in value.items()
+        }
     if isinstance(value, list | tuple | set | frozenset):
-        return [redact(v) for v in value]
+        item_url_key = (
+            _secret_url_key(key.removesuffix("_configs"))
+            if key is not None and key.endswith("_configs")
+            else None
+        )
+        return [redact(v, url_key=item_url_key) for v in value]
     if isinstance(value, BaseModel):
         return redact(value.model_dump(mode="python", by_alias=True))
     if isinstance(value, str):

@@ -8,7 +8,8 @@ One ``httpx.AsyncClient`` per notifier (transport injectable); call :meth:`aclos
 
 An alert asking for a human decision (a pending remediation approval) gets ``approve_url``/``reject_url``
 annotations in the body, minted by ``approval_links`` for this message only. Error reasons never carry the
-URL's password or the bearer token.
+URL's path, query or password, nor the bearer token (chat webhooks carry their credential in the path or in
+``?key=``): the URL shows as ``scheme://host:port/<secret>``.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from alerting.notify.errors import TemplateError
 from alerting.notify.links import with_decision_annotations
 from alerting.notify.payload import v4_payload, v4_payload_dict
 from alerting.notify.render import Renderer
-from metrics_store.redact import scrub
+from metrics_store.redact import SECRET, scrub
 
 __all__ = ["USER_AGENT", "WebhookNotifier", "http_result"]
 
@@ -63,7 +64,13 @@ class WebhookNotifier:
         self._now = now
         self._links = approval_links
         self._url = str(config.url)
+        # Error reasons name the host only: the path and query of a chat webhook are its credential.
+        url = config.url
+        self._shown_url = f"{url.scheme}://{url.host}{f':{url.port}' if url.port else ''}/{SECRET}"
         self._secrets = [config.url.password] if config.url.password else []  # scrubbed from error reasons
+        path = f"{url.path or ''}{'?' + url.query if url.query else ''}"
+        if path not in {"", "/"}:
+            self._secrets.append(path)
         if config.bearer_token is not None:
             self._secrets.append(config.bearer_token.get_secret_value())
         self._client = httpx.AsyncClient(
@@ -113,13 +120,17 @@ class WebhookNotifier:
         except httpx.TimeoutException as exc:
             return NotifyResult(ok=False, retry=True, reason=f"timeout: {type(exc).__name__}")
         except httpx.TransportError as exc:
-            reason = scrub(f"connect: {type(exc).__name__}: {exc}", self._secrets)
+            reason = self._scrub(f"connect: {type(exc).__name__}: {exc}")
             return NotifyResult(ok=False, retry=True, reason=reason)
         except httpx.HTTPError as exc:
-            reason = scrub(f"http: {type(exc).__name__}: {exc}", self._secrets)
+            reason = self._scrub(f"http: {type(exc).__name__}: {exc}")
             return NotifyResult(ok=False, retry=False, reason=reason)
         result = http_result(resp.status_code, body)
-        return replace(result, reason=scrub(result.reason, self._secrets)) if result.reason else result
+        return replace(result, reason=self._scrub(result.reason)) if result.reason else result
+
+    def _scrub(self, text: str) -> str:
+        """``text`` without the URL's path, query, password or the bearer token (the host stays)."""
+        return scrub(text.replace(self._url, self._shown_url), self._secrets)
 
     async def aclose(self) -> None:
         await self._client.aclose()

@@ -68,6 +68,8 @@ def test_secret_options_are_typed_and_still_usable() -> None:
     assert built_hook.bearer_token is not None and built_hook.bearer_token.get_secret_value() == "bearer-4"
     assert built_mail.password is not None and built_mail.password.get_secret_value() == "mail-pass-5"
     assert built_am.password is not None and built_am.password.get_secret_value() == "am-pass-6"
+    assert str(built_hook.url) == "http://hook:url-pass-3@127.0.0.1:9/hook"  # the notifier's URL is whole
+    assert str(notifier_config(am_hook, cfg.global_).url) == "http://w:basic-pass-7@127.0.0.1:9/x"
 
 
 def test_reloading_the_same_file_is_equal() -> None:
@@ -84,8 +86,10 @@ def test_v2_status_shows_secret_placeholders_only() -> None:
     hook = parsed["receivers"][0]["notifiers"][0]
     assert hook == {
         "type": "webhook",
-        "url": "http://hook:<secret>@127.0.0.1:9/hook",
+        "url": "<secret>",  # a chat webhook's path or ?key= is its credential
         "bearer_token": "<secret>",
     }
+    assert parsed["receivers"][1]["webhook_configs"][0]["url"] == "<secret>"
+    assert "/hook" not in original and "127.0.0.1:9/x" not in original
     assert parsed["global"]["smtp_auth_password"] == "<secret>"
     assert parsed["global"]["http_config"]["authorization"] == {"type": "Bearer", "credentials": "<secret>"}

@@ -6,6 +6,7 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
+import httpx
 import pytest
 from prometheus_client import CollectorRegistry
 
@@ -226,3 +227,31 @@ async def test_template_sandbox_violation_is_permanent() -> None:
     finally:
         await notifier.aclose()
     assert not result.ok and not result.retry and result.reason.startswith("template:")
+
+
+async def test_error_reasons_name_the_host_but_not_the_path() -> None:
+    """A chat webhook's path and ?key= are its credential: neither appears in a reason (issue 11)."""
+    secret_path = "/services/T0001/B0002/XyZsecretPart"
+    url = f"http://hook:pw-4711@127.0.0.1:9{secret_path}?key=chat-key-123"
+
+    def echo_404(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(404, text=f"Cannot POST {request.url.raw_path.decode()}")
+
+    def refuse(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError(f"cannot connect to {request.url}", request=request)
+
+    reasons = []
+    for handler in (echo_404, refuse):
+        notifier = WebhookNotifier(WebhookConfig(url=url), transport=httpx.MockTransport(handler))
+        try:
+            result = await notifier.notify(_notification())
+        finally:
+            await notifier.aclose()
+        assert not result.ok
+        reasons.append(result.reason)
+    assert reasons[0].startswith("http_4xx: 404: Cannot POST ")
+    assert reasons[1].startswith("connect: ConnectError: cannot connect to http://")
+    assert "127.0.0.1:9" in reasons[1]
+    for reason in reasons:
+        for secret in ("XyZsecretPart", "B0002", "chat-key-123", "pw-4711"):
+            assert secret not in reason, reason

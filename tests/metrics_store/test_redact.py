@@ -96,6 +96,30 @@ def test_redacted_dump_is_json_able_and_has_no_secret() -> None:
     assert out["path"] == "/tmp/x"
 
 
+def test_webhook_urls_are_secrets_in_every_shape() -> None:
+    """Slack, Teams and Google Chat webhooks carry their credential in the path or ``?key=``: the whole URL
+    is ``<secret>`` (Alertmanager's ``SecretURL``); other URLs keep all but their password."""
+    hook = "https://chat.example.com/v1/spaces/AAA/messages?key=k-1&token=t-2"
+    data = {
+        "notifiers": [{"type": "webhook", "url": HttpUrl(hook)}, {"type": "email", "url": "http://a/b"}],
+        "webhook_configs": [{"url": hook, "send_resolved": True}],
+        "slack_configs": [{"api_url": hook, "channel": "#ops"}],
+        "msteams_configs": [{"webhook_url": hook}],
+        "global": {"slack_api_url": hook},
+        "external_url": "http://paramedic.example.com/base",
+        "email_configs": [{"url": "http://u:p-3@mail.example.com/x"}],
+    }
+    out = redact(data)
+    assert out["notifiers"] == [{"type": "webhook", "url": SECRET}, {"type": "email", "url": "http://a/b"}]
+    assert out["webhook_configs"] == [{"url": SECRET, "send_resolved": True}]
+    assert out["slack_configs"] == [{"api_url": SECRET, "channel": "#ops"}]
+    assert out["msteams_configs"] == [{"webhook_url": SECRET}]
+    assert out["global"] == {"slack_api_url": SECRET}
+    assert out["external_url"] == "http://paramedic.example.com/base"
+    assert out["email_configs"] == [{"url": "http://u:<secret>@mail.example.com/x"}]
+    assert redact({"type": "webhook", "url": None}) == {"type": "webhook", "url": None}
+
+
 def test_redact_keeps_none_and_plain_values() -> None:
     assert redact({"password": None, "user": "bob", "n": 1.5}) == {"password": None, "user": "bob", "n": 1.5}
 

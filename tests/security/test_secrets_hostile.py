@@ -1,6 +1,7 @@
 """Issue 11 item 5 against a real ``paramedic serve``: no receiver secret (``SECRETS``: webhook bearer token,
-the password in the webhook URL, SMTP passwords) in any GET response a viewer or an anonymous reader gets,
-nor in the server's log after notifications to those receivers failed. Config dumps show ``<secret>``."""
+the password in the webhook URL, SMTP passwords; and the webhook URL's path) in any GET response a viewer or
+an anonymous reader gets, nor in the server's log after notifications to those receivers failed. Config dumps
+show ``<secret>``."""
 
 from __future__ import annotations
 
@@ -51,8 +52,13 @@ def _get_paths(schema: dict[str, Any]) -> list[tuple[str, dict[str, str]]]:
     return out
 
 
+# The webhook's path (a chat webhook's credential) and its URL with the password in place.
+HOOK_PATH = "127.0.0.1:9/hook"
+
+
 def _leaks(text: str) -> list[str]:
-    return [name for name, value in SECRETS.items() if value in text]
+    leaked = [name for name, value in SECRETS.items() if value in text]
+    return [*leaked, "webhook_path"] if HOOK_PATH in text else leaked
 
 
 def _schema(target: Target) -> dict[str, Any]:
@@ -128,7 +134,7 @@ def test_config_dumps_show_secret_placeholders(target: Target) -> None:
     oncall = yaml.safe_load(am)["receivers"][0]
     webhook, mail = oncall["notifiers"]
     assert webhook["bearer_token"] == "<secret>"
-    assert webhook["url"] == "http://hook:<secret>@127.0.0.1:9/hook"
+    assert webhook["url"] == "<secret>"  # the path of a Slack/Teams/Chat webhook is its credential
     assert mail["password"] == "<secret>"
     assert yaml.safe_load(prom)["alerting"]["global"]["smtp_auth_password"] == "<secret>"
 
@@ -142,6 +148,7 @@ def test_amtool_config_show_prints_placeholders(target: Target, tmp_path: Path) 
     out = subprocess.run(argv, capture_output=True, text=True, timeout=20, check=False)
     assert out.returncode == 0, out.stderr
     assert "bearer_token: <secret>" in out.stdout and "smtp_auth_password: <secret>" in out.stdout
+    assert "url: <secret>" in out.stdout
     assert not _leaks(out.stdout + out.stderr)
 
 
@@ -165,5 +172,6 @@ def test_log_holds_no_secret_after_the_sweeps(fixture: str, request: pytest.Fixt
 def test_sweep_would_see_a_leak() -> None:
     """The check itself: a body holding a secret is caught (guards against a vacuous sweep)."""
     assert _leaks(f"bearer: {SECRETS['webhook_bearer']}") == ["webhook_bearer"]
+    assert _leaks("POST http://127.0.0.1:9/hook failed") == ["webhook_path"]
     op = {"get": {"parameters": [{"in": "query", "name": "query", "required": True}]}}
     assert _get_paths({"paths": {"/a/{b}": op}})[:2] == [("/a/x", {}), ("/a/x", {"query": PROBE_METRIC})]
