@@ -69,7 +69,9 @@ def test_secret_options_are_typed_and_still_usable() -> None:
     assert built_mail.password is not None and built_mail.password.get_secret_value() == "mail-pass-5"
     assert built_am.password is not None and built_am.password.get_secret_value() == "am-pass-6"
     assert str(built_hook.url) == "http://hook:url-pass-3@127.0.0.1:9/hook"  # the notifier's URL is whole
-    assert str(notifier_config(am_hook, cfg.global_).url) == "http://w:basic-pass-7@127.0.0.1:9/x"
+    built_am_hook = notifier_config(am_hook, cfg.global_)
+    assert isinstance(built_am_hook, WebhookConfig)
+    assert str(built_am_hook.url) == "http://w:basic-pass-7@127.0.0.1:9/x"
 
 
 def test_reloading_the_same_file_is_equal() -> None:
