@@ -47,6 +47,7 @@ __all__ = [
     "CACHE_SIZE",
     "MAX_MEM_BYTES",
     "MAX_PATTERN_BYTES",
+    "ExpansionTooLongError",
     "Groups",
     "Regex",
     "RegexError",
@@ -70,6 +71,14 @@ class RegexError(ValueError):
         super().__init__(f"invalid regular expression {shown!r}: {reason}")
         self.pattern = pattern
         self.reason = reason
+
+
+class ExpansionTooLongError(ValueError):
+    """:meth:`Groups.expand` would produce more than ``max_chars`` characters."""
+
+    def __init__(self, max_chars: int) -> None:
+        super().__init__(f"the expansion is longer than {max_chars} characters")
+        self.max_chars = max_chars
 
 
 class _Binding(Protocol):
@@ -221,29 +230,41 @@ class Groups:
         start, end = self._spans[index]
         return None if start < 0 else _decode(self._data[start:end])
 
-    def expand(self, template: str) -> str:
+    def expand(self, template: str, *, max_chars: int | None = None) -> str:
         """``template`` with ``$1``, ``${1}``, ``$name``, ``${name}`` and ``$$`` expanded exactly as Go's
         ``Regexp.ExpandString``: a name is the longest run of letters, digits and ``_`` (``$1x`` is the group
-        named ``1x``), a missing group expands to nothing, a malformed reference leaves the ``$`` as text."""
+        named ``1x``), a missing group expands to nothing, a malformed reference leaves the ``$`` as text.
+        With ``max_chars``, :class:`ExpansionTooLongError` as soon as the result would be longer (before it
+        is built: ``$1$1$1...`` multiplies the group's length)."""
         if "$" not in template:
+            if max_chars is not None and len(template) > max_chars:
+                raise ExpansionTooLongError(max_chars)
             return template
         out: list[str] = []
+        size = 0
         rest = template
         while True:
             before, dollar, rest = rest.partition("$")
             out.append(before)
+            size += len(before)
+            if max_chars is not None and size > max_chars:
+                raise ExpansionTooLongError(max_chars)
             if not dollar:
                 return "".join(out)
             if rest.startswith("$"):
                 out.append("$")
+                size += 1
                 rest = rest[1:]
                 continue
             reference = _go_reference(rest)
             if reference is None:
                 out.append("$")
+                size += 1
                 continue
             ref, rest = reference
-            out.append(self.group(ref) or "")
+            value = self.group(ref) or ""
+            out.append(value)
+            size += len(value)
 
 
 def _is_name_char(c: str) -> bool:

@@ -3,7 +3,14 @@ sort and sort_desc — Prometheus 2.42.
 
 ``label_replace`` compiles its regex with RE2 (:mod:`metrics_store.regex`) as Prometheus 2.42 does:
 ``^(?:regex)$``, so ``.`` does not match a newline there (unlike selectors and relabeling), and expands the
-replacement with :meth:`~metrics_store.regex.Groups.expand` (Go's ``ExpandString``)."""
+replacement with :meth:`~metrics_store.regex.Groups.expand` (Go's ``ExpandString``).
+
+Both refuse, as an execution error (422) naming the function, a label value longer than
+:data:`MAX_LABEL_VALUE_CHARS` or a series whose label names and values add up to more than
+:data:`MAX_SERIES_LABEL_CHARS` characters, checked before the value is built: nesting
+``label_join(x, "a", "", "a", "a")`` doubles a value per level (28 levels of an 810-byte query took 4.1 GB)
+and ``$1$1$1...`` multiplies it. Prometheus has no such limit; real label values are far shorter.
+"""
 
 from __future__ import annotations
 
@@ -16,9 +23,19 @@ from metrics_store.model import Labels
 from metrics_store.promql._context import EvalContext
 from metrics_store.promql._steps import EvalValue, StepSeries, StringValue, VectorSteps, merge_same_labels
 from metrics_store.promql.errors import QueryExecutionError
-from metrics_store.regex import RegexError, compile_anchored
+from metrics_store.regex import ExpansionTooLongError, RegexError, compile_anchored
 
-__all__ = ["label_join", "label_replace", "sort", "sort_desc"]
+__all__ = [
+    "MAX_LABEL_VALUE_CHARS",
+    "MAX_SERIES_LABEL_CHARS",
+    "label_join",
+    "label_replace",
+    "sort",
+    "sort_desc",
+]
+
+MAX_LABEL_VALUE_CHARS = 65_536
+MAX_SERIES_LABEL_CHARS = 262_144
 
 _LABEL_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
 
@@ -33,6 +50,19 @@ def _vector(value: EvalValue) -> VectorSteps:
     if not isinstance(value, VectorSteps):
         raise TypeError(f"expected an instant vector, got {type(value).__name__}")
     return value
+
+
+def _check_size(func: str, labels: Labels, name: str, value_chars: int) -> None:
+    """Refuse a value of ``value_chars`` characters for label ``name`` of ``labels`` over the limits."""
+    if value_chars > MAX_LABEL_VALUE_CHARS:
+        raise QueryExecutionError(
+            f"{func}(): the value of label {name} would be longer than {MAX_LABEL_VALUE_CHARS} characters"
+        )
+    total = len(name) + value_chars + sum(len(k) + len(v) for k, v in labels if k != name)
+    if total > MAX_SERIES_LABEL_CHARS:
+        raise QueryExecutionError(
+            f"{func}(): the labels of a series would be longer than {MAX_SERIES_LABEL_CHARS} characters"
+        )
 
 
 def _set(labels: Labels, name: str, value: str) -> Labels:
@@ -68,7 +98,14 @@ def label_replace(ctx: EvalContext, args: list[EvalValue]) -> EvalValue:
         match = pattern.match(src_value)
         if match is None:
             return labels
-        return _set(labels, dst, match.expand(repl))
+        try:
+            value = match.expand(repl, max_chars=MAX_LABEL_VALUE_CHARS)
+        except ExpansionTooLongError:
+            value_chars = MAX_LABEL_VALUE_CHARS + 1
+        else:
+            value_chars = len(value)
+        _check_size("label_replace", labels, dst, value_chars)
+        return _set(labels, dst, value)
 
     return _relabel(_vector(args[0]), relabel)
 
@@ -84,7 +121,9 @@ def label_join(ctx: EvalContext, args: list[EvalValue]) -> EvalValue:
 
     def relabel(labels: Labels) -> Labels:
         values = dict(labels)
-        return _set(labels, dst, sep.join(values.get(src, "") for src in sources))
+        parts = [values.get(src, "") for src in sources]
+        _check_size("label_join", labels, dst, sum(map(len, parts)) + len(sep) * max(0, len(parts) - 1))
+        return _set(labels, dst, sep.join(parts))
 
     return _relabel(_vector(args[0]), relabel)
 
