@@ -5,10 +5,15 @@ receivers}`` so Prometheus can use Paramedic as its Alertmanager and ``amtool`` 
 rendered like go-openapi's ``strfmt.DateTime`` (RFC 3339, milliseconds, ``Z``). Paramedic additions (acks, the
 notification log) live under ``/api/v2/paramedic/``. ``mutate_dependency`` guards every mutating endpoint (the
 server adds bearer-token auth there).
+
+Nothing heavy runs on the event loop: ``POST /alerts`` parses and stores its batch in a worker thread and
+the GET routes are plain functions (FastAPI runs them in its worker threads). The dispatcher holds at most
+``alerting.limits.max_alerts`` active alerts; a batch with refused alerts is answered 429 naming the limit.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
@@ -16,6 +21,7 @@ from typing import Any
 
 import yaml
 from fastapi import APIRouter, Depends, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -167,10 +173,11 @@ def am_router(
     guard = [Depends(mutate_dependency)] if mutate_dependency is not None else []
     router = APIRouter(prefix="/api/v2")
 
-    @router.post("/alerts", dependencies=guard)
-    async def post_alerts(request: Request) -> Response:
+    def ingest(raw_body: bytes) -> Response:
+        """Parse, validate and store a batch (in a worker thread: a batch of megabytes must not hold up the
+        event loop that answers /-/healthy and every other request)."""
         try:
-            body = await request.json()
+            body = json.loads(raw_body)
         except ValueError:
             return _bad("invalid JSON body")
         if not isinstance(body, list):
@@ -191,11 +198,21 @@ def am_router(
                 errors.append(f"alert {i}: start time must be before end time")
             else:
                 alerts.append(Alert(pa.labels, pa.annotations, pa.startsAt, pa.endsAt, pa.generatorURL))
-        if alerts:
-            dispatcher.put(alerts)
+        refused = dispatcher.accept(alerts) if alerts else 0
         if errors:
             return _bad("; ".join(errors))
+        if refused:
+            limit = dispatcher.config.limits.max_alerts
+            return _bad(
+                f"{refused} of {len(alerts)} alerts refused: {limit} alerts are active, the limit "
+                f"(alerting.limits.max_alerts); updates of active alerts are still accepted",
+                429,
+            )
         return Response(status_code=200)
+
+    @router.post("/alerts", dependencies=guard)
+    async def post_alerts(request: Request) -> Response:
+        return await run_in_threadpool(ingest, await request.body())
 
     @router.get("/alerts")
     def get_alerts(  # noqa: PLR0917 - query parameters

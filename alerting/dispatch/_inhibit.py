@@ -14,7 +14,7 @@ from alerting.dispatch._matchers import Matcher, matchers_match
 from alerting.dispatch._store import StoredAlert
 from alerting.dispatch.config import InhibitRuleConfig
 
-__all__ = ["InhibitRule", "inhibited_by"]
+__all__ = ["InhibitIndex", "InhibitRule", "inhibited_by"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,22 +28,42 @@ class InhibitRule:
         return cls(tuple(cfg.sources()), tuple(cfg.targets()), tuple(cfg.equal))
 
 
+class InhibitIndex:
+    """The firing source alerts of every rule, indexed by their ``equal`` label values: built once for a
+    snapshot of the alert store (linear), then each lookup costs one dict probe per rule, so the state of
+    every alert (``GET /api/v2/alerts``, a flush) is linear in the alerts instead of quadratic."""
+
+    def __init__(self, rules: Iterable[InhibitRule], alerts: Iterable[StoredAlert], now: datetime) -> None:
+        rules = list(rules)
+        firing = [a for a in alerts if not a.resolved(now)] if rules else []
+        self._rules: list[tuple[InhibitRule, dict[tuple[str, ...], list[tuple[str, bool]]]]] = []
+        for rule in rules:
+            sources: dict[tuple[str, ...], list[tuple[str, bool]]] = {}
+            for src in firing:
+                if matchers_match(rule.sources, src.labels):
+                    key = tuple(src.labels.get(n, "") for n in rule.equal)
+                    sources.setdefault(key, []).append(
+                        (src.fingerprint, matchers_match(rule.targets, src.labels))
+                    )
+            self._rules.append((rule, sources))
+
+    def inhibited_by(self, labels: Mapping[str, str]) -> list[str]:
+        """Fingerprints of the firing alerts inhibiting an alert with these labels (at most one per rule)."""
+        out: list[str] = []
+        for rule, sources in self._rules:
+            if not matchers_match(rule.targets, labels):
+                continue
+            two_sided = matchers_match(rule.sources, labels)
+            for fingerprint, is_target in sources.get(tuple(labels.get(n, "") for n in rule.equal), ()):
+                if two_sided and is_target:
+                    continue  # an alert never inhibits itself through a two-sided rule
+                out.append(fingerprint)
+                break
+        return sorted(set(out))
+
+
 def inhibited_by(
     rules: Iterable[InhibitRule], labels: Mapping[str, str], alerts: Iterable[StoredAlert], now: datetime
 ) -> list[str]:
     """Fingerprints of the firing alerts that inhibit an alert with these labels (at most one per rule)."""
-    firing = [a for a in alerts if not a.resolved(now)]
-    out: list[str] = []
-    for rule in rules:
-        if not matchers_match(rule.targets, labels):
-            continue
-        two_sided = matchers_match(rule.sources, labels)
-        for src in firing:
-            if not matchers_match(rule.sources, src.labels):
-                continue
-            if two_sided and matchers_match(rule.targets, src.labels):
-                continue
-            if all(src.labels.get(n, "") == labels.get(n, "") for n in rule.equal):
-                out.append(src.fingerprint)
-                break
-    return sorted(set(out))
+    return InhibitIndex(rules, alerts, now).inhibited_by(labels)

@@ -18,6 +18,12 @@ class DispatchMetrics:
             ["status"],
             registry=reg,
         )
+        self.alerts_refused = Counter(
+            "paramedic_alerting_alerts_refused",
+            "Alerts refused by the dispatcher, by reason (max_alerts: alerting.limits.max_alerts active).",
+            ["reason"],
+            registry=reg,
+        )
         self.notifications = Counter(
             "paramedic_alerting_notifications",
             "Notifications by receiver, integration type and result (sent, failed).",

@@ -97,6 +97,10 @@ class AlertStore:
     def get(self, fp: str) -> StoredAlert | None:
         return self._alerts.get(fp)
 
+    def active_count(self, now: datetime) -> int:
+        """Alerts not resolved at ``now``."""
+        return sum(1 for a in self._alerts.values() if not a.resolved(now))
+
     def all(self) -> list[StoredAlert]:
         return list(self._alerts.values())
 

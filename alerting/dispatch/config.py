@@ -35,6 +35,7 @@ __all__ = [
     "ConfigError",
     "DispatchConfig",
     "InhibitRuleConfig",
+    "LimitsConfig",
     "NamedTimeInterval",
     "ReceiverConfig",
     "RouteConfig",
@@ -261,8 +262,20 @@ class NamedTimeInterval(_Model):
     time_intervals: list[TimeIntervalSpec]
 
 
+class LimitsConfig(_Model):
+    """``limits``: bounds on what alert senders can make the dispatcher hold (Paramedic's own section)."""
+
+    max_alerts: int = Field(
+        10_000,
+        ge=1,
+        description="Active (unresolved) alerts held at once; while this many are, a new alert is refused "
+        "(POST /api/v2/alerts answers 429; counted in paramedic_alerting_alerts_refused_total, logged).",
+    )
+
+
 class DispatchConfig(_Model):
     global_: GlobalConfig = Field(default_factory=GlobalConfig, alias="global")
+    limits: LimitsConfig = Field(default_factory=LimitsConfig)
     route: RouteConfig
     receivers: list[ReceiverConfig]
     inhibit_rules: list[InhibitRuleConfig] = Field(default_factory=list)

@@ -1,12 +1,14 @@
 """The dispatcher: Alertmanager's alert store, routing, aggregation groups and notification pipeline.
 
 ``put`` (the :class:`~alerting.base.AlertSink` seam, thread-safe) merges alerts by fingerprint and inserts
-them into one aggregation group per matching route and ``group_by`` label values. A group first flushes after
-``group_wait`` (at once if the alert is older than that), then every ``group_interval``. A flush runs the
-pipeline per receiver integration: mute/active time intervals → inhibition → silences → dedup against the
-notification log (new firing alerts, newly resolved ones when ``send_resolved``, or ``repeat_interval``
-elapsed; acked alerts do not repeat) → truncation to ``max_alerts`` → delivery with the retry policy → log.
-A muted flush logs nothing, so the first flush after the window ends notifies again.
+them into one aggregation group per matching route and ``group_by`` label values; at most
+``limits.max_alerts`` alerts are active at once (:meth:`Dispatcher.accept` refuses, counts and logs the
+rest). A group first flushes after ``group_wait`` (at once if the alert is older than that), then every
+``group_interval``. A flush runs the pipeline per receiver integration: mute/active time intervals →
+inhibition → silences → dedup against the notification log (new firing alerts, newly resolved ones when
+``send_resolved``, or ``repeat_interval`` elapsed; acked alerts do not repeat) → truncation to
+``max_alerts`` → delivery with the retry policy → log. A muted flush logs nothing, so the first flush after
+the window ends notifies again.
 
 Time comes from ``clock``; :meth:`Dispatcher.flush_due` does one round (tests call it after moving their
 clock); :meth:`Dispatcher.run` loops it in production.
@@ -27,7 +29,7 @@ from typing import Any, Literal
 from prometheus_client import CollectorRegistry
 
 from alerting.base import AlertingError, Notifier, NotifyResult
-from alerting.dispatch._inhibit import InhibitRule, inhibited_by
+from alerting.dispatch._inhibit import InhibitIndex, InhibitRule
 from alerting.dispatch._matchers import label_set_string
 from alerting.dispatch._metrics import DispatchMetrics
 from alerting.dispatch._persist import utc_now
@@ -161,6 +163,7 @@ class Dispatcher:
             self._inhibit = [InhibitRule.from_config(r) for r in config.inhibit_rules]
             self._intervals = config.intervals()
             self._resolve_timeout = timedelta(seconds=config.global_.resolve_timeout)
+            self._max_alerts = config.limits.max_alerts
             self._integrations = integrations
             self._groups.clear()
             now = self._clock()
@@ -181,13 +184,40 @@ class Dispatcher:
 
     # -- ingestion -------------------------------------------------------------------------------------------
     def put(self, alerts: Sequence[Alert]) -> None:
+        """:meth:`accept` for the :class:`~alerting.base.AlertSink` seam (refusals are counted and logged)."""
+        self.accept(alerts)
+
+    def accept(self, alerts: Sequence[Alert]) -> int:
+        """Store and route ``alerts``; returns how many were refused. At most ``limits.max_alerts`` alerts
+        are active (unresolved) at once: while that many are, an alert that is not one of them is refused
+        (counted in ``paramedic_alerting_alerts_refused_total``, logged once per call); updates of active
+        alerts, resolving ones included, are always accepted."""
         now = self._clock()
+        refused = 0
         with self._lock:
+            limit = self._max_alerts
+            active = self._store.active_count(now)
             for alert in alerts:
-                stored = self._store.put(stored_from_alert(alert, now, self._resolve_timeout))
+                new = stored_from_alert(alert, now, self._resolve_timeout)
+                old = self._store.get(new.fingerprint)
+                was_active = old is not None and not old.resolved(now)
+                if not was_active and active >= limit:
+                    refused += 1
+                    continue
+                stored = self._store.put(new)
+                active += int(not stored.resolved(now)) - int(was_active)
                 self._metrics.alerts_received.labels("resolved" if stored.resolved(now) else "firing").inc()
                 self._route_alert(stored, now)
+        if refused:
+            self._metrics.alerts_refused.labels("max_alerts").inc(refused)
+            log.warning(
+                "refused %d of %d alerts: %d alerts are active, the limit (alerting.limits.max_alerts)",
+                refused,
+                len(alerts),
+                limit,
+            )
         self._poke()
+        return refused
 
     def _route_alert(self, alert: StoredAlert, now: datetime) -> None:
         for route in self._route.match(alert.labels):
@@ -207,21 +237,31 @@ class Dispatcher:
             loop.call_soon_threadsafe(self._wake.set)
 
     # -- status ----------------------------------------------------------------------------------------------
-    def alert_state(self, labels: Mapping[str, str]) -> AlertState:
-        with self._lock:
-            inhibitors = inhibited_by(self._inhibit, labels, self._store.all(), self._clock())
+    def _inhibition(self, now: datetime) -> InhibitIndex:
+        """The inhibiting alerts of the current store, indexed once (call with the lock held)."""
+        return InhibitIndex(self._inhibit, self._store.all(), now)
+
+    def _state(self, labels: Mapping[str, str], inhibition: InhibitIndex) -> AlertState:
+        inhibitors = inhibition.inhibited_by(labels)
         silencers = self.silences.mutes(labels)
         return AlertState("suppressed" if silencers or inhibitors else "active", silencers, inhibitors)
 
+    def alert_state(self, labels: Mapping[str, str]) -> AlertState:
+        with self._lock:
+            inhibition = self._inhibition(self._clock())
+        return self._state(labels, inhibition)
+
     def alerts(self) -> list[AlertView]:
-        """Unresolved alerts with their receivers and state, by fingerprint."""
+        """Unresolved alerts with their receivers and state, by fingerprint (linear in the alerts)."""
         now = self._clock()
         with self._lock:
             current = sorted(
                 (a for a in self._store.all() if not a.resolved(now)), key=lambda a: a.fingerprint
             )
+            inhibition = self._inhibition(now)
+            route = self._route
         return [
-            AlertView(a, [r.receiver for r in self._route.match(a.labels)], self.alert_state(a.labels))
+            AlertView(a, [r.receiver for r in route.match(a.labels)], self._state(a.labels, inhibition))
             for a in current
         ]
 
@@ -232,10 +272,12 @@ class Dispatcher:
                 (g.key, dict(g.labels), g.route.receiver, list(g.alerts.values()))
                 for g in self._groups.values()
             ]
+            inhibition = self._inhibition(now)
+            route = self._route
         out = []
         for key, labels, receiver, alerts in groups:
             views = [
-                AlertView(a, [r.receiver for r in self._route.match(a.labels)], self.alert_state(a.labels))
+                AlertView(a, [r.receiver for r in route.match(a.labels)], self._state(a.labels, inhibition))
                 for a in sorted(alerts, key=_sort_key)
                 if not a.resolved(now)
             ]
@@ -326,11 +368,12 @@ class Dispatcher:
             route = group.route
             integrations = self._integrations.get(route.receiver, [])
             muted = self._muted(route, now)
+            inhibition = self._inhibition(now) if not muted else None
         ok = True
-        if muted:
+        if inhibition is None:
             self._metrics.notifications_muted.labels(route.receiver).inc()
         else:
-            kept = [a for a in alerts if self.alert_state(a.labels).state == "active"]
+            kept = [a for a in alerts if self._state(a.labels, inhibition).state == "active"]
             firing = frozenset(a.fingerprint for a in kept if not a.resolved(now))
             resolved = frozenset(a.fingerprint for a in kept if a.resolved(now))
             with self._lock:

@@ -1,0 +1,99 @@
+"""An alert sender flooding ``POST /api/v2/alerts`` against a real ``paramedic serve`` (issue 11, finding 11).
+
+The target holds at most ``MAX_ALERTS`` active alerts. Batches of several megabytes must not stall
+``/-/healthy`` (they are parsed off the event loop), alerts past the limit are refused with 429 and counted,
+updates of the alerts already held still go through, and reading the alerts stays quick.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from tests.security.test_fds_hostile import metric
+from tests.support.hostile import Target, running_target
+
+pytestmark = pytest.mark.timeout(240)
+
+MAX_ALERTS = 2_000
+BATCH = 3_500  # about 2 MB with the annotations below (the attack used 6.5 MB batches; the cap is 8 MiB)
+
+
+@pytest.fixture(scope="module")
+def target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
+    extra = {"alerting": {"limits": {"max_alerts": MAX_ALERTS}}}
+    with running_target(tmp_path_factory.mktemp("serve-alerts"), extra_config=extra) as t:
+        yield t
+
+
+def batch(prefix: str, n: int = BATCH) -> list[dict[str, object]]:
+    return [
+        {
+            "labels": {"alertname": f"{prefix}{i}", "instance": f"host-{i}", "job": "flood"},
+            "annotations": {"summary": "x" * 400, "description": "y" * 200},
+        }
+        for i in range(n)
+    ]
+
+
+def health_stalls(target: Target, stop: threading.Event) -> list[float]:
+    """Answer times of /-/healthy over 1 s (or failures, as inf) while ``stop`` is not set."""
+    slow: list[float] = []
+    with httpx.Client(timeout=1.0) as c:
+        while not stop.is_set():
+            started = time.monotonic()
+            try:
+                ok = c.get(f"{target.base_url}/-/healthy").status_code == 200
+            except httpx.HTTPError:
+                ok = False
+            took = time.monotonic() - started
+            if not ok or took >= 1.0:
+                slow.append(took if ok else float("inf"))
+    return slow
+
+
+def test_flood_is_capped_and_health_keeps_answering(target: Target) -> None:
+    stop = threading.Event()
+    stalls: list[float] = []
+    watcher = threading.Thread(target=lambda: stalls.extend(health_stalls(target, stop)), daemon=True)
+    watcher.start()
+    statuses = []
+    try:
+        with target.client("alert-sender", timeout_s=60) as c:
+            for k in range(4):
+                r = c.post("/api/v2/alerts", json=batch(f"Flood{k}_"))
+                statuses.append((r.status_code, r.text[:200]))
+    finally:
+        stop.set()
+        watcher.join()
+    assert stalls == [], stalls
+    assert statuses[0][0] == 429 and f"{BATCH - MAX_ALERTS} of {BATCH} alerts refused" in statuses[0][1]
+    assert "alerting.limits.max_alerts" in statuses[0][1]
+    assert all(code == 429 and f"{BATCH} of {BATCH} alerts refused" in text for code, text in statuses[1:])
+    refused = metric(target, "paramedic_alerting_alerts_refused_total", reason="max_alerts")
+    assert refused == 4 * BATCH - MAX_ALERTS
+    target.assert_alive()
+
+
+def test_updates_of_held_alerts_still_accepted(target: Target) -> None:
+    with target.client("alert-sender") as c:
+        r = c.post("/api/v2/alerts", json=batch("Flood0_", 10))
+    assert r.status_code == 200, r.text
+    target.assert_alive()
+
+
+def test_reading_the_capped_store_is_quick(target: Target) -> None:
+    with target.client("viewer", timeout_s=30) as c:
+        for path in ("/api/v2/alerts", "/api/v2/alerts/groups"):
+            started = time.monotonic()
+            r = c.get(path)
+            took = time.monotonic() - started
+            assert r.status_code == 200
+            alerts = r.json() if path.endswith("alerts") else [a for g in r.json() for a in g["alerts"]]
+            assert len(alerts) == MAX_ALERTS
+            assert took < 5, (path, took)
+            target.assert_alive()
