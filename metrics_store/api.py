@@ -53,6 +53,7 @@ from metrics_store.promql import (
     QueryError,
     QueryParseError,
     QueryValue,
+    SampleBudget,
     Scalar,
     String,
     Vector,
@@ -174,7 +175,9 @@ def query_router(
     """Routes of Prometheus' query API with the engine limits ``limits`` (section ``metrics_store.query``;
     the points-per-series limit of ``query_range`` is the engine's); ``clock`` gives "now" for an absent
     ``time``."""
-    engine = Engine.from_limits(querier, limits, registry=registry)
+    # One pool for every query of this API: max_samples bounds one query, this bounds them all together.
+    budget = SampleBudget(limits.max_inflight_samples)
+    engine = Engine.from_limits(querier, limits, registry=registry, budget=budget)
     router = APIRouter()
     # Evaluation and rendering run in threads of their own, at most max_concurrency at once: a burst of slow
     # queries waits here instead of taking every thread of Starlette's pool (where /-/healthy and the

@@ -20,6 +20,7 @@ Both types take a ``query`` section: the limits of the PromQL engine that answer
         max_points_per_series: 11000  # range queries: (end - start) / step at most this (400 bad_data)
         max_concurrency: 20           # [query.max-concurrency] API queries evaluated at once; more wait
         max_match_selectors: 512      # match[] selectors of one series/labels/label values request (400)
+        max_inflight_samples: 100000000  # samples + steps held by all API queries at once; more wait (503)
 
 ``type: remote`` — writes InfluxDB line protocol, reads the Prometheus HTTP API (VictoriaMetrics)::
 
@@ -76,6 +77,14 @@ class QueryLimits(BaseModel):
         gt=0,
         description="match[] selectors one /api/v1/series, /labels or /label/{name}/values request may "
         "carry (Prometheus has no limit; each is parsed and its regexes compiled): more is a 400.",
+    )
+    max_inflight_samples: int = Field(
+        100_000_000,
+        gt=0,
+        description="Steps (reserved before evaluation) and samples (as they are read) that all queries of "
+        "the HTTP API in flight may hold together; a query that does not fit waits until its timeout "
+        "(then 503 unavailable), one larger than this alone is refused (422). At ~70 bytes per step the "
+        "default bounds them to ~7 GB; Prometheus has no such limit.",
     )
 
 

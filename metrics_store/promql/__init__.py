@@ -15,8 +15,9 @@ from metrics_store.promql._ast import format_query, parse, parse_selector, unmas
 from metrics_store.promql._context import slice_series
 from metrics_store.promql._guard import check_query_text
 from metrics_store.promql._prefetch import metric_names
-from metrics_store.promql.engine import Engine
+from metrics_store.promql.engine import Engine, SampleBudget
 from metrics_store.promql.errors import (
+    QueryBusyError,
     QueryError,
     QueryExecutionError,
     QueryParseError,
@@ -36,6 +37,7 @@ __all__ = [
     "FUNCTIONS",
     "Engine",
     "Matrix",
+    "QueryBusyError",
     "QueryError",
     "QueryExecutionError",
     "QueryParseError",
@@ -46,6 +48,7 @@ __all__ = [
     "QueryTooLargeError",
     "QueryValue",
     "Sample",
+    "SampleBudget",
     "Scalar",
     "Series",
     "String",

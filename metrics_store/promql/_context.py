@@ -25,6 +25,9 @@ class EvalContext:
     max_samples: int
     deadline: float
     monotonic: Callable[[], float]
+    # Called with the number of samples of each fresh store read (held until the query ends): the
+    # in-flight budget of ``_budget``; it may wait, or raise QueryBusyError / TooManySamplesError.
+    reserve: Callable[[int], None] | None = None
     samples_loaded: int = 0
     prefetched: int = 0  # samples held by prefetched reads (see ``prefetch``)
     # Selects already made by this query: (matchers, start, end, series). A later select whose matchers
@@ -47,6 +50,7 @@ class EvalContext:
     def select(self, matchers: Sequence[Matcher], start_ms: int, end_ms: int) -> list[SeriesData]:
         self.check_deadline()
         data = self._reuse(frozenset(matchers), start_ms, end_ms)
+        fresh = data is None
         if data is None:
             try:
                 data = self.querier.select(matchers, start_ms, end_ms)
@@ -56,6 +60,8 @@ class EvalContext:
         loaded = sum(len(s.timestamps_ms) for s in data)
         self.samples_loaded += loaded
         self.check_samples(loaded)
+        if fresh and self.reserve is not None:
+            self.reserve(loaded)
         self.check_deadline()
         return data
 
@@ -68,8 +74,11 @@ class EvalContext:
             data = self.querier.select(list(matchers), start_ms, end_ms)
         except StoreError as exc:
             raise QueryStorageError(f"storage error: {exc}") from exc
-        self.prefetched += sum(len(s.timestamps_ms) for s in data)
+        read = sum(len(s.timestamps_ms) for s in data)
+        self.prefetched += read
         self.check_samples(self.prefetched)
+        if self.reserve is not None:
+            self.reserve(read)
         self.selected.append((matchers, start_ms, end_ms, data))
         self.check_deadline()
 

@@ -8,7 +8,10 @@ between nodes, around every store read and every few thousand steps of the per-s
 Limits (defaults: :data:`metrics_store.config.DEFAULT_QUERY_LIMITS`, Prometheus'), each checked before the
 work it bounds: the query text (``_guard``, before parsing), points per series of a range query (before the
 step grid is built), the steps of every evaluation grid (``_cost``, before evaluation), samples read (after
-each store read, prefetches included), the deadline (during evaluation). A ``RecursionError`` anywhere in
+each store read, prefetches included), the deadline (during evaluation). With a :class:`SampleBudget`
+(the HTTP API's, ``max_inflight_samples``) a query also reserves its steps before evaluation and its
+samples as they are read from a pool shared with the other queries in flight, waiting for room until its
+deadline (``_budget``). A ``RecursionError`` anywhere in
 evaluation becomes :class:`QueryTooComplexError`. Refusals are counted in ``paramedic_promql_query_errors``
 by error type and in ``paramedic_promql_queries_refused`` by limit.
 """
@@ -27,6 +30,7 @@ from prometheus_client import REGISTRY, CollectorRegistry
 from metrics_store.base import Querier
 from metrics_store.config import DEFAULT_QUERY_LIMITS, QueryLimits
 from metrics_store.promql._ast import parse
+from metrics_store.promql._budget import Reservation, SampleBudget
 from metrics_store.promql._context import EvalContext
 from metrics_store.promql._cost import check_step_budget
 from metrics_store.promql._evaluator import evaluate
@@ -34,6 +38,7 @@ from metrics_store.promql._metrics import EngineMetrics
 from metrics_store.promql._prefetch import prefetch
 from metrics_store.promql._steps import EvalValue, RangeSteps, ScalarSteps, StringValue, VectorSteps
 from metrics_store.promql.errors import (
+    QueryBusyError,
     QueryError,
     QueryExecutionError,
     QueryParseError,
@@ -46,7 +51,7 @@ from metrics_store.promql.errors import (
 )
 from metrics_store.promql.values import Matrix, QueryValue, Sample, Scalar, Series, String, Vector
 
-__all__ = ["Engine", "static_type"]
+__all__ = ["Engine", "SampleBudget", "static_type"]
 
 
 def _unwrap(node: Any) -> Any:
@@ -81,8 +86,10 @@ class Engine:
         max_points_per_series: int = _D.max_points_per_series,
         monotonic: Callable[[], float] = time.monotonic,
         registry: CollectorRegistry = REGISTRY,
+        budget: SampleBudget | None = None,
     ) -> None:
         self._querier = querier
+        self._budget = budget
         self._lookback_ms = round(lookback_delta_s * 1000)
         self._timeout_s = timeout_s
         self._max_samples = max_samples
@@ -98,8 +105,10 @@ class Engine:
         *,
         monotonic: Callable[[], float] = time.monotonic,
         registry: CollectorRegistry = REGISTRY,
+        budget: SampleBudget | None = None,
     ) -> Engine:
-        """An engine with the limits of a ``metrics_store.query`` config section."""
+        """An engine with the limits of a ``metrics_store.query`` config section; its queries share
+        ``budget`` (none: only ``max_samples`` per query bounds them)."""
         return cls(
             querier,
             lookback_delta_s=limits.lookback_delta_s,
@@ -108,6 +117,7 @@ class Engine:
             max_points_per_series=limits.max_points_per_series,
             monotonic=monotonic,
             registry=registry,
+            budget=budget,
         )
 
     def with_querier(self, querier: Querier) -> Engine:
@@ -149,6 +159,7 @@ class Engine:
         began = self._monotonic()
         timeout = self._timeout_s if timeout_s is None else min(timeout_s, self._timeout_s)
         ctx: EvalContext | None = None
+        reservation: Reservation | None = None
         try:
             for t_ms in (start_ms, end_ms):
                 if not -_MAX_ABS_TIME_MS <= t_ms <= _MAX_ABS_TIME_MS:
@@ -163,7 +174,10 @@ class Engine:
                 )
             num_steps = (end_ms - start_ms) // step_ms + 1
             grid = (start_ms, start_ms + (num_steps - 1) * step_ms, num_steps)
-            check_step_budget(node, grid, start_ms, end_ms, self._max_samples)
+            cost = check_step_budget(node, grid, start_ms, end_ms, self._max_samples)
+            if self._budget is not None:
+                reservation = self._budget.reservation(began + timeout)
+                reservation.take(cost)
             steps = np.arange(start_ms, end_ms + 1, step_ms, dtype=np.int64)
             ctx = EvalContext(
                 querier=self._querier,
@@ -174,6 +188,7 @@ class Engine:
                 max_samples=self._max_samples,
                 deadline=began + timeout,
                 monotonic=self._monotonic,
+                reserve=None if reservation is None else reservation.take,
             )
             try:
                 prefetch(ctx, node)
@@ -188,6 +203,8 @@ class Engine:
                 self._metrics.refused.labels(reason).inc()
             raise
         finally:
+            if reservation is not None:
+                reservation.release()
             if ctx is not None:
                 self._metrics.samples_loaded.inc(ctx.samples_loaded)
             self._metrics.duration.labels(kind).observe(self._monotonic() - began)
@@ -202,6 +219,7 @@ _REFUSAL_REASONS: list[tuple[type[QueryError], str]] = [
     (TooManyPointsError, "points_per_series"),
     (TooManySamplesError, "max_samples"),
     (QueryTimeoutError, "timeout"),
+    (QueryBusyError, "inflight_samples"),
     (QueryTooComplexError, "recursion"),
 ]
 

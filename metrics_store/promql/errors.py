@@ -13,12 +13,14 @@ status Prometheus answers with, so the HTTP layer never has to guess)::
     │   ├── TooManySamplesError  max_samples exceeded (step grids: checked up front)  execution  422
     │   └── QueryTooComplexError the evaluator ran out of recursion depth             execution  422
     ├── QueryTimeoutError        the query ran past its deadline                      timeout    503
+    ├── QueryBusyError           no room in the in-flight sample budget by the deadline unavailable 503
     └── QueryStorageError        the Querier failed (StoreError chained)              internal   500
 """
 
 from __future__ import annotations
 
 __all__ = [
+    "QueryBusyError",
     "QueryError",
     "QueryExecutionError",
     "QueryParseError",
@@ -113,3 +115,16 @@ class QueryStorageError(QueryError):
 
     error_type = "internal"
     http_status = 500
+
+
+class QueryBusyError(QueryError):
+    """The samples and steps of the queries in flight left no room for this one until its deadline
+    (``metrics_store.query.max_inflight_samples``)."""
+
+    error_type = "unavailable"
+    http_status = 503
+
+    def __init__(self) -> None:
+        super().__init__(
+            "query waited until its timeout for memory held by other queries (too many samples in flight)"
+        )
