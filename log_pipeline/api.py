@@ -8,7 +8,8 @@
   continues after the last hit sent (one hit is always sent)
 * ``GET /api/v1/logs/histogram`` q, start, end, step (seconds or ``30s``/``5m``/``1h``) — counts per bucket
 * ``GET /api/v1/logs/context``   id, before, after (each at most ``max_context_lines``) — records from the
-  same source around a hit
+  same source around a hit, the nearest first while they fit in ``max_response_bytes`` (``data.truncated``
+  when some were left out)
 * ``GET /api/v1/logs/tail``      q, highlight — Server-Sent Events (``event: log``; ``event: dropped`` for
   slow clients; ``event: warning`` once when highlighting uses only some clauses); refused with 400 for a
   query over ``logs.tail.max_query_bytes``, 429 (``too_many_requests``) when the principal (for anonymous
@@ -217,6 +218,35 @@ def _search_body(
     return orjson.dumps(body)
 
 
+def _context_body(
+    store: SearchStore, record_id: str, before: int, after: int, limits: SearchApiConfig
+) -> bytes:
+    """The context response, built in the thread pool: records nearest the hit first, alternately before
+    and after it, while they fit in ``max_response_bytes`` (``truncated`` when some were left out)."""
+    ctx = store.context(record_id, before, after)
+    size = 0
+    sides: tuple[list[orjson.Fragment], list[orjson.Fragment]] = ([], [])
+    nearest = (list(reversed(ctx.before)), list(ctx.after))
+    truncated = False
+    for i in range(max(len(ctx.before), len(ctx.after))):
+        for side, records in zip(sides, nearest, strict=True):
+            if i >= len(records) or truncated:
+                continue
+            encoded = orjson.dumps(hit_json(records[i]))
+            if size + len(encoded) + 1 > limits.max_response_bytes:
+                truncated = True
+                continue
+            side.append(orjson.Fragment(encoded))
+            size += len(encoded) + 1
+    data = {
+        "hit": hit_json(ctx.hit),
+        "before": list(reversed(sides[0])),
+        "after": sides[1],
+        "truncated": truncated,
+    }
+    return orjson.dumps({"status": "success", "data": data})
+
+
 def _principal_name(request: Request) -> str | None:
     """The authenticated principal's name (set by the auth middleware), None for anonymous requests."""
     name = getattr(getattr(request.state, "principal", None), "name", None)
@@ -332,16 +362,8 @@ def logs_router(
             before = _int("before", qp.get("before"), min(10, most), 0, most)
             after = _int("after", qp.get("after"), min(10, most), 0, most)
 
-            def body() -> bytes:
-                ctx = store.context(record_id, before, after)
-                data = {
-                    "hit": hit_json(ctx.hit),
-                    "before": [hit_json(r) for r in ctx.before],
-                    "after": [hit_json(r) for r in ctx.after],
-                }
-                return orjson.dumps({"status": "success", "data": data})
-
-            return Response(await _call(body), media_type="application/json")
+            ctx_body = await _call(lambda: _context_body(store, record_id, before, after, lim))
+            return Response(ctx_body, media_type="application/json")
 
         return await _guarded(run)
 

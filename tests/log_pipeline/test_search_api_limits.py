@@ -160,7 +160,17 @@ def test_context_lines_are_capped(store: TantivyStore) -> None:
         "data"
     ]
     assert [h["id"] for h in data["before"]] == [f"r{i:04d}" for i in range(15, 20)]
-    assert len(data["after"]) == 5
+    assert len(data["after"]) == 5 and not data["truncated"]
+
+
+def test_context_stops_at_the_byte_budget_nearest_records_first(store: TantivyStore) -> None:
+    client = _client(store, SearchApiConfig(max_response_bytes=5_000))  # a record is about 1,200 bytes
+    data = client.get("/api/v1/logs/context", params={"id": "r0020", "before": "5", "after": "5"}).json()[
+        "data"
+    ]
+    assert data["truncated"]
+    assert [h["id"] for h in data["before"]] == ["r0018", "r0019"]
+    assert [h["id"] for h in data["after"]] == ["r0021", "r0022"]
 
 
 def test_anonymous_tails_are_capped_per_client_address() -> None:
