@@ -56,11 +56,12 @@ from log_pipeline.search.highlight import Highlighter
 from log_pipeline.search.query import Node, QuerySyntaxError, parse_query
 from log_pipeline.search.tail import TailHub, TailRefusedError
 
-__all__ = ["PatternSource", "logs_router", "parse_time"]
+__all__ = ["SEARCH_CHUNK_HITS", "PatternSource", "logs_router", "parse_time"]
 
 NS = 1_000_000_000
 MAX_LIMIT = 10_000
 TAIL_RETRY_AFTER_S = 5
+SEARCH_CHUNK_HITS = 256  # records fetched from the store per call while a search response is built
 TAIL_BATCH_RECORDS = 64  # records rendered (highlighted, encoded) per thread-pool call of a live tail
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$")
 _UNITS = {"ms": 10**6, "s": NS, "m": 60 * NS, "h": 3600 * NS, "d": 86400 * NS, None: NS}
@@ -189,29 +190,38 @@ def _search_body(
     highlight: bool,
     limits: SearchApiConfig,
 ) -> bytes:
-    """The whole search response, built in the thread pool: query, highlights, encoding, byte budget."""
+    """The whole search response, built in the thread pool: query, highlights, encoding, byte budget.
+
+    Hits are fetched :data:`SEARCH_CHUNK_HITS` at a time (each chunk continuing from the last one's cursor),
+    so no more than one chunk of records is held beyond what the response keeps."""
     q, start, end, limit, cursor = args
     mark = _Marker(parse_query(q), limits) if highlight else None
-    page = store.search(q, start, end, limit, cursor)
+    page = store.search(q, start, end, min(limit, SEARCH_CHUNK_HITS), cursor)
+    total = page.total
     parts: list[orjson.Fragment] = []
-    size, next_cursor, truncated = 0, page.next_cursor, False
-    for i, r in enumerate(page.hits):
-        hit = hit_json(r)
-        encoded = orjson.dumps(mark(hit) if mark is not None else hit)
-        if parts and size + len(encoded) + 1 > limits.max_response_bytes:
-            # stores page by the last hit's (timestamp, id): the same cursor they would give for a page
-            # that ended here
-            truncated, next_cursor = True, encode_cursor(page.hits[i - 1])
+    size, truncated, last = 0, False, None
+    while True:
+        for r in page.hits:
+            hit = hit_json(r)
+            encoded = orjson.dumps(mark(hit) if mark is not None else hit)
+            if parts and size + len(encoded) + 1 > limits.max_response_bytes:
+                truncated = True
+                break
+            parts.append(orjson.Fragment(encoded))
+            size += len(encoded) + 1
+            last = r
+        if truncated or page.next_cursor is None or len(parts) >= limit:
             break
-        parts.append(orjson.Fragment(encoded))
-        size += len(encoded) + 1
+        page = store.search(q, start, end, min(limit - len(parts), SEARCH_CHUNK_HITS), page.next_cursor)
+    # stores page by the last hit's (timestamp, id): the cursor they would give for a page ending there
+    next_cursor = encode_cursor(last) if truncated and last is not None else page.next_cursor
     warnings = [] if mark is None or mark.warning is None else [mark.warning]
     if truncated:
         warnings.append(
-            f"{len(parts)} of {len(page.hits)} hits sent: the response reached "
-            f"logs.search_api.max_response_bytes ({limits.max_response_bytes}); next_cursor continues"
+            f"{len(parts)} hits sent: the response reached logs.search_api.max_response_bytes "
+            f"({limits.max_response_bytes}); next_cursor continues"
         )
-    data = {"total": page.total, "hits": parts, "next_cursor": next_cursor, "truncated": truncated}
+    data = {"total": total, "hits": parts, "next_cursor": next_cursor, "truncated": truncated}
     body: dict[str, Any] = {"status": "success", "data": data}
     if warnings:
         body["warnings"] = warnings

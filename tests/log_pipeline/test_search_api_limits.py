@@ -15,7 +15,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from prometheus_client import CollectorRegistry
 
-from log_pipeline.api import logs_router
+from log_pipeline.api import SEARCH_CHUNK_HITS, logs_router
 from log_pipeline.config import LogsConfig, SearchApiConfig
 from log_pipeline.model import LogRecord, RawMessage
 from log_pipeline.receivers._conn import Context, SyslogUdpReceiver
@@ -121,6 +121,25 @@ def test_search_response_stops_at_the_byte_budget_and_the_cursor_continues(store
         assert data["truncated"] and "max_response_bytes" in body["warnings"][0]
     assert pages > 3
     assert seen == [f"r{i:04d}" for i in reversed(range(40))]  # each hit once, in order
+
+
+def test_a_search_over_several_store_chunks_is_one_page(tmp_path: Path) -> None:
+    s = TantivyStore(tmp_path / "chunks", registry=CollectorRegistry())
+    try:
+        s.write(_records(2 * SEARCH_CHUNK_HITS + 50, 10))
+        client = _client(s, SearchApiConfig())
+        data = client.get(SEARCH, params={"q": "alpha", "limit": str(SEARCH_CHUNK_HITS + 10)}).json()["data"]
+        ids = [h["id"] for h in data["hits"]]
+        assert data["total"] == 2 * SEARCH_CHUNK_HITS + 50 and not data["truncated"]
+        assert ids == [
+            f"r{i:04d}" for i in reversed(range(SEARCH_CHUNK_HITS + 40, 2 * SEARCH_CHUNK_HITS + 50))
+        ]
+        rest = client.get(SEARCH, params={"q": "alpha", "limit": "10000", "cursor": data["next_cursor"]})
+        more = [h["id"] for h in rest.json()["data"]["hits"]]
+        assert more == [f"r{i:04d}" for i in reversed(range(SEARCH_CHUNK_HITS + 40))]
+        assert rest.json()["data"]["next_cursor"] is None
+    finally:
+        s.close()
 
 
 def test_one_hit_is_sent_even_over_the_budget(store: TantivyStore) -> None:
