@@ -141,8 +141,11 @@ class Highlighter:
                 ):
                     hit.add(w)
         spans = [(s, e) for s, e, w in found if w in hit]
+        vocabulary = set(words) if self._runs else set()
         for want in self._runs:
             n = len(want)
+            if not vocabulary.issuperset(want):  # a token the message lacks: no pass over it
+                continue
             spans.extend((found[i][0], found[i + n - 1][1]) for i in occurrences(words, want))
         merged = _merge(spans)
         if len(merged) > self._max_spans:

@@ -89,6 +89,8 @@ def _contains_tokens(message: str, text: str) -> bool:
     words, vocabulary = _tokens(message)
     if len(want) == 1:
         return want[0] in vocabulary
+    if not vocabulary.issuperset(want):
+        return False
     return next(occurrences(words, want), None) is not None
 
 
