@@ -36,7 +36,7 @@ from alerting.base import Explanation
 from alerting.model import Alert
 from metrics_store.base import Querier
 from metrics_store.model import METRIC_NAME
-from metrics_store.promql import Engine, Matrix, QueryError, check_query_text
+from metrics_store.promql import Engine, Matrix, QueryError, parse, unmask
 
 __all__ = [
     "EXPR_ANNOTATION",
@@ -90,8 +90,7 @@ def alert_expr(alert: Alert) -> str | None:
 def _split_comparison(expr: str) -> tuple[str, float | None]:
     """``(expression to chart, threshold)``: the vector side of ``vector OP number`` and the number."""
     try:
-        check_query_text(expr)  # an expression from an alert's annotations or generatorURL: maybe hostile
-        node = promql_parser.parse(expr)
+        node = parse(expr)  # from an alert's annotations or generatorURL: maybe hostile (guarded parse)
     except (ValueError, TypeError, QueryError) as exc:  # promql_parser raises ValueError on syntax errors
         log.debug("explain: cannot parse %r: %s", expr, exc)
         return expr, None
@@ -102,11 +101,11 @@ def _split_comparison(expr: str) -> tuple[str, float | None]:
     if isinstance(node.rhs, promql_parser.NumberLiteral) and not isinstance(
         node.lhs, promql_parser.NumberLiteral
     ):
-        return str(node.lhs), float(node.rhs.val)
+        return unmask(str(node.lhs)), float(node.rhs.val)
     if isinstance(node.lhs, promql_parser.NumberLiteral) and not isinstance(
         node.rhs, promql_parser.NumberLiteral
     ):
-        return str(node.rhs), float(node.lhs.val)
+        return unmask(str(node.rhs)), float(node.lhs.val)
     return expr, None
 
 

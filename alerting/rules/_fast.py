@@ -21,7 +21,7 @@ import promql_parser
 
 from metrics_store.base import Querier
 from metrics_store.model import METRIC_NAME, Labels, Matcher, SeriesData, stale_mask
-from metrics_store.promql import Sample, Vector, check_query_text
+from metrics_store.promql import Sample, Vector, parse
 from metrics_store.promql._ast import selector_matchers
 
 __all__ = ["Columns", "FastPath"]
@@ -36,8 +36,7 @@ Plan = tuple[str | None, tuple[str, ...], str | None, Any, int]  # agg, by, func
 
 def _plan(expr: str) -> Plan | None:
     try:
-        check_query_text(expr)
-        node = promql_parser.parse(expr)
+        node = parse(expr)
     except Exception:
         return None
     agg: str | None = None

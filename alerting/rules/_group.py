@@ -26,7 +26,7 @@ from alerting.rules._metrics import RuleMetrics
 from alerting.rules.errors import RuleEvalError
 from metrics_store.base import Appender
 from metrics_store.model import METRIC_NAME, STALE_NAN, Labels, labels_from
-from metrics_store.promql import QueryError, QueryValue, Sample, Vector, check_query_text
+from metrics_store.promql import QueryError, QueryValue, Sample, Vector, parse
 
 __all__ = ["RuleGroup", "SharedQuery"]
 
@@ -40,8 +40,7 @@ _NP_CMP = {">": np.greater, ">=": np.greater_equal, "<": np.less, "<=": np.less_
 def split_comparison(expr: str) -> tuple[str, str, float] | None:
     """``E op N`` (no ``bool``, N a number literal) -> (E, op, N); else None."""
     try:
-        check_query_text(expr)
-        node = promql_parser.parse(expr)
+        node = parse(expr)
     except Exception:
         return None
     if not isinstance(node, promql_parser.BinaryExpr) or not isinstance(

@@ -10,7 +10,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import promql_parser
 import yaml
 from pydantic import BaseModel, ValidationError
 
@@ -18,7 +17,7 @@ from alerting.rules._duration import parse_duration_ms
 from alerting.rules._kind_params import KIND_PARAMS
 from alerting.rules._template import Template
 from alerting.rules.errors import RuleFileError, TemplateError
-from metrics_store.promql import check_query_text
+from metrics_store.promql import parse
 
 __all__ = ["PACKS_DIR", "GroupSpec", "RuleSpec", "load_files", "parse_groups", "resolve_path"]
 
@@ -189,9 +188,8 @@ def _rule(r: Any, index: int, gwhere: str, problems: list[str]) -> RuleSpec | No
         problems.append(f"{where}: expr: a {kind} rule combines other rules and has no 'expr'")
     elif expr:
         try:
-            check_query_text(expr)  # the native parser must never see a text that overflows its stack
-            promql_parser.parse(expr)
-        except Exception as exc:  # the parser raises plain ValueError/RuntimeError
+            parse(expr)  # guarded: limits first, regex patterns compiled by RE2 (a refused one is a problem)
+        except Exception as exc:  # QueryError, or the parser's plain ValueError/RuntimeError
             problems.append(f"{where}: expr: could not parse expression: {exc}")
     for_ms = _duration(r["for"], where, "for", problems) if r.get("for") else 0
     keep = (
