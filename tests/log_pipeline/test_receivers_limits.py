@@ -18,7 +18,7 @@ from log_pipeline.receivers._conn import Context, RelpConnection
 from log_pipeline.receivers._limits import Slots, StreamLimits
 from log_pipeline.receivers._metrics import ReceiverMetrics
 from tests.log_pipeline.receivers_harness import Harness, port0_config, spool_at
-from tests.support.servers import wait_until
+from tests.support.servers import closed_by_peer, wait_until
 
 OPEN = b"1 open 30 relp_version=0\ncommands=syslog\n"
 LIMITS = {"port": 0, "max_connections": 2, "idle_timeout_s": 0.5}
@@ -29,19 +29,6 @@ def harness(tmp_path: Path) -> Iterator[Harness]:
     h = Harness(port0_config(relp=LIMITS, syslog_tcp=LIMITS), spool_at(tmp_path / "spool"))
     yield h
     h.close()
-
-
-def _closed_by_peer(sock: socket.socket, timeout_s: float) -> bool:
-    """True once the server closed ``sock`` (EOF or reset) within ``timeout_s``."""
-    sock.settimeout(timeout_s)
-    try:
-        while sock.recv(4096):
-            pass
-    except TimeoutError:
-        return False
-    except ConnectionResetError:
-        return True
-    return True
 
 
 def _has_messages(harness: Harness, n: int) -> bool:
@@ -64,7 +51,7 @@ def test_connections_over_the_cap_are_closed_at_once(harness: Harness, listener:
     try:
         wait_until(lambda: harness.metric("paramedic_logs_connections", transport=listener) == 2, 5, "two")
         with socket.create_connection(("127.0.0.1", port)) as extra:
-            assert _closed_by_peer(extra, 5)
+            assert closed_by_peer(extra, 5)
         assert harness.metric("paramedic_logs_refused_connections_total", transport=listener) == 1
         kept.pop().close()  # a slot frees up: the next connection is served
         wait_until(lambda: harness.metric("paramedic_logs_connections", transport=listener) == 1, 5, "one")
@@ -85,7 +72,7 @@ def test_silent_connection_is_closed_after_the_idle_timeout(harness: Harness) ->
     port = harness.receivers.ports["tcp"]
     started = time.monotonic()
     with socket.create_connection(("127.0.0.1", port)) as s:
-        assert _closed_by_peer(s, 10)
+        assert closed_by_peer(s, 10)
     assert 0.4 <= time.monotonic() - started < 5
     assert harness.metric("paramedic_logs_timeouts_total", transport="tcp", reason="idle") == 1
     wait_until(lambda: harness.metric("paramedic_logs_connections", transport="tcp") == 0, 5, "slot freed")

@@ -14,8 +14,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.security.test_fds_hostile import metric
-from tests.support.hostile import Target, running_target
+from tests.support.hostile import Target, metric, running_target
 
 pytestmark = pytest.mark.timeout(240)
 

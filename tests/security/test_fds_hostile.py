@@ -8,17 +8,15 @@ answering within 1 s, the connections over the cap are refused and the log stays
 
 from __future__ import annotations
 
-import re
 import resource
 import socket
 from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
 
-import httpx
 import pytest
 
-from tests.support.hostile import Target, running_target
+from tests.support.hostile import Target, metric, running_target
 from tests.support.servers import wait_until
 
 pytestmark = pytest.mark.timeout(240)
@@ -27,16 +25,6 @@ LOW = 1536  # start limit: the reserve (256 + 1 scrape target + 2 x 512 accept b
 CAPPED = LOW - 257 - 1024  # 255 descriptors for relp + syslog_tcp (1,024 each), in proportion: 127 each
 CAP = 1024 * CAPPED // 2048
 MAX_LOG_BYTES = 1 << 20
-
-
-def metric(target: Target, name: str, **labels: str) -> float:
-    text = httpx.get(f"{target.base_url}/metrics", timeout=5).text
-    want = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
-    for line in text.splitlines():
-        m = re.fullmatch(r"([a-zA-Z_:][\w:]*)(?:\{(.*)\})? (\S+)", line)
-        if m and m.group(1) == name and ",".join(sorted((m.group(2) or "").split(","))) == want:
-            return float(m.group(3))
-    return 0.0
 
 
 def nofile_of(pid: int) -> tuple[int, int]:

@@ -8,7 +8,6 @@ is searchable. No fixed sleeps: everything polls with a deadline.
 
 from __future__ import annotations
 
-import re
 import socket
 import threading
 import time
@@ -19,8 +18,8 @@ from contextlib import ExitStack
 import httpx
 import pytest
 
-from tests.support.hostile import Target, running_target
-from tests.support.servers import wait_until
+from tests.support.hostile import Target, metric, running_target
+from tests.support.servers import closed_by_peer, wait_until
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -41,29 +40,6 @@ TAIL = "/api/v1/logs/tail"
 def target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
     with running_target(tmp_path_factory.mktemp("serve-receivers"), extra_config=LIMITS) as t:
         yield t
-
-
-def metric(target: Target, name: str, **labels: str) -> float:
-    """One sample of the server's /metrics (0 when absent)."""
-    text = httpx.get(f"{target.base_url}/metrics", timeout=5).text
-    want = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
-    for line in text.splitlines():
-        m = re.fullmatch(r"([a-zA-Z_:][\w:]*)(?:\{(.*)\})? (\S+)", line)
-        if m and m.group(1) == name and ",".join(sorted((m.group(2) or "").split(","))) == want:
-            return float(m.group(3))
-    return 0.0
-
-
-def closed_by_server(sock: socket.socket, timeout_s: float) -> bool:
-    sock.settimeout(timeout_s)
-    try:
-        while sock.recv(65536):
-            pass
-    except TimeoutError:
-        return False
-    except ConnectionResetError:
-        return True
-    return True
 
 
 def while_alive(target: Target, attack: Callable[[], None], timeout_s: float = 60) -> None:
@@ -103,9 +79,9 @@ def test_connections_over_the_cap_are_refused_and_the_server_stays_up(target: Ta
             "the first connections to be admitted",
         )
         extra = [stack.enter_context(socket.create_connection(("127.0.0.1", port))) for _ in range(40)]
-        assert all(closed_by_server(s, 5) for s in extra)
+        assert all(closed_by_peer(s, 5) for s in extra)
         target.assert_alive()
-        assert not closed_by_server(held[0], 0.05)  # the admitted ones are still served
+        assert not closed_by_peer(held[0], 0.05)  # the admitted ones are still served
         refused = metric(target, "paramedic_logs_refused_connections_total", transport=listener) - before
         assert refused == 40
     wait_until(
@@ -159,7 +135,7 @@ def test_a_1mib_line_trickled_in_small_chunks_is_refused_without_freezing(target
                     sent[0] += len(chunk)
             except (ConnectionResetError, BrokenPipeError):
                 pass
-            assert closed_by_server(s, 10)
+            assert closed_by_peer(s, 10)
 
     while_alive(target, attack)
     # refused once the line passed max_message_bytes (128 KiB); whether the client got to write the whole MiB

@@ -9,6 +9,7 @@ within 1 s and an ordinary query must still return the exporter's exact value. T
 from __future__ import annotations
 
 import contextlib
+import re
 import sys
 import time
 from collections.abc import Iterator, Mapping
@@ -23,7 +24,15 @@ from paramedic.auth import TokenStore, UserStore
 from tests.support.peers import static_exporter
 from tests.support.servers import ManagedProcess, free_port, wait_http, wait_until
 
-__all__ = ["PASSWORDS", "PROBE_METRIC", "PROBE_VALUE", "SECRETS", "Target", "running_target"]
+__all__ = [
+    "PASSWORDS",
+    "PROBE_METRIC",
+    "PROBE_VALUE",
+    "SECRETS",
+    "Target",
+    "metric",
+    "running_target",
+]
 
 PROBE_METRIC = "hostile_probe_value"
 PROBE_VALUE = 42.5
@@ -188,3 +197,14 @@ def running_target(
             yield target
         finally:
             proc.stop()
+
+
+def metric(target: Target, name: str, **labels: str) -> float:
+    """One sample of the server's /metrics with exactly these labels (0 when absent)."""
+    text = httpx.get(f"{target.base_url}/metrics", timeout=5).text
+    want = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
+    for line in text.splitlines():
+        m = re.fullmatch(r"([a-zA-Z_:][\w:]*)(?:\{(.*)\})? (\S+)", line)
+        if m and m.group(1) == name and ",".join(sorted((m.group(2) or "").split(","))) == want:
+            return float(m.group(3))
+    return 0.0

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import httpx
 
-__all__ = ["ManagedProcess", "free_port", "require_binary", "wait_http", "wait_until"]
+__all__ = ["ManagedProcess", "closed_by_peer", "free_port", "require_binary", "wait_http", "wait_until"]
 
 
 def free_port() -> int:
@@ -118,3 +118,16 @@ def running(
         yield proc
     finally:
         proc.stop()
+
+
+def closed_by_peer(sock: socket.socket, timeout_s: float) -> bool:
+    """True once the peer closed ``sock`` (EOF or reset) within ``timeout_s``; False if it is still open."""
+    sock.settimeout(timeout_s)
+    try:
+        while sock.recv(65536):
+            pass
+    except TimeoutError:
+        return False
+    except ConnectionResetError:
+        return True
+    return True
