@@ -4,8 +4,10 @@ bounded number of password hashes at once.
 Order of a log-in: the throttle (:class:`LoginThrottle`) is asked first, so a locked-out guess costs no hash
 (429 with ``Retry-After``); then a hash slot is awaited on the event loop for up to ``hash_wait_s`` (argon2id
 takes 64 MiB and tens of ms of CPU per verification; ``max_concurrent_hashes`` bound both), else 503 with
-``Retry-After``; the verification itself runs in a worker thread, never on the event loop. An unknown user
-name costs one verification too (:meth:`UserStore.authenticate`), so timing does not tell names apart.
+``Retry-After``; the verification itself runs in a background thread, one per hash slot, at a lower CPU
+priority than the threads that answer queries (:class:`~metrics_store.background.BackgroundPool`), never on
+the event loop. An unknown user name costs one verification too (:meth:`UserStore.authenticate`), so timing
+does not tell names apart.
 Metrics: ``paramedic_login_attempts_total{result}`` (``success``, ``failure``, ``throttled``, ``busy``) and
 ``paramedic_http_refusals_total{reason="login_throttled"|"login_busy"}``.
 """
@@ -18,6 +20,7 @@ import math
 from prometheus_client import CollectorRegistry, Counter
 
 from dashboard.auth_pages import LoginRefusedError
+from metrics_store.background import BackgroundPool
 from paramedic.auth._session import SESSION_COOKIE, SessionStore
 from paramedic.auth._throttle import LoginThrottle
 from paramedic.auth._users import UserStore
@@ -56,6 +59,7 @@ class SessionLogin:
         self.users, self.sessions, self.throttle = users, sessions, throttle
         self.hash_wait_s = hash_wait_s
         self._hashes = asyncio.Semaphore(max_concurrent_hashes)
+        self._hashers = BackgroundPool("login-hash", max_concurrent_hashes)
         self.attempts, self.refusals = attempts, refusals
 
     @property
@@ -75,7 +79,7 @@ class SessionLogin:
             self.refusals.labels("login_busy").inc()
             raise LoginRefusedError(503, 1, "The server is busy checking other log-ins: try again.") from None
         try:
-            principal = await asyncio.to_thread(self.users.authenticate, name, password)
+            principal = await self._hashers.run(lambda: self.users.authenticate(name, password))
         finally:
             self._hashes.release()
         if principal is None:

@@ -162,7 +162,7 @@ def running_target(
     ``extra_config`` is merged into the config (mappings key by key), e.g. ``{"logs": {"syslog_tcp":
     {"idle_timeout_s": 2}}}`` for a test that needs a short limit. ``nofile`` (soft, hard; hard None: keep
     the current one) starts the server under that open-files limit."""
-    with static_exporter({"/metrics": EXPORTER_BODY}) as exporter:
+    with static_exporter({"/metrics": EXPORTER_BODY}, own_process=True) as exporter:
         ports = {"http": free_port(), "relp": free_port(), "tcp": free_port()}
         text = CONFIG.format(
             http_port=ports["http"],

@@ -7,11 +7,13 @@ module starts both on free loopback ports, waits until both answer ``/-/ready``,
 from __future__ import annotations
 
 import contextlib
+import multiprocessing
 import sys
 import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from multiprocessing.connection import Connection
 from pathlib import Path
 
 from tests.support.servers import ManagedProcess, free_port, require_binary, wait_http
@@ -19,10 +21,7 @@ from tests.support.servers import ManagedProcess, free_port, require_binary, wai
 __all__ = ["SideBySide", "side_by_side", "static_exporter", "static_jobs"]
 
 
-@contextlib.contextmanager
-def static_exporter(bodies: Mapping[str, bytes]) -> Iterator[str]:
-    """Serve ``bodies`` (path -> exposition) as text format 0.0.4; yields ``host:port``."""
-
+def _exporter_server(bodies: Mapping[str, bytes]) -> ThreadingHTTPServer:
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             body = bodies.get(self.path)
@@ -38,7 +37,35 @@ def static_exporter(bodies: Mapping[str, bytes]) -> Iterator[str]:
         def log_message(self, format: str, *args: object) -> None:
             return
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    return ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+
+
+def _serve_in_child(bodies: dict[str, bytes], conn: Connection) -> None:
+    server = _exporter_server(bodies)
+    conn.send(server.server_address[1])
+    server.serve_forever()
+
+
+@contextlib.contextmanager
+def static_exporter(bodies: Mapping[str, bytes], *, own_process: bool = False) -> Iterator[str]:
+    """Serve ``bodies`` (path -> exposition) as text format 0.0.4; yields ``host:port``.
+
+    ``own_process``: serve from a child process, so a test that loads its own process (threads sending a
+    burst of requests, holding the GIL) does not slow the exporter down into scrape timeouts."""
+    if own_process:
+        ctx = multiprocessing.get_context("spawn")
+        parent, child = ctx.Pipe(duplex=False)
+        proc = ctx.Process(target=_serve_in_child, args=(dict(bodies), child), daemon=True)
+        proc.start()
+        try:
+            if not parent.poll(30):
+                raise RuntimeError("the static exporter process did not start within 30 s")
+            yield f"127.0.0.1:{parent.recv()}"
+        finally:
+            proc.terminate()
+            proc.join(10)
+        return
+    server = _exporter_server(bodies)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         yield f"127.0.0.1:{server.server_address[1]}"
