@@ -7,9 +7,9 @@ A :class:`MetricSource` writes samples into the :class:`~metrics_store.base.Appe
 :class:`platforms.cloudfoundry.log_cache.LogCacheSource`, offered through
 :func:`platforms.factory.platform_sources`), and later receivers (remote write, OTLP).
 
-Ownership: the source owns its tasks, threads, HTTP clients and ref caches (refs are per appender, never shared
-with another source); the wiring (``paramedic/assembly.py``) owns the appender and starts every source after
-the store and its consumers, and stops every source before them, in reverse start order.
+Ownership: the source owns its tasks, threads, HTTP clients and ref caches (refs are per appender, never
+shared with another source); the wiring (``paramedic/assembly.py``) owns the appender and starts every
+source after the store and its consumers, and stops every source before them, in reverse start order.
 
 Async safety: ``start`` and ``stop`` run on the server's event loop; both are idempotent, and ``stop`` is
 safe without a ``start``. The appender may be called from any thread of the source.

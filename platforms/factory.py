@@ -57,7 +57,9 @@ def open_platform(cfg: PlatformConfig, registry: CollectorRegistry = prometheus_
     return PLATFORMS[cfg.type](cfg, registry)
 
 
-def _cloudfoundry_sources(cfg: PlatformConfig, sink: Appender, registry: CollectorRegistry) -> list[MetricSource]:
+def _cloudfoundry_sources(
+    cfg: PlatformConfig, sink: Appender, registry: CollectorRegistry
+) -> list[MetricSource]:
     if not isinstance(cfg, CloudFoundryPlatformConfig):
         raise TypeError(f"cloudfoundry sources builder got a {type(cfg).__name__}")
     return [*log_cache_sources(cfg, sink, registry=registry)]
