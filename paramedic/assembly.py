@@ -131,8 +131,9 @@ class Paramedic:
                 self.alerting.sink.subscribe(self.remediation.sink)
                 if self.remediation.approval_links is not None:  # signed links go into notifications only
                     self.alerting.approval_links.subscribe(self.remediation.approval_links)
-        # Committed samples: the store, then the rules' recent window (alerting.rules.WindowTee) when rules
-        # are on; every metric source appends here.
+        # The metric sources' write path. Subscribers of committed samples: the rules' recent window (when
+        # rules.recent_window is on, AlertingService.appender is alerting.rules.WindowTee(store, window): a
+        # batch reaches the window after the store accepted it) and the rule manager's on_commit (below).
         committed: Appender = self.alerting.appender if self.alerting is not None else self.store
         # What the platform offers (Cloud Foundry: app containers and components through Log Cache,
         # agentlessly), from platforms.factory's table: the wiring knows no platform type.
