@@ -12,6 +12,7 @@ Write path of the metric sources: the store, then the subscribers of committed s
 window (a batch reaches it only after the store accepted it) and, per committed scrape, the rule manager's
 evaluate-on-arrival hook. Recording rules and ``ALERTS`` take the same path; the log pipeline's pattern counts
 go to the store only.
+
 Reload (SIGHUP) takes the same path as startup for the collector, the rules, the dispatcher and the
 remediation policies: ``apply_config``.
 """
@@ -137,7 +138,9 @@ class Paramedic:
         committed: Appender = self.alerting.appender if self.alerting is not None else self.store
         # What the platform offers (Cloud Foundry: app containers and components through Log Cache,
         # agentlessly), from platforms.factory's table: the wiring knows no platform type.
-        offered = platform_sources(config.platform, committed, registry) if config.platform else []
+        offered = (
+            platform_sources(config.platform, committed, registry) if config.platform is not None else []
+        )
         self.metadata = MetadataRegistry(registry=registry)
         self.scraper = ScrapeManager(
             config.collector,
