@@ -7,7 +7,11 @@ Data flow (one scrape loop per target)::
         -> parse (collector.exposition, worker thread) -> ScrapeCache (series_key -> ref, honor_labels,
            metric_relabel_configs, limits, staleness) -> Appender.append (one call per scrape)
 
-Public modules: ``manager`` (ScrapeManager), ``api`` (targets_router), ``config``, ``relabel``, ``presets``
-(router_relabel_rules), ``discovery``, ``targets``, ``status``, ``errors``, ``exposition``. Nothing is
-imported here so that importing a submodule stays cheap.
+The scrape manager is one kind of metric source (``base.MetricSource``: ``start``/``stop``, appending to the
+Appender it was built with); platforms offer others (``platforms.factory.platform_sources``), and the server
+assembly starts and stops them all in one list.
+
+Public modules: ``base`` (MetricSource), ``manager`` (ScrapeManager), ``api`` (targets_router), ``config``,
+``relabel``, ``presets`` (router_relabel_rules), ``discovery``, ``targets``, ``status``, ``errors``,
+``exposition``. Nothing is imported here so that importing a submodule stays cheap.
 """

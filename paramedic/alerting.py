@@ -8,7 +8,7 @@ links to this server). Either section works alone: rules without ``alerting:`` o
 ``alerting:`` without rules is an Alertmanager that Prometheus (or anything speaking the v2 API) sends to.
 
 Recent window (``rules.recent_window``, on by default): the service keeps the newest samples in memory
-(:class:`~alerting.rules._window.RecentWindow`) and the rule engine reads them from there through a
+(:class:`~alerting.rules.RecentWindow`) and the rule engine reads them from there through a
 per-cycle cache and the vectorised fast path; ranges the window does not cover fall back to the store, so
 results are the store's. :attr:`AlertingService.appender` is the store with the window teed in: the
 collector must append through it (the wiring does), and recording rules and ``ALERTS`` are written through
@@ -52,8 +52,7 @@ from alerting.notify import (
     deliver,
 )
 from alerting.notify.explain import PatternSource
-from alerting.rules import CycleCache, RuleError, RuleManager
-from alerting.rules._window import RecentWindow, WindowedQuerier, WindowTee
+from alerting.rules import CycleCache, RecentWindow, RuleError, RuleManager, WindowedQuerier, WindowTee
 from metrics_store.base import Appender, MetricsStore
 from metrics_store.config import DEFAULT_QUERY_LIMITS, QueryLimits
 from metrics_store.promql import Engine

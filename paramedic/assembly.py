@@ -3,9 +3,16 @@
 Start order: metrics store -> platform adapter -> logs (spool -> search store -> pipeline consumer ->
 receivers, see ``paramedic.logs``) -> alerting (dispatcher -> rule manager, see ``paramedic.alerting``) ->
 remediation (recover interrupted actions -> engine -> schedules, see ``paramedic.remediation``; subscribed to
-the rule manager's alerts beside the dispatcher) -> collector (scrape manager) -> HTTP API.
-Stop order: the reverse, so no scrape appends to a closed store and every accepted sample is flushed; the log
+the rule manager's alerts beside the dispatcher) -> metric sources (the collector's scrape manager, then the
+sources the platform offers, e.g. Cloud Foundry's Log Cache poller) -> HTTP API.
+Stop order: the reverse, so no source appends to a closed store and every accepted sample is flushed; the log
 receivers stop first within logs, so nothing is acknowledged that is not in the spool.
+
+Write path of the metric sources: the store, then the subscribers of committed samples: the rules' recent
+window (a batch reaches it only after the store accepted it) and, per committed scrape, the rule manager's
+evaluate-on-arrival hook. Recording rules and ``ALERTS`` take the same path; the log pipeline's pattern counts
+go to the store only.
+
 Reload (SIGHUP) takes the same path as startup for the collector, the rules, the dispatcher and the
 remediation policies: ``apply_config``.
 """
@@ -30,11 +37,12 @@ from fastapi.middleware.gzip import GZipMiddleware
 from prometheus_client import CollectorRegistry
 
 from collector.api import targets_router
+from collector.base import MetricSource
 from collector.manager import ScrapeManager
 from collector.metadata import MetadataRegistry, metadata_router
 from collector.targets import format_duration
 from metrics_store.api import ServerInfo, query_router, status_router
-from metrics_store.base import MetricsStore
+from metrics_store.base import Appender, MetricsStore
 from metrics_store.factory import open_store
 from metrics_store.redact import redacted_dump
 from paramedic import VERSION
@@ -47,9 +55,7 @@ from paramedic.fds import fit_log_listeners, raise_nofile_limit
 from paramedic.logs import LogService
 from paramedic.remediation import RemediationService
 from platforms.base import Platform
-from platforms.cloudfoundry.log_cache import LogCacheSource
-from platforms.config import CloudFoundryPlatformConfig
-from platforms.factory import open_platform
+from platforms.factory import open_platform, platform_sources
 from remediation.base import RemediationError
 
 __all__ = ["Paramedic", "serve"]
@@ -126,21 +132,27 @@ class Paramedic:
                 self.alerting.sink.subscribe(self.remediation.sink)
                 if self.remediation.approval_links is not None:  # signed links go into notifications only
                     self.alerting.approval_links.subscribe(self.remediation.approval_links)
-        appender = self.alerting.appender if self.alerting is not None else self.store
-        self.log_cache: LogCacheSource | None = None
-        if isinstance(config.platform, CloudFoundryPlatformConfig) and config.platform.log_cache is not None:
-            # Cloud Foundry app containers and components are watched through Log Cache, agentlessly.
-            self.log_cache = LogCacheSource(config.platform, appender, registry=registry)
+        # The metric sources' write path. Subscribers of committed samples: the rules' recent window (when
+        # rules.recent_window is on, AlertingService.appender is alerting.rules.WindowTee(store, window): a
+        # batch reaches the window after the store accepted it) and the rule manager's on_commit (below).
+        committed: Appender = self.alerting.appender if self.alerting is not None else self.store
+        # What the platform offers (Cloud Foundry: app containers and components through Log Cache,
+        # agentlessly), from platforms.factory's table: the wiring knows no platform type.
+        offered = (
+            platform_sources(config.platform, committed, registry) if config.platform is not None else []
+        )
         self.metadata = MetadataRegistry(registry=registry)
         self.scraper = ScrapeManager(
             config.collector,
-            appender,  # tees the rules' recent window when rules are on
+            committed,
             self.platform,
             registry=registry,
             base_dir=base_dir,
             on_families=self.metadata.observe,
+            # a subscriber of committed scrapes: rules evaluate as samples arrive
             on_commit=self.alerting.on_commit if self.alerting is not None else None,
         )
+        self.sources: list[MetricSource] = [self.scraper, *offered]  # started in this order, stopped reversed
         self._reloads: set[asyncio.Task[None]] = set()
         self.started_at = datetime.now(UTC)
         self.last_reload = (True, self.started_at)
@@ -161,9 +173,8 @@ class Paramedic:
                 await self.alerting.start()
             if self.remediation is not None:
                 await self.remediation.start()
-            await self.scraper.start()
-            if self.log_cache is not None:
-                await self.log_cache.start()
+            for source in self.sources:
+                await source.start()
             # Everything built at startup lives for the whole run: move it out of the cyclic GC's view, and
             # collect the young generation less often. Full collections were rescanning the startup heap on
             # every scrape burst (about 13% of process CPU at 40k samples/s).
@@ -177,9 +188,8 @@ class Paramedic:
                 yield
             finally:
                 log.info("paramedic stopping")
-                if self.log_cache is not None:
-                    await self.log_cache.stop()
-                await self.scraper.stop()
+                for source in reversed(self.sources):
+                    await source.stop()
                 if self.remediation is not None:
                     await self.remediation.stop()
                 if self.alerting is not None:

@@ -2,12 +2,18 @@
 
 ``RecentWindow`` keeps the last ``retention_ms`` of every series it is fed as numpy columns per metric name
 and answers as a Querier. :meth:`RecentWindow.select_packed` returns all samples of a selector as sorted
-columns without any per-series Python work, which is what the rule fast path consumes. Feed it with
-:class:`WindowTee`, an Appender that writes to the store and then to the window (the server tees every
-appender of the process through it: collector, rule outputs, log pipeline). ``WindowedQuerier`` answers from
-the window when it covers the requested range and the selector's metric name was fed to the window, and
-from the store otherwise (ranges reaching before the window's start or retention, nameless selectors, names
-only the store has), so results are those of the store.
+columns without any per-series Python work, which is what the rule fast path consumes.
+
+The window is a subscriber of committed samples: :class:`WindowTee` is an Appender that writes a batch to the
+store and, once the store accepted it, hands the same batch to the window (a failed store append never reaches
+the window). In the server, ``paramedic.alerting.AlertingService.appender`` is that tee and
+``paramedic/assembly.py`` gives it to every metric source (the scrape manager, the platform's sources such as
+Cloud Foundry's Log Cache poller) and the rule manager writes recording rules and ``ALERTS`` through it; the
+log pipeline's pattern counts go to the store only (queries for them take the store path below).
+
+``WindowedQuerier`` answers from the window when it covers the requested range and the selector's metric name
+was fed to the window, and from the store otherwise (ranges reaching before the window's start or retention,
+nameless selectors, names only the store has), so results are those of the store.
 
 Store semantics kept: samples are returned sorted by time whatever order they were appended in; for a
 duplicate ``(series, timestamp)`` the last write wins; staleness markers are kept bit-exact.
@@ -338,8 +344,9 @@ class WindowedQuerier:
 
 
 class WindowTee:
-    """An Appender writing to the store, then to the window. The refs handed out are the store's, so the
-    store's append path is unchanged; a failed store append does not reach the window."""
+    """An Appender writing to the store, then (the window subscribing to committed samples) the same batch to
+    the window. The refs handed out are the store's, so the store's append path is unchanged; a failed store
+    append raises before the window sees the batch."""
 
     def __init__(self, store: Appender, window: RecentWindow) -> None:
         self.store, self.window = store, window

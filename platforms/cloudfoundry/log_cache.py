@@ -9,9 +9,11 @@ endpoint ``GET {log_cache.url}/api/v1/query?query=<expr>`` (Prometheus HTTP API 
 appended with the result's labels, ``__name__`` (from the result, else the selector's metric name) and
 ``app`` = the app's name (per-app queries, or any result whose ``source_id`` is a known app GUID).
 
-Wiring (done by the server assembly)::
+``LogCacheSource`` is a :class:`collector.base.MetricSource`; Cloud Foundry offers it to the collector
+through :func:`log_cache_sources` (registered in :data:`platforms.factory.METRIC_SOURCES`), and the server
+assembly starts and stops it with the other sources::
 
-    source = LogCacheSource(cfg.platform, store, registry=registry)   # cfg.platform.log_cache must be set
+    [source] = log_cache_sources(cfg.platform, appender, registry=registry)  # [] without platform.log_cache
     await source.start()      # starts the poll loop on the running event loop
     ...
     await source.stop()       # cancels the loop and closes the HTTP client; idempotent
@@ -42,7 +44,7 @@ from platforms.cloudfoundry._metrics import cf_metrics
 from platforms.cloudfoundry.errors import CFApiError, CFUnavailableError, CloudFoundryError
 from platforms.config import CloudFoundryPlatformConfig, LogCacheQuery
 
-__all__ = ["LogCacheSource", "samples_from_response"]
+__all__ = ["LogCacheSource", "log_cache_sources", "samples_from_response"]
 
 log = logging.getLogger("platforms.cloudfoundry.log_cache")
 
@@ -242,3 +244,13 @@ class LogCacheSource:
             self._appender.append(refs, stamps, values)
             self._metrics.log_cache_samples.inc(len(refs))
         return len(refs)
+
+
+def log_cache_sources(
+    config: CloudFoundryPlatformConfig,
+    appender: Appender,
+    *,
+    registry: CollectorRegistry = prometheus_client.REGISTRY,
+) -> list[LogCacheSource]:
+    """The metric sources Cloud Foundry offers: the Log Cache poller when ``platform.log_cache`` is set."""
+    return [LogCacheSource(config, appender, registry=registry)] if config.log_cache is not None else []
