@@ -45,7 +45,7 @@ from typing import Literal
 from prometheus_client import CollectorRegistry
 
 from alerting.base import AlertSink
-from alerting.dispatch._persist import write_json_atomic
+from alerting.dispatch import write_json_atomic
 from alerting.model import Alert
 from platforms.base import PlatformError, Remediable
 from remediation._approvals import Approvals
