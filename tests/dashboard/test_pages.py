@@ -22,7 +22,7 @@ from metrics_store.model import labels_from
 from paramedic.assembly import Paramedic
 from paramedic.auth import UserStore
 from paramedic.config import parse_config
-from paramedic.dashboard import EngineMetrics
+from paramedic.dashboard import PromqlMetricsReader
 from tests.dashboard.stubs import EVIL, StubMetrics, stub_sources
 
 PAGES = ["/", "/apps", "/apps/checkout", "/explore", "/explore?expr=up&range=6h&tab=table"]
@@ -181,7 +181,9 @@ def test_alert_marker_is_at_the_exact_firing_time_before_the_action_it_caused() 
     evals = [fired_at + 10 * k for k in range(30)]
     _write(store, {"__name__": "ALERTS", **alert, "alertstate": "firing"}, evals, [1.0] * len(evals))
     _write(store, {"__name__": "ALERTS_FOR_STATE", **alert}, evals, [float(int(active_at))] * len(evals))
-    sources = Sources(metrics=EngineMetrics(store, clock=lambda: NOW_S), actions=_ActionAt(fired_at + 1))
+    sources = Sources(
+        metrics=PromqlMetricsReader(store, clock=lambda: NOW_S), actions=_ActionAt(fired_at + 1)
+    )
     resp = client(sources).get("/apps/checkout/events.json", params={"start": NOW_S - 3600, "end": NOW_S})
     events = resp.json()["events"]
     assert [e["kind"] for e in events] == ["alert", "action"], events
@@ -214,7 +216,7 @@ def _requests(store: MemoryStore, *, fives: bool) -> None:
 def test_5xx_share_is_zero_not_no_data_without_any_5xx(fives: bool, share: float) -> None:
     store = MemoryStore()
     _requests(store, fives=fives)
-    metrics = EngineMetrics(store, clock=lambda: NOW_S)
+    metrics = PromqlMetricsReader(store, clock=lambda: NOW_S)
     (errors,) = next(c for c in APP_CHARTS if c.key == "errors").queries("checkout")
     series = metrics.range(errors, NOW_S - 600, NOW_S, 15)
     assert len(series) == 1 and series[0].values == pytest.approx([share] * len(series[0].values))
