@@ -23,7 +23,9 @@ from paramedic.assembly import Paramedic
 from paramedic.auth import UserStore
 from paramedic.config import parse_config
 from paramedic.dashboard import PromqlMetricsReader
-from tests.dashboard.stubs import EVIL, StubMetrics, stub_sources
+from platforms.local import PlatformState, StateDir
+from platforms.local.haproxy_config import render_haproxy_config
+from tests.dashboard.stubs import EVIL, StubMetrics, StubPlatform, stub_sources
 
 PAGES = ["/", "/apps", "/apps/checkout", "/explore", "/explore?expr=up&range=6h&tab=table"]
 
@@ -233,6 +235,28 @@ def test_5xx_share_is_zero_not_no_data_without_any_5xx(fives: bool, share: float
     values = json.loads(err.spark)[1]
     assert values[-1] == pytest.approx(share) and all(v is None or v == pytest.approx(share) for v in values)
     assert model.apps[0].cells["err"] == f"{share:.2f} %"
+
+
+def test_overview_lists_no_haproxy_proxy_that_is_not_an_app(tmp_path: Path) -> None:
+    # Every backend of the local router's real config, with the app label the router relabeling gives it.
+    ports = iter(range(20000, 20100))
+    cfg = render_haproxy_config(PlatformState.new({"checkout": 1}, lambda: next(ports)), StateDir(tmp_path))
+    backends = re.findall(r"^backend (\S+)$", cfg, re.MULTILINE)
+    assert set(backends) == {"checkout", "no_route"}
+    store = MemoryStore()
+    times = [NOW_S - 900 + 15 * k for k in range(61)]
+    for proxy in [*backends, "stats"]:  # and a `listen stats` proxy, as many HAProxy configs have
+        labels = {"__name__": "haproxy_backend_http_responses_total", "proxy": proxy, "app": proxy}
+        _write(store, {**labels, "code": "2xx"}, times, [60.0 * k for k in range(61)])
+    metrics = PromqlMetricsReader(store, clock=lambda: NOW_S)
+    assert [r.name for r in build_overview(Sources(metrics=metrics), clock=lambda: NOW_S).apps] == [
+        "checkout"
+    ]
+    # An app the platform names is listed, whatever its name.
+    platform = StubPlatform(["checkout", "stats"])
+    model = build_overview(Sources(metrics=metrics, platform=platform), clock=lambda: NOW_S)
+    assert [r.name for r in model.apps] == ["checkout", "stats"]
+    assert model.apps[1].cells["rps"] != ""
 
 
 # --- every page behind the server's login -----------------------------------------------------------------
