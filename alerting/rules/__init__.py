@@ -8,7 +8,7 @@ from alerting.rules._load import PACKS_DIR, GroupSpec, RuleSpec, load_files, par
 from alerting.rules._template import Template
 from alerting.rules._unittest import TestResult, run_test_file
 from alerting.rules.errors import RuleError, RuleEvalError, RuleFileError, RuleTestError, TemplateError
-from alerting.rules.manager import RuleManager
+from alerting.rules.manager import RuleManager, RuleOptions
 
 __all__ = [
     "PACKS_DIR",
@@ -23,6 +23,7 @@ __all__ = [
     "RuleEvalError",
     "RuleFileError",
     "RuleManager",
+    "RuleOptions",
     "RuleSpec",
     "RuleTestError",
     "Template",
