@@ -28,7 +28,7 @@ import numpy as np
 from prometheus_client import CollectorRegistry
 
 from alerting.config import RecentWindowConfig, RulesConfig
-from alerting.rules import CycleCache, RuleManager
+from alerting.rules import CycleCache, RuleManager, RuleOptions
 from alerting.rules._window import FanOut, RecentWindow, WindowedQuerier, WindowTee
 from metrics_store.memory import MemoryStore
 from metrics_store.model import labels_from
@@ -104,7 +104,14 @@ async def _latency(scrape_interval_s: float) -> float:
             sent.append(time.monotonic())
 
     store, reg = MemoryStore(), CollectorRegistry()
-    mgr = RuleManager([str(rules)], Engine(store, registry=reg), store, Sink(), registry=reg, interval_s=30)
+    mgr = RuleManager(
+        [str(rules)],
+        Engine(store, registry=reg),
+        store,
+        Sink(),
+        registry=reg,
+        options=RuleOptions(interval_s=30),
+    )
     job = StaticJob.model_validate({"name": "t", "targets": [f"127.0.0.1:{server.server_address[1]}"]})
     cfg = CollectorConfig(interval_s=scrape_interval_s, timeout_s=scrape_interval_s / 2, jobs=[job])
     scraper = ScrapeManager(cfg, store, None, registry=CollectorRegistry(), on_commit=mgr.notify)
@@ -267,7 +274,9 @@ def main() -> None:
         cache = mgr._cycle_cache or CycleCache(store)  # only for the hit counters below
     else:
         engine = Engine(cache, registry=reg)
-        mgr = RuleManager([str(rules)], engine, None, None, lambda: clock_s[0], reg, cycle_cache=cache)
+        mgr = RuleManager(
+            [str(rules)], engine, None, None, lambda: clock_s[0], reg, options=RuleOptions(cycle_cache=cache)
+        )
     durations = []
     for c in range(args.cycles):
         clock_s[0] = now_s - 15 * (args.cycles - 1 - c)

@@ -39,7 +39,7 @@ from dashboard import Sources
 from dashboard._overview import build_overview
 from metrics_store.embedded import EmbeddedStore
 from metrics_store.memory import MemoryStore
-from paramedic.dashboard import EngineMetrics
+from paramedic.dashboard import PromqlMetricsReader
 from tests.dashboard.stubs import StubActions, StubAlerts, StubPlatform
 from tests.dashboard.synthetic import fill, serve_in_thread
 from tests.support.browser import CHROMIUM, FLAGS
@@ -84,7 +84,10 @@ def _overview(kind: str, store: Any, runs: int) -> None:
     )
     apps = [f"app-{a:02d}" for a in range(50)]
     sources = Sources(
-        metrics=EngineMetrics(store), alerts=StubAlerts(), actions=StubActions(), platform=StubPlatform(apps)
+        metrics=PromqlMetricsReader(store),
+        alerts=StubAlerts(),
+        actions=StubActions(),
+        platform=StubPlatform(apps),
     )
     build_overview(sources)  # warm-up
     model_ms, cpu_ms = [], []
@@ -195,7 +198,7 @@ def _serve(store: Any, *, gzip: bool) -> Iterator[str]:
 
         add_gzip(app)
     app.include_router(query_router(store, registry=CollectorRegistry()))
-    app.include_router(dashboard_router(Sources(metrics=EngineMetrics(store))))
+    app.include_router(dashboard_router(Sources(metrics=PromqlMetricsReader(store))))
     port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")

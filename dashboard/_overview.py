@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from dashboard._queries import KPIS, PER_APP, SPARKLINES
+from dashboard._queries import KPIS, NOT_APPS, PER_APP, SPARKLINES
 from dashboard.base import ReaderError, Sources
 
 __all__ = ["Overview", "build_overview", "fmt"]
@@ -123,8 +123,10 @@ def build_overview(sources: Sources, *, clock: Callable[[], float] = time.time) 
 
     states: Counter[str] = Counter()
     platform = sources.platform
+    platform_apps: list[str] = []
     if platform is not None:
-        for name in timed("platform:apps", platform.apps, []):
+        platform_apps = timed("platform:apps", platform.apps, [])
+        for name in platform_apps:
             row = rows.setdefault(name, AppRow(name))
             for inst in timed(f"platform:{name}", lambda n=name: platform.instances(n), []):  # type: ignore[misc]
                 row.states[inst.state] = row.states.get(inst.state, 0) + 1
@@ -138,7 +140,7 @@ def build_overview(sources: Sources, *, clock: Callable[[], float] = time.time) 
     )
     return Overview(
         kpis=kpis,
-        apps=[rows[k] for k in sorted(rows)],
+        apps=[rows[k] for k in sorted(rows) if k not in NOT_APPS or k in platform_apps],
         states=dict(sorted(states.items())),
         alerts=alerts,
         actions=actions,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["APP_CHARTS", "KPIS", "PER_APP", "SPARKLINES", "AppChart", "quote"]
+__all__ = ["APP_CHARTS", "KPIS", "NOT_APPS", "PER_APP", "SPARKLINES", "AppChart", "quote"]
 
 _RATE = "rate(haproxy_backend_http_responses_total[1m])"
 _RATE_5XX = 'rate(haproxy_backend_http_responses_total{code="5xx"}[1m])'
@@ -44,6 +44,12 @@ KPIS: tuple[tuple[str, str, str, str], ...] = (
 
 # Sparklines of the last hour for the first three KPIs.
 SPARKLINES = ("rps", "err", "p95")
+
+# HAProxy proxies whose series the router relabeling gives an ``app`` label but that are no app: the local
+# router's catch-all backend for unknown hosts (``no_route``, see platforms/local/haproxy_config.py) and a
+# ``stats`` proxy (``listen stats``). The overview lists no row for them unless the platform names such an
+# app.
+NOT_APPS = frozenset({"no_route", "stats"})
 
 # Per-app columns of the overview table: (key, expr grouped by app).
 PER_APP: tuple[tuple[str, str], ...] = (

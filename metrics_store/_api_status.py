@@ -25,7 +25,7 @@ from pathlib import Path
 from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from metrics_store._api_common import ApiError, Form, bad_param, error_response, success
+from metrics_store.api_common import ApiError, Form, bad_param, error_response, success
 from metrics_store.promql import QueryParseError, format_query
 
 __all__ = ["PROMETHEUS_COMPAT_VERSION", "ServerInfo", "status_router"]

@@ -30,7 +30,8 @@ from anyio import CapacityLimiter, to_thread
 from fastapi import APIRouter, Request, Response
 from prometheus_client import REGISTRY, CollectorRegistry
 
-from metrics_store._api_common import (
+from metrics_store._api_status import ServerInfo, status_router
+from metrics_store.api_common import (
     MAX_TIME_MS,
     MIN_TIME_MS,
     ApiError,
@@ -44,7 +45,6 @@ from metrics_store._api_common import (
     parse_time_param,
     success,
 )
-from metrics_store._api_status import ServerInfo, status_router
 from metrics_store.base import Querier, StoreError
 from metrics_store.config import DEFAULT_QUERY_LIMITS, QueryLimits
 from metrics_store.model import METRIC_NAME, Labels, Matcher, MatchOp

@@ -13,7 +13,7 @@ from typing import Any
 from fastapi import APIRouter, Query, Response
 
 from alerting.rules import ActiveAlert, AlertingRule, AlertState, RuleManager
-from metrics_store._api_common import success
+from metrics_store.api_common import success
 
 __all__ = ["rules_router"]
 

@@ -52,7 +52,15 @@ from alerting.notify import (
     deliver,
 )
 from alerting.notify.explain import PatternSource
-from alerting.rules import CycleCache, RecentWindow, RuleError, RuleManager, WindowedQuerier, WindowTee
+from alerting.rules import (
+    CycleCache,
+    RecentWindow,
+    RuleError,
+    RuleManager,
+    RuleOptions,
+    WindowedQuerier,
+    WindowTee,
+)
 from metrics_store.base import Appender, MetricsStore
 from metrics_store.config import DEFAULT_QUERY_LIMITS, QueryLimits
 from metrics_store.promql import Engine
@@ -171,12 +179,14 @@ class AlertingService:
                 self.sink,
                 clock,
                 registry=registry,
-                interval_s=rules.evaluation_interval_s,
-                resend_delay_s=rules.resend_delay_s,
-                state_path=_resolve(base_dir, rules.state_file),
-                external_url=rules.external_url or server_url,
-                detectors={"default": default_detector},  # the same as `paramedic anomaly score`,
-                cycle_cache=cycle_cache,
+                options=RuleOptions(
+                    interval_s=rules.evaluation_interval_s,
+                    resend_delay_s=rules.resend_delay_s,
+                    state_path=_resolve(base_dir, rules.state_file),
+                    external_url=rules.external_url or server_url,
+                    detectors={"default": default_detector},  # the same as `paramedic anomaly score`,
+                    cycle_cache=cycle_cache,
+                ),
             )
 
     def on_commit(self, job: str) -> None:

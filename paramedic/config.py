@@ -30,9 +30,9 @@ from alerting.config import AlertingConfig, RulesConfig
 from collector.config import CollectorConfig
 from log_pipeline.config import LogsConfig
 from metrics_store.config import EmbeddedStoreConfig, StoreConfig
+from metrics_store.yaml_errors import FIXES, YamlProblem, errors_with_lines, line_for, line_index
 from platforms.config import PlatformConfig
 from remediation.config import RemediationConfig
-from remediation.policy.yaml_errors import FIXES, YamlProblem, errors_with_lines, line_for, line_index
 
 __all__ = [
     "AuthConfig",

@@ -32,14 +32,14 @@ from remediation.base import AuditLog, RemediationError
 __all__ = [
     "AuditActions",
     "DispatcherAlerts",
-    "EngineMetrics",
     "PlatformInstances",
+    "PromqlMetricsReader",
     "SnapshotQuerier",
     "build_router",
 ]
 
 
-class EngineMetrics:
+class PromqlMetricsReader:
     """:class:`dashboard.base.MetricsReader` over a PromQL engine on ``querier``."""
 
     def __init__(
@@ -54,7 +54,7 @@ class EngineMetrics:
         self._engine = engine or Engine(querier, timeout_s=timeout_s, registry=CollectorRegistry())
         self._clock = clock
 
-    def snapshot(self, start_s: float, end_s: float, exprs: Sequence[str] = ()) -> EngineMetrics:
+    def snapshot(self, start_s: float, end_s: float, exprs: Sequence[str] = ()) -> PromqlMetricsReader:
         """A reader evaluating at ``end_s`` whose queries read each metric name once from the store, over
         ``[start_s - 5 min lookback, end_s]``, and share those samples (see :class:`SnapshotQuerier`): for a
         page that runs many queries over the same few metrics. The metrics of ``exprs`` (the queries the
@@ -69,7 +69,7 @@ class EngineMetrics:
             reads.read(names)
         except StoreError as exc:
             raise ReaderError(f"metrics store: {exc}") from exc
-        return EngineMetrics(reads, clock=lambda: end_s, engine=self._engine.with_querier(reads))
+        return PromqlMetricsReader(reads, clock=lambda: end_s, engine=self._engine.with_querier(reads))
 
     def instant(self, expr: str) -> list[InstantSample]:
         try:
@@ -250,7 +250,7 @@ def build_router(
 ) -> APIRouter:
     """The dashboard's router over the server's objects (see the module docstring)."""
     sources = Sources(
-        metrics=EngineMetrics(store),
+        metrics=PromqlMetricsReader(store),
         alerts=DispatcherAlerts(dispatcher) if dispatcher is not None else None,
         actions=AuditActions(audit) if audit is not None else None,
         platform=PlatformInstances(platform) if isinstance(platform, Remediable) else None,

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from remediation._journal import Journal
-from remediation._metrics import EngineMetrics
+from remediation._metrics import RemediationMetrics
 from remediation._notify import Notifier
 from remediation.model import ActionRecord, ActionRequest, EventKind
 
@@ -20,7 +20,7 @@ class Approvals:
         self,
         journal: Journal,
         notifier: Notifier,
-        metrics: EngineMetrics,
+        metrics: RemediationMetrics,
         clock: Callable[[], datetime],
     ) -> None:
         self._journal = journal

@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from platforms.base import PlatformError, Remediable
-from remediation._metrics import EngineMetrics
+from remediation._metrics import RemediationMetrics
 from remediation.actions import MUTATING_CALLS
 from remediation.audit import jsonable
 from remediation.base import RemediationError
@@ -31,7 +31,7 @@ class EngineContext:
         request: ActionRequest,
         *,
         event: Callable[[str, dict[str, Any]], None],
-        metrics: EngineMetrics,
+        metrics: RemediationMetrics,
         retries: int,
         backoff_s: float,
         simulate: bool,

@@ -13,7 +13,7 @@ from pydantic import ValidationError
 from platforms.base import PlatformError, Remediable
 from remediation._context import EngineContext, QueryFn, QueryRangeFn
 from remediation._journal import Journal
-from remediation._metrics import EngineMetrics
+from remediation._metrics import RemediationMetrics
 from remediation._notify import Notifier
 from remediation.actions import ACTIONS
 from remediation.base import ActionResult, RemediationError, Verifier
@@ -31,7 +31,7 @@ class Executor:
         platform: Remediable,
         journal: Journal,
         notifier: Notifier,
-        metrics: EngineMetrics,
+        metrics: RemediationMetrics,
         verifier: Verifier,
         *,
         policy: Callable[[str], Policy | None],

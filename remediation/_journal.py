@@ -7,7 +7,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from remediation._metrics import EngineMetrics
+from remediation._metrics import RemediationMetrics
 from remediation.base import AuditLog
 from remediation.model import ActionRequest, AuditEvent, EventKind
 
@@ -21,7 +21,7 @@ def describe(req: ActionRequest) -> str:
 
 
 class Journal:
-    def __init__(self, audit: AuditLog, clock: Callable[[], datetime], metrics: EngineMetrics) -> None:
+    def __init__(self, audit: AuditLog, clock: Callable[[], datetime], metrics: RemediationMetrics) -> None:
         self.audit = audit
         self._clock = clock
         self._metrics = metrics

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-__all__ = ["EngineMetrics"]
+__all__ = ["RemediationMetrics"]
 
 
-class EngineMetrics:
+class RemediationMetrics:
+    """Metric families of the remediation engine (``paramedic_remediation_*``), registered in ``registry``."""
+
     def __init__(self, registry: CollectorRegistry) -> None:
         p = "paramedic_remediation_"
         self.alerts_received = Counter(

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from alerting.dispatch._matchers import Matcher, matchers_match, parse_matcher
+from alerting.dispatch import Matcher, matchers_match, parse_matcher
 from alerting.model import Alert
 from remediation.config import Policy
 from remediation.model import ActionRequest, Target, request_id

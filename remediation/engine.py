@@ -45,7 +45,7 @@ from typing import Literal
 from prometheus_client import CollectorRegistry
 
 from alerting.base import AlertSink
-from alerting.dispatch._persist import write_json_atomic
+from alerting.dispatch import write_json_atomic
 from alerting.model import Alert
 from platforms.base import PlatformError, Remediable
 from remediation._approvals import Approvals
@@ -53,7 +53,7 @@ from remediation._context import QueryFn, QueryRangeFn
 from remediation._deferral import Deferral, RailsKey, Verdict
 from remediation._execution import Executor
 from remediation._journal import Journal, describe
-from remediation._metrics import EngineMetrics
+from remediation._metrics import RemediationMetrics
 from remediation._notify import Notifier
 from remediation._plan import CompiledPolicy, compile_policy, plan_alert
 from remediation._recovery import Recovery
@@ -135,7 +135,7 @@ class RemediationEngine:
         self.simulate = simulate
         self._clock = clock
         self._modes_path = mode_overrides_path
-        self._metrics = EngineMetrics(registry)
+        self._metrics = RemediationMetrics(registry)
         self._compiled: dict[str, CompiledPolicy] = {}
         self.apply_policies(policies)
         self._modes: dict[str, Literal["dry_run", "live"]] = self._load_modes()

@@ -30,6 +30,7 @@ from alerting.base import AlertingError
 from alerting.dispatch._matchers import Matcher, MatcherError, parse_matchers
 from alerting.dispatch._timeinterval import CompiledInterval, compile_spec
 from metrics_store.redact import is_secret_key
+from metrics_store.yaml_errors import YamlProblem, key_path
 
 __all__ = [
     "ConfigError",
@@ -324,16 +325,6 @@ class DispatchConfig(_Model):
         raise KeyError(name)
 
 
-def _loc(loc: tuple[int | str, ...]) -> str:
-    out = ""
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            out += ("." if out else "") + ("global" if part == "global_" else part)
-    return out
-
-
 def parse_config(text: str, source: str = "<config>") -> DispatchConfig:
     try:
         data = yaml.safe_load(text)
@@ -344,8 +335,17 @@ def parse_config(text: str, source: str = "<config>") -> DispatchConfig:
     try:
         return DispatchConfig.model_validate(data)
     except ValidationError as e:
-        msgs = [f"{source}: {_loc(err['loc']) or '(top)'}: {err['msg']}" for err in e.errors()]
-        raise ConfigError("\n".join(msgs)) from e
+        problems = [
+            YamlProblem(
+                source, None, key_path(tuple(_yaml_key(p) for p in err["loc"])) or "(top)", err["msg"]
+            )
+            for err in e.errors()
+        ]
+        raise ConfigError("\n".join(map(str, problems))) from e
+
+
+def _yaml_key(part: int | str) -> int | str:
+    return "global" if part == "global_" else part  # the field is global_ (a keyword in Python)
 
 
 def load_config(path: str | Path) -> DispatchConfig:

@@ -13,7 +13,7 @@ from alerting.notify._metrics import DeliveryMetrics
 from alerting.notify.config import EmailConfig, NotifierConfig, WebhookConfig
 from alerting.notify.email import EmailNotifier
 from alerting.notify.errors import NotifyConfigError, NotifyError, TemplateError
-from alerting.notify.explain import EventSource, PatternSource, QueryExplainer
+from alerting.notify.explain import EventSource, ExplainWindow, PatternSource, QueryExplainer
 from alerting.notify.factory import NOTIFIERS, NotifierDeps, build_notifier
 from alerting.notify.links import ApprovalLinkProviders
 from alerting.notify.payload import v4_payload
@@ -27,6 +27,7 @@ __all__ = [
     "EmailConfig",
     "EmailNotifier",
     "EventSource",
+    "ExplainWindow",
     "NotifierConfig",
     "NotifierDeps",
     "NotifyConfigError",

@@ -25,6 +25,7 @@ import logging
 import math
 import time
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 from urllib.parse import parse_qs, quote, urlsplit
@@ -41,6 +42,7 @@ from metrics_store.promql import Engine, Matrix, QueryError, parse, unmask
 __all__ = [
     "EXPR_ANNOTATION",
     "EventSource",
+    "ExplainWindow",
     "PatternSource",
     "QueryExplainer",
     "RangeQueryEngine",
@@ -125,6 +127,22 @@ def _field(item: Any, name: str, default: Any = None) -> Any:
     return getattr(item, name, default)
 
 
+@dataclass(frozen=True, slots=True)
+class ExplainWindow:
+    """What an explanation covers: the chart from ``before_s`` before the alert started to ``after_s`` after
+    (or now), in ``points`` points, and at most this many series, log patterns and events."""
+
+    before_s: float = 1800.0
+    after_s: float = 600.0
+    points: int = 180
+    max_series: int = 5
+    max_patterns: int = 5
+    max_events: int = 10
+
+
+DEFAULT_WINDOW = ExplainWindow()
+
+
 class QueryExplainer:
     """Explains alerts from a metrics store (``source``: an :class:`Engine` or a bare :class:`Querier`)."""
 
@@ -136,12 +154,7 @@ class QueryExplainer:
         events: EventSource | None = None,
         dashboard_url: str = "",
         clock: Callable[[], float] = time.time,
-        before_s: float = 1800.0,
-        after_s: float = 600.0,
-        points: int = 180,
-        max_series: int = 5,
-        max_patterns: int = 5,
-        max_events: int = 10,
+        window: ExplainWindow = DEFAULT_WINDOW,
     ) -> None:
         # A bare Querier (a store) gets its own Engine, with its metrics in a private registry.
         self._engine: RangeQueryEngine = (
@@ -151,8 +164,9 @@ class QueryExplainer:
         self._events = events
         self._dashboard = dashboard_url.rstrip("/")
         self._clock = clock
-        self._before_s, self._after_s, self._points = before_s, after_s, max(points, 2)
-        self._max_series, self._max_patterns, self._max_events = max_series, max_patterns, max_events
+        self._before_s, self._after_s, self._points = window.before_s, window.after_s, max(window.points, 2)
+        self._max_series, self._max_patterns = window.max_series, window.max_patterns
+        self._max_events = window.max_events
 
     async def explain(self, alert: Alert) -> Explanation:
         return await asyncio.to_thread(self.explain_sync, alert)

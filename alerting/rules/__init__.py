@@ -13,7 +13,7 @@ from alerting.rules._template import Template
 from alerting.rules._unittest import TestResult, run_test_file
 from alerting.rules._window import FanOut, RecentWindow, WindowedQuerier, WindowTee
 from alerting.rules.errors import RuleError, RuleEvalError, RuleFileError, RuleTestError, TemplateError
-from alerting.rules.manager import RuleManager
+from alerting.rules.manager import RuleManager, RuleOptions
 
 __all__ = [
     "PACKS_DIR",
@@ -30,6 +30,7 @@ __all__ = [
     "RuleEvalError",
     "RuleFileError",
     "RuleManager",
+    "RuleOptions",
     "RuleSpec",
     "RuleTestError",
     "Template",

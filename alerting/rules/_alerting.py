@@ -225,6 +225,28 @@ class AlertingRule:
         self, ts_ms: int, activations: Sequence[Activation], limit: int = 0
     ) -> list[tuple[Labels, float]]:
         """Advance the state machine to ``ts_ms``; returns the ALERTS / ALERTS_FOR_STATE samples."""
+        fresh = self._activate(ts_ms, activations)
+        out: list[tuple[Labels, float]] = []
+        n_active = 0
+        restored = self.restored
+        for key, a in list(self.active.items()):
+            if key in fresh:
+                a.keep_firing_since_ms = 0
+            elif not self._keeps_firing(a, ts_ms):
+                self._resolve(key, a, ts_ms)
+                continue
+            n_active += 1
+            if a.state is _PENDING and ts_ms - a.active_at_ms >= self.hold_ms:
+                a.state, a.fired_at_ms = _FIRING, ts_ms
+            if restored:
+                out.extend(self._samples(a))
+        if limit > 0 and n_active > limit:
+            self.active = {}
+            raise RuleEvalError(f"exceeded limit of {limit} with {n_active} alerts")
+        return out
+
+    def _activate(self, ts_ms: int, activations: Sequence[Activation]) -> dict[Labels, Activation]:
+        """The alerts of this evaluation by alert key; new ones become pending, known ones get the value."""
         fresh: dict[Labels, Activation] = {}
         static = self._static_labels
         memo = self._keys
@@ -248,44 +270,34 @@ class AlertingRule:
                 continue
             new = self.active[key] = ActiveAlert(dict(key), None, _PENDING, act.value, active_at_ms=ts_ms)
             self._set_annotations(new, act)
+        return fresh
 
-        out: list[tuple[Labels, float]] = []
-        n_active = 0
-        restored = self.restored
-        for key, a in list(self.active.items()):
-            if key not in fresh:
-                keep = False
-                if a.state is _FIRING and self.keep_firing_for_ms > 0:
-                    if a.keep_firing_since_ms == 0:
-                        a.keep_firing_since_ms = ts_ms
-                    keep = ts_ms - a.keep_firing_since_ms < self.keep_firing_for_ms
-                if not keep:
-                    if a.state is _PENDING or (
-                        a.resolved_at_ms and ts_ms - a.resolved_at_ms > RESOLVED_RETENTION_MS
-                    ):
-                        del self.active[key]
-                    if a.state is not _INACTIVE:
-                        a.state, a.resolved_at_ms = _INACTIVE, ts_ms
-                    continue
-            else:
-                a.keep_firing_since_ms = 0
-            n_active += 1
-            if a.state is _PENDING and ts_ms - a.active_at_ms >= self.hold_ms:
-                a.state, a.fired_at_ms = _FIRING, ts_ms
-            if restored:
-                if a.series_state is not a.state:
-                    a.alerts_series = labels_from(
-                        {**a.labels, METRIC_NAME: "ALERTS", "alertstate": _STATE_TEXT[a.state]}
-                    )
-                    if a.series_state is None:
-                        a.for_state_series = labels_from({**a.labels, METRIC_NAME: "ALERTS_FOR_STATE"})
-                    a.series_state = a.state
-                out.append((a.alerts_series, 1.0))
-                out.append((a.for_state_series, float(a.active_at_ms // 1000)))
-        if limit > 0 and n_active > limit:
-            self.active = {}
-            raise RuleEvalError(f"exceeded limit of {limit} with {n_active} alerts")
-        return out
+    def _keeps_firing(self, a: ActiveAlert, ts_ms: int) -> bool:
+        """A firing alert whose condition cleared keeps firing for ``keep_firing_for`` from the first miss."""
+        if a.state is _FIRING and self.keep_firing_for_ms > 0:
+            if a.keep_firing_since_ms == 0:
+                a.keep_firing_since_ms = ts_ms
+            return ts_ms - a.keep_firing_since_ms < self.keep_firing_for_ms
+        return False
+
+    def _resolve(self, key: Labels, a: ActiveAlert, ts_ms: int) -> None:
+        """Condition cleared: a pending alert is dropped, a resolved one kept for RESOLVED_RETENTION_MS."""
+        if a.state is _PENDING or (a.resolved_at_ms and ts_ms - a.resolved_at_ms > RESOLVED_RETENTION_MS):
+            del self.active[key]
+        if a.state is not _INACTIVE:
+            a.state, a.resolved_at_ms = _INACTIVE, ts_ms
+
+    @staticmethod
+    def _samples(a: ActiveAlert) -> tuple[tuple[Labels, float], tuple[Labels, float]]:
+        """The alert's ALERTS and ALERTS_FOR_STATE samples (series labels built once per state)."""
+        if a.series_state is not a.state:
+            a.alerts_series = labels_from(
+                {**a.labels, METRIC_NAME: "ALERTS", "alertstate": _STATE_TEXT[a.state]}
+            )
+            if a.series_state is None:
+                a.for_state_series = labels_from({**a.labels, METRIC_NAME: "ALERTS_FOR_STATE"})
+            a.series_state = a.state
+        return (a.alerts_series, 1.0), (a.for_state_series, float(a.active_at_ms // 1000))
 
     # --- notification ---------------------------------------------------------------------------------
 

@@ -21,8 +21,7 @@ import promql_parser
 
 from metrics_store.base import Querier
 from metrics_store.model import METRIC_NAME, Labels, Matcher, SeriesData, stale_mask
-from metrics_store.promql import Sample, Vector, parse
-from metrics_store.promql._ast import selector_matchers
+from metrics_store.promql import Sample, Vector, parse, selector_matchers
 
 __all__ = ["Columns", "FastPath"]
 

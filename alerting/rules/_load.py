@@ -164,50 +164,17 @@ def _rule(r: Any, index: int, gwhere: str, problems: list[str]) -> RuleSpec | No
     name = str(record or alert or "")
     where = f'{gwhere}, rule {index}, "{name}"'
     n0 = len(problems)
-    for key in sorted(set(r) - _RULE_KEYS):
-        problems.append(f"{where}: {key}: field not found in a rule")
-    if record and alert:
-        problems.append(f"{where}: record/alert: only one of 'record' and 'alert' must be set")
-    elif not record and not alert:
-        problems.append(f"{where}: record/alert: one of 'record' or 'alert' must be set")
     kind = str(r.get("kind") or "promql")
-    if kind != "promql" and kind not in KIND_PARAMS:
-        problems.append(f"{where}: kind: unknown kind {kind!r} (one of: promql, {', '.join(KIND_PARAMS)})")
-    if record:
-        if not _METRIC.match(str(record)):
-            problems.append(f"{where}: record: invalid recording rule name: {record}")
-        for key in ("for", "keep_firing_for", "annotations"):
-            if r.get(key) is not None:
-                problems.append(f"{where}: {key}: invalid field '{key}' in recording rule")
-        if kind != "promql":
-            problems.append(f"{where}: kind: recording rules are plain PromQL (no kind)")
+    _check_kind(r, kind, where, problems)
     expr = str(r.get("expr") or "").strip()
-    if not expr and kind not in _NO_EXPR_KINDS | _OWN_EXPR_KINDS:
-        problems.append(f"{where}: expr: field 'expr' must be set in rule")
-    elif expr and kind in _NO_EXPR_KINDS:
-        problems.append(f"{where}: expr: a {kind} rule combines other rules and has no 'expr'")
-    elif expr:
-        try:
-            parse(expr)  # guarded: limits first, regex patterns compiled by RE2 (a refused one is a problem)
-        except Exception as exc:  # QueryError, or the parser's plain ValueError/RuntimeError
-            problems.append(f"{where}: expr: could not parse expression: {exc}")
+    _check_expr(expr, kind, where, problems)
     for_ms = _duration(r["for"], where, "for", problems) if r.get("for") else 0
     keep = (
         _duration(r["keep_firing_for"], where, "keep_firing_for", problems) if r.get("keep_firing_for") else 0
     )
     labels = _str_map(r.get("labels"), where, "labels", problems, _LABEL)
     annotations = _str_map(r.get("annotations"), where, "annotations", problems, _LABEL)
-    params: BaseModel | None = None
-    if kind in KIND_PARAMS:
-        raw = r.get("params") or {}
-        try:
-            params = KIND_PARAMS[kind].model_validate(raw)
-        except ValidationError as exc:
-            for err in exc.errors():
-                loc = ".".join(str(p) for p in err["loc"])
-                problems.append(f"{where}: params{'.' + loc if loc else ''}: {err['msg']}")
-    elif r.get("params") is not None:
-        problems.append(f"{where}: params: only rules with a 'kind' take params")
+    params = _params(r, kind, where, problems)
     if len(problems) > n0:
         return None
     return RuleSpec(
@@ -222,3 +189,51 @@ def _rule(r: Any, index: int, gwhere: str, problems: list[str]) -> RuleSpec | No
         params=params,
         index=index,
     )
+
+
+def _check_kind(r: Mapping[str, Any], kind: str, where: str, problems: list[str]) -> None:
+    """Unknown keys, record vs alert, the kind, and what a recording rule must not have."""
+    record, alert = r.get("record"), r.get("alert")
+    for key in sorted(set(r) - _RULE_KEYS):
+        problems.append(f"{where}: {key}: field not found in a rule")
+    if record and alert:
+        problems.append(f"{where}: record/alert: only one of 'record' and 'alert' must be set")
+    elif not record and not alert:
+        problems.append(f"{where}: record/alert: one of 'record' or 'alert' must be set")
+    if kind != "promql" and kind not in KIND_PARAMS:
+        problems.append(f"{where}: kind: unknown kind {kind!r} (one of: promql, {', '.join(KIND_PARAMS)})")
+    if record:
+        if not _METRIC.match(str(record)):
+            problems.append(f"{where}: record: invalid recording rule name: {record}")
+        for key in ("for", "keep_firing_for", "annotations"):
+            if r.get(key) is not None:
+                problems.append(f"{where}: {key}: invalid field '{key}' in recording rule")
+        if kind != "promql":
+            problems.append(f"{where}: kind: recording rules are plain PromQL (no kind)")
+
+
+def _check_expr(expr: str, kind: str, where: str, problems: list[str]) -> None:
+    if not expr and kind not in _NO_EXPR_KINDS | _OWN_EXPR_KINDS:
+        problems.append(f"{where}: expr: field 'expr' must be set in rule")
+    elif expr and kind in _NO_EXPR_KINDS:
+        problems.append(f"{where}: expr: a {kind} rule combines other rules and has no 'expr'")
+    elif expr:
+        try:
+            parse(expr)  # guarded: limits first, regex patterns compiled by RE2 (a refused one is a problem)
+        except Exception as exc:  # QueryError, or the parser's plain ValueError/RuntimeError
+            problems.append(f"{where}: expr: could not parse expression: {exc}")
+
+
+def _params(r: Mapping[str, Any], kind: str, where: str, problems: list[str]) -> BaseModel | None:
+    """The validated ``params`` of a rule with a ``kind`` (None for plain PromQL rules)."""
+    if kind in KIND_PARAMS:
+        raw = r.get("params") or {}
+        try:
+            return KIND_PARAMS[kind].model_validate(raw)
+        except ValidationError as exc:
+            for err in exc.errors():
+                loc = ".".join(str(p) for p in err["loc"])
+                problems.append(f"{where}: params{'.' + loc if loc else ''}: {err['msg']}")
+    elif r.get("params") is not None:
+        problems.append(f"{where}: params: only rules with a 'kind' take params")
+    return None

@@ -226,6 +226,17 @@ def _run_pipe(cmds: list[list[Any]], scope: _Scope, dot: Any) -> Any:
     return result
 
 
+def _range_items(value: Any) -> list[Any]:
+    """What ``range`` iterates over: a map's values in key order, a list, or nothing for nil."""
+    if isinstance(value, Mapping):
+        return [value[k] for k in sorted(value)]
+    if isinstance(value, list | tuple):
+        return list(value)
+    if value is None:
+        return []
+    raise TemplateError(f"range can't iterate over {to_text(value)}")
+
+
 def _exec(nodes: list[Node], scope: _Scope, dot: Any, out: list[str]) -> None:
     for node in nodes:
         kind = node[0]
@@ -247,15 +258,7 @@ def _exec(nodes: list[Node], scope: _Scope, dot: Any, out: list[str]) -> None:
             elif kind == "with":
                 _exec(body if truth(value) else other, scope, value if truth(value) else dot, out)
             else:  # range
-                items: list[Any]
-                if isinstance(value, Mapping):
-                    items = [value[k] for k in sorted(value)]
-                elif isinstance(value, list | tuple):
-                    items = list(value)
-                elif value is None:
-                    items = []
-                else:
-                    raise TemplateError(f"range can't iterate over {to_text(value)}")
+                items = _range_items(value)
                 if not items:
                     _exec(other, scope, dot, out)
                 for item in items:

@@ -122,16 +122,7 @@ def _run_group(
     if unknown:
         raise RuleTestError(f"{where}: {sorted(unknown)[0]}: field not found in a test group")
     step = _ms(tg["interval"], f"{where}: interval") if tg.get("interval") else eval_interval
-    store = MemoryStore()
-    for s in tg.get("input_series") or []:
-        try:
-            labels = parse_series(str(s["series"]))
-            values = expand_values(str(s.get("values", "")))
-        except (KeyError, ValueError) as exc:
-            raise RuleTestError(f"{where}: input_series: {exc}") from None
-        ref = store.series_ref(labels)
-        pts = [(i * step, v) for i, v in enumerate(values) if v is not None]
-        store.append([ref] * len(pts), [t for t, _ in pts], [v for _, v in pts])
+    store = _input_series(tg, where, step)
     registry = CollectorRegistry()
     engine = Engine(store, registry=registry)
     metrics = RuleMetrics(registry)
@@ -159,11 +150,47 @@ def _run_group(
     times = [_ms(t["eval_time"], where) for t in alert_tests] + [
         _ms(t["eval_time"], where) for t in expr_tests
     ]
-    max_t = max(times, default=0)
-    query = SharedQuery(engine.instant_query)
     errors: list[str] = []
-    got: dict[int, dict[str, list[tuple[Labels, Labels]]]] = {}
     want_times = sorted({_ms(t["eval_time"], where) for t in alert_tests})
+    query = SharedQuery(engine.instant_query)
+    got = _evaluate(
+        groups, query, eval_interval, max(times, default=0), at=want_times, where=where, errors=errors
+    )
+    _check_alerts(alert_tests, got, where, errors)
+    _check_exprs(expr_tests, engine, where, errors)
+    return errors
+
+
+def _input_series(tg: Mapping[str, Any], where: str, step: int) -> MemoryStore:
+    """A store holding the group's ``input_series``, one sample every ``step`` ms from 0."""
+    store = MemoryStore()
+    for s in tg.get("input_series") or []:
+        try:
+            labels = parse_series(str(s["series"]))
+            values = expand_values(str(s.get("values", "")))
+        except (KeyError, ValueError) as exc:
+            raise RuleTestError(f"{where}: input_series: {exc}") from None
+        ref = store.series_ref(labels)
+        pts = [(i * step, v) for i, v in enumerate(values) if v is not None]
+        store.append([ref] * len(pts), [t for t, _ in pts], [v for _, v in pts])
+    return store
+
+
+_Firing = dict[str, list[tuple[Labels, Labels]]]  # alertname -> (labels, annotations) of its firing alerts
+
+
+def _evaluate(
+    groups: list[RuleGroup],
+    query: SharedQuery,
+    eval_interval: int,
+    max_t: int,
+    *,
+    at: list[int],
+    where: str,
+    errors: list[str],
+) -> dict[int, _Firing]:
+    """Evaluate every group each ``eval_interval`` from 0 to ``max_t``; firing alerts at the times ``at``."""
+    got: dict[int, _Firing] = {}
     ts, cur = 0, 0
     while ts <= max_t:
         query.reset()
@@ -172,16 +199,20 @@ def _run_group(
             for ar in g.alerting_rules():
                 if ar.last_error is not None:
                     errors.append(f"    {where}: rule {ar.name} at {ts // 1000}s: {ar.last_error}")
-        while cur < len(want_times) and ts <= want_times[cur] < ts + eval_interval:
-            present: dict[str, list[tuple[Labels, Labels]]] = {}
+        while cur < len(at) and ts <= at[cur] < ts + eval_interval:
+            present: _Firing = {}
             for g in groups:
                 for ar in g.alerting_rules():
                     present.setdefault(ar.name, []).extend(
                         (labels_from(a.labels), labels_from(a.annotations)) for a in ar.firing()
                     )
-            got[want_times[cur]] = present
+            got[at[cur]] = present
             cur += 1
         ts += eval_interval
+    return got
+
+
+def _check_alerts(alert_tests: list[Any], got: Mapping[int, _Firing], where: str, errors: list[str]) -> None:
     for t in alert_tests:
         at = _ms(t["eval_time"], where)
         alertname = str(t["alertname"])
@@ -203,6 +234,9 @@ def _run_group(
                 f"    alertname: {alertname}, time: {t['eval_time']},\n        exp:{_fmt_alerts(exp)},\n"
                 f"        got:{_fmt_alerts(have)}"
             )
+
+
+def _check_exprs(expr_tests: list[Any], engine: Engine, where: str, errors: list[str]) -> None:
     for t in expr_tests:
         at = _ms(t["eval_time"], where)
         try:
@@ -218,7 +252,6 @@ def _run_group(
                 f"    expr: {t['expr']!r}, time: {t['eval_time']},\n        exp: {exp_rows}\n"
                 f"        got: {sorted(rows)}"
             )
-    return errors
 
 
 def _same(a: list[tuple[Labels, float]], b: list[tuple[Labels, float]]) -> bool:

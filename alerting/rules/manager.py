@@ -22,6 +22,7 @@ import logging
 import math
 import time
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
@@ -40,13 +41,27 @@ from metrics_store.base import Appender
 from metrics_store.model import METRIC_NAME
 from metrics_store.promql import Matrix, QueryError, QueryValue
 
-__all__ = ["InstantQuerier", "RuleManager"]
+__all__ = ["InstantQuerier", "RuleManager", "RuleOptions"]
 
 log = logging.getLogger(__name__)
 
 
 class InstantQuerier(Protocol):
     def instant_query(self, query: str, time_ms: int) -> QueryValue: ...
+
+
+@dataclass(frozen=True, slots=True)
+class RuleOptions:
+    """How a :class:`RuleManager` evaluates and notifies (the defaults are Prometheus')."""
+
+    interval_s: float = 60.0  # the global evaluation interval (groups without ``interval:``)
+    resend_delay_s: float = 60.0  # a firing alert is sent again after this long
+    state_path: Path | None = None  # where alert state persists across restarts (None: nowhere)
+    external_labels: Mapping[str, str] | None = None  # added to every alert sent
+    external_url: str = ""  # generatorURL and template ``externalURL``
+    detectors: Mapping[str, Callable[[], Detector]] | None = None  # anomaly detectors by name
+    cycle_cache: CycleCache | None = None  # one store read per selector and cycle; enables the fast path
+    arrival_min_interval_s: float = 1.0  # evaluation on arrival at most this often (0: never)
 
 
 class RuleManager:
@@ -59,27 +74,22 @@ class RuleManager:
         clock: Callable[[], float] = time.time,
         registry: CollectorRegistry = REGISTRY,
         *,
-        interval_s: float = 60.0,
-        resend_delay_s: float = 60.0,
-        state_path: Path | None = None,
-        external_labels: Mapping[str, str] | None = None,
-        external_url: str = "",
-        detectors: Mapping[str, Callable[[], Detector]] | None = None,
-        cycle_cache: CycleCache | None = None,  # also enables the vectorised fast path
-        arrival_min_interval_s: float = 1.0,  # 0: never evaluate on arrival
+        options: RuleOptions | None = None,
     ) -> None:
+        opts = options or RuleOptions()
+        cycle_cache, state_path = opts.cycle_cache, opts.state_path
         self._engine = engine
         self._cycle_cache = cycle_cache
         self._appender = appender
         self._sink = sink
         self._clock = clock
         self._metrics = RuleMetrics(registry)
-        self._interval_ms = round(interval_s * 1000)
-        self._resend_ms = round(resend_delay_s * 1000)
+        self._interval_ms = round(opts.interval_s * 1000)
+        self._resend_ms = round(opts.resend_delay_s * 1000)
         self._state_path = state_path
-        self._external_labels = dict(external_labels or {})
-        self._external_url = external_url
-        self._detectors = dict(detectors or {})
+        self._external_labels = dict(opts.external_labels or {})
+        self._external_url = opts.external_url
+        self._detectors = dict(opts.detectors or {})
         fast = FastPath(cycle_cache) if cycle_cache is not None else None
         self._fast = fast
 
@@ -90,7 +100,7 @@ class RuleManager:
         self._query = SharedQuery(query)
         self._groups: list[RuleGroup] = []
         self._task: asyncio.Task[None] | None = None
-        self._arrival_min_ms = round(arrival_min_interval_s * 1000)
+        self._arrival_min_ms = round(opts.arrival_min_interval_s * 1000)
         self._arrived = asyncio.Event()  # set on the event loop by notify()
         self._cost_ms: dict[str, int] = {}  # last evaluation time per group key
         self._saved_at_ms, self._saved = load_state(state_path) if state_path else (0, {})

@@ -326,24 +326,7 @@ class OMParse:
             (kind in _HIST and suffix == "_bucket") or (kind == "counter" and suffix == "_total")
         ):
             raise _OMError("exemplars are only allowed on counter _total and histogram _bucket samples")
-        drop = ""
-        if kind == "stateset":
-            drop = fam.name
-            if not any(k == fam.name for k, _ in labels):
-                raise _OMError(f"stateset sample needs the label {fam.name!r}")
-            if value not in (0.0, 1.0):
-                raise _OMError("stateset values must be 0 or 1", vcol)
-        elif kind == "info" and value != 1.0:
-            raise _OMError("info values must be 1", vcol)
-        elif kind == "summary" and suffix == "":
-            drop = "quantile"
-            q = parse_float(dict(labels).get("quantile", "x"))
-            if q is None or not 0.0 <= q <= 1.0:
-                raise _OMError("summary quantile label must be a float in [0, 1]")
-            if value < 0:
-                raise _OMError("quantile values must not be negative", vcol)
-        elif kind in _HIST and suffix == "_bucket":
-            drop = "le"
+        drop = self._type_rules(fam, suffix, labels, value, vcol)
         group = tuple(kv for kv in labels if kv[0] != drop) if drop else labels
         if kind != "info" and group != fam.group:
             if group in fam.groups:
@@ -354,6 +337,32 @@ class OMParse:
         if kind in _HIST:
             self._histogram(fam, suffix, labels, value)
         self.samples.append((key, value, ts))
+
+    @staticmethod
+    def _type_rules(
+        fam: _Family, suffix: str, labels: tuple[tuple[str, str], ...], value: float, vcol: int
+    ) -> str:
+        """Check what the family's type demands of a sample; returns the label that is not part of its label
+        group (the stateset's name, a summary's ``quantile``, a histogram bucket's ``le``) or ""."""
+        kind = fam.type
+        if kind == "stateset":
+            if not any(k == fam.name for k, _ in labels):
+                raise _OMError(f"stateset sample needs the label {fam.name!r}")
+            if value not in (0.0, 1.0):
+                raise _OMError("stateset values must be 0 or 1", vcol)
+            return fam.name
+        if kind == "info" and value != 1.0:
+            raise _OMError("info values must be 1", vcol)
+        if kind == "summary" and suffix == "":
+            q = parse_float(dict(labels).get("quantile", "x"))
+            if q is None or not 0.0 <= q <= 1.0:
+                raise _OMError("summary quantile label must be a float in [0, 1]")
+            if value < 0:
+                raise _OMError("quantile values must not be negative", vcol)
+            return "quantile"
+        if kind in _HIST and suffix == "_bucket":
+            return "le"
+        return ""
 
     @staticmethod
     def _histogram(fam: _Family, suffix: str, labels: tuple[tuple[str, str], ...], value: float) -> None:

@@ -28,21 +28,7 @@
     return data;
   }
 
-  function human(v, unit) {
-    if (v === null || v === undefined || Number.isNaN(v)) return "—";
-    const a = Math.abs(v);
-    if (unit === "B") {
-      if (a >= 2 ** 30) return (v / 2 ** 30).toFixed(1) + " GiB";
-      if (a >= 2 ** 20) return (v / 2 ** 20).toFixed(1) + " MiB";
-      if (a >= 2 ** 10) return (v / 2 ** 10).toFixed(1) + " KiB";
-      return v.toFixed(0) + " B";
-    }
-    if (unit === "s") return a < 1 ? (v * 1000).toFixed(a < 0.01 ? 2 : 0) + " ms" : v.toFixed(2) + " s";
-    if (unit === "%") return v.toFixed(a < 1 ? 2 : 1) + " %";
-    if (a >= 1e6) return (v / 1e6).toFixed(1) + "M";
-    if (a >= 1e3) return (v / 1e3).toFixed(1) + "k";
-    return a < 10 ? v.toFixed(2) : v.toFixed(0);
-  }
+  const { human, tickLabels } = window.paramedicFormat;  // format.js
 
   function seriesName(labels) {
     const name = labels.__name__ || "";
@@ -186,7 +172,7 @@
         cursor: { sync: { key: "timeline", setSeries: false }, drag: { x: true, y: false } },
         legend: { live: true },
         scales: { x: { min: start, max: end } },
-        axes: [{}, { size: 70, values: (u, vals) => vals.map((v) => human(v, c.unit)) }],
+        axes: [{}, { size: 70, values: (u, vals) => tickLabels(vals, c.unit) }],
         series: [{}].concat(aligned.names.map((n, i) => ({
           label: n, stroke: PALETTE[i % PALETTE.length], width: 1.25, spanGaps: false,
           value: (u, v) => human(v, c.unit),
@@ -351,7 +337,7 @@
         new uPlot({
           width: plotEl.clientWidth || 800, height: 300, cursor: { drag: { x: true, y: false } },
           series: [{}].concat(a.names.map((n, i) => ({ label: n, stroke: PALETTE[i % PALETTE.length], width: 1.25 }))),
-          axes: [{}, { size: 70, values: (u, vals) => vals.map((v) => human(v, "")) }],
+          axes: [{}, { size: 70, values: (u, vals) => tickLabels(vals, "") }],
           hooks: { ready: [() => { body.dataset.chartsDrawn = "1"; }] },
         }, a.data, plotEl);
       }

@@ -1,8 +1,9 @@
 """The pipeline's consumer loop: read the spool after the last committed seq, ``process`` the batch, commit.
 
-``process`` (parse → pattern → index, wired later) must make the batch durable in the sink before it returns;
-only then is it committed. If it raises, the batch is retried after a backoff (at-least-once: the sink
-upserts by id, ids derive from the spool seq).
+``process`` (the function ``log_pipeline.pipeline.build_pipeline`` returns: parse → enrich → pattern → stats
+→ store → tail) must make the batch durable in the sink before it returns; only then is it committed. If it
+raises, the batch is retried after a backoff (at-least-once: the sink upserts by id, ids derive from the spool
+seq).
 """
 
 from __future__ import annotations

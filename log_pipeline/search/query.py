@@ -27,6 +27,7 @@ else that does not parse, :func:`parse_query` raises :class:`QuerySyntaxError`.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -164,6 +165,12 @@ class _Tok:
     col: int  # 1-based
 
 
+_PUNCT: dict[str, _Kind] = {
+    "(": "lparen", ")": "rparen", "[": "lbrack", "{": "lbrack", "]": "rbrack", "}": "rbrack", ":": "colon"
+}  # fmt: skip
+_KEYWORDS: dict[str, _Kind] = {"AND": "and", "OR": "or", "NOT": "not"}
+
+
 def _lex(q: str) -> list[_Tok]:
     toks: list[_Tok] = []
     i, n = 0, len(q)
@@ -172,30 +179,15 @@ def _lex(q: str) -> list[_Tok]:
         col = i + 1
         if c.isspace():
             i += 1
-        elif c in "()":
-            toks.append(_Tok("lparen" if c == "(" else "rparen", c, col))
-            i += 1
-        elif c in "[{":
-            toks.append(_Tok("lbrack", c, col))
-            i += 1
-        elif c in "]}":
-            toks.append(_Tok("rbrack", c, col))
-            i += 1
-        elif c == ":":
-            toks.append(_Tok("colon", c, col))
+        elif c in _PUNCT:
+            toks.append(_Tok(_PUNCT[c], c, col))
             i += 1
         elif c == '"':
-            i += 1
-            buf: list[str] = []
-            while i < n and q[i] != '"':
-                if q[i] == "\\" and i + 1 < n:
-                    i += 1
-                buf.append(q[i])
-                i += 1
+            text, i = _escaped(q, i + 1, lambda ch: ch == '"')
             if i >= n:
                 raise QuerySyntaxError("unterminated phrase (missing '\"')", col)
             i += 1
-            toks.append(_Tok("phrase", "".join(buf), col))
+            toks.append(_Tok("phrase", text, col))
         elif q.startswith(("&&", "||"), i):
             toks.append(_Tok("and" if c == "&" else "or", q[i : i + 2], col))
             i += 2
@@ -207,19 +199,23 @@ def _lex(q: str) -> list[_Tok]:
             toks.append(_Tok("not", c, col))
             i += 1
         else:
-            buf = []
-            while i < n and not q[i].isspace() and q[i] not in _SPECIAL:
-                if q[i] == "\\" and i + 1 < n:
-                    i += 1
-                buf.append(q[i])
-                i += 1
-            word = "".join(buf)
-            kind: _Kind = "word"
-            if word in ("AND", "OR", "NOT"):
-                kind = "and" if word == "AND" else "or" if word == "OR" else "not"
-            toks.append(_Tok(kind, word, col))
+            word, i = _escaped(q, i, lambda ch: ch.isspace() or ch in _SPECIAL)
+            toks.append(_Tok(_KEYWORDS.get(word, "word"), word, col))
     toks.append(_Tok("eof", "", n + 1))
     return toks
+
+
+def _escaped(q: str, i: int, stop: Callable[[str], bool]) -> tuple[str, int]:
+    """The text from ``q[i]`` up to the first unescaped character ``stop`` accepts (or the end), with
+    backslash escapes resolved; and the index of that character (``len(q)`` at the end)."""
+    buf: list[str] = []
+    n = len(q)
+    while i < n and not stop(q[i]):
+        if q[i] == "\\" and i + 1 < n:
+            i += 1
+        buf.append(q[i])
+        i += 1
+    return "".join(buf), i
 
 
 # ---- parser --------------------------------------------------------------------------------------------

@@ -418,7 +418,9 @@ def parse_rfc5424(data: bytes, *, best_effort: bool = False, compliant_msg: bool
     return scan_rfc5424(data, best_effort, compliant_msg)
 
 
-def scan_rfc5424(data: bytes, best_effort: bool, compliant_msg: bool) -> SyslogMessage:
+def scan_rfc5424(  # noqa: PLR0912, RUF100 - hot path: hand-written scanner
+    data: bytes, best_effort: bool, compliant_msg: bool
+) -> SyslogMessage:
     """The exact scanner: every input, exact error texts and columns."""
     out = SyslogMessage("rfc5424")
     n = len(data)

@@ -11,7 +11,7 @@ instead of patterns (:func:`unmask` turns text printed from its AST back into wh
 :func:`check_query_text` alone is not enough before ``promql_parser.parse``.
 """
 
-from metrics_store.promql._ast import format_query, parse, parse_selector, unmask
+from metrics_store.promql._ast import format_query, parse, parse_selector, selector_matchers, unmask
 from metrics_store.promql._context import slice_series
 from metrics_store.promql._guard import check_query_text
 from metrics_store.promql._prefetch import metric_names
@@ -61,6 +61,7 @@ __all__ = [
     "metric_names",
     "parse",
     "parse_selector",
+    "selector_matchers",
     "slice_series",
     "unmask",
 ]

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
-__all__ = ["EngineMetrics"]
+__all__ = ["QueryEngineMetrics"]
 
 _BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 
 
-class EngineMetrics:
+class QueryEngineMetrics:
     """Metric families of one engine, registered in ``registry`` (one engine per registry)."""
 
     def __init__(self, registry: CollectorRegistry) -> None:

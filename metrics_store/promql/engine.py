@@ -34,7 +34,7 @@ from metrics_store.promql._budget import Reservation, SampleBudget
 from metrics_store.promql._context import EvalContext
 from metrics_store.promql._cost import check_step_budget
 from metrics_store.promql._evaluator import evaluate
-from metrics_store.promql._metrics import EngineMetrics
+from metrics_store.promql._metrics import QueryEngineMetrics
 from metrics_store.promql._prefetch import prefetch
 from metrics_store.promql._steps import EvalValue, RangeSteps, ScalarSteps, StringValue, VectorSteps
 from metrics_store.promql.errors import (
@@ -95,7 +95,7 @@ class Engine:
         self._max_samples = max_samples
         self._max_points = max_points_per_series
         self._monotonic = monotonic
-        self._metrics = EngineMetrics(registry)
+        self._metrics = QueryEngineMetrics(registry)
 
     @classmethod
     def from_limits(

@@ -1,6 +1,6 @@
 """Action registry, keyed by the policy's ``action.type`` (explicit table, no discovery).
 
-``blue_green`` comes from :mod:`remediation.actions.bluegreen` (owned by the blue-green work).
+``blue_green`` comes from :mod:`remediation.actions.bluegreen`.
 """
 
 from __future__ import annotations

@@ -24,9 +24,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from metrics_store.promql import QueryParseError, parse
+from metrics_store.yaml_errors import key_path
 from remediation.base import RemediationError
 from remediation.config import PolicyFile
-from remediation.policy.yaml_errors import key_path
 
 __all__ = [
     "DEFAULT_METRIC_MAP",

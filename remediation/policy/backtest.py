@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from prometheus_client import CollectorRegistry
 
 from alerting.model import Alert
-from alerting.rules import RuleManager
+from alerting.rules import RuleManager, RuleOptions
 from alerting.rules.manager import InstantQuerier
 from metrics_store.promql import QueryError, Vector
 from remediation.audit import MemoryAuditLog
@@ -97,8 +97,7 @@ async def run_backtest(
         sink,
         clock=lambda: clock.now.timestamp(),  # noqa: PLW0108 -- reads clock.now when called
         registry=CollectorRegistry(),
-        interval_s=interval_s,
-        resend_delay_s=resend_delay_s,
+        options=RuleOptions(interval_s=interval_s, resend_delay_s=resend_delay_s),
     )
     platform = SimPlatform()
     counts = _instance_counts(query, start, end)

@@ -22,11 +22,11 @@ import yaml
 from apscheduler.triggers.cron import CronTrigger  # type: ignore[import-untyped]
 from pydantic import ValidationError
 
-from alerting.dispatch._matchers import MatcherError, parse_matcher
+from alerting.dispatch import MatcherError, parse_matcher
 from metrics_store.promql import QueryParseError, parse
+from metrics_store.yaml_errors import Loc, YamlProblem, errors_with_lines, key_path, line_for, line_index
 from remediation.base import RemediationError
 from remediation.config import Policy, PolicyFile, ScaleParams
-from remediation.policy.yaml_errors import Loc, YamlProblem, errors_with_lines, key_path, line_for, line_index
 
 __all__ = [
     "LoadedPolicy",

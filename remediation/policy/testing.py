@@ -39,12 +39,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from alerting.dispatch.config import parse_duration
 from alerting.model import Alert
+from metrics_store.yaml_errors import errors_with_lines, line_index
 from remediation.audit import MemoryAuditLog
 from remediation.config import GlobalRails, Policy
 from remediation.model import ActionRequest, AuditEvent, EventKind, Target, request_id
 from remediation.policy._sim import Decision, VirtualClock, decision_of, simulation_engine
 from remediation.policy.loader import PolicyError, load_policies, policy_version
-from remediation.policy.yaml_errors import errors_with_lines, line_index
 from remediation.sim import SimPlatform
 
 __all__ = ["CaseResult", "FileResult", "run_policy_tests"]

@@ -10,7 +10,7 @@ from pathlib import Path
 from prometheus_client import CollectorRegistry
 
 from alerting.model import Alert
-from alerting.rules import RuleManager
+from alerting.rules import RuleManager, RuleOptions
 from collector.config import CollectorConfig, StaticJob
 from collector.manager import ScrapeManager
 from metrics_store.memory import MemoryStore
@@ -50,7 +50,14 @@ async def test_up_0_fires_within_two_scrape_intervals(tmp_path: Path) -> None:
     rules = tmp_path / "rules.yml"
     rules.write_text(RULES)
     store, sink, reg = MemoryStore(), Sink(), CollectorRegistry()
-    mgr = RuleManager([str(rules)], Engine(store, registry=reg), store, sink, registry=reg, interval_s=30)
+    mgr = RuleManager(
+        [str(rules)],
+        Engine(store, registry=reg),
+        store,
+        sink,
+        registry=reg,
+        options=RuleOptions(interval_s=30),
+    )
     with Exporter() as ex:
         ex.set_body("# TYPE mem_bytes gauge\nmem_bytes 1\n")
         cfg = CollectorConfig(
@@ -86,7 +93,13 @@ def test_arrival_evaluation_is_debounced_per_group(tmp_path: Path) -> None:
     store, reg = MemoryStore(), CollectorRegistry()
     now = [990.0]  # on a 30 s slot
     mgr = RuleManager(
-        [str(rules)], Engine(store, registry=reg), store, None, lambda: now[0], reg, interval_s=30
+        [str(rules)],
+        Engine(store, registry=reg),
+        store,
+        None,
+        lambda: now[0],
+        reg,
+        options=RuleOptions(interval_s=30),
     )
     assert mgr.eval_due() == 2  # both groups at their first slot
     assert mgr.eval_arrived() == 0  # within the minimum interval of the tick

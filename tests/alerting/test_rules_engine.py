@@ -11,7 +11,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from alerting.model import Alert
-from alerting.rules import AlertState, RuleManager
+from alerting.rules import AlertState, RuleManager, RuleOptions
 from metrics_store.memory import MemoryStore
 from metrics_store.model import Matcher, MatchOp, labels_from
 from metrics_store.promql import Engine
@@ -54,8 +54,8 @@ def _setup(tmp_path: Path, rules: str = RULES, state: Path | None = None):  # ty
     registry = CollectorRegistry()
     mgr = RuleManager(
         [str(path)], Engine(store, registry=registry), store, sink, clock, registry,
-        resend_delay_s=60, state_path=state, external_labels={"cluster": "eu"},
-        external_url="http://paramedic:9300",
+        options=RuleOptions(resend_delay_s=60, state_path=state, external_labels={"cluster": "eu"},
+                            external_url="http://paramedic:9300"),
     )  # fmt: skip
     return mgr, store, clock, sink, registry
 
@@ -132,7 +132,7 @@ def test_state_survives_restart_like_prometheus_for_state(tmp_path: Path) -> Non
     assert state.exists()
     # restart 2 minutes later: remaining 5m >= grace period 10m? no -> active_at so that 10m grace is left
     mgr2 = RuleManager([str(tmp_path / "r.yml")], Engine(store, registry=CollectorRegistry()), store, None,
-                       clock, CollectorRegistry(), state_path=state)  # fmt: skip
+                       clock, CollectorRegistry(), options=RuleOptions(state_path=state))  # fmt: skip
     clock.now = 1020
     mgr2.eval_due()
     (rule,) = mgr2.groups[0].alerting_rules()
@@ -151,7 +151,7 @@ def test_restore_moves_active_at_by_the_outage(tmp_path: Path) -> None:
     _up(store, {t: 0.0 for t in range(0, 7200, 10)})
     _run(mgr, clock, 600)  # 10m of 1h pending; 50m left (> grace)
     mgr2 = RuleManager([str(tmp_path / "r.yml")], Engine(store, registry=CollectorRegistry()), store, None,
-                       clock, CollectorRegistry(), state_path=state)  # fmt: skip
+                       clock, CollectorRegistry(), options=RuleOptions(state_path=state))  # fmt: skip
     clock.now = 900  # down for 5m
     mgr2.eval_due()
     (a,) = mgr2.groups[0].alerting_rules()[0].active.values()
@@ -169,7 +169,7 @@ def test_restore_from_alerts_for_state_without_a_state_file(tmp_path: Path, stat
         state = tmp_path / "state.json"
         state.write_text('{"version": 1, "saved_at_ms": 600000, "groups": {"other.yml;x": {}}}')
     mgr2 = RuleManager([str(tmp_path / "r.yml")], Engine(store, registry=CollectorRegistry()), store, None,
-                       clock, CollectorRegistry(), state_path=state)  # fmt: skip
+                       clock, CollectorRegistry(), options=RuleOptions(state_path=state))  # fmt: skip
     clock.now = 900  # down for 5m after the last ALERTS_FOR_STATE sample
     mgr2.eval_due()
     (a,) = mgr2.groups[0].alerting_rules()[0].active.values()

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from prometheus_client import CollectorRegistry
 
-from alerting.rules import AlertState, RuleManager, Template, TemplateError
+from alerting.rules import AlertState, RuleManager, RuleOptions, Template, TemplateError
 from alerting.rules._template import QueryResult
 from metrics_store.memory import MemoryStore
 from metrics_store.model import labels_from
@@ -30,7 +30,7 @@ def _manager(tmp_path: Path, rules: str, detectors: dict[str, Callable[[], objec
     store, clock = MemoryStore(), Clock()
     reg = CollectorRegistry()
     mgr = RuleManager([str(path)], Engine(store, registry=reg), store, None, clock, reg,
-                      detectors=detectors)  # type: ignore[arg-type]  # fmt: skip
+                      options=RuleOptions(detectors=detectors))  # type: ignore[arg-type]  # fmt: skip
     return mgr, store, clock
 
 

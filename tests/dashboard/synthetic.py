@@ -17,7 +17,7 @@ from dashboard import Sources, dashboard_router
 from metrics_store.api import query_router
 from metrics_store.memory import MemoryStore
 from metrics_store.model import labels_from
-from paramedic.dashboard import EngineMetrics
+from paramedic.dashboard import PromqlMetricsReader
 from tests.support.servers import free_port, wait_until
 
 __all__ = ["fill", "serve_in_thread"]
@@ -94,7 +94,7 @@ def serve_in_thread(store: MemoryStore, sources: Sources | None = None) -> Itera
     """Serve the query API and the dashboard over ``store`` on 127.0.0.1; yields the base URL."""
     app = FastAPI()
     app.include_router(query_router(store, registry=CollectorRegistry()))
-    app.include_router(dashboard_router(sources or Sources(metrics=EngineMetrics(store))))
+    app.include_router(dashboard_router(sources or Sources(metrics=PromqlMetricsReader(store))))
     port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")

@@ -9,13 +9,13 @@ from fastapi.testclient import TestClient
 from dashboard import RangeSeries, Sources, dashboard_router
 from metrics_store.memory import MemoryStore
 from metrics_store.model import labels_from
-from paramedic.dashboard import EngineMetrics
+from paramedic.dashboard import PromqlMetricsReader
 
 FIRED_S = 1_700_000_007  # the first firing ALERTS sample (an evaluation every 10 s)
 
 
-class _RecordingMetrics(EngineMetrics):
-    """EngineMetrics that records the points asked of every range query."""
+class _RecordingMetrics(PromqlMetricsReader):
+    """PromqlMetricsReader that records the points asked of every range query."""
 
     def __init__(self, store: MemoryStore, now_s: float) -> None:
         super().__init__(store, clock=lambda: now_s)

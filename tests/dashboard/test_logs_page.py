@@ -66,6 +66,7 @@ def test_hostile_query_is_escaped_everywhere() -> None:
     assert m and htmllib.unescape(m.group(1)) == HOSTILE
     assert re.findall(r"<script[^>]*>", html) == [  # only the page's own scripts, none from data
         '<script src="/static/vendor/uplot/uPlot.iife.min.js" defer>',
+        '<script src="/static/format.js" defer>',
         '<script src="/static/dashboard.js" defer>',
         '<script src="/static/logs.js" defer>',
     ]

@@ -22,8 +22,10 @@ from metrics_store.model import labels_from
 from paramedic.assembly import Paramedic
 from paramedic.auth import UserStore
 from paramedic.config import parse_config
-from paramedic.dashboard import EngineMetrics
-from tests.dashboard.stubs import EVIL, StubMetrics, stub_sources
+from paramedic.dashboard import PromqlMetricsReader
+from platforms.local import PlatformState, StateDir
+from platforms.local.haproxy_config import render_haproxy_config
+from tests.dashboard.stubs import EVIL, StubMetrics, StubPlatform, stub_sources
 
 PAGES = ["/", "/apps", "/apps/checkout", "/explore", "/explore?expr=up&range=6h&tab=table"]
 
@@ -181,7 +183,9 @@ def test_alert_marker_is_at_the_exact_firing_time_before_the_action_it_caused() 
     evals = [fired_at + 10 * k for k in range(30)]
     _write(store, {"__name__": "ALERTS", **alert, "alertstate": "firing"}, evals, [1.0] * len(evals))
     _write(store, {"__name__": "ALERTS_FOR_STATE", **alert}, evals, [float(int(active_at))] * len(evals))
-    sources = Sources(metrics=EngineMetrics(store, clock=lambda: NOW_S), actions=_ActionAt(fired_at + 1))
+    sources = Sources(
+        metrics=PromqlMetricsReader(store, clock=lambda: NOW_S), actions=_ActionAt(fired_at + 1)
+    )
     resp = client(sources).get("/apps/checkout/events.json", params={"start": NOW_S - 3600, "end": NOW_S})
     events = resp.json()["events"]
     assert [e["kind"] for e in events] == ["alert", "action"], events
@@ -214,7 +218,7 @@ def _requests(store: MemoryStore, *, fives: bool) -> None:
 def test_5xx_share_is_zero_not_no_data_without_any_5xx(fives: bool, share: float) -> None:
     store = MemoryStore()
     _requests(store, fives=fives)
-    metrics = EngineMetrics(store, clock=lambda: NOW_S)
+    metrics = PromqlMetricsReader(store, clock=lambda: NOW_S)
     (errors,) = next(c for c in APP_CHARTS if c.key == "errors").queries("checkout")
     series = metrics.range(errors, NOW_S - 600, NOW_S, 15)
     assert len(series) == 1 and series[0].values == pytest.approx([share] * len(series[0].values))
@@ -231,6 +235,28 @@ def test_5xx_share_is_zero_not_no_data_without_any_5xx(fives: bool, share: float
     values = json.loads(err.spark)[1]
     assert values[-1] == pytest.approx(share) and all(v is None or v == pytest.approx(share) for v in values)
     assert model.apps[0].cells["err"] == f"{share:.2f} %"
+
+
+def test_overview_lists_no_haproxy_proxy_that_is_not_an_app(tmp_path: Path) -> None:
+    # Every backend of the local router's real config, with the app label the router relabeling gives it.
+    ports = iter(range(20000, 20100))
+    cfg = render_haproxy_config(PlatformState.new({"checkout": 1}, lambda: next(ports)), StateDir(tmp_path))
+    backends = re.findall(r"^backend (\S+)$", cfg, re.MULTILINE)
+    assert set(backends) == {"checkout", "no_route"}
+    store = MemoryStore()
+    times = [NOW_S - 900 + 15 * k for k in range(61)]
+    for proxy in [*backends, "stats"]:  # and a `listen stats` proxy, as many HAProxy configs have
+        labels = {"__name__": "haproxy_backend_http_responses_total", "proxy": proxy, "app": proxy}
+        _write(store, {**labels, "code": "2xx"}, times, [60.0 * k for k in range(61)])
+    metrics = PromqlMetricsReader(store, clock=lambda: NOW_S)
+    assert [r.name for r in build_overview(Sources(metrics=metrics), clock=lambda: NOW_S).apps] == [
+        "checkout"
+    ]
+    # An app the platform names is listed, whatever its name.
+    platform = StubPlatform(["checkout", "stats"])
+    model = build_overview(Sources(metrics=metrics, platform=platform), clock=lambda: NOW_S)
+    assert [r.name for r in model.apps] == ["checkout", "stats"]
+    assert model.apps[1].cells["rps"] != ""
 
 
 # --- every page behind the server's login -----------------------------------------------------------------

@@ -11,7 +11,7 @@ from prometheus_client import CollectorRegistry
 from metrics_store.memory import MemoryStore
 from metrics_store.model import Labels, Matcher, SeriesData, labels_from
 from metrics_store.promql import Engine
-from paramedic.dashboard import EngineMetrics, SnapshotQuerier
+from paramedic.dashboard import PromqlMetricsReader, SnapshotQuerier
 
 T0 = 1_700_000_000_000
 
@@ -72,8 +72,8 @@ def test_page_snapshot_reads_each_metric_once_and_matches_direct_queries() -> No
     store = _store()
     reads = Counting(store)
     end_s = (T0 + 3_600_000) / 1000
-    direct = EngineMetrics(store, clock=lambda: end_s)
-    snap = EngineMetrics(reads).snapshot(end_s - 3000, end_s)
+    direct = PromqlMetricsReader(store, clock=lambda: end_s)
+    snap = PromqlMetricsReader(reads).snapshot(end_s - 3000, end_s)
     for expr in ('sum by (app) (rate(req_total{code="5xx"}[1m]))', "sum(rate(req_total[5m]))", "req_total"):
         assert snap.instant(expr) == direct.instant(expr)
         assert snap.range(expr, end_s - 3000, end_s, 60) == direct.range(expr, end_s - 3000, end_s, 60)

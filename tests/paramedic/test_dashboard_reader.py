@@ -10,16 +10,16 @@ import pytest
 from dashboard.base import ReaderError
 from metrics_store.memory import MemoryStore
 from metrics_store.model import labels_from
-from paramedic.dashboard import EngineMetrics
+from paramedic.dashboard import PromqlMetricsReader
 
 NOW_S = 1_700_000_000
 
 
-def _metrics() -> EngineMetrics:
+def _metrics() -> PromqlMetricsReader:
     store = MemoryStore()
     ref = store.series_ref(labels_from({"__name__": "up", "job": "probe"}))
     store.append([ref] * 3, [(NOW_S - 30) * 1000, (NOW_S - 15) * 1000, NOW_S * 1000], [1.0, 1.0, 1.0])
-    return EngineMetrics(store, clock=lambda: NOW_S)
+    return PromqlMetricsReader(store, clock=lambda: NOW_S)
 
 
 @pytest.mark.parametrize(

@@ -1,7 +1,10 @@
 """Map pydantic validation errors to YAML line numbers and key paths (``file:12: a.b[2].c: message``).
 
-Used by the policy loader and by ``paramedic.config`` (the server's config file), so every YAML error in the
-project reads the same way; ``errors_with_lines`` takes the per-file "what to do" hints.
+The one YAML-problem module of the project: the server's config file (``paramedic.config``), remediation
+policy files, policy tests and the dispatcher's Alertmanager-style config report through it, so every YAML
+error names the file, the line (where known) and the key path the same way; ``errors_with_lines`` takes the
+per-file "what to do" hints. It lives in ``metrics_store`` beside ``regex`` and ``redact`` because every
+package may import ``metrics_store`` (and none may import ``paramedic``).
 """
 
 from __future__ import annotations
