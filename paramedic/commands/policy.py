@@ -115,8 +115,7 @@ def backtest(  # noqa: PLR0917 -- typer options
     from rich.progress import Progress  # noqa: PLC0415
     from rich.table import Table  # noqa: PLC0415
 
-    from metrics_store.base import StoreError  # noqa: PLC0415
-    from remediation.policy.replay import REPORT_COLUMNS, backtest_history  # noqa: PLC0415
+    from remediation.policy.replay import REPORT_COLUMNS, HistoryReadError, backtest_history  # noqa: PLC0415
 
     window_s = _parse_since(since)
     request = _backtest_request(config, policy_files, policy_name, window_s, url, token_file)
@@ -127,7 +126,7 @@ def backtest(  # noqa: PLR0917 -- typer options
             report = backtest_history(
                 request, on_step=lambda done, total: progress.update(task, completed=done, total=total)
             )
-    except StoreError as exc:
+    except HistoryReadError as exc:
         typer.echo(f"paramedic policy backtest: reading history failed: {exc}", err=True)
         raise typer.Exit(1) from None
     table = Table(title=report.title)

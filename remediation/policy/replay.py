@@ -16,7 +16,7 @@ from pathlib import Path
 
 from prometheus_client import CollectorRegistry
 
-from metrics_store.base import Querier
+from metrics_store.base import Querier, StoreError
 from metrics_store.config import StoreConfig
 from metrics_store.factory import open_store
 from metrics_store.promql import Engine
@@ -31,6 +31,7 @@ __all__ = [
     "BacktestError",
     "BacktestReport",
     "BacktestRequest",
+    "HistoryReadError",
     "HistorySource",
     "backtest_history",
     "select_policies",
@@ -47,6 +48,10 @@ class BacktestError(RemediationError):
     def __init__(self, problems: Sequence[str]) -> None:
         self.problems = list(problems)
         super().__init__("\n".join(self.problems))
+
+
+class HistoryReadError(RemediationError):
+    """Reading the history failed during the replay (the message is the store's error, chained)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,7 +167,8 @@ def backtest_history(
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> BacktestReport:
     """Run ``request`` over the last ``window_s`` before ``now()``; ``on_step(done, total)`` after every
-    evaluation step. Raises :class:`~metrics_store.base.StoreError` when reading the history fails."""
+    evaluation step. Raises :class:`HistoryReadError` when reading the history fails during the replay; a
+    store that cannot be opened raises its own :class:`~metrics_store.base.StoreError`."""
     end = now()
     start = end - timedelta(seconds=request.window_s)
     querier, close = _open(request.source, start, end)
@@ -180,6 +186,8 @@ def backtest_history(
                 on_step=on_step,
             )
         )
+    except StoreError as exc:
+        raise HistoryReadError(str(exc)) from exc
     finally:
         close()
     return BacktestReport(start, end, result)
