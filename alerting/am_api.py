@@ -40,7 +40,7 @@ from alerting.dispatch import (
 from alerting.model import Alert
 from metrics_store.redact import redacted_dump
 
-__all__ = ["am_router", "format_time"]
+__all__ = ["AlertmanagerHandlers", "am_router", "format_time"]
 
 _LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 VERSION = "0.25.0"
@@ -160,20 +160,20 @@ def _silence_order(s: Silence, now: datetime) -> tuple[int, float]:
     return (2, -s.ends_at.timestamp())
 
 
-def am_router(
-    dispatcher: Dispatcher,
-    silences: Silences | None = None,
-    *,
-    mutate_dependency: Callable[..., Any] | None = None,
-    config_text: str | None = None,
-) -> APIRouter:
-    sil = silences if silences is not None else dispatcher.silences
-    clock = dispatcher.now
-    started = clock()
-    guard = [Depends(mutate_dependency)] if mutate_dependency is not None else []
-    router = APIRouter(prefix="/api/v2")
+class AlertmanagerHandlers:
+    """The route handlers of :func:`am_router` over one dispatcher and its silences; each public method is
+    one route (the factory only wires paths and the mutate guard to them), so a test can call it directly."""
 
-    def ingest(raw_body: bytes) -> Response:
+    def __init__(
+        self, dispatcher: Dispatcher, silences: Silences | None = None, *, config_text: str | None = None
+    ) -> None:
+        self.dispatcher = dispatcher
+        self.silences = silences if silences is not None else dispatcher.silences
+        self.clock = dispatcher.now
+        self.started = self.clock()
+        self.config_text = config_text
+
+    def ingest(self, raw_body: bytes) -> Response:
         """Parse, validate and store a batch (in a worker thread: a batch of megabytes must not hold up the
         event loop that answers /-/healthy and every other request)."""
         try:
@@ -182,27 +182,12 @@ def am_router(
             return _bad("invalid JSON body")
         if not isinstance(body, list):
             return _bad("body must be a list of alerts")
-        alerts: list[Alert] = []
-        errors: list[str] = []
-        for i, raw in enumerate(body):
-            try:
-                pa = _PostableAlert.model_validate(raw)
-            except ValidationError as e:
-                errors.append(f"alert {i}: {e.errors()[0]['msg']}")
-                continue
-            if not pa.labels:
-                errors.append(f"alert {i}: at least one label pair required")
-            elif bad := [n for n in pa.labels if not _LABEL_NAME.match(n)]:
-                errors.append(f"alert {i}: invalid label name {bad[0]!r}")
-            elif pa.startsAt and pa.endsAt and pa.endsAt < pa.startsAt and pa.endsAt.year > 1:
-                errors.append(f"alert {i}: start time must be before end time")
-            else:
-                alerts.append(Alert(pa.labels, pa.annotations, pa.startsAt, pa.endsAt, pa.generatorURL))
-        refused = dispatcher.accept(alerts) if alerts else 0
+        alerts, errors = _postable_alerts(body)
+        refused = self.dispatcher.accept(alerts) if alerts else 0
         if errors:
             return _bad("; ".join(errors))
         if refused:
-            limit = dispatcher.config.limits.max_alerts
+            limit = self.dispatcher.config.limits.max_alerts
             return _bad(
                 f"{refused} of {len(alerts)} alerts refused: {limit} alerts are active, the limit "
                 f"(alerting.limits.max_alerts); updates of active alerts are still accepted",
@@ -210,12 +195,11 @@ def am_router(
             )
         return Response(status_code=200)
 
-    @router.post("/alerts", dependencies=guard)
-    async def post_alerts(request: Request) -> Response:
-        return await run_in_threadpool(ingest, await request.body())
+    async def post_alerts(self, request: Request) -> Response:
+        return await run_in_threadpool(self.ingest, await request.body())
 
-    @router.get("/alerts")
     def get_alerts(  # noqa: PLR0917 - query parameters
+        self,
         active: bool = True,
         silenced: bool = True,
         inhibited: bool = True,
@@ -228,7 +212,7 @@ def am_router(
             rx = Matcher.create("receiver", "=~", receiver) if receiver else None  # RE2, anchored
         except MatcherError as e:
             return _bad(str(e))
-        views = dispatcher.alerts()
+        views = self.dispatcher.alerts()
         out = [
             _alert_json(v)
             for v in views
@@ -236,8 +220,8 @@ def am_router(
         ]
         return JSONResponse(out)
 
-    @router.get("/alerts/groups")
     def get_groups(
+        self,
         active: bool = True,
         silenced: bool = True,
         inhibited: bool = True,
@@ -250,7 +234,7 @@ def am_router(
         except MatcherError as e:
             return _bad(str(e))
         out = []
-        for g in dispatcher.groups():
+        for g in self.dispatcher.groups():
             if rx is not None and not rx.matches(g.receiver):
                 continue
             alerts = [
@@ -264,20 +248,19 @@ def am_router(
                 out.append({"alerts": alerts, "labels": g.labels, "receiver": {"name": g.receiver}})
         return JSONResponse(out)
 
-    @router.get("/silences")
-    def get_silences(filter: list[str] = Query(default=[])) -> Response:  # noqa: B008
+    def get_silences(self, filter: list[str] = Query(default=[])) -> Response:  # noqa: B008
         try:
             matchers = _filters(filter)
         except MatcherError as e:
             return _bad(str(e))
-        now = clock()
+        now = self.clock()
         items = sorted(
-            (s for s in sil.all() if _silence_matches(s, matchers)), key=lambda s: _silence_order(s, now)
+            (s for s in self.silences.all() if _silence_matches(s, matchers)),
+            key=lambda s: _silence_order(s, now),
         )
         return JSONResponse([_silence_json(s, now) for s in items])
 
-    @router.post("/silences", dependencies=guard)
-    async def post_silence(request: Request) -> Response:
+    async def post_silence(self, request: Request) -> Response:
         try:
             ps = _PostableSilence.model_validate(orjson.loads(await request.body()))  # depth-limited
             matchers = [
@@ -288,7 +271,7 @@ def am_router(
                 )
                 for m in ps.matchers
             ]
-            sid = sil.set(
+            sid = self.silences.set(
                 matchers,
                 starts_at=ps.startsAt,
                 ends_at=ps.endsAt,
@@ -306,34 +289,31 @@ def am_router(
             return _bad(str(e))
         return JSONResponse({"silenceID": sid})
 
-    @router.get("/silence/{silence_id}")
-    def get_silence(silence_id: str) -> Response:
+    def get_silence(self, silence_id: str) -> Response:
         try:
-            return JSONResponse(_silence_json(sil.get(silence_id), clock()))
+            return JSONResponse(_silence_json(self.silences.get(silence_id), self.clock()))
         except SilenceNotFoundError:
             return Response(status_code=404)
 
-    @router.delete("/silence/{silence_id}", dependencies=guard)
-    def delete_silence(silence_id: str) -> Response:
+    def delete_silence(self, silence_id: str) -> Response:
         try:
-            sil.expire(silence_id)
+            self.silences.expire(silence_id)
         except SilenceNotFoundError as e:
             return _bad(str(e), 404)
         except SilenceError as e:
             return _bad(str(e), 500)
         return Response(status_code=200)
 
-    @router.get("/status")
-    def get_status() -> Response:
-        original = config_text
+    def get_status(self) -> Response:
+        original = self.config_text
         if original is None:
-            data = redacted_dump(dispatcher.config, by_alias=True, exclude_defaults=True)
+            data = redacted_dump(self.dispatcher.config, by_alias=True, exclude_defaults=True)
             original = yaml.safe_dump(data, sort_keys=False)
         return JSONResponse(
             {
                 "cluster": {"peers": [], "status": "disabled"},
                 "config": {"original": original},
-                "uptime": format_time(started),
+                "uptime": format_time(self.started),
                 "versionInfo": {
                     "branch": "paramedic",
                     "buildDate": "",
@@ -345,27 +325,67 @@ def am_router(
             }
         )
 
-    @router.get("/receivers")
-    def get_receivers() -> Response:
-        return JSONResponse([{"name": n} for n in dispatcher.receivers()])
+    def get_receivers(self) -> Response:
+        return JSONResponse([{"name": n} for n in self.dispatcher.receivers()])
 
-    @router.post("/paramedic/ack", dependencies=guard)
-    def ack(group_key: str | None = None, fingerprint: str | None = None) -> Response:
+    def ack(self, group_key: str | None = None, fingerprint: str | None = None) -> Response:
         """Paramedic extension: acknowledge a group (``group_key``) or one alert (``fingerprint``)."""
         try:
             if group_key is not None:
-                n = dispatcher.ack_group(group_key)
+                n = self.dispatcher.ack_group(group_key)
             elif fingerprint is not None:
-                n = dispatcher.ack_alert(fingerprint)
+                n = self.dispatcher.ack_alert(fingerprint)
             else:
                 return _bad("give group_key or fingerprint")
         except AlertingError as e:
             return _bad(str(e), 404)
         return JSONResponse({"acked": n})
 
-    @router.get("/paramedic/notifications")
-    def notifications() -> Response:
+    def notifications(self) -> Response:
         """Paramedic extension: the notification log (what was last sent to which receiver integration)."""
-        return JSONResponse([e.to_json() for e in dispatcher.notification_log()])
+        return JSONResponse([e.to_json() for e in self.dispatcher.notification_log()])
 
+
+def _postable_alerts(body: list[Any]) -> tuple[list[Alert], list[str]]:
+    """The valid alerts of a posted batch, and one error per invalid one."""
+    alerts: list[Alert] = []
+    errors: list[str] = []
+    for i, raw in enumerate(body):
+        try:
+            pa = _PostableAlert.model_validate(raw)
+        except ValidationError as e:
+            errors.append(f"alert {i}: {e.errors()[0]['msg']}")
+            continue
+        if not pa.labels:
+            errors.append(f"alert {i}: at least one label pair required")
+        elif bad := [n for n in pa.labels if not _LABEL_NAME.match(n)]:
+            errors.append(f"alert {i}: invalid label name {bad[0]!r}")
+        elif pa.startsAt and pa.endsAt and pa.endsAt < pa.startsAt and pa.endsAt.year > 1:
+            errors.append(f"alert {i}: start time must be before end time")
+        else:
+            alerts.append(Alert(pa.labels, pa.annotations, pa.startsAt, pa.endsAt, pa.generatorURL))
+    return alerts, errors
+
+
+def am_router(
+    dispatcher: Dispatcher,
+    silences: Silences | None = None,
+    *,
+    mutate_dependency: Callable[..., Any] | None = None,
+    config_text: str | None = None,
+) -> APIRouter:
+    h = AlertmanagerHandlers(dispatcher, silences, config_text=config_text)
+    guard = [Depends(mutate_dependency)] if mutate_dependency is not None else []
+    router = APIRouter(prefix="/api/v2")
+    router.add_api_route("/alerts", h.post_alerts, methods=["POST"], dependencies=guard)
+    router.add_api_route("/alerts", h.get_alerts, methods=["GET"])
+    router.add_api_route("/alerts/groups", h.get_groups, methods=["GET"])
+    router.add_api_route("/silences", h.get_silences, methods=["GET"])
+    router.add_api_route("/silences", h.post_silence, methods=["POST"], dependencies=guard)
+    router.add_api_route("/silence/{silence_id}", h.get_silence, methods=["GET"])
+    router.add_api_route("/silence/{silence_id}", h.delete_silence, methods=["DELETE"], dependencies=guard)
+    router.add_api_route("/status", h.get_status, methods=["GET"])
+    router.add_api_route("/receivers", h.get_receivers, methods=["GET"])
+    router.add_api_route("/paramedic/ack", h.ack, methods=["POST"], dependencies=guard)
+    router.add_api_route("/paramedic/notifications", h.notifications, methods=["GET"])
     return router

@@ -30,7 +30,7 @@ from dashboard.pages_logs import add_log_pages
 from dashboard.pages_remediation import add_remediation_pages
 from dashboard.security import SecureRoute
 
-__all__ = ["RANGES", "STATIC_DIR", "TEMPLATES_DIR", "dashboard_router"]
+__all__ = ["RANGES", "STATIC_DIR", "TEMPLATES_DIR", "DashboardPages", "dashboard_router"]
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 STATIC_DIR = Path(__file__).parent / "static"
@@ -70,27 +70,35 @@ def _ago(ts: float | None) -> str:
     return f"{s}s ago" if s < 120 else f"{s // 60}m ago" if s < 7200 else f"{s // 3600}h ago"
 
 
-def dashboard_router(
-    sources: Sources,
-    *,
-    base_path: str = "",
-    api_base: str = "",
-    log_search: bool = False,
-    clock: Callable[[], float] = time.time,
-) -> APIRouter:
-    """The pages over ``sources``. ``base_path`` (no trailing slash, e.g. ``/ui``) prefixes every page
-    route; ``api_base`` is where the server's query and log APIs are mounted (``""``: at the root);
-    ``log_search``: the server serves ``/api/v1/logs/histogram`` (the app page's log volume chart)."""
-    base_path = base_path.rstrip("/")
-    env = _environment(base_path)
-    router = APIRouter(prefix=base_path, route_class=SecureRoute, include_in_schema=False)
-    static_files = {p.relative_to(STATIC_DIR).as_posix(): p for p in STATIC_DIR.rglob("*") if p.is_file()}
+class DashboardPages:
+    """The page handlers of :func:`dashboard_router` over ``sources``; each public method is one route (the
+    factory only wires paths to them), so a test can render a page by calling it. ``page`` renders a
+    template with the common context (the alert, remediation and log pages use it too)."""
 
-    def page(template: str, status: int = 200, **context: Any) -> HTMLResponse:
-        context.setdefault("api_base", api_base)
-        return HTMLResponse(env.get_template(template).render(**context), status_code=status)
+    def __init__(
+        self,
+        sources: Sources,
+        *,
+        base_path: str = "",
+        api_base: str = "",
+        log_search: bool = False,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.sources = sources
+        self.api_base = api_base
+        self.log_search = log_search
+        self.clock = clock
+        self.env = _environment(base_path.rstrip("/"))
+        self.static_files = {
+            p.relative_to(STATIC_DIR).as_posix(): p for p in STATIC_DIR.rglob("*") if p.is_file()
+        }
 
-    def app_names() -> list[str]:
+    def page(self, template: str, status: int = 200, **context: Any) -> HTMLResponse:
+        context.setdefault("api_base", self.api_base)
+        return HTMLResponse(self.env.get_template(template).render(**context), status_code=status)
+
+    def app_names(self) -> list[str]:
+        sources = self.sources
         if sources.platform is not None:
             try:
                 return sources.platform.apps()
@@ -102,22 +110,20 @@ def dashboard_router(
             return []
         return sorted({s.labels["app"] for s in found if s.labels.get("app")})
 
-    @router.get("/", name="dashboard_overview")
-    def overview(request: Request) -> HTMLResponse:
+    def overview(self, request: Request) -> HTMLResponse:
         began = time.perf_counter()
-        model = build_overview(sources, clock=clock)
-        response = page("overview.html.j2", nav="overview", o=model, **session_context(request))
+        model = build_overview(self.sources, clock=self.clock)
+        response = self.page("overview.html.j2", nav="overview", o=model, **session_context(request))
         response.headers["Server-Timing"] = f"render;dur={(time.perf_counter() - began) * 1000:.1f}"
         return response
 
-    @router.get("/apps", name="dashboard_apps")
-    def apps(request: Request) -> HTMLResponse:
-        return page("apps.html.j2", nav="apps", apps=app_names(), **session_context(request))
+    def apps(self, request: Request) -> HTMLResponse:
+        return self.page("apps.html.j2", nav="apps", apps=self.app_names(), **session_context(request))
 
-    @router.get("/apps/{app}", name="dashboard_app")
-    def app_page(request: Request, app: str, range: str = "1h") -> HTMLResponse:
+    def app_page(self, request: Request, app: str, range: str = "1h") -> HTMLResponse:
         window = RANGES.get(range, 3600)
-        instances, error = _instances(sources, app)
+        instances, error = _instances(self.sources, app)
+        log_search = self.log_search
         charts = [
             {
                 "key": c.key,
@@ -132,7 +138,7 @@ def dashboard_router(
             }
             for c in APP_CHARTS
         ]
-        return page(
+        return self.page(
             "app.html.j2",
             nav="apps",
             app=app,
@@ -146,13 +152,13 @@ def dashboard_router(
             **session_context(request),
         )
 
-    @router.get("/apps/{app}/events.json", name="dashboard_app_events")
-    def app_events(app: str, start: float, end: float) -> JSONResponse:
-        return JSONResponse({"events": _events(sources, app, start, end)})
+    def app_events(self, app: str, start: float, end: float) -> JSONResponse:
+        return JSONResponse({"events": _events(self.sources, app, start, end)})
 
-    @router.get("/explore", name="dashboard_explore")
-    def explore(request: Request, expr: str = "", range: str = "1h", tab: str = "chart") -> HTMLResponse:
-        return page(
+    def explore(
+        self, request: Request, expr: str = "", range: str = "1h", tab: str = "chart"
+    ) -> HTMLResponse:
+        return self.page(
             "explore.html.j2",
             nav="explore",
             expr=expr,
@@ -162,17 +168,40 @@ def dashboard_router(
             **session_context(request),
         )
 
-    @router.get("/static/{path:path}", name="dashboard_static")
-    def static(path: str, request: Request) -> Response:
-        file = static_files.get(path)
+    def static(self, path: str, request: Request) -> Response:
+        file = self.static_files.get(path)
         if file is None:
             return Response("not found\n", status_code=404, media_type="text/plain")
         media = _STATIC_TYPES.get(file.suffix, "application/octet-stream")
         return FileResponse(file, media_type=media, headers={"Cache-Control": "public, max-age=300"})
 
-    add_alert_pages(router, page)
-    add_remediation_pages(router, page)
-    add_log_pages(router, page, ranges=RANGES, log_search=log_search)
+
+def dashboard_router(
+    sources: Sources,
+    *,
+    base_path: str = "",
+    api_base: str = "",
+    log_search: bool = False,
+    clock: Callable[[], float] = time.time,
+) -> APIRouter:
+    """The pages over ``sources``. ``base_path`` (no trailing slash, e.g. ``/ui``) prefixes every page
+    route; ``api_base`` is where the server's query and log APIs are mounted (``""``: at the root);
+    ``log_search``: the server serves ``/api/v1/logs/histogram`` (the app page's log volume chart)."""
+    pages = DashboardPages(
+        sources, base_path=base_path, api_base=api_base, log_search=log_search, clock=clock
+    )
+    router = APIRouter(prefix=base_path.rstrip("/"), route_class=SecureRoute, include_in_schema=False)
+    router.add_api_route("/", pages.overview, methods=["GET"], name="dashboard_overview")
+    router.add_api_route("/apps", pages.apps, methods=["GET"], name="dashboard_apps")
+    router.add_api_route("/apps/{app}", pages.app_page, methods=["GET"], name="dashboard_app")
+    router.add_api_route(
+        "/apps/{app}/events.json", pages.app_events, methods=["GET"], name="dashboard_app_events"
+    )
+    router.add_api_route("/explore", pages.explore, methods=["GET"], name="dashboard_explore")
+    router.add_api_route("/static/{path:path}", pages.static, methods=["GET"], name="dashboard_static")
+    add_alert_pages(router, pages.page)
+    add_remediation_pages(router, pages.page)
+    add_log_pages(router, pages.page, ranges=RANGES, log_search=log_search)
     return router
 
 

@@ -54,9 +54,9 @@ from log_pipeline.search.base import (
 )
 from log_pipeline.search.highlight import Highlighter
 from log_pipeline.search.query import Node, QuerySyntaxError, parse_query
-from log_pipeline.search.tail import TailHub, TailRefusedError
+from log_pipeline.search.tail import Subscription, TailHub, TailRefusedError
 
-__all__ = ["SEARCH_CHUNK_HITS", "PatternSource", "logs_router", "parse_time"]
+__all__ = ["SEARCH_CHUNK_HITS", "LogsHandlers", "PatternSource", "logs_router", "parse_time"]
 
 NS = 1_000_000_000
 MAX_LIMIT = 10_000
@@ -309,6 +309,161 @@ async def _guarded(make: Callable[[], Awaitable[Response]]) -> Response:
         return _error("unavailable", 503, str(exc))
 
 
+class LogsHandlers:
+    """The route handlers of :func:`logs_router` over one store, pattern source and tail hub; each public
+    method is one route (the factory only wires paths to them), so a test can call it directly.
+
+    ``limits``: ``logs.search_api`` (defaults of :class:`~log_pipeline.config.SearchApiConfig`)."""
+
+    def __init__(
+        self,
+        store: SearchStore,
+        patterns: PatternSource | None = None,
+        tail: TailHub | None = None,
+        *,
+        clock: Callable[[], int] = time.time_ns,
+        tail_poll_s: float = 0.05,
+        keepalive_s: float = 15.0,
+        limits: SearchApiConfig | None = None,
+    ) -> None:
+        self.store = store
+        self.patterns = patterns
+        self.tail = tail
+        self.clock = clock
+        self.tail_poll_s = tail_poll_s
+        self.keepalive_s = keepalive_s
+        self.limits = limits if limits is not None else SearchApiConfig()
+        # live tails render (highlight, encode) in threads of their own: a busy tail never takes the threads
+        # that searches and the sync routes answer from (created on first use: it needs the running loop)
+        self._tail_threads: anyio.CapacityLimiter | None = None
+
+    async def search(self, request: Request) -> Response:
+        async def run() -> Response:
+            qp = request.query_params
+            start, end = _opt_time(request, "start"), _opt_time(request, "end")
+            limit = _int("limit", qp.get("limit"), 100, 1, MAX_LIMIT)
+            args = (qp.get("q", ""), start, end, limit, qp.get("cursor") or None)
+            highlight = _wants_highlight(request)
+            body = await _call(lambda: _search_body(self.store, args, highlight, self.limits))
+            return Response(body, media_type="application/json")
+
+        return await _guarded(run)
+
+    async def histogram(self, request: Request) -> Response:
+        async def run() -> Response:
+            qp = request.query_params
+            end = _opt_time(request, "end") or self.clock()
+            start = _opt_time(request, "start") or end - 3600 * NS
+            if end < start:
+                raise _BadRequestError("bad_data", 400, 'invalid parameter "end": end is before start')
+            step_text = qp.get("step")
+            step = _duration("step", step_text) if step_text else max((end - start) // 60, 10**6)
+            step = max(step // 10**6, 1) * 10**6  # whole milliseconds
+            q = qp.get("q", "")
+            buckets = await _call(lambda: self.store.histogram(q, start, end, step))
+            data = {
+                "step_s": step / NS,
+                "buckets": [{"timestamp": rfc3339_ns(b.start_ns), "count": b.count} for b in buckets],
+                "total": sum(b.count for b in buckets),
+            }
+            return _json({"status": "success", "data": data})
+
+        return await _guarded(run)
+
+    async def context(self, request: Request) -> Response:
+        async def run() -> Response:
+            qp = request.query_params
+            record_id = qp.get("id")
+            if not record_id:
+                raise _BadRequestError("bad_data", 400, 'invalid parameter "id": required')
+            most = self.limits.max_context_lines
+            before = _int("before", qp.get("before"), min(10, most), 0, most)
+            after = _int("after", qp.get("after"), min(10, most), 0, most)
+
+            ctx_body = await _call(lambda: _context_body(self.store, record_id, before, after, self.limits))
+            return Response(ctx_body, media_type="application/json")
+
+        return await _guarded(run)
+
+    async def list_patterns(self, request: Request) -> Response:
+        async def run() -> Response:
+            patterns = self.patterns
+            if patterns is None:
+                raise _BadRequestError("unavailable", 503, "pattern mining is not enabled")
+            app = request.query_params.get("app") or None
+            limit = _int("limit", request.query_params.get("limit"), 100, 1, MAX_LIMIT)
+            items = await _call(lambda: list(patterns.list_patterns(app, limit)))
+            return _json({"status": "success", "data": {"patterns": [_pattern_json(p) for p in items]}})
+
+        return await _guarded(run)
+
+    async def live_tail(self, request: Request) -> Response:
+        tail = self.tail
+        if tail is None:
+            return _error("unavailable", 503, "live tail is not enabled")
+        try:
+            sub = tail.subscribe(
+                request.query_params.get("q", ""), _principal_name(request), address=_client_address(request)
+            )
+        except TailRefusedError as exc:
+            return _tail_refused(exc)
+        except QuerySyntaxError as exc:
+            return _error("bad_data", 400, f'invalid parameter "q": {exc}')
+        mark = _Marker(sub.node, self.limits) if _wants_highlight(request) else None
+        if self._tail_threads is None:
+            self._tail_threads = anyio.CapacityLimiter(4)
+        headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+        # the background task frees the slot even when the client leaves before the stream is iterated
+        return StreamingResponse(
+            self._tail_events(request, tail, sub, mark, self._tail_threads),
+            media_type="text/event-stream",
+            headers=headers,
+            background=BackgroundTask(tail.unsubscribe, sub),
+        )
+
+    async def _tail_events(
+        self,
+        request: Request,
+        tail: TailHub,
+        sub: Subscription,
+        mark: _Marker | None,
+        limiter: anyio.CapacityLimiter,
+    ) -> AsyncIterator[bytes]:
+        """The Server-Sent Events of one live tail, until the client leaves."""
+
+        def render(records: list[LogRecord]) -> bytes:
+            return b"".join(
+                b"event: log\ndata: "
+                + orjson.dumps(mark(hit_json(r)) if mark is not None else hit_json(r))
+                + b"\n\n"
+                for r in records
+            )
+
+        reported, idle = 0, 0.0
+        try:
+            yield b": connected\n\n"
+            if mark is not None and mark.warning is not None:
+                yield b"event: warning\ndata: " + orjson.dumps({"warning": mark.warning}) + b"\n\n"
+            while not await request.is_disconnected():
+                batch: list[LogRecord] = []
+                while len(batch) < TAIL_BATCH_RECORDS and (record := sub.get(0)) is not None:
+                    batch.append(record)
+                if batch:
+                    idle = 0.0
+                    yield await anyio.to_thread.run_sync(render, batch, limiter=limiter)
+                    continue
+                if sub.dropped != reported:
+                    reported = sub.dropped
+                    yield b"event: dropped\ndata: " + orjson.dumps({"dropped": reported}) + b"\n\n"
+                await asyncio.sleep(self.tail_poll_s)
+                idle += self.tail_poll_s
+                if idle >= self.keepalive_s:
+                    idle = 0.0
+                    yield b": keepalive\n\n"
+        finally:
+            tail.unsubscribe(sub)
+
+
 def logs_router(
     store: SearchStore,
     patterns: PatternSource | None = None,
@@ -320,132 +475,13 @@ def logs_router(
     limits: SearchApiConfig | None = None,
 ) -> APIRouter:
     """``limits``: ``logs.search_api`` (defaults of :class:`~log_pipeline.config.SearchApiConfig`)."""
-    lim = limits if limits is not None else SearchApiConfig()
+    h = LogsHandlers(
+        store, patterns, tail, clock=clock, tail_poll_s=tail_poll_s, keepalive_s=keepalive_s, limits=limits
+    )
     router = APIRouter()
-    # live tails render (highlight, encode) in threads of their own: a busy tail never takes the threads
-    # that searches and the sync routes answer from (created on first use: it needs the running loop)
-    tail_threads: list[anyio.CapacityLimiter] = []
-
-    @router.get("/api/v1/logs/search")
-    async def search(request: Request) -> Response:
-        async def run() -> Response:
-            qp = request.query_params
-            start, end = _opt_time(request, "start"), _opt_time(request, "end")
-            limit = _int("limit", qp.get("limit"), 100, 1, MAX_LIMIT)
-            args = (qp.get("q", ""), start, end, limit, qp.get("cursor") or None)
-            highlight = _wants_highlight(request)
-            body = await _call(lambda: _search_body(store, args, highlight, lim))
-            return Response(body, media_type="application/json")
-
-        return await _guarded(run)
-
-    @router.get("/api/v1/logs/histogram")
-    async def histogram(request: Request) -> Response:
-        async def run() -> Response:
-            qp = request.query_params
-            end = _opt_time(request, "end") or clock()
-            start = _opt_time(request, "start") or end - 3600 * NS
-            if end < start:
-                raise _BadRequestError("bad_data", 400, 'invalid parameter "end": end is before start')
-            step_text = qp.get("step")
-            step = _duration("step", step_text) if step_text else max((end - start) // 60, 10**6)
-            step = max(step // 10**6, 1) * 10**6  # whole milliseconds
-            q = qp.get("q", "")
-            buckets = await _call(lambda: store.histogram(q, start, end, step))
-            data = {
-                "step_s": step / NS,
-                "buckets": [{"timestamp": rfc3339_ns(b.start_ns), "count": b.count} for b in buckets],
-                "total": sum(b.count for b in buckets),
-            }
-            return _json({"status": "success", "data": data})
-
-        return await _guarded(run)
-
-    @router.get("/api/v1/logs/context")
-    async def context(request: Request) -> Response:
-        async def run() -> Response:
-            qp = request.query_params
-            record_id = qp.get("id")
-            if not record_id:
-                raise _BadRequestError("bad_data", 400, 'invalid parameter "id": required')
-            most = lim.max_context_lines
-            before = _int("before", qp.get("before"), min(10, most), 0, most)
-            after = _int("after", qp.get("after"), min(10, most), 0, most)
-
-            ctx_body = await _call(lambda: _context_body(store, record_id, before, after, lim))
-            return Response(ctx_body, media_type="application/json")
-
-        return await _guarded(run)
-
-    @router.get("/api/v1/logs/patterns")
-    async def list_patterns(request: Request) -> Response:
-        async def run() -> Response:
-            if patterns is None:
-                raise _BadRequestError("unavailable", 503, "pattern mining is not enabled")
-            app = request.query_params.get("app") or None
-            limit = _int("limit", request.query_params.get("limit"), 100, 1, MAX_LIMIT)
-            items = await _call(lambda: list(patterns.list_patterns(app, limit)))
-            return _json({"status": "success", "data": {"patterns": [_pattern_json(p) for p in items]}})
-
-        return await _guarded(run)
-
-    @router.get("/api/v1/logs/tail")
-    async def live_tail(request: Request) -> Response:
-        if tail is None:
-            return _error("unavailable", 503, "live tail is not enabled")
-        try:
-            sub = tail.subscribe(
-                request.query_params.get("q", ""), _principal_name(request), address=_client_address(request)
-            )
-        except TailRefusedError as exc:
-            return _tail_refused(exc)
-        except QuerySyntaxError as exc:
-            return _error("bad_data", 400, f'invalid parameter "q": {exc}')
-        mark = _Marker(sub.node, lim) if _wants_highlight(request) else None
-        if not tail_threads:
-            tail_threads.append(anyio.CapacityLimiter(4))
-        limiter = tail_threads[0]
-
-        def render(records: list[LogRecord]) -> bytes:
-            return b"".join(
-                b"event: log\ndata: "
-                + orjson.dumps(mark(hit_json(r)) if mark is not None else hit_json(r))
-                + b"\n\n"
-                for r in records
-            )
-
-        async def events() -> AsyncIterator[bytes]:
-            reported, idle = 0, 0.0
-            try:
-                yield b": connected\n\n"
-                if mark is not None and mark.warning is not None:
-                    yield b"event: warning\ndata: " + orjson.dumps({"warning": mark.warning}) + b"\n\n"
-                while not await request.is_disconnected():
-                    batch: list[LogRecord] = []
-                    while len(batch) < TAIL_BATCH_RECORDS and (record := sub.get(0)) is not None:
-                        batch.append(record)
-                    if batch:
-                        idle = 0.0
-                        yield await anyio.to_thread.run_sync(render, batch, limiter=limiter)
-                        continue
-                    if sub.dropped != reported:
-                        reported = sub.dropped
-                        yield b"event: dropped\ndata: " + orjson.dumps({"dropped": reported}) + b"\n\n"
-                    await asyncio.sleep(tail_poll_s)
-                    idle += tail_poll_s
-                    if idle >= keepalive_s:
-                        idle = 0.0
-                        yield b": keepalive\n\n"
-            finally:
-                tail.unsubscribe(sub)
-
-        headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
-        # the background task frees the slot even when the client leaves before the stream is iterated
-        return StreamingResponse(
-            events(),
-            media_type="text/event-stream",
-            headers=headers,
-            background=BackgroundTask(tail.unsubscribe, sub),
-        )
-
+    router.add_api_route("/api/v1/logs/search", h.search, methods=["GET"])
+    router.add_api_route("/api/v1/logs/histogram", h.histogram, methods=["GET"])
+    router.add_api_route("/api/v1/logs/context", h.context, methods=["GET"])
+    router.add_api_route("/api/v1/logs/patterns", h.list_patterns, methods=["GET"])
+    router.add_api_route("/api/v1/logs/tail", h.live_tail, methods=["GET"])
     return router

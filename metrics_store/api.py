@@ -63,6 +63,7 @@ from metrics_store.promql import (
 __all__ = [
     "ApiError",
     "Form",
+    "QueryHandlers",
     "ServerInfo",
     "error_response",
     "format_value",
@@ -165,46 +166,49 @@ def _series_union(querier: Querier, selectors: list[list[Matcher]], start: int, 
     return sorted(found)
 
 
-def query_router(
-    querier: Querier,
-    *,
-    limits: QueryLimits = DEFAULT_QUERY_LIMITS,
-    clock: Callable[[], float] = time.time,
-    registry: CollectorRegistry = REGISTRY,
-) -> APIRouter:
-    """Routes of Prometheus' query API with the engine limits ``limits`` (section ``metrics_store.query``;
-    the points-per-series limit of ``query_range`` is the engine's); ``clock`` gives "now" for an absent
-    ``time``."""
-    # One pool for every query of this API: max_samples bounds one query, this bounds them all together.
-    budget = SampleBudget(limits.max_inflight_samples)
-    engine = Engine.from_limits(querier, limits, registry=registry, budget=budget)
-    router = APIRouter()
-    # Evaluation and rendering run in threads of their own, at most max_concurrency at once: a burst of slow
-    # queries waits here instead of taking every thread of Starlette's pool (where /-/healthy and the
-    # other sync routes run).
-    evaluators = CapacityLimiter(limits.max_concurrency)
+class QueryHandlers:
+    """The route handlers of :func:`query_router`: one engine over ``querier`` with the limits ``limits``,
+    and one limiter of the threads evaluation and rendering run in. Each public method is one route (the
+    factory only wires paths to them), so a test can call it directly."""
 
-    async def _run(fn: Callable[[], QueryValue]) -> Response:
+    def __init__(
+        self,
+        querier: Querier,
+        *,
+        limits: QueryLimits = DEFAULT_QUERY_LIMITS,
+        clock: Callable[[], float] = time.time,
+        registry: CollectorRegistry = REGISTRY,
+    ) -> None:
+        self.querier = querier
+        self.limits = limits
+        self.clock = clock
+        # One pool for every query of this API: max_samples bounds one query, this bounds them all together.
+        budget = SampleBudget(limits.max_inflight_samples)
+        self.engine = Engine.from_limits(querier, limits, registry=registry, budget=budget)
+        # Evaluation and rendering run in threads of their own, at most max_concurrency at once: a burst of
+        # slow queries waits here instead of taking every thread of Starlette's pool (where /-/healthy and
+        # the other sync routes run).
+        self.evaluators = CapacityLimiter(limits.max_concurrency)
+
+    async def _run(self, fn: Callable[[], QueryValue]) -> Response:
         try:
-            value = await to_thread.run_sync(fn, limiter=evaluators)
+            value = await to_thread.run_sync(fn, limiter=self.evaluators)
         except QueryError as exc:
             return error_response(_translate(exc))
-        body = await to_thread.run_sync(_render, value, limiter=evaluators)  # big matrices take a while
+        body = await to_thread.run_sync(_render, value, limiter=self.evaluators)  # big matrices take a while
         return Response(body, media_type="application/json")
 
-    @router.api_route("/api/v1/query", methods=["GET", "POST"])
-    async def query(request: Request) -> Response:
+    async def query(self, request: Request) -> Response:
         try:
             form = await Form.read(request)
-            at = form.time("time", round(clock() * 1000))
+            at = form.time("time", round(self.clock() * 1000))
             timeout = form.timeout_s()
         except ApiError as exc:
             return error_response(exc)
         text = form.get("query")
-        return await _run(lambda: engine.instant_query(text, at, timeout_s=timeout))
+        return await self._run(lambda: self.engine.instant_query(text, at, timeout_s=timeout))
 
-    @router.api_route("/api/v1/query_range", methods=["GET", "POST"])
-    async def query_range(request: Request) -> Response:
+    async def query_range(self, request: Request) -> Response:
         try:
             form = await Form.read(request)
             start, end = _required_time(form, "start"), _required_time(form, "end")
@@ -224,46 +228,61 @@ def query_router(
         except ApiError as exc:
             return error_response(exc)
         text = form.get("query")
-        return await _run(lambda: engine.range_query(text, start, end, step, timeout_s=timeout))
+        return await self._run(lambda: self.engine.range_query(text, start, end, step, timeout_s=timeout))
 
-    async def _matching_series(request: Request, *, required: bool) -> list[Labels]:
+    async def _matching_series(self, request: Request, *, required: bool) -> list[Labels]:
         """Series selected by the request's ``match[]`` (required or optional), ``start`` and ``end``."""
         form = await Form.read(request)
         start, end = form.time("start", MIN_TIME_MS), form.time("end", MAX_TIME_MS)
-        return await to_thread.run_sync(_select, form, required, start, end, limiter=evaluators)
+        return await to_thread.run_sync(self._select, form, required, start, end, limiter=self.evaluators)
 
-    def _select(form: Form, required: bool, start: int, end: int) -> list[Labels]:
-        selectors = _matchers(form, required, limits.max_match_selectors)
-        return _series_union(querier, selectors, start, end)
+    def _select(self, form: Form, required: bool, start: int, end: int) -> list[Labels]:
+        selectors = _matchers(form, required, self.limits.max_match_selectors)
+        return _series_union(self.querier, selectors, start, end)
 
-    @router.api_route("/api/v1/series", methods=["GET", "POST"])
-    async def series(request: Request) -> Response:
+    async def series(self, request: Request) -> Response:
         try:
-            found = await _matching_series(request, required=True)
+            found = await self._matching_series(request, required=True)
         except ApiError as exc:
             return error_response(exc)
         return json_response({"status": "success", "data": [_labels_json(ls) for ls in found]})
 
-    @router.api_route("/api/v1/labels", methods=["GET", "POST"])
-    async def labels(request: Request) -> Response:
+    async def labels(self, request: Request) -> Response:
         try:
-            found = await _matching_series(request, required=False)
+            found = await self._matching_series(request, required=False)
         except ApiError as exc:
             return error_response(exc)
         names = sorted({name for ls in found for name, _ in ls})
         return json_response({"status": "success", "data": names})
 
-    @router.get("/api/v1/label/{name}/values")
-    async def label_values(name: str, request: Request) -> Response:
+    async def label_values(self, name: str, request: Request) -> Response:
         try:
             if not _LABEL_NAME.match(name):
                 raise ApiError("bad_data", 400, f'invalid label name: "{name}"')
-            found = await _matching_series(request, required=False)
+            found = await self._matching_series(request, required=False)
         except ApiError as exc:
             return error_response(exc)
         values = sorted({v for ls in found for k, v in ls if k == name})
         return json_response({"status": "success", "data": values})
 
+
+def query_router(
+    querier: Querier,
+    *,
+    limits: QueryLimits = DEFAULT_QUERY_LIMITS,
+    clock: Callable[[], float] = time.time,
+    registry: CollectorRegistry = REGISTRY,
+) -> APIRouter:
+    """Routes of Prometheus' query API with the engine limits ``limits`` (section ``metrics_store.query``;
+    the points-per-series limit of ``query_range`` is the engine's); ``clock`` gives "now" for an absent
+    ``time``."""
+    h = QueryHandlers(querier, limits=limits, clock=clock, registry=registry)
+    router = APIRouter()
+    router.add_api_route("/api/v1/query", h.query, methods=["GET", "POST"])
+    router.add_api_route("/api/v1/query_range", h.query_range, methods=["GET", "POST"])
+    router.add_api_route("/api/v1/series", h.series, methods=["GET", "POST"])
+    router.add_api_route("/api/v1/labels", h.labels, methods=["GET", "POST"])
+    router.add_api_route("/api/v1/label/{name}/values", h.label_values, methods=["GET"])
     return router
 
 

@@ -30,7 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from remediation.base import RemediationError
 from remediation.model import ActionRecord, ActionRequest, AuditEvent, Target, request_id
 
-__all__ = ["DEPLOY_POLICY", "ActionsEngine", "ApprovalVerifier", "actions_router"]
+__all__ = ["DEPLOY_POLICY", "ActionsEngine", "ActionsHandlers", "ApprovalVerifier", "actions_router"]
 
 Decision = Literal["approve", "reject"]
 M = TypeVar("M", bound=BaseModel)
@@ -218,53 +218,74 @@ def _invalid(exc: ValidationError | ValueError) -> JSONResponse:
     return _error(422, str(exc))
 
 
-def actions_router(
-    engine: ActionsEngine,
-    *,
-    signer: ApprovalVerifier | None = None,
-    clock: Callable[[], datetime] | None = None,
-) -> APIRouter:
-    """Routes over ``engine``; ``signer`` checks the signed links of approval emails (None: links refused)."""
-    now = clock or (lambda: datetime.now(UTC))
-    used: set[str] = set()  # signed tokens already used (the action's status also forbids a second decision)
-    used_lock = threading.Lock()
-    router = APIRouter(prefix="/api/v1")
+class _UsedLinks:
+    """Signed tokens already used (the action's status also forbids a second decision); thread-safe."""
 
-    def decide_state(action_id: str) -> ActionRecord | JSONResponse:
-        rec = engine.audit.get(action_id)
+    def __init__(self) -> None:
+        self._used: set[str] = set()
+        self._lock = threading.Lock()
+
+    def __contains__(self, token: object) -> bool:
+        with self._lock:
+            return token in self._used
+
+    def add(self, token: str) -> None:
+        with self._lock:
+            self._used.add(token)
+
+
+class ActionsHandlers:
+    """The route handlers of :func:`actions_router`, over one engine and one set of used signed links.
+
+    Each public method is one route (the factory only wires paths to them), so a test can call a handler
+    directly. ``signer`` checks the signed links of approval emails (None: links refused)."""
+
+    def __init__(
+        self,
+        engine: ActionsEngine,
+        *,
+        signer: ApprovalVerifier | None = None,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        self.engine = engine
+        self.signer = signer
+        self.now: Callable[[], datetime] = clock or (lambda: datetime.now(UTC))
+        self.used = _UsedLinks()
+
+    def _decide_state(self, action_id: str) -> ActionRecord | JSONResponse:
+        rec = self.engine.audit.get(action_id)
         if rec is None:
             return _error(404, f"no action {action_id}")
         if rec.status != "pending_approval":
             return _error(409, f"action {action_id} is {rec.status}, not pending approval")
         return rec
 
-    async def decide(action_id: str, decision: Decision, who: str, reason: str) -> JSONResponse:
-        state = decide_state(action_id)
+    async def _decide(self, action_id: str, decision: Decision, who: str, reason: str) -> JSONResponse:
+        state = self._decide_state(action_id)
         if isinstance(state, JSONResponse):
             return state
         try:
             if decision == "approve":
-                rec = await engine.approve(action_id, who)
+                rec = await self.engine.approve(action_id, who)
             else:
-                rec = await engine.reject(action_id, who, reason)
+                rec = await self.engine.reject(action_id, who, reason)
         except RemediationError as exc:  # raced with another decision or the expiry
             return _error(409, str(exc))
         return JSONResponse(_detail(rec))
 
-    def check_link(action_id: str, decision: Decision, token: str) -> JSONResponse | None:
-        if signer is None:
+    def _check_link(self, action_id: str, decision: Decision, token: str) -> JSONResponse | None:
+        if self.signer is None:
             return _error(403, "signed approval links are not configured on this server")
         try:
-            signer.verify(token, action_id, decision, now())
+            self.signer.verify(token, action_id, decision, self.now())
         except RemediationError as exc:
             return _error(403, str(exc))
-        with used_lock:
-            if token in used:
-                return _error(409, "this approval link was already used")
+        if token in self.used:
+            return _error(409, "this approval link was already used")
         return None
 
-    @router.get("/actions")
     def list_actions(  # noqa: PLR0917 -- query parameters
+        self,
         policy: str | None = None,
         app: str | None = None,
         status: str | None = None,
@@ -276,58 +297,61 @@ def actions_router(
             t0, t1 = _parse_time(since), _parse_time(until)
         except ValueError as exc:
             return _invalid(exc)
-        recs = engine.audit.query(policy=policy, app=app, status=status, since=t0, until=t1, limit=limit)
+        recs = self.engine.audit.query(policy=policy, app=app, status=status, since=t0, until=t1, limit=limit)
         return JSONResponse({"actions": [_summary(r) for r in recs]})
 
-    @router.get("/actions/{action_id}")
-    def get_action(action_id: str) -> Response:
-        rec = engine.audit.get(action_id)
+    def get_action(self, action_id: str) -> Response:
+        rec = self.engine.audit.get(action_id)
         if rec is None:
             return _error(404, f"no action {action_id}")
         return JSONResponse(_detail(rec))
 
-    async def decision_endpoint(request: Request, action_id: str, decision: Decision) -> Response:
+    async def _decision_endpoint(self, request: Request, action_id: str, decision: Decision) -> Response:
         token = request.query_params.get("token")
         try:
             body = await _body(request, _Decide)
         except (ValidationError, ValueError) as exc:
             return _invalid(exc)
         if token is not None:  # a signed link from the approval email: the token is the authorisation
-            refused = check_link(action_id, decision, token)
-            if refused is not None:
-                return refused
-            resp = await decide(action_id, decision, "signed-link", body.reason)
-            if resp.status_code == 200:
-                with used_lock:
-                    used.add(token)
-            if "text/html" in request.headers.get("accept", ""):
-                message = "Done." if resp.status_code == 200 else _message(resp)
-                status = "approved" if decision == "approve" else "rejected"
-                page = _DONE.render(id=action_id, status=status if resp.status_code == 200 else "refused",
-                                    message=message)  # fmt: skip
-                return HTMLResponse(page, status_code=resp.status_code)
-            return resp
+            return await self._signed_decision(request, action_id, decision, token, body.reason)
         who = _who(request)
         if who is None:
             return _error(401, "no authenticated principal: send a token, or use the signed link")
-        return await decide(action_id, decision, who, body.reason)
+        return await self._decide(action_id, decision, who, body.reason)
 
-    @router.post("/actions/{action_id}/approve")
-    async def approve(request: Request, action_id: str) -> Response:
-        return await decision_endpoint(request, action_id, "approve")
+    async def _signed_decision(
+        self, request: Request, action_id: str, decision: Decision, token: str, reason: str
+    ) -> Response:
+        refused = self._check_link(action_id, decision, token)
+        if refused is not None:
+            return refused
+        resp = await self._decide(action_id, decision, "signed-link", reason)
+        if resp.status_code == 200:
+            self.used.add(token)
+        if "text/html" in request.headers.get("accept", ""):
+            message = "Done." if resp.status_code == 200 else _message(resp)
+            status = "approved" if decision == "approve" else "rejected"
+            page = _DONE.render(id=action_id, status=status if resp.status_code == 200 else "refused",
+                                message=message)  # fmt: skip
+            return HTMLResponse(page, status_code=resp.status_code)
+        return resp
 
-    @router.post("/actions/{action_id}/reject")
-    async def reject(request: Request, action_id: str) -> Response:
-        return await decision_endpoint(request, action_id, "reject")
+    async def approve(self, request: Request, action_id: str) -> Response:
+        return await self._decision_endpoint(request, action_id, "approve")
 
-    async def confirm_page(request: Request, action_id: str, decision: Decision, token: str) -> Response:
-        refused = check_link(action_id, decision, token)
+    async def reject(self, request: Request, action_id: str) -> Response:
+        return await self._decision_endpoint(request, action_id, "reject")
+
+    async def _confirm_page(
+        self, request: Request, action_id: str, decision: Decision, token: str
+    ) -> Response:
+        refused = self._check_link(action_id, decision, token)
         if refused is not None:
             return HTMLResponse(
                 _DONE.render(id=action_id, status="link refused", message=_message(refused)),
                 status_code=refused.status_code,
             )
-        rec = engine.audit.get(action_id)
+        rec = self.engine.audit.get(action_id)
         if rec is None:
             return HTMLResponse(
                 _DONE.render(id=action_id, status="unknown", message="no such action"), status_code=404
@@ -347,16 +371,13 @@ def actions_router(
         )
         return HTMLResponse(page)
 
-    @router.get("/actions/{action_id}/approve")
-    async def approve_page(request: Request, action_id: str, token: str) -> Response:
-        return await confirm_page(request, action_id, "approve", token)
+    async def approve_page(self, request: Request, action_id: str, token: str) -> Response:
+        return await self._confirm_page(request, action_id, "approve", token)
 
-    @router.get("/actions/{action_id}/reject")
-    async def reject_page(request: Request, action_id: str, token: str) -> Response:
-        return await confirm_page(request, action_id, "reject", token)
+    async def reject_page(self, request: Request, action_id: str, token: str) -> Response:
+        return await self._confirm_page(request, action_id, "reject", token)
 
-    @router.get("/policies")
-    def list_policies() -> Response:
+    def list_policies(self) -> Response:
         out = [
             {
                 "name": p.name,
@@ -365,29 +386,27 @@ def actions_router(
                 "breaker": "open" if p.open_breakers else "closed",
                 "open_breakers": list(p.open_breakers),
             }
-            for p in engine.policies()
+            for p in self.engine.policies()
         ]
         return JSONResponse({"policies": out})
 
-    @router.post("/policies/{name}/mode")
-    async def set_mode(request: Request, name: str) -> Response:
+    async def set_mode(self, request: Request, name: str) -> Response:
         try:
             body = _Mode.model_validate_json(await request.body() or b"{}")
         except ValidationError as exc:
             return _invalid(exc)
-        if name not in {p.name for p in engine.policies()}:
+        if name not in {p.name for p in self.engine.policies()}:
             return _error(404, f"no policy {name}")
         who = _who(request)
         if who is None:
             return _error(401, "no authenticated principal")
         try:
-            engine.set_mode(name, body.mode, who)
+            self.engine.set_mode(name, body.mode, who)
         except RemediationError as exc:
             return _error(404, str(exc))
         return JSONResponse({"name": name, "mode": body.mode, "who": who})
 
-    @router.post("/deployments")
-    async def deploy(request: Request) -> Response:
+    async def deploy(self, request: Request) -> Response:
         try:
             body = _Deploy.model_validate_json(await request.body() or b"{}")
             steps = body.checked_steps()
@@ -396,28 +415,50 @@ def actions_router(
         who = _who(request)
         if who is None:
             return _error(401, "no authenticated principal")
-        at = now()
-        target = Target(body.app)
-        params: dict[str, Any] = {"type": "blue_green", "revision": body.revision}
-        if steps is not None:
-            params["steps"] = steps
-        if body.step_duration_s is not None:
-            params["step_duration"] = body.step_duration_s
-        req = ActionRequest(
-            id=request_id(DEPLOY_POLICY, target, f"{body.revision}\x00{_time(at)}"),
-            policy=DEPLOY_POLICY,
-            policy_version="",
-            action="blue_green",
-            target=target,
-            params=params,
-            mode="live",
-            created_at=at,
-            trigger={"api": {"who": who, "revision": body.revision}},
-        )
         try:
-            rec = await engine.submit(req)
+            rec = await self.engine.submit(_deploy_request(body, steps, who, self.now()))
         except RemediationError as exc:
             return _error(422, str(exc))
         return JSONResponse(_detail(rec), status_code=202)
 
+
+def _deploy_request(body: _Deploy, steps: list[int] | None, who: str, at: datetime) -> ActionRequest:
+    """The blue-green action a ``POST /deployments`` asks for."""
+    target = Target(body.app)
+    params: dict[str, Any] = {"type": "blue_green", "revision": body.revision}
+    if steps is not None:
+        params["steps"] = steps
+    if body.step_duration_s is not None:
+        params["step_duration"] = body.step_duration_s
+    return ActionRequest(
+        id=request_id(DEPLOY_POLICY, target, f"{body.revision}\x00{_time(at)}"),
+        policy=DEPLOY_POLICY,
+        policy_version="",
+        action="blue_green",
+        target=target,
+        params=params,
+        mode="live",
+        created_at=at,
+        trigger={"api": {"who": who, "revision": body.revision}},
+    )
+
+
+def actions_router(
+    engine: ActionsEngine,
+    *,
+    signer: ApprovalVerifier | None = None,
+    clock: Callable[[], datetime] | None = None,
+) -> APIRouter:
+    """Routes over ``engine``; ``signer`` checks the signed links of approval emails (None: links refused)."""
+    h = ActionsHandlers(engine, signer=signer, clock=clock)
+    router = APIRouter(prefix="/api/v1")
+    router.add_api_route("/actions", h.list_actions, methods=["GET"])
+    router.add_api_route("/actions/{action_id}", h.get_action, methods=["GET"])
+    router.add_api_route("/actions/{action_id}/approve", h.approve, methods=["POST"])
+    router.add_api_route("/actions/{action_id}/reject", h.reject, methods=["POST"])
+    router.add_api_route("/actions/{action_id}/approve", h.approve_page, methods=["GET"])
+    router.add_api_route("/actions/{action_id}/reject", h.reject_page, methods=["GET"])
+    router.add_api_route("/policies", h.list_policies, methods=["GET"])
+    router.add_api_route("/policies/{name}/mode", h.set_mode, methods=["POST"])
+    router.add_api_route("/deployments", h.deploy, methods=["POST"])
     return router

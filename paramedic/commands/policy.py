@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 import yaml
 
-from remediation.config import Policy
+from remediation.config import GlobalRails, Policy
 from remediation.policy.autoscaler import (
     AutoscalerError,
     convert,
@@ -18,6 +18,9 @@ from remediation.policy.autoscaler import (
 )
 from remediation.policy.loader import PolicyError, load_policies
 from remediation.policy.schema import policy_schema_json
+
+if TYPE_CHECKING:
+    from remediation.policy.replay import BacktestRequest
 
 app = typer.Typer(help="Validate, unit-test, backtest and import remediation policies.", no_args_is_help=True)
 
@@ -108,24 +111,48 @@ def backtest(  # noqa: PLR0917 -- typer options
     token_file: Path | None = typer.Option(None, "--token-file", help="bearer token for --url (viewer)"),
 ) -> None:
     """Replay stored history through the configured rules and policies; print what would have happened."""
-    import asyncio  # noqa: PLC0415
-    from datetime import UTC, datetime, timedelta  # noqa: PLC0415
-
-    from prometheus_client import CollectorRegistry  # noqa: PLC0415
     from rich.console import Console  # noqa: PLC0415
     from rich.progress import Progress  # noqa: PLC0415
     from rich.table import Table  # noqa: PLC0415
 
-    from metrics_store.base import Querier, StoreError  # noqa: PLC0415
-    from metrics_store.factory import open_store  # noqa: PLC0415
-    from metrics_store.promql import Engine  # noqa: PLC0415
-    from metrics_store.remote.prom_api import PrometheusAPIQuerier, WindowCachingQuerier  # noqa: PLC0415
-    from paramedic.alerting import rule_files  # noqa: PLC0415
-    from paramedic.config import ConfigError, load_config  # noqa: PLC0415
-    from remediation.config import GlobalRails  # noqa: PLC0415
-    from remediation.policy.backtest import run_backtest  # noqa: PLC0415
+    from remediation.policy.replay import REPORT_COLUMNS, HistoryReadError, backtest_history  # noqa: PLC0415
 
     window_s = _parse_since(since)
+    request = _backtest_request(config, policy_files, policy_name, window_s, url, token_file)
+    console = Console()
+    try:
+        with Progress(console=console, transient=True) as progress:
+            task = progress.add_task("replaying", total=None)
+            report = backtest_history(
+                request, on_step=lambda done, total: progress.update(task, completed=done, total=total)
+            )
+    except HistoryReadError as exc:
+        typer.echo(f"paramedic policy backtest: reading history failed: {exc}", err=True)
+        raise typer.Exit(1) from None
+    table = Table(title=report.title)
+    for col in REPORT_COLUMNS:
+        table.add_column(col)
+    for row in report.rows():
+        table.add_row(*row)
+    console.print(table)
+    console.print(report.summary())
+    for line in report.per_policy():
+        console.print(f"  {line}", soft_wrap=True)
+
+
+def _backtest_request(  # noqa: PLR0917 -- the command's options
+    config: Path,
+    policy_files: list[Path],
+    policy_name: str | None,
+    window_s: float,
+    url: str | None,
+    token_file: Path | None,
+) -> BacktestRequest:
+    """The backtest the options and ``config`` describe; prints the problem and exits 1 when there is none."""
+    from paramedic.alerting import rule_files  # noqa: PLC0415
+    from paramedic.config import ConfigError, load_config  # noqa: PLC0415
+    from remediation.policy.replay import BacktestError, BacktestRequest, HistorySource, select_policies  # noqa: PLC0415
+
     try:
         cfg = load_config(config)
     except ConfigError as exc:
@@ -141,81 +168,23 @@ def backtest(  # noqa: PLR0917 -- typer options
         typer.echo(f"{config}: no rules: section, nothing raises alerts to replay", err=True)
         raise typer.Exit(1)
     try:
-        loaded = load_policies(files)
-    except PolicyError as exc:
+        policies = select_policies(files, policy_name)
+    except BacktestError as exc:
         for problem in exc.problems:
-            typer.echo(str(problem), err=True)
+            typer.echo(problem, err=True)
         raise typer.Exit(1) from None
-    policies = [lp.policy for lp in loaded]
-    if policy_name is not None:
-        policies = [p for p in policies if p.name == policy_name]
-        if not policies:
-            typer.echo(f"no policy named {policy_name!r}", err=True)
-            raise typer.Exit(1)
-    rails = rem.global_rails if rem is not None else GlobalRails()
-    end = datetime.now(UTC)
-    start = end - timedelta(seconds=window_s)
-    if url is not None:
-        token = token_file.read_text(encoding="utf-8").strip() if token_file is not None else None
-        remote = PrometheusAPIQuerier(url, token=token)
-        lookback_ms = 3_600_000  # the longest rule range the replay serves from one fetch per selector
-        window = WindowCachingQuerier(
-            remote, int(start.timestamp() * 1000) - lookback_ms, int(end.timestamp() * 1000)
-        )
-        querier: Querier = window
-        close = remote.close
-    else:
-        store = open_store(cfg.metrics_store, base, registry=CollectorRegistry())
-        querier, close = store, store.close
-    console = Console()
-    try:
-        with Progress(console=console, transient=True) as progress:
-            task = progress.add_task("replaying", total=None)
-            result = asyncio.run(
-                run_backtest(
-                    policies,
-                    Engine(querier, registry=CollectorRegistry()),
-                    rule_files(cfg.rules, base),
-                    start,
-                    end,
-                    interval_s=cfg.rules.evaluation_interval_s,
-                    resend_delay_s=cfg.rules.resend_delay_s,
-                    global_rails=rails,
-                    on_step=lambda done, total: progress.update(task, completed=done, total=total),
-                )
-            )
-    except StoreError as exc:
-        typer.echo(f"paramedic policy backtest: reading history failed: {exc}", err=True)
-        raise typer.Exit(1) from None
-    finally:
-        close()
-    table = Table(title=f"Backtest {start:%Y-%m-%d %H:%M} .. {end:%Y-%m-%d %H:%M} UTC ({result.steps} steps)")
-    for col in ("time (UTC)", "policy", "mode", "alert", "action", "target", "would", "rail / reason"):
-        table.add_column(col)
-    for row in result.rows:
-        d = row.decision
-        why = f"{d.rail}: {d.reason}" if d.rail else d.reason
-        table.add_row(
-            f"{d.at:%Y-%m-%d %H:%M:%S}",
-            d.policy,
-            row.mode,
-            row.alertname,
-            d.action,
-            d.target,
-            d.decision,
-            why,
-        )
-    console.print(table)
-    refused = ", ".join(f"{rail}={n}" for rail, n in sorted(result.refusals_by_rail().items())) or "none"
-    executed = sum(1 for r in result.rows if r.decision.decision == "executed")
-    console.print(f"{result.alerts_sent} alerts sent, {executed} actions, refusals by rail: {refused}")
-    by_policy: dict[str, dict[str, int]] = {}
-    for row in result.rows:
-        counts = by_policy.setdefault(row.decision.policy, {})
-        counts[row.decision.decision] = counts.get(row.decision.decision, 0) + 1
-    for name, counts in sorted(by_policy.items()):
-        what = ", ".join(f"{n} {decision}" for decision, n in sorted(counts.items()))
-        console.print(f"  {name}: {what}", soft_wrap=True)
+    token = None
+    if url is not None and token_file is not None:
+        token = token_file.read_text(encoding="utf-8").strip()
+    return BacktestRequest(
+        policies=policies,
+        rule_files=rule_files(cfg.rules, base),
+        source=HistorySource(store=cfg.metrics_store, base_dir=base, url=url, token=token),
+        window_s=window_s,
+        interval_s=cfg.rules.evaluation_interval_s,
+        resend_delay_s=cfg.rules.resend_delay_s,
+        global_rails=rem.global_rails if rem is not None else GlobalRails(),
+    )
 
 
 @app.command("schema")

@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from prometheus_client import CollectorRegistry
 
-from alerting.am_api import am_router
+from alerting.am_api import AlertmanagerHandlers, am_router
 from alerting.dispatch import Dispatcher, parse_config
 from alerting.dispatch._inhibit import InhibitRule, inhibited_by
 from alerting.dispatch._store import stored_from_alert
@@ -89,6 +89,20 @@ def test_post_alerts_answers_429_naming_the_limit() -> None:
     assert client.post("/api/v2/alerts", json=batch[:3]).status_code == 200  # updates only
     assert client.post("/api/v2/alerts", content=b"{not json").status_code == 400
     assert refused(registry) == 1
+
+
+def test_ingest_handler_is_callable_without_a_router() -> None:
+    """AlertmanagerHandlers.ingest (what POST /api/v2/alerts runs in a worker thread) takes the raw body."""
+    d, _, _ = make()
+    handlers = AlertmanagerHandlers(d)
+    ok = handlers.ingest(b'[{"labels": {"alertname": "H0"}}]')
+    assert ok.status_code == 200 and [v.alert.labels["alertname"] for v in d.alerts()] == ["H0"]
+    bad = handlers.ingest(b'[{"labels": {"0bad": "x"}}, {"labels": {}}]')
+    assert bad.status_code == 400
+    assert (
+        bytes(bad.body)
+        == b"\"alert 0: invalid label name '0bad'; alert 1: at least one label pair required\""
+    )
 
 
 def test_listing_many_alerts_with_inhibit_rules_is_linear() -> None:

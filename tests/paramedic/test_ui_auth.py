@@ -17,8 +17,8 @@ from typer.testing import CliRunner
 from paramedic.assembly import Paramedic
 from paramedic.auth import SESSION_COOKIE, SessionStore, TokenStore, UserStore
 from paramedic.cli import app as cli
-from paramedic.commands.demo import _admin_user
 from paramedic.config import parse_config
+from paramedic.demo import admin_user
 from tests.support.payloads import SILENCE
 
 CONFIG = """
@@ -276,7 +276,7 @@ def test_user_cli(tmp_path: Path) -> None:
 
 
 def test_demo_admin_credentials_file(tmp_path: Path) -> None:
-    password, path = _admin_user(tmp_path)
+    password, path = admin_user(tmp_path)
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     user, _, stored = path.read_text().strip().partition(":")
     assert (user, stored) == ("admin", password)
@@ -284,6 +284,6 @@ def test_demo_admin_credentials_file(tmp_path: Path) -> None:
     principal = UserStore(tmp_path / "users.json").authenticate(user, password)
     assert principal is not None
     assert principal.role == "admin"
-    again, _ = _admin_user(tmp_path)  # every start: a new password, the old one stops working
+    again, _ = admin_user(tmp_path)  # every start: a new password, the old one stops working
     assert again != password
     assert UserStore(tmp_path / "users.json").authenticate("admin", password) is None

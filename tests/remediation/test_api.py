@@ -4,6 +4,7 @@ and their mode, deployments, error codes; and behind Paramedic's auth middleware
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -17,7 +18,7 @@ from starlette.responses import Response
 
 from paramedic.auth import TokenStore, install
 from paramedic.config import AuthConfig
-from remediation.api import DEPLOY_POLICY, actions_router
+from remediation.api import DEPLOY_POLICY, ActionsHandlers, actions_router
 from remediation.approval import ApprovalSigner
 from remediation.engine import RemediationEngine
 from tests.remediation._support import Clock, alert, engine, policy
@@ -213,3 +214,13 @@ def test_behind_paramedic_auth(eng: RemediationEngine, clock: Clock, tmp_path: P
         other = _pending(client, eng, "api")
         assert client.get(_link(clock, other, "reject")).status_code == 200  # signed link: no token needed
         assert client.post(_link(clock, other, "reject")).status_code == 200
+
+
+def test_handlers_are_callable_without_a_router(eng: RemediationEngine, clock: Clock) -> None:
+    """ActionsHandlers' routes are plain methods over the engine (no HTTP needed to test one)."""
+    handlers = ActionsHandlers(eng, clock=clock)
+    missing = handlers.get_action("nope")
+    assert missing.status_code == 404 and json.loads(bytes(missing.body)) == {"error": "no action nope"}
+    policies = json.loads(bytes(handlers.list_policies().body))["policies"]
+    assert [p["name"] for p in policies] == ["needs-ok", "auto"]
+    assert handlers.list_actions(since="yesterday", limit=100).status_code == 422

@@ -4,6 +4,7 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from prometheus_client import CollectorRegistry
 from typer.testing import CliRunner
 
@@ -15,6 +16,13 @@ from metrics_store.promql import Engine
 from paramedic.cli import app
 from remediation.config import Policy
 from remediation.policy.backtest import run_backtest
+from remediation.policy.replay import (
+    BacktestError,
+    BacktestRequest,
+    HistorySource,
+    backtest_history,
+    select_policies,
+)
 
 START = datetime(2024, 3, 1, 12, 0, tzinfo=UTC)
 RULES = """
@@ -117,3 +125,31 @@ def test_cli_backtest_over_embedded_store(tmp_path: Path) -> None:
     assert res.exit_code == 0, res.output
     assert "1 actions, refusals by rail: cooldown=1" in res.output
     assert "executed" in res.output and "expired" in res.output and "dry_run" in res.output
+
+
+def test_backtest_history_over_an_embedded_store_reports_rows_and_summary(tmp_path: Path) -> None:
+    """The package call behind the command: select_policies, then backtest_history -> BacktestReport."""
+    cfg = EmbeddedStoreConfig(path=str(tmp_path / "metrics"))
+    store = EmbeddedStore(tmp_path / "metrics", cfg, registry=CollectorRegistry(), background=False)
+    try:
+        _fill(store, START, 40, down=[(5, 10), (15, 20)])
+    finally:
+        store.close()
+    (tmp_path / "rules.yaml").write_text(RULES)
+    (tmp_path / "policies.yaml").write_text(
+        "policies:\n  - " + _policy().model_dump_json(exclude_defaults=True) + "\n"
+    )
+    with pytest.raises(BacktestError, match="no policy named 'other'"):
+        select_policies([tmp_path / "policies.yaml"], "other")
+    request = BacktestRequest(
+        policies=select_policies([tmp_path / "policies.yaml"], "restart-hung-instance"),
+        rule_files=[str(tmp_path / "rules.yaml")],
+        source=HistorySource(store=cfg, base_dir=tmp_path),
+        window_s=40 * 60,
+        interval_s=15,
+    )
+    report = backtest_history(request, now=lambda: START + timedelta(minutes=40))
+    assert report.title == "Backtest 2024-03-01 12:00 .. 2024-03-01 12:40 UTC (161 steps)"
+    assert [row[6] for row in report.rows()] == ["executed", "expired"]
+    assert report.summary().endswith("1 actions, refusals by rail: cooldown=1")
+    assert report.per_policy() == ["restart-hung-instance: 1 executed, 1 expired"]

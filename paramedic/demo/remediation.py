@@ -11,18 +11,19 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
-import typer
 import yaml
 from prometheus_client import CollectorRegistry
 
+from paramedic.demo._output import DemoApiError, Echo
 from platforms.local import LocalPlatformError
 from platforms.local.adapter import LocalPlatform
 
-__all__ = ["PACK", "demo_policies", "deploy", "remediation_config"]
+__all__ = ["PACK", "DemoDeploy", "demo_policies", "deploy", "remediation_config"]
 
 PACK = Path(__file__).resolve().parents[2] / "remediation" / "packs" / "local.yaml"
 TERMINAL = {"refused", "dry_run", "rejected", "expired", "failed", "verified", "escalated", "reverted"} | {
@@ -70,53 +71,56 @@ def _api(record: dict[str, Any], data_dir: Path, method: str, path: str, body: A
             timeout=10.0,
         )
     except httpx.HTTPError as exc:
-        raise typer.BadParameter(f"{method} {path}: {exc}") from exc
+        raise DemoApiError(f"{method} {path}: {exc}") from exc
     if resp.status_code >= 400:
-        raise typer.BadParameter(f"{method} {path}: HTTP {resp.status_code}: {resp.text.strip()}")
+        raise DemoApiError(f"{method} {path}: HTTP {resp.status_code}: {resp.text.strip()}")
     return resp.json()
 
 
-def deploy(
-    record: dict[str, Any],
-    data_dir: Path,
-    app_name: str,
-    version: str,
-    *,
-    bad: str | None,
-    steps: list[int] | None,
-    step_duration_s: float | None,
-    wait: bool,
-) -> int:
-    """Create the revision, start the blue-green through the API; with ``wait``, follow it to its end."""
-    env = {} if bad is None else {"SAMPLE_APP_FAULT": bad}
+@dataclass(frozen=True, slots=True)
+class DemoDeploy:
+    """What ``paramedic demo deploy`` asks for: a new revision ``version`` of ``app`` (``bad``: with that
+    fault baked in), deployed blue-green in ``steps`` percent of ``step_duration_s`` each (None: the
+    action's defaults); ``wait``: follow it to its end."""
+
+    app: str
+    version: str
+    bad: str | None = None
+    steps: list[int] | None = None
+    step_duration_s: float | None = None
+    wait: bool = True
+
+
+def deploy(record: dict[str, Any], data_dir: Path, req: DemoDeploy, echo: Echo) -> int:
+    """Create the revision, start the blue-green through the API; with ``req.wait``, follow it to its end.
+    Returns the exit code; :class:`DemoApiError` when an API call fails."""
+    env = {} if req.bad is None else {"SAMPLE_APP_FAULT": req.bad}
     platform = LocalPlatform(Path(record["state_dir"]), registry=CollectorRegistry())
     try:
-        revision = platform.create_revision(app_name, version, env=env)
+        revision = platform.create_revision(req.app, req.version, env=env)
     except LocalPlatformError as exc:
-        typer.echo(f"paramedic demo deploy: {exc}", err=True)
+        echo(f"paramedic demo deploy: {exc}", err=True)
         return 1
-    body: dict[str, Any] = {"app": app_name, "revision": revision.id}
-    if steps:
-        body["steps"] = steps
-    if step_duration_s is not None:
-        body["step_duration_s"] = step_duration_s
+    body: dict[str, Any] = {"app": req.app, "revision": revision.id}
+    if req.steps:
+        body["steps"] = req.steps
+    if req.step_duration_s is not None:
+        body["step_duration_s"] = req.step_duration_s
     rec = _api(record, data_dir, "POST", "/api/v1/deployments", body)
     action_id = rec["id"]
-    fault = f" with the {bad} fault baked in" if bad else ""
-    typer.echo(
-        f"deploying {app_name} {revision.id} (version {version}{fault}) blue-green as action {action_id}"
-    )
-    typer.echo(f"  follow it: GET {record['api_url']}/api/v1/actions/{action_id}")
-    if not wait:
+    fault = f" with the {req.bad} fault baked in" if req.bad else ""
+    echo(f"deploying {req.app} {revision.id} (version {req.version}{fault}) blue-green as action {action_id}")
+    echo(f"  follow it: GET {record['api_url']}/api/v1/actions/{action_id}")
+    if not req.wait:
         return 0
     seen = 0
     while True:
         rec = _api(record, data_dir, "GET", f"/api/v1/actions/{action_id}")
         for event in rec["events"][seen:]:
             data = {k: v for k, v in event.get("data", {}).items() if k in ("weight", "passed", "reason")}
-            typer.echo(f"  {event['at']}  {event['kind']:<20} {json.dumps(data) if data else ''}")
+            echo(f"  {event['at']}  {event['kind']:<20} {json.dumps(data) if data else ''}")
         seen = len(rec["events"])
         if rec["status"] in TERMINAL:
-            typer.echo(f"{app_name}: {rec['status']}")
+            echo(f"{req.app}: {rec['status']}")
             return 0 if rec["status"] == "verified" else 1
         time.sleep(1.0)
