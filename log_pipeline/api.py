@@ -40,7 +40,6 @@ import orjson
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import StreamingResponse
 from starlette.background import BackgroundTask
-from starlette.concurrency import run_in_threadpool
 
 from log_pipeline.config import SearchApiConfig
 from log_pipeline.model import LogRecord
@@ -55,6 +54,7 @@ from log_pipeline.search.base import (
 from log_pipeline.search.highlight import Highlighter
 from log_pipeline.search.query import Node, QuerySyntaxError, parse_query
 from log_pipeline.search.tail import Subscription, TailHub, TailRefusedError
+from metrics_store.background import BackgroundPool
 
 __all__ = ["SEARCH_CHUNK_HITS", "LogsHandlers", "PatternSource", "logs_router", "parse_time"]
 
@@ -288,10 +288,6 @@ def _pattern_json(p: Any) -> dict[str, Any]:
     return item
 
 
-async def _call(fn: Callable[[], T]) -> T:
-    return await run_in_threadpool(fn)
-
-
 async def _guarded(make: Callable[[], Awaitable[Response]]) -> Response:
     try:
         return await make()
@@ -333,6 +329,9 @@ class LogsHandlers:
         self.tail_poll_s = tail_poll_s
         self.keepalive_s = keepalive_s
         self.limits = limits if limits is not None else SearchApiConfig()
+        # searches build tantivy queries (a wildcard's automaton holds the GIL for ms) and highlight in
+        # Python: a few background threads at a lower CPU priority, so a burst does not slow the query API
+        self._workers = BackgroundPool("log-search", self.limits.max_concurrent_searches)
         # live tails render (highlight, encode) in threads of their own: a busy tail never takes the threads
         # that searches and the sync routes answer from (created on first use: it needs the running loop)
         self._tail_threads: anyio.CapacityLimiter | None = None
@@ -344,7 +343,7 @@ class LogsHandlers:
             limit = _int("limit", qp.get("limit"), 100, 1, MAX_LIMIT)
             args = (qp.get("q", ""), start, end, limit, qp.get("cursor") or None)
             highlight = _wants_highlight(request)
-            body = await _call(lambda: _search_body(self.store, args, highlight, self.limits))
+            body = await self._workers.run(lambda: _search_body(self.store, args, highlight, self.limits))
             return Response(body, media_type="application/json")
 
         return await _guarded(run)
@@ -360,7 +359,7 @@ class LogsHandlers:
             step = _duration("step", step_text) if step_text else max((end - start) // 60, 10**6)
             step = max(step // 10**6, 1) * 10**6  # whole milliseconds
             q = qp.get("q", "")
-            buckets = await _call(lambda: self.store.histogram(q, start, end, step))
+            buckets = await self._workers.run(lambda: self.store.histogram(q, start, end, step))
             data = {
                 "step_s": step / NS,
                 "buckets": [{"timestamp": rfc3339_ns(b.start_ns), "count": b.count} for b in buckets],
@@ -380,7 +379,9 @@ class LogsHandlers:
             before = _int("before", qp.get("before"), min(10, most), 0, most)
             after = _int("after", qp.get("after"), min(10, most), 0, most)
 
-            ctx_body = await _call(lambda: _context_body(self.store, record_id, before, after, self.limits))
+            ctx_body = await self._workers.run(
+                lambda: _context_body(self.store, record_id, before, after, self.limits)
+            )
             return Response(ctx_body, media_type="application/json")
 
         return await _guarded(run)
@@ -392,7 +393,7 @@ class LogsHandlers:
                 raise _BadRequestError("unavailable", 503, "pattern mining is not enabled")
             app = request.query_params.get("app") or None
             limit = _int("limit", request.query_params.get("limit"), 100, 1, MAX_LIMIT)
-            items = await _call(lambda: list(patterns.list_patterns(app, limit)))
+            items = await self._workers.run(lambda: list(patterns.list_patterns(app, limit)))
             return _json({"status": "success", "data": {"patterns": [_pattern_json(p) for p in items]}})
 
         return await _guarded(run)

@@ -184,6 +184,12 @@ class SearchApiConfig(BaseModel):
     max_context_lines: int = Field(
         200, ge=0, description="Largest before and after of /api/v1/logs/context; larger: 400."
     )
+    max_concurrent_searches: int = Field(
+        4,
+        ge=1,
+        description="Searches, histograms, context and pattern reads that run at once, in threads at a lower "
+        "CPU priority than the query API's (metrics_store.background); more wait in line for a thread.",
+    )
 
 
 class LogsConfig(BaseModel):
