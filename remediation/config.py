@@ -32,11 +32,11 @@ from alerting.dispatch.config import Duration
 
 __all__ = [
     "ActionSpec",
-    "ApprovalRail",
-    "BlastRadiusRail",
+    "ApprovalRailConfig",
+    "BlastRadiusRailConfig",
     "BlueGreenParams",
-    "BudgetRail",
-    "CircuitBreakerRail",
+    "BudgetRailConfig",
+    "CircuitBreakerRailConfig",
     "GlobalRails",
     "Policy",
     "PolicyFile",
@@ -146,25 +146,25 @@ ActionSpec = Annotated[
 # -- rails --------------------------------------------------------------------------------------------------
 
 
-class BudgetRail(_Model):
+class BudgetRailConfig(_Model):
     max_actions: int = Field(ge=0, description="At most this many executed actions per window.")
     window: Duration = 3600.0
 
 
-class BlastRadiusRail(_Model):
+class BlastRadiusRailConfig(_Model):
     max_instances_pct: float = Field(
         50.0, gt=0, le=100, description="At most this share of an app's instances acted on at once."
     )
     max_apps: int = Field(3, ge=1, description="At most this many apps being remediated at once.")
 
 
-class CircuitBreakerRail(_Model):
+class CircuitBreakerRailConfig(_Model):
     max_failures: int = Field(3, ge=1, description="Open after this many actions that did not help.")
     window: Duration = 3600.0
     reset_after: Duration = Field(3600.0, description="Close again (half-open) after this long.")
 
 
-class ApprovalRail(_Model):
+class ApprovalRailConfig(_Model):
     required: bool = False
     timeout: Duration = Field(900.0, description="A pending action expires unapproved after this long.")
 
@@ -173,10 +173,10 @@ class RailsConfig(_Model):
     """Per-policy rails; any not given falls back to ``remediation.global_rails``."""
 
     cooldown: Duration | None = Field(None, description="Minimum time between actions on the same target.")
-    budget: BudgetRail | None = None
-    blast_radius: BlastRadiusRail | None = None
-    circuit_breaker: CircuitBreakerRail | None = None
-    approval: ApprovalRail | None = None
+    budget: BudgetRailConfig | None = None
+    blast_radius: BlastRadiusRailConfig | None = None
+    circuit_breaker: CircuitBreakerRailConfig | None = None
+    approval: ApprovalRailConfig | None = None
     max_defer: Duration | None = Field(
         None, description="Longest a request deferred by a transient rail waits before it expires."
     )
@@ -212,10 +212,10 @@ class GlobalRails(_Model):
     """Defaults for every policy's rails, and global limits across all policies."""
 
     cooldown: Duration = 300.0
-    budget: BudgetRail = Field(default_factory=lambda: BudgetRail(max_actions=20, window=3600.0))
-    blast_radius: BlastRadiusRail = Field(default_factory=BlastRadiusRail)
-    circuit_breaker: CircuitBreakerRail = Field(default_factory=CircuitBreakerRail)
-    approval: ApprovalRail = Field(default_factory=ApprovalRail)
+    budget: BudgetRailConfig = Field(default_factory=lambda: BudgetRailConfig(max_actions=20, window=3600.0))
+    blast_radius: BlastRadiusRailConfig = Field(default_factory=BlastRadiusRailConfig)
+    circuit_breaker: CircuitBreakerRailConfig = Field(default_factory=CircuitBreakerRailConfig)
+    approval: ApprovalRailConfig = Field(default_factory=ApprovalRailConfig)
     max_concurrent: int = Field(4, ge=1, description="Actions running at once across all policies.")
     max_defer: Duration = Field(
         600.0,

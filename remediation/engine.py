@@ -23,7 +23,7 @@ after ``max_defer``. :meth:`recover` re-queues deferred requests (they never sta
 
 The engine coordinates; its parts live in ``remediation._approvals`` (pending approvals),
 ``remediation._deferral`` (the deferred queue and its re-checks), ``remediation._execution`` (running and
-verifying a started action), ``remediation._recovery`` (crash recovery), ``remediation._notify`` (alerts to
+verifying a started action), ``remediation._recovery`` (crash recovery), ``remediation._alerts`` (alerts to
 the dispatcher) and ``remediation._journal`` (audit events with their metrics).
 """
 
@@ -48,13 +48,13 @@ from alerting.base import AlertSink
 from alerting.dispatch._persist import write_json_atomic
 from alerting.model import Alert
 from platforms.base import PlatformError, Remediable
+from remediation._alerts import EngineAlerts
 from remediation._approvals import Approvals
 from remediation._context import QueryFn, QueryRangeFn
 from remediation._deferral import Deferral, RailsKey, Verdict
 from remediation._execution import Executor
 from remediation._journal import Journal, describe
 from remediation._metrics import EngineMetrics
-from remediation._notify import Notifier
 from remediation._plan import CompiledPolicy, compile_policy, plan_alert
 from remediation._recovery import Recovery
 from remediation.actions import ACTIONS
@@ -149,8 +149,8 @@ class RemediationEngine:
         self._env = RailEnv(global_rails, self._policy, self._running, {})
         self._rails = build_rails(self._env)
         self._journal = Journal(audit, clock, self._metrics)
-        self._notifier = Notifier(notify, clock=clock, external_url=external_url)
-        self._approvals = Approvals(self._journal, self._notifier, self._metrics, clock)
+        self._alerts = EngineAlerts(notify, clock=clock, external_url=external_url)
+        self._approvals = Approvals(self._journal, self._alerts, self._metrics, clock)
         # Signed approve/reject links, minted only into notifications (see remediation.approval).
         self.approval_links: SignedApprovalLinks | None = None
         if approval_signer is not None:
@@ -167,7 +167,7 @@ class RemediationEngine:
         self._executor = Executor(
             platform,
             self._journal,
-            self._notifier,
+            self._alerts,
             self._metrics,
             self._verifier,
             policy=self._policy,
