@@ -24,17 +24,18 @@ Durations are Prometheus-style (``30s``, ``5m``, ``1h30m``) or seconds.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Literal, TypeAlias
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from alerting.dispatch.config import Duration
+from remediation.actions import params_union
+from remediation.base import ActionParams
 
 __all__ = [
     "ActionSpec",
     "ApprovalRailConfig",
     "BlastRadiusRailConfig",
-    "BlueGreenParams",
     "BudgetRailConfig",
     "CircuitBreakerRailConfig",
     "GlobalRails",
@@ -42,10 +43,6 @@ __all__ = [
     "PolicyFile",
     "RailsConfig",
     "RemediationConfig",
-    "RestartAppParams",
-    "RestartInstanceParams",
-    "RollbackParams",
-    "ScaleParams",
     "ScheduleTrigger",
     "TargetSpec",
     "TriggerSpec",
@@ -93,54 +90,11 @@ class TargetSpec(_Model):
 # -- actions ------------------------------------------------------------------------------------------------
 
 
-class RestartAppParams(_Model):
-    type: Literal["restart_app"]
-
-
-class RestartInstanceParams(_Model):
-    type: Literal["restart_instance"]
-
-
-class ScaleParams(_Model):
-    """Scale out/in by a step (``adjustment: "+2"``/``"-1"``), a percentage (``"+50%"``) or to a fixed count
-    (``instances: 4``), clamped to ``min_instances``..``max_instances``."""
-
-    type: Literal["scale"]
-    adjustment: str | None = Field(None, pattern=r"^[+-]\d+%?$", description='"+2", "-1", "+50%", "-25%".')
-    instances: int | None = Field(None, ge=0)
-    min_instances: int = Field(1, ge=0)
-    max_instances: int = Field(10, ge=1)
-
-
-class RollbackParams(_Model):
-    """Roll the app back to the revision before the current one (or ``revision``)."""
-
-    type: Literal["rollback"]
-    revision: str | None = None
-
-
-class BlueGreenParams(_Model):
-    """Metric-gated blue-green: start ``revision`` beside the live one, shift traffic through ``steps``
-    (percent of traffic to the new revision), judging the new against the old at each step."""
-
-    type: Literal["blue_green"]
-    revision: str | None = Field(None, description="Revision to deploy (default: given by the request).")
-    steps: list[Annotated[int, Field(gt=0, le=100)]] = Field(default_factory=lambda: [10, 50, 100])
-    step_duration: Duration = Field(30.0, description="Observation time per step before judging.")
-    max_error_ratio_increase: float = Field(
-        0.01, ge=0, description="Fail when new error ratio exceeds old by more than this (absolute)."
-    )
-    max_latency_increase_pct: float = Field(20.0, ge=0, description="Fail when median latency rises more.")
-    alpha: float = Field(0.05, gt=0, lt=1, description="Significance level of the Mann-Whitney U test.")
-    min_effect_size: float = Field(
-        0.2, ge=0, le=1, description="Minimum rank-biserial effect size for a significant difference to fail."
-    )
-
-
-ActionSpec = Annotated[
-    RestartAppParams | RestartInstanceParams | ScaleParams | RollbackParams | BlueGreenParams,
-    Field(discriminator="type"),
-]
+# The registered actions' params models (remediation.actions), tagged by ``type``. mypy sees their base.
+if TYPE_CHECKING:
+    ActionSpec: TypeAlias = ActionParams
+else:
+    ActionSpec = params_union()
 
 
 # -- rails --------------------------------------------------------------------------------------------------

@@ -57,12 +57,12 @@ from remediation._journal import Journal, describe
 from remediation._metrics import EngineMetrics
 from remediation._plan import CompiledPolicy, compile_policy, plan_alert
 from remediation._recovery import Recovery
-from remediation.actions import ACTIONS
+from remediation.actions import ACTIONS, needs_instance_count
 from remediation.approval import ApprovalSigner, SignedApprovalLinks
 from remediation.base import AuditLog, RemediationError, Verifier
 from remediation.config import GlobalRails, Policy
 from remediation.model import ActionRecord, ActionRequest, AuditEvent
-from remediation.rails import INSTANCE_ACTIONS, CircuitBreakerRail, RailEnv, build_rails, defers
+from remediation.rails import CircuitBreakerRail, RailEnv, build_rails, defers
 from remediation.verify import AlertVerifier
 
 __all__ = [
@@ -407,7 +407,7 @@ class RemediationEngine:
 
     async def _prefetch(self, req: ActionRequest) -> None:
         """Instance count for the blast-radius rail (read in a thread, cached 2 s per app)."""
-        if req.action in INSTANCE_ACTIONS or req.action == "scale":
+        if needs_instance_count(req.action):
             await self._prefetch_app(req.target.app)
 
     async def _prefetch_app(self, app: str) -> None:

@@ -15,9 +15,7 @@ from remediation.config import (
 )
 from remediation.model import ActionRequest
 
-__all__ = ["INSTANCE_ACTIONS", "RailEnv"]
-
-INSTANCE_ACTIONS = frozenset({"restart_instance"})  # act on one instance; everything else on the whole app
+__all__ = ["RailEnv"]
 
 
 @dataclass(slots=True)
