@@ -9,33 +9,25 @@ from pydantic import BaseModel
 
 from remediation.actions import ACTIONS, MUTATING_CALLS, build_registry, is_per_instance, needs_instance_count
 from remediation.base import Action, ActionContext, ActionParams, ActionResult
-from remediation.config import Policy
+from remediation.config import PolicyFile
 from remediation.model import Target
 
 
-def test_every_action_is_registered_under_its_params_tag() -> None:
-    assert list(ACTIONS) == ["restart_app", "restart_instance", "scale", "rollback", "blue_green"]
+def test_every_action_is_in_the_policy_schema_under_its_name() -> None:
+    mapping = PolicyFile.model_json_schema()["$defs"]["Policy"]["properties"]["action"]["discriminator"]
+    assert set(mapping["mapping"]) == set(ACTIONS)
     for name, action in ACTIONS.items():
         assert isinstance(action, Action) and action.name == name
-        policy = Policy.model_validate(
-            {"name": "p", "trigger": {"matchers": ['alertname="X"']}, "action": {"type": name}}
-        )
-        assert type(policy.action) is action.params_model
+        assert mapping["mapping"][name] == f"#/$defs/{action.params_model.__name__}"
 
 
 def test_derived_facts() -> None:
-    assert {
-        "restart_app",
-        "restart_instance",
-        "scale",
-        "rollback",
-        "start_deployment",
-        "set_deployment_weight",
-        "promote_deployment",
-        "cancel_deployment",
-    } == MUTATING_CALLS
-    assert [a for a in ACTIONS if is_per_instance(a)] == ["restart_instance"]
-    assert [a for a in ACTIONS if needs_instance_count(a)] == ["restart_instance", "scale"]
+    assert {call for a in ACTIONS.values() for call in a.mutates} == MUTATING_CALLS
+    assert {"restart_app", "restart_instance", "scale", "rollback", "start_deployment"} <= MUTATING_CALLS
+    assert {"set_deployment_weight", "promote_deployment", "cancel_deployment"} <= MUTATING_CALLS
+    assert is_per_instance("restart_instance") and not is_per_instance("scale")
+    assert needs_instance_count("restart_instance") and needs_instance_count("scale")
+    assert not needs_instance_count("restart_app") and not needs_instance_count("blue_green")
     assert not is_per_instance("no_such_action") and not needs_instance_count("no_such_action")
 
 
