@@ -58,7 +58,8 @@ MUTATING_CALLS: frozenset[str] = frozenset(call for a in ACTIONS.values() for ca
 
 
 def params_union() -> Any:
-    """The policy's ``action:`` type: the registered params models, tagged by ``type``."""
+    """The policy's ``action:`` type: the registered params models, tagged by ``type`` (``Union[...]``: the
+    members are known only at run time, so ``X | Y`` cannot spell it)."""
     return Annotated[Union[tuple(a.params_model for a in ACTIONS.values())], Field(discriminator="type")]  # noqa: UP007
 
 
