@@ -1,8 +1,9 @@
 """Seam between Paramedic and an application platform (local supervisord+HAProxy, Cloud Foundry, ...).
 
 Platform adapters are leaves: the collector uses :class:`Platform` (``discover``) to learn scrape targets,
-remediation uses :class:`Remediable` (restart, scale, blue-green deployments, rollback). Adapters must be safe
-to call from any thread.
+remediation uses :class:`Remediable`: the read side :class:`AppInventory` (apps, instances, revisions) and the
+write verbs its actions call, :class:`InstanceControl` (restart, scale) and :class:`DeploymentControl`
+(blue-green deployments, rollback). Adapters must be safe to call from any thread.
 """
 
 from __future__ import annotations
@@ -11,9 +12,12 @@ from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
 __all__ = [
+    "AppInventory",
     "Deployment",
+    "DeploymentControl",
     "DiscoveredTarget",
     "Instance",
+    "InstanceControl",
     "Platform",
     "PlatformError",
     "Remediable",
@@ -95,16 +99,21 @@ class Deployment:
 
 
 @runtime_checkable
-class Remediable(Protocol):
-    """What remediation needs from a platform. Every action is idempotent (a retried call completes a
-    half-done one and does not apply twice) and raises :class:`PlatformError` naming the call and the
-    platform's answer. Return values beyond ``None`` are informational (``object``)."""
-
-    name: str
+class AppInventory(Protocol):
+    """Read side: which apps run, their instances and revisions, as the platform reports them now. Nothing
+    here changes the platform; answers may be cached briefly (the dashboard and the engine's blast-radius
+    count do). Raises :class:`PlatformError` when the platform API fails."""
 
     def apps(self) -> list[str]: ...
 
     def app_instances(self, app: str) -> list[Instance]: ...
+
+    def revisions(self, app: str) -> list[Revision]: ...
+
+
+@runtime_checkable
+class InstanceControl(Protocol):
+    """Write side, instances: restart all or one, change the count. Return values are informational."""
 
     def restart_app(self, app: str) -> object: ...
 
@@ -112,7 +121,12 @@ class Remediable(Protocol):
 
     def scale(self, app: str, instances: int) -> object: ...
 
-    def revisions(self, app: str) -> list[Revision]: ...
+
+@runtime_checkable
+class DeploymentControl(Protocol):
+    """Write side, revisions: one blue-green/canary deployment walks start → set weight ... → promote (or
+    cancel); ``rollback`` replaces the current revision at once. One state machine, so one seam (five
+    verbs)."""
 
     def start_deployment(self, app: str, revision: str, weight_pct: int) -> Deployment:
         """Start ``revision`` beside the live one with ``weight_pct`` of the traffic."""
@@ -128,8 +142,16 @@ class Remediable(Protocol):
         """All traffic back to the previous revision, new instances stopped."""
         ...
 
-    def deployment(self, deployment: str) -> Deployment: ...
-
     def rollback(self, app: str, revision: str) -> Deployment:
         """Deploy an earlier ``revision`` (all at once) and make it current."""
         ...
+
+
+@runtime_checkable
+class Remediable(AppInventory, InstanceControl, DeploymentControl, Protocol):
+    """What remediation needs from a platform: the verbs its actions (``remediation.actions``) call, and the
+    read side they and the engine look at. Every write is idempotent (a retried call completes a half-done
+    one and does not apply twice) and raises :class:`PlatformError` naming the call and the platform's answer.
+    Adapters may offer more (e.g. ``deployment(id)``); remediation does not rely on it."""
+
+    name: str

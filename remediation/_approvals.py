@@ -7,9 +7,9 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from remediation._alerts import EngineAlerts
 from remediation._journal import Journal
 from remediation._metrics import RemediationMetrics
-from remediation._notify import Notifier
 from remediation.model import ActionRecord, ActionRequest, EventKind
 
 __all__ = ["Approvals"]
@@ -19,12 +19,12 @@ class Approvals:
     def __init__(
         self,
         journal: Journal,
-        notifier: Notifier,
+        alerts: EngineAlerts,
         metrics: RemediationMetrics,
         clock: Callable[[], datetime],
     ) -> None:
         self._journal = journal
-        self._notifier = notifier
+        self._alerts = alerts
         self._metrics = metrics
         self._clock = clock
         self._pending: dict[str, datetime] = {}  # action id -> expires at
@@ -35,7 +35,7 @@ class Approvals:
         self._pending[req.id] = expires
         self._metrics.pending_approvals.set(len(self._pending))
         self._journal.outcome(req, "pending_approval")
-        self._notifier.approval_pending(req, expires)
+        self._alerts.approval_pending(req, expires)
 
     def expires(self, action_id: str) -> datetime | None:
         """When the approval of ``action_id`` expires, or None unless it is pending now (read from the
@@ -57,7 +57,7 @@ class Approvals:
                 rec = self._journal.audit.get(aid)
                 if rec is not None:
                     self._journal.outcome(rec.request, "expired")
-                    self._notifier.approval_decided(rec.request, "not decided in time (expired)")
+                    self._alerts.approval_decided(rec.request, "not decided in time (expired)")
         self._metrics.pending_approvals.set(len(self._pending))
 
     def claim(self, rec: ActionRecord) -> bool:
@@ -72,4 +72,4 @@ class Approvals:
         """Journal a claimed approval's decision (``approved``/``rejected``) and resolve its alert."""
         self._journal.event(req.id, kind, data)
         self._journal.outcome(req, kind)
-        self._notifier.approval_decided(req, decision)
+        self._alerts.approval_decided(req, decision)

@@ -20,10 +20,11 @@ from typing import Protocol
 
 from alerting.model import Alert
 from remediation._journal import Journal
+from remediation.actions import needs_instance_count
 from remediation.base import Rail
 from remediation.config import Policy
 from remediation.model import ActionRecord, ActionRequest
-from remediation.rails import INSTANCE_ACTIONS, RailEnv
+from remediation.rails import RailEnv
 
 __all__ = ["Decide", "Deferral", "RailsKey", "Verdict", "rails_key"]
 
@@ -189,9 +190,7 @@ class Deferral:
         if not self._deferred or self._closing:
             return
         apps = {
-            d.request.target.app
-            for d in self._deferred.values()
-            if d.request.action in INSTANCE_ACTIONS or d.request.action == "scale"
+            d.request.target.app for d in self._deferred.values() if needs_instance_count(d.request.action)
         }
         for app in sorted(apps):
             await self._prefetch_app(app)

@@ -11,10 +11,10 @@ from collections.abc import Callable
 from pydantic import ValidationError
 
 from platforms.base import PlatformError, Remediable
+from remediation._alerts import EngineAlerts
 from remediation._context import EngineContext, QueryFn, QueryRangeFn
 from remediation._journal import Journal
 from remediation._metrics import RemediationMetrics
-from remediation._notify import Notifier
 from remediation.actions import ACTIONS
 from remediation.base import ActionResult, RemediationError, Verifier
 from remediation.config import Policy, VerifySpec
@@ -30,7 +30,7 @@ class Executor:
         self,
         platform: Remediable,
         journal: Journal,
-        notifier: Notifier,
+        alerts: EngineAlerts,
         metrics: RemediationMetrics,
         verifier: Verifier,
         *,
@@ -44,7 +44,7 @@ class Executor:
     ) -> None:
         self._platform = platform
         self._journal = journal
-        self._notifier = notifier
+        self._alerts = alerts
         self._metrics = metrics
         self._verifier = verifier
         self._policy = policy
@@ -139,4 +139,4 @@ class Executor:
         """A human is needed: journal it and alert."""
         self._journal.event(req.id, "escalated", {"reason": reason})
         self._journal.outcome(req, "escalated")
-        self._notifier.escalated(req, reason)
+        self._alerts.escalated(req, reason)

@@ -10,9 +10,9 @@ from typing import Literal
 
 from alerting.dispatch import Matcher, matchers_match, parse_matcher
 from alerting.model import Alert
+from remediation.actions import is_per_instance
 from remediation.config import Policy
 from remediation.model import ActionRequest, Target, request_id
-from remediation.rails._env import INSTANCE_ACTIONS
 
 __all__ = ["CompiledPolicy", "Planned", "compile_policy", "plan_alert", "policy_version"]
 
@@ -49,10 +49,10 @@ def _target(policy: Policy, labels: dict[str, str]) -> tuple[Target, str | None]
     app = spec.app if spec.app is not None else labels.get(spec.app_label)
     if app is None:
         return Target(""), f"alert lacks label {spec.app_label}"
-    if policy.action.type not in INSTANCE_ACTIONS:
+    if not is_per_instance(policy.action.type):
         return Target(app), None  # app-level actions target the app, whatever instance alerted
     if spec.instance_label is None:
-        return Target(app), "policy target.instance_label is not set (restart_instance needs it)"
+        return Target(app), f"policy target.instance_label is not set ({policy.action.type} needs it)"
     raw = labels.get(spec.instance_label)
     if raw is None:
         return Target(app), f"alert lacks label {spec.instance_label}"

@@ -23,7 +23,7 @@ from typing import Literal
 
 from alerting.base import DecisionLinks
 from alerting.model import Alert
-from remediation._notify import APPROVAL_ALERT
+from remediation._alerts import APPROVAL_ALERT
 from remediation.base import RemediationError
 
 __all__ = ["ApprovalError", "ApprovalSigner", "Decision", "SignedApprovalLinks"]

@@ -5,7 +5,8 @@
   never applied again.
 * :class:`Rail` — one safety rail: looks at a request and the audit history and refuses it or lets it pass.
 * :class:`Action` — one action kind (restart, scale, rollback, blue-green): a typed async function over the
-  platform; the engine around it schedules, locks, rate-limits, verifies and audits.
+  platform verbs, with its :class:`ActionParams` model and the facts the engine and rails need; the engine
+  around it schedules, locks, rate-limits, verifies and audits.
 * :class:`Verifier` — decides whether the triggering condition cleared after an action.
 * :class:`Judge` — compares a new revision's samples with the old one's (blue-green gates).
 
@@ -20,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 from platforms.base import Remediable
 from remediation.model import ActionRecord, ActionRequest, AuditEvent, Target
@@ -28,6 +29,7 @@ from remediation.model import ActionRecord, ActionRequest, AuditEvent, Target
 __all__ = [
     "Action",
     "ActionContext",
+    "ActionParams",
     "ActionResult",
     "AuditLog",
     "Judge",
@@ -103,10 +105,44 @@ class ActionContext(Protocol):
     async def sleep(self, seconds: float) -> None: ...
 
 
+class ActionParams(BaseModel):
+    """Base of every action's params model: the policy's ``action:`` mapping, tagged by ``type`` (the
+    action's name, a ``Literal`` in the subclass). ``problems`` are cross-field checks the policy loader
+    reports with file and line, as (key path under ``action``, message)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    type: str
+
+    def problems(self) -> list[tuple[tuple[str, ...], str]]:
+        return []
+
+
 @runtime_checkable
 class Action(Protocol):
+    """One action kind, registered by ``name`` in :data:`remediation.actions.ACTIONS`; everything else about
+    the action derives from these facts (the policy schema's ``action`` union, the simulation's list of
+    mutating calls, the rails' view of what an action touches).
+
+    * ``params_model`` — its :class:`ActionParams` subclass (``type: Literal[name]``);
+    * ``mutates`` — the platform verbs it may call that change something (a simulation records them
+      instead of calling them);
+    * ``per_instance`` — it acts on one instance (``target.instance`` from the alert's instance label) and
+      locks only that instance; otherwise it acts on, and locks, the whole app;
+    * ``needs_instance_count`` — the blast-radius rail bounds it, so the engine reads the app's instance
+      count before deciding;
+    * ``instances_down`` — how many of an app's ``instances`` an app-level action takes out of service at
+      once (a scale-in: the ones it removes); per-instance actions take one each.
+
+    ``run`` is called by the engine on its event loop, one call per started request."""
+
     name: str
-    params_model: type[BaseModel]
+    params_model: type[ActionParams]
+    mutates: frozenset[str]
+    per_instance: bool
+    needs_instance_count: bool
+
+    def instances_down(self, params: BaseModel, instances: int) -> int: ...
 
     async def run(self, ctx: ActionContext, target: Target, params: BaseModel) -> ActionResult: ...
 

@@ -24,28 +24,25 @@ Durations are Prometheus-style (``30s``, ``5m``, ``1h30m``) or seconds.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Literal, TypeAlias
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from alerting.dispatch.config import Duration
+from remediation.actions import params_union
+from remediation.base import ActionParams
 
 __all__ = [
     "ActionSpec",
-    "ApprovalRail",
-    "BlastRadiusRail",
-    "BlueGreenParams",
-    "BudgetRail",
-    "CircuitBreakerRail",
+    "ApprovalRailConfig",
+    "BlastRadiusRailConfig",
+    "BudgetRailConfig",
+    "CircuitBreakerRailConfig",
     "GlobalRails",
     "Policy",
     "PolicyFile",
     "RailsConfig",
     "RemediationConfig",
-    "RestartAppParams",
-    "RestartInstanceParams",
-    "RollbackParams",
-    "ScaleParams",
     "ScheduleTrigger",
     "TargetSpec",
     "TriggerSpec",
@@ -93,78 +90,35 @@ class TargetSpec(_Model):
 # -- actions ------------------------------------------------------------------------------------------------
 
 
-class RestartAppParams(_Model):
-    type: Literal["restart_app"]
-
-
-class RestartInstanceParams(_Model):
-    type: Literal["restart_instance"]
-
-
-class ScaleParams(_Model):
-    """Scale out/in by a step (``adjustment: "+2"``/``"-1"``), a percentage (``"+50%"``) or to a fixed count
-    (``instances: 4``), clamped to ``min_instances``..``max_instances``."""
-
-    type: Literal["scale"]
-    adjustment: str | None = Field(None, pattern=r"^[+-]\d+%?$", description='"+2", "-1", "+50%", "-25%".')
-    instances: int | None = Field(None, ge=0)
-    min_instances: int = Field(1, ge=0)
-    max_instances: int = Field(10, ge=1)
-
-
-class RollbackParams(_Model):
-    """Roll the app back to the revision before the current one (or ``revision``)."""
-
-    type: Literal["rollback"]
-    revision: str | None = None
-
-
-class BlueGreenParams(_Model):
-    """Metric-gated blue-green: start ``revision`` beside the live one, shift traffic through ``steps``
-    (percent of traffic to the new revision), judging the new against the old at each step."""
-
-    type: Literal["blue_green"]
-    revision: str | None = Field(None, description="Revision to deploy (default: given by the request).")
-    steps: list[Annotated[int, Field(gt=0, le=100)]] = Field(default_factory=lambda: [10, 50, 100])
-    step_duration: Duration = Field(30.0, description="Observation time per step before judging.")
-    max_error_ratio_increase: float = Field(
-        0.01, ge=0, description="Fail when new error ratio exceeds old by more than this (absolute)."
-    )
-    max_latency_increase_pct: float = Field(20.0, ge=0, description="Fail when median latency rises more.")
-    alpha: float = Field(0.05, gt=0, lt=1, description="Significance level of the Mann-Whitney U test.")
-    min_effect_size: float = Field(
-        0.2, ge=0, le=1, description="Minimum rank-biserial effect size for a significant difference to fail."
-    )
-
-
-ActionSpec = Annotated[
-    RestartAppParams | RestartInstanceParams | ScaleParams | RollbackParams | BlueGreenParams,
-    Field(discriminator="type"),
-]
+# The registered actions' params models (remediation.actions), tagged by ``type``. mypy sees their base.
+if TYPE_CHECKING:
+    ActionSpec: TypeAlias = ActionParams
+else:
+    ActionSpec = params_union()
 
 
 # -- rails --------------------------------------------------------------------------------------------------
 
 
-class BudgetRail(_Model):
+class BudgetRailConfig(_Model):
     max_actions: int = Field(ge=0, description="At most this many executed actions per window.")
     window: Duration = 3600.0
 
 
-class BlastRadiusRail(_Model):
+class BlastRadiusRailConfig(_Model):
     max_instances_pct: float = Field(
         50.0, gt=0, le=100, description="At most this share of an app's instances acted on at once."
     )
     max_apps: int = Field(3, ge=1, description="At most this many apps being remediated at once.")
 
 
-class CircuitBreakerRail(_Model):
+class CircuitBreakerRailConfig(_Model):
     max_failures: int = Field(3, ge=1, description="Open after this many actions that did not help.")
     window: Duration = 3600.0
     reset_after: Duration = Field(3600.0, description="Close again (half-open) after this long.")
 
 
-class ApprovalRail(_Model):
+class ApprovalRailConfig(_Model):
     required: bool = False
     timeout: Duration = Field(900.0, description="A pending action expires unapproved after this long.")
 
@@ -173,10 +127,10 @@ class RailsConfig(_Model):
     """Per-policy rails; any not given falls back to ``remediation.global_rails``."""
 
     cooldown: Duration | None = Field(None, description="Minimum time between actions on the same target.")
-    budget: BudgetRail | None = None
-    blast_radius: BlastRadiusRail | None = None
-    circuit_breaker: CircuitBreakerRail | None = None
-    approval: ApprovalRail | None = None
+    budget: BudgetRailConfig | None = None
+    blast_radius: BlastRadiusRailConfig | None = None
+    circuit_breaker: CircuitBreakerRailConfig | None = None
+    approval: ApprovalRailConfig | None = None
     max_defer: Duration | None = Field(
         None, description="Longest a request deferred by a transient rail waits before it expires."
     )
@@ -212,10 +166,10 @@ class GlobalRails(_Model):
     """Defaults for every policy's rails, and global limits across all policies."""
 
     cooldown: Duration = 300.0
-    budget: BudgetRail = Field(default_factory=lambda: BudgetRail(max_actions=20, window=3600.0))
-    blast_radius: BlastRadiusRail = Field(default_factory=BlastRadiusRail)
-    circuit_breaker: CircuitBreakerRail = Field(default_factory=CircuitBreakerRail)
-    approval: ApprovalRail = Field(default_factory=ApprovalRail)
+    budget: BudgetRailConfig = Field(default_factory=lambda: BudgetRailConfig(max_actions=20, window=3600.0))
+    blast_radius: BlastRadiusRailConfig = Field(default_factory=BlastRadiusRailConfig)
+    circuit_breaker: CircuitBreakerRailConfig = Field(default_factory=CircuitBreakerRailConfig)
+    approval: ApprovalRailConfig = Field(default_factory=ApprovalRailConfig)
     max_concurrent: int = Field(4, ge=1, description="Actions running at once across all policies.")
     max_defer: Duration = Field(
         600.0,

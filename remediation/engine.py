@@ -23,7 +23,7 @@ after ``max_defer``. :meth:`recover` re-queues deferred requests (they never sta
 
 The engine coordinates; its parts live in ``remediation._approvals`` (pending approvals),
 ``remediation._deferral`` (the deferred queue and its re-checks), ``remediation._execution`` (running and
-verifying a started action), ``remediation._recovery`` (crash recovery), ``remediation._notify`` (alerts to
+verifying a started action), ``remediation._recovery`` (crash recovery), ``remediation._alerts`` (alerts to
 the dispatcher) and ``remediation._journal`` (audit events with their metrics).
 """
 
@@ -48,21 +48,21 @@ from alerting.base import AlertSink
 from alerting.dispatch import write_json_atomic
 from alerting.model import Alert
 from platforms.base import PlatformError, Remediable
+from remediation._alerts import EngineAlerts
 from remediation._approvals import Approvals
 from remediation._context import QueryFn, QueryRangeFn
 from remediation._deferral import Deferral, RailsKey, Verdict
 from remediation._execution import Executor
 from remediation._journal import Journal, describe
 from remediation._metrics import RemediationMetrics
-from remediation._notify import Notifier
 from remediation._plan import CompiledPolicy, compile_policy, plan_alert
 from remediation._recovery import Recovery
-from remediation.actions import ACTIONS
+from remediation.actions import ACTIONS, needs_instance_count
 from remediation.approval import ApprovalSigner, SignedApprovalLinks
 from remediation.base import AuditLog, RemediationError, Verifier
 from remediation.config import GlobalRails, Policy
 from remediation.model import ActionRecord, ActionRequest, AuditEvent
-from remediation.rails import INSTANCE_ACTIONS, CircuitBreakerRail, RailEnv, build_rails, defers
+from remediation.rails import CircuitBreakerRail, RailEnv, build_rails, defers
 from remediation.verify import AlertVerifier
 
 __all__ = [
@@ -149,8 +149,8 @@ class RemediationEngine:
         self._env = RailEnv(global_rails, self._policy, self._running, {})
         self._rails = build_rails(self._env)
         self._journal = Journal(audit, clock, self._metrics)
-        self._notifier = Notifier(notify, clock=clock, external_url=external_url)
-        self._approvals = Approvals(self._journal, self._notifier, self._metrics, clock)
+        self._alerts = EngineAlerts(notify, clock=clock, external_url=external_url)
+        self._approvals = Approvals(self._journal, self._alerts, self._metrics, clock)
         # Signed approve/reject links, minted only into notifications (see remediation.approval).
         self.approval_links: SignedApprovalLinks | None = None
         if approval_signer is not None:
@@ -167,7 +167,7 @@ class RemediationEngine:
         self._executor = Executor(
             platform,
             self._journal,
-            self._notifier,
+            self._alerts,
             self._metrics,
             self._verifier,
             policy=self._policy,
@@ -407,7 +407,7 @@ class RemediationEngine:
 
     async def _prefetch(self, req: ActionRequest) -> None:
         """Instance count for the blast-radius rail (read in a thread, cached 2 s per app)."""
-        if req.action in INSTANCE_ACTIONS or req.action == "scale":
+        if needs_instance_count(req.action):
             await self._prefetch_app(req.target.app)
 
     async def _prefetch_app(self, app: str) -> None:

@@ -101,14 +101,12 @@ class UAATokens:
             )
         except httpx.TransportError as exc:
             reason = "timeout" if isinstance(exc, httpx.TimeoutException) else "connect_error"
-            self._metrics.calls.labels("uaa", "/oauth/token", "POST", reason).inc()
-            self._metrics.errors.labels("uaa", "/oauth/token", reason).inc()
+            self._metrics.uaa.attempt(call, time.perf_counter() - started, ok=False)
+            self._metrics.uaa.failed(reason)
             raise CFUnavailableError(call, f"UAA unreachable: {type(exc).__name__}: {exc}") from exc
-        finally:
-            self._metrics.call_seconds.labels("uaa", "/oauth/token").observe(time.perf_counter() - started)
-        self._metrics.calls.labels("uaa", "/oauth/token", "POST", str(resp.status_code)).inc()
+        self._metrics.uaa.attempt(call, time.perf_counter() - started, ok=resp.status_code == 200)
         if resp.status_code != 200:
-            self._metrics.errors.labels("uaa", "/oauth/token", str(resp.status_code)).inc()
+            self._metrics.uaa.failed(str(resp.status_code))
             raise api_error(call, resp, CFAuthError)
         try:
             body = resp.json()
@@ -174,27 +172,25 @@ class CCClient:
                 )
             except httpx.TransportError as exc:
                 reason = "timeout" if isinstance(exc, httpx.TimeoutException) else "connect_error"
-                self._metrics.calls.labels("cc", endpoint, method, reason).inc()
+                self._metrics.cc.attempt(call, time.perf_counter() - started, ok=False)
                 never_sent = isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout)
                 if (idempotent or never_sent) and attempt < self._retries:
-                    attempt = self._backoff_sleep(endpoint, attempt)
+                    attempt = self._backoff_sleep(call, attempt)
                     continue
-                self._metrics.errors.labels("cc", endpoint, reason).inc()
+                self._metrics.cc.failed(reason)
                 tries = f" after {attempt + 1} attempts" if attempt else ""
                 raise CFUnavailableError(call, f"{reason}{tries}: {type(exc).__name__}: {exc}") from exc
-            finally:
-                self._metrics.call_seconds.labels("cc", endpoint).observe(time.perf_counter() - started)
             status = resp.status_code
-            self._metrics.calls.labels("cc", endpoint, method, str(status)).inc()
+            self._metrics.cc.attempt(call, time.perf_counter() - started, ok=status < 400)
             if status == 401 and not reauthed:
                 reauthed = True
                 token = self._tokens.refresh(token)
                 continue
             if status >= 500 and idempotent and attempt < self._retries:
-                attempt = self._backoff_sleep(endpoint, attempt)
+                attempt = self._backoff_sleep(call, attempt)
                 continue
             if status >= 400:
-                self._metrics.errors.labels("cc", endpoint, str(status)).inc()
+                self._metrics.cc.failed(str(status))
                 raise api_error(call, resp, CFAuthError if status == 401 else CFApiError)
             if not resp.content:
                 return {}
@@ -204,8 +200,8 @@ class CCClient:
                 raise CFApiError(call, f"HTTP {status} with a non-JSON body", status=status) from exc
             return parsed if isinstance(parsed, dict) else {"value": parsed}
 
-    def _backoff_sleep(self, endpoint: str, attempt: int) -> int:
-        self._metrics.retries.labels("cc", endpoint).inc()
+    def _backoff_sleep(self, call: str, attempt: int) -> int:
+        self._metrics.cc.retried(call)
         self._sleep(min(self._max_backoff, self._backoff * 2**attempt))
         return attempt + 1
 

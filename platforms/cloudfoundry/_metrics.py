@@ -5,29 +5,22 @@ from __future__ import annotations
 import threading
 import weakref
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter
+
+from platforms.instrument import PlatformCalls
 
 __all__ = ["CFMetrics", "cf_metrics"]
 
 
 class CFMetrics:
-    """Counters and latencies of every HTTP call to the CC API, UAA and Log Cache."""
+    """Every HTTP call to the CC API, UAA and Log Cache (:mod:`platforms.instrument`'s shared vocabulary:
+    ``call`` is ``METHOD /endpoint/template``, a failed call's reason its HTTP status, ``timeout`` or
+    ``connect_error``), and what is Cloud Foundry's own: token refreshes, Log Cache samples and errors."""
 
     def __init__(self, registry: CollectorRegistry) -> None:
-        self.calls = Counter(
-            "paramedic_cf_api_calls_total",
-            "HTTP calls to Cloud Foundry by API (cc, uaa, log_cache), endpoint template, method and status "
-            "(status is the HTTP code, or 'timeout' / 'connect_error').",
-            ["api", "endpoint", "method", "status"],
-            registry=registry,
-        )
-        self.call_seconds = Histogram(
-            "paramedic_cf_api_call_duration_seconds",
-            "Duration of HTTP calls to Cloud Foundry (each attempt).",
-            ["api", "endpoint"],
-            buckets=(0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
-            registry=registry,
-        )
+        self.cc = PlatformCalls(registry, "cloudfoundry", "cc")
+        self.uaa = PlatformCalls(registry, "cloudfoundry", "uaa")
+        self.log_cache = PlatformCalls(registry, "cloudfoundry", "log_cache")
         self.token_refreshes = Counter(
             "paramedic_cf_token_refreshes_total",
             "UAA client-credentials tokens fetched (first fetch, expiry and 401 refreshes).",
@@ -37,12 +30,6 @@ class CFMetrics:
             "paramedic_cf_api_errors_total",
             "Cloud Foundry calls that failed after retries, by endpoint and reason (status / exception).",
             ["api", "endpoint", "reason"],
-            registry=registry,
-        )
-        self.retries = Counter(
-            "paramedic_cf_api_retries_total",
-            "Retries of idempotent Cloud Foundry calls after a 5xx, timeout or connection error.",
-            ["api", "endpoint"],
             registry=registry,
         )
         self.log_cache_samples = Counter(

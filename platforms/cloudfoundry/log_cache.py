@@ -210,13 +210,9 @@ class LogCacheSource:
                 )
             except httpx.TransportError as exc:
                 reason = "timeout" if isinstance(exc, httpx.TimeoutException) else "connect_error"
-                self._metrics.calls.labels("log_cache", "/api/v1/query", "GET", reason).inc()
+                self._metrics.log_cache.attempt(call, time.perf_counter() - started, ok=False)
                 raise CFUnavailableError(call, f"{reason}: {type(exc).__name__}: {exc}") from exc
-            finally:
-                self._metrics.call_seconds.labels("log_cache", "/api/v1/query").observe(
-                    time.perf_counter() - started
-                )
-            self._metrics.calls.labels("log_cache", "/api/v1/query", "GET", str(resp.status_code)).inc()
+            self._metrics.log_cache.attempt(call, time.perf_counter() - started, ok=resp.status_code == 200)
             if resp.status_code == 401 and attempt == 0:
                 token = self._tokens.refresh(token)
                 continue

@@ -8,33 +8,19 @@ import weakref
 import prometheus_client
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from platforms.instrument import PlatformCalls
+
 __all__ = ["PlatformMetrics", "platform_metrics"]
 
 
 class PlatformMetrics:
-    """Counters for every call the adapter makes to a component, by component, call and result, and for every
-    adapter action (``actions``: one per public action call, whatever component calls it makes)."""
+    """Calls the adapter makes to supervisord and HAProxy (:mod:`platforms.instrument`'s shared vocabulary),
+    and every adapter action (``actions``: one per public action call, whatever component calls it makes)."""
 
     def __init__(self, registry: CollectorRegistry) -> None:
-        self.calls = Counter(
-            "paramedic_platform_calls_total",
-            "Calls made by the platform adapter to a platform component.",
-            ["platform", "component", "call", "result"],
-            registry=registry,
-        )
-        self.errors = Counter(
-            "paramedic_platform_errors_total",
-            "Failed platform calls by component and reason (fault name or exception class).",
-            ["platform", "component", "reason"],
-            registry=registry,
-        )
-        self.call_seconds = Histogram(
-            "paramedic_platform_call_duration_seconds",
-            "Duration of platform component calls.",
-            ["platform", "component"],
-            buckets=(0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10),
-            registry=registry,
-        )
+        self.supervisord = PlatformCalls(registry, "local", "supervisord")
+        self.haproxy = PlatformCalls(registry, "local", "haproxy")
+        self.adapter = PlatformCalls(registry, "local", "adapter")  # errors of actions (exception class)
         self.actions = Counter(
             "paramedic_platform_actions_total",
             "Actions of the platform adapter (scale, restarts, deployments, rollback) by result.",

@@ -241,7 +241,7 @@ class LocalPlatform:
             yield
         except LocalPlatformError as exc:
             result = "error"
-            self._metrics.errors.labels("local", "adapter", type(exc).__name__).inc()
+            self._metrics.adapter.failed(type(exc).__name__)
             raise
         finally:
             self._metrics.action_seconds.labels("local", action).observe(time.monotonic() - started)

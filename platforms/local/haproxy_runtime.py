@@ -59,16 +59,15 @@ class HAProxyRuntime:
         return b"".join(chunks).decode(errors="replace")
 
     def _record(self, call: str, started: float, error: str | None) -> None:
-        self._metrics.call_seconds.labels("local", "haproxy").observe(time.monotonic() - started)
-        self._metrics.calls.labels("local", "haproxy", call, "error" if error else "ok").inc()
+        self._metrics.haproxy.attempt(call, time.monotonic() - started, ok=error is None)
         if error:
-            self._metrics.errors.labels("local", "haproxy", error).inc()
+            self._metrics.haproxy.failed(error)
 
     def _expect(self, cmd: str, ok: str | None) -> None:
         reply = self.command(cmd).strip()
         good = reply == "" if ok is None else reply.startswith(ok)
         if not good:
-            self._metrics.errors.labels("local", "haproxy", "rejected").inc()
+            self._metrics.haproxy.failed("rejected")
             raise RouterError(cmd, reply or "(no reply)")
 
     def set_weight(self, backend: str, server: str, weight: int) -> None:
@@ -99,7 +98,7 @@ class HAProxyRuntime:
             if reply.startswith("Server deleted"):
                 return
             if "connection" not in reply.lower() or time.monotonic() >= deadline:
-                self._metrics.errors.labels("local", "haproxy", "rejected").inc()
+                self._metrics.haproxy.failed("rejected")
                 raise RouterError(cmd, reply or "(no reply)")
             time.sleep(0.05)
 

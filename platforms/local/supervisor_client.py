@@ -55,10 +55,9 @@ class SupervisorClient:
             raise SupervisorUnavailableError(name, f"socket {self.socket_path}: {exc}") from exc
         finally:
             transport.close()
-            self._metrics.call_seconds.labels("local", "supervisord").observe(time.monotonic() - started)
-            self._metrics.calls.labels("local", "supervisord", method, "error" if reason else "ok").inc()
+            self._metrics.supervisord.attempt(method, time.monotonic() - started, ok=reason is None)
             if reason:
-                self._metrics.errors.labels("local", "supervisord", reason).inc()
+                self._metrics.supervisord.failed(reason)
 
     def processes(self) -> list[ProcessInfo]:
         return cast(list[ProcessInfo], self.call("getAllProcessInfo"))

@@ -40,13 +40,13 @@ import string
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal, Protocol
+from typing import Annotated, Any, Literal, Protocol
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
+from alerting.dispatch.config import Duration
 from platforms.base import Deployment
-from remediation.base import ActionContext, ActionResult, Verdict
-from remediation.config import BlueGreenParams
+from remediation.base import ActionContext, ActionParams, ActionResult, Verdict
 from remediation.judge import MannWhitneyJudge, is_inconclusive
 from remediation.model import Target
 
@@ -54,10 +54,30 @@ __all__ = [
     "DEFAULT_ERROR_RATIO_EXPR",
     "DEFAULT_LATENCY_EXPR",
     "BlueGreenAction",
+    "BlueGreenParams",
     "GateSamples",
     "PromQLSamples",
     "SampleSource",
 ]
+
+
+class BlueGreenParams(ActionParams):
+    """Metric-gated blue-green: start ``revision`` beside the live one, shift traffic through ``steps``
+    (percent of traffic to the new revision), judging the new against the old at each step."""
+
+    type: Literal["blue_green"]
+    revision: str | None = Field(None, description="Revision to deploy (default: given by the request).")
+    steps: list[Annotated[int, Field(gt=0, le=100)]] = Field(default_factory=lambda: [10, 50, 100])
+    step_duration: Duration = Field(30.0, description="Observation time per step before judging.")
+    max_error_ratio_increase: float = Field(
+        0.01, ge=0, description="Fail when new error ratio exceeds old by more than this (absolute)."
+    )
+    max_latency_increase_pct: float = Field(20.0, ge=0, description="Fail when median latency rises more.")
+    alpha: float = Field(0.05, gt=0, lt=1, description="Significance level of the Mann-Whitney U test.")
+    min_effect_size: float = Field(
+        0.2, ge=0, le=1, description="Minimum rank-biserial effect size for a significant difference to fail."
+    )
+
 
 # Samples of one gate: {metric: {revision: values}}.
 GateSamples = dict[str, dict[str, list[float]]]
@@ -155,7 +175,16 @@ class BlueGreenAction:
     """Implements :class:`remediation.base.Action`; see the module docstring."""
 
     name = "blue_green"
-    params_model: type[BaseModel] = BlueGreenParams
+    params_model: type[ActionParams] = BlueGreenParams
+    # rollback: the revert after a promotion
+    mutates = frozenset(
+        {"start_deployment", "set_deployment_weight", "promote_deployment", "cancel_deployment", "rollback"}
+    )
+    per_instance = False
+    needs_instance_count = False
+
+    def instances_down(self, params: BaseModel, instances: int) -> int:
+        return 0  # the new revision runs beside the old one
 
     def __init__(
         self,

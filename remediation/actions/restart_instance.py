@@ -2,18 +2,29 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel
 
-from remediation.base import ActionContext, ActionResult
-from remediation.config import RestartInstanceParams
+from remediation.base import ActionContext, ActionParams, ActionResult
 from remediation.model import Target
 
-__all__ = ["RestartInstanceAction"]
+__all__ = ["RestartInstanceAction", "RestartInstanceParams"]
+
+
+class RestartInstanceParams(ActionParams):
+    type: Literal["restart_instance"]
 
 
 class RestartInstanceAction:
     name = "restart_instance"
-    params_model: type[BaseModel] = RestartInstanceParams
+    params_model: type[ActionParams] = RestartInstanceParams
+    mutates = frozenset({"restart_instance"})
+    per_instance = True
+    needs_instance_count = True
+
+    def instances_down(self, params: BaseModel, instances: int) -> int:
+        return 1
 
     async def run(self, ctx: ActionContext, target: Target, params: BaseModel) -> ActionResult:
         if target.instance is None:

@@ -2,18 +2,32 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel
 
-from remediation.base import ActionContext, ActionResult
-from remediation.config import RollbackParams
+from remediation.base import ActionContext, ActionParams, ActionResult
 from remediation.model import Target
 
-__all__ = ["RollbackAction"]
+__all__ = ["RollbackAction", "RollbackParams"]
+
+
+class RollbackParams(ActionParams):
+    """Roll the app back to the revision before the current one (or ``revision``)."""
+
+    type: Literal["rollback"]
+    revision: str | None = None
 
 
 class RollbackAction:
     name = "rollback"
-    params_model: type[BaseModel] = RollbackParams
+    params_model: type[ActionParams] = RollbackParams
+    mutates = frozenset({"rollback"})
+    per_instance = False
+    needs_instance_count = False
+
+    def instances_down(self, params: BaseModel, instances: int) -> int:
+        return 0  # the platform replaces the instances as it does for a deployment
 
     async def run(self, ctx: ActionContext, target: Target, params: BaseModel) -> ActionResult:
         assert isinstance(params, RollbackParams)  # the engine validates with params_model

@@ -3,14 +3,33 @@
 from __future__ import annotations
 
 import math
+from typing import Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
-from remediation.base import ActionContext, ActionResult
-from remediation.config import ScaleParams
+from remediation.base import ActionContext, ActionParams, ActionResult
 from remediation.model import Target
 
-__all__ = ["ScaleAction", "scale_target"]
+__all__ = ["ScaleAction", "ScaleParams", "scale_target"]
+
+
+class ScaleParams(ActionParams):
+    """Scale out/in by a step (``adjustment: "+2"``/``"-1"``), a percentage (``"+50%"``) or to a fixed count
+    (``instances: 4``), clamped to ``min_instances``..``max_instances``."""
+
+    type: Literal["scale"]
+    adjustment: str | None = Field(None, pattern=r"^[+-]\d+%?$", description='"+2", "-1", "+50%", "-25%".')
+    instances: int | None = Field(None, ge=0)
+    min_instances: int = Field(1, ge=0)
+    max_instances: int = Field(10, ge=1)
+
+    def problems(self) -> list[tuple[tuple[str, ...], str]]:
+        out: list[tuple[tuple[str, ...], str]] = []
+        if (self.adjustment is None) == (self.instances is None):
+            out.append(((), "scale needs exactly one of `adjustment` and `instances`"))
+        if self.min_instances > self.max_instances:
+            out.append((("min_instances",), "min_instances is above max_instances"))
+        return out
 
 
 def scale_target(current: int, params: ScaleParams) -> int:
@@ -34,7 +53,14 @@ def scale_target(current: int, params: ScaleParams) -> int:
 
 class ScaleAction:
     name = "scale"
-    params_model: type[BaseModel] = ScaleParams
+    params_model: type[ActionParams] = ScaleParams
+    mutates = frozenset({"scale"})
+    per_instance = False
+    needs_instance_count = True  # a scale-in takes instances down: the blast-radius rail bounds it
+
+    def instances_down(self, params: BaseModel, instances: int) -> int:
+        assert isinstance(params, ScaleParams)  # the caller validates with params_model
+        return max(0, instances - scale_target(instances, params))
 
     async def run(self, ctx: ActionContext, target: Target, params: BaseModel) -> ActionResult:
         assert isinstance(params, ScaleParams)  # the engine validates with params_model

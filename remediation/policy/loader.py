@@ -25,8 +25,9 @@ from pydantic import ValidationError
 from alerting.dispatch import MatcherError, parse_matcher
 from metrics_store.promql import QueryParseError, parse
 from metrics_store.yaml_errors import Loc, YamlProblem, errors_with_lines, key_path, line_for, line_index
+from remediation.actions import is_per_instance
 from remediation.base import RemediationError
-from remediation.config import Policy, PolicyFile, ScaleParams
+from remediation.config import Policy, PolicyFile
 
 __all__ = [
     "LoadedPolicy",
@@ -100,14 +101,9 @@ def _semantic_problems(policy: Policy) -> list[tuple[Loc, str]]:
                 out.append((("trigger", "schedule", "at"), f"not an ISO 8601 date-time: {schedule.at!r}"))
         if policy.target.app is None:
             out.append((("target", "app"), "a scheduled policy needs a fixed `target.app`"))
-    action = policy.action
-    if isinstance(action, ScaleParams):
-        if (action.adjustment is None) == (action.instances is None):
-            out.append((("action",), "scale needs exactly one of `adjustment` and `instances`"))
-        if action.min_instances > action.max_instances:
-            out.append((("action", "min_instances"), "min_instances is above max_instances"))
-    if policy.action.type == "restart_instance" and policy.target.instance_label is None:
-        out.append((("target", "instance_label"), "restart_instance needs `instance_label`"))
+    out.extend((("action", *path), message) for path, message in policy.action.problems())
+    if is_per_instance(policy.action.type) and policy.target.instance_label is None:
+        out.append((("target", "instance_label"), f"{policy.action.type} needs `instance_label`"))
     if policy.verify.expr is not None:
         try:
             parse(policy.verify.expr)  # guarded: no stack-overflowing text or regex reaches the native parser

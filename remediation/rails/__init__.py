@@ -8,7 +8,7 @@ circuit breaker refuse for good (``defers = False``); so does any rail without t
 from __future__ import annotations
 
 from remediation.base import Rail
-from remediation.rails._env import INSTANCE_ACTIONS, RailEnv
+from remediation.rails._env import RailEnv
 from remediation.rails.blast_radius import BlastRadiusRail
 from remediation.rails.budget import BudgetRail
 from remediation.rails.circuit_breaker import BreakerState, CircuitBreakerRail
@@ -17,7 +17,6 @@ from remediation.rails.cooldown import CooldownRail
 from remediation.rails.lock import LockRail
 
 __all__ = [
-    "INSTANCE_ACTIONS",
     "BlastRadiusRail",
     "BreakerState",
     "BudgetRail",

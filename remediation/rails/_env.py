@@ -6,18 +6,16 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from remediation.config import (
-    ApprovalRail,
-    BlastRadiusRail,
-    BudgetRail,
-    CircuitBreakerRail,
+    ApprovalRailConfig,
+    BlastRadiusRailConfig,
+    BudgetRailConfig,
+    CircuitBreakerRailConfig,
     GlobalRails,
     Policy,
 )
 from remediation.model import ActionRequest
 
-__all__ = ["INSTANCE_ACTIONS", "RailEnv"]
-
-INSTANCE_ACTIONS = frozenset({"restart_instance"})  # act on one instance; everything else on the whole app
+__all__ = ["RailEnv"]
 
 
 @dataclass(slots=True)
@@ -36,15 +34,15 @@ class RailEnv:
         c = p.rails.cooldown if p is not None else None
         return self.global_rails.cooldown if c is None else c
 
-    def budget(self, policy: str) -> BudgetRail:
+    def budget(self, policy: str) -> BudgetRailConfig:
         p = self.policy(policy)
         return (p.rails.budget if p is not None else None) or self.global_rails.budget
 
-    def blast_radius(self, policy: str) -> BlastRadiusRail:
+    def blast_radius(self, policy: str) -> BlastRadiusRailConfig:
         p = self.policy(policy)
         return (p.rails.blast_radius if p is not None else None) or self.global_rails.blast_radius
 
-    def circuit_breaker(self, policy: str) -> CircuitBreakerRail:
+    def circuit_breaker(self, policy: str) -> CircuitBreakerRailConfig:
         p = self.policy(policy)
         return (p.rails.circuit_breaker if p is not None else None) or self.global_rails.circuit_breaker
 
@@ -53,6 +51,6 @@ class RailEnv:
         d = p.rails.max_defer if p is not None else None
         return self.global_rails.max_defer if d is None else d
 
-    def approval(self, policy: str) -> ApprovalRail:
+    def approval(self, policy: str) -> ApprovalRailConfig:
         p = self.policy(policy)
         return (p.rails.approval if p is not None else None) or self.global_rails.approval

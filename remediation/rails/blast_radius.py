@@ -8,11 +8,10 @@ from datetime import datetime
 
 from pydantic import ValidationError
 
-from remediation.actions.scale import scale_target
+from remediation.actions import ACTIONS, is_per_instance
 from remediation.base import AuditLog
-from remediation.config import ScaleParams
 from remediation.model import ActionRequest
-from remediation.rails._env import INSTANCE_ACTIONS, RailEnv
+from remediation.rails._env import RailEnv
 
 __all__ = ["BlastRadiusRail"]
 
@@ -45,21 +44,23 @@ class BlastRadiusRail:
         return None
 
     def _touched(self, request: ActionRequest) -> int | None:
-        """Instances the request takes down at once (with the instance actions already running)."""
-        if request.action in INSTANCE_ACTIONS:
+        """Instances the request takes down at once (with the per-instance actions already running); None
+        when that depends on an instance count nobody could read."""
+        action = ACTIONS.get(request.action)
+        if action is None or not action.needs_instance_count:
+            return 0
+        if action.per_instance:
             busy = sum(
                 1
                 for aid, r in self.env.running.items()
-                if aid != request.id and r.target.app == request.target.app and r.action in INSTANCE_ACTIONS
+                if aid != request.id and r.target.app == request.target.app and is_per_instance(r.action)
             )
             return busy + 1
-        if request.action == "scale":
-            try:
-                params = ScaleParams.model_validate(request.params)
-            except ValidationError:
-                return 0  # the action itself reports bad params
-            n = self.env.instance_counts.get(request.target.app)
-            if n is None:
-                return None
-            return max(0, n - scale_target(n, params))
-        return 0
+        try:
+            params = action.params_model.model_validate(request.params)
+        except ValidationError:
+            return 0  # the action itself reports bad params
+        n = self.env.instance_counts.get(request.target.app)
+        if n is None:
+            return None
+        return action.instances_down(params, n)

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from remediation.actions import is_per_instance
 from remediation.base import AuditLog
 from remediation.model import ActionRequest
-from remediation.rails._env import INSTANCE_ACTIONS, RailEnv
+from remediation.rails._env import RailEnv
 
 __all__ = ["LockRail"]
 
@@ -21,11 +22,11 @@ class LockRail:
         self.env = env
 
     def check(self, request: ActionRequest, history: AuditLog, now: datetime) -> str | None:
-        mine_instance = request.action in INSTANCE_ACTIONS
+        mine_instance = is_per_instance(request.action)
         for aid, other in self.env.running.items():
             if aid == request.id or other.target.app != request.target.app:
                 continue
-            both_instances = mine_instance and other.action in INSTANCE_ACTIONS
+            both_instances = mine_instance and is_per_instance(other.action)
             if not both_instances or other.target.instance == request.target.instance:
                 return f"action {aid} ({other.action} on {other.target}) is running on {request.target.app}"
         return None

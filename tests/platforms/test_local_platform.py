@@ -244,7 +244,7 @@ def test_calls_are_counted_by_component_and_result(local_platform: RunningPlatfo
             for s in fam.samples
             if s.name == "paramedic_platform_calls_total"
             and s.labels["component"] == component
-            and s.labels["result"] == result
+            and s.labels["outcome"] == result
         )
 
     assert value("supervisord", "ok") > 0 and value("haproxy", "ok") > 0

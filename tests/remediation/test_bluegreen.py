@@ -15,9 +15,13 @@ from metrics_store.memory import MemoryStore
 from metrics_store.model import labels_from
 from metrics_store.promql.engine import Engine
 from platforms.base import Deployment, Instance, PlatformError, Remediable, Revision
-from remediation.actions.bluegreen import DEFAULT_ERROR_RATIO_EXPR, BlueGreenAction, GateSamples
+from remediation.actions.bluegreen import (
+    DEFAULT_ERROR_RATIO_EXPR,
+    BlueGreenAction,
+    BlueGreenParams,
+    GateSamples,
+)
 from remediation.base import Action, ActionResult, RemediationError
-from remediation.config import BlueGreenParams
 from remediation.model import ActionRequest, Target
 
 T = TypeVar("T")

@@ -258,8 +258,8 @@ def test_timeout_retried_then_platform_error(
     ):
         cf.restart_instance("my_app", 0)
     assert clock.sleeps == [0.2]
-    labels = {"api": "cc", "endpoint": "/v3/processes/:guid/instances/:index", "reason": "timeout"}
-    assert _metric(registry, "paramedic_cf_api_errors_total", labels) == 1
+    labels = {"platform": "cloudfoundry", "component": "cc", "reason": "timeout"}
+    assert _metric(registry, "paramedic_platform_errors_total", labels) == 1
     cf.close()
 
 
@@ -281,7 +281,6 @@ def test_422_names_cf_title_and_is_not_retried(cf: CloudFoundryPlatform, clock: 
 
 def test_call_metrics(cf: CloudFoundryPlatform, registry: CollectorRegistry) -> None:
     cf.app_instances("my_app")
-    labels = {"api": "cc", "endpoint": "/v3/processes/:guid/stats", "method": "GET", "status": "200"}
-    assert _metric(registry, "paramedic_cf_api_calls_total", labels) == 1
-    count = {"api": "cc", "endpoint": "/v3/processes/:guid/stats"}
-    assert _metric(registry, "paramedic_cf_api_call_duration_seconds_count", count) == 1
+    call = {"platform": "cloudfoundry", "component": "cc", "call": "GET /v3/processes/:guid/stats"}
+    assert _metric(registry, "paramedic_platform_calls_total", call | {"outcome": "ok"}) == 1
+    assert _metric(registry, "paramedic_platform_call_duration_seconds_count", call) == 1

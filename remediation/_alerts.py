@@ -17,16 +17,18 @@ from alerting.model import Alert
 from remediation._journal import describe
 from remediation.model import ActionRequest
 
-__all__ = ["APPROVAL_ALERT", "Notifier"]
+__all__ = ["APPROVAL_ALERT", "EngineAlerts"]
 
 APPROVAL_ALERT = "RemediationApprovalPending"  # alertname of approval requests (label action_id: the action)
 
 log = logging.getLogger("remediation.engine")  # the engine's logger: these records are the engine's
 
 
-class Notifier:
-    """``sink`` None: nothing is sent. Approval requests point operators at ``external_url``'s Remediation
-    page."""
+class EngineAlerts:
+    """The alerts the engine raises about its own actions (escalations, approval requests), put into an
+    :class:`alerting.base.AlertSink`: the dispatcher routes them to receivers (this is not an
+    :class:`alerting.base.Notifier`). ``sink`` None: nothing is sent. Approval requests point operators at
+    ``external_url``'s Remediation page."""
 
     def __init__(self, sink: AlertSink | None, *, clock: Callable[[], datetime], external_url: str) -> None:
         self._sink = sink
