@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -14,7 +15,7 @@ from prometheus_client import CollectorRegistry
 
 from log_pipeline.api import logs_router
 from log_pipeline.model import LogRecord
-from log_pipeline.search.query import QuerySyntaxError, parse_query
+from log_pipeline.search.query import QuerySyntaxError, Wildcard, parse_query, resolve_field
 from log_pipeline.search.tail import TailHub, TailRefusedError, matches, record_bytes
 from log_pipeline.search.tantivy_store import TantivyStore
 
@@ -70,11 +71,18 @@ def _finishes(fn: Callable[[], bool], timeout_s: float = 30.0) -> bool:
 
 def test_hostile_wildcards_do_not_freeze_the_matcher() -> None:
     value = "a" * 20_000
-    # each wildcard at the query language's 256-character cap; Python's re needed minutes for the first
-    for query in ["app:" + "*a" * 127 + "*b", "message:" + "*a" * 127 + "*b", "app:" + "?*" * 127 + "b"]:
-        node = parse_query(query)
-        assert not _finishes(lambda node=node: matches(node, _rec(value + " " + value, app=value)))
-    assert _finishes(lambda: matches(parse_query("app:" + "*a" * 127), _rec("", app=value)))
+    # each wildcard at the query language's 256-character cap (built as nodes: the parser also caps the '*'
+    # of a query at MAX_WILDCARD_STARS, but the matcher must be linear whatever it is given); Python's re
+    # needed minutes for the first
+    app, message = resolve_field("app"), resolve_field("message")
+    for node in [
+        Wildcard(app, "*a" * 127 + "*b"),
+        Wildcard(message, "*a" * 127 + "*b"),
+        Wildcard(app, "?*" * 127 + "b"),
+    ]:
+        record = _rec(value + " " + value, app=value)
+        assert not _finishes(functools.partial(matches, node, record))
+    assert _finishes(lambda: matches(Wildcard(app, "*a" * 127), _rec("", app=value)))
 
 
 def test_phrase_of_repeated_tokens_does_not_freeze() -> None:

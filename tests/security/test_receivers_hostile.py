@@ -201,12 +201,15 @@ def search_total(target: Target, q: str) -> int:
 
 
 def test_hostile_wildcard_tail_query_is_answered_and_the_server_stays_up(target: Target) -> None:
-    hostile = "message:" + "*a" * 127 + "*b"  # a wildcard at the query language's 256-character cap
+    # a wildcard near the query language's caps: 242 characters (256 allowed), 16 '*' (16 allowed)
+    hostile = "message:" + ("*" + "a" * 15) * 15 + "*b"
     with target.client("viewer") as c:
         too_long = c.get(TAIL, params={"q": "message:" + "*a" * 3000})
         assert too_long.status_code == 400 and "4096 bytes" in too_long.json()["error"]
         too_wild = c.get(TAIL, params={"q": "message:" + "*a" * 300 + "*b"})
         assert too_wild.status_code == 400 and "wildcard longer than 256" in too_wild.json()["error"]
+        too_starry = c.get(TAIL, params={"q": "message:" + "*a" * 17})
+        assert too_starry.status_code == 400 and "more than 16 '*'" in too_starry.json()["error"]
         with c.stream("GET", TAIL, params={"q": hostile}) as tail:
             assert tail.status_code == 200
             wait_until(lambda: metric(target, "paramedic_log_tail_subscribers") == 1, 10, "the subscription")
