@@ -198,7 +198,7 @@ class AlertmanagerHandlers:
     async def post_alerts(self, request: Request) -> Response:
         return await run_in_threadpool(self.ingest, await request.body())
 
-    def get_alerts(  # noqa: PLR0917 - query parameters
+    def get_alerts(
         self,
         active: bool = True,
         silenced: bool = True,

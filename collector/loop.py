@@ -70,7 +70,7 @@ class _JobMetrics:
 
 
 class ScrapeLoop:
-    def __init__(
+    def __init__(  # noqa: PLR0913 - a target, its settings and the manager's shared pieces, keyword-only
         self,
         target: Target,
         settings: ScrapeSettings,

@@ -62,7 +62,7 @@ class _JobState:
 
 
 class ScrapeManager:
-    def __init__(
+    def __init__(  # noqa: PLR0913 - config, sink, platform; the rest keyword-only with defaults
         self,
         config: CollectorConfig,
         appender: Appender,

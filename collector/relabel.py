@@ -74,20 +74,10 @@ def relabel(labels: dict[str, str], rules: Sequence[CompiledRule]) -> dict[str, 
     for rule in rules:
         action = rule.action
         if action in ("labeldrop", "labelkeep"):
-            keep = action == "labelkeep"
-            for name in list(labels):
-                if rule.regex.matches(name) != keep:
-                    del labels[name]
+            _drop_names(labels, rule, keep=action == "labelkeep")
             continue
         if action == "labelmap":
-            for name, value in sorted(labels.items()):
-                m = rule.regex.match(name)
-                if m is not None:
-                    new = m.expand(rule.replacement)
-                    if value:
-                        labels[new] = value
-                    else:
-                        labels.pop(new, None)
+            _labelmap(labels, rule)
             continue
         value = rule.separator.join(labels.get(n, "") for n in rule.source_labels)
         if action == "keep":
@@ -98,19 +88,41 @@ def relabel(labels: dict[str, str], rules: Sequence[CompiledRule]) -> dict[str, 
                 return None
         elif action == "hashmod":
             labels[rule.target_label] = str(hashmod(value, rule.modulus))
-        else:  # replace
-            m = rule.regex.match(value)
-            if m is None:
-                continue
-            target = m.expand(rule.target_label)
-            if _LABEL_NAME.fullmatch(target) is None:
-                continue
-            res = m.expand(rule.replacement)
-            if res:
-                labels[target] = res
-            else:
-                labels.pop(target, None)
+        else:
+            _replace(labels, rule, value)
     return labels
+
+
+def _drop_names(labels: dict[str, str], rule: CompiledRule, *, keep: bool) -> None:
+    """``labeldrop`` (``keep`` False) or ``labelkeep``: names matching the regex go, or only they stay."""
+    for name in list(labels):
+        if rule.regex.matches(name) != keep:
+            del labels[name]
+
+
+def _labelmap(labels: dict[str, str], rule: CompiledRule) -> None:
+    for name, value in sorted(labels.items()):
+        m = rule.regex.match(name)
+        if m is not None:
+            new = m.expand(rule.replacement)
+            if value:
+                labels[new] = value
+            else:
+                labels.pop(new, None)
+
+
+def _replace(labels: dict[str, str], rule: CompiledRule, value: str) -> None:
+    m = rule.regex.match(value)
+    if m is None:
+        return
+    target = m.expand(rule.target_label)
+    if _LABEL_NAME.fullmatch(target) is None:
+        return
+    res = m.expand(rule.replacement)
+    if res:
+        labels[target] = res
+    else:
+        labels.pop(target, None)
 
 
 def relabel_labels(labels: Labels | Mapping[str, str], rules: Sequence[CompiledRule]) -> Labels | None:

@@ -112,7 +112,7 @@ class AlertingService:
     loop.
     """
 
-    def __init__(
+    def __init__(  # noqa: PLR0913 - two config sections and the stores they need, keyword-only
         self,
         rules: RulesConfig | None,
         alerting: AlertingConfig | None,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -15,13 +16,27 @@ from remediation.audit import jsonable
 from remediation.base import RemediationError
 from remediation.model import ActionRequest
 
-__all__ = ["EngineContext", "QueryFn", "QueryRangeFn"]
+__all__ = ["CallSettings", "EngineContext", "QueryFn", "QueryRangeFn"]
 
 T = TypeVar("T")
 QueryFn = Callable[[str], Awaitable[list[tuple[dict[str, str], float]]]]
 QueryRangeFn = Callable[
     [str, datetime, datetime, float], Awaitable[list[tuple[dict[str, str], list[tuple[float, float]]]]]
 ]
+
+
+@dataclass(frozen=True)
+class CallSettings:
+    """How every action of one engine calls out: platform call retries (doubling backoff from
+    ``backoff_s``), simulation (mutating calls recorded, not made), the engine's stop event, and its
+    queries (None: the engine has no metrics store)."""
+
+    retries: int
+    backoff_s: float
+    simulate: bool
+    stopping: asyncio.Event
+    query: QueryFn | None
+    query_range: QueryRangeFn | None
 
 
 class EngineContext:
@@ -32,23 +47,18 @@ class EngineContext:
         *,
         event: Callable[[str, dict[str, Any]], None],
         metrics: RemediationMetrics,
-        retries: int,
-        backoff_s: float,
-        simulate: bool,
-        stopping: asyncio.Event,
-        query: QueryFn | None,
-        query_range: QueryRangeFn | None,
+        calls: CallSettings,
     ) -> None:
         self.platform = platform
         self.request = request
         self._event = event
         self._metrics = metrics
-        self._retries = retries
-        self._backoff_s = backoff_s
-        self._simulate = simulate
-        self._stopping = stopping
-        self._query = query
-        self._query_range = query_range
+        self._retries = calls.retries
+        self._backoff_s = calls.backoff_s
+        self._simulate = calls.simulate
+        self._stopping = calls.stopping
+        self._query = calls.query
+        self._query_range = calls.query_range
 
     async def call(self, name: str, fn: Callable[..., T], *args: Any) -> T:
         if self._simulate and name in MUTATING_CALLS:

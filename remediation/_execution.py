@@ -3,7 +3,6 @@ journaled, then verification and, when it fails, revert or escalation."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import Callable
@@ -12,7 +11,7 @@ from pydantic import ValidationError
 
 from platforms.base import PlatformError, Remediable
 from remediation._alerts import EngineAlerts
-from remediation._context import EngineContext, QueryFn, QueryRangeFn
+from remediation._context import CallSettings, EngineContext
 from remediation._journal import Journal
 from remediation._metrics import RemediationMetrics
 from remediation.actions import ACTIONS
@@ -35,12 +34,7 @@ class Executor:
         verifier: Verifier,
         *,
         policy: Callable[[str], Policy | None],
-        retries: int,
-        backoff_s: float,
-        simulate: bool,
-        stopping: asyncio.Event,
-        query: QueryFn | None,
-        query_range: QueryRangeFn | None,
+        calls: CallSettings,
     ) -> None:
         self._platform = platform
         self._journal = journal
@@ -48,12 +42,8 @@ class Executor:
         self._metrics = metrics
         self._verifier = verifier
         self._policy = policy
-        self._retries = retries
-        self._backoff_s = backoff_s
-        self._simulate = simulate
-        self._stopping = stopping
-        self._query = query
-        self._query_range = query_range
+        self._calls = calls
+        self._simulate = calls.simulate
 
     async def execute(self, req: ActionRequest) -> None:
         """Run the started ``req`` to its end (``failed`` or ``succeeded`` and verified)."""
@@ -63,12 +53,7 @@ class Executor:
             req,
             event=lambda kind, data: self._journal.event(req.id, kind, data),  # type: ignore[arg-type]
             metrics=self._metrics,
-            retries=self._retries,
-            backoff_s=self._backoff_s,
-            simulate=self._simulate,
-            stopping=self._stopping,
-            query=self._query,
-            query_range=self._query_range,
+            calls=self._calls,
         )
         result = await self._run_action(ctx, req)
         self._metrics.duration.labels(req.action).observe(time.monotonic() - t0)

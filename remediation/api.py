@@ -284,7 +284,7 @@ class ActionsHandlers:
             return _error(409, "this approval link was already used")
         return None
 
-    def list_actions(  # noqa: PLR0917 -- query parameters
+    def list_actions(
         self,
         policy: str | None = None,
         app: str | None = None,

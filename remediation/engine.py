@@ -50,7 +50,7 @@ from alerting.model import Alert
 from platforms.base import PlatformError, Remediable
 from remediation._alerts import EngineAlerts
 from remediation._approvals import Approvals
-from remediation._context import QueryFn, QueryRangeFn
+from remediation._context import CallSettings, QueryFn, QueryRangeFn
 from remediation._deferral import Deferral, RailsKey, Verdict
 from remediation._execution import Executor
 from remediation._journal import Journal, describe
@@ -109,7 +109,7 @@ class RemediationEngine:
     """Implements :class:`alerting.base.AlertSink`. ``put`` is thread-safe; everything else runs on the
     event loop that called :meth:`start` (or the caller's loop for :meth:`handle`)."""
 
-    def __init__(
+    def __init__(  # noqa: PLR0913 - the engine's wiring: three collaborators, the rest keyword-only with defaults
         self,
         policies: Sequence[Policy],
         platform: Remediable,
@@ -171,12 +171,7 @@ class RemediationEngine:
             self._metrics,
             self._verifier,
             policy=self._policy,
-            retries=retries,
-            backoff_s=backoff_s,
-            simulate=simulate,
-            stopping=self._stopping,
-            query=query,
-            query_range=query_range,
+            calls=CallSettings(retries, backoff_s, simulate, self._stopping, query, query_range),
         )
         self._recovery = Recovery(
             self._journal,

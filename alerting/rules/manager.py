@@ -65,7 +65,7 @@ class RuleOptions:
 
 
 class RuleManager:
-    def __init__(  # noqa: PLR0917 - the wiring's agreed positional signature
+    def __init__(
         self,
         files: Sequence[str],
         engine: InstantQuerier,

@@ -118,7 +118,7 @@ def _scan_canonical(line: str, start: int) -> SeriesSpec | None:
     return SeriesSpec(m.group(0), m.group(1), labels, d.get("quantile"), d.get("le"), end)
 
 
-def scan_series(  # noqa: PLR0912, PLR0915, RUF100 - hot path: one pass per line
+def scan_series(  # noqa: PLR0912, PLR0915 - hot path: one pass per line
     line: str, start: int, utf8_names: bool, check_utf8: bool
 ) -> SeriesSpec:
     """Scan the series specification starting at ``line[start]`` (a non-blank character)."""

@@ -88,7 +88,7 @@ class RelpSession:
         """Bytes of an incomplete frame held back (0 between frames)."""
         return len(self._buf)
 
-    def feed(self, data: bytes) -> RelpStep:  # noqa: PLR0912, PLR0915, RUF100 - RELP framing, one pass
+    def feed(self, data: bytes) -> RelpStep:  # noqa: PLR0912, PLR0915 - RELP framing, one pass
         """Handle one read. Linear time whatever the read sizes: while the buffered frame cannot be complete
         yet, a read only appends to the buffer; the frame is copied out once, when it is complete."""
         step = RelpStep()

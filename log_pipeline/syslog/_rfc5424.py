@@ -418,7 +418,7 @@ def parse_rfc5424(data: bytes, *, best_effort: bool = False, compliant_msg: bool
     return scan_rfc5424(data, best_effort, compliant_msg)
 
 
-def scan_rfc5424(  # noqa: PLR0912, RUF100 - hot path: hand-written scanner
+def scan_rfc5424(  # noqa: PLR0912 - hot path: hand-written scanner
     data: bytes, best_effort: bool, compliant_msg: bool
 ) -> SyslogMessage:
     """The exact scanner: every input, exact error texts and columns."""

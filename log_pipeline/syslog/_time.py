@@ -36,7 +36,7 @@ def civil_from_days(days: int) -> tuple[int, int, int]:
     return yoe + era * 400 + (month <= 2), month, day
 
 
-def to_unix_ns(  # noqa: PLR0917 - hot path: positional calls, no tuple packing
+def to_unix_ns(
     year: int, month: int, day: int, hour: int, minute: int, second: int, frac_ns: int, offset_s: int
 ) -> int:
     """Unix nanoseconds of a wall-clock time at UTC offset ``offset_s`` (east positive)."""

@@ -34,7 +34,7 @@ app = typer.Typer(help="Run the demo: a real local platform watched by Paramedic
 
 
 @app.callback(invoke_without_command=True)
-def demo(  # noqa: PLR0917 -- typer options
+def demo(
     ctx: typer.Context,
     http_port: int = typer.Option(9300, "--http-port", help="Port of Paramedic's HTTP API."),
     data_dir: Path = typer.Option(DEFAULT_DATA_DIR, "--data-dir", help="Where the demo keeps its state."),
@@ -63,7 +63,7 @@ def demo(  # noqa: PLR0917 -- typer options
 
 
 @app.command("fault")
-def fault(  # noqa: PLR0917 -- typer options
+def fault(
     app_name: str = typer.Option(..., "--app", help="App to break (see demo.json)."),
     kind: str = typer.Option(..., "--kind", help=f"One of: {', '.join(KINDS)}."),
     instance: int | None = typer.Option(None, "--instance", help="Instance index; default: every instance."),
@@ -100,7 +100,7 @@ def fault(  # noqa: PLR0917 -- typer options
 
 
 @app.command("deploy")
-def deploy(  # noqa: PLR0917 -- typer options
+def deploy(
     app_name: str = typer.Option(..., "--app", help="App to deploy a new revision of."),
     version: str = typer.Option(..., "--version", help="The new revision's app version, e.g. 2.0.0."),
     bad: str | None = typer.Option(None, "--bad", help="Bake a fault into the release: errors or latency."),

@@ -95,7 +95,7 @@ def _parse_since(text: str) -> float:
 
 
 @app.command("backtest")
-def backtest(  # noqa: PLR0917 -- typer options
+def backtest(
     since: str = typer.Option("24h", "--since", help="replay this far back from now (e.g. 24h, 90m)"),
     policy_name: str | None = typer.Option(None, "--policy", help="only this policy"),
     config: Path = typer.Option(Path("paramedic.yaml"), "--config", "-c", help="paramedic.yaml"),
@@ -140,7 +140,7 @@ def backtest(  # noqa: PLR0917 -- typer options
         console.print(f"  {line}", soft_wrap=True)
 
 
-def _backtest_request(  # noqa: PLR0917 -- the command's options
+def _backtest_request(
     config: Path,
     policy_files: list[Path],
     policy_name: str | None,

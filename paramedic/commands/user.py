@@ -51,7 +51,7 @@ def _password(password_file: Path | None) -> str:
 
 
 @app.command("create")
-def create(  # noqa: PLR0917 - CLI options
+def create(
     name: str = typer.Option(..., "--name", help="Log-in name (shown in audit trails)."),
     role: str = typer.Option("viewer", "--role", help=f"One of {', '.join(RANKED_ROLES)}."),
     password_file: Path | None = typer.Option(

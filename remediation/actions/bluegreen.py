@@ -186,7 +186,7 @@ class BlueGreenAction:
     def instances_down(self, params: BaseModel, instances: int) -> int:
         return 0  # the new revision runs beside the old one
 
-    def __init__(
+    def __init__(  # noqa: PLR0913 - the analysis settings of a blue-green policy, keyword-only, each with its default
         self,
         *,
         samples: SampleSource | None = None,

@@ -73,7 +73,7 @@ def _instance_counts(query: InstantQuerier, start: datetime, end: datetime) -> d
     return {dict(s.labels).get("app", ""): int(s.value) for s in value.samples}
 
 
-async def run_backtest(
+async def run_backtest(  # noqa: PLR0913 - what to replay over which window; the rest keyword-only, defaulted
     policies: Sequence[Policy],
     query: InstantQuerier,
     rule_files: Sequence[str],
