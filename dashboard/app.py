@@ -42,7 +42,6 @@ _STATIC_TYPES = {
     ".txt": "text/plain",
     "": "text/plain",
 }
-_DEPLOY_ACTIONS = {"rollback", "blue_green"}
 _MAX_REFINED = 50  # alert episodes per events request whose exact firing time is looked up
 # The exact firing time is looked up with a 1 s step over one coarse step: only while that is at most this
 # many points (a 1,000-hour window or less), well under the engine's 11,000 points per series.
@@ -268,7 +267,7 @@ def _events(sources: Sources, app: str, start: float, end: float) -> list[dict[s
         for a in actions:
             t = float(a.get("created_at") or 0)
             if start <= t <= end:
-                kind = "deployment" if a.get("action") in _DEPLOY_ACTIONS else "action"
+                kind = "deployment" if a.get("deployment") else "action"
                 text = f"{a.get('action', '')} {a.get('target', '')}: {a.get('status', '')}"
                 out.append({"t": t, "kind": kind, "text": text})
     out.sort(key=lambda e: e["t"])

@@ -84,8 +84,9 @@ class ActionsReader(Protocol):
     def recent(
         self, *, app: str | None = None, since_s: float | None = None, limit: int = 20
     ) -> list[dict[str, Any]]:
-        """Remediation actions, newest first: ``id``, ``action``, ``target`` (app or app/index), ``app``,
-        ``status``, ``policy``, ``mode``, ``created_at`` and ``updated_at`` (Unix seconds)."""
+        """Remediation actions, newest first: ``id``, ``action``, ``deployment`` (True when the action drives
+        deployments, e.g. a rollback or blue-green, rather than instances), ``target`` (app or app/index),
+        ``app``, ``status``, ``policy``, ``mode``, ``created_at`` and ``updated_at`` (Unix seconds)."""
         ...
 
 

@@ -27,6 +27,7 @@ from metrics_store.promql import Engine, metric_names, slice_series
 from metrics_store.promql.errors import QueryError
 from metrics_store.promql.values import Matrix, Scalar, Vector
 from platforms.base import Platform, PlatformError, Remediable
+from remediation.actions import changes_deployments
 from remediation.base import AuditLog, RemediationError
 
 __all__ = [
@@ -56,10 +57,10 @@ class PromqlMetricsReader:
 
     def snapshot(self, start_s: float, end_s: float, exprs: Sequence[str] = ()) -> PromqlMetricsReader:
         """A reader evaluating at ``end_s`` whose queries read each metric name once from the store, over
-        ``[start_s - 5 min lookback, end_s]``, and share those samples (see :class:`SnapshotQuerier`): for a
-        page that runs many queries over the same few metrics. The metrics of ``exprs`` (the queries the
+        ``[start_s - the engine's lookback, end_s]``, and share those samples (see :class:`SnapshotQuerier`):
+        for a page that runs many queries over the same few metrics. The metrics of ``exprs`` (the queries the
         page will run) are read at once, in one store read."""
-        window = (round(start_s * 1000) - _LOOKBACK_MS, round(end_s * 1000))
+        window = (round(start_s * 1000) - self._engine.lookback_ms, round(end_s * 1000))
         reads = SnapshotQuerier(self._querier, *window)
         names: set[str] = set()
         for expr in exprs:
@@ -101,9 +102,6 @@ class PromqlMetricsReader:
             RangeSeries(dict(s.labels), [t / 1000 for t in s.timestamps_ms], list(s.values))
             for s in value.series
         ]
-
-
-_LOOKBACK_MS = 300_000  # the engine's default lookback delta
 
 
 class SnapshotQuerier:
@@ -189,6 +187,7 @@ class AuditActions:
             {
                 "id": r.request.id,
                 "action": r.request.action,
+                "deployment": changes_deployments(r.request.action),
                 "target": str(r.request.target),
                 "app": r.request.target.app,
                 "status": r.status,

@@ -97,6 +97,11 @@ class Engine:
         self._monotonic = monotonic
         self._metrics = QueryEngineMetrics(registry)
 
+    @property
+    def lookback_ms(self) -> int:
+        """How far back an instant selector looks (``metrics_store.query.lookback_delta_s``), in ms."""
+        return self._lookback_ms
+
     @classmethod
     def from_limits(
         cls,

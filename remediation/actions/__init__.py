@@ -15,6 +15,7 @@ from typing import Annotated, Any, Union
 
 from pydantic import Field
 
+from platforms.base import DeploymentControl
 from remediation.actions.bluegreen import BlueGreenAction
 from remediation.actions.restart_app import RestartAppAction
 from remediation.actions.restart_instance import RestartInstanceAction
@@ -26,6 +27,7 @@ __all__ = [
     "ACTIONS",
     "MUTATING_CALLS",
     "build_registry",
+    "changes_deployments",
     "is_per_instance",
     "needs_instance_count",
     "params_union",
@@ -61,6 +63,17 @@ def params_union() -> Any:
     """The policy's ``action:`` type: the registered params models, tagged by ``type`` (``Union[...]``: the
     members are known only at run time, so ``X | Y`` cannot spell it)."""
     return Annotated[Union[tuple(a.params_model for a in ACTIONS.values())], Field(discriminator="type")]  # noqa: UP007
+
+
+_DEPLOYMENT_VERBS = frozenset(name for name in vars(DeploymentControl) if not name.startswith("_"))
+
+
+def changes_deployments(action: str) -> bool:
+    """Whether ``action`` drives the platform's deployments (a revision beside or instead of another, the
+    verbs of :class:`~platforms.base.DeploymentControl`) rather than instances: the timeline's
+    "deployment" events."""
+    a = ACTIONS.get(action)
+    return a is not None and bool(a.mutates & _DEPLOYMENT_VERBS)
 
 
 def is_per_instance(action: str) -> bool:

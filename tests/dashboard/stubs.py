@@ -55,6 +55,7 @@ class StubActions:
             {
                 "id": "a1",
                 "action": "restart_instance",
+                "deployment": False,
                 "target": f"{EVIL}/0",
                 "app": EVIL,
                 "status": "succeeded",
@@ -66,6 +67,7 @@ class StubActions:
             {
                 "id": "a2",
                 "action": "rollback",
+                "deployment": True,
                 "target": "checkout",
                 "app": "checkout",
                 "status": "succeeded",
