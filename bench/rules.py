@@ -28,8 +28,15 @@ import numpy as np
 from prometheus_client import CollectorRegistry
 
 from alerting.config import RecentWindowConfig, RulesConfig
-from alerting.rules import CycleCache, RuleManager, RuleOptions
-from alerting.rules._window import FanOut, RecentWindow, WindowedQuerier, WindowTee
+from alerting.rules import (
+    CycleCache,
+    FanOut,
+    RecentWindow,
+    RuleManager,
+    RuleOptions,
+    WindowedQuerier,
+    WindowTee,
+)
 from metrics_store.memory import MemoryStore
 from metrics_store.model import labels_from
 from metrics_store.promql import Engine
