@@ -358,4 +358,6 @@ def compile_rule(
         return PromQLEval(log_pattern_expr(spec.expr, p))
     if isinstance(p, kp.CompositeParams):
         return CompositeEval(p, lookup)
+    if p is not None:  # a kind in KIND_PARAMS without a branch here: never run it as plain PromQL
+        raise RuleEvalError(f"rule {spec.name!r}: no evaluator for kind {spec.kind!r}")
     return PromQLEval(spec.expr)

@@ -9,9 +9,13 @@ from pathlib import Path
 
 import pytest
 from prometheus_client import CollectorRegistry
+from pydantic import BaseModel
 
 from alerting.rules import AlertState, RuleManager, RuleOptions, Template, TemplateError
+from alerting.rules._kinds import compile_rule
+from alerting.rules._load import RuleSpec
 from alerting.rules._template import QueryResult
+from alerting.rules.errors import RuleEvalError
 from metrics_store.memory import MemoryStore
 from metrics_store.model import labels_from
 from metrics_store.promql import Engine
@@ -305,3 +309,12 @@ def test_template_query_function() -> None:
         '{{ with query "up" }}{{ . | first | value }} on {{ . | first | label "instance" }}{{ end }}'
     )
     assert t.expand({}, 0.0, query=query) == "42 on x"
+
+
+def test_a_kind_without_an_evaluator_is_an_error_not_plain_promql() -> None:
+    class NewKindParams(BaseModel):
+        window: str = "5m"
+
+    spec = RuleSpec("NewKind", record=False, expr="up == 0", kind="new_kind", params=NewKindParams())
+    with pytest.raises(RuleEvalError, match="no evaluator for kind 'new_kind'"):
+        compile_rule(spec, lookup=lambda name: None, detectors={})
