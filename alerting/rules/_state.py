@@ -1,9 +1,13 @@
 """The small state file that lets alerts survive a restart: every rule's active alerts (state, active_at,
-fired_at, resolved_at, last_sent_at) and when they were saved. Written atomically (temp file + rename)."""
+fired_at, resolved_at, last_sent_at) and when they were saved. Written atomically (a temp file of its own,
+then rename), so two writers never share a temp file."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -13,10 +17,17 @@ __all__ = ["load_state", "save_state"]
 
 
 def save_state(path: Path, saved_at_ms: int, groups: dict[str, dict[str, list[dict[str, Any]]]]) -> None:
-    tmp = path.with_name(path.name + ".tmp")
+    text = json.dumps({"version": 1, "saved_at_ms": saved_at_ms, "groups": groups})
     try:
-        tmp.write_text(json.dumps({"version": 1, "saved_at_ms": saved_at_ms, "groups": groups}))
-        tmp.replace(path)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+        try:
+            with os.fdopen(fd, "w") as f:
+                f.write(text)
+            Path(tmp).replace(path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                Path(tmp).unlink()
+            raise
     except OSError as exc:
         raise RuleError(f"{path}: cannot write the alert state: {exc}") from exc
 

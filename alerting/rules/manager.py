@@ -20,6 +20,7 @@ import asyncio
 import contextlib
 import logging
 import math
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -87,6 +88,9 @@ class RuleManager:
         self._interval_ms = round(opts.interval_s * 1000)
         self._resend_ms = round(opts.resend_delay_s * 1000)
         self._state_path = state_path
+        # One evaluation cycle (and its state save) at a time: stop() saves while a cycle it cancelled may
+        # still be running in its worker thread.
+        self._cycle = threading.RLock()
         self._external_labels = dict(opts.external_labels or {})
         self._external_url = opts.external_url
         self._detectors = dict(opts.detectors or {})
@@ -163,16 +167,17 @@ class RuleManager:
     def eval_due(self, now_s: float | None = None) -> int:
         """Evaluate every group whose next slot (a multiple of its interval) has come; returns how many."""
         now_ms = round((self._clock() if now_s is None else now_s) * 1000)
-        self._begin_cycle()
-        n = 0
-        for g in self._groups:
-            ts = now_ms - now_ms % g.interval_ms
-            if ts <= g.last_eval_ms:
-                continue
-            self._eval_group(g, ts)
-            n += 1
-        if n and self._state_path is not None:
-            self.save_state(now_ms)
+        with self._cycle:
+            self._begin_cycle()
+            n = 0
+            for g in self._groups:
+                ts = now_ms - now_ms % g.interval_ms
+                if ts <= g.last_eval_ms:
+                    continue
+                self._eval_group(g, ts)
+                n += 1
+            if n and self._state_path is not None:
+                self.save_state(now_ms)
         return n
 
     def _on_arrival(self, g: RuleGroup) -> bool:
@@ -186,14 +191,15 @@ class RuleManager:
         """Evaluate, at ``now``, the groups that follow arrivals and were not evaluated within the last
         ``arrival_min_interval_s`` (or twice their last evaluation time, if longer); returns how many."""
         now_ms = round((self._clock() if now_s is None else now_s) * 1000)
-        self._begin_cycle()
-        n = 0
-        for g in self._groups:
-            if self._on_arrival(g) and now_ms - g.last_eval_ms >= self._arrival_gap_ms(g):
-                self._eval_group(g, now_ms)
-                n += 1
-        if n and self._state_path is not None:
-            self.save_state(now_ms)
+        with self._cycle:
+            self._begin_cycle()
+            n = 0
+            for g in self._groups:
+                if self._on_arrival(g) and now_ms - g.last_eval_ms >= self._arrival_gap_ms(g):
+                    self._eval_group(g, now_ms)
+                    n += 1
+            if n and self._state_path is not None:
+                self.save_state(now_ms)
         return n
 
     def arrival_wait_s(self) -> float | None:
@@ -254,8 +260,9 @@ class RuleManager:
     def save_state(self, now_ms: int) -> None:
         if self._state_path is None:
             return
-        doc = {g.key: {ar.name: ar.snapshot() for ar in g.alerting_rules()} for g in self._groups}
-        save_state(self._state_path, now_ms, doc)
+        with self._cycle:
+            doc = {g.key: {ar.name: ar.snapshot() for ar in g.alerting_rules()} for g in self._groups}
+            save_state(self._state_path, now_ms, doc)
 
     def next_due_s(self) -> float:
         now_ms = round(self._clock() * 1000)
@@ -312,7 +319,8 @@ class RuleManager:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
-        self.save_state(round(self._clock() * 1000))
+        # off the event loop: it waits for a cycle still running in its worker thread
+        await asyncio.to_thread(self.save_state, round(self._clock() * 1000))
 
     async def apply_config(self, files: Sequence[str]) -> None:
         self._load(files)
