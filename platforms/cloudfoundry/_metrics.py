@@ -26,12 +26,6 @@ class CFMetrics:
             "UAA client-credentials tokens fetched (first fetch, expiry and 401 refreshes).",
             registry=registry,
         )
-        self.errors = Counter(
-            "paramedic_cf_api_errors_total",
-            "Cloud Foundry calls that failed after retries, by endpoint and reason (status / exception).",
-            ["api", "endpoint", "reason"],
-            registry=registry,
-        )
         self.log_cache_samples = Counter(
             "paramedic_cf_log_cache_samples_total",
             "Samples read from Log Cache and appended to the metrics store.",
