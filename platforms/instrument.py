@@ -17,10 +17,14 @@ from __future__ import annotations
 
 import threading
 import weakref
+from collections.abc import Callable
+from typing import TypeVar
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
-__all__ = ["PlatformCalls"]
+__all__ = ["PlatformCalls", "per_registry"]
+
+T = TypeVar("T")
 
 
 class _Families:
@@ -52,17 +56,23 @@ class _Families:
         )
 
 
-_LOCK = threading.Lock()
-_BY_REGISTRY: weakref.WeakKeyDictionary[CollectorRegistry, _Families] = weakref.WeakKeyDictionary()
+def per_registry(build: Callable[[CollectorRegistry], T]) -> Callable[[CollectorRegistry], T]:
+    """``build(registry)`` made once per registry (metric families register once; everything over one registry
+    shares them), kept no longer than the registry; thread-safe."""
+    lock = threading.Lock()
+    made: weakref.WeakKeyDictionary[CollectorRegistry, T] = weakref.WeakKeyDictionary()
+
+    def get(registry: CollectorRegistry) -> T:
+        with lock:
+            value = made.get(registry)
+            if value is None:
+                value = made[registry] = build(registry)
+            return value
+
+    return get
 
 
-def _families(registry: CollectorRegistry) -> _Families:
-    with _LOCK:
-        fams = _BY_REGISTRY.get(registry)
-        if fams is None:
-            fams = _Families(registry)
-            _BY_REGISTRY[registry] = fams
-        return fams
+_families = per_registry(_Families)
 
 
 class PlatformCalls:

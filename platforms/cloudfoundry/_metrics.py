@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import threading
-import weakref
-
 from prometheus_client import CollectorRegistry, Counter
 
-from platforms.instrument import PlatformCalls
+from platforms.instrument import PlatformCalls, per_registry
 
 __all__ = ["CFMetrics", "cf_metrics"]
 
@@ -39,15 +36,5 @@ class CFMetrics:
         )
 
 
-_LOCK = threading.Lock()
-_BY_REGISTRY: weakref.WeakKeyDictionary[CollectorRegistry, CFMetrics] = weakref.WeakKeyDictionary()
-
-
-def cf_metrics(registry: CollectorRegistry) -> CFMetrics:
-    """The metrics registered in ``registry``; adapters sharing a registry share them."""
-    with _LOCK:
-        metrics = _BY_REGISTRY.get(registry)
-        if metrics is None:
-            metrics = CFMetrics(registry)
-            _BY_REGISTRY[registry] = metrics
-        return metrics
+cf_metrics = per_registry(CFMetrics)
+"""The metrics registered in a registry; adapters and sources sharing a registry share them."""
