@@ -16,10 +16,12 @@ __all__ = [
     "Deployment",
     "DeploymentControl",
     "DiscoveredTarget",
+    "EventSource",
     "Instance",
     "InstanceControl",
     "Platform",
     "PlatformError",
+    "PlatformEvent",
     "Remediable",
     "Revision",
 ]
@@ -155,3 +157,36 @@ class Remediable(AppInventory, InstanceControl, DeploymentControl, Protocol):
     Adapters may offer more (e.g. ``deployment(id)``); remediation does not rely on it."""
 
     name: str
+
+
+# -- platform events (timeline) ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class PlatformEvent:
+    """Something the platform recorded about an app, for the app timeline, the explained email and the
+    backtest: a push, crash, restart, scale, deployment, start or stop (on Cloud Foundry: a CC audit event).
+    ``app`` is the app key the adapter uses everywhere else (the app's name on the local platform, its GUID
+    on Cloud Foundry); ``time`` is unix seconds; ``kind`` one of ``push``, ``crash``, ``restart``, ``scale``,
+    ``deployment``, ``start``, ``stop``, ``other``; ``type`` the platform's own name for it (e.g.
+    ``audit.app.process.crash``); ``details`` small string facts (instance index, new instance count, exit
+    description, org/space names)."""
+
+    time: float
+    app: str
+    kind: str
+    type: str
+    summary: str
+    actor: str = ""
+    details: dict[str, str] = field(default_factory=dict)
+
+
+@runtime_checkable
+class EventSource(Protocol):
+    """Optional platform seam: the platform's own record of what happened to apps, newest last. ``app`` None
+    means every app the adapter may see; at most ``limit`` events with ``since <= time <= until``. Raises
+    :class:`PlatformError` when the platform API fails."""
+
+    def events(
+        self, app: str | None, since: float, until: float, limit: int = 200
+    ) -> list[PlatformEvent]: ...
