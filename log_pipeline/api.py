@@ -402,6 +402,8 @@ class LogsHandlers:
         tail = self.tail
         if tail is None:
             return _error("unavailable", 503, "live tail is not enabled")
+        if tail.closing.is_set():
+            return _error("unavailable", 503, "the server is shutting down")
         try:
             sub = tail.subscribe(
                 request.query_params.get("q", ""), _principal_name(request), address=_client_address(request)
@@ -445,7 +447,7 @@ class LogsHandlers:
             yield b": connected\n\n"
             if mark is not None and mark.warning is not None:
                 yield b"event: warning\ndata: " + orjson.dumps({"warning": mark.warning}) + b"\n\n"
-            while not await request.is_disconnected():
+            while not tail.closing.is_set() and not await request.is_disconnected():
                 batch: list[LogRecord] = []
                 while len(batch) < TAIL_BATCH_RECORDS and (record := sub.get(0)) is not None:
                     batch.append(record)
@@ -461,6 +463,8 @@ class LogsHandlers:
                 if idle >= self.keepalive_s:
                     idle = 0.0
                     yield b": keepalive\n\n"
+            if tail.closing.is_set():
+                yield b"event: shutdown\ndata: {}\n\n"
         finally:
             tail.unsubscribe(sub)
 

@@ -25,9 +25,10 @@ import gc
 import logging
 import os
 import signal
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from types import FrameType
 
 import prometheus_client
 import uvicorn
@@ -163,6 +164,11 @@ class Paramedic:
         srv = self.config.server
         host = "127.0.0.1" if srv.listen_host in {"", "0.0.0.0", "::"} else srv.listen_host  # noqa: S104
         return f"http://{host}:{srv.listen_port}"
+
+    def begin_shutdown(self) -> None:
+        """SIGTERM/SIGINT arrived: end the streams that would otherwise hold the server open (live tails)."""
+        if self.logs is not None:
+            self.logs.tail.close()
 
     def _build_app(self) -> FastAPI:
         @contextlib.asynccontextmanager
@@ -312,6 +318,20 @@ class Paramedic:
         log.info("reloaded %s", self.config_path)
 
 
+class _UvicornServer(uvicorn.Server):
+    """uvicorn's server, telling Paramedic first when a stop signal arrives: uvicorn waits for open
+    connections before the lifespan shutdown runs, so a stream that only ends with its client (a live tail in
+    a browser tab) must be ended by the signal itself."""
+
+    def __init__(self, on_exit: Callable[[], None], config: uvicorn.Config) -> None:
+        super().__init__(config)
+        self._on_exit = on_exit
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        self._on_exit()
+        super().handle_exit(sig, frame)
+
+
 def serve(config_path: Path) -> None:
     """Load ``config_path`` and serve until SIGINT/SIGTERM. Every file and folder the server creates is
     private (umask 077): the stores write 0600 files in 0700 folders themselves, and this also covers the
@@ -323,7 +343,8 @@ def serve(config_path: Path) -> None:
     if warning is not None:
         log.warning("%s", warning)
     server = Paramedic(config, base_dir=config_path.resolve().parent, config_path=config_path)
-    uv = uvicorn.Server(
+    uv = _UvicornServer(
+        server.begin_shutdown,
         uvicorn.Config(
             server.app,
             host=config.server.listen_host,
@@ -333,7 +354,8 @@ def serve(config_path: Path) -> None:
             lifespan="on",
             # X-Forwarded-For/-Proto only from these peers (client addresses for log-in throttling, https)
             forwarded_allow_ips=[str(net) for net in config.server.trusted_proxies],
-        )
+            timeout_graceful_shutdown=max(1, round(config.server.shutdown_grace_s)),
+        ),
     )
     log.info("serving on http://%s:%d", config.server.listen_host, config.server.listen_port)
     uv.run()

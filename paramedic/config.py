@@ -155,6 +155,13 @@ class ServerConfig(BaseModel):
         "'*' anything). Default: localhost, 127.0.0.1, ::1, listen_host, and any IP address literal "
         "(DNS rebinding needs a name). Other hosts get 400.",
     )
+    shutdown_grace_s: float = Field(
+        10.0,
+        gt=0,
+        le=300,
+        description="On SIGTERM/SIGINT: how long open requests may finish before they are cancelled (live "
+        "tails end at once).",
+    )
 
     @field_validator("trusted_hosts")
     @classmethod

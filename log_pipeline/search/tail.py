@@ -230,6 +230,7 @@ class TailHub:
         self.max_subscribers_per_principal = max_subscribers_per_principal
         self.max_query_bytes = max_query_bytes
         self._lock = threading.Lock()
+        self.closing = threading.Event()  # set by close(): open streams end, new subscriptions are refused
         self._subs: list[Subscription] = []
         self._per_holder: dict[tuple[str, str], int] = {}
         self._dropped = Counter(
@@ -296,6 +297,11 @@ class TailHub:
             self._subs.append(sub)
             self._clients.set(len(self._subs))
         return sub
+
+    def close(self) -> None:
+        """The server is stopping: every open live-tail stream ends at its next poll (so a connected
+        browser does not hold the shutdown until the graceful-shutdown timeout), new ones are refused."""
+        self.closing.set()
 
     def unsubscribe(self, sub: Subscription) -> None:
         """Idempotent."""
