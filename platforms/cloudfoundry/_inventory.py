@@ -190,17 +190,18 @@ class Inventory:
         if not full and self._marks[kind]:
             params["updated_ats[gte]"] = self._marks[kind]
         found, included = self._cc.list_with_included(f"/v3/{kind}", f"/v3/{kind}", params)
-        if kind == "apps":
-            if full:
-                with self._lock:
-                    self._apps = {}
-            self._absorb(found, included)
-        else:
-            with self._lock:
-                if full:
-                    self._procs = {}
-                for proc in found:
-                    self._procs[text(proc.get("guid"))] = proc
+        self._absorb([], included)
+        fresh = {text(r.get("guid")): r for r in found if r.get("guid")}
+        with self._lock:
+            table = self._apps if kind == "apps" else self._procs
+            if full:  # swapped whole: what is not listed any more was deleted
+                table = fresh
+            else:
+                table.update(fresh)
+            if kind == "apps":
+                self._apps = table
+            else:
+                self._procs = table
         newest = max((text(r.get("updated_at")) for r in found), default="")
         with self._lock:
             if full:
