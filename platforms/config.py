@@ -84,14 +84,51 @@ class CloudFoundryPlatformConfig(BaseModel):
     verify_tls: bool = Field(True, description="Verify the API's TLS certificates (false only for labs).")
     timeout_s: float = Field(10.0, gt=0, description="Timeout of each HTTP call to the CC API and UAA.")
     retries: int = Field(3, ge=0, le=10, description="Retries of an idempotent call on 5xx/timeouts.")
-    app_cache_ttl_s: float = Field(60.0, ge=0, description="How long an app name -> GUID lookup is cached.")
-    process_type: str = Field("web", min_length=1, description="Process type remediation acts on.")
+    app_cache_ttl_s: float = Field(
+        60.0, ge=0, description="How long an app name (or org/space/name) -> GUID lookup is cached."
+    )
+    process_type: str = Field(
+        "web", min_length=1, description="Default process type of app_instances/restart_instance/scale."
+    )
+    restart_strategy: Literal["rolling", "restart"] = Field(
+        "rolling",
+        description="restart_app: `rolling` = a rolling deployment of the current droplet (no downtime); "
+        "`restart` = POST actions/restart (stop + start, downtime; for CCs without deployments).",
+    )
+    max_requests_per_s: float = Field(
+        10.0, gt=0, le=1000, description="Request budget: CC calls per second (discovery + remediation)."
+    )
+    request_burst: int = Field(20, ge=1, le=10000, description="Request budget: calls allowed in a burst.")
+    discovery_reserve: int = Field(
+        5,
+        ge=0,
+        le=10000,
+        description="Request budget tokens discovery leaves for remediation calls (discovery waits first).",
+    )
+    rate_limit_retries: int = Field(
+        3, ge=0, le=10, description="Times a 429 is waited out (its Retry-After) and the call repeated."
+    )
+    max_retry_after_s: float = Field(
+        120.0, gt=0, le=3600, description="Longest Retry-After / rate-limit reset honoured in one wait."
+    )
+    full_resync_s: float = Field(
+        300.0,
+        gt=0,
+        description="Discovery: full app/process listing (sees deletions) every this many seconds.",
+    )
+    stats_ttl_s: float = Field(30.0, ge=0, description="Discovery: how long a process's stats are cached.")
+    job_timeout_s: float = Field(
+        120.0, gt=0, description="How long an async operation's /v3/jobs/:guid is polled to COMPLETE."
+    )
     canary_steps_pct: list[Annotated[int, Field(ge=1, le=100)]] = Field(
         default_factory=list,
         description="Further canary steps (instance weight %) after the first one start_deployment sets.",
     )
     deployment_timeout_s: float = Field(
-        300.0, gt=0, description="How long promote_deployment waits for a deployment to finish."
+        300.0, gt=0, description="How long restart_app / promote_deployment wait for a deployment to finish."
+    )
+    max_events: int = Field(
+        1000, ge=1, le=100000, description="events(): most audit events read in one call, whatever `limit`."
     )
     log_cache: LogCacheConfig | None = Field(None, description="Poll Log Cache for metrics; absent = off.")
 

@@ -1,19 +1,28 @@
 """``CloudFoundryPlatform``: both platform seams (:class:`~platforms.base.Platform` discovery and
-:class:`~platforms.base.Remediable` actions) on the Cloud Controller v3 API.
+:class:`~platforms.base.Remediable` actions), and :class:`~platforms.base.EventSource` (CC audit events), on
+the Cloud Controller v3 API.
 
-Apps are addressed by name; names resolve to GUIDs with ``GET /v3/apps?names=`` and are cached for
-``app_cache_ttl_s``. Remediation acts on the app's ``process_type`` processes (``web`` by default).
+App key: the app's **GUID**. Every answer names apps by GUID (``apps()``, ``Instance.app``,
+``Deployment.app``, ``PlatformEvent.app``); every call accepts a GUID, ``org/space/name``, or a bare name
+only when exactly one visible app has it (several: :class:`CFAmbiguousAppError`, never a guess); see
+:mod:`platforms.cloudfoundry._inventory`. Discovered targets carry ``app`` (name), ``app_guid``, ``space``,
+``space_guid``, ``org``, ``org_guid`` and ``process_type`` labels, so alerts carry them too: remediation
+policies on Cloud Foundry name the app with ``target: {app_label: app_guid}``. :meth:`app_labels` gives the
+names of an app key for display. Instance calls act on ``process_type`` (keyword; default the config's,
+``web``).
 
 Mapping of the Remediable calls (CC API v3):
 
 =======================  ==========================================================================  =======
 call                     CC API                                                                       retried
 =======================  ==========================================================================  =======
-apps                     GET /v3/apps (all pages)                                                     yes
-app_instances            GET /v3/apps/:guid/processes, GET /v3/processes/:guid/stats                   yes
-restart_app              POST /v3/apps/:guid/actions/restart                                          yes (1)
+apps                     GET /v3/apps?include=space.organization (incremental, see discovery)         yes
+app_instances            GET /v3/apps/:guid/processes?types=, GET /v3/processes/:guid/stats          yes
+restart_app              POST /v3/deployments strategy rolling (current droplet), polled to DEPLOYED  no (2)
+                         (``restart_strategy: restart``: POST /v3/apps/:guid/actions/restart)         yes (1)
 restart_instance         DELETE /v3/processes/:guid/instances/:index                                  yes
 scale                    POST /v3/processes/:guid/actions/scale {"instances": n}                      yes
+apply_manifest           POST /v3/spaces/:guid/actions/apply_manifest, GET /v3/jobs/:guid polled      no
 revisions                GET /v3/apps/:guid/revisions, GET /v3/apps/:guid/revisions/deployed           yes
 start_deployment         POST /v3/deployments strategy canary, options.canary.steps[{instance_weight}] no (2)
 set_deployment_weight    POST /v3/deployments/:guid/actions/continue (advances one canary step)       no
@@ -21,12 +30,18 @@ promote_deployment       continue until status.reason is DEPLOYED (polls GET /v3
 cancel_deployment        POST /v3/deployments/:guid/actions/cancel                                    no
 deployment               GET /v3/deployments/:guid                                                    yes
 rollback                 POST /v3/deployments {"revision": {"guid"}, "relationships": {"app"}}         no (2)
+events                   GET /v3/audit_events?target_guids=&types=&created_ats[gte]=&[lte]=            yes
 =======================  ==========================================================================  =======
 
 "retried": exponential backoff on 5xx, timeouts and connection errors. Connection errors (request never
-sent) are retried for every call, and a 401 is repeated once with a fresh token for every call. (1) a restart
-retried after a timeout may restart the app twice, which is harmless. (2) not retried, but idempotent: an
-ACTIVE deployment of the same revision is returned instead of creating a second one.
+sent) and 429s (after their Retry-After) are retried for every call, and a 401 is repeated once with a fresh
+token. (1) a restart retried after a timeout may restart the app twice, which is harmless. (2) not retried,
+but idempotent: an ACTIVE deployment of the app (of the same revision) is waited for / returned instead of
+creating a second one; restart_app refuses while a canary is ACTIVE (promote or cancel it first).
+
+Request budget: every CC call takes a token of one bucket (``max_requests_per_s``, ``request_burst``)
+shared by discovery and remediation; discovery leaves ``discovery_reserve`` tokens, so remediation goes first
+when the budget is tight (:mod:`platforms.cloudfoundry._budget`).
 
 Deployments: ``weight_pct`` is the ``instance_weight`` of the current canary step (CF weights instances,
 and the router balances per instance, so it is the approximate share of traffic); 100 once ``DEPLOYED``,
@@ -36,30 +51,35 @@ arbitrary weight: ``set_deployment_weight`` continues a PAUSED deployment to its
 ladder with ``canary_steps_pct``); ``previous_revision`` is the revision of the deployment's
 ``previous_droplet``.
 
-Discovery: CF app containers expose no ``/metrics`` endpoint to the outside, so each running instance is
-reported with the cell's host and the instance's external port (``http://<host>:<port>/metrics``, reachable
-only from inside the foundation's network, and only useful for apps that serve /metrics there). The
-targets are mainly informational: their ``__meta_cf_*`` labels carry the app/space/org/process metadata and
-``__meta_cf_source_id`` / ``__meta_cf_instance_id`` name the Log Cache series of the instance. Container
-metrics come from :class:`platforms.cloudfoundry.log_cache.LogCacheSource`. Instances not placed on a cell
-(no host/port yet) are not reported; apps whose state is not STARTED are skipped.
+Discovery (incremental: a stable foundation costs 2 calls per cycle, see
+:mod:`platforms.cloudfoundry._inventory`): CF app containers expose no ``/metrics`` endpoint to the
+outside, so each running instance of every process type is reported with the cell's host and the
+instance's external port (``http://<host>:<port>/metrics``, reachable only from inside the foundation's
+network). The targets are mainly informational: their labels name the app, and ``__meta_cf_source_id`` /
+``__meta_cf_instance_id`` name the Log Cache series of the instance. Instances not placed on a cell (no
+host/port yet) are not reported; apps whose state is not STARTED are skipped. The calls of the last cycle
+are in ``paramedic_cf_discovery_cc_calls``.
 """
 
 from __future__ import annotations
 
-import threading
+import json
 import time
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Mapping
 
 import httpx
 import prometheus_client
 from prometheus_client import CollectorRegistry
 
-from platforms.base import Deployment, DiscoveredTarget, Instance, Revision
+from platforms.base import Deployment, DiscoveredTarget, Instance, PlatformEvent, Revision
+from platforms.cloudfoundry._budget import RequestBudget, discovery_priority
 from platforms.cloudfoundry._client import CCClient, Json, UAATokens
+from platforms.cloudfoundry._events import EVENT_KINDS, iso, to_event
+from platforms.cloudfoundry._inventory import AppRecord, Inventory, dig, text
+from platforms.cloudfoundry._jobs import JobWaiter
 from platforms.cloudfoundry._metrics import cf_metrics
 from platforms.cloudfoundry.errors import (
+    CFApiError,
     CFDeploymentTimeoutError,
     CFUnknownAppError,
     CFUnsupportedError,
@@ -72,20 +92,59 @@ INSTANCE_STATES = frozenset({"RUNNING", "CRASHED", "STARTING", "STOPPING", "DOWN
 _ENDED = frozenset({"CANCELING", "CANCELED", "SUPERSEDED"})
 
 
-def _dig(obj: Any, *keys: str) -> Any:
-    for key in keys:
-        if not isinstance(obj, dict):
-            return None
-        obj = obj.get(key)
-    return obj
+def _target(rec: AppRecord, proc: Json, st: Json) -> DiscoveredTarget | None:
+    ports = st.get("instance_ports") or []
+    host = text(st.get("host"))
+    port = ports[0].get("external") if ports and isinstance(ports[0], dict) else None
+    if not host or not port:
+        return None
+    index = text(st.get("index"))
+    ptype = text(proc.get("type"))
+    labels = {
+        "job": "app",
+        **rec.labels(),
+        "process_type": ptype,
+        "app_instance": index,
+        "__meta_cf_app_guid": rec.guid,
+        "__meta_cf_app_name": rec.name,
+        "__meta_cf_app_state": rec.state,
+        "__meta_cf_space": rec.space,
+        "__meta_cf_space_guid": rec.space_guid,
+        "__meta_cf_org": rec.org,
+        "__meta_cf_org_guid": rec.org_guid,
+        "__meta_cf_process_type": ptype,
+        "__meta_cf_process_guid": text(proc.get("guid")),
+        "__meta_cf_revision_guid": text(dig(proc, "relationships", "revision", "data", "guid")),
+        "__meta_cf_state": text(st.get("state")),
+        "__meta_cf_instance_guid": text(st.get("instance_guid")),
+        "__meta_cf_source_id": rec.guid,
+        "__meta_cf_instance_id": index,
+    }
+    return DiscoveredTarget(f"http://{host}:{port}/metrics", labels)
 
 
-def _obj(obj: Any) -> Json:
-    return obj if isinstance(obj, dict) else {}
-
-
-def _str(obj: Any) -> str:
-    return "" if obj is None else str(obj)
+def _instance(app: str, proc: Json, st: Json) -> Instance:
+    state = text(st.get("state"))
+    usage: Json = st["usage"] if isinstance(st.get("usage"), dict) else {}
+    details = {
+        "cf_state": state,
+        "process_guid": text(proc.get("guid")),
+        "process_type": text(proc.get("type")),
+        "instance_guid": text(st.get("instance_guid")),
+        "host": text(st.get("host")),
+        "uptime_s": text(st.get("uptime")),
+        "cpu": text(usage.get("cpu")),
+        "mem_bytes": text(usage.get("mem")),
+        "disk_bytes": text(usage.get("disk")),
+    }
+    return Instance(
+        app=app,
+        index=int(st.get("index", 0)),
+        state=state if state in INSTANCE_STATES else "DOWN",
+        revision=text(dig(proc, "relationships", "revision", "data", "guid")),
+        weight=None,
+        details={k: v for k, v in details.items() if v},
+    )
 
 
 class CloudFoundryPlatform:
@@ -103,6 +162,7 @@ class CloudFoundryPlatform:
         sleep: Callable[[float], None] = time.sleep,
         backoff_s: float = 0.2,
         poll_interval_s: float = 2.0,
+        wall_clock: Callable[[], float] = time.time,
     ) -> None:
         self._cfg = config
         self._clock = clock
@@ -118,6 +178,14 @@ class CloudFoundryPlatform:
             self._metrics,
             clock=clock,
         )
+        self.budget = RequestBudget(
+            config.max_requests_per_s,
+            config.request_burst,
+            reserve=config.discovery_reserve,
+            metrics=self._metrics,
+            clock=clock,
+            sleep=sleep,
+        )
         self.cc = CCClient(
             self._http,
             str(config.api_url),
@@ -126,175 +194,128 @@ class CloudFoundryPlatform:
             retries=config.retries,
             backoff_s=backoff_s,
             sleep=sleep,
+            budget=self.budget,
+            rate_limit_retries=config.rate_limit_retries,
+            max_retry_after_s=config.max_retry_after_s,
+            clock=clock,
+            wall_clock=wall_clock,
         )
-        self._lock = threading.Lock()
-        self._guids: dict[str, tuple[str, float]] = {}  # app name -> (guid, expires at)
-        self._names: dict[str, str] = {}  # app guid -> name
-        # space guid -> ((space name, org name, org guid), expires at)
-        self._spaces: dict[str, tuple[tuple[str, str, str], float]] = {}
+        self._inv = Inventory(self.cc, config, clock)
+        self._jobs = JobWaiter(
+            self.cc,
+            self._metrics,
+            timeout_s=config.job_timeout_s,
+            poll_s=poll_interval_s,
+            clock=clock,
+            sleep=sleep,
+        )
 
     def close(self) -> None:
         self._http.close()
 
-    # -- names and GUIDs -------------------------------------------------------------------------------------
-
-    def _remember(self, apps: list[Json]) -> None:
-        expires = self._clock() + self._cfg.app_cache_ttl_s
-        with self._lock:
-            for a in apps:
-                name, guid = _str(a.get("name")), _str(a.get("guid"))
-                if name and guid:
-                    self._guids[name] = (guid, expires)
-                    self._names[guid] = name
+    # -- app keys --------------------------------------------------------------------------------------------
 
     def app_guid(self, app: str) -> str:
-        """The GUID of the app named ``app`` (cached); raises CFUnknownAppError when there is none."""
-        with self._lock:
-            hit = self._guids.get(app)
-            if hit is not None and self._clock() < hit[1]:
-                return hit[0]
-        found = [a for a in self.cc.list("/v3/apps", "/v3/apps", {"names": app}) if a.get("name") == app]
-        if not found:
-            raise CFUnknownAppError("GET /v3/apps", f"no app named {app!r} is visible to this client")
-        self._remember(found)
-        return _str(found[0]["guid"])
+        """The GUID of the app ``app`` names: a GUID, ``org/space/name``, or a name exactly one visible app
+        has (CFUnknownAppError when none, CFAmbiguousAppError when several)."""
+        return self._inv.resolve(app, "app_guid")
 
-    def _app_name(self, guid: str) -> str:
-        with self._lock:
-            name = self._names.get(guid)
-        if name is None:
-            app = self.cc.get(f"/v3/apps/{guid}", "/v3/apps/:guid")
-            self._remember([app])
-            name = _str(app.get("name")) or guid
-        return name
+    def app_labels(self, app: str) -> dict[str, str]:
+        """Names for display: ``app``, ``app_guid``, ``space``, ``space_guid``, ``org``, ``org_guid``."""
+        return self._inv.record(self._inv.resolve(app, "app_labels")).labels()
 
-    def _space(self, guid: str) -> tuple[str, str, str]:
-        with self._lock:
-            hit = self._spaces.get(guid)
-            if hit is not None and self._clock() < hit[1]:
-                return hit[0]
-        space = self.cc.get(f"/v3/spaces/{guid}", "/v3/spaces/:guid")
-        org_guid = _str(_dig(space, "relationships", "organization", "data", "guid"))
-        org = self.cc.get(f"/v3/organizations/{org_guid}", "/v3/organizations/:guid") if org_guid else {}
-        value = (_str(space.get("name")), _str(org.get("name")), org_guid)
-        with self._lock:
-            self._spaces[guid] = (value, self._clock() + self._cfg.app_cache_ttl_s)
-        return value
-
-    def _processes(self, app_guid: str) -> list[Json]:
-        ptype = self._cfg.process_type
+    def _processes(self, app_guid: str, ptype: str) -> list[Json]:
         found = self.cc.list(f"/v3/apps/{app_guid}/processes", "/v3/apps/:guid/processes", {"types": ptype})
         return [p for p in found if p.get("type") == ptype]
 
-    def _process(self, app: str, call: str) -> Json:
-        procs = self._processes(self.app_guid(app))
+    def _process(self, app: str, call: str, process_type: str | None) -> Json:
+        ptype = process_type or self._cfg.process_type
+        procs = self._processes(self._inv.resolve(app, call), ptype)
         if not procs:
-            raise CFUnknownAppError(call, f"app {app!r} has no {self._cfg.process_type!r} process")
+            raise CFUnknownAppError(call, f"app {app!r} has no {ptype!r} process")
         return procs[0]
-
-    def _stats(self, process_guid: str) -> list[Json]:
-        body = self.cc.get(f"/v3/processes/{process_guid}/stats", "/v3/processes/:guid/stats")
-        return [s for s in body.get("resources", []) if isinstance(s, dict)]
 
     # -- Platform --------------------------------------------------------------------------------------------
 
     def discover(self) -> list[DiscoveredTarget]:
-        apps = self.cc.list("/v3/apps", "/v3/apps")
-        self._remember(apps)
-        by_app: dict[str, list[Json]] = {}
-        for proc in self.cc.list("/v3/processes", "/v3/processes"):
-            by_app.setdefault(_str(_dig(proc, "relationships", "app", "data", "guid")), []).append(proc)
-        targets: list[DiscoveredTarget] = []
-        for app in apps:
-            if app.get("state") != "STARTED":
-                continue
-            guid, name = _str(app.get("guid")), _str(app.get("name"))
-            space_guid = _str(_dig(app, "relationships", "space", "data", "guid"))
-            space, org, org_guid = self._space(space_guid) if space_guid else ("", "", "")
-            for proc in by_app.get(guid, []):
-                if not proc.get("instances"):
+        """Every placed instance of every process type of every STARTED app (incremental, cached stats)."""
+        with discovery_priority():
+            before = self.cc.sent("discovery")
+            self._inv.sync()
+            targets: list[DiscoveredTarget] = []
+            for guid in self._inv.app_guids():
+                rec = self._inv.record(guid)
+                if rec.state != "STARTED":
                     continue
-                for st in self._stats(_str(proc.get("guid"))):
-                    ports = st.get("instance_ports") or []
-                    host = _str(st.get("host"))
-                    port = ports[0].get("external") if ports and isinstance(ports[0], dict) else None
-                    if not host or not port:
+                for proc in self._inv.processes_of(guid):
+                    if not proc.get("instances"):
                         continue
-                    index = _str(st.get("index"))
-                    revision = _str(_dig(proc, "relationships", "revision", "data", "guid"))
-                    labels = {
-                        "job": "app",
-                        "app": name,
-                        "app_instance": index,
-                        "__meta_cf_app_guid": guid,
-                        "__meta_cf_app_name": name,
-                        "__meta_cf_app_state": _str(app.get("state")),
-                        "__meta_cf_space": space,
-                        "__meta_cf_space_guid": space_guid,
-                        "__meta_cf_org": org,
-                        "__meta_cf_org_guid": org_guid,
-                        "__meta_cf_process_type": _str(proc.get("type")),
-                        "__meta_cf_process_guid": _str(proc.get("guid")),
-                        "__meta_cf_revision_guid": revision,
-                        "__meta_cf_state": _str(st.get("state")),
-                        "__meta_cf_instance_guid": _str(st.get("instance_guid")),
-                        "__meta_cf_source_id": guid,
-                        "__meta_cf_instance_id": index,
-                    }
-                    targets.append(DiscoveredTarget(f"http://{host}:{port}/metrics", labels))
+                    found = (_target(rec, proc, st) for st in self._inv.stats(proc))
+                    targets.extend(t for t in found if t is not None)
+            self._metrics.discovery_calls.set(self.cc.sent("discovery") - before)
         return targets
 
     # -- Remediable: apps and instances ----------------------------------------------------------------------
 
     def apps(self) -> list[str]:
-        apps = self.cc.list("/v3/apps", "/v3/apps")
-        self._remember(apps)
-        return [_str(a.get("name")) for a in apps]
+        """Every visible app's GUID (the app key)."""
+        self._inv.sync(apps_only=True)
+        return self._inv.app_guids()
 
-    def app_instances(self, app: str) -> list[Instance]:
-        out: list[Instance] = []
-        for proc in self._processes(self.app_guid(app)):
-            revision = _str(_dig(proc, "relationships", "revision", "data", "guid"))
-            for st in self._stats(_str(proc.get("guid"))):
-                state = _str(st.get("state"))
-                usage = _obj(st.get("usage"))
-                details = {
-                    "cf_state": state,
-                    "process_guid": _str(proc.get("guid")),
-                    "process_type": _str(proc.get("type")),
-                    "instance_guid": _str(st.get("instance_guid")),
-                    "host": _str(st.get("host")),
-                    "uptime_s": _str(st.get("uptime")),
-                    "cpu": _str(usage.get("cpu")),
-                    "mem_bytes": _str(usage.get("mem")),
-                    "disk_bytes": _str(usage.get("disk")),
-                }
-                out.append(
-                    Instance(
-                        app=app,
-                        index=int(st.get("index", 0)),
-                        state=state if state in INSTANCE_STATES else "DOWN",
-                        revision=revision,
-                        weight=None,
-                        details={k: v for k, v in details.items() if v},
-                    )
-                )
-        return out
+    def app_instances(self, app: str, *, process_type: str | None = None) -> list[Instance]:
+        """Instances of the app's ``process_type`` processes (default the config's), keyed by the app GUID."""
+        guid = self._inv.resolve(app, "app_instances")
+        procs = self._processes(guid, process_type or self._cfg.process_type)
+        return [_instance(guid, proc, st) for proc in procs for st in self._inv.stats(proc, fresh=True)]
 
     def restart_app(self, app: str) -> object:
-        guid = self.app_guid(app)
-        return self.cc.request(
-            "POST", f"/v3/apps/{guid}/actions/restart", "/v3/apps/:guid/actions/restart", idempotent=True
-        )
+        """A rolling deployment of the current droplet, waited for until DEPLOYED (no downtime); with
+        ``restart_strategy: restart`` the CC's stop + start instead."""
+        guid = self._inv.resolve(app, "restart_app")
+        if self._cfg.restart_strategy == "restart":
+            return self.cc.request(
+                "POST", f"/v3/apps/{guid}/actions/restart", "/v3/apps/:guid/actions/restart", idempotent=True
+            )
+        active = self._active(guid)
+        canary = [d for d in active if d.get("strategy") == "canary"]
+        if canary:
+            raise CFUnsupportedError(
+                "restart_app",
+                f"canary deployment {canary[0].get('guid')} of app {guid} is active; "
+                "promote or cancel it first",
+            )
+        if active:
+            d = active[0]
+        else:
+            body: Json = {"strategy": "rolling", "relationships": {"app": {"data": {"guid": guid}}}}
+            d = self.cc.request("POST", "/v3/deployments", "/v3/deployments", idempotent=False, body=body)
+        return self._await_deployment(text(d.get("guid")), "restart_app")
 
-    def restart_instance(self, app: str, index: int) -> object:
-        proc = self._process(app, "restart_instance")
+    def _await_deployment(self, deployment: str, call: str) -> Deployment:
+        deadline = self._clock() + self._cfg.deployment_timeout_s
+        while True:
+            d = self._get_deployment(deployment)
+            if dig(d, "status", "value") == "FINALIZED":
+                if dig(d, "status", "reason") != "DEPLOYED":
+                    raise CFApiError(call, f"deployment {deployment} ended {dig(d, 'status', 'reason')}")
+                return self._to_deployment(d, "")
+            if self._clock() >= deadline:
+                raise CFDeploymentTimeoutError(
+                    call,
+                    f"deployment {deployment} still {dig(d, 'status', 'reason')} after "
+                    f"{self._cfg.deployment_timeout_s}s (GET /v3/deployments/:guid)",
+                )
+            self._sleep(self._poll)
+
+    def restart_instance(self, app: str, index: int, *, process_type: str | None = None) -> object:
+        proc = self._process(app, "restart_instance", process_type)
         count = int(proc.get("instances") or 0)
         if not 0 <= index < count:
             raise CFUnknownAppError(
-                "restart_instance", f"app {app!r} has no instance {index} (instances: {count})"
+                "restart_instance",
+                f"app {app!r} has no {proc.get('type')} instance {index} (instances: {count})",
             )
-        guid = _str(proc.get("guid"))
+        guid = text(proc.get("guid"))
         return self.cc.request(
             "DELETE",
             f"/v3/processes/{guid}/instances/{index}",
@@ -302,10 +323,10 @@ class CloudFoundryPlatform:
             idempotent=True,
         )
 
-    def scale(self, app: str, instances: int) -> object:
+    def scale(self, app: str, instances: int, *, process_type: str | None = None) -> object:
         if instances < 0:
             raise CFUnsupportedError("scale", f"instances must be >= 0, not {instances}")
-        guid = _str(self._process(app, "scale").get("guid"))
+        guid = text(self._process(app, "scale", process_type).get("guid"))
         return self.cc.request(
             "POST",
             f"/v3/processes/{guid}/actions/scale",
@@ -313,6 +334,48 @@ class CloudFoundryPlatform:
             idempotent=True,
             body={"instances": instances},
         )
+
+    def apply_manifest(self, app: str, changes: Mapping[str, object]) -> Json:
+        """Apply manifest attributes to the app (e.g. ``{"processes": [{"type": "worker", "instances": 2}]}``)
+        with ``POST /v3/spaces/:guid/actions/apply_manifest`` and wait for its job (COMPLETE, or
+        CFJobFailedError with the job's errors / CFJobTimeoutError after ``job_timeout_s``)."""
+        rec = self._inv.record(self._inv.resolve(app, "apply_manifest"))
+        manifest = {"applications": [{**changes, "name": rec.name}]}
+        call = "POST /v3/spaces/:guid/actions/apply_manifest"
+        resp = self.cc.send(
+            "POST",
+            f"/v3/spaces/{rec.space_guid}/actions/apply_manifest",
+            "/v3/spaces/:guid/actions/apply_manifest",
+            idempotent=False,
+            content=json.dumps(manifest).encode(),  # JSON is YAML: CC reads it as application/x-yaml
+            content_type="application/x-yaml",
+        )
+        return self._jobs.wait(call, resp)
+
+    # -- EventSource -----------------------------------------------------------------------------------------
+
+    def events(self, app: str | None, since: float, until: float, limit: int = 200) -> list[PlatformEvent]:
+        """CC audit events of the app (every visible app when None), newest last, at most ``limit`` (and
+        ``max_events``); ``since <= time <= until`` (unix seconds)."""
+        limit = max(0, min(limit, self._cfg.max_events))
+        if limit == 0 or until < since:
+            return []
+        params = {
+            "types": ",".join(EVENT_KINDS),
+            "created_ats[gte]": iso(since),
+            "created_ats[lte]": iso(until + 1),
+            "order_by": "-created_at",
+        }
+        if app is not None:
+            params["target_guids"] = self._inv.resolve(app, "events")
+        raw = self.cc.list_with_included("/v3/audit_events", "/v3/audit_events", params, max_items=limit)[0]
+        out = []
+        for r in raw:
+            names = self._inv.space_names(text(dig(r, "space", "guid")), text(dig(r, "organization", "guid")))
+            ev = to_event(r, names)
+            if since <= ev.time <= until:
+                out.append(ev)
+        return sorted(out, key=lambda e: e.time)
 
     # -- Remediable: revisions and deployments ---------------------------------------------------------------
 
@@ -322,53 +385,57 @@ class CloudFoundryPlatform:
     def revisions(self, app: str) -> list[Revision]:
         """Every revision, oldest first; ``current`` is True for each revision CF reports as deployed (two
         of them while a deployment is in progress)."""
-        guid = self.app_guid(app)
+        guid = self._inv.resolve(app, "revisions")
         listed = self.cc.list(f"/v3/apps/{guid}/revisions", "/v3/apps/:guid/revisions")
-        deployed = {_str(r.get("guid")) for r in self._deployed(guid)}
+        deployed = {text(r.get("guid")) for r in self._deployed(guid)}
         revs = [
             Revision(
-                id=_str(r.get("guid")),
+                id=text(r.get("guid")),
                 version=int(r.get("version") or 0),
-                description=_str(r.get("description")),
-                current=_str(r.get("guid")) in deployed,
+                description=text(r.get("description")),
+                current=text(r.get("guid")) in deployed,
             )
             for r in listed
         ]
         return sorted(revs, key=lambda r: r.version)
 
-    def _active_for(self, app_guid: str, revision: str) -> Json | None:
+    def _active(self, app_guid: str) -> list[Json]:
         active = self.cc.list(
             "/v3/deployments", "/v3/deployments", {"app_guids": app_guid, "status_values": "ACTIVE"}
         )
-        for d in active:
-            if (
-                _str(_dig(d, "relationships", "app", "data", "guid")) == app_guid
-                and _str(_dig(d, "revision", "guid")) == revision
-                and _dig(d, "status", "value") == "ACTIVE"
-            ):
+        return [
+            d
+            for d in active
+            if text(dig(d, "relationships", "app", "data", "guid")) == app_guid
+            and dig(d, "status", "value") == "ACTIVE"
+        ]
+
+    def _active_for(self, app_guid: str, revision: str) -> Json | None:
+        for d in self._active(app_guid):
+            if text(dig(d, "revision", "guid")) == revision:
                 return d
         return None
 
     def _previous_revision(self, d: Json) -> str:
-        droplet = _str(_dig(d, "previous_droplet", "guid"))
-        app_guid = _str(_dig(d, "relationships", "app", "data", "guid"))
+        droplet = text(dig(d, "previous_droplet", "guid"))
+        app_guid = text(dig(d, "relationships", "app", "data", "guid"))
         if not droplet or not app_guid:
             return ""
-        target = _str(_dig(d, "revision", "guid"))
+        target = text(dig(d, "revision", "guid"))
         revs = self.cc.list(f"/v3/apps/{app_guid}/revisions", "/v3/apps/:guid/revisions")
         matching = [
-            r for r in revs if _str(_dig(r, "droplet", "guid")) == droplet and _str(r.get("guid")) != target
+            r for r in revs if text(dig(r, "droplet", "guid")) == droplet and text(r.get("guid")) != target
         ]
         matching.sort(key=lambda r: int(r.get("version") or 0))
-        return _str(matching[-1].get("guid")) if matching else ""
+        return text(matching[-1].get("guid")) if matching else ""
 
     def _to_deployment(self, d: Json, previous_revision: str | None = None) -> Deployment:
-        reason = _str(_dig(d, "status", "reason")) or _str(_dig(d, "status", "value"))
-        app_guid = _str(_dig(d, "relationships", "app", "data", "guid"))
+        reason = text(dig(d, "status", "reason")) or text(dig(d, "status", "value"))
+        app_guid = text(dig(d, "relationships", "app", "data", "guid"))
         return Deployment(
-            id=_str(d.get("guid")),
-            app=self._app_name(app_guid) if app_guid else "",
-            revision=_str(_dig(d, "revision", "guid")),
+            id=text(d.get("guid")),
+            app=app_guid,
+            revision=text(dig(d, "revision", "guid")),
             previous_revision=self._previous_revision(d) if previous_revision is None else previous_revision,
             state=reason,
             weight_pct=_weight_pct(d),
@@ -377,12 +444,12 @@ class CloudFoundryPlatform:
     def start_deployment(self, app: str, revision: str, weight_pct: int) -> Deployment:
         """A canary deployment of ``revision`` whose first step has ``weight_pct`` % of the instances (clamped
         to 1-100), followed by the ``canary_steps_pct`` steps above it; CF pauses after each step."""
-        guid = self.app_guid(app)
+        guid = self._inv.resolve(app, "start_deployment")
         existing = self._active_for(guid, revision)
         if existing is not None:
             return self._to_deployment(existing)
         deployed = sorted(self._deployed(guid), key=lambda r: int(r.get("version") or 0))
-        previous = _str(deployed[-1].get("guid")) if deployed else ""
+        previous = text(deployed[-1].get("guid")) if deployed else ""
         first = max(1, min(100, weight_pct))
         steps = [first, *sorted({w for w in self._cfg.canary_steps_pct if w > first})]
         body: Json = {
@@ -414,9 +481,9 @@ class CloudFoundryPlatform:
         if weight_pct >= 100:
             return self.promote_deployment(deployment)
         d = self._get_deployment(deployment)
-        reason = _str(_dig(d, "status", "reason"))
+        reason = text(dig(d, "status", "reason"))
         current = _weight_pct(d)
-        if _dig(d, "status", "value") == "FINALIZED" or reason in _ENDED:
+        if dig(d, "status", "value") == "FINALIZED" or reason in _ENDED:
             raise CFUnsupportedError("set_deployment_weight", f"deployment {deployment} is {reason}")
         if weight_pct < current:
             raise CFUnsupportedError(
@@ -434,23 +501,23 @@ class CloudFoundryPlatform:
         deadline = self._clock() + self._cfg.deployment_timeout_s
         while True:
             d = self._get_deployment(deployment)
-            if _dig(d, "status", "value") == "FINALIZED":
+            if dig(d, "status", "value") == "FINALIZED":
                 return self._to_deployment(d)
-            if _dig(d, "status", "reason") == "PAUSED":
+            if dig(d, "status", "reason") == "PAUSED":
                 d = self._continue(deployment)
-                if _dig(d, "status", "value") == "FINALIZED":
+                if dig(d, "status", "value") == "FINALIZED":
                     return self._to_deployment(d)
             if self._clock() >= deadline:
                 raise CFDeploymentTimeoutError(
                     "promote_deployment",
-                    f"deployment {deployment} still {_dig(d, 'status', 'reason')} after "
+                    f"deployment {deployment} still {dig(d, 'status', 'reason')} after "
                     f"{self._cfg.deployment_timeout_s}s",
                 )
             self._sleep(self._poll)
 
     def cancel_deployment(self, deployment: str) -> Deployment:
         d = self._get_deployment(deployment)
-        if _dig(d, "status", "value") != "FINALIZED" and _dig(d, "status", "reason") != "CANCELING":
+        if dig(d, "status", "value") != "FINALIZED" and dig(d, "status", "reason") != "CANCELING":
             self.cc.request(
                 "POST",
                 f"/v3/deployments/{deployment}/actions/cancel",
@@ -461,7 +528,7 @@ class CloudFoundryPlatform:
         return self._to_deployment(d)
 
     def rollback(self, app: str, revision: str) -> Deployment:
-        guid = self.app_guid(app)
+        guid = self._inv.resolve(app, "rollback")
         existing = self._active_for(guid, revision)
         if existing is not None:
             return self._to_deployment(existing)
@@ -471,15 +538,15 @@ class CloudFoundryPlatform:
 
 
 def _weight_pct(d: Json) -> int:
-    reason = _str(_dig(d, "status", "reason"))
+    reason = text(dig(d, "status", "reason"))
     if reason == "DEPLOYED":
         return 100
     if reason in _ENDED:
         return 0
-    steps = _dig(d, "options", "canary", "steps")
-    current = _dig(d, "status", "canary", "steps", "current")
+    steps = dig(d, "options", "canary", "steps")
+    current = dig(d, "status", "canary", "steps", "current")
     if d.get("strategy") != "canary" or not isinstance(steps, list) or not steps:
         return 0
     step = max(1, min(len(steps), int(current or 1)))
-    weight = _dig(steps[step - 1], "instance_weight")
+    weight = dig(steps[step - 1], "instance_weight")
     return int(weight) if isinstance(weight, int | float) else 0

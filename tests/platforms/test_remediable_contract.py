@@ -26,7 +26,7 @@ from platforms.base import (
 from platforms.cloudfoundry import CloudFoundryPlatform
 from remediation.sim import SimPlatform
 from tests.platforms.cloudfoundry.conftest import make_config
-from tests.platforms.cloudfoundry.fake_cf import FakeCF, serve
+from tests.platforms.cloudfoundry.fake_cf import APP_GUID, FakeCF, serve
 from tests.platforms.conftest import RunningPlatform
 
 IMPLEMENTATIONS = ["sim", "cloudfoundry", "local"]
@@ -46,7 +46,7 @@ def remediable(request: pytest.FixtureRequest) -> Iterator[Case]:
         for fake in serve(FakeCF()):
             cf = CloudFoundryPlatform(make_config(fake), registry=CollectorRegistry())
             try:
-                yield Case(cf, "my_app")
+                yield Case(cf, APP_GUID)  # the app key on Cloud Foundry is the GUID
             finally:
                 cf.close()
     else:

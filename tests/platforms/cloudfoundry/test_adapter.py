@@ -5,10 +5,11 @@ from __future__ import annotations
 import pytest
 from prometheus_client import CollectorRegistry
 
-from platforms.base import Platform, Remediable
+from platforms.base import Deployment, Platform, Remediable
 from platforms.cloudfoundry import (
     CFApiError,
     CFAuthError,
+    CFDeploymentTimeoutError,
     CFUnavailableError,
     CFUnknownAppError,
     CFUnsupportedError,
@@ -16,7 +17,17 @@ from platforms.cloudfoundry import (
 )
 from platforms.factory import open_platform
 from tests.platforms.cloudfoundry.conftest import FakeClock, make_config
-from tests.platforms.cloudfoundry.fake_cf import APP_GUID, REV1, REV2, WEB_GUID, FakeCF, Scripted, cf_error
+from tests.platforms.cloudfoundry.fake_cf import (
+    APP2_GUID,
+    APP3_GUID,
+    APP_GUID,
+    REV1,
+    REV2,
+    WEB_GUID,
+    FakeCF,
+    Scripted,
+    cf_error,
+)
 
 
 def _metric(registry: CollectorRegistry, name: str, labels: dict[str, str] | None = None) -> float:
@@ -62,10 +73,10 @@ def test_token_refreshed_shortly_before_expiry(
 def test_401_retried_once_with_fresh_token(cf: CloudFoundryPlatform, fake: FakeCF) -> None:
     cf.apps()
     fake.revoke_tokens()
-    assert "my_app" in cf.apps()
+    assert APP_GUID in cf.apps()
     assert fake.tokens_issued == 2
-    refused, retried, page2 = fake.calls("GET", "/v3/apps")[-3:]
-    assert (refused.auth, retried.auth, page2.auth) == ("bearer token-1", "bearer token-2", "bearer token-2")
+    refused, retried = fake.calls("GET", "/v3/apps")[-2:]  # incremental listing: one page
+    assert (refused.auth, retried.auth) == ("bearer token-1", "bearer token-2")
     assert refused.query == retried.query
 
 
@@ -88,7 +99,7 @@ def test_bad_client_secret_names_uaa_error(fake: FakeCF, registry: CollectorRegi
 
 
 def test_apps_follow_pagination(cf: CloudFoundryPlatform, fake: FakeCF) -> None:
-    assert cf.apps() == ["my_app", "my_app2", "my_app3"]
+    assert cf.apps() == [APP_GUID, APP2_GUID, APP3_GUID]  # the app key is the GUID
     pages = fake.calls("GET", "/v3/apps")
     assert [r.query.get("page") for r in pages] == [None, "2"]  # page 2 from pagination.next.href
 
@@ -114,7 +125,7 @@ def test_app_instances_from_process_stats(cf: CloudFoundryPlatform, fake: FakeCF
     instances = cf.app_instances("my_app")
     assert [(i.index, i.state) for i in instances] == [(0, "RUNNING"), (1, "STARTING")]
     first = instances[0]
-    assert first.app == "my_app" and first.revision == "885735b5-aea4-4cf5-8e44-961af0e41920"
+    assert first.app == APP_GUID and first.revision == "885735b5-aea4-4cf5-8e44-961af0e41920"
     assert first.details["host"] == "10.244.16.10" and first.details["mem_bytes"] == "19177472"
     assert fake.calls("GET", f"/v3/apps/{APP_GUID}/processes")[0].query["types"] == "web"
     assert fake.calls("GET", f"/v3/processes/{WEB_GUID}/stats")
@@ -129,29 +140,85 @@ def test_unknown_cc_state_maps_to_down(cf: CloudFoundryPlatform, fake: FakeCF) -
 
 def test_discovery(cf: CloudFoundryPlatform, fake: FakeCF) -> None:
     targets = cf.discover()
-    # processes list (2 pages): web + worker of my_app; each has one placed (RUNNING) instance.
+    # web (2 instances, one placed) + worker (1 placed) of my_app; STOPPED apps are skipped.
     assert [t.url for t in targets] == ["http://10.244.16.10:64546/metrics"] * 2
     web = targets[0].labels
     assert web["job"] == "app" and web["app"] == "my_app" and web["app_instance"] == "0"
+    assert (web["app_guid"], web["space"], web["org"], web["process_type"]) == (
+        APP_GUID,
+        "my-space",
+        "my-organization",
+        "web",
+    )
+    assert web["space_guid"] == web["__meta_cf_space_guid"] and web["org_guid"] == web["__meta_cf_org_guid"]
     assert web["__meta_cf_app_guid"] == APP_GUID and web["__meta_cf_source_id"] == APP_GUID
     assert web["__meta_cf_space"] == "my-space" and web["__meta_cf_org"] == "my-organization"
     assert web["__meta_cf_process_type"] == "web" and web["__meta_cf_state"] == "RUNNING"
     assert targets[1].labels["__meta_cf_process_type"] == "worker"
-    assert [r.query.get("page") for r in fake.calls("GET", "/v3/processes")] == [None, "2"]
+    assert targets[1].labels["process_type"] == "worker"
+    assert fake.calls("GET", "/v3/apps")[0].query["include"] == "space.organization"
+    assert not fake.calls("GET", f"/v3/spaces/{web['space_guid']}")  # names came with the app listing
 
 
 # -- actions -------------------------------------------------------------------------------------------------
 
 
-def test_restart_app(cf: CloudFoundryPlatform, fake: FakeCF) -> None:
+def test_restart_app_is_a_rolling_deployment_not_a_stop(
+    cf: CloudFoundryPlatform, fake: FakeCF, clock: FakeClock
+) -> None:
+    done = cf.restart_app("my_app")
+    [create] = fake.calls("POST", "/v3/deployments")
+    assert create.body == {"strategy": "rolling", "relationships": {"app": {"data": {"guid": APP_GUID}}}}
+    [dep] = fake.deployments.values()
+    assert dep["status"] == {"value": "FINALIZED", "reason": "DEPLOYED"} and dep["revision"]["guid"] == REV1
+    assert isinstance(done, Deployment) and (done.id, done.state, done.app) == (
+        dep["guid"],
+        "DEPLOYED",
+        APP_GUID,
+    )
+    assert len(fake.calls("GET", f"/v3/deployments/{dep['guid']}")) == fake.rolling_polls
+    assert clock.sleeps == [1.0] * (fake.rolling_polls - 1)  # polled, injected sleep
+    assert fake.restarts == 0 and not [r for r in fake.cc_calls() if "/actions/" in r.path]
+
+
+def test_restart_app_waits_for_an_active_rolling_deployment(
+    fake: FakeCF, clock: FakeClock, registry: CollectorRegistry
+) -> None:
+    cf = CloudFoundryPlatform(
+        make_config(fake, deployment_timeout_s=3), registry=registry, clock=clock, sleep=clock.sleep
+    )
+    fake.rolling_polls = 99
+    with pytest.raises(CFDeploymentTimeoutError, match=r"restart_app: deployment .* still DEPLOYING after 3"):
+        cf.restart_app(APP_GUID)
+    fake.rolling_polls = 1
+    assert cf.restart_app(APP_GUID).state == "DEPLOYED"  # the same deployment, no second POST
+    assert len(fake.calls("POST", "/v3/deployments")) == 1
+    cf.close()
+
+
+def test_restart_app_refuses_while_a_canary_is_active(cf: CloudFoundryPlatform, fake: FakeCF) -> None:
+    dep = cf.start_deployment(APP_GUID, REV2, 10)
+    with pytest.raises(CFUnsupportedError, match=f"canary deployment {dep.id} .* promote or cancel it first"):
+        cf.restart_app(APP_GUID)
+    assert len(fake.calls("POST", "/v3/deployments")) == 1
+
+
+def test_restart_strategy_restart_uses_actions_restart(
+    fake: FakeCF, clock: FakeClock, registry: CollectorRegistry
+) -> None:
+    cf = CloudFoundryPlatform(
+        make_config(fake, restart_strategy="restart"), registry=registry, clock=clock, sleep=clock.sleep
+    )
     cf.restart_app("my_app")
-    assert len(fake.calls("POST", f"/v3/apps/{APP_GUID}/actions/restart")) == 1
+    assert len(fake.calls("POST", f"/v3/apps/{APP_GUID}/actions/restart")) == 1 and fake.restarts == 1
+    assert not fake.calls("POST", "/v3/deployments")
+    cf.close()
 
 
 def test_restart_instance(cf: CloudFoundryPlatform, fake: FakeCF) -> None:
     cf.restart_instance("my_app", 1)
     assert len(fake.calls("DELETE", f"/v3/processes/{WEB_GUID}/instances/1")) == 1
-    with pytest.raises(CFUnknownAppError, match="no instance 7"):
+    with pytest.raises(CFUnknownAppError, match="no web instance 7"):
         cf.restart_instance("my_app", 7)
 
 
@@ -159,7 +226,7 @@ def test_scale(cf: CloudFoundryPlatform, fake: FakeCF) -> None:
     cf.scale("my_app", 4)
     [call] = fake.calls("POST", f"/v3/processes/{WEB_GUID}/actions/scale")
     assert call.body == {"instances": 4}
-    assert fake.instances == 4
+    assert fake.processes[WEB_GUID]["instances"] == 4
 
 
 def test_revisions(cf: CloudFoundryPlatform, fake: FakeCF) -> None:
@@ -181,7 +248,7 @@ def test_canary_deployment_lifecycle(fake: FakeCF, clock: FakeClock, registry: C
         "relationships": {"app": {"data": {"guid": APP_GUID}}},
     }
     assert (dep.app, dep.revision, dep.previous_revision, dep.state, dep.weight_pct) == (
-        "my_app",
+        APP_GUID,
         REV2,
         REV1,
         "PAUSED",
@@ -233,7 +300,7 @@ def test_rollback(cf: CloudFoundryPlatform, fake: FakeCF) -> None:
 def test_5xx_retried_with_backoff(cf: CloudFoundryPlatform, fake: FakeCF, clock: FakeClock) -> None:
     err = cf_error(503, "CF-ServiceUnavailable", "Try later", 10015)
     fake.script("GET", "/v3/apps", Scripted(*err), Scripted(*err))
-    assert cf.apps() == ["my_app", "my_app2", "my_app3"]
+    assert cf.apps() == [APP_GUID, APP2_GUID, APP3_GUID]
     assert clock.sleeps == [0.2, 0.4]
 
 
