@@ -204,7 +204,7 @@ def dashboard_router(
     route; ``api_base`` is where the server's query and log APIs are mounted (``""``: at the root);
     ``log_search``: the server serves ``/api/v1/logs/histogram`` (the app page's log volume chart)."""
     pages = DashboardPages(
-        sources, base_path=base_path, api_base=api_base, log_search=log_search, clock=clock
+        sources, base_path=base_path, api_base=api_base, log_search=log_search, clock=clock, views=views
     )
     router = APIRouter(prefix=base_path.rstrip("/"), route_class=SecureRoute, include_in_schema=False)
     router.add_api_route("/", pages.overview, methods=["GET"], name="dashboard_overview")
