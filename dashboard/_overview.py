@@ -86,6 +86,7 @@ class Overview:
     columns: list[tuple[str, str]] = field(default_factory=list)  # the app table's (key, title)
     grouped: bool = False  # rows carry a group (shown as section rows)
     panels: list[PanelView] = field(default_factory=list)
+    app_key: str = "app"  # the label of an alert that names an app page
 
 
 def _first(samples: list[Any]) -> float | None:
@@ -153,6 +154,7 @@ def build_overview(
         columns=[(c.key, c.title) for c in spec.app_columns],
         grouped=bool(spec.group_by),
         panels=[_panel(timed, metrics, p) for p in spec.panels],
+        app_key=spec.app_key,
     )
 
 

@@ -167,7 +167,9 @@ class DashboardPages:
         )
 
     def app_events(self, app: str, start: float, end: float) -> JSONResponse:
-        return JSONResponse({"events": _events(self.sources, app, start, end)})
+        spec = self.views.app(app)
+        actions_app = (_identity(self.sources, spec)[0] or app) if spec.actions_by_name else app
+        return JSONResponse({"events": _events(self.sources, app, start, end, spec.alert_label, actions_app)})
 
     def explore(
         self, request: Request, expr: str = "", range: str = "1h", tab: str = "chart"
@@ -268,9 +270,12 @@ def _instances(sources: Sources, app: str, spec: AppSpec) -> tuple[list[Instance
     return sorted(out, key=lambda i: i.index), ""
 
 
-def _events(sources: Sources, app: str, start: float, end: float) -> list[dict[str, Any]]:
+def _events(
+    sources: Sources, app: str, start: float, end: float, alert_label: str = "app", actions_app: str = ""
+) -> list[dict[str, Any]]:
     """Markers for the timeline: alerts turning firing (from ``ALERTS``), remediation actions and
-    deployments (actions ``rollback``/``blue_green``), ascending by time.
+    deployments (actions ``rollback``/``blue_green``), ascending by time. ``alert_label``: the ``ALERTS``
+    label holding ``app``; ``actions_app``: the app as remediation actions name it ("": ``app``).
 
     An alert's firing episodes are found on a coarse grid (>= 15 s, 1,000 points at most, up to a step
     late); each marker is then put at the alert's exact firing time, the timestamp of the episode's first
@@ -285,7 +290,9 @@ def _events(sources: Sources, app: str, start: float, end: float) -> list[dict[s
         return out
     step = max(15.0, (end - start) / 1000)
     try:
-        series = sources.metrics.range(f'ALERTS{{app={quote(app)},alertstate="firing"}}', start, end, step)
+        series = sources.metrics.range(
+            f'ALERTS{{{alert_label}={quote(app)},alertstate="firing"}}', start, end, step
+        )
     except ReaderError:
         series = []
     refined = 0
@@ -304,7 +311,7 @@ def _events(sources: Sources, app: str, start: float, end: float) -> list[dict[s
             prev = t
     if sources.actions is not None:
         try:
-            actions = sources.actions.recent(app=app, since_s=start, limit=200)
+            actions = sources.actions.recent(app=actions_app or app, since_s=start, limit=200)
         except ReaderError:
             actions = []
         for a in actions:

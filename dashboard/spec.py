@@ -117,7 +117,9 @@ class AppSpec:
     sample's labels name the app (``identity_labels``, e.g. app, org, space; "" when the key is the name);
     ``instances``: one sample per instance, value 1 when it runs, its index in label ``instance_label``
     (used when the platform adapter cannot answer for this key: ``platform_instances`` False);
-    ``instance_expr``: the explore link of an instance, ``$index`` replaced by its index."""
+    ``instance_expr``: the explore link of an instance, ``$index`` replaced by its index; ``alert_label``:
+    the label of ``ALERTS`` holding the key (timeline markers); ``actions_by_name``: remediation actions name
+    the app by its display name (from ``identity``), not by the key."""
 
     charts: tuple[AppChart, ...]
     instances: str
@@ -126,3 +128,5 @@ class AppSpec:
     identity: str = ""
     identity_labels: tuple[str, ...] = ()
     platform_instances: bool = True
+    alert_label: str = "app"
+    actions_by_name: bool = False

@@ -239,4 +239,6 @@ class CloudFoundryViews:
             ),
             identity_labels=(n.APP_NAME, n.ORG, n.SPACE),
             platform_instances=False,  # the adapter looks apps up by name; the key here is a GUID
+            alert_label=n.APP_GUID,  # alerts on the per-app KPI series carry its app_guid label
+            actions_by_name=True,  # the adapter (and so the audit log) names apps by name
         )

@@ -14,16 +14,22 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from prometheus_client import CollectorRegistry
 
+from dashboard import Sources, dashboard_router
 from dashboard._overview import fmt
+from dashboard.views_cf import CloudFoundryViews
+from metrics_store.memory import MemoryStore
 from metrics_store.model import labels_from
 from paramedic.assembly import Paramedic
 from paramedic.auth import UserStore
 from paramedic.config import parse_config
+from paramedic.dashboard import PromqlMetricsReader
 from platforms.cf_sim.foundation import CFApp, default_foundation
 
 CHUNK_MIB = 512  # configured below: not the default, so the test sees the setting reach the page
@@ -306,3 +312,60 @@ def test_app_page_quotes_a_hostile_key(served: Served) -> None:
             resp = served.client.get("/api/v1/query", params={"query": q})
             assert resp.status_code == 200 and resp.json()["data"]["result"] == [], q
     assert "No instances." in html
+
+
+class _Recorded:
+    """Remediation actions as the audit log gives them (the CF adapter names apps by name)."""
+
+    def __init__(self, created_at: float) -> None:
+        self.created_at = created_at
+        self.asked: list[str | None] = []
+
+    def recent(
+        self, *, app: str | None = None, since_s: float | None = None, limit: int = 20
+    ) -> list[dict[str, Any]]:
+        self.asked.append(app)
+        action = {
+            "action": "restart_app",
+            "target": app,
+            "status": "succeeded",
+            "created_at": self.created_at,
+        }
+        return [action] if app == "api" else []
+
+
+class _Firing:
+    def __init__(self, labels: dict[str, str]) -> None:
+        self.labels = labels
+
+    def firing(self) -> list[dict[str, Any]]:
+        return [{"labels": self.labels, "annotations": {}, "starts_at": time.time() - 60, "state": "active"}]
+
+
+def test_timeline_markers_and_alert_links_follow_the_guid() -> None:
+    now = time.time()
+    store = MemoryStore()
+    w = _Writer(store, now)
+    app = next(
+        a for a in default_foundation().apps if a.name == "api" and a.org == "acme" and a.space == "dev"
+    )
+    other = next(a for a in default_foundation().apps if a.name == "api" and a.guid != app.guid)
+    _write_apps(w, (app,), _loads((app,)))
+    alert = {"alertname": "CFAppErrors", "app": app.name, "app_guid": app.guid, "alertstate": "firing"}
+    w.gauge({"__name__": "ALERTS", **alert}, 1.0)
+    actions = _Recorded(now - 30)
+    sources = Sources(
+        metrics=PromqlMetricsReader(store), actions=actions, alerts=_Firing({**alert, "severity": "page"})
+    )
+    fastapi_app = FastAPI()
+    fastapi_app.include_router(dashboard_router(sources, views=CloudFoundryViews()))
+    c = TestClient(fastapi_app)
+    events = c.get(f"/apps/{app.guid}/events.json", params={"start": now - 900, "end": now}).json()["events"]
+    assert [e["kind"] for e in events] == ["alert", "action"]
+    assert events[0]["text"] == "CFAppErrors"
+    assert actions.asked == ["api"]  # by the name the labels give, not by the GUID
+    # the other `api` (no series here: no alert of its own, no name to look its actions up by)
+    quiet = c.get(f"/apps/{other.guid}/events.json", params={"start": now - 900, "end": now}).json()["events"]
+    assert [e["kind"] for e in quiet] == []
+    html = c.get("/").text
+    assert re.search(rf'<b>CFAppErrors</b>\s*<a href="/apps/{app.guid}">api</a>', html)
