@@ -24,6 +24,7 @@ from prometheus_client import CollectorRegistry
 from dashboard import Sources, dashboard_router
 from dashboard._overview import fmt
 from dashboard.views_cf import CloudFoundryViews
+from dashboard.views_local import KPIS, LocalViews
 from metrics_store.memory import MemoryStore
 from metrics_store.model import labels_from
 from paramedic.assembly import Paramedic
@@ -31,6 +32,7 @@ from paramedic.auth import UserStore
 from paramedic.config import parse_config
 from paramedic.dashboard import PromqlMetricsReader
 from platforms.cf_sim.foundation import CFApp, default_foundation
+from tests.dashboard.stubs import stub_sources
 
 CHUNK_MIB = 512  # configured below: not the default, so the test sees the setting reach the page
 STEP_S = 30  # Log Cache poll interval
@@ -369,3 +371,15 @@ def test_timeline_markers_and_alert_links_follow_the_guid() -> None:
     assert [e["kind"] for e in quiet] == []
     html = c.get("/").text
     assert re.search(rf'<b>CFAppErrors</b>\s*<a href="/apps/{app.guid}">api</a>', html)
+
+
+def test_local_overview_keeps_its_shape() -> None:
+    """Without a platform (or with the local one) the overview is the local platform's: its KPIs, the app
+    table with an Instances column, no foundation panels, no grouping."""
+    app = FastAPI()
+    app.include_router(dashboard_router(stub_sources()))
+    html = TestClient(app).get("/").text
+    assert "<h1>Platform overview</h1>" in html and 'id="panels"' not in html
+    assert "<th>App</th><th>Requests/s</th><th>5xx</th><th>p95</th><th>Up</th><th>Instances</th>" in html
+    assert 'id="kpi-states"' in html and 'class="group"' not in html
+    assert [k.key for k in LocalViews().overview().kpis] == [key for key, *_ in KPIS]
