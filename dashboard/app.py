@@ -22,13 +22,14 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from dashboard._overview import build_overview, fmt
-from dashboard._queries import APP_CHARTS, quote
 from dashboard.auth_pages import session_context
-from dashboard.base import InstanceInfo, ReaderError, Sources
+from dashboard.base import InstanceInfo, PlatformViews, ReaderError, Sources
 from dashboard.pages_alerts import add_alert_pages
 from dashboard.pages_logs import add_log_pages
 from dashboard.pages_remediation import add_remediation_pages
 from dashboard.security import SecureRoute
+from dashboard.spec import AppSpec, quote
+from dashboard.views_local import LocalViews
 
 __all__ = ["RANGES", "STATIC_DIR", "TEMPLATES_DIR", "DashboardPages", "dashboard_router"]
 
@@ -82,8 +83,10 @@ class DashboardPages:
         api_base: str = "",
         log_search: bool = False,
         clock: Callable[[], float] = time.time,
+        views: PlatformViews | None = None,
     ) -> None:
         self.sources = sources
+        self.views: PlatformViews = views or LocalViews()
         self.api_base = api_base
         self.log_search = log_search
         self.clock = clock
@@ -96,22 +99,29 @@ class DashboardPages:
         context.setdefault("api_base", self.api_base)
         return HTMLResponse(self.env.get_template(template).render(**context), status_code=status)
 
-    def app_names(self) -> list[str]:
-        sources = self.sources
-        if sources.platform is not None:
+    def app_names(self) -> list[tuple[str, str]]:
+        """The apps as (key, display name): from the platform adapter when the views key apps the way it
+        names them, else from the metrics (the views' ``apps_expr``)."""
+        sources, spec = self.sources, self.views.overview()
+        if sources.platform is not None and spec.platform_rows:
             try:
-                return sources.platform.apps()
+                return [(a, a) for a in sources.platform.apps()]
             except ReaderError:
                 pass
         try:
-            found = sources.metrics.instant('count by (app) (up{job="app"})')
+            found = sources.metrics.instant(spec.apps_expr)
         except ReaderError:
             return []
-        return sorted({s.labels["app"] for s in found if s.labels.get("app")})
+        apps: dict[str, str] = {}
+        for s in found:
+            key = s.labels.get(spec.app_key, "")
+            if key:
+                apps[key] = _display(s.labels, spec.app_name, spec.group_by) or key
+        return sorted(apps.items(), key=lambda kv: (kv[1], kv[0]))
 
     def overview(self, request: Request) -> HTMLResponse:
         began = time.perf_counter()
-        model = build_overview(self.sources, clock=self.clock)
+        model = build_overview(self.sources, views=self.views, clock=self.clock)
         response = self.page("overview.html.j2", nav="overview", o=model, **session_context(request))
         response.headers["Server-Timing"] = f"render;dur={(time.perf_counter() - began) * 1000:.1f}"
         return response
@@ -121,7 +131,9 @@ class DashboardPages:
 
     def app_page(self, request: Request, app: str, range: str = "1h") -> HTMLResponse:
         window = RANGES.get(range, 3600)
-        instances, error = _instances(self.sources, app)
+        spec = self.views.app(app)
+        instances, error = _instances(self.sources, app, spec)
+        heading, where = _identity(self.sources, spec)
         log_search = self.log_search
         charts = [
             {
@@ -135,24 +147,29 @@ class DashboardPages:
                 "note": "Log search is not configured." if c.logs and not log_search else "",
                 "logNames": list(c.logs),
             }
-            for c in APP_CHARTS
+            for c in spec.charts
         ]
         return self.page(
             "app.html.j2",
             nav="apps",
             app=app,
+            heading=heading,
+            where=where,
             range=range if range in RANGES else "1h",
             ranges=list(RANGES),
             window_s=window,
             charts=charts,
             instances=instances,
             instances_error=error,
+            instance_expr=spec.instance_expr,
             quote=quote,
             **session_context(request),
         )
 
     def app_events(self, app: str, start: float, end: float) -> JSONResponse:
-        return JSONResponse({"events": _events(self.sources, app, start, end)})
+        spec = self.views.app(app)
+        actions_app = (_identity(self.sources, spec)[0] or app) if spec.actions_by_name else app
+        return JSONResponse({"events": _events(self.sources, app, start, end, spec.alert_label, actions_app)})
 
     def explore(
         self, request: Request, expr: str = "", range: str = "1h", tab: str = "chart"
@@ -182,12 +199,14 @@ def dashboard_router(
     api_base: str = "",
     log_search: bool = False,
     clock: Callable[[], float] = time.time,
+    views: PlatformViews | None = None,
 ) -> APIRouter:
-    """The pages over ``sources``. ``base_path`` (no trailing slash, e.g. ``/ui``) prefixes every page
+    """The pages over ``sources``, drawn with the queries of ``views`` (default: the local platform's, see
+    :func:`dashboard.views.views_for`). ``base_path`` (no trailing slash, e.g. ``/ui``) prefixes every page
     route; ``api_base`` is where the server's query and log APIs are mounted (``""``: at the root);
     ``log_search``: the server serves ``/api/v1/logs/histogram`` (the app page's log volume chart)."""
     pages = DashboardPages(
-        sources, base_path=base_path, api_base=api_base, log_search=log_search, clock=clock
+        sources, base_path=base_path, api_base=api_base, log_search=log_search, clock=clock, views=views
     )
     router = APIRouter(prefix=base_path.rstrip("/"), route_class=SecureRoute, include_in_schema=False)
     router.add_api_route("/", pages.overview, methods=["GET"], name="dashboard_overview")
@@ -208,26 +227,55 @@ def _log_term(app: str) -> str:
     return '"' + app.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def _instances(sources: Sources, app: str) -> tuple[list[InstanceInfo], str]:
-    if sources.platform is not None:
+def _display(labels: dict[str, str], name: str, group: tuple[str, ...]) -> str:
+    """``name (org / space)`` from the labels; "" without a name label."""
+    shown = labels.get(name, "") if name else ""
+    where = " / ".join(labels.get(g, "") for g in group if labels.get(g))
+    return f"{shown} ({where})" if shown and where else shown
+
+
+def _identity(sources: Sources, spec: AppSpec) -> tuple[str, str]:
+    """The app's display name and where it lives (e.g. ``acme / prod``), from the labels of
+    ``spec.identity``'s first sample (first of ``identity_labels``, then the rest); ("", "") when the key is
+    the name or nothing answers."""
+    if not spec.identity or not spec.identity_labels:
+        return "", ""
+    try:
+        found = sources.metrics.instant(spec.identity)
+    except ReaderError:
+        return "", ""
+    if not found:
+        return "", ""
+    labels = found[0].labels
+    name, *rest = spec.identity_labels
+    return labels.get(name, ""), " / ".join(labels[k] for k in rest if labels.get(k))
+
+
+def _instances(sources: Sources, app: str, spec: AppSpec) -> tuple[list[InstanceInfo], str]:
+    if sources.platform is not None and spec.platform_instances:
         try:
             return sources.platform.instances(app), ""
         except ReaderError as exc:
             return [], str(exc)
-    try:  # no platform adapter: what the scrapes say
-        found = sources.metrics.instant(f'up{{job="app",app={quote(app)}}}')
+    try:  # no platform adapter (or none that knows this key): what the metrics say
+        found = sources.metrics.instant(spec.instances)
     except ReaderError as exc:
         return [], str(exc)
+    label = spec.instance_label
     out = [
-        InstanceInfo(app, int(s.labels.get("app_instance", "0") or 0), "RUNNING" if s.value == 1 else "DOWN")
+        InstanceInfo(app, int(s.labels.get(label, "0") or 0), "RUNNING" if s.value == 1 else "DOWN")
         for s in found
+        if (s.labels.get(label, "0") or "0").isdigit()
     ]
     return sorted(out, key=lambda i: i.index), ""
 
 
-def _events(sources: Sources, app: str, start: float, end: float) -> list[dict[str, Any]]:
+def _events(
+    sources: Sources, app: str, start: float, end: float, alert_label: str = "app", actions_app: str = ""
+) -> list[dict[str, Any]]:
     """Markers for the timeline: alerts turning firing (from ``ALERTS``), remediation actions and
-    deployments (actions ``rollback``/``blue_green``), ascending by time.
+    deployments (actions ``rollback``/``blue_green``), ascending by time. ``alert_label``: the ``ALERTS``
+    label holding ``app``; ``actions_app``: the app as remediation actions name it ("": ``app``).
 
     An alert's firing episodes are found on a coarse grid (>= 15 s, 1,000 points at most, up to a step
     late); each marker is then put at the alert's exact firing time, the timestamp of the episode's first
@@ -242,7 +290,9 @@ def _events(sources: Sources, app: str, start: float, end: float) -> list[dict[s
         return out
     step = max(15.0, (end - start) / 1000)
     try:
-        series = sources.metrics.range(f'ALERTS{{app={quote(app)},alertstate="firing"}}', start, end, step)
+        series = sources.metrics.range(
+            f'ALERTS{{{alert_label}={quote(app)},alertstate="firing"}}', start, end, step
+        )
     except ReaderError:
         series = []
     refined = 0
@@ -261,7 +311,7 @@ def _events(sources: Sources, app: str, start: float, end: float) -> list[dict[s
             prev = t
     if sources.actions is not None:
         try:
-            actions = sources.actions.recent(app=app, since_s=start, limit=200)
+            actions = sources.actions.recent(app=actions_app or app, since_s=start, limit=200)
         except ReaderError:
             actions = []
         for a in actions:

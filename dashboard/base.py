@@ -15,6 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
+from dashboard.spec import AppSpec, OverviewSpec
+
 __all__ = [
     "ActionsReader",
     "AlertsReader",
@@ -22,6 +24,7 @@ __all__ = [
     "InstantSample",
     "MetricsReader",
     "PlatformReader",
+    "PlatformViews",
     "RangeSeries",
     "ReaderError",
     "Sources",
@@ -98,6 +101,21 @@ class PlatformReader(Protocol):
 
     def instances(self, app: str) -> list[InstanceInfo]:
         """The app's instances now, by index."""
+        ...
+
+
+@runtime_checkable
+class PlatformViews(Protocol):
+    """Which queries draw the pages on one platform type (its metric names live in its views module only;
+    :mod:`dashboard.views` picks the implementation by the configured platform type). Pure: no I/O, safe to
+    call from any thread."""
+
+    def overview(self) -> OverviewSpec:
+        """The overview's KPIs, sparklines, app table columns and foundation panels."""
+        ...
+
+    def app(self, app: str) -> AppSpec:
+        """The page of the app keyed ``app`` (a name; a GUID on Cloud Foundry): charts, instances, title."""
         ...
 
 

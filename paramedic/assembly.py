@@ -42,6 +42,7 @@ from collector.base import MetricSource
 from collector.manager import ScrapeManager
 from collector.metadata import MetadataRegistry, metadata_router
 from collector.targets import format_duration
+from dashboard.views import views_for
 from metrics_store.api import ServerInfo, query_router, status_router
 from metrics_store.base import Appender, MetricsStore
 from metrics_store.factory import open_store
@@ -236,6 +237,11 @@ class Paramedic:
                 platform=self.platform,
                 audit=self.remediation.audit if self.remediation is not None else None,
                 log_search=self.logs is not None,
+                # the queries of the configured platform type (dashboard.views' table)
+                views=views_for(
+                    self.config.platform.type if self.config.platform is not None else None,
+                    memory_chunk_mib=self.config.dashboard.memory_chunk_mib,
+                ),
             )
         )
 

@@ -28,6 +28,7 @@ from pydantic import (
 
 from alerting.config import AlertingConfig, RulesConfig
 from collector.config import CollectorConfig
+from dashboard.config import DashboardConfig
 from log_pipeline.config import LogsConfig
 from metrics_store.config import EmbeddedStoreConfig, StoreConfig
 from metrics_store.yaml_errors import FIXES, YamlProblem, errors_with_lines, line_for, line_index
@@ -192,6 +193,9 @@ class ParamedicConfig(BaseModel):
     )
     remediation: RemediationConfig | None = Field(
         None, description="Remediation policies, rails and audit trail; absent = no automated actions."
+    )
+    dashboard: DashboardConfig = Field(
+        default_factory=DashboardConfig, description="What the dashboard's pages show (optional)."
     )
 
 

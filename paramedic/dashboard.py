@@ -20,7 +20,15 @@ from fastapi import APIRouter
 from prometheus_client import CollectorRegistry
 
 from alerting.dispatch import Dispatcher
-from dashboard import InstanceInfo, InstantSample, RangeSeries, ReaderError, Sources, dashboard_router
+from dashboard import (
+    InstanceInfo,
+    InstantSample,
+    PlatformViews,
+    RangeSeries,
+    ReaderError,
+    Sources,
+    dashboard_router,
+)
 from metrics_store.base import Querier, StoreError
 from metrics_store.model import METRIC_NAME, Labels, Matcher, MatchOp, SeriesData, labels_get
 from metrics_store.promql import Engine, metric_names, slice_series
@@ -246,12 +254,14 @@ def build_router(
     audit: AuditLog | None = None,
     log_search: bool = False,
     base_path: str = "",
+    views: PlatformViews | None = None,
 ) -> APIRouter:
-    """The dashboard's router over the server's objects (see the module docstring)."""
+    """The dashboard's router over the server's objects (see the module docstring), drawn with ``views``
+    (the configured platform type's, :func:`dashboard.views.views_for`; default: the local platform's)."""
     sources = Sources(
         metrics=PromqlMetricsReader(store),
         alerts=DispatcherAlerts(dispatcher) if dispatcher is not None else None,
         actions=AuditActions(audit) if audit is not None else None,
         platform=PlatformInstances(platform) if isinstance(platform, Remediable) else None,
     )
-    return dashboard_router(sources, base_path=base_path, log_search=log_search)
+    return dashboard_router(sources, base_path=base_path, log_search=log_search, views=views)

@@ -16,7 +16,7 @@ from urllib.parse import urlencode
 import httpx
 import pytest
 
-from dashboard._queries import APP_CHARTS, quote
+from dashboard.views_local import APP_CHARTS, quote
 from tests.support.browser import chromium, screenshot, watch
 from tests.support.demo import Demo, paramedic_cli, running_demo
 from tests.support.servers import wait_until

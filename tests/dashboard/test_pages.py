@@ -16,7 +16,7 @@ from prometheus_client import CollectorRegistry
 
 from dashboard import CONTENT_SECURITY_POLICY, Sources, dashboard_router
 from dashboard._overview import build_overview
-from dashboard._queries import APP_CHARTS, KPIS, PER_APP, quote
+from dashboard.views_local import APP_CHARTS, KPIS, PER_APP, quote
 from metrics_store.memory import MemoryStore
 from metrics_store.model import labels_from
 from paramedic.assembly import Paramedic

@@ -14,7 +14,7 @@ import pytest
 import yaml
 from prometheus_client import CollectorRegistry
 
-from dashboard._queries import APP_CHARTS
+from dashboard.views_local import APP_CHARTS
 from metrics_store.config import DEFAULT_QUERY_LIMITS, QueryLimits
 from metrics_store.memory import MemoryStore
 from metrics_store.model import Labels, Matcher, MatchOp, SeriesData, labels_from

@@ -1,26 +1,21 @@
-"""The PromQL the pages run, in one place (metric names of the local platform and Cloud Foundry's router).
+"""The local platform's views: HAProxy router, node-exporter cells, apps scraped as ``job="app"``.
 
-App names are quoted with :func:`quote` before they go into a label matcher, so a name can never change the
-shape of a query. A 5xx share is ``(5xx or 0 * all) / all``: 0 % (not "no data") while there are requests
-but no 5xx series yet (an app that never answered a 5xx has none).
+These are the queries the dashboard always ran (moved here from ``dashboard/_queries.py``, unchanged). App
+names are quoted with :func:`~dashboard.spec.quote` before they go into a label matcher, so a name can never
+change the shape of a query. A 5xx share is ``(5xx or 0 * all) / all``: 0 % (not "no data") while there are
+requests but no 5xx series yet (an app that never answered a 5xx has none).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dashboard.spec import AppChart, AppColumn, AppSpec, Figure, OverviewSpec, quote
 
-__all__ = ["APP_CHARTS", "KPIS", "NOT_APPS", "PER_APP", "SPARKLINES", "AppChart", "quote"]
+__all__ = ["APP_CHARTS", "KPIS", "NOT_APPS", "PER_APP", "SPARKLINES", "LocalViews", "quote"]
 
 _RATE = "rate(haproxy_backend_http_responses_total[1m])"
 _RATE_5XX = 'rate(haproxy_backend_http_responses_total{code="5xx"}[1m])'
 _LAT = "rate(http_request_duration_seconds_bucket[1m])"
 _APP_LAT = "rate(http_request_duration_seconds_bucket{app=$app}[1m])"
-
-
-def quote(value: str) -> str:
-    """A PromQL string literal (double-quoted, backslash and quote escaped)."""
-    escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-    return f'"{escaped}"'
 
 
 # Overview KPIs: (key, title, unit, expr). Each is a single scalar-like vector.
@@ -61,23 +56,6 @@ PER_APP: tuple[tuple[str, str], ...] = (
     ("p95", f"histogram_quantile(0.95, sum by (app, le) ({_LAT}))"),
     ("up", 'sum by (app) (up{job="app"})'),
 )
-
-
-@dataclass(frozen=True, slots=True)
-class AppChart:
-    """One panel of the app timeline: ``exprs`` are PromQL (``$app`` replaced by the quoted name), or
-    ``logs`` names log levels counted through the log search histogram API."""
-
-    key: str
-    title: str
-    unit: str
-    exprs: tuple[str, ...] = ()
-    legend: str = ""  # label whose value names a series
-    names: tuple[str, ...] = ()  # or a name per expr
-    logs: tuple[str, ...] = ()
-
-    def queries(self, app: str) -> list[str]:
-        return [e.replace("$app", quote(app)) for e in self.exprs]
 
 
 APP_CHARTS: tuple[AppChart, ...] = (
@@ -121,3 +99,34 @@ APP_CHARTS: tuple[AppChart, ...] = (
     ),
     AppChart("logs", "Log lines by level", "lines", logs=("error", "warning", "info")),
 )
+
+
+# The app table's column titles and units (the local overview's table header, as it always was).
+_COLUMNS = {"rps": ("Requests/s", "req/s"), "err": ("5xx", "%"), "p95": ("p95", "s"), "up": ("Up", "count")}
+
+
+class LocalViews:
+    """:class:`dashboard.base.PlatformViews` of the local platform (also used without any platform)."""
+
+    def __init__(self) -> None:
+        self._overview = OverviewSpec(
+            title="Platform overview",
+            kpis=tuple(Figure(*k) for k in KPIS),
+            sparklines=SPARKLINES,
+            app_key="app",
+            app_columns=tuple(AppColumn(key, *_COLUMNS[key], expr) for key, expr in PER_APP),
+            apps_expr='count by (app) (up{job="app"})',
+            not_apps=NOT_APPS,
+        )
+
+    def overview(self) -> OverviewSpec:
+        return self._overview
+
+    def app(self, app: str) -> AppSpec:
+        q = quote(app)
+        return AppSpec(
+            charts=APP_CHARTS,
+            instances=f'up{{job="app",app={q}}}',
+            instance_label="app_instance",
+            instance_expr=f'process_resident_memory_bytes{{app={q},app_instance="$index"}}',
+        )
