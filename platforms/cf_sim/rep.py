@@ -9,7 +9,9 @@ nowhere stays UNCLAIMED and is retried every sample. From supervisord's process 
 * bbs: ``LRPsDesired``, ``LRPsRunning`` (placed and RUNNING), ``LRPsClaimed`` (placed, STARTING),
   ``LRPsUnclaimed`` (not placed), ``LRPsMissing`` (desired, placed, no process: ABSENT/STOPPED),
   ``LRPsExtra`` (processes supervisord runs that no desired instance names), ``CrashedActualLRPs`` (EXITED/
-  FATAL/BACKOFF), ``CrashingDesiredLRPs``, ``Domain_cf_apps`` (1), ``PresentCells``, ``LockHeld``,
+  FATAL/BACKOFF, or restarted after exiting with a positive status less than ``crash_hold_s`` ago: Diego
+  shows an instance CRASHED until it restarts, supervisord restarts it at once), ``CrashingDesiredLRPs``,
+  ``Domain_cf_apps`` (1), ``PresentCells``, ``LockHeld``,
   ``ConvergenceLRPDuration`` and ``RequestLatency`` (ns, measured: the pass and the slowest platform call);
 * rep, per cell (tag ``index`` = the cell's GUID): ``CapacityTotal/Remaining/AllocatedMemory`` and ``..Disk``
   (MiB), ``CapacityTotal/RemainingContainers``, ``ContainerCount``, ``RepBulkSyncDuration`` (ns, measured),
@@ -38,7 +40,10 @@ from platforms.local.supervisor_config import program_name
 
 __all__ = ["DiegoConfig", "DiegoProducer"]
 
-_CRASHED = {"EXITED", "FATAL", "BACKOFF"}
+# supervisord restarts a crashed instance at once; one that exited with a positive status and restarted
+# less than ``crash_hold_s`` ago still counts as crashed ("CRASHED_RESTARTED"), as Diego shows it CRASHED
+# until its restart, so that a 30 s poll sees the crash.
+_CRASHED = {"EXITED", "FATAL", "BACKOFF", "CRASHED_RESTARTED"}
 _NO_PROCESS = {"ABSENT", "STOPPED", "UNKNOWN"}
 Key = tuple[str, int]
 
@@ -54,12 +59,13 @@ class DiegoConfig:
     instance_memory_mb: int = 256
     instance_disk_mb: int = 1024
     deployment: str = "cf"
+    crash_hold_s: float = 30.0
 
     def __post_init__(self) -> None:
         for key in ("cells", "cell_memory_mb", "cell_disk_mb", "cell_containers"):
             if getattr(self, key) < 1:
                 raise ValueError(f"cf_sim diego config: {key}: must be >= 1, got {getattr(self, key)}")
-        for key in ("instance_memory_mb", "instance_disk_mb"):
+        for key in ("instance_memory_mb", "instance_disk_mb", "crash_hold_s"):
             if getattr(self, key) < 0:
                 raise ValueError(f"cf_sim diego config: {key}: must be >= 0, got {getattr(self, key)}")
 
@@ -94,7 +100,15 @@ class DiegoProducer:
         started = time.perf_counter_ns()
         state = self.platform.state()
         infos = self.platform.supervisor.processes()
-        procs = {str(p["name"]): str(p["statename"]) for p in infos}
+        hold = time.time() - self.config.crash_hold_s
+        procs = {
+            str(p["name"]): "CRASHED_RESTARTED"
+            if p.get("statename") in ("RUNNING", "STARTING")
+            and int(p.get("exitstatus") or 0) > 0
+            and int(p.get("start") or 0) > hold
+            else str(p["statename"])
+            for p in infos
+        }
         pid_of = {str(p["name"]): int(p.get("pid") or 0) for p in infos}
         call_ns = time.perf_counter_ns() - started
         desired = [(a.name, i.index) for a in state.apps for i in a.instances]
@@ -235,7 +249,8 @@ class DiegoProducer:
         specs = []
         for key in obs.desired:
             app = self.foundation.app_by_local(key[0])
-            if app is None or key not in self.placement or obs.states[key] != "RUNNING" or not obs.pids[key]:
+            running = obs.states[key] in ("RUNNING", "CRASHED_RESTARTED")
+            if app is None or key not in self.placement or not running or not obs.pids[key]:
                 continue
             log_file = self.platform.paths.app_logs_dir / f"{program_name(*key)}.log"
             mem, disk = c.instance_memory_mb * 1024 * 1024, c.instance_disk_mb * 1024 * 1024
