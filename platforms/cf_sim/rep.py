@@ -9,7 +9,8 @@ nowhere stays UNCLAIMED and is retried every sample. From supervisord's process 
 * bbs: ``LRPsDesired``, ``LRPsRunning`` (placed and RUNNING), ``LRPsClaimed`` (placed, STARTING),
   ``LRPsUnclaimed`` (not placed), ``LRPsMissing`` (desired, placed, no process: ABSENT/STOPPED),
   ``LRPsExtra`` (processes supervisord runs that no desired instance names), ``CrashedActualLRPs`` (EXITED/
-  FATAL/BACKOFF, or restarted after exiting with a positive status less than ``crash_hold_s`` ago: Diego
+  FATAL/BACKOFF, or restarted after an unexpected exit less than ``crash_hold_s`` ago, learned from
+  supervisord's log, :class:`.rep_crashes.CrashLog`: Diego
   shows an instance CRASHED until it restarts, supervisord restarts it at once), ``CrashingDesiredLRPs``,
   ``Domain_cf_apps`` (1), ``PresentCells``, ``LockHeld``,
   ``ConvergenceLRPDuration`` and ``RequestLatency`` (ns, measured: the pass and the slowest platform call);
@@ -34,15 +35,16 @@ from dataclasses import dataclass
 from platforms.cf_sim.foundation import Foundation, guid_for
 from platforms.cf_sim.log_cache_store import Point
 from platforms.cf_sim.rep_containers import ContainerSampler, ContainerSpec
+from platforms.cf_sim.rep_crashes import CrashLog
 from platforms.local import LocalPlatform
 from platforms.local.errors import LocalPlatformError
 from platforms.local.supervisor_config import program_name
 
 __all__ = ["DiegoConfig", "DiegoProducer"]
 
-# supervisord restarts a crashed instance at once; one that exited with a positive status and restarted
-# less than ``crash_hold_s`` ago still counts as crashed ("CRASHED_RESTARTED"), as Diego shows it CRASHED
-# until its restart, so that a 30 s poll sees the crash.
+# supervisord restarts a crashed instance at once; one that crashed (supervisord's log says "exited: ...
+# not expected") less than ``crash_hold_s`` ago still counts as crashed ("CRASHED_RESTARTED"), as Diego
+# shows it CRASHED until its restart, so that a 30 s poll sees the crash.
 _CRASHED = {"EXITED", "FATAL", "BACKOFF", "CRASHED_RESTARTED"}
 _NO_PROCESS = {"ABSENT", "STOPPED", "UNKNOWN"}
 Key = tuple[str, int]
@@ -92,6 +94,7 @@ class DiegoProducer:
         self.auctions_started = 0
         self.auctions_failed = 0
         self._containers = ContainerSampler()
+        self._crash_log = CrashLog(platform.paths.logs_dir / "supervisord.log")
 
     def _tags(self, job: str, origin: str, index: str = "0") -> dict[str, str]:
         return {"deployment": self.config.deployment, "job": job, "index": index, "origin": origin}
@@ -100,12 +103,11 @@ class DiegoProducer:
         started = time.perf_counter_ns()
         state = self.platform.state()
         infos = self.platform.supervisor.processes()
+        crashed_at = self._crash_log.crashes()
         hold = time.time() - self.config.crash_hold_s
         procs = {
             str(p["name"]): "CRASHED_RESTARTED"
-            if p.get("statename") in ("RUNNING", "STARTING")
-            and int(p.get("exitstatus") or 0) > 0
-            and int(p.get("start") or 0) > hold
+            if p.get("statename") in ("RUNNING", "STARTING") and crashed_at.get(str(p["name"]), 0.0) > hold
             else str(p["statename"])
             for p in infos
         }
