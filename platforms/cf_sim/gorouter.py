@@ -7,9 +7,11 @@ envelopes (routing-release indicators, docs/04-observability.md), ``.`` → ``_`
 * per request: ``latency`` (gauge, ms, source_id ``gorouter``) and, when the backend is a CF app's local app,
   the ``http`` timer (source_id = app GUID, tags ``instance_id``, ``status_code``, ``method``; value = the
   duration in ns, HAProxy's ``Ta``);
-* counters (running totals): ``total_requests``, ``responses_2xx`` .. ``responses_5xx``, ``bad_gateways``
-  (502s), ``backend_exhausted_conns`` (no server could take the request: 503 with HAProxy's server-side
-  termination ``sQ``/``<NOSRV>`` on an app backend), ``rejected_requests``;
+* counters (running totals): ``total_requests``, ``responses_2xx`` .. ``responses_5xx`` (the
+  status HAProxy answered), ``bad_gateways`` (502s, and HAProxy's 503s after the backend refused or dropped
+  the connection, termination ``SC``/``SH``, which gorouter answers with 502), ``backend_exhausted_conns``
+  (503 after waiting in the queue for a server below its maxconn, termination ``sQ``),
+  ``rejected_requests`` (400 for a request HAProxy could not parse);
 * gauges: ``total_routes`` (backends with at least one server), ``file_descriptors`` (HAProxy's open fds,
   from /proc), ``ms_since_last_registry_update`` (the simulated route-emitter re-registers every
   ``registration_interval_s`` = 20 s while the router answers; ``pause_route_emitter()`` stops it).
@@ -114,13 +116,9 @@ class GorouterProducer:
         c = self._totals.counters
         c["total_requests"] += 1
         c[_status_group(r.status)] += 1
-        if r.status == 502:
-            c["bad_gateways"] += 1
-        if (
-            r.status == 503
-            and r.backend != "no_route"
-            and (r.server == "<NOSRV>" or r.termination[:2] == "sQ")
-        ):
+        if r.status == 502 or (r.status == 503 and r.termination[:2] in ("SC", "SH")):
+            c["bad_gateways"] += 1  # gorouter answers 502 when the backend refuses/drops the connection
+        if r.status == 503 and r.termination[:2] == "sQ":
             c["backend_exhausted_conns"] += 1
         if r.status == 400 and r.termination[:1] == "P":
             c["rejected_requests"] += 1

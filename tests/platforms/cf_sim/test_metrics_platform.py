@@ -146,6 +146,13 @@ def test_requests_through_the_router_are_counted(sim: Sim) -> None:
     assert both == 2  # roundrobin over the two instances: one series per instance_id
 
 
+def test_an_unknown_route_is_a_4xx_without_an_app_timer(sim: Sim) -> None:
+    before = sim.value('responses_4xx{source_id="gorouter"}') or 0.0
+    assert sim.plat.via_router("no-such-app").status_code == 404
+    sim.wait_value('responses_4xx{source_id="gorouter"}', lambda v: v == before + 1, "responses_4xx +1")
+    assert sim.value('count(count_over_time({__name__="http",status_code="404"}[5m]))') is None
+
+
 def test_a_5xx_fault_raises_responses_5xx(sim: Sim) -> None:
     before = sim.value('responses_5xx{source_id="gorouter"}') or 0.0
     inject_fault(sim.plat.platform.paths, DEV.local_app, "errors", rate=1.0, for_s=20)
