@@ -21,7 +21,9 @@ Metrics: ``paramedic_cf_sim_log_cache_requests_total{route,code}``.
 
 from __future__ import annotations
 
+import datetime as dt
 import math
+import re
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -87,11 +89,22 @@ def _param(request: Request, name: str, *, required: bool, max_chars: int = _MAX
     return value
 
 
-def _seconds(value: str, name: str) -> float:
+_DURATION = re.compile(r"^([0-9]+(?:\.[0-9]+)?)(ms|s|m|h|d)$")
+_UNIT_S = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+
+
+def _seconds(value: str, name: str, *, duration: bool = False) -> float:
+    """Unix seconds or an RFC 3339 time (``time``/``start``/``end``); seconds or ``15s``/``1m`` (``step``)."""
+    m = _DURATION.match(value) if duration else None
     try:
-        number = float(value)
+        if m:
+            number = float(m[1]) * _UNIT_S[m[2]]
+        elif not duration and "T" in value:  # RFC 3339
+            number = dt.datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+        else:
+            number = float(value)
     except ValueError as exc:
-        raise _BadRequestError(f"parameter {name!r}: not a number of seconds: {value!r}") from exc
+        raise _BadRequestError(f"parameter {name!r}: not a time or duration: {value!r}") from exc
     if not math.isfinite(number):
         raise _BadRequestError(f"parameter {name!r}: not finite")
     return number
@@ -173,7 +186,7 @@ class LogCacheHandlers:
             query = str(_param(request, "query", required=True, max_chars=MAX_QUERY_CHARS))
             start = _seconds(str(_param(request, "start", required=True)), "start")
             end = _seconds(str(_param(request, "end", required=True)), "end")
-            step = _seconds(str(_param(request, "step", required=True)), "step")
+            step = _seconds(str(_param(request, "step", required=True)), "step", duration=True)
             if step <= 0 or end < start:
                 raise _BadRequestError("need step > 0 and end >= start")
             if (end - start) / step > MAX_RANGE_STEPS:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import random
 import time
 from collections.abc import Iterator
@@ -135,6 +136,16 @@ def test_query_range_matrix_follows_the_counter(lc: Setup) -> None:
     got = {round(float(t) - lc.t0): float(v) for t, v in series["values"]}
     assert got == {i: 3.0 * i for i in (0, 5, 10, 15, 20)}
     assert all(isinstance(v, str) for _, v in series["values"])
+    # the same range with an RFC 3339 start and a duration step
+    rfc = dt.datetime.fromtimestamp(lc.t0, dt.UTC).isoformat().replace("+00:00", "Z")
+    again = lc.get(
+        "/api/v1/query_range",
+        query='total_requests{source_id="gorouter"}',
+        start=rfc,
+        end=str(lc.t0 + 20),
+        step="5s",
+    )
+    assert again["data"] == data
 
 
 def test_meta_counts_per_source(lc: Setup) -> None:
