@@ -4,12 +4,15 @@ HAProxy (the local platform's router, see :mod:`platforms.local.haproxy_config`)
 per request to the unix socket ``router-log.sock``. When the platform runs without its rsyslog forwarder the
 socket is free, and :class:`RouterAccessTap` binds it: each line becomes a :class:`RouterRequest` (backend =
 local app, server ``<app>-<index>``, status, method, path, HAProxy's ``Ta`` total active time in ms,
-termination state). With the forwarder running rsyslog owns the socket and the tap cannot bind it
-(:meth:`RouterAccessTap.start` raises ``OSError``).
+termination state). With the forwarder running, rsyslog owns the socket: with ``relay=True`` the tap renames
+rsyslog's socket file to ``router-log.sock.1`` (rsyslog keeps reading the same socket under the new name),
+binds the original path and passes every datagram on to it, so both get every line; ``stop()`` renames it
+back. (An rsyslog restart while the tap runs replaces the socket file and ends the tap's feed.) Without
+``relay`` :meth:`RouterAccessTap.start` raises ``OSError`` for a socket in use.
 
 Requests wait in a bounded queue for the gorouter producer (``drain()``); listeners (the syslog drain's
 ``[RTR/0]`` lines) are called from the tap thread and must not block. Metrics:
-``paramedic_cf_sim_router_lines_total{outcome=parsed|unparsed|dropped}``.
+``paramedic_cf_sim_router_lines_total{outcome=parsed|unparsed|dropped|relay_failed}``.
 """
 
 from __future__ import annotations
@@ -115,8 +118,12 @@ class RouterAccessTap:
         registry: CollectorRegistry,
         max_pending: int = 100_000,
         clock: Callable[[], float] = time.time,
+        relay: bool = False,
     ) -> None:
         self.socket_path = socket_path
+        self.relay = relay
+        self.relay_to: Path | None = None
+        self._relay_sock: socket.socket | None = None
         self._pending: deque[RouterRequest] = deque()
         self._max_pending = max_pending
         self._listeners: list[Callable[[RouterRequest], None]] = []
@@ -133,11 +140,22 @@ class RouterAccessTap:
     def start(self) -> None:
         """Bind the socket (``OSError`` when another process, e.g. rsyslog, has it) and start reading."""
         if self.socket_path.exists():
-            if _in_use(self.socket_path):
+            if not _in_use(self.socket_path):
+                self.socket_path.unlink()  # stale: nobody reads it
+            elif self.relay:
+                owner = self.socket_path.with_name(self.socket_path.name + ".1")
+                self.socket_path.rename(owner)
+                self.relay_to = owner
+                self._relay_sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+            else:
                 raise OSError(f"{self.socket_path} is in use (the platform's rsyslog?)")
-            self.socket_path.unlink()  # stale: nobody reads it
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        sock.bind(str(self.socket_path))
+        try:
+            sock.bind(str(self.socket_path))
+        except OSError:
+            sock.close()
+            self._restore_owner()
+            raise
         sock.settimeout(0.2)
         self._sock = sock
         self._stop.clear()
@@ -153,6 +171,16 @@ class RouterAccessTap:
             self._sock.close()
             self._sock = None
             self.socket_path.unlink(missing_ok=True)
+        self._restore_owner()
+
+    def _restore_owner(self) -> None:
+        if self._relay_sock is not None:
+            self._relay_sock.close()
+            self._relay_sock = None
+        if self.relay_to is not None:
+            if self.relay_to.exists() and not self.socket_path.exists():
+                self.relay_to.rename(self.socket_path)
+            self.relay_to = None
 
     def _run(self) -> None:
         sock = self._sock
@@ -163,6 +191,11 @@ class RouterAccessTap:
                 continue
             except OSError:
                 return
+            if self._relay_sock is not None and self.relay_to is not None:
+                try:
+                    self._relay_sock.sendto(data, str(self.relay_to))
+                except OSError:
+                    self._metrics.lines.labels("relay_failed").inc()
             self.feed(data.decode("utf-8", errors="replace"))
 
     def feed(self, line: str) -> RouterRequest | None:

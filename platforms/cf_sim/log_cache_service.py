@@ -10,8 +10,9 @@
     metrics.stop()
 
 Start order: VictoriaMetrics (the PromQL engine) → router access tap (binds the platform's
-``router-log.sock``; skipped, with ``router_tap_bound`` False, when the platform's rsyslog owns it: then no
-per-request data) → drain writer → collector loop → gorouter exporter → Log Cache API (uvicorn in a thread).
+``router-log.sock``; when the platform's rsyslog owns it, relays to it, see :mod:`.gorouter_access`; if even
+that fails ``router_tap_bound`` is False and there is no per-request data) → drain writer → collector loop
+→ gorouter exporter → Log Cache API (uvicorn in a thread).
 ``stop()`` goes in reverse and is idempotent.
 """
 
@@ -151,7 +152,7 @@ def start_metrics(
         engine.start()
         stops.append(engine.stop)
         cache = LogCache(EnvelopeStore(max_per_source=cfg.max_per_source, registry=registry), engine)
-        tap = RouterAccessTap(platform.paths.router_log_sock, registry=registry)
+        tap = RouterAccessTap(platform.paths.router_log_sock, registry=registry, relay=True)
         try:
             tap.start()
             stops.append(tap.stop)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import re
+import socket
 from pathlib import Path
 from types import SimpleNamespace
 from typing import cast
 
+import pytest
 from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -19,6 +21,7 @@ from platforms.cf_sim.log_cache_store import Point, log_cache_name
 from platforms.cf_sim.syslog_format import frame, rfc5424
 from platforms.local import LocalPlatform
 from platforms.local.errors import RouterUnavailableError
+from tests.support.servers import wait_until
 
 # Datagrams HAProxy 2.6 sent to the router log socket of a local platform (captured while writing this test):
 # a routed 200, an unknown host (gorouter's 404), and a request to an app whose only instance was stopped.
@@ -112,3 +115,42 @@ def test_rfc5424_escapes_structured_data_and_frames_by_octets() -> None:
     framed = frame(line)
     length, _, rest = framed.partition(b" ")
     assert int(length) == len(rest) == len(line.encode())
+
+
+def test_tap_relays_to_the_socket_owner(tmp_path: Path) -> None:
+    """With rsyslog holding the router's log socket, the tap takes the path and passes every line on."""
+    path = tmp_path / "router-log.sock"
+    owner = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)  # stands in for rsyslog's imuxsock
+    owner.bind(str(path))
+    owner.settimeout(5)
+    registry = CollectorRegistry()
+    tap = RouterAccessTap(path, registry=registry, relay=True)
+    tap.start()
+    try:
+        assert tap.relay_to is not None and tap.relay_to.exists()
+        with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as haproxy:
+            haproxy.sendto(OK.encode(), str(path))  # as HAProxy does: sendto the configured path
+        assert owner.recv(8192).decode() == OK
+        wait_until(
+            lambda: (
+                registry.get_sample_value("paramedic_cf_sim_router_lines_total", {"outcome": "parsed"}) == 1
+            ),
+            5,
+            "the tap parsed it",
+        )
+        assert [r.status for r in tap.drain()] == [200]
+    finally:
+        tap.stop()
+    # the owner's socket is back under its own name
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as haproxy:
+        haproxy.sendto(NO_ROUTE.encode(), str(path))
+    assert owner.recv(8192).decode() == NO_ROUTE
+    owner.close()
+
+
+def test_tap_without_relay_refuses_a_socket_in_use(tmp_path: Path) -> None:
+    path = tmp_path / "router-log.sock"
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as owner:
+        owner.bind(str(path))
+        with pytest.raises(OSError, match="in use"):
+            RouterAccessTap(path, registry=CollectorRegistry()).start()
