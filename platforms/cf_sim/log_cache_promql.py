@@ -14,8 +14,9 @@ Why VictoriaMetrics and not Paramedic's own engine or Prometheus 2.42:
   keeps ``status``/``data``/``error`` and renames nothing.
 
 :class:`VictoriaMetricsEngine` starts the binary (``victoria-metrics``, Debian) on a free loopback port with
-its own data directory, and stops it by PID. Queries use ``latency_offset=0s`` and ``nocache=1`` so a point
-written before the query is in the answer. Thread-safe (one httpx client; writes are serialised).
+its own data directory (queries time out after 10 s; caches get 10% of RAM), and stops it by PID. Queries
+use ``latency_offset=0s`` and ``nocache=1`` so a point written before the query is in the answer.
+Thread-safe (one httpx client; writes are serialised).
 """
 
 from __future__ import annotations
@@ -99,6 +100,8 @@ class VictoriaMetricsEngine:
             "-retentionPeriod=1d",
             "-search.latencyOffset=0s",
             "-search.disableCache",
+            "-search.maxQueryDuration=10s",
+            "-memory.allowedPercent=10",
         ]
         self._child = spawn("victoria-metrics", argv, self.data_dir / "victoria-metrics.log")
         deadline = time.monotonic() + timeout_s

@@ -75,7 +75,10 @@ class DrainServer:
 
 
 class Sim:
-    def __init__(self, plat: RunningPlatform, metrics: CFMetrics, drain: DrainServer) -> None:
+    def __init__(
+        self, plat: RunningPlatform, metrics: CFMetrics, drain: DrainServer, registry: CollectorRegistry
+    ) -> None:
+        self.registry = registry
         self.plat = plat
         self.metrics = metrics
         self.drain = drain
@@ -112,16 +115,17 @@ def sim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sim]:
     root = tmp_path_factory.mktemp("cfm")
     with running_platform(root / "p", {PROD.local_app: 2, DEV.local_app: 1}) as plat:
         config = CFMetricsConfig(drains=(DrainBinding(PROD.guid, drain.url),), diego=DIEGO, interval_s=0.5)
+        registry = CollectorRegistry()
         metrics = start_metrics(
             plat.platform,
             foundation,
             work_dir=root / "m",
             verify_token=lambda t: t == TOKEN,
-            registry=CollectorRegistry(),
+            registry=registry,
             config=config,
         )
         try:
-            yield Sim(plat, metrics, drain)
+            yield Sim(plat, metrics, drain, registry)
         finally:
             metrics.stop()
             drain.sock.close()
@@ -232,6 +236,19 @@ def test_components_knobs_and_real_counters(sim: Sim) -> None:
         sim.metrics.components.restore()
     assert (sim.value('ingress{source_id="log-cache"}') or 0) > 100
     assert sim.value('drains{source_id="syslog_agent"}') == 1
+    for producer in ("gorouter", "diego", "components"):
+        stored = sim.registry.get_sample_value("paramedic_cf_sim_points_total", {"producer": producer})
+        assert stored is not None and stored > 0, producer
+    assert (
+        sim.registry.get_sample_value(
+            "paramedic_cf_sim_producer_errors_total", {"producer": "diego", "reason": "LocalPlatformError"}
+        )
+        is None
+    )
+    queries = sim.registry.get_sample_value(
+        "paramedic_cf_sim_log_cache_requests_total", {"route": "query", "code": "200"}
+    )
+    assert queries is not None and queries > 0
 
 
 def test_drain_lines_are_rfc5424_with_cf_fields(sim: Sim) -> None:
@@ -250,6 +267,8 @@ def test_drain_lines_are_rfc5424_with_cf_fields(sim: Sim) -> None:
         "router and app lines at the drain",
     )
     lines = sim.drain.lines()
+    sent = sim.registry.get_sample_value("paramedic_cf_sim_drain_lines_total", {"outcome": "sent"})
+    assert sent is not None and sent >= len(lines) > 0
     assert len(parsed()) == len(lines), [line for line in lines if not RFC5424.match(line)][:3]
     for m in parsed():
         assert m["host"] == "acme.prod.api"
