@@ -8,15 +8,16 @@ nowhere stays UNCLAIMED and is retried every sample. From supervisord's process 
 
 * bbs: ``LRPsDesired``, ``LRPsRunning`` (placed and RUNNING), ``LRPsClaimed`` (placed, STARTING),
   ``LRPsUnclaimed`` (not placed), ``LRPsMissing`` (desired, placed, no process: ABSENT/STOPPED),
-  ``LRPsExtra`` (processes supervisord runs that no desired instance names), ``CrashedActualLRPs`` (EXITED/
-  FATAL/BACKOFF, or restarted after an unexpected exit less than ``crash_hold_s`` ago, learned from
-  supervisord's log, :class:`.rep_crashes.CrashLog`: Diego
-  shows an instance CRASHED until it restarts, supervisord restarts it at once), ``CrashingDesiredLRPs``,
-  ``Domain_cf_apps`` (1), ``PresentCells``, ``LockHeld``,
-  ``ConvergenceLRPDuration`` and ``RequestLatency`` (ns, measured: the pass and the slowest platform call);
+  ``LRPsExtra`` (processes supervisord runs that no desired instance names), ``CrashedActualLRPs``
+  (EXITED/FATAL/BACKOFF, or restarted after an unexpected exit less than ``crash_hold_s`` ago, learned
+  from supervisord's log by :class:`.rep_crashes.CrashLog`: Diego shows an instance CRASHED until it
+  restarts, supervisord restarts it at once), ``CrashingDesiredLRPs``,
+  ``Domain_cf_apps`` (1), ``PresentCells``, ``LockHeld``, ``BBSMasterElected`` (once, on the first sample),
+  ``ConvergenceLRPDuration`` and ``RequestLatency`` (ns, measured: the pass and its supervisord call);
 * rep, per cell (tag ``index`` = the cell's GUID): ``CapacityTotal/Remaining/AllocatedMemory`` and ``..Disk``
   (MiB), ``CapacityTotal/RemainingContainers``, ``ContainerCount``, ``RepBulkSyncDuration`` (ns, measured),
-  ``CellUnhealthy`` and ``GardenHealthCheckFailed`` (1 while supervisord does not answer);
+  ``CellUnhealthy`` and ``GardenHealthCheckFailed`` (1 while supervisord does not answer),
+  ``AppInstanceExceededLogRateLimitCount`` (0: no log rate limits here);
 * auctioneer: ``AuctioneerLRPAuctionsStarted``/``Failed`` (counters: placements, first failures of an
   instance), ``AuctioneerTaskAuctionsStarted``/``Failed`` (0: no tasks), ``AuctioneerFetchStatesDuration``
   (ns, measured), ``LockHeld``;
@@ -24,7 +25,7 @@ nowhere stays UNCLAIMED and is retried every sample. From supervisord's process 
   instances); locket: ``ActiveLocks``, ``ActivePresences`` (healthy cells);
 * app container metrics (:mod:`.rep_containers`) for placed running instances of CF apps.
 
-Names and units: diego-release docs/010-metrics.md (the brief's ``UnhealthyCell`` is ``CellUnhealthy`` there).
+Names and units: diego-release docs/010-metrics.md (there the cell health gauge is ``CellUnhealthy``).
 """
 
 from __future__ import annotations
@@ -94,6 +95,7 @@ class DiegoProducer:
         self.auctions_started = 0
         self.auctions_failed = 0
         self._containers = ContainerSampler()
+        self._elected = False
         self._crash_log = CrashLog(platform.paths.logs_dir / "supervisord.log")
 
     def _tags(self, job: str, origin: str, index: str = "0") -> dict[str, str]:
@@ -185,6 +187,7 @@ class DiegoProducer:
                 "ContainerCount": (used, ""),
                 "RepBulkSyncDuration": (obs.call_ns, "nanos"),
                 "CellUnhealthy": (0, ""),
+                "AppInstanceExceededLogRateLimitCount": (0, ""),
                 "GardenHealthCheckFailed": (0, ""),
             }
             points += [Point("rep", n, float(v), now, tags, unit=u) for n, (v, u) in values.items()]
@@ -208,6 +211,9 @@ class DiegoProducer:
             "ConvergenceLRPDuration": pass_ns,
             "RequestLatency": obs.call_ns,
         }
+        if not self._elected:  # emitted once, when this BBS becomes the active one
+            self._elected = True
+            values["BBSMasterElected"] = 1
         tags = self._tags("diego-api", "bbs")
         return [Point("bbs", n, float(v), now, tags) for n, v in values.items()]
 
