@@ -81,7 +81,7 @@ REP_MEMORY_TOTAL_MIB = "CapacityTotalMemory"
 REP_DISK_REMAINING_MIB = "CapacityRemainingDisk"
 REP_CONTAINERS_TOTAL = "CapacityTotalContainers"
 REP_CONTAINERS_REMAINING = "CapacityRemainingContainers"
-REP_UNHEALTHY_CELL = "UnhealthyCell"  # 1 when the cell failed its health check
+REP_UNHEALTHY_CELL = "CellUnhealthy"  # 1 when the cell failed its health check (diego-release docs)
 
 # -- Diego BBS (source_id="bbs"; the active BBS emits) -------------------------------------------------------
 BBS = "bbs"

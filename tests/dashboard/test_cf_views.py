@@ -114,7 +114,7 @@ def _write_platform(w: _Writer) -> None:
         w.gauge({"__name__": "CapacityRemainingContainers", **rep}, c["cont"])
         w.gauge({"__name__": "CapacityTotalContainers", **rep}, 250.0)
         w.gauge({"__name__": "CapacityRemainingDisk", **rep}, c["disk"])
-        w.gauge({"__name__": "UnhealthyCell", **rep}, c["unhealthy"])
+        w.gauge({"__name__": "CellUnhealthy", **rep}, c["unhealthy"])
     for i, r in enumerate(ROUTERS):
         gr = {"source_id": "gorouter", "job": "router", "index": str(i), **comp}
         w.counter({"__name__": "total_requests", **gr}, r["rps"])
