@@ -62,7 +62,9 @@ class LogCacheQuery(BaseModel):
     @model_validator(mode="after")
     def _named_unless_selector(self) -> LogCacheQuery:
         if self.name is None and not _SELECTOR.match(self.expr):
-            raise ValueError(f"expr {self.expr!r} is not a plain selector: give it a 'name' to store it under")
+            raise ValueError(
+                f"expr {self.expr!r} is not a plain selector: give it a 'name' to store it under"
+            )
         if self.per_app and "{app_guid}" not in self.expr:
             raise ValueError("a per_app expr must contain {app_guid}")
         return self
@@ -97,7 +99,7 @@ class LogCacheConfig(BaseModel):
         3600.0,
         ge=0,
         le=86400,
-        description="On start, and after polls failed, fill the gap (at most this far back) with query_range.",
+        description="On start and after failed polls, fill the gap (at most this far back) with query_range.",
     )
     max_samples_per_query: int = Field(
         200_000, gt=0, description="A Log Cache answer with more samples than this is refused (counted)."

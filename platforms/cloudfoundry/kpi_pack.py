@@ -22,7 +22,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from platforms.cloudfoundry.kpis import KPI, Catalogue, load_catalogue
+from platforms.cloudfoundry.kpis import CATALOGUE_PATH, KPI, Catalogue, load_catalogue
 
 __all__ = ["PACK_PATH", "TEST_PATH", "main", "render_pack", "render_tests"]
 
@@ -47,9 +47,10 @@ _HEADER = """\
 # Cloud Foundry platform KPIs - GENERATED from platforms/cloudfoundry/kpis.yaml by
 # `python -m platforms.cloudfoundry.kpi_pack`; edit the catalogue, not this file.
 # Plain Prometheus rules (promtool can check and test this file too). Every rule cites its document:
-#   routing-release jobs/gorouter/templates/indicators.yml.erb, diego-release jobs/*/templates/indicators.yml.erb
-#   (copies in /work/shared/data/cloudfoundry, see SOURCE.txt there) and the PCF KPI page
-#   (https://docs.pivotal.io/pivotalcf/2-4/monitoring/kpi.html); "Dynamic" thresholds carry Paramedic defaults.
+#   routing-release jobs/gorouter/templates/indicators.yml.erb, diego-release
+#   jobs/*/templates/indicators.yml.erb (copies in /work/shared/data/cloudfoundry, see SOURCE.txt there)
+#   and the PCF KPI page (https://docs.pivotal.io/pivotalcf/2-4/monitoring/kpi.html);
+#   "Dynamic" thresholds carry Paramedic defaults.
 # Metric names are Log Cache's (envelope name, `.`/`-` -> `_`) with source_id; named series such as
 # gorouter_latency_p95 are aggregations Paramedic runs AT Log Cache (see the catalogue's named_queries).
 """
@@ -107,7 +108,12 @@ def render_pack(catalogue: Catalogue) -> str:
         groups.setdefault(kpi.component, []).extend(lines)
     out = [_HEADER.rstrip("\n"), "groups:"]
     for component, lines in groups.items():
-        out += [f"  - name: cloudfoundry-{component.replace('_', '-')}", "    interval: 1m", "    rules:", *lines]
+        out += [
+            f"  - name: cloudfoundry-{component.replace('_', '-')}",
+            "    interval: 1m",
+            "    rules:",
+            *lines,
+        ]
     return "\n".join(out) + "\n"
 
 
@@ -138,7 +144,12 @@ def _inputs(kpi: KPI, case: str, value: float) -> list[tuple[str, dict[str, str]
     sources = [s.strip() for s in (t.source_id or kpi.source_id).split(",")]
     metrics = [kpi.query] if kpi.query else kpi.metrics  # a named series is what the rules select
     labels = [
-        {"source_id": sources[min(i, len(sources) - 1)], "deployment": "cf", "job": kpi.component, "index": case}
+        {
+            "source_id": sources[min(i, len(sources) - 1)],
+            "deployment": "cf",
+            "job": kpi.component,
+            "index": case,
+        }
         for i in range(len(metrics))
     ]
     v = value * t.scale
@@ -149,7 +160,9 @@ def _inputs(kpi: KPI, case: str, value: float) -> list[tuple[str, dict[str, str]
         "ratio_counter": [f"0+{_num(v * 1000)}x{n}", f"0+1000x{n}"],
         "diff_counter": [f"0+{_num(1000 + v)}x{n}", f"0+1000x{n}"],
     }
-    return [(m, labels[i], values) for i, (m, values) in enumerate(zip(metrics, series[t.kind], strict=False))]
+    return [
+        (m, labels[i], values) for i, (m, values) in enumerate(zip(metrics, series[t.kind], strict=False))
+    ]
 
 
 def _label_text(labels: dict[str, str]) -> str:
@@ -190,7 +203,11 @@ def _assertions(kpi: KPI, cases: list[tuple[str, float, dict[str, str]]]) -> lis
         expected = [line for _, value, out in cases for line in _expected_alerts(kpi, value, out)]
         lines = ["    alert_rule_test:", f"      - eval_time: {eval_time}", f"        alertname: {kpi.alert}"]
         return lines + (["        exp_alerts:", *expected] if expected else ["        exp_alerts: []"])
-    lines = ["    promql_expr_test:", f"      - expr: {_sq(str(kpi.record))}", f"        eval_time: {eval_time}"]
+    lines = [
+        "    promql_expr_test:",
+        f"      - expr: {_sq(str(kpi.record))}",
+        f"        eval_time: {eval_time}",
+    ]
     lines.append("        exp_samples:")
     for _, value, out in cases:
         labels = {**out, "pack": "cloudfoundry", "component": kpi.component}
@@ -208,7 +225,10 @@ def _test_group(kpi: KPI, cases: list[tuple[str, float]]) -> list[str]:
     for case, value in cases:
         inputs = _inputs(kpi, case, value)
         for metric, labels, values in inputs:
-            lines += [f"      - series: {_sq(f'{metric}{{{_label_text(labels)}}}')}", f"        values: '{values}'"]
+            lines += [
+                f"      - series: {_sq(f'{metric}{{{_label_text(labels)}}}')}",
+                f"        values: '{values}'",
+            ]
         checked.append((case, value, _out_labels(kpi, inputs)))
     return lines + _assertions(kpi, checked)
 
@@ -235,15 +255,15 @@ def main(argv: list[str] | None = None) -> int:
     """Write (or with ``--check`` compare) the pack and its tests; returns the exit code."""
     args = sys.argv[1:] if argv is None else argv
     catalogue = load_catalogue()
-    stale = []
+    stale: list[str] = []
     for path, text in ((PACK_PATH, render_pack(catalogue)), (TEST_PATH, render_tests(catalogue))):
         if "--check" in args:
             if not path.is_file() or path.read_text() != text:
                 stale.append(str(path))
         else:
             path.write_text(text)
-    for path in stale:
-        print(f"{path}: out of date with platforms/cloudfoundry/kpis.yaml (run python -m {__name__})")
+    for name in stale:
+        print(f"{name}: out of date with {CATALOGUE_PATH} (run python -m platforms.cloudfoundry.kpi_pack)")
     return 1 if stale else 0
 
 

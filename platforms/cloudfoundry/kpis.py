@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from platforms.cloudfoundry.errors import CloudFoundryError
 from platforms.config import LogCacheQuery
 
-__all__ = ["CATALOGUE_PATH", "Catalogue", "CatalogueError", "KPI", "KPITest", "load_catalogue"]
+__all__ = ["CATALOGUE_PATH", "KPI", "Catalogue", "CatalogueError", "KPITest", "load_catalogue"]
 
 CATALOGUE_PATH = Path(__file__).resolve().parent / "kpis.yaml"
 Op = Literal[">=", ">", "<", "==", "!="]
@@ -128,6 +128,8 @@ class Catalogue(BaseModel):
         names = {q.name for q in self.named_queries}
         if None in names:
             raise ValueError("named_queries: every entry needs a 'name'")
+        if not all(q.per_app for q in self.app_queries) or any(q.per_app for q in self.named_queries):
+            raise ValueError("app_queries must all be per_app, named_queries none")
         ids = [k.id for k in self.kpis]
         if len(set(ids)) != len(ids):
             raise ValueError("kpis: ids are repeated")
