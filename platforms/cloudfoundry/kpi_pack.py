@@ -1,6 +1,6 @@
 """Generate the ``cloudfoundry`` rule pack and its promtool-format unit tests from the KPI catalogue.
 
-    python -m platforms.cloudfoundry.kpi_pack          # rewrites both files from kpis.yaml
+    python -m platforms.cloudfoundry.kpi_pack          # rewrites the pack, its tests and the KPI table
     python -m platforms.cloudfoundry.kpi_pack --check  # exit 1 when a committed file differs
 
 :func:`render_pack` writes one group per component; each alert KPI becomes one rule per documented level
@@ -24,11 +24,12 @@ from pathlib import Path
 
 from platforms.cloudfoundry.kpis import CATALOGUE_PATH, KPI, Catalogue, load_catalogue
 
-__all__ = ["PACK_PATH", "TEST_PATH", "main", "render_pack", "render_tests"]
+__all__ = ["PACK_PATH", "TABLE_PATH", "TEST_PATH", "main", "render_pack", "render_table", "render_tests"]
 
 _ROOT = Path(__file__).resolve().parents[2]
 PACK_PATH = _ROOT / "alerting" / "rules" / "packs" / "cloudfoundry.yaml"
 TEST_PATH = _ROOT / "tests" / "alerting" / "rules_data" / "packs" / "cloudfoundry.test.yml"
+TABLE_PATH = _ROOT / "docs" / "cloudfoundry-kpis.md"
 
 _OPS: dict[str, Callable[[float, float], bool]] = {
     ">=": operator.ge,
@@ -251,12 +252,59 @@ def render_tests(catalogue: Catalogue) -> str:
     return "\n".join(out) + "\n"
 
 
+def _thresholds(kpi: KPI) -> str:
+    if kpi.record:
+        return "recorded (Dynamic)"
+    return "; ".join(f"{sev} {op} {_num(thr)}{kpi.unit}" for sev, op, thr in reversed(kpi.levels()))
+
+
+def _feed(kpi: KPI, catalogue: Catalogue) -> str:
+    if kpi.query is not None:
+        return f"named `{kpi.query}` = `{catalogue.named()[kpi.query].expr}` (at Log Cache)"
+    sources = [s.strip() for s in kpi.source_id.split(",")]
+    shown = []
+    for i, metric in enumerate(kpi.metrics):
+        source = sources[min(i, len(sources) - 1)]
+        op = "=~" if "|" in source else "="
+        shown.append(f'`{metric}{{source_id{op}"{source}"}}`'.replace("|", "\\|"))
+    return "polled: " + ", ".join(shown)
+
+
+def render_table(catalogue: Catalogue) -> str:
+    """The KPI table (markdown): KPI, rule, document, metrics/source_id, thresholds, Log Cache query."""
+    out = [
+        "# Cloud Foundry KPIs watched by Paramedic",
+        "",
+        "GENERATED from `platforms/cloudfoundry/kpis.yaml` by `python -m platforms.cloudfoundry.kpi_pack`.",
+        "Thresholds marked Dynamic/default are Paramedic's starting points; tune them to the foundation.",
+        "",
+        "| KPI | rule | document | metrics | thresholds | for | Log Cache query (source_id) |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for kpi in catalogue.kpis:
+        metrics = ", ".join(f"`{m}`" for m in kpi.metrics)
+        source = f"{_SOURCES[kpi.threshold_source]}: {kpi.doc}".replace("|", "\\|")
+        rule = kpi.alert or kpi.record
+        out.append(
+            f"| {kpi.title} | `{rule}` | {source} | {metrics} | {_thresholds(kpi)} | {kpi.for_ or '-'}"
+            f" | {_feed(kpi, catalogue)} |"
+        )
+    out += ["", "Per-app queries (every STARTED app, `{app_guid}` = its GUID):", ""]
+    out += [f"- `{q.name or q.expr.split('{')[0]}`: `{q.expr}`" for q in catalogue.app_queries]
+    return "\n".join(out) + "\n"
+
+
 def main(argv: list[str] | None = None) -> int:
     """Write (or with ``--check`` compare) the pack and its tests; returns the exit code."""
     args = sys.argv[1:] if argv is None else argv
     catalogue = load_catalogue()
     stale: list[str] = []
-    for path, text in ((PACK_PATH, render_pack(catalogue)), (TEST_PATH, render_tests(catalogue))):
+    outputs = (
+        (PACK_PATH, render_pack(catalogue)),
+        (TEST_PATH, render_tests(catalogue)),
+        (TABLE_PATH, render_table(catalogue)),
+    )
+    for path, text in outputs:
         if "--check" in args:
             if not path.is_file() or path.read_text() != text:
                 stale.append(str(path))
