@@ -13,9 +13,10 @@ Queries (``log_cache.queries``; absent = DERIVED from the rule packs ``log_cache
 :func:`platforms.cloudfoundry.log_cache_queries.derive_queries`) may be NAMED: the result of an aggregation
 Log Cache evaluates over every point it holds (``quantile_over_time(0.95, latency{source_id="gorouter"}
 [1m])``) is stored under ``name`` with its labels kept; per-app results get ``source_id`` = the GUID when
-they have none. Backfill: on the first poll of a query (start, restart) and after its polls failed for more
-than 1.5 intervals, the gap - at most ``log_cache.backfill_s`` back - is filled from
-``GET /api/v1/query_range`` with step = ``interval_s``, so ``for:`` windows and ``rate()`` have history.
+they have none. Backfill: when a query's instant query succeeds on its first poll (start, restart) or more
+than 1.5 intervals after its previous success (failed polls), the gap - at most ``log_cache.backfill_s``
+back - is filled from ``GET /api/v1/query_range`` with step = ``interval_s``, so ``for:`` windows and
+``rate()`` have history; no range query is sent while the instant query itself fails.
 An answer with more than ``max_samples_per_query`` samples is refused (a stranger's server could send any).
 
 Self-metrics: ``paramedic_cf_log_cache_queries_total{kind, outcome}``,
@@ -229,7 +230,7 @@ class LogCacheSource:
             total = 0
             for query in self.queries:
                 for run in self._expand(query, apps):
-                    total += self._backfill(run) + self._instant(run, apps)
+                    total += self._poll_run(run, apps)
             self.polls += 1
             return total
 
@@ -256,19 +257,20 @@ class LogCacheSource:
         self._poller.queries.labels(kind, "ok").inc()
         return samples
 
-    def _instant(self, run: _Run, apps: dict[str, str]) -> int:
+    def _poll_run(self, run: _Run, apps: dict[str, str]) -> int:
+        """The instant query of ``run``, then - only when Log Cache answered it (no range query to a Log
+        Cache that fails anyway) - the backfill of the gap since its previous good poll."""
         now = self._wall()
+        previous = self._last_ok.get(run.expr)
         samples = self._fetch("instant", run, {"time": f"{now:.3f}"})
         if samples is None:
             return 0
         self._last_ok[run.expr] = now
-        return self._append(samples, run, apps)
+        return self._append(samples, run, apps) + self._backfill(run, previous, now, apps)
 
-    def _backfill(self, run: _Run) -> int:
-        """Fill the gap since the last successful poll of ``run`` (all of ``backfill_s`` on its first)."""
+    def _backfill(self, run: _Run, last: float | None, now: float, apps: dict[str, str]) -> int:
+        """Fill the gap since ``last``, the previous good poll of ``run`` (all of ``backfill_s`` if none)."""
         window, step = self._lc.backfill_s, self._lc.interval_s
-        now = self._wall()
-        last = self._last_ok.get(run.expr)
         if window <= 0 or (last is not None and now - last <= 1.5 * step):
             return 0
         # From the first step after the last good poll (whose instant query covered it) to the step before
@@ -281,7 +283,7 @@ class LogCacheSource:
         samples = self._fetch("range", run, params)
         if samples is None:
             return 0
-        appended = self._append(samples, run, self._apps)
+        appended = self._append(samples, run, apps)
         self._poller.backfilled.inc(appended)
         return appended
 

@@ -136,6 +136,7 @@ def test_gap_after_failed_polls_is_backfilled_and_a_restart_backfills_again(fake
         )
         == 2
     )
+    assert len(_ranges(fake)) == 1  # no range query to a Log Cache that fails the instant one
     wall.now = T0 + 120
     source.poll_once()
     gap = _ranges(fake)[-1]
