@@ -10,9 +10,13 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry
 
+from alerting.rules import load_files
 from metrics_store.memory import MemoryStore
 from metrics_store.model import Matcher, MatchOp
+from metrics_store.promql import Engine, Vector
 from platforms.cloudfoundry import LogCacheSource
+from platforms.cloudfoundry.log_cache_queries import derive_queries
+from platforms.config import LogCacheConfig
 from tests.platforms.cloudfoundry.conftest import make_config
 from tests.platforms.cloudfoundry.fake_cf import APP_GUID, FakeCF, Scripted
 
@@ -167,4 +171,35 @@ def test_oversized_answers_are_refused(fake: FakeCF) -> None:
         == 1
     )
     assert len(next(iter(_stored(store, "gorouter_latency_p95").values()))) == 1
+    asyncio.run(source.stop())
+
+
+def test_first_poll_gives_the_pack_rules_their_history(fake: FakeCF) -> None:
+    """The derived queries, served by a Log Cache holding the last hour, let the pack's rules hold for their
+    `for:` window right after (re)start: the 502 rate over backfilled counter samples and the p95 named
+    series both meet their critical thresholds over the last 5 minutes."""
+    derived = derive_queries(LogCacheConfig.model_validate({"url": "http://lc"}).pack_paths())
+    wanted = {"bad_gateways": 'bad_gateways{source_id="gorouter"}', "gorouter_latency_p95": P95}
+    queries = [q for q in derived if q.expr in wanted.values()]
+    assert {q.name or q.expr for q in queries} == {wanted["bad_gateways"], "gorouter_latency_p95"}
+    held = [[t, str(0.75 * (t - T0 + 3600))] for t, _ in _points(T0 - 3600, T0)]  # 45 bad gateways a minute
+    fake.log_cache_points[wanted["bad_gateways"]] = [{"metric": ROUTER, "values": held}]
+    fake.log_cache_points[P95] = [
+        {"metric": ROUTER, "values": [[t, "160"] for t, _ in _points(T0 - 3600, T0)]}
+    ]
+    source, store, _, _ = _source(fake, [q.model_dump() for q in queries], backfill_s=3600)
+    source.poll_once()
+    engine = Engine(store, registry=CollectorRegistry())
+    rules = {
+        (rule.name, dict(rule.labels)["severity"]): rule.expr
+        for group in load_files(["cloudfoundry"])
+        for rule in group.rules
+        if rule.name in {"Gorouter502PerMinuteHigh", "GorouterLatencyP95High"}
+    }
+    for (name, severity), expr in sorted(rules.items()):
+        for minutes_ago in range(6):
+            result = engine.instant_query(expr, round((T0 - 60 * minutes_ago) * 1000))
+            assert isinstance(result, Vector)
+            values = {dict(s.labels)["index"]: s.value for s in result.samples}
+            assert values and values["0"] >= (40 if name.startswith("Gorouter502") else 150), (name, severity)
     asyncio.run(source.stop())
