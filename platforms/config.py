@@ -6,9 +6,11 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, SecretStr
+from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 __all__ = [
     "CloudFoundryPlatformConfig",
@@ -17,6 +19,11 @@ __all__ = [
     "LogCacheQuery",
     "PlatformConfig",
 ]
+
+_METRIC_NAME = r"^[a-zA-Z_:][a-zA-Z0-9_:]*$"
+_SELECTOR = re.compile(r"^\s*[a-zA-Z_:][a-zA-Z0-9_:]*\s*(\{.*\})?\s*$", re.DOTALL)
+# Built-in rule packs, read as data (platforms do not import alerting).
+_PACKS_DIR = Path(__file__).resolve().parents[1] / "alerting" / "rules" / "packs"
 
 
 class LocalPlatformConfig(BaseModel):
@@ -33,28 +40,41 @@ class LogCacheQuery(BaseModel):
     """One PromQL expression sent to Log Cache's ``/api/v1/query`` every interval.
 
     ``per_app: true`` runs the expression once per app with ``{app_guid}`` replaced by the app's GUID (its
-    Log Cache source_id), e.g. ``cpu{source_id="{app_guid}"}``; the app's name is added as label ``app``.
-    ``per_app: false`` runs it once as written (platform metrics such as ``CapacityRemainingMemory
-    {source_id="rep"}``).
+    Log Cache source_id), e.g. ``cpu{source_id="{app_guid}"}``; the app's name is added as label ``app``
+    (and ``source_id`` = the GUID when the result has none). ``per_app: false`` runs it once as written
+    (platform metrics such as ``CapacityRemainingMemory{source_id="rep"}``).
+
+    ``name`` stores the result under that metric name (the result's labels kept): an aggregation Log Cache
+    evaluates over every point it holds, e.g. ``quantile_over_time(0.95, latency{source_id="gorouter"}[1m])``
+    named ``gorouter_latency_p95``. An expression that is not a plain selector must be named.
     """
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
-    expr: str = Field(min_length=1, description="PromQL expression; `{app_guid}` is replaced when per_app.")
+    expr: str = Field(
+        min_length=1, max_length=2000, description="PromQL expression; `{app_guid}` is replaced when per_app."
+    )
     per_app: bool = Field(False, description="Run once per app (substituting `{app_guid}`).")
+    name: str | None = Field(
+        None, pattern=_METRIC_NAME, description="Store the result under this metric name (labels kept)."
+    )
+
+    @model_validator(mode="after")
+    def _named_unless_selector(self) -> LogCacheQuery:
+        if self.name is None and not _SELECTOR.match(self.expr):
+            raise ValueError(
+                f"expr {self.expr!r} is not a plain selector: give it a 'name' to store it under"
+            )
+        if self.per_app and "{app_guid}" not in self.expr:
+            raise ValueError("a per_app expr must contain {app_guid}")
+        return self
 
 
-def _default_queries() -> list[LogCacheQuery]:
-    return [
-        LogCacheQuery(expr='cpu{source_id="{app_guid}"}', per_app=True),
-        LogCacheQuery(expr='memory{source_id="{app_guid}"}', per_app=True),
-        LogCacheQuery(expr='disk{source_id="{app_guid}"}', per_app=True),
-        LogCacheQuery(expr='CapacityRemainingMemory{source_id="rep"}'),
-        LogCacheQuery(expr='CapacityRemainingDisk{source_id="rep"}'),
-        LogCacheQuery(expr='LRPsMissing{source_id="bbs"}'),
-        LogCacheQuery(expr='CrashedActualLRPs{source_id="bbs"}'),
-        LogCacheQuery(expr='bad_gateways{source_id="gorouter"}'),
-    ]
+def _pack_path(name: str) -> Path:
+    """A built-in rule pack by name (alerting/rules/packs/<name>.yaml, read as data), or a file path."""
+    if "/" in name or name.endswith((".yaml", ".yml")):
+        return Path(name)
+    return _PACKS_DIR / f"{name}.yaml"
 
 
 class LogCacheConfig(BaseModel):
@@ -65,10 +85,38 @@ class LogCacheConfig(BaseModel):
     url: AnyHttpUrl = Field(description="Log Cache base URL, e.g. https://log-cache.sys.example.com.")
     interval_s: float = Field(30.0, gt=0, description="Seconds between two polls of every query.")
     timeout_s: float = Field(10.0, gt=0, description="Timeout of each Log Cache query.")
-    queries: list[LogCacheQuery] = Field(
-        default_factory=_default_queries,
-        description="Expressions to poll; default: per-app cpu/memory/disk plus rep, bbs and gorouter KPIs.",
+    queries: list[LogCacheQuery] | None = Field(
+        None,
+        description="Expressions to poll. Default (absent): derived from `packs` - every metric the packs' "
+        "rules select, the named queries of the KPI catalogue, and per-app cpu/memory/disk/quotas and "
+        "request rate, 5xx rate and p95 latency.",
     )
+    packs: list[str] = Field(
+        default_factory=lambda: ["cloudfoundry"],
+        description="Rule packs (built-in names or rule file paths) the default queries are derived from.",
+    )
+    backfill_s: float = Field(
+        3600.0,
+        ge=0,
+        le=86400,
+        description="On start and after failed polls, fill the gap (at most this far back) with query_range.",
+    )
+    max_samples_per_query: int = Field(
+        200_000, gt=0, description="A Log Cache answer with more samples than this is refused (counted)."
+    )
+
+    @field_validator("packs")
+    @classmethod
+    def _packs_exist(cls, value: list[str]) -> list[str]:
+        for i, name in enumerate(value):
+            if not _pack_path(name).is_file():
+                known = sorted(p.stem for p in _PACKS_DIR.glob("*.yaml"))
+                raise ValueError(f"[{i}] {name!r}: no such rule pack or file (built-in packs: {known})")
+        return value
+
+    def pack_paths(self) -> list[Path]:
+        """The rule files of ``packs``."""
+        return [_pack_path(name) for name in self.packs]
 
 
 class CloudFoundryPlatformConfig(BaseModel):

@@ -9,6 +9,20 @@ endpoint ``GET {log_cache.url}/api/v1/query?query=<expr>`` (Prometheus HTTP API 
 appended with the result's labels, ``__name__`` (from the result, else the selector's metric name) and
 ``app`` = the app's name (per-app queries, or any result whose ``source_id`` is a known app GUID).
 
+Queries (``log_cache.queries``; absent = DERIVED from the rule packs ``log_cache.packs`` by
+:func:`platforms.cloudfoundry.log_cache_queries.derive_queries`) may be NAMED: the result of an aggregation
+Log Cache evaluates over every point it holds (``quantile_over_time(0.95, latency{source_id="gorouter"}
+[1m])``) is stored under ``name`` with its labels kept; per-app results get ``source_id`` = the GUID when
+they have none. Backfill: when a query's instant query succeeds on its first poll (start, restart) or more
+than 1.5 intervals after its previous success (failed polls), the gap - at most ``log_cache.backfill_s``
+back - is filled from ``GET /api/v1/query_range`` with step = ``interval_s``, so ``for:`` windows and
+``rate()`` have history; no range query is sent while the instant query itself fails.
+An answer with more than ``max_samples_per_query`` samples is refused (a stranger's server could send any).
+
+Self-metrics: ``paramedic_cf_log_cache_queries_total{kind, outcome}``,
+``paramedic_cf_log_cache_backfilled_samples_total``, ``paramedic_cf_log_cache_polled_queries``,
+``paramedic_cf_log_cache_samples_total`` and ``paramedic_cf_log_cache_errors_total{reason}``.
+
 ``LogCacheSource`` is a :class:`collector.base.MetricSource`; Cloud Foundry offers it to the collector
 through :func:`log_cache_sources` (registered in :data:`platforms.factory.METRIC_SOURCES`), and the server
 assembly starts and stops it with the other sources::
@@ -31,6 +45,7 @@ import re
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -40,8 +55,10 @@ from prometheus_client import CollectorRegistry
 from metrics_store.base import Appender
 from metrics_store.model import labels_from
 from platforms.cloudfoundry._client import CCClient, Json, UAATokens, api_error
+from platforms.cloudfoundry._log_cache_metrics import log_cache_metrics
 from platforms.cloudfoundry._metrics import cf_metrics
 from platforms.cloudfoundry.errors import CFApiError, CFUnavailableError, CloudFoundryError
+from platforms.cloudfoundry.log_cache_queries import derive_queries
 from platforms.config import CloudFoundryPlatformConfig, LogCacheQuery
 
 __all__ = ["LogCacheSource", "log_cache_sources", "samples_from_response"]
@@ -66,14 +83,33 @@ def _value(pair: Any) -> tuple[int, float] | None:
         return None
 
 
-def samples_from_response(body: Json, expr: str) -> list[Sample]:
-    """(labels, timestamp_ms, value) of every sample in a Prometheus API query response."""
+def _series_samples(series: Any, kind: str, name: str, out: list[Sample], limit: int) -> None:
+    if not isinstance(series, dict):
+        return
+    labels = {str(k): str(v) for k, v in _obj(series.get("metric")).items()}
+    if name:
+        labels["__name__"] = name
+    pairs = [series.get("value")] if kind == "vector" else (series.get("values") or [])
+    for pair in pairs if isinstance(pairs, list) else []:
+        v = _value(pair)
+        if v is not None:
+            if len(out) >= limit:
+                raise ValueError(f"more than {limit} samples in one answer")
+            out.append((labels, *v))
+
+
+def samples_from_response(
+    body: Json, expr: str, name: str | None = None, limit: int = 200_000
+) -> list[Sample]:
+    """(labels, timestamp_ms, value) of every sample in a Prometheus API query response. ``__name__`` is
+    ``name`` when given, else the result's, else the selector's metric name; more than ``limit`` samples
+    raise ``ValueError``."""
     if body.get("status") != "success":
         raise ValueError(f"status {body.get('status')!r}: {body.get('error', '')}")
     data = _obj(body.get("data"))
     kind, result = data.get("resultType"), data.get("result")
     m = _SELECTOR_NAME.match(expr)
-    default_name = m.group(1) if m else ""
+    default_name = name or (m.group(1) if m else "")
     out: list[Sample] = []
     if kind == "scalar":
         v = _value(result)
@@ -83,22 +119,26 @@ def samples_from_response(body: Json, expr: str) -> list[Sample]:
     if kind not in ("vector", "matrix") or not isinstance(result, list):
         raise ValueError(f"unsupported resultType {kind!r}")
     for series in result:
-        if not isinstance(series, dict):
-            continue
-        metric = _obj(series.get("metric"))
-        labels = {str(k): str(v) for k, v in metric.items()}
-        if "__name__" not in labels and default_name:
-            labels["__name__"] = default_name
-        pairs = [series.get("value")] if kind == "vector" else (series.get("values") or [])
-        for pair in pairs:
-            v = _value(pair)
-            if v is not None:
-                out.append((labels, *v))
+        _series_samples(series, str(kind), name or "", out, limit)
+    if default_name and not name:
+        for labels, _, _ in out:
+            labels.setdefault("__name__", default_name)
     return out
 
 
+@dataclass(frozen=True)
+class _Run:
+    """One query as run this poll: the expression (``{app_guid}`` substituted), the name to store it under,
+    and the app it belongs to (name, GUID) for per-app queries."""
+
+    expr: str
+    name: str | None
+    app: str = ""
+    guid: str = ""
+
+
 class LogCacheSource:
-    """Polls Log Cache for ``config.log_cache.queries`` and appends the samples to ``appender``."""
+    """Polls Log Cache for the configured (or derived) queries and appends the samples to ``appender``."""
 
     def __init__(
         self,
@@ -108,15 +148,22 @@ class LogCacheSource:
         registry: CollectorRegistry = prometheus_client.REGISTRY,
         transport: httpx.BaseTransport | None = None,
         clock: Callable[[], float] = time.monotonic,
+        wall: Callable[[], float] = time.time,
     ) -> None:
         if config.log_cache is None:
             raise CloudFoundryError("LogCacheSource", "platform.log_cache is not configured")
         self._cfg = config
         self._lc = config.log_cache
+        self.queries: list[LogCacheQuery] = (
+            list(self._lc.queries) if self._lc.queries is not None else derive_queries(self._lc.pack_paths())
+        )
         self._base = str(self._lc.url).rstrip("/")
         self._appender = appender
         self._clock = clock
+        self._wall = wall
         self._metrics = cf_metrics(registry)
+        self._poller = log_cache_metrics(registry)
+        self._poller.configured.set(len(self.queries))
         self._http = httpx.Client(timeout=self._lc.timeout_s, verify=config.verify_tls, transport=transport)
         self._tokens = UAATokens(
             self._http,
@@ -132,6 +179,7 @@ class LogCacheSource:
         self._apps: dict[str, str] = {}  # guid -> name
         self._apps_until = 0.0
         self._refs: dict[tuple[tuple[str, str], ...], int] = {}
+        self._last_ok: dict[str, float] = {}  # expr -> wall time of its last successful instant query
         self._lock = threading.Lock()
         self._task: asyncio.Task[None] | None = None
         self.polls = 0  # completed polls (read by health checks and tests)
@@ -168,44 +216,86 @@ class LogCacheSource:
         return self._apps
 
     def poll_once(self) -> int:
-        """Run every query once and append the samples; returns how many were appended (blocking)."""
+        """Run every query once (backfilling gaps first) and append the samples; returns how many were
+        appended (blocking)."""
         with self._lock:
-            needs_apps = any(q.per_app for q in self._lc.queries)
-            try:
-                apps = self._app_names() if needs_apps else {}
-            except CloudFoundryError as exc:
-                self._metrics.log_cache_errors.labels("app_list").inc()
-                log.warning("log cache: cannot list apps: %s", exc)
-                apps = self._apps
+            apps: dict[str, str] = {}
+            if any(q.per_app for q in self.queries):
+                try:
+                    apps = self._app_names()
+                except CloudFoundryError as exc:
+                    self._metrics.log_cache_errors.labels("app_list").inc()
+                    log.warning("log cache: cannot list apps: %s", exc)
+                    apps = self._apps
             total = 0
-            for query in self._lc.queries:
-                for expr, app in self._expand(query, apps):
-                    try:
-                        samples = samples_from_response(self._query(expr), expr)
-                    except (CloudFoundryError, ValueError) as exc:
-                        reason = str(exc.status) if isinstance(exc, CFApiError) else type(exc).__name__
-                        self._metrics.log_cache_errors.labels(reason).inc()
-                        log.warning("log cache query %r failed: %s", expr, exc)
-                        continue
-                    total += self._append(samples, app, apps)
+            for query in self.queries:
+                for run in self._expand(query, apps):
+                    total += self._poll_run(run, apps)
             self.polls += 1
             return total
 
     @staticmethod
-    def _expand(query: LogCacheQuery, apps: dict[str, str]) -> list[tuple[str, str]]:
+    def _expand(query: LogCacheQuery, apps: dict[str, str]) -> list[_Run]:
         if not query.per_app:
-            return [(query.expr, "")]
-        return [(query.expr.replace("{app_guid}", guid), name) for guid, name in sorted(apps.items())]
+            return [_Run(query.expr, query.name)]
+        return [
+            _Run(query.expr.replace("{app_guid}", guid), query.name, name, guid)
+            for guid, name in sorted(apps.items())
+        ]
 
-    def _query(self, expr: str) -> Json:
-        call = "GET /api/v1/query"
+    def _fetch(self, kind: str, run: _Run, params: dict[str, str]) -> list[Sample] | None:
+        path = "/api/v1/query" if kind == "instant" else "/api/v1/query_range"
+        try:
+            body = self._get(path, {"query": run.expr, **params})
+            samples = samples_from_response(body, run.expr, run.name, self._lc.max_samples_per_query)
+        except (CloudFoundryError, ValueError) as exc:
+            reason = str(exc.status) if isinstance(exc, CFApiError) else type(exc).__name__
+            self._metrics.log_cache_errors.labels(reason).inc()
+            self._poller.queries.labels(kind, "error").inc()
+            log.warning("log cache %s query %r failed: %s", kind, run.expr, exc)
+            return None
+        self._poller.queries.labels(kind, "ok").inc()
+        return samples
+
+    def _poll_run(self, run: _Run, apps: dict[str, str]) -> int:
+        """The instant query of ``run``, then - only when Log Cache answered it (no range query to a Log
+        Cache that fails anyway) - the backfill of the gap since its previous good poll."""
+        now = self._wall()
+        previous = self._last_ok.get(run.expr)
+        samples = self._fetch("instant", run, {"time": f"{now:.3f}"})
+        if samples is None:
+            return 0
+        self._last_ok[run.expr] = now
+        return self._append(samples, run, apps) + self._backfill(run, previous, now, apps)
+
+    def _backfill(self, run: _Run, last: float | None, now: float, apps: dict[str, str]) -> int:
+        """Fill the gap since ``last``, the previous good poll of ``run`` (all of ``backfill_s`` if none)."""
+        window, step = self._lc.backfill_s, self._lc.interval_s
+        if window <= 0 or (last is not None and now - last <= 1.5 * step):
+            return 0
+        # From the first step after the last good poll (whose instant query covered it) to the step before
+        # the instant query of this poll.
+        start = now - window if last is None else max(now - window, last + step)
+        end = now - step
+        if end <= start:
+            return 0
+        params = {"start": f"{start:.3f}", "end": f"{end:.3f}", "step": f"{step:g}s"}
+        samples = self._fetch("range", run, params)
+        if samples is None:
+            return 0
+        appended = self._append(samples, run, apps)
+        self._poller.backfilled.inc(appended)
+        return appended
+
+    def _get(self, path: str, params: dict[str, str]) -> Json:
+        call = f"GET {path}"
         token = self._tokens.token()
         for attempt in range(2):
             started = time.perf_counter()
             try:
                 resp = self._http.get(
-                    f"{self._base}/api/v1/query",
-                    params={"query": expr},
+                    f"{self._base}{path}",
+                    params=params,
                     headers={"Authorization": f"bearer {token}", "Accept": "application/json"},
                 )
             except httpx.TransportError as exc:
@@ -222,13 +312,16 @@ class LogCacheSource:
             return body if isinstance(body, dict) else {}
         raise CFApiError(call, "HTTP 401 with a fresh token", status=401)
 
-    def _append(self, samples: list[Sample], app: str, apps: dict[str, str]) -> int:
+    def _append(self, samples: list[Sample], run: _Run, apps: dict[str, str]) -> int:
         refs: list[int] = []
         stamps: list[int] = []
         values: list[float] = []
         for labels, ts_ms, value in samples:
-            name = app or apps.get(labels.get("source_id", ""), "")
-            key = labels_from({**labels, "app": name} if name else labels)
+            extra = {"source_id": run.guid} if run.guid and "source_id" not in labels else {}
+            name = run.app or apps.get(labels.get("source_id", ""), "")
+            if name:
+                extra["app"] = name
+            key = labels_from({**labels, **extra})
             ref = self._refs.get(key)
             if ref is None:
                 ref = self._appender.series_ref(key)

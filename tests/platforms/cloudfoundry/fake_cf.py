@@ -120,6 +120,10 @@ class FakeCF:
     audit: list[Json] = field(default_factory=list)
     ticks: int = 0
     restarts: int = 0  # POST actions/restart served (stop + start)
+    # Log Cache point sets by exact query text: [{"metric": {...}, "values": [[unix_s, "v"], ...]}]. An
+    # instant query answers each series' newest point; query_range the points within [start, end]. The
+    # fake filters by time only: it evaluates no PromQL (the test chooses what Log Cache "holds").
+    log_cache_points: dict[str, list[Json]] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
@@ -254,8 +258,15 @@ class FakeCF:
             ok = token in self.valid_tokens
         if not ok:
             return (*cf_error(401, "CF-InvalidAuthToken", "Invalid Auth Token", 1000), {})
+        if path == "/api/v1/query" and query["query"] in self.log_cache_points:
+            return (*self._points(query["query"], None, float(query.get("time", "inf"))), {})
         if path == "/api/v1/query":
             return (*self._log_cache(query["query"]), {})
+        if path == "/api/v1/query_range":
+            if query["query"] not in self.log_cache_points:
+                error = {"status": "error", "errorType": "bad_data", "error": "no points for the query"}
+                return 400, error, {}
+            return (*self._points(query["query"], (float(query["start"]), float(query["end"])), 0.0), {})
         with self.lock:
             status, out, headers = self._cc(method, path, query, body)
             if self.rate_limit_remaining is not None:
@@ -285,6 +296,20 @@ class FakeCF:
         if expr.startswith("CapacityRemainingMemory"):
             return 200, template("log_cache_query_rep_capacity.json")
         return 400, {"status": "error", "errorType": "bad_data", "error": f"unknown metric in {expr}"}
+
+    def _points(self, expr: str, window: tuple[float, float] | None, at: float) -> tuple[int, Any]:
+        result = []
+        for series in self.log_cache_points[expr]:
+            values = series["values"]
+            if window is None:
+                before = [v for v in values if v[0] <= at]
+                if before:
+                    result.append({"metric": series["metric"], "value": before[-1]})
+            else:
+                inside = [v for v in values if window[0] <= v[0] <= window[1]]
+                result.append({"metric": series["metric"], "values": inside})
+        kind = "vector" if window is None else "matrix"
+        return 200, {"status": "success", "data": {"resultType": kind, "result": result}}
 
     # -- listing ---------------------------------------------------------------------------------------------
 

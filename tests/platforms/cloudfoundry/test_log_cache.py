@@ -24,7 +24,8 @@ QUERIES = [
 def _source(
     fake: FakeCF, store: MemoryStore, registry: CollectorRegistry, interval_s: float = 30
 ) -> LogCacheSource:
-    cfg = make_config(fake, log_cache={"url": fake.base_url, "interval_s": interval_s, "queries": QUERIES})
+    log_cache = {"url": fake.base_url, "interval_s": interval_s, "queries": QUERIES, "backfill_s": 0}
+    cfg = make_config(fake, log_cache=log_cache)
     return LogCacheSource(cfg, store, registry=registry)
 
 
