@@ -4,6 +4,7 @@ here from a synthetic request log; and the whole blue-green action cancels or pr
 
 from __future__ import annotations
 
+import asyncio
 import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
@@ -19,6 +20,8 @@ from metrics_store.embedded import EmbeddedStore
 from metrics_store.model import labels_from
 from metrics_store.promql.engine import Engine
 from platforms.base import Deployment, Instance, Remediable, Revision
+from remediation._context import CallSettings, EngineContext
+from remediation._metrics import RemediationMetrics
 from remediation.actions.bluegreen import BlueGreenAction, BlueGreenParams
 from remediation.gates import CF_STORED_SERIES, CanaryGates, ThresholdGates, render
 from remediation.judge import ThresholdJudge
@@ -320,3 +323,25 @@ def test_threshold_judge_explains_with_values() -> None:
         [0.01], [0.04]
     )
     assert not v.passed and "0.04 > 2 x baseline 0.01" in v.reason
+
+
+async def test_engine_context_counts_gate_verdicts(engine: Engine) -> None:
+    registry = CollectorRegistry()
+    fake = Platform("guid-bad")
+    calls = CallSettings(0, 0.0, False, asyncio.Event(), None, Context(fake, engine).query_range)
+    ctx = EngineContext(
+        fake,
+        Context(fake, engine).request,
+        event=lambda k, d: None,
+        metrics=RemediationMetrics(registry),
+        calls=calls,
+    )
+    p = BlueGreenParams(type="blue_green", gates="cloudfoundry", steps=[10], step_duration=0.01)
+    assert not (await _action().run(ctx, Target("guid-bad"), p)).ok
+
+    def value(name: str, **labels: str) -> float | None:
+        return registry.get_sample_value(name, labels)
+
+    assert value("paramedic_remediation_canary_steps_total", verdict="cancel") == 1.0
+    assert value("paramedic_remediation_gate_evaluations_total", gate="error_ratio", result="fail") == 1.0
+    assert value("paramedic_remediation_gate_evaluations_total", gate="p95_latency_s", result="pass") == 1.0
