@@ -324,10 +324,14 @@ class BlueGreenAction:
     async def run(self, ctx: ActionContext, target: Target, params: BaseModel) -> ActionResult:
         if not isinstance(params, BlueGreenParams):
             raise TypeError(f"blue_green needs BlueGreenParams, not {type(params).__name__}")
-        revision = params.revision or ctx.request.params.get("revision")
+        alert = ctx.request.trigger.get("alert")
+        from_alert = alert.get("revision") if isinstance(alert, dict) else None
+        revision = params.revision or ctx.request.params.get("revision") or from_alert
         if not revision:
             return ActionResult(
-                False, "blue_green: no revision (set action.revision or the request's revision)"
+                False,
+                "blue_green: no revision (set action.revision, the request's revision or the alert's "
+                "`revision` label)",
             )
         app, steps = target.app, params.steps
         data: dict[str, Any] = {"app": app, "revision": str(revision), "steps": []}

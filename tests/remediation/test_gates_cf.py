@@ -345,3 +345,14 @@ async def test_engine_context_counts_gate_verdicts(engine: Engine) -> None:
     assert value("paramedic_remediation_canary_steps_total", verdict="cancel") == 1.0
     assert value("paramedic_remediation_gate_evaluations_total", gate="error_ratio", result="fail") == 1.0
     assert value("paramedic_remediation_gate_evaluations_total", gate="p95_latency_s", result="pass") == 1.0
+
+
+async def test_canary_revision_comes_from_the_alert_label(engine: Engine) -> None:
+    fake = Platform("guid-good")
+    ctx = Context(fake, engine)
+    ctx.request = replace(
+        ctx.request, params={}, trigger={"alert": {"alertname": "CFAppCanaryRequested", "revision": NEW}}
+    )
+    p = BlueGreenParams(type="blue_green", gates="cloudfoundry", steps=[100])
+    result = await _action().run(ctx, Target("guid-good"), p)
+    assert result.ok and result.data["revision"] == NEW
