@@ -5,7 +5,7 @@ backtest`` show what the platform did to an app (push, crash, restart, scale, de
 Paramedic's alerts and actions. They all read through one feed, which is:
 
 * **bounded** — at most ``max_limit`` events per answer, a window of at most ``max_window_s`` (the newest
-  part of a longer one);
+  part of a longer one) that ends no later than a minute from now;
 * **tenant-safe** — it asks the source for one app and keeps only that app's events (an adapter that
   answers more is not trusted; the foreign ones are counted and dropped);
 * **degrading** — a :class:`~platforms.base.PlatformError` (or any failure of the source) gives no events and
@@ -42,6 +42,9 @@ from platforms.instrument import per_registry
 __all__ = ["EventsAnswer", "PlatformEventFeed", "event_feed", "event_record", "summarize_events"]
 
 log = logging.getLogger("platforms.events")
+
+
+_FUTURE_S = 60.0  # clock skew allowed between Paramedic and the platform
 
 
 class _Families:
@@ -129,12 +132,15 @@ class PlatformEventFeed:
         """Events of ``app`` with ``since <= time <= until`` (unix s), the newest ``limit`` (at most
         ``max_limit``), oldest first."""
         limit = min(max(int(limit), 0), self._max_limit)
-        if not app or limit == 0 or not (math.isfinite(since) and math.isfinite(until)) or until < since:
+        now = self._clock()
+        if not (math.isfinite(since) and math.isfinite(until)):
             return EventsAnswer()
+        until = min(until, now + _FUTURE_S)  # nothing happened later than now: never ask for it
         since = max(since, until - self._max_window_s)
+        if not app or limit == 0 or until < since:
+            return EventsAnswer()
         lo, hi = self._bucket(since, until)
         key = (app, lo, hi, limit)
-        now = self._clock()
         with self._lock:
             hit = self._cache.get(key)
             if hit is not None and now - hit[0] < self._ttl_s:
