@@ -1,5 +1,9 @@
 """Kayenta-style comparison of a new revision's samples with the old one's (the blue-green gate).
 
+Two judges: :class:`MannWhitneyJudge` (the ``local`` gates, below) and :class:`ThresholdJudge` (the
+threshold gates of :mod:`remediation.gates`: absolute ``max`` and ``max_ratio`` x the old revision's value,
+its verdict quoting both values and thresholds).
+
 :class:`MannWhitneyJudge` fails the new revision only when all three hold:
 
 1. **significance** — the Mann-Whitney U test says the new samples are stochastically worse than the old

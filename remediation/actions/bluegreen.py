@@ -15,11 +15,20 @@ back to the previous revision, new instances stopped) and the result is ``ok=Fal
 the last step the deployment is promoted and the result carries a ``revert`` that rolls the app back to the
 previous revision (``platform.rollback``).
 
-Samples come from a :class:`SampleSource`; the default :class:`PromQLSamples` runs one ``query_range`` per
-metric over the step window (``sample_step_s`` apart, so each instance's series gives many points) and groups
-the points by the series' ``revision`` label — or, when a series has none, by the revision the platform says
-its ``app_instance`` runs. Points of one series are autocorrelated (overlapping rate windows), which inflates
-the test's significance; the effect-size and tolerance bounds are what keeps that from failing good releases.
+Gates: ``params.gates`` is ``local`` (the default: the two gates above, judged as described here) or
+``cloudfoundry`` / a :class:`~remediation.gates.CanaryGates` mapping: threshold gates over PromQL templates
+evaluated for the new and the old revision's instances at the end of each observation
+(:meth:`remediation.gates.ThresholdGates.evaluate`). There, too little traffic to the new instances is
+inconclusive (the step waits, then ``on_inconclusive``), a failed gate cancels, and a new revision with no
+instance reported by the platform fails; the revision may also come from the triggering alert's ``revision``
+label.
+
+Samples (``local`` gates) come from a :class:`SampleSource`; the default :class:`PromQLSamples` runs one
+``query_range`` per metric over the step window (``sample_step_s`` apart, so each instance's series gives
+many points) and groups the points by the series' ``revision`` label — or, when a series has none, by the
+revision the platform says its ``app_instance`` runs. Points of one series are autocorrelated (overlapping
+rate windows), which inflates the test's significance; the effect-size and tolerance bounds are what keeps
+that from failing good releases.
 
 Inconclusive gates (too few samples on a side, Kayenta's NODATA): when the old revision has too few samples
 (at 100 % it gets no traffic) the last step's old samples are the baseline; otherwise the action keeps
