@@ -50,6 +50,10 @@ class Explanation:
     series: list[tuple[dict[str, str], list[tuple[float, float]]]] = field(default_factory=list)
     log_patterns: list[dict[str, Any]] = field(default_factory=list)  # template, count, first_seen, sample
     events: list[dict[str, Any]] = field(default_factory=list)  # deployments, remediation actions
+    # what the platform did to the app before the alert ("2 crashes of instance 1 in the last 10 min"),
+    # and why not when its events could not be read
+    platform_summary: list[str] = field(default_factory=list)
+    platform_note: str = ""
     links: dict[str, str] = field(default_factory=dict)
 
 

@@ -169,7 +169,12 @@ class DashboardPages:
     def app_events(self, app: str, start: float, end: float) -> JSONResponse:
         spec = self.views.app(app)
         actions_app = (_identity(self.sources, spec)[0] or app) if spec.actions_by_name else app
-        return JSONResponse({"events": _events(self.sources, app, start, end, spec.alert_label, actions_app)})
+        events = _events(self.sources, app, start, end, spec.alert_label, actions_app)
+        platform, note = _platform_events(self.sources, app, start, end)
+        body: dict[str, Any] = {"events": sorted([*events, *platform], key=lambda e: e["t"])}
+        if note:
+            body["notes"] = [note]
+        return JSONResponse(body)
 
     def explore(
         self, request: Request, expr: str = "", range: str = "1h", tab: str = "chart"
@@ -307,7 +312,9 @@ def _events(
                 if refined < _MAX_REFINED and step <= _MAX_REFINE_POINTS:
                     refined += 1
                     exact = _fired_at(sources, s.labels, max(start, t - step), t)
-                out.append({"t": t if exact is None else exact, "kind": "alert", "text": text})
+                out.append(
+                    {"t": t if exact is None else exact, "kind": "alert", "source": "paramedic", "text": text}
+                )
             prev = t
     if sources.actions is not None:
         try:
@@ -319,9 +326,32 @@ def _events(
             if start <= t <= end:
                 kind = "deployment" if a.get("deployment") else "action"
                 text = f"{a.get('action', '')} {a.get('target', '')}: {a.get('status', '')}"
-                out.append({"t": t, "kind": kind, "text": text})
+                out.append({"t": t, "kind": kind, "source": "paramedic", "text": text})
     out.sort(key=lambda e: e["t"])
     return out
+
+
+def _platform_events(
+    sources: Sources, app: str, start: float, end: float
+) -> tuple[list[dict[str, Any]], str]:
+    """Markers of the platform's own events of ``app`` (kind ``platform``, ``type`` the platform's kind:
+    push, crash, ...) and the reader's note; nothing without a reader or a sane window."""
+    if sources.platform_events is None or not (math.isfinite(start) and math.isfinite(end)) or end <= start:
+        return [], ""
+    found, note = sources.platform_events.events(app, start, end)
+    markers = [
+        {
+            "t": float(e["t"]),
+            "kind": "platform",
+            "source": "platform",
+            "type": str(e.get("kind", "")),
+            "text": f"{e.get('kind', '')}: {e.get('summary', '')}"
+            + (f" (by {e['actor']})" if e.get("actor") else ""),
+        }
+        for e in found
+        if start <= float(e.get("t", -1)) <= end
+    ]
+    return markers, note
 
 
 def _fired_at(sources: Sources, labels: dict[str, str], lo: float, hi: float) -> float | None:

@@ -23,6 +23,7 @@ __all__ = [
     "InstanceInfo",
     "InstantSample",
     "MetricsReader",
+    "PlatformEventsReader",
     "PlatformReader",
     "PlatformViews",
     "RangeSeries",
@@ -119,6 +120,14 @@ class PlatformViews(Protocol):
         ...
 
 
+class PlatformEventsReader(Protocol):
+    def events(self, app: str, start_s: float, end_s: float) -> tuple[list[dict[str, Any]], str]:
+        """The platform's own events of ``app`` (push, crash, restart, scale, deployment) in the window,
+        oldest first and bounded: ``t`` (Unix seconds), ``kind``, ``summary``, ``actor``; and a note, empty
+        unless they could not be read (then the list is empty). Never raises for a platform failure."""
+        ...
+
+
 @dataclass(frozen=True, slots=True)
 class Sources:
     """Everything the pages read. Optional sources show as "not configured" (no alerting, no remediation,
@@ -128,3 +137,4 @@ class Sources:
     alerts: AlertsReader | None = None
     actions: ActionsReader | None = None
     platform: PlatformReader | None = None
+    platform_events: PlatformEventsReader | None = None  # the timeline's platform events, when it has them

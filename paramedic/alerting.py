@@ -51,7 +51,7 @@ from alerting.notify import (
     build_notifier,
     deliver,
 )
-from alerting.notify.explain import PatternSource
+from alerting.notify.explain import PatternSource, PlatformEventReader
 from alerting.rules import (
     CycleCache,
     RecentWindow,
@@ -124,6 +124,7 @@ class AlertingService:
         registry: CollectorRegistry,
         clock: Callable[[], float] = time.time,
         query_limits: QueryLimits = DEFAULT_QUERY_LIMITS,
+        platform_events: PlatformEventReader | None = None,
     ) -> None:
         self.base_dir = base_dir
         self.rules_config, self.alerting_config = rules, alerting
@@ -153,7 +154,9 @@ class AlertingService:
         self.approval_links = ApprovalLinkProviders()
         if alerting is not None:
             external = alerting.external_url or server_url
-            explainer = QueryExplainer(charts, patterns=patterns, dashboard_url=external)
+            explainer = QueryExplainer(
+                charts, patterns=patterns, platform_events=platform_events, dashboard_url=external
+            )
             deps = NotifierDeps(explainer=explainer, approval_links=self.approval_links)
             metrics = DeliveryMetrics(registry)
 

@@ -57,6 +57,7 @@ from paramedic.fds import fit_log_listeners, raise_nofile_limit
 from paramedic.logs import LogService
 from paramedic.remediation import RemediationService
 from platforms.base import Platform
+from platforms.events import event_feed
 from platforms.factory import open_platform, platform_sources
 from remediation.base import RemediationError
 
@@ -91,6 +92,8 @@ class Paramedic:
         self.platform: Platform | None = (
             open_platform(config.platform, registry=registry) if config.platform else None
         )
+        # The platform's own events of an app (timeline, explained email), when the platform records them.
+        self.platform_events = event_feed(self.platform, registry=registry) if self.platform else None
         self.logs: LogService | None = None
         if config.logs is not None:
             try:
@@ -110,6 +113,7 @@ class Paramedic:
                     server_url=self.url,
                     registry=registry,
                     query_limits=config.metrics_store.query,
+                    platform_events=self.platform_events,
                 )
             except BaseException:
                 self.store.close()
@@ -236,6 +240,7 @@ class Paramedic:
                 dispatcher=self.alerting.dispatcher if self.alerting is not None else None,
                 platform=self.platform,
                 audit=self.remediation.audit if self.remediation is not None else None,
+                platform_events=self.platform_events,
                 log_search=self.logs is not None,
                 # the queries of the configured platform type (dashboard.views' table)
                 views=views_for(

@@ -35,6 +35,7 @@ from metrics_store.promql import Engine, metric_names, slice_series
 from metrics_store.promql.errors import QueryError
 from metrics_store.promql.values import Matrix, Scalar, Vector
 from platforms.base import Platform, PlatformError, Remediable
+from platforms.events import PlatformEventFeed
 from remediation.actions import changes_deployments
 from remediation.base import AuditLog, RemediationError
 
@@ -246,12 +247,27 @@ class PlatformInstances:
         ]
 
 
+class PlatformEventsTimeline:
+    """:class:`dashboard.base.PlatformEventsReader` over a :class:`platforms.events.PlatformEventFeed`
+    (bounded, one app only, cached briefly, a note instead of an error)."""
+
+    def __init__(self, feed: PlatformEventFeed, *, limit: int = 200) -> None:
+        self._feed = feed
+        self._limit = limit
+
+    def events(self, app: str, start_s: float, end_s: float) -> tuple[list[dict[str, Any]], str]:
+        answer = self._feed.fetch(app, start_s, end_s, self._limit)
+        found = [{"t": e.time, "kind": e.kind, "summary": e.summary, "actor": e.actor} for e in answer.events]
+        return found, answer.note
+
+
 def build_router(
     store: Querier,
     *,
     dispatcher: Dispatcher | None,
     platform: Platform | None,
     audit: AuditLog | None = None,
+    platform_events: PlatformEventFeed | None = None,
     log_search: bool = False,
     base_path: str = "",
     views: PlatformViews | None = None,
@@ -263,5 +279,6 @@ def build_router(
         alerts=DispatcherAlerts(dispatcher) if dispatcher is not None else None,
         actions=AuditActions(audit) if audit is not None else None,
         platform=PlatformInstances(platform) if isinstance(platform, Remediable) else None,
+        platform_events=PlatformEventsTimeline(platform_events) if platform_events is not None else None,
     )
     return dashboard_router(sources, base_path=base_path, log_search=log_search, views=views)

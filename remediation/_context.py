@@ -14,6 +14,7 @@ from remediation._metrics import RemediationMetrics
 from remediation.actions import MUTATING_CALLS
 from remediation.audit import jsonable
 from remediation.base import RemediationError
+from remediation.judge import INCONCLUSIVE
 from remediation.model import ActionRequest
 
 __all__ = ["CallSettings", "EngineContext", "QueryFn", "QueryRangeFn"]
@@ -101,6 +102,18 @@ class EngineContext:
 
     def event(self, kind: str, data: dict[str, Any]) -> None:
         self._event(kind, data)
+        if kind == "step" and not data.get("simulated"):
+            self._count_gates(data)
+
+    def _count_gates(self, step: dict[str, Any]) -> None:
+        """Self-metrics of a judged blue-green step (its audit event: ``passed``, ``verdicts``)."""
+        self._metrics.canary_steps.labels("continue" if step.get("passed") else "cancel").inc()
+        verdicts = step.get("verdicts")
+        for gate, v in (verdicts if isinstance(verdicts, dict) else {}).items():
+            stats = v.get("stats", {}) if isinstance(v, dict) else {}
+            inconclusive = isinstance(stats, dict) and stats.get(INCONCLUSIVE) == 1.0
+            result = "inconclusive" if inconclusive else "pass" if v.get("passed") else "fail"
+            self._metrics.gate_evaluations.labels(str(gate), result).inc()
 
     async def sleep(self, seconds: float) -> None:
         """Sleep, but raise :class:`RemediationError` as soon as the engine stops."""

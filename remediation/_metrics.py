@@ -42,4 +42,16 @@ class RemediationMetrics:
         self.pending_approvals = Gauge(
             p + "pending_approvals", "Actions waiting for approval.", registry=registry
         )
+        self.gate_evaluations = Counter(
+            p + "gate_evaluations",
+            "Canary gate verdicts of blue-green steps, by gate and result (pass, fail, inconclusive).",
+            ["gate", "result"],
+            registry=registry,
+        )
+        self.canary_steps = Counter(
+            p + "canary_steps",
+            "Blue-green steps judged, by verdict (continue, cancel).",
+            ["verdict"],
+            registry=registry,
+        )
         self.running = Gauge(p + "running_actions", "Actions executing or verifying now.", registry=registry)

@@ -103,6 +103,9 @@ class _Deploy(BaseModel):
     revision: str = Field(min_length=1)
     steps: list[int] | None = Field(None, min_length=1)
     step_duration_s: float | None = Field(None, gt=0, le=3600, description="Observation time per step.")
+    gates: Literal["local", "cloudfoundry"] | None = Field(
+        None, description="Gate preset (default local: the app's own http_requests_total)."
+    )
 
     def checked_steps(self) -> list[int] | None:
         if self.steps is None:
@@ -430,6 +433,8 @@ def _deploy_request(body: _Deploy, steps: list[int] | None, who: str, at: dateti
         params["steps"] = steps
     if body.step_duration_s is not None:
         params["step_duration"] = body.step_duration_s
+    if body.gates is not None:
+        params["gates"] = body.gates
     return ActionRequest(
         id=request_id(DEPLOY_POLICY, target, f"{body.revision}\x00{_time(at)}"),
         policy=DEPLOY_POLICY,

@@ -1,5 +1,9 @@
 """Kayenta-style comparison of a new revision's samples with the old one's (the blue-green gate).
 
+Two judges: :class:`MannWhitneyJudge` (the ``local`` gates, below) and :class:`ThresholdJudge` (the
+threshold gates of :mod:`remediation.gates`: absolute ``max`` and ``max_ratio`` x the old revision's value,
+its verdict quoting both values and thresholds).
+
 :class:`MannWhitneyJudge` fails the new revision only when all three hold:
 
 1. **significance** — the Mann-Whitney U test says the new samples are stochastically worse than the old
@@ -32,7 +36,7 @@ from typing import Literal
 
 from remediation.base import Verdict
 
-__all__ = ["INCONCLUSIVE", "MannWhitneyJudge", "is_inconclusive"]
+__all__ = ["INCONCLUSIVE", "MannWhitneyJudge", "ThresholdJudge", "is_inconclusive"]
 
 INCONCLUSIVE = "inconclusive"
 
@@ -138,3 +142,61 @@ class MannWhitneyJudge:
             "not significant" if not significant else "effect too small" if not large else "within tolerance"
         )
         return Verdict(True, f"pass ({why}): {summary}", stats)
+
+
+class ThresholdJudge:
+    """Implements :class:`remediation.base.Judge` for threshold gates (``remediation.gates``): ``new`` and
+    ``old`` are a gate's values over the new and the old revision's instances (their mean when several).
+    Fails when new is above ``max_value``, or above ``max_ratio`` times old *and* more than
+    ``min_increase`` above it. No new value (empty or NaN): inconclusive (passes). No old value: only
+    ``max_value`` applies. The reason quotes the values and the thresholds."""
+
+    def __init__(
+        self,
+        *,
+        name: str = "value",
+        max_value: float | None = None,
+        max_ratio: float | None = None,
+        min_increase: float = 0.0,
+    ) -> None:
+        if max_ratio is not None and max_ratio <= 0:
+            raise ValueError(f"max_ratio must be > 0, not {max_ratio}")
+        if min_increase < 0:
+            raise ValueError(f"min_increase must be >= 0, not {min_increase}")
+        self.name = name
+        self.max_value = max_value
+        self.max_ratio = max_ratio
+        self.min_increase = min_increase
+
+    def judge(self, old: Sequence[float], new: Sequence[float], *, higher_is_worse: bool = True) -> Verdict:
+        o, n = _finite(old), _finite(new)
+        if not n:
+            return Verdict(
+                True, f"{INCONCLUSIVE}: {self.name}: no value for the new revision", {INCONCLUSIVE: 1.0}
+            )
+        sign = 1.0 if higher_is_worse else -1.0
+        v_new = statistics.fmean(n)
+        stats: dict[str, float] = {INCONCLUSIVE: 0.0, "value_new": v_new}
+        failed: list[str] = []
+        held: list[str] = []
+        if self.max_value is not None:
+            stats["max"] = self.max_value
+            bad = sign * (v_new - self.max_value) > 0
+            (failed if bad else held).append(f"new {v_new:.4g} {'>' if bad else '<='} max {self.max_value:g}")
+        if o and self.max_ratio is not None:
+            v_old = statistics.fmean(o)
+            limit = self.max_ratio * v_old
+            stats |= {
+                "value_old": v_old,
+                "max_vs_baseline": self.max_ratio,
+                "min_increase": self.min_increase,
+            }
+            bad = sign * (v_new - limit) > 0 and sign * (v_new - v_old) > self.min_increase
+            text = f"{self.max_ratio:g} x baseline {v_old:.4g} (+{self.min_increase:g})"
+            (failed if bad else held).append(f"new {v_new:.4g} {'>' if bad else 'within'} {text}")
+        elif o:
+            stats["value_old"] = statistics.fmean(o)
+        if failed:
+            return Verdict(False, f"regression: {self.name}: " + "; ".join(failed), stats)
+        detail = "; ".join(held) or f"new {v_new:.4g}, no threshold applies"
+        return Verdict(True, f"pass: {self.name}: {detail}", stats)

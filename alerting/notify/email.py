@@ -152,6 +152,8 @@ class EmailNotifier:
                     "legend": _legend(expl),
                     "log_patterns": expl.log_patterns,
                     "events": expl.events,
+                    "platform_summary": expl.platform_summary,
+                    "platform_note": expl.platform_note,
                     "links": expl.links,
                     "chart_cid": cid,
                     "decision": decision,  # DecisionLinks (approve_url, reject_url) or None

@@ -14,8 +14,13 @@ labels disagree with the alert's on a shared label are dropped (unless none agre
 Log patterns come from any object with ``list_patterns(app, limit)`` (e.g.
 :class:`log_pipeline.patterns.PatternStats`), for the alert's ``app`` label: the most frequent ones, plus the
 ones first seen inside the window (``new: True``). Events (deployments, remediation actions) come from an
-:class:`EventSource`. Every part is best effort: a failing source is logged and left empty, so explaining
-never blocks a notification. Sources are synchronous and are called in a worker thread.
+:class:`EventSource`; the platform's own events of the app (push, crash, restart, scale, deployment) from a
+:class:`PlatformEventReader` (e.g. :class:`platforms.events.PlatformEventFeed`), looked up by the alert's
+``app_guid`` label (the app key on Cloud Foundry), else ``app``: listed with the other events (``source:
+platform``) and summed up for the window before the alert (``platform_summary``, e.g. "2 crashes of
+instance 1 in the last 10 min"); unreadable, they leave a ``platform_note``. Every part is best effort: a
+failing source is logged and left empty, so explaining never blocks a notification. Sources are synchronous
+and are called in a worker thread.
 """
 
 from __future__ import annotations
@@ -44,6 +49,7 @@ __all__ = [
     "EventSource",
     "ExplainWindow",
     "PatternSource",
+    "PlatformEventReader",
     "QueryExplainer",
     "RangeQueryEngine",
     "alert_expr",
@@ -75,6 +81,14 @@ class EventSource(Protocol):
     def recent_events(
         self, app: str, start: datetime, end: datetime, limit: int
     ) -> Sequence[Mapping[str, Any]]: ...
+
+
+class PlatformEventReader(EventSource, Protocol):
+    """The platform's events of an app: listed (``recent_events``, newest first, ``source: "platform"``) and
+    summed up in a few lines for ``[since, until]`` (unix s) with a note when unavailable (``summary``).
+    Never raises for a platform failure."""
+
+    def summary(self, app: str, since: float, until: float) -> tuple[list[str], str]: ...
 
 
 def alert_expr(alert: Alert) -> str | None:
@@ -152,6 +166,7 @@ class QueryExplainer:
         *,
         patterns: PatternSource | None = None,
         events: EventSource | None = None,
+        platform_events: PlatformEventReader | None = None,
         dashboard_url: str = "",
         clock: Callable[[], float] = time.time,
         window: ExplainWindow = DEFAULT_WINDOW,
@@ -162,6 +177,7 @@ class QueryExplainer:
         )
         self._patterns = patterns
         self._events = events
+        self._platform_events = platform_events
         self._dashboard = dashboard_url.rstrip("/")
         self._clock = clock
         self._before_s, self._after_s, self._points = window.before_s, window.after_s, max(window.points, 2)
@@ -200,6 +216,9 @@ class QueryExplainer:
         if app:
             out.log_patterns = self._log_patterns(app, start, end)
             out.events = self._recent_events(app, start, end)
+        app_key = alert.labels.get("app_guid") or app
+        if app_key and self._platform_events is not None:
+            self._add_platform_events(self._platform_events, out, app_key, (start, starts, end))
         out.links = self._links(alert, app)
         return out
 
@@ -280,6 +299,29 @@ class QueryExplainer:
             log.warning("explain: events of %s unavailable: %s", app, exc)
             return []
 
+    def _add_platform_events(
+        self,
+        reader: PlatformEventReader,
+        out: Explanation,
+        app: str,
+        window: tuple[datetime, datetime, datetime],
+    ) -> None:
+        """The platform's events of ``app``: summed up from the window's start to the alert's
+        (``window``: start, the alert's start, end), listed with the other events."""
+        start, starts, end = window
+        try:
+            out.platform_summary, out.platform_note = reader.summary(
+                app, start.timestamp(), starts.timestamp()
+            )
+            found = reader.recent_events(app, start, end, self._max_events)
+        except Exception as exc:  # a best-effort source of any kind; logged, never fatal
+            log.warning("explain: platform events of %s unavailable: %s", app, exc)
+            out.platform_note = f"platform events unavailable: {type(exc).__name__}"
+            return
+        listed = [dict(e) for e in found if e.get("kind") != "note"]
+        merged = sorted([*out.events, *listed], key=lambda e: _when(e.get("time")), reverse=True)
+        out.events = merged[: max(self._max_events, len(out.events))]
+
     def _links(self, alert: Alert, app: str) -> dict[str, str]:
         links: dict[str, str] = {}
         if self._dashboard:
@@ -290,6 +332,12 @@ class QueryExplainer:
         if runbook:
             links["Runbook"] = runbook
         return links
+
+
+def _when(t: object) -> float:
+    if isinstance(t, datetime):
+        return (t if t.tzinfo else t.replace(tzinfo=UTC)).timestamp()
+    return float(t) if isinstance(t, int | float) else 0.0
 
 
 def _value_at(points: Sequence[tuple[float, float]], t: float) -> float | None:

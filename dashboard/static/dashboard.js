@@ -8,7 +8,7 @@
   const API = body.dataset.apiBase || "";
   const PALETTE = ["#2f7ed8", "#e4572e", "#17a398", "#f3a712", "#8e44ad", "#33658a", "#c0392b", "#6b8f71",
     "#d35400", "#7f8c8d"];
-  const MARK_COLORS = { alert: "#e4572e", action: "#17a398", deployment: "#8e44ad" };
+  const MARK_COLORS = { alert: "#e4572e", action: "#17a398", deployment: "#8e44ad", platform: "#2d6cdf" };
 
   function el(tag, text, cls) {
     const e = document.createElement(tag);
@@ -137,7 +137,7 @@
 
     const evURL = root.dataset.eventsUrl + "?" + new URLSearchParams({ start, end }).toString();
     const evLoad = fetch(evURL, { credentials: "same-origin" }).then((r) => r.json())
-      .then((d) => { events = d.events || []; listEvents(events); plots.forEach((p) => p.redraw(false)); })
+      .then((d) => { events = d.events || []; listEvents(events, d.notes || []); plots.forEach((p) => p.redraw(false)); })
       .catch(() => {});
 
     await Promise.all(charts.map(async (c) => {
@@ -201,7 +201,7 @@
     });
   }
 
-  function listEvents(events) {
+  function listEvents(events, notes) {
     const root = document.getElementById("timeline");
     let list = document.getElementById("events");
     if (!list) {
@@ -213,7 +213,7 @@
       const li = el("li", null, "ev ev-" + ev.kind);
       li.append(el("time", new Date(ev.t * 1000).toLocaleString()), el("b", ev.kind), el("span", ev.text));
       return li;
-    }));
+    }), ...notes.map((n) => el("li", n, "ev ev-note")));  // e.g. "platform events unavailable: ..."
   }
 
   /* ---- explore ---- */

@@ -20,6 +20,8 @@ from remediation.policy.loader import PolicyError, load_policies
 from remediation.policy.schema import policy_schema_json
 
 if TYPE_CHECKING:
+    from platforms.base import EventSource
+    from platforms.config import PlatformConfig
     from remediation.policy.replay import BacktestRequest
 
 app = typer.Typer(help="Validate, unit-test, backtest and import remediation policies.", no_args_is_help=True)
@@ -138,6 +140,8 @@ def backtest(
     console.print(report.summary())
     for line in report.per_policy():
         console.print(f"  {line}", soft_wrap=True)
+    for note in report.notes:
+        console.print(f"note: {note}", soft_wrap=True)
 
 
 def _backtest_request(
@@ -177,6 +181,7 @@ def _backtest_request(
     if url is not None and token_file is not None:
         token = token_file.read_text(encoding="utf-8").strip()
     return BacktestRequest(
+        events=_event_source(cfg.platform),
         policies=policies,
         rule_files=rule_files(cfg.rules, base),
         source=HistorySource(store=cfg.metrics_store, base_dir=base, url=url, token=token),
@@ -185,6 +190,23 @@ def _backtest_request(
         resend_delay_s=cfg.rules.resend_delay_s,
         global_rails=rem.global_rails if rem is not None else GlobalRails(),
     )
+
+
+def _event_source(platform: PlatformConfig | None) -> EventSource | None:
+    """The configured platform when it records app events (shown on the replay timeline), else None."""
+    from prometheus_client import CollectorRegistry  # noqa: PLC0415
+
+    from platforms.base import EventSource, PlatformError  # noqa: PLC0415
+    from platforms.factory import open_platform  # noqa: PLC0415
+
+    if platform is None:
+        return None
+    try:
+        opened = open_platform(platform, registry=CollectorRegistry())
+    except (PlatformError, OSError, ValueError) as exc:
+        typer.echo(f"note: platform events unavailable: {exc}", err=True)
+        return None
+    return opened if isinstance(opened, EventSource) else None
 
 
 @app.command("schema")

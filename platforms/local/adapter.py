@@ -26,7 +26,7 @@ from pathlib import Path
 import prometheus_client
 from prometheus_client import CollectorRegistry
 
-from platforms.base import Deployment, DiscoveredTarget, Instance, Revision
+from platforms.base import Deployment, DiscoveredTarget, Instance, PlatformEvent, Revision
 from platforms.local import _deploy
 from platforms.local._files import write_platform_files
 from platforms.local._metrics import platform_metrics
@@ -37,6 +37,7 @@ from platforms.local.errors import (
     StateError,
     UnknownAppError,
 )
+from platforms.local.events import EventJournal, local_events
 from platforms.local.haproxy_config import HEALTH_CHECK, server_address, server_name
 from platforms.local.haproxy_runtime import HAProxyRuntime, ServerStatus
 from platforms.local.state import AppSpec, DeploymentSpec, InstanceSpec, PlatformState, StateDir, free_port
@@ -109,6 +110,7 @@ class LocalPlatform:
         self._metrics = platform_metrics(registry)
         self.supervisor = SupervisorClient(self.paths, self._metrics)
         self.router = HAProxyRuntime(self.paths.haproxy_sock, self._metrics, timeout_s)
+        self.journal = EventJournal(self.paths.root / "events.jsonl")  # what the write verbs did, when
 
     # -- reading ---------------------------------------------------------------------------------------------
 
@@ -225,6 +227,9 @@ class LocalPlatform:
                     kept.append(InstanceSpec(next_index, free_port(), spec.current))
                     next_index += 1
                 self._apply(state.with_app(replace(spec, instances=tuple(kept))))
+            self.journal.add(
+                app, "scale", "local.app.scale", f"{instances} instances", {"instances": str(instances)}
+            )
             return self.instances(app)
 
     def _apply(self, state: PlatformState) -> None:
@@ -292,7 +297,11 @@ class LocalPlatform:
     def restart_instance(self, app: str, index: int, wait: bool = True) -> InstanceInfo:
         """Stop and start one instance through supervisord (also a hung one: SIGTERM, then SIGKILL)."""
         with self._action("restart_instance"):
-            return self._restart_instance(app, index, wait)
+            info = self._restart_instance(app, index, wait)
+            self.journal.add(
+                app, "restart", "local.instance.restart", f"instance {index}", {"index": str(index)}
+            )
+            return info
 
     def _restart_instance(self, app: str, index: int, wait: bool) -> InstanceInfo:
         spec = self._app(self.state(), app, "restart_instance")
@@ -310,6 +319,7 @@ class LocalPlatform:
             spec = self._app(self.state(), app, "restart_app")
             for inst in spec.instances:
                 self._restart_instance(app, inst.index, wait)
+            self.journal.add(app, "restart", "local.app.restart", "rolling restart of every instance")
             return self.instances(app)
 
     # -- remediation seam (platforms.base.Remediable) --------------------------------------------------------
@@ -404,7 +414,27 @@ class LocalPlatform:
             state = self.state()
             spec, record = change(self._app(state, app, call))
             self._apply(state.with_app(spec))
+        facts = {"revision": record.revision, "state": record.state, "weight_pct": str(record.weight_pct)}
+        self.journal.add(
+            app, "deployment", f"local.{call}", f"{call} {record.id} of {record.revision}", facts
+        )
         return self._deployment(app, record)
+
+    def events(self, app: str | None, since: float, until: float, limit: int = 200) -> list[PlatformEvent]:
+        """:class:`platforms.base.EventSource`: what the write verbs did (``platforms.local.events``
+        journal) and instances that crashed and stayed down (supervisord)."""
+        state = self.state()
+        programs = {program_name(a.name, i.index): (a.name, i.index) for a in state.apps for i in a.instances}
+        processes = self.supervisor.processes()
+        return local_events(
+            self.journal,
+            processes=processes,
+            programs=programs,
+            app=app,
+            since=since,
+            until=until,
+            limit=limit,
+        )
 
     def _deployment_app(self, deployment: str, call: str) -> str:
         state = self.state()

@@ -15,11 +15,20 @@ back to the previous revision, new instances stopped) and the result is ``ok=Fal
 the last step the deployment is promoted and the result carries a ``revert`` that rolls the app back to the
 previous revision (``platform.rollback``).
 
-Samples come from a :class:`SampleSource`; the default :class:`PromQLSamples` runs one ``query_range`` per
-metric over the step window (``sample_step_s`` apart, so each instance's series gives many points) and groups
-the points by the series' ``revision`` label — or, when a series has none, by the revision the platform says
-its ``app_instance`` runs. Points of one series are autocorrelated (overlapping rate windows), which inflates
-the test's significance; the effect-size and tolerance bounds are what keeps that from failing good releases.
+Gates: ``params.gates`` is ``local`` (the default: the two gates above, judged as described here) or
+``cloudfoundry`` / a :class:`~remediation.gates.CanaryGates` mapping: threshold gates over PromQL templates
+evaluated for the new and the old revision's instances at the end of each observation
+(:meth:`remediation.gates.ThresholdGates.evaluate`). There, too little traffic to the new instances is
+inconclusive (the step waits, then ``on_inconclusive``), a failed gate cancels, and a new revision with no
+instance reported by the platform fails; the revision may also come from the triggering alert's ``revision``
+label.
+
+Samples (``local`` gates) come from a :class:`SampleSource`; the default :class:`PromQLSamples` runs one
+``query_range`` per metric over the step window (``sample_step_s`` apart, so each instance's series gives
+many points) and groups the points by the series' ``revision`` label — or, when a series has none, by the
+revision the platform says its ``app_instance`` runs. Points of one series are autocorrelated (overlapping
+rate windows), which inflates the test's significance; the effect-size and tolerance bounds are what keeps
+that from failing good releases.
 
 Inconclusive gates (too few samples on a side, Kayenta's NODATA): when the old revision has too few samples
 (at 100 % it gets no traffic) the last step's old samples are the baseline; otherwise the action keeps
@@ -47,6 +56,7 @@ from pydantic import BaseModel, Field
 from alerting.dispatch.config import Duration
 from platforms.base import Deployment
 from remediation.base import ActionContext, ActionParams, ActionResult, Verdict
+from remediation.gates import CanaryGates, ThresholdGates
 from remediation.judge import MannWhitneyJudge, is_inconclusive
 from remediation.model import Target
 
@@ -77,6 +87,16 @@ class BlueGreenParams(ActionParams):
     min_effect_size: float = Field(
         0.2, ge=0, le=1, description="Minimum rank-biserial effect size for a significant difference to fail."
     )
+    gates: Literal["local", "cloudfoundry"] | CanaryGates = Field(
+        "local",
+        description="local: the sample gates above over http_requests_total; cloudfoundry or a mapping: "
+        "threshold gates over PromQL templates (remediation.gates).",
+    )
+
+    def problems(self) -> list[tuple[tuple[str, ...], str]]:
+        if not isinstance(self.gates, CanaryGates):
+            return []
+        return [(("gates", *path), msg) for path, msg in ThresholdGates.problems_of(self.gates)]
 
 
 # Samples of one gate: {metric: {revision: values}}.
@@ -227,6 +247,26 @@ class BlueGreenAction:
             ),
         }
 
+    def _sample_verdicts(
+        self, got: GateSamples, dep: Deployment, gates: dict[str, _Gate], baseline: dict[str, list[float]]
+    ) -> dict[str, Verdict]:
+        """The ``local`` gates: each metric's samples, new revision against old (or the carried baseline)."""
+        verdicts: dict[str, Verdict] = {}
+        for metric, gate in gates.items():
+            per_rev = got.get(metric, {})
+            old = [v for v in per_rev.get(dep.previous_revision, []) if math.isfinite(v)]
+            new = per_rev.get(dep.revision, [])
+            carried = len(old) < self.min_samples and metric in baseline
+            if carried:
+                old = baseline[metric]
+            elif len(old) >= self.min_samples:
+                baseline[metric] = old
+            v = gate.judge.judge(old, new, higher_is_worse=gate.higher_is_worse)
+            if carried:
+                v = Verdict(v.passed, f"{v.reason} [old: previous step's samples]", v.stats)
+            verdicts[metric] = v
+        return verdicts
+
     async def _observe(
         self,
         ctx: ActionContext,
@@ -236,32 +276,27 @@ class BlueGreenAction:
         params: BlueGreenParams,
         gates: dict[str, _Gate],
         baseline: dict[str, list[float]],
+        threshold_baseline: dict[str, float],
     ) -> dict[str, Verdict]:
         """Watch one step; the verdict of every gate (waiting longer while one is inconclusive)."""
         start = self._now()
         await ctx.sleep(params.step_duration)
         verdicts: dict[str, Verdict] = {}
+        thresholds = None if params.gates == "local" else ThresholdGates.resolve(params.gates)
         for attempt in range(self.max_inconclusive_waits + 1):
-            got = await self.samples.samples(ctx, app, start, self._now())
-            verdicts = {}
-            for metric, gate in gates.items():
-                per_rev = got.get(metric, {})
-                old = [v for v in per_rev.get(dep.previous_revision, []) if math.isfinite(v)]
-                new = per_rev.get(dep.revision, [])
-                carried = len(old) < self.min_samples and metric in baseline
-                if carried:
-                    old = baseline[metric]
-                elif len(old) >= self.min_samples:
-                    baseline[metric] = old
-                v = gate.judge.judge(old, new, higher_is_worse=gate.higher_is_worse)
-                if carried:
-                    v = Verdict(v.passed, f"{v.reason} [old: previous step's samples]", v.stats)
-                verdicts[metric] = v
+            if thresholds is not None:
+                outcome = await thresholds.evaluate(ctx, app, dep, self._now(), threshold_baseline)
+                verdicts = outcome.verdicts
+                if outcome.decision == "cancel":
+                    return verdicts
+            else:
+                got = await self.samples.samples(ctx, app, start, self._now())
+                verdicts = self._sample_verdicts(got, dep, gates, baseline)
             if not any(is_inconclusive(v) for v in verdicts.values()):
                 break
             if attempt < self.max_inconclusive_waits:
                 await ctx.sleep(params.step_duration)
-        if all(v.stats.get("n_new", 0.0) == 0 for v in verdicts.values()):
+        if thresholds is None and all(v.stats.get("n_new", 0.0) == 0 for v in verdicts.values()):
             # Absence is not scarcity: a new revision that never reports (crashed, not scraped) fails.
             why = f"no samples of {dep.revision} at all: is it running, and are its instances scraped?"
             return {m: Verdict(False, why, v.stats) for m, v in verdicts.items()}
@@ -298,10 +333,14 @@ class BlueGreenAction:
     async def run(self, ctx: ActionContext, target: Target, params: BaseModel) -> ActionResult:
         if not isinstance(params, BlueGreenParams):
             raise TypeError(f"blue_green needs BlueGreenParams, not {type(params).__name__}")
-        revision = params.revision or ctx.request.params.get("revision")
+        alert = ctx.request.trigger.get("alert")
+        from_alert = alert.get("revision") if isinstance(alert, dict) else None
+        revision = params.revision or ctx.request.params.get("revision") or from_alert
         if not revision:
             return ActionResult(
-                False, "blue_green: no revision (set action.revision or the request's revision)"
+                False,
+                "blue_green: no revision (set action.revision, the request's revision or the alert's "
+                "`revision` label)",
             )
         app, steps = target.app, params.steps
         data: dict[str, Any] = {"app": app, "revision": str(revision), "steps": []}
@@ -317,6 +356,7 @@ class BlueGreenAction:
         data |= {"deployment": dep.id, "previous_revision": dep.previous_revision}
         gates = self._gates(params)
         baseline: dict[str, list[float]] = {}
+        threshold_baseline: dict[str, float] = {}
         weight = steps[0]
         try:
             for i, weight in enumerate(steps):
@@ -328,7 +368,13 @@ class BlueGreenAction:
                     except Exception as exc:
                         raise _StepError("set_deployment_weight", weight) from exc
                 verdicts = await self._observe(
-                    ctx, app, dep=dep, params=params, gates=gates, baseline=baseline
+                    ctx,
+                    app,
+                    dep=dep,
+                    params=params,
+                    gates=gates,
+                    baseline=baseline,
+                    threshold_baseline=threshold_baseline,
                 )
                 passed = all(v.passed for v in verdicts.values())
                 step = {

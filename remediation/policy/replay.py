@@ -21,6 +21,8 @@ from metrics_store.config import StoreConfig
 from metrics_store.factory import open_store
 from metrics_store.promql import Engine
 from metrics_store.remote.prom_api import PrometheusAPIQuerier, WindowCachingQuerier
+from platforms.base import EventSource, PlatformEvent
+from platforms.events import PlatformEventFeed
 from remediation.base import RemediationError
 from remediation.config import GlobalRails, Policy
 from remediation.policy.backtest import BacktestResult, run_backtest
@@ -39,6 +41,8 @@ __all__ = [
 
 REPORT_COLUMNS = ("time (UTC)", "policy", "mode", "alert", "action", "target", "would", "rail / reason")
 URL_LOOKBACK_MS = 3_600_000  # the longest rule range the replay serves from one fetch per selector
+MAX_EVENTS_PER_APP = 50  # platform events shown per app on the replay timeline
+MAX_EVENT_APPS = 20  # apps whose platform events are read (the first ones acted on)
 
 
 class BacktestError(RemediationError):
@@ -77,16 +81,20 @@ class BacktestRequest:
     interval_s: float = 15.0
     resend_delay_s: float = 60.0
     global_rails: GlobalRails = field(default_factory=GlobalRails)
+    events: EventSource | None = None  # the platform, when it records events: shown on the replay timeline
 
 
 @dataclass(frozen=True, slots=True)
 class BacktestReport:
     """What a backtest found, in the shapes the command prints (a table, a summary line, one line per
-    policy)."""
+    policy, notes). ``platform_events`` are the platform's own events of the apps the policies acted on,
+    shown between the decisions; ``notes`` say when they could not be read."""
 
     start: datetime
     end: datetime
     result: BacktestResult
+    platform_events: Sequence[PlatformEvent] = ()
+    notes: Sequence[str] = ()
 
     @property
     def title(self) -> str:
@@ -94,7 +102,24 @@ class BacktestReport:
         return f"Backtest {start:%Y-%m-%d %H:%M} .. {end:%Y-%m-%d %H:%M} UTC ({steps} steps)"
 
     def rows(self) -> list[tuple[str, ...]]:
-        """One row per decision, in :data:`REPORT_COLUMNS` order."""
+        """One row per decision, and one per platform event (action ``platform: <kind>``, the event's
+        summary as the reason), in time order, in :data:`REPORT_COLUMNS` order."""
+        events = [
+            (
+                f"{datetime.fromtimestamp(e.time, UTC):%Y-%m-%d %H:%M:%S}",
+                "",
+                "",
+                "",
+                f"platform: {e.kind}",
+                e.app,
+                "",
+                e.summary + (f" (by {e.actor})" if e.actor else ""),
+            )
+            for e in sorted(self.platform_events, key=lambda e: e.time)
+        ]
+        return sorted([*self._decision_rows(), *events], key=lambda row: row[0])  # stable: decisions first
+
+    def _decision_rows(self) -> list[tuple[str, ...]]:
         out: list[tuple[str, ...]] = []
         for row in self.result.rows:
             d = row.decision
@@ -160,6 +185,24 @@ def _open(source: HistorySource, start: datetime, end: datetime) -> tuple[Querie
     return store, store.close
 
 
+def _platform_events(
+    source: EventSource, result: BacktestResult, start: datetime, end: datetime
+) -> tuple[list[PlatformEvent], list[str]]:
+    """The platform's events of the apps the replay acted on (bounded, one app at a time), and notes."""
+    apps = list(dict.fromkeys(row.decision.target.split("/", 1)[0] for row in result.rows))
+    feed = PlatformEventFeed(source, registry=CollectorRegistry(), ttl_s=0.0)
+    events: list[PlatformEvent] = []
+    notes: list[str] = []
+    for app in apps[:MAX_EVENT_APPS]:
+        answer = feed.fetch(app, start.timestamp(), end.timestamp(), MAX_EVENTS_PER_APP)
+        events.extend(answer.events)
+        if answer.note:
+            notes.append(f"{app}: {answer.note}")
+    if len(apps) > MAX_EVENT_APPS:
+        notes.append(f"platform events of the first {MAX_EVENT_APPS} of {len(apps)} apps only")
+    return events, notes
+
+
 def backtest_history(
     request: BacktestRequest,
     *,
@@ -190,4 +233,7 @@ def backtest_history(
         raise HistoryReadError(str(exc)) from exc
     finally:
         close()
-    return BacktestReport(start, end, result)
+    if request.events is None:
+        return BacktestReport(start, end, result)
+    events, notes = _platform_events(request.events, result, start, end)
+    return BacktestReport(start, end, result, events, notes)

@@ -190,6 +190,12 @@ def test_deployments_submit_a_blue_green(client: TestClient, eng: RemediationEng
     assert body["request"]["params"] == {"type": "blue_green", "revision": "v2", "steps": [10, 100]}
     assert body["request"]["trigger"]["api"]["who"] == "alice"
     assert client.get(f"/api/v1/actions/{body['id']}").status_code == 200
+    cf = client.post("/api/v1/deployments", json={"app": "web", "revision": "v3", "gates": "cloudfoundry"})
+    assert cf.status_code == 202 and cf.json()["request"]["params"]["gates"] == "cloudfoundry"
+    assert (
+        client.post("/api/v1/deployments", json={"app": "web", "revision": "v4", "gates": "x"}).status_code
+        == 422
+    )
 
 
 def test_behind_paramedic_auth(eng: RemediationEngine, clock: Clock, tmp_path: Path) -> None:
