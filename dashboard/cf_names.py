@@ -12,7 +12,7 @@ from __future__ import annotations
 __all__ = [
     "APP_5XX_PER_S",
     "APP_GUID",
-    "APP_LATENCY_P95_S",
+    "APP_LATENCY_P95_NS",
     "APP_NAME",
     "APP_REQUESTS_PER_S",
     "BBS",
@@ -56,9 +56,9 @@ SPACE = "space"
 ORG = "org"
 
 # -- per-app KPI series (Paramedic's Log Cache KPI helper; labels app, app_guid, space, org) -----------------
-APP_REQUESTS_PER_S = "cf_app_requests_per_second"
-APP_5XX_PER_S = "cf_app_5xx_per_second"
-APP_LATENCY_P95_S = "cf_app_latency_p95_seconds"
+APP_REQUESTS_PER_S = "cf_app_http_requests_per_second"
+APP_5XX_PER_S = "cf_app_http_5xx_per_second"
+APP_LATENCY_P95_NS = "cf_app_http_latency_p95_ns"  # nanoseconds (gorouter's http timer)
 
 # -- app containers (source_id = app GUID, instance_id; app/space/org added by the poller) -------------------
 CONTAINER_CPU = "cpu"  # percent of one core

@@ -150,7 +150,7 @@ def _app_columns() -> tuple[AppColumn, ...]:
     return (
         AppColumn("rps", "Requests/s", "req/s", rps),
         AppColumn("err", "5xx", "%", f"100 * ({fives} or 0 * {rps}) / {rps}"),
-        AppColumn("p95", "p95", "s", f"max by ({_BY_APP}) ({n.APP_LATENCY_P95_S})"),
+        AppColumn("p95", "p95", "s", f"max by ({_BY_APP}) ({n.APP_LATENCY_P95_NS}) / 1e9"),
         AppColumn("instances", "Containers", "count", f"count by ({_BY_APP}) ({containers})"),
         AppColumn("memory", "Memory", "B", f"sum by ({_BY_APP}) ({containers})"),
     )
@@ -183,7 +183,11 @@ _APP_CHARTS: tuple[AppChart, ...] = (
         names=("5xx %",),
     ),
     AppChart(
-        "latency", "Latency", "s", (f"max({n.APP_LATENCY_P95_S}{{{n.APP_GUID}=$app}})",), names=("p95",)
+        "latency",
+        "Latency",
+        "s",
+        (f"max({n.APP_LATENCY_P95_NS}{{{n.APP_GUID}=$app}}) / 1e9",),
+        names=("p95",),
     ),
     AppChart(
         "memory",

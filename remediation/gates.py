@@ -28,8 +28,8 @@ waits (and applies its ``on_inconclusive`` after its waits). A new revision with
 The ``cloudfoundry`` preset reads the per-instance series Paramedic stores from Log Cache (metric naming
 contract: gorouter's ``http`` timer per app, ``source_id`` = the app GUID, ``instance_id`` = the index),
 aggregated at Log Cache over one minute and stored under these names (see :data:`CF_STORED_SERIES`):
-``cf_app_http_requests_1m`` (requests), ``cf_app_http_5xx_1m`` (5xx responses) and
-``cf_app_http_latency_p95_ns`` (p95 duration, nanoseconds).
+``cf_app_http_requests_per_second`` (requests), ``cf_app_http_5xx_per_second`` (5xx responses) and
+``cf_app_http_latency_p95_ns`` (p95 duration, nanoseconds), per instance.
 """
 
 from __future__ import annotations
@@ -107,23 +107,26 @@ def _cf(metric: str, inner: str = "avg_over_time") -> str:
 
 
 # The series the Cloud Foundry preset reads: name -> the Log Cache query (per app, {app_guid} its GUID) whose
-# per-instance result Paramedic stores under that name.
+# per-instance result the Log Cache poller stores under that name. They are the per-app queries of the KPI
+# catalogue (platforms/cloudfoundry/kpis.yaml, `app_queries`; a test keeps the two equal).
 _BY_INSTANCE = "by (source_id, instance_id)"
 CF_STORED_SERIES: Mapping[str, str] = {
-    "cf_app_http_requests_1m": f'sum {_BY_INSTANCE} (count_over_time(http{{source_id="{{app_guid}}"}}[1m]))',
-    "cf_app_http_5xx_1m": (
-        f'sum {_BY_INSTANCE} (count_over_time(http{{source_id="{{app_guid}}", status_code=~"5.."}}[1m]))'
+    "cf_app_http_requests_per_second": (
+        f'sum {_BY_INSTANCE} (count_over_time(http{{source_id="{{app_guid}}"}}[1m])) / 60'
+    ),
+    "cf_app_http_5xx_per_second": (
+        f'sum {_BY_INSTANCE} (count_over_time(http{{source_id="{{app_guid}}",status_code=~"5.."}}[1m])) / 60'
     ),
     "cf_app_http_latency_p95_ns": (
         f'max {_BY_INSTANCE} (quantile_over_time(0.95, http{{source_id="{{app_guid}}"}}[1m]))'
     ),
 }
-_CF_5XX = _cf("cf_app_http_5xx_1m")
-_CF_REQUESTS = _cf("cf_app_http_requests_1m")
+_CF_5XX = _cf("cf_app_http_5xx_per_second")
+_CF_REQUESTS = _cf("cf_app_http_requests_per_second")
 
 PRESETS: Mapping[str, GatePreset] = {
     "cloudfoundry": GatePreset(
-        requests=f"sum({_CF_REQUESTS}) * $window_s / 60",
+        requests=f"sum({_CF_REQUESTS}) * $window_s",
         checks={
             "error_ratio": GateCheck(
                 name="error_ratio",

@@ -55,6 +55,7 @@ from prometheus_client import CollectorRegistry
 from metrics_store.base import Appender
 from metrics_store.model import labels_from
 from platforms.cloudfoundry._client import CCClient, Json, UAATokens, api_error
+from platforms.cloudfoundry._inventory import dig, text
 from platforms.cloudfoundry._log_cache_metrics import log_cache_metrics
 from platforms.cloudfoundry._metrics import cf_metrics
 from platforms.cloudfoundry.errors import CFApiError, CFUnavailableError, CloudFoundryError
@@ -126,6 +127,26 @@ def samples_from_response(
     return out
 
 
+def _app_labels(apps: list[Json], included: dict[str, list[Json]]) -> dict[str, dict[str, str]]:
+    """guid -> the labels every per-app series gets: ``app``, ``app_guid``, ``space``, ``org`` (names from
+    the listing's ``included`` spaces and organizations; empty when CC did not include them)."""
+    spaces = {str(s.get("guid")): s for s in included.get("spaces", [])}
+    orgs = {str(o.get("guid")): str(o.get("name", "")) for o in included.get("organizations", [])}
+    out: dict[str, dict[str, str]] = {}
+    for app in apps:
+        guid = str(app["guid"])
+        space_guid = text(dig(app, "relationships", "space", "data", "guid"))
+        space = spaces.get(space_guid, {})
+        org_guid = text(dig(space, "relationships", "organization", "data", "guid"))
+        labels = {"app": str(app.get("name", "")), "app_guid": guid}
+        if space:
+            labels["space"] = str(space.get("name", ""))
+        if org_guid in orgs:
+            labels["org"] = orgs[org_guid]
+        out[guid] = labels
+    return out
+
+
 @dataclass(frozen=True)
 class _Run:
     """One query as run this poll: the expression (``{app_guid}`` substituted), the name to store it under,
@@ -177,6 +198,7 @@ class LogCacheSource:
             self._http, str(config.api_url), self._tokens, self._metrics, retries=config.retries
         )
         self._apps: dict[str, str] = {}  # guid -> name
+        self._app_meta: dict[str, dict[str, str]] = {}  # guid -> app, app_guid, space, org labels
         self._apps_until = 0.0
         self._refs: dict[tuple[tuple[str, str], ...], int] = {}
         self._last_ok: dict[str, float] = {}  # expr -> wall time of its last successful instant query
@@ -210,8 +232,12 @@ class LogCacheSource:
 
     def _app_names(self) -> dict[str, str]:
         if self._clock() >= self._apps_until:
-            apps = self._cc.list("/v3/apps", "/v3/apps")
-            self._apps = {str(a["guid"]): str(a.get("name", "")) for a in apps if a.get("state") == "STARTED"}
+            apps, included = self._cc.list_with_included(
+                "/v3/apps", "/v3/apps", {"include": "space.organization"}
+            )
+            started = [a for a in apps if a.get("state") == "STARTED"]
+            self._apps = {str(a["guid"]): str(a.get("name", "")) for a in started}
+            self._app_meta = _app_labels(started, included)
             self._apps_until = self._clock() + self._cfg.app_cache_ttl_s
         return self._apps
 
@@ -318,9 +344,11 @@ class LogCacheSource:
         values: list[float] = []
         for labels, ts_ms, value in samples:
             extra = {"source_id": run.guid} if run.guid and "source_id" not in labels else {}
-            name = run.app or apps.get(labels.get("source_id", ""), "")
+            guid = run.guid or labels.get("source_id", "")
+            name = run.app or apps.get(guid, "")
             if name:
                 extra["app"] = name
+                extra.update(self._app_meta.get(guid, {}))
             key = labels_from({**labels, **extra})
             ref = self._refs.get(key)
             if ref is None:

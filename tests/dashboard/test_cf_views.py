@@ -138,10 +138,10 @@ def _write_apps(w: _Writer, apps: tuple[CFApp, ...], loads: dict[str, AppLoad]) 
         load = loads[app.guid]
         names = {"app": app.name, "space": app.space, "org": app.org}
         kpi = {"app_guid": app.guid, **names}
-        w.gauge({"__name__": "cf_app_requests_per_second", **kpi}, load.rps)
+        w.gauge({"__name__": "cf_app_http_requests_per_second", **kpi}, load.rps)
         if load.fives:  # an app that never answered a 5xx has no series
-            w.gauge({"__name__": "cf_app_5xx_per_second", **kpi}, load.fives)
-        w.gauge({"__name__": "cf_app_latency_p95_seconds", **kpi}, load.p95_s)
+            w.gauge({"__name__": "cf_app_http_5xx_per_second", **kpi}, load.fives)
+        w.gauge({"__name__": "cf_app_http_latency_p95_ns", **kpi}, load.p95_s * 1e9)
         for i, (mem, cpu) in enumerate(zip(load.memory, load.cpu, strict=True)):
             inst = {"source_id": app.guid, "instance_id": str(i), **names}
             w.gauge({"__name__": "memory", **inst}, mem)

@@ -51,7 +51,7 @@ def test_no_page_module_template_or_script_names_a_platform_metric() -> None:
     assert {
         "haproxy_backend_http_responses_total",
         "CapacityRemainingMemory",
-        "cf_app_requests_per_second",
+        "cf_app_http_requests_per_second",
     } <= names
     offenders = []
     for path in _page_files():

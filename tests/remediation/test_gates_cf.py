@@ -20,6 +20,7 @@ from metrics_store.embedded import EmbeddedStore
 from metrics_store.model import labels_from
 from metrics_store.promql.engine import Engine
 from platforms.base import Deployment, Instance, Remediable, Revision
+from platforms.cloudfoundry.kpis import load_catalogue
 from remediation._context import CallSettings, EngineContext
 from remediation._metrics import RemediationMetrics
 from remediation.actions.bluegreen import BlueGreenAction, BlueGreenParams
@@ -69,9 +70,12 @@ def stored_points(
             durations = sorted(r[3] for r in window)
             p95 = durations[max(0, math.ceil(0.95 * len(durations)) - 1)]
             errors = sum(1 for r in window if r[2] >= 500)
-            values = {"cf_app_http_requests_1m": float(len(window)), "cf_app_http_latency_p95_ns": float(p95)}
+            values = {
+                "cf_app_http_requests_per_second": len(window) / 60,
+                "cf_app_http_latency_p95_ns": float(p95),
+            }
             if errors:  # Log Cache's count_over_time of a selector without points gives no series
-                values["cf_app_http_5xx_1m"] = float(errors)
+                values["cf_app_http_5xx_per_second"] = errors / 60
             for name, v in values.items():
                 key = labels_from({"__name__": name, "source_id": guid, "instance_id": str(inst)})
                 out.setdefault(key, []).append((t_poll * 1000, v))
@@ -356,3 +360,9 @@ async def test_canary_revision_comes_from_the_alert_label(engine: Engine) -> Non
     p = BlueGreenParams(type="blue_green", gates="cloudfoundry", steps=[100])
     result = await _action().run(ctx, Target("guid-good"), p)
     assert result.ok and result.data["revision"] == NEW
+
+
+def test_the_preset_reads_what_the_log_cache_poller_stores() -> None:
+    """The gate preset's series are exactly the per-app queries of the KPI catalogue (the poller's input)."""
+    polled = {q.name: q.expr for q in load_catalogue().app_queries if q.name}
+    assert {name: polled.get(name) for name in CF_STORED_SERIES} == dict(CF_STORED_SERIES)

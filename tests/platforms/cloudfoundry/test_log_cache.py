@@ -34,6 +34,13 @@ def _all(store: MemoryStore) -> dict[tuple[tuple[str, str], ...], list[tuple[int
     return {s.labels: list(zip(s.timestamps_ms.tolist(), s.values.tolist(), strict=True)) for s in found}
 
 
+def _space_org(fake: FakeCF) -> dict[str, str]:
+    app = fake.apps[APP_GUID]
+    space = fake.spaces[app["relationships"]["space"]["data"]["guid"]]
+    org = fake.orgs[space["relationships"]["organization"]["data"]["guid"]]
+    return {"space": space["name"], "org": org["name"]}
+
+
 def test_poll_appends_labelled_samples(fake: FakeCF) -> None:
     store, registry = MemoryStore(), CollectorRegistry()
     source = _source(fake, store, registry)
@@ -46,8 +53,11 @@ def test_poll_appends_labelled_samples(fake: FakeCF) -> None:
         "origin": "rep",
         "unit": "percentage",
     }
-    cpu0 = labels_from({"__name__": "cpu", "app": "my_app", "instance_id": "0", **common})
-    cpu1 = labels_from({"__name__": "cpu", "app": "my_app", "instance_id": "1", **common})
+    # org and space names come from the same app listing (include=space.organization of the official
+    # examples: space "my-space" of org "my-organization")
+    common |= {"app": "my_app", "app_guid": APP_GUID, **_space_org(fake)}
+    cpu0 = labels_from({"__name__": "cpu", "instance_id": "0", **common})
+    cpu1 = labels_from({"__name__": "cpu", "instance_id": "1", **common})
     assert series[cpu0] == [(1712000000500, 2.25)]
     assert series[cpu1] == [(1712000000500, 0.5)]
     [rep] = [k for k in series if ("__name__", "CapacityRemainingMemory") in k]

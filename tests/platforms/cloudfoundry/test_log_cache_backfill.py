@@ -92,6 +92,9 @@ def test_per_app_named_query_gets_source_id_and_app(fake: FakeCF) -> None:
         "__name__": "cf_app_http_latency_p95_ns",
         "source_id": APP_GUID,
         "app": "my_app",
+        "app_guid": APP_GUID,
+        "space": "my-space",  # the official examples' space and org, included in the app listing
+        "org": "my-organization",
         **metric,
     }
     assert points == [(int(T0 * 1000), 2_500_000.0)]
