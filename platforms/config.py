@@ -92,7 +92,7 @@ class LogCacheConfig(BaseModel):
         "request rate, 5xx rate and p95 latency.",
     )
     packs: list[str] = Field(
-        default_factory=lambda: ["cloudfoundry"],
+        default_factory=lambda: ["cloudfoundry", "cloudfoundry-apps"],
         description="Rule packs (built-in names or rule file paths) the default queries are derived from.",
     )
     backfill_s: float = Field(

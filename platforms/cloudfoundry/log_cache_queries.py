@@ -9,6 +9,8 @@ PromQL parser (:func:`metrics_store.promql.parse`); each vector selector gives a
 * a name a recording rule of the packs produces is not polled (Paramedic computes it);
 * any other name is polled as the plain selector ``name{source_id<op>"value"}`` (other matchers dropped:
   the rules filter on the stored series) - right for counters and periodic gauges;
+* a name a per-app query stores, selected without a ``source_id`` (the ``cloudfoundry-apps`` pack's
+  ``cpu``, ``cf_app_http_requests_per_second``...), is not polled again as a plain selector;
 * then the catalogue's per-app queries (cpu, memory, disk, quotas, request rate, 5xx rate, p95 latency).
 
 ::
@@ -103,15 +105,29 @@ def pack_selectors(paths: Iterable[Path]) -> tuple[set[Selected], set[str]]:
     return selected, recorded
 
 
+def _per_app_names(catalogue: Catalogue) -> set[str]:
+    """The names the per-app queries store (their ``name``, else their selector's metric name): app rules
+    select them without a ``source_id`` (``cpu``, ``cf_app_http_requests_per_second``), and the per-app
+    queries already poll them, app by app."""
+    names = {q.name for q in catalogue.app_queries if q.name}
+    for q in catalogue.app_queries:
+        if not q.name:
+            names.update(
+                s[0] for vs in _vector_selectors(parse(q.expr)) if (s := _selected(selector_matchers(vs)))
+            )
+    return names
+
+
 def derive_queries(paths: Iterable[Path], catalogue: Catalogue | None = None) -> list[LogCacheQuery]:
     """The queries that feed every rule of the packs at ``paths``, then the per-app queries."""
     catalogue = catalogue if catalogue is not None else load_catalogue()
     named = catalogue.named()
     selected, recorded = pack_selectors(paths)
+    per_app = _per_app_names(catalogue)
     plain: dict[str, LogCacheQuery] = {}
     aggregated: dict[str, LogCacheQuery] = {}
     for name, source in sorted(selected):
-        if name in recorded:
+        if name in recorded or (name in per_app and not source):
             continue
         if name in named:
             aggregated[name] = named[name]

@@ -18,14 +18,14 @@ PACK = Path(__file__).resolve().parents[3] / "remediation" / "packs" / "cloudfou
 def test_cf_pack_loads_and_is_safe_by_default() -> None:
     loaded = load_policies([PACK])
     policies = {lp.policy.name: lp.policy for lp in loaded}
-    assert len(policies) == 6
+    assert len(policies) == 7
     for p in policies.values():
         assert p.mode == "dry_run", p.name
         assert p.target.app_label == "app_guid", p.name
         assert p.rails.cooldown is not None and p.rails.budget is not None, p.name
         assert p.rails.circuit_breaker is not None, p.name
     kinds = sorted(p.action.type for p in policies.values())
-    assert kinds == ["blue_green", "restart_app", "restart_app", "rollback", "scale", "scale"]
+    assert kinds == ["blue_green", "restart_app", "restart_app", "restart_app", "rollback", "scale", "scale"]
     for p in policies.values():
         if isinstance(p.action, ScaleParams):
             assert p.action.max_instances <= 10
@@ -66,3 +66,29 @@ def test_unknown_preset_is_refused() -> None:
     with pytest.raises(PolicyError) as info:
         parse_policy_file(BAD.replace("min_requests: 10", "preset: kubernetes"), "cf.yaml")
     assert "gates" in str(info.value)
+
+
+def test_the_metric_driven_policies_trigger_on_alerts_the_cf_rule_packs_raise() -> None:
+    """CFAppCanaryRequested (raised by CI or an operator with a `revision` label), CFAppErrorsAfterDeploy and
+    CFAppCrashLooping (raised from outside: no Log Cache metric gives them) aside, every trigger is an alert
+    of the cloudfoundry or cloudfoundry-apps rule pack."""
+    import yaml
+
+    from alerting.rules import PACKS_DIR
+
+    raised = {
+        rule["alert"]
+        for pack in ("cloudfoundry", "cloudfoundry-apps")
+        for group in yaml.safe_load((PACKS_DIR / f"{pack}.yaml").read_text())["groups"]
+        for rule in group["rules"]
+        if "alert" in rule
+    }
+    external = {"CFAppCanaryRequested", "CFAppErrorsAfterDeploy", "CFAppCrashLooping"}
+    triggers = {
+        m.split("=", 1)[1].strip('"')
+        for lp in load_policies([PACK])
+        for m in lp.policy.trigger.matchers
+        if m.startswith("alertname=")
+    }
+    assert triggers - external <= raised, triggers - external - raised
+    assert {"CFAppErrorRatioHigh", "CFAppUnresponsive", "CFAppCPUHigh", "CFAppLatencyHigh"} <= triggers
