@@ -6,7 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 
+from alerting.rules import PACKS_DIR
 from remediation.actions.bluegreen import BlueGreenParams
 from remediation.actions.scale import ScaleParams
 from remediation.gates import CanaryGates, ThresholdGates
@@ -72,10 +74,6 @@ def test_the_metric_driven_policies_trigger_on_alerts_the_cf_rule_packs_raise() 
     """CFAppCanaryRequested (raised by CI or an operator with a `revision` label), CFAppErrorsAfterDeploy and
     CFAppCrashLooping (raised from outside: no Log Cache metric gives them) aside, every trigger is an alert
     of the cloudfoundry or cloudfoundry-apps rule pack."""
-    import yaml
-
-    from alerting.rules import PACKS_DIR
-
     raised = {
         rule["alert"]
         for pack in ("cloudfoundry", "cloudfoundry-apps")
