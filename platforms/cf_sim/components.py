@@ -38,6 +38,7 @@ KNOBS: Mapping[str, float] = {
     "uaa_inflight": 1.0,
     "uaa_requests_rate": 2.0,
     "uaa_5xx_rate": 0.0,
+    "uaa_latency_ms": 25.0,
     "doppler_ingress_rate": 400.0,
     "doppler_dropped": 0.0,
     "rlp_dropped": 0.0,
@@ -70,6 +71,9 @@ def _host_vitals() -> dict[str, float]:
         "system_cpu_user": min(100.0, os.getloadavg()[0] / cpus * 100),
         "system_mem_percent": (total - avail) / total * 100 if total else 0.0,
         "system_disk_system_percent": disk.used / disk.total * 100 if disk.total else 0.0,
+        # one disk here: BOSH VMs' ephemeral and persistent disks are both this machine's root file system
+        "system_disk_ephemeral_percent": disk.used / disk.total * 100 if disk.total else 0.0,
+        "system_disk_persistent_percent": disk.used / disk.total * 100 if disk.total else 0.0,
     }
 
 
@@ -140,6 +144,9 @@ class ComponentModel:
             Point("cloud_controller", "requests_outstanding", k["cc_requests_outstanding"], now, cc),
             Point("cloud_controller", "job_queue_length_total", k["cc_job_queue_length"], now, cc),
             Point("uaa", "server_inflight_count", k["uaa_inflight"], now, uaa),
+            Point("uaa", "requests_global_completed_time", k["uaa_latency_ms"], now, uaa, unit="ms"),
+            # gorouter's per-request latency of the UAA route (one point per sample stands for its requests)
+            Point("gorouter", "latency_uaa", k["uaa_latency_ms"], now, self._tags("router", "gorouter")),
             Point("doppler", "subscriptions", 2.0, now, dop),
         ]
         counters = [

@@ -88,6 +88,7 @@ class GorouterProducer:
             "origin": "gorouter",
             "ip": "127.0.0.1",
         }
+        self._emitter = {**self.tags, "job": "diego-cell", "origin": "route_emitter"}
         self._totals = GorouterTotals()
         self._last_registration: float | None = None
         self._paused = False
@@ -191,6 +192,14 @@ class GorouterProducer:
             self._totals.ms_since_last_registry_update = since_ms
             for name, value in self._totals.counters.items():
                 points.append(Point("gorouter", name, float(value), now, self.tags, kind="counter"))
+            # the simulated route-emitter's registrations: sent (its counter) and received (gorouter's)
+            sent = float(self._totals.registrations)
+            points += [
+                Point(
+                    "route_emitter", "HTTPRouteNATSMessagesEmitted", sent, now, self._emitter, kind="counter"
+                ),
+                Point("gorouter", "registry_message_route_emitter", sent, now, self.tags, kind="counter"),
+            ]
         points += [
             Point("gorouter", "total_routes", float(routes), now, self.tags),
             Point("gorouter", "file_descriptors", float(fds), now, self.tags),

@@ -19,6 +19,8 @@ from platforms.cf_sim.foundation import CFApp, Foundation, default_foundation
 from platforms.cf_sim.log_cache_service import CFMetrics, CFMetricsConfig, start_metrics
 from platforms.cf_sim.rep import DiegoConfig
 from platforms.cf_sim.syslog_drain import DrainBinding
+from platforms.cloudfoundry.log_cache_queries import derive_queries
+from platforms.config import LogCacheConfig
 from platforms.local.fault_client import inject_fault
 from tests.platforms.conftest import RunningPlatform, running_platform
 from tests.support.servers import wait_until
@@ -288,3 +290,30 @@ def test_drain_lines_are_rfc5424_with_cf_fields(sim: Sim) -> None:
             assert '"GET / HTTP/1.1" 200' in m["msg"] and tags["source_type"] == "RTR"
         else:
             assert tags["source_type"] == "APP/PROC/WEB" and tags["instance_id"] == m["procid"][-2]
+
+
+def test_every_query_the_cf_packs_need_gets_data(sim: Sim) -> None:
+    """Issue 13 "no KPI left without its input": every Log Cache query Paramedic derives from the
+    cloudfoundry and cloudfoundry-apps rule packs (platform KPIs, named aggregations, per-app queries for an
+    app that served requests, some of them 5xx) answers with at least one series from the simulation."""
+    paths = LogCacheConfig(url="http://127.0.0.1:1").pack_paths()
+    queries = [q.expr.replace("{app_guid}", DEV.guid) for q in derive_queries(paths)]
+    assert len(queries) > 50
+    inject_fault(sim.plat.platform.paths, DEV.local_app, "errors", rate=0.5, for_s=20)
+    empty: list[str] = []
+
+    def all_answer() -> bool:
+        for _ in range(4):
+            sim.plat.via_router(DEV.local_app)
+        empty[:] = [q for q in queries if not _answers(sim, q)]
+        return not empty
+
+    try:
+        wait_until(all_answer, 30, "every derived query to answer", interval_s=0.5)
+    except TimeoutError as exc:
+        raise AssertionError(f"no data for {len(empty)} queries: {empty}") from exc
+
+
+def _answers(sim: Sim, query: str) -> bool:
+    body = sim.http.get("/api/v1/query", params={"query": query}).json()
+    return body.get("status") == "success" and bool(body["data"]["result"])
