@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from remediation.actions._process import PROCESS_TYPE_FIELD, for_process
 from remediation.base import ActionContext, ActionParams, ActionResult
 from remediation.model import Target
 
@@ -22,6 +23,7 @@ class ScaleParams(ActionParams):
     instances: int | None = Field(None, ge=0)
     min_instances: int = Field(1, ge=0)
     max_instances: int = Field(10, ge=1)
+    process_type: str | None = PROCESS_TYPE_FIELD
 
     def problems(self) -> list[tuple[tuple[str, ...], str]]:
         out: list[tuple[tuple[str, ...], str]] = []
@@ -64,16 +66,26 @@ class ScaleAction:
 
     async def run(self, ctx: ActionContext, target: Target, params: BaseModel) -> ActionResult:
         assert isinstance(params, ScaleParams)  # the engine validates with params_model
-        instances = await ctx.call("app_instances", ctx.platform.app_instances, target.app)
+        list_instances = for_process(ctx.platform.app_instances, params.process_type)
+        scale = for_process(ctx.platform.scale, params.process_type)
+        if list_instances is None or scale is None:
+            return ActionResult(
+                ok=False,
+                detail=f"process_type {params.process_type!r}: platform {ctx.platform.name} has one process "
+                "per app (remove process_type from the policy)",
+            )
+        instances = await ctx.call("app_instances", list_instances, target.app)
         current = len(instances)
         want = scale_target(current, params)
         data: dict[str, object] = {"previous": current, "instances": want}
+        if params.process_type is not None:
+            data["process_type"] = params.process_type
         if want == current:
             return ActionResult(ok=True, detail=f"{target.app} already at {current} (clamped)", data=data)
-        await ctx.call("scale", ctx.platform.scale, target.app, want)
+        await ctx.call("scale", scale, target.app, want)
 
         async def revert() -> None:
-            await ctx.call("scale", ctx.platform.scale, target.app, current)
+            await ctx.call("scale", scale, target.app, current)
 
         return ActionResult(
             ok=True, detail=f"scaled {target.app} {current} -> {want}", data=data, revert=revert

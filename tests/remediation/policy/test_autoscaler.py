@@ -41,6 +41,7 @@ def test_full_policy_converts_to_rules_and_policies() -> None:
     assert out.trigger.matchers == ['alertname="Autoscaler_checkout_responsetime_out_1"']
     assert out.action.model_dump() == {
         "type": "scale", "adjustment": "+50%", "instances": None, "min_instances": 1, "max_instances": 4,
+        "process_type": None,
     }  # fmt: skip
     start = loaded["checkout-schedule-recurring-schedule-0-start"]
     assert start.trigger.schedule is not None
