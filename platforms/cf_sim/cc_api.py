@@ -149,8 +149,9 @@ def cc_app(ctx: CCContext, metrics: SimMetrics, limiter: RateLimiter) -> FastAPI
 
     @app.get("/v3")
     def v3_root() -> dict[str, Any]:
-        links = {"self": {"href": f"{ctx.base}/v3"}}
+        links: dict[str, dict[str, Any]] = {"self": {"href": f"{ctx.base}/v3"}}
         links.update({name: {"href": f"{ctx.base}/v3/{name}"} for name in _V3_RESOURCES})
+        links["service_instances"]["experimental"] = True  # as CF marks it
         return {"links": links}
 
     @app.get("/v3/info")

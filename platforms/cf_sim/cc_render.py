@@ -305,9 +305,7 @@ def user_json(base: str, user: User, created: float) -> dict[str, Any]:
 
 
 def job_json(base: str, job: Job) -> dict[str, Any]:
-    links = {"self": _href(base, f"/v3/jobs/{job.guid}")}
-    if job.space_guid:
-        links["space"] = _href(base, f"/v3/spaces/{job.space_guid}")
+    links = {"self": _href(base, f"/v3/jobs/{job.guid}")}  # the examples link only an app, never a space
     return {
         "guid": job.guid,
         "created_at": cf_time(job.created_at),

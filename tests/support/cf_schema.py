@@ -1,8 +1,8 @@
 """Schemas DERIVED from the official CC API v3 examples (and the docs' field tables), to check the simulator.
 
 :func:`derive` merges example values into a :class:`Shape`: the JSON types seen, object keys (required when
-every example has them, optional when only some do), array item shapes. :func:`add_field_reference` adds the
-keys a docs field table lists (``**status.canary.steps.current** | _integer_ | ...``) as optional, with ``null``
+every example has them, optional when only some do), array item shapes. :func:`add_field_reference` adds
+the keys a docs field table lists (``**status.canary.steps.current** | _integer_ | ...``) as optional, with ``null``
 allowed where the description says the value may be ``null`` and an enum where it says "valid values are".
 :func:`validate` reports every difference: a key the examples lack, a missing required key, a wrong JSON
 type, a value outside an enum. Objects that the docs define as free-form (``metadata.labels``, audit event
@@ -116,7 +116,7 @@ def add_field_reference(shape: Shape, filename: str, prefix: str = "") -> Shape:
                     node.required = set()
             node = node.keys[part]
         kind = _ref_type(type_text)
-        if kind and not node.types:
+        if kind:
             node.types.add(kind)
         if "`null`" in desc or "_null_" in type_text:
             node.types.add("null")
@@ -132,7 +132,7 @@ def validate(shape: Shape, value: Any, path: str = "$") -> list[str]:
     allowed = set(shape.types)
     if "number" in allowed:
         allowed.add("integer")
-    if "integer" in allowed and kind == "number":
+    if "number" not in shape.types and kind == "number":
         return [f"{path}: number where the examples have an integer"]
     if allowed and kind not in allowed:
         return [f"{path}: {kind} where the examples have {sorted(shape.types)}"]

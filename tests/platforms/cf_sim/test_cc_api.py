@@ -1,5 +1,5 @@
-"""The simulated CC: authorization and role scoping, filters and pagination, rate limiting, actions on the real
-local platform (scale, stop/start, instance termination, crash detection), deployments and jobs."""
+"""The simulated CC: authorization and role scoping, filters and pagination, rate limiting, actions on the
+real local platform (scale, stop/start, instance termination, crash detection), deployments and jobs."""
 
 from __future__ import annotations
 
