@@ -1,6 +1,7 @@
 """Every endpoint the simulated CC serves, validated against schemas DERIVED from the official CC API v3
 examples (tests/support/cf_schema.py): list bodies (pagination + each resource), single resources and error
-bodies. A key the examples lack, a missing key, a wrong JSON type or a value outside a documented enum fails."""
+bodies. A key the examples lack, a missing key, a wrong JSON type or a value outside a documented enum
+fails."""
 
 from __future__ import annotations
 
