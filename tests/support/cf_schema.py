@@ -3,7 +3,8 @@
 :func:`derive` merges example values into a :class:`Shape`: the JSON types seen, object keys (required when
 every example has them, optional when only some do), array item shapes. :func:`add_field_reference` adds
 the keys a docs field table lists (``**status.canary.steps.current** | _integer_ | ...``) as optional, with
-``null`` allowed where the description says the value may be ``null`` and an enum where it says "valid values are".
+``null`` allowed where the description says the value may be ``null`` and an enum where it says "valid
+values are".
 :func:`validate` reports every difference: a key the examples lack, a missing required key, a wrong JSON
 type, a value outside an enum. Objects that the docs define as free-form (``metadata.labels``, audit event
 ``data``, info ``custom``) are marked with :data:`FREE_FORM` paths.
