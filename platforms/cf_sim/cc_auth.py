@@ -107,17 +107,17 @@ def authenticate(header: str | None, issuer: TokenIssuer) -> dict[str, object]:
 class Quota:
     limit: int
     remaining: int
-    reset_epoch_s: int
+    window_end_s: float  # epoch seconds
     allowed: bool
 
     def headers(self, now: float) -> dict[str, str]:
         headers = {
             "X-RateLimit-Limit": str(self.limit),
             "X-RateLimit-Remaining": str(self.remaining),
-            "X-RateLimit-Reset": str(self.reset_epoch_s),
+            "X-RateLimit-Reset": str(math.ceil(self.window_end_s)),
         }
         if not self.allowed:
-            headers["Retry-After"] = str(max(1, math.ceil(self.reset_epoch_s - now)))
+            headers["Retry-After"] = str(max(1, math.ceil(self.window_end_s - now)))
         return headers
 
 
@@ -144,5 +144,4 @@ class RateLimiter:
             if allowed:
                 count += 1
             self._windows[key] = (start, count)
-        reset = math.ceil(start + self.window_s)
-        return Quota(self.limit, self.limit - count, reset, allowed)
+        return Quota(self.limit, self.limit - count, start + self.window_s, allowed)
