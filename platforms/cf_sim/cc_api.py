@@ -111,6 +111,8 @@ def _limiter_middleware(
             return _error(
                 CCError(413, 10004, "CF-InvalidRequest", f"Request body over {MAX_BODY_BYTES} bytes")
             )
+        if "transfer-encoding" in request.headers:  # bodies must declare their length (and fit the limit)
+            return _error(CCError(411, 10004, "CF-InvalidRequest", "Length Required"))
         quota = limiter.take(_rate_key(ctx, request))
         now = ctx.state.clock()
         if not quota.allowed:

@@ -15,6 +15,7 @@ from platforms.cf_sim.cc_model import CCError
 from platforms.cf_sim.cc_query import Row, paginate, select
 from platforms.cf_sim.cc_render import deployment_json, job_json, revision_json
 from platforms.cf_sim.foundation import CFApp
+from platforms.cf_sim.http_limits import BodyTooLargeError, read_limited
 
 __all__ = ["deploy_routes"]
 
@@ -150,9 +151,10 @@ def deploy_routes(ctx: CCContext) -> APIRouter:  # noqa: PLR0915 -- one route ta
         if space is None:
             raise CCError.not_found("Space")
         caller.check_write(space.guid)
-        body = await request.body()
-        if len(body) > MAX_BODY_BYTES:
-            raise CCError(413, 10004, "CF-InvalidRequest", f"Request body over {MAX_BODY_BYTES} bytes")
+        try:
+            body = await read_limited(request, MAX_BODY_BYTES)
+        except BodyTooLargeError as exc:
+            raise CCError(413, 10004, "CF-InvalidRequest", str(exc)) from exc
         job = submit_manifest(st, space, parse_manifest(body), caller.actor)
         return Response(status_code=202, headers={"Location": f"{ctx.base}/v3/jobs/{job.guid}"})
 

@@ -23,6 +23,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from platforms.cf_sim.accounts import Accounts, Client, User
+from platforms.cf_sim.http_limits import BodyTooLargeError, read_limited
 from platforms.cf_sim.sim_metrics import SimMetrics
 from platforms.cf_sim.tokens import InvalidTokenError, TokenIssuer
 
@@ -69,13 +70,13 @@ class UAA:
 
     def authenticate_client(self, client_id: str, secret: str) -> Client:
         client = self.accounts.client(client_id)
-        if client is None or not secrets.compare_digest(client.secret, secret):
+        if client is None or not secrets.compare_digest(client.secret.encode(), secret.encode()):
             raise OAuthError(401, "invalid_client", "Bad credentials")
         return client
 
     def authenticate_user(self, username: str, password: str) -> User:
         user = self.accounts.user(username)
-        if user is None or not secrets.compare_digest(user.password, password):
+        if user is None or not secrets.compare_digest(user.password.encode(), password.encode()):
             raise OAuthError(401, "unauthorized", "Bad credentials")
         return user
 
@@ -154,9 +155,10 @@ class UAA:
 
 
 async def _form(request: Request) -> dict[str, str]:
-    body = await request.body()
-    if len(body) > MAX_FORM_BYTES:
-        raise OAuthError(413, "invalid_request", f"request body over {MAX_FORM_BYTES} bytes")
+    try:
+        body = await read_limited(request, MAX_FORM_BYTES)
+    except BodyTooLargeError as exc:
+        raise OAuthError(413, "invalid_request", str(exc)) from exc
     parsed = urllib.parse.parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True)
     return {k: v[0] for k, v in parsed.items()}
 

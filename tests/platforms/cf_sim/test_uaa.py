@@ -88,3 +88,20 @@ def test_authorization_code_login_round_trip(sim: Sim) -> None:
     assert names == {"api"}  # the auditor of globex/prod sees that space's api only
     again = _token(sim, exchange, ("paramedic-ui", secret))
     assert (again.status_code, again.json()["error"]) == (400, "invalid_grant")  # codes are single-use
+
+
+def test_limits_on_what_a_stranger_sends(sim: Sim) -> None:
+    odd = _token(sim, {"grant_type": "password", "username": "admin", "password": "pässwörd"}, ("cf", ""))
+    assert (odd.status_code, odd.json()["error"]) == (401, "unauthorized")  # not a 500 on non-ASCII
+    big = httpx.post(f"{sim.cf.uaa_url}/oauth/token", content=b"a=" + b"x" * 20_000, auth=("cf", ""))
+    assert big.status_code == 413
+    chunked = httpx.post(
+        f"{sim.cf.uaa_url}/oauth/token", content=iter([b"grant_type=password&", b"x=" + b"y" * 20_000])
+    )
+    assert chunked.status_code == 413  # no Content-Length: refused while reading, not after
+    cc = httpx.post(
+        f"{sim.cf.cc_url}/v3/deployments", content=b"{" + b" " * 70_000 + b"}", headers=sim.auth("admin")
+    )
+    assert (cc.status_code, cc.json()["errors"][0]["title"]) == (413, "CF-InvalidRequest")
+    parse = httpx.post(f"{sim.cf.cc_url}/v3/deployments", content=b"{nope", headers=sim.auth("admin"))
+    assert (parse.status_code, parse.json()["errors"][0]["title"]) == (400, "CF-MessageParseError")
