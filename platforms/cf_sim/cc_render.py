@@ -171,7 +171,7 @@ def stat_json(app: CFApp, ptype: str, stat: InstanceStat) -> dict[str, Any]:
             "cpu": usage.cpu,
             "cpu_entitlement": None,
             "mem": usage.mem_bytes,
-            "disk": 0,
+            "disk": stat.disk_bytes,
             "log_rate": 0,
         },
         "host": "127.0.0.1",

@@ -154,6 +154,18 @@ def app_routes(ctx: CCContext) -> APIRouter:  # noqa: PLR0915 -- one route table
         app, ptype = ctx.visible_process(ctx.caller(request), guid)
         return {"resources": [stat_json(app, ptype, s) for s in st.stats(app, ptype)]}
 
+    @router.get("/v3/processes/{guid}/process_instances")
+    def process_instances(guid: str, request: Request) -> dict[str, Any]:
+        app, ptype = ctx.visible_process(ctx.caller(request), guid)
+        path = f"{ctx.base}/v3/processes/{guid}"
+        return {
+            "resources": [
+                {"index": s.index, "state": s.state, "since": 0 if s.usage is None else s.usage.uptime_s}
+                for s in st.stats(app, ptype)
+            ],
+            "links": {"self": {"href": f"{path}/process_instances"}, "process": {"href": path}},
+        }
+
     @router.post("/v3/processes/{guid}/actions/scale", status_code=202)
     def scale(
         guid: str, request: Request, body: Annotated[dict[str, Any] | None, Body()] = None

@@ -47,6 +47,7 @@ class InstanceStat:
     port: int
     usage: Usage | None
     details: str | None
+    disk_bytes: int = 0  # what the instance wrote to disk: its output log (the only file it writes)
 
 
 class CCState:
@@ -145,7 +146,12 @@ class CCState:
             state = inst.state
             details = None if state != "CRASHED" else f"APP/PROC/WEB: process {inst.process_state}"
             usage = self.usage.usage(inst.pid) if state in ("RUNNING", "STARTING", "DOWN") else None
-            stats.append(InstanceStat(inst.index, state, inst.port, usage, details))
+            log = self.platform.paths.app_logs_dir / f"{inst.program}.log"
+            try:
+                disk = log.stat().st_size
+            except OSError:
+                disk = 0
+            stats.append(InstanceStat(inst.index, state, inst.port, usage, details, disk))
         return stats
 
     def current_revision(self, app: CFApp) -> str:

@@ -14,7 +14,7 @@ served by someone else. Not thread-safe to start/stop from several threads; the 
 
 from __future__ import annotations
 
-import contextlib
+import logging
 import socket
 import threading
 import time
@@ -40,6 +40,8 @@ from platforms.cf_sim.uaa import UAA, uaa_app
 from platforms.local import LocalPlatform, LocalPlatformRunner
 
 __all__ = ["ServedApp", "SimOptions", "SimulatedFoundation"]
+
+_log = logging.getLogger(__name__)
 
 AppFactory = Callable[["SimulatedFoundation"], Any]
 
@@ -190,8 +192,10 @@ class SimulatedFoundation:
     def _run_loop(self) -> None:
         while not self._stop.wait(self.options.tick_s):
             if self.state is not None:
-                with contextlib.suppress(Exception):  # the loop must outlive one bad pass; next tick retries
+                try:
                     self.state.tick()
+                except Exception:  # the loop must outlive one bad pass; the next tick retries
+                    _log.exception("cf simulator: controller loop pass failed")
 
     def stop(self) -> None:
         self._stop.set()

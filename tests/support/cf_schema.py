@@ -121,7 +121,7 @@ def add_field_reference(shape: Shape, filename: str, prefix: str = "") -> Shape:
             node.types.add(kind)
         if "`null`" in desc or "_null_" in type_text:
             node.types.add("null")
-        listed = re.search(r"valid values|supported strategies are", desc)
+        listed = re.search(r"valid values|possible values|supported strategies are", desc)
         if listed:
             node.enum = set(re.findall(r"`([^`]+)`", desc[listed.end() :])) - {"null"}
     return shape
@@ -218,6 +218,11 @@ def cc_schemas() -> dict[str, Shape]:
             )
         ),
     }
+    schemas["process_instances"] = derive(ex["processes"]["process_instances"])
+    assert schemas["process_instances"].keys["resources"].items is not None
+    add_field_reference(
+        schemas["process_instances"].keys["resources"].items, "processes___process_instance_object.md.erb"
+    )
     # no example shows a page after the first: ``previous`` is documented as the same link object as ``next``
     _merge(schemas["pagination"].keys["previous"], ex["apps"]["paginated_list_of_apps"]["pagination"]["next"])
     add_field_reference(schemas["process"], "processes___object.md.erb")

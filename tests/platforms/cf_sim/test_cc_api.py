@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 import time
 import urllib.parse
 
@@ -292,3 +293,29 @@ def test_self_metrics_count_requests_by_route_template(sim: Sim) -> None:
         "paramedic_cfsim_audit_events_total", {"type": "audit.app.create"}
     )
     assert created == len(sim.cf.foundation.apps)
+
+
+def test_stats_come_from_the_real_instance_processes(sim: Sim) -> None:
+    app = next(a for a in sim.cf.foundation.apps if (a.org, a.space, a.name) == ("acme", "prod", "web"))
+    platform, state = sim.cf.platform, sim.cf.state
+    assert platform is not None and state is not None
+    stats = sim.get(f"/v3/processes/{app.process_guid()}/stats").json()["resources"]
+    live = {i.index: i for i in platform.instances(app.local_app)}
+    assert {s["index"] for s in stats} == set(live)
+    for stat in stats:
+        inst = live[stat["index"]]
+        assert stat["state"] == inst.state
+        assert stat["instance_ports"][0]["external"] == inst.port
+        if stat["state"] == "RUNNING":
+            assert 5 * 2**20 < stat["usage"]["mem"] < 2**30  # a Python process's resident memory
+            assert inst.pid is not None  # uptime as ps(1) measures it, independently of /proc parsing here
+            elapsed = int(
+                subprocess.run(
+                    ["ps", "-o", "etimes=", "-p", str(inst.pid)], capture_output=True, text=True, check=True
+                ).stdout
+            )
+            assert abs(stat["uptime"] - elapsed) <= 2
+            assert stat["usage"]["disk"] > 0  # the instance has written its log
+            assert stat["usage"]["cpu"] >= 0
+    instances = sim.get(f"/v3/processes/{app.process_guid()}/process_instances").json()["resources"]
+    assert [(i["index"], i["state"]) for i in instances] == [(s["index"], s["state"]) for s in stats]

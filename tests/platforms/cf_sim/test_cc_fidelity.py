@@ -58,6 +58,7 @@ def _walk(sim: Sim) -> list[tuple[str, str, str]]:
         ("single", "process", f"/v3/apps/{app.guid}/processes/web"),
         ("stats", "process_stat", f"/v3/processes/{proc}/stats"),
         ("stats", "process_stat", f"/v3/apps/{app.guid}/processes/web/stats"),
+        ("single", "process_instances", f"/v3/processes/{proc}/process_instances"),
         ("list", "revision", f"/v3/apps/{app.guid}/revisions"),
         ("list", "revision", f"/v3/apps/{app.guid}/revisions/deployed"),
         ("single", "revision", f"/v3/revisions/{revision}"),
