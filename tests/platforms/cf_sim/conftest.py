@@ -14,6 +14,10 @@ from typing import Any
 import httpx
 import pytest
 from prometheus_client import CollectorRegistry
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
 
 from platforms.cf_sim.runner import SimOptions, SimulatedFoundation
 from tests.support.servers import require_binary
@@ -68,6 +72,16 @@ def poll(predicate: Callable[[], Any], timeout_s: float, what: str) -> Any:
         time.sleep(0.1)
 
 
+def _probe_app(cf: SimulatedFoundation) -> Starlette:
+    """An extra server built from the running foundation: answers the local platform's app names."""
+
+    async def apps(_: Request) -> JSONResponse:
+        assert cf.platform is not None
+        return JSONResponse(sorted(cf.platform.apps()))
+
+    return Starlette(routes=[Route("/apps", apps)])
+
+
 @pytest.fixture(scope="package")
 def sim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sim]:
     require_binary("haproxy")
@@ -75,5 +89,6 @@ def sim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sim]:
     registry = CollectorRegistry()
     root: Path = tmp_path_factory.mktemp("cfsim")
     options = SimOptions(instances=2, tick_s=0.2, redirect_uris=(REDIRECT,))
-    with SimulatedFoundation(root, options, registry=registry) as cf:
+    extra = {"status_probe": _probe_app}  # the hook the Log Cache side uses; a probe, not a Log Cache
+    with SimulatedFoundation(root, options, registry=registry, extra_servers=extra) as cf:
         yield Sim(cf, registry, {})

@@ -319,3 +319,11 @@ def test_stats_come_from_the_real_instance_processes(sim: Sim) -> None:
             assert stat["usage"]["cpu"] >= 0
     instances = sim.get(f"/v3/processes/{app.process_guid()}/process_instances").json()["resources"]
     assert [(i["index"], i["state"]) for i in instances] == [(s["index"], s["state"]) for s in stats]
+
+
+def test_extra_servers_are_served_and_linked_from_the_root(sim: Sim) -> None:
+    links = httpx.get(f"{sim.cf.cc_url}/").json()["links"]
+    assert links["status_probe"]["href"] == sim.cf.urls["status_probe"]
+    assert links["uaa"]["href"] == links["login"]["href"] == sim.cf.uaa_url
+    served = httpx.get(f"{links['status_probe']['href']}/apps").json()
+    assert served == sorted(a.local_app for a in sim.cf.foundation.apps)
