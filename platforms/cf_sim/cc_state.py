@@ -261,7 +261,9 @@ class CCState:
                 if record and not expected and (replaced or crashed):
                     self.record(
                         "audit.app.process.crash",
-                        SYSTEM_ACTOR,
+                        Actor(
+                            app.process_guid("web"), "web", "process"
+                        ),  # CF's actor of a crash: the process
                         app,
                         {
                             "index": inst.index,

@@ -31,6 +31,9 @@ __all__ = ["MAX_FORM_BYTES", "UAA", "uaa_app"]
 
 MAX_FORM_BYTES = 16 * 1024
 CODE_TTL_S = 300.0
+MAX_GRANTS = (
+    10_000  # outstanding codes and refresh tokens each; expired ones are dropped first, then the oldest
+)
 
 
 class OAuthError(Exception):
@@ -114,18 +117,25 @@ class UAA:
         }
         if grant != "client_credentials" and "refresh_token" in client.grants:
             refresh = secrets.token_urlsafe(24) + "-r"
-            with self._lock:
-                self._refresh[refresh] = _Grant(
-                    client.client_id, None if user is None else user.username, scopes, self._clock() + 86400
-                )
+            owner = None if user is None else user.username
+            self._keep(self._refresh, refresh, _Grant(client.client_id, owner, scopes, self._clock() + 86400))
             body["refresh_token"] = refresh
         return body
 
     def new_code(self, client: Client, user: User) -> str:
         code = secrets.token_urlsafe(12)
-        with self._lock:
-            self._codes[code] = _Grant(client.client_id, user.username, (), self._clock() + CODE_TTL_S)
+        self._keep(self._codes, code, _Grant(client.client_id, user.username, (), self._clock() + CODE_TTL_S))
         return code
+
+    def _keep(self, store: dict[str, _Grant], key: str, grant: _Grant) -> None:
+        now = self._clock()
+        with self._lock:
+            if len(store) >= MAX_GRANTS:
+                for old in [k for k, g in store.items() if g.expires < now] or list(store)[
+                    : MAX_GRANTS // 10
+                ]:
+                    del store[old]
+            store[key] = grant
 
     def _redeem(self, store: dict[str, _Grant], key: str, client: Client, what: str) -> User:
         with self._lock:

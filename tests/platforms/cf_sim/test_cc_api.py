@@ -195,7 +195,7 @@ def test_a_killed_instance_is_recorded_as_a_crash(sim: Sim) -> None:
     query = {"types": "audit.app.process.crash", "target_guids": app.guid}
     crashes = poll(lambda: sim.get("/v3/audit_events", **query).json()["resources"], 20, "a crash event")
     assert crashes[0]["data"]["index"] == 1 and crashes[0]["target"]["name"] == "api"
-    assert crashes[0]["actor"]["type"] == "process"
+    assert crashes[0]["actor"] == {"guid": app.process_guid(), "type": "process", "name": "web"}
 
 
 def _deployment(sim: Sim, body: dict) -> dict:  # type: ignore[type-arg]
