@@ -150,6 +150,16 @@ class SimulatedFoundation:
             raise KeyError(client_id)
         return client.secret
 
+    def credentials(self) -> dict[str, object]:
+        """Everything a client needs to log in, as JSON-ready data (this run's passwords and secrets)."""
+        return {
+            "cc_url": self.cc_url,
+            "uaa_url": self.uaa_url,
+            "urls": dict(self.urls),
+            "users": {u.username: u.password for u in self.accounts.users},
+            "clients": {c.client_id: c.secret for c in self.accounts.clients},
+        }
+
     # -- lifecycle -------------------------------------------------------------------------------------------
 
     def start(self) -> SimulatedFoundation:

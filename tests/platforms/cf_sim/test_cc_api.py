@@ -327,3 +327,18 @@ def test_extra_servers_are_served_and_linked_from_the_root(sim: Sim) -> None:
     assert links["uaa"]["href"] == links["login"]["href"] == sim.cf.uaa_url
     served = httpx.get(f"{links['status_probe']['href']}/apps").json()
     assert served == sorted(a.local_app for a in sim.cf.foundation.apps)
+
+
+def test_credentials_are_this_runs_and_they_work(sim: Sim) -> None:
+    creds = sim.cf.credentials()
+    clients, users = creds["clients"], creds["users"]
+    assert isinstance(clients, dict) and isinstance(users, dict)
+    assert set(users) == {"admin", "dev-acme", "auditor-globex"}
+    assert len(set(users.values())) == 3 and all(len(p) >= 16 for p in users.values())  # fresh, distinct
+    token = httpx.post(
+        f"{creds['uaa_url']}/oauth/token",
+        data={"grant_type": "client_credentials"},
+        auth=("paramedic", clients["paramedic"]),
+    ).json()["access_token"]
+    apps = httpx.get(f"{creds['cc_url']}/v3/apps", headers={"Authorization": f"bearer {token}"}).json()
+    assert apps["pagination"]["total_results"] == len(sim.cf.foundation.apps)
