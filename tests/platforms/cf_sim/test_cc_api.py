@@ -342,3 +342,20 @@ def test_credentials_are_this_runs_and_they_work(sim: Sim) -> None:
     ).json()["access_token"]
     apps = httpx.get(f"{creds['cc_url']}/v3/apps", headers={"Authorization": f"bearer {token}"}).json()
     assert apps["pagination"]["total_results"] == len(sim.cf.foundation.apps)
+
+
+def test_audit_events_filter_by_type_and_creation_time(sim: Sim) -> None:
+    state = sim.cf.state
+    assert state is not None
+    boot = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(state.booted_at))
+    created = sim.get("/v3/audit_events", types="audit.app.create,audit.app.droplet.create").json()[
+        "resources"
+    ]
+    assert sorted(e["type"] for e in created).count("audit.app.create") == len(sim.cf.foundation.apps)
+    assert {e["target"]["guid"] for e in created} == {a.guid for a in sim.cf.foundation.apps}
+    later = sim.get("/v3/audit_events", **{"created_ats[gt]": boot}).json()["resources"]
+    assert all(e["created_at"] > boot for e in later)
+    assert not any(e["type"] == "audit.app.create" for e in later)
+    acme_prod = next(s.guid for s in sim.cf.foundation.spaces if (s.org, s.name) == ("acme", "prod"))
+    scoped = sim.get("/v3/audit_events", "dev-acme").json()["resources"]
+    assert scoped and {e["space"]["guid"] for e in scoped} == {acme_prod}
