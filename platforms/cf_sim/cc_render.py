@@ -204,7 +204,8 @@ def deployment_json(base: str, d: SimDeployment) -> dict[str, Any]:
             "last_status_change": cf_time(d.updated_at),
         },
     }
-    options: dict[str, Any] = {"max_in_flight": 1, "web_instances": d.instances}
+    # every new instance starts at once beside the old ones (the local platform's blue-green deployment)
+    options: dict[str, Any] = {"max_in_flight": max(d.instances, 1), "web_instances": d.instances}
     if d.strategy == "canary":
         status["canary"] = {"steps": {"current": d.step, "total": len(d.steps)}}
         options["canary"] = {"steps": [{"instance_weight": w} for w in d.steps]}

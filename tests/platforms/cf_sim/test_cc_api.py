@@ -359,3 +359,25 @@ def test_audit_events_filter_by_type_and_creation_time(sim: Sim) -> None:
     acme_prod = next(s.guid for s in sim.cf.foundation.spaces if (s.org, s.name) == ("acme", "prod"))
     scoped = sim.get("/v3/audit_events", "dev-acme").json()["resources"]
     assert scoped and {e["space"]["guid"] for e in scoped} == {acme_prod}
+
+
+def test_rolling_deployment_replaces_every_instance_without_downtime(sim: Sim) -> None:
+    app = next(a for a in sim.cf.foundation.apps if (a.org, a.space, a.name) == ("acme", "dev", "api"))
+    platform = sim.cf.platform
+    assert platform is not None
+    router = f"http://127.0.0.1:{platform.state().router_port}/"
+    host = {"Host": f"{app.local_app}.local"}
+    before = {i.pid for i in platform.instances(app.local_app)}
+    created = _deployment(sim, {"relationships": {"app": {"data": {"guid": app.guid}}}})
+    codes = []
+
+    def finished() -> bool:
+        codes.append(httpx.get(router, headers=host, timeout=5).status_code)  # traffic all along
+        status = sim.get(f"/v3/deployments/{created['guid']}").json()["status"]
+        return bool(status["value"] == "FINALIZED")
+
+    poll(finished, 30, "the rolling deployment FINALIZED")
+    assert sim.get(f"/v3/deployments/{created['guid']}").json()["status"]["reason"] == "DEPLOYED"
+    after = platform.instances(app.local_app)
+    assert len(after) == 2 and not before & {i.pid for i in after}  # every instance replaced
+    assert codes and set(codes) == {200}
