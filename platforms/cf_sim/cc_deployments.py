@@ -91,7 +91,8 @@ class DeploymentDriver:
                 source = next((r for r in spec.revisions if revision_guid(app, r.id) == revision), None)
                 if source is None:
                     raise CCError.unprocessable("The revision does not exist")
-            assert source is not None  # the current revision always exists in a saved state
+            if source is None:  # only with a hand-edited state file: the current revision always exists
+                raise CCError.unprocessable(f"{app.name} has no current revision")
             guid = str(uuid.uuid4())
             env = {**dict(source.env), "CF_DEPLOYMENT_GUID": guid}
             try:

@@ -56,8 +56,15 @@ def _instances(entry: dict[str, Any]) -> int | None:
 
 def submit_manifest(state: CCState, space: Space, manifest: dict[str, Any], actor: Actor) -> Job:
     now = state.clock()
-    job = Job(str(uuid.uuid4()), "space.apply_manifest", now, now, space_guid=space.guid, manifest=manifest)
-    job.manifest["actor"] = actor
+    job = Job(
+        str(uuid.uuid4()),
+        "space.apply_manifest",
+        now,
+        now,
+        space_guid=space.guid,
+        manifest=manifest,
+        actor=actor,
+    )
     with state.lock:
         if len(state.jobs) >= MAX_JOBS:  # forget the oldest finished ones
             for guid in [g for g, j in state.jobs.items() if j.state != "PROCESSING"][: MAX_JOBS // 10]:
@@ -68,7 +75,7 @@ def submit_manifest(state: CCState, space: Space, manifest: dict[str, Any], acto
 
 def _apply(state: CCState, job: Job) -> None:
     space = next(s for s in state.foundation.spaces if s.guid == job.space_guid)
-    actor: Actor = job.manifest["actor"]
+    actor = job.actor or Actor("", "unknown")
     for entry in job.manifest["applications"]:
         app = next(
             (a for a in state.foundation.apps_in(space.org, space.name) if a.name == entry["name"]), None

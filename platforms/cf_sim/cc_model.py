@@ -3,6 +3,7 @@ the CC errors (``CCError``: status, CF code, CF title) every layer raises."""
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,8 +36,6 @@ class CCError(Exception):
 
 def cf_time(epoch_s: float) -> str:
     """CC's timestamp format: RFC 3339, UTC, whole seconds (``2016-03-17T21:41:30Z``)."""
-    import time  # noqa: PLC0415 -- keep the module's import list to records
-
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch_s))
 
 
@@ -96,3 +95,4 @@ class Job:
     warnings: list[dict[str, str]] = field(default_factory=list)
     space_guid: str | None = None
     manifest: dict[str, Any] = field(default_factory=dict)
+    actor: Actor | None = None

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from platforms.cf_sim.cc_deployments import DeploymentDriver
+from platforms.cf_sim.cc_jobs import run_pending
 from platforms.cf_sim.cc_model import Actor, AuditEvent, CCError, Job
 from platforms.cf_sim.foundation import CFApp, Foundation, guid_for
 from platforms.cf_sim.proc_usage import ProcUsage, Usage
@@ -242,8 +243,6 @@ class CCState:
             self.deployments.advance()
         except (LocalPlatformError, CCError):
             return
-        from platforms.cf_sim.cc_jobs import run_pending  # noqa: PLC0415 -- jobs import this module
-
         run_pending(self)
 
     def _watch_crashes(self, *, record: bool) -> None:
