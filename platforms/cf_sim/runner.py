@@ -38,6 +38,7 @@ from platforms.cf_sim.sim_metrics import sim_metrics
 from platforms.cf_sim.tokens import TokenIssuer
 from platforms.cf_sim.uaa import UAA, uaa_app
 from platforms.local import LocalPlatform, LocalPlatformRunner
+from platforms.local.adapter import MAX_INSTANCES
 
 __all__ = ["ServedApp", "SimOptions", "SimulatedFoundation"]
 
@@ -96,6 +97,27 @@ class SimOptions:
     tick_s: float = 0.5
     redirect_uris: tuple[str, ...] = ()
     start_timeout_s: float = 60.0
+
+    def __post_init__(self) -> None:
+        problems = [
+            f"SimOptions.{name}: {why}"
+            for name, bad, why in (
+                ("instances", not 1 <= self.instances <= MAX_INSTANCES, f"must be 1..{MAX_INSTANCES}"),
+                ("rate_limit", self.rate_limit < 1, "must be at least 1"),
+                ("rate_window_s", self.rate_window_s <= 0, "must be positive"),
+                ("token_ttl_s", self.token_ttl_s <= 0, "must be positive"),
+                ("tick_s", self.tick_s <= 0, "must be positive"),
+                ("start_timeout_s", self.start_timeout_s <= 0, "must be positive"),
+            )
+            if bad
+        ]
+        problems += [
+            f"SimOptions.redirect_uris: {uri!r} is not an http(s) URL"
+            for uri in self.redirect_uris
+            if not uri.startswith(("http://", "https://"))
+        ]
+        if problems:
+            raise ValueError("; ".join(problems))
 
 
 class SimulatedFoundation:
