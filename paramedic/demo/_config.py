@@ -13,7 +13,7 @@ from alerting.rules import PACKS_DIR
 from collector.presets import router_relabel_rules
 from paramedic.demo.remediation import remediation_config
 
-__all__ = ["DemoSinks", "demo_config", "demo_rules"]
+__all__ = ["DemoSinks", "alerting_config", "demo_config", "demo_rules"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,13 +40,17 @@ def demo_rules(data_dir: Path, interval_s: float) -> Path:
     return path
 
 
-def _alerting_config(data_dir: Path, http_port: int, sinks: DemoSinks, interval_s: float) -> dict[str, Any]:
+def alerting_config(
+    data_dir: Path, http_port: int, sinks: DemoSinks, interval_s: float, *, app_label: str = "app"
+) -> dict[str, Any]:
+    """Alerting of a demo: grouped by alert name and app (``app_label``: ``app_guid`` on Cloud Foundry,
+    where names repeat across spaces), to the SMTP and webhook sinks."""
     return {
         "external_url": f"http://127.0.0.1:{http_port}",
         "data_dir": str(data_dir / "alerting"),
         "route": {
             "receiver": "demo",
-            "group_by": ["alertname", "app"],
+            "group_by": ["alertname", app_label],
             "group_wait": f"{round(interval_s * 1000)}ms",
             "group_interval": "30s",
             "repeat_interval": "1h",
@@ -72,7 +76,7 @@ def _alerting_config(data_dir: Path, http_port: int, sinks: DemoSinks, interval_
                 "source_matchers": ['severity="critical"'],
                 # A remediation approval request is caused by a critical alert of its app: never mute it.
                 "target_matchers": ['severity="warning"', 'alertname!~"Remediation.+"'],
-                "equal": ["app"],
+                "equal": [app_label],
             }
         ],
     }
@@ -99,7 +103,7 @@ def demo_config(
                 "evaluation_interval_s": interval_s,
                 "state_file": str(data_dir / "alerting" / "rules-state.json"),
             },
-            "alerting": _alerting_config(data_dir, http_port, sinks, interval_s),
+            "alerting": alerting_config(data_dir, http_port, sinks, interval_s),
             "remediation": remediation_config(data_dir, interval_s),
         }
     return {

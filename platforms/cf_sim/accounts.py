@@ -120,7 +120,9 @@ def default_accounts(foundation: Foundation, redirect_uris: tuple[str, ...] = ()
             "paramedic",
             _password(),
             ("client_credentials",),
-            ("cloud_controller.read", "cloud_controller.admin_read_only"),
+            # reads everything (admin_read_only) and, for remediation, writes (admin): what an operator
+            # gives the UAA client of a monitoring-and-remediation tool on a real foundation
+            ("cloud_controller.read", "cloud_controller.admin_read_only", "cloud_controller.admin"),
         ),
         Client("cf", "", ("password", "refresh_token"), ("*",)),
         Client(
