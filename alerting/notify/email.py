@@ -144,6 +144,9 @@ class EmailNotifier:
                     "annotations": alert.annotations,
                     "summary": alert.annotations.get("summary", ""),
                     "description": alert.annotations.get("description", ""),
+                    # what to do: the rule's runbook text (the CF packs carry the documented response)
+                    "runbook": alert.annotations.get("runbook", ""),
+                    "runbook_url": alert.annotations.get("runbook_url", ""),
                     "starts_at": alert.starts_at,
                     "ends_at": alert.ends_at if status == "resolved" else None,
                     "fingerprint": alert.fingerprint(),
