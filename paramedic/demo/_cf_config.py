@@ -2,8 +2,8 @@
 test): Paramedic pointed at the simulated foundation's CC, UAA and Log Cache (:mod:`platforms.cf_sim.stack`)
 exactly as at a real one, with the ``cloudfoundry`` and ``cloudfoundry-apps`` rule packs and the Cloud
 Foundry policy pack retimed for a demo (evaluated every interval, ``for:`` two intervals; policies live with
-cooldowns of 30 intervals and verification deadlines of 60, at least 3 minutes), alerting to the demo's sinks, and the app logs
-the foundation's syslog drains send to the syslog TCP listener."""
+cooldowns of 30 intervals and verification deadlines of 60, at least 3 minutes), alerting to the demo's
+sinks, and the app logs the foundation's syslog drains send to the syslog TCP listener."""
 
 from __future__ import annotations
 
