@@ -224,3 +224,34 @@ def test_errors_fault_alert_email_rolling_restart_verified_twin_untouched(story:
     assert {e["type"] for e in twin_events} <= {"audit.app.create", "audit.app.droplet.create"}, twin_events
     assert story.pids(GLOBEX) == twin_pids  # the same processes: never restarted
     assert story.pids(ACME) != acme_pids  # the erroring instances were replaced
+
+
+def test_dashboards_and_timeline_on_the_foundation(story: Story) -> None:
+    """After the story: the foundation overview lists both ``api`` apps under their org/space, the app page
+    of acme/prod/api (addressed by GUID) draws its CF series, and its timeline carries the CC's own audit
+    events (the platform's record of the rolling deployment) beside Paramedic's alert and action."""
+    headers = {"Authorization": f"Bearer {story.token}"}
+    overview = httpx.get(f"{story.api}/", headers=headers, timeout=30)
+    assert overview.status_code == 200
+    html = overview.text
+    assert "Foundation overview" in html
+    assert ACME.guid in html and GLOBEX.guid in html and "globex" in html
+    page = httpx.get(f"{story.api}/apps/{ACME.guid}", headers=headers, timeout=30)
+    assert page.status_code == 200 and "acme" in page.text and "prod" in page.text
+    now = time.time()
+    events = httpx.get(
+        f"{story.api}/apps/{ACME.guid}/events.json",
+        params={"start": now - 1800, "end": now + 60},
+        headers=headers,
+        timeout=30,
+    ).json()
+    kinds = {(e.get("source"), e.get("type")) for e in events["events"]}
+    assert ("platform", "deployment") in kinds, events
+    assert not events.get("notes"), events["notes"]
+    twin = httpx.get(
+        f"{story.api}/apps/{GLOBEX.guid}/events.json",
+        params={"start": now - 1800, "end": now + 60},
+        headers=headers,
+        timeout=30,
+    ).json()
+    assert ("platform", "deployment") not in {(e.get("source"), e.get("type")) for e in twin["events"]}
