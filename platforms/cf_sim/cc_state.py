@@ -1,16 +1,17 @@
 """The simulated Cloud Controller's state over a real local platform.
 
-Each CF app's ``web`` process is the instances of its local app (``CFApp.local_app``); what CC keeps that the
-local platform does not (app state STARTED/STOPPED, desired instances while stopped, ``updated_at``, audit
-events, the CF deployments and jobs) lives here, in memory. Actions call the local platform, which changes
-real processes: a restart restarts supervisord programs one at a time; scale adds and removes instances; stop
-scales the local app to 0 and start back to the desired count.
+Each CF app's ``web`` process is the instances of its local app (``CFApp.local_app``); during a deployment,
+the instances of the deployment's revision are a second web process instead (:mod:`cc_processes`). What CC
+keeps that the local platform does not (app state STARTED/STOPPED, desired instances while stopped,
+``updated_at``, audit events, the CF deployments and jobs) lives here, in memory. Actions call the local
+platform, which changes real processes: a restart restarts supervisord programs one at a time; scale adds and
+removes instances; stop scales the local app to 0 and start back to the desired count.
 
 :meth:`CCState.tick` is the controller loop (the runner calls it every ``tick_s``): it records
-``audit.app.process.crash`` for instances that crashed or whose process was replaced without an action of
-ours,
-advances deployments (a rolling one is promoted once its new instances run; a canary one pauses) and runs
-pending jobs. Thread-safe: one lock around the bookkeeping; platform calls run outside it where they block.
+``audit.app.process.crash`` (actor: the process the instance belongs to) for instances that crashed or whose
+process was replaced without an action of ours, advances deployments (a rolling one is promoted once its new
+instances run; a canary one pauses) and runs pending jobs. Thread-safe: one lock around the bookkeeping;
+platform calls run outside it where they block.
 """
 
 from __future__ import annotations

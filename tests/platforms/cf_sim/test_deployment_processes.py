@@ -103,7 +103,8 @@ def test_canary_is_a_second_web_process_until_deployed_or_canceled(
     assert [(p["guid"], p["type"]) for p in procs] == [(original, "web"), (new_process, "web")]
     revs = {p["guid"]: p["relationships"]["revision"]["data"]["guid"] for p in procs}
     assert revs == {original: old, new_process: new}
-    assert [p["guid"] for p in sim.get("/v3/processes", guids=new_process).json()["resources"]] == [new_process]
+    listed = sim.get("/v3/processes", guids=new_process).json()["resources"]
+    assert [p["guid"] for p in listed] == [new_process]
 
     split = _two_revisions(adapter, sim, app)
     assert set(split) == {old, new} and not split[old] & split[new]  # distinct local indexes
