@@ -87,6 +87,27 @@ def _two_revisions(adapter: CloudFoundryPlatform, sim: Sim, app: CFApp) -> dict[
     return split
 
 
+def _terminate_one(sim: Sim, app: CFApp, process: str, index: int) -> None:
+    """An instance of the deployment's process can be terminated (Diego replaces it), the original's cannot
+    be addressed through it; the audit event names the deployment's process."""
+    platform = sim.cf.platform
+    assert platform is not None
+    pid = next(i.pid for i in platform.instances(app.local_app) if i.index == index)
+    assert sim.delete(f"/v3/processes/{app.process_guid()}/instances/{index}").status_code == 404
+    assert sim.delete(f"/v3/processes/{process}/instances/{index}").status_code == 204
+    poll(
+        lambda: any(
+            i.index == index and i.state == "RUNNING" and i.pid not in (None, pid)
+            for i in platform.instances(app.local_app)
+        ),
+        20,
+        "the terminated canary instance replaced",
+    )
+    query = {"types": "audit.app.process.terminate_instance", "target_guids": app.guid}
+    events = sim.get("/v3/audit_events", **query).json()["resources"]
+    assert [e["data"]["process_index"] for e in events if e["data"]["process_guid"] == process] == [index]
+
+
 def test_canary_is_a_second_web_process_until_deployed_or_canceled(
     sim: Sim, adapter: CloudFoundryPlatform
 ) -> None:
@@ -108,8 +129,10 @@ def test_canary_is_a_second_web_process_until_deployed_or_canceled(
 
     split = _two_revisions(adapter, sim, app)
     assert set(split) == {old, new} and not split[old] & split[new]  # distinct local indexes
-    stats = sim.get(f"/v3/processes/{new_process}/stats").json()["resources"]
-    assert {s["index"] for s in stats} == split[new]
+    for guid, revision in ((new_process, new), (original, old)):
+        stats = sim.get(f"/v3/processes/{guid}/stats").json()["resources"]
+        assert {s["index"] for s in stats} == split[revision]
+    _terminate_one(sim, app, new_process, min(split[new]))
     scale = sim.post(f"/v3/processes/{new_process}/actions/scale", body={"instances": 5})
     assert scale.status_code == 422 and scale.json()["errors"][0]["title"] == "CF-UnprocessableEntity"
 
