@@ -11,6 +11,7 @@ from starlette.requests import Request
 from platforms.cf_sim.accounts import Accounts
 from platforms.cf_sim.cc_auth import Caller, authenticate, caller_for
 from platforms.cf_sim.cc_model import CCError
+from platforms.cf_sim.cc_processes import SimProcess
 from platforms.cf_sim.cc_state import CCState
 from platforms.cf_sim.foundation import CFApp
 from platforms.cf_sim.tokens import TokenIssuer
@@ -39,11 +40,11 @@ class CCContext:
             raise CCError.not_found("App")
         return app
 
-    def visible_process(self, caller: Caller, guid: str) -> tuple[CFApp, str]:
-        app, ptype = self.state.process(guid)
-        if not caller.sees_space(app.space_guid):
+    def visible_process(self, caller: Caller, guid: str) -> SimProcess:
+        proc = self.state.process(guid)
+        if not caller.sees_space(proc.app.space_guid):
             raise CCError.not_found("Process")
-        return app, ptype
+        return proc
 
 
 def params_of(request: Request) -> dict[str, Any]:

@@ -11,6 +11,9 @@ the revision asked for: CF's rollback) and starts a local deployment of it besid
   last one promotes: FINALIZED/DEPLOYED.
 * ``cancel``: the local deployment is canceled (new instances leave): FINALIZED/CANCELED. A new deployment of
   the same app supersedes an active one: FINALIZED/SUPERSEDED.
+
+While ACTIVE, the deployment's new instances are a second ``web`` process (``new_processes``), as on CF; see
+:mod:`platforms.cf_sim.cc_processes`.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 from platforms.cf_sim.cc_model import Actor, CCError, SimDeployment
+from platforms.cf_sim.cc_processes import deployment_process_guid
 from platforms.cf_sim.foundation import CFApp, guid_for
 from platforms.local.errors import LocalPlatformError
 
@@ -73,6 +77,11 @@ class DeploymentDriver:
             raise CCError.not_found("Deployment")
         return found
 
+    def active_for(self, app_guid: str, local_id: str) -> SimDeployment | None:
+        """The ACTIVE deployment of the app running as local deployment ``local_id``, if any."""
+        found = (d for d in list(self.all.values()) if d.app_guid == app_guid and d.local_id == local_id)
+        return next((d for d in found if d.value == "ACTIVE"), None)
+
     def create(
         self, app: CFApp, strategy: str, steps: list[int], revision: str | None, actor: Actor
     ) -> SimDeployment:
@@ -113,7 +122,7 @@ class DeploymentDriver:
                 new.version,
                 droplet_guid(app, new.id),
                 droplet_guid(app, spec.current),
-                app.process_guid("web"),
+                deployment_process_guid(app, guid),
                 state.desired[app.guid],
                 now,
                 now,

@@ -9,6 +9,7 @@ from typing import Any
 from platforms.cf_sim.accounts import Role, User
 from platforms.cf_sim.cc_deployments import droplet_guid, revision_guid
 from platforms.cf_sim.cc_model import AuditEvent, Job, SimDeployment, cf_time
+from platforms.cf_sim.cc_processes import SimProcess
 from platforms.cf_sim.cc_state import CCState, InstanceStat
 from platforms.cf_sim.foundation import CFApp, Org, Space, guid_for
 from platforms.local.state import RevisionSpec
@@ -118,16 +119,18 @@ def app_json(base: str, state: CCState, app: CFApp) -> dict[str, Any]:
     }
 
 
-def process_json(base: str, state: CCState, app: CFApp, ptype: str) -> dict[str, Any]:
-    guid = app.process_guid(ptype)
+def process_json(base: str, state: CCState, proc: SimProcess) -> dict[str, Any]:
+    """A process; a deployment's new web process reports the deployment's revision and its times."""
+    app, guid = proc.app, proc.guid
     path = f"/v3/processes/{guid}"
-    current = state.current_revision(app)
+    created = state.booted_at if proc.deployment is None else proc.deployment.created_at
+    updated = state.updated_at[app.guid] if proc.deployment is None else proc.deployment.updated_at
     return {
         "guid": guid,
-        "type": ptype,
+        "type": proc.type,
         "command": "python -m platforms.local.sample_app",
         "user": "vcap",
-        "instances": state.process_instances(app, ptype),
+        "instances": state.desired_instances(proc),
         "memory_in_mb": MEMORY_MB,
         "disk_in_mb": DISK_MB,
         "log_rate_limit_in_bytes_per_second": -1,
@@ -138,12 +141,12 @@ def process_json(base: str, state: CCState, app: CFApp, ptype: str) -> dict[str,
         "readiness_health_check": {"type": "process", "data": {"invocation_timeout": None}},
         "relationships": {
             "app": {"data": {"guid": app.guid}},
-            "revision": {"data": {"guid": revision_guid(app, current)}},
+            "revision": {"data": {"guid": revision_guid(app, proc.revision)}},
         },
         "metadata": _meta(),
-        "created_at": cf_time(state.booted_at),
-        "updated_at": cf_time(state.updated_at[app.guid]),
-        "version": guid_for("process_version", guid, current),
+        "created_at": cf_time(created),
+        "updated_at": cf_time(updated),
+        "version": guid_for("process_version", guid, proc.revision),
         "links": {
             "self": _href(base, path),
             "scale": _href(base, f"{path}/actions/scale", "POST"),

@@ -8,8 +8,10 @@ from fastapi import APIRouter, Body, Request, Response
 
 from platforms.cf_sim.cc_context import CCContext, params_of
 from platforms.cf_sim.cc_model import CCError
+from platforms.cf_sim.cc_processes import SimProcess
 from platforms.cf_sim.cc_query import Row, paginate, select
 from platforms.cf_sim.cc_render import app_json, org_json, process_json, space_json, stat_json
+from platforms.cf_sim.cc_state import CCState
 from platforms.cf_sim.foundation import CFApp, guid_for
 
 __all__ = ["app_routes"]
@@ -52,21 +54,34 @@ def _included(ctx: CCContext, apps: list[dict[str, Any]], include: str) -> dict[
 
 
 def _process_rows(ctx: CCContext, apps: list[CFApp]) -> list[Row]:
-    return [
-        Row(
-            process_json(ctx.base, ctx.state, app, ptype),
-            {
-                "guid": app.process_guid(ptype),
-                "type": ptype,
+    st = ctx.state
+    rows = []
+    for app in apps:
+        for proc in st.processes(app):
+            body = process_json(ctx.base, st, proc)
+            fields = {
+                "guid": proc.guid,
+                "type": proc.type,
                 "app_guid": app.guid,
                 "space_guid": app.space_guid,
                 "organization_guid": guid_for("org", app.org),
-            },
-            {"created_at": ctx.state.booted_at, "updated_at": ctx.state.updated_at[app.guid]},
-        )
-        for app in apps
-        for ptype in app.process_types
-    ]
+            }
+            times = {"created_at": st.booted_at, "updated_at": st.updated_at[app.guid]}
+            if proc.deployment is not None:
+                times = {"created_at": proc.deployment.created_at, "updated_at": proc.deployment.updated_at}
+            rows.append(Row(body, fields, times))
+    return rows
+
+
+def _stats(st: CCState, proc: SimProcess) -> dict[str, Any]:
+    return {"resources": [stat_json(proc.app, proc.type, s) for s in st.stats(proc)]}
+
+
+def _own_process(st: CCState, app: CFApp, ptype: str) -> SimProcess:
+    """``/v3/apps/:guid/processes/:type``: the app's own process of that type (not a deployment's)."""
+    if ptype not in app.process_types:
+        raise CCError.not_found("Process")
+    return st.process(app.process_guid(ptype))
 
 
 def app_routes(ctx: CCContext) -> APIRouter:  # noqa: PLR0915 -- one route table
@@ -116,16 +131,12 @@ def app_routes(ctx: CCContext) -> APIRouter:  # noqa: PLR0915 -- one route table
     @router.get("/v3/apps/{guid}/processes/{ptype}")
     def app_process(guid: str, ptype: str, request: Request) -> dict[str, Any]:
         app = ctx.visible_app(ctx.caller(request), guid)
-        if ptype not in app.process_types:
-            raise CCError.not_found("Process")
-        return process_json(ctx.base, st, app, ptype)
+        return process_json(ctx.base, st, _own_process(st, app, ptype))
 
     @router.get("/v3/apps/{guid}/processes/{ptype}/stats")
     def app_process_stats(guid: str, ptype: str, request: Request) -> dict[str, Any]:
         app = ctx.visible_app(ctx.caller(request), guid)
-        if ptype not in app.process_types:
-            raise CCError.not_found("Process")
-        return {"resources": [stat_json(app, ptype, s) for s in st.stats(app, ptype)]}
+        return _stats(st, _own_process(st, app, ptype))
 
     @router.get("/v3/processes")
     def list_processes(request: Request) -> dict[str, Any]:
@@ -146,22 +157,20 @@ def app_routes(ctx: CCContext) -> APIRouter:  # noqa: PLR0915 -- one route table
 
     @router.get("/v3/processes/{guid}")
     def get_process(guid: str, request: Request) -> dict[str, Any]:
-        app, ptype = ctx.visible_process(ctx.caller(request), guid)
-        return process_json(ctx.base, st, app, ptype)
+        return process_json(ctx.base, st, ctx.visible_process(ctx.caller(request), guid))
 
     @router.get("/v3/processes/{guid}/stats")
     def process_stats(guid: str, request: Request) -> dict[str, Any]:
-        app, ptype = ctx.visible_process(ctx.caller(request), guid)
-        return {"resources": [stat_json(app, ptype, s) for s in st.stats(app, ptype)]}
+        return _stats(st, ctx.visible_process(ctx.caller(request), guid))
 
     @router.get("/v3/processes/{guid}/process_instances")
     def process_instances(guid: str, request: Request) -> dict[str, Any]:
-        app, ptype = ctx.visible_process(ctx.caller(request), guid)
+        proc = ctx.visible_process(ctx.caller(request), guid)
         path = f"{ctx.base}/v3/processes/{guid}"
         return {
             "resources": [
                 {"index": s.index, "state": s.state, "since": 0 if s.usage is None else s.usage.uptime_s}
-                for s in st.stats(app, ptype)
+                for s in st.stats(proc)
             ],
             "links": {"self": {"href": f"{path}/process_instances"}, "process": {"href": path}},
         }
@@ -172,8 +181,10 @@ def app_routes(ctx: CCContext) -> APIRouter:  # noqa: PLR0915 -- one route table
     ) -> dict[str, Any]:
         payload = body or {}
         caller = ctx.caller(request)
-        app, ptype = ctx.visible_process(caller, guid)
-        caller.check_write(app.space_guid)
+        proc = ctx.visible_process(caller, guid)
+        caller.check_write(proc.app.space_guid)
+        if proc.deployment is not None:
+            raise CCError.unprocessable("Cannot scale this process while a deployment is in flight.")
         unknown = sorted(
             set(payload) - {"instances", "memory_in_mb", "disk_in_mb", "log_rate_limit_in_bytes_per_second"}
         )
@@ -183,15 +194,15 @@ def app_routes(ctx: CCContext) -> APIRouter:  # noqa: PLR0915 -- one route table
         if instances is not None:
             if isinstance(instances, bool) or not isinstance(instances, int):
                 raise CCError.unprocessable("Instances is not a number")
-            st.scale(app, ptype, instances, caller.actor)
-        return process_json(ctx.base, st, app, ptype)
+            st.scale(proc.app, proc.type, instances, caller.actor)
+        return process_json(ctx.base, st, proc)
 
     @router.delete("/v3/processes/{guid}/instances/{index}", status_code=204)
     def terminate(guid: str, index: int, request: Request) -> Response:
         caller = ctx.caller(request)
-        app, ptype = ctx.visible_process(caller, guid)
-        caller.check_write(app.space_guid)
-        st.kill_instance(app, ptype, index, caller.actor)
+        proc = ctx.visible_process(caller, guid)
+        caller.check_write(proc.app.space_guid)
+        st.kill_instance(proc, index, caller.actor)
         return Response(status_code=204)
 
     return router

@@ -1,16 +1,17 @@
 """The simulated Cloud Controller's state over a real local platform.
 
-Each CF app's ``web`` process is the instances of its local app (``CFApp.local_app``); what CC keeps that the
-local platform does not (app state STARTED/STOPPED, desired instances while stopped, ``updated_at``, audit
-events, the CF deployments and jobs) lives here, in memory. Actions call the local platform, which changes
-real processes: a restart restarts supervisord programs one at a time; scale adds and removes instances; stop
-scales the local app to 0 and start back to the desired count.
+Each CF app's ``web`` process is the instances of its local app (``CFApp.local_app``); during a deployment,
+the instances of the deployment's revision are a second web process instead (:mod:`cc_processes`). What CC
+keeps that the local platform does not (app state STARTED/STOPPED, desired instances while stopped,
+``updated_at``, audit events, the CF deployments and jobs) lives here, in memory. Actions call the local
+platform, which changes real processes: a restart restarts supervisord programs one at a time; scale adds and
+removes instances; stop scales the local app to 0 and start back to the desired count.
 
 :meth:`CCState.tick` is the controller loop (the runner calls it every ``tick_s``): it records
-``audit.app.process.crash`` for instances that crashed or whose process was replaced without an action of
-ours,
-advances deployments (a rolling one is promoted once its new instances run; a canary one pauses) and runs
-pending jobs. Thread-safe: one lock around the bookkeeping; platform calls run outside it where they block.
+``audit.app.process.crash`` (actor: the process the instance belongs to) for instances that crashed or whose
+process was replaced without an action of ours, advances deployments (a rolling one is promoted once its new
+instances run; a canary one pauses) and runs pending jobs. Thread-safe: one lock around the bookkeeping;
+platform calls run outside it where they block.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from typing import Any
 from platforms.cf_sim.cc_deployments import DeploymentDriver
 from platforms.cf_sim.cc_jobs import run_pending
 from platforms.cf_sim.cc_model import Actor, AuditEvent, CCError, Job
+from platforms.cf_sim.cc_processes import SimProcess, find_process, processes_of
 from platforms.cf_sim.foundation import CFApp, Foundation, guid_for
 from platforms.cf_sim.proc_usage import ProcUsage, Usage
 from platforms.cf_sim.sim_metrics import SimMetrics
@@ -91,12 +93,12 @@ class CCState:
             raise CCError.not_found("App")
         return found
 
-    def process(self, guid: str) -> tuple[CFApp, str]:
-        for app in self.foundation.apps:
-            for ptype in app.process_types:
-                if app.process_guid(ptype) == guid:
-                    return app, ptype
-        raise CCError.not_found("Process")
+    def process(self, guid: str) -> SimProcess:
+        """The process with ``guid``: an app's own, or an active deployment's web process (cc_processes)."""
+        return find_process(self, guid)
+
+    def processes(self, app: CFApp) -> list[SimProcess]:
+        return processes_of(self, app)
 
     def org_guid_of(self, app: CFApp) -> str:
         return guid_for("org", app.org)
@@ -127,13 +129,15 @@ class CCState:
 
     # -- reading ---------------------------------------------------------------------------------------------
 
-    def instances(self, app: CFApp, ptype: str = "web") -> list[InstanceInfo]:
-        if ptype != "web":
+    def instances(self, proc: SimProcess) -> list[InstanceInfo]:
+        """``proc``'s local instances (during a deployment each web process has those of its revision)."""
+        if proc.type != "web":
             return []
         try:
-            return self.platform.instances(app.local_app)
+            found = self.platform.instances(proc.app.local_app)
         except LocalPlatformError as exc:
             raise CCError(503, 170015, "CF-RunnerUnavailable", f"Stats server unavailable: {exc}") from exc
+        return [i for i in found if proc.owns(i.revision)]
 
     def process_instances(self, app: CFApp, ptype: str) -> int:
         if ptype != "web":
@@ -141,9 +145,15 @@ class CCState:
         with self.lock:
             return self.desired[app.guid]
 
-    def stats(self, app: CFApp, ptype: str) -> list[InstanceStat]:
+    def desired_instances(self, proc: SimProcess) -> int:
+        """``instances`` of a process: a deployment's process has as many as the app had when it started."""
+        if proc.deployment is not None:
+            return proc.deployment.instances
+        return self.process_instances(proc.app, proc.type)
+
+    def stats(self, proc: SimProcess) -> list[InstanceStat]:
         stats = []
-        for inst in self.instances(app, ptype):
+        for inst in self.instances(proc):
             state = inst.state
             details = None if state != "CRASHED" else f"APP/PROC/WEB: process {inst.process_state}"
             usage = self.usage.usage(inst.pid) if state in ("RUNNING", "STARTING", "DOWN") else None
@@ -219,11 +229,12 @@ class CCState:
             },
         )
 
-    def kill_instance(self, app: CFApp, ptype: str, index: int, actor: Actor) -> None:
+    def kill_instance(self, proc: SimProcess, index: int, actor: Actor) -> None:
         """``DELETE /v3/processes/:guid/instances/:index``: the instance restarts (Diego replaces it)."""
-        if ptype != "web" or not any(i.index == index for i in self.instances(app, ptype)):
+        app, ptype = proc.app, proc.type
+        pid = next((i.pid for i in self.instances(proc) if i.index == index), -1)
+        if pid == -1:
             raise CCError.not_found("Instance")
-        pid = next(i.pid for i in self.instances(app, ptype) if i.index == index)
         with self.lock:
             self._expected[(app.guid, index)] = pid
         self._platform_call(lambda: self.platform.restart_instance(app.local_app, index, wait=False))
@@ -231,7 +242,7 @@ class CCState:
             "audit.app.process.terminate_instance",
             actor,
             app,
-            {"process_guid": app.process_guid(ptype), "process_type": ptype, "process_index": index},
+            {"process_guid": proc.guid, "process_type": ptype, "process_index": index},
         )
 
     # -- controller loop -------------------------------------------------------------------------------------
@@ -260,9 +271,7 @@ class CCState:
                 if record and not expected and (replaced or crashed):
                     self.record(
                         "audit.app.process.crash",
-                        Actor(
-                            app.process_guid("web"), "web", "process"
-                        ),  # CF's actor of a crash: the process
+                        Actor(self._owner(app, inst.revision), "web", "process"),  # CF's actor: the process
                         app,
                         {
                             "index": inst.index,
@@ -271,3 +280,8 @@ class CCState:
                             "instance": guid_for("instance", app.guid, str(inst.index), str(before)),
                         },
                     )
+
+    def _owner(self, app: CFApp, revision: str) -> str:
+        """The GUID of the web process whose instance runs ``revision`` (a deployment's, during one)."""
+        owners = (p.guid for p in self.processes(app) if p.type == "web" and p.owns(revision))
+        return next(owners, app.process_guid("web"))

@@ -37,6 +37,9 @@ class Sim:
     def post(self, path: str, user: str = "admin", body: Any = None) -> httpx.Response:
         return httpx.post(f"{self.cf.cc_url}{path}", json=body, headers=self.auth(user), timeout=60)
 
+    def delete(self, path: str, user: str = "admin") -> httpx.Response:
+        return httpx.delete(f"{self.cf.cc_url}{path}", headers=self.auth(user), timeout=30)
+
     def auth(self, user: str) -> dict[str, str]:
         if user not in self.tokens:
             self.tokens[user] = password_token(self.cf, user)

@@ -90,6 +90,15 @@ def test_every_endpoint_matches_the_official_examples(sim: Sim) -> None:
     problems: list[str] = validate(SCHEMAS["deployment"], deployment.json(), "POST /v3/deployments")
     walk = _walk(sim)
     walk.append(("single", "deployment", f"/v3/deployments/{deployment.json()['guid']}"))
+    # during the canary its instances are a second web process (named by new_processes), with its own stats
+    canary = deployment.json()["new_processes"][0]["guid"]
+    assert canary != app.process_guid()
+    walk += [
+        ("single", "process", f"/v3/processes/{canary}"),
+        ("stats", "process_stat", f"/v3/processes/{canary}/stats"),
+        ("single", "process_instances", f"/v3/processes/{canary}/process_instances"),
+        ("list", "process", f"/v3/processes?guids={canary}"),
+    ]
     checked = 0
     for kind, schema, path in walk:
         resp = httpx.get(f"{sim.cf.cc_url}{path}", headers=sim.auth("admin"), timeout=30)
