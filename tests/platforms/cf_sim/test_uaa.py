@@ -25,14 +25,38 @@ def test_tokens_are_rs256_jwts_verifiable_with_the_published_key(sim: Sim) -> No
     assert token.header["alg"] == "RS256" and token.header["kid"] == keys.keys[0].kid
     claims = token.claims
     assert claims["client_id"] == "paramedic" and claims["jti"] == body["jti"]
-    assert set(claims["scope"]) == {"cloud_controller.read", "cloud_controller.admin_read_only"}
+    # Paramedic's client reads everything and, for remediation, may write (cloud_controller.admin)
+    assert set(claims["scope"]) == {
+        "cloud_controller.read",
+        "cloud_controller.admin_read_only",
+        "cloud_controller.admin",
+    }
     assert claims["iss"] == f"{sim.cf.uaa_url}/oauth/token" and claims["exp"] > claims["iat"]
     assert "refresh_token" not in body
-    # the paramedic client reads everything and writes nothing
     headers = {"Authorization": f"bearer {body['access_token']}"}
     apps = httpx.get(f"{sim.cf.cc_url}/v3/apps", headers=headers).json()["resources"]
     assert len(apps) == len(sim.cf.foundation.apps)
-    denied = httpx.post(f"{sim.cf.cc_url}/v3/apps/{apps[0]['guid']}/actions/restart", headers=headers)
+    # a reader without write rights (the auditor of globex/prod) may not restart the app it audits
+    auditor = _token(
+        sim,
+        {
+            "grant_type": "password",
+            "username": "auditor-globex",
+            "password": sim.cf.password("auditor-globex"),
+        },
+        ("cf", ""),
+    ).json()["access_token"]
+    [globex] = [
+        a
+        for a in httpx.get(f"{sim.cf.cc_url}/v3/apps", headers={"Authorization": f"bearer {auditor}"}).json()[
+            "resources"
+        ]
+        if a["name"] == "api"
+    ]
+    denied = httpx.post(
+        f"{sim.cf.cc_url}/v3/apps/{globex['guid']}/actions/restart",
+        headers={"Authorization": f"bearer {auditor}"},
+    )
     assert denied.status_code == 403
 
 
