@@ -310,7 +310,9 @@ class CloudFoundryPlatform:
     def restart_instance(self, app: str, index: int, *, process_type: str | None = None) -> object:
         proc = self._process(app, "restart_instance", process_type)
         count = int(proc.get("instances") or 0)
-        if not 0 <= index < count:
+        # CF numbers instances 0..count-1; an index the process's stats report counts too (the simulated
+        # foundation keeps the router's instance ids)
+        if not 0 <= index < count and index not in {st.get("index") for st in self._inv.stats(proc, fresh=True)}:
             raise CFUnknownAppError(
                 "restart_instance",
                 f"app {app!r} has no {proc.get('type')} instance {index} (instances: {count})",
