@@ -312,7 +312,8 @@ class CloudFoundryPlatform:
         count = int(proc.get("instances") or 0)
         # CF numbers instances 0..count-1; an index the process's stats report counts too (the simulated
         # foundation keeps the router's instance ids)
-        if not 0 <= index < count and index not in {st.get("index") for st in self._inv.stats(proc, fresh=True)}:
+        reported = {st.get("index") for st in self._inv.stats(proc, fresh=True)} if not 0 <= index < count else set()
+        if not 0 <= index < count and index not in reported:
             raise CFUnknownAppError(
                 "restart_instance",
                 f"app {app!r} has no {proc.get('type')} instance {index} (instances: {count})",
