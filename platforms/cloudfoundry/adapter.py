@@ -312,8 +312,8 @@ class CloudFoundryPlatform:
         count = int(proc.get("instances") or 0)
         # CF numbers instances 0..count-1; an index the process's stats report counts too (the simulated
         # foundation keeps the router's instance ids)
-        reported = {st.get("index") for st in self._inv.stats(proc, fresh=True)} if not 0 <= index < count else set()
-        if not 0 <= index < count and index not in reported:
+        in_range = 0 <= index < count
+        if not in_range and index not in {st.get("index") for st in self._inv.stats(proc, fresh=True)}:
             raise CFUnknownAppError(
                 "restart_instance",
                 f"app {app!r} has no {proc.get('type')} instance {index} (instances: {count})",
