@@ -255,3 +255,47 @@ def test_dashboards_and_timeline_on_the_foundation(story: Story) -> None:
         timeout=30,
     ).json()
     assert ("platform", "deployment") not in {(e.get("source"), e.get("type")) for e in twin["events"]}
+
+
+def _bad_revision(story: Story) -> str:
+    """A new revision of acme/prod/api with the errors fault baked in (as a bad push would be), by its CF
+    revision GUID as the CC lists it."""
+    platform = story.cf.sim.platform
+    assert platform is not None
+    platform.create_revision(ACME.local_app, "9.9.9-bad", env={"SAMPLE_APP_FAULT": "errors"})
+    revisions = story.cc(f"/v3/apps/{ACME.guid}/revisions", per_page=50)["resources"]
+    newest = max(revisions, key=lambda r: int(r["version"]))
+    assert "9.9.9-bad" in str(newest.get("description")), newest
+    return str(newest["guid"])
+
+
+def test_a_bad_canary_is_judged_on_log_cache_data_and_cancelled_through_the_cc(story: Story) -> None:
+    revision = _bad_revision(story)
+    assert story.cf.sim.platform is not None
+    router = f"http://127.0.0.1:{story.cf.sim.platform.state().router_port}"
+    body: dict[str, object] = {"app": ACME.guid, "revision": revision, "gates": "cloudfoundry"}
+    body |= {"steps": [50, 100], "step_duration_s": 30}
+    headers = {"Authorization": f"Bearer {story.token}"}
+    with _Load(router):
+        resp = httpx.post(f"{story.api}/api/v1/deployments", json=body, headers=headers, timeout=30)
+        assert resp.status_code in (200, 201, 202), resp.text
+        action_id = resp.json()["id"]
+        record: dict[str, Any] = {}
+
+        def finished() -> bool:
+            record.update(story.get(f"/api/v1/actions/{action_id}"))
+            return record["status"] not in ("requested", "running", "verifying", "deferred")
+
+        wait_until(finished, 180, "the canary to be judged", interval_s=1.0)
+    steps = [e["data"] for e in record["events"] if e["kind"] == "step"]
+    assert steps and steps[-1]["passed"] is False, (record["status"], record["events"][-6:])
+    assert steps[-1]["verdicts"]["error_ratio"]["passed"] is False, steps[-1]
+    calls = [e["data"]["call"] for e in record["events"] if e["kind"] == "platform_call"]
+    assert "cancel_deployment" in calls and "promote_deployment" not in calls, calls
+    # the CC's own record: the canary deployment of that revision ended CANCELED
+    deployments = story.cc("/v3/deployments", app_guids=ACME.guid, per_page=50)["resources"]
+    canaries = [d for d in deployments if d["strategy"] == "canary"]
+    assert canaries, deployments
+    canary = max(canaries, key=lambda d: str(d["created_at"]))
+    assert canary["status"]["reason"] == "CANCELED", canary
+    assert canary["revision"]["guid"] == revision or "9.9.9-bad" in str(canary), canary
