@@ -131,6 +131,14 @@ def test_demo_fault_names_the_valid_cf_apps(demo: Demo) -> None:
     assert "acme/prod/api, acme/prod/web, acme/dev/api, globex/prod/api" in out.stderr
 
 
+@pytest.mark.integration
+def test_demo_deploy_is_refused_on_the_cf_demo(demo: Demo) -> None:
+    out = _cli(
+        "demo", "deploy", "--data-dir", str(demo.data_dir), "--app", "api-acme-prod", "--version", "2.0.0"
+    )
+    assert out.returncode == 1 and "works on the local demo only" in out.stderr
+
+
 def test_local_app_for_maps_only_cf_names() -> None:
     record = {"foundation": {"apps": [{"org": o, "space": s, "name": n, "local_app": local}
                                       for (o, s, n), local in CF_APPS.items()]}}  # fmt: skip
