@@ -49,6 +49,10 @@ class CFLaunch(Launch):
                 self._seen.setdefault(rec.pid, rec)
         return [r for r in self._seen.values() if process_alive(r)]
 
+    def stop(self) -> None:
+        self.platform_records()  # what runs under the stack now, in case it must be killed
+        super().stop()
+
     def stop_platform(self) -> None:
         for rec in reversed(list(self._seen.values())):
             if process_alive(rec):
@@ -147,6 +151,7 @@ def print_cf_banner(record: dict[str, Any], data_dir: Path, echo: Echo) -> None:
         f"  paramedic demo fault --app api-acme-prod --kind errors --for-s 60{dd}   "
         "(or --app acme/prod/api; fires CFAppErrorRatioHigh: mail + webhook)",
         f"  curl '{api}/api/v1/alerts'",
+        f"  curl '{api}/api/v1/actions'   (policy cf-restart-erroring-app restarts it via the CC)",
         f"  curl -s -G '{api}/api/v1/query' --data-urlencode 'query=gorouter_latency_p95'",
         f"  curl -H 'Host: api-acme-prod.local' {router}/api/items",
         f"  TOKEN=$(curl -s -u cf: -d grant_type=password -d username=admin --data-urlencode "
