@@ -11,10 +11,13 @@ import typer
 from paramedic.demo import (
     APP_NAMES,
     DEFAULT_DATA_DIR,
+    PLATFORMS,
     DemoApiError,
     DemoDeploy,
+    DemoError,
     DemoOptions,
     demo_config,
+    local_app_for,
     read_demo_record,
     run_demo,
     running_demo_record,
@@ -27,14 +30,17 @@ from platforms.local.smtp_sink import list_mails
 
 __all__ = ["APP_NAMES", "app", "demo_config", "read_demo_record"]
 
-app = typer.Typer(help="Run the demo: a real local platform watched by Paramedic.")
+app = typer.Typer(
+    help="Run the demo: a real local platform (or, with --platform cloudfoundry, a simulated Cloud Foundry "
+    "foundation) watched by Paramedic."
+)
 
 
 # -- paramedic demo -----------------------------------------------------------------------------------------
 
 
 @app.callback(invoke_without_command=True)
-def demo(
+def demo(  # noqa: PLR0913, PLR0917 - typer: one parameter per option of `paramedic demo`
     ctx: typer.Context,
     http_port: int = typer.Option(9300, "--http-port", help="Port of Paramedic's HTTP API."),
     data_dir: Path = typer.Option(DEFAULT_DATA_DIR, "--data-dir", help="Where the demo keeps its state."),
@@ -51,11 +57,22 @@ def demo(
     syslog_port: int = typer.Option(
         1514, "--syslog-port", min=1, max=65535, help="Paramedic's syslog port (TCP and UDP)."
     ),
+    platform: str = typer.Option(
+        "local",
+        "--platform",
+        help="local: the local platform; cloudfoundry: a simulated Cloud Foundry foundation (CC v3, UAA, "
+        "Log Cache, gorouter; orgs acme/globex x spaces prod/dev) watched through its APIs.",
+    ),
 ) -> None:
-    """Start the local platform (2 apps x 3 instances, load) and Paramedic watching it, until Ctrl-C."""
+    """Start the local platform (2 apps x 3 instances, load) and Paramedic watching it, until Ctrl-C;
+    ``--platform cloudfoundry``: a simulated Cloud Foundry foundation instead (its 4 apps x --instances)."""
     if ctx.invoked_subcommand is not None:
         return
-    options = DemoOptions(http_port, apps, instances, scrape_interval_s, relp_port, syslog_port)
+    if platform not in PLATFORMS:
+        raise typer.BadParameter(
+            f"must be one of: {', '.join(PLATFORMS)} (got {platform!r})", param_hint="--platform"
+        )
+    options = DemoOptions(http_port, apps, instances, scrape_interval_s, relp_port, syslog_port, platform)
     raise typer.Exit(run_demo(data_dir, options, typer.echo))
 
 
@@ -64,7 +81,9 @@ def demo(
 
 @app.command("fault")
 def fault(
-    app_name: str = typer.Option(..., "--app", help="App to break (see demo.json)."),
+    app_name: str = typer.Option(
+        ..., "--app", help="App to break: its local name, or org/space/name on the Cloud Foundry demo."
+    ),
     kind: str = typer.Option(..., "--kind", help=f"One of: {', '.join(KINDS)}."),
     instance: int | None = typer.Option(None, "--instance", help="Instance index; default: every instance."),
     for_s: float | None = typer.Option(None, "--for-s", min=0.001, help="Recover after this many seconds."),
@@ -87,8 +106,9 @@ def fault(
         raise typer.Exit(2)
     paths = StateDir(Path(record["state_dir"]))
     try:
-        results = inject_fault(paths, app_name, kind, instance, for_s=for_s, rate=rate, delay_ms=delay_ms)
-    except LocalPlatformError as exc:
+        local_app = local_app_for(record, app_name)
+        results = inject_fault(paths, local_app, kind, instance, for_s=for_s, rate=rate, delay_ms=delay_ms)
+    except (LocalPlatformError, DemoError) as exc:
         typer.echo(f"paramedic demo fault: {exc}", err=True)
         raise typer.Exit(1) from None
     until = f"for {for_s:g}s" if for_s is not None else "until the instance is restarted"
@@ -116,6 +136,13 @@ def deploy(
     if record is None:
         typer.echo(
             f"paramedic demo deploy: no demo is running for {data_dir} (start one: paramedic demo)", err=True
+        )
+        raise typer.Exit(1)
+    if record.get("platform") == "cloudfoundry":
+        typer.echo(
+            "paramedic demo deploy: works on the local demo only; on the Cloud Foundry demo a deployment "
+            "goes through the Cloud Controller (POST /v3/deployments) or Paramedic's canary policies",
+            err=True,
         )
         raise typer.Exit(1)
     try:

@@ -8,10 +8,10 @@ from pathlib import Path
 
 from paramedic.auth import TokenStore, UserStore
 
-__all__ = ["admin_token", "admin_user"]
+__all__ = ["admin_token", "admin_user", "write_private"]
 
 
-def _write_private(path: Path, text: str) -> None:
+def write_private(path: Path, text: str) -> None:
     """Write ``text`` to ``path`` with mode 0600 (created so, never world-readable in between)."""
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.unlink(missing_ok=True)
@@ -26,8 +26,8 @@ def admin_token(data_dir: Path) -> Path:
     an amtool HTTP config carrying it in ``<data-dir>/amtool.yml``, both mode 0600; returns the token file."""
     token = TokenStore(data_dir / "tokens.json").create("demo-admin", "admin", replace=True)
     path = data_dir / "admin-token"
-    _write_private(path, token + "\n")
-    _write_private(data_dir / "amtool.yml", f"authorization:\n  credentials: {token}\n")
+    write_private(path, token + "\n")
+    write_private(data_dir / "amtool.yml", f"authorization:\n  credentials: {token}\n")
     return path
 
 
@@ -37,5 +37,5 @@ def admin_user(data_dir: Path) -> tuple[str, Path]:
     password = secrets.token_urlsafe(18)
     UserStore(data_dir / "users.json").create("admin", "admin", password, replace=True)
     path = data_dir / "admin-credentials"
-    _write_private(path, f"admin:{password}\n")
+    write_private(path, f"admin:{password}\n")
     return password, path

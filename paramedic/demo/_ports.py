@@ -23,14 +23,18 @@ def _port_free(port: int, kind: socket.SocketKind = socket.SOCK_STREAM) -> bool:
         return True
 
 
-def busy_port(http_port: int, relp_port: int, syslog_port: int) -> str | None:
-    """A message naming the first port that is in use (or given twice), or None when all are free."""
-    wanted = [
+def busy_port(
+    http_port: int, relp_port: int | None, syslog_port: int, *, syslog_udp: bool = True
+) -> str | None:
+    """A message naming the first port that is in use (or given twice), or None when all are free.
+    ``relp_port`` None / ``syslog_udp`` False: that listener is not used (the Cloud Foundry demo)."""
+    candidates: list[tuple[str, int | None, socket.SocketKind, str]] = [
         ("--http-port", http_port, socket.SOCK_STREAM, "TCP"),
         ("--relp-port", relp_port, socket.SOCK_STREAM, "TCP"),
         ("--syslog-port", syslog_port, socket.SOCK_STREAM, "TCP"),
-        ("--syslog-port", syslog_port, socket.SOCK_DGRAM, "UDP"),
+        ("--syslog-port", syslog_port if syslog_udp else None, socket.SOCK_DGRAM, "UDP"),
     ]
+    wanted = [(opt, port, kind, proto) for opt, port, kind, proto in candidates if port is not None]
     tcp = [(opt, port) for opt, port, kind, _ in wanted if kind == socket.SOCK_STREAM]
     for i, (opt, port) in enumerate(tcp):
         for other, other_port in tcp[:i]:

@@ -14,50 +14,11 @@ import httpx
 import pytest
 
 from platforms.local.processes import pid_start_time
-from tests.support.demo import Demo, running_demo
+from tests.support.demo import Demo, descendants, processes_mentioning, running_demo
 from tests.support.demo import paramedic_cli as _cli
 from tests.support.servers import free_port, wait_until
 
 pytestmark = pytest.mark.integration
-
-
-def _children_of() -> dict[int, list[int]]:
-    tree: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        ppid = int(stat[stat.rindex(")") + 2 :].split()[1])
-        tree.setdefault(ppid, []).append(int(entry.name))
-    return tree
-
-
-def _descendants(pid: int) -> set[tuple[int, int]]:
-    """(pid, start time) of every live descendant of ``pid``."""
-    tree, out, todo = _children_of(), set(), [pid]
-    while todo:
-        for child in tree.get(todo.pop(), []):
-            start = pid_start_time(child)
-            if start is not None:
-                out.add((child, start))
-                todo.append(child)
-    return out
-
-
-def _processes_mentioning(text: str) -> list[str]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit() and int(entry.name) != os.getpid():
-            try:
-                cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-            except OSError:
-                continue
-            if text in cmdline and pid_start_time(int(entry.name)) is not None:
-                found.append(f"{entry.name}: {cmdline}")
-    return found
 
 
 @pytest.fixture(scope="module")
@@ -202,7 +163,7 @@ def test_hang_drops_up_to_zero_within_two_scrape_intervals(demo: Demo) -> None:
 
 def test_sigterm_stops_every_process_of_the_demo(demo: Demo) -> None:
     # runs last in this module: it stops the shared demo
-    tree = _descendants(demo.proc.pid)
+    tree = descendants(demo.proc.pid)
     assert len(tree) >= 7 + 4  # 7 parts (rsyslogd, notification sinks) + 4 instances (supervisord's)
     sinks = [pid for pid, _ in tree if "smtp_sink" in Path(f"/proc/{pid}/cmdline").read_text()]
     assert len(sinks) == 1
@@ -212,7 +173,7 @@ def test_sigterm_stops_every_process_of_the_demo(demo: Demo) -> None:
     assert demo.proc.popen.wait(45) == 0, demo.proc.log_tail()
     survivors = [pid for pid, start in tree if pid_start_time(pid) == start]
     assert survivors == [], f"orphans left: {survivors}"
-    assert _processes_mentioning(str(demo.data_dir)) == []
+    assert processes_mentioning(str(demo.data_dir)) == []
     assert not (demo.data_dir / "demo.json").exists()
     out = _cli("demo", "fault", "--data-dir", str(demo.data_dir), "--app", "checkout", "--kind", "crash")
     assert out.returncode == 1 and "no demo is running" in out.stderr

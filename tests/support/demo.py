@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -14,9 +15,10 @@ from typing import Any
 
 import httpx
 
+from platforms.local.processes import pid_start_time
 from tests.support.servers import ManagedProcess, free_port, require_binary, wait_until
 
-__all__ = ["Demo", "paramedic_cli", "running_demo"]
+__all__ = ["Demo", "descendants", "paramedic_cli", "processes_mentioning", "running_demo"]
 
 
 def paramedic_cli(*args: str) -> subprocess.CompletedProcess[str]:
@@ -64,7 +66,13 @@ class Demo:
 
 @contextlib.contextmanager
 def running_demo(
-    data_dir: Path, *, scrape_interval_s: float = 1.0, apps: int = 2, instances: int = 2
+    data_dir: Path,
+    *,
+    scrape_interval_s: float = 1.0,
+    apps: int = 2,
+    instances: int = 2,
+    platform: str = "local",
+    start_timeout_s: float = 60.0,
 ) -> Iterator[Demo]:
     for binary in ("haproxy", "prometheus-node-exporter", "rsyslogd"):
         require_binary(binary)
@@ -77,6 +85,7 @@ def running_demo(
         "--scrape-interval-s": str(scrape_interval_s),
         "--relp-port": str(free_port()),
         "--syslog-port": str(free_port()),
+        "--platform": platform,
     }
     argv = [sys.executable, "-m", "paramedic.cli", "demo", *(x for pair in options.items() for x in pair)]
     proc = ManagedProcess("paramedic-demo", argv, data_dir.parent / f"{data_dir.name}.log")
@@ -93,7 +102,46 @@ def running_demo(
             return False
 
     try:
-        wait_until(ready, 60, "the demo to start paramedic serve")
+        wait_until(ready, start_timeout_s, "the demo to start paramedic serve")
         yield Demo(proc, data_dir, api)
     finally:
         proc.stop(30)
+
+
+def _children_of() -> dict[int, list[int]]:
+    tree: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        ppid = int(stat[stat.rindex(")") + 2 :].split()[1])
+        tree.setdefault(ppid, []).append(int(entry.name))
+    return tree
+
+
+def descendants(pid: int) -> set[tuple[int, int]]:
+    """(pid, start time) of every live descendant of ``pid``."""
+    tree, out, todo = _children_of(), set(), [pid]
+    while todo:
+        for child in tree.get(todo.pop(), []):
+            start = pid_start_time(child)
+            if start is not None:
+                out.add((child, start))
+                todo.append(child)
+    return out
+
+
+def processes_mentioning(text: str) -> list[str]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and int(entry.name) != os.getpid():
+            try:
+                cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            except OSError:
+                continue
+            if text in cmdline and pid_start_time(int(entry.name)) is not None:
+                found.append(f"{entry.name}: {cmdline}")
+    return found
