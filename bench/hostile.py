@@ -1,6 +1,7 @@
 """bench/hostile.py: ordinary query latency on a quiet server and during a burst of hostile requests.
 
-    .venv/bin/python bench/hostile.py [--requests 100] [--workers 16] [--samples 200]
+    .venv/bin/python bench/hostile.py [--requests 100] [--workers 16] [--samples 200] [--attacker-nice 0]
+        [--kinds a,b] [--search-processes N]
 
 Starts a real ``paramedic serve`` on loopback (``tests/support/hostile.py``: a static exporter with a known
 value, a syslog TCP listener, tokens per role), then
@@ -209,11 +210,24 @@ def niced_burst(target: Target, requests: int, workers: int, kinds: list[str], n
         return attacker.submit(run_burst, target, requests, workers, 11, kinds).result()
 
 
-def run(tmp: Path, requests: int, workers: int, samples: int, kinds: list[str], attacker_nice: int) -> bool:
-    with running_target(tmp) as target:
+def run(
+    tmp: Path,
+    requests: int,
+    workers: int,
+    samples: int,
+    kinds: list[str],
+    attacker_nice: int,
+    search_processes: int | None,
+) -> bool:
+    extra = None
+    if search_processes is not None:
+        extra = {"logs": {"search_api": {"search_processes": search_processes}}}
+    with running_target(tmp, extra_config=extra) as target:
         prepare(target)
+        shown = "default" if search_processes is None else str(search_processes)
         print(f"paramedic serve at {target.base_url} (pid {target.proc.pid}); {requests} hostile requests, "
-              f"{workers} workers at nice {attacker_nice}; ordinary reads as a viewer\n")  # fmt: skip
+              f"{workers} workers at nice {attacker_nice}; ordinary reads as a viewer; "
+              f"logs.search_api.search_processes: {shown}\n")  # fmt: skip
 
         quiet, _ = measure(target, samples)
         rss_quiet = peak_rss_mib(target)
@@ -264,10 +278,17 @@ def main() -> None:
         help="nice value of the threads that send the hostile requests (19: the attacker's own CPU use barely"
         " competes with the server, as when it sends from another host; 0: as much as the server)",
     )
+    ap.add_argument(
+        "--search-processes",
+        type=int,
+        default=None,
+        help="logs.search_api.search_processes of the server (0: log searches in the server's own threads, "
+        "as before the worker processes; default: the config default)",
+    )
     a = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-hostile-") as d:
         kinds = [k for k in a.kinds.split(",") if k]
-        ok = run(Path(d), a.requests, a.workers, a.samples, kinds, a.attacker_nice)
+        ok = run(Path(d), a.requests, a.workers, a.samples, kinds, a.attacker_nice, a.search_processes)
     print("\nissue 11 burst goal:", "MET" if ok else "NOT MET")
     sys.exit(0 if ok else 1)
 
