@@ -187,8 +187,9 @@ class SearchWorkerPool:
         self._kill(worker)  # left not running: the next call that takes it starts it again
 
     def _kill(self, worker: _Worker) -> None:
-        proc, conn = worker.proc, worker.conn
-        worker.proc = worker.conn = None
+        with self._lock:  # close() and a caller's restart may race for the same worker: one of them kills it
+            proc, conn = worker.proc, worker.conn
+            worker.proc = worker.conn = None
         if conn is not None:
             conn.close()
         if proc is not None:
