@@ -31,6 +31,7 @@ import argparse
 import contextlib
 import math
 import multiprocessing
+import os
 import sys
 import tempfile
 import time
@@ -162,6 +163,27 @@ def peak_rss_mib(target: Target) -> float:
     return math.nan
 
 
+def cpu_seconds(pid: int) -> tuple[float, float]:
+    """CPU seconds (user + system) used so far by process ``pid`` and by its live children together (the log
+    search workers); NaN where /proc cannot tell."""
+
+    def used(stat_path: Path) -> tuple[int, float]:
+        fields = stat_path.read_text().rsplit(")", 1)[1].split()
+        return int(fields[1]), (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    try:
+        own = used(Path(f"/proc/{pid}/stat"))[1]
+    except (OSError, ValueError, IndexError):
+        return math.nan, math.nan
+    children = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            ppid, seconds = used(stat)
+            if ppid == pid:
+                children += seconds
+    return own, children
+
+
 def alive_after(target: Target) -> str:
     try:
         target.assert_alive()
@@ -231,9 +253,11 @@ def run(
 
         quiet, _ = measure(target, samples)
         rss_quiet = peak_rss_mib(target)
+        cpu_before = cpu_seconds(target.proc.pid)
         hostile, fired = measure(
             target, 1, lambda: niced_burst(target, requests, workers, kinds, attacker_nice)
         )
+        cpu_after = cpu_seconds(target.proc.pid)
         assert fired is not None
         burst = fired
         rss_burst = peak_rss_mib(target)
@@ -246,6 +270,10 @@ def run(
         ratio_ok = ratio <= GOAL_RATIO
         verdict = "met" if ratio_ok else "NOT met"
         print(f"  p99 hostile / p99 quiet = {ratio:.2f} (goal <= {GOAL_RATIO:.0f}x): {verdict}")
+        print(
+            f"  CPU during the burst: server process {cpu_after[0] - cpu_before[0]:.2f} s, its child "
+            f"processes (log search workers) {cpu_after[1] - cpu_before[1]:.2f} s (less sensitive to load)"
+        )
         print_slowest(hostile, burst)
         print_burst(burst)
         print(

@@ -55,7 +55,7 @@ from log_pipeline.search.base import (
 )
 from log_pipeline.search.executor import SearchExecutor, ThreadSearchExecutor
 from log_pipeline.search.query import QuerySyntaxError
-from log_pipeline.search.render import SEARCH_CHUNK_HITS, hit_json
+from log_pipeline.search.render import SEARCH_CHUNK_HITS, Body, hit_json
 from log_pipeline.search.render import Marker as _Marker
 from log_pipeline.search.tail import Subscription, TailHub, TailRefusedError
 from metrics_store.background import BackgroundPool
@@ -144,6 +144,20 @@ def _int(name: str, text: str | None, default: int, lo: int, hi: int) -> int:
 def _opt_time(request: Request, name: str) -> int | None:
     text = request.query_params.get(name)
     return None if not text else parse_time(name, text)
+
+
+def _takes_gzip(request: Request) -> bool:
+    return "gzip" in request.headers.get("accept-encoding", "")  # as GZipMiddleware decides
+
+
+def _body_response(body: Body) -> Response:
+    """A JSON body as built (and maybe compressed) by the search executor; GZipMiddleware leaves an encoded
+    body alone."""
+    response = Response(body.content, media_type="application/json")
+    if body.encoding is not None:
+        response.headers["Content-Encoding"] = body.encoding
+        response.headers["Vary"] = "Accept-Encoding"
+    return response
 
 
 def _wants_highlight(request: Request) -> bool:
@@ -245,8 +259,8 @@ class LogsHandlers:
             limit = _int("limit", qp.get("limit"), 100, 1, MAX_LIMIT)
             args = (qp.get("q", ""), start, end, limit, qp.get("cursor") or None)
             highlight = _wants_highlight(request)
-            body = await self.executor.search_body(args, highlight, self.limits)
-            return Response(body, media_type="application/json")
+            body = await self.executor.search_body(args, highlight, self.limits, gzip_ok=_takes_gzip(request))
+            return _body_response(body)
 
         return await _guarded(run)
 
@@ -281,8 +295,10 @@ class LogsHandlers:
             before = _int("before", qp.get("before"), min(10, most), 0, most)
             after = _int("after", qp.get("after"), min(10, most), 0, most)
 
-            ctx_body = await self.executor.context_body(record_id, before, after, self.limits)
-            return Response(ctx_body, media_type="application/json")
+            ctx_body = await self.executor.context_body(
+                record_id, before, after, self.limits, gzip_ok=_takes_gzip(request)
+            )
+            return _body_response(ctx_body)
 
         return await _guarded(run)
 

@@ -23,16 +23,16 @@ from prometheus_client import CollectorRegistry
 
 from log_pipeline.search.base import SearchError
 from log_pipeline.search.query import QuerySyntaxError
-from log_pipeline.search.render import context_body, search_body
+from log_pipeline.search.render import context_body, encode, search_body
 from log_pipeline.search.tantivy_store import TantivyReader, TantivyStore
 
 __all__ = ["JOBS", "Job", "serve"]
 
 Job = tuple[str, tuple[Any, ...]]
 JOBS: dict[str, Callable[[TantivyStore, tuple[Any, ...]], Any]] = {
-    "search": lambda store, a: search_body(store, a[0], a[1], a[2]),
+    "search": lambda store, a: encode(search_body(store, a[0], a[1], a[2]), a[3]),
     "histogram": lambda store, a: [(b.start_ns, b.count) for b in store.histogram(*a)],
-    "context": lambda store, a: context_body(store, a[0], a[1], a[2], a[3]),
+    "context": lambda store, a: encode(context_body(store, a[0], a[1], a[2], a[3]), a[4]),
 }
 
 

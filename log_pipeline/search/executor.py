@@ -17,7 +17,7 @@ from typing import Protocol, runtime_checkable
 
 from log_pipeline.config import SearchApiConfig
 from log_pipeline.search.base import Bucket, SearchStore
-from log_pipeline.search.render import SearchArgs, context_body, search_body
+from log_pipeline.search.render import Body, SearchArgs, context_body, search_body
 from metrics_store.background import BackgroundPool
 
 __all__ = ["SearchExecutor", "ThreadSearchExecutor"]
@@ -25,31 +25,41 @@ __all__ = ["SearchExecutor", "ThreadSearchExecutor"]
 
 @runtime_checkable
 class SearchExecutor(Protocol):
-    async def search_body(self, args: SearchArgs, highlight: bool, limits: SearchApiConfig) -> bytes:
-        """The JSON body of ``/api/v1/logs/search`` (:func:`log_pipeline.search.render.search_body`)."""
+    async def search_body(
+        self, args: SearchArgs, highlight: bool, limits: SearchApiConfig, *, gzip_ok: bool = False
+    ) -> Body:
+        """The JSON body of ``/api/v1/logs/search`` (:func:`log_pipeline.search.render.search_body`);
+        ``gzip_ok``: the client takes gzip (an implementation may then compress it, and says so)."""
         ...
 
     async def histogram(self, query: str, start_ns: int, end_ns: int, step_ns: int) -> list[Bucket]:
         """:meth:`SearchStore.histogram <log_pipeline.search.base.SearchStore.histogram>`."""
         ...
 
-    async def context_body(self, record_id: str, before: int, after: int, limits: SearchApiConfig) -> bytes:
+    async def context_body(
+        self, record_id: str, before: int, after: int, limits: SearchApiConfig, *, gzip_ok: bool = False
+    ) -> Body:
         """The JSON body of ``/api/v1/logs/context`` (:func:`log_pipeline.search.render.context_body`)."""
         ...
 
 
 class ThreadSearchExecutor:
-    """Runs every call over ``store`` in ``pool``'s threads (the pool's owner closes it)."""
+    """Runs every call over ``store`` in ``pool``'s threads (the pool's owner closes it). Bodies come back
+    uncompressed (the server's GZipMiddleware compresses them)."""
 
     def __init__(self, store: SearchStore, pool: BackgroundPool) -> None:
         self._store = store
         self._pool = pool
 
-    async def search_body(self, args: SearchArgs, highlight: bool, limits: SearchApiConfig) -> bytes:
-        return await self._pool.run(lambda: search_body(self._store, args, highlight, limits))
+    async def search_body(
+        self, args: SearchArgs, highlight: bool, limits: SearchApiConfig, *, gzip_ok: bool = False
+    ) -> Body:
+        return Body(await self._pool.run(lambda: search_body(self._store, args, highlight, limits)))
 
     async def histogram(self, query: str, start_ns: int, end_ns: int, step_ns: int) -> list[Bucket]:
         return await self._pool.run(lambda: self._store.histogram(query, start_ns, end_ns, step_ns))
 
-    async def context_body(self, record_id: str, before: int, after: int, limits: SearchApiConfig) -> bytes:
-        return await self._pool.run(lambda: context_body(self._store, record_id, before, after, limits))
+    async def context_body(
+        self, record_id: str, before: int, after: int, limits: SearchApiConfig, *, gzip_ok: bool = False
+    ) -> Body:
+        return Body(await self._pool.run(lambda: context_body(self._store, record_id, before, after, limits)))

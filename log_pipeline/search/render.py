@@ -8,6 +8,8 @@ are pure over ``store`` and safe from any thread.
 
 from __future__ import annotations
 
+import gzip
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -19,10 +21,39 @@ from log_pipeline.search.base import SearchStore
 from log_pipeline.search.highlight import Highlighter
 from log_pipeline.search.query import Node, parse_query
 
-__all__ = ["SEARCH_CHUNK_HITS", "Marker", "SearchArgs", "context_body", "hit_json", "search_body"]
+__all__ = [
+    "GZIP_LEVEL",
+    "GZIP_MIN_BYTES",
+    "SEARCH_CHUNK_HITS",
+    "Body",
+    "Marker",
+    "SearchArgs",
+    "context_body",
+    "encode",
+    "hit_json",
+    "search_body",
+]
 
 SEARCH_CHUNK_HITS = 256  # records fetched from the store per call while a search response is built
+GZIP_MIN_BYTES = 4096  # as the server's GZipMiddleware (paramedic.assembly.add_gzip)
+GZIP_LEVEL = 5
 SearchArgs = tuple[str, int | None, int | None, int, str | None]  # q, start_ns, end_ns, limit, cursor
+
+
+@dataclass(frozen=True, slots=True)
+class Body:
+    """A response body and its ``Content-Encoding`` (None: identity)."""
+
+    content: bytes
+    encoding: str | None = None
+
+
+def encode(body: bytes, gzip_ok: bool) -> Body:
+    """``body`` gzip-compressed when the client takes gzip and it is big enough to gain, else as it is (the
+    work the server's GZipMiddleware would otherwise do in the server process)."""
+    if gzip_ok and len(body) >= GZIP_MIN_BYTES:
+        return Body(gzip.compress(body, compresslevel=GZIP_LEVEL, mtime=0), "gzip")
+    return Body(body)
 
 
 def hit_json(r: LogRecord) -> dict[str, Any]:

@@ -3,7 +3,7 @@
 A log search is CPU work that holds the GIL for long stretches (tantivy-py builds a wildcard's automaton,
 searches and loads documents while holding it; highlighting and encoding are Python). In the server's own
 threads every ordinary request would queue behind it, whatever their CPU priority. :class:`SearchWorkerPool`
-runs searches, histograms and context (query, highlight, encode: the whole response body) in
+runs searches, histograms and context (query, highlight, encode and gzip: the whole response body) in
 ``search_processes`` worker processes instead, each with the embedded store opened read-only
 (:class:`~log_pipeline.search.tantivy_store.TantivyReader`: it takes up new commits and
 partitions, and forgets partitions retention deleted, before every query). The server keeps writing.
@@ -47,7 +47,7 @@ from log_pipeline.config import SearchApiConfig
 from log_pipeline.search._search_worker import Job, serve
 from log_pipeline.search.base import Bucket, SearchBusyError, SearchError, SearchTimeoutError
 from log_pipeline.search.query import QuerySyntaxError
-from log_pipeline.search.render import SearchArgs
+from log_pipeline.search.render import Body, SearchArgs
 from metrics_store.background import BACKGROUND_NICE
 
 __all__ = ["SearchWorkerPool", "WorkerTarget"]
@@ -307,14 +307,18 @@ class SearchWorkerPool:
 
     # ---- SearchExecutor ----------------------------------------------------------------------------
 
-    async def search_body(self, args: SearchArgs, highlight: bool, limits: SearchApiConfig) -> bytes:
-        body: bytes = await self._run(("search", (args, highlight, limits)))
+    async def search_body(
+        self, args: SearchArgs, highlight: bool, limits: SearchApiConfig, *, gzip_ok: bool = False
+    ) -> Body:
+        body: Body = await self._run(("search", (args, highlight, limits, gzip_ok)))
         return body
 
     async def histogram(self, query: str, start_ns: int, end_ns: int, step_ns: int) -> list[Bucket]:
         rows: list[tuple[int, int]] = await self._run(("histogram", (query, start_ns, end_ns, step_ns)))
         return [Bucket(start, count) for start, count in rows]
 
-    async def context_body(self, record_id: str, before: int, after: int, limits: SearchApiConfig) -> bytes:
-        body: bytes = await self._run(("context", (record_id, before, after, limits)))
+    async def context_body(
+        self, record_id: str, before: int, after: int, limits: SearchApiConfig, *, gzip_ok: bool = False
+    ) -> Body:
+        body: Body = await self._run(("context", (record_id, before, after, limits, gzip_ok)))
         return body

@@ -6,6 +6,7 @@ hanging query of ``search_worker_hooks`` stands in for a pathological one so tim
 from __future__ import annotations
 
 import asyncio
+import gzip
 import os
 import signal
 import subprocess
@@ -25,7 +26,7 @@ from log_pipeline.api import logs_router
 from log_pipeline.config import LogsConfig, SearchApiConfig
 from log_pipeline.model import LogRecord
 from log_pipeline.search.base import Bucket, SearchError, SearchTimeoutError
-from log_pipeline.search.render import context_body, search_body
+from log_pipeline.search.render import Body, context_body, search_body
 from log_pipeline.search.tantivy_store import TantivyStore
 from log_pipeline.search.workers import SearchWorkerPool
 from paramedic.logs import LogService
@@ -82,7 +83,7 @@ class Env:
         return self.registry.get_sample_value(name) or 0.0
 
     async def total(self, q: str = "") -> int:
-        body = orjson.loads(await self.pool.search_body((q, None, None, 10, None), False, LIMITS))
+        body = orjson.loads((await self.pool.search_body((q, None, None, 10, None), False, LIMITS)).content)
         return int(body["data"]["total"])
 
 
@@ -106,9 +107,12 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
 
 async def test_answers_match_the_in_process_path_and_new_commits_are_seen(env: Env) -> None:
     args = ("alpha OR number", T0, T0 + 250 * NS, 40, None)
-    assert await env.pool.search_body(args, True, LIMITS) == search_body(env.store, args, True, LIMITS)
+    expected = search_body(env.store, args, True, LIMITS)
+    assert await env.pool.search_body(args, True, LIMITS) == Body(expected)
+    zipped = await env.pool.search_body(args, True, LIMITS, gzip_ok=True)  # compressed in the worker
+    assert zipped.encoding == "gzip" and gzip.decompress(zipped.content) == expected
     rid = f"{150:016x}"
-    assert await env.pool.context_body(rid, 5, 5, LIMITS) == context_body(env.store, rid, 5, 5, LIMITS)
+    assert await env.pool.context_body(rid, 5, 5, LIMITS) == Body(context_body(env.store, rid, 5, 5, LIMITS))
     buckets = await env.pool.histogram("alpha", T0, T0 + 299 * NS, 60 * NS)
     assert buckets == env.store.histogram("alpha", T0, T0 + 299 * NS, 60 * NS)
     assert buckets == [Bucket(T0 + k * 60 * NS, 60) for k in range(5)]
@@ -157,6 +161,8 @@ async def test_a_deadline_overrun_is_killed_and_replaced_and_the_line_is_bounded
         assert DEADLINE_S <= time.monotonic() - started < DEADLINE_S + 10
         ok = await queued  # waited in line, then ran on the replacement
         assert ok.status_code == 200 and ok.json()["data"]["total"] >= 300
+        big = await client.get(url, params={"q": "alpha", "limit": "100"})  # httpx takes gzip: compressed
+        assert big.headers["content-encoding"] == "gzip" and len(big.json()["data"]["hits"]) == 100
     assert env.restarts("deadline") == kills + 1
     assert all(_gone(p) for p in before) and len(env.pool.pids()) == 1
     assert env.registry.get_sample_value("paramedic_log_search_rejected_total") >= 1
