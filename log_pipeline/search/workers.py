@@ -146,8 +146,8 @@ class SearchWorkerPool:
             ]
 
     def close(self) -> None:
-        """Stop every worker (idle ones are asked, then killed after 2 s; busy ones are killed) and refuse
-        further calls. Idempotent."""
+        """Stop every worker and refuse further calls: its pipe is closed (an idle worker exits at once), and
+        one still running after 2 s (busy with a search) is killed. Idempotent."""
         with self._lock:
             if self._closed:
                 return
