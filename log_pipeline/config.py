@@ -203,10 +203,12 @@ class SearchApiConfig(BaseModel):
         description="Searches that wait for a busy worker process; beyond it: 503 with Retry-After.",
     )
     search_deadline_s: float = Field(
-        30.0,
+        120.0,
         gt=0,
-        description="A worker process still searching after this long is killed and replaced (the search "
-        "answers 503 timeout); a search that found no free worker in twice this long answers 503 busy.",
+        description="A worker process still searching after this long (wall clock, as Prometheus' query "
+        "timeout; workers run at nice 10, so a loaded host stretches a search) is killed and replaced (the "
+        "search answers 503 timeout); a search that found no free worker in twice this long answers 503 "
+        "busy.",
     )
 
 
