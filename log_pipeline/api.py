@@ -43,16 +43,20 @@ from starlette.background import BackgroundTask
 
 from log_pipeline.config import SearchApiConfig
 from log_pipeline.model import LogRecord
-from log_pipeline.search._common import encode_cursor, rfc3339_ns
+from log_pipeline.search._common import rfc3339_ns
 from log_pipeline.search.base import (
     BadCursorError,
     InvalidArgumentError,
     RecordNotFoundError,
+    SearchBusyError,
     SearchError,
     SearchStore,
+    SearchTimeoutError,
 )
-from log_pipeline.search.highlight import Highlighter
-from log_pipeline.search.query import Node, QuerySyntaxError, parse_query
+from log_pipeline.search.executor import SearchExecutor, ThreadSearchExecutor
+from log_pipeline.search.query import QuerySyntaxError
+from log_pipeline.search.render import SEARCH_CHUNK_HITS, Body, hit_json
+from log_pipeline.search.render import Marker as _Marker
 from log_pipeline.search.tail import Subscription, TailHub, TailRefusedError
 from metrics_store.background import BackgroundPool
 
@@ -61,7 +65,7 @@ __all__ = ["SEARCH_CHUNK_HITS", "LogsHandlers", "PatternSource", "logs_router", 
 NS = 1_000_000_000
 MAX_LIMIT = 10_000
 TAIL_RETRY_AFTER_S = 5
-SEARCH_CHUNK_HITS = 256  # records fetched from the store per call while a search response is built
+BUSY_RETRY_AFTER_S = 1
 TAIL_BATCH_RECORDS = 64  # records rendered (highlighted, encoded) per thread-pool call of a live tail
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$")
 _UNITS = {"ms": 10**6, "s": NS, "m": 60 * NS, "h": 3600 * NS, "d": 86400 * NS, None: NS}
@@ -142,119 +146,22 @@ def _opt_time(request: Request, name: str) -> int | None:
     return None if not text else parse_time(name, text)
 
 
-def hit_json(r: LogRecord) -> dict[str, Any]:
-    return {
-        "timestamp": rfc3339_ns(r.timestamp_ns),
-        "message": r.message,
-        "labels": r.labels,
-        "fields": r.fields,
-        "id": r.id,
-        "pattern_id": r.pattern_id,
-    }
+def _takes_gzip(request: Request) -> bool:
+    return "gzip" in request.headers.get("accept-encoding", "")  # as GZipMiddleware decides
 
 
-class _Marker:
-    """Adds ``highlight`` to a hit's JSON (thread-safe: the prepared :class:`Highlighter` is immutable)."""
-
-    def __init__(self, node: Node, limits: SearchApiConfig) -> None:
-        self._hl = Highlighter(
-            node, max_clauses=limits.max_highlight_clauses, max_spans=limits.max_highlight_spans
-        )
-
-    @property
-    def warning(self) -> str | None:
-        hl = self._hl
-        if not hl.limited:
-            return None
-        return (
-            f"highlighting used the first {hl.used} of the query's {hl.clauses} distinct clauses "
-            f"(logs.search_api.max_highlight_clauses)"
-        )
-
-    def __call__(self, hit: dict[str, Any]) -> dict[str, Any]:
-        found = self._hl(hit["message"])
-        mark: dict[str, Any] = {"message": [list(s) for s in found.message], "fields": found.fields}
-        if found.truncated:
-            mark["truncated"] = True
-        hit["highlight"] = mark
-        return hit
+def _body_response(body: Body) -> Response:
+    """A JSON body as built (and maybe compressed) by the search executor; GZipMiddleware leaves an encoded
+    body alone."""
+    response = Response(body.content, media_type="application/json")
+    if body.encoding is not None:
+        response.headers["Content-Encoding"] = body.encoding
+        response.headers["Vary"] = "Accept-Encoding"
+    return response
 
 
 def _wants_highlight(request: Request) -> bool:
     return request.query_params.get("highlight", "").lower() in ("1", "true", "yes")
-
-
-def _search_body(
-    store: SearchStore,
-    args: tuple[str, int | None, int | None, int, str | None],
-    highlight: bool,
-    limits: SearchApiConfig,
-) -> bytes:
-    """The whole search response, built in the thread pool: query, highlights, encoding, byte budget.
-
-    Hits are fetched :data:`SEARCH_CHUNK_HITS` at a time (each chunk continuing from the last one's cursor),
-    so no more than one chunk of records is held beyond what the response keeps."""
-    q, start, end, limit, cursor = args
-    mark = _Marker(parse_query(q), limits) if highlight else None
-    page = store.search(q, start, end, min(limit, SEARCH_CHUNK_HITS), cursor)
-    total = page.total
-    parts: list[orjson.Fragment] = []
-    size, truncated, last = 0, False, None
-    while True:
-        for r in page.hits:
-            hit = hit_json(r)
-            encoded = orjson.dumps(mark(hit) if mark is not None else hit)
-            if parts and size + len(encoded) + 1 > limits.max_response_bytes:
-                truncated = True
-                break
-            parts.append(orjson.Fragment(encoded))
-            size += len(encoded) + 1
-            last = r
-        if truncated or page.next_cursor is None or len(parts) >= limit:
-            break
-        page = store.search(q, start, end, min(limit - len(parts), SEARCH_CHUNK_HITS), page.next_cursor)
-    # stores page by the last hit's (timestamp, id): the cursor they would give for a page ending there
-    next_cursor = encode_cursor(last) if truncated and last is not None else page.next_cursor
-    warnings = [] if mark is None or mark.warning is None else [mark.warning]
-    if truncated:
-        warnings.append(
-            f"{len(parts)} hits sent: the response reached logs.search_api.max_response_bytes "
-            f"({limits.max_response_bytes}); next_cursor continues"
-        )
-    data = {"total": total, "hits": parts, "next_cursor": next_cursor, "truncated": truncated}
-    body: dict[str, Any] = {"status": "success", "data": data}
-    if warnings:
-        body["warnings"] = warnings
-    return orjson.dumps(body)
-
-
-def _context_body(
-    store: SearchStore, record_id: str, before: int, after: int, limits: SearchApiConfig
-) -> bytes:
-    """The context response, built in the thread pool: records nearest the hit first, alternately before
-    and after it, while they fit in ``max_response_bytes`` (``truncated`` when some were left out)."""
-    ctx = store.context(record_id, before, after)
-    size = 0
-    sides: tuple[list[orjson.Fragment], list[orjson.Fragment]] = ([], [])
-    nearest = (list(reversed(ctx.before)), list(ctx.after))
-    truncated = False
-    for i in range(max(len(ctx.before), len(ctx.after))):
-        for side, records in zip(sides, nearest, strict=True):
-            if i >= len(records) or truncated:
-                continue
-            encoded = orjson.dumps(hit_json(records[i]))
-            if size + len(encoded) + 1 > limits.max_response_bytes:
-                truncated = True
-                continue
-            side.append(orjson.Fragment(encoded))
-            size += len(encoded) + 1
-    data = {
-        "hit": hit_json(ctx.hit),
-        "before": list(reversed(sides[0])),
-        "after": sides[1],
-        "truncated": truncated,
-    }
-    return orjson.dumps({"status": "success", "data": data})
 
 
 def _principal_name(request: Request) -> str | None:
@@ -301,6 +208,12 @@ async def _guarded(make: Callable[[], Awaitable[Response]]) -> Response:
         return _error("not_found", 404, str(exc))
     except InvalidArgumentError as exc:
         return _error("bad_data", 400, str(exc))
+    except SearchBusyError as exc:
+        response = _error("unavailable", 503, str(exc))
+        response.headers["Retry-After"] = str(BUSY_RETRY_AFTER_S)
+        return response
+    except SearchTimeoutError as exc:
+        return _error("timeout", 503, str(exc))
     except SearchError as exc:
         return _error("unavailable", 503, str(exc))
 
@@ -321,6 +234,7 @@ class LogsHandlers:
         tail_poll_s: float = 0.05,
         keepalive_s: float = 15.0,
         limits: SearchApiConfig | None = None,
+        executor: SearchExecutor | None = None,
     ) -> None:
         self.store = store
         self.patterns = patterns
@@ -332,6 +246,8 @@ class LogsHandlers:
         # searches build tantivy queries (a wildcard's automaton holds the GIL for ms) and highlight in
         # Python: a few background threads at a lower CPU priority, so a burst does not slow the query API
         self._workers = BackgroundPool("log-search", self.limits.max_concurrent_searches)
+        # with a worker pool (log_pipeline.search.workers) they run in other processes: no GIL shared at all
+        self.executor = executor if executor is not None else ThreadSearchExecutor(store, self._workers)
         # live tails render (highlight, encode) in threads of their own: a busy tail never takes the threads
         # that searches and the sync routes answer from (created on first use: it needs the running loop)
         self._tail_threads: anyio.CapacityLimiter | None = None
@@ -343,8 +259,8 @@ class LogsHandlers:
             limit = _int("limit", qp.get("limit"), 100, 1, MAX_LIMIT)
             args = (qp.get("q", ""), start, end, limit, qp.get("cursor") or None)
             highlight = _wants_highlight(request)
-            body = await self._workers.run(lambda: _search_body(self.store, args, highlight, self.limits))
-            return Response(body, media_type="application/json")
+            body = await self.executor.search_body(args, highlight, self.limits, gzip_ok=_takes_gzip(request))
+            return _body_response(body)
 
         return await _guarded(run)
 
@@ -359,7 +275,7 @@ class LogsHandlers:
             step = _duration("step", step_text) if step_text else max((end - start) // 60, 10**6)
             step = max(step // 10**6, 1) * 10**6  # whole milliseconds
             q = qp.get("q", "")
-            buckets = await self._workers.run(lambda: self.store.histogram(q, start, end, step))
+            buckets = await self.executor.histogram(q, start, end, step)
             data = {
                 "step_s": step / NS,
                 "buckets": [{"timestamp": rfc3339_ns(b.start_ns), "count": b.count} for b in buckets],
@@ -379,10 +295,10 @@ class LogsHandlers:
             before = _int("before", qp.get("before"), min(10, most), 0, most)
             after = _int("after", qp.get("after"), min(10, most), 0, most)
 
-            ctx_body = await self._workers.run(
-                lambda: _context_body(self.store, record_id, before, after, self.limits)
+            ctx_body = await self.executor.context_body(
+                record_id, before, after, self.limits, gzip_ok=_takes_gzip(request)
             )
-            return Response(ctx_body, media_type="application/json")
+            return _body_response(ctx_body)
 
         return await _guarded(run)
 
@@ -478,10 +394,19 @@ def logs_router(
     tail_poll_s: float = 0.05,
     keepalive_s: float = 15.0,
     limits: SearchApiConfig | None = None,
+    executor: SearchExecutor | None = None,
 ) -> APIRouter:
-    """``limits``: ``logs.search_api`` (defaults of :class:`~log_pipeline.config.SearchApiConfig`)."""
+    """``limits``: ``logs.search_api`` (defaults of :class:`~log_pipeline.config.SearchApiConfig`);
+    ``executor``: where searches, histograms and context run (default: threads over ``store``)."""
     h = LogsHandlers(
-        store, patterns, tail, clock=clock, tail_poll_s=tail_poll_s, keepalive_s=keepalive_s, limits=limits
+        store,
+        patterns,
+        tail,
+        clock=clock,
+        tail_poll_s=tail_poll_s,
+        keepalive_s=keepalive_s,
+        limits=limits,
+        executor=executor,
     )
     router = APIRouter()
     router.add_api_route("/api/v1/logs/search", h.search, methods=["GET"])

@@ -190,6 +190,26 @@ class SearchApiConfig(BaseModel):
         description="Searches, histograms, context and pattern reads that run at once, in threads at a lower "
         "CPU priority than the query API's (metrics_store.background); more wait in line for a thread.",
     )
+    search_processes: int = Field(
+        2,
+        ge=0,
+        le=32,
+        description="Worker processes (at nice 10) that run the searches, histograms and context of the "
+        "embedded store, so they never hold the server's GIL; 0 runs them in the server's threads.",
+    )
+    max_queued_searches: int = Field(
+        8,
+        ge=0,
+        description="Searches that wait for a busy worker process; beyond it: 503 with Retry-After.",
+    )
+    search_deadline_s: float = Field(
+        120.0,
+        gt=0,
+        description="A worker process still searching after this long (wall clock, as Prometheus' query "
+        "timeout; workers run at nice 10, so a loaded host stretches a search) is killed and replaced (the "
+        "search answers 503 timeout); a search that found no free worker in twice this long answers 503 "
+        "busy.",
+    )
 
 
 class LogsConfig(BaseModel):

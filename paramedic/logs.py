@@ -1,13 +1,15 @@
 """The log service: builds the log pipeline from ``logs:`` and states its start/stop order.
 
-Start: spool -> search store (both opened in the constructor) -> pipeline consumer + pattern-count flusher ->
-receivers (only now is anything acknowledged). Stop: receivers first (nothing new is acked), then the consumer
-drains its current batch and stops, the pattern counts get a final flush, the store closes, the spool closes.
+Start: spool -> search store (both opened in the constructor) -> search worker processes (embedded store)
+-> pipeline consumer + pattern-count flusher -> receivers (only now is anything acknowledged). Stop: receivers
+first (nothing new is acked), then the search workers, then the consumer drains its current batch and stops,
+the pattern counts get a final flush, the store closes, the spool closes.
 Relative paths (spool, embedded store, TLS files) resolve against the config file's folder.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 from pathlib import Path
@@ -24,6 +26,7 @@ from log_pipeline.receivers import LogReceivers, SpoolConsumer
 from log_pipeline.search import SearchError, SearchStore, TailHub
 from log_pipeline.search.config import EmbeddedSearchConfig
 from log_pipeline.search.factory import open_search_store
+from log_pipeline.search.workers import SearchWorkerPool
 from log_pipeline.spool import FileSpool
 from log_pipeline.syslog import SyslogParser
 from metrics_store.base import Appender
@@ -57,6 +60,20 @@ def resolve_paths(cfg: LogsConfig, base_dir: Path) -> LogsConfig:
             files["client_ca_file"] = _resolve(base_dir, cfg.tls.client_ca_file)
         update["tls"] = cfg.tls.model_copy(update=files)
     return cfg.model_copy(update=update)
+
+
+def _search_workers(cfg: LogsConfig, base_dir: Path, registry: CollectorRegistry) -> SearchWorkerPool | None:
+    """The processes that search the embedded store (None for other stores or ``search_processes: 0``)."""
+    search, api = cfg.search, cfg.search_api
+    if not isinstance(search, EmbeddedSearchConfig) or api.search_processes == 0:
+        return None
+    path = Path(search.path)
+    return SearchWorkerPool(
+        path if path.is_absolute() else base_dir / path,
+        partition_s=search.partition_s,
+        limits=api,
+        registry=registry,
+    )
 
 
 class LogService:
@@ -105,15 +122,24 @@ class LogService:
             metrics=self.metrics,
             duplicates=DuplicateCounter(cfg.duplicate_window_messages),
         )
+        self.searchers = _search_workers(cfg, base_dir, registry)
         self.consumer = SpoolConsumer(self.spool, process, cfg.consumer_batch_messages)
         self.receivers = LogReceivers(cfg, self.spool, registry=registry)
         self._stop_retention = threading.Event()
         self._retention: threading.Thread | None = None
 
     def router(self) -> APIRouter:
-        return logs_router(self.store, patterns=self.patterns, tail=self.tail, limits=self.config.search_api)
+        return logs_router(
+            self.store,
+            patterns=self.patterns,
+            tail=self.tail,
+            limits=self.config.search_api,
+            executor=self.searchers,
+        )
 
     async def start(self) -> None:
+        if self.searchers is not None:
+            await asyncio.to_thread(self.searchers.start)
         self.consumer.start()
         self.patterns.start(self.config.pattern_flush_interval_s)
         self._start_retention()
@@ -126,6 +152,8 @@ class LogService:
 
     async def stop(self) -> None:
         await self.receivers.stop()
+        if self.searchers is not None:
+            await asyncio.to_thread(self.searchers.close)
         self.consumer.stop()
         self.patterns.stop()
         self._stop_retention.set()

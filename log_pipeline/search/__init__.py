@@ -6,9 +6,11 @@ from log_pipeline.search.base import (
     Context,
     InvalidArgumentError,
     RecordNotFoundError,
+    SearchBusyError,
     SearchError,
     SearchPage,
     SearchStore,
+    SearchTimeoutError,
 )
 from log_pipeline.search.query import QuerySyntaxError, parse_query
 from log_pipeline.search.tail import TailHub
@@ -20,9 +22,11 @@ __all__ = [
     "InvalidArgumentError",
     "QuerySyntaxError",
     "RecordNotFoundError",
+    "SearchBusyError",
     "SearchError",
     "SearchPage",
     "SearchStore",
+    "SearchTimeoutError",
     "TailHub",
     "parse_query",
 ]

@@ -23,9 +23,11 @@ __all__ = [
     "Context",
     "InvalidArgumentError",
     "RecordNotFoundError",
+    "SearchBusyError",
     "SearchError",
     "SearchPage",
     "SearchStore",
+    "SearchTimeoutError",
 ]
 
 
@@ -43,6 +45,14 @@ class InvalidArgumentError(SearchError):
 
 class BadCursorError(SearchError):
     """A cursor that this store did not produce."""
+
+
+class SearchBusyError(SearchError):
+    """Every search worker is busy and the line of waiting searches is full: try again later."""
+
+
+class SearchTimeoutError(SearchError):
+    """A search ran past its deadline and was stopped."""
 
 
 @dataclass(frozen=True, slots=True)

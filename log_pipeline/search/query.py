@@ -73,7 +73,11 @@ class QuerySyntaxError(LogPipelineError):
 
     def __init__(self, message: str, column: int) -> None:
         super().__init__(f"{message} at column {column}")
+        self.message = message
         self.column = column
+
+    def __reduce__(self) -> tuple[type[QuerySyntaxError], tuple[str, int]]:
+        return QuerySyntaxError, (self.message, self.column)  # pickled by a search worker process
 
 
 @dataclass(frozen=True, slots=True)

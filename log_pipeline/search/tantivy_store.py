@@ -44,7 +44,7 @@ from log_pipeline.search._tantivy_query import to_tantivy
 from log_pipeline.search.base import Bucket, Context, RecordNotFoundError, SearchError, SearchPage
 from log_pipeline.search.query import FieldRef, Node, Term, parse_query
 
-__all__ = ["TantivyStore"]
+__all__ = ["TantivyReader", "TantivyStore"]
 
 NS = 1_000_000_000
 _MAX_OPEN_WRITERS = 2
@@ -160,14 +160,22 @@ class TantivyStore:
         self._parts: dict[int, _Partition] = {}
         self._writers: OrderedDict[int, tantivy.IndexWriter] = OrderedDict()
         try:
-            path.mkdir(parents=True, exist_ok=True)
-            for child in sorted(path.glob("p*")):
-                if child.is_dir() and child.name[1:].isdigit():
-                    start = int(child.name[1:])
-                    self._parts[start] = self._open(start, child)
+            self._load()
         except (OSError, ValueError) as exc:
             raise SearchError(f"cannot open search store at {path}: {exc}") from exc
+
+    def _load(self) -> None:
+        self._root.mkdir(parents=True, exist_ok=True)
+        for start, child in self._listing():
+            self._parts[start] = self._open(start, child)
         self.apply_retention()
+
+    def _listing(self) -> list[tuple[int, Path]]:
+        return [
+            (int(child.name[1:]), child)
+            for child in sorted(self._root.glob("p*"))
+            if child.name[1:].isdigit() and child.is_dir()
+        ]
 
     def _open(self, start: int, path: Path) -> _Partition:
         try:
@@ -391,6 +399,50 @@ class TantivyStore:
             older, _ = self._ordered(parts, _Scan(src, after=key), before)
             newer, _ = self._ordered(parts, _Scan(src, after=key, descending=False), after)
         return Context(hit, older[::-1], newer)
+
+
+class TantivyReader(TantivyStore):
+    """A read-only :class:`TantivyStore` over an index that another store writes, usually in another process
+    (a search worker, :mod:`log_pipeline.search.workers`): it creates nothing, :meth:`write` and
+    :meth:`apply_retention` raise :class:`~log_pipeline.search.base.SearchError`, and every query first calls
+    :meth:`refresh`."""
+
+    def _load(self) -> None:
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Take up the partitions created and forget those deleted since the last call, and
+        see every commit made so far (the writer is another store, usually in another process).
+
+        Runs before every search, histogram and context. A partition still being created
+        (no ``meta.json`` yet) is left for the next call; one deleted while it is reloaded is forgotten; any
+        other failure is a :class:`~log_pipeline.search.base.SearchError`."""
+        with self._lock:
+            on_disk = dict(self._listing())
+            for start in [s for s in self._parts if s not in on_disk]:
+                del self._parts[start]
+            for start, child in on_disk.items():
+                part = self._parts.get(start)
+                try:
+                    if part is None:
+                        if (child / "meta.json").is_file():
+                            self._parts[start] = _Partition(start, child, tantivy.Index.open(str(child)))
+                    else:
+                        part.index.reload()
+                except (OSError, ValueError) as exc:
+                    self._parts.pop(start, None)
+                    if child.is_dir() and (child / "meta.json").is_file():
+                        raise SearchError(f"cannot read search partition {child.name}: {exc}") from exc
+
+    def write(self, records: Sequence[LogRecord]) -> None:
+        raise SearchError(f"the search store at {self._root} is open read-only")
+
+    def apply_retention(self) -> list[Path]:
+        raise SearchError(f"the search store at {self._root} is open read-only")
+
+    def _snapshot(self, start_ns: int | None, end_ns: int | None) -> list[_Partition]:
+        self.refresh()
+        return super()._snapshot(start_ns, end_ns)
 
 
 def _dir_bytes(path: Path) -> int:

@@ -1,0 +1,245 @@
+"""Search worker processes (log_pipeline.search.workers): the same answers as the in-process path, new
+commits and partitions seen, retention racing searches, a killed worker, a deadline overrun, a full line
+(503 busy), and no worker outliving its server. Real processes (``spawn``) over a real tantivy index; the
+hanging query of ``search_worker_hooks`` stands in for a pathological one so timings are deterministic."""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx
+import orjson
+import pytest
+from fastapi import FastAPI
+from prometheus_client import CollectorRegistry
+
+from log_pipeline.api import logs_router
+from log_pipeline.config import LogsConfig, SearchApiConfig
+from log_pipeline.model import LogRecord
+from log_pipeline.search.base import Bucket, SearchError, SearchTimeoutError
+from log_pipeline.search.render import Body, context_body, search_body
+from log_pipeline.search.tantivy_store import TantivyStore
+from log_pipeline.search.workers import SearchWorkerPool
+from paramedic.logs import LogService
+from tests.log_pipeline.search_worker_hooks import HANG, hang_file, serve_with_hang
+from tests.support.servers import wait_until
+
+NS = 10**9
+T0 = 1_714_564_800 * NS
+PARTITION_S = 60
+RETENTION_S = 14 * 86_400
+DEADLINE_S = 2.0
+LIMITS = SearchApiConfig(search_processes=1, max_queued_searches=1, search_deadline_s=DEADLINE_S)
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _recs(first: int, n: int, word: str, step_ns: int = NS) -> list[LogRecord]:
+    return [
+        LogRecord(f"{i:016x}", T0 + i * step_ns, f"{word} number {i}", {"app": "cart", "instance": "0"})
+        for i in range(first, first + n)
+    ]
+
+
+def _gone(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError):
+        return True
+    return state in ("Z", "X")  # exited (a zombie only waits for init to reap it)
+
+
+class Env:
+    def __init__(self, root: Path, clock: list[int]) -> None:
+        self.root = root
+        self.clock = clock
+        self.registry = CollectorRegistry()
+        self.store = TantivyStore(
+            root,
+            partition_s=PARTITION_S,
+            retention_s=RETENTION_S,
+            clock=lambda: clock[0],
+            registry=CollectorRegistry(),
+        )
+        self.pool = SearchWorkerPool(
+            root, partition_s=PARTITION_S, limits=LIMITS, registry=self.registry, target=serve_with_hang
+        )
+
+    def restarts(self, reason: str) -> float:
+        return (
+            self.registry.get_sample_value("paramedic_log_search_worker_restarts_total", {"reason": reason})
+            or 0.0
+        )
+
+    def gauge(self, name: str) -> float:
+        return self.registry.get_sample_value(name) or 0.0
+
+    async def total(self, q: str = "") -> int:
+        body = orjson.loads((await self.pool.search_body((q, None, None, 10, None), False, LIMITS)).content)
+        return int(body["data"]["total"])
+
+
+async def _until(predicate: Callable[[], bool], what: str, timeout_s: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out after {timeout_s:.0f} s waiting for {what}")
+        await asyncio.sleep(0.02)
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
+    e = Env(tmp_path_factory.mktemp("workers") / "idx", [T0])
+    e.store.write(_recs(0, 300, "alpha"))  # 300 s: five partitions
+    e.pool.start()
+    yield e
+    e.pool.close()
+    e.store.close()
+
+
+async def test_answers_match_the_in_process_path_and_new_commits_are_seen(env: Env) -> None:
+    args = ("alpha OR number", T0, T0 + 250 * NS, 40, None)
+    expected = search_body(env.store, args, True, LIMITS)
+    assert await env.pool.search_body(args, True, LIMITS) == Body(expected)
+    zipped = await env.pool.search_body(args, True, LIMITS, gzip_ok=True)  # compressed in the worker
+    assert zipped.encoding == "gzip" and gzip.decompress(zipped.content) == expected
+    rid = f"{150:016x}"
+    assert await env.pool.context_body(rid, 5, 5, LIMITS) == Body(context_body(env.store, rid, 5, 5, LIMITS))
+    buckets = await env.pool.histogram("alpha", T0, T0 + 299 * NS, 60 * NS)
+    assert buckets == env.store.histogram("alpha", T0, T0 + 299 * NS, 60 * NS)
+    assert buckets == [Bucket(T0 + k * 60 * NS, 60) for k in range(5)]
+
+    assert await env.total("bravo") == 0
+    env.store.write(_recs(300, 100, "bravo"))  # into the last partition and two new ones
+    assert await env.total("bravo") == 100
+    assert await env.total() == 400
+
+
+async def test_a_worker_killed_mid_search_is_a_clean_error_and_is_replaced(env: Env) -> None:
+    marker = hang_file(env.root)
+    marker.unlink(missing_ok=True)
+    before, crashes = env.pool.pids(), env.restarts("crash")
+    task = asyncio.ensure_future(env.pool.search_body((HANG, None, None, 10, None), False, LIMITS))
+    await _until(lambda: marker.exists() and marker.read_text() != "", "the worker to be inside the search")
+    pid = int(marker.read_text())
+    assert pid in before
+    os.kill(pid, signal.SIGKILL)
+    with pytest.raises(SearchError, match="worker stopped") as err:
+        await task
+    assert not isinstance(err.value, SearchTimeoutError)
+    assert env.restarts("crash") == crashes + 1
+    assert await env.total() >= 300  # the next search works, on a new process
+    assert pid not in env.pool.pids() and len(env.pool.pids()) == 1
+
+
+async def test_a_deadline_overrun_is_killed_and_replaced_and_the_line_is_bounded(env: Env) -> None:
+    app = FastAPI()
+    app.include_router(logs_router(env.store, limits=LIMITS, executor=env.pool))
+    transport = httpx.ASGITransport(app=app)
+    before, kills = env.pool.pids(), env.restarts("deadline")
+    async with httpx.AsyncClient(transport=transport, base_url="http://t", timeout=30) as client:
+        url = "/api/v1/logs/search"
+        started = time.monotonic()
+        hang_file(env.root).unlink(missing_ok=True)
+        hang = asyncio.ensure_future(client.get(url, params={"q": HANG}))
+        await _until(lambda: hang_file(env.root).exists(), "the hanging search to reach the worker")
+        queued = asyncio.ensure_future(client.get(url, params={"q": "alpha", "limit": "3"}))
+        await _until(lambda: env.gauge("paramedic_log_search_queued") == 1, "a search waiting in line")
+        refused = await client.get(url, params={"q": "alpha"})  # the worker is busy, the line (1) is full
+        assert refused is not None and refused.status_code == 503
+        assert refused.headers["Retry-After"] == "1" and "busy" in refused.json()["error"]
+        timed_out = await hang
+        assert timed_out.status_code == 503 and timed_out.json()["errorType"] == "timeout"
+        assert DEADLINE_S <= time.monotonic() - started < DEADLINE_S + 10
+        ok = await queued  # waited in line, then ran on the replacement
+        assert ok.status_code == 200 and ok.json()["data"]["total"] >= 300
+        big = await client.get(url, params={"q": "alpha", "limit": "100"})  # httpx takes gzip: compressed
+        assert big.headers["content-encoding"] == "gzip" and len(big.json()["data"]["hits"]) == 100
+    assert env.restarts("deadline") == kills + 1
+    assert all(_gone(p) for p in before) and len(env.pool.pids()) == 1
+    assert env.registry.get_sample_value("paramedic_log_search_rejected_total") >= 1
+
+
+async def test_retention_deleting_partitions_during_searches(tmp_path: Path) -> None:
+    clock = [T0]
+    e = Env(tmp_path / "idx", clock)
+    e.store.write(_recs(0, 20 * PARTITION_S, "charlie"))  # 20 partitions of 60 records
+    await asyncio.to_thread(e.pool.start)
+    try:
+        pids = e.pool.pids()
+        results: list[int | str] = []
+
+        async def searches() -> None:
+            for _ in range(30):
+                try:
+                    results.append(await e.total("charlie"))
+                except SearchError as exc:  # a clean error is allowed, a crash is not
+                    results.append(str(exc))
+
+        def retention() -> None:
+            for k in range(1, 16):  # drop one more partition after each search answered
+                wait_until(lambda k=k: len(results) >= k, 20, f"search {k}", interval_s=0.005)
+                clock[0] = T0 + (k * PARTITION_S + RETENTION_S) * NS
+                assert len(e.store.apply_retention()) == 1
+
+        await asyncio.gather(searches(), asyncio.to_thread(retention))
+        counts = [r for r in results if isinstance(r, int)]
+        assert counts and all(c % PARTITION_S == 0 and c <= 20 * PARTITION_S for c in counts)
+        assert e.pool.pids() == pids and e.restarts("crash") == 0
+        assert await e.total("charlie") == 5 * PARTITION_S  # the five partitions retention kept
+    finally:
+        e.pool.close()
+        e.store.close()
+
+
+async def test_workers_stop_with_the_log_service(tmp_path: Path) -> None:
+    cfg = LogsConfig.model_validate(
+        {
+            "relp": None,
+            "syslog_tcp": None,
+            "syslog_udp": None,
+            "spool": {"path": "spool"},
+            "search": {"type": "embedded", "path": "search"},
+            "search_api": {"search_processes": 2},
+        }
+    )
+    service = LogService(cfg, base_dir=tmp_path, appender=None, registry=CollectorRegistry())
+    await service.start()
+    assert service.searchers is not None
+    pids = service.searchers.pids()
+    assert len(pids) == 2
+    await service.stop()
+    assert all(_gone(p) for p in pids)
+
+
+def test_workers_exit_when_their_server_is_killed(tmp_path: Path) -> None:
+    script = textwrap.dedent(
+        f"""
+        import sys, time
+        from pathlib import Path
+        from log_pipeline.config import SearchApiConfig
+        from log_pipeline.search.workers import SearchWorkerPool
+        pool = SearchWorkerPool(Path({str(tmp_path / "idx")!r}), partition_s=60,
+                                limits=SearchApiConfig(search_processes=2))
+        pool.start()
+        print(*pool.pids(), flush=True)
+        time.sleep(600)
+        """
+    )
+    server = subprocess.Popen([sys.executable, "-c", script], cwd=REPO, stdout=subprocess.PIPE, text=True)
+    try:
+        assert server.stdout is not None
+        pids = [int(p) for p in server.stdout.readline().split()]
+        assert len(pids) == 2 and not any(_gone(p) for p in pids)
+    finally:
+        server.kill()
+        server.wait(10)
+    wait_until(lambda: all(_gone(p) for p in pids), 10, "the workers of a killed server to exit")
