@@ -8,8 +8,9 @@ from the origin, ``.`` → ``_`` (``cc.requests.outstanding`` → ``requests_out
 Real values where the simulator has them: Log Cache's own ``ingress``/``expired``/``cache_period`` (the
 envelope store), the syslog agent's ``egress``/``dropped``/``drains`` (the drain writer's counters, via
 ``drain_stats``), BOSH ``system_healthy`` of the router and cell VMs (``vm_health``: does HAProxy /
-supervisord answer) and ``system_cpu_user``/``system_mem_percent``/``system_disk_system_percent`` (this
-host's, the same for every VM: they all run here). Everything else is a small model: a healthy baseline per
+supervisord answer), ``system_cpu_user`` (the user CPU share since the previous sample, /proc/stat),
+``system_mem_percent`` and ``system_disk_*_percent`` (this host's, the same for every VM: they all run here).
+Everything else is a small model: a healthy baseline per
 knob (:data:`KNOBS`) that tests and the demo turn with :meth:`ComponentModel.degrade` (e.g.
 ``degrade("doppler_dropped", 50.0)``: 50 envelopes/s dropped) and :meth:`ComponentModel.restore`; rate
 knobs (``*_rate``/``*_dropped``, per second) accumulate into counters between samples.
@@ -17,7 +18,6 @@ knobs (``*_rate``/``*_dropped``, per second) accumulate into counters between sa
 
 from __future__ import annotations
 
-import os
 import shutil
 import threading
 from collections.abc import Callable, Mapping
@@ -56,8 +56,32 @@ class DrainStats:
     drains: int
 
 
+def _cpu_jiffies() -> tuple[float, float] | None:
+    """(user + nice, total) jiffies of all CPUs from /proc/stat; None when it cannot be read."""
+    try:
+        fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+        values = [float(f) for f in fields]
+    except (OSError, ValueError, IndexError):
+        return None
+    return values[0] + values[1], sum(values)
+
+
+class _CpuUser:
+    """``system.cpu.user`` as BOSH reports it: the share of CPU time spent in user space since the previous
+    sample (from /proc/stat deltas), not the load average."""
+
+    def __init__(self) -> None:
+        self._last = _cpu_jiffies()
+
+    def percent(self) -> float:
+        now = _cpu_jiffies()
+        last, self._last = self._last, now
+        if now is None or last is None or now[1] <= last[1]:
+            return 0.0
+        return min(100.0, 100.0 * (now[0] - last[0]) / (now[1] - last[1]))
+
+
 def _host_vitals() -> dict[str, float]:
-    cpus = os.cpu_count() or 1
     mem: dict[str, int] = {}
     try:
         for line in Path("/proc/meminfo").read_text().splitlines():
@@ -68,7 +92,6 @@ def _host_vitals() -> dict[str, float]:
     total, avail = mem.get("MemTotal", 0), mem.get("MemAvailable", 0)
     disk = shutil.disk_usage("/")
     return {
-        "system_cpu_user": min(100.0, os.getloadavg()[0] / cpus * 100),
         "system_mem_percent": (total - avail) / total * 100 if total else 0.0,
         "system_disk_system_percent": disk.used / disk.total * 100 if disk.total else 0.0,
         # one disk here: BOSH VMs' ephemeral and persistent disks are both this machine's root file system
@@ -99,6 +122,7 @@ class ComponentModel:
         self._totals: dict[str, float] = {}
         self._last: float | None = None
         self._lock = threading.Lock()
+        self._cpu = _CpuUser()
 
     def degrade(self, knob: str, value: float) -> None:
         """Set ``knob`` (see :data:`KNOBS`) to ``value``; ``ValueError`` names the known knobs."""
@@ -203,7 +227,7 @@ class ComponentModel:
         return points
 
     def _bosh(self, now: float) -> list[Point]:
-        vitals = _host_vitals()
+        vitals = {"system_cpu_user": self._cpu.percent(), **_host_vitals()}
         points = []
         for job, count in self.vms:
             probe = self.vm_health.get(job)
