@@ -222,7 +222,7 @@ class CloudFoundryViews:
             app_columns=_app_columns(),
             apps_expr=_apps_expr(),
             group_by=(n.ORG, n.SPACE),
-            platform_rows=False,  # the adapter names apps by name, rows are keyed by GUID
+            platform_rows=False,  # rows come from the GUID-keyed series (with org/space), no CC call
             panels=(_capacity(memory_chunk_mib), _diego(), _cloud_controller(), _bosh()),
         )
 
@@ -242,7 +242,7 @@ class CloudFoundryViews:
                 f"or group by ({by}) ({n.CONTAINER_MEMORY}{{{n.SOURCE_ID}={q}}})"
             ),
             identity_labels=(n.APP_NAME, n.ORG, n.SPACE),
-            platform_instances=False,  # the adapter looks apps up by name; the key here is a GUID
+            platform_instances=False,  # instances from the container series, no CC call per page view
             alert_label=n.APP_GUID,  # alerts on the per-app KPI series carry its app_guid label
-            actions_by_name=True,  # the adapter (and so the audit log) names apps by name
+            actions_by_name=False,  # CF policies target the app GUID (app_label: app_guid)
         )

@@ -247,6 +247,8 @@ def test_dashboards_and_timeline_on_the_foundation(story: Story) -> None:
     ).json()
     kinds = {(e.get("source"), e.get("type")) for e in events["events"]}
     assert ("platform", "deployment") in kinds, events
+    # Paramedic's own action (the rolling restart of the story) is on the app's timeline, found by GUID
+    assert any(e.get("kind") == "action" for e in events["events"]), events
     assert not events.get("notes"), events["notes"]
     twin = httpx.get(
         f"{story.api}/apps/{GLOBEX.guid}/events.json",
@@ -255,6 +257,7 @@ def test_dashboards_and_timeline_on_the_foundation(story: Story) -> None:
         timeout=30,
     ).json()
     assert ("platform", "deployment") not in {(e.get("source"), e.get("type")) for e in twin["events"]}
+    assert not any(e.get("kind") == "action" for e in twin["events"]), twin
 
 
 def _bad_revision(story: Story) -> str:
