@@ -317,10 +317,12 @@ def test_app_page_quotes_a_hostile_key(served: Served) -> None:
 
 
 class _Recorded:
-    """Remediation actions as the audit log gives them (the CF adapter names apps by name)."""
+    """Remediation actions as the audit log gives them: CF policies target the app GUID (app_label:
+    app_guid), so the audit log names the app by its GUID."""
 
-    def __init__(self, created_at: float) -> None:
+    def __init__(self, created_at: float, guid: str) -> None:
         self.created_at = created_at
+        self.guid = guid
         self.asked: list[str | None] = []
 
     def recent(
@@ -333,7 +335,7 @@ class _Recorded:
             "status": "succeeded",
             "created_at": self.created_at,
         }
-        return [action] if app == "api" else []
+        return [action] if app == self.guid else []
 
 
 class _Firing:
@@ -355,7 +357,7 @@ def test_timeline_markers_and_alert_links_follow_the_guid() -> None:
     _write_apps(w, (app,), _loads((app,)))
     alert = {"alertname": "CFAppErrors", "app": app.name, "app_guid": app.guid, "alertstate": "firing"}
     w.gauge({"__name__": "ALERTS", **alert}, 1.0)
-    actions = _Recorded(now - 30)
+    actions = _Recorded(now - 30, app.guid)
     sources = Sources(
         metrics=PromqlMetricsReader(store), actions=actions, alerts=_Firing({**alert, "severity": "page"})
     )
@@ -365,8 +367,8 @@ def test_timeline_markers_and_alert_links_follow_the_guid() -> None:
     events = c.get(f"/apps/{app.guid}/events.json", params={"start": now - 900, "end": now}).json()["events"]
     assert [e["kind"] for e in events] == ["alert", "action"]
     assert events[0]["text"] == "CFAppErrors"
-    assert actions.asked == ["api"]  # by the name the labels give, not by the GUID
-    # the other `api` (no series here: no alert of its own, no name to look its actions up by)
+    assert actions.asked == [app.guid]  # by the GUID: the name `api` is the twin's too
+    # the other `api`: no alert of its own, and the actions of acme/dev/api are not its own
     quiet = c.get(f"/apps/{other.guid}/events.json", params={"start": now - 900, "end": now}).json()["events"]
     assert [e["kind"] for e in quiet] == []
     html = c.get("/").text
