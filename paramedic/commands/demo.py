@@ -138,13 +138,6 @@ def deploy(
             f"paramedic demo deploy: no demo is running for {data_dir} (start one: paramedic demo)", err=True
         )
         raise typer.Exit(1)
-    if record.get("platform") == "cloudfoundry":
-        typer.echo(
-            "paramedic demo deploy: works on the local demo only; on the Cloud Foundry demo a deployment "
-            "goes through the Cloud Controller (POST /v3/deployments) or Paramedic's canary policies",
-            err=True,
-        )
-        raise typer.Exit(1)
     try:
         step_list = [int(x) for x in steps.split(",")] if steps else None
     except ValueError:
@@ -153,7 +146,7 @@ def deploy(
     req = DemoDeploy(app_name, version, bad=bad, steps=step_list, step_duration_s=step_duration_s, wait=wait)
     try:
         code = demo_remediation.deploy(record, data_dir, req, typer.echo)
-    except DemoApiError as exc:
+    except (DemoApiError, DemoError) as exc:
         raise typer.BadParameter(str(exc)) from exc
     raise typer.Exit(code)
 

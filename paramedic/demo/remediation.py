@@ -19,6 +19,8 @@ import httpx
 import yaml
 from prometheus_client import CollectorRegistry
 
+from paramedic.demo._cf_apps import local_app_for
+from paramedic.demo._cf_deploy import cf_app_guid, cf_revision_guid
 from paramedic.demo._output import DemoApiError, Echo
 from platforms.local import LocalPlatformError
 from platforms.local.adapter import LocalPlatform
@@ -95,13 +97,18 @@ def deploy(record: dict[str, Any], data_dir: Path, req: DemoDeploy, echo: Echo) 
     """Create the revision, start the blue-green through the API; with ``req.wait``, follow it to its end.
     Returns the exit code; :class:`DemoApiError` when an API call fails."""
     env = {} if req.bad is None else {"SAMPLE_APP_FAULT": req.bad}
+    cloudfoundry = record.get("platform") == "cloudfoundry"
+    local_app = local_app_for(record, req.app) if cloudfoundry else req.app
     platform = LocalPlatform(Path(record["state_dir"]), registry=CollectorRegistry())
     try:
-        revision = platform.create_revision(req.app, req.version, env=env)
+        revision = platform.create_revision(local_app, req.version, env=env)
     except LocalPlatformError as exc:
         echo(f"paramedic demo deploy: {exc}", err=True)
         return 1
     body: dict[str, Any] = {"app": req.app, "revision": revision.id}
+    if cloudfoundry:  # a canary through CC deployments, judged on Log Cache's per-instance router data
+        guid = cf_app_guid(record, req.app)
+        body = {"app": guid, "revision": cf_revision_guid(record, guid, req.version), "gates": "cloudfoundry"}
     if req.steps:
         body["steps"] = req.steps
     if req.step_duration_s is not None:
@@ -109,7 +116,8 @@ def deploy(record: dict[str, Any], data_dir: Path, req: DemoDeploy, echo: Echo) 
     rec = _api(record, data_dir, "POST", "/api/v1/deployments", body)
     action_id = rec["id"]
     fault = f" with the {req.bad} fault baked in" if req.bad else ""
-    echo(f"deploying {req.app} {revision.id} (version {req.version}{fault}) blue-green as action {action_id}")
+    how = "as a canary through the Cloud Controller" if cloudfoundry else "blue-green"
+    echo(f"deploying {req.app} {body['revision']} (version {req.version}{fault}) {how} as action {action_id}")
     echo(f"  follow it: GET {record['api_url']}/api/v1/actions/{action_id}")
     if not req.wait:
         return 0

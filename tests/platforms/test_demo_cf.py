@@ -132,11 +132,31 @@ def test_demo_fault_names_the_valid_cf_apps(demo: Demo) -> None:
 
 
 @pytest.mark.integration
-def test_demo_deploy_is_refused_on_the_cf_demo(demo: Demo) -> None:
+def test_demo_deploy_starts_a_canary_through_the_cloud_controller(demo: Demo) -> None:
+    """`paramedic demo deploy` on the CF demo: the new revision is found through the CC and deployed as a
+    canary by Paramedic with the CF gates (the judging itself is tests/cloudfoundry_e2e's)."""
     out = _cli(
-        "demo", "deploy", "--data-dir", str(demo.data_dir), "--app", "api-acme-prod", "--version", "2.0.0"
+        "demo", "deploy", "--data-dir", str(demo.data_dir), "--app", "acme/dev/api", "--version", "2.0.0-bad",
+        "--bad", "errors", "--no-wait",
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    assert "as a canary through the Cloud Controller" in out.stdout, out.stdout
+    action_id = out.stdout.split(" as action ")[1].split()[0]
+    calls: list[str] = []
+
+    def started() -> bool:
+        resp = httpx.get(f"{demo.api}/api/v1/actions/{action_id}", headers=demo.auth_headers, timeout=10)
+        calls[:] = [e["data"]["call"] for e in resp.json()["events"] if e["kind"] == "platform_call"]
+        return "start_deployment" in calls
+
+    wait_until(started, 60, "the canary's CC deployment to start")
+    guid = next(
+        a["guid"] for a in demo.record()["foundation"]["apps"] if (a["org"], a["space"]) == ("acme", "dev")
     )
-    assert out.returncode == 1 and "works on the local demo only" in out.stderr
+    action = httpx.get(f"{demo.api}/api/v1/actions/{action_id}", headers=demo.auth_headers, timeout=10).json()
+    assert action["target"]["app"] == guid, action["target"]
+    out = _cli("demo", "deploy", "--data-dir", str(demo.data_dir), "--app", "acme/qa/api", "--version", "3")
+    assert out.returncode != 0 and "no Cloud Foundry app 'acme/qa/api'" in out.stderr, out.stderr
 
 
 def test_local_app_for_maps_only_cf_names() -> None:
