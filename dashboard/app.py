@@ -143,7 +143,9 @@ class DashboardPages:
                 "queries": c.queries(app),
                 "legend": c.legend,
                 "names": list(c.names),
-                "logs": [f"app:{_log_term(app)} AND level:{lv}" for lv in c.logs] if log_search else [],
+                "logs": [f"{spec.log_field}:{_log_term(app)} AND level:{lv}" for lv in c.logs]
+                if log_search
+                else [],
                 "note": "Log search is not configured." if c.logs and not log_search else "",
                 "logNames": list(c.logs),
             }
@@ -162,6 +164,7 @@ class DashboardPages:
             instances=instances,
             instances_error=error,
             instance_expr=spec.instance_expr,
+            log_field=spec.log_field,
             quote=quote,
             **session_context(request),
         )

@@ -130,3 +130,4 @@ class AppSpec:
     platform_instances: bool = True
     alert_label: str = "app"
     actions_by_name: bool = False
+    log_field: str = "app"  # the log search field holding the key (CF drains: the app GUID is `app_guid`)

@@ -245,4 +245,5 @@ class CloudFoundryViews:
             platform_instances=False,  # instances from the container series, no CC call per page view
             alert_label=n.APP_GUID,  # alerts on the per-app KPI series carry its app_guid label
             actions_by_name=False,  # CF policies target the app GUID (app_label: app_guid)
+            log_field="app_guid",  # syslog drains: app-name = the GUID (the `app` label is the name)
         )

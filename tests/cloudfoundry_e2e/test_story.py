@@ -238,6 +238,12 @@ def test_dashboards_and_timeline_on_the_foundation(story: Story) -> None:
     assert ACME.guid in html and GLOBEX.guid in html and "globex" in html
     page = httpx.get(f"{story.api}/apps/{ACME.guid}", headers=headers, timeout=30)
     assert page.status_code == 200 and "acme" in page.text and "prod" in page.text
+    assert "app_guid:" in page.text  # the logs links search the drain's app GUID, not the shared name
+    # the app's logs came through the foundation's syslog drain with CF's org.space.app hostname
+    logs = story.get("/api/v1/logs/search", q=f'app_guid:"{ACME.guid}"', limit=5)["data"]
+    assert logs["total"] > 0, logs
+    where = {(h["labels"].get("org"), h["labels"].get("space"), h["labels"].get("app")) for h in logs["hits"]}
+    assert where == {("acme", "prod", "api")}, logs["hits"][:2]
     now = time.time()
     events = httpx.get(
         f"{story.api}/apps/{ACME.guid}/events.json",
