@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from paramedic.demo._output import DemoError
-from platforms.local.processes import ChildProcess, ProcessRecord, pid_start_time
+from platforms.local.processes import ChildProcess, ProcessRecord, children_by_parent, pid_start_time
 
 __all__ = ["MAX_CREDENTIALS_LINE", "descendants", "read_credentials", "spawn_stack"]
 
@@ -79,23 +79,9 @@ def read_credentials(child: ChildProcess, timeout_s: float) -> dict[str, Any]:
     return creds
 
 
-def _children_map() -> dict[int, list[int]]:
-    tree: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        ppid = int(stat[stat.rindex(")") + 2 :].split()[1])
-        tree.setdefault(ppid, []).append(int(entry.name))
-    return tree
-
-
 def descendants(pid: int) -> list[ProcessRecord]:
     """Every live descendant of ``pid`` (named after its ``comm``), parents before their children."""
-    tree, out, todo = _children_map(), [], [pid]
+    tree, out, todo = children_by_parent(), [], [pid]
     while todo:
         for child in tree.get(todo.pop(0), []):
             start = pid_start_time(child)

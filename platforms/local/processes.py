@@ -17,7 +17,31 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["ChildProcess", "ProcessRecord", "pid_start_time", "process_alive", "spawn", "stop_pid"]
+__all__ = [
+    "ChildProcess",
+    "ProcessRecord",
+    "children_by_parent",
+    "pid_start_time",
+    "process_alive",
+    "spawn",
+    "stop_pid",
+]
+
+
+def children_by_parent() -> dict[int, list[int]]:
+    """Every live process's pid under its parent's pid (from /proc; processes that exit meanwhile are
+    skipped)."""
+    tree: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        ppid = int(stat[stat.rindex(")") + 2 :].split()[1])
+        tree.setdefault(ppid, []).append(int(entry.name))
+    return tree
 
 
 def pid_start_time(pid: int) -> int | None:

@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 
-from platforms.local.processes import pid_start_time
+from platforms.local.processes import children_by_parent, pid_start_time
 from tests.support.servers import ManagedProcess, free_port, require_binary, wait_until
 
 __all__ = ["Demo", "descendants", "paramedic_cli", "processes_mentioning", "running_demo"]
@@ -108,23 +108,9 @@ def running_demo(
         proc.stop(30)
 
 
-def _children_of() -> dict[int, list[int]]:
-    tree: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        ppid = int(stat[stat.rindex(")") + 2 :].split()[1])
-        tree.setdefault(ppid, []).append(int(entry.name))
-    return tree
-
-
 def descendants(pid: int) -> set[tuple[int, int]]:
     """(pid, start time) of every live descendant of ``pid``."""
-    tree, out, todo = _children_of(), set(), [pid]
+    tree, out, todo = children_by_parent(), set(), [pid]
     while todo:
         for child in tree.get(todo.pop(), []):
             start = pid_start_time(child)
