@@ -11,12 +11,14 @@ import hashlib
 import json
 import secrets
 import threading
-from dataclasses import asdict, dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal, get_args
+from typing import Any, Literal, get_args
 
 from paramedic.auth._files import write_private
+from platforms.tenancy import FOUNDATION, Grant, Scope, TenancyError
 
 __all__ = [
     "RANKED_ROLES",
@@ -26,6 +28,9 @@ __all__ = [
     "TokenError",
     "TokenInfo",
     "TokenStore",
+    "check_scoped_role",
+    "grants_from_json",
+    "grants_json",
     "role_allows",
 ]
 
@@ -51,6 +56,41 @@ class Principal:
 
     name: str
     role: Role
+    scope: Scope = FOUNDATION
+
+    @classmethod
+    def scoped(cls, name: str, role: Role, grants: Sequence[Grant]) -> Principal:
+        """A principal of ``role`` foundation-wide (no ``grants``), else scoped to ``grants``: its ``role``
+        (what the route table checks) is then the highest of its grants' roles, and every handler checks
+        the org/space of what it reads or changes against ``scope``."""
+        if not grants:
+            return cls(name, role)
+        top: Role = "operator" if any(g.role == "operator" for g in grants) else "viewer"
+        return cls(name, top, Scope.of(list(grants)))
+
+
+def grants_from_json(raw: object) -> tuple[Grant, ...]:
+    """The ``scopes`` list of a token or user record (absent: foundation-wide)."""
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        raise TypeError("scopes must be a list")
+    try:
+        return tuple(sorted(Grant.from_json(g) for g in raw))
+    except (TenancyError, KeyError) as exc:
+        raise TypeError(f"bad scope: {exc}") from exc
+
+
+def grants_json(grants: Sequence[Grant]) -> list[dict[str, str]]:
+    return [g.to_json() for g in grants]
+
+
+def check_scoped_role(role: Role, grants: Sequence[Grant]) -> None:
+    """Scoped principals are viewers or operators of their spaces (admin, alert-sender: foundation-wide)."""
+    if grants and role not in {"viewer", "operator"}:
+        raise TokenError(
+            f"role {role!r} is foundation-wide: a scoped (--space/--org) role is viewer or operator"
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +99,18 @@ class TokenInfo:
     role: Role
     sha256: str
     created_at: str  # RFC 3339
+    grants: tuple[Grant, ...] = field(default=())
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "name": self.name,
+            "role": self.role,
+            "sha256": self.sha256,
+            "created_at": self.created_at,
+        }
+        if self.grants:
+            out["scopes"] = grants_json(self.grants)
+        return out
 
 
 class TokenError(Exception):
@@ -92,7 +144,13 @@ class TokenStore:
         try:
             raw = json.loads(self.path.read_text(encoding="utf-8"))
             tokens = [
-                TokenInfo(str(t["name"]), self._role(t["role"]), str(t["sha256"]), str(t["created_at"]))
+                TokenInfo(
+                    str(t["name"]),
+                    self._role(t["role"]),
+                    str(t["sha256"]),
+                    str(t["created_at"]),
+                    grants_from_json(t.get("scopes")),
+                )
                 for t in raw["tokens"]
             ]
         except (OSError, ValueError, KeyError, TypeError) as exc:
@@ -119,14 +177,24 @@ class TokenStore:
             info = self._by_digest.get(digest)
         if info is None or not secrets.compare_digest(info.sha256, digest):
             return None
-        return Principal(info.name, info.role)
+        return Principal.scoped(info.name, info.role, info.grants)
 
     # -- writing --------------------------------------------------------------------------------------------
 
-    def create(self, name: str, role: str, *, replace: bool = False, now: datetime | None = None) -> str:
+    def create(
+        self,
+        name: str,
+        role: str,
+        *,
+        replace: bool = False,
+        now: datetime | None = None,
+        grants: Sequence[Grant] = (),
+    ) -> str:
         """Store a new token and return it (the only time it is visible). A taken ``name`` is an error
-        unless ``replace``, which revokes the old token of that name."""
+        unless ``replace``, which revokes the old token of that name. ``grants``: scope the token to these
+        orgs/spaces (each grant carries the role; ``role`` must then be viewer or operator)."""
         checked = self._role(role)
+        check_scoped_role(checked, grants)
         if not name or not name.isprintable() or len(name) > 100:
             raise TokenError("a token name must be 1-100 printable characters")
         token = secrets.token_urlsafe(32)
@@ -136,7 +204,8 @@ class TokenStore:
             if any(t.name == name for t in self._tokens) and not replace:
                 raise TokenError(f"a token named {name!r} exists: revoke it first or pick another name")
             kept = [t for t in self._tokens if t.name != name]
-            self._write([*kept, TokenInfo(name, checked, _digest(token), created)])
+            scoped = tuple(sorted(set(grants)))
+            self._write([*kept, TokenInfo(name, checked, _digest(token), created, scoped)])
         return token
 
     def revoke(self, name: str) -> bool:
@@ -150,6 +219,6 @@ class TokenStore:
         return True
 
     def _write(self, tokens: list[TokenInfo]) -> None:
-        write_private(self.path, json.dumps({"tokens": [asdict(t) for t in tokens]}, indent=2) + "\n")
+        write_private(self.path, json.dumps({"tokens": [t.to_json() for t in tokens]}, indent=2) + "\n")
         self._stamp = None  # re-read on next use (picks up the new mtime)
         self._load()

@@ -11,15 +11,26 @@ from __future__ import annotations
 
 import json
 import threading
-from dataclasses import asdict, dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 from paramedic.auth._files import write_private
-from paramedic.auth._store import RANKED_ROLES, Principal, Role, TokenError
+from paramedic.auth._store import (
+    RANKED_ROLES,
+    Principal,
+    Role,
+    TokenError,
+    check_scoped_role,
+    grants_from_json,
+    grants_json,
+)
+from platforms.tenancy import Grant
 
 __all__ = ["MIN_PASSWORD_LENGTH", "UserError", "UserInfo", "UserStore"]
 
@@ -38,6 +49,21 @@ class UserInfo:
     role: Role
     password_hash: str  # argon2id, PHC string format
     created_at: str  # RFC 3339
+    grants: tuple[Grant, ...] = field(default=())
+
+    def principal(self) -> Principal:
+        return Principal.scoped(self.name, self.role, self.grants)
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "name": self.name,
+            "role": self.role,
+            "password_hash": self.password_hash,
+            "created_at": self.created_at,
+        }
+        if self.grants:
+            out["scopes"] = grants_json(self.grants)
+        return out
 
 
 class UserStore:
@@ -63,7 +89,13 @@ class UserStore:
         try:
             raw = json.loads(self.path.read_text(encoding="utf-8"))
             users = [
-                UserInfo(str(u["name"]), _role(u["role"]), str(u["password_hash"]), str(u["created_at"]))
+                UserInfo(
+                    str(u["name"]),
+                    _role(u["role"]),
+                    str(u["password_hash"]),
+                    str(u["created_at"]),
+                    grants_from_json(u.get("scopes")),
+                )
                 for u in raw["users"]
             ]
         except (OSError, ValueError, KeyError, TypeError) as exc:
@@ -80,7 +112,7 @@ class UserStore:
         with self._lock:
             self._load()
             info = self._users.get(name)
-        return None if info is None else Principal(info.name, info.role)
+        return None if info is None else info.principal()
 
     def authenticate(self, name: str, password: str) -> Principal | None:
         """The principal when ``password`` is ``name``'s; None otherwise (same cost for unknown names)."""
@@ -93,18 +125,30 @@ class UserStore:
             self._hasher.verify(info.password_hash if info else self._dummy_hash or "", password)
         except (VerifyMismatchError, VerificationError, InvalidHashError):
             return None
-        return None if info is None else Principal(info.name, info.role)
+        return None if info is None else info.principal()
 
     def create(
-        self, name: str, role: str, password: str, *, replace: bool = False, now: datetime | None = None
+        self,
+        name: str,
+        role: str,
+        password: str,
+        *,
+        replace: bool = False,
+        now: datetime | None = None,
+        grants: Sequence[Grant] = (),
     ) -> UserInfo:
+        """Store a user; ``grants`` scope it to orgs/spaces (``role`` must then be viewer or operator)."""
         checked = _role(role)
+        try:
+            check_scoped_role(checked, grants)
+        except TokenError as exc:
+            raise UserError(str(exc)) from None
         if not name or not name.isprintable() or len(name) > 100 or name != name.strip() or ":" in name:
             raise UserError("a user name must be 1-100 printable characters, no ':' or surrounding spaces")
         if len(password) < MIN_PASSWORD_LENGTH:
             raise UserError(f"a password must be at least {MIN_PASSWORD_LENGTH} characters")
         created = (now or datetime.now(UTC)).isoformat().replace("+00:00", "Z")
-        info = UserInfo(name, checked, self._hasher.hash(password), created)
+        info = UserInfo(name, checked, self._hasher.hash(password), created, tuple(sorted(set(grants))))
         with self._lock:
             self._load()
             if name in self._users and not replace:
@@ -122,7 +166,7 @@ class UserStore:
         return True
 
     def _write(self, users: list[UserInfo]) -> None:
-        write_private(self.path, json.dumps({"users": [asdict(u) for u in users]}, indent=2) + "\n")
+        write_private(self.path, json.dumps({"users": [u.to_json() for u in users]}, indent=2) + "\n")
         self._stamp = None
         self._load()
 

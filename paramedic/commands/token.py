@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from paramedic.auth import ROLES, TokenError, TokenStore, tokens_path
+from paramedic.commands._scopes import ORG_OPTION, SPACE_OPTION, describe, grants_or_exit
 from paramedic.config import AuthConfig, ConfigError, load_config
 
 app = typer.Typer(
@@ -44,23 +45,29 @@ def create(
         "--role",
         help=f"One of {', '.join(ROLES)} (alert-sender: for Prometheus, may only POST /api/v2/alerts).",
     ),
+    space: list[str] | None = SPACE_OPTION,
+    org: list[str] | None = ORG_OPTION,
     config: Path = _CONFIG,
     tokens_file: Path | None = _FILE,
 ) -> None:
     """Create a token and print it once (only its sha256 is stored)."""
+    grants = grants_or_exit("paramedic token create", role, space, org)
     store = _store(config, tokens_file)
     try:
-        token = store.create(name, role)
+        token = store.create(name, role, grants=grants)
     except TokenError as exc:
         typer.echo(f"paramedic token create: {exc}", err=True)
         raise typer.Exit(1) from None
-    typer.echo(f"created token {name!r} (role {role}) in {store.path}; it is shown only now:", err=True)
+    where = describe(grants)
+    typer.echo(
+        f"created token {name!r} (role {role}, {where}) in {store.path}; it is shown only now:", err=True
+    )
     typer.echo(token)
 
 
 @app.command("list")
 def list_tokens(config: Path = _CONFIG, tokens_file: Path | None = _FILE) -> None:
-    """List tokens: name, role, created_at (never the token)."""
+    """List tokens: name, role, created_at, scope (never the token)."""
     store = _store(config, tokens_file)
     try:
         tokens = store.tokens()
@@ -68,7 +75,7 @@ def list_tokens(config: Path = _CONFIG, tokens_file: Path | None = _FILE) -> Non
         typer.echo(f"paramedic token list: {exc}", err=True)
         raise typer.Exit(1) from None
     for t in tokens:
-        typer.echo(f"{t.name}\t{t.role}\t{t.created_at}")
+        typer.echo(f"{t.name}\t{t.role}\t{t.created_at}\t{describe(list(t.grants))}")
 
 
 @app.command("revoke")

@@ -12,6 +12,7 @@ from pathlib import Path
 import typer
 
 from paramedic.auth import MIN_PASSWORD_LENGTH, RANKED_ROLES, AuthConfig, UserError, UserStore, users_path
+from paramedic.commands._scopes import ORG_OPTION, SPACE_OPTION, describe, grants_or_exit
 from paramedic.config import ConfigError, load_config
 
 app = typer.Typer(help="Manage web UI users (roles: viewer < operator < admin).", no_args_is_help=True)
@@ -58,22 +59,25 @@ def create(
         None, "--password-file", help=f"Read the password (>= {MIN_PASSWORD_LENGTH} chars) from this file."
     ),
     replace: bool = typer.Option(False, "--replace", help="Replace an existing user (new password/role)."),
+    space: list[str] | None = SPACE_OPTION,
+    org: list[str] | None = ORG_OPTION,
     config: Path = _CONFIG,
     users_file: Path | None = _FILE,
 ) -> None:
     """Create a user with a password (prompted, or from --password-file)."""
+    grants = grants_or_exit("paramedic user create", role, space, org)
     store = _store(config, users_file)
     try:
-        store.create(name, role, _password(password_file), replace=replace)
+        store.create(name, role, _password(password_file), replace=replace, grants=grants)
     except UserError as exc:
         typer.echo(f"paramedic user create: {exc}", err=True)
         raise typer.Exit(1) from None
-    typer.echo(f"created user {name!r} (role {role}) in {store.path}")
+    typer.echo(f"created user {name!r} (role {role}, {describe(grants)}) in {store.path}")
 
 
 @app.command("list")
 def list_users(config: Path = _CONFIG, users_file: Path | None = _FILE) -> None:
-    """List users: name, role, created_at (never the hash)."""
+    """List users: name, role, created_at, scope (never the hash)."""
     store = _store(config, users_file)
     try:
         users = store.users()
@@ -81,7 +85,7 @@ def list_users(config: Path = _CONFIG, users_file: Path | None = _FILE) -> None:
         typer.echo(f"paramedic user list: {exc}", err=True)
         raise typer.Exit(1) from None
     for u in users:
-        typer.echo(f"{u.name}\t{u.role}\t{u.created_at}")
+        typer.echo(f"{u.name}\t{u.role}\t{u.created_at}\t{describe(list(u.grants))}")
 
 
 @app.command("delete")
