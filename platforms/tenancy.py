@@ -20,7 +20,7 @@ rule: readers filter with :meth:`Scope.sees_labels` or push :meth:`Scope.selecto
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, get_args
 
@@ -32,6 +32,7 @@ __all__ = [
     "GrantRole",
     "Scope",
     "TenancyError",
+    "normalized",
     "parse_grant",
     "scope_of",
 ]
@@ -47,7 +48,7 @@ class TenancyError(ValueError):
     """A malformed grant (org/space name or role)."""
 
 
-@dataclass(frozen=True, slots=True, order=True)
+@dataclass(frozen=True, slots=True)
 class Grant:
     """``role`` on the space ``org/space``, or on every space of ``org`` when ``space`` is None."""
 
@@ -84,6 +85,11 @@ class Grant:
         return parse_grant(org + ("" if space is None else f"/{space}"), str(raw["role"]))
 
 
+def normalized(grants: Iterable[Grant]) -> tuple[Grant, ...]:
+    """``grants`` without duplicates, in a stable order (org, space, role; an org grant first)."""
+    return tuple(sorted(set(grants), key=lambda g: (g.org, g.space is not None, g.space or "", g.role)))
+
+
 def parse_grant(tenant: str, role: str) -> Grant:
     """``ORG/SPACE`` or ``ORG`` with ``role``; :class:`TenancyError` names what is wrong."""
     if role not in GRANT_ROLES:
@@ -105,9 +111,9 @@ class Scope:
     grants: tuple[Grant, ...] | None = None
 
     @classmethod
-    def of(cls, grants: tuple[Grant, ...] | list[Grant]) -> Scope:
+    def of(cls, grants: Iterable[Grant]) -> Scope:
         """A scope of these grants (sorted, duplicates dropped); an empty list sees nothing."""
-        return cls(tuple(sorted(set(grants))))
+        return cls(normalized(grants))
 
     @property
     def is_foundation(self) -> bool:

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Literal, get_args
 
 from paramedic.auth._files import write_private
-from platforms.tenancy import FOUNDATION, Grant, Scope, TenancyError
+from platforms.tenancy import FOUNDATION, Grant, Scope, TenancyError, normalized
 
 __all__ = [
     "RANKED_ROLES",
@@ -76,7 +76,7 @@ def grants_from_json(raw: object) -> tuple[Grant, ...]:
     if not isinstance(raw, list):
         raise TypeError("scopes must be a list")
     try:
-        return tuple(sorted(Grant.from_json(g) for g in raw))
+        return normalized(Grant.from_json(g) for g in raw)
     except (TenancyError, KeyError) as exc:
         raise TypeError(f"bad scope: {exc}") from exc
 
@@ -204,7 +204,7 @@ class TokenStore:
             if any(t.name == name for t in self._tokens) and not replace:
                 raise TokenError(f"a token named {name!r} exists: revoke it first or pick another name")
             kept = [t for t in self._tokens if t.name != name]
-            scoped = tuple(sorted(set(grants)))
+            scoped = normalized(grants)
             self._write([*kept, TokenInfo(name, checked, _digest(token), created, scoped)])
         return token
 

@@ -30,7 +30,7 @@ from paramedic.auth._store import (
     grants_from_json,
     grants_json,
 )
-from platforms.tenancy import Grant
+from platforms.tenancy import Grant, normalized
 
 __all__ = ["MIN_PASSWORD_LENGTH", "UserError", "UserInfo", "UserStore"]
 
@@ -148,7 +148,7 @@ class UserStore:
         if len(password) < MIN_PASSWORD_LENGTH:
             raise UserError(f"a password must be at least {MIN_PASSWORD_LENGTH} characters")
         created = (now or datetime.now(UTC)).isoformat().replace("+00:00", "Z")
-        info = UserInfo(name, checked, self._hasher.hash(password), created, tuple(sorted(set(grants))))
+        info = UserInfo(name, checked, self._hasher.hash(password), created, normalized(grants))
         with self._lock:
             self._load()
             if name in self._users and not replace:
