@@ -92,7 +92,7 @@ def test_a_tenant_over_its_concurrency_share_is_refused_and_others_still_run() -
         statuses, third = anyio.run(main)
     finally:
         querier.release.set()
-    assert third.status_code == 429
+    assert third.status_code == 429 and third.headers["Retry-After"] == "1"
     body = third.json()
     assert body["errorType"] == "unavailable"
     assert "tenant_max_concurrency (2)" in body["error"] and "acme/prod" in body["error"]
