@@ -2,7 +2,8 @@
 
 Tenancy: a principal scoped to orgs/spaces (:func:`platforms.tenancy.scope_of`) sees the active targets whose
 labels its scope covers (an app's targets carry its org/space; platform components none) and no dropped
-targets (relabelling dropped them before any org/space could be told).
+targets (relabelling dropped them before any org/space could be told); ``/api/v1/collector/health`` counts
+its targets only and shows it no discovery errors.
 """
 
 from __future__ import annotations
@@ -59,14 +60,15 @@ def targets_router(manager: ScrapeManager) -> APIRouter:
         )
 
     @router.get("/api/v1/collector/health")
-    def health() -> JSONResponse:
+    def health(request: Request) -> JSONResponse:
         h = manager.health()
-        body = {
-            "ok": h.ok,
-            "running": h.running,
-            "targets": {"up": h.targets_up, "down": h.targets_down, "unknown": h.targets_unknown},
-            "discoveryErrors": h.discovery_errors,
-        }
+        scope = scope_of(request)
+        counts = {"up": h.targets_up, "down": h.targets_down, "unknown": h.targets_unknown}
+        errors = h.discovery_errors
+        if not scope.is_foundation:  # a tenant: its targets only; discovery errors are the foundation's
+            healths = [t.health for t in manager.targets() if scope.sees_labels(dict(t.labels))]
+            counts, errors = {k: healths.count(k) for k in counts}, {}
+        body = {"ok": h.ok, "running": h.running, "targets": counts, "discoveryErrors": errors}
         return JSONResponse(body, status_code=200 if h.ok else 503)
 
     return router

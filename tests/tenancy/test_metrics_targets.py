@@ -11,7 +11,7 @@ from fastapi import FastAPI, Request, Response
 from fastapi.testclient import TestClient
 
 from collector.api import targets_router
-from collector.status import TargetStatus
+from collector.status import CollectorHealth, TargetStatus
 from metrics_store.model import labels_from
 from paramedic.auth import Principal
 from platforms.tenancy import Grant
@@ -50,6 +50,9 @@ class _Manager:
     def dropped_targets(self) -> list[_Dropped]:
         return [_Dropped()]
 
+    def health(self) -> CollectorHealth:
+        return CollectorHealth(True, True, 4, 0, 0, {"cf-apps": "CC: org globex: 503"})
+
 
 def _client() -> TestClient:
     app = FastAPI()
@@ -82,3 +85,12 @@ def test_targets_are_filtered_by_scope() -> None:
     assert scoped["data"]["droppedTargets"] == []
     org = client.get("/api/v1/targets", params={"state": "any"}, headers={"x-who": "acme"}).json()
     assert _tenants(org) == [("acme", "dev"), ("acme", "prod")]
+
+
+def test_collector_health_counts_the_scopes_targets_only() -> None:
+    client = _client()
+    everything = client.get("/api/v1/collector/health").json()
+    assert everything["targets"]["up"] == len(TARGETS) and everything["discoveryErrors"]
+    scoped = client.get("/api/v1/collector/health", headers={"x-who": "acme-prod"}).json()
+    assert scoped["targets"] == {"up": 1, "down": 0, "unknown": 0}
+    assert scoped["discoveryErrors"] == {}
