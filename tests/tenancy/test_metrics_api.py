@@ -266,6 +266,12 @@ def test_label_values_without_match(server: Server) -> None:
     assert "router" in _series(server, "foundation", "/api/v1/label/job/values", [])
 
 
+def test_the_configuration_is_the_foundations(server: Server) -> None:
+    refused = server.get("acme-prod", "/api/v1/status/config")
+    assert refused.status_code == 403 and "viewer of acme/prod" in refused.json()["error"]
+    assert "tokens.json" in server.get("foundation", "/api/v1/status/config").json()["data"]["yaml"]
+
+
 def test_exemplars_and_metadata(server: Server) -> None:
     r = server.get("acme-prod", "/api/v1/query_exemplars", query='{__name__=~".+"}')
     assert r.status_code == 200 and r.json()["data"] == []
