@@ -30,6 +30,8 @@ from paramedic.auth import TokenStore
 from paramedic.auth import install as install_auth
 from paramedic.config import AuthConfig
 from paramedic.dashboard import AuditActions, PromqlMetricsReader
+from paramedic.demo import space_user
+from paramedic.demo._credentials import CF_SPACE_LOGIN
 from platforms.tenancy import Grant, Scope
 from remediation.audit.memory import MemoryAuditLog
 from remediation.model import ActionRequest, Target
@@ -138,8 +140,9 @@ TOKENS = {
 
 
 class Env:
-    def __init__(self, cf: TestClient, local: TestClient, tokens: dict[str, str]) -> None:
+    def __init__(self, cf: TestClient, local: TestClient, tokens: dict[str, str], password: str) -> None:
         self.cf, self.local, self.tokens = cf, local, tokens
+        self.password = password  # the demo's space user's (CF_SPACE_LOGIN)
 
     def get(self, client: TestClient, who: str, path: str, **params: Any) -> Any:
         headers = {"Authorization": f"Bearer {self.tokens[who]}"}
@@ -159,6 +162,7 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
     store = _store(tmp / "metrics")
     tokens = TokenStore(tmp / "tokens.json")
     secrets = {name: tokens.create(name, role, grants=grants) for name, (role, grants) in TOKENS.items()}
+    password, _ = space_user(tmp, CF_SPACE_LOGIN)  # users.json beside tokens.json, as the demo writes it
     audit = _audit()
     common: dict[str, Any] = {
         "metrics": PromqlMetricsReader(store),
@@ -174,7 +178,7 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
             TestClient(cf, base_url=base, follow_redirects=False) as c1,
             TestClient(local, base_url=base, follow_redirects=False) as c2,
         ):
-            yield Env(c1, c2, secrets)
+            yield Env(c1, c2, secrets, password)
     finally:
         store.close()
 
@@ -285,6 +289,27 @@ def test_the_nav_shows_the_scope_and_approval_buttons_follow_operator_grants(env
     assert viewer_operates is not None and json.loads(html.unescape(viewer_operates.group(1))) == []
     admin = env.get(env.cf, "admin", "/remediation").text
     assert "(admin)" in admin and 'data-operates="null"' in admin
+
+
+def test_the_demo_space_user_logs_in_and_sees_its_space_only(env: Env) -> None:
+    form = env.cf.get("/login")
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', form.text)
+    assert csrf is not None
+    login = {
+        "username": CF_SPACE_LOGIN.name,
+        "password": env.password,
+        "csrf_token": csrf.group(1),
+        "next": "",
+    }
+    assert env.cf.post("/login", data=login).status_code == 303
+    try:
+        assert env.cf.get("/").status_code == 303
+        apps = env.cf.get("/apps")
+        assert _links(apps.text) == {ACME_API}
+        assert "dev-acme-prod (acme/prod · operator)" in apps.text
+        assert env.cf.get(f"/apps/{GLOBEX_API}").status_code == 404
+    finally:
+        env.cf.cookies.clear()
 
 
 # -- the readers ---------------------------------------------------------------------------------------------
