@@ -97,7 +97,8 @@ class DashboardPages:
         self.api_base = api_base
         self.log_search = log_search
         self.clock = clock
-        self.env = _environment(base_path.rstrip("/"))
+        self.base_path = base_path.rstrip("/")
+        self.env = _environment(self.base_path)
         self.static_files = {
             p.relative_to(STATIC_DIR).as_posix(): p for p in STATIC_DIR.rglob("*") if p.is_file()
         }
@@ -145,7 +146,7 @@ class DashboardPages:
         """The foundation overview (router, cells, controller KPIs; every app, alert and action): only for a
         foundation-wide principal; a scoped one is sent to its apps."""
         if not scope_of(request).is_foundation:
-            return RedirectResponse(str(request.url_for("dashboard_apps")), status_code=303)
+            return RedirectResponse(self.base_path + "/apps", status_code=303)
         began = time.perf_counter()
         model = build_overview(self.sources, views=self.views, clock=self.clock)
         response = self.page("overview.html.j2", nav="overview", o=model, **session_context(request))
