@@ -18,7 +18,11 @@
   function tenantOf(a) {
     const t = a.target || {};
     const alert = (a.trigger && a.trigger.alert) || (a.request && a.request.trigger && a.request.trigger.alert) || {};
-    return { org: a.org || t.org || alert.org || "", space: a.space || t.space || alert.space || "" };
+    const tenant = String(a.tenant || "").split("/");
+    return {
+      org: a.org || t.org || alert.org || tenant[0] || "",
+      space: a.space || t.space || alert.space || tenant[1] || "",
+    };
   }
 
   function operatesOn(a) {
