@@ -68,7 +68,8 @@ class LoginService(Protocol):
 
 def session_context(request: Request) -> dict[str, Any]:
     """Template context of the logged-in user: ``user``, ``role``, ``scope`` (what the nav shows: the role,
-    or the principal's spaces and roles, ``acme/prod · viewer``), ``can_operate`` (operator or admin),
+    or the principal's spaces and roles, ``acme/prod · viewer``), ``foundation_wide`` (no tenant scope: the
+    foundation overview is its), ``can_operate`` (operator or admin),
     ``operates`` (JSON for the pages' scripts: ``null`` for a foundation-wide principal, else the
     ``{org, space}`` its operator grants cover, ``space`` null for a whole org), ``can_admin`` (switching
     policy modes, deploying) and ``csrf_token`` (the session's; empty when a bearer token authenticated the
@@ -86,6 +87,7 @@ def session_context(request: Request) -> dict[str, Any]:
         "user": str(getattr(principal, "name", "")),
         "role": role,
         "scope": scope_label(scope, role),
+        "foundation_wide": scope.is_foundation,
         "can_operate": role in {"operator", "admin"},
         "operates": json.dumps(operates, separators=(",", ":")),
         "can_admin": role == "admin",

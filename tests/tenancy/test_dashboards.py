@@ -289,6 +289,11 @@ def test_the_nav_shows_the_scope_and_approval_buttons_follow_operator_grants(env
     assert viewer_operates is not None and json.loads(html.unescape(viewer_operates.group(1))) == []
     admin = env.get(env.cf, "admin", "/remediation").text
     assert "(admin)" in admin and 'data-operates="null"' in admin
+    # the foundation overview is not offered to a scoped principal; its silences are said to be scoped
+    assert ">Overview</a>" in admin and ">Overview</a>" not in operator
+    alerts = env.get(env.cf, "acme-prod-operator", "/alerts").text
+    assert 'id="silence-scope"' in alerts and "acme/prod · operator" in alerts
+    assert 'id="silence-scope"' not in env.get(env.cf, "admin", "/alerts").text
 
 
 def test_the_demo_space_user_logs_in_and_sees_its_space_only(env: Env) -> None:
