@@ -274,9 +274,20 @@ class LimitsConfig(_Model):
     )
 
 
+class TenancyConfig(_Model):
+    """``tenancy``: how org/space tenants shape aggregation groups (Paramedic's own section)."""
+
+    group_by_tenant: bool = Field(
+        True,
+        description="Add an alert's org and space labels to every route's group_by, so that no group (and no "
+        "notification) mixes two spaces' alerts. Off: Alertmanager's groupKeys exactly.",
+    )
+
+
 class DispatchConfig(_Model):
     global_: GlobalConfig = Field(default_factory=GlobalConfig, alias="global")
     limits: LimitsConfig = Field(default_factory=LimitsConfig)
+    tenancy: TenancyConfig = Field(default_factory=TenancyConfig)
     route: RouteConfig
     receivers: list[ReceiverConfig]
     inhibit_rules: list[InhibitRuleConfig] = Field(default_factory=list)

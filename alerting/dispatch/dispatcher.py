@@ -38,8 +38,10 @@ from alerting.dispatch._state import AckStore, LogEntry, NotificationLog
 from alerting.dispatch._store import AlertStore, StoredAlert, stored_from_alert
 from alerting.dispatch.config import DispatchConfig
 from alerting.dispatch.silences import Silences
+from alerting.dispatch.tenancy import TenantRefusedError
 from alerting.model import Alert, Notification
 from alerting.notify.retry import deliver as retry_deliver
+from platforms.tenancy import FOUNDATION, Scope
 
 __all__ = ["AlertState", "AlertView", "Deliver", "Dispatcher", "GroupView"]
 
@@ -159,7 +161,7 @@ class Dispatcher:
         }
         with self._lock:
             self.config = config
-            self._route = build_route(config.route)
+            self._route = build_route(config.route, group_by_tenant=config.tenancy.group_by_tenant)
             self._inhibit = [InhibitRule.from_config(r) for r in config.inhibit_rules]
             self._intervals = config.intervals()
             self._resolve_timeout = timedelta(seconds=config.global_.resolve_timeout)
@@ -251,12 +253,14 @@ class Dispatcher:
             inhibition = self._inhibition(self._clock())
         return self._state(labels, inhibition)
 
-    def alerts(self) -> list[AlertView]:
-        """Unresolved alerts with their receivers and state, by fingerprint (linear in the alerts)."""
+    def alerts(self, scope: Scope = FOUNDATION) -> list[AlertView]:
+        """Unresolved alerts with their receivers and state, by fingerprint (linear in the alerts); only
+        those whose org/space ``scope`` covers."""
         now = self._clock()
         with self._lock:
             current = sorted(
-                (a for a in self._store.all() if not a.resolved(now)), key=lambda a: a.fingerprint
+                (a for a in self._store.all() if not a.resolved(now) and scope.sees_labels(a.labels)),
+                key=lambda a: a.fingerprint,
             )
             inhibition = self._inhibition(now)
             route = self._route
@@ -265,7 +269,9 @@ class Dispatcher:
             for a in current
         ]
 
-    def groups(self) -> list[GroupView]:
+    def groups(self, scope: Scope = FOUNDATION) -> list[GroupView]:
+        """Aggregation groups with their unresolved alerts that ``scope`` covers; a group with none is left
+        out (its labels are then another tenant's)."""
         now = self._clock()
         with self._lock:
             groups = [
@@ -279,39 +285,56 @@ class Dispatcher:
             views = [
                 AlertView(a, [r.receiver for r in route.match(a.labels)], self._state(a.labels, inhibition))
                 for a in sorted(alerts, key=_sort_key)
-                if not a.resolved(now)
+                if not a.resolved(now) and scope.sees_labels(a.labels)
             ]
             if views:
                 out.append(GroupView(key, labels, receiver, views))
         return sorted(out, key=lambda g: (g.receiver, g.group_key))
 
-    def notification_log(self) -> list[LogEntry]:
+    def notification_log(self, scope: Scope = FOUNDATION) -> list[LogEntry]:
+        """The notification log; for a tenant's ``scope`` only the entries of groups it covers (groups are
+        per org/space, see :meth:`Route.group_labels`; older entries have no labels: foundation's)."""
         with self._lock:
-            return self._nflog.entries()
+            entries = self._nflog.entries()
+        return [e for e in entries if scope.sees_labels(e.group_labels)]
 
     # -- acknowledgement -------------------------------------------------------------------------------------
-    def ack_group(self, group_key: str) -> int:
-        """Acknowledge the firing alerts of every group with this key: no repeats until the group changes."""
+    def ack_group(self, group_key: str, scope: Scope = FOUNDATION) -> int:
+        """Acknowledge the firing alerts of every group with this key: no repeats until the group changes.
+        ``scope``: only alerts it covers count (none: :class:`AlertingError`, as if there were no such group);
+        it must operate them (else :class:`TenantRefusedError`)."""
         now = self._clock()
         with self._lock:
-            items = [
-                (a.fingerprint, a.starts_at)
+            alerts = [
+                a
                 for g in self._groups.values()
                 if g.key == group_key
                 for a in g.alerts.values()
                 if not a.resolved(now)
             ]
-            if not items:
-                raise AlertingError(f"no firing alerts in group {group_key}")
-            return self._acks.ack(items)
+            return self._ack(alerts, scope, f"no firing alerts in group {group_key}")
 
-    def ack_alert(self, fingerprint: str) -> int:
+    def ack_alert(self, fingerprint: str, scope: Scope = FOUNDATION) -> int:
+        """Acknowledge one firing alert, with ``scope`` checked like :meth:`ack_group`."""
         now = self._clock()
         with self._lock:
             a = self._store.get(fingerprint)
-            if a is None or a.resolved(now):
-                raise AlertingError(f"no firing alert with fingerprint {fingerprint}")
-            return self._acks.ack([(a.fingerprint, a.starts_at)])
+            alerts = [a] if a is not None and not a.resolved(now) else []
+            return self._ack(alerts, scope, f"no firing alert with fingerprint {fingerprint}")
+
+    def _ack(self, alerts: list[StoredAlert], scope: Scope, missing: str) -> int:
+        seen = [a for a in alerts if scope.sees_labels(a.labels)]
+        if not seen:
+            raise AlertingError(missing)
+        mine = [(a.fingerprint, a.starts_at) for a in seen if scope.operates_labels(a.labels)]
+        if not mine:
+            self._metrics.tenant_refusals.labels("ack").inc()
+            raise TenantRefusedError(f"acknowledging: you do not operate these alerts ({scope.describe()})")
+        return self._acks.ack(mine)
+
+    def count_tenant_refusal(self, action: str) -> None:
+        """Count a request refused for its tenant scope (``paramedic_alerting_tenant_refusals_total``)."""
+        self._metrics.tenant_refusals.labels(action).inc()
 
     # -- flushing --------------------------------------------------------------------------------------------
     def next_flush(self) -> datetime | None:
@@ -442,7 +465,7 @@ class Dispatcher:
                 log.warning("notify %s/%s failed for %s: %s", receiver, integ.kind, group.key, result.reason)
                 return False
         with self._lock:
-            self._nflog.log(LogEntry(group.key, receiver, idx, firing, resolved, now))
+            self._nflog.log(LogEntry(group.key, receiver, idx, firing, resolved, now, dict(group.labels)))
             self._acks.unack(resolved)
         return True
 
