@@ -209,14 +209,20 @@ class AlertmanagerHandlers:
                 f"their org/space labels must name a space you operate; nothing was stored",
                 403,
             )
-        refused = self.dispatcher.accept(alerts) if alerts else 0
+        refused = self.dispatcher.accept(alerts, scope) if alerts else 0
         if errors:
             return _bad("; ".join(errors))
         if refused:
-            limit = self.dispatcher.config.limits.max_alerts
+            limits = self.dispatcher.config.limits
+            which = f"{limits.max_alerts} alerts are active, the limit (alerting.limits.max_alerts)"
+            if not scope.is_foundation:
+                which = (
+                    f"your spaces hold {limits.max_alerts_per_tenant} active alerts "
+                    f"(alerting.limits.max_alerts_per_tenant), or {which}"
+                )
             return _bad(
-                f"{refused} of {len(alerts)} alerts refused: {limit} alerts are active, the limit "
-                f"(alerting.limits.max_alerts); updates of active alerts are still accepted",
+                f"{refused} of {len(alerts)} alerts refused: {which}; updates of active alerts are still "
+                "accepted",
                 429,
             )
         return Response(status_code=200)

@@ -166,6 +166,7 @@ class Dispatcher:
             self._intervals = config.intervals()
             self._resolve_timeout = timedelta(seconds=config.global_.resolve_timeout)
             self._max_alerts = config.limits.max_alerts
+            self._max_tenant_alerts = config.limits.max_alerts_per_tenant
             self._integrations = integrations
             self._groups.clear()
             now = self._clock()
@@ -189,28 +190,34 @@ class Dispatcher:
         """:meth:`accept` for the :class:`~alerting.base.AlertSink` seam (refusals are counted and logged)."""
         self.accept(alerts)
 
-    def accept(self, alerts: Sequence[Alert]) -> int:
+    def accept(self, alerts: Sequence[Alert], scope: Scope = FOUNDATION) -> int:
         """Store and route ``alerts``; returns how many were refused. At most ``limits.max_alerts`` alerts
         are active (unresolved) at once: while that many are, an alert that is not one of them is refused
         (counted in ``paramedic_alerting_alerts_refused_total``, logged once per call); updates of active
-        alerts, resolving ones included, are always accepted."""
+        alerts, resolving ones included, are always accepted. Alerts sent by a tenant ``scope`` also meet
+        ``limits.max_alerts_per_tenant`` (the active alerts that scope sees)."""
         now = self._clock()
         refused = 0
         with self._lock:
             limit = self._max_alerts
             active = self._store.active_count(now)
+            tenant_limit = None if scope.is_foundation else self._max_tenant_alerts
+            tenant = self._tenant_active(scope, now) if tenant_limit is not None else 0
             for alert in alerts:
                 new = stored_from_alert(alert, now, self._resolve_timeout)
                 old = self._store.get(new.fingerprint)
                 was_active = old is not None and not old.resolved(now)
-                if not was_active and active >= limit:
+                full = active >= limit or (tenant_limit is not None and tenant >= tenant_limit)
+                if not was_active and full:
                     refused += 1
                     continue
                 stored = self._store.put(new)
-                active += int(not stored.resolved(now)) - int(was_active)
+                change = int(not stored.resolved(now)) - int(was_active)
+                active += change
+                tenant += change
                 self._metrics.alerts_received.labels("resolved" if stored.resolved(now) else "firing").inc()
                 self._route_alert(stored, now)
-        if refused:
+        if refused and scope.is_foundation:
             self._metrics.alerts_refused.labels("max_alerts").inc(refused)
             log.warning(
                 "refused %d of %d alerts: %d alerts are active, the limit (alerting.limits.max_alerts)",
@@ -218,8 +225,23 @@ class Dispatcher:
                 len(alerts),
                 limit,
             )
+        elif refused:
+            self._metrics.alerts_refused.labels("max_alerts_per_tenant").inc(refused)
+            log.warning(
+                "refused %d of %d alerts from %s: at the limit (alerting.limits.max_alerts_per_tenant %d, "
+                "alerting.limits.max_alerts %d)",
+                refused,
+                len(alerts),
+                scope.describe(),
+                self._max_tenant_alerts,
+                limit,
+            )
         self._poke()
         return refused
+
+    def _tenant_active(self, scope: Scope, now: datetime) -> int:
+        """Active alerts that ``scope`` sees (call with the lock held; linear in the alerts)."""
+        return sum(1 for a in self._store.all() if not a.resolved(now) and scope.sees_labels(a.labels))
 
     def _route_alert(self, alert: StoredAlert, now: datetime) -> None:
         for route in self._route.match(alert.labels):

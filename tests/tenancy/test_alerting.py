@@ -48,6 +48,7 @@ TENANTS = [
 FOREIGN = {("acme", "dev"), ("globex", "prod"), ("globex", "dev"), (None, None)}
 
 CONFIG = """
+limits: {{max_alerts_per_tenant: 3}}
 route:
   receiver: noc
   group_by: [alertname]
@@ -170,6 +171,9 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
                 "a-mixed",
                 "operator",
                 grants=[Grant("acme", "prod", "operator"), Grant("acme", "dev", "viewer")],
+            ),
+            "initech-op": store.create(
+                "initech-op", "operator", grants=[Grant("initech", "prod", "operator")]
             ),
             "globex-op": store.create("globex-op", "operator", grants=[Grant("globex", None, "operator")]),
         }
@@ -417,3 +421,28 @@ def test_foundation_operators_silence_as_before(world: World) -> None:
     r = world.silence("noc", _eq("alertname", "RouterDown"))
     assert r.status_code == 200 and "addedMatchers" not in r.json()
     assert _silenced_tenants(world, r.json()["silenceID"]) == {(None, None)}
+
+
+def test_a_tenant_cannot_fill_the_alert_store_for_the_others(world: World) -> None:
+    def post(who: str, apps: range, **extra: str) -> Any:
+        labels = [{"alertname": "Flood", "org": "initech", "space": "prod", "app": f"a{i}"} for i in apps]
+        body = [{"labels": lb, **extra} for lb in labels]
+        return world.client.post("/api/v2/alerts", json=body, headers=world.auth(who))
+
+    def held() -> int:
+        return sum(1 for a in world.get("admin", "/alerts") if a["labels"].get("org") == "initech")
+
+    r = post("initech-op", range(4))
+    assert r.status_code == 429 and "max_alerts_per_tenant" in r.json() and "1 of 4" in r.json()
+    assert held() == 3
+    assert post("initech-op", range(3)).status_code == 200, "updates of held alerts are accepted"
+    assert post("admin", range(3, 4)).status_code == 200, "foundation senders only meet max_alerts"
+    ok = [{"labels": {"alertname": "Mine", "org": "acme", "space": "prod"}}]
+    assert world.client.post("/api/v2/alerts", json=ok, headers=world.auth("a-op")).status_code == 200
+    assert held() == 4
+    now = world.clock().isoformat()
+    assert post("initech-op", range(3), endsAt=now).status_code == 200
+    assert post("admin", range(3, 4), endsAt=now).status_code == 200
+    ok[0]["endsAt"] = now  # type: ignore[assignment]
+    assert world.client.post("/api/v2/alerts", json=ok, headers=world.auth("a-op")).status_code == 200
+    assert held() == 0
