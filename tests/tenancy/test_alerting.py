@@ -32,19 +32,17 @@ from alerting.dispatch.config import GlobalConfig
 from alerting.notify.factory import build_notifier
 from paramedic.auth import TokenStore, install
 from paramedic.config import AuthConfig
+from platforms.cf_sim.foundation import default_foundation, guid_for
 from platforms.local.smtp_sink import list_mails
 from platforms.tenancy import Grant
 from tests.alerting._dispatch_support import Clock
 from tests.support.servers import ManagedProcess, free_port, wait_http, wait_until
 
 REPO = Path(__file__).resolve().parents[2]
-TENANTS = [
-    ("acme", "prod", "api"),
-    ("acme", "prod", "web"),
-    ("acme", "dev", "api"),
-    ("globex", "prod", "api"),
-    ("globex", "dev", "api"),
-]
+# The CF simulation's apps (the same app name "api" in three spaces) and a worker of globex/dev
+APPS = [(a.org, a.space, a.name, a.guid) for a in default_foundation().apps]
+APPS.append(("globex", "dev", "worker", guid_for("app", "globex", "dev", "worker")))
+TENANTS = [(org, space, name) for org, space, name, _ in APPS]
 FOREIGN = {("acme", "dev"), ("globex", "prod"), ("globex", "dev"), (None, None)}
 
 CONFIG = """
@@ -180,8 +178,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         with TestClient(app) as client:
             w = World(client, dispatcher, clock, mail_dir, hook_dir, tokens)
             alerts = [
-                {"labels": {"alertname": "HighLatency", "org": o, "space": s, "app": a}}
-                for o, s, a in TENANTS
+                {"labels": {"alertname": "HighLatency", "org": o, "space": s, "app": a, "app_guid": g}}
+                for o, s, a, g in APPS
             ]
             alerts.append({"labels": {"alertname": "RouterDown", "job": "router"}})
             r = client.post("/api/v2/alerts", json=alerts, headers=w.auth("admin"))
@@ -228,6 +226,18 @@ def test_filter_and_receiver_only_narrow(world: World, params: dict[str, str]) -
         assert all(_tenant(a["labels"]) == ("acme", "prod") for a in alerts), (path, params)
     widest = world.get("a-viewer", "/alerts", filter='space=~".*"', receiver=".*")
     assert len(widest) == 2
+
+
+def test_the_same_named_app_in_another_space_stays_hidden(world: World) -> None:
+    everything = world.get("admin", "/alerts", filter='app="api"')
+    assert len({_tenant(a["labels"]) for a in everything}) == 3  # api runs in three spaces
+    mine = world.get("a-viewer", "/alerts", filter='app="api"')
+    assert [(_tenant(a["labels"]), a["labels"]["app_guid"]) for a in mine] == [
+        (("acme", "prod"), guid_for("app", "acme", "prod", "api"))
+    ]
+    dev_guid = guid_for("app", "acme", "dev", "api")
+    assert world.get("a-viewer", "/alerts", filter=f'app_guid="{dev_guid}"') == []
+    assert world.get("a-viewer", "/alerts/groups", filter=f'app_guid="{dev_guid}"') == []
 
 
 def test_groups_keep_each_space_apart_and_hide_other_tenants(world: World) -> None:
