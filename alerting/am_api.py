@@ -6,6 +6,13 @@ rendered like go-openapi's ``strfmt.DateTime`` (RFC 3339, milliseconds, ``Z``). 
 notification log) live under ``/api/v2/paramedic/``. ``mutate_dependency`` guards every mutating endpoint (the
 server adds bearer-token auth there).
 
+Tenancy: every handler takes the request's scope (:func:`platforms.tenancy.scope_of`). A tenant-scoped
+principal sees only the alerts, groups, silences, receivers and notification log entries of its orgs/spaces
+(:mod:`alerting.dispatch.tenancy`); ``filter=``/``receiver=`` narrow that further and never widen it. It may
+post only alerts of spaces it operates, its silences are confined to its spaces (missing tenant matchers
+added or asked for, wider ones refused 403), another tenant's silence or alert is 404, and ``/status`` does
+not show it the configuration (other teams' receivers).
+
 Nothing heavy runs on the event loop: ``POST /alerts`` parses and stores its batch in a worker thread and
 the GET routes are plain functions (FastAPI runs them in its worker threads). The dispatcher holds at most
 ``alerting.limits.max_alerts`` active alerts; a batch with refused alerts is answered 429 naming the limit.
@@ -13,6 +20,7 @@ the GET routes are plain functions (FastAPI runs them in its worker threads). Th
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
@@ -37,10 +45,19 @@ from alerting.dispatch import (
     Silences,
     parse_matchers,
 )
+from alerting.dispatch.tenancy import (
+    TenantRefusedError,
+    confine_silence,
+    receivers_in_scope,
+    silence_in_scope,
+)
 from alerting.model import Alert
 from metrics_store.redact import redacted_dump
+from platforms.tenancy import FOUNDATION, Scope, scope_of
 
 __all__ = ["AlertmanagerHandlers", "am_router", "format_time"]
+
+log = logging.getLogger(__name__)
 
 _LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 VERSION = "0.25.0"
@@ -173,9 +190,10 @@ class AlertmanagerHandlers:
         self.started = self.clock()
         self.config_text = config_text
 
-    def ingest(self, raw_body: bytes) -> Response:
+    def ingest(self, raw_body: bytes, scope: Scope = FOUNDATION) -> Response:
         """Parse, validate and store a batch (in a worker thread: a batch of megabytes must not hold up the
-        event loop that answers /-/healthy and every other request)."""
+        event loop that answers /-/healthy and every other request). A tenant ``scope`` may post only alerts
+        of the spaces it operates: a batch with any other is refused whole (403)."""
         try:
             body = orjson.loads(raw_body)  # depth-limited: deep nesting is a 400, not a RecursionError
         except ValueError:
@@ -183,23 +201,38 @@ class AlertmanagerHandlers:
         if not isinstance(body, list):
             return _bad("body must be a list of alerts")
         alerts, errors = _postable_alerts(body)
-        refused = self.dispatcher.accept(alerts) if alerts else 0
+        foreign = [i for i, a in enumerate(alerts) if not scope.operates_labels(a.labels)]
+        if foreign:
+            self.dispatcher.count_tenant_refusal("post_alerts")
+            return _bad(
+                f"{len(foreign)} of {len(alerts)} alerts are outside your scope ({scope.describe()}): "
+                f"their org/space labels must name a space you operate; nothing was stored",
+                403,
+            )
+        refused = self.dispatcher.accept(alerts, scope) if alerts else 0
         if errors:
             return _bad("; ".join(errors))
         if refused:
-            limit = self.dispatcher.config.limits.max_alerts
+            limits = self.dispatcher.config.limits
+            which = f"{limits.max_alerts} alerts are active, the limit (alerting.limits.max_alerts)"
+            if not scope.is_foundation:
+                which = (
+                    f"your spaces hold {limits.max_alerts_per_tenant} active alerts "
+                    f"(alerting.limits.max_alerts_per_tenant), or {which}"
+                )
             return _bad(
-                f"{refused} of {len(alerts)} alerts refused: {limit} alerts are active, the limit "
-                f"(alerting.limits.max_alerts); updates of active alerts are still accepted",
+                f"{refused} of {len(alerts)} alerts refused: {which}; updates of active alerts are still "
+                "accepted",
                 429,
             )
         return Response(status_code=200)
 
     async def post_alerts(self, request: Request) -> Response:
-        return await run_in_threadpool(self.ingest, await request.body())
+        return await run_in_threadpool(self.ingest, await request.body(), scope_of(request))
 
     def get_alerts(
         self,
+        request: Request,
         active: bool = True,
         silenced: bool = True,
         inhibited: bool = True,
@@ -212,7 +245,7 @@ class AlertmanagerHandlers:
             rx = Matcher.create("receiver", "=~", receiver) if receiver else None  # RE2, anchored
         except MatcherError as e:
             return _bad(str(e))
-        views = self.dispatcher.alerts()
+        views = self.dispatcher.alerts(scope_of(request))
         out = [
             _alert_json(v)
             for v in views
@@ -222,6 +255,7 @@ class AlertmanagerHandlers:
 
     def get_groups(
         self,
+        request: Request,
         active: bool = True,
         silenced: bool = True,
         inhibited: bool = True,
@@ -234,7 +268,7 @@ class AlertmanagerHandlers:
         except MatcherError as e:
             return _bad(str(e))
         out = []
-        for g in self.dispatcher.groups():
+        for g in self.dispatcher.groups(scope_of(request)):
             if rx is not None and not rx.matches(g.receiver):
                 continue
             alerts = [
@@ -248,19 +282,24 @@ class AlertmanagerHandlers:
                 out.append({"alerts": alerts, "labels": g.labels, "receiver": {"name": g.receiver}})
         return JSONResponse(out)
 
-    def get_silences(self, filter: list[str] = Query(default=[])) -> Response:  # noqa: B008
+    def get_silences(self, request: Request, filter: list[str] = Query(default=[])) -> Response:  # noqa: B008
         try:
             matchers = _filters(filter)
         except MatcherError as e:
             return _bad(str(e))
-        now = self.clock()
+        now, scope = self.clock(), scope_of(request)
         items = sorted(
-            (s for s in self.silences.all() if _silence_matches(s, matchers)),
+            (
+                s
+                for s in self.silences.all()
+                if silence_in_scope(scope, s.matchers) and _silence_matches(s, matchers)
+            ),
             key=lambda s: _silence_order(s, now),
         )
         return JSONResponse([_silence_json(s, now) for s in items])
 
     async def post_silence(self, request: Request) -> Response:
+        scope = scope_of(request)
         try:
             ps = _PostableSilence.model_validate(orjson.loads(await request.body()))  # depth-limited
             matchers = [
@@ -271,8 +310,11 @@ class AlertmanagerHandlers:
                 )
                 for m in ps.matchers
             ]
+            if ps.id:
+                self._own_silence(ps.id, scope)
+            confined = confine_silence(scope, matchers)
             sid = self.silences.set(
-                matchers,
+                confined.matchers,
                 starts_at=ps.startsAt,
                 ends_at=ps.endsAt,
                 created_by=ps.createdBy,
@@ -285,28 +327,54 @@ class AlertmanagerHandlers:
             return _bad("invalid JSON body")
         except SilenceNotFoundError as e:
             return _bad(str(e), 404)
+        except TenantRefusedError as e:
+            self.dispatcher.count_tenant_refusal("silence")
+            return _bad(str(e), 403)
         except (SilenceError, MatcherError) as e:
             return _bad(str(e))
-        return JSONResponse({"silenceID": sid})
+        out: dict[str, Any] = {"silenceID": sid}
+        if confined.added:
+            added = [str(m) for m in confined.added]
+            log.info("silence %s (%s): added tenant matchers %s", sid, scope.describe(), ", ".join(added))
+            out["addedMatchers"] = added  # Paramedic extension: the tenant matchers the server added
+        return JSONResponse(out)
 
-    def get_silence(self, silence_id: str) -> Response:
+    def _own_silence(self, silence_id: str, scope: Scope) -> None:
+        """The silence exists for ``scope`` (else :class:`SilenceNotFoundError`) and it operates it (else
+        :class:`TenantRefusedError`)."""
+        s = self.silences.get(silence_id)
+        if not silence_in_scope(scope, s.matchers):
+            raise SilenceNotFoundError(f"silence {silence_id} not found")
+        if not silence_in_scope(scope, s.matchers, operate=True):
+            raise TenantRefusedError(f"silence {silence_id}: you do not operate it ({scope.describe()})")
+
+    def get_silence(self, request: Request, silence_id: str) -> Response:
         try:
-            return JSONResponse(_silence_json(self.silences.get(silence_id), self.clock()))
+            s = self.silences.get(silence_id)
         except SilenceNotFoundError:
             return Response(status_code=404)
+        if not silence_in_scope(scope_of(request), s.matchers):
+            return Response(status_code=404)  # another tenant's: do not confirm it exists
+        return JSONResponse(_silence_json(s, self.clock()))
 
-    def delete_silence(self, silence_id: str) -> Response:
+    def delete_silence(self, request: Request, silence_id: str) -> Response:
         try:
+            self._own_silence(silence_id, scope_of(request))
             self.silences.expire(silence_id)
         except SilenceNotFoundError as e:
             return _bad(str(e), 404)
+        except TenantRefusedError as e:
+            self.dispatcher.count_tenant_refusal("expire")
+            return _bad(str(e), 403)
         except SilenceError as e:
             return _bad(str(e), 500)
         return Response(status_code=200)
 
-    def get_status(self) -> Response:
+    def get_status(self, request: Request) -> Response:
         original = self.config_text
-        if original is None:
+        if not scope_of(request).is_foundation:
+            original = ""  # the configuration names every team's receivers: foundation roles only
+        elif original is None:
             data = redacted_dump(self.dispatcher.config, by_alias=True, exclude_defaults=True)
             original = yaml.safe_dump(data, sort_keys=False)
         return JSONResponse(
@@ -325,25 +393,32 @@ class AlertmanagerHandlers:
             }
         )
 
-    def get_receivers(self) -> Response:
-        return JSONResponse([{"name": n} for n in self.dispatcher.receivers()])
+    def get_receivers(self, request: Request) -> Response:
+        names = receivers_in_scope(scope_of(request), self.dispatcher.route, self.dispatcher.receivers())
+        return JSONResponse([{"name": n} for n in names])
 
-    def ack(self, group_key: str | None = None, fingerprint: str | None = None) -> Response:
-        """Paramedic extension: acknowledge a group (``group_key``) or one alert (``fingerprint``)."""
+    def ack(self, request: Request, group_key: str | None = None, fingerprint: str | None = None) -> Response:
+        """Paramedic extension: acknowledge a group (``group_key``) or one alert (``fingerprint``); a
+        tenant scope acknowledges only the alerts it operates (none it sees: 404; none it operates: 403)."""
+        scope = scope_of(request)
         try:
             if group_key is not None:
-                n = self.dispatcher.ack_group(group_key)
+                n = self.dispatcher.ack_group(group_key, scope)
             elif fingerprint is not None:
-                n = self.dispatcher.ack_alert(fingerprint)
+                n = self.dispatcher.ack_alert(fingerprint, scope)
             else:
                 return _bad("give group_key or fingerprint")
+        except TenantRefusedError as e:
+            return _bad(str(e), 403)
         except AlertingError as e:
             return _bad(str(e), 404)
         return JSONResponse({"acked": n})
 
-    def notifications(self) -> Response:
-        """Paramedic extension: the notification log (what was last sent to which receiver integration)."""
-        return JSONResponse([e.to_json() for e in self.dispatcher.notification_log()])
+    def notifications(self, request: Request) -> Response:
+        """Paramedic extension: the notification log (what was last sent to which receiver integration),
+        for a tenant scope only the entries of its groups."""
+        entries = self.dispatcher.notification_log(scope_of(request))
+        return JSONResponse([e.to_json() for e in entries])
 
 
 def _postable_alerts(body: list[Any]) -> tuple[list[Alert], list[str]]:

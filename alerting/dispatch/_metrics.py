@@ -36,6 +36,13 @@ class DispatchMetrics:
             ["receiver"],
             registry=reg,
         )
+        self.tenant_refusals = Counter(
+            "paramedic_alerting_tenant_refusals",
+            "Requests of tenant-scoped principals refused for reaching outside their org/space, by action "
+            "(post_alerts, silence, expire, ack).",
+            ["action"],
+            registry=reg,
+        )
         self.silences = Gauge("paramedic_alerting_silences", "Silences by state.", ["state"], registry=reg)
         self.groups = Gauge("paramedic_alerting_aggregation_groups", "Aggregation groups.", registry=reg)
 

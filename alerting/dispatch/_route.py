@@ -11,9 +11,11 @@ from dataclasses import dataclass, field
 
 from alerting.dispatch._matchers import Matcher, matchers_match, matchers_string
 from alerting.dispatch.config import RouteConfig
+from platforms.tenancy import ORG_LABEL, SPACE_LABEL
 
 __all__ = ["Route", "build_route"]
 
+_TENANT_LABELS = frozenset({ORG_LABEL, SPACE_LABEL})
 _DEFAULT_GROUP_WAIT = 30.0
 _DEFAULT_GROUP_INTERVAL = 300.0
 _DEFAULT_REPEAT_INTERVAL = 4 * 3600.0
@@ -34,6 +36,7 @@ class Route:
     parent: Route | None = None
     routes: list[Route] = field(default_factory=list)
     index: int = 0  # depth-first position, for stable ids
+    group_by_tenant: bool = True  # tenancy.group_by_tenant: org/space always group
 
     def key(self) -> str:
         own = matchers_string(self.matchers)
@@ -52,9 +55,13 @@ class Route:
         return out or [self]
 
     def group_labels(self, labels: Mapping[str, str]) -> dict[str, str]:
+        """The labels of the aggregation group an alert joins: its ``group_by`` labels plus, always, its
+        ``org`` and ``space`` when it carries them (tenancy: a group, and so a notification, never mixes
+        the alerts of two spaces, whatever ``group_by`` says; unless ``tenancy.group_by_tenant`` is off)."""
         if self.group_by_all:
             return dict(labels)
-        return {k: v for k, v in labels.items() if k in self.group_by}
+        extra = _TENANT_LABELS if self.group_by_tenant else frozenset()
+        return {k: v for k, v in labels.items() if k in self.group_by or k in extra}
 
     def walk(self) -> list[Route]:
         out = [self]
@@ -63,7 +70,7 @@ class Route:
         return out
 
 
-def build_route(cfg: RouteConfig, parent: Route | None = None) -> Route:
+def build_route(cfg: RouteConfig, parent: Route | None = None, *, group_by_tenant: bool = True) -> Route:
     group_by = cfg.group_by if cfg.group_by is not None else None
     if group_by is None and parent is not None:
         by, by_all = parent.group_by, parent.group_by_all
@@ -88,8 +95,9 @@ def build_route(cfg: RouteConfig, parent: Route | None = None) -> Route:
         mute_time_intervals=list(cfg.mute_time_intervals),
         active_time_intervals=list(cfg.active_time_intervals),
         parent=parent,
+        group_by_tenant=group_by_tenant,
     )
-    route.routes = [build_route(c, route) for c in cfg.routes]
+    route.routes = [build_route(c, route, group_by_tenant=group_by_tenant) for c in cfg.routes]
     if parent is None:
         for i, r in enumerate(route.walk()):
             r.index = i

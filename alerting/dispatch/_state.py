@@ -8,7 +8,7 @@ the dispatcher serialises.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -26,9 +26,11 @@ class LogEntry:
     firing: frozenset[str]
     resolved: frozenset[str]
     timestamp: datetime
+    group_labels: dict[str, str] = field(default_factory=dict)  # whose alerts: org/space when they carry them
 
     def to_json(self) -> dict[str, Any]:
         return {
+            "groupLabels": self.group_labels,
             "groupKey": self.group_key,
             "receiver": self.receiver,
             "integration": self.integration,
@@ -46,6 +48,7 @@ class LogEntry:
             frozenset(d["firing"]),
             frozenset(d["resolved"]),
             parse_time(d["timestamp"]),
+            {str(k): str(v) for k, v in (d.get("groupLabels") or {}).items()},
         )
 
 

@@ -272,11 +272,30 @@ class LimitsConfig(_Model):
         description="Active (unresolved) alerts held at once; while this many are, a new alert is refused "
         "(POST /api/v2/alerts answers 429; counted in paramedic_alerting_alerts_refused_total, logged).",
     )
+    max_alerts_per_tenant: int = Field(
+        1_000,
+        ge=1,
+        description="Active alerts that principals scoped to orgs/spaces may hold via POST /api/v2/alerts, "
+        "per scope (its spaces' active alerts count, whoever sent them), so one team cannot fill max_alerts "
+        "for every other; refusals as for max_alerts (reason max_alerts_per_tenant). Foundation senders (the "
+        "rules, Prometheus) only meet max_alerts.",
+    )
+
+
+class TenancyConfig(_Model):
+    """``tenancy``: how org/space tenants shape aggregation groups (Paramedic's own section)."""
+
+    group_by_tenant: bool = Field(
+        True,
+        description="Add an alert's org and space labels to every route's group_by, so that no group (and no "
+        "notification) mixes two spaces' alerts. Off: Alertmanager's groupKeys exactly.",
+    )
 
 
 class DispatchConfig(_Model):
     global_: GlobalConfig = Field(default_factory=GlobalConfig, alias="global")
     limits: LimitsConfig = Field(default_factory=LimitsConfig)
+    tenancy: TenancyConfig = Field(default_factory=TenancyConfig)
     route: RouteConfig
     receivers: list[ReceiverConfig]
     inhibit_rules: list[InhibitRuleConfig] = Field(default_factory=list)

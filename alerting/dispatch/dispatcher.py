@@ -38,8 +38,10 @@ from alerting.dispatch._state import AckStore, LogEntry, NotificationLog
 from alerting.dispatch._store import AlertStore, StoredAlert, stored_from_alert
 from alerting.dispatch.config import DispatchConfig
 from alerting.dispatch.silences import Silences
+from alerting.dispatch.tenancy import TenantRefusedError
 from alerting.model import Alert, Notification
 from alerting.notify.retry import deliver as retry_deliver
+from platforms.tenancy import FOUNDATION, Scope
 
 __all__ = ["AlertState", "AlertView", "Deliver", "Dispatcher", "GroupView"]
 
@@ -159,11 +161,12 @@ class Dispatcher:
         }
         with self._lock:
             self.config = config
-            self._route = build_route(config.route)
+            self._route = build_route(config.route, group_by_tenant=config.tenancy.group_by_tenant)
             self._inhibit = [InhibitRule.from_config(r) for r in config.inhibit_rules]
             self._intervals = config.intervals()
             self._resolve_timeout = timedelta(seconds=config.global_.resolve_timeout)
             self._max_alerts = config.limits.max_alerts
+            self._max_tenant_alerts = config.limits.max_alerts_per_tenant
             self._integrations = integrations
             self._groups.clear()
             now = self._clock()
@@ -187,28 +190,34 @@ class Dispatcher:
         """:meth:`accept` for the :class:`~alerting.base.AlertSink` seam (refusals are counted and logged)."""
         self.accept(alerts)
 
-    def accept(self, alerts: Sequence[Alert]) -> int:
+    def accept(self, alerts: Sequence[Alert], scope: Scope = FOUNDATION) -> int:
         """Store and route ``alerts``; returns how many were refused. At most ``limits.max_alerts`` alerts
         are active (unresolved) at once: while that many are, an alert that is not one of them is refused
         (counted in ``paramedic_alerting_alerts_refused_total``, logged once per call); updates of active
-        alerts, resolving ones included, are always accepted."""
+        alerts, resolving ones included, are always accepted. Alerts sent by a tenant ``scope`` also meet
+        ``limits.max_alerts_per_tenant`` (the active alerts that scope sees)."""
         now = self._clock()
         refused = 0
         with self._lock:
             limit = self._max_alerts
             active = self._store.active_count(now)
+            tenant_limit = None if scope.is_foundation else self._max_tenant_alerts
+            tenant = self._tenant_active(scope, now) if tenant_limit is not None else 0
             for alert in alerts:
                 new = stored_from_alert(alert, now, self._resolve_timeout)
                 old = self._store.get(new.fingerprint)
                 was_active = old is not None and not old.resolved(now)
-                if not was_active and active >= limit:
+                full = active >= limit or (tenant_limit is not None and tenant >= tenant_limit)
+                if not was_active and full:
                     refused += 1
                     continue
                 stored = self._store.put(new)
-                active += int(not stored.resolved(now)) - int(was_active)
+                change = int(not stored.resolved(now)) - int(was_active)
+                active += change
+                tenant += change
                 self._metrics.alerts_received.labels("resolved" if stored.resolved(now) else "firing").inc()
                 self._route_alert(stored, now)
-        if refused:
+        if refused and scope.is_foundation:
             self._metrics.alerts_refused.labels("max_alerts").inc(refused)
             log.warning(
                 "refused %d of %d alerts: %d alerts are active, the limit (alerting.limits.max_alerts)",
@@ -216,8 +225,23 @@ class Dispatcher:
                 len(alerts),
                 limit,
             )
+        elif refused:
+            self._metrics.alerts_refused.labels("max_alerts_per_tenant").inc(refused)
+            log.warning(
+                "refused %d of %d alerts from %s: at the limit (alerting.limits.max_alerts_per_tenant %d, "
+                "alerting.limits.max_alerts %d)",
+                refused,
+                len(alerts),
+                scope.describe(),
+                self._max_tenant_alerts,
+                limit,
+            )
         self._poke()
         return refused
+
+    def _tenant_active(self, scope: Scope, now: datetime) -> int:
+        """Active alerts that ``scope`` sees (call with the lock held; linear in the alerts)."""
+        return sum(1 for a in self._store.all() if not a.resolved(now) and scope.sees_labels(a.labels))
 
     def _route_alert(self, alert: StoredAlert, now: datetime) -> None:
         for route in self._route.match(alert.labels):
@@ -251,12 +275,14 @@ class Dispatcher:
             inhibition = self._inhibition(self._clock())
         return self._state(labels, inhibition)
 
-    def alerts(self) -> list[AlertView]:
-        """Unresolved alerts with their receivers and state, by fingerprint (linear in the alerts)."""
+    def alerts(self, scope: Scope = FOUNDATION) -> list[AlertView]:
+        """Unresolved alerts with their receivers and state, by fingerprint (linear in the alerts); only
+        those whose org/space ``scope`` covers."""
         now = self._clock()
         with self._lock:
             current = sorted(
-                (a for a in self._store.all() if not a.resolved(now)), key=lambda a: a.fingerprint
+                (a for a in self._store.all() if not a.resolved(now) and scope.sees_labels(a.labels)),
+                key=lambda a: a.fingerprint,
             )
             inhibition = self._inhibition(now)
             route = self._route
@@ -265,7 +291,9 @@ class Dispatcher:
             for a in current
         ]
 
-    def groups(self) -> list[GroupView]:
+    def groups(self, scope: Scope = FOUNDATION) -> list[GroupView]:
+        """Aggregation groups with their unresolved alerts that ``scope`` covers; a group with none is left
+        out (its labels are then another tenant's)."""
         now = self._clock()
         with self._lock:
             groups = [
@@ -279,39 +307,56 @@ class Dispatcher:
             views = [
                 AlertView(a, [r.receiver for r in route.match(a.labels)], self._state(a.labels, inhibition))
                 for a in sorted(alerts, key=_sort_key)
-                if not a.resolved(now)
+                if not a.resolved(now) and scope.sees_labels(a.labels)
             ]
             if views:
                 out.append(GroupView(key, labels, receiver, views))
         return sorted(out, key=lambda g: (g.receiver, g.group_key))
 
-    def notification_log(self) -> list[LogEntry]:
+    def notification_log(self, scope: Scope = FOUNDATION) -> list[LogEntry]:
+        """The notification log; for a tenant's ``scope`` only the entries of groups it covers (groups are
+        per org/space, see :meth:`Route.group_labels`; older entries have no labels: foundation's)."""
         with self._lock:
-            return self._nflog.entries()
+            entries = self._nflog.entries()
+        return [e for e in entries if scope.sees_labels(e.group_labels)]
 
     # -- acknowledgement -------------------------------------------------------------------------------------
-    def ack_group(self, group_key: str) -> int:
-        """Acknowledge the firing alerts of every group with this key: no repeats until the group changes."""
+    def ack_group(self, group_key: str, scope: Scope = FOUNDATION) -> int:
+        """Acknowledge the firing alerts of every group with this key: no repeats until the group changes.
+        ``scope``: only alerts it covers count (none: :class:`AlertingError`, as if there were no such group);
+        it must operate them (else :class:`TenantRefusedError`)."""
         now = self._clock()
         with self._lock:
-            items = [
-                (a.fingerprint, a.starts_at)
+            alerts = [
+                a
                 for g in self._groups.values()
                 if g.key == group_key
                 for a in g.alerts.values()
                 if not a.resolved(now)
             ]
-            if not items:
-                raise AlertingError(f"no firing alerts in group {group_key}")
-            return self._acks.ack(items)
+            return self._ack(alerts, scope, f"no firing alerts in group {group_key}")
 
-    def ack_alert(self, fingerprint: str) -> int:
+    def ack_alert(self, fingerprint: str, scope: Scope = FOUNDATION) -> int:
+        """Acknowledge one firing alert, with ``scope`` checked like :meth:`ack_group`."""
         now = self._clock()
         with self._lock:
             a = self._store.get(fingerprint)
-            if a is None or a.resolved(now):
-                raise AlertingError(f"no firing alert with fingerprint {fingerprint}")
-            return self._acks.ack([(a.fingerprint, a.starts_at)])
+            alerts = [a] if a is not None and not a.resolved(now) else []
+            return self._ack(alerts, scope, f"no firing alert with fingerprint {fingerprint}")
+
+    def _ack(self, alerts: list[StoredAlert], scope: Scope, missing: str) -> int:
+        seen = [a for a in alerts if scope.sees_labels(a.labels)]
+        if not seen:
+            raise AlertingError(missing)
+        mine = [(a.fingerprint, a.starts_at) for a in seen if scope.operates_labels(a.labels)]
+        if not mine:
+            self._metrics.tenant_refusals.labels("ack").inc()
+            raise TenantRefusedError(f"acknowledging: you do not operate these alerts ({scope.describe()})")
+        return self._acks.ack(mine)
+
+    def count_tenant_refusal(self, action: str) -> None:
+        """Count a request refused for its tenant scope (``paramedic_alerting_tenant_refusals_total``)."""
+        self._metrics.tenant_refusals.labels(action).inc()
 
     # -- flushing --------------------------------------------------------------------------------------------
     def next_flush(self) -> datetime | None:
@@ -442,7 +487,7 @@ class Dispatcher:
                 log.warning("notify %s/%s failed for %s: %s", receiver, integ.kind, group.key, result.reason)
                 return False
         with self._lock:
-            self._nflog.log(LogEntry(group.key, receiver, idx, firing, resolved, now))
+            self._nflog.log(LogEntry(group.key, receiver, idx, firing, resolved, now, dict(group.labels)))
             self._acks.unack(resolved)
         return True
 

@@ -27,6 +27,8 @@ def recorded(name: str) -> dict[str, Any]:
 
 def am_config(sink_port: int, group_wait: str = "1s") -> str:
     text = (RECORDED / "alertmanager.yml").read_text().replace("19876", str(sink_port))
+    # Alertmanager's groupKeys exactly: without Paramedic's tenant grouping (org joins space in group_by)
+    text += "\ntenancy:\n  group_by_tenant: false\n"
     return text.replace("group_wait: 1s", f"group_wait: {group_wait}")
 
 
