@@ -33,8 +33,9 @@ from log_pipeline.config import SearchApiConfig
 from log_pipeline.model import RawMessage
 from log_pipeline.patterns import PatternStats, TenantMiners
 from log_pipeline.pipeline import PipelineMetrics, build_pipeline, standard_stages
+from log_pipeline.search.base import RecordNotFoundError
 from log_pipeline.search.es_store import ElasticsearchStore
-from log_pipeline.search.tail import TailHub
+from log_pipeline.search.tail import TailHub, TailRefusedError
 from log_pipeline.search.tantivy_store import TantivyStore
 from log_pipeline.search.tenant_limits import TenantSearchLimiter
 from log_pipeline.search.workers import SearchWorkerPool
@@ -425,7 +426,7 @@ def test_search_worker_processes_carry_the_scope(env: Env) -> None:
         foreign = env.ids["globex/prod"][0]
         ctx = asyncio.run(pool.context_body(foreign, 1, 1, limits, scope=FOUNDATION))
         assert orjson.loads(ctx.content)["data"]["hit"]["id"] == foreign
-        with pytest.raises(Exception, match="no record with id"):
+        with pytest.raises(RecordNotFoundError, match="no record with id"):
             asyncio.run(pool.context_body(foreign, 1, 1, limits, scope=ACME_DEV))
     finally:
         pool.close()
@@ -464,8 +465,39 @@ def test_elasticsearch_queries_carry_the_scope_as_a_bool_filter() -> None:
     assert client.bodies[-1]["query"] == expected
     es.histogram("org:acme*", T0 * 10**9, (T0 + 60) * 10**9, 10**10, scope=scope)
     assert tenant in client.bodies[-1]["query"]["bool"]["filter"][0]["bool"]["filter"]
-    with pytest.raises(Exception, match="no record with id"):
+    with pytest.raises(RecordNotFoundError, match="no record with id"):
         es.context("0000000000000001", 5, 5, scope=scope)
     assert client.bodies[-1]["query"] == {"bool": {"filter": [{"term": {"id": "0000000000000001"}}, tenant]}}
     es.search("", None, None, 10)  # the foundation scope adds nothing
     assert client.bodies[-1]["query"] == {"match_all": {}}
+
+
+def test_tenant_miners_keep_templates_apart_and_are_bounded() -> None:
+    evicted: list[str] = []
+    miners = TenantMiners(max_tenants=2, on_evict=evicted.append)
+    for word in ("north", "north"):
+        miners.mine_for("acme", "prod", f"cache warmed region {word}")
+    _, other = miners.mine_for("globex", "prod", "cache warmed region south")
+    _, again = miners.mine_for("globex", "prod", "cache warmed region west")
+    assert other == "cache warmed region south" and again == "cache warmed region <*>"
+    assert miners.template(
+        "acme", "prod", miners.mine_for("acme", "prod", "cache warmed region north")[0]
+    ) == ("cache warmed region north")
+    miners.mine_for("initech", "dev", "hello there")  # a third tenant: the least recently used miner goes
+    assert sorted(miners.tenants()) == [("acme", "prod"), ("initech", "dev")]
+    assert len(evicted) == 1 and len(miners) == 2
+
+
+def test_a_tenants_tail_share_is_returned_on_unsubscribe() -> None:
+    hub = TailHub(registry=CollectorRegistry(), max_subscribers_per_tenant=1)
+    first = hub.subscribe("*", "a", scope=ACME_PROD)
+    with pytest.raises(TailRefusedError, match="max_tails_per_tenant"):
+        hub.subscribe("*", "b", scope=ACME_PROD)  # another principal of the same scope shares the share
+    other = hub.subscribe("*", "c", scope=ACME_DEV)
+    hub.unsubscribe(first)
+    hub.unsubscribe(first)  # idempotent: the share is not returned twice
+    again = hub.subscribe("*", "b", scope=ACME_PROD)
+    with pytest.raises(TailRefusedError, match="max_tails_per_tenant"):
+        hub.subscribe("*", "d", scope=ACME_PROD)
+    for sub in (other, again):
+        hub.unsubscribe(sub)
