@@ -276,7 +276,7 @@ class LogsHandlers:
         self.keepalive_s = tail_timing.keepalive_s
         self.limits = limits if limits is not None else SearchApiConfig()
         self.tenant_limits = tenant_limits or TenantSearchLimiter(
-            self.limits.max_searches_per_tenant, CollectorRegistry()
+            self.limits.tenant_search_share, CollectorRegistry()
         )
         # searches build tantivy queries (a wildcard's automaton holds the GIL for ms) and highlight in
         # Python: a few background threads at a lower CPU priority, so a burst does not slow the query API

@@ -236,6 +236,15 @@ class SearchApiConfig(BaseModel):
             )
         return value
 
+    @property
+    def tenant_search_share(self) -> int:
+        """``max_searches_per_tenant``, but below the workers' capacity when the default would reach it
+        (a default is not validated: ``search_processes: 1`` with ``max_queued_searches: 0`` gives 1)."""
+        capacity = self.search_processes + self.max_queued_searches
+        if self.search_processes and self.max_searches_per_tenant >= capacity:
+            return max(1, capacity - 1)
+        return self.max_searches_per_tenant
+
 
 class LogsConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")

@@ -116,7 +116,7 @@ class LogService:
         self.miner = TenantMiners(  # one miner per org/space: a tenant's templates come from its lines
             on_new=pattern_metrics.pattern_created, on_evict=pattern_metrics.pattern_evicted
         )
-        self.tenant_limits = TenantSearchLimiter(cfg.search_api.max_searches_per_tenant, registry)
+        self.tenant_limits = TenantSearchLimiter(cfg.search_api.tenant_search_share, registry)
         self.patterns = PatternStats(appender, metrics=pattern_metrics)
         self.metrics = PipelineMetrics(registry)
         process = build_pipeline(

@@ -406,6 +406,9 @@ def test_config_names_file_and_key_for_a_tenant_share_that_fills_the_workers() -
     assert "paramedic.yaml" in message and "max_searches_per_tenant" in message
     parsed = parse_config(text + "    max_searches_per_tenant: 3\n", "paramedic.yaml")
     assert parsed.logs is not None and parsed.logs.search_api.max_searches_per_tenant == 3
+    # a default share is not validated: it is kept below the workers' capacity instead
+    small = parse_config("logs:\n  search_api:\n    search_processes: 1\n    max_queued_searches: 1\n")
+    assert small.logs is not None and small.logs.search_api.tenant_search_share == 1
     with pytest.raises(ConfigError, match="max_tails_per_tenant"):
         parse_config("logs:\n  search_api:\n    max_tails_per_tenant: 0\n", "paramedic.yaml")
 
