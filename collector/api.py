@@ -1,15 +1,22 @@
-"""``GET /api/v1/targets`` in Prometheus' JSON shape (``state=active|dropped|any``, default any)."""
+"""``GET /api/v1/targets`` in Prometheus' JSON shape (``state=active|dropped|any``, default any).
+
+Tenancy: a principal scoped to orgs/spaces (:func:`platforms.tenancy.scope_of`) sees the active targets whose
+labels its scope covers (an app's targets carry its org/space; platform components none) and no dropped
+targets (relabelling dropped them before any org/space could be told); ``/api/v1/collector/health`` counts
+its targets only and shows it no discovery errors.
+"""
 
 from __future__ import annotations
 
 from typing import Any, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
 from collector.manager import ScrapeManager
 from collector.status import TargetStatus
 from collector.targets import format_duration
+from platforms.tenancy import scope_of
 
 __all__ = ["target_json", "targets_router"]
 
@@ -36,11 +43,16 @@ def targets_router(manager: ScrapeManager) -> APIRouter:
     router = APIRouter()
 
     @router.get("/api/v1/targets")
-    def targets(state: Literal["active", "dropped", "any"] = Query("any")) -> JSONResponse:
-        active = [target_json(t) for t in manager.targets()] if state in ("active", "any") else []
+    def targets(request: Request, state: Literal["active", "dropped", "any"] = Query("any")) -> JSONResponse:
+        scope = scope_of(request)
+        active = (
+            [target_json(t) for t in manager.targets() if scope.sees_labels(dict(t.labels))]
+            if state in ("active", "any")
+            else []
+        )
         dropped = (
             [{"discoveredLabels": dict(d.discovered_labels)} for d in manager.dropped_targets()]
-            if state in ("dropped", "any")
+            if state in ("dropped", "any") and scope.is_foundation
             else []
         )
         return JSONResponse(
@@ -48,14 +60,15 @@ def targets_router(manager: ScrapeManager) -> APIRouter:
         )
 
     @router.get("/api/v1/collector/health")
-    def health() -> JSONResponse:
+    def health(request: Request) -> JSONResponse:
         h = manager.health()
-        body = {
-            "ok": h.ok,
-            "running": h.running,
-            "targets": {"up": h.targets_up, "down": h.targets_down, "unknown": h.targets_unknown},
-            "discoveryErrors": h.discovery_errors,
-        }
+        scope = scope_of(request)
+        counts = {"up": h.targets_up, "down": h.targets_down, "unknown": h.targets_unknown}
+        errors = h.discovery_errors
+        if not scope.is_foundation:  # a tenant: its targets only; discovery errors are the foundation's
+            healths = [t.health for t in manager.targets() if scope.sees_labels(dict(t.labels))]
+            counts, errors = {k: healths.count(k) for k in counts}, {}
+        body = {"ok": h.ok, "running": h.running, "targets": counts, "discoveryErrors": errors}
         return JSONResponse(body, status_code=200 if h.ok else 503)
 
     return router

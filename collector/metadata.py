@@ -11,6 +11,11 @@ Types are reported as Prometheus does: the text format's ``untyped`` becomes ``u
 any TYPE, HELP or UNIT line has no metadata (as in Prometheus); the parser cannot tell an explicit
 ``# TYPE x untyped`` without HELP from no line at all, so that rare family is not reported either.
 
+Tenancy: metadata has no org/space of its own. With the store's querier, ``/api/v1/metadata`` shows a
+tenant-scoped principal (:func:`platforms.tenancy.scope_of`) only the families with a series in its scope
+over the last ``max_age_s`` (read through :func:`metrics_store.scoped.scoped`), so the names another
+tenant's apps expose do not leak; without a querier it shows such a principal nothing.
+
 Thread safety: ``observe`` and ``snapshot`` may be called from any thread (one lock; observe does a dict
 lookup per family, cheap beside parsing the same scrape).
 """
@@ -26,9 +31,14 @@ from dataclasses import dataclass
 import prometheus_client
 from fastapi import APIRouter, Request, Response
 from prometheus_client import CollectorRegistry, Counter, Gauge
+from starlette.concurrency import run_in_threadpool
 
 from collector.exposition import FamilyMeta
 from metrics_store.api import ApiError, Form, error_response, success
+from metrics_store.base import Querier
+from metrics_store.model import METRIC_NAME, Matcher, MatchOp
+from metrics_store.scoped import scoped
+from platforms.tenancy import Scope, scope_of
 
 __all__ = ["MetadataRegistry", "MetricMetadata", "metadata_router"]
 
@@ -76,6 +86,11 @@ class MetadataRegistry:
         self._entries: OrderedDict[str, dict[MetricMetadata, float]] = OrderedDict()
         self._m = _Metrics(registry)
 
+    @property
+    def max_age_s(self) -> float:
+        """How long a triple not seen again is still reported."""
+        return self._max_age_s
+
     def observe(self, families: Mapping[str, FamilyMeta]) -> None:
         """Record one scrape's families (only those with a TYPE, HELP or UNIT line carry metadata)."""
         now = self._clock()
@@ -114,8 +129,36 @@ class MetadataRegistry:
         return out
 
 
-def metadata_router(registry: MetadataRegistry) -> APIRouter:
-    """``/api/v1/metadata`` (``metric``, ``limit``) in Prometheus' shape: ``{name: [{type, help, unit}]}``."""
+# Series names a family of that name exposes (counters' _total, histograms' and summaries' parts, ...).
+_FAMILY_SUFFIXES = ("", "_total", "_created", "_bucket", "_sum", "_count", "_info", "_gsum", "_gcount")
+
+
+def _names_in_scope(querier: Querier, scope: Scope, start_ms: int, end_ms: int) -> set[str]:
+    found = scoped(querier, scope).series([Matcher(METRIC_NAME, MatchOp.RE, ".+")], start_ms, end_ms)
+    return {value for labels in found for key, value in labels if key == METRIC_NAME}
+
+
+def _visible(
+    found: dict[str, list[MetricMetadata]], names: set[str], limit: int
+) -> dict[str, list[MetricMetadata]]:
+    out: dict[str, list[MetricMetadata]] = {}
+    for family, variants in found.items():
+        if 0 <= limit <= len(out):
+            break
+        if any(family + suffix in names for suffix in _FAMILY_SUFFIXES):
+            out[family] = variants
+    return out
+
+
+def metadata_router(
+    registry: MetadataRegistry,
+    querier: Querier | None = None,
+    *,
+    clock: Callable[[], float] = time.time,
+) -> APIRouter:
+    """``/api/v1/metadata`` (``metric``, ``limit``) in Prometheus' shape: ``{name: [{type, help, unit}]}``;
+    ``querier`` (the store) tells which families a tenant scope may see (see the module doc), ``clock``
+    gives the wall time of that window."""
     router = APIRouter()
 
     @router.get("/api/v1/metadata")
@@ -125,7 +168,16 @@ def metadata_router(registry: MetadataRegistry) -> APIRouter:
             limit = form.integer("limit", -1)
         except ApiError as exc:
             return error_response(exc)
-        found = registry.snapshot(form.get("metric"), limit)
+        scope = scope_of(request)
+        if scope.is_foundation:
+            found = registry.snapshot(form.get("metric"), limit)
+        elif querier is None:
+            found = {}
+        else:
+            end_ms = round(clock() * 1000)
+            start_ms = end_ms - round(registry.max_age_s * 1000)
+            names = await run_in_threadpool(_names_in_scope, querier, scope, start_ms, end_ms)
+            found = _visible(registry.snapshot(form.get("metric")), names, limit)
         return success(
             {
                 name: [{"type": m.type, "help": m.help, "unit": m.unit} for m in variants]

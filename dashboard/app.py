@@ -6,6 +6,11 @@ itself, so ``app.include_router`` is all the wiring does). Charts fetch their da
 Prometheus HTTP API under ``api_base`` (``/api/v1/query_range``, ...), and from the log search API.
 Every response carries :func:`dashboard.security.security_headers`; every page shows the logged-in user
 and the logout form (:func:`dashboard.auth_pages.session_context`, base.html.j2's user block).
+
+Tenancy: every handler reads through :meth:`DashboardPages.sources_for` (the sources of
+``scope_of(request)``, :mod:`dashboard.scoping`). A scoped principal's overview redirects to its apps (the
+foundation overview is foundation-wide only); an app it does not cover answers 404 (page and
+``events.json``), never 403, so another tenant's app is not confirmed to exist.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
-from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from dashboard._overview import build_overview, fmt
@@ -27,9 +32,11 @@ from dashboard.base import InstanceInfo, PlatformViews, ReaderError, Sources
 from dashboard.pages_alerts import add_alert_pages
 from dashboard.pages_logs import add_log_pages
 from dashboard.pages_remediation import add_remediation_pages
+from dashboard.scoping import scoped_sources
 from dashboard.security import SecureRoute
 from dashboard.spec import AppSpec, quote
 from dashboard.views_local import LocalViews
+from platforms.tenancy import Scope, scope_of
 
 __all__ = ["RANGES", "STATIC_DIR", "TEMPLATES_DIR", "DashboardPages", "dashboard_router"]
 
@@ -90,7 +97,8 @@ class DashboardPages:
         self.api_base = api_base
         self.log_search = log_search
         self.clock = clock
-        self.env = _environment(base_path.rstrip("/"))
+        self.base_path = base_path.rstrip("/")
+        self.env = _environment(self.base_path)
         self.static_files = {
             p.relative_to(STATIC_DIR).as_posix(): p for p in STATIC_DIR.rglob("*") if p.is_file()
         }
@@ -99,10 +107,17 @@ class DashboardPages:
         context.setdefault("api_base", self.api_base)
         return HTMLResponse(self.env.get_template(template).render(**context), status_code=status)
 
-    def app_names(self) -> list[tuple[str, str]]:
+    def sources_for(self, request: Request) -> tuple[Sources, Scope]:
+        """The sources the request's principal may read (:func:`dashboard.scoping.scoped_sources` of
+        ``scope_of(request)``) and that scope."""
+        scope = scope_of(request)
+        return scoped_sources(self.sources, scope), scope
+
+    def app_names(self, sources: Sources | None = None) -> list[tuple[str, str]]:
         """The apps as (key, display name): from the platform adapter when the views key apps the way it
-        names them, else from the metrics (the views' ``apps_expr``)."""
-        sources, spec = self.sources, self.views.overview()
+        names them, else from the metrics (the views' ``apps_expr``), read through ``sources`` (default: the
+        foundation's)."""
+        sources, spec = sources or self.sources, self.views.overview()
         if sources.platform is not None and spec.platform_rows:
             try:
                 return [(a, a) for a in sources.platform.apps()]
@@ -119,7 +134,19 @@ class DashboardPages:
                 apps[key] = _display(s.labels, spec.app_name, spec.group_by) or key
         return sorted(apps.items(), key=lambda kv: (kv[1], kv[0]))
 
-    def overview(self, request: Request) -> HTMLResponse:
+    def covers(self, sources: Sources, scope: Scope, app: str) -> bool:
+        """Whether the app keyed ``app`` is the scope's: always for the foundation (an unknown app shows
+        an empty page, as before tenancy), else only an app its scoped sources list."""
+        return scope.is_foundation or app in dict(self.app_names(sources))
+
+    def not_found(self, request: Request, what: str) -> HTMLResponse:
+        return self.page("not_found.html.j2", 404, nav="", what=what, **session_context(request))
+
+    def overview(self, request: Request) -> Response:
+        """The foundation overview (router, cells, controller KPIs; every app, alert and action): only for a
+        foundation-wide principal; a scoped one is sent to its apps."""
+        if not scope_of(request).is_foundation:
+            return RedirectResponse(self.base_path + "/apps", status_code=303)
         began = time.perf_counter()
         model = build_overview(self.sources, views=self.views, clock=self.clock)
         response = self.page("overview.html.j2", nav="overview", o=model, **session_context(request))
@@ -127,13 +154,17 @@ class DashboardPages:
         return response
 
     def apps(self, request: Request) -> HTMLResponse:
-        return self.page("apps.html.j2", nav="apps", apps=self.app_names(), **session_context(request))
+        sources, _ = self.sources_for(request)
+        return self.page("apps.html.j2", nav="apps", apps=self.app_names(sources), **session_context(request))
 
     def app_page(self, request: Request, app: str, range: str = "1h") -> HTMLResponse:
+        sources, scope = self.sources_for(request)
+        if not self.covers(sources, scope, app):
+            return self.not_found(request, "app")  # 404, not 403: another tenant's app is not confirmed
         window = RANGES.get(range, 3600)
         spec = self.views.app(app)
-        instances, error = _instances(self.sources, app, spec)
-        heading, where = _identity(self.sources, spec)
+        instances, error = _instances(sources, app, spec)
+        heading, where = _identity(sources, spec)
         log_search = self.log_search
         charts = [
             {
@@ -169,11 +200,14 @@ class DashboardPages:
             **session_context(request),
         )
 
-    def app_events(self, app: str, start: float, end: float) -> JSONResponse:
+    def app_events(self, request: Request, app: str, start: float, end: float) -> JSONResponse:
+        sources, scope = self.sources_for(request)
+        if not self.covers(sources, scope, app):
+            return JSONResponse({"error": "not found"}, status_code=404)
         spec = self.views.app(app)
-        actions_app = (_identity(self.sources, spec)[0] or app) if spec.actions_by_name else app
-        events = _events(self.sources, app, start, end, spec.alert_label, actions_app)
-        platform, note = _platform_events(self.sources, app, start, end)
+        actions_app = (_identity(sources, spec)[0] or app) if spec.actions_by_name else app
+        events = _events(sources, app, start, end, spec.alert_label, actions_app)
+        platform, note = _platform_events(sources, app, start, end)
         body: dict[str, Any] = {"events": sorted([*events, *platform], key=lambda e: e["t"])}
         if note:
             body["notes"] = [note]

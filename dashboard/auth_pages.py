@@ -9,6 +9,7 @@ logged in, the session's synchronizer token protects every form (checked by the 
 
 from __future__ import annotations
 
+import json
 import secrets
 from collections.abc import Callable
 from pathlib import Path
@@ -19,7 +20,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from dashboard.scoping import scope_label
 from dashboard.security import SecureRoute
+from platforms.tenancy import scope_of
 
 __all__ = [
     "LOGIN_CSRF_COOKIE",
@@ -64,16 +67,29 @@ class LoginService(Protocol):
 
 
 def session_context(request: Request) -> dict[str, Any]:
-    """Template context of the logged-in user: ``user``, ``role``, ``can_operate`` (operator or admin),
-    ``can_admin`` (switching policy modes, deploying) and ``csrf_token`` (the session's; empty when a bearer
-    token authenticated the request: it needs none)."""
+    """Template context of the logged-in user: ``user``, ``role``, ``scope`` (what the nav shows: the role,
+    or the principal's spaces and roles, ``acme/prod · viewer``), ``foundation_wide`` (no tenant scope: the
+    foundation overview is its), ``can_operate`` (operator or admin),
+    ``operates`` (JSON for the pages' scripts: ``null`` for a foundation-wide principal, else the
+    ``{org, space}`` its operator grants cover, ``space`` null for a whole org), ``can_admin`` (switching
+    policy modes, deploying) and ``csrf_token`` (the session's; empty when a bearer token authenticated the
+    request: it needs none)."""
     principal = getattr(request.state, "principal", None)
     session = getattr(request.state, "session", None)
     role = str(getattr(principal, "role", ""))
+    scope = scope_of(request)
+    operates = (
+        None
+        if scope.grants is None
+        else [{"org": g.org, "space": g.space} for g in scope.grants if g.role == "operator"]
+    )
     return {
         "user": str(getattr(principal, "name", "")),
         "role": role,
+        "scope": scope_label(scope, role),
+        "foundation_wide": scope.is_foundation,
         "can_operate": role in {"operator", "admin"},
+        "operates": json.dumps(operates, separators=(",", ":")),
         "can_admin": role == "admin",
         "csrf_token": str(getattr(session, "csrf_token", "")),
     }

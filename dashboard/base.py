@@ -6,6 +6,9 @@ remediation audit log and the platform adapter, and hands them to :func:`dashboa
 
 Thread safety: page handlers call readers from a worker thread (Starlette's threadpool), several at once, so
 every implementation must be safe to call from any thread. Readers return fresh lists the caller owns.
+Tenancy: a reader may offer ``scoped(scope)`` returning a reader that sees only that
+:class:`platforms.tenancy.Scope`'s data; the pages read through :func:`dashboard.scoping.scoped_sources`,
+which fails closed for a metrics or platform reader without it.
 Errors: a reader raises :class:`ReaderError` (with the cause chained) when its source fails; the page shows
 the section as unavailable instead of failing.
 """
@@ -90,7 +93,8 @@ class ActionsReader(Protocol):
     ) -> list[dict[str, Any]]:
         """Remediation actions, newest first: ``id``, ``action``, ``deployment`` (True when the action drives
         deployments, e.g. a rollback or blue-green, rather than instances), ``target`` (app or app/index),
-        ``app``, ``status``, ``policy``, ``mode``, ``created_at`` and ``updated_at`` (Unix seconds)."""
+        ``app``, ``status``, ``policy``, ``mode``, ``created_at`` and ``updated_at`` (Unix seconds), and the
+        tenant ``org`` and ``space`` ("" for an action on the foundation: no scoped principal sees it)."""
         ...
 
 

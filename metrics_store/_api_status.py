@@ -6,7 +6,8 @@
   (:data:`PROMETHEUS_COMPAT_VERSION`; Grafana reads it to choose features such as ``match[]`` on label
   endpoints); ``application: paramedic`` and ``paramedicVersion`` say what actually answers. No ``features``
   key: Grafana takes a non-empty one to mean Mimir/Cortex with a ruler.
-* ``/api/v1/status/runtimeinfo``, ``/api/v1/status/config`` (``{"yaml": ...}``), ``/api/v1/status/flags``
+* ``/api/v1/status/runtimeinfo``, ``/api/v1/status/config`` (``{"yaml": ...}``; 403 to a principal scoped to
+  orgs/spaces: the configuration names every tenant), ``/api/v1/status/flags``
 * ``/api/v1/format_query`` (promql-parser's prettifier), ``/api/v1/query_exemplars`` (no exemplars are
   stored: an empty list after validating the query), ``/api/v1/rules`` and ``/api/v1/alerts`` (empty until
   the alerting component exists).
@@ -27,6 +28,7 @@ from starlette.concurrency import run_in_threadpool
 
 from metrics_store.api_common import ApiError, Form, bad_param, error_response, success
 from metrics_store.promql import QueryParseError, format_query
+from platforms.tenancy import scope_of
 
 __all__ = ["PROMETHEUS_COMPAT_VERSION", "ServerInfo", "status_router"]
 
@@ -96,7 +98,16 @@ def status_router(info: ServerInfo) -> APIRouter:
         )
 
     @router.get("/api/v1/status/config")
-    def config() -> Response:
+    def config(request: Request) -> Response:
+        scope = scope_of(request)
+        if not scope.is_foundation:  # the foundation's configuration names every tenant (receivers, rules)
+            return error_response(
+                ApiError(
+                    "forbidden",  # as the auth middleware's 403s
+                    403,
+                    f"the configuration is shown to foundation-wide principals, not to {scope.describe()}",
+                )
+            )
         return success({"yaml": info.config_yaml()})
 
     @router.get("/api/v1/status/flags")

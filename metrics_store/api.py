@@ -12,6 +12,12 @@ threads Starlette's other sync routes need. The ``match[]`` selectors of the ser
 parsed, compiled and looked up in the same worker threads, at most ``limits.max_match_selectors`` of them
 per request (more is a 400 ``bad_data``; Prometheus has no such limit).
 
+Tenancy: every handler reads through the request's scope (:func:`platforms.tenancy.scope_of`). A tenant
+scope's queries run on the same engine over a :class:`~metrics_store.scoped.ScopedQuerier`, which adds the
+scope's ``org``/``space`` equality matchers to every selector the query evaluates and to every ``match[]``
+(so no PromQL construct can reach another tenant's or the foundation's series); its requests count against
+the scope's share of the limits (:mod:`metrics_store.tenant_limits`, 429 when used up).
+
 ``status_router(info)`` (buildinfo, runtimeinfo, config, flags, format_query, query_exemplars, rules, alerts)
 completes what Grafana's Prometheus datasource calls; see :mod:`metrics_store._api_status`.
 """
@@ -59,6 +65,9 @@ from metrics_store.promql import (
     Vector,
     parse_selector,
 )
+from metrics_store.scoped import scoped
+from metrics_store.tenant_limits import TenantLimits
+from platforms.tenancy import Scope, scope_of
 
 __all__ = [
     "ApiError",
@@ -185,17 +194,30 @@ class QueryHandlers:
         # One pool for every query of this API: max_samples bounds one query, this bounds them all together.
         budget = SampleBudget(limits.max_inflight_samples)
         self.engine = Engine.from_limits(querier, limits, registry=registry, budget=budget)
+        self.tenants = TenantLimits(limits, budget, registry=registry)
         # Evaluation and rendering run in threads of their own, at most max_concurrency at once: a burst of
         # slow queries waits here instead of taking every thread of Starlette's pool (where /-/healthy and
         # the other sync routes run).
         self.evaluators = CapacityLimiter(limits.max_concurrency)
 
-    async def _run(self, fn: Callable[[], QueryValue]) -> Response:
+    def engine_for(self, scope: Scope, budget: SampleBudget | None = None) -> Engine:
+        """The engine a principal of ``scope`` queries with: this API's for the foundation, else the same
+        engine over the scope's :class:`~metrics_store.scoped.ScopedQuerier` (and its tenant ``budget``)."""
+        if scope.is_foundation:
+            return self.engine
+        return self.engine.with_querier(scoped(self.querier, scope), budget=budget)
+
+    async def _run(self, scope: Scope, fn: Callable[[Engine], QueryValue]) -> Response:
         try:
-            value = await to_thread.run_sync(fn, limiter=self.evaluators)
+            with self.tenants.admit(scope) as budget:
+                engine = self.engine_for(scope, budget)
+                value = await to_thread.run_sync(fn, engine, limiter=self.evaluators)
+                # big matrices take a while
+                body = await to_thread.run_sync(_render, value, limiter=self.evaluators)
+        except ApiError as exc:
+            return error_response(exc)
         except QueryError as exc:
             return error_response(_translate(exc))
-        body = await to_thread.run_sync(_render, value, limiter=self.evaluators)  # big matrices take a while
         return Response(body, media_type="application/json")
 
     async def query(self, request: Request) -> Response:
@@ -206,7 +228,9 @@ class QueryHandlers:
         except ApiError as exc:
             return error_response(exc)
         text = form.get("query")
-        return await self._run(lambda: self.engine.instant_query(text, at, timeout_s=timeout))
+        return await self._run(
+            scope_of(request), lambda engine: engine.instant_query(text, at, timeout_s=timeout)
+        )
 
     async def query_range(self, request: Request) -> Response:
         try:
@@ -228,17 +252,25 @@ class QueryHandlers:
         except ApiError as exc:
             return error_response(exc)
         text = form.get("query")
-        return await self._run(lambda: self.engine.range_query(text, start, end, step, timeout_s=timeout))
+        return await self._run(
+            scope_of(request),
+            lambda engine: engine.range_query(text, start, end, step, timeout_s=timeout),
+        )
 
     async def _matching_series(self, request: Request, *, required: bool) -> list[Labels]:
         """Series selected by the request's ``match[]`` (required or optional), ``start`` and ``end``."""
         form = await Form.read(request)
         start, end = form.time("start", MIN_TIME_MS), form.time("end", MAX_TIME_MS)
-        return await to_thread.run_sync(self._select, form, required, start, end, limiter=self.evaluators)
+        scope = scope_of(request)
+        with self.tenants.admit(scope):
+            querier = scoped(self.querier, scope)
+            return await to_thread.run_sync(
+                self._select, querier, form, required, start, end, limiter=self.evaluators
+            )
 
-    def _select(self, form: Form, required: bool, start: int, end: int) -> list[Labels]:
+    def _select(self, querier: Querier, form: Form, required: bool, start: int, end: int) -> list[Labels]:
         selectors = _matchers(form, required, self.limits.max_match_selectors)
-        return _series_union(self.querier, selectors, start, end)
+        return _series_union(querier, selectors, start, end)
 
     async def series(self, request: Request) -> Response:
         try:

@@ -176,4 +176,7 @@ def success(data: Any) -> Response:
 
 
 def error_response(exc: ApiError) -> Response:
-    return json_response({"status": "error", "errorType": exc.error_type, "error": str(exc)}, exc.status)
+    response = json_response({"status": "error", "errorType": exc.error_type, "error": str(exc)}, exc.status)
+    if exc.status == 429:  # a limit shared with the caller's other requests: retry when they end
+        response.headers["Retry-After"] = "1"
+    return response

@@ -21,6 +21,8 @@ Both types take a ``query`` section: the limits of the PromQL engine that answer
         max_concurrency: 20           # [query.max-concurrency] API queries evaluated at once; more wait
         max_match_selectors: 512      # match[] selectors of one series/labels/label values request (400)
         max_inflight_samples: 100000000  # samples + steps held by all API queries at once; more wait (503)
+        tenant_max_concurrency: 10    # requests of one tenant scope in flight at once; more: 429 (half)
+        tenant_max_inflight_samples: 50000000  # samples + steps one tenant's queries hold at once; more: 429
 
 ``type: remote`` — writes InfluxDB line protocol, reads the Prometheus HTTP API (VictoriaMetrics)::
 
@@ -86,6 +88,47 @@ class QueryLimits(BaseModel):
         "(then 503 unavailable), one larger than this alone is refused (422). At ~70 bytes per step the "
         "default bounds them to ~7 GB; Prometheus has no such limit.",
     )
+    tenant_max_concurrency: int | None = Field(
+        None,
+        gt=0,
+        description="Queries (and series/label lookups) of one tenant scope (a principal scoped to orgs or "
+        "spaces; foundation-wide principals only have max_concurrency) in flight at once; one more is "
+        "refused at once with a 429, so one team cannot take every evaluation thread. Default: half of "
+        "max_concurrency (at least 1); at most max_concurrency.",
+    )
+    tenant_max_inflight_samples: int | None = Field(
+        None,
+        gt=0,
+        description="Steps and samples the queries of one tenant scope in flight may hold together (out of "
+        "max_inflight_samples); a query that does not fit is refused with a 429. Default: half of "
+        "max_inflight_samples; at most max_inflight_samples.",
+    )
+
+    @model_validator(mode="after")
+    def _tenant_limits_within_global(self) -> QueryLimits:
+        pairs = [
+            ("tenant_max_concurrency", self.tenant_max_concurrency, "max_concurrency", self.max_concurrency),
+            (
+                "tenant_max_inflight_samples",
+                self.tenant_max_inflight_samples,
+                "max_inflight_samples",
+                self.max_inflight_samples,
+            ),
+        ]
+        for key, value, whole_key, whole in pairs:
+            if value is not None and value > whole:
+                raise ValueError(f"{key} ({value}) must not exceed {whole_key} ({whole})")
+        return self
+
+    @property
+    def tenant_concurrency(self) -> int:
+        """``tenant_max_concurrency`` or its default, half of ``max_concurrency`` (at least 1)."""
+        return self.tenant_max_concurrency or max(1, self.max_concurrency // 2)
+
+    @property
+    def tenant_inflight_samples(self) -> int:
+        """``tenant_max_inflight_samples`` or its default, half of ``max_inflight_samples`` (at least 1)."""
+        return self.tenant_max_inflight_samples or max(1, self.max_inflight_samples // 2)
 
 
 DEFAULT_QUERY_LIMITS = QueryLimits()

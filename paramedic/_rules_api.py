@@ -2,6 +2,11 @@
 
 ``metrics_store``'s status router answers both with empty lists; the wiring mounts this router first, so
 Grafana's alerting view and ``curl`` see the rule engine's groups, rules and active alerts.
+
+Tenancy (:func:`platforms.tenancy.scope_of`): a tenant-scoped principal sees only the alerts whose labels its
+scope covers (an alert without ``org`` is the foundation's); every rule is listed (rules are the foundation's
+configuration), but a rule's ``alerts`` and ``state`` are computed from the visible alerts only, and its
+``lastError`` (which may quote another tenant's labels) is replaced by a generic text.
 """
 
 from __future__ import annotations
@@ -10,10 +15,11 @@ import math
 from datetime import UTC, datetime
 from typing import Any
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
 
 from alerting.rules import ActiveAlert, AlertingRule, AlertState, RuleManager
 from metrics_store.api_common import success
+from platforms.tenancy import Scope, scope_of
 
 __all__ = ["rules_router"]
 
@@ -40,8 +46,13 @@ def _alert(a: ActiveAlert) -> dict[str, Any]:
     }
 
 
-def _live(rule: AlertingRule) -> list[ActiveAlert]:
-    return [a for a in rule.active.values() if a.state is not AlertState.INACTIVE]
+_HIDDEN_ERROR = "the rule failed to evaluate (its error is shown to foundation-wide principals only)"
+
+
+def _live(rule: AlertingRule, scope: Scope) -> list[ActiveAlert]:
+    return [
+        a for a in rule.active.values() if a.state is not AlertState.INACTIVE and scope.sees_labels(a.labels)
+    ]
 
 
 def _rule_state(alerts: list[ActiveAlert]) -> str:
@@ -53,7 +64,8 @@ def rules_router(manager: RuleManager) -> APIRouter:
     router = APIRouter()
 
     @router.get("/api/v1/rules")
-    def rules(type: str | None = Query(None)) -> Response:  # Prometheus' parameter name
+    def rules(request: Request, type: str | None = Query(None)) -> Response:  # Prometheus' name
+        scope = scope_of(request)
         groups = []
         for g in manager.groups:
             last = _time(g.last_eval_ms)
@@ -68,9 +80,10 @@ def rules_router(manager: RuleManager) -> APIRouter:
                     continue
                 if type == "record":
                     continue
-                ar, live = r.alerting, _live(r.alerting)
+                ar, live = r.alerting, _live(r.alerting, scope)
                 if ar.last_error is not None:
-                    common.update(health="err", lastError=str(ar.last_error))
+                    error = str(ar.last_error) if scope.is_foundation else _HIDDEN_ERROR
+                    common.update(health="err", lastError=error)
                 out.append(
                     {
                         **common,
@@ -88,8 +101,9 @@ def rules_router(manager: RuleManager) -> APIRouter:
         return success({"groups": groups})
 
     @router.get("/api/v1/alerts")
-    def alerts() -> Response:
-        live = [_alert(a) for g in manager.groups for ar in g.alerting_rules() for a in _live(ar)]
+    def alerts(request: Request) -> Response:
+        scope = scope_of(request)
+        live = [_alert(a) for g in manager.groups for ar in g.alerting_rules() for a in _live(ar, scope)]
         return success({"alerts": live})
 
     return router

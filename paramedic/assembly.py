@@ -226,7 +226,7 @@ class Paramedic:
             query_router(self.store, limits=self.config.metrics_store.query, registry=self.registry)
         )
         app.include_router(targets_router(self.scraper))
-        app.include_router(metadata_router(self.metadata))
+        app.include_router(metadata_router(self.metadata, self.store))
         for router in self.alerting.routers() if self.alerting is not None else []:
             app.include_router(router)  # before status_router: its /api/v1/rules and /alerts are empty
         app.include_router(status_router(self._server_info()))

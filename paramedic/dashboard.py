@@ -34,8 +34,10 @@ from metrics_store.model import METRIC_NAME, Labels, Matcher, MatchOp, SeriesDat
 from metrics_store.promql import Engine, metric_names, slice_series
 from metrics_store.promql.errors import QueryError
 from metrics_store.promql.values import Matrix, Scalar, Vector
+from metrics_store.scoped import scoped
 from platforms.base import Platform, PlatformError, Remediable
 from platforms.events import PlatformEventFeed
+from platforms.tenancy import ORG_LABEL, SPACE_LABEL, Scope
 from remediation.actions import changes_deployments
 from remediation.base import AuditLog, RemediationError
 
@@ -63,6 +65,14 @@ class PromqlMetricsReader:
         self._querier = querier
         self._engine = engine or Engine(querier, timeout_s=timeout_s, registry=CollectorRegistry())
         self._clock = clock
+
+    def scoped(self, scope: Scope) -> PromqlMetricsReader:
+        """A reader whose every store read carries ``scope``'s org/space matchers
+        (:func:`metrics_store.scoped.scoped`): what a tenant's pages read (itself for the foundation)."""
+        if scope.is_foundation:
+            return self
+        querier = scoped(self._querier, scope)
+        return PromqlMetricsReader(querier, clock=self._clock, engine=self._engine.with_querier(querier))
 
     def snapshot(self, start_s: float, end_s: float, exprs: Sequence[str] = ()) -> PromqlMetricsReader:
         """A reader evaluating at ``end_s`` whose queries read each metric name once from the store, over
@@ -204,9 +214,21 @@ class AuditActions:
                 "mode": r.request.mode,
                 "created_at": r.request.created_at.timestamp(),
                 "updated_at": r.updated_at.timestamp(),
+                **_tenant(r.request),
             }
             for r in records
         ]
+
+
+def _tenant(request: Any) -> dict[str, str]:
+    """The ``org`` and ``space`` of an action request: its own fields when the remediation engine records
+    them, else the labels of the alert that triggered it ("" for an action of the foundation)."""
+    alert = request.trigger.get("alert") if isinstance(request.trigger, dict) else None
+    labels = alert if isinstance(alert, dict) else {}
+    return {
+        key: str(getattr(request, key, None) or getattr(request.target, key, None) or labels.get(key) or "")
+        for key in (ORG_LABEL, SPACE_LABEL)
+    }
 
 
 class PlatformInstances:

@@ -83,6 +83,7 @@
           // action shows through the dashes).
           const alerts = events.filter((e) => e.kind === "alert");
           const ordered = events.filter((e) => e.kind !== "alert").concat(alerts);
+          const flags = [];
           for (const ev of ordered) {
             const x = u.valToPos(ev.t, "x", true);
             if (x < u.bbox.left || x > u.bbox.left + u.bbox.width) continue;
@@ -92,6 +93,14 @@
             ctx.moveTo(x, top);
             ctx.lineTo(x, top + height);
             ctx.stroke();
+            if (ev.kind !== "alert") flags.push([x, ctx.strokeStyle]);
+          }
+          // An action or deployment taken in the same second as its alert sits under the alert's dashes: a
+          // small flag at the top of its line, drawn over everything, keeps it visible.
+          const side = 8 * devicePixelRatio;
+          for (const [x, color] of flags) {
+            ctx.fillStyle = color;
+            ctx.fillRect(x, top, side, side);
           }
           ctx.restore();
         }],

@@ -10,6 +10,29 @@
   const CSRF = page.dataset.csrf || "";
   const CAN_OPERATE = page.dataset.canOperate === "true";
   const CAN_ADMIN = page.dataset.canAdmin === "true"; // policy mode switches need admin
+  // null: foundation-wide (the role decides); else the {org, space} the principal's operator grants cover
+  // (space null: the whole org). The server refuses anything else; this only hides buttons it would refuse.
+  let OPERATES = null;
+  try { OPERATES = JSON.parse(page.dataset.operates || "null"); } catch (e) { OPERATES = []; }
+
+  function tenantOf(a) {
+    const t = a.target || {};
+    const alert = (a.trigger && a.trigger.alert) || (a.request && a.request.trigger && a.request.trigger.alert) || {};
+    const tenant = String(a.tenant || "").split("/");
+    return {
+      org: a.org || t.org || alert.org || tenant[0] || "",
+      space: a.space || t.space || alert.space || tenant[1] || "",
+    };
+  }
+
+  function operatesOn(a) {
+    if (!CAN_OPERATE) return false;
+    if (OPERATES === null) return true;
+    const where = tenantOf(a);
+    return where.org !== "" && OPERATES.some(function (g) {
+      return g.org === where.org && (g.space === null || g.space === where.space);
+    });
+  }
 
   function el(tag, text, cls) {
     const e = document.createElement(tag);
@@ -115,7 +138,7 @@
       tr.appendChild(el("td", a.policy));
       tr.appendChild(el("td", when(a.created_at)));
       const cell = el("td");
-      if (CAN_OPERATE) {
+      if (operatesOn(a)) {
         ["approve", "reject"].forEach(function (d) {
           const b = el("button", d === "approve" ? "Approve" : "Reject", d);
           b.type = "button";

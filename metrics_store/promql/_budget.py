@@ -7,6 +7,10 @@ allocated, then the samples it reads as they arrive, and gives everything back w
 that does not fit waits for other queries to finish, until the query's deadline (then
 :class:`QueryBusyError`, 503); one larger than the whole pool is refused at once
 (:class:`TooManySamplesError`). Thread-safe.
+
+A budget may have a ``parent`` (a tenant scope's share of the API's pool): a take is then held in both, the
+child's first; a child with a ``refuse`` error never waits: what does not fit in it raises that error at once
+(the parent still waits as above).
 """
 
 from __future__ import annotations
@@ -15,15 +19,24 @@ import threading
 import time
 from collections.abc import Callable
 
-from metrics_store.promql.errors import QueryBusyError, TooManySamplesError
+from metrics_store.promql.errors import QueryBusyError, QueryError, TooManySamplesError
 
 __all__ = ["Reservation", "SampleBudget"]
 
 
 class SampleBudget:
-    def __init__(self, capacity: int, *, monotonic: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        capacity: int,
+        *,
+        monotonic: Callable[[], float] = time.monotonic,
+        parent: SampleBudget | None = None,
+        refuse: Callable[[], QueryError] | None = None,
+    ) -> None:
         self.capacity = capacity
         self._monotonic = monotonic
+        self._parent = parent
+        self._refuse = refuse
         self._held = 0
         self._changed = threading.Condition()
 
@@ -39,9 +52,20 @@ class SampleBudget:
         return Reservation(self, deadline)
 
     def _take(self, n: int, already: int, deadline: float) -> None:
+        self._take_own(n, already, deadline)
+        if self._parent is not None:
+            try:
+                self._parent._take(n, already, deadline)
+            except BaseException:
+                self._give_back_own(n)
+                raise
+
+    def _take_own(self, n: int, already: int, deadline: float) -> None:
         if already + n > self.capacity:
-            raise TooManySamplesError
+            raise TooManySamplesError if self._refuse is None else self._refuse()
         with self._changed:
+            if self._refuse is not None and self._held + n > self.capacity:
+                raise self._refuse()
             while self._held + n > self.capacity:
                 left = deadline - self._monotonic()
                 if left <= 0:
@@ -50,6 +74,11 @@ class SampleBudget:
             self._held += n
 
     def _give_back(self, n: int) -> None:
+        self._give_back_own(n)
+        if self._parent is not None:
+            self._parent._give_back(n)
+
+    def _give_back_own(self, n: int) -> None:
         with self._changed:
             self._held -= n
             self._changed.notify_all()

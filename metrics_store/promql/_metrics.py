@@ -32,7 +32,8 @@ class QueryEngineMetrics:
         self.refused = Counter(
             "paramedic_promql_queries_refused",
             "Queries refused by a limit: query_text (size/nesting/operators), points_per_series, "
-            "max_samples (samples loaded or steps allocated), timeout, recursion.",
+            "max_samples (samples loaded or steps allocated), timeout, recursion, inflight_samples, "
+            "tenant_inflight_samples (a tenant scope's share of the in-flight pool).",
             ["reason"],
             registry=registry,
         )

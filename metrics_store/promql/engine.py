@@ -46,6 +46,7 @@ from metrics_store.promql.errors import (
     QueryTimeRangeError,
     QueryTooComplexError,
     QueryTooLargeError,
+    TenantLimitError,
     TooManyPointsError,
     TooManySamplesError,
 )
@@ -125,10 +126,15 @@ class Engine:
             budget=budget,
         )
 
-    def with_querier(self, querier: Querier) -> Engine:
-        """The same engine (configuration and metrics) over another Querier."""
+    def with_querier(self, querier: Querier, *, budget: SampleBudget | None = None) -> Engine:
+        """The same engine (configuration and metrics) over another Querier (a tenant's
+        :class:`~metrics_store.scoped.ScopedQuerier`), and another ``budget`` if given. Cheap (a shallow
+        copy); nothing read by one query is kept in the engine, so engines over different queriers never
+        share data (each query's reads live in its own evaluation context)."""
         other = copy.copy(self)
         other._querier = querier
+        if budget is not None:
+            other._budget = budget
         return other
 
     def instant_query(self, query: str, time_ms: int, *, timeout_s: float | None = None) -> QueryValue:
@@ -225,6 +231,7 @@ _REFUSAL_REASONS: list[tuple[type[QueryError], str]] = [
     (TooManySamplesError, "max_samples"),
     (QueryTimeoutError, "timeout"),
     (QueryBusyError, "inflight_samples"),
+    (TenantLimitError, "tenant_inflight_samples"),
     (QueryTooComplexError, "recursion"),
 ]
 

@@ -14,6 +14,7 @@ status Prometheus answers with, so the HTTP layer never has to guess)::
     │   └── QueryTooComplexError the evaluator ran out of recursion depth             execution  422
     ├── QueryTimeoutError        the query ran past its deadline                      timeout    503
     ├── QueryBusyError           no room in the in-flight sample budget by the deadline unavailable 503
+    ├── TenantLimitError         a tenant scope's share of a limit is used up        unavailable 429
     └── QueryStorageError        the Querier failed (StoreError chained)              internal   500
 """
 
@@ -29,6 +30,7 @@ __all__ = [
     "QueryTimeoutError",
     "QueryTooComplexError",
     "QueryTooLargeError",
+    "TenantLimitError",
     "TooManyPointsError",
     "TooManySamplesError",
     "UnsupportedError",
@@ -128,3 +130,18 @@ class QueryBusyError(QueryError):
         super().__init__(
             "query waited until its timeout for memory held by other queries (too many samples in flight)"
         )
+
+
+class TenantLimitError(QueryError):
+    """A query of a tenant scope (a principal scoped to orgs/spaces) does not fit in that scope's share of a
+    limit; the message names the config key. 429: the tenant may retry once its other queries end."""
+
+    error_type = "unavailable"
+    http_status = 429
+
+    def __init__(self, key: str, limit: int) -> None:
+        super().__init__(
+            f"tenant limit metrics_store.query.{key} ({limit:,}) reached by this scope's queries in flight; "
+            "retry when they end"
+        )
+        self.key = key

@@ -18,7 +18,7 @@ Remediation and ``paramedic demo deploy``: :mod:`.remediation`.
 
 from paramedic.demo._cf_apps import local_app_for
 from paramedic.demo._config import DemoSinks, demo_config, demo_rules
-from paramedic.demo._credentials import admin_token, admin_user
+from paramedic.demo._credentials import admin_token, admin_user, local_space_login, space_user
 from paramedic.demo._output import DemoApiError, DemoError, Echo
 from paramedic.demo._record import read_demo_record, running_demo_record
 from paramedic.demo._run import APP_NAMES, DEFAULT_DATA_DIR, LOAD_RPS, PLATFORMS, DemoOptions, run_demo
@@ -41,7 +41,9 @@ __all__ = [
     "demo_rules",
     "deploy",
     "local_app_for",
+    "local_space_login",
     "read_demo_record",
     "run_demo",
     "running_demo_record",
+    "space_user",
 ]

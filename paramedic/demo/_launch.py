@@ -15,7 +15,7 @@ import yaml
 
 from paramedic.config import parse_config
 from paramedic.demo._config import DemoSinks
-from paramedic.demo._credentials import admin_token, admin_user
+from paramedic.demo._credentials import SpaceLogin, admin_token, admin_user, space_user
 from paramedic.demo._output import Echo
 from paramedic.demo._ports import wait_http
 from paramedic.demo._record import write_record
@@ -109,7 +109,8 @@ class Launch:
         config_path.write_text(text, encoding="utf-8")
         return config_path
 
-    def write_credentials(self) -> None:
+    def write_credentials(self, space: SpaceLogin) -> None:
+        """The admin token and user, and the web UI user of the one space ``space``."""
         data_dir = self.data_dir
         token_file = admin_token(data_dir)
         self.record.update(admin_token_file=str(token_file), amtool_config=str(data_dir / "amtool.yml"))
@@ -117,6 +118,14 @@ class Launch:
         ui_password, credentials_file = admin_user(data_dir)
         self.record.update(admin_credentials_file=str(credentials_file))
         self.echo(f"web UI login: user admin, password {ui_password} (also in {credentials_file}, mode 0600)")
+        space_password, space_file = space_user(data_dir, space)
+        self.record.update(
+            space_credentials_file=str(space_file), space_user=space.name, space_tenant=space.tenant
+        )
+        self.echo(
+            f"web UI login of space {space.tenant} only: user {space.name}, password {space_password} "
+            f"(also in {space_file}, mode 0600)"
+        )
 
     def start_paramedic(self, http_port: int, config_path: Path) -> None:
         api = f"http://127.0.0.1:{http_port}"

@@ -11,6 +11,7 @@ from typing import Any
 from paramedic.config import ConfigError
 from paramedic.demo._banner import service_lines
 from paramedic.demo._config import demo_config
+from paramedic.demo._credentials import local_space_login
 from paramedic.demo._launch import LOAD_RPS, Launch, StopRequestedError, on_signal
 from paramedic.demo._options import DEFAULT_DATA_DIR, PLATFORMS, DemoOptions, data_dir_flag
 from paramedic.demo._output import DemoError, Echo
@@ -93,7 +94,7 @@ class _LocalLaunch(Launch):
             sinks=sinks,
         )
         config_path = self.write_config(cfg, "Written by `paramedic demo`; regenerated on every start.")
-        self.write_credentials()
+        self.write_credentials(local_space_login(cfg.get("platform") or {}))
         self.start_paramedic(opts.http_port, config_path)
         _print_banner(self.record, names, self.data_dir, self.echo)
         return self.watch()

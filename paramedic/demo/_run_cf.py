@@ -18,7 +18,7 @@ from paramedic.demo._banner import service_lines
 from paramedic.demo._cf_apps import foundation_record
 from paramedic.demo._cf_config import cf_demo_config
 from paramedic.demo._cf_stack import descendants, read_credentials, spawn_stack
-from paramedic.demo._credentials import write_private
+from paramedic.demo._credentials import CF_SPACE_LOGIN, write_private
 from paramedic.demo._launch import Launch
 from paramedic.demo._options import DemoOptions, data_dir_flag
 from paramedic.demo._output import Echo
@@ -72,7 +72,7 @@ class CFLaunch(Launch):
         config_path = self.write_config(
             cfg, "Written by `paramedic demo --platform cloudfoundry`; regenerated on every start."
         )
-        self.write_credentials()
+        self.write_credentials(CF_SPACE_LOGIN)
         self.start_paramedic(opts.http_port, config_path)
         print_cf_banner(self.record, self.data_dir, self.echo)
         return self.watch()

@@ -19,6 +19,7 @@ import contextlib
 import fcntl
 import json
 import os
+import random
 import re
 import secrets
 import socket
@@ -54,8 +55,39 @@ DEFAULT_WEIGHT = 1  # HAProxy's default server weight: every instance of an app 
 MAX_DEPLOYMENTS_KEPT = 50
 
 
+_EPHEMERAL_RANGE = Path("/proc/sys/net/ipv4/ip_local_port_range")
+_LOWEST_PICKED = 10_000
+
+
+def _picking_range() -> tuple[int, int] | None:
+    """Ports below the kernel's ephemeral range (``ip_local_port_range``), or None when that range starts too
+    low to leave a useful span below it."""
+    try:
+        low = int(_EPHEMERAL_RANGE.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 32768  # Linux's default
+    return (_LOWEST_PICKED, low - 1) if low - _LOWEST_PICKED >= 1000 else None
+
+
+def _bindable(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
 def free_port() -> int:
-    """A port that is free on 127.0.0.1 right now."""
+    """A port that is free on 127.0.0.1 right now, picked at random below the ephemeral range: a port the
+    kernel hands out (bind to 0) can be taken by any outgoing connection before its user binds it, one from
+    below the range only by another listener."""
+    span = _picking_range()
+    if span is not None:
+        for _ in range(100):
+            port = random.randint(*span)  # noqa: S311 - spreading picks, not a secret
+            if _bindable(port):
+                return port
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -21,6 +20,7 @@ from log_pipeline.api import TailTiming, logs_router
 from log_pipeline.model import LogRecord
 from log_pipeline.search.tail import TailHub
 from log_pipeline.search.tantivy_store import TantivyStore
+from platforms.local.state import free_port
 from platforms.tenancy import FOUNDATION, Scope
 from tests.log_pipeline.test_search_contract import DATA, T0
 
@@ -137,9 +137,7 @@ def test_patterns(client: TestClient) -> None:
 
 
 def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    return free_port()
 
 
 def test_tail_sse_filters_and_counts_drops(store: TantivyStore) -> None:

@@ -54,6 +54,15 @@ class Demo:
         return user, password
 
     @property
+    def space_credentials(self) -> tuple[str, str]:
+        """(user, password) of the demo's space-scoped web UI user (``team-a``; ``dev-acme-prod`` on Cloud
+        Foundry), from ``<data-dir>/space-credentials``."""
+        user, _, password = (
+            (self.data_dir / "space-credentials").read_text(encoding="utf-8").strip().partition(":")
+        )
+        return user, password
+
+    @property
     def auth_headers(self) -> dict[str, str]:
         """Headers for state-changing requests to the demo's API."""
         return {"Authorization": f"Bearer {self.admin_token}"}

@@ -17,13 +17,9 @@ from pathlib import Path
 
 import httpx
 
+from platforms.local.state import free_port
+
 __all__ = ["ManagedProcess", "closed_by_peer", "free_port", "require_binary", "wait_http", "wait_until"]
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def require_binary(name: str) -> str:

@@ -11,7 +11,6 @@ foreign tenants (acme/dev, globex/prod: the same app name ``api`` in each) and a
 from __future__ import annotations
 
 import asyncio
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -43,6 +42,7 @@ from log_pipeline.syslog import SyslogParser
 from paramedic.auth import AuthMiddleware, TokenStore
 from paramedic.auth._middleware import decisions_counter
 from paramedic.config import ConfigError, parse_config
+from platforms.local.state import free_port
 from platforms.tenancy import FOUNDATION, Grant, Scope
 
 T0 = 1_764_979_200  # 2025-12-06T00:00:00Z, seconds
@@ -310,12 +310,6 @@ def test_patterns_show_no_foreign_template_count_or_example(env: Env) -> None:
     }
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _wait(cond: Any, what: str, timeout_s: float = 10.0) -> None:
     deadline = time.monotonic() + timeout_s
     while not cond():
@@ -324,7 +318,7 @@ def _wait(cond: Any, what: str, timeout_s: float = 10.0) -> None:
 
 
 def test_sse_tail_of_star_receives_only_its_lines(env: Env) -> None:
-    port = _free_port()
+    port = free_port()
     server = uvicorn.Server(uvicorn.Config(env.app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
