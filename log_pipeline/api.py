@@ -15,7 +15,13 @@
   query over ``logs.tail.max_query_bytes``, 429 (``too_many_requests``) when the principal (for anonymous
   readers: the client address) has ``max_subscribers_per_principal`` tails open, 503 when
   ``max_subscribers`` are open in all (both with ``Retry-After``)
-* ``GET /api/v1/logs/patterns``  app, limit — from any object with ``list_patterns(app, limit)``
+* ``GET /api/v1/logs/patterns``  app, limit — from any object with ``list_patterns(app, limit, scope=)``
+
+Tenancy: every route reads with the principal's scope (:func:`platforms.tenancy.scope_of`), passed down to
+the store (search, histogram, context: the filter is part of the store query, see
+:mod:`log_pipeline.search.tenancy`), the pattern source and the tail hub. The context of a record the scope
+does not see answers 404, as an unknown id. A tenant scope has at most ``max_searches_per_tenant`` reads
+running or waiting and ``max_tails_per_tenant`` live tails: beyond them 429 naming the limit.
 
 Responses use Prometheus' envelope (``{"status": "success", "data": ...}``; errors ``{"status": "error",
 "errorType": ..., "error": ...}`` with 400 for bad parameters or queries, 404 for an unknown id, 503 when the
@@ -39,6 +45,7 @@ import anyio
 import orjson
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import StreamingResponse
+from prometheus_client import CollectorRegistry
 from starlette.background import BackgroundTask
 
 from log_pipeline.config import SearchApiConfig
@@ -58,9 +65,18 @@ from log_pipeline.search.query import QuerySyntaxError
 from log_pipeline.search.render import SEARCH_CHUNK_HITS, Body, hit_json
 from log_pipeline.search.render import Marker as _Marker
 from log_pipeline.search.tail import Subscription, TailHub, TailRefusedError
+from log_pipeline.search.tenant_limits import TenantLimitError, TenantSearchLimiter
 from metrics_store.background import BackgroundPool
+from platforms.tenancy import FOUNDATION, Scope, scope_of
 
-__all__ = ["SEARCH_CHUNK_HITS", "LogsHandlers", "PatternSource", "logs_router", "parse_time"]
+__all__ = [
+    "SEARCH_CHUNK_HITS",
+    "LogsHandlers",
+    "PatternSource",
+    "TailTiming",
+    "logs_router",
+    "parse_time",
+]
 
 NS = 1_000_000_000
 MAX_LIMIT = 10_000
@@ -73,9 +89,17 @@ T = TypeVar("T")
 
 
 class PatternSource(Protocol):
-    def list_patterns(self, app: str | None, limit: int) -> Sequence[Any]:
-        """Patterns (dataclasses or dicts), most frequent first."""
+    def list_patterns(self, app: str | None, limit: int, *, scope: Scope = FOUNDATION) -> Sequence[Any]:
+        """Patterns (dataclasses or dicts) of the orgs/spaces ``scope`` sees, most frequent first."""
         ...
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class TailTiming:
+    """How often a live tail polls its queue, and how long an idle stream waits before a keepalive."""
+
+    poll_s: float = 0.05
+    keepalive_s: float = 15.0
 
 
 class _BadRequestError(Exception):
@@ -178,7 +202,9 @@ def _tail_refused(exc: TailRefusedError) -> Response:
     if exc.reason == "query_bytes":
         return _error("bad_data", 400, f'invalid parameter "q": {exc}')
     status, error_type = (
-        (429, "too_many_requests") if exc.reason == "principal_subscribers" else (503, "unavailable")
+        (429, "too_many_requests")
+        if exc.reason in ("principal_subscribers", "tenant_subscribers")
+        else (503, "unavailable")
     )
     response = _error(error_type, status, f"live tail refused: {exc}")
     response.headers["Retry-After"] = str(TAIL_RETRY_AFTER_S)
@@ -214,6 +240,10 @@ async def _guarded(make: Callable[[], Awaitable[Response]]) -> Response:
         return response
     except SearchTimeoutError as exc:
         return _error("timeout", 503, str(exc))
+    except TenantLimitError as exc:
+        response = _error("too_many_requests", 429, str(exc))
+        response.headers["Retry-After"] = str(BUSY_RETRY_AFTER_S)
+        return response
     except SearchError as exc:
         return _error("unavailable", 503, str(exc))
 
@@ -222,7 +252,9 @@ class LogsHandlers:
     """The route handlers of :func:`logs_router` over one store, pattern source and tail hub; each public
     method is one route (the factory only wires paths to them), so a test can call it directly.
 
-    ``limits``: ``logs.search_api`` (defaults of :class:`~log_pipeline.config.SearchApiConfig`)."""
+    ``limits``: ``logs.search_api`` (defaults of :class:`~log_pipeline.config.SearchApiConfig`);
+    ``tenant_limits``: the per-tenant admission (default: one of ``limits.max_searches_per_tenant`` with
+    its metrics in a registry of its own)."""
 
     def __init__(
         self,
@@ -231,18 +263,21 @@ class LogsHandlers:
         tail: TailHub | None = None,
         *,
         clock: Callable[[], int] = time.time_ns,
-        tail_poll_s: float = 0.05,
-        keepalive_s: float = 15.0,
+        tail_timing: TailTiming = TailTiming(),
         limits: SearchApiConfig | None = None,
         executor: SearchExecutor | None = None,
+        tenant_limits: TenantSearchLimiter | None = None,
     ) -> None:
         self.store = store
         self.patterns = patterns
         self.tail = tail
         self.clock = clock
-        self.tail_poll_s = tail_poll_s
-        self.keepalive_s = keepalive_s
+        self.tail_poll_s = tail_timing.poll_s
+        self.keepalive_s = tail_timing.keepalive_s
         self.limits = limits if limits is not None else SearchApiConfig()
+        self.tenant_limits = tenant_limits or TenantSearchLimiter(
+            self.limits.tenant_search_share, CollectorRegistry()
+        )
         # searches build tantivy queries (a wildcard's automaton holds the GIL for ms) and highlight in
         # Python: a few background threads at a lower CPU priority, so a burst does not slow the query API
         self._workers = BackgroundPool("log-search", self.limits.max_concurrent_searches)
@@ -258,8 +293,11 @@ class LogsHandlers:
             start, end = _opt_time(request, "start"), _opt_time(request, "end")
             limit = _int("limit", qp.get("limit"), 100, 1, MAX_LIMIT)
             args = (qp.get("q", ""), start, end, limit, qp.get("cursor") or None)
-            highlight = _wants_highlight(request)
-            body = await self.executor.search_body(args, highlight, self.limits, gzip_ok=_takes_gzip(request))
+            highlight, gzip_ok, scope = _wants_highlight(request), _takes_gzip(request), scope_of(request)
+            with self.tenant_limits.admit(scope):
+                body = await self.executor.search_body(
+                    args, highlight, self.limits, gzip_ok=gzip_ok, scope=scope
+                )
             return _body_response(body)
 
         return await _guarded(run)
@@ -274,8 +312,9 @@ class LogsHandlers:
             step_text = qp.get("step")
             step = _duration("step", step_text) if step_text else max((end - start) // 60, 10**6)
             step = max(step // 10**6, 1) * 10**6  # whole milliseconds
-            q = qp.get("q", "")
-            buckets = await self.executor.histogram(q, start, end, step)
+            q, scope = qp.get("q", ""), scope_of(request)
+            with self.tenant_limits.admit(scope):
+                buckets = await self.executor.histogram(q, start, end, step, scope=scope)
             data = {
                 "step_s": step / NS,
                 "buckets": [{"timestamp": rfc3339_ns(b.start_ns), "count": b.count} for b in buckets],
@@ -295,9 +334,11 @@ class LogsHandlers:
             before = _int("before", qp.get("before"), min(10, most), 0, most)
             after = _int("after", qp.get("after"), min(10, most), 0, most)
 
-            ctx_body = await self.executor.context_body(
-                record_id, before, after, self.limits, gzip_ok=_takes_gzip(request)
-            )
+            scope = scope_of(request)
+            with self.tenant_limits.admit(scope):
+                ctx_body = await self.executor.context_body(
+                    record_id, before, after, self.limits, gzip_ok=_takes_gzip(request), scope=scope
+                )
             return _body_response(ctx_body)
 
         return await _guarded(run)
@@ -309,7 +350,9 @@ class LogsHandlers:
                 raise _BadRequestError("unavailable", 503, "pattern mining is not enabled")
             app = request.query_params.get("app") or None
             limit = _int("limit", request.query_params.get("limit"), 100, 1, MAX_LIMIT)
-            items = await self._workers.run(lambda: list(patterns.list_patterns(app, limit)))
+            scope = scope_of(request)
+            with self.tenant_limits.admit(scope):
+                items = await self._workers.run(lambda: list(patterns.list_patterns(app, limit, scope=scope)))
             return _json({"status": "success", "data": {"patterns": [_pattern_json(p) for p in items]}})
 
         return await _guarded(run)
@@ -322,7 +365,10 @@ class LogsHandlers:
             return _error("unavailable", 503, "the server is shutting down")
         try:
             sub = tail.subscribe(
-                request.query_params.get("q", ""), _principal_name(request), address=_client_address(request)
+                request.query_params.get("q", ""),
+                _principal_name(request),
+                address=_client_address(request),
+                scope=scope_of(request),
             )
         except TailRefusedError as exc:
             return _tail_refused(exc)
@@ -391,22 +437,23 @@ def logs_router(
     tail: TailHub | None = None,
     *,
     clock: Callable[[], int] = time.time_ns,
-    tail_poll_s: float = 0.05,
-    keepalive_s: float = 15.0,
+    tail_timing: TailTiming = TailTiming(),
     limits: SearchApiConfig | None = None,
     executor: SearchExecutor | None = None,
+    tenant_limits: TenantSearchLimiter | None = None,
 ) -> APIRouter:
     """``limits``: ``logs.search_api`` (defaults of :class:`~log_pipeline.config.SearchApiConfig`);
-    ``executor``: where searches, histograms and context run (default: threads over ``store``)."""
+    ``executor``: where searches, histograms and context run (default: threads over ``store``);
+    ``tenant_limits``: per-tenant admission of reads (see :class:`LogsHandlers`)."""
     h = LogsHandlers(
         store,
         patterns,
         tail,
         clock=clock,
-        tail_poll_s=tail_poll_s,
-        keepalive_s=keepalive_s,
+        tail_timing=tail_timing,
         limits=limits,
         executor=executor,
+        tenant_limits=tenant_limits,
     )
     router = APIRouter()
     router.add_api_route("/api/v1/logs/search", h.search, methods=["GET"])

@@ -34,6 +34,8 @@ configured)::
         max_highlight_clauses: 256          # distinct positive clauses used for highlighting
         max_highlight_spans: 1024           # highlight spans per hit
         max_context_lines: 200              # largest before/after of /api/v1/logs/context (400 beyond)
+        max_searches_per_tenant: 2          # searches of one tenant scope running or waiting (429 beyond)
+        max_tails_per_tenant: 4             # live tails of one tenant scope (429 beyond)
       pattern_flush_interval_s: 15          # pattern counts -> metrics store
 """
 
@@ -41,7 +43,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from log_pipeline.search.config import EmbeddedSearchConfig, SearchConfig
 
@@ -202,6 +204,17 @@ class SearchApiConfig(BaseModel):
         ge=0,
         description="Searches that wait for a busy worker process; beyond it: 503 with Retry-After.",
     )
+    max_searches_per_tenant: int = Field(
+        2,
+        ge=1,
+        description="Searches, histograms, context and pattern reads of one tenant scope (the principals "
+        "scoped to the same orgs/spaces together) admitted at once, running or waiting for a worker; beyond "
+        "it: 429, so one tenant cannot fill the workers and their queue. Foundation-wide principals are not "
+        "counted here.",
+    )
+    max_tails_per_tenant: int = Field(
+        4, ge=1, description="Open live tails of one tenant scope; beyond it: 429."
+    )
     search_deadline_s: float = Field(
         120.0,
         gt=0,
@@ -210,6 +223,27 @@ class SearchApiConfig(BaseModel):
         "search answers 503 timeout); a search that found no free worker in twice this long answers 503 "
         "busy.",
     )
+
+    @field_validator("max_searches_per_tenant")
+    @classmethod
+    def _tenant_share(cls, value: int, info: ValidationInfo) -> int:
+        processes, queued = info.data.get("search_processes", 0), info.data.get("max_queued_searches", 0)
+        capacity = processes + queued if isinstance(processes, int) and isinstance(queued, int) else 0
+        if processes and value >= capacity:
+            raise ValueError(
+                f"must be below search_processes + max_queued_searches ({capacity}), "
+                "or one tenant can fill every worker and the queue"
+            )
+        return value
+
+    @property
+    def tenant_search_share(self) -> int:
+        """``max_searches_per_tenant``, but below the workers' capacity when the default would reach it
+        (a default is not validated: ``search_processes: 1`` with ``max_queued_searches: 0`` gives 1)."""
+        capacity = self.search_processes + self.max_queued_searches
+        if self.search_processes and self.max_searches_per_tenant >= capacity:
+            return max(1, capacity - 1)
+        return self.max_searches_per_tenant
 
 
 class LogsConfig(BaseModel):

@@ -44,7 +44,7 @@ from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram
 from log_pipeline.base import LogSink, PatternMiner
 from log_pipeline.enrich import enrich
 from log_pipeline.model import LogRecord, RawMessage
-from log_pipeline.patterns import PatternStats
+from log_pipeline.patterns import PatternStats, TenantMiners
 from log_pipeline.search.tail import TailHub
 from log_pipeline.syslog import SyslogParser
 
@@ -194,18 +194,36 @@ def _run_stage(stage: Stage, records: list[LogRecord], metrics: PipelineMetrics)
 
 
 def standard_stages(
-    miner: PatternMiner, stats: PatternStats | None, store: LogSink, tail: TailHub | None
+    miner: PatternMiner | TenantMiners,
+    stats: PatternStats | None,
+    store: LogSink,
+    tail: TailHub | None,
 ) -> list[Stage]:
-    """enrich -> pattern -> stats -> store -> tail (stats and tail optional)."""
+    """enrich -> pattern -> stats -> store -> tail (stats and tail optional). With :class:`TenantMiners`
+    each record is mined among its org/space's lines."""
 
     def pattern(r: LogRecord) -> None:
-        r.pattern_id, r.template = miner.mine(r.message)
+        if isinstance(miner, TenantMiners):
+            labels = r.labels
+            mined = miner.mine_for(labels.get("org", ""), labels.get("space", ""), r.message)
+        else:
+            mined = miner.mine(r.message)
+        r.pattern_id, r.template = mined
 
     stages = [Stage("enrich", "record", enrich), Stage("pattern", "record", pattern)]
     if stats is not None:
 
         def observe(r: LogRecord) -> None:
-            stats.observe(r.labels.get("app", ""), r.pattern_id, r.template, r.message, r.timestamp_ns)
+            labels = r.labels
+            stats.observe(
+                labels.get("app", ""),
+                r.pattern_id,
+                r.template,
+                r.message,
+                r.timestamp_ns,
+                org=labels.get("org", ""),
+                space=labels.get("space", ""),
+            )
 
         stages.append(Stage("stats", "record", observe))
     stages.append(Stage("store", "sink", store.write))

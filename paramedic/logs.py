@@ -20,12 +20,13 @@ from prometheus_client import CollectorRegistry
 
 from log_pipeline.api import logs_router
 from log_pipeline.config import LogsConfig
-from log_pipeline.patterns import PatternMetrics, PatternStats, TemplateMiner
+from log_pipeline.patterns import PatternMetrics, PatternStats, TenantMiners
 from log_pipeline.pipeline import DuplicateCounter, PipelineMetrics, build_pipeline, standard_stages
 from log_pipeline.receivers import LogReceivers, SpoolConsumer
 from log_pipeline.search import SearchError, SearchStore, TailHub
 from log_pipeline.search.config import EmbeddedSearchConfig
 from log_pipeline.search.factory import open_search_store
+from log_pipeline.search.tenant_limits import TenantSearchLimiter
 from log_pipeline.search.workers import SearchWorkerPool
 from log_pipeline.spool import FileSpool
 from log_pipeline.syslog import SyslogParser
@@ -109,11 +110,13 @@ class LogService:
             max_subscribers=tc.max_subscribers,
             max_subscribers_per_principal=tc.max_subscribers_per_principal,
             max_query_bytes=tc.max_query_bytes,
+            max_subscribers_per_tenant=cfg.search_api.max_tails_per_tenant,
         )
         pattern_metrics = PatternMetrics(registry)
-        self.miner = TemplateMiner(
+        self.miner = TenantMiners(  # one miner per org/space: a tenant's templates come from its lines
             on_new=pattern_metrics.pattern_created, on_evict=pattern_metrics.pattern_evicted
         )
+        self.tenant_limits = TenantSearchLimiter(cfg.search_api.tenant_search_share, registry)
         self.patterns = PatternStats(appender, metrics=pattern_metrics)
         self.metrics = PipelineMetrics(registry)
         process = build_pipeline(
@@ -135,6 +138,7 @@ class LogService:
             tail=self.tail,
             limits=self.config.search_api,
             executor=self.searchers,
+            tenant_limits=self.tenant_limits,
         )
 
     async def start(self) -> None:

@@ -92,6 +92,11 @@ class TemplateMiner:
     def __len__(self) -> int:
         return len(self._lru)
 
+    def pattern_ids(self) -> list[str]:
+        """The ids of the live patterns, least recently used first."""
+        with self._lock:
+            return list(self._lru)
+
     def template(self, pattern_id: str) -> str | None:
         """Current template of a live pattern, or None when unknown or evicted."""
         with self._lock:

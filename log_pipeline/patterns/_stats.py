@@ -1,12 +1,15 @@
-"""Per-(app, pattern) statistics: counts as time series in the metrics store, and a listing for the API.
+"""Per-(org, space, app, pattern) statistics: counts as time series in the metrics store, and a listing for
+the API.
 
-Time series: ``paramedic_log_pattern_messages_total{app="<app>", pattern_id="<id>"}``, a counter of messages
-per app and pattern since this process started (resets on restart, as Prometheus counters do). Every
+Time series: ``paramedic_log_pattern_messages_total{org="<org>", space="<space>", app="<app>",
+pattern_id="<id>"}``, a counter of messages per app (of a space: the same app name in two spaces is two apps)
+and pattern since this process started (resets on restart, as Prometheus counters do). Every
 :meth:`PatternStats.flush` writes the current value of every tracked series with the flush timestamp, so
 ``rate()``/``increase()`` work and a rule can fire on a new pattern after a deploy
 (``paramedic_log_pattern_messages_total unless paramedic_log_pattern_messages_total offset 1h``) or on a
 rising error pattern. When an entry is evicted its series gets a staleness marker at the next flush.
-An empty app ("unknown source") drops the ``app`` label.
+An empty app ("unknown source") drops the ``app`` label, an empty org or space (foundation components)
+its label. :meth:`PatternStats.list_patterns` lists only the entries a tenant scope sees.
 
 Memory is bounded by ``max_entries`` (least recently seen entry evicted). ``observe`` (pipeline thread),
 ``flush`` (timer thread) and ``list_patterns`` (HTTP threads) may run concurrently.
@@ -24,6 +27,7 @@ from dataclasses import dataclass
 from log_pipeline.patterns._metrics import PatternMetrics
 from metrics_store.base import Appender, StoreError
 from metrics_store.model import METRIC_NAME, STALE_NAN, labels_from
+from platforms.tenancy import FOUNDATION, ORG_LABEL, SPACE_LABEL, Scope
 
 __all__ = ["PATTERN_COUNT_METRIC", "PatternInfo", "PatternStats"]
 
@@ -35,7 +39,7 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class PatternInfo:
-    """One (app, pattern) as listed by ``/api/v1/logs/patterns``."""
+    """One (org, space, app, pattern) as listed by ``/api/v1/logs/patterns``."""
 
     app: str
     pattern_id: str
@@ -44,6 +48,8 @@ class PatternInfo:
     first_seen_ns: int  # Unix nanoseconds
     last_seen_ns: int
     sample: str  # the first message seen (truncated to 512 characters)
+    org: str = ""  # "" for foundation components
+    space: str = ""
 
 
 class _Entry:
@@ -59,7 +65,7 @@ class _Entry:
 
 
 class PatternStats:
-    """Counts messages per (app, pattern id); see the module docstring."""
+    """Counts messages per (org, space, app, pattern id); see the module docstring."""
 
     def __init__(
         self,
@@ -75,18 +81,27 @@ class PatternStats:
         self._max = max_entries
         self._clock_ns = clock_ns
         self._metrics = metrics
-        self._entries: OrderedDict[tuple[str, str], _Entry] = OrderedDict()
+        self._entries: OrderedDict[tuple[str, str, str, str], _Entry] = OrderedDict()
         self._stale_refs: list[int] = []  # series of evicted entries, marked stale at the next flush
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
     def observe(
-        self, app: str, pattern_id: str, template: str, message: str, timestamp_ns: int | None = None
+        self,
+        app: str,
+        pattern_id: str,
+        template: str,
+        message: str,
+        timestamp_ns: int | None = None,
+        *,
+        org: str = "",
+        space: str = "",
     ) -> None:
-        """Count one message of ``pattern_id`` from ``app`` (``timestamp_ns`` defaults to the clock)."""
+        """Count one message of ``pattern_id`` from ``app`` of ``org``/``space`` (``timestamp_ns`` defaults
+        to the clock)."""
         now = self._clock_ns() if timestamp_ns is None else timestamp_ns
-        key = (app, pattern_id)
+        key = (org, space, app, pattern_id)
         with self._lock:
             e = self._entries.get(key)
             if e is None:
@@ -107,15 +122,20 @@ class PatternStats:
         if self._metrics is not None:
             self._metrics.stats_evicted.inc()
 
-    def list_patterns(self, app: str | None = None, limit: int = 100) -> list[PatternInfo]:
-        """Patterns of ``app`` (all apps when None), most frequent first, at most ``limit``."""
+    def list_patterns(
+        self, app: str | None = None, limit: int = 100, *, scope: Scope = FOUNDATION
+    ) -> list[PatternInfo]:
+        """Patterns of ``app`` (all apps when None) in the orgs/spaces ``scope`` sees, most frequent first,
+        at most ``limit``."""
         with self._lock:
             items = [
-                PatternInfo(a, pid, e.template, e.count, e.first_seen_ns, e.last_seen_ns, e.sample)
-                for (a, pid), e in self._entries.items()
-                if app is None or a == app
+                PatternInfo(
+                    a, pid, e.template, e.count, e.first_seen_ns, e.last_seen_ns, e.sample, org, space
+                )
+                for (org, space, a, pid), e in self._entries.items()
+                if (app is None or a == app) and scope.sees(org or None, space or None)
             ]
-        items.sort(key=lambda p: (-p.count, p.first_seen_ns, p.app, p.pattern_id))
+        items.sort(key=lambda p: (-p.count, p.first_seen_ns, p.org, p.space, p.app, p.pattern_id))
         return items[: max(limit, 0)]
 
     def flush(self, now_ns: int | None = None) -> int:
@@ -129,11 +149,11 @@ class PatternStats:
             stale, self._stale_refs = self._stale_refs, []
             counts = [float(e.count) for _, e in pending]
         refs: list[int] = []
-        for (app, pid), e in pending:
+        for (org, space, app, pid), e in pending:
             if e.ref < 0:
-                e.ref = self._appender.series_ref(
-                    labels_from({METRIC_NAME: PATTERN_COUNT_METRIC, "app": app, "pattern_id": pid})
-                )
+                names = {METRIC_NAME: PATTERN_COUNT_METRIC, "app": app, "pattern_id": pid}
+                names.update({ORG_LABEL: org, SPACE_LABEL: space})
+                e.ref = self._appender.series_ref(labels_from(names))
             refs.append(e.ref)
         values = counts + [STALE_NAN] * len(stale)
         refs.extend(stale)

@@ -29,10 +29,11 @@ from log_pipeline.search.tantivy_store import TantivyReader, TantivyStore
 __all__ = ["JOBS", "Job", "serve"]
 
 Job = tuple[str, tuple[Any, ...]]
+# the last argument of every job is the reader's tenant scope (platforms.tenancy.Scope)
 JOBS: dict[str, Callable[[TantivyStore, tuple[Any, ...]], Any]] = {
-    "search": lambda store, a: encode(search_body(store, a[0], a[1], a[2]), a[3]),
-    "histogram": lambda store, a: [(b.start_ns, b.count) for b in store.histogram(*a)],
-    "context": lambda store, a: encode(context_body(store, a[0], a[1], a[2], a[3]), a[4]),
+    "search": lambda store, a: encode(search_body(store, a[0], a[1], a[2], a[4]), a[3]),
+    "histogram": lambda store, a: [(b.start_ns, b.count) for b in store.histogram(*a[:4], scope=a[4])],
+    "context": lambda store, a: encode(context_body(store, a[0], a[1], a[2], a[3], a[5]), a[4]),
 }
 
 

@@ -16,6 +16,7 @@ from typing import Protocol, runtime_checkable
 
 from log_pipeline.base import LogPipelineError, LogSink
 from log_pipeline.model import LogRecord
+from platforms.tenancy import FOUNDATION, Scope
 
 __all__ = [
     "BadCursorError",
@@ -77,19 +78,33 @@ class Context:
 
 @runtime_checkable
 class SearchStore(LogSink, Protocol):
+    """Every read takes the reader's tenant ``scope`` (:mod:`log_pipeline.search.tenancy`): the store
+    matches, counts and pages only the records the scope sees (the default, the foundation scope, sees
+    all)."""
+
     def search(
-        self, query: str, start_ns: int | None, end_ns: int | None, limit: int, cursor: str | None = None
+        self,
+        query: str,
+        start_ns: int | None,
+        end_ns: int | None,
+        limit: int,
+        cursor: str | None = None,
+        *,
+        scope: Scope = FOUNDATION,
     ) -> SearchPage:
         """Records matching ``query`` with ``start_ns <= timestamp <= end_ns`` (None: unbounded), newest
         first, at most ``limit``. Raises :class:`~log_pipeline.search.query.QuerySyntaxError`."""
         ...
 
-    def histogram(self, query: str, start_ns: int, end_ns: int, step_ns: int) -> list[Bucket]:
+    def histogram(
+        self, query: str, start_ns: int, end_ns: int, step_ns: int, *, scope: Scope = FOUNDATION
+    ) -> list[Bucket]:
         """Counts per bucket ``[start + k*step, start + (k+1)*step)`` covering ``[start, end]``, zeros
         included. ``step_ns`` is a whole number of milliseconds."""
         ...
 
-    def context(self, record_id: str, before: int, after: int) -> Context:
-        """Up to ``before``/``after`` records around ``record_id`` from the same source (same ``app`` and
-        ``instance`` labels, else the same ``host``). Raises :class:`RecordNotFoundError`."""
+    def context(self, record_id: str, before: int, after: int, *, scope: Scope = FOUNDATION) -> Context:
+        """Up to ``before``/``after`` records around ``record_id`` from the same source (same ``org``,
+        ``space``, ``app`` and ``instance`` labels, else the same ``host``), among those ``scope`` sees.
+        Raises :class:`RecordNotFoundError`, also for a record ``scope`` does not see."""
         ...

@@ -32,8 +32,10 @@ from log_pipeline.search._common import source_query as _source_query
 from log_pipeline.search._es_query import to_es
 from log_pipeline.search._metrics import StoreMetrics
 from log_pipeline.search.base import Bucket, Context, RecordNotFoundError, SearchError, SearchPage
-from log_pipeline.search.query import Node, parse_query
+from log_pipeline.search.query import FieldRef, Node, Term, parse_query
+from log_pipeline.search.tenancy import restrict
 from metrics_store.redact import redact_text
+from platforms.tenancy import FOUNDATION, Scope
 
 __all__ = ["INDEX_TEMPLATE", "ElasticsearchStore"]
 
@@ -205,18 +207,27 @@ class ElasticsearchStore:
         return hits[:limit], len(hits) > limit, int(resp["hits"]["total"]["value"])
 
     def search(
-        self, query: str, start_ns: int | None, end_ns: int | None, limit: int, cursor: str | None = None
+        self,
+        query: str,
+        start_ns: int | None,
+        end_ns: int | None,
+        limit: int,
+        cursor: str | None = None,
+        *,
+        scope: Scope = FOUNDATION,
     ) -> SearchPage:
-        node = parse_query(query)
+        node = restrict(parse_query(query), scope)
         start_ns, end_ns = clamp_ns(start_ns), clamp_ns(end_ns)
         after = decode_cursor(cursor) if cursor else None
         with self._metrics.query_seconds.time():
             hits, more, total = self._page(self._query(node, start_ns, end_ns), limit, after)
         return SearchPage(total, hits, encode_cursor(hits[-1]) if more and hits else None)
 
-    def histogram(self, query: str, start_ns: int, end_ns: int, step_ns: int) -> list[Bucket]:
+    def histogram(
+        self, query: str, start_ns: int, end_ns: int, step_ns: int, *, scope: Scope = FOUNDATION
+    ) -> list[Bucket]:
         n = check_histogram_args(start_ns, end_ns, step_ns)
-        node = parse_query(query)
+        node = restrict(parse_query(query), scope)
         step_ms, start_ms = step_ns // NS_PER_MS, start_ns // NS_PER_MS
         agg = {
             "date_histogram": {
@@ -237,13 +248,14 @@ class ElasticsearchStore:
                 counts[k] += int(b["doc_count"])
         return [Bucket(start_ns + i * step_ns, c) for i, c in enumerate(counts)]
 
-    def context(self, record_id: str, before: int, after: int) -> Context:
+    def context(self, record_id: str, before: int, after: int, *, scope: Scope = FOUNDATION) -> Context:
         with self._metrics.query_seconds.time():
-            found, _, _ = self._page({"term": {"id": record_id}}, 1, None)
-            if not found:
+            by_id = to_es(restrict(Term(FieldRef("id", "id"), record_id), scope))
+            found, _, _ = self._page(by_id, 1, None)
+            if not found:  # another tenant's record is not found either: its existence is not confirmed
                 raise RecordNotFoundError(f"no record with id {record_id!r}")
             hit = found[0]
-            src = to_es(_source_query(hit))
+            src = to_es(restrict(_source_query(hit), scope))
             key = (hit.timestamp_ns, hit.id)
             older, _, _ = self._page(src, before, key)
             newer, _, _ = self._page(src, after, key, descending=False)

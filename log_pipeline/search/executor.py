@@ -19,25 +19,43 @@ from log_pipeline.config import SearchApiConfig
 from log_pipeline.search.base import Bucket, SearchStore
 from log_pipeline.search.render import Body, SearchArgs, context_body, search_body
 from metrics_store.background import BackgroundPool
+from platforms.tenancy import FOUNDATION, Scope
 
 __all__ = ["SearchExecutor", "ThreadSearchExecutor"]
 
 
 @runtime_checkable
 class SearchExecutor(Protocol):
+    """Every call carries the reader's tenant ``scope`` down to the store (into a worker process too)."""
+
     async def search_body(
-        self, args: SearchArgs, highlight: bool, limits: SearchApiConfig, *, gzip_ok: bool = False
+        self,
+        args: SearchArgs,
+        highlight: bool,
+        limits: SearchApiConfig,
+        *,
+        gzip_ok: bool = False,
+        scope: Scope = FOUNDATION,
     ) -> Body:
         """The JSON body of ``/api/v1/logs/search`` (:func:`log_pipeline.search.render.search_body`);
         ``gzip_ok``: the client takes gzip (an implementation may then compress it, and says so)."""
         ...
 
-    async def histogram(self, query: str, start_ns: int, end_ns: int, step_ns: int) -> list[Bucket]:
+    async def histogram(
+        self, query: str, start_ns: int, end_ns: int, step_ns: int, *, scope: Scope = FOUNDATION
+    ) -> list[Bucket]:
         """:meth:`SearchStore.histogram <log_pipeline.search.base.SearchStore.histogram>`."""
         ...
 
     async def context_body(
-        self, record_id: str, before: int, after: int, limits: SearchApiConfig, *, gzip_ok: bool = False
+        self,
+        record_id: str,
+        before: int,
+        after: int,
+        limits: SearchApiConfig,
+        *,
+        gzip_ok: bool = False,
+        scope: Scope = FOUNDATION,
     ) -> Body:
         """The JSON body of ``/api/v1/logs/context`` (:func:`log_pipeline.search.render.context_body`)."""
         ...
@@ -52,14 +70,33 @@ class ThreadSearchExecutor:
         self._pool = pool
 
     async def search_body(
-        self, args: SearchArgs, highlight: bool, limits: SearchApiConfig, *, gzip_ok: bool = False
+        self,
+        args: SearchArgs,
+        highlight: bool,
+        limits: SearchApiConfig,
+        *,
+        gzip_ok: bool = False,
+        scope: Scope = FOUNDATION,
     ) -> Body:
-        return Body(await self._pool.run(lambda: search_body(self._store, args, highlight, limits)))
+        return Body(await self._pool.run(lambda: search_body(self._store, args, highlight, limits, scope)))
 
-    async def histogram(self, query: str, start_ns: int, end_ns: int, step_ns: int) -> list[Bucket]:
-        return await self._pool.run(lambda: self._store.histogram(query, start_ns, end_ns, step_ns))
+    async def histogram(
+        self, query: str, start_ns: int, end_ns: int, step_ns: int, *, scope: Scope = FOUNDATION
+    ) -> list[Bucket]:
+        return await self._pool.run(
+            lambda: self._store.histogram(query, start_ns, end_ns, step_ns, scope=scope)
+        )
 
     async def context_body(
-        self, record_id: str, before: int, after: int, limits: SearchApiConfig, *, gzip_ok: bool = False
+        self,
+        record_id: str,
+        before: int,
+        after: int,
+        limits: SearchApiConfig,
+        *,
+        gzip_ok: bool = False,
+        scope: Scope = FOUNDATION,
     ) -> Body:
-        return Body(await self._pool.run(lambda: context_body(self._store, record_id, before, after, limits)))
+        return Body(
+            await self._pool.run(lambda: context_body(self._store, record_id, before, after, limits, scope))
+        )

@@ -20,6 +20,7 @@ from log_pipeline.search._common import encode_cursor, rfc3339_ns
 from log_pipeline.search.base import SearchStore
 from log_pipeline.search.highlight import Highlighter
 from log_pipeline.search.query import Node, parse_query
+from platforms.tenancy import FOUNDATION, Scope
 
 __all__ = [
     "GZIP_LEVEL",
@@ -94,14 +95,21 @@ class Marker:
         return hit
 
 
-def search_body(store: SearchStore, args: SearchArgs, highlight: bool, limits: SearchApiConfig) -> bytes:
-    """The whole search response: query, highlights, encoding, byte budget.
+def search_body(
+    store: SearchStore,
+    args: SearchArgs,
+    highlight: bool,
+    limits: SearchApiConfig,
+    scope: Scope = FOUNDATION,
+) -> bytes:
+    """The whole search response: query, highlights, encoding, byte budget; the store searches only what
+    ``scope`` sees (the highlights mark the user's query, not the scope's filter).
 
     Hits are fetched :data:`SEARCH_CHUNK_HITS` at a time (each chunk continuing from the last one's cursor),
     so no more than one chunk of records is held beyond what the response keeps."""
     q, start, end, limit, cursor = args
     mark = Marker(parse_query(q), limits) if highlight else None
-    page = store.search(q, start, end, min(limit, SEARCH_CHUNK_HITS), cursor)
+    page = store.search(q, start, end, min(limit, SEARCH_CHUNK_HITS), cursor, scope=scope)
     total = page.total
     parts: list[orjson.Fragment] = []
     size, truncated, last = 0, False, None
@@ -117,7 +125,8 @@ def search_body(store: SearchStore, args: SearchArgs, highlight: bool, limits: S
             last = r
         if truncated or page.next_cursor is None or len(parts) >= limit:
             break
-        page = store.search(q, start, end, min(limit - len(parts), SEARCH_CHUNK_HITS), page.next_cursor)
+        want = min(limit - len(parts), SEARCH_CHUNK_HITS)
+        page = store.search(q, start, end, want, page.next_cursor, scope=scope)
     # stores page by the last hit's (timestamp, id): the cursor they would give for a page ending there
     next_cursor = encode_cursor(last) if truncated and last is not None else page.next_cursor
     warnings = [] if mark is None or mark.warning is None else [mark.warning]
@@ -134,11 +143,16 @@ def search_body(store: SearchStore, args: SearchArgs, highlight: bool, limits: S
 
 
 def context_body(
-    store: SearchStore, record_id: str, before: int, after: int, limits: SearchApiConfig
+    store: SearchStore,
+    record_id: str,
+    before: int,
+    after: int,
+    limits: SearchApiConfig,
+    scope: Scope = FOUNDATION,
 ) -> bytes:
     """The context response: records nearest the hit first, alternately before and after it, while they
-    fit in ``max_response_bytes`` (``truncated`` when some were left out)."""
-    ctx = store.context(record_id, before, after)
+    fit in ``max_response_bytes`` (``truncated`` when some were left out); only records ``scope`` sees."""
+    ctx = store.context(record_id, before, after, scope=scope)
     size = 0
     sides: tuple[list[orjson.Fragment], list[orjson.Fragment]] = ([], [])
     nearest = (list(reversed(ctx.before)), list(ctx.after))

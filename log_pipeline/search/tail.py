@@ -7,8 +7,12 @@ when either bound is reached, new records are dropped for that subscriber only a
 
 Limits (``logs.tail`` in the config): at most ``max_subscribers`` subscriptions in all and
 ``max_subscribers_per_principal`` per authenticated principal — or, for anonymous subscribers, per client
-address —, queries of at most ``max_query_bytes``; a refused subscription raises :class:`TailRefusedError`
-and is counted.
+address —, ``max_subscribers_per_tenant`` per tenant scope (``logs.search_api.max_tails_per_tenant``: the
+principals of one tenant together), queries of at most ``max_query_bytes``; a refused subscription raises
+:class:`TailRefusedError` and is counted.
+
+Tenancy: a subscription carries its principal's scope; a record is offered only when it matches the query
+AND the scope's filter (:func:`log_pipeline.search.tenancy.restrict`), so ``*`` tails the scope's lines only.
 
 Matching runs in the pipeline thread, so it is linear in the record: wildcards (``*`` any run, ``?`` one
 character) are translated to RE2 (``google-re2``), which matches in time linear in the text whatever the
@@ -48,17 +52,20 @@ from log_pipeline.search.query import (
     message_tokens,
     parse_query,
 )
+from log_pipeline.search.tenancy import restrict
 from metrics_store.regex import RegexError, compile_anchored
+from platforms.tenancy import FOUNDATION, Scope
 
 __all__ = ["RefusalReason", "Subscription", "TailHub", "TailRefusedError", "matches", "wildcard_matcher"]
 
-RefusalReason = Literal["subscribers", "principal_subscribers", "query_bytes"]
+RefusalReason = Literal["subscribers", "principal_subscribers", "tenant_subscribers", "query_bytes"]
 _RECORD_OVERHEAD_BYTES = 64
 
 
 class TailRefusedError(Exception):
     """A subscription refused by a limit. ``reason``: ``subscribers`` (the hub is full),
-    ``principal_subscribers`` (this principal has its share), ``query_bytes`` (the query is too long)."""
+    ``principal_subscribers`` (this principal has its share), ``tenant_subscribers`` (the principal's
+    tenant scope has its share), ``query_bytes`` (the query is too long)."""
 
     def __init__(self, reason: RefusalReason, message: str) -> None:
         super().__init__(message)
@@ -156,7 +163,10 @@ def record_bytes(r: LogRecord) -> int:
 
 
 class Subscription:
-    """One subscriber's bounded queue (``max_records`` and ``max_bytes``); ``offer`` never blocks."""
+    """One subscriber's bounded queue (``max_records`` and ``max_bytes``); ``offer`` never blocks.
+
+    ``node`` is the user's query (what highlighting marks); the hub offers only records that match
+    ``node`` AND the subscriber's ``scope`` (:attr:`filter`)."""
 
     def __init__(
         self,
@@ -167,8 +177,11 @@ class Subscription:
         max_bytes: int = 1024 * 1024,
         principal: str | None = None,
         address: str | None = None,
+        scope: Scope = FOUNDATION,
     ) -> None:
         self.node = node
+        self.scope = scope
+        self.filter = restrict(node, scope)
         self.principal = principal
         # whose share it counts against: the principal, else (anonymous) the client address
         self.holder: tuple[str, str] | None = (
@@ -223,8 +236,11 @@ class TailHub:
         max_subscribers: int = 64,
         max_subscribers_per_principal: int = 8,
         max_query_bytes: int = 4096,
+        max_subscribers_per_tenant: int = 4,
     ) -> None:
         self._queue_size = queue_size
+        self.max_subscribers_per_tenant = max_subscribers_per_tenant
+        self._per_tenant: dict[str, int] = {}
         self._queue_bytes = queue_bytes
         self.max_subscribers = max_subscribers
         self.max_subscribers_per_principal = max_subscribers_per_principal
@@ -246,7 +262,8 @@ class TailHub:
         self._refused = Counter(
             "paramedic_log_tail_refused",
             "Live-tail subscriptions refused: subscribers (all taken), principal_subscribers (the "
-            "principal's share taken), query_bytes (query too long).",
+            "principal's share taken), tenant_subscribers (the tenant scope's share taken), query_bytes "
+            "(query too long).",
             ["reason"],
             registry=registry,
         )
@@ -261,11 +278,18 @@ class TailHub:
         return TailRefusedError(reason, message)
 
     def subscribe(
-        self, query: str, principal: str | None = None, *, address: str | None = None
+        self,
+        query: str,
+        principal: str | None = None,
+        *,
+        address: str | None = None,
+        scope: Scope = FOUNDATION,
     ) -> Subscription:
         """Raises :class:`~log_pipeline.search.query.QuerySyntaxError` for a bad query and
         :class:`TailRefusedError` when a limit refuses it; ``principal`` (a name) has its own cap, and so
-        has the client ``address`` of an anonymous subscriber (``principal`` None)."""
+        has the client ``address`` of an anonymous subscriber (``principal`` None), and a tenant ``scope``
+        (by :attr:`~platforms.tenancy.Scope.key`: its principals together). The subscriber receives only
+        the records ``scope`` sees."""
         if len(query) > self.max_query_bytes or len(query.encode()) > self.max_query_bytes:
             raise self._refuse("query_bytes", f"the query is longer than {self.max_query_bytes} bytes")
         sub = Subscription(
@@ -275,10 +299,12 @@ class TailHub:
             max_bytes=self._queue_bytes,
             principal=principal,
             address=address,
+            scope=scope,
         )
         with self._lock:
             if len(self._subs) >= self.max_subscribers:
                 raise self._refuse("subscribers", f"all {self.max_subscribers} live-tail slots are taken")
+            self._check_tenant(scope)
             holder = sub.holder
             if holder is not None:
                 held = self._per_holder.get(holder, 0)
@@ -294,9 +320,23 @@ class TailHub:
                         f"(max_subscribers_per_principal {self.max_subscribers_per_principal})",
                     )
                 self._per_holder[holder] = held + 1
+            if not scope.is_foundation:
+                self._per_tenant[scope.key] = self._per_tenant.get(scope.key, 0) + 1
             self._subs.append(sub)
             self._clients.set(len(self._subs))
         return sub
+
+    def _check_tenant(self, scope: Scope) -> None:
+        """Refuse a tenant scope holding its share of live tails (called under the lock)."""
+        if scope.is_foundation:
+            return
+        held = self._per_tenant.get(scope.key, 0)
+        if held >= self.max_subscribers_per_tenant:
+            raise self._refuse(
+                "tenant_subscribers",
+                f"the scope {scope.describe()} already has {held} live tails open "
+                f"(logs.search_api.max_tails_per_tenant {self.max_subscribers_per_tenant})",
+            )
 
     def close(self) -> None:
         """The server is stopping: every open live-tail stream ends at its next poll (so a connected
@@ -312,6 +352,10 @@ class TailHub:
                     left = self._per_holder.pop(sub.holder, 1) - 1
                     if left > 0:
                         self._per_holder[sub.holder] = left
+                if not sub.scope.is_foundation:
+                    left = self._per_tenant.pop(sub.scope.key, 1) - 1
+                    if left > 0:
+                        self._per_tenant[sub.scope.key] = left
             self._clients.set(len(self._subs))
 
     def publish(self, records: Sequence[LogRecord]) -> None:
@@ -319,5 +363,5 @@ class TailHub:
             subs = list(self._subs)
         for sub in subs:
             for r in records:
-                if matches(sub.node, r):
+                if matches(sub.filter, r):
                     sub.offer(r)

@@ -43,6 +43,8 @@ from log_pipeline.search._metrics import StoreMetrics
 from log_pipeline.search._tantivy_query import to_tantivy
 from log_pipeline.search.base import Bucket, Context, RecordNotFoundError, SearchError, SearchPage
 from log_pipeline.search.query import FieldRef, Node, Term, parse_query
+from log_pipeline.search.tenancy import restrict
+from platforms.tenancy import FOUNDATION, Scope
 
 __all__ = ["TantivyReader", "TantivyStore"]
 
@@ -346,9 +348,16 @@ class TantivyStore:
         return int(result.count)
 
     def search(
-        self, query: str, start_ns: int | None, end_ns: int | None, limit: int, cursor: str | None = None
+        self,
+        query: str,
+        start_ns: int | None,
+        end_ns: int | None,
+        limit: int,
+        cursor: str | None = None,
+        *,
+        scope: Scope = FOUNDATION,
     ) -> SearchPage:
-        node = parse_query(query)
+        node = restrict(parse_query(query), scope)
         start_ns, end_ns = clamp_ns(start_ns), clamp_ns(end_ns)
         after = decode_cursor(cursor) if cursor else None
         with self._metrics.query_seconds.time():
@@ -367,9 +376,11 @@ class TantivyStore:
                 raise SearchError(f"search failed: {exc}") from exc
         return SearchPage(total, hits, encode_cursor(hits[-1]) if more and hits else None)
 
-    def histogram(self, query: str, start_ns: int, end_ns: int, step_ns: int) -> list[Bucket]:
+    def histogram(
+        self, query: str, start_ns: int, end_ns: int, step_ns: int, *, scope: Scope = FOUNDATION
+    ) -> list[Bucket]:
         n = check_histogram_args(start_ns, end_ns, step_ns)
-        node = parse_query(query)
+        node = restrict(parse_query(query), scope)
         counts = [0] * n
         step_ms, start_ms = step_ns // NS_PER_MS, start_ns // NS_PER_MS
         agg = {"h": {"histogram": {"field": "ts_ms", "interval": step_ms, "offset": start_ms % step_ms}}}
@@ -387,14 +398,15 @@ class TantivyStore:
                         counts[k] += int(b["doc_count"])
         return [Bucket(start_ns + i * step_ns, c) for i, c in enumerate(counts)]
 
-    def context(self, record_id: str, before: int, after: int) -> Context:
+    def context(self, record_id: str, before: int, after: int, *, scope: Scope = FOUNDATION) -> Context:
         with self._metrics.query_seconds.time():
             parts = self._snapshot(None, None)
-            found, _ = self._ordered(parts, _Scan(Term(FieldRef("id", "id"), record_id)), 1)
-            if not found:
+            by_id = restrict(Term(FieldRef("id", "id"), record_id), scope)
+            found, _ = self._ordered(parts, _Scan(by_id), 1)
+            if not found:  # another tenant's record is not found either: its existence is not confirmed
                 raise RecordNotFoundError(f"no record with id {record_id!r}")
             hit = found[0]
-            src = source_query(hit)
+            src = restrict(source_query(hit), scope)
             key = (hit.timestamp_ns, hit.id)
             older, _ = self._ordered(parts, _Scan(src, after=key), before)
             newer, _ = self._ordered(parts, _Scan(src, after=key, descending=False), after)

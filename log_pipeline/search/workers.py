@@ -49,6 +49,7 @@ from log_pipeline.search.base import Bucket, SearchBusyError, SearchError, Searc
 from log_pipeline.search.query import QuerySyntaxError
 from log_pipeline.search.render import Body, SearchArgs
 from metrics_store.background import BACKGROUND_NICE
+from platforms.tenancy import FOUNDATION, Scope
 
 __all__ = ["SearchWorkerPool", "WorkerTarget"]
 
@@ -307,18 +308,36 @@ class SearchWorkerPool:
 
     # ---- SearchExecutor ----------------------------------------------------------------------------
 
+    # every job carries the reader's scope (pickled with it): the worker's store filters by it
+
     async def search_body(
-        self, args: SearchArgs, highlight: bool, limits: SearchApiConfig, *, gzip_ok: bool = False
+        self,
+        args: SearchArgs,
+        highlight: bool,
+        limits: SearchApiConfig,
+        *,
+        gzip_ok: bool = False,
+        scope: Scope = FOUNDATION,
     ) -> Body:
-        body: Body = await self._run(("search", (args, highlight, limits, gzip_ok)))
+        body: Body = await self._run(("search", (args, highlight, limits, gzip_ok, scope)))
         return body
 
-    async def histogram(self, query: str, start_ns: int, end_ns: int, step_ns: int) -> list[Bucket]:
-        rows: list[tuple[int, int]] = await self._run(("histogram", (query, start_ns, end_ns, step_ns)))
+    async def histogram(
+        self, query: str, start_ns: int, end_ns: int, step_ns: int, *, scope: Scope = FOUNDATION
+    ) -> list[Bucket]:
+        job = ("histogram", (query, start_ns, end_ns, step_ns, scope))
+        rows: list[tuple[int, int]] = await self._run(job)
         return [Bucket(start, count) for start, count in rows]
 
     async def context_body(
-        self, record_id: str, before: int, after: int, limits: SearchApiConfig, *, gzip_ok: bool = False
+        self,
+        record_id: str,
+        before: int,
+        after: int,
+        limits: SearchApiConfig,
+        *,
+        gzip_ok: bool = False,
+        scope: Scope = FOUNDATION,
     ) -> Body:
-        body: Body = await self._run(("context", (record_id, before, after, limits, gzip_ok)))
+        body: Body = await self._run(("context", (record_id, before, after, limits, gzip_ok, scope)))
         return body

@@ -16,11 +16,12 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from prometheus_client import CollectorRegistry
 
-from log_pipeline.api import logs_router
+from log_pipeline.api import TailTiming, logs_router
 from log_pipeline.model import LogRecord
 from log_pipeline.search.tail import TailHub
 from log_pipeline.search.tantivy_store import TantivyStore
 from platforms.local.state import free_port
+from platforms.tenancy import FOUNDATION, Scope
 from tests.log_pipeline.test_search_contract import DATA, T0
 
 
@@ -34,7 +35,7 @@ class Pat:
 
 
 class Patterns:
-    def list_patterns(self, app: str | None, limit: int) -> list[Pat]:
+    def list_patterns(self, app: str | None, limit: int, *, scope: Scope = FOUNDATION) -> list[Pat]:
         items = [Pat("cart", "p1", "GET <*>", 3, T0), Pat("checkout", "p2", "connection refused <*>", 1, T0)]
         return [p for p in items if app is None or p.app == app][:limit]
 
@@ -142,7 +143,7 @@ def _free_port() -> int:
 def test_tail_sse_filters_and_counts_drops(store: TantivyStore) -> None:
     hub = TailHub(queue_size=2, registry=CollectorRegistry())
     app = FastAPI()
-    app.include_router(logs_router(store, tail=hub, tail_poll_s=0.01))
+    app.include_router(logs_router(store, tail=hub, tail_timing=TailTiming(poll_s=0.01)))
     port = _free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
