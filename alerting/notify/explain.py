@@ -43,6 +43,7 @@ from alerting.model import Alert
 from metrics_store.base import Querier
 from metrics_store.model import METRIC_NAME
 from metrics_store.promql import Engine, Matrix, QueryError, parse, unmask
+from platforms.tenancy import FOUNDATION, ORG_LABEL, SPACE_LABEL, Grant, Scope
 
 __all__ = [
     "EXPR_ANNOTATION",
@@ -67,11 +68,22 @@ class RangeQueryEngine(Protocol):
     def range_query(self, query: str, start_ms: int, end_ms: int, step_ms: int) -> Matrix: ...
 
 
+def _alert_scope(labels: Mapping[str, str]) -> Scope:
+    """The tenant of an alert's app (its org/space labels), so that the patterns of a same-named app of
+    another space never show in its email; an alert without an org is the foundation's."""
+    org = labels.get(ORG_LABEL)
+    if not org:
+        return FOUNDATION
+    return Scope.of([Grant(org, labels.get(SPACE_LABEL) or None, "viewer")])
+
+
 class PatternSource(Protocol):
     """Log patterns per app, most frequent first (items with ``template``, ``count``, ``first_seen_ns``,
     ``sample`` as attributes or keys)."""
 
-    def list_patterns(self, app: str | None = None, limit: int = 100) -> Sequence[Any]: ...
+    def list_patterns(
+        self, app: str | None = None, limit: int = 100, *, scope: Scope = FOUNDATION
+    ) -> Sequence[Any]: ...
 
 
 class EventSource(Protocol):
@@ -214,7 +226,7 @@ class QueryExplainer:
             out.values["threshold"] = threshold
         app = alert.labels.get("app", "")
         if app:
-            out.log_patterns = self._log_patterns(app, start, end)
+            out.log_patterns = self._log_patterns(app, _alert_scope(alert.labels), start, end)
             out.events = self._recent_events(app, start, end)
         app_key = alert.labels.get("app_guid") or app
         if app_key and self._platform_events is not None:
@@ -262,11 +274,11 @@ class QueryExplainer:
         ]
         return agreeing[0] if agreeing else None
 
-    def _log_patterns(self, app: str, start: datetime, end: datetime) -> list[dict[str, Any]]:
+    def _log_patterns(self, app: str, scope: Scope, start: datetime, end: datetime) -> list[dict[str, Any]]:
         if self._patterns is None:
             return []
         try:
-            items = list(self._patterns.list_patterns(app, 200))
+            items = list(self._patterns.list_patterns(app, 200, scope=scope))
         except Exception as exc:  # a best-effort source of any kind; logged, never fatal
             log.warning("explain: log patterns of %s unavailable: %s", app, exc)
             return []
