@@ -149,8 +149,9 @@ class SsoLogin:
             self.logins.labels("no_roles").inc()
             raise SsoRefusedError(
                 403,
-                f"No Cloud Foundry roles of {identity.name!r} grant access to Paramedic (space developers, "
-                "managers, auditors and supporters, org managers and auditors can log in).",
+                f"No Cloud Foundry roles grant access to Paramedic for {identity.name!r}: space developers, "
+                "managers, auditors and supporters and org managers and auditors can log in (ask an org "
+                "manager for a role).",
             )
         now = self._clock()
         expires_at = min(identity.expires_at, now + self.max_session_s)
