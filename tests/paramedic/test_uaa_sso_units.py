@@ -9,6 +9,7 @@ import pytest
 
 from paramedic.auth import CfRole, Principal, SessionStore, UaaConfig, cf_principal, read_client_secret
 from paramedic.config import ConfigError, parse_config
+from paramedic.demo._cf_config import cf_demo_uaa
 from platforms.tenancy import Grant, Scope
 
 UAA = {"url": "https://uaa.example.com", "client_id": "paramedic", "client_secret_file": "uaa.secret"}
@@ -107,3 +108,16 @@ def test_sso_session_ends_at_the_token_expiry() -> None:
     now[0] = 1300.0
     assert store.get(sso_id) is None  # the UAA token expired: so did the session
     assert store.get(password_id) is not None and len(store) == 1
+
+
+def test_cf_demo_enables_uaa_login_with_a_secret_file(tmp_path: Path) -> None:
+    creds = {
+        "uaa_url": "http://127.0.0.1:1",
+        "cc_url": "http://127.0.0.1:2",
+        "clients": {"paramedic-ui": "ui-secret"},
+    }
+    section = cf_demo_uaa(tmp_path, creds)
+    config = UaaConfig.model_validate(section)
+    assert read_client_secret(config, tmp_path) == "ui-secret"
+    assert (tmp_path / "uaa-client-secret").stat().st_mode & 0o777 == 0o600
+    assert "ui-secret" not in str(section)

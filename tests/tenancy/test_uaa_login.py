@@ -324,3 +324,15 @@ def test_password_session_carries_the_users_scope(env: Env) -> None:
     )
     assert final.status_code == 200
     assert final.json()["grants"] == [{"org": "acme", "space": "dev", "role": "operator"}]
+
+
+def test_stolen_code_is_useless_with_another_login_pkce(env: Env) -> None:
+    victim = httpx.Client(timeout=30)
+    stolen = dict(
+        urllib.parse.parse_qsl(urllib.parse.urlsplit(uaa_callback(env, victim, env.url, "admin")).query)
+    )
+    attacker = httpx.Client(timeout=30)
+    own_state = start_login(attacker, env.url)["state"]  # a state (and binding cookie) of the attacker's own
+    resp = attacker.get(f"{env.url}{CALLBACK}", params={"state": own_state, "code": stolen["code"]})
+    assert resp.status_code == 401 and "UAA refused" in resp.text  # the code's PKCE challenge is the victim's
+    assert "paramedic_session" not in attacker.cookies
