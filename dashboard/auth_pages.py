@@ -120,11 +120,16 @@ def _scheme_is_https(request: Request) -> bool:
 
 
 def login_router(
-    service: LoginService, *, base_path: str = "", secure: Callable[[Request], bool] = _scheme_is_https
+    service: LoginService,
+    *,
+    base_path: str = "",
+    secure: Callable[[Request], bool] = _scheme_is_https,
+    sso_label: str | None = None,
 ) -> APIRouter:
     """``/login`` and ``/logout`` at the root; ``base_path`` is where the dashboard (and its static files)
     are mounted, the default landing page after login. ``secure`` tells whether cookies set in the answer
-    to a request are ``Secure`` (default: when it came over https)."""
+    to a request are ``Secure`` (default: when it came over https). ``sso_label``: the form also offers
+    "Log in with <label>" (``/login/uaa``, :mod:`dashboard.sso_pages`)."""
     base_path = base_path.rstrip("/")
     env = Environment(loader=FileSystemLoader(TEMPLATES_DIR), autoescape=select_autoescape(default=True))
     env.globals["url"] = lambda path="": base_path + "/" + path.lstrip("/")
@@ -134,7 +139,7 @@ def login_router(
     def form(request: Request, next_url: str, error: str = "", name: str = "", status: int = 200) -> Response:
         token = secrets.token_urlsafe(24)
         html = env.get_template("login.html.j2").render(
-            csrf_token=token, next=next_url, error=error, name=name
+            csrf_token=token, next=next_url, error=error, name=name, sso_label=sso_label
         )
         resp = HTMLResponse(html, status_code=status)
         resp.set_cookie(

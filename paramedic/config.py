@@ -43,6 +43,7 @@ __all__ = [
     "LoginThrottleConfig",
     "ParamedicConfig",
     "ServerConfig",
+    "UaaConfig",
     "load_config",
     "parse_config",
 ]
@@ -74,6 +75,71 @@ class LoginThrottleConfig(BaseModel):
         return self
 
 
+def _http_url(value: str) -> str:
+    if not value.startswith(("http://", "https://")) or value != value.strip() or "?" in value:
+        raise ValueError(f"{value!r}: an http(s) URL without a query")
+    return value.rstrip("/")
+
+
+class UaaConfig(BaseModel):
+    """``server.auth.uaa``: web UI log-in through Cloud Foundry's UAA (OAuth2 authorization code + PKCE);
+    the user's Paramedic scope mirrors their CF roles (CC ``/v3/roles``, read with the user's own token)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    url: str = Field(description="UAA's base URL (https://uaa.sys.example.com).")
+    client_id: str = Field(min_length=1, max_length=255, description="The UAA client (authorization_code).")
+    client_secret_file: str = Field(
+        min_length=1,
+        description="File holding the client secret (first line), relative to the config file's folder; "
+        "the secret is never written in the config itself.",
+    )
+    cc_api_url: str = Field(description="The Cloud Controller's base URL (https://api.sys.example.com).")
+    scopes: list[str] = Field(
+        default_factory=lambda: ["openid", "cloud_controller.read"],
+        min_length=1,
+        description="Scopes asked of UAA; cloud_controller.read is needed to read the user's roles.",
+    )
+    issuer: str | None = Field(None, description="Expected token issuer; default <url>/oauth/token.")
+    redirect_url: str | None = Field(
+        None,
+        description="This server's callback as registered in UAA (https://paramedic.example.com/login/uaa/"
+        "callback); default: derived from the request's Host (set it behind a reverse proxy).",
+    )
+    max_session_s: float = Field(
+        3600.0,
+        gt=0,
+        le=86400,
+        description="Longest SSO session; it also ends when the UAA token expires. CF roles are read again "
+        "at the next log-in, so a role removed in CF stops applying within this time.",
+    )
+    timeout_s: float = Field(10.0, gt=0, le=120, description="Timeout of each call to UAA and the CC.")
+    label: str = Field("Cloud Foundry (UAA)", min_length=1, max_length=80, description="Log-in button text.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_inline_secret(cls, data: object) -> object:
+        if isinstance(data, dict) and "client_secret" in data:
+            raise ValueError(
+                "client_secret: never inline; write the secret to a file (mode 0600) and name it in "
+                "client_secret_file"
+            )
+        return data
+
+    @field_validator("url", "cc_api_url", "issuer", "redirect_url")
+    @classmethod
+    def _urls(cls, v: str | None) -> str | None:
+        return None if v is None else _http_url(v)
+
+    @field_validator("scopes")
+    @classmethod
+    def _scope_names(cls, v: list[str]) -> list[str]:
+        for scope in v:
+            if not scope or not scope.isprintable() or " " in scope:
+                raise ValueError(f"{scope!r}: a UAA scope name (no spaces)")
+        return v
+
+
 class AuthConfig(BaseModel):
     """``server.auth``: API tokens (``paramedic token create``) and whether reads need one."""
 
@@ -96,6 +162,7 @@ class AuthConfig(BaseModel):
         "https, or a server.trusted_proxies peer says so with X-Forwarded-Proto: https).",
     )
     login: LoginThrottleConfig = Field(default_factory=LoginThrottleConfig)
+    uaa: UaaConfig | None = Field(None, description="Log in through Cloud Foundry's UAA; absent = off.")
 
     @field_validator("tokens_file")
     @classmethod

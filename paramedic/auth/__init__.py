@@ -3,7 +3,9 @@
 Roles ``viewer < operator < admin``, plus ``alert-sender`` for tokens that may only post alerts. API tokens
 live in a 0600 JSON file (:class:`TokenStore`); UI users with argon2id password hashes in another
 (:class:`UserStore`, ``users.json`` beside the token file), logged in through ``/login``
-(:mod:`dashboard.auth_pages`) into in-memory server-side sessions (:class:`SessionStore`).
+(:mod:`dashboard.auth_pages`) into in-memory server-side sessions (:class:`SessionStore`); or, when
+``server.auth.uaa`` is set, through Cloud Foundry's UAA (``/login/uaa``, :class:`SsoLogin` over an
+:class:`IdentityProvider`, :class:`UaaIdentityProvider`), with the scope of the user's CF roles.
 One ASGI middleware (:class:`AuthMiddleware`) applies the policy of :mod:`paramedic.auth._policy` app-wide.
 Contract with the routers: an authenticated request carries ``request.state.principal`` (a
 :class:`Principal` with ``name`` and ``role``); anonymous reads and open paths carry none; a request the
@@ -27,9 +29,12 @@ from fastapi import FastAPI
 from prometheus_client import CollectorRegistry, Counter
 
 from dashboard.auth_pages import login_router
+from dashboard.sso_pages import sso_router
 from paramedic.auth._body_limit import BodyLimitMiddleware, BodyTooLarge
+from paramedic.auth._cf_roles import CfRole, cf_principal
 from paramedic.auth._cookies import LOOPBACK_PROXIES, secure_cookie_rule
 from paramedic.auth._hosts import TrustedHostsMiddleware, default_hosts
+from paramedic.auth._idp import Identity, IdentityError, IdentityProvider
 from paramedic.auth._login import SessionLogin, login_counter
 from paramedic.auth._middleware import CSRF_FIELD, CSRF_HEADER, AuthMiddleware, credentials, decisions_counter
 from paramedic.auth._policy import (
@@ -45,6 +50,7 @@ from paramedic.auth._policy import (
 )
 from paramedic.auth._refusals import refusals_counter
 from paramedic.auth._session import SESSION_COOKIE, Session, SessionStore
+from paramedic.auth._sso import SsoLogin, sso_counter
 from paramedic.auth._store import (
     RANKED_ROLES,
     ROLES,
@@ -56,8 +62,9 @@ from paramedic.auth._store import (
     role_allows,
 )
 from paramedic.auth._throttle import LoginThrottle
+from paramedic.auth._uaa import UaaIdentityProvider, read_client_secret
 from paramedic.auth._users import MIN_PASSWORD_LENGTH, UserError, UserInfo, UserStore
-from paramedic.config import AuthConfig, ServerConfig
+from paramedic.config import AuthConfig, ServerConfig, UaaConfig
 
 __all__ = [
     "CSRF_FIELD",
@@ -76,6 +83,10 @@ __all__ = [
     "AuthMiddleware",
     "BodyLimitMiddleware",
     "BodyTooLarge",
+    "CfRole",
+    "Identity",
+    "IdentityError",
+    "IdentityProvider",
     "LoginThrottle",
     "Principal",
     "Role",
@@ -83,17 +94,22 @@ __all__ = [
     "Session",
     "SessionLogin",
     "SessionStore",
+    "SsoLogin",
     "TokenError",
     "TokenInfo",
     "TokenStore",
     "TrustedHostsMiddleware",
+    "UaaConfig",
+    "UaaIdentityProvider",
     "UserError",
     "UserInfo",
     "UserStore",
+    "cf_principal",
     "credentials",
     "install",
     "install_guards",
     "is_ui",
+    "read_client_secret",
     "refusals_counter",
     "requirement",
     "role_allows",
@@ -106,6 +122,7 @@ __all__ = [
 
 SESSION_IDLE_S = 8 * 3600.0  # a session unused this long ends
 SESSION_MAX_S = 24 * 3600.0  # and every session ends this long after login
+SSO_MAX_S = 3600.0  # a single sign-on session without server.auth.uaa (an injected identity provider)
 
 
 def tokens_path(config: AuthConfig, base_dir: Path) -> Path:
@@ -119,7 +136,7 @@ def users_path(config: AuthConfig, base_dir: Path) -> Path:
     return tokens_path(config, base_dir).with_name("users.json")
 
 
-def install(
+def install(  # noqa: PLR0913 - the wiring's entry point: the app, its config, and what tests inject
     app: FastAPI,
     config: AuthConfig,
     *,
@@ -129,11 +146,15 @@ def install(
     dashboard_path: str = "",
     refusals: Counter | None = None,
     trusted_proxies: Sequence[IPv4Network | IPv6Network] = LOOPBACK_PROXIES,
+    identity_provider: IdentityProvider | None = None,
 ) -> TokenStore:
     """Apply the auth middleware to every route of ``app`` and mount ``/login`` and ``/logout``; returns the
     token store it reads. ``dashboard_path`` is where the dashboard is mounted (the page after login).
     ``refusals`` is ``paramedic_http_refusals_total`` when the caller made it (see :func:`install_guards`);
-    ``trusted_proxies`` (``server.trusted_proxies``) may say a request came over https."""
+    ``trusted_proxies`` (``server.trusted_proxies``) may say a request came over https. With
+    ``server.auth.uaa`` (or an ``identity_provider``, which then replaces the UAA one) also mounts the single
+    sign-on routes ``/login/uaa`` and ``/login/uaa/callback``; :class:`ConfigError` when the client secret
+    file is unreadable."""
     store = TokenStore(tokens_path(config, base_dir))
     users = UserStore(users_path(config, base_dir))
     sessions = sessions or SessionStore(idle_s=SESSION_IDLE_S, max_s=SESSION_MAX_S)
@@ -160,7 +181,20 @@ def install(
         refusals=refusals if refusals is not None else refusals_counter(registry),
     )
     secure = secure_cookie_rule(config.secure_cookies, trusted_proxies)
-    app.include_router(login_router(service, base_path=dashboard_path, secure=secure))
+    sso_label, uaa, provider = None, config.uaa, identity_provider
+    if provider is None and uaa is not None:
+        provider = UaaIdentityProvider(uaa, read_client_secret(uaa, base_dir))
+    if provider is not None:
+        sso = SsoLogin(
+            provider,
+            sessions,
+            max_session_s=uaa.max_session_s if uaa is not None else SSO_MAX_S,
+            logins=sso_counter(registry),
+        )
+        redirect = uaa.redirect_url if uaa is not None else None
+        app.include_router(sso_router(sso, base_path=dashboard_path, secure=secure, redirect_url=redirect))
+        sso_label = provider.label
+    app.include_router(login_router(service, base_path=dashboard_path, secure=secure, sso_label=sso_label))
     return store
 
 

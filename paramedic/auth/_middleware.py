@@ -8,7 +8,8 @@ Credentials, first match wins:
    request with Basic credentials that looks like a browser's (it carries a ``Cookie`` header, an ``Origin``
    of another host, ``Sec-Fetch-Site`` other than ``same-origin``/``none``, or ``Sec-Fetch-Mode: navigate``)
    is refused with 403 (``csrf_rejected``): browsers log in, tools send no such headers.
-2. The web UI's session cookie (:data:`SESSION_COOKIE`): the user's role as the user file says now. Every
+2. The web UI's session cookie (:data:`SESSION_COOKIE`): the user's role and scope as the user file says
+   now, or, for a single sign-on session, the principal the session holds (see :mod:`._session`). Every
    state-changing request (not GET/HEAD/OPTIONS) the cookie authenticates must carry the session's CSRF
    token, in an ``X-CSRF-Token`` header (the dashboard's JS) or a ``csrf_token`` form field (HTML forms,
    ``application/x-www-form-urlencoded``; the body is read here and replayed to the app); else 403.
@@ -228,6 +229,8 @@ class AuthMiddleware:
         session = self.sessions.get(session_id) if session_id else None
         if session is None:
             return None
+        if session.principal is not None:  # single sign-on: the provider's roles at log-in
+            return session, session.principal
         principal = self.users.get(session.user)
         if principal is None:  # the user was deleted: end the session
             self.sessions.delete_user(session.user)

@@ -11,7 +11,8 @@ without a rule, or a rule without a route), so no route falls through to a defau
 - policy mode switches (dry-run/live) and deployments need ``admin``. Users and tokens are managed on the
   server's host with ``paramedic user|token``: no HTTP route does it.
 
-``/metrics``, ``/-/healthy``, ``/-/ready``, the login page and the dashboard's static files (public code and
+``/metrics``, ``/-/healthy``, ``/-/ready``, the login page (with the single sign-on start and callback,
+``/login/uaa`` and ``/login/uaa/callback``) and the dashboard's static files (public code and
 styles the login page needs) are open; ``POST /logout`` needs any logged-in role.
 
 Outside the table (a path no route serves, so the app answers 404), reads need ``read`` and anything else
@@ -130,6 +131,8 @@ _READS = [
 ROUTE_RULES: tuple[RouteRule, ...] = (
     *(RouteRule("GET", path, "open") for path in ("/login", "/metrics", "/-/healthy", "/-/ready")),
     RouteRule("GET", "/favicon.ico", "open"),
+    RouteRule("GET", "/login/uaa", "open"),
+    RouteRule("GET", "/login/uaa/callback", "open"),
     RouteRule("GET", "/static/{path:path}", "open"),
     RouteRule("POST", LOGIN_PATH, "open"),
     RouteRule("POST", LOGOUT_PATH, "viewer"),

@@ -9,6 +9,11 @@ The cookie carries only a random 256-bit session id (``secrets.token_urlsafe(32)
 no signature; the store keys sessions by the id's sha256, so the ids are not in memory in the clear. Each
 session has a synchronizer CSRF token (checked by the middleware on every state-changing request that the
 cookie authenticates), an idle timeout (sliding) and an absolute lifetime. Thread-safe.
+
+A password user's session holds only the user name: the middleware looks the user (role and grants) up in
+the user file on every request. A single sign-on session (:mod:`._sso`) holds its **principal** (name, role,
+scope as the identity provider's roles gave them at log-in) and ends at ``expires_at`` at the latest (the
+provider's token expiry), besides the idle timeout and the absolute lifetime.
 """
 
 from __future__ import annotations
@@ -19,6 +24,8 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+
+from paramedic.auth._store import Principal
 
 __all__ = ["SESSION_COOKIE", "Session", "SessionStore"]
 
@@ -31,6 +38,8 @@ class Session:
     csrf_token: str
     created_at: float  # monotonic-free wall clock (the injected clock), seconds
     last_seen: float
+    principal: Principal | None = None  # single sign-on: who, fixed at log-in; None: look ``user`` up
+    expires_at: float | None = None  # single sign-on: the provider's token expiry (epoch seconds)
 
 
 def _key(session_id: str) -> str:
@@ -51,11 +60,14 @@ class SessionStore:
         self._lock = threading.Lock()
         self._sessions: dict[str, Session] = {}
 
-    def create(self, user: str) -> tuple[str, Session]:
-        """A new session for ``user``: (the id for the cookie, the session)."""
+    def create(
+        self, user: str, *, principal: Principal | None = None, expires_at: float | None = None
+    ) -> tuple[str, Session]:
+        """A new session for ``user``: (the id for the cookie, the session). ``principal`` and ``expires_at``
+        for a single sign-on session (see the module docstring)."""
         now = self._clock()
         session_id = secrets.token_urlsafe(32)
-        session = Session(user, secrets.token_urlsafe(32), now, now)
+        session = Session(user, secrets.token_urlsafe(32), now, now, principal, expires_at)
         with self._lock:
             self._prune(now)
             if len(self._sessions) >= self.max_sessions:  # drop the least recently used
@@ -72,7 +84,7 @@ class SessionStore:
             session = self._sessions.get(key)
             if session is None:
                 return None
-            if now - session.last_seen > self.idle_s or now - session.created_at > self.max_s:
+            if self._dead(session, now):
                 del self._sessions[key]
                 return None
             session.last_seen = now
@@ -96,10 +108,11 @@ class SessionStore:
             return len(self._sessions)
 
     def _prune(self, now: float) -> None:
-        dead = [
-            k
-            for k, s in self._sessions.items()
-            if now - s.last_seen > self.idle_s or now - s.created_at > self.max_s
-        ]
+        dead = [k for k, s in self._sessions.items() if self._dead(s, now)]
         for k in dead:
             del self._sessions[k]
+
+    def _dead(self, session: Session, now: float) -> bool:
+        if session.expires_at is not None and now >= session.expires_at:
+            return True
+        return now - session.last_seen > self.idle_s or now - session.created_at > self.max_s

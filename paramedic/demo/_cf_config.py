@@ -14,8 +14,9 @@ import yaml
 
 from alerting.rules import PACKS_DIR
 from paramedic.demo._config import DemoSinks, alerting_config
+from paramedic.demo._credentials import write_private
 
-__all__ = ["CF_PACKS", "CF_POLICY_PACK", "cf_demo_config"]
+__all__ = ["CF_PACKS", "CF_POLICY_PACK", "cf_demo_config", "cf_demo_uaa"]
 
 CF_PACKS = ("cloudfoundry", "cloudfoundry-apps")
 CF_POLICY_PACK = Path(__file__).resolve().parents[2] / "remediation" / "packs" / "cloudfoundry.yaml"
@@ -84,6 +85,19 @@ def _platform(creds: dict[str, Any], interval_s: float) -> dict[str, Any]:
     }
 
 
+def cf_demo_uaa(data_dir: Path, creds: dict[str, Any]) -> dict[str, Any]:
+    """``server.auth.uaa`` for the simulated foundation's UAA: the ``paramedic-ui`` client, its secret
+    written to ``<data-dir>/uaa-client-secret`` (0600)."""
+    secret_file = data_dir / "uaa-client-secret"
+    write_private(secret_file, str(creds["clients"]["paramedic-ui"]) + "\n")
+    return {
+        "url": creds["uaa_url"],
+        "client_id": "paramedic-ui",
+        "client_secret_file": str(secret_file),
+        "cc_api_url": creds["cc_url"],
+    }
+
+
 def cf_demo_config(
     data_dir: Path,
     http_port: int,
@@ -99,7 +113,11 @@ def cf_demo_config(
         "server": {
             "listen_host": "127.0.0.1",
             "listen_port": http_port,
-            "auth": {"tokens_file": str(data_dir / "tokens.json"), "anonymous_read": True},
+            "auth": {
+                "tokens_file": str(data_dir / "tokens.json"),
+                "anonymous_read": True,
+                "uaa": cf_demo_uaa(data_dir, creds),
+            },
         },
         # app instances serve /metrics on the cells (the platform job discovers them through the CC)
         "collector": {

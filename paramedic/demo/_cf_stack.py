@@ -24,10 +24,15 @@ MAX_CREDENTIALS_LINE = 1 << 20  # bytes: the line is a few hundred; anything lon
 _REQUIRED = ("cc_url", "uaa_url", "log_cache_url", "gorouter_metrics_url", "users", "clients")
 
 
-def spawn_stack(root: Path, drain_url: str, instances: int, log_path: Path) -> ChildProcess:
-    """Start the simulated foundation in ``root``; stdout is a pipe (the credentials), stderr ``log_path``."""
+def spawn_stack(
+    root: Path, drain_url: str, instances: int, log_path: Path, redirect_uris: tuple[str, ...] = ()
+) -> ChildProcess:
+    """Start the simulated foundation in ``root``; stdout is a pipe (the credentials), stderr ``log_path``.
+    ``redirect_uris``: Paramedic's UAA log-in callbacks, registered for the ``paramedic-ui`` client."""
     argv = [sys.executable, "-m", "platforms.cf_sim", str(root), "--drain", drain_url,
             "--instances", str(instances)]  # fmt: skip
+    for uri in redirect_uris:
+        argv += ["--redirect-uri", uri]
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("ab") as log:
         popen = subprocess.Popen(

@@ -81,7 +81,11 @@ class CFLaunch(Launch):
         root = self.data_dir / "foundation"
         self.echo(f"starting the simulated Cloud Foundry foundation in {root} ...")
         drain = f"syslog://127.0.0.1:{opts.syslog_port}"
-        stack = spawn_stack(root, drain, opts.instances, self.data_dir / "logs" / "cf-stack.log")
+        callbacks = tuple(
+            f"http://{host}:{opts.http_port}/login/uaa/callback" for host in ("127.0.0.1", "localhost")
+        )
+        log = self.data_dir / "logs" / "cf-stack.log"
+        stack = spawn_stack(root, drain, opts.instances, log, callbacks)
         self.children.append(stack)
         self.stack_pid = stack.popen.pid
         self.save()
@@ -140,6 +144,9 @@ def print_cf_banner(record: dict[str, Any], data_dir: Path, echo: Echo) -> None:
         f"  gorouter metrics   {record['gorouter_metrics_url']}",
         f"  router             {router}   Host: <local app>.local",
         f"  CF credentials     {creds}   (users, passwords, client secrets; mode 0600)",
+        f"  UAA log-in         {api}/login -> 'Log in with Cloud Foundry (UAA)': dev-acme (space "
+        "developer of acme/prod: sees and operates that space only), auditor-globex (auditor of org globex), "
+        "admin (foundation); passwords in the CF credentials file",
         f"  syslog drains      every app -> 127.0.0.1:{record['syslog_port']} "
         "(Paramedic's syslog TCP listener)",
         *service_lines(record, data_dir),

@@ -1,6 +1,6 @@
-"""``python -m platforms.cf_sim [STATE_DIR] [--drain syslog://HOST:PORT] [--instances N]``: run a simulated
-foundation (CC, UAA, Log Cache, gorouter and Diego metrics, syslog drains; :class:`.stack.CFStack`) until
-interrupted.
+"""``python -m platforms.cf_sim [STATE_DIR] [--drain syslog://HOST:PORT] [--instances N]
+[--redirect-uri URL]``: run a simulated foundation (CC, UAA, Log Cache, gorouter and Diego metrics, syslog
+drains; :class:`.stack.CFStack`) until interrupted.
 
 Prints one JSON line with the CC, UAA and Log Cache URLs and this run's users and clients (passwords and
 secrets are fresh each run), then serves until SIGINT or SIGTERM. Without STATE_DIR a temporary directory is
@@ -28,11 +28,18 @@ def main(argv: list[str]) -> int:
     )
     parser.add_argument("--drain", action="append", default=[], help="syslog://host:port every app drains to")
     parser.add_argument("--instances", type=int, default=2, help="instances per app (1..16)")
+    parser.add_argument(
+        "--redirect-uri",
+        action="append",
+        default=[],
+        help="a redirect URI registered for the paramedic-ui client (UAA log-in), repeatable",
+    )
     args = parser.parse_args(argv)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
-    options = StackOptions(sim=SimOptions(instances=args.instances), drain_urls=tuple(args.drain))
+    sim = SimOptions(instances=args.instances, redirect_uris=tuple(args.redirect_uri))
+    options = StackOptions(sim=sim, drain_urls=tuple(args.drain))
     with tempfile.TemporaryDirectory(prefix="cfsim-") as tmp:
         root = args.state_dir if args.state_dir is not None else Path(tmp)
         with CFStack(root, options) as cf:

@@ -7,10 +7,11 @@ handed to the runner's caller (:class:`platforms.cf_sim.runner.SimulatedFoundati
 * user ``admin``: scopes ``cloud_controller.admin`` (sees and changes everything)
 * user ``dev-acme``: ``space_developer`` of acme/prod (and ``organization_user`` of acme)
 * user ``auditor-globex``: ``space_auditor`` of globex/prod (and ``organization_auditor`` of globex)
+* user ``no-roles``: a UAA user with the ordinary user scopes and no CC role at all
 * client ``paramedic`` (client_credentials): ``cloud_controller.read``, ``cloud_controller.admin_read_only``
-* client ``cf`` (password, refresh_token; no secret, as the cf CLI's) and ``paramedic-ui``
-  (authorization_code,
-  with registered redirect URIs)
+* client ``cf`` (password, refresh_token; no secret, as the cf CLI's), ``paramedic-ui``
+  (authorization_code, with registered redirect URIs) and ``other-ui`` (another web app on the same UAA,
+  authorization_code, the same redirect URIs: its codes must not log anyone in to Paramedic)
 """
 
 from __future__ import annotations
@@ -114,6 +115,7 @@ def default_accounts(foundation: Foundation, redirect_uris: tuple[str, ...] = ()
         User("admin", _password(), (*USER_SCOPES, "cloud_controller.admin")),
         User("dev-acme", _password(), USER_SCOPES),
         User("auditor-globex", _password(), USER_SCOPES),
+        User("no-roles", _password(), USER_SCOPES),
     )
     clients = (
         Client(
@@ -129,6 +131,13 @@ def default_accounts(foundation: Foundation, redirect_uris: tuple[str, ...] = ()
             "paramedic-ui",
             _password(),
             ("authorization_code", "refresh_token"),
+            ("*",),
+            redirect_uris or ("http://127.0.0.1/callback",),
+        ),
+        Client(
+            "other-ui",
+            _password(),
+            ("authorization_code",),
             ("*",),
             redirect_uris or ("http://127.0.0.1/callback",),
         ),

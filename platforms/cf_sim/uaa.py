@@ -2,14 +2,17 @@
 
 Grants: ``client_credentials``, ``password``, ``refresh_token`` and ``authorization_code`` (the login form of
 ``GET /oauth/authorize``; its POST checks the user's credentials and the client's registered redirect URIs and
-redirects to ``redirect_uri?code=...&state=...``; a code is single-use and lives 5 minutes). Clients
-authenticate with HTTP Basic or ``client_id``/``client_secret`` form fields, as UAA accepts. Error bodies are
-UAA's (``{"error": "invalid_client", "error_description": ...}``). Request bodies are limited to 16 KiB.
+redirects to ``redirect_uri?code=...&state=...``; a code is single-use and lives 5 minutes; PKCE (RFC 7636,
+``code_challenge_method=S256``) as UAA: a code issued with a challenge is redeemed only with its verifier).
+Clients authenticate with HTTP Basic or ``client_id``/``client_secret`` form fields, as UAA accepts. Error
+bodies are UAA's (``{"error": "invalid_client", "error_description": ...}``). Request bodies are limited
+to 16 KiB.
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
 import html
 import secrets
 import threading
@@ -50,6 +53,7 @@ class _Grant:
     username: str | None
     scopes: tuple[str, ...]
     expires: float
+    code_challenge: str = ""  # PKCE S256 challenge of an authorization code ("" = issued without PKCE)
 
 
 class UAA:
@@ -122,9 +126,10 @@ class UAA:
             body["refresh_token"] = refresh
         return body
 
-    def new_code(self, client: Client, user: User) -> str:
+    def new_code(self, client: Client, user: User, code_challenge: str = "") -> str:
         code = secrets.token_urlsafe(12)
-        self._keep(self._codes, code, _Grant(client.client_id, user.username, (), self._clock() + CODE_TTL_S))
+        grant = _Grant(client.client_id, user.username, (), self._clock() + CODE_TTL_S, code_challenge)
+        self._keep(self._codes, code, grant)
         return code
 
     def _keep(self, store: dict[str, _Grant], key: str, grant: _Grant) -> None:
@@ -137,11 +142,17 @@ class UAA:
                     del store[old]
             store[key] = grant
 
-    def _redeem(self, store: dict[str, _Grant], key: str, client: Client, what: str) -> User:
+    def _redeem(
+        self, store: dict[str, _Grant], key: str, client: Client, what: str, verifier: str = ""
+    ) -> User:
         with self._lock:
             grant = store.pop(key, None) if what == "code" else store.get(key)
         if grant is None or grant.client_id != client.client_id or grant.expires < self._clock():
             raise OAuthError(400, "invalid_grant", f"Invalid {what}")
+        if grant.code_challenge and not secrets.compare_digest(
+            _s256(verifier).encode(), grant.code_challenge.encode()
+        ):
+            raise OAuthError(400, "invalid_grant", "PKCE verification failed")
         user = self.accounts.user(grant.username or "")
         if user is None:
             raise OAuthError(400, "invalid_grant", f"Invalid {what}")
@@ -156,12 +167,20 @@ class UAA:
         if grant == "password":
             user = self.authenticate_user(form.get("username", ""), form.get("password", ""))
         elif grant == "authorization_code":
-            user = self._redeem(self._codes, form.get("code", ""), client, "code")
+            user = self._redeem(
+                self._codes, form.get("code", ""), client, "code", form.get("code_verifier", "")
+            )
         elif grant == "refresh_token":
             user = self._redeem(self._refresh, form.get("refresh_token", ""), client, "refresh token")
         else:
             raise OAuthError(400, "unsupported_grant_type", f"Unsupported grant type: {grant}")
         return self.token_response(client, user, grant)
+
+
+def _s256(verifier: str) -> str:
+    """The PKCE S256 challenge of ``verifier``: base64url(sha256(verifier)) without padding."""
+    digest = hashlib.sha256(verifier.encode("ascii", "replace")).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
 
 async def _form(request: Request) -> dict[str, str]:
@@ -190,6 +209,8 @@ _LOGIN_FORM = """<!doctype html><html><head><title>Cloud Foundry (simulated) log
 <input type="hidden" name="client_id" value="{client_id}">
 <input type="hidden" name="redirect_uri" value="{redirect}">
 <input type="hidden" name="state" value="{state}"><input type="hidden" name="response_type" value="code">
+<input type="hidden" name="code_challenge" value="{challenge}">
+<input type="hidden" name="code_challenge_method" value="{method}">
 <label>Username <input name="username" autocomplete="username"></label>
 <label>Password <input name="password" type="password" autocomplete="current-password"></label>
 <button type="submit">Sign in</button></form></body></html>"""
@@ -202,6 +223,13 @@ def _check_redirect(uaa: UAA, client_id: str, redirect_uri: str) -> Client:
     if redirect_uri not in client.redirect_uris:
         raise OAuthError(400, "invalid_request", "Invalid redirect_uri: not registered for this client")
     return client
+
+
+def _check_challenge(challenge: str, method: str) -> None:
+    if challenge and (method != "S256" or not 43 <= len(challenge) <= 128):
+        raise OAuthError(
+            400, "invalid_request", "Unsupported code_challenge_method or malformed code_challenge"
+        )
 
 
 def uaa_app(uaa: UAA, metrics: SimMetrics) -> FastAPI:
@@ -226,13 +254,23 @@ def uaa_app(uaa: UAA, metrics: SimMetrics) -> FastAPI:
 
     @app.get("/oauth/authorize")
     async def authorize_form(
-        client_id: str = "", redirect_uri: str = "", state: str = "", response_type: str = "code"
+        client_id: str = "",
+        redirect_uri: str = "",
+        state: str = "",
+        response_type: str = "code",
+        code_challenge: str = "",
+        code_challenge_method: str = "",
     ) -> HTMLResponse:
         if response_type != "code":
             raise OAuthError(400, "unsupported_response_type", "Only response_type=code is supported")
         _check_redirect(uaa, client_id, redirect_uri)
+        _check_challenge(code_challenge, code_challenge_method)
         page = _LOGIN_FORM.format(
-            client_id=html.escape(client_id), redirect=html.escape(redirect_uri), state=html.escape(state)
+            client_id=html.escape(client_id),
+            redirect=html.escape(redirect_uri),
+            state=html.escape(state),
+            challenge=html.escape(code_challenge),
+            method=html.escape(code_challenge_method),
         )
         return HTMLResponse(page)
 
@@ -240,8 +278,10 @@ def uaa_app(uaa: UAA, metrics: SimMetrics) -> FastAPI:
     async def authorize(request: Request) -> Response:
         form = await _form(request)
         client = _check_redirect(uaa, form.get("client_id", ""), form.get("redirect_uri", ""))
+        challenge = form.get("code_challenge", "")
+        _check_challenge(challenge, form.get("code_challenge_method", ""))
         user = uaa.authenticate_user(form.get("username", ""), form.get("password", ""))
-        query = {"code": uaa.new_code(client, user)}
+        query = {"code": uaa.new_code(client, user, challenge)}
         if form.get("state"):
             query["state"] = form["state"]
         redirect = form["redirect_uri"]

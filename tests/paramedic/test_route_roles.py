@@ -15,7 +15,14 @@ from paramedic.config import parse_config
 
 # Every optional section on, so every router is mounted.
 FULL = """
-server: {auth: {tokens_file: tokens.json}}
+server:
+  auth:
+    tokens_file: tokens.json
+    uaa:
+      url: https://uaa.example.com
+      client_id: paramedic
+      client_secret_file: uaa.secret
+      cc_api_url: https://api.example.com
 metrics_store: {type: embedded, path: metrics}
 platform: {type: local, state_dir: platform}
 logs:
@@ -36,6 +43,7 @@ ROUTELESS = {("GET", "/favicon.ico")}
 
 
 def served_routes(tmp_path: Path) -> set[tuple[str, str]]:
+    (tmp_path / "uaa.secret").write_text("not-a-real-secret\n")
     server = Paramedic(parse_config(FULL), base_dir=tmp_path, registry=CollectorRegistry())
     try:
         routes = set()

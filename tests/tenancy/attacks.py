@@ -1,0 +1,225 @@
+"""Ways out of a tenant scope, tried against a running ``paramedic serve`` (the local demo or the CF demo) with a
+space-scoped token, and checked against what a foundation admin sees of that space alone.
+
+Every check compares the scoped answer with the admin's answer restricted to the tenant by explicit matchers
+(``org="X",space="Y"``) or fields, at one fixed evaluation time / time window, so a leak shows as a
+difference even when a query rewrites the tenant labels (``label_replace``); and no scoped response may name
+anything in :attr:`Probe.foreign` (other tenants' app names, GUIDs, org/space names).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+__all__ = ["PROMQL_ESCAPES", "Probe"]
+
+# ``{own}`` is replaced by the tenant's own selector (org="X",space="Y").
+PROMQL_ESCAPES = (
+    '{__name__=~".+"}',
+    '{__name__=~".+",space=~".*"}',
+    '{__name__=~".+",org!="{org}"}',
+    'label_replace({__name__=~".+"}, "space", "{space}", "space", ".*")',
+    'label_replace({__name__=~".+"}, "org", "{org}", "job", ".*")',
+    'label_join({__name__=~".+"}, "space", "", "space", "job")',
+    'count by (org, space, app, job) ({__name__=~".+"})',
+    "count by (__name__) ({__name__=~\".+\"}) or on() vector(1)",
+    '{__name__=~".+"} unless {__name__=~".+",space="no-such-space"}',
+    'max_over_time({__name__=~".+"}[2m:15s])',
+    '{__name__=~".+"} @ end()',
+    "ALERTS",
+    'topk(5000, {__name__=~".+"})',
+    'sum by (org, space) (ALERTS) or sum by (org, space) ({__name__=~".+"})',
+)
+
+
+@dataclass(frozen=True)
+class Probe:
+    api: str
+    token: str  # the space-scoped principal's
+    admin: str  # a foundation admin's
+    org: str
+    space: str
+    foreign: tuple[str, ...]  # text that must never appear in a scoped response
+
+    # -- plumbing ----------------------------------------------------------------------------------------------
+
+    def call(self, method: str, path: str, *, admin: bool = False, **kw: Any) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {self.admin if admin else self.token}"}
+        return httpx.request(method, f"{self.api}{path}", headers=headers, timeout=30, **kw)
+
+    def get_json(self, path: str, *, admin: bool = False, **params: Any) -> Any:
+        resp = self.call("GET", path, admin=admin, params=params)
+        assert resp.status_code == 200, (path, params, resp.status_code, resp.text[:300])
+        if not admin:
+            self.assert_clean(resp.text, f"GET {path} {params}")
+        return resp.json()
+
+    def assert_clean(self, text: str, what: str) -> None:
+        named = [f for f in self.foreign if f in text]
+        assert not named, f"{what}: the scoped answer names another tenant's {named}: {text[:400]}"
+
+    @property
+    def own(self) -> str:
+        return f'org="{self.org}",space="{self.space}"'
+
+    # -- metrics -----------------------------------------------------------------------------------------------
+
+    def _vector(self, query: str, at: float, *, admin: bool = False) -> list[tuple[str, str]]:
+        data = self.get_json("/api/v1/query", admin=admin, query=query, time=at)["data"]
+        if data["resultType"] == "scalar":
+            return [("", data["result"][1])]
+        return sorted((json.dumps(r["metric"], sort_keys=True), r["value"][1]) for r in data["result"])
+
+    def check_promql(self) -> int:
+        """Each escape as the tenant equals the same query over the tenant's own series as the admin (the
+        tenant matchers added by hand to every selector); returns how many series the tenant saw in all."""
+        at = round(time.time() - 5, 3)
+        seen = 0
+        for template in PROMQL_ESCAPES:
+            query = template.replace("{org}", self.org).replace("{space}", self.space)
+            mine = self._vector(query, at)
+            fenced = _fence(query, self.own)
+            theirs = self._vector(fenced, at, admin=True)
+            assert mine == theirs, f"{query!r} as {self.org}/{self.space}: {mine[:3]} != admin's {theirs[:3]}"
+            seen += len(mine)
+        # absent() answers the same for another tenant's series as for a series that exists nowhere
+        for other in self.foreign:
+            probe = self._vector(f'absent({{__name__=~".+",app="{other}"}})', at)
+            nowhere = self._vector('absent({__name__=~".+",app="no-such-app-anywhere"})', at)
+            assert probe == nowhere, (other, probe, nowhere)
+        return seen
+
+    def check_series_and_labels(self) -> None:
+        now = time.time()
+        window = {"start": now - 600, "end": now}
+        series = self.get_json("/api/v1/series", **{"match[]": '{__name__=~".+"}'}, **window)["data"]
+        assert series, "the tenant sees none of its own series"
+        assert {(s.get("org"), s.get("space")) for s in series} == {(self.org, self.space)}, series[:3]
+        for name, expected in (("org", [self.org]), ("space", [self.space])):
+            values = self.get_json(f"/api/v1/label/{name}/values", **window)["data"]
+            assert values == expected, (name, values)
+            crafted = self.get_json(
+                f"/api/v1/label/{name}/values", **{"match[]": f'{{{name}=~".+"}}'}, **window
+            )["data"]
+            assert crafted == expected, (name, crafted)
+        mine = set(self.get_json("/api/v1/label/app/values", **window)["data"])
+        theirs = set(
+            self.get_json(
+                "/api/v1/label/app/values", admin=True, **{"match[]": f"{{{self.own}}}"}, **window
+            )["data"]
+        )
+        assert mine == theirs and mine, (mine, theirs)
+
+    # -- logs --------------------------------------------------------------------------------------------------
+
+    def check_logs(self, window_s: float = 120.0) -> int:
+        """``*`` and tenant-field probes as the tenant equal the admin's search of the tenant's own lines
+        over one past window; returns the tenant's line count."""
+        end = time.time() - 5
+        start = end - window_s
+        rfc = {"start": _rfc3339(start), "end": _rfc3339(end)}
+        own_q = f'org:"{self.org}" AND space:"{self.space}"'
+        admin = self.get_json("/api/v1/logs/search", admin=True, q=own_q, limit=1, **rfc)["data"]["total"]
+        for q in ("*", "space:*", f"NOT space:{self.space}", "org:* OR NOT org:*"):
+            got = self.get_json("/api/v1/logs/search", q=q, limit=100, **rfc)["data"]
+            labels = {(h["labels"].get("org"), h["labels"].get("space")) for h in got["hits"]}
+            assert labels <= {(self.org, self.space)}, (q, labels)
+            if q in ("*", "space:*", "org:* OR NOT org:*"):
+                assert got["total"] == admin, (q, got["total"], admin)
+            else:
+                assert got["total"] == 0, (q, got["total"])
+        hist = self.get_json("/api/v1/logs/histogram", q="*", step="10s", **rfc)["data"]
+        assert sum(int(b["count"]) for b in hist["buckets"]) == admin, hist
+        return int(admin)
+
+    def check_tail(self, seconds: float = 8.0) -> int:
+        """An SSE tail of ``*``: every line it delivers is the tenant's; returns how many arrived."""
+        got = 0
+        headers = {"Authorization": f"Bearer {self.token}", "Accept": "text/event-stream"}
+        deadline = time.monotonic() + seconds
+        with (
+            httpx.Client(timeout=httpx.Timeout(seconds + 5)) as client,
+            client.stream("GET", f"{self.api}/api/v1/logs/tail", params={"q": "*"}, headers=headers) as resp,
+        ):
+            assert resp.status_code == 200, resp.status_code
+            for line in resp.iter_lines():
+                if line.startswith("data:"):
+                    self.assert_clean(line, "tail")
+                    event = json.loads(line[5:])
+                    labels = event.get("labels") or {}
+                    if labels:
+                        assert (labels.get("org"), labels.get("space")) == (self.org, self.space), event
+                        got += 1
+                if time.monotonic() > deadline:
+                    break
+        return got
+
+    # -- alerts ------------------------------------------------------------------------------------------------
+
+    def check_alerts(self) -> list[dict[str, Any]]:
+        """Only the tenant's alerts through both alert APIs, whatever ``filter`` says; returns them."""
+        mine = self.get_json("/api/v2/alerts")
+        for a in mine:
+            assert (a["labels"].get("org"), a["labels"].get("space")) == (self.org, self.space), a["labels"]
+        wide = self.get_json("/api/v2/alerts", filter='space=~".+"')
+        assert {a["fingerprint"] for a in wide} <= {a["fingerprint"] for a in mine}
+        for a in self.get_json("/api/v1/alerts")["data"]["alerts"]:
+            assert (a["labels"].get("org"), a["labels"].get("space")) == (self.org, self.space), a["labels"]
+        for group in self.get_json("/api/v2/alerts/groups"):
+            for a in group["alerts"]:
+                assert (a["labels"].get("org"), a["labels"].get("space")) == (self.org, self.space)
+        return list(mine)
+
+    def check_silences(self) -> None:
+        """A silence reaching past the tenant is refused; one without tenant matchers is confined to it."""
+        now = time.time()
+        base = {"startsAt": _rfc3339(now), "endsAt": _rfc3339(now + 600), "createdBy": "t", "comment": "t"}
+        wide = {"name": "space", "value": ".*", "isRegex": True, "isEqual": True}
+        alertname = {"name": "alertname", "value": "Anything", "isRegex": False, "isEqual": True}
+        refused = self.call("POST", "/api/v2/silences", json={**base, "matchers": [alertname, wide]})
+        assert refused.status_code == 403, refused.text
+        made = self.call("POST", "/api/v2/silences", json={**base, "matchers": [alertname]})
+        assert made.status_code == 200, made.text
+        silence_id = made.json()["silenceID"]
+        silence = self.get_json(f"/api/v2/silence/{silence_id}")
+        pinned = {(m["name"], m["value"]) for m in silence["matchers"] if not m["isRegex"] and m["isEqual"]}
+        assert {("org", self.org), ("space", self.space)} <= pinned, silence["matchers"]
+        for s in self.get_json("/api/v2/silences"):
+            pins = {(m["name"], m["value"]) for m in s["matchers"] if m["isEqual"] and not m["isRegex"]}
+            assert ("org", self.org) in pins, s
+        assert self.call("DELETE", f"/api/v2/silence/{silence_id}").status_code == 200
+
+    # -- remediation -------------------------------------------------------------------------------------------
+
+    def check_actions(self) -> list[dict[str, Any]]:
+        actions = self.get_json("/api/v1/actions")["actions"]
+        for a in actions:
+            assert (a.get("org"), a.get("space")) == (self.org, self.space), a
+        return list(actions)
+
+    def refused_foreign_action(self, action_id: str) -> None:
+        """Another tenant's action: not readable, not approvable, not rejectable (404: not even its
+        existence is confirmed)."""
+        assert self.call("GET", f"/api/v1/actions/{action_id}").status_code == 404
+        for verb in ("approve", "reject"):
+            resp = self.call("POST", f"/api/v1/actions/{action_id}/{verb}", json={})
+            assert resp.status_code == 404, (verb, resp.status_code, resp.text)
+
+
+def _fence(query: str, own: str) -> str:
+    """``query`` with the tenant matchers added by hand to each of its selectors (the test's own,
+    independent rewrite: the server's is at the store seam)."""
+    out = query.replace('{__name__=~".+"', '{__name__=~".+",' + own)
+    out = out.replace("{__name__=~\".+\",}", "{__name__=~\".+\"}")
+    if out.startswith("ALERTS"):
+        out = f"ALERTS{{{own}}}"
+    return out.replace("(ALERTS)", f"(ALERTS{{{own}}})")
+
+
+def _rfc3339(t: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + f".{int(t % 1 * 1000):03d}Z"
