@@ -20,6 +20,7 @@ session; every state-changing request needs the CSRF token anyway) and Secure pe
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from ipaddress import IPv4Network, IPv6Network
 from pathlib import Path
@@ -157,6 +158,11 @@ def install(  # noqa: PLR0913 - the wiring's entry point: the app, its config, a
     file is unreadable."""
     store = TokenStore(tokens_path(config, base_dir))
     users = UserStore(users_path(config, base_dir))
+    if config.anonymous_read:
+        logging.getLogger(__name__).warning(
+            "server.auth.anonymous_read is on: API reads without credentials are foundation-wide (every "
+            "org and space); turn it off where tenants share the foundation"
+        )
     sessions = sessions or SessionStore(idle_s=SESSION_IDLE_S, max_s=SESSION_MAX_S)
     app.add_middleware(
         AuthMiddleware,
