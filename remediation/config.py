@@ -107,9 +107,11 @@ class PolicyScope(_Model):
     def _name(cls, value: str | None) -> str | None:
         if value is not None:
             try:
+                if "/" in value:
+                    raise TenancyError(value)
                 parse_grant(value, "operator")
             except TenancyError as exc:
-                raise ValueError(f"{value!r}: a printable org/space name without '/'") from exc
+                raise ValueError(f"{value!r}: expected a printable org or space name without '/'") from exc
         return value
 
     def grant(self) -> Grant:
