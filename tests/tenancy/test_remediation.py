@@ -29,6 +29,8 @@ from fastapi.testclient import TestClient
 from prometheus_client import CollectorRegistry
 from pydantic import ValidationError
 
+from alerting.dispatch._route import build_route
+from alerting.dispatch.config import RouteConfig
 from alerting.model import Alert
 from paramedic.auth import TokenStore, install
 from paramedic.config import AuthConfig
@@ -39,9 +41,9 @@ from platforms.tenancy import Scope, parse_grant
 from remediation.api import actions_router
 from remediation.audit import MemoryAuditLog, SqliteAuditLog
 from remediation.engine import RemediationEngine
-from remediation.model import ActionRequest, Target
+from remediation.model import TERMINAL_STATUSES, ActionRequest, Target
 from remediation.sim import SimPlatform
-from tests.remediation._support import T0, Clock, Sink, engine, policy
+from tests.remediation._support import T0, Clock, Sink, engine, policy, wait_status
 
 FOUNDATION = default_foundation()
 APPS = {(a.org, a.space, a.name): a for a in FOUNDATION.apps}
@@ -303,13 +305,35 @@ def test_space_operator_approves_its_own_action(world: World) -> None:
     assert rejected.status_code == 200 and rejected.json()["status"] == "rejected"
 
 
-def test_approval_requests_carry_the_space_for_routing(world: World) -> None:
+def test_approval_requests_carry_the_space_and_route_to_its_receivers(world: World) -> None:
+    """The approval request of a space's action reaches that space's receiver through the dispatcher's own
+    routing tree (per-space routes are ordinary label matchers); the foundation's goes to the root."""
+    route = build_route(
+        RouteConfig.model_validate(
+            {
+                "receiver": "foundation-ops",
+                "routes": [
+                    {"matchers": ['org="acme"', 'space="prod"'], "receiver": "acme-prod"},
+                    {"matchers": ['org="acme"', 'space="dev"'], "receiver": "acme-dev"},
+                    {"matchers": ['org="globex"'], "receiver": "globex"},
+                ],
+            }
+        )
+    )
+    receiver = {
+        "acme/prod/api": "acme-prod",
+        "acme/prod/web": "acme-prod",
+        "acme/dev/api": "acme-dev",
+        "globex/prod/api": "globex",
+    }
     pending = world.sink.named("RemediationApprovalPending")
     by_action = {a.labels["action_id"]: a.labels for a in pending}
     for a in FOUNDATION.apps:
         labels = by_action[world.ids[_path(a)]]
         assert (labels["org"], labels["space"]) == (a.org, a.space)
-    assert "org" not in by_action[world.ids[ROUTER]]
+        assert [r.receiver for r in route.match(labels)] == [receiver[_path(a)]]
+    router = by_action[world.ids[ROUTER]]
+    assert "org" not in router and [r.receiver for r in route.match(router)] == ["foundation-ops"]
 
 
 def test_policies_are_listed_by_scope_and_modes_and_deployments_stay_foundation(world: World) -> None:
@@ -351,6 +375,19 @@ def test_a_space_policy_acts_only_in_its_spaces(world: World) -> None:
     refusal = fixed.events[-1].data
     assert refusal["rail"] == "scope" and "outside the policy's scope" in refusal["reason"]
     assert not [c for c in world.platform.calls if c.args and c.args[0] == world.flavor.key(GLOBEX_API)]
+
+
+def test_a_deployment_belongs_to_its_apps_space(world: World) -> None:
+    body = {"app": world.flavor.key(ACME_WEB), "revision": "v1", "steps": [100], "step_duration_s": 0.05}
+    made = world.post("/api/v1/deployments", "admin", body)
+    assert made.status_code == 202, made.text
+    aid = made.json()["id"]
+    assert (made.json()["org"], made.json()["space"]) == ("acme", "prod")
+    assert world.client.portal is not None
+    world.client.portal.call(wait_status, world.engine, aid, TERMINAL_STATUSES)
+    assert aid in world.listed("acme-prod-viewer")
+    assert aid not in world.listed("globex-op") | world.listed("acme-dev-op")
+    assert world.get(f"/api/v1/actions/{aid}", "globex-op").status_code == 404
 
 
 # -- the journal, the local platform's config, the CF adapter ----------------------------------------------
