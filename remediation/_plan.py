@@ -40,8 +40,9 @@ def compile_policy(policy: Policy) -> CompiledPolicy:
 
 
 def _alert_tenant(policy: Policy, labels: dict[str, str]) -> tuple[str | None, str | None]:
-    """The org/space the alert names for its target app; (None, None) when it names none, or when the policy
-    acts on a fixed app (the alert's tenant is not the target's): the engine then asks the platform."""
+    """The org/space the alert claims for its target app (the engine checks the claim against the platform);
+    (None, None) when it names none, or when the policy acts on a fixed app (the alert's tenant is not the
+    target's)."""
     org = labels.get(ORG_LABEL) or None
     if org is None or policy.target.app is not None:
         return None, None

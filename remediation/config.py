@@ -20,9 +20,10 @@ A policy file is YAML ``{policies: [Policy, ...]}``; ``paramedic policy schema``
         verify: {deadline: 60s, on_failure: escalate}
 
 Tenancy: ``scope: {org: acme, space: prod}`` (or a list of them; ``space`` omitted: every space of the org)
-makes a **space policy**: it acts only on alerts and apps of those spaces (an alert of another space does not
-match it; a target that resolves outside them is refused), and only principals who see all of its spaces see
-it. A policy without ``scope`` is a foundation policy (acts on any app; only foundation-wide roles see it).
+makes a **space policy**: it acts only on alerts and apps of those spaces (an alert labelled with another
+space does not match it; a target the platform places outside them is refused), and only principals who see
+all of its spaces see it. A policy without ``scope`` is a foundation policy (acts on any app; only
+foundation-wide roles see it).
 
 Durations are Prometheus-style (``30s``, ``5m``, ``1h30m``) or seconds.
 """

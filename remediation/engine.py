@@ -152,7 +152,7 @@ class RemediationEngine:
         self._env = RailEnv(global_rails, self._policy, self._running, {})
         self._rails = build_rails(self._env)
         self._journal = Journal(audit, clock, self._metrics)
-        self._tenants = Tenants(platform)
+        self._tenants = Tenants(platform, self._metrics)
         self._alerts = EngineAlerts(notify, clock=clock, external_url=external_url)
         self._approvals = Approvals(self._journal, self._alerts, self._metrics, clock)
         # Signed approve/reject links, minted only into notifications (see remediation.approval).
@@ -369,13 +369,13 @@ class RemediationEngine:
         compiled = list(self._compiled.values())
         for alert in alerts:
             for planned in plan_alert(compiled, alert, self._clock(), self._modes):
-                req = await self._tenants.stamp(planned.request)
+                req, mismatch = await self._tenants.stamp(planned.request)
                 if not self.audit.record(req):
                     self._metrics.deduplicated.inc()
                     self._metrics.requests.labels(req.policy, "deduplicated").inc()
                     continue
                 touched.append(req.id)
-                refusal = self._refusal(req, planned.refusal)
+                refusal = self._refusal(req, planned.refusal, mismatch)
                 if refusal is not None:
                     self._journal.refuse(req, *refusal)
                     continue
@@ -387,9 +387,9 @@ class RemediationEngine:
         """A manual/API request (e.g. a blue-green deploy) through the same rails, mode and approval.
         A request id seen before returns its record unchanged. ``wait``: until the action finished.
         A request without org/space gets its target's (see :mod:`remediation._tenancy`)."""
-        request = await self._tenants.stamp(request)
+        request, mismatch = await self._tenants.stamp(request)
         if self.audit.record(request):
-            refusal = self._refusal(request, None)
+            refusal = self._refusal(request, None, mismatch)
             if request.action not in ACTIONS:
                 self._journal.refuse(request, "action", f"unknown action type {request.action!r}")
             elif refusal is not None:
@@ -403,11 +403,16 @@ class RemediationEngine:
             await self._wait_for([request.id])
         return self._record(request.id)
 
-    def _refusal(self, req: ActionRequest, target_refusal: str | None) -> tuple[str, str] | None:
-        """(check, reason) when ``req`` must be refused before any rail: its target labels are missing, or
-        its space policy's target is outside the policy's spaces."""
+    def _refusal(
+        self, req: ActionRequest, target_refusal: str | None, mismatch: str | None
+    ) -> tuple[str, str] | None:
+        """(check, reason) when ``req`` must be refused before any rail: its target labels are missing, its
+        alert claims another tenant than the platform's (``mismatch``), or its space policy's target is
+        outside the policy's spaces."""
         if target_refusal is not None:
             return "target", target_refusal
+        if mismatch is not None:
+            return SCOPE_RAIL, mismatch
         cp = self._compiled.get(req.policy)
         reason = None if cp is None else scope_refusal(req, cp.scope)
         return None if reason is None else (SCOPE_RAIL, reason)

@@ -10,9 +10,9 @@
   ``approved``/``rejected``, ``started``, ``platform_call``, ``succeeded``/``failed``,
   ``verified``/``verification_failed``, ``escalated``, ``reverted``, ``interrupted``.
 * :class:`ActionRecord` is the folded view of one request's events (what ``GET /api/v1/actions`` returns).
-* Tenancy: every request carries the ``org`` and ``space`` of the app it acts on (from the triggering alert's
-  labels, else from the platform's :class:`platforms.base.TenantResolver`); both None for a foundation-owned
-  action (an app in no space, or a record written before tenancy). Its events and record inherit them, and
+* Tenancy: every request carries the ``org`` and ``space`` of the app it acts on (from the platform's
+  :class:`platforms.base.TenantResolver`, else the triggering alert's labels); both None for an action of the
+  foundation (an app in no space, or a record written before tenancy). Its events and record inherit them, and
   readers filter them with :class:`platforms.tenancy.Scope`.
 """
 

@@ -15,6 +15,7 @@ Every action waits for approval, so each test can try to see, approve or reject 
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -38,6 +39,8 @@ from platforms.cf_sim.foundation import CFApp, default_foundation
 from platforms.config import LocalPlatformConfig
 from platforms.spaces import SpaceMap
 from platforms.tenancy import Scope, parse_grant
+from remediation._metrics import RemediationMetrics
+from remediation._tenancy import Tenants
 from remediation.api import actions_router
 from remediation.audit import MemoryAuditLog, SqliteAuditLog
 from remediation.engine import RemediationEngine
@@ -141,6 +144,15 @@ class World:
         assert resp.status_code == 200, resp.text
         return {a["id"] for a in resp.json()["actions"]}
 
+    def tenants(self, who: str, **params: Any) -> set[tuple[str | None, str | None]]:
+        """The tenants of the actions ``who`` lists, as the journal recorded them."""
+        out = set()
+        for action_id in self.listed(who, **params):
+            rec = self.engine.audit.get(action_id)
+            assert rec is not None
+            out.add((rec.request.org, rec.request.space))
+        return out
+
     def status(self, action_id: str) -> str:
         rec = self.engine.audit.get(action_id)
         assert rec is not None
@@ -222,30 +234,54 @@ def test_every_action_carries_its_target_apps_org_and_space(world: World) -> Non
     assert rows[world.ids[ROUTER]] == (None, None)
 
 
-def test_alert_labels_win_and_the_platform_is_asked_otherwise(world: World) -> None:
-    asked = set(world.platform.asked)
-    if world.flavor.name == "cf":  # the alerts named org/space: no need to ask, except for the router
-        assert asked == {ROUTER}
-    else:
-        assert {world.flavor.key(a) for a in FOUNDATION.apps} <= asked
+def test_the_platform_is_asked_for_every_target(world: World) -> None:
+    assert {world.flavor.key(a) for a in FOUNDATION.apps} | {ROUTER} <= set(world.platform.asked)
+
+
+@pytest.mark.parametrize("claim", [{"org": "acme", "space": "prod"}, {"org": "acme"}])
+def test_an_alert_claiming_another_tenant_is_refused_under_the_platforms(
+    world: World, claim: dict[str, str]
+) -> None:
+    """Whoever may post alerts cannot hand globex's app (or a foundation app) to acme by labelling it."""
+
+    def forge(app: CFApp | None) -> Alert:
+        labels = {k: v for k, v in world.alert(app).labels.items() if k not in ("org", "space")}
+        return Alert({**labels, **claim, "forged": "/".join(claim.values())}, {}, starts_at=T0)
+
+    forged = [forge(GLOBEX_API), forge(None)]
+    globex, router = world.handle(forged)
+    for rec, tenant in ((globex, ("globex", "prod")), (router, (None, None))):
+        assert rec.status == "refused" and (rec.request.org, rec.request.space) == tenant
+        refusal = rec.events[-1].data
+        assert refusal["rail"] == "scope" and "the alert says acme" in refusal["reason"]
+        assert rec.request.id not in world.listed("acme-prod-op") | world.listed("acme-viewer")
+        assert world.post(f"/api/v1/actions/{rec.request.id}/approve", "acme-prod-op").status_code == 404
+    assert globex.request.id in world.listed("globex-op")
 
 
 def test_actions_list_never_includes_foreign_ones(world: World) -> None:
-    everything = set(world.ids.values())
-    assert world.listed("admin") == everything
+    """Other tests add actions to the same journal: every listing is checked against the journal's own
+    record of each listed action's tenant, and must include the fixture's actions of the scope."""
+    assert set(world.ids.values()) <= world.listed("admin")
+    assert world.tenants("admin") >= {("acme", "prod"), ("acme", "dev"), ("globex", "prod"), (None, None)}
     mine = {world.ids["acme/prod/api"], world.ids["acme/prod/web"]}
     for who in ("acme-prod-op", "acme-prod-viewer"):
-        assert world.listed(who) == mine
+        assert mine <= world.listed(who) and world.tenants(who) == {("acme", "prod")}
         # Every filter a stranger can send stays inside the scope: the same-named app, status, policy, limit.
         assert world.listed(who, app=world.flavor.key(GLOBEX_API)) == set()
         assert world.listed(who, app=world.flavor.key(DEV_API)) == set()
         assert world.listed(who, app=ROUTER) == set()
-        assert world.listed(who, app=world.flavor.key(ACME_API)) == {world.ids["acme/prod/api"]}
-        assert world.listed(who, policy="restart-on-down", limit=10_000) <= mine
+        assert world.listed(who, app=world.flavor.key(ACME_API)) >= {world.ids["acme/prod/api"]}
+        assert world.tenants(who, app=world.flavor.key(ACME_API)) == {("acme", "prod")}
+        assert world.tenants(who, policy="restart-on-down", limit=10_000) == {("acme", "prod")}
+        assert world.tenants(who, status="refused") <= {("acme", "prod")}
         assert len(world.listed(who, limit=1)) == 1
-    assert world.listed("acme-viewer") == mine | {world.ids["acme/dev/api"]}  # an org grant: all its spaces
-    assert world.listed("globex-op") == {world.ids["globex/prod/api"]}
-    assert world.listed("acme-prod-viewer-dev-op") == mine | {world.ids["acme/dev/api"]}
+    acme = mine | {world.ids["acme/dev/api"]}
+    assert acme <= world.listed("acme-viewer")  # an org grant: all its spaces
+    assert world.tenants("acme-viewer") == {("acme", "prod"), ("acme", "dev")}
+    assert world.tenants("acme-prod-viewer-dev-op") == {("acme", "prod"), ("acme", "dev")}
+    assert world.ids["globex/prod/api"] in world.listed("globex-op")
+    assert world.tenants("globex-op") == {("globex", "prod")}
 
 
 def test_foreign_single_action_is_404_like_an_unknown_one(world: World) -> None:
@@ -494,3 +530,21 @@ def test_cloud_foundry_adapter_answers_tenants_by_guid_never_by_a_shared_name() 
             assert cf.tenant_of("00000000-0000-4000-8000-000000000000") is None
         finally:
             cf.close()
+
+
+def test_a_failing_resolver_fails_closed() -> None:
+    """An adapter that raises instead of answering: the action is the foundation's, a claimed tenant is
+    refused, the error is counted and not cached."""
+
+    class Broken:
+        def tenant_of(self, app: str) -> tuple[str, str] | None:
+            raise RuntimeError(f"cannot place {app}")
+
+    registry = CollectorRegistry()
+    tenants = Tenants(Broken(), RemediationMetrics(registry))
+    for _ in range(2):
+        stamped, mismatch = asyncio.run(tenants.stamp(_request(1, "acme", "prod")))
+        assert (stamped.org, stamped.space) == (None, None)
+        assert mismatch is not None and "the alert says acme/prod" in mismatch
+    errors = registry.get_sample_value("paramedic_remediation_tenant_lookups_total", {"result": "error"})
+    assert errors == 2
