@@ -7,6 +7,11 @@ other alert. Approval requests carry no signed links: :attr:`RemediationService.
 into the email or webhook body only, once subscribed to the notifiers (``AlertingService.approval_links``).
 Verification and blue-green judgement query the metrics store through a PromQL engine.
 
+Tenancy: each action is stamped with its target app's org/space by the platform adapter's ``tenant_of``
+when it implements :class:`platforms.base.TenantResolver` (Cloud Foundry, and the local platform from
+``platform.spaces``; otherwise the alert's labels); the router filters every answer by the request's scope
+(see ``remediation.api``).
+
 Start: after alerting (so its alerts find a running engine) and before the collector; the engine first
 recovers actions a crash interrupted. Stop: before alerting; running actions get a bounded time to finish.
 """
@@ -147,10 +152,12 @@ class RemediationService:
         await self.engine.start()
         await self.scheduler.start()
         live = sum(p.mode == "live" for p in self.engine.policies())
+        scoped = sum(not p.scope.is_foundation for p in self.engine.policies())
         log.info(
-            "remediation started: %d policies (%d live), %d interrupted actions recovered",
+            "remediation started: %d policies (%d live, %d space policies), %d interrupted actions recovered",
             len(self.engine.policies()),
             live,
+            scoped,
             len(recovered),
         )
 

@@ -24,6 +24,7 @@ __all__ = [
     "PlatformEvent",
     "Remediable",
     "Revision",
+    "TenantResolver",
 ]
 
 
@@ -157,6 +158,17 @@ class Remediable(AppInventory, InstanceControl, DeploymentControl, Protocol):
     Adapters may offer more (e.g. ``deployment(id)``); remediation does not rely on it."""
 
     name: str
+
+
+@runtime_checkable
+class TenantResolver(Protocol):
+    """Optional platform seam: the tenant (org, space) an app belongs to, or None for an app of no space
+    (foundation-owned, or unknown to the platform). ``app`` is the adapter's app key (name locally, GUID or
+    ``org/space/name`` on Cloud Foundry). Never raises: an app the platform cannot place answers None. Safe
+    to call from any thread; answers may be cached briefly. Remediation stamps the org/space of every action
+    whose triggering alert does not carry them from here (see ``platforms.tenancy``)."""
+
+    def tenant_of(self, app: str) -> tuple[str, str] | None: ...
 
 
 # -- platform events (timeline) ------------------------------------------------------------------------------

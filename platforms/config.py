@@ -12,6 +12,8 @@ from typing import Annotated, Literal
 
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
+from platforms.spaces import check_spaces
+
 __all__ = [
     "CloudFoundryPlatformConfig",
     "LocalPlatformConfig",
@@ -34,6 +36,16 @@ class LocalPlatformConfig(BaseModel):
     type: Literal["local"]
     state_dir: str = Field(description="The local platform's state directory (written by `paramedic demo`).")
     timeout_s: float = Field(5.0, gt=0, description="Timeout of each call to HAProxy's runtime API.")
+    spaces: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description='Tenancy: the apps of each space, {"ORG/SPACE": [app, ...]}; an app in no space belongs '
+        "to the foundation.",
+    )
+
+    @field_validator("spaces")
+    @classmethod
+    def _spaces_valid(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        return check_spaces(value)
 
 
 class LogCacheQuery(BaseModel):

@@ -1,6 +1,9 @@
 """Alerts the engine sends to the dispatcher: escalations (a human is needed) and approval requests
 (firing until the approval expires, resolved once decided).
 
+Both carry the action's ``org`` and ``space`` labels (when it has them), so the dispatcher can route a
+space's approval requests to that space's receivers, and only principals who see the space see them.
+
 An approval request names its action (label ``action_id``) and says where to decide it; it never carries
 the signed approve/reject links: anyone who can read alerts (``/api/v2/alerts``, the dashboard) could use
 them. The links are minted only into the message a receiver gets, by
@@ -81,6 +84,7 @@ class EngineAlerts:
         }
         if req.target.instance is not None:
             labels["app_instance"] = str(req.target.instance)
+        labels.update(req.tenant)  # org/space: routed to the space's receivers, seen by its principals
         try:
             self._sink.put([Alert(labels, annotations, starts_at=self._clock(), ends_at=ends_at)])
         except Exception:  # notification trouble must not break the action's journal

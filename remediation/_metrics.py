@@ -55,3 +55,9 @@ class RemediationMetrics:
             registry=registry,
         )
         self.running = Gauge(p + "running_actions", "Actions executing or verifying now.", registry=registry)
+        self.tenant_lookups = Counter(
+            p + "tenant_lookups",
+            "Lookups of an app's org/space on the platform (not cached), by result (found, none, error).",
+            ["result"],
+            registry=registry,
+        )

@@ -10,6 +10,7 @@ from typing import Literal
 
 from alerting.dispatch import Matcher, matchers_match, parse_matcher
 from alerting.model import Alert
+from platforms.tenancy import ORG_LABEL, SPACE_LABEL, Scope
 from remediation.actions import is_per_instance
 from remediation.config import Policy
 from remediation.model import ActionRequest, Target, request_id
@@ -18,8 +19,10 @@ __all__ = ["CompiledPolicy", "Planned", "compile_policy", "plan_alert", "policy_
 
 
 def policy_version(policy: Policy) -> str:
-    """sha256 of the policy's canonical JSON, first 12 hex digits."""
-    canon = json.dumps(policy.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    """sha256 of the policy's canonical JSON, first 12 hex digits (a policy without ``scope`` hashes as it
+    did before tenancy, so its version, and the rails' history keyed by it, stay the same)."""
+    dumped = policy.model_dump(mode="json", exclude={"scope"} if policy.scope is None else None)
+    canon = json.dumps(dumped, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canon.encode()).hexdigest()[:12]
 
 
@@ -28,12 +31,22 @@ class CompiledPolicy:
     policy: Policy
     matchers: tuple[Matcher, ...]
     version: str
+    scope: Scope  # the tenants the policy acts in (FOUNDATION: any)
 
 
 def compile_policy(policy: Policy) -> CompiledPolicy:
-    return CompiledPolicy(
-        policy, tuple(parse_matcher(m) for m in policy.trigger.matchers), policy_version(policy)
-    )
+    matchers = tuple(parse_matcher(m) for m in policy.trigger.matchers)
+    return CompiledPolicy(policy, matchers, policy_version(policy), policy.tenant_scope())
+
+
+def _alert_tenant(policy: Policy, labels: dict[str, str]) -> tuple[str | None, str | None]:
+    """The org/space the alert claims for its target app (the engine checks the claim against the platform);
+    (None, None) when it names none, or when the policy acts on a fixed app (the alert's tenant is not the
+    target's)."""
+    org = labels.get(ORG_LABEL) or None
+    if org is None or policy.target.app is not None:
+        return None, None
+    return org, labels.get(SPACE_LABEL) or None
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +87,9 @@ def plan_alert(
             continue
         if not matchers_match(cp.matchers, alert.labels):
             continue
+        org, space = _alert_tenant(p, alert.labels)
+        if org is not None and not cp.scope.sees(org, space):
+            continue  # a space policy does not match another tenant's alert
         target, refusal = _target(p, alert.labels)
         key = f"{fp}@{start}" + ("/resolved" if status == "resolved" else "")
         req = ActionRequest(
@@ -92,6 +108,8 @@ def plan_alert(
                 "starts_at": start,
                 "status": status,
             },
+            org=org,
+            space=space,
         )
         out.append(Planned(req, refusal))
     return out

@@ -8,6 +8,14 @@ relies on: ``who`` in the audit trail is ``principal.name``). The two signed-lin
 through without a principal and this router verifies the signed token (HMAC signature, expiry, the action
 and decision it was made for) and that it is used once.
 
+Tenancy (``platforms.tenancy``): every handler reads ``scope_of(request)``. Lists (actions, policies) show
+only what the scope sees: actions of its spaces (an action's org/space is its target app's; one of no space
+is the foundation's), and space policies all of whose spaces it sees. A single action outside the scope
+answers 404 exactly like an unknown id (never confirm that another tenant's action exists). Approving or
+rejecting needs an ``operator`` grant on the action's space: a principal who sees the action without one
+gets 403 naming its scope. Policy mode switches and deployments are foundation-wide (403 for any scoped
+principal, whatever its role). The signed links of approval emails authorise themselves, as before.
+
 JSON: datetimes RFC 3339; errors ``{"error": "..."}`` with 404 for unknown ids or policies, 409 for deciding
 an action that is not pending approval, 422 for bad input.
 """
@@ -27,6 +35,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from platforms.tenancy import Scope, scope_of
 from remediation.base import RemediationError
 from remediation.model import ActionRecord, ActionRequest, AuditEvent, Target, request_id
 
@@ -49,6 +58,7 @@ class _Audit(Protocol):
         since: datetime | None = None,
         until: datetime | None = None,
         limit: int = 100,
+        scope: Scope = ...,
     ) -> list[ActionRecord]: ...
 
 
@@ -61,6 +71,8 @@ class _PolicyStatus(Protocol):
     def mode(self) -> Literal["dry_run", "live"]: ...
     @property
     def open_breakers(self) -> list[str]: ...
+    @property
+    def scope(self) -> Scope: ...
 
 
 class ActionsEngine(Protocol):
@@ -152,8 +164,15 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def _event(e: AuditEvent) -> dict[str, Any]:
-    return {"seq": e.seq, "kind": e.kind, "at": _time(e.at), "data": _jsonable(e.data)}
+def _event(e: AuditEvent, r: ActionRequest) -> dict[str, Any]:
+    return {
+        "seq": e.seq,
+        "kind": e.kind,
+        "at": _time(e.at),
+        "org": r.org,
+        "space": r.space,
+        "data": _jsonable(e.data),
+    }
 
 
 def _summary(rec: ActionRecord) -> dict[str, Any]:
@@ -165,6 +184,8 @@ def _summary(rec: ActionRecord) -> dict[str, Any]:
         "action": r.action,
         "target": {"app": r.target.app, "instance": r.target.instance},
         "mode": r.mode,
+        "org": r.org,
+        "space": r.space,
         "status": rec.status,
         "created_at": _time(r.created_at),
         "updated_at": _time(rec.updated_at),
@@ -174,7 +195,7 @@ def _summary(rec: ActionRecord) -> dict[str, Any]:
 def _detail(rec: ActionRecord) -> dict[str, Any]:
     r = rec.request
     request = _jsonable(asdict(r))
-    return {**_summary(rec), "request": request, "events": [_event(e) for e in rec.events]}
+    return {**_summary(rec), "request": request, "events": [_event(e, r) for e in rec.events]}
 
 
 def _error(status: int, message: str) -> JSONResponse:
@@ -189,6 +210,32 @@ def _who(request: Request) -> str | None:
     principal = getattr(request.state, "principal", None)
     name = getattr(principal, "name", None)
     return name if isinstance(name, str) and name else None
+
+
+def _tenant(r: ActionRequest) -> str:
+    if r.org is None:
+        return "the foundation"
+    return r.org if r.space is None else f"{r.org}/{r.space}"
+
+
+def _sees(scope: Scope, rec: ActionRecord) -> bool:
+    return scope.sees(rec.request.org, rec.request.space)
+
+
+def _sees_policy(scope: Scope, policy: Scope) -> bool:
+    """A principal sees a space policy when it sees every space the policy acts in; a foundation policy
+    only when it is foundation-wide itself."""
+    if scope.is_foundation:
+        return True
+    if policy.grants is None:
+        return False
+    return all(scope.sees(g.org, g.space) for g in policy.grants)
+
+
+def _foundation_only(scope: Scope, what: str) -> JSONResponse | None:
+    if scope.is_foundation:
+        return None
+    return _error(403, f"{what} is foundation-wide: your scope is {scope.describe()}")
 
 
 def _parse_time(text: str | None) -> datetime | None:
@@ -287,8 +334,20 @@ class ActionsHandlers:
             return _error(409, "this approval link was already used")
         return None
 
+    def _may_decide(self, action_id: str, decision: Decision, scope: Scope) -> JSONResponse | None:
+        """404 for an action the scope does not see (as for an unknown one), 403 without an operator grant
+        on its space, else None."""
+        rec = self.engine.audit.get(action_id)
+        if rec is None or not _sees(scope, rec):
+            return _error(404, f"no action {action_id}")
+        r = rec.request
+        if not scope.operates(r.org, r.space):
+            return _error(403, f"your scope ({scope.describe()}) may not {decision} actions of {_tenant(r)}")
+        return None
+
     def list_actions(
         self,
+        request: Request,
         policy: str | None = None,
         app: str | None = None,
         status: str | None = None,
@@ -300,12 +359,20 @@ class ActionsHandlers:
             t0, t1 = _parse_time(since), _parse_time(until)
         except ValueError as exc:
             return _invalid(exc)
-        recs = self.engine.audit.query(policy=policy, app=app, status=status, since=t0, until=t1, limit=limit)
+        recs = self.engine.audit.query(
+            policy=policy,
+            app=app,
+            status=status,
+            since=t0,
+            until=t1,
+            limit=limit,
+            scope=scope_of(request),
+        )
         return JSONResponse({"actions": [_summary(r) for r in recs]})
 
-    def get_action(self, action_id: str) -> Response:
+    def get_action(self, request: Request, action_id: str) -> Response:
         rec = self.engine.audit.get(action_id)
-        if rec is None:
+        if rec is None or not _sees(scope_of(request), rec):
             return _error(404, f"no action {action_id}")
         return JSONResponse(_detail(rec))
 
@@ -320,6 +387,9 @@ class ActionsHandlers:
         who = _who(request)
         if who is None:
             return _error(401, "no authenticated principal: send a token, or use the signed link")
+        refused = self._may_decide(action_id, decision, scope_of(request))
+        if refused is not None:
+            return refused
         return await self._decide(action_id, decision, who, body.reason)
 
     async def _signed_decision(
@@ -380,20 +450,26 @@ class ActionsHandlers:
     async def reject_page(self, request: Request, action_id: str, token: str) -> Response:
         return await self._confirm_page(request, action_id, "reject", token)
 
-    def list_policies(self) -> Response:
+    def list_policies(self, request: Request) -> Response:
+        scope = scope_of(request)
         out = [
             {
                 "name": p.name,
                 "version": p.version,
                 "mode": p.mode,
+                "scope": None if p.scope.grants is None else [g.selector() for g in p.scope.grants],
                 "breaker": "open" if p.open_breakers else "closed",
                 "open_breakers": list(p.open_breakers),
             }
             for p in self.engine.policies()
+            if _sees_policy(scope, p.scope)
         ]
         return JSONResponse({"policies": out})
 
     async def set_mode(self, request: Request, name: str) -> Response:
+        refused = _foundation_only(scope_of(request), "switching a policy's mode")
+        if refused is not None:
+            return refused
         try:
             body = _Mode.model_validate_json(await request.body() or b"{}")
         except ValidationError as exc:
@@ -410,6 +486,9 @@ class ActionsHandlers:
         return JSONResponse({"name": name, "mode": body.mode, "who": who})
 
     async def deploy(self, request: Request) -> Response:
+        refused = _foundation_only(scope_of(request), "starting a deployment")
+        if refused is not None:
+            return refused
         try:
             body = _Deploy.model_validate_json(await request.body() or b"{}")
             steps = body.checked_steps()

@@ -24,6 +24,7 @@ from typing import Any, Protocol, TypeVar, runtime_checkable
 from pydantic import BaseModel, ConfigDict
 
 from platforms.base import Remediable
+from platforms.tenancy import FOUNDATION, Scope
 from remediation.model import ActionRecord, ActionRequest, AuditEvent, Target
 
 __all__ = [
@@ -67,8 +68,9 @@ class AuditLog(Protocol):
         since: datetime | None = None,
         until: datetime | None = None,
         limit: int = 100,
+        scope: Scope = FOUNDATION,
     ) -> list[ActionRecord]:
-        """Newest first."""
+        """Newest first; only actions whose org/space ``scope`` sees (``limit`` counts those)."""
         ...
 
     def open_actions(self) -> list[ActionRecord]:

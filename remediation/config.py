@@ -19,6 +19,12 @@ A policy file is YAML ``{policies: [Policy, ...]}``; ``paramedic policy schema``
           max_defer: 10m                 # deferred (lock, cooldown, blast radius, max_concurrent) at most
         verify: {deadline: 60s, on_failure: escalate}
 
+Tenancy: ``scope: {org: acme, space: prod}`` (or a list of them; ``space`` omitted: every space of the org)
+makes a **space policy**: it acts only on alerts and apps of those spaces (an alert labelled with another
+space does not match it; a target the platform places outside them is refused), and only principals who see
+all of its spaces see it. A policy without ``scope`` is a foundation policy (acts on any app; only
+foundation-wide roles see it).
+
 Durations are Prometheus-style (``30s``, ``5m``, ``1h30m``) or seconds.
 """
 
@@ -26,9 +32,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Literal, TypeAlias
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from alerting.dispatch.config import Duration
+from platforms.tenancy import FOUNDATION, Grant, Scope, TenancyError, parse_grant
 from remediation.actions import params_union
 from remediation.base import ActionParams
 
@@ -41,6 +48,7 @@ __all__ = [
     "GlobalRails",
     "Policy",
     "PolicyFile",
+    "PolicyScope",
     "RailsConfig",
     "RemediationConfig",
     "ScheduleTrigger",
@@ -85,6 +93,30 @@ class TargetSpec(_Model):
         None, description="Alert label naming the instance index (restart_instance needs it)."
     )
     app: str | None = Field(None, description="A fixed app (scheduled triggers; overrides app_label).")
+
+
+class PolicyScope(_Model):
+    """A tenant a space policy acts in: one space of an org, or every space of it (``space`` omitted)."""
+
+    org: str = Field(min_length=1, max_length=255, description="Cloud Foundry org name.")
+    space: str | None = Field(
+        None, min_length=1, max_length=255, description="Space name (omitted: every space of the org)."
+    )
+
+    @field_validator("org", "space")
+    @classmethod
+    def _name(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                if "/" in value:
+                    raise TenancyError(value)
+                parse_grant(value, "operator")
+            except TenancyError as exc:
+                raise ValueError(f"{value!r}: expected a printable org or space name without '/'") from exc
+        return value
+
+    def grant(self) -> Grant:
+        return Grant(self.org, self.space, "operator")
 
 
 # -- actions ------------------------------------------------------------------------------------------------
@@ -156,6 +188,25 @@ class Policy(_Model):
     action: ActionSpec
     rails: RailsConfig = Field(default_factory=RailsConfig)
     verify: VerifySpec = Field(default_factory=VerifySpec)
+    scope: PolicyScope | list[PolicyScope] | None = Field(
+        None,
+        description="Tenancy: the space(s) this policy acts in ({org, space} or a list); omitted: a "
+        "foundation policy (any app).",
+    )
+
+    @field_validator("scope")
+    @classmethod
+    def _scope_not_empty(cls, value: PolicyScope | list[PolicyScope] | None) -> object:
+        if isinstance(value, list) and not value:
+            raise ValueError("an empty list acts nowhere: omit scope for a foundation policy")
+        return value
+
+    def tenant_scope(self) -> Scope:
+        """The tenants this policy acts in (:data:`FOUNDATION` when it has no ``scope``)."""
+        if self.scope is None:
+            return FOUNDATION
+        scopes = self.scope if isinstance(self.scope, list) else [self.scope]
+        return Scope.of(s.grant() for s in scopes)
 
 
 class PolicyFile(_Model):

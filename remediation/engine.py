@@ -48,6 +48,7 @@ from alerting.base import AlertSink
 from alerting.dispatch import write_json_atomic
 from alerting.model import Alert
 from platforms.base import PlatformError, Remediable
+from platforms.tenancy import Scope
 from remediation._alerts import EngineAlerts
 from remediation._approvals import Approvals
 from remediation._context import CallSettings, QueryFn, QueryRangeFn
@@ -57,6 +58,7 @@ from remediation._journal import Journal, describe
 from remediation._metrics import RemediationMetrics
 from remediation._plan import CompiledPolicy, compile_policy, plan_alert
 from remediation._recovery import Recovery
+from remediation._tenancy import SCOPE_RAIL, Tenants, scope_refusal
 from remediation.actions import ACTIONS, needs_instance_count
 from remediation.approval import ApprovalSigner, SignedApprovalLinks
 from remediation.base import AuditLog, RemediationError, Verifier
@@ -99,6 +101,7 @@ class PolicyStatus:
     configured_mode: Literal["dry_run", "live"]
     open_breakers: list[str]  # targets whose circuit breaker is open
     last_action: ActionRecord | None
+    scope: Scope  # the tenants a space policy acts in; FOUNDATION for a foundation policy
 
     @property
     def breaker_open(self) -> bool:
@@ -149,6 +152,7 @@ class RemediationEngine:
         self._env = RailEnv(global_rails, self._policy, self._running, {})
         self._rails = build_rails(self._env)
         self._journal = Journal(audit, clock, self._metrics)
+        self._tenants = Tenants(platform, self._metrics)
         self._alerts = EngineAlerts(notify, clock=clock, external_url=external_url)
         self._approvals = Approvals(self._journal, self._alerts, self._metrics, clock)
         # Signed approve/reject links, minted only into notifications (see remediation.approval).
@@ -243,6 +247,7 @@ class RemediationEngine:
                     configured_mode=cp.policy.mode,
                     open_breakers=sorted(t for (p, t) in self._open_breakers if p == name),
                     last_action=last[0] if last else None,
+                    scope=cp.scope,
                 )
             )
         return out
@@ -364,14 +369,15 @@ class RemediationEngine:
         compiled = list(self._compiled.values())
         for alert in alerts:
             for planned in plan_alert(compiled, alert, self._clock(), self._modes):
-                req = planned.request
+                req, mismatch = await self._tenants.stamp(planned.request)
                 if not self.audit.record(req):
                     self._metrics.deduplicated.inc()
                     self._metrics.requests.labels(req.policy, "deduplicated").inc()
                     continue
                 touched.append(req.id)
-                if planned.refusal is not None:
-                    self._journal.refuse(req, "target", planned.refusal)
+                refusal = self._refusal(req, planned.refusal, mismatch)
+                if refusal is not None:
+                    self._journal.refuse(req, *refusal)
                     continue
                 await self._prefetch(req)
                 self._decide(req)
@@ -379,10 +385,15 @@ class RemediationEngine:
 
     async def submit(self, request: ActionRequest, *, wait: bool = False) -> ActionRecord:
         """A manual/API request (e.g. a blue-green deploy) through the same rails, mode and approval.
-        A request id seen before returns its record unchanged. ``wait``: until the action finished."""
+        A request id seen before returns its record unchanged. ``wait``: until the action finished.
+        A request without org/space gets its target's (see :mod:`remediation._tenancy`)."""
+        request, mismatch = await self._tenants.stamp(request)
         if self.audit.record(request):
+            refusal = self._refusal(request, None, mismatch)
             if request.action not in ACTIONS:
                 self._journal.refuse(request, "action", f"unknown action type {request.action!r}")
+            elif refusal is not None:
+                self._journal.refuse(request, *refusal)
             else:
                 await self._prefetch(request)
                 self._decide(request)
@@ -391,6 +402,20 @@ class RemediationEngine:
         if wait:
             await self._wait_for([request.id])
         return self._record(request.id)
+
+    def _refusal(
+        self, req: ActionRequest, target_refusal: str | None, mismatch: str | None
+    ) -> tuple[str, str] | None:
+        """(check, reason) when ``req`` must be refused before any rail: its target labels are missing, its
+        alert claims another tenant than the platform's (``mismatch``), or its space policy's target is
+        outside the policy's spaces."""
+        if target_refusal is not None:
+            return "target", target_refusal
+        if mismatch is not None:
+            return SCOPE_RAIL, mismatch
+        cp = self._compiled.get(req.policy)
+        reason = None if cp is None else scope_refusal(req, cp.scope)
+        return None if reason is None else (SCOPE_RAIL, reason)
 
     def _record(self, action_id: str) -> ActionRecord:
         rec = self.audit.get(action_id)

@@ -10,6 +10,10 @@
   ``approved``/``rejected``, ``started``, ``platform_call``, ``succeeded``/``failed``,
   ``verified``/``verification_failed``, ``escalated``, ``reverted``, ``interrupted``.
 * :class:`ActionRecord` is the folded view of one request's events (what ``GET /api/v1/actions`` returns).
+* Tenancy: every request carries the ``org`` and ``space`` of the app it acts on (from the platform's
+  :class:`platforms.base.TenantResolver`, else the triggering alert's labels); both None for an action of the
+  foundation (an app in no space, or a record written before tenancy). Its events and record inherit them, and
+  readers filter them with :class:`platforms.tenancy.Scope`.
 """
 
 from __future__ import annotations
@@ -103,6 +107,18 @@ class ActionRequest:
     created_at: datetime
     # The trigger: alert labels/annotations/values (or {"schedule": ...}), copied into the audit trail.
     trigger: dict[str, Any] = field(default_factory=dict)
+    org: str | None = None  # tenancy: the target app's org and space (None: the foundation's)
+    space: str | None = None
+
+    @property
+    def tenant(self) -> dict[str, str]:
+        """``{"org": ..., "space": ...}`` (the keys that are set): what :meth:`Scope.sees_labels` reads."""
+        out = {}
+        if self.org is not None:
+            out["org"] = self.org
+        if self.space is not None:
+            out["space"] = self.space
+        return out
 
 
 @dataclass(frozen=True, slots=True)

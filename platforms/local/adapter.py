@@ -19,7 +19,7 @@ from __future__ import annotations
 import contextlib
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -43,6 +43,7 @@ from platforms.local.haproxy_runtime import HAProxyRuntime, ServerStatus
 from platforms.local.state import AppSpec, DeploymentSpec, InstanceSpec, PlatformState, StateDir, free_port
 from platforms.local.supervisor_client import ProcessInfo, SupervisorClient
 from platforms.local.supervisor_config import program_name
+from platforms.spaces import SpaceMap
 
 __all__ = ["MAX_INSTANCES", "InstanceInfo", "LocalPlatform", "cc_state"]
 
@@ -102,9 +103,12 @@ class LocalPlatform:
         timeout_s: float = 5.0,
         registry: CollectorRegistry = prometheus_client.REGISTRY,
         replace_wait_s: float = 15.0,
+        spaces: Mapping[str, Sequence[str]] | None = None,
     ) -> None:
-        """``replace_wait_s``: how long a rollback waits for its new instances before removing the old."""
+        """``replace_wait_s``: how long a rollback waits for its new instances before removing the old.
+        ``spaces``: ``{"org/space": [app, ...]}`` (config ``platform.spaces``) for :meth:`tenant_of`."""
         self.paths = StateDir(state_dir)
+        self.spaces = SpaceMap(spaces)
         self._python = python
         self.replace_wait_s = replace_wait_s
         self._metrics = platform_metrics(registry)
@@ -119,6 +123,10 @@ class LocalPlatform:
 
     def apps(self) -> list[str]:
         return [a.name for a in self.state().apps]
+
+    def tenant_of(self, app: str) -> tuple[str, str] | None:
+        """:class:`platforms.base.TenantResolver`: the app's (org, space) from ``platform.spaces``."""
+        return self.spaces.tenant_of(app)
 
     def _app(self, state: PlatformState, app: str, call: str) -> AppSpec:
         spec = state.app(app)

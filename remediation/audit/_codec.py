@@ -79,6 +79,8 @@ def request_to_dict(r: ActionRequest) -> dict[str, Any]:
         "mode": r.mode,
         "created_at": r.created_at.isoformat(),
         "trigger": jsonable(r.trigger),
+        "org": r.org,
+        "space": r.space,
     }
 
 
@@ -93,6 +95,8 @@ def request_from_dict(d: dict[str, Any]) -> ActionRequest:
         mode=d["mode"],
         created_at=_time(d["created_at"]),
         trigger=d.get("trigger", {}),
+        org=d.get("org"),  # records from before tenancy have neither: the foundation's
+        space=d.get("space"),
     )
 
 

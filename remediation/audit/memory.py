@@ -7,6 +7,7 @@ import threading
 from dataclasses import replace
 from datetime import datetime
 
+from platforms.tenancy import FOUNDATION, Scope
 from remediation.audit._codec import StartedAction, fold
 from remediation.model import TERMINAL_STATUSES, ActionRecord, ActionRequest, AuditEvent
 
@@ -61,6 +62,7 @@ class MemoryAuditLog:
         since: datetime | None = None,
         until: datetime | None = None,
         limit: int = 100,
+        scope: Scope = FOUNDATION,
     ) -> list[ActionRecord]:
         with self._lock:
             reqs = [
@@ -70,6 +72,7 @@ class MemoryAuditLog:
                 and (app is None or r.target.app == app)
                 and (since is None or r.created_at >= since)
                 and (until is None or r.created_at <= until)
+                and scope.sees(r.org, r.space)
             ]
         reqs.sort(key=lambda r: r.created_at, reverse=True)
         out: list[ActionRecord] = []

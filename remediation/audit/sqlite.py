@@ -4,6 +4,10 @@
 * Durable before returning: WAL journal with ``synchronous=FULL``, one transaction per append, so an
   ``started`` event is on disk before the platform call it announces.
 * Thread-safe: one connection guarded by a lock (appends are short).
+* Tenancy: ``requests.org``/``requests.space`` (also in the JSON body) index each action's tenant for
+  :meth:`SqliteAuditLog.query` with a scope. A journal written before tenancy gains the two columns when
+  opened (``ALTER TABLE ... ADD COLUMN``: no row is rewritten); its old rows have NULL there and no
+  org/space in their body, so they belong to the foundation.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from platforms.tenancy import FOUNDATION, Scope
 from remediation.audit._codec import StartedAction, dumps, fold, request_from_dict, request_to_dict
 from remediation.base import RemediationError
 from remediation.model import TERMINAL_STATUSES, ActionRecord, ActionRequest, AuditEvent, Target
@@ -41,6 +46,35 @@ _TRIGGERS = [
 ]
 
 
+_TENANT_COLUMNS = ("org", "space")
+
+
+def _migrate(db: sqlite3.Connection) -> None:
+    """Add the tenancy columns to a journal from before tenancy (NULL = the foundation's)."""
+    have = {row[1] for row in db.execute("PRAGMA table_info(requests)").fetchall()}
+    for column in _TENANT_COLUMNS:
+        if column not in have:
+            db.execute(f"ALTER TABLE requests ADD COLUMN {column} TEXT")
+    db.execute("CREATE INDEX IF NOT EXISTS requests_tenant ON requests(org, space)")
+
+
+def scope_clause(scope: Scope) -> tuple[str, list[str]] | None:
+    """The SQL condition (over ``org``/``space``) selecting what ``scope`` sees, with its parameters; None
+    for the foundation scope (no condition). A scope without grants gives a condition that is never true."""
+    if scope.grants is None:
+        return None
+    parts: list[str] = []
+    args: list[str] = []
+    for g in scope.grants:
+        if g.space is None:
+            parts.append("(org = ?)")
+            args.append(g.org)
+        else:
+            parts.append("(org = ? AND space = ?)")
+            args += [g.org, g.space]
+    return ("(" + " OR ".join(parts) + ")" if parts else "0", args)
+
+
 class AuditLogError(RemediationError):
     """The audit database cannot be opened or written (the engine must not act without its journal)."""
 
@@ -64,6 +98,7 @@ class SqliteAuditLog:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
             self._db.executescript(_SCHEMA)
+            _migrate(self._db)
             for stmt in _TRIGGERS:
                 self._db.execute(stmt)
         except (sqlite3.Error, OSError) as e:
@@ -104,8 +139,8 @@ class SqliteAuditLog:
             try:
                 self._db.execute("BEGIN IMMEDIATE")
                 cur = self._db.execute(
-                    "INSERT OR IGNORE INTO requests(id, policy, app, instance, created_at, body) "
-                    "VALUES (?, ?, ?, ?, ?, ?)",
+                    "INSERT OR IGNORE INTO requests(id, policy, app, instance, created_at, body, org, space) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         request.id,
                         request.policy,
@@ -113,6 +148,8 @@ class SqliteAuditLog:
                         request.target.instance,
                         _epoch(request.created_at),
                         dumps(request_to_dict(request)),
+                        request.org,
+                        request.space,
                     ),
                 )
                 if cur.rowcount == 0:
@@ -154,6 +191,7 @@ class SqliteAuditLog:
         since: datetime | None = None,
         until: datetime | None = None,
         limit: int = 100,
+        scope: Scope = FOUNDATION,
     ) -> list[ActionRecord]:
         where: list[str] = []
         args: list[Any] = []
@@ -166,6 +204,10 @@ class SqliteAuditLog:
             if value is not None:
                 where.append(cond)
                 args.append(value)
+        tenant = scope_clause(scope)
+        if tenant is not None:
+            where.append(tenant[0])
+            args += tenant[1]
         # Only fixed condition strings are joined; every value is a bound parameter.
         clause = " WHERE " + " AND ".join(where) if where else ""
         sql = "SELECT body FROM requests" + clause  # noqa: S608

@@ -225,8 +225,9 @@ def test_behind_paramedic_auth(eng: RemediationEngine, clock: Clock, tmp_path: P
 def test_handlers_are_callable_without_a_router(eng: RemediationEngine, clock: Clock) -> None:
     """ActionsHandlers' routes are plain methods over the engine (no HTTP needed to test one)."""
     handlers = ActionsHandlers(eng, clock=clock)
-    missing = handlers.get_action("nope")
+    request = Request({"type": "http", "method": "GET", "path": "/", "headers": []})  # no principal
+    missing = handlers.get_action(request, "nope")
     assert missing.status_code == 404 and json.loads(bytes(missing.body)) == {"error": "no action nope"}
-    policies = json.loads(bytes(handlers.list_policies().body))["policies"]
+    policies = json.loads(bytes(handlers.list_policies(request).body))["policies"]
     assert [p["name"] for p in policies] == ["needs-ok", "auto"]
-    assert handlers.list_actions(since="yesterday", limit=100).status_code == 422
+    assert handlers.list_actions(request, since="yesterday", limit=100).status_code == 422
