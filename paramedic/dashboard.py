@@ -37,7 +37,7 @@ from metrics_store.promql.values import Matrix, Scalar, Vector
 from metrics_store.scoped import scoped
 from platforms.base import Platform, PlatformError, Remediable
 from platforms.events import PlatformEventFeed
-from platforms.tenancy import ORG_LABEL, SPACE_LABEL, Scope
+from platforms.tenancy import FOUNDATION, ORG_LABEL, SPACE_LABEL, Scope
 from remediation.actions import changes_deployments
 from remediation.base import AuditLog, RemediationError
 
@@ -189,17 +189,22 @@ class DispatcherAlerts:
 
 
 class AuditActions:
-    """:class:`dashboard.base.ActionsReader` over the remediation audit log."""
+    """:class:`dashboard.base.ActionsReader` over the remediation audit log, as ``scope`` sees it (the scope
+    is part of the audit query, so ``limit`` counts only what the scope sees)."""
 
-    def __init__(self, audit: AuditLog) -> None:
+    def __init__(self, audit: AuditLog, scope: Scope = FOUNDATION) -> None:
         self._audit = audit
+        self._scope = scope
+
+    def scoped(self, scope: Scope) -> AuditActions:
+        return AuditActions(self._audit, scope)
 
     def recent(
         self, *, app: str | None = None, since_s: float | None = None, limit: int = 20
     ) -> list[dict[str, Any]]:
         since = datetime.fromtimestamp(since_s, UTC) if since_s is not None else None
         try:
-            records = self._audit.query(app=app, since=since, limit=limit)
+            records = self._audit.query(app=app, since=since, limit=limit, scope=self._scope)
         except RemediationError as exc:
             raise ReaderError(f"audit log: {exc}") from exc
         return [
@@ -214,21 +219,13 @@ class AuditActions:
                 "mode": r.request.mode,
                 "created_at": r.request.created_at.timestamp(),
                 "updated_at": r.updated_at.timestamp(),
-                **_tenant(r.request),
+                # the tenant the remediation engine recorded (the platform's word, never the alert's labels,
+                # which an alert sender chooses); "" for an action of the foundation
+                ORG_LABEL: r.request.org or "",
+                SPACE_LABEL: r.request.space or "",
             }
             for r in records
         ]
-
-
-def _tenant(request: Any) -> dict[str, str]:
-    """The ``org`` and ``space`` of an action request: its own fields when the remediation engine records
-    them, else the labels of the alert that triggered it ("" for an action of the foundation)."""
-    alert = request.trigger.get("alert") if isinstance(request.trigger, dict) else None
-    labels = alert if isinstance(alert, dict) else {}
-    return {
-        key: str(getattr(request, key, None) or getattr(request.target, key, None) or labels.get(key) or "")
-        for key in (ORG_LABEL, SPACE_LABEL)
-    }
 
 
 class PlatformInstances:

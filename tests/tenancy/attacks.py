@@ -1,5 +1,5 @@
-"""Ways out of a tenant scope, tried against a running ``paramedic serve`` (the local demo or the CF demo) with a
-space-scoped token, and checked against what a foundation admin sees of that space alone.
+"""Ways out of a tenant scope, tried against a running ``paramedic serve`` (the local demo or the CF demo)
+with a space-scoped token, and checked against what a foundation admin sees of that space alone.
 
 Every check compares the scoped answer with the admin's answer restricted to the tenant by explicit matchers
 (``org="X",space="Y"``) or fields, at one fixed evaluation time / time window, so a leak shows as a
@@ -27,7 +27,7 @@ PROMQL_ESCAPES = (
     'label_replace({__name__=~".+"}, "org", "{org}", "job", ".*")',
     'label_join({__name__=~".+"}, "space", "", "space", "job")',
     'count by (org, space, app, job) ({__name__=~".+"})',
-    "count by (__name__) ({__name__=~\".+\"}) or on() vector(1)",
+    'count by (__name__) ({__name__=~".+"}) or on() vector(1)',
     '{__name__=~".+"} unless {__name__=~".+",space="no-such-space"}',
     'max_over_time({__name__=~".+"}[2m:15s])',
     '{__name__=~".+"} @ end()',
@@ -46,7 +46,7 @@ class Probe:
     space: str
     foreign: tuple[str, ...]  # text that must never appear in a scoped response
 
-    # -- plumbing ----------------------------------------------------------------------------------------------
+    # -- plumbing ----------
 
     def call(self, method: str, path: str, *, admin: bool = False, **kw: Any) -> httpx.Response:
         headers = {"Authorization": f"Bearer {self.admin if admin else self.token}"}
@@ -67,7 +67,7 @@ class Probe:
     def own(self) -> str:
         return f'org="{self.org}",space="{self.space}"'
 
-    # -- metrics -----------------------------------------------------------------------------------------------
+    # -- metrics ----------
 
     def _vector(self, query: str, at: float, *, admin: bool = False) -> list[tuple[str, str]]:
         data = self.get_json("/api/v1/query", admin=admin, query=query, time=at)["data"]
@@ -109,13 +109,13 @@ class Probe:
             assert crafted == expected, (name, crafted)
         mine = set(self.get_json("/api/v1/label/app/values", **window)["data"])
         theirs = set(
-            self.get_json(
-                "/api/v1/label/app/values", admin=True, **{"match[]": f"{{{self.own}}}"}, **window
-            )["data"]
+            self.get_json("/api/v1/label/app/values", admin=True, **{"match[]": f"{{{self.own}}}"}, **window)[
+                "data"
+            ]
         )
         assert mine == theirs and mine, (mine, theirs)
 
-    # -- logs --------------------------------------------------------------------------------------------------
+    # -- logs ----------
 
     def check_logs(self, window_s: float = 120.0) -> int:
         """``*`` and tenant-field probes as the tenant equal the admin's search of the tenant's own lines
@@ -159,7 +159,7 @@ class Probe:
                     break
         return got
 
-    # -- alerts ------------------------------------------------------------------------------------------------
+    # -- alerts ----------
 
     def check_alerts(self) -> list[dict[str, Any]]:
         """Only the tenant's alerts through both alert APIs, whatever ``filter`` says; returns them."""
@@ -194,7 +194,7 @@ class Probe:
             assert ("org", self.org) in pins, s
         assert self.call("DELETE", f"/api/v2/silence/{silence_id}").status_code == 200
 
-    # -- remediation -------------------------------------------------------------------------------------------
+    # -- remediation ----------
 
     def check_actions(self) -> list[dict[str, Any]]:
         actions = self.get_json("/api/v1/actions")["actions"]
@@ -215,7 +215,7 @@ def _fence(query: str, own: str) -> str:
     """``query`` with the tenant matchers added by hand to each of its selectors (the test's own,
     independent rewrite: the server's is at the store seam)."""
     out = query.replace('{__name__=~".+"', '{__name__=~".+",' + own)
-    out = out.replace("{__name__=~\".+\",}", "{__name__=~\".+\"}")
+    out = out.replace('{__name__=~".+",}', '{__name__=~".+"}')
     if out.startswith("ALERTS"):
         out = f"ALERTS{{{own}}}"
     return out.replace("(ALERTS)", f"(ALERTS{{{own}}})")

@@ -91,8 +91,18 @@ def _audit() -> MemoryAuditLog:
             "live",
             created,
             trigger=trigger,
+            org=org,
+            space=space,
         )
         log.record(request)
+    # an action the platform could not place, whose alert claims acme/prod (an alert sender chooses its
+    # labels): the foundation's, not acme's
+    forged = {"alert": {"alertname": "X", "org": "acme", "space": "prod", "app": "gorouter"}}
+    log.record(
+        ActionRequest(
+            "act-forged", "p", "v1", "restart_app", Target("gorouter"), {}, "live", created, trigger=forged
+        )
+    )
     # an action on the foundation (no org): nobody scoped sees it
     log.record(
         ActionRequest(
@@ -343,3 +353,6 @@ def test_actions_carry_their_tenant_and_a_scope_sees_only_its_own() -> None:
     scoped = ScopedActions(reader, Scope.of([Grant("acme", None, "viewer")]))
     assert {r["app"] for r in scoped.recent(limit=50)} == {ACME_API, ACME_DEV_API}
     assert len(scoped.recent(limit=1)) == 1
+    # the reader's own scoping (the audit query's) agrees, and never trusts the alert's labels
+    pushed = reader.scoped(Scope.of([Grant("acme", "prod", "viewer")])).recent(limit=50)
+    assert [r["id"] for r in pushed] == [f"act-acme-prod-{list(CF_APPS).index(ACME_API)}"], pushed
