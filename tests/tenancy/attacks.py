@@ -96,15 +96,15 @@ class Probe:
 
     def check_series_and_labels(self) -> None:
         now = time.time()
-        window = {"start": now - 600, "end": now}
-        series = self.get_json("/api/v1/series", **{"match[]": '{__name__=~".+"}'}, **window)["data"]
+        window: dict[str, Any] = {"start": now - 600, "end": now}
+        series = self.get_json("/api/v1/series", **{"match[]": '{__name__=~".+"}', **window})["data"]
         assert series, "the tenant sees none of its own series"
         assert {(s.get("org"), s.get("space")) for s in series} == {(self.org, self.space)}, series[:3]
         for name, expected in (("org", [self.org]), ("space", [self.space])):
-            values = self.get_json(f"/api/v1/label/{name}/values", **window)["data"]
+            values = self.get_json(f"/api/v1/label/{name}/values", start=now - 600, end=now)["data"]
             assert values == expected, (name, values)
             crafted = self.get_json(
-                f"/api/v1/label/{name}/values", **{"match[]": f'{{{name}=~".+"}}'}, **window
+                f"/api/v1/label/{name}/values", **{"match[]": f'{{{name}=~".+"}}', **window}
             )["data"]
             assert crafted == expected, (name, crafted)
         mine = set(self.get_json("/api/v1/label/app/values", **window)["data"])
@@ -122,7 +122,7 @@ class Probe:
         over one past window; returns the tenant's line count."""
         end = time.time() - 5
         start = end - window_s
-        rfc = {"start": _rfc3339(start), "end": _rfc3339(end)}
+        rfc: dict[str, Any] = {"start": _rfc3339(start), "end": _rfc3339(end)}
         own_q = f'org:"{self.org}" AND space:"{self.space}"'
         admin = self.get_json("/api/v1/logs/search", admin=True, q=own_q, limit=1, **rfc)["data"]["total"]
         for q in ("*", "space:*", f"NOT space:{self.space}", "org:* OR NOT org:*"):
