@@ -24,6 +24,7 @@ __all__ = [
     "PlatformEvent",
     "Remediable",
     "Revision",
+    "TenantResolver",
 ]
 
 
@@ -52,6 +53,19 @@ class Platform(Protocol):
     def discover(self) -> list[DiscoveredTarget]:
         """Every scrape target that exists now. Raises PlatformError when the platform API fails."""
         ...
+
+
+@runtime_checkable
+class TenantResolver(Protocol):
+    """Optional platform seam: which tenant (org, space) an app belongs to. ``app`` is any key the adapter
+    accepts (the local platform: the app's name; Cloud Foundry: a GUID, ``org/space/name`` or a name only one
+    visible app has). None for an app the platform does not know or that belongs to no space (the local
+    platform without ``spaces`` config): its data then carry no org/space and are foundation-only.
+    Owned by the adapter; the log pipeline (labels of app lines) and remediation (the scope of an action)
+    call it. Safe to call from any thread; the local adapter answers from config (no I/O), Cloud Foundry
+    from its inventory cache (a CC call on a miss). Never raises: a failing lookup answers None."""
+
+    def tenant_of(self, app: str) -> tuple[str, str] | None: ...
 
 
 # -- remediation seam ---------------------------------------------------------------------------------------

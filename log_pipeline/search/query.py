@@ -11,9 +11,9 @@ Grammar (keywords are upper case; ``&&``, ``||``, ``!`` and a leading ``-`` are 
     range    := ("[" | "{") (WORD | "*") "TO" (WORD | "*") ("]" | "}")
 
 A bare WORD or PHRASE searches the message; ``*`` and ``?`` in a WORD make a wildcard. Field names are
-resolved by :func:`resolve_field`: the labels (``app``, ``instance``, ``host``, ``level``, ``source``,
-``transport`` or ``labels.<name>``), ``message``, ``id``; anything else (or ``fields.<name>``) is a
-parsed field.
+resolved by :func:`resolve_field`: the labels (``app``, ``org``, ``space``, ``instance``, ``host``, ``level``,
+``source``, ``transport`` or ``labels.<name>``), ``message``, ``id``; anything else (or ``fields.<name>``) is
+a parsed field.
 Backends translate the AST (``search/_tantivy_query.py``, ``search/_es_query.py``).
 
 Limits, so that no query can exhaust the stack or the CPU of the parser, the translations, the highlighter
@@ -58,7 +58,7 @@ __all__ = [
     "resolve_field",
 ]
 
-LABEL_NAMES = frozenset({"app", "instance", "host", "level", "source", "transport"})
+LABEL_NAMES = frozenset({"app", "instance", "host", "level", "source", "transport", "org", "space"})
 MAX_QUERY_CHARS = 16_384
 MAX_DEPTH = 64
 MAX_CLAUSES = 1024

@@ -83,6 +83,7 @@ from platforms.cloudfoundry.errors import (
     CFDeploymentTimeoutError,
     CFUnknownAppError,
     CFUnsupportedError,
+    CloudFoundryError,
 )
 from platforms.config import CloudFoundryPlatformConfig
 
@@ -223,6 +224,16 @@ class CloudFoundryPlatform:
     def app_labels(self, app: str) -> dict[str, str]:
         """Names for display: ``app``, ``app_guid``, ``space``, ``space_guid``, ``org``, ``org_guid``."""
         return self._inv.record(self._inv.resolve(app, "app_labels")).labels()
+
+    def tenant_of(self, app: str) -> tuple[str, str] | None:
+        """:class:`platforms.base.TenantResolver`: (org, space) of the app ``app`` names (GUID,
+        ``org/space/name`` or an unambiguous name; cached like every app key). None when no visible app,
+        or several, have that key, or the CC cannot be asked."""
+        try:
+            rec = self._inv.record(self._inv.resolve(app, "tenant_of"))
+        except CloudFoundryError:
+            return None
+        return (rec.org, rec.space) if rec.org and rec.space else None
 
     def _processes(self, app_guid: str, ptype: str) -> list[Json]:
         found = self.cc.list(f"/v3/apps/{app_guid}/processes", "/v3/apps/:guid/processes", {"types": ptype})

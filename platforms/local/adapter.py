@@ -19,7 +19,7 @@ from __future__ import annotations
 import contextlib
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -43,6 +43,7 @@ from platforms.local.haproxy_runtime import HAProxyRuntime, ServerStatus
 from platforms.local.state import AppSpec, DeploymentSpec, InstanceSpec, PlatformState, StateDir, free_port
 from platforms.local.supervisor_client import ProcessInfo, SupervisorClient
 from platforms.local.supervisor_config import program_name
+from platforms.tenancy import ORG_LABEL, SPACE_LABEL
 
 __all__ = ["MAX_INSTANCES", "InstanceInfo", "LocalPlatform", "cc_state"]
 
@@ -102,9 +103,12 @@ class LocalPlatform:
         timeout_s: float = 5.0,
         registry: CollectorRegistry = prometheus_client.REGISTRY,
         replace_wait_s: float = 15.0,
+        tenants: Mapping[str, tuple[str, str]] | None = None,
     ) -> None:
-        """``replace_wait_s``: how long a rollback waits for its new instances before removing the old."""
+        """``replace_wait_s``: how long a rollback waits for its new instances before removing the old;
+        ``tenants``: app -> (org, space) (``platform.local.spaces``; apps not in it belong to no space)."""
         self.paths = StateDir(state_dir)
+        self._tenants = dict(tenants or {})
         self._python = python
         self.replace_wait_s = replace_wait_s
         self._metrics = platform_metrics(registry)
@@ -119,6 +123,14 @@ class LocalPlatform:
 
     def apps(self) -> list[str]:
         return [a.name for a in self.state().apps]
+
+    def tenant_of(self, app: str) -> tuple[str, str] | None:
+        """:class:`platforms.base.TenantResolver`: (org, space) of ``app`` from the config (no I/O)."""
+        return self._tenants.get(app)
+
+    def _tenant_labels(self, app: str) -> dict[str, str]:
+        tenant = self._tenants.get(app)
+        return {} if tenant is None else {ORG_LABEL: tenant[0], SPACE_LABEL: tenant[1]}
 
     def _app(self, state: PlatformState, app: str, call: str) -> AppSpec:
         spec = state.app(app)
@@ -163,7 +175,8 @@ class LocalPlatform:
 
     def discover(self) -> list[DiscoveredTarget]:
         """Router (job=router), node exporter (job=node) and every app instance (job=app, with the
-        ``revision`` it runs as a target label: blue-green gates compare revisions by it)."""
+        ``revision`` it runs as a target label: blue-green gates compare revisions by it, and ``org`` and
+        ``space`` when the app is in one of ``platform.local.spaces``)."""
         state = self.state()
         procs = {p["name"]: p for p in self.supervisor.processes()}
         servers = self._router_servers()
@@ -188,6 +201,7 @@ class LocalPlatform:
                             "app": app.name,
                             "app_instance": str(inst.index),
                             "revision": inst.revision,
+                            **self._tenant_labels(app.name),
                             "__meta_local_component": "app",
                             "__meta_local_cell": CELL,
                             "__meta_local_program": info.program,
