@@ -214,7 +214,12 @@ def standard_stages(
     if stats is not None:
 
         def observe(r: LogRecord) -> None:
-            stats.observe(r.labels.get("app", ""), r.pattern_id, r.template, r.message, r.timestamp_ns)
+            labels = r.labels
+            org, space = labels.get("org", ""), labels.get("space", "")
+            tenant = (org, space) if org else None
+            stats.observe(
+                labels.get("app", ""), r.pattern_id, r.template, r.message, r.timestamp_ns, tenant=tenant
+            )
 
         stages.append(Stage("stats", "record", observe))
     stages.append(Stage("store", "sink", store.write))

@@ -6,7 +6,9 @@ per app and pattern since this process started (resets on restart, as Prometheus
 ``rate()``/``increase()`` work and a rule can fire on a new pattern after a deploy
 (``paramedic_log_pattern_messages_total unless paramedic_log_pattern_messages_total offset 1h``) or on a
 rising error pattern. When an entry is evicted its series gets a staleness marker at the next flush.
-An empty app ("unknown source") drops the ``app`` label.
+An empty app ("unknown source") drops the ``app`` label. Lines of an app in a space (``org``/``space`` labels
+of the line, see ``log_pipeline.enrich``) count apart per tenant, and the series carries ``org`` and
+``space``: the same app name in two spaces is two apps.
 
 Memory is bounded by ``max_entries`` (least recently seen entry evicted). ``observe`` (pipeline thread),
 ``flush`` (timer thread) and ``list_patterns`` (HTTP threads) may run concurrently.
@@ -44,6 +46,8 @@ class PatternInfo:
     first_seen_ns: int  # Unix nanoseconds
     last_seen_ns: int
     sample: str  # the first message seen (truncated to 512 characters)
+    org: str = ""  # the app's tenant ("" = none: foundation data)
+    space: str = ""
 
 
 class _Entry:
@@ -75,18 +79,28 @@ class PatternStats:
         self._max = max_entries
         self._clock_ns = clock_ns
         self._metrics = metrics
-        self._entries: OrderedDict[tuple[str, str], _Entry] = OrderedDict()
+        # (app, pattern id, org, space) -> counts
+        self._entries: OrderedDict[tuple[str, str, str, str], _Entry] = OrderedDict()
         self._stale_refs: list[int] = []  # series of evicted entries, marked stale at the next flush
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
     def observe(
-        self, app: str, pattern_id: str, template: str, message: str, timestamp_ns: int | None = None
+        self,
+        app: str,
+        pattern_id: str,
+        template: str,
+        message: str,
+        timestamp_ns: int | None = None,
+        *,
+        tenant: tuple[str, str] | None = None,
     ) -> None:
-        """Count one message of ``pattern_id`` from ``app`` (``timestamp_ns`` defaults to the clock)."""
+        """Count one message of ``pattern_id`` from ``app`` (``timestamp_ns`` defaults to the clock) of the
+        space ``tenant`` (org, space), if any."""
         now = self._clock_ns() if timestamp_ns is None else timestamp_ns
-        key = (app, pattern_id)
+        org, space = tenant or ("", "")
+        key = (app, pattern_id, org, space)
         with self._lock:
             e = self._entries.get(key)
             if e is None:
@@ -111,8 +125,8 @@ class PatternStats:
         """Patterns of ``app`` (all apps when None), most frequent first, at most ``limit``."""
         with self._lock:
             items = [
-                PatternInfo(a, pid, e.template, e.count, e.first_seen_ns, e.last_seen_ns, e.sample)
-                for (a, pid), e in self._entries.items()
+                PatternInfo(a, pid, e.template, e.count, e.first_seen_ns, e.last_seen_ns, e.sample, o, s)
+                for (a, pid, o, s), e in self._entries.items()
                 if app is None or a == app
             ]
         items.sort(key=lambda p: (-p.count, p.first_seen_ns, p.app, p.pattern_id))
@@ -129,10 +143,11 @@ class PatternStats:
             stale, self._stale_refs = self._stale_refs, []
             counts = [float(e.count) for _, e in pending]
         refs: list[int] = []
-        for (app, pid), e in pending:
+        for (app, pid, org, space), e in pending:
             if e.ref < 0:
+                tenant = {"org": org, "space": space} if org else {}
                 e.ref = self._appender.series_ref(
-                    labels_from({METRIC_NAME: PATTERN_COUNT_METRIC, "app": app, "pattern_id": pid})
+                    labels_from({METRIC_NAME: PATTERN_COUNT_METRIC, "app": app, "pattern_id": pid, **tenant})
                 )
             refs.append(e.ref)
         values = counts + [STALE_NAN] * len(stale)

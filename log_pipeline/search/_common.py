@@ -60,12 +60,15 @@ def rfc3339_ns(ns: int) -> str:
 
 
 def source_query(record: LogRecord) -> Node:
-    """The records from the same source as ``record``: same app+instance, else same host."""
+    """The records from the same source as ``record``: same app+instance (and the same org and space, when
+    the line has them: an app name may repeat across spaces), else same host."""
     labels = record.labels
     if labels.get("app"):
-        terms = [Term(FieldRef("label", "app"), labels["app"])]
-        if labels.get("instance"):
-            terms.append(Term(FieldRef("label", "instance"), labels["instance"]))
+        terms = [
+            Term(FieldRef("label", name), labels[name])
+            for name in ("app", "org", "space", "instance")
+            if labels.get(name)
+        ]
         return And(tuple(terms))
     if labels.get("host"):
         return Term(FieldRef("label", "host"), labels["host"])

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,10 @@ from collector.presets import router_relabel_rules, tenant_relabel_rules
 from collector.relabel import compile_rules, relabel
 from log_pipeline.enrich import enrich, tenant_labeller
 from log_pipeline.model import LogRecord
+from log_pipeline.patterns import PatternStats, TemplateMiner
+from log_pipeline.pipeline import standard_stages
+from log_pipeline.search.tantivy_store import TantivyStore
+from metrics_store.model import Labels
 from paramedic.config import ConfigError, parse_config
 from paramedic.demo._config import demo_spaces
 from paramedic.demo._run import APP_NAMES
@@ -138,6 +142,48 @@ def test_log_tenant_stage_labels_app_lines_only() -> None:
     # a line that names its own tenant (a Cloud Foundry drain) keeps it
     drained = LogRecord(id="4", timestamp_ns=1, message="x", labels={"app": "checkout", "org": "acme"})
     assert not label(drained) and drained.labels["org"] == "acme" and "space" not in drained.labels
+
+
+def test_the_same_app_name_in_two_spaces_stays_two_sources_in_the_log_store(tmp_path: Path) -> None:
+    """Pattern counts and a line's context keep the two ``api`` apps (acme/prod, globex/prod) apart."""
+    lines = [
+        LogRecord(id=f"{i:016x}", timestamp_ns=(i + 1) * 1_000_000, message=f"GET /items {i}",
+                  labels={"app": "api", "instance": "0", "org": org, "space": "prod"})
+        for i, org in enumerate(["acme", "globex", "acme", "globex", "acme"])
+    ]  # fmt: skip
+    recorder: dict[Labels, list[float]] = {}
+
+    class _Appender:
+        def series_ref(self, labels: Labels) -> int:
+            recorder.setdefault(labels, [])
+            return list(recorder).index(labels)
+
+        def append(self, refs: Sequence[int], ts: Sequence[int], values: Sequence[float]) -> None:
+            keys = list(recorder)
+            for ref, value in zip(refs, values, strict=True):
+                recorder[keys[ref]].append(value)
+
+    stats = PatternStats(_Appender())
+    miner = TemplateMiner()
+    for r in lines:
+        r.pattern_id, r.template = miner.mine(r.message)
+    store = TantivyStore(tmp_path / "logs")
+    try:
+        pipeline = standard_stages(miner, stats, store, None)
+        observe = next(s.fn for s in pipeline if s.name == "stats")
+        for r in lines:
+            observe(r)  # type: ignore[arg-type]
+        store.write(lines)
+        assert stats.flush(10**18) == 2
+        counts = {(dict(k)["org"], dict(k)["space"]): v[-1] for k, v in recorder.items()}
+        assert counts == {("acme", "prod"): 3.0, ("globex", "prod"): 2.0}
+        assert {(p.org, p.count) for p in stats.list_patterns("api")} == {("acme", 3), ("globex", 2)}
+        ctx = store.context(lines[2].id, 10, 10)
+        assert [r.id for r in ctx.before + ctx.after] == [lines[0].id, lines[4].id]
+        hits = store.search("org:globex AND space:prod", None, None, 10, None).hits
+        assert sorted(h.id for h in hits) == [lines[1].id, lines[3].id]
+    finally:
+        store.close()
 
 
 # -- the local platform, as the demo runs it -------------------------------------------------------------
