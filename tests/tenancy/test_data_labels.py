@@ -20,6 +20,7 @@ from typing import Any
 import httpx
 import pytest
 import yaml
+from prometheus_client import CollectorRegistry
 
 from collector.presets import router_relabel_rules, tenant_relabel_rules
 from collector.relabel import compile_rules, relabel
@@ -33,9 +34,21 @@ from paramedic.config import ConfigError, parse_config
 from paramedic.demo._config import demo_spaces
 from paramedic.demo._run import APP_NAMES
 from platforms.base import TenantResolver
+from platforms.cloudfoundry import CloudFoundryPlatform
+from platforms.config import CloudFoundryPlatformConfig
 from platforms.local import LocalPlatform
 from platforms.local.fault_client import inject_fault
 from platforms.local.state import PlatformState, StateDir
+from tests.platforms.cloudfoundry.fake_cf import (
+    API_A,
+    API_B,
+    APP_SPACE,
+    CLIENT_ID,
+    CLIENT_SECRET,
+    OTHER_SPACE,
+    FakeCF,
+    serve,
+)
 from tests.support.demo import Demo, running_demo
 from tests.support.servers import wait_until
 
@@ -93,6 +106,44 @@ def test_local_adapter_is_a_tenant_resolver(tmp_path: Path) -> None:
     assert platform.tenant_of("checkout") == ("demo", "team-a")
     assert platform.tenant_of("catalog") is None  # in no space: foundation-only
     assert LocalPlatform(tmp_path).tenant_of("checkout") is None  # no spaces configured: as before
+
+
+def test_cf_tenant_of_answers_from_the_listing_and_spends_no_cc_budget_on_strangers() -> None:
+    """Over the loopback fake CC: the same name in two spaces is ambiguous, a GUID or org/space/name is not;
+    unknown names (what a stranger's log lines could carry) cost no CC call; the listing is refreshed at
+    most once per ``app_cache_ttl_s``."""
+    fake = FakeCF(twins=True)
+    now = [1000.0]
+    for running in serve(fake):
+        config = CloudFoundryPlatformConfig.model_validate(
+            {"type": "cloudfoundry", "api_url": running.base_url, "uaa_url": running.base_url,
+             "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET, "app_cache_ttl_s": 60}
+        )  # fmt: skip
+        cf = CloudFoundryPlatform(config, registry=CollectorRegistry(), clock=lambda: now[0])
+        try:
+            assert isinstance(cf, TenantResolver)
+            org = running.orgs[running.spaces[APP_SPACE]["relationships"]["organization"]["data"]["guid"]]
+            space_a, space_b = running.spaces[APP_SPACE]["name"], running.spaces[OTHER_SPACE]["name"]
+            assert cf.tenant_of(API_A) == (org["name"], space_a)
+            assert cf.tenant_of(API_B) == (org["name"], space_b)
+            assert cf.tenant_of(f"{org['name']}/{space_b}/api") == (org["name"], space_b)
+            assert cf.tenant_of("api") is None  # two spaces have one
+            calls = len(running.cc_calls())
+            assert calls > 0
+            for i in range(200):
+                assert cf.tenant_of(f"stranger-{i}") is None
+            assert len(running.cc_calls()) == calls
+            added = running.add_app("newcomer", OTHER_SPACE)
+            assert cf.tenant_of(added) is None  # not listed yet, and not asked for
+            now[0] += 61
+            assert cf.tenant_of("newcomer") == (org["name"], space_b)  # one refresh of the listing
+            assert cf.tenant_of("stranger-x") is None
+            refresh = running.cc_calls()[calls:]
+            listings = {("GET", "/v3/apps"), ("GET", "/v3/processes")}
+            assert refresh and {(r.method, r.path) for r in refresh} <= listings
+            assert not any("names" in r.query for r in refresh)  # the listing (its pages), no lookups by name
+        finally:
+            cf.close()
 
 
 # -- units ----------------------------------------------------------------------------------------------
