@@ -25,15 +25,17 @@ from prometheus_client import CollectorRegistry
 from collector.presets import router_relabel_rules, tenant_relabel_rules
 from collector.relabel import compile_rules, relabel
 from log_pipeline.enrich import enrich, tenant_labeller
-from log_pipeline.model import LogRecord
+from log_pipeline.model import LogRecord, RawMessage
 from log_pipeline.patterns import PatternStats, TemplateMiner
 from log_pipeline.pipeline import standard_stages
 from log_pipeline.search.tantivy_store import TantivyStore
+from log_pipeline.syslog import SyslogParser
 from metrics_store.model import Labels
 from paramedic.config import ConfigError, parse_config
 from paramedic.demo._config import demo_spaces
 from paramedic.demo._run import APP_NAMES
 from platforms.base import TenantResolver
+from platforms.cf_sim.syslog_format import rfc5424
 from platforms.cloudfoundry import CloudFoundryPlatform
 from platforms.config import CloudFoundryPlatformConfig
 from platforms.local import LocalPlatform
@@ -193,6 +195,21 @@ def test_log_tenant_stage_labels_app_lines_only() -> None:
     # a line that names its own tenant (a Cloud Foundry drain) keeps it
     drained = LogRecord(id="4", timestamp_ns=1, message="x", labels={"app": "checkout", "org": "acme"})
     assert not label(drained) and drained.labels["org"] == "acme" and "space" not in drained.labels
+
+
+def test_cf_drain_lines_take_the_tenant_from_the_agents_tags_also_with_dots_in_names() -> None:
+    parser = SyslogParser(registry=CollectorRegistry())
+    guid = "6e2a4b8c-1d3f-4a5e-9b7c-2f1e0d9c8b7a"
+    tags = {"organization_name": "acme.eu", "space_name": "prod", "app_name": "api", "app_id": guid}
+    line = rfc5424(14, 1.0, "acme.eu.prod.api", guid, "[APP/PROC/WEB/0]", tags, "hello")
+    record = enrich(parser.to_record(RawMessage(line.encode(), 0, "tcp", "127.0.0.1:1"), "1"))
+    assert (record.labels["org"], record.labels["space"], record.labels["app"]) == ("acme.eu", "prod", "api")
+    assert record.fields["sd.tags@47450.organization_name"] == "acme.eu"  # kept as a field as well
+    assert record.fields["app_guid"] == guid
+    # without the tags (an older agent), the hostname still names them
+    bare = rfc5424(14, 1.0, "acme.prod.api", guid, "[APP/PROC/WEB/0]", {}, "hello")
+    record = enrich(parser.to_record(RawMessage(bare.encode(), 0, "tcp", "127.0.0.1:1"), "2"))
+    assert (record.labels["org"], record.labels["space"], record.labels["app"]) == ("acme", "prod", "api")
 
 
 def test_the_same_app_name_in_two_spaces_stays_two_sources_in_the_log_store(tmp_path: Path) -> None:
