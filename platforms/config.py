@@ -41,7 +41,9 @@ class LocalPlatformConfig(BaseModel):
     spaces: dict[str, list[str]] = Field(
         default_factory=dict,
         description="Tenancy: `ORG/SPACE: [app, ...]` groups apps into spaces; their series, logs and alerts "
-        "carry `org` and `space`. An app in no space (and everything when empty) is foundation-only.",
+        "carry `org` and `space`. An app in no space (and everything when empty) is foundation-only. Read "
+        "at start (the platform section is not reloaded); the router's per-app series need the matching "
+        "metric_relabel_configs (collector.presets.router_relabel_rules with the same tenants).",
     )
 
     @field_validator("spaces")
