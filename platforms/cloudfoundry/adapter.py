@@ -1,6 +1,6 @@
 """``CloudFoundryPlatform``: both platform seams (:class:`~platforms.base.Platform` discovery and
-:class:`~platforms.base.Remediable` actions), and :class:`~platforms.base.EventSource` (CC audit events), on
-the Cloud Controller v3 API.
+:class:`~platforms.base.Remediable` actions), :class:`~platforms.base.EventSource` (CC audit events) and
+:class:`~platforms.base.TenantResolver` (an app's org and space), on the Cloud Controller v3 API.
 
 App key: the app's **GUID**. Every answer names apps by GUID (``apps()``, ``Instance.app``,
 ``Deployment.app``, ``PlatformEvent.app``); every call accepts a GUID, ``org/space/name``, or a bare name

@@ -5,7 +5,9 @@ supervisord (process state, PID) and from HAProxy's runtime API (router status, 
 removes targets without a config edit. Actions (``scale``, restarts, revisions, blue-green deployments,
 ``rollback``) take the state lock, persist the desired state first, then reconcile supervisord and HAProxy to
 it — idempotently, so a retried action completes a half-done one. Safe to call from any thread and from
-several processes at once. Implements :class:`platforms.base.Platform` and :class:`platforms.base.Remediable`.
+several processes at once. Implements :class:`platforms.base.Platform` and :class:`platforms.base.Remediable`,
+and :class:`platforms.base.TenantResolver` from ``platform.local.spaces`` (app targets then carry ``org`` and
+``space``).
 
 Instance states (``app_instances``), CC-style from supervisord's process state and HAProxy's server status:
 RUNNING (process RUNNING and server UP), STARTING (process STARTING), CRASHED (EXITED, FATAL, BACKOFF),
