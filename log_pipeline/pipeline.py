@@ -5,6 +5,7 @@
     (seq, RawMessage) batch
       -> parse     SyslogParser.to_record, id = f"{seq:016x}" (stable across spool replay); duplicates counted
       -> enrich    Cloud Foundry drain / RTR / BOSH / HAProxy / local-platform labels and fields
+      -> tenant    org/space of an app's line from the platform (``tenant_of``; optional)
       -> pattern   TemplateMiner.mine -> record.pattern_id, record.template
       -> stats     PatternStats.observe(app, pattern) (flushed into the metrics store on its own timer)
       -> store     SearchStore.write(batch): durable and searchable when it returns
@@ -42,7 +43,7 @@ from typing import Literal
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram
 
 from log_pipeline.base import LogSink, PatternMiner
-from log_pipeline.enrich import enrich
+from log_pipeline.enrich import TenantOf, enrich, tenant_labeller
 from log_pipeline.model import LogRecord, RawMessage
 from log_pipeline.patterns import PatternStats, TenantMiners
 from log_pipeline.search.tail import TailHub
@@ -198,9 +199,11 @@ def standard_stages(
     stats: PatternStats | None,
     store: LogSink,
     tail: TailHub | None,
+    *,
+    tenant_of: TenantOf | None = None,
 ) -> list[Stage]:
-    """enrich -> pattern -> stats -> store -> tail (stats and tail optional). With :class:`TenantMiners`
-    each record is mined among its org/space's lines."""
+    """enrich -> tenant -> pattern -> stats -> store -> tail (tenant, stats and tail optional). With
+    :class:`TenantMiners` each record is mined among its org/space's lines."""
 
     def pattern(r: LogRecord) -> None:
         if isinstance(miner, TenantMiners):
@@ -210,7 +213,10 @@ def standard_stages(
             mined = miner.mine(r.message)
         r.pattern_id, r.template = mined
 
-    stages = [Stage("enrich", "record", enrich), Stage("pattern", "record", pattern)]
+    stages = [Stage("enrich", "record", enrich)]
+    if tenant_of is not None:
+        stages.append(Stage("tenant", "record", tenant_labeller(tenant_of)))
+    stages.append(Stage("pattern", "record", pattern))
     if stats is not None:
 
         def observe(r: LogRecord) -> None:

@@ -43,6 +43,7 @@ from collector.manager import ScrapeManager
 from collector.metadata import MetadataRegistry, metadata_router
 from collector.targets import format_duration
 from dashboard.views import views_for
+from log_pipeline.enrich import TenantOf
 from metrics_store.api import ServerInfo, query_router, status_router
 from metrics_store.base import Appender, MetricsStore
 from metrics_store.factory import open_store
@@ -56,7 +57,7 @@ from paramedic.dashboard import build_router as dashboard_router
 from paramedic.fds import fit_log_listeners, raise_nofile_limit
 from paramedic.logs import LogService
 from paramedic.remediation import RemediationService
-from platforms.base import Platform
+from platforms.base import Platform, TenantResolver
 from platforms.events import event_feed
 from platforms.factory import open_platform, platform_sources
 from remediation.base import RemediationError
@@ -71,6 +72,11 @@ def add_gzip(app: FastAPI) -> None:
     does; level 5: most of the size gain for a fraction of level 9's CPU. Event streams are never
     compressed (Starlette excludes text/event-stream)."""
     app.add_middleware(GZipMiddleware, minimum_size=4096, compresslevel=5)
+
+
+def tenant_of(platform: Platform | None) -> TenantOf | None:
+    """The platform's ``tenant_of`` (org/space of an app, for the log pipeline) when it offers one."""
+    return platform.tenant_of if isinstance(platform, TenantResolver) else None
 
 
 class Paramedic:
@@ -97,7 +103,13 @@ class Paramedic:
         self.logs: LogService | None = None
         if config.logs is not None:
             try:
-                self.logs = LogService(config.logs, base_dir=base_dir, appender=self.store, registry=registry)
+                self.logs = LogService(
+                    config.logs,
+                    base_dir=base_dir,
+                    appender=self.store,
+                    registry=registry,
+                    tenant_of=tenant_of(self.platform),
+                )
             except BaseException:
                 self.store.close()
                 raise

@@ -20,6 +20,7 @@ from prometheus_client import CollectorRegistry
 
 from log_pipeline.api import logs_router
 from log_pipeline.config import LogsConfig
+from log_pipeline.enrich import TenantOf
 from log_pipeline.patterns import PatternMetrics, PatternStats, TenantMiners
 from log_pipeline.pipeline import DuplicateCounter, PipelineMetrics, build_pipeline, standard_stages
 from log_pipeline.receivers import LogReceivers, SpoolConsumer
@@ -85,8 +86,15 @@ class LogService:
     """
 
     def __init__(
-        self, config: LogsConfig, *, base_dir: Path, appender: Appender | None, registry: CollectorRegistry
+        self,
+        config: LogsConfig,
+        *,
+        base_dir: Path,
+        appender: Appender | None,
+        registry: CollectorRegistry,
+        tenant_of: TenantOf | None = None,
     ) -> None:
+        """``tenant_of``: the platform's app -> (org, space) (labels an app's lines that do not name it)."""
         self.config = cfg = resolve_paths(config, base_dir)
         sp = cfg.spool
         self.spool = FileSpool(
@@ -121,7 +129,7 @@ class LogService:
         self.metrics = PipelineMetrics(registry)
         process = build_pipeline(
             SyslogParser(registry=registry),
-            standard_stages(self.miner, self.patterns, self.store, self.tail),
+            standard_stages(self.miner, self.patterns, self.store, self.tail, tenant_of=tenant_of),
             metrics=self.metrics,
             duplicates=DuplicateCounter(cfg.duplicate_window_messages),
         )

@@ -55,6 +55,21 @@ class Platform(Protocol):
         ...
 
 
+@runtime_checkable
+class TenantResolver(Protocol):
+    """Optional platform seam: which tenant (org, space) an app belongs to. ``app`` is any key the adapter
+    accepts (the local platform: the app's name; Cloud Foundry: a GUID, ``org/space/name`` or a name only one
+    visible app has). None for an app the platform does not know or that belongs to no space (the local
+    platform without ``spaces`` config): its data then carry no org/space and are foundation-only.
+    Owned by the adapter; the log pipeline (labels of app lines) and remediation (the tenant of an action:
+    the platform's answer wins over an alert's labels, which an alert sender chooses) call it. Safe to call
+    from any thread; the local adapter answers from config (no I/O), Cloud Foundry from the app listing
+    discovery keeps (refreshed at most once per ``app_cache_ttl_s``). Never raises: a failing lookup
+    answers None."""
+
+    def tenant_of(self, app: str) -> tuple[str, str] | None: ...
+
+
 # -- remediation seam ---------------------------------------------------------------------------------------
 
 InstanceState = str  # "RUNNING", "STARTING", "CRASHED", "DOWN", "STOPPING" (CC API v3 process stats states)
@@ -158,17 +173,6 @@ class Remediable(AppInventory, InstanceControl, DeploymentControl, Protocol):
     Adapters may offer more (e.g. ``deployment(id)``); remediation does not rely on it."""
 
     name: str
-
-
-@runtime_checkable
-class TenantResolver(Protocol):
-    """Optional platform seam: the tenant (org, space) an app belongs to, or None for an app of no space
-    (foundation-owned, or unknown to the platform). ``app`` is the adapter's app key (name locally, GUID or
-    ``org/space/name`` on Cloud Foundry). Never raises: an app the platform cannot place answers None. Safe
-    to call from any thread; answers may be cached briefly. Remediation stamps the org/space of every action
-    whose triggering alert does not carry them from here (see ``platforms.tenancy``)."""
-
-    def tenant_of(self, app: str) -> tuple[str, str] | None: ...
 
 
 # -- platform events (timeline) ------------------------------------------------------------------------------

@@ -12,7 +12,9 @@ from typing import Annotated, Literal
 
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
-from platforms.spaces import check_spaces
+from platforms.local.errors import LocalPlatformError
+from platforms.local.state import StateDir, validate_app_name
+from platforms.tenancy import TenancyError, parse_grant
 
 __all__ = [
     "CloudFoundryPlatformConfig",
@@ -38,14 +40,60 @@ class LocalPlatformConfig(BaseModel):
     timeout_s: float = Field(5.0, gt=0, description="Timeout of each call to HAProxy's runtime API.")
     spaces: dict[str, list[str]] = Field(
         default_factory=dict,
-        description='Tenancy: the apps of each space, {"ORG/SPACE": [app, ...]}; an app in no space belongs '
-        "to the foundation.",
+        description="Tenancy: `ORG/SPACE: [app, ...]` groups apps into spaces; their series, logs and alerts "
+        "carry `org` and `space`. An app in no space (and everything when empty) is foundation-only. Read "
+        "at start (the platform section is not reloaded); the router's per-app series need the matching "
+        "metric_relabel_configs (collector.presets.router_relabel_rules with the same tenants).",
     )
 
     @field_validator("spaces")
     @classmethod
     def _spaces_valid(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
-        return check_spaces(value)
+        owner: dict[str, str] = {}
+        for tenant, apps in value.items():
+            try:
+                grant = parse_grant(tenant, "viewer")
+            except TenancyError as exc:
+                raise ValueError(str(exc)) from exc
+            if grant.space is None:
+                raise ValueError(f"{tenant!r}: name a space, ORG/SPACE (an app belongs to one space)")
+            for i, app in enumerate(apps):
+                try:
+                    validate_app_name(app)
+                except LocalPlatformError as exc:
+                    raise ValueError(f"{tenant}[{i}]: app {app!r} is not a valid app name") from exc
+                if app in owner:
+                    raise ValueError(f"{tenant}[{i}]: app {app!r} is already in space {owner[app]}")
+                owner[app] = tenant
+        return value
+
+    @model_validator(mode="after")
+    def _apps_known(self) -> LocalPlatformConfig:
+        """Apps of ``spaces`` must exist when the platform's state is there to ask (an absolute
+        ``state_dir`` with a ``state.json``; the demo writes it before its config)."""
+        paths = StateDir(Path(self.state_dir))
+        if not self.spaces or not Path(self.state_dir).is_absolute() or not paths.state_file.is_file():
+            return self
+        try:
+            known = {a.name for a in paths.load().apps}
+        except LocalPlatformError:
+            return self  # an unreadable state is the adapter's error to report, not the config's
+        for tenant, apps in self.spaces.items():
+            for i, app in enumerate(apps):
+                if app not in known:
+                    raise ValueError(
+                        f"spaces.{tenant}[{i}]: no app {app!r} on the local platform in {self.state_dir} "
+                        f"(apps: {', '.join(sorted(known)) or 'none'})"
+                    )
+        return self
+
+    def tenants(self) -> dict[str, tuple[str, str]]:
+        """app -> (org, space) from ``spaces``."""
+        out: dict[str, tuple[str, str]] = {}
+        for tenant, apps in self.spaces.items():
+            org, _, space = tenant.partition("/")
+            out.update({app: (org, space) for app in apps})
+        return out
 
 
 class LogCacheQuery(BaseModel):

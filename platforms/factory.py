@@ -40,7 +40,9 @@ SourcesBuilder = Callable[[PlatformConfig, Appender, CollectorRegistry], list[Me
 def _local(cfg: PlatformConfig, registry: CollectorRegistry) -> Platform:
     if not isinstance(cfg, LocalPlatformConfig):
         raise TypeError(f"local platform builder got a {type(cfg).__name__}")
-    return LocalPlatform(Path(cfg.state_dir), timeout_s=cfg.timeout_s, registry=registry, spaces=cfg.spaces)
+    return LocalPlatform(
+        Path(cfg.state_dir), timeout_s=cfg.timeout_s, registry=registry, tenants=cfg.tenants()
+    )
 
 
 def _cloudfoundry(cfg: PlatformConfig, registry: CollectorRegistry) -> Platform:

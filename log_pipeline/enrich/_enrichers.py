@@ -3,9 +3,11 @@
 
 Conventions
 -----------
-* **Cloud Foundry syslog drain** (loggregator syslog agent): hostname ``org.space.app`` -> labels ``org``,
-  ``space``, ``app``; app-name = app GUID -> field ``app_guid``; proc-id ``[APP/PROC/WEB/0]`` -> labels
-  ``source=APP/PROC/WEB``, ``instance=0`` (``[RTR/1]``, ``[CELL/0]``, ``[API/0]``, ``[STG/0]`` alike);
+* **Cloud Foundry syslog drain** (loggregator syslog agent): labels ``org``, ``space``, ``app`` from the
+  ``tags@47450`` structured data (``organization_name``, ``space_name``, ``app_name``, kept as ``sd.*`` fields
+  too), else from the hostname ``org.space.app``; app-name = app GUID -> field ``app_guid``; proc-id
+  ``[APP/PROC/WEB/0]`` -> labels ``source=APP/PROC/WEB``, ``instance=0`` (``[RTR/1]``, ``[CELL/0]``,
+  ``[API/0]``, ``[STG/0]`` alike);
   ``RTR`` lines are gorouter access lines -> ``method``, ``path``, ``status``, ``response_time_s``,
   ``app_index``, ``x_forwarded_for``, ``user_agent``, ``vcap_request_id``, ...
 * **BOSH syslog-release**: SD element ``instance@47450`` (``director``, ``deployment``, ``group``, ``az``,
@@ -41,6 +43,20 @@ _BOSH_LABELS = tuple(
 LOCAL_APP_MSGID = "APP"
 
 
+_CF_TAGS = "sd.tags@47450."
+
+
+def _cf_tags(record: LogRecord) -> tuple[str, str, str] | None:
+    """(org, space, app) from the agent's ``tags@47450`` structured data when it names all three (names may
+    contain dots, which the ``org.space.app`` hostname cannot tell apart)."""
+    fields = record.fields
+    found = [fields.get(_CF_TAGS + k) for k in ("organization_name", "space_name", "app_name")]
+    if all(isinstance(v, str) and v for v in found):
+        org, space, app = (str(v) for v in found)
+        return org, space, app
+    return None
+
+
 def _cf_drain(record: LogRecord) -> bool:
     procid = record.fields.get("procid")
     if not isinstance(procid, str) or len(procid) < 3 or procid[0] != "[" or procid[-1] != "]":
@@ -52,8 +68,11 @@ def _cf_drain(record: LogRecord) -> bool:
     labels["source"] = source
     if instance:
         labels["instance"] = instance
+    named = _cf_tags(record)
     hostname = record.fields.get("hostname")
-    if isinstance(hostname, str) and hostname.count(".") >= 2:
+    if named is not None:
+        labels["org"], labels["space"], labels["app"] = named
+    elif isinstance(hostname, str) and hostname.count(".") >= 2:
         org, space, app = hostname.split(".", 2)
         labels["org"], labels["space"], labels["app"] = org, space, app
     appname = record.fields.get("appname")

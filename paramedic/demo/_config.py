@@ -3,6 +3,7 @@ pack retimed for a demo, alerting to the sinks and remediation with the local po
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,18 @@ from alerting.rules import PACKS_DIR
 from collector.presets import router_relabel_rules
 from paramedic.demo.remediation import remediation_config
 
-__all__ = ["DemoSinks", "alerting_config", "demo_config", "demo_rules"]
+__all__ = [
+    "DEMO_ORG",
+    "DEMO_SPACES",
+    "DemoSinks",
+    "alerting_config",
+    "demo_config",
+    "demo_rules",
+    "demo_spaces",
+]
+
+DEMO_ORG = "demo"
+DEMO_SPACES = ("team-a", "team-b")
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,6 +34,15 @@ class DemoSinks:
 
     smtp_port: int
     webhook_port: int
+
+
+def demo_spaces(apps: Sequence[str]) -> dict[str, list[str]]:
+    """The demo's tenancy (``platform.local.spaces``): its apps alternate between the two spaces of one org,
+    ``demo/team-a`` and ``demo/team-b`` (the first app in team-a)."""
+    out: dict[str, list[str]] = {f"{DEMO_ORG}/{space}": [] for space in DEMO_SPACES}
+    for i, app in enumerate(apps):
+        out[f"{DEMO_ORG}/{DEMO_SPACES[i % len(DEMO_SPACES)]}"].append(app)
+    return {tenant: apps for tenant, apps in out.items() if apps}
 
 
 def demo_rules(data_dir: Path, interval_s: float) -> Path:
@@ -90,11 +111,16 @@ def demo_config(
     syslog_port: int = 1514,
     *,
     sinks: DemoSinks | None = None,
+    spaces: Mapping[str, Sequence[str]] | None = None,
 ) -> dict[str, Any]:
     """The paramedic.yaml of the demo: one platform job; HAProxy's backend (``proxy``) becomes ``app``; log
     listeners (RELP from the platform's rsyslog; syslog TCP+UDP for anything else) with an embedded store;
-    with ``sinks``, the retimed local rule pack and alerting to the demo's SMTP and webhook sinks."""
+    with ``sinks``, the retimed local rule pack and alerting to the demo's SMTP and webhook sinks; with
+    ``spaces`` (``ORG/SPACE -> apps``, see :func:`demo_spaces`), tenancy: the platform groups the apps into
+    those spaces and the router's per-app series get their app's ``org``/``space`` too."""
     interval_s = max(1.0, scrape_interval_s)
+    spaces = {tenant: list(apps) for tenant, apps in (spaces or {}).items()}
+    tenants = {app: _split(tenant) for tenant, apps in spaces.items() for app in apps}
     alerting: dict[str, Any] = {}
     if sinks is not None:
         alerting = {
@@ -124,13 +150,13 @@ def demo_config(
                     # HAProxy's exporter names the backend `proxy`; backends are named after apps.
                     "metric_relabel_configs": [
                         r.model_dump(exclude_defaults=True) | {"action": r.action}
-                        for r in router_relabel_rules("haproxy")
+                        for r in router_relabel_rules("haproxy", tenants)
                     ],
                 }
             ],
         },
         "metrics_store": {"type": "embedded", "path": str(data_dir / "metrics")},
-        "platform": {"type": "local", "state_dir": str(data_dir / "platform")},
+        "platform": {"type": "local", "state_dir": str(data_dir / "platform"), "spaces": spaces},
         "logs": {
             "relp": {"host": "127.0.0.1", "port": relp_port},
             "syslog_tcp": {"host": "127.0.0.1", "port": syslog_port},
@@ -140,3 +166,8 @@ def demo_config(
         },
         **alerting,
     }
+
+
+def _split(tenant: str) -> tuple[str, str]:
+    org, _, space = tenant.partition("/")
+    return org, space

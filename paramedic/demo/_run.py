@@ -10,7 +10,7 @@ from typing import Any
 
 from paramedic.config import ConfigError
 from paramedic.demo._banner import service_lines
-from paramedic.demo._config import demo_config
+from paramedic.demo._config import demo_config, demo_spaces
 from paramedic.demo._credentials import local_space_login
 from paramedic.demo._launch import LOAD_RPS, Launch, StopRequestedError, on_signal
 from paramedic.demo._options import DEFAULT_DATA_DIR, PLATFORMS, DemoOptions, data_dir_flag
@@ -92,6 +92,7 @@ class _LocalLaunch(Launch):
             opts.relp_port,
             opts.syslog_port,
             sinks=sinks,
+            spaces=demo_spaces(names),
         )
         config_path = self.write_config(cfg, "Written by `paramedic demo`; regenerated on every start.")
         self.write_credentials(local_space_login(cfg.get("platform") or {}))
@@ -126,6 +127,8 @@ def _print_banner(record: dict[str, Any], names: list[str], data_dir: Path, echo
         "Paramedic demo is running (Ctrl-C stops everything).",
         f"  Paramedic API      {api}   (targets: {api}/api/v1/targets)",
         f"  router (HAProxy)   {router}   Host: <app>.local  apps: {', '.join(names)}",
+        "  spaces (tenancy)   "
+        + "; ".join(f"{tenant}: {', '.join(apps)}" for tenant, apps in demo_spaces(names).items()),
         f"  router metrics     {record['router_metrics_url']}",
         f"  node exporter      {record['node_exporter_url']}",
         f"  log listeners      RELP 127.0.0.1:{record['relp_port']} (from the platform's rsyslog), "

@@ -90,6 +90,9 @@ class Inventory:
         self._marks = {"apps": "", "processes": ""}  # newest updated_at seen
         self._full_at = 0.0
         self._synced = False
+        self._synced_at = float("-inf")  # clock() of the last sync
+        self._apps_version = 0  # bumped whenever _apps changes
+        self._names: tuple[int, dict[str, list[str]]] = (-1, {})  # (_apps_version it indexes, name -> GUIDs)
         self._by_name: dict[str, tuple[list[str], float]] = {}
         self._stats: dict[str, tuple[list[Json], float, str]] = {}
 
@@ -105,6 +108,7 @@ class Inventory:
             for app in apps:
                 if app.get("guid"):
                     self._apps[text(app["guid"])] = app
+                    self._apps_version += 1
 
     def record(self, guid: str) -> AppRecord:
         """The app's record (its space and org fetched once when no listing included them)."""
@@ -200,6 +204,7 @@ class Inventory:
                 table.update(fresh)
             if kind == "apps":
                 self._apps = table
+                self._apps_version += 1
             else:
                 self._procs = table
         newest = max((text(r.get("updated_at")) for r in found), default="")
@@ -219,6 +224,41 @@ class Inventory:
         if full:
             self._synced = True
             self._full_at = now + self._cfg.full_resync_s
+        self._synced_at = now
+
+    def sync_age(self) -> float:
+        """Seconds since the last :meth:`sync` (infinite before the first)."""
+        return self._clock() - self._synced_at
+
+    # -- tenancy (no CC call) --------------------------------------------------------------------------------
+
+    def tenant(self, key: str) -> tuple[str, str] | None:
+        """(org, space) of the app ``key`` names (GUID, ``org/space/name`` or a name exactly one app has)
+        among the apps absorbed so far, without a CC call: None when none or several match."""
+        parts = key.split("/")
+        with self._lock:
+            if key in self._apps:
+                guids = [key]
+            else:
+                guids = self._by_name_locked().get(parts[-1] if len(parts) == 3 else key, [])
+            found = [self._tenant_locked(self._apps[g]) for g in guids if g in self._apps]
+        if len(parts) == 3 and key not in guids:
+            found = [t for t in found if t == (parts[0], parts[1])]
+        tenants = {t for t in found if t is not None}
+        return tenants.pop() if len(found) == 1 and len(tenants) == 1 else None
+
+    def _by_name_locked(self) -> dict[str, list[str]]:
+        if self._names[0] != self._apps_version:
+            index: dict[str, list[str]] = {}
+            for guid, app in self._apps.items():
+                index.setdefault(text(app.get("name")), []).append(guid)
+            self._names = (self._apps_version, index)
+        return self._names[1]
+
+    def _tenant_locked(self, app: Json) -> tuple[str, str] | None:
+        space, org_guid = self._spaces.get(text(dig(app, "relationships", "space", "data", "guid")), ("", ""))
+        org = self._orgs.get(org_guid, "")
+        return (org, space) if org and space else None
 
     def app_guids(self) -> list[str]:
         with self._lock:

@@ -1,6 +1,6 @@
 """``CloudFoundryPlatform``: both platform seams (:class:`~platforms.base.Platform` discovery and
-:class:`~platforms.base.Remediable` actions), and :class:`~platforms.base.EventSource` (CC audit events), on
-the Cloud Controller v3 API.
+:class:`~platforms.base.Remediable` actions), :class:`~platforms.base.EventSource` (CC audit events) and
+:class:`~platforms.base.TenantResolver` (an app's org and space), on the Cloud Controller v3 API.
 
 App key: the app's **GUID**. Every answer names apps by GUID (``apps()``, ``Instance.app``,
 ``Deployment.app``, ``PlatformEvent.app``); every call accepts a GUID, ``org/space/name``, or a bare name
@@ -64,6 +64,8 @@ are in ``paramedic_cf_discovery_cc_calls``.
 from __future__ import annotations
 
 import json
+import logging
+import threading
 import time
 from collections.abc import Callable, Mapping
 
@@ -88,6 +90,8 @@ from platforms.cloudfoundry.errors import (
 from platforms.config import CloudFoundryPlatformConfig
 
 __all__ = ["INSTANCE_STATES", "CloudFoundryPlatform"]
+
+log = logging.getLogger("platforms.cloudfoundry")
 
 INSTANCE_STATES = frozenset({"RUNNING", "CRASHED", "STARTING", "STOPPING", "DOWN"})
 _ENDED = frozenset({"CANCELING", "CANCELED", "SUPERSEDED"})
@@ -202,6 +206,8 @@ class CloudFoundryPlatform:
             wall_clock=wall_clock,
         )
         self._inv = Inventory(self.cc, config, clock)
+        self._tenant_lock = threading.Lock()
+        self._tenant_sync_after = float("-inf")  # tenant_of refreshes the app listing at most once per TTL
         self._jobs = JobWaiter(
             self.cc,
             self._metrics,
@@ -226,13 +232,23 @@ class CloudFoundryPlatform:
         return self._inv.record(self._inv.resolve(app, "app_labels")).labels()
 
     def tenant_of(self, app: str) -> tuple[str, str] | None:
-        """:class:`platforms.base.TenantResolver`: the (org, space) of the app ``app`` names; None when no
-        visible app (or several) has that key, or the CC cannot be asked (never a guess)."""
-        try:
-            rec = self._inv.record(self._inv.resolve(app, "tenant_of"))
-        except CloudFoundryError:
-            return None
-        return (rec.org, rec.space) if rec.org and rec.space else None
+        """:class:`platforms.base.TenantResolver`: (org, space) of the app ``app`` names (GUID,
+        ``org/space/name`` or a name exactly one visible app has), or None (no such app, several, or the CC
+        cannot be asked). Answered from the app listing discovery keeps: the listing is brought up to date
+        at most once per ``app_cache_ttl_s`` whoever asks, so a caller fed by strangers (the log pipeline)
+        cannot spend the CC request budget remediation relies on."""
+        now = self._clock()
+        with self._tenant_lock:
+            due = self._inv.sync_age() > self._cfg.app_cache_ttl_s and now >= self._tenant_sync_after
+            if due:  # also after a failed listing: one attempt per TTL, not one per caller
+                self._tenant_sync_after = now + self._cfg.app_cache_ttl_s
+        if due:
+            try:
+                with discovery_priority():
+                    self._inv.sync(apps_only=True)
+            except CloudFoundryError as exc:
+                log.warning("tenant_of: cannot list apps (answering from the last listing): %s", exc)
+        return self._inv.tenant(app)
 
     def _processes(self, app_guid: str, ptype: str) -> list[Json]:
         found = self.cc.list(f"/v3/apps/{app_guid}/processes", "/v3/apps/:guid/processes", {"types": ptype})

@@ -5,7 +5,9 @@ supervisord (process state, PID) and from HAProxy's runtime API (router status, 
 removes targets without a config edit. Actions (``scale``, restarts, revisions, blue-green deployments,
 ``rollback``) take the state lock, persist the desired state first, then reconcile supervisord and HAProxy to
 it — idempotently, so a retried action completes a half-done one. Safe to call from any thread and from
-several processes at once. Implements :class:`platforms.base.Platform` and :class:`platforms.base.Remediable`.
+several processes at once. Implements :class:`platforms.base.Platform` and :class:`platforms.base.Remediable`,
+and :class:`platforms.base.TenantResolver` from ``platform.local.spaces`` (app targets then carry ``org`` and
+``space``).
 
 Instance states (``app_instances``), CC-style from supervisord's process state and HAProxy's server status:
 RUNNING (process RUNNING and server UP), STARTING (process STARTING), CRASHED (EXITED, FATAL, BACKOFF),
@@ -19,7 +21,7 @@ from __future__ import annotations
 import contextlib
 import sys
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -43,7 +45,7 @@ from platforms.local.haproxy_runtime import HAProxyRuntime, ServerStatus
 from platforms.local.state import AppSpec, DeploymentSpec, InstanceSpec, PlatformState, StateDir, free_port
 from platforms.local.supervisor_client import ProcessInfo, SupervisorClient
 from platforms.local.supervisor_config import program_name
-from platforms.spaces import SpaceMap
+from platforms.tenancy import ORG_LABEL, SPACE_LABEL
 
 __all__ = ["MAX_INSTANCES", "InstanceInfo", "LocalPlatform", "cc_state"]
 
@@ -103,12 +105,12 @@ class LocalPlatform:
         timeout_s: float = 5.0,
         registry: CollectorRegistry = prometheus_client.REGISTRY,
         replace_wait_s: float = 15.0,
-        spaces: Mapping[str, Sequence[str]] | None = None,
+        tenants: Mapping[str, tuple[str, str]] | None = None,
     ) -> None:
-        """``replace_wait_s``: how long a rollback waits for its new instances before removing the old.
-        ``spaces``: ``{"org/space": [app, ...]}`` (config ``platform.spaces``) for :meth:`tenant_of`."""
+        """``replace_wait_s``: how long a rollback waits for its new instances before removing the old;
+        ``tenants``: app -> (org, space) (``platform.local.spaces``; apps not in it belong to no space)."""
         self.paths = StateDir(state_dir)
-        self.spaces = SpaceMap(spaces)
+        self._tenants = dict(tenants or {})
         self._python = python
         self.replace_wait_s = replace_wait_s
         self._metrics = platform_metrics(registry)
@@ -125,8 +127,12 @@ class LocalPlatform:
         return [a.name for a in self.state().apps]
 
     def tenant_of(self, app: str) -> tuple[str, str] | None:
-        """:class:`platforms.base.TenantResolver`: the app's (org, space) from ``platform.spaces``."""
-        return self.spaces.tenant_of(app)
+        """:class:`platforms.base.TenantResolver`: (org, space) of ``app`` from the config (no I/O)."""
+        return self._tenants.get(app)
+
+    def _tenant_labels(self, app: str) -> dict[str, str]:
+        tenant = self._tenants.get(app)
+        return {} if tenant is None else {ORG_LABEL: tenant[0], SPACE_LABEL: tenant[1]}
 
     def _app(self, state: PlatformState, app: str, call: str) -> AppSpec:
         spec = state.app(app)
@@ -171,7 +177,8 @@ class LocalPlatform:
 
     def discover(self) -> list[DiscoveredTarget]:
         """Router (job=router), node exporter (job=node) and every app instance (job=app, with the
-        ``revision`` it runs as a target label: blue-green gates compare revisions by it)."""
+        ``revision`` it runs as a target label: blue-green gates compare revisions by it, and ``org`` and
+        ``space`` when the app is in one of ``platform.local.spaces``)."""
         state = self.state()
         procs = {p["name"]: p for p in self.supervisor.processes()}
         servers = self._router_servers()
@@ -196,6 +203,7 @@ class LocalPlatform:
                             "app": app.name,
                             "app_instance": str(inst.index),
                             "revision": inst.revision,
+                            **self._tenant_labels(app.name),
                             "__meta_local_component": "app",
                             "__meta_local_cell": CELL,
                             "__meta_local_program": info.program,

@@ -37,7 +37,6 @@ from paramedic.auth import TokenStore, install
 from paramedic.config import AuthConfig
 from platforms.cf_sim.foundation import CFApp, default_foundation
 from platforms.config import LocalPlatformConfig
-from platforms.spaces import SpaceMap
 from platforms.tenancy import Scope, parse_grant
 from remediation._metrics import RemediationMetrics
 from remediation._tenancy import Tenants
@@ -88,12 +87,12 @@ def _local_flavor() -> Flavor:
             },
         }
     )
-    spaces = SpaceMap(cfg.spaces)
+    tenants = cfg.tenants()
     return Flavor(
         "local",
         key=lambda a: a.local_app,
         labels=lambda a: {"app": a.local_app},
-        resolver=spaces.tenant_of,
+        resolver=tenants.get,
         app_label="app",
     )
 
@@ -489,9 +488,9 @@ def test_a_journal_from_before_tenancy_is_migrated_and_its_records_are_the_found
 @pytest.mark.parametrize(
     ("spaces", "error"),
     [
-        ({"acme": ["api"]}, "spaces['acme']: expected ORG/SPACE"),
-        ({"acme/prod/x": ["api"]}, "spaces['acme/prod/x']"),
-        ({"acme/prod": ["api"], "acme/dev": ["api"]}, "app 'api' is already in space 'acme/prod'"),
+        ({"acme": ["api"]}, "'acme': name a space, ORG/SPACE"),
+        ({"acme/prod/x": ["api"]}, "'acme/prod/x': expected ORG or ORG/SPACE"),
+        ({"acme/prod": ["api"], "acme/dev": ["api"]}, "app 'api' is already in space acme/prod"),
     ],
 )
 def test_local_spaces_config_is_validated(spaces: dict[str, list[str]], error: str) -> None:
@@ -503,7 +502,9 @@ def test_local_spaces_config_is_validated(spaces: dict[str, list[str]], error: s
 def test_local_platform_answers_tenants_from_its_spaces(tmp_path: Path) -> None:
     from platforms.local import LocalPlatform  # noqa: PLC0415 - only this test needs the adapter
 
-    platform = LocalPlatform(tmp_path, registry=CollectorRegistry(), spaces={"acme/prod": ["api-acme-prod"]})
+    platform = LocalPlatform(
+        tmp_path, registry=CollectorRegistry(), tenants={"api-acme-prod": ("acme", "prod")}
+    )
     assert platform.tenant_of("api-acme-prod") == ("acme", "prod")
     assert platform.tenant_of("router") is None
 
