@@ -59,12 +59,13 @@ def _probe(demo: Demo, tenants: dict[str, Any], who: str) -> Probe:
     space, _, token = tenants[who]
     other_space, other_app, _ = tenants["b" if who == "a" else "a"]
     org, space_name = space.split("/")
-    foreign = (f'"{other_app}"', f'"{other_space.split("/")[1]}"')
-    return Probe(demo.api, token, demo.admin_token, org, space_name, foreign)
+    return Probe(
+        demo.api, token, demo.admin_token, org, space_name, (other_app,), (other_space.split("/")[1],)
+    )
 
 
 def _pending(demo: Demo, app: str) -> list[dict[str, Any]]:
-    probe = Probe(demo.api, demo.admin_token, demo.admin_token, "", "", ())
+    probe = Probe(demo.api, demo.admin_token, demo.admin_token, "", "", ())  # the admin's own view
     actions = probe.get_json("/api/v1/actions", admin=True, status="pending_approval")["actions"]
     return [a for a in actions if a["target"]["app"] == app]
 
