@@ -33,7 +33,9 @@ from platforms.cf_sim.runner import SimOptions
 from platforms.cf_sim.stack import CFStack, StackOptions
 from platforms.local.fault_client import inject_fault
 from platforms.local.smtp_sink import list_mails
+from platforms.tenancy import parse_grant
 from tests.support.servers import ManagedProcess, free_port, require_binary, wait_http, wait_until
+from tests.tenancy.attacks import Probe
 
 pytestmark = pytest.mark.integration
 
@@ -42,6 +44,7 @@ INTERVAL_S = 1.0
 FOUNDATION = default_foundation()
 ACME = next(a for a in FOUNDATION.apps if (a.org, a.space, a.name) == ("acme", "prod", "api"))
 GLOBEX = next(a for a in FOUNDATION.apps if (a.org, a.space, a.name) == ("globex", "prod", "api"))
+ACME_WEB = {a.guid for a in FOUNDATION.apps if (a.org, a.space, a.name) == ("acme", "prod", "web")}
 
 
 @dataclass
@@ -51,6 +54,7 @@ class Story:
     token: str
     mail_dir: Path
     serve: ManagedProcess
+    data: Path
 
     def get(self, path: str, **params: Any) -> Any:
         headers = {"Authorization": f"Bearer {self.token}"}
@@ -147,7 +151,7 @@ def story(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Story]:
             try:
                 api = f"http://127.0.0.1:{http_port}"
                 wait_http(f"{api}/-/ready", 60, serve)
-                yield Story(cf, api, token, tmp / "mail", serve)
+                yield Story(cf, api, token, tmp / "mail", serve, data)
             finally:
                 serve.stop(20)
     finally:
@@ -224,6 +228,44 @@ def test_errors_fault_alert_email_rolling_restart_verified_twin_untouched(story:
     assert {e["type"] for e in twin_events} <= {"audit.app.create", "audit.app.droplet.create"}, twin_events
     assert story.pids(GLOBEX) == twin_pids  # the same processes: never restarted
     assert story.pids(ACME) != acme_pids  # the erroring instances were replaced
+
+
+def _space_probe(story: Story, org: str, space: str) -> Probe:
+    """An operator token of ``org/space`` and what it must never see: the other spaces' app GUIDs, the names
+    of the other orgs and spaces (the shared name ``api`` is everyone's, so GUIDs tell the apps apart)."""
+    token = TokenStore(story.data / "tokens.json").create(
+        f"{org}-{space}-operator", "operator", grants=[parse_grant(f"{org}/{space}", "operator")]
+    )
+    others = [a for a in FOUNDATION.apps if (a.org, a.space) != (org, space)]
+    names = {a.org for a in others if a.org != org} | {a.space for a in others if a.space != space}
+    return Probe(
+        story.api, token, story.token, org, space, tuple(a.guid for a in others), tuple(sorted(names))
+    )
+
+
+def test_tenancy_on_the_foundation_a_space_sees_and_does_nothing_of_another(story: Story) -> None:
+    """Issue 14's attacks on the CF demo, after the story (acme/prod/api erred, alerted and was restarted):
+    globex/prod's operator, whose app has the same name ``api``, gets nothing of acme's; acme/prod's operator
+    sees its own alert history and action and nothing of globex's."""
+    globex = _space_probe(story, "globex", "prod")
+    acme = _space_probe(story, "acme", "prod")
+    acme_actions = acme.check_actions()
+    assert acme_actions and all(a["target"]["app"] in {ACME.guid, *ACME_WEB} for a in acme_actions)
+    assert globex.check_promql() > 0 and acme.check_promql() > 0
+    globex.check_series_and_labels()
+    acme.check_series_and_labels()
+    assert globex.check_logs() > 0
+    assert globex.check_tail() >= 0  # (globex's app may be idle now: what arrives must be its own)
+    globex.check_alerts()
+    globex.check_silences()
+    assert globex.check_actions() == []
+    for action in acme_actions:
+        globex.refused_foreign_action(action["id"])
+    # the same-named app of the other space is not globex's app page, timeline or log context
+    assert globex.call("GET", f"/apps/{ACME.guid}").status_code == 404
+    now = time.time()
+    events = globex.call("GET", f"/apps/{ACME.guid}/events.json", params={"start": now - 1800, "end": now})
+    assert events.status_code == 404
 
 
 def test_dashboards_and_timeline_on_the_foundation(story: Story) -> None:

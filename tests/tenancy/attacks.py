@@ -9,6 +9,7 @@ anything in :attr:`Probe.foreign` (other tenants' app names, GUIDs, org/space na
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from dataclasses import dataclass
@@ -46,6 +47,7 @@ class Probe:
     space: str
     foreign_apps: tuple[str, ...]  # other tenants' app keys (names that are theirs only, GUIDs)
     foreign_names: tuple[str, ...] = ()  # other tenants' org/space names (where not also the tenant's own)
+    settle_s: float = 5.0  # queries are compared at this many seconds ago (samples written late have landed)
 
     # -- plumbing ----------
 
@@ -72,6 +74,14 @@ class Probe:
     # -- metrics ----------
 
     def _vector(self, query: str, at: float, *, admin: bool = False) -> list[tuple[str, str]]:
+        """The query's answer at ``at``, sorted; a query Prometheus refuses on the data (422, e.g. duplicate
+        label sets once ``__name__`` is dropped) answers its error, which must then be the same on both
+        sides."""
+        resp = self.call("GET", "/api/v1/query", admin=admin, params={"query": query, "time": at})
+        if resp.status_code == 422:
+            if not admin:
+                self.assert_clean(resp.text, f"query {query!r}")
+            return [("error", resp.json()["error"])]
         data = self.get_json("/api/v1/query", admin=admin, query=query, time=at)["data"]
         if data["resultType"] == "scalar":
             return [("", data["result"][1])]
@@ -80,14 +90,17 @@ class Probe:
     def check_promql(self) -> int:
         """Each escape as the tenant equals the same query over the tenant's own series as the admin (the
         tenant matchers added by hand to every selector); returns how many series the tenant saw in all."""
-        at = round(time.time() - 5, 3)
+        at = round(time.time() - self.settle_s, 3)
         seen = 0
         for template in PROMQL_ESCAPES:
             query = template.replace("{org}", self.org).replace("{space}", self.space)
             mine = self._vector(query, at)
             fenced = _fence(query, self.own)
             theirs = self._vector(fenced, at, admin=True)
-            assert mine == theirs, f"{query!r} as {self.org}/{self.space}: {mine[:3]} != admin's {theirs[:3]}"
+            extra, missing = sorted(set(mine) - set(theirs)), sorted(set(theirs) - set(mine))
+            assert mine == theirs, (
+                f"{query!r} as {self.org}/{self.space}: more {extra[:3]}, fewer {missing[:3]}"
+            )
             seen += len(mine)
         # absent() answers the same for another tenant's series as for a series that exists nowhere (its
         # answer echoes the query's own equality labels: that names what the tenant wrote, nothing more)
@@ -144,23 +157,28 @@ class Probe:
         return int(admin)
 
     def check_tail(self, seconds: float = 8.0) -> int:
-        """An SSE tail of ``*``: every line it delivers is the tenant's; returns how many arrived."""
+        """An SSE tail of ``*`` for ``seconds``: every line it delivers is the tenant's; returns how many
+        arrived (a quiet stream ends the window by its read timeout)."""
         got = 0
         headers = {"Authorization": f"Bearer {self.token}", "Accept": "text/event-stream"}
         deadline = time.monotonic() + seconds
+        timeout = httpx.Timeout(10.0, read=seconds)
         with (
-            httpx.Client(timeout=httpx.Timeout(seconds + 5)) as client,
+            httpx.Client(timeout=timeout) as client,
             client.stream("GET", f"{self.api}/api/v1/logs/tail", params={"q": "*"}, headers=headers) as resp,
+            contextlib.suppress(httpx.ReadTimeout),
         ):
             assert resp.status_code == 200, resp.status_code
+            event = ""
             for line in resp.iter_lines():
-                if line.startswith("data:"):
+                if line.startswith("event:"):
+                    event = line[6:].strip()
+                elif line.startswith("data:"):
                     self.assert_clean(line, "tail")
-                    event = json.loads(line[5:])
-                    labels = event.get("labels") or {}
-                    if labels:
-                        assert (labels.get("org"), labels.get("space")) == (self.org, self.space), event
-                        got += 1
+                if line.startswith("data:") and event == "log":
+                    labels = json.loads(line[5:]).get("labels") or {}
+                    assert (labels.get("org"), labels.get("space")) == (self.org, self.space), line
+                    got += 1
                 if time.monotonic() > deadline:
                     break
         return got
