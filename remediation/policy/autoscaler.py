@@ -38,14 +38,18 @@ __all__ = [
 ]
 
 DEFAULT_METRIC_MAP: dict[str, str] = {
-    "memoryused": 'avg by (app) (memory{app="$app"}) / 1048576',  # MB
-    "memoryutil": 'avg by (app) (memory{app="$app"} / memory_quota{app="$app"}) * 100',
-    "cpu": 'avg by (app) (cpu{app="$app"})',
-    "cpuutil": 'avg by (app) (cpu_entitlement{app="$app"})',
-    "diskutil": 'avg by (app) (disk{app="$app"} / disk_quota{app="$app"}) * 100',
-    "responsetime": 'avg by (app) (haproxy_backend_response_time_average_seconds{app="$app"}) * 1000',  # ms
-    "throughput": 'sum by (app) (rate(haproxy_backend_http_responses_total{app="$app"}[1m]))',  # req/s
-    "custom": 'avg by (app) ($metric{app="$app"})',
+    "memoryused": 'avg by (org, space, app) (memory{app="$app"}) / 1048576',  # MB
+    "memoryutil": 'avg by (org, space, app) (memory{app="$app"} / memory_quota{app="$app"}) * 100',
+    "cpu": 'avg by (org, space, app) (cpu{app="$app"})',
+    "cpuutil": 'avg by (org, space, app) (cpu_entitlement{app="$app"})',
+    "diskutil": 'avg by (org, space, app) (disk{app="$app"} / disk_quota{app="$app"}) * 100',
+    # ms
+    "responsetime": (
+        'avg by (org, space, app) (haproxy_backend_response_time_average_seconds{app="$app"}) * 1000'
+    ),
+    # req/s
+    "throughput": 'sum by (org, space, app) (rate(haproxy_backend_http_responses_total{app="$app"}[1m]))',
+    "custom": 'avg by (org, space, app) ($metric{app="$app"})',
 }
 _BUILTIN = set(DEFAULT_METRIC_MAP) - {"custom"}
 _DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")

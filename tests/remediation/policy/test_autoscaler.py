@@ -27,9 +27,9 @@ def test_full_policy_converts_to_rules_and_policies() -> None:
         "Autoscaler_checkout_responsetime_out_1",
         "Autoscaler_checkout_queue_depth_out_2",
     ]
-    assert rules[0]["expr"] == 'avg by (app) (memory{app="checkout"}) / 1048576 < 30'
+    assert rules[0]["expr"] == 'avg by (org, space, app) (memory{app="checkout"}) / 1048576 < 30'
     assert rules[0]["for"] == "600s"
-    assert rules[2]["expr"] == 'avg by (app) (queue_depth{app="checkout"}) > 100'
+    assert rules[2]["expr"] == 'avg by (org, space, app) (queue_depth{app="checkout"}) > 100'
     # the rules file is a valid Prometheus/Paramedic rule file
     assert parse_groups(yaml.safe_dump(result.rules), "r.yaml")
     # the policies file loads and validates
