@@ -9,8 +9,9 @@ import itertools
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from prometheus_client import CollectorRegistry
 
-from alerting.dispatch import Matcher, SilenceError, matchers_match, parse_config
+from alerting.dispatch import Dispatcher, Matcher, SilenceError, matchers_match, parse_config
 from alerting.dispatch._route import build_route
 from alerting.dispatch.tenancy import (
     TenantMatcherMissingError,
@@ -20,6 +21,7 @@ from alerting.dispatch.tenancy import (
     silence_in_scope,
 )
 from platforms.tenancy import FOUNDATION, Grant, Scope
+from tests.alerting._dispatch_support import Clock, Recorders, alert
 
 ORGS, SPACES = ["acme", "globex", ""], ["prod", "dev", ""]
 WORLD = [
@@ -112,3 +114,42 @@ receivers: [{name: noc}, {name: acme}, {name: acme-prod}, {name: globex}, {name:
         "globex",
         "pager",
     ]
+
+
+_INHIBIT_BY_APP = """
+route: {receiver: team, group_by: [alertname]}
+receivers: [{name: team}]
+inhibit_rules:
+  - source_matchers: [severity="critical"]
+    target_matchers: [severity="warning"]
+    equal: [app]
+"""
+
+
+def test_a_tenants_alert_never_inhibits_another_tenants() -> None:
+    """Leak found by the attacker review: with ``equal: [app]``, a scoped operator of acme/prod posted a
+    critical alert labelled ``app="api"`` in its own space and muted globex/dev's warnings of its ``api``
+    (and any space's, or the foundation's, alert of that app name)."""
+    d = Dispatcher(parse_config(_INHIBIT_BY_APP), Recorders(), clock=Clock(), registry=CollectorRegistry())
+    warn = {"alertname": "Slow", "severity": "warning", "app": "api"}
+    targets = {
+        "other-space": {**warn, "org": "globex", "space": "dev"},
+        "same-org": {**warn, "org": "acme", "space": "dev"},
+        "foundation": dict(warn),
+        "own": {**warn, "org": "acme", "space": "prod"},
+        "db-of-a-tenant": {**warn, "app": "db", "org": "globex", "space": "dev"},
+    }
+    d.put([alert(**labels) for labels in targets.values()])
+    d.put([alert(alertname="Evil", severity="critical", app="api", org="acme", space="prod")])
+    d.put([alert(alertname="NodeDown", severity="critical", app="db")])  # the foundation's
+    state = {v.alert.labels["alertname"] + repr(sorted(v.alert.labels.items())): v for v in d.alerts()}
+    by_name = {
+        name: next(v for v in state.values() if v.alert.labels == labels) for name, labels in targets.items()
+    }
+    assert {n: v.status.state for n, v in by_name.items()} == {
+        "other-space": "active",
+        "same-org": "active",
+        "foundation": "active",
+        "own": "suppressed",  # a tenant's alert still inhibits its own space's, as configured
+        "db-of-a-tenant": "suppressed",  # the foundation's alert inhibits as configured
+    }
