@@ -79,6 +79,8 @@ class SessionLogin:
             self.refusals.labels("login_busy").inc()
             raise LoginRefusedError(503, 1, "The server is busy checking other log-ins: try again.") from None
         try:
+            # read before the password is checked: a user replaced meanwhile ends this session at first use
+            credential = self.users.credential(name)
             principal = await self._hashers.run(lambda: self.users.authenticate(name, password))
         finally:
             self._hashes.release()
@@ -88,7 +90,7 @@ class SessionLogin:
             return None
         self.throttle.success(name)
         self.attempts.labels("success").inc()
-        session_id, _ = self.sessions.create(principal.name)
+        session_id, _ = self.sessions.create(principal.name, credential=credential)
         return session_id
 
     def logout(self, session_id: str) -> None:

@@ -235,6 +235,9 @@ class AuthMiddleware:
         if principal is None:  # the user was deleted: end the session
             self.sessions.delete_user(session.user)
             return None
+        if session_id and session.credential != self.users.credential(session.user):  # replaced since
+            self.sessions.delete(session_id)  # this log-in (a new password or new grants): log in again
+            return None
         return session, principal
 
 

@@ -10,8 +10,12 @@ no signature; the store keys sessions by the id's sha256, so the ids are not in 
 session has a synchronizer CSRF token (checked by the middleware on every state-changing request that the
 cookie authenticates), an idle timeout (sliding) and an absolute lifetime. Thread-safe.
 
-A password user's session holds only the user name: the middleware looks the user (role and grants) up in
-the user file on every request. A single sign-on session (:mod:`._sso`) holds its **principal** (name, role,
+A password user's session holds only the user name and its credential at log-in (a digest of the password
+hash): the middleware looks the user (role and grants) up in the user file on every request, and ends the
+session when the credential changed (``paramedic user create --replace``: a session opened with the old
+password, perhaps by whoever the password leaked to, does not outlive it).
+
+A single sign-on session (:mod:`._sso`) holds its **principal** (name, role,
 scope as the identity provider's roles gave them at log-in) and ends at ``expires_at`` at the latest (the
 provider's token expiry), besides the idle timeout and the absolute lifetime.
 """
@@ -40,6 +44,7 @@ class Session:
     last_seen: float
     principal: Principal | None = None  # single sign-on: who, fixed at log-in; None: look ``user`` up
     expires_at: float | None = None  # single sign-on: the provider's token expiry (epoch seconds)
+    credential: str | None = None  # password log-in: the user's credential (``UserStore.credential``) then
 
 
 def _key(session_id: str) -> str:
@@ -61,13 +66,18 @@ class SessionStore:
         self._sessions: dict[str, Session] = {}
 
     def create(
-        self, user: str, *, principal: Principal | None = None, expires_at: float | None = None
+        self,
+        user: str,
+        *,
+        principal: Principal | None = None,
+        expires_at: float | None = None,
+        credential: str | None = None,
     ) -> tuple[str, Session]:
         """A new session for ``user``: (the id for the cookie, the session). ``principal`` and ``expires_at``
         for a single sign-on session (see the module docstring)."""
         now = self._clock()
         session_id = secrets.token_urlsafe(32)
-        session = Session(user, secrets.token_urlsafe(32), now, now, principal, expires_at)
+        session = Session(user, secrets.token_urlsafe(32), now, now, principal, expires_at, credential)
         with self._lock:
             self._prune(now)
             if len(self._sessions) >= self.max_sessions:  # drop the least recently used

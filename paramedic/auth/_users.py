@@ -9,6 +9,7 @@ once. Thread-safe within one process; writes are atomic.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import threading
 from collections.abc import Sequence
@@ -113,6 +114,14 @@ class UserStore:
             self._load()
             info = self._users.get(name)
         return None if info is None else info.principal()
+
+    def credential(self, name: str) -> str | None:
+        """A digest of ``name``'s password hash as the file says now (None: no such user): a session opened
+        with one password ends when it differs (the user was replaced, with a new password or grants)."""
+        with self._lock:
+            self._load()
+            info = self._users.get(name)
+        return None if info is None else hashlib.sha256(info.password_hash.encode()).hexdigest()
 
     def authenticate(self, name: str, password: str) -> Principal | None:
         """The principal when ``password`` is ``name``'s; None otherwise (same cost for unknown names)."""

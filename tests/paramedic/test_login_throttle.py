@@ -90,6 +90,9 @@ class SlowUsers:
         self.release = threading.Event()
         self.threads: list[int] = []
 
+    def credential(self, name: str) -> str | None:
+        return "c"
+
     def authenticate(self, name: str, password: str) -> Principal | None:
         self.threads.append(threading.get_ident())
         assert self.release.wait(10)

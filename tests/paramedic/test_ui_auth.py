@@ -200,9 +200,26 @@ def test_deleted_user_loses_the_session_and_role_changes_apply(client: TestClien
     users = UserStore(tmp_path / "users.json")
     users.create("operator", "viewer", PASSWORDS["operator"], replace=True)
     demoted = client.post("/api/v2/silences", json=SILENCE, headers={"X-CSRF-Token": csrf})
+    assert demoted.status_code in (401, 403)  # the replaced user's session ended (below)
+    assert client.get("/alerts").status_code == 303
+    csrf = login(client, "operator")  # logged in again: the new role applies
+    demoted = client.post("/api/v2/silences", json=SILENCE, headers={"X-CSRF-Token": csrf})
     assert demoted.status_code == 403
     users.delete("operator")
     assert client.get("/alerts").status_code == 303
+
+
+def test_replacing_a_user_ends_the_sessions_of_its_old_password(client: TestClient, tmp_path: Path) -> None:
+    """Leak found by the attacker review: ``paramedic user create --replace`` (a new password, say after the
+    old one leaked, or other grants) left every session opened with the old password alive until it idled
+    out (8 h), with the new user's role and scope."""
+    login(client, "viewer")
+    assert client.get("/alerts").status_code == 200
+    UserStore(tmp_path / "users.json").create("viewer", "viewer", "a-new-password-123", replace=True)
+    assert client.get("/alerts").status_code == 303  # back to the log-in page
+    assert client.get("/alerts").status_code == 303  # and the session is gone for good
+    login(client, "viewer", "a-new-password-123")
+    assert client.get("/alerts").status_code == 200
 
 
 def test_sessions_expire_idle_and_absolute() -> None:
