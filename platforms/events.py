@@ -36,7 +36,7 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter
 
-from platforms.base import EventSource, PlatformError, PlatformEvent
+from platforms.base import EventSource, PlatformError, PlatformEvent, TenantResolver
 from platforms.instrument import per_registry
 
 __all__ = ["EventsAnswer", "PlatformEventFeed", "event_feed", "event_record", "summarize_events"]
@@ -157,6 +157,13 @@ class PlatformEventFeed:
         events = [e for e in answer.events if since <= e.time <= until][-limit:]
         self._fams.events.inc(len(events))
         return EventsAnswer(events, answer.note)
+
+    def tenant_of(self, app: str) -> tuple[str, str] | None:
+        """The platform's (org, space) of ``app`` when the source is a
+        :class:`~platforms.base.TenantResolver`, else None (unknown): an alert's explainer shows a tenant's
+        alert the events of an app only when the platform puts that app in the alert's org/space."""
+        source = self._source
+        return source.tenant_of(app) if isinstance(source, TenantResolver) else None
 
     def summary(self, app: str, since: float, until: float) -> tuple[list[str], str]:
         """:func:`summarize_events` of the app's events in ``[since, until]`` as of ``until``, and the note

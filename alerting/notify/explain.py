@@ -21,6 +21,13 @@ platform``) and summed up for the window before the alert (``platform_summary``,
 instance 1 in the last 10 min"); unreadable, they leave a ``platform_note``. Every part is best effort: a
 failing source is logged and left empty, so explaining never blocks a notification. Sources are synchronous
 and are called in a worker thread.
+
+Tenancy: an alert's expression and labels are its sender's choice (a scoped operator may post alerts of its
+spaces, with any annotations and ``generatorURL``), and the explanation goes to the alert's receivers. So for
+an alert with an ``org`` label (a tenant's), the chart queries run over the store scoped to that org/space
+(:func:`metrics_store.scoped.scoped`; an engine that cannot be scoped charts nothing), and the platform
+events of its app are listed only when the platform puts that app in the alert's org/space (a reader
+without ``tenant_of`` lists none). The foundation's alerts are explained over everything, as before.
 """
 
 from __future__ import annotations
@@ -43,6 +50,7 @@ from alerting.model import Alert
 from metrics_store.base import Querier
 from metrics_store.model import METRIC_NAME
 from metrics_store.promql import Engine, Matrix, QueryError, parse, unmask
+from metrics_store.scoped import scoped
 from platforms.tenancy import FOUNDATION, ORG_LABEL, SPACE_LABEL, Grant, Scope
 
 __all__ = [
@@ -214,10 +222,11 @@ class QueryExplainer:
         if expr is not None:
             chart_expr, derived = _split_comparison(expr)
             threshold = threshold if threshold is not None else derived
-            out.series = self._series(chart_expr, alert.labels, start, end)
+            engine = self._engine_for(_alert_scope(alert.labels))
+            out.series = self._series(engine, chart_expr, alert.labels, start, end)
         value = _float(alert.annotations.get("value"))
         if value is None and expr is not None:
-            value = self._value_at_start(chart_expr, alert.labels, starts)
+            value = self._value_at_start(engine, chart_expr, alert.labels, starts)
         if value is None and out.series:
             value = _value_at(out.series[0][1], starts.timestamp())
         if value is not None:
@@ -229,18 +238,35 @@ class QueryExplainer:
             out.log_patterns = self._log_patterns(app, _alert_scope(alert.labels), start, end)
             out.events = self._recent_events(app, start, end)
         app_key = alert.labels.get("app_guid") or app
-        if app_key and self._platform_events is not None:
-            self._add_platform_events(self._platform_events, out, app_key, (start, starts, end))
+        reader = self._platform_events
+        if app_key and reader is not None and _events_visible(reader, app_key, _alert_scope(alert.labels)):
+            self._add_platform_events(reader, out, app_key, (start, starts, end))
         out.links = self._links(alert, app)
         return out
 
+    def _engine_for(self, scope: Scope) -> RangeQueryEngine | None:
+        """The engine an alert of ``scope`` is charted with: the store scoped to its org/space (None when
+        the engine cannot be scoped: nothing is charted rather than everything)."""
+        if scope.is_foundation:
+            return self._engine
+        if isinstance(self._engine, Engine):
+            return self._engine.with_querier(scoped(self._engine.querier, scope))
+        return None
+
     def _series(
-        self, expr: str, alert_labels: Mapping[str, str], start: datetime, end: datetime
+        self,
+        engine: RangeQueryEngine | None,
+        expr: str,
+        alert_labels: Mapping[str, str],
+        start: datetime,
+        end: datetime,
     ) -> list[tuple[dict[str, str], list[tuple[float, float]]]]:
+        if engine is None:
+            return []
         start_ms, end_ms = int(start.timestamp() * 1000), int(end.timestamp() * 1000)
         step_ms = max(1000, (end_ms - start_ms) // (self._points - 1))
         try:
-            matrix = self._engine.range_query(expr, start_ms, end_ms, step_ms)
+            matrix = engine.range_query(expr, start_ms, end_ms, step_ms)
         except QueryError as exc:
             log.warning("explain: query %r failed: %s", expr, exc)
             return []
@@ -255,12 +281,16 @@ class QueryExplainer:
         ]
         return (agreeing or series)[: self._max_series]
 
-    def _value_at_start(self, expr: str, alert_labels: Mapping[str, str], starts: datetime) -> float | None:
+    def _value_at_start(
+        self, engine: RangeQueryEngine | None, expr: str, alert_labels: Mapping[str, str], starts: datetime
+    ) -> float | None:
         """The charted expression evaluated exactly at the firing time (the chart's grid is too coarse: its
         point before ``startsAt`` can predate the change that fired the alert)."""
+        if engine is None:
+            return None
         t_ms = int(starts.timestamp() * 1000)
         try:
-            matrix = self._engine.range_query(expr, t_ms, t_ms, 1000)
+            matrix = engine.range_query(expr, t_ms, t_ms, 1000)
         except QueryError as exc:
             log.debug("explain: value query %r failed: %s", expr, exc)
             return None
@@ -344,6 +374,22 @@ class QueryExplainer:
         if runbook:
             links["Runbook"] = runbook
         return links
+
+
+def _events_visible(reader: object, app: str, scope: Scope) -> bool:
+    """Whether an alert of ``scope`` may list the platform events of ``app``: always for the foundation's;
+    for a tenant's, only when the reader's ``tenant_of`` puts the app inside the scope."""
+    if scope.is_foundation:
+        return True
+    tenant_of = getattr(reader, "tenant_of", None)
+    if not callable(tenant_of):
+        return False
+    try:
+        found = tenant_of(app)
+    except Exception as exc:  # a best-effort source of any kind; logged, never fatal
+        log.warning("explain: tenant of %s unavailable: %s", app, exc)
+        return False
+    return isinstance(found, tuple) and len(found) == 2 and scope.sees(found[0], found[1])
 
 
 def _when(t: object) -> float:

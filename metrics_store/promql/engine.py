@@ -126,6 +126,11 @@ class Engine:
             budget=budget,
         )
 
+    @property
+    def querier(self) -> Querier:
+        """The store this engine reads (to build a tenant's engine over it with :meth:`with_querier`)."""
+        return self._querier
+
     def with_querier(self, querier: Querier, *, budget: SampleBudget | None = None) -> Engine:
         """The same engine (configuration and metrics) over another Querier (a tenant's
         :class:`~metrics_store.scoped.ScopedQuerier`), and another ``budget`` if given. Cheap (a shallow

@@ -105,3 +105,54 @@ def test_expressions_with_regex_matchers_split_back_to_their_own_text() -> None:
     assert 'code=~"5..|4\\\\d{2}"' in chart
     many = "x{" + ",".join(f'a=~"\\\\w{{0,200}}{i}"' for i in range(800)) + "} > 1"
     assert _split_comparison(many) == (many, None)  # over the regex-matcher cap: not charted, not parsed
+
+
+class TenantEvents:
+    """Platform events of any app, and the platform's tenant of each app (as ``PlatformEventFeed``)."""
+
+    def tenant_of(self, app: str) -> tuple[str, str] | None:
+        return {"checkout": ("demo", "team-a"), "catalog": ("demo", "team-b")}.get(app)
+
+    def summary(self, app: str, since: float, until: float) -> tuple[list[str], str]:
+        return [f"1 restart of {app}"], ""
+
+    def recent_events(
+        self, app: str, start: datetime, end: datetime, limit: int
+    ) -> Sequence[Mapping[str, Any]]:
+        return [{"kind": "restart", "time": STARTS - timedelta(minutes=2), "summary": f"restart of {app}"}]
+
+
+async def test_a_tenants_alert_is_explained_with_its_own_data_only() -> None:
+    """Leak found by the attacker review: a scoped operator posted an alert of its own space whose
+    ``__expr__`` (or generatorURL) named the foundation's or another space's series, and whose ``app`` named
+    another space's app; the email to its space's receiver charted those series and listed that app's
+    platform events (restarts, crashes, deployments)."""
+    store = MemoryStore()
+    t0 = int((STARTS - timedelta(hours=1)).timestamp() * 1000)
+    owners = {
+        "node_memory_MemAvailable_bytes": {},  # the foundation's
+        "app_mem_b": {"org": "demo", "space": "team-b", "app": "catalog"},
+        "app_mem_a": {"org": "demo", "space": "team-a", "app": "checkout"},
+    }
+    for name, extra in owners.items():
+        ref = store.series_ref(labels_from({"__name__": name, **extra}))
+        for i in range(0, 90 * 4):
+            store.append([ref], [t0 + i * 15_000], [42.0])
+    explainer = QueryExplainer(store, platform_events=TenantEvents(), clock=NOW.timestamp)
+
+    def alert(expr: str, app: str, **tenant: str) -> Alert:
+        return Alert({"alertname": "X", "app": app, **tenant}, {"__expr__": expr}, STARTS)
+
+    team_a = {"org": "demo", "space": "team-a"}
+    leak_expr = 'node_memory_MemAvailable_bytes or {space="team-b"}'
+    leak = await explainer.explain(alert(leak_expr, "catalog", **team_a))
+    assert leak.series == [] and "value" not in leak.values
+    assert leak.events == [] and leak.platform_summary == []
+    own = await explainer.explain(alert('{__name__=~"app_mem_.|node_.+"}', "checkout", **team_a))
+    assert [labels["__name__"] for labels, _ in own.series] == ["app_mem_a"]
+    assert [e["summary"] for e in own.events] == ["restart of checkout"]
+    # the foundation's alert (no org) is explained over everything, as before
+    everything = await explainer.explain(alert('{__name__=~"app_mem_.|node_.+"}', "catalog"))
+    names = sorted(labels["__name__"] for labels, _ in everything.series)  # those agreeing with app=catalog
+    assert names == ["app_mem_b", "node_memory_MemAvailable_bytes"]
+    assert [e["summary"] for e in everything.events] == ["restart of catalog"]
