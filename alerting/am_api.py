@@ -182,8 +182,14 @@ class AlertmanagerHandlers:
     one route (the factory only wires paths and the mutate guard to them), so a test can call it directly."""
 
     def __init__(
-        self, dispatcher: Dispatcher, silences: Silences | None = None, *, config_text: str | None = None
+        self,
+        dispatcher: Dispatcher,
+        silences: Silences | None = None,
+        *,
+        config_text: str | None = None,
+        tenant_of: Callable[[str], tuple[str, str] | None] | None = None,
     ) -> None:
+        self.tenant_of = tenant_of
         self.dispatcher = dispatcher
         self.silences = silences if silences is not None else dispatcher.silences
         self.clock = dispatcher.now
@@ -201,12 +207,17 @@ class AlertmanagerHandlers:
         if not isinstance(body, list):
             return _bad("body must be a list of alerts")
         alerts, errors = _postable_alerts(body)
-        foreign = [i for i, a in enumerate(alerts) if not scope.operates_labels(a.labels)]
+        foreign = [
+            i
+            for i, a in enumerate(alerts)
+            if not scope.operates_labels(a.labels) or self._misplaced(a, scope)
+        ]
         if foreign:
             self.dispatcher.count_tenant_refusal("post_alerts")
             return _bad(
                 f"{len(foreign)} of {len(alerts)} alerts are outside your scope ({scope.describe()}): "
-                f"their org/space labels must name a space you operate; nothing was stored",
+                "their org/space labels must name a space you operate, and their app one of its apps; "
+                "nothing was stored",
                 403,
             )
         refused = self.dispatcher.accept(alerts, scope) if alerts else 0
@@ -226,6 +237,20 @@ class AlertmanagerHandlers:
                 429,
             )
         return Response(status_code=200)
+
+    def _misplaced(self, alert: Alert, scope: Scope) -> bool:
+        """A tenant's alert naming (``app``/``app_guid``) an app the platform puts in another org/space than
+        the alert's labels say: routes or inhibition matching on ``app`` would reach that app's team."""
+        if scope.is_foundation or self.tenant_of is None:
+            return False
+        labels = alert.labels
+        for key in ("app_guid", "app"):
+            app = labels.get(key)
+            if app:
+                placed = self.tenant_of(app)
+                if placed is not None and placed != (labels.get("org", ""), labels.get("space", "")):
+                    return True
+        return False
 
     async def post_alerts(self, request: Request) -> Response:
         return await run_in_threadpool(self.ingest, await request.body(), scope_of(request))
@@ -448,8 +473,11 @@ def am_router(
     *,
     mutate_dependency: Callable[..., Any] | None = None,
     config_text: str | None = None,
+    tenant_of: Callable[[str], tuple[str, str] | None] | None = None,
 ) -> APIRouter:
-    h = AlertmanagerHandlers(dispatcher, silences, config_text=config_text)
+    """``tenant_of``: the platform's app -> (org, space); with it, a scoped principal's posted alert that
+    names another space's app is refused."""
+    h = AlertmanagerHandlers(dispatcher, silences, config_text=config_text, tenant_of=tenant_of)
     guard = [Depends(mutate_dependency)] if mutate_dependency is not None else []
     router = APIRouter(prefix="/api/v2")
     router.add_api_route("/alerts", h.post_alerts, methods=["POST"], dependencies=guard)

@@ -125,8 +125,10 @@ class AlertingService:
         clock: Callable[[], float] = time.time,
         query_limits: QueryLimits = DEFAULT_QUERY_LIMITS,
         platform_events: PlatformEventReader | None = None,
+        tenant_of: Callable[[str], tuple[str, str] | None] | None = None,
     ) -> None:
         self.base_dir = base_dir
+        self.tenant_of = tenant_of
         self.rules_config, self.alerting_config = rules, alerting
         self.window: RecentWindow | None = None
         self.appender: Appender = store
@@ -203,7 +205,7 @@ class AlertingService:
         if self.rules is not None:
             out.append(rules_router(self.rules))
         if self.dispatcher is not None:
-            out.append(am_router(self.dispatcher, config_text=self._config_text()))
+            out.append(am_router(self.dispatcher, config_text=self._config_text(), tenant_of=self.tenant_of))
         return out
 
     def _config_text(self) -> str:

@@ -126,6 +126,7 @@ class Paramedic:
                     registry=registry,
                     query_limits=config.metrics_store.query,
                     platform_events=self.platform_events,
+                    tenant_of=tenant_of(self.platform),
                 )
             except BaseException:
                 self.store.close()

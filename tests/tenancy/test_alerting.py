@@ -107,6 +107,12 @@ class World:
         return self.client.post("/api/v2/silences", json=body, headers=self.auth(who))
 
 
+def _platform_tenant_of(app: str) -> tuple[str, str] | None:
+    """As the CF adapter answers: by GUID, or by a name exactly one app has (``api`` is in three spaces)."""
+    found = {(o, s) for o, s, name, guid in APPS if app in (guid, name)}
+    return found.pop() if len(found) == 1 else None
+
+
 def _eq(name: str, value: str) -> tuple[str, str, bool, bool]:
     return (name, value, False, True)
 
@@ -153,7 +159,9 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         )
         app = FastAPI()
         install(app, AuthConfig(tokens_file=str(tmp / "t.json")), base_dir=tmp, registry=CollectorRegistry())
-        app.include_router(am_router(dispatcher, config_text="route: {receiver: noc}\n"))
+        app.include_router(
+            am_router(dispatcher, config_text="route: {receiver: noc}\n", tenant_of=_platform_tenant_of)
+        )
         store = TokenStore(tmp / "t.json")
         tokens = {
             "admin": store.create("admin", "admin"),
@@ -315,6 +323,26 @@ def test_a_space_operator_posts_only_its_space_alerts(world: World) -> None:
         r = world.client.post("/api/v2/alerts", json=batch, headers=world.auth("a-op"))
         assert r.status_code == 403 and "operator of acme/prod" in r.text, (labels, r.text)
     assert not [a for a in world.get("admin", "/alerts") if a["labels"]["alertname"] in ("Fake", "Ok")]
+
+
+def test_a_space_operator_cannot_post_its_labels_on_another_spaces_app(world: World) -> None:
+    """Routes and inhibit rules may match on ``app``: an alert of acme/prod naming globex's app (by GUID) is
+    refused; naming its own app (``web``, only in acme/prod) is accepted."""
+    globex_api = next(g for o, s, name, g in APPS if (o, s, name) == ("globex", "prod", "api"))
+    own = {"alertname": "Mine", "org": "acme", "space": "prod"}
+    for labels in ({**own, "app_guid": globex_api}, {**own, "app": "worker"}):
+        r = world.client.post("/api/v2/alerts", json=[{"labels": labels}], headers=world.auth("a-op"))
+        assert r.status_code == 403 and "their app one of its apps" in r.text, (labels, r.text)
+    r = world.client.post(
+        "/api/v2/alerts", json=[{"labels": {**own, "app": "web"}}], headers=world.auth("a-op")
+    )
+    assert r.status_code == 200, r.text
+    assert [
+        a["labels"]["app"] for a in world.get("a-op", "/alerts") if a["labels"]["alertname"] == "Mine"
+    ] == ["web"]
+    ended = (world.clock() - timedelta(seconds=1)).isoformat()  # resolved: the tenant limit test counts
+    resolved = [{"labels": {**own, "app": "web"}, "endsAt": ended}]
+    assert world.client.post("/api/v2/alerts", json=resolved, headers=world.auth("a-op")).status_code == 200
 
 
 def test_acks_reach_only_operated_alerts(world: World) -> None:
