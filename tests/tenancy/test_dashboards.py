@@ -36,7 +36,7 @@ from platforms.tenancy import Grant, Scope
 from remediation.audit.memory import MemoryAuditLog
 from remediation.model import ActionRequest, Target
 
-NOW = time.time()
+NOW = time.time()  # set again when the module's fixture is built (collection may be minutes earlier)
 # Cloud Foundry: the app ``api`` in three spaces (GUID-keyed), the router (foundation-only).
 ACME_API = "0a6e0d1c-acme-prod-api"
 GLOBEX_API = "7f3b2c9d-globex-prod-api"
@@ -168,6 +168,8 @@ def _app(tmp: Path, sources: Sources, views: Any) -> FastAPI:
 
 @pytest.fixture(scope="module")
 def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
+    global NOW  # noqa: PLW0603 - the data's timestamps are relative to when the tests run
+    NOW = time.time()
     tmp = tmp_path_factory.mktemp("tdash")
     store = _store(tmp / "metrics")
     tokens = TokenStore(tmp / "tokens.json")

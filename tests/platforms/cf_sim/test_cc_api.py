@@ -339,8 +339,8 @@ def test_credentials_are_this_runs_and_they_work(sim: Sim) -> None:
     creds = sim.cf.credentials()
     clients, users = creds["clients"], creds["users"]
     assert isinstance(clients, dict) and isinstance(users, dict)
-    assert set(users) == {"admin", "dev-acme", "auditor-globex"}
-    assert len(set(users.values())) == 3 and all(len(p) >= 16 for p in users.values())  # fresh, distinct
+    assert set(users) == {"admin", "dev-acme", "auditor-globex", "no-roles"}
+    assert len(set(users.values())) == 4 and all(len(p) >= 16 for p in users.values())  # fresh, distinct
     token = httpx.post(
         f"{creds['uaa_url']}/oauth/token",
         data={"grant_type": "client_credentials"},
