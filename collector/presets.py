@@ -9,7 +9,7 @@ so ``haproxy_backend_*`` and ``haproxy_server_*`` series carry the app in ``prox
         target_label: app
         replacement: "$1"
 
-With tenancy (apps grouped into spaces, e.g. ``platform.local.spaces``), :func:`router_relabel_rules` given
+With tenancy (apps grouped into spaces, e.g. ``platform.spaces``), :func:`router_relabel_rules` given
 ``tenants`` (app -> (org, space)) also labels each per-app series with its app's ``org`` and ``space``, two
 rules per space (the backend is the app's: its series belong to the app's tenant)::
 

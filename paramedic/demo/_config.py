@@ -37,7 +37,7 @@ class DemoSinks:
 
 
 def demo_spaces(apps: Sequence[str]) -> dict[str, list[str]]:
-    """The demo's tenancy (``platform.local.spaces``): its apps alternate between the two spaces of one org,
+    """The demo's tenancy (``platform.spaces``): its apps alternate between the two spaces of one org,
     ``demo/team-a`` and ``demo/team-b`` (the first app in team-a)."""
     out: dict[str, list[str]] = {f"{DEMO_ORG}/{space}": [] for space in DEMO_SPACES}
     for i, app in enumerate(apps):

@@ -6,7 +6,7 @@ removes targets without a config edit. Actions (``scale``, restarts, revisions, 
 ``rollback``) take the state lock, persist the desired state first, then reconcile supervisord and HAProxy to
 it — idempotently, so a retried action completes a half-done one. Safe to call from any thread and from
 several processes at once. Implements :class:`platforms.base.Platform` and :class:`platforms.base.Remediable`,
-and :class:`platforms.base.TenantResolver` from ``platform.local.spaces`` (app targets then carry ``org`` and
+and :class:`platforms.base.TenantResolver` from ``platform.spaces`` (app targets then carry ``org`` and
 ``space``).
 
 Instance states (``app_instances``), CC-style from supervisord's process state and HAProxy's server status:
@@ -108,7 +108,7 @@ class LocalPlatform:
         tenants: Mapping[str, tuple[str, str]] | None = None,
     ) -> None:
         """``replace_wait_s``: how long a rollback waits for its new instances before removing the old;
-        ``tenants``: app -> (org, space) (``platform.local.spaces``; apps not in it belong to no space)."""
+        ``tenants``: app -> (org, space) (``platform.spaces``; apps not in it belong to no space)."""
         self.paths = StateDir(state_dir)
         self._tenants = dict(tenants or {})
         self._python = python
@@ -178,7 +178,7 @@ class LocalPlatform:
     def discover(self) -> list[DiscoveredTarget]:
         """Router (job=router), node exporter (job=node) and every app instance (job=app, with the
         ``revision`` it runs as a target label: blue-green gates compare revisions by it, and ``org`` and
-        ``space`` when the app is in one of ``platform.local.spaces``)."""
+        ``space`` when the app is in one of ``platform.spaces``)."""
         state = self.state()
         procs = {p["name"]: p for p in self.supervisor.processes()}
         servers = self._router_servers()

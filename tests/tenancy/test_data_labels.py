@@ -1,7 +1,7 @@
 """Tenancy in the data (issue 14): every series, log line and alert of an app carries its ``org`` and
 ``space``; foundation components (router process, node, cells) carry neither.
 
-* config: ``platform.local.spaces`` is validated (names as grants, an app in one space, unknown apps named
+* config: ``platform.spaces`` is validated (names as grants, an app in one space, unknown apps named
   with file and key);
 * units: the router's tenant relabel rules and the log pipeline's tenant stage;
 * the local platform, as ``paramedic demo`` runs it (its apps alternate between ``demo/team-a`` and
