@@ -97,7 +97,7 @@
           }
           // An action or deployment taken in the same second as its alert sits under the alert's dashes: a
           // small flag at the top of its line, drawn over everything, keeps it visible.
-          const side = 8 * devicePixelRatio;
+          const side = 10 * devicePixelRatio;
           for (const [x, color] of flags) {
             ctx.fillStyle = color;
             ctx.fillRect(x, top, side, side);
