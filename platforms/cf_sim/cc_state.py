@@ -81,8 +81,9 @@ class CCState:
         self.deployments = DeploymentDriver(self)
         for app in foundation.apps:
             self.desired[app.guid] = len(self.platform.instances(app.local_app))
-            self.record("audit.app.create", SYSTEM_ACTOR, app, {"request": {"name": app.name}})
-            self.record("audit.app.droplet.create", SYSTEM_ACTOR, app, {"request": {}})
+            # the seed describes the foundation as it was at boot: stamped with the boot time, never a second later
+            self.record("audit.app.create", SYSTEM_ACTOR, app, {"request": {"name": app.name}}, at=self.booted_at)
+            self.record("audit.app.droplet.create", SYSTEM_ACTOR, app, {"request": {}}, at=self.booted_at)
         self._watch_crashes(record=False)
 
     # -- lookups ---------------------------------------------------------------------------------------------
@@ -109,10 +110,12 @@ class CCState:
 
     # -- audit -----------------------------------------------------------------------------------------------
 
-    def record(self, type_: str, actor: Actor, app: CFApp, data: dict[str, Any]) -> AuditEvent:
+    def record(
+        self, type_: str, actor: Actor, app: CFApp, data: dict[str, Any], *, at: float | None = None
+    ) -> AuditEvent:
         event = AuditEvent(
             str(uuid.uuid4()),
-            self.clock(),
+            self.clock() if at is None else at,
             type_,
             actor,
             app.guid,
