@@ -81,9 +81,10 @@ class CCState:
         self.deployments = DeploymentDriver(self)
         for app in foundation.apps:
             self.desired[app.guid] = len(self.platform.instances(app.local_app))
-            # the seed describes the foundation as it was at boot: stamped with the boot time, never a second later
-            self.record("audit.app.create", SYSTEM_ACTOR, app, {"request": {"name": app.name}}, at=self.booted_at)
-            self.record("audit.app.droplet.create", SYSTEM_ACTOR, app, {"request": {}}, at=self.booted_at)
+            # the seed describes the foundation at boot: stamped with the boot time, never a second later
+            boot = self.booted_at
+            self.record("audit.app.create", SYSTEM_ACTOR, app, {"request": {"name": app.name}}, at=boot)
+            self.record("audit.app.droplet.create", SYSTEM_ACTOR, app, {"request": {}}, at=boot)
         self._watch_crashes(record=False)
 
     # -- lookups ---------------------------------------------------------------------------------------------
