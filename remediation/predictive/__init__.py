@@ -1,0 +1,1 @@
+"""Predictive scaling: load forecasts (``forecast``), the capacity simulator, the predictive policy."""
