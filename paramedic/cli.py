@@ -6,6 +6,7 @@ import typer
 
 from paramedic import VERSION
 from paramedic.commands import anomaly, check, demo, parse, patterns, policy, rules, serve, token, user
+from paramedic.commands import slo as slo_cmd
 
 app = typer.Typer(
     name="paramedic",
@@ -38,6 +39,7 @@ app.add_typer(policy.app, name="policy")
 app.add_typer(rules.app, name="rules")
 app.add_typer(token.app, name="token")
 app.add_typer(user.app, name="user")
+app.add_typer(slo_cmd.app, name="slo")
 app.command("serve")(serve.serve)
 app.command("patterns")(patterns.patterns)
 
