@@ -72,6 +72,11 @@ class RulesConfig(BaseModel):
     recent_window: RecentWindowConfig = Field(
         default_factory=RecentWindowConfig, description="In-memory window of recent samples for rules."
     )
+    slo_files: list[str] = Field(
+        default_factory=list,
+        description="SLO files (alerting/slo; relative: to the config file): their generated recording and "
+        "burn-rate alert rules are evaluated with the others.",
+    )
 
     @model_validator(mode="after")
     def _known_packs(self) -> RulesConfig:

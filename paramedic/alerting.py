@@ -56,18 +56,20 @@ from alerting.rules import (
     CycleCache,
     RecentWindow,
     RuleError,
+    RuleFileError,
     RuleManager,
     RuleOptions,
     WindowedQuerier,
     WindowTee,
 )
+from alerting.slo import Slo, SloFileError, load_slo_files, rules_yaml, slo_router
 from metrics_store.base import Appender, MetricsStore
 from metrics_store.config import DEFAULT_QUERY_LIMITS, QueryLimits
 from metrics_store.promql import Engine
 from metrics_store.redact import redacted_dump
 from paramedic._rules_api import rules_router
 
-__all__ = ["AlertingService", "rule_files"]
+__all__ = ["AlertingService", "load_slos", "rule_files"]
 
 log = logging.getLogger("paramedic.alerting")
 
@@ -78,8 +80,33 @@ def _resolve(base_dir: Path, path: str) -> Path:
 
 
 def rule_files(cfg: RulesConfig, base_dir: Path) -> list[str]:
-    """Pack names (resolved by the rules package) then files made absolute against ``base_dir``."""
-    return [*cfg.packs, *(str(_resolve(base_dir, f)) for f in cfg.files)]
+    """Pack names (resolved by the rules package) then files made absolute against ``base_dir``, then the
+    rules generated from ``slo_files`` (written next to the state file by :func:`load_slos`)."""
+    out = [*cfg.packs, *(str(_resolve(base_dir, f)) for f in cfg.files)]
+    if cfg.slo_files:
+        out.append(str(_slo_rules_path(cfg, base_dir)))
+    return out
+
+
+def _slo_rules_path(cfg: RulesConfig, base_dir: Path) -> Path:
+    return _resolve(base_dir, cfg.state_file).parent / "slo-rules.generated.yaml"
+
+
+def load_slos(cfg: RulesConfig, base_dir: Path) -> list[Slo]:
+    """The SLOs of ``rules.slo_files``; their rules are written where :func:`rule_files` lists them. A bad
+    SLO file raises :class:`~alerting.rules.RuleFileError` (a RuleError: start fails, a reload is refused)."""
+    if not cfg.slo_files:
+        return []
+    try:
+        slos = load_slo_files([_resolve(base_dir, f) for f in cfg.slo_files])
+    except SloFileError as exc:
+        raise RuleFileError([str(p) for p in exc.problems]) from exc
+    path = _slo_rules_path(cfg, base_dir)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(rules_yaml(slos), encoding="utf-8")
+    tmp.replace(path)
+    return slos
 
 
 class _Renamed:
@@ -129,6 +156,8 @@ class AlertingService:
     ) -> None:
         self.base_dir = base_dir
         self.tenant_of = tenant_of
+        self.store, self.clock = store, clock
+        self.slos: list[Slo] = load_slos(rules, base_dir) if rules is not None else []
         self.rules_config, self.alerting_config = rules, alerting
         self.window: RecentWindow | None = None
         self.appender: Appender = store
@@ -204,6 +233,7 @@ class AlertingService:
         out: list[APIRouter] = []
         if self.rules is not None:
             out.append(rules_router(self.rules))
+            out.append(slo_router(lambda: self.slos, self.store, self.clock))
         if self.dispatcher is not None:
             out.append(am_router(self.dispatcher, config_text=self._config_text(), tenant_of=self.tenant_of))
         return out
@@ -244,8 +274,12 @@ class AlertingService:
             self.dispatcher.apply_config(alerting)
         if rules is not None and self.rules is not None:
             try:
+                slos = load_slos(rules, self.base_dir)
                 await self.rules.apply_config(rule_files(rules, self.base_dir))
             except RuleError as exc:
                 log.error("rule reload refused, keeping the running rules:\n%s", exc)
+                if self.rules_config is not None:
+                    with contextlib.suppress(RuleError):  # the running SLOs' rules file again
+                        load_slos(self.rules_config, self.base_dir)
                 return
-            self.rules_config = rules
+            self.rules_config, self.slos = rules, slos

@@ -6,7 +6,14 @@ file, line and key), :func:`rules_yaml` / :func:`rule_groups` (the generated rul
 (what the API, the app page and the reports show) and :func:`slo_router` (``/api/v1/slo``)."""
 
 from alerting.slo.api import slo_router
-from alerting.slo.generate import BURN_WINDOWS, BurnAlert, burn_alerts, error_ratio_expr, rule_groups, rules_yaml
+from alerting.slo.generate import (
+    BURN_WINDOWS,
+    BurnAlert,
+    burn_alerts,
+    error_ratio_expr,
+    rule_groups,
+    rules_yaml,
+)
 from alerting.slo.spec import (
     AlertingSpec,
     AvailabilitySli,

@@ -52,7 +52,7 @@ def slo_router(
         return success([s.to_json() for s in found])
 
     @router.get("/api/v1/slo/{org}/{space}/{name}")
-    async def one_slo(  # noqa: PLR0913 - path and query parameters
+    async def one_slo(
         request: Request,
         org: str,
         space: str,

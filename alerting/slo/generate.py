@@ -92,7 +92,8 @@ def _availability(slo: Slo, sli: AvailabilitySli, window: str) -> str:
 def _latency(slo: Slo, sli: LatencySli, window: str) -> str:
     tenant = slo.tenant_labels()
     count = f"sum(rate({sli.histogram}_count{_selector(tenant, sli.matchers)}[{window}]))"
-    good = f"sum(rate({sli.histogram}_bucket{_selector(tenant, sli.matchers, _le_matcher(sli.threshold_s))}[{window}]))"
+    bucket = _selector(tenant, sli.matchers, _le_matcher(sli.threshold_s))
+    good = f"sum(rate({sli.histogram}_bucket{bucket}[{window}]))"
     return f"({count} - {good})\n/\n{count}"
 
 

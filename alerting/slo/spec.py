@@ -90,7 +90,7 @@ class AvailabilitySli(BaseModel):
     metric: str = Field("haproxy_backend_http_responses_total", description="Requests (counter or gauge).")
     error_metric: str | None = Field(None, description="Failed requests, if another series than `metric`.")
     error_matchers: str = Field('code="5xx"', description="Label matchers that select the failures.")
-    matchers: str = Field("", description="Extra label matchers for both selectors (e.g. job=\"web\").")
+    matchers: str = Field("", description='Extra label matchers for both selectors (e.g. job="web").')
     per_second: bool = Field(False, description="The metrics are per-second gauges, not counters.")
 
     @field_validator("metric", "error_metric")
@@ -112,7 +112,7 @@ class LatencySli(BaseModel):
     type: Literal["latency"]
     histogram: str = Field("http_request_duration_seconds", description="Histogram name (no _bucket).")
     threshold_s: float = Field(..., gt=0, description="A bucket boundary (`le`) of the histogram, seconds.")
-    matchers: str = Field("", description="Extra label matchers (e.g. job=\"app\").")
+    matchers: str = Field("", description='Extra label matchers (e.g. job="app").')
 
     @field_validator("histogram")
     @classmethod
@@ -173,7 +173,7 @@ class Slo(BaseModel):
     objective: float = Field(..., gt=0, lt=100, description="Percent of good events, e.g. 99.9.")
     window: str = Field("30d", description="SLO period, whole days from 7d to 90d.")
     sli: Sli
-    alerting: AlertingSpec = Field(default_factory=lambda: AlertingSpec())
+    alerting: AlertingSpec = Field(default_factory=AlertingSpec)
 
     @field_validator("name")
     @classmethod
@@ -259,16 +259,16 @@ def parse_slo_file(text: str, filename: str = "<slos>") -> list[Slo]:
     except ValidationError as exc:
         problems = [SloProblem(filename, ln, k, m) for ln, k, m in errors_with_lines(exc, data, index)]
         raise SloFileError(problems) from exc
-    problems: list[SloProblem] = []
+    found: list[SloProblem] = []
     seen: dict[str, int] = {}
     for i, slo in enumerate(parsed.slos):
         if slo.key in seen:
             loc: Loc = ("slos", i, "name")
             msg = f"duplicate SLO {slo.key!r} (also slos[{seen[slo.key]}])"
-            problems.append(SloProblem(filename, line_for(index, loc), key_path(loc), msg))
+            found.append(SloProblem(filename, line_for(index, loc), key_path(loc), msg))
         seen.setdefault(slo.key, i)
-    if problems:
-        raise SloFileError(problems)
+    if found:
+        raise SloFileError(found)
     return list(parsed.slos)
 
 
@@ -282,7 +282,8 @@ def load_slo_files(paths: Iterable[str | Path]) -> list[Slo]:
         try:
             text = Path(path).read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
-            problems.append(SloProblem(name, None, "", f"cannot read: {getattr(exc, 'strerror', None) or exc}"))
+            reason = getattr(exc, "strerror", None) or exc
+            problems.append(SloProblem(name, None, "", f"cannot read: {reason}"))
             continue
         try:
             slos = parse_slo_file(text, name)
@@ -291,7 +292,8 @@ def load_slo_files(paths: Iterable[str | Path]) -> list[Slo]:
             continue
         for slo in slos:
             if slo.key in where:
-                problems.append(SloProblem(name, None, "slos", f"SLO {slo.key!r} is also in {where[slo.key]}"))
+                msg = f"SLO {slo.key!r} is also in {where[slo.key]}"
+                problems.append(SloProblem(name, None, "slos", msg))
             where.setdefault(slo.key, name)
             out.append(slo)
     if problems:

@@ -8,7 +8,9 @@ import typer
 
 from alerting.slo import SloFileError, load_slo_files, rules_yaml
 
-app = typer.Typer(help="Service level objectives: validate SLO files, show their rules.", no_args_is_help=True)
+app = typer.Typer(
+    help="Service level objectives: validate SLO files, show their rules.", no_args_is_help=True
+)
 
 
 @app.command("check")

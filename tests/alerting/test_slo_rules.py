@@ -8,7 +8,6 @@ burn only the ticket, a clean run nothing; the recorded ratios equal the error r
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from prometheus_client import CollectorRegistry
@@ -134,4 +133,3 @@ def test_burn_rate_and_budget_recordings(evaluated: tuple[RuleManager, Engine]) 
     remaining = values(engine, 'slo:period_error_budget_remaining:ratio{app="slow"}', END_S)
     # the period ratio is the mean of the recorded 5m ratios (three evaluations here): 2x the budget
     assert list(remaining.values()) == [pytest.approx(1 - 2.0, rel=0.02)]
-
