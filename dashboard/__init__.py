@@ -15,6 +15,7 @@ from dashboard.base import (
     PlatformViews,
     RangeSeries,
     ReaderError,
+    SloReader,
     Sources,
 )
 from dashboard.security import CONTENT_SECURITY_POLICY, security_headers
@@ -30,6 +31,7 @@ __all__ = [
     "PlatformViews",
     "RangeSeries",
     "ReaderError",
+    "SloReader",
     "Sources",
     "dashboard_router",
     "security_headers",

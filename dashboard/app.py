@@ -165,6 +165,7 @@ class DashboardPages:
         spec = self.views.app(app)
         instances, error = _instances(sources, app, spec)
         heading, where = _identity(sources, spec)
+        slos, slos_error = _slos(sources, heading or app)
         log_search = self.log_search
         charts = [
             {
@@ -194,6 +195,9 @@ class DashboardPages:
             charts=charts,
             instances=instances,
             instances_error=error,
+            slos=slos,
+            slos_error=slos_error,
+            slos_configured=sources.slos is not None,
             instance_expr=spec.instance_expr,
             log_field=spec.log_field,
             quote=quote,
@@ -274,6 +278,16 @@ def _display(labels: dict[str, str], name: str, group: tuple[str, ...]) -> str:
     shown = labels.get(name, "") if name else ""
     where = " / ".join(labels.get(g, "") for g in group if labels.get(g))
     return f"{shown} ({where})" if shown and where else shown
+
+
+def _slos(sources: Sources, app: str) -> tuple[list[dict[str, Any]], str]:
+    """The app's SLOs with their error budgets (empty without SLO files), or an error to show."""
+    if sources.slos is None:
+        return [], ""
+    try:
+        return sources.slos.for_app(app), ""
+    except ReaderError as exc:
+        return [], f"SLOs unavailable: {exc}"
 
 
 def _identity(sources: Sources, spec: AppSpec) -> tuple[str, str]:

@@ -31,6 +31,7 @@ __all__ = [
     "PlatformViews",
     "RangeSeries",
     "ReaderError",
+    "SloReader",
     "Sources",
 ]
 
@@ -132,6 +133,18 @@ class PlatformEventsReader(Protocol):
         ...
 
 
+@runtime_checkable
+class SloReader(Protocol):
+    """Service level objectives (``alerting.slo``). Must offer ``scoped(scope)`` too: without it a scoped
+    page shows no SLOs (fail closed)."""
+
+    def for_app(self, app: str) -> list[dict[str, Any]]:
+        """The SLOs of the app named ``app`` over their own window ending now: ``name``, ``sli``,
+        ``objective`` (percent), ``window``, and ratios ``attainment``, ``error_budget_remaining``,
+        ``burn_rate`` (None: no requests, or ``error`` says why)."""
+        ...
+
+
 @dataclass(frozen=True, slots=True)
 class Sources:
     """Everything the pages read. Optional sources show as "not configured" (no alerting, no remediation,
@@ -142,3 +155,4 @@ class Sources:
     actions: ActionsReader | None = None
     platform: PlatformReader | None = None
     platform_events: PlatformEventsReader | None = None  # the timeline's platform events, when it has them
+    slos: SloReader | None = None  # error budgets on the app page, when SLO files are loaded

@@ -11,7 +11,8 @@ handler sources that cannot return another tenant's data (the handler passes ``s
   the foundation's and hidden);
 - the platform adapter (it lists every app of the foundation): its ``scoped(scope)`` or nothing, so a scoped
   principal's app list comes from its scoped metrics;
-- platform events are read for one app whose coverage the page checked first (:func:`covered_apps`).
+- platform events are read for one app whose coverage the page checked first (:func:`covered_apps`);
+- SLOs: the reader's ``scoped(scope)`` or nothing.
 
 The foundation scope gets the sources unchanged.
 """
@@ -98,6 +99,7 @@ def scoped_sources(sources: Sources, scope: Scope) -> Sources:
         actions=actions,
         platform=platform,
         platform_events=sources.platform_events,
+        slos=_own_scoped(sources.slos, scope) if sources.slos is not None else None,
     )
 
 

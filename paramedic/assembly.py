@@ -37,6 +37,7 @@ from fastapi import FastAPI, Response
 from fastapi.middleware.gzip import GZipMiddleware
 from prometheus_client import CollectorRegistry
 
+from alerting.slo import Slo
 from collector.api import targets_router
 from collector.base import MetricSource
 from collector.manager import ScrapeManager
@@ -260,6 +261,7 @@ class Paramedic:
                     self.config.platform.type if self.config.platform is not None else None,
                     memory_chunk_mib=self.config.dashboard.memory_chunk_mib,
                 ),
+                slos=self._slos if self.config.rules is not None and self.config.rules.slo_files else None,
             )
         )
 
@@ -279,6 +281,10 @@ class Paramedic:
             return Response("Paramedic is Ready.\n", media_type="text/plain")
 
         return app
+
+    def _slos(self) -> list[Slo]:
+        """The SLOs the alerting service loaded (follows reloads); none without rules."""
+        return self.alerting.slos if self.alerting is not None else []
 
     def _server_info(self) -> ServerInfo:
         def config_yaml() -> str:

@@ -20,6 +20,7 @@ from fastapi import APIRouter
 from prometheus_client import CollectorRegistry
 
 from alerting.dispatch import Dispatcher
+from alerting.slo import Slo, slo_status
 from dashboard import (
     InstanceInfo,
     InstantSample,
@@ -280,7 +281,28 @@ class PlatformEventsTimeline:
         return found, answer.note
 
 
-def build_router(
+class SloStatuses:
+    """:class:`dashboard.base.SloReader` over the loaded SLOs (``slos`` follows reloads) and the store,
+    through :func:`alerting.slo.slo_status` (tenant-scoped queries)."""
+
+    def __init__(
+        self,
+        slos: Callable[[], Sequence[Slo]],
+        store: Querier,
+        scope: Scope = FOUNDATION,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._slos, self._store, self._scope, self._clock = slos, store, scope, clock
+
+    def scoped(self, scope: Scope) -> SloStatuses:
+        return SloStatuses(self._slos, self._store, scope, self._clock)
+
+    def for_app(self, app: str) -> list[dict[str, Any]]:
+        mine = [s for s in self._slos() if s.app == app]
+        return [s.to_json() for s in slo_status(self._store, mine, self._scope, None, self._clock())]
+
+
+def build_router(  # noqa: PLR0913 - keyword-only: the server objects the pages read
     store: Querier,
     *,
     dispatcher: Dispatcher | None,
@@ -290,6 +312,7 @@ def build_router(
     log_search: bool = False,
     base_path: str = "",
     views: PlatformViews | None = None,
+    slos: Callable[[], Sequence[Slo]] | None = None,
 ) -> APIRouter:
     """The dashboard's router over the server's objects (see the module docstring), drawn with ``views``
     (the configured platform type's, :func:`dashboard.views.views_for`; default: the local platform's)."""
@@ -299,5 +322,6 @@ def build_router(
         actions=AuditActions(audit) if audit is not None else None,
         platform=PlatformInstances(platform) if isinstance(platform, Remediable) else None,
         platform_events=PlatformEventsTimeline(platform_events) if platform_events is not None else None,
+        slos=SloStatuses(slos, store) if slos is not None else None,
     )
     return dashboard_router(sources, base_path=base_path, log_search=log_search, views=views)

@@ -57,6 +57,10 @@ def _append(paramedic: Paramedic, now_s: int) -> None:
         n = len(stamps)
         paramedic.store.append([good] * n, stamps, [600.0 * (1 - share) * i for i in range(n)])
         paramedic.store.append([bad] * n, stamps, [600.0 * share * i for i in range(n)])
+        # the scoped app list of the pages: apps scraped as job="app" (up to now_s, past the real now)
+        up = paramedic.store.series_ref(labels_from({"__name__": "up", "job": "app", "org": org,
+                                                     "space": space, "app": app}))  # fmt: skip
+        paramedic.store.append([up] * n, stamps, [1.0] * n)
 
 
 @pytest.fixture(scope="module")
@@ -131,3 +135,24 @@ def test_a_bad_slo_file_stops_the_server_naming_file_and_key(tmp_path: Any) -> N
     with pytest.raises(RuleFileError) as caught:
         Paramedic(parse_config(CONFIG), base_dir=tmp_path, registry=CollectorRegistry())
     assert "slos.yaml:3: slos[0].objective" in str(caught.value)
+
+
+def _page(server: Server, who: str, app: str) -> httpx.Response:
+    return server.client.get(f"/apps/{app}", headers={"Authorization": f"Bearer {server.tokens[who]}"})
+
+
+def test_the_app_page_shows_the_error_budget(server: Server) -> None:
+    for who in ("foundation", "acme-prod"):
+        page = _page(server, who, "web")
+        assert page.status_code == 200, page.text
+        assert 'id="slos"' in page.text and 'data-slo="web-availability"' in page.text
+        # 0.5 % errors against a 1 % budget: half of it left; burning at 0.5x
+        assert "99.500 %" in page.text and "50.0 %" in page.text and "0.50×" in page.text
+        assert "shop-availability" not in page.text
+
+
+def test_another_tenants_app_page_and_slo_stay_hidden(server: Server) -> None:
+    assert _page(server, "globex", "web").status_code == 404
+    page = _page(server, "globex", "shop")
+    assert page.status_code == 200
+    assert 'data-slo="shop-availability"' in page.text and "web-availability" not in page.text
