@@ -45,6 +45,7 @@ _NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,99}$")
 _METRIC = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
 _LABEL = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 _TENANT = re.compile(r"^[^/\s][^/]{0,254}$")
+_TENANT_LABELS = ("org", "space", "app")
 _RESERVED = frozenset({"org", "space", "app", "slo", "slo_window", "slo_severity", "__name__"})
 _MAX_BYTES = 1 << 20
 _MAX_SLOS = 1000
@@ -62,16 +63,24 @@ class SloFileError(ValueError):
 
 
 def _matchers(value: str) -> str:
-    """A label-matcher list (``code="5xx", job=~"web.*"``), checked by parsing it as a selector."""
-    text = value.strip().strip("{}").strip()
+    """A label-matcher list (``code="5xx", job=~"web.*"``), checked by parsing it as a selector. The
+    generated selectors add the tenant's matchers to it, so it may not name ``org``/``space``/``app`` nor
+    use ``or`` (an alternative without the tenant's matchers would read other tenants' series)."""
+    text = value.strip().removeprefix("{").removesuffix("}").strip()
     if not text:
         return ""
     if len(text) > 1000:
         raise ValueError("longer than 1000 characters")
     try:
-        parse(f"x{{{text}}}")
+        node = parse(f"x{{{text}}}")
     except QueryParseError as exc:
         raise ValueError(f"not a PromQL label matcher list (like 'code=\"5xx\"'): {exc}") from None
+    matchers = getattr(node, "matchers", None)
+    if matchers is None or getattr(matchers, "or_matchers", None):
+        raise ValueError("a plain list of label matchers, without `or`")
+    names = {m.name for m in matchers.matchers} & {*_TENANT_LABELS, "__name__"}
+    if names:
+        raise ValueError(f"{sorted(names)[0]!r} is set by the SLO itself (its org, space and app)")
     return text
 
 

@@ -45,6 +45,13 @@ BAD = [
      "  - {name: a, org: o, space: s, objective: 98, sli: {type: availability}}",
      "x.yaml:3: slos[1].name: duplicate SLO 'o/s/a'"),
     ("slos: [", "x.yaml:1: not valid YAML"),
+    # attacks on tenancy: a matcher that would widen the SLO's selectors past its own org/space
+    ("slos:\n  - {name: a, org: o, space: s, objective: 99,\n"
+     "     sli: {type: availability, matchers: 'space=~\".+\"'}}",
+     "x.yaml:3: slos[0].sli.matchers: Value error, 'space' is set by the SLO itself"),
+    ("slos:\n  - {name: a, org: o, space: s, objective: 99,\n"
+     "     sli: {type: availability, error_matchers: 'code=\"5xx\" or job=\"router\"'}}",
+     "x.yaml:3: slos[0].sli.error_matchers: Value error, a plain list of label matchers, without `or`"),
     ("- just a list", "x.yaml:1: the top level must be a mapping"),
 ]  # fmt: skip
 
