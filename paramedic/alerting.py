@@ -156,7 +156,7 @@ class AlertingService:
     ) -> None:
         self.base_dir = base_dir
         self.tenant_of = tenant_of
-        self.store, self.clock = store, clock
+        self.store, self.clock, self.registry = store, clock, registry
         self.slos: list[Slo] = load_slos(rules, base_dir) if rules is not None else []
         self.rules_config, self.alerting_config = rules, alerting
         self.window: RecentWindow | None = None
@@ -233,7 +233,7 @@ class AlertingService:
         out: list[APIRouter] = []
         if self.rules is not None:
             out.append(rules_router(self.rules))
-            out.append(slo_router(lambda: self.slos, self.store, self.clock))
+            out.append(slo_router(lambda: self.slos, self.store, self.clock, self.registry))
         if self.dispatcher is not None:
             out.append(am_router(self.dispatcher, config_text=self._config_text(), tenant_of=self.tenant_of))
         return out

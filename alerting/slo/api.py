@@ -13,9 +13,11 @@ from collections.abc import Callable, Sequence
 
 from fastapi import APIRouter, HTTPException, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
+from prometheus_client import CollectorRegistry
 
+from alerting.slo._metrics import SloMetrics
 from alerting.slo.spec import Slo
-from alerting.slo.status import slo_status
+from alerting.slo.status import SloStatus, slo_status
 from metrics_store.api_common import success
 from metrics_store.base import Querier
 from metrics_store.promql import Engine
@@ -39,9 +41,17 @@ def slo_router(
     slos: Callable[[], Sequence[Slo]],
     querier: Querier | Engine,
     clock: Callable[[], float] = time.time,
+    registry: CollectorRegistry | None = None,
 ) -> APIRouter:
-    """``slos`` returns the loaded SLOs (it follows reloads); ``querier`` is the metrics store."""
+    """``slos`` returns the loaded SLOs (it follows reloads); ``querier`` is the metrics store; metrics
+    (:class:`~alerting.slo._metrics.SloMetrics`) go to ``registry`` (default: a private one)."""
     router = APIRouter()
+    metrics = SloMetrics(registry or CollectorRegistry(), slos)
+
+    def counted(found: list[SloStatus]) -> list[SloStatus]:
+        metrics.computed.inc(len(found))
+        metrics.errors.inc(sum(1 for s in found if s.error))
+        return found
 
     @router.get("/api/v1/slo")
     async def list_slos(
@@ -49,7 +59,7 @@ def slo_router(
     ) -> Response:
         start_s, end_s = _range(start, end, clock())
         found = await run_in_threadpool(slo_status, querier, slos(), scope_of(request), start_s, end_s)
-        return success([s.to_json() for s in found])
+        return success([s.to_json() for s in counted(found)])
 
     @router.get("/api/v1/slo/{org}/{space}/{name}")
     async def one_slo(
@@ -66,6 +76,6 @@ def slo_router(
         if not match or not scope.sees(org, space):
             raise HTTPException(404, "no such SLO")
         found = await run_in_threadpool(slo_status, querier, match, scope, start_s, end_s)
-        return success(found[0].to_json())
+        return success(counted(found)[0].to_json())
 
     return router

@@ -156,3 +156,12 @@ def test_another_tenants_app_page_and_slo_stay_hidden(server: Server) -> None:
     page = _page(server, "globex", "shop")
     assert page.status_code == 200
     assert 'data-slo="shop-availability"' in page.text and "web-availability" not in page.text
+
+
+def test_the_slo_metrics_count_what_the_api_computed(server: Server) -> None:
+    registry = server.paramedic.registry
+    assert registry.get_sample_value("paramedic_slos") == 2
+    before = registry.get_sample_value("paramedic_slo_status_total") or 0.0
+    _data(server.get("acme-prod", "/api/v1/slo"))
+    assert registry.get_sample_value("paramedic_slo_status_total") == before + 1
+    assert registry.get_sample_value("paramedic_slo_status_errors_total") == 0
