@@ -1,0 +1,44 @@
+"""The demo's SLO file: availability (router 5xx) and latency (the sample app's histogram) for each app."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import yaml
+
+__all__ = ["demo_slos"]
+
+
+def demo_slos(data_dir: Path, spaces: Mapping[str, Sequence[str]]) -> Path | None:
+    """Write ``data_dir/rules/slos.yaml`` with two SLOs per app of ``spaces`` (``ORG/SPACE -> apps``);
+    None without tenancy (an SLO needs its org and space)."""
+    slos = []
+    for tenant, apps in spaces.items():
+        org, _, space = tenant.partition("/")
+        for app in apps:
+            where = {"org": org, "space": space, "app": app}
+            slos.append(
+                {
+                    "name": f"{app}-availability",
+                    **where,
+                    "objective": 99.5,
+                    "window": "30d",
+                    "sli": {"type": "availability"},
+                }
+            )
+            slos.append(
+                {
+                    "name": f"{app}-latency",
+                    **where,
+                    "objective": 99.0,
+                    "window": "30d",
+                    "sli": {"type": "latency", "threshold_s": 0.25, "matchers": 'job="app"'},
+                }
+            )
+    if not slos:
+        return None
+    path = data_dir / "rules" / "slos.yaml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("# Written by `paramedic demo`.\n" + yaml.safe_dump({"slos": slos}, sort_keys=False))
+    return path
