@@ -63,9 +63,10 @@ def test_an_errors_fault_fires_the_apps_page_alert_only(demo: Demo) -> None:
     assert good not in _page_alerts(demo)
     found = _statuses(demo)
     assert found[f"{bad}-availability"]["burn_rate"] > 14.4  # the page threshold it crossed
-    assert found[f"{bad}-availability"]["error_budget_remaining"] < found[f"{good}-availability"][
-        "error_budget_remaining"
-    ]
+    assert (
+        found[f"{bad}-availability"]["error_budget_remaining"]
+        < found[f"{good}-availability"]["error_budget_remaining"]
+    )
     page = httpx.get(
         f"{demo.api}/apps/{bad}", headers={"Authorization": f"Bearer {demo.admin_token}"}, timeout=10
     )
