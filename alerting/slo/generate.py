@@ -14,6 +14,9 @@ For every SLO (see :mod:`alerting.slo.spec`) three rule groups, like Sloth's ``p
   ``budget share x period / long window``: 14.4, 6, 3 and 1 for a 30-day period (Sloth's numbers; Sloth's
   28-day windows give 13.44, 5.6, 2.8, 0.93, and so does this).
 
+The groups are evaluated every ``interval`` of the SLO (default 1m, like Sloth's Prometheus): their ranges
+reach days, so they do not follow sample arrivals as interval-less groups do.
+
 Every generated series and alert carries the SLO's ``org``, ``space`` (and ``app`` for an app SLO) plus
 ``slo`` (its name); the recordings also ``slo_window``. Selectors of the raw series always include the
 tenant labels, so an SLO only ever reads its own tenant's data. Where Sloth labels with ``sloth_id``,
@@ -130,7 +133,7 @@ def _sli_group(slo: Slo, base: dict[str, str]) -> dict[str, Any]:
             "labels": {**base, "slo_window": slo.window},
         }
     )
-    return {"name": f"slo-sli-{slo.key}", "rules": rules}
+    return {"name": f"slo-sli-{slo.key}", "interval": slo.interval, "rules": rules}
 
 
 def _meta_group(slo: Slo, base: dict[str, str]) -> dict[str, Any]:
@@ -154,7 +157,11 @@ def _meta_group(slo: Slo, base: dict[str, str]) -> dict[str, Any]:
             "expr": f"1 - slo:period_burn_rate:ratio{sel}",
         },
     ]
-    return {"name": f"slo-meta-{slo.key}", "rules": [{**r, "labels": dict(base)} for r in rules]}
+    return {
+        "name": f"slo-meta-{slo.key}",
+        "interval": slo.interval,
+        "rules": [{**r, "labels": dict(base)} for r in rules],
+    }
 
 
 def _burn_condition(slo: Slo, alert: BurnAlert) -> str:
@@ -187,7 +194,7 @@ def _alert_group(slo: Slo) -> dict[str, Any]:
                 },
             }
         )
-    return {"name": f"slo-alerts-{slo.key}", "rules": rules}
+    return {"name": f"slo-alerts-{slo.key}", "interval": slo.interval, "rules": rules}
 
 
 def rule_groups(slos: Iterable[Slo]) -> list[dict[str, Any]]:

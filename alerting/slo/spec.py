@@ -183,6 +183,7 @@ class Slo(BaseModel):
     window: str = Field("30d", description="SLO period, whole days from 7d to 90d.")
     sli: Sli
     alerting: AlertingSpec = Field(default_factory=AlertingSpec)
+    interval: str = Field("1m", description="Evaluation interval of the generated rules (1s to 10m).")
 
     @field_validator("name")
     @classmethod
@@ -208,6 +209,17 @@ class Slo(BaseModel):
         if ms % _DAY_MS or not 7 <= ms // _DAY_MS <= 90:
             raise ValueError("use whole days from 7d to 90d (e.g. 28d or 30d)")
         return f"{ms // _DAY_MS}d"
+
+    @field_validator("interval")
+    @classmethod
+    def _interval(cls, v: str) -> str:
+        try:
+            ms = parse_duration_ms(v)
+        except ValueError as exc:
+            raise ValueError(f"not a duration: {exc}") from None
+        if not 1000 <= ms <= 600_000:
+            raise ValueError("use 1s to 10m (ranges of a day and more are costly to evaluate often)")
+        return v
 
     @property
     def key(self) -> str:

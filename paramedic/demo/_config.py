@@ -129,7 +129,7 @@ def demo_config(
                 "files": [str(demo_rules(data_dir, interval_s))],
                 "evaluation_interval_s": interval_s,
                 "state_file": str(data_dir / "alerting" / "rules-state.json"),
-                "slo_files": [str(p) for p in [demo_slos(data_dir, spaces)] if p is not None],
+                "slo_files": [str(p) for p in [demo_slos(data_dir, spaces, interval_s)] if p is not None],
             },
             "alerting": alerting_config(data_dir, http_port, sinks, interval_s),
             "remediation": remediation_config(data_dir, interval_s),

@@ -10,14 +10,16 @@ import yaml
 __all__ = ["demo_slos"]
 
 
-def demo_slos(data_dir: Path, spaces: Mapping[str, Sequence[str]]) -> Path | None:
-    """Write ``data_dir/rules/slos.yaml`` with two SLOs per app of ``spaces`` (``ORG/SPACE -> apps``);
-    None without tenancy (an SLO needs its org and space)."""
+def demo_slos(data_dir: Path, spaces: Mapping[str, Sequence[str]], interval_s: float) -> Path | None:
+    """Write ``data_dir/rules/slos.yaml`` with two SLOs per app of ``spaces`` (``ORG/SPACE -> apps``),
+    evaluated every ``interval_s`` (the demo's pace); None without tenancy (an SLO needs its org and
+    space)."""
+    every = f"{max(1, round(interval_s))}s"
     slos = []
     for tenant, apps in spaces.items():
         org, _, space = tenant.partition("/")
         for app in apps:
-            where = {"org": org, "space": space, "app": app}
+            where = {"org": org, "space": space, "app": app, "interval": every}
             slos.append(
                 {
                     "name": f"{app}-availability",
