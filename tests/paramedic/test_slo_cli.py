@@ -45,6 +45,8 @@ BAD = [
      "  - {name: a, org: o, space: s, objective: 98, sli: {type: availability}}",
      "x.yaml:3: slos[1].name: duplicate SLO 'o/s/a'"),
     ("slos: [", "x.yaml:1: not valid YAML"),
+    ("slos:\n  - {name: a, org: o, space: s, objective: 99, interval: 0s, sli: {type: availability}}",
+     "x.yaml:2: slos[0].interval: Value error, use 1s to 10m"),
     # attacks on tenancy: a matcher that would widen the SLO's selectors past its own org/space
     ("slos:\n  - {name: a, org: o, space: s, objective: 99,\n"
      "     sli: {type: availability, matchers: 'space=~\".+\"'}}",
