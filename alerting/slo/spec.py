@@ -26,7 +26,6 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from alerting.rules._duration import parse_duration_ms
 from metrics_store.promql import QueryParseError, parse
 from metrics_store.yaml_errors import Loc, YamlProblem, errors_with_lines, key_path, line_for, line_index
 
@@ -47,6 +46,8 @@ _LABEL = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 _TENANT = re.compile(r"^[^/\s][^/]{0,254}$")
 _TENANT_LABELS = ("org", "space", "app")
 _RESERVED = frozenset({"org", "space", "app", "slo", "slo_window", "slo_severity", "__name__"})
+_DURATION = re.compile(r"^(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
+_DURATION_MS = (7 * 86_400_000, 86_400_000, 3_600_000, 60_000, 1000)
 _MAX_BYTES = 1 << 20
 _MAX_SLOS = 1000
 _DAY_MS = 86_400_000
@@ -82,6 +83,14 @@ def _matchers(value: str) -> str:
     if names:
         raise ValueError(f"{sorted(names)[0]!r} is set by the SLO itself (its org, space and app)")
     return text
+
+
+def parse_duration_ms(text: str) -> int:
+    """A Prometheus duration of whole seconds or more (``30d``, ``1h30m``, ``15s``) in ms; ValueError else."""
+    m = _DURATION.match(text.strip())
+    if not text.strip() or m is None:
+        raise ValueError(f"{text!r} is not a duration like 30d, 1h or 15s")
+    return sum(int(g) * mult for g, mult in zip(m.groups(), _DURATION_MS, strict=True) if g)
 
 
 def _metric_name(value: str) -> str:
