@@ -58,6 +58,7 @@ from paramedic.fds import fit_log_listeners, raise_nofile_limit
 from paramedic.logs import LogService
 from paramedic.remediation import RemediationService
 from platforms.base import Platform, TenantResolver
+from platforms.capacity import CapacityService, CapacitySettings, capacity_router
 from platforms.events import event_feed
 from platforms.factory import open_platform, platform_sources
 from remediation.base import RemediationError
@@ -247,6 +248,12 @@ class Paramedic:
             app.include_router(self.logs.router())
         if self.remediation is not None:
             app.include_router(self.remediation.router())
+        capacity = CapacityService(
+            self.store,
+            settings=CapacitySettings(chunk_mib=self.config.dashboard.memory_chunk_mib),
+            registry=self.registry,
+        )
+        app.include_router(capacity_router(capacity))  # /api/v1/capacity (foundation principals only)
         app.include_router(  # the dashboard's pages: /, /apps/{app}, /explore, /static/...
             dashboard_router(
                 self.store,
@@ -260,6 +267,7 @@ class Paramedic:
                     self.config.platform.type if self.config.platform is not None else None,
                     memory_chunk_mib=self.config.dashboard.memory_chunk_mib,
                 ),
+                capacity=capacity.outlook_json,
             )
         )
 

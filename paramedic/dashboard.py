@@ -29,6 +29,7 @@ from dashboard import (
     Sources,
     dashboard_router,
 )
+from dashboard.pages_capacity import CapacityData
 from metrics_store.base import Querier, StoreError
 from metrics_store.model import METRIC_NAME, Labels, Matcher, MatchOp, SeriesData, labels_get
 from metrics_store.promql import Engine, metric_names, slice_series
@@ -280,7 +281,7 @@ class PlatformEventsTimeline:
         return found, answer.note
 
 
-def build_router(
+def build_router(  # noqa: PLR0913 - the server's objects the pages read, keyword-only
     store: Querier,
     *,
     dispatcher: Dispatcher | None,
@@ -290,9 +291,11 @@ def build_router(
     log_search: bool = False,
     base_path: str = "",
     views: PlatformViews | None = None,
+    capacity: CapacityData | None = None,
 ) -> APIRouter:
     """The dashboard's router over the server's objects (see the module docstring), drawn with ``views``
-    (the configured platform type's, :func:`dashboard.views.views_for`; default: the local platform's)."""
+    (the configured platform type's, :func:`dashboard.views.views_for`; default: the local platform's);
+    ``capacity`` feeds the Capacity page (``platforms.capacity.CapacityService.outlook_json``)."""
     sources = Sources(
         metrics=PromqlMetricsReader(store),
         alerts=DispatcherAlerts(dispatcher) if dispatcher is not None else None,
@@ -300,4 +303,6 @@ def build_router(
         platform=PlatformInstances(platform) if isinstance(platform, Remediable) else None,
         platform_events=PlatformEventsTimeline(platform_events) if platform_events is not None else None,
     )
-    return dashboard_router(sources, base_path=base_path, log_search=log_search, views=views)
+    return dashboard_router(
+        sources, base_path=base_path, log_search=log_search, views=views, capacity=capacity
+    )
