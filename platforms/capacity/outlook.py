@@ -96,7 +96,7 @@ class CapacityOutlook:
         if self.exhausted_at_s is not None:
             parts.append(f"exhausted by {_date(self.exhausted_at_s)}")
         elif self.growth is not None:
-            parts.append("not growing")
+            parts.append(f"no exhaustion projected ({self.growth.slope_per_day:+.0f} MiB/day)")
         else:
             parts.append("too little history for a trend")
         if self.cells_needed:
@@ -247,6 +247,10 @@ def capacity_outlook(
     return CapacityOutlook(at_s=now, source="none", warn_days=settings.warn_days)
 
 
+def _within(t: float | None, latest: float) -> float | None:
+    return t if t is not None and t <= latest else None
+
+
 def _outlook(
     reader: _Reader, src: CellSource, cells: tuple[CellCapacity, ...], now: float, settings: CapacitySettings
 ) -> CapacityOutlook:
@@ -263,8 +267,9 @@ def _outlook(
     exhausted = n1_lost = None
     projected = sum(c.memory_allocated_mib for c in cells)
     if growth is not None:
-        exhausted = crossing_time(growth, total - chunk, now)
-        n1_lost = crossing_time(growth, total - biggest, now) if len(cells) > 1 else None
+        latest = now + settings.max_projection_days * _DAY_S
+        exhausted = _within(crossing_time(growth, total - chunk, now), latest)
+        n1_lost = _within(crossing_time(growth, total - biggest, now), latest) if len(cells) > 1 else None
         projected = max(projected, growth.value_at(needed_by))
     return CapacityOutlook(
         at_s=now,

@@ -1,4 +1,4 @@
-"""Capacity history written into a store as the platforms' metrics land there (names of platforms.capacity.sources).
+"""Capacity history written into a store as the platforms' metrics land there (platforms.capacity.sources).
 
 Cloud Foundry: three 8 GiB Diego cells (rep gauges, ``source_id="rep"``, as the Log Cache poller stores them),
 every hour for 14 days, the foundation's allocated memory growing ``GROWTH_MIB_PER_DAY`` from ``START_MIB``,
