@@ -64,6 +64,13 @@ class CapacityOutlook:
         return sum(c.memory_allocated_mib for c in self.cells)
 
     @property
+    def n_plus_one_limit_mib(self) -> float | None:
+        """The allocation N+1 tolerates: all cells but the biggest (None below two cells)."""
+        if len(self.cells) < 2:
+            return None
+        return self.memory_total_mib - max(c.memory_total_mib for c in self.cells)
+
+    @property
     def containers_free(self) -> float | None:
         values = [c.containers_remaining for c in self.cells]
         return None if not values or any(v is None for v in values) else sum(v or 0.0 for v in values)
@@ -130,6 +137,14 @@ class CapacityOutlook:
             },
             "forecast": {
                 "growth_mib_per_day": None if self.growth is None else self.growth.slope_per_day,
+                "fit": None
+                if self.growth is None
+                else {
+                    "origin": self.growth.origin_s,
+                    "intercept_mib": self.growth.intercept,
+                    "slope_mib_per_day": self.growth.slope_per_day,
+                },
+                "n_plus_one_limit_mib": self.n_plus_one_limit_mib,
                 "history_points": 0 if self.growth is None else self.growth.points,
                 "exhausted_at": self.exhausted_at_s,
                 "n_plus_one_lost_at": self.n_plus_one_lost_at_s,
