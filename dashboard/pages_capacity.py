@@ -1,7 +1,8 @@
 """The Capacity page: the cells' free chunks, N+1 headroom and the growth forecast (foundation only).
 
 Server-rendered from a plain mapping: ``capacity()`` returns the outlook as JSON data (the wiring passes
-``platforms.capacity.CapacityService.outlook().to_json``; the dashboard imports nothing of it). A principal
+``paramedic.dashboard.CapacityPage``; the dashboard imports nothing of ``platforms.capacity``) and raises
+:class:`~dashboard.base.ReaderError` when its source fails. A principal
 scoped to orgs or spaces gets a 403 refusal page, never a cell; no capacity source: "not configured". The
 allocated-memory history, its fitted trend to the horizon, the total and the N+1 limit are drawn as an inline
 SVG (no script needed).

@@ -47,12 +47,14 @@ from log_pipeline.enrich import TenantOf
 from metrics_store.api import ServerInfo, query_router, status_router
 from metrics_store.base import Appender, MetricsStore
 from metrics_store.factory import open_store
+from metrics_store.promql import Engine
 from metrics_store.redact import redacted_dump
 from paramedic import VERSION
 from paramedic.alerting import AlertingService
 from paramedic.auth import install as install_auth
 from paramedic.auth import install_guards, refusals_counter
 from paramedic.config import ConfigError, ParamedicConfig, load_config
+from paramedic.dashboard import CapacityPage
 from paramedic.dashboard import build_router as dashboard_router
 from paramedic.fds import fit_log_listeners, raise_nofile_limit
 from paramedic.logs import LogService
@@ -249,7 +251,7 @@ class Paramedic:
         if self.remediation is not None:
             app.include_router(self.remediation.router())
         capacity = CapacityService(
-            self.store,
+            Engine.from_limits(self.store, self.config.metrics_store.query, registry=CollectorRegistry()),
             settings=CapacitySettings(chunk_mib=self.config.dashboard.memory_chunk_mib),
             registry=self.registry,
         )
@@ -267,7 +269,7 @@ class Paramedic:
                     self.config.platform.type if self.config.platform is not None else None,
                     memory_chunk_mib=self.config.dashboard.memory_chunk_mib,
                 ),
-                capacity=capacity.outlook_json,
+                capacity=CapacityPage(capacity),
             )
         )
 

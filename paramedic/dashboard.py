@@ -12,7 +12,7 @@ import contextlib
 import re
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -37,6 +37,7 @@ from metrics_store.promql.errors import QueryError
 from metrics_store.promql.values import Matrix, Scalar, Vector
 from metrics_store.scoped import scoped
 from platforms.base import Platform, PlatformError, Remediable
+from platforms.capacity import CapacityError, CapacityService
 from platforms.events import PlatformEventFeed
 from platforms.tenancy import FOUNDATION, ORG_LABEL, SPACE_LABEL, Scope
 from remediation.actions import changes_deployments
@@ -44,6 +45,7 @@ from remediation.base import AuditLog, RemediationError
 
 __all__ = [
     "AuditActions",
+    "CapacityPage",
     "DispatcherAlerts",
     "PlatformInstances",
     "PromqlMetricsReader",
@@ -281,6 +283,20 @@ class PlatformEventsTimeline:
         return found, answer.note
 
 
+class CapacityPage:
+    """The Capacity page's data (:data:`dashboard.pages_capacity.CapacityData`) from a
+    :class:`~platforms.capacity.CapacityService`; a failed store read becomes :class:`ReaderError`."""
+
+    def __init__(self, service: CapacityService) -> None:
+        self.service = service
+
+    def __call__(self) -> Mapping[str, Any]:
+        try:
+            return self.service.outlook_json()
+        except CapacityError as exc:
+            raise ReaderError(f"capacity: {exc}") from exc
+
+
 def build_router(  # noqa: PLR0913 - the server's objects the pages read, keyword-only
     store: Querier,
     *,
@@ -295,7 +311,7 @@ def build_router(  # noqa: PLR0913 - the server's objects the pages read, keywor
 ) -> APIRouter:
     """The dashboard's router over the server's objects (see the module docstring), drawn with ``views``
     (the configured platform type's, :func:`dashboard.views.views_for`; default: the local platform's);
-    ``capacity`` feeds the Capacity page (``platforms.capacity.CapacityService.outlook_json``)."""
+    ``capacity`` feeds the Capacity page (:class:`CapacityPage` of the server's capacity service)."""
     sources = Sources(
         metrics=PromqlMetricsReader(store),
         alerts=DispatcherAlerts(dispatcher) if dispatcher is not None else None,

@@ -5,6 +5,7 @@ Cells are foundation data: a principal scoped to orgs or spaces gets 403 naming 
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -25,7 +26,9 @@ __all__ = ["CapacityService", "capacity_router"]
 
 
 class CapacityService:
-    """Computes outlooks over ``source`` and counts them (what the API, the page and reports call)."""
+    """Computes outlooks over ``source`` and counts them (what the API, the page and reports call). An outlook
+    is kept ``ttl_s`` (capacity moves over days; a page reloaded in a loop must not rerun weeks of queries).
+    Thread-safe: one outlook is computed at a time."""
 
     def __init__(
         self,
@@ -34,24 +37,34 @@ class CapacityService:
         settings: CapacitySettings | None = None,
         clock: Callable[[], float] = time.time,
         registry: CollectorRegistry = prometheus_client.REGISTRY,
+        ttl_s: float = 60.0,
     ) -> None:
         self.engine = source if isinstance(source, Engine) else Engine(source, registry=CollectorRegistry())
         self.settings = settings or CapacitySettings()
         self.clock = clock
+        self.ttl_s = ttl_s
         self.metrics = CapacityMetrics(registry)
+        self._lock = threading.Lock()
+        self._last: CapacityOutlook | None = None
 
     def outlook(self) -> CapacityOutlook:
-        """The outlook now; :class:`CapacityError` (counted) when the store fails."""
-        with self.metrics.duration.time():
-            try:
-                result = capacity_outlook(self.engine, self.clock(), self.settings)
-            except CapacityError:
-                self.metrics.errors.labels("query").inc()
-                raise
-        self.metrics.outlooks.inc()
-        self.metrics.free_chunks.set(result.memory_chunks_free)
-        self.metrics.cells_needed.set(result.cells_needed)
-        return result
+        """The outlook now (or of less than ``ttl_s`` ago); :class:`CapacityError` (counted) when the store
+        fails."""
+        with self._lock:
+            now = self.clock()
+            if self._last is not None and 0 <= now - self._last.at_s < self.ttl_s:
+                return self._last
+            with self.metrics.duration.time():
+                try:
+                    result = capacity_outlook(self.engine, now, self.settings)
+                except CapacityError:
+                    self.metrics.errors.labels("query").inc()
+                    raise
+            self.metrics.outlooks.inc()
+            self.metrics.free_chunks.set(result.memory_chunks_free)
+            self.metrics.cells_needed.set(result.cells_needed)
+            self._last = result
+            return result
 
     def outlook_json(self) -> dict[str, Any]:
         """:meth:`outlook` as JSON data (what the dashboard's Capacity page renders)."""

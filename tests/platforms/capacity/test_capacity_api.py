@@ -24,10 +24,12 @@ from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from prometheus_client import CollectorRegistry
 from typer.testing import CliRunner
 
+from dashboard import ReaderError, Sources, dashboard_router
 from metrics_store.config import EmbeddedStoreConfig
 from metrics_store.embedded import EmbeddedStore
 from metrics_store.memory import MemoryStore
@@ -35,6 +37,7 @@ from paramedic.assembly import Paramedic
 from paramedic.auth import TokenStore
 from paramedic.cli import app as cli
 from paramedic.config import parse_config
+from paramedic.dashboard import PromqlMetricsReader
 from platforms.capacity import capacity_outlook
 from platforms.tenancy import Grant
 from tests.platforms.capacity.history import write_cf, write_local
@@ -170,3 +173,21 @@ def test_the_report_command_prints_a_table_and_json(tmp_path: Path) -> None:
     assert (data["source"], data["chunk_mib"], data["memory"]["free_chunks"]) == ("local", 300, 17)
     missing = runner.invoke(cli, ["capacity", "report", "-c", str(tmp_path / "nope.yaml")])
     assert missing.exit_code == 1
+
+
+def _page_client(capacity: Any) -> TestClient:
+    app = FastAPI()
+    app.include_router(
+        dashboard_router(Sources(metrics=PromqlMetricsReader(MemoryStore())), capacity=capacity)
+    )
+    return TestClient(app, base_url="http://127.0.0.1")
+
+
+def test_the_page_says_when_capacity_is_unavailable_or_not_configured() -> None:
+    def failing() -> dict[str, Any]:
+        raise ReaderError("capacity: the store is closed")
+
+    broken = _page_client(failing).get("/capacity")
+    assert broken.status_code == 503 and "the store is closed" in broken.text
+    none = _page_client(None).get("/capacity")
+    assert none.status_code == 200 and 'id="capacity-none"' in none.text
