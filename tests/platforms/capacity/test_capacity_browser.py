@@ -1,20 +1,25 @@
 """The Capacity page in a real browser (Debian's Chromium via Playwright): figures, cells and the trend draw,
-with no console error or CSP violation (screenshot: test-screenshots/capacity.png)."""
+with no console error or CSP violation (screenshot: test-screenshots/capacity.png); and `paramedic capacity
+report --url` against the same running server."""
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 import uvicorn
 from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
+from typer.testing import CliRunner
 
 from dashboard import Sources, dashboard_router
 from metrics_store.memory import MemoryStore
+from paramedic.cli import app as cli
 from paramedic.dashboard import PromqlMetricsReader
 from platforms.capacity import CapacityService, capacity_router
 from tests.platforms.capacity.history import write_cf
@@ -59,3 +64,13 @@ def test_the_capacity_page_renders_in_chromium(url: str) -> None:
         screenshot(page, "capacity")
         problems = w.problems(page)
         assert problems == [], "\n".join(problems)
+
+
+def test_the_report_command_reads_a_running_server(url: str, tmp_path: Path) -> None:
+    token = tmp_path / "token"
+    token.write_text("unused-here\n")  # the test server has no auth: the header is sent and ignored
+    out = CliRunner().invoke(cli, ["capacity", "report", "--url", url, "--token-file", str(token)])
+    assert out.exit_code == 0, out.output
+    assert re.search(r"^diego-cell/0\s+8,192\s+5,100\s+3\b", out.output, re.M), out.output
+    down = CliRunner().invoke(cli, ["capacity", "report", "--url", "http://127.0.0.1:9"])
+    assert down.exit_code == 1
