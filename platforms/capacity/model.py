@@ -2,8 +2,8 @@
 
 A *chunk* is the memory (or disk) of the largest app instance: ``floor(remaining / chunk)`` per cell, summed
 over cells, is how many more such instances the foundation can place (PCF Healthwatch's "available free
-chunks", whose chunk size is a setting: sized here to the largest instance, the one that must still fit; a chunk
-cannot straddle two cells, hence the floor per cell, not of the sum).
+chunks", whose chunk size is a setting: sized here to the largest instance, the one that must still fit; a
+chunk cannot straddle two cells, hence the floor per cell, not of the sum).
 
 *N+1*: the foundation survives losing any one cell when the instances of that cell (its allocated memory, in
 chunks, rounded up: each displaced instance is counted as a largest one) fit in the free chunks of the other
