@@ -254,7 +254,7 @@ class Probe:
         admin = self.call("GET", "/api/v1/capacity", admin=True)
         assert admin.status_code == 200, admin.text
         cells = [c["name"] for c in admin.json()["cells"]]
-        assert cells, admin.json()  # the admin sees the platform's cells (the local node exporter, Diego reps)
+        assert cells, admin.json()  # the admin sees the cells (the local node exporter, Diego reps)
         for path in ("/api/v1/capacity", "/capacity"):
             resp = self.call("GET", path)
             assert resp.status_code == 403, (path, resp.status_code, resp.text[:200])
