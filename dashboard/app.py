@@ -30,6 +30,7 @@ from dashboard._overview import build_overview, fmt
 from dashboard.auth_pages import session_context
 from dashboard.base import InstanceInfo, PlatformViews, ReaderError, Sources
 from dashboard.pages_alerts import add_alert_pages
+from dashboard.pages_capacity import CapacityData, add_capacity_pages
 from dashboard.pages_logs import add_log_pages
 from dashboard.pages_remediation import add_remediation_pages
 from dashboard.scoping import scoped_sources
@@ -246,11 +247,13 @@ def dashboard_router(
     log_search: bool = False,
     clock: Callable[[], float] = time.time,
     views: PlatformViews | None = None,
+    capacity: CapacityData | None = None,
 ) -> APIRouter:
     """The pages over ``sources``, drawn with the queries of ``views`` (default: the local platform's, see
     :func:`dashboard.views.views_for`). ``base_path`` (no trailing slash, e.g. ``/ui``) prefixes every page
     route; ``api_base`` is where the server's query and log APIs are mounted (``""``: at the root);
-    ``log_search``: the server serves ``/api/v1/logs/histogram`` (the app page's log volume chart)."""
+    ``log_search``: the server serves ``/api/v1/logs/histogram`` (the app page's log volume chart);
+    ``capacity``: the cells' capacity outlook as JSON data (the Capacity page; None: "not configured")."""
     pages = DashboardPages(
         sources, base_path=base_path, api_base=api_base, log_search=log_search, clock=clock, views=views
     )
@@ -266,6 +269,7 @@ def dashboard_router(
     add_alert_pages(router, pages.page)
     add_remediation_pages(router, pages.page)
     add_log_pages(router, pages.page, ranges=RANGES, log_search=log_search)
+    add_capacity_pages(router, pages.page, capacity)
     return router
 
 

@@ -48,17 +48,20 @@ from log_pipeline.enrich import TenantOf
 from metrics_store.api import ServerInfo, query_router, status_router
 from metrics_store.base import Appender, MetricsStore
 from metrics_store.factory import open_store
+from metrics_store.promql import Engine
 from metrics_store.redact import redacted_dump
 from paramedic import VERSION
 from paramedic.alerting import AlertingService
 from paramedic.auth import install as install_auth
 from paramedic.auth import install_guards, refusals_counter
 from paramedic.config import ConfigError, ParamedicConfig, load_config
+from paramedic.dashboard import CapacityPage
 from paramedic.dashboard import build_router as dashboard_router
 from paramedic.fds import fit_log_listeners, raise_nofile_limit
 from paramedic.logs import LogService
 from paramedic.remediation import RemediationService
 from platforms.base import Platform, TenantResolver
+from platforms.capacity import CapacityService, CapacitySettings, capacity_router
 from platforms.events import event_feed
 from platforms.factory import open_platform, platform_sources
 from remediation.base import RemediationError
@@ -248,6 +251,12 @@ class Paramedic:
             app.include_router(self.logs.router())
         if self.remediation is not None:
             app.include_router(self.remediation.router())
+        capacity = CapacityService(
+            Engine.from_limits(self.store, self.config.metrics_store.query, registry=CollectorRegistry()),
+            settings=CapacitySettings(chunk_mib=self.config.dashboard.memory_chunk_mib),
+            registry=self.registry,
+        )
+        app.include_router(capacity_router(capacity))  # /api/v1/capacity (foundation principals only)
         app.include_router(  # the dashboard's pages: /, /apps/{app}, /explore, /static/...
             dashboard_router(
                 self.store,
@@ -262,6 +271,7 @@ class Paramedic:
                     memory_chunk_mib=self.config.dashboard.memory_chunk_mib,
                 ),
                 slos=self._slos if self.config.rules is not None and self.config.rules.slo_files else None,
+                capacity=CapacityPage(capacity),
             )
         )
 

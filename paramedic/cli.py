@@ -5,7 +5,19 @@ from __future__ import annotations
 import typer
 
 from paramedic import VERSION
-from paramedic.commands import anomaly, check, demo, parse, patterns, policy, rules, serve, token, user
+from paramedic.commands import (
+    anomaly,
+    capacity_report,
+    check,
+    demo,
+    parse,
+    patterns,
+    policy,
+    rules,
+    serve,
+    token,
+    user,
+)
 from paramedic.commands import slo as slo_cmd
 
 app = typer.Typer(
@@ -42,6 +54,11 @@ app.add_typer(user.app, name="user")
 app.add_typer(slo_cmd.app, name="slo")
 app.command("serve")(serve.serve)
 app.command("patterns")(patterns.patterns)
+
+# capacity: cell capacity planning (and, at merge, `capacity simulate`: register it on this same group)
+capacity_app = typer.Typer(help="Capacity planning: cells and load.", no_args_is_help=True)
+capacity_app.command("report")(capacity_report.report)
+app.add_typer(capacity_app, name="capacity")
 
 
 def main() -> None:

@@ -12,7 +12,7 @@ import contextlib
 import re
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -30,6 +30,7 @@ from dashboard import (
     Sources,
     dashboard_router,
 )
+from dashboard.pages_capacity import CapacityData
 from metrics_store.base import Querier, StoreError
 from metrics_store.model import METRIC_NAME, Labels, Matcher, MatchOp, SeriesData, labels_get
 from metrics_store.promql import Engine, metric_names, slice_series
@@ -37,6 +38,7 @@ from metrics_store.promql.errors import QueryError
 from metrics_store.promql.values import Matrix, Scalar, Vector
 from metrics_store.scoped import scoped
 from platforms.base import Platform, PlatformError, Remediable
+from platforms.capacity import CapacityError, CapacityService
 from platforms.events import PlatformEventFeed
 from platforms.tenancy import FOUNDATION, ORG_LABEL, SPACE_LABEL, Scope
 from remediation.actions import changes_deployments
@@ -44,6 +46,7 @@ from remediation.base import AuditLog, RemediationError
 
 __all__ = [
     "AuditActions",
+    "CapacityPage",
     "DispatcherAlerts",
     "PlatformInstances",
     "PromqlMetricsReader",
@@ -302,7 +305,21 @@ class SloStatuses:
         return [s.to_json() for s in slo_status(self._store, mine, self._scope, None, self._clock())]
 
 
-def build_router(  # noqa: PLR0913 - keyword-only: the server objects the pages read
+class CapacityPage:
+    """The Capacity page's data (:data:`dashboard.pages_capacity.CapacityData`) from a
+    :class:`~platforms.capacity.CapacityService`; a failed store read becomes :class:`ReaderError`."""
+
+    def __init__(self, service: CapacityService) -> None:
+        self.service = service
+
+    def __call__(self) -> Mapping[str, Any]:
+        try:
+            return self.service.outlook_json()
+        except CapacityError as exc:
+            raise ReaderError(f"capacity: {exc}") from exc
+
+
+def build_router(  # noqa: PLR0913 - the server's objects the pages read, keyword-only
     store: Querier,
     *,
     dispatcher: Dispatcher | None,
@@ -313,9 +330,11 @@ def build_router(  # noqa: PLR0913 - keyword-only: the server objects the pages 
     base_path: str = "",
     views: PlatformViews | None = None,
     slos: Callable[[], Sequence[Slo]] | None = None,
+    capacity: CapacityData | None = None,
 ) -> APIRouter:
     """The dashboard's router over the server's objects (see the module docstring), drawn with ``views``
-    (the configured platform type's, :func:`dashboard.views.views_for`; default: the local platform's)."""
+    (the configured platform type's, :func:`dashboard.views.views_for`; default: the local platform's);
+    ``capacity`` feeds the Capacity page (:class:`CapacityPage` of the server's capacity service)."""
     sources = Sources(
         metrics=PromqlMetricsReader(store),
         alerts=DispatcherAlerts(dispatcher) if dispatcher is not None else None,
@@ -324,4 +343,6 @@ def build_router(  # noqa: PLR0913 - keyword-only: the server objects the pages 
         platform_events=PlatformEventsTimeline(platform_events) if platform_events is not None else None,
         slos=SloStatuses(slos, store) if slos is not None else None,
     )
-    return dashboard_router(sources, base_path=base_path, log_search=log_search, views=views)
+    return dashboard_router(
+        sources, base_path=base_path, log_search=log_search, views=views, capacity=capacity
+    )

@@ -152,7 +152,7 @@ class LogCacheConfig(BaseModel):
         "request rate, 5xx rate and p95 latency.",
     )
     packs: list[str] = Field(
-        default_factory=lambda: ["cloudfoundry", "cloudfoundry-apps"],
+        default_factory=lambda: ["cloudfoundry", "cloudfoundry-apps", "capacity-cloudfoundry"],
         description="Rule packs (built-in names or rule file paths) the default queries are derived from.",
     )
     backfill_s: float = Field(

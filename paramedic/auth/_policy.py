@@ -126,6 +126,8 @@ _READS = [
     "/remediation",
     "/remediation/actions/{action_id}",
     "/logs",
+    "/api/v1/capacity",  # foundation data: the handler refuses a tenant scope (403)
+    "/capacity",
 ]
 
 ROUTE_RULES: tuple[RouteRule, ...] = (

@@ -72,6 +72,37 @@ def test_log_cache_series_are_queryable_from_paramedic(demo: Demo) -> None:
 
 
 @pytest.mark.integration
+def test_the_capacity_outlook_reads_the_simulated_diego_cells(demo: Demo) -> None:
+    """The rep's gauges as they land from Log Cache (containers too: the capacity pack is polled by default)
+    and the apps' memory quotas give the outlook its cells and chunk."""
+    wait_until(lambda: bool(_query(demo, "memory_quota")), 60, "the app containers' memory quotas")
+    answer: dict[str, Any] = {}
+
+    def ready() -> bool:
+        answer.clear()
+        answer.update(httpx.get(f"{demo.api}/api/v1/capacity", timeout=30).json())
+        cells = answer.get("cells") or []
+        return (
+            len(cells) == 2
+            and all(c["containers_remaining"] is not None for c in cells)
+            and answer["chunk_from"] == "largest app instance memory quota"
+        )
+
+    # the server keeps an outlook a minute: one computed before the quotas landed may be served until then
+    wait_until(
+        ready, 150, "two Diego cells, their slots and the largest quota in /api/v1/capacity", interval_s=2
+    )
+    assert (answer["source"], answer["chunk_from"]) == ("diego", "largest app instance memory quota")
+    chunk = answer["chunk_mib"]
+    assert chunk > 0
+    assert answer["memory"]["free_chunks"] == sum(
+        int(c["memory_remaining_mib"] // chunk) for c in answer["cells"]
+    )
+    assert all(c["memory_total_mib"] == 4096 for c in answer["cells"])  # DiegoConfig's cells
+    assert answer["n_plus_one"] is not None
+
+
+@pytest.mark.integration
 def test_foundation_secrets_stay_in_a_private_file(demo: Demo) -> None:
     record = demo.record()
     creds_file = demo.data_dir / "cf-credentials.json"

@@ -246,6 +246,20 @@ class Probe:
             resp = self.call("POST", f"/api/v1/actions/{action_id}/{verb}", json={})
             assert resp.status_code == 404, (verb, resp.status_code, resp.text)
 
+    # -- foundation data ----------
+
+    def check_capacity(self) -> None:
+        """Cell capacity is the foundation's: the scoped principal is refused (403) by the API and the page,
+        and neither names a cell the admin sees."""
+        admin = self.call("GET", "/api/v1/capacity", admin=True)
+        assert admin.status_code == 200, admin.text
+        cells = [c["name"] for c in admin.json()["cells"]]
+        assert cells, admin.json()  # the admin sees the cells (the local node exporter, Diego reps)
+        for path in ("/api/v1/capacity", "/capacity"):
+            resp = self.call("GET", path)
+            assert resp.status_code == 403, (path, resp.status_code, resp.text[:200])
+            assert not [c for c in cells if c in resp.text], (path, cells)
+
 
 def _same(mine: list[tuple[str, str]], theirs: list[tuple[str, str]]) -> bool:
     """The same series (label sets, exactly) with the same values up to 1e-3 relative: a series that is

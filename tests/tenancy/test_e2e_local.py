@@ -102,6 +102,7 @@ def test_a_team_sees_and_does_nothing_of_another_teams_space(demo: Demo, tenants
     a.check_silences()
     assert all(x["target"]["app"] == a_app for x in a.check_actions())
     a.refused_foreign_action(action["id"])
+    a.check_capacity()
 
     # team-b sees its alert and its action, and may approve it
     assert any(x["labels"].get("app") == b_app for x in b.check_alerts())
