@@ -5,7 +5,19 @@ from __future__ import annotations
 import typer
 
 from paramedic import VERSION
-from paramedic.commands import anomaly, check, demo, parse, patterns, policy, rules, serve, token, user
+from paramedic.commands import (
+    anomaly,
+    check,
+    demo,
+    parse,
+    patterns,
+    policy,
+    report,
+    rules,
+    serve,
+    token,
+    user,
+)
 
 app = typer.Typer(
     name="paramedic",
@@ -38,6 +50,7 @@ app.add_typer(policy.app, name="policy")
 app.add_typer(rules.app, name="rules")
 app.add_typer(token.app, name="token")
 app.add_typer(user.app, name="user")
+app.add_typer(report.app, name="report")
 app.command("serve")(serve.serve)
 app.command("patterns")(patterns.patterns)
 

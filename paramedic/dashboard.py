@@ -48,6 +48,7 @@ __all__ = [
     "PromqlMetricsReader",
     "SnapshotQuerier",
     "build_router",
+    "build_sources",
 ]
 
 
@@ -280,6 +281,24 @@ class PlatformEventsTimeline:
         return found, answer.note
 
 
+def build_sources(
+    store: Querier,
+    *,
+    dispatcher: Dispatcher | None,
+    platform: Platform | None,
+    audit: AuditLog | None = None,
+    platform_events: PlatformEventFeed | None = None,
+) -> Sources:
+    """The dashboard's readers over the server's objects (the pages' and the scheduled reports')."""
+    return Sources(
+        metrics=PromqlMetricsReader(store),
+        alerts=DispatcherAlerts(dispatcher) if dispatcher is not None else None,
+        actions=AuditActions(audit) if audit is not None else None,
+        platform=PlatformInstances(platform) if isinstance(platform, Remediable) else None,
+        platform_events=PlatformEventsTimeline(platform_events) if platform_events is not None else None,
+    )
+
+
 def build_router(
     store: Querier,
     *,
@@ -293,11 +312,7 @@ def build_router(
 ) -> APIRouter:
     """The dashboard's router over the server's objects (see the module docstring), drawn with ``views``
     (the configured platform type's, :func:`dashboard.views.views_for`; default: the local platform's)."""
-    sources = Sources(
-        metrics=PromqlMetricsReader(store),
-        alerts=DispatcherAlerts(dispatcher) if dispatcher is not None else None,
-        actions=AuditActions(audit) if audit is not None else None,
-        platform=PlatformInstances(platform) if isinstance(platform, Remediable) else None,
-        platform_events=PlatformEventsTimeline(platform_events) if platform_events is not None else None,
+    sources = build_sources(
+        store, dispatcher=dispatcher, platform=platform, audit=audit, platform_events=platform_events
     )
     return dashboard_router(sources, base_path=base_path, log_search=log_search, views=views)

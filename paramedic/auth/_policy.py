@@ -126,6 +126,8 @@ _READS = [
     "/remediation",
     "/remediation/actions/{action_id}",
     "/logs",
+    "/reports",  # scheduled reports: the preview page and the render API (dashboard.reports)
+    "/api/v1/reports/render",
 ]
 
 ROUTE_RULES: tuple[RouteRule, ...] = (
