@@ -129,8 +129,10 @@ def seed_audit(now: float) -> MemoryAuditLog:
     for t in TENANTS:
         for i, (outcome, took_s) in enumerate((("verified", 60), ("verified", 120), ("failed", 30))):
             created = datetime.fromtimestamp(now - 1800 + i * 300, UTC)
-            req = ActionRequest(f"{t.app}-{i}", f"restart-{t.app}", "v1", "restart_app", Target(t.app), {}, "live",
-                                created, org=t.org, space=t.space)  # fmt: skip
+            req = ActionRequest(
+                f"{t.app}-{i}", f"restart-{t.app}", "v1", "restart_app", Target(t.app), {}, "live", created,
+                org=t.org, space=t.space,
+            )  # fmt: skip
             log.record(req)
             log.append(AuditEvent(req.id, outcome, datetime.fromtimestamp(created.timestamp() + took_s, UTC)))
     created = datetime.fromtimestamp(now - 600, UTC)

@@ -158,7 +158,8 @@ def _parts(msg: EmailMessage) -> tuple[str, str, dict[str, bytes], bytes]:
 
 def _pdf_text(pdf: bytes) -> str:
     reader = pypdf.PdfReader(io.BytesIO(pdf))
-    return re.sub(r"\s+", " ", " ".join((page.extract_text() or "") for page in reader.pages))  # wrapped cells
+    text = " ".join((page.extract_text() or "") for page in reader.pages)
+    return re.sub(r"\s+", " ", text)  # table cells wrap
 
 
 def _figures(html: str) -> list[tuple[str, str]]:
