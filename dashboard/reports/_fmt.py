@@ -49,7 +49,12 @@ _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 def parse_since(text: str, *, max_s: float) -> float:
     """``90m``, ``24h``, ``7d``, ``2w`` (one number, one unit) as seconds in ``(0, max_s]``; ValueError."""
     text = text.strip()
-    if len(text) < 2 or len(text) > 12 or text[-1] not in _UNITS or not text[:-1].isdigit():
+    if (
+        len(text) < 2
+        or len(text) > 12
+        or text[-1] not in _UNITS
+        or not (text[:-1].isascii() and text[:-1].isdigit())
+    ):
         raise ValueError(f"{text[:20]!r}: want a duration like 24h or 7d")
     seconds = float(int(text[:-1]) * _UNITS[text[-1]])
     if not 0 < seconds <= max_s:
