@@ -45,6 +45,8 @@ def chart_png(chart: Chart) -> bytes:
         locator = AutoDateLocator()  # type: ignore[no-untyped-call]
         ax.xaxis.set_major_locator(locator)
         ax.xaxis.set_major_formatter(ConciseDateFormatter(locator, tz=UTC))  # type: ignore[no-untyped-call]
+        if not any(v < 0 for _, _, values in chart.lines for v in values):  # NaN compares False
+            ax.set_ylim(bottom=0)
         ax.set_ylabel(chart.unit, fontsize=8)
         ax.grid(color="#e4e4e4")
         if chart.lines:

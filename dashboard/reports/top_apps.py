@@ -13,8 +13,9 @@ from dashboard.reports._fmt import number, percent, seconds_text
 from dashboard.reports.base import Chart, ReportContext, SectionResult, Table
 from dashboard.spec import OverviewSpec
 
-__all__ = ["AppStats", "TopAppsSection", "app_averages"]
+__all__ = ["AppStats", "TopAppsSection", "app_averages", "app_series"]
 
+_TREND_APPS = 5  # apps drawn in the 5xx trend chart
 AppStats = dict[str, dict[str, float]]  # app display -> column key -> mean over the window
 
 
@@ -29,9 +30,12 @@ def _display(labels: dict[str, str], spec: OverviewSpec) -> str:
     return f"{tenant} · {name}" if tenant else name
 
 
-def app_averages(ctx: ReportContext, keys: tuple[str, ...] = ("rps", "err", "p95")) -> AppStats:
+def app_series(
+    ctx: ReportContext, keys: tuple[str, ...] = ("rps", "err", "p95")
+) -> dict[str, dict[str, RangeSeries]]:
+    """Column key -> app display name -> its series over the window."""
     spec = ctx.views.overview()
-    out: AppStats = {}
+    out: dict[str, dict[str, RangeSeries]] = {}
     for column in spec.app_columns:
         if column.key not in keys:
             continue
@@ -39,7 +43,16 @@ def app_averages(ctx: ReportContext, keys: tuple[str, ...] = ("rps", "err", "p95
         for s in found:
             name = _display(s.labels, spec)
             if name and name not in spec.not_apps:
-                out.setdefault(name, {})[column.key] = _mean(s.values)
+                out.setdefault(column.key, {})[name] = s
+    return out
+
+
+def app_averages(series: dict[str, dict[str, RangeSeries]]) -> AppStats:
+    """App display name -> column key -> mean over the window."""
+    out: AppStats = {}
+    for key, by_app in series.items():
+        for name, s in by_app.items():
+            out.setdefault(name, {})[key] = _mean(s.values)
     return out
 
 
@@ -53,9 +66,14 @@ class TopAppsSection:
     title = "Top apps by errors and latency"
 
     def build(self, ctx: ReportContext) -> SectionResult:
-        stats = app_averages(ctx)
+        series = app_series(ctx)
+        stats = app_averages(series)
         by_err = [kv for kv in _ranked(stats, "err", ctx.top_n) if kv[1] > 0]
         by_p95 = _ranked(stats, "p95", ctx.top_n)
+        trend = [
+            (app, series["err"][app].timestamps_s, series["err"][app].values)
+            for app, _ in by_err[:_TREND_APPS]
+        ]
 
         def row(app: str, first: Callable[[float], str], key: str) -> tuple[str, ...]:
             v = stats[app]
@@ -69,6 +87,7 @@ class TopAppsSection:
         charts = []
         if by_err:
             charts.append(Chart("top_errors", "5xx share by app (mean, %)", "%", bars=by_err))
+            charts.append(Chart("errors_trend", "5xx share over time (%)", "%", lines=trend))
         if by_p95:
             charts.append(
                 Chart(
