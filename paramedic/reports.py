@@ -23,10 +23,11 @@ from dashboard.reports import (
     ReportsConfig,
     ReportSection,
     SmtpSettings,
+    default_sections,
     reports_router,
 )
 
-__all__ = ["ReportsService", "smtp_settings"]
+__all__ = ["ReportsService", "report_sections", "smtp_settings"]
 
 
 def smtp_settings(reports: ReportsConfig, alerting: AlertingConfig | None) -> SmtpSettings:
@@ -57,6 +58,17 @@ def smtp_settings(reports: ReportsConfig, alerting: AlertingConfig | None) -> Sm
     raise ValueError(f"{name!r}: the receiver has no email notifier")
 
 
+def report_sections() -> list[ReportSection]:
+    """The sections of every report, in order: the built-in ones, then issue 15's other parts. Each joins
+    with one line, a function of the :class:`~dashboard.reports.ReportContext` (read through ``ctx.sources``:
+    the tenant's scoped readers) returning a :class:`~dashboard.reports.SectionResult`, e.g.::
+
+        section("slo", "SLOs", lambda ctx: slo_result(slo_status(ctx.sources.metrics, ...))),
+        section("capacity", "Capacity outlook", lambda ctx: ..., foundation_only=True),
+    """
+    return [*default_sections()]
+
+
 class ReportsService:
     """Owns the :class:`~dashboard.reports.Reporter`, its router and the scheduler (None without config)."""
 
@@ -76,7 +88,7 @@ class ReportsService:
             sources,
             views,
             patterns=patterns,
-            sections=sections,
+            sections=sections if sections is not None else report_sections(),
             top_n=config.top_n if config is not None else 10,
             registry=registry,
         )

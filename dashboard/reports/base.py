@@ -114,19 +114,32 @@ class ReportSection(Protocol):
     @property
     def title(self) -> str: ...
 
-    def build(self, ctx: ReportContext) -> SectionResult: ...
+    def build(self, ctx: ReportContext) -> SectionResult | None:
+        """The section's content, or None to leave it out of this report (e.g. foundation data in a space's
+        report). Read only through ``ctx`` (its readers are the tenant's), never a foundation-wide object."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
 class FunctionSection:
     key: str
     title: str
-    fn: Callable[[ReportContext], SectionResult]
+    fn: Callable[[ReportContext], SectionResult | None]
+    foundation_only: bool = False
 
-    def build(self, ctx: ReportContext) -> SectionResult:
+    def build(self, ctx: ReportContext) -> SectionResult | None:
+        if self.foundation_only and not ctx.scope.is_foundation:
+            return None
         return self.fn(ctx)
 
 
-def section(key: str, title: str, fn: Callable[[ReportContext], SectionResult]) -> ReportSection:
-    """A section from a function (the lead's SLO and capacity sections: ``section("slo", "SLOs", f)``)."""
-    return FunctionSection(key, title, fn)
+def section(
+    key: str,
+    title: str,
+    fn: Callable[[ReportContext], SectionResult | None],
+    *,
+    foundation_only: bool = False,
+) -> ReportSection:
+    """A section from a function: ``section("slo", "SLOs", f)``. ``foundation_only``: left out of every
+    tenant's report (foundation data such as cell capacity)."""
+    return FunctionSection(key, title, fn, foundation_only)

@@ -50,7 +50,7 @@ def tenant_title(ctx: ReportContext) -> str:
     return ", ".join(sorted({g.tenant for g in grants})) or "nothing"
 
 
-def _run(section: ReportSection, ctx: ReportContext) -> SectionResult:
+def _run(section: ReportSection, ctx: ReportContext) -> SectionResult | None:
     try:
         return section.build(ctx)
     except (ReaderError, ReportError) as exc:
@@ -62,7 +62,8 @@ def build_report(
     ctx: ReportContext, sections: Sequence[ReportSection] | None = None, *, title: str = "Paramedic report"
 ) -> Report:
     """Every section of ``sections`` (default: :func:`default_sections`) over ``ctx``, charts drawn."""
-    results = [_run(s, ctx) for s in (default_sections() if sections is None else sections)]
+    built = [_run(s, ctx) for s in (default_sections() if sections is None else sections)]
+    results = [r for r in built if r is not None]
     charts: dict[str, bytes] = {}
     for result in results:
         for chart in result.charts:

@@ -183,3 +183,13 @@ def test_scheduler_adds_one_cron_job_per_schedule_and_stops() -> None:
 
     assert asyncio.run(run()) == ["report:daily", "report:weekly"]
     assert [r.tenant for r in scheduler.recipients("weekly")] == ["acme/prod"]
+
+
+def test_a_foundation_only_section_is_left_out_of_a_tenants_report() -> None:
+    def cells(ctx: ReportContext) -> SectionResult:
+        return SectionResult("capacity", "Capacity", figures=[("Cells needed", "2")])
+
+    sections = [section("capacity", "Capacity", cells, foundation_only=True)]
+    assert [s.key for s in build_report(_ctx(NoMetrics()), sections).sections] == ["capacity"]
+    tenant = build_report(_ctx(NoMetrics(), ACME_PROD), sections)
+    assert tenant.sections == [] and "Cells needed" not in render_html(tenant)
