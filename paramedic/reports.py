@@ -100,7 +100,7 @@ class ReportsService:
 
     def router(self) -> APIRouter:
         max_period_s = self.config.max_period_s if self.config is not None else 90 * 86400
-        return reports_router(self.reporter, max_period_s=max_period_s)
+        return reports_router(self.reporter, scheduler=self.scheduler, max_period_s=max_period_s)
 
     async def start(self) -> None:
         if self.scheduler is not None:

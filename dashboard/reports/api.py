@@ -1,5 +1,6 @@
-"""HTTP: ``GET /api/v1/reports/render`` (one report now, HTML or PDF) and ``GET /reports`` (the preview page
-of the web UI: a period picker and the report in a sandboxed frame).
+"""HTTP: ``GET /api/v1/reports/render`` (one report now, HTML or PDF), ``GET /reports`` (the preview page
+of the web UI: a period picker and the report in a sandboxed frame) and ``POST /api/v1/reports/send`` (admin:
+mail one schedule's reports now).
 
 Tenancy: a report is built with the request's scope (``scope_of(request)``); ``tenant=ORG[/SPACE]`` narrows
 it to a tenant the principal covers (a foundation principal: any; otherwise the tenant must lie inside one
@@ -13,6 +14,7 @@ only, framed by the same origin only), not the dashboard's (which forbids inline
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from pathlib import Path
 
@@ -25,6 +27,7 @@ from dashboard.auth_pages import session_context
 from dashboard.reports._fmt import parse_since
 from dashboard.reports.config import FOUNDATION_TENANT, tenant_scope
 from dashboard.reports.render import render_html, render_pdf
+from dashboard.reports.scheduler import ReportScheduler
 from dashboard.reports.service import Reporter
 from dashboard.security import SecureRoute
 from platforms.tenancy import Scope, TenancyError, scope_of
@@ -120,15 +123,45 @@ class _ReportPages:
         return HTMLResponse(page)
 
 
+class _SendNow:
+    """``POST /api/v1/reports/send?schedule=NAME`` (admin, by the route table): send that schedule's reports
+    now, as its cron job would; answers how many were sent. 503 without ``reports:``, 404 for an unknown
+    schedule, 409 while a send is running."""
+
+    def __init__(self, scheduler: ReportScheduler | None) -> None:
+        self.scheduler = scheduler
+        self._busy = asyncio.Lock()
+
+    async def send(self, schedule: str = Query(..., max_length=64)) -> JSONResponse:
+        if self.scheduler is None:
+            return _error(503, "no reports: section in the config: nothing to send")
+        if schedule not in {s.name for s in self.scheduler.config.schedules}:
+            return _error(404, f"no schedule {schedule!r}")
+        if self._busy.locked():
+            return _error(409, "a send is already running")
+        async with self._busy:
+            sent = await self.scheduler.run_schedule(schedule)
+        wanted = len(self.scheduler.recipients(schedule))
+        return JSONResponse({"status": "success", "data": {"schedule": schedule, "sent": sent, "of": wanted}})
+
+
 def reports_router(
-    reporter: Reporter, *, max_period_s: float = 90 * 86400, max_concurrent: int = 2, base_path: str = ""
+    reporter: Reporter,
+    *,
+    scheduler: ReportScheduler | None = None,
+    max_period_s: float = 90 * 86400,
+    max_concurrent: int = 2,
+    base_path: str = "",
 ) -> APIRouter:
-    """The render API and the preview page over ``reporter`` (see the module docstring)."""
+    """The render and send APIs and the preview page over ``reporter`` (see the module docstring)."""
     pages = _ReportPages(
         reporter, max_period_s=max_period_s, max_concurrent=max_concurrent, base_path=base_path
     )
     router = APIRouter()
     router.add_api_route("/api/v1/reports/render", pages.render, methods=["GET"], name="reports_render")
+    router.add_api_route(
+        "/api/v1/reports/send", _SendNow(scheduler).send, methods=["POST"], name="reports_send"
+    )
     ui = APIRouter(prefix=base_path.rstrip("/"), route_class=SecureRoute, include_in_schema=False)
     ui.add_api_route("/reports", pages.preview, methods=["GET"], name="dashboard_reports")
     router.include_router(ui)

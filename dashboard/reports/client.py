@@ -8,7 +8,7 @@ import httpx
 
 from dashboard.reports.base import ReportError
 
-__all__ = ["MAX_REPORT_BYTES", "fetch_report"]
+__all__ = ["MAX_REPORT_BYTES", "fetch_report", "send_now"]
 
 MAX_REPORT_BYTES = 64 * 1024 * 1024
 
@@ -44,3 +44,23 @@ def fetch_report(
         text = bytes(body[:300]).decode("utf-8", errors="replace")
         raise ReportError(f"{url}: HTTP {resp.status_code}: {text}")
     return bytes(body)
+
+
+def send_now(url: str, *, token: str | None, schedule: str, timeout_s: float = 600.0) -> dict[str, object]:
+    """Ask the server to mail ``schedule``'s reports now (an admin token); its answer's ``data``."""
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    try:
+        resp = httpx.post(
+            url.rstrip("/") + "/api/v1/reports/send",
+            params={"schedule": schedule},
+            headers=headers,
+            timeout=timeout_s,
+        )
+    except httpx.HTTPError as exc:
+        raise ReportError(f"{url}: {type(exc).__name__}: {exc}") from exc
+    if resp.status_code != 200:
+        raise ReportError(f"{url}: HTTP {resp.status_code}: {resp.text[:300]}")
+    data = resp.json().get("data")
+    if not isinstance(data, dict):
+        raise ReportError(f"{url}: unexpected answer {resp.text[:300]}")
+    return data

@@ -150,6 +150,7 @@ ROUTE_RULES: tuple[RouteRule, ...] = (
     RouteRule("POST", "/api/v1/actions/{action_id}/reject", "operator", signed=True),
     RouteRule("POST", "/api/v1/policies/{name}/mode", "admin"),
     RouteRule("POST", "/api/v1/deployments", "admin"),
+    RouteRule("POST", "/api/v1/reports/send", "admin"),  # mails every recipient of a schedule now
 )
 
 _EXACT: dict[tuple[str, str], RouteRule] = {(r.method, r.path): r for r in ROUTE_RULES if "{" not in r.path}

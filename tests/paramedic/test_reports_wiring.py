@@ -55,7 +55,8 @@ def test_serve_schedules_and_mails_reports_through_the_receivers_smtp(tmp_path: 
         server = Paramedic(
             parse_config(CONFIG.format(port=smtp.port)), base_dir=tmp_path, registry=CollectorRegistry()
         )
-        token = TokenStore(tmp_path / "tokens.json").create("ops", "viewer")
+        tokens = TokenStore(tmp_path / "tokens.json")
+        token, admin_token = tokens.create("ops", "viewer"), tokens.create("root", "admin")
         with TestClient(server.app, base_url="http://127.0.0.1") as client:
             scheduler = server.reports.scheduler
             assert scheduler is not None and scheduler._scheduler is not None
@@ -78,6 +79,18 @@ def test_serve_schedules_and_mails_reports_through_the_receivers_smtp(tmp_path: 
             assert page.status_code == 200 and 'data-section="incidents"' in page.text
             assert client.get("/reports", headers=headers).status_code == 200
             assert "paramedic_reports_sent_total 2.0" in client.get("/metrics").text
+            # sending now: admin only (a viewer is refused by the route table), unknown schedules 404
+            send = "/api/v1/reports/send"
+            assert client.post(send, params={"schedule": "daily"}, headers=headers).status_code == 403
+            admin = {"Authorization": f"Bearer {admin_token}"}
+            assert client.post(send, params={"schedule": "weekly"}, headers=admin).status_code == 404
+            answer = client.post(send, params={"schedule": "daily"}, headers=admin)
+            assert answer.status_code == 200 and answer.json()["data"] == {
+                "schedule": "daily",
+                "sent": 2,
+                "of": 2,
+            }
+            wait_until(lambda: len(inbox.mails) == 4, 10, "two more reports at the SMTP server")
         assert scheduler._scheduler is None  # stopped with the server
     finally:
         smtp.stop()

@@ -89,7 +89,7 @@ def _serve(app: FastAPI) -> tuple[uvicorn.Server, threading.Thread, str]:
     return server, thread, f"http://127.0.0.1:{port}"
 
 
-def _send_all(reporter: Reporter, smtp_port: int) -> int:
+def _scheduler(reporter: Reporter, smtp_port: int) -> ReportScheduler:
     config = ReportsConfig.model_validate(
         {
             "smtp_receiver": "ops",
@@ -98,7 +98,7 @@ def _send_all(reporter: Reporter, smtp_port: int) -> int:
         }
     )
     smtp = SmtpSettings(sender="paramedic@example.com", port=smtp_port, security="plain", timeout_s=20)
-    return asyncio.run(ReportScheduler(config, reporter, smtp).run_schedule("hourly"))
+    return ReportScheduler(config, reporter, smtp)
 
 
 @pytest.fixture(scope="module")
@@ -110,11 +110,12 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
     reporter = Reporter(sources, LocalViews(), patterns=seed_patterns(), registry=CollectorRegistry())
     token_store = TokenStore(tmp / "tokens.json")
     tokens = {name: token_store.create(name, role, grants=grants) for name, (role, grants) in TOKENS.items()}
+    smtp_port, http_port = free_port(), free_port()
+    scheduler = _scheduler(reporter, smtp_port)
     app = FastAPI()
     install_auth(app, AuthConfig(tokens_file="tokens.json"), base_dir=tmp, registry=CollectorRegistry())
-    app.include_router(reports_router(reporter, max_period_s=7 * 86400))
+    app.include_router(reports_router(reporter, scheduler=scheduler, max_period_s=7 * 86400))
     app.include_router(dashboard_router(sources, views=LocalViews()))
-    smtp_port, http_port = free_port(), free_port()
     sink = ManagedProcess(
         "smtp-sink",
         [sys.executable, "-m", "platforms.local.smtp_sink", "--mail-dir", str(tmp / "mail"), "--webhook-dir",
@@ -124,7 +125,7 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
     server, thread, url = _serve(app)
     try:
         wait_http(f"http://127.0.0.1:{http_port}/", 20, sink)
-        assert _send_all(reporter, smtp_port) == len(RECIPIENTS)
+        assert asyncio.run(scheduler.run_schedule("hourly")) == len(RECIPIENTS)
         wait_until(
             lambda: len(list_mails(tmp / "mail")) >= len(RECIPIENTS), 30, "the reports at the SMTP sink"
         )
@@ -315,3 +316,18 @@ def test_cli_render_writes_html_and_pdf(env: Env) -> None:
         cli_app, ["report", "render", "--url", env.url, "--since", "1h", "--out", str(env.tmp / "x")]
     )
     assert bad.exit_code == 1 and "HTTP 401" in bad.output
+
+
+def test_cli_send_mails_a_schedule_now_as_admin_only(env: Env) -> None:
+    runner = CliRunner()
+    tokens = {}
+    for who in ("acme-prod", "admin"):
+        tokens[who] = env.tmp / f"{who}.send-token"
+        tokens[who].write_text(env.tokens[who])
+    args = ["report", "send", "--url", env.url, "--schedule", "hourly", "--token-file"]
+    refused = runner.invoke(cli_app, [*args, str(tokens["acme-prod"])])
+    assert refused.exit_code == 1 and "HTTP 403" in refused.output
+    before = len(list_mails(env.tmp / "mail"))
+    sent = runner.invoke(cli_app, [*args, str(tokens["admin"])])
+    assert sent.exit_code == 0 and "hourly: sent 3 of 3 reports" in sent.output, sent.output
+    wait_until(lambda: len(list_mails(env.tmp / "mail")) == before + 3, 30, "three more reports at the sink")
