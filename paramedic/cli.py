@@ -5,19 +5,8 @@ from __future__ import annotations
 import typer
 
 from paramedic import VERSION
-from paramedic.commands import (
-    anomaly,
-    check,
-    demo,
-    parse,
-    patterns,
-    policy,
-    report,
-    rules,
-    serve,
-    token,
-    user,
-)
+from paramedic.commands import anomaly, check, demo, parse, patterns, policy, rules, serve, token, user
+from paramedic.commands import report as report_commands
 
 app = typer.Typer(
     name="paramedic",
@@ -50,7 +39,7 @@ app.add_typer(policy.app, name="policy")
 app.add_typer(rules.app, name="rules")
 app.add_typer(token.app, name="token")
 app.add_typer(user.app, name="user")
-app.add_typer(report.app, name="report")
+app.add_typer(report_commands.app, name="report")
 app.command("serve")(serve.serve)
 app.command("patterns")(patterns.patterns)
 
