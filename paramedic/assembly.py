@@ -350,6 +350,7 @@ class Paramedic:
                 self.last_reload = (False, datetime.now(UTC))
                 return
         self.scraper.apply_config(new.collector)
+        self.reports.apply_config(new.reports, new.alerting)  # parse_config checked its SMTP receiver
         if self.alerting is not None:
             with contextlib.suppress(RuntimeError):  # no running loop: not serving, nothing to reload
                 loop = asyncio.get_running_loop()
@@ -362,6 +363,7 @@ class Paramedic:
                 "rules": new.rules,
                 "alerting": new.alerting,
                 "remediation": new.remediation if self.remediation is not None else self.config.remediation,
+                "reports": self.reports.config,  # what the reports service applied
             }
         )
         self.last_reload = (True, datetime.now(UTC))

@@ -98,6 +98,13 @@ class ReportsService:
             else None
         )
 
+    def apply_config(self, config: ReportsConfig | None, alerting: AlertingConfig | None) -> None:
+        """A reloaded config: new schedules, recipients and SMTP settings apply at once (adding or removing
+        the whole ``reports:`` section needs a restart, as for the other sections)."""
+        if self.scheduler is not None and config is not None:
+            self.scheduler.apply_config(config, smtp_settings(config, alerting))
+            self.config = config
+
     def router(self) -> APIRouter:
         max_period_s = self.config.max_period_s if self.config is not None else 90 * 86400
         return reports_router(self.reporter, scheduler=self.scheduler, max_period_s=max_period_s)

@@ -32,10 +32,7 @@ class ReportScheduler:
     def recipients(self, schedule: str) -> list[RecipientsConfig]:
         return [r for r in self.config.recipients if r.schedules is None or schedule in r.schedules]
 
-    async def start(self) -> None:
-        if self._scheduler is not None:
-            return
-        scheduler = AsyncIOScheduler(timezone=self.config.timezone)
+    def _add_jobs(self, scheduler: AsyncIOScheduler) -> None:
         for s in self.config.schedules:
             trigger = CronTrigger.from_crontab(s.cron, timezone=self.config.timezone)
             scheduler.add_job(
@@ -45,9 +42,23 @@ class ReportScheduler:
                 id=f"report:{s.name}",
                 coalesce=True,
                 max_instances=1,
+                replace_existing=True,
             )
+
+    async def start(self) -> None:
+        if self._scheduler is not None:
+            return
+        scheduler = AsyncIOScheduler(timezone=self.config.timezone)
+        self._add_jobs(scheduler)
         scheduler.start()
         self._scheduler = scheduler
+
+    def apply_config(self, config: ReportsConfig, smtp: SmtpSettings) -> None:
+        """Take up a reloaded ``reports:`` section (schedules, recipients, SMTP settings): no restart."""
+        self.config, self.smtp = config, smtp
+        if self._scheduler is not None:
+            self._scheduler.remove_all_jobs()
+            self._add_jobs(self._scheduler)
 
     async def stop(self) -> None:
         if self._scheduler is not None:

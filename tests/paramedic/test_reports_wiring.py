@@ -94,3 +94,22 @@ def test_serve_schedules_and_mails_reports_through_the_receivers_smtp(tmp_path: 
         assert scheduler._scheduler is None  # stopped with the server
     finally:
         smtp.stop()
+
+
+def test_reload_takes_up_new_schedules_and_recipients(tmp_path: Path) -> None:
+    text = CONFIG.format(port=2525)
+    path = tmp_path / "paramedic.yaml"
+    path.write_text(text)
+    server = Paramedic(parse_config(text), base_dir=tmp_path, registry=CollectorRegistry(), config_path=path)
+    with TestClient(server.app, base_url="http://127.0.0.1"):
+        scheduler = server.reports.scheduler
+        assert scheduler is not None and scheduler._scheduler is not None
+        path.write_text(
+            text.replace('name: daily, cron: "0 7 * * *"', 'name: weekly, cron: "0 7 * * mon"').replace(
+                "port: 2525", "port: 2526"
+            )
+        )
+        server.reload()
+        assert [j.id for j in scheduler._scheduler.get_jobs()] == ["report:weekly"]
+        assert scheduler.smtp.port == 2526
+        assert server.config.reports is not None and server.config.reports.schedules[0].name == "weekly"
