@@ -12,6 +12,7 @@ import base64
 import html as htmllib
 import io
 import re
+import secrets
 import sys
 import threading
 import time
@@ -32,7 +33,7 @@ from typer.testing import CliRunner
 from dashboard import Sources, dashboard_router
 from dashboard.reports import Reporter, ReportScheduler, ReportsConfig, SmtpSettings, reports_router
 from dashboard.views_local import LocalViews
-from paramedic.auth import TokenStore
+from paramedic.auth import TokenStore, UserStore
 from paramedic.auth import install as install_auth
 from paramedic.cli import app as cli_app
 from paramedic.config import AuthConfig
@@ -72,6 +73,7 @@ class Env:
     tokens: dict[str, str]
     mails: dict[str, EmailMessage]  # by tenant
     tmp: Path
+    password: str  # the UI user acme-user's (a viewer of acme/prod)
 
     def get(self, who: str | None, path: str, **params: Any) -> httpx.Response:
         headers = {"Authorization": f"Bearer {self.tokens[who]}"} if who else {}
@@ -110,6 +112,10 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
     reporter = Reporter(sources, LocalViews(), patterns=seed_patterns(), registry=CollectorRegistry())
     token_store = TokenStore(tmp / "tokens.json")
     tokens = {name: token_store.create(name, role, grants=grants) for name, (role, grants) in TOKENS.items()}
+    password = secrets.token_urlsafe(12)
+    UserStore(tmp / "users.json").create(
+        "acme-user", "viewer", password, grants=[Grant("acme", "prod", "viewer")]
+    )
     smtp_port, http_port = free_port(), free_port()
     scheduler = _scheduler(reporter, smtp_port)
     app = FastAPI()
@@ -131,7 +137,7 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
         )
         by_to = {str(m["To"]): m for _, m in list_mails(tmp / "mail")}
         mails = {tenant: by_to[to] for tenant, to in RECIPIENTS.items()}
-        yield Env(url, tokens, mails, tmp)
+        yield Env(url, tokens, mails, tmp, password)
     finally:
         server.should_exit = True
         thread.join(10)
@@ -249,9 +255,13 @@ def test_the_received_html_and_the_preview_open_in_chromium(env: Env) -> None:
         assert sections == ["Incidents", "Remediation", "Log patterns", "Top apps by errors and latency"]
         assert widths and all(w == 720 for w in widths), widths
         assert page.locator("img.chart").first.is_visible()
-        # the preview page of the UI, as acme/prod's viewer: the same report in its frame
-        browser.set_extra_http_headers({"Authorization": f"Bearer {env.tokens['acme-prod']}"})
+        # the UI's preview, logged in as acme/prod's user (a session cookie): its report in the frame
         preview = browser.new_page()
+        preview.goto(f"{env.url}/login?next=/reports")
+        preview.fill("#username", "acme-user")
+        preview.fill("#password", env.password)
+        preview.click("#login-submit")
+        preview.wait_for_url("**/reports")
         preview.goto(f"{env.url}/reports?since=1d")
         preview.wait_for_selector("#report-frame")
         frame = preview.frame_locator("#report-frame")
