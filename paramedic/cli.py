@@ -18,6 +18,7 @@ from paramedic.commands import (
     token,
     user,
 )
+from paramedic.commands import report as report_commands
 from paramedic.commands import slo as slo_cmd
 
 app = typer.Typer(
@@ -52,6 +53,7 @@ app.add_typer(rules.app, name="rules")
 app.add_typer(token.app, name="token")
 app.add_typer(user.app, name="user")
 app.add_typer(slo_cmd.app, name="slo")
+app.add_typer(report_commands.app, name="report")
 app.command("serve")(serve.serve)
 app.command("patterns")(patterns.patterns)
 

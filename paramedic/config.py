@@ -29,6 +29,7 @@ from pydantic import (
 from alerting.config import AlertingConfig, RulesConfig
 from collector.config import CollectorConfig
 from dashboard.config import DashboardConfig
+from dashboard.reports.config import ReportsConfig
 from log_pipeline.config import LogsConfig
 from metrics_store.config import EmbeddedStoreConfig, StoreConfig
 from metrics_store.yaml_errors import FIXES, YamlProblem, errors_with_lines, line_for, line_index
@@ -264,6 +265,9 @@ class ParamedicConfig(BaseModel):
     dashboard: DashboardConfig = Field(
         default_factory=DashboardConfig, description="What the dashboard's pages show (optional)."
     )
+    reports: ReportsConfig | None = Field(
+        None, description="Scheduled report emails (schedules, per-tenant recipients); absent = none sent."
+    )
 
 
 ConfigProblem = YamlProblem  # file:line: key.path: message (fix)
@@ -313,7 +317,21 @@ def parse_config(text: str, filename: str = "<config>") -> ParamedicConfig:
                 )
             ]
         )
+    _check_reports(config, text, filename)
     return config
+
+
+def _check_reports(config: ParamedicConfig, text: str, filename: str) -> None:
+    """``reports.smtp_receiver`` names an alerting receiver with an email notifier."""
+    if config.reports is None:
+        return
+    from paramedic.reports import smtp_settings  # noqa: PLC0415 -- the wiring imports this module
+
+    try:
+        smtp_settings(config.reports, config.alerting)
+    except ValueError as exc:
+        line = line_for(line_index(text), ("reports", "smtp_receiver"))
+        raise ConfigError([ConfigProblem(filename, line, "reports.smtp_receiver", str(exc))]) from None
 
 
 def load_config(path: Path) -> ParamedicConfig:

@@ -52,6 +52,7 @@ __all__ = [
     "PromqlMetricsReader",
     "SnapshotQuerier",
     "build_router",
+    "build_sources",
 ]
 
 
@@ -319,6 +320,26 @@ class CapacityPage:
             raise ReaderError(f"capacity: {exc}") from exc
 
 
+def build_sources(
+    store: Querier,
+    *,
+    dispatcher: Dispatcher | None,
+    platform: Platform | None,
+    audit: AuditLog | None = None,
+    platform_events: PlatformEventFeed | None = None,
+    slos: Callable[[], Sequence[Slo]] | None = None,
+) -> Sources:
+    """The dashboard's readers over the server's objects (the pages' and the scheduled reports')."""
+    return Sources(
+        metrics=PromqlMetricsReader(store),
+        alerts=DispatcherAlerts(dispatcher) if dispatcher is not None else None,
+        actions=AuditActions(audit) if audit is not None else None,
+        platform=PlatformInstances(platform) if isinstance(platform, Remediable) else None,
+        platform_events=PlatformEventsTimeline(platform_events) if platform_events is not None else None,
+        slos=SloStatuses(slos, store) if slos is not None else None,
+    )
+
+
 def build_router(  # noqa: PLR0913 - the server's objects the pages read, keyword-only
     store: Querier,
     *,
@@ -335,13 +356,13 @@ def build_router(  # noqa: PLR0913 - the server's objects the pages read, keywor
     """The dashboard's router over the server's objects (see the module docstring), drawn with ``views``
     (the configured platform type's, :func:`dashboard.views.views_for`; default: the local platform's);
     ``capacity`` feeds the Capacity page (:class:`CapacityPage` of the server's capacity service)."""
-    sources = Sources(
-        metrics=PromqlMetricsReader(store),
-        alerts=DispatcherAlerts(dispatcher) if dispatcher is not None else None,
-        actions=AuditActions(audit) if audit is not None else None,
-        platform=PlatformInstances(platform) if isinstance(platform, Remediable) else None,
-        platform_events=PlatformEventsTimeline(platform_events) if platform_events is not None else None,
-        slos=SloStatuses(slos, store) if slos is not None else None,
+    sources = build_sources(
+        store,
+        dispatcher=dispatcher,
+        platform=platform,
+        audit=audit,
+        platform_events=platform_events,
+        slos=slos,
     )
     return dashboard_router(
         sources, base_path=base_path, log_search=log_search, views=views, capacity=capacity

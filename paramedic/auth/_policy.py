@@ -128,6 +128,8 @@ _READS = [
     "/logs",
     "/api/v1/capacity",  # foundation data: the handler refuses a tenant scope (403)
     "/capacity",
+    "/reports",  # scheduled reports: the preview page and the render API (dashboard.reports)
+    "/api/v1/reports/render",
 ]
 
 ROUTE_RULES: tuple[RouteRule, ...] = (
@@ -150,6 +152,7 @@ ROUTE_RULES: tuple[RouteRule, ...] = (
     RouteRule("POST", "/api/v1/actions/{action_id}/reject", "operator", signed=True),
     RouteRule("POST", "/api/v1/policies/{name}/mode", "admin"),
     RouteRule("POST", "/api/v1/deployments", "admin"),
+    RouteRule("POST", "/api/v1/reports/send", "admin"),  # mails every recipient of a schedule now
 )
 
 _EXACT: dict[tuple[str, str], RouteRule] = {(r.method, r.path): r for r in ROUTE_RULES if "{" not in r.path}

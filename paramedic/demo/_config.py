@@ -133,6 +133,7 @@ def demo_config(
             },
             "alerting": alerting_config(data_dir, http_port, sinks, interval_s),
             "remediation": remediation_config(data_dir, interval_s),
+            "reports": reports_config(spaces),
         }
     return {
         "server": {
@@ -167,6 +168,18 @@ def demo_config(
             "search": {"type": "embedded", "path": str(data_dir / "logs" / "search")},
         },
         **alerting,
+    }
+
+
+def reports_config(spaces: Mapping[str, Sequence[str]]) -> dict[str, Any]:
+    """Scheduled reports of a demo: daily at 07:00 UTC to the SMTP sink, the foundation's to the operators and
+    each space's to ``<org>-<space>@paramedic.demo`` (the preview at /reports renders one at any time)."""
+    recipients = [{"tenant": "foundation", "to": ["operators@paramedic.demo"]}]
+    recipients += [{"tenant": t, "to": [f"{t.replace('/', '-')}@paramedic.demo"]} for t in sorted(spaces)]
+    return {
+        "smtp_receiver": "demo",
+        "schedules": [{"name": "daily", "cron": "0 7 * * *", "period_s": 86400}],
+        "recipients": recipients,
     }
 
 

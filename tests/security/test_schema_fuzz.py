@@ -235,7 +235,8 @@ def _send_cases(
         except requests.RequestException as exc:
             problems.check(what, None, error=f"{type(exc).__name__}: {exc}")
             return
-        problems.check(what, r.status_code, r.text)
+        # bytes, not r.text: a report PDF (/api/v1/reports/render?format=pdf) is no UTF-8 text
+        problems.check(what, r.status_code, r.content.decode("utf-8", errors="replace"))
 
     send()
 

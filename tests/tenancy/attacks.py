@@ -10,8 +10,10 @@ anything in :attr:`Probe.foreign` (other tenants' app names, GUIDs, org/space na
 from __future__ import annotations
 
 import contextlib
+import html
 import json
 import math
+import re
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -238,6 +240,17 @@ class Probe:
             assert (a.get("org"), a.get("space")) == (self.org, self.space), a
         return list(actions)
 
+    def check_reports(self, since: str = "1h") -> str:
+        """The report (HTML and PDF text) names no other tenant's app or org/space; asking for the whole
+        foundation's answers 404. Returns the HTML."""
+        resp = self.call("GET", "/api/v1/reports/render", params={"since": since})
+        assert resp.status_code == 200, (resp.status_code, resp.text[:300])
+        foreign = [f for f in (*self.foreign_apps, *self.foreign_names) if _names(resp.text, f)]
+        assert not foreign, f"the scoped report names another tenant's {foreign}"
+        wider = self.call("GET", "/api/v1/reports/render", params={"since": since, "tenant": "foundation"})
+        assert wider.status_code == 404, wider.status_code
+        return resp.text
+
     def refused_foreign_action(self, action_id: str) -> None:
         """Another tenant's action: not readable, not approvable, not rejectable (404: not even its
         existence is confirmed)."""
@@ -259,6 +272,11 @@ class Probe:
             resp = self.call("GET", path)
             assert resp.status_code == 403, (path, resp.status_code, resp.text[:200])
             assert not [c for c in cells if c in resp.text], (path, cells)
+
+
+def _names(text: str, name: str) -> bool:
+    """Whether ``text`` names ``name`` as a whole word (HTML-escaped as the report writes it)."""
+    return re.search(rf"(?<![\w-]){re.escape(html.escape(name))}(?![\w-])", text) is not None
 
 
 def _same(mine: list[tuple[str, str]], theirs: list[tuple[str, str]]) -> bool:
