@@ -37,12 +37,13 @@ from fastapi import FastAPI, Response
 from fastapi.middleware.gzip import GZipMiddleware
 from prometheus_client import CollectorRegistry
 
-from alerting.slo import Slo
+from alerting.slo import Slo, SloStatus, slo_status
 from collector.api import targets_router
 from collector.base import MetricSource
 from collector.manager import ScrapeManager
 from collector.metadata import MetadataRegistry, metadata_router
 from collector.targets import format_duration
+from dashboard.reports import ReportContext
 from dashboard.views import views_for
 from log_pipeline.enrich import TenantOf
 from metrics_store.api import ServerInfo, query_router, status_router
@@ -61,7 +62,7 @@ from paramedic.dashboard import build_sources as dashboard_sources
 from paramedic.fds import fit_log_listeners, raise_nofile_limit
 from paramedic.logs import LogService
 from paramedic.remediation import RemediationService
-from paramedic.reports import ReportsService
+from paramedic.reports import ReportsService, report_sections
 from platforms.base import Platform, TenantResolver
 from platforms.capacity import CapacityService, CapacitySettings, capacity_router
 from platforms.events import event_feed
@@ -178,6 +179,11 @@ class Paramedic:
             on_commit=self.alerting.on_commit if self.alerting is not None else None,
         )
         self.sources: list[MetricSource] = [self.scraper, *offered]  # started in this order, stopped reversed
+        self.capacity = CapacityService(
+            Engine.from_limits(self.store, self.config.metrics_store.query, registry=CollectorRegistry()),
+            settings=CapacitySettings(chunk_mib=self.config.dashboard.memory_chunk_mib),
+            registry=self.registry,
+        )
         self.reports = self._reports_service()
         self._reloads: set[asyncio.Task[None]] = set()
         self.started_at = datetime.now(UTC)
@@ -202,7 +208,13 @@ class Paramedic:
             ),
             patterns=self.logs.patterns if self.logs is not None else None,
             registry=self.registry,
+            sections=report_sections(slos=self._slo_statuses, capacity=self.capacity.outlook),
         )
+
+    def _slo_statuses(self, ctx: ReportContext) -> list[SloStatus]:
+        """The report's SLO section: the SLOs its scope sees, over its window (tenant-scoped queries)."""
+        engine = Engine.from_limits(self.store, self.config.metrics_store.query, registry=CollectorRegistry())
+        return slo_status(engine, self._slos(), ctx.scope, ctx.start_s, ctx.end_s)
 
     @property
     def url(self) -> str:
@@ -276,11 +288,7 @@ class Paramedic:
             app.include_router(self.logs.router())
         if self.remediation is not None:
             app.include_router(self.remediation.router())
-        capacity = CapacityService(
-            Engine.from_limits(self.store, self.config.metrics_store.query, registry=CollectorRegistry()),
-            settings=CapacitySettings(chunk_mib=self.config.dashboard.memory_chunk_mib),
-            registry=self.registry,
-        )
+        capacity = self.capacity
         app.include_router(capacity_router(capacity))  # /api/v1/capacity (foundation principals only)
         app.include_router(self.reports.router())  # /api/v1/reports/render, /reports
         app.include_router(  # the dashboard's pages: /, /apps/{app}, /explore, /static/...

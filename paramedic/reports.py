@@ -7,7 +7,7 @@ Without a ``reports:`` section the preview and the render API still work (nothin
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from fastapi import APIRouter
 from prometheus_client import CollectorRegistry
@@ -26,6 +26,9 @@ from dashboard.reports import (
     default_sections,
     reports_router,
 )
+from dashboard.reports.capacity import CapacitySection
+from dashboard.reports.slo import SloSection, StatusReader
+from platforms.capacity import CapacityOutlook
 
 __all__ = ["ReportsService", "report_sections", "smtp_settings"]
 
@@ -58,15 +61,19 @@ def smtp_settings(reports: ReportsConfig, alerting: AlertingConfig | None) -> Sm
     raise ValueError(f"{name!r}: the receiver has no email notifier")
 
 
-def report_sections() -> list[ReportSection]:
-    """The sections of every report, in order: the built-in ones, then issue 15's other parts. Each joins
-    with one line, a function of the :class:`~dashboard.reports.ReportContext` (read through ``ctx.sources``:
-    the tenant's scoped readers) returning a :class:`~dashboard.reports.SectionResult`, e.g.::
-
-        section("slo", "SLOs", lambda ctx: slo_result(slo_status(ctx.sources.metrics, ...))),
-        section("capacity", "Capacity outlook", lambda ctx: ..., foundation_only=True),
-    """
-    return [*default_sections()]
+def report_sections(
+    *,
+    slos: StatusReader | None = None,
+    capacity: Callable[[], CapacityOutlook] | None = None,
+) -> list[ReportSection]:
+    """The sections of every report, in order: the built-in ones, the SLOs (``slos``: the statuses the
+    report's scope sees) and the capacity outlook (foundation reports only)."""
+    out: list[ReportSection] = [*default_sections()]
+    if slos is not None:
+        out.append(SloSection(slos))
+    if capacity is not None:
+        out.append(CapacitySection(capacity))
+    return out
 
 
 class ReportsService:
