@@ -165,7 +165,7 @@ class PredictiveScaler:
         if model.last_t is None or model.last_value is None or end - model.last_t > 3 * spec.interval:
             self._metrics.decisions.labels(policy.name, "no_data").inc()
             return AppDecision(policy.name, app, end, None, None, None)
-        current = len(await asyncio.to_thread(self._instances_of, app))
+        current = await asyncio.to_thread(self._instances, app)
         decision = decide(
             spec,
             actual=model.last_value,
@@ -183,9 +183,6 @@ class PredictiveScaler:
             self._metrics.requests.labels(policy.name).inc()
             await self._submit(request)
         return AppDecision(policy.name, app, end, current, decision, rid)
-
-    def _instances_of(self, app: str) -> range:
-        return range(self._instances(app))
 
     def _observe(self, labels: tuple[str, str], d: ScaleDecision) -> None:
         m = self._metrics
