@@ -24,7 +24,7 @@ from collections import Counter
 from collections.abc import Callable
 from types import FrameType
 
-__all__ = ["DAY_CURVE", "ROUTES", "AppLoad", "daily_rate", "daily_shape", "main"]
+__all__ = ["DAY_CURVE", "ROUTES", "AppLoad", "daily_rate", "daily_shape", "main", "parse_args"]
 
 # (hour of day, share of the peak rate): piecewise linear between the points.
 DAY_CURVE: tuple[tuple[float, float], ...] = (
@@ -118,7 +118,8 @@ class AppLoad:
         self._close()
 
 
-def main(argv: list[str] | None = None) -> None:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """The command line, checked (argparse exits 2 naming the bad option)."""
     parser = argparse.ArgumentParser(prog="python -m platforms.local.loadgen", description=__doc__)
     parser.add_argument("--router", required=True, help="host:port of the router's frontend")
     parser.add_argument("--apps", required=True, help="comma-separated app names")
@@ -132,6 +133,11 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.pattern == "daily" and (args.day_s < 10 or not 0 < args.peak_rps <= 10_000):
         parser.error("--day-s must be at least 10 and --peak-rps in (0, 10000]")
+    return args
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
     host, _, port = args.router.rpartition(":")
     stop = threading.Event()
 
