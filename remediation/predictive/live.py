@@ -22,6 +22,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+from apscheduler.executors.asyncio import AsyncIOExecutor  # type: ignore[import-untyped]
 from apscheduler.schedulers.asyncio import AsyncIOScheduler  # type: ignore[import-untyped]
 from apscheduler.triggers.interval import IntervalTrigger  # type: ignore[import-untyped]
 from prometheus_client import CollectorRegistry
@@ -39,6 +40,8 @@ from remediation.predictive.policy_check import app_query, predictive_apps
 __all__ = ["AppDecision", "PredictiveScaler", "predictive_request"]
 
 log = logging.getLogger(__name__)
+_EXECUTOR = "predictive"  # its own executor: its per-run INFO lines (every interval) are kept out of the log
+logging.getLogger(f"apscheduler.executors.{_EXECUTOR}").setLevel(logging.WARNING)
 
 Submit = Callable[[ActionRequest], Awaitable[object]]
 InstanceCount = Callable[[str], int]  # the app's running instance count (blocking: run in a thread)
@@ -200,7 +203,7 @@ class PredictiveScaler:
         """One interval job per predictive policy, the first run now. Start on the engine's event loop."""
         if self._scheduler is not None or not self.policies:
             return
-        scheduler = AsyncIOScheduler(timezone=UTC)
+        scheduler = AsyncIOScheduler(timezone=UTC, executors={_EXECUTOR: AsyncIOExecutor()})
         for policy in self.policies:
             assert policy.predictive is not None
             scheduler.add_job(
@@ -208,6 +211,7 @@ class PredictiveScaler:
                 IntervalTrigger(seconds=policy.predictive.interval, timezone=UTC),
                 args=[policy],
                 id=f"predictive:{policy.name}",
+                executor=_EXECUTOR,
                 name=f"predictive policy {policy.name}",
                 coalesce=True,
                 max_instances=1,
