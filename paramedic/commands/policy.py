@@ -37,6 +37,9 @@ def _trigger_text(policy: Policy) -> str:
     if s is not None:
         parts.append(f"cron {s.cron!r}" if s.cron is not None else f"at {s.at}")
         parts[-1] += f" ({s.timezone})"
+    pred = policy.predictive
+    if pred is not None:
+        parts.append(f"predictive {pred.mode} every {pred.interval:g}s, {pred.startup:g}s ahead")
     return " + ".join(parts)
 
 
