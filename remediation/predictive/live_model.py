@@ -53,8 +53,8 @@ class AppModel:
             cut = now - self.warmup_s
             split = next((i for i, (t, _) in enumerate(points) if t >= cut), len(points))
         train = points[:split]
-        self.forecaster.fit([t for t, _ in train], [v for _, v in train])
-        if train:
+        if train:  # no history at all: the fresh model learns online from the first point on
+            self.forecaster.fit([t for t, _ in train], [v for _, v in train])
             self.last_t, self.last_value = train[-1]
         self.fitted_at = now
         self.feed(points[split:])

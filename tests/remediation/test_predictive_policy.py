@@ -10,6 +10,8 @@ import pytest
 
 from remediation.policy.loader import PolicyError, parse_policy_file
 from remediation.policy.schema import policy_schema
+from remediation.predictive.forecast import SeasonalNaive
+from remediation.predictive.live_model import AppModel
 from remediation.predictive.policy import ForecastLedger, decide, instances_for
 from remediation.predictive.policy_config import PredictiveSpec
 
@@ -160,3 +162,17 @@ def test_docs_example_in_the_module_validates() -> None:
     example = textwrap.dedent(doc[doc.index("policies:") : doc.index("The policy asks")])
     [loaded] = parse_policy_file(example, "doc.yaml")
     assert loaded.policy.predictive is not None
+
+
+def test_model_is_cold_until_a_whole_season_then_forecasts_out_of_sample() -> None:
+    s = spec()  # season 1h, interval 60 s, startup 120 s
+    model = AppModel(s, lambda: SeasonalNaive(s.season))
+    model.fit([], now=0.0)  # no history: cold
+    assert model.forecast is None and model.last_t is None
+    model.feed([(float(t), t / 60) for t in range(0, 3600, 60)])
+    assert model.forecast is None  # 59 minutes seen: not a whole season
+    model.feed([(3600.0, 60.0)])
+    assert model.forecast == 2.0  # for 3720 s: the value one season earlier, at 120 s (120 / 60)
+    assert model.ledger.error() is None  # nothing it forecast has arrived yet
+    model.feed([(3660.0, 61.0), (3720.0, 62.0)])
+    assert list(model.ledger.matured) == [(3720.0, 2.0, 62.0)]
