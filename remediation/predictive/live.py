@@ -142,6 +142,7 @@ class PredictiveScaler:
                 log.exception("predictive policy %s: evaluating %s failed", policy.name, app)
                 self._metrics.failures.labels(policy.name).inc()
         self._metrics.duration.labels(policy.name).observe(time.monotonic() - started)
+        self._observe(policy.name, [d.decision for d in out if d.decision is not None])
         self.recent.extend(out)
         return out
 
@@ -164,7 +165,6 @@ class PredictiveScaler:
         else:
             start = end - spec.history if model.last_t is None else model.last_t + spec.interval
             model.feed(await self._read(policy, app, start, end))
-        labels = (policy.name, app)
         if model.last_t is None or model.last_value is None or end - model.last_t > 3 * spec.interval:
             self._metrics.decisions.labels(policy.name, "no_data").inc()
             return AppDecision(policy.name, app, end, None, None, None)
@@ -177,7 +177,7 @@ class PredictiveScaler:
             min_instances=policy.action.min_instances,
             max_instances=policy.action.max_instances,
         )
-        self._observe(labels, decision)
+        self._metrics.decisions.labels(policy.name, decision.basis).inc()
         rid = None
         if decision.instances != current:
             mode = (self._mode_of(policy.name) if self._mode_of else None) or policy.mode
@@ -187,15 +187,17 @@ class PredictiveScaler:
             await self._submit(request)
         return AppDecision(policy.name, app, end, current, decision, rid)
 
-    def _observe(self, labels: tuple[str, str], d: ScaleDecision) -> None:
+    def _observe(self, policy: str, decisions: Sequence[ScaleDecision]) -> None:
+        """The policy's gauges: sums over its apps (the open /metrics names no app), the worst error."""
+        if not decisions:
+            return
         m = self._metrics
-        m.actual.labels(*labels).set(d.actual)
-        if d.forecast is not None:
-            m.forecast.labels(*labels).set(d.forecast)
-        if d.error is not None:
-            m.error.labels(*labels).set(d.error)
-        m.instances.labels(*labels).set(d.instances)
-        m.decisions.labels(labels[0], d.basis).inc()
+        m.actual.labels(policy).set(sum(d.actual for d in decisions))
+        m.forecast.labels(policy).set(sum(d.actual if d.forecast is None else d.forecast for d in decisions))
+        m.instances.labels(policy).set(sum(d.instances for d in decisions))
+        errors = [d.error for d in decisions if d.error is not None]
+        if errors:
+            m.error.labels(policy).set(max(errors))
 
     # -- scheduling ---------------------------------------------------------------------------------------
 

@@ -1,5 +1,6 @@
-"""Prometheus metrics of the predictive scale policy (``paramedic_predictive_*``), per policy and app (apps
-come from the policy files, so the label sets are bounded by configuration)."""
+"""Prometheus metrics of the predictive scale policy (``paramedic_predictive_*``), per policy only: the open
+``/metrics`` names policies, never apps (an app's own forecast, actual and error are in its actions' audit
+trail, which the API filters by tenant). The gauges sum the policy's apps' loads (one app: that app's)."""
 
 from __future__ import annotations
 
@@ -12,18 +13,26 @@ class PredictiveMetrics:
     def __init__(self, registry: CollectorRegistry) -> None:
         p = "paramedic_predictive_"
         self.forecast = Gauge(
-            p + "forecast", "Forecast load at now + startup.", ["policy", "app"], registry=registry
+            p + "forecast", "Forecast load at now + startup, summed over the policy's apps.", ["policy"],
+            registry=registry,
+        )  # fmt: skip
+        self.actual = Gauge(
+            p + "actual",
+            "Newest measured load, summed over the policy's apps.",
+            ["policy"],
+            registry=registry,
         )
-        self.actual = Gauge(p + "actual", "Newest measured load.", ["policy", "app"], registry=registry)
         self.error = Gauge(
             p + "forecast_error",
-            "Weighted absolute percentage error of the recent matured forecasts.",
-            ["policy", "app"],
+            "Weighted absolute percentage error of the recent matured forecasts (the worst of the policy's "
+            "apps).",
+            ["policy"],
             registry=registry,
         )
         self.instances = Gauge(
-            p + "instances_wanted", "Instances the policy asks for.", ["policy", "app"], registry=registry
-        )
+            p + "instances_wanted", "Instances asked for, summed over the policy's apps.", ["policy"],
+            registry=registry,
+        )  # fmt: skip
         self.decisions = Counter(
             p + "decisions",
             "Decisions by basis (predictive, hybrid, reactive_floor, cold_start, gated, unknown_error, "
@@ -36,7 +45,7 @@ class PredictiveMetrics:
         )
         self.failures = Counter(
             p + "failures",
-            "Evaluations that failed (history read, platform read).",
+            "Evaluations of one app that failed (history read, model, platform read).",
             ["policy"],
             registry=registry,
         )

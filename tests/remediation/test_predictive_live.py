@@ -168,7 +168,7 @@ def test_the_audit_trail_explains_the_scale_out(live: tuple[World, Any]) -> None
 
 def test_metrics_show_forecast_error_and_decisions(live: tuple[World, Any]) -> None:
     world, _ = live
-    labels = {"policy": "web-ahead", "app": "web"}
+    labels = {"policy": "web-ahead"}  # the open /metrics names policies, never apps
     assert world.registry.get_sample_value("paramedic_predictive_forecast_error", labels) == pytest.approx(
         1 / 11
     )
