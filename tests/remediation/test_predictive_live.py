@@ -19,11 +19,16 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from fastapi import FastAPI, Request, Response
+from fastapi.testclient import TestClient
 from prometheus_client import CollectorRegistry
+from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 
 from metrics_store.memory import MemoryStore
 from metrics_store.model import labels_from
 from platforms.local.loadgen import daily_shape
+from platforms.tenancy import Grant, Scope
+from remediation.api import actions_router
 from remediation.audit import MemoryAuditLog
 from remediation.config import GlobalRails, Policy
 from remediation.engine import RemediationEngine
@@ -231,3 +236,45 @@ def test_backtest_shows_forecast_against_actual() -> None:
     assert steps[D + 50].instances == 2 and steps[D + 50].reactive == 1
     assert result.wape == pytest.approx(1 / 11)
     assert "error (WAPE) 0.091" in result.summary()
+
+
+class _Principal:
+    def __init__(self, name: str, scope: Scope) -> None:
+        self.name, self.role, self.scope = name, "viewer", scope
+
+
+PRINCIPALS = {
+    "acme-viewer": Scope.of([Grant("acme", "prod", "viewer")]),
+    "globex-viewer": Scope.of([Grant("globex", "prod", "viewer")]),
+    "acme-dev-viewer": Scope.of([Grant("acme", "dev", "viewer")]),
+}
+
+
+def _client(world: World) -> TestClient:
+    async def auth(request: Request, call_next: RequestResponseEndpoint) -> Response:
+        user = request.headers["x-user"]
+        request.state.principal = _Principal(user, PRINCIPALS[user])
+        return await call_next(request)
+
+    app = FastAPI()
+    app.add_middleware(BaseHTTPMiddleware, dispatch=auth)
+    app.include_router(actions_router(world.engine))
+    return TestClient(app)
+
+
+def test_other_tenants_never_see_the_predictive_actions_or_policy(live: tuple[World, Any]) -> None:
+    world, _ = live
+    client = _client(world)
+    own = client.get("/api/v1/actions", params={"policy": "web-ahead"}, headers={"x-user": "acme-viewer"})
+    assert own.status_code == 200
+    ids = [a["id"] for a in own.json()["actions"]]
+    assert ids, own.json()
+    detail = client.get(f"/api/v1/actions/{ids[0]}", headers={"x-user": "acme-viewer"}).json()
+    assert {"forecast", "actual", "error", "reason"} <= set(detail["request"]["trigger"]["predictive"])
+    for attacker in ("globex-viewer", "acme-dev-viewer"):
+        headers = {"x-user": attacker}
+        listed = client.get("/api/v1/actions", params={"policy": "web-ahead"}, headers=headers).json()
+        assert listed["actions"] == [], attacker
+        assert all(client.get(f"/api/v1/actions/{i}", headers=headers).status_code == 404 for i in ids)
+        policies = client.get("/api/v1/policies", headers=headers).json()["policies"]
+        assert "web-ahead" not in {p["name"] for p in policies}, attacker
