@@ -22,7 +22,6 @@ import asyncio
 import logging
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal
 
 from fastapi import APIRouter
 from prometheus_client import CollectorRegistry
@@ -143,12 +142,8 @@ class RemediationService:
             StoreLoadHistory(store, query_limits),
             lambda app: len(platform.app_instances(app)),
             registry=registry,
-            mode_of=self._mode_of,
+            mode_of=self.engine.policy_mode,
         )
-
-    def _mode_of(self, policy: str) -> Literal["dry_run", "live"] | None:
-        """A policy's mode after overrides (``paramedic policy mode``), for the predictive scaler."""
-        return next((p.mode for p in self.engine.policies() if p.name == policy), None)
 
     @property
     def sink(self) -> AlertSink:

@@ -278,3 +278,21 @@ def test_other_tenants_never_see_the_predictive_actions_or_policy(live: tuple[Wo
         assert all(client.get(f"/api/v1/actions/{i}", headers=headers).status_code == 404 for i in ids)
         policies = client.get("/api/v1/policies", headers=headers).json()["policies"]
         assert "web-ahead" not in {p["name"] for p in policies}, attacker
+
+
+def test_a_mode_override_switches_the_predictive_policy_to_dry_run() -> None:
+    world = World()
+    world.scaler = PredictiveScaler(
+        [world.policy],
+        world.engine.submit,
+        StoreLoadHistory(world.store),
+        lambda app: len(world.platform.app_instances(app)),
+        registry=CollectorRegistry(),
+        clock=lambda: world.now,
+        mode_of=world.engine.policy_mode,
+    )
+    world.engine.set_mode("web-ahead", "dry_run", "test")
+    asyncio.run(world.step_to(D + 50))
+    assert len(world.platform.app_instances("web")) == 1
+    [rec] = [r for r in world.audit.query(policy="web-ahead", limit=50) if r.request.target.app == "web"]
+    assert (rec.request.mode, rec.status) == ("dry_run", "dry_run")
