@@ -25,6 +25,9 @@ space does not match it; a target the platform places outside them is refused), 
 all of its spaces see it. A policy without ``scope`` is a foundation policy (acts on any app; only
 foundation-wide roles see it).
 
+A ``scale`` policy with a ``predictive:`` block (:class:`remediation.predictive.policy_config.PredictiveSpec`)
+needs no trigger: it forecasts each app's load every ``predictive.interval`` and scales ahead of it.
+
 Durations are Prometheus-style (``30s``, ``5m``, ``1h30m``) or seconds.
 """
 
