@@ -40,6 +40,8 @@ from remediation.config import Policy, RemediationConfig
 from remediation.engine import RemediationEngine
 from remediation.policy.loader import load_policy_files
 from remediation.policy.schedule import PolicyScheduler
+from remediation.predictive.live import PredictiveScaler
+from remediation.predictive.live_history import StoreLoadHistory
 
 __all__ = ["RemediationService", "RemediationSetupError"]
 
@@ -134,6 +136,14 @@ class RemediationService:
             mode_overrides_path=self.data_dir / "modes.json",
         )
         self.scheduler = PolicyScheduler(policies, self.engine.submit)
+        self.predictive = PredictiveScaler(
+            policies,
+            self.engine.submit,
+            StoreLoadHistory(store, query_limits),
+            lambda app: len(platform.app_instances(app)),
+            registry=registry,
+            mode_of=self.engine.policy_mode,
+        )
 
     @property
     def sink(self) -> AlertSink:
@@ -151,6 +161,7 @@ class RemediationService:
         recovered = await self.engine.recover()
         await self.engine.start()
         await self.scheduler.start()
+        await self.predictive.start()
         live = sum(p.mode == "live" for p in self.engine.policies())
         scoped = sum(not p.scope.is_foundation for p in self.engine.policies())
         log.info(
@@ -163,6 +174,7 @@ class RemediationService:
 
     async def stop(self) -> None:
         await self.scheduler.stop()
+        await self.predictive.stop()
         await self.engine.stop()
         self.audit.close()
         log.info("remediation stopped")
@@ -173,5 +185,7 @@ class RemediationService:
         self.engine.apply_policies(policies)
         self.config = cfg
         # Scheduled policies: the scheduler is rebuilt on the next start; log what changed meanwhile.
-        if any(p.trigger.schedule is not None for p in policies):
-            log.warning("scheduled policies reload on restart; alert-triggered policies reloaded now")
+        if any(p.trigger.schedule is not None or p.predictive is not None for p in policies):
+            log.warning(
+                "scheduled and predictive policies reload on restart; alert-triggered policies reloaded now"
+            )

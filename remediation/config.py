@@ -25,6 +25,9 @@ space does not match it; a target the platform places outside them is refused), 
 all of its spaces see it. A policy without ``scope`` is a foundation policy (acts on any app; only
 foundation-wide roles see it).
 
+A ``scale`` policy with a ``predictive:`` block (:class:`remediation.predictive.policy_config.PredictiveSpec`)
+needs no trigger: it forecasts each app's load every ``predictive.interval`` and scales ahead of it.
+
 Durations are Prometheus-style (``30s``, ``5m``, ``1h30m``) or seconds.
 """
 
@@ -38,6 +41,7 @@ from alerting.dispatch.config import Duration
 from platforms.tenancy import FOUNDATION, Grant, Scope, TenancyError, parse_grant
 from remediation.actions import params_union
 from remediation.base import ActionParams
+from remediation.predictive.policy_config import PredictiveSpec
 
 __all__ = [
     "ActionSpec",
@@ -183,7 +187,7 @@ class Policy(_Model):
     mode: Literal["dry_run", "live"] = Field(
         "dry_run", description="New policies only say what they would do."
     )
-    trigger: TriggerSpec
+    trigger: TriggerSpec = Field(default_factory=TriggerSpec)
     target: TargetSpec = Field(default_factory=TargetSpec)
     action: ActionSpec
     rails: RailsConfig = Field(default_factory=RailsConfig)
@@ -192,6 +196,10 @@ class Policy(_Model):
         None,
         description="Tenancy: the space(s) this policy acts in ({org, space} or a list); omitted: a "
         "foundation policy (any app).",
+    )
+    predictive: PredictiveSpec | None = Field(
+        None,
+        description="Scale ahead of a forecast load (scale policies only; runs every predictive.interval).",
     )
 
     @field_validator("scope")

@@ -235,6 +235,11 @@ class RemediationEngine:
         data = {"mode": mode, "previous": previous, "who": who, "policy_version": cp.version}
         self.audit.append(AuditEvent(f"policy:{policy}", "mode_changed", self._clock(), data))
 
+    def policy_mode(self, name: str) -> Literal["dry_run", "live"] | None:
+        """``name``'s mode after overrides (None: no such policy). Cheap: no audit read."""
+        cp = self._compiled.get(name)
+        return None if cp is None else self._modes.get(name, cp.policy.mode)
+
     def policies(self) -> list[PolicyStatus]:
         out = []
         for name, cp in self._compiled.items():

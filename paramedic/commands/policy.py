@@ -20,6 +20,8 @@ from remediation.policy.loader import PolicyError, load_policies
 from remediation.policy.schema import policy_schema_json
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
     from platforms.base import EventSource
     from platforms.config import PlatformConfig
     from remediation.policy.replay import BacktestRequest
@@ -35,6 +37,9 @@ def _trigger_text(policy: Policy) -> str:
     if s is not None:
         parts.append(f"cron {s.cron!r}" if s.cron is not None else f"at {s.at}")
         parts[-1] += f" ({s.timezone})"
+    pred = policy.predictive
+    if pred is not None:
+        parts.append(f"predictive {pred.mode} every {pred.interval:g}s, {pred.startup:g}s ahead")
     return " + ".join(parts)
 
 
@@ -122,6 +127,8 @@ def backtest(
     window_s = _parse_since(since)
     request = _backtest_request(config, policy_files, policy_name, window_s, url, token_file)
     console = Console()
+    if any(p.predictive is not None for p in request.policies):
+        _predictive_backtest(request, console)
     try:
         with Progress(console=console, transient=True) as progress:
             task = progress.add_task("replaying", total=None)
@@ -142,6 +149,43 @@ def backtest(
         console.print(f"  {line}", soft_wrap=True)
     for note in report.notes:
         console.print(f"note: {note}", soft_wrap=True)
+
+
+def _predictive_backtest(request: BacktestRequest, console: Console) -> None:
+    """Forecast vs actual of every predictive policy in ``request``, one table per app, then its summary."""
+    import time  # noqa: PLC0415
+    from datetime import UTC, datetime  # noqa: PLC0415
+
+    from rich.table import Table  # noqa: PLC0415
+
+    from metrics_store.base import StoreError  # noqa: PLC0415
+    from remediation.predictive.live_history import StoreLoadHistory  # noqa: PLC0415
+    from remediation.predictive.policy_backtest import (  # noqa: PLC0415
+        STEP_COLUMNS,
+        backtest_predictive,
+        open_history,
+        step_rows,
+    )
+
+    src = request.source
+    end = time.time()
+    querier, close = open_history(src.store, src.base_dir, src.url, src.token)
+    try:
+        history = StoreLoadHistory(querier)
+        for policy in (p for p in request.policies if p.predictive is not None):
+            for result in backtest_predictive(policy, history, end - request.window_s, end):
+                table = Table(title=f"Predictive backtest {policy.name}: {result.app} (forecast vs actual)")
+                for col in STEP_COLUMNS:
+                    table.add_column(col)
+                for row in step_rows(result, lambda t: f"{datetime.fromtimestamp(t, UTC):%Y-%m-%d %H:%M:%S}"):
+                    table.add_row(*row)
+                console.print(table)
+                console.print(result.summary(), soft_wrap=True)
+    except (StoreError, ValueError) as exc:
+        typer.echo(f"paramedic policy backtest: predictive replay failed: {exc}", err=True)
+        raise typer.Exit(1) from None
+    finally:
+        close()
 
 
 def _backtest_request(

@@ -12,6 +12,7 @@ import yaml
 
 from alerting.rules import PACKS_DIR
 from collector.presets import router_relabel_rules
+from paramedic.demo._daily import DailyLoad
 from paramedic.demo._slos import demo_slos
 from paramedic.demo.remediation import remediation_config
 
@@ -113,12 +114,14 @@ def demo_config(
     *,
     sinks: DemoSinks | None = None,
     spaces: Mapping[str, Sequence[str]] | None = None,
+    daily: DailyLoad | None = None,
 ) -> dict[str, Any]:
     """The paramedic.yaml of the demo: one platform job; HAProxy's backend (``proxy``) becomes ``app``; log
     listeners (RELP from the platform's rsyslog; syslog TCP+UDP for anything else) with an embedded store;
     with ``sinks``, the retimed local rule pack and alerting to the demo's SMTP and webhook sinks; with
     ``spaces`` (``ORG/SPACE -> apps``, see :func:`demo_spaces`), tenancy: the platform groups the apps into
-    those spaces and the router's per-app series get their app's ``org``/``space`` too."""
+    those spaces and the router's per-app series get their app's ``org``/``space`` too; with ``daily``, the
+    predictive policy of the app with the daily load."""
     interval_s = max(1.0, scrape_interval_s)
     spaces = {tenant: list(apps) for tenant, apps in (spaces or {}).items()}
     tenants = {app: _split(tenant) for tenant, apps in spaces.items() for app in apps}
@@ -132,7 +135,7 @@ def demo_config(
                 "slo_files": [str(p) for p in [demo_slos(data_dir, spaces, interval_s)] if p is not None],
             },
             "alerting": alerting_config(data_dir, http_port, sinks, interval_s),
-            "remediation": remediation_config(data_dir, interval_s),
+            "remediation": remediation_config(data_dir, interval_s, daily),
             "reports": reports_config(spaces),
         }
     return {

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -68,11 +69,12 @@ class Launch:
         self.record["processes"] = [p.to_json() for p in procs]
         write_record(self.data_dir, self.record)
 
-    def start_loadgen(self, router_port: int, names: list[str]) -> None:
+    def start_loadgen(self, router_port: int, names: list[str], extra: Sequence[str] = ()) -> None:
+        """The load generator; ``extra``: more of its options (the daily pattern of one app)."""
         loadgen = spawn(
             "loadgen",
             [sys.executable, "-m", "platforms.local.loadgen", "--router", f"127.0.0.1:{router_port}",
-             "--apps", ",".join(names), "--rps", str(LOAD_RPS)],
+             "--apps", ",".join(names), "--rps", str(LOAD_RPS), *extra],
             self.data_dir / "logs" / "loadgen.log",
         )  # fmt: skip
         self.children.append(loadgen)

@@ -12,6 +12,7 @@ from paramedic.config import ConfigError
 from paramedic.demo._banner import service_lines
 from paramedic.demo._config import demo_config, demo_spaces
 from paramedic.demo._credentials import local_space_login
+from paramedic.demo._daily import DAY_S, POLICY_NAME, daily_load
 from paramedic.demo._launch import LOAD_RPS, Launch, StopRequestedError, on_signal
 from paramedic.demo._options import DEFAULT_DATA_DIR, PLATFORMS, DemoOptions, data_dir_flag
 from paramedic.demo._output import DemoError, Echo
@@ -83,7 +84,10 @@ class _LocalLaunch(Launch):
             platform="local", http_port=opts.http_port, relp_port=opts.relp_port, syslog_port=opts.syslog_port
         )
         state = self._start_platform(names, opts.instances)
-        self.start_loadgen(state.router_port, names)
+        daily = daily_load(names, opts.instances)
+        if daily is not None:
+            self.record.update(daily_app=daily.app)
+        self.start_loadgen(state.router_port, names, daily.loadgen_args() if daily else ())
         sinks = self.start_sinks()
         cfg = demo_config(
             self.data_dir,
@@ -93,6 +97,7 @@ class _LocalLaunch(Launch):
             opts.syslog_port,
             sinks=sinks,
             spaces=demo_spaces(names),
+            daily=daily,
         )
         config_path = self.write_config(cfg, "Written by `paramedic demo`; regenerated on every start.")
         self.write_credentials(local_space_login(cfg.get("platform") or {}))
@@ -129,6 +134,14 @@ def _print_banner(record: dict[str, Any], names: list[str], data_dir: Path, echo
         f"  router (HAProxy)   {router}   Host: <app>.local  apps: {', '.join(names)}",
         "  spaces (tenancy)   "
         + "; ".join(f"{tenant}: {', '.join(apps)}" for tenant, apps in demo_spaces(names).items()),
+        *(
+            [
+                f"  daily load         {record['daily_app']}: a day every {DAY_S:g}s; policy {POLICY_NAME} "
+                f"scales it ahead (timeline: {api}/apps/{record['daily_app']})"
+            ]
+            if record.get("daily_app")
+            else []
+        ),
         f"  router metrics     {record['router_metrics_url']}",
         f"  node exporter      {record['node_exporter_url']}",
         f"  log listeners      RELP 127.0.0.1:{record['relp_port']} (from the platform's rsyslog), "

@@ -21,6 +21,7 @@ from prometheus_client import CollectorRegistry
 
 from paramedic.demo._cf_apps import local_app_for
 from paramedic.demo._cf_deploy import cf_app_guid, cf_revision_guid
+from paramedic.demo._daily import DailyLoad
 from paramedic.demo._output import DemoApiError, Echo
 from platforms.local import LocalPlatformError
 from platforms.local.adapter import LocalPlatform
@@ -33,14 +34,17 @@ TERMINAL = {"refused", "dry_run", "rejected", "expired", "failed", "verified", "
 }
 
 
-def demo_policies(data_dir: Path, interval_s: float) -> Path:
+def demo_policies(data_dir: Path, interval_s: float, daily: DailyLoad | None = None) -> Path:
     """The local policy pack, every policy live, with cooldowns of 30 scrape intervals and verification
-    deadlines of 60 (the pack's minutes suit production, not a demo)."""
+    deadlines of 60 (the pack's minutes suit production, not a demo); with ``daily``, the predictive
+    policy of the app with the daily load."""
     doc = yaml.safe_load(PACK.read_text(encoding="utf-8"))
     for policy in doc["policies"]:
         policy["mode"] = "live"
         policy.setdefault("rails", {})["cooldown"] = f"{round(30 * interval_s)}s"
         policy.setdefault("verify", {})["deadline"] = f"{round(60 * interval_s)}s"
+    if daily is not None:
+        doc["policies"].append(daily.policy(interval_s))
     path = data_dir / "remediation" / "policies.yaml"
     path.parent.mkdir(parents=True, exist_ok=True)
     header = f"# Written by `paramedic demo`: {PACK} switched live, with demo timings.\n"
@@ -48,9 +52,9 @@ def demo_policies(data_dir: Path, interval_s: float) -> Path:
     return path
 
 
-def remediation_config(data_dir: Path, interval_s: float) -> dict[str, Any]:
+def remediation_config(data_dir: Path, interval_s: float, daily: DailyLoad | None = None) -> dict[str, Any]:
     return {
-        "policy_files": [str(demo_policies(data_dir, interval_s))],
+        "policy_files": [str(demo_policies(data_dir, interval_s, daily))],
         "data_dir": str(data_dir / "remediation"),
         "global_rails": {
             "cooldown": f"{round(30 * interval_s)}s",

@@ -28,6 +28,7 @@ from metrics_store.yaml_errors import Loc, YamlProblem, errors_with_lines, key_p
 from remediation.actions import is_per_instance
 from remediation.base import RemediationError
 from remediation.config import Policy, PolicyFile
+from remediation.predictive.policy_check import predictive_problems
 
 __all__ = [
     "LoadedPolicy",
@@ -76,7 +77,7 @@ def _semantic_problems(policy: Policy) -> list[tuple[Loc, str]]:
         except MatcherError as exc:
             out.append((("trigger", "matchers", j), str(exc)))
     schedule = policy.trigger.schedule
-    if not policy.trigger.matchers and schedule is None:
+    if not policy.trigger.matchers and schedule is None and policy.predictive is None:
         out.append(
             (("trigger",), "give `matchers` or a `schedule` (fix: a policy needs something to set it off)")
         )
@@ -101,7 +102,11 @@ def _semantic_problems(policy: Policy) -> list[tuple[Loc, str]]:
                 out.append((("trigger", "schedule", "at"), f"not an ISO 8601 date-time: {schedule.at!r}"))
         if policy.target.app is None:
             out.append((("target", "app"), "a scheduled policy needs a fixed `target.app`"))
-    out.extend((("action", *path), message) for path, message in policy.action.problems())
+    action_problems = policy.action.problems()
+    if policy.predictive is not None:  # the forecast sets the count: neither adjustment nor instances
+        action_problems = [(path, m) for path, m in action_problems if path != ()]
+    out.extend((("action", *path), message) for path, message in action_problems)
+    out.extend(predictive_problems(policy))
     if is_per_instance(policy.action.type) and policy.target.instance_label is None:
         out.append((("target", "instance_label"), f"{policy.action.type} needs `instance_label`"))
     if policy.verify.expr is not None:
