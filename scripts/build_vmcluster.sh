@@ -7,6 +7,9 @@
 #
 #   scripts/build_vmcluster.sh            # build if missing; prints the binary folder
 #   VMCLUSTER_VERSION=v1.1xx.0-cluster scripts/build_vmcluster.sh
+#   VMCLUSTER_VERSION=v1.150.0-cluster VMCLUSTER_SRC=/path/to/checkout scripts/build_vmcluster.sh
+#       # where the proxy does not serve the -cluster tag: build from a checkout of that tag you already have
+#       # (its dependencies still come from the Go module proxy)
 set -uo pipefail
 
 VERSION="${VMCLUSTER_VERSION:-v1.151.0-cluster}"
@@ -45,15 +48,23 @@ rm -f "$OUT/BUILD_ERROR.txt"
 
 # The cluster release's go.mod may carry replace directives, which `go install pkg@version` refuses: build
 # from a tiny module of our own that requires it.
-work="$(mktemp -d)"
-trap 'rm -rf "$work"' EXIT
+tmp="$(mktemp -d)"
+trap 'rm -rf "$tmp"' EXIT
+work="$tmp"
 start=$(date +%s)
-(cd "$work" && "$GO" mod init paramedic.local/vmcluster >/dev/null 2>&1) || fail "go mod init failed"
-if ! out=$(cd "$work" && "$GO" get "$MODULE@$VERSION" 2>&1); then
-    fail "$out"
+if [ -n "${VMCLUSTER_SRC:-}" ]; then
+    [ -f "$VMCLUSTER_SRC/app/vminsert/main.go" ] || fail "VMCLUSTER_SRC=$VMCLUSTER_SRC: no app/vminsert/main.go"
+    work="$VMCLUSTER_SRC"
+    pkg_prefix="./app"
+else
+    (cd "$work" && "$GO" mod init paramedic.local/vmcluster >/dev/null 2>&1) || fail "go mod init failed"
+    if ! out=$(cd "$work" && "$GO" get "$MODULE@$VERSION" 2>&1); then
+        fail "$out"
+    fi
+    pkg_prefix="$MODULE/app"
 fi
 for app in "${APPS[@]}"; do
-    if ! out=$(cd "$work" && "$GO" build -trimpath -o "$BIN/$app" "$MODULE/app/$app" 2>&1); then
+    if ! out=$(cd "$work" && "$GO" build -trimpath -o "$BIN/$app" "$pkg_prefix/$app" 2>&1); then
         rm -f "$BIN/$app"
         fail "$out"
     fi

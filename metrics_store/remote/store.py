@@ -17,8 +17,10 @@ Cluster mode (``cluster`` in the config, a VictoriaMetrics cluster): each series
 (:mod:`metrics_store.remote._tenants`) through a vminsert at ``/insert/<accountID>:<projectID>/influx``
 (influxdb-client appends ``/api/v2/write``); reads go to a vmselect at
 ``/select/<tenant>/prometheus/api/v1/export``. Each retry of a write goes to the next vminsert, each retry of
-a read (connection errors, 5xx) to the next vmselect. A write returns only after a vminsert answered 2xx,
-i.e. after it handed the rows to ``-replicationFactor`` vmstorage nodes.
+a read (connection errors, 5xx) to the next vmselect. A write returns only after a vminsert answered 2xx;
+vminsert then keeps ``-replicationFactor`` copies on distinct vmstorage nodes. Run vmselect with
+``-dedup.minScrapeInterval=1ms`` (replicas) and a short ``-search.tenantCacheExpireDuration`` (foundation
+reads see a new tenant only once its tenant cache expires).
 
 Writes: retried with exponential backoff on 5xx, 429, timeouts and connection errors; a write that still
 fails raises :class:`RemoteWriteError` (counted in ``paramedic_store_errors_total{reason="write"}``) — never
@@ -223,7 +225,12 @@ class RemoteStore:
     def _export(self, matchers: Sequence[Matcher], start_ms: int, end_ms: int) -> list[SeriesData]:
         if self._closed:
             raise StoreClosedError("store is closed")
-        start_ms, end_ms = (min(max(t, _MIN_TIME_MS), _MAX_TIME_MS) for t in (start_ms, end_ms))
+        # Newer VictoriaMetrics (the cluster releases) read a negative start as a duration and refuse
+        # Prometheus' minTime; it stores no sample before 1970 anyway, so their reads start at 0.
+        lowest = 0 if self._tenant_map is not None else _MIN_TIME_MS
+        if end_ms < lowest:
+            return []
+        start_ms, end_ms = (min(max(t, lowest), _MAX_TIME_MS) for t in (start_ms, end_ms))
         influx = self._cfg.naming == "influxdb"
         tenant, extra = self._tenant_map.read_route(matchers) if self._tenant_map else ("", [])
         form = {

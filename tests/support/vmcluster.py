@@ -142,6 +142,7 @@ def vm_cluster(
             "-dedup.minScrapeInterval=1ms",
             "-search.latencyOffset=0s",
             "-search.disableCache",
+            "-search.tenantCacheExpireDuration=0",  # multitenant reads see a tenant as soon as it exists
             f"-cacheDataPath={workdir / 'vmselect-cache'}",
         ]
         cluster.select = Node("vmselect", ManagedProcess("vmselect", argv, workdir / "vmselect.log"), http)
