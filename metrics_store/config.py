@@ -30,13 +30,29 @@ Both types take a ``query`` section: the limits of the PromQL engine that answer
       type: remote
       write_url: http://127.0.0.1:8428
       read_url: http://127.0.0.1:8428
+
+``type: remote`` with a ``cluster`` section instead of the two URLs — a VictoriaMetrics cluster: writes go to
+the vminserts at ``/insert/<accountID>:<projectID>/influx/...``, reads to a vmselect at
+``/select/<tenant>/prometheus/api/v1/...``. Each org named in ``tenants`` gets its own accountID, each of its
+listed spaces a projectID; everything else (foundation series without ``org``, orgs not listed) goes to
+``foundation_account_id``:0. Foundation reads use ``/select/multitenant/`` and so see every account::
+
+    metrics_store:
+      type: remote
+      cluster:
+        insert_urls: [http://10.0.0.1:8480, http://10.0.0.2:8480]
+        select_urls: [http://10.0.0.3:8481]
+        tenants:
+          - {org: acme, account_id: 1, spaces: {prod: 1, dev: 2}}
+          - {org: globex, account_id: 2}
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationInfo, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 __all__ = [
     "DEFAULT_QUERY_LIMITS",
@@ -45,6 +61,8 @@ __all__ = [
     "QueryLimits",
     "RemoteStoreConfig",
     "StoreConfig",
+    "VMClusterConfig",
+    "VMTenantConfig",
 ]
 
 FsyncPolicy = Literal["never", "batch", "always"]
@@ -170,15 +188,88 @@ class EmbeddedStoreConfig(BaseModel):
         return self
 
 
+_UINT32_MAX = 2**32 - 1
+_HTTP_URL = r"^https?://[^\s/?#]+(/[^\s?#]*)?$"
+
+
+class VMTenantConfig(BaseModel):
+    """One org's VictoriaMetrics tenant: ``account_id`` for the org, a ``projectID`` per listed space."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    org: str = Field(min_length=1, description="The Cloud Foundry org name (the ``org`` label).")
+    account_id: int = Field(ge=0, le=_UINT32_MAX, description="VictoriaMetrics accountID of this org.")
+    spaces: dict[str, Annotated[int, Field(ge=0, le=_UINT32_MAX)]] = Field(
+        default_factory=dict,
+        description="space name -> VictoriaMetrics projectID; unlisted spaces of the org use projectID 0.",
+    )
+
+    @model_validator(mode="after")
+    def _unique_projects(self) -> VMTenantConfig:
+        seen: dict[int, str] = {}
+        for space, project in self.spaces.items():
+            if project in seen:
+                raise ValueError(f"spaces: {space!r} and {seen[project]!r} share projectID {project}")
+            seen[project] = space
+        return self
+
+
+class VMClusterConfig(BaseModel):
+    """A VictoriaMetrics cluster (``vminsert``/``vmselect``): URL lists and the org/space -> tenant table."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    insert_urls: list[Annotated[str, Field(pattern=_HTTP_URL)]] = Field(
+        min_length=1, description="vminsert base URLs (http://host:8480); writes fail over between them."
+    )
+    select_urls: list[Annotated[str, Field(pattern=_HTTP_URL)]] = Field(
+        min_length=1, description="vmselect base URLs (http://host:8481); reads fail over between them."
+    )
+    foundation_account_id: int = Field(
+        0, ge=0, le=_UINT32_MAX, description="accountID of series without an org or of an unlisted org."
+    )
+    tenants: list[VMTenantConfig] = Field(
+        default_factory=list,
+        description="Orgs with an account of their own (at most 10000)",
+        max_length=10_000,
+    )
+
+    @model_validator(mode="after")
+    def _unique_accounts(self) -> VMClusterConfig:
+        orgs: dict[str, int] = {}
+        accounts: dict[int, str] = {self.foundation_account_id: "foundation_account_id"}
+        for i, t in enumerate(self.tenants):
+            if t.org in orgs:
+                raise ValueError(f"tenants[{i}].org: {t.org!r} is listed twice (also tenants[{orgs[t.org]}])")
+            if t.account_id in accounts:
+                raise ValueError(
+                    f"tenants[{i}].account_id: {t.account_id} is already used by {accounts[t.account_id]}"
+                )
+            orgs[t.org] = i
+            accounts[t.account_id] = f"tenants[{i}] ({t.org})"
+        return self
+
+
 class RemoteStoreConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     type: Literal["remote"]
     query: QueryLimits = Field(default_factory=QueryLimits, description="Limits of PromQL queries.")
-    write_url: str = Field(
-        description="InfluxDB line-protocol endpoint base URL (InfluxDB 2/3, VictoriaMetrics)."
+    cluster: VMClusterConfig | None = Field(
+        None, description="A VictoriaMetrics cluster instead of write_url/read_url (see the module docs)."
     )
-    read_url: str = Field(description="Prometheus HTTP API base URL used for reads.")
+    # declared after ``cluster``: their validators see whether it is set
+    write_url: str | None = Field(
+        None,
+        validate_default=True,
+        description="InfluxDB line-protocol endpoint base URL (InfluxDB 2/3, VictoriaMetrics); "
+        "required unless cluster is set.",
+    )
+    read_url: str | None = Field(
+        None,
+        validate_default=True,
+        description="Prometheus HTTP API base URL used for reads; required unless cluster is set.",
+    )
     org: str = "paramedic"
     bucket: str = "paramedic"
     token: SecretStr | None = None
@@ -191,6 +282,24 @@ class RemoteStoreConfig(BaseModel):
     timeout_s: float = Field(10.0, gt=0, description="Per-request timeout.")
     max_retries: int = Field(3, ge=0, description="Retries of a write after a 5xx or a timeout.")
     retry_backoff_s: float = Field(0.5, ge=0, description="First retry delay; doubles each retry.")
+
+    @field_validator("write_url", "read_url")
+    @classmethod
+    def _url_or_cluster(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if "cluster" not in info.data:  # cluster itself is invalid: that error is reported already
+            return value
+        if info.data["cluster"] is None and value is None:
+            raise PydanticCustomError("missing", "Field required")
+        if info.data["cluster"] is not None and value is not None:
+            raise ValueError("remove it: cluster sets the write and read URLs")
+        return value
+
+    @field_validator("naming")
+    @classmethod
+    def _cluster_naming(cls, value: str, info: ValidationInfo) -> str:
+        if info.data.get("cluster") is not None and value != "victoriametrics":
+            raise ValueError("a VictoriaMetrics cluster needs naming: victoriametrics")
+        return value
 
 
 StoreConfig = Annotated[EmbeddedStoreConfig | RemoteStoreConfig, Field(discriminator="type")]

@@ -6,6 +6,10 @@ cannot ship and is read from ``../shared`` beside the repository, as in CI. Test
 ``reference_data`` marker: when ``../shared/data`` is absent they are deselected, and the run ends with one
 loud line naming how many checks could not run and why. When it is present they run like any other test,
 and a missing file inside it fails.
+
+The VictoriaMetrics cluster is handled the same way: tests marked ``vmcluster`` need the binaries
+``scripts/build_vmcluster.sh`` builds from the Go module proxy; when they are missing those tests are
+deselected and the run ends with one loud line quoting the build's exact error.
 """
 
 from __future__ import annotations
@@ -14,28 +18,40 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.vmcluster import missing_reason
+
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"
 FIXTURES = REPO / "tests" / "fixtures"
 
 _NOT_RUN: list[str] = []
+_VMCLUSTER_NOT_RUN: list[str] = []
+_VMCLUSTER_WHY: list[str] = []
 
 
 def reference_data_present() -> bool:
     return (SHARED / "data").is_dir()
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    if reference_data_present():
-        return
+def _deselect(config: pytest.Config, items: list[pytest.Item], marker: str, into: list[str]) -> None:
     keep: list[pytest.Item] = []
     dropped: list[pytest.Item] = []
     for item in items:
-        (dropped if item.get_closest_marker("reference_data") else keep).append(item)
+        (dropped if item.get_closest_marker(marker) else keep).append(item)
     if dropped:
-        _NOT_RUN.extend(item.nodeid for item in dropped)
+        into.extend(item.nodeid for item in dropped)
         config.hook.pytest_deselected(items=dropped)
         items[:] = keep
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if not reference_data_present():
+        _deselect(config, items, "reference_data", _NOT_RUN)
+    if any(item.get_closest_marker("vmcluster") for item in items):
+        why = missing_reason()
+        if why is not None:
+            _VMCLUSTER_WHY[:] = [why]
+            _deselect(config, items, "vmcluster", _VMCLUSTER_NOT_RUN)
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
@@ -47,6 +63,14 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
             red=True,
             bold=True,
         )
+    if _VMCLUSTER_NOT_RUN:
+        terminalreporter.write_sep(
+            "!",
+            f"VICTORIAMETRICS CLUSTER NOT BUILT: {len(_VMCLUSTER_NOT_RUN)} live cluster checks NOT RUN",
+            red=True,
+            bold=True,
+        )
+        terminalreporter.write_line(_VMCLUSTER_WHY[0], red=True, bold=True)
 
 
 @pytest.fixture(scope="session")

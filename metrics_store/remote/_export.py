@@ -34,9 +34,12 @@ def selector(matchers: Sequence[Matcher], influx_naming: bool) -> str:
     return "{" + ",".join(str(m) for m in out) + "}"
 
 
-def parse_export_line(line: str, influx_naming: bool) -> tuple[Labels, list[int], list[float]]:
-    """One JSON line of ``/api/v1/export``. VM writes NaN/±Inf as bare tokens, which JSON lacks: they are
-    quoted first (only inside the ``values`` array, which follows the labels)."""
+def parse_export_line(
+    line: str, influx_naming: bool, drop: frozenset[str] = frozenset()
+) -> tuple[Labels, list[int], list[float]]:
+    """One JSON line of ``/api/v1/export``, without the labels named in ``drop``. VM writes NaN/±Inf as bare
+    tokens, which JSON lacks: they are quoted first (only inside the ``values`` array, which follows the
+    labels)."""
     cut = line.rfind('"values":[')
     if cut < 0:
         raise RemoteReadError(f"export line without values: {line[:200]!r}")
@@ -52,6 +55,8 @@ def parse_export_line(line: str, influx_naming: bool) -> tuple[Labels, list[int]
         name = metric.get(METRIC_NAME, "")
         if name.endswith(_INFLUX_SUFFIX):
             metric = {**metric, METRIC_NAME: name[: -len(_INFLUX_SUFFIX)]}
+    if drop:
+        metric = {k: v for k, v in metric.items() if k not in drop}
     return labels_from(metric), timestamps, values
 
 

@@ -14,15 +14,18 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from metrics_store.base import MetricsStore
-from metrics_store.config import EmbeddedStoreConfig, RemoteStoreConfig
+from metrics_store.config import EmbeddedStoreConfig, RemoteStoreConfig, VMClusterConfig, VMTenantConfig
 from metrics_store.embedded import EmbeddedStore
 from metrics_store.memory import MemoryStore
 from metrics_store.remote import RemoteStore
 from tests.support.servers import free_port, require_binary, running, wait_until
+from tests.support.vmcluster import VMCluster, vm_cluster
 
 T = TypeVar("T")
 
-BACKENDS = ["memory", "embedded", "embedded_db", "remote"]
+BACKENDS = ["memory", "embedded", "embedded_db", "remote", "vmcluster"]
+BACKEND_MARKS: dict[str, list[pytest.MarkDecorator]] = {"vmcluster": [pytest.mark.vmcluster]}
+POLLED = ("remote", "vmcluster")  # backends whose writes become visible later (poll up to 20 s)
 
 
 @dataclass
@@ -51,6 +54,31 @@ def victoria_metrics(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Victo
         yield VictoriaMetrics(f"http://127.0.0.1:{port}")
 
 
+@pytest.fixture(scope="module")
+def vmcluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[VMCluster]:
+    """2 vminsert, 1 vmselect, 3 vmstorage with -replicationFactor=2; one per test module (a module may
+    kill nodes of its own)."""
+    with vm_cluster(tmp_path_factory.mktemp("vmcluster")) as cluster:
+        yield cluster
+
+
+def cluster_config(cluster: VMCluster, **kw: object) -> RemoteStoreConfig:
+    """A remote store config for ``cluster``: org acme has account 1 (prod: project 1, dev: 2), globex 2."""
+    tenants = [
+        VMTenantConfig(org="acme", account_id=1, spaces={"prod": 1, "dev": 2}),
+        VMTenantConfig(org="globex", account_id=2),
+    ]
+    return RemoteStoreConfig.model_validate(
+        {
+            "type": "remote",
+            "cluster": VMClusterConfig(
+                insert_urls=cluster.insert_urls, select_urls=[cluster.select_url], tenants=tenants
+            ),
+            **kw,
+        }
+    )
+
+
 @dataclass
 class Backend:
     """A store under test plus how to wait until its writes are visible to queries."""
@@ -64,7 +92,7 @@ class Backend:
     def query(self, fn: Callable[[], T], ready: Callable[[T], bool]) -> T:
         """``fn()`` once the backend shows the data (``ready``); remote polls up to 20 s, others ask once."""
         self.settle()
-        if self.kind != "remote":
+        if self.kind not in POLLED:
             return fn()
         result: list[T] = []
 
@@ -101,6 +129,10 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]
             def settle() -> None:
                 emb.checkpoint()
 
+    elif kind == "vmcluster":
+        cluster: VMCluster = request.getfixturevalue("vmcluster")
+        store = RemoteStore(cluster_config(cluster), registry=registry)
+        settle = cluster.flush
     else:
         vm: VictoriaMetrics = request.getfixturevalue("victoria_metrics")
         store = RemoteStore(

@@ -1,5 +1,8 @@
 """One contract, every store: ``memory``, ``embedded`` (samples in the WAL/head), ``embedded_db`` (the same
-after a checkpoint into DuckDB) and ``remote`` (a real VictoriaMetrics). Test ids are ``<backend>:<check>``.
+after a checkpoint into DuckDB), ``remote`` (a real VictoriaMetrics) and ``vmcluster`` (the same store in
+cluster mode against a real VictoriaMetrics cluster: 2 vminsert, 1 vmselect, 3 vmstorage,
+``-replicationFactor=2``; reported as not run, loudly, when its binaries could not be built).
+Test ids are ``<backend>:<check>``.
 
 Documented remote differences (see metrics_store.remote.store): NaN and staleness markers are not stored,
 subnormal floats become 0.0, and for duplicate timestamps VM returns one of the written values rather than the
@@ -25,7 +28,7 @@ from metrics_store.model import (
     labels_get,
     stale_mask,
 )
-from tests.metrics_store.conftest import BACKENDS, Backend
+from tests.metrics_store.conftest import BACKEND_MARKS, BACKENDS, POLLED, Backend
 
 NAME = "__name__"
 
@@ -134,7 +137,7 @@ def duplicates(b: Backend) -> None:
         lambda r: len(r) == 1 and len(r[0].timestamps_ms) == 2,
     )
     assert res[0].timestamps_ms.tolist() == [t, t + 1000]  # one sample per timestamp
-    if b.kind == "remote":
+    if b.kind in POLLED:
         assert res[0].values[1] in (2.0, 3.0, 4.0)  # VM keeps raw duplicates; which one it returns is VM's
     else:
         assert res[0].values.tolist() == [1.0, 4.0]  # last write wins
@@ -145,14 +148,14 @@ def special_values(b: Backend) -> None:
     t = b.base_ms
     vals = [math.nan, math.inf, -math.inf, STALE_NAN, 0.0, -0.0, 1e300, 5e-324]
     _write(b, {NAME: name}, [t + k for k in range(len(vals))], vals)
-    expect_n = len(vals) - (2 if b.kind == "remote" else 0)
+    expect_n = len(vals) - (2 if b.kind in POLLED else 0)
     res = b.query(
         lambda: b.store.select([Matcher(NAME, MatchOp.EQ, name)], t, t + 100),
         lambda r: len(r) == 1 and len(r[0].timestamps_ms) == expect_n,
     )
     got = res[0]
     bits = got.values.view(np.uint64)
-    if b.kind == "remote":  # NaN and the staleness marker are not representable in line protocol
+    if b.kind in POLLED:  # NaN and the staleness marker are not representable in line protocol
         assert got.timestamps_ms.tolist() == [t + k for k in (1, 2, 4, 5, 6, 7)]
         # VM stores decimal mantissa/exponent: subnormals such as 5e-324 come back as 0.0
         assert got.values.tolist() == [math.inf, -math.inf, 0.0, -0.0, 1e300, 0.0]
@@ -229,8 +232,11 @@ CHECKS: list[Callable[[Backend], None]] = [
 
 @pytest.mark.parametrize(
     ("backend", "check"),
-    [(kind, check) for kind in BACKENDS for check in CHECKS],
-    ids=[f"{kind}:{check.__name__}" for kind in BACKENDS for check in CHECKS],
+    [
+        pytest.param(kind, check, id=f"{kind}:{check.__name__}", marks=BACKEND_MARKS.get(kind, []))
+        for kind in BACKENDS
+        for check in CHECKS
+    ],
     indirect=["backend"],
 )
 def test_contract(backend: Backend, check: Callable[[Backend], None]) -> None:
