@@ -1,0 +1,91 @@
+"""Shape rules of the tokeniser: values recognised by their shape, so one event keeps one token sequence.
+
+Each case pairs two renderings of the *same* event whose values differ in shape-relevant ways (a unit chosen
+per value, a different number of words in a date, a Windows path, a quoted value with spaces); both must give
+identical tokens, and a different event must not. Lines are synthetic, written for these rules.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from log_pipeline.patterns import WILDCARD, TemplateMiner, tokenise
+
+
+def _tokens(message: str) -> tuple[str, ...]:
+    return tokenise(message)[0]
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        # sizes: thousands separators, a human-readable unit chosen per value
+        (
+            "proxy.example.org:5070 close, 1,190 bytes (1.16 KB) sent, 403 bytes (403 B) received",
+            "cdn.example.net:443 close, 12 bytes (12 B) sent, 3,145,728 bytes (3.0 MB) received",
+        ),
+        # durations whose formatter picks the unit (and "<1 sec" vs "00:02")
+        ("lifetime <1 sec", "lifetime 00:02"),
+        ("flushed in 250 ms", "flushed in 2.5 sec"),
+        # dates printed with month and weekday names
+        (
+            "connection from 10.1.2.3 at Sat Jun 18 02:08:11 2005",
+            "connection from 10.9.8.7 at Mon Jul 4 13:00:01 2005",
+        ),
+        ("rotated 01 Jan 2024", "rotated 15 Sep 2025"),
+        # Windows paths (no digit, no slash) and addresses
+        (r"Loaded C:\Windows\servicing\CbsApi.dll", r"Loaded D:\ProgramData\x\core.dll"),
+        (r"share \\fileserver\public opened", r"share \\nas\home opened"),
+        ("mail for alice@example.org queued", "mail for bob.smith@mx.example.com queued"),
+        # a quoted value of several words after '='
+        ('acquire tag="View Lock", uid=10037', 'acquire tag="AudioMix", uid=1000'),
+        # host:port stays one value
+        ("connect to db-a.internal.example:5432 failed", "connect to 10.0.0.7:80 failed"),
+    ],
+)
+def test_same_event_same_tokens(first: str, second: str) -> None:
+    assert _tokens(first) == _tokens(second)
+    assert WILDCARD in _tokens(first)
+
+
+@pytest.mark.parametrize(
+    ("message", "template"),
+    [
+        ("sent 1,234 bytes (1.2 KB)", "sent <*> bytes (<*>)"),
+        ("over 335 seconds", "over <*> seconds"),  # full words belong to the template
+        ("took 1.5 s to flush 0x7ffe12 bytes", "took <*> s to flush <*> bytes"),
+        ("May I retry", "May I retry"),  # a month name alone is a word
+        ("status=M Fri Jul 01 08:16:53 PDT 2005", "status=M <*> PDT <*>"),
+        (r"open C:\Windows\Logs\CBS.log", "open <*>"),
+        ('name="two words" next', 'name="<*>" next'),
+        ('say "hello there"', 'say "hello there"'),  # a quote not after '=' is text
+        ("a KB of text", "a KB of text"),  # a unit not after a value is a word
+    ],
+)
+def test_shape_templates(message: str, template: str) -> None:
+    assert TemplateMiner().mine(message)[1] == template
+
+
+def test_different_events_stay_apart() -> None:
+    assert _tokens("flushed in 250 ms") != _tokens("flushed in 250 bytes")
+    assert _tokens("Loaded C:\\x\\y.dll") != _tokens("Unloaded C:\\x\\y.dll")
+
+
+def test_unclosed_or_long_quotes_fall_back_to_plain_tokens() -> None:
+    tokens = _tokens('tag="never closed and more words')
+    assert tokens[:3] == ("tag", "=", '"') and "never" in tokens
+    long_value = " ".join(["w"] * 200)
+    assert "w" in _tokens(f'tag="{long_value}" end')
+
+
+def test_online_miner_groups_varied_units_into_one_pattern() -> None:
+    miner = TemplateMiner()
+    lines = [
+        f"{host}:{port} close, {sent} bytes ({human}) sent, lifetime {life}"
+        for host, port, sent, human, life in [
+            ("a.example.org", 80, "1,190", "1.16 KB", "<1 sec"),
+            ("b.example.org", 443, "12", "12 B", "00:02"),
+            ("c.example.com", 8080, "3,145,728", "3.0 MB", "01:10"),
+        ]
+    ]
+    assert len({miner.mine(line)[0] for line in lines}) == 1
