@@ -1,4 +1,5 @@
-"""Shape rules of the tokeniser: values recognised by their shape, so one event keeps one token sequence.
+"""Shape rules of the tokeniser (values recognised by their shape, so one event keeps one token sequence)
+and the miner's one-off rule.
 
 Each case pairs two renderings of the *same* event whose values differ in shape-relevant ways (a unit chosen
 per value, a different number of words in a date, a Windows path, a quoted value with spaces); both must give
@@ -9,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from log_pipeline.patterns import WILDCARD, TemplateMiner, tokenise
+from log_pipeline.patterns import WILDCARD, MinerConfig, TemplateMiner, tokenise
 
 
 def _tokens(message: str) -> tuple[str, ...]:
@@ -89,3 +90,18 @@ def test_online_miner_groups_varied_units_into_one_pattern() -> None:
         ]
     ]
     assert len({miner.mine(line)[0] for line in lines}) == 1
+
+
+def test_one_word_difference_joins_a_long_template_above_the_threshold() -> None:
+    miner = TemplateMiner(MinerConfig(similarity_threshold=0.8))
+    first, _ = miner.mine("Invalid user webmaster from 10.0.0.1")
+    second, template = miner.mine("Invalid user test from 10.0.0.2")  # 3 of 4 constants equal: 0.75 < 0.8
+    assert second == first and template == "Invalid user <*> from <*>"
+    assert miner.mine("Invalid user oracle from 10.0.0.3")[0] == first
+    # two words differ: the threshold decides, a new pattern
+    assert miner.mine("Invalid group staff to 10.0.0.4")[0] != first
+
+
+def test_one_word_difference_does_not_join_short_templates() -> None:
+    miner = TemplateMiner(MinerConfig(similarity_threshold=0.8))
+    assert miner.mine("Link error now")[0] != miner.mine("Link ok now")[0]  # 2 of 3: too short to tell
