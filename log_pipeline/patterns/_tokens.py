@@ -8,12 +8,14 @@ it is a value, never by a per-system rule. Each rule holds for any log writer, n
 * it contains a digit: numbers, numbers with attached units (``35ms``, ``1.2KB``), hex (``0x7f``), IPs,
   versions, dates and times, UUIDs, block/request ids (``blk_-123``, ``node-12``). Message *words* of a
   template almost never carry a digit; values almost always do.
+* ``host:port`` where the host is dotted or ``localhost`` (``db.internal:5432``): an endpoint.
 * a path or URL: contains ``/`` (``/var/log``, ``http://h/p``) or ``\\`` (``C:\\Windows\\x.dll``). Templates
   name their files with a variable, and paths differ per call.
 * a dotted name with three or more parts (host names, FQDNs, Java class names ``a.b.c``) or an address with
   ``@`` (``user@host``, ``pid@host``): both identify *which* thing, never *what happened*.
-* a month or weekday name next to a masked piece, possibly through other such names
-  (``Fri Jul 01 08:16:53 PDT 2005``): a date printed in words; alone (``May I``) the word stays.
+* a month or weekday name, ``AM``/``PM`` or a common time-zone abbreviation next to a masked piece, possibly
+  through other such names (``Fri Jul 01 08:16:53 PDT 2005``, ``10:02 PM UTC``): a date printed in words;
+  alone (``May I``) the word stays.
 
 Units chosen per value by a human-readable formatter are part of the value, not of the template: after a
 masked number, an abbreviated size or time unit (``KB MB GB B KiB ms us ns sec min hr``, case-insensitive)
@@ -36,11 +38,13 @@ __all__ = ["WILDCARD", "Tokenised", "tokenise"]
 
 WILDCARD = "<*>"
 
-# whitespace is captured separately so templates keep the original spacing
-# (a Windows path ``C:\dir\file`` is one piece: its drive colon is not a key/value separator)
+# whitespace is captured separately so templates keep the original spacing; a Windows path ``C:\dir\file``
+# is one piece (its drive colon is not a key/value separator)
 _PIECE = re.compile(r"(\s*)([A-Za-z]:\\[^\s=,;()\[\]{}\"'|]*|[=:,;()\[\]{}\"'|]|[^\s=:,;()\[\]{}\"'|]+)")
 _HAS_DIGIT = re.compile(r"\d")
 _DOTTED = re.compile(r"[\w-]+(?:\.[\w-]+){2,}$")  # host names, FQDNs, dotted class names: a.b.c
+_HOST = re.compile(r"(?:localhost|[\w-]+(?:\.[\w-]+)+)$")  # the host of host:port (a.b, localhost)
+_PORT = re.compile(r"\d{1,5}$")
 _ADDRESS = re.compile(r"[\w.+-]+@[\w.-]+$")  # user@host, pid@host
 # punctuation that may sit between two parts of one variable (ip:port, key=value lists are not collapsed)
 _JOINERS = frozenset(":,;")
@@ -52,6 +56,7 @@ _UNITS = frozenset(
 _DATE_WORDS = frozenset(
     {"jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec"}
     | {"mon", "tue", "wed", "thu", "fri", "sat", "sun"}
+    | {"am", "pm", "utc", "gmt", "z", "pst", "pdt", "mst", "mdt", "cst", "cdt", "est", "edt", "cet", "cest"}
 )
 _MAX_QUOTED_PIECES = 64  # a quoted value longer than this is tokenised normally
 
@@ -67,7 +72,8 @@ def _is_variable(piece: str) -> bool:
 
 
 # piece kinds, memoised per piece
-_WORD, _VALUE, _UNIT, _DATE = 0, 1, 2, 3
+_WORD, _VALUE, _UNIT, _DATE, _HOSTLIKE = 0, 1, 2, 3, 4
+_ABSORBED = -1  # (resolved) part of the value before it
 
 
 def _kind(piece: str) -> int:
@@ -76,7 +82,9 @@ def _kind(piece: str) -> int:
     low = piece.lower()
     if low in _UNITS:
         return _UNIT
-    return _DATE if low in _DATE_WORDS else _WORD
+    if low in _DATE_WORDS:
+        return _DATE
+    return _HOSTLIKE if _HOST.match(piece) is not None else _WORD
 
 
 class _KindCache:
@@ -112,12 +120,34 @@ def _quoted_end(pieces: list[tuple[str, str]], start: int) -> int:
     return -1
 
 
+def _endpoint(pieces: list[tuple[str, str]], i: int) -> bool:
+    """Whether the host-like piece at ``i`` is followed by ``:port`` with no space (db.internal:5432)."""
+    return (
+        i + 2 < len(pieces)
+        and pieces[i + 1] == ("", ":")
+        and not pieces[i + 2][0]
+        and _PORT.match(pieces[i + 2][1]) is not None
+    )
+
+
 def _date_before_value(kinds: list[int | None], i: int) -> bool:
     """Whether the month/weekday name at ``i`` precedes a value, maybe through other names (Sat Jun 18)."""
     j = i + 1
     while j < len(kinds) and kinds[j] == _DATE:
         j += 1
     return j < len(kinds) and kinds[j] == _VALUE
+
+
+def _contextual(pieces: list[tuple[str, str]], kinds: list[int | None], i: int, last: str) -> int:
+    """Resolve a unit, date word or host-like piece by its neighbours to _WORD, _VALUE or _ABSORBED."""
+    kind = kinds[i]
+    if kind == _HOSTLIKE:
+        return _VALUE if _endpoint(pieces, i) else _WORD
+    if last == WILDCARD:
+        return _ABSORBED  # 1.2 KB, <1 sec, Jul 01 08:16:53 PDT: the unit or date word belongs to the value
+    if kind == _DATE and _date_before_value(kinds, i):
+        return _VALUE
+    return _WORD
 
 
 def tokenise(message: str) -> Tokenised:
@@ -147,14 +177,10 @@ def tokenise(message: str) -> Tokenised:
                     last = '"'
                     skip_to = end
                     continue
-        elif kind == _UNIT:
-            if last == WILDCARD:
-                continue  # 1.2 KB, <1 sec: the unit belongs to the value
-        elif kind == _DATE:
-            if last == WILDCARD:
-                continue  # Jul 01 08:16:53, 01 Jul: one date
-            if _date_before_value(kinds, i):
-                kind = _VALUE
+        elif kind != _VALUE:
+            kind = _contextual(pieces, kinds, i, last)
+            if kind == _ABSORBED:
+                continue
         if kind != _VALUE:
             tokens.append(piece)
             spaces.append(space)

@@ -56,7 +56,7 @@ def test_same_event_same_tokens(first: str, second: str) -> None:
         ("over 335 seconds", "over <*> seconds"),  # full words belong to the template
         ("took 1.5 s to flush 0x7ffe12 bytes", "took <*> s to flush <*> bytes"),
         ("May I retry", "May I retry"),  # a month name alone is a word
-        ("status=M Fri Jul 01 08:16:53 PDT 2005", "status=M <*> PDT <*>"),
+        ("status=M Fri Jul 01 08:16:53 PDT 2005", "status=M <*>"),
         (r"open C:\Windows\Logs\CBS.log", "open <*>"),
         ('name="two words" next', 'name="<*>" next'),
         ('say "hello there"', 'say "hello there"'),  # a quote not after '=' is text
@@ -105,3 +105,26 @@ def test_one_word_difference_joins_a_long_template_above_the_threshold() -> None
 def test_one_word_difference_does_not_join_short_templates() -> None:
     miner = TemplateMiner(MinerConfig(similarity_threshold=0.8))
     assert miner.mine("Link error now")[0] != miner.mine("Link ok now")[0]  # 2 of 3: too short to tell
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        ("listening on localhost:8080 now", "listening on db.internal:5432 now"),
+        ("backup at 10:02 PM UTC done", "backup at 09:15 AM GMT done"),
+    ],
+)
+def test_endpoints_and_clock_words(first: str, second: str) -> None:
+    assert _tokens(first) == _tokens(second)
+    assert _tokens(first).count(WILDCARD) == 1
+
+
+def test_key_colon_word_is_not_an_endpoint() -> None:
+    assert _tokens("Server environment:user.dir=/tmp") == (
+        "Server",
+        "environment",
+        ":",
+        "user.dir",
+        "=",
+        WILDCARD,
+    )
