@@ -38,9 +38,12 @@ __all__ = ["WILDCARD", "Tokenised", "tokenise"]
 
 WILDCARD = "<*>"
 
-# whitespace is captured separately so templates keep the original spacing; a Windows path ``C:\dir\file``
-# is one piece (its drive colon is not a key/value separator)
-_PIECE = re.compile(r"(\s*)([A-Za-z]:\\[^\s=,;()\[\]{}\"'|]*|[=:,;()\[\]{}\"'|]|[^\s=:,;()\[\]{}\"'|]+)")
+# whitespace is captured separately so templates keep the original spacing; in a message with ``:\`` a
+# Windows path ``C:\dir\file`` is one piece (its drive colon is not a key/value separator)
+_PIECE = re.compile(r"(\s*)([=:,;()\[\]{}\"'|]|[^\s=:,;()\[\]{}\"'|]+)")
+_PIECE_WINDOWS = re.compile(
+    r"(\s*)([A-Za-z]:\\[^\s=,;()\[\]{}\"'|]*|[=:,;()\[\]{}\"'|]|[^\s=:,;()\[\]{}\"'|]+)"
+)
 _HAS_DIGIT = re.compile(r"\d")
 _DOTTED = re.compile(r"[\w-]+(?:\.[\w-]+){2,}$")  # host names, FQDNs, dotted class names: a.b.c
 _HOST = re.compile(r"(?:localhost|[\w-]+(?:\.[\w-]+)+)$")  # the host of host:port (a.b, localhost)
@@ -154,7 +157,7 @@ def tokenise(message: str) -> Tokenised:
     """Split ``message`` into masked tokens and the whitespace before each (see the module docstring)."""
     tokens: list[str] = []
     spaces: list[str] = []
-    pieces: list[tuple[str, str]] = _PIECE.findall(message)
+    pieces: list[tuple[str, str]] = (_PIECE_WINDOWS if ":\\" in message else _PIECE).findall(message)
     known = _CACHE.known
     kinds: list[int | None] = [known(piece) for _, piece in pieces]
     if None in kinds:
@@ -163,11 +166,10 @@ def tokenise(message: str) -> Tokenised:
     n = len(pieces)
     last = ""  # tokens[-1]
     skip_to = -1
-    for i in range(n):
+    for i, (space, piece) in enumerate(pieces):
         if i <= skip_to:
             continue
         kind = kinds[i]
-        space, piece = pieces[i]
         if kind == _WORD:
             if piece == '"' and last == "=" and not space:
                 end = _quoted_end(pieces, i)
