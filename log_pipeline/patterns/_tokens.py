@@ -163,7 +163,6 @@ def tokenise(message: str) -> Tokenised:
     if None in kinds:
         kind_of = _CACHE.kind
         kinds = [kind_of(piece) for _, piece in pieces]
-    n = len(pieces)
     last = ""  # tokens[-1]
     skip_to = -1
     for i, (space, piece) in enumerate(pieces):
