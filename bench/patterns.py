@@ -160,6 +160,15 @@ def choose(grid: Grid, systems: Sequence[str]) -> tuple[float, int]:
     return max(grid, key=lambda k: sum(grid[k][s].ga for s in systems) / len(systems))
 
 
+def leave_one_out(grid: Grid, systems: Sequence[str]) -> dict[str, tuple[tuple[float, int], Scores]]:
+    """Per held-out system: the setting chosen on the others, and the held-out system's scores with it."""
+    out: dict[str, tuple[tuple[float, int], Scores]] = {}
+    for held in systems:
+        setting = choose(grid, [s for s in systems if s != held])
+        out[held] = (setting, grid[setting][held])
+    return out
+
+
 def _row(name: str, s: Scores, extra: str = "") -> str:
     return f"{name:<10}{s.ga:>7.3f}{s.purity:>8.3f}{s.recall:>8.3f}{s.n_pred:>6}/{s.n_true:<4}{extra}"
 
@@ -173,9 +182,7 @@ def report(corpus: dict[str, tuple[list[str], list[str]]], drain: dict[str, Scor
     print(head)
     print("-" * len(head))
     oos: list[float] = []
-    for held in corpus:
-        setting = choose(grid, [s for s in corpus if s != held])
-        sc = grid[setting][held]
+    for held, (setting, sc) in leave_one_out(grid, list(corpus)).items():
         oos.append(sc.ga)
         extra = f"  {setting!s:<28}"
         if drain:
