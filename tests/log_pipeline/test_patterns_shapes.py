@@ -128,3 +128,20 @@ def test_key_colon_word_is_not_an_endpoint() -> None:
         "=",
         WILDCARD,
     )
+
+
+def test_different_punctuation_is_a_different_event() -> None:
+    miner = TemplateMiner()
+    a = miner.mine("ddr error detected on rank 3, symbol 4, bit 7")[0]
+    b = miner.mine("ddr error detected on rank 3, symbol 4 over 9 seconds")[
+        0
+    ]  # ',' where the other has a word
+    assert a != b
+    assert miner.mine("ddr error detected on rank 5, symbol 2, bit 1")[0] == a
+
+
+def test_similarity_counts_words_not_punctuation() -> None:
+    miner = TemplateMiner(MinerConfig(similarity_threshold=0.7))
+    # 2 of 4 words equal: 0.5 (counting ':' '=' ',' as agreement would give 5/7 = 0.71 and merge)
+    a = miner.mine("state: ready, mode=fast")[0]
+    assert miner.mine("state: failed, mode=slow")[0] != a
