@@ -61,6 +61,7 @@ _DATE_WORDS = frozenset(
     | {"mon", "tue", "wed", "thu", "fri", "sat", "sun"}
     | {"am", "pm", "utc", "gmt", "z", "pst", "pdt", "mst", "mdt", "cst", "cdt", "est", "edt", "cet", "cest"}
 )
+_MAX_DATE_RUN = 3  # names looked past before a date's number (Sat Jun 18, Mon PM UTC)
 _MAX_QUOTED_PIECES = 64  # a quoted value longer than this is tokenised normally
 
 Tokenised = tuple[tuple[str, ...], tuple[str, ...]]  # (masked tokens, whitespace before each token)
@@ -136,7 +137,8 @@ def _endpoint(pieces: list[tuple[str, str]], i: int) -> bool:
 def _date_before_value(kinds: list[int | None], i: int) -> bool:
     """Whether the month/weekday name at ``i`` precedes a value, maybe through other names (Sat Jun 18)."""
     j = i + 1
-    while j < len(kinds) and kinds[j] == _DATE:
+    stop = min(len(kinds), i + 1 + _MAX_DATE_RUN)  # bounded: a run of names is not rescanned per name
+    while j < stop and kinds[j] == _DATE:
         j += 1
     return j < len(kinds) and kinds[j] == _VALUE
 

@@ -8,6 +8,8 @@ identical tokens, and a different event must not. Lines are synthetic, written f
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from log_pipeline.patterns import WILDCARD, MinerConfig, TemplateMiner, tokenise
@@ -145,3 +147,14 @@ def test_similarity_counts_words_not_punctuation() -> None:
     # 2 of 4 words equal: 0.5 (counting ':' '=' ',' as agreement would give 5/7 = 0.71 and merge)
     a = miner.mine("state: ready, mode=fast")[0]
     assert miner.mine("state: failed, mode=slow")[0] != a
+
+
+def test_hostile_runs_stay_linear() -> None:
+    names = "jan " * 20_000 + "5"
+    quotes = 'a="' * 20_000
+    t0 = time.perf_counter()
+    for _ in range(5):
+        tokenise(names)
+        tokenise(quotes)
+    assert time.perf_counter() - t0 < 2.0  # quadratic rescans would take far longer
+    assert _tokens("Sat Jun 18 02:08:11 2005") == (WILDCARD,)
