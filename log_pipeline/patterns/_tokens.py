@@ -8,6 +8,8 @@ it is a value, never by a per-system rule. Each rule holds for any log writer, n
 * it contains a digit: numbers, numbers with attached units (``35ms``, ``1.2KB``), hex (``0x7f``), IPs,
   versions, dates and times, UUIDs, block/request ids (``blk_-123``, ``node-12``). Message *words* of a
   template almost never carry a digit; values almost always do.
+* colon-separated hex pairs, four or more (MAC/EUI-64/WWN addresses, fingerprints ``FF:F2:9F:16:E2:23``):
+  one piece however many of its pairs happen to be digit-free.
 * ``host:port`` where the host is dotted or ``localhost`` (``db.internal:5432``): an endpoint.
 * a path or URL: contains ``/`` (``/var/log``, ``http://h/p``) or ``\\`` (``C:\\Windows\\x.dll``). Templates
   name their files with a variable, and paths differ per call.
@@ -40,10 +42,10 @@ WILDCARD = "<*>"
 
 # whitespace is captured separately so templates keep the original spacing; in a message with ``:\`` a
 # Windows path ``C:\dir\file`` is one piece (its drive colon is not a key/value separator)
-_PIECE = re.compile(r"(\s*)([=:,;()\[\]{}\"'|]|[^\s=:,;()\[\]{}\"'|]+)")
-_PIECE_WINDOWS = re.compile(
-    r"(\s*)([A-Za-z]:\\[^\s=,;()\[\]{}\"'|]*|[=:,;()\[\]{}\"'|]|[^\s=:,;()\[\]{}\"'|]+)"
-)
+_HEX_PAIRS = r"[0-9A-Fa-f]{2}(?::[0-9A-Fa-f]{2}){3,}(?![\w:])"  # FF:F2:9F:16 (MAC, EUI-64, WWN)
+_SPLIT = r"[=:,;()\[\]{}\"'|]|[^\s=:,;()\[\]{}\"'|]+"
+_PIECE = re.compile(rf"(\s*)({_HEX_PAIRS}|{_SPLIT})")
+_PIECE_WINDOWS = re.compile(rf"(\s*)([A-Za-z]:\\[^\s=,;()\[\]{{}}\"'|]*|{_HEX_PAIRS}|{_SPLIT})")
 _HAS_DIGIT = re.compile(r"\d")
 _DOTTED = re.compile(r"[\w-]+(?:\.[\w-]+){2,}$")  # host names, FQDNs, dotted class names: a.b.c
 _HOST = re.compile(r"(?:localhost|[\w-]+(?:\.[\w-]+)+)$")  # the host of host:port (a.b, localhost)
@@ -70,8 +72,8 @@ Tokenised = tuple[tuple[str, ...], tuple[str, ...]]  # (masked tokens, whitespac
 def _is_variable(piece: str) -> bool:
     if _HAS_DIGIT.search(piece) is not None:
         return True
-    if len(piece) > 1 and ("/" in piece or "\\" in piece):
-        return True
+    if len(piece) > 1 and ("/" in piece or "\\" in piece or ":" in piece):
+        return True  # paths, URLs; a piece holds ':' only as hex pairs (AA:BB:CC:DD) or a drive (C:\\x)
     return _DOTTED.match(piece) is not None or ("@" in piece and _ADDRESS.match(piece) is not None)
 
 

@@ -158,3 +158,10 @@ def test_hostile_runs_stay_linear() -> None:
         tokenise(quotes)
     assert time.perf_counter() - t0 < 2.0  # quadratic rescans would take far longer
     assert _tokens("Sat Jun 18 02:08:11 2005") == (WILDCARD,)
+
+
+def test_hex_pairs_are_one_value() -> None:
+    mac = _tokens("chip FF:F2:9F:16:E2:23:00:0D:60:E9:1D:DC ip=10.0.0.1")
+    assert mac == _tokens("chip AA:BB:CC:DD:EE:FF ip=10.0.0.2") == ("chip", WILDCARD, "ip", "=", WILDCARD)
+    assert _tokens("time 12:30") == ("time", WILDCARD)  # two pairs are a clock, still one value
+    assert _tokens("Server environment:user.dir") == ("Server", "environment", ":", "user.dir")
