@@ -1,12 +1,35 @@
-"""Tokenisation and masking of obvious variables, the first stage of template mining.
+"""Tokenisation and masking of variables by their shape, the first stage of template mining.
 
 A message is split into *pieces*: runs of non-space characters and single punctuation marks that often
 separate a key from its value (``= : , ; ( ) [ ] { } " ' |``), each remembering the whitespace before it so
-a template can be rebuilt with the message's own spacing. A piece is masked as ``<*>`` when it is obviously
-variable: it contains a digit (numbers, hex ids, IPs, versions, durations, UUIDs, block ids), it is a
-path/URL (contains ``/``) or a dotted name with three or more parts (host names, FQDNs, class names).
-Consecutive masked pieces (``<*>:<*>`` from ``10.0.0.1:50010``, ``<*> <*>`` from a multi-word duration)
-collapse into one ``<*>``, so variables that span several pieces do not change the token count.
+a template can be rebuilt with the message's own spacing. A piece is masked as ``<*>`` when its *shape* says
+it is a value, never by a per-system rule. Each rule holds for any log writer, not for one data set:
+
+* it contains a digit: numbers, numbers with attached units (``35ms``, ``1.2KB``), hex (``0x7f``), IPs,
+  versions, dates and times, UUIDs, block/request ids (``blk_-123``, ``node-12``). Message *words* of a
+  template almost never carry a digit; values almost always do.
+* colon-separated hex pairs, four or more (MAC/EUI-64/WWN addresses, fingerprints ``FF:F2:9F:16:E2:23``):
+  one piece however many of its pairs happen to be digit-free.
+* ``host:port`` where the host is dotted or ``localhost`` (``db.internal:5432``): an endpoint.
+* a path or URL: contains ``/`` (``/var/log``, ``http://h/p``) or ``\\`` (``C:\\Windows\\x.dll``). Templates
+  name their files with a variable, and paths differ per call.
+* a dotted name with three or more parts (host names, FQDNs, Java class names ``a.b.c``) or an address with
+  ``@`` (``user@host``, ``pid@host``): both identify *which* thing, never *what happened*.
+* a month or weekday name, ``AM``/``PM`` or a common time-zone abbreviation next to a masked piece, possibly
+  through other such names (``Fri Jul 01 08:16:53 PDT 2005``, ``10:02 PM UTC``): a date printed in words;
+  alone (``May I``) the word stays.
+
+Units chosen per value by a human-readable formatter are part of the value, not of the template: after a
+masked number, an abbreviated size or time unit (``KB MB GB B KiB ms us ns sec min hr``, case-insensitive)
+is absorbed into the ``<*>`` (``1.2 KB``, ``403 B`` and ``<1 sec`` all read ``<*>``), so ``5.2 KB`` and
+``14 MB`` give the same tokens. Full words (``bytes``, ``seconds``, ``s``) are left alone: they are fixed by
+the template (``over <*> seconds``).
+
+A double-quoted value right after ``=`` (``tag="View Lock"``) is one value however many words it holds.
+
+Consecutive masked pieces (``<*>:<*>`` from ``10.0.0.1:50010``, ``<*> <*>`` from a multi-word duration, a
+number and its unit) collapse into one ``<*>``, so variables that span several pieces do not change the
+token count.
 """
 
 from __future__ import annotations
@@ -17,12 +40,31 @@ __all__ = ["WILDCARD", "Tokenised", "tokenise"]
 
 WILDCARD = "<*>"
 
-# whitespace is captured separately so templates keep the original spacing
-_PIECE = re.compile(r"(\s*)([=:,;()\[\]{}\"'|]|[^\s=:,;()\[\]{}\"'|]+)")
+# whitespace is captured separately so templates keep the original spacing; in a message with ``:\`` a
+# Windows path ``C:\dir\file`` is one piece (its drive colon is not a key/value separator)
+_HEX_PAIRS = r"[0-9A-Fa-f]{2}(?::[0-9A-Fa-f]{2}){3,}(?![\w:])"  # FF:F2:9F:16 (MAC, EUI-64, WWN)
+_SPLIT = r"[=:,;()\[\]{}\"'|]|[^\s=:,;()\[\]{}\"'|]+"
+_PIECE = re.compile(rf"(\s*)({_HEX_PAIRS}|{_SPLIT})")
+_PIECE_WINDOWS = re.compile(rf"(\s*)([A-Za-z]:\\[^\s=,;()\[\]{{}}\"'|]*|{_HEX_PAIRS}|{_SPLIT})")
 _HAS_DIGIT = re.compile(r"\d")
 _DOTTED = re.compile(r"[\w-]+(?:\.[\w-]+){2,}$")  # host names, FQDNs, dotted class names: a.b.c
+_HOST = re.compile(r"(?:localhost|[\w-]+(?:\.[\w-]+)+)$")  # the host of host:port (a.b, localhost)
+_PORT = re.compile(r"\d{1,5}$")
+_ADDRESS = re.compile(r"[\w.+-]+@[\w.-]+$")  # user@host, pid@host
 # punctuation that may sit between two parts of one variable (ip:port, key=value lists are not collapsed)
 _JOINERS = frozenset(":,;")
+# abbreviated units a formatter picks per value (absorbed after a masked number); full words are template text
+_UNITS = frozenset(
+    {"b", "kb", "mb", "gb", "tb", "pb", "kib", "mib", "gib", "tib"}  # sizes
+    | {"ns", "us", "µs", "ms", "sec", "secs", "min", "mins", "hr", "hrs"}  # durations
+)
+_DATE_WORDS = frozenset(
+    {"jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec"}
+    | {"mon", "tue", "wed", "thu", "fri", "sat", "sun"}
+    | {"am", "pm", "utc", "gmt", "z", "pst", "pdt", "mst", "mdt", "cst", "cdt", "est", "edt", "cet", "cest"}
+)
+_MAX_DATE_RUN = 3  # names looked past before a date's number (Sat Jun 18, Mon PM UTC)
+_MAX_QUOTED_PIECES = 64  # a quoted value longer than this is tokenised normally
 
 Tokenised = tuple[tuple[str, ...], tuple[str, ...]]  # (masked tokens, whitespace before each token)
 
@@ -30,53 +72,132 @@ Tokenised = tuple[tuple[str, ...], tuple[str, ...]]  # (masked tokens, whitespac
 def _is_variable(piece: str) -> bool:
     if _HAS_DIGIT.search(piece) is not None:
         return True
-    return ("/" in piece and len(piece) > 1) or _DOTTED.match(piece) is not None
+    if len(piece) > 1 and ("/" in piece or "\\" in piece or ":" in piece):
+        return True  # paths, URLs; a piece holds ':' only as hex pairs (AA:BB:CC:DD) or a drive (C:\\x)
+    return _DOTTED.match(piece) is not None or ("@" in piece and _ADDRESS.match(piece) is not None)
 
 
-class _MaskCache:
-    """Bounded memo of piece -> masked piece (the same pieces recur constantly in logs)."""
+# piece kinds, memoised per piece
+_WORD, _VALUE, _UNIT, _DATE, _HOSTLIKE = 0, 1, 2, 3, 4
+_ABSORBED = -1  # (resolved) part of the value before it
 
-    __slots__ = ("_cache", "_max")
+
+def _kind(piece: str) -> int:
+    if _is_variable(piece):
+        return _VALUE
+    low = piece.lower()
+    if low in _UNITS:
+        return _UNIT
+    if low in _DATE_WORDS:
+        return _DATE
+    return _HOSTLIKE if _HOST.match(piece) is not None else _WORD
+
+
+class _KindCache:
+    """Bounded memo of piece -> kind (the same pieces recur constantly in logs)."""
+
+    __slots__ = ("_cache", "_max", "known")
 
     def __init__(self, max_entries: int) -> None:
-        self._cache: dict[str, str] = {}
+        self._cache: dict[str, int] = {}
         self._max = max_entries
+        self.known = self._cache.get  # the fast path: a piece seen before
 
-    def mask(self, piece: str) -> str:
+    def kind(self, piece: str) -> int:
         hit = self._cache.get(piece)
         if hit is not None:
             return hit
-        masked = WILDCARD if _is_variable(piece) else piece
+        k = _kind(piece)
         if len(self._cache) >= self._max:
-            self._cache.clear()
-        self._cache[piece] = masked
-        return masked
+            self._cache.clear()  # clear in place: ``known`` stays bound to this dict
+        self._cache[piece] = k
+        return k
 
 
-_CACHE = _MaskCache(65536)
+_CACHE = _KindCache(65536)
+
+
+def _quoted_end(pieces: list[tuple[str, str]], start: int) -> int:
+    """Index of the closing ``"`` of a quoted value opening at ``start``, or -1."""
+    stop = min(len(pieces), start + _MAX_QUOTED_PIECES)
+    for j in range(start + 1, stop):
+        if pieces[j][1] == '"':
+            return j
+    return -1
+
+
+def _endpoint(pieces: list[tuple[str, str]], i: int) -> bool:
+    """Whether the host-like piece at ``i`` is followed by ``:port`` with no space (db.internal:5432)."""
+    return (
+        i + 2 < len(pieces)
+        and pieces[i + 1] == ("", ":")
+        and not pieces[i + 2][0]
+        and _PORT.match(pieces[i + 2][1]) is not None
+    )
+
+
+def _date_before_value(kinds: list[int | None], i: int) -> bool:
+    """Whether the month/weekday name at ``i`` precedes a value, maybe through other names (Sat Jun 18)."""
+    j = i + 1
+    stop = min(len(kinds), i + 1 + _MAX_DATE_RUN)  # bounded: a run of names is not rescanned per name
+    while j < stop and kinds[j] == _DATE:
+        j += 1
+    return j < len(kinds) and kinds[j] == _VALUE
+
+
+def _contextual(pieces: list[tuple[str, str]], kinds: list[int | None], i: int, last: str) -> int:
+    """Resolve a unit, date word or host-like piece by its neighbours to _WORD, _VALUE or _ABSORBED."""
+    kind = kinds[i]
+    if kind == _HOSTLIKE:
+        return _VALUE if _endpoint(pieces, i) else _WORD
+    if last == WILDCARD:
+        return _ABSORBED  # 1.2 KB, <1 sec, Jul 01 08:16:53 PDT: the unit or date word belongs to the value
+    if kind == _DATE and _date_before_value(kinds, i):
+        return _VALUE
+    return _WORD
 
 
 def tokenise(message: str) -> Tokenised:
     """Split ``message`` into masked tokens and the whitespace before each (see the module docstring)."""
     tokens: list[str] = []
     spaces: list[str] = []
-    mask = _CACHE.mask
-    for space, piece in _PIECE.findall(message):
-        tok = mask(piece)
-        if tok == WILDCARD and tokens:
-            last = tokens[-1]
-            if last == WILDCARD:
-                continue  # <*><*> or <*> <*>: one variable
-            if (
-                last in _JOINERS
-                and not spaces[-1]
-                and not space
-                and len(tokens) > 1
-                and tokens[-2] == WILDCARD
-            ):
-                tokens.pop()  # <*>:<*> (ip:port, a:b:c): one variable
-                spaces.pop()
+    pieces: list[tuple[str, str]] = (_PIECE_WINDOWS if ":\\" in message else _PIECE).findall(message)
+    known = _CACHE.known
+    kinds: list[int | None] = [known(piece) for _, piece in pieces]
+    if None in kinds:
+        kind_of = _CACHE.kind
+        kinds = [kind_of(piece) for _, piece in pieces]
+    last = ""  # tokens[-1]
+    skip_to = -1
+    for i, (space, piece) in enumerate(pieces):
+        if i <= skip_to:
+            continue
+        kind = kinds[i]
+        if kind == _WORD:
+            if piece == '"' and last == "=" and not space:
+                end = _quoted_end(pieces, i)
+                if end > 0:  # key="several words": one value
+                    tokens.extend(('"', WILDCARD, '"'))
+                    spaces.extend(("", "", ""))
+                    last = '"'
+                    skip_to = end
+                    continue
+        elif kind != _VALUE:
+            kind = _contextual(pieces, kinds, i, last)
+            if kind == _ABSORBED:
                 continue
-        tokens.append(tok)
-        spaces.append(space)
+        if kind != _VALUE:
+            tokens.append(piece)
+            spaces.append(space)
+            last = piece
+        elif last == WILDCARD:
+            continue  # <*><*> or <*> <*>: one variable
+        elif last in _JOINERS and not spaces[-1] and not space and len(tokens) > 1 and tokens[-2] == WILDCARD:
+            tokens.pop()  # <*>:<*> (ip:port, a:b:c): one variable
+            spaces.pop()
+            last = WILDCARD
+        else:
+            tokens.append(WILDCARD)
+            spaces.append(space)
+            last = WILDCARD
     return tuple(tokens), tuple(spaces)
