@@ -1,0 +1,151 @@
+"""Issue 15's surfaces (reports, SLOs, capacity) tried by an attacker: regressions of what the review found.
+
+* A log line is a tenant's to write, and its pattern's template becomes a chart label: matplotlib read a
+  ``$...$`` in it as mathtext and failed on ``$\\foo$``, so one tenant's log line made the foundation's
+  report (and its own) answer 500 and its scheduled email never go out.
+* The render API's build slots were shared by everyone: one principal rendering in a loop took them all
+  and every other tenant's preview answered 429.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from fastapi import FastAPI, Request, Response
+from fastapi.testclient import TestClient
+from pypdf import PdfReader
+
+from dashboard import RangeSeries, Sources
+from dashboard.reports import ReportContext, build_report, render_html, render_pdf
+from dashboard.reports.api import reports_router
+from dashboard.reports.patterns import PatternsSection
+from dashboard.views_local import LocalViews
+from log_pipeline.patterns import PatternStats
+from platforms.tenancy import FOUNDATION, Grant, Scope
+
+# what a tenant's app can log (Drain keeps these tokens: they are the same in every line)
+HOSTILE = (
+    r"$\foo$ <script>alert(1)</script> surge",
+    r"cost $5 and $x^{2}$ now",
+    "$" + r"\sqrt{" * 8 + "x" + "}" * 8 + "$ nested",
+)
+
+
+class _SurgingPatterns:
+    """The store's answer to the patterns section: every pattern of ``keys`` grew by 50 messages in the window
+    after 1 in the window before (a surge)."""
+
+    def __init__(self, keys: list[dict[str, str]]) -> None:
+        self.keys = keys
+
+    def instant(self, expr: str) -> list[object]:
+        return []
+
+    def range(self, expr: str, start_s: float, end_s: float, step_s: float) -> list[RangeSeries]:
+        value = 1.0 if "offset" in expr else 50.0
+        return [RangeSeries(dict(k), [end_s], [value]) for k in self.keys]
+
+
+def _surging_report() -> tuple[str, bytes]:
+    stats = PatternStats()
+    keys = []
+    for i, template in enumerate(HOSTILE):
+        app = f"shop-{i}"
+        stats.observe(app, f"p{i}", template, template, org="acme", space="prod")
+        keys.append({"org": "acme", "space": "prod", "app": app, "pattern_id": f"p{i}"})
+    now = time.time()
+    ctx = ReportContext(
+        FOUNDATION, Sources(metrics=_SurgingPatterns(keys)), LocalViews(), now - 3600, now, stats
+    )  # type: ignore[arg-type]
+    report = build_report(ctx, [PatternsSection()])
+    assert set(report.charts) == {"patterns"}, "the surge is charted"
+    return render_html(report), render_pdf(report)
+
+
+def test_a_dollar_in_a_tenants_log_line_does_not_sink_the_report() -> None:
+    html, pdf = _surging_report()
+    # the templates are shown as written (escaped in HTML, literal in the PDF), never as markup
+    assert "&lt;script&gt;" in html and "<script>" not in html
+    assert r"$\foo$" in html and "$x^{2}$" in html
+    text = "".join(page.extract_text() for page in PdfReader(__import__("io").BytesIO(pdf)).pages)
+    assert r"$\foo$" in text
+
+
+# -- the render API's slots ---------------------------------------------------------------------------
+
+
+class _SlowReporter:
+    """Stands in for :class:`~dashboard.reports.service.Reporter`: ``build`` waits until released."""
+
+    def __init__(self) -> None:
+        self.release = threading.Event()
+        self.started = threading.Semaphore(0)
+
+    def build(self, scope: Scope, period_s: float) -> Any:
+        self.started.release()
+        assert self.release.wait(30), "the test never released the build"
+        return _report(scope)
+
+
+def _report(scope: Scope) -> Any:
+    now = time.time()
+    ctx = ReportContext(scope, Sources(metrics=_SurgingPatterns([])), LocalViews(), now - 60, now)  # type: ignore[arg-type]
+    return build_report(ctx, [])
+
+
+@dataclass
+class _Api:
+    client: TestClient
+    reporter: _SlowReporter
+
+
+@pytest.fixture(scope="module")
+def api() -> Iterator[_Api]:
+    reporter = _SlowReporter()
+    app = FastAPI()
+    app.include_router(reports_router(reporter, max_concurrent=2))  # type: ignore[arg-type]
+    scopes = {
+        "team-a": Scope.of([Grant("acme", "prod", "viewer")]),
+        "team-b": Scope.of([Grant("globex", "dev", "viewer")]),
+    }
+
+    @app.middleware("http")
+    async def principal(request: Request, call_next: Any) -> Response:
+        who = request.headers.get("x-who", "")
+        request.state.principal = type("P", (), {"scope": scopes.get(who, FOUNDATION)})()
+        response: Response = await call_next(request)
+        return response
+
+    with TestClient(app, base_url="http://127.0.0.1") as client:
+        yield _Api(client, reporter)
+
+
+def test_one_tenant_rendering_in_a_loop_leaves_a_slot_for_another(api: _Api) -> None:
+    api.reporter.release.clear()
+    results: dict[str, int] = {}
+
+    def render(who: str) -> None:
+        resp = api.client.get("/api/v1/reports/render", params={"since": "1h"}, headers={"x-who": who})
+        results[who] = resp.status_code
+
+    first = threading.Thread(target=render, args=("team-a",))
+    first.start()
+    assert api.reporter.started.acquire(timeout=30), "team-a's build started"
+    # team-a asks again while its first build runs: refused, the second slot stays free
+    again = api.client.get("/api/v1/reports/render", params={"since": "1h"}, headers={"x-who": "team-a"})
+    assert again.status_code == 429 and again.headers["Retry-After"] == "5"
+    other = threading.Thread(target=render, args=("team-b",))
+    other.start()
+    assert api.reporter.started.acquire(timeout=30), "team-b's build got the free slot"
+    api.reporter.release.set()
+    first.join(30)
+    other.join(30)
+    assert results == {"team-a": 200, "team-b": 200}
+    # both slots free again: team-a renders
+    after = api.client.get("/api/v1/reports/render", params={"since": "1h"}, headers={"x-who": "team-a"})
+    assert after.status_code == 200
