@@ -16,7 +16,6 @@ only, framed by the same origin only), not the dashboard's (which forbids inline
 from __future__ import annotations
 
 import asyncio
-import threading
 from pathlib import Path
 
 from fastapi import APIRouter, Query, Request, Response
@@ -31,6 +30,7 @@ from dashboard.reports.render import render_html, render_pdf
 from dashboard.reports.scheduler import ReportScheduler
 from dashboard.reports.service import Reporter
 from dashboard.security import SecureRoute
+from platforms.fair_slots import FairSlots
 from platforms.tenancy import Scope, TenancyError, scope_of
 
 __all__ = ["REPORT_CSP", "narrowed_scope", "reports_router"]
@@ -68,26 +68,6 @@ def narrowed_scope(scope: Scope, tenant: str | None) -> Scope | None:
     return wanted if covered else None
 
 
-class _Slots:
-    """At most ``total`` builds at once, and one per key (the requesting principal's scope)."""
-
-    def __init__(self, total: int) -> None:
-        self._total = total
-        self._lock = threading.Lock()
-        self._busy: set[Scope] = set()
-
-    def acquire(self, key: Scope) -> bool:
-        with self._lock:
-            if key in self._busy or len(self._busy) >= self._total:
-                return False
-            self._busy.add(key)
-            return True
-
-    def release(self, key: Scope) -> None:
-        with self._lock:
-            self._busy.discard(key)
-
-
 def _error(status: int, message: str, **headers: str) -> JSONResponse:
     return JSONResponse({"status": "error", "error": message}, status_code=status, headers=headers)
 
@@ -98,7 +78,7 @@ class _ReportPages:
     ) -> None:
         self.reporter = reporter
         self.max_period_s = max_period_s
-        self._slots = _Slots(max_concurrent)
+        self._slots = FairSlots(max_concurrent)
         self.base_path = base_path
         self.env = Environment(
             loader=ChoiceLoader(

@@ -18,14 +18,17 @@ from typing import Any
 import pytest
 from fastapi import FastAPI, Request, Response
 from fastapi.testclient import TestClient
+from prometheus_client import CollectorRegistry
 from pypdf import PdfReader
 
+from alerting.slo import parse_slo_file, slo_router
 from dashboard import RangeSeries, Sources
 from dashboard.reports import ReportContext, build_report, render_html, render_pdf
 from dashboard.reports.api import reports_router
 from dashboard.reports.patterns import PatternsSection
 from dashboard.views_local import LocalViews
 from log_pipeline.patterns import PatternStats
+from metrics_store.promql import Engine
 from platforms.tenancy import FOUNDATION, Grant, Scope
 
 # what a tenant's app can log (Drain keeps these tokens: they are the same in every line)
@@ -149,3 +152,69 @@ def test_one_tenant_rendering_in_a_loop_leaves_a_slot_for_another(api: _Api) -> 
     # both slots free again: team-a renders
     after = api.client.get("/api/v1/reports/render", params={"since": "1h"}, headers={"x-who": "team-a"})
     assert after.status_code == 200
+
+
+# -- the SLO API's slots ------------------------------------------------------------------------------
+
+SLO_FILE = """
+slos:
+  - {name: web-availability, org: acme, space: prod, app: web, objective: 99, sli: {type: availability}}
+  - {name: shop-availability, org: globex, space: dev, app: shop, objective: 99, sli: {type: availability}}
+"""
+
+
+class _SlowStore:
+    """A store whose reads wait until released (a year-long SLO range over a big store, made observable)."""
+
+    def __init__(self) -> None:
+        self.release = threading.Event()
+        self.reads = threading.Semaphore(0)
+
+    def select(self, matchers: Any, start_ms: int, end_ms: int) -> list[Any]:
+        self.reads.release()
+        assert self.release.wait(30), "the test never released the read"
+        return []
+
+    def series(self, matchers: Any, start_ms: int, end_ms: int) -> list[Any]:
+        return []
+
+
+def test_slo_reads_leave_a_slot_for_another_tenant() -> None:
+    slos = parse_slo_file(SLO_FILE)
+    store = _SlowStore()
+    engine = Engine(store, registry=CollectorRegistry())  # type: ignore[arg-type]
+    app = FastAPI()
+    app.include_router(slo_router(lambda: slos, engine, max_concurrent=2))
+    scopes = {
+        "acme": Scope.of([Grant("acme", "prod", "viewer")]),
+        "globex": Scope.of([Grant("globex", None, "viewer")]),
+    }
+
+    @app.middleware("http")
+    async def principal(request: Request, call_next: Any) -> Response:
+        request.state.principal = type("P", (), {"scope": scopes[request.headers["x-who"]]})()
+        response: Response = await call_next(request)
+        return response
+
+    results: dict[str, Any] = {}
+    with TestClient(app, base_url="http://127.0.0.1") as client:
+
+        def read(who: str) -> None:
+            resp = client.get("/api/v1/slo", params={"start": 1, "end": 31_000_000}, headers={"x-who": who})
+            results[who] = (resp.status_code, [s["key"] for s in resp.json()["data"]])
+
+        first = threading.Thread(target=read, args=("acme",))
+        first.start()
+        assert store.reads.acquire(timeout=30), "acme's read reached the store"
+        again = client.get("/api/v1/slo/acme/prod/web-availability", headers={"x-who": "acme"})
+        assert again.status_code == 429 and again.headers["Retry-After"] == "2"
+        other = threading.Thread(target=read, args=("globex",))
+        other.start()
+        assert store.reads.acquire(timeout=30), "globex's read got the free slot"
+        store.release.set()
+        first.join(30)
+        other.join(30)
+    assert results == {
+        "acme": (200, ["acme/prod/web-availability"]),
+        "globex": (200, ["globex/dev/shop-availability"]),
+    }
