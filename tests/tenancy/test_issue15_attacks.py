@@ -21,7 +21,7 @@ from fastapi.testclient import TestClient
 from prometheus_client import CollectorRegistry
 from pypdf import PdfReader
 
-from alerting.slo import parse_slo_file, slo_router
+from alerting.slo import SloFileError, parse_slo_file, slo_router
 from dashboard import RangeSeries, Sources
 from dashboard.reports import ReportContext, build_report, render_html, render_pdf
 from dashboard.reports.api import reports_router
@@ -29,6 +29,7 @@ from dashboard.reports.patterns import PatternsSection
 from dashboard.views_local import LocalViews
 from log_pipeline.patterns import PatternStats
 from metrics_store.promql import Engine
+from paramedic.config import ConfigError, parse_config
 from platforms.tenancy import FOUNDATION, Grant, Scope
 
 # what a tenant's app can log (Drain keeps these tokens: they are the same in every line)
@@ -218,3 +219,39 @@ def test_slo_reads_leave_a_slot_for_another_tenant() -> None:
         "acme": (200, ["acme/prod/web-availability"]),
         "globex": (200, ["globex/dev/shop-availability"]),
     }
+
+
+# -- YAML alias bombs --------------------------------------------------------------------------------
+
+
+def _alias_bomb(levels: int = 9) -> str:
+    """Nested anchors and aliases: ~600 bytes that name 10**levels paths."""
+    lines = ["x0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+    lines += [f"x{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 10) + "]" for i in range(1, levels)]
+    return "\n".join(lines) + "\n"
+
+
+def _finishes(fn: Any, timeout_s: float = 20.0) -> BaseException | None:
+    """Run ``fn`` in a thread; the exception it raised (it must raise) once it ends within ``timeout_s``."""
+    caught: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            fn()
+        except Exception as exc:
+            caught.append(exc)
+
+    worker = threading.Thread(target=run, daemon=True)
+    worker.start()
+    worker.join(timeout_s)
+    assert not worker.is_alive(), "the file's problems were not reported in time (walked every alias path)"
+    return caught[0] if caught else None
+
+
+def test_an_slo_file_of_nested_aliases_is_refused_quickly_with_its_line() -> None:
+    bomb = _alias_bomb()
+    exc = _finishes(lambda: parse_slo_file(bomb + "slos: *a8\n", "bomb.yaml"))
+    assert isinstance(exc, SloFileError)
+    assert exc.problems[0].file == "bomb.yaml" and exc.problems[0].line == 10
+    exc = _finishes(lambda: parse_config(bomb + "server: {auth: {anonymous_read: *a8}}\n"))
+    assert isinstance(exc, ConfigError) and "server.auth.anonymous_read" in str(exc)
