@@ -3,6 +3,8 @@
 * A log line is a tenant's to write, and its pattern's template becomes a chart label: matplotlib read a
   ``$...$`` in it as mathtext and failed on ``$\\foo$``, so one tenant's log line made the foundation's
   report (and its own) answer 500 and its scheduled email never go out.
+* A template of one 4000-character word made a PDF table row taller than a page: fpdf2 refused it, and
+  again the whole report (the PDF is attached to every email) failed.
 * The render API's build slots were shared by everyone: one principal rendering in a loop took them all
   and every other tenant's preview answered 429.
 """
@@ -37,6 +39,7 @@ HOSTILE = (
     r"$\foo$ <script>alert(1)</script> surge",
     r"cost $5 and $x^{2}$ now",
     "$" + r"\sqrt{" * 8 + "x" + "}" * 8 + "$ nested",
+    "y" * 4000,  # one word as long as the miner keeps: a PDF table row taller than a page
 )
 
 
@@ -78,6 +81,7 @@ def test_a_dollar_in_a_tenants_log_line_does_not_sink_the_report() -> None:
     assert r"$\foo$" in html and "$x^{2}$" in html
     text = "".join(page.extract_text() for page in PdfReader(__import__("io").BytesIO(pdf)).pages)
     assert r"$\foo$" in text
+    assert "y" * 4000 in html and "y" * 4000 not in text and "y" * 300 in text.replace("\n", "")
 
 
 # -- the render API's slots ---------------------------------------------------------------------------
