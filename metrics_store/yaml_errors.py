@@ -79,8 +79,13 @@ def key_path(loc: Loc) -> str:
 
 
 def line_index(text: str) -> dict[Loc, int]:
-    """Map key paths to 1-based line numbers using the YAML node tree (empty when ``text`` is not YAML)."""
+    """Map key paths to 1-based line numbers using the YAML node tree (empty when ``text`` is not YAML).
+
+    Each node is walked once: an alias (``*a``) is the node of its anchor, so a few lines of nested aliases
+    (a "billion laughs" file) would otherwise be walked as billions of paths; under an alias, a key's line
+    is that of the alias (the longest known prefix, :func:`line_for`)."""
     index: dict[Loc, int] = {}
+    seen: set[int] = set()
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError:
@@ -88,6 +93,9 @@ def line_index(text: str) -> dict[Loc, int]:
 
     def walk(node: yaml.Node, path: Loc) -> None:
         index.setdefault(path, node.start_mark.line + 1)
+        if id(node) in seen:
+            return
+        seen.add(id(node))
         if isinstance(node, yaml.MappingNode):
             for key_node, value_node in node.value:
                 key = (*path, str(key_node.value))

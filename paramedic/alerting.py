@@ -171,6 +171,7 @@ class AlertingService:
         # The query API's engine registers ``paramedic_promql_*`` in ``registry``; this one's are exported
         # there as ``paramedic_rules_promql_*`` (rule queries, and email-chart queries without the window).
         engine_registry = CollectorRegistry()
+        self.query_limits = query_limits
         self.engine = Engine.from_limits(cycle_cache or store, query_limits, registry=engine_registry)
         registry.register(_Renamed(engine_registry, "paramedic_promql_", "paramedic_rules_promql_"))
         charts = self.engine
@@ -233,7 +234,9 @@ class AlertingService:
         out: list[APIRouter] = []
         if self.rules is not None:
             out.append(rules_router(self.rules))
-            out.append(slo_router(lambda: self.slos, self.store, self.clock, self.registry))
+            # the configured limits (metrics_store.query) bound an SLO read as they bound /api/v1/query
+            slo_engine = Engine.from_limits(self.store, self.query_limits, registry=CollectorRegistry())
+            out.append(slo_router(lambda: self.slos, slo_engine, self.clock, self.registry))
         if self.dispatcher is not None:
             out.append(am_router(self.dispatcher, config_text=self._config_text(), tenant_of=self.tenant_of))
         return out

@@ -6,7 +6,8 @@ Tenancy: a report is built with the request's scope (``scope_of(request)``); ``t
 it to a tenant the principal covers (a foundation principal: any; otherwise the tenant must lie inside one
 of its grants), ``tenant=foundation`` needs the foundation scope. Anything else answers 404, as for any
 object outside the scope. Limits: ``since`` at most ``max_period_s``; at most ``max_concurrent`` builds at
-once (429 beyond, with Retry-After).
+once and one per principal's scope (429 beyond, with Retry-After), so one tenant rendering in a loop cannot
+take every slot from the others.
 
 The rendered HTML has no script; its responses carry a CSP of their own (inline style and ``data:`` images
 only, framed by the same origin only), not the dashboard's (which forbids inline style).
@@ -15,7 +16,6 @@ only, framed by the same origin only), not the dashboard's (which forbids inline
 from __future__ import annotations
 
 import asyncio
-import threading
 from pathlib import Path
 
 from fastapi import APIRouter, Query, Request, Response
@@ -30,6 +30,7 @@ from dashboard.reports.render import render_html, render_pdf
 from dashboard.reports.scheduler import ReportScheduler
 from dashboard.reports.service import Reporter
 from dashboard.security import SecureRoute
+from platforms.fair_slots import FairSlots
 from platforms.tenancy import Scope, TenancyError, scope_of
 
 __all__ = ["REPORT_CSP", "narrowed_scope", "reports_router"]
@@ -77,7 +78,7 @@ class _ReportPages:
     ) -> None:
         self.reporter = reporter
         self.max_period_s = max_period_s
-        self._slots = threading.BoundedSemaphore(max_concurrent)
+        self._slots = FairSlots(max_concurrent)
         self.base_path = base_path
         self.env = Environment(
             loader=ChoiceLoader(
@@ -100,10 +101,11 @@ class _ReportPages:
             period_s = parse_since(since, max_s=self.max_period_s)
         except ValueError as exc:
             return _error(400, f"since: {exc}")
-        scope = narrowed_scope(scope_of(request), tenant)
+        requester = scope_of(request)
+        scope = narrowed_scope(requester, tenant)
         if scope is None:
             return _error(404, "no such tenant")
-        if not self._slots.acquire(blocking=False):
+        if not self._slots.acquire(requester):
             return _error(429, "too many reports are being built; retry shortly", **{"Retry-After": "5"})
         try:
             report = self.reporter.build(scope, period_s)
@@ -112,7 +114,7 @@ class _ReportPages:
                 return Response(render_pdf(report), media_type="application/pdf", headers=headers)
             return HTMLResponse(render_html(report, images="data"), headers=_HEADERS)
         finally:
-            self._slots.release()
+            self._slots.release(requester)
 
     def preview(self, request: Request, since: str = Query("7d", max_length=12)) -> HTMLResponse:
         if since not in PERIODS:

@@ -21,8 +21,15 @@ _PALETTE = ("#1f77b4", "#2ca02c", "#9467bd", "#8c564b", "#17becf", "#ff7f0e")
 _MAX_LABEL = 48
 
 
+def _plain(text: str) -> str:
+    """``text`` as matplotlib shows it literally: a ``$`` would start mathtext, whose parser fails (the
+    whole chart, so the whole report) on input like ``$\\foo$``, and labels are tenants' data (app names,
+    log pattern templates, alert names)."""
+    return text.replace("$", r"\$")
+
+
 def _short(label: str) -> str:
-    return label if len(label) <= _MAX_LABEL else label[: _MAX_LABEL - 1] + "…"
+    return _plain(label if len(label) <= _MAX_LABEL else label[: _MAX_LABEL - 1] + "…")
 
 
 def chart_png(chart: Chart) -> bytes:
@@ -30,13 +37,13 @@ def chart_png(chart: Chart) -> bytes:
     fig = Figure(figsize=(WIDTH_PX / _DPI, HEIGHT_PX / _DPI), dpi=_DPI)
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()
-    ax.set_title(chart.title, fontsize=11, loc="left")
+    ax.set_title(_plain(chart.title), fontsize=11, loc="left")
     if chart.bars:
         labels = [_short(b[0]) for b in reversed(chart.bars)]
         values = [b[1] for b in reversed(chart.bars)]
         ax.barh(range(len(values)), values, color=_BAR, height=0.6)
         ax.set_yticks(range(len(values)), labels, fontsize=8)
-        ax.set_xlabel(chart.unit, fontsize=8)
+        ax.set_xlabel(_plain(chart.unit), fontsize=8)
         ax.grid(axis="x", color="#e4e4e4")
     else:
         for i, (name, ts, values) in enumerate(chart.lines):
@@ -47,7 +54,7 @@ def chart_png(chart: Chart) -> bytes:
         ax.xaxis.set_major_formatter(ConciseDateFormatter(locator, tz=UTC))  # type: ignore[no-untyped-call]
         if not any(v < 0 for _, _, values in chart.lines for v in values):  # NaN compares False
             ax.set_ylim(bottom=0)
-        ax.set_ylabel(chart.unit, fontsize=8)
+        ax.set_ylabel(_plain(chart.unit), fontsize=8)
         ax.grid(color="#e4e4e4")
         if chart.lines:
             ax.legend(fontsize=7, loc="upper left")

@@ -36,6 +36,13 @@ _ENV = Environment(
 )
 _TEXT_ENV = Environment(loader=FileSystemLoader(_TEMPLATES), autoescape=False, trim_blocks=True)  # noqa: S701 -- text/plain
 _FONTS = Path(matplotlib.get_data_path()) / "fonts" / "ttf"
+# A PDF table row must fit on one page: a cell is tenants' data (a log pattern's template may be 4096
+# characters of one word), so a cell shows its first _MAX_PDF_CELL characters (the HTML shows all).
+_MAX_PDF_CELL = 400
+
+
+def _fit(text: str) -> str:
+    return text if len(text) <= _MAX_PDF_CELL else text[: _MAX_PDF_CELL - 1] + "…"
 
 
 def content_id(key: str) -> str:
@@ -115,7 +122,7 @@ def _pdf_section(pdf: _Pdf, report: Report, index: int) -> None:
             for values in table.rows:
                 row = grid.row()
                 for cell in values:
-                    row.cell(cell)
+                    row.cell(_fit(cell))
         pdf.ln(2)
 
 

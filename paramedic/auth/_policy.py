@@ -130,6 +130,8 @@ _READS = [
     "/capacity",
     "/reports",  # scheduled reports: the preview page and the render API (dashboard.reports)
     "/api/v1/reports/render",
+    "/api/v1/slo",  # SLO status: the handler answers the scope's SLOs only (another tenant's: 404)
+    "/api/v1/slo/{org}/{space}/{name}",
 ]
 
 ROUTE_RULES: tuple[RouteRule, ...] = (
