@@ -37,7 +37,7 @@ from dashboard.scoping import scoped_sources
 from dashboard.security import SecureRoute
 from dashboard.spec import AppSpec, quote
 from dashboard.views_local import LocalViews
-from platforms.tenancy import Scope, scope_of
+from platforms.tenancy import ORG_LABEL, SPACE_LABEL, Scope, scope_of
 
 __all__ = ["RANGES", "STATIC_DIR", "TEMPLATES_DIR", "DashboardPages", "dashboard_router"]
 
@@ -165,8 +165,8 @@ class DashboardPages:
         window = RANGES.get(range, 3600)
         spec = self.views.app(app)
         instances, error = _instances(sources, app, spec)
-        heading, where = _identity(sources, spec)
-        slos, slos_error = _slos(sources, heading or app)
+        heading, where, tenant = _identity(sources, spec)
+        slos, slos_error = _slos(sources, heading or app, tenant)
         log_search = self.log_search
         charts = [
             {
@@ -284,31 +284,34 @@ def _display(labels: dict[str, str], name: str, group: tuple[str, ...]) -> str:
     return f"{shown} ({where})" if shown and where else shown
 
 
-def _slos(sources: Sources, app: str) -> tuple[list[dict[str, Any]], str]:
-    """The app's SLOs with their error budgets (empty without SLO files), or an error to show."""
+def _slos(sources: Sources, app: str, tenant: tuple[str, str] | None) -> tuple[list[dict[str, Any]], str]:
+    """The app's SLOs with their error budgets (empty without SLO files), or an error to show; ``tenant``
+    (org, space) narrows them to that space's app of the name (on CF the same name lives in many spaces)."""
     if sources.slos is None:
         return [], ""
     try:
-        return sources.slos.for_app(app), ""
+        return sources.slos.for_app(app, tenant), ""
     except ReaderError as exc:
         return [], f"SLOs unavailable: {exc}"
 
 
-def _identity(sources: Sources, spec: AppSpec) -> tuple[str, str]:
+def _identity(sources: Sources, spec: AppSpec) -> tuple[str, str, tuple[str, str] | None]:
     """The app's display name and where it lives (e.g. ``acme / prod``), from the labels of
     ``spec.identity``'s first sample (first of ``identity_labels``, then the rest); ("", "") when the key is
-    the name or nothing answers."""
+    the name or nothing answers; and its (org, space) when its labels say (None otherwise)."""
     if not spec.identity or not spec.identity_labels:
-        return "", ""
+        return "", "", None
     try:
         found = sources.metrics.instant(spec.identity)
     except ReaderError:
-        return "", ""
+        return "", "", None
     if not found:
-        return "", ""
+        return "", "", None
     labels = found[0].labels
     name, *rest = spec.identity_labels
-    return labels.get(name, ""), " / ".join(labels[k] for k in rest if labels.get(k))
+    org, space = labels.get(ORG_LABEL, ""), labels.get(SPACE_LABEL, "")
+    tenant = (org, space) if org and space else None
+    return labels.get(name, ""), " / ".join(labels[k] for k in rest if labels.get(k)), tenant
 
 
 def _instances(sources: Sources, app: str, spec: AppSpec) -> tuple[list[InstanceInfo], str]:

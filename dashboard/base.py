@@ -138,8 +138,9 @@ class SloReader(Protocol):
     """Service level objectives (``alerting.slo``). Must offer ``scoped(scope)`` too: without it a scoped
     page shows no SLOs (fail closed)."""
 
-    def for_app(self, app: str) -> list[dict[str, Any]]:
-        """The SLOs of the app named ``app`` over their own window ending now: ``name``, ``sli``,
+    def for_app(self, app: str, tenant: tuple[str, str] | None = None) -> list[dict[str, Any]]:
+        """The SLOs of the app named ``app`` (of space ``tenant`` = (org, space) when given: a name may live
+        in several spaces) over their own window ending now: ``name``, ``sli``,
         ``objective`` (percent), ``window``, and ratios ``attainment``, ``error_budget_remaining``,
         ``burn_rate`` (None: no requests, or ``error`` says why)."""
         ...

@@ -301,8 +301,8 @@ class SloStatuses:
     def scoped(self, scope: Scope) -> SloStatuses:
         return SloStatuses(self._slos, self._store, scope, self._clock)
 
-    def for_app(self, app: str) -> list[dict[str, Any]]:
-        mine = [s for s in self._slos() if s.app == app]
+    def for_app(self, app: str, tenant: tuple[str, str] | None = None) -> list[dict[str, Any]]:
+        mine = [s for s in self._slos() if s.app == app and (tenant is None or (s.org, s.space) == tenant)]
         return [s.to_json() for s in slo_status(self._store, mine, self._scope, None, self._clock())]
 
 
