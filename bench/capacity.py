@@ -39,16 +39,17 @@ from remediation.predictive.trace import LoadTrace, read_trace  # noqa: E402
 
 POLICY_NAMES = ("static", "reactive", "reactive-pct", "predictive", "hybrid")
 
-FORECAST_GRID: dict[str, tuple[Any, ...]] = {
-    "harmonics": (2, 4, 8),
-    "regressor": ("ridge", "huber"),
-    "level_fading": (0.02, 0.1),
-}
-POLICY_GRID: dict[str, tuple[Any, ...]] = {
-    "scale_in_hold_s": (300.0, 600.0, 1200.0),
-    "error_margin": (0.0, 1.0, 2.0),
-}
-GATE_GRID = (0.15, 0.3, 0.6, 1.0)
+# Tried in this order, each stage keeping the best of the one before (coordinate search, to stay within
+# the bench's time budget on 2 shared cores).
+FORECAST_GRID: tuple[dict[str, Any], ...] = (
+    {"harmonics": 2, "regressor": "ridge"},
+    {"harmonics": 4, "regressor": "ridge"},
+    {"harmonics": 8, "regressor": "ridge"},
+    {"harmonics": 4, "regressor": "huber"},
+)
+MARGIN_GRID = (0.0, 1.0, 2.0)
+HOLD_GRID = (300.0, 1200.0)  # besides the default 600
+GATE_GRID = (0.2, 0.5, 1.0)
 
 
 @dataclass(frozen=True)
@@ -99,8 +100,10 @@ def goal(res: dict[str, SimResult], policy: str) -> tuple[bool, float, float]:
     """(met, violation ratio, instance-hour ratio) of ``policy`` against the better reactive policy."""
     ref = better_reactive(res)
     r = res[policy]
-    v = r.slo_violation_minutes / ref.slo_violation_minutes if ref.slo_violation_minutes else (
-        0.0 if r.slo_violation_minutes == 0 else float("inf")
+    v = (
+        r.slo_violation_minutes / ref.slo_violation_minutes
+        if ref.slo_violation_minutes
+        else (0.0 if r.slo_violation_minutes == 0 else float("inf"))
     )
     h = r.instance_hours / ref.instance_hours
     return v <= 0.5 and h <= 1.05, v, h
@@ -117,34 +120,39 @@ def score(results: dict[str, dict[str, SimResult]], policy: str) -> tuple[int, f
     return met, -excess
 
 
+def _pick(
+    pool: ProcessPoolExecutor,
+    tuning: Sequence[Path],
+    cands: Sequence[tuple[str, Setting]],
+    policy: str,
+    incumbent: tuple[Setting, tuple[int, float]] | None = None,
+) -> tuple[Setting, tuple[int, float]]:
+    best = incumbent
+    for label, cand in cands:
+        s = score(run_all(pool, tuning, ("reactive", "reactive-pct", policy), cand), policy)
+        print(f"  tune {policy} {label}: goal met on {s[0]}/{len(tuning)}, excess {-s[1]:.2f}", flush=True)
+        if best is None or s > best[1]:
+            best = (cand, s)
+    assert best is not None
+    return best
+
+
 def tune(pool: ProcessPoolExecutor, tuning: Sequence[Path], base: Setting) -> Setting:
-    best = base
-    best_score = (-1, -float("inf"))
-    keys = list(FORECAST_GRID)
-    for values in itertools.product(*FORECAST_GRID.values()):
-        cand = replace(base, forecast=replace(base.forecast, **dict(zip(keys, values, strict=True))))
-        s = score(run_all(pool, tuning, ("reactive", "reactive-pct", "predictive"), cand), "predictive")
-        print(f"  tune forecaster {dict(zip(keys, values, strict=True))}: met {s[0]}, excess {-s[1]:.2f}")
-        if s > best_score:
-            best, best_score = cand, s
-    keys = list(POLICY_GRID)
-    best_score = (-1, -float("inf"))
-    chosen = best
-    for values in itertools.product(*POLICY_GRID.values()):
-        cand = replace(best, sim={**best.sim, **dict(zip(keys, values, strict=True))})
-        s = score(run_all(pool, tuning, ("reactive", "reactive-pct", "predictive"), cand), "predictive")
-        print(f"  tune policy {dict(zip(keys, values, strict=True))}: met {s[0]}, excess {-s[1]:.2f}")
-        if s > best_score:
-            chosen, best_score = cand, s
-    best_score = (-1, -float("inf"))
-    final = chosen
-    for gate in GATE_GRID:
-        cand = replace(chosen, sim={**chosen.sim, "error_gate": gate})
-        s = score(run_all(pool, tuning, ("reactive", "reactive-pct", "hybrid"), cand), "hybrid")
-        print(f"  tune hybrid error_gate {gate}: met {s[0]}, excess {-s[1]:.2f}")
-        if s > best_score:
-            final, best_score = cand, s
-    return final
+    """Coordinate search on the tuning half: forecaster, then error margin, then scale-in hold (for
+    ``predictive``), then the hybrid's error gate."""
+    fc = [(str(g), replace(base, forecast=replace(base.forecast, **g))) for g in FORECAST_GRID]
+    best = _pick(pool, tuning, fc, "predictive")
+    margins = [
+        (f"error_margin={m}", replace(best[0], sim={**best[0].sim, "error_margin": m})) for m in MARGIN_GRID
+    ]
+    best = _pick(pool, tuning, [c for c in margins if c[1] != best[0]], "predictive", best)
+    holds = [
+        (f"scale_in_hold_s={h}", replace(best[0], sim={**best[0].sim, "scale_in_hold_s": h}))
+        for h in HOLD_GRID
+    ]
+    best = _pick(pool, tuning, holds, "predictive", best)
+    gates = [(f"error_gate={g}", replace(best[0], sim={**best[0].sim, "error_gate": g})) for g in GATE_GRID]
+    return _pick(pool, tuning, gates, "hybrid")[0]
 
 
 def print_table(results: dict[str, dict[str, SimResult]], root: Path) -> None:
@@ -171,7 +179,10 @@ def report_goal(results: dict[str, dict[str, SimResult]], root: Path, label: str
             vs.append(v)
             hs.append(h)
             if not ok:
-                misses.append(f"    {Path(key).relative_to(root)}: violations ×{v:.2f} (goal ≤0.5), inst-h ×{h:.3f} (≤1.05)")
+                misses.append(
+                    f"    {Path(key).relative_to(root)}: violations ×{v:.2f} (goal ≤0.5), "
+                    f"inst-h ×{h:.3f} (≤1.05)"
+                )
         tot_v = sum(r[policy].slo_violation_minutes for r in results.values())
         tot_ref = sum(better_reactive(r).slo_violation_minutes for r in results.values())
         geo_h = statistics.geometric_mean(hs) if hs else float("nan")
@@ -212,7 +223,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--nab", type=Path, default=ROOT.parent / "shared" / "data" / "nab")
     ap.add_argument("--jobs", type=int, default=2)
-    ap.add_argument("--no-tune", action="store_true", help="use the code's defaults instead of tuning on half A")
+    ap.add_argument(
+        "--no-tune", action="store_true", help="use the code's defaults instead of tuning on half A"
+    )
     ap.add_argument("--every", type=int, default=1, help="keep every N-th trace of each half (subsample)")
     args = ap.parse_args(argv)
     data = args.nab / "data"
@@ -222,13 +235,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     tuning, evaluation = split(paths)
     tuning, evaluation = tuning[:: args.every], evaluation[:: args.every]
-    print(f"{len(paths)} traces; tuning half A: {len(tuning)}, evaluation half B: {len(evaluation)}"
-          + (f" (subsampled: every {args.every}th)" if args.every > 1 else ""))
+    print(
+        f"{len(paths)} traces; tuning half A: {len(tuning)}, evaluation half B: {len(evaluation)}"
+        + (f" (subsampled: every {args.every}th)" if args.every > 1 else "")
+    )
     defaults = SimConfig(capacity_per_instance=1.0)
     base = Setting(
         HarmonicConfig(),
-        {"scale_in_hold_s": defaults.scale_in_hold_s, "error_margin": defaults.error_margin,
-         "error_gate": defaults.error_gate},
+        {
+            "scale_in_hold_s": defaults.scale_in_hold_s,
+            "error_margin": defaults.error_margin,
+            "error_gate": defaults.error_gate,
+        },
     )
     t0 = time.perf_counter()
     with ProcessPoolExecutor(max_workers=max(1, args.jobs)) as pool:
@@ -248,7 +266,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     report_goal(results_a, data, "[A, in sample]")
     report_goal(results_b, data, "[B, OUT OF SAMPLE]")
     ms_fit, us_pred = measure_cost(evaluation, setting.forecast)
-    print(f"\nforecaster cost: {ms_fit:.1f} ms per fit (scikit-learn, incl. retrains), {us_pred:.1f} µs per predict")
+    print(
+        f"\nforecaster cost: {ms_fit:.1f} ms per fit (scikit-learn, incl. retrains), "
+        f"{us_pred:.1f} µs per predict"
+    )
     print(f"bench wall time: {time.perf_counter() - t0:.0f} s")
     return 0
 

@@ -5,7 +5,19 @@ from __future__ import annotations
 import typer
 
 from paramedic import VERSION
-from paramedic.commands import anomaly, check, demo, parse, patterns, policy, rules, serve, token, user
+from paramedic.commands import (
+    anomaly,
+    capacity_simulate,
+    check,
+    demo,
+    parse,
+    patterns,
+    policy,
+    rules,
+    serve,
+    token,
+    user,
+)
 
 app = typer.Typer(
     name="paramedic",
@@ -40,6 +52,12 @@ app.add_typer(token.app, name="token")
 app.add_typer(user.app, name="user")
 app.command("serve")(serve.serve)
 app.command("patterns")(patterns.patterns)
+
+capacity_app = typer.Typer(
+    help="Capacity: scaling-policy simulation and capacity planning.", no_args_is_help=True
+)
+capacity_app.command("simulate")(capacity_simulate.simulate)
+app.add_typer(capacity_app, name="capacity")
 
 
 def main() -> None:

@@ -6,10 +6,12 @@
 
 from __future__ import annotations
 
+from remediation.predictive._metrics import ForecastMetrics
 from remediation.predictive.forecast import Forecaster, ForecasterFactory, SeasonalNaive
 from remediation.predictive.harmonic import HarmonicConfig, HarmonicForecaster
 
 __all__ = [
+    "ForecastMetrics",
     "Forecaster",
     "ForecasterFactory",
     "HarmonicConfig",
@@ -19,7 +21,8 @@ __all__ = [
 ]
 
 
-def default_forecaster(period_s: float = 86_400.0) -> Forecaster:
+def default_forecaster(period_s: float = 86_400.0, metrics: ForecastMetrics | None = None) -> Forecaster:
     """The default load model (calendar harmonics on scikit-learn, river level and ADWIN drift) for one
-    series with the given season; settings chosen on the bench's tuning traces (``bench/capacity.py``)."""
-    return HarmonicForecaster(HarmonicConfig(period_s=period_s, min_history_s=period_s))
+    series with the given season; settings chosen on the bench's tuning traces (``bench/capacity.py``).
+    ``predict`` is None until one season of history was seen (cold start: scale reactively)."""
+    return HarmonicForecaster(HarmonicConfig(period_s=period_s, min_history_s=period_s), metrics)

@@ -19,6 +19,7 @@ the fitted harmonics directly (a few ``math.sin`` calls, no sklearn call per pre
 from __future__ import annotations
 
 import math
+import time as _time
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -28,6 +29,8 @@ import numpy as np
 import numpy.typing as npt
 from river import drift, stats
 from sklearn.linear_model import HuberRegressor, Ridge
+
+from remediation.predictive._metrics import ForecastMetrics
 
 __all__ = ["HarmonicConfig", "HarmonicForecaster"]
 
@@ -65,15 +68,17 @@ class HarmonicForecaster:
     ``fit_seconds`` (time spent training). Not thread-safe: one instance per series, fed from one task.
     """
 
-    def __init__(self, config: HarmonicConfig | None = None) -> None:
+    def __init__(self, config: HarmonicConfig | None = None, metrics: ForecastMetrics | None = None) -> None:
         self.config = config or HarmonicConfig()
+        self.metrics = metrics
+        self._reason = "cold-start"
         self._hist: deque[tuple[float, float]] = deque(maxlen=self.config.max_points)
         self._coef: tuple[float, ...] = ()
         self._intercept = 0.0
         self._weekly = 0
         self._trained_at: float | None = None
         self._level = stats.EWMean(fading_factor=self.config.level_fading)
-        self._adwin = drift.ADWIN(delta=self.config.adwin_delta)
+        self._adwin = drift.ADWIN(delta=self.config.adwin_delta)  # type: ignore[no-untyped-call]
         self.fits = 0
         self.drifts = 0
         self.fit_seconds = 0.0
@@ -90,7 +95,14 @@ class HarmonicForecaster:
         return out
 
     def _base(self, t: float) -> float:
-        return self._intercept + sum(a * x for a, x in zip(self._coef, self._row(t, self._weekly), strict=True))
+        return self._intercept + sum(
+            a * x for a, x in zip(self._coef, self._row(t, self._weekly), strict=True)
+        )
+
+    @property
+    def history_points(self) -> int:
+        """Points held (bounded by ``history_s`` and ``max_points``)."""
+        return len(self._hist)
 
     # -- Forecaster -----------------------------------------------------------------------------------
     def fit(self, times: Sequence[float], values: Sequence[float]) -> None:
@@ -101,6 +113,7 @@ class HarmonicForecaster:
             self._hist.append((float(t), float(v)))
         self._trim()
         self._coef, self._intercept, self._trained_at = (), 0.0, None
+        self._reason = "fit"
         self._train()
 
     def observe(self, t: float, value: float) -> None:
@@ -114,19 +127,27 @@ class HarmonicForecaster:
         base = self._base(t)
         err = value - (base + self._level.get())
         self._level.update(value - base)
-        self._adwin.update(abs(err))
+        self._adwin.update(abs(err))  # type: ignore[no-untyped-call]
         if self._adwin.drift_detected:
             self.drifts += 1
+            self._reason = "drift"
+            if self.metrics is not None:
+                self.metrics.drifts.inc()
             keep_from = t - max(int(self._adwin.width), 60) * self._step()
             while self._hist and self._hist[0][0] < keep_from:
                 self._hist.popleft()
             self._train()
         elif t - self._trained_at >= self.config.retrain_every_s:
+            self._reason = "schedule"
             self._train()
 
     def predict(self, at: float) -> float | None:
         if self._trained_at is None:
+            if self.metrics is not None:
+                self.metrics.predictions.labels("cold").inc()
             return None
+        if self.metrics is not None:
+            self.metrics.predictions.labels("ok").inc()
         return max(0.0, self._base(at) + self._level.get())
 
     # -- internals ------------------------------------------------------------------------------------
@@ -143,8 +164,6 @@ class HarmonicForecaster:
         return self._hist[-1][0] - self._hist[0][0] if len(self._hist) > 1 else 0.0
 
     def _train(self) -> None:
-        import time as _time
-
         c = self.config
         span = self._span()
         if span < c.min_history_s and not self._coef:
@@ -156,18 +175,26 @@ class HarmonicForecaster:
         ys = np.fromiter((p[1] for p in pts), dtype=np.float64)
         if span >= c.min_history_s:
             self._weekly = c.weekly_harmonics if span >= 2 * _WEEK_S else 0
-            x = np.array([self._row(float(t), self._weekly) for t in ts], dtype=np.float64).reshape(len(ts), -1)
+            x = np.array([self._row(float(t), self._weekly) for t in ts], dtype=np.float64).reshape(
+                len(ts), -1
+            )
             self._coef, self._intercept = self._regress(x, ys)
         else:  # after a drift with little history left: keep the shape, re-estimate the level
             shape = np.array([self._base(float(t)) - self._intercept for t in ts])
             self._intercept = float(np.median(ys - shape))
         self._level = stats.EWMean(fading_factor=c.level_fading)
-        self._adwin = drift.ADWIN(delta=c.adwin_delta)
+        self._adwin = drift.ADWIN(delta=c.adwin_delta)  # type: ignore[no-untyped-call]
         self._trained_at = self._hist[-1][0]
         self.fits += 1
-        self.fit_seconds += _time.perf_counter() - t0
+        elapsed = _time.perf_counter() - t0
+        self.fit_seconds += elapsed
+        if self.metrics is not None:
+            self.metrics.fits.labels(self._reason).inc()
+            self.metrics.fit_seconds.observe(elapsed)
 
-    def _regress(self, x: npt.NDArray[np.float64], y: npt.NDArray[np.float64]) -> tuple[tuple[float, ...], float]:
+    def _regress(
+        self, x: npt.NDArray[np.float64], y: npt.NDArray[np.float64]
+    ) -> tuple[tuple[float, ...], float]:
         if x.shape[1] == 0:
             return (), float(np.mean(y))
         if self.config.regressor == "huber":

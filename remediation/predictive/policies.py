@@ -2,28 +2,31 @@
 the confidence-gated hybrid and static peak provisioning.
 
 The reactive rule follows Cloud Foundry App Autoscaler's dynamic scaling rules as its policy document
-describes them (cloudfoundry/app-autoscaler ``docs/policy.md``: ``threshold`` + ``operator``, ``adjustment``
-as ``+N``/``-N`` or ``+N%``/``-N%``, ``breach_duration_secs`` — "time duration to fire scaling event if it keeps
-breaching", ``cool_down_secs`` — "the time duration to wait before the next scaling kicks in"), with the
-defaults the issue fixes (breach 120 s, cool-down 300 s; out above 80 % and in below 40 % utilisation):
+describes them (cloudfoundry/app-autoscaler ``docs/policy.md``: ``threshold`` + ``operator``,
+``adjustment`` as ``+N``/``-N`` or ``+N%``/``-N%``, ``breach_duration_secs`` — "time duration to fire
+scaling event if it keeps breaching", ``cool_down_secs`` — "the time duration to wait before the next
+scaling kicks in"), with the defaults the issue fixes, which are also those of our policy importer
+(:mod:`remediation.policy.autoscaler`): breach 120 s, cool-down 300 s; out above 80 % and in below 40 %
+utilisation:
 
-* the metric is sampled once a step (60 s): utilisation = load / (running instances × capacity per instance)
-  (instances still starting serve nothing and report nothing; no running instance = utilisation ∞);
-* a rule fires at step t when *every* sample of the last ``breach_duration_secs`` breached, i.e. the samples
-  t−b+1 … t with b = ceil(breach / step) (2 samples for the defaults);
-* a firing rule is carried out unless the last scaling action is less than ``cool_down_secs`` old; it keeps
-  firing while the breach lasts, so a breach that outlives the cool-down scales again at its end;
-* ``reactive`` adjusts ±1 instance, ``reactive-pct`` +50 % (``ceil(n × 1.5)``, at least +1) out and −1 in;
-  counts are clamped to [min, max]; an adjustment that changes nothing (already at a bound) is no action.
+* the metric is sampled once a step (60 s): utilisation = load / (running instances × capacity per
+  instance) (instances still starting serve nothing and report nothing; no running instance = ∞);
+* a rule fires at step t when *every* sample of the last ``breach_duration_secs`` breached, i.e. the
+  samples t−b+1 … t with b = ceil(breach / step) (2 samples for the defaults);
+* a firing rule is carried out unless the last scaling action is less than ``cool_down_secs`` old; it
+  keeps firing while the breach lasts, so a breach that outlives the cool-down scales again at its end;
+* ``reactive`` adjusts ±1 instance, ``reactive-pct`` +50 % (``ceil(n × 1.5)``, at least +1) out and −1
+  in; counts are clamped to [min, max]; an adjustment that changes nothing (at a bound) is no action.
 
 ``predictive`` sizes the app for ``max(current load, forecasts for now+60 s … now+startup+60 s)`` plus
-``error_margin`` × its recent mean absolute forecast error, at the target utilisation; it scales out at once (the forecast is one start-up ahead, so instances are ready when
-the load arrives) and in only after the smaller size held for ``scale_in_hold_s``. While its forecaster
-cannot forecast (cold start) it applies the reactive rule (the ``reactive-pct`` variant: on the bench it
-is the better reactive policy on most traces). ``hybrid`` takes the larger of the predictive
-size and the reactive rule's decision (never below what the reactive rule asks), and uses the reactive
-rule alone while its recent forecast error (an exponentially weighted mean of |forecast − actual| of its
-one-start-up-ahead forecasts, relative to the mean load) is above ``error_gate``.
+``error_margin`` × its recent mean absolute forecast error, at the target utilisation; it scales out at
+once (the forecast is one start-up ahead, so instances are ready when the load arrives) and in only
+after the smaller size held for ``scale_in_hold_s``. While its forecaster cannot forecast (cold start)
+it applies the reactive rule (the ``reactive-pct`` variant: on the bench it is the better reactive
+policy on most traces). ``hybrid`` takes the larger of the predictive size and the reactive rule's
+decision (never below what the reactive rule asks), and uses the reactive rule alone while its recent
+forecast error (an exponentially weighted mean of |forecast − actual| of its one-start-up-ahead
+forecasts, relative to the mean load) is above ``error_gate``.
 """
 
 from __future__ import annotations
@@ -65,7 +68,7 @@ class ScalingPolicy(Protocol):
 
 
 class ReactiveRule:
-    """App Autoscaler's rule pair (out above ``out_above``, in below ``in_below``) with breach and cool-down."""
+    """App Autoscaler's rule pair (out above ``out_above``, in below ``in_below``), breach and cool-down."""
 
     def __init__(
         self,

@@ -10,18 +10,22 @@ Each step t, in this order:
    ``t + startup_s``; a scale-in stops the youngest instances first (starting ones before running ones).
    Any change of the desired count is one **scale action**.
 
-The fleet starts with enough running instances for the first minute's load at the target utilisation.
+The fleet starts with enough running instances for the first minute's load at the target utilisation
+(static peak provisioning: with its fixed count).
 Forecasters only ever see points up to t before forecasting later times, so every figure is out of sample.
 """
 
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
+import numpy as np
+
+from remediation.predictive import default_forecaster
 from remediation.predictive.forecast import Forecaster
 from remediation.predictive.policies import (
     POLICIES,
@@ -32,9 +36,17 @@ from remediation.predictive.policies import (
     ScalingPolicy,
     StaticPolicy,
 )
-from remediation.predictive.trace import STEP_S, LoadTrace
+from remediation.predictive.trace import STEP_S, LoadTrace, read_trace
 
-__all__ = ["SimConfig", "SimResult", "default_capacity", "make_policy", "simulate", "simulate_policy"]
+__all__ = [
+    "SimConfig",
+    "SimResult",
+    "default_capacity",
+    "make_policy",
+    "simulate",
+    "simulate_file",
+    "simulate_policy",
+]
 
 
 @dataclass(frozen=True)
@@ -94,13 +106,14 @@ def default_capacity(trace: LoadTrace) -> float:
 
 
 def _median(trace: LoadTrace) -> float:
-    import numpy as np
-
     return float(np.median(trace.load))
 
 
-def make_policy(name: str, cfg: SimConfig, forecaster: Callable[[], Forecaster] | None = None) -> ScalingPolicy:
-    """The policy called ``name`` (one of :data:`POLICIES`); the predictive ones need a forecaster factory."""
+def make_policy(
+    name: str, cfg: SimConfig, forecaster: Callable[[], Forecaster] | None = None
+) -> ScalingPolicy:
+    """The policy called ``name`` (one of :data:`POLICIES`); the predictive ones use ``forecaster``
+    (a factory; default :func:`~remediation.predictive.default_forecaster`)."""
     if name not in POLICIES:
         raise ValueError(f"unknown policy {name!r}; known: {', '.join(POLICIES)}")
     bounds = (cfg.min_instances, cfg.max_instances)
@@ -115,8 +128,6 @@ def make_policy(name: str, cfg: SimConfig, forecaster: Callable[[], Forecaster] 
     if name in ("reactive", "reactive-pct"):
         return rule
     if forecaster is None:
-        from remediation.predictive import default_forecaster
-
         forecaster = default_forecaster
     pcfg = PredictiveConfig(
         capacity=cfg.capacity_per_instance,
@@ -137,10 +148,15 @@ def _size(load: float, cfg: SimConfig) -> int:
     return max(cfg.min_instances, min(cfg.max_instances, n))
 
 
-def simulate(trace: LoadTrace, policy: ScalingPolicy, cfg: SimConfig, name: str = "custom") -> SimResult:
-    """Replay ``trace`` through ``policy`` (see the module doc for the step order)."""
-    t0_wall = time.perf_counter()
-    ready = [float(trace.times[0])] * _size(float(trace.load[0]), cfg) if len(trace) else []
+def simulate(
+    trace: LoadTrace, policy: ScalingPolicy, cfg: SimConfig, name: str = "custom", initial: int | None = None
+) -> SimResult:
+    """Replay ``trace`` through ``policy`` (see the module doc for the step order); the fleet starts with
+    ``initial`` running instances (default: sized for the first minute's load)."""
+    if not len(trace):
+        raise ValueError("empty trace")
+    first = _size(float(trace.load[0]), cfg) if initial is None else initial
+    ready = [float(trace.times[0])] * first
     violations = 0
     billed = 0
     actions = 0
@@ -162,11 +178,16 @@ def simulate(trace: LoadTrace, policy: ScalingPolicy, cfg: SimConfig, name: str 
         else:
             ready.sort()
             del ready[n:]  # the youngest (latest ready) first
-    result = SimResult(
-        name, violations, billed * STEP_S / 3600.0, actions, peak, len(trace), cfg.capacity_per_instance, cfg.startup_s
+    return SimResult(
+        name,
+        violations,
+        billed * STEP_S / 3600.0,
+        actions,
+        peak,
+        len(trace),
+        cfg.capacity_per_instance,
+        cfg.startup_s,
     )
-    result.extra["simulate_s"] = round(time.perf_counter() - t0_wall, 3)
-    return result
 
 
 def simulate_policy(
@@ -174,7 +195,8 @@ def simulate_policy(
 ) -> SimResult:
     """:func:`simulate` with the named policy, or ``static`` for static peak provisioning."""
     if name == "static":
-        return simulate(trace, StaticPolicy(_size(float(trace.load.max()), cfg)), cfg, "static")
+        count = _size(float(trace.load.max()), cfg)
+        return simulate(trace, StaticPolicy(count), cfg, "static", initial=count)
     policy = make_policy(name, cfg, forecaster)
     result = simulate(trace, policy, cfg, name)
     if isinstance(policy, PredictivePolicy):
@@ -182,3 +204,32 @@ def simulate_policy(
         result.extra["forecast_minutes"] = policy.forecast_minutes
         result.extra["forecast_relative_error"] = None if err is None else round(err, 4)
     return result
+
+
+def simulate_file(
+    path: Path,
+    policy: str,
+    *,
+    capacity_per_instance: float | None = None,
+    startup_s: float = 120.0,
+    target_utilization: float = 0.7,
+    min_instances: int = 1,
+    max_instances: int = 100,
+) -> SimResult:
+    """``paramedic capacity simulate``: read a NAB-format trace (:func:`read_trace`, which raises
+    :class:`~remediation.predictive.trace.TraceFormatError`) and replay it through ``policy`` (one of
+    :data:`POLICIES` or ``static``); ``capacity_per_instance`` defaults to :func:`default_capacity`.
+    Bad settings raise ValueError."""
+    if policy not in (*POLICIES, "static"):
+        raise ValueError(f"unknown policy {policy!r}; known: {', '.join((*POLICIES, 'static'))}")
+    trace = read_trace(path)
+    cfg = SimConfig(
+        capacity_per_instance=default_capacity(trace)
+        if capacity_per_instance is None
+        else capacity_per_instance,
+        startup_s=startup_s,
+        target_utilization=target_utilization,
+        min_instances=min_instances,
+        max_instances=max_instances,
+    )
+    return simulate_policy(trace, policy, cfg)

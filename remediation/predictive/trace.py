@@ -72,8 +72,8 @@ def _parse_value(text: str, source: str, line: int) -> float:
 
 
 def parse_rows(lines: Iterable[str], source: str) -> tuple[list[float], list[float]]:
-    """Rows of a ``timestamp,value`` CSV as (epoch seconds, value), strictly increasing in time; rows that
-    repeat the previous timestamp are merged into their mean, a timestamp earlier than the previous is an error."""
+    """Rows of a ``timestamp,value`` CSV as (epoch seconds, value), strictly increasing in time; rows
+    that repeat the previous timestamp are merged into their mean; an earlier timestamp is an error."""
     reader = csv.reader(lines)
     try:
         header = next(reader, None)
@@ -93,8 +93,11 @@ def parse_rows(lines: Iterable[str], source: str) -> tuple[list[float], list[flo
             t = _parse_time(row[0], source, line)
             x = _parse_value(row[1], source, line)
             if times and t < times[-1]:
-                raise TraceFormatError(f"{source}:{line}: timestamp {row[0].strip()!r} before the previous row's (unsorted)")
-            if times and t == times[-1]:  # a repeated timestamp (NAB has some, at DST changes): mean of the rows
+                raise TraceFormatError(
+                    f"{source}:{line}: timestamp {row[0].strip()!r} before the previous row's (unsorted)"
+                )
+            # a repeated timestamp (NAB has some, at DST changes): the mean of the rows
+            if times and t == times[-1]:
                 repeats += 1
                 values[-1] += (x - values[-1]) / repeats
                 continue
