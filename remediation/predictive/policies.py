@@ -174,7 +174,8 @@ class PredictivePolicy:
 
     def _size(self, need: float) -> int:
         lo, hi = self.c.bounds
-        return max(lo, min(hi, math.ceil(need / (self.c.capacity * self.c.target_utilization) - 1e-9)))
+        x = need / (self.c.capacity * self.c.target_utilization)
+        return hi if not math.isfinite(x) else max(lo, min(hi, math.ceil(x - 1e-9)))
 
     def decide(self, view: FleetView) -> int:
         self._score(view.t, view.load)

@@ -17,6 +17,7 @@ Forecasters only ever see points up to t before forecasting later times, so ever
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -144,8 +145,10 @@ def make_policy(
 
 
 def _size(load: float, cfg: SimConfig) -> int:
-    n = math.ceil(load / (cfg.capacity_per_instance * cfg.target_utilization) - 1e-9)
-    return max(cfg.min_instances, min(cfg.max_instances, n))
+    x = load / (cfg.capacity_per_instance * cfg.target_utilization)
+    if not math.isfinite(x):
+        return cfg.max_instances
+    return max(cfg.min_instances, min(cfg.max_instances, math.ceil(x - 1e-9)))
 
 
 def simulate(
@@ -163,7 +166,7 @@ def simulate(
     peak = len(ready)
     for t_np, load_np in zip(trace.times, trace.load, strict=True):
         t, load = float(t_np), float(load_np)
-        running = sum(1 for r in ready if r <= t)
+        running = bisect.bisect_right(ready, t)  # ready stays sorted: appends are later, cuts at the end
         if load > running * cfg.capacity_per_instance * (1 + 1e-12):
             violations += 1
         billed += len(ready)
@@ -176,7 +179,6 @@ def simulate(
             ready.extend([t + cfg.startup_s] * (n - len(ready)))
             peak = max(peak, n)
         else:
-            ready.sort()
             del ready[n:]  # the youngest (latest ready) first
     return SimResult(
         name,
