@@ -48,7 +48,7 @@ FORECAST_GRID: tuple[dict[str, Any], ...] = (
     {"harmonics": 4, "regressor": "huber"},
 )
 MARGIN_GRID = (0.0, 1.0, 2.0)
-HOLD_GRID = (300.0, 1200.0)  # besides the default 600
+HOLD_GRID = (600.0, 1200.0)  # besides the default (300)
 GATE_GRID = (0.2, 0.5, 1.0)
 
 

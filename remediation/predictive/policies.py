@@ -132,9 +132,9 @@ class PredictiveConfig:
     startup_s: float = 120.0
     bounds: tuple[int, int] = (1, 100)
     step_s: float = 60.0
-    scale_in_hold_s: float = 600.0
+    scale_in_hold_s: float = 300.0
     hybrid: bool = False
-    error_gate: float = 0.25  # hybrid: relative forecast error above which only the reactive rule decides
+    error_gate: float = 0.5  # hybrid: relative forecast error above which only the reactive rule decides
     error_fading: float = 0.02  # EWMA weight of one new error sample
     error_margin: float = 0.0  # head-room: forecasts + error_margin × EWMA |forecast − actual|
 
