@@ -17,7 +17,7 @@ static peak provisioning, with the issue-15 goal checked out of sample.
 Every trace is interpolated to one point a minute; ``--every N`` keeps every N-th trace only (says so).
 
 Run time: the full run (search + 34 traces × 5 policies) took 37 min wall on the 2 shared cores at a load
-average of 10 (about 20 CPU-minutes); ``--no-tune`` skips the 12 search runs and takes roughly half of
+average of 10 (two busy worker processes); ``--no-tune`` skips the 12 search runs and takes roughly half of
 that; ``--every 2`` halves it again.
 """
 
