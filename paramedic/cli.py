@@ -8,6 +8,7 @@ from paramedic import VERSION
 from paramedic.commands import (
     anomaly,
     capacity_report,
+    capacity_simulate,
     check,
     demo,
     parse,
@@ -57,9 +58,11 @@ app.add_typer(report_commands.app, name="report")
 app.command("serve")(serve.serve)
 app.command("patterns")(patterns.patterns)
 
-# capacity: cell capacity planning (and, at merge, `capacity simulate`: register it on this same group)
-capacity_app = typer.Typer(help="Capacity planning: cells and load.", no_args_is_help=True)
+capacity_app = typer.Typer(
+    help="Capacity: scaling-policy simulation and capacity planning.", no_args_is_help=True
+)
 capacity_app.command("report")(capacity_report.report)
+capacity_app.command("simulate")(capacity_simulate.simulate)
 app.add_typer(capacity_app, name="capacity")
 
 

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from remediation.predictive.forecast import ForecasterFactory, SeasonalNaive
+from remediation.predictive import default_forecaster
+from remediation.predictive.forecast import ForecasterFactory
 from remediation.predictive.policy import ForecastLedger
 from remediation.predictive.policy_config import PredictiveSpec
 
@@ -21,9 +22,10 @@ FactoryFor = Callable[[PredictiveSpec], ForecasterFactory]
 
 
 def default_factory(spec: PredictiveSpec) -> ForecasterFactory:
-    """The forecaster of a predictive policy: seasonal-naive over the policy's ``season`` (the baseline;
-    the merge swaps in the learned models' ``default_forecaster`` here)."""
-    return lambda: SeasonalNaive(spec.season)
+    """The forecaster of a predictive policy: the learned seasonal model
+    (:func:`remediation.predictive.default_forecaster`: scikit-learn harmonics, river level and drift) over
+    the policy's ``season``."""
+    return lambda: default_forecaster(spec.season)
 
 
 class AppModel:

@@ -32,9 +32,12 @@ from remediation.api import actions_router
 from remediation.audit import MemoryAuditLog
 from remediation.config import GlobalRails, Policy
 from remediation.engine import RemediationEngine
+from remediation.predictive.forecast import ForecasterFactory, SeasonalNaive
 from remediation.predictive.live import PredictiveScaler
 from remediation.predictive.live_history import StoreLoadHistory
+from remediation.predictive.live_model import FactoryFor
 from remediation.predictive.policy_backtest import backtest_predictive
+from remediation.predictive.policy_config import PredictiveSpec
 from remediation.sim import SimPlatform
 
 DAY, STEP, PEAK = 300.0, 5.0, 40.0
@@ -44,6 +47,12 @@ TODAY = 1.1
 
 def acme_load(t: float) -> float:
     return PEAK * daily_shape(((t - D) % DAY) / DAY) * (TODAY if t >= D else 1.0)
+
+
+def seasonal_naive(spec: PredictiveSpec) -> ForecasterFactory:
+    """The hand-worked numbers are the seasonal-naive baseline's (yesterday's value): injected here; the
+    default learned model is checked on the same day below without exact figures."""
+    return lambda: SeasonalNaive(spec.season)
 
 
 class TenantSim(SimPlatform):
@@ -56,7 +65,12 @@ class TenantSim(SimPlatform):
 class World:
     """Store, platform, engine and scaler on one virtual clock."""
 
-    def __init__(self, mode: str = "live", query: str = 'sum(load_rps{app="$app"})') -> None:
+    def __init__(
+        self,
+        mode: str = "live",
+        query: str = 'sum(load_rps{app="$app"})',
+        factory_for: FactoryFor | None = seasonal_naive,
+    ) -> None:
         self.now = D + 40.0
         self.store = MemoryStore()
         self._refs = {
@@ -103,6 +117,7 @@ class World:
             lambda app: len(self.platform.app_instances(app)),
             registry=self.registry,
             clock=lambda: self.now,
+            **({"factory_for": factory_for} if factory_for is not None else {}),
         )
 
     def _ref(self, app: str, org: str) -> int:
@@ -153,6 +168,18 @@ def test_the_policy_scales_out_one_horizon_before_the_reactive_rule(live: tuple[
     assert first_up == D + 50
     assert reactive - first_up == 30.0  # the startup horizon
     assert [n for t, n in seen if t < first_up] == [1] * 1  # one instance before (at D + 45)
+
+
+def test_the_default_learned_model_also_scales_ahead_of_the_reactive_rule() -> None:
+    """The default forecaster (scikit-learn harmonics, river level and drift) on the same two days of
+    history: its first scale-out comes before the reactive rule's (no exact time: a fitted model)."""
+    world = World(factory_for=None)
+    seen = asyncio.run(world.step_to(D + 100))
+    first_up = next(t for t, n in seen if n > 1)
+    assert first_up < reactive_first_scale_out(D + 40, D + 100) == D + 80
+    records = world.audit.query(policy="web-ahead", limit=50)
+    first = min((r for r in records if r.request.target.app == "web"), key=lambda r: r.request.created_at)
+    assert first.request.trigger["predictive"]["basis"] in {"hybrid", "predictive"}
 
 
 def test_the_audit_trail_explains_the_scale_out(live: tuple[World, Any]) -> None:
@@ -225,7 +252,9 @@ def test_backtest_shows_forecast_against_actual() -> None:
     world.write(D + 40, D + DAY)
     [result] = [
         r
-        for r in backtest_predictive(world.policy, StoreLoadHistory(world.store), D, D + DAY - STEP)
+        for r in backtest_predictive(
+            world.policy, StoreLoadHistory(world.store), D, D + DAY - STEP, factory_for=seasonal_naive
+        )
         if r.app == "web"
     ]
     steps = {s.at: s for s in result.steps}
@@ -290,6 +319,7 @@ def test_a_mode_override_switches_the_predictive_policy_to_dry_run() -> None:
         registry=CollectorRegistry(),
         clock=lambda: world.now,
         mode_of=world.engine.policy_mode,
+        factory_for=seasonal_naive,
     )
     world.engine.set_mode("web-ahead", "dry_run", "test")
     asyncio.run(world.step_to(D + 50))
