@@ -10,12 +10,14 @@ and a missing file inside it fails.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
-SHARED = REPO.parent / "shared"
+# ``PARAMEDIC_SHARED`` points elsewhere (a git worktree does not sit beside ``shared``)
+SHARED = Path(os.environ.get("PARAMEDIC_SHARED") or REPO.parent / "shared")
 FIXTURES = REPO / "tests" / "fixtures"
 
 _NOT_RUN: list[str] = []
