@@ -93,7 +93,7 @@ def _print_loco(title: str, res: LocoResult) -> None:
 
 def _print_in_sample(files: list[NabFile], ours: Run, htm: Run) -> None:
     cats = sorted({f.category for f in files})
-    print("\n--- in sample (threshold optimised on all 34 files; design tuned on them too) ---")
+    print(f"\n--- in sample (threshold optimised on all {len(files)} files; design tuned on them too) ---")
     for p in PROFILES:
         a, b = score_corpus(files, ours, p), score_corpus(files, htm, p)
         ca = a.category_normalized(files, p.fn_weight, p.tp_weight)
