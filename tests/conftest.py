@@ -14,6 +14,7 @@ deselected and the run ends with one loud line quoting the build's exact error.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -21,7 +22,8 @@ import pytest
 from tests.support.vmcluster import missing_reason
 
 REPO = Path(__file__).resolve().parent.parent
-SHARED = REPO.parent / "shared"
+# ``PARAMEDIC_SHARED`` points elsewhere (a git worktree does not sit beside ``shared``)
+SHARED = Path(os.environ.get("PARAMEDIC_SHARED") or REPO.parent / "shared")
 FIXTURES = REPO / "tests" / "fixtures"
 
 _NOT_RUN: list[str] = []

@@ -31,6 +31,7 @@ __all__ = [
     "htm_scores",
     "load_corpus",
     "read_scores",
+    "score_at_threshold",
     "score_corpus",
 ]
 
@@ -217,6 +218,14 @@ def score_corpus(
     return _score_at(files, scores, profile, best_threshold, nwindows)
 
 
+def score_at_threshold(
+    files: Sequence[NabFile], scores: Mapping[str, Sequence[float]], profile: Profile, threshold: float
+) -> CorpusScore:
+    """Score ``files`` at a given threshold (no optimisation): how a threshold chosen elsewhere does here."""
+    nwindows = sum(len(_scorable_windows(f)) for f in files)
+    return _score_at(files, scores, profile, threshold, nwindows)
+
+
 def _score_at(
     files: Sequence[NabFile],
     scores: Mapping[str, Sequence[float]],
@@ -248,7 +257,8 @@ def _score_at(
         per_file[f.key] = total
     raw = sum(per_file.values())
     null = -p.fn_weight * nwindows
-    normalized = 100.0 * (raw - null) / (p.tp_weight * nwindows - null)
+    # no windows (a held-out category of anomaly-free files): the raw false-positive penalty, 0 is perfect
+    normalized = 100.0 * (raw - null) / (p.tp_weight * nwindows - null) if nwindows else raw
     return CorpusScore(p.name, threshold, raw, normalized, nwindows, per_file, tp, fp, fn)
 
 
