@@ -63,6 +63,13 @@ def demo(  # noqa: PLR0913, PLR0917 - typer: one parameter per option of `parame
         help="local: the local platform; cloudfoundry: a simulated Cloud Foundry foundation (CC v3, UAA, "
         "Log Cache, gorouter; orgs acme/globex x spaces prod/dev) watched through its APIs.",
     ),
+    daily: bool = typer.Option(
+        False,
+        "--daily",
+        help="Local demo: the second app's load follows a day compressed into 5 minutes and a live "
+        "predictive policy (scale-ahead-daily) scales it ahead of the rise; faults on that app are diluted "
+        "by the instances it starts.",
+    ),
 ) -> None:
     """Start the local platform (2 apps x 3 instances, load) and Paramedic watching it, until Ctrl-C;
     ``--platform cloudfoundry``: a simulated Cloud Foundry foundation instead (its 4 apps x --instances)."""
@@ -72,7 +79,11 @@ def demo(  # noqa: PLR0913, PLR0917 - typer: one parameter per option of `parame
         raise typer.BadParameter(
             f"must be one of: {', '.join(PLATFORMS)} (got {platform!r})", param_hint="--platform"
         )
-    options = DemoOptions(http_port, apps, instances, scrape_interval_s, relp_port, syslog_port, platform)
+    if daily and platform != "local":
+        raise typer.BadParameter("the daily load runs on the local demo only", param_hint="--daily")
+    options = DemoOptions(
+        http_port, apps, instances, scrape_interval_s, relp_port, syslog_port, platform, daily
+    )
     raise typer.Exit(run_demo(data_dir, options, typer.echo))
 
 

@@ -23,6 +23,7 @@ class DemoOptions:
     relp_port: int = 2514
     syslog_port: int = 1514
     platform: str = "local"
+    daily: bool = False  # the local demo's second app gets a compressed daily load and a predictive policy
 
     def __post_init__(self) -> None:
         if self.platform not in PLATFORMS:

@@ -84,7 +84,7 @@ class _LocalLaunch(Launch):
             platform="local", http_port=opts.http_port, relp_port=opts.relp_port, syslog_port=opts.syslog_port
         )
         state = self._start_platform(names, opts.instances)
-        daily = daily_load(names, opts.instances)
+        daily = daily_load(names, opts.instances) if opts.daily else None
         if daily is not None:
             self.record.update(daily_app=daily.app)
         self.start_loadgen(state.router_port, names, daily.loadgen_args() if daily else ())

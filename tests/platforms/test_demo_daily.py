@@ -3,8 +3,10 @@ below the demo's instance count), and the load generator accepts the options the
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
+import httpx
 import pytest
 
 from paramedic.config import parse_config
@@ -12,6 +14,8 @@ from paramedic.demo._config import DemoSinks, demo_config, demo_spaces
 from paramedic.demo._daily import DAY_S, PEAK_RPS, POLICY_NAME, daily_load
 from platforms.local import loadgen
 from remediation.policy.loader import load_policy_files
+from tests.support.demo import paramedic_cli, processes_mentioning, running_demo
+from tests.support.servers import wait_until
 
 
 def test_demo_config_carries_the_predictive_policy_of_the_daily_app(tmp_path: Path) -> None:
@@ -55,3 +59,34 @@ def test_daily_rate_follows_the_day_curve() -> None:
     assert rate(75.0) == pytest.approx(30.0 * (0.1 + 0.7 * 1.5 / 3))  # 07:30: halfway up the ramp
     assert rate(130.0) == pytest.approx(30.0)  # 13:00: the midday plateau
     assert rate(240.0 + 130.0) == pytest.approx(30.0)  # the next day repeats
+
+
+@pytest.mark.integration
+def test_the_daily_demo_runs_the_daily_load_and_its_predictive_policy(tmp_path: Path) -> None:
+    """``paramedic demo --daily``: the load generator runs the day pattern for the second app, the live
+    predictive policy is loaded and decides (cold start: reactive) every interval; ``--daily`` is refused on
+    the Cloud Foundry demo."""
+    with running_demo(tmp_path / "demo", apps=2, instances=1, extra_args=["--daily"]) as demo:
+        record = json.loads((demo.data_dir / "demo.json").read_text())
+        assert record["daily_app"] == "catalog"
+        assert any(
+            "--pattern daily" in p and "--pattern-apps catalog" in p for p in processes_mentioning("loadgen")
+        )
+        policies = httpx.get(f"{demo.api}/api/v1/policies", headers=demo.auth_headers, timeout=10).json()
+        [daily] = [p for p in policies["policies"] if p["name"] == POLICY_NAME]
+        assert daily["mode"] == "live"
+
+        def decided() -> bool:
+            text = httpx.get(f"{demo.api}/metrics", timeout=10).text
+            return any(
+                line.startswith("paramedic_predictive_decisions_total{")
+                and f'policy="{POLICY_NAME}"' in line
+                and float(line.rsplit(" ", 1)[1]) > 0
+                for line in text.splitlines()
+            )
+
+        wait_until(decided, 60, "a decision of the daily policy", interval_s=1)
+    refused = paramedic_cli(
+        "demo", "--daily", "--platform", "cloudfoundry", "--data-dir", str(tmp_path / "cf")
+    )
+    assert refused.returncode == 2 and "--daily" in refused.stderr

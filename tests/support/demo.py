@@ -8,7 +8,7 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -82,6 +82,7 @@ def running_demo(
     instances: int = 2,
     platform: str = "local",
     start_timeout_s: float = 60.0,
+    extra_args: Sequence[str] = (),
 ) -> Iterator[Demo]:
     for binary in ("haproxy", "prometheus-node-exporter", "rsyslogd"):
         require_binary(binary)
@@ -96,7 +97,8 @@ def running_demo(
         "--syslog-port": str(free_port()),
         "--platform": platform,
     }
-    argv = [sys.executable, "-m", "paramedic.cli", "demo", *(x for pair in options.items() for x in pair)]
+    flags = [x for pair in options.items() for x in pair]
+    argv = [sys.executable, "-m", "paramedic.cli", "demo", *flags, *extra_args]
     proc = ManagedProcess("paramedic-demo", argv, data_dir.parent / f"{data_dir.name}.log")
     api = f"http://127.0.0.1:{port}"
 
