@@ -394,6 +394,9 @@ class Paramedic:
         log.info("reloaded %s", self.config_path)
 
 
+MAX_REQUEST_HEAD_BYTES = 128 * 1024
+
+
 class _UvicornServer(uvicorn.Server):
     """uvicorn's server, telling Paramedic first when a stop signal arrives: uvicorn waits for open
     connections before the lifespan shutdown runs, so a stream that only ends with its client (a live tail in
@@ -431,6 +434,10 @@ def serve(config_path: Path) -> None:
             # X-Forwarded-For/-Proto only from these peers (client addresses for log-in throttling, https)
             forwarded_allow_ips=[str(net) for net in config.server.trusted_proxies],
             timeout_graceful_shutdown=max(1, round(config.server.shutdown_grace_s)),
+            # h11 reads request lines and headers up to this size: a long PromQL URL (60 KB of escaped
+            # parentheses) then gets the API's own 400; at h11's 16 KiB default the server answered 400 and
+            # closed while the client was still writing, which the client sometimes saw as a reset
+            h11_max_incomplete_event_size=MAX_REQUEST_HEAD_BYTES,
         ),
     )
     log.info("serving on http://%s:%d", config.server.listen_host, config.server.listen_port)

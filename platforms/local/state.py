@@ -78,6 +78,9 @@ def _bindable(port: int) -> bool:
     return True
 
 
+_HANDED_OUT: set[int] = set()
+
+
 def free_port() -> int:
     """A port that is free on 127.0.0.1 right now, picked at random below the ephemeral range: a port the
     kernel hands out (bind to 0) can be taken by any outgoing connection before its user binds it, one from
@@ -86,7 +89,9 @@ def free_port() -> int:
     if span is not None:
         for _ in range(100):
             port = random.randint(*span)  # noqa: S311 - spreading picks, not a secret
-            if _bindable(port):
+            # never the same port twice in one process: callers pick several before binding any
+            if port not in _HANDED_OUT and _bindable(port):
+                _HANDED_OUT.add(port)
                 return port
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
