@@ -25,6 +25,7 @@ __all__ = [
     "line_for",
     "line_index",
     "strip_tags",
+    "yaml_syntax_error",
 ]
 
 Loc = tuple[int | str, ...]
@@ -146,3 +147,10 @@ def errors_with_lines(
         msg = err["msg"] + (f" (fix: {fix})" if fix else "")
         out.append((line_for(index, loc), key_path(loc), msg))
     return out
+
+
+def yaml_syntax_error(exc: BaseException) -> tuple[int | None, str]:
+    """(1-based line or None, ``not valid YAML: <problem>``) of a :class:`yaml.YAMLError`."""
+    mark = getattr(exc, "problem_mark", None)
+    line = mark.line + 1 if mark is not None else None
+    return line, f"not valid YAML: {getattr(exc, 'problem', None) or exc}"

@@ -32,7 +32,14 @@ from dashboard.config import DashboardConfig
 from dashboard.reports.config import ReportsConfig
 from log_pipeline.config import LogsConfig
 from metrics_store.config import EmbeddedStoreConfig, StoreConfig
-from metrics_store.yaml_errors import FIXES, YamlProblem, errors_with_lines, line_for, line_index
+from metrics_store.yaml_errors import (
+    FIXES,
+    YamlProblem,
+    errors_with_lines,
+    line_for,
+    line_index,
+    yaml_syntax_error,
+)
 from platforms.config import PlatformConfig
 from remediation.config import RemediationConfig
 
@@ -292,10 +299,8 @@ def parse_config(text: str, filename: str = "<config>") -> ParamedicConfig:
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else None
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError([ConfigProblem(filename, line, "", f"not valid YAML: {problem}")]) from exc
+        line, message = yaml_syntax_error(exc)
+        raise ConfigError([ConfigProblem(filename, line, "", message)]) from exc
     if data is None:
         data = {}
     if not isinstance(data, dict):

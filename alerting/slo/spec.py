@@ -27,7 +27,15 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from metrics_store.promql import QueryParseError, parse
-from metrics_store.yaml_errors import Loc, YamlProblem, errors_with_lines, key_path, line_for, line_index
+from metrics_store.yaml_errors import (
+    Loc,
+    YamlProblem,
+    errors_with_lines,
+    key_path,
+    line_for,
+    line_index,
+    yaml_syntax_error,
+)
 
 __all__ = [
     "AlertingSpec",
@@ -269,10 +277,8 @@ def _yaml_data(text: str, filename: str) -> Any:
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else None
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise SloFileError([SloProblem(filename, line, "", f"not valid YAML: {problem}")]) from exc
+        line, message = yaml_syntax_error(exc)
+        raise SloFileError([SloProblem(filename, line, "", message)]) from exc
     if not isinstance(data, dict):
         raise SloFileError([SloProblem(filename, 1, "", "the top level must be a mapping {slos: [...]}")])
     return data

@@ -24,7 +24,15 @@ from pydantic import ValidationError
 
 from alerting.dispatch import MatcherError, parse_matcher
 from metrics_store.promql import QueryParseError, parse
-from metrics_store.yaml_errors import Loc, YamlProblem, errors_with_lines, key_path, line_for, line_index
+from metrics_store.yaml_errors import (
+    Loc,
+    YamlProblem,
+    errors_with_lines,
+    key_path,
+    line_for,
+    line_index,
+    yaml_syntax_error,
+)
 from remediation.actions import is_per_instance
 from remediation.base import RemediationError
 from remediation.config import Policy, PolicyFile
@@ -122,10 +130,8 @@ def parse_policy_file(text: str, filename: str = "<policies>") -> list[LoadedPol
     try:
         data: Any = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else None
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise PolicyError([PolicyProblem(filename, line, "", f"not valid YAML: {problem}")]) from exc
+        line, message = yaml_syntax_error(exc)
+        raise PolicyError([PolicyProblem(filename, line, "", message)]) from exc
     if not isinstance(data, dict):
         raise PolicyError(
             [PolicyProblem(filename, 1, "", "the top level must be a mapping {policies: [...]}")]
