@@ -48,14 +48,24 @@ async def _started(cfg: CollectorConfig, store: MemoryStore) -> ScrapeManager:
     return mgr
 
 
+APPENDED = "paramedic_scrape_samples_appended_total"
+
+
 async def test_samples_carry_target_labels_and_report_series(exporter: Exporter) -> None:
     store = MemoryStore()
     registry = CollectorRegistry()
     mgr = ScrapeManager(_config(exporter.address), store, None, registry=registry)
     await mgr.start()
     try:
+        # The samples land from the ingest thread before the loop records the scrape's metrics: wait for both.
         await eventually(
-            lambda: len(select(store, "up")) == 1 and len(select(store, "up")[0].values) >= 2, 5, "2 scrapes"
+            lambda: (
+                len(select(store, "up")) == 1
+                and len(select(store, "up")[0].values) >= 2
+                and (registry.get_sample_value(APPENDED, {"job": "node"}) or 0) >= 6
+            ),
+            5,
+            "2 scrapes recorded",
         )
     finally:
         await mgr.stop()
