@@ -12,6 +12,7 @@ was most of the collector's CPU. aiohttp exceptions become ours here, with the c
 from __future__ import annotations
 
 import asyncio
+import ssl
 from collections.abc import Callable
 
 import aiohttp
@@ -23,7 +24,9 @@ from collector.errors import (
     ScrapeParseError,
     ScrapeStatusError,
     ScrapeTimeoutError,
+    ScrapeTLSError,
 )
+from collector.http_client import ScrapeHTTP
 
 __all__ = ["ACCEPT_HEADER", "USER_AGENT", "fetch", "new_session", "scrape_headers"]
 
@@ -64,12 +67,29 @@ async def fetch(
     *,
     timeout_s: float,
     max_body_bytes: int,
+    http: ScrapeHTTP | None = None,
 ) -> tuple[bytes, str | None]:
-    """GET ``url``; the body (decompressed) and its Content-Type. Raises a ScrapeError subclass."""
+    """GET ``url``; the body (decompressed) and its Content-Type. Raises a ScrapeError subclass.
+    ``http``: the job's TLS, credentials and proxy (an OAuth2 token fetch counts against the deadline)."""
     try:
         async with asyncio.timeout(timeout_s):
-            async with session.get(url, headers=headers) as resp:
+            if http is None:
+                request = session.get(url, headers=headers)
+            else:
+                o = await http.options(headers, https=url.startswith("https:"))
+                request = session.get(
+                    url,
+                    headers=o.headers,
+                    ssl=o.ssl,
+                    server_hostname=o.server_hostname,
+                    proxy=o.proxy,
+                    proxy_headers=o.proxy_headers,
+                    allow_redirects=o.allow_redirects,
+                )
+            async with request as resp:
                 if resp.status != 200:
+                    if resp.status == 401 and http is not None:
+                        http.unauthorized()
                     raise ScrapeStatusError(f"server returned HTTP status {resp.status} {resp.reason or ''}")
                 rh = resp.headers
                 length = rh.get("Content-Length", "")
@@ -98,5 +118,55 @@ async def fetch(
         if isinstance(exc.__cause__, ContentEncodingError):  # bad gzip
             raise ScrapeParseError(f"cannot decode the response body: {exc.__cause__.message}") from exc
         raise ScrapeConnectError(f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__) from exc
+    except aiohttp.ClientSSLError as exc:  # handshake: untrusted or misnamed certificate, bad client cert
+        raise ScrapeTLSError(f"TLS handshake failed: {_ssl_reason(exc)}") from exc
     except (aiohttp.ClientError, OSError) as exc:
+        if _is_tls_alert(exc):
+            raise ScrapeTLSError(f"TLS handshake failed: {_ssl_reason(exc)}") from exc
         raise ScrapeConnectError(f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__) from exc
+
+
+def _ssl_cause(exc: BaseException) -> ssl.SSLError | None:
+    """The ssl module's error behind ``exc`` (aiohttp wraps it in various ways), if any."""
+    todo: list[BaseException] = [exc]
+    for _ in range(8):
+        if not todo:
+            return None
+        seen = todo.pop(0)
+        if isinstance(seen, ssl.SSLError) and hasattr(seen, "reason"):
+            return seen
+        for attr in ("certificate_error", "os_error"):
+            inner = getattr(seen, attr, None)
+            if isinstance(inner, BaseException) and inner is not seen:
+                todo.append(inner)
+        todo += [e for e in (seen.__cause__, seen.__context__) if e is not None]
+    return None
+
+
+def _is_tls_alert(exc: BaseException) -> bool:
+    """A TLS alert after the handshake (TLS 1.3 servers refuse a missing client certificate that way)."""
+    return _ssl_cause(exc) is not None
+
+
+_TLS_HINTS = {  # first match wins
+    "MISMATCH": "set tls_config.server_name to a name the target's certificate carries",
+    "CERTIFICATE_REQUIRED": "the target requires a client certificate: set tls_config.cert_file/key_file",
+    "CERTIFICATE_VERIFY_FAILED": "set tls_config.ca_file to the CA that signed the target's certificate",
+    "UNKNOWN_CA": "the target does not trust the client certificate's CA",
+    "BAD_CERTIFICATE": "the target refused the client certificate",
+}
+
+
+def _ssl_reason(exc: BaseException) -> str:
+    """What went wrong, as the TLS library names it, with a hint for the usual cases."""
+    cause = _ssl_cause(exc)
+    if cause is None:
+        text = str(exc)
+    else:
+        reason = getattr(cause, "reason", None) or str(cause)
+        verify = getattr(cause, "verify_message", None)
+        text = f"{reason}: {verify}" if verify else str(reason)
+    for marker, hint in _TLS_HINTS.items():
+        if marker in text.upper():
+            return f"{text} ({hint})"
+    return text

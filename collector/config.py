@@ -11,6 +11,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from collector.http_config import HTTPClientConfig
 from metrics_store.regex import RegexError, compile_anchored
 
 __all__ = [
@@ -21,6 +22,7 @@ __all__ = [
     "RelabelAction",
     "RelabelConfig",
     "ScrapeLimits",
+    "StaticGroup",
     "StaticJob",
 ]
 
@@ -83,7 +85,7 @@ class ScrapeLimits(BaseModel):
     label_value_length_limit: int | None = Field(None, ge=0)
 
 
-class _JobBase(ScrapeLimits):
+class _JobBase(ScrapeLimits, HTTPClientConfig):
     name: str = Field(min_length=1, description="The job label of every target in this job.")
     scheme: Literal["http", "https"] = "http"
     metrics_path: str = "/metrics"
@@ -91,14 +93,43 @@ class _JobBase(ScrapeLimits):
         False, description="false: target labels win, clashing exposed labels become exported_<name>."
     )
     honor_timestamps: bool = Field(True, description="Use timestamps the target exposes.")
+    params: dict[str, list[str]] = Field(
+        default_factory=dict, description="URL query parameters of every scrape (Prometheus' params)."
+    )
     relabel_configs: list[RelabelConfig] = Field(default_factory=list)
     metric_relabel_configs: list[RelabelConfig] = Field(default_factory=list)
+
+    @field_validator("params")
+    @classmethod
+    def _one_value(cls, v: dict[str, list[str]]) -> dict[str, list[str]]:
+        for name, values in v.items():
+            if len(values) != 1:
+                raise ValueError(f"{name}: exactly one value per parameter is supported")
+        return v
+
+
+class StaticGroup(BaseModel):
+    """One entry of Prometheus' ``static_configs``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    targets: list[str] = Field(default_factory=list, description="host:port of each target")
+    labels: dict[str, str] = Field(default_factory=dict)
 
 
 class StaticJob(_JobBase):
     type: Literal["static"] = "static"
-    targets: list[str] = Field(min_length=1, description="host:port of each target")
+    targets: list[str] = Field(default_factory=list, description="host:port of each target")
     labels: dict[str, str] = Field(default_factory=dict)
+    static_configs: list[StaticGroup] = Field(
+        default_factory=list, description="Further target groups, each with its labels (Prometheus' form)."
+    )
+
+    @model_validator(mode="after")
+    def _some_target(self) -> StaticJob:
+        if not self.targets and not any(g.targets for g in self.static_configs):
+            raise ValueError("needs at least one target (targets or static_configs[].targets)")
+        return self
 
 
 class FileJob(_JobBase):

@@ -9,6 +9,9 @@
     └── ScrapeError                one scrape failed; ``reason`` is the metric label (errors_total{reason})
         ├── ScrapeTimeoutError          the whole scrape exceeded timeout_s
         ├── ScrapeConnectError     connect refused/reset, protocol error (aiohttp error chained)
+        ├── ScrapeTLSError         TLS handshake failed (certificate not trusted, client certificate needed)
+        ├── ScrapeAuthError        no OAuth2 token (token_url unreachable or refused the client)
+        ├── ScrapeConfigError      a file of the job's http config is unreadable (CA, cert, secret file)
         ├── ScrapeStatusError       the target answered with a status other than 200
         ├── BodyTooLargeError           the (decompressed) body exceeded max_body_bytes
         ├── ScrapeParseError       the body is not valid exposition format (parser error chained)
@@ -22,11 +25,14 @@ __all__ = [
     "CollectorError",
     "DiscoveryError",
     "RelabelError",
+    "ScrapeAuthError",
+    "ScrapeConfigError",
     "ScrapeConnectError",
     "ScrapeError",
     "ScrapeLimitError",
     "ScrapeParseError",
     "ScrapeStatusError",
+    "ScrapeTLSError",
     "ScrapeTimeoutError",
     "TargetError",
 ]
@@ -60,6 +66,18 @@ class ScrapeTimeoutError(ScrapeError):
 
 class ScrapeConnectError(ScrapeError):
     reason = "connection"
+
+
+class ScrapeTLSError(ScrapeError):
+    reason = "tls"
+
+
+class ScrapeAuthError(ScrapeError):
+    reason = "oauth2"
+
+
+class ScrapeConfigError(ScrapeError):
+    reason = "http_config"
 
 
 class ScrapeStatusError(ScrapeError):

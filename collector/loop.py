@@ -37,6 +37,7 @@ from collector.settings import ScrapeSettings
 from collector.status import TargetStatus
 from collector.targets import Target
 from metrics_store.base import Appender, StoreError
+from metrics_store.redact import redact_text
 
 __all__ = ["ScrapeLoop"]
 
@@ -206,7 +207,12 @@ class ScrapeLoop:
             self._headers = (timeout_s, scrape_headers(timeout_s))
         try:
             body, ctype = await fetch(
-                self._client, t.url, self._headers[1], timeout_s=timeout_s, max_body_bytes=s.max_body_bytes
+                self._client,
+                t.url,
+                self._headers[1],
+                timeout_s=timeout_s,
+                max_body_bytes=s.max_body_bytes,
+                http=s.http,
             )
             result = await self._in_thread(self._parse_and_ingest, body, ctype, ts_ms, started)
         except ScrapeError as exc:
@@ -250,7 +256,7 @@ class ScrapeLoop:
             return
         if error is None:
             error = ScrapeError("scrape produced no result")
-        self._health, self._last_error = "down", str(error)
+        self._health, self._last_error = "down", redact_text(str(error))
         m.scrapes.labels(job, "failure").inc()
         m.errors.labels(job, error.reason).inc()
         if self._logged_state != error.reason:

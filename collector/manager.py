@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +29,8 @@ from collector.config import CollectorConfig, FileJob, PlatformJob, StaticJob
 from collector.discovery import TargetGroup, discoverer_for
 from collector.errors import DiscoveryError, RelabelError
 from collector.exposition import FamilyMeta
+from collector.http_client import ScrapeHTTP
+from collector.http_config import HTTPClientConfig
 from collector.loop import ScrapeLoop
 from collector.relabel import CompiledRule, compile_rules
 from collector.settings import ScrapeSettings, job_settings
@@ -42,7 +44,10 @@ __all__ = ["ScrapeManager"]
 log = logging.getLogger("collector")
 Job = StaticJob | FileJob | PlatformJob
 
-_DISCOVERY_FIELDS = ("type", "targets", "labels", "files", "refresh_interval_s")
+_DISCOVERY_FIELDS = ("type", "targets", "labels", "static_configs", "files", "refresh_interval_s")
+
+
+_DEFAULT_HTTP_KEY = HTTPClientConfig().http_key()
 
 
 def _discovery_key(job: Job) -> tuple[object, ...]:
@@ -96,6 +101,7 @@ class ScrapeManager:
         self._jobs: dict[str, _JobState] = {}
         self._stopping: set[asyncio.Task[None]] = set()
         self._clients: dict[ScrapeLoop, aiohttp.ClientSession] = {}
+        self._http: dict[str, ScrapeHTTP] = {}  # one per distinct http config (TLS, credentials, proxy)
         self._executor: ThreadPoolExecutor | None = None
         self._running = False
 
@@ -123,6 +129,8 @@ class ScrapeManager:
         self._jobs.clear()
         await asyncio.gather(*(c.close() for c in self._clients.values()), return_exceptions=True)
         self._clients.clear()
+        await asyncio.gather(*(h.close() for h in self._http.values()), return_exceptions=True)
+        self._http.clear()
         if self._executor is not None:
             self._executor.shutdown(wait=True)
 
@@ -137,10 +145,11 @@ class ScrapeManager:
         for name in list(self._jobs):
             if name not in wanted:
                 self._remove_job(name)
+        self._prune_http(wanted.values())
         for name, job in wanted.items():
             try:
                 rules = compile_rules(job.relabel_configs)
-                settings = job_settings(config, job)
+                settings = job_settings(config, job, self._http_for(job))
             except RelabelError as exc:
                 log.error("job %s: not (re)configured: %s", name, exc)
                 continue
@@ -157,6 +166,24 @@ class ScrapeManager:
             else:
                 state.config, state.settings, state.rules = job, settings, rules
                 self._sync(state)
+
+    def _http_for(self, job: Job) -> ScrapeHTTP | None:
+        """The shared :class:`ScrapeHTTP` of ``job``'s http settings; None when they are the defaults."""
+        key = job.http_key()
+        if key == _DEFAULT_HTTP_KEY:
+            return None
+        http = self._http.get(key)
+        if http is None:
+            http = self._http[key] = ScrapeHTTP(job, self._base_dir)
+        return http
+
+    def _prune_http(self, jobs: Iterable[Job]) -> None:
+        """Forget the http clients no job uses any more (their token sessions are closed)."""
+        keep = {job.http_key() for job in jobs}
+        for key in [k for k in self._http if k not in keep]:
+            task = asyncio.get_running_loop().create_task(self._http.pop(key).close())
+            self._stopping.add(task)
+            task.add_done_callback(self._stopping.discard)
 
     def _start_discovery(self, state: _JobState) -> None:
         name = state.config.name
@@ -218,6 +245,7 @@ class ScrapeManager:
             metrics_path=job.metrics_path,
             interval_s=s.interval_s,
             timeout_s=s.timeout_s,
+            params=job.params,
         )
         for err in errors:
             log.error("%s", err)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from collector.config import CollectorConfig, FileJob, PlatformJob, StaticJob
+from collector.http_client import ScrapeHTTP
 from collector.relabel import CompiledRule, compile_rules
 
 __all__ = ["ScrapeSettings", "job_settings"]
@@ -25,13 +26,18 @@ class ScrapeSettings:
     honor_labels: bool
     honor_timestamps: bool
     metric_relabel: tuple[CompiledRule, ...]
+    http: ScrapeHTTP | None = (
+        None  # TLS, credentials, proxy; None: plain defaults (shared per distinct config)
+    )
 
 
 def _pick(job_value: float | None, default: float) -> float:
     return default if job_value is None else job_value
 
 
-def job_settings(cfg: CollectorConfig, job: StaticJob | FileJob | PlatformJob) -> ScrapeSettings:
+def job_settings(
+    cfg: CollectorConfig, job: StaticJob | FileJob | PlatformJob, http: ScrapeHTTP | None = None
+) -> ScrapeSettings:
     interval = _pick(job.interval_s, cfg.interval_s)
     return ScrapeSettings(
         job=job.name,
@@ -45,4 +51,5 @@ def job_settings(cfg: CollectorConfig, job: StaticJob | FileJob | PlatformJob) -
         honor_labels=job.honor_labels,
         honor_timestamps=job.honor_timestamps,
         metric_relabel=compile_rules(job.metric_relabel_configs),
+        http=http,
     )

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
@@ -124,9 +124,12 @@ def build_targets(
     metrics_path: str,
     interval_s: float,
     timeout_s: float,
+    params: Mapping[str, Sequence[str]] | None = None,
 ) -> tuple[list[Target], list[DroppedTarget], list[TargetError]]:
-    """Targets of one job. Duplicates (same URL and labels) are merged; bad targets are returned as errors."""
+    """Targets of one job. Duplicates (same URL and labels) are merged; bad targets are returned as errors.
+    ``params`` (the job's URL parameters) become ``__param_<name>`` defaults, as in Prometheus."""
     defaults = {
+        **{f"__param_{name}": values[0] for name, values in (params or {}).items() if values},
         "job": job,
         "__scheme__": scheme,
         "__metrics_path__": metrics_path,
