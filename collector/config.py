@@ -43,6 +43,14 @@ class RelabelConfig(BaseModel):
     target_label: str | None = None
     replacement: str = "$1"
 
+    @field_validator("regex", "replacement", "separator", mode="before")
+    @classmethod
+    def _scalar_as_text(cls, value: object) -> object:
+        """``regex: 1`` in YAML is the number 1; Prometheus reads every scalar here as text."""
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return str(value)
+        return value
+
     @field_validator("regex")
     @classmethod
     def _regex_compiles(cls, value: str) -> str:
@@ -163,6 +171,12 @@ class CollectorConfig(BaseModel):
     label_name_length_limit: int = Field(0, ge=0)
     label_value_length_limit: int = Field(0, ge=0)
     jobs: list[JobConfig] = Field(default_factory=list)
+    prometheus_config: str | None = Field(
+        None,
+        min_length=1,
+        description="A Prometheus prometheus.yml (relative to this file's folder) whose scrape_configs are "
+        "scraped too, read unchanged; keys Paramedic does not support are named at load.",
+    )
 
     @field_validator("jobs")
     @classmethod

@@ -10,6 +10,8 @@ line, the key path and what to do::
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 from ipaddress import IPv4Network, IPv6Network
 from pathlib import Path
 from typing import Literal
@@ -28,6 +30,7 @@ from pydantic import (
 
 from alerting.config import AlertingConfig, RulesConfig
 from collector.config import CollectorConfig
+from collector.promconfig import load_prometheus_config
 from dashboard.config import DashboardConfig
 from dashboard.reports.config import ReportsConfig
 from log_pipeline.config import LogsConfig
@@ -36,6 +39,7 @@ from metrics_store.yaml_errors import (
     FIXES,
     YamlProblem,
     errors_with_lines,
+    key_path,
     line_for,
     line_index,
     yaml_syntax_error,
@@ -53,9 +57,12 @@ __all__ = [
     "ServerConfig",
     "UaaConfig",
     "load_config",
+    "load_config_report",
     "parse_config",
 ]
 
+
+log = logging.getLogger("paramedic.config")
 
 _LOOPBACK_NETWORKS: list[IPv4Network | IPv6Network] = [IPv4Network("127.0.0.1/32"), IPv6Network("::1/128")]
 
@@ -340,10 +347,48 @@ def _check_reports(config: ParamedicConfig, text: str, filename: str) -> None:
 
 
 def load_config(path: Path) -> ParamedicConfig:
+    """Load and validate ``path`` (and the Prometheus file ``collector.prometheus_config`` names); keys that
+    file has and Paramedic ignores are logged as warnings."""
+    config, warnings = load_config_report(path)
+    for warning in warnings:
+        log.warning("%s", warning)
+    return config
+
+
+def load_config_report(path: Path) -> tuple[ParamedicConfig, list[ConfigProblem]]:
+    """:func:`load_config` that returns the warnings instead of logging them."""
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError([ConfigProblem(str(path), None, "", f"cannot read: {exc.strerror}")]) from exc
     except UnicodeDecodeError as exc:
         raise ConfigError([ConfigProblem(str(path), None, "", f"not UTF-8 text: {exc.reason}")]) from exc
-    return parse_config(text, str(path))
+    config = parse_config(text, str(path))
+    return _with_prometheus_jobs(config, path, text)
+
+
+def _with_prometheus_jobs(
+    config: ParamedicConfig, path: Path, text: str
+) -> tuple[ParamedicConfig, list[ConfigProblem]]:
+    """Append the scrape jobs of ``collector.prometheus_config`` (its problems refuse the config)."""
+    rel = config.collector.prometheus_config
+    if rel is None:
+        return config, []
+    prom = load_prometheus_config(path.parent / rel)
+    key = ("collector", "prometheus_config")
+    where = ConfigProblem(str(path), line_for(line_index(text), key), key_path(key), "")
+    problems = list(prom.problems)
+    taken = {job.name for job in config.collector.jobs}
+    for job in prom.config.jobs:
+        if job.name in taken:
+            problems.append(
+                dataclasses.replace(
+                    where, message=f"job {job.name!r} is also in collector.jobs (fix: rename one)"
+                )
+            )
+    if problems:
+        head = dataclasses.replace(where, message=f"{rel}: {len(problems)} problem(s), listed below")
+        raise ConfigError([head, *problems])
+    jobs = [*config.collector.jobs, *prom.config.jobs]
+    collector = config.collector.model_copy(update={"jobs": jobs})
+    return config.model_copy(update={"collector": collector}), prom.ignored

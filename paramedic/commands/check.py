@@ -12,21 +12,29 @@ import typer
 from collector.exposition import OPENMETRICS_CONTENT_TYPE, ExpositionParser, ParseError, series_labels
 from metrics_store.model import METRIC_NAME, metric_name
 from metrics_store.redact import redact_text
-from paramedic.config import ConfigError, load_config
+from paramedic.config_check import check_config_file
 
 app = typer.Typer(help="Validate configuration and inputs.", no_args_is_help=True)
 
 
 @app.command("config")
-def check_config(file: Path = typer.Argument(..., help="paramedic.yaml to validate")) -> None:
-    """Validate FILE; print every problem as file:line: key: message (fix) and exit 1 if any."""
-    try:
-        load_config(file)
-    except ConfigError as exc:
-        for problem in exc.problems:
-            typer.echo(redact_text(str(problem)), err=True)
-        raise typer.Exit(1) from None
-    typer.echo(f"{file}: OK")
+def check_config(
+    file: Path = typer.Argument(..., help="paramedic.yaml, or a Prometheus prometheus.yml, to validate"),
+) -> None:
+    """Validate FILE; print every problem as file:line: key: message (fix) and exit 1 if any. A Prometheus
+    prometheus.yml is read as collector.prometheus_config reads it: each key Paramedic does not support is
+    named with its path (a warning when ignoring it changes nothing that is scraped)."""
+    report = check_config_file(file)
+    for warning in report.warnings:
+        typer.echo(f"warning: {redact_text(str(warning))}", err=True)
+    for problem in report.problems:
+        typer.echo(redact_text(str(problem)), err=True)
+    if report.problems:
+        raise typer.Exit(1)
+    if report.kind == "prometheus":
+        typer.echo(f"{file}: OK (Prometheus config: {report.jobs} scrape job(s))")
+    else:
+        typer.echo(f"{file}: OK")
 
 
 def _json_value(value: float) -> float | str:
