@@ -22,7 +22,7 @@ class ScrapeMetrics:
         )
         self.errors = Counter(
             "paramedic_scrape_errors",
-            "Failed scrapes by reason (timeout, connection, http_status, "
+            "Failed scrapes by reason (timeout, connection, tls, oauth2, http_config, http_status, "
             "body_too_large, parse, sample_limit, label_limit, append, ...).",
             ["job", "reason"],
             registry=registry,
@@ -61,6 +61,12 @@ class ScrapeMetrics:
         )
         self.targets = Gauge(
             "paramedic_scrape_targets", "Active scrape targets per job.", ["job"], registry=registry
+        )
+        self.oauth2_tokens = Counter(
+            "paramedic_scrape_oauth2_token_requests",
+            "OAuth2 client-credentials token requests of scrape jobs, by result (success/failure).",
+            ["result"],
+            registry=registry,
         )
         self.discovery_errors = Counter(
             "paramedic_scrape_discovery_errors",

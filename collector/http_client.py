@@ -20,6 +20,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 import aiohttp
+from prometheus_client import Counter
 
 from collector.errors import ScrapeConfigError
 from collector.http_config import HTTPClientConfig, TLSConfig
@@ -157,7 +158,9 @@ class ScrapeHTTP:
         base_dir: Path,
         *,
         clock: Callable[[], float] = time.monotonic,
+        token_requests: Counter | None = None,
     ) -> None:
+        """``token_requests``: counter (label ``result``) of OAuth2 token requests."""
         self.config = cfg
         self._clock = clock
         self._tls = _TLS(cfg.tls_config, base_dir, "tls_config", clock) if cfg.tls_config else None
@@ -189,6 +192,7 @@ class ScrapeHTTP:
                 tls=token_tls.context if token_tls else None,
                 proxy=(self._proxy, self._proxy_headers),
                 clock=clock,
+                requests=token_requests,
             )
 
     def _authorization(self) -> str | None:

@@ -174,7 +174,8 @@ class ScrapeManager:
             return None
         http = self._http.get(key)
         if http is None:
-            http = self._http[key] = ScrapeHTTP(job, self._base_dir)
+            http = ScrapeHTTP(job, self._base_dir, token_requests=self._metrics.oauth2_tokens)
+            self._http[key] = http
         return http
 
     def _prune_http(self, jobs: Iterable[Job]) -> None:

@@ -20,6 +20,7 @@ from urllib.parse import quote
 
 import aiohttp
 import orjson
+from prometheus_client import Counter
 
 from collector.errors import ScrapeAuthError
 from collector.http_config import OAuth2
@@ -55,8 +56,11 @@ class TokenSource:
         tls: Callable[[], Awaitable[ssl.SSLContext]] | None,
         proxy: tuple[str | None, dict[str, str] | None],
         clock: Callable[[], float] = time.monotonic,
+        requests: Counter | None = None,
     ) -> None:
+        """``requests``: a counter with a ``result`` label (success/failure) for every token request."""
         self._cfg = cfg
+        self._requests = requests
         self._secret_file = secret_file
         self._tls = tls
         self._proxy, self._proxy_headers = proxy
@@ -65,7 +69,6 @@ class TokenSource:
         self._valid_until = float("-inf")
         self._lock: asyncio.Lock | None = None
         self._session: aiohttp.ClientSession | None = None
-        self.fetches = 0  # tokens fetched (successful answers), for tests and debugging
 
     def forget(self) -> None:
         self._token, self._valid_until = "", float("-inf")
@@ -86,7 +89,15 @@ class TokenSource:
         async with self._lock:
             if self._token and self._clock() < self._valid_until:
                 return self._token  # another scrape fetched it meanwhile
-            return await self._fetch(secret)
+            try:
+                token = await self._fetch(secret)
+            except ScrapeAuthError:
+                if self._requests is not None:
+                    self._requests.labels("failure").inc()
+                raise
+            if self._requests is not None:
+                self._requests.labels("success").inc()
+            return token
 
     async def _fetch(self, secret: str) -> str:
         cfg = self._cfg
@@ -134,7 +145,6 @@ class TokenSource:
         )
         self._token = token
         self._valid_until = started + lifetime - min(10.0, lifetime / 10)
-        self.fetches += 1
         return token
 
     async def close(self) -> None:

@@ -26,6 +26,7 @@ from prometheus_client import CollectorRegistry
 
 from collector.config import CollectorConfig, StaticJob
 from collector.manager import ScrapeManager
+from collector.promconfig import load_prometheus_config
 from collector.status import TargetStatus
 from metrics_store.memory import MemoryStore
 from platforms.cf_sim.accounts import Accounts, Client
@@ -187,7 +188,22 @@ def _jobs(ports: dict[str, int], uaa_url: str, s: dict[str, str]) -> list[Static
 
 
 async def _scenario(d: Path, ports: dict[str, int], uaa_url: str, s: dict[str, str], run: Run) -> None:
-    cfg = CollectorConfig(jobs=_jobs(ports, uaa_url, s), timeout_s=2)
+    # The same mTLS scrape written as Prometheus would have it, read through collector.promconfig
+    # (file paths relative to the Prometheus file's folder).
+    (d / "prom").mkdir()
+    (d / "prom" / "prometheus.yml").write_text(
+        f"""global: {{scrape_interval: 500ms}}
+scrape_configs:
+  - job_name: prom-file-mtls
+    scheme: https
+    tls_config: {{ca_file: ../ca.pem, cert_file: ../client.crt, key_file: ../client.key,
+                 server_name: metrics.internal}}
+    static_configs: [{{targets: ["127.0.0.1:{ports["mtls"]}"]}}]
+"""
+    )
+    prom = load_prometheus_config(d / "prom" / "prometheus.yml")
+    assert prom.problems == []
+    cfg = CollectorConfig(jobs=[*_jobs(ports, uaa_url, s), *prom.config.jobs], timeout_s=2)
     mgr = ScrapeManager(cfg, run.store, None, registry=run.registry, base_dir=d)
     await mgr.start()
     try:
@@ -277,11 +293,12 @@ def _up(run: Run, job: str) -> list[float]:
     return [float(v) for v in series[0].values]
 
 
-def test_mtls_scrape_with_the_client_certificate_lands_haproxy_samples(run: Run) -> None:
-    assert run.statuses["mtls"].health == "up", run.statuses["mtls"].last_error
-    assert _up(run, "mtls")[-1] == 1
-    assert select(run.store, "haproxy_process_uptime_seconds", job="mtls")  # HAProxy's own metrics
-    scraped = select(run.store, "scrape_samples_scraped", job="mtls")[0].values
+@pytest.mark.parametrize("job", ["mtls", "prom-file-mtls"])
+def test_mtls_scrape_with_the_client_certificate_lands_haproxy_samples(run: Run, job: str) -> None:
+    assert run.statuses[job].health == "up", run.statuses[job].last_error
+    assert _up(run, job)[-1] == 1
+    assert select(run.store, "haproxy_process_uptime_seconds", job=job)  # HAProxy's own metrics
+    scraped = select(run.store, "scrape_samples_scraped", job=job)[0].values
     assert scraped[-1] > 10
 
 
@@ -340,6 +357,10 @@ def test_oauth2_client_credentials_token_is_cached_until_it_expires(run: Run) ->
         "paramedic_scrape_errors_total", {"job": "oauth2-bad-secret", "reason": "oauth2"}
     )
     assert errors is not None and errors >= 1
+    requests = "paramedic_scrape_oauth2_token_requests_total"
+    succeeded = run.registry.get_sample_value(requests, {"result": "success"}) or 0
+    assert issued - 1 <= succeeded <= issued  # one per UAA token (the last may be cut off by the stop)
+    assert (run.registry.get_sample_value(requests, {"result": "failure"}) or 0) >= 1
 
 
 def test_proxy_url_reaches_a_target_only_the_proxy_can_reach(run: Run) -> None:
