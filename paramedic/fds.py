@@ -65,7 +65,11 @@ def raise_nofile_limit() -> int:
 
 
 def _static_targets(config: ParamedicConfig) -> int:
-    return sum(len(job.targets) for job in config.collector.jobs if isinstance(job, StaticJob))
+    return sum(
+        len(job.targets) + sum(len(group.targets) for group in job.static_configs)
+        for job in config.collector.jobs
+        if isinstance(job, StaticJob)
+    )
 
 
 def fit_log_listeners(config: ParamedicConfig, nofile: int) -> tuple[ParamedicConfig, str | None]:
