@@ -136,7 +136,7 @@ class RequestOptions:
     allow_redirects: bool
 
 
-def _split_proxy(url: str) -> tuple[str, dict[str, str] | None]:
+def _split_proxy(url: str) -> tuple[str | None, dict[str, str] | None]:
     """The proxy URL without userinfo (so it can never reach an error message) and its credentials."""
     parts = urlsplit(url)
     if parts.username is None:
@@ -190,7 +190,7 @@ class ScrapeHTTP:
                 o,
                 secret,
                 tls=token_tls.context if token_tls else None,
-                proxy=(self._proxy, self._proxy_headers),
+                proxy=_split_proxy(o.proxy_url.get_secret_value()) if o.proxy_url else (None, None),
                 clock=clock,
                 requests=token_requests,
             )

@@ -91,8 +91,17 @@ def _http_url(value: str, what: str) -> str:
     return value
 
 
+def _check_proxy(v: SecretStr | None) -> SecretStr | None:
+    if v is not None and urlsplit(v.get_secret_value()).scheme != "http":
+        raise ValueError("must be an http:// URL (the proxy itself is spoken to in plain HTTP)")
+    if v is not None and not urlsplit(v.get_secret_value()).hostname:
+        raise ValueError("must name the proxy's host")
+    return v
+
+
 class OAuth2(BaseModel):
-    """OAuth 2.0 client credentials: a token from ``token_url``, kept until it expires."""
+    """OAuth 2.0 client credentials: a token from ``token_url``, kept until it expires. As in Prometheus, the
+    token request has its own ``tls_config`` and ``proxy_url`` (the job's are for the scrape)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -103,11 +112,17 @@ class OAuth2(BaseModel):
     scopes: list[str] = Field(default_factory=list)
     endpoint_params: dict[str, str] = Field(default_factory=dict)
     tls_config: TLSConfig | None = Field(None, description="TLS towards token_url.")
+    proxy_url: SecretStr | None = Field(None, description="http:// proxy towards token_url.")
 
     @field_validator("token_url")
     @classmethod
     def _url(cls, v: str) -> str:
         return _http_url(v, "token_url")
+
+    @field_validator("proxy_url")
+    @classmethod
+    def _proxy(cls, v: SecretStr | None) -> SecretStr | None:
+        return _check_proxy(v)
 
     @model_validator(mode="after")
     def _secret(self) -> OAuth2:
@@ -136,11 +151,7 @@ class HTTPClientConfig(BaseModel):
     @field_validator("proxy_url")
     @classmethod
     def _proxy(cls, v: SecretStr | None) -> SecretStr | None:
-        if v is not None and urlsplit(v.get_secret_value()).scheme != "http":
-            raise ValueError("must be an http:// URL (the proxy itself is spoken to in plain HTTP)")
-        if v is not None and not urlsplit(v.get_secret_value()).hostname:
-            raise ValueError("must name the proxy's host")
-        return v
+        return _check_proxy(v)
 
     @model_validator(mode="after")
     def _one_auth(self) -> HTTPClientConfig:

@@ -111,16 +111,21 @@ class TokenSource:
                 trust_env=False,
                 timeout=aiohttp.ClientTimeout(total=None),
             )
+        headers = {"Accept": "application/json", "Authorization": auth}
+        proxy_headers = self._proxy_headers
+        if proxy_headers is not None and not cfg.token_url.startswith("https:"):
+            headers.update(proxy_headers)  # plain http: the proxy reads it from the request itself
+            proxy_headers = None
         started = self._clock()
         where = f"oauth2: token_url {cfg.token_url}"
         try:
             async with self._session.post(
                 cfg.token_url,
                 data=form,
-                headers={"Accept": "application/json", "Authorization": auth},
+                headers=headers,
                 ssl=await self._tls() if self._tls is not None else True,
                 proxy=self._proxy,
-                proxy_headers=self._proxy_headers,
+                proxy_headers=proxy_headers,
             ) as resp:
                 body = await resp.content.read(MAX_TOKEN_RESPONSE_BYTES + 1)
                 status = resp.status

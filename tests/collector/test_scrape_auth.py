@@ -40,7 +40,7 @@ from tests.support.servers import free_port, require_binary, running
 
 pytestmark = pytest.mark.integration
 
-TOKEN_TTL_S = 3.0  # UAA's token lifetime: short, so the run sees a token expire and be replaced
+TOKEN_TTL_S = 4.0  # UAA's token lifetime: short, so the run sees a token expire and be replaced
 
 
 def _uaa_signing_key(folder: Path) -> tuple[RSAKey, Path]:
@@ -112,6 +112,13 @@ frontend proxy
   default_backend behind_proxy
 backend behind_proxy
   server plain 127.0.0.1:{ports["plain"]}
+frontend uaaproxy
+  bind 127.0.0.1:{ports["uaaproxy"]}
+  http-request deny deny_status 407 unless {{ req.hdr(proxy-authorization) -m str "Basic {proxy_auth}" }}
+  http-request set-uri %[pathq]
+  default_backend uaa
+backend uaa
+  server uaa 127.0.0.1:{ports["uaa"]}
 frontend plain
   bind 127.0.0.1:{ports["plain"]}
   http-request deny deny_status 400 unless {{ req.hdr(host) -m str 127.0.0.1:{ports["unreachable"]} }}
@@ -163,6 +170,16 @@ def _jobs(ports: dict[str, int], uaa_url: str, s: dict[str, str]) -> list[Static
         {"name": "bearer-file", "port": "bearer", "authorization": {"credentials_file": "bearer-token"}},
         {"name": "bearer-wrong", "port": "bearer", "authorization": {"credentials": "not-the-token"}},
         {"name": "oauth2", "port": "oauth", "oauth2": {**oauth, "client_secret_file": "oauth-secret"}},
+        {
+            "name": "oauth2-via-proxy",  # the token request goes through its own proxy_url, as in Prometheus
+            "port": "oauth",
+            "oauth2": {
+                **oauth,
+                "client_secret_file": "oauth-secret",
+                "token_url": f"http://127.0.0.1:{ports['unreachable']}/oauth/token",
+                "proxy_url": f"http://proxyuser:{s['proxy']}@127.0.0.1:{ports['uaaproxy']}",
+            },
+        },
         {"name": "oauth2-forged", "port": "oauth", "authorization": {"credentials": s["forged_jwt"]}},
         {
             "name": "oauth2-bad-secret",
@@ -183,8 +200,19 @@ def _jobs(ports: dict[str, int], uaa_url: str, s: dict[str, str]) -> list[Static
     out = []
     for row in rows:
         port = ports[str(row.pop("port"))]
-        out.append(StaticJob.model_validate({**row, "targets": [f"127.0.0.1:{port}"], "interval_s": 0.5}))
+        out.append(StaticJob.model_validate({**row, "targets": [f"127.0.0.1:{port}"], "interval_s": 1.0}))
     return out
+
+
+UP_JOBS = {"mtls", "prom-file-mtls", "basic", "bearer", "bearer-file", "oauth2", "oauth2-via-proxy", "proxy"}
+
+
+def _settled(statuses: dict[str, TargetStatus]) -> bool:
+    """Every job in the state its case expects, none of them by a timeout (CI machines are busy)."""
+    return all(
+        t.health == ("up" if job in UP_JOBS else "down") and not t.last_error.startswith("scrape timed out")
+        for job, t in statuses.items()
+    )
 
 
 async def _scenario(d: Path, ports: dict[str, int], uaa_url: str, s: dict[str, str], run: Run) -> None:
@@ -192,7 +220,7 @@ async def _scenario(d: Path, ports: dict[str, int], uaa_url: str, s: dict[str, s
     # (file paths relative to the Prometheus file's folder).
     (d / "prom").mkdir()
     (d / "prom" / "prometheus.yml").write_text(
-        f"""global: {{scrape_interval: 500ms}}
+        f"""global: {{scrape_interval: 1s}}
 scrape_configs:
   - job_name: prom-file-mtls
     scheme: https
@@ -224,10 +252,12 @@ scrape_configs:
             issued = tokens.get_sample_value(
                 "paramedic_cfsim_tokens_issued_total", {"grant": "client_credentials"}
             )
-            if by_job()["basic"].health == "up" and (issued or 0) >= 2:
+            if by_job()["basic"].health == "up" and (issued or 0) >= 4:
                 run.basic_recovered = True
                 break
             await asyncio.sleep(0.05)
+        while time.monotonic() < deadline and not _settled(by_job()):
+            await asyncio.sleep(0.05)  # a scrape that timed out on this shared machine is retried
         run.statuses = by_job()
     finally:
         await mgr.stop()
@@ -266,8 +296,9 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
     served = ServedApp("uaa", uaa_app(uaa, sim_metrics(uaa_registry)), sock)
     served.start()
 
-    names = ("mtls", "basic", "bearer", "oauth", "proxy", "plain", "unreachable", "stats")
+    names = ("mtls", "basic", "bearer", "oauth", "proxy", "uaaproxy", "plain", "unreachable")
     ports = {n: free_port() for n in names}
+    ports["uaa"] = int(sock.getsockname()[1])
     (d / "haproxy.cfg").write_text(_haproxy_config(d, ports, d / "ca.pem", uaa_cert, s))
     logs = _Capture()
     logging.getLogger("collector").addHandler(logs)
@@ -342,12 +373,16 @@ def test_oauth2_client_credentials_token_is_cached_until_it_expires(run: Run) ->
     issued = run.uaa_registry.get_sample_value(
         "paramedic_cfsim_tokens_issued_total", {"grant": "client_credentials"}
     )
-    scrapes = run.registry.get_sample_value(
-        "paramedic_scrape_scrapes_total", {"job": "oauth2", "result": "success"}
+    scrapes = sum(
+        run.registry.get_sample_value("paramedic_scrape_scrapes_total", {"job": job, "result": "success"})
+        or 0
+        for job in ("oauth2", "oauth2-via-proxy")  # two configs, two token sources
     )
-    assert issued is not None and scrapes is not None
-    assert issued >= 2  # the first token expired and a new one was fetched
-    assert scrapes >= 2 * issued  # ...but not one token per scrape (lifetime 3 s, interval 0.5 s)
+    assert issued is not None
+    assert issued >= 4  # each job's first token expired and a new one was fetched
+    assert scrapes >= issued + 2  # ...but not one per scrape (that would make issued >= scrapes)
+    via_proxy = run.statuses["oauth2-via-proxy"]
+    assert via_proxy.health == "up", via_proxy.last_error
     forged = run.statuses["oauth2-forged"]  # HAProxy checks the signature: a token UAA did not sign fails
     assert forged.health == "down" and "HTTP status 401" in forged.last_error, forged.last_error
     bad = run.statuses["oauth2-bad-secret"]
