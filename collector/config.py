@@ -148,6 +148,9 @@ class FileJob(_JobBase):
         "config file's folder)",
     )
     refresh_interval_s: float = Field(30, gt=0)
+    static_configs: list[StaticGroup] = Field(
+        default_factory=list, description="Fixed target groups scraped beside the files' (Prometheus' form)."
+    )
 
 
 class PlatformJob(_JobBase):

@@ -211,10 +211,6 @@ class _Reader:
         self, loc: Loc, src: dict[str, Any], out: dict[str, Any], renamed: dict[str, str]
     ) -> dict[str, Any] | None:
         static, files = src.get("static_configs"), src.get("file_sd_configs")
-        if static and files:
-            msg = "static_configs and file_sd_configs in one job: not supported (fix: split it into two jobs)"
-            self.problem((*loc, "file_sd_configs"), msg)
-            return None
         if files:
             if not isinstance(files, list) or not all(isinstance(f, dict) for f in files):
                 self.problem((*loc, "file_sd_configs"), "must be a list of mappings")
@@ -229,7 +225,8 @@ class _Reader:
                 except ValueError as exc:
                     self.problem((*loc, "file_sd_configs", j, "refresh_interval"), str(exc))
             renamed["files"] = "file_sd_configs"
-            return {**out, "type": "file", "files": paths, "refresh_interval_s": refresh}
+            job = {**out, "type": "file", "files": paths, "refresh_interval_s": refresh}
+            return {**job, "static_configs": static} if static else job
         if not static:  # nothing Paramedic can discover: validate the rest, keep no job
             if not any(k.endswith("_sd_configs") for k in src):
                 self.ignore(loc, "no static_configs or file_sd_configs", "a job without targets")

@@ -12,7 +12,7 @@ from collector.config import FileJob, PlatformJob, StaticJob
 from collector.discovery.base import Discoverer, Publish, TargetGroup
 from collector.discovery.file import FileDiscoverer, parse_file_sd
 from collector.discovery.platform import PlatformDiscoverer, target_labels_from_url
-from collector.discovery.static import StaticDiscoverer
+from collector.discovery.static import StaticDiscoverer, WithStaticGroups, static_groups
 from collector.errors import DiscoveryError
 from platforms.base import Platform
 
@@ -43,7 +43,10 @@ def _file(
 ) -> Discoverer:
     if not isinstance(job, FileJob):
         raise TypeError(job)
-    return FileDiscoverer(job.files, job.refresh_interval_s, base_dir=base_dir, on_error=on_error)
+    files = FileDiscoverer(job.files, job.refresh_interval_s, base_dir=base_dir, on_error=on_error)
+    if job.static_configs:
+        return WithStaticGroups(files, static_groups(job.name, job.static_configs))
+    return files
 
 
 def _platform(

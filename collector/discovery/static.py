@@ -2,10 +2,22 @@
 
 from __future__ import annotations
 
-from collector.config import StaticJob
-from collector.discovery.base import Publish, TargetGroup
+from collector.config import StaticGroup, StaticJob
+from collector.discovery.base import Discoverer, Publish, TargetGroup
 
-__all__ = ["StaticDiscoverer"]
+__all__ = ["StaticDiscoverer", "WithStaticGroups", "static_groups"]
+
+
+def static_groups(job_name: str, static_configs: list[StaticGroup]) -> list[TargetGroup]:
+    """One group per ``static_configs`` entry."""
+    return [
+        TargetGroup(
+            source=f"static:{job_name}[{i}]",
+            targets=tuple({"__address__": t} for t in group.targets),
+            labels=dict(group.labels),
+        )
+        for i, group in enumerate(static_configs)
+    ]
 
 
 class StaticDiscoverer:
@@ -24,14 +36,18 @@ class StaticDiscoverer:
             if job.targets
             else []
         )
-        self._groups += [
-            TargetGroup(
-                source=f"static:{job.name}[{i}]",
-                targets=tuple({"__address__": t} for t in group.targets),
-                labels=dict(group.labels),
-            )
-            for i, group in enumerate(job.static_configs)
-        ]
+        self._groups += static_groups(job.name, job.static_configs)
 
     async def run(self, publish: Publish) -> None:
         publish(self._groups)
+
+
+class WithStaticGroups:
+    """Another discoverer's groups plus fixed ones (a Prometheus job with file_sd_configs and
+    static_configs): every publication carries both."""
+
+    def __init__(self, inner: Discoverer, groups: list[TargetGroup]) -> None:
+        self._inner, self._groups = inner, groups
+
+    async def run(self, publish: Publish) -> None:
+        await self._inner.run(lambda found: publish([*self._groups, *found]))

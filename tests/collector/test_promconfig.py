@@ -5,6 +5,7 @@ the documentation examples and the configuration test file of prometheus' reposi
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -13,11 +14,13 @@ import yaml
 from typer.testing import CliRunner
 
 from collector.config import FileJob, StaticJob
+from collector.discovery import TargetGroup, discoverer_for
 from collector.promconfig import load_prometheus_config, parse_prometheus_config
 from collector.targets import parse_duration
 from metrics_store.redact import redacted_dump
 from paramedic.cli import app
 from paramedic.config import ConfigError, load_config
+from tests.collector.helpers import eventually
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "prometheus_config"
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "config"
@@ -204,3 +207,25 @@ def test_check_config_command_reads_prometheus_files(path: Path) -> None:
         assert f"warning: {path}:{item.line}: {item.key}: " in out.output
     if not result.problems:
         assert f"OK (Prometheus config: {len(result.config.jobs)} scrape job(s))" in out.output
+
+
+async def test_a_job_with_file_sd_and_static_configs_publishes_both(tmp_path: Path) -> None:
+    (tmp_path / "sd.json").write_text('[{"targets": ["f:1"], "labels": {"src": "file"}}]')
+    (tmp_path / "prometheus.yml").write_text(
+        "scrape_configs:\n  - job_name: mixed\n"
+        "    static_configs: [{targets: ['s:1'], labels: {src: static}}]\n"
+        "    file_sd_configs: [{files: [sd.json]}]\n"
+    )
+    result = load_prometheus_config(tmp_path / "prometheus.yml")
+    assert result.problems == []
+    (job,) = result.config.jobs
+    assert isinstance(job, FileJob)
+    published: list[list[TargetGroup]] = []
+    task = asyncio.create_task(discoverer_for(job, None, tmp_path, lambda _: None).run(published.append))
+    try:
+        await eventually(lambda: bool(published), 5, "a publication")
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    found = {(t["__address__"], group.labels.get("src")) for group in published[-1] for t in group.targets}
+    assert found == {("s:1", "static"), ("f:1", "file")}
