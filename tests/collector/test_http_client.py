@@ -3,6 +3,7 @@ without their content, proxy credentials kept out of URLs, one client per distin
 
 from __future__ import annotations
 
+import asyncio
 import base64
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import pytest
 from pydantic import ValidationError
 
 from collector.config import StaticJob
-from collector.errors import ScrapeConfigError
+from collector.errors import ScrapeAuthError, ScrapeConfigError
 from collector.http_client import ScrapeHTTP, SecretFile, tls_context
 from collector.http_config import HTTPClientConfig, TLSConfig
 
@@ -93,3 +94,44 @@ async def test_credentials_with_a_line_break_are_refused(tmp_path: Path) -> None
     http = ScrapeHTTP(_job(authorization={"credentials_file": "token"}), tmp_path)
     with pytest.raises(ScrapeConfigError, match="line break"):
         await http.options({}, https=False)
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "expected"),
+    [
+        (200, b'{"access_token": "' + b"a" * 70_000 + b'"}', "answer larger than 65536 bytes"),
+        (200, b'{"token_type": "bearer"}', "the answer has no access_token"),
+        (200, b"<html>not json</html>", "the answer is not JSON"),
+        (
+            401,
+            b'{"error": "invalid_client", "error_description": "secret hunter2 is wrong"}',
+            "HTTP 401 (invalid_client)",
+        ),
+        (400, b'{"error": "<script>"}', "answered HTTP 400"),
+    ],
+)
+async def test_token_endpoint_answers_are_bounded_and_never_echoed(
+    tmp_path: Path, status: int, body: bytes, expected: str
+) -> None:
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        head = f"HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+        writer.write(head.encode() + body)
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(answer, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    oauth = {"client_id": "c", "client_secret": "hunter2", "token_url": f"http://127.0.0.1:{port}/token"}
+    http = ScrapeHTTP(_job(oauth2=oauth), tmp_path)
+    try:
+        with pytest.raises(ScrapeAuthError) as info:
+            await http.options({}, https=False)
+    finally:
+        await http.close()
+        server.close()
+        await server.wait_closed()
+    message = str(info.value)
+    assert expected in message and message.startswith(f"oauth2: token_url http://127.0.0.1:{port}/token")
+    for leaked in ("hunter2", "<script>", "aaaa", "html"):
+        assert leaked not in message
