@@ -7,7 +7,26 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, SecretStr
 
-__all__ = ["EmailConfig", "NotifierConfig", "WebhookConfig"]
+from alerting.notify.http_config import HttpConfig
+from alerting.notify.receivers_config import (
+    MsteamsConfig,
+    OpsgenieConfig,
+    PagerdutyConfig,
+    SlackConfig,
+    TelegramConfig,
+)
+
+__all__ = [
+    "EmailConfig",
+    "HttpConfig",
+    "MsteamsConfig",
+    "NotifierConfig",
+    "OpsgenieConfig",
+    "PagerdutyConfig",
+    "SlackConfig",
+    "TelegramConfig",
+    "WebhookConfig",
+]
 
 
 class _Base(BaseModel):
@@ -22,7 +41,9 @@ class WebhookConfig(_Base):
     send_resolved: bool = True
     max_alerts: int = Field(default=0, ge=0)  # 0: all alerts; else truncate (truncatedAlerts counts the rest)
     timeout_s: float = Field(default=10.0, gt=0)
+    # Paramedic's shorthand: replaces http_config's authentication (its own or global.http_config's)
     bearer_token: SecretStr | None = None
+    http_config: HttpConfig | None = None  # Alertmanager's: authorization, basic_auth, oauth2, TLS, proxy
     # Optional Jinja2 body for chat tools; context: the v4 payload fields (receiver, status, alerts, ...).
     body_template: str | None = None
     body_content_type: str = "application/json"
@@ -48,4 +69,13 @@ class EmailConfig(_Base):
     explain_timeout_s: float = Field(default=10.0, gt=0)
 
 
-NotifierConfig = Annotated[WebhookConfig | EmailConfig, Field(discriminator="type")]
+NotifierConfig = Annotated[
+    WebhookConfig
+    | EmailConfig
+    | SlackConfig
+    | PagerdutyConfig
+    | OpsgenieConfig
+    | TelegramConfig
+    | MsteamsConfig,
+    Field(discriminator="type"),
+]
