@@ -50,8 +50,11 @@ def recording_sink() -> Iterator[RecordingSink]:
             self.end_headers()
             self.wfile.write(answer)
 
-        do_POST = _record
-        do_PUT = _record
+        def do_POST(self) -> None:
+            self._record()
+
+        def do_PUT(self) -> None:
+            self._record()
 
         def log_message(self, *args: object) -> None:
             return None

@@ -1,7 +1,7 @@
-"""Alertmanager's receivers byte for byte: a real Alertmanager 0.25 and Paramedic get the same alerts, with the
-same receivers pointed at two identical loopback sinks; every request (method, path, body bytes, the headers
-that matter) must be equal — Slack, PagerDuty v2, Opsgenie (create + update + close), Telegram, and webhooks
-authenticated through ``http_config`` (basic auth and authorization from files read at send time)."""
+"""Alertmanager's receivers byte for byte: a real Alertmanager 0.25 and Paramedic get the same alerts, with
+the same receivers pointed at two identical loopback sinks; every request (method, path, body bytes, the
+headers that matter) must be equal — Slack, PagerDuty v2, Opsgenie (create + update + close), Telegram, and
+webhooks authenticated through ``http_config`` (basic auth and authorization from files read at send time)."""
 
 from __future__ import annotations
 
