@@ -1,7 +1,7 @@
-"""Record what a real Alertmanager 0.27 (``scripts/build_alertmanager.sh``) POSTs to a Microsoft Teams webhook,
-into ``tests/fixtures/alertmanager/recorded_v0.27.0_msteams/`` (Alertmanager 0.25 has no ``msteams_configs``).
+"""Record what a real Alertmanager 0.27 (``scripts/build_alertmanager.sh``) POSTs to a Microsoft Teams
+webhook, into ``tests/fixtures/alertmanager/recorded_v0.27.0_msteams/`` (0.25 has no ``msteams_configs``).
 
-    .venv/bin/python -m tests.alerting.record_am_msteams /root/.cache/paramedic/alertmanager-0.27.0/alertmanager
+    .venv/bin/python -m tests.alerting.record_am_msteams "$(scripts/build_alertmanager.sh)"
 
 ``test_notify_msteams.py`` replays the same alerts through Paramedic's notifier and compares the bytes.
 """

@@ -1,6 +1,7 @@
 """Microsoft Teams: Paramedic's body equals the bytes a real Alertmanager 0.27 sent for the same alerts
-(``tests/fixtures/alertmanager/recorded_v0.27.0_msteams``, recorded by ``tests/alerting/record_am_msteams.py``;
-Alertmanager 0.25 has no ``msteams_configs``), POSTed to a real loopback receiver."""
+(``tests/fixtures/alertmanager/recorded_v0.27.0_msteams``, recorded by
+``tests/alerting/record_am_msteams.py``; Alertmanager 0.25 has no ``msteams_configs``), POSTed to a real
+loopback receiver."""
 
 from __future__ import annotations
 
