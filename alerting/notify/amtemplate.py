@@ -35,7 +35,7 @@ __all__ = [
     "truncate_runes",
 ]
 
-MAX_FIELD_CHARS = 256 * 1024  # any rendered field is cut here (before the receiver's own limit)
+MAX_FIELD_CHARS = 512 * 1024  # any rendered field is cut here (before the receiver's own limit)
 _QUOTE_META = re.compile(r"([\\.+*?()|\[\]{}^$])")
 
 
