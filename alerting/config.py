@@ -112,10 +112,12 @@ def _from_am_email(options: dict[str, Any], glob: GlobalConfig) -> dict[str, Any
     out["security"] = "plain" if require_tls is False else "starttls"
     known = {
         *("type", "to", "from", "smarthost", "auth_username", "auth_password", "auth_identity"),
-        *("auth_secret", "require_tls", "headers", "html", "text", "hello", "tls_config", *_DISPATCH_ONLY),
+        *("auth_secret", "require_tls", "headers", "html", "text", "hello", *_DISPATCH_ONLY),
     }
     for key in sorted(set(options) - known):
-        out[key] = options[key]  # Paramedic's own email keys (templates_dir, security, ...) pass through
+        out[key] = options[
+            key
+        ]  # tls_config and Paramedic's own keys (templates_dir, security, ...) pass through
     return out
 
 

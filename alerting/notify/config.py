@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, SecretStr
 
-from alerting.notify.http_config import HttpConfig
+from alerting.notify.http_config import HttpConfig, TlsConfig
 from alerting.notify.receivers_config import (
     MsteamsConfig,
     OpsgenieConfig,
@@ -62,6 +62,9 @@ class EmailConfig(_Base):
     password: SecretStr | None = None
     ca_file: Path | None = None  # trust this CA (PEM) instead of the system store
     verify_tls: bool = True
+    # Alertmanager's email tls_config (ca_file, cert_file/key_file client certificate, insecure_skip_verify,
+    # min_version); when set it replaces ca_file
+    tls_config: TlsConfig | None = None
     timeout_s: float = Field(default=30.0, gt=0)
     send_resolved: bool = True
     templates_dir: Path | None = None  # email.html.j2 / email.txt.j2 / subject.txt.j2 here override ours
