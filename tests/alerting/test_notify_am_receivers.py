@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -202,3 +203,21 @@ async def test_receivers_still_get_their_secrets(tmp_path: Any) -> None:
     assert (
         http.basic_auth.password is not None and http.basic_auth.password.get_secret_value() == "http-pass-3"
     )
+
+
+def test_every_copied_definition_is_rendered() -> None:
+    """The Go definitions kept in templates/am_default.tmpl and the Python ones agree name for name."""
+    import re  # noqa: PLC0415
+
+    from alerting.notify.amtemplate import DEFINITIONS  # noqa: PLC0415
+
+    text = (
+        Path(DEFINITIONS["__subject"].__code__.co_filename).parent / "templates/am_default.tmpl"
+    ).read_text()
+    copied = set(re.findall(r'\{\{ define "([^"]+)" \}\}', text))
+    lists = {
+        "__text_alert_list",
+        "__text_alert_list_markdown",
+        "pagerduty.default.instances",
+    }  # taken with args
+    assert copied - lists == set(DEFINITIONS)
