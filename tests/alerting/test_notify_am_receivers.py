@@ -221,3 +221,53 @@ def test_every_copied_definition_is_rendered() -> None:
         "pagerduty.default.instances",
     }  # taken with args
     assert copied - lists == set(DEFINITIONS)
+
+
+async def test_hostile_sinks_endless_answer_and_silence() -> None:
+    """A sink that answers a 100 MB body is read for 64 KiB only; one that never answers times out."""
+    import socket  # noqa: PLC0415
+    import threading  # noqa: PLC0415
+
+    listeners = [socket.create_server(("127.0.0.1", 0)) for _ in range(2)]
+    stop = threading.Event()
+    written: list[int] = []
+
+    def endless(sock: socket.socket) -> None:
+        conn, _ = sock.accept()
+        conn.recv(65536)
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 100000000\r\n\r\n")
+        total = 0
+        try:
+            while not stop.is_set() and total < 100_000_000:
+                total += conn.send(b"x" * 65536)
+        except OSError:
+            pass  # the client hung up
+        written.append(total)
+        conn.close()
+
+    def silent(sock: socket.socket) -> None:
+        conn, _ = sock.accept()
+        stop.wait(10)
+        conn.close()
+
+    pairs = zip((endless, silent), listeners, strict=True)
+    threads = [threading.Thread(target=f, args=(s,), daemon=True) for f, s in pairs]
+    for t in threads:
+        t.start()
+    ports = [s.getsockname()[1] for s in listeners]
+    loud = _build({"type": "slack", "api_url": f"http://127.0.0.1:{ports[0]}/s"})
+    mute = _build({"type": "slack", "api_url": f"http://127.0.0.1:{ports[1]}/s", "timeout_s": 0.5})
+    try:
+        async with asyncio.timeout(10):
+            results = await asyncio.gather(loud.notify(_notification()), mute.notify(_notification()))
+    finally:
+        stop.set()
+        for n in (loud, mute):
+            await n.aclose()  # type: ignore[attr-defined]
+        for t in threads:
+            t.join(5)
+        for s in listeners:
+            s.close()
+    assert results[0].ok
+    assert written and written[0] < 100_000_000  # we hung up long before the end
+    assert not results[1].ok and results[1].retry and results[1].reason.startswith("timeout")
