@@ -219,8 +219,16 @@ class _Auth(httpx.Auth):
             request.headers["Authorization"] = f"{auth.type.strip() or 'Bearer'} {credentials}"
         elif cfg.oauth2 is not None:
             if self._token is None or self._clock() >= self._token[1]:
-                response = yield self._token_request(cfg.oauth2)
-                await response.aread()
+                o = cfg.oauth2
+                if o.tls_config is None and o.proxy_url is None:  # the receiver's own client fetches it
+                    response = yield self._token_request(o)
+                    await response.aread()
+                else:  # the token endpoint has TLS settings or a proxy of its own
+                    verify: ssl.SSLContext | bool = o.tls_config.ssl_context() if o.tls_config else True
+                    async with httpx.AsyncClient(
+                        verify=verify, proxy=o.proxy_url, trust_env=False, timeout=httpx.Timeout(30.0)
+                    ) as token_client:
+                        response = await token_client.send(self._token_request(o))
                 self._token = self._parse_token(response)
             request.headers["Authorization"] = f"Bearer {self._token[0]}"
         yield request

@@ -57,7 +57,7 @@ def serve(tls: ssl.SSLContext | None = None) -> Iterator[Server]:
             headers = {k.lower(): v for k, v in self.headers.items()}
             state.seen.append(Seen(self.requestline, headers, body, cn))
             status, extra, answer = 200, {}, b"{}"
-            if self.path == "/token":
+            if self.path.endswith("/token"):
                 answer = b'{"access_token":"oauth-token-77","token_type":"Bearer","expires_in":3600}'
             elif self.path == "/redirect":
                 status, extra = 307, {"Location": "/final"}
@@ -197,6 +197,21 @@ async def test_oauth2_client_credentials_token_is_fetched_once_and_used(tmp_path
     assert token_req.body == b"grant_type=client_credentials&scope=alerts+write"
     assert token_req.headers["authorization"] == "Basic cGFyYW1lZGljOmNsaWVudC1zZWNyZXQtOQ=="
     assert [h.headers["authorization"] for h in hooks] == ["Bearer oauth-token-77"] * 2
+
+
+async def test_oauth2_token_endpoint_through_its_own_proxy() -> None:
+    """``oauth2.proxy_url`` reaches the token endpoint (idp.invalid resolves nowhere) through that proxy."""
+    with serve() as proxy, serve() as srv:
+        oauth2 = {
+            "client_id": "paramedic",
+            "client_secret": "s",
+            "token_url": "http://idp.invalid:9/token",
+            "proxy_url": f"http://127.0.0.1:{proxy.port}",
+        }
+        options = {"url": f"http://127.0.0.1:{srv.port}/hook", "http_config": {"oauth2": oauth2}}
+        assert await _send(options) == ["ok"]
+    assert [s.request_line for s in proxy.seen] == ["POST http://idp.invalid:9/token HTTP/1.1"]
+    assert srv.seen[0].headers["authorization"] == "Bearer oauth-token-77"
 
 
 async def test_proxy_url_and_redirects() -> None:
