@@ -17,6 +17,7 @@ the attempt with :class:`CredentialsError` (retried by the policy: the file may 
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import ssl
 import time
@@ -38,6 +39,8 @@ __all__ = [
     "OAuth2Config",
     "TlsConfig",
     "build_client",
+    "read_secret_file",
+    "secret_value",
 ]
 
 _TLS_VERSIONS = {
@@ -190,9 +193,10 @@ def read_secret_file(path: Path) -> str:
     return data.decode("utf-8", "replace").strip()
 
 
-def _secret(value: SecretStr | None, path: Path | None) -> str:
+async def secret_value(value: SecretStr | None, path: Path | None) -> str:
+    """``value``, or the content of ``path`` read now (in a worker thread: never blocks the event loop)."""
     if path is not None:
-        return read_secret_file(path)
+        return await asyncio.to_thread(read_secret_file, path)
     return value.get_secret_value() if value is not None else ""
 
 
@@ -209,32 +213,32 @@ class _Auth(httpx.Auth):
         cfg = self._config
         auth = cfg.effective_authorization()
         if cfg.basic_auth is not None:
-            password = _secret(cfg.basic_auth.password, cfg.basic_auth.password_file)
+            password = await secret_value(cfg.basic_auth.password, cfg.basic_auth.password_file)
             self._seen(password)
             raw = f"{cfg.basic_auth.username}:{password}".encode()
             request.headers["Authorization"] = "Basic " + base64.b64encode(raw).decode()
         elif auth is not None:
-            credentials = _secret(auth.credentials, auth.credentials_file)
+            credentials = await secret_value(auth.credentials, auth.credentials_file)
             self._seen(credentials)
             request.headers["Authorization"] = f"{auth.type.strip() or 'Bearer'} {credentials}"
         elif cfg.oauth2 is not None:
             if self._token is None or self._clock() >= self._token[1]:
                 o = cfg.oauth2
+                secret = await secret_value(o.client_secret, o.client_secret_file)
                 if o.tls_config is None and o.proxy_url is None:  # the receiver's own client fetches it
-                    response = yield self._token_request(o)
+                    response = yield self._token_request(o, secret)
                     await response.aread()
                 else:  # the token endpoint has TLS settings or a proxy of its own
                     verify: ssl.SSLContext | bool = o.tls_config.ssl_context() if o.tls_config else True
                     async with httpx.AsyncClient(
                         verify=verify, proxy=o.proxy_url, trust_env=False, timeout=httpx.Timeout(30.0)
                     ) as token_client:
-                        response = await token_client.send(self._token_request(o))
+                        response = await token_client.send(self._token_request(o, secret))
                 self._token = self._parse_token(response)
             request.headers["Authorization"] = f"Bearer {self._token[0]}"
         yield request
 
-    def _token_request(self, o: OAuth2Config) -> httpx.Request:
-        secret = _secret(o.client_secret, o.client_secret_file)
+    def _token_request(self, o: OAuth2Config, secret: str) -> httpx.Request:
         self._seen(secret)
         form = {"grant_type": "client_credentials", **o.endpoint_params}
         if o.scopes:

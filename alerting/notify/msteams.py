@@ -8,6 +8,7 @@ read at each send) is the credential: it never shows in reasons or dumps.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from datetime import datetime
 
@@ -60,17 +61,17 @@ class MsteamsNotifier(AmReceiver):
             }
         )
 
-    def _url(self) -> str:
+    async def _url(self) -> str:
         if self.config.webhook_url is not None:
             return self.config.webhook_url.get_secret_value()
         if self.config.webhook_url_file is None:
             raise CredentialsError("no webhook_url")
-        return read_secret_file(self.config.webhook_url_file)
+        return await asyncio.to_thread(read_secret_file, self.config.webhook_url_file)
 
     async def notify(self, notification: Notification) -> NotifyResult:
         try:
             body = self.body(notification)
-            url = self._url()
+            url = await self._url()
         except TemplateError as exc:
             return NotifyResult(ok=False, retry=False, reason=f"template: {exc}")
         except CredentialsError as exc:

@@ -9,6 +9,7 @@ Resolved: ``POST <api_url>v2/alerts/<alias>/close?identifierType=alias``. ``Auth
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -114,19 +115,19 @@ class OpsgenieNotifier(AmReceiver):
             out.append(("PUT", self._url(f"v2/alerts/{alias}/description", q), go_json(desc)))
         return out
 
-    def _api_key(self) -> str:
+    async def _api_key(self) -> str:
         if self.config.api_key is not None:
             return self.config.api_key.get_secret_value()
         if self.config.api_key_file is None:
             raise CredentialsError("no api_key")
-        key = read_secret_file(self.config.api_key_file)
+        key = await asyncio.to_thread(read_secret_file, self.config.api_key_file)
         self.sender.add_secret(key)
         return key
 
     async def notify(self, notification: Notification) -> NotifyResult:
         try:
             requests = self.requests(notification)
-            headers = {"Authorization": f"GenieKey {self._api_key()}"}
+            headers = {"Authorization": f"GenieKey {await self._api_key()}"}
         except TemplateError as exc:
             return NotifyResult(ok=False, retry=False, reason=f"template: {exc}")
         except CredentialsError as exc:

@@ -9,6 +9,7 @@ and 429 retried. The routing key (or ``routing_key_file``, read at each send) ne
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from collections.abc import Callable
 from datetime import datetime
@@ -57,12 +58,12 @@ class PagerdutyNotifier(AmReceiver):
         )
         self.config = config
 
-    def _routing_key(self) -> str:
+    async def _routing_key(self) -> str:
         if self.config.routing_key is not None:
             return self.config.routing_key.get_secret_value()
         if self.config.routing_key_file is None:
             raise CredentialsError("no routing key")
-        key = read_secret_file(self.config.routing_key_file)
+        key = await asyncio.to_thread(read_secret_file, self.config.routing_key_file)
         self.sender.add_secret(key)  # scrubbed from error reasons too
         return key
 
@@ -102,7 +103,7 @@ class PagerdutyNotifier(AmReceiver):
 
     async def notify(self, notification: Notification) -> NotifyResult:
         try:
-            body = self.body(notification, self._routing_key())
+            body = self.body(notification, await self._routing_key())
         except TemplateError as exc:
             return NotifyResult(ok=False, retry=False, reason=f"template: {exc}")
         except CredentialsError as exc:

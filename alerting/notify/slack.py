@@ -8,6 +8,7 @@ send) is itself the credential: it never shows in reasons or dumps.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -113,17 +114,17 @@ class SlackNotifier(AmReceiver):
         }
         return go_json(_omit(req, "channel", "username", "icon_emoji", "icon_url", "link_names"))
 
-    def _url(self) -> str:
+    async def _url(self) -> str:
         if self.config.api_url is not None:
             return self.config.api_url.get_secret_value()
         if self.config.api_url_file is None:
             raise CredentialsError("no api_url")
-        return read_secret_file(self.config.api_url_file)
+        return await asyncio.to_thread(read_secret_file, self.config.api_url_file)
 
     async def notify(self, notification: Notification) -> NotifyResult:
         try:
             body = self.body(notification)
-            url = self._url()
+            url = await self._url()
         except TemplateError as exc:
             return NotifyResult(ok=False, retry=False, reason=f"template: {exc}")
         except CredentialsError as exc:

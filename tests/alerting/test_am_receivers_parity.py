@@ -48,14 +48,14 @@ receivers:
         fields: [{title: Runbook, value: 'https://runbooks.example/a?b=1&c=2'}]
   - name: pagerduty
     pagerduty_configs:
-      - routing_key: pd-routing-key-0123
+      - routing_key_file: PD_KEY_FILE
         url: http://127.0.0.1:SINK/pagerduty/v2/enqueue
         severity: critical
         details: {team: payments}
         links: [{href: 'https://runbooks.example/crash', text: Runbook}]
   - name: opsgenie
     opsgenie_configs:
-      - api_key: og-api-key-0123
+      - api_key_file: OG_KEY_FILE
         api_url: http://127.0.0.1:SINK/opsgenie/
         responders: [{name: sre, type: team}, {name: 'a,b', type: teams}]
         tags: cf,prod
@@ -91,10 +91,14 @@ class Peers:
 def _config(port: int, tmp: Path) -> str:
     (tmp / "password").write_text("hook-pass-1\n")  # trailing newline stripped, as Prometheus does
     (tmp / "token").write_text("hook-token-2")
+    (tmp / "pd-key").write_text("pd-routing-key-0123\n")
+    (tmp / "og-key").write_text("og-api-key-0123")  # Alertmanager sends an Opsgenie key file unstripped
     return (
         CONFIG.replace("SINK", str(port))
         .replace("PASSWORD_FILE", str(tmp / "password"))
         .replace("TOKEN_FILE", str(tmp / "token"))
+        .replace("PD_KEY_FILE", str(tmp / "pd-key"))
+        .replace("OG_KEY_FILE", str(tmp / "og-key"))
     )
 
 
@@ -183,6 +187,7 @@ def test_firing_then_resolved_requests_equal_alertmanagers(peers: Peers) -> None
     assert firing["POST", "/hook/bearer"].headers["authorization"] == "Token hook-token-2"
     assert firing["POST", "/opsgenie/v2/alerts"].headers["authorization"] == "GenieKey og-api-key-0123"
     assert b'"event_action":"trigger"' in firing["POST", "/pagerduty/v2/enqueue"].body
+    assert b'"routing_key":"pd-routing-key-0123"' in firing["POST", "/pagerduty/v2/enqueue"].body
     assert b"\\u0026lt;oom\\u0026gt;" in firing["POST", "/telegram/bot123456:telegram-token/sendMessage"].body
 
     ends = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=1)

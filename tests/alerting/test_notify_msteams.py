@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
+from pathlib import Path
 
 import pytest
 
@@ -62,3 +63,19 @@ async def test_body_equals_alertmanager_027(name: str) -> None:
     # the recording itself: firing red, resolved green (the colours Alertmanager 0.27 chose)
     colour = json.loads(got.body)["themeColor"]
     assert colour == ("8C1A1A" if name == "00_firing" else "2DC72D")
+
+
+async def test_webhook_url_file_is_read_at_send(tmp_path: Path) -> None:
+    url_file = tmp_path / "teams-url"
+    with http_receiver() as sink:
+        url_file.write_text(f"http://127.0.0.1:{sink.port}/webhookb2/from-file\n")
+        notifier = build_notifier(MsteamsConfig(webhook_url_file=url_file))
+        try:
+            first = await notifier.notify(_notification("00_firing"))
+            url_file.unlink()
+            second = await notifier.notify(_notification("00_firing"))
+        finally:
+            await notifier.aclose()  # type: ignore[attr-defined]
+    assert first.ok and sink.received[0].request_line == "POST /webhookb2/from-file HTTP/1.1"
+    assert not second.ok and second.retry and second.reason.startswith("credentials: cannot read")
+    assert "from-file" not in second.reason
