@@ -271,3 +271,39 @@ async def test_hostile_sinks_endless_answer_and_silence() -> None:
     assert results[0].ok
     assert written and written[0] < 100_000_000  # we hung up long before the end
     assert not results[1].ok and results[1].retry and results[1].reason.startswith("timeout")
+
+
+async def test_a_message_never_mixes_two_spaces() -> None:
+    """Attacker: globex/dev fires the same alertname as acme/prod; each Slack and PagerDuty message holds one
+    space's alerts only (groups split by org/space, the default), so no team reads another's labels."""
+    with http_receiver() as sink:
+        config = f"""
+route: {{receiver: team, group_by: [alertname], group_wait: 0s, group_interval: 1m, repeat_interval: 1h}}
+receivers:
+  - name: team
+    slack_configs: [{{api_url: 'http://127.0.0.1:{sink.port}/slack'}}]
+    pagerduty_configs: [{{routing_key: k, url: 'http://127.0.0.1:{sink.port}/pd'}}]
+"""
+        built: list[Any] = []
+
+        def build(options: dict[str, Any]) -> Notifier:
+            built.append(_build(options))
+            return built[-1]  # type: ignore[no-any-return]
+
+        d = Dispatcher(parse_config(config), build, clock=Clock(NOW), registry=CollectorRegistry())
+        d.put(
+            [
+                alert(alertname="Down", org="acme", space="prod", app="catalog"),
+                alert(alertname="Down", org="globex", space="dev", app="secret-project"),
+            ]
+        )
+        try:
+            await d.flush_due()
+        finally:
+            for n in built:
+                await n.aclose()
+    bodies = [r.body.decode() for r in sink.received]
+    assert len(bodies) == 4  # two groups x two receivers
+    for body in bodies:
+        assert ("acme" in body) != ("globex" in body), body
+    assert sum("secret-project" in b for b in bodies) == 2
