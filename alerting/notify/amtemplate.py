@@ -7,10 +7,12 @@
 ``regexp.QuoteMeta``, and a receiver whose ``parse_mode`` is HTML (Telegram) gets the values escaped as Go's
 ``html/template`` escapes text.
 
-A receiver field (``title``, ``text``, ``message``, ...) is either plain text (no ``{{``), or one of the
-template expressions of Alertmanager's own config defaults (``{{ template "slack.default.title" . }}``,
-the Slack colour, PagerDuty's detail counters). Other Go templates are refused when the config loads
-(:func:`check_field`), naming the field: we never send a silently different text.
+A receiver field (``title``, ``text``, ``message``, ...) is plain text (no ``{{``), one of the template
+expressions of Alertmanager's own config defaults (``{{ template "slack.default.title" . }}``, the Slack
+colour, PagerDuty's detail counters: rendered by the functions here), or any Go template an operator wrote,
+evaluated by :mod:`alerting.notify.gotemplate` over :func:`go_data` (Alertmanager's names and methods) and
+able to call the default definitions; what that subset cannot evaluate is refused when the config loads
+(:func:`check_field`), naming it: we never send a silently different text.
 """
 
 from __future__ import annotations
@@ -18,10 +20,13 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
+from functools import lru_cache
+from typing import Any
 from urllib.parse import quote_plus
 
 from alerting.model import Notification
+from alerting.notify import gotemplate
 from alerting.notify.errors import TemplateError
 
 __all__ = [
@@ -45,6 +50,9 @@ class TAlert:
     labels: Mapping[str, str]
     annotations: Mapping[str, str]
     generator_url: str
+    starts_at: datetime | None = None
+    ends_at: datetime | None = None
+    fingerprint: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,7 +92,15 @@ def _common(maps: Sequence[Mapping[str, str]]) -> dict[str, str]:
 def template_data(notification: Notification, now: datetime, *, html: bool = False) -> TemplateData:
     """``template.Data`` as Alertmanager builds it for ``notification`` at ``now``."""
     alerts = [
-        TAlert(a.status(now), dict(a.labels), dict(a.annotations), a.generator_url)
+        TAlert(
+            a.status(now),
+            dict(a.labels),
+            dict(a.annotations),
+            a.generator_url,
+            a.starts_at,
+            a.ends_at,
+            a.fingerprint(),
+        )
         for a in notification.alerts
     ]
     return TemplateData(
@@ -267,33 +283,145 @@ _EXPRESSIONS: dict[str, Callable[[TemplateData], str]] = {
 _TEMPLATE_CALL = re.compile(r'^\{\{-?\s*template\s+"([^"]+)"\s*\.\s*-?\}\}$')
 
 
-def _renderer(text: str) -> Callable[[TemplateData], str] | None:
+@lru_cache(maxsize=1024)
+def _renderer(text: str) -> Callable[[TemplateData], str]:
+    """Plain text, a default (fast path, same text), or any other Go template (:mod:`gotemplate`)."""
     if "{{" not in text:
         return lambda _: text
     expr = _EXPRESSIONS.get(text.strip())
     if expr is not None:
         return expr
     m = _TEMPLATE_CALL.match(text.strip())
-    return DEFINITIONS.get(m.group(1)) if m else None
+    if m and m.group(1) in DEFINITIONS:
+        return DEFINITIONS[m.group(1)]
+    template = gotemplate.parse(text)  # raises TemplateError
+    return lambda d: template.render(go_data(d), go_definitions(d), html=d.html)
 
 
 def check_field(text: str) -> str:
-    """``text`` if Paramedic can render it (plain text or a default template), else a ``ValueError``."""
-    if _renderer(text) is None:
-        raise ValueError(
-            "Go templates other than Alertmanager's defaults are not supported "
-            f'(plain text, or {{{{ template "<name>" . }}}} with one of: {", ".join(sorted(DEFINITIONS))})'
-        )
+    """``text`` if Paramedic can render it, else a ``ValueError`` naming what is not supported."""
+    try:
+        _renderer(text)
+    except TemplateError as exc:
+        raise ValueError(f"template: {exc}") from None
     return text
 
 
 def render_field(text: str, data: TemplateData, *, max_chars: int = MAX_FIELD_CHARS) -> str:
-    """``text`` rendered over ``data`` (:class:`TemplateError` if unsupported), cut at ``max_chars``."""
-    render = _renderer(text)
-    if render is None:
-        raise TemplateError(f"unsupported template {text[:60]!r}")
-    out = render(data)
+    """``text`` rendered over ``data`` (:class:`TemplateError` if it cannot be), cut at ``max_chars``."""
+    out = _renderer(text)(data)
     return truncate_runes(out, max_chars)
+
+
+# --- Alertmanager's template.Data for operator-written Go templates ----------------------------------------
+
+
+class KV(dict[str, str]):
+    """``template.KV``: a label or annotation map with Alertmanager's methods."""
+
+    def SortedPairs(self) -> Pairs:  # noqa: N802 -- Go's method names, as templates call them
+        return Pairs(Pair(k, v) for k, v in sorted_pairs(self))
+
+    def Names(self) -> list[str]:  # noqa: N802
+        return [k for k, _ in sorted_pairs(self)]
+
+    def Values(self) -> list[str]:  # noqa: N802
+        return [v for _, v in sorted_pairs(self)]
+
+    def Remove(self, keys: Sequence[str]) -> KV:  # noqa: N802
+        return KV({k: v for k, v in self.items() if k not in set(keys)})
+
+
+@dataclass(frozen=True, slots=True)
+class Pair:
+    Name: str
+    Value: str
+
+
+class Pairs(list[Pair]):
+    def Names(self) -> list[str]:  # noqa: N802
+        return [p.Name for p in self]
+
+    def Values(self) -> list[str]:  # noqa: N802
+        return [p.Value for p in self]
+
+
+@dataclass(frozen=True)
+class GoAlert:
+    Status: str
+    Labels: KV
+    Annotations: KV
+    StartsAt: datetime
+    EndsAt: datetime
+    GeneratorURL: str
+    Fingerprint: str
+    source: TAlert
+
+
+class GoAlerts(list[GoAlert]):
+    def Firing(self) -> GoAlerts:  # noqa: N802
+        return GoAlerts(a for a in self if a.Status == "firing")
+
+    def Resolved(self) -> GoAlerts:  # noqa: N802
+        return GoAlerts(a for a in self if a.Status == "resolved")
+
+
+@dataclass(frozen=True)
+class GoData:
+    Receiver: str
+    Status: str
+    Alerts: GoAlerts
+    GroupLabels: KV
+    CommonLabels: KV
+    CommonAnnotations: KV
+    ExternalURL: str
+    source: TemplateData
+
+
+_GO_ZERO = datetime(1, 1, 1, tzinfo=UTC)
+
+
+def go_data(d: TemplateData) -> GoData:
+    """``d`` with Alertmanager's Go names and methods (what a Go template sees as ``.``)."""
+    alerts = GoAlerts(
+        GoAlert(
+            a.status,
+            KV(a.labels),
+            KV(a.annotations),
+            a.starts_at or _GO_ZERO,
+            a.ends_at or _GO_ZERO,
+            a.generator_url,
+            a.fingerprint,
+            a,
+        )
+        for a in d.alerts
+    )
+    return GoData(
+        d.receiver,
+        d.status,
+        alerts,
+        KV(d.group_labels),
+        KV(d.common_labels),
+        KV(d.common_annotations),
+        d.external_url,
+        d,
+    )
+
+
+def go_definitions(d: TemplateData) -> dict[str, Callable[[Any], str]]:
+    """The default definitions a Go template may call with ``{{ template "name" arg }}``."""
+
+    def with_data(fn: Callable[[TemplateData], str]) -> Callable[[Any], str]:
+        return lambda arg: fn(arg.source if isinstance(arg, GoData) else d)
+
+    def with_alerts(fn: Callable[[TemplateData, Sequence[TAlert]], str]) -> Callable[[Any], str]:
+        return lambda arg: fn(d, [a.source for a in arg] if isinstance(arg, list) else [])
+
+    out = {name: with_data(fn) for name, fn in DEFINITIONS.items()}
+    out["__text_alert_list"] = with_alerts(_text_alert_list)
+    out["pagerduty.default.instances"] = with_alerts(_text_alert_list)
+    out["__text_alert_list_markdown"] = with_alerts(_text_alert_list_markdown)
+    return out
 
 
 def truncate_runes(text: str, n: int) -> str:

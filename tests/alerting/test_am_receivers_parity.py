@@ -1,7 +1,9 @@
 """Alertmanager's receivers byte for byte: a real Alertmanager 0.25 and Paramedic get the same alerts, with
 the same receivers pointed at two identical loopback sinks; every request (method, path, body bytes, the
 headers that matter) must be equal — Slack, PagerDuty v2, Opsgenie (create + update + close), Telegram, and
-webhooks authenticated through ``http_config`` (basic auth and authorization from files read at send time)."""
+webhooks authenticated through ``http_config`` (basic auth and authorization from files read at send
+time), and Slack and Telegram fields written as operators write them (Go templates over ``.Alerts``,
+``.CommonLabels``, methods, functions, HTML escaping)."""
 
 from __future__ import annotations
 
@@ -20,63 +22,18 @@ from alerting.dispatch.config import GlobalConfig
 from alerting.notify import build_notifier
 from tests.alerting._am_live import paramedic_am
 from tests.alerting._receiver_sink import RecordingSink, Request, recording_sink
+from tests.conftest import FIXTURES
 from tests.support.servers import free_port, require_binary, running, wait_until
 
 pytestmark = pytest.mark.integration
 
 EXTERNAL = "http://127.0.0.1:19093"
-CONFIG = """
-route:
-  receiver: blackhole
-  group_by: [alertname]
-  group_wait: 1s
-  group_interval: 1s
-  repeat_interval: 1h
-  routes:
-    - {receiver: slack, continue: true}
-    - {receiver: pagerduty, continue: true}
-    - {receiver: opsgenie, continue: true}
-    - {receiver: telegram, continue: true}
-    - {receiver: hooks, continue: true}
-receivers:
-  - name: blackhole
-  - name: slack
-    slack_configs:
-      - api_url: http://127.0.0.1:SINK/slack/T000/B000/XXXsecret
-        channel: '#ops'
-        send_resolved: true
-        fields: [{title: Runbook, value: 'https://runbooks.example/a?b=1&c=2'}]
-  - name: pagerduty
-    pagerduty_configs:
-      - routing_key_file: PD_KEY_FILE
-        url: http://127.0.0.1:SINK/pagerduty/v2/enqueue
-        severity: critical
-        details: {team: payments}
-        links: [{href: 'https://runbooks.example/crash', text: Runbook}]
-  - name: opsgenie
-    opsgenie_configs:
-      - api_key_file: OG_KEY_FILE
-        api_url: http://127.0.0.1:SINK/opsgenie/
-        responders: [{name: sre, type: team}, {name: 'a,b', type: teams}]
-        tags: cf,prod
-        priority: P2
-        update_alerts: true
-  - name: telegram
-    telegram_configs:
-      - bot_token: '123456:telegram-token'
-        chat_id: -1001
-        api_url: http://127.0.0.1:SINK/telegram
-  - name: hooks
-    webhook_configs:
-      - url: http://127.0.0.1:SINK/hook/basic
-        http_config: {basic_auth: {username: am, password_file: PASSWORD_FILE}}
-      - url: http://127.0.0.1:SINK/hook/bearer
-        http_config: {authorization: {type: Token, credentials_file: TOKEN_FILE}}
-"""
+CONFIG = (FIXTURES / "alertmanager" / "receivers_parity.yml").read_text()
 # Paramedic only: groups exactly as Alertmanager's (no org/space added to group_by)
 PARAMEDIC_ONLY = "tenancy: {group_by_tenant: false}\n"
-FIRING_REQUESTS = 8  # slack 1, pagerduty 1, opsgenie 3 (create, message, description), telegram 1, hooks 2
-RESOLVED_REQUESTS = 6  # slack 1, pagerduty 1, opsgenie close 1, telegram 1, hooks 2
+# slack 1, pagerduty 1, opsgenie 3 (create, message, description), telegram 1, hooks 2, custom templates 2
+FIRING_REQUESTS = 10
+RESOLVED_REQUESTS = 8  # slack 1, pagerduty 1, opsgenie close 1, telegram 1, hooks 2, custom templates 2
 HEADERS = ("content-type", "authorization", "user-agent")
 
 
@@ -183,6 +140,8 @@ def test_firing_then_resolved_requests_equal_alertmanagers(peers: Peers) -> None
     paths = {path for _, path in firing}
     assert {"/slack/T000/B000/XXXsecret", "/pagerduty/v2/enqueue", "/opsgenie/v2/alerts"} <= paths
     assert "/telegram/bot123456:telegram-token/sendMessage" in paths
+    assert {"/slack-custom", "/telegram-custom/bot99:custom/sendMessage"} <= paths  # operator templates
+    assert b"FIRING: AppInstanceCrashed in acme/prod" in firing["POST", "/slack-custom"].body
     assert firing["POST", "/hook/basic"].headers["authorization"] == "Basic YW06aG9vay1wYXNzLTE="
     assert firing["POST", "/hook/bearer"].headers["authorization"] == "Token hook-token-2"
     assert firing["POST", "/opsgenie/v2/alerts"].headers["authorization"] == "GenieKey og-api-key-0123"
