@@ -280,6 +280,9 @@ _EXPRESSIONS: dict[str, Callable[[TemplateData], str]] = {
         TemplateData.resolved
     ),
 }
+_LIST_DEFINITIONS = frozenset(
+    {"__text_alert_list", "__text_alert_list_markdown", "pagerduty.default.instances"}
+)
 _TEMPLATE_CALL = re.compile(r'^\{\{-?\s*template\s+"([^"]+)"\s*\.\s*-?\}\}$')
 
 
@@ -295,6 +298,9 @@ def _renderer(text: str) -> Callable[[TemplateData], str]:
     if m and m.group(1) in DEFINITIONS:
         return DEFINITIONS[m.group(1)]
     template = gotemplate.parse(text)  # raises TemplateError
+    unknown = template.template_names() - set(DEFINITIONS) - _LIST_DEFINITIONS
+    if unknown:  # Alertmanager's `templates:` files are not loaded: only the default definitions exist
+        raise TemplateError(f'no such template "{sorted(unknown)[0]}" (the default definitions only)')
     return lambda d: template.render(go_data(d), go_definitions(d), html=d.html)
 
 

@@ -371,6 +371,20 @@ class GoTemplate:
     def __init__(self, nodes: list[Node]) -> None:
         self._nodes = nodes
 
+    def template_names(self) -> set[str]:
+        """The names this template calls with ``{{ template "name" }}``."""
+        names: set[str] = set()
+
+        def walk(nodes: list[Node] | None) -> None:
+            for n in nodes or []:
+                if n.kind == "template":
+                    names.add(n.name)
+                walk(n.body)
+                walk(n.other)
+
+        walk(self._nodes)
+        return names
+
     def check(self) -> None:
         """Unknown functions are an error at load, as Go's parser makes them."""
 
