@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, SecretStr, model_validator
 
 from alerting.notify.http_config import HttpConfig, TlsConfig
 from alerting.notify.receivers_config import (
@@ -37,7 +37,8 @@ class WebhookConfig(_Base):
     """Alertmanager's ``webhook_config``: POSTs the v4 JSON payload (or a templated body)."""
 
     type: Literal["webhook"] = "webhook"
-    url: HttpUrl
+    url: HttpUrl | None = None
+    url_file: Path | None = None  # Alertmanager's: the URL read from this file at each send
     send_resolved: bool = True
     max_alerts: int = Field(default=0, ge=0)  # 0: all alerts; else truncate (truncatedAlerts counts the rest)
     timeout_s: float = Field(default=10.0, gt=0)
@@ -47,6 +48,12 @@ class WebhookConfig(_Base):
     # Optional Jinja2 body for chat tools; context: the v4 payload fields (receiver, status, alerts, ...).
     body_template: str | None = None
     body_content_type: str = "application/json"
+
+    @model_validator(mode="after")
+    def _one_url(self) -> WebhookConfig:
+        if (self.url is None) == (self.url_file is None):
+            raise ValueError("one of url or url_file must be configured")
+        return self
 
 
 class EmailConfig(_Base):

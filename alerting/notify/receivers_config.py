@@ -3,8 +3,9 @@
 ``slack_configs``, ``pagerduty_configs`` (events v2), ``opsgenie_configs`` and ``telegram_configs`` as in
 Alertmanager 0.25; ``msteams_configs`` as in Alertmanager 0.27 (0.25 has none). Every templated field defaults
 to Alertmanager's own default (``{{ template "slack.default.title" . }}``, ...) and accepts plain text or a
-Go template (:func:`alerting.notify.amtemplate.check_field`: what the evaluator cannot run is refused here). Each also takes ``http_config``
-(:class:`~alerting.notify.http_config.HttpConfig`) and Paramedic's ``timeout_s`` and ``max_alerts``; the
+Go template (:func:`alerting.notify.amtemplate.check_field`: what the evaluator cannot run is refused here).
+Each also takes ``http_config`` (:class:`~alerting.notify.http_config.HttpConfig`) and Paramedic's
+``timeout_s`` and ``max_alerts``; the
 ``global`` defaults (``slack_api_url``, ``pagerduty_url``, ``opsgenie_api_url``/``opsgenie_api_key``,
 ``telegram_api_url``, ``http_config``) are merged in by ``alerting.config.notifier_config``.
 """

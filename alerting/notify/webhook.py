@@ -16,6 +16,7 @@ URL's path, query or password, nor the bearer token (chat webhooks carry their c
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -27,7 +28,7 @@ from alerting.model import Notification
 from alerting.notify._sender import USER_AGENT, HttpSender, http_result
 from alerting.notify.config import WebhookConfig
 from alerting.notify.errors import TemplateError
-from alerting.notify.http_config import AuthorizationConfig, HttpConfig
+from alerting.notify.http_config import AuthorizationConfig, CredentialsError, HttpConfig, read_secret_file
 from alerting.notify.links import with_decision_annotations
 from alerting.notify.payload import v4_payload, v4_payload_dict
 from alerting.notify.render import Renderer
@@ -69,7 +70,7 @@ class WebhookNotifier:
         self._config = config
         self._now = now
         self._links = approval_links
-        self._url = str(config.url)
+        self._url = str(config.url) if config.url is not None else None
         self._sender = HttpSender(
             effective_http_config(config), timeout_s=config.timeout_s, transport=transport
         )
@@ -104,7 +105,16 @@ class WebhookNotifier:
             content, content_type = self.body(notification)
         except TemplateError as exc:
             return NotifyResult(ok=False, retry=False, reason=f"template: {exc}")
-        return await self._sender.send(self._url, content, content_type=content_type)
+        url = self._url
+        if url is None and self._config.url_file is not None:
+            try:
+                url = await asyncio.to_thread(read_secret_file, self._config.url_file)
+            except CredentialsError as exc:
+                return NotifyResult(ok=False, retry=True, reason=f"credentials: {exc}")
+            self._sender.add_secret(url)
+        if url is None:
+            return NotifyResult(ok=False, retry=False, reason="config: no url")
+        return await self._sender.send(url, content, content_type=content_type)
 
     async def aclose(self) -> None:
         await self._sender.aclose()

@@ -246,3 +246,18 @@ async def test_no_secret_in_failure_reasons(tmp_path: Path) -> None:
         assert reason.startswith("connect:")
         for secret in ("file-password-5", "inline-token-6", "secret-path-7", "k-8"):
             assert secret not in reason
+
+
+async def test_webhook_url_file_is_read_at_each_send(tmp_path: Path) -> None:
+    url_file = tmp_path / "hook-url"
+    with serve() as srv:
+        url_file.write_text(f"http://127.0.0.1:{srv.port}/from-file/secret-part\n")
+        notifier = _webhook({"url_file": str(url_file)})
+        try:
+            assert (await notifier.notify(_notification())).ok
+            url_file.write_text("http://127.0.0.1:9/moved/secret-part-2")
+            moved = await notifier.notify(_notification())
+        finally:
+            await notifier.aclose()
+    assert srv.seen[0].request_line == "POST /from-file/secret-part HTTP/1.1"
+    assert not moved.ok and moved.retry and "secret-part-2" not in moved.reason
