@@ -6,8 +6,12 @@ reached at. Every receiver integration is validated at load against the notifier
 (:data:`~alerting.notify.NotifierConfig`, tagged by ``type``), so a bad URL or a missing ``to:`` fails the
 config file, not the first notification. Alertmanager-style ``email_configs`` (``to``, ``from``,
 ``smarthost``, ``auth_*``, ``require_tls``, with ``global.smtp_*`` defaults) are translated to Paramedic's
-email config; ``webhook_configs`` take Paramedic's webhook options (``url``, ``send_resolved``,
-``max_alerts``). Integration types without a notifier (slack, pagerduty, ...) are refused at load.
+email config; ``webhook_configs`` take Alertmanager's webhook options (``url``, ``send_resolved``,
+``max_alerts``, ``http_config``) plus Paramedic's (``timeout_s``, ``bearer_token``, ``body_template``);
+``slack_configs``, ``pagerduty_configs``, ``opsgenie_configs``, ``telegram_configs`` and ``msteams_configs``
+take Alertmanager's keys, with ``global.http_config``, ``global.slack_api_url``, ``global.pagerduty_url``,
+``global.opsgenie_api_url``/``opsgenie_api_key`` and ``global.telegram_api_url`` as their defaults.
+Integration types without a notifier (victorops, pushover, ...) are refused at load.
 """
 
 from __future__ import annotations
@@ -108,10 +112,45 @@ def _from_am_email(options: dict[str, Any], glob: GlobalConfig) -> dict[str, Any
     out["security"] = "plain" if require_tls is False else "starttls"
     known = {
         *("type", "to", "from", "smarthost", "auth_username", "auth_password", "auth_identity"),
-        *("auth_secret", "require_tls", "headers", "html", "text", "hello", "tls_config", *_DISPATCH_ONLY),
+        *("auth_secret", "require_tls", "headers", "html", "text", "hello", *_DISPATCH_ONLY),
     }
     for key in sorted(set(options) - known):
-        out[key] = options[key]  # Paramedic's own email keys (templates_dir, security, ...) pass through
+        out[key] = options[
+            key
+        ]  # tls_config and Paramedic's own keys (templates_dir, security, ...) pass through
+    return out
+
+
+_EITHER = (
+    ("api_url", "api_url_file"),
+    ("api_url_file", "api_url"),
+    ("api_key", "api_key_file"),
+    ("api_key_file", "api_key"),
+)
+_HTTP_KINDS = frozenset({"webhook", "slack", "pagerduty", "opsgenie", "telegram", "msteams"})
+
+
+def _global_defaults(kind: object, glob: GlobalConfig) -> dict[str, Any]:
+    """The ``global`` options an integration of ``kind`` inherits (Alertmanager's defaults)."""
+    out: dict[str, Any] = {}
+    if kind in _HTTP_KINDS and glob.http_config is not None:
+        out["http_config"] = glob.http_config
+    if kind == "slack":
+        if glob.slack_api_url is not None:
+            out["api_url"] = glob.slack_api_url
+        elif glob.slack_api_url_file is not None:
+            out["api_url_file"] = glob.slack_api_url_file
+    elif kind == "pagerduty" and glob.pagerduty_url is not None:
+        out["url"] = glob.pagerduty_url
+    elif kind == "opsgenie":
+        if glob.opsgenie_api_url is not None:
+            out["api_url"] = glob.opsgenie_api_url
+        if glob.opsgenie_api_key is not None:
+            out["api_key"] = glob.opsgenie_api_key
+        elif glob.opsgenie_api_key_file is not None:
+            out["api_key_file"] = glob.opsgenie_api_key_file
+    elif kind == "telegram" and glob.telegram_api_url is not None:
+        out["api_url"] = glob.telegram_api_url
     return out
 
 
@@ -122,7 +161,11 @@ def notifier_config(options: dict[str, Any], glob: GlobalConfig) -> NotifierConf
         "smarthost" in data or "from" in data or isinstance(data.get("to"), str)
     ):
         data = _from_am_email(data, glob)
-    return _NOTIFIER.validate_python(data)
+    defaults = _global_defaults(data.get("type"), glob)
+    for own, inherited in _EITHER:  # a receiver's own key or file beats the global one
+        if own in data:
+            defaults.pop(inherited, None)
+    return _NOTIFIER.validate_python({**defaults, **data})
 
 
 class AlertingConfig(DispatchConfig):
@@ -144,6 +187,9 @@ class AlertingConfig(DispatchConfig):
                     notifier_config(options, self.global_)
                 except ValidationError as exc:
                     err = exc.errors()[0]
-                    loc = ".".join(str(p) for p in err["loc"] if p not in {"email", "webhook"})
+                    parts = list(err["loc"])
+                    if parts and parts[0] == options.get("type"):  # the union's tag, not a key
+                        parts = parts[1:]
+                    loc = ".".join(str(p) for p in parts)
                     raise ValueError(f"{where}: {loc + ': ' if loc else ''}{err['msg']}") from None
         return self

@@ -47,6 +47,7 @@ def smtp_settings(reports: ReportsConfig, alerting: AlertingConfig | None) -> Sm
             continue
         email = notifier_config(options, alerting.global_)
         if isinstance(email, EmailConfig):
+            tls = email.tls_config
             return SmtpSettings(
                 sender=email.sender,
                 host=email.host,
@@ -54,8 +55,9 @@ def smtp_settings(reports: ReportsConfig, alerting: AlertingConfig | None) -> Sm
                 security=email.security,
                 username=email.username,
                 password=email.password.get_secret_value() if email.password is not None else None,
-                ca_file=email.ca_file,
-                verify_tls=email.verify_tls,
+                # an Alertmanager-style email_config's tls_config (its CA; insecure_skip_verify)
+                ca_file=tls.ca_file if tls is not None and tls.ca_file is not None else email.ca_file,
+                verify_tls=email.verify_tls and not (tls is not None and tls.insecure_skip_verify),
                 timeout_s=email.timeout_s,
             )
     raise ValueError(f"{name!r}: the receiver has no email notifier")

@@ -44,6 +44,7 @@ __all__ = [
     "load_config",
     "parse_config",
     "parse_duration",
+    "send_resolved_default",
 ]
 
 _DURATION_RE = re.compile(r"^((\d+)y)?((\d+)w)?((\d+)d)?((\d+)h)?((\d+)m)?((\d+)s)?((\d+)ms)?$")
@@ -63,6 +64,15 @@ _AM_INTEGRATIONS = (
     "discord",
     "msteams",
 )
+
+
+# Alertmanager's send_resolved default where it is not true (the dispatcher reads it per integration).
+_SEND_RESOLVED_DEFAULT = {"slack": False, "wechat": False}
+
+
+def send_resolved_default(kind: str) -> bool:
+    """Alertmanager's default ``send_resolved`` of an integration type (Paramedic's email: true)."""
+    return _SEND_RESOLVED_DEFAULT.get(kind, True)
 
 
 class ConfigError(AlertingError):
@@ -127,6 +137,14 @@ class GlobalConfig(_Model):
     smtp_auth_identity: str | None = None
     smtp_require_tls: bool | None = None
     http_config: dict[str, Any] | None = None
+    # the receivers' defaults (Alertmanager's names)
+    slack_api_url: str | None = None
+    slack_api_url_file: str | None = None
+    pagerduty_url: str | None = None
+    opsgenie_api_url: str | None = None
+    opsgenie_api_key: SecretStr | None = None
+    opsgenie_api_key_file: str | None = None
+    telegram_api_url: str | None = None
 
     @field_validator("http_config")
     @classmethod

@@ -36,7 +36,7 @@ from alerting.dispatch._persist import utc_now
 from alerting.dispatch._route import Route, build_route
 from alerting.dispatch._state import AckStore, LogEntry, NotificationLog
 from alerting.dispatch._store import AlertStore, StoredAlert, stored_from_alert
-from alerting.dispatch.config import DispatchConfig
+from alerting.dispatch.config import DispatchConfig, send_resolved_default
 from alerting.dispatch.silences import Silences
 from alerting.dispatch.tenancy import TenantRefusedError
 from alerting.model import Alert, Notification
@@ -152,7 +152,7 @@ class Dispatcher:
                 _Integration(
                     kind=str(c.get("type", "")),
                     notifier=self._build_notifier(c),
-                    send_resolved=bool(c.get("send_resolved", True)),
+                    send_resolved=bool(c.get("send_resolved", send_resolved_default(str(c.get("type", ""))))),
                     max_alerts=int(c.get("max_alerts", 0) or 0),
                 )
                 for c in r.integrations()
@@ -425,10 +425,16 @@ class Dispatcher:
                 acked = all(
                     self._acks.is_acked(a.fingerprint, a.starts_at) for a in kept if not a.resolved(now)
                 )
-            for idx, integ in enumerate(integrations):
-                ok &= await self._notify_one(
-                    group, idx, integ, kept=kept, firing=firing, resolved=resolved, acked=acked, now=now
+            # concurrently, as Alertmanager's fan-out: a slow receiver never delays another one
+            results = await asyncio.gather(
+                *(
+                    self._notify_one(
+                        group, idx, integ, kept=kept, firing=firing, resolved=resolved, acked=acked, now=now
+                    )
+                    for idx, integ in enumerate(integrations)
                 )
+            )
+            ok = all(results)
         if ok:
             with self._lock:
                 for a in alerts:

@@ -98,7 +98,9 @@ class EmailNotifier:
         self._now = now
         self._renderer = renderer or Renderer(config.templates_dir)
         self._tls_context: ssl.SSLContext | None = None
-        if config.security != "plain" and config.ca_file is not None:
+        if config.security != "plain" and config.tls_config is not None:
+            self._tls_context = config.tls_config.ssl_context()
+        elif config.security != "plain" and config.ca_file is not None:
             self._tls_context = ssl.create_default_context(cafile=str(config.ca_file))
 
     @property
@@ -228,7 +230,7 @@ class EmailNotifier:
                 use_tls=c.security == "tls",
                 start_tls=c.security == "starttls",
                 tls_context=self._tls_context,
-                validate_certs=c.verify_tls,
+                validate_certs=c.verify_tls and not (c.tls_config and c.tls_config.insecure_skip_verify),
                 timeout=c.timeout_s,
             )
         except aiosmtplib.SMTPAuthenticationError as exc:

@@ -9,9 +9,23 @@ from datetime import UTC, datetime
 import httpx
 
 from alerting.base import ApprovalLinks, Explainer, Notifier
-from alerting.notify.config import EmailConfig, NotifierConfig, WebhookConfig
+from alerting.notify.config import (
+    EmailConfig,
+    MsteamsConfig,
+    NotifierConfig,
+    OpsgenieConfig,
+    PagerdutyConfig,
+    SlackConfig,
+    TelegramConfig,
+    WebhookConfig,
+)
 from alerting.notify.email import EmailNotifier
 from alerting.notify.errors import NotifyConfigError
+from alerting.notify.msteams import MsteamsNotifier
+from alerting.notify.opsgenie import OpsgenieNotifier
+from alerting.notify.pagerduty import PagerdutyNotifier
+from alerting.notify.slack import SlackNotifier
+from alerting.notify.telegram import TelegramNotifier
 from alerting.notify.webhook import WebhookNotifier
 
 __all__ = ["NOTIFIERS", "NotifierDeps", "build_notifier"]
@@ -45,8 +59,53 @@ def _email(config: NotifierConfig, deps: NotifierDeps) -> Notifier:
     return EmailNotifier(config, explainer=deps.explainer, now=deps.now, approval_links=deps.approval_links)
 
 
+def _slack(config: NotifierConfig, deps: NotifierDeps) -> Notifier:
+    if not isinstance(config, SlackConfig):
+        raise NotifyConfigError(f"slack builder got a {type(config).__name__}")
+    return SlackNotifier(
+        config, transport=deps.http_transport, now=deps.now, approval_links=deps.approval_links
+    )
+
+
+def _pagerduty(config: NotifierConfig, deps: NotifierDeps) -> Notifier:
+    if not isinstance(config, PagerdutyConfig):
+        raise NotifyConfigError(f"pagerduty builder got a {type(config).__name__}")
+    return PagerdutyNotifier(
+        config, transport=deps.http_transport, now=deps.now, approval_links=deps.approval_links
+    )
+
+
+def _opsgenie(config: NotifierConfig, deps: NotifierDeps) -> Notifier:
+    if not isinstance(config, OpsgenieConfig):
+        raise NotifyConfigError(f"opsgenie builder got a {type(config).__name__}")
+    return OpsgenieNotifier(
+        config, transport=deps.http_transport, now=deps.now, approval_links=deps.approval_links
+    )
+
+
+def _telegram(config: NotifierConfig, deps: NotifierDeps) -> Notifier:
+    if not isinstance(config, TelegramConfig):
+        raise NotifyConfigError(f"telegram builder got a {type(config).__name__}")
+    return TelegramNotifier(
+        config, transport=deps.http_transport, now=deps.now, approval_links=deps.approval_links
+    )
+
+
+def _msteams(config: NotifierConfig, deps: NotifierDeps) -> Notifier:
+    if not isinstance(config, MsteamsConfig):
+        raise NotifyConfigError(f"msteams builder got a {type(config).__name__}")
+    return MsteamsNotifier(
+        config, transport=deps.http_transport, now=deps.now, approval_links=deps.approval_links
+    )
+
+
 NOTIFIERS: dict[str, Callable[[NotifierConfig, NotifierDeps], Notifier]] = {
     "email": _email,
+    "msteams": _msteams,
+    "opsgenie": _opsgenie,
+    "pagerduty": _pagerduty,
+    "slack": _slack,
+    "telegram": _telegram,
     "webhook": _webhook,
 }
 

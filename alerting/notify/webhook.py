@@ -4,7 +4,9 @@
 Request headers are Alertmanager's: ``User-Agent: Alertmanager/0.25.0`` and ``Content-Type:
 application/json`` (plus Host and Content-Length; httpx's default Accept/Accept-Encoding/Connection are
 removed). Results: 2xx ok; 5xx, 429, timeouts and connection errors retryable; other statuses permanent.
-One ``httpx.AsyncClient`` per notifier (transport injectable); call :meth:`aclose` when done.
+One ``httpx.AsyncClient`` per notifier (transport injectable), built from Alertmanager's ``http_config``
+(:mod:`alerting.notify.http_config`: ``authorization``, ``basic_auth``, ``oauth2``, ``tls_config``,
+``proxy_url``, ``follow_redirects``); call :meth:`aclose` when done.
 
 An alert asking for a human decision (a pending remediation approval) gets ``approve_url``/``reject_url``
 annotations in the body, minted by ``approval_links`` for this message only. Error reasons never carry the
@@ -14,6 +16,7 @@ URL's path, query or password, nor the bearer token (chat webhooks carry their c
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -22,32 +25,36 @@ import httpx
 
 from alerting.base import ApprovalLinks, NotifyResult
 from alerting.model import Notification
+from alerting.notify._sender import USER_AGENT, HttpSender, http_result
 from alerting.notify.config import WebhookConfig
 from alerting.notify.errors import TemplateError
+from alerting.notify.http_config import AuthorizationConfig, CredentialsError, HttpConfig, read_secret_file
 from alerting.notify.links import with_decision_annotations
 from alerting.notify.payload import v4_payload, v4_payload_dict
 from alerting.notify.render import Renderer
-from metrics_store.redact import SECRET, scrub
 
 __all__ = ["USER_AGENT", "WebhookNotifier", "http_result"]
-
-USER_AGENT = "Alertmanager/0.25.0"
-_MAX_REASON_BODY = 200
 
 
 def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def http_result(status: int, body: bytes = b"") -> NotifyResult:
-    """The retry decision for an HTTP status (Alertmanager's ``Retrier.Check`` plus 429)."""
-    if 200 <= status < 300:
-        return NotifyResult(ok=True)
-    snippet = body[:_MAX_REASON_BODY].decode("utf-8", "replace").strip()
-    detail = f"{status}{': ' + snippet if snippet else ''}"
-    if status >= 500 or status == 429:
-        return NotifyResult(ok=False, retry=True, reason=f"http_{status // 100}xx: {detail}")
-    return NotifyResult(ok=False, retry=False, reason=f"http_{status // 100}xx: {detail}")
+def effective_http_config(config: WebhookConfig) -> HttpConfig | None:
+    """``http_config``, with Paramedic's ``bearer_token`` shorthand replacing its authentication."""
+    if config.bearer_token is None:
+        return config.http_config
+    base = config.http_config or HttpConfig()
+    auth = AuthorizationConfig(credentials=config.bearer_token)
+    return base.model_copy(
+        update={
+            "authorization": auth,
+            "basic_auth": None,
+            "oauth2": None,
+            "bearer_token": None,
+            "bearer_token_file": None,
+        }
+    )
 
 
 class WebhookNotifier:
@@ -63,22 +70,10 @@ class WebhookNotifier:
         self._config = config
         self._now = now
         self._links = approval_links
-        self._url = str(config.url)
-        # Error reasons name the host only: the path and query of a chat webhook are its credential.
-        url = config.url
-        self._shown_url = f"{url.scheme}://{url.host}{f':{url.port}' if url.port else ''}/{SECRET}"
-        self._secrets = [config.url.password] if config.url.password else []  # scrubbed from error reasons
-        path = f"{url.path or ''}{'?' + url.query if url.query else ''}"
-        if path not in {"", "/"}:
-            self._secrets.append(path)
-        if config.bearer_token is not None:
-            self._secrets.append(config.bearer_token.get_secret_value())
-        self._client = httpx.AsyncClient(
-            transport=transport, timeout=httpx.Timeout(config.timeout_s), follow_redirects=False
+        self._url = str(config.url) if config.url is not None else None
+        self._sender = HttpSender(
+            effective_http_config(config), timeout_s=config.timeout_s, transport=transport
         )
-        for name in ("accept", "accept-encoding", "connection"):
-            self._client.headers.pop(name, None)
-        self._client.headers["User-Agent"] = USER_AGENT
         self._renderer = renderer
         self._template = None
         if config.body_template is not None:
@@ -110,27 +105,16 @@ class WebhookNotifier:
             content, content_type = self.body(notification)
         except TemplateError as exc:
             return NotifyResult(ok=False, retry=False, reason=f"template: {exc}")
-        # Go's order: Host, User-Agent, Content-Length, Content-Type (httpx keeps an explicit Content-Length).
-        headers = {"Content-Length": str(len(content)), "Content-Type": content_type}
-        if self._config.bearer_token is not None:
-            headers["Authorization"] = f"Bearer {self._config.bearer_token.get_secret_value()}"
-        try:
-            resp = await self._client.post(self._url, content=content, headers=headers)
-            body = await resp.aread()
-        except httpx.TimeoutException as exc:
-            return NotifyResult(ok=False, retry=True, reason=f"timeout: {type(exc).__name__}")
-        except httpx.TransportError as exc:
-            reason = self._scrub(f"connect: {type(exc).__name__}: {exc}")
-            return NotifyResult(ok=False, retry=True, reason=reason)
-        except httpx.HTTPError as exc:
-            reason = self._scrub(f"http: {type(exc).__name__}: {exc}")
-            return NotifyResult(ok=False, retry=False, reason=reason)
-        result = http_result(resp.status_code, body)
-        return replace(result, reason=self._scrub(result.reason)) if result.reason else result
-
-    def _scrub(self, text: str) -> str:
-        """``text`` without the URL's path, query, password or the bearer token (the host stays)."""
-        return scrub(text.replace(self._url, self._shown_url), self._secrets)
+        url = self._url
+        if url is None and self._config.url_file is not None:
+            try:
+                url = await asyncio.to_thread(read_secret_file, self._config.url_file)
+            except CredentialsError as exc:
+                return NotifyResult(ok=False, retry=True, reason=f"credentials: {exc}")
+            self._sender.add_secret(url)
+        if url is None:
+            return NotifyResult(ok=False, retry=False, reason="config: no url")
+        return await self._sender.send(url, content, content_type=content_type)
 
     async def aclose(self) -> None:
-        await self._client.aclose()
+        await self._sender.aclose()

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import json
 import threading
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -62,12 +62,15 @@ def build_webhook(cfg: dict[str, Any]) -> Notifier:
 
 @contextlib.contextmanager
 def paramedic_am(
-    config_text: str, data_dir: Path, external_url: str = "http://127.0.0.1:19093"
+    config_text: str,
+    data_dir: Path,
+    external_url: str = "http://127.0.0.1:19093",
+    build: Callable[[dict[str, Any]], Notifier] = build_webhook,
 ) -> Iterator[str]:
     """Serve ``am_router`` on a free port with the dispatcher loop running; yields the base URL."""
     dispatcher = Dispatcher(
         parse_config(config_text),
-        build_webhook,
+        build,
         data_dir=data_dir,
         registry=CollectorRegistry(),
         external_url=external_url,

@@ -309,3 +309,25 @@ async def test_untrusted_certificate_fails_naming_it_unless_trusted_or_unverifie
         result = await EmailNotifier(EmailConfig(**base, **extra), now=lambda: NOW).notify(_notification())
         assert result.ok, (extra, result)
     assert len(sink.messages) == 2
+
+
+async def test_alertmanager_email_tls_config_is_used(
+    tls_smtp: tuple[Sink, int], cert: tuple[Path, Path]
+) -> None:
+    """An alertmanager.yml ``email_configs`` entry with ``tls_config``: its CA is trusted (it was ignored)."""
+    from alerting.config import notifier_config  # noqa: PLC0415 -- only this test reads AM-style options
+    from alerting.dispatch.config import GlobalConfig  # noqa: PLC0415
+
+    sink, port = tls_smtp
+    am_style: dict[str, Any] = {
+        "type": "email", "to": "ops@example.org", "from": "p@example.org", "smarthost": f"127.0.0.1:{port}",
+        "auth_username": "paramedic", "auth_password": "s3cret",
+    }  # fmt: skip
+    results = []
+    for tls in ({"ca_file": str(cert[1]), "min_version": "TLS12"}, {"insecure_skip_verify": True}, None):
+        options = am_style if tls is None else {**am_style, "tls_config": tls}
+        notifier = build_notifier(notifier_config(options, GlobalConfig()))
+        results.append(await notifier.notify(_notification()))
+    assert [r.ok for r in results] == [True, True, False], results
+    assert results[2].reason.startswith("tls: ")
+    assert len(sink.messages) == 2
