@@ -1,0 +1,1 @@
+"""Paramedic on several machines: membership, leader election with fencing, sharded scraping (etcd)."""
