@@ -17,7 +17,9 @@ class ClusterMetrics:
             "The current leader's fencing token (etcd revision of the leader key) as this replica sees it.",
             registry=registry,
         )
-        self.members = Gauge("paramedic_cluster_members", "Live replicas in the membership.", registry=registry)
+        self.members = Gauge(
+            "paramedic_cluster_members", "Live replicas in the membership.", registry=registry
+        )
         self.lease_renew_failures = Counter(
             "paramedic_cluster_lease_renew_failures_total",
             "Lease keepalives that failed (store unreachable or lease gone).",
@@ -34,5 +36,7 @@ class ClusterMetrics:
             "paramedic_cluster_targets_owned", "Scrape targets this replica owns.", registry=registry
         )
         self.elections = Counter(
-            "paramedic_cluster_elections_won_total", "Times this replica became the leader.", registry=registry
+            "paramedic_cluster_elections_won_total",
+            "Times this replica became the leader.",
+            registry=registry,
         )

@@ -1,8 +1,8 @@
 """The coordination store seam: what cluster membership, leader election and fenced writes need from etcd.
 
 :class:`CoordinationStore` is implemented by :class:`paramedic.cluster.etcd.EtcdClient` (etcd's v3 HTTP/JSON
-gateway). Keys and values are ``bytes``; revisions are etcd's (monotonic over the whole store). Every call is a
-synchronous round trip with a bounded timeout and is safe from several threads (one HTTP connection pool).
+gateway). Keys and values are ``bytes``; revisions are etcd's (monotonic over the whole store). Every call
+is a synchronous round trip with a bounded timeout and is safe from several threads (one connection pool).
 Failures to reach the store raise :class:`StoreUnavailableError`; a refused comparison is not an error
 (``Txn.succeeded`` is False).
 

@@ -1,8 +1,8 @@
 """A small typed client of etcd's v3 HTTP/JSON gateway (``/v3/kv/*``, ``/v3/lease/*``), over httpx.
 
-etcd 3.4's gateway takes and returns JSON with base64 keys/values and int64 numbers as strings; fields at their
-default value (``succeeded: false``, ``TTL: 0``) are left out of answers. Endpoints are tried in order: the
-first that answers serves the call (a cluster of etcd members behind one client).
+etcd 3.4's gateway takes and returns JSON with base64 keys/values and int64 numbers as strings; fields at
+their default value (``succeeded: false``, ``TTL: 0``) are left out of answers. Endpoints are tried in
+order: the first that answers serves the call (a cluster of etcd members behind one client).
 """
 
 from __future__ import annotations
@@ -128,8 +128,6 @@ class EtcdClient:
         }
         data = self._call("/v3/kv/txn", body)
         kvs = [
-            _kv(kv)
-            for r in data.get("responses", [])
-            for kv in r.get("response_range", {}).get("kvs", [])
+            _kv(kv) for r in data.get("responses", []) for kv in r.get("response_range", {}).get("kvs", [])
         ]
         return TxnResult(bool(data.get("succeeded", False)), int(data["header"]["revision"]), kvs)

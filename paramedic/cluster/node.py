@@ -203,7 +203,9 @@ class ClusterNode:
         live: dict[str, Member] = {}
         for kv in kvs:
             d = json.loads(kv.value)
-            live[str(d["id"])] = Member(str(d["id"]), str(d["address"]), int(d["pid"]), int(d["targets_owned"]))
+            live[str(d["id"])] = Member(
+                str(d["id"]), str(d["address"]), int(d["pid"]), int(d["targets_owned"])
+            )
         with self._lock:
             changed = set(live) != set(self._members)
             self._members = live

@@ -14,6 +14,7 @@ threads).
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -29,6 +30,8 @@ from remediation.model import ActionRecord, ActionRequest, AuditEvent
 __all__ = ["FencedAuditLog", "FencedJournal", "FencedOutError"]
 
 KIND = "audit"
+
+log = logging.getLogger("remediation.audit")
 
 
 class FencedOutError(RemediationError):
@@ -59,8 +62,7 @@ class FencedAuditLog:
         self._lock = threading.RLock()
         self._mirror = MemoryAuditLog()
         self._next = 1
-        self._loaded_at = 0.0
-        self.reload()
+        self._loaded_at = float("-inf")  # read at first use (the leader reloads before recovering)
 
     # -- the shared journal -----------------------------------------------------------------------------
     def reload(self) -> None:
@@ -73,13 +75,18 @@ class FencedAuditLog:
             if rec["type"] == "request":
                 mirror.record_only(request_from_dict(rec["request"]))
             else:
-                mirror.append(AuditEvent(rec["action_id"], rec["kind"], _time(rec["at"]), rec.get("data") or {}))
+                mirror.append(
+                    AuditEvent(rec["action_id"], rec["kind"], _time(rec["at"]), rec.get("data") or {})
+                )
         with self._lock:
             self._mirror, self._next, self._loaded_at = mirror, nxt, self._clock()
 
     def _fresh(self) -> MemoryAuditLog:
         if self._clock() - self._loaded_at >= self._max_age_s:
-            self.reload()
+            try:
+                self.reload()
+            except Exception:  # noqa: BLE001 - the journal's own errors: a read serves the last mirror
+                log.warning("shared journal unreadable: serving the last copy", exc_info=True)
         return self._mirror
 
     def _commit(self, doc: dict[str, Any]) -> None:
@@ -118,7 +125,7 @@ class FencedAuditLog:
     def events(self, action_id: str) -> list[AuditEvent]:
         return self._fresh().events(action_id)
 
-    def query(  # noqa: PLR0913 - the AuditLog protocol's filters
+    def query(
         self,
         *,
         policy: str | None = None,

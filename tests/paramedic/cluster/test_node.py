@@ -24,7 +24,12 @@ def client(etcd: EtcdServer) -> Iterator[EtcdClient]:
 
 def _node(client: EtcdClient, prefix: str, rid: str, ttl_s: int = 10) -> ClusterNode:
     return ClusterNode(
-        client, replica_id=rid, address=f"http://{rid}", ttl_s=ttl_s, prefix=prefix, registry=CollectorRegistry()
+        client,
+        replica_id=rid,
+        address=f"http://{rid}",
+        ttl_s=ttl_s,
+        prefix=prefix,
+        registry=CollectorRegistry(),
     )
 
 
@@ -71,7 +76,9 @@ def test_fenced_write_carries_the_token_and_a_deposed_leader_is_refused_by_etcd(
     b.stop()
 
 
-def test_follower_takes_over_within_ttl_plus_a_tick_when_the_leader_stops_renewing(client: EtcdClient) -> None:
+def test_follower_takes_over_within_ttl_plus_a_tick_when_the_leader_stops_renewing(
+    client: EtcdClient,
+) -> None:
     prefix = _prefix()
     a, b = _node(client, prefix, "a", ttl_s=2), _node(client, prefix, "b", ttl_s=2)
     a.tick()  # a leads but never renews again (its thread is never started)
