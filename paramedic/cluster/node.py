@@ -97,6 +97,7 @@ class ClusterNode:
         self._lease = 0
         self._renewed_at = 0.0
         self._token = 0  # our token while leading, else 0
+        self._held = 0  # the last token we held: what commit presents to etcd, which decides
         self._leader: LeaderInfo | None = None
         self._members: dict[str, Member] = {}
         self._seen: dict[str, Member] = {}  # every member seen since start (dead ones shown as not alive)
@@ -218,6 +219,8 @@ class ClusterNode:
         with self._lock:
             was = self._token
             self._token = token
+            if token:
+                self._held = token
         self._metrics.is_leader.set(1 if token else 0)
         if token:
             self._metrics.fencing_token.set(token)
@@ -267,9 +270,11 @@ class ClusterNode:
     def commit(self, kind: str, key: str, doc: dict[str, Any]) -> bool:
         """Write ``doc`` (stamped with our fencing token) under ``fenced/<kind>/<key>`` if and only if the
         leader key still has our token as its create revision; False when refused or the store is
-        unreachable (the caller must then neither act nor notify)."""
-        token = self.fencing_token
-        if not token:
+        unreachable (the caller must then neither act nor notify). The last token this replica held is
+        always presented, even when it already believes it was deposed: etcd decides, not a local flag."""
+        with self._lock:
+            token = self._held
+        if not token:  # never led: there is no token to present
             self._metrics.fenced_writes.labels(kind, "refused").inc()
             return False
         body = json.dumps({**doc, "fencing_token": token, "leader": self.id}).encode()
@@ -282,6 +287,7 @@ class ClusterNode:
             self._metrics.fenced_writes.labels(kind, "error").inc()
             return False
         if not res.succeeded:
+            log.error("fenced write %s/%s refused by etcd: token %d is stale", kind, key, token)
             self._metrics.fenced_writes.labels(kind, "refused").inc()
             self._set_leading(0, f"fenced write {kind}/{key} refused by etcd (token {token} is stale)")
             return False

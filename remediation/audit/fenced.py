@@ -85,7 +85,7 @@ class FencedAuditLog:
         if self._clock() - self._loaded_at >= self._max_age_s:
             try:
                 self.reload()
-            except Exception:  # noqa: BLE001 - the journal's own errors: a read serves the last mirror
+            except Exception:  # the journal's own errors (unknown here): a read serves the last mirror
                 log.warning("shared journal unreadable: serving the last copy", exc_info=True)
         return self._mirror
 

@@ -42,7 +42,7 @@ def _handler(exp: CountingExporter) -> type[BaseHTTPRequestHandler]:
     body = b"# TYPE cluster_probe gauge\ncluster_probe 1\n"
 
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 - http.server's name
+        def do_GET(self) -> None:
             exp.scrapes.append(time.monotonic())
             self.send_response(200)
             self.send_header("Content-Type", "text/plain; version=0.0.4")
@@ -50,7 +50,7 @@ def _handler(exp: CountingExporter) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             self.wfile.write(body)
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - http.server's signature
+        def log_message(self, format: str, *args: Any) -> None:
             return
 
     return Handler

@@ -7,12 +7,14 @@ wall-clock phase on their new replica, so the gap stays within two intervals).""
 
 from __future__ import annotations
 
+import itertools
 import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from tests.support.cluster import (
@@ -63,7 +65,7 @@ def replicas(
 def _status(r: Replica) -> dict[str, Any] | None:
     try:
         resp = r.status()
-    except Exception:  # noqa: BLE001 - a replica being killed: no answer
+    except Exception:
         return None
     return resp.json()["data"] if resp.status_code == 200 else None
 
@@ -109,15 +111,13 @@ def test_a_space_viewer_and_an_anonymous_caller_see_no_cluster(replicas: dict[st
         resp = r.status("space")
         assert resp.status_code == 404
         assert "127.0.0.1" not in resp.text and "fencing" not in resp.text
-        import httpx
-
         assert httpx.get(f"{r.url}/api/v1/status/cluster", timeout=5).status_code == 401
 
 
 def _max_gap(scrapes: list[float], since: float, until: float) -> float:
     times = [t for t in scrapes if t >= since]
     points = [since, *times, until] if not times or times[-1] < until else [since, *times]
-    return max(b - a for a, b in zip(points, points[1:], strict=False))
+    return max(b - a for a, b in itertools.pairwise(points))
 
 
 def test_killing_a_collector_replica_leaves_no_target_unscraped_for_two_intervals(
