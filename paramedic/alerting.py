@@ -40,7 +40,7 @@ from alerting.am_api import am_router
 from alerting.anomaly import default_detector
 from alerting.base import Notifier, NotifyFence, NotifyResult
 from alerting.config import AlertingConfig, RulesConfig, notifier_config
-from alerting.dispatch import Dispatcher
+from alerting.dispatch import Dispatcher, StateStore
 from alerting.fanout import AlertFanout
 from alerting.model import Notification
 from alerting.notify import (
@@ -154,6 +154,7 @@ class AlertingService:
         platform_events: PlatformEventReader | None = None,
         tenant_of: Callable[[str], tuple[str, str] | None] | None = None,
         fence: NotifyFence | None = None,
+        state: StateStore | None = None,
     ) -> None:
         """``fence`` (several replicas): the cluster node; each notification is committed through it first."""
         self.base_dir = base_dir
@@ -211,6 +212,7 @@ class AlertingService:
                 external_url=external,
                 deliver=send,
                 fence=fence,
+                state=state,
             )
         # Where the rules' alerts go: the dispatcher, and whatever subscribes (the remediation engine).
         self.sink = AlertFanout([self.dispatcher] if self.dispatcher is not None else [])

@@ -55,8 +55,9 @@ from paramedic import VERSION
 from paramedic.alerting import AlertingService
 from paramedic.auth import install as install_auth
 from paramedic.auth import install_guards, refusals_counter
-from paramedic.cluster.api import cluster_router
+from paramedic.cluster.api import cluster_router, install_leader_redirect
 from paramedic.cluster.service import ClusterService
+from paramedic.cluster.state import EtcdState
 from paramedic.config import ConfigError, ParamedicConfig, load_config
 from paramedic.dashboard import CapacityPage
 from paramedic.dashboard import build_router as dashboard_router
@@ -142,6 +143,7 @@ class Paramedic:
                     platform_events=self.platform_events,
                     tenant_of=tenant_of(self.platform),
                     fence=self.cluster.node if self.cluster is not None else None,
+                    state=EtcdState(self.cluster.node) if self.cluster is not None else None,
                 )
             except BaseException:
                 self.store.close()
@@ -281,6 +283,8 @@ class Paramedic:
 
         app = FastAPI(title="Paramedic", version=VERSION, lifespan=lifespan)
         add_gzip(app)
+        if self.cluster is not None:  # inside authentication (added before it): followers send to the leader
+            install_leader_redirect(app, self.cluster.node)
         refusals = refusals_counter(self.registry)
         self.tokens = install_auth(
             app,
@@ -348,6 +352,8 @@ class Paramedic:
         the shared journal and recovers what a dead leader left open). Alone: at startup."""
         if self.remediation is not None and isinstance(self.remediation.audit, FencedAuditLog):
             await asyncio.to_thread(self.remediation.audit.reload)
+        if self.cluster is not None and self.alerting is not None and self.alerting.dispatcher is not None:
+            await asyncio.to_thread(self.alerting.dispatcher.reload_state)  # silences, acks, notification log
         if self.alerting is not None:
             await self.alerting.start()
         if self.remediation is not None:

@@ -33,7 +33,7 @@ from alerting.base import AlertingError, Notifier, NotifyFence, NotifyResult
 from alerting.dispatch._inhibit import InhibitIndex, InhibitRule
 from alerting.dispatch._matchers import label_set_string
 from alerting.dispatch._metrics import DispatchMetrics
-from alerting.dispatch._persist import utc_now
+from alerting.dispatch._persist import StateStore, utc_now
 from alerting.dispatch._route import Route, build_route
 from alerting.dispatch._state import AckStore, LogEntry, NotificationLog
 from alerting.dispatch._store import AlertStore, StoredAlert, stored_from_alert
@@ -128,18 +128,21 @@ class Dispatcher:
         external_url: str = "http://127.0.0.1:9093",
         deliver: Deliver = _default_deliver,
         fence: NotifyFence | None = None,
+        state: StateStore | None = None,
     ) -> None:
+        """``state`` keeps silences, acks and the notification log (default: JSON files under ``data_dir``);
+        ``fence`` (several replicas) records each notification before it is sent."""
         self._clock = clock
         self._fence = fence
         self._build_notifier = build_notifier
         self._deliver = deliver
         self.external_url = external_url
-        self.silences = silences if silences is not None else Silences(data_dir, clock=clock)
+        self.silences = silences if silences is not None else Silences(data_dir, clock=clock, state=state)
         self._lock = threading.RLock()
         self._store = AlertStore()
         self._groups: dict[tuple[int, str], _Group] = {}
-        self._nflog = NotificationLog(data_dir)
-        self._acks = AckStore(data_dir)
+        self._nflog = NotificationLog(data_dir, state=state)
+        self._acks = AckStore(data_dir, state=state)
         self._metrics = DispatchMetrics(registry)
         self._metrics.watch(self.silences.count, lambda: len(self._groups))  # type: ignore[arg-type]
         self._wake = asyncio.Event()
@@ -498,6 +501,13 @@ class Dispatcher:
             self._nflog.log(LogEntry(group.key, receiver, idx, firing, resolved, now, dict(group.labels)))
             self._acks.unack(resolved)
         return True
+
+    def reload_state(self) -> None:
+        """Re-read silences, acks and the notification log from the state store (a new leader)."""
+        self.silences.reload()
+        with self._lock:
+            self._nflog.reload()
+            self._acks.reload()
 
     def _fenced(self, entry: LogEntry) -> bool:
         """In a cluster: commit the notification log entry (with the leader's fencing token) before sending;

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import re
+from collections.abc import Awaitable, Callable
 
-from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import JSONResponse, RedirectResponse
+from starlette.responses import Response
 
 from paramedic.cluster.node import ClusterNode
 from platforms.tenancy import scope_of
 
-__all__ = ["cluster_router"]
+__all__ = ["LEADER_ONLY", "cluster_router", "install_leader_redirect"]
+
+# What only the leader serves: the Alertmanager API (alerts in, silences, acks, groups, notification log)
+# and remediation's actions and policies. A follower answers these with a redirect to the leader.
+LEADER_ONLY = re.compile(r"^/api/v2/|^/api/v1/(actions|policies|deployments)(/|$)")
 
 
 def cluster_router(node: ClusterNode, targets_owned: Callable[[], int]) -> APIRouter:
@@ -39,3 +45,23 @@ def cluster_router(node: ClusterNode, targets_owned: Callable[[], int]) -> APIRo
         )
 
     return router
+
+
+def install_leader_redirect(app: FastAPI, node: ClusterNode) -> None:
+    """On a follower, answer :data:`LEADER_ONLY` requests with ``307`` to the same path on the leader (the
+    method and body are kept), or ``503`` while no leader is known. Install it inside authentication, so
+    only callers allowed to make the request learn where the leader is."""
+
+    @app.middleware("http")
+    async def to_leader(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        if node.is_leader or not LEADER_ONLY.match(request.url.path):
+            return await call_next(request)
+        leader = node.leader
+        if leader is None or not leader.address or leader.id == node.id:
+            return JSONResponse(
+                {"status": "error", "error": "no leader elected yet: retry shortly"},
+                status_code=503,
+                headers={"Retry-After": "2"},
+            )
+        query = f"?{request.url.query}" if request.url.query else ""
+        return RedirectResponse(leader.address.rstrip("/") + request.url.path + query, status_code=307)
