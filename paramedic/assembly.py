@@ -55,7 +55,7 @@ from paramedic import VERSION
 from paramedic.alerting import AlertingService
 from paramedic.auth import install as install_auth
 from paramedic.auth import install_guards, refusals_counter
-from paramedic.cluster.api import cluster_router, install_leader_redirect
+from paramedic.cluster.api import cluster_router, install_leader_proxy
 from paramedic.cluster.service import ClusterService
 from paramedic.cluster.state import EtcdState
 from paramedic.config import ConfigError, ParamedicConfig, load_config
@@ -283,8 +283,10 @@ class Paramedic:
 
         app = FastAPI(title="Paramedic", version=VERSION, lifespan=lifespan)
         add_gzip(app)
-        if self.cluster is not None:  # inside authentication (added before it): followers send to the leader
-            install_leader_redirect(app, self.cluster.node)
+        if (
+            self.cluster is not None
+        ):  # inside authentication (added before it): followers forward to the leader
+            install_leader_proxy(app, self.cluster.node)
         refusals = refusals_counter(self.registry)
         self.tokens = install_auth(
             app,

@@ -5,17 +5,18 @@ from __future__ import annotations
 import re
 from collections.abc import Awaitable, Callable
 
+import httpx
 from fastapi import APIRouter, FastAPI, Request
-from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.responses import JSONResponse
 from starlette.responses import Response
 
 from paramedic.cluster.node import ClusterNode
 from platforms.tenancy import scope_of
 
-__all__ = ["LEADER_ONLY", "cluster_router", "install_leader_redirect"]
+__all__ = ["FORWARDED_BY", "LEADER_ONLY", "cluster_router", "install_leader_proxy"]
 
 # What only the leader serves: the Alertmanager API (alerts in, silences, acks, groups, notification log)
-# and remediation's actions and policies. A follower answers these with a redirect to the leader.
+# and remediation's actions and policies. A follower forwards these to the leader.
 LEADER_ONLY = re.compile(r"^/api/v2/|^/api/v1/(actions|policies|deployments)(/|$)")
 
 
@@ -47,21 +48,43 @@ def cluster_router(node: ClusterNode, targets_owned: Callable[[], int]) -> APIRo
     return router
 
 
-def install_leader_redirect(app: FastAPI, node: ClusterNode) -> None:
-    """On a follower, answer :data:`LEADER_ONLY` requests with ``307`` to the same path on the leader (the
-    method and body are kept), or ``503`` while no leader is known. Install it inside authentication, so
-    only callers allowed to make the request learn where the leader is."""
+FORWARDED_BY = "X-Paramedic-Forwarded-By"
+_REQUEST_HEADERS = ("authorization", "content-type", "accept", "cookie", "x-csrf-token")
+_RESPONSE_HEADERS = ("content-type", "retry-after", "www-authenticate")
+
+
+def install_leader_proxy(app: FastAPI, node: ClusterNode, *, timeout_s: float = 30.0) -> None:
+    """On a follower, forward :data:`LEADER_ONLY` requests to the leader and relay its answer (``503`` while
+    no leader is known or it does not answer). The leader authenticates the caller again (every replica
+    has the same users and tokens), so the follower's own check is not trusted; nobody learns the leader's
+    address. One hop only: a request another replica forwarded is never forwarded again."""
+    client = httpx.AsyncClient(timeout=timeout_s)
+
+    def unavailable(why: str) -> JSONResponse:
+        return JSONResponse(
+            {"status": "error", "error": f"{why}: retry shortly"},
+            status_code=503,
+            headers={"Retry-After": "2"},
+        )
 
     @app.middleware("http")
     async def to_leader(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         if node.is_leader or not LEADER_ONLY.match(request.url.path):
             return await call_next(request)
         leader = node.leader
-        if leader is None or not leader.address or leader.id == node.id:
-            return JSONResponse(
-                {"status": "error", "error": "no leader elected yet: retry shortly"},
-                status_code=503,
-                headers={"Retry-After": "2"},
+        if leader is None or not leader.address or leader.id == node.id or FORWARDED_BY in request.headers:
+            return unavailable("no leader elected")
+        headers = {k: v for k, v in request.headers.items() if k.lower() in _REQUEST_HEADERS}
+        headers[FORWARDED_BY] = node.id
+        try:
+            resp = await client.request(
+                request.method,
+                leader.address.rstrip("/") + request.url.path,
+                params=request.url.query,
+                content=await request.body(),
+                headers=headers,
             )
-        query = f"?{request.url.query}" if request.url.query else ""
-        return RedirectResponse(leader.address.rstrip("/") + request.url.path + query, status_code=307)
+        except httpx.HTTPError:
+            return unavailable("the leader did not answer")
+        kept = {k: v for k, v in resp.headers.items() if k.lower() in _RESPONSE_HEADERS}
+        return Response(resp.content, status_code=resp.status_code, headers=kept)

@@ -3,7 +3,7 @@
 :class:`EtcdState` implements :class:`alerting.dispatch.StateStore` over :meth:`ClusterNode.commit`: each
 document is one fenced record (``fenced/state/<name>``), so only the current leader writes it, stamped with
 its fencing token. Followers send silence, ack, alert and approval requests to the leader
-(:func:`paramedic.cluster.api.install_leader_redirect`); a new leader re-reads the documents before its
+(:func:`paramedic.cluster.api.install_leader_proxy`); a new leader re-reads the documents before its
 dispatcher starts. Approvals, like every remediation decision, are events of the shared remediation journal
 (``remediation.audit.fenced``). etcd keeps values up to 1.5 MiB: a few thousand silences per document.
 """

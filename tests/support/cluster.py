@@ -4,6 +4,7 @@ scrape they receive (the scraped side counts, not Paramedic)."""
 from __future__ import annotations
 
 import contextlib
+import shutil
 import sys
 import threading
 import time
@@ -24,6 +25,7 @@ __all__ = [
     "CountingExporter",
     "Replica",
     "counting_exporters",
+    "make_tokens",
     "replica_config",
     "start_replica",
     "wait_ready",
@@ -98,6 +100,11 @@ def replica_config(
             "timeout_s": 1,
             "jobs": [{"name": "probe", "type": "static", "targets": targets}],
         },
+        "alerting": {
+            "data_dir": "data/alerting",
+            "route": {"receiver": "nobody", "group_wait": "1s"},
+            "receivers": [{"name": "nobody"}],
+        },
         "cluster": {
             "etcd_endpoints": [etcd_url],
             "replica_id": rid,
@@ -107,16 +114,23 @@ def replica_config(
     }
 
 
-def start_replica(workdir: Path, rid: str, config: dict[str, Any]) -> Replica:
-    """Write the replica's config and tokens (a foundation viewer, a viewer of acme/prod) and start it
-    (:func:`wait_ready` waits for it)."""
-    workdir.mkdir(parents=True, exist_ok=True)
-    (workdir / "paramedic.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
-    store = TokenStore(workdir / "tokens.json")
-    tokens = {
+def make_tokens(path: Path) -> dict[str, str]:
+    """The tokens every replica shares: a foundation viewer, a viewer of acme/prod, an operator."""
+    store = TokenStore(path)
+    return {
         "foundation": store.create("foundation-viewer", "viewer"),
         "space": store.create("space-viewer", "viewer", grants=[Grant("acme", "prod", "viewer")]),
+        "operator": store.create("operator", "operator"),
     }
+
+
+def start_replica(
+    workdir: Path, rid: str, config: dict[str, Any], tokens_file: Path, tokens: dict[str, str]
+) -> Replica:
+    """Write the replica's config, copy the shared tokens file and start it (:func:`wait_ready` waits)."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    (workdir / "paramedic.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    shutil.copy2(tokens_file, workdir / "tokens.json")
     argv = [sys.executable, "-m", "paramedic.cli", "serve", "--config", str(workdir / "paramedic.yaml")]
     proc = ManagedProcess(f"paramedic-{rid}", argv, workdir / "paramedic.log", cwd=workdir)
     return Replica(rid, f"http://127.0.0.1:{config['server']['listen_port']}", proc, tokens)

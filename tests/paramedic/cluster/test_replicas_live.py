@@ -22,6 +22,7 @@ from tests.support.cluster import (
     Replica,
     counting_exporters,
     free_ports,
+    make_tokens,
     replica_config,
     start_replica,
     wait_ready,
@@ -48,12 +49,13 @@ def replicas(
     prefix = f"/paramedic/{uuid.uuid4().hex}/"
     targets = [e.address for e in exporters]
     out: dict[str, Replica] = {}
+    tokens = make_tokens(root / "tokens.json")
     try:
         for rid, port in zip(("r1", "r2", "r3"), free_ports(3), strict=True):
             cfg = replica_config(
                 rid, port, etcd.url, targets, interval_s=INTERVAL_S, ttl_s=TTL_S, prefix=prefix
             )
-            out[rid] = start_replica(root / rid, rid, cfg)
+            out[rid] = start_replica(root / rid, rid, cfg, root / "tokens.json", tokens)
         for r in out.values():
             wait_ready(r)
         yield out
@@ -114,6 +116,34 @@ def test_a_space_viewer_and_an_anonymous_caller_see_no_cluster(replicas: dict[st
         assert httpx.get(f"{r.url}/api/v1/status/cluster", timeout=5).status_code == 401
 
 
+def test_a_follower_sends_silences_to_the_leader_which_keeps_them_in_etcd(
+    replicas: dict[str, Replica],
+) -> None:
+    live = list(replicas.values())
+    wait_until(lambda: _settled(live, 3), 30, "a settled cluster")
+    leader_id, _ = _leader(live)
+    follower = next(r for r in live if r.id != leader_id)
+    headers = {"Authorization": f"Bearer {follower.tokens['operator']}"}
+    body = {
+        "matchers": [{"name": "alertname", "value": "Maintenance", "isRegex": False}],
+        "startsAt": "2026-01-01T00:00:00Z",
+        "endsAt": "2099-01-01T00:00:00Z",
+        "createdBy": "op",
+        "comment": "kept across failover",
+    }
+    with httpx.Client(headers=headers, timeout=5) as c:  # the follower forwards to the leader
+        created = c.post(f"{follower.url}/api/v2/silences", json=body)
+        assert created.status_code == 200, created.text
+        listed = c.get(f"{follower.url}/api/v2/silences").json()
+        on_leader = c.get(f"{replicas[leader_id].url}/api/v2/silences").json()
+    assert [s["comment"] for s in listed] == [s["comment"] for s in on_leader] == ["kept across failover"]
+    # a space viewer's view, forwarded too, holds no foundation-wide silence and no replica address
+    space = {"Authorization": f"Bearer {follower.tokens['space']}"}
+    resp = httpx.get(f"{follower.url}/api/v2/silences", headers=space, timeout=5)
+    assert resp.status_code == 200 and resp.json() == []
+    assert replicas[leader_id].url.split("//")[1] not in resp.text
+
+
 def _max_gap(scrapes: list[float], since: float, until: float) -> float:
     times = [t for t in scrapes if t >= since]
     points = [since, *times, until] if not times or times[-1] < until else [since, *times]
@@ -161,5 +191,9 @@ def test_killing_the_leader_hands_over_within_15_s_with_a_larger_token(replicas:
     took = time.monotonic() - killed
     new_id, new_token = _leader(survivors)
     assert new_id == survivors[0].id and new_token > token
+    # the new leader re-read the silences the dead one kept in etcd
+    headers = {"Authorization": f"Bearer {survivors[0].tokens['operator']}"}
+    listed = httpx.get(f"{survivors[0].url}/api/v2/silences", headers=headers, timeout=5).json()
+    assert [s["comment"] for s in listed] == ["kept across failover"]
     assert took <= 15.0
     print(f"leader handover after kill -9: {took:.2f} s (lease TTL {TTL_S} s)")
