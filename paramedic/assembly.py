@@ -90,6 +90,16 @@ def tenant_of(platform: Platform | None) -> TenantOf | None:
     return platform.tenant_of if isinstance(platform, TenantResolver) else None
 
 
+def single_reader_window(config: ParamedicConfig) -> ParamedicConfig:
+    """Several replicas: the rules' recent window is off. It holds only what this replica wrote (its own
+    scrape shard), so the leader's rules would miss the other replicas' series; they read the shared store."""
+    if config.cluster is None or config.rules is None or not config.rules.recent_window.enabled:
+        return config
+    window = config.rules.recent_window.model_copy(update={"enabled": False})
+    rules = config.rules.model_copy(update={"recent_window": window})
+    return config.model_copy(update={"rules": rules})
+
+
 class Paramedic:
     """The assembled server. ``base_dir`` resolves relative paths in the config (the config file's folder)."""
 
@@ -101,6 +111,7 @@ class Paramedic:
         config_path: Path | None = None,
         registry: CollectorRegistry = prometheus_client.REGISTRY,
     ) -> None:
+        config = single_reader_window(config)
         self.config = config
         self.config_path = config_path
         self.base_dir = base_dir

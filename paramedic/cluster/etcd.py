@@ -94,7 +94,10 @@ class EtcdClient:
             if resp.status_code >= 500:
                 last = StoreUnavailableError(f"etcd {base}{path}: HTTP {resp.status_code}: {resp.text[:200]}")
                 continue
-            data: dict[str, Any] = resp.json()
+            try:
+                data: dict[str, Any] = resp.json()
+            except ValueError as exc:
+                raise StoreUnavailableError(f"etcd {base}{path}: not JSON: {resp.text[:200]!r}") from exc
             if resp.status_code >= 400 or "error" in data:
                 raise StoreRefusedError(f"etcd {base}{path}: {data.get('message') or data.get('error')}")
             return data

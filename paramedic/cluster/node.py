@@ -142,6 +142,8 @@ class ClusterNode:
                 self.tick()
             except ClusterError as exc:
                 log.warning("cluster tick failed: %s", exc)
+            except Exception:  # a bug must not end the keepalive silently: the next tick tries again
+                log.exception("cluster tick failed")
 
     # -- one round ---------------------------------------------------------------------------------------
     def tick(self) -> None:
