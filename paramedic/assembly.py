@@ -262,6 +262,8 @@ class Paramedic:
                 await self.logs.start()
             if self.cluster is None:
                 await self._lead()
+            else:  # the same point of the start order, once this replica is (or becomes) the leader
+                self.cluster.allow_leading()
             for source in self.sources:
                 await source.start()
             await self.reports.start()

@@ -52,6 +52,7 @@ class ClusterService:
         self._reshard: Callable[[], None] | None = None
         self._lead: Callable[[], Coroutine[Any, Any, None]] | None = None
         self._leading: asyncio.Task[None] | None = None
+        self._may_lead = False  # set by allow_leading: the server has started what must come first
         self._publish: asyncio.Task[None] | None = None
         self.node = ClusterNode(
             self.client,
@@ -101,8 +102,15 @@ class ClusterService:
         if loop is not None and self._lead is not None:
             loop.call_soon_threadsafe(self._start_leading)
 
+    def allow_leading(self) -> None:
+        """The server reached the point where a single process starts rules, dispatch and remediation
+        (after the log pipeline): lead now if elected, or as soon as elected. Call on the event loop."""
+        self._may_lead = True
+        if self.node.is_leader:
+            self._start_leading()
+
     def _start_leading(self) -> None:
-        if self._leading is None and self._lead is not None:
+        if self._may_lead and self._leading is None and self._lead is not None:
             self._leading = asyncio.get_running_loop().create_task(self._lead(), name="cluster-lead")
 
     def _members_changed(self, members: list[str]) -> None:
