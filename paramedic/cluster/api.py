@@ -15,9 +15,10 @@ from platforms.tenancy import scope_of
 
 __all__ = ["FORWARDED_BY", "LEADER_ONLY", "cluster_router", "install_leader_proxy"]
 
-# What only the leader serves: the Alertmanager API (alerts in, silences, acks, groups, notification log)
-# and remediation's actions and policies. A follower forwards these to the leader.
-LEADER_ONLY = re.compile(r"^/api/v2/|^/api/v1/(actions|policies|deployments)(/|$)")
+# What only the leader serves: the Alertmanager API (alerts in, silences, acks, groups, notification log),
+# the rules' state (/api/v1/rules, /api/v1/alerts) and remediation's actions, policies and deployments. A
+# follower forwards these to the leader.
+LEADER_ONLY = re.compile(r"^/api/v2/|^/api/v1/(actions|policies|deployments|rules|alerts)(/|$)")
 
 
 def cluster_router(node: ClusterNode, targets_owned: Callable[[], int]) -> APIRouter:

@@ -22,14 +22,16 @@ def client(etcd: EtcdServer) -> Iterator[EtcdClient]:
     c.close()
 
 
-def _node(client: EtcdClient, prefix: str, rid: str, ttl_s: int = 10) -> ClusterNode:
+def _node(
+    client: EtcdClient, prefix: str, rid: str, ttl_s: int = 10, registry: CollectorRegistry | None = None
+) -> ClusterNode:
     return ClusterNode(
         client,
         replica_id=rid,
         address=f"http://{rid}",
         ttl_s=ttl_s,
         prefix=prefix,
-        registry=CollectorRegistry(),
+        registry=registry or CollectorRegistry(),
     )
 
 
@@ -39,11 +41,18 @@ def _prefix() -> str:
 
 def test_one_leader_the_others_follow_with_its_token(client: EtcdClient) -> None:
     prefix = _prefix()
-    a, b = _node(client, prefix, "a"), _node(client, prefix, "b")
+    reg_a, reg_b = CollectorRegistry(), CollectorRegistry()
+    a, b = _node(client, prefix, "a", registry=reg_a), _node(client, prefix, "b", registry=reg_b)
     a.tick()
     b.tick()
     a.tick()
     assert a.is_leader and not b.is_leader
+    assert reg_a.get_sample_value("paramedic_cluster_is_leader") == 1
+    assert reg_b.get_sample_value("paramedic_cluster_is_leader") == 0
+    assert reg_a.get_sample_value("paramedic_cluster_fencing_token") == a.fencing_token
+    assert reg_b.get_sample_value("paramedic_cluster_fencing_token") == a.fencing_token
+    assert reg_a.get_sample_value("paramedic_cluster_members") == 2
+    assert reg_a.get_sample_value("paramedic_cluster_elections_won_total") == 1
     assert b.leader is not None and b.leader.id == "a"
     assert b.leader.fencing_token == a.fencing_token > 0
     assert a.member_ids() == b.member_ids() == ["a", "b"]
@@ -53,7 +62,8 @@ def test_one_leader_the_others_follow_with_its_token(client: EtcdClient) -> None
 
 def test_fenced_write_carries_the_token_and_a_deposed_leader_is_refused_by_etcd(client: EtcdClient) -> None:
     prefix = _prefix()
-    a, b = _node(client, prefix, "a"), _node(client, prefix, "b")
+    reg_a = CollectorRegistry()
+    a, b = _node(client, prefix, "a", registry=reg_a), _node(client, prefix, "b")
     a.tick()
     b.tick()
     old = a.fencing_token
@@ -66,6 +76,8 @@ def test_fenced_write_carries_the_token_and_a_deposed_leader_is_refused_by_etcd(
     assert a.is_leader
     assert not a.commit("journal", "x2", {"what": "restart again"})
     assert not a.is_leader  # refused once, it stops believing
+    refused = {"kind": "journal", "outcome": "refused"}
+    assert reg_a.get_sample_value("paramedic_cluster_fenced_writes_total", refused) == 1
     assert b.commit("journal", "x3", {"what": "report"})
     records = {r["what"]: r for r in b.records("journal")}
     assert set(records) == {"restart", "report"}
