@@ -154,6 +154,7 @@ class ClusterNode:
         self._read_members()
 
     def _renew(self) -> None:
+        sent = self._clock()  # etcd counts the TTL from when it got the request: never later than this
         if self._lease:
             try:
                 ttl = self._store.keepalive(self._lease)
@@ -163,13 +164,13 @@ class ClusterNode:
                     self._set_leading(0, "lease not renewed for a whole TTL")
                 raise
             if ttl > 0:
-                self._renewed_at = self._clock()
+                self._renewed_at = sent
                 return
             self._metrics.lease_renew_failures.labels("expired").inc()
             self._set_leading(0, "lease expired")
             self._lease = 0
         self._lease = self._store.grant(self.ttl_s)
-        self._renewed_at = self._clock()
+        self._renewed_at = sent
         self._registered_owned = -1
 
     def _register(self) -> None:
