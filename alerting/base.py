@@ -27,6 +27,7 @@ __all__ = [
     "Explainer",
     "Explanation",
     "Notifier",
+    "NotifyFence",
     "NotifyResult",
 ]
 
@@ -91,4 +92,14 @@ class ApprovalLinks(Protocol):
     def decision_links(self, alert: Alert) -> DecisionLinks | None:
         """The links deciding what ``alert`` asks for, or None (not an approval request, or no longer
         pending)."""
+        ...
+
+
+class NotifyFence(Protocol):
+    """Where a replicated Paramedic records a notification before sending it (``paramedic.cluster``'s
+    ``ClusterNode``): the write is conditioned on the sender still holding the leader lease and carries its
+    fencing token. Called from the dispatcher's event loop; a blocking round trip with a short timeout."""
+
+    def commit(self, kind: str, key: str, doc: dict[str, Any]) -> bool:
+        """True when recorded (go ahead and send); False when refused (this replica must not notify)."""
         ...

@@ -80,6 +80,7 @@ class ScrapeManager:
         max_workers: int = 2,
         on_families: Callable[[Mapping[str, FamilyMeta]], None] | None = None,
         on_commit: Callable[[str], None] | None = None,
+        owns: Callable[[str], bool] | None = None,
     ) -> None:
         """``clock`` gives sample timestamps (Unix seconds); ``connector`` builds each target's aiohttp
         connector (default: TCP, two connections); ``base_dir`` resolves relative file_sd paths (default:
@@ -87,7 +88,9 @@ class ScrapeManager:
         ``on_families`` receives each scrape's family metadata (e.g.
         :meth:`collector.metadata.MetadataRegistry.observe`), from a worker thread; ``on_commit`` gets the
         job name after each scrape's samples are in the store, on the event loop (e.g.
-        :meth:`alerting.rules.RuleManager.notify`: rules evaluate as samples arrive)."""
+        :meth:`alerting.rules.RuleManager.notify`: rules evaluate as samples arrive); ``owns`` (several
+        replicas, ``paramedic.cluster``) says whether this replica scrapes a target key: the others' targets
+        get no loop here, and :meth:`reshard` re-applies it when the membership changes."""
         self._config = config
         self._appender = appender
         self._platform = platform
@@ -97,6 +100,7 @@ class ScrapeManager:
         self._max_workers = max_workers
         self._on_families = on_families
         self._on_commit = on_commit
+        self._owns = owns
         self._metrics = ScrapeMetrics(registry)
         self._jobs: dict[str, _JobState] = {}
         self._stopping: set[asyncio.Task[None]] = set()
@@ -220,16 +224,16 @@ class ScrapeManager:
         # make targets contend for it (with httpcore a shared pool cost O(targets) per scrape).
         return new_session(self._connector)
 
-    async def _stop_and_close(self, lp: ScrapeLoop) -> None:
+    async def _stop_and_close(self, lp: ScrapeLoop, *, stale: bool = True) -> None:
         try:
-            await lp.stop(stale=True)
+            await lp.stop(stale=stale)
         finally:
             client = self._clients.pop(lp, None)
             if client is not None:
                 await client.close()
 
-    def _stop_loop(self, lp: ScrapeLoop) -> None:
-        task = asyncio.get_running_loop().create_task(self._stop_and_close(lp))
+    def _stop_loop(self, lp: ScrapeLoop, *, stale: bool = True) -> None:
+        task = asyncio.get_running_loop().create_task(self._stop_and_close(lp, stale=stale))
         self._stopping.add(task)
         task.add_done_callback(self._stopping.discard)
 
@@ -252,6 +256,12 @@ class ScrapeManager:
             log.error("%s", err)
         state.dropped = dropped
         current = {t.key: t for t in targets}
+        if self._owns is not None:  # another replica's targets: it scrapes them (no staleness from here)
+            theirs = {k for k in current if not self._owns(k)}
+            for key in theirs & set(state.loops):
+                log.info("job %s: target %s moved to another replica", job.name, state.loops[key].target.url)
+                self._stop_loop(state.loops.pop(key), stale=False)
+            current = {k: t for k, t in current.items() if k not in theirs}
         for key in list(state.loops):
             if key not in current:
                 log.info("job %s: target %s is gone", job.name, state.loops[key].target.url)
@@ -277,6 +287,16 @@ class ScrapeManager:
             self._clients[lp] = client
             lp.start()
         self._metrics.targets.labels(job.name).set(len(state.loops))
+
+    def reshard(self) -> None:
+        """The membership changed: start the loops of targets this replica now owns, stop the others'.
+        Call on the event loop that runs the manager."""
+        for state in self._jobs.values():
+            self._sync(state)
+
+    def owned_count(self) -> int:
+        """Targets with a scrape loop here."""
+        return sum(len(state.loops) for state in self._jobs.values())
 
     # -- reporting ---------------------------------------------------------------------------------------
 

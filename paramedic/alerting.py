@@ -38,9 +38,9 @@ from prometheus_client.metrics_core import Metric
 
 from alerting.am_api import am_router
 from alerting.anomaly import default_detector
-from alerting.base import Notifier, NotifyResult
+from alerting.base import Notifier, NotifyFence, NotifyResult
 from alerting.config import AlertingConfig, RulesConfig, notifier_config
-from alerting.dispatch import Dispatcher
+from alerting.dispatch import Dispatcher, StateStore
 from alerting.fanout import AlertFanout
 from alerting.model import Notification
 from alerting.notify import (
@@ -153,7 +153,10 @@ class AlertingService:
         query_limits: QueryLimits = DEFAULT_QUERY_LIMITS,
         platform_events: PlatformEventReader | None = None,
         tenant_of: Callable[[str], tuple[str, str] | None] | None = None,
+        fence: NotifyFence | None = None,
+        state: StateStore | None = None,
     ) -> None:
+        """``fence`` (several replicas): the cluster node; each notification is committed through it first."""
         self.base_dir = base_dir
         self.tenant_of = tenant_of
         self.store, self.clock, self.registry = store, clock, registry
@@ -202,7 +205,14 @@ class AlertingService:
             data_dir = _resolve(base_dir, alerting.data_dir)
             data_dir.mkdir(parents=True, exist_ok=True)
             self.dispatcher = Dispatcher(
-                alerting, build, data_dir=data_dir, registry=registry, external_url=external, deliver=send
+                alerting,
+                build,
+                data_dir=data_dir,
+                registry=registry,
+                external_url=external,
+                deliver=send,
+                fence=fence,
+                state=state,
             )
         # Where the rules' alerts go: the dispatcher, and whatever subscribes (the remediation engine).
         self.sink = AlertFanout([self.dispatcher] if self.dispatcher is not None else [])

@@ -55,6 +55,9 @@ from paramedic import VERSION
 from paramedic.alerting import AlertingService
 from paramedic.auth import install as install_auth
 from paramedic.auth import install_guards, refusals_counter
+from paramedic.cluster.api import cluster_router, install_leader_proxy
+from paramedic.cluster.service import ClusterService
+from paramedic.cluster.state import EtcdState
 from paramedic.config import ConfigError, ParamedicConfig, load_config
 from paramedic.dashboard import CapacityPage
 from paramedic.dashboard import build_router as dashboard_router
@@ -67,6 +70,7 @@ from platforms.base import Platform, TenantResolver
 from platforms.capacity import CapacityService, CapacitySettings, capacity_router
 from platforms.events import event_feed
 from platforms.factory import open_platform, platform_sources
+from remediation.audit.fenced import FencedAuditLog
 from remediation.base import RemediationError
 
 __all__ = ["Paramedic", "serve"]
@@ -86,6 +90,16 @@ def tenant_of(platform: Platform | None) -> TenantOf | None:
     return platform.tenant_of if isinstance(platform, TenantResolver) else None
 
 
+def single_reader_window(config: ParamedicConfig) -> ParamedicConfig:
+    """Several replicas: the rules' recent window is off. It holds only what this replica wrote (its own
+    scrape shard), so the leader's rules would miss the other replicas' series; they read the shared store."""
+    if config.cluster is None or config.rules is None or not config.rules.recent_window.enabled:
+        return config
+    window = config.rules.recent_window.model_copy(update={"enabled": False})
+    rules = config.rules.model_copy(update={"recent_window": window})
+    return config.model_copy(update={"rules": rules})
+
+
 class Paramedic:
     """The assembled server. ``base_dir`` resolves relative paths in the config (the config file's folder)."""
 
@@ -97,10 +111,15 @@ class Paramedic:
         config_path: Path | None = None,
         registry: CollectorRegistry = prometheus_client.REGISTRY,
     ) -> None:
+        config = single_reader_window(config)
         self.config = config
         self.config_path = config_path
         self.base_dir = base_dir
         self.registry = registry
+        # Several replicas (cluster:): membership, the leader lease and the scrape shard, through etcd.
+        self.cluster: ClusterService | None = (
+            ClusterService(config.cluster, address=self.url, registry=registry) if config.cluster else None
+        )
         self.store: MetricsStore = open_store(config.metrics_store, base_dir, registry=registry)
         self.platform: Platform | None = (
             open_platform(config.platform, registry=registry) if config.platform else None
@@ -134,6 +153,8 @@ class Paramedic:
                     query_limits=config.metrics_store.query,
                     platform_events=self.platform_events,
                     tenant_of=tenant_of(self.platform),
+                    fence=self.cluster.node if self.cluster is not None else None,
+                    state=EtcdState(self.cluster.node) if self.cluster is not None else None,
                 )
             except BaseException:
                 self.store.close()
@@ -150,6 +171,7 @@ class Paramedic:
                     external_url=self.url,
                     registry=registry,
                     query_limits=config.metrics_store.query,
+                    audit=FencedAuditLog(self.cluster.node) if self.cluster is not None else None,
                 )
             except BaseException:
                 self.store.close()
@@ -177,6 +199,7 @@ class Paramedic:
             on_families=self.metadata.observe,
             # a subscriber of committed scrapes: rules evaluate as samples arrive
             on_commit=self.alerting.on_commit if self.alerting is not None else None,
+            owns=self.cluster.owns if self.cluster is not None else None,  # this replica's shard
         )
         self.sources: list[MetricSource] = [self.scraper, *offered]  # started in this order, stopped reversed
         self.capacity = CapacityService(
@@ -186,6 +209,7 @@ class Paramedic:
         )
         self.reports = self._reports_service()
         self._reloads: set[asyncio.Task[None]] = set()
+        self.leading = False  # rules, dispatch and remediation running here
         self.started_at = datetime.now(UTC)
         self.last_reload = (True, self.started_at)
         self.app = self._build_app()
@@ -230,12 +254,16 @@ class Paramedic:
     def _build_app(self) -> FastAPI:
         @contextlib.asynccontextmanager
         async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+            if self.cluster is not None:  # join first: the scrape shard needs the membership
+                await self.cluster.start(
+                    reshard=self.scraper.reshard, lead=self._lead, targets_owned=self.scraper.owned_count
+                )
             if self.logs is not None:
                 await self.logs.start()
-            if self.alerting is not None:
-                await self.alerting.start()
-            if self.remediation is not None:
-                await self.remediation.start()
+            if self.cluster is None:
+                await self._lead()
+            else:  # the same point of the start order, once this replica is (or becomes) the leader
+                self.cluster.allow_leading()
             for source in self.sources:
                 await source.start()
             await self.reports.start()
@@ -255,17 +283,23 @@ class Paramedic:
                 await self.reports.stop()
                 for source in reversed(self.sources):
                     await source.stop()
-                if self.remediation is not None:
+                if self.remediation is not None and self.leading:  # a follower never started them
                     await self.remediation.stop()
-                if self.alerting is not None:
+                if self.alerting is not None and self.leading:
                     await self.alerting.stop()
                 if self.logs is not None:
                     await self.logs.stop()
+                if self.cluster is not None:
+                    await self.cluster.stop()
                 self.store.close()
                 log.info("paramedic stopped")
 
         app = FastAPI(title="Paramedic", version=VERSION, lifespan=lifespan)
         add_gzip(app)
+        if (
+            self.cluster is not None
+        ):  # inside authentication (added before it): followers forward to the leader
+            install_leader_proxy(app, self.cluster.node)
         refusals = refusals_counter(self.registry)
         self.tokens = install_auth(
             app,
@@ -291,6 +325,8 @@ class Paramedic:
         capacity = self.capacity
         app.include_router(capacity_router(capacity))  # /api/v1/capacity (foundation principals only)
         app.include_router(self.reports.router())  # /api/v1/reports/render, /reports
+        if self.cluster is not None:  # /api/v1/status/cluster (foundation principals only)
+            app.include_router(cluster_router(self.cluster.node, self.scraper.owned_count))
         app.include_router(  # the dashboard's pages: /, /apps/{app}, /explore, /static/...
             dashboard_router(
                 self.store,
@@ -325,6 +361,19 @@ class Paramedic:
             return Response("Paramedic is Ready.\n", media_type="text/plain")
 
         return app
+
+    async def _lead(self) -> None:
+        """Start what only the leader runs: rules and alert dispatch, then remediation (which first re-reads
+        the shared journal and recovers what a dead leader left open). Alone: at startup."""
+        if self.remediation is not None and isinstance(self.remediation.audit, FencedAuditLog):
+            await asyncio.to_thread(self.remediation.audit.reload)
+        if self.cluster is not None and self.alerting is not None and self.alerting.dispatcher is not None:
+            await asyncio.to_thread(self.alerting.dispatcher.reload_state)  # silences, acks, notification log
+        if self.alerting is not None:
+            await self.alerting.start()
+        if self.remediation is not None:
+            await self.remediation.start()
+        self.leading = True
 
     def _slos(self) -> list[Slo]:
         """The SLOs the alerting service loaded (follows reloads); none without rules."""

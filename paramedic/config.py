@@ -44,6 +44,7 @@ from metrics_store.yaml_errors import (
     line_index,
     yaml_syntax_error,
 )
+from paramedic.cluster.config import ClusterConfig
 from platforms.config import PlatformConfig
 from remediation.config import RemediationConfig
 
@@ -281,6 +282,10 @@ class ParamedicConfig(BaseModel):
     )
     reports: ReportsConfig | None = Field(
         None, description="Scheduled report emails (schedules, per-tenant recipients); absent = none sent."
+    )
+    cluster: ClusterConfig | None = Field(
+        None,
+        description="Several replicas through etcd (leader lease, sharded scraping); absent = one process.",
     )
 
 

@@ -35,6 +35,7 @@ from platforms.base import Remediable
 from remediation.api import actions_router
 from remediation.approval import ApprovalSigner
 from remediation.audit import SqliteAuditLog
+from remediation.audit.fenced import FencedAuditLog
 from remediation.base import RemediationError
 from remediation.config import Policy, RemediationConfig
 from remediation.engine import RemediationEngine
@@ -95,7 +96,7 @@ def load_policies(cfg: RemediationConfig, base_dir: Path) -> list[Policy]:
 class RemediationService:
     """Engine + audit trail + API for one config. ``notify`` receives escalations and approval requests."""
 
-    def __init__(
+    def __init__(  # noqa: PLR0913 - one config section and its collaborators, keyword-only
         self,
         cfg: RemediationConfig,
         *,
@@ -106,7 +107,9 @@ class RemediationService:
         external_url: str,
         registry: CollectorRegistry,
         query_limits: QueryLimits = DEFAULT_QUERY_LIMITS,
+        audit: FencedAuditLog | None = None,
     ) -> None:
+        """``audit`` (several replicas): the shared fenced journal instead of the local SQLite trail."""
         if not isinstance(platform, Remediable):
             kind = type(platform).__name__ if platform is not None else "none"
             raise RemediationSetupError(
@@ -116,7 +119,9 @@ class RemediationService:
         self.base_dir = base_dir
         self.data_dir = _resolve(base_dir, cfg.data_dir)
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        self.audit = SqliteAuditLog(self.data_dir / "audit.sqlite")
+        self.audit: SqliteAuditLog | FencedAuditLog = (
+            audit if audit is not None else SqliteAuditLog(self.data_dir / "audit.sqlite")
+        )
         queries = _StoreQueries(Engine.from_limits(store, query_limits, registry=CollectorRegistry()))
         self.signer = ApprovalSigner.from_data_dir(self.data_dir)
         policies = load_policies(cfg, base_dir)

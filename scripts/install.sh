@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 APT_PACKAGES=(
     haproxy supervisor rsyslog rsyslog-relp victoria-metrics influxdb
     prometheus prometheus-alertmanager prometheus-node-exporter chromium
-    python3-venv python3-pip bsdutils procps curl ca-certificates openssl
+    python3-venv python3-pip bsdutils procps curl ca-certificates openssl etcd-server
 )
 
 SUDO=""

@@ -7,7 +7,7 @@ public: remediation policies use the same matcher syntax and the same atomic sta
 """
 
 from alerting.dispatch._matchers import Matcher, MatcherError, matchers_match, parse_matcher, parse_matchers
-from alerting.dispatch._persist import StateError, write_json_atomic
+from alerting.dispatch._persist import DirState, StateError, StateStore, write_json_atomic
 from alerting.dispatch._state import LogEntry
 from alerting.dispatch._store import StoredAlert
 from alerting.dispatch.config import ConfigError, DispatchConfig, load_config, parse_config
@@ -18,6 +18,7 @@ __all__ = [
     "AlertState",
     "AlertView",
     "ConfigError",
+    "DirState",
     "DispatchConfig",
     "Dispatcher",
     "GroupView",
@@ -29,6 +30,7 @@ __all__ = [
     "SilenceNotFoundError",
     "Silences",
     "StateError",
+    "StateStore",
     "StoredAlert",
     "load_config",
     "matchers_match",

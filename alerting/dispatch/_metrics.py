@@ -26,7 +26,8 @@ class DispatchMetrics:
         )
         self.notifications = Counter(
             "paramedic_alerting_notifications",
-            "Notifications by receiver, integration type and result (sent, failed).",
+            "Notifications by receiver, integration type and result (sent, failed; fenced: a replica that no "
+            "longer leads did not send).",
             ["receiver", "integration", "result"],
             registry=reg,
         )

@@ -7,11 +7,20 @@ import os
 import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from alerting.base import AlertingError
 
-__all__ = ["StateError", "parse_time", "read_json", "utc_now", "write_json_atomic"]
+__all__ = [
+    "DirState",
+    "StateError",
+    "StateStore",
+    "parse_time",
+    "read_json",
+    "state_of",
+    "utc_now",
+    "write_json_atomic",
+]
 
 
 class StateError(AlertingError):
@@ -52,3 +61,34 @@ def read_json(path: Path) -> Any:
         return None
     except (OSError, ValueError) as e:
         raise StateError(f"{path}: cannot read state: {e}") from e
+
+
+class StateStore(Protocol):
+    """Where the dispatcher keeps its state documents (``silences``, ``acks``, ``nflog``): JSON-able data
+    by name. :class:`DirState` (files under the data dir) by default; a replicated Paramedic keeps them in
+    etcd (``paramedic.cluster``) so a new leader starts from the old one's. ``write`` is durable when it
+    returns and raises :class:`StateError` when it cannot be; ``read`` returns None for an unknown name."""
+
+    def read(self, name: str) -> Any: ...
+
+    def write(self, name: str, data: Any) -> None: ...
+
+
+class DirState:
+    """:class:`StateStore` as ``<data_dir>/<name>.json`` files, written atomically."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir
+
+    def read(self, name: str) -> Any:
+        return read_json(self.data_dir / f"{name}.json")
+
+    def write(self, name: str, data: Any) -> None:
+        write_json_atomic(self.data_dir / f"{name}.json", data)
+
+
+def state_of(data_dir: Path | None, state: StateStore | None) -> StateStore | None:
+    """``state`` when given, else files under ``data_dir``, else nothing durable."""
+    if state is not None:
+        return state
+    return DirState(data_dir) if data_dir is not None else None

@@ -1,6 +1,7 @@
 """The notification log (what was sent to which receiver integration, for dedup and restarts) and acks.
 
-Both are persisted atomically under the data dir (``nflog.json``, ``acks.json``). Entries expire after
+Both are persisted in a :class:`~alerting.dispatch._persist.StateStore` (by default atomically under the data
+dir: ``nflog.json``, ``acks.json``; in a cluster: etcd). Entries expire after
 ``retention_s`` (default 5 days, like Alertmanager's ``--data.retention``). Not locked:
 the dispatcher serialises.
 """
@@ -13,7 +14,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from alerting.dispatch._persist import parse_time, read_json, write_json_atomic
+from alerting.dispatch._persist import StateStore, parse_time, state_of
 
 __all__ = ["AckStore", "LogEntry", "NotificationLog"]
 
@@ -53,14 +54,19 @@ class LogEntry:
 
 
 class NotificationLog:
-    def __init__(self, data_dir: Path | None, retention_s: float = 5 * 86400) -> None:
-        self._path = data_dir / "nflog.json" if data_dir is not None else None
+    def __init__(
+        self, data_dir: Path | None, retention_s: float = 5 * 86400, *, state: StateStore | None = None
+    ) -> None:
+        self._state = state_of(data_dir, state)
         self._retention = timedelta(seconds=retention_s)
         self._entries: dict[tuple[str, str, int], LogEntry] = {}
-        if self._path is not None:
-            for d in read_json(self._path) or []:
-                e = LogEntry.from_json(d)
-                self._entries[(e.group_key, e.receiver, e.integration)] = e
+        self.reload()
+
+    def reload(self) -> None:
+        if self._state is None:
+            return
+        entries = [LogEntry.from_json(d) for d in self._state.read("nflog") or []]
+        self._entries = {(e.group_key, e.receiver, e.integration): e for e in entries}
 
     def get(self, group_key: str, receiver: str, integration: int) -> LogEntry | None:
         return self._entries.get((group_key, receiver, integration))
@@ -80,18 +86,21 @@ class NotificationLog:
             self._save()
 
     def _save(self) -> None:
-        if self._path is not None:
-            write_json_atomic(self._path, [e.to_json() for e in self._entries.values()])
+        if self._state is not None:
+            self._state.write("nflog", [e.to_json() for e in self._entries.values()])
 
 
 class AckStore:
     """Acknowledged alerts: fingerprint → the start time of the occurrence that was acked."""
 
-    def __init__(self, data_dir: Path | None) -> None:
-        self._path = data_dir / "acks.json" if data_dir is not None else None
+    def __init__(self, data_dir: Path | None, *, state: StateStore | None = None) -> None:
+        self._state = state_of(data_dir, state)
         self._acks: dict[str, datetime] = {}
-        if self._path is not None:
-            self._acks = {k: parse_time(v) for k, v in (read_json(self._path) or {}).items()}
+        self.reload()
+
+    def reload(self) -> None:
+        if self._state is not None:
+            self._acks = {k: parse_time(v) for k, v in (self._state.read("acks") or {}).items()}
 
     def ack(self, items: Iterable[tuple[str, datetime]]) -> int:
         n = 0
@@ -115,5 +124,5 @@ class AckStore:
         return set(self._acks)
 
     def _save(self) -> None:
-        if self._path is not None:
-            write_json_atomic(self._path, {k: v.isoformat() for k, v in self._acks.items()})
+        if self._state is not None:
+            self._state.write("acks", {k: v.isoformat() for k, v in self._acks.items()})

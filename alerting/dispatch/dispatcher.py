@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import threading
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -28,11 +29,11 @@ from typing import Any, Literal
 
 from prometheus_client import CollectorRegistry
 
-from alerting.base import AlertingError, Notifier, NotifyResult
+from alerting.base import AlertingError, Notifier, NotifyFence, NotifyResult
 from alerting.dispatch._inhibit import InhibitIndex, InhibitRule
 from alerting.dispatch._matchers import label_set_string
 from alerting.dispatch._metrics import DispatchMetrics
-from alerting.dispatch._persist import utc_now
+from alerting.dispatch._persist import StateStore, utc_now
 from alerting.dispatch._route import Route, build_route
 from alerting.dispatch._state import AckStore, LogEntry, NotificationLog
 from alerting.dispatch._store import AlertStore, StoredAlert, stored_from_alert
@@ -115,7 +116,7 @@ def _common(maps: Sequence[Mapping[str, str]]) -> dict[str, str]:
 
 
 class Dispatcher:
-    def __init__(
+    def __init__(  # noqa: PLR0913 - config and notifier builder; the rest keyword-only with defaults
         self,
         config: DispatchConfig,
         build_notifier: BuildNotifier,
@@ -126,17 +127,22 @@ class Dispatcher:
         registry: CollectorRegistry | None = None,
         external_url: str = "http://127.0.0.1:9093",
         deliver: Deliver = _default_deliver,
+        fence: NotifyFence | None = None,
+        state: StateStore | None = None,
     ) -> None:
+        """``state`` keeps silences, acks and the notification log (default: JSON files under ``data_dir``);
+        ``fence`` (several replicas) records each notification before it is sent."""
         self._clock = clock
+        self._fence = fence
         self._build_notifier = build_notifier
         self._deliver = deliver
         self.external_url = external_url
-        self.silences = silences if silences is not None else Silences(data_dir, clock=clock)
+        self.silences = silences if silences is not None else Silences(data_dir, clock=clock, state=state)
         self._lock = threading.RLock()
         self._store = AlertStore()
         self._groups: dict[tuple[int, str], _Group] = {}
-        self._nflog = NotificationLog(data_dir)
-        self._acks = AckStore(data_dir)
+        self._nflog = NotificationLog(data_dir, state=state)
+        self._acks = AckStore(data_dir, state=state)
         self._metrics = DispatchMetrics(registry)
         self._metrics.watch(self.silences.count, lambda: len(self._groups))  # type: ignore[arg-type]
         self._wake = asyncio.Event()
@@ -483,6 +489,11 @@ class Dispatcher:
                 group_key=group.key,
                 truncated_alerts=len(send) - len(shown),
             )
+            if not self._fenced(
+                LogEntry(group.key, receiver, idx, firing, resolved, now, dict(group.labels))
+            ):
+                self._metrics.notifications.labels(receiver, integ.kind, "fenced").inc()
+                return False
             try:
                 result = await self._deliver(integ.notifier, notification)
             except Exception as e:  # a notifier bug must not stop the other groups
@@ -496,6 +507,22 @@ class Dispatcher:
             self._nflog.log(LogEntry(group.key, receiver, idx, firing, resolved, now, dict(group.labels)))
             self._acks.unack(resolved)
         return True
+
+    def reload_state(self) -> None:
+        """Re-read silences, acks and the notification log from the state store (a new leader)."""
+        self.silences.reload()
+        with self._lock:
+            self._nflog.reload()
+            self._acks.reload()
+
+    def _fenced(self, entry: LogEntry) -> bool:
+        """In a cluster: commit the notification log entry (with the leader's fencing token) before sending;
+        False when the shared journal refuses it (a deposed leader never notifies). True without a fence."""
+        if self._fence is None:
+            return True
+        key = hashlib.sha256(f"{entry.group_key}\0{entry.receiver}\0{entry.integration}".encode()).hexdigest()
+        doc = {**entry.to_json(), "key": f"{key}-{entry.timestamp.timestamp():.6f}"}
+        return self._fence.commit("nflog", doc["key"], doc)
 
     # -- lifecycle -------------------------------------------------------------------------------------------
     def maintenance(self) -> None:

@@ -19,7 +19,7 @@ from typing import Any, Literal
 
 from alerting.base import AlertingError
 from alerting.dispatch._matchers import Matcher, MatcherError, matchers_match
-from alerting.dispatch._persist import parse_time, read_json, utc_now, write_json_atomic
+from alerting.dispatch._persist import StateStore, parse_time, state_of, utc_now
 
 __all__ = ["Silence", "SilenceError", "SilenceNotFoundError", "SilenceState", "Silences"]
 
@@ -82,26 +82,37 @@ class Silences:
         *,
         clock: Callable[[], datetime] = utc_now,
         retention_s: float = 5 * 86400,
+        state: StateStore | None = None,
     ) -> None:
+        """Kept in ``state`` (default: ``silences.json`` under ``data_dir``; neither: in memory only)."""
         self._clock = clock
-        self._path = data_dir / "silences.json" if data_dir is not None else None
+        self._state = state_of(data_dir, state)
         self._retention = timedelta(seconds=retention_s)
         self._lock = threading.Lock()
         self._by_id: dict[str, Silence] = {}
         self.version = 0  # bumped on every change
-        if self._path is not None:
-            for d in read_json(self._path) or []:
-                try:
-                    s = Silence.from_json(d)
-                except MatcherError as exc:
-                    log.warning("%s: skipping silence %s: %s", self._path, d.get("id"), exc)
-                    continue
-                self._by_id[s.id] = s
+        self.reload()
+
+    def reload(self) -> None:
+        """Re-read the stored silences (a new leader starts from what the old one kept)."""
+        if self._state is None:
+            return
+        by_id: dict[str, Silence] = {}
+        for d in self._state.read("silences") or []:
+            try:
+                s = Silence.from_json(d)
+            except MatcherError as exc:
+                log.warning("silences: skipping silence %s: %s", d.get("id"), exc)
+                continue
+            by_id[s.id] = s
+        with self._lock:
+            self._by_id = by_id
+            self.version += 1
 
     def _save(self) -> None:
         self.version += 1
-        if self._path is not None:
-            write_json_atomic(self._path, [s.to_json() for s in self._by_id.values()])
+        if self._state is not None:
+            self._state.write("silences", [s.to_json() for s in self._by_id.values()])
 
     def set(
         self,

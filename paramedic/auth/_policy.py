@@ -102,6 +102,7 @@ _READS = [
     "/api/v1/status/runtimeinfo",
     "/api/v1/status/config",
     "/api/v1/status/flags",
+    "/api/v1/status/cluster",  # foundation data: a tenant scope gets 404 (paramedic.cluster)
     "/api/v2/alerts",
     "/api/v2/alerts/groups",
     "/api/v2/silences",

@@ -63,6 +63,15 @@ def demo(  # noqa: PLR0913, PLR0917 - typer: one parameter per option of `parame
         help="local: the local platform; cloudfoundry: a simulated Cloud Foundry foundation (CC v3, UAA, "
         "Log Cache, gorouter; orgs acme/globex x spaces prod/dev) watched through its APIs.",
     ),
+    replicas: int = typer.Option(
+        1,
+        "--replicas",
+        min=1,
+        max=5,
+        help="Local demo: this many Paramedic replicas joined through etcd (one leads rules, alerts and "
+        "remediation; they split the scrape targets), a shared VictoriaMetrics and an HAProxy TCP front for "
+        "RELP/syslog on --relp-port/--syslog-port. demo.json lists every replica.",
+    ),
     daily: bool = typer.Option(
         False,
         "--daily",
@@ -79,10 +88,12 @@ def demo(  # noqa: PLR0913, PLR0917 - typer: one parameter per option of `parame
         raise typer.BadParameter(
             f"must be one of: {', '.join(PLATFORMS)} (got {platform!r})", param_hint="--platform"
         )
+    if replicas > 1 and platform != "local":
+        raise typer.BadParameter("several replicas run on the local demo only", param_hint="--replicas")
     if daily and platform != "local":
         raise typer.BadParameter("the daily load runs on the local demo only", param_hint="--daily")
     options = DemoOptions(
-        http_port, apps, instances, scrape_interval_s, relp_port, syslog_port, platform, daily
+        http_port, apps, instances, scrape_interval_s, relp_port, syslog_port, platform, daily, replicas
     )
     raise typer.Exit(run_demo(data_dir, options, typer.echo))
 

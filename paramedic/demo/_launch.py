@@ -46,6 +46,7 @@ class Launch:
         self.children: list[ChildProcess] = []
         self.record: dict[str, Any] = {}
         self.stop_timeouts_s: dict[str, float] = {}  # per child name; default 15 s, then SIGKILL
+        self.may_exit: set[str] = set()  # children whose exit is reported but does not end the demo
 
     # -- hooks ---------------------------------------------------------------------------------------------
 
@@ -142,10 +143,20 @@ class Launch:
         wait_http(serve, f"{api}/-/ready", 60.0)
 
     def watch(self) -> int:
-        """Until a child exits (then 1, with its log tail) or a signal unwinds."""
+        """Until a child exits (then 1, with its log tail) or a signal unwinds. A child in :attr:`may_exit`
+        (a replica: the others carry on) is reported once; when all of them have exited, the demo ends."""
+        reported: set[str] = set()
         while True:
             for child in self.children:
-                if not child.alive():
+                if child.name in self.may_exit and child.name not in reported and not child.alive():
+                    reported.add(child.name)
+                    self.echo(
+                        f"{child.name} exited with {child.popen.returncode}; the others carry on", err=True
+                    )
+                    if reported >= self.may_exit:
+                        return 1
+                    continue
+                if child.name not in self.may_exit and not child.alive():
                     self.echo(
                         f"{child.name} exited with {child.popen.returncode}:\n{child.log_tail()}", err=True
                     )

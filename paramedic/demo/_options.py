@@ -24,6 +24,7 @@ class DemoOptions:
     syslog_port: int = 1514
     platform: str = "local"
     daily: bool = False  # the local demo's second app gets a compressed daily load and a predictive policy
+    replicas: int = 1  # local demo: Paramedic replicas joined through etcd (docs/scaling.md)
 
     def __post_init__(self) -> None:
         if self.platform not in PLATFORMS:

@@ -5,10 +5,13 @@ order), print where to look, watch them, and stop them in the reverse order."""
 from __future__ import annotations
 
 import signal
+import sys
 from pathlib import Path
 from typing import Any
 
-from paramedic.config import ConfigError
+import yaml
+
+from paramedic.config import ConfigError, parse_config
 from paramedic.demo._banner import service_lines
 from paramedic.demo._config import demo_config, demo_spaces
 from paramedic.demo._credentials import local_space_login
@@ -16,11 +19,19 @@ from paramedic.demo._daily import DAY_S, POLICY_NAME, daily_load
 from paramedic.demo._launch import LOAD_RPS, Launch, StopRequestedError, on_signal
 from paramedic.demo._options import DEFAULT_DATA_DIR, PLATFORMS, DemoOptions, data_dir_flag
 from paramedic.demo._output import DemoError, Echo
-from paramedic.demo._ports import busy_port
+from paramedic.demo._ports import busy_port, wait_http
 from paramedic.demo._record import check_not_running, record_path
+from paramedic.demo._replicas import (
+    leader_of,
+    replica_config,
+    replica_plans,
+    start_etcd,
+    start_front,
+    start_store,
+)
 from paramedic.demo._run_cf import CFLaunch
 from platforms.local import LocalPlatformError, LocalPlatformRunner
-from platforms.local.processes import ProcessRecord
+from platforms.local.processes import ProcessRecord, spawn
 from platforms.local.state import PlatformState
 
 __all__ = ["APP_NAMES", "DEFAULT_DATA_DIR", "LOAD_RPS", "PLATFORMS", "DemoOptions", "run_demo"]
@@ -101,9 +112,56 @@ class _LocalLaunch(Launch):
         )
         config_path = self.write_config(cfg, "Written by `paramedic demo`; regenerated on every start.")
         self.write_credentials(local_space_login(cfg.get("platform") or {}))
-        self.start_paramedic(opts.http_port, config_path)
+        if opts.replicas > 1:
+            self._start_replicas(cfg, opts)
+        else:
+            self.start_paramedic(opts.http_port, config_path)
         _print_banner(self.record, names, self.data_dir, self.echo)
         return self.watch()
+
+    def _start_replicas(self, base: dict[str, Any], opts: DemoOptions) -> None:
+        """etcd, the shared store, ``opts.replicas`` replicas, the log front; records who leads."""
+        data_dir = self.data_dir
+        etcd, etcd_url = start_etcd(data_dir)
+        self.children.append(etcd)
+        store, store_url = start_store(data_dir)
+        self.children.append(store)
+        self.record.update(etcd_url=etcd_url, metrics_store_url=store_url)
+        self.save()
+        wait_http(etcd, f"{etcd_url}/health", 30.0)
+        wait_http(store, f"{store_url}/health", 30.0)
+        plans = replica_plans(data_dir, opts.replicas, opts.http_port)
+        self.echo(f"starting {len(plans)} Paramedic replicas (etcd {etcd_url}, shared store {store_url}) ...")
+        started = []
+        for plan in plans:
+            cfg = replica_config(base, plan, etcd_url=etcd_url, store_url=store_url)
+            plan.dir.mkdir(parents=True, exist_ok=True)
+            path = plan.dir / "paramedic.yaml"
+            text = "# Written by `paramedic demo --replicas`; regenerated on every start.\n" + yaml.safe_dump(
+                cfg, sort_keys=False
+            )
+            parse_config(text, str(path))
+            path.write_text(text, encoding="utf-8")
+            child = spawn(
+                f"paramedic-{plan.id}",
+                [sys.executable, "-m", "paramedic.cli", "serve", "--config", str(path)],
+                data_dir / "logs" / f"paramedic-{plan.id}.log",
+            )
+            self.children.append(child)
+            self.may_exit.add(child.name)  # kill a replica to watch the others take over
+            started.append((plan, child))
+        self.record.update(
+            api_url=plans[0].api_url,
+            config=str(plans[0].dir / "paramedic.yaml"),
+            replicas=[p.to_json() for p in plans],
+        )
+        self.save()
+        for plan, child in started:
+            wait_http(child, f"{plan.api_url}/-/ready", 90.0)
+        self.children.append(start_front(data_dir, opts.relp_port, opts.syslog_port, plans))
+        token = (data_dir / "admin-token").read_text().strip()
+        self.record.update(leader=leader_of(plans[0].api_url, token))
+        self.save()
 
     def _start_platform(self, names: list[str], instances: int) -> PlatformState:
         runner = self.runner
@@ -142,10 +200,15 @@ def _print_banner(record: dict[str, Any], names: list[str], data_dir: Path, echo
             if record.get("daily_app")
             else []
         ),
+        *_replica_lines(record),
         f"  router metrics     {record['router_metrics_url']}",
         f"  node exporter      {record['node_exporter_url']}",
         f"  log listeners      RELP 127.0.0.1:{record['relp_port']} (from the platform's rsyslog), "
-        f"syslog TCP+UDP 127.0.0.1:{record['syslog_port']}",
+        + (
+            f"syslog TCP 127.0.0.1:{record['syslog_port']} (HAProxy TCP front over every replica)"
+            if record.get("replicas")
+            else f"syslog TCP+UDP 127.0.0.1:{record['syslog_port']}"
+        ),
         *service_lines(record, data_dir),
         "",
         "Try:",
@@ -162,3 +225,21 @@ def _print_banner(record: dict[str, Any], names: list[str], data_dir: Path, echo
         "",
     ]
     echo("\n".join(lines))
+
+
+def _replica_lines(record: dict[str, Any]) -> list[str]:
+    """``--replicas``: every replica's API, who leads, the shared store and etcd."""
+    replicas = record.get("replicas") or []
+    if not replicas:
+        return []
+    leader = record.get("leader") or {}
+    lines = [
+        f"  replica {r['id']:<10} {r['api_url']}"
+        + (f"   LEADER (fencing token {leader.get('fencing_token')})" if r["id"] == leader.get("id") else "")
+        for r in replicas
+    ]
+    return [
+        *lines,
+        f"  cluster status     {replicas[0]['api_url']}/api/v1/status/cluster (admin token)",
+        f"  etcd               {record['etcd_url']}   shared metrics store {record['metrics_store_url']}",
+    ]

@@ -34,12 +34,18 @@ class MemoryAuditLog:
             return ev
 
     def record(self, request: ActionRequest) -> bool:
+        if not self.record_only(request):
+            return False
+        self.append(AuditEvent(request.id, "requested", request.created_at, {}))
+        return True
+
+    def record_only(self, request: ActionRequest) -> bool:
+        """Keep ``request`` without its ``requested`` event (a mirror replaying a journal); False if known."""
         with self._lock:
             if request.id in self._requests:
                 return False
             self._requests[request.id] = request
-        self.append(AuditEvent(request.id, "requested", request.created_at, {}))
-        return True
+            return True
 
     def get(self, action_id: str) -> ActionRecord | None:
         with self._lock:

@@ -37,6 +37,7 @@ alerting:
   route: {receiver: nobody}
   receivers: [{name: nobody}]
 remediation: {data_dir: remediation}
+cluster: {etcd_endpoints: ["http://127.0.0.1:9"], replica_id: r1}
 """
 # Rules without a route: browsers ask for /favicon.ico on their own; it is answered 404, not a login redirect.
 ROUTELESS = {("GET", "/favicon.ico")}

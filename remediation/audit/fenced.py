@@ -1,0 +1,150 @@
+"""The audit trail of a replicated Paramedic: every entry is a fenced write to a shared journal.
+
+Each request and event is first committed to the shared journal (in a cluster: etcd, through
+``paramedic.cluster.ClusterNode.commit``) by a transaction conditioned on the writer still holding the leader
+lease; the journal stamps the record with the writer's fencing token. A refused write raises
+:class:`FencedOutError` and nothing is recorded locally: the engine journals ``started`` before any platform
+call, so a deposed leader never acts. Reads come from an in-memory mirror
+(:class:`~remediation.audit.memory.MemoryAuditLog`) rebuilt from the shared journal by :meth:`reload` (the new
+leader does that before it recovers interrupted actions) and, on followers, at most every ``max_age_s``.
+
+Thread-safety: writes are serialised by a lock (the engine writes from its event loop; the API reads from
+threads).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, Protocol
+
+from platforms.tenancy import FOUNDATION, Scope
+from remediation.audit._codec import StartedAction, _time, jsonable, request_from_dict, request_to_dict
+from remediation.audit.memory import MemoryAuditLog
+from remediation.base import RemediationError
+from remediation.model import ActionRecord, ActionRequest, AuditEvent
+
+__all__ = ["FencedAuditLog", "FencedJournal", "FencedOutError"]
+
+KIND = "audit"
+
+log = logging.getLogger("remediation.audit")
+
+
+class FencedOutError(RemediationError):
+    """The shared journal refused a write: this replica no longer holds the leader lease."""
+
+
+class FencedJournal(Protocol):
+    """A shared, fenced journal (``paramedic.cluster.ClusterNode`` in a cluster)."""
+
+    def commit(self, kind: str, key: str, doc: dict[str, Any]) -> bool:
+        """Durably write ``doc`` under ``key`` if this writer still leads; False when refused."""
+        ...
+
+    def records(self, kind: str) -> list[dict[str, Any]]:
+        """Every record of ``kind`` in key order (each with its ``fencing_token``)."""
+        ...
+
+
+class FencedAuditLog:
+    """:class:`remediation.base.AuditLog` over a :class:`FencedJournal`."""
+
+    def __init__(
+        self, journal: FencedJournal, *, max_age_s: float = 2.0, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._journal = journal
+        self._max_age_s = max_age_s
+        self._clock = clock
+        self._lock = threading.RLock()
+        self._mirror = MemoryAuditLog()
+        self._next = 1
+        self._loaded_at = float("-inf")  # read at first use (the leader reloads before recovering)
+
+    # -- the shared journal -----------------------------------------------------------------------------
+    def reload(self) -> None:
+        """Rebuild the mirror from the shared journal (every leader's entries, in journal order)."""
+        records = self._journal.records(KIND)
+        mirror = MemoryAuditLog()
+        nxt = 1
+        for rec in records:
+            nxt = max(nxt, int(rec["seq"]) + 1)
+            if rec["type"] == "request":
+                mirror.record_only(request_from_dict(rec["request"]))
+            else:
+                mirror.append(
+                    AuditEvent(rec["action_id"], rec["kind"], _time(rec["at"]), rec.get("data") or {})
+                )
+        with self._lock:
+            self._mirror, self._next, self._loaded_at = mirror, nxt, self._clock()
+
+    def _fresh(self) -> MemoryAuditLog:
+        if self._clock() - self._loaded_at >= self._max_age_s:
+            try:
+                self.reload()
+            except Exception:  # the journal's own errors (unknown here): a read serves the last mirror
+                log.warning("shared journal unreadable: serving the last copy", exc_info=True)
+        return self._mirror
+
+    def _commit(self, doc: dict[str, Any]) -> None:
+        seq = self._next
+        if not self._journal.commit(KIND, f"{seq:016d}", {**doc, "seq": seq}):
+            raise FencedOutError(f"journal write {seq} refused: this replica does not hold the leader lease")
+        self._next = seq + 1
+        self._loaded_at = self._clock()  # our own writes keep the mirror current
+
+    # -- AuditLog ----------------------------------------------------------------------------------------
+    def append(self, event: AuditEvent) -> AuditEvent:
+        with self._lock:
+            self._commit(
+                {
+                    "type": "event",
+                    "action_id": event.action_id,
+                    "kind": event.kind,
+                    "at": event.at.isoformat(),
+                    "data": jsonable(event.data),
+                }
+            )
+            return self._mirror.append(event)
+
+    def record(self, request: ActionRequest) -> bool:
+        with self._lock:
+            if self._mirror.get(request.id) is not None:
+                return False
+            self._commit({"type": "request", "request": request_to_dict(request)})
+            self._mirror.record_only(request)
+        self.append(AuditEvent(request.id, "requested", request.created_at, {}))
+        return True
+
+    def get(self, action_id: str) -> ActionRecord | None:
+        return self._fresh().get(action_id)
+
+    def events(self, action_id: str) -> list[AuditEvent]:
+        return self._fresh().events(action_id)
+
+    def query(
+        self,
+        *,
+        policy: str | None = None,
+        app: str | None = None,
+        status: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int = 100,
+        scope: Scope = FOUNDATION,
+    ) -> list[ActionRecord]:
+        return self._fresh().query(
+            policy=policy, app=app, status=status, since=since, until=until, limit=limit, scope=scope
+        )
+
+    def open_actions(self) -> list[ActionRecord]:
+        return self._fresh().open_actions()
+
+    def started_since(self, since: datetime) -> list[StartedAction]:
+        return self._fresh().started_since(since)
+
+    def close(self) -> None:
+        """Nothing to close (the journal belongs to the cluster node)."""
