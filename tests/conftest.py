@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.otelcol import missing_reason as otelcol_missing_reason
 from tests.support.vmcluster import missing_reason
 
 REPO = Path(__file__).resolve().parent.parent
@@ -29,6 +30,8 @@ FIXTURES = REPO / "tests" / "fixtures"
 _NOT_RUN: list[str] = []
 _VMCLUSTER_NOT_RUN: list[str] = []
 _VMCLUSTER_WHY: list[str] = []
+_OTELCOL_NOT_RUN: list[str] = []
+_OTELCOL_WHY: list[str] = []
 
 
 def reference_data_present() -> bool:
@@ -54,6 +57,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if why is not None:
             _VMCLUSTER_WHY[:] = [why]
             _deselect(config, items, "vmcluster", _VMCLUSTER_NOT_RUN)
+    if any(item.get_closest_marker("otelcol") for item in items):
+        why = otelcol_missing_reason()
+        if why is not None:
+            _OTELCOL_WHY[:] = [why]
+            _deselect(config, items, "otelcol", _OTELCOL_NOT_RUN)
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
@@ -73,6 +81,14 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
             bold=True,
         )
         terminalreporter.write_line(_VMCLUSTER_WHY[0], red=True, bold=True)
+    if _OTELCOL_NOT_RUN:
+        terminalreporter.write_sep(
+            "!",
+            f"OPENTELEMETRY COLLECTOR NOT BUILT: {len(_OTELCOL_NOT_RUN)} live collector checks NOT RUN",
+            red=True,
+            bold=True,
+        )
+        terminalreporter.write_line(_OTELCOL_WHY[0], red=True, bold=True)
 
 
 @pytest.fixture(scope="session")
