@@ -1,4 +1,5 @@
-"""An assembled Paramedic (auth, embedded store, log pipeline) with the tokens push tests use, module-scoped."""
+"""An assembled Paramedic (auth, embedded store, log pipeline) with the tokens push tests use (module
+scope)."""
 
 from __future__ import annotations
 

@@ -105,19 +105,20 @@ def _bomb() -> bytes:
         (snappy(v1([({"__name__": "x", "l": "v" * 300}, [(NOW_MS, 1.0)])])), V1_HEADERS, 400),  # label value
         (snappy(v1([({"__name__": f"s{i}"}, [(NOW_MS, 1.0)]) for i in range(51)])), V1_HEADERS, 413),
         (snappy(v1([({"__name__": "x"}, [(NOW_MS, 1.0)])])), {**V1_HEADERS, "Content-Encoding": "gzip"}, 415),
-        (snappy(v1([({"__name__": "x"}, [(NOW_MS, 1.0)])])), {**V1_HEADERS, "Content-Type": "text/plain"}, 415),
+        (snappy(v1([({"__name__": "x"}, [(NOW_MS, 1.0)])])), {**V1_HEADERS, "Content-Type": "text/csv"}, 415),
         (
             snappy(v1([({"__name__": "x"}, [(NOW_MS, 1.0)])])),
             {**V1_HEADERS, "Content-Type": "application/x-protobuf;proto=io.prometheus.write.v9.Request"},
             415,
         ),
-        (snappy(b"\x22\x00" + b"\x2a\x04\x0a\x02\x07\x09"), V2_HEADERS, 400),  # v2 symbol refs out of range
-        (snappy(b"\x22\x00\x22\x01a" + b"\x2a\x03\x0a\x01\x01"), V2_HEADERS, 400),  # v2 odd labels_refs
+        # v2: symbol references out of range; an odd number of labels_refs
+        (snappy(b"\x22\x00" + b"\x2a\x04\x0a\x02\x07\x09"), V2_HEADERS, 400),
+        (snappy(b"\x22\x00\x22\x01a" + b"\x2a\x03\x0a\x01\x01"), V2_HEADERS, 400),
     ],
     ids=[
         "not-snappy", "not-protobuf", "snappy-bomb-header", "decompressed-over-limit", "no-metric-name",
-        "label-value-too-long", "too-many-series", "gzip", "text-plain", "unknown-proto", "v2-ref-out-of-range",
-        "v2-odd-refs",
+        "label-value-too-long", "too-many-series", "gzip", "text-plain", "unknown-proto",
+        "v2-ref-out-of-range", "v2-odd-refs",
     ],
 )  # fmt: skip
 def test_bad_bodies_are_refused_clearly(
