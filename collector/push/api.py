@@ -98,6 +98,7 @@ class _Handlers:
             self.ingest.refused(job, exc)
             return _refusal(exc, response_headers(version, None))
         self._done(job, 204, t0)
+        self.ingest.push_metrics.remote_write_versions.labels(version).inc()
         return Response(status_code=204, headers=response_headers(version, decoded))
 
     async def otlp_metrics(self, request: Request) -> Response:

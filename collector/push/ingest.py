@@ -12,7 +12,8 @@ refuses the whole request with 403 and nothing is stored.
 Self-metrics, in the scrape manager's families (one ``job`` per protocol: ``remote_write``, ``otlp``):
 ``paramedic_scrape_samples_appended_total{job}``, ``paramedic_scrape_errors_total{job,reason}``,
 ``paramedic_scrape_samples_dropped_total{job,reason}`` (native histograms, delta temporality, ...); and
-``paramedic_push_requests_total{job,code}``, ``paramedic_push_request_seconds{job}`` and
+``paramedic_push_requests_total{job,code}``, ``paramedic_push_request_seconds{job}``,
+``paramedic_push_remote_write_requests_total{version}`` and
 ``paramedic_push_log_records_total{job}`` (OTLP logs, ``job="otlp_logs"``).
 
 Thread safety: :meth:`append` runs in a worker thread per request; the ref cache takes a lock.
@@ -67,6 +68,12 @@ class PushMetrics:
             "Push request handling time (decode, check, append).",
             ["job"],
             buckets=_SECONDS,
+            registry=registry,
+        )
+        self.remote_write_versions = Counter(
+            "paramedic_push_remote_write_requests",
+            "Remote-write requests stored, by protocol version (1.0, 2.0).",
+            ["version"],
             registry=registry,
         )
         self.log_records = Counter(

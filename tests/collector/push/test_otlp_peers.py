@@ -1,6 +1,7 @@
 """Real OTLP senders into Paramedic: the OpenTelemetry Python SDK's OTLP/HTTP exporters (metrics and logs)
 directly, and through a real OpenTelemetry Collector (``scripts/build_otelcol.sh``: otlpreceiver ->
-otlphttpexporter, and -> contrib's prometheusremotewriteexporter into ``/api/v1/write``).
+otlphttpexporter, and -> contrib's prometheusremotewriteexporter into ``/api/v1/write``, once as remote write
+1.0 and once as 2.0 behind its ``enableSendingRW2`` feature gate, which checks the ``-Written`` headers).
 
 Oracle: what the test recorded through the SDK's instruments (a counter added 5 + 7, a histogram of four
 observations, ...) and the names Prometheus 3 documents for them; the values found in Paramedic must be
@@ -148,6 +149,7 @@ def test_the_sdk_is_refused_without_a_writer_token(paramedic: LiveParamedic) -> 
 COLLECTOR = """receivers:
   otlp/direct: {{protocols: {{http: {{endpoint: "127.0.0.1:{direct}"}}}}}}
   otlp/prw: {{protocols: {{http: {{endpoint: "127.0.0.1:{prw}"}}}}}}
+  otlp/prw2: {{protocols: {{http: {{endpoint: "127.0.0.1:{prw2}"}}}}}}
 exporters:
   otlphttp:
     endpoint: {url}/api/v1/otlp
@@ -156,11 +158,17 @@ exporters:
     endpoint: {url}/api/v1/write
     headers: {{Authorization: "Bearer {token}"}}
     resource_to_telemetry_conversion: {{enabled: true}}
+  prometheusremotewrite/v2:
+    endpoint: {url}/api/v1/write
+    headers: {{Authorization: "Bearer {token}"}}
+    resource_to_telemetry_conversion: {{enabled: true}}
+    protobuf_message: io.prometheus.write.v2.Request
 service:
   telemetry: {{metrics: {{level: none}}}}
   pipelines:
     metrics/direct: {{receivers: [otlp/direct], exporters: [otlphttp]}}
     metrics/prw: {{receivers: [otlp/prw], exporters: [prometheusremotewrite]}}
+    metrics/prw2: {{receivers: [otlp/prw2], exporters: [prometheusremotewrite/v2]}}
     logs: {{receivers: [otlp/direct], exporters: [otlphttp]}}
 """
 
@@ -169,19 +177,31 @@ service:
 def test_a_real_collector_forwards_otlp_and_remote_write_into_paramedic(
     paramedic: LiveParamedic, tmp_path: Path
 ) -> None:
-    direct, prw = free_port(), free_port()
+    direct, prw, prw2 = free_port(), free_port(), free_port()
     (tmp_path / "otelcol.yaml").write_text(
-        COLLECTOR.format(direct=direct, prw=prw, url=paramedic.url, token=paramedic.writer)
+        COLLECTOR.format(direct=direct, prw=prw, prw2=prw2, url=paramedic.url, token=paramedic.writer)
     )
     col = ManagedProcess(
-        "otelcol", [str(binary()), f"--config={tmp_path / 'otelcol.yaml'}"], tmp_path / "otelcol.log"
+        "otelcol",
+        [
+            str(binary()),
+            f"--config={tmp_path / 'otelcol.yaml'}",
+            "--feature-gates=exporter.prometheusremotewritexporter.enableSendingRW2",
+        ],
+        tmp_path / "otelcol.log",
     )
+    registry = paramedic.paramedic.registry
+
+    def v2_requests() -> float:
+        return (
+            registry.get_sample_value("paramedic_push_remote_write_requests_total", {"version": "2.0"}) or 0.0
+        )
 
     def listening() -> bool:
         if col.popen.poll() is not None:
             raise RuntimeError(f"otelcol exited with {col.popen.returncode}:\n{col.log_tail()}")
         try:
-            for port in (direct, prw):
+            for port in (direct, prw, prw2):
                 socket.create_connection(("127.0.0.1", port), timeout=1).close()
         except OSError:
             return False
@@ -191,8 +211,13 @@ def test_a_real_collector_forwards_otlp_and_remote_write_into_paramedic(
         wait_until(listening, 30, "the collector's OTLP receivers", 0.1)
         _record(f"http://127.0.0.1:{direct}/v1/metrics", {}, "via-otlphttp")
         _record(f"http://127.0.0.1:{prw}/v1/metrics", {}, "via-prw")
+        v2_before = v2_requests()
+        _record(f"http://127.0.0.1:{prw2}/v1/metrics", {}, "via-prw2")
         _expect(paramedic, "via-otlphttp")
         _expect(paramedic, "via-prw")
+        _expect(paramedic, "via-prw2")
+        assert v2_requests() > v2_before  # the last one came as remote write 2.0
+        assert "header is missing from the response" not in col.log_path.read_text()
         _log(f"http://127.0.0.1:{direct}/v1/logs", {}, "via-otlphttp", "collectorlogmarker2")
         _expect_logs(paramedic, "via-otlphttp", "collectorlogmarker2")
     except Exception as exc:
