@@ -16,7 +16,8 @@ from collector.push.otlp_body import parse_request
 from collector.push.otlp_metrics import decode_otlp_metrics
 from collector.push.otlp_names import MetricKind, label_name, metric_name
 from collector.push.remote_write import decode_remote_write
-from log_pipeline.otlp import otlp_lines
+from log_pipeline.otlp import otlp_lines, otlp_record
+from metrics_store.model import is_stale_nan
 from tests.collector.push.rw import V1_HEADERS, V2_HEADERS, snappy, v1
 
 CFG = PushConfig(max_decompressed_bytes=1 << 20)
@@ -110,3 +111,47 @@ def test_a_valid_body_mutated_byte_by_byte_is_refused_or_decoded() -> None:
                 decode_remote_write(snappy(mutated), V1_HEADERS["Content-Type"], "snappy", CFG)
             except PushRefusedError as exc:
                 assert exc.status == 400
+
+
+def test_summaries_stale_points_and_what_is_not_stored() -> None:
+    req = ExportMetricsServiceRequest()
+    rm = req.resource_metrics.add()
+    rm.resource.attributes.add(key="service.name").value.string_value = "svc"
+    metrics = rm.scope_metrics.add().metrics
+    summary = metrics.add(name="rpc.latency", unit="ms").summary.data_points.add(
+        time_unix_nano=2_000_000_000, count=4, sum=10.0
+    )
+    summary.quantile_values.add(quantile=0.5, value=2.0)
+    summary.quantile_values.add(quantile=0.99, value=5.5)
+    metrics.add(name="gone").gauge.data_points.add(time_unix_nano=3_000_000_000, as_double=1.0, flags=1)
+    metrics.add(name="exp").exponential_histogram.data_points.add(time_unix_nano=1, count=1)
+    decoded = decode_otlp_metrics(req, CFG)
+    got = {
+        (s.labels["__name__"], s.labels.get("quantile", "")): (s.timestamps_ms, s.values)
+        for s in decoded.series
+    }
+    assert got[("rpc_latency_milliseconds", "0.5")] == ([2000], [2.0])
+    assert got[("rpc_latency_milliseconds", "0.99")] == ([2000], [5.5])
+    assert got[("rpc_latency_milliseconds_sum", "")] == ([2000], [10.0])
+    assert got[("rpc_latency_milliseconds_count", "")] == ([2000], [4.0])
+    [stale] = got[("gone", "")][1]
+    assert is_stale_nan(stale)  # "no recorded value": a staleness marker, as in Prometheus
+    assert decoded.skipped == {"exponential_histogram": 1}
+    assert ("target_info", "") not in got  # service.name only: nothing else to tell
+
+
+def test_an_otlp_line_survives_the_spool_round_trip() -> None:
+    req = ExportLogsServiceRequest()
+    rl = req.resource_logs.add()
+    for key, value in (("cloudfoundry.org.name", "acme"), ("cloudfoundry.space.name", "dev"), ("app", "web")):
+        rl.resource.attributes.add(key=key).value.string_value = value
+    rec = rl.scope_logs.add().log_records.add(severity_text="warn", observed_time_unix_nano=5)
+    rec.body.string_value = "é" * 10  # 20 bytes: cut at a character boundary
+    rec.attributes.add(key="n").value.double_value = 1.5
+    [line] = otlp_lines(req, received_ns=9, max_message_bytes=7)
+    record = otlp_record(line.raw(9, "127.0.0.1:1"), "0000000000000001")
+    assert record.message == "ééé" and record.fields["truncated"] == 1
+    assert record.timestamp_ns == 5 and record.fields["attr.n"] == 1.5
+    assert {k: record.labels[k] for k in ("org", "space", "app", "level")} == {
+        "org": "acme", "space": "dev", "app": "web", "level": "warning",
+    }  # fmt: skip
