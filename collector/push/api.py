@@ -36,7 +36,7 @@ from collector.push.errors import PushRefusedError
 from collector.push.ingest import PushIngest
 from collector.push.otlp_body import parse_request, render_response
 from collector.push.otlp_metrics import decode_otlp_metrics
-from collector.push.remote_write import Version, decode_remote_write, response_headers
+from collector.push.remote_write import Version, decode_remote_write, response_headers, version_of
 from log_pipeline.base import Spool
 from log_pipeline.otlp import OtlpLine, otlp_lines
 from platforms.tenancy import Scope, scope_of
@@ -92,6 +92,7 @@ class _Handlers:
             cfg = self._enabled()
             body = await request.body()
             ct, ce = request.headers.get("content-type", ""), request.headers.get("content-encoding", "")
+            version = version_of(ct)  # first: a 2.0 refusal still carries 2.0's -Written headers (0)
             version, decoded = await asyncio.to_thread(decode_remote_write, body, ct, ce, cfg)
             await asyncio.to_thread(self.ingest.append, job, decoded, scope_of(request))
         except PushRefusedError as exc:
