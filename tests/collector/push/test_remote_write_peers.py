@@ -1,5 +1,7 @@
-"""Real remote-write senders into ``paramedic serve``: Debian's Prometheus 2.42 and vmagent (VictoriaMetrics
-1.79) scrape the same static exporter and remote-write into Paramedic (bearer token of role metrics-writer).
+"""Real remote-write senders into Paramedic: Debian's Prometheus 2.42 (remote write 1.0), Prometheus 3.16
+built from its Go module (remote write 2.0, ``protobuf_message: io.prometheus.write.v2.Request``; marked
+``prometheus3_push``) and vmagent (VictoriaMetrics 1.79) scrape the same static exporter and remote-write
+into Paramedic (bearer token of role metrics-writer).
 
 Oracle: the sender's own record of what it scraped. Prometheus is queried for every raw sample of the job
 (``{job="..."}[5m]`` at a fixed time) and so is Paramedic: the two answers must be identical, series for
@@ -21,6 +23,7 @@ import orjson
 import pytest
 
 from tests.collector.push.live import LiveParamedic, live_paramedic
+from tests.support import prometheus3_sender as prometheus3
 from tests.support.peers import static_exporter
 from tests.support.servers import ManagedProcess, free_port, require_binary, wait_http, wait_until
 
@@ -83,22 +86,38 @@ def _diff(a: Series, b: Series) -> str:
     return f"only in the sender: {only_a}; only in Paramedic: {only_b}; different samples: {unequal}"
 
 
-def test_prometheus_2_42_remote_writes_every_scraped_sample(
-    paramedic: LiveParamedic, exporter: str, tmp_path: Path
+@pytest.mark.parametrize(
+    ("sender", "message"),
+    [
+        ("2.42", "prometheus.WriteRequest"),
+        pytest.param("3", "io.prometheus.write.v2.Request", marks=pytest.mark.prometheus3_push),
+    ],
+    ids=["prometheus-2.42-rw1", "prometheus-3-rw2"],
+)
+def test_prometheus_remote_writes_every_scraped_sample(
+    paramedic: LiveParamedic, exporter: str, tmp_path: Path, sender: str, message: str
 ) -> None:
-    port = free_port()
+    port, job = free_port(), f"prom{sender}-rw"
+    binary = require_binary("prometheus") if sender == "2.42" else str(prometheus3.binary())
+    proto = f"    protobuf_message: {message}\n" if sender == "3" else ""  # 2.42 knows only 1.0 (no such key)
     (tmp_path / "prometheus.yml").write_text(
         "global: {scrape_interval: 1s, scrape_timeout: 1s}\n"
-        f"scrape_configs: [{{job_name: prom-rw, static_configs: [{{targets: ['{exporter}']}}]}}]\n"
+        f"scrape_configs: [{{job_name: {job}, static_configs: [{{targets: ['{exporter}']}}]}}]\n"
         "remote_write:\n"
         f"  - url: {paramedic.url}/api/v1/write\n"
         f"    authorization: {{credentials: {paramedic.writer}}}\n"
+        f"{proto}"
         "    queue_config: {batch_send_deadline: 1s, max_samples_per_send: 40}\n"
+    )
+    registry = paramedic.paramedic.registry
+    version = "2.0" if sender == "3" else "1.0"
+    requests_before = registry.get_sample_value(
+        "paramedic_push_remote_write_requests_total", {"version": version}
     )
     prom = ManagedProcess(
         "prometheus",
         [
-            require_binary("prometheus"),
+            binary,
             f"--config.file={tmp_path / 'prometheus.yml'}",
             f"--storage.tsdb.path={tmp_path / 'data'}",
             f"--web.listen-address=127.0.0.1:{port}",
@@ -115,12 +134,12 @@ def test_prometheus_2_42_remote_writes_every_scraped_sample(
             return result
 
         def scraped_enough() -> bool:
-            got = prom_query('count_over_time(up{job="prom-rw"}[5m])', time.time())
+            got = prom_query(f'count_over_time(up{{job="{job}"}}[5m])', time.time())
             return bool(got) and float(got[0]["value"][1]) >= 4
 
         wait_until(scraped_enough, 30, "four scrapes by Prometheus")
         at = round(time.time(), 3)
-        expr = '{job="prom-rw"}[5m]'
+        expr = f'{{job="{job}"}}[5m]'
         truth = _matrix(prom_query(expr, at))
         assert len(truth) >= 14 and all(len(v) >= 4 for v in truth.values()), truth.keys()
         got: list[Series] = [{}]
@@ -133,6 +152,10 @@ def test_prometheus_2_42_remote_writes_every_scraped_sample(
             wait_until(paramedic_has_it_all, 30, "Paramedic to hold every sample Prometheus scraped", 0.5)
         except TimeoutError as exc:
             raise AssertionError(f"{exc}: {_diff(truth, got[0])}\n{prom.log_tail()}") from exc
+        requests = registry.get_sample_value(
+            "paramedic_push_remote_write_requests_total", {"version": version}
+        )
+        assert (requests or 0.0) > (requests_before or 0.0), f"no remote write {version} request arrived"
     finally:
         prom.stop()
 
