@@ -3,6 +3,10 @@ directly, and through a real OpenTelemetry Collector (``scripts/build_otelcol.sh
 otlphttpexporter, and -> contrib's prometheusremotewriteexporter into ``/api/v1/write``, once as remote write
 1.0 and once as 2.0 behind its ``enableSendingRW2`` feature gate, which checks the ``-Written`` headers).
 
+A differential test sends one export to Prometheus 3's own OTLP receiver (``--web.enable-otlp-receiver``; the
+binary of ``scripts/build_prometheus3.sh``, marked ``prometheus3_push``) and to Paramedic: same series, same
+values.
+
 Oracle: what the test recorded through the SDK's instruments (a counter added 5 + 7, a histogram of four
 observations, ...) and the names Prometheus 3 documents for them; the values found in Paramedic must be
 exactly those, whichever way they came."""
@@ -13,7 +17,9 @@ import logging
 import socket
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
 from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
@@ -25,8 +31,9 @@ from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
 from opentelemetry.sdk.resources import Resource
 
 from tests.collector.push.live import LiveParamedic, live_paramedic
+from tests.support import prometheus3_sender as prometheus3
 from tests.support.otelcol import binary
-from tests.support.servers import ManagedProcess, free_port, wait_until
+from tests.support.servers import ManagedProcess, free_port, wait_http, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -224,3 +231,47 @@ def test_a_real_collector_forwards_otlp_and_remote_write_into_paramedic(
         raise AssertionError(f"{exc}\n{col.log_tail()}") from exc
     finally:
         col.stop()
+
+
+@pytest.mark.prometheus3_push
+def test_otlp_names_labels_and_values_match_prometheus_3(paramedic: LiveParamedic, tmp_path: Path) -> None:
+    """The same SDK export into Prometheus 3's own OTLP receiver and into Paramedic: the same series (names,
+    labels, ``target_info``) with the same values."""
+    port, job = free_port(), "sdk-differential"
+    (tmp_path / "prometheus.yml").write_text(
+        "otlp: {promote_resource_attributes: [org, space]}\n"  # Paramedic always promotes its tenancy ones
+    )
+    prom = ManagedProcess(
+        "prometheus3",
+        [
+            str(prometheus3.binary()),
+            f"--config.file={tmp_path / 'prometheus.yml'}",
+            f"--storage.tsdb.path={tmp_path / 'data'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+            "--web.enable-otlp-receiver",
+        ],
+        tmp_path / "prometheus.log",
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_http(f"{base}/-/ready", 30, prom)
+        _record(f"{base}/api/v1/otlp/v1/metrics", {}, job)
+        writer = {"Authorization": f"Bearer {paramedic.writer}"}
+        _record(f"{paramedic.url}/api/v1/otlp/v1/metrics", writer, job)
+        expr = f'{{job="{job}"}}'
+
+        def series(result: list[dict[str, Any]]) -> dict[frozenset[tuple[str, str]], float]:
+            return {frozenset(r["metric"].items()): float(r["value"][1]) for r in result}
+
+        def prom_series() -> dict[frozenset[tuple[str, str]], float]:
+            r = httpx.get(f"{base}/api/v1/query", params={"query": expr}, timeout=10)
+            return series(r.json()["data"]["result"])
+
+        wait_until(lambda: len(prom_series()) >= 10, 30, "the export in Prometheus 3", 0.25)
+        wait_until(lambda: len(series(paramedic.query(expr))) >= 10, 30, "the export in Paramedic", 0.25)
+        truth, got = prom_series(), series(paramedic.query(expr))
+        assert {dict(k)["__name__"] for k in truth} == {dict(k)["__name__"] for k in got}
+        only_prom, only_here = truth.keys() - got.keys(), got.keys() - truth.keys()
+        assert got == truth, f"only in Prometheus 3: {only_prom}; only in Paramedic: {only_here}"
+    finally:
+        prom.stop()
