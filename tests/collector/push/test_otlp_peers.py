@@ -13,8 +13,10 @@ exactly those, whichever way they came."""
 
 from __future__ import annotations
 
+import json
 import logging
 import socket
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -272,6 +274,106 @@ def test_otlp_names_labels_and_values_match_prometheus_3(paramedic: LiveParamedi
         truth, got = prom_series(), series(paramedic.query(expr))
         assert {dict(k)["__name__"] for k in truth} == {dict(k)["__name__"] for k in got}
         only_prom, only_here = truth.keys() - got.keys(), got.keys() - truth.keys()
+        assert got == truth, f"only in Prometheus 3: {only_prom}; only in Paramedic: {only_here}"
+    finally:
+        prom.stop()
+
+
+def _tricky_export(job: str, now_ns: int) -> bytes:
+    """OTLP JSON with the naming corner cases: suffixes already present, separators, leading digits, units in
+    braces, per-units, percent, attribute keys that sanitise alike or start with a digit or "_", a summary."""
+
+    def attrs(**kv: str) -> list[dict[str, Any]]:
+        return [{"key": k.replace("__", "."), "value": {"stringValue": v}} for k, v in kv.items()]
+
+    def gauge(name: str, unit: str, value: float, **kv: str) -> dict[str, Any]:
+        point = {"timeUnixNano": str(now_ns), "asDouble": value, "attributes": attrs(**kv)}
+        return {"name": name, "unit": unit, "gauge": {"dataPoints": [point]}}
+
+    def counter(name: str, unit: str, value: int) -> dict[str, Any]:
+        point = {"timeUnixNano": str(now_ns), "asInt": str(value)}
+        return {
+            "name": name,
+            "unit": unit,
+            "sum": {"aggregationTemporality": 2, "isMonotonic": True, "dataPoints": [point]},
+        }
+
+    summary = {
+        "name": "rpc.latency",
+        "unit": "ms",
+        "summary": {
+            "dataPoints": [
+                {
+                    "timeUnixNano": str(now_ns),
+                    "count": "4",
+                    "sum": 10.5,
+                    "quantileValues": [{"quantile": 0.5, "value": 2.0}, {"quantile": 0.99, "value": 7.25}],
+                }
+            ]
+        },
+    }
+    metrics = [
+        counter("foo.total", "", 3),
+        counter("total.requests", "{request}", 4),
+        counter("net.io", "By", 5),
+        gauge("load.ratio", "1", 0.5),
+        gauge("disk.used", "%", 42.0),
+        gauge("throughput", "By/s", 1e6),
+        gauge("speed", "m/h", 3.5),
+        gauge("0starts", "", 1.0),
+        gauge("a__b...c", "", 2.0),
+        gauge("labels", "", 3.0, a__b="dot", **{"a-b": "dash", "1st": "one", "_private": "p"}),
+        summary,
+    ]
+    resource = attrs(
+        service__name=job, service__instance__id="i-9", org="acme", space="prod", host__name="h1"
+    )
+    body = {
+        "resourceMetrics": [{"resource": {"attributes": resource}, "scopeMetrics": [{"metrics": metrics}]}]
+    }
+    return json.dumps(body).encode()
+
+
+@pytest.mark.prometheus3_push
+def test_otlp_naming_corner_cases_match_prometheus_3(paramedic: LiveParamedic, tmp_path: Path) -> None:
+    """The same hand-written OTLP JSON into Prometheus 3 and into Paramedic: the same series and values."""
+    port, job = free_port(), "otlp-corners"
+    (tmp_path / "prometheus.yml").write_text("otlp: {promote_resource_attributes: [org, space]}\n")
+    prom = ManagedProcess(
+        "prometheus3",
+        [
+            str(prometheus3.binary()),
+            f"--config.file={tmp_path / 'prometheus.yml'}",
+            f"--storage.tsdb.path={tmp_path / 'data'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+            "--web.enable-otlp-receiver",
+        ],
+        tmp_path / "prometheus.log",
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_http(f"{base}/-/ready", 30, prom)
+        body = _tricky_export(job, time.time_ns())
+        json_headers = {"Content-Type": "application/json"}
+        r = httpx.post(f"{base}/api/v1/otlp/v1/metrics", content=body, headers=json_headers, timeout=10)
+        assert r.status_code == 200, r.text
+        writer = {**json_headers, "Authorization": f"Bearer {paramedic.writer}"}
+        r = httpx.post(f"{paramedic.url}/api/v1/otlp/v1/metrics", content=body, headers=writer, timeout=10)
+        assert r.status_code == 200, r.text
+        expr = f'{{job="{job}"}}'
+
+        def series(result: list[dict[str, Any]]) -> dict[frozenset[tuple[str, str]], float]:
+            return {frozenset(x["metric"].items()): float(x["value"][1]) for x in result}
+
+        def prom_series() -> dict[frozenset[tuple[str, str]], float]:
+            return series(
+                httpx.get(f"{base}/api/v1/query", params={"query": expr}, timeout=10).json()["data"]["result"]
+            )
+
+        wait_until(lambda: len(prom_series()) >= 15, 30, "the export in Prometheus 3", 0.25)
+        truth, got = prom_series(), series(paramedic.query(expr))
+        only_prom = sorted(str(dict(k)) for k in truth.keys() - got.keys())
+        only_here = sorted(str(dict(k)) for k in got.keys() - truth.keys())
         assert got == truth, f"only in Prometheus 3: {only_prom}; only in Paramedic: {only_here}"
     finally:
         prom.stop()
