@@ -11,7 +11,8 @@ The scrape manager is one kind of metric source (``base.MetricSource``: ``start`
 Appender it was built with); platforms offer others (``platforms.factory.platform_sources``), and the server
 assembly starts and stops them all in one list.
 
-Public modules: ``base`` (MetricSource), ``manager`` (ScrapeManager), ``api`` (targets_router), ``config``,
+Public modules: ``base`` (MetricSource), ``manager`` (ScrapeManager), ``api`` (targets_router), ``push``
+(remote write and OTLP/HTTP receivers: PushIngest, push_router), ``config``,
 ``relabel``, ``presets`` (router_relabel_rules), ``discovery``, ``targets``, ``status``, ``errors``,
 ``exposition``. Nothing is imported here so that importing a submodule stays cheap.
 """

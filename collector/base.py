@@ -5,7 +5,8 @@ A :class:`MetricSource` writes samples into the :class:`~metrics_store.base.Appe
 :meth:`~MetricSource.stop` returns. Kinds of source: the scrape manager (one loop per discovered target,
 :class:`collector.manager.ScrapeManager`), pollers a platform offers (Cloud Foundry's Log Cache,
 :class:`platforms.cloudfoundry.log_cache.LogCacheSource`, offered through
-:func:`platforms.factory.platform_sources`), and later receivers (remote write, OTLP).
+:func:`platforms.factory.platform_sources`), and the push receivers (remote write, OTLP/HTTP:
+:class:`collector.push.ingest.PushIngest`, fed by the routes of :mod:`collector.push.api`).
 
 Ownership: the source owns its tasks, threads, HTTP clients and ref caches (refs are per appender, never
 shared with another source); the wiring (``paramedic/assembly.py``) owns the appender and starts every

@@ -19,6 +19,7 @@ __all__ = [
     "FileJob",
     "JobConfig",
     "PlatformJob",
+    "PushConfig",
     "RelabelAction",
     "RelabelConfig",
     "ScrapeLimits",
@@ -160,6 +161,32 @@ class PlatformJob(_JobBase):
     refresh_interval_s: float = Field(5, gt=0)
 
 
+class PushConfig(BaseModel):
+    """``collector.push``: the receivers of pushed metrics (Prometheus remote write at ``/api/v1/write``,
+    OTLP/HTTP at ``/api/v1/otlp/v1/metrics`` and ``/api/v1/otlp/v1/logs``) and the limits of what a request
+    may carry. The compressed body size is ``server.limits`` (``/api/v1/write``, ``/api/v1/otlp/``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = Field(True, description="false: the push routes answer 404.")
+    max_decompressed_bytes: int = Field(
+        64 * 1024 * 1024, gt=0, description="Larger bodies are refused (413)."
+    )
+    max_series_per_request: int = Field(100_000, gt=0)
+    max_samples_per_request: int = Field(1_000_000, gt=0)
+    label_limit: int = Field(128, gt=0, description="max labels per series")
+    label_name_length_limit: int = Field(1024, gt=0)
+    label_value_length_limit: int = Field(16 * 1024, gt=0)
+    max_log_records_per_request: int = Field(100_000, gt=0)
+    max_log_message_bytes: int = Field(128 * 1024, gt=0, description="A longer OTLP log body is truncated.")
+    promote_resource_attributes: list[str] = Field(
+        default_factory=list,
+        description="OTLP resource attributes copied onto every series (as Prometheus 3's otlp section); "
+        "org/space/app (and cloudfoundry.org.name, cloudfoundry.space.name, cloudfoundry.app.name) "
+        "always are.",
+    )
+
+
 JobConfig = Annotated[StaticJob | FileJob | PlatformJob, Field(discriminator="type")]
 
 
@@ -180,6 +207,7 @@ class CollectorConfig(BaseModel):
         description="A Prometheus prometheus.yml (relative to this file's folder) whose scrape_configs are "
         "scraped too, read unchanged; keys Paramedic does not support are named at load.",
     )
+    push: PushConfig = Field(default_factory=PushConfig)
 
     @field_validator("jobs")
     @classmethod

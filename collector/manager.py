@@ -111,6 +111,12 @@ class ScrapeManager:
 
     # -- lifecycle ---------------------------------------------------------------------------------------
 
+    @property
+    def metrics(self) -> ScrapeMetrics:
+        """The ``paramedic_scrape_*`` families: other sources of the collector (the push receivers) count in
+        them too, under a job of their own."""
+        return self._metrics
+
     async def start(self) -> None:
         if self._running:
             return

@@ -3,7 +3,8 @@
 ::
 
     (seq, RawMessage) batch
-      -> parse     SyslogParser.to_record, id = f"{seq:016x}" (stable across spool replay); duplicates counted
+      -> parse     SyslogParser.to_record (OTLP lines, transport "otlp": log_pipeline.otlp.otlp_record),
+                   id = f"{seq:016x}" (stable across spool replay); duplicates counted
       -> enrich    Cloud Foundry drain / RTR / BOSH / HAProxy / local-platform labels and fields
       -> tenant    org/space of an app's line from the platform (``tenant_of``; optional)
       -> pattern   TemplateMiner.mine -> record.pattern_id, record.template
@@ -45,6 +46,7 @@ from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram
 from log_pipeline.base import LogSink, PatternMiner
 from log_pipeline.enrich import TenantOf, enrich, tenant_labeller
 from log_pipeline.model import LogRecord, RawMessage
+from log_pipeline.otlp import OTLP_TRANSPORT, otlp_record
 from log_pipeline.patterns import PatternStats, TenantMiners
 from log_pipeline.search.tail import TailHub
 from log_pipeline.syslog import SyslogParser
@@ -156,7 +158,7 @@ def _parse(
     for seq, raw in batch:
         rid = record_id(seq)
         try:
-            record = parser.to_record(raw, rid)
+            record = otlp_record(raw, rid) if raw.transport == OTLP_TRANSPORT else parser.to_record(raw, rid)
         except Exception as exc:  # to_record never raises by contract; keep the message if it does
             metrics.error("parse", _reason(exc))
             record = LogRecord(

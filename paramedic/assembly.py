@@ -3,8 +3,9 @@
 Start order: metrics store -> platform adapter -> logs (spool -> search store -> pipeline consumer ->
 receivers, see ``paramedic.logs``) -> alerting (dispatcher -> rule manager, see ``paramedic.alerting``) ->
 remediation (recover interrupted actions -> engine -> schedules, see ``paramedic.remediation``; subscribed to
-the rule manager's alerts beside the dispatcher) -> metric sources (the collector's scrape manager, then the
-sources the platform offers, e.g. Cloud Foundry's Log Cache poller) -> HTTP API.
+the rule manager's alerts beside the dispatcher) -> metric sources (the collector's scrape manager, its push
+receivers (``collector.push``: remote write, OTLP), then the sources the platform offers, e.g. Cloud
+Foundry's Log Cache poller) -> HTTP API.
 Stop order: the reverse, so no source appends to a closed store and every accepted sample is flushed; the log
 receivers stop first within logs, so nothing is acknowledged that is not in the spool.
 
@@ -42,6 +43,8 @@ from collector.api import targets_router
 from collector.base import MetricSource
 from collector.manager import ScrapeManager
 from collector.metadata import MetadataRegistry, metadata_router
+from collector.push.api import push_router
+from collector.push.ingest import PushIngest
 from collector.targets import format_duration
 from dashboard.reports import ReportContext
 from dashboard.views import views_for
@@ -201,7 +204,10 @@ class Paramedic:
             on_commit=self.alerting.on_commit if self.alerting is not None else None,
             owns=self.cluster.owns if self.cluster is not None else None,  # this replica's shard
         )
-        self.sources: list[MetricSource] = [self.scraper, *offered]  # started in this order, stopped reversed
+        # pushed samples (remote write, OTLP): the same write path, counted in the scrape manager's families
+        self.push = PushIngest(committed, registry=registry, scrape_metrics=self.scraper.metrics)
+        # started in this order, stopped reversed
+        self.sources: list[MetricSource] = [self.scraper, self.push, *offered]
         self.capacity = CapacityService(
             Engine.from_limits(self.store, self.config.metrics_store.query, registry=CollectorRegistry()),
             settings=CapacitySettings(chunk_mib=self.config.dashboard.memory_chunk_mib),
@@ -314,6 +320,13 @@ class Paramedic:
             query_router(self.store, limits=self.config.metrics_store.query, registry=self.registry)
         )
         app.include_router(targets_router(self.scraper))
+        app.include_router(  # /api/v1/write, /api/v1/otlp/v1/{metrics,logs}
+            push_router(
+                self.push,
+                lambda: self.config.collector.push,
+                self.logs.spool if self.logs is not None else None,
+            )
+        )
         app.include_router(metadata_router(self.metadata, self.store))
         for router in self.alerting.routers() if self.alerting is not None else []:
             app.include_router(router)  # before status_router: its /api/v1/rules and /alerts are empty

@@ -192,6 +192,8 @@ DEFAULT_ROUTE_MAX_BODY_BYTES: dict[str, int] = {
     "/login": 16 * 1024,  # a user name, a password, a CSRF token
     "/api/v1/actions/": 64 * 1024,  # approve/reject (signed links included): a reason
     "/api/v2/alerts": 8 * 1024 * 1024,  # Prometheus sends alerts in batches (64 per request by default)
+    "/api/v1/write": 32 * 1024 * 1024,  # remote write (snappy; decompressed: collector.push limits)
+    "/api/v1/otlp/": 32 * 1024 * 1024,  # OTLP/HTTP metrics and logs (gzip or none)
     "/api/v1/query": 4 * 1024 * 1024,  # form posts: query, query_range, query_exemplars
     "/api/v1/series": 4 * 1024 * 1024,  # many match[] selectors
     "/api/v1/labels": 4 * 1024 * 1024,

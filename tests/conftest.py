@@ -19,6 +19,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support import prometheus3_sender
+from tests.support.otelcol import missing_reason as otelcol_missing_reason
 from tests.support.vmcluster import missing_reason
 
 REPO = Path(__file__).resolve().parent.parent
@@ -29,6 +31,10 @@ FIXTURES = REPO / "tests" / "fixtures"
 _NOT_RUN: list[str] = []
 _VMCLUSTER_NOT_RUN: list[str] = []
 _VMCLUSTER_WHY: list[str] = []
+_OTELCOL_NOT_RUN: list[str] = []
+_OTELCOL_WHY: list[str] = []
+_PROM3_PUSH_NOT_RUN: list[str] = []
+_PROM3_PUSH_WHY: list[str] = []
 
 
 def reference_data_present() -> bool:
@@ -54,6 +60,16 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if why is not None:
             _VMCLUSTER_WHY[:] = [why]
             _deselect(config, items, "vmcluster", _VMCLUSTER_NOT_RUN)
+    if any(item.get_closest_marker("otelcol") for item in items):
+        why = otelcol_missing_reason()
+        if why is not None:
+            _OTELCOL_WHY[:] = [why]
+            _deselect(config, items, "otelcol", _OTELCOL_NOT_RUN)
+    if any(item.get_closest_marker("prometheus3_push") for item in items):
+        why = prometheus3_sender.missing_reason()
+        if why is not None:
+            _PROM3_PUSH_WHY[:] = [why]
+            _deselect(config, items, "prometheus3_push", _PROM3_PUSH_NOT_RUN)
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
@@ -73,6 +89,22 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
             bold=True,
         )
         terminalreporter.write_line(_VMCLUSTER_WHY[0], red=True, bold=True)
+    if _OTELCOL_NOT_RUN:
+        terminalreporter.write_sep(
+            "!",
+            f"OPENTELEMETRY COLLECTOR NOT BUILT: {len(_OTELCOL_NOT_RUN)} live collector checks NOT RUN",
+            red=True,
+            bold=True,
+        )
+        terminalreporter.write_line(_OTELCOL_WHY[0], red=True, bold=True)
+    if _PROM3_PUSH_NOT_RUN:
+        terminalreporter.write_sep(
+            "!",
+            f"PROMETHEUS 3 NOT BUILT: {len(_PROM3_PUSH_NOT_RUN)} remote-write 2.0 checks NOT RUN",
+            red=True,
+            bold=True,
+        )
+        terminalreporter.write_line(_PROM3_PUSH_WHY[0], red=True, bold=True)
 
 
 @pytest.fixture(scope="session")

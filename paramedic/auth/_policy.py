@@ -7,6 +7,8 @@ without a rule, or a rule without a route), so no route falls through to a defau
   POSTs that only read (the query API that Prometheus clients and Grafana send as forms);
 - ``POST /api/v2/alerts`` needs ``alert-sender``: the narrow token Prometheus posts alerts with (operator and
   admin may post too, nothing else may be done with an alert-sender token);
+- ``POST /api/v1/write`` and ``/api/v1/otlp/v1/{metrics,logs}`` need ``metrics-writer``: the narrow token
+  senders push with (operator and admin may push too; a scoped operator only into its own orgs/spaces);
 - silences, acknowledgements and approving or rejecting remediations need ``operator``;
 - policy mode switches (dry-run/live) and deployments need ``admin``. Users and tokens are managed on the
   server's host with ``paramedic user|token``: no HTTP route does it.
@@ -148,6 +150,10 @@ ROUTE_RULES: tuple[RouteRule, ...] = (
     RouteRule("GET", "/api/v1/actions/{action_id}/approve", "read", signed=True),
     RouteRule("GET", "/api/v1/actions/{action_id}/reject", "read", signed=True),
     RouteRule("POST", "/api/v2/alerts", "alert-sender"),
+    # pushed metrics and logs (collector.push): the receiver checks a scoped token's org/space per series
+    RouteRule("POST", "/api/v1/write", "metrics-writer"),
+    RouteRule("POST", "/api/v1/otlp/v1/metrics", "metrics-writer"),
+    RouteRule("POST", "/api/v1/otlp/v1/logs", "metrics-writer"),
     RouteRule("POST", "/api/v2/silences", "operator"),
     RouteRule("DELETE", "/api/v2/silence/{silence_id}", "operator"),
     RouteRule("POST", "/api/v2/paramedic/ack", "operator"),
@@ -194,6 +200,7 @@ _WHO = {
     "operator": "operator",
     "admin": "admin",
     "alert-sender": "alert-sender (or operator, admin)",
+    "metrics-writer": "metrics-writer (or operator, admin; a scoped operator into its own org/space only)",
 }
 
 

@@ -34,17 +34,23 @@ __all__ = [
     "role_allows",
 ]
 
-Role = Literal["viewer", "operator", "admin", "alert-sender"]
+Role = Literal["viewer", "operator", "admin", "alert-sender", "metrics-writer"]
 ROLES: tuple[Role, ...] = get_args(Role)
 # Ordered: each can do everything the ones before it can. ``alert-sender`` (the token Prometheus posts alerts
 # with) stands outside the order: it may post alerts and nothing else; operator and admin may post them too.
+# ``metrics-writer`` (the token Prometheus, vmagent or an OpenTelemetry exporter pushes with) likewise: it may
+# push samples and log lines (remote write, OTLP) and nothing else; operator and admin may push too.
+_NARROW: dict[Role, frozenset[Role]] = {
+    "alert-sender": frozenset({"alert-sender", "operator", "admin"}),
+    "metrics-writer": frozenset({"metrics-writer", "operator", "admin"}),
+}
 RANKED_ROLES: tuple[Role, ...] = ("viewer", "operator", "admin")
 
 
 def role_allows(held: Role, needed: Role) -> bool:
-    if needed == "alert-sender":
-        return held in {"alert-sender", "operator", "admin"}
-    if held == "alert-sender" or needed not in RANKED_ROLES:
+    if needed in _NARROW:
+        return held in _NARROW[needed]
+    if held in _NARROW or needed not in RANKED_ROLES:
         return False
     return RANKED_ROLES.index(held) >= RANKED_ROLES.index(needed)
 
@@ -86,7 +92,8 @@ def grants_json(grants: Sequence[Grant]) -> list[dict[str, str]]:
 
 
 def check_scoped_role(role: Role, grants: Sequence[Grant]) -> None:
-    """Scoped principals are viewers or operators of their spaces (admin, alert-sender: foundation-wide)."""
+    """Scoped principals are viewers or operators of their spaces (admin, alert-sender, metrics-writer:
+    foundation-wide; a space's own pushes come with an operator token of the space)."""
     if grants and role not in {"viewer", "operator"}:
         raise TokenError(
             f"role {role!r} is foundation-wide: a scoped (--space/--org) role is viewer or operator"

@@ -11,7 +11,8 @@ from paramedic.commands._scopes import ORG_OPTION, SPACE_OPTION, describe, grant
 from paramedic.config import AuthConfig, ConfigError, load_config
 
 app = typer.Typer(
-    help="Manage HTTP API tokens (roles: viewer < operator < admin; alert-sender may only post alerts).",
+    help="Manage HTTP API tokens (roles: viewer < operator < admin; alert-sender may only post alerts; "
+    "metrics-writer may only push metrics and logs).",
     no_args_is_help=True,
 )
 
@@ -43,7 +44,8 @@ def create(
     role: str = typer.Option(
         "viewer",
         "--role",
-        help=f"One of {', '.join(ROLES)} (alert-sender: for Prometheus, may only POST /api/v2/alerts).",
+        help=f"One of {', '.join(ROLES)} (alert-sender: for Prometheus, may only POST /api/v2/alerts; "
+        "metrics-writer: for remote write and OTLP senders).",
     ),
     space: list[str] | None = SPACE_OPTION,
     org: list[str] | None = ORG_OPTION,

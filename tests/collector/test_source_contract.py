@@ -1,30 +1,41 @@
 """One contract, every metric source (:class:`collector.base.MetricSource`): ``scrape`` (the scrape manager
-against a real HTTP exporter) and ``log_cache`` (Cloud Foundry's Log Cache poller, as the platform offers it
-through ``platforms.factory.platform_sources``, against the loopback fake). Test ids are ``<source>:<check>``.
-A new kind of source adds a harness to ``SOURCES``. MemoryStore is the appender; waits poll with deadlines.
+against a real HTTP exporter), ``log_cache`` (Cloud Foundry's Log Cache poller, as the platform offers it
+through ``platforms.factory.platform_sources``, against the loopback fake) and ``push`` (the push receivers'
+``PushIngest`` behind ``/api/v1/write`` on uvicorn, a sender posting remote-write requests all along).
+Test ids are ``<source>:<check>``. A new kind of source adds a harness to ``SOURCES``. MemoryStore is the
+appender; waits poll with deadlines.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import threading
+import time
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 
+import httpx
 import pytest
+import uvicorn
+from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 
 from collector.base import MetricSource
-from collector.config import CollectorConfig, StaticJob
+from collector.config import CollectorConfig, PushConfig, StaticJob
 from collector.manager import ScrapeManager
+from collector.push.api import push_router
+from collector.push.ingest import PushIngest
 from metrics_store.base import Appender
 from metrics_store.memory import MemoryStore
 from metrics_store.model import Matcher, MatchOp
 from platforms.factory import platform_sources
 from tests.collector.exporters import Exporter
 from tests.collector.helpers import END, eventually
+from tests.collector.push.rw import V1_HEADERS, snappy, v1
 from tests.platforms.cloudfoundry.conftest import make_config
 from tests.platforms.cloudfoundry.fake_cf import FakeCF, serve
+from tests.support.servers import free_port, wait_until
 
 INTERVAL_S = 0.05
 SETTLE_S = 0.3  # longer than a poll of the loopback fake: one already in a worker thread may finish
@@ -56,9 +67,48 @@ def _log_cache() -> Iterator[Harness]:
         yield Harness(build)
 
 
+@contextlib.contextmanager
+def _push() -> Iterator[Harness]:
+    app = FastAPI()
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    done = threading.Event()
+
+    def send() -> None:  # a remote-write sender that never stops trying (503s included)
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=5) as client:
+            while not done.wait(INTERVAL_S / 2):
+                body = snappy(
+                    v1([({"__name__": "pushed", "job": "sender"}, [(int(time.time() * 1000), 1.0)])])
+                )
+                with contextlib.suppress(httpx.HTTPError):
+                    client.post("/api/v1/write", content=body, headers=V1_HEADERS)
+
+    def build(sink: Appender) -> MetricSource:
+        source = PushIngest(sink, registry=CollectorRegistry())
+        app.router.routes.clear()  # the routes of the newest source only
+        app.include_router(push_router(source, PushConfig))
+        return source
+
+    thread.start()
+    wait_until(lambda: server.started, 20, "the push harness server")
+    sender = threading.Thread(target=send, daemon=True)
+    sender.start()
+    try:
+        yield Harness(build)
+    finally:
+        done.set()
+        sender.join(10)
+        server.should_exit = True
+        thread.join(10)
+
+
 SOURCES: dict[str, Callable[[], contextlib.AbstractContextManager[Harness]]] = {
     "scrape": _scrape,
     "log_cache": _log_cache,
+    "push": _push,
 }
 
 

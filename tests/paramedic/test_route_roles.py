@@ -73,6 +73,8 @@ def test_every_route_has_an_explicit_rule_and_every_rule_a_route(tmp_path: Path)
         ("POST", "/api/v1/policies/auto/mode", {}, "admin"),
         ("POST", "/api/v1/deployments", {}, "admin"),
         ("POST", "/api/v2/alerts", {}, "alert-sender"),
+        ("POST", "/api/v1/write", {}, "metrics-writer"),
+        ("POST", "/api/v1/otlp/v1/logs", {}, "metrics-writer"),
         ("POST", "/api/v2/silences", {}, "operator"),
         ("DELETE", "/api/v2/silence/abc", {}, "operator"),
         ("POST", "/api/v1/actions/a1/approve", {}, "operator"),
@@ -91,7 +93,7 @@ def test_requirements(method: str, path: str, query: dict[str, str], needed: str
     assert requirement(method, path, query) == needed
 
 
-def test_role_order_and_the_alert_sender() -> None:
+def test_role_order_the_alert_sender_and_the_metrics_writer() -> None:
     allowed = {(held, needed) for held in ROLES for needed in ROLES if role_allows(held, needed)}
     assert allowed == {
         ("viewer", "viewer"),
@@ -103,6 +105,9 @@ def test_role_order_and_the_alert_sender() -> None:
         ("alert-sender", "alert-sender"),
         ("operator", "alert-sender"),
         ("admin", "alert-sender"),
+        ("metrics-writer", "metrics-writer"),
+        ("operator", "metrics-writer"),
+        ("admin", "metrics-writer"),
     }
 
 
