@@ -7,13 +7,14 @@ For each system:
 
 * **window** (nothing forced): samples/s and CPU-seconds per million samples over ``--seconds`` of steady
   scraping after ``--warmup-s``. Prometheus compacts its head into a block only every 2 h, so it does no
-  compaction here; Paramedic folds its WAL into DuckDB whenever its head holds ``checkpoint_samples`` (its
-  default configuration, as shipped), so part of its compaction falls inside the window.
+  compaction here; Paramedic as shipped (``paramedic``) folds its WAL into DuckDB every 2 M samples or 60 s,
+  so part of its compaction falls inside the window; ``paramedic-nofold`` puts folding off past the run, so
+  both it and Prometheus are measured before compaction.
 * **whole run, compacted** (the fair headline): CPU from just before the first sample is ingested until the
   process has exited, per million samples ingested, with everything compacted at the end on both sides and
   that CPU counted: Prometheus writes its head into a block (TSDB admin API snapshot, ``skip_head=false``)
-  and then stops; Paramedic stops (``close()`` folds the WAL into DuckDB). The CPU of an exited process comes
-  from ``wait4``'s resource usage (all threads).
+  and then stops; Paramedic stops (``close()`` folds what is left of the WAL into DuckDB). The CPU of an
+  exited process comes from ``wait4``'s resource usage (all threads).
 * **RSS / series**: resident memory at the end of the window minus resident memory just before the first
   sample, divided by the active series (targets × series), the same way on both sides.
 * **bytes / sample**: uncompacted (the WAL, and Prometheus' head chunks, at the end of the window, over the
@@ -228,18 +229,22 @@ def _targets(series: int, ports: list[int]) -> subprocess.Popen[bytes]:
     return proc
 
 
-def _paramedic(root: Path, port: int, addrs: list[str], interval_s: float) -> System:
-    pdir = root / "paramedic"
+def _paramedic(root: Path, port: int, addrs: list[str], interval_s: float, *, fold: bool) -> System:
+    """Paramedic as shipped (``fold``: the WAL is folded into DuckDB every 2 M samples or 60 s), or with
+    folding put off past the run, so that, like Prometheus, it compacts nothing before the forced end."""
+    name = "paramedic" if fold else "paramedic-nofold"
+    pdir = root / name
     pdir.mkdir()
+    no_fold = "" if fold else ", checkpoint_samples: 1000000000, checkpoint_interval_s: 1000000"
     (pdir / "paramedic.yaml").write_text(
         "server: {listen_port: %d, auth: {anonymous_read: true}}\n"
         "collector:\n  interval_s: %s\n  timeout_s: %s\n  jobs:\n"
         "    - name: bench\n      type: static\n      targets: [%s]\n"
-        "metrics_store: {type: embedded, path: data}\n"
-        % (port, interval_s, interval_s, ", ".join(f'"{a}"' for a in addrs))
+        "metrics_store: {type: embedded, path: data%s}\n"
+        % (port, interval_s, interval_s, ", ".join(f'"{a}"' for a in addrs), no_fold)
     )
     return System(
-        "paramedic",
+        name,
         [sys.executable, "-m", "paramedic.cli", "serve", "--config", str(pdir / "paramedic.yaml")],
         f"http://127.0.0.1:{port}/-/ready",
         f"http://127.0.0.1:{port}/metrics",
@@ -291,8 +296,8 @@ def report(args: argparse.Namespace, active: int, results: list[Result]) -> None
         f"{args.warmup_s:.0f}s warm-up, {os.cpu_count()} cores"
     )
     head = (
-        f"{'system':<12}{'samples/s':>11}{'CPU-s/1M window':>17}{'CPU-s/1M compacted':>20}"
-        f"{'RSS/series B':>14}{'WAL B/sample':>14}{'compacted B/sample':>20}{'compaction s':>14}"
+        f"{'system':<17}{'samples/s':>11}{'CPU-s/1M window':>17}{'CPU-s/1M compacted':>20}"
+        f"{'RSS/series B':>14}{'WAL MB':>9}{'compacted B/sample':>20}{'compaction s':>14}"
     )
     print(head)
     rows = []
@@ -302,25 +307,29 @@ def report(args: argparse.Namespace, active: int, results: list[Result]) -> None
             r.window_cpu_per_million,
             r.total_cpu_per_million,
             r.rss_delta / active,
-            r.uncompacted_bytes / max(r.samples_at_window_end, 1),
+            r.uncompacted_bytes / 1e6,
             r.compacted_bytes / max(r.total_samples, 1),
             r.compact_s,
         )
         rows.append(row)
         print(
-            f"{r.name:<12}{row[0]:>11,.0f}{row[1]:>17.2f}{row[2]:>20.2f}{row[3]:>14,.0f}{row[4]:>14.2f}"
+            f"{r.name:<17}{row[0]:>11,.0f}{row[1]:>17.2f}{row[2]:>20.2f}{row[3]:>14,.0f}{row[4]:>9.1f}"
             f"{row[5]:>20.2f}{row[6]:>14.1f}"
         )
-    if len(rows) == 2:
-        p, q = rows
-        ratios = [a / b if b else float("inf") for a, b in zip(p, q, strict=True)]
+    peer = rows[-1] if results and results[-1].name == "prometheus" else None
+    for r, row in zip(results, rows, strict=True):
+        if peer is None or r.name == "prometheus":
+            continue
+        ratios = [a / b if b else float("inf") for a, b in zip(row, peer, strict=True)]
         print(
-            f"{'ratio P/Q':<12}{ratios[0]:>11.2f}{ratios[1]:>17.2f}{ratios[2]:>20.2f}{ratios[3]:>14.2f}"
-            f"{ratios[4]:>14.2f}{ratios[5]:>20.2f}{ratios[6]:>14.2f}"
+            f"{'ratio P' + r.name[9:] + '/Q':<17}{ratios[0]:>11.2f}{ratios[1]:>17.2f}{ratios[2]:>20.2f}"
+            f"{ratios[3]:>14.2f}{ratios[4]:>9.2f}{ratios[5]:>20.2f}{ratios[6]:>14.2f}"
         )
     print(
-        "CPU-s/1M compacted: CPU from just before the first sample to process exit, forced compaction "
-        "included, over all samples ingested (lower is better; goal P/Q <= 1.0)"
+        "ratios: Paramedic / Prometheus. CPU-s/1M compacted: CPU from just before the first sample to "
+        "process exit, forced compaction included, over all samples ingested (lower is better; goal <= 1.0). "
+        "WAL MB: at the end of the window (Prometheus: wal/ + chunks_head/, every sample so far; "
+        "Paramedic: wal/, only the samples not yet folded into DuckDB)"
     )
 
 
@@ -337,15 +346,16 @@ def main() -> int:
         print("prometheus not found: run scripts/install.sh", file=sys.stderr)
         return 2
 
-    ports = free_ports(args.targets + 2)
-    target_ports, api_port, prom_port = ports[:-2], ports[-2], ports[-1]
+    ports = free_ports(args.targets + 3)
+    target_ports, api_ports, prom_port = ports[:-3], ports[-3:-1], ports[-1]
     addrs = [f"127.0.0.1:{p}" for p in target_ports]
     active = args.targets * args.series
     results: list[Result] = []
     with tempfile.TemporaryDirectory(prefix="bench-ingest-") as tmp:
         root = Path(tmp)
         systems = [
-            _paramedic(root, api_port, addrs, args.interval_s),
+            _paramedic(root, api_ports[0], addrs, args.interval_s, fold=True),
+            _paramedic(root, api_ports[1], addrs, args.interval_s, fold=False),
             _prometheus(prom_bin, root, prom_port, addrs, args.interval_s),
         ]
         for system in systems:

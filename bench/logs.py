@@ -9,11 +9,13 @@
    ``windowSize="16384"`` and the default window. Every number is checked (nothing lost); duplicates shown.
 2. Search: ``--lines`` records indexed into the embedded store (directly, in batches; the build time, writes
    and merges, and the index bytes are reported), then ``paramedic serve`` opened on it; needle and two-term
-   query p50 through the HTTP API (which counts every match: ``total``) and in-process, beside ``grep -c`` on
-   the same lines in a file with a warm page cache; the count each search returns is checked against
-   ``grep -c``'s. Beside the wall-clock p50s, the CPU per search on both sides (``paramedic serve`` and its
-   search workers from ``/proc``; ``sh`` and both ``grep`` from ``RUSAGE_CHILDREN``): on a shared machine
-   the wall clock mostly measures the other load (the search workers run at nice 10), the CPU does not.
+   query p50 through the HTTP API (which counts every match: ``total``; the two-term query also with
+   ``highlight=true``, as the UI asks) and in-process, beside ``grep -c`` on the same lines in a file with a
+   warm page cache (HTTP and grep runs alternate, so a change in the machine's other load hits both); the
+   count each search returns is checked against ``grep -c``'s. Beside the wall-clock p50s, the CPU per
+   search on both sides (``paramedic serve`` and its search workers from ``/proc``; ``sh`` and both
+   ``grep`` from ``RUSAGE_CHILDREN``): on a shared machine the wall clock mostly measures the other load
+   (the search workers run at nice 10), the CPU does not.
 """
 
 from __future__ import annotations
@@ -130,6 +132,17 @@ def p50(fn: Callable[[], object], runs: int) -> float:
     return statistics.median(times)
 
 
+def p50_interleaved(fns: list[Callable[[], object]], runs: int) -> list[float]:
+    """The p50 of each of ``fns``, run in turn ``runs`` times (one after the other within each round)."""
+    times: list[list[float]] = [[] for _ in fns]
+    for _ in range(runs):
+        for fn, out in zip(fns, times, strict=True):
+            t = time.perf_counter()
+            fn()
+            out.append(time.perf_counter() - t)
+    return [statistics.median(t) for t in times]
+
+
 def _tree_cpu_s(pid: int) -> float:
     """CPU seconds (user + system) so far of ``pid`` and its children (the search worker processes)."""
     total = 0.0
@@ -191,39 +204,41 @@ def search_bench(tmp: Path, n: int, batch: int = 20_000) -> None:
         f"{build_s:.1f} s ({n / build_s:,.0f} lines/s), {index_bytes / 1e6:.1f} MB "
         f"({index_bytes / text_bytes:.2f}x the text); grep needs no index"
     )
-    cases = [
-        ("needle", '"needle-xyzzy"', ["grep", "-c", "needle-xyzzy", str(path)]),
-        ("two-term", "timeout AND upstream", ["sh", "-c", f"grep timeout {path} | grep -c upstream"]),
+    grep_two = ["sh", "-c", f"grep timeout {path} | grep -c upstream"]
+    cases = [  # (name, query, highlight, grep command)
+        ("needle", '"needle-xyzzy"', False, ["grep", "-c", "needle-xyzzy", str(path)]),
+        ("two-term", "timeout AND upstream", False, grep_two),
+        ("two-term", "timeout AND upstream", True, grep_two),  # as the UI asks: with highlights
     ]
     proc, base = serve(work, 0)
     try:
         with httpx.Client(base_url=base, timeout=60) as client:
-            for name, q, cmd in cases:
+            for name, q, hl, cmd in cases:
+                params = {"q": q, "limit": 100, **({"highlight": "true"} if hl else {})}
 
-                def api(q: str = q) -> object:
-                    return client.get("/api/v1/logs/search", params={"q": q, "limit": 100}).json()
+                def api(params: dict[str, object] = params) -> object:
+                    return client.get("/api/v1/logs/search", params=params).json()  # type: ignore[arg-type]
+
+                def grep(cmd: list[str] = cmd) -> object:
+                    return subprocess.run(cmd, capture_output=True, check=False)
 
                 hits = api()["data"]["total"]  # type: ignore[index]
-                s_api = p50(api, 15)
-                s_lib = p50(lambda q=q: store.search(q, None, None, 100), 15)  # type: ignore[misc]
                 grep_hits = _grep_count(cmd)  # also warms the page cache for the timed runs
-                g = p50(lambda cmd=cmd: subprocess.run(cmd, capture_output=True, check=False), 5)  # type: ignore[misc]
+                s_api, g = p50_interleaved([api, grep], 9)  # alternated: load drift hits both alike
+                s_lib = p50(lambda q=q: store.search(q, None, None, 100), 15)  # type: ignore[misc]
                 counts = (
                     "counts equal" if hits == grep_hits else f"COUNT MISMATCH: grep -c says {grep_hits:,}"
                 )
                 c_api = _cpu_per_run(api, lambda: _tree_cpu_s(proc.pid), 30)
-                c_grep = _cpu_per_run(
-                    lambda cmd=cmd: subprocess.run(cmd, capture_output=True, check=False),  # type: ignore[misc]
-                    _children_cpu_s,
-                    10,
-                )
+                c_grep = _cpu_per_run(grep, _children_cpu_s, 10)
+                label = f"{name}{'+hl' if hl else ''}"
                 print(
-                    f"{name:8s} {q!r:24s} {hits:>9,} hits  HTTP p50 {s_api * 1000:7.2f} ms  in-process "
+                    f"{label:11s} {q!r:24s} {hits:>9,} hits  HTTP p50 {s_api * 1000:7.2f} ms  in-process "
                     f"{s_lib * 1000:7.2f} ms  grep -c p50 {g * 1000:8.1f} ms (warm page cache)  "
                     f"{g / s_api:6.1f}x (HTTP)  {counts}"
                 )
                 print(
-                    f"{'':8s} CPU per search: paramedic serve + search workers {c_api * 1000:7.2f} ms, "
+                    f"{'':11s} CPU per search: paramedic serve + search workers {c_api * 1000:7.2f} ms, "
                     f"sh + grep {c_grep * 1000:7.2f} ms: {c_grep / c_api:6.1f}x"
                 )
     finally:
