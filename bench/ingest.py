@@ -1,12 +1,28 @@
-"""Ingest benchmark: Paramedic and Prometheus scrape the same synthetic targets, one after the other.
-
-Prints, for each system: samples/s ingested, CPU-seconds per million samples, RSS per active series, bytes per
-sample on disk (everything under its data dir after the run: WAL + blocks / DuckDB), and the ratios
-Paramedic / Prometheus (lower is better for CPU, RSS and bytes; higher is better for samples/s).
+"""Ingest benchmark: Paramedic and Prometheus scrape the same synthetic targets, one after the other, each
+measured the same way at the same points.
 
     .venv/bin/python bench/ingest.py [--targets 50] [--series 2000] [--interval-s 1] [--seconds 60]
 
-Needs `prometheus` (Debian's 2.42 package; scripts/install.sh installs it).
+For each system:
+
+* **window** (nothing forced): samples/s and CPU-seconds per million samples over ``--seconds`` of steady
+  scraping after ``--warmup-s``. Prometheus compacts its head into a block only every 2 h, so it does no
+  compaction here; Paramedic as shipped (``paramedic``) folds its WAL into DuckDB every 2 M samples or 60 s,
+  so part of its compaction falls inside the window; ``paramedic-nofold`` puts folding off past the run, so
+  both it and Prometheus are measured before compaction.
+* **whole run, compacted** (the fair headline): CPU from just before the first sample is ingested until the
+  process has exited, per million samples ingested, with everything compacted at the end on both sides and
+  that CPU counted: Prometheus writes its head into a block (TSDB admin API snapshot, ``skip_head=false``)
+  and then stops; Paramedic stops (``close()`` folds what is left of the WAL into DuckDB). The CPU of an
+  exited process comes from ``wait4``'s resource usage (all threads).
+* **RSS / series**: resident memory at the end of the window minus resident memory just before the first
+  sample, divided by the active series (targets × series), the same way on both sides.
+* **bytes / sample**: uncompacted (the WAL, and Prometheus' head chunks, at the end of the window, over the
+  samples ingested so far) and compacted (Prometheus' snapshot block; Paramedic's DuckDB files after exit,
+  over all samples ingested) reported apart.
+
+Needs `prometheus` (Debian's 2.42 package; scripts/install.sh installs it). On a shared machine compare the
+ratios of one run: both systems run in it, one after the other.
 """
 
 from __future__ import annotations
@@ -18,6 +34,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +44,7 @@ from prometheus_client.parser import text_string_to_metric_families
 REPO = Path(__file__).resolve().parent.parent
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 PAGE = os.sysconf("SC_PAGE_SIZE")
+EXIT_TIMEOUT_S = 300.0
 
 
 def free_ports(n: int) -> list[int]:
@@ -53,7 +71,7 @@ def rss_bytes(pid: int) -> int:
 
 
 def dir_bytes(path: Path) -> int:
-    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) if path.exists() else 0
 
 
 def counter_sum(url: str, names: tuple[str, ...]) -> float | None:
@@ -71,7 +89,7 @@ def wait_ready(url: str, proc: subprocess.Popen[bytes], timeout_s: float = 60) -
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"{proc.args[0]} exited with {proc.returncode}; see its log")
+            raise RuntimeError(f"{url}: the process exited with {proc.returncode}; see its log")
         try:
             if httpx.get(url, timeout=1).status_code == 200:
                 return
@@ -81,59 +99,238 @@ def wait_ready(url: str, proc: subprocess.Popen[bytes], timeout_s: float = 60) -
     raise TimeoutError(url)
 
 
+def exit_cpu_seconds(proc: subprocess.Popen[bytes], timeout_s: float = EXIT_TIMEOUT_S) -> float:
+    """SIGTERM ``proc``, wait for it to exit (SIGKILL after ``timeout_s``) and return its lifetime CPU."""
+    proc.terminate()
+    deadline = time.monotonic() + timeout_s
+    while True:
+        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+        if pid:
+            proc.returncode = os.waitstatus_to_exitcode(status)
+            return usage.ru_utime + usage.ru_stime
+        if time.monotonic() > deadline:
+            proc.kill()
+            deadline = float("inf")
+        time.sleep(0.05)
+
+
+@dataclass(frozen=True)
+class System:
+    """How to run, read and compact one system."""
+
+    name: str
+    argv: list[str]
+    ready_url: str
+    metrics_url: str
+    counters: tuple[str, ...]
+    data_dir: Path
+    uncompacted: Callable[[Path], int]  # bytes of the WAL (and head chunks) under data_dir
+    compacted: Callable[[Path], int]  # bytes of the compacted form once compact() and the exit are done
+    compact: Callable[[], None]  # forces compaction while the process runs (nothing if its exit does it)
+
+
 @dataclass
 class Result:
     name: str
-    samples: float
-    seconds: float
-    cpu_s: float
-    rss: int
-    disk: int
+    window_samples: float
+    window_s: float
+    window_cpu: float
+    rss_delta: int
+    samples_at_window_end: float
+    uncompacted_bytes: int
     total_samples: float
+    total_cpu: float
+    compact_s: float
+    compacted_bytes: int
 
     @property
     def rate(self) -> float:
-        return self.samples / self.seconds
+        return self.window_samples / self.window_s
 
     @property
-    def cpu_per_million(self) -> float:
-        return self.cpu_s / (self.samples / 1e6)
+    def window_cpu_per_million(self) -> float:
+        return self.window_cpu / (self.window_samples / 1e6)
+
+    @property
+    def total_cpu_per_million(self) -> float:
+        return self.total_cpu / (self.total_samples / 1e6)
 
 
-def measure(
-    name: str,
-    argv: list[str],
-    ready_url: str,
-    metrics_url: str,
-    counters: tuple[str, ...],
-    data_dir: Path,
-    warmup_s: float,
-    seconds: float,
-    series: int,
-    log: Path,
-) -> Result:
+def _baseline(system: System, pid: int) -> tuple[float, int]:
+    """(CPU, RSS) just before the first sample: polled while the counter still reads zero."""
+    cpu, rss = cpu_seconds(pid), rss_bytes(pid)
+    deadline = time.monotonic() + 60  # Prometheus applies discovered targets only after ~5 s
+    while not (counter_sum(system.metrics_url, system.counters) or 0):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{system.name} ingested nothing within 60 s")
+        cpu, rss = cpu_seconds(pid), rss_bytes(pid)
+        time.sleep(0.1)
+    return cpu, rss
+
+
+def measure(system: System, warmup_s: float, seconds: float, log: Path) -> Result:
     with log.open("wb") as lf:
-        proc = subprocess.Popen(argv, stdout=lf, stderr=subprocess.STDOUT, cwd=data_dir.parent)
+        proc = subprocess.Popen(system.argv, stdout=lf, stderr=subprocess.STDOUT, cwd=system.data_dir.parent)
         try:
             try:
-                wait_ready(ready_url, proc)
+                wait_ready(system.ready_url, proc)
             except (RuntimeError, TimeoutError):
                 print(log.read_text(errors="replace")[-3000:], file=sys.stderr)
                 raise
-            deadline = time.monotonic() + 60  # Prometheus applies discovered targets only after ~5 s
-            while not (counter_sum(metrics_url, counters) or 0) and time.monotonic() < deadline:
-                time.sleep(0.5)
+            cpu_base, rss_base = _baseline(system, proc.pid)
             time.sleep(warmup_s)  # benchmark warm-up (not a test): let every target be scraped a few times
-            c0, t0, s0 = cpu_seconds(proc.pid), time.monotonic(), counter_sum(metrics_url, counters)
+            c0, t0, s0 = (
+                cpu_seconds(proc.pid),
+                time.monotonic(),
+                counter_sum(system.metrics_url, system.counters),
+            )
             time.sleep(seconds)
-            c1, t1, s1 = cpu_seconds(proc.pid), time.monotonic(), counter_sum(metrics_url, counters)
+            c1, t1, s1 = (
+                cpu_seconds(proc.pid),
+                time.monotonic(),
+                counter_sum(system.metrics_url, system.counters),
+            )
             rss = rss_bytes(proc.pid)
             if s0 is None or s1 is None:
-                raise RuntimeError(f"{name}: none of {counters} found at {metrics_url}")
+                raise RuntimeError(f"{system.name}: none of {system.counters} found at {system.metrics_url}")
+            uncompacted = system.uncompacted(system.data_dir)
+            t_compact = time.monotonic()
+            system.compact()
+            s_final = counter_sum(system.metrics_url, system.counters) or s1
+            cpu_exit = exit_cpu_seconds(proc)
+            compact_s = time.monotonic() - t_compact
         finally:
-            proc.terminate()
-            proc.wait(60)
-    return Result(name, s1 - s0, t1 - t0, c1 - c0, rss, dir_bytes(data_dir), s1)
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(60)
+    return Result(
+        system.name,
+        s1 - s0,
+        t1 - t0,
+        c1 - c0,
+        rss - rss_base,
+        s1,
+        uncompacted,
+        s_final,
+        cpu_exit - cpu_base,
+        compact_s,
+        system.compacted(system.data_dir),
+    )
+
+
+def _targets(series: int, ports: list[int]) -> subprocess.Popen[bytes]:
+    proc = subprocess.Popen(
+        [sys.executable, str(REPO / "bench" / "_targets.py"), "--series", str(series), *map(str, ports)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+    )
+    assert proc.stdout is not None
+    proc.stdout.readline()
+    return proc
+
+
+def _paramedic(root: Path, port: int, addrs: list[str], interval_s: float, *, fold: bool) -> System:
+    """Paramedic as shipped (``fold``: the WAL is folded into DuckDB every 2 M samples or 60 s), or with
+    folding put off past the run, so that, like Prometheus, it compacts nothing before the forced end."""
+    name = "paramedic" if fold else "paramedic-nofold"
+    pdir = root / name
+    pdir.mkdir()
+    no_fold = "" if fold else ", checkpoint_samples: 1000000000, checkpoint_interval_s: 1000000"
+    (pdir / "paramedic.yaml").write_text(
+        "server: {listen_port: %d, auth: {anonymous_read: true}}\n"
+        "collector:\n  interval_s: %s\n  timeout_s: %s\n  jobs:\n"
+        "    - name: bench\n      type: static\n      targets: [%s]\n"
+        "metrics_store: {type: embedded, path: data%s}\n"
+        % (port, interval_s, interval_s, ", ".join(f'"{a}"' for a in addrs), no_fold)
+    )
+    return System(
+        name,
+        [sys.executable, "-m", "paramedic.cli", "serve", "--config", str(pdir / "paramedic.yaml")],
+        f"http://127.0.0.1:{port}/-/ready",
+        f"http://127.0.0.1:{port}/metrics",
+        ("paramedic_scrape_samples_appended_total", "paramedic_scrape_samples_appended"),
+        pdir / "data",
+        lambda d: dir_bytes(d / "wal"),
+        lambda d: sum(f.stat().st_size for f in d.glob("metrics.duckdb*")),
+        lambda: None,  # close() folds the WAL into DuckDB on exit
+    )
+
+
+def _prometheus(prom_bin: str, root: Path, port: int, addrs: list[str], interval_s: float) -> System:
+    qdir = root / "prometheus"
+    (qdir / "data").mkdir(parents=True)
+    (qdir / "prometheus.yml").write_text(
+        "global: {scrape_interval: %dms, scrape_timeout: %dms}\n"
+        "scrape_configs:\n  - job_name: bench\n    static_configs:\n      - targets: [%s]\n"
+        % (interval_s * 1000, interval_s * 1000, ", ".join(f'"{a}"' for a in addrs))
+    )
+    base = f"http://127.0.0.1:{port}"
+
+    def snapshot() -> None:
+        resp = httpx.post(f"{base}/api/v1/admin/tsdb/snapshot", params={"skip_head": "false"}, timeout=600)
+        resp.raise_for_status()
+
+    return System(
+        "prometheus",
+        [
+            prom_bin,
+            f"--config.file={qdir / 'prometheus.yml'}",
+            f"--storage.tsdb.path={qdir / 'data'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+            "--web.enable-admin-api",
+        ],
+        f"{base}/-/ready",
+        f"{base}/metrics",
+        ("prometheus_tsdb_head_samples_appended_total",),
+        qdir / "data",
+        lambda d: dir_bytes(d / "wal") + dir_bytes(d / "chunks_head"),
+        lambda d: dir_bytes(d / "snapshots"),
+        snapshot,
+    )
+
+
+def report(args: argparse.Namespace, active: int, results: list[Result]) -> None:
+    print(
+        f"ingest: {args.targets} targets x {args.series} series every {args.interval_s}s "
+        f"({active / args.interval_s:,.0f} samples/s offered), window {args.seconds:.0f}s after "
+        f"{args.warmup_s:.0f}s warm-up, {os.cpu_count()} cores"
+    )
+    head = (
+        f"{'system':<17}{'samples/s':>11}{'CPU-s/1M window':>17}{'CPU-s/1M compacted':>20}"
+        f"{'RSS/series B':>14}{'WAL MB':>9}{'compacted B/sample':>20}{'compaction s':>14}"
+    )
+    print(head)
+    rows = []
+    for r in results:
+        row = (
+            r.rate,
+            r.window_cpu_per_million,
+            r.total_cpu_per_million,
+            r.rss_delta / active,
+            r.uncompacted_bytes / 1e6,
+            r.compacted_bytes / max(r.total_samples, 1),
+            r.compact_s,
+        )
+        rows.append(row)
+        print(
+            f"{r.name:<17}{row[0]:>11,.0f}{row[1]:>17.2f}{row[2]:>20.2f}{row[3]:>14,.0f}{row[4]:>9.1f}"
+            f"{row[5]:>20.2f}{row[6]:>14.1f}"
+        )
+    peer = rows[-1] if results and results[-1].name == "prometheus" else None
+    for r, row in zip(results, rows, strict=True):
+        if peer is None or r.name == "prometheus":
+            continue
+        ratios = [a / b if b else float("inf") for a, b in zip(row, peer, strict=True)]
+        print(
+            f"{'ratio P' + r.name[9:] + '/Q':<17}{ratios[0]:>11.2f}{ratios[1]:>17.2f}{ratios[2]:>20.2f}"
+            f"{ratios[3]:>14.2f}{ratios[4]:>9.2f}{ratios[5]:>20.2f}{ratios[6]:>14.2f}"
+        )
+    print(
+        "ratios: Paramedic / Prometheus. CPU-s/1M compacted: CPU from just before the first sample to "
+        "process exit, forced compaction included, over all samples ingested (lower is better; goal <= 1.0). "
+        "WAL MB: at the end of the window (Prometheus: wal/ + chunks_head/, every sample so far; "
+        "Paramedic: wal/, only the samples not yet folded into DuckDB)"
+    )
 
 
 def main() -> int:
@@ -149,109 +346,26 @@ def main() -> int:
         print("prometheus not found: run scripts/install.sh", file=sys.stderr)
         return 2
 
-    ports = free_ports(args.targets + 2)
-    target_ports, api_port, prom_port = ports[:-2], ports[-2], ports[-1]
-    targets = subprocess.Popen(
-        [
-            sys.executable,
-            str(REPO / "bench" / "_targets.py"),
-            "--series",
-            str(args.series),
-            *map(str, target_ports),
-        ],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-    )
-    assert targets.stdout is not None
-    targets.stdout.readline()
+    ports = free_ports(args.targets + 3)
+    target_ports, api_ports, prom_port = ports[:-3], ports[-3:-1], ports[-1]
     addrs = [f"127.0.0.1:{p}" for p in target_ports]
     active = args.targets * args.series
     results: list[Result] = []
-    try:
-        with tempfile.TemporaryDirectory(prefix="bench-ingest-") as tmp:
-            root = Path(tmp)
-            # --- Paramedic
-            pdir = root / "paramedic"
-            pdir.mkdir()
-            (pdir / "paramedic.yaml").write_text(
-                "server: {listen_port: %d, auth: {anonymous_read: true}}\n"
-                "collector:\n  interval_s: %s\n  timeout_s: %s\n  jobs:\n"
-                "    - name: bench\n      type: static\n      targets: [%s]\n"
-                "metrics_store: {type: embedded, path: data}\n"
-                % (api_port, args.interval_s, args.interval_s, ", ".join(f'"{a}"' for a in addrs))
-            )
-            results.append(
-                measure(
-                    "paramedic",
-                    [
-                        sys.executable,
-                        "-m",
-                        "paramedic.cli",
-                        "serve",
-                        "--config",
-                        str(pdir / "paramedic.yaml"),
-                    ],
-                    f"http://127.0.0.1:{api_port}/-/ready",
-                    f"http://127.0.0.1:{api_port}/metrics",
-                    ("paramedic_scrape_samples_appended_total", "paramedic_scrape_samples_appended"),
-                    pdir / "data",
-                    args.warmup_s,
-                    args.seconds,
-                    active,
-                    root / "paramedic.log",
-                )
-            )
-            # --- Prometheus
-            qdir = root / "prometheus"
-            (qdir / "data").mkdir(parents=True)
-            (qdir / "prometheus.yml").write_text(
-                "global: {scrape_interval: %dms, scrape_timeout: %dms}\n"
-                "scrape_configs:\n  - job_name: bench\n    static_configs:\n      - targets: [%s]\n"
-                % (args.interval_s * 1000, args.interval_s * 1000, ", ".join(f'"{a}"' for a in addrs))
-            )
-            results.append(
-                measure(
-                    "prometheus",
-                    [
-                        prom_bin,
-                        f"--config.file={qdir / 'prometheus.yml'}",
-                        f"--storage.tsdb.path={qdir / 'data'}",
-                        f"--web.listen-address=127.0.0.1:{prom_port}",
-                    ],
-                    f"http://127.0.0.1:{prom_port}/-/ready",
-                    f"http://127.0.0.1:{prom_port}/metrics",
-                    ("prometheus_tsdb_head_samples_appended_total",),
-                    qdir / "data",
-                    args.warmup_s,
-                    args.seconds,
-                    active,
-                    root / "prometheus.log",
-                )
-            )
-    finally:
-        targets.stdin.close()  # type: ignore[union-attr]
-        targets.wait(10)
-
-    print(
-        f"ingest: {args.targets} targets x {args.series} series every {args.interval_s}s "
-        f"({active / args.interval_s:,.0f} samples/s offered), measured {args.seconds:.0f}s after "
-        f"{args.warmup_s:.0f}s warm-up, {os.cpu_count()} cores"
-    )
-    print(
-        f"{'system':<12}{'samples/s':>14}{'CPU-s/1M samples':>18}{'RSS/series (B)':>16}{'disk B/sample':>15}"
-    )
-    for r in results:
-        print(
-            f"{r.name:<12}{r.rate:>14,.0f}{r.cpu_per_million:>18.2f}{r.rss / active:>16,.0f}"
-            f"{r.disk / max(r.total_samples, 1):>15.2f}"
-        )
-    if len(results) == 2:
-        p, q = results
-        print(
-            f"{'ratio P/Q':<12}{p.rate / q.rate:>14.2f}{p.cpu_per_million / q.cpu_per_million:>18.2f}"
-            f"{p.rss / q.rss:>16.2f}"
-            f"{(p.disk / max(p.total_samples, 1)) / (q.disk / max(q.total_samples, 1)):>15.2f}"
-        )
+    with tempfile.TemporaryDirectory(prefix="bench-ingest-") as tmp:
+        root = Path(tmp)
+        systems = [
+            _paramedic(root, api_ports[0], addrs, args.interval_s, fold=True),
+            _paramedic(root, api_ports[1], addrs, args.interval_s, fold=False),
+            _prometheus(prom_bin, root, prom_port, addrs, args.interval_s),
+        ]
+        for system in systems:
+            targets = _targets(args.series, target_ports)  # fresh targets: the same counters for both
+            try:
+                results.append(measure(system, args.warmup_s, args.seconds, root / f"{system.name}.log"))
+            finally:
+                targets.stdin.close()  # type: ignore[union-attr]
+                targets.wait(10)
+    report(args, active, results)
     return 0
 
 

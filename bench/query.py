@@ -1,6 +1,6 @@
 """Range-query latency of Paramedic beside Prometheus 2.42 over the same synthetic data, both over HTTP.
 
-    .venv/bin/python bench/query.py [--scrape-s 15] [--reps 3] [--full] [--profile]
+    .venv/bin/python bench/query.py [--scrape-s 15] [--reps 5] [--warmup 1] [--full] [--profile]
 
 Data (identical in both systems, ending at "now" so retention keeps it):
 
@@ -11,8 +11,12 @@ Data (identical in both systems, ending at "now" so retention keeps it):
 
 Prometheus gets them as OpenMetrics backfilled with ``promtool tsdb create-blocks-from openmetrics``;
 Paramedic gets the same samples appended to an embedded store directory, then ``paramedic serve`` runs on it.
-Each query runs ``--reps`` times per system (after ``--warmup`` untimed runs) at 15 s step; the table shows
-medians, the ratio Paramedic/Prometheus (goal ≤ 1.0), whether both returned the same series count, and both
+Each query runs ``--reps`` times per system (default 5, after ``--warmup`` untimed runs, default 1) at 15 s
+step. Every query counts: the table shows both medians, the ratio Paramedic/Prometheus (goal <= 1.0), and
+whether both returned the same values (every series, timestamp and value; values equal within 1e-9
+relative, 1e-12 absolute). A query that fails on Paramedic is reported as FAILED and enters the ratios as
++inf; one that fails on Prometheus is reported as such (no ratio: there is nothing to compare with) and
+counted apart. The summary gives the median and the p90 (nearest rank) of the per-query ratios and both
 peak RSS. ``--profile`` re-runs Paramedic's slowest query in-process under cProfile (evaluation + JSON).
 """
 
@@ -21,6 +25,7 @@ from __future__ import annotations
 import argparse
 import cProfile
 import io
+import math
 import pstats
 import shutil
 import statistics
@@ -131,22 +136,80 @@ def _queries(full: bool, ranges: list[int]) -> list[tuple[str, str, int]]:
     return out
 
 
-def _time_query(
-    client: httpx.Client, query: str, start: int, end: int, reps: int, warmup: int
-) -> tuple[float, int, str]:
+@dataclass
+class Timing:
+    """Median latency over the timed runs, the result of the last run, or the error of the first failure."""
+
+    median_s: float
+    result: list[dict[str, object]] | None
+    error: str = ""
+
+
+def _time_query(client: httpx.Client, query: str, start: int, end: int, reps: int, warmup: int) -> Timing:
     params = {"query": query, "start": str(start), "end": str(end), "step": "15"}
-    times, count, error = [], 0, ""
+    times: list[float] = []
+    result: list[dict[str, object]] | None = None
     for i in range(warmup + reps):
         t = time.perf_counter()
         resp = client.post("/api/v1/query_range", data=params)
         el = time.perf_counter() - t
-        body = resp.json()
+        try:
+            body = resp.json()
+        except ValueError:
+            return Timing(math.inf, None, f"HTTP {resp.status_code}: {resp.text[:120]}")
         if body.get("status") != "success":
-            return float("nan"), 0, f"{body.get('errorType')}: {body.get('error')}"
-        count = len(body["data"]["result"])
+            return Timing(math.inf, None, f"{body.get('errorType')}: {body.get('error')}")
+        result = body["data"]["result"]
         if i >= warmup:
             times.append(el)
-    return statistics.median(times), count, error
+    return Timing(statistics.median(times), result)
+
+
+def _points(result: list[dict[str, object]]) -> dict[tuple[tuple[str, str], ...], list[tuple[float, float]]]:
+    out = {}
+    for series in result:
+        metric = series["metric"]
+        assert isinstance(metric, dict)
+        values = series.get("values", [])
+        assert isinstance(values, list)
+        out[tuple(sorted(metric.items()))] = [(float(t), float(v)) for t, v in values]
+    return out
+
+
+def _close(a: float, b: float) -> bool:
+    return (math.isnan(a) and math.isnan(b)) or math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12)
+
+
+def compare(prom: list[dict[str, object]], para: list[dict[str, object]]) -> str:
+    """``same`` when both results hold the same series, timestamps and values, else what differs."""
+    p, m = _points(prom), _points(para)
+    if p.keys() != m.keys():
+        only_p, only_m = len(p.keys() - m.keys()), len(m.keys() - p.keys())
+        return f"DIFFER series: {only_p} only in Prometheus, {only_m} only in Paramedic"
+    bad_series, bad_points, example = 0, 0, ""
+    for key, pv in p.items():
+        mv = m[key]
+        if [t for t, _ in pv] != [t for t, _ in mv]:
+            bad_series += 1
+            example = example or f"{dict(key)}: {len(pv)} vs {len(mv)} timestamps"
+            continue
+        wrong = [(t, a, b) for (t, a), (_, b) in zip(pv, mv, strict=True) if not _close(a, b)]
+        if wrong:
+            bad_series += 1
+            bad_points += len(wrong)
+            example = example or f"{dict(key)} at {wrong[0][0]:.0f}: {wrong[0][1]!r} vs {wrong[0][2]!r}"
+    if bad_series:
+        return f"DIFFER in {bad_series} series ({bad_points} values), e.g. {example}"
+    return "same"
+
+
+def _ms(seconds: float) -> str:
+    return f"{'FAILED':>11}" if math.isinf(seconds) else f"{seconds * 1000:9.1f}ms"
+
+
+def nearest_rank(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[max(math.ceil(q * len(ordered)) - 1, 0)]
 
 
 def _profile(store_dir: Path, cfg: EmbeddedStoreConfig, query: str, start: int, end: int) -> None:
@@ -192,11 +255,55 @@ class _PeakRss:
         return self.peak_kb / 1024
 
 
+def run_queries(
+    pc: httpx.Client,
+    mc: httpx.Client,
+    queries: list[tuple[str, str, int]],
+    end_s: int,
+    args: argparse.Namespace,
+) -> tuple[float, str, int]:
+    """Times every query on both systems, prints a row each and the summary; returns Paramedic's slowest."""
+    print(f"\n{'set':4} {'range':>5} {'query':72} {'Prometheus':>11} {'Paramedic':>11} {'ratio':>7}  values")
+    ratios: list[float] = []
+    peer_failed = differ = 0
+    slowest: tuple[float, str, int] = (0.0, "", 0)
+    for label, query, hours in queries:
+        start = end_s - hours * HOUR_S
+        prom = _time_query(pc, query, start, end_s, args.reps, args.warmup)
+        para = _time_query(mc, query, start, end_s, args.reps, args.warmup)
+        row = f"{label:4} {hours:>4}h {query:72} {_ms(prom.median_s)} {_ms(para.median_s)}"
+        if prom.error:
+            peer_failed += 1
+            para_note = f"Paramedic FAILED too: {para.error[:60]}" if para.error else "Paramedic answered"
+            print(f"{row} {'n/a':>7}  PROMETHEUS FAILED: {prom.error[:80]}; {para_note}")
+            continue
+        if para.error:
+            ratios.append(math.inf)
+            print(f"{row} {'inf':>7}  PARAMEDIC FAILED: {para.error[:100]}")
+            continue
+        ratio = para.median_s / prom.median_s
+        ratios.append(ratio)
+        if para.median_s > slowest[0]:
+            slowest = (para.median_s, query, hours)
+        assert prom.result is not None and para.result is not None
+        same = compare(prom.result, para.result)
+        differ += same != "same"
+        print(f"{row} {ratio:7.2f}  {len(para.result)} series, {same}")
+    failed = sum(math.isinf(r) for r in ratios)
+    print(
+        f"\n{len(queries)} queries, {args.reps} timed runs each after {args.warmup} warm-up; ratios "
+        f"Paramedic/Prometheus (failures on Paramedic count as inf): median {statistics.median(ratios):.2f}, "
+        f"p90 {nearest_rank(ratios, 0.9):.2f} (goal <= 1.0 at both); {failed} failed on Paramedic, "
+        f"{peer_failed} failed on Prometheus (no ratio), {differ} with different values"
+    )
+    return slowest
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--scrape-s", type=int, default=15, help="interval of the synthetic samples")
-    ap.add_argument("--reps", type=int, default=1, help="timed runs per query and system (median)")
-    ap.add_argument("--warmup", type=int, default=0, help="untimed runs before them")
+    ap.add_argument("--reps", type=int, default=5, help="timed runs per query and system (median)")
+    ap.add_argument("--warmup", type=int, default=1, help="untimed runs before them")
     ap.add_argument("--ranges", default="1,24", help="query ranges in hours, comma-separated")
     ap.add_argument("--full", action="store_true", help="also 10k series × 24 h (57.6 M samples at 15 s)")
     ap.add_argument("--profile", action="store_true", help="cProfile Paramedic's slowest query")
@@ -260,32 +367,13 @@ def main() -> None:
         wait_http(f"http://127.0.0.1:{para_port}/-/ready", 120, para)
         rss = {"Paramedic": _PeakRss(para.pid), "Prometheus": _PeakRss(prom.pid)}
 
-        print(
-            f"\n{'set':4} {'range':>5} {'query':72} {'Prometheus':>11} {'Paramedic':>11} {'ratio':>7}  series"
-        )
-        ratios: list[float] = []
-        slowest: tuple[float, str, int] = (0.0, "", 0)
         with (
             httpx.Client(base_url=f"http://127.0.0.1:{prom_port}", timeout=600) as pc,
             httpx.Client(base_url=f"http://127.0.0.1:{para_port}", timeout=600) as mc,
         ):
-            for label, query, hours in _queries(args.full, [int(h) for h in args.ranges.split(",")]):
-                start = end_s - hours * HOUR_S
-                p_med, p_n, p_err = _time_query(pc, query, start, end_s, args.reps, args.warmup)
-                m_med, m_n, m_err = _time_query(mc, query, start, end_s, args.reps, args.warmup)
-                if m_err:
-                    print(f"{label:4} {hours:>4}h {query:72} skipped on Paramedic: {m_err[:80]}")
-                    continue
-                ratio = m_med / p_med
-                ratios.append(ratio)
-                if m_med > slowest[0]:
-                    slowest = (m_med, query, hours)
-                same = "same" if p_n == m_n else f"DIFFER {p_n} vs {m_n}"
-                print(
-                    f"{label:4} {hours:>4}h {query:72} {p_med * 1000:9.1f}ms {m_med * 1000:9.1f}ms "
-                    f"{ratio:7.2f}  {m_n} {same}{' ' + p_err if p_err else ''}"
-                )
-        print(f"\noverall median ratio Paramedic/Prometheus: {statistics.median(ratios):.2f} (goal <= 1.0)")
+            slowest = run_queries(
+                pc, mc, _queries(args.full, [int(h) for h in args.ranges.split(",")]), end_s, args
+            )
         print("peak RSS: " + ", ".join(f"{k} {v.stop_mb():.0f} MB" for k, v in rss.items()))
         for p in procs:
             p.stop()

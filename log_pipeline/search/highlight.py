@@ -58,6 +58,15 @@ MAX_HIGHLIGHT_SPANS = 1024
 _TOKEN = re.compile(r"[^\W_]+|_+", re.UNICODE)
 
 
+def _ascii_words(words: set[str]) -> re.Pattern[str] | None:
+    """One regex finding exactly the tokens of a lower-cased ASCII message that are in ``words`` (ASCII
+    letters and digits only, else None): in ASCII text a token is a maximal run of ``[a-z0-9]``, so a match
+    bounded by neither is a whole token, and ``str.lower`` keeps every offset."""
+    if not words or not all(w.isascii() and w.isalnum() for w in words):
+        return None
+    return re.compile(r"(?<![a-z0-9])(?:" + "|".join(sorted(words)) + r")(?![a-z0-9])")
+
+
 @dataclass(frozen=True, slots=True)
 class Highlight:
     message: list[tuple[int, int]] = field(default_factory=list)
@@ -125,10 +134,14 @@ class Highlighter:
                 elif want:
                     runs[tuple(want)] = None
         self._runs = list(runs)
+        # the common case (single words, an ASCII message) without tokenising the whole message in Python
+        self._fast = None if self._runs or self._wildcards else _ascii_words(self._words)
 
     def __call__(self, message: str) -> Highlight:
         if not (self._words or self._runs or self._wildcards):
             return Highlight([], list(self._fields))
+        if self._fast is not None and message.isascii():
+            return self._limited([m.span() for m in self._fast.finditer(message.lower())])
         found = [(m.start(), m.end(), m.group().lower()) for m in _TOKEN.finditer(message)]
         words = [w for _, _, w in found]
         hit = set(self._words)
@@ -147,7 +160,9 @@ class Highlighter:
             if not vocabulary.issuperset(want):  # a token the message lacks: no pass over it
                 continue
             spans.extend((found[i][0], found[i + n - 1][1]) for i in occurrences(words, want))
-        merged = _merge(spans)
+        return self._limited(_merge(spans))
+
+    def _limited(self, merged: list[tuple[int, int]]) -> Highlight:
         if len(merged) > self._max_spans:
             return Highlight(merged[: self._max_spans], list(self._fields), truncated=True)
         return Highlight(merged, list(self._fields))
