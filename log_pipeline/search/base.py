@@ -61,6 +61,9 @@ class SearchPage:
     total: int  # records matching the query in [start, end], independent of the cursor
     hits: list[LogRecord]  # newest first
     next_cursor: str | None  # None on the last page
+    # [start, end) code-point spans of the message the engine itself marked, by record id; None when the
+    # store does not highlight (the API highlights from the query AST: log_pipeline.search.highlight)
+    highlights: dict[str, list[tuple[int, int]]] | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -51,7 +51,7 @@ def cache_dir() -> Path:
 
 
 def missing_reason() -> str | None:
-    """None when the jars and the launcher are built; else why not (the build's own error when it kept one)."""
+    """None when the jars and the launcher are built; else why not (the build's error when it kept one)."""
     home = cache_dir()
     if (home / "BUILT.txt").exists() and (home / "classes" / "ParamedicNode.class").exists():
         return None
@@ -67,6 +67,8 @@ class OpenSearchNode:
     transport_port: int
     popen: subprocess.Popen[bytes]
     log_path: Path
+    argv: list[str] = field(default_factory=list)
+    cwd: Path | None = None
 
     @property
     def url(self) -> str:
@@ -87,6 +89,12 @@ class OpenSearchNode:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(self.popen.pid, signal.SIGKILL)
         self.popen.wait(30)
+
+    def restart(self) -> None:
+        """Start the node again with the same settings and data (after :meth:`kill9` or :meth:`stop`)."""
+        if self.alive:
+            raise RuntimeError(f"{self.name} is still running")
+        self.popen = _spawn(self.argv, self.cwd, self.log_path)
 
     def stop(self, timeout_s: float = 20.0) -> None:
         if self.popen.poll() is None:
@@ -124,7 +132,9 @@ class OpenSearchCluster:
                 return body
         return None
 
-    def wait_healthy(self, nodes: int, timeout_s: float, statuses: tuple[str, ...] = ("green", "yellow")) -> None:
+    def wait_healthy(
+        self, nodes: int, timeout_s: float, statuses: tuple[str, ...] = ("green", "yellow")
+    ) -> None:
         """Poll until ``nodes`` nodes have joined and the health is one of ``statuses``."""
         deadline = time.monotonic() + timeout_s
         last: dict[str, object] | None = None
@@ -137,7 +147,9 @@ class OpenSearchCluster:
                 return
             time.sleep(0.25)
         tails = "\n".join(f"--- {n.name}\n{n.log_tail(15)}" for n in self.nodes)
-        raise TimeoutError(f"OpenSearch cluster not healthy after {timeout_s:.0f}s (last health {last}):\n{tails}")
+        raise TimeoutError(
+            f"OpenSearch cluster not healthy after {timeout_s:.0f}s (last health {last}):\n{tails}"
+        )
 
     def stop(self) -> None:
         for n in self.nodes:
@@ -149,6 +161,11 @@ def _argv(home: Path, node_home: Path, heap_mb: int, settings: dict[str, str]) -
     cp = f"{home / 'lib'}/*{os.pathsep}{home / 'classes'}"
     jvm = [f"-Xms{heap_mb}m", f"-Xmx{heap_mb}m", f"-Djava.io.tmpdir={node_home / 'tmp'}", *_JVM_FLAGS]
     return ["java", *jvm, "-cp", cp, "ParamedicNode", *(f"-E{k}={v}" for k, v in settings.items())]
+
+
+def _spawn(argv: list[str], cwd: Path | None, log_path: Path) -> subprocess.Popen[bytes]:
+    with log_path.open("ab") as log:
+        return subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, cwd=cwd, start_new_session=True)
 
 
 def start_cluster(
@@ -182,15 +199,9 @@ def start_cluster(
                 "logger.level": "WARN",
             }
             log_path = workdir / f"{node_name}.log"
-            with log_path.open("ab") as log:
-                popen = subprocess.Popen(
-                    _argv(home, node_home, heap_mb, settings),
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                    cwd=node_home,
-                    start_new_session=True,
-                )
-            cluster.nodes.append(OpenSearchNode(node_name, http, transport, popen, log_path))
+            argv = _argv(home, node_home, heap_mb, settings)
+            popen = _spawn(argv, node_home, log_path)
+            cluster.nodes.append(OpenSearchNode(node_name, http, transport, popen, log_path, argv, node_home))
         cluster.wait_healthy(nodes, timeout_s)
     except BaseException:
         cluster.stop()
