@@ -1,5 +1,5 @@
 """The ``elasticsearch`` search store: Elasticsearch or OpenSearch, one query builder (``_es_query``) and two
-maintained clients behind :class:`~log_pipeline.search._engine.EngineClient` (``elasticsearch`` for
+maintained clients behind :class:`~log_pipeline.search.engine.EngineClient` (``elasticsearch`` for
 Elasticsearch, ``opensearch-py`` for OpenSearch). Verified live against a 3-node OpenSearch 2.19 cluster
 (tests/log_pipeline/test_search_contract.py); against Elasticsearch only by documentation-derived shape
 checks (tests/fixtures/elasticsearch/).
@@ -41,10 +41,10 @@ from log_pipeline.search._common import (
     rfc3339_ns,
 )
 from log_pipeline.search._common import source_query as _source_query
-from log_pipeline.search._engine import RETRYABLE_STATUSES, EngineClient, EngineError
 from log_pipeline.search._es_query import to_es
 from log_pipeline.search._metrics import StoreMetrics
 from log_pipeline.search.base import Bucket, Context, RecordNotFoundError, SearchError, SearchPage
+from log_pipeline.search.engine import RETRYABLE_STATUSES, EngineClient, EngineError
 from log_pipeline.search.query import FieldRef, Node, Term, parse_query
 from log_pipeline.search.tenancy import restrict
 from platforms.tenancy import FOUNDATION, Scope
@@ -108,7 +108,7 @@ def _record(src: dict[str, Any]) -> LogRecord:
 
 class ElasticsearchStore:
     """Server :class:`~log_pipeline.search.base.SearchStore` over an injected
-    :class:`~log_pipeline.search._engine.EngineClient`."""
+    :class:`~log_pipeline.search.engine.EngineClient`."""
 
     def __init__(  # noqa: PLR0913 -- every option of the config section, keyword-only
         self,

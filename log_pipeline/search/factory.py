@@ -9,9 +9,9 @@ from typing import Any
 import prometheus_client
 from prometheus_client import CollectorRegistry
 
-from log_pipeline.search._engine import EngineClient
 from log_pipeline.search.base import SearchError, SearchStore
 from log_pipeline.search.config import ElasticsearchSearchConfig, EmbeddedSearchConfig, SearchConfig
+from log_pipeline.search.engine import EngineClient
 
 __all__ = ["STORES", "open_search_store"]
 
@@ -46,7 +46,7 @@ def _es_client(cfg: ElasticsearchSearchConfig, base_dir: Path) -> EngineClient:
     from elastic_transport.client_utils import DEFAULT  # noqa: PLC0415
     from elasticsearch import Elasticsearch  # noqa: PLC0415
 
-    from log_pipeline.search._es_client import ElasticsearchClient  # noqa: PLC0415
+    from log_pipeline.search.es_client import ElasticsearchClient  # noqa: PLC0415
 
     client = Elasticsearch(
         cfg.hosts,
@@ -63,7 +63,7 @@ def _es_client(cfg: ElasticsearchSearchConfig, base_dir: Path) -> EngineClient:
 def _os_client(cfg: ElasticsearchSearchConfig, base_dir: Path) -> EngineClient:
     from opensearchpy import OpenSearch  # noqa: PLC0415
 
-    from log_pipeline.search._os_client import OpenSearchClient  # noqa: PLC0415
+    from log_pipeline.search.os_client import OpenSearchClient  # noqa: PLC0415
 
     extra: dict[str, Any] = {}
     if cfg.ca_file:

@@ -13,9 +13,9 @@ import pytest
 from opensearchpy import OpenSearch
 from prometheus_client import CollectorRegistry
 
-from log_pipeline.search._os_client import OpenSearchClient
 from log_pipeline.search.es_store import ElasticsearchStore
 from log_pipeline.search.opensearch_cluster import OpenSearchCluster, opensearch_cluster
+from log_pipeline.search.os_client import OpenSearchClient
 
 _prefixes = itertools.count()
 

@@ -1,4 +1,4 @@
-"""The :class:`~log_pipeline.search._engine.EngineClient` of Elasticsearch: its official ``elasticsearch``
+"""The :class:`~log_pipeline.search.engine.EngineClient` of Elasticsearch: its official ``elasticsearch``
 client (8.x/9.x API: keyword bodies, ``ApiResponse.body``)."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ from typing import Any
 
 from elasticsearch import ApiError, Elasticsearch, TransportError
 
-from log_pipeline.search._engine import EngineError
+from log_pipeline.search.engine import EngineError
 from metrics_store.redact import redact_text
 
 __all__ = ["ElasticsearchClient"]

@@ -1,4 +1,4 @@
-"""The :class:`~log_pipeline.search._engine.EngineClient` of OpenSearch: its maintained ``opensearch-py``
+"""The :class:`~log_pipeline.search.engine.EngineClient` of OpenSearch: its maintained ``opensearch-py``
 client (``body=`` requests, dict responses). Index retention: OpenSearch's ISM is a separate plugin that is
 not published on Maven Central, so no engine-side policy is installed here; Paramedic deletes indices past
 retention itself (``ElasticsearchStore.apply_retention``)."""
@@ -10,7 +10,7 @@ from typing import Any
 from opensearchpy import OpenSearch
 from opensearchpy.exceptions import OpenSearchException, TransportError
 
-from log_pipeline.search._engine import EngineError
+from log_pipeline.search.engine import EngineError
 from metrics_store.redact import redact_text
 
 __all__ = ["OpenSearchClient"]

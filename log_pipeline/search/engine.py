@@ -1,6 +1,6 @@
 """The seam between :class:`~log_pipeline.search.es_store.ElasticsearchStore` and the maintained client of
-each engine: ``elasticsearch`` for Elasticsearch (:mod:`log_pipeline.search._es_client`), ``opensearch-py``
-for OpenSearch (:mod:`log_pipeline.search._os_client`; elasticsearch-py 8 refuses OpenSearch by its product
+each engine: ``elasticsearch`` for Elasticsearch (:mod:`log_pipeline.search.es_client`), ``opensearch-py``
+for OpenSearch (:mod:`log_pipeline.search.os_client`; elasticsearch-py 8 refuses OpenSearch by its product
 check). The store builds every request body (``_es_query`` translates the query AST) and reads every
 response; an adapter only sends it with its client and turns the client's errors into :class:`EngineError`.
 """
