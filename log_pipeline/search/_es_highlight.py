@@ -1,7 +1,8 @@
 """Engine-side highlighting of Elasticsearch/OpenSearch: the request clause and the spans it answers.
 
-The engine marks the matched message tokens with :data:`PRE`/:data:`POST` (control characters a log line
-does not carry; a message that does carry one is left unmarked rather than mis-marked) in the whole message
+The engine marks the matched message tokens with :data:`PRE`/:data:`POST` (private-use code points a log
+line does not carry; a message that does carry one is left unmarked rather than mis-marked; not control
+characters: the engine trims those, with the tag, off the end of a message) in the whole message
 (``number_of_fragments: 0``); :func:`spans` turns that back into ``[start, end)`` code-point spans of the
 original message, the unit of :mod:`log_pipeline.search.highlight`.
 """
@@ -12,8 +13,8 @@ from typing import Any
 
 __all__ = ["HIGHLIGHT", "POST", "PRE", "spans"]
 
-PRE = "\x02"
-POST = "\x03"
+PRE = "\ue000"
+POST = "\ue001"
 MAX_SPANS = 1000
 
 HIGHLIGHT: dict[str, Any] = {

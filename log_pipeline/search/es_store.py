@@ -10,7 +10,7 @@ checks (tests/fixtures/elasticsearch/).
   template for ``<prefix>-*`` (shards, replicas, mapping) is installed by :meth:`install_template`.
 * Retention (``retention_s``): on Elasticsearch an ILM policy ``<prefix>-retention`` deletes an index that
   long after its creation; on OpenSearch (its ISM plugin is not on Maven Central) :meth:`apply_retention`
-  — run by the log service on a timer — deletes every index whose day ended more than ``retention_s`` ago.
+  — run by the log service on a timer — deletes every index whose day ended at least ``retention_s`` ago.
 * :meth:`write` bulk-indexes with ``_id = record.id`` (upsert) and ``refresh=wait_for``: durable (translog,
   in-sync replicas) and searchable when it returns. Items the engine refuses for load (429/5xx) are retried
   with exponential backoff; when the engine stays busy or unreachable it raises, the pipeline does not commit
@@ -224,7 +224,7 @@ class ElasticsearchStore:
         self._metrics.written.inc(len(records))
 
     def apply_retention(self) -> list[str]:
-        """Delete the indices whose day ended more than ``retention_s`` ago (Elasticsearch: ILM does it)."""
+        """Delete the indices whose day ended at least ``retention_s`` ago (Elasticsearch: ILM does it)."""
         if self._retention_s is None or self.engine == "elasticsearch":
             return []
         cutoff = datetime.fromtimestamp(self._clock() - self._retention_s - DAY_S, UTC)

@@ -84,7 +84,9 @@ def pipeline(
     store = opensearch_store(live_opensearch, "failover-logs", shards=3, replicas=1, max_retries=3)
     receivers = Harness(port0_config(), spool_at(tmp_path / "spool"))
     process = build_pipeline(
-        SyslogParser(), [Stage("store", "sink", store.write)], metrics=PipelineMetrics(CollectorRegistry())
+        SyslogParser(registry=CollectorRegistry()),
+        [Stage("store", "sink", store.write)],
+        metrics=PipelineMetrics(CollectorRegistry()),
     )
     consumer = SpoolConsumer(receivers.spool, process, batch_messages=200, retry_backoff_s=0.2)
     consumer.start()

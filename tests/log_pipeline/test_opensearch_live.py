@@ -1,0 +1,106 @@
+"""The ``elasticsearch`` store on the live OpenSearch cluster, beyond the contract suite: highlights served by
+the engine, retention of daily indices, and backpressure into the spool while the engine is unreachable."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from opensearchpy import OpenSearch
+from prometheus_client import CollectorRegistry
+
+from log_pipeline.model import LogRecord, RawMessage
+from log_pipeline.pipeline import PipelineMetrics, Stage, build_pipeline
+from log_pipeline.receivers import SpoolConsumer
+from log_pipeline.search.base import SearchError
+from log_pipeline.search.es_store import ElasticsearchStore
+from log_pipeline.search.highlight import highlight
+from log_pipeline.search.opensearch_cluster import OpenSearchCluster
+from log_pipeline.search.os_client import OpenSearchClient
+from log_pipeline.search.query import parse_query
+from log_pipeline.spool import FileSpool
+from log_pipeline.syslog import SyslogParser
+from platforms.local.state import free_port
+from tests.log_pipeline.conftest import opensearch_store
+
+pytestmark = pytest.mark.opensearch
+
+S = 10**9
+DAY = 86_400
+NOW = 1_764_979_200  # 2025-12-06T00:00:00Z: the store's clock in the retention test
+
+
+@pytest.fixture(scope="module")
+def store(live_opensearch: OpenSearchCluster) -> Iterator[ElasticsearchStore]:
+    s = opensearch_store(live_opensearch, "live-logs")
+    yield s
+    s.close()
+
+
+def test_highlights_come_from_the_engine_and_agree_with_the_query(store: ElasticsearchStore) -> None:
+    messages = [
+        "connection refused by db-1 retrying",
+        "GET /orders/7 took 12ms",
+        "db-2 connection refused, retrying in 5s",
+        "naïve café connection refused",  # spans count code points, not bytes
+    ]
+    store.write([LogRecord(f"h{i}", NOW * S + i, m) for i, m in enumerate(messages)])
+    q = "refused OR took"
+    page = store.search(q, None, None, 10)
+    assert page.highlights is not None and page.total == 4
+    node = parse_query(q)
+    for rec in page.hits:
+        expected = highlight(node, rec.message).message
+        assert page.highlights[rec.id] == expected, rec.message
+        assert all(rec.message[s:e].lower() in ("refused", "took") for s, e in expected)
+
+
+def test_retention_deletes_daily_indices_past_it(live_opensearch: OpenSearchCluster) -> None:
+    store = opensearch_store(live_opensearch, "retention-logs", retention_s=7 * DAY, clock=lambda: NOW)
+    try:
+        ages = [30, 9, 8, 7, 1, 0]  # days before NOW
+        store.write([LogRecord(f"d{a}", (NOW - a * DAY) * S + 3600 * S, f"day {a}") for a in ages])
+        dropped = store.apply_retention()
+        # an index goes once its whole day is at least the retention old: 2025-11-28 ended 7 d before NOW
+        assert dropped == [
+            "retention-logs-2025.11.06",
+            "retention-logs-2025.11.27",
+            "retention-logs-2025.11.28",
+        ]
+        left = sorted(r.id for r in store.search("", None, None, 100).hits)
+        assert left == ["d0", "d1", "d7"]
+        assert store.apply_retention() == []
+    finally:
+        store.close()
+
+
+def test_engine_down_keeps_the_batch_in_the_spool(tmp_path: Path, live_opensearch: OpenSearchCluster) -> None:
+    spool = FileSpool(tmp_path / "spool")
+    line = b"<14>1 2025-12-06T00:00:00.000000Z cell-1 app - - - kept while the engine is away"
+    spool.append([RawMessage(line, 0, "relp", "127.0.0.1:1")])
+
+    parser = SyslogParser(registry=CollectorRegistry())
+
+    def consumer(store: ElasticsearchStore) -> SpoolConsumer:
+        metrics = PipelineMetrics(CollectorRegistry())
+        process = build_pipeline(parser, [Stage("store", "sink", store.write)], metrics=metrics)
+        return SpoolConsumer(spool, process)
+
+    down = OpenSearch(hosts=[f"http://127.0.0.1:{free_port()}"], timeout=2, max_retries=0)
+    unreachable = ElasticsearchStore(
+        OpenSearchClient(down), index_prefix="spool-logs", registry=CollectorRegistry(), sleep=lambda _: None
+    )
+    with pytest.raises(SearchError, match="bulk write failed"):
+        consumer(unreachable).run_once()
+    assert spool.committed_seq == 0 and spool.last_seq == 1  # not committed: the spool keeps it
+    up = opensearch_store(live_opensearch, "spool-logs")
+    try:
+        assert consumer(up).run_once() == 1
+        assert spool.committed_seq == 1
+        assert [r.message for r in up.search("engine", None, None, 10).hits] == [
+            "kept while the engine is away"
+        ]
+    finally:
+        up.close()
+        spool.close()
