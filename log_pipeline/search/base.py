@@ -1,7 +1,7 @@
 """The search store seam: a :class:`~log_pipeline.base.LogSink` that can also be searched.
 
 Implementations: :class:`~log_pipeline.search.tantivy_store.TantivyStore` (embedded default) and
-:class:`~log_pipeline.search.es_store.ElasticsearchStore`; one contract suite
+:class:`~log_pipeline.search.es_store.ElasticsearchStore` (Elasticsearch or OpenSearch); one contract suite
 (``tests/log_pipeline/test_search_contract.py``) runs against both.
 
 Ownership and threads: the pipeline owns the store and calls ``write`` from one thread; ``search``,
