@@ -6,10 +6,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import orjson
 import pytest
 from opensearchpy import OpenSearch
 from prometheus_client import CollectorRegistry
 
+from log_pipeline.config import SearchApiConfig
 from log_pipeline.model import LogRecord, RawMessage
 from log_pipeline.pipeline import PipelineMetrics, Stage, build_pipeline
 from log_pipeline.receivers import SpoolConsumer
@@ -19,6 +21,7 @@ from log_pipeline.search.highlight import highlight
 from log_pipeline.search.opensearch_cluster import OpenSearchCluster
 from log_pipeline.search.os_client import OpenSearchClient
 from log_pipeline.search.query import parse_query
+from log_pipeline.search.render import search_body
 from log_pipeline.spool import FileSpool
 from log_pipeline.syslog import SyslogParser
 from platforms.local.state import free_port
@@ -54,6 +57,15 @@ def test_highlights_come_from_the_engine_and_agree_with_the_query(store: Elastic
         expected = highlight(node, rec.message).message
         assert page.highlights[rec.id] == expected, rec.message
         assert all(rec.message[s:e].lower() in ("refused", "took") for s, e in expected)
+    # the API's search response carries them (here with a one-span budget: truncated like its own)
+    limits = SearchApiConfig(max_highlight_spans=1)
+    store.write([LogRecord("h9", NOW * S + 9, "refused refused took")])
+    body = orjson.loads(search_body(store, ("took", None, None, 10, None), True, limits))
+    hit = next(h for h in body["data"]["hits"] if h["id"] == "h9")
+    assert hit["highlight"] == {"message": [[16, 20]], "fields": []}
+    body = orjson.loads(search_body(store, ("refused", None, None, 10, None), True, limits))
+    hit = next(h for h in body["data"]["hits"] if h["id"] == "h9")
+    assert hit["highlight"] == {"message": [[0, 7]], "fields": [], "truncated": True}
 
 
 def test_retention_deletes_daily_indices_past_it(live_opensearch: OpenSearchCluster) -> None:
