@@ -169,9 +169,15 @@ def _spawn(argv: list[str], cwd: Path | None, log_path: Path) -> subprocess.Pope
 
 
 def start_cluster(
-    workdir: Path, nodes: int = 3, heap_mb: int = 256, name: str = "paramedic", timeout_s: float = 240.0
+    workdir: Path,
+    nodes: int = 3,
+    heap_mb: int = 256,
+    name: str = "paramedic",
+    timeout_s: float = 240.0,
+    settings: dict[str, str] | None = None,
 ) -> OpenSearchCluster:
-    """Start ``nodes`` nodes (all cluster-manager eligible, all data nodes) and wait for their health."""
+    """Start ``nodes`` nodes (all cluster-manager eligible, all data nodes) and wait for their health;
+    ``settings`` add to or override every node's (``-E``) settings."""
     reason = missing_reason()
     if reason is not None:
         raise RuntimeError(reason)
@@ -186,7 +192,7 @@ def start_cluster(
             node_home = workdir / node_name
             (node_home / "config").mkdir(parents=True, exist_ok=True)
             (node_home / "tmp").mkdir(exist_ok=True)
-            settings = {
+            node_settings = {
                 "cluster.name": name,
                 "node.name": node_name,
                 "path.home": str(node_home),
@@ -197,9 +203,10 @@ def start_cluster(
                 "cluster.initial_cluster_manager_nodes": ",".join(names),
                 "action.auto_create_index": "true",
                 "logger.level": "WARN",
+                **(settings or {}),
             }
             log_path = workdir / f"{node_name}.log"
-            argv = _argv(home, node_home, heap_mb, settings)
+            argv = _argv(home, node_home, heap_mb, node_settings)
             popen = _spawn(argv, node_home, log_path)
             cluster.nodes.append(OpenSearchNode(node_name, http, transport, popen, log_path, argv, node_home))
         cluster.wait_healthy(nodes, timeout_s)
@@ -211,9 +218,11 @@ def start_cluster(
 
 
 @contextlib.contextmanager
-def opensearch_cluster(workdir: Path, nodes: int = 3, heap_mb: int = 256) -> Iterator[OpenSearchCluster]:
+def opensearch_cluster(
+    workdir: Path, nodes: int = 3, heap_mb: int = 256, settings: dict[str, str] | None = None
+) -> Iterator[OpenSearchCluster]:
     """:func:`start_cluster`, yield, stop every node it started."""
-    cluster = start_cluster(workdir, nodes, heap_mb)
+    cluster = start_cluster(workdir, nodes, heap_mb, settings=settings)
     try:
         yield cluster
     finally:

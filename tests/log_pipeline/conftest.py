@@ -22,7 +22,12 @@ _prefixes = itertools.count()
 
 @pytest.fixture(scope="session")
 def live_opensearch(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OpenSearchCluster]:
-    with opensearch_cluster(tmp_path_factory.mktemp("opensearch"), nodes=3, heap_mb=256) as cluster:
+    # cluster membership changes and shard failures in the nodes' logs (tmp folder): what a failover did
+    verbose = {
+        f"logger.org.opensearch.{k}": "INFO"
+        for k in ("cluster.coordination", "cluster.service", "cluster.routing")
+    }
+    with opensearch_cluster(tmp_path_factory.mktemp("opensearch"), 3, 256, verbose) as cluster:
         print(f"\nOpenSearch 3-node cluster healthy {cluster.started_s:.1f} s after the JVMs started")
         yield cluster
 

@@ -2,15 +2,15 @@
 every line the RELP receiver acknowledged is searchable afterwards, once (ids derive from the spool seq, so a
 batch the consumer retried after the kill upserts rather than duplicates).
 
-The store writes daily indices with 3 shards and 1 replica: the killed node held primaries, which the
-cluster promotes from their replicas; a bulk request caught by the kill fails or is retried by the client on
-another node, and a batch the store could not write stays in the spool until it can (backpressure).
+The store writes daily indices with 3 shards and 1 replica: the killed node held primaries (the index
+green, every replica started), which the cluster promotes from their replicas; a bulk request caught by the
+kill fails or is retried by the client on another node, and a batch the store could not write stays in the
+spool until it can (backpressure).
 """
 
 from __future__ import annotations
 
 import socket
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,7 +23,7 @@ from log_pipeline.model import LogRecord
 from log_pipeline.pipeline import PipelineMetrics, Stage, build_pipeline
 from log_pipeline.receivers import SpoolConsumer
 from log_pipeline.search.es_store import ElasticsearchStore
-from log_pipeline.search.opensearch_cluster import OpenSearchCluster
+from log_pipeline.search.opensearch_cluster import OpenSearchCluster, OpenSearchNode
 from log_pipeline.syslog import SyslogParser
 from tests.log_pipeline.conftest import opensearch_store
 from tests.log_pipeline.receivers_harness import Harness, port0_config, spool_at
@@ -83,10 +83,11 @@ def pipeline(
 ) -> Iterator[tuple[Harness, ElasticsearchStore]]:
     store = opensearch_store(live_opensearch, "failover-logs", shards=3, replicas=1, max_retries=3)
     receivers = Harness(port0_config(), spool_at(tmp_path / "spool"))
+    metrics = CollectorRegistry()
     process = build_pipeline(
         SyslogParser(registry=CollectorRegistry()),
         [Stage("store", "sink", store.write)],
-        metrics=PipelineMetrics(CollectorRegistry()),
+        metrics=PipelineMetrics(metrics),
     )
     consumer = SpoolConsumer(receivers.spool, process, batch_messages=200, retry_backoff_s=0.2)
     consumer.start()
@@ -94,13 +95,31 @@ def pipeline(
         yield receivers, store
     finally:
         consumer.stop()
+        failed = sum(
+            s.value
+            for m in metrics.collect()
+            for s in m.samples
+            if s.name == "paramedic_log_pipeline_errors_total" and s.labels.get("stage") == "store"
+        )
+        print(f"\nbatches the store failed during the kill (retried from the spool): {failed:.0f}")
         receivers.close()
         store.close()
 
 
-def _shards_on(cluster: OpenSearchCluster, node: str) -> int:
-    rows = httpx.get(f"{cluster.urls[0]}/_cat/shards/failover-logs-*?format=json", timeout=10).json()
-    return sum(1 for row in rows if row.get("node") == node)
+def _primary_holder(cluster: OpenSearchCluster) -> OpenSearchNode | None:
+    """A node holding a started primary shard of the test's index (None before the index exists)."""
+    rows = httpx.get(f"{cluster.live_urls[0]}/_cat/shards/failover-logs-*?format=json", timeout=10).json()
+    names = {row["node"] for row in rows if row.get("prirep") == "p" and row.get("state") == "STARTED"}
+    return next((n for n in cluster.nodes if n.name in names), None)
+
+
+def _wait_green(cluster: OpenSearchCluster) -> None:
+    """Every replica of the index started: a node killed before its replicas finished their first recovery
+    takes the only copy of a shard with it (the index is red and writes wait, in the spool, until it returns:
+    nothing acknowledged is lost, but nothing is written either — not the failover this test is about)."""
+    url = f"{cluster.live_urls[0]}/_cluster/health/failover-logs-*"
+    resp = httpx.get(url, params={"wait_for_status": "green", "timeout": "60s"}, timeout=70)
+    assert resp.json()["status"] == "green", resp.text
 
 
 def _all_messages(store: ElasticsearchStore) -> list[LogRecord]:
@@ -118,17 +137,18 @@ def test_sigkill_one_node_mid_stream_loses_no_acknowledged_line(
     pipeline: tuple[Harness, ElasticsearchStore], live_opensearch: OpenSearchCluster
 ) -> None:
     receivers, store = pipeline
-    victim = live_opensearch.nodes[1]
+    victim: OpenSearchNode | None = None
     sender = RelpSender(receivers.receivers.ports["relp"])
-    killed = threading.Event()
     try:
         for start in range(0, LINES, WINDOW):
             sender.send(range(start, min(start + WINDOW, LINES)))
-            if len(sender.acked) >= KILL_AFTER and not killed.is_set():
-                assert _shards_on(live_opensearch, victim.name) > 0  # the victim holds copies of the index
-                victim.kill9()  # SIGKILL: no shutdown, no flush
-                killed.set()
-        assert killed.is_set() and not victim.alive
+            if len(sender.acked) >= KILL_AFTER and victim is None:
+                wait_until(lambda: _primary_holder(live_opensearch) is not None, 30, "the index's primaries")
+                _wait_green(live_opensearch)
+                victim = _primary_holder(live_opensearch)
+                assert victim is not None
+                victim.kill9()  # SIGKILL of a node holding primaries: no shutdown, no flush
+        assert victim is not None and not victim.alive
         assert sorted(sender.acked) == list(range(LINES))
         spool = receivers.spool
         wait_until(lambda: spool.committed_seq >= spool.last_seq, 120, "the pipeline to drain the spool")
@@ -138,6 +158,6 @@ def test_sigkill_one_node_mid_stream_loses_no_acknowledged_line(
         assert store.search("failover", None, None, 1).total == LINES
     finally:
         sender.sock.close()
-        if not victim.alive:  # leave the session's cluster whole for the other tests
+        if victim is not None and not victim.alive:  # leave the session's cluster whole for the other tests
             victim.restart()
             live_opensearch.wait_healthy(3, 180)
