@@ -11,12 +11,14 @@ import pytest
 from opensearchpy import OpenSearch
 from prometheus_client import CollectorRegistry
 
-from log_pipeline.config import SearchApiConfig
+from log_pipeline.config import LogsConfig, SearchApiConfig
 from log_pipeline.model import LogRecord, RawMessage
 from log_pipeline.pipeline import PipelineMetrics, Stage, build_pipeline
 from log_pipeline.receivers import SpoolConsumer
 from log_pipeline.search.base import SearchError
+from log_pipeline.search.config import ElasticsearchSearchConfig
 from log_pipeline.search.es_store import ElasticsearchStore
+from log_pipeline.search.factory import open_search_store
 from log_pipeline.search.highlight import highlight
 from log_pipeline.search.opensearch_cluster import OpenSearchCluster
 from log_pipeline.search.os_client import OpenSearchClient
@@ -116,3 +118,36 @@ def test_engine_down_keeps_the_batch_in_the_spool(tmp_path: Path, live_opensearc
     finally:
         up.close()
         spool.close()
+
+
+def test_factory_builds_the_opensearch_store_from_config(
+    tmp_path: Path, live_opensearch: OpenSearchCluster
+) -> None:
+    cfg = LogsConfig.model_validate(
+        {
+            "search": {
+                "type": "elasticsearch",
+                "engine": "opensearch",
+                "hosts": live_opensearch.urls,
+                "index_prefix": "factory-logs",
+                "number_of_shards": 2,
+                "number_of_replicas": 1,
+                "retention_s": 30 * DAY,
+            }
+        }
+    )
+    assert isinstance(cfg.search, ElasticsearchSearchConfig)
+    store = open_search_store(cfg.search, tmp_path, CollectorRegistry())
+    try:
+        assert isinstance(store, ElasticsearchStore) and store.engine == "opensearch"
+        store.write([LogRecord("f1", NOW * S, "built from the config")])
+        assert ids_of(store.search("config", None, None, 10).hits) == ["f1"]
+        index = OpenSearch(hosts=live_opensearch.urls).indices.get_settings(index="factory-logs-*")
+        settings = next(iter(index.values()))["settings"]["index"]
+        assert (settings["number_of_shards"], settings["number_of_replicas"]) == ("2", "1")
+    finally:
+        store.close()
+
+
+def ids_of(records: list[LogRecord]) -> list[str]:
+    return [r.id for r in records]
