@@ -8,6 +8,7 @@ APT_PACKAGES=(
     haproxy supervisor rsyslog rsyslog-relp victoria-metrics influxdb
     prometheus prometheus-alertmanager prometheus-node-exporter chromium
     python3-venv python3-pip bsdutils procps curl ca-certificates openssl
+    maven openjdk-17-jdk-headless
 )
 
 SUDO=""
