@@ -187,8 +187,12 @@ class ElasticsearchStore:
         resp = self._client.bulk(self._operations(records), refresh="wait_for")
         if not resp.get("errors"):
             return []
+        items = resp.get("items") or []
+        if len(items) != len(records):
+            self._metrics.error("bulk_answer")
+            raise SearchError(f"{self.engine} answered {len(items)} bulk items for {len(records)} records")
         again: list[LogRecord] = []
-        for record, item in zip(records, resp["items"], strict=True):
+        for record, item in zip(records, items, strict=True):
             result = next(iter(item.values()))
             status = int(result.get("status", 500))
             if status in RETRYABLE_STATUSES:
