@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-__all__ = ["RETRYABLE_STATUSES", "EngineClient", "EngineError"]
+__all__ = ["RETRYABLE_STATUSES", "EngineClient", "EngineError", "exists_already"]
 
 # a bulk item or request answered with one of these is tried again (the engine is busy or a shard moves)
 RETRYABLE_STATUSES = frozenset({429, 502, 503, 504})
@@ -27,6 +27,11 @@ class EngineError(Exception):
         return self.status is None or self.status in RETRYABLE_STATUSES
 
 
+def exists_already(status: int, body: object) -> bool:
+    """The engine's answer to creating an index that exists (400 ``resource_already_exists_exception``)."""
+    return status == 400 and "resource_already_exists_exception" in str(body)
+
+
 class EngineClient(Protocol):
     engine: str  # "elasticsearch" | "opensearch"
 
@@ -39,6 +44,11 @@ class EngineClient(Protocol):
         ...
 
     def put_index_template(self, name: str, body: dict[str, Any]) -> None: ...
+
+    def create_index(self, name: str, timeout_s: float) -> None:
+        """Create ``name`` (from the template) and wait up to ``timeout_s`` for all its shard copies to
+        start; an index that exists already is no error, nor is a copy that cannot start in time."""
+        ...
 
     def put_lifecycle(self, name: str, delete_after_s: int) -> bool:
         """Install an engine-side retention policy deleting indices ``delete_after_s`` after creation (ILM);

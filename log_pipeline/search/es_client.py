@@ -7,7 +7,7 @@ from typing import Any
 
 from elasticsearch import ApiError, Elasticsearch, TransportError
 
-from log_pipeline.search.engine import EngineError
+from log_pipeline.search.engine import EngineError, exists_already
 from metrics_store.redact import redact_text
 
 __all__ = ["ElasticsearchClient"]
@@ -43,6 +43,15 @@ class ElasticsearchClient:
             self._es.indices.put_index_template(name=name, **body)
         except (ApiError, TransportError) as exc:
             raise _error(f"index template {name!r}", exc) from exc
+
+    def create_index(self, name: str, timeout_s: float) -> None:
+        try:
+            self._es.indices.create(index=name, wait_for_active_shards="all", timeout=f"{timeout_s:g}s")
+        except ApiError as exc:
+            if not exists_already(exc.meta.status, exc.body):
+                raise _error(f"creating index {name!r}", exc) from exc
+        except TransportError as exc:
+            raise _error(f"creating index {name!r}", exc) from exc
 
     def put_lifecycle(self, name: str, delete_after_s: int) -> bool:
         policy = {

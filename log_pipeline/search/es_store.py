@@ -11,6 +11,8 @@ checks (tests/fixtures/elasticsearch/).
 * Retention (``retention_s``): on Elasticsearch an ILM policy ``<prefix>-retention`` deletes an index that
   long after its creation; on OpenSearch (its ISM plugin is not on Maven Central) :meth:`apply_retention`
   — run by the log service on a timer — deletes every index whose day ended at least ``retention_s`` ago.
+* Before the first write to a day's index, :meth:`write` creates it and waits (at most ``CREATE_WAIT_S``)
+  for all its copies to start, so ``refresh=wait_for`` covers the replicas a search may be served by.
 * :meth:`write` bulk-indexes with ``_id = record.id`` (upsert) and ``refresh=wait_for``: durable (translog,
   in-sync replicas) and searchable when it returns. Items the engine refuses for load (429/5xx) are retried
   with exponential backoff; when the engine stays busy or unreachable it raises, the pipeline does not commit
@@ -52,6 +54,7 @@ from platforms.tenancy import FOUNDATION, Scope
 __all__ = ["INDEX_TEMPLATE", "ElasticsearchStore"]
 
 DAY_S = 86_400
+CREATE_WAIT_S = 10.0  # longest wait for a new daily index's replicas (a degraded cluster writes without)
 
 INDEX_TEMPLATE: dict[str, Any] = {
     "priority": 200,
@@ -135,6 +138,7 @@ class ElasticsearchStore:
         self._backoff = initial_backoff_s
         self._max_backoff = max_backoff_s
         self._clock, self._sleep = clock, sleep
+        self._created: set[str] = set()  # daily indices this store made sure of (all copies started)
         self._metrics = StoreMetrics(registry, "elasticsearch")
         self._retried = Counter(
             "paramedic_log_store_bulk_retries_total",
@@ -222,7 +226,19 @@ class ElasticsearchStore:
             f"{self.engine} kept refusing {len(todo)} records for load after {self._retries} retries"
         )
 
+    def _ensure_indices(self, records: Sequence[LogRecord]) -> None:
+        """Create a day's index before its first write and wait (bounded) for its replicas to start: a
+        replica still in its first recovery when the write is refreshed could answer a search without it."""
+        for name in sorted({self._index_for(r.timestamp_ns) for r in records} - self._created):
+            try:
+                self._client.create_index(name, CREATE_WAIT_S)
+            except EngineError as exc:
+                self._metrics.error("create_index")
+                raise SearchError(f"{self.engine}: {exc}") from exc
+            self._created.add(name)
+
     def write(self, records: Sequence[LogRecord]) -> None:
+        self._ensure_indices(records)
         for i in range(0, len(records), self._chunk):
             self._write_chunk(records[i : i + self._chunk])
         self._metrics.written.inc(len(records))
@@ -239,6 +255,7 @@ class ElasticsearchStore:
                 day = name[len(self._prefix) + 1 :]
                 if len(day) == len("YYYY.MM.DD") and day[:4].isdigit() and name <= oldest_kept:
                     self._client.delete_index(name)
+                    self._created.discard(name)
                     self._metrics.dropped("retention")
                     dropped.append(name)
         except EngineError as exc:

@@ -10,7 +10,7 @@ from typing import Any
 from opensearchpy import OpenSearch
 from opensearchpy.exceptions import OpenSearchException, TransportError
 
-from log_pipeline.search.engine import EngineError
+from log_pipeline.search.engine import EngineError, exists_already
 from metrics_store.redact import redact_text
 
 __all__ = ["OpenSearchClient"]
@@ -51,6 +51,21 @@ class OpenSearchClient:
             self._os.indices.put_index_template(name=name, body=body)
         except OpenSearchException as exc:
             raise _error(f"index template {name!r}", exc) from exc
+
+    def create_index(self, name: str, timeout_s: float) -> None:
+        try:
+            # "timeout" is the engine's wait here; opensearch-py reads its own from "request_timeout" first
+            params = {
+                "wait_for_active_shards": "all",
+                "timeout": f"{timeout_s:g}s",
+                "request_timeout": timeout_s + 30,
+            }
+            self._os.indices.create(index=name, params=params)
+        except TransportError as exc:
+            if not (isinstance(exc.status_code, int) and exists_already(exc.status_code, exc.info)):
+                raise _error(f"creating index {name!r}", exc) from exc
+        except OpenSearchException as exc:
+            raise _error(f"creating index {name!r}", exc) from exc
 
     def put_lifecycle(self, name: str, delete_after_s: int) -> bool:
         return False

@@ -23,11 +23,11 @@ _prefixes = itertools.count()
 @pytest.fixture(scope="session")
 def live_opensearch(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OpenSearchCluster]:
     # cluster membership changes and shard failures in the nodes' logs (tmp folder): what a failover did
-    verbose = {
+    settings = {
         f"logger.org.opensearch.{k}": "INFO"
-        for k in ("cluster.coordination", "cluster.service", "cluster.routing")
+        for k in ("cluster.coordination", "cluster.service", "cluster.routing", "cluster.metadata")
     }
-    with opensearch_cluster(tmp_path_factory.mktemp("opensearch"), 3, 256, verbose) as cluster:
+    with opensearch_cluster(tmp_path_factory.mktemp("opensearch"), 3, 256, settings) as cluster:
         print(f"\nOpenSearch 3-node cluster healthy {cluster.started_s:.1f} s after the JVMs started")
         yield cluster
 

@@ -3,9 +3,9 @@
 No Elasticsearch server runs on this project's machines. These checks drive the real ``elasticsearch``
 client through :class:`~log_pipeline.search.es_client.ElasticsearchClient` against a local server answering
 with the response bodies Elasticsearch's documentation shows (tests/fixtures/elasticsearch/, SOURCE.txt),
-and check what is sent (paths, the ILM policy, bulk NDJSON) and that each documented shape is read right
-(bulk item errors, a 429 retried, a 400 error, the date_histogram envelope). They prove the wiring and the
-parsing, never search semantics: those are the contract suite's, live on OpenSearch
+and check what is sent (paths, the ILM policy, index creation, bulk NDJSON) and that each documented shape
+is read right (bulk item errors, a 429 retried, a 400 error, the date_histogram envelope). They prove the
+wiring and the parsing, never search semantics: those are the contract suite's, live on OpenSearch
 (tests/log_pipeline/test_search_contract.py).
 """
 
@@ -62,8 +62,28 @@ def test_template_names_the_ilm_retention_policy(replay: ReplayServer) -> None:
     assert store.apply_retention() == []  # on Elasticsearch ILM deletes, not Paramedic
 
 
+def test_a_new_days_index_is_created_with_all_copies_started_first(replay: ReplayServer) -> None:
+    replay.expect("PUT", f"/{INDEX}", load("create_index.json"))
+    replay.expect("PUT", "/_bulk", bulk_response([("r1", INDEX)]))
+    replay.expect("PUT", "/_bulk", bulk_response([("r2", INDEX)]))
+    store, _ = _store(replay)
+    store.write([LogRecord("r1", T0, "one")])
+    store.write([LogRecord("r2", T0 + 1, "two")])  # the index is known now: not created again
+    assert [r.path for r in replay.requests] == [f"/{INDEX}", "/_bulk", "/_bulk"]
+    assert "wait_for_active_shards=all" in replay.requests[0].query
+
+
+def test_an_index_that_exists_already_is_no_error(replay: ReplayServer) -> None:
+    replay.expect("PUT", f"/{INDEX}", load("index_exists.json"), status=400)
+    replay.expect("PUT", "/_bulk", bulk_response([("r1", INDEX)]))
+    store, _ = _store(replay)
+    store.write([LogRecord("r1", T0, "one")])
+    assert [r.path for r in replay.requests] == [f"/{INDEX}", "/_bulk"]
+
+
 def test_bulk_item_refused_for_load_is_sent_again(replay: ReplayServer) -> None:
     record = LogRecord("r1", T0, "hello")
+    replay.expect("PUT", f"/{INDEX}", load("create_index.json"))
     replay.expect("PUT", "/_bulk", bulk_response([("r1", INDEX)], status=429))
     replay.expect("PUT", "/_bulk", bulk_response([("r1", INDEX)]))
     store, slept = _store(replay)
@@ -77,6 +97,7 @@ def test_bulk_item_refused_for_load_is_sent_again(replay: ReplayServer) -> None:
 
 
 def test_bulk_refused_for_load_too_long_leaves_the_batch_to_the_spool(replay: ReplayServer) -> None:
+    replay.expect("PUT", f"/{INDEX}", load("create_index.json"))
     for _ in range(3):
         replay.expect("PUT", "/_bulk", bulk_response([("r1", INDEX)], status=429))
     store, slept = _store(replay, max_retries=2)
