@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
@@ -25,7 +26,7 @@ from log_pipeline.patterns import PatternMetrics, PatternStats, TenantMiners
 from log_pipeline.pipeline import DuplicateCounter, PipelineMetrics, build_pipeline, standard_stages
 from log_pipeline.receivers import LogReceivers, SpoolConsumer
 from log_pipeline.search import SearchError, SearchStore, TailHub
-from log_pipeline.search.config import EmbeddedSearchConfig
+from log_pipeline.search.config import ElasticsearchSearchConfig, EmbeddedSearchConfig
 from log_pipeline.search.factory import open_search_store
 from log_pipeline.search.tenant_limits import TenantSearchLimiter
 from log_pipeline.search.workers import SearchWorkerPool
@@ -40,7 +41,7 @@ log = logging.getLogger("paramedic.logs")
 
 @runtime_checkable
 class _Retaining(Protocol):
-    def apply_retention(self) -> list[Path]: ...
+    def apply_retention(self) -> Sequence[Path | str]: ...  # partitions or index names
 
 
 def _resolve(base_dir: Path, path: str) -> str:
@@ -179,7 +180,9 @@ class LogService:
     def _start_retention(self) -> None:
         store = self.store
         search = self.config.search
-        if not isinstance(store, _Retaining) or not isinstance(search, EmbeddedSearchConfig):
+        if not isinstance(store, _Retaining) or not isinstance(
+            search, EmbeddedSearchConfig | ElasticsearchSearchConfig
+        ):
             return
         interval = search.retention_interval_s
 

@@ -8,6 +8,7 @@ APT_PACKAGES=(
     haproxy supervisor rsyslog rsyslog-relp victoria-metrics influxdb
     prometheus prometheus-alertmanager prometheus-node-exporter chromium
     python3-venv python3-pip bsdutils procps curl ca-certificates openssl etcd-server
+    maven openjdk-17-jdk-headless
 )
 
 SUDO=""
@@ -38,4 +39,6 @@ if ! bash scripts/build_vmcluster.sh; then
     echo "install: WARNING: VictoriaMetrics cluster not built; its live tests will report why" >&2
 fi
 bash scripts/build_otelcol.sh || echo "install: WARNING: OpenTelemetry Collector not built; its live test will report why" >&2
+# OpenSearch 2.19.6 jars from Maven Central + its launcher (scripts/build_opensearch.sh); failure reported by its tests.
+bash scripts/build_opensearch.sh || echo "install: WARNING: OpenSearch not built; its live tests will report why" >&2
 echo "install: OK ($(.venv/bin/paramedic --version 2>/dev/null || echo paramedic installed))"

@@ -7,7 +7,8 @@ cannot ship and is read from ``../shared`` beside the repository, as in CI. Test
 loud line naming how many checks could not run and why. When it is present they run like any other test,
 and a missing file inside it fails.
 
-The VictoriaMetrics cluster is handled the same way: tests marked ``vmcluster`` need the binaries
+The VictoriaMetrics cluster is handled the same way (and OpenSearch: marker ``opensearch``,
+``scripts/build_opensearch.sh``): tests marked ``vmcluster`` need the binaries
 ``scripts/build_vmcluster.sh`` builds from the Go module proxy; when they are missing those tests are
 deselected and the run ends with one loud line quoting the build's exact error.
 """
@@ -21,6 +22,7 @@ import pytest
 
 from tests.support import prometheus3_sender
 from tests.support.otelcol import missing_reason as otelcol_missing_reason
+from log_pipeline.search.opensearch_cluster import missing_reason as opensearch_missing
 from tests.support.vmcluster import missing_reason
 
 REPO = Path(__file__).resolve().parent.parent
@@ -35,6 +37,8 @@ _OTELCOL_NOT_RUN: list[str] = []
 _OTELCOL_WHY: list[str] = []
 _PROM3_PUSH_NOT_RUN: list[str] = []
 _PROM3_PUSH_WHY: list[str] = []
+_OPENSEARCH_NOT_RUN: list[str] = []
+_OPENSEARCH_WHY: list[str] = []
 
 
 def reference_data_present() -> bool:
@@ -70,6 +74,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if why is not None:
             _PROM3_PUSH_WHY[:] = [why]
             _deselect(config, items, "prometheus3_push", _PROM3_PUSH_NOT_RUN)
+    if any(item.get_closest_marker("opensearch") for item in items):
+        why = opensearch_missing()
+        if why is not None:
+            _OPENSEARCH_WHY[:] = [why]
+            _deselect(config, items, "opensearch", _OPENSEARCH_NOT_RUN)
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
@@ -105,6 +114,14 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
             bold=True,
         )
         terminalreporter.write_line(_PROM3_PUSH_WHY[0], red=True, bold=True)
+    if _OPENSEARCH_NOT_RUN:
+        terminalreporter.write_sep(
+            "!",
+            f"OPENSEARCH NOT BUILT: {len(_OPENSEARCH_NOT_RUN)} live OpenSearch checks NOT RUN",
+            red=True,
+            bold=True,
+        )
+        terminalreporter.write_line(_OPENSEARCH_WHY[0], red=True, bold=True)
 
 
 @pytest.fixture(scope="session")

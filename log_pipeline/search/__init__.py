@@ -1,4 +1,4 @@
-"""Search stores (embedded tantivy, Elasticsearch), the query language and the live-tail hub."""
+"""Search stores (embedded tantivy, Elasticsearch/OpenSearch), the query language and the live-tail hub."""
 
 from log_pipeline.search.base import (
     BadCursorError,

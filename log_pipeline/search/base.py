@@ -1,7 +1,7 @@
 """The search store seam: a :class:`~log_pipeline.base.LogSink` that can also be searched.
 
 Implementations: :class:`~log_pipeline.search.tantivy_store.TantivyStore` (embedded default) and
-:class:`~log_pipeline.search.es_store.ElasticsearchStore`; one contract suite
+:class:`~log_pipeline.search.es_store.ElasticsearchStore` (Elasticsearch or OpenSearch); one contract suite
 (``tests/log_pipeline/test_search_contract.py``) runs against both.
 
 Ownership and threads: the pipeline owns the store and calls ``write`` from one thread; ``search``,
@@ -61,6 +61,9 @@ class SearchPage:
     total: int  # records matching the query in [start, end], independent of the cursor
     hits: list[LogRecord]  # newest first
     next_cursor: str | None  # None on the last page
+    # [start, end) code-point spans of the message the engine itself marked, by record id; None when the
+    # store does not highlight (the API highlights from the query AST: log_pipeline.search.highlight)
+    highlights: dict[str, list[tuple[int, int]]] | None = None
 
 
 @dataclass(frozen=True, slots=True)

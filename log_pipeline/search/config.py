@@ -10,15 +10,21 @@
         retention_s: 1209600          # 14 d: older partitions are dropped (null keeps everything)
         max_bytes: 10737418240        # oldest partitions dropped beyond this (null: no limit)
 
-``type: elasticsearch`` — daily indices ``<index_prefix>-YYYY.MM.DD`` via the official client (not verified
-against a live cluster)::
+``type: elasticsearch`` — Elasticsearch or OpenSearch (``engine``), daily indices
+``<index_prefix>-YYYY.MM.DD`` through the engine's own maintained client (``elasticsearch`` /
+``opensearch-py``); verified live against a 3-node OpenSearch 2.19 cluster::
 
     logs:
       search:
         type: elasticsearch
-        hosts: ["https://es.example:9200"]
+        engine: opensearch            # or elasticsearch (the default)
+        hosts: ["https://os-1:9200", "https://os-2:9200", "https://os-3:9200"]
         index_prefix: paramedic-logs
-        api_key: ...                  # or username + password
+        number_of_shards: 3
+        number_of_replicas: 1         # one node may die without losing an acknowledged line
+        retention_s: 1209600          # 14 d (Elasticsearch: ILM; OpenSearch: Paramedic deletes old indices)
+        username: paramedic           # or api_key (Elasticsearch only)
+        password: ...
 
 Secrets (``api_key``, ``password``) are :class:`~pydantic.SecretStr`; a config dump shows them, and the
 password of a host URL (``https://user:pass@es:9200``), as ``<secret>`` (:mod:`metrics_store.redact`),
@@ -54,7 +60,13 @@ class ElasticsearchSearchConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     type: Literal["elasticsearch"]
-    hosts: list[str] = Field(min_length=1, description="Elasticsearch URLs, e.g. https://es:9200.")
+    engine: Literal["elasticsearch", "opensearch"] = Field(
+        "elasticsearch",
+        description="The engine behind hosts: picks its client (elasticsearch / opensearch-py).",
+    )
+    hosts: list[str] = Field(
+        min_length=1, description="Engine URLs, e.g. https://es:9200 (several: failover)."
+    )
     index_prefix: str = Field(
         "paramedic-logs", min_length=1, description="Daily indices <prefix>-YYYY.MM.DD."
     )
@@ -66,6 +78,12 @@ class ElasticsearchSearchConfig(BaseModel):
     timeout_s: float = Field(30.0, gt=0, description="Per-request timeout.")
     chunk_size: int = Field(2000, gt=0, description="Records per bulk request.")
     max_retries: int = Field(5, ge=0, description="Retries of a bulk chunk after 429/5xx/timeouts.")
+    number_of_shards: int = Field(1, ge=1, le=1024, description="Primary shards of each daily index.")
+    number_of_replicas: int = Field(1, ge=0, le=16, description="Copies of each shard on other nodes.")
+    retention_s: int | None = Field(
+        None, ge=86_400, description="Daily indices older than this are deleted; null keeps everything."
+    )
+    retention_interval_s: float = Field(300.0, gt=0, description="How often retention runs (OpenSearch).")
 
     @model_validator(mode="after")
     def _one_auth(self) -> ElasticsearchSearchConfig:
@@ -73,6 +91,10 @@ class ElasticsearchSearchConfig(BaseModel):
             raise ValueError("set both username and password for basic auth (or neither)")
         if self.api_key is not None and self.username is not None:
             raise ValueError("set either api_key or username/password, not both")
+        if self.api_key is not None and self.engine == "opensearch":
+            raise ValueError(
+                "api_key is an Elasticsearch credential: with engine opensearch use username/password"
+            )
         return self
 
 

@@ -1,25 +1,39 @@
-"""Elasticsearch search store via the official ``elasticsearch`` client (not verified against a live cluster:
-tested against recorded responses replayed by a local HTTP server, see tests/fixtures/elasticsearch/).
+"""The ``elasticsearch`` search store: Elasticsearch or OpenSearch, one query builder (``_es_query``) and two
+maintained clients behind :class:`~log_pipeline.search.engine.EngineClient` (``elasticsearch`` for
+Elasticsearch, ``opensearch-py`` for OpenSearch). Verified live against a 3-node OpenSearch 2.19 cluster
+(tests/log_pipeline/test_search_contract.py); against Elasticsearch only by documentation-derived shape
+checks (tests/fixtures/elasticsearch/).
 
-* Daily indices ``<prefix>-YYYY.MM.DD`` (UTC of the record's timestamp); an index template for ``<prefix>-*``
-  is installed by :meth:`ElasticsearchStore.install_template` (called at start).
-* :meth:`write` bulk-indexes with ``_id = record.id`` (upsert) through ``helpers.streaming_bulk`` with retries
-  and exponential backoff on 429, and ``refresh=wait_for`` so records are searchable when it returns (ES acks
-  only after its translog is synced: durable).
-* Queries translate to DSL in ``_es_query``; results sort by ``ts_ns`` then ``id`` (both descending), and the
-  cursor is ES ``search_after``.
+* Time-based indices ``<prefix>-YYYY.MM.DD`` (UTC day of the record's timestamp): a new index every day (the
+  time rollover), and a record always lands in the same index, so a batch replayed from the spool upserts
+  rather than duplicates (a size-triggered rollover alias would write a replay into a newer index). The index
+  template for ``<prefix>-*`` (shards, replicas, mapping) is installed by :meth:`install_template`.
+* Retention (``retention_s``): on Elasticsearch an ILM policy ``<prefix>-retention`` deletes an index that
+  long after its creation; on OpenSearch (its ISM plugin is not on Maven Central) :meth:`apply_retention`
+  — run by the log service on a timer — deletes every index whose day ended at least ``retention_s`` ago.
+* Before the first write to a day's index, :meth:`write` creates it and waits (at most ``CREATE_WAIT_S``)
+  for all its copies to start, so ``refresh=wait_for`` covers the replicas a search may be served by.
+* :meth:`write` bulk-indexes with ``_id = record.id`` (upsert) and ``refresh=wait_for``: durable (translog,
+  in-sync replicas) and searchable when it returns. Items the engine refuses for load (429/5xx) are retried
+  with exponential backoff; when the engine stays busy or unreachable it raises, the pipeline does not commit
+  the batch and the spool keeps it (backpressure: RELP acks only what the spool holds).
+* Queries translate to DSL in ``_es_query``; the tenant scope is a ``bool.filter`` clause of the query the
+  engine runs. Results sort by ``ts_ns`` then ``id`` (both descending); the cursor is ``search_after``. The
+  histogram is the engine's ``date_histogram``; message highlights are the engine's
+  (``SearchPage.highlights``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import time
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from elasticsearch import ApiError, Elasticsearch, TransportError, helpers
-from prometheus_client import REGISTRY, CollectorRegistry
+from prometheus_client import REGISTRY, CollectorRegistry, Counter
 
 from log_pipeline.model import LogRecord
+from log_pipeline.search import _es_highlight
 from log_pipeline.search._common import (
     NS_PER_MS,
     check_histogram_args,
@@ -32,12 +46,15 @@ from log_pipeline.search._common import source_query as _source_query
 from log_pipeline.search._es_query import to_es
 from log_pipeline.search._metrics import StoreMetrics
 from log_pipeline.search.base import Bucket, Context, RecordNotFoundError, SearchError, SearchPage
+from log_pipeline.search.engine import RETRYABLE_STATUSES, EngineClient, EngineError
 from log_pipeline.search.query import FieldRef, Node, Term, parse_query
 from log_pipeline.search.tenancy import restrict
-from metrics_store.redact import redact_text
 from platforms.tenancy import FOUNDATION, Scope
 
 __all__ = ["INDEX_TEMPLATE", "ElasticsearchStore"]
+
+DAY_S = 86_400
+CREATE_WAIT_S = 10.0  # longest wait for a new daily index's replicas (a degraded cluster writes without)
 
 INDEX_TEMPLATE: dict[str, Any] = {
     "priority": 200,
@@ -93,79 +110,161 @@ def _record(src: dict[str, Any]) -> LogRecord:
 
 
 class ElasticsearchStore:
-    """Server :class:`~log_pipeline.search.base.SearchStore`; ``client`` is injected (tests point it at a
-    replay server)."""
+    """Server :class:`~log_pipeline.search.base.SearchStore` over an injected
+    :class:`~log_pipeline.search.engine.EngineClient`."""
 
-    def __init__(
+    def __init__(  # noqa: PLR0913 -- every option of the config section, keyword-only
         self,
-        client: Elasticsearch,
+        client: EngineClient,
         *,
         index_prefix: str = "paramedic-logs",
+        shards: int = 1,
+        replicas: int = 1,
+        retention_s: int | None = None,
         chunk_size: int = 2000,
         max_retries: int = 5,
         initial_backoff_s: float = 0.5,
         max_backoff_s: float = 30.0,
         registry: CollectorRegistry = REGISTRY,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        self._es = client
+        self._client = client
         self._prefix = index_prefix
+        self._shards, self._replicas = shards, replicas
+        self._retention_s = retention_s
         self._chunk = chunk_size
         self._retries = max_retries
         self._backoff = initial_backoff_s
         self._max_backoff = max_backoff_s
+        self._clock, self._sleep = clock, sleep
+        self._created: set[str] = set()  # daily indices this store made sure of (all copies started)
         self._metrics = StoreMetrics(registry, "elasticsearch")
+        self._retried = Counter(
+            "paramedic_log_store_bulk_retries_total",
+            "Bulk requests or items the engine refused for load or could not be reached for, tried again.",
+            ["backend", "engine"],
+            registry=registry,
+        ).labels("elasticsearch", client.engine)
+
+    @property
+    def engine(self) -> str:
+        return self._client.engine
 
     def _index_for(self, ns: int) -> str:
         day = datetime.fromtimestamp(ns // 1_000_000_000, UTC)
         return f"{self._prefix}-{day:%Y.%m.%d}"
 
     def install_template(self) -> None:
-        body = dict(INDEX_TEMPLATE, index_patterns=[f"{self._prefix}-*"])
+        """The index template (and, on Elasticsearch with ``retention_s``, the ILM policy it names)."""
+        settings: dict[str, Any] = dict(
+            INDEX_TEMPLATE["template"]["settings"]["index"],
+            number_of_shards=self._shards,
+            number_of_replicas=self._replicas,
+        )
         try:
-            self._es.indices.put_index_template(name=self._prefix, **body)
-        except (ApiError, TransportError) as exc:
+            policy = f"{self._prefix}-retention"
+            if self._retention_s is not None and self._client.put_lifecycle(policy, self._retention_s):
+                settings["lifecycle"] = {"name": policy}
+            template = dict(INDEX_TEMPLATE["template"], settings={"index": settings})
+            body = dict(INDEX_TEMPLATE, template=template, index_patterns=[f"{self._prefix}-*"])
+            self._client.put_index_template(self._prefix, body)
+        except EngineError as exc:
             self._metrics.error("template")
-            raise SearchError(
-                redact_text(f"cannot install index template {self._prefix!r}: {exc}")
-            ) from exc  # hosts may hold credentials
+            raise SearchError(f"cannot install index template {self._prefix!r}: {exc}") from exc
 
     # ---- writing -----------------------------------------------------------------------------------
 
-    def _actions(self, records: Sequence[LogRecord]) -> Iterator[dict[str, Any]]:
+    def _operations(self, records: Sequence[LogRecord]) -> list[dict[str, Any]]:
+        ops: list[dict[str, Any]] = []
         for r in records:
-            yield {
-                "_op_type": "index",
-                "_index": self._index_for(r.timestamp_ns),
-                "_id": r.id,
-                "_source": _source(r),
-            }
+            ops.append({"index": {"_index": self._index_for(r.timestamp_ns), "_id": r.id}})
+            ops.append(_source(r))
+        return ops
+
+    def _pause(self, attempt: int) -> None:
+        self._retried.inc()
+        self._sleep(min(self._max_backoff, self._backoff * 2**attempt))
+
+    def _bulk_once(self, records: Sequence[LogRecord]) -> list[LogRecord]:
+        """One bulk request; the records to send again (refused for load). Raises on any other refusal."""
+        resp = self._client.bulk(self._operations(records), refresh="wait_for")
+        if not resp.get("errors"):
+            return []
+        items = resp.get("items") or []
+        if len(items) != len(records):
+            self._metrics.error("bulk_answer")
+            raise SearchError(f"{self.engine} answered {len(items)} bulk items for {len(records)} records")
+        again: list[LogRecord] = []
+        for record, item in zip(records, items, strict=True):
+            result = next(iter(item.values()))
+            status = int(result.get("status", 500))
+            if status in RETRYABLE_STATUSES:
+                again.append(record)
+            elif status >= 300:
+                self._metrics.error("bulk_item")
+                raise SearchError(f"{self.engine} rejected record {record.id!r}: {result.get('error')}")
+        return again
+
+    def _write_chunk(self, records: Sequence[LogRecord]) -> None:
+        todo = list(records)
+        for attempt in range(self._retries + 1):
+            try:
+                todo = self._bulk_once(todo)
+            except EngineError as exc:
+                if not exc.retryable or attempt == self._retries:
+                    self._metrics.error("bulk")
+                    raise SearchError(f"{self.engine} bulk write failed: {exc}") from exc
+            else:
+                if not todo:
+                    return
+                if attempt == self._retries:
+                    break
+            self._pause(attempt)
+        self._metrics.error("bulk_busy")
+        raise SearchError(
+            f"{self.engine} kept refusing {len(todo)} records for load after {self._retries} retries"
+        )
+
+    def _ensure_indices(self, records: Sequence[LogRecord]) -> None:
+        """Create a day's index before its first write and wait (bounded) for its replicas to start: a
+        replica still in its first recovery when the write is refreshed could answer a search without it."""
+        for name in sorted({self._index_for(r.timestamp_ns) for r in records} - self._created):
+            try:
+                self._client.create_index(name, CREATE_WAIT_S)
+            except EngineError as exc:
+                self._metrics.error("create_index")
+                raise SearchError(f"{self.engine}: {exc}") from exc
+            self._created.add(name)
 
     def write(self, records: Sequence[LogRecord]) -> None:
-        if not records:
-            return
-        try:
-            for ok, item in helpers.streaming_bulk(
-                self._es,
-                self._actions(records),
-                chunk_size=self._chunk,
-                max_retries=self._retries,
-                initial_backoff=self._backoff,
-                max_backoff=self._max_backoff,
-                raise_on_error=False,
-                refresh="wait_for",
-            ):
-                if not ok:
-                    self._metrics.error("bulk_item")
-                    raise SearchError(f"elasticsearch rejected a record: {item}")
-        except (ApiError, TransportError, helpers.BulkIndexError) as exc:
-            self._metrics.error("bulk")
-            raise SearchError(
-                redact_text(f"elasticsearch bulk write failed: {exc}")
-            ) from exc  # hosts may hold credentials
+        self._ensure_indices(records)
+        for i in range(0, len(records), self._chunk):
+            self._write_chunk(records[i : i + self._chunk])
         self._metrics.written.inc(len(records))
 
+    def apply_retention(self) -> list[str]:
+        """Delete the indices whose day ended at least ``retention_s`` ago (Elasticsearch: ILM does it)."""
+        if self._retention_s is None or self.engine == "elasticsearch":
+            return []
+        cutoff = datetime.fromtimestamp(self._clock() - self._retention_s - DAY_S, UTC)
+        oldest_kept = f"{self._prefix}-{cutoff:%Y.%m.%d}"
+        dropped: list[str] = []
+        try:
+            for name in self._client.indices(f"{self._prefix}-*"):
+                day = name[len(self._prefix) + 1 :]
+                if len(day) == len("YYYY.MM.DD") and day[:4].isdigit() and name <= oldest_kept:
+                    self._client.delete_index(name)
+                    self._created.discard(name)
+                    self._metrics.dropped("retention")
+                    dropped.append(name)
+        except EngineError as exc:
+            self._metrics.error("retention")
+            raise SearchError(f"{self.engine} retention failed: {exc}") from exc
+        return dropped
+
     def close(self) -> None:
-        self._es.close()
+        self._client.close()
 
     # ---- reading -----------------------------------------------------------------------------------
 
@@ -180,18 +279,21 @@ class ElasticsearchStore:
             rng["lte"] = end_ns
         return {"bool": {"filter": [query, {"range": {"ts_ns": rng}}]}}
 
-    def _search(self, **body: Any) -> dict[str, Any]:
+    def _search(self, body: dict[str, Any]) -> dict[str, Any]:
         try:
-            resp = self._es.search(index=f"{self._prefix}-*", ignore_unavailable=True, **body)
-        except (ApiError, TransportError) as exc:
+            return self._client.search(f"{self._prefix}-*", body)
+        except EngineError as exc:
             self._metrics.error("search")
-            raise SearchError(
-                redact_text(f"elasticsearch search failed: {exc}")
-            ) from exc  # hosts may hold credentials
-        return dict(resp.body)
+            raise SearchError(f"{self.engine} search failed: {exc}") from exc
 
     def _page(
-        self, query: dict[str, Any], limit: int, after: tuple[int, str] | None, *, descending: bool = True
+        self,
+        query: dict[str, Any],
+        limit: int,
+        after: tuple[int, str] | None,
+        *,
+        descending: bool = True,
+        highlights: dict[str, list[tuple[int, int]]] | None = None,
     ) -> tuple[list[LogRecord], bool, int]:
         order = "desc" if descending else "asc"
         body: dict[str, Any] = {
@@ -202,9 +304,17 @@ class ElasticsearchStore:
         }
         if after is not None:
             body["search_after"] = [after[0], after[1]]
-        resp = self._search(**body)
-        hits = [_record(h["_source"]) for h in resp["hits"]["hits"]]
-        return hits[:limit], len(hits) > limit, int(resp["hits"]["total"]["value"])
+        if highlights is not None:
+            body["highlight"] = _es_highlight.HIGHLIGHT
+        resp = self._search(body)
+        raw = resp["hits"]["hits"][:limit]
+        hits = [_record(h["_source"]) for h in raw]
+        if highlights is not None:
+            for rec, h in zip(hits, raw, strict=True):
+                marked = (h.get("highlight") or {}).get("message")
+                if marked:
+                    highlights[rec.id] = _es_highlight.spans(rec.message, str(marked[0]))
+        return hits, len(resp["hits"]["hits"]) > limit, int(resp["hits"]["total"]["value"])
 
     def search(
         self,
@@ -219,9 +329,12 @@ class ElasticsearchStore:
         node = restrict(parse_query(query), scope)
         start_ns, end_ns = clamp_ns(start_ns), clamp_ns(end_ns)
         after = decode_cursor(cursor) if cursor else None
+        marks: dict[str, list[tuple[int, int]]] = {}
         with self._metrics.query_seconds.time():
-            hits, more, total = self._page(self._query(node, start_ns, end_ns), limit, after)
-        return SearchPage(total, hits, encode_cursor(hits[-1]) if more and hits else None)
+            hits, more, total = self._page(
+                self._query(node, start_ns, end_ns), limit, after, highlights=marks
+            )
+        return SearchPage(total, hits, encode_cursor(hits[-1]) if more and hits else None, marks)
 
     def histogram(
         self, query: str, start_ns: int, end_ns: int, step_ns: int, *, scope: Scope = FOUNDATION
@@ -237,10 +350,14 @@ class ElasticsearchStore:
                 "min_doc_count": 1,
             }
         }
+        body = {
+            "query": self._query(node, start_ns, end_ns),
+            "size": 0,
+            "aggs": {"h": agg},
+            "track_total_hits": False,
+        }
         with self._metrics.query_seconds.time():
-            resp = self._search(
-                query=self._query(node, start_ns, end_ns), size=0, aggs={"h": agg}, track_total_hits=False
-            )
+            resp = self._search(body)
         counts = [0] * n
         for b in resp["aggregations"]["h"]["buckets"]:
             k = (int(b["key"]) - start_ms) // step_ms

@@ -72,6 +72,7 @@ class Marker:
     """Adds ``highlight`` to a hit's JSON (thread-safe: the prepared :class:`Highlighter` is immutable)."""
 
     def __init__(self, node: Node, limits: SearchApiConfig) -> None:
+        self._max_spans = limits.max_highlight_spans
         self._hl = Highlighter(
             node, max_clauses=limits.max_highlight_clauses, max_spans=limits.max_highlight_spans
         )
@@ -86,10 +87,15 @@ class Marker:
             f"(logs.search_api.max_highlight_clauses)"
         )
 
-    def __call__(self, hit: dict[str, Any]) -> dict[str, Any]:
+    def __call__(self, hit: dict[str, Any], engine: list[tuple[int, int]] | None = None) -> dict[str, Any]:
+        """``engine``: the message spans the search engine marked itself (``SearchPage.highlights``), used
+        instead of the query's own when given (the fields still come from the query)."""
         found = self._hl(hit["message"])
-        mark: dict[str, Any] = {"message": [list(s) for s in found.message], "fields": found.fields}
-        if found.truncated:
+        spans, truncated = found.message, found.truncated
+        if engine is not None:
+            spans, truncated = engine[: self._max_spans], len(engine) > self._max_spans
+        mark: dict[str, Any] = {"message": [list(s) for s in spans], "fields": found.fields}
+        if truncated:
             mark["truncated"] = True
         hit["highlight"] = mark
         return hit
@@ -114,9 +120,10 @@ def search_body(
     parts: list[orjson.Fragment] = []
     size, truncated, last = 0, False, None
     while True:
+        engine = page.highlights or {}
         for r in page.hits:
             hit = hit_json(r)
-            encoded = orjson.dumps(mark(hit) if mark is not None else hit)
+            encoded = orjson.dumps(mark(hit, engine.get(r.id)) if mark is not None else hit)
             if parts and size + len(encoded) + 1 > limits.max_response_bytes:
                 truncated = True
                 break

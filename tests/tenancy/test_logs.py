@@ -22,7 +22,6 @@ import httpx
 import orjson
 import pytest
 import uvicorn
-from elasticsearch import Elasticsearch
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from prometheus_client import CollectorRegistry
@@ -33,6 +32,7 @@ from log_pipeline.model import RawMessage
 from log_pipeline.patterns import PatternStats, TenantMiners
 from log_pipeline.pipeline import PipelineMetrics, build_pipeline, standard_stages
 from log_pipeline.search.base import RecordNotFoundError
+from log_pipeline.search.engine import EngineClient
 from log_pipeline.search.es_store import ElasticsearchStore
 from log_pipeline.search.tail import TailHub, TailRefusedError
 from log_pipeline.search.tantivy_store import TantivyStore
@@ -430,20 +430,23 @@ def test_search_worker_processes_carry_the_scope(env: Env) -> None:
 
 
 class _CapturingClient:
-    """Stands in for the Elasticsearch client: records each search body, answers with no hits."""
+    """Stands in for the engine client: records each search body, answers with no hits (the live check of
+    the same scoping is ``opensearch:tenant_scope`` in tests/log_pipeline/test_search_contract.py)."""
+
+    engine = "opensearch"
 
     def __init__(self) -> None:
         self.bodies: list[dict[str, Any]] = []
 
-    def search(self, **kwargs: Any) -> Any:
-        self.bodies.append(kwargs)
+    def search(self, index: str, body: dict[str, Any]) -> dict[str, Any]:
+        self.bodies.append(body)
         hits = {"hits": [], "total": {"value": 0, "relation": "eq"}}
-        return type("R", (), {"body": {"hits": hits, "aggregations": {"h": {"buckets": []}}}})()
+        return {"hits": hits, "aggregations": {"h": {"buckets": []}}}
 
 
 def test_elasticsearch_queries_carry_the_scope_as_a_bool_filter() -> None:
     client = _CapturingClient()
-    es = ElasticsearchStore(cast(Elasticsearch, client), registry=CollectorRegistry())
+    es = ElasticsearchStore(cast(EngineClient, client), registry=CollectorRegistry())
     scope = Scope.of([Grant("acme", "prod", "viewer"), Grant("globex", None, "viewer")])
     tenant = {
         "bool": {
