@@ -7,23 +7,24 @@ cannot ship and is read from ``../shared`` beside the repository, as in CI. Test
 loud line naming how many checks could not run and why. When it is present they run like any other test,
 and a missing file inside it fails.
 
-The VictoriaMetrics cluster is handled the same way (and OpenSearch: marker ``opensearch``,
-``scripts/build_opensearch.sh``): tests marked ``vmcluster`` need the binaries
-``scripts/build_vmcluster.sh`` builds from the Go module proxy; when they are missing those tests are
-deselected and the run ends with one loud line quoting the build's exact error.
+Engines built by ``scripts/install.sh`` from the Go module proxy or Maven Central are handled the same way
+(:data:`BUILT_ENGINES`): tests carrying an engine's marker need what its build script produced; when that is
+missing they are deselected and the run ends with one loud line per engine quoting the build's exact error.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
-from tests.support import prometheus3_sender
-from tests.support.otelcol import missing_reason as otelcol_missing_reason
 from log_pipeline.search.opensearch_cluster import missing_reason as opensearch_missing
-from tests.support.vmcluster import missing_reason
+from tests.support.otelcol import missing_reason as otelcol_missing
+from tests.support.prometheus3_sender import missing_reason as prom3_push_missing
+from tests.support.vmcluster import missing_reason as vmcluster_missing
 
 REPO = Path(__file__).resolve().parent.parent
 # ``PARAMEDIC_SHARED`` points elsewhere (a git worktree does not sit beside ``shared``)
@@ -31,14 +32,26 @@ SHARED = Path(os.environ.get("PARAMEDIC_SHARED") or REPO.parent / "shared")
 FIXTURES = REPO / "tests" / "fixtures"
 
 _NOT_RUN: list[str] = []
-_VMCLUSTER_NOT_RUN: list[str] = []
-_VMCLUSTER_WHY: list[str] = []
-_OTELCOL_NOT_RUN: list[str] = []
-_OTELCOL_WHY: list[str] = []
-_PROM3_PUSH_NOT_RUN: list[str] = []
-_PROM3_PUSH_WHY: list[str] = []
-_OPENSEARCH_NOT_RUN: list[str] = []
-_OPENSEARCH_WHY: list[str] = []
+
+
+@dataclass
+class BuiltEngine:
+    """Tests marked ``marker`` run only when ``missing`` (the build's check) returns None."""
+
+    marker: str
+    title: str  # "<TITLE> NOT BUILT: n <what> NOT RUN"
+    what: str
+    missing: Callable[[], str | None]
+    not_run: list[str] = field(default_factory=list)
+    why: str = ""
+
+
+BUILT_ENGINES = [
+    BuiltEngine("vmcluster", "VICTORIAMETRICS CLUSTER", "live cluster checks", vmcluster_missing),
+    BuiltEngine("otelcol", "OPENTELEMETRY COLLECTOR", "live collector checks", otelcol_missing),
+    BuiltEngine("prometheus3_push", "PROMETHEUS 3", "remote-write 2.0 checks", prom3_push_missing),
+    BuiltEngine("opensearch", "OPENSEARCH", "live OpenSearch checks", opensearch_missing),
+]
 
 
 def reference_data_present() -> bool:
@@ -59,26 +72,12 @@ def _deselect(config: pytest.Config, items: list[pytest.Item], marker: str, into
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     if not reference_data_present():
         _deselect(config, items, "reference_data", _NOT_RUN)
-    if any(item.get_closest_marker("vmcluster") for item in items):
-        why = missing_reason()
-        if why is not None:
-            _VMCLUSTER_WHY[:] = [why]
-            _deselect(config, items, "vmcluster", _VMCLUSTER_NOT_RUN)
-    if any(item.get_closest_marker("otelcol") for item in items):
-        why = otelcol_missing_reason()
-        if why is not None:
-            _OTELCOL_WHY[:] = [why]
-            _deselect(config, items, "otelcol", _OTELCOL_NOT_RUN)
-    if any(item.get_closest_marker("prometheus3_push") for item in items):
-        why = prometheus3_sender.missing_reason()
-        if why is not None:
-            _PROM3_PUSH_WHY[:] = [why]
-            _deselect(config, items, "prometheus3_push", _PROM3_PUSH_NOT_RUN)
-    if any(item.get_closest_marker("opensearch") for item in items):
-        why = opensearch_missing()
-        if why is not None:
-            _OPENSEARCH_WHY[:] = [why]
-            _deselect(config, items, "opensearch", _OPENSEARCH_NOT_RUN)
+    for engine in BUILT_ENGINES:
+        if any(item.get_closest_marker(engine.marker) for item in items):
+            why = engine.missing()
+            if why is not None:
+                engine.why = why
+                _deselect(config, items, engine.marker, engine.not_run)
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
@@ -90,38 +89,15 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
             red=True,
             bold=True,
         )
-    if _VMCLUSTER_NOT_RUN:
-        terminalreporter.write_sep(
-            "!",
-            f"VICTORIAMETRICS CLUSTER NOT BUILT: {len(_VMCLUSTER_NOT_RUN)} live cluster checks NOT RUN",
-            red=True,
-            bold=True,
-        )
-        terminalreporter.write_line(_VMCLUSTER_WHY[0], red=True, bold=True)
-    if _OTELCOL_NOT_RUN:
-        terminalreporter.write_sep(
-            "!",
-            f"OPENTELEMETRY COLLECTOR NOT BUILT: {len(_OTELCOL_NOT_RUN)} live collector checks NOT RUN",
-            red=True,
-            bold=True,
-        )
-        terminalreporter.write_line(_OTELCOL_WHY[0], red=True, bold=True)
-    if _PROM3_PUSH_NOT_RUN:
-        terminalreporter.write_sep(
-            "!",
-            f"PROMETHEUS 3 NOT BUILT: {len(_PROM3_PUSH_NOT_RUN)} remote-write 2.0 checks NOT RUN",
-            red=True,
-            bold=True,
-        )
-        terminalreporter.write_line(_PROM3_PUSH_WHY[0], red=True, bold=True)
-    if _OPENSEARCH_NOT_RUN:
-        terminalreporter.write_sep(
-            "!",
-            f"OPENSEARCH NOT BUILT: {len(_OPENSEARCH_NOT_RUN)} live OpenSearch checks NOT RUN",
-            red=True,
-            bold=True,
-        )
-        terminalreporter.write_line(_OPENSEARCH_WHY[0], red=True, bold=True)
+    for engine in BUILT_ENGINES:
+        if engine.not_run:
+            terminalreporter.write_sep(
+                "!",
+                f"{engine.title} NOT BUILT: {len(engine.not_run)} {engine.what} NOT RUN",
+                red=True,
+                bold=True,
+            )
+            terminalreporter.write_line(engine.why, red=True, bold=True)
 
 
 @pytest.fixture(scope="session")
