@@ -254,6 +254,11 @@ def report_unseen(unseen: Corpus, setting: tuple[float, int], drain: dict[str, S
         dga = [d.ga for d in drain.values()]
         line += f"   drain3 defaults mean GA {sum(dga) / len(dga):.3f} (min {min(dga):.3f})"
     print(line)
+    dflt = [score(truth, ours(msgs)).ga for msgs, truth in unseen.values()]
+    print(
+        f"default MinerConfig (as `paramedic patterns`): mean GA {sum(dflt) / len(dflt):.3f}  "
+        + " ".join(f"{g:.3f}" for g in dflt)
+    )
 
 
 def main() -> None:

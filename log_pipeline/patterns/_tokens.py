@@ -53,6 +53,7 @@ _PORT = re.compile(r"\d{1,5}$")
 _ADDRESS = re.compile(r"[\w.+-]+@[\w.-]+$")  # user@host, pid@host
 # punctuation that may sit between two parts of one variable (ip:port, key=value lists are not collapsed)
 _JOINERS = frozenset(":,;")
+_SEPARATORS = frozenset("=:,;()[]{}\"'|")  # the single-character pieces
 # abbreviated units a formatter picks per value (absorbed after a masked number); full words are template text
 _UNITS = frozenset(
     {"b", "kb", "mb", "gb", "tb", "pb", "kib", "mib", "gib", "tib"}  # sizes
@@ -157,6 +158,13 @@ def _contextual(pieces: list[tuple[str, str]], kinds: list[int | None], i: int, 
     return _WORD
 
 
+def _value_continues(tokens: list[str], spaces: list[str], last: str) -> bool:
+    """Whether a word glued to the previous piece is part of a value: after a value and a joiner with no
+    space (``<*>:eth0``, ``<*>,abc``): the shape of one value must not depend on which of its parts happen
+    to hold a digit."""
+    return last in _JOINERS and not spaces[-1] and len(tokens) > 1 and tokens[-2] == WILDCARD
+
+
 def tokenise(message: str) -> Tokenised:
     """Split ``message`` into masked tokens and the whitespace before each (see the module docstring)."""
     tokens: list[str] = []
@@ -182,6 +190,8 @@ def tokenise(message: str) -> Tokenised:
                     last = '"'
                     skip_to = end
                     continue
+            if not space and piece not in _SEPARATORS and _value_continues(tokens, spaces, last):
+                kind = _VALUE  # a word glued to a value (node-12:eth, 10.0.0.1:http): part of the value
         elif kind != _VALUE:
             kind = _contextual(pieces, kinds, i, last)
             if kind == _ABSORBED:
