@@ -43,7 +43,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from log_pipeline.patterns._tokens import WILDCARD, tokenise
+from log_pipeline.patterns._tokens import WILDCARD, collapse_lists, tokenise
 
 __all__ = ["MinerConfig", "TemplateMiner"]
 
@@ -140,7 +140,8 @@ class TemplateMiner:
             self._lru.move_to_end(p.id)
             return p.id, p.template
 
-    def _match_or_create(self, tokens: tuple[str, ...], spaces: tuple[str, ...]) -> _Pattern:
+    def _match_or_create(self, raw: tuple[str, ...], raw_spaces: tuple[str, ...]) -> _Pattern:
+        tokens, spaces = collapse_lists((raw, raw_spaces))
         bucket_key = self._bucket_key(tokens)
         bucket = self._buckets.get(bucket_key)
         if bucket is None:
@@ -168,11 +169,12 @@ class TemplateMiner:
         ):
             if best_sim < 1.0:
                 self._generalise(best, tokens)
-            if len(self._exact) >= self._cfg.exact_cache_size:
-                self._exact.clear()
-            self._exact[tokens] = best
-            return best
-        return self._create(tokens, spaces, bucket_key, bucket)
+        else:
+            best = self._create(tokens, spaces, bucket_key, bucket)
+        if len(self._exact) >= self._cfg.exact_cache_size:
+            self._exact.clear()
+        self._exact[raw] = best
+        return best
 
     def _bucket_key(self, tokens: tuple[str, ...]) -> tuple[int, str]:
         if len(tokens) < 2:
@@ -212,9 +214,6 @@ class TemplateMiner:
         p = _Pattern(pid, list(tokens), spaces, bucket_key)
         bucket.append(p)
         self._lru[pid] = p
-        if len(self._exact) >= self._cfg.exact_cache_size:
-            self._exact.clear()
-        self._exact[tokens] = p
         if self._on_new is not None:
             self._on_new(pid)
         return p

@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["WILDCARD", "Tokenised", "tokenise"]
+__all__ = ["WILDCARD", "Tokenised", "collapse_lists", "tokenise"]
 
 WILDCARD = "<*>"
 
@@ -211,3 +211,55 @@ def tokenise(message: str) -> Tokenised:
             spaces.append(space)
             last = WILDCARD
     return tuple(tokens), tuple(spaces)
+
+
+def collapse_lists(tokenised: Tokenised) -> Tokenised:
+    """Collapse a directly repeated unit of 2.._MAX_UNIT tokens holding a value (``<*> <ok> <*> <ok>``,
+    ``<*> , <*> , <*>``) to its first repeat: a list of values is one list whatever its length. Applied by
+    the miner to token sequences it has not seen before (not in :func:`tokenise`, to keep the fast path)."""
+    tokens, spaces = tokenised
+    n_values = tokens.count(WILDCARD)
+    if n_values < 2 or not _has_repeat(tokens, n_values):
+        return tokenised
+    tok, sp = list(tokens), list(spaces)
+    _collapse_repeats(tok, sp)
+    return tuple(tok), tuple(sp)
+
+
+_MAX_UNIT = 4  # longest repeated unit collapsed (<*> <ok>, <*> ( <*> ))
+
+
+def _has_repeat(tokens: tuple[str, ...], n_values: int) -> bool:
+    """Whether some unit of 1.._MAX_UNIT tokens holding a value is directly repeated (a cheap exact test:
+    a repeat of size L puts a value at w and w + L, and then starts at most L - 1 tokens before w)."""
+    at = []
+    w = -1
+    for _ in range(n_values):
+        w = tokens.index(WILDCARD, w + 1)
+        at.append(w)
+    values = set(at)
+    for w in at:
+        for size in range(2, _MAX_UNIT + 1):  # size 1 (<*> <*>) never occurs: the tokeniser collapses it
+            if w + size in values:
+                for i in range(max(0, w - size + 1), w + 1):
+                    if tokens[i : i + size] == tokens[i + size : i + 2 * size]:
+                        return True
+    return False
+
+
+def _collapse_repeats(tokens: list[str], spaces: list[str]) -> None:
+    """In place: keep the first unit of each run of a repeated unit holding a value."""
+    i = 0
+    while i < len(tokens):
+        for size in range(2, _MAX_UNIT + 1):
+            unit = tokens[i : i + size]
+            if len(unit) < size or WILDCARD not in unit:
+                continue
+            j = i + size
+            while tokens[j : j + size] == unit:
+                j += size
+            if j > i + size:
+                del tokens[i + size : j]
+                del spaces[i + size : j]
+                break
+        i += 1

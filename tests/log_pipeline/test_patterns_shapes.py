@@ -12,11 +12,12 @@ import time
 
 import pytest
 
-from log_pipeline.patterns import WILDCARD, MinerConfig, TemplateMiner, tokenise
+from log_pipeline.patterns import WILDCARD, MinerConfig, TemplateMiner, collapse_lists, tokenise
 
 
 def _tokens(message: str) -> tuple[str, ...]:
-    return tokenise(message)[0]
+    """The tokens the miner matches on: tokenised, lists collapsed (as for a sequence it has not seen)."""
+    return collapse_lists(tokenise(message))[0]
 
 
 @pytest.mark.parametrize(
@@ -47,6 +48,12 @@ def _tokens(message: str) -> tuple[str, ...]:
         # a digit-free part glued to a value is part of it: the value's shape must not depend on digits
         ("listening on 10.0.0.1:http", "listening on 10.0.0.2:8080"),
         ("bonded node-12:eth,node-13:ib", "bonded node-4:eth0"),
+        # a list of values is one list whatever its length
+        ("members 3, 7, 9 joined", "members 12, 4 joined"),
+        (
+            "nodesets node-1 0x0e <ok> node-2 0x1e <ok>",
+            "nodesets node-7 0x0f <ok> node-8 0x2e <ok> node-9 0x3 <ok>",
+        ),
     ],
 )
 def test_same_event_same_tokens(first: str, second: str) -> None:
@@ -73,6 +80,7 @@ def test_shape_templates(message: str, template: str) -> None:
 
 
 def test_different_events_stay_apart() -> None:
+    assert _tokens("members 3, 7 joined") != _tokens("members 3 joined")  # one value is not a list
     assert _tokens("flushed in 250 ms") != _tokens("flushed in 250 bytes")
     assert _tokens("Loaded C:\\x\\y.dll") != _tokens("Unloaded C:\\x\\y.dll")
 
@@ -168,3 +176,14 @@ def test_hex_pairs_are_one_value() -> None:
     assert mac == _tokens("chip AA:BB:CC:DD:EE:FF ip=10.0.0.2") == ("chip", WILDCARD, "ip", "=", WILDCARD)
     assert _tokens("time 12:30") == ("time", WILDCARD)  # two pairs are a clock, still one value
     assert _tokens("Server environment:user.dir") == ("Server", "environment", ":", "user.dir")
+
+
+def test_lists_of_any_length_mine_to_one_pattern_with_the_first_lines_spacing() -> None:
+    miner = TemplateMiner()
+    pid, template = miner.mine("members 3, 7, 9 joined")
+    assert template == "members <*>, <*> joined"
+    assert miner.mine("members 12,  4 joined") == (pid, template)  # its own spacing does not matter
+    assert miner.mine("members 1, 2, 3, 4, 5, 6 joined")[0] == pid
+    assert miner.mine("members 3 joined")[0] != pid  # one value is not a list
+    tokens, spaces = collapse_lists(tokenise("a 1 <x> 2 <x> 3 <x> b"))
+    assert tokens == ("a", WILDCARD, "<x>", "b") and len(spaces) == len(tokens)
