@@ -202,7 +202,13 @@ def tokenise(message: str) -> Tokenised:
             last = piece
         elif last == WILDCARD:
             continue  # <*><*> or <*> <*>: one variable
-        elif last in _JOINERS and not spaces[-1] and not space and len(tokens) > 1 and tokens[-2] == WILDCARD:
+        elif (
+            last in _JOINERS
+            and not spaces[-1]
+            and (not space or last == ",")
+            and len(tokens) > 1
+            and tokens[-2] == WILDCARD
+        ):
             tokens.pop()  # <*>:<*> (ip:port, a:b:c): one variable
             spaces.pop()
             last = WILDCARD

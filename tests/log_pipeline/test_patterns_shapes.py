@@ -50,6 +50,7 @@ def _tokens(message: str) -> tuple[str, ...]:
         ("bonded node-12:eth,node-13:ib", "bonded node-4:eth0"),
         # a list of values is one list whatever its length
         ("members 3, 7, 9 joined", "members 12, 4 joined"),
+        ("members 3, 7, 9 joined", "members 12 joined"),  # values separated by ', ': one value
         (
             "nodesets node-1 0x0e <ok> node-2 0x1e <ok>",
             "nodesets node-7 0x0f <ok> node-8 0x2e <ok> node-9 0x3 <ok>",
@@ -80,7 +81,9 @@ def test_shape_templates(message: str, template: str) -> None:
 
 
 def test_different_events_stay_apart() -> None:
-    assert _tokens("members 3, 7 joined") != _tokens("members 3 joined")  # one value is not a list
+    assert _tokens("slot 3 <x> 4 <x> joined") == _tokens("slot 3 <x> joined")  # a run of one unit or more
+    assert _tokens("slot 3 <x> 4 <y> joined") != _tokens("slot 3 <x> joined")  # not a run: different units
+    assert _tokens("read 3, wrote 4") != _tokens("read 3, 4")  # a word between: not a list
     assert _tokens("flushed in 250 ms") != _tokens("flushed in 250 bytes")
     assert _tokens("Loaded C:\\x\\y.dll") != _tokens("Unloaded C:\\x\\y.dll")
 
@@ -180,10 +183,10 @@ def test_hex_pairs_are_one_value() -> None:
 
 def test_lists_of_any_length_mine_to_one_pattern_with_the_first_lines_spacing() -> None:
     miner = TemplateMiner()
-    pid, template = miner.mine("members 3, 7, 9 joined")
-    assert template == "members <*>, <*> joined"
-    assert miner.mine("members 12,  4 joined") == (pid, template)  # its own spacing does not matter
-    assert miner.mine("members 1, 2, 3, 4, 5, 6 joined")[0] == pid
-    assert miner.mine("members 3 joined")[0] != pid  # one value is not a list
+    pid, template = miner.mine("slots 3 <x> 7 <x> 9 <x> joined")
+    assert template == "slots <*> <x> joined"
+    assert miner.mine("slots 12  <x> 4 <x> joined") == (pid, template)  # its own spacing does not matter
+    assert miner.mine("slots 1 <x> 2 <x> 3 <x> 4 <x> 5 <x> joined")[0] == pid
+    assert miner.mine("members 3, 7, 9 joined")[1] == "members <*> joined"
     tokens, spaces = collapse_lists(tokenise("a 1 <x> 2 <x> 3 <x> b"))
     assert tokens == ("a", WILDCARD, "<x>", "b") and len(spaces) == len(tokens)
