@@ -165,6 +165,11 @@ def _value_continues(tokens: list[str], spaces: list[str], last: str) -> bool:
     return last in _JOINERS and not spaces[-1] and len(tokens) > 1 and tokens[-2] == WILDCARD
 
 
+def _empty_value(pieces: list[tuple[str, str]], i: int) -> bool:
+    """Whether the ``=`` at ``i`` ends its piece run (a space or the end follows): ``ruser= rhost=x``."""
+    return i + 1 == len(pieces) or bool(pieces[i + 1][0])
+
+
 def tokenise(message: str) -> Tokenised:
     """Split ``message`` into masked tokens and the whitespace before each (see the module docstring)."""
     tokens: list[str] = []
@@ -200,6 +205,10 @@ def tokenise(message: str) -> Tokenised:
             tokens.append(piece)
             spaces.append(space)
             last = piece
+            if piece == "=" and not space and _empty_value(pieces, i):
+                tokens.append(WILDCARD)  # key= followed by a space: the value is empty, the slot is there
+                spaces.append("")
+                last = WILDCARD
         elif last == WILDCARD:
             continue  # <*><*> or <*> <*>: one variable
         elif (

@@ -51,6 +51,11 @@ def _tokens(message: str) -> tuple[str, ...]:
         # a list of values is one list whatever its length
         ("members 3, 7, 9 joined", "members 12, 4 joined"),
         ("members 3, 7, 9 joined", "members 12 joined"),  # values separated by ', ': one value
+        # an empty value keeps its slot: key= followed by a space
+        (
+            "auth failure; logname= uid=0 ruser= rhost=10.0.0.1",
+            "auth failure; logname= uid=0 ruser=1 rhost=h.a.b",
+        ),
         (
             "nodesets node-1 0x0e <ok> node-2 0x1e <ok>",
             "nodesets node-7 0x0f <ok> node-8 0x2e <ok> node-9 0x3 <ok>",
@@ -70,6 +75,8 @@ def test_same_event_same_tokens(first: str, second: str) -> None:
         ("took 1.5 s to flush 0x7ffe12 bytes", "took <*> s to flush <*> bytes"),
         ("May I retry", "May I retry"),  # a month name alone is a word
         ("status=M Fri Jul 01 08:16:53 PDT 2005", "status=M <*>"),
+        ("logname= uid=0 tty=ssh ruser= rhost=10.0.0.1", "logname=<*> uid=<*> tty=ssh ruser=<*> rhost=<*>"),
+        ("x = 5 and y =", "x = <*> and y ="),  # an '=' after a space is not key=
         (r"open C:\Windows\Logs\CBS.log", "open <*>"),
         ('name="two words" next', 'name="<*>" next'),
         ('say "hello there"', 'say "hello there"'),  # a quote not after '=' is text
