@@ -118,12 +118,31 @@ class _KindCache:
 _CACHE = _KindCache(65536)
 
 
-def _quoted_end(pieces: list[tuple[str, str]], start: int) -> int:
-    """Index of the closing ``"`` of a quoted value opening at ``start``, or -1."""
+def _quoted_end(pieces: list[tuple[str, str]], start: int, quote: str = '"') -> int:
+    """Index of the closing ``quote`` of a quoted value opening at ``start``, or -1. A closing ``'`` must
+    end its word (``'x'.`` yes, ``'it's`` no)."""
     stop = min(len(pieces), start + _MAX_QUOTED_PIECES)
     for j in range(start + 1, stop):
-        if pieces[j][1] == '"':
+        if pieces[j][1] == quote and (quote == '"' or _ends_word(pieces, j)):
             return j
+    return -1
+
+
+def _ends_word(pieces: list[tuple[str, str]], j: int) -> bool:
+    return j + 1 == len(pieces) or bool(pieces[j + 1][0]) or pieces[j + 1][1] in _SEPARATORS
+
+
+_QUOTES = frozenset("\"'")
+_QUOTE_OPENERS = frozenset("([{=:,")  # a ' right after one of these (or a space) opens a quoted name
+
+
+def _quoted_value(pieces: list[tuple[str, str]], i: int, last: str) -> int:
+    """End index of a quoted value opening at ``i`` (``key="a b"``, ``service 'a b'``), or -1."""
+    space, piece = pieces[i]
+    if piece == '"':
+        return _quoted_end(pieces, i) if last == "=" and not space else -1
+    if piece == "'" and (space or not last or last in _QUOTE_OPENERS):
+        return _quoted_end(pieces, i, "'")
     return -1
 
 
@@ -187,14 +206,13 @@ def tokenise(message: str) -> Tokenised:
             continue
         kind = kinds[i]
         if kind == _WORD:
-            if piece == '"' and last == "=" and not space:
-                end = _quoted_end(pieces, i)
-                if end > 0:  # key="several words": one value
-                    tokens.extend(('"', WILDCARD, '"'))
-                    spaces.extend(("", "", ""))
-                    last = '"'
-                    skip_to = end
-                    continue
+            end = _quoted_value(pieces, i, last) if piece in _QUOTES else -1
+            if end > 0:  # key="several words", 'a name': one value
+                tokens.extend((piece, WILDCARD, piece))
+                spaces.extend((space, "", ""))
+                last = piece
+                skip_to = end
+                continue
             if not space and piece not in _SEPARATORS and _value_continues(tokens, spaces, last):
                 kind = _VALUE  # a word glued to a value (node-12:eth, 10.0.0.1:http): part of the value
         elif kind != _VALUE:

@@ -51,6 +51,9 @@ def _tokens(message: str) -> tuple[str, ...]:
         # a list of values is one list whatever its length
         ("members 3, 7, 9 joined", "members 12, 4 joined"),
         ("members 3, 7, 9 joined", "members 12 joined"),  # values separated by ', ': one value
+        # a single-quoted name is one value however many words it holds
+        ("started service 'Update Agent' on port 5", "started service 'sshd' on port 7"),
+        ("bean '' skipped", "bean 'a.b' skipped"),
         # an empty value keeps its slot: key= followed by a space
         (
             "auth failure; logname= uid=0 ruser= rhost=10.0.0.1",
@@ -88,6 +91,8 @@ def test_shape_templates(message: str, template: str) -> None:
 
 
 def test_different_events_stay_apart() -> None:
+    assert _tokens("don't retry") == ("don", "'", "t", "retry")  # an apostrophe opens nothing
+    assert _tokens("it's 'x' now") == ("it", "'", "s", "'", WILDCARD, "'", "now")
     assert _tokens("slot 3 <x> 4 <x> joined") == _tokens("slot 3 <x> joined")  # a run of one unit or more
     assert _tokens("slot 3 <x> 4 <y> joined") != _tokens("slot 3 <x> joined")  # not a run: different units
     assert _tokens("read 3, wrote 4") != _tokens("read 3, 4")  # a word between: not a list
