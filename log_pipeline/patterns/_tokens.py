@@ -189,6 +189,15 @@ def _empty_value(pieces: list[tuple[str, str]], i: int) -> bool:
     return i + 1 == len(pieces) or bool(pieces[i + 1][0])
 
 
+_PAIRS = {"(": ")", "[": "]", "{": "}"}
+
+
+def _empty_pair(pieces: list[tuple[str, str]], i: int) -> bool:
+    """Whether the bracket at ``i`` is directly closed: ``[]`` holds an empty value (like ``[123]``)."""
+    close = _PAIRS.get(pieces[i][1])
+    return close is not None and i + 1 < len(pieces) and pieces[i + 1] == ("", close)
+
+
 def tokenise(message: str) -> Tokenised:
     """Split ``message`` into masked tokens and the whitespace before each (see the module docstring)."""
     tokens: list[str] = []
@@ -223,8 +232,10 @@ def tokenise(message: str) -> Tokenised:
             tokens.append(piece)
             spaces.append(space)
             last = piece
-            if piece == "=" and not space and _empty_value(pieces, i):
-                tokens.append(WILDCARD)  # key= followed by a space: the value is empty, the slot is there
+            if (piece == "=" and not space and _empty_value(pieces, i)) or _empty_pair(pieces, i):
+                tokens.append(
+                    WILDCARD
+                )  # key= followed by a space, (), []: the value is empty, the slot is there
                 spaces.append("")
                 last = WILDCARD
         elif last == WILDCARD:

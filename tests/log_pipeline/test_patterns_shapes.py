@@ -54,7 +54,9 @@ def _tokens(message: str) -> tuple[str, ...]:
         # a single-quoted name is one value however many words it holds
         ("started service 'Update Agent' on port 5", "started service 'sshd' on port 7"),
         ("bean '' skipped", "bean 'a.b' skipped"),
-        # an empty value keeps its slot: key= followed by a space
+        # an empty value keeps its slot: empty brackets, key= followed by a space
+        ("pid [] exited", "pid [4711] exited"),
+        ("call run() failed", "call run(5, 6) failed"),
         (
             "auth failure; logname= uid=0 ruser= rhost=10.0.0.1",
             "auth failure; logname= uid=0 ruser=1 rhost=h.a.b",
