@@ -44,7 +44,7 @@ import os
 import sys
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -87,6 +87,11 @@ def load(data: Path, system: str) -> tuple[list[str], list[str]]:
     with path.open(newline="", encoding="utf-8") as f:
         rows = [r for r in csv.DictReader(f) if r["EventId"]]
     return [r["Content"] for r in rows], [r["EventId"] for r in rows]
+
+
+def load_unseen(data: Path, design: Collection[str]) -> dict[str, tuple[list[str], list[str]]]:
+    """The systems under ``data`` that are not design systems (a system in both is never scored as unseen)."""
+    return {s: load(data, s) for s in discover(data) if s not in design}
 
 
 @dataclass(frozen=True, slots=True)
@@ -292,7 +297,7 @@ def main() -> None:
     if args.unseen is not None:
         if not args.unseen.is_dir():
             sys.exit(f"bench/patterns.py: --unseen {args.unseen}: not a directory")
-        unseen = {s: load(args.unseen, s) for s in discover(args.unseen) if s not in corpus}
+        unseen = load_unseen(args.unseen, corpus)
         if not unseen:
             sys.exit(f"bench/patterns.py: --unseen {args.unseen}: no system outside the design systems")
     drain: dict[str, Scores] | None = None
