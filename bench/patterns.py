@@ -10,9 +10,9 @@ Headline (out of sample): **leave-one-system-out**. The miner's two tunable sett
 systems only, then the held-out system is mined with that choice; the table row of a system is therefore a
 figure on a system its setting never saw. Caveat: the tokeniser's shape rules are one fixed design for every
 system (no per-dataset rules), but that design was written while looking at these 8 systems, so this
-headline holds the *settings* out of sample, not the design; systems outside this set have scored much lower
-(issue 17). drain3 runs with its defaults: it has no setting chosen on this data, so its rows are out of
-sample in the same sense.
+headline holds the *settings* out of sample, not the design; systems outside this set score much lower
+(``--unseen``, below; figures in bench/README.md). drain3 runs with its defaults: it has no setting chosen
+on this data, so its rows are out of sample in the same sense.
 
 Per system: GA (logparser's "Parsing accuracy": a message is correct iff the set of messages sharing its
 predicted id equals the set sharing its true EventId), group purity (share of messages in the majority true
