@@ -13,7 +13,7 @@ from log_pipeline.patterns._metrics import PatternMetrics
 from log_pipeline.patterns._miner import MinerConfig, TemplateMiner
 from log_pipeline.patterns._stats import PATTERN_COUNT_METRIC, PatternInfo, PatternStats
 from log_pipeline.patterns._tenant import TenantMiners
-from log_pipeline.patterns._tokens import WILDCARD, tokenise
+from log_pipeline.patterns._tokens import WILDCARD, collapse_lists, tokenise
 
 __all__ = [
     "PATTERN_COUNT_METRIC",
@@ -24,5 +24,6 @@ __all__ = [
     "PatternStats",
     "TemplateMiner",
     "TenantMiners",
+    "collapse_lists",
     "tokenise",
 ]

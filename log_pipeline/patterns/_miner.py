@@ -29,6 +29,16 @@ Tried and rejected because they lowered the leave-one-system-out mean: letting a
 under another first token (``Accepted password ...`` joined ``Failed password ...``; 0.969 -> 0.929) or
 under another second token when all else agrees (``Failed none`` joined ``Failed password``; 0.980 -> 0.971),
 and masking two-part dotted names (``java.vendor``) as values (0.979 -> 0.979, one system lower).
+Tried and rejected in issue 17's unseen-systems work (LOSO 0.980): refusing to generalise a pattern that has
+already absorbed K messages (a mature pattern's constants are confirmed; OpenSSH 0.996 -> 0.613 at K <= 30:
+user names stay one value for a while, then vary), and treating a position as variable in its whole bucket
+once it has held K distinct words (Brain-like column statistics; 0.980 -> 0.974/0.978/0.979 at K = 3/4/6).
+Masking every digit-free value after ``key=`` and file names with an extension (``chrome.exe``) were
+neutral on LOSO but contradict the existing template contract (``tty=ssh`` and ``user.dir`` stay text).
+
+A message whose token sequence was never seen before has its lists collapsed (:func:`._tokens.collapse_lists`)
+before matching; the exact-match cache is keyed by the sequence as tokenised, so a known sequence costs one
+dictionary lookup.
 
 A pattern's id is decided when the pattern is created and never changes afterwards (templates only get more
 general); it is a hash of the first template, so the same log lines yield the same ids across restarts.
@@ -43,7 +53,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from log_pipeline.patterns._tokens import WILDCARD, tokenise
+from log_pipeline.patterns._tokens import WILDCARD, collapse_lists, tokenise
 
 __all__ = ["MinerConfig", "TemplateMiner"]
 
@@ -140,7 +150,8 @@ class TemplateMiner:
             self._lru.move_to_end(p.id)
             return p.id, p.template
 
-    def _match_or_create(self, tokens: tuple[str, ...], spaces: tuple[str, ...]) -> _Pattern:
+    def _match_or_create(self, raw: tuple[str, ...], raw_spaces: tuple[str, ...]) -> _Pattern:
+        tokens, spaces = collapse_lists((raw, raw_spaces))
         bucket_key = self._bucket_key(tokens)
         bucket = self._buckets.get(bucket_key)
         if bucket is None:
@@ -168,11 +179,12 @@ class TemplateMiner:
         ):
             if best_sim < 1.0:
                 self._generalise(best, tokens)
-            if len(self._exact) >= self._cfg.exact_cache_size:
-                self._exact.clear()
-            self._exact[tokens] = best
-            return best
-        return self._create(tokens, spaces, bucket_key, bucket)
+        else:
+            best = self._create(tokens, spaces, bucket_key, bucket)
+        if len(self._exact) >= self._cfg.exact_cache_size:
+            self._exact.clear()
+        self._exact[raw] = best
+        return best
 
     def _bucket_key(self, tokens: tuple[str, ...]) -> tuple[int, str]:
         if len(tokens) < 2:
@@ -212,9 +224,6 @@ class TemplateMiner:
         p = _Pattern(pid, list(tokens), spaces, bucket_key)
         bucket.append(p)
         self._lru[pid] = p
-        if len(self._exact) >= self._cfg.exact_cache_size:
-            self._exact.clear()
-        self._exact[tokens] = p
         if self._on_new is not None:
             self._on_new(pid)
         return p

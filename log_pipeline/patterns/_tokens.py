@@ -25,7 +25,21 @@ is absorbed into the ``<*>`` (``1.2 KB``, ``403 B`` and ``<1 sec`` all read ``<*
 ``14 MB`` give the same tokens. Full words (``bytes``, ``seconds``, ``s``) are left alone: they are fixed by
 the template (``over <*> seconds``).
 
-A double-quoted value right after ``=`` (``tag="View Lock"``) is one value however many words it holds.
+A double-quoted value right after ``=`` (``tag="View Lock"``) is one value however many words it holds, and so
+is a single-quoted name opened after a space or ``( [ { = : ,`` (``service 'Update Agent'``); a ``'`` glued
+inside a word (``don't``) opens nothing, and a closing ``'`` must end its word.
+
+The *shape* of a value, its number of tokens, must not depend on which of its parts happen to hold a digit or
+on how many items it lists (each rule below was neutral or better on leave-one-system-out, and was chosen for
+its generality, not for a system):
+
+* a word glued to a value through ``: , ;`` is part of it (``10.0.0.1:http`` reads like ``10.0.0.2:8080``);
+* values separated by ``, `` are one value (``3, 7, 9`` reads like ``12``);
+* an empty value keeps its slot: ``key=`` followed by a space or the end, ``[]``, ``()``, ``{}`` read like
+  ``key=root``, ``[4711]``; an ``=`` after a space (``x = 5``) is not ``key=``;
+* a directly repeated unit of 2-4 tokens holding a value (``node-1 0x0e <ok> node-2 0x1e <ok>``) is one
+  list of any length: :func:`collapse_lists`, which the miner applies to token sequences it has not seen
+  before (the exact-match fast path stays a dictionary lookup).
 
 Consecutive masked pieces (``<*>:<*>`` from ``10.0.0.1:50010``, ``<*> <*>`` from a multi-word duration, a
 number and its unit) collapse into one ``<*>``, so variables that span several pieces do not change the
@@ -36,7 +50,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["WILDCARD", "Tokenised", "tokenise"]
+__all__ = ["WILDCARD", "Tokenised", "collapse_lists", "tokenise"]
 
 WILDCARD = "<*>"
 
@@ -53,6 +67,7 @@ _PORT = re.compile(r"\d{1,5}$")
 _ADDRESS = re.compile(r"[\w.+-]+@[\w.-]+$")  # user@host, pid@host
 # punctuation that may sit between two parts of one variable (ip:port, key=value lists are not collapsed)
 _JOINERS = frozenset(":,;")
+_SEPARATORS = frozenset("=:,;()[]{}\"'|")  # the single-character pieces
 # abbreviated units a formatter picks per value (absorbed after a masked number); full words are template text
 _UNITS = frozenset(
     {"b", "kb", "mb", "gb", "tb", "pb", "kib", "mib", "gib", "tib"}  # sizes
@@ -117,12 +132,31 @@ class _KindCache:
 _CACHE = _KindCache(65536)
 
 
-def _quoted_end(pieces: list[tuple[str, str]], start: int) -> int:
-    """Index of the closing ``"`` of a quoted value opening at ``start``, or -1."""
+def _quoted_end(pieces: list[tuple[str, str]], start: int, quote: str = '"') -> int:
+    """Index of the closing ``quote`` of a quoted value opening at ``start``, or -1. A closing ``'`` must
+    end its word (``'x'.`` yes, ``'it's`` no)."""
     stop = min(len(pieces), start + _MAX_QUOTED_PIECES)
     for j in range(start + 1, stop):
-        if pieces[j][1] == '"':
+        if pieces[j][1] == quote and (quote == '"' or _ends_word(pieces, j)):
             return j
+    return -1
+
+
+def _ends_word(pieces: list[tuple[str, str]], j: int) -> bool:
+    return j + 1 == len(pieces) or bool(pieces[j + 1][0]) or pieces[j + 1][1] in _SEPARATORS
+
+
+_QUOTES = frozenset("\"'")
+_QUOTE_OPENERS = frozenset("([{=:,")  # a ' right after one of these (or a space) opens a quoted name
+
+
+def _quoted_value(pieces: list[tuple[str, str]], i: int, last: str) -> int:
+    """End index of a quoted value opening at ``i`` (``key="a b"``, ``service 'a b'``), or -1."""
+    space, piece = pieces[i]
+    if piece == '"':
+        return _quoted_end(pieces, i) if last == "=" and not space else -1
+    if piece == "'" and (space or not last or last in _QUOTE_OPENERS):
+        return _quoted_end(pieces, i, "'")
     return -1
 
 
@@ -157,6 +191,26 @@ def _contextual(pieces: list[tuple[str, str]], kinds: list[int | None], i: int, 
     return _WORD
 
 
+def _value_continues(tokens: list[str], spaces: list[str]) -> bool:
+    """Whether a word glued to the previous piece is part of a value: after a value and a joiner with no
+    space (``<*>:eth0``, ``<*>,abc``): the shape of one value must not depend on which of its parts happen
+    to hold a digit."""
+    return not spaces[-1] and len(tokens) > 1 and tokens[-2] == WILDCARD
+
+
+_PAIRS = {"(": ")", "[": "]", "{": "}"}
+_SLOT_OPENERS = frozenset("=([{")
+
+
+def _empty_slot(pieces: list[tuple[str, str]], i: int) -> bool:
+    """Whether the ``=`` or bracket at ``i`` holds an empty value: ``key=`` glued to its key and followed by a
+    space or the end (``ruser= rhost=x``), or a directly closed bracket (``[]``, like ``[123]``)."""
+    space, piece = pieces[i]
+    if piece == "=":
+        return not space and (i + 1 == len(pieces) or bool(pieces[i + 1][0]))
+    return i + 1 < len(pieces) and pieces[i + 1] == ("", _PAIRS[piece])
+
+
 def tokenise(message: str) -> Tokenised:
     """Split ``message`` into masked tokens and the whitespace before each (see the module docstring)."""
     tokens: list[str] = []
@@ -174,14 +228,20 @@ def tokenise(message: str) -> Tokenised:
             continue
         kind = kinds[i]
         if kind == _WORD:
-            if piece == '"' and last == "=" and not space:
-                end = _quoted_end(pieces, i)
-                if end > 0:  # key="several words": one value
-                    tokens.extend(('"', WILDCARD, '"'))
-                    spaces.extend(("", "", ""))
-                    last = '"'
-                    skip_to = end
-                    continue
+            end = _quoted_value(pieces, i, last) if piece in _QUOTES else -1
+            if end > 0:  # key="several words", 'a name': one value
+                tokens.extend((piece, WILDCARD, piece))
+                spaces.extend((space, "", ""))
+                last = piece
+                skip_to = end
+                continue
+            if (
+                last in _JOINERS
+                and not space
+                and piece not in _SEPARATORS
+                and _value_continues(tokens, spaces)
+            ):
+                kind = _VALUE  # a word glued to a value (node-12:eth, 10.0.0.1:http): part of the value
         elif kind != _VALUE:
             kind = _contextual(pieces, kinds, i, last)
             if kind == _ABSORBED:
@@ -190,9 +250,21 @@ def tokenise(message: str) -> Tokenised:
             tokens.append(piece)
             spaces.append(space)
             last = piece
+            if piece in _SLOT_OPENERS and _empty_slot(pieces, i):
+                tokens.append(
+                    WILDCARD
+                )  # key= followed by a space, (), []: the value is empty, the slot is there
+                spaces.append("")
+                last = WILDCARD
         elif last == WILDCARD:
             continue  # <*><*> or <*> <*>: one variable
-        elif last in _JOINERS and not spaces[-1] and not space and len(tokens) > 1 and tokens[-2] == WILDCARD:
+        elif (
+            last in _JOINERS
+            and not spaces[-1]
+            and (not space or last == ",")
+            and len(tokens) > 1
+            and tokens[-2] == WILDCARD
+        ):
             tokens.pop()  # <*>:<*> (ip:port, a:b:c): one variable
             spaces.pop()
             last = WILDCARD
@@ -201,3 +273,55 @@ def tokenise(message: str) -> Tokenised:
             spaces.append(space)
             last = WILDCARD
     return tuple(tokens), tuple(spaces)
+
+
+def collapse_lists(tokenised: Tokenised) -> Tokenised:
+    """Collapse a directly repeated unit of 2.._MAX_UNIT tokens holding a value (``<*> <ok> <*> <ok>``,
+    ``<*> , <*> , <*>``) to its first repeat: a list of values is one list whatever its length. Applied by
+    the miner to token sequences it has not seen before (not in :func:`tokenise`, to keep the fast path)."""
+    tokens, spaces = tokenised
+    n_values = tokens.count(WILDCARD)
+    if n_values < 2 or not _has_repeat(tokens, n_values):
+        return tokenised
+    tok, sp = list(tokens), list(spaces)
+    _collapse_repeats(tok, sp)
+    return tuple(tok), tuple(sp)
+
+
+_MAX_UNIT = 4  # longest repeated unit collapsed (<*> <ok>, <*> ( <*> ))
+
+
+def _has_repeat(tokens: tuple[str, ...], n_values: int) -> bool:
+    """Whether some unit of 1.._MAX_UNIT tokens holding a value is directly repeated (a cheap exact test:
+    a repeat of size L puts a value at w and w + L, and then starts at most L - 1 tokens before w)."""
+    at = []
+    w = -1
+    for _ in range(n_values):
+        w = tokens.index(WILDCARD, w + 1)
+        at.append(w)
+    values = set(at)
+    for w in at:
+        for size in range(2, _MAX_UNIT + 1):  # size 1 (<*> <*>) never occurs: the tokeniser collapses it
+            if w + size in values:
+                for i in range(max(0, w - size + 1), w + 1):
+                    if tokens[i : i + size] == tokens[i + size : i + 2 * size]:
+                        return True
+    return False
+
+
+def _collapse_repeats(tokens: list[str], spaces: list[str]) -> None:
+    """In place: keep the first unit of each run of a repeated unit holding a value."""
+    i = 0
+    while i < len(tokens):
+        for size in range(2, _MAX_UNIT + 1):
+            unit = tokens[i : i + size]
+            if len(unit) < size or WILDCARD not in unit:
+                continue
+            j = i + size
+            while tokens[j : j + size] == unit:
+                j += size
+            if j > i + size:
+                del tokens[i + size : j]
+                del spaces[i + size : j]
+                break
+        i += 1

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import csv
 import importlib.util
 import sys
+from pathlib import Path
 from types import ModuleType
+
+import pytest
 
 from tests.conftest import FIXTURES
 
@@ -42,3 +46,37 @@ def test_the_held_out_system_never_chooses_its_own_setting() -> None:
     assert folds["C"] == ((0.5, 2), bad)  # chosen on A and B; C's own best (0.7, 2) is out of reach
     assert folds["A"] == ((0.5, 2), good)  # B and C tie: the first setting in grid order
     assert b.choose(grid, ["C"]) == (0.7, 2)
+
+
+def _write_system(root: Path, name: str, rows: list[tuple[str, str]]) -> None:
+    d = root / name
+    d.mkdir(parents=True)
+    with (d / f"{name}_2k.log_structured_corrected.csv").open("w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(["LineId", "Content", "EventId", "EventTemplate"])
+        for i, (content, event) in enumerate(rows, 1):
+            w.writerow([i, content, event, ""])
+
+
+def test_unseen_systems_are_scored_apart_with_the_setting_chosen_on_the_design_systems(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    b = _bench()
+    _write_system(tmp_path, "Design", [("open 1", "E1"), ("close 2", "E2")])
+    # three lines of one event and one of another: an exact grouping scores GA 1 (a wrong one could not)
+    unseen_rows = [
+        ("lease 10.0.0.1 renewed for 30 s", "E1"),
+        ("lease 10.0.0.2 renewed for 45 s", "E1"),
+        ("lease 10.0.0.3 renewed for 60 s", "E1"),
+        ("disk sda failed", "E2"),
+    ]
+    _write_system(tmp_path / "unseen", "Other", unseen_rows)
+    _write_system(tmp_path / "unseen", "Design", [("never scored", "E9")])  # a design system is skipped
+    unseen = b.load_unseen(tmp_path / "unseen", ["Design"])
+    assert list(unseen) == ["Other"]
+    b.report_unseen(unseen, (0.8, 2), None)
+    out = capsys.readouterr().out
+    assert "UNSEEN (never used for design): setting (0.8, 2)" in out
+    row = next(line for line in out.splitlines() if line.startswith("Other"))
+    assert [float(x) for x in row.split()[1:4]] == [1.0, 1.0, 1.0]  # GA, purity, recall of an exact grouping
+    assert row.split()[4] == "2/2"

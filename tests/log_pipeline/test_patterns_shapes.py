@@ -12,11 +12,12 @@ import time
 
 import pytest
 
-from log_pipeline.patterns import WILDCARD, MinerConfig, TemplateMiner, tokenise
+from log_pipeline.patterns import WILDCARD, MinerConfig, TemplateMiner, collapse_lists, tokenise
 
 
 def _tokens(message: str) -> tuple[str, ...]:
-    return tokenise(message)[0]
+    """The tokens the miner matches on: tokenised, lists collapsed (as for a sequence it has not seen)."""
+    return collapse_lists(tokenise(message))[0]
 
 
 @pytest.mark.parametrize(
@@ -44,6 +45,26 @@ def _tokens(message: str) -> tuple[str, ...]:
         ('acquire tag="View Lock", uid=10037', 'acquire tag="AudioMix", uid=1000'),
         # host:port stays one value
         ("connect to db-a.internal.example:5432 failed", "connect to 10.0.0.7:80 failed"),
+        # a digit-free part glued to a value is part of it: the value's shape must not depend on digits
+        ("listening on 10.0.0.1:http", "listening on 10.0.0.2:8080"),
+        ("bonded node-12:eth,node-13:ib", "bonded node-4:eth0"),
+        # a list of values is one list whatever its length
+        ("members 3, 7, 9 joined", "members 12, 4 joined"),
+        ("members 3, 7, 9 joined", "members 12 joined"),  # values separated by ', ': one value
+        # a single-quoted name is one value however many words it holds
+        ("started service 'Update Agent' on port 5", "started service 'sshd' on port 7"),
+        ("bean '' skipped", "bean 'a.b' skipped"),
+        # an empty value keeps its slot: empty brackets, key= followed by a space
+        ("pid [] exited", "pid [4711] exited"),
+        ("call run() failed", "call run(5, 6) failed"),
+        (
+            "auth failure; logname= uid=0 ruser= rhost=10.0.0.1",
+            "auth failure; logname= uid=0 ruser=1 rhost=h.a.b",
+        ),
+        (
+            "nodesets node-1 0x0e <ok> node-2 0x1e <ok>",
+            "nodesets node-7 0x0f <ok> node-8 0x2e <ok> node-9 0x3 <ok>",
+        ),
     ],
 )
 def test_same_event_same_tokens(first: str, second: str) -> None:
@@ -59,6 +80,8 @@ def test_same_event_same_tokens(first: str, second: str) -> None:
         ("took 1.5 s to flush 0x7ffe12 bytes", "took <*> s to flush <*> bytes"),
         ("May I retry", "May I retry"),  # a month name alone is a word
         ("status=M Fri Jul 01 08:16:53 PDT 2005", "status=M <*>"),
+        ("logname= uid=0 tty=ssh ruser= rhost=10.0.0.1", "logname=<*> uid=<*> tty=ssh ruser=<*> rhost=<*>"),
+        ("x = 5 and y =", "x = <*> and y ="),  # an '=' after a space is not key=
         (r"open C:\Windows\Logs\CBS.log", "open <*>"),
         ('name="two words" next', 'name="<*>" next'),
         ('say "hello there"', 'say "hello there"'),  # a quote not after '=' is text
@@ -70,6 +93,11 @@ def test_shape_templates(message: str, template: str) -> None:
 
 
 def test_different_events_stay_apart() -> None:
+    assert _tokens("don't retry") == ("don", "'", "t", "retry")  # an apostrophe opens nothing
+    assert _tokens("it's 'x' now") == ("it", "'", "s", "'", WILDCARD, "'", "now")
+    assert _tokens("slot 3 <x> 4 <x> joined") == _tokens("slot 3 <x> joined")  # a run of one unit or more
+    assert _tokens("slot 3 <x> 4 <y> joined") != _tokens("slot 3 <x> joined")  # not a run: different units
+    assert _tokens("read 3, wrote 4") != _tokens("read 3, 4")  # a word between: not a list
     assert _tokens("flushed in 250 ms") != _tokens("flushed in 250 bytes")
     assert _tokens("Loaded C:\\x\\y.dll") != _tokens("Unloaded C:\\x\\y.dll")
 
@@ -165,3 +193,14 @@ def test_hex_pairs_are_one_value() -> None:
     assert mac == _tokens("chip AA:BB:CC:DD:EE:FF ip=10.0.0.2") == ("chip", WILDCARD, "ip", "=", WILDCARD)
     assert _tokens("time 12:30") == ("time", WILDCARD)  # two pairs are a clock, still one value
     assert _tokens("Server environment:user.dir") == ("Server", "environment", ":", "user.dir")
+
+
+def test_lists_of_any_length_mine_to_one_pattern_with_the_first_lines_spacing() -> None:
+    miner = TemplateMiner()
+    pid, template = miner.mine("slots 3 <x> 7 <x> 9 <x> joined")
+    assert template == "slots <*> <x> joined"
+    assert miner.mine("slots 12  <x> 4 <x> joined") == (pid, template)  # its own spacing does not matter
+    assert miner.mine("slots 1 <x> 2 <x> 3 <x> 4 <x> 5 <x> joined")[0] == pid
+    assert miner.mine("members 3, 7, 9 joined")[1] == "members <*> joined"
+    tokens, spaces = collapse_lists(tokenise("a 1 <x> 2 <x> 3 <x> b"))
+    assert tokens == ("a", WILDCARD, "<x>", "b") and len(spaces) == len(tokens)
