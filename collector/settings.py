@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from collector.config import CollectorConfig, FileJob, PlatformJob, StaticJob
 from collector.relabel import CompiledRule, compile_rules
+from metrics_store.names import EscapingScheme
 
 __all__ = ["ScrapeSettings", "job_settings"]
 
@@ -25,6 +26,8 @@ class ScrapeSettings:
     honor_labels: bool
     honor_timestamps: bool
     metric_relabel: tuple[CompiledRule, ...]
+    utf8_names: bool = True  # quoted UTF-8 names accepted (metric_name_validation_scheme: utf8)
+    escaping: EscapingScheme | None = "allow-utf-8"  # asked of the target in Accept; None: 2.42's header
 
 
 def _pick(job_value: float | None, default: float) -> float:
@@ -45,4 +48,6 @@ def job_settings(cfg: CollectorConfig, job: StaticJob | FileJob | PlatformJob) -
         honor_labels=job.honor_labels,
         honor_timestamps=job.honor_timestamps,
         metric_relabel=compile_rules(job.metric_relabel_configs),
+        utf8_names=cfg.metric_name_validation_scheme == "utf8",
+        escaping=cfg.escaping(),
     )

@@ -132,6 +132,7 @@ class Paramedic:
                     server_url=self.url,
                     registry=registry,
                     query_limits=config.metrics_store.query,
+                    semantics=config.promql.to_semantics(),
                     platform_events=self.platform_events,
                     tenant_of=tenant_of(self.platform),
                 )
@@ -150,6 +151,7 @@ class Paramedic:
                     external_url=self.url,
                     registry=registry,
                     query_limits=config.metrics_store.query,
+                    semantics=config.promql.to_semantics(),
                 )
             except BaseException:
                 self.store.close()
@@ -180,7 +182,7 @@ class Paramedic:
         )
         self.sources: list[MetricSource] = [self.scraper, *offered]  # started in this order, stopped reversed
         self.capacity = CapacityService(
-            Engine.from_limits(self.store, self.config.metrics_store.query, registry=CollectorRegistry()),
+            self._engine(),
             settings=CapacitySettings(chunk_mib=self.config.dashboard.memory_chunk_mib),
             registry=self.registry,
         )
@@ -213,8 +215,17 @@ class Paramedic:
 
     def _slo_statuses(self, ctx: ReportContext) -> list[SloStatus]:
         """The report's SLO section: the SLOs its scope sees, over its window (tenant-scoped queries)."""
-        engine = Engine.from_limits(self.store, self.config.metrics_store.query, registry=CollectorRegistry())
+        engine = self._engine()
         return slo_status(engine, self._slos(), ctx.scope, ctx.start_s, ctx.end_s)
+
+    def _engine(self) -> Engine:
+        """A PromQL engine over the store with the configured limits and semantics, metrics unregistered."""
+        return Engine.from_limits(
+            self.store,
+            self.config.metrics_store.query,
+            registry=CollectorRegistry(),
+            semantics=self.config.promql.to_semantics(),
+        )
 
     @property
     def url(self) -> str:
@@ -277,7 +288,12 @@ class Paramedic:
         )
         install_guards(app, self.config.server, refusals=refusals)  # outermost: Host, then body size
         app.include_router(
-            query_router(self.store, limits=self.config.metrics_store.query, registry=self.registry)
+            query_router(
+                self.store,
+                limits=self.config.metrics_store.query,
+                registry=self.registry,
+                semantics=self.config.promql.to_semantics(),
+            )
         )
         app.include_router(targets_router(self.scraper))
         app.include_router(metadata_router(self.metadata, self.store))

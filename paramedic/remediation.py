@@ -30,6 +30,7 @@ from alerting.base import AlertSink, ApprovalLinks
 from metrics_store.base import MetricsStore
 from metrics_store.config import DEFAULT_QUERY_LIMITS, QueryLimits
 from metrics_store.promql import Engine
+from metrics_store.promql.semantics import PROMETHEUS_3, Semantics
 from metrics_store.promql.values import Matrix, Scalar, Vector
 from platforms.base import Remediable
 from remediation.api import actions_router
@@ -95,7 +96,7 @@ def load_policies(cfg: RemediationConfig, base_dir: Path) -> list[Policy]:
 class RemediationService:
     """Engine + audit trail + API for one config. ``notify`` receives escalations and approval requests."""
 
-    def __init__(
+    def __init__(  # noqa: PLR0913 - one config section and the stores it needs, keyword-only
         self,
         cfg: RemediationConfig,
         *,
@@ -106,6 +107,7 @@ class RemediationService:
         external_url: str,
         registry: CollectorRegistry,
         query_limits: QueryLimits = DEFAULT_QUERY_LIMITS,
+        semantics: Semantics = PROMETHEUS_3,
     ) -> None:
         if not isinstance(platform, Remediable):
             kind = type(platform).__name__ if platform is not None else "none"
@@ -117,7 +119,9 @@ class RemediationService:
         self.data_dir = _resolve(base_dir, cfg.data_dir)
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.audit = SqliteAuditLog(self.data_dir / "audit.sqlite")
-        queries = _StoreQueries(Engine.from_limits(store, query_limits, registry=CollectorRegistry()))
+        queries = _StoreQueries(
+            Engine.from_limits(store, query_limits, registry=CollectorRegistry(), semantics=semantics)
+        )
         self.signer = ApprovalSigner.from_data_dir(self.data_dir)
         policies = load_policies(cfg, base_dir)
         self.engine = RemediationEngine(

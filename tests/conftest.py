@@ -9,7 +9,8 @@ and a missing file inside it fails.
 
 The VictoriaMetrics cluster is handled the same way: tests marked ``vmcluster`` need the binaries
 ``scripts/build_vmcluster.sh`` builds from the Go module proxy; when they are missing those tests are
-deselected and the run ends with one loud line quoting the build's exact error.
+deselected and the run ends with one loud line quoting the build's exact error. Prometheus 3 likewise:
+tests marked ``prometheus3`` need the binary ``scripts/build_prometheus3.sh`` builds.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support import prometheus3
 from tests.support.vmcluster import missing_reason
 
 REPO = Path(__file__).resolve().parent.parent
@@ -29,6 +31,8 @@ FIXTURES = REPO / "tests" / "fixtures"
 _NOT_RUN: list[str] = []
 _VMCLUSTER_NOT_RUN: list[str] = []
 _VMCLUSTER_WHY: list[str] = []
+_PROM3_NOT_RUN: list[str] = []
+_PROM3_WHY: list[str] = []
 
 
 def reference_data_present() -> bool:
@@ -54,6 +58,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if why is not None:
             _VMCLUSTER_WHY[:] = [why]
             _deselect(config, items, "vmcluster", _VMCLUSTER_NOT_RUN)
+    if any(item.get_closest_marker("prometheus3") for item in items):
+        why = prometheus3.missing_reason()
+        if why is not None:
+            _PROM3_WHY[:] = [why]
+            _deselect(config, items, "prometheus3", _PROM3_NOT_RUN)
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
@@ -73,6 +82,14 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
             bold=True,
         )
         terminalreporter.write_line(_VMCLUSTER_WHY[0], red=True, bold=True)
+    if _PROM3_NOT_RUN:
+        terminalreporter.write_sep(
+            "!",
+            f"PROMETHEUS 3 NOT BUILT: {len(_PROM3_NOT_RUN)} checks against Prometheus 3 NOT RUN",
+            red=True,
+            bold=True,
+        )
+        terminalreporter.write_line(_PROM3_WHY[0], red=True, bold=True)
 
 
 @pytest.fixture(scope="session")

@@ -100,6 +100,6 @@ def histogram_quantile(ctx: EvalContext, args: list[EvalValue]) -> EvalValue:
 
 
 def native_only(ctx: EvalContext, args: list[EvalValue]) -> EvalValue:
-    """histogram_count/sum/fraction: defined on native histograms only, which this store does not hold;
-    on float samples Prometheus 2.42 returns an empty vector."""
+    """histogram_count/sum/fraction (and 3.x's histogram_avg/stddev/stdvar): defined on native histograms
+    only, which this store does not hold; on float samples Prometheus 2.42 and 3.x return an empty vector."""
     return VectorSteps([])

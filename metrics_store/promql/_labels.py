@@ -87,7 +87,7 @@ def _relabel(vec: VectorSteps, fn: Callable[[Labels], Labels]) -> VectorSteps:
 def label_replace(ctx: EvalContext, args: list[EvalValue]) -> EvalValue:
     dst, repl, src, regex = (_string(a) for a in args[1:5])
     try:
-        pattern = compile_anchored(regex, dot_nl=False)
+        pattern = compile_anchored(regex, dot_nl=ctx.semantics.regex_dot_nl)  # 2.42: ^(?:...)$
     except RegexError as exc:
         raise QueryExecutionError(f"invalid regular expression in label_replace(): {regex}") from exc
     if not _LABEL_NAME.fullmatch(dst):
