@@ -98,8 +98,8 @@ def _labels(
             return (), i + 1
         if i >= n or line[i] != ",":
             raise _OMError("expected , or } after the quoted metric name", i + 1)
-        i += 1
-    if i < n and line[i] == "}":
+        i += 1  # a label must follow: no trailing comma in OpenMetrics
+    elif i < n and line[i] == "}":
         return (), i + 1
     while True:
         if utf8 and i < n and line[i] == '"':
