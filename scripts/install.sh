@@ -37,4 +37,5 @@ fi
 if ! bash scripts/build_vmcluster.sh; then
     echo "install: WARNING: VictoriaMetrics cluster not built; its live tests will report why" >&2
 fi
+bash scripts/build_prometheus3.sh || echo "install: WARNING: Prometheus 3 not built; the differential tests report why" >&2
 echo "install: OK ($(.venv/bin/paramedic --version 2>/dev/null || echo paramedic installed))"
