@@ -238,7 +238,16 @@ class FastPath:
             return cols(_segment_reduce(np.minimum, vals, lo, hi))
         if func == "max_over_time":
             return cols(_segment_reduce(np.maximum, vals, lo, hi))
-        values, keep = _rate(p, lo, hi, counts, ts_ms=ts_ms, range_ms=range_ms, is_rate=func == "rate")
+        values, keep = _rate(
+            p,
+            lo,
+            hi,
+            counts,
+            ts_ms=ts_ms,
+            range_ms=range_ms,
+            is_rate=func == "rate",
+            zero_after_threshold=self._semantics.zero_after_threshold,
+        )
         return cols(values, keep)
 
     @staticmethod
@@ -291,9 +300,18 @@ def _groups_by(cols: Columns, by: tuple[str, ...], memo: GroupMemo) -> tuple[I64
 
 
 def _rate(
-    p: _Packed, lo: I64, hi: I64, counts: I64, *, ts_ms: int, range_ms: int, is_rate: bool
+    p: _Packed,
+    lo: I64,
+    hi: I64,
+    counts: I64,
+    *,
+    ts_ms: int,
+    range_ms: int,
+    is_rate: bool,
+    zero_after_threshold: bool,
 ) -> tuple[F64, I64]:
-    """Prometheus 2.42 ``extrapolatedRate`` for every window at once."""
+    """Prometheus ``extrapolatedRate`` for every window at once (3.x's order of the start's threshold and
+    zero clamp with ``zero_after_threshold``, else 2.42's; see ``metrics_store.promql.semantics``)."""
     ts, vals = p.ts, p.vals
     ok = counts >= 2
     first, last = lo, hi - 1
@@ -309,13 +327,15 @@ def _rate(
         to_end = (ts_ms - ts[last]).astype(np.float64) / 1000
         sampled = (ts[last] - ts[first]).astype(np.float64) / 1000
         avg = sampled / (counts - 1)
+        thr = avg * 1.1
+        if zero_after_threshold:
+            to_start = np.where(to_start < thr, to_start, avg / 2)
         zero = sampled * (first_v / result)
         use_zero = (result > 0) & (first_v >= 0) & (zero < to_start)
         to_start = np.where(use_zero, zero, to_start)
-        thr = avg * 1.1
-        interval = (
-            sampled + np.where(to_start < thr, to_start, avg / 2) + np.where(to_end < thr, to_end, avg / 2)
-        )
+        if not zero_after_threshold:
+            to_start = np.where(to_start < thr, to_start, avg / 2)
+        interval = sampled + to_start + np.where(to_end < thr, to_end, avg / 2)
         result = result * (interval / sampled)
         if is_rate:
             result = result / (float(range_ms // 1000) + float((range_ms % 1000) * 1_000_000) / 1e9)

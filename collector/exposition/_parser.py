@@ -50,8 +50,9 @@ class ExpositionParser:
         self._comments: dict[str, tuple[str, str, str | None, int]] = {}
         self._om_keys: dict[str, OMSeries] = {}
         if metrics_from is not None:
-            self._parses, self._samples = metrics_from._parses, metrics_from._samples
-            self._slow = metrics_from._slow
+            self._parses: Counter = metrics_from._parses
+            self._samples: Counter = metrics_from._samples
+            self._slow: Counter = metrics_from._slow
             return
         reg = registry
         self._parses = Counter(

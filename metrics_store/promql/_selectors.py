@@ -13,7 +13,7 @@ finds every step's sample(s) with ``numpy.searchsorted`` per series. Semantics o
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -116,7 +116,9 @@ def eval_matrix_selector(ctx: EvalContext, ms: Any) -> RangeSteps:
     range_ms = duration_ms(ms.range)
     ref = reference_times(ctx, vs.at, vs.offset)
     starts = ref - np.int64(range_ms)
-    side = "right" if ctx.semantics.left_open else "left"  # 3.x excludes a sample at the range start
+    side: Literal["left", "right"] = (
+        "right" if ctx.semantics.left_open else "left"
+    )  # 3.x excludes a sample at the range start
     data = _select(ctx, vs, int(starts.min()), int(ref.max()))
     out: list[RangeSeries] = []
     packed = _pack(data, int(starts.min()), int(ref.max()), drop_stale=True)

@@ -14,6 +14,9 @@ Prometheus 3 built from its Go module):
 * **holt_winters**: 2.42's name; 3.x renamed it ``double_exponential_smoothing`` and put it behind the
   ``promql-experimental-functions`` feature flag (here ``promql.experimental_functions``); 3.x does not
   know ``holt_winters`` at all;
+* **rate and increase** extrapolate a series that starts inside the window to half an average interval
+  before the start *then* clamp to the counter's zero point (2.42 clamped first); **atan2** drops the metric
+  name as every arithmetic operator does (2.42 kept it);
 * **native-histogram functions** (``histogram_count``, ``histogram_sum``, ``histogram_avg``,
   ``histogram_fraction``, ``histogram_stddev``, ``histogram_stdvar``) exist in 3.x only. Paramedic stores no
   native histograms, and Prometheus 3 ignores float samples in them, so over the classic histograms
@@ -47,6 +50,17 @@ class Semantics:
 
     @property
     def native_histogram_functions(self) -> bool:
+        return self.version == "3"
+
+    @property
+    def zero_after_threshold(self) -> bool:
+        """rate/increase: 3.x moves a far start to half an interval before clamping it to the counter's
+        zero point; 2.42 clamped first."""
+        return self.version == "3"
+
+    @property
+    def atan2_drops_name(self) -> bool:
+        """3.x drops the metric name from ``atan2`` results like any arithmetic operator; 2.42 kept it."""
         return self.version == "3"
 
 
