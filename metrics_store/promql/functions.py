@@ -64,7 +64,7 @@ FUNCTIONS: dict[str, FunctionImpl] = {
     # native-histogram functions: empty over float samples, the only kind stored (see ``semantics``)
     "histogram_avg": _histogram.native_only,  # 3.x
     "histogram_count": _histogram.native_only,
-    "histogram_fraction": _histogram.native_only,
+    "histogram_fraction": _histogram.histogram_fraction,  # 3.x: classic buckets too
     "histogram_stddev": _histogram.native_only,  # 3.x
     "histogram_stdvar": _histogram.native_only,  # 3.x
     "histogram_sum": _histogram.native_only,

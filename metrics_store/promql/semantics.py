@@ -17,10 +17,12 @@ Prometheus 3 built from its Go module):
 * **rate and increase** extrapolate a series that starts inside the window to half an average interval
   before the start *then* clamp to the counter's zero point (2.42 clamped first); **atan2** drops the metric
   name as every arithmetic operator does (2.42 kept it);
-* **native-histogram functions** (``histogram_count``, ``histogram_sum``, ``histogram_avg``,
-  ``histogram_fraction``, ``histogram_stddev``, ``histogram_stdvar``) exist in 3.x only. Paramedic stores no
-  native histograms, and Prometheus 3 ignores float samples in them, so over the classic histograms
-  Paramedic holds they answer what Prometheus 3 answers over the same data: an empty vector.
+* **native-histogram functions**: ``histogram_avg``, ``histogram_stddev`` and ``histogram_stdvar`` exist in
+  3.x only. Paramedic stores no native histograms, and Prometheus 3 ignores float samples in them (and in
+  ``histogram_count`` and ``histogram_sum``), so over the classic histograms Paramedic holds they answer what
+  Prometheus 3 answers over the same data: an empty vector. ``histogram_fraction`` is the one that classic
+  histograms answer too in 3.x (estimated from the ``le`` buckets, as ``histogram_quantile`` is); 2.42
+  answers it for native histograms only (empty).
 """
 
 from __future__ import annotations

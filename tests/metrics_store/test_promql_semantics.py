@@ -150,3 +150,18 @@ def test_native_histogram_functions_are_empty_over_floats_in_3(store: MemoryStor
     if function != "histogram_count":  # not in 2.42
         with pytest.raises(QueryParseError, match="unknown function"):
             _engine(store, PROMETHEUS_2).instant_query(f"{function}(x)", 60_000)
+
+
+def test_histogram_fraction_over_classic_buckets_in_3_only() -> None:
+    store = MemoryStore()
+    for le, count in (("0.1", 1.0), ("0.5", 3.0), ("+Inf", 4.0)):
+        ref = store.series_ref(labels_from({"__name__": "h_bucket", "le": le, "job": "a"}))
+        store.append([ref], [0], [count])
+    query = "histogram_fraction(0, 0.3, h_bucket)"
+    # 0.3 lies halfway into (0.1, 0.5]: 1 + (3 - 1) / 2 = 2 of 4 observations
+    got = _engine(store, PROMETHEUS_3).instant_query(query, 0)
+    assert isinstance(got, Vector) and [(s.labels, s.value) for s in got.samples] == [((("job", "a"),), 0.5)]
+    assert _values(
+        _engine(store, PROMETHEUS_3).instant_query("histogram_fraction(0.5, +Inf, h_bucket)", 0)
+    ) == [0.25]
+    assert _values(_engine(store, PROMETHEUS_2).instant_query(query, 0)) == []
