@@ -1,4 +1,5 @@
-"""The function tables: PromQL function name -> implementation (every function of Prometheus 2.42).
+"""The function tables: PromQL function name -> implementation (every function of Prometheus 2.42, and 3.x's
+native-histogram functions; see ``semantics``).
 
 An implementation in ``FUNCTIONS`` receives the evaluation context and its already-evaluated arguments
 (types checked by the parser) and returns a value for all steps. ``NODE_FUNCTIONS`` also receive the call's
