@@ -27,8 +27,9 @@ from collector.errors import (
     ScrapeTLSError,
 )
 from collector.http_client import ScrapeHTTP
+from metrics_store.names import EscapingScheme
 
-__all__ = ["ACCEPT_HEADER", "USER_AGENT", "fetch", "new_session", "scrape_headers"]
+__all__ = ["ACCEPT_HEADER", "USER_AGENT", "accept_header", "fetch", "new_session", "scrape_headers"]
 
 # Prometheus 2.42's scrape Accept header: OpenMetrics first, then the text format 0.0.4.
 ACCEPT_HEADER = (
@@ -38,10 +39,24 @@ ACCEPT_HEADER = (
 USER_AGENT = "Paramedic-Collector/0.1"
 
 
-def scrape_headers(timeout_s: float) -> dict[str, str]:
+def accept_header(escaping: EscapingScheme | None) -> str:
+    """The scrape Accept header: Prometheus 3's default protocols (OpenMetrics 1.0.0, 0.0.1, text 1.0.0,
+    0.0.4), the newer versions asking the target to write names as ``escaping`` says
+    (``scrape/scrape.go`` ``acceptHeader``); None: Prometheus 2.42's header (:data:`ACCEPT_HEADER`)."""
+    if escaping is None:
+        return ACCEPT_HEADER
+    return (
+        f"application/openmetrics-text;version=1.0.0;escaping={escaping};q=0.7,"
+        "application/openmetrics-text;version=0.0.1;q=0.6,"
+        f"text/plain;version=1.0.0;escaping={escaping};q=0.5,"
+        "text/plain;version=0.0.4;q=0.4,*/*;q=0.3"
+    )
+
+
+def scrape_headers(timeout_s: float, escaping: EscapingScheme | None = None) -> dict[str, str]:
     """The request headers of a scrape with this timeout (built once per loop and timeout, not per scrape)."""
     return {
-        "Accept": ACCEPT_HEADER,
+        "Accept": accept_header(escaping),
         "Accept-Encoding": "gzip",
         "X-Prometheus-Scrape-Timeout-Seconds": f"{timeout_s:g}",
     }

@@ -9,9 +9,10 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from collector.http_config import HTTPClientConfig
+from metrics_store.names import EscapingScheme
 from metrics_store.regex import RegexError, compile_anchored
 
 __all__ = [
@@ -200,6 +201,17 @@ class CollectorConfig(BaseModel):
     label_limit: int = Field(0, ge=0)
     label_name_length_limit: int = Field(0, ge=0)
     label_value_length_limit: int = Field(0, ge=0)
+    metric_name_validation_scheme: Literal["utf8", "legacy"] = Field(
+        "utf8",
+        description="Prometheus 3's option: utf8 accepts quoted UTF-8 metric and label names in scraped "
+        "bodies; legacy refuses a body with a name outside [a-zA-Z_:][a-zA-Z0-9_:]*.",
+    )
+    metric_name_escaping_scheme: EscapingScheme | None = Field(
+        None,
+        description="What a scrape asks the target to do with UTF-8 names (escaping= in Accept): "
+        "allow-utf-8, underscores, dots or values; default allow-utf-8 with utf8 validation, "
+        "else underscores.",
+    )
     jobs: list[JobConfig] = Field(default_factory=list)
     prometheus_config: str | None = Field(
         None,
@@ -208,6 +220,23 @@ class CollectorConfig(BaseModel):
         "scraped too, read unchanged; keys Paramedic does not support are named at load.",
     )
     push: PushConfig = Field(default_factory=PushConfig)
+
+    @field_validator("metric_name_escaping_scheme")
+    @classmethod
+    def _escaping_fits_validation(
+        cls, value: EscapingScheme | None, info: ValidationInfo
+    ) -> EscapingScheme | None:
+        if value == "allow-utf-8" and info.data.get("metric_name_validation_scheme") == "legacy":
+            raise ValueError(
+                "allow-utf-8 needs metric_name_validation_scheme: utf8 (fix: underscores, dots or values)"
+            )
+        return value
+
+    def escaping(self) -> EscapingScheme:
+        """The escaping scheme scrapes ask for (the configured one, else the validation scheme's default)."""
+        if self.metric_name_escaping_scheme is not None:
+            return self.metric_name_escaping_scheme
+        return "allow-utf-8" if self.metric_name_validation_scheme == "utf8" else "underscores"
 
     @field_validator("jobs")
     @classmethod

@@ -32,7 +32,7 @@ from collector._fetch import fetch, scrape_headers
 from collector._metrics import ScrapeMetrics
 from collector.cache import IngestResult, ScrapeCache
 from collector.errors import ScrapeError, ScrapeParseError
-from collector.exposition import FamilyMeta, ParseError, parse
+from collector.exposition import FamilyMeta, ParseError, default_parser
 from collector.settings import ScrapeSettings
 from collector.status import TargetStatus
 from collector.targets import Target
@@ -183,7 +183,7 @@ class ScrapeLoop:
         self, body: bytes, content_type: str | None, ts_ms: int, started: float
     ) -> IngestResult:
         try:
-            exposition = parse(body, content_type)
+            exposition = default_parser(utf8_names=self._settings.utf8_names).parse(body, content_type)
         except ParseError as exc:
             raise ScrapeParseError(f"invalid exposition: {exc}") from exc
         if self._on_families is not None:
@@ -204,7 +204,7 @@ class ScrapeLoop:
         result: IngestResult | None = None
         timeout_s = min(t.timeout_s, s.timeout_s)
         if self._headers[0] != timeout_s:
-            self._headers = (timeout_s, scrape_headers(timeout_s))
+            self._headers = (timeout_s, scrape_headers(timeout_s, s.escaping))
         try:
             body, ctype = await fetch(
                 self._client,

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from collector.config import CollectorConfig, FileJob, PlatformJob, StaticJob
 from collector.http_client import ScrapeHTTP
 from collector.relabel import CompiledRule, compile_rules
+from metrics_store.names import EscapingScheme
 
 __all__ = ["ScrapeSettings", "job_settings"]
 
@@ -29,6 +30,8 @@ class ScrapeSettings:
     http: ScrapeHTTP | None = (
         None  # TLS, credentials, proxy; None: plain defaults (shared per distinct config)
     )
+    utf8_names: bool = True  # quoted UTF-8 names accepted (metric_name_validation_scheme: utf8)
+    escaping: EscapingScheme | None = "allow-utf-8"  # asked of the target in Accept; None: 2.42's header
 
 
 def _pick(job_value: float | None, default: float) -> float:
@@ -52,4 +55,6 @@ def job_settings(
         honor_timestamps=job.honor_timestamps,
         metric_relabel=compile_rules(job.metric_relabel_configs),
         http=http,
+        utf8_names=cfg.metric_name_validation_scheme == "utf8",
+        escaping=cfg.escaping(),
     )

@@ -54,6 +54,7 @@ from metrics_store.api_common import (
 from metrics_store.base import Querier, StoreError
 from metrics_store.config import DEFAULT_QUERY_LIMITS, QueryLimits
 from metrics_store.model import METRIC_NAME, Labels, Matcher, MatchOp
+from metrics_store.names import unescape_name
 from metrics_store.promql import (
     Engine,
     QueryError,
@@ -65,6 +66,7 @@ from metrics_store.promql import (
     Vector,
     parse_selector,
 )
+from metrics_store.promql.semantics import PROMETHEUS_3, Semantics
 from metrics_store.scoped import scoped
 from metrics_store.tenant_limits import TenantLimits
 from platforms.tenancy import Scope, scope_of
@@ -146,7 +148,7 @@ def _translate(exc: QueryError) -> ApiError:
     return ApiError(exc.error_type, exc.http_status, str(exc))
 
 
-def _matchers(form: Form, required: bool, limit: int) -> list[list[Matcher]]:
+def _matchers(form: Form, required: bool, limit: int, semantics: Semantics) -> list[list[Matcher]]:
     """The selectors of ``match[]``, parsed and compiled (CPU-bound: run it off the event loop); more than
     ``limit`` of them are refused before any is parsed."""
     texts = form.getlist("match[]")
@@ -159,7 +161,7 @@ def _matchers(form: Form, required: bool, limit: int) -> list[list[Matcher]]:
     out = []
     for text in texts:
         try:
-            out.append(parse_selector(text))
+            out.append(parse_selector(text, semantics))
         except QueryError as exc:
             raise bad_param("match[]", str(exc)) from exc
     return out
@@ -187,13 +189,16 @@ class QueryHandlers:
         limits: QueryLimits = DEFAULT_QUERY_LIMITS,
         clock: Callable[[], float] = time.time,
         registry: CollectorRegistry = REGISTRY,
+        semantics: Semantics = PROMETHEUS_3,
     ) -> None:
         self.querier = querier
         self.limits = limits
         self.clock = clock
         # One pool for every query of this API: max_samples bounds one query, this bounds them all together.
         budget = SampleBudget(limits.max_inflight_samples)
-        self.engine = Engine.from_limits(querier, limits, registry=registry, budget=budget)
+        self.engine = Engine.from_limits(
+            querier, limits, registry=registry, budget=budget, semantics=semantics
+        )
         self.tenants = TenantLimits(limits, budget, registry=registry)
         # Evaluation and rendering run in threads of their own, at most max_concurrency at once: a burst of
         # slow queries waits here instead of taking every thread of Starlette's pool (where /-/healthy and
@@ -269,7 +274,7 @@ class QueryHandlers:
             )
 
     def _select(self, querier: Querier, form: Form, required: bool, start: int, end: int) -> list[Labels]:
-        selectors = _matchers(form, required, self.limits.max_match_selectors)
+        selectors = _matchers(form, required, self.limits.max_match_selectors, self.engine.semantics)
         return _series_union(querier, selectors, start, end)
 
     async def series(self, request: Request) -> Response:
@@ -289,7 +294,12 @@ class QueryHandlers:
 
     async def label_values(self, name: str, request: Request) -> Response:
         try:
-            if not _LABEL_NAME.match(name):
+            if self.engine.semantics.utf8_names:
+                # Prometheus 3: any UTF-8 name, a non-legacy one written U__-escaped in the path
+                name = unescape_name(name)
+                if not name:
+                    raise ApiError("bad_data", 400, f'invalid label name: "{name}"')
+            elif not _LABEL_NAME.match(name):
                 raise ApiError("bad_data", 400, f'invalid label name: "{name}"')
             found = await self._matching_series(request, required=False)
         except ApiError as exc:
@@ -304,11 +314,12 @@ def query_router(
     limits: QueryLimits = DEFAULT_QUERY_LIMITS,
     clock: Callable[[], float] = time.time,
     registry: CollectorRegistry = REGISTRY,
+    semantics: Semantics = PROMETHEUS_3,
 ) -> APIRouter:
     """Routes of Prometheus' query API with the engine limits ``limits`` (section ``metrics_store.query``;
-    the points-per-series limit of ``query_range`` is the engine's); ``clock`` gives "now" for an absent
-    ``time``."""
-    h = QueryHandlers(querier, limits=limits, clock=clock, registry=registry)
+    the points-per-series limit of ``query_range`` is the engine's) and the PromQL of ``semantics``
+    (section ``promql``); ``clock`` gives "now" for an absent ``time``."""
+    h = QueryHandlers(querier, limits=limits, clock=clock, registry=registry, semantics=semantics)
     router = APIRouter()
     router.add_api_route("/api/v1/query", h.query, methods=["GET", "POST"])
     router.add_api_route("/api/v1/query_range", h.query_range, methods=["GET", "POST"])

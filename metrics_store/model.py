@@ -89,18 +89,20 @@ class Matcher:
     """One label matcher. A missing label matches as the empty string (Prometheus semantics).
 
     Regex matchers use RE2 (:mod:`metrics_store.regex`), anchored as Prometheus 3 anchors them
-    (``^(?s:value)$``); the pattern is compiled when the matcher is built, so a pattern RE2 refuses raises
+    (``^(?s:value)$``), or as 2.42 did (``^(?:value)$``: ``.`` does not match a newline) with
+    ``dot_nl=False``; the pattern is compiled when the matcher is built, so a pattern RE2 refuses raises
     :class:`~metrics_store.regex.RegexError` (a ``ValueError``) there, never later while matching.
     """
 
     name: str
     op: MatchOp
     value: str
+    dot_nl: bool = True
     _regex: Regex | None = field(default=None, init=False, repr=False, compare=False, hash=False)
 
     def __post_init__(self) -> None:
         if self.op is _RE or self.op is _NRE:
-            object.__setattr__(self, "_regex", compile_anchored(self.value))
+            object.__setattr__(self, "_regex", compile_anchored(self.value, dot_nl=self.dot_nl))
 
     def matches(self, value: str) -> bool:
         rx = self._regex

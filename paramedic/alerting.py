@@ -66,6 +66,7 @@ from alerting.slo import Slo, SloFileError, load_slo_files, rules_yaml, slo_rout
 from metrics_store.base import Appender, MetricsStore
 from metrics_store.config import DEFAULT_QUERY_LIMITS, QueryLimits
 from metrics_store.promql import Engine
+from metrics_store.promql.semantics import PROMETHEUS_3, Semantics
 from metrics_store.redact import redacted_dump
 from paramedic._rules_api import rules_router
 
@@ -155,9 +156,11 @@ class AlertingService:
         tenant_of: Callable[[str], tuple[str, str] | None] | None = None,
         fence: NotifyFence | None = None,
         state: StateStore | None = None,
+        semantics: Semantics = PROMETHEUS_3,
     ) -> None:
         """``fence`` (several replicas): the cluster node; each notification is committed through it first."""
         self.base_dir = base_dir
+        self.semantics = semantics
         self.tenant_of = tenant_of
         self.store, self.clock, self.registry = store, clock, registry
         self.slos: list[Slo] = load_slos(rules, base_dir) if rules is not None else []
@@ -175,12 +178,14 @@ class AlertingService:
         # there as ``paramedic_rules_promql_*`` (rule queries, and email-chart queries without the window).
         engine_registry = CollectorRegistry()
         self.query_limits = query_limits
-        self.engine = Engine.from_limits(cycle_cache or store, query_limits, registry=engine_registry)
+        self.engine = Engine.from_limits(
+            cycle_cache or store, query_limits, registry=engine_registry, semantics=semantics
+        )
         registry.register(_Renamed(engine_registry, "paramedic_promql_", "paramedic_rules_promql_"))
         charts = self.engine
         if cycle_cache is not None:  # the cycle cache is the rule task's alone: charts get their own engine
             charts_registry = CollectorRegistry()
-            charts = Engine.from_limits(store, query_limits, registry=charts_registry)
+            charts = Engine.from_limits(store, query_limits, registry=charts_registry, semantics=semantics)
             registry.register(_Renamed(charts_registry, "paramedic_promql_", "paramedic_explain_promql_"))
         self.dispatcher: Dispatcher | None = None
         self.rules: RuleManager | None = None
@@ -231,6 +236,7 @@ class AlertingService:
                     external_url=rules.external_url or server_url,
                     detectors={"default": default_detector},  # the same as `paramedic anomaly score`,
                     cycle_cache=cycle_cache,
+                    semantics=semantics,
                 ),
             )
 
@@ -245,7 +251,9 @@ class AlertingService:
         if self.rules is not None:
             out.append(rules_router(self.rules))
             # the configured limits (metrics_store.query) bound an SLO read as they bound /api/v1/query
-            slo_engine = Engine.from_limits(self.store, self.query_limits, registry=CollectorRegistry())
+            slo_engine = Engine.from_limits(
+                self.store, self.query_limits, registry=CollectorRegistry(), semantics=self.semantics
+            )
             out.append(slo_router(lambda: self.slos, slo_engine, self.clock, self.registry))
         if self.dispatcher is not None:
             out.append(am_router(self.dispatcher, config_text=self._config_text(), tenant_of=self.tenant_of))

@@ -154,6 +154,7 @@ class Paramedic:
                     server_url=self.url,
                     registry=registry,
                     query_limits=config.metrics_store.query,
+                    semantics=config.promql.to_semantics(),
                     platform_events=self.platform_events,
                     tenant_of=tenant_of(self.platform),
                     fence=self.cluster.node if self.cluster is not None else None,
@@ -175,6 +176,7 @@ class Paramedic:
                     registry=registry,
                     query_limits=config.metrics_store.query,
                     audit=FencedAuditLog(self.cluster.node) if self.cluster is not None else None,
+                    semantics=config.promql.to_semantics(),
                 )
             except BaseException:
                 self.store.close()
@@ -209,7 +211,7 @@ class Paramedic:
         # started in this order, stopped reversed
         self.sources: list[MetricSource] = [self.scraper, self.push, *offered]
         self.capacity = CapacityService(
-            Engine.from_limits(self.store, self.config.metrics_store.query, registry=CollectorRegistry()),
+            self._engine(),
             settings=CapacitySettings(chunk_mib=self.config.dashboard.memory_chunk_mib),
             registry=self.registry,
         )
@@ -243,8 +245,17 @@ class Paramedic:
 
     def _slo_statuses(self, ctx: ReportContext) -> list[SloStatus]:
         """The report's SLO section: the SLOs its scope sees, over its window (tenant-scoped queries)."""
-        engine = Engine.from_limits(self.store, self.config.metrics_store.query, registry=CollectorRegistry())
+        engine = self._engine()
         return slo_status(engine, self._slos(), ctx.scope, ctx.start_s, ctx.end_s)
+
+    def _engine(self) -> Engine:
+        """A PromQL engine over the store with the configured limits and semantics, metrics unregistered."""
+        return Engine.from_limits(
+            self.store,
+            self.config.metrics_store.query,
+            registry=CollectorRegistry(),
+            semantics=self.config.promql.to_semantics(),
+        )
 
     @property
     def url(self) -> str:
@@ -317,7 +328,12 @@ class Paramedic:
         )
         install_guards(app, self.config.server, refusals=refusals)  # outermost: Host, then body size
         app.include_router(
-            query_router(self.store, limits=self.config.metrics_store.query, registry=self.registry)
+            query_router(
+                self.store,
+                limits=self.config.metrics_store.query,
+                registry=self.registry,
+                semantics=self.config.promql.to_semantics(),
+            )
         )
         app.include_router(targets_router(self.scraper))
         app.include_router(  # /api/v1/write, /api/v1/otlp/v1/{metrics,logs}

@@ -35,6 +35,7 @@ from dashboard.config import DashboardConfig
 from dashboard.reports.config import ReportsConfig
 from log_pipeline.config import LogsConfig
 from metrics_store.config import EmbeddedStoreConfig, StoreConfig
+from metrics_store.promql.config import PromqlConfig
 from metrics_store.yaml_errors import (
     FIXES,
     YamlProblem,
@@ -268,6 +269,10 @@ class ParamedicConfig(BaseModel):
     server: ServerConfig = Field(default_factory=ServerConfig)
     collector: CollectorConfig = Field(default_factory=CollectorConfig)
     metrics_store: StoreConfig = Field(default_factory=EmbeddedStoreConfig)
+    promql: PromqlConfig = Field(
+        default_factory=PromqlConfig,
+        description='Which Prometheus\' PromQL every query speaks: semantics "3" (default) or "2" (2.42).',
+    )
     platform: PlatformConfig | None = None
     logs: LogsConfig | None = Field(
         None, description="Log listeners, spool, pipeline and search store; absent = no log ingest."

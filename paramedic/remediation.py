@@ -30,6 +30,7 @@ from alerting.base import AlertSink, ApprovalLinks
 from metrics_store.base import MetricsStore
 from metrics_store.config import DEFAULT_QUERY_LIMITS, QueryLimits
 from metrics_store.promql import Engine
+from metrics_store.promql.semantics import PROMETHEUS_3, Semantics
 from metrics_store.promql.values import Matrix, Scalar, Vector
 from platforms.base import Remediable
 from remediation.api import actions_router
@@ -108,6 +109,7 @@ class RemediationService:
         registry: CollectorRegistry,
         query_limits: QueryLimits = DEFAULT_QUERY_LIMITS,
         audit: FencedAuditLog | None = None,
+        semantics: Semantics = PROMETHEUS_3,
     ) -> None:
         """``audit`` (several replicas): the shared fenced journal instead of the local SQLite trail."""
         if not isinstance(platform, Remediable):
@@ -122,7 +124,9 @@ class RemediationService:
         self.audit: SqliteAuditLog | FencedAuditLog = (
             audit if audit is not None else SqliteAuditLog(self.data_dir / "audit.sqlite")
         )
-        queries = _StoreQueries(Engine.from_limits(store, query_limits, registry=CollectorRegistry()))
+        queries = _StoreQueries(
+            Engine.from_limits(store, query_limits, registry=CollectorRegistry(), semantics=semantics)
+        )
         self.signer = ApprovalSigner.from_data_dir(self.data_dir)
         policies = load_policies(cfg, base_dir)
         self.engine = RemediationEngine(

@@ -41,4 +41,5 @@ fi
 bash scripts/build_otelcol.sh || echo "install: WARNING: OpenTelemetry Collector not built; its live test will report why" >&2
 # OpenSearch 2.19.6 jars from Maven Central + its launcher (scripts/build_opensearch.sh); failure reported by its tests.
 bash scripts/build_opensearch.sh || echo "install: WARNING: OpenSearch not built; its live tests will report why" >&2
+bash scripts/build_prometheus3.sh || echo "install: WARNING: Prometheus 3 not built; the differential tests report why" >&2
 echo "install: OK ($(.venv/bin/paramedic --version 2>/dev/null || echo paramedic installed))"

@@ -23,7 +23,7 @@ import pytest
 
 from log_pipeline.search.opensearch_cluster import missing_reason as opensearch_missing
 from tests.support.otelcol import missing_reason as otelcol_missing
-from tests.support.prometheus3_sender import missing_reason as prom3_push_missing
+from tests.support.prometheus3 import missing_reason as prom3_missing
 from tests.support.vmcluster import missing_reason as vmcluster_missing
 
 REPO = Path(__file__).resolve().parent.parent
@@ -49,7 +49,7 @@ class BuiltEngine:
 BUILT_ENGINES = [
     BuiltEngine("vmcluster", "VICTORIAMETRICS CLUSTER", "live cluster checks", vmcluster_missing),
     BuiltEngine("otelcol", "OPENTELEMETRY COLLECTOR", "live collector checks", otelcol_missing),
-    BuiltEngine("prometheus3_push", "PROMETHEUS 3", "remote-write 2.0 checks", prom3_push_missing),
+    BuiltEngine("prometheus3", "PROMETHEUS 3", "Prometheus 3 checks", prom3_missing),
     BuiltEngine("opensearch", "OPENSEARCH", "live OpenSearch checks", opensearch_missing),
 ]
 

@@ -22,6 +22,7 @@ import promql_parser
 from metrics_store.base import Querier
 from metrics_store.model import METRIC_NAME, Labels, Matcher, SeriesData, stale_mask
 from metrics_store.promql import Sample, Vector, parse, selector_matchers
+from metrics_store.promql.semantics import PROMETHEUS_3, Semantics
 
 __all__ = ["Columns", "FastPath"]
 
@@ -33,9 +34,9 @@ _AGGS = {"sum", "min", "max", "avg", "count"}
 Plan = tuple[str | None, tuple[str, ...], str | None, Any, int]  # agg, by, func, selector, range_ms
 
 
-def _plan(expr: str) -> Plan | None:
+def _plan(expr: str, semantics: Semantics) -> Plan | None:
     try:
-        node = parse(expr)
+        node = parse(expr, semantics)
     except Exception:
         return None
     agg: str | None = None
@@ -126,8 +127,13 @@ def _pack(data: list[SeriesData]) -> _Packed:
 
 
 class FastPath:
-    def __init__(self, querier: Querier, *, lookback_ms: int = 300_000) -> None:
+    def __init__(
+        self, querier: Querier, *, lookback_ms: int = 300_000, semantics: Semantics = PROMETHEUS_3
+    ) -> None:
         self._querier = querier
+        self._semantics = semantics
+        # 3.x: windows are left-open, (start, end]; 2.42: [start, end] (see metrics_store.promql.semantics)
+        self._start_side: Any = "right" if semantics.left_open else "left"
         self._lookback_ms = lookback_ms
         self._plans: dict[str, Plan | None] = {}
         self._packed: dict[tuple[tuple[Matcher, ...], int], _Packed] = {}
@@ -164,12 +170,13 @@ class FastPath:
 
     def __call__(self, expr: str, ts_ms: int) -> Columns | None:
         if expr not in self._plans:
-            self._plans[expr] = _plan(expr)
+            self._plans[expr] = _plan(expr, self._semantics)
         plan = self._plans[expr]
         if plan is None:
             return None
         agg, by, func, vs, range_ms = plan
-        p = self._data(selector_matchers(vs), ts_ms, range_ms if func else self._lookback_ms)
+        matchers = selector_matchers(vs, dot_nl=self._semantics.regex_dot_nl)
+        p = self._data(matchers, ts_ms, range_ms if func else self._lookback_ms)
         got = self._instant(p, ts_ms) if func is None else self._range(p, func, ts_ms, range_ms)
         if got is None:
             return None
@@ -179,7 +186,7 @@ class FastPath:
 
     def _window(self, p: _Packed, start_ms: int, end_ms: int) -> tuple[I64, I64]:
         n = np.arange(len(p.labels), dtype=np.int64) * _BIG
-        lo = np.searchsorted(p.key, n + (start_ms - p.base), "left")
+        lo = np.searchsorted(p.key, n + (start_ms - p.base), self._start_side)
         hi = np.searchsorted(p.key, n + (end_ms - p.base), "right")
         return lo, hi
 
@@ -231,7 +238,16 @@ class FastPath:
             return cols(_segment_reduce(np.minimum, vals, lo, hi))
         if func == "max_over_time":
             return cols(_segment_reduce(np.maximum, vals, lo, hi))
-        values, keep = _rate(p, lo, hi, counts, ts_ms=ts_ms, range_ms=range_ms, is_rate=func == "rate")
+        values, keep = _rate(
+            p,
+            lo,
+            hi,
+            counts,
+            ts_ms=ts_ms,
+            range_ms=range_ms,
+            is_rate=func == "rate",
+            zero_after_threshold=self._semantics.zero_after_threshold,
+        )
         return cols(values, keep)
 
     @staticmethod
@@ -284,9 +300,18 @@ def _groups_by(cols: Columns, by: tuple[str, ...], memo: GroupMemo) -> tuple[I64
 
 
 def _rate(
-    p: _Packed, lo: I64, hi: I64, counts: I64, *, ts_ms: int, range_ms: int, is_rate: bool
+    p: _Packed,
+    lo: I64,
+    hi: I64,
+    counts: I64,
+    *,
+    ts_ms: int,
+    range_ms: int,
+    is_rate: bool,
+    zero_after_threshold: bool,
 ) -> tuple[F64, I64]:
-    """Prometheus 2.42 ``extrapolatedRate`` for every window at once."""
+    """Prometheus ``extrapolatedRate`` for every window at once (3.x's order of the start's threshold and
+    zero clamp with ``zero_after_threshold``, else 2.42's; see ``metrics_store.promql.semantics``)."""
     ts, vals = p.ts, p.vals
     ok = counts >= 2
     first, last = lo, hi - 1
@@ -302,13 +327,15 @@ def _rate(
         to_end = (ts_ms - ts[last]).astype(np.float64) / 1000
         sampled = (ts[last] - ts[first]).astype(np.float64) / 1000
         avg = sampled / (counts - 1)
+        thr = avg * 1.1
+        if zero_after_threshold:
+            to_start = np.where(to_start < thr, to_start, avg / 2)
         zero = sampled * (first_v / result)
         use_zero = (result > 0) & (first_v >= 0) & (zero < to_start)
         to_start = np.where(use_zero, zero, to_start)
-        thr = avg * 1.1
-        interval = (
-            sampled + np.where(to_start < thr, to_start, avg / 2) + np.where(to_end < thr, to_end, avg / 2)
-        )
+        if not zero_after_threshold:
+            to_start = np.where(to_start < thr, to_start, avg / 2)
+        interval = sampled + to_start + np.where(to_end < thr, to_end, avg / 2)
         result = result * (interval / sampled)
         if is_rate:
             result = result / (float(range_ms // 1000) + float((range_ms % 1000) * 1_000_000) / 1e9)

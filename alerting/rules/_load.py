@@ -17,7 +17,8 @@ from alerting.rules._duration import parse_duration_ms
 from alerting.rules._kind_params import KIND_PARAMS
 from alerting.rules._template import Template
 from alerting.rules.errors import RuleFileError, TemplateError
-from metrics_store.promql import parse
+from metrics_store.promql import QueryParseError, parse
+from metrics_store.promql.semantics import PROMETHEUS_2, semantics_for
 
 __all__ = ["PACKS_DIR", "GroupSpec", "RuleSpec", "load_files", "parse_groups", "resolve_path"]
 
@@ -219,9 +220,24 @@ def _check_expr(expr: str, kind: str, where: str, problems: list[str]) -> None:
         problems.append(f"{where}: expr: a {kind} rule combines other rules and has no 'expr'")
     elif expr:
         try:
-            parse(expr)  # guarded: limits first, regex patterns compiled by RE2 (a refused one is a problem)
+            _parse_either(expr)  # guarded: limits first, regex patterns compiled by RE2 (refused: a problem)
         except Exception as exc:  # QueryError, or the parser's plain ValueError/RuntimeError
             problems.append(f"{where}: expr: could not parse expression: {exc}")
+
+
+_ANY_3 = semantics_for("3", experimental_functions=True)
+
+
+def _parse_either(expr: str) -> None:
+    """Rule files load under either PromQL (``promql.semantics`` is the engine's): an expression that only
+    one of Prometheus 3 (with its experimental functions) and 2.42 parses fails when evaluated, not here."""
+    try:
+        parse(expr, _ANY_3)
+    except QueryParseError as first:
+        try:
+            parse(expr, PROMETHEUS_2)
+        except QueryParseError:
+            raise first from None
 
 
 def _params(r: Mapping[str, Any], kind: str, where: str, problems: list[str]) -> BaseModel | None:

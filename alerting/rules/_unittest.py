@@ -45,6 +45,7 @@ from alerting.rules.errors import RuleError, RuleTestError
 from metrics_store.memory import MemoryStore
 from metrics_store.model import Labels, labels_from
 from metrics_store.promql import Engine, QueryError
+from metrics_store.promql.semantics import PROMETHEUS_2, Semantics
 
 __all__ = ["TestResult", "run_test_file"]
 
@@ -70,7 +71,14 @@ def _ms(v: Any, where: str) -> int:
         raise RuleTestError(f"{where}: {exc}") from None
 
 
-def run_test_file(path: Path, detectors: Mapping[str, Callable[[], Detector]] | None = None) -> TestResult:
+def run_test_file(
+    path: Path,
+    detectors: Mapping[str, Callable[[], Detector]] | None = None,
+    *,
+    semantics: Semantics = PROMETHEUS_2,
+) -> TestResult:
+    """Run one promtool unit-test file. PromQL as ``semantics`` has it: by default Prometheus 2.42's, as
+    ``promtool test rules`` 2.42 evaluates (the packs' test files are checked against that real promtool)."""
     try:
         doc = yaml.safe_load(path.read_text())
     except (OSError, yaml.YAMLError) as exc:
@@ -93,6 +101,7 @@ def run_test_file(path: Path, detectors: Mapping[str, Callable[[], Detector]] | 
                     eval_interval=interval,
                     order=doc.get("group_eval_order") or [],
                     detectors=detectors,
+                    semantics=semantics,
                 )
             )
     except RuleError as exc:
@@ -115,6 +124,7 @@ def _run_group(
     eval_interval: int,
     order: list[str],
     detectors: Mapping[str, Callable[[], Detector]] | None,
+    semantics: Semantics,
 ) -> list[str]:
     name = str(tg.get("name") or f"#{index}")
     where = f"test group {name}"
@@ -124,7 +134,7 @@ def _run_group(
     step = _ms(tg["interval"], f"{where}: interval") if tg.get("interval") else eval_interval
     store = _input_series(tg, where, step)
     registry = CollectorRegistry()
-    engine = Engine(store, registry=registry)
+    engine = Engine(store, registry=registry, semantics=semantics)
     metrics = RuleMetrics(registry)
     specs = load_files(files)
     if order:

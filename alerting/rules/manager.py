@@ -41,6 +41,7 @@ from alerting.rules._state import load_state, save_state
 from metrics_store.base import Appender
 from metrics_store.model import METRIC_NAME
 from metrics_store.promql import Matrix, QueryError, QueryValue
+from metrics_store.promql.semantics import PROMETHEUS_3, Semantics
 
 __all__ = ["InstantQuerier", "RuleManager", "RuleOptions"]
 
@@ -63,6 +64,7 @@ class RuleOptions:
     detectors: Mapping[str, Callable[[], Detector]] | None = None  # anomaly detectors by name
     cycle_cache: CycleCache | None = None  # one store read per selector and cycle; enables the fast path
     arrival_min_interval_s: float = 1.0  # evaluation on arrival at most this often (0: never)
+    semantics: Semantics = PROMETHEUS_3  # the engine's PromQL rules, for the fast path (promql.semantics)
 
 
 class RuleManager:
@@ -94,7 +96,7 @@ class RuleManager:
         self._external_labels = dict(opts.external_labels or {})
         self._external_url = opts.external_url
         self._detectors = dict(opts.detectors or {})
-        fast = FastPath(cycle_cache) if cycle_cache is not None else None
+        fast = FastPath(cycle_cache, semantics=opts.semantics) if cycle_cache is not None else None
         self._fast = fast
 
         def query(expr: str, ts: int) -> QueryValue | Columns:

@@ -74,25 +74,47 @@ class _Family:
         self.allowed = {self.name + s: s for s in _SUFFIXES[kind]}
 
 
-def _labels(line: str, i: int) -> tuple[tuple[tuple[str, str], ...], int]:
-    """Strict ``{name="value",...}`` starting at ``line[i] == "{"``; returns (labels, index after ``}``)."""
+def _quoted(line: str, i: int, what: str) -> tuple[str, int]:
+    try:
+        return read_quoted(line, i, what)
+    except ScanError as exc:
+        raise _OMError(exc.message, exc.column) from None
+
+
+def _labels(
+    line: str, i: int, utf8: bool = False, metric: list[str] | None = None
+) -> tuple[tuple[tuple[str, str], ...], int]:
+    """Strict ``{name="value",...}`` starting at ``line[i] == "{"``; returns (labels, index after ``}``).
+    With ``utf8``, label names may be quoted (``{"label.x"="v"}``); given ``metric`` (an empty list), the
+    set may start with the quoted metric name (``{"my.metric",a="v"}``), appended to it."""
     n = len(line)
     i += 1
     out: list[tuple[str, str]] = []
     seen: set[str] = set()
-    if i < n and line[i] == "}":
+    if metric is not None and i < n and line[i] == '"':
+        name, i = _quoted(line, i, "metric name")
+        metric.append(name)
+        if i < n and line[i] == "}":
+            return (), i + 1
+        if i >= n or line[i] != ",":
+            raise _OMError("expected , or } after the quoted metric name", i + 1)
+        i += 1  # a label must follow: no trailing comma in OpenMetrics
+    elif i < n and line[i] == "}":
         return (), i + 1
     while True:
-        m = LABEL_NAME_RE.match(line, i)
-        if m is None:
-            raise _OMError("invalid label name", i + 1)
-        name = m.group()
+        if utf8 and i < n and line[i] == '"':
+            name, i = _quoted(line, i, "label name")
+        else:
+            m = LABEL_NAME_RE.match(line, i)
+            if m is None:
+                raise _OMError("invalid label name", i + 1)
+            name = m.group()
+            i = m.end()
         if name in seen:
             raise _OMError(f"duplicate label name {name!r}", i + 1)
         if name == "__name__":
             raise _OMError('label name "__name__" is reserved', i + 1)
         seen.add(name)
-        i = m.end()
         if i + 1 >= n or line[i] != "=" or line[i + 1] != '"':
             raise _OMError('expected =" after label name', i + 1)
         try:
@@ -125,9 +147,10 @@ def _timestamp_ms(tok: str, column: int) -> int:
 class OMParse:
     """One parse of one OpenMetrics body; ``keys`` is the owning parser's validated-key cache."""
 
-    def __init__(self, keys: dict[str, OMSeries], max_keys: int) -> None:
+    def __init__(self, keys: dict[str, OMSeries], max_keys: int, utf8_names: bool = False) -> None:
         self.keys = keys
         self.max_keys = max_keys
+        self.utf8_names = utf8_names
         self.samples: list[Sample] = []
         self.families: dict[str, FamilyMeta] = {}
         self.slow_lines = 0
@@ -190,19 +213,31 @@ class OMParse:
             self.families[fam.name] = FamilyMeta(fam.name, fam.type, fam.help, fam.unit)
         self._fam = None
 
+    def _metadata_name(self, parts: list[str], line: str) -> tuple[str, str, str, str]:
+        """(keyword, family name, text after the name, the name as written) of a metadata line; with
+        ``utf8_names`` the name may be quoted (``# TYPE "my.metric" counter``)."""
+        keyword, name, rest = parts[1], parts[2], parts[3]
+        if self.utf8_names and name.startswith('"'):
+            start = len(keyword) + 3
+            name, end = _quoted(line, start, "metric name")
+            if line[end : end + 1] != " ":
+                raise _OMError("expected a space after the quoted metric name", end + 1)
+            return keyword, name, line[end + 1 :], line[start:end]
+        if METRIC_NAME_RE.fullmatch(name) is None:
+            raise _OMError(f"invalid metric name {name!r}", len(keyword) + 4)
+        return keyword, name, rest, name
+
     def _metadata(self, line: str) -> None:
         parts = line.split(" ", 3)
         if len(parts) < 4 or parts[0] != "#" or parts[1] not in ("HELP", "TYPE", "UNIT"):
             raise _OMError("expected '# HELP|TYPE|UNIT <name> <text>' (free comments are not allowed)")
-        keyword, name, rest = parts[1], parts[2], parts[3]
-        if METRIC_NAME_RE.fullmatch(name) is None:
-            raise _OMError(f"invalid metric name {name!r}", len(keyword) + 4)
+        keyword, name, rest, written = self._metadata_name(parts, line)
         fam = self._fam
         if fam is None or fam.name != name:
             fam = self._open(name)
         elif fam.has_samples:
             raise _OMError(f"metadata for {name!r} after its samples")
-        column = len(keyword) + len(name) + 5
+        column = len(keyword) + len(written) + 5
         if keyword == "HELP":
             if fam.help is not None:
                 raise _OMError(f"second HELP for {name!r}")
@@ -247,13 +282,20 @@ class OMParse:
     def _slow(self, line: str) -> None:
         self.slow_lines += 1
         n = len(line)
-        m = METRIC_NAME_RE.match(line)
-        if m is None:
-            raise _OMError("invalid metric name")
-        i = m.end()
         labels: tuple[tuple[str, str], ...] = ()
-        if i < n and line[i] == "{":
-            labels, i = _labels(line, i)
+        if self.utf8_names and line.startswith("{"):  # `{"my.metric",...}`: the name inside the braces
+            named: list[str] = []
+            labels, i = _labels(line, 0, True, named)
+            if not named:
+                raise _OMError("invalid metric name")
+            metric = named[0]
+        else:
+            m = METRIC_NAME_RE.match(line)
+            if m is None:
+                raise _OMError("invalid metric name")
+            metric, i = m.group(), m.end()
+            if i < n and line[i] == "{":
+                labels, i = _labels(line, i, self.utf8_names)
         key = line[:i]
         if i >= n or line[i] != " ":
             raise _OMError("expected a single space before the value", i + 1)
@@ -274,8 +316,8 @@ class OMParse:
             exemplar = True
         if len(self.keys) >= self.max_keys:
             self.keys.clear()
-        self.keys[key] = (m.group(), labels)
-        self._check(key, m.group(), labels, value, ts=ts, exemplar=exemplar, vcol=vstart + 1)
+        self.keys[key] = (metric, labels)
+        self._check(key, metric, labels, value, ts=ts, exemplar=exemplar, vcol=vstart + 1)
 
     @staticmethod
     def _exemplar(line: str, i: int) -> None:

@@ -26,7 +26,8 @@ class ExpositionParser:
     ``max_keys`` bounds each cache (emptied when full: each key then takes the slow path once more).
     ``pause_gc`` pauses the cyclic garbage collector during a parse (a parse allocates only acyclic
     objects, and collection passes triggered by its allocations cost ~30 % of the fast path).
-    ``utf8_names=True`` accepts quoted non-legacy names (text).
+    ``utf8_names=True`` accepts quoted non-legacy names (text and OpenMetrics). ``metrics_from``: count in
+    that parser's metrics instead of registering new ones (two parsers, one set of series).
 
     Metrics (``registry``): ``paramedic_exposition_parses_total{format,outcome}``,
     ``paramedic_exposition_samples_total{format}``, ``paramedic_exposition_slow_lines_total{format}``
@@ -40,6 +41,7 @@ class ExpositionParser:
         utf8_names: bool = False,
         pause_gc: bool = True,
         registry: CollectorRegistry | None = REGISTRY,
+        metrics_from: ExpositionParser | None = None,
     ) -> None:
         self.max_keys = max_keys
         self.utf8_names = utf8_names
@@ -47,6 +49,11 @@ class ExpositionParser:
         self._text_keys: dict[str, str] = {}
         self._comments: dict[str, tuple[str, str, str | None, int]] = {}
         self._om_keys: dict[str, OMSeries] = {}
+        if metrics_from is not None:
+            self._parses: Counter = metrics_from._parses
+            self._samples: Counter = metrics_from._samples
+            self._slow: Counter = metrics_from._slow
+            return
         reg = registry
         self._parses = Counter(
             "paramedic_exposition_parses_total",
@@ -95,7 +102,7 @@ class ExpositionParser:
 
     def _run(self, text: str, fmt: str, check_utf8: bool) -> tuple[Exposition, int]:
         if fmt == "openmetrics":
-            om = OMParse(self._om_keys, self.max_keys)
+            om = OMParse(self._om_keys, self.max_keys, self.utf8_names)
             return om.run(text), om.slow_lines
         tp = TextParse(self._text_keys, self._comments, self.max_keys, self.utf8_names, check_utf8)
         return tp.run(text), tp.slow_lines
@@ -109,7 +116,7 @@ class ExpositionParser:
         try:
             # Throw-away caches: keys seen in an invalid body must not be remembered.
             if fmt == "openmetrics":
-                OMParse({}, self.max_keys).run(text)
+                OMParse({}, self.max_keys, self.utf8_names).run(text)
             else:
                 TextParse({}, {}, self.max_keys, self.utf8_names, check_utf8=True).run(text)
         except ParseError as err:
@@ -122,18 +129,22 @@ class ExpositionParser:
         )
 
 
-_default: ExpositionParser | None = None
+_defaults: dict[bool, ExpositionParser] = {}
 _default_lock = threading.Lock()
 
 
-def default_parser() -> ExpositionParser:
-    """The process-wide parser behind :func:`parse` (created on first use, default registry)."""
-    global _default  # noqa: PLW0603 - lazily created singleton, no import-time side effects
-    if _default is None:
+def default_parser(*, utf8_names: bool = False) -> ExpositionParser:
+    """The process-wide parser behind :func:`parse` (created on first use, default registry), or with
+    ``utf8_names`` its twin that accepts quoted UTF-8 names (sharing the metrics: one set of series)."""
+    parser = _defaults.get(utf8_names)
+    if parser is None:
         with _default_lock:
-            if _default is None:
-                _default = ExpositionParser()
-    return _default
+            parser = _defaults.get(utf8_names)
+            if parser is None:
+                other = _defaults.get(not utf8_names)
+                parser = ExpositionParser(utf8_names=utf8_names, metrics_from=other)
+                _defaults[utf8_names] = parser
+    return parser
 
 
 def parse(data: bytes, content_type: str | None = None) -> Exposition:

@@ -1,7 +1,8 @@
 """PromQL evaluation over a :class:`~metrics_store.base.Querier`.
 
 Parsing is ``promql_parser``'s; evaluation evaluates every AST node once for all steps of a query (numpy,
-``searchsorted`` per series), with Prometheus 2.42 semantics. Functions live in an explicit table
+``searchsorted`` per series), with Prometheus 3's semantics or 2.42's (:mod:`metrics_store.promql.semantics`,
+``Engine(..., semantics=)``, config section ``promql``). Functions live in an explicit table
 (:data:`FUNCTIONS`); anything not implemented fails with :class:`UnsupportedError`, never a wrong answer.
 
 Every caller that parses PromQL text goes through :func:`parse` (or :func:`format_query`): the native parser

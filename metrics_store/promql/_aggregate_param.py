@@ -132,12 +132,14 @@ def _quantile(ctx: EvalContext, q: np.ndarray, groups: dict[Labels, list[StepSer
             if not vals:
                 continue
             present[step] = True
-            values[step] = _rank_quantile(float(q[step]), vals)
+            values[step] = _rank_quantile(float(q[step]), vals, exact_rank=ctx.semantics.version == "3")
         out.append(StepSeries(key, values, present))
     return VectorSteps(out)
 
 
-def _rank_quantile(q: float, vals: list[float]) -> float:
+def _rank_quantile(q: float, vals: list[float], *, exact_rank: bool = False) -> float:
+    """Prometheus' ``quantile``; ``exact_rank`` (3.x): a rank that falls on a value is that value (2.42
+    weighted it with its neighbour, turning ``x * 1 + Inf * 0`` into NaN)."""
     if q < 0:
         return -math.inf
     if q > 1:
@@ -150,6 +152,8 @@ def _rank_quantile(q: float, vals: list[float]) -> float:
     lower = max(0.0, math.floor(rank))
     upper = min(n - 1, lower + 1)
     weight = rank - math.floor(rank)
+    if exact_rank and weight == 0:
+        return vals[int(lower)]
     return vals[int(lower)] * (1 - weight) + vals[int(upper)] * weight
 
 

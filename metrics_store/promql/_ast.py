@@ -24,8 +24,9 @@ from typing import Any
 import promql_parser
 
 from metrics_store.model import METRIC_NAME, Matcher, MatchOp
-from metrics_store.promql._guard import check_query_text, regex_literal_spans
+from metrics_store.promql._guard import check_query_text, quoted_name_spans, regex_literal_spans
 from metrics_store.promql.errors import QueryParseError, UnsupportedError
+from metrics_store.promql.semantics import PROMETHEUS_3, Semantics
 from metrics_store.regex import RegexError
 
 __all__ = [
@@ -71,7 +72,8 @@ HOLT_WINTERS_AS_PARSED = "double_exponential_smoothing"
 
 def _rename_holt_winters(query: str) -> str:
     """promql_parser knows Prometheus 2.42's ``holt_winters`` only by its 3.x name
-    ``double_exponential_smoothing``: rename it outside string literals (and reject the 3.x name)."""
+    ``double_exponential_smoothing``: rename it outside string literals (and reject the 3.x name, unknown
+    to 2.42). Under 3.x semantics the text goes to the parser as written: it knows the 3.x name only."""
     parts: list[str] = []
     pos = 0
     for m in [*_STRINGS.finditer(query), None]:
@@ -126,15 +128,30 @@ def _native_parse(text: str) -> Any:
         raise QueryParseError(f"parse error: {exc}") from exc
 
 
-def parse(query: str) -> Any:
-    """Parse ``query``; syntax and type errors become :class:`QueryParseError` (cause chained). The text is
-    checked against the limits of ``_guard`` first (:class:`QueryTooLargeError`): the parser never sees a
-    text that could overflow its stack, nor a regex pattern (see the module doc); the patterns are compiled
-    with RE2 here, a refused one is a :class:`QueryParseError`."""
+def parse(query: str, semantics: Semantics = PROMETHEUS_3) -> Any:
+    """Parse ``query`` as the Prometheus of ``semantics`` parses it; syntax and type errors become
+    :class:`QueryParseError` (cause chained). The text is checked against the limits of ``_guard`` first
+    (:class:`QueryTooLargeError`): the parser never sees a text that could overflow its stack, nor a regex
+    pattern (see the module doc); the patterns are compiled with RE2 here, a refused one is a
+    :class:`QueryParseError`. Prometheus 2.42 semantics refuse the quoted UTF-8 name syntax and know
+    ``holt_winters``; 3.x semantics accept the former and know ``double_exponential_smoothing`` instead."""
     check_query_text(query)
-    node = _native_parse(_rename_holt_winters(query))
+    if semantics.utf8_names:
+        text = query
+    else:
+        spans = quoted_name_spans(query)
+        if spans:
+            start, end = spans[0]
+            raise QueryParseError(
+                f"parse error: unexpected string {query[start:end]} where a metric or label name is expected "
+                '(quoted UTF-8 names need Prometheus 3 semantics: promql.semantics: "3")'
+            )
+        text = _rename_holt_winters(query)
+    node = _native_parse(text)
     for vs in _vector_selectors(node):
         _check_selector(vs)
+    if semantics.version == "3" and not semantics.experimental_functions:
+        _check_experimental(node)
     return node
 
 
@@ -163,16 +180,15 @@ def unmask(printed: str) -> str:
     return _PRINTED_PLACEHOLDER.sub(quoted, printed)
 
 
-def _vector_selectors(node: Any) -> list[Any]:
-    """Every VectorSelector of ``node`` (those inside matrix selectors included); iterative."""
+def _nodes(node: Any) -> list[Any]:
+    """Every node of a parsed expression, ``node`` first; iterative (the tree may be deep)."""
     out: list[Any] = []
     stack = [node]
     while stack:
         current = stack.pop()
-        if isinstance(current, promql_parser.VectorSelector):
-            out.append(current)
-        elif isinstance(current, promql_parser.MatrixSelector):
-            out.append(current.vector_selector)
+        out.append(current)
+        if isinstance(current, promql_parser.MatrixSelector):
+            stack.append(current.vector_selector)
         elif isinstance(
             current, promql_parser.SubqueryExpr | promql_parser.ParenExpr | promql_parser.UnaryExpr
         ):
@@ -184,6 +200,41 @@ def _vector_selectors(node: Any) -> list[Any]:
         elif isinstance(current, promql_parser.Call):
             stack.extend(current.args)
     return out
+
+
+def _vector_selectors(node: Any) -> list[Any]:
+    """Every VectorSelector of ``node`` (those inside matrix selectors included)."""
+    return [n for n in _nodes(node) if isinstance(n, promql_parser.VectorSelector)]
+
+
+# Prometheus 3's functions and aggregations behind --enable-feature=promql-experimental-functions that
+# promql_parser knows.
+EXPERIMENTAL_FUNCTIONS = frozenset(
+    {"double_exponential_smoothing", "info", "mad_over_time", "sort_by_label", "sort_by_label_desc"}
+)
+EXPERIMENTAL_AGGREGATIONS = frozenset({"limitk", "limit_ratio"})
+
+
+def _check_experimental(node: Any) -> None:
+    """3.x semantics without experimental functions: refuse them at parse time, as Prometheus 3 does."""
+    for n in _nodes(node):
+        if isinstance(n, promql_parser.Call):
+            name = str(n.func.name)
+            if name in EXPERIMENTAL_FUNCTIONS:
+                raise QueryParseError(
+                    f'parse error: function "{name}" is not enabled '
+                    "(experimental: set promql.experimental_functions: true)"
+                )
+        elif isinstance(n, promql_parser.AggregateExpr) and op_name(n.op) in EXPERIMENTAL_AGGREGATIONS:
+            raise QueryParseError(
+                f"parse error: {op_name(n.op)}() is experimental and must be enabled with "
+                "promql.experimental_functions: true"
+            )
+
+
+def vector_selectors(node: Any) -> list[Any]:
+    """Every VectorSelector of a parsed expression (those inside matrix selectors included)."""
+    return _vector_selectors(node)
 
 
 def _check_selector(vs: Any) -> None:
@@ -198,11 +249,11 @@ def _check_selector(vs: Any) -> None:
         raise QueryParseError("parse error: vector selector must contain at least one non-empty matcher")
 
 
-def _matcher(name: str, op: MatchOp, value: str) -> Matcher:
+def _matcher(name: str, op: MatchOp, value: str, dot_nl: bool = True) -> Matcher:
     if op is MatchOp.RE or op is MatchOp.NRE:
         value = _regex_value(value)
     try:
-        return Matcher(name, op, value)
+        return Matcher(name, op, value, dot_nl)
     except RegexError as exc:  # RE2 refuses the pattern (bad syntax, a{1001}, too large)
         raise QueryParseError(f"parse error: {exc}") from exc
 
@@ -237,12 +288,13 @@ def at_spec(at: Any) -> AtSpec | None:
     return ("ms", (moment - _EPOCH) // _ONE_MS)
 
 
-def selector_matchers(vs: Any) -> list[Matcher]:
-    """All matchers of a VectorSelector, the metric name included as ``__name__="..."``."""
+def selector_matchers(vs: Any, *, dot_nl: bool = True) -> list[Matcher]:
+    """All matchers of a VectorSelector, the metric name included as ``__name__="..."``; regex ``.``
+    matches a newline unless ``dot_nl`` is False (Prometheus 2.42, see ``semantics``)."""
     if vs.matchers.or_matchers:
         raise UnsupportedError("'or' inside a label selector is not supported (not in Prometheus 2.42)")
     out = [Matcher(METRIC_NAME, MatchOp.EQ, vs.name)] if vs.name else []
-    out.extend(_matcher(m.name, _match_op(m.op), m.value) for m in vs.matchers.matchers)
+    out.extend(_matcher(m.name, _match_op(m.op), m.value, dot_nl) for m in vs.matchers.matchers)
     return out
 
 
@@ -251,9 +303,9 @@ def op_name(token: Any) -> str:
     return str(token).lower()
 
 
-def parse_selector(text: str) -> list[Matcher]:
+def parse_selector(text: str, semantics: Semantics = PROMETHEUS_3) -> list[Matcher]:
     """Matchers of a series selector such as ``up{job="x"}`` (the ``match[]`` of the HTTP API)."""
-    node = parse(text)
+    node = parse(text, semantics)
     if not isinstance(node, promql_parser.VectorSelector):
         raise QueryParseError(f"parse error: {text!r} is not a series selector")
-    return selector_matchers(node)
+    return selector_matchers(node, dot_nl=semantics.regex_dot_nl)

@@ -45,8 +45,9 @@ COMPARISON: dict[str, Callable[[F64, F64], np.ndarray]] = {
     "<=": np.less_equal,
 }
 SET_OPS = frozenset({"and", "or", "unless"})
-# Prometheus 2.42 shouldDropMetricName: arithmetic drops the metric name, except atan2.
+# Prometheus 2.42 shouldDropMetricName: arithmetic drops the metric name, except atan2 (3.x: atan2 too).
 DROPS_NAME = frozenset({"+", "-", "*", "/", "%", "^"})
+DROPS_NAME_3 = DROPS_NAME | {"atan2"}
 
 
 def _fmt(labels: Labels) -> str:
@@ -60,13 +61,15 @@ def _scalar_scalar(op: str, lhs: F64, rhs: F64) -> ScalarSteps:
         return ScalarSteps(COMPARISON[op](lhs, rhs).astype(np.float64))
 
 
-def _vector_scalar(op: str, vec: VectorSteps, scalar: F64, swap: bool, return_bool: bool) -> VectorSteps:
+def _vector_scalar(
+    op: str, vec: VectorSteps, scalar: F64, swap: bool, return_bool: bool, drops: frozenset[str]
+) -> VectorSteps:
     out: list[StepSeries] = []
     with np.errstate(all="ignore"):
         for s in vec.series:
             lv, rv = (scalar, s.values) if swap else (s.values, scalar)
             if op in ARITHMETIC:
-                labels = drop_name(s.labels) if op in DROPS_NAME else s.labels
+                labels = drop_name(s.labels) if op in drops else s.labels
                 out.append(StepSeries(labels, ARITHMETIC[op](lv, rv), s.present))
                 continue
             keep = COMPARISON[op](lv, rv)
@@ -166,6 +169,7 @@ def _vector_match(
     card: str,
     include: tuple[str, ...],
     return_bool: bool,
+    drops: frozenset[str] = DROPS_NAME,
 ) -> VectorSteps:
     """One-to-one, many-to-one (``card="many-to-one"``) and one-to-many matching, Prometheus 2.42
     ``VectorBinop``: the "one" side must be unique per match group; results must be unique."""
@@ -191,7 +195,7 @@ def _vector_match(
     used: dict[Labels, np.ndarray] = {}
     produced: dict[tuple[Labels, Labels], np.ndarray] = {}
     out: list[StepSeries] = []
-    drop = op in DROPS_NAME
+    drop = op in drops
     with np.errstate(all="ignore"):
         for s in many_side.series:
             key = m.signature(s.labels)
@@ -239,10 +243,11 @@ def binary(ctx: EvalContext, node: Any, lhs: EvalValue, rhs: EvalValue) -> EvalV
         raise UnsupportedError(f"binary operator {op} is not supported yet")
     if isinstance(lhs, ScalarSteps) and isinstance(rhs, ScalarSteps):
         return _scalar_scalar(op, lhs.values, rhs.values)
+    drops = DROPS_NAME_3 if ctx.semantics.atan2_drops_name else DROPS_NAME
     if isinstance(lhs, VectorSteps) and isinstance(rhs, ScalarSteps):
-        return _vector_scalar(op, lhs, rhs.values, swap=False, return_bool=return_bool)
+        return _vector_scalar(op, lhs, rhs.values, swap=False, return_bool=return_bool, drops=drops)
     if isinstance(lhs, ScalarSteps) and isinstance(rhs, VectorSteps):
-        return _vector_scalar(op, rhs, lhs.values, swap=True, return_bool=return_bool)
+        return _vector_scalar(op, rhs, lhs.values, swap=True, return_bool=return_bool, drops=drops)
     if isinstance(lhs, VectorSteps) and isinstance(rhs, VectorSteps):
         m = _Matching(modifier)
         if op in SET_OPS:
@@ -253,5 +258,7 @@ def binary(ctx: EvalContext, node: Any, lhs: EvalValue, rhs: EvalValue) -> EvalV
         elif modifier is not None and modifier.card == promql_parser.VectorMatchCardinality.OneToMany:
             card = "one-to-many"
         include = tuple(modifier.group_labels or ()) if modifier is not None and card != "one-to-one" else ()
-        return _vector_match(op, lhs, rhs, m, card=card, include=include, return_bool=return_bool)
+        return _vector_match(
+            op, lhs, rhs, m, card=card, include=include, return_bool=return_bool, drops=drops
+        )
     raise QueryExecutionError(f"binary operator {op} is not defined between these operand types")

@@ -11,6 +11,7 @@ from metrics_store.base import Querier, StoreError
 from metrics_store.model import Matcher, SeriesData
 from metrics_store.promql._steps import I64
 from metrics_store.promql.errors import QueryStorageError, QueryTimeoutError, TooManySamplesError
+from metrics_store.promql.semantics import PROMETHEUS_3, Semantics
 
 __all__ = ["EvalContext", "slice_series"]
 
@@ -28,6 +29,7 @@ class EvalContext:
     # Called with the number of samples of each fresh store read (held until the query ends): the
     # in-flight budget of ``_budget``; it may wait, or raise QueryBusyError / TooManySamplesError.
     reserve: Callable[[int], None] | None = None
+    semantics: Semantics = PROMETHEUS_3  # which Prometheus' rules (range boundaries, regex `.`)
     samples_loaded: int = 0
     prefetched: int = 0  # samples held by prefetched reads (see ``prefetch``)
     # Selects already made by this query: (matchers, start, end, series). A later select whose matchers

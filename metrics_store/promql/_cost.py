@@ -26,8 +26,11 @@ __all__ = ["Grid", "check_step_budget", "subquery_grid"]
 Grid = tuple[int, int, int]
 
 
-def subquery_grid(node: Any, outer: Grid, query_start_ms: int, query_end_ms: int) -> Grid:
-    """The inner grid of subquery ``node`` evaluated on ``outer`` (as ``eval_subquery`` builds it)."""
+def subquery_grid(
+    node: Any, outer: Grid, query_start_ms: int, query_end_ms: int, *, left_open: bool = True
+) -> Grid:
+    """The inner grid of subquery ``node`` evaluated on ``outer`` (as ``eval_subquery`` builds it; 3.x's
+    ``left_open`` subqueries start after a window start that falls on a step)."""
     spec = at_spec(node.at)
     if spec is None:
         lo, hi = outer[0], outer[1]
@@ -39,13 +42,21 @@ def subquery_grid(node: Any, outer: Grid, query_start_ms: int, query_end_ms: int
     step = duration_ms(node.step) or DEFAULT_STEP_MS
     first = lo - duration_ms(node.range)
     start = step * (first // step)
-    if start < first:
+    if start < first or (left_open and start == first):
         start += step
     count = max(0, (hi - start) // step + 1)
     return start, start + (count - 1) * step, count
 
 
-def check_step_budget(node: Any, grid: Grid, query_start_ms: int, query_end_ms: int, max_samples: int) -> int:
+def check_step_budget(
+    node: Any,
+    grid: Grid,
+    query_start_ms: int,
+    query_end_ms: int,
+    max_samples: int,
+    *,
+    left_open: bool = True,
+) -> int:
     """Total steps over all nodes of ``node`` evaluated on ``grid``; raises :class:`TooManySamplesError` as
     soon as the running total exceeds ``max_samples``. Iterative (no recursion over deep trees). Exact for
     what the evaluator evaluates node by node; an upper bound where it reads an argument itself
@@ -58,7 +69,8 @@ def check_step_budget(node: Any, grid: Grid, query_start_ms: int, query_end_ms: 
         if total > max_samples:
             raise TooManySamplesError
         if isinstance(current, promql_parser.SubqueryExpr):
-            stack.append((current.expr, subquery_grid(current, g, query_start_ms, query_end_ms)))
+            inner = subquery_grid(current, g, query_start_ms, query_end_ms, left_open=left_open)
+            stack.append((current.expr, inner))
         elif isinstance(current, promql_parser.ParenExpr | promql_parser.UnaryExpr):
             stack.append((current.expr, g))
         elif isinstance(current, promql_parser.BinaryExpr):

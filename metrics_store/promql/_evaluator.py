@@ -68,7 +68,7 @@ def _dispatch(ctx: EvalContext, node: Any) -> EvalValue:
 
 def _call(ctx: EvalContext, node: Any) -> EvalValue:
     name = str(node.func.name)
-    if name in NOT_IN_PROMETHEUS_2_42:
+    if name in NOT_IN_PROMETHEUS_2_42 and ctx.semantics.version == "2":
         raise QueryParseError(f'parse error: unknown function with name "{name}"')
     syntactic = NODE_FUNCTIONS.get(name)
     if syntactic is not None:

@@ -34,6 +34,7 @@ __all__ = [
     "MAX_QUERY_BYTES",
     "MAX_REGEX_MATCHERS",
     "check_query_text",
+    "quoted_name_spans",
     "regex_literal_spans",
 ]
 
@@ -107,6 +108,33 @@ def regex_literal_spans(query: str) -> list[tuple[int, int]]:
                 spans.append((m.start(), m.end()))
         after_regex_op = kind == "op" and m.group() in _REGEX_OPS
         gap_start = m.end()
+    return spans
+
+
+_GROUPING = frozenset({"by", "without", "on", "ignoring", "group_left", "group_right"})
+
+
+def quoted_name_spans(query: str) -> list[tuple[int, int]]:
+    """``(start, end)`` of every string literal written where Prometheus 3's UTF-8 syntax puts a quoted
+    metric or label name: inside ``{...}`` anywhere but after a matcher operator (``{"my.metric",
+    "label.x"="v"}``), and in the label lists of ``by``, ``without``, ``on``, ``ignoring``,
+    ``group_left`` and ``group_right``. Prometheus 2.42 refuses all of them."""
+    spans: list[tuple[int, int]] = []
+    stack: list[str] = []
+    prev_kind, prev_text = "", ""
+    for m in _TOKENS.finditer(query):
+        kind, text = m.lastgroup or "", m.group()
+        if kind == "comment":
+            continue
+        if kind == "open":
+            grouping = text == "(" and prev_kind == "word" and prev_text.lower() in _GROUPING
+            stack.append("sel" if text == "{" else "grp" if grouping else "other")
+        elif kind == "close":
+            if stack:
+                stack.pop()
+        elif kind == "str" and stack and (stack[-1] == "grp" or (stack[-1] == "sel" and prev_kind != "op")):
+            spans.append((m.start(), m.end()))
+        prev_kind, prev_text = kind, text
     return spans
 
 

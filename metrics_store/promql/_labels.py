@@ -40,6 +40,13 @@ MAX_SERIES_LABEL_CHARS = 262_144
 _LABEL_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
 
 
+def _valid_name(ctx: EvalContext, name: str) -> bool:
+    """A label name label_replace/label_join may write or read: 3.x takes any non-empty UTF-8 name."""
+    if ctx.semantics.utf8_names:
+        return bool(name)
+    return _LABEL_NAME.fullmatch(name) is not None
+
+
 def _string(value: EvalValue) -> str:
     if not isinstance(value, StringValue):
         raise TypeError(f"expected a string, got {type(value).__name__}")
@@ -87,10 +94,10 @@ def _relabel(vec: VectorSteps, fn: Callable[[Labels], Labels]) -> VectorSteps:
 def label_replace(ctx: EvalContext, args: list[EvalValue]) -> EvalValue:
     dst, repl, src, regex = (_string(a) for a in args[1:5])
     try:
-        pattern = compile_anchored(regex, dot_nl=False)
+        pattern = compile_anchored(regex, dot_nl=ctx.semantics.regex_dot_nl)  # 2.42: ^(?:...)$
     except RegexError as exc:
         raise QueryExecutionError(f"invalid regular expression in label_replace(): {regex}") from exc
-    if not _LABEL_NAME.fullmatch(dst):
+    if not _valid_name(ctx, dst):
         raise QueryExecutionError(f"invalid destination label name in label_replace(): {dst}")
 
     def relabel(labels: Labels) -> Labels:
@@ -114,9 +121,9 @@ def label_join(ctx: EvalContext, args: list[EvalValue]) -> EvalValue:
     dst, sep = _string(args[1]), _string(args[2])
     sources = [_string(a) for a in args[3:]]
     for src in sources:
-        if not _LABEL_NAME.fullmatch(src):
+        if not _valid_name(ctx, src):
             raise QueryExecutionError(f"invalid source label name in label_join(): {src}")
-    if not _LABEL_NAME.fullmatch(dst):
+    if not _valid_name(ctx, dst):
         raise QueryExecutionError(f"invalid destination label name in label_join(): {dst}")
 
     def relabel(labels: Labels) -> Labels:

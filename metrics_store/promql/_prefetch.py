@@ -46,12 +46,20 @@ def prefetch(ctx: EvalContext, node: Any) -> None:
 def _collect(ctx: EvalContext, node: Any, out: list[_Read]) -> None:
     if isinstance(node, promql_parser.VectorSelector):
         ref = reference_times(ctx, node.at, node.offset)
-        out.append((frozenset(selector_matchers(node)), int(ref.min()) - ctx.lookback_ms, int(ref.max())))
+        out.append(
+            (
+                frozenset(selector_matchers(node, dot_nl=ctx.semantics.regex_dot_nl)),
+                int(ref.min()) - ctx.lookback_ms,
+                int(ref.max()),
+            )
+        )
     elif isinstance(node, promql_parser.MatrixSelector):
         vs = node.vector_selector
         ref = reference_times(ctx, vs.at, vs.offset)
         start = int(ref.min()) - duration_ms(node.range)
-        out.append((frozenset(selector_matchers(vs)), start, int(ref.max())))
+        out.append(
+            (frozenset(selector_matchers(vs, dot_nl=ctx.semantics.regex_dot_nl)), start, int(ref.max()))
+        )
     elif isinstance(node, promql_parser.SubqueryExpr):
         return
     elif isinstance(node, promql_parser.Call):

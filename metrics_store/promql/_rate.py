@@ -42,7 +42,11 @@ def _counter_corrections(vals: F64, first: np.ndarray, last: np.ndarray, base: F
     return out
 
 
-def _extrapolated(rs: RangeSeries, steps: RangeSteps, is_counter: bool, is_rate: bool) -> StepSeries | None:
+def _extrapolated(
+    rs: RangeSeries, steps: RangeSteps, is_counter: bool, is_rate: bool, zero_after_threshold: bool
+) -> StepSeries | None:
+    """Prometheus' extrapolation. ``zero_after_threshold`` (3.x): a start farther than 1.1 average intervals
+    is first moved to half an interval, then clamped to the counter's zero point; 2.42 clamps first."""
     ts, vals = rs.timestamps_ms, rs.values
     n = rs.hi - rs.lo
     ok = n >= 2
@@ -61,12 +65,16 @@ def _extrapolated(rs: RangeSeries, steps: RangeSteps, is_counter: bool, is_rate:
         to_end = (range_end - ts[last]).astype(np.float64) / 1000
         sampled = (ts[last] - ts[first]).astype(np.float64) / 1000
         average = sampled / np.where(ok, n - 1, 1).astype(np.float64)
+        threshold = average * 1.1
+        if zero_after_threshold:
+            to_start = np.where(to_start < threshold, to_start, average / 2)
         if is_counter:
             to_zero = sampled * (first_v / result)
             use_zero = (result > 0) & (first_v >= 0) & (to_zero < to_start)
             to_start = np.where(use_zero, to_zero, to_start)
-        threshold = average * 1.1
-        interval = sampled + np.where(to_start < threshold, to_start, average / 2)
+        if not zero_after_threshold:
+            to_start = np.where(to_start < threshold, to_start, average / 2)
+        interval = sampled + to_start
         interval = interval + np.where(to_end < threshold, to_end, average / 2)
         factor = interval / sampled
         if is_rate:
@@ -97,7 +105,7 @@ def _over_series(ctx: EvalContext, steps: RangeSteps, is_counter: bool, is_rate:
     if len(steps.series) < 2:
         out: list[StepSeries] = []
         for rs in steps.series:
-            s = _extrapolated(rs, steps, is_counter, is_rate)
+            s = _extrapolated(rs, steps, is_counter, is_rate, ctx.semantics.zero_after_threshold)
             if s is not None:
                 out.append(s)
         ctx.check_deadline()
@@ -105,7 +113,8 @@ def _over_series(ctx: EvalContext, steps: RangeSteps, is_counter: bool, is_rate:
     out = []
     per_chunk = max(1, _BATCH_ELEMENTS // max(1, len(steps.range_end_ms)))
     for i in range(0, len(steps.series), per_chunk):
-        out.extend(_batched(steps.series[i : i + per_chunk], steps, is_counter, is_rate))
+        batch = steps.series[i : i + per_chunk]
+        out.extend(_batched(batch, steps, is_counter, is_rate, ctx.semantics.zero_after_threshold))
         ctx.check_deadline()
     return VectorSteps(merge_same_labels(out))
 
@@ -115,7 +124,7 @@ _BATCH_ELEMENTS = 1 << 18
 
 
 def _batched(
-    series: list[RangeSeries], steps: RangeSteps, is_counter: bool, is_rate: bool
+    series: list[RangeSeries], steps: RangeSteps, is_counter: bool, is_rate: bool, zero_after_threshold: bool
 ) -> list[StepSeries]:
     """:func:`_extrapolated` for all series at once: their samples concatenated, windows as rows of a
     (series x steps) index matrix. Every element goes through the same float operations in the same order,
@@ -128,7 +137,9 @@ def _batched(
     hi = np.stack([rs.hi for rs in series]) + offsets
     rs_all = RangeSeries((), ts, vals, lo.ravel(), hi.ravel())
     flat = np.broadcast_to(steps.range_end_ms, lo.shape).ravel()
-    one = _extrapolated(rs_all, RangeSteps([], steps.range_ms, flat), is_counter, is_rate)
+    one = _extrapolated(
+        rs_all, RangeSteps([], steps.range_ms, flat), is_counter, is_rate, zero_after_threshold
+    )
     if one is None:
         return []
     values = one.values.reshape(lo.shape)

@@ -1,16 +1,19 @@
 """Vector and matrix selectors evaluated for all steps at once.
 
 Each selector fetches its data ONCE for the whole window ``[min(ref) - lookback|range, max(ref)]`` and then
-finds every step's sample(s) with ``numpy.searchsorted`` per series. Semantics of Prometheus 2.42:
+finds every step's sample(s) with ``numpy.searchsorted`` per series. Semantics of Prometheus 2.42 and 3.x
+(``ctx.semantics``, see :mod:`metrics_store.promql.semantics`):
 
 * instant selection at reference time ``ref = (@ or step) - offset``: the newest sample with
-  ``ref - lookback <= t <= ref``; if that sample is a staleness marker the series is absent at that step;
-* range selection: samples with ``ref - range <= t <= ref`` (both ends inclusive), staleness markers dropped.
+  ``ref - lookback <= t <= ref`` (2.42) or ``ref - lookback < t <= ref`` (3.x); if that sample is a
+  staleness marker the series is absent at that step;
+* range selection: samples with ``ref - range <= t <= ref`` (2.42: both ends inclusive) or
+  ``ref - range < t <= ref`` (3.x: left-open), staleness markers dropped.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -37,7 +40,7 @@ def reference_times(ctx: EvalContext, at: Any, offset: Any) -> I64:
 
 
 def _select(ctx: EvalContext, vs: Any, start_ms: int, end_ms: int) -> list[SeriesData]:
-    data = ctx.select(selector_matchers(vs), start_ms, end_ms)
+    data = ctx.select(selector_matchers(vs, dot_nl=ctx.semantics.regex_dot_nl), start_ms, end_ms)
     data.sort(key=lambda s: s.labels)  # Prometheus' storage order: by label set
     return data
 
@@ -45,7 +48,8 @@ def _select(ctx: EvalContext, vs: Any, start_ms: int, end_ms: int) -> list[Serie
 def eval_vector_selector(ctx: EvalContext, vs: Any, *, sample_times: bool = False) -> VectorSteps:
     """Per-step samples of ``vs``; with ``sample_times`` the values are the samples' timestamps in s."""
     ref = reference_times(ctx, vs.at, vs.offset)
-    lookback = ctx.lookback_ms
+    # 3.x's left-open lookback window is 2.42's closed one a millisecond shorter (integer timestamps)
+    lookback = ctx.lookback_ms - 1 if ctx.semantics.left_open else ctx.lookback_ms
     data = [sd for sd in _select(ctx, vs, int(ref.min()) - lookback, int(ref.max())) if len(sd.timestamps_ms)]
     packed = _pack(data, int(ref.min()), int(ref.max()))
     if packed is None:
@@ -112,6 +116,9 @@ def eval_matrix_selector(ctx: EvalContext, ms: Any) -> RangeSteps:
     range_ms = duration_ms(ms.range)
     ref = reference_times(ctx, vs.at, vs.offset)
     starts = ref - np.int64(range_ms)
+    side: Literal["left", "right"] = (
+        "right" if ctx.semantics.left_open else "left"
+    )  # 3.x excludes a sample at the range start
     data = _select(ctx, vs, int(starts.min()), int(ref.max()))
     out: list[RangeSeries] = []
     packed = _pack(data, int(starts.min()), int(ref.max()), drop_stale=True)
@@ -119,13 +126,13 @@ def eval_matrix_selector(ctx: EvalContext, ms: Any) -> RangeSteps:
         for sd in data:
             keep = ~stale_mask(sd.values)
             ts, vals = sd.timestamps_ms[keep], sd.values[keep]
-            lo = np.searchsorted(ts, starts, side="left")
+            lo = np.searchsorted(ts, starts, side=side)
             hi = np.searchsorted(ts, ref, side="right")
             if (hi > lo).any():
                 out.append(RangeSeries(sd.labels, ts, vals, lo, hi))
     else:
         ts, vals, offsets, key, base = packed
-        los = np.searchsorted(key, (base + starts).ravel(), side="left").reshape(base.shape[0], -1) - offsets
+        los = np.searchsorted(key, (base + starts).ravel(), side=side).reshape(base.shape[0], -1) - offsets
         his = np.searchsorted(key, (base + ref).ravel(), side="right").reshape(base.shape[0], -1) - offsets
         ends = np.append(offsets[1:, 0], len(ts))
         nonempty = (his > los).any(axis=1).tolist()

@@ -1,6 +1,7 @@
-"""Subqueries ``expr[range:step] offset d @ t`` (Prometheus 2.42): the inner expression is evaluated once, at
-every multiple of ``step`` (default: the 1 m evaluation interval) from the earliest window start to the
-latest reference time; each outer step then sees the inner points with ``ref - range <= t <= ref``."""
+"""Subqueries ``expr[range:step] offset d @ t``: the inner expression is evaluated once, at every multiple of
+``step`` (default: the 1 m evaluation interval) from the earliest window start to the latest reference time;
+each outer step then sees the inner points with ``ref - range <= t <= ref`` (Prometheus 2.42) or
+``ref - range < t <= ref`` (3.x, left-open: the first inner step is the first multiple after the start)."""
 
 from __future__ import annotations
 
@@ -28,8 +29,9 @@ def eval_subquery(
     step_ms = duration_ms(node.step) or DEFAULT_STEP_MS
     ref = reference_times(ctx, node.at, node.offset)
     first = int(ref.min()) - range_ms
+    left_open = ctx.semantics.left_open
     start = step_ms * (first // step_ms)
-    if start < first:
+    if start < first or (left_open and start == first):
         start += step_ms
     inner_steps = np.arange(start, int(ref.max()) + 1, step_ms, dtype=np.int64)
     if not len(inner_steps):  # no multiple of step inside any window (e.g. [1ms:7d]): nothing to evaluate
@@ -43,7 +45,7 @@ def eval_subquery(
     out = []
     for s in value.series:
         ts, vals = inner_steps[s.present], s.values[s.present]
-        lo = np.searchsorted(ts, starts, side="left")
+        lo = np.searchsorted(ts, starts, side="right" if left_open else "left")
         hi = np.searchsorted(ts, ref, side="right")
         if (hi > lo).any():
             out.append(RangeSeries(s.labels, ts, vals, lo, hi))

@@ -50,6 +50,7 @@ from metrics_store.promql.errors import (
     TooManyPointsError,
     TooManySamplesError,
 )
+from metrics_store.promql.semantics import PROMETHEUS_3, Semantics
 from metrics_store.promql.values import Matrix, QueryValue, Sample, Scalar, Series, String, Vector
 
 __all__ = ["Engine", "SampleBudget", "static_type"]
@@ -77,7 +78,7 @@ _D = DEFAULT_QUERY_LIMITS
 
 
 class Engine:
-    def __init__(
+    def __init__(  # noqa: PLR0913 - the limits of metrics_store.query and injected I/O, keyword-only
         self,
         querier: Querier,
         *,
@@ -88,8 +89,10 @@ class Engine:
         monotonic: Callable[[], float] = time.monotonic,
         registry: CollectorRegistry = REGISTRY,
         budget: SampleBudget | None = None,
+        semantics: Semantics = PROMETHEUS_3,
     ) -> None:
         self._querier = querier
+        self._semantics = semantics
         self._budget = budget
         self._lookback_ms = round(lookback_delta_s * 1000)
         self._timeout_s = timeout_s
@@ -97,6 +100,11 @@ class Engine:
         self._max_points = max_points_per_series
         self._monotonic = monotonic
         self._metrics = QueryEngineMetrics(registry)
+
+    @property
+    def semantics(self) -> Semantics:
+        """Which Prometheus' PromQL this engine answers like (``promql.semantics``)."""
+        return self._semantics
 
     @property
     def lookback_ms(self) -> int:
@@ -112,9 +120,11 @@ class Engine:
         monotonic: Callable[[], float] = time.monotonic,
         registry: CollectorRegistry = REGISTRY,
         budget: SampleBudget | None = None,
+        semantics: Semantics = PROMETHEUS_3,
     ) -> Engine:
-        """An engine with the limits of a ``metrics_store.query`` config section; its queries share
-        ``budget`` (none: only ``max_samples`` per query bounds them)."""
+        """An engine with the limits of a ``metrics_store.query`` config section and the PromQL rules of
+        ``semantics`` (the ``promql`` section); its queries share ``budget`` (none: only ``max_samples`` per
+        query bounds them)."""
         return cls(
             querier,
             lookback_delta_s=limits.lookback_delta_s,
@@ -124,6 +134,7 @@ class Engine:
             monotonic=monotonic,
             registry=registry,
             budget=budget,
+            semantics=semantics,
         )
 
     @property
@@ -182,7 +193,7 @@ class Engine:
                     raise QueryTimeRangeError(t_ms)
             if not instant and (end_ms - start_ms) // step_ms > self._max_points:
                 raise TooManyPointsError(self._max_points)
-            node = parse(query)
+            node = parse(query, self._semantics)
             if not instant and static_type(node) in ("range vector", "string"):
                 raise QueryParseError(
                     f'invalid expression type "{static_type(node)}" for range query, '
@@ -190,7 +201,9 @@ class Engine:
                 )
             num_steps = (end_ms - start_ms) // step_ms + 1
             grid = (start_ms, start_ms + (num_steps - 1) * step_ms, num_steps)
-            cost = check_step_budget(node, grid, start_ms, end_ms, self._max_samples)
+            cost = check_step_budget(
+                node, grid, start_ms, end_ms, self._max_samples, left_open=self._semantics.left_open
+            )
             if self._budget is not None:
                 reservation = self._budget.reservation(began + timeout)
                 reservation.take(cost)
@@ -205,6 +218,7 @@ class Engine:
                 deadline=began + timeout,
                 monotonic=self._monotonic,
                 reserve=None if reservation is None else reservation.take,
+                semantics=self._semantics,
             )
             try:
                 prefetch(ctx, node)

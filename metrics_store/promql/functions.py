@@ -1,4 +1,5 @@
-"""The function tables: PromQL function name -> implementation (every function of Prometheus 2.42).
+"""The function tables: PromQL function name -> implementation (every function of Prometheus 2.42, and 3.x's
+native-histogram functions; see ``semantics``).
 
 An implementation in ``FUNCTIONS`` receives the evaluation context and its already-evaluated arguments
 (types checked by the parser) and returns a value for all steps. ``NODE_FUNCTIONS`` also receive the call's
@@ -59,9 +60,14 @@ FUNCTIONS: dict[str, FunctionImpl] = {
     "delta": _rate.delta,
     "deriv": _trend.deriv,
     "histogram_quantile": _histogram.histogram_quantile,
-    HOLT_WINTERS_AS_PARSED: _trend.holt_winters,  # holt_winters, renamed for the parser (see _ast)
+    # 2.42's holt_winters, renamed for the parser (see _ast); 3.x's double_exponential_smoothing
+    HOLT_WINTERS_AS_PARSED: _trend.holt_winters,
+    # native-histogram functions: empty over float samples, the only kind stored (see ``semantics``)
+    "histogram_avg": _histogram.native_only,  # 3.x
     "histogram_count": _histogram.native_only,
-    "histogram_fraction": _histogram.native_only,
+    "histogram_fraction": _histogram.histogram_fraction,  # 3.x: classic buckets too
+    "histogram_stddev": _histogram.native_only,  # 3.x
+    "histogram_stdvar": _histogram.native_only,  # 3.x
     "histogram_sum": _histogram.native_only,
     "idelta": _rate.idelta,
     "increase": _rate.increase,
@@ -94,7 +100,10 @@ NODE_FUNCTIONS: dict[str, NodeFunctionImpl] = {
     "timestamp": _absent.timestamp,
 }
 
-# Known to promql_parser (newer Prometheus) but not to Prometheus 2.42.
+# Known to promql_parser (newer Prometheus) but not to Prometheus 2.42: unknown functions under 2.42
+# semantics. Under 3.x semantics the experimental ones are refused at parse time unless enabled
+# (``_ast.EXPERIMENTAL_FUNCTIONS``) and, enabled, are not implemented yet (UnsupportedError) but for
+# double_exponential_smoothing.
 NOT_IN_PROMETHEUS_2_42 = frozenset(
     {
         "mad_over_time",

@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from alerting.rules import RuleFileError, load_files, run_test_file
+from metrics_store.promql.semantics import semantics_for
 
 app = typer.Typer(help="Validate and unit-test alerting/recording rules.", no_args_is_help=True)
 
@@ -29,12 +30,20 @@ def check(files: list[str] = typer.Argument(..., help="rule files or built-in pa
 
 
 @app.command("test")
-def test(files: list[Path] = typer.Argument(..., help="promtool-format unit-test files")) -> None:
+def test(
+    files: list[Path] = typer.Argument(..., help="promtool-format unit-test files"),
+    semantics: str = typer.Option(
+        "2", "--semantics", help='PromQL of "2" (promtool 2.42, the default) or "3" (Prometheus 3)'
+    ),
+) -> None:
     """Run rule unit tests (promtool's format); exit 1 if any fails."""
+    if semantics not in ("2", "3"):
+        raise typer.BadParameter('must be "2" or "3"', param_hint="--semantics")
+    chosen = semantics_for("3" if semantics == "3" else "2", experimental_functions=semantics == "3")
     failed = False
     for path in files:
         typer.echo(f"Unit Testing:  {path}")
-        result = run_test_file(path)
+        result = run_test_file(path, semantics=chosen)
         if result.ok:
             typer.echo("  SUCCESS")
         else:

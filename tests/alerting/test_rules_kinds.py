@@ -122,8 +122,9 @@ def test_absence_deadman(tmp_path: Path) -> None:
 """))  # fmt: skip
     _series(store, {"__name__": "heartbeat", "job": "x"}, {i * 60: 1.0 for i in range(3)})
     got = _states(mgr, clock, range(0, 20 * 60, 60))
-    # last sample at 2m is visible for the 5m lookback (until 7m); absent 3m later = 10m; forgotten at 17m
-    assert got[9] == "-" and got[10] == "firing" and got[16] == "firing" and got[17] == "inactive"
+    # last sample at 2m is visible for the 5m lookback, left-open in Prometheus 3 (at 6m, not 7m); absent
+    # 3m later = 9m; forgotten at 16m (2.42's closed lookback: each a minute later)
+    assert got[8] == "-" and got[9] == "firing" and got[15] == "firing" and got[16] == "inactive"
 
 
 def test_absence_when_nothing_ever_matched(tmp_path: Path) -> None:

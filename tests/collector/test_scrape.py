@@ -83,7 +83,8 @@ async def test_samples_carry_target_labels_and_report_series(exporter: Exporter)
     duration = last_value(store, "scrape_duration_seconds", **target)
     assert duration is not None and 0 < duration < 0.1
     _, headers = exporter.requests[0]
-    assert headers["Accept"].startswith("application/openmetrics-text;version=1.0.0,")
+    # Prometheus 3's: OpenMetrics first, names asked for as they are (metric_name_escaping_scheme)
+    assert headers["Accept"].startswith("application/openmetrics-text;version=1.0.0;escaping=allow-utf-8;")
     assert "text/plain;version=0.0.4" in headers["Accept"]
     assert headers["Accept-Encoding"] == "gzip"
     assert registry.get_sample_value("paramedic_scrape_scrapes_total", {"job": "node", "result": "success"})

@@ -6,12 +6,15 @@ their own client path, so both store exactly the same ``(t, v)`` pairs whatever 
 ``NUM_SAMPLES`` the last set is repeated (a duplicate of an existing sample, which both stores ignore).
 
 The series cover counters with resets, gauges (negative, NaN, ±Inf), classic histograms (one with a
-non-monotonic bucket), a summary, an info metric for joins, and series that appear and vanish.
+non-monotonic bucket), a summary, an info metric for joins, series that appear and vanish, and label values
+with a newline. With ``utf8`` (served to Prometheus 3 and Paramedic with 3.x semantics only: 2.42 refuses
+the whole scrape) also series with UTF-8 metric and label names, written in the quoted syntax.
 """
 
 from __future__ import annotations
 
 import math
+import re
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -31,8 +34,23 @@ def _num(v: float) -> str:
     return repr(float(v))
 
 
-def _lbl(pairs: dict[str, str]) -> str:
-    return "{" + ",".join(f'{k}="{v}"' for k, v in pairs.items()) + "}" if pairs else ""
+_LEGACY = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
+
+
+def _quoted(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+
+
+def _name(text: str) -> str:
+    return text if _LEGACY.fullmatch(text) else _quoted(text)
+
+
+def _series(name: str, pairs: dict[str, str]) -> str:
+    """``name{a="v"}`` or, for a UTF-8 metric name, ``{"my.name",a="v"}`` (names quoted where needed)."""
+    labels = [f"{_name(k)}={_quoted(v)}" for k, v in pairs.items()]
+    if _LEGACY.fullmatch(name):
+        return name + ("{" + ",".join(labels) + "}" if labels else "")
+    return "{" + ",".join([_quoted(name), *labels]) + "}"
 
 
 def _counter(k: int, seed: int, reset_at: int | None) -> float:
@@ -49,7 +67,7 @@ def _counter(k: int, seed: int, reset_at: int | None) -> float:
 _TARGET_SEEDS = {("api", "127.0.0.1"): 1, ("api", "localhost"): 2, ("db", "127.0.0.1"): 3}
 
 
-def _samples(job: str, host: str, k: int) -> Iterator[tuple[str, dict[str, str], float]]:
+def _samples(job: str, host: str, k: int, utf8: bool) -> Iterator[tuple[str, dict[str, str], float]]:
     """(name, labels, value) of sample set ``k`` for one target."""
     tseed = _TARGET_SEEDS[(job, host.rsplit(":", 1)[0])]
     for m, method in enumerate(("get", "post")):
@@ -82,6 +100,11 @@ def _samples(job: str, host: str, k: int) -> Iterator[tuple[str, dict[str, str],
         yield "diff_rpc_latency_seconds", {"quantile": q}, factor * (0.2 + 0.1 * math.sin(k / 4 + tseed))
     yield "diff_rpc_latency_seconds_sum", {}, _counter(k, tseed + 5, None) * 0.01
     yield "diff_rpc_latency_seconds_count", {}, float(k * 3 + tseed)
+    for line, offset in (("a\nb", 0), ("ab", 1), ("a\n", 2)):
+        yield "diff_text", {"line": line}, float((k + offset + tseed) % 5)
+    if utf8:
+        yield "diff.utf8_total", {"label.dotted": "x", "plain": "y"}, _counter(k, tseed + 7, None)
+        yield "diff_plain", {"région": "é"}, float(k % 6) + tseed
 
 
 def _histogram(
@@ -101,17 +124,18 @@ def _histogram(
     yield f"{name}_count", labels, counts[-1]
 
 
-def render(job: str, host: str, k: int, base_ms: int) -> bytes:
+def render(job: str, host: str, k: int, base_ms: int, utf8: bool = False) -> bytes:
     ts = base_ms + k * STEP_MS
-    lines = [f"{name}{_lbl(labels)} {_num(v)} {ts}" for name, labels, v in _samples(job, host, k)]
+    lines = [f"{_series(name, labels)} {_num(v)} {ts}" for name, labels, v in _samples(job, host, k, utf8)]
     return ("\n".join(lines) + "\n").encode()
 
 
 class Exporter:
     """Serves ``/<client>/<job>``; one cursor per (client, job, Host header)."""
 
-    def __init__(self, base_ms: int) -> None:
+    def __init__(self, base_ms: int, *, utf8: bool = False) -> None:
         self.base_ms = base_ms
+        self.utf8 = utf8
         self._cursors: dict[tuple[str, str, str], int] = {}
         self._lock = threading.Lock()
         exporter = self
@@ -140,7 +164,7 @@ class Exporter:
             key = (client, job, host)
             k = self._cursors.get(key, 0)
             self._cursors[key] = min(k + 1, NUM_SAMPLES - 1)
-        return render(job, host, k, self.base_ms)
+        return render(job, host, k, self.base_ms, self.utf8)
 
     def done(self, client: str, targets: int) -> bool:
         """Every one of ``client``'s ``targets`` has been served the last sample set."""

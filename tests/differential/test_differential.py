@@ -1,12 +1,17 @@
 """Differential test: every query of ``queries.txt`` gives the same answer from Paramedic as from a real
-Prometheus 2.42, both having scraped the same deterministic exporter (explicit timestamps, so both store
-identical samples), at the same instant and range evaluation times.
+Prometheus, both having scraped the same deterministic exporter (explicit timestamps, so both store
+identical samples), at the same instant and range evaluation times. The whole corpus runs twice: against
+Debian's Prometheus 2.42 with Paramedic on ``promql.semantics: "2"``, and against Prometheus 3 (built from
+its Go module by ``scripts/build_prometheus3.sh``, started with ``promql-experimental-functions``) with
+Paramedic on ``"3"`` and ``experimental_functions: true`` — one pair of servers at a time, each once.
 
 Corpus format: one query per line, ``#`` starts a comment line. A query that cannot be made equal yet is
-written ``<query>  ## known: <reason>``; the test then asserts it still differs, so a fix shows up."""
+written ``<query>  ## known: <reason>`` (against both) or ``## known@2: <reason>`` / ``## known@3:
+<reason>`` (against one); the test then asserts it still differs there, so a fix shows up."""
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -18,18 +23,20 @@ import pytest
 
 from tests.differential.compare import differences, normalise
 from tests.differential.exporter import NUM_SAMPLES, STEP_MS, Exporter
+from tests.support import prometheus3
 from tests.support.peers import side_by_side
 from tests.support.servers import wait_until
 
 HERE = Path(__file__).resolve().parent
-KNOWN = "## known:"
+KNOWN = re.compile(r"##\s*known(?:@([23]))?:\s*(.*)$")
 SCRAPE = "250ms"
+VERSIONS = ("2", "3")
 
 
 @dataclass(frozen=True)
 class Case:
     query: str
-    known: str | None
+    known: dict[str, str]  # Prometheus version -> why Paramedic still differs there
     line: int
 
 
@@ -39,8 +46,12 @@ def load_cases(path: Path = HERE / "queries.txt") -> list[Case]:
         text = raw.strip()
         if not text or text.startswith("#"):
             continue
-        query, _, known = text.partition(KNOWN)
-        out.append(Case(query.strip(), known.strip() or None, n))
+        known: dict[str, str] = {}
+        while (m := KNOWN.search(text)) is not None:
+            for version in [m.group(1)] if m.group(1) else VERSIONS:
+                known[version] = m.group(2).strip()
+            text = text[: m.start()].rstrip()
+        out.append(Case(text, known, n))
     return out
 
 
@@ -53,6 +64,7 @@ class Systems:
     para: str
     base_ms: int
     client: httpx.Client
+    version: str  # of Prometheus, and of Paramedic's promql.semantics
 
     @property
     def end_ms(self) -> int:
@@ -70,7 +82,7 @@ def _targets(prefix: str, port: int) -> dict[str, list[str]]:
     return {"api": [f"127.0.0.1:{port}", f"localhost:{port}"], "db": [f"127.0.0.1:{port}"]}
 
 
-def _configs(port: int) -> tuple[str, str]:
+def _configs(port: int, version: str) -> tuple[str, str]:
     prom_jobs = "".join(
         f"  - job_name: {job}\n    metrics_path: /prom/{job}\n    static_configs: [{{targets: {targets}}}]\n"
         for job, targets in _targets("prom", port).items()
@@ -79,9 +91,14 @@ def _configs(port: int) -> tuple[str, str]:
         f"    - {{name: {job}, type: static, metrics_path: /para/{job}, targets: {targets}}}\n"
         for job, targets in _targets("para", port).items()
     )
+    promql = (
+        "promql: {semantics: '3', experimental_functions: true}\n"
+        if version == "3"
+        else "promql: {semantics: '2'}\n"
+    )
     return (
         f"global: {{scrape_interval: {SCRAPE}, scrape_timeout: {SCRAPE}}}\nscrape_configs:\n{prom_jobs}",
-        f"collector:\n  interval_s: 0.25\n  timeout_s: 0.25\n  jobs:\n{para_jobs}",
+        f"{promql}collector:\n  interval_s: 0.25\n  timeout_s: 0.25\n  jobs:\n{para_jobs}",
     )
 
 
@@ -92,19 +109,31 @@ def _has_last_sample(sys_: Systems, base: str) -> bool:
     return bool(result) and result[0]["value"][1] == "3"
 
 
-@pytest.fixture(scope="module")
-def systems(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Systems]:
-    tmp = tmp_path_factory.mktemp("differential")
+@pytest.fixture(
+    scope="module",
+    params=[
+        pytest.param("2", id="prom2"),
+        pytest.param("3", id="prom3", marks=pytest.mark.prometheus3),
+    ],
+)
+def systems(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Systems]:
+    version: str = request.param
+    tmp = tmp_path_factory.mktemp(f"differential{version}")
     # Samples start 40 minutes ago (Prometheus' head accepts up to 1 h before its newest sample, which is
     # the `up` series at scrape time) and end 15 minutes later, so nothing is in the future.
     base_ms = (int(time.time()) // 60 - 40) * 60_000
-    exporter = Exporter(base_ms)
+    exporter = Exporter(base_ms, utf8=version == "3")
     exporter.start()
-    prom_yml, para_yaml = _configs(exporter.port)
+    prom_yml, para_yaml = _configs(exporter.port, version)
+    binary, args = (
+        (str(prometheus3.binary()), ["--enable-feature=promql-experimental-functions"])
+        if version == "3"
+        else (None, [])
+    )
     client = httpx.Client()
     try:
-        with side_by_side(tmp, prom_yml, para_yaml) as peers:
-            found = Systems(peers.prometheus, peers.paramedic, base_ms, client)
+        with side_by_side(tmp, prom_yml, para_yaml, prometheus=binary, prometheus_args=args) as peers:
+            found = Systems(peers.prometheus, peers.paramedic, base_ms, client, version)
             wait_until(
                 lambda: exporter.done("prom", 3) and exporter.done("para", 3), 60, "all sample sets served"
             )
@@ -163,7 +192,11 @@ def _diff(systems: Systems, query: str) -> list[str]:
 @pytest.mark.parametrize("case", CASES, ids=[f"L{c.line}" for c in CASES])
 def test_query_matches_prometheus(systems: Systems, case: Case) -> None:
     problems = _diff(systems, case.query)
-    if case.known is None:
-        assert not problems, f"{case.query}\n" + "\n".join(problems)
+    known = case.known.get(systems.version)
+    where = f"Prometheus {systems.version}"
+    if known is None:
+        assert not problems, f"{where}: {case.query}\n" + "\n".join(problems)
     else:
-        assert problems, f"{case.query}: known difference ({case.known}) no longer differs: remove the mark"
+        assert problems, (
+            f"{where}: {case.query}: known difference ({known}) no longer differs: remove the mark"
+        )

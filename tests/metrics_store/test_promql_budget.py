@@ -14,6 +14,7 @@ from metrics_store.config import QueryLimits
 from metrics_store.memory import MemoryStore
 from metrics_store.model import Labels, Matcher, SeriesData, labels_from
 from metrics_store.promql import Engine, QueryBusyError, SampleBudget, TooManySamplesError, Vector
+from metrics_store.promql.semantics import PROMETHEUS_2
 
 HEAVY = "max_over_time(m[10m:1s])"  # 603 steps (call, subquery, 601 inner), then all 200 samples of m read
 
@@ -45,7 +46,10 @@ class _GatedStore:
 
 
 def _engine(querier: object, budget: SampleBudget, timeout_s: float = 30.0) -> Engine:
-    return Engine(querier, registry=CollectorRegistry(), budget=budget, timeout_s=timeout_s)  # type: ignore[arg-type]
+    # 2.42 semantics: the subquery's inner grid includes the window start (3.x: left-open, a step less)
+    return Engine(
+        querier, registry=CollectorRegistry(), budget=budget, timeout_s=timeout_s, semantics=PROMETHEUS_2
+    )  # type: ignore[arg-type]
 
 
 def test_a_query_waits_for_room_then_answers_busy_and_everything_is_given_back() -> None:

@@ -20,6 +20,7 @@ from metrics_store.promql import (
     UnsupportedError,
     Vector,
 )
+from metrics_store.promql.semantics import semantics_for
 
 
 def _store(n_series: int = 3, n_samples: int = 100) -> MemoryStore:
@@ -63,7 +64,10 @@ def test_storage_errors_are_translated_with_cause() -> None:
 
 
 def test_parse_and_unsupported_errors() -> None:
-    engine = Engine(_store(), registry=CollectorRegistry())
+    # limitk is one of Prometheus 3's experimental aggregations: enabled, it is still not implemented here
+    engine = Engine(
+        _store(), registry=CollectorRegistry(), semantics=semantics_for("3", experimental_functions=True)
+    )
     with pytest.raises(QueryParseError):
         engine.instant_query("sum(", 0)
     with pytest.raises(UnsupportedError, match="aggregation limitk is not supported"):
@@ -87,7 +91,7 @@ def test_range_query_equals_instant_queries_at_each_step() -> None:
 
 def test_metrics_are_recorded_in_the_given_registry() -> None:
     registry = CollectorRegistry()
-    engine = Engine(_store(), registry=registry)
+    engine = Engine(_store(), registry=registry, semantics=semantics_for("3", experimental_functions=True))
     engine.instant_query("m", 1_000_000)
     with pytest.raises(UnsupportedError):
         engine.instant_query("limitk(2, m)", 0)

@@ -14,17 +14,29 @@ from prometheus_client import CollectorRegistry
 from metrics_store.api import query_router
 from metrics_store.memory import MemoryStore
 from metrics_store.model import labels_from
+from metrics_store.promql.semantics import PROMETHEUS_2, PROMETHEUS_3, Semantics
 
 
-@pytest.fixture
-def client() -> TestClient:
+def _client(semantics: Semantics) -> TestClient:
     store = MemoryStore()
     for job in ("api-1", "api-2", "db", "multi\nline"):
         ref = store.series_ref(labels_from({"__name__": "up", "job": job, "path": "/a/b"}))
         store.append([ref], [0], [1.0])
     app = FastAPI()
-    app.include_router(query_router(store, clock=lambda: 10.0, registry=CollectorRegistry()))
+    app.include_router(
+        query_router(store, clock=lambda: 10.0, registry=CollectorRegistry(), semantics=semantics)
+    )
     return TestClient(app)
+
+
+@pytest.fixture
+def client() -> TestClient:
+    return _client(PROMETHEUS_3)
+
+
+@pytest.fixture
+def client2() -> TestClient:
+    return _client(PROMETHEUS_2)
 
 
 def _get(client: TestClient, path: str, params: dict[str, str]) -> httpx.Response:
@@ -51,7 +63,7 @@ def test_hostile_selector_answers_empty(client: TestClient) -> None:
 
 def test_selectors_are_anchored_and_dot_matches_newline(client: TestClient) -> None:
     body = _get(client, "/api/v1/query", {"query": 'up{job=~"api-.|multi.line"}', "time": "10"}).json()
-    assert _jobs(body) == ["api-1", "api-2", "multi\nline"]
+    assert _jobs(body) == ["api-1", "api-2", "multi\nline"]  # Prometheus 3: ^(?s:...)$
     body = _get(client, "/api/v1/query", {"query": 'up{job=~"api"}', "time": "10"}).json()
     assert _jobs(body) == []
     body = _get(client, "/api/v1/query", {"query": 'up{job!~"api-[0-9]+"}', "time": "10"}).json()
@@ -74,10 +86,25 @@ def test_label_replace_expands_go_groups_with_re2(client: TestClient) -> None:
     assert sorted(r["metric"]["n"] for r in body["data"]["result"]) == ["api--1", "api--2"]  # $1x: no group
 
 
-def test_label_replace_dot_does_not_match_newline_as_in_prometheus_2_42(client: TestClient) -> None:
+def test_selector_dot_does_not_match_newline_in_prometheus_2_42(client2: TestClient) -> None:
+    body = _get(client2, "/api/v1/query", {"query": 'up{job=~"api-.|multi.line"}', "time": "10"}).json()
+    assert _jobs(body) == ["api-1", "api-2"]
+    body = _get(client2, "/api/v1/query", {"query": 'up{job!~"api-[0-9]+"}', "time": "10"}).json()
+    assert _jobs(body) == ["db", "multi\nline"]
+    body = _get(client2, "/api/v1/series", {"match[]": 'up{job=~"multi.*"}'}).json()
+    assert body["data"] == []
+
+
+def test_label_replace_dot_does_not_match_newline_as_in_prometheus_2_42(client2: TestClient) -> None:
+    q = 'label_replace(up{job=~"multi(.|\\n)*"}, "n", "$1", "job", "(multi.line)")'
+    body = _get(client2, "/api/v1/query", {"query": q, "time": "10"}).json()
+    assert "n" not in body["data"]["result"][0]["metric"]
+
+
+def test_label_replace_dot_matches_newline_as_in_prometheus_3(client: TestClient) -> None:
     q = 'label_replace(up{job=~"multi.*"}, "n", "$1", "job", "(multi.line)")'
     body = _get(client, "/api/v1/query", {"query": q, "time": "10"}).json()
-    assert "n" not in body["data"]["result"][0]["metric"]
+    assert body["data"]["result"][0]["metric"]["n"] == "multi\nline"
 
 
 @pytest.mark.parametrize("regex", ["(?<=a)pi", "(a)\\\\1", "a{1001}"])

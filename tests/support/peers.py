@@ -10,7 +10,7 @@ import contextlib
 import multiprocessing
 import sys
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from multiprocessing.connection import Connection
@@ -101,9 +101,17 @@ class SideBySide:
 
 
 @contextlib.contextmanager
-def side_by_side(tmp: Path, prometheus_yml: str, paramedic_yaml: str) -> Iterator[SideBySide]:
+def side_by_side(
+    tmp: Path,
+    prometheus_yml: str,
+    paramedic_yaml: str,
+    *,
+    prometheus: str | None = None,
+    prometheus_args: Sequence[str] = (),
+) -> Iterator[SideBySide]:
     """Start Prometheus and ``paramedic serve`` (embedded store under ``tmp``) with these configs.
-    ``paramedic_yaml`` must not contain ``server:`` or ``metrics_store:`` (they are added here)."""
+    ``paramedic_yaml`` must not contain ``server:`` or ``metrics_store:`` (they are added here).
+    ``prometheus``: the binary (default: Debian's 2.42 on the PATH), started with ``prometheus_args`` too."""
     prom_port, para_port = free_port(), free_port()
     (tmp / "prometheus.yml").write_text(prometheus_yml)
     (tmp / "paramedic.yaml").write_text(
@@ -113,10 +121,11 @@ def side_by_side(tmp: Path, prometheus_yml: str, paramedic_yaml: str) -> Iterato
     prom = ManagedProcess(
         "prometheus",
         [
-            require_binary("prometheus"),
+            prometheus or require_binary("prometheus"),
             f"--config.file={tmp / 'prometheus.yml'}",
             f"--storage.tsdb.path={tmp / 'prom-data'}",
             f"--web.listen-address=127.0.0.1:{prom_port}",
+            *prometheus_args,
         ],
         tmp / "prometheus.log",
     )

@@ -179,6 +179,12 @@ ESCAPES = [
     "count(ALERTS) by (org, space)",
     "router_only_total",
     "topk(10, {__name__=~'.+_total'})",
+    # Prometheus 3's quoted UTF-8 names and `.` matching newlines: no way around the scope either
+    '{"up", "org"="globex"}',
+    '{"router_only_total"}',
+    'sum by ("org", "space") ({"up"})',
+    'label_replace({"up"}, "space.x", "prod", "space", "(?s).*")',
+    '{"probe_up", "space"=~"d.v|.*\\n.*"}',
 ]
 
 
@@ -256,6 +262,14 @@ def test_series_labels_and_values_with_crafted_match(server: Server, match: list
     for label in ("space", "org", "job", "__name__", "alertname"):
         values = _series(server, "acme-prod", f"/api/v1/label/{label}/values", match)
         assert values == sorted({s[label] for s in visible if label in s})
+
+
+def test_label_values_of_escaped_names_stay_in_scope(server: Server) -> None:
+    # Prometheus 3 names a label in the path U__-escaped: the same label, the same scope
+    assert _series(server, "acme-prod", "/api/v1/label/U__org/values", []) == ["acme"]
+    assert _series(server, "acme-prod", "/api/v1/label/U__sp_61_ce/values", []) == ["prod"]
+    assert "router" not in _series(server, "acme-prod", "/api/v1/label/U__job/values", [])
+    assert "router" in _series(server, "foundation", "/api/v1/label/U__job/values", [])
 
 
 def test_label_values_without_match(server: Server) -> None:

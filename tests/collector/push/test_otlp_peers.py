@@ -4,7 +4,7 @@ otlphttpexporter, and -> contrib's prometheusremotewriteexporter into ``/api/v1/
 1.0 and once as 2.0 behind its ``enableSendingRW2`` feature gate, which checks the ``-Written`` headers).
 
 A differential test sends one export to Prometheus 3's own OTLP receiver (``--web.enable-otlp-receiver``; the
-binary of ``scripts/build_prometheus3.sh``, marked ``prometheus3_push``) and to Paramedic: same series, same
+binary of ``scripts/build_prometheus3.sh``, marked ``prometheus3``) and to Paramedic: same series, same
 values.
 
 Oracle: what the test recorded through the SDK's instruments (a counter added 5 + 7, a histogram of four
@@ -33,7 +33,7 @@ from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
 from opentelemetry.sdk.resources import Resource
 
 from tests.collector.push.live import LiveParamedic, live_paramedic
-from tests.support import prometheus3_sender as prometheus3
+from tests.support import prometheus3
 from tests.support.otelcol import binary
 from tests.support.servers import ManagedProcess, free_port, wait_http, wait_until
 
@@ -235,7 +235,7 @@ def test_a_real_collector_forwards_otlp_and_remote_write_into_paramedic(
         col.stop()
 
 
-@pytest.mark.prometheus3_push
+@pytest.mark.prometheus3
 def test_otlp_names_labels_and_values_match_prometheus_3(paramedic: LiveParamedic, tmp_path: Path) -> None:
     """The same SDK export into Prometheus 3's own OTLP receiver and into Paramedic: the same series (names,
     labels, ``target_info``) with the same values."""
@@ -334,7 +334,7 @@ def _tricky_export(job: str, now_ns: int) -> bytes:
     return json.dumps(body).encode()
 
 
-@pytest.mark.prometheus3_push
+@pytest.mark.prometheus3
 def test_otlp_naming_corner_cases_match_prometheus_3(paramedic: LiveParamedic, tmp_path: Path) -> None:
     """The same hand-written OTLP JSON into Prometheus 3 and into Paramedic: the same series and values."""
     port, job = free_port(), "otlp-corners"

@@ -1,6 +1,6 @@
 """Real remote-write senders into Paramedic: Debian's Prometheus 2.42 (remote write 1.0), Prometheus 3.16
 built from its Go module (remote write 2.0, ``protobuf_message: io.prometheus.write.v2.Request``; marked
-``prometheus3_push``) and vmagent (VictoriaMetrics 1.79) scrape the same static exporter and remote-write
+``prometheus3``) and vmagent (VictoriaMetrics 1.79) scrape the same static exporter and remote-write
 into Paramedic (bearer token of role metrics-writer).
 
 Oracle: the sender's own record of what it scraped. Prometheus is queried for every raw sample of the job
@@ -23,7 +23,7 @@ import orjson
 import pytest
 
 from tests.collector.push.live import LiveParamedic, live_paramedic
-from tests.support import prometheus3_sender as prometheus3
+from tests.support import prometheus3
 from tests.support.peers import static_exporter
 from tests.support.servers import ManagedProcess, free_port, require_binary, wait_http, wait_until
 
@@ -90,7 +90,7 @@ def _diff(a: Series, b: Series) -> str:
     ("sender", "message"),
     [
         ("2.42", "prometheus.WriteRequest"),
-        pytest.param("3", "io.prometheus.write.v2.Request", marks=pytest.mark.prometheus3_push),
+        pytest.param("3", "io.prometheus.write.v2.Request", marks=pytest.mark.prometheus3),
     ],
     ids=["prometheus-2.42-rw1", "prometheus-3-rw2"],
 )

@@ -14,7 +14,8 @@
 Samples of a ``load`` block sit at 0, step, 2*step, ... Values: ``a+bxN`` / ``a-bxN`` (N+1 values), ``axN``,
 ``_`` (no sample), ``_xN``, ``stale`` (a staleness marker), numbers incl. NaN/Inf. Results are compared like
 Prometheus' test framework (relative tolerance 1e-6; NaN equals NaN); unordered unless ``eval_ordered``.
-Every instant eval is also run as a one-step range query and must give the same answer.
+Every instant eval is also run as a one-step range query and must give the same answer. The cases are
+Prometheus 2.42's: the engine runs them with 2.42 semantics (3.x's differences: tests/differential).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from prometheus_client import CollectorRegistry
 from metrics_store.memory import MemoryStore
 from metrics_store.model import METRIC_NAME, STALE_NAN, Labels, labels_from
 from metrics_store.promql import Engine, Matrix, QueryError, Scalar, UnsupportedError, Vector
+from metrics_store.promql.semantics import PROMETHEUS_2
 
 __all__ = ["CASES_DIR", "Command", "parse_file", "run_commands"]
 
@@ -201,13 +203,13 @@ def _compare(where: str, got: list, want: list, ordered: bool) -> None:  # type:
 def run_commands(cmds: list[Command], where: str) -> int:
     """Run a file's commands; returns the number of evals checked."""
     store = MemoryStore()
-    engine = Engine(store, registry=CollectorRegistry())
+    engine = Engine(store, registry=CollectorRegistry(), semantics=PROMETHEUS_2)
     checked = 0
     for cmd in cmds:
         at = f"{where}:{cmd.line}"
         if cmd.kind == "clear":
             store = MemoryStore()
-            engine = Engine(store, registry=CollectorRegistry())
+            engine = Engine(store, registry=CollectorRegistry(), semantics=PROMETHEUS_2)
         elif cmd.kind == "load":
             for labels, values in cmd.series:
                 ref = store.series_ref(labels)
