@@ -20,6 +20,7 @@ from metrics_store.config import QueryLimits
 from metrics_store.memory import MemoryStore
 from metrics_store.model import Labels, Matcher, SeriesData, labels_from
 from metrics_store.promql import parse_selector
+from metrics_store.promql.semantics import Semantics
 
 CHAIN = "-".join(["1"] * 5000)
 PARENS = "(" * 10_000 + "1" + ")" * 10_000
@@ -166,14 +167,14 @@ def test_match_selectors_are_capped_and_parsed_off_the_event_loop(
 ) -> None:
     on_loop: list[bool] = []
 
-    def spy(text: str) -> list[Matcher]:
+    def spy(text: str, semantics: Semantics) -> list[Matcher]:
         try:
             asyncio.get_running_loop()
         except RuntimeError:
             on_loop.append(False)
         else:
             on_loop.append(True)
-        return parse_selector(text)
+        return parse_selector(text, semantics)
 
     monkeypatch.setattr("metrics_store.api.parse_selector", spy)
     limit = QueryLimits().max_match_selectors
