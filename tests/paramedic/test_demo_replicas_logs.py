@@ -1,8 +1,8 @@
 """``paramedic demo --replicas 3`` with its shared OpenSearch log store, live: the demo's own start of etcd,
 the VictoriaMetrics store, the 3-node OpenSearch cluster, three real ``paramedic serve`` replicas and the
-HAProxy TCP front (everything but the platform and the load). A syslog line sent through the front lands on
-one replica and is found by a search on EVERY replica; a viewer of another space finds nothing, on any
-replica; stopping the demo leaves no OpenSearch JVM behind."""
+HAProxy TCP front (everything but the platform and the load). Syslog lines sent through the front land on
+different replicas and each is found by a search on EVERY replica; a viewer of another space finds nothing,
+on any replica; stopping the demo leaves no OpenSearch JVM behind."""
 
 from __future__ import annotations
 
@@ -73,9 +73,9 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
         launch.stop()
 
 
-def _send_through_front(port: int, lines: list[str]) -> None:
-    with socket.create_connection(("127.0.0.1", port), timeout=5.0) as sock:
-        sock.sendall(b"".join(f"{len(b)} ".encode() + b for b in (line.encode() for line in lines)))
+def _send(sock: socket.socket, line: str) -> None:
+    data = line.encode()
+    sock.sendall(f"{len(data)} ".encode() + data)  # RFC 6587 octet counting
 
 
 def _cf_line(tenant_app: str, message: str) -> str:
@@ -106,20 +106,32 @@ def test_the_demo_runs_a_3_node_opensearch_and_lists_it(demo: Demo) -> None:
     assert sum(1 for r in demo.launch.record["processes"] if r["name"].startswith("opensearch-")) == 3
 
 
-def test_a_line_through_the_front_is_found_on_every_replica_only_in_its_space(demo: Demo) -> None:
+def test_lines_through_the_front_are_found_on_every_replica_only_in_their_space(demo: Demo) -> None:
     word = f"w{uuid.uuid4().hex}"
-    _send_through_front(demo.syslog_port, [_cf_line("demo.team-a.checkout", f"order placed {word}")])
+    # three connections open at once: the front (leastconn) hands one to each replica, whose spools all count
+    # from 0 -- the shared store must keep all three lines apart
+    socks = [socket.create_connection(("127.0.0.1", demo.syslog_port), timeout=5.0) for _ in demo.apis]
+    try:
+        for i, sock in enumerate(socks):
+            _send(sock, _cf_line("demo.team-a.checkout", f"order {i} placed {word}"))
+    finally:
+        for sock in socks:
+            sock.close()
     found: dict[str, list[dict[str, Any]]] = {}
 
     def everywhere() -> bool:
         for api in demo.apis:
             found[api] = _hits(api, demo.tokens["team-a"], word)
-        return all(len(h) == 1 for h in found.values())
+        return all(len(h) == len(socks) for h in found.values())
 
-    wait_until(everywhere, 30.0, "the line found by a search on every replica", interval_s=0.5)
+    wait_until(everywhere, 30.0, "every line found by a search on every replica", interval_s=0.5)
+    ids = {tuple(sorted(h["id"] for h in hits)) for hits in found.values()}
+    assert len(ids) == 1  # every replica sees the same records
+    (same,) = ids
+    assert {i.split("-")[0] for i in same} == {"r1", "r2", "r3"}  # one line received by each replica
     for hits in found.values():
-        assert word in hits[0]["message"]
-        assert (hits[0]["labels"]["org"], hits[0]["labels"]["space"]) == ("demo", "team-a")
+        assert sorted(h["message"] for h in hits) == [f"order {i} placed {word}" for i in range(len(socks))]
+        assert {(h["labels"]["org"], h["labels"]["space"]) for h in hits} == {("demo", "team-a")}
     # the viewer of the other space finds nothing on any replica, by the word or by the app
     for api in demo.apis:
         assert _hits(api, demo.tokens["team-b"], word) == []
