@@ -113,9 +113,10 @@ class PipelineMetrics:
         self._errors.labels(stage, reason).inc()
 
 
-def record_id(seq: int) -> str:
-    """The record id of spool position ``seq``: fixed width hex, so ids sort like seqs."""
-    return f"{seq:016x}"
+def record_id(seq: int, prefix: str = "") -> str:
+    """The record id of spool position ``seq``: fixed width hex, so ids sort like seqs; ``prefix`` (a
+    replica's ``<replica_id>-``) keeps the ids of replicas sharing one search store apart."""
+    return f"{prefix}{seq:016x}"
 
 
 class DuplicateCounter:
@@ -152,11 +153,11 @@ def _mark(record: LogRecord, stage: str, exc: BaseException) -> None:
 
 
 def _parse(
-    parser: SyslogParser, dups: DuplicateCounter, metrics: PipelineMetrics, batch: Batch
+    parser: SyslogParser, dups: DuplicateCounter, metrics: PipelineMetrics, batch: Batch, id_prefix: str
 ) -> list[LogRecord]:
     records: list[LogRecord] = []
     for seq, raw in batch:
-        rid = record_id(seq)
+        rid = record_id(seq, id_prefix)
         try:
             record = otlp_record(raw, rid) if raw.transport == OTLP_TRANSPORT else parser.to_record(raw, rid)
         except Exception as exc:  # to_record never raises by contract; keep the message if it does
@@ -171,7 +172,7 @@ def _parse(
         prev = dups.check(seq, raw)
         if prev is not None:
             metrics.duplicates.inc()
-            record.fields["duplicate_of"] = record_id(prev)
+            record.fields["duplicate_of"] = record_id(prev, id_prefix)
         records.append(record)
     return records
 
@@ -247,15 +248,17 @@ def build_pipeline(
     metrics: PipelineMetrics,
     duplicates: DuplicateCounter | None = None,
     clock: Callable[[], float] = time.perf_counter,
+    id_prefix: str = "",
 ) -> Callable[[Batch], None]:
     """The ``process`` function for :class:`~log_pipeline.receivers.SpoolConsumer`: parse the batch, run
-    ``stages`` in order; raises only when a ``sink`` stage fails (the batch is then retried)."""
+    ``stages`` in order; raises only when a ``sink`` stage fails (the batch is then retried). ``id_prefix``
+    goes before every record id (see :func:`record_id`)."""
     dups = duplicates or DuplicateCounter(0)
 
     def process(batch: Batch) -> None:
         t0 = clock()
         metrics.received.inc(len(batch))
-        records = _parse(parser, dups, metrics, batch)
+        records = _parse(parser, dups, metrics, batch, id_prefix)
         for stage in stages:
             _run_stage(stage, records, metrics)
         metrics.written.inc(len(records))

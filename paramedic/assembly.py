@@ -138,6 +138,7 @@ class Paramedic:
                     appender=self.store,
                     registry=registry,
                     tenant_of=tenant_of(self.platform),
+                    replica_id=config.cluster.replica_id if config.cluster else None,
                 )
             except BaseException:
                 self.store.close()

@@ -94,8 +94,11 @@ class LogService:
         appender: Appender | None,
         registry: CollectorRegistry,
         tenant_of: TenantOf | None = None,
+        replica_id: str | None = None,
     ) -> None:
-        """``tenant_of``: the platform's app -> (org, space) (labels an app's lines that do not name it)."""
+        """``tenant_of``: the platform's app -> (org, space) (labels an app's lines that do not name it);
+        ``replica_id`` (``cluster.replica_id``): record ids become ``<replica_id>-<seq>``, so replicas sharing
+        one search store (OpenSearch) never overwrite each other's lines (each spool counts from 0)."""
         self.config = cfg = resolve_paths(config, base_dir)
         sp = cfg.spool
         self.spool = FileSpool(
@@ -133,6 +136,7 @@ class LogService:
             standard_stages(self.miner, self.patterns, self.store, self.tail, tenant_of=tenant_of),
             metrics=self.metrics,
             duplicates=DuplicateCounter(cfg.duplicate_window_messages),
+            id_prefix=f"{replica_id}-" if replica_id else "",
         )
         self.searchers = _search_workers(cfg, base_dir, registry)
         self.consumer = SpoolConsumer(self.spool, process, cfg.consumer_batch_messages)

@@ -2,9 +2,10 @@
 
 Started in this order, after the platform, the load and the sinks: etcd, a single-node VictoriaMetrics (the
 shared metrics store every replica's scrape shard lands in and the leader's rules read), the replicas
-(each with its own HTTP port, log listeners, spool and search index; the same users, tokens and remediation
-data dir), then an HAProxy TCP front on the demo's RELP and syslog ports that spreads the platform's log
-streams over the replicas. ``demo.json`` lists every replica (``replicas``); the banner says who leads.
+(each with its own HTTP port, log listeners and spool; the same users, tokens and remediation data dir; the
+search index is the shared OpenSearch cluster of :mod:`._log_store` when it is built, else each replica's
+own), then an HAProxy TCP front on the demo's RELP and syslog ports that spreads the platform's log streams
+over the replicas. ``demo.json`` lists every replica (``replicas``); the banner says who leads.
 """
 
 from __future__ import annotations
@@ -64,10 +65,16 @@ def replica_plans(data_dir: Path, n: int, first_http_port: int) -> list[ReplicaP
 
 
 def replica_config(
-    base: dict[str, Any], plan: ReplicaPlan, *, etcd_url: str, store_url: str
+    base: dict[str, Any],
+    plan: ReplicaPlan,
+    *,
+    etcd_url: str,
+    store_url: str,
+    search: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The single-process demo config made into one replica's: its ports and local state, the shared store,
-    the ``cluster:`` block. UDP syslog is off (the TCP front cannot carry it)."""
+    the ``cluster:`` block. UDP syslog is off (the TCP front cannot carry it). ``search``: the shared log
+    store's ``logs.search`` section (OpenSearch); without it the replica keeps its own tantivy index."""
     cfg = copy.deepcopy(base)
     cfg["server"]["listen_port"] = plan.http_port
     cfg["metrics_store"] = {"type": "remote", "write_url": store_url, "read_url": store_url}
@@ -76,7 +83,10 @@ def replica_config(
     logs["syslog_tcp"]["port"] = plan.syslog_port
     logs["syslog_udp"] = None
     logs["spool"]["path"] = str(plan.dir / "logs" / "spool")
-    logs["search"]["path"] = str(plan.dir / "logs" / "search")
+    if search is not None:
+        logs["search"] = copy.deepcopy(search)
+    else:
+        logs["search"]["path"] = str(plan.dir / "logs" / "search")
     if "alerting" in cfg:
         cfg["alerting"]["data_dir"] = str(plan.dir / "alerting")
     if "rules" in cfg:

@@ -17,6 +17,7 @@ from paramedic.demo._config import demo_config, demo_spaces
 from paramedic.demo._credentials import local_space_login
 from paramedic.demo._daily import DAY_S, POLICY_NAME, daily_load
 from paramedic.demo._launch import LOAD_RPS, Launch, StopRequestedError, on_signal
+from paramedic.demo._log_store import STOP_TIMEOUT_S, opensearch_search, start_log_store
 from paramedic.demo._options import DEFAULT_DATA_DIR, PLATFORMS, DemoOptions, data_dir_flag
 from paramedic.demo._output import DemoError, Echo
 from paramedic.demo._ports import busy_port, wait_http
@@ -130,11 +131,12 @@ class _LocalLaunch(Launch):
         self.save()
         wait_http(etcd, f"{etcd_url}/health", 30.0)
         wait_http(store, f"{store_url}/health", 30.0)
+        search = self._start_log_store()
         plans = replica_plans(data_dir, opts.replicas, opts.http_port)
         self.echo(f"starting {len(plans)} Paramedic replicas (etcd {etcd_url}, shared store {store_url}) ...")
         started = []
         for plan in plans:
-            cfg = replica_config(base, plan, etcd_url=etcd_url, store_url=store_url)
+            cfg = replica_config(base, plan, etcd_url=etcd_url, store_url=store_url, search=search)
             plan.dir.mkdir(parents=True, exist_ok=True)
             path = plan.dir / "paramedic.yaml"
             text = "# Written by `paramedic demo --replicas`; regenerated on every start.\n" + yaml.safe_dump(
@@ -162,6 +164,21 @@ class _LocalLaunch(Launch):
         token = (data_dir / "admin-token").read_text().strip()
         self.record.update(leader=leader_of(plans[0].api_url, token))
         self.save()
+
+    def _start_log_store(self) -> dict[str, Any] | None:
+        """The shared OpenSearch log store (its nodes become children); the replicas' ``logs.search``, or
+        None when OpenSearch is not built (each replica keeps its own index)."""
+        store = start_log_store(self.data_dir, self.echo)
+        if store is None:
+            self.record.update(log_store="per-replica", opensearch_urls=[])
+            return None
+        for child in store.children:
+            self.children.append(child)
+            self.stop_timeouts_s[child.name] = STOP_TIMEOUT_S
+        self.record.update(log_store="opensearch", opensearch_urls=store.urls)
+        self.save()
+        self.echo(f"OpenSearch healthy after {store.started_s:.0f}s: {', '.join(store.urls)}")
+        return opensearch_search(store.urls)
 
     def _start_platform(self, names: list[str], instances: int) -> PlatformState:
         runner = self.runner
@@ -242,4 +259,10 @@ def _replica_lines(record: dict[str, Any]) -> list[str]:
         *lines,
         f"  cluster status     {replicas[0]['api_url']}/api/v1/status/cluster (admin token)",
         f"  etcd               {record['etcd_url']}   shared metrics store {record['metrics_store_url']}",
+        "  log store          "
+        + (
+            f"OpenSearch {', '.join(record['opensearch_urls'])} (every replica searches every line)"
+            if record.get("opensearch_urls")
+            else "per-replica indices: OpenSearch not built, a replica searches only the lines it received"
+        ),
     ]

@@ -61,6 +61,24 @@ def _pipeline(sink: _Sink, extra: list[Stage] | None = None) -> tuple[Process, P
     return process, metrics, stats
 
 
+def test_a_replicas_id_prefix_keeps_two_spools_same_seqs_apart() -> None:
+    sink = _Sink()  # one store shared by two replicas whose spools both start at seq 1
+    for prefix in ("r1-", "r2-"):
+        reg = CollectorRegistry()
+        process = build_pipeline(
+            SyslogParser(registry=reg),
+            standard_stages(TemplateMiner(), PatternStats(), sink, TailHub(registry=reg)),
+            metrics=PipelineMetrics(reg),
+            duplicates=DuplicateCounter(100),
+            id_prefix=prefix,
+        )
+        raw = _raw(b"<14>1 2024-05-01T12:00:00Z h web 0 APP - same line")
+        process([(1, raw), (2, raw)])
+    assert sorted(sink.records) == ["r1-0000000000000001", "r1-0000000000000002", "r2-0000000000000001",
+                                    "r2-0000000000000002"]  # fmt: skip
+    assert sink.records["r2-0000000000000002"].fields["duplicate_of"] == "r2-0000000000000001"
+
+
 def _value(metrics: PipelineMetrics, name: str) -> float:
     return float(getattr(metrics, name)._value.get())
 
