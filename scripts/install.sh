@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 APT_PACKAGES=(
     haproxy supervisor rsyslog rsyslog-relp victoria-metrics influxdb
     prometheus prometheus-alertmanager prometheus-node-exporter chromium
-    python3-venv python3-pip bsdutils procps curl ca-certificates openssl etcd-server
+    python3-venv python3-pip bsdutils procps curl ca-certificates openssl etcd-server unzip
     maven openjdk-17-jdk-headless
 )
 
@@ -33,6 +33,12 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -e '.[dev]'
+# The Go toolchain for the engines built from the Go module proxy (this machine's, else fetched and cached).
+if GO="$(bash scripts/ensure_go.sh)"; then
+    export GO
+else
+    echo "install: WARNING: no Go toolchain; the engines built from the Go module proxy will report why" >&2
+fi
 # VictoriaMetrics cluster (vminsert/vmselect/vmstorage) from the Go module proxy, cached by version. A failed
 # build does not stop the install: the live cluster tests name its error (see scripts/build_vmcluster.sh).
 if ! bash scripts/build_vmcluster.sh; then
