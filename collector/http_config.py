@@ -117,6 +117,8 @@ class OAuth2(BaseModel):
     @field_validator("token_url")
     @classmethod
     def _url(cls, v: str) -> str:
+        if "@" in urlsplit(v).netloc:  # aiohttp refuses it next to the Basic auth; never shown in errors
+            raise ValueError("token_url must not carry credentials (use client_id and client_secret)")
         return _http_url(v, "token_url")
 
     @field_validator("proxy_url")

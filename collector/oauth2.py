@@ -16,7 +16,7 @@ import ssl
 import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import aiohttp
 import orjson
@@ -32,6 +32,13 @@ __all__ = ["MAX_TOKEN_RESPONSE_BYTES", "TokenSource"]
 
 MAX_TOKEN_RESPONSE_BYTES = 64 * 1024
 _DEFAULT_LIFETIME_S = 3600.0  # a token answer without expires_in (x/oauth2 then keeps it forever)
+
+
+def _shown(url: str) -> str:
+    """``url`` as errors show it: without its query (``endpoint_params`` belong in the form, but a query may
+    carry a secret too)."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}{parts.path}" + ("?<redacted>" if parts.query else "")
 
 
 def _error_code(body: bytes) -> str:
@@ -117,7 +124,7 @@ class TokenSource:
             headers.update(proxy_headers)  # plain http: the proxy reads it from the request itself
             proxy_headers = None
         started = self._clock()
-        where = f"oauth2: token_url {cfg.token_url}"
+        where = f"oauth2: token_url {_shown(cfg.token_url)}"
         try:
             async with self._session.post(
                 cfg.token_url,

@@ -13,14 +13,19 @@ literals (strings, raw strings, integers, ``true``/``false``). Data: ``Receiver`
 js`` and Alertmanager's ``toUpper toLower title join match safeHtml stringSlice`` (not ``reReplaceAll``: no
 unanchored RE2 replace here yet). A missing map key prints as ``""`` (``missingkey=zero``). Anything else
 (``define``, ``block``, ``break``, other functions) is refused when the config loads, naming it. Output is
-capped (:data:`MAX_OUTPUT_CHARS`) and a template runs at most :data:`MAX_STEPS` evaluation steps, so no
-config can make a notification loop or balloon.
+capped (:data:`MAX_OUTPUT_CHARS`), and so is every intermediate value (a string a function, method or
+``printf`` width would build longer than that is refused before it is built); a template runs at most
+:data:`MAX_STEPS` evaluation steps; a source is at most :data:`MAX_SOURCE_CHARS` and is lexed in linear time;
+too deep a nesting is a :class:`TemplateError`. Only the data's own Go-named methods are callable: a
+Python method of a builtin value (``str.format``, ``dict.clear``, ...) is not (a map's unknown key is its
+zero value, as in Go), so no config can make a notification loop, balloon, mutate the alert or read Python
+internals.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -29,10 +34,18 @@ from urllib.parse import quote_plus
 from alerting.notify.errors import TemplateError
 from metrics_store.regex import compile_anchored
 
-__all__ = ["MAX_OUTPUT_CHARS", "MAX_STEPS", "GoTemplate", "SafeHtml", "parse"]
+__all__ = ["MAX_OUTPUT_CHARS", "MAX_SOURCE_CHARS", "MAX_STEPS", "GoTemplate", "SafeHtml", "parse"]
 
 MAX_OUTPUT_CHARS = 512 * 1024
 MAX_STEPS = 200_000
+MAX_SOURCE_CHARS = 256 * 1024
+_MAX_INT = 2**63  # Go's int
+# Attributes of Python's builtin types: never reachable from a template (a Go map has no methods).
+_BUILTIN_ATTRS = frozenset(
+    a for t in (object, str, bytes, int, float, bool, list, tuple, dict, set, frozenset) for a in dir(t)
+)
+_WS = re.compile(r"\s*")
+_PRINTF_NUMS = re.compile(r"\d+")
 
 _ACTION = re.compile(r"\{\{(-\s)?(.*?)(\s-)?\}\}", re.S)
 _TOKEN = re.compile(
@@ -79,7 +92,7 @@ def _unquote(tok: Tok) -> str:
 def _tokens(src: str) -> list[Tok]:
     out: list[Tok] = []
     pos = 0
-    while src[pos:].strip():
+    while (pos := _WS.match(src, pos).end()) < len(src):  # type: ignore[union-attr] # \s* always matches
         m = _TOKEN.match(src, pos)
         if m is None or m.end() == pos:
             raise TemplateError(f"unexpected {src[pos:].strip()[:20]!r} in {{{{{src.strip()}}}}}")
@@ -141,11 +154,26 @@ def _pipe(toks: list[Tok], i: int, *, close: bool = False) -> tuple[Pipe, int]:
     return Pipe(decl, assign, cmds), i
 
 
+def _actions(src: str) -> Iterator[re.Match[str]]:
+    """``_ACTION.finditer(src)`` in linear time: each match is searched only up to the first ``}}`` after
+    its ``{{`` (where the lazy pattern ends anyway), so a run of unclosed ``{{`` is not rescanned."""
+    pos = 0
+    while (start := src.find("{{", pos)) >= 0:
+        close = src.find("}}", start + 2)
+        if close < 0:
+            return
+        m = _ACTION.match(src, start, close + 2)
+        if m is None:  # pragma: no cover -- "{{" ... "}}" always matches
+            return
+        yield m
+        pos = m.end()
+
+
 def _lex(src: str) -> list[tuple[str, str]]:
     """``("text", s)`` and ``("action", inner)`` pieces with Go's trimming applied."""
     out: list[tuple[str, str]] = []
     pos = 0
-    for m in _ACTION.finditer(src):
+    for m in _actions(src):
         text = src[pos : m.start()]
         if m.group(1):
             text = text.rstrip(" \t\r\n")
@@ -222,7 +250,12 @@ def _control(word: str, rest: str, pieces: list[tuple[str, str]], i: int) -> tup
 
 def parse(src: str) -> GoTemplate:
     """Parse ``src`` (:class:`TemplateError` naming what is unsupported)."""
-    nodes, _, _ = _block(_lex(src), 0, top=True)
+    if len(src) > MAX_SOURCE_CHARS:
+        raise TemplateError(f"template longer than {MAX_SOURCE_CHARS} characters")
+    try:
+        nodes, _, _ = _block(_lex(src), 0, top=True)
+    except RecursionError:
+        raise TemplateError("template nested too deeply") from None
     template = GoTemplate(nodes)
     template.check()
     return template
@@ -297,6 +330,8 @@ def _printf(fmt: str, *args: Any) -> str:
             continue
         arg, verb = args[n], tok[-1]
         n += 1
+        if any(int(d) > MAX_OUTPUT_CHARS for d in _PRINTF_NUMS.findall(tok)):
+            raise TemplateError(f"printf: width or precision of {tok[:24]} over {MAX_OUTPUT_CHARS}")
         if verb in "vs":
             out.append(to_text(arg))
         elif verb == "q":
@@ -304,6 +339,11 @@ def _printf(fmt: str, *args: Any) -> str:
         else:
             out.append(("%" + tok[1:]) % arg)
     return "".join(out)
+
+
+def _join(sep: str, items: Sequence[str]) -> str:
+    _check_size("join", len(sep) * len(items) + sum(len(x) for x in items if isinstance(x, str)))
+    return sep.join(items)
 
 
 def _match(pattern: str, text: str) -> bool:
@@ -334,7 +374,7 @@ FUNCS: dict[str, Callable[..., Any]] = {
     "toUpper": lambda s: s.upper(),
     "toLower": lambda s: s.lower(),
     "title": _title,
-    "join": lambda sep, items: sep.join(items),
+    "join": _join,
     "match": _match,
     "safeHtml": SafeHtml,
     "stringSlice": lambda *s: list(s),
@@ -414,7 +454,10 @@ class GoTemplate:
     ) -> str:
         run = _Run(html, definitions)
         out: list[str] = []
-        self._exec(self._nodes, data, {"$": data}, out, run)
+        try:
+            self._exec(self._nodes, data, {"$": data}, out, run)
+        except RecursionError:
+            raise TemplateError("template nested too deeply") from None
         return "".join(out)
 
     def _emit(self, out: list[str], text: str, run: _Run) -> None:
@@ -496,8 +539,9 @@ class GoTemplate:
             return piped[0] if piped and truth(result) == (head[1] == "and") else result
         if head[0] == "ident" and head[1] in FUNCS:
             args = [self._operand(op, dot, env, run) for op in cmd[1:]] + piped
+            _check_size(head[1], sum(len(a) for a in args if isinstance(a, str)))
             try:
-                return FUNCS[head[1]](*args)
+                return _sized(head[1], FUNCS[head[1]](*args))
             except TemplateError:
                 raise
             except (TypeError, ValueError, KeyError, IndexError, re.error) as exc:
@@ -537,7 +581,9 @@ class GoTemplate:
         if kind in {"str", "raw"}:
             return _unquote(op)
         if kind == "num":
-            return int(op[1])
+            if len(op[1]) > 20 or not -_MAX_INT <= (n := int(op[1])) < _MAX_INT:
+                raise TemplateError(f"number {op[1][:24]} out of range")
+            return n
         if kind == "ident":
             if op[1] in {"true", "false"}:
                 return op[1] == "true"
@@ -549,16 +595,29 @@ class GoTemplate:
         raise TemplateError(f"unexpected {op[1]!r}")
 
 
+def _check_size(what: str, n: int) -> None:
+    if n > MAX_OUTPUT_CHARS:
+        raise TemplateError(f"{what}: a value longer than {MAX_OUTPUT_CHARS} characters")
+
+
+def _sized(what: str, value: Any) -> Any:
+    if isinstance(value, str):
+        _check_size(what, len(value))
+    return value
+
+
 def _field(obj: Any, name: str, args: Sequence[Any]) -> Any:
-    if isinstance(obj, Mapping) and not hasattr(type(obj), name):
+    own = not name.startswith("_") and name not in _BUILTIN_ATTRS and hasattr(type(obj), name)
+    if isinstance(obj, Mapping) and not own:
         if args:
             raise TemplateError(f"{name} is not a method but has arguments")
         return obj.get(name, "")  # missingkey=zero
-    attr = getattr(obj, name, None) if not name.startswith("_") else None
+    attr = getattr(obj, name, None) if not name.startswith("_") and name not in _BUILTIN_ATTRS else None
     if attr is None:
         raise TemplateError(f"can't evaluate field {name} in type {type(obj).__name__}")
     if callable(attr):
-        return attr(*args)
+        _check_size(name, sum(len(a) for a in args if isinstance(a, str)))
+        return _sized(name, attr(*args))
     if args:
         raise TemplateError(f"{name} is not a method but has arguments")
     return attr

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import json
 import ssl
 import time
 from collections.abc import AsyncGenerator, Callable
@@ -50,6 +51,7 @@ _TLS_VERSIONS = {
     "TLS13": ssl.TLSVersion.TLSv1_3,
 }
 _MAX_SECRET_FILE_BYTES = 64 * 1024
+MAX_TOKEN_ANSWER_BYTES = 64 * 1024  # an OAuth2 token answer is a few hundred bytes
 
 
 class CredentialsError(NotifyError):
@@ -200,6 +202,22 @@ async def secret_value(value: SecretStr | None, path: Path | None) -> str:
     return value.get_secret_value() if value is not None else ""
 
 
+async def _read_token_answer(response: httpx.Response) -> bytes:
+    """The token endpoint's answer, at most :data:`MAX_TOKEN_ANSWER_BYTES` (else :class:`CredentialsError`:
+    a hostile endpoint's endless answer is not read on); the response is closed."""
+    out = bytearray()
+    try:
+        async for chunk in response.aiter_raw():
+            out += chunk
+            if len(out) > MAX_TOKEN_ANSWER_BYTES:
+                raise CredentialsError(f"oauth2: token endpoint answer over {MAX_TOKEN_ANSWER_BYTES} bytes")
+    finally:
+        await response.aclose()
+    # httpx reads an auth-flow response after the flow saw it: it finds the body already read
+    response._content = bytes(out)
+    return response._content
+
+
 class _Auth(httpx.Auth):
     """Sets ``Authorization`` on each request from the config, reading secret files each time."""
 
@@ -227,14 +245,15 @@ class _Auth(httpx.Auth):
                 secret = await secret_value(o.client_secret, o.client_secret_file)
                 if o.tls_config is None and o.proxy_url is None:  # the receiver's own client fetches it
                     response = yield self._token_request(o, secret)
-                    await response.aread()
+                    body = await _read_token_answer(response)
                 else:  # the token endpoint has TLS settings or a proxy of its own
                     verify: ssl.SSLContext | bool = o.tls_config.ssl_context() if o.tls_config else True
                     async with httpx.AsyncClient(
                         verify=verify, proxy=o.proxy_url, trust_env=False, timeout=httpx.Timeout(30.0)
                     ) as token_client:
-                        response = await token_client.send(self._token_request(o, secret))
-                self._token = self._parse_token(response)
+                        response = await token_client.send(self._token_request(o, secret), stream=True)
+                        body = await _read_token_answer(response)
+                self._token = self._parse_token(response.status_code, body)
             request.headers["Authorization"] = f"Bearer {self._token[0]}"
         yield request
 
@@ -244,14 +263,18 @@ class _Auth(httpx.Auth):
         if o.scopes:
             form["scope"] = " ".join(o.scopes)
         basic = f"{quote_plus(o.client_id)}:{quote_plus(secret)}".encode()
-        headers = {"Authorization": "Basic " + base64.b64encode(basic).decode()}
+        # identity: the answer is read raw and capped (never inflated here)
+        headers = {
+            "Authorization": "Basic " + base64.b64encode(basic).decode(),
+            "Accept-Encoding": "identity",
+        }
         return httpx.Request("POST", o.token_url, data=form, headers=headers)
 
-    def _parse_token(self, response: httpx.Response) -> tuple[str, float]:
-        if response.status_code // 100 != 2:
-            raise CredentialsError(f"oauth2: token endpoint answered {response.status_code}")
+    def _parse_token(self, status: int, body: bytes) -> tuple[str, float]:
+        if status // 100 != 2:
+            raise CredentialsError(f"oauth2: token endpoint answered {status}")
         try:
-            data = response.json()
+            data = json.loads(body)
             token = str(data["access_token"])
             expires_in = float(data.get("expires_in") or 3600)
         except (ValueError, KeyError, TypeError) as exc:

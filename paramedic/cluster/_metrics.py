@@ -35,6 +35,11 @@ class ClusterMetrics:
         self.targets_owned = Gauge(
             "paramedic_cluster_targets_owned", "Scrape targets this replica owns.", registry=registry
         )
+        self.malformed_keys = Counter(
+            "paramedic_cluster_malformed_keys_total",
+            "Member keys under the cluster prefix that are not a replica's document (ignored).",
+            registry=registry,
+        )
         self.elections = Counter(
             "paramedic_cluster_elections_won_total",
             "Times this replica became the leader.",

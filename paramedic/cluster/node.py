@@ -194,7 +194,7 @@ class ClusterNode:
         if not res.kvs:  # deleted between the compare and the read: campaign again next tick
             return
         kv = res.kvs[0]
-        data = json.loads(kv.value or b"{}")
+        data = _json_object(kv.value)
         self._leader = LeaderInfo(str(data.get("id", "")), str(data.get("address", "")), kv.create_revision)
         if kv.lease == self._lease and data.get("id") == self.id:
             self._set_leading(kv.create_revision, "elected")
@@ -206,10 +206,12 @@ class ClusterNode:
         kvs = self._store.get_prefix(self._prefix + b"members/")
         live: dict[str, Member] = {}
         for kv in kvs:
-            d = json.loads(kv.value)
-            live[str(d["id"])] = Member(
-                str(d["id"]), str(d["address"]), int(d["pid"]), int(d["targets_owned"])
-            )
+            member = _member(kv.value)
+            if member is None:  # not a replica's document: skipped, never the end of the membership
+                self._metrics.malformed_keys.inc()
+                log.warning("cluster: ignoring a malformed member key %r", kv.key[:200])
+                continue
+            live[member.id] = member
         with self._lock:
             changed = set(live) != set(self._members)
             self._members = live
@@ -301,3 +303,20 @@ class ClusterNode:
         """Every fenced record of ``kind``, in key order."""
         kvs = self._store.get_prefix(self._prefix + f"fenced/{kind}/".encode())
         return [json.loads(kv.value) for kv in kvs]
+
+
+def _json_object(raw: bytes) -> dict[str, Any]:
+    """``raw`` as a JSON object; ``{}`` when it is not one (a key written by something else)."""
+    try:
+        data = json.loads(raw or b"{}")
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _member(raw: bytes) -> Member | None:
+    d = _json_object(raw)
+    try:
+        return Member(str(d["id"]), str(d["address"]), int(d["pid"]), int(d["targets_owned"]))
+    except (KeyError, TypeError, ValueError):
+        return None
