@@ -208,7 +208,12 @@ class Paramedic:
             owns=self.cluster.owns if self.cluster is not None else None,  # this replica's shard
         )
         # pushed samples (remote write, OTLP): the same write path, counted in the scrape manager's families
-        self.push = PushIngest(committed, registry=registry, scrape_metrics=self.scraper.metrics)
+        self.push = PushIngest(
+            committed,
+            registry=registry,
+            scrape_metrics=self.scraper.metrics,
+            reserved_jobs=lambda: frozenset(job.name for job in self.config.collector.jobs),
+        )
         # started in this order, stopped reversed
         self.sources: list[MetricSource] = [self.scraper, self.push, *offered]
         self.capacity = CapacityService(

@@ -22,6 +22,7 @@ Thread safety: :meth:`append` runs in a worker thread per request; the ref cache
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 
 import prometheus_client
 from prometheus_client import CollectorRegistry, Counter, Histogram
@@ -39,11 +40,23 @@ MAX_CACHED_REFS = 1_000_000
 _SECONDS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
 
-def check_tenancy(series: list[PushedSeries], scope: Scope) -> None:
-    """403 when ``scope`` may not write one of ``series`` (checked before anything is stored)."""
+def check_tenancy(
+    series: list[PushedSeries], scope: Scope, reserved_jobs: frozenset[str] = frozenset()
+) -> None:
+    """403 when ``scope`` may not write one of ``series`` (checked before anything is stored). A space's
+    writer may not use the ``job`` of a configured scrape job (``reserved_jobs``): foundation rules select
+    by job, so a pushed ``up{job="node", org=..., space=...}`` would otherwise fire foundation alerts."""
     if scope.is_foundation:
         return
     for s in series:
+        job = s.labels.get("job", "")
+        if job in reserved_jobs:
+            raise PushRefusedError(
+                403,
+                "tenancy",
+                f"series {s.labels.get('__name__', '')!r} has job={job!r}, the name of a scrape job this "
+                f"server runs: reserved for what it scrapes ({scope.describe()}); nothing was stored",
+            )
         if not scope.operates_labels(s.labels):
             org, space = s.labels.get(ORG_LABEL, ""), s.labels.get(SPACE_LABEL, "")
             where = f"org={org!r} space={space!r}" if org else "no org (foundation data)"
@@ -93,8 +106,11 @@ class PushIngest:
         *,
         registry: CollectorRegistry = prometheus_client.REGISTRY,
         scrape_metrics: ScrapeMetrics | None = None,
+        reserved_jobs: Callable[[], frozenset[str]] = frozenset,
     ) -> None:
+        """``reserved_jobs``: the scrape jobs' names now (read per request: config reloads change them)."""
         self._appender = appender
+        self._reserved_jobs = reserved_jobs
         self.metrics = scrape_metrics if scrape_metrics is not None else ScrapeMetrics(registry)
         self.push_metrics = PushMetrics(registry)
         self._refs: dict[Labels, int] = {}
@@ -134,7 +150,7 @@ class PushIngest:
             raise PushRefusedError(
                 503, "not_running", "the push receiver is not running (starting or stopping)"
             )
-        check_tenancy(decoded.series, scope)
+        check_tenancy(decoded.series, scope, self._reserved_jobs())
         refs: list[int] = []
         timestamps: list[int] = []
         values: list[float] = []

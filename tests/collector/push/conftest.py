@@ -31,6 +31,8 @@ logs:
   search: {type: embedded, path: search}
 collector:
   push: {max_series_per_request: 50, label_value_length_limit: 256, max_decompressed_bytes: 1048576}
+  # a foundation scrape job: its name is reserved for what the server scrapes (a space may not push job=cells)
+  jobs: [{name: cells, type: static, targets: ["127.0.0.1:9"], interval_s: 3600}]
 """
 
 

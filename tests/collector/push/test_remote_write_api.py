@@ -81,6 +81,25 @@ def test_a_space_writer_cannot_write_outside_its_space(
     assert push_server.series(name) == []  # not even the request's own-space series
 
 
+def test_a_space_writer_cannot_borrow_a_foundation_scrape_job(push_server: PushServer) -> None:
+    # up{job="cells"} in its own space would still be read by foundation rules that select job="cells"
+    spoof = (
+        {"__name__": "up", "job": "cells", "instance": "cell-1", "org": "acme", "space": "prod"},
+        [(NOW_MS, 0.0)],
+    )
+    for headers, encode in ((V1_HEADERS, v1), (V2_HEADERS, v2)):
+        r = push_server.post("acme-prod-op", "/api/v1/write", snappy(encode([spoof])), **headers)
+        assert r.status_code == 403, r.text
+        assert "job='cells'" in r.text and "nothing was stored" in r.text
+    assert push_server.series("up", instance="cell-1") == []
+    # the same series under its own job name is the space's to write; a foundation writer may use the job
+    own = ({**spoof[0], "job": "acme-app"}, spoof[1])
+    assert (
+        push_server.post("acme-prod-op", "/api/v1/write", snappy(v1([own])), **V1_HEADERS).status_code == 204
+    )
+    assert push_server.post("writer", "/api/v1/write", snappy(v1([spoof])), **V1_HEADERS).status_code == 204
+
+
 def test_a_foundation_writer_writes_any_tenant(push_server: PushServer) -> None:
     series = [
         ({"__name__": "rw_any", "org": o, "space": "prod"}, [(NOW_MS, 1.0)]) for o in ("acme", "globex")
