@@ -99,6 +99,7 @@ class Measurement:
     rss_bytes: int = 0
     lost: int = 0
     duplicated: int = 0
+    store_rss_bytes: int = 0
 
     @property
     def rate(self) -> float:

@@ -213,6 +213,7 @@ def ingest_run(tmp: Path, backend: str, n: int, addrs: list[str], size: Size) ->
     appended = ("paramedic_store_samples_appended_total",)
     with ExitStack() as stack:
         st = start_stack(stack, work, backend, n, collector)
+        stack.enter_context(diagnose(st))
         if backend != "embedded":
             owned = ("paramedic_cluster_targets_owned",)
             wait_until(
@@ -235,8 +236,10 @@ def ingest_run(tmp: Path, backend: str, n: int, addrs: list[str], size: Size) ->
         time.sleep(size.seconds)
         c1, s1, t1 = group_cpu_seconds(pg), group_cpu_seconds(sg), time.monotonic()
         a1 = sum(metric_sum(b, appended) for b in st.bases)
-        mem = rss(pg)
-    return Measurement("ingest", backend, n, a1 - a0, t1 - t0, c1 - c0, s1 - s0, mem)
+        mem, store_mem = rss(pg), rss(sg)
+    return Measurement(
+        "ingest", backend, n, a1 - a0, t1 - t0, c1 - c0, s1 - s0, mem, store_rss_bytes=store_mem
+    )
 
 
 # ---------------------------------------------------------------- log intake
@@ -334,7 +337,7 @@ def seqs_of(base: str, token: str) -> Counter[int]:
                 return got
 
 
-def logs_run(tmp: Path, n: int, size: Size, haproxy: str) -> tuple[Measurement, list[int]]:
+def logs_run(tmp: Path, n: int, size: Size, haproxy: str) -> LogRow:
     work = tmp / f"logs-{n}"
     token = f"scale{random.randrange(16**8):08x}"
     with ExitStack() as stack:
@@ -345,21 +348,45 @@ def logs_run(tmp: Path, n: int, size: Size, haproxy: str) -> tuple[Measurement, 
         stack.callback(front.stop)
         wait_until(lambda: _accepts(relp_port), 30, "HAProxy front listening", 0.1)
         pg = [p.pid for p in st.replicas]
-        c0 = group_cpu_seconds(pg)
+        c0, t0 = group_cpu_seconds(pg), time.perf_counter()
         dt, acked, errors = send_all(relp_port, token, size)
-        c1 = group_cpu_seconds(pg)
         if errors:
             print(f"  sender errors ({n} replicas): {errors[:3]}", file=sys.stderr)
-        wait_until(
-            lambda: sum(search_total(b, token) for b in st.bases) >= acked, 300, "acked lines searchable", 0.5
-        )
+        with diagnose(st):
+            wait_until(
+                lambda: sum(search_total(b, token) for b in st.bases) >= acked,
+                300,
+                "acked lines searchable",
+                0.2,
+            )
+        # CPU until every line is searchable: receive, spool, parse, enrich, pattern, index (polling included)
+        c1, t1 = group_cpu_seconds(pg), time.perf_counter()
         per_replica = [seqs_of(b, token) for b in st.bases]
         mem = rss(pg)
     got: Counter[int] = sum(per_replica, Counter())
     lost = len(set(range(size.lines)) - set(got))
     dups = sum(got.values()) - len(got)
     m = Measurement("log intake", LOG_SEARCH_BACKEND_HOOK, n, acked, dt, c1 - c0, 0.0, mem, lost, dups)
-    return m, [sum(c.values()) for c in per_replica]
+    return LogRow(m, t1 - t0, [sum(c.values()) for c in per_replica])
+
+
+@dataclass(frozen=True)
+class LogRow:
+    m: Measurement
+    searchable_s: float  # from the first line sent until every acknowledged line was searchable
+    split: list[int]
+
+
+@contextmanager
+def diagnose(st: Stack) -> Iterator[None]:
+    """On failure, say which replica exited and show the end of its log."""
+    try:
+        yield
+    except Exception:
+        for p in st.replicas + st.store:
+            if p.popen.poll() is not None:
+                print(f"{p.name} exited {p.popen.returncode}:\n{p.log_tail()}", file=sys.stderr)
+        raise
 
 
 def _accepts(port: int) -> bool:
@@ -381,16 +408,17 @@ def print_ingest(rows: list[Measurement], size: Size) -> None:
     )
     print(
         f"{'store':<18}{'replicas':>8}{'samples/s':>12}{'cores busy':>11}{'samples/CPU-s':>14}"
-        f"{'us/sample P':>12}{'us/sample store':>16}{'RSS MiB (P)':>12}"
+        f"{'us/sample P':>12}{'us/sample store':>16}{'RSS MiB P':>10}{'RSS MiB store':>14}"
     )
     for r in rows:
         print(
             f"{r.backend:<18}{r.replicas:>8}{r.rate:>12,.0f}{r.cores_busy:>11.2f}{r.per_cpu_second:>14,.0f}"
-            f"{r.paramedic_us_per_unit:>12.1f}{r.store_us_per_unit:>16.1f}{r.rss_bytes / 2**20:>12.0f}"
+            f"{r.paramedic_us_per_unit:>12.1f}{r.store_us_per_unit:>16.1f}{r.rss_bytes / 2**20:>10.0f}"
+            f"{r.store_rss_bytes / 2**20:>14.0f}"
         )
 
 
-def print_logs(rows: list[tuple[Measurement, list[int]]], size: Size) -> None:
+def print_logs(rows: list[LogRow], size: Size) -> None:
     print(
         f"\nlog intake: {size.lines:,} RFC 5424 lines, {size.connections} RELP sessions "
         f"(window {size.window}) "
@@ -398,13 +426,14 @@ def print_logs(rows: list[tuple[Measurement, list[int]]], size: Size) -> None:
         "[OpenSearch: pending wt-opensearch]"
     )
     print(
-        f"{'replicas':>8}{'acked lines/s':>15}{'lines/CPU-s':>13}{'us/line P':>11}{'lost':>6}{'dups':>6}"
-        f"  lines per replica"
+        f"{'replicas':>8}{'acked lines/s':>15}{'searchable lines/s':>20}{'lines/CPU-s':>13}{'us/line P':>11}"
+        f"{'lost':>6}{'dups':>6}  lines per replica"
     )
-    for r, split in rows:
+    for row in rows:
+        r = row.m
         print(
-            f"{r.replicas:>8}{r.rate:>15,.0f}{r.per_cpu_second:>13,.0f}{r.paramedic_us_per_unit:>11.1f}"
-            f"{r.lost:>6}{r.duplicated:>6}  {split}"
+            f"{r.replicas:>8}{r.rate:>15,.0f}{r.units / row.searchable_s:>20,.0f}{r.per_cpu_second:>13,.0f}"
+            f"{r.paramedic_us_per_unit:>11.1f}{r.lost:>6}{r.duplicated:>6}  {row.split}"
         )
 
 
