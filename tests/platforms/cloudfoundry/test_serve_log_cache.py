@@ -32,7 +32,7 @@ def test_serve_polls_log_cache_into_the_store(fake: FakeCF, tmp_path: Path) -> N
         }
     )
     server = Paramedic(config, base_dir=tmp_path, registry=CollectorRegistry())
-    assert [type(s).__name__ for s in server.sources] == ["ScrapeManager", "LogCacheSource"]
+    assert [type(s).__name__ for s in server.sources] == ["ScrapeManager", "PushIngest", "LogCacheSource"]
     with TestClient(server.app, base_url="http://127.0.0.1") as client:
         found: dict[str, Any] = {}
 
