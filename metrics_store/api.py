@@ -37,6 +37,7 @@ from fastapi import APIRouter, Request, Response
 from prometheus_client import REGISTRY, CollectorRegistry
 
 from metrics_store._api_status import ServerInfo, status_router
+from metrics_store._matrix_json import matrix_body
 from metrics_store.api_common import (
     MAX_TIME_MS,
     MIN_TIME_MS,
@@ -57,6 +58,7 @@ from metrics_store.model import METRIC_NAME, Labels, Matcher, MatchOp
 from metrics_store.names import unescape_name
 from metrics_store.promql import (
     Engine,
+    Matrix,
     QueryError,
     QueryParseError,
     QueryValue,
@@ -113,6 +115,8 @@ def _gc_paused() -> Iterator[None]:
 
 def _render(value: QueryValue) -> bytes:
     with _gc_paused():
+        if isinstance(value, Matrix):
+            return matrix_body(value)
         return orjson.dumps({"status": "success", "data": result_json(value)})
 
 

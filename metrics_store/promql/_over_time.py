@@ -43,6 +43,12 @@ def _apply(ctx: EvalContext, value: EvalValue, reducer: Reducer, keep_name: bool
     if not isinstance(value, RangeSteps):
         raise TypeError(f"expected a range vector, got {type(value).__name__}")
     out: list[StepSeries] = []
+    if reducer in _ROW_WISE and len(value.series) > 1:
+        per_batch = max(1, _BATCH_ELEMENTS // max(1, len(value.range_end_ms)))
+        for i in range(0, len(value.series), per_batch):
+            out.extend(_batched(value.series[i : i + per_batch], reducer, keep_name))
+            ctx.check_deadline()
+        return VectorSteps(merge_same_labels(out))
     for rs in value.series:
         present = rs.hi > rs.lo
         with np.errstate(all="ignore"):
@@ -50,6 +56,31 @@ def _apply(ctx: EvalContext, value: EvalValue, reducer: Reducer, keep_name: bool
         out.append(StepSeries(rs.labels if keep_name else drop_name(rs.labels), values, present))
         ctx.check_deadline()
     return VectorSteps(merge_same_labels(out))
+
+
+# Series x steps elements reduced in one batch by _batched (bounds its temporaries).
+_BATCH_ELEMENTS = 1 << 18
+
+
+def _batched(series: list[RangeSeries], reducer: Reducer, keep_name: bool) -> list[StepSeries]:
+    """``reducer`` over many series at once: their samples concatenated, each (series, step) window shifted
+    by its series' offset. Each window holds the same samples in the same order as in its own series, and
+    the reducers of ``_ROW_WISE`` treat every window on its own, so the values are bit-identical to the
+    per-series loop; only the numpy call overhead is shared."""
+    sizes = np.fromiter((len(rs.values) for rs in series), dtype=np.intp, count=len(series))
+    offsets = (np.cumsum(sizes) - sizes)[:, None]
+    lo = np.stack([rs.lo for rs in series]) + offsets
+    hi = np.stack([rs.hi for rs in series]) + offsets
+    vals = np.concatenate([rs.values for rs in series])
+    ts = np.concatenate([rs.timestamps_ms for rs in series])
+    with np.errstate(all="ignore"):
+        flat = reducer(RangeSeries((), ts, vals, lo.ravel(), hi.ravel()))
+    values = flat.reshape(lo.shape)
+    present = hi > lo
+    return [
+        StepSeries(rs.labels if keep_name else drop_name(rs.labels), values[k], present[k])
+        for k, rs in enumerate(series)
+    ]
 
 
 def _count(rs: RangeSeries) -> F64:
@@ -200,6 +231,10 @@ def stdvar_over_time(ctx: EvalContext, args: list[EvalValue]) -> EvalValue:
 
 def stddev_over_time(ctx: EvalContext, args: list[EvalValue]) -> EvalValue:
     return _apply(ctx, args[0], _stddev)
+
+
+# Reducers whose result for a window depends on that window's samples only (not on the step's position).
+_ROW_WISE: frozenset[Reducer] = frozenset({_count, _sum, _avg, _min, _max, _last, _one, _stdvar, _stddev})
 
 
 def quantile_over_time(ctx: EvalContext, args: list[EvalValue]) -> EvalValue:

@@ -111,6 +111,31 @@ def _pack(data: list[SeriesData], lo_ms: int, hi_ms: int, *, drop_stale: bool = 
     return ts, vals, offsets, key, base
 
 
+def _search(key: npt.NDArray[Any], needles: npt.NDArray[Any], side: str) -> I64:
+    found: I64 = np.searchsorted(key, needles.ravel(), side=side).reshape(needles.shape)  # type: ignore[call-overload]
+    return found
+
+
+def _window_bounds(
+    ts: I64, sizes: npt.NDArray[Any], starts: I64, ref: I64, *, left_open: bool = False
+) -> tuple[I64, I64]:
+    """Per (series, step) window ``[lo, hi)`` of series-relative sample indices for non-decreasing ``ref``
+    (and so ``starts``): counts instead of a search per window. A sample is below ``hi[k, j]`` iff
+    ``t <= ref[j]``, i.e. for every ``j >= searchsorted(ref, t, "left")``, and below ``lo[k, j]`` iff
+    ``t < starts[j]``, i.e. for ``j >= searchsorted(starts, t, "right")``; so ``hi`` and ``lo`` are running
+    sums over steps of per-series histograms of those step indices (a search in the small step grid per
+    sample, instead of one in all samples per window). ``left_open`` (Prometheus 3): a sample exactly at
+    ``starts[j]`` is outside too, i.e. below ``lo[k, j]`` iff ``t <= starts[j]``."""
+    n, steps = len(sizes), len(ref)
+    series = np.repeat(np.arange(n, dtype=np.intp), sizes) * (steps + 1)
+    out: list[I64] = []
+    for grid, side in ((starts, "left" if left_open else "right"), (ref, "left")):
+        first = np.searchsorted(grid, ts, side=side)  # type: ignore[call-overload]
+        counts = np.bincount(series + first, minlength=n * (steps + 1)).reshape(n, steps + 1)
+        out.append(np.cumsum(counts[:, :steps], axis=1))
+    return out[0], out[1]
+
+
 def eval_matrix_selector(ctx: EvalContext, ms: Any) -> RangeSteps:
     vs = ms.vector_selector
     range_ms = duration_ms(ms.range)
@@ -132,10 +157,15 @@ def eval_matrix_selector(ctx: EvalContext, ms: Any) -> RangeSteps:
                 out.append(RangeSeries(sd.labels, ts, vals, lo, hi))
     else:
         ts, vals, offsets, key, base = packed
-        los = np.searchsorted(key, (base + starts).ravel(), side=side).reshape(base.shape[0], -1) - offsets
-        his = np.searchsorted(key, (base + ref).ravel(), side="right").reshape(base.shape[0], -1) - offsets
         ends = np.append(offsets[1:, 0], len(ts))
-        nonempty = (his > los).any(axis=1).tolist()
+        if bool((np.diff(ref) >= 0).all()):
+            los, his = _window_bounds(
+                ts, ends - offsets[:, 0], starts, ref, left_open=ctx.semantics.left_open
+            )
+        else:
+            los = _search(key, base + starts, side) - offsets
+            his = _search(key, base + ref, "right") - offsets
+        nonempty = np.asarray((his > los).any(axis=1)).tolist()
         for k, sd in enumerate(data):
             if nonempty[k]:
                 a, b = int(offsets[k, 0]), int(ends[k])
