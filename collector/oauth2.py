@@ -52,6 +52,20 @@ def _error_code(body: bytes) -> str:
     return ""
 
 
+async def _read_capped(stream: aiohttp.StreamReader, limit: int) -> bytes:
+    """The body up to ``limit`` bytes: ``read(n)`` returns whatever arrived, so a close-delimited answer
+    written in pieces would be cut at its first piece without the loop."""
+    chunks: list[bytes] = []
+    size = 0
+    while size < limit:
+        chunk = await stream.read(limit - size)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    return b"".join(chunks)
+
+
 class TokenSource:
     """Tokens of one ``oauth2`` block; ``token()`` returns a cached one or fetches a new one."""
 
@@ -134,7 +148,7 @@ class TokenSource:
                 proxy=self._proxy,
                 proxy_headers=proxy_headers,
             ) as resp:
-                body = await resp.content.read(MAX_TOKEN_RESPONSE_BYTES + 1)
+                body = await _read_capped(resp.content, MAX_TOKEN_RESPONSE_BYTES + 1)
                 status = resp.status
         except (aiohttp.ClientError, OSError) as exc:
             raise ScrapeAuthError(f"{where}: cannot fetch a token: {type(exc).__name__}") from exc
