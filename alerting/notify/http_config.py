@@ -202,6 +202,13 @@ async def secret_value(value: SecretStr | None, path: Path | None) -> str:
     return value.get_secret_value() if value is not None else ""
 
 
+async def required_secret(value: SecretStr | None, path: Path | None, what: str) -> str:
+    """:func:`secret_value` of a setting that must be given (:class:`CredentialsError` naming ``what``)."""
+    if value is None and path is None:
+        raise CredentialsError(f"no {what}")
+    return await secret_value(value, path)
+
+
 async def _read_token_answer(response: httpx.Response) -> bytes:
     """The token endpoint's answer, at most :data:`MAX_TOKEN_ANSWER_BYTES` (else :class:`CredentialsError`:
     a hostile endpoint's endless answer is not read on); the response is closed."""

@@ -8,7 +8,6 @@ read at each send) is the credential: it never shows in reasons or dumps.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from datetime import datetime
 
@@ -19,7 +18,7 @@ from alerting.model import Notification
 from alerting.notify._receiver import AmReceiver, utcnow
 from alerting.notify.errors import TemplateError
 from alerting.notify.gojson import go_json
-from alerting.notify.http_config import CredentialsError, read_secret_file
+from alerting.notify.http_config import CredentialsError, required_secret
 from alerting.notify.receivers_config import MsteamsConfig
 
 __all__ = ["MsteamsNotifier"]
@@ -62,11 +61,7 @@ class MsteamsNotifier(AmReceiver):
         )
 
     async def _url(self) -> str:
-        if self.config.webhook_url is not None:
-            return self.config.webhook_url.get_secret_value()
-        if self.config.webhook_url_file is None:
-            raise CredentialsError("no webhook_url")
-        return await asyncio.to_thread(read_secret_file, self.config.webhook_url_file)
+        return await required_secret(self.config.webhook_url, self.config.webhook_url_file, "webhook_url")
 
     async def notify(self, notification: Notification) -> NotifyResult:
         try:

@@ -8,7 +8,6 @@ send) is itself the credential: it never shows in reasons or dumps.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -21,7 +20,7 @@ from alerting.notify._receiver import AmReceiver, utcnow
 from alerting.notify.amtemplate import TemplateData, truncate_runes
 from alerting.notify.errors import TemplateError
 from alerting.notify.gojson import go_json
-from alerting.notify.http_config import CredentialsError, read_secret_file
+from alerting.notify.http_config import CredentialsError, required_secret
 from alerting.notify.receivers_config import SlackAction, SlackConfig
 
 __all__ = ["SlackNotifier"]
@@ -115,11 +114,7 @@ class SlackNotifier(AmReceiver):
         return go_json(_omit(req, "channel", "username", "icon_emoji", "icon_url", "link_names"))
 
     async def _url(self) -> str:
-        if self.config.api_url is not None:
-            return self.config.api_url.get_secret_value()
-        if self.config.api_url_file is None:
-            raise CredentialsError("no api_url")
-        return await asyncio.to_thread(read_secret_file, self.config.api_url_file)
+        return await required_secret(self.config.api_url, self.config.api_url_file, "api_url")
 
     async def notify(self, notification: Notification) -> NotifyResult:
         try:
