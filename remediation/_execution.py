@@ -44,6 +44,9 @@ class Executor:
         self._policy = policy
         self._calls = calls
         self._simulate = calls.simulate
+        # Ids of actions waiting on their verification that a stop may interrupt at once: the action is
+        # applied, and recovery verifies it again on the next start. Not those that may still revert.
+        self.interruptible: set[str] = set()
 
     async def execute(self, req: ActionRequest) -> None:
         """Run the started ``req`` to its end (``failed`` or ``succeeded`` and verified)."""
@@ -99,7 +102,13 @@ class Executor:
             self._journal.outcome(req, "verified")
             return
         deadline = 0.0 if self._simulate else spec.deadline
-        ok, seen = await self._verifier.verify(req, deadline)
+        may_revert = spec.on_failure == "revert" and result is not None and result.revert is not None
+        if not may_revert:
+            self.interruptible.add(req.id)
+        try:
+            ok, seen = await self._verifier.verify(req, deadline)
+        finally:
+            self.interruptible.discard(req.id)
         self._metrics.verifications.labels("verified" if ok else "failed").inc()
         if ok:
             self._journal.event(req.id, "verified", {"observed": seen})

@@ -298,6 +298,8 @@ class RemediationEngine:
     async def stop(self, timeout_s: float = 30.0) -> None:
         """Stop taking alerts; wait up to ``timeout_s`` for running actions, then cancel them (a cancelled
         action stays ``started`` in the journal and is reported ``interrupted`` by the next recover).
+        An action that is only waiting on its verification is interrupted at once (it is applied; the next
+        recover verifies it) unless a failed verification may still revert it.
         Deferred requests are not started any more; they stay ``deferred`` for the next recover."""
         await self._deferral.close()
         if self._worker is not None:
@@ -305,6 +307,7 @@ class RemediationEngine:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._worker
             self._worker = None
+        await self._interrupt_verifications()
         await self.drain(timeout_s)
         self._stopping.set()
         tasks = list(self._tasks.values())
@@ -313,6 +316,13 @@ class RemediationEngine:
         if tasks:
             await asyncio.wait(tasks, timeout=5.0)
         self._loop = None
+
+    async def _interrupt_verifications(self) -> None:
+        waits = [t for i, t in self._tasks.items() if i in self._executor.interruptible]
+        for t in waits:
+            t.cancel()
+        if waits:
+            await asyncio.wait(waits, timeout=5.0)
 
     async def drain(self, timeout_s: float | None = None) -> bool:
         """Wait until no action is executing or verifying; False on timeout."""
