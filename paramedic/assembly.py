@@ -61,7 +61,8 @@ from paramedic.auth import install_guards, refusals_counter
 from paramedic.cluster.api import cluster_router, install_leader_proxy
 from paramedic.cluster.service import ClusterService
 from paramedic.cluster.state import EtcdState
-from paramedic.config import ConfigError, ParamedicConfig, load_config
+from paramedic.cluster.tls import ClusterTLSError
+from paramedic.config import ConfigError, ConfigProblem, ParamedicConfig, load_config
 from paramedic.dashboard import CapacityPage
 from paramedic.dashboard import build_router as dashboard_router
 from paramedic.dashboard import build_sources as dashboard_sources
@@ -121,7 +122,9 @@ class Paramedic:
         self.registry = registry
         # Several replicas (cluster:): membership, the leader lease and the scrape shard, through etcd.
         self.cluster: ClusterService | None = (
-            ClusterService(config.cluster, address=self.url, registry=registry) if config.cluster else None
+            ClusterService(config.cluster, address=self.url, registry=registry, base_dir=base_dir)
+            if config.cluster
+            else None
         )
         self.store: MetricsStore = open_store(config.metrics_store, base_dir, registry=registry)
         self.platform: Platform | None = (
@@ -505,7 +508,10 @@ def serve(config_path: Path) -> None:
     config, warning = fit_log_listeners(config, raise_nofile_limit())
     if warning is not None:
         log.warning("%s", warning)
-    server = Paramedic(config, base_dir=config_path.resolve().parent, config_path=config_path)
+    try:
+        server = Paramedic(config, base_dir=config_path.resolve().parent, config_path=config_path)
+    except ClusterTLSError as exc:  # a file named by cluster.tls: the message names its key
+        raise ConfigError([ConfigProblem(str(config_path), None, "", str(exc))]) from exc
     uv = _UvicornServer(
         server.begin_shutdown,
         uvicorn.Config(

@@ -4,11 +4,29 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
-__all__ = ["ClusterConfig"]
+__all__ = ["ClusterConfig", "EtcdTLS"]
 
 ReplicaId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")]
+
+
+class EtcdTLS(BaseModel):
+    """TLS to etcd: the CA that signed etcd's certificate and this replica's client certificate. With etcd
+    started with ``--client-cert-auth --trusted-ca-file``, only holders of a certificate that CA signed can
+    join the cluster, take the lead or write the journal."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    ca_file: str = Field(min_length=1, description="PEM CA bundle that signed etcd's server certificate.")
+    cert_file: str | None = Field(None, min_length=1, description="PEM client certificate (etcd mTLS).")
+    key_file: str | None = Field(None, min_length=1, description="PEM private key of cert_file.")
+
+    @model_validator(mode="after")
+    def _pair(self) -> EtcdTLS:
+        if (self.cert_file is None) != (self.key_file is None):
+            raise ValueError("cert_file and key_file go together (fix: set both or neither)")
+        return self
 
 
 class ClusterConfig(BaseModel):
@@ -34,6 +52,9 @@ class ClusterConfig(BaseModel):
         "/paramedic/default/", description="etcd key prefix of this cluster (several clusters on one etcd)."
     )
     request_timeout_s: float = Field(2.0, gt=0, le=30, description="Timeout of one etcd request.")
+    tls: EtcdTLS | None = Field(
+        None, description="TLS (and client certificates) to etcd; needs https:// endpoints."
+    )
 
     @field_validator("etcd_endpoints")
     @classmethod
@@ -42,6 +63,13 @@ class ClusterConfig(BaseModel):
             if not url.startswith(("http://", "https://")) or len(url) < 10:
                 raise ValueError(f"not an http(s) URL: {url!r}")
         return v
+
+    @model_validator(mode="after")
+    def _tls_needs_https(self) -> ClusterConfig:
+        plain = [u for u in self.etcd_endpoints if u.startswith("http://")]
+        if self.tls is not None and plain:
+            raise ValueError(f"tls is set but {plain[0]!r} is plain http (fix: use https:// endpoints)")
+        return self
 
     @field_validator("key_prefix")
     @classmethod

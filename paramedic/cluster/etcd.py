@@ -8,6 +8,7 @@ order: the first that answers serves the call (a cluster of etcd members behind 
 from __future__ import annotations
 
 import base64
+import ssl
 from collections.abc import Sequence
 from typing import Any
 
@@ -74,11 +75,14 @@ class EtcdClient:
         *,
         timeout_s: float = 2.0,
         transport: httpx.BaseTransport | None = None,
+        verify: ssl.SSLContext | bool = True,
     ) -> None:
+        """``verify``: the SSLContext for https endpoints (CA and client certificate), see
+        :func:`paramedic.cluster.tls.etcd_ssl_context`."""
         if not endpoints:
             raise ValueError("EtcdClient needs at least one endpoint")
         self._endpoints = [e.rstrip("/") for e in endpoints]
-        self._http = httpx.Client(timeout=timeout_s, transport=transport)
+        self._http = httpx.Client(timeout=timeout_s, transport=transport, verify=verify)
 
     def close(self) -> None:
         self._http.close()

@@ -12,10 +12,14 @@ follower; the fence covers the moments before: etcd refuses its journal and noti
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
 import os
+import ssl
 from collections.abc import Callable, Coroutine
+from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from prometheus_client import CollectorRegistry
 
@@ -23,12 +27,23 @@ from paramedic.cluster.config import ClusterConfig
 from paramedic.cluster.etcd import EtcdClient
 from paramedic.cluster.node import ClusterNode
 from paramedic.cluster.shard import owns
+from paramedic.cluster.tls import etcd_ssl_context
 
 __all__ = ["DEPOSED_EXIT_STATUS", "ClusterService"]
 
 log = logging.getLogger("paramedic.cluster")
 
 DEPOSED_EXIT_STATUS = 75
+
+
+def _loopback(url: str) -> bool:
+    host = urlsplit(url).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _exit_deposed(why: str) -> None:
@@ -44,10 +59,21 @@ class ClusterService:
         *,
         address: str,
         registry: CollectorRegistry,
+        base_dir: Path | None = None,
         on_deposed: Callable[[str], None] = _exit_deposed,
     ) -> None:
+        """``base_dir``: where ``cluster.tls``'s relative paths are read from (the config file's folder)."""
         self.config = config
-        self.client = EtcdClient(config.etcd_endpoints, timeout_s=config.request_timeout_s)
+        verify: ssl.SSLContext | bool = True
+        if config.tls is not None:
+            verify = etcd_ssl_context(config.tls, base_dir or Path.cwd())
+        elif not all(_loopback(u) for u in config.etcd_endpoints):
+            log.warning(
+                "cluster: etcd over plain http to a non-loopback address: anyone who can reach etcd can "
+                "join this cluster, take the lead and write its journal (set cluster.tls and start etcd "
+                "with --client-cert-auth)"
+            )
+        self.client = EtcdClient(config.etcd_endpoints, timeout_s=config.request_timeout_s, verify=verify)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._reshard: Callable[[], None] | None = None
         self._lead: Callable[[], Coroutine[Any, Any, None]] | None = None

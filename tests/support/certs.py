@@ -74,8 +74,16 @@ class CA:
         self.cert.write_bytes(self._cert.public_bytes(serialization.Encoding.PEM))
 
     def issue(
-        self, name: str, *, dns: tuple[str, ...] = (), ips: tuple[str, ...] = (), client: bool = False
+        self,
+        name: str,
+        *,
+        dns: tuple[str, ...] = (),
+        ips: tuple[str, ...] = (),
+        client: bool = False,
+        also_client: bool = False,
     ) -> Issued:
+        """A leaf certificate for a server, or a ``client``; ``also_client``: a server certificate that may
+        also authenticate as a client (etcd's gateway dials its own gRPC port with it)."""
         key = ec.generate_private_key(ec.SECP256R1())
         now = dt.datetime.now(dt.UTC)
         sans: list[x509.GeneralName] = [x509.DNSName(d) for d in dns]
@@ -91,6 +99,7 @@ class CA:
             .add_extension(
                 x509.ExtendedKeyUsage(
                     [ExtendedKeyUsageOID.CLIENT_AUTH if client else ExtendedKeyUsageOID.SERVER_AUTH]
+                    + ([ExtendedKeyUsageOID.CLIENT_AUTH] if also_client and not client else [])
                 ),
                 critical=False,
             )
