@@ -129,7 +129,7 @@ class LogService:
             on_new=pattern_metrics.pattern_created, on_evict=pattern_metrics.pattern_evicted
         )
         self.tenant_limits = TenantSearchLimiter(cfg.search_api.tenant_search_share, registry)
-        self.patterns = PatternStats(appender, metrics=pattern_metrics)
+        self.patterns = PatternStats(appender, metrics=pattern_metrics, replica=replica_id)
         self.metrics = PipelineMetrics(registry)
         process = build_pipeline(
             SyslogParser(registry=registry),

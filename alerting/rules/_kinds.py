@@ -294,15 +294,21 @@ class AnomalyEval:
 
 
 def log_pattern_expr(expr: str, p: kp.LogPatternParams) -> str:
+    """Replicas of a cluster count the lines each received (``replica`` label): a pattern is new when no
+    replica saw it in the baseline, and its rate is the sum over the replicas."""
     sel = expr or PATTERN_COUNTER
     w, b = p.window, p.baseline
     if p.mode == "new":
-        return f"max_over_time({sel}[{w}]) unless max_over_time({sel}[{b}] offset {w})"
+        return (
+            f"max without (replica) (max_over_time({sel}[{w}]))"
+            f" unless ignoring (replica) max_over_time({sel}[{b}] offset {w})"
+        )
     # only patterns that existed before the baseline window: a young series dilutes its baseline rate
     old = format_duration(parse_duration_ms(w) + parse_duration_ms(b))
     return (
-        f"((rate({sel}[{w}]) > {p.min_rate}) > {p.factor} * rate({sel}[{b}] offset {w}))"
-        f" and last_over_time({sel}[{b}] offset {old})"
+        f"((sum without (replica) (rate({sel}[{w}])) > {p.min_rate})"
+        f" > {p.factor} * sum without (replica) (rate({sel}[{b}] offset {w})))"
+        f" and ignoring (replica) last_over_time({sel}[{b}] offset {old})"
     )
 
 

@@ -9,7 +9,8 @@ and pattern since this process started (resets on restart, as Prometheus counter
 (``paramedic_log_pattern_messages_total unless paramedic_log_pattern_messages_total offset 1h``) or on a
 rising error pattern. When an entry is evicted its series gets a staleness marker at the next flush.
 An empty app ("unknown source") drops the ``app`` label, an empty org or space (foundation components)
-its label. :meth:`PatternStats.list_patterns` lists only the entries a tenant scope sees.
+its label. In a cluster every series also carries ``replica`` (the counters of one replica's lines).
+:meth:`PatternStats.list_patterns` lists only the entries a tenant scope sees.
 
 Memory is bounded by ``max_entries`` (least recently seen entry evicted). ``observe`` (pipeline thread),
 ``flush`` (timer thread) and ``list_patterns`` (HTTP threads) may run concurrently.
@@ -74,9 +75,13 @@ class PatternStats:
         max_entries: int = 50_000,
         clock_ns: Callable[[], int] = time.time_ns,
         metrics: PatternMetrics | None = None,
+        replica: str | None = None,
     ) -> None:
+        """``replica`` (``cluster.replica_id``): every series also carries ``replica="<id>"``, so replicas
+        that write into one shared store keep apart counters (each counts the lines it received)."""
         if max_entries < 1:
             raise ValueError("max_entries must be >= 1")
+        self._replica = replica
         self._appender = appender
         self._max = max_entries
         self._clock_ns = clock_ns
@@ -153,6 +158,8 @@ class PatternStats:
             if e.ref < 0:
                 names = {METRIC_NAME: PATTERN_COUNT_METRIC, "app": app, "pattern_id": pid}
                 names.update({ORG_LABEL: org, SPACE_LABEL: space})
+                if self._replica:
+                    names["replica"] = self._replica
                 e.ref = self._appender.series_ref(labels_from(names))
             refs.append(e.ref)
         values = counts + [STALE_NAN] * len(stale)

@@ -319,3 +319,35 @@ def test_a_kind_without_an_evaluator_is_an_error_not_plain_promql() -> None:
     spec = RuleSpec("NewKind", record=False, expr="up == 0", kind="new_kind", params=NewKindParams())
     with pytest.raises(RuleEvalError, match="no evaluator for kind 'new_kind'"):
         compile_rule(spec, lookup=lambda name: None, detectors={})
+
+
+def test_log_pattern_across_replicas(tmp_path: Path) -> None:
+    """In a cluster each replica counts its own lines (``replica`` label): a pattern that only moves from one
+    replica to another is not new, and a rise is judged on the sum over the replicas."""
+    mgr, store, clock = _manager(tmp_path, _group("""
+      - alert: NewPattern
+        kind: log_pattern
+        params: {mode: new, window: 10m, baseline: 1h}
+      - alert: PatternRising
+        kind: log_pattern
+        params: {mode: rising, window: 5m, baseline: 30m, factor: 3, min_rate: 0.01}
+"""))  # fmt: skip
+    name = "paramedic_log_pattern_messages_total"
+    moved = {"__name__": name, "app": "a", "pattern_id": "moved"}
+    _series(store, moved | {"replica": "r1"}, {i * 60: float(i) for i in range(0, 70)})
+    _series(store, moved | {"replica": "r2"}, {i * 60: float(i - 70) for i in range(70, 80)})
+    fresh = {"__name__": name, "app": "a", "pattern_id": "fresh"}
+    _series(store, fresh | {"replica": "r2"}, {i * 60: float(i - 70) for i in range(70, 80)})
+    # "split": steady 1/min in all on two replicas, then 10/min on r1 only -> rising on the sum
+    split = {"__name__": name, "app": "a", "pattern_id": "split"}
+    _series(store, split | {"replica": "r1"},
+            {i * 60: float(i // 2) for i in range(74)}
+            | {i * 60: 37.0 + 10 * (i - 74) for i in range(74, 80)})  # fmt: skip
+    _series(store, split | {"replica": "r2"}, {i * 60: float(i // 2) for i in range(80)})
+    for t in range(0, 80 * 60, 60):
+        clock.now = t
+        mgr.eval_due()
+    new, rising = mgr.groups[0].alerting_rules()
+    assert [a.labels["pattern_id"] for a in new.firing()] == ["fresh"]
+    assert "replica" not in new.firing()[0].labels
+    assert [a.labels["pattern_id"] for a in rising.firing()] == ["split"]

@@ -59,6 +59,20 @@ def test_counts_become_counter_series() -> None:
     assert list(series.timestamps_ms) == [1_700_000_000_000, 1_700_000_015_000]
 
 
+def test_replicas_sharing_a_store_keep_apart_counters() -> None:
+    store, clock, miner = MemoryStore(), Clock(), TemplateMiner()
+    r1 = PatternStats(store, clock_ns=clock, replica="r1")
+    r2 = PatternStats(store, clock_ns=clock, replica="r2")
+    pid = _feed(r1, miner, "shop", "GET /cart 200 in 12ms")
+    _feed(r1, miner, "shop", "GET /cart 200 in 13ms")
+    assert _feed(r2, miner, "shop", "GET /cart 200 in 14ms") == pid
+    r1.flush()
+    r2.flush()
+    data = store.select([Matcher(METRIC_NAME, MatchOp.EQ, PATTERN_COUNT_METRIC)], 0, 2**62)
+    by_replica = {dict(s.labels)["replica"]: [float(v) for v in s.values] for s in data}
+    assert by_replica == {"r1": [2.0], "r2": [1.0]}
+
+
 def test_list_patterns_sorted_filtered_limited() -> None:
     clock, miner = Clock(), TemplateMiner()
     stats = PatternStats(None, clock_ns=clock)
