@@ -100,6 +100,7 @@ class NotifyFence(Protocol):
     ``ClusterNode``): the write is conditioned on the sender still holding the leader lease and carries its
     fencing token. Called from the dispatcher's event loop; a blocking round trip with a short timeout."""
 
-    def commit(self, kind: str, key: str, doc: dict[str, Any]) -> bool:
-        """True when recorded (go ahead and send); False when refused (this replica must not notify)."""
+    def commit(self, kind: str, key: str, doc: dict[str, Any], *, ttl_s: int | None = None) -> bool:
+        """True when recorded (go ahead and send); False when refused (this replica must not notify).
+        ``ttl_s``: the record may be dropped after that long (the notification log's retention)."""
         ...

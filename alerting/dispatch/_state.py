@@ -62,6 +62,11 @@ class NotificationLog:
         self._entries: dict[tuple[str, str, int], LogEntry] = {}
         self.reload()
 
+    @property
+    def retention_s(self) -> int:
+        """How long an entry is kept (whole seconds, at least one)."""
+        return max(1, int(self._retention.total_seconds()))
+
     def reload(self) -> None:
         if self._state is None:
             return

@@ -522,7 +522,7 @@ class Dispatcher:
             return True
         key = hashlib.sha256(f"{entry.group_key}\0{entry.receiver}\0{entry.integration}".encode()).hexdigest()
         doc = {**entry.to_json(), "key": f"{key}-{entry.timestamp.timestamp():.6f}"}
-        return self._fence.commit("nflog", doc["key"], doc)
+        return self._fence.commit("nflog", doc["key"], doc, ttl_s=self._nflog.retention_s)
 
     # -- lifecycle -------------------------------------------------------------------------------------------
     def maintenance(self) -> None:

@@ -27,6 +27,7 @@ __all__ = [
     "StoreRefusedError",
     "StoreUnavailableError",
     "TxnResult",
+    "prefix_end",
 ]
 
 
@@ -91,6 +92,21 @@ class CoordinationStore(Protocol):
         """Every key under ``prefix``, in key order."""
         ...
 
+    def get_range(self, start: bytes, end: bytes) -> list[KeyValue]:
+        """Every key in ``[start, end)``, in key order."""
+        ...
+
     def txn(self, compares: list[Compare], puts: list[Put]) -> TxnResult:
         """If every comparison holds, apply ``puts`` atomically; else read the compared keys."""
         ...
+
+
+def prefix_end(prefix: bytes) -> bytes:
+    """The ``range_end`` that selects every key starting with ``prefix`` (etcd's prefix convention)."""
+    end = bytearray(prefix)
+    while end:
+        if end[-1] < 0xFF:
+            end[-1] += 1
+            return bytes(end)
+        end.pop()
+    return b"\0"

@@ -21,6 +21,7 @@ from paramedic.cluster.base import (
     StoreRefusedError,
     StoreUnavailableError,
     TxnResult,
+    prefix_end,
 )
 
 __all__ = ["EtcdClient", "prefix_end"]
@@ -32,17 +33,6 @@ def _b64(b: bytes) -> str:
 
 def _unb64(s: str | None) -> bytes:
     return base64.b64decode(s) if s else b""
-
-
-def prefix_end(prefix: bytes) -> bytes:
-    """The ``range_end`` that selects every key starting with ``prefix`` (etcd's prefix convention)."""
-    end = bytearray(prefix)
-    while end:
-        if end[-1] < 0xFF:
-            end[-1] += 1
-            return bytes(end)
-        end.pop()
-    return b"\0"
 
 
 def _kv(d: dict[str, Any]) -> KeyValue:
@@ -121,7 +111,10 @@ class EtcdClient:
             return
 
     def get_prefix(self, prefix: bytes) -> list[KeyValue]:
-        data = self._call("/v3/kv/range", {"key": _b64(prefix), "range_end": _b64(prefix_end(prefix))})
+        return self.get_range(prefix, prefix_end(prefix))
+
+    def get_range(self, start: bytes, end: bytes) -> list[KeyValue]:
+        data = self._call("/v3/kv/range", {"key": _b64(start), "range_end": _b64(end)})
         return [_kv(d) for d in data.get("kvs", [])]
 
     def txn(self, compares: list[Compare], puts: list[Put]) -> TxnResult:

@@ -6,6 +6,11 @@ Keys under ``<prefix>`` (default ``/paramedic/default/``)::
     leader              {"id", "address"}                              bound to the leader's lease
     fenced/<kind>/<key> {..., "fencing_token": N, "leader": id}        written only by the leader, see commit
 
+A fenced record written with ``ttl_s`` (the notification log) is bound to a *retention lease* that is never
+renewed: etcd deletes it between ``ttl_s`` and ``ttl_s`` + one hour after it was written (one lease per hour
+and TTL, so the number of leases stays small). Records without ``ttl_s`` (the remediation journal, the
+dispatcher's state) stay until deleted.
+
 Election: a transaction creates ``leader`` only if its ``create_revision`` is 0 (absent), bound to the
 candidate's lease. The **fencing token** is that key's create revision: etcd's revisions grow monotonically,
 so every new leader holds a larger token than every earlier one. :meth:`ClusterNode.commit` writes a record in
@@ -33,7 +38,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry
 
 from paramedic.cluster._metrics import ClusterMetrics
-from paramedic.cluster.base import ClusterError, Compare, CoordinationStore, Put
+from paramedic.cluster.base import ClusterError, Compare, CoordinationStore, Put, prefix_end
 
 __all__ = ["ClusterNode", "LeaderInfo", "Member"]
 
@@ -105,6 +110,7 @@ class ClusterNode:
         self._registered_owned = -1
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._retention: dict[int, tuple[int, float]] = {}  # ttl_s -> (lease, granted at)
 
     # -- keys --------------------------------------------------------------------------------------------
     @property
@@ -272,11 +278,12 @@ class ClusterNode:
         self._metrics.targets_owned.set(n)
 
     # -- fenced writes -----------------------------------------------------------------------------------
-    def commit(self, kind: str, key: str, doc: dict[str, Any]) -> bool:
+    def commit(self, kind: str, key: str, doc: dict[str, Any], *, ttl_s: int | None = None) -> bool:
         """Write ``doc`` (stamped with our fencing token) under ``fenced/<kind>/<key>`` if and only if the
         leader key still has our token as its create revision; False when refused or the store is
         unreachable (the caller must then neither act nor notify). The last token this replica held is
-        always presented, even when it already believes it was deposed: etcd decides, not a local flag."""
+        always presented, even when it already believes it was deposed: etcd decides, not a local flag.
+        ``ttl_s``: etcd deletes the record after that long (within one more hour)."""
         with self._lock:
             token = self._held
         if not token:  # never led: there is no token to present
@@ -284,10 +291,15 @@ class ClusterNode:
             return False
         body = json.dumps({**doc, "fencing_token": token, "leader": self.id}).encode()
         try:
+            lease = 0 if ttl_s is None else self._retention_lease(ttl_s)
             res = self._store.txn(
-                [Compare(self._leader_key, "CREATE", token)], [Put(self._fenced_key(kind, key), body)]
+                [Compare(self._leader_key, "CREATE", token)],
+                [Put(self._fenced_key(kind, key), body, lease)],
             )
         except ClusterError as exc:
+            if ttl_s is not None:
+                with self._lock:  # a lease gone early (etcd restored, revoked by hand): a new one next time
+                    self._retention.pop(ttl_s, None)
             log.error("fenced write %s/%s failed: %s", kind, key, exc)
             self._metrics.fenced_writes.labels(kind, "error").inc()
             return False
@@ -299,9 +311,24 @@ class ClusterNode:
         self._metrics.fenced_writes.labels(kind, "committed").inc()
         return True
 
-    def records(self, kind: str) -> list[dict[str, Any]]:
-        """Every fenced record of ``kind``, in key order."""
-        kvs = self._store.get_prefix(self._prefix + f"fenced/{kind}/".encode())
+    def _retention_lease(self, ttl_s: int) -> int:
+        """The lease records kept ``ttl_s`` are bound to: granted with TTL ``ttl_s`` + 1 h, replaced hourly,
+        never renewed."""
+        now = self._clock()
+        with self._lock:
+            held = self._retention.get(ttl_s)
+        if held is not None and now - held[1] < 3600:
+            return held[0]
+        lease = self._store.grant(ttl_s + 3600)
+        with self._lock:
+            self._retention[ttl_s] = (lease, now)
+        return lease
+
+    def records(self, kind: str, *, after: str | None = None) -> list[dict[str, Any]]:
+        """Every fenced record of ``kind``, in key order; ``after``: only those with a larger key."""
+        base = self._prefix + f"fenced/{kind}/".encode()
+        start = base if after is None else base + after.encode() + b"\0"
+        kvs = self._store.get_range(start, prefix_end(base))
         return [json.loads(kv.value) for kv in kvs]
 
 

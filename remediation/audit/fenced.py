@@ -6,7 +6,8 @@ lease; the journal stamps the record with the writer's fencing token. A refused 
 :class:`FencedOutError` and nothing is recorded locally: the engine journals ``started`` before any platform
 call, so a deposed leader never acts. Reads come from an in-memory mirror
 (:class:`~remediation.audit.memory.MemoryAuditLog`) rebuilt from the shared journal by :meth:`reload` (the new
-leader does that before it recovers interrupted actions) and, on followers, at most every ``max_age_s``.
+leader does that before it recovers interrupted actions) and brought up to date by :meth:`catch_up` (only
+the records added since, at most every ``max_age_s``, on followers).
 
 Thread-safety: writes are serialised by a lock (the engine writes from its event loop; the API reads from
 threads).
@@ -45,8 +46,9 @@ class FencedJournal(Protocol):
         """Durably write ``doc`` under ``key`` if this writer still leads; False when refused."""
         ...
 
-    def records(self, kind: str) -> list[dict[str, Any]]:
-        """Every record of ``kind`` in key order (each with its ``fencing_token``)."""
+    def records(self, kind: str, *, after: str | None = None) -> list[dict[str, Any]]:
+        """Every record of ``kind`` in key order (each with its ``fencing_token``); ``after``: only those
+        with a larger key."""
         ...
 
 
@@ -72,19 +74,36 @@ class FencedAuditLog:
         nxt = 1
         for rec in records:
             nxt = max(nxt, int(rec["seq"]) + 1)
-            if rec["type"] == "request":
-                mirror.record_only(request_from_dict(rec["request"]))
-            else:
-                mirror.append(
-                    AuditEvent(rec["action_id"], rec["kind"], _time(rec["at"]), rec.get("data") or {})
-                )
+            _apply(mirror, rec)
         with self._lock:
             self._mirror, self._next, self._loaded_at = mirror, nxt, self._clock()
+
+    def catch_up(self) -> int:
+        """Apply the journal's records written since the last read (entries are never rewritten: keys are
+        their sequence numbers), so a follower's periodic read costs what was added, not the whole
+        journal. Returns how many were applied."""
+        with self._lock:
+            after = f"{self._next - 1:016d}"
+        records = self._journal.records(KIND, after=after)
+        applied = 0
+        with self._lock:
+            for rec in records:
+                seq = int(rec["seq"])
+                if seq < self._next:  # our own write, already in the mirror
+                    continue
+                _apply(self._mirror, rec)
+                self._next = seq + 1
+                applied += 1
+            self._loaded_at = self._clock()
+        return applied
 
     def _fresh(self) -> MemoryAuditLog:
         if self._clock() - self._loaded_at >= self._max_age_s:
             try:
-                self.reload()
+                if self._loaded_at == float("-inf"):
+                    self.reload()
+                else:
+                    self.catch_up()
             except Exception:  # the journal's own errors (unknown here): a read serves the last mirror
                 log.warning("shared journal unreadable: serving the last copy", exc_info=True)
         return self._mirror
@@ -148,3 +167,10 @@ class FencedAuditLog:
 
     def close(self) -> None:
         """Nothing to close (the journal belongs to the cluster node)."""
+
+
+def _apply(mirror: MemoryAuditLog, rec: dict[str, Any]) -> None:
+    if rec["type"] == "request":
+        mirror.record_only(request_from_dict(rec["request"]))
+    else:
+        mirror.append(AuditEvent(rec["action_id"], rec["kind"], _time(rec["at"]), rec.get("data") or {}))

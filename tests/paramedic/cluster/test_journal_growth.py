@@ -1,0 +1,134 @@
+"""What keeps etcd from growing without bound and followers from re-reading everything: notification-log
+records bound to retention leases, and the audit journal read incrementally (real etcd)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import pytest
+from prometheus_client import CollectorRegistry
+
+from paramedic.cluster.base import KeyValue
+from paramedic.cluster.etcd import EtcdClient
+from paramedic.cluster.node import ClusterNode
+from remediation.audit.fenced import FencedAuditLog
+from remediation.model import ActionRequest, AuditEvent, Target
+from tests.support.etcd import EtcdServer
+
+T0 = datetime(2026, 12, 6, tzinfo=UTC)
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class _Counting:
+    """The etcd client, counting the keys each range read returned."""
+
+    def __init__(self, inner: EtcdClient) -> None:
+        self.inner = inner
+        self.read: list[int] = []
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    def get_range(self, start: bytes, end: bytes) -> list[KeyValue]:
+        kvs = self.inner.get_range(start, end)
+        self.read.append(len(kvs))
+        return kvs
+
+
+@pytest.fixture
+def client(etcd: EtcdServer) -> Iterator[EtcdClient]:
+    c = EtcdClient([etcd.url])
+    yield c
+    c.close()
+
+
+def _leader(store: Any, prefix: str, clock: _Clock | None = None) -> ClusterNode:
+    node = ClusterNode(
+        store,
+        replica_id="r1",
+        address="http://r1",
+        ttl_s=10,
+        prefix=prefix,
+        registry=CollectorRegistry(),
+        clock=clock or _Clock(),
+    )
+    node.tick()
+    assert node.is_leader
+    return node
+
+
+def _lease_ttl(etcd: EtcdServer, lease: int) -> int:
+    answer = httpx.post(f"{etcd.url}/v3/lease/timetolive", json={"ID": str(lease)}, timeout=5).json()
+    return int(answer.get("TTL", -1))
+
+
+def test_notification_log_records_expire_with_a_retention_lease(etcd: EtcdServer, client: EtcdClient) -> None:
+    prefix = f"/t/{uuid.uuid4().hex}/"
+    clock = _Clock()
+    node = _leader(client, prefix, clock)
+    try:
+        assert node.commit("nflog", "a", {"n": 1}, ttl_s=432_000)
+        assert node.commit("nflog", "b", {"n": 2}, ttl_s=432_000)
+        assert node.commit("audit", "0000000000000001", {"n": 3})  # the journal: kept
+        kvs = {kv.key.rsplit(b"/", 1)[1]: kv for kv in client.get_prefix(f"{prefix}fenced/".encode())}
+        lease = kvs[b"a"].lease
+        assert lease and kvs[b"b"].lease == lease and kvs[b"0000000000000001"].lease == 0
+        assert 432_000 < _lease_ttl(etcd, lease) <= 432_000 + 3600  # never renewed: it runs out
+        clock.now += 3601  # an hour later the next records go to a new lease
+        assert node.commit("nflog", "c", {"n": 4}, ttl_s=432_000)
+        later = [kv for kv in client.get_prefix(f"{prefix}fenced/nflog/".encode()) if kv.key.endswith(b"/c")]
+        assert later[0].lease not in (0, lease)
+        client.revoke(lease)  # what etcd does when the lease's TTL runs out
+        left = sorted(kv.key.rsplit(b"/", 1)[1] for kv in client.get_prefix(f"{prefix}fenced/".encode()))
+        assert left == [b"0000000000000001", b"c"]
+    finally:
+        node.stop()
+
+
+def _request(i: int) -> ActionRequest:
+    return ActionRequest(f"a{i}", "p", "abc", "restart_app", Target("web"), {}, "live", T0)
+
+
+def test_a_follower_reads_only_what_was_added(client: EtcdClient) -> None:
+    prefix = f"/t/{uuid.uuid4().hex}/"
+    node = _leader(client, prefix)
+    counting = _Counting(client)
+    reader_node = ClusterNode(
+        counting,
+        replica_id="r2",
+        address="http://r2",
+        ttl_s=10,
+        prefix=prefix,
+        registry=CollectorRegistry(),
+    )
+    try:
+        leader = FencedAuditLog(node)
+        leader.reload()
+        for i in range(20):
+            leader.record(_request(i))
+        clock = _Clock()
+        follower = FencedAuditLog(reader_node, max_age_s=2.0, clock=clock)
+        assert len(follower.query(limit=1000)) == 20
+        assert counting.read == [40]  # the first read: everything (a request and its "requested" each)
+        leader.record(_request(20))
+        leader.append(AuditEvent("a3", "started", T0, {}))
+        clock.now += 2.0
+        assert len(follower.query(limit=1000)) == 21
+        assert follower.get("a3") is not None and follower.get("a3").status == "running"  # type: ignore[union-attr]
+        assert counting.read == [40, 3]  # then only the new records
+        clock.now += 2.0
+        follower.query(limit=1)
+        assert counting.read == [40, 3, 0]
+    finally:
+        node.stop()
