@@ -19,6 +19,7 @@ import pytest
 from fastapi.testclient import TestClient
 from prometheus_client import CollectorRegistry
 
+from alerting.rules.tenancy import rule_tenant
 from collector.exposition import FamilyMeta
 from metrics_store.api import result_json
 from metrics_store.base import Querier
@@ -397,3 +398,23 @@ def test_the_scope_is_pushed_down_to_victoria_metrics(victoria_metrics: Victoria
             assert all(ACME_PROD.sees_labels(dict(labels)) for labels in returned)
     finally:
         store.close()
+
+
+@pytest.mark.parametrize(
+    ("expr", "labels", "tenant"),
+    [
+        ("probe_up > 0", {}, None),
+        ("probe_up > 0", {"org": "acme", "space": "prod"}, ("acme", "prod")),
+        ('rate(x{org="acme",space="dev"}[5m]) / rate(y{space="dev",org="acme"}[5m])', {}, ("acme", "dev")),
+        ('x{org="acme",space="dev"} or x{org="acme",space="prod"}', {}, ("acme", None)),
+        ('x{org="acme"} or x{org="globex"}', {}, None),
+        ('x{org="acme"} or x', {}, None),
+        ('x{org=~"acme"}', {}, None),
+        ("vector(1)", {}, None),
+        ("not promql (", {}, None),
+    ],
+)
+def test_a_rules_tenant_is_its_labels_or_what_every_selector_pins(
+    expr: str, labels: dict[str, str], tenant: tuple[str, str | None] | None
+) -> None:
+    assert rule_tenant(expr, labels) == tenant
