@@ -9,6 +9,7 @@ samples also carry a value of their own, so a leak shows as a foreign value what
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -172,6 +173,12 @@ ESCAPES = [
     "max_over_time(up[5m:1m])",
     'max_over_time(up{space="dev"}[5m:1m])',
     "up @ end()",
+    "up offset 1m",
+    '{__name__=~".+"} offset -1m',
+    '{__name__=~".+"} offset 5m @ start()',
+    'absent_over_time(up{org="globex"}[5m])',
+    'count_values("v", {__name__=~".+"})',
+    'last_over_time({__name__=~".+"}[1h])',
     'sum_over_time(up{space=~"dev|prod"}[5m] @ end())',
     "group by (__name__) ({job=~'.+'})",
     "ALERTS",
@@ -265,6 +272,30 @@ def test_series_labels_and_values_with_crafted_match(server: Server, match: list
         assert values == sorted({s[label] for s in visible if label in s})
 
 
+@pytest.mark.parametrize("path", ["/api/v1/query", "/api/v1/series", "/api/v1/labels"])
+def test_post_forms_as_grafana_sends_them_are_scoped_too(server: Server, path: str) -> None:
+    form = {"query": 'count by (org, space) ({__name__=~".+"})', "time": str(server.now_ms / 1000)}
+    if path != "/api/v1/query":
+        form = {"match[]": '{__name__=~".+", org=~".*"}'}
+
+    def post(who: str, body: dict[str, str], query: dict[str, str]) -> Any:
+        headers = {"Authorization": f"Bearer {server.tokens[who]}"}
+        r = server.client.post(path, data=body, params=query, headers=headers)
+        assert r.status_code == 200, r.text
+        return r.json()["data"]
+
+    got = post("acme-prod", form, {})
+    # the body wins over the URL (Go's FormValue): an unscoped-looking URL changes nothing
+    assert post("acme-prod", form, {k: v.replace("org=~", "space=~") for k, v in form.items()}) == got
+    # and a POST answers what a GET answers (whose scoping the tests above check)
+    r = server.get("acme-prod", path, **form)
+    assert r.status_code == 200 and r.json()["data"] == got
+    if path != "/api/v1/labels":
+        text = json.dumps(got)
+        assert "acme" in text and "globex" not in text and '"dev"' not in text
+        assert "globex" in json.dumps(post("foundation", form, {}))
+
+
 def test_label_values_of_escaped_names_stay_in_scope(server: Server) -> None:
     # Prometheus 3 names a label in the path U__-escaped: the same label, the same scope
     assert _series(server, "acme-prod", "/api/v1/label/U__org/values", []) == ["acme"]
@@ -274,6 +305,8 @@ def test_label_values_of_escaped_names_stay_in_scope(server: Server) -> None:
 
 
 def test_label_values_without_match(server: Server) -> None:
+    names = _series(server, "acme-prod", "/api/v1/label/__name__/values", [])
+    assert "acme_only_total" in names and not {"globex_only_total", "router_only_total"} & set(names)
     assert _series(server, "acme-prod", "/api/v1/label/space/values", []) == ["prod"]
     assert _series(server, "acme-prod", "/api/v1/label/org/values", []) == ["acme"]
     assert "router" not in _series(server, "acme-prod", "/api/v1/label/job/values", [])
