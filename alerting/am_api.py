@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -41,6 +41,8 @@ from alerting.dispatch import (
     MatcherError,
     Silence,
     SilenceError,
+    SilenceLimit,
+    SilenceLimitError,
     SilenceNotFoundError,
     Silences,
     parse_matchers,
@@ -345,6 +347,7 @@ class AlertmanagerHandlers:
                 created_by=ps.createdBy,
                 comment=ps.comment,
                 silence_id=ps.id or None,
+                limit=self._silence_limit(scope),
             )
         except ValidationError as e:
             return _bad(f"invalid silence: {e.errors()[0]['loc']}: {e.errors()[0]['msg']}")
@@ -352,6 +355,9 @@ class AlertmanagerHandlers:
             return _bad("invalid JSON body")
         except SilenceNotFoundError as e:
             return _bad(str(e), 404)
+        except SilenceLimitError as e:
+            self.dispatcher.count_silence_refusal(e.reason)
+            return _bad(f"silence refused: {e}; updates of held silences are still accepted", 429)
         except TenantRefusedError as e:
             self.dispatcher.count_tenant_refusal("silence")
             return _bad(str(e), 403)
@@ -363,6 +369,29 @@ class AlertmanagerHandlers:
             log.info("silence %s (%s): added tenant matchers %s", sid, scope.describe(), ", ".join(added))
             out["addedMatchers"] = added  # Paramedic extension: the tenant matchers the server added
         return JSONResponse(out)
+
+    def _silence_limit(self, scope: Scope) -> SilenceLimit:
+        """The limits a new silence of ``scope`` meets: ``alerting.limits.max_silences``, and for a tenant
+        scope ``max_silences_per_tenant`` over the held silences it sees."""
+        limits = self.dispatcher.config.limits
+
+        def refused(held: Sequence[Silence]) -> tuple[str, str] | None:
+            if len(held) >= limits.max_silences:
+                return "max_silences", (
+                    f"{limits.max_silences} silences are active or pending, the limit "
+                    "(alerting.limits.max_silences)"
+                )
+            if scope.is_foundation:
+                return None
+            mine = sum(1 for s in held if silence_in_scope(scope, s.matchers))
+            if mine >= limits.max_silences_per_tenant:
+                return "max_silences_per_tenant", (
+                    f"your spaces hold {mine} active or pending silences, the limit "
+                    f"(alerting.limits.max_silences_per_tenant)"
+                )
+            return None
+
+        return refused
 
     def _own_silence(self, silence_id: str, scope: Scope) -> None:
         """The silence exists for ``scope`` (else :class:`SilenceNotFoundError`) and it operates it (else

@@ -4,20 +4,25 @@
 Grafana's alerting view and ``curl`` see the rule engine's groups, rules and active alerts.
 
 Tenancy (:func:`platforms.tenancy.scope_of`): a tenant-scoped principal sees only the alerts whose labels its
-scope covers (an alert without ``org`` is the foundation's); every rule is listed (rules are the foundation's
-configuration), but a rule's ``alerts`` and ``state`` are computed from the visible alerts only, and its
-``lastError`` (which may quote another tenant's labels) is replaced by a generic text.
+scope covers (an alert without ``org`` is the foundation's); the foundation's rules are listed to it (they are
+the foundation's configuration) and the rules of the tenants it sees, never another tenant's
+(:func:`alerting.rules.tenancy.rule_tenant`: a rule labelled with an org, or whose every selector pins one,
+such as the rules of another space's SLO); a group left without rules is left out. A rule's ``alerts`` and
+``state`` are computed from the visible alerts only, and its ``lastError`` (which may quote another tenant's
+labels) is replaced by a generic text.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Query, Request, Response
 
 from alerting.rules import ActiveAlert, AlertingRule, AlertState, RuleManager
+from alerting.rules.tenancy import rule_tenant
 from metrics_store.api_common import success
 from platforms.tenancy import Scope, scope_of
 
@@ -55,6 +60,14 @@ def _live(rule: AlertingRule, scope: Scope) -> list[ActiveAlert]:
     ]
 
 
+def _listed(expr: str, labels: Mapping[str, str], scope: Scope) -> bool:
+    """Whether ``scope`` is shown the rule: the foundation's rules and its tenants' are."""
+    if scope.is_foundation:
+        return True
+    tenant = rule_tenant(expr, labels)
+    return tenant is None or scope.sees(*tenant)
+
+
 def _rule_state(alerts: list[ActiveAlert]) -> str:
     states = {a.state for a in alerts}
     return "firing" if AlertState.FIRING in states else "pending" if states else "inactive"
@@ -71,6 +84,8 @@ def rules_router(manager: RuleManager) -> APIRouter:
             last = _time(g.last_eval_ms)
             out: list[dict[str, Any]] = []
             for r in g.rules:
+                if not _listed(r.spec.expr, r.spec.labels, scope):
+                    continue
                 health = "unknown" if g.last_eval_ms < 0 else "ok"
                 common = {"name": r.spec.name, "query": r.spec.expr, "labels": dict(r.spec.labels),
                           "health": health, "evaluationTime": 0, "lastEvaluation": last}  # fmt: skip
@@ -95,6 +110,8 @@ def rules_router(manager: RuleManager) -> APIRouter:
                         "alerts": [_alert(a) for a in live],
                     }
                 )
+            if g.rules and not out and not scope.is_foundation:
+                continue  # every rule of the group is another tenant's (its name may name the tenant)
             groups.append({"name": g.name, "file": g.spec.file, "rules": out, "limit": g.spec.limit,
                            "interval": g.interval_ms / 1000, "evaluationTime": 0,
                            "lastEvaluation": last})  # fmt: skip

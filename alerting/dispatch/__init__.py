@@ -12,7 +12,14 @@ from alerting.dispatch._state import LogEntry
 from alerting.dispatch._store import StoredAlert
 from alerting.dispatch.config import ConfigError, DispatchConfig, load_config, parse_config
 from alerting.dispatch.dispatcher import AlertState, AlertView, Dispatcher, GroupView
-from alerting.dispatch.silences import Silence, SilenceError, SilenceNotFoundError, Silences
+from alerting.dispatch.silences import (
+    Silence,
+    SilenceError,
+    SilenceLimit,
+    SilenceLimitError,
+    SilenceNotFoundError,
+    Silences,
+)
 
 __all__ = [
     "AlertState",
@@ -27,6 +34,8 @@ __all__ = [
     "MatcherError",
     "Silence",
     "SilenceError",
+    "SilenceLimit",
+    "SilenceLimitError",
     "SilenceNotFoundError",
     "Silences",
     "StateError",

@@ -44,6 +44,12 @@ class DispatchMetrics:
             ["action"],
             registry=reg,
         )
+        self.silences_refused = Counter(
+            "paramedic_alerting_silences_refused",
+            "New silences refused by a limit, by reason (max_silences, max_silences_per_tenant).",
+            ["reason"],
+            registry=reg,
+        )
         self.silences = Gauge("paramedic_alerting_silences", "Silences by state.", ["state"], registry=reg)
         self.groups = Gauge("paramedic_alerting_aggregation_groups", "Aggregation groups.", registry=reg)
 

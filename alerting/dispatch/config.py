@@ -298,6 +298,20 @@ class LimitsConfig(_Model):
         "for every other; refusals as for max_alerts (reason max_alerts_per_tenant). Foundation senders (the "
         "rules, Prometheus) only meet max_alerts.",
     )
+    max_silences: int = Field(
+        10_000,
+        ge=1,
+        description="Active and pending silences held at once (Alertmanager's --silences.max-silences); a "
+        "new silence beyond it is refused (POST /api/v2/silences answers 429; counted in "
+        "paramedic_alerting_silences_refused_total{reason}); updates of held silences are still accepted.",
+    )
+    max_silences_per_tenant: int = Field(
+        1_000,
+        ge=1,
+        description="Active and pending silences of the spaces of a principal scoped to orgs/spaces (the "
+        "silences it sees, whoever created them) beyond which it may create no new one (429), so one team "
+        "cannot fill max_silences, or slow every silence write and alert match, for every other.",
+    )
 
 
 class TenancyConfig(_Model):

@@ -360,6 +360,10 @@ class Dispatcher:
             raise TenantRefusedError(f"acknowledging: you do not operate these alerts ({scope.describe()})")
         return self._acks.ack(mine)
 
+    def count_silence_refusal(self, reason: str) -> None:
+        """Count a new silence refused by a limit (``paramedic_alerting_silences_refused_total``)."""
+        self._metrics.silences_refused.labels(reason).inc()
+
     def count_tenant_refusal(self, action: str) -> None:
         """Count a request refused for its tenant scope (``paramedic_alerting_tenant_refusals_total``)."""
         self._metrics.tenant_refusals.labels(action).inc()

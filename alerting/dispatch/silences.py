@@ -21,7 +21,15 @@ from alerting.base import AlertingError
 from alerting.dispatch._matchers import Matcher, MatcherError, matchers_match
 from alerting.dispatch._persist import StateStore, parse_time, state_of, utc_now
 
-__all__ = ["Silence", "SilenceError", "SilenceNotFoundError", "SilenceState", "Silences"]
+__all__ = [
+    "Silence",
+    "SilenceError",
+    "SilenceLimit",
+    "SilenceLimitError",
+    "SilenceNotFoundError",
+    "SilenceState",
+    "Silences",
+]
 
 SilenceState = Literal["pending", "active", "expired"]
 
@@ -34,6 +42,18 @@ class SilenceError(AlertingError):
 
 class SilenceNotFoundError(SilenceError):
     """No silence with that id."""
+
+
+class SilenceLimitError(SilenceError):
+    """A new silence is refused: the limit ``reason`` (a config key) on the silences held is reached."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+# the held silences -> None, or (the limit's key, why the new silence is refused)
+SilenceLimit = Callable[[Sequence["Silence"]], tuple[str, str] | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,8 +143,11 @@ class Silences:
         created_by: str,
         comment: str,
         silence_id: str | None = None,
+        limit: SilenceLimit | None = None,
     ) -> str:
-        """Create or update a silence; returns its (possibly new) id."""
+        """Create or update a silence; returns its (possibly new) id. A silence that does not replace a held
+        (active or pending) one, new or the update of an expired one, is first shown to ``limit`` with the
+        active and pending silences held: a text it returns refuses it (:class:`SilenceLimitError`)."""
         now = self._clock()
         if not matchers:
             raise SilenceError("silence needs at least one matcher")
@@ -137,6 +160,7 @@ class Silences:
         starts_at = max(starts_at, now)
         with self._lock:
             new = Silence("", tuple(matchers), starts_at, ends_at, created_by, comment, now)
+            replaces_held = False
             if silence_id:
                 old = self._by_id.get(silence_id)
                 if old is None:
@@ -149,6 +173,11 @@ class Silences:
                     return old.id
                 if old.state(now) != "expired":
                     self._by_id[old.id] = self._expired(old, now)
+                    replaces_held = True
+            if limit is not None and not replaces_held:
+                refused = limit([s for s in self._by_id.values() if s.state(now) != "expired"])
+                if refused is not None:
+                    raise SilenceLimitError(*refused)
             sid = str(uuid.uuid4())
             self._by_id[sid] = replace(new, id=sid)
             self._save()

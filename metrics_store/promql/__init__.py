@@ -12,7 +12,14 @@ instead of patterns (:func:`unmask` turns text printed from its AST back into wh
 :func:`check_query_text` alone is not enough before ``promql_parser.parse``.
 """
 
-from metrics_store.promql._ast import format_query, parse, parse_selector, selector_matchers, unmask
+from metrics_store.promql._ast import (
+    format_query,
+    parse,
+    parse_selector,
+    selector_matchers,
+    unmask,
+    vector_selectors,
+)
 from metrics_store.promql._context import slice_series
 from metrics_store.promql._guard import check_query_text
 from metrics_store.promql._prefetch import metric_names
@@ -67,4 +74,5 @@ __all__ = [
     "selector_matchers",
     "slice_series",
     "unmask",
+    "vector_selectors",
 ]

@@ -7,6 +7,7 @@ import logging
 import time
 from dataclasses import replace
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from fastapi import FastAPI
@@ -74,6 +75,38 @@ def test_reload_changes_the_limit() -> None:
     d, _, _ = make()
     d.apply_config(parse_config(LIMITED.replace("max_alerts: 3", "max_alerts: 5")))
     assert d.accept([alert(alertname=f"A{i}") for i in range(6)]) == 1
+
+
+def test_silences_beyond_max_silences_are_refused_with_429() -> None:
+    d, clock, registry = make(LIMITED.replace("max_alerts: 3", "max_silences: 2"))
+    assert parse_config("route: {receiver: a}\nreceivers: [{name: a}]\n").limits.max_silences == 10_000
+    app = FastAPI()
+    app.include_router(am_router(d))
+    client = TestClient(app)
+
+    def silence(name: str, sid: str = "") -> Any:
+        body: dict[str, Any] = {
+            "matchers": [{"name": "alertname", "value": name, "isRegex": False, "isEqual": True}],
+            "startsAt": clock().isoformat(),
+            "endsAt": (clock() + timedelta(hours=1)).isoformat(),
+            "createdBy": "t",
+            "comment": "t",
+        }
+        return client.post("/api/v2/silences", json=body | ({"id": sid} if sid else {}))
+
+    made = [silence("S0"), silence("S1")]
+    assert [r.status_code for r in made] == [200, 200]
+    over = silence("S2")
+    assert over.status_code == 429 and "alerting.limits.max_silences" in over.json(), over.text
+    assert len(client.get("/api/v2/silences").json()) == 2  # nothing was stored
+    assert (
+        registry.get_sample_value("paramedic_alerting_silences_refused_total", {"reason": "max_silences"})
+        == 1
+    )
+    first = made[0].json()["silenceID"]
+    assert silence("S0", sid=first).status_code == 200  # updating a held silence is still accepted
+    assert client.delete(f"/api/v2/silence/{first}").status_code == 200  # an expired one frees its slot
+    assert silence("S2").status_code == 200
 
 
 def test_post_alerts_answers_429_naming_the_limit() -> None:

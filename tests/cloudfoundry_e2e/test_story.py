@@ -257,10 +257,13 @@ def test_tenancy_on_the_foundation_a_space_sees_and_does_nothing_of_another(stor
     assert globex.check_logs() > 0
     assert globex.check_tail() >= 0  # (globex's app may be idle now: what arrives must be its own)
     globex.check_alerts()
+    assert globex.check_rules() > 0 and acme.check_rules() > 0
     globex.check_silences()
     assert globex.check_actions() == []
     for action in acme_actions:
         globex.refused_foreign_action(action["id"])
+    globex.check_reports()  # acme's alert, action and patterns of the story stay out of globex's report
+    globex.check_capacity()  # the Diego cells are the foundation's
     # the same-named app of the other space is not globex's app page, timeline or log context
     assert globex.call("GET", f"/apps/{ACME.guid}").status_code == 404
     now = time.time()

@@ -213,6 +213,19 @@ class Probe:
                 assert (a["labels"].get("org"), a["labels"].get("space")) == (self.org, self.space)
         return list(mine)
 
+    def check_rules(self) -> int:
+        """``/api/v1/rules`` names nothing of another tenant (its SLOs' generated groups, queries and labels
+        included) and lists only the tenant's alerts; returns how many rules it lists."""
+        groups = self.get_json("/api/v1/rules")["data"]["groups"]
+        text = json.dumps(groups)
+        foreign = [f for f in (*self.foreign_apps, *self.foreign_names) if _names(text, f)]
+        assert not foreign, f"the scoped rules name another tenant's {foreign}"
+        rules = [r for g in groups for r in g["rules"]]
+        for r in rules:
+            for a in r.get("alerts", []):
+                assert (a["labels"].get("org"), a["labels"].get("space")) == (self.org, self.space), a
+        return len(rules)
+
     def check_silences(self) -> None:
         """A silence reaching past the tenant is refused; one without tenant matchers is confined to it."""
         now = time.time()

@@ -46,7 +46,7 @@ TENANTS = [(org, space, name) for org, space, name, _ in APPS]
 FOREIGN = {("acme", "dev"), ("globex", "prod"), ("globex", "dev"), (None, None)}
 
 CONFIG = """
-limits: {{max_alerts_per_tenant: 3}}
+limits: {{max_alerts_per_tenant: 3, max_silences_per_tenant: 3}}
 route:
   receiver: noc
   group_by: [alertname]
@@ -484,3 +484,32 @@ def test_a_tenant_cannot_fill_the_alert_store_for_the_others(world: World) -> No
     ok[0]["endsAt"] = now  # type: ignore[assignment]
     assert world.client.post("/api/v2/alerts", json=ok, headers=world.auth("a-op")).status_code == 200
     assert held() == 0
+
+
+def test_a_tenant_cannot_fill_the_silences_for_the_others(world: World) -> None:
+    made = [world.silence("initech-op", _eq("alertname", f"S{i}")) for i in range(3)]
+    assert [r.status_code for r in made] == [200, 200, 200], [r.text for r in made]
+    before = {s["id"] for s in world.get("admin", "/silences")}
+    over = world.silence("initech-op", _eq("alertname", "S3"))
+    assert over.status_code == 429 and "max_silences_per_tenant" in over.json(), over.text
+    assert {s["id"] for s in world.get("admin", "/silences")} == before  # nothing was stored
+    # the quiet tenant still silences its own alerts
+    quiet = world.silence("a-op", _eq("alertname", "Quiet"))
+    assert quiet.status_code == 200, quiet.text
+    # an update of a held silence is accepted; an expired one frees its slot
+    first = made[0].json()["silenceID"]
+    assert world.silence("initech-op", _eq("alertname", "S0"), sid=first).status_code == 200
+    assert (
+        world.client.delete(f"/api/v2/silence/{first}", headers=world.auth("initech-op")).status_code == 200
+    )
+    again = world.silence("initech-op", _eq("alertname", "S3"))
+    assert again.status_code == 200, again.text
+    # at the limit again: "updating" the expired one would be a new silence, and is refused as one
+    revived = world.silence("initech-op", _eq("alertname", "S4"), sid=first)
+    assert revived.status_code == 429, revived.text
+    for sid in (
+        quiet.json()["silenceID"],
+        again.json()["silenceID"],
+        *(r.json()["silenceID"] for r in made[1:]),
+    ):
+        world.client.delete(f"/api/v2/silence/{sid}", headers=world.auth("admin"))

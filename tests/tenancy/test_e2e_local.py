@@ -99,6 +99,7 @@ def test_a_team_sees_and_does_nothing_of_another_teams_space(demo: Demo, tenants
     assert a.check_logs() > 0
     assert a.check_tail() > 0, "team-a's tail received none of its own lines"
     assert not [x for x in a.check_alerts() if x["labels"].get("app") == b_app]
+    assert a.check_rules() > 0
     a.check_silences()
     assert all(x["target"]["app"] == a_app for x in a.check_actions())
     a.check_reports()  # while team-b's app errs: its alert, action and patterns stay out of a's report

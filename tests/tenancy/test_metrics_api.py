@@ -9,6 +9,7 @@ samples also carry a value of their own, so a leak shows as a foreign value what
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ import pytest
 from fastapi.testclient import TestClient
 from prometheus_client import CollectorRegistry
 
+from alerting.rules.tenancy import rule_tenant
 from collector.exposition import FamilyMeta
 from metrics_store.api import result_json
 from metrics_store.base import Querier
@@ -171,6 +173,12 @@ ESCAPES = [
     "max_over_time(up[5m:1m])",
     'max_over_time(up{space="dev"}[5m:1m])',
     "up @ end()",
+    "up offset 1m",
+    '{__name__=~".+"} offset -1m',
+    '{__name__=~".+"} offset 5m @ start()',
+    'absent_over_time(up{org="globex"}[5m])',
+    'count_values("v", {__name__=~".+"})',
+    'last_over_time({__name__=~".+"}[1h])',
     'sum_over_time(up{space=~"dev|prod"}[5m] @ end())',
     "group by (__name__) ({job=~'.+'})",
     "ALERTS",
@@ -264,6 +272,30 @@ def test_series_labels_and_values_with_crafted_match(server: Server, match: list
         assert values == sorted({s[label] for s in visible if label in s})
 
 
+@pytest.mark.parametrize("path", ["/api/v1/query", "/api/v1/series", "/api/v1/labels"])
+def test_post_forms_as_grafana_sends_them_are_scoped_too(server: Server, path: str) -> None:
+    form = {"query": 'count by (org, space) ({__name__=~".+"})', "time": str(server.now_ms / 1000)}
+    if path != "/api/v1/query":
+        form = {"match[]": '{__name__=~".+", org=~".*"}'}
+
+    def post(who: str, body: dict[str, str], query: dict[str, str]) -> Any:
+        headers = {"Authorization": f"Bearer {server.tokens[who]}"}
+        r = server.client.post(path, data=body, params=query, headers=headers)
+        assert r.status_code == 200, r.text
+        return r.json()["data"]
+
+    got = post("acme-prod", form, {})
+    # the body wins over the URL (Go's FormValue): an unscoped-looking URL changes nothing
+    assert post("acme-prod", form, {k: v.replace("org=~", "space=~") for k, v in form.items()}) == got
+    # and a POST answers what a GET answers (whose scoping the tests above check)
+    r = server.get("acme-prod", path, **form)
+    assert r.status_code == 200 and r.json()["data"] == got
+    if path != "/api/v1/labels":
+        text = json.dumps(got)
+        assert "acme" in text and "globex" not in text and '"dev"' not in text
+        assert "globex" in json.dumps(post("foundation", form, {}))
+
+
 def test_label_values_of_escaped_names_stay_in_scope(server: Server) -> None:
     # Prometheus 3 names a label in the path U__-escaped: the same label, the same scope
     assert _series(server, "acme-prod", "/api/v1/label/U__org/values", []) == ["acme"]
@@ -273,6 +305,8 @@ def test_label_values_of_escaped_names_stay_in_scope(server: Server) -> None:
 
 
 def test_label_values_without_match(server: Server) -> None:
+    names = _series(server, "acme-prod", "/api/v1/label/__name__/values", [])
+    assert "acme_only_total" in names and not {"globex_only_total", "router_only_total"} & set(names)
     assert _series(server, "acme-prod", "/api/v1/label/space/values", []) == ["prod"]
     assert _series(server, "acme-prod", "/api/v1/label/org/values", []) == ["acme"]
     assert "router" not in _series(server, "acme-prod", "/api/v1/label/job/values", [])
@@ -397,3 +431,23 @@ def test_the_scope_is_pushed_down_to_victoria_metrics(victoria_metrics: Victoria
             assert all(ACME_PROD.sees_labels(dict(labels)) for labels in returned)
     finally:
         store.close()
+
+
+@pytest.mark.parametrize(
+    ("expr", "labels", "tenant"),
+    [
+        ("probe_up > 0", {}, None),
+        ("probe_up > 0", {"org": "acme", "space": "prod"}, ("acme", "prod")),
+        ('rate(x{org="acme",space="dev"}[5m]) / rate(y{space="dev",org="acme"}[5m])', {}, ("acme", "dev")),
+        ('x{org="acme",space="dev"} or x{org="acme",space="prod"}', {}, ("acme", None)),
+        ('x{org="acme"} or x{org="globex"}', {}, None),
+        ('x{org="acme"} or x', {}, None),
+        ('x{org=~"acme"}', {}, None),
+        ("vector(1)", {}, None),
+        ("not promql (", {}, None),
+    ],
+)
+def test_a_rules_tenant_is_its_labels_or_what_every_selector_pins(
+    expr: str, labels: dict[str, str], tenant: tuple[str, str | None] | None
+) -> None:
+    assert rule_tenant(expr, labels) == tenant

@@ -30,7 +30,7 @@ GLOBEX = Scope.of([Grant("globex", None, "viewer")])
 
 
 class _GatedQuerier:
-    """Every select blocks until ``release`` is set; records the org matcher of each call."""
+    """Every select and series call blocks until ``release`` is set; records the org matcher of each."""
 
     def __init__(self) -> None:
         self.release = threading.Event()
@@ -44,6 +44,7 @@ class _GatedQuerier:
         return []
 
     def series(self, matchers: Sequence[Matcher], start_ms: int, end_ms: int) -> list[Labels]:
+        self.select(matchers, start_ms, end_ms)
         return []
 
 
@@ -103,6 +104,43 @@ def test_a_tenant_over_its_concurrency_share_is_refused_and_others_still_run() -
     )
     assert refused == 1.0
     assert registry.get_sample_value("paramedic_metrics_api_tenant_requests_inflight") == 0.0
+
+
+def test_series_and_label_lookups_count_against_the_tenants_share_too() -> None:
+    querier, registry = _GatedQuerier(), CollectorRegistry()
+    app = _app(querier, QueryLimits(max_concurrency=4, tenant_max_concurrency=1), registry)
+
+    async def main() -> tuple[list[tuple[str, int]], list[httpx.Response]]:
+        statuses: list[tuple[str, int]] = []
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+
+            async def one(who: str, path: str) -> None:
+                r = await client.get(path, params={"match[]": "up"}, headers={"x-who": who})
+                statuses.append((who, r.status_code))
+
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(one, "acme-prod", "/api/v1/series")
+                tg.start_soon(one, "globex", "/api/v1/label/app/values")
+                with anyio.fail_after(10):
+                    while len(querier.orgs) < 2:  # both are looking up (blocked in the store)
+                        await anyio.sleep(0.01)
+                refused = [
+                    await client.get(path, params={"match[]": "up"}, headers={"x-who": "acme-prod"})
+                    for path in ("/api/v1/labels", "/api/v1/label/space/values", "/api/v1/series")
+                ]
+                querier.release.set()
+        return statuses, refused
+
+    try:
+        statuses, refused = anyio.run(main)
+    finally:
+        querier.release.set()
+    assert [r.status_code for r in refused] == [429, 429, 429], [r.text for r in refused]
+    assert all("tenant_max_concurrency (1)" in r.json()["error"] for r in refused)
+    # the quiet tenant's lookup ran beside the noisy one's
+    assert sorted(statuses) == [("acme-prod", 200), ("globex", 200)]
+    assert sorted(querier.orgs) == ["acme", "globex"]
 
 
 def test_admission_counts_per_scope_and_forgets_idle_scopes() -> None:

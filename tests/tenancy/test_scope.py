@@ -147,6 +147,26 @@ def test_cli_token_create_with_spaces_and_orgs(tmp_path: Path) -> None:
     assert "scoped to acme/dev, acme/prod, globex" in listed.stdout
 
 
+def test_cli_user_create_with_spaces_and_orgs(tmp_path: Path) -> None:
+    runner = CliRunner()
+    users, password = tmp_path / "users.json", tmp_path / "pw"
+    password.write_text("correct horse battery\n")
+    args = ["user", "create", "--name", "carol", "--role", "operator", "--password-file", str(password)]
+    out = runner.invoke(
+        cli,
+        [*args, "--users-file", str(users), "--space", "acme/prod", "--space", "acme/dev", "--org", "globex"],
+    )
+    assert out.exit_code == 0, out.output
+    principal = UserStore(users).authenticate("carol", "correct horse battery")
+    assert principal is not None and principal.role == "operator"
+    assert principal.scope.key == "acme/dev,acme/prod,globex"
+    listed = runner.invoke(cli, ["user", "list", "--users-file", str(users)])
+    assert "acme/dev, acme/prod, globex" in listed.stdout
+    refused = runner.invoke(cli, [*args, "--users-file", str(tmp_path / "u2.json"), "--space", "acme"])
+    assert refused.exit_code == 1 and "expected ORG/SPACE" in refused.output
+    assert not (tmp_path / "u2.json").exists()
+
+
 @pytest.mark.parametrize(
     ("flags", "message"),
     [

@@ -4,6 +4,7 @@ another space's SLO answers exactly like one that does not exist (404). The SLO 
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -128,6 +129,20 @@ def test_the_generated_rules_run_and_keep_the_tenant_labels(server: Server) -> N
     assert float(sample["value"][1]) == pytest.approx(0.005, rel=1e-2)
     rules = _data(server.get("foundation", "/api/v1/rules"))
     assert any(g["name"] == "slo-alerts-acme/prod/web-availability" for g in rules["groups"])
+
+
+def test_the_rules_api_lists_no_other_tenants_slo_rules(server: Server) -> None:
+    def listed(who: str) -> str:
+        groups = _data(server.get(who, "/api/v1/rules"))["groups"]
+        return json.dumps(groups)
+
+    everything = listed("foundation")
+    assert "shop-availability" in everything and "web-availability" in everything
+    mine, theirs = listed("acme-prod"), listed("globex")
+    assert "web-availability" in mine and "shop-availability" in theirs
+    # another space's SLO is not found in the rules either: no group, rule, query or label names it
+    for text, foreign in ((mine, ("shop", "globex", '"dev"')), (theirs, ("web", "acme", '"prod"'))):
+        assert not [f for f in foreign if f in text], (foreign, text[:400])
 
 
 def test_a_bad_slo_file_stops_the_server_naming_file_and_key(tmp_path: Any) -> None:
