@@ -171,9 +171,10 @@ class NormalisedKeys:
     def all(self, keys: Sequence[str]) -> list[str]:
         """Every key of ``keys`` mapped (C-level lookups when all are known)."""
         known = self.keys
-        if all(map(known.__contains__, keys)):
+        try:
             return list(map(known.__getitem__, keys))
-        return [known.get(k) or self(k) for k in keys]
+        except KeyError:
+            return [known.get(k) or self(k) for k in keys]
 
 
 class FloatLabelKeys:

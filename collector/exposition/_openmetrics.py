@@ -391,8 +391,9 @@ class OMParse:
             fam.group = group
         if kind in _HIST:
             self._histogram(fam, suffix, labels, value)
-        if self._normalised is not None:
-            key = self._normalised(key)
+        normalised = self._normalised
+        if normalised is not None:
+            key = normalised.keys.get(key) or normalised(key)
         self.samples.append((key, value, ts))
 
     @staticmethod

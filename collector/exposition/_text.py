@@ -192,8 +192,9 @@ class TextParse:
             if self._neg and value < 0:
                 self._slow(line, idx + 1 + line_offset)
                 continue
-            if self._normalised is not None:
-                key = self._normalised(key)
+            normalised = self._normalised
+            if normalised is not None:
+                key = normalised.keys.get(key) or normalised(key)
             append((key, value, ts))
 
     def _enter(self, name: str) -> None:
