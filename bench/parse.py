@@ -2,7 +2,9 @@
 
 Prints samples/s for the 21 KB real Prometheus dump and a synthetic 10k-series exposition (labels like a real
 exporter), cold (first parse in a fresh parser: every key validated) and warm (steady state: keys cached),
-plus the ratio ours / prometheus_client. Optional: --openmetrics also times the OpenMetrics path.
+plus the ratio ours / prometheus_client, and warm with Prometheus 3's le/quantile normalisation (the scrape
+default under ``promql.semantics: "3"``) as a ratio to plain warm. Optional: --openmetrics also times the
+OpenMetrics path.
 
     .venv/bin/python bench/parse.py [--series 10000] [--seconds 2]
 
@@ -91,6 +93,13 @@ def bench(label: str, data: bytes, seconds: float, content_type: str | None = No
     def warm() -> int:
         return len(warm_parser.parse(data, content_type).samples)
 
+    # Prometheus 3 semantics (the scrape default): le/quantile values normalised, keys rewritten once
+    norm_parser = ExpositionParser(registry=CollectorRegistry(), normalise_float_labels=True)
+    norm_parser.parse(data, content_type)
+
+    def warm_norm() -> int:
+        return len(norm_parser.parse(data, content_type).samples)
+
     if content_type:
         from prometheus_client.openmetrics.parser import text_string_to_metric_families as om_families
 
@@ -102,9 +111,11 @@ def bench(label: str, data: bytes, seconds: float, content_type: str | None = No
             return reference_count(text)
 
     r_cold, r_warm, r_ref = rate(cold, seconds), rate(warm, seconds), rate(ref, seconds)
+    r_norm = rate(warm_norm, seconds)
     print(f"{label}: {n} samples, {len(data) / 1024:.0f} KiB")
     print(f"  paramedic cold    {r_cold:>12,.0f} samples/s   ({r_cold / r_ref:5.1f}x prometheus_client)")
     print(f"  paramedic warm    {r_warm:>12,.0f} samples/s   ({r_warm / r_ref:5.1f}x prometheus_client)")
+    print(f"  warm, le/quantile {r_norm:>12,.0f} samples/s   ({r_norm / r_warm:5.2f}x warm: Prometheus 3)")
     print(f"  prometheus_client {r_ref:>12,.0f} samples/s")
 
 

@@ -183,7 +183,9 @@ class ScrapeLoop:
         self, body: bytes, content_type: str | None, ts_ms: int, started: float
     ) -> IngestResult:
         try:
-            exposition = default_parser(utf8_names=self._settings.utf8_names).parse(body, content_type)
+            s = self._settings
+            parser = default_parser(utf8_names=s.utf8_names, normalise_float_labels=s.normalise_float_labels)
+            exposition = parser.parse(body, content_type)
         except ParseError as exc:
             raise ScrapeParseError(f"invalid exposition: {exc}") from exc
         if self._on_families is not None:

@@ -81,6 +81,7 @@ class ScrapeManager:
         on_families: Callable[[Mapping[str, FamilyMeta]], None] | None = None,
         on_commit: Callable[[str], None] | None = None,
         owns: Callable[[str], bool] | None = None,
+        normalise_float_labels: bool = True,
     ) -> None:
         """``clock`` gives sample timestamps (Unix seconds); ``connector`` builds each target's aiohttp
         connector (default: TCP, two connections); ``base_dir`` resolves relative file_sd paths (default:
@@ -90,7 +91,9 @@ class ScrapeManager:
         job name after each scrape's samples are in the store, on the event loop (e.g.
         :meth:`alerting.rules.RuleManager.notify`: rules evaluate as samples arrive); ``owns`` (several
         replicas, ``paramedic.cluster``) says whether this replica scrapes a target key: the others' targets
-        get no loop here, and :meth:`reshard` re-applies it when the membership changes."""
+        get no loop here, and :meth:`reshard` re-applies it when the membership changes;
+        ``normalise_float_labels`` stores ``le``/``quantile`` values as Prometheus 3 does (``le="1"`` as
+        ``"1.0"``, ``promql.semantics: "3"``), False keeps them as written (2.42)."""
         self._config = config
         self._appender = appender
         self._platform = platform
@@ -101,6 +104,7 @@ class ScrapeManager:
         self._on_families = on_families
         self._on_commit = on_commit
         self._owns = owns
+        self._normalise_float_labels = normalise_float_labels
         self._metrics = ScrapeMetrics(registry)
         self._jobs: dict[str, _JobState] = {}
         self._stopping: set[asyncio.Task[None]] = set()
@@ -159,7 +163,12 @@ class ScrapeManager:
         for name, job in wanted.items():
             try:
                 rules = compile_rules(job.relabel_configs)
-                settings = job_settings(config, job, self._http_for(job))
+                settings = job_settings(
+                    config,
+                    job,
+                    self._http_for(job),
+                    normalise_float_labels=self._normalise_float_labels,
+                )
             except RelabelError as exc:
                 log.error("job %s: not (re)configured: %s", name, exc)
                 continue

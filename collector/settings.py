@@ -32,6 +32,8 @@ class ScrapeSettings:
     )
     utf8_names: bool = True  # quoted UTF-8 names accepted (metric_name_validation_scheme: utf8)
     escaping: EscapingScheme | None = "allow-utf-8"  # asked of the target in Accept; None: 2.42's header
+    # Prometheus 3 stores le (histogram) and quantile (summary) values normalised: le="1" as "1.0"; 2.42 not
+    normalise_float_labels: bool = True
 
 
 def _pick(job_value: float | None, default: float) -> float:
@@ -39,7 +41,11 @@ def _pick(job_value: float | None, default: float) -> float:
 
 
 def job_settings(
-    cfg: CollectorConfig, job: StaticJob | FileJob | PlatformJob, http: ScrapeHTTP | None = None
+    cfg: CollectorConfig,
+    job: StaticJob | FileJob | PlatformJob,
+    http: ScrapeHTTP | None = None,
+    *,
+    normalise_float_labels: bool = True,
 ) -> ScrapeSettings:
     interval = _pick(job.interval_s, cfg.interval_s)
     return ScrapeSettings(
@@ -57,4 +63,5 @@ def job_settings(
         http=http,
         utf8_names=cfg.metric_name_validation_scheme == "utf8",
         escaping=cfg.escaping(),
+        normalise_float_labels=normalise_float_labels,
     )

@@ -209,6 +209,8 @@ class Paramedic:
             # a subscriber of committed scrapes: rules evaluate as samples arrive
             on_commit=self.alerting.on_commit if self.alerting is not None else None,
             owns=self.cluster.owns if self.cluster is not None else None,  # this replica's shard
+            # le/quantile values stored as the Prometheus of promql.semantics stores them (3: le="1.0")
+            normalise_float_labels=config.promql.semantics == "3",
         )
         # pushed samples (remote write, OTLP): the same write path, counted in the scrape manager's families
         self.push = PushIngest(

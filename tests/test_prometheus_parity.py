@@ -1,6 +1,8 @@
 """Ingest parity with a real Prometheus 2.42: both scrape the same real exporters (the Prometheus server's own
 21 KB /metrics dump and a Cloud Foundry gorouter sample, served over HTTP) and must store the same series —
-exposed ones and the synthetic up/scrape_* ones — with the same values."""
+exposed ones and the synthetic up/scrape_* ones — with the same values. Paramedic runs with 2.42's
+``promql.semantics: "2"`` (with "3" it stores ``le``/``quantile`` values normalised, as Prometheus 3 does:
+``tests/differential`` compares that with a real Prometheus 3)."""
 
 from __future__ import annotations
 
@@ -25,6 +27,8 @@ JOB = "parity"
 def both(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
     with static_exporter(BODIES) as target:
         prom_yml, para_yaml = static_jobs(JOB, target, list(BODIES))
+        # the peer is 2.42: its semantics, which store le/quantile values as written (3.x: le="1.0")
+        para_yaml = "promql: {semantics: '2'}\n" + para_yaml
         with side_by_side(tmp_path_factory.mktemp("parity"), prom_yml, para_yaml) as peers:
             yield peers.prometheus, peers.paramedic
 

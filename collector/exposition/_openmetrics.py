@@ -18,6 +18,7 @@ import math
 from dataclasses import dataclass, field
 
 from collector.exposition._errors import ParseError
+from collector.exposition._floats import FloatLabelKeys, NormalisedKeys
 from collector.exposition._model import Exposition, FamilyMeta, Sample
 from collector.exposition._textscan import ScanError, read_quoted, unescape
 from collector.exposition._values import LABEL_NAME_RE, METRIC_NAME_RE, parse_float
@@ -145,10 +146,20 @@ def _timestamp_ms(tok: str, column: int) -> int:
 
 
 class OMParse:
-    """One parse of one OpenMetrics body; ``keys`` is the owning parser's validated-key cache."""
+    """One parse of one OpenMetrics body; ``keys`` is the owning parser's validated-key cache.
+    ``float_keys`` (Prometheus 3): samples after a histogram or summary TYPE line are emitted under keys
+    with ``le`` / ``quantile`` normalised (the last TYPE line counts, as in Prometheus' parser)."""
 
-    def __init__(self, keys: dict[str, OMSeries], max_keys: int, utf8_names: bool = False) -> None:
+    def __init__(
+        self,
+        keys: dict[str, OMSeries],
+        max_keys: int,
+        utf8_names: bool = False,
+        float_keys: FloatLabelKeys | None = None,
+    ) -> None:
         self.keys = keys
+        self.float_keys = float_keys
+        self._normalised: NormalisedKeys | None = None
         self.max_keys = max_keys
         self.utf8_names = utf8_names
         self.samples: list[Sample] = []
@@ -252,6 +263,8 @@ class OMParse:
                 raise _OMError(f"unknown metric type {rest!r}", column)
             fam.set_type(rest)
             fam.typed = True
+            if self.float_keys is not None:
+                self._normalised = self.float_keys.for_type(rest)
             if fam.unit and rest in ("info", "stateset"):
                 raise _OMError(f"units are not allowed for {rest} family {name!r}")
         else:
@@ -378,6 +391,9 @@ class OMParse:
             fam.group = group
         if kind in _HIST:
             self._histogram(fam, suffix, labels, value)
+        normalised = self._normalised
+        if normalised is not None:
+            key = normalised.keys.get(key) or normalised(key)
         self.samples.append((key, value, ts))
 
     @staticmethod

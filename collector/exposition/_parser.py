@@ -8,6 +8,7 @@ import threading
 from prometheus_client import REGISTRY, CollectorRegistry, Counter
 
 from collector.exposition._errors import ParseError
+from collector.exposition._floats import FloatLabelKeys
 from collector.exposition._model import Exposition
 from collector.exposition._openmetrics import OMParse, OMSeries
 from collector.exposition._text import TextParse
@@ -26,7 +27,10 @@ class ExpositionParser:
     ``max_keys`` bounds each cache (emptied when full: each key then takes the slow path once more).
     ``pause_gc`` pauses the cyclic garbage collector during a parse (a parse allocates only acyclic
     objects, and collection passes triggered by its allocations cost ~30 % of the fast path).
-    ``utf8_names=True`` accepts quoted non-legacy names (text and OpenMetrics). ``metrics_from``: count in
+    ``utf8_names=True`` accepts quoted non-legacy names (text and OpenMetrics).
+    ``normalise_float_labels=True`` emits the keys of ``le`` (under a histogram TYPE) and ``quantile``
+    (under a summary TYPE) samples with the value as Prometheus 3 stores it (``1`` -> ``1.0``; see
+    ``_floats``); off, values stay as written, as Prometheus 2.42 keeps them. ``metrics_from``: count in
     that parser's metrics instead of registering new ones (two parsers, one set of series).
 
     Metrics (``registry``): ``paramedic_exposition_parses_total{format,outcome}``,
@@ -39,6 +43,7 @@ class ExpositionParser:
         *,
         max_keys: int = DEFAULT_MAX_KEYS,
         utf8_names: bool = False,
+        normalise_float_labels: bool = False,
         pause_gc: bool = True,
         registry: CollectorRegistry | None = REGISTRY,
         metrics_from: ExpositionParser | None = None,
@@ -49,6 +54,7 @@ class ExpositionParser:
         self._text_keys: dict[str, str] = {}
         self._comments: dict[str, tuple[str, str, str | None, int]] = {}
         self._om_keys: dict[str, OMSeries] = {}
+        self._float_keys = FloatLabelKeys(max_keys) if normalise_float_labels else None
         if metrics_from is not None:
             self._parses: Counter = metrics_from._parses
             self._samples: Counter = metrics_from._samples
@@ -102,9 +108,11 @@ class ExpositionParser:
 
     def _run(self, text: str, fmt: str, check_utf8: bool) -> tuple[Exposition, int]:
         if fmt == "openmetrics":
-            om = OMParse(self._om_keys, self.max_keys, self.utf8_names)
+            om = OMParse(self._om_keys, self.max_keys, self.utf8_names, self._float_keys)
             return om.run(text), om.slow_lines
-        tp = TextParse(self._text_keys, self._comments, self.max_keys, self.utf8_names, check_utf8)
+        tp = TextParse(
+            self._text_keys, self._comments, self.max_keys, self.utf8_names, check_utf8, self._float_keys
+        )
         return tp.run(text), tp.slow_lines
 
     def _utf8_error(self, data: bytes, exc: UnicodeDecodeError, fmt: str) -> ParseError:
@@ -129,21 +137,24 @@ class ExpositionParser:
         )
 
 
-_defaults: dict[bool, ExpositionParser] = {}
+_defaults: dict[tuple[bool, bool], ExpositionParser] = {}
 _default_lock = threading.Lock()
 
 
-def default_parser(*, utf8_names: bool = False) -> ExpositionParser:
+def default_parser(*, utf8_names: bool = False, normalise_float_labels: bool = False) -> ExpositionParser:
     """The process-wide parser behind :func:`parse` (created on first use, default registry), or with
-    ``utf8_names`` its twin that accepts quoted UTF-8 names (sharing the metrics: one set of series)."""
-    parser = _defaults.get(utf8_names)
+    ``utf8_names`` / ``normalise_float_labels`` its twins (sharing the metrics: one set of series)."""
+    key = (utf8_names, normalise_float_labels)
+    parser = _defaults.get(key)
     if parser is None:
         with _default_lock:
-            parser = _defaults.get(utf8_names)
+            parser = _defaults.get(key)
             if parser is None:
-                other = _defaults.get(not utf8_names)
-                parser = ExpositionParser(utf8_names=utf8_names, metrics_from=other)
-                _defaults[utf8_names] = parser
+                other = next(iter(_defaults.values()), None)
+                parser = ExpositionParser(
+                    utf8_names=utf8_names, normalise_float_labels=normalise_float_labels, metrics_from=other
+                )
+                _defaults[key] = parser
     return parser
 
 

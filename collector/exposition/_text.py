@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from itertools import repeat
 
 from collector.exposition._errors import ParseError
+from collector.exposition._floats import FloatLabelKeys, NormalisedKeys
 from collector.exposition._model import Exposition, FamilyMeta, Sample
 from collector.exposition._textscan import ScanError, read_quoted, scan_series, skip_blanks, unescape
 from collector.exposition._values import METRIC_NAME_RE, go_quote, parse_float, parse_int, values_look_plain
@@ -55,7 +56,8 @@ def _error(line: int, message: str, column: int) -> ParseError:
 class TextParse:
     """One parse of one body. ``keys`` maps validated series keys to their metric name, ``comments`` raw
     HELP/TYPE lines to their parsed form; both are shared by all parses of the owning parser and bounded by
-    ``max_keys`` (cleared when full)."""
+    ``max_keys`` (cleared when full). ``float_keys`` (Prometheus 3): the samples after a histogram or summary
+    TYPE line are emitted under keys with ``le`` / ``quantile`` normalised."""
 
     def __init__(
         self,
@@ -64,8 +66,11 @@ class TextParse:
         max_keys: int,
         utf8_names: bool = False,
         check_utf8: bool = False,
+        float_keys: FloatLabelKeys | None = None,
     ) -> None:
         self.keys = keys
+        self.float_keys = float_keys
+        self._normalised: NormalisedKeys | None = None  # the map of the last TYPE line's type, if any
         self.max_keys = max_keys
         self.utf8_names = utf8_names
         self.check_utf8 = check_utf8
@@ -144,7 +149,8 @@ class TextParse:
         if need_neg and any(map(_ZERO_GT, floats)):
             return False
         self._last_name = None
-        self.samples.extend(zip(keys, floats, repeat(None)))
+        normalised = self._normalised
+        self.samples.extend(zip(keys if normalised is None else normalised.all(keys), floats, repeat(None)))
         return True
 
     # -- line path ------------------------------------------------------------------------------------------
@@ -186,6 +192,9 @@ class TextParse:
             if self._neg and value < 0:
                 self._slow(line, idx + 1 + line_offset)
                 continue
+            normalised = self._normalised
+            if normalised is not None:
+                key = normalised.keys.get(key) or normalised(key)
             append((key, value, ts))
 
     def _enter(self, name: str) -> None:
@@ -246,7 +255,8 @@ class TextParse:
             if len(self.keys) >= self.max_keys:
                 self.keys.clear()
             self.keys[spec.key] = spec.name
-        self.samples.append((spec.key, value, ts))
+        key = spec.key if self._normalised is None else self._normalised(spec.key)
+        self.samples.append((key, value, ts))
 
     # -- metadata -------------------------------------------------------------------------------------------
     def _resolve(self, name: str) -> _Family:
@@ -299,6 +309,8 @@ class TextParse:
         if kind is None:
             raise _error(lineno, f"unknown metric type {go_quote(payload)}", column)
         fam.type = kind
+        if self.float_keys is not None:
+            self._normalised = self.float_keys.for_type(kind)
 
     def _parse_comment(self, line: str, lineno: int) -> tuple[str, str, str | None, int]:
         """Stateless part of a comment line: ("", "", None, 0) for a plain comment, else (keyword, family

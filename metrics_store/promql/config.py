@@ -28,7 +28,8 @@ class PromqlConfig(BaseModel):
     semantics: SemanticsVersion = Field(
         "3",
         description='"3": Prometheus 3.x (left-open ranges, regex `.` matches newlines, quoted UTF-8 names, '
-        'double_exponential_smoothing); "2": Prometheus 2.42.',
+        'double_exponential_smoothing; scrapes store le/quantile values normalised, le="1" as "1.0"); '
+        '"2": Prometheus 2.42.',
     )
     experimental_functions: bool = Field(
         False,

@@ -22,7 +22,10 @@ Prometheus 3 built from its Go module):
   ``histogram_count`` and ``histogram_sum``), so over the classic histograms Paramedic holds they answer what
   Prometheus 3 answers over the same data: an empty vector. ``histogram_fraction`` is the one that classic
   histograms answer too in 3.x (estimated from the ``le`` buckets, as ``histogram_quantile`` is); 2.42
-  answers it for native histograms only (empty).
+  answers it for native histograms only (empty);
+* **scraped ``le``/``quantile`` values** (not PromQL, but what queries see): 3.x stores them normalised
+  (``le="1"`` as ``"1.0"``, see ``collector.exposition._floats``), 2.42 as written; the assembly passes
+  ``semantics == "3"`` to the scrape manager.
 """
 
 from __future__ import annotations

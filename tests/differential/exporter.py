@@ -8,7 +8,8 @@ their own client path, so both store exactly the same ``(t, v)`` pairs whatever 
 The series cover counters with resets, gauges (negative, NaN, ±Inf), classic histograms (one with a
 non-monotonic bucket), a summary, an info metric for joins, series that appear and vanish, and label values
 with a newline. With ``utf8`` (served to Prometheus 3 and Paramedic with 3.x semantics only: 2.42 refuses
-the whole scrape) also series with UTF-8 metric and label names, written in the quoted syntax.
+the whole scrape) also series with UTF-8 metric and label names, written in the quoted syntax. Last come
+typed ``norm_*`` families (``# TYPE`` lines) whose ``le``/``quantile`` values Prometheus 3 normalises.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-__all__ = ["NUM_SAMPLES", "STEP_MS", "Exporter", "render"]
+__all__ = ["NORM_LE", "NORM_QUANTILES", "NUM_SAMPLES", "STEP_MS", "Exporter", "render"]
 
 STEP_MS = 15_000
 NUM_SAMPLES = 100
@@ -124,9 +125,42 @@ def _histogram(
     yield f"{name}_count", labels, counts[-1]
 
 
+# Typed families, after every untyped line above: bucket bounds and quantiles as a Go exporter writes them
+# (le="1"), which Prometheus 3 stores normalised (le="1.0", "1e+06") and 2.42 as written.
+NORM_LE = ("1e-05", "0.5", "1", "100000", "1000000", "+Inf")
+NORM_QUANTILES = ("0.99", "1")
+
+
+def _typed(k: int, seed: int) -> list[tuple[str, str, dict[str, str], float]]:
+    """(TYPE line or "", name, labels, value) of the typed families of sample set ``k``."""
+    out: list[tuple[str, str, dict[str, str], float]] = []
+    hist = "# TYPE norm_latency_seconds histogram"
+    for b, le in enumerate(NORM_LE):
+        out.append(
+            (hist if b == 0 else "", "norm_latency_seconds_bucket", {"le": le}, float(k * (b + 1) + seed))
+        )
+    count = float(k * len(NORM_LE) + seed)
+    out.append(("", "norm_latency_seconds_count", {}, count))
+    out.append(("", "norm_latency_seconds_sum", {}, count * 0.25))
+    # no TYPE line of its own: Prometheus' parsers keep the last TYPE line's type (histogram) for it
+    out.append(("", "norm_after_histogram_bucket", {"le": "1"}, float(k)))
+    for i, q in enumerate(NORM_QUANTILES):
+        out.append(
+            ("# TYPE norm_rpc_seconds summary" if i == 0 else "", "norm_rpc_seconds", {"quantile": q}, k + i)
+        )
+    out.append(("", "norm_rpc_seconds_count", {}, float(k + seed)))
+    out.append(("# TYPE norm_plain untyped", "norm_plain_bucket", {"le": "1"}, float(k % 5)))
+    out.append(("", "norm_plain", {"quantile": "1"}, float(k % 3)))
+    return out
+
+
 def render(job: str, host: str, k: int, base_ms: int, utf8: bool = False) -> bytes:
     ts = base_ms + k * STEP_MS
     lines = [f"{_series(name, labels)} {_num(v)} {ts}" for name, labels, v in _samples(job, host, k, utf8)]
+    for type_line, name, labels, v in _typed(k, _TARGET_SEEDS[(job, host.rsplit(":", 1)[0])]):
+        if type_line:
+            lines.append(type_line)
+        lines.append(f"{_series(name, labels)} {_num(v)} {ts}")
     return ("\n".join(lines) + "\n").encode()
 
 

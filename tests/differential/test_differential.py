@@ -22,7 +22,7 @@ import httpx
 import pytest
 
 from tests.differential.compare import differences, normalise
-from tests.differential.exporter import NUM_SAMPLES, STEP_MS, Exporter
+from tests.differential.exporter import NORM_LE, NUM_SAMPLES, STEP_MS, Exporter
 from tests.support import prometheus3
 from tests.support.peers import side_by_side
 from tests.support.servers import wait_until
@@ -155,6 +155,63 @@ def test_both_stored_identical_samples(systems: Systems) -> None:
     assert expected[0] == "matrix", expected
     assert len(expected[1]) > 60
     assert differences(expected, got) is None, differences(expected, got)
+
+
+def test_both_stored_identical_le_and_quantile_labels(systems: Systems) -> None:
+    """Typed histogram and summary lines written as Go exporters write them (le="1", "1e-05", "1000000",
+    quantile="1"), a bucket line after the histogram without a TYPE line of its own, and untyped ones:
+    Prometheus 3 stores the le/quantile values normalised, 2.42 as written, Paramedic like the Prometheus
+    of its ``promql.semantics``."""
+    window = {"start": str(systems.base_ms / 1000), "end": str(systems.end_ms / 1000)}
+    params = {"match[]": '{__name__=~"norm_.*"}', **window}
+    expected = systems.get(systems.prom, "/api/v1/series", params)["data"]
+    got = systems.get(systems.para, "/api/v1/series", params)["data"]
+    assert sorted(map(_label_set, got)) == sorted(map(_label_set, expected))
+    stored_le = {s["le"] for s in expected if s["__name__"] == "norm_latency_seconds_bucket"}
+    assert (stored_le != set(NORM_LE)) == (systems.version == "3"), stored_le  # the reference normalised
+    query = {"query": '{__name__=~"norm_.*"}[30m]', "time": str(systems.end_ms / 1000)}
+    want = normalise(systems.get(systems.prom, "/api/v1/query", query), ordered=False)
+    have = normalise(systems.get(systems.para, "/api/v1/query", query), ordered=False)
+    assert differences(want, have) is None, differences(want, have)
+
+
+def _label_set(series: dict[str, str]) -> tuple[tuple[str, str], ...]:
+    return tuple(sorted(series.items()))
+
+
+# /api/v1/format_query: UTF-8 metric and label names must come back quoted (valid PromQL), in selectors,
+# grouping, vector matching; label_replace's arguments stay strings. The last ones have legacy names only,
+# the queries both versions answer (2.42 refuses the quoted syntax).
+FORMAT_UTF8 = (
+    '{"foo.bar"}',
+    '{"foo.bar", "my.label"="x", a="b"}',
+    'foo{"my.label"!="x", "b.c"=~"v.*", "d-e"!~"w", "région"="é"}',
+    '{__name__=~"foo.*", "x.y"="1"}',
+    '{"a\\"b"="1", "a,b"="2", "1abc"="3"}',
+    'sum by ("my.label", job) (rate({"foo.bar"}[5m] offset 1m))',
+    'sum without ("my.label", "x y") (foo)',
+    'topk(3, {"foo.bar"} @ 100) by ("x.y")',
+    'count_values("my.value", max_over_time({"foo.bar"}[5m:1m]))',
+    'a * on ("a.b", c) group_left ("c.d") b',
+    'a / ignoring ("a.b") group_right ("c.d", e) b',
+    'label_replace(foo, "dst.label", "$1", "src.label", "(.*)")',
+    'sum(rate({"http.requests", "status.code"=~"5.."}[5m])) by ("service.name")'
+    ' / sum(rate({"http.requests"}[5m])) by ("service.name")',
+)
+FORMAT_LEGACY = (
+    'sum(rate(diff_requests_total{code=~"5.."}[5m]))by(job)',
+    "a * on (b) group_left (c) d",
+    'foo{job="x", a!~"y"}',
+)
+
+
+def test_format_query_matches_prometheus(systems: Systems) -> None:
+    queries = FORMAT_LEGACY + (FORMAT_UTF8 if systems.version == "3" else ())
+    for query in queries:
+        want = systems.get(systems.prom, "/api/v1/format_query", {"query": query})
+        got = systems.get(systems.para, "/api/v1/format_query", {"query": query})
+        assert want["status"] == "success", (query, want)
+        assert got == want, query
 
 
 def test_corpus_is_large() -> None:
