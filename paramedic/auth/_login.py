@@ -4,7 +4,9 @@ bounded number of password hashes at once.
 Order of a log-in: the throttle (:class:`LoginThrottle`) is asked first, so a locked-out guess costs no hash
 (429 with ``Retry-After``); then a hash slot is awaited on the event loop for up to ``hash_wait_s`` (argon2id
 takes 64 MiB and tens of ms of CPU per verification; ``max_concurrent_hashes`` bound both), else 503 with
-``Retry-After``; the verification itself runs in a background thread, one per hash slot, at a lower CPU
+``Retry-After``; once the slot is had the throttle is asked again (guesses sent at once all pass the first
+check, and those that queued behind the failures of the others are locked out by then: no hash for them
+either); the verification itself runs in a background thread, one per hash slot, at a lower CPU
 priority than the threads that answer queries (:class:`~metrics_store.background.BackgroundPool`), never on
 the event loop. An unknown user name costs one verification too (:meth:`UserStore.authenticate`), so timing
 does not tell names apart.
@@ -67,11 +69,7 @@ class SessionLogin:
         return self.sessions.max_s
 
     async def login(self, name: str, password: str, client: str) -> str | None:
-        wait = self.throttle.retry_after(client, name)
-        if wait > 0:
-            self.attempts.labels("throttled").inc()
-            self.refusals.labels("login_throttled").inc()
-            raise LoginRefusedError(429, math.ceil(wait), "Too many failed log-ins: try again later.")
+        self._refuse_if_locked_out(name, client)
         try:
             await asyncio.wait_for(self._hashes.acquire(), self.hash_wait_s)
         except TimeoutError:
@@ -79,6 +77,9 @@ class SessionLogin:
             self.refusals.labels("login_busy").inc()
             raise LoginRefusedError(503, 1, "The server is busy checking other log-ins: try again.") from None
         try:
+            # asked again once the slot is ours: guesses sent at once all pass the first check, and those
+            # that waited behind the others' failures are locked out by now (no hash for them either)
+            self._refuse_if_locked_out(name, client)
             # read before the password is checked: a user replaced meanwhile ends this session at first use
             credential = self.users.credential(name)
             principal = await self._hashers.run(lambda: self.users.authenticate(name, password))
@@ -92,6 +93,13 @@ class SessionLogin:
         self.attempts.labels("success").inc()
         session_id, _ = self.sessions.create(principal.name, credential=credential)
         return session_id
+
+    def _refuse_if_locked_out(self, name: str, client: str) -> None:
+        wait = self.throttle.retry_after(client, name)
+        if wait > 0:
+            self.attempts.labels("throttled").inc()
+            self.refusals.labels("login_throttled").inc()
+            raise LoginRefusedError(429, math.ceil(wait), "Too many failed log-ins: try again later.")
 
     def logout(self, session_id: str) -> None:
         self.sessions.delete(session_id)

@@ -154,6 +154,34 @@ def test_a_locked_out_log_in_costs_no_hash() -> None:
     assert registry.get_sample_value("paramedic_http_refusals_total", {"reason": "login_throttled"}) == 1
 
 
+def test_guesses_sent_at_once_cost_no_hash_once_the_first_ones_lock_the_user_out() -> None:
+    """Eight wrong passwords at once all pass the throttle before any has failed; those that queued for the
+    hash slot behind the first five failures are refused (429) when they get it, unhashed."""
+    users = SlowUsers()
+    users.release.set()
+    registry = CollectorRegistry()
+    service = SessionLogin(
+        users,  # type: ignore[arg-type]
+        SessionStore(idle_s=60, max_s=60),
+        throttle=LoginThrottle(free_failures=5, initial_s=30, clock=Clock()),
+        max_concurrent_hashes=1,
+        hash_wait_s=10,
+        attempts=login_counter(registry),
+        refusals=refusals_counter(registry),
+    )
+
+    async def burst() -> list[object]:
+        tasks = [service.login("admin", f"guess-{i}", "203.0.113.9") for i in range(8)]
+        return await asyncio.gather(*tasks, return_exceptions=True)
+
+    outcomes = asyncio.run(burst())
+    assert outcomes.count(None) == 5 and len(users.threads) == 5
+    refused = [o for o in outcomes if isinstance(o, LoginRefusedError)]
+    assert [(e.status, e.retry_after_s) for e in refused] == [(429, 30)] * 3
+    assert registry.get_sample_value("paramedic_login_attempts_total", {"result": "failure"}) == 5
+    assert registry.get_sample_value("paramedic_login_attempts_total", {"result": "throttled"}) == 3
+
+
 class CountingHasher(PasswordHasher):
     def __init__(self) -> None:
         super().__init__(time_cost=1, memory_cost=8, parallelism=1)
