@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/hostile.py [--requests 100] [--workers 16] [--samples 200] [--attacker-nice 0]
         [--kinds a,b] [--search-processes N]
-    .venv/bin/python bench/hostile.py --cpu-per-kind [--per-kind 7] [--kinds a,b]
+    .venv/bin/python bench/hostile.py --cpu-per-kind [--per-kind 7] [--kinds a,b] [--with-reads]
 
 Starts a real ``paramedic serve`` on loopback (``tests/support/hostile.py``: a static exporter with a known
 value, a syslog TCP listener, tokens per role), then
