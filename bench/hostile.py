@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/hostile.py [--requests 100] [--workers 16] [--samples 200] [--attacker-nice 0]
         [--kinds a,b] [--search-processes N]
+    .venv/bin/python bench/hostile.py --cpu-per-kind [--per-kind 7] [--kinds a,b] [--with-reads]
 
 Starts a real ``paramedic serve`` on loopback (``tests/support/hostile.py``: a static exporter with a known
 value, a syslog TCP listener, tokens per role), then
@@ -22,6 +23,11 @@ requests got (by kind), the server's peak RSS, and whether it stayed up and answ
 server dies it says at which kinds (those in flight) and stops. Everything is bounded: each hostile request
 gives up after 10 s, each ordinary read after 10 s.
 
+``--cpu-per-kind`` measures instead, kind by kind and with no ordinary reads, the server's CPU seconds
+(process and its log search workers, from ``/proc``) for ``--per-kind`` actions of that kind fired at once
+(as in the mixed burst of 100, where each kind comes ~7 times): the figure that the machine's other load
+moves least.
+
 Goal (issue 11): the server stays up, the ordinary answers stay right, p99 under the burst <= 2x quiet.
 """
 
@@ -29,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import math
 import multiprocessing
 import os
@@ -49,7 +56,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from metrics_store.background import lower_thread_priority
 from tests.support.hostile import PROBE_METRIC, PROBE_VALUE, Target, running_target
-from tests.support.hostile_requests import Burst, prepare, run_burst
+from tests.support.hostile_requests import CATALOGUE, Burst, prepare, run_burst
 
 GOAL_RATIO = 2.0
 T = TypeVar("T")
@@ -232,6 +239,56 @@ def niced_burst(target: Target, requests: int, workers: int, kinds: list[str], n
         return attacker.submit(run_burst, target, requests, workers, 11, kinds).result()
 
 
+def cpu_per_kind(tmp: Path, per_kind: int, kinds: list[str], attacker_nice: int, reads: bool) -> bool:
+    """Server CPU seconds for ``per_kind`` actions of each kind, less what the idle server uses in that time
+    (collector, rules); with ``reads``, a second pass with ordinary reads running and their p99 against a
+    quiet p99. False if the server died."""
+    with running_target(tmp) as target:
+        prepare(target)
+        pid = target.proc.pid
+        before, began = cpu_seconds(pid), time.monotonic()
+        time.sleep(3.0)  # the idle server's own CPU use (scrapes, rule evaluations), subtracted below
+        idle_rate = (cpu_seconds(pid)[0] - before[0]) / (time.monotonic() - began)
+        print(f"paramedic serve (pid {pid}); {per_kind} actions per kind at once, attackers at nice "
+              f"{attacker_nice}; idle CPU {idle_rate * 1000:.0f} ms/s, subtracted below\n")  # fmt: skip
+        total_own = total_children = 0.0
+        for kind in kinds or list(CATALOGUE):
+            before = cpu_seconds(pid)
+            burst = niced_burst(target, per_kind, per_kind, [kind], attacker_nice)
+            after = cpu_seconds(pid)
+            own = after[0] - before[0] - idle_rate * burst.seconds
+            children = after[1] - before[1]
+            total_own += own
+            total_children += children
+            got = burst.histogram().get(kind, Counter())
+            results = ", ".join(f"{r} x{n}" for r, n in sorted(got.items()))
+            print(f"  {kind:28} server {own:6.2f} s  children {children:5.2f} s  wall {burst.seconds:5.2f} s"
+                  f"   {results}")  # fmt: skip
+            if burst.died_during is not None or target.proc.popen.poll() is not None:
+                print(f"server died at {kind}")
+                return False
+        print(f"  {'total':28} server {total_own:6.2f} s  children {total_children:5.2f} s")
+        if reads:
+            return _p99_per_kind(target, per_kind, kinds, attacker_nice)
+        return True
+
+
+def _p99_per_kind(target: Target, per_kind: int, kinds: list[str], attacker_nice: int) -> bool:
+    quiet, _ = measure(target, 100)
+    p99_quiet = percentile(quiet.all_ms(), 99)
+    print(f"\nordinary reads kind by kind: quiet p99 {p99_quiet:.1f} ms (n={len(quiet.all_ms())})")
+    for kind in kinds or list(CATALOGUE):
+        fire = functools.partial(niced_burst, target, per_kind, per_kind, [kind], attacker_nice)
+        hostile, _ = measure(target, 1, fire)
+        both = hostile.all_ms()
+        p99 = percentile(both, 99)
+        print(f"  {kind:28} n={len(both):4}  p50 {percentile(both, 50):6.1f} ms  p99 {p99:6.1f} ms  "
+              f"ratio {p99 / p99_quiet:5.2f}")  # fmt: skip
+        if target.proc.popen.poll() is not None:
+            return False
+    return True
+
+
 def run(
     tmp: Path,
     requests: int,
@@ -251,6 +308,7 @@ def run(
               f"{workers} workers at nice {attacker_nice}; ordinary reads as a viewer; "
               f"logs.search_api.search_processes: {shown}\n")  # fmt: skip
 
+        cpu_start = cpu_seconds(target.proc.pid)
         quiet, _ = measure(target, samples)
         rss_quiet = peak_rss_mib(target)
         cpu_before = cpu_seconds(target.proc.pid)
@@ -273,6 +331,14 @@ def run(
         print(
             f"  CPU during the burst: server process {cpu_after[0] - cpu_before[0]:.2f} s, its child "
             f"processes (log search workers) {cpu_after[1] - cpu_before[1]:.2f} s (less sensitive to load)"
+        )
+        quiet_cpu = cpu_before[0] - cpu_start[0]
+        per_read = quiet_cpu / max(1, len(quiet.all_ms()))
+        reads_cpu = per_read * len(hostile.all_ms())
+        print(
+            f"  CPU of the quiet run: {quiet_cpu:.2f} s, {per_read * 1000:.2f} ms per ordinary read; the "
+            f"burst's {len(hostile.all_ms())} reads at that rate: {reads_cpu:.2f} s, leaving "
+            f"{cpu_after[0] - cpu_before[0] - reads_cpu:.2f} s of server CPU for the hostile requests"
         )
         print_slowest(hostile, burst)
         print_burst(burst)
@@ -313,9 +379,18 @@ def main() -> None:
         help="logs.search_api.search_processes of the server (0: log searches in the server's own threads, "
         "as before the worker processes; default: the config default)",
     )
+    ap.add_argument(
+        "--cpu-per-kind", action="store_true", help="measure the server's CPU seconds kind by kind instead"
+    )
+    ap.add_argument("--per-kind", type=int, default=7, help="actions of each kind with --cpu-per-kind")
+    ap.add_argument(
+        "--with-reads", action="store_true", help="with --cpu-per-kind: also ordinary-read p99 kind by kind"
+    )
     a = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-hostile-") as d:
         kinds = [k for k in a.kinds.split(",") if k]
+        if a.cpu_per_kind:
+            sys.exit(0 if cpu_per_kind(Path(d), a.per_kind, kinds, a.attacker_nice, a.with_reads) else 1)
         ok = run(Path(d), a.requests, a.workers, a.samples, kinds, a.attacker_nice, a.search_processes)
     print("\nissue 11 burst goal:", "MET" if ok else "NOT MET")
     sys.exit(0 if ok else 1)

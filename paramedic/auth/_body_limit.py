@@ -4,8 +4,11 @@ A request whose ``Content-Length`` is over its route's limit is answered 413 bef
 read (the server then closes the connection). A body without a length (chunked) is counted as the app reads
 it: the read that goes over the limit raises :class:`BodyTooLarge`, a 413 ``HTTPException``, so a route
 that is reading (FastAPI's body parsing, ``request.body()``, ``request.stream()``) stops there and the app
-answers 413; anything outside the app's exception handling (the auth middleware reading a form for its CSRF
-field) is answered 413 here. Streaming responses are untouched: only ``receive`` is wrapped.
+answers 413; anything outside the
+app's exception handling (the auth middleware reading a form for its CSRF field) is answered 413 here.
+Any answer to a streamed body the app has not read to its end (that 413, or a 401/403 sent before reading)
+gets ``Connection: close``: else uvicorn keeps the connection and parses, in Python on the event loop, every
+further byte the client streams, only to drop it, with no end. Response bodies are untouched.
 
 The limit of a path is the one of its longest matching prefix in the route table, else the default.
 Refusals are counted in ``paramedic_http_refusals_total{reason="body_too_large"}``.
@@ -22,6 +25,12 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from paramedic.auth._refusals import send_refusal
 
 __all__ = ["BodyLimitMiddleware", "BodyTooLarge"]
+
+_CLOSE = (b"connection", b"close")
+
+
+def _without_connection(message: Message) -> list[tuple[bytes, bytes]]:
+    return [(k, v) for k, v in message.get("headers", []) if k.lower() != b"connection"]
 
 
 class BodyTooLarge(HTTPException):
@@ -57,20 +66,27 @@ class BodyLimitMiddleware:
             return
         received = 0
         started = False
+        # a streamed body the app has not read to its end when it answers (a 413 once over the limit, a 401,
+        # a 403): the answer says Connection: close, else the server would read on to drop every byte
+        unread = declared is None and any(k == b"transfer-encoding" for k, _ in scope["headers"])
 
         async def limited_receive() -> Message:
-            nonlocal received
+            nonlocal received, unread
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:
                     self.refused.inc()
                     raise BodyTooLarge(limit)
+                unread = unread and bool(message.get("more_body", False))
             return message
 
         async def watched_send(message: Message) -> None:
             nonlocal started
-            started = started or message["type"] == "http.response.start"
+            if message["type"] == "http.response.start":
+                started = True
+                if unread:
+                    message = {**message, "headers": [*_without_connection(message), _CLOSE]}
             await send(message)
 
         try:

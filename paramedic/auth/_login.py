@@ -4,10 +4,12 @@ bounded number of password hashes at once.
 Order of a log-in: the throttle (:class:`LoginThrottle`) is asked first, so a locked-out guess costs no hash
 (429 with ``Retry-After``); then a hash slot is awaited on the event loop for up to ``hash_wait_s`` (argon2id
 takes 64 MiB and tens of ms of CPU per verification; ``max_concurrent_hashes`` bound both), else 503 with
-``Retry-After``; the verification itself runs in a background thread, one per hash slot, at a lower CPU
-priority than the threads that answer queries (:class:`~metrics_store.background.BackgroundPool`), never on
-the event loop. An unknown user name costs one verification too (:meth:`UserStore.authenticate`), so timing
-does not tell names apart.
+``Retry-After``; once the slot is had the throttle is asked again (guesses sent at once all pass the first
+check, and those that queued behind the failures of the others are locked out by then: no hash for them
+either); the verification itself runs in a background thread, one per hash slot, at the lowest CPU priority
+(nice 19, :data:`LOGIN_HASH_NICE`), below the threads that answer queries
+(:class:`~metrics_store.background.BackgroundPool`), never on the event loop. An unknown user name costs one
+verification too (:meth:`UserStore.authenticate`), so timing does not tell names apart.
 Metrics: ``paramedic_login_attempts_total{result}`` (``success``, ``failure``, ``throttled``, ``busy``) and
 ``paramedic_http_refusals_total{reason="login_throttled"|"login_busy"}``.
 """
@@ -25,9 +27,14 @@ from paramedic.auth._session import SESSION_COOKIE, SessionStore
 from paramedic.auth._throttle import LoginThrottle
 from paramedic.auth._users import UserStore
 
-__all__ = ["LOGIN_RESULTS", "SessionLogin", "login_counter"]
+__all__ = ["LOGIN_HASH_NICE", "LOGIN_RESULTS", "SessionLogin", "login_counter"]
 
 LOGIN_RESULTS = ("success", "failure", "throttled", "busy")
+# argon2id verifies on `parallelism` (4) lanes, one thread each, inheriting the hash thread's nice value: at
+# the background pools' nice 10 (CFS weight 110) two hashes at once weigh 8 x 110 = 880 against 1,024 for a
+# query thread, which then gets ~55-70% of a shared CPU; at nice 19 (weight 15) 8 x 15 = 120: ~90%. A log-in
+# is the work that may wait (its slot wait is bounded by hash_wait_s, and guesses by the throttle).
+LOGIN_HASH_NICE = 19
 
 
 def login_counter(registry: CollectorRegistry) -> Counter:
@@ -59,7 +66,7 @@ class SessionLogin:
         self.users, self.sessions, self.throttle = users, sessions, throttle
         self.hash_wait_s = hash_wait_s
         self._hashes = asyncio.Semaphore(max_concurrent_hashes)
-        self._hashers = BackgroundPool("login-hash", max_concurrent_hashes)
+        self._hashers = BackgroundPool("login-hash", max_concurrent_hashes, nice=LOGIN_HASH_NICE)
         self.attempts, self.refusals = attempts, refusals
 
     @property
@@ -67,11 +74,7 @@ class SessionLogin:
         return self.sessions.max_s
 
     async def login(self, name: str, password: str, client: str) -> str | None:
-        wait = self.throttle.retry_after(client, name)
-        if wait > 0:
-            self.attempts.labels("throttled").inc()
-            self.refusals.labels("login_throttled").inc()
-            raise LoginRefusedError(429, math.ceil(wait), "Too many failed log-ins: try again later.")
+        self._refuse_if_locked_out(name, client)
         try:
             await asyncio.wait_for(self._hashes.acquire(), self.hash_wait_s)
         except TimeoutError:
@@ -79,6 +82,9 @@ class SessionLogin:
             self.refusals.labels("login_busy").inc()
             raise LoginRefusedError(503, 1, "The server is busy checking other log-ins: try again.") from None
         try:
+            # asked again once the slot is ours: guesses sent at once all pass the first check, and those
+            # that waited behind the others' failures are locked out by now (no hash for them either)
+            self._refuse_if_locked_out(name, client)
             # read before the password is checked: a user replaced meanwhile ends this session at first use
             credential = self.users.credential(name)
             principal = await self._hashers.run(lambda: self.users.authenticate(name, password))
@@ -92,6 +98,13 @@ class SessionLogin:
         self.attempts.labels("success").inc()
         session_id, _ = self.sessions.create(principal.name, credential=credential)
         return session_id
+
+    def _refuse_if_locked_out(self, name: str, client: str) -> None:
+        wait = self.throttle.retry_after(client, name)
+        if wait > 0:
+            self.attempts.labels("throttled").inc()
+            self.refusals.labels("login_throttled").inc()
+            raise LoginRefusedError(429, math.ceil(wait), "Too many failed log-ins: try again later.")
 
     def logout(self, session_id: str) -> None:
         self.sessions.delete(session_id)

@@ -113,8 +113,7 @@ class AuthMiddleware:
             return
         method: str = scope["method"]
         path: str = scope["path"]
-        query = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1")))
-        need = requirement(method, path, query)
+        need = requirement(method, path, scope.get("query_string", b"").decode("latin-1"))
         if need in {"open", "signed_link"}:
             self.decisions.labels(need).inc()
             await self.app(scope, receive, send)

@@ -4,7 +4,9 @@ hashes, hashing off the event loop, and unknown names costing one verification l
 from __future__ import annotations
 
 import asyncio
+import os
 import re
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,7 +19,7 @@ from prometheus_client import CollectorRegistry
 from dashboard.auth_pages import LoginRefusedError
 from paramedic.assembly import Paramedic
 from paramedic.auth import LoginThrottle, Principal, SessionStore, UserStore, refusals_counter
-from paramedic.auth._login import SessionLogin, login_counter
+from paramedic.auth._login import LOGIN_HASH_NICE, SessionLogin, login_counter
 from paramedic.config import parse_config
 
 FAST = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)  # tests only: cheap hashes
@@ -152,6 +154,61 @@ def test_a_locked_out_log_in_costs_no_hash() -> None:
     assert (refused.status, refused.retry_after_s) == (429, 1)
     assert len(users.threads) == 5
     assert registry.get_sample_value("paramedic_http_refusals_total", {"reason": "login_throttled"}) == 1
+
+
+def test_guesses_sent_at_once_cost_no_hash_once_the_first_ones_lock_the_user_out() -> None:
+    """Eight wrong passwords at once all pass the throttle before any has failed; those that queued for the
+    hash slot behind the first five failures are refused (429) when they get it, unhashed."""
+    users = SlowUsers()
+    users.release.set()
+    registry = CollectorRegistry()
+    service = SessionLogin(
+        users,  # type: ignore[arg-type]
+        SessionStore(idle_s=60, max_s=60),
+        throttle=LoginThrottle(free_failures=5, initial_s=30, clock=Clock()),
+        max_concurrent_hashes=1,
+        hash_wait_s=10,
+        attempts=login_counter(registry),
+        refusals=refusals_counter(registry),
+    )
+
+    async def burst() -> list[object]:
+        tasks = [service.login("admin", f"guess-{i}", "203.0.113.9") for i in range(8)]
+        return await asyncio.gather(*tasks, return_exceptions=True)
+
+    outcomes = asyncio.run(burst())
+    assert outcomes.count(None) == 5 and len(users.threads) == 5
+    refused = [o for o in outcomes if isinstance(o, LoginRefusedError)]
+    assert [(e.status, e.retry_after_s) for e in refused] == [(429, 30)] * 3
+    assert registry.get_sample_value("paramedic_login_attempts_total", {"result": "failure"}) == 5
+    assert registry.get_sample_value("paramedic_login_attempts_total", {"result": "throttled"}) == 3
+
+
+class NiceRecordingUsers(SlowUsers):
+    """Records the nice value of the thread each verification runs on."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.release.set()
+        self.nice: list[int] = []
+
+    def authenticate(self, name: str, password: str) -> Principal | None:
+        self.nice.append(os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
+        return super().authenticate(name, password)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread nice values are Linux-only")
+def test_password_hashes_run_at_the_lowest_cpu_priority() -> None:
+    """argon2's lanes inherit the hash thread's nice value: at 19 two hashes at once weigh 120 against a
+    query thread's 1,024 (at 10 they weighed 880)."""
+    users = NiceRecordingUsers()
+    service, _ = _service(users, hashes=2, wait_s=1)
+
+    async def two() -> list[object]:
+        return await asyncio.gather(*(service.login(f"u{i}", "right-password", f"c{i}") for i in range(2)))
+
+    assert all(isinstance(s, str) for s in asyncio.run(two()))
+    assert users.nice == [LOGIN_HASH_NICE] * 2 and LOGIN_HASH_NICE == 19
 
 
 class CountingHasher(PasswordHasher):

@@ -100,6 +100,54 @@ def test_a_chunked_body_is_cut_off_once_over_the_limit(target: Target, path: str
     target.assert_alive()
 
 
+def _hung_up(sock: socket.socket, within_s: float) -> bool:
+    """Whether the server closes ``sock`` (EOF or reset) within ``within_s``, reading whatever comes first."""
+    deadline = time.monotonic() + within_s
+    while time.monotonic() < deadline:
+        if not select.select([sock], [], [], max(0.0, deadline - time.monotonic()))[0]:
+            return False
+        try:
+            if not sock.recv(65536):
+                return True
+        except ConnectionResetError:
+            return True
+    return False
+
+
+@pytest.mark.parametrize(
+    ("path", "role", "status"),
+    [("/login", None, 413), ("/api/v2/silences", "operator", 413), ("/api/v1/query", None, 401)],
+)
+def test_after_refusing_a_streamed_body_the_server_hangs_up_instead_of_reading_on(
+    target: Target, path: str, role: str | None, status: int
+) -> None:
+    """uvicorn keeps a connection whose request body was not read to its end, and parses (to drop them) every
+    further byte the client streams, in Python on the event loop: with no end. An answer to a streamed body
+    the app did not read to its end (413 over the limit, 401 before reading) says ``Connection: close`` and
+    the server closes the connection."""
+    headers = {"Transfer-Encoding": "chunked", "Content-Type": "application/x-www-form-urlencoded"}
+    headers |= target.headers(role)
+    chunk = b"%x\r\n%s\r\n" % (64 * 1024, b"a" * 64 * 1024)
+    with _connect(target) as sock:
+        sock.sendall(_head(target, "POST", path, headers))
+        deadline = time.monotonic() + 20
+        while not select.select([sock], [], [], 0)[0] and time.monotonic() < deadline:
+            if select.select([], [sock], [], 0.05)[1]:
+                try:
+                    sock.sendall(chunk)
+                except (BrokenPipeError, ConnectionResetError, TimeoutError):
+                    break  # it answered and hung up (or stopped reading) meanwhile: the answer is read below
+        head = b""
+        while b"\r\n\r\n" not in head:
+            got = sock.recv(4096)
+            assert got, f"closed before the response head: {head!r}"
+            head += got
+        assert head.startswith(b"HTTP/1.1 %d" % status), head
+        assert b"\r\nconnection: close\r\n" in head.lower(), head
+        assert _hung_up(sock, 10), "the server kept the connection open to read the rest of the body"
+    target.assert_alive()
+
+
 def test_a_too_large_upload_counts_as_a_refusal(target: Target) -> None:
     before = refusals(target, "body_too_large")
     with target.client("operator") as c:
