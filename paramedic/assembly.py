@@ -34,7 +34,7 @@ from types import FrameType
 import prometheus_client
 import uvicorn
 import yaml
-from fastapi import FastAPI, Response
+from fastapi import FastAPI, Request, Response
 from fastapi.middleware.gzip import GZipMiddleware
 from prometheus_client import CollectorRegistry
 
@@ -74,6 +74,7 @@ from platforms.base import Platform, TenantResolver
 from platforms.capacity import CapacityService, CapacitySettings, capacity_router
 from platforms.events import event_feed
 from platforms.factory import open_platform, platform_sources
+from platforms.tenancy import scope_of
 from remediation.audit.fenced import FencedAuditLog
 from remediation.base import RemediationError
 
@@ -385,21 +386,7 @@ class Paramedic:
             )
         )
 
-        @app.get("/metrics", include_in_schema=False)
-        def metrics() -> Response:
-            return Response(
-                prometheus_client.generate_latest(self.registry),
-                media_type=prometheus_client.CONTENT_TYPE_LATEST,
-            )
-
-        @app.get("/-/healthy", include_in_schema=False)
-        def healthy() -> Response:
-            return Response("Paramedic is Healthy.\n", media_type="text/plain")
-
-        @app.get("/-/ready", include_in_schema=False)
-        def ready() -> Response:
-            return Response("Paramedic is Ready.\n", media_type="text/plain")
-
+        _mount_own_endpoints(app, self.registry)
         return app
 
     async def _lead(self) -> None:
@@ -498,6 +485,26 @@ class _UvicornServer(uvicorn.Server):
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
         self._on_exit()
         super().handle_exit(sig, frame)
+
+
+def _mount_own_endpoints(app: FastAPI, registry: CollectorRegistry) -> None:
+    """``/metrics`` (foundation principals only when ``server.auth.metrics: viewer``), health and ready."""
+
+    @app.get("/metrics", include_in_schema=False)
+    def metrics(request: Request) -> Response:
+        if not scope_of(request).is_foundation:  # server.auth.metrics: viewer, and a tenant's token
+            return Response("404 page not found\n", status_code=404, media_type="text/plain")
+        return Response(
+            prometheus_client.generate_latest(registry), media_type=prometheus_client.CONTENT_TYPE_LATEST
+        )
+
+    @app.get("/-/healthy", include_in_schema=False)
+    def healthy() -> Response:
+        return Response("Paramedic is Healthy.\n", media_type="text/plain")
+
+    @app.get("/-/ready", include_in_schema=False)
+    def ready() -> Response:
+        return Response("Paramedic is Ready.\n", media_type="text/plain")
 
 
 def serve(config_path: Path) -> None:

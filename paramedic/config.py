@@ -180,6 +180,12 @@ class AuthConfig(BaseModel):
     )
     login: LoginThrottleConfig = Field(default_factory=LoginThrottleConfig)
     uaa: UaaConfig | None = Field(None, description="Log in through Cloud Foundry's UAA; absent = off.")
+    metrics: Literal["open", "viewer"] = Field(
+        "open",
+        description="GET /metrics (Paramedic's own metrics; they name receivers, policies and rule groups, "
+        "and an SLO's group names its org/space): open, for a scraper on a network tenants do not reach, or "
+        "viewer: a foundation-wide token of any role (a scoped principal gets 404).",
+    )
 
     @field_validator("tokens_file")
     @classmethod

@@ -171,6 +171,7 @@ def install(  # noqa: PLR0913 - the wiring's entry point: the app, its config, a
         decisions=decisions_counter(registry),
         users=users,
         sessions=sessions,
+        open_metrics=config.metrics == "open",
     )
     throttle = config.login
     service = SessionLogin(

@@ -99,13 +99,17 @@ class AuthMiddleware:
         decisions: Counter,
         users: UserStore | None = None,
         sessions: SessionStore | None = None,
+        open_metrics: bool = True,
     ) -> None:
+        """``open_metrics`` False (``server.auth.metrics: viewer``): ``GET /metrics`` needs a viewer token
+        or session, not open (the handler answers a scoped principal 404)."""
         self.app = app
         self.store = store
         self.users = users
         self.sessions = sessions
         self.anonymous_read = anonymous_read
         self.decisions = decisions
+        self.open_metrics = open_metrics
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -114,6 +118,8 @@ class AuthMiddleware:
         method: str = scope["method"]
         path: str = scope["path"]
         need = requirement(method, path, scope.get("query_string", b"").decode("latin-1"))
+        if path == "/metrics" and not self.open_metrics:
+            need = "viewer"
         if need in {"open", "signed_link"}:
             self.decisions.labels(need).inc()
             await self.app(scope, receive, send)

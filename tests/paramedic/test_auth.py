@@ -23,6 +23,7 @@ from paramedic.assembly import Paramedic
 from paramedic.auth import TokenStore
 from paramedic.cli import app as cli
 from paramedic.config import parse_config
+from platforms.tenancy import Grant
 from tests.support.payloads import SILENCE
 from tests.support.servers import free_port, require_binary, running, wait_until
 
@@ -269,3 +270,22 @@ def test_reads_need_a_viewer_by_default(tmp_path: Path) -> None:
         ok = client.get("/api/v1/query", params={"query": "1"}, headers={"Authorization": f"Bearer {token}"})
         assert ok.status_code == 200
         assert client.get("/-/healthy").status_code == 200
+
+
+def test_metrics_behind_a_foundation_viewer_when_configured(tmp_path: Path) -> None:
+    """``server.auth.metrics: viewer``: /metrics names rule groups (an SLO's names its org/space), so it can
+    be closed to all but foundation-wide principals; health and ready stay open for probes."""
+    text = CONFIG.format(anonymous="true").replace(
+        "anonymous_read: true", "anonymous_read: true, metrics: viewer"
+    )
+    server = Paramedic(parse_config(text), base_dir=tmp_path, registry=CollectorRegistry())
+    store = TokenStore(tmp_path / "tokens.json")
+    viewer = store.create("scraper", "viewer")
+    tenant = store.create("team-a", "viewer", grants=[Grant("acme", "prod", "viewer")])
+    with TestClient(server.app, base_url="http://127.0.0.1") as client:
+        assert client.get("/metrics").status_code == 401  # anonymous reads do not reach it
+        assert client.get("/metrics", headers=bearer("nope")).status_code == 401
+        assert client.get("/metrics", headers=bearer(tenant)).status_code == 404
+        answer = client.get("/metrics", headers=bearer(viewer))
+        assert answer.status_code == 200 and "paramedic_auth_decisions_total" in answer.text
+        assert client.get("/-/healthy").status_code == 200 and client.get("/-/ready").status_code == 200
