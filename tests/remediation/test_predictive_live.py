@@ -73,6 +73,7 @@ class World:
         mode: str = "live",
         query: str = 'sum(load_rps{app="$app"})',
         factory_for: FactoryFor | None = seasonal_naive,
+        rails: dict[str, Any] | None = None,
     ) -> None:
         self.now = D + 40.0
         self.store = MemoryStore()
@@ -89,6 +90,7 @@ class World:
                 "mode": mode,
                 "scope": {"org": "acme", "space": "prod"},
                 "action": {"type": "scale", "min_instances": 1, "max_instances": 10},
+                **({"rails": rails} if rails is not None else {}),
                 "predictive": {
                     "query": query,
                     "apps": ["web", "other"],
@@ -356,3 +358,17 @@ def test_the_app_timeline_shows_the_scale_out_ahead_of_the_load(live: tuple[Worl
         {"basis": "reactive", "forecast": None, "actual": 12.0, "instances": 3, "reactive": 3}
     )
     assert cold == " (predictive, reactive: no forecast yet, 12 now; 3 instances, reactive 3)"  # cold start
+
+
+def test_the_policys_rails_stop_further_predictive_scales(live: tuple[World, Any]) -> None:
+    """All rails apply: with a budget of one action an hour the first scale-out (D + 50) runs and the
+    forecasts' later scale-outs, which the same day brings without the rail, are refused by the budget."""
+    _, unrailed = live
+    assert max(n for _, n in unrailed) > 2  # the rising morning asks for more than one scale-out
+    world = World(rails={"budget": {"max_actions": 1, "window": "1h"}})
+    seen = asyncio.run(world.step_to(D + 100))
+    assert next(t for t, n in seen if n > 1) == D + 50
+    assert max(n for _, n in seen) == 2
+    records = [r for r in world.audit.query(policy="web-ahead", limit=50) if r.request.target.app == "web"]
+    refused = [e.data for r in records if r.status == "refused" for e in r.events if e.kind == "refused"]
+    assert refused and all(d["rail"] == "budget" for d in refused), [r.status for r in records]
