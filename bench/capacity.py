@@ -21,7 +21,8 @@ tuning half follows, for reference. ``--nab`` defaults to ``$PARAMEDIC_SHARED/da
 
 Run time: the full run (search + 34 traces × 5 policies) took 37 min wall on the 2 shared cores at a load
 average of 10 (two busy worker processes); ``--no-tune`` skips the 12 search runs and takes roughly half of
-that; ``--every 2`` halves it again.
+that; ``--every 2`` halves it again. ``--no-tune --jobs 1`` under ``nice -n 10`` took 33 min wall at a load
+average of 10-12 (2026-12-06, bench/README.md).
 """
 
 from __future__ import annotations
