@@ -15,16 +15,22 @@ static peak provisioning, with the issue-15 goal checked out of sample.
   per predict of the default forecaster, measured on the evaluation traces.
 
 Every trace is interpolated to one point a minute; ``--every N`` keeps every N-th trace only (says so).
+The evaluation half runs first: its rows print as each trace finishes, then its goal and the cost; the
+tuning half follows, for reference. ``--nab`` defaults to ``$PARAMEDIC_SHARED/data/nab`` (else
+``../shared/data/nab`` beside the repository).
 
 Run time: the full run (search + 34 traces × 5 policies) took 37 min wall on the 2 shared cores at a load
 average of 10 (two busy worker processes); ``--no-tune`` skips the 12 search runs and takes roughly half of
-that; ``--every 2`` halves it again.
+that; ``--every 2`` halves it again. ``--no-tune --jobs 1`` under ``nice -n 10`` took 33 min wall at a load
+average of 10-12 (2026-12-06, bench/README.md).
 """
 
 from __future__ import annotations
 
 import argparse
+import io
 import itertools
+import os
 import statistics
 import sys
 import time
@@ -35,6 +41,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
+SHARED = Path(os.environ.get("PARAMEDIC_SHARED") or ROOT.parent / "shared")
 sys.path.insert(0, str(ROOT))
 
 from remediation.predictive import HarmonicConfig, HarmonicForecaster  # noqa: E402
@@ -88,10 +95,21 @@ def _job(args: tuple[Path, tuple[str, ...], Setting]) -> tuple[str, dict[str, Si
 
 
 def run_all(
-    pool: ProcessPoolExecutor, paths: Sequence[Path], policies: Sequence[str], setting: Setting
+    pool: ProcessPoolExecutor,
+    paths: Sequence[Path],
+    policies: Sequence[str],
+    setting: Setting,
+    on_result: Callable[[str, dict[str, SimResult]], None] | None = None,
 ) -> dict[str, dict[str, SimResult]]:
+    """Every trace of ``paths`` through ``policies``; ``on_result`` is called per trace as it finishes (in
+    order), so a long run shows its figures as it goes."""
     jobs = [(p, tuple(policies), setting) for p in paths]
-    return dict(pool.map(_job, jobs))
+    out: dict[str, dict[str, SimResult]] = {}
+    for key, res in pool.map(_job, jobs):
+        out[key] = res
+        if on_result is not None:
+            on_result(key, res)
+    return out
 
 
 def better_reactive(res: dict[str, SimResult]) -> SimResult:
@@ -159,16 +177,19 @@ def tune(pool: ProcessPoolExecutor, tuning: Sequence[Path], base: Setting) -> Se
     return _pick(pool, tuning, gates, "hybrid")[0]
 
 
-def print_table(results: dict[str, dict[str, SimResult]], root: Path) -> None:
-    print(f"{'trace':44} {'policy':13} {'viol_min':>8} {'inst_h':>10} {'actions':>7} {'peak':>5}")
-    for key, res in results.items():
-        name = str(Path(key).relative_to(root))
-        for p in POLICY_NAMES:
-            r = res[p]
-            print(
-                f"{name:44} {p:13} {r.slo_violation_minutes:8d} {r.instance_hours:10.1f} "
-                f"{r.scale_actions:7d} {r.peak_instances:5d}"
-            )
+def print_header() -> None:
+    print(f"{'trace':44} {'policy':13} {'viol_min':>8} {'inst_h':>10} {'actions':>7} {'peak':>5}", flush=True)
+
+
+def print_rows(key: str, res: dict[str, SimResult], root: Path) -> None:
+    name = str(Path(key).relative_to(root))
+    for p in POLICY_NAMES:
+        r = res[p]
+        print(
+            f"{name:44} {p:13} {r.slo_violation_minutes:8d} {r.instance_hours:10.1f} "
+            f"{r.scale_actions:7d} {r.peak_instances:5d}",
+            flush=True,
+        )
 
 
 def report_goal(results: dict[str, dict[str, SimResult]], root: Path, label: str) -> None:
@@ -225,13 +246,15 @@ def measure_cost(paths: Sequence[Path], cfg: HarmonicConfig) -> tuple[float, flo
 
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--nab", type=Path, default=ROOT.parent / "shared" / "data" / "nab")
+    ap.add_argument("--nab", type=Path, default=SHARED / "data" / "nab")
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument(
         "--no-tune", action="store_true", help="use the code's defaults instead of tuning on half A"
     )
     ap.add_argument("--every", type=int, default=1, help="keep every N-th trace of each half (subsample)")
     args = ap.parse_args(argv)
+    if isinstance(sys.stdout, io.TextIOWrapper):
+        sys.stdout.reconfigure(line_buffering=True)  # a long run redirected to a file shows rows as they come
     data = args.nab / "data"
     paths = sorted(data.glob("*/*.csv"))
     if not paths:
@@ -260,20 +283,22 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"settings ({'code defaults' if args.no_tune else 'chosen on half A'}): harmonics={fc.harmonics} "
             f"regressor={fc.regressor} level_fading={fc.level_fading} {setting.sim}"
         )
-        results_b = run_all(pool, evaluation, POLICY_NAMES, setting)
-        results_a = run_all(pool, tuning, POLICY_NAMES, setting)
-    print("\n== evaluation half B (out of sample) ==")
-    print_table(results_b, data)
-    print("\n== tuning half A (in sample, for reference) ==")
-    print_table(results_a, data)
+        print("\n== evaluation half B (out of sample) ==")
+        print_header()
+        results_b = run_all(pool, evaluation, POLICY_NAMES, setting, lambda k, r: print_rows(k, r, data))
+        print()
+        report_goal(results_b, data, "[B, OUT OF SAMPLE]")
+        ms_fit, us_pred = measure_cost(evaluation, setting.forecast)
+        print(
+            f"\nforecaster cost: {ms_fit:.1f} ms per fit (scikit-learn, incl. retrains), "
+            f"{us_pred:.1f} µs per predict",
+            flush=True,
+        )
+        print("\n== tuning half A (in sample, for reference) ==")
+        print_header()
+        results_a = run_all(pool, tuning, POLICY_NAMES, setting, lambda k, r: print_rows(k, r, data))
     print()
     report_goal(results_a, data, "[A, in sample]")
-    report_goal(results_b, data, "[B, OUT OF SAMPLE]")
-    ms_fit, us_pred = measure_cost(evaluation, setting.forecast)
-    print(
-        f"\nforecaster cost: {ms_fit:.1f} ms per fit (scikit-learn, incl. retrains), "
-        f"{us_pred:.1f} µs per predict"
-    )
     print(f"bench wall time: {time.perf_counter() - t0:.0f} s")
     return 0
 

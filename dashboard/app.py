@@ -384,9 +384,31 @@ def _events(
             if start <= t <= end:
                 kind = "deployment" if a.get("deployment") else "action"
                 text = f"{a.get('action', '')} {a.get('target', '')}: {a.get('status', '')}"
+                text += _predictive_text(a.get("predictive"))
                 out.append({"t": t, "kind": kind, "source": "paramedic", "text": text})
     out.sort(key=lambda e: e["t"])
     return out
+
+
+def _predictive_text(why: object) -> str:
+    """`` (predictive, hybrid: forecast 7.73 for 30s ahead, 4.4 now; 2 instances, reactive 1)`` for an
+    action a predictive policy asked (the marker shows it scaled ahead of the load), else ""."""
+    if not isinstance(why, dict):
+        return ""
+
+    def num(key: str) -> str:
+        v = why.get(key)
+        return f"{v:.3g}" if isinstance(v, int | float) else "?"
+
+    ahead = (
+        "no forecast yet"
+        if why.get("forecast") is None
+        else f"forecast {num('forecast')} for {num('horizon_s')}s ahead"
+    )
+    return (
+        f" (predictive, {why.get('basis', '?')}: {ahead}, {num('actual')} now; "
+        f"{why.get('instances', '?')} instances, reactive {why.get('reactive', '?')})"
+    )
 
 
 def _platform_events(

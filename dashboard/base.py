@@ -95,7 +95,9 @@ class ActionsReader(Protocol):
         """Remediation actions, newest first: ``id``, ``action``, ``deployment`` (True when the action drives
         deployments, e.g. a rollback or blue-green, rather than instances), ``target`` (app or app/index),
         ``app``, ``status``, ``policy``, ``mode``, ``created_at`` and ``updated_at`` (Unix seconds), and the
-        tenant ``org`` and ``space`` ("" for an action on the foundation: no scoped principal sees it)."""
+        tenant ``org`` and ``space`` ("" for an action on the foundation: no scoped principal sees it); a
+        predictive scale also carries ``predictive``: ``basis``, ``forecast`` (for ``horizon_s`` ahead),
+        ``actual`` (the load measured then), ``instances`` and ``reactive`` (what the reactive rule asked)."""
         ...
 
 

@@ -214,6 +214,7 @@ class AuditActions:
             raise ReaderError(f"audit log: {exc}") from exc
         return [
             {
+                **_predictive_summary(r.request.trigger),
                 "id": r.request.id,
                 "action": r.request.action,
                 "deployment": changes_deployments(r.request.action),
@@ -231,6 +232,17 @@ class AuditActions:
             }
             for r in records
         ]
+
+
+_PREDICTIVE_KEYS = ("basis", "forecast", "horizon_s", "actual", "instances", "reactive")
+
+
+def _predictive_summary(trigger: dict[str, Any]) -> dict[str, Any]:
+    """``{"predictive": ...}``: why a predictive scale was asked (the figures the timeline shows), else {}."""
+    why = trigger.get("predictive")
+    if not isinstance(why, dict):
+        return {}
+    return {"predictive": {k: why.get(k) for k in _PREDICTIVE_KEYS}}
 
 
 class PlatformInstances:

@@ -20,6 +20,8 @@ from remediation.policy.loader import PolicyError, load_policies
 from remediation.policy.schema import policy_schema_json
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from rich.console import Console
 
     from platforms.base import EventSource
@@ -129,6 +131,8 @@ def backtest(
     console = Console()
     if any(p.predictive is not None for p in request.policies):
         _predictive_backtest(request, console)
+        if not request.rule_files and _only_predictive(request.policies):
+            return  # no rules configured: there is no alert to replay
     try:
         with Progress(console=console, transient=True) as progress:
             task = progress.add_task("replaying", total=None)
@@ -212,28 +216,33 @@ def _backtest_request(
     if not files:
         typer.echo("no policy files: pass --policies or set remediation.policy_files", err=True)
         raise typer.Exit(1)
-    if cfg.rules is None:
-        typer.echo(f"{config}: no rules: section, nothing raises alerts to replay", err=True)
-        raise typer.Exit(1)
     try:
         policies = select_policies(files, policy_name)
     except BacktestError as exc:
         for problem in exc.problems:
             typer.echo(problem, err=True)
         raise typer.Exit(1) from None
+    if cfg.rules is None and not _only_predictive(policies):  # a predictive policy needs no alert
+        typer.echo(f"{config}: no rules: section, nothing raises alerts to replay", err=True)
+        raise typer.Exit(1)
     token = None
     if url is not None and token_file is not None:
         token = token_file.read_text(encoding="utf-8").strip()
     return BacktestRequest(
         events=_event_source(cfg.platform),
         policies=policies,
-        rule_files=rule_files(cfg.rules, base),
+        rule_files=rule_files(cfg.rules, base) if cfg.rules is not None else [],
         source=HistorySource(store=cfg.metrics_store, base_dir=base, url=url, token=token),
         window_s=window_s,
-        interval_s=cfg.rules.evaluation_interval_s,
-        resend_delay_s=cfg.rules.resend_delay_s,
+        interval_s=cfg.rules.evaluation_interval_s if cfg.rules is not None else 15.0,
+        resend_delay_s=cfg.rules.resend_delay_s if cfg.rules is not None else 60.0,
         global_rails=rem.global_rails if rem is not None else GlobalRails(),
     )
+
+
+def _only_predictive(policies: Sequence[Policy]) -> bool:
+    """Every policy is predictive (scales on a forecast: no alert to replay)."""
+    return all(p.predictive is not None for p in policies)
 
 
 def _event_source(platform: PlatformConfig | None) -> EventSource | None:

@@ -34,6 +34,14 @@ _ITEM = """  - name: {app}-availability
     window: 30d
     sli: {{type: availability}}
 """
+_SPACE = """  - name: prod-availability
+    org: acme
+    space: prod
+    objective: 99.9
+    window: 30d
+    sli: {type: availability}
+"""
+SPACE_SLO = 'slo="prod-availability"'  # no app: every app of acme/prod together
 _LATENCY = """  - name: api-latency
     org: acme
     space: dev
@@ -55,7 +63,8 @@ SCENARIOS = {
 def evaluated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RuleManager, Engine]]:
     tmp = tmp_path_factory.mktemp("slo")
     slo_file = tmp / "slos.yaml"
-    slo_file.write_text(SLOS.format(items="".join(_ITEM.format(app=a) for a in SCENARIOS) + _LATENCY))
+    items = "".join(_ITEM.format(app=a) for a in SCENARIOS) + _SPACE + _LATENCY
+    slo_file.write_text(SLOS.format(items=items))
     rules = tmp / "rules.yaml"
     rules.write_text(rules_yaml(load_slo_files([slo_file])))
     store = EmbeddedStore(tmp / "store", background=False, registry=CollectorRegistry())
@@ -103,9 +112,10 @@ def test_latency_slo_pages_on_slow_requests(evaluated: tuple[RuleManager, Engine
 def test_alerts_and_recordings_keep_the_tenant_labels(evaluated: tuple[RuleManager, Engine]) -> None:
     mgr, engine = evaluated
     for alert in firing(mgr):
-        assert alert["org"] == "acme" and alert["space"] in {"prod", "dev"} and alert["app"]
+        assert alert["org"] == "acme" and alert["space"] in {"prod", "dev"}
+        assert alert.get("app") or alert["slo"] == "prod-availability"  # the space's SLO names no app
         assert alert["severity"] == alert["slo_severity"]
-    for labels in values(engine, "slo:sli_error:ratio_rate5m", END_S):
+    for labels in values(engine, f"slo:sli_error:ratio_rate5m{{{SPACE_SLO.replace('=', '!=')}}}", END_S):
         assert {k for k, _ in labels} >= {"org", "space", "app", "slo", "slo_window"}
 
 
@@ -117,11 +127,15 @@ def test_recorded_ratios_are_the_error_ratios_in_the_data(
 ) -> None:
     _, engine = evaluated
     got = values(engine, f'slo:sli_error:ratio_rate{window}{{org="acme", space="prod"}}', END_S)
-    by_app = {dict(k)["app"]: v for k, v in got.items()}
+    by_app = {dict(k).get("app", ""): v for k, v in got.items()}
+    wants = {}
     for app, ratio in SCENARIOS.items():
         # rate() sees the samples in (END_S - window, END_S]: the requests of the minutes after the first
-        want = sum(ratio(m) for m in range(MINUTES - minutes + 1, MINUTES)) / (minutes - 1)
-        assert by_app[app] == pytest.approx(want, rel=0.02, abs=1e-6), (app, window)
+        wants[app] = sum(ratio(m) for m in range(MINUTES - minutes + 1, MINUTES)) / (minutes - 1)
+        assert by_app[app] == pytest.approx(wants[app], rel=0.02, abs=1e-6), (app, window)
+    # the space's SLO: the apps' requests together (equal traffic each: the mean of their ratios)
+    want_space = sum(wants.values()) / len(wants)
+    assert by_app[""] == pytest.approx(want_space, rel=0.02, abs=1e-6), window
 
 
 def test_burn_rate_and_budget_recordings(evaluated: tuple[RuleManager, Engine]) -> None:
@@ -133,3 +147,14 @@ def test_burn_rate_and_budget_recordings(evaluated: tuple[RuleManager, Engine]) 
     remaining = values(engine, 'slo:period_error_budget_remaining:ratio{app="slow"}', END_S)
     # the period ratio is the mean of the recorded 5m ratios (three evaluations here): 2x the budget
     assert list(remaining.values()) == [pytest.approx(1 - 2.0, rel=0.02)]
+
+
+def test_a_space_slo_covers_every_app_of_the_space_and_pages(evaluated: tuple[RuleManager, Engine]) -> None:
+    """An SLO per space (no ``app``): fast's 5 % beside slow's 0.2 % and clean's 0.05 % make 1.75 % of the
+    space's requests in the last hour, 17.5x its 0.1 % budget: above 14.4x, the page fires, without an app."""
+    mgr, engine = evaluated
+    [(labels, ratio)] = values(engine, f"slo:sli_error:ratio_rate1h{{{SPACE_SLO}}}", END_S).items()
+    assert "app" not in dict(labels) and dict(labels)["space"] == "prod"
+    assert ratio == pytest.approx((0.05 + 0.002 + 0.0005) / 3, rel=0.05)
+    pages = [a for a in firing(mgr) if a["slo"] == "prod-availability" and a["slo_severity"] == "page"]
+    assert pages and not any(a.get("app") for a in pages), pages

@@ -5,6 +5,7 @@ middleware."""
 
 from __future__ import annotations
 
+import re
 from email import message_from_bytes, policy
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,12 @@ reports:
     - {{tenant: foundation, to: [platform@example.com]}}
     - {{tenant: acme/prod, to: [acme@example.com]}}
 """
+
+
+def _html(msg: Any) -> str:
+    part = msg.get_body(preferencelist=("html",))
+    assert part is not None, "no HTML part"
+    return str(part.get_content())
 
 
 class _Inbox:
@@ -73,6 +80,15 @@ def test_serve_schedules_and_mails_reports_through_the_receivers_smtp(tmp_path: 
                 str(message_from_bytes(m[2], policy=policy.default)["Subject"]) for m in inbox.mails
             )
             assert subjects == ["Paramedic report: acme/prod", "Paramedic report: foundation"]
+            # issue 15's sections are all in the served reports; the capacity outlook in the foundation's only
+            sections = {
+                str(msg["Subject"]).removeprefix("Paramedic report: "): set(
+                    re.findall(r'data-section="([a-z_]+)"', _html(msg))
+                )
+                for msg in (message_from_bytes(m[2], policy=policy.default) for m in inbox.mails)
+            }
+            common = {"incidents", "remediation", "patterns", "top_apps", "slo"}
+            assert sections == {"foundation": {*common, "capacity"}, "acme/prod": common}, sections
             headers = {"Authorization": f"Bearer {token}"}
             assert client.get("/api/v1/reports/render", params={"since": "1h"}).status_code == 401
             page = client.get("/api/v1/reports/render", params={"since": "1h"}, headers=headers)

@@ -161,6 +161,36 @@ def test_hang_drops_up_to_zero_within_two_scrape_intervals(demo: Demo) -> None:
     assert [r["value"][1] for r in _query(demo, 'up{job="app", app="catalog", app_instance="0"}')] == ["1"]
 
 
+def test_the_capacity_outlook_reads_the_local_cell_from_the_node_exporter(demo: Demo) -> None:
+    """Issue 15 on the local platform: the cell is the host the node exporter describes (its memory as
+    /proc/meminfo gives it), the chunk the largest resident set of a sample-app instance, no slot limit."""
+    mem_total_kib = next(
+        int(line.split()[1])
+        for line in Path("/proc/meminfo").read_text().splitlines()
+        if line.startswith("MemTotal:")
+    )
+    answer: dict[str, Any] = {}
+
+    def ready() -> bool:
+        answer.clear()
+        got = httpx.get(f"{demo.api}/api/v1/capacity", headers=demo.auth_headers, timeout=30)
+        answer.update(got.json() if got.status_code == 200 else {})
+        return bool(answer.get("cells")) and answer.get("chunk_mib", 0) > 0
+
+    # the server keeps an outlook a minute: one computed before the first scrapes may be served until then
+    wait_until(ready, 90, "the local cell and the largest app instance in /api/v1/capacity", interval_s=2)
+    assert (answer["source"], answer["chunk_from"]) == (
+        "local",
+        "largest app instance resident memory (measured)",
+    )
+    [cell] = answer["cells"]
+    assert cell["memory_total_mib"] == pytest.approx(mem_total_kib / 1024)
+    assert 0 < cell["memory_remaining_mib"] < cell["memory_total_mib"]
+    assert 5 < answer["chunk_mib"] < 1024  # a Python sample app's resident set
+    assert answer["memory"]["free_chunks"] == int(cell["memory_remaining_mib"] // answer["chunk_mib"])
+    assert answer["containers"]["free"] is None and answer["n_plus_one"] is None  # one host, no slot limit
+
+
 def test_sigterm_stops_every_process_of_the_demo(demo: Demo) -> None:
     # runs last in this module: it stops the shared demo
     tree = descendants(demo.proc.pid)

@@ -24,8 +24,11 @@ from fastapi.testclient import TestClient
 from prometheus_client import CollectorRegistry
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 
+from dashboard import Sources, dashboard_router
+from dashboard.app import _predictive_text
 from metrics_store.memory import MemoryStore
 from metrics_store.model import labels_from
+from paramedic.dashboard import AuditActions, PromqlMetricsReader
 from platforms.local.loadgen import daily_shape
 from platforms.tenancy import Grant, Scope
 from remediation.api import actions_router
@@ -70,6 +73,7 @@ class World:
         mode: str = "live",
         query: str = 'sum(load_rps{app="$app"})',
         factory_for: FactoryFor | None = seasonal_naive,
+        rails: dict[str, Any] | None = None,
     ) -> None:
         self.now = D + 40.0
         self.store = MemoryStore()
@@ -86,6 +90,7 @@ class World:
                 "mode": mode,
                 "scope": {"org": "acme", "space": "prod"},
                 "action": {"type": "scale", "min_instances": 1, "max_instances": 10},
+                **({"rails": rails} if rails is not None else {}),
                 "predictive": {
                     "query": query,
                     "apps": ["web", "other"],
@@ -326,3 +331,44 @@ def test_a_mode_override_switches_the_predictive_policy_to_dry_run() -> None:
     assert len(world.platform.app_instances("web")) == 1
     [rec] = [r for r in world.audit.query(policy="web-ahead", limit=50) if r.request.target.app == "web"]
     assert (rec.request.mode, rec.status) == ("dry_run", "dry_run")
+
+
+def test_the_app_timeline_shows_the_scale_out_ahead_of_the_load(live: tuple[World, Any]) -> None:
+    """The app page's timeline (``/apps/web/events.json``): the predictive scale-out is a marker at D + 50,
+    the reactive rule's first scale-out time minus the start-up, saying it scaled on a forecast (what it
+    forecast for when, the load measured then, and the instances it asked against the reactive count)."""
+    world, _ = live
+    app = FastAPI()
+    sources = Sources(
+        metrics=PromqlMetricsReader(world.store, clock=lambda: world.now), actions=AuditActions(world.audit)
+    )
+    app.include_router(dashboard_router(sources))
+    got = TestClient(app).get("/apps/web/events.json", params={"start": D, "end": D + 100})
+    assert got.status_code == 200
+    actions = [e for e in got.json()["events"] if e["kind"] == "action"]
+    assert actions, got.json()
+    first = actions[0]
+    assert first["t"] == D + 50 == reactive_first_scale_out(D + 40, D + 100) - 30
+    forecast = 40 * (0.1 + 0.7 * 0.4 / 3)  # yesterday at 06:24 (the module docstring)
+    assert first["text"] == (
+        f"scale web: verified (predictive, hybrid: forecast {forecast:.3g} for 30s ahead, 4.4 now; "
+        "2 instances, reactive 1)"
+    )
+    cold = _predictive_text(
+        {"basis": "reactive", "forecast": None, "actual": 12.0, "instances": 3, "reactive": 3}
+    )
+    assert cold == " (predictive, reactive: no forecast yet, 12 now; 3 instances, reactive 3)"  # cold start
+
+
+def test_the_policys_rails_stop_further_predictive_scales(live: tuple[World, Any]) -> None:
+    """All rails apply: with a budget of one action an hour the first scale-out (D + 50) runs and the
+    forecasts' later scale-outs, which the same day brings without the rail, are refused by the budget."""
+    _, unrailed = live
+    assert max(n for _, n in unrailed) > 2  # the rising morning asks for more than one scale-out
+    world = World(rails={"budget": {"max_actions": 1, "window": "1h"}})
+    seen = asyncio.run(world.step_to(D + 100))
+    assert next(t for t, n in seen if n > 1) == D + 50
+    assert max(n for _, n in seen) == 2
+    records = [r for r in world.audit.query(policy="web-ahead", limit=50) if r.request.target.app == "web"]
+    refused = [e.data for r in records if r.status == "refused" for e in r.events if e.kind == "refused"]
+    assert refused and all(d["rail"] == "budget" for d in refused), [r.status for r in records]

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import asyncio
+import re
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -14,6 +16,7 @@ from metrics_store.memory import MemoryStore
 from metrics_store.model import labels_from
 from metrics_store.promql import Engine
 from paramedic.cli import app
+from platforms.local.loadgen import daily_shape
 from remediation.config import Policy
 from remediation.policy.backtest import run_backtest
 from remediation.policy.replay import (
@@ -153,3 +156,71 @@ def test_backtest_history_over_an_embedded_store_reports_rows_and_summary(tmp_pa
     assert [row[6] for row in report.rows()] == ["executed", "expired"]
     assert report.summary().endswith("1 actions, refusals by rail: cooldown=1")
     assert report.per_policy() == ["restart-hung-instance: 1 executed, 1 expired"]
+
+
+PREDICTIVE_POLICY = """
+policies:
+  - name: web-ahead
+    scope: {org: acme, space: prod}
+    action: {type: scale, min_instances: 1, max_instances: 10}
+    predictive:
+      query: 'sum(load_rps{app="$app"})'
+      apps: [web]
+      capacity_per_instance: 10
+      target_utilization: 0.5
+      startup: 30s
+      interval: 5s
+      season: 5m
+      history: 10m
+"""
+
+
+def _day_load(t: float) -> float:
+    """A day compressed into 5 minutes (the demo's curve), 40 req/s at its peak."""
+    return 40.0 * daily_shape((t % 300.0) / 300.0)
+
+
+def test_cli_backtest_shows_forecast_against_actual_of_a_predictive_policy(tmp_path: Path) -> None:
+    """``paramedic policy backtest`` on a predictive policy (issue 15): a table of forecast vs actual per step
+    for each app and the forecast error, read from the config's store; a config without alert rules is
+    enough (a predictive policy needs none)."""
+    end = float(int(time.time()) // 5 * 5)
+    cfg = EmbeddedStoreConfig(path=str(tmp_path / "metrics"))
+    store = EmbeddedStore(tmp_path / "metrics", cfg, registry=CollectorRegistry(), background=False)
+    times = [end - 5.0 * k for k in range(25 * 12, -1, -1)]  # 25 minutes: 5 compressed days
+    try:
+        for org, scale in (("acme", 1.0), ("globex", 10.0)):  # globex's web is another tenant's app
+            ref = store.series_ref(
+                labels_from({"__name__": "load_rps", "app": "web", "org": org, "space": "prod"})
+            )
+            store.append(
+                [ref] * len(times), [int(t * 1000) for t in times], [scale * _day_load(t) for t in times]
+            )
+    finally:
+        store.close()
+    (tmp_path / "policies.yaml").write_text(PREDICTIVE_POLICY)
+    (tmp_path / "paramedic.yaml").write_text("metrics_store: {type: embedded, path: metrics}\n")
+    res = CliRunner().invoke(
+        app,
+        ["policy", "backtest", "--since", "10m", "--config", str(tmp_path / "paramedic.yaml"),
+         "--policies", str(tmp_path / "policies.yaml")],
+        env={"COLUMNS": "250"},
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert "Predictive backtest web-ahead: web (forecast vs actual)" in res.output
+    summary = re.search(
+        r"web-ahead web: (\d+) steps, (\d+) forecasts 30s ahead .* error \(WAPE\) ([0-9.]+)", res.output
+    )
+    assert summary, res.output
+    steps, forecasts, wape = int(summary[1]), int(summary[2]), float(summary[3])
+    assert steps >= 10 * 12 and forecasts >= steps - 7  # every step but the first start-up has a forecast
+    assert wape < 0.5  # the same day again: the learned model forecasts it (acme's load, not globex's)
+    rows = [
+        line.split("│")
+        for line in res.output.splitlines()
+        if line.count("│") >= 7 and re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", line)
+    ]
+    assert len(rows) == steps
+    for row in rows:
+        at = datetime.strptime(row[1].strip(), "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC).timestamp()
+        assert row[3].strip() == f"{_day_load(at):.3g}"  # the actual is acme's stored load at that time

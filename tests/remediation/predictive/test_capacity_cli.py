@@ -3,8 +3,10 @@ line on stderr with exit code 2 (never a traceback)."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
+import statistics
 from pathlib import Path
 
 import pytest
@@ -126,3 +128,28 @@ def test_bad_options_exit_2(tmp_path: Path, args: list[str]) -> None:
 def test_missing_file(tmp_path: Path) -> None:
     code, _, err = invoke(str(tmp_path / "nope.csv"))
     assert code == 2 and "nope.csv" in err
+
+
+def test_the_defaults_are_the_issues(tmp_path: Path) -> None:
+    """Issue 15's defaults: capacity = the trace's median / 4, ``--startup-s`` 120, ``--target-utilization``
+    0.7, ``--min`` 1, ``--max`` 100; a run without options equals one that names them, and naming another
+    value changes the run (the options are used)."""
+    f = write_daily(tmp_path / "daily.csv", days=2)
+    rows = [float(line.split(",")[1]) for line in f.read_text().splitlines()[1:]]
+    # the trace interpolated to one point a minute (rows every 5 minutes), then its median
+    minutes = [a + (b - a) * k / 5 for a, b in itertools.pairwise(rows) for k in range(5)] + rows[-1:]
+    median = statistics.median(minutes)
+    code, out, err = invoke(str(f), "--policy", "hybrid")
+    assert code == 0, err
+    named = ["--capacity-per-instance", repr(median / 4), "--startup-s", "120"]
+    named += ["--target-utilization", "0.7", "--min", "1", "--max", "100"]
+    code, out_named, err = invoke(str(f), "--policy", "hybrid", *named)
+    assert code == 0, err
+    assert json.loads(out) == json.loads(out_named)
+    assert json.loads(out)["startup_s"] == 120.0
+    for option, other in (("--target-utilization", "0.5"), ("--startup-s", "600"), ("--min", "30")):
+        at = named.index(option) + 1
+        changed = [*named[:at], other, *named[at + 1 :]]
+        code, out_other, err = invoke(str(f), "--policy", "hybrid", *changed)
+        assert code == 0, err
+        assert json.loads(out_other) != json.loads(out), option

@@ -3,8 +3,13 @@ the predictive policy beats both reactive policies. Deselected, loudly, when ../
 
 from __future__ import annotations
 
-import pytest
+import json
+from datetime import datetime
 
+import pytest
+from typer.testing import CliRunner
+
+from paramedic.cli import app
 from remediation.predictive.simulate import simulate_file
 from remediation.predictive.trace import read_trace
 from tests.conftest import SHARED
@@ -34,3 +39,26 @@ def test_predictive_beats_reactive_on_a_daily_trace() -> None:
     assert pred.slo_violation_minutes < best.slo_violation_minutes
     assert pred.instance_hours <= 1.05 * best.instance_hours
     assert pred.extra["forecast_minutes"] > 0.9 * pred.minutes  # forecasting after the first day
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "artificialNoAnomaly/art_daily_small_noise.csv",  # 5-minute points
+        "realAWSCloudwatch/ec2_network_in_5abac7.csv",  # irregular points
+        "realAdExchange/exchange-2_cpm_results.csv",  # hourly points, odd seconds
+    ],
+)
+def test_the_cli_simulates_nab_files(name: str) -> None:
+    """``paramedic capacity simulate`` on NAB files of three categories: one JSON object with the issue's
+    fields; the minutes span the file's first to last timestamp."""
+    path = NAB / name
+    rows = path.read_text().splitlines()[1:]
+    first, last = (datetime.fromisoformat(r.split(",")[0]) for r in (rows[0], rows[-1]))
+    res = CliRunner().invoke(app, ["capacity", "simulate", str(path), "--policy", "reactive"])
+    assert res.exit_code == 0, res.stderr
+    doc = json.loads(res.stdout)
+    fields = {"policy", "slo_violation_minutes", "instance_hours", "scale_actions", "peak_instances"}
+    assert fields <= set(doc)
+    assert doc["policy"] == "reactive" and doc["peak_instances"] >= 1
+    assert doc["minutes"] == int((last - first).total_seconds() // 60) + 1
