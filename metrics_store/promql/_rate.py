@@ -53,8 +53,10 @@ def _extrapolated(
     ok = n >= 2
     if not ok.any():
         return None
-    first = np.where(ok, rs.lo, 0)
-    last = np.where(ok, rs.hi - 1, 0)
+    every = bool(ok.all())  # the usual case: no masking of the index arrays needed
+    first = rs.lo if every else np.where(ok, rs.lo, 0)
+    last = rs.hi - 1 if every else np.where(ok, rs.hi - 1, 0)
+    intervals = n - 1 if every else np.where(ok, n - 1, 1)
     first_v, last_v = vals[first], vals[last]
     with np.errstate(all="ignore"):
         result = last_v - first_v
@@ -66,7 +68,7 @@ def _extrapolated(
         to_start = (ts_first - range_start).astype(np.float64) / 1000
         to_end = (range_end - ts_last).astype(np.float64) / 1000
         sampled = (ts_last - ts_first).astype(np.float64) / 1000
-        average = sampled / np.where(ok, n - 1, 1).astype(np.float64)
+        average = sampled / intervals.astype(np.float64)
         threshold = average * 1.1
         half = average / 2
         if zero_after_threshold:
