@@ -1,6 +1,7 @@
 """Range-query latency of Paramedic beside Prometheus 2.42 over the same synthetic data, both over HTTP.
 
     .venv/bin/python bench/query.py [--scrape-s 15] [--reps 5] [--warmup 1] [--full] [--profile]
+                                    [--keep | --data DIR] [--only TEXT]
 
 Data (identical in both systems, ending at "now" so retention keeps it):
 
@@ -12,12 +13,18 @@ Data (identical in both systems, ending at "now" so retention keeps it):
 Prometheus gets them as OpenMetrics backfilled with ``promtool tsdb create-blocks-from openmetrics``;
 Paramedic gets the same samples appended to an embedded store directory, then ``paramedic serve`` runs on it.
 Each query runs ``--reps`` times per system (default 5, after ``--warmup`` untimed runs, default 1) at 15 s
-step. Every query counts: the table shows both medians, the ratio Paramedic/Prometheus (goal <= 1.0), and
-whether both returned the same values (every series, timestamp and value; values equal within 1e-9
-relative, 1e-12 absolute). A query that fails on Paramedic is reported as FAILED and enters the ratios as
-+inf; one that fails on Prometheus is reported as such (no ratio: there is nothing to compare with) and
-counted apart. The summary gives the median and the p90 (nearest rank) of the per-query ratios and both
-peak RSS. ``--profile`` re-runs Paramedic's slowest query in-process under cProfile (evaluation + JSON).
+step. Paramedic runs PromQL semantics "2" (Prometheus 2.42's closed range windows; its default "3" would
+make ``rate`` differ from the peer's). Every query counts: the table shows both median wall-clock times and
+their ratio Paramedic/Prometheus, both servers' process CPU per request (utime + stime from
+``/proc/PID/stat``, every thread; mean over the timed runs, as one run is counted in 10 ms ticks) and its
+ratio (goal <= 1.0 for both), and whether both returned the same values (every series, timestamp and value;
+values equal within 1e-9 relative, 1e-12 absolute). A query that fails on Paramedic is reported as FAILED
+and enters the ratios as +inf; one that fails on Prometheus is reported as such (no ratio: there is nothing
+to compare with) and counted apart. The summary gives the median and the p90 (nearest rank) of the per-query
+ratios (wall and CPU) and both peak RSS. ``--profile`` re-runs Paramedic's slowest query in-process under
+cProfile (evaluation + JSON). ``--keep`` keeps the generated data, ``--data DIR`` runs on such a kept
+directory again (no generation: before/after comparisons on identical data), ``--only TEXT`` runs the
+queries containing TEXT.
 """
 
 from __future__ import annotations
@@ -140,7 +147,8 @@ def _queries(full: bool, ranges: list[int]) -> list[tuple[str, str, int]]:
 
 @dataclass
 class Timing:
-    """Median latency over the timed runs, the result of the last run, or the error of the first failure."""
+    """Median latency and mean process CPU over the timed runs, the result of the last run, or the error of
+    the first failure."""
 
     median_s: float
     result: list[dict[str, object]] | None
@@ -180,7 +188,9 @@ def _time_query(
         if i >= warmup:
             times.append(el)
             cpus.append(cpu)
-    return Timing(statistics.median(times), result, cpu_s=statistics.median(cpus))
+    # CPU: the mean over the timed runs (total / runs): one run's figure is a whole number of 10 ms ticks,
+    # so the median of a 50 ms query could only be 40, 50 or 60 ms; the total's tick error is spread over them
+    return Timing(statistics.median(times), result, cpu_s=sum(cpus) / len(cpus))
 
 
 def _points(result: list[dict[str, object]]) -> dict[tuple[tuple[str, str], ...], list[tuple[float, float]]]:
