@@ -1,6 +1,7 @@
 """Range-query latency of Paramedic beside Prometheus 2.42 over the same synthetic data, both over HTTP.
 
     .venv/bin/python bench/query.py [--scrape-s 15] [--reps 5] [--warmup 1] [--full] [--profile]
+                                    [--keep | --data DIR] [--only TEXT]
 
 Data (identical in both systems, ending at "now" so retention keeps it):
 
@@ -12,12 +13,18 @@ Data (identical in both systems, ending at "now" so retention keeps it):
 Prometheus gets them as OpenMetrics backfilled with ``promtool tsdb create-blocks-from openmetrics``;
 Paramedic gets the same samples appended to an embedded store directory, then ``paramedic serve`` runs on it.
 Each query runs ``--reps`` times per system (default 5, after ``--warmup`` untimed runs, default 1) at 15 s
-step. Every query counts: the table shows both medians, the ratio Paramedic/Prometheus (goal <= 1.0), and
-whether both returned the same values (every series, timestamp and value; values equal within 1e-9
-relative, 1e-12 absolute). A query that fails on Paramedic is reported as FAILED and enters the ratios as
-+inf; one that fails on Prometheus is reported as such (no ratio: there is nothing to compare with) and
-counted apart. The summary gives the median and the p90 (nearest rank) of the per-query ratios and both
-peak RSS. ``--profile`` re-runs Paramedic's slowest query in-process under cProfile (evaluation + JSON).
+step. Paramedic runs PromQL semantics "2" (Prometheus 2.42's closed range windows; its default "3" would
+make ``rate`` differ from the peer's). Every query counts: the table shows both median wall-clock times and
+their ratio Paramedic/Prometheus, both servers' process CPU per request (utime + stime from
+``/proc/PID/stat``, every thread; mean over the timed runs, as one run is counted in 10 ms ticks) and its
+ratio (goal <= 1.0 for both), and whether both returned the same values (every series, timestamp and value;
+values equal within 1e-9 relative, 1e-12 absolute). A query that fails on Paramedic is reported as FAILED
+and enters the ratios as +inf; one that fails on Prometheus is reported as such (no ratio: there is nothing
+to compare with) and counted apart. The summary gives the median and the p90 (nearest rank) of the per-query
+ratios (wall and CPU) and both peak RSS. ``--profile`` re-runs Paramedic's slowest query in-process under
+cProfile (evaluation + JSON). ``--keep`` keeps the generated data, ``--data DIR`` runs on such a kept
+directory again (no generation: before/after comparisons on identical data), ``--only TEXT`` runs the
+queries containing TEXT.
 """
 
 from __future__ import annotations
@@ -26,6 +33,7 @@ import argparse
 import cProfile
 import io
 import math
+import os
 import pstats
 import shutil
 import statistics
@@ -50,6 +58,7 @@ from metrics_store.config import EmbeddedStoreConfig
 from metrics_store.embedded import EmbeddedStore
 from metrics_store.model import labels_from
 from metrics_store.promql import Engine
+from metrics_store.promql.semantics import PROMETHEUS_2
 from tests.support.servers import ManagedProcess, free_port, wait_http
 
 HOUR_S = 3600
@@ -138,21 +147,37 @@ def _queries(full: bool, ranges: list[int]) -> list[tuple[str, str, int]]:
 
 @dataclass
 class Timing:
-    """Median latency over the timed runs, the result of the last run, or the error of the first failure."""
+    """Median latency and mean process CPU over the timed runs, the result of the last run, or the error of
+    the first failure."""
 
     median_s: float
     result: list[dict[str, object]] | None
     error: str = ""
+    cpu_s: float = math.inf
 
 
-def _time_query(client: httpx.Client, query: str, start: int, end: int, reps: int, warmup: int) -> Timing:
+_TICK_S = 1 / os.sysconf("SC_CLK_TCK")
+
+
+def process_cpu_s(pid: int) -> float:
+    """User + system CPU of process ``pid`` so far (all its threads), from ``/proc/PID/stat``."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) * _TICK_S
+
+
+def _time_query(
+    client: httpx.Client, pid: int, query: str, start: int, end: int, reps: int, warmup: int
+) -> Timing:
     params = {"query": query, "start": str(start), "end": str(end), "step": "15"}
     times: list[float] = []
+    cpus: list[float] = []
     result: list[dict[str, object]] | None = None
     for i in range(warmup + reps):
+        c = process_cpu_s(pid)
         t = time.perf_counter()
         resp = client.post("/api/v1/query_range", data=params)
         el = time.perf_counter() - t
+        cpu = process_cpu_s(pid) - c
         try:
             body = resp.json()
         except ValueError:
@@ -162,7 +187,10 @@ def _time_query(client: httpx.Client, query: str, start: int, end: int, reps: in
         result = body["data"]["result"]
         if i >= warmup:
             times.append(el)
-    return Timing(statistics.median(times), result)
+            cpus.append(cpu)
+    # CPU: the mean over the timed runs (total / runs): one run's figure is a whole number of 10 ms ticks,
+    # so the median of a 50 ms query could only be 40, 50 or 60 ms; the total's tick error is spread over them
+    return Timing(statistics.median(times), result, cpu_s=sum(cpus) / len(cpus))
 
 
 def _points(result: list[dict[str, object]]) -> dict[tuple[tuple[str, str], ...], list[tuple[float, float]]]:
@@ -215,7 +243,7 @@ def nearest_rank(values: list[float], q: float) -> float:
 def _profile(store_dir: Path, cfg: EmbeddedStoreConfig, query: str, start: int, end: int) -> None:
     """What the HTTP handler does (evaluate, build the JSON result, encode), in this thread under cProfile."""
     store = EmbeddedStore(store_dir, cfg, registry=CollectorRegistry(), background=False)
-    engine = Engine(store, registry=CollectorRegistry())
+    engine = Engine(store, registry=CollectorRegistry(), semantics=PROMETHEUS_2)
     prof = cProfile.Profile()
     try:
         prof.enable()
@@ -255,22 +283,38 @@ class _PeakRss:
         return self.peak_kb / 1024
 
 
+@dataclass(frozen=True)
+class Server:
+    """One system under test: its HTTP client and the process whose CPU a request is charged with."""
+
+    client: httpx.Client
+    pid: int
+
+
+def _summary(name: str, ratios: list[float]) -> str:
+    return f"{name} median {statistics.median(ratios):.2f}, p90 {nearest_rank(ratios, 0.9):.2f}"
+
+
 def run_queries(
-    pc: httpx.Client,
-    mc: httpx.Client,
+    prom_srv: Server,
+    para_srv: Server,
     queries: list[tuple[str, str, int]],
     end_s: int,
     args: argparse.Namespace,
 ) -> tuple[float, str, int]:
     """Times every query on both systems, prints a row each and the summary; returns Paramedic's slowest."""
-    print(f"\n{'set':4} {'range':>5} {'query':72} {'Prometheus':>11} {'Paramedic':>11} {'ratio':>7}  values")
+    print(
+        f"\n{'set':4} {'range':>5} {'query':72} {'Prometheus':>11} {'Paramedic':>11} {'ratio':>7}"
+        f" {'Prom CPU':>11} {'Para CPU':>11} {'CPU r.':>7}  values"
+    )
     ratios: list[float] = []
+    cpu_ratios: list[float] = []
     peer_failed = differ = 0
     slowest: tuple[float, str, int] = (0.0, "", 0)
     for label, query, hours in queries:
         start = end_s - hours * HOUR_S
-        prom = _time_query(pc, query, start, end_s, args.reps, args.warmup)
-        para = _time_query(mc, query, start, end_s, args.reps, args.warmup)
+        prom = _time_query(prom_srv.client, prom_srv.pid, query, start, end_s, args.reps, args.warmup)
+        para = _time_query(para_srv.client, para_srv.pid, query, start, end_s, args.reps, args.warmup)
         row = f"{label:4} {hours:>4}h {query:72} {_ms(prom.median_s)} {_ms(para.median_s)}"
         if prom.error:
             peer_failed += 1
@@ -279,24 +323,62 @@ def run_queries(
             continue
         if para.error:
             ratios.append(math.inf)
+            cpu_ratios.append(math.inf)
             print(f"{row} {'inf':>7}  PARAMEDIC FAILED: {para.error[:100]}")
             continue
         ratio = para.median_s / prom.median_s
+        # CPU is counted in clock ticks (10 ms): a zero on the peer's side is one tick at most
+        cpu_ratio = para.cpu_s / max(prom.cpu_s, _TICK_S)
         ratios.append(ratio)
+        cpu_ratios.append(cpu_ratio)
         if para.median_s > slowest[0]:
             slowest = (para.median_s, query, hours)
         assert prom.result is not None and para.result is not None
         same = compare(prom.result, para.result)
         differ += same != "same"
-        print(f"{row} {ratio:7.2f}  {len(para.result)} series, {same}")
+        print(
+            f"{row} {ratio:7.2f} {_ms(prom.cpu_s)} {_ms(para.cpu_s)} {cpu_ratio:7.2f}"
+            f"  {len(para.result)} series, {same}"
+        )
     failed = sum(math.isinf(r) for r in ratios)
     print(
         f"\n{len(queries)} queries, {args.reps} timed runs each after {args.warmup} warm-up; ratios "
-        f"Paramedic/Prometheus (failures on Paramedic count as inf): median {statistics.median(ratios):.2f}, "
-        f"p90 {nearest_rank(ratios, 0.9):.2f} (goal <= 1.0 at both); {failed} failed on Paramedic, "
+        f"Paramedic/Prometheus (failures on Paramedic count as inf): {_summary('wall', ratios)}; "
+        f"{_summary('CPU per request', cpu_ratios)} (goal <= 1.0 at both); {failed} failed on Paramedic, "
         f"{peer_failed} failed on Prometheus (no ratio), {differ} with different values"
     )
     return slowest
+
+
+def _prepare(tmp: Path, cfg: EmbeddedStoreConfig, args: argparse.Namespace) -> int:
+    """Generates the data into both stores under ``tmp``; returns (and writes to ``tmp/end_s``) its end."""
+    end_s = int(time.time()) // 60 * 60 - 60
+    t = time.perf_counter()
+    store = EmbeddedStore(tmp / "para", cfg, registry=CollectorRegistry(), background=False)
+    total = generate(_families(args.full), end_s, args.scrape_s, tmp / "data.om", store)
+    store.checkpoint()
+    store.close()
+    print(
+        f"generated {total:,} samples ({(tmp / 'data.om').stat().st_size / 1e6:.0f} MB OpenMetrics, "
+        f"Paramedic store written) in {time.perf_counter() - t:.1f} s"
+    )
+    t = time.perf_counter()
+    subprocess.run(
+        [
+            "promtool",
+            "tsdb",
+            "create-blocks-from",
+            "openmetrics",
+            "-q",
+            str(tmp / "data.om"),
+            str(tmp / "prom"),
+        ],
+        check=True,
+    )
+    (tmp / "data.om").unlink()
+    print(f"promtool backfill: {time.perf_counter() - t:.1f} s")
+    (tmp / "end_s").write_text(str(end_s))
+    return end_s
 
 
 def main() -> None:
@@ -308,43 +390,20 @@ def main() -> None:
     ap.add_argument("--full", action="store_true", help="also 10k series × 24 h (57.6 M samples at 15 s)")
     ap.add_argument("--profile", action="store_true", help="cProfile Paramedic's slowest query")
     ap.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    ap.add_argument("--only", default="", help="run only the queries whose PromQL contains this text")
+    ap.add_argument("--data", help="reuse a directory kept by --keep (same data, no generation)")
     args = ap.parse_args()
-    tmp = Path(tempfile.mkdtemp(prefix="bench-query-"))
-    end_s = int(time.time()) // 60 * 60 - 60
+    tmp = Path(args.data) if args.data else Path(tempfile.mkdtemp(prefix="bench-query-"))
     cfg = EmbeddedStoreConfig(path=str(tmp / "para"), downsample_after_s=None, checkpoint_samples=10**9)
-    families = _families(args.full)
     procs: list[ManagedProcess] = []
     try:
-        t = time.perf_counter()
-        store = EmbeddedStore(tmp / "para", cfg, registry=CollectorRegistry(), background=False)
-        total = generate(families, end_s, args.scrape_s, tmp / "data.om", store)
-        store.checkpoint()
-        store.close()
-        print(
-            f"generated {total:,} samples ({(tmp / 'data.om').stat().st_size / 1e6:.0f} MB OpenMetrics, "
-            f"Paramedic store written) in {time.perf_counter() - t:.1f} s"
-        )
-        t = time.perf_counter()
-        subprocess.run(
-            [
-                "promtool",
-                "tsdb",
-                "create-blocks-from",
-                "openmetrics",
-                "-q",
-                str(tmp / "data.om"),
-                str(tmp / "prom"),
-            ],
-            check=True,
-        )
-        (tmp / "data.om").unlink()
-        print(f"promtool backfill: {time.perf_counter() - t:.1f} s")
-
+        end_s = int((tmp / "end_s").read_text()) if args.data else _prepare(tmp, cfg, args)
         prom_port, para_port = free_port(), free_port()
         (tmp / "prometheus.yml").write_text("global: {scrape_interval: 1m}\n")
         (tmp / "paramedic.yaml").write_text(
             f"server: {{listen_port: {para_port}, auth: {{anonymous_read: true}}}}\n"
             f"metrics_store: {{type: embedded, path: {tmp / 'para'}, downsample_after_s: null}}\n"
+            'promql: {semantics: "2"}\n'  # the peer is Prometheus 2.42 (closed range windows)
         )
         prom = ManagedProcess(
             "prometheus",
@@ -372,7 +431,15 @@ def main() -> None:
             httpx.Client(base_url=f"http://127.0.0.1:{para_port}", timeout=600) as mc,
         ):
             slowest = run_queries(
-                pc, mc, _queries(args.full, [int(h) for h in args.ranges.split(",")]), end_s, args
+                Server(pc, prom.pid),
+                Server(mc, para.pid),
+                [
+                    q
+                    for q in _queries(args.full, [int(h) for h in args.ranges.split(",")])
+                    if args.only in q[1]
+                ],
+                end_s,
+                args,
             )
         print("peak RSS: " + ", ".join(f"{k} {v.stop_mb():.0f} MB" for k, v in rss.items()))
         for p in procs:
@@ -383,8 +450,8 @@ def main() -> None:
     finally:
         for p in procs:
             p.stop()
-        if args.keep:
-            print(f"kept {tmp}")
+        if args.keep or args.data:
+            print(f"kept {tmp} (reuse with --data {tmp})")
         else:
             shutil.rmtree(tmp, ignore_errors=True)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 
 import numpy as np
@@ -44,9 +45,10 @@ def split_series(
 ) -> list[SeriesData]:
     if not len(refs):
         return []
-    starts = np.concatenate([[0], np.flatnonzero(refs[1:] != refs[:-1]) + 1, [len(refs)]])
-    out: list[SeriesData] = []
-    for i in range(len(starts) - 1):
-        lo, hi = int(starts[i]), int(starts[i + 1])
-        out.append(SeriesData(labels_of(int(refs[lo])), ts[lo:hi].copy(), values[lo:hi].copy()))
-    return out
+    starts = np.concatenate([[0], np.flatnonzero(refs[1:] != refs[:-1]) + 1, [len(refs)]]).tolist()
+    # Views of the caller's fresh arrays (no copy per series: 2 x 10k copies were a tenth of a 10k-series
+    # select); nothing writes into a SeriesData's arrays.
+    return [
+        SeriesData(labels_of(int(refs[lo])), ts[lo:hi], values[lo:hi])
+        for lo, hi in itertools.pairwise(starts)
+    ]

@@ -187,13 +187,16 @@ class EmbeddedStore:
             return refs, np.empty(0, np.int64), np.empty(0, np.float64)
         wanted = np.zeros(n_series, dtype=np.bool_)
         wanted[refs] = True
-        selective = len(refs) * 2 < n_series
+        first, last = int(refs[0]), int(refs[-1])  # match() returns them sorted
+        # every ref in [first, last] wanted: the range (pruned by DuckDB's zone maps) is the whole filter
+        contiguous = last - first + 1 == len(refs)
+        selective = not contiguous and len(refs) * 2 < n_series
         try:
-            db = self._db.query(refs if selective else None, start_ms, end_ms)
+            db = self._db.query(refs if selective else None, start_ms, end_ms, ref_range=(first, last))
         except StoreError:
             self._metrics.error("query")
             raise
-        if not selective:
+        if not selective and not contiguous:
             keep = wanted[db[0]]
             db = (db[0][keep], db[1][keep], db[2][keep], db[3][keep])
         merged = concat(active)

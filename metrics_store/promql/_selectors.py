@@ -21,7 +21,7 @@ import numpy.typing as npt
 from metrics_store.model import SeriesData, stale_mask
 from metrics_store.promql._ast import at_spec, duration_ms, selector_matchers
 from metrics_store.promql._context import EvalContext
-from metrics_store.promql._steps import I64, RangeSeries, RangeSteps, StepSeries, VectorSteps
+from metrics_store.promql._steps import I64, PackedRange, RangeSeries, RangeSteps, StepSeries, VectorSteps
 
 __all__ = ["eval_matrix_selector", "eval_vector_selector", "reference_times"]
 
@@ -55,7 +55,8 @@ def eval_vector_selector(ctx: EvalContext, vs: Any, *, sample_times: bool = Fals
     if packed is None:
         out = [s for sd in data if (s := _instant_one(sd, ref, lookback, sample_times)) is not None]
     else:
-        ts, vals, offsets, key, base = packed
+        ts, vals, offsets, sizes, base = packed
+        key = _keys(ts, sizes, base)
         idx = np.searchsorted(key, (base + ref).ravel(), side="right").reshape(base.shape[0], -1) - 1
         found = idx >= offsets
         safe = np.where(found, idx, offsets)
@@ -88,27 +89,35 @@ def _pack(data: list[SeriesData], lo_ms: int, hi_ms: int, *, drop_stale: bool = 
     """All series' samples in one array, for one ``searchsorted`` over every (series, step) pair instead of
     one call per series: ``key = series * span + (t - t0)`` keeps each series' timestamps in a block of its
     own, so a search for ``series * span + (ref - t0)`` finds exactly what a search in that series finds.
-    Returns ``(ts, values, offsets[:, None], key, base)`` with ``base = series * span - t0`` (add the
-    reference times to search, all within ``[lo_ms, hi_ms]``); None for fewer than two series or if the keys
-    could overflow."""
+    Returns ``(ts, values, offsets[:, None], sizes, base)`` with ``base = series * span - t0`` (add the
+    reference times to search, all within ``[lo_ms, hi_ms]``; :func:`_keys` builds the keys); None for
+    fewer than two series or if the keys could overflow."""
     if len(data) < 2:
         return None
+    sizes = np.fromiter((len(sd.timestamps_ms) for sd in data), dtype=np.int64, count=len(data))
     ts = np.concatenate([sd.timestamps_ms for sd in data])
     vals = np.concatenate([sd.values for sd in data])
-    series = np.repeat(np.arange(len(data), dtype=np.int64), [len(sd.timestamps_ms) for sd in data])
     if drop_stale:
-        keep = ~stale_mask(vals)
-        ts, vals, series = ts[keep], vals[keep], series[keep]
-    sizes = np.bincount(series, minlength=len(data)) if len(series) else np.zeros(len(data), np.int64)
+        stale = stale_mask(vals)
+        if stale.any():  # rare: copy and recount only then
+            series = np.repeat(np.arange(len(data), dtype=np.int64), sizes)
+            keep = ~stale
+            ts, vals, series = ts[keep], vals[keep], series[keep]
+            sizes = np.bincount(series, minlength=len(data)) if len(series) else np.zeros(len(data), np.int64)
     t0 = min(int(ts.min()), lo_ms) if len(ts) else lo_ms
     t1 = max(int(ts.max()), hi_ms) if len(ts) else hi_ms
     span = t1 - t0 + 1
     if len(data) * span >= 2**62:
         return None
-    key = series * np.int64(span) + (ts - np.int64(t0))
     base = (np.arange(len(data), dtype=np.int64) * np.int64(span) - np.int64(t0))[:, None]
     offsets = (np.cumsum(sizes) - sizes).astype(np.intp)[:, None]
-    return ts, vals, offsets, key, base
+    return ts, vals, offsets, sizes, base
+
+
+def _keys(ts: I64, sizes: npt.NDArray[Any], base: npt.NDArray[Any]) -> I64:
+    """The search keys of :func:`_pack`'s samples: ``series * span + (t - t0)``, ascending."""
+    key: I64 = np.repeat(base[:, 0], sizes) + ts
+    return key
 
 
 def _search(key: npt.NDArray[Any], needles: npt.NDArray[Any], side: str) -> I64:
@@ -119,21 +128,45 @@ def _search(key: npt.NDArray[Any], needles: npt.NDArray[Any], side: str) -> I64:
 def _window_bounds(
     ts: I64, sizes: npt.NDArray[Any], starts: I64, ref: I64, *, left_open: bool = False
 ) -> tuple[I64, I64]:
-    """Per (series, step) window ``[lo, hi)`` of series-relative sample indices for non-decreasing ``ref``
-    (and so ``starts``): counts instead of a search per window. A sample is below ``hi[k, j]`` iff
-    ``t <= ref[j]``, i.e. for every ``j >= searchsorted(ref, t, "left")``, and below ``lo[k, j]`` iff
-    ``t < starts[j]``, i.e. for ``j >= searchsorted(starts, t, "right")``; so ``hi`` and ``lo`` are running
-    sums over steps of per-series histograms of those step indices (a search in the small step grid per
-    sample, instead of one in all samples per window). ``left_open`` (Prometheus 3): a sample exactly at
+    """Per (series, step) window ``[lo, hi)`` of sample indices into ``ts`` (the series' samples one after
+    the other, ``sizes`` each) for non-decreasing ``ref`` (and so ``starts``): counts instead of a search per
+    window. A sample is below ``hi[k, j]`` iff ``t <= ref[j]``, i.e. for every
+    ``j >= searchsorted(ref, t, "left")``, and below ``lo[k, j]`` iff ``t < starts[j]``, i.e. for
+    ``j >= searchsorted(starts, t, "right")``; so ``hi`` and ``lo`` are running sums of per-series histograms
+    of those step indices (a search in the small step grid per sample, instead of one in all samples per
+    window). One running sum over all series at once: row k's histogram has a last bin (samples past every
+    step) and so the sum enters row k at series k's offset. ``left_open`` (Prometheus 3): a sample exactly at
     ``starts[j]`` is outside too, i.e. below ``lo[k, j]`` iff ``t <= starts[j]``."""
     n, steps = len(sizes), len(ref)
-    series = np.repeat(np.arange(n, dtype=np.intp), sizes) * (steps + 1)
+    series = np.repeat(np.arange(n, dtype=np.intp) * (steps + 1), sizes)
     out: list[I64] = []
-    for grid, side in ((starts, "left" if left_open else "right"), (ref, "left")):
-        first = np.searchsorted(grid, ts, side=side)  # type: ignore[call-overload]
-        counts = np.bincount(series + first, minlength=n * (steps + 1)).reshape(n, steps + 1)
-        out.append(np.cumsum(counts[:, :steps], axis=1))
+    start_side: Literal["left", "right"] = "left" if left_open else "right"
+    for grid, side in ((starts, start_side), (ref, "left")):
+        first = _grid_index(grid, ts, side)
+        first += series
+        counts = np.bincount(first, minlength=n * (steps + 1))
+        out.append(np.cumsum(counts).reshape(n, steps + 1)[:, :steps])
     return out[0], out[1]
+
+
+def _grid_index(grid: I64, ts: I64, side: Literal["left", "right"]) -> npt.NDArray[np.intp]:
+    """``searchsorted(grid, ts, side)`` for a non-decreasing ``grid``; for an evenly spaced one (every range
+    query without ``@``) by arithmetic instead of a binary search per sample: the number of grid points
+    below ``t`` ("left") is ``ceil((t - g0) / d)``, at or below it ("right") ``floor((t - g0) / d) + 1``,
+    both clipped to ``[0, len(grid)]`` (exact integer arithmetic)."""
+    if len(grid) >= 2:
+        d = int(grid[1] - grid[0])
+        if d <= 0 or not bool((np.diff(grid) == d).all()):
+            found: npt.NDArray[np.intp] = np.searchsorted(grid, ts, side=side)
+            return found
+    else:
+        d = 1  # one point: either formula with any positive spacing counts it right
+    rel = ts - grid[0]
+    idx = -((-rel) // d) if side == "left" else rel // d + 1
+    np.maximum(idx, 0, out=idx)  # in place: np.clip costs twice as much here
+    np.minimum(idx, len(grid), out=idx)
+    out: npt.NDArray[np.intp] = idx.astype(np.intp, copy=False)
+    return out
 
 
 def eval_matrix_selector(ctx: EvalContext, ms: Any) -> RangeSteps:
@@ -156,19 +189,22 @@ def eval_matrix_selector(ctx: EvalContext, ms: Any) -> RangeSteps:
             if (hi > lo).any():
                 out.append(RangeSeries(sd.labels, ts, vals, lo, hi))
     else:
-        ts, vals, offsets, key, base = packed
+        ts, vals, offsets, sizes, base = packed
         ends = np.append(offsets[1:, 0], len(ts))
         if bool((np.diff(ref) >= 0).all()):
-            los, his = _window_bounds(
-                ts, ends - offsets[:, 0], starts, ref, left_open=ctx.semantics.left_open
-            )
+            lo_abs, hi_abs = _window_bounds(ts, sizes, starts, ref, left_open=ctx.semantics.left_open)
         else:
-            los = _search(key, base + starts, side) - offsets
-            his = _search(key, base + ref, "right") - offsets
-        nonempty = np.asarray((his > los).any(axis=1)).tolist()
-        for k, sd in enumerate(data):
-            if nonempty[k]:
-                a, b = int(offsets[k, 0]), int(ends[k])
-                out.append(RangeSeries(sd.labels, ts[a:b], vals[a:b], los[k], his[k]))
+            key = _keys(ts, sizes, base)
+            lo_abs, hi_abs = _search(key, base + starts, side), _search(key, base + ref, "right")
+        los, his = lo_abs - offsets, hi_abs - offsets
+        nonempty = np.asarray((his > los).any(axis=1))
+        for k in np.flatnonzero(nonempty).tolist():
+            a, b = int(offsets[k, 0]), int(ends[k])
+            out.append(RangeSeries(data[k].labels, ts[a:b], vals[a:b], los[k], his[k]))
+        if not nonempty.all():
+            lo_abs, hi_abs = lo_abs[nonempty], hi_abs[nonempty]
+        flat = PackedRange(ts, vals, offsets[nonempty, 0], ends[nonempty], lo_abs, hi_abs)
+        ctx.check_deadline()
+        return RangeSteps(out, range_ms, ref, flat)
     ctx.check_deadline()
     return RangeSteps(out, range_ms, ref)

@@ -25,6 +25,7 @@ __all__ = [
     "F64",
     "I64",
     "EvalValue",
+    "PackedRange",
     "RangeSeries",
     "RangeSteps",
     "ScalarSteps",
@@ -82,18 +83,38 @@ class RangeSeries:
 
 
 @dataclass(slots=True)
+class PackedRange:
+    """The samples of all series of a :class:`RangeSteps` in one buffer, as the matrix selector read them:
+    row k (= ``series[k]``) has its samples at ``[start[k], end[k])`` of ``timestamps_ms``/``values`` (rows in
+    buffer order; the buffer may hold samples of no row between them) and its step windows as absolute
+    buffer indices ``[lo[k, i], hi[k, i])``. Lets per-series functions work on batches of rows without
+    concatenating the series again."""
+
+    timestamps_ms: I64
+    values: F64
+    start: npt.NDArray[np.intp]
+    end: npt.NDArray[np.intp]
+    lo: npt.NDArray[np.intp]
+    hi: npt.NDArray[np.intp]
+
+
+@dataclass(slots=True)
 class RangeSteps:
     """``range_end_ms[i]`` is the (offset- and @-adjusted) end of step i's window; its start is
-    ``range_end_ms[i] - range_ms``; both ends inclusive (Prometheus 2.x)."""
+    ``range_end_ms[i] - range_ms``; both ends inclusive (Prometheus 2.x). ``packed``, when set, holds the
+    same series and windows in one buffer (see :class:`PackedRange`)."""
 
     series: list[RangeSeries]
     range_ms: int
     range_end_ms: I64
+    packed: PackedRange | None = None
 
     def num_samples(self) -> int:
         """Peak held at one step (a range vector is consumed step by step, as in Prometheus)."""
         if not self.series:
             return 0
+        if self.packed is not None:
+            return int((self.packed.hi - self.packed.lo).sum(axis=0).max())
         per_step = np.zeros(len(self.range_end_ms), dtype=np.int64)
         for s in self.series:
             per_step += s.hi - s.lo

@@ -189,3 +189,35 @@ def test_config_and_factory(tmp_path: Path) -> None:
     finally:
         store.close()
     assert (tmp_path / "rel" / "metrics" / "metrics.duckdb").exists()
+
+
+@pytest.mark.parametrize(
+    "matcher",
+    [
+        Matcher("k", MatchOp.RE, "1[0-9]"),  # contiguous refs: the ref range alone filters
+        Matcher("k", MatchOp.RE, "[0-9]*[05]"),  # 8 of 40, spread: selective
+        Matcher("k", MatchOp.RE, "[0-9]*[1-9]"),  # 36 of 40 with gaps: a full scan of the ref range
+    ],
+    ids=["contiguous", "selective-with-gaps", "most-with-gaps"],
+)
+def test_select_by_ref_range_returns_exactly_the_matching_series(tmp_path: Path, matcher: Matcher) -> None:
+    """Selects narrow the database read to the matching refs' range; series outside the match but inside
+    the range (or in the head) must not leak in, nor matching ones go missing."""
+    store = EmbeddedStore(tmp_path, EmbeddedStoreConfig(), registry=CollectorRegistry(), background=False)
+    try:
+        refs = [store.series_ref(labels_from({"__name__": "g", "k": str(i)})) for i in range(40)]
+        ts = np.arange(10) * 15_000 + 1_700_000_000_000
+        for k, r in enumerate(refs):
+            store.append([r] * 10, ts.tolist(), (ts / 1000 + k).tolist())
+        store.checkpoint()
+        for k, r in enumerate(refs):  # and a newer sample in the head
+            store.append([r], [int(ts[-1]) + 15_000], [float(k)])
+        got = store.select([Matcher("__name__", MatchOp.EQ, "g"), matcher], 0, 2**62)
+        want = sorted(k for k in range(40) if matcher.matches(str(k)))
+        assert sorted(int(labels_get(sd.labels, "k") or -1) for sd in got) == want
+        for sd in got:
+            k = int(labels_get(sd.labels, "k") or -1)
+            assert sd.timestamps_ms.tolist() == [*ts.tolist(), int(ts[-1]) + 15_000]
+            assert sd.values.tolist() == [*(ts / 1000 + k).tolist(), float(k)]
+    finally:
+        store.close()
