@@ -3,6 +3,7 @@ concurrent appends and queries with background checkpoints, errors and self-inst
 
 from __future__ import annotations
 
+import math
 import threading
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from metrics_store.config import EmbeddedStoreConfig
 from metrics_store.embedded import EmbeddedStore
 from metrics_store.errors import InvalidSampleError, StoreClosedError, UnknownSeriesError
 from metrics_store.factory import open_store
-from metrics_store.model import Matcher, MatchOp, labels_from, labels_get
+from metrics_store.model import STALE_NAN, STALE_NAN_BITS, Matcher, MatchOp, labels_from, labels_get
 
 HOUR_MS = 3_600_000
 
@@ -219,5 +220,30 @@ def test_select_by_ref_range_returns_exactly_the_matching_series(tmp_path: Path,
             k = int(labels_get(sd.labels, "k") or -1)
             assert sd.timestamps_ms.tolist() == [*ts.tolist(), int(ts[-1]) + 15_000]
             assert sd.values.tolist() == [*(ts / 1000 + k).tolist(), float(k)]
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize("n_series", [3, 100], ids=["few-refs", "many-refs"])
+def test_nan_payloads_survive_a_checkpointed_select(tmp_path: Path, n_series: int) -> None:
+    """A select of a few refs reads the NaN-bits column at once, a larger one counts NaNs first: both give
+    back the staleness marker and other NaN payloads bit for bit, and plain values untouched."""
+    store = EmbeddedStore(tmp_path, EmbeddedStoreConfig(), registry=CollectorRegistry(), background=False)
+    try:
+        refs = [store.series_ref(labels_from({"__name__": "n", "k": str(i)})) for i in range(n_series)]
+        ts = [1_700_000_000_000 + 15_000 * j for j in range(3)]
+        for k, r in enumerate(refs):
+            last = STALE_NAN if k == n_series - 1 else float(k)
+            store.append([r] * 3, ts, [float(k), math.nan if k == 0 else float(k), last])
+        store.checkpoint()
+        got = {
+            int(labels_get(sd.labels, "k") or -1): sd
+            for sd in store.select([Matcher("__name__", MatchOp.EQ, "n")], 0, 2**62)
+        }
+        assert sorted(got) == list(range(n_series))
+        bits = got[n_series - 1].values.view(np.uint64).tolist()
+        assert bits[2] == STALE_NAN_BITS
+        assert math.isnan(got[0].values[1]) and got[0].values.view(np.uint64)[1] != STALE_NAN_BITS
+        assert got[1].values.tolist() == [1.0, 1.0, 1.0]
     finally:
         store.close()
