@@ -184,7 +184,8 @@ class AuthConfig(BaseModel):
         "open",
         description="GET /metrics (Paramedic's own metrics; they name receivers, policies and rule groups, "
         "and an SLO's group names its org/space): open, for a scraper on a network tenants do not reach, or "
-        "viewer: a foundation-wide token of any role (a scoped principal gets 404).",
+        "viewer: a foundation-wide viewer, operator or admin token or session (alert-sender and "
+        "metrics-writer tokens get 403, a scoped principal 404).",
     )
 
     @field_validator("tokens_file")

@@ -16,14 +16,14 @@ class ClusterTLSError(ValueError):
 
 
 def etcd_ssl_context(cfg: EtcdTLS, base_dir: Path) -> ssl.SSLContext:
-    """Verify etcd against ``ca_file`` (TLS 1.2 or newer); present ``cert_file``/``key_file`` when set.
+    """Verify etcd against ``ca_file`` alone (TLS 1.2 or newer; the system's CAs are not trusted: a publicly
+    trusted certificate for etcd's name must not pass); present ``cert_file``/``key_file`` when set.
     Relative paths are read from ``base_dir`` (the config file's folder)."""
-    ctx = ssl.create_default_context(ssl.Purpose.SERVER_AUTH)
-    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
-    try:
-        ctx.load_verify_locations(cafile=str(base_dir / cfg.ca_file))
+    try:  # with a cafile, only that CA is trusted (not the system's roots)
+        ctx = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=str(base_dir / cfg.ca_file))
     except (OSError, ssl.SSLError) as exc:
         raise ClusterTLSError(f"cluster.tls.ca_file {cfg.ca_file}: cannot load the CA: {exc}") from exc
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
     if cfg.cert_file and cfg.key_file:
         try:
             ctx.load_cert_chain(str(base_dir / cfg.cert_file), str(base_dir / cfg.key_file))

@@ -286,6 +286,8 @@ def test_metrics_behind_a_foundation_viewer_when_configured(tmp_path: Path) -> N
         assert client.get("/metrics").status_code == 401  # anonymous reads do not reach it
         assert client.get("/metrics", headers=bearer("nope")).status_code == 401
         assert client.get("/metrics", headers=bearer(tenant)).status_code == 404
+        sender = store.create("prometheus", "alert-sender")
+        assert client.get("/metrics", headers=bearer(sender)).status_code == 403  # a narrow role: no
         answer = client.get("/metrics", headers=bearer(viewer))
         assert answer.status_code == 200 and "paramedic_auth_decisions_total" in answer.text
         assert client.get("/-/healthy").status_code == 200 and client.get("/-/ready").status_code == 200

@@ -445,6 +445,9 @@ def test_the_scope_is_pushed_down_to_victoria_metrics(victoria_metrics: Victoria
         ('x{org=~"acme"}', {}, None),
         ("vector(1)", {}, None),
         ("not promql (", {}, None),
+        ("probe_up > 0", {"org": "{{ $labels.org }}"}, None),  # a template names each alert's org
+        ('x{org="acme"} > 0', {"org": "{{ $labels.org }}"}, ("acme", None)),
+        ("probe_up > 0", {"org": "acme", "space": "{{ $labels.space }}"}, ("acme", None)),
     ],
 )
 def test_a_rules_tenant_is_its_labels_or_what_every_selector_pins(

@@ -56,6 +56,12 @@ def test_a_replica_with_the_trusted_client_certificate_joins_and_leads(tls_etcd:
         client.close()
 
 
+def test_only_the_configured_ca_is_trusted(tls_etcd: EtcdServer) -> None:
+    """Not the system's roots as well: a publicly trusted certificate for etcd's name must not pass."""
+    ctx = etcd_ssl_context(_files(tls_etcd), Path("/"))
+    assert [c["subject"] for c in ctx.get_ca_certs()] == [((("commonName", "etcd-ca"),),)]
+
+
 def test_no_client_certificate_reads_and_writes_nothing(tls_etcd: EtcdServer) -> None:
     files = _files(tls_etcd)
     no_cert = EtcdClient([tls_etcd.url], verify=etcd_ssl_context(EtcdTLS(ca_file=files.ca_file), Path("/")))
