@@ -33,14 +33,23 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from prometheus_client import CollectorRegistry
 
 from paramedic.cluster._metrics import ClusterMetrics
-from paramedic.cluster.base import ClusterError, Compare, CoordinationStore, Put, prefix_end
+from paramedic.cluster.base import (
+    ClusterError,
+    Compare,
+    CoordinationStore,
+    KeyValue,
+    Put,
+    prefix_end,
+)
 
-__all__ = ["ClusterNode", "LeaderInfo", "Member"]
+__all__ = ["ClusterNode", "CommitOutcome", "LeaderInfo", "Member"]
+
+CommitOutcome = Literal["committed", "taken", "refused", "error"]
 
 log = logging.getLogger("paramedic.cluster")
 
@@ -284,32 +293,59 @@ class ClusterNode:
         unreachable (the caller must then neither act nor notify). The last token this replica held is
         always presented, even when it already believes it was deposed: etcd decides, not a local flag.
         ``ttl_s``: etcd deletes the record after that long (within one more hour)."""
+        return self._fenced_put(kind, key, doc, ttl_s=ttl_s, create_only=False) == "committed"
+
+    def commit_new(self, kind: str, key: str, doc: dict[str, Any]) -> CommitOutcome:
+        """:meth:`commit` of a key that must not exist yet (an append-only journal): ``committed`` (also when
+        an earlier write of exactly this record landed though its answer was lost), ``taken`` (we still
+        lead, but the key holds another record: an earlier write whose answer was lost; read the journal
+        and append after it), ``refused`` (deposed) or ``error`` (etcd unreachable)."""
+        return self._fenced_put(kind, key, doc, ttl_s=None, create_only=True)
+
+    def _fenced_put(
+        self, kind: str, key: str, doc: dict[str, Any], *, ttl_s: int | None, create_only: bool
+    ) -> CommitOutcome:
         with self._lock:
             token = self._held
         if not token:  # never led: there is no token to present
             self._metrics.fenced_writes.labels(kind, "refused").inc()
-            return False
+            return "refused"
         body = json.dumps({**doc, "fencing_token": token, "leader": self.id}).encode()
+        fkey = self._fenced_key(kind, key)
+        compares = [Compare(self._leader_key, "CREATE", token)]
+        if create_only:
+            compares.append(Compare(fkey, "CREATE", 0))
         try:
             lease = 0 if ttl_s is None else self._retention_lease(ttl_s)
-            res = self._store.txn(
-                [Compare(self._leader_key, "CREATE", token)],
-                [Put(self._fenced_key(kind, key), body, lease)],
-            )
+            res = self._store.txn(compares, [Put(fkey, body, lease)])
         except ClusterError as exc:
             if ttl_s is not None:
                 with self._lock:  # a lease gone early (etcd restored, revoked by hand): a new one next time
                     self._retention.pop(ttl_s, None)
             log.error("fenced write %s/%s failed: %s", kind, key, exc)
             self._metrics.fenced_writes.labels(kind, "error").inc()
-            return False
+            return "error"
         if not res.succeeded:
-            log.error("fenced write %s/%s refused by etcd: token %d is stale", kind, key, token)
-            self._metrics.fenced_writes.labels(kind, "refused").inc()
-            self._set_leading(0, f"fenced write {kind}/{key} refused by etcd (token {token} is stale)")
-            return False
+            return self._not_written(kind, key, token, body, res.kvs)
         self._metrics.fenced_writes.labels(kind, "committed").inc()
-        return True
+        return "committed"
+
+    def _not_written(
+        self, kind: str, key: str, token: int, body: bytes, kvs: list[KeyValue]
+    ) -> CommitOutcome:
+        """Why a fenced transaction failed, read from the compared keys etcd sent back."""
+        leader = next((kv for kv in kvs if kv.key == self._leader_key), None)
+        held = next((kv for kv in kvs if kv.key == self._fenced_key(kind, key)), None)
+        if leader is not None and leader.create_revision == token and held is not None:
+            outcome: CommitOutcome = "committed" if held.value == body else "taken"
+            self._metrics.fenced_writes.labels(kind, outcome).inc()
+            if outcome == "taken":
+                log.warning("fenced write %s/%s: the key holds an earlier record (a lost answer)", kind, key)
+            return outcome
+        log.error("fenced write %s/%s refused by etcd: token %d is stale", kind, key, token)
+        self._metrics.fenced_writes.labels(kind, "refused").inc()
+        self._set_leading(0, f"fenced write {kind}/{key} refused by etcd (token {token} is stale)")
+        return "refused"
 
     def _retention_lease(self, ttl_s: int) -> int:
         """The lease records kept ``ttl_s`` are bound to: granted with TTL ``ttl_s`` + 1 h, replaced hourly,

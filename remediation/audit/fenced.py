@@ -46,6 +46,11 @@ class FencedJournal(Protocol):
         """Durably write ``doc`` under ``key`` if this writer still leads; False when refused."""
         ...
 
+    def commit_new(self, kind: str, key: str, doc: dict[str, Any]) -> str:
+        """:meth:`commit` of a key that must not exist yet: ``committed``, ``taken`` (it holds another
+        record), ``refused`` or ``error``."""
+        ...
+
     def records(self, kind: str, *, after: str | None = None) -> list[dict[str, Any]]:
         """Every record of ``kind`` in key order (each with its ``fencing_token``); ``after``: only those
         with a larger key."""
@@ -109,11 +114,26 @@ class FencedAuditLog:
         return self._mirror
 
     def _commit(self, doc: dict[str, Any]) -> None:
-        seq = self._next
-        if not self._journal.commit(KIND, f"{seq:016d}", {**doc, "seq": seq}):
-            raise FencedOutError(f"journal write {seq} refused: this replica does not hold the leader lease")
-        self._next = seq + 1
-        self._loaded_at = self._clock()  # our own writes keep the mirror current
+        """Append ``doc`` at the next sequence number. Keys are never rewritten: when the key already holds
+        a record (an earlier write landed though its answer was lost), the journal is read up to date first
+        (so every replica's mirror and ours agree with etcd) and ``doc`` goes after it."""
+        for _ in range(2):
+            seq = self._next
+            outcome = self._journal.commit_new(KIND, f"{seq:016d}", {**doc, "seq": seq})
+            if outcome == "committed":
+                self._next = seq + 1
+                self._loaded_at = self._clock()  # our own writes keep the mirror current
+                return
+            if outcome != "taken":
+                break
+            try:
+                self.catch_up()
+            except Exception:  # the journal's own errors: nothing written, as for a refusal
+                log.warning("shared journal unreadable after a taken key", exc_info=True)
+                break
+        raise FencedOutError(
+            f"journal write {self._next} refused: this replica does not hold the leader lease"
+        )
 
     # -- AuditLog ----------------------------------------------------------------------------------------
     def append(self, event: AuditEvent) -> AuditEvent:

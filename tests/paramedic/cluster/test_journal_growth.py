@@ -3,6 +3,7 @@ records bound to retention leases, and the audit journal read incrementally (rea
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -12,10 +13,10 @@ import httpx
 import pytest
 from prometheus_client import CollectorRegistry
 
-from paramedic.cluster.base import KeyValue
+from paramedic.cluster.base import KeyValue, StoreUnavailableError
 from paramedic.cluster.etcd import EtcdClient
 from paramedic.cluster.node import ClusterNode
-from remediation.audit.fenced import FencedAuditLog
+from remediation.audit.fenced import FencedAuditLog, FencedOutError
 from remediation.model import ActionRequest, AuditEvent, Target
 from tests.support.etcd import EtcdServer
 
@@ -130,5 +131,56 @@ def test_a_follower_reads_only_what_was_added(client: EtcdClient) -> None:
         clock.now += 2.0
         follower.query(limit=1)
         assert counting.read == [40, 3, 0]
+    finally:
+        node.stop()
+
+
+class _LostAnswer:
+    """The etcd client, whose next transaction is applied but answered with an error (a timeout after the
+    commit, a failover to the next endpoint)."""
+
+    def __init__(self, inner: EtcdClient) -> None:
+        self.inner = inner
+        self.lose_next = False
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    def txn(self, compares: list[Any], puts: list[Any]) -> Any:
+        res = self.inner.txn(compares, puts)
+        if self.lose_next:
+            self.lose_next = False
+            raise StoreUnavailableError("etcd /v3/kv/txn: read timed out")
+        return res
+
+
+def test_a_journal_key_is_never_rewritten_after_a_lost_answer(client: EtcdClient) -> None:
+    """A write whose answer was lost did land: the next write must not overwrite it (a follower that read it
+    would never see the record that replaced it); it goes after it, and every mirror agrees with etcd."""
+    prefix = f"/t/{uuid.uuid4().hex}/"
+    lossy = _LostAnswer(client)
+    node = _leader(lossy, prefix)
+    follower_node = ClusterNode(
+        client, replica_id="r2", address="http://r2", ttl_s=10, prefix=prefix, registry=CollectorRegistry()
+    )
+    try:
+        leader = FencedAuditLog(node)
+        leader.reload()
+        leader.record(_request(0))
+        lossy.lose_next = True
+        with pytest.raises(FencedOutError):
+            leader.record(_request(1))  # landed in etcd, but the leader was told it failed
+        clock = _Clock()
+        follower = FencedAuditLog(follower_node, clock=clock)
+        assert follower.get("a1") is not None  # the follower reads what etcd holds
+        leader.record(_request(2))  # the key the lost write took is not overwritten
+        assert node.is_leader  # a taken key is not a lost lead
+        stored = [json.loads(kv.value) for kv in client.get_prefix(f"{prefix}fenced/audit/".encode())]
+        assert [r["seq"] for r in stored] == list(range(1, len(stored) + 1))  # no gap, no rewrite
+        kinds = [(r.get("request") or {}).get("id") or r.get("action_id") for r in stored]
+        assert kinds.count("a1") == 1 and "a2" in kinds
+        clock.now += 2.0
+        assert {r.request.id for r in follower.query(limit=10)} == {"a0", "a1", "a2"}
+        assert {r.request.id for r in leader.query(limit=10)} == {"a0", "a1", "a2"}
     finally:
         node.stop()
