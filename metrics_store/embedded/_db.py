@@ -224,8 +224,10 @@ class Database:
         The ``nb`` column (NaN bit patterns) is read only when a row in range holds a NaN: counting those
         first costs ~1 ms (``nb`` is 0 almost everywhere, so its zone maps skip nearly every row group),
         reading ``nb`` for every row a quarter of the whole read. Both reads see one snapshot. A select of
-        at most ``_SMALL_SELECT`` refs reads ``nb`` at once instead: for a handful of series the count and
-        its transaction cost more than the column (~0.5 ms of CPU per dashboard or probe query)."""
+        at most ``_SMALL_SELECT`` refs reads ``nb`` at once instead, without the transaction (as before the
+        count existed: folded rows keep their ``seq``, so a fold between its two reads loses nothing): for a
+        handful of series the count and its transaction cost more than the column (~0.5 ms of CPU per
+        dashboard or probe query)."""
         where = f"FROM samples WHERE seq BETWEEN ? AND ? AND {_TS} BETWEEN ? AND ?"
         params: list[int] = [start_ms, end_ms]
         if ref_range is not None:
