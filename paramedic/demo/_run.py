@@ -33,7 +33,7 @@ from paramedic.demo._replicas import (
 from paramedic.demo._run_cf import CFLaunch
 from platforms.local import LocalPlatformError, LocalPlatformRunner
 from platforms.local.processes import ProcessRecord, spawn
-from platforms.local.state import PlatformState
+from platforms.local.state import PlatformState, reserve_ports
 
 __all__ = ["APP_NAMES", "DEFAULT_DATA_DIR", "LOAD_RPS", "PLATFORMS", "DemoOptions", "run_demo"]
 
@@ -55,6 +55,7 @@ def run_demo(data_dir: Path, opts: DemoOptions, echo: Echo) -> int:
     if busy is not None:
         echo(f"paramedic demo: {busy}", err=True)
         return 1
+    reserve_ports(opts.http_port, opts.relp_port, opts.syslog_port)  # bound last: never picked meanwhile
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
     launch: _LocalLaunch | CFLaunch = CFLaunch(data_dir, echo) if cf else _LocalLaunch(data_dir, echo, opts)

@@ -41,6 +41,7 @@ __all__ = [
     "RevisionSpec",
     "StateDir",
     "free_port",
+    "reserve_ports",
     "validate_app_name",
     "validate_env",
     "write_atomic",
@@ -79,6 +80,13 @@ def _bindable(port: int) -> bool:
 
 
 _HANDED_OUT: set[int] = set()
+
+
+def reserve_ports(*ports: int) -> None:
+    """Never hand out ``ports`` from :func:`free_port` in this process: ports a caller chose (command-line
+    options) that something else in this process binds only later (the demo's log listeners bind after the
+    platform's instances and HAProxy have picked theirs)."""
+    _HANDED_OUT.update(p for p in ports if p > 0)
 
 
 def free_port() -> int:
