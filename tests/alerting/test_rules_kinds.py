@@ -215,15 +215,18 @@ def test_anomaly_calls_a_per_series_detector(tmp_path: Path) -> None:
     assert made[0].times == [datetime.fromtimestamp(i * 60, UTC) for i in range(11)]
 
 
-def test_log_pattern_new_and_rising(tmp_path: Path) -> None:
-    mgr, store, clock = _manager(tmp_path, _group("""
+PATTERN_RULES = """
       - alert: NewPattern
         kind: log_pattern
         params: {mode: new, window: 10m, baseline: 1h}
       - alert: PatternRising
         kind: log_pattern
         params: {mode: rising, window: 5m, baseline: 30m, factor: 3, min_rate: 0.01}
-"""))  # fmt: skip
+"""
+
+
+def test_log_pattern_new_and_rising(tmp_path: Path) -> None:
+    mgr, store, clock = _manager(tmp_path, _group(PATTERN_RULES))  # fmt: skip
     name = "paramedic_log_pattern_messages_total"
     _series(store, {"__name__": name, "app": "a", "pattern_id": "p1"},
             {i * 60: float(i) for i in range(74)}
@@ -324,14 +327,7 @@ def test_a_kind_without_an_evaluator_is_an_error_not_plain_promql() -> None:
 def test_log_pattern_across_replicas(tmp_path: Path) -> None:
     """In a cluster each replica counts its own lines (``replica`` label): a pattern that only moves from one
     replica to another is not new, and a rise is judged on the sum over the replicas."""
-    mgr, store, clock = _manager(tmp_path, _group("""
-      - alert: NewPattern
-        kind: log_pattern
-        params: {mode: new, window: 10m, baseline: 1h}
-      - alert: PatternRising
-        kind: log_pattern
-        params: {mode: rising, window: 5m, baseline: 30m, factor: 3, min_rate: 0.01}
-"""))  # fmt: skip
+    mgr, store, clock = _manager(tmp_path, _group(PATTERN_RULES))  # fmt: skip
     name = "paramedic_log_pattern_messages_total"
     moved = {"__name__": name, "app": "a", "pattern_id": "moved"}
     _series(store, moved | {"replica": "r1"}, {i * 60: float(i) for i in range(0, 70)})

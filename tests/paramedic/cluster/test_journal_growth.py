@@ -54,16 +54,20 @@ def client(etcd: EtcdServer) -> Iterator[EtcdClient]:
     c.close()
 
 
-def _leader(store: Any, prefix: str, clock: _Clock | None = None) -> ClusterNode:
-    node = ClusterNode(
+def _node(store: Any, prefix: str, rid: str, clock: _Clock | None = None) -> ClusterNode:
+    return ClusterNode(
         store,
-        replica_id="r1",
-        address="http://r1",
+        replica_id=rid,
+        address=f"http://{rid}",
         ttl_s=10,
         prefix=prefix,
         registry=CollectorRegistry(),
         clock=clock or _Clock(),
     )
+
+
+def _leader(store: Any, prefix: str, clock: _Clock | None = None) -> ClusterNode:
+    node = _node(store, prefix, "r1", clock)
     node.tick()
     assert node.is_leader
     return node
@@ -105,14 +109,7 @@ def test_a_follower_reads_only_what_was_added(client: EtcdClient) -> None:
     prefix = f"/t/{uuid.uuid4().hex}/"
     node = _leader(client, prefix)
     counting = _Counting(client)
-    reader_node = ClusterNode(
-        counting,
-        replica_id="r2",
-        address="http://r2",
-        ttl_s=10,
-        prefix=prefix,
-        registry=CollectorRegistry(),
-    )
+    reader_node = _node(counting, prefix, "r2")
     try:
         leader = FencedAuditLog(node)
         leader.reload()
@@ -160,9 +157,7 @@ def test_a_journal_key_is_never_rewritten_after_a_lost_answer(client: EtcdClient
     prefix = f"/t/{uuid.uuid4().hex}/"
     lossy = _LostAnswer(client)
     node = _leader(lossy, prefix)
-    follower_node = ClusterNode(
-        client, replica_id="r2", address="http://r2", ttl_s=10, prefix=prefix, registry=CollectorRegistry()
-    )
+    follower_node = _node(client, prefix, "r2")
     try:
         leader = FencedAuditLog(node)
         leader.reload()
