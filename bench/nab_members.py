@@ -23,14 +23,31 @@ detector stays at >= 10k points/s. Members (their settings fixed before any run,
   from the mean of the last 10), refitted every 1000 samples on the last 4000; its scores are computed in
   batches (each sample scored by a forest fitted on earlier samples only, so still causal) because scoring one
   sample at a time costs milliseconds - the per-sample rate is printed.
+
+First-party members after the published NAB detectors (issue 17, second round; settings fixed before the run,
+the published defaults where there are some):
+
+* ``volatility``: the mean absolute step of the last 10 samples (range fraction) through its own likelihood,
+  combined by max (a change of volatility; ARTime and CAD OSE look at windowed shapes, not single values);
+* ``relative-entropy``: after Wang et al.'s relative-entropy detector (NAB's ``relativeEntropy``: window 52,
+  5 bins over the range seen so far, chi-square test at 1 %): a window histogram unlike every stored
+  hypothesis becomes a new one and floors the score at 0.35 (the in-fold threshold decides whether it fires);
+* ``daily-break``: the distance to the values one day earlier (+- 1 h) through its own likelihood (scale 10),
+  combined by max (a daily pattern that breaks: a missing daily peak);
+* ``mean-rarity``: the rarity test also on the mean of the last 6 values (a sustained move into a band the
+  recent window never visited), same gate and floor as the value's own rarity test;
+* ``graded-rarity``: the rarity floor scaled by ``1 - rare_rate / rare_rate_max`` instead of the on/off gate.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 import time
+from bisect import bisect_left, bisect_right, insort
+from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from datetime import datetime
@@ -168,6 +185,167 @@ class _IForest(EnsembleDetector):
         return s if self._n < self.config.warmup else max(s, self._if[self._n])
 
 
+class _Volatility(EnsembleDetector):
+    K = 10
+
+    def __init__(self, values: Sequence[float]) -> None:
+        super().__init__(EnsembleConfig())
+        cfg = self.config
+        self._steps: deque[float] = deque()
+        self._ssum = 0.0
+        self._prev: float | None = None
+        self._vlik = ErrorLikelihood(cfg.long_window, 1, cfg.min_std, cfg.z_scale)
+
+    def _step(self, x: float) -> float | None:
+        return None if self._prev is None else abs(x - self._prev) / self._span()
+
+    def _feature(self, step: float) -> float:
+        s, k = self._ssum + step, len(self._steps)
+        if k >= self.K:
+            s -= self._steps[0]
+        else:
+            k += 1
+        return s / k
+
+    def _raw(self, x: float, t: datetime) -> float:
+        s = super()._raw(x, t)
+        step = self._step(x)
+        if self._n < self.config.warmup or step is None:
+            return s
+        return max(s, self._vlik.peek(self._feature(step)))
+
+    def _update(self, x: float, t: datetime) -> None:
+        step = self._step(x)
+        if step is not None:
+            self._vlik.add(self._feature(step))
+            self._steps.append(step)
+            self._ssum += step
+            if len(self._steps) > self.K:
+                self._ssum -= self._steps.popleft()
+        self._prev = x
+        super()._update(x, t)
+
+
+class _RelativeEntropy(EnsembleDetector):
+    W, BINS, LEVEL = 52, 5, 0.35
+    CHI2 = 13.2767  # chi-square, 4 degrees of freedom, 1 % upper tail
+
+    def __init__(self, values: Sequence[float]) -> None:
+        super().__init__(EnsembleConfig())
+        self._win: deque[float] = deque()
+        self._hyp: list[list[float]] = []
+        self._flag = 0.0
+
+    def _hist(self) -> list[float]:
+        lo, span, b = self._lo, self._span(), self.BINS
+        h = [0] * b
+        for v in self._win:
+            h[min(max(int((v - lo) / span * b), 0), b - 1)] += 1
+        return [c / self.W for c in h]
+
+    def _raw(self, x: float, t: datetime) -> float:
+        s = super()._raw(x, t)
+        return s if self._n < self.config.warmup else max(s, self._flag)
+
+    def _update(self, x: float, t: datetime) -> None:
+        super()._update(x, t)
+        self._flag = 0.0
+        self._win.append(x)
+        if len(self._win) > self.W:
+            self._win.popleft()
+        if len(self._win) < self.W:
+            return
+        p = self._hist()
+        best = min(
+            (
+                sum(a * math.log((a + 1e-6) / (b + 1e-6)) for a, b in zip(p, q, strict=True) if a > 0)
+                for q in self._hyp
+            ),
+            default=math.inf,
+        )
+        if 2 * self.W * best >= self.CHI2:
+            self._flag = self.LEVEL if self._hyp else 0.0
+            self._hyp.append(p)
+
+
+class _DailyBreak(EnsembleDetector):
+    def __init__(self, values: Sequence[float]) -> None:
+        super().__init__(EnsembleConfig())
+        cfg = self.config
+        self._dlik = ErrorLikelihood(cfg.long_window, cfg.short_mean, cfg.min_std, 10.0)
+
+    def _raw(self, x: float, t: datetime) -> float:
+        s = super()._raw(x, t)
+        e = self._day_error(x, t) if self._n >= self.config.warmup else None
+        return s if e is None else max(s, self._dlik.peek(e))
+
+    def _update(self, x: float, t: datetime) -> None:
+        e = self._day_error(x, t) if self._n else None
+        if e is not None:
+            self._dlik.add(e)
+        super()._update(x, t)
+
+
+class _MeanRarity(EnsembleDetector):
+    K = 6
+
+    def __init__(self, values: Sequence[float]) -> None:
+        super().__init__(EnsembleConfig())
+        self._last: deque[float] = deque()
+        self._lsum = 0.0
+        self._means: deque[float] = deque()
+        self._msorted: list[float] = []
+
+    def _mean_with(self, x: float) -> float:
+        s, n = self._lsum + x, len(self._last)
+        if n >= self.K:
+            s -= self._last[0]
+        else:
+            n += 1
+        return s / n
+
+    def _raw(self, x: float, t: datetime) -> float:
+        s = super()._raw(x, t)
+        cfg = self.config
+        if self._n < cfg.warmup or self._rare_rate >= cfg.rare_rate_max or not self._msorted:
+            return s
+        m = self._mean_with(x)
+        half = 0.5 * self._span() / cfg.rare_bins
+        if bisect_right(self._msorted, m + half) != bisect_left(self._msorted, m - half):
+            return s
+        return max(s, cfg.rare_score + (1.0 - cfg.rare_score) * self._lik.peek(self._error(x, t)))
+
+    def _update(self, x: float, t: datetime) -> None:
+        m = self._mean_with(x)
+        self._last.append(x)
+        self._lsum += x
+        if len(self._last) > self.K:
+            self._lsum -= self._last.popleft()
+        self._means.append(m)
+        insort(self._msorted, m)
+        if len(self._means) > self.config.rare_window:
+            del self._msorted[bisect_left(self._msorted, self._means.popleft())]
+        super()._update(x, t)
+
+
+class _GradedRarity(EnsembleDetector):
+    def __init__(self, values: Sequence[float]) -> None:
+        super().__init__(EnsembleConfig())
+
+    def _raw(self, x: float, t: datetime) -> float:
+        cfg = self.config
+        gate = cfg.rare_score * (1.0 - self._rare_rate / cfg.rare_rate_max)
+        s = super()._raw(x, t)
+        if s < cfg.rare_score or self._rare_rate >= cfg.rare_rate_max:
+            return s
+        span = self._span()
+        tol = cfg.spatial_tolerance * span
+        if x > self._hi + tol or x < self._lo - tol or not self._rare(x):
+            return s
+        lik = (s - cfg.rare_score) / (1.0 - cfg.rare_score)  # the rare floor's likelihood part, undone
+        return gate + (1.0 - gate) * lik
+
+
 class _Baseline(EnsembleDetector):
     def __init__(self, values: Sequence[float]) -> None:
         super().__init__(EnsembleConfig())
@@ -180,6 +358,11 @@ MEMBERS: dict[str, Callable[[Sequence[float]], EnsembleDetector]] = {
     "snarimax-resid": _SnarimaxResid,
     "hst": _Hst,
     "iforest": _IForest,
+    "volatility": _Volatility,
+    "relative-entropy": _RelativeEntropy,
+    "daily-break": _DailyBreak,
+    "mean-rarity": _MeanRarity,
+    "graded-rarity": _GradedRarity,
 }
 
 

@@ -2,8 +2,10 @@
 
 Per sample ``(x, t)``, with ``x`` normalised by the range seen so far:
 
-1. **Predictors** — an EWMA level and seasonal baselines per hour-of-day and hour-of-week; their *smallest*
-   error is the "explained" error (a daily peak is explained by the daily baseline).
+1. **Predictors** — an EWMA level, seasonal baselines per hour-of-day and hour-of-week, and a one-step
+   forecast of an autoregression on the first differences (:class:`DiffAutoregression`: follows a trend or a
+   ramp the EWMA lags behind); their *smallest* error is the "explained" error (a daily peak is explained by
+   the daily baseline).
 2. **Likelihood** of that error (:class:`ErrorLikelihood`): the mean of the last ``short_mean`` errors
    standardised against a running Gaussian of the last ``long_window`` errors (Numenta's averaging window 10
    and historic window 8640), mapped monotonically to [0, 1) as ``z / (z + z_scale)``.
@@ -31,6 +33,7 @@ from collections import deque
 from dataclasses import dataclass
 from datetime import datetime
 
+from alerting.anomaly._forecast import DiffAutoregression
 from alerting.anomaly._likelihood import ErrorLikelihood
 
 __all__ = ["EnsembleConfig", "EnsembleDetector"]
@@ -43,6 +46,9 @@ class EnsembleConfig:
     warmup: int = 150
     ewma_alpha: float = 0.1
     season_alpha: float = 0.3
+    ar_order: int = 3  # lags of the autoregression on first differences (0: off)
+    ar_learning_rate: float = 0.01
+    ar_start: int = 20  # samples before its forecast is used
     long_window: int = 8640  # samples in the error distribution (Numenta's historicWindowSize)
     short_mean: int = 10  # errors averaged into the scored one (Numenta's averagingWindow)
     min_std: float = 0.01
@@ -76,6 +82,8 @@ class EnsembleDetector:
         self._day: dict[int, float] = {}
         self._week: dict[int, float] = {}
         self._lik = ErrorLikelihood(cfg.long_window, cfg.short_mean, cfg.min_std, cfg.z_scale)
+        self._ar = DiffAutoregression(cfg.ar_order, cfg.ar_learning_rate) if cfg.ar_order else None
+        self._forecast: float | None = None  # the autoregression's forecast of this sample, once trusted
         # (timestamp, value) of the last season_lag_s + season_tol_s seconds, oldest first, from _hist_start
         self._hist_t = array("d")  # 16 bytes a sample: a day of 10 s samples is 140 kB
         self._hist_x = array("d")
@@ -133,6 +141,8 @@ class EnsembleDetector:
         w = self._week.get(t.weekday() * 24 + hour)
         if w is not None:
             err = min(err, abs(x - w))
+        if self._forecast is not None:
+            err = min(err, abs(x - self._forecast))
         return min(err / span, 1.0)
 
     def _day_error(self, x: float, t: datetime) -> float | None:
@@ -217,3 +227,6 @@ class EnsembleDetector:
                 old = self._recent.popleft()
                 del self._sorted[bisect_left(self._sorted, old)]
         self._n += 1
+        if self._ar is not None:
+            self._ar.learn(x)
+            self._forecast = self._ar.forecast() if self._n > cfg.ar_start else None
