@@ -35,13 +35,18 @@ class DiffAutoregression:
 
     def _standardised(self) -> list[float]:
         out: list[float] = []
+        n, mean, m2 = self._n, self._mean, self._m2
         for i, x in enumerate(self._diffs):
-            var = self._m2[i] / self._n[i] if self._n[i] else 0.0
-            out.append((x - self._mean[i]) / var**0.5 if var > 0.0 else 0.0)
+            var = m2[i] / n[i] if n[i] else 0.0
+            out.append((x - mean[i]) / var**0.5 if var > 0.0 else 0.0)
         return out
 
     def _predict(self, z: list[float]) -> float:
-        return self._b + sum(w * x for w, x in zip(self._w, z, strict=False))
+        acc = 0.0  # summed left to right, as sum() does (0 + a == a exactly)
+        w = self._w
+        for i, x in enumerate(z):
+            acc += w[i] * x
+        return self._b + acc
 
     def learn(self, y: float) -> None:
         """One SGD step on the difference ``y - last`` (the first value only starts the series)."""
@@ -49,17 +54,26 @@ class DiffAutoregression:
         self._last = y
         if last is None:
             return
-        for i, x in enumerate(self._diffs):  # the scaler learns the lags before they are scaled
-            self._n[i] += 1
-            d = x - self._mean[i]
-            self._mean[i] += d / self._n[i]
-            self._m2[i] += d * (x - self._mean[i])
-        z = self._standardised()
-        step = self._lr * 2.0 * (self._predict(z) - (y - last))
+        n, mean, m2 = self._n, self._mean, self._m2
+        z: list[float] = []
+        for i, x in enumerate(self._diffs):  # each lag's scaler learns it, then scales it
+            c = n[i] + 1
+            n[i] = c
+            mu = mean[i]
+            d = x - mu
+            mu += d / c
+            mean[i] = mu
+            v = m2[i] + d * (x - mu)
+            m2[i] = v
+            var = v / c
+            z.append((x - mu) / var**0.5 if var > 0.0 else 0.0)
+        diff = y - last
+        step = self._lr * 2.0 * (self._predict(z) - diff)
+        w = self._w
         for i, x in enumerate(z):
-            self._w[i] -= step * x
+            w[i] -= step * x
         self._b -= step
-        self._diffs.appendleft(y - last)
+        self._diffs.appendleft(diff)
 
     def forecast(self) -> float | None:
         """The next value (None before the first value)."""
