@@ -346,7 +346,8 @@ class TantivyStore:
             return [], 0
         searcher = part.index.searcher()
         count = None
-        if scan.after is None:  # a cursor's page needs no count
+        # only where a window can follow (newest first, an anchor known): else one search counts and orders
+        if scan.after is None and scan.descending and part.newest_seen is not None:
             count = conjunction_count(searcher, scan.node, self._bounded(part.index), scan.lo, scan.hi)
         if count is not None:
             recs = self._newest_in_window(part, searcher, scan, want, count)
@@ -374,8 +375,6 @@ class TantivyStore:
         newer than the one seen are in it, and every match outside it is older than every match inside: with
         ``want`` matches in the window, they are the newest of the whole range (exact whatever the anchor;
         only the cost depends on it)."""
-        if not scan.descending:
-            return None
         anchor = part.newest_seen
         if anchor is not None and scan.hi is not None:
             anchor = min(anchor, scan.hi)
