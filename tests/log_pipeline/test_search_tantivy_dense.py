@@ -5,6 +5,7 @@ the plain search gives (totals, hits, their order, later pages), with replays (d
 from __future__ import annotations
 
 import random
+from pathlib import Path
 
 import pytest
 from prometheus_client import CollectorRegistry
@@ -117,3 +118,18 @@ def test_newest_page_comes_from_a_window_once_an_anchor_is_known(
     store.search("upstream AND timeout", None, None, 20)
     store.search("upstream AND timeout", None, None, 20)
     assert found[-1]
+
+
+def test_records_written_after_the_anchor_are_found(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_tantivy_count, "MIN_DOC_FREQ", 100)
+    rnd = random.Random(3)
+    s = TantivyStore(tmp_path, registry=CollectorRegistry())
+    s.write(_records(rnd, 0, 3000, 1_000_000))
+    s.search("timeout AND upstream", None, None, 20)  # the anchor: the newest match of these
+    s.write(_records(rnd, 3000, 500, 1_000_000))  # newer than the anchor
+    s.write(_records(rnd, 10_000, 200, -3_000_000)[::-1])  # late: timestamps before the first ones
+    s.write(_records(rnd, 2990, 10, 1_000_000))  # replayed just below the anchor, other words
+    for limit in (5, 20, 300):
+        expected = _plain(s, monkeypatch, "timeout AND upstream", None, None, limit)
+        assert _pages(s, "timeout AND upstream", None, None, limit) == expected
+    s.close()
