@@ -46,13 +46,20 @@ def single_term(node: Node) -> tuple[str, str] | None:
     return "kv", f"{field.name}={text}"
 
 
+def _clauses(node: And) -> tuple[Node, ...]:
+    """The clauses of ``node`` with nested conjunctions flattened (a tenant scope's filter is ANDed around
+    the user's query: ``(a AND b) AND org:o``)."""
+    return tuple(c for i in node.items for c in (_clauses(i) if isinstance(i, And) else (i,)))
+
+
 def _split(searcher: tantivy.Searcher, node: And) -> tuple[str, str, Node] | None:
     """The densest single-term clause of ``node`` and the conjunction of the others."""
-    positive = [i for i in node.items if not isinstance(i, Not)]
+    items = _clauses(node)
+    positive = [i for i in items if not isinstance(i, Not)]
     if len(positive) < 2:
         return None
     best: tuple[int, int, str, str] | None = None
-    for k, item in enumerate(node.items):
+    for k, item in enumerate(items):
         found = single_term(item)
         if found is None or len(found[1]) < _MIN_TERM_CHARS:
             continue
@@ -62,7 +69,7 @@ def _split(searcher: tantivy.Searcher, node: And) -> tuple[str, str, Node] | Non
     if best is None or best[0] < MIN_DOC_FREQ:
         return None
     _, k, field, term = best
-    rest = node.items[:k] + node.items[k + 1 :]
+    rest = items[:k] + items[k + 1 :]
     return field, term, rest[0] if len(rest) == 1 else And(rest)
 
 

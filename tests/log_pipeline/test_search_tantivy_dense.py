@@ -15,6 +15,7 @@ from log_pipeline.search import _tantivy_count, tantivy_store
 from log_pipeline.search._tantivy_window import window_starts
 from log_pipeline.search.base import SearchPage
 from log_pipeline.search.tantivy_store import TantivyStore
+from platforms.tenancy import FOUNDATION, Grant, Scope
 
 T0 = 1_714_564_800 * 10**9
 N = 24_000
@@ -36,7 +37,7 @@ def _records(rnd: random.Random, first: int, n: int, step_ns: int) -> list[LogRe
             f"{i:016x}",
             T0 + i * step_ns,
             " ".join(rnd.choice(WORDS) for _ in range(3)) + (" upstreams" if i % 97 == 0 else ""),
-            {"app": "a", "level": rnd.choice(["info", "warn"])},
+            {"app": "a", "level": rnd.choice(["info", "warn"]), "org": rnd.choice(["o1", "o2"])},
         )
         for i in range(first, first + n)
     ]
@@ -52,9 +53,11 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> TantivyStore:
     return s
 
 
-def _pages(s: TantivyStore, q: str, lo: int | None, hi: int | None, limit: int) -> list[SearchPage]:
-    first = s.search(q, lo, hi, limit)
-    second = s.search(q, lo, hi, limit, first.next_cursor) if first.next_cursor else None
+def _pages(
+    s: TantivyStore, q: str, lo: int | None, hi: int | None, limit: int, scope: Scope = FOUNDATION
+) -> list[SearchPage]:
+    first = s.search(q, lo, hi, limit, scope=scope)
+    second = s.search(q, lo, hi, limit, first.next_cursor, scope=scope) if first.next_cursor else None
     return [first] if second is None else [first, second]
 
 
@@ -133,3 +136,18 @@ def test_records_written_after_the_anchor_are_found(tmp_path: Path, monkeypatch:
         expected = _plain(s, monkeypatch, "timeout AND upstream", None, None, limit)
         assert _pages(s, "timeout AND upstream", None, None, limit) == expected
     s.close()
+
+
+@pytest.mark.parametrize("q", ["timeout AND upstream", "upstream", "org:o2 AND timeout"])
+def test_same_pages_in_a_tenant_scope(store: TantivyStore, monkeypatch: pytest.MonkeyPatch, q: str) -> None:
+    scope = Scope.of([Grant("o1", None, "viewer")])  # (query) AND org:o1: nested, flattened for the count
+    expected = _plain(store, monkeypatch, q, None, None, 100, scope)
+    assert all(h.labels["org"] == "o1" for p in expected for h in p.hits)
+    counted: list[int | None] = []
+    real = _tantivy_count.conjunction_count
+    monkeypatch.setattr(
+        tantivy_store, "conjunction_count", lambda *a: counted.append(real(*a)) or counted[-1]
+    )
+    for _ in range(2):
+        assert _pages(store, q, None, None, 100, scope) == expected
+    assert counted[-1] is not None  # the query ANDed with the scope's term: counted by the bitset too
