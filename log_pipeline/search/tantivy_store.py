@@ -40,7 +40,9 @@ from log_pipeline.search._common import (
     source_query,
 )
 from log_pipeline.search._metrics import StoreMetrics
+from log_pipeline.search._tantivy_count import conjunction_count
 from log_pipeline.search._tantivy_query import to_tantivy
+from log_pipeline.search._tantivy_window import window_starts
 from log_pipeline.search.base import Bucket, Context, RecordNotFoundError, SearchError, SearchPage
 from log_pipeline.search.query import FieldRef, Node, Term, parse_query
 from log_pipeline.search.tenancy import restrict
@@ -121,6 +123,7 @@ class _Partition:
     max_id: str | None = None  # greatest id in the partition; valid once ``max_known``
     max_known: bool = False
     legacy: bool = False  # written with the earlier schema (``id`` not fast): every write deletes first
+    newest_seen: int | None = None  # the newest timestamp a search found here: where windows start
 
     def greatest_id(self) -> str | None:
         if not self.max_known and not self.legacy:
@@ -130,6 +133,27 @@ class _Partition:
             self.max_id = str(hits[0][0]) if hits else None
             self.max_known = True
         return self.max_id
+
+
+def _page(
+    searcher: tantivy.Searcher, query: tantivy.Query, scan: _Scan, fetch: int, want: int, *, counted: bool
+) -> tuple[list[LogRecord], int, bool]:
+    """The first ``fetch`` hits of ``query`` in scan order as records beyond the cursor, the match count (-1
+    unless ``counted``), and whether they are complete: ``want`` of them, or every match."""
+    order = tantivy.Order.Desc if scan.descending else tantivy.Order.Asc
+    after, descending = scan.after, scan.descending
+    result: Any = searcher.search(query, fetch, count=counted, order_by_field="ts", order=order)
+    hits = result.hits
+    truncated = len(hits) == fetch
+    recs = [_record(searcher.doc(addr)) for _, addr in hits]
+    if after is not None:
+        recs = [r for r in recs if _beyond((r.timestamp_ns, r.id), after, descending=descending)]
+    if truncated and hits:  # the last timestamp's group may be cut: keep only complete groups
+        edge = hits[-1][0]
+        recs = [r for r in recs if r.timestamp_ns != edge]
+    complete = len(recs) >= want or not truncated
+    recs.sort(key=lambda r: (r.timestamp_ns, r.id), reverse=descending)
+    return recs[:want], int(result.count) if counted else -1, complete
 
 
 class TantivyStore:
@@ -321,26 +345,57 @@ class TantivyStore:
         if scan.lo is not None and scan.hi is not None and scan.lo > scan.hi:
             return [], 0
         searcher = part.index.searcher()
+        count = None
+        # only where a window can follow (newest first, an anchor known): else one search counts and orders
+        if scan.after is None and scan.descending and part.newest_seen is not None:
+            count = conjunction_count(searcher, scan.node, self._bounded(part.index), scan.lo, scan.hi)
+        if count is not None:
+            recs = self._newest_in_window(part, searcher, scan, want, count)
+            if recs is not None:
+                return self._seen(part, scan, recs), count
         query = self._time_query(part.index, scan.node, scan.lo, scan.hi)
-        order = tantivy.Order.Desc if scan.descending else tantivy.Order.Asc
-        after, descending = scan.after, scan.descending
+        recs, total = self._top(searcher, query, scan, want, counted=count is None)
+        return self._seen(part, scan, recs), total if count is None else count
+
+    @staticmethod
+    def _seen(part: _Partition, scan: _Scan, recs: list[LogRecord]) -> list[LogRecord]:
+        """``recs``, having noted the newest of them as the partition's anchor for later windows."""
+        if recs and scan.descending and (part.newest_seen is None or recs[0].timestamp_ns > part.newest_seen):
+            part.newest_seen = recs[0].timestamp_ns
+        return recs
+
+    def _bounded(self, index: tantivy.Index) -> Callable[[Node, int | None, int | None], tantivy.Query]:
+        return lambda node, lo, hi: self._time_query(index, node, lo, hi)
+
+    def _newest_in_window(
+        self, part: _Partition, searcher: tantivy.Searcher, scan: _Scan, want: int, count: int
+    ) -> list[LogRecord] | None:
+        """The newest ``want`` matches when they lie within a short time window below the newest record seen
+        in ``part`` (the windows of :func:`window_starts`), else None. The window is open above, so records
+        newer than the one seen are in it, and every match outside it is older than every match inside: with
+        ``want`` matches in the window, they are the newest of the whole range (exact whatever the anchor;
+        only the cost depends on it)."""
+        anchor = part.newest_seen
+        if anchor is not None and scan.hi is not None:
+            anchor = min(anchor, scan.hi)
+        for start in window_starts(anchor, scan.lo, count, want):
+            query = self._time_query(part.index, scan.node, start, scan.hi)
+            recs = _page(searcher, query, scan, want + 16, want, counted=False)[0]
+            if len(recs) == want:  # every older match is older than these
+                return recs
+        return None
+
+    def _top(
+        self, searcher: tantivy.Searcher, query: tantivy.Query, scan: _Scan, want: int, *, counted: bool
+    ) -> tuple[list[LogRecord], int]:
+        """Up to ``want`` records in scan order and (if ``counted``, else -1) the match count."""
         fetch = want + 16
         count = -1
         while True:
-            result: Any = searcher.search(query, fetch, count=count < 0, order_by_field="ts", order=order)
-            if count < 0:
-                count = int(result.count)
-            hits = result.hits
-            truncated = len(hits) == fetch
-            recs = [_record(searcher.doc(addr)) for _, addr in hits]
-            if after is not None:
-                recs = [r for r in recs if _beyond((r.timestamp_ns, r.id), after, descending=descending)]
-            if truncated and hits:  # the last timestamp's group may be cut: keep only complete groups
-                edge = hits[-1][0]
-                recs = [r for r in recs if r.timestamp_ns != edge]
-            if len(recs) >= want or not truncated:
-                recs.sort(key=lambda r: (r.timestamp_ns, r.id), reverse=descending)
-                return recs[:want], count
+            recs, total, complete = _page(searcher, query, scan, fetch, want, counted=counted and count < 0)
+            count = total if count < 0 else count
+            if complete:
+                return recs, count
             fetch *= 4
 
     def _count(self, part: _Partition, node: Node, lo: int | None, hi: int | None) -> int:
