@@ -102,6 +102,19 @@ def _continuous(refs: npt.NDArray[np.uint32], ts: npt.NDArray[np.int64]) -> npt.
     return u
 
 
+def _block_order(chunk: Chunk) -> tuple[list[int], npt.NDArray[np.intp]]:
+    """The order of a chunk's rows by (time block, ref, ts) and the row index where each block starts (plus
+    the end). A chunk within one block (the usual checkpoint) is sorted by two keys, as before blocks."""
+    if not len(chunk):
+        return [0], np.empty(0, np.intp)
+    if int(chunk.ts.min()) // _BLOCK_MS == int(chunk.ts.max()) // _BLOCK_MS:
+        return [0, len(chunk)], np.lexsort((chunk.ts, chunk.refs))
+    blocks = chunk.ts // _BLOCK_MS
+    order = np.lexsort((chunk.ts, chunk.refs, blocks))
+    blocks = blocks[order]
+    return [0, *(np.flatnonzero(blocks[1:] != blocks[:-1]) + 1).tolist(), len(chunk)], order
+
+
 def _checkpoint_rows(chunk: Chunk) -> tuple[dict[str, npt.NDArray[np.generic]], list[tuple[int, int]]]:
     """A chunk's rows as samples columns sorted by (time block, ref, ts), with ``blk`` (the block's index
     in this chunk, 0, 1, ...), and each block's (min_ts, max_ts).
@@ -109,13 +122,10 @@ def _checkpoint_rows(chunk: Chunk) -> tuple[dict[str, npt.NDArray[np.generic]], 
     A checkpoint holds one time block: a chunk that spans several (a WAL replay, a backfill) becomes
     several checkpoints, so a query prunes the others by ``seq`` (``spans``) instead of computing the
     timestamp of every row of a checkpoint that holds a day to keep its last hour."""
-    blocks = chunk.ts // _BLOCK_MS
-    order = np.lexsort((chunk.ts, chunk.refs, blocks))
+    cuts, order = _block_order(chunk)
     values = chunk.values[order]
     refs = chunk.refs[order]
     ts = chunk.ts[order].astype(np.int64, copy=False)
-    blocks = blocks[order]
-    cuts = [0, *(np.flatnonzero(blocks[1:] != blocks[:-1]) + 1).tolist(), len(ts)] if len(ts) else [0]
     starts = np.array(cuts[:-1], dtype=np.intp)
     spans = (
         list(
