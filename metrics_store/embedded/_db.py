@@ -12,8 +12,9 @@ across series boundaries with the usual scrape step (instead of jumping back to 
 timestamp), so DuckDB bit-packs it as a near-constant delta, and ``ts_shift`` is constant per series run
 (RLE). Storing ``ts`` itself cost ~3.5 bytes/sample: every 2,048-value bit-packing group spans several
 series and the jumps widen the deltas to ~24 bits. Queries prune by checkpoint (``seq`` zone maps, via
-``spans``) and filter on the sum. A checkpoint holds at most one 2 h time block (aligned on the epoch): a
-fold whose samples span several blocks is written as one checkpoint per block, in time order, so a query
+``spans``) and filter on the sum. A checkpoint holds at most one 2 h time block (aligned on the epoch; the
+newest block of a fold reaches back over the one before it): a fold whose samples span more is written as
+one checkpoint per block, in time order, so a query
 of the last hour does not compute the timestamp of every row of a backfilled day (``ts`` is not a column
 whose zone maps could prune, and rows sorted by ref put every hour of a series in the same row groups).
 Databases written before keep their wider checkpoints; they are read the same way, only not pruned.
@@ -104,12 +105,15 @@ def _continuous(refs: npt.NDArray[np.uint32], ts: npt.NDArray[np.int64]) -> npt.
 
 def _block_order(chunk: Chunk) -> tuple[list[int], npt.NDArray[np.intp]]:
     """The order of a chunk's rows by (time block, ref, ts) and the row index where each block starts (plus
-    the end). A chunk within one block (the usual checkpoint) is sorted by two keys, as before blocks."""
+    the end). The newest block reaches back over the block before it (2-4 h): the last hours, which most
+    queries read, stay one sorted run whichever side of a block edge the chunk ends. A chunk within that
+    (every usual checkpoint) is sorted by two keys, as before blocks."""
     if not len(chunk):
         return [0], np.empty(0, np.intp)
-    if int(chunk.ts.min()) // _BLOCK_MS == int(chunk.ts.max()) // _BLOCK_MS:
+    newest = int(chunk.ts.max()) // _BLOCK_MS - 1
+    if int(chunk.ts.min()) // _BLOCK_MS >= newest:
         return [0, len(chunk)], np.lexsort((chunk.ts, chunk.refs))
-    blocks = chunk.ts // _BLOCK_MS
+    blocks = np.minimum(chunk.ts // _BLOCK_MS, newest)
     order = np.lexsort((chunk.ts, chunk.refs, blocks))
     blocks = blocks[order]
     return [0, *(np.flatnonzero(blocks[1:] != blocks[:-1]) + 1).tolist(), len(chunk)], order
@@ -160,21 +164,24 @@ def _sorted(ref: npt.NDArray[np.uint32], ts: npt.NDArray[np.int64], seq: npt.NDA
     return bool(ok.all())
 
 
-def _order(
+def _sort_rows(
     ref: npt.NDArray[np.uint32], ts: npt.NDArray[np.int64], seq: npt.NDArray[np.int64]
-) -> npt.NDArray[np.intp] | None:
-    """The permutation that sorts rows by (ref, ts, seq); None when they already are.
+) -> tuple[npt.NDArray[np.intp] | None, npt.NDArray[np.uint32], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """The permutation that sorts rows by (ref, ts, seq) (None when they already are) and the three columns
+    in that order.
 
     Rows arrive in storage order: checkpoint by checkpoint (``seq``), each sorted by (ref, ts). When the
     checkpoints follow one another in time (one per time block, or folds of data in order), a stable sort
     by ``ref`` alone is the answer: a merge of sorted runs (timsort), about half the cost of the full
     three-key sort that overlapping checkpoints still need."""
     if _sorted(ref, ts, seq):
-        return None
+        return None, ref, ts, seq
     order = np.argsort(ref, kind="stable")
-    if _sorted(ref[order], ts[order], seq[order]):
-        return order
-    return np.lexsort((seq, ts, ref))
+    r, t, q = ref[order], ts[order], seq[order]
+    if not _sorted(r, t, q):
+        order = np.lexsort((seq, ts, ref))
+        r, t, q = ref[order], ts[order], seq[order]
+    return order, r, t, q
 
 
 class Database:
@@ -329,9 +336,9 @@ class Database:
         nb = np.asarray(res["nb"], dtype=np.uint64) if nans else None
         # Sorted here rather than by DuckDB: ``ts`` is computed, so DuckDB sorts it without statistics (~3x
         # slower than numpy); rows usually arrive in storage order, already sorted, which is checked first.
-        order = _order(ref, ts, seq)
+        order, ref, ts, seq = _sort_rows(ref, ts, seq)
         if order is not None:
-            ref, ts, seq, v = ref[order], ts[order], seq[order], v[order]
+            v = v[order]
             nb = None if nb is None else nb[order]
         if nb is not None:
             nan = nb != 0
