@@ -12,8 +12,8 @@ across series boundaries with the usual scrape step (instead of jumping back to 
 timestamp), so DuckDB bit-packs it as a near-constant delta, and ``ts_shift`` is constant per series run
 (RLE). Storing ``ts`` itself cost ~3.5 bytes/sample: every 2,048-value bit-packing group spans several
 series and the jumps widen the deltas to ~24 bits. Queries prune by checkpoint (``seq`` zone maps, via
-``spans``) and filter on the sum. A checkpoint holds at most one 2 h time block (aligned on the epoch; the
-newest block of a fold reaches back over the one before it): a fold whose samples span more is written as
+``spans``) and filter on the sum. A checkpoint holds at most one 2 h time block (aligned on the epoch;
+the newest of a fold reaches back over the one before it): a fold whose samples span more is written as
 one checkpoint per block, in time order, so a query
 of the last hour does not compute the timestamp of every row of a backfilled day (``ts`` is not a column
 whose zone maps could prune, and rows sorted by ref put every hour of a series in the same row groups).
@@ -123,9 +123,10 @@ def _checkpoint_rows(chunk: Chunk) -> tuple[dict[str, npt.NDArray[np.generic]], 
     """A chunk's rows as samples columns sorted by (time block, ref, ts), with ``blk`` (the block's index
     in this chunk, 0, 1, ...), and each block's (min_ts, max_ts).
 
-    A checkpoint holds one time block: a chunk that spans several (a WAL replay, a backfill) becomes
-    several checkpoints, so a query prunes the others by ``seq`` (``spans``) instead of computing the
-    timestamp of every row of a checkpoint that holds a day to keep its last hour."""
+    A checkpoint holds one time block (the newest two, see :func:`_block_order`): a chunk that spans more
+    (a WAL replay, a backfill) becomes several checkpoints, so a query prunes the others by ``seq``
+    (``spans``) instead of computing the timestamp of every row of a checkpoint that holds a day to keep
+    its last hour."""
     cuts, order = _block_order(chunk)
     values = chunk.values[order]
     refs = chunk.refs[order]
