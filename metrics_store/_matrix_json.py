@@ -60,10 +60,16 @@ def _series(s: Series, prefixes: list[bytes]) -> bytes:
 def matrix_body(matrix: Matrix) -> bytes:
     """``{"status":"success","data":{"resultType":"matrix","result":[...]}}`` for ``matrix``."""
     grids: dict[tuple[int, ...], list[bytes]] = {}
-    parts = []
+    # head, series, commas and tail joined once: the body is copied once, not three times (for 10k series
+    # of 240 points it is ~70 MB, and the copies set the server's peak memory)
+    parts = [_HEAD]
     for s in matrix.series:
         prefixes = grids.get(s.timestamps_ms)
         if prefixes is None:
             prefixes = grids[s.timestamps_ms] = _prefixes(s.timestamps_ms)
-        parts.append(_series(s, prefixes))
-    return _HEAD + b",".join(parts) + _TAIL
+        parts += (_series(s, prefixes), b",")
+    if len(parts) > 1:
+        parts[-1] = _TAIL  # the last comma
+    else:
+        parts.append(_TAIL)
+    return b"".join(parts)

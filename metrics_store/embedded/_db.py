@@ -12,7 +12,12 @@ across series boundaries with the usual scrape step (instead of jumping back to 
 timestamp), so DuckDB bit-packs it as a near-constant delta, and ``ts_shift`` is constant per series run
 (RLE). Storing ``ts`` itself cost ~3.5 bytes/sample: every 2,048-value bit-packing group spans several
 series and the jumps widen the deltas to ~24 bits. Queries prune by checkpoint (``seq`` zone maps, via
-``spans``) and filter on the sum.
+``spans``) and filter on the sum. A checkpoint holds at most one 2 h time block (aligned on the epoch;
+the newest of a fold reaches back over the one before it): a fold whose samples span more is written as
+one checkpoint per block, in time order, so a query
+of the last hour does not compute the timestamp of every row of a backfilled day (``ts`` is not a column
+whose zone maps could prune, and rows sorted by ref put every hour of a series in the same row groups).
+Databases written before keep their wider checkpoints; they are read the same way, only not pruned.
 
 DuckDB turns NaN in numpy input into NULL, so a NaN value is stored as ``v = NULL`` plus its exact bit
 pattern in ``nb`` (0 for every non-NaN value, which compresses to nothing); ordinary NaN and the staleness
@@ -57,6 +62,7 @@ INSERT INTO meta VALUES ('seq', 0), ('downsampled_until', 0) ON CONFLICT DO NOTH
 Rows = tuple[npt.NDArray[np.uint32], npt.NDArray[np.int64], npt.NDArray[np.float64], npt.NDArray[np.int64]]
 """(refs, timestamps, values, priority) — priority orders duplicates: higher wins."""
 
+_BLOCK_MS = 2 * 3600 * 1000  # time block of a checkpoint (as Prometheus' head blocks), aligned on the epoch
 _SMALL_SELECT = 64  # refs: at most this many, the NaN column is read without counting NaNs first
 _names = itertools.count()
 
@@ -97,6 +103,58 @@ def _continuous(refs: npt.NDArray[np.uint32], ts: npt.NDArray[np.int64]) -> npt.
     return u
 
 
+def _block_order(chunk: Chunk) -> tuple[list[int], npt.NDArray[np.intp]]:
+    """The order of a chunk's rows by (time block, ref, ts) and the row index where each block starts (plus
+    the end). The newest block reaches back over the block before it (2-4 h): the last hours, which most
+    queries read, stay one sorted run whichever side of a block edge the chunk ends. A chunk within that
+    (every usual checkpoint) is sorted by two keys, as before blocks."""
+    if not len(chunk):
+        return [0], np.empty(0, np.intp)
+    newest = int(chunk.ts.max()) // _BLOCK_MS - 1
+    if int(chunk.ts.min()) // _BLOCK_MS >= newest:
+        return [0, len(chunk)], np.lexsort((chunk.ts, chunk.refs))
+    blocks = np.minimum(chunk.ts // _BLOCK_MS, newest)
+    order = np.lexsort((chunk.ts, chunk.refs, blocks))
+    blocks = blocks[order]
+    return [0, *(np.flatnonzero(blocks[1:] != blocks[:-1]) + 1).tolist(), len(chunk)], order
+
+
+def _checkpoint_rows(chunk: Chunk) -> tuple[dict[str, npt.NDArray[np.generic]], list[tuple[int, int]]]:
+    """A chunk's rows as samples columns sorted by (time block, ref, ts), with ``blk`` (the block's index
+    in this chunk, 0, 1, ...), and each block's (min_ts, max_ts).
+
+    A checkpoint holds one time block (the newest two, see :func:`_block_order`): a chunk that spans more
+    (a WAL replay, a backfill) becomes several checkpoints, so a query prunes the others by ``seq``
+    (``spans``) instead of computing the timestamp of every row of a checkpoint that holds a day to keep
+    its last hour."""
+    cuts, order = _block_order(chunk)
+    values = chunk.values[order]
+    refs = chunk.refs[order]
+    ts = chunk.ts[order].astype(np.int64, copy=False)
+    starts = np.array(cuts[:-1], dtype=np.intp)
+    spans = (
+        list(
+            zip(
+                np.minimum.reduceat(ts, starts).tolist(),
+                np.maximum.reduceat(ts, starts).tolist(),
+                strict=True,
+            )
+        )
+        if len(ts)
+        else []
+    )
+    ts_u = _continuous(refs, ts)
+    batch: dict[str, npt.NDArray[np.generic]] = {
+        "ref": refs,
+        "ts_u": ts_u,
+        "ts_shift": np.subtract(ts, ts_u, out=ts),  # ts is this function's copy
+        "v": values,
+        "nb": np.where(np.isnan(values), values.view(np.uint64), np.uint64(0)),
+        "blk": np.repeat(np.arange(len(spans), dtype=np.uint32), np.diff(cuts)),
+    }
+    return batch, spans
+
+
 def _sorted(ref: npt.NDArray[np.uint32], ts: npt.NDArray[np.int64], seq: npt.NDArray[np.int64]) -> bool:
     """Whether rows are in (ref, ts, seq) order."""
     r0, r1, t0, t1 = ref[:-1], ref[1:], ts[:-1], ts[1:]
@@ -105,6 +163,26 @@ def _sorted(ref: npt.NDArray[np.uint32], ts: npt.NDArray[np.int64], seq: npt.NDA
     same_ref = r1 == r0
     ok = (r1 > r0) | (same_ref & (t1 > t0)) | (same_ref & (t1 == t0) & (seq[1:] >= seq[:-1]))
     return bool(ok.all())
+
+
+def _sort_rows(
+    ref: npt.NDArray[np.uint32], ts: npt.NDArray[np.int64], seq: npt.NDArray[np.int64]
+) -> tuple[npt.NDArray[np.intp] | None, npt.NDArray[np.uint32], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """The permutation that sorts rows by (ref, ts, seq) (None when they already are) and the three columns
+    in that order.
+
+    Rows arrive in storage order: checkpoint by checkpoint (``seq``), each sorted by (ref, ts). When the
+    checkpoints follow one another in time (one per time block, or folds of data in order), a stable sort
+    by ``ref`` alone is the answer: a merge of sorted runs (timsort), about half the cost of the full
+    three-key sort that overlapping checkpoints still need."""
+    if _sorted(ref, ts, seq):
+        return None, ref, ts, seq
+    order = np.argsort(ref, kind="stable")
+    r, t, q = ref[order], ts[order], seq[order]
+    if not _sorted(r, t, q):
+        order = np.lexsort((seq, ts, ref))
+        r, t, q = ref[order], ts[order], seq[order]
+    return order, r, t, q
 
 
 class Database:
@@ -168,21 +246,9 @@ class Database:
         return int(row[0]) if row else 0
 
     def fold(self, chunk: Chunk, series: list[tuple[int, Labels]]) -> None:
-        """Insert new series and a checkpoint's samples in one transaction."""
-        order = np.lexsort((chunk.ts, chunk.refs))
-        values = chunk.values[order]
-        nan = np.isnan(values)
-        refs = chunk.refs[order]
-        ts = chunk.ts[order].astype(np.int64, copy=False)
-        span = (int(ts.min()), int(ts.max())) if len(ts) else (0, 0)
-        ts_u = _continuous(refs, ts)
-        batch = {
-            "ref": refs,
-            "ts_u": ts_u,
-            "ts_shift": np.subtract(ts, ts_u, out=ts),  # ts is this function's copy
-            "v": values,
-            "nb": np.where(nan, values.view(np.uint64), np.uint64(0)),
-        }
+        """Insert new series and a chunk's samples in one transaction, one checkpoint per time block."""
+        batch, spans = _checkpoint_rows(chunk)
+        n_seq = max(1, len(spans))
         new_series = {
             "ref": np.array([r for r, _ in series], dtype=np.uint32),
             "labels": np.array([json.dumps(lbl, separators=(",", ":")) for _, lbl in series], dtype=object),
@@ -190,11 +256,12 @@ class Database:
         with self._write_lock, self._cursor("checkpoint") as cur:
             cur.begin()
             try:
-                seq = int(
+                last = int(
                     cur.execute(
-                        "UPDATE meta SET value = value + 1 WHERE key = 'seq' RETURNING value"
+                        "UPDATE meta SET value = value + ? WHERE key = 'seq' RETURNING value", [n_seq]
                     ).fetchall()[0][0]
                 )
+                first_seq = last - n_seq + 1
                 if series:
                     cur.register("new_series", new_series)
                     cur.execute(
@@ -202,8 +269,14 @@ class Database:
                     )
                 if len(chunk):
                     cur.register("batch", batch)
-                    cur.execute("INSERT INTO samples SELECT ref, ts_u, ts_shift, v, nb, ? FROM batch", [seq])
-                    cur.execute("INSERT INTO spans VALUES (?, ?, ?)", [seq, *span])
+                    cur.execute(
+                        "INSERT INTO samples SELECT ref, ts_u, ts_shift, v, nb, ? + blk FROM batch",
+                        [first_seq],
+                    )
+                    cur.executemany(
+                        "INSERT INTO spans VALUES (?, ?, ?)",
+                        [[first_seq + k, lo, hi] for k, (lo, hi) in enumerate(spans)],
+                    )
                 cur.commit()
             except BaseException:
                 cur.rollback()
@@ -264,9 +337,9 @@ class Database:
         nb = np.asarray(res["nb"], dtype=np.uint64) if nans else None
         # Sorted here rather than by DuckDB: ``ts`` is computed, so DuckDB sorts it without statistics (~3x
         # slower than numpy); rows usually arrive in storage order, already sorted, which is checked first.
-        if not _sorted(ref, ts, seq):
-            order = np.lexsort((seq, ts, ref))
-            ref, ts, seq, v = ref[order], ts[order], seq[order], v[order]
+        order, ref, ts, seq = _sort_rows(ref, ts, seq)
+        if order is not None:
+            v = v[order]
             nb = None if nb is None else nb[order]
         if nb is not None:
             nan = nb != 0

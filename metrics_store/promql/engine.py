@@ -279,8 +279,13 @@ def _to_matrix(value: EvalValue, steps: Any) -> Matrix:
         return Matrix((Series((), tuple(steps.tolist()), tuple(value.values.tolist())),))
     if not isinstance(value, VectorSteps):
         raise QueryExecutionError(f"unexpected {type(value).__name__} result of a range query")
+    grid = tuple(steps.tolist())  # one tuple for every series present at every step (most of them)
     out = [
-        Series(s.labels, tuple(steps[s.present].tolist()), tuple(s.values[s.present].tolist()))
+        Series(
+            s.labels,
+            grid if bool(s.present.all()) else tuple(steps[s.present].tolist()),
+            tuple(s.values[s.present].tolist()),
+        )
         for s in value.series
         if bool(s.present.any())
     ]

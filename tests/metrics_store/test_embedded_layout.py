@@ -65,3 +65,35 @@ def test_database_with_the_earlier_layout_is_migrated(tmp_path: Path) -> None:
     assert values[4:].view(np.uint64).tolist() == [9221120237041090561]
     assert db.query(None, 1000, 1500)[1].tolist() == [1000, 1500]
     db.close()
+
+
+def test_a_fold_over_several_time_blocks_is_one_checkpoint_per_block(tmp_path: Path) -> None:
+    # 5 h of 4 series at 15 s from 1 h before a 2 h block edge: the fold spans 3 blocks
+    t0 = 1_700_006_400_000 - 3_600_000
+    ts = np.arange(t0, t0 + 5 * 3_600_000, 15_000, dtype=np.int64)
+    chunk = Chunk(
+        np.repeat(np.arange(1, 5, dtype=np.uint32), len(ts)),
+        np.tile(ts, 4),
+        np.arange(4 * len(ts), dtype=float),
+    )
+    path = tmp_path / "m.duckdb"
+    db = Database(path)
+    db.fold(chunk, [])
+    refs, got_ts, values, _ = db.query(None, t0 + 1_000_000, t0 + 4 * 3_600_000)  # crosses 3 blocks
+    keep = (chunk.ts >= t0 + 1_000_000) & (chunk.ts <= t0 + 4 * 3_600_000)
+    assert refs.tolist() == chunk.refs[keep].tolist()
+    assert got_ts.tolist() == chunk.ts[keep].tolist()
+    assert values.tolist() == chunk.values[keep].tolist()
+    db.close()
+    con = duckdb.connect(str(path), read_only=True)
+    per_seq = con.execute(
+        "SELECT seq, min(ts_u + ts_shift), max(ts_u + ts_shift), count(*) FROM samples "
+        "GROUP BY seq ORDER BY seq"
+    ).fetchall()
+    spans = con.execute("SELECT seq, min_ts, max_ts FROM spans ORDER BY seq").fetchall()
+    con.close()
+    assert [row[:3] for row in per_seq] == [tuple(s) for s in spans]
+    assert sum(row[3] for row in per_seq) == len(chunk)
+    hour, step = 3_600_000, 15_000
+    # the newest block reaches back over the one before it: the last 2-4 h stay one sorted run
+    assert [(lo, hi) for _, lo, hi in spans] == [(t0, t0 + hour - step), (t0 + hour, t0 + 5 * hour - step)]

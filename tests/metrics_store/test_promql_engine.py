@@ -103,3 +103,17 @@ def test_metrics_are_recorded_in_the_given_registry() -> None:
         == 1
     )
     assert (registry.get_sample_value("paramedic_promql_samples_loaded_total") or 0) > 0
+
+
+def test_series_present_at_every_step_share_one_timestamp_tuple() -> None:
+    # 10k series x 240 steps held 2.4 M int objects, one tuple per series, for the same grid
+    store = _store(n_series=3, n_samples=100)
+    ref = store.series_ref(labels_from({"__name__": "m", "i": "late"}))
+    store.append([ref] * 10, [t * 15_000 for t in range(90, 100)], [1.0] * 10)
+    matrix = Engine(store, registry=CollectorRegistry()).range_query("m", 0, 1_485_000, 15_000)
+    assert isinstance(matrix, Matrix)
+    full = [s for s in matrix.series if len(s.timestamps_ms) == 100]
+    late = [s for s in matrix.series if s.labels[-1] == ("i", "late")]
+    assert len(full) == 3
+    assert full[0].timestamps_ms is full[1].timestamps_ms is full[2].timestamps_ms
+    assert late[0].timestamps_ms == tuple(t * 15_000 for t in range(90, 100))
