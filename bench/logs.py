@@ -288,7 +288,8 @@ def main() -> None:
                 "(forwarder: peer run | ours)"
             )
             for window, n in ((16384, a.messages), (None, a.default_window_messages)):
-                print(intake_row(tmp, n, window, a.timeout_s))
+                if n > 0:  # 0: that run is left out
+                    print(intake_row(tmp, n, window, a.timeout_s))
         if not a.skip_search:
             search_bench(tmp, a.lines)
 
