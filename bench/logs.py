@@ -33,13 +33,14 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import NamedTuple
 
 import httpx
 from prometheus_client import CollectorRegistry
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.relp import run as relp_ceiling
+from bench.relp import POLL_S, proc_cpu_s, run_measured
 from log_pipeline.model import LogRecord
 from log_pipeline.search.tantivy_store import TantivyStore
 from tests.log_pipeline.rsyslog import Rsyslog, relp_forwarder_config
@@ -88,8 +89,17 @@ def serve(work: Path, relp_port: int) -> tuple[ManagedProcess, str]:
     return proc, base
 
 
-def ingest(tmp: Path, n: int, window: int | None, timeout_s: float) -> tuple[float, int, int]:
-    """lines/s until all ``n`` are searchable; (rate, missing, duplicates)."""
+class Intake(NamedTuple):
+    rate: float  # lines/s until all are searchable
+    cpu_s: float  # CPU seconds of ``paramedic serve`` (its own process, all threads) over the same time
+    fwd_cpu_s: float  # CPU seconds of the forwarding rsyslog
+    missing: int
+    duplicates: int
+
+
+def ingest(tmp: Path, n: int, window: int | None, timeout_s: float) -> Intake:
+    """Feed ``n`` lines; time and CPU until all ``n`` are searchable (polled every ``POLL_S``, like the peer's
+    file); then every number is read back: missing and duplicated ones are counted."""
     relp_port, in_port = free_port(), free_port()
     work = tmp / f"paramedic-{window}"
     proc, base = serve(work, relp_port)
@@ -97,19 +107,34 @@ def ingest(tmp: Path, n: int, window: int | None, timeout_s: float) -> tuple[flo
     token = f"bench{random.randrange(16**8):08x}"
     try:
         fwd.wait_port(in_port)
+        cpu0, fwd0 = proc_cpu_s(proc.pid), proc_cpu_s(fwd.proc.pid)
         t0 = time.perf_counter()
         with socket.create_connection(("127.0.0.1", in_port)) as sock:
             for start in range(0, n, 5000):
                 sock.sendall(lines(token, start, min(start + 5000, n)))
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline and total(base, token) < n:
-            time.sleep(0.1)
+            time.sleep(POLL_S)
         dt = time.perf_counter() - t0
+        cpu, fwd_cpu = proc_cpu_s(proc.pid) - cpu0, proc_cpu_s(fwd.proc.pid) - fwd0
         got = numbers(base, token)
     finally:
         fwd.stop()
         proc.stop()
-    return n / dt, len(set(range(n)) - set(got)), sum(got.values()) - len(got)
+    return Intake(n / dt, cpu, fwd_cpu, len(set(range(n)) - set(got)), sum(got.values()) - len(got))
+
+
+def intake_row(tmp: Path, n: int, window: int | None, timeout_s: float) -> str:
+    """The peer (rsyslog -> RELP -> rsyslog -> file), then Paramedic, on ``n`` lines: one line of figures."""
+    ceiling, sink_cpu, peer_fwd_cpu = run_measured(tmp, n, window, "rsyslog", timeout_s)
+    ours = ingest(tmp, n, window, timeout_s)
+    label = str(window) if window else "default"
+    per_k = 1e6 / n  # CPU seconds -> ms per 1,000 lines
+    return (
+        f"{label:>13} {n:>8} {ceiling:>9,.0f} /s {ours.rate:>10,.0f} /s {ours.rate / ceiling:>6.2f}  "
+        f"{ours.missing:>4} {ours.duplicates:>4}  {sink_cpu * per_k:6.1f} | {ours.cpu_s * per_k:6.1f} "
+        f"({peer_fwd_cpu * per_k:.1f} | {ours.fwd_cpu_s * per_k:.1f})"
+    )
 
 
 def corpus(n: int) -> Iterator[str]:
@@ -266,16 +291,12 @@ def main() -> None:
         if not a.skip_ingest:
             print(
                 f"{'omrelp window':>13} {'lines':>8} {'rsyslog->file':>15} {'paramedic serve':>16} "
-                f"{'ratio':>6}  lost dups"
+                f"{'ratio':>6}  lost dups  CPU ms/1k lines: sink rsyslog | paramedic serve "
+                "(forwarder: peer run | ours)"
             )
             for window, n in ((16384, a.messages), (None, a.default_window_messages)):
-                ceiling = relp_ceiling(tmp, n, window, "rsyslog", a.timeout_s)
-                ours, missing, dups = ingest(tmp, n, window, a.timeout_s)
-                label = str(window) if window else "default"
-                print(
-                    f"{label:>13} {n:>8} {ceiling:>9,.0f} /s {ours:>10,.0f} /s {ours / ceiling:>6.2f}  "
-                    f"{missing:>4} {dups:>4}"
-                )
+                if n > 0:  # 0: that run is left out
+                    print(intake_row(tmp, n, window, a.timeout_s))
         if not a.skip_search:
             search_bench(tmp, a.lines)
 

@@ -9,6 +9,7 @@ first line fed until the last is in the spool / the file; omrelp windowSize 1638
 from __future__ import annotations
 
 import argparse
+import os
 import socket
 import struct
 import sys
@@ -23,6 +24,17 @@ from tests.log_pipeline.test_rsyslog_relp import start_receiver
 from tests.support.servers import free_port
 
 _HDR = struct.Struct("<IIQI")
+_CLK_TCK = os.sysconf("SC_CLK_TCK")
+POLL_S = 0.05  # both sides' "done" is polled at this interval, from the bench process
+
+
+def proc_cpu_s(pid: int) -> float:
+    """CPU seconds (user + system, all threads) so far of process ``pid`` (0.0 once it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / _CLK_TCK
 
 
 def spool_count(spool: Path) -> int:
@@ -49,7 +61,16 @@ def file_count(path: Path) -> int:
 
 
 def run(tmp: Path, n: int, window: int | None, target: str, timeout_s: float) -> float:
+    return run_measured(tmp, n, window, target, timeout_s)[0]
+
+
+def run_measured(
+    tmp: Path, n: int, window: int | None, target: str, timeout_s: float
+) -> tuple[float, float, float]:
+    """(messages/s, CPU seconds of the receiving rsyslog (or 0.0 for the in-process receiver), CPU seconds
+    of the forwarding rsyslog), from the first line fed until the last is in the file / spool."""
     relp_port, in_port = free_port(), free_port()
+    sink_pid = 0
     work = tmp / f"{target}-{window}"
     work.mkdir()
     if target == "paramedic":
@@ -60,11 +81,13 @@ def run(tmp: Path, n: int, window: int | None, target: str, timeout_s: float) ->
         out = work / "out.log"
         sink = Rsyslog("sink", work / "sink", relp_sink_config(work / "sink", relp_port, out))
         sink.wait_port(relp_port)
+        sink_pid = sink.proc.pid
         done = lambda: file_count(out)  # noqa: E731
         stop = sink.stop
     fwd = Rsyslog("fwd", work / "fwd", relp_forwarder_config(work / "fwd", in_port, relp_port, window))
     try:
         fwd.wait_port(in_port)
+        cpu0 = proc_cpu_s(sink_pid) if sink_pid else 0.0, proc_cpu_s(fwd.proc.pid)
         t0 = time.perf_counter()
         with socket.create_connection(("127.0.0.1", in_port)) as sock:
             feed_lines(sock, 0, n)
@@ -74,9 +97,10 @@ def run(tmp: Path, n: int, window: int | None, target: str, timeout_s: float) ->
             got = done()
             if got >= n:
                 break
-            time.sleep(0.05)
+            time.sleep(POLL_S)
         dt = time.perf_counter() - t0
-        return got / dt
+        sink_cpu = proc_cpu_s(sink_pid) - cpu0[0] if sink_pid else 0.0
+        return got / dt, sink_cpu, proc_cpu_s(fwd.proc.pid) - cpu0[1]
     finally:
         fwd.stop()
         stop()

@@ -257,7 +257,10 @@ class LogsConfig(BaseModel):
     tail: TailConfig = Field(default_factory=TailConfig)
     search_api: SearchApiConfig = Field(default_factory=SearchApiConfig)
     consumer_batch_messages: int = Field(
-        4096, gt=0, description="Messages handed to the pipeline per process() call."
+        16384,
+        gt=0,
+        description="At most this many messages handed to the pipeline per batch (one search store commit "
+        "each; a backlog is read in full batches, a trickle in small ones).",
     )
     search: SearchConfig = Field(default_factory=EmbeddedSearchConfig)
     pattern_flush_interval_s: float = Field(

@@ -53,7 +53,9 @@ from log_pipeline.syslog import SyslogParser
 
 __all__ = [
     "DuplicateCounter",
+    "Pipeline",
     "PipelineMetrics",
+    "Prepared",
     "Stage",
     "StageKind",
     "build_pipeline",
@@ -241,6 +243,57 @@ def standard_stages(
     return stages
 
 
+@dataclass(slots=True)
+class Prepared:
+    """A batch after :meth:`Pipeline.prepare`: its records and the seconds that took."""
+
+    records: list[LogRecord]
+    seconds: float
+
+
+class Pipeline:
+    """The ``process`` function for :class:`~log_pipeline.receivers.SpoolConsumer`, in two phases.
+
+    :meth:`prepare` parses the batch and runs the leading ``record`` stages (enrich, pattern, stats: pure
+    Python); :meth:`deliver` runs the rest in order (store, tail) and raises only when a ``sink`` stage fails
+    (the batch is then retried). Calling the pipeline does both. The consumer may prepare the next batch while
+    the previous one is delivered (the search store's commit runs without the GIL); deliveries stay in order
+    and one at a time."""
+
+    def __init__(
+        self,
+        parser: SyslogParser,
+        stages: Sequence[Stage],
+        metrics: PipelineMetrics,
+        duplicates: DuplicateCounter,
+        clock: Callable[[], float],
+        id_prefix: str,
+    ) -> None:
+        split = next((i for i, s in enumerate(stages) if s.kind != "record"), len(stages))
+        self._early, self._late = list(stages[:split]), list(stages[split:])
+        self._parser, self._metrics, self._dups = parser, metrics, duplicates
+        self._clock, self._prefix = clock, id_prefix
+
+    def prepare(self, batch: Batch) -> Prepared:
+        t0 = self._clock()
+        self._metrics.received.inc(len(batch))
+        records = _parse(self._parser, self._dups, self._metrics, batch, self._prefix)
+        for stage in self._early:
+            _run_stage(stage, records, self._metrics)
+        return Prepared(records, self._clock() - t0)
+
+    def deliver(self, prepared: Prepared) -> None:
+        t0 = self._clock()
+        records = prepared.records
+        for stage in self._late:
+            _run_stage(stage, records, self._metrics)
+        self._metrics.written.inc(len(records))
+        self._metrics.batch_seconds.observe(prepared.seconds + self._clock() - t0)
+
+    def __call__(self, batch: Batch) -> None:
+        self.deliver(self.prepare(batch))
+
+
 def build_pipeline(
     parser: SyslogParser,
     stages: Sequence[Stage],
@@ -249,19 +302,8 @@ def build_pipeline(
     duplicates: DuplicateCounter | None = None,
     clock: Callable[[], float] = time.perf_counter,
     id_prefix: str = "",
-) -> Callable[[Batch], None]:
-    """The ``process`` function for :class:`~log_pipeline.receivers.SpoolConsumer`: parse the batch, run
+) -> Pipeline:
+    """The :class:`Pipeline` for :class:`~log_pipeline.receivers.SpoolConsumer`: parse the batch, run
     ``stages`` in order; raises only when a ``sink`` stage fails (the batch is then retried). ``id_prefix``
     goes before every record id (see :func:`record_id`)."""
-    dups = duplicates or DuplicateCounter(0)
-
-    def process(batch: Batch) -> None:
-        t0 = clock()
-        metrics.received.inc(len(batch))
-        records = _parse(parser, dups, metrics, batch, id_prefix)
-        for stage in stages:
-            _run_stage(stage, records, metrics)
-        metrics.written.inc(len(records))
-        metrics.batch_seconds.observe(clock() - t0)
-
-    return process
+    return Pipeline(parser, stages, metrics, duplicates or DuplicateCounter(0), clock, id_prefix)

@@ -1,9 +1,16 @@
 """The pipeline's consumer loop: read the spool after the last committed seq, ``process`` the batch, commit.
 
-``process`` (the function ``log_pipeline.pipeline.build_pipeline`` returns: parse → enrich → pattern → stats
-→ store → tail) must make the batch durable in the sink before it returns; only then is it committed. If it
-raises, the batch is retried after a backoff (at-least-once: the sink upserts by id, ids derive from the spool
-seq).
+``process`` (the :class:`~log_pipeline.pipeline.Pipeline` that ``build_pipeline`` returns: parse → enrich →
+pattern → stats → store → tail) must make the batch durable in the sink before it returns; only then is it
+committed. If it raises, the batch is retried after a backoff (at-least-once: the sink upserts by id, ids
+derive from the spool seq).
+
+A ``process`` with two phases (:class:`Staged`: ``prepare`` then ``deliver``) is overlapped: the next batch is
+read and prepared while the previous one is delivered in the consumer's delivery thread. Deliveries stay one
+at a time and in spool order, and a batch's seq is committed only after its delivery returned and every
+earlier batch was committed. When a delivery fails, the batch prepared after it is dropped and reading starts
+again after the last committed seq (both are retried, as a sequential consumer retries one batch); a kill -9
+replays at most the two uncommitted batches.
 """
 
 from __future__ import annotations
@@ -11,12 +18,13 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from typing import Protocol
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any, Protocol, runtime_checkable
 
 from log_pipeline.base import Spool
 from log_pipeline.model import RawMessage
 
-__all__ = ["Batch", "ReadableSpool", "SpoolConsumer"]
+__all__ = ["Batch", "ReadableSpool", "SpoolConsumer", "Staged"]
 
 log = logging.getLogger("log_pipeline.consumer")
 
@@ -28,6 +36,17 @@ class ReadableSpool(Spool, Protocol):
     def committed_seq(self) -> int: ...
 
     def wait(self, after_seq: int, timeout_s: float) -> bool: ...
+
+
+@runtime_checkable
+class Staged(Protocol):
+    """A ``process`` in two phases: ``prepare`` never raises for a bad message (pure CPU work on the batch);
+    ``deliver`` makes the prepared batch durable in the sink or raises. Both are called from one thread each:
+    ``prepare`` from the consumer thread, ``deliver`` from its delivery thread."""
+
+    def prepare(self, batch: Batch) -> Any: ...
+
+    def deliver(self, prepared: Any) -> None: ...
 
 
 class SpoolConsumer:
@@ -46,18 +65,20 @@ class SpoolConsumer:
         self._backoff_s = retry_backoff_s
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self.position = spool.committed_seq
+        self.position = spool.committed_seq  # the last committed seq
 
     def run_once(self) -> int:
-        """Process one batch if there is one; returns how many messages were committed."""
+        """Process one batch if there is one (sequentially); returns how many messages were committed."""
         batch = self._spool.read(self.position, self._batch)
         if not batch:
             return 0
         self._process(batch)
-        last = batch[-1][0]
+        self._commit(batch[-1][0])
+        return len(batch)
+
+    def _commit(self, last: int) -> None:
         self._spool.commit(last)
         self.position = last
-        return len(batch)
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -68,8 +89,56 @@ class SpoolConsumer:
                 log.exception("log pipeline batch after seq %d failed; retrying", self.position)
                 self._stop.wait(self._backoff_s)
 
+    def _settle(self, inflight: tuple[int, Future[None]] | None) -> None:
+        """Wait for the delivery in flight; commit its last seq once it returned (re-raises its failure)."""
+        if inflight is not None:
+            last, done = inflight
+            done.result()
+            self._commit(last)
+
+    def _run_overlapped(self, staged: Staged) -> None:
+        inflight: tuple[int, Future[None]] | None = None
+        read_pos = self.position
+        with ThreadPoolExecutor(1, thread_name_prefix="log-deliver") as deliverer:
+            while not self._stop.is_set():
+                try:
+                    batch = self._spool.read(read_pos, self._batch)
+                    if not batch:
+                        pending, inflight = inflight, None
+                        self._settle(pending)
+                        self._spool.wait(self.position, self._idle_wait_s)
+                        continue
+                    prepared = staged.prepare(batch)  # while the previous batch is delivered
+                    pending, inflight = inflight, None
+                    self._settle(pending)  # a failure is logged once, below; nothing is left in flight
+                    inflight = (batch[-1][0], deliverer.submit(staged.deliver, prepared))
+                    read_pos = batch[-1][0]
+                except Exception:
+                    log.exception("log pipeline batch after seq %d failed; retrying", self.position)
+                    self._abandon(inflight)
+                    inflight = None
+                    read_pos = self.position
+                    self._stop.wait(self._backoff_s)
+            self._finish(inflight)
+
+    def _abandon(self, inflight: tuple[int, Future[None]] | None) -> None:
+        """After a failure: a delivery still in flight is waited for and committed if it succeeded."""
+        try:
+            self._settle(inflight)
+        except Exception:
+            log.exception("log pipeline batch up to seq %d failed; retrying", inflight[0] if inflight else 0)
+
+    def _finish(self, inflight: tuple[int, Future[None]] | None) -> None:
+        """On stop: the delivery in flight finishes and is committed (a failed one is retried on restart)."""
+        try:
+            self._settle(inflight)
+        except Exception:
+            log.exception("log pipeline batch after seq %d failed at stop; replayed at start", self.position)
+
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="log-consumer", daemon=True)
+        process = self._process
+        target = (lambda: self._run_overlapped(process)) if isinstance(process, Staged) else self._run
+        self._thread = threading.Thread(target=target, name="log-consumer", daemon=True)
         self._thread.start()
 
     def stop(self, timeout_s: float = 10.0) -> None:

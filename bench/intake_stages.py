@@ -1,0 +1,87 @@
+"""CPU per line of each stage of the log consumer path, in-process (issue 18's intake profile).
+
+    .venv/bin/python bench/intake_stages.py [--lines 40000] [--batch 16384]
+
+The bench's RFC 5424 lines (as ``bench/logs.py`` sends them) go through the pipeline's pieces one stage at a
+time, each timed over all lines: parse (with the duplicate count), enrich, mine, pattern stats, building the
+tantivy documents, and ``TantivyStore.write`` in batches (which builds the documents again, adds and commits).
+Thread CPU is the calling thread's; process CPU adds tantivy's indexing and merge threads.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
+from prometheus_client import CollectorRegistry
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from log_pipeline.enrich import enrich
+from log_pipeline.model import RawMessage
+from log_pipeline.patterns import PatternStats, TenantMiners
+from log_pipeline.patterns._metrics import PatternMetrics
+from log_pipeline.pipeline import DuplicateCounter, PipelineMetrics, _parse
+from log_pipeline.search.tantivy_store import TantivyStore, _document
+from log_pipeline.syslog import SyslogParser
+
+T = TypeVar("T")
+
+
+def timed(name: str, n: int, fn: Callable[[], T]) -> T:
+    thread, process = time.thread_time(), time.process_time()
+    out = fn()
+    thread, process = time.thread_time() - thread, time.process_time() - process
+    print(f"{name:12s} thread {thread / n * 1e6:6.1f} µs/line   process {process / n * 1e6:6.1f} µs/line")
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--lines", type=int, default=40_000)
+    ap.add_argument("--batch", type=int, default=16_384)
+    a = ap.parse_args()
+    n = a.lines
+    head = b"<14>1 2026-12-06T12:00:00.000000Z cell1 app 42 - - run=bench seq="
+    now = time.time_ns()
+    batch = [(i + 1, RawMessage(b"%s%d" % (head, i), now, "relp", "127.0.0.1:1")) for i in range(n)]
+    reg = CollectorRegistry()
+    pm = PatternMetrics(reg)
+    miner = TenantMiners(on_new=pm.pattern_created, on_evict=pm.pattern_evicted)
+    stats = PatternStats(None, metrics=pm)
+    parser = SyslogParser(registry=reg)
+    records = timed(
+        "parse", n, lambda: _parse(parser, DuplicateCounter(100_000), PipelineMetrics(reg), batch, "")
+    )
+    timed("enrich", n, lambda: [enrich(r) for r in records])
+
+    def mine() -> None:
+        for r in records:
+            r.pattern_id, r.template = miner.mine_for("", "", r.message)
+
+    timed("mine", n, mine)
+
+    def observe() -> None:
+        for r in records:
+            stats.observe(r.labels.get("app", ""), r.pattern_id, r.template, r.message, r.timestamp_ns)
+
+    timed("stats", n, observe)
+    timed("document", n, lambda: [_document(r) for r in records])
+    with tempfile.TemporaryDirectory(prefix="bench-intake-") as d:
+        store = TantivyStore(Path(d), registry=reg)
+
+        def write() -> None:
+            for i in range(0, n, a.batch):
+                store.write(records[i : i + a.batch])
+
+        timed("store.write", n, write)
+        store.close()
+
+
+if __name__ == "__main__":
+    main()
