@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from prometheus_client import CollectorRegistry
 
+import metrics_store.api as api
 from metrics_store.api import format_value, parse_duration_param, parse_time_param, query_router
 from metrics_store.memory import MemoryStore
 from metrics_store.model import STALE_NAN, labels_from
@@ -226,3 +228,26 @@ def test_value_and_parameter_formatting() -> None:
     assert parse_duration_param("0.5") == 500
     with pytest.raises(ValueError, match="to a valid timestamp"):
         parse_time_param("2015-07-01")
+
+
+def test_a_query_is_evaluated_and_rendered_in_one_worker_thread_call(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each hop to a worker thread costs the event loop a limiter checkpoint, a wake-up and GIL hand-offs
+    (what an ordinary read waits on behind a hostile burst): one per query, rendering included."""
+    calls: list[str] = []
+    real = api.to_thread.run_sync
+
+    async def counted(fn: Any, *args: Any, **kw: Any) -> Any:
+        calls.append(getattr(fn, "__name__", repr(fn)))
+        return await real(fn, *args, **kw)
+
+    monkeypatch.setattr(api.to_thread, "run_sync", counted)
+    instant = client.get("/api/v1/query", params={"query": 'up_total{job="api"}', "time": "900"})
+    assert instant.status_code == 200 and len(instant.json()["data"]["result"]) == 2
+    assert len(calls) == 1
+    ranged = client.get(
+        "/api/v1/query_range", params={"query": "up_total", "start": "0", "end": "900", "step": "15"}
+    )
+    assert ranged.status_code == 200 and len(ranged.json()["data"]["result"]) == 3
+    assert len(calls) == 2
