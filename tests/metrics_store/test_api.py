@@ -6,11 +6,11 @@ import math
 from typing import Any
 
 import pytest
+from anyio import to_thread
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from prometheus_client import CollectorRegistry
 
-import metrics_store.api as api
 from metrics_store.api import format_value, parse_duration_param, parse_time_param, query_router
 from metrics_store.memory import MemoryStore
 from metrics_store.model import STALE_NAN, labels_from
@@ -236,13 +236,13 @@ def test_a_query_is_evaluated_and_rendered_in_one_worker_thread_call(
     """Each hop to a worker thread costs the event loop a limiter checkpoint, a wake-up and GIL hand-offs
     (what an ordinary read waits on behind a hostile burst): one per query, rendering included."""
     calls: list[str] = []
-    real = api.to_thread.run_sync
+    real = to_thread.run_sync
 
     async def counted(fn: Any, *args: Any, **kw: Any) -> Any:
         calls.append(getattr(fn, "__name__", repr(fn)))
         return await real(fn, *args, **kw)
 
-    monkeypatch.setattr(api.to_thread, "run_sync", counted)
+    monkeypatch.setattr(to_thread, "run_sync", counted)  # the module metrics_store.api calls through
     instant = client.get("/api/v1/query", params={"query": 'up_total{job="api"}', "time": "900"})
     assert instant.status_code == 200 and len(instant.json()["data"]["result"]) == 2
     assert len(calls) == 1
