@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import pytest
+from anyio import to_thread
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from prometheus_client import CollectorRegistry
@@ -226,3 +228,26 @@ def test_value_and_parameter_formatting() -> None:
     assert parse_duration_param("0.5") == 500
     with pytest.raises(ValueError, match="to a valid timestamp"):
         parse_time_param("2015-07-01")
+
+
+def test_a_query_is_evaluated_and_rendered_in_one_worker_thread_call(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each hop to a worker thread costs the event loop a limiter checkpoint, a wake-up and GIL hand-offs
+    (what an ordinary read waits on behind a hostile burst): one per query, rendering included."""
+    calls: list[str] = []
+    real = to_thread.run_sync
+
+    async def counted(fn: Any, *args: Any, **kw: Any) -> Any:
+        calls.append(getattr(fn, "__name__", repr(fn)))
+        return await real(fn, *args, **kw)
+
+    monkeypatch.setattr(to_thread, "run_sync", counted)  # the module metrics_store.api calls through
+    instant = client.get("/api/v1/query", params={"query": 'up_total{job="api"}', "time": "900"})
+    assert instant.status_code == 200 and len(instant.json()["data"]["result"]) == 2
+    assert len(calls) == 1
+    ranged = client.get(
+        "/api/v1/query_range", params={"query": "up_total", "start": "0", "end": "900", "step": "15"}
+    )
+    assert ranged.status_code == 200 and len(ranged.json()["data"]["result"]) == 3
+    assert len(calls) == 2
