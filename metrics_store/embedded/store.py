@@ -104,8 +104,7 @@ class EmbeddedStore:
             if rec.series is not None:
                 for ref, labels in rec.series:
                     if not self._index.known(ref):
-                        self._index.add(ref, labels)
-                        self._unfolded.append((ref, labels))
+                        self._unfolded.append((ref, self._index.add(ref, labels)))
             elif rec.refs is not None and rec.ts is not None and rec.values is not None:
                 known = rec.refs < self._index.next_ref
                 if not known.all():
@@ -124,7 +123,7 @@ class EmbeddedStore:
                 if self._closed:
                     raise StoreClosedError("store is closed")
                 ref = self._index.next_ref
-                self._index.add(ref, labels)
+                labels = self._index.add(ref, labels)
                 self._unlogged.append((ref, labels))
                 self._unfolded.append((ref, labels))
                 self._metrics.series_created.inc()
