@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import math
+import random
 from datetime import datetime, timedelta
+from typing import Any
 
 import pytest
+from river import time_series
 
 from alerting.anomaly import EnsembleConfig, EnsembleDetector
 from alerting.anomaly._forecast import DiffAutoregression
@@ -56,3 +60,17 @@ def test_ensemble_explains_a_ramp_by_the_forecast() -> None:
     without = _ramp_error(EnsembleConfig(ar_order=0))
     assert with_ar < 1e-4
     assert without > 0.005  # the EWMA level and the seasonal baselines all lag behind a ramp (~6 units)
+
+
+def test_forecasts_equal_river_snarimax() -> None:
+    """The plain-Python model is river's ``SNARIMAX(p, d=1, q=0)`` with its default regressor: river itself
+    (a runtime dependency) gives the reference forecasts on a noisy, trending, periodic series."""
+    rng = random.Random(7)
+    values = [math.sin(i / 9.0) * 10 + rng.gauss(0, 1) + 0.05 * i for i in range(600)]
+    reference: Any = time_series.SNARIMAX(p=3, d=1, q=0)  # river ships no type hints for its methods
+    ar = DiffAutoregression(3, 0.01)
+    for i, y in enumerate(values):
+        reference.learn_one(y)
+        ar.learn(y)
+        if i >= 5:
+            assert ar.forecast() == pytest.approx(reference.forecast(horizon=1)[0], rel=1e-9, abs=1e-9)
