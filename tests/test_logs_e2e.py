@@ -73,7 +73,11 @@ def _start(dir_: Path, http_port: int, relp_port: int, tcp_port: int, n: int) ->
         cwd=REPO,
     )
     base = f"http://127.0.0.1:{http_port}"
-    wait_http(f"{base}/-/ready", 30, proc)
+    try:
+        wait_http(f"{base}/-/ready", 60, proc)  # a deadline, not a sleep: ready in ~3 s on an idle machine
+    except BaseException:
+        proc.stop()  # a server that never became ready is not left running behind the failed test
+        raise
     return Server(base, relp_port, tcp_port, proc)
 
 
