@@ -48,7 +48,15 @@ def wait_http(url: str, timeout_s: float = 20.0, proc: ManagedProcess | None = N
         except httpx.HTTPError:
             return False
 
-    wait_until(ok, timeout_s, f"{url} to answer")
+    try:
+        wait_until(ok, timeout_s, f"{url} to answer")
+    except TimeoutError as exc:
+        if proc is None:
+            raise
+        # A server that never became ready is stopped here, so a caller that had not yet entered its
+        # try/finally cannot leave it running (and loading the machine) for the rest of the suite.
+        proc.stop()
+        raise TimeoutError(f"{exc}; {proc.name} was stopped, its log tail:\n{proc.log_tail()}") from exc
 
 
 class ManagedProcess:
