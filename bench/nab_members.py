@@ -37,6 +37,17 @@ the published defaults where there are some):
 * ``mean-rarity``: the rarity test also on the mean of the last 6 values (a sustained move into a band the
   recent window never visited), same gate and floor as the value's own rarity test;
 * ``graded-rarity``: the rarity floor scaled by ``1 - rare_rate / rare_rate_max`` instead of the on/off gate.
+
+Third round (issue 17): ARTime's adaptive resonance over windowed shapes (``bench/_nab_art.py``, causal: the
+range seen so far, 6 samples a block, 104 blocks learnt before any score; ARTime's own constants otherwise):
+
+* ``art``: its score max-combined with the detector's (after the detector's damping);
+* ``art likelihood``: its score through a Numenta-style likelihood (window 10, history 8640) first, so both
+  are on one scale before the max;
+* ``art alone`` (reference): the pattern memory by itself; ``art oracle`` (reference, not causal): told the
+  file's min, max and length as NAB tells ARTime, to check the port against ARTime's published scores.
+
+``--only NAME ...`` runs the baseline and the named members only.
 """
 
 from __future__ import annotations
@@ -66,6 +77,7 @@ from alerting.anomaly import EnsembleConfig, EnsembleDetector  # noqa: E402
 from alerting.anomaly._likelihood import ErrorLikelihood  # noqa: E402
 from alerting.anomaly.crossval import leave_one_category_out  # noqa: E402
 from alerting.anomaly.nab import PROFILES, NabFile, load_corpus, score_corpus  # noqa: E402
+from bench._nab_art import ArtMemory  # noqa: E402
 
 
 class _Adwin(EnsembleDetector):
@@ -346,12 +358,58 @@ class _GradedRarity(EnsembleDetector):
         return gate + (1.0 - gate) * lik
 
 
+class _Art(EnsembleDetector):
+    """The ARTime-like pattern memory (``bench._nab_art.py``), max-combined after the ensemble's damping."""
+
+    def __init__(self, values: Sequence[float]) -> None:
+        super().__init__(EnsembleConfig())
+        self._art = ArtMemory()
+
+    def process(self, x: float, t: datetime) -> float:
+        return max(super().process(x, t), self._art.process(x))
+
+
+class _ArtLikelihood(EnsembleDetector):
+    """The pattern memory's score through its own Numenta-style likelihood (window 10, history 8640, the
+    ensemble's ``z / (z + 5)``), max-combined after the ensemble's damping: members on one scale."""
+
+    def __init__(self, values: Sequence[float]) -> None:
+        super().__init__(EnsembleConfig())
+        cfg = self.config
+        self._art = ArtMemory()
+        self._alik = ErrorLikelihood(cfg.long_window, cfg.short_mean, cfg.min_std, cfg.z_scale)
+
+    def process(self, x: float, t: datetime) -> float:
+        s = super().process(x, t)
+        a = self._art.process(x)
+        lik = self._alik.peek(a)
+        self._alik.add(a)
+        return s if self._n <= self.config.warmup else max(s, lik)
+
+
+class _ArtAlone:
+    """The pattern memory on its own (a reference, like HTM: not a member)."""
+
+    def __init__(self, values: Sequence[float]) -> None:
+        self._art = ArtMemory()
+
+    def process(self, x: float, t: datetime) -> float:
+        return self._art.process(x)
+
+
+class _ArtOracle(_ArtAlone):
+    """As ARTime runs in NAB: told the file's min, max and length (not causal; checks the port only)."""
+
+    def __init__(self, values: Sequence[float]) -> None:
+        self._art = ArtMemory((min(values), max(values), len(values)))
+
+
 class _Baseline(EnsembleDetector):
     def __init__(self, values: Sequence[float]) -> None:
         super().__init__(EnsembleConfig())
 
 
-MEMBERS: dict[str, Callable[[Sequence[float]], EnsembleDetector]] = {
+MEMBERS: dict[str, Callable[[Sequence[float]], EnsembleDetector | _ArtAlone]] = {
     "none (baseline)": _Baseline,
     "adwin": _Adwin,
     "snarimax-pred": _SnarimaxPred,
@@ -363,6 +421,10 @@ MEMBERS: dict[str, Callable[[Sequence[float]], EnsembleDetector]] = {
     "daily-break": _DailyBreak,
     "mean-rarity": _MeanRarity,
     "graded-rarity": _GradedRarity,
+    "art": _Art,
+    "art likelihood": _ArtLikelihood,
+    "art alone": _ArtAlone,
+    "art oracle": _ArtOracle,
 }
 
 
@@ -394,9 +456,10 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     ap.add_argument("--nab", type=Path, default=SHARED / "data" / "nab")
     ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--only", nargs="+", metavar="MEMBER", help="the baseline and these members only")
     args = ap.parse_args()
     files = load_corpus(args.nab)
-    names = list(MEMBERS)
+    names = [n for n in MEMBERS if not args.only or n == "none (baseline)" or n in args.only]
     with ProcessPoolExecutor(max_workers=max(1, args.jobs)) as pool:
         results: list[Any] = list(pool.map(_run, names, [files] * len(names)))
     std = PROFILES[0]
@@ -414,7 +477,8 @@ def main() -> None:
             f"  {name:18} {on.normalized:8.2f} {choice.normalized:12.2f} {ins:10.2f} "
             f"{npoints / elapsed:9,.0f}  {cats}"
         )
-    print(f"\niforest scored one sample at a time: {_iforest_per_sample_rate():,.0f} samples/s")
+    if "iforest" in names:
+        print(f"\niforest scored one sample at a time: {_iforest_per_sample_rate():,.0f} samples/s")
 
 
 if __name__ == "__main__":
