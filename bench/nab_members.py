@@ -76,7 +76,7 @@ from sklearn.ensemble import IsolationForest  # noqa: E402
 from alerting.anomaly import EnsembleConfig, EnsembleDetector  # noqa: E402
 from alerting.anomaly._likelihood import ErrorLikelihood  # noqa: E402
 from alerting.anomaly.crossval import leave_one_category_out  # noqa: E402
-from alerting.anomaly.nab import PROFILES, NabFile, load_corpus, score_corpus  # noqa: E402
+from alerting.anomaly.nab import PROFILES, NabFile, load_corpus, read_scores, score_corpus  # noqa: E402
 from bench._nab_art import ArtMemory  # noqa: E402
 
 
@@ -409,6 +409,8 @@ class _Baseline(EnsembleDetector):
         super().__init__(EnsembleConfig())
 
 
+Run = dict[str, list[float]]
+
 MEMBERS: dict[str, Callable[[Sequence[float]], EnsembleDetector | _ArtAlone]] = {
     "none (baseline)": _Baseline,
     "adwin": _Adwin,
@@ -452,31 +454,50 @@ def _iforest_per_sample_rate() -> float:
     return 200 / (time.perf_counter() - t0)
 
 
+def _published(root: Path, name: str, files: Sequence[NabFile]) -> dict[str, list[float]]:
+    """A published detector's per-row scores from a NAB checkout's ``results/<name>/<cat>/<name>_<file>``."""
+    out: dict[str, list[float]] = {}
+    for f in files:
+        cat, fname = f.key.split("/", 1)
+        out[f.key] = read_scores(root / name / cat / f"{name}_{fname}")
+    return out
+
+
+def _print_row(name: str, files: Sequence[NabFile], scores: Run, base: Run, rate: str) -> None:
+    std = PROFILES[0]
+    on = leave_one_category_out(files, {name: scores}, std)
+    choice = leave_one_category_out(files, {"off": base, "on": scores}, std)
+    ins = score_corpus(files, scores, std).normalized
+    cats = " ".join(f"{f.normalized:.1f}" for f in on.folds)
+    print(f"  {name:28} {on.normalized:8.2f} {choice.normalized:12.2f} {ins:10.2f} {rate:>9}  {cats}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     ap.add_argument("--nab", type=Path, default=SHARED / "data" / "nab")
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--only", nargs="+", metavar="MEMBER", help="the baseline and these members only")
+    ap.add_argument("--published", nargs="+", metavar="DETECTOR", help="published NAB results to judge too")
+    ap.add_argument(
+        "--published-root", type=Path, default=Path("NAB/results"), help="a NAB checkout's results"
+    )
     args = ap.parse_args()
     files = load_corpus(args.nab)
     names = [n for n in MEMBERS if not args.only or n == "none (baseline)" or n in args.only]
     with ProcessPoolExecutor(max_workers=max(1, args.jobs)) as pool:
         results: list[Any] = list(pool.map(_run, names, [files] * len(names)))
-    std = PROFILES[0]
     base = results[0][0]
     print("standard profile; points/s: whole detector incl. the member, one core (machine shared)")
     print(
-        f"  {'member':18} {'LOCO on':>8} {'LOCO choice':>12} {'in sample':>10} {'points/s':>9}  held-out cats"
+        f"  {'member':28} {'LOCO on':>8} {'LOCO choice':>12} {'in sample':>10} {'points/s':>9}  held-out cats"
     )
     for name, (scores, elapsed, npoints) in zip(names, results, strict=True):
-        on = leave_one_category_out(files, {name: scores}, std)
-        choice = leave_one_category_out(files, {"off": base, "on": scores}, std)
-        ins = score_corpus(files, scores, std).normalized
-        cats = " ".join(f"{f.normalized:.1f}" for f in on.folds)
-        print(
-            f"  {name:18} {on.normalized:8.2f} {choice.normalized:12.2f} {ins:10.2f} "
-            f"{npoints / elapsed:9,.0f}  {cats}"
-        )
+        _print_row(name, files, scores, base, f"{npoints / elapsed:,.0f}")
+    for name in args.published or []:
+        pub = _published(args.published_root, name, files)
+        _print_row(f"{name} (published)", files, pub, base, "-")
+        both = {k: [max(a, b) for a, b in zip(base[k], pub[k], strict=True)] for k in base}
+        _print_row(f"max(ours, {name})", files, both, base, "-")
     if "iforest" in names:
         print(f"\niforest scored one sample at a time: {_iforest_per_sample_rate():,.0f} samples/s")
 
