@@ -47,6 +47,8 @@ range seen so far, 6 samples a block, 104 blocks learnt before any score; ARTime
 * ``art alone`` (reference): the pattern memory by itself; ``art oracle`` (reference, not causal): told the
   file's min, max and length as NAB tells ARTime, to check the port against ARTime's published scores.
 
+Fourth round: ``rare-unexplained``: the rarity floor only where the explained error's likelihood is above 0.
+
 ``--only NAME ...`` runs the baseline and the named members only.
 """
 
@@ -358,6 +360,26 @@ class _GradedRarity(EnsembleDetector):
         return gate + (1.0 - gate) * lik
 
 
+class _RareUnexplained(EnsembleDetector):
+    """The rarity floor only when the explained error is above its usual size (likelihood > 0): a value in a
+    new band that a predictor expected (a slow ramp into it) is not news."""
+
+    def __init__(self, values: Sequence[float]) -> None:
+        super().__init__(EnsembleConfig())
+
+    def _raw(self, x: float, t: datetime) -> float:
+        cfg = self.config
+        s = super()._raw(x, t)
+        if s < cfg.rare_score or self._n < cfg.warmup:
+            return s
+        span = self._span()
+        tol = cfg.spatial_tolerance * span
+        if x > self._hi + tol or x < self._lo - tol:
+            return s  # the spatial floor, untouched
+        lik = (s - cfg.rare_score) / (1.0 - cfg.rare_score)  # the rare floor's likelihood part, undone
+        return s if lik > 0.0 else 0.0
+
+
 class _Art(EnsembleDetector):
     """The ARTime-like pattern memory (``bench._nab_art.py``), max-combined after the ensemble's damping."""
 
@@ -423,6 +445,7 @@ MEMBERS: dict[str, Callable[[Sequence[float]], EnsembleDetector | _ArtAlone]] = 
     "daily-break": _DailyBreak,
     "mean-rarity": _MeanRarity,
     "graded-rarity": _GradedRarity,
+    "rare-unexplained": _RareUnexplained,
     "art": _Art,
     "art likelihood": _ArtLikelihood,
     "art alone": _ArtAlone,
