@@ -37,6 +37,19 @@ the published defaults where there are some):
 * ``mean-rarity``: the rarity test also on the mean of the last 6 values (a sustained move into a band the
   recent window never visited), same gate and floor as the value's own rarity test;
 * ``graded-rarity``: the rarity floor scaled by ``1 - rare_rate / rare_rate_max`` instead of the on/off gate.
+
+Third round (issue 17): ARTime's adaptive resonance over windowed shapes (``bench/_nab_art.py``, causal: the
+range seen so far, 6 samples a block, 104 blocks learnt before any score; ARTime's own constants otherwise):
+
+* ``art``: its score max-combined with the detector's (after the detector's damping);
+* ``art likelihood``: its score through a Numenta-style likelihood (window 10, history 8640) first, so both
+  are on one scale before the max;
+* ``art alone`` (reference): the pattern memory by itself; ``art oracle`` (reference, not causal): told the
+  file's min, max and length as NAB tells ARTime, to check the port against ARTime's published scores.
+
+Fourth round: ``rare-unexplained``: the rarity floor only where the explained error's likelihood is above 0.
+
+``--only NAME ...`` runs the baseline and the named members only.
 """
 
 from __future__ import annotations
@@ -65,7 +78,8 @@ from sklearn.ensemble import IsolationForest  # noqa: E402
 from alerting.anomaly import EnsembleConfig, EnsembleDetector  # noqa: E402
 from alerting.anomaly._likelihood import ErrorLikelihood  # noqa: E402
 from alerting.anomaly.crossval import leave_one_category_out  # noqa: E402
-from alerting.anomaly.nab import PROFILES, NabFile, load_corpus, score_corpus  # noqa: E402
+from alerting.anomaly.nab import PROFILES, NabFile, load_corpus, read_scores, score_corpus  # noqa: E402
+from bench._nab_art import ArtMemory  # noqa: E402
 
 
 class _Adwin(EnsembleDetector):
@@ -346,12 +360,80 @@ class _GradedRarity(EnsembleDetector):
         return gate + (1.0 - gate) * lik
 
 
+class _RareUnexplained(EnsembleDetector):
+    """The rarity floor only when the explained error is above its usual size (likelihood > 0): a value in a
+    new band that a predictor expected (a slow ramp into it) is not news."""
+
+    def __init__(self, values: Sequence[float]) -> None:
+        super().__init__(EnsembleConfig())
+
+    def _raw(self, x: float, t: datetime) -> float:
+        cfg = self.config
+        s = super()._raw(x, t)
+        if s < cfg.rare_score or self._n < cfg.warmup:
+            return s
+        span = self._span()
+        tol = cfg.spatial_tolerance * span
+        if x > self._hi + tol or x < self._lo - tol:
+            return s  # the spatial floor, untouched
+        lik = (s - cfg.rare_score) / (1.0 - cfg.rare_score)  # the rare floor's likelihood part, undone
+        return s if lik > 0.0 else 0.0
+
+
+class _Art(EnsembleDetector):
+    """The ARTime-like pattern memory (``bench._nab_art.py``), max-combined after the ensemble's damping."""
+
+    def __init__(self, values: Sequence[float]) -> None:
+        super().__init__(EnsembleConfig())
+        self._art = ArtMemory()
+
+    def process(self, x: float, t: datetime) -> float:
+        return max(super().process(x, t), self._art.process(x))
+
+
+class _ArtLikelihood(EnsembleDetector):
+    """The pattern memory's score through its own Numenta-style likelihood (window 10, history 8640, the
+    ensemble's ``z / (z + 5)``), max-combined after the ensemble's damping: members on one scale."""
+
+    def __init__(self, values: Sequence[float]) -> None:
+        super().__init__(EnsembleConfig())
+        cfg = self.config
+        self._art = ArtMemory()
+        self._alik = ErrorLikelihood(cfg.long_window, cfg.short_mean, cfg.min_std, cfg.z_scale)
+
+    def process(self, x: float, t: datetime) -> float:
+        s = super().process(x, t)
+        a = self._art.process(x)
+        lik = self._alik.peek(a)
+        self._alik.add(a)
+        return s if self._n <= self.config.warmup else max(s, lik)
+
+
+class _ArtAlone:
+    """The pattern memory on its own (a reference, like HTM: not a member)."""
+
+    def __init__(self, values: Sequence[float]) -> None:
+        self._art = ArtMemory()
+
+    def process(self, x: float, t: datetime) -> float:
+        return self._art.process(x)
+
+
+class _ArtOracle(_ArtAlone):
+    """As ARTime runs in NAB: told the file's min, max and length (not causal; checks the port only)."""
+
+    def __init__(self, values: Sequence[float]) -> None:
+        self._art = ArtMemory((min(values), max(values), len(values)))
+
+
 class _Baseline(EnsembleDetector):
     def __init__(self, values: Sequence[float]) -> None:
         super().__init__(EnsembleConfig())
 
 
-MEMBERS: dict[str, Callable[[Sequence[float]], EnsembleDetector]] = {
+Run = dict[str, list[float]]
+
+MEMBERS: dict[str, Callable[[Sequence[float]], EnsembleDetector | _ArtAlone]] = {
     "none (baseline)": _Baseline,
     "adwin": _Adwin,
     "snarimax-pred": _SnarimaxPred,
@@ -363,6 +445,11 @@ MEMBERS: dict[str, Callable[[Sequence[float]], EnsembleDetector]] = {
     "daily-break": _DailyBreak,
     "mean-rarity": _MeanRarity,
     "graded-rarity": _GradedRarity,
+    "rare-unexplained": _RareUnexplained,
+    "art": _Art,
+    "art likelihood": _ArtLikelihood,
+    "art alone": _ArtAlone,
+    "art oracle": _ArtOracle,
 }
 
 
@@ -390,31 +477,52 @@ def _iforest_per_sample_rate() -> float:
     return 200 / (time.perf_counter() - t0)
 
 
+def _published(root: Path, name: str, files: Sequence[NabFile]) -> dict[str, list[float]]:
+    """A published detector's per-row scores from a NAB checkout's ``results/<name>/<cat>/<name>_<file>``."""
+    out: dict[str, list[float]] = {}
+    for f in files:
+        cat, fname = f.key.split("/", 1)
+        out[f.key] = read_scores(root / name / cat / f"{name}_{fname}")
+    return out
+
+
+def _print_row(name: str, files: Sequence[NabFile], scores: Run, base: Run, rate: str) -> None:
+    std = PROFILES[0]
+    on = leave_one_category_out(files, {name: scores}, std)
+    choice = leave_one_category_out(files, {"off": base, "on": scores}, std)
+    ins = score_corpus(files, scores, std).normalized
+    cats = " ".join(f"{f.normalized:.1f}" for f in on.folds)
+    print(f"  {name:28} {on.normalized:8.2f} {choice.normalized:12.2f} {ins:10.2f} {rate:>9}  {cats}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     ap.add_argument("--nab", type=Path, default=SHARED / "data" / "nab")
     ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--only", nargs="+", metavar="MEMBER", help="the baseline and these members only")
+    ap.add_argument("--published", nargs="+", metavar="DETECTOR", help="published NAB results to judge too")
+    ap.add_argument(
+        "--published-root", type=Path, default=Path("NAB/results"), help="a NAB checkout's results"
+    )
     args = ap.parse_args()
     files = load_corpus(args.nab)
-    names = list(MEMBERS)
+    names = [n for n in MEMBERS if not args.only or n == "none (baseline)" or n in args.only]
     with ProcessPoolExecutor(max_workers=max(1, args.jobs)) as pool:
         results: list[Any] = list(pool.map(_run, names, [files] * len(names)))
-    std = PROFILES[0]
     base = results[0][0]
     print("standard profile; points/s: whole detector incl. the member, one core (machine shared)")
     print(
-        f"  {'member':18} {'LOCO on':>8} {'LOCO choice':>12} {'in sample':>10} {'points/s':>9}  held-out cats"
+        f"  {'member':28} {'LOCO on':>8} {'LOCO choice':>12} {'in sample':>10} {'points/s':>9}  held-out cats"
     )
     for name, (scores, elapsed, npoints) in zip(names, results, strict=True):
-        on = leave_one_category_out(files, {name: scores}, std)
-        choice = leave_one_category_out(files, {"off": base, "on": scores}, std)
-        ins = score_corpus(files, scores, std).normalized
-        cats = " ".join(f"{f.normalized:.1f}" for f in on.folds)
-        print(
-            f"  {name:18} {on.normalized:8.2f} {choice.normalized:12.2f} {ins:10.2f} "
-            f"{npoints / elapsed:9,.0f}  {cats}"
-        )
-    print(f"\niforest scored one sample at a time: {_iforest_per_sample_rate():,.0f} samples/s")
+        _print_row(name, files, scores, base, f"{npoints / elapsed:,.0f}")
+    for name in args.published or []:
+        pub = _published(args.published_root, name, files)
+        _print_row(f"{name} (published)", files, pub, base, "-")
+        both = {k: [max(a, b) for a, b in zip(base[k], pub[k], strict=True)] for k in base}
+        _print_row(f"max(ours, {name})", files, both, base, "-")
+    if "iforest" in names:
+        print(f"\niforest scored one sample at a time: {_iforest_per_sample_rate():,.0f} samples/s")
 
 
 if __name__ == "__main__":
