@@ -34,6 +34,7 @@ import prometheus_client
 from prometheus_client import CollectorRegistry
 
 from metrics_store._metrics import StoreMetrics
+from metrics_store.base import FloatColumn, IntColumn
 from metrics_store.config import EmbeddedStoreConfig
 from metrics_store.embedded._db import Database
 from metrics_store.embedded._head import Chunk, Head, concat
@@ -129,7 +130,7 @@ class EmbeddedStore:
                 self._metrics.series_created.inc()
             return ref
 
-    def append(self, refs: Sequence[int], timestamps_ms: Sequence[int], values: Sequence[float]) -> None:
+    def append(self, refs: IntColumn, timestamps_ms: IntColumn, values: FloatColumn) -> None:
         try:
             r = np.array(refs, dtype=np.int64)
             t = np.array(timestamps_ms, dtype=np.int64)
