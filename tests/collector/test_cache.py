@@ -5,11 +5,9 @@ changes."""
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
 
 import numpy as np
 import pytest
-from prometheus_client import CollectorRegistry
 
 from collector.cache import ScrapeCache
 from collector.config import RelabelConfig
@@ -18,9 +16,8 @@ from collector.exposition import Exposition, parse
 from collector.relabel import compile_rules
 from collector.settings import ScrapeSettings
 from metrics_store.base import FloatColumn, IntColumn
-from metrics_store.embedded.store import EmbeddedStore
 from metrics_store.memory import MemoryStore
-from metrics_store.model import STALE_NAN, Labels, Matcher, MatchOp, is_stale_nan
+from metrics_store.model import Labels, is_stale_nan
 from tests.collector.helpers import select
 
 TARGET = (("instance", "a:1"), ("job", "j"))
@@ -149,22 +146,3 @@ def test_steady_state_scrapes_append_what_the_general_path_appends() -> None:
         )
     assert len(fast.batches) == len(bodies)
     assert _without_series_added(fast.batches) == _without_series_added(ref.batches)
-
-
-def test_the_embedded_store_keeps_arrays_and_lists_alike(tmp_path: Path) -> None:
-    """``append`` takes numpy columns (the steady-state scrape path) and stores them exactly as lists."""
-    stores = [EmbeddedStore(tmp_path / n, registry=CollectorRegistry(), background=False) for n in ("l", "a")]
-    values = [1.5, STALE_NAN, -0.0, 1e300]
-    for store in stores:
-        for i in range(4):
-            store.series_ref((("__name__", f"m{i}"),))
-    stores[0].append([0, 1, 2, 3], [10, 10, 10, 10], values)
-    stores[1].append(np.arange(4, dtype=np.int64), np.full(4, 10, np.int64), np.array(values, np.float64))
-    got = []
-    for store in stores:
-        rows = store.select([Matcher("__name__", MatchOp.RE, "m.*")], 0, 100)
-        got.append(
-            [(s.labels, list(s.timestamps_ms), np.asarray(s.values).view(np.uint64).tolist()) for s in rows]
-        )
-        store.close()
-    assert got[0] == got[1] and len(got[0]) == 4
