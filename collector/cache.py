@@ -15,6 +15,10 @@ Thread safety: none. A cache belongs to one scrape loop, which calls it from one
 from __future__ import annotations
 
 from dataclasses import dataclass
+from operator import itemgetter
+
+import numpy as np
+import numpy.typing as npt
 
 from collector.errors import ScrapeLimitError
 from collector.exposition import Exposition, series_labels
@@ -33,6 +37,7 @@ REPORT_METRICS = (
     "scrape_samples_post_metric_relabeling",
     "scrape_series_added",
 )
+_KEY, _VALUE, _STAMP = itemgetter(0), itemgetter(1), itemgetter(2)
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +59,8 @@ class ScrapeCache:
         self._entries: dict[str, int] = {}
         self._prev: set[int] = set()
         self._report_refs: list[int] | None = None
+        # the last appended steady-state scrape: its keys in order, their refs and the set of those refs
+        self._steady: tuple[list[str], npt.NDArray[np.int64], set[int]] | None = None
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -69,6 +76,7 @@ class ScrapeCache:
             != (settings.label_limit, settings.label_name_length_limit, settings.label_value_length_limit)
         ):
             self._entries = {}
+            self._steady = None
 
     # -- series resolution -------------------------------------------------------------------------------
 
@@ -146,56 +154,64 @@ class ScrapeCache:
         when a limit is exceeded (the caller then calls :meth:`fail`)."""
         fast = self._steady_state(exposition)
         if fast is not None:
-            refs, tss, vals, tracked, fresh = fast
+            keys, refs, vals, tracked, fresh = fast
+            tss: list[int] | None = None
             added = dropped = dups = 0
         else:
-            refs, tss, vals, tracked, fresh, added, dropped, dups = self._resolve_all(exposition, ts_ms)
+            ref_list, tss, vals, tracked, fresh, added, dropped, dups = self._resolve_all(exposition, ts_ms)
+            refs = np.array(ref_list, dtype=np.int64)
         appended = len(refs)
-        if fast is not None:
-            tss = [ts_ms] * appended
         limit = self._settings.sample_limit
         if limit and appended > limit:
             raise ScrapeLimitError(
                 f"sample_limit exceeded: {appended} samples > limit {limit}", "sample_limit"
             )
-        stale = self._prev - tracked
-        for ref in stale:
-            refs.append(ref)
-            tss.append(ts_ms)
-            vals.append(STALE_NAN)
+        stale = [] if self._prev is tracked else list(self._prev - tracked)
         report = self._report()
-        refs.extend(report)
-        tss.extend([ts_ms] * len(report))
+        vals.extend([STALE_NAN] * len(stale))
         vals.extend(
             [1.0, max(now - started, 0.0), float(len(exposition.samples)), float(appended), float(added)]
         )
-        self._appender.append(refs, tss, vals)
+        all_refs = np.concatenate((refs, np.array(stale + report, dtype=np.int64)))
+        if tss is None:  # every sample at the scrape's timestamp
+            all_ts = np.full(len(all_refs), ts_ms, dtype=np.int64)
+        else:
+            all_ts = np.array(tss + [ts_ms] * (len(stale) + len(report)), dtype=np.int64)
+        self._appender.append(all_refs, all_ts, np.array(vals, dtype=np.float64))
         self._entries = fresh
+        self._steady = (keys, refs, tracked) if fast is not None else None
         self._prev = tracked
         return IngestResult(len(exposition.samples), appended, added, dropped, dups, len(stale))
 
     def _steady_state(
         self, exposition: Exposition
-    ) -> tuple[list[int], list[int], list[float], set[int], dict[str, int]] | None:
+    ) -> tuple[list[str], npt.NDArray[np.int64], list[float], set[int], dict[str, int]] | None:
         """The common case at C speed: every key already cached, none dropped or duplicated, no exposed
-        timestamps. Returns ``(refs, [], values, tracked, entries)`` (timestamps filled in by the caller),
-        or None to take the general path."""
+        timestamps. Returns ``(keys, refs, values, tracked, entries)``, or None to take the general path.
+        When the keys are those of the last appended steady-state scrape, in the same order, its refs and
+        their set are reused (one list comparison instead of a dict look-up, a set and an array per
+        sample)."""
         entries = self._entries
         samples = exposition.samples
         if not entries or not samples:
             return None
-        keys, values, stamps = zip(*samples, strict=True)
+        stamps = list(map(_STAMP, samples))
         if stamps.count(None) != len(stamps):
             return None
+        keys = list(map(_KEY, samples))
+        values = list(map(_VALUE, samples))
+        steady = self._steady
+        if steady is not None and steady[0] == keys:
+            return keys, steady[1], values, steady[2], entries
         try:
-            refs = list(map(entries.__getitem__, keys))
+            ref_list = list(map(entries.__getitem__, keys))
         except KeyError:
             return None
-        tracked = set(refs)
-        if len(tracked) != len(refs) or DROPPED in tracked:
+        tracked = set(ref_list)
+        if len(tracked) != len(ref_list) or DROPPED in tracked:
             return None
-        fresh = entries if len(entries) == len(refs) else dict(zip(keys, refs, strict=True))
-        return refs, [], list(values), tracked, fresh
+        fresh = entries if len(entries) == len(ref_list) else dict(zip(keys, ref_list, strict=True))
+        return keys, np.array(ref_list, dtype=np.int64), values, tracked, fresh
 
     def _resolve_all(
         self, exposition: Exposition, ts_ms: int

@@ -12,9 +12,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
+import numpy as np
+import numpy.typing as npt
+
 from metrics_store.model import Labels, Matcher, SeriesData
 
-__all__ = ["Appender", "MetricsStore", "Querier", "StoreError"]
+__all__ = ["Appender", "FloatColumn", "IntColumn", "MetricsStore", "Querier", "StoreError"]
+
+# ``append``'s columns: Python sequences, or numpy arrays (the collector's steady-state scrapes pass arrays,
+# which the embedded store takes without a per-element conversion)
+IntColumn = Sequence[int] | npt.NDArray[np.int64]
+FloatColumn = Sequence[float] | npt.NDArray[np.float64]
 
 
 class StoreError(Exception):
@@ -27,9 +35,10 @@ class Appender(Protocol):
         """Stable integer reference for ``labels`` (canonical, see :mod:`metrics_store.model`)."""
         ...
 
-    def append(self, refs: Sequence[int], timestamps_ms: Sequence[int], values: Sequence[float]) -> None:
-        """Add samples (three parallel sequences). When this returns, the samples are durable: they survive
-        a kill -9 of the process. Out-of-order samples for a series are accepted and stored in order."""
+    def append(self, refs: IntColumn, timestamps_ms: IntColumn, values: FloatColumn) -> None:
+        """Add samples (three parallel sequences or arrays). When this returns, the samples are durable: they
+        survive a kill -9 of the process. Out-of-order samples for a series are accepted and stored in
+        order."""
         ...
 
 

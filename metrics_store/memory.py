@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from metrics_store.base import FloatColumn, IntColumn
 from metrics_store.model import Labels, Matcher, SeriesData
 
 __all__ = ["MemoryStore"]
@@ -33,7 +34,7 @@ class MemoryStore:
                 self._vals.append([])
             return ref
 
-    def append(self, refs: Sequence[int], timestamps_ms: Sequence[int], values: Sequence[float]) -> None:
+    def append(self, refs: IntColumn, timestamps_ms: IntColumn, values: FloatColumn) -> None:
         with self._lock:
             for ref, ts, val in zip(refs, timestamps_ms, values, strict=True):
                 tss, vals = self._ts[ref], self._vals[ref]

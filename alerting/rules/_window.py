@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
-from metrics_store.base import Appender, Querier
+from metrics_store.base import Appender, FloatColumn, IntColumn, Querier
 from metrics_store.model import METRIC_NAME, Labels, Matcher, MatchOp, SeriesData
 
 __all__ = ["FanOut", "Packed", "RecentWindow", "WindowTee", "WindowedQuerier"]
@@ -126,9 +126,7 @@ class RecentWindow:
         entry.nameless.append(tuple([p for p in labels if p[0] != METRIC_NAME]))
         entry.refs.append(ref)
 
-    def append(
-        self, refs: Sequence[int] | I64, timestamps_ms: Sequence[int], values: Sequence[float]
-    ) -> None:
+    def append(self, refs: Sequence[int] | I64, timestamps_ms: IntColumn, values: FloatColumn) -> None:
         if not len(refs):
             return
         r = np.asarray(refs, dtype=np.int64)
@@ -364,7 +362,7 @@ class WindowTee:
                 self._map[ref] = self.window.series_ref(labels)
         return ref
 
-    def append(self, refs: Sequence[int], timestamps_ms: Sequence[int], values: Sequence[float]) -> None:
+    def append(self, refs: IntColumn, timestamps_ms: IntColumn, values: FloatColumn) -> None:
         self.store.append(refs, timestamps_ms, values)
         if len(refs):
             self.window.append(self._map[np.asarray(refs, dtype=np.int64)], timestamps_ms, values)
@@ -389,7 +387,7 @@ class FanOut:
                     self._per[i].append(t.series_ref(labels))
             return ref
 
-    def append(self, refs: Sequence[int], timestamps_ms: Sequence[int], values: Sequence[float]) -> None:
+    def append(self, refs: IntColumn, timestamps_ms: IntColumn, values: FloatColumn) -> None:
         for i, t in enumerate(self._targets):
             m = self._per[i]
             t.append([m[r] for r in refs], timestamps_ms, values)

@@ -34,6 +34,7 @@ import prometheus_client
 from prometheus_client import CollectorRegistry
 
 from metrics_store._metrics import StoreMetrics
+from metrics_store.base import FloatColumn, IntColumn
 from metrics_store.config import EmbeddedStoreConfig
 from metrics_store.embedded._db import Database
 from metrics_store.embedded._head import Chunk, Head, concat
@@ -129,7 +130,7 @@ class EmbeddedStore:
                 self._metrics.series_created.inc()
             return ref
 
-    def append(self, refs: Sequence[int], timestamps_ms: Sequence[int], values: Sequence[float]) -> None:
+    def append(self, refs: IntColumn, timestamps_ms: IntColumn, values: FloatColumn) -> None:
         try:
             r = np.array(refs, dtype=np.int64)
             t = np.array(timestamps_ms, dtype=np.int64)
@@ -143,14 +144,17 @@ class EmbeddedStore:
             )
         if n == 0:
             return
+        # Validation and encoding need no lock (refs only grow: one below next_ref now stays valid), so the
+        # scrape threads serialise only on the WAL write and the head append.
+        next_ref = self._index.next_ref
+        if r.min() < 0 or r.max() >= next_ref:
+            bad = r[(r < 0) | (r >= next_ref)][0]
+            raise UnknownSeriesError(f"append: unknown series ref {bad}")
+        r32 = r.astype(np.uint32)
+        data = encode_samples(r32, t, v)
         with self._lock:
             if self._closed:
                 raise StoreClosedError("store is closed")
-            if r.min() < 0 or r.max() >= self._index.next_ref:
-                bad = r[(r < 0) | (r >= self._index.next_ref)][0]
-                raise UnknownSeriesError(f"append: unknown series ref {bad}")
-            r32 = r.astype(np.uint32)
-            data = encode_samples(r32, t, v)
             if self._unlogged:
                 data = encode_series(self._unlogged) + data
             try:

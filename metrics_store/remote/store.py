@@ -48,6 +48,7 @@ from influxdb_client.rest import ApiException
 from prometheus_client import CollectorRegistry
 
 from metrics_store._metrics import StoreMetrics
+from metrics_store.base import FloatColumn, IntColumn
 from metrics_store.config import RemoteStoreConfig
 from metrics_store.errors import (
     InvalidSampleError,
@@ -162,7 +163,7 @@ class RemoteStore:
                 self._metrics.series_created.inc()
             return ref
 
-    def append(self, refs: Sequence[int], timestamps_ms: Sequence[int], values: Sequence[float]) -> None:
+    def append(self, refs: IntColumn, timestamps_ms: IntColumn, values: FloatColumn) -> None:
         if self._closed:
             raise StoreClosedError("store is closed")
         if not len(refs) == len(timestamps_ms) == len(values):

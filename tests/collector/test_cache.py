@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 
+import numpy as np
 import pytest
 
 from collector.cache import ScrapeCache
@@ -14,8 +15,9 @@ from collector.errors import ScrapeLimitError
 from collector.exposition import Exposition, parse
 from collector.relabel import compile_rules
 from collector.settings import ScrapeSettings
+from metrics_store.base import FloatColumn, IntColumn
 from metrics_store.memory import MemoryStore
-from metrics_store.model import is_stale_nan
+from metrics_store.model import Labels, is_stale_nan
 from tests.collector.helpers import select
 
 TARGET = (("instance", "a:1"), ("job", "j"))
@@ -78,3 +80,69 @@ def test_explicit_timestamps_are_kept_and_not_stale_tracked() -> None:
     result = cache.ingest(_exp("other 1\n"), 2000, 0.0, 0.0)
     assert result.stale_markers == 0
     assert list(select(store, "m")[0].timestamps_ms) == [500]
+
+
+class _Recorder:
+    """An Appender that records every batch as ``(labels, ts, value bits)`` rows, refs resolved to labels."""
+
+    def __init__(self) -> None:
+        self.labels: list[Labels] = []
+        self.refs: dict[Labels, int] = {}
+        self.batches: list[list[tuple[Labels, int, int]]] = []
+
+    def series_ref(self, labels: Labels) -> int:
+        if labels not in self.refs:
+            self.refs[labels] = len(self.labels)
+            self.labels.append(labels)
+        return self.refs[labels]
+
+    def append(self, refs: IntColumn, timestamps_ms: IntColumn, values: FloatColumn) -> None:
+        bits = np.asarray(values, dtype=np.float64).view(np.uint64).tolist()
+        rows = zip(np.asarray(refs).tolist(), np.asarray(timestamps_ms).tolist(), bits, strict=True)
+        self.batches.append([(self.labels[r], t, b) for r, t, b in rows])
+
+
+def _without_series_added(
+    batches: list[list[tuple[Labels, int, int]]],
+) -> list[list[tuple[Labels, int, int]]]:
+    return [[row for row in b if ("__name__", "scrape_series_added") not in row[0]] for b in batches]
+
+
+def test_steady_state_scrapes_append_what_the_general_path_appends() -> None:
+    """Differential: a cache left to its steady-state path (refs reused while the keys repeat) and one forced
+    onto the general path at every scrape (its series cache dropped by a relabel-relevant reconfigure)
+    append the same rows, bit for bit, through reorders, vanished series, a failed scrape, duplicates and
+    exposed timestamps."""
+    bodies = [
+        "a 1\nb 2\nc 3\n",
+        "a 4\nb 5\nc 6\n",
+        "a 7\nb 8\nc 9\n",
+        "b 1\na 2\nc 3\n",
+        "a 1\nb NaN\n",
+        "a 2\nb 3\n",
+        None,  # a failed scrape
+        "a 3\nb 4\n",
+        "a 5\nb 6\na 7\n",
+        "a 1 500\nb 2\n",
+        "a 8\nb 9\n",
+        "a 1e300\nb -0\n",
+    ]
+    fast, ref = _Recorder(), _Recorder()
+    fast_cache, ref_cache = ScrapeCache(fast, TARGET, SETTINGS), ScrapeCache(ref, TARGET, SETTINGS)
+    other = dataclasses.replace(SETTINGS, honor_labels=True)
+    for i, body in enumerate(bodies):
+        ts = 1000 * (i + 1)
+        ref_cache.reconfigure(other)
+        ref_cache.reconfigure(SETTINGS)
+        if body is None:
+            assert fast_cache.fail(ts, 0.5) == ref_cache.fail(ts, 0.5)
+            continue
+        got = fast_cache.ingest(_exp(body), ts, 0.0, 0.25)
+        want = ref_cache.ingest(_exp(body), ts, 0.0, 0.25)
+        assert (got.appended, got.duplicates, got.stale_markers) == (
+            want.appended,
+            want.duplicates,
+            want.stale_markers,
+        )
+    assert len(fast.batches) == len(bodies)
+    assert _without_series_added(fast.batches) == _without_series_added(ref.batches)

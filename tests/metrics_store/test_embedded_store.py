@@ -247,3 +247,22 @@ def test_nan_payloads_survive_a_checkpointed_select(tmp_path: Path, n_series: in
         assert got[1].values.tolist() == [1.0, 1.0, 1.0]
     finally:
         store.close()
+
+
+def test_the_embedded_store_keeps_arrays_and_lists_alike(tmp_path: Path) -> None:
+    """``append`` takes numpy columns (the steady-state scrape path) and stores them exactly as lists."""
+    stores = [EmbeddedStore(tmp_path / n, registry=CollectorRegistry(), background=False) for n in ("l", "a")]
+    values = [1.5, STALE_NAN, -0.0, 1e300]
+    for store in stores:
+        for i in range(4):
+            store.series_ref((("__name__", f"m{i}"),))
+    stores[0].append([0, 1, 2, 3], [10, 10, 10, 10], values)
+    stores[1].append(np.arange(4, dtype=np.int64), np.full(4, 10, np.int64), np.array(values, np.float64))
+    got = []
+    for store in stores:
+        rows = store.select([Matcher("__name__", MatchOp.RE, "m.*")], 0, 100)
+        got.append(
+            [(s.labels, list(s.timestamps_ms), np.asarray(s.values).view(np.uint64).tolist()) for s in rows]
+        )
+        store.close()
+    assert got[0] == got[1] and len(got[0]) == 4
