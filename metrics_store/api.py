@@ -68,6 +68,7 @@ from metrics_store.promql import (
     Vector,
     parse_selector,
 )
+from metrics_store.promql.arrays import ArrayMatrix
 from metrics_store.promql.semantics import PROMETHEUS_3, Semantics
 from metrics_store.scoped import scoped
 from metrics_store.tenant_limits import TenantLimits
@@ -113,14 +114,14 @@ def _gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-def _render(value: QueryValue) -> bytes:
+def _render(value: QueryValue | ArrayMatrix) -> bytes | memoryview:
     with _gc_paused():
-        if isinstance(value, Matrix):
-            return matrix_body(value)
+        if isinstance(value, Matrix | ArrayMatrix):
+            return memoryview(matrix_body(value))  # served as it is (a Response takes bytes or a memoryview)
         return orjson.dumps({"status": "success", "data": result_json(value)})
 
 
-def _evaluated_body(fn: Callable[[Engine], QueryValue], engine: Engine) -> bytes:
+def _evaluated_body(fn: Callable[[Engine], QueryValue | ArrayMatrix], engine: Engine) -> bytes | memoryview:
     """``fn(engine)`` rendered as the API's JSON body (in a worker thread: both steps in one call)."""
     return _render(fn(engine))
 
@@ -221,7 +222,7 @@ class QueryHandlers:
             return self.engine
         return self.engine.with_querier(scoped(self.querier, scope), budget=budget)
 
-    async def _run(self, scope: Scope, fn: Callable[[Engine], QueryValue]) -> Response:
+    async def _run(self, scope: Scope, fn: Callable[[Engine], QueryValue | ArrayMatrix]) -> Response:
         try:
             with self.tenants.admit(scope) as budget:
                 engine = self.engine_for(scope, budget)
@@ -269,7 +270,7 @@ class QueryHandlers:
         text = form.get("query")
         return await self._run(
             scope_of(request),
-            lambda engine: engine.range_query(text, start, end, step, timeout_s=timeout),
+            lambda engine: engine.range_query_arrays(text, start, end, step, timeout_s=timeout),
         )
 
     async def _matching_series(self, request: Request, *, required: bool) -> list[Labels]:

@@ -10,7 +10,6 @@ from prometheus_client import CollectorRegistry
 from metrics_store.base import MetricsStore
 from metrics_store.config import EmbeddedStoreConfig, RemoteStoreConfig, StoreConfig
 from metrics_store.embedded import EmbeddedStore
-from metrics_store.remote import RemoteStore
 
 __all__ = ["open_store"]
 
@@ -23,5 +22,8 @@ def open_store(
         path = Path(cfg.path)
         return EmbeddedStore(path if path.is_absolute() else base_dir / path, cfg, registry=registry)
     if isinstance(cfg, RemoteStoreConfig):
+        # influxdb-client (~25 MB resident with reactivex) is imported only when a remote store is configured
+        from metrics_store.remote import RemoteStore  # noqa: PLC0415
+
         return RemoteStore(cfg, registry=registry)
     raise TypeError(f"unknown store config {type(cfg).__name__}")

@@ -7,10 +7,6 @@ from __future__ import annotations
 import io
 from datetime import UTC, datetime
 
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
-from matplotlib.figure import Figure
-
 from dashboard.reports.base import Chart
 
 __all__ = ["HEIGHT_PX", "WIDTH_PX", "chart_png"]
@@ -34,6 +30,11 @@ def _short(label: str) -> str:
 
 def chart_png(chart: Chart) -> bytes:
     """``chart`` drawn as a 720x300 PNG."""
+    # matplotlib (~40 MB resident) is imported by the first chart, not by every server that never draws one
+    from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: PLC0415
+    from matplotlib.dates import AutoDateLocator, ConciseDateFormatter  # noqa: PLC0415
+    from matplotlib.figure import Figure  # noqa: PLC0415
+
     fig = Figure(figsize=(WIDTH_PX / _DPI, HEIGHT_PX / _DPI), dpi=_DPI)
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()

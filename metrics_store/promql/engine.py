@@ -37,6 +37,7 @@ from metrics_store.promql._evaluator import evaluate
 from metrics_store.promql._metrics import QueryEngineMetrics
 from metrics_store.promql._prefetch import prefetch
 from metrics_store.promql._steps import EvalValue, RangeSteps, ScalarSteps, StringValue, VectorSteps
+from metrics_store.promql.arrays import ArrayMatrix
 from metrics_store.promql.errors import (
     QueryBusyError,
     QueryError,
@@ -155,7 +156,9 @@ class Engine:
 
     def instant_query(self, query: str, time_ms: int, *, timeout_s: float | None = None) -> QueryValue:
         """Evaluate ``query`` at ``time_ms``: a Scalar, String, Vector or (for a range selector) Matrix."""
-        return self._run("instant", query, time_ms, time_ms, 1, timeout_s=timeout_s, instant=True)
+        result = self._run("instant", query, time_ms, time_ms, 1, timeout_s=timeout_s, instant=True)
+        assert not isinstance(result, ArrayMatrix)
+        return result
 
     def range_query(
         self, query: str, start_ms: int, end_ms: int, step_ms: int, *, timeout_s: float | None = None
@@ -163,12 +166,18 @@ class Engine:
         """Evaluate ``query`` at ``start_ms, start_ms + step_ms, ... <= end_ms``; the result is a Matrix
         sorted by label set (a scalar becomes one series with no labels). More than ``max_points_per_series``
         steps (``(end - start) // step``, as Prometheus counts) raise :class:`TooManyPointsError`."""
+        return self.range_query_arrays(query, start_ms, end_ms, step_ms, timeout_s=timeout_s).to_matrix()
+
+    def range_query_arrays(
+        self, query: str, start_ms: int, end_ms: int, step_ms: int, *, timeout_s: float | None = None
+    ) -> ArrayMatrix:
+        """:meth:`range_query`'s result as numpy arrays (what the HTTP API renders JSON from)."""
         if step_ms <= 0:
             raise QueryExecutionError("zero or negative query resolution step widths are not accepted")
         if end_ms < start_ms:
             raise QueryExecutionError("end timestamp must not be before start time")
         result = self._run("range", query, start_ms, end_ms, step_ms, timeout_s=timeout_s, instant=False)
-        assert isinstance(result, Matrix)
+        assert isinstance(result, ArrayMatrix)
         return result
 
     def _run(
@@ -181,7 +190,7 @@ class Engine:
         *,
         timeout_s: float | None,
         instant: bool,
-    ) -> QueryValue:
+    ) -> QueryValue | ArrayMatrix:
         self._metrics.queries.labels(kind).inc()
         began = self._monotonic()
         timeout = self._timeout_s if timeout_s is None else min(timeout_s, self._timeout_s)
@@ -225,7 +234,7 @@ class Engine:
                 value = evaluate(ctx, node)
             except RecursionError as exc:
                 raise QueryTooComplexError from exc
-            return _to_instant(value, start_ms) if instant else _to_matrix(value, steps)
+            return _to_instant(value, start_ms) if instant else _to_arrays(value, steps)
         except QueryError as exc:
             self._metrics.errors.labels(kind, exc.error_type).inc()
             reason = next((r for t, r in _REFUSAL_REASONS if isinstance(exc, t)), None)
@@ -274,23 +283,12 @@ def _to_instant(value: EvalValue, t_ms: int) -> QueryValue:
     return Matrix(tuple(out))
 
 
-def _to_matrix(value: EvalValue, steps: Any) -> Matrix:
+def _to_arrays(value: EvalValue, steps: Any) -> ArrayMatrix:
     if isinstance(value, ScalarSteps):
-        return Matrix((Series((), tuple(steps.tolist()), tuple(value.values.tolist())),))
+        return ArrayMatrix.scalar(value.values, steps)
     if not isinstance(value, VectorSteps):
         raise QueryExecutionError(f"unexpected {type(value).__name__} result of a range query")
-    grid = tuple(steps.tolist())  # one tuple for every series present at every step (most of them)
-    out = [
-        Series(
-            s.labels,
-            grid if bool(s.present.all()) else tuple(steps[s.present].tolist()),
-            tuple(s.values[s.present].tolist()),
-        )
-        for s in value.series
-        if bool(s.present.any())
-    ]
-    out.sort(key=lambda s: s.labels)
-    return Matrix(tuple(out))
+    return ArrayMatrix.of_steps(value, steps)
 
 
 _ = RangeSteps  # the remaining EvalValue case of _to_instant

@@ -16,7 +16,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from sklearn.linear_model import HuberRegressor
 
 __all__ = ["MIN_POINTS", "GrowthFit", "crossing_time", "fit_growth"]
 
@@ -54,6 +53,9 @@ def fit_growth(times_s: Sequence[float], values: Sequence[float]) -> GrowthFit |
     center, scale = float(y.mean()), float(y.std()) or 1.0
     if float(y.std()) == 0.0:  # a flat history: exactly level, Huber's scale estimate would be 0
         return GrowthFit(origin, float(t.max()), center, 0.0, len(pairs))
+    # scikit-learn (~60 MB resident) is imported by the first fit, not by every server that never forecasts
+    from sklearn.linear_model import HuberRegressor  # noqa: PLC0415
+
     model = HuberRegressor(epsilon=1.35, alpha=0.0, max_iter=500)
     model.fit(days.reshape(-1, 1), (y - center) / scale)
     return GrowthFit(

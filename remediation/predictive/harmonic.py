@@ -23,14 +23,15 @@ import time as _time
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import numpy.typing as npt
-from river import drift, stats
-from sklearn.linear_model import HuberRegressor, Ridge
 
 from remediation.predictive._metrics import ForecastMetrics
+
+if TYPE_CHECKING:
+    from river import drift, stats
 
 __all__ = ["HarmonicConfig", "HarmonicForecaster"]
 
@@ -79,8 +80,7 @@ class HarmonicForecaster:
         self._intercept = 0.0
         self._weekly = 0
         self._trained_at: float | None = None
-        self._level = stats.EWMean(fading_factor=self.config.level_fading)
-        self._adwin = drift.ADWIN(delta=self.config.adwin_delta)  # type: ignore[no-untyped-call]
+        self._level, self._adwin = _online_state(self.config)
         self.fits = 0
         self.drifts = 0
         self.fit_seconds = 0.0
@@ -184,8 +184,7 @@ class HarmonicForecaster:
         else:  # after a drift with little history left: keep the shape, re-estimate the level
             shape = np.array([self._base(float(t)) - self._intercept for t in ts])
             self._intercept = float(np.median(ys - shape))
-        self._level = stats.EWMean(fading_factor=c.level_fading)
-        self._adwin = drift.ADWIN(delta=c.adwin_delta)  # type: ignore[no-untyped-call]
+        self._level, self._adwin = _online_state(c)
         self._trained_at = self._hist[-1][0]
         self.fits += 1
         elapsed = _time.perf_counter() - t0
@@ -199,9 +198,21 @@ class HarmonicForecaster:
     ) -> tuple[tuple[float, ...], float]:
         if x.shape[1] == 0:
             return (), float(np.mean(y))
+        # scikit-learn (with scipy, ~60 MB resident) is imported by the first fit, not by every server that
+        # loads this module with its configuration and never forecasts
+        from sklearn.linear_model import HuberRegressor, Ridge  # noqa: PLC0415
+
         if self.config.regressor == "huber":
             scale = float(np.std(y)) or 1.0
             huber = HuberRegressor(alpha=self.config.alpha * 1e-3, max_iter=200).fit(x, y / scale)
             return tuple(float(a) * scale for a in huber.coef_), float(huber.intercept_) * scale
         ridge = Ridge(alpha=self.config.alpha).fit(x, y)
         return tuple(float(a) for a in ridge.coef_), float(ridge.intercept_)
+
+
+def _online_state(c: HarmonicConfig) -> tuple[stats.EWMean, drift.ADWIN]:
+    """A fresh residual level and drift detector. river (with scipy and scikit-learn, ~95 MB resident) is
+    imported by the first forecaster, not by every server that only loads this module's configuration."""
+    from river import drift, stats  # noqa: PLC0415
+
+    return stats.EWMean(fading_factor=c.level_fading), drift.ADWIN(delta=c.adwin_delta)  # type: ignore[no-untyped-call]
