@@ -91,7 +91,8 @@ def serve(work: Path, relp_port: int) -> tuple[ManagedProcess, str]:
 
 class Intake(NamedTuple):
     rate: float  # lines/s until all are searchable
-    cpu_s: float  # CPU seconds of ``paramedic serve`` (its own process, all threads) over the same time
+    cpu_s: float  # CPU seconds of ``paramedic serve`` and its index process (all threads) over the same time
+    index_cpu_s: float  # of which the index process (``paramedic-index``; 0 when the store has none)
     fwd_cpu_s: float  # CPU seconds of the forwarding rsyslog
     missing: int
     duplicates: int
@@ -107,7 +108,7 @@ def ingest(tmp: Path, n: int, window: int | None, timeout_s: float) -> Intake:
     token = f"bench{random.randrange(16**8):08x}"
     try:
         fwd.wait_port(in_port)
-        cpu0, fwd0 = proc_cpu_s(proc.pid), proc_cpu_s(fwd.proc.pid)
+        (cpu0, idx0), fwd0 = _intake_cpu_s(proc.pid), proc_cpu_s(fwd.proc.pid)
         t0 = time.perf_counter()
         with socket.create_connection(("127.0.0.1", in_port)) as sock:
             for start in range(0, n, 5000):
@@ -116,12 +117,34 @@ def ingest(tmp: Path, n: int, window: int | None, timeout_s: float) -> Intake:
         while time.monotonic() < deadline and total(base, token) < n:
             time.sleep(POLL_S)
         dt = time.perf_counter() - t0
-        cpu, fwd_cpu = proc_cpu_s(proc.pid) - cpu0, proc_cpu_s(fwd.proc.pid) - fwd0
+        (cpu, idx), fwd_cpu = _intake_cpu_s(proc.pid), proc_cpu_s(fwd.proc.pid) - fwd0
         got = numbers(base, token)
     finally:
         fwd.stop()
         proc.stop()
-    return Intake(n / dt, cpu, fwd_cpu, len(set(range(n)) - set(got)), sum(got.values()) - len(got))
+    missing, dups = len(set(range(n)) - set(got)), sum(got.values()) - len(got)
+    return Intake(n / dt, cpu - cpu0, idx - idx0, fwd_cpu, missing, dups)
+
+
+def _intake_cpu_s(pid: int) -> tuple[float, float]:
+    """CPU seconds so far of ``paramedic serve`` plus its index process, and of the index process alone
+    (its children named ``paramedic-index``; the search workers, which answer the polls, are left out as the
+    bench's own reads of the peer's file are)."""
+    index = sum(
+        proc_cpu_s(int(comm.parent.name))
+        for comm in Path("/proc").glob("[0-9]*/comm")
+        if _is_index_child(comm, pid)
+    )
+    return proc_cpu_s(pid) + index, index
+
+
+def _is_index_child(comm: Path, pid: int) -> bool:
+    try:
+        name = comm.read_text().strip()
+        parent = (comm.parent / "stat").read_text().rsplit(")", 1)[1].split()[1]
+    except OSError:  # exited meanwhile
+        return False
+    return name == "paramedic-index" and parent == str(pid)
 
 
 def intake_row(tmp: Path, n: int, window: int | None, timeout_s: float) -> str:
@@ -133,6 +156,7 @@ def intake_row(tmp: Path, n: int, window: int | None, timeout_s: float) -> str:
     return (
         f"{label:>13} {n:>8} {ceiling:>9,.0f} /s {ours.rate:>10,.0f} /s {ours.rate / ceiling:>6.2f}  "
         f"{ours.missing:>4} {ours.duplicates:>4}  {sink_cpu * per_k:6.1f} | {ours.cpu_s * per_k:6.1f} "
+        f"(index process {ours.index_cpu_s * per_k:.1f}) "
         f"({peer_fwd_cpu * per_k:.1f} | {ours.fwd_cpu_s * per_k:.1f})"
     )
 
@@ -291,8 +315,8 @@ def main() -> None:
         if not a.skip_ingest:
             print(
                 f"{'omrelp window':>13} {'lines':>8} {'rsyslog->file':>15} {'paramedic serve':>16} "
-                f"{'ratio':>6}  lost dups  CPU ms/1k lines: sink rsyslog | paramedic serve "
-                "(forwarder: peer run | ours)"
+                f"{'ratio':>6}  lost dups  CPU ms/1k lines: sink rsyslog | paramedic serve + index process "
+                "(of which the index process) (forwarder: peer run | ours)"
             )
             for window, n in ((16384, a.messages), (None, a.default_window_messages)):
                 if n > 0:  # 0: that run is left out
