@@ -7,8 +7,8 @@ Protocol over one duplex :class:`~multiprocessing.connection.Connection`: the pr
 ``("ready", pid)`` once the store is open (or ``("error", SearchError)`` and exits), then answers each request
 with ``("ok", result)`` or ``("error", SearchError)``:
 
-* ``("write", rows)``: the rows of :func:`rows` become records and are written (durable and searchable
-  before the answer; ``result`` is how many);
+* ``("write", batch)``: the batch of :func:`encode` becomes records again (:func:`decode`) and is written
+  (durable and searchable before the answer; ``result`` is how many);
 * ``("retention", None)``: retention is applied; ``result`` is ``[(path, reason), ...]`` of the dropped
   partitions.
 
@@ -27,16 +27,16 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
+import orjson
 from prometheus_client import CollectorRegistry
 
 from log_pipeline.model import FieldValue, LogRecord
 from log_pipeline.search.base import SearchError
 from log_pipeline.search.tantivy_store import TantivyStore
 
-__all__ = ["PROCESS_NAME", "Row", "StoreArgs", "records", "rows", "serve"]
+__all__ = ["PROCESS_NAME", "Row", "StoreArgs", "decode", "encode", "serve"]
 
-# (id, timestamp_ns, message, labels, fields, pattern_id, template): a record as plain values (pickles
-# several times faster than the dataclass, and exactly: every int, float and string comes back as it went)
+# (id, timestamp_ns, message, labels, fields, pattern_id, template): a record as plain values
 Row = tuple[str, int, str, dict[str, str], dict[str, FieldValue], str, str]
 # (root, partition_s, retention_s, max_bytes, writer_heap_bytes)
 StoreArgs = tuple[str, int, int | None, int | None, int]
@@ -51,12 +51,23 @@ def _name_process() -> None:
         ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_NAME, PROCESS_NAME, 0, 0, 0)
 
 
-def rows(recs: Sequence[LogRecord]) -> list[Row]:
-    return [(r.id, r.timestamp_ns, r.message, r.labels, r.fields, r.pattern_id, r.template) for r in recs]
+def encode(recs: Sequence[LogRecord]) -> bytes | list[Row]:
+    """The records as rows in JSON (orjson: ~4x cheaper than pickling them), or as the rows themselves (to
+    be pickled) when JSON would not give back the same values: a record holds no ``None``, so a ``null``
+    in the JSON means a non-finite float was written as null (or a message says "null": a false alarm that
+    costs only the speed), and an integer beyond 64 bits does not encode."""
+    rows = [(r.id, r.timestamp_ns, r.message, r.labels, r.fields, r.pattern_id, r.template) for r in recs]
+    try:
+        data = orjson.dumps(rows)
+    except orjson.JSONEncodeError:
+        return rows
+    return rows if b"null" in data else data
 
 
-def records(batch: Sequence[Row]) -> list[LogRecord]:
-    return [LogRecord(*row) for row in batch]
+def decode(batch: bytes | Sequence[Row]) -> list[LogRecord]:
+    """The records :func:`encode` encoded, equal to the originals."""
+    rows = orjson.loads(batch) if isinstance(batch, bytes) else batch
+    return [LogRecord(*row) for row in rows]
 
 
 def _dropped(registry: CollectorRegistry) -> dict[str, float]:
@@ -81,8 +92,9 @@ def answer(store: TantivyStore, registry: CollectorRegistry, request: tuple[str,
     kind, payload = request
     try:
         if kind == "write":
-            store.write(records(payload))
-            return "ok", len(payload)
+            recs = decode(payload)
+            store.write(recs)
+            return "ok", len(recs)
         if kind == "retention":
             return "ok", _retention(store, registry)
         return "error", SearchError(f"unknown index request {kind!r}")

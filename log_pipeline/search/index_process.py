@@ -12,8 +12,9 @@ class extends, which sees every commit the child made.
 Guarantees, unchanged from the in-process store:
 
 * :meth:`write` returns only after the child committed the batch (durable and searchable), so the spool
-  consumer commits a seq only after its batch is indexed; records cross as plain tuples (pickled), so the
-  documents are the ones the in-process store writes (ids, timestamps, labels, fields, partitions);
+  consumer commits a seq only after its batch is indexed; records cross as rows of plain values in JSON
+  (pickled when JSON would change a value), so the documents are the ones the in-process store writes
+  (ids, timestamps, labels, fields, partitions);
 * a child that dies (crash, OOM kill, ``kill -9``) makes the write in progress raise
   :class:`~log_pipeline.search.base.SearchError`: the consumer retries the batch from the last committed seq
   (the store upserts by id). The child is restarted at once (logged as an error with its exit code;
@@ -40,7 +41,7 @@ from typing import Any
 from prometheus_client import REGISTRY, CollectorRegistry, Counter
 
 from log_pipeline.model import LogRecord
-from log_pipeline.search._index_worker import StoreArgs, rows, serve
+from log_pipeline.search._index_worker import StoreArgs, encode, serve
 from log_pipeline.search.base import SearchError
 from log_pipeline.search.tantivy_store import TantivyReader
 
@@ -184,7 +185,7 @@ class IndexProcessStore(TantivyReader):
 
     def write(self, records: Sequence[LogRecord]) -> None:
         try:
-            written = self._call("write", rows(records))
+            written = self._call("write", encode(records))
         except SearchError:
             self._metrics.error("write")
             raise

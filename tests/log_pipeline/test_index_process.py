@@ -18,6 +18,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from log_pipeline.model import LogRecord
+from log_pipeline.search._index_worker import decode, encode
 from log_pipeline.search.base import SearchError
 from log_pipeline.search.index_process import IndexProcessStore
 from log_pipeline.search.tantivy_store import TantivyStore
@@ -54,6 +55,15 @@ def _recs(first: int, n: int, word: str = "number") -> list[LogRecord]:
     ]
 
 
+def _odd(first: int) -> list[LogRecord]:
+    """Records JSON would change (non-finite floats, integers beyond 64 bits) or seem to (a "null" text)."""
+    values: list[str | int | float] = [float("nan"), float("inf"), -float("inf"), 2**70, "null", -(2**63)]
+    return [
+        LogRecord(f"{first + i:016x}", T0 + i * NS, f"odd {i} null", {"app": "odd"}, {"v": v, "w": 0.1 + i})
+        for i, v in enumerate(values)
+    ]
+
+
 def _gone(pid: int) -> bool:
     try:
         state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
@@ -82,7 +92,9 @@ def test_child_writes_the_documents_the_in_process_store_writes(
     tmp_path: Path, store: IndexProcessStore
 ) -> None:
     local = TantivyStore(tmp_path / "local", partition_s=PARTITION_S, registry=CollectorRegistry())
-    batches = [_recs(0, 40), _recs(30, 20, "replayed"), _recs(5, 3, "again")]  # upserts across partitions
+    finite = [r for r in _odd(1000) if not isinstance(r.fields["v"], int) or abs(r.fields["v"]) < 2**63]
+    # upserts across partitions; non-finite floats and "null" texts
+    batches = [_recs(0, 40), _recs(30, 20, "replayed"), _recs(5, 3, "again"), finite]
     for batch in batches:
         local.write(batch)
         store.write(batch)
@@ -90,11 +102,23 @@ def test_child_writes_the_documents_the_in_process_store_writes(
         want, got = local.search(query, None, None, 1000), store.search(query, None, None, 1000)
         assert got.total == want.total, query
         assert got.hits == want.hits, query
-    assert store.search("", None, None, 1000).total == 50
+    assert store.search("", None, None, 1000).total == 50 + len(finite)
     assert sorted(p.name for p in (tmp_path / "child").iterdir()) == sorted(
         p.name for p in (tmp_path / "local").iterdir()
     )
     local.close()
+
+
+def test_rows_cross_as_json_unless_json_would_change_a_value() -> None:
+    plain = _recs(0, 50)
+    assert isinstance(encode(plain), bytes)  # the cheap path for ordinary lines
+    assert decode(encode(plain)) == plain
+    for odd in _odd(100):
+        assert not isinstance(encode([*plain, odd]), bytes)
+        back = decode(encode([*plain, odd]))
+        assert back[:-1] == plain
+        assert repr(back[-1]) == repr(odd)  # nan != nan: compared as text, types included
+        assert type(back[-1].fields["v"]) is type(odd.fields["v"])
 
 
 def test_written_records_and_dropped_partitions_are_counted_in_the_servers_registry(
