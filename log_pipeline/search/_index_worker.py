@@ -1,5 +1,6 @@
 """The main function of the log index process, started by
-:class:`log_pipeline.search.index_process.IndexProcessStore` with the ``spawn`` start method: it owns the
+:class:`log_pipeline.search.index_process.IndexProcessStore` as ``python -m log_pipeline.search._index_worker
+FD ARGS_JSON`` (FD: its end of a socket pair, ARGS_JSON: :data:`StoreArgs`): it owns the
 embedded store's writer (tantivy documents, indexing, commits, retention) so that this CPU runs beside the
 server's, on another core.
 
@@ -20,8 +21,10 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import json
 import os
 import signal
+import sys
 from collections.abc import Sequence
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -34,7 +37,7 @@ from log_pipeline.model import FieldValue, LogRecord
 from log_pipeline.search.base import SearchError
 from log_pipeline.search.tantivy_store import TantivyStore
 
-__all__ = ["PROCESS_NAME", "Row", "StoreArgs", "decode", "encode", "serve"]
+__all__ = ["PROCESS_NAME", "Row", "StoreArgs", "decode", "encode", "main", "serve"]
 
 # (id, timestamp_ns, message, labels, fields, pattern_id, template): a record as plain values
 Row = tuple[str, int, str, dict[str, str], dict[str, FieldValue], str, str]
@@ -137,3 +140,12 @@ def serve(conn: Connection, args: StoreArgs) -> None:
             conn.send(answer(store, registry, request))
     finally:
         store.close()
+
+
+def main(argv: Sequence[str]) -> None:
+    fd, args = int(argv[0]), json.loads(argv[1])
+    serve(Connection(fd), (str(args[0]), int(args[1]), args[2], args[3], int(args[4])))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

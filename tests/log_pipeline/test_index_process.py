@@ -206,3 +206,16 @@ def test_the_child_never_outlives_its_server(tmp_path: Path, sig: signal.Signals
     finally:
         server.kill()
         server.wait(30)
+
+
+def test_a_store_the_child_cannot_open_fails_wait_ready_and_the_first_write(tmp_path: Path) -> None:
+    blocked = tmp_path / "a-file"
+    blocked.write_text("not a directory")
+    store = IndexProcessStore(blocked, partition_s=PARTITION_S, registry=CollectorRegistry())
+    try:
+        with pytest.raises(SearchError, match="cannot open search store"):
+            store.wait_ready()  # the server's start fails: the store did not open
+        with pytest.raises(SearchError, match="cannot open search store"):
+            store.write(_recs(0, 1))  # a new child is started for it, and fails the same way
+    finally:
+        store.close()
