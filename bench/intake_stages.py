@@ -93,6 +93,7 @@ def main() -> None:
         store.close()
     with tempfile.TemporaryDirectory(prefix="bench-intake-") as d:
         child = IndexProcessStore(Path(d), registry=CollectorRegistry())
+        child.wait_ready()  # its start-up is not counted
         pid = child.child_pid
         assert pid is not None
         child_cpu = proc_cpu_s(pid)

@@ -20,6 +20,8 @@ from prometheus_client import CollectorRegistry
 from log_pipeline.model import LogRecord
 from log_pipeline.search._index_worker import decode, encode
 from log_pipeline.search.base import SearchError
+from log_pipeline.search.config import EmbeddedSearchConfig
+from log_pipeline.search.factory import open_search_store
 from log_pipeline.search.index_process import IndexProcessStore
 from log_pipeline.search.tantivy_store import TantivyStore
 from tests.support.servers import wait_until
@@ -219,3 +221,16 @@ def test_a_store_the_child_cannot_open_fails_wait_ready_and_the_first_write(tmp_
             store.write(_recs(0, 1))  # a new child is started for it, and fails the same way
     finally:
         store.close()
+
+
+def test_the_factory_writes_through_the_child_unless_index_process_is_off(tmp_path: Path) -> None:
+    child = open_search_store(EmbeddedSearchConfig(path="a"), tmp_path, CollectorRegistry())
+    local = open_search_store(
+        EmbeddedSearchConfig(path="b", index_process=False), tmp_path, CollectorRegistry()
+    )
+    try:
+        assert isinstance(child, IndexProcessStore)
+        assert type(local) is TantivyStore
+    finally:
+        child.close()
+        local.close()
