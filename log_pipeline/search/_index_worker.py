@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import gc
 import json
 import os
 import signal
@@ -45,6 +46,7 @@ Row = tuple[str, int, str, dict[str, str], dict[str, FieldValue], str, str]
 StoreArgs = tuple[str, int, int | None, int | None, int]
 _DROP_REASONS = ("age", "size")
 _DROPPED = "paramedic_log_store_partitions_dropped_total"
+_GC_ALLOCATIONS = 100_000
 _PR_SET_NAME = 15
 PROCESS_NAME = b"paramedic-index"  # /proc/PID/comm, as ps and top show it
 
@@ -128,6 +130,10 @@ def serve(conn: Connection, args: StoreArgs) -> None:
     except SearchError as exc:
         conn.send(("error", exc))
         return
+    # each batch allocates ~6 objects per record, freed by reference counts (no cycles): a collection every
+    # 700 allocations would scan them ~140 times per batch of 16,384 (decode 5.2 -> 3.3 µs per line)
+    gc.freeze()
+    gc.set_threshold(_GC_ALLOCATIONS, 50, 50)
     conn.send(("ready", os.getpid()))
     try:
         while True:
