@@ -1,6 +1,6 @@
 """Log ingest and search benchmark of the full ``paramedic serve`` path.
 
-    .venv/bin/python bench/logs.py [--messages 100000] [--default-window-messages 10000] [--lines 1000000]
+    .venv/bin/python bench/logs.py [--messages 100000] [--default-window-messages 10000] [--lines 1000000] [--index-process]
     .venv/bin/python bench/logs.py --lines 10000000        # the issue's 10M-line search figure
 
 1. Ingest: rsyslog (imtcp -> omrelp, RFC 5424) -> RELP -> ``paramedic serve`` (spool, parse, enrich, pattern,
@@ -69,7 +69,7 @@ WORDS = [
 ]
 
 
-def serve(work: Path, relp_port: int) -> tuple[ManagedProcess, str]:
+def serve(work: Path, relp_port: int, index_process: bool = False) -> tuple[ManagedProcess, str]:
     http = free_port()
     work.mkdir(parents=True, exist_ok=True)
     cfg = work / "paramedic.yaml"
@@ -77,6 +77,7 @@ def serve(work: Path, relp_port: int) -> tuple[ManagedProcess, str]:
         f"server: {{listen_port: {http}, auth: {{anonymous_read: true}}}}\n"
         "metrics_store: {type: embedded, path: data/metrics}\n"
         f"logs:\n  relp: {{port: {relp_port}}}\n  syslog_tcp: null\n  syslog_udp: null\n"
+        f"  search: {{type: embedded, path: data/logs/search, index_process: {str(index_process).lower()}}}\n"
     )
     proc = ManagedProcess(
         "paramedic",
@@ -98,12 +99,12 @@ class Intake(NamedTuple):
     duplicates: int
 
 
-def ingest(tmp: Path, n: int, window: int | None, timeout_s: float) -> Intake:
+def ingest(tmp: Path, n: int, window: int | None, timeout_s: float, index_process: bool = False) -> Intake:
     """Feed ``n`` lines; time and CPU until all ``n`` are searchable (polled every ``POLL_S``, like the peer's
     file); then every number is read back: missing and duplicated ones are counted."""
     relp_port, in_port = free_port(), free_port()
     work = tmp / f"paramedic-{window}"
-    proc, base = serve(work, relp_port)
+    proc, base = serve(work, relp_port, index_process)
     fwd = Rsyslog("fwd", work / "fwd", relp_forwarder_config(work / "fwd", in_port, relp_port, window))
     token = f"bench{random.randrange(16**8):08x}"
     try:
@@ -147,10 +148,10 @@ def _is_index_child(comm: Path, pid: int) -> bool:
     return name == "paramedic-index" and parent == str(pid)
 
 
-def intake_row(tmp: Path, n: int, window: int | None, timeout_s: float) -> str:
+def intake_row(tmp: Path, n: int, window: int | None, timeout_s: float, index_process: bool = False) -> str:
     """The peer (rsyslog -> RELP -> rsyslog -> file), then Paramedic, on ``n`` lines: one line of figures."""
     ceiling, sink_cpu, peer_fwd_cpu = run_measured(tmp, n, window, "rsyslog", timeout_s)
-    ours = ingest(tmp, n, window, timeout_s)
+    ours = ingest(tmp, n, window, timeout_s, index_process)
     label = str(window) if window else "default"
     per_k = 1e6 / n  # CPU seconds -> ms per 1,000 lines
     return (
@@ -309,6 +310,11 @@ def main() -> None:
     ap.add_argument("--timeout-s", type=float, default=600)
     ap.add_argument("--skip-ingest", action="store_true")
     ap.add_argument("--skip-search", action="store_true")
+    ap.add_argument(
+        "--index-process",
+        action="store_true",
+        help="intake with logs.search.index_process: true (the writer in a child)",
+    )
     a = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-logs-") as d:
         tmp = Path(d)
@@ -320,7 +326,7 @@ def main() -> None:
             )
             for window, n in ((16384, a.messages), (None, a.default_window_messages)):
                 if n > 0:  # 0: that run is left out
-                    print(intake_row(tmp, n, window, a.timeout_s))
+                    print(intake_row(tmp, n, window, a.timeout_s, a.index_process))
         if not a.skip_search:
             search_bench(tmp, a.lines)
 
