@@ -5,12 +5,15 @@
 The bench's RFC 5424 lines (as ``bench/logs.py`` sends them) go through the pipeline's pieces one stage at a
 time, each timed over all lines: parse (with the duplicate count), enrich, mine, pattern stats, building the
 tantivy documents, and ``TantivyStore.write`` in batches (which builds the documents again, adds and commits).
-Thread CPU is the calling thread's; process CPU adds tantivy's indexing and merge threads.
+Thread CPU is the calling thread's; process CPU adds tantivy's indexing and merge threads. Then the same
+writes through ``IndexProcessStore`` (the writer in a child process): the server's side (the rows pickled and
+sent, the answer awaited) and the child's CPU (read from ``/proc`` before it stops).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 import time
@@ -27,10 +30,17 @@ from log_pipeline.model import RawMessage
 from log_pipeline.patterns import PatternStats, TenantMiners
 from log_pipeline.patterns._metrics import PatternMetrics
 from log_pipeline.pipeline import DuplicateCounter, PipelineMetrics, _parse
+from log_pipeline.search.index_process import IndexProcessStore
 from log_pipeline.search.tantivy_store import TantivyStore, _document
 from log_pipeline.syslog import SyslogParser
 
 T = TypeVar("T")
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def proc_cpu_s(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
 
 def timed(name: str, n: int, fn: Callable[[], T]) -> T:
@@ -81,6 +91,21 @@ def main() -> None:
 
         timed("store.write", n, write)
         store.close()
+    with tempfile.TemporaryDirectory(prefix="bench-intake-") as d:
+        child = IndexProcessStore(Path(d), registry=CollectorRegistry())
+        child.wait_ready()  # its start-up is not counted
+        pid = child.child_pid
+        assert pid is not None
+        child_cpu = proc_cpu_s(pid)
+
+        def write_child() -> None:
+            for i in range(0, n, a.batch):
+                child.write(records[i : i + a.batch])
+
+        timed("server side", n, write_child)
+        per_line = (proc_cpu_s(pid) - child_cpu) / n * 1e6
+        print(f"{'index child':12s} process {per_line:6.1f} µs/line (10 ms ticks)")
+        child.close()
 
 
 if __name__ == "__main__":

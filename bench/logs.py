@@ -1,6 +1,6 @@
 """Log ingest and search benchmark of the full ``paramedic serve`` path.
 
-    .venv/bin/python bench/logs.py [--messages 100000] [--default-window-messages 10000] [--lines 1000000]
+    .venv/bin/python bench/logs.py [--messages 100000] [--default-window-messages 10000] [--lines 1000000] [--index-process]
     .venv/bin/python bench/logs.py --lines 10000000        # the issue's 10M-line search figure
 
 1. Ingest: rsyslog (imtcp -> omrelp, RFC 5424) -> RELP -> ``paramedic serve`` (spool, parse, enrich, pattern,
@@ -69,7 +69,7 @@ WORDS = [
 ]
 
 
-def serve(work: Path, relp_port: int) -> tuple[ManagedProcess, str]:
+def serve(work: Path, relp_port: int, index_process: bool = False) -> tuple[ManagedProcess, str]:
     http = free_port()
     work.mkdir(parents=True, exist_ok=True)
     cfg = work / "paramedic.yaml"
@@ -77,6 +77,7 @@ def serve(work: Path, relp_port: int) -> tuple[ManagedProcess, str]:
         f"server: {{listen_port: {http}, auth: {{anonymous_read: true}}}}\n"
         "metrics_store: {type: embedded, path: data/metrics}\n"
         f"logs:\n  relp: {{port: {relp_port}}}\n  syslog_tcp: null\n  syslog_udp: null\n"
+        f"  search: {{type: embedded, path: data/logs/search, index_process: {str(index_process).lower()}}}\n"
     )
     proc = ManagedProcess(
         "paramedic",
@@ -91,23 +92,24 @@ def serve(work: Path, relp_port: int) -> tuple[ManagedProcess, str]:
 
 class Intake(NamedTuple):
     rate: float  # lines/s until all are searchable
-    cpu_s: float  # CPU seconds of ``paramedic serve`` (its own process, all threads) over the same time
+    cpu_s: float  # CPU seconds of ``paramedic serve`` and its index process (all threads) over the same time
+    index_cpu_s: float  # of which the index process (``paramedic-index``; 0 when the store has none)
     fwd_cpu_s: float  # CPU seconds of the forwarding rsyslog
     missing: int
     duplicates: int
 
 
-def ingest(tmp: Path, n: int, window: int | None, timeout_s: float) -> Intake:
+def ingest(tmp: Path, n: int, window: int | None, timeout_s: float, index_process: bool = False) -> Intake:
     """Feed ``n`` lines; time and CPU until all ``n`` are searchable (polled every ``POLL_S``, like the peer's
     file); then every number is read back: missing and duplicated ones are counted."""
     relp_port, in_port = free_port(), free_port()
     work = tmp / f"paramedic-{window}"
-    proc, base = serve(work, relp_port)
+    proc, base = serve(work, relp_port, index_process)
     fwd = Rsyslog("fwd", work / "fwd", relp_forwarder_config(work / "fwd", in_port, relp_port, window))
     token = f"bench{random.randrange(16**8):08x}"
     try:
         fwd.wait_port(in_port)
-        cpu0, fwd0 = proc_cpu_s(proc.pid), proc_cpu_s(fwd.proc.pid)
+        (cpu0, idx0), fwd0 = _intake_cpu_s(proc.pid), proc_cpu_s(fwd.proc.pid)
         t0 = time.perf_counter()
         with socket.create_connection(("127.0.0.1", in_port)) as sock:
             for start in range(0, n, 5000):
@@ -116,23 +118,46 @@ def ingest(tmp: Path, n: int, window: int | None, timeout_s: float) -> Intake:
         while time.monotonic() < deadline and total(base, token) < n:
             time.sleep(POLL_S)
         dt = time.perf_counter() - t0
-        cpu, fwd_cpu = proc_cpu_s(proc.pid) - cpu0, proc_cpu_s(fwd.proc.pid) - fwd0
+        (cpu, idx), fwd_cpu = _intake_cpu_s(proc.pid), proc_cpu_s(fwd.proc.pid) - fwd0
         got = numbers(base, token)
     finally:
         fwd.stop()
         proc.stop()
-    return Intake(n / dt, cpu, fwd_cpu, len(set(range(n)) - set(got)), sum(got.values()) - len(got))
+    missing, dups = len(set(range(n)) - set(got)), sum(got.values()) - len(got)
+    return Intake(n / dt, cpu - cpu0, idx - idx0, fwd_cpu, missing, dups)
 
 
-def intake_row(tmp: Path, n: int, window: int | None, timeout_s: float) -> str:
+def _intake_cpu_s(pid: int) -> tuple[float, float]:
+    """CPU seconds so far of ``paramedic serve`` plus its index process, and of the index process alone
+    (its children named ``paramedic-index``; the search workers, which answer the polls, are left out as the
+    bench's own reads of the peer's file are)."""
+    index = sum(
+        proc_cpu_s(int(comm.parent.name))
+        for comm in Path("/proc").glob("[0-9]*/comm")
+        if _is_index_child(comm, pid)
+    )
+    return proc_cpu_s(pid) + index, index
+
+
+def _is_index_child(comm: Path, pid: int) -> bool:
+    try:
+        name = comm.read_text().strip()
+        parent = (comm.parent / "stat").read_text().rsplit(")", 1)[1].split()[1]
+    except OSError:  # exited meanwhile
+        return False
+    return name == "paramedic-index" and parent == str(pid)
+
+
+def intake_row(tmp: Path, n: int, window: int | None, timeout_s: float, index_process: bool = False) -> str:
     """The peer (rsyslog -> RELP -> rsyslog -> file), then Paramedic, on ``n`` lines: one line of figures."""
     ceiling, sink_cpu, peer_fwd_cpu = run_measured(tmp, n, window, "rsyslog", timeout_s)
-    ours = ingest(tmp, n, window, timeout_s)
+    ours = ingest(tmp, n, window, timeout_s, index_process)
     label = str(window) if window else "default"
     per_k = 1e6 / n  # CPU seconds -> ms per 1,000 lines
     return (
         f"{label:>13} {n:>8} {ceiling:>9,.0f} /s {ours.rate:>10,.0f} /s {ours.rate / ceiling:>6.2f}  "
         f"{ours.missing:>4} {ours.duplicates:>4}  {sink_cpu * per_k:6.1f} | {ours.cpu_s * per_k:6.1f} "
+        f"(index process {ours.index_cpu_s * per_k:.1f}) "
         f"({peer_fwd_cpu * per_k:.1f} | {ours.fwd_cpu_s * per_k:.1f})"
     )
 
@@ -285,18 +310,23 @@ def main() -> None:
     ap.add_argument("--timeout-s", type=float, default=600)
     ap.add_argument("--skip-ingest", action="store_true")
     ap.add_argument("--skip-search", action="store_true")
+    ap.add_argument(
+        "--index-process",
+        action="store_true",
+        help="intake with logs.search.index_process: true (the writer in a child)",
+    )
     a = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-logs-") as d:
         tmp = Path(d)
         if not a.skip_ingest:
             print(
                 f"{'omrelp window':>13} {'lines':>8} {'rsyslog->file':>15} {'paramedic serve':>16} "
-                f"{'ratio':>6}  lost dups  CPU ms/1k lines: sink rsyslog | paramedic serve "
-                "(forwarder: peer run | ours)"
+                f"{'ratio':>6}  lost dups  CPU ms/1k lines: sink rsyslog | paramedic serve + index process "
+                "(of which the index process) (forwarder: peer run | ours)"
             )
             for window, n in ((16384, a.messages), (None, a.default_window_messages)):
                 if n > 0:  # 0: that run is left out
-                    print(intake_row(tmp, n, window, a.timeout_s))
+                    print(intake_row(tmp, n, window, a.timeout_s, a.index_process))
         if not a.skip_search:
             search_bench(tmp, a.lines)
 

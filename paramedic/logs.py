@@ -40,6 +40,11 @@ log = logging.getLogger("paramedic.logs")
 
 
 @runtime_checkable
+class _Starting(Protocol):
+    def wait_ready(self) -> None: ...  # a store that opens in a child process (IndexProcessStore)
+
+
+@runtime_checkable
 class _Retaining(Protocol):
     def apply_retention(self) -> Sequence[Path | str]: ...  # partitions or index names
 
@@ -155,12 +160,16 @@ class LogService:
         )
 
     async def start(self) -> None:
-        if self.searchers is not None:
-            await asyncio.to_thread(self.searchers.start)
-        self.consumer.start()
-        self.patterns.start(self.config.pattern_flush_interval_s)
-        self._start_retention()
+        # the search workers and the store's index process (embedded store) start side by side
+        starts = [s.start for s in (self.searchers,) if s is not None]
+        starts += [self.store.wait_ready] if isinstance(self.store, _Starting) else []
         try:
+            results = await asyncio.gather(*(asyncio.to_thread(f) for f in starts), return_exceptions=True)
+            for failed in (r for r in results if isinstance(r, BaseException)):
+                raise failed
+            self.consumer.start()
+            self.patterns.start(self.config.pattern_flush_interval_s)
+            self._start_retention()
             await self.receivers.start()
         except BaseException:
             await self.stop()

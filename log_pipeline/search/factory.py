@@ -22,12 +22,24 @@ def _resolve(base_dir: Path, path: str) -> Path:
 
 
 def _embedded(cfg: SearchConfig, base_dir: Path, registry: CollectorRegistry) -> SearchStore:
-    from log_pipeline.search.tantivy_store import TantivyStore  # noqa: PLC0415 -- native lib only when used
+    # the native lib (tantivy) only when used
+    from log_pipeline.search.index_process import IndexProcessStore  # noqa: PLC0415
+    from log_pipeline.search.tantivy_store import TantivyStore  # noqa: PLC0415
 
     if not isinstance(cfg, EmbeddedSearchConfig):
         raise TypeError(f"expected an embedded search config, got {type(cfg).__name__}")
+    path = _resolve(base_dir, cfg.path)
+    if cfg.index_process:
+        return IndexProcessStore(
+            path,
+            partition_s=cfg.partition_s,
+            retention_s=cfg.retention_s,
+            max_bytes=cfg.max_bytes,
+            writer_heap_bytes=cfg.writer_heap_bytes,
+            registry=registry,
+        )
     return TantivyStore(
-        _resolve(base_dir, cfg.path),
+        path,
         partition_s=cfg.partition_s,
         retention_s=cfg.retention_s,
         max_bytes=cfg.max_bytes,
