@@ -1,7 +1,8 @@
 """Log ingest and search benchmark of the full ``paramedic serve`` path.
 
-    .venv/bin/python bench/logs.py [--messages 100000] [--default-window-messages 10000] [--lines 1000000] [--index-process]
+    .venv/bin/python bench/logs.py [--messages 100000] [--default-window-messages 10000] [--lines 1000000]
     .venv/bin/python bench/logs.py --lines 10000000        # the issue's 10M-line search figure
+    .venv/bin/python bench/logs.py --skip-search --default-window-messages 0 --index-process  # child writer
 
 1. Ingest: rsyslog (imtcp -> omrelp, RFC 5424) -> RELP -> ``paramedic serve`` (spool, parse, enrich, pattern,
    tantivy, ack), timed from the first line fed until all are searchable through ``/api/v1/logs/search``;
