@@ -43,6 +43,7 @@ import numpy as np
 import numpy.typing as npt
 
 from metrics_store.embedded._head import Chunk
+from metrics_store.embedded._spans import Spans
 from metrics_store.errors import DatabaseError
 from metrics_store.model import Labels
 
@@ -67,6 +68,11 @@ _SMALL_SELECT = 64  # refs: at most this many, the NaN column is read without co
 _names = itertools.count()
 
 _TS = "(ts_u + ts_shift)"
+
+
+def _no_rows() -> Rows:
+    return np.empty(0, np.uint32), np.empty(0, np.int64), np.empty(0, np.float64), np.empty(0, np.int64)
+
 
 # Rows of ``{src}`` (ref, ts, v, nb, seq) as samples rows in ``{order}``: ``ts_u`` accumulates the
 # within-series steps and takes ``?`` (the expected step) at each series boundary.
@@ -194,8 +200,14 @@ class Database:
             path.chmod(0o600)
             self._con.execute(_SCHEMA)
             self._migrate()
+            self._spans = self._read_spans(self._con)
         except (duckdb.Error, OSError) as e:
             raise DatabaseError(f"cannot open {path}: {e}") from e
+
+    @staticmethod
+    def _read_spans(cur: duckdb.DuckDBPyConnection) -> Spans:
+        """The ``spans`` table as :class:`Spans` (called under the write lock after every change)."""
+        return Spans.of(cur.execute("SELECT seq, min_ts, max_ts FROM spans").fetchnumpy())
 
     def _migrate(self) -> None:
         """Rewrite a database with the earlier ``samples(ref, ts, v, nb, seq)`` layout, in one transaction."""
@@ -281,6 +293,7 @@ class Database:
             except BaseException:
                 cur.rollback()
                 raise
+            self._spans = self._read_spans(cur)
 
     def query(
         self,
@@ -297,36 +310,36 @@ class Database:
         The ``nb`` column (NaN bit patterns) is read only when a row in range holds a NaN: counting those
         first costs ~1 ms (``nb`` is 0 almost everywhere, so its zone maps skip nearly every row group),
         reading ``nb`` for every row a quarter of the whole read. Both reads see one snapshot. A select of
-        at most ``_SMALL_SELECT`` refs reads ``nb`` at once instead, without the transaction (as before the
-        count existed: folded rows keep their ``seq``, so a fold between its two reads loses nothing): for a
-        handful of series the count and its transaction cost more than the column (~0.5 ms of CPU per
-        dashboard or probe query)."""
+        at most ``_SMALL_SELECT`` refs (``refs``, or a ``ref_range`` that narrow, as one series' select is)
+        reads ``nb`` at once instead, without the transaction (as before the count existed: folded rows keep
+        their ``seq``, so a fold between its two reads loses nothing): for a handful of series the count and
+        its transaction cost more than the column (~0.5 ms of CPU per dashboard or probe query).
+
+        The checkpoints to read come from the in-memory :class:`Spans`; a window that none of them overlaps
+        (recent samples, still in memory) returns no rows without a DuckDB query."""
+        seqs = self._spans.overlapping(start_ms, end_ms)
+        if seqs is None:  # no checkpoint holds a sample of the window: nothing to ask DuckDB
+            return _no_rows()
         where = f"FROM samples WHERE seq BETWEEN ? AND ? AND {_TS} BETWEEN ? AND ?"
-        params: list[int] = [start_ms, end_ms]
+        params: list[int] = [*seqs, start_ms, end_ms]
         if ref_range is not None:
             where += " AND ref BETWEEN ? AND ?"
             params += ref_range
-        small = refs is not None and len(refs) <= _SMALL_SELECT
+        small = (refs is not None and len(refs) <= _SMALL_SELECT) or (
+            ref_range is not None and ref_range[1] - ref_range[0] < _SMALL_SELECT
+        )
         with self._cursor("select") as cur:
             if not small:
                 cur.begin()  # one snapshot for the reads below (the transaction only reads: rolled back)
             try:
-                lo, hi = cur.execute(
-                    "SELECT coalesce(min(seq), 1), coalesce(max(seq), 0) FROM spans "
-                    "WHERE max_ts >= ? AND min_ts <= ?",
-                    [start_ms, end_ms],
-                ).fetchall()[0]
                 if refs is not None:
                     name = f"qrefs_{next(_names)}"
                     cur.register(name, {"ref": refs})
                     where += f" AND ref IN (SELECT ref FROM {name})"  # noqa: S608 -- generated identifier
-                nans = (
-                    small
-                    or cur.execute(f"SELECT count(*) {where} AND nb <> 0", [lo, hi, *params]).fetchall()[0][0]
-                )
+                nans = small or cur.execute(f"SELECT count(*) {where} AND nb <> 0", params).fetchall()[0][0]
                 nb_col = ", nb" if nans else ""
                 sql = f"SELECT ref, {_TS} AS ts, coalesce(v, 0.0) AS v, seq{nb_col} {where}"
-                res = cur.execute(sql, [lo, hi, *params]).fetchnumpy()
+                res = cur.execute(sql, params).fetchnumpy()
             finally:
                 if not small:
                     cur.rollback()
@@ -351,6 +364,7 @@ class Database:
         with self._write_lock, self._cursor("retention") as cur:
             row = cur.execute(f"DELETE FROM samples WHERE {_TS} < ? RETURNING 1", [cutoff_ms]).fetchall()  # noqa: S608
             cur.execute("DELETE FROM spans WHERE max_ts < ?", [cutoff_ms])
+            self._spans = self._read_spans(cur)
             return len(row)
 
     def downsample(self, cutoff_ms: int, resolution_ms: int) -> int:
