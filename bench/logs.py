@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/logs.py [--messages 100000] [--default-window-messages 10000] [--lines 1000000]
     .venv/bin/python bench/logs.py --lines 10000000        # the issue's 10M-line search figure
-    .venv/bin/python bench/logs.py --skip-search --default-window-messages 0 --index-process  # child writer
+    .venv/bin/python bench/logs.py --skip-search --default-window-messages 0 --in-process-writer  # no child
 
 1. Ingest: rsyslog (imtcp -> omrelp, RFC 5424) -> RELP -> ``paramedic serve`` (spool, parse, enrich, pattern,
    tantivy, ack), timed from the first line fed until all are searchable through ``/api/v1/logs/search``;
@@ -70,7 +70,7 @@ WORDS = [
 ]
 
 
-def serve(work: Path, relp_port: int, index_process: bool = False) -> tuple[ManagedProcess, str]:
+def serve(work: Path, relp_port: int, index_process: bool = True) -> tuple[ManagedProcess, str]:
     http = free_port()
     work.mkdir(parents=True, exist_ok=True)
     cfg = work / "paramedic.yaml"
@@ -100,7 +100,7 @@ class Intake(NamedTuple):
     duplicates: int
 
 
-def ingest(tmp: Path, n: int, window: int | None, timeout_s: float, index_process: bool = False) -> Intake:
+def ingest(tmp: Path, n: int, window: int | None, timeout_s: float, index_process: bool = True) -> Intake:
     """Feed ``n`` lines; time and CPU until all ``n`` are searchable (polled every ``POLL_S``, like the peer's
     file); then every number is read back: missing and duplicated ones are counted."""
     relp_port, in_port = free_port(), free_port()
@@ -149,7 +149,7 @@ def _is_index_child(comm: Path, pid: int) -> bool:
     return name == "paramedic-index" and parent == str(pid)
 
 
-def intake_row(tmp: Path, n: int, window: int | None, timeout_s: float, index_process: bool = False) -> str:
+def intake_row(tmp: Path, n: int, window: int | None, timeout_s: float, index_process: bool = True) -> str:
     """The peer (rsyslog -> RELP -> rsyslog -> file), then Paramedic, on ``n`` lines: one line of figures."""
     ceiling, sink_cpu, peer_fwd_cpu = run_measured(tmp, n, window, "rsyslog", timeout_s)
     ours = ingest(tmp, n, window, timeout_s, index_process)
@@ -312,9 +312,9 @@ def main() -> None:
     ap.add_argument("--skip-ingest", action="store_true")
     ap.add_argument("--skip-search", action="store_true")
     ap.add_argument(
-        "--index-process",
+        "--in-process-writer",
         action="store_true",
-        help="intake with logs.search.index_process: true (the writer in a child)",
+        help="intake with logs.search.index_process: false (the store's writer in the server, no child)",
     )
     a = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-logs-") as d:
@@ -327,7 +327,7 @@ def main() -> None:
             )
             for window, n in ((16384, a.messages), (None, a.default_window_messages)):
                 if n > 0:  # 0: that run is left out
-                    print(intake_row(tmp, n, window, a.timeout_s, a.index_process))
+                    print(intake_row(tmp, n, window, a.timeout_s, not a.in_process_writer))
         if not a.skip_search:
             search_bench(tmp, a.lines)
 

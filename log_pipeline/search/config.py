@@ -9,7 +9,7 @@
         partition_s: 86400            # one index per day
         retention_s: 1209600          # 14 d: older partitions are dropped (null keeps everything)
         max_bytes: 10737418240        # oldest partitions dropped beyond this (null: no limit)
-        index_process: false          # true: documents, indexing and commits in a child process (second core)
+        index_process: true           # documents, indexing and commits in a child process (second core)
 
 ``type: elasticsearch`` — Elasticsearch or OpenSearch (``engine``), daily indices
 ``<index_prefix>-YYYY.MM.DD`` through the engine's own maintained client (``elasticsearch`` /
@@ -56,10 +56,9 @@ class EmbeddedSearchConfig(BaseModel):
     retention_interval_s: float = Field(300.0, gt=0, description="How often retention is applied.")
     writer_heap_bytes: int = Field(64_000_000, ge=15_000_000, description="tantivy indexing memory budget.")
     index_process: bool = Field(
-        False,
-        description="Build documents, index and commit in a child process (a second core); false (the "
-        "default: measured, it halves the server's CPU per line but did not raise lines/s): in the server's "
-        "process.",
+        True,
+        description="Build documents, index and commit in a child process (a second core); false: in the "
+        "server's process (~10 % less CPU in total, fewer lines/s).",
     )
 
 

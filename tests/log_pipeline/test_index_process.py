@@ -223,11 +223,11 @@ def test_a_store_the_child_cannot_open_fails_wait_ready_and_the_first_write(tmp_
         store.close()
 
 
-def test_the_factory_writes_through_the_child_only_when_index_process_is_on(tmp_path: Path) -> None:
-    child = open_search_store(
-        EmbeddedSearchConfig(path="a", index_process=True), tmp_path, CollectorRegistry()
+def test_the_factory_writes_through_the_child_unless_index_process_is_off(tmp_path: Path) -> None:
+    child = open_search_store(EmbeddedSearchConfig(path="a"), tmp_path, CollectorRegistry())
+    local = open_search_store(
+        EmbeddedSearchConfig(path="b", index_process=False), tmp_path, CollectorRegistry()
     )
-    local = open_search_store(EmbeddedSearchConfig(path="b"), tmp_path, CollectorRegistry())
     try:
         assert isinstance(child, IndexProcessStore)
         assert type(local) is TantivyStore
