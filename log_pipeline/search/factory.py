@@ -29,16 +29,8 @@ def _embedded(cfg: SearchConfig, base_dir: Path, registry: CollectorRegistry) ->
     if not isinstance(cfg, EmbeddedSearchConfig):
         raise TypeError(f"expected an embedded search config, got {type(cfg).__name__}")
     path = _resolve(base_dir, cfg.path)
-    if cfg.index_process:
-        return IndexProcessStore(
-            path,
-            partition_s=cfg.partition_s,
-            retention_s=cfg.retention_s,
-            max_bytes=cfg.max_bytes,
-            writer_heap_bytes=cfg.writer_heap_bytes,
-            registry=registry,
-        )
-    return TantivyStore(
+    store = IndexProcessStore if cfg.index_process else TantivyStore  # the writer in a child, or here
+    return store(
         path,
         partition_s=cfg.partition_s,
         retention_s=cfg.retention_s,
