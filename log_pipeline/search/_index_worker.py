@@ -143,7 +143,11 @@ def serve(conn: Connection, args: StoreArgs) -> None:
                 return
             if request is None:
                 return
-            conn.send(answer(store, registry, request))
+            reply = answer(store, registry, request)
+            try:
+                conn.send(reply)
+            except OSError:  # the server died while this write ran: nobody to answer
+                return
     finally:
         store.close()
 

@@ -116,12 +116,17 @@ class IndexProcessStore(TantivyReader):
                 **os.environ,
                 "PYTHONPATH": os.pathsep.join(filter(None, (_SOURCE, os.environ.get("PYTHONPATH")))),
             }
-            proc = subprocess.Popen(
-                [sys.executable, "-m", self.module, str(theirs.fileno()), json.dumps(self._args)],
-                pass_fds=(theirs.fileno(),),
-                stdin=subprocess.DEVNULL,
-                env=env,
-            )
+            try:
+                # -P: the server's working directory is not put on the child's sys.path (a ``json.py`` or
+                # ``log_pipeline/`` there would be imported instead of ours)
+                proc = subprocess.Popen(
+                    [sys.executable, "-P", "-m", self.module, str(theirs.fileno()), json.dumps(self._args)],
+                    pass_fds=(theirs.fileno(),),
+                    stdin=subprocess.DEVNULL,
+                    env=env,
+                )
+            except OSError as exc:  # EMFILE, ENOMEM, ...: a search error like any other failed write
+                raise SearchError(f"cannot start the log index process: {exc}") from exc
             conn = Connection(
                 ours.detach()
             )  # the child holds the only other end: its end of file is our death
@@ -181,6 +186,8 @@ class IndexProcessStore(TantivyReader):
     def _died(self, kind: str, exc: BaseException) -> SearchError:
         pid = self.child_pid
         code = self._kill_child()
+        if self._closed_for_good:  # killed by close(): nothing to restart
+            return SearchError(f"the log index process was stopped during a {kind}: {exc}")
         self._restarts.inc()
         log.error(
             "the log index process (pid %s) died during a %s (exit code %s): restarting it; the batch is "
@@ -233,7 +240,21 @@ class IndexProcessStore(TantivyReader):
         return [Path(p) for p, _ in dropped]
 
     def close(self) -> None:
-        with self._call_lock:
-            self._closed_for_good = True
+        # a write stuck in a hung child must not hold shutdown forever: kill the child, which ends that write
+        self._closed_for_good = True
+        if not self._call_lock.acquire(timeout=self.stop_timeout_s):
+            proc = self._proc
+            log.error(
+                "the log index process (pid %s) did not answer within %.0f s at stop: killing it",
+                None if proc is None else proc.pid,
+                self.stop_timeout_s,
+            )
+            if proc is not None:
+                with contextlib.suppress(OSError):
+                    proc.kill()
+            self._call_lock.acquire()
+        try:
             self._stop_child()
+        finally:
+            self._call_lock.release()
         super().close()

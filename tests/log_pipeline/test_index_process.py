@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -234,3 +235,47 @@ def test_the_factory_writes_through_the_child_unless_index_process_is_off(tmp_pa
     finally:
         child.close()
         local.close()
+
+
+def test_the_child_does_not_import_from_the_servers_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a module in the directory the server was started from must not shadow the child's own imports
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    (cwd / "orjson.py").write_text(
+        "raise ImportError('shadowed orjson imported from the working directory')\n"
+    )
+    monkeypatch.chdir(cwd)
+    store = IndexProcessStore(tmp_path / "store", partition_s=PARTITION_S, registry=CollectorRegistry())
+    try:
+        store.write(_recs(0, 3))
+        assert store.search("", None, None, 10).total == 3
+    finally:
+        store.close()
+
+
+def test_close_kills_a_hung_child_instead_of_waiting_forever(tmp_path: Path) -> None:
+    store = IndexProcessStore(tmp_path, partition_s=PARTITION_S, registry=CollectorRegistry())
+    store.stop_timeout_s = 1.0
+    store.write(_recs(0, 3))
+    pid = store.child_pid
+    assert pid is not None
+    os.kill(pid, signal.SIGSTOP)  # hung: it neither answers nor exits
+    failures: list[BaseException] = []
+
+    def stuck_write() -> None:
+        try:
+            store.write(_recs(3, 3))
+        except SearchError as exc:
+            failures.append(exc)
+
+    writer = threading.Thread(target=stuck_write)
+    writer.start()
+    wait_until(store._call_lock.locked, 10.0, "the write to wait for the hung child")
+    store.close()  # returns: the child is killed after stop_timeout_s
+    writer.join(20.0)
+    assert not writer.is_alive()
+    assert len(failures) == 1, "the write in progress must fail (the consumer retries it), not hang"
+    wait_until(lambda: _gone(pid), 20.0, "the hung index process to be killed")
+    assert store.child_pid is None or _gone(store.child_pid), "close() must not leave a restarted child"
