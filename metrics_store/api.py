@@ -37,6 +37,7 @@ from fastapi import APIRouter, Request, Response
 from prometheus_client import REGISTRY, CollectorRegistry
 
 from metrics_store._api_status import ServerInfo, status_router
+from metrics_store._buffer_response import BufferResponse
 from metrics_store._matrix_json import matrix_body
 from metrics_store.api_common import (
     MAX_TIME_MS,
@@ -234,7 +235,7 @@ class QueryHandlers:
             return error_response(exc)
         except QueryError as exc:
             return error_response(_translate(exc))
-        return Response(body, media_type="application/json")
+        return BufferResponse(body, media_type="application/json")
 
     async def query(self, request: Request) -> Response:
         try:
