@@ -158,10 +158,12 @@ class PredictiveScaler:
         assert spec is not None and isinstance(policy.action, ScaleParams)
         end = aligned(self._clock(), spec.interval)
         model = self._models.get((policy.name, app))
-        if model is None:
-            model = self._models[(policy.name, app)] = AppModel(spec, self._factory_for(spec))
+        if model is None:  # in a thread: the first model imports river, its first fit scikit-learn (~1.7 s)
+            model = await asyncio.to_thread(AppModel, spec, self._factory_for(spec))
+            self._models[(policy.name, app)] = model
         if model.needs_fit(end):
-            model.fit(await self._read(policy, app, end - spec.history, end), end)
+            history = await self._read(policy, app, end - spec.history, end)
+            await asyncio.to_thread(model.fit, history, end)  # a regression over the whole history
         else:
             start = end - spec.history if model.last_t is None else model.last_t + spec.interval
             model.feed(await self._read(policy, app, start, end))

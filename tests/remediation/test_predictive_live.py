@@ -15,6 +15,7 @@ horizon) earlier. Its recent error is 0.1 / 1.1 = 1/11 (every forecast is yester
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -372,3 +373,30 @@ def test_the_policys_rails_stop_further_predictive_scales(live: tuple[World, Any
     records = [r for r in world.audit.query(policy="web-ahead", limit=50) if r.request.target.app == "web"]
     refused = [e.data for r in records if r.status == "refused" for e in r.events if e.kind == "refused"]
     assert refused and all(d["rail"] == "budget" for d in refused), [r.status for r in records]
+
+
+def test_models_are_built_and_fitted_off_the_event_loop() -> None:
+    """The default model imports river when built and scikit-learn when first fitted (~1.7 s together):
+    both run in a worker thread, so the server's event loop never waits for them."""
+    threads: list[tuple[str, bool]] = []
+
+    class Recording(SeasonalNaive):
+        def __init__(self, season: float) -> None:
+            threads.append(("build", _on_loop()))
+            super().__init__(season)
+
+        def fit(self, times: Sequence[float], values: Sequence[float]) -> None:
+            threads.append(("fit", _on_loop()))
+            super().fit(times, values)
+
+    def _on_loop() -> bool:
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return False
+        return True
+
+    world = World(factory_for=lambda spec: lambda: Recording(spec.season))
+    asyncio.run(world.step_to(D + 50))
+    assert ("build", False) in threads and ("fit", False) in threads
+    assert all(not on_loop for _, on_loop in threads), threads
