@@ -4,6 +4,7 @@
 ``--targets`` caches fed ``bench/_targets.py``'s bodies (``--series`` series each) for ``--rounds`` scrapes
 after two warm-up rounds (the first one creates the series), with the server's GC settings (``gc.freeze()``,
 the same thresholds); thread CPU (``time.thread_time``) of the parse and of the ingest step apart, per sample.
+The parse uses one ``ParseMemo`` per target as the scrape loop does (when the code has it).
 Old code against new: ``PYTHONPATH=/tmp/old .venv/bin/python bench/ingest_step.py``, alternated run by run.
 """
 
@@ -18,6 +19,7 @@ from pathlib import Path
 from _targets import make_body
 from prometheus_client import CollectorRegistry
 
+import collector.exposition
 from collector.cache import ScrapeCache
 from collector.exposition import default_parser
 from collector.settings import ScrapeSettings
@@ -41,15 +43,20 @@ def main() -> int:
             ScrapeCache(store, (("instance", f"127.0.0.1:{9000 + t}"), ("job", "bench")), settings)
             for t in range(a.targets)
         ]
+        # one parse memo per target as the scrape loop keeps (code before the memo existed: none)
+        memo_cls = getattr(collector.exposition, "ParseMemo", None)
+        memos = [memo_cls() if memo_cls is not None else None for _ in range(a.targets)]
         bodies = [[make_body(t, a.series, sec + r) for t in range(a.targets)] for r in range(a.rounds + 2)]
         gc.freeze()
         gc.set_threshold(10_000, 50, 1000)  # as paramedic serve after start-up
         parse_s = ingest_s = 0.0
         samples = 0
         for r, round_bodies in enumerate(bodies):
-            for cache, body in zip(caches, round_bodies, strict=True):
+            for cache, memo, body in zip(caches, memos, round_bodies, strict=True):
                 t0 = time.thread_time()
-                exposition = parser.parse(body, CONTENT_TYPE)
+                exposition = (
+                    parser.parse(body, CONTENT_TYPE, memo) if memo else parser.parse(body, CONTENT_TYPE)
+                )
                 t1 = time.thread_time()
                 cache.ingest(exposition, (sec + r) * 1000, 0.0, 0.01)
                 t2 = time.thread_time()

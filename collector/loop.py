@@ -32,7 +32,7 @@ from collector._fetch import fetch, scrape_headers
 from collector._metrics import ScrapeMetrics
 from collector.cache import IngestResult, ScrapeCache
 from collector.errors import ScrapeError, ScrapeParseError
-from collector.exposition import FamilyMeta, ParseError, default_parser
+from collector.exposition import FamilyMeta, ParseError, ParseMemo, default_parser
 from collector.settings import ScrapeSettings
 from collector.status import TargetStatus
 from collector.targets import Target
@@ -96,6 +96,7 @@ class ScrapeLoop:
         self._jm = _JobMetrics(metrics, settings.job)
         self._clock = clock
         self._cache = ScrapeCache(appender, target.labels, settings)
+        self._memo = ParseMemo()  # the template of this target's last body: the steady-state parse
         self._task: asyncio.Task[None] | None = None
         self._health = "unknown"
         self._last_error = ""
@@ -185,7 +186,7 @@ class ScrapeLoop:
         try:
             s = self._settings
             parser = default_parser(utf8_names=s.utf8_names, normalise_float_labels=s.normalise_float_labels)
-            exposition = parser.parse(body, content_type)
+            exposition = parser.parse(body, content_type, self._memo)
         except ParseError as exc:
             raise ScrapeParseError(f"invalid exposition: {exc}") from exc
         if self._on_families is not None:

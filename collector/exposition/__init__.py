@@ -21,6 +21,7 @@ from collector.exposition._errors import ParseError
 from collector.exposition._labels import series_labels
 from collector.exposition._model import Exposition, FamilyMeta, Sample
 from collector.exposition._parser import OPENMETRICS_CONTENT_TYPE, ExpositionParser, default_parser, parse
+from collector.exposition._replay import ParseMemo
 
 __all__ = [
     "OPENMETRICS_CONTENT_TYPE",
@@ -28,6 +29,7 @@ __all__ = [
     "ExpositionParser",
     "FamilyMeta",
     "ParseError",
+    "ParseMemo",
     "Sample",
     "default_parser",
     "parse",

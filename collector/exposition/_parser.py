@@ -11,6 +11,7 @@ from collector.exposition._errors import ParseError
 from collector.exposition._floats import FloatLabelKeys
 from collector.exposition._model import Exposition
 from collector.exposition._openmetrics import OMParse, OMSeries
+from collector.exposition._replay import ParseMemo
 from collector.exposition._text import TextParse
 
 __all__ = ["DEFAULT_MAX_KEYS", "OPENMETRICS_CONTENT_TYPE", "ExpositionParser", "default_parser", "parse"]
@@ -80,9 +81,15 @@ class ExpositionParser:
             registry=reg,
         )
 
-    def parse(self, data: bytes, content_type: str | None = None) -> Exposition:
+    def parse(
+        self, data: bytes, content_type: str | None = None, memo: ParseMemo | None = None
+    ) -> Exposition:
         """Parse ``data``: OpenMetrics when ``content_type`` starts with ``application/openmetrics-text``,
-        else the text format 0.0.4. Raises :class:`ParseError` for any invalid input."""
+        else the text format 0.0.4. Raises :class:`ParseError` for any invalid input.
+
+        ``memo`` (one per target, text format only): a body with the same lines as the last one this parser
+        fully parsed for that memo, only the values changed, is parsed through the memo's template (the
+        same result, see ``_replay``); otherwise the full parse runs and its body becomes the template."""
         fmt = "openmetrics" if content_type and content_type.startswith(OPENMETRICS_CONTENT_TYPE) else "text"
         try:
             text = data.decode("utf-8")
@@ -93,7 +100,7 @@ class ExpositionParser:
         if paused:
             gc.disable()
         try:
-            result, slow = self._run(text, fmt, check_utf8=False)
+            result, slow = self._run(text, fmt, check_utf8=False, memo=memo)
         except ParseError:
             self._parses.labels(fmt, "error").inc()
             raise
@@ -106,7 +113,17 @@ class ExpositionParser:
             self._slow.labels(fmt).inc(slow)
         return result
 
-    def _run(self, text: str, fmt: str, check_utf8: bool) -> tuple[Exposition, int]:
+    def _run(
+        self, text: str, fmt: str, check_utf8: bool, memo: ParseMemo | None = None
+    ) -> tuple[Exposition, int]:
+        if memo is not None and fmt == "text":
+            replayed = memo.replay(text, self)
+            if replayed is not None:
+                return replayed, 0
+            result, slow = self._run(text, fmt, check_utf8)
+            if memo.wants():
+                memo.learn(text, result, self)
+            return result, slow
         if fmt == "openmetrics":
             om = OMParse(self._om_keys, self.max_keys, self.utf8_names, self._float_keys)
             return om.run(text), om.slow_lines
