@@ -195,11 +195,14 @@ class ScrapeCache:
         samples = exposition.samples
         if not entries or not samples:
             return None
-        stamps = list(map(_STAMP, samples))
-        if stamps.count(None) != len(stamps):
-            return None
-        keys = list(map(_KEY, samples))
-        values = list(map(_VALUE, samples))
+        if exposition.columns is not None:  # the parser's columns: no timestamps, keys and values apart
+            keys, values = exposition.columns[0], list(exposition.columns[1])
+        else:
+            stamps = list(map(_STAMP, samples))
+            if stamps.count(None) != len(stamps):
+                return None
+            keys = list(map(_KEY, samples))
+            values = list(map(_VALUE, samples))
         steady = self._steady
         if steady is not None and steady[0] == keys:
             return keys, steady[1], values, steady[2], entries

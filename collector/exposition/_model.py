@@ -27,7 +27,11 @@ class FamilyMeta:
 
 @dataclass(slots=True)
 class Exposition:
-    """One parsed body. ``samples`` are in input order; ``families`` lists only families with samples."""
+    """One parsed body. ``samples`` are in input order; ``families`` lists only families with samples.
+    ``columns``, when not None (set by the steady-state parse when no sample has a timestamp): the samples'
+    keys and values as two lists in the same order, for consumers that work on columns (read-only: the
+    keys list may be shared with later results of the same target)."""
 
     samples: list[Sample] = field(default_factory=list)
     families: dict[str, FamilyMeta] = field(default_factory=dict)
+    columns: tuple[list[str], list[float]] | None = None

@@ -69,14 +69,14 @@ class ParseMemo:
         """``text`` parsed through the template, or None (no template, another parser, or a difference)."""
         t = self._template
         result = _replay(t, text) if t is not None and owner is self.owner else None
-        if result is None:
+        if result is None or t is None:
             self._misses += 1
             return None
         self._misses = 0
         self.hits += 1
-        assert t is not None
         families = {name: FamilyMeta(f.name, f.type, f.help, f.unit) for name, f in t.families.items()}
-        return Exposition(result, families)
+        samples, floats = result
+        return Exposition(samples, families, None if floats is None else (t.keys, floats))
 
     def wants(self) -> bool:
         """Whether to learn from the body just fully parsed: always, unless the last bodies kept missing
@@ -92,7 +92,7 @@ class ParseMemo:
         if t is None:
             return False
         again = _replay(t, text)
-        if again is None or not _same(again, exposition.samples):
+        if again is None or not _same(again[0], exposition.samples):
             return False
         self._template = t
         return True
@@ -184,7 +184,8 @@ def _values(t: _Template, text: str) -> list[str] | None:
     return joined[1:].split("\n ")
 
 
-def _replay(t: _Template, text: str) -> list[Sample] | None:
+def _replay(t: _Template, text: str) -> tuple[list[Sample], list[float] | None] | None:
+    """The samples of ``text`` and, when no line has a timestamp, their values as a list; or None."""
     toks = _values(t, text)
     if toks is None:
         return None
@@ -209,5 +210,5 @@ def _replay(t: _Template, text: str) -> list[Sample] | None:
     if t.neg_idx and any(map(_ZERO_GT, [floats[j] for j in t.neg_idx])):
         return None  # a negative bucket or count: the full parser's error
     if stamps is None:
-        return list(zip(t.keys, floats, repeat(None)))
-    return list(zip(t.keys, floats, stamps, strict=True))
+        return list(zip(t.keys, floats, repeat(None))), floats
+    return list(zip(t.keys, floats, stamps, strict=True)), None

@@ -12,7 +12,7 @@ import pytest
 from collector.cache import ScrapeCache
 from collector.config import RelabelConfig
 from collector.errors import ScrapeLimitError
-from collector.exposition import Exposition, parse
+from collector.exposition import Exposition, ExpositionParser, ParseMemo, parse
 from collector.relabel import compile_rules
 from collector.settings import ScrapeSettings
 from metrics_store.base import FloatColumn, IntColumn
@@ -112,7 +112,8 @@ def test_steady_state_scrapes_append_what_the_general_path_appends() -> None:
     """Differential: a cache left to its steady-state path (refs reused while the keys repeat) and one forced
     onto the general path at every scrape (its series cache dropped by a relabel-relevant reconfigure)
     append the same rows, bit for bit, through reorders, vanished series, a failed scrape, duplicates and
-    exposed timestamps."""
+    exposed timestamps. The steady-state cache is fed by a parser with a memo (repeated bodies come with
+    columns), the other by the full parse."""
     bodies = [
         "a 1\nb 2\nc 3\n",
         "a 4\nb 5\nc 6\n",
@@ -126,7 +127,9 @@ def test_steady_state_scrapes_append_what_the_general_path_appends() -> None:
         "a 1 500\nb 2\n",
         "a 8\nb 9\n",
         "a 1e300\nb -0\n",
+        "a 1e300\nb 7\n",
     ]
+    parser, memo = ExpositionParser(registry=None), ParseMemo()
     fast, ref = _Recorder(), _Recorder()
     fast_cache, ref_cache = ScrapeCache(fast, TARGET, SETTINGS), ScrapeCache(ref, TARGET, SETTINGS)
     other = dataclasses.replace(SETTINGS, honor_labels=True)
@@ -137,7 +140,7 @@ def test_steady_state_scrapes_append_what_the_general_path_appends() -> None:
         if body is None:
             assert fast_cache.fail(ts, 0.5) == ref_cache.fail(ts, 0.5)
             continue
-        got = fast_cache.ingest(_exp(body), ts, 0.0, 0.25)
+        got = fast_cache.ingest(parser.parse(body.encode(), "text/plain", memo), ts, 0.0, 0.25)
         want = ref_cache.ingest(_exp(body), ts, 0.0, 0.25)
         assert (got.appended, got.duplicates, got.stale_markers) == (
             want.appended,
@@ -146,3 +149,6 @@ def test_steady_state_scrapes_append_what_the_general_path_appends() -> None:
         )
     assert len(fast.batches) == len(bodies)
     assert _without_series_added(fast.batches) == _without_series_added(ref.batches)
+    # bodies 2, 3, 6 and 8 repeat the lines before them and came with columns (after three misses in a row
+    # the memo learns only every 16th body, so the last two are fully parsed)
+    assert memo.hits == 4

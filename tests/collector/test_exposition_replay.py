@@ -33,6 +33,10 @@ def _outcome(parser: ExpositionParser, body: bytes, ctype: str, memo: ParseMemo 
 def _exact(exp: Exposition) -> object:
     """Samples with values as their bits (NaN payloads, -0.0), families as tuples."""
     samples = [(k, struct.pack("<d", v), ts) for k, v, ts in exp.samples]
+    if exp.columns is not None:  # the columns are the samples
+        assert all(ts is None for _, _, ts in exp.samples)
+        keys, values = exp.columns
+        assert [(k, struct.pack("<d", v), None) for k, v in zip(keys, values, strict=True)] == samples
     fams = {n: (f.name, f.type, f.help, f.unit) for n, f in exp.families.items()}
     return ("ok", samples, fams)
 
