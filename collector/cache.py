@@ -170,7 +170,7 @@ class ScrapeCache:
         report = self._report()
         vals.extend([STALE_NAN] * len(stale))
         vals.extend(
-            [1.0, max(now - started, 0.0), float(len(exposition.samples)), float(appended), float(added)]
+            [1.0, max(now - started, 0.0), float(exposition.sample_count), float(appended), float(added)]
         )
         all_refs = np.concatenate((refs, np.array(stale + report, dtype=np.int64)))
         if tss is None:  # every sample at the scrape's timestamp
@@ -181,7 +181,7 @@ class ScrapeCache:
         self._entries = fresh
         self._steady = (keys, refs, tracked) if fast is not None else None
         self._prev = tracked
-        return IngestResult(len(exposition.samples), appended, added, dropped, dups, len(stale))
+        return IngestResult(exposition.sample_count, appended, added, dropped, dups, len(stale))
 
     def _steady_state(
         self, exposition: Exposition
@@ -192,12 +192,12 @@ class ScrapeCache:
         their set are reused (one list comparison instead of a dict look-up, a set and an array per
         sample)."""
         entries = self._entries
-        samples = exposition.samples
-        if not entries or not samples:
+        if not entries or not exposition.sample_count:
             return None
         if exposition.columns is not None:  # the parser's columns: no timestamps, keys and values apart
             keys, values = exposition.columns[0], list(exposition.columns[1])
         else:
+            samples = exposition.samples
             stamps = list(map(_STAMP, samples))
             if stamps.count(None) != len(stamps):
                 return None

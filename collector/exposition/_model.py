@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from itertools import repeat
 
 __all__ = ["Exposition", "FamilyMeta", "Sample"]
 
@@ -25,13 +26,46 @@ class FamilyMeta:
     unit: str | None = None
 
 
-@dataclass(slots=True)
 class Exposition:
     """One parsed body. ``samples`` are in input order; ``families`` lists only families with samples.
+
     ``columns``, when not None (set by the steady-state parse when no sample has a timestamp): the samples'
     keys and values as two lists in the same order, for consumers that work on columns (read-only: the
-    keys list may be shared with later results of the same target)."""
+    keys list is shared with later results of the same target). ``samples`` is then built from them on
+    first use; ``sample_count`` does not build it."""
 
-    samples: list[Sample] = field(default_factory=list)
-    families: dict[str, FamilyMeta] = field(default_factory=dict)
-    columns: tuple[list[str], list[float]] | None = None
+    __slots__ = ("_samples", "columns", "families")
+
+    def __init__(
+        self,
+        samples: list[Sample] | None = None,
+        families: dict[str, FamilyMeta] | None = None,
+        columns: tuple[list[str], list[float]] | None = None,
+    ) -> None:
+        self._samples = samples if samples is not None or columns is not None else []
+        self.families: dict[str, FamilyMeta] = families if families is not None else {}
+        self.columns = columns
+
+    @property
+    def samples(self) -> list[Sample]:
+        if self._samples is None:
+            assert self.columns is not None
+            keys, values = self.columns
+            self._samples = list(zip(keys, values, repeat(None)))
+        return self._samples
+
+    @property
+    def sample_count(self) -> int:
+        if self._samples is None and self.columns is not None:
+            return len(self.columns[0])
+        return len(self.samples)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Exposition):
+            return NotImplemented
+        return self.samples == other.samples and self.families == other.families
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, as the dataclass it replaced
+
+    def __repr__(self) -> str:
+        return f"Exposition(samples={self.samples!r}, families={self.families!r})"

@@ -108,7 +108,7 @@ class ExpositionParser:
             if paused:
                 gc.enable()
         self._parses.labels(fmt, "ok").inc()
-        self._samples.labels(fmt).inc(len(result.samples))
+        self._samples.labels(fmt).inc(result.sample_count)
         if slow:
             self._slow.labels(fmt).inc(slow)
         return result

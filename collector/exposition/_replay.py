@@ -12,21 +12,23 @@ and the caller runs the full parser, whose result then becomes the new template.
 Equality with the full parser: a template is kept only after replaying the very body it was learned from
 gives exactly the full parser's samples (keys, value bits, timestamps). A replay accepts a body only when
 every constant line is byte-identical, every sample line is exactly ``raw_key + " " + value`` (``+ " " + ts``
-where the template line had a timestamp), and each value is one the full parser's bulk path accepts the same
-way (``values_look_plain`` + ``float()``); an infinity, or a negative value on a line that may be a histogram
-bucket or count, goes to the full parser, which owns those checks and their error messages.
+where the template line had a timestamp), and each value is spelled with digits, ``.``, ``e``, ``E``, ``+``,
+``-`` or is an unsigned ``NaN`` (then ``float()`` reads it as the full parser does); anything else, an
+infinity, or a negative value on a line that may be a histogram bucket or count goes to the full parser,
+which owns those checks and their error messages.
 """
 
 from __future__ import annotations
 
 import math
+import re
 from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import repeat
 
 from collector.exposition._model import Exposition, FamilyMeta, Sample
-from collector.exposition._values import parse_int, values_look_plain
+from collector.exposition._values import parse_int
 
 __all__ = ["ParseMemo"]
 
@@ -34,6 +36,9 @@ _INF = math.inf
 _NINF = -math.inf
 _ZERO_GT = (0.0).__gt__
 _REMOVEPREFIX = str.removeprefix
+# the characters of the value tokens the replay takes: float() accepts no other spelling from them than
+# Go's ParseFloat (no "_", "p", blanks, non-ASCII; signed NaN and infinities are excluded apart)
+_PLAIN_CHARS = re.compile(r"[0-9.eE+\-Na ]*")
 _HIST_TYPES = ("histogram", "gaugehistogram")
 _LEARN_EVERY = 16  # after this many misses in a row, learn only every _LEARN_EVERY-th body
 
@@ -76,7 +81,9 @@ class ParseMemo:
         self.hits += 1
         families = {name: FamilyMeta(f.name, f.type, f.help, f.unit) for name, f in t.families.items()}
         samples, floats = result
-        return Exposition(samples, families, None if floats is None else (t.keys, floats))
+        if floats is not None:
+            return Exposition(None, families, (t.keys, floats))  # the samples built only if asked for
+        return Exposition(samples, families)
 
     def wants(self) -> bool:
         """Whether to learn from the body just fully parsed: always, unless the last bodies kept missing
@@ -92,7 +99,10 @@ class ParseMemo:
         if t is None:
             return False
         again = _replay(t, text)
-        if again is None or not _same(again[0], exposition.samples):
+        if again is None:
+            return False
+        samples = again[0] if again[1] is None else list(zip(t.keys, again[1], repeat(None)))
+        if samples is None or not _same(samples, exposition.samples):
             return False
         self._template = t
         return True
@@ -184,8 +194,8 @@ def _values(t: _Template, text: str) -> list[str] | None:
     return joined[1:].split("\n ")
 
 
-def _replay(t: _Template, text: str) -> tuple[list[Sample], list[float] | None] | None:
-    """The samples of ``text`` and, when no line has a timestamp, their values as a list; or None."""
+def _replay(t: _Template, text: str) -> tuple[list[Sample] | None, list[float] | None] | None:
+    """``(samples, None)`` of ``text`` when a line has a timestamp, else ``(None, values)``; or None."""
     toks = _values(t, text)
     if toks is None:
         return None
@@ -199,8 +209,9 @@ def _replay(t: _Template, text: str) -> tuple[list[Sample], list[float] | None] 
                 return None
             toks[j] = value
             stamps[j] = ts
-    if not values_look_plain(" ".join(toks)):
-        return None
+    joined = " ".join(toks)
+    if _PLAIN_CHARS.fullmatch(joined) is None or "+N" in joined or "-N" in joined:
+        return None  # anything but digits, . e E + - and NaN: the full parser
     try:
         floats = list(map(float, toks))
     except ValueError:
@@ -210,5 +221,5 @@ def _replay(t: _Template, text: str) -> tuple[list[Sample], list[float] | None] 
     if t.neg_idx and any(map(_ZERO_GT, [floats[j] for j in t.neg_idx])):
         return None  # a negative bucket or count: the full parser's error
     if stamps is None:
-        return list(zip(t.keys, floats, repeat(None))), floats
+        return None, floats
     return list(zip(t.keys, floats, stamps, strict=True)), None
