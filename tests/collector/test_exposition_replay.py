@@ -198,3 +198,9 @@ def test_a_memo_learned_by_one_parser_is_not_replayed_by_another() -> None:
     assert normalising.parse(body, TEXT, memo).samples[0][0] == 'h_bucket{le="1.0"}'
     assert plain.parse(body, TEXT, memo).samples[0][0] == 'h_bucket{le="1"}'
     assert memo.hits == 0
+
+
+def test_duplicate_series_lines_replay_as_the_full_parser_gives_them() -> None:
+    bodies = [f'a{{x="1"}} {v}\nb 2\na{{x="1"}} {v + 1}\nb 3\n'.encode() for v in range(5)]
+    memo = _check(bodies)
+    assert memo.hits == 4
