@@ -12,18 +12,25 @@ outside ASCII left as it is) follows ``parse_qsl`` step by step.
 
 Inputs of more than :data:`OFF_LOOP_CHARS` characters are parsed in a worker thread by :func:`parse_form`:
 what is left in Python (one step per field, or per run of ASCII between other characters) then never holds
-the event loop in one stretch.
+the event loop in one stretch. :class:`FormRoute` does this for a route's URL query before FastAPI reads it
+(FastAPI's dependency solving reads ``request.query_params`` on the event loop for every route, even one
+that declares no parameters).
 """
 
 from __future__ import annotations
 
 import binascii
 import re
+from collections.abc import Callable, Coroutine
+from typing import Any
 from urllib.parse import unquote_to_bytes
 
 from anyio import to_thread
+from fastapi import Request, Response
+from fastapi.routing import APIRoute
+from starlette.datastructures import QueryParams
 
-__all__ = ["OFF_LOOP_CHARS", "parse_form", "parse_qsl_exact", "unquote_exact"]
+__all__ = ["OFF_LOOP_CHARS", "FormRoute", "parse_form", "parse_qsl_exact", "unquote_exact"]
 
 OFF_LOOP_CHARS = 16 * 1024
 _MANY_ESCAPES = 8  # below this, urllib's own loop is cheaper than the rewrite
@@ -70,3 +77,19 @@ async def parse_form(text: str) -> list[tuple[str, str]]:
     if len(text) <= OFF_LOOP_CHARS:
         return parse_qsl_exact(text)
     return await to_thread.run_sync(parse_qsl_exact, text)
+
+
+class FormRoute(APIRoute):
+    """An APIRoute whose request's ``query_params`` are parsed by :func:`parse_form` before FastAPI's handler
+    runs (Starlette keeps them in the request's ``_query_params``, where its ``query_params`` property
+    finds them): the same pairs, without a long URL's decoding on the event loop."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def parsed_first(request: Request) -> Response:
+            text = request.scope.get("query_string", b"").decode("latin-1")
+            request._query_params = QueryParams(await parse_form(text))
+            return await handler(request)
+
+        return parsed_first

@@ -121,8 +121,8 @@ class Form:
 
     @classmethod
     async def read(cls, request: Request) -> Form:
-        """The pairs of ``request.query_params`` after those of an urlencoded POST body, parsed as
-        ``parse_qsl`` parses them but with the escapes decoded in C and a long text off the event loop
+        """The pairs of ``request.query_params`` after those of an urlencoded POST body; the body parsed as
+        ``parse_qsl`` parses it but with the escapes decoded in C and a long body off the event loop
         (:mod:`metrics_store._query_string`)."""
         pairs: list[tuple[str, str]] = []
         if request.method == "POST":
@@ -130,7 +130,7 @@ class Form:
             if ctype == "application/x-www-form-urlencoded":
                 body = (await request.body()).decode("utf-8", errors="replace")
                 pairs.extend(await parse_form(body))
-        pairs.extend(await parse_form(request.scope.get("query_string", b"").decode("latin-1")))
+        pairs.extend(request.query_params.multi_items())  # parsed once, by FormRoute where long ones come
         return cls(pairs)
 
     def get(self, name: str) -> str:

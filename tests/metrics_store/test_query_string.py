@@ -12,6 +12,7 @@ from urllib.parse import parse_qsl, quote, unquote, unquote_to_bytes
 
 import anyio
 import pytest
+import starlette.datastructures
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from hypothesis import given, settings
@@ -113,11 +114,19 @@ def test_the_query_api_reads_a_long_query_string_off_the_event_loop(monkeypatch:
     app = FastAPI()
     app.include_router(query_router(store, clock=lambda: 10.0, registry=CollectorRegistry()))
     seen = _parsing_thread(monkeypatch)
+    stdlib_parses: list[int] = []  # Starlette's own parse of request.query_params (FastAPI asks for it)
+
+    def recorded(text: str, **kw: Any) -> list[tuple[str, str]]:
+        stdlib_parses.append(len(text))
+        return parse_qsl(text, **kw)
+
+    monkeypatch.setattr(starlette.datastructures, "parse_qsl", recorded)
     with TestClient(app) as client:
         loop_thread = client.portal.call(threading.get_ident)  # type: ignore[union-attr]
         hostile = client.get("/api/v1/query", params={"query": "(" * 10_000 + "1" + ")" * 10_000})
         assert hostile.status_code == 400 and hostile.json()["errorType"] == "bad_data"
         assert seen and all(ident != loop_thread for ident in seen)
+        assert stdlib_parses == []
         seen.clear()
         for resp in (
             client.get("/api/v1/query?query=up%7Bjob%3D%22a+b%22%7D&time=5"),
