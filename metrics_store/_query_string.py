@@ -30,20 +30,35 @@ from fastapi import Request, Response
 from fastapi.routing import APIRoute
 from starlette.datastructures import QueryParams
 
-__all__ = ["OFF_LOOP_CHARS", "FormRoute", "parse_form", "parse_qsl_exact", "unquote_exact"]
+__all__ = ["OFF_LOOP_CHARS", "PIECE_CHARS", "FormRoute", "parse_form", "parse_qsl_exact", "unquote_exact"]
 
 OFF_LOOP_CHARS = 16 * 1024
+PIECE_CHARS = 64 * 1024
 _MANY_ESCAPES = 8  # below this, urllib's own loop is cheaper than the rewrite
 _ASCII_RUNS = re.compile("([\x00-\x7f]+)")  # urllib.parse's _asciire
 _LONE_PERCENT = re.compile("%(?![0-9A-Fa-f]{2})")
 
 
-def _ascii_to_bytes(run: str) -> bytes:
-    """``unquote_to_bytes(run)`` for an ASCII ``run``."""
-    if run.count("%") < _MANY_ESCAPES:
-        return unquote_to_bytes(run)
+def _decoded(run: str) -> bytes:
     canonical = _LONE_PERCENT.sub("%25", run).replace("=", "%3D").replace("\r", "%0D").replace("\n", "%0A")
     return binascii.a2b_qp(canonical.replace("%", "=").encode("ascii"))
+
+
+def _ascii_to_bytes(run: str) -> bytes:
+    """``unquote_to_bytes(run)`` for an ASCII ``run``, in pieces of :data:`PIECE_CHARS` (each C call holds the
+    GIL for its whole piece: ~1 ms for 64 Ki characters), never cutting an escape in two."""
+    if run.count("%") < _MANY_ESCAPES:
+        return unquote_to_bytes(run)
+    pieces, start = [], 0
+    while start < len(run):
+        end = min(start + PIECE_CHARS, len(run))
+        cut = run.rfind("%", max(start + 1, end - 2), end) if end < len(run) else -1
+        end = (
+            cut if cut != -1 else end
+        )  # an escape starting in the last two characters goes to the next piece
+        pieces.append(_decoded(run[start:end]))
+        start = end
+    return b"".join(pieces)
 
 
 def unquote_exact(text: str) -> str:

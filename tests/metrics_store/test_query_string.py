@@ -48,6 +48,21 @@ def test_any_text_gives_parse_qsl_s_pairs(text: str) -> None:
         assert parse_qsl_exact(candidate) == parse_qsl(candidate, keep_blank_values=True)
 
 
+@settings(max_examples=500, derandomize=True, deadline=None)
+@given(_TEXTS)
+def test_pieces_never_cut_an_escape(text: str) -> None:
+    """A long run is decoded in pieces (one C call each); with pieces of 3 characters every cut is tried."""
+    run = "%28" * 8 + "".join(ch for ch in text if ch.isascii())
+    real = _query_string.PIECE_CHARS
+    try:
+        _query_string.PIECE_CHARS = 3
+        assert _query_string._ascii_to_bytes(run) == unquote_to_bytes(run)
+        _query_string.PIECE_CHARS = 4
+        assert _query_string._ascii_to_bytes(run) == unquote_to_bytes(run)
+    finally:
+        _query_string.PIECE_CHARS = real
+
+
 def test_every_short_ascii_run_decodes_as_urllib_does() -> None:
     """Every string of up to 4 of these characters, with at least the escapes that take the C path."""
     alphabet = ["%", "2", "8", "a", "F", "g", "=", "\r", "\n", " ", "_", "+"]
