@@ -26,6 +26,7 @@ from pathlib import Path
 from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
+from metrics_store._query_string import FormRoute
 from metrics_store.api_common import ApiError, Form, bad_param, error_response, success
 from metrics_store.promql import QueryParseError, format_query
 from platforms.tenancy import scope_of
@@ -62,7 +63,7 @@ def _format_query(form: Form) -> str:
 
 
 def status_router(info: ServerInfo) -> APIRouter:
-    router = APIRouter()
+    router = APIRouter(route_class=FormRoute)  # format_query and query_exemplars take a 64 KiB query
 
     @router.get("/api/v1/status/buildinfo")
     def buildinfo() -> Response:

@@ -39,6 +39,7 @@ from prometheus_client import REGISTRY, CollectorRegistry
 from metrics_store._api_status import ServerInfo, status_router
 from metrics_store._buffer_response import BufferResponse
 from metrics_store._matrix_json import matrix_body
+from metrics_store._query_string import FormRoute
 from metrics_store.api_common import (
     MAX_TIME_MS,
     MIN_TIME_MS,
@@ -332,7 +333,7 @@ def query_router(
     the points-per-series limit of ``query_range`` is the engine's) and the PromQL of ``semantics``
     (section ``promql``); ``clock`` gives "now" for an absent ``time``."""
     h = QueryHandlers(querier, limits=limits, clock=clock, registry=registry, semantics=semantics)
-    router = APIRouter()
+    router = APIRouter(route_class=FormRoute)  # a 64 KiB query's URL decoded off the event loop
     router.add_api_route("/api/v1/query", h.query, methods=["GET", "POST"])
     router.add_api_route("/api/v1/query_range", h.query_range, methods=["GET", "POST"])
     router.add_api_route("/api/v1/series", h.series, methods=["GET", "POST"])

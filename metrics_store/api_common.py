@@ -12,11 +12,12 @@ from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
-from urllib.parse import parse_qsl
 
 import orjson
 import promql_parser
 from fastapi import Request, Response
+
+from metrics_store._query_string import parse_form
 
 __all__ = [
     "MAX_TIME_MS",
@@ -120,13 +121,16 @@ class Form:
 
     @classmethod
     async def read(cls, request: Request) -> Form:
+        """The pairs of ``request.query_params`` after those of an urlencoded POST body; the body parsed as
+        ``parse_qsl`` parses it but with the escapes decoded in C and a long body off the event loop
+        (:mod:`metrics_store._query_string`)."""
         pairs: list[tuple[str, str]] = []
         if request.method == "POST":
             ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
             if ctype == "application/x-www-form-urlencoded":
                 body = (await request.body()).decode("utf-8", errors="replace")
-                pairs.extend(parse_qsl(body, keep_blank_values=True))
-        pairs.extend(request.query_params.multi_items())
+                pairs.extend(await parse_form(body))
+        pairs.extend(request.query_params.multi_items())  # parsed once, by FormRoute where long ones come
         return cls(pairs)
 
     def get(self, name: str) -> str:
