@@ -131,6 +131,12 @@ class SpoolConsumer:
                 log.exception("log pipeline batch after seq %d failed; retrying", self.position)
                 self._stop.wait(self._backoff_s)
 
+    def _wait_delivery(self, inflight: tuple[int, Future[None]] | None) -> None:
+        """:meth:`_settle`, timed as ``delivery_wait`` when a delivery is in flight."""
+        if inflight is None:
+            return
+        self._timed("delivery_wait", self._settle, inflight)
+
     def _settle(self, inflight: tuple[int, Future[None]] | None) -> None:
         """Wait for the delivery in flight; commit its last seq once it returned (re-raises its failure)."""
         if inflight is not None:
@@ -147,14 +153,14 @@ class SpoolConsumer:
                     batch = self._read(read_pos)
                     if not batch:
                         pending, inflight = inflight, None
-                        self._timed("delivery_wait", self._settle, pending)
+                        self._wait_delivery(pending)
                         self._timed("idle", self._spool.wait, self.position, self._idle_wait_s)
                         continue
                     prepared = self._timed(
                         "prepare", staged.prepare, batch
                     )  # while the previous is delivered
                     pending, inflight = inflight, None
-                    self._timed("delivery_wait", self._settle, pending)  # a failure is logged once, below
+                    self._wait_delivery(pending)  # a failure is logged once, below
                     inflight = (
                         batch[-1][0],
                         deliverer.submit(self._timed, "delivery", staged.deliver, prepared),

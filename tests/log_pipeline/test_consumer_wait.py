@@ -53,6 +53,8 @@ def test_wait_profile_counts_every_batch_and_stage(tmp_path: Path) -> None:
     assert _sample(reg, "paramedic_log_consumer_batch_age_seconds_sum") > 3 * 86400
     for stage in ("prepare", "delivery"):
         assert _sample(reg, "paramedic_log_consumer_stage_seconds_count", {"stage": stage}) == 3
+    # the consumer thread waited once per delivery in flight (after preparing batches 2 and 3, at the end)
+    assert _sample(reg, "paramedic_log_consumer_stage_seconds_count", {"stage": "delivery_wait"}) == 3
     assert _sample(reg, "paramedic_log_consumer_stage_seconds_count", {"stage": "linger"}) == 0
 
 
