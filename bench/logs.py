@@ -41,6 +41,7 @@ from prometheus_client import CollectorRegistry
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench._wait_profile import wait_profile
 from bench.relp import POLL_S, proc_cpu_s, run_measured
 from log_pipeline.model import LogRecord
 from log_pipeline.search.tantivy_store import TantivyStore
@@ -70,7 +71,9 @@ WORDS = [
 ]
 
 
-def serve(work: Path, relp_port: int, index_process: bool = True) -> tuple[ManagedProcess, str]:
+def serve(
+    work: Path, relp_port: int, index_process: bool = True, logs_extra: str = ""
+) -> tuple[ManagedProcess, str]:
     http = free_port()
     work.mkdir(parents=True, exist_ok=True)
     cfg = work / "paramedic.yaml"
@@ -79,6 +82,7 @@ def serve(work: Path, relp_port: int, index_process: bool = True) -> tuple[Manag
         "metrics_store: {type: embedded, path: data/metrics}\n"
         f"logs:\n  relp: {{port: {relp_port}}}\n  syslog_tcp: null\n  syslog_udp: null\n"
         f"  search: {{type: embedded, path: data/logs/search, index_process: {str(index_process).lower()}}}\n"
+        + "".join(f"  {item}\n" for item in logs_extra.split(";") if item.strip())
     )
     proc = ManagedProcess(
         "paramedic",
@@ -100,12 +104,18 @@ class Intake(NamedTuple):
     duplicates: int
 
 
-def ingest(tmp: Path, n: int, window: int | None, timeout_s: float, index_process: bool = True) -> Intake:
+class Options(NamedTuple):
+    index_process: bool = True  # the store's writer in its child process
+    logs_extra: str = ""  # "key: value;key: value" added under ``logs:`` in the server's config
+    wait_profile: bool = False  # print the consumer's wait profile from /metrics after the timed window
+
+
+def ingest(tmp: Path, n: int, window: int | None, timeout_s: float, opts: Options) -> Intake:
     """Feed ``n`` lines; time and CPU until all ``n`` are searchable (polled every ``POLL_S``, like the peer's
     file); then every number is read back: missing and duplicated ones are counted."""
     relp_port, in_port = free_port(), free_port()
     work = tmp / f"paramedic-{window}"
-    proc, base = serve(work, relp_port, index_process)
+    proc, base = serve(work, relp_port, opts.index_process, opts.logs_extra)
     fwd = Rsyslog("fwd", work / "fwd", relp_forwarder_config(work / "fwd", in_port, relp_port, window))
     token = f"bench{random.randrange(16**8):08x}"
     try:
@@ -120,6 +130,8 @@ def ingest(tmp: Path, n: int, window: int | None, timeout_s: float, index_proces
             time.sleep(POLL_S)
         dt = time.perf_counter() - t0
         (cpu, idx), fwd_cpu = _intake_cpu_s(proc.pid), proc_cpu_s(fwd.proc.pid) - fwd0
+        if opts.wait_profile:
+            print(wait_profile(base), flush=True)
         got = numbers(base, token)
     finally:
         fwd.stop()
@@ -149,10 +161,10 @@ def _is_index_child(comm: Path, pid: int) -> bool:
     return name == "paramedic-index" and parent == str(pid)
 
 
-def intake_row(tmp: Path, n: int, window: int | None, timeout_s: float, index_process: bool = True) -> str:
+def intake_row(tmp: Path, n: int, window: int | None, timeout_s: float, opts: Options) -> str:
     """The peer (rsyslog -> RELP -> rsyslog -> file), then Paramedic, on ``n`` lines: one line of figures."""
     ceiling, sink_cpu, peer_fwd_cpu = run_measured(tmp, n, window, "rsyslog", timeout_s)
-    ours = ingest(tmp, n, window, timeout_s, index_process)
+    ours = ingest(tmp, n, window, timeout_s, opts)
     label = str(window) if window else "default"
     per_k = 1e6 / n  # CPU seconds -> ms per 1,000 lines
     return (
@@ -316,7 +328,14 @@ def main() -> None:
         action="store_true",
         help="intake with logs.search.index_process: false (the store's writer in the server, no child)",
     )
+    ap.add_argument(
+        "--logs-extra",
+        default="",
+        help='server config lines under logs:, ";"-separated, e.g. "consumer_linger_s: 0.02"',
+    )
+    ap.add_argument("--wait-profile", action="store_true", help="print the consumer's wait profile")
     a = ap.parse_args()
+    opts = Options(not a.in_process_writer, a.logs_extra, a.wait_profile)
     with tempfile.TemporaryDirectory(prefix="bench-logs-") as d:
         tmp = Path(d)
         if not a.skip_ingest:
@@ -327,7 +346,7 @@ def main() -> None:
             )
             for window, n in ((16384, a.messages), (None, a.default_window_messages)):
                 if n > 0:  # 0: that run is left out
-                    print(intake_row(tmp, n, window, a.timeout_s, not a.in_process_writer))
+                    print(intake_row(tmp, n, window, a.timeout_s, opts), flush=True)
         if not a.skip_search:
             search_bench(tmp, a.lines)
 

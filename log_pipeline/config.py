@@ -262,6 +262,19 @@ class LogsConfig(BaseModel):
         description="At most this many messages handed to the pipeline per batch (one search store commit "
         "each; a backlog is read in full batches, a trickle in small ones).",
     )
+    consumer_min_batch_messages: int = Field(
+        0,
+        ge=0,
+        description="While messages are arriving, a batch smaller than this waits up to consumer_linger_s "
+        "for more before it is handed to the pipeline (fewer, fuller search store commits); 0 disables.",
+    )
+    consumer_linger_s: float = Field(
+        0.0,
+        ge=0,
+        le=0.1,
+        description="The longest a batch waits for consumer_min_batch_messages (the most it adds to the "
+        "time to searchable of a trickle).",
+    )
     search: SearchConfig = Field(default_factory=EmbeddedSearchConfig)
     pattern_flush_interval_s: float = Field(
         15.0, gt=0, description="How often per-pattern counts are written to the metrics store."

@@ -24,7 +24,7 @@ from log_pipeline.config import LogsConfig
 from log_pipeline.enrich import TenantOf
 from log_pipeline.patterns import PatternMetrics, PatternStats, TenantMiners
 from log_pipeline.pipeline import DuplicateCounter, PipelineMetrics, build_pipeline, standard_stages
-from log_pipeline.receivers import LogReceivers, SpoolConsumer
+from log_pipeline.receivers import ConsumerMetrics, LogReceivers, SpoolConsumer
 from log_pipeline.search import SearchError, SearchStore, TailHub
 from log_pipeline.search.config import ElasticsearchSearchConfig, EmbeddedSearchConfig
 from log_pipeline.search.factory import open_search_store
@@ -144,7 +144,14 @@ class LogService:
             id_prefix=f"{replica_id}-" if replica_id else "",
         )
         self.searchers = _search_workers(cfg, base_dir, registry)
-        self.consumer = SpoolConsumer(self.spool, process, cfg.consumer_batch_messages)
+        self.consumer = SpoolConsumer(
+            self.spool,
+            process,
+            cfg.consumer_batch_messages,
+            min_batch_messages=cfg.consumer_min_batch_messages,
+            linger_s=cfg.consumer_linger_s,
+            metrics=ConsumerMetrics.create(registry),
+        )
         self.receivers = LogReceivers(cfg, self.spool, registry=registry)
         self._stop_retention = threading.Event()
         self._retention: threading.Thread | None = None

@@ -3,12 +3,14 @@
 A stream message is appended to the spool before its RELP ack is sent; a full spool stops socket reads.
 """
 
+from log_pipeline.receivers._consumer_metrics import ConsumerMetrics
 from log_pipeline.receivers._relp import RelpProtocolError, RelpSession, RelpStep
 from log_pipeline.receivers.consumer import Batch, ReadableSpool, SpoolConsumer
 from log_pipeline.receivers.server import LogReceivers, ReceiverError
 
 __all__ = [
     "Batch",
+    "ConsumerMetrics",
     "LogReceivers",
     "ReadableSpool",
     "ReceiverError",

@@ -17,23 +17,29 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from log_pipeline.base import Spool
 from log_pipeline.model import RawMessage
+from log_pipeline.receivers._consumer_metrics import ConsumerMetrics
 
 __all__ = ["Batch", "ReadableSpool", "SpoolConsumer", "Staged"]
 
 log = logging.getLogger("log_pipeline.consumer")
 
 Batch = list[tuple[int, RawMessage]]
+_T = TypeVar("_T")
 
 
 class ReadableSpool(Spool, Protocol):
     @property
     def committed_seq(self) -> int: ...
+
+    @property
+    def last_seq(self) -> int: ...
 
     def wait(self, after_seq: int, timeout_s: float) -> bool: ...
 
@@ -57,10 +63,17 @@ class SpoolConsumer:
         batch_messages: int = 4096,
         idle_wait_s: float = 0.2,
         retry_backoff_s: float = 1.0,
+        *,
+        min_batch_messages: int = 0,
+        linger_s: float = 0.0,
+        metrics: ConsumerMetrics | None = None,
     ) -> None:
         self._spool = spool
         self._process = process
         self._batch = batch_messages
+        self._min_batch = min(min_batch_messages, batch_messages)
+        self._linger_s = linger_s
+        self._metrics = metrics
         self._idle_wait_s = idle_wait_s
         self._backoff_s = retry_backoff_s
         self._stop = threading.Event()
@@ -69,12 +82,41 @@ class SpoolConsumer:
 
     def run_once(self) -> int:
         """Process one batch if there is one (sequentially); returns how many messages were committed."""
-        batch = self._spool.read(self.position, self._batch)
+        batch = self._read(self.position)
         if not batch:
             return 0
         self._process(batch)
         self._commit(batch[-1][0])
         return len(batch)
+
+    def _read(self, after_seq: int) -> Batch:
+        """The next batch after ``after_seq``. While messages are arriving (the first read found some) and
+        fewer than ``min_batch_messages`` are there, wait up to ``linger_s`` for more, so the sink commits a
+        fuller batch; a trickle waits at most ``linger_s`` once per batch."""
+        batch = self._spool.read(after_seq, self._batch)
+        if batch and len(batch) < self._min_batch and self._linger_s > 0:
+            self._timed("linger", self._linger, after_seq + self._min_batch)
+            batch = self._spool.read(after_seq, self._batch)
+        if batch and self._metrics is not None:
+            self._metrics.batch_messages.observe(len(batch))
+            self._metrics.batch_age.observe(max(time.time_ns() - batch[0][1].received_ns, 0) / 1e9)
+        return batch
+
+    def _linger(self, want_seq: int) -> None:
+        deadline = time.monotonic() + self._linger_s
+        while not self._stop.is_set() and (last := self._spool.last_seq) < want_seq:
+            left = deadline - time.monotonic()
+            if left <= 0 or not self._spool.wait(last, left):
+                return
+
+    def _timed(self, stage: str, fn: Callable[..., _T], *args: Any) -> _T:
+        if self._metrics is None:
+            return fn(*args)
+        t0 = time.perf_counter()
+        try:
+            return fn(*args)
+        finally:
+            self._metrics.stage(stage, time.perf_counter() - t0)
 
     def _commit(self, last: int) -> None:
         self._spool.commit(last)
@@ -84,10 +126,16 @@ class SpoolConsumer:
         while not self._stop.is_set():
             try:
                 if self.run_once() == 0:
-                    self._spool.wait(self.position, self._idle_wait_s)
+                    self._timed("idle", self._spool.wait, self.position, self._idle_wait_s)
             except Exception:
                 log.exception("log pipeline batch after seq %d failed; retrying", self.position)
                 self._stop.wait(self._backoff_s)
+
+    def _wait_delivery(self, inflight: tuple[int, Future[None]] | None) -> None:
+        """:meth:`_settle`, timed as ``delivery_wait`` when a delivery is in flight."""
+        if inflight is None:
+            return
+        self._timed("delivery_wait", self._settle, inflight)
 
     def _settle(self, inflight: tuple[int, Future[None]] | None) -> None:
         """Wait for the delivery in flight; commit its last seq once it returned (re-raises its failure)."""
@@ -102,16 +150,21 @@ class SpoolConsumer:
         with ThreadPoolExecutor(1, thread_name_prefix="log-deliver") as deliverer:
             while not self._stop.is_set():
                 try:
-                    batch = self._spool.read(read_pos, self._batch)
+                    batch = self._read(read_pos)
                     if not batch:
                         pending, inflight = inflight, None
-                        self._settle(pending)
-                        self._spool.wait(self.position, self._idle_wait_s)
+                        self._wait_delivery(pending)
+                        self._timed("idle", self._spool.wait, self.position, self._idle_wait_s)
                         continue
-                    prepared = staged.prepare(batch)  # while the previous batch is delivered
+                    prepared = self._timed(
+                        "prepare", staged.prepare, batch
+                    )  # while the previous is delivered
                     pending, inflight = inflight, None
-                    self._settle(pending)  # a failure is logged once, below; nothing is left in flight
-                    inflight = (batch[-1][0], deliverer.submit(staged.deliver, prepared))
+                    self._wait_delivery(pending)  # a failure is logged once, below
+                    inflight = (
+                        batch[-1][0],
+                        deliverer.submit(self._timed, "delivery", staged.deliver, prepared),
+                    )
                     read_pos = batch[-1][0]
                 except Exception:
                     log.exception("log pipeline batch after seq %d failed; retrying", self.position)
