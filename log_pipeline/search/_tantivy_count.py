@@ -10,9 +10,7 @@ posting list of ``t`` against it: on 1M lines, ``timeout AND upstream`` (two lis
 The count is exact: the bitset holds only live documents matching the rest (deleted ones are left out by
 the search that builds it), and of the terms ``terms_with_prefix`` reports (every term starting with ``t``)
 only ``t`` itself is read. It is used only where it pays: at least two positive clauses, and ``t`` in at
-least :data:`MIN_DOC_FREQ` documents; every other query returns ``None`` and is counted as before
-(:func:`countable` says which beforehand). tantivy releases the GIL while it builds the bitset, so another
-thread can search meanwhile (``TantivyStore(parallel_count=True)``).
+least :data:`MIN_DOC_FREQ` documents; every other query returns ``None`` and is counted as before.
 """
 
 from __future__ import annotations
@@ -23,7 +21,7 @@ import tantivy
 
 from log_pipeline.search.query import And, FieldRef, Node, Not, Phrase, Term, message_tokens
 
-__all__ = ["MIN_DOC_FREQ", "Build", "conjunction_count", "countable", "single_term"]
+__all__ = ["MIN_DOC_FREQ", "Build", "conjunction_count", "single_term"]
 
 MIN_DOC_FREQ = 8192
 Build = Callable[[Node, int | None, int | None], tantivy.Query]
@@ -73,12 +71,6 @@ def _split(searcher: tantivy.Searcher, node: And) -> tuple[str, str, Node] | Non
     _, k, field, term = best
     rest = items[:k] + items[k + 1 :]
     return field, term, rest[0] if len(rest) == 1 else And(rest)
-
-
-def countable(searcher: tantivy.Searcher, node: Node) -> bool:
-    """Whether :func:`conjunction_count` counts ``node`` (else it returns ``None``); reads document
-    frequencies only."""
-    return isinstance(node, And) and _split(searcher, node) is not None
 
 
 def conjunction_count(

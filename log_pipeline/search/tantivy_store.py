@@ -22,10 +22,9 @@ import threading
 import time
 from collections import OrderedDict, defaultdict
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import orjson
 import tantivy
@@ -41,9 +40,9 @@ from log_pipeline.search._common import (
     source_query,
 )
 from log_pipeline.search._metrics import StoreMetrics
-from log_pipeline.search._tantivy_count import conjunction_count, countable
+from log_pipeline.search._tantivy_count import conjunction_count
 from log_pipeline.search._tantivy_query import to_tantivy
-from log_pipeline.search._tantivy_window import DENSITY, window_starts
+from log_pipeline.search._tantivy_window import window_starts
 from log_pipeline.search.base import Bucket, Context, RecordNotFoundError, SearchError, SearchPage
 from log_pipeline.search.query import FieldRef, Node, Term, parse_query
 from log_pipeline.search.tenancy import restrict
@@ -158,13 +157,7 @@ def _page(
 
 
 class TantivyStore:
-    """Embedded :class:`~log_pipeline.search.base.SearchStore`. ``clock`` returns Unix nanoseconds.
-
-    With :attr:`PARALLEL_COUNT` (:class:`TantivyReader`: a search worker's store, searched by one thread at
-    a time) a dense conjunction's bitset count (:mod:`~log_pipeline.search._tantivy_count`) runs in a
-    thread of the store's own while the searching thread tries the newest windows."""
-
-    PARALLEL_COUNT: ClassVar[bool] = False
+    """Embedded :class:`~log_pipeline.search.base.SearchStore`. ``clock`` returns Unix nanoseconds."""
 
     def __init__(
         self,
@@ -192,8 +185,6 @@ class TantivyStore:
         self._lock = threading.Lock()  # guards the partition table and writers
         self._parts: dict[int, _Partition] = {}
         self._writers: OrderedDict[int, tantivy.IndexWriter] = OrderedDict()
-        # its thread starts on first use, from (and with the CPU priority of) the searching thread
-        self._counter = ThreadPoolExecutor(1, "tantivy-count") if self.PARALLEL_COUNT else None
         try:
             self._load()
         except (OSError, ValueError) as exc:
@@ -304,8 +295,6 @@ class TantivyStore:
             for writer in self._writers.values():
                 writer.wait_merging_threads()
             self._writers.clear()
-        if self._counter is not None:
-            self._counter.shutdown(wait=False)
 
     # ---- reading -----------------------------------------------------------------------------------
 
@@ -359,8 +348,10 @@ class TantivyStore:
         count = None
         # only where a window can follow (newest first, an anchor known): else one search counts and orders
         if scan.after is None and scan.descending and part.newest_seen is not None:
-            count, recs = self._dense(part, searcher, scan, want)
-            if recs is not None and count is not None:  # a page from a window: the query was counted
+            count = conjunction_count(searcher, scan.node, self._bounded(part.index), scan.lo, scan.hi)
+        if count is not None:
+            recs = self._newest_in_window(part, searcher, scan, want, count)
+            if recs is not None:
                 return self._seen(part, scan, recs), count
         query = self._time_query(part.index, scan.node, scan.lo, scan.hi)
         recs, total = self._top(searcher, query, scan, want, counted=count is None)
@@ -375,22 +366,6 @@ class TantivyStore:
 
     def _bounded(self, index: tantivy.Index) -> Callable[[Node, int | None, int | None], tantivy.Query]:
         return lambda node, lo, hi: self._time_query(index, node, lo, hi)
-
-    def _dense(
-        self, part: _Partition, searcher: tantivy.Searcher, scan: _Scan, want: int
-    ) -> tuple[int | None, list[LogRecord] | None]:
-        """The bitset count (None where it does not apply) and the newest page from a window (None where no
-        window holds it). With :attr:`PARALLEL_COUNT` the count runs in the store's thread while this one
-        tries the windows as if the query were dense; their page is kept only if it is (as the serial order
-        decides), so both orders give the same answer."""
-        build = self._bounded(part.index)
-        if self._counter is None or not countable(searcher, scan.node):
-            count = conjunction_count(searcher, scan.node, build, scan.lo, scan.hi)
-            return count, None if count is None else self._newest_in_window(part, searcher, scan, want, count)
-        pending = self._counter.submit(conjunction_count, searcher, scan.node, build, scan.lo, scan.hi)
-        recs = self._newest_in_window(part, searcher, scan, want, DENSITY * want)
-        count = pending.result()
-        return count, recs if count is not None and count >= DENSITY * want else None
 
     def _newest_in_window(
         self, part: _Partition, searcher: tantivy.Searcher, scan: _Scan, want: int, count: int
@@ -498,8 +473,6 @@ class TantivyReader(TantivyStore):
     (a search worker, :mod:`log_pipeline.search.workers`): it creates nothing, :meth:`write` and
     :meth:`apply_retention` raise :class:`~log_pipeline.search.base.SearchError`, and every query first calls
     :meth:`refresh`."""
-
-    PARALLEL_COUNT = True
 
     def _load(self) -> None:
         self.refresh()

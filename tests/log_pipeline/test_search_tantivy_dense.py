@@ -5,7 +5,6 @@ the plain search gives (totals, hits, their order, later pages), with replays (d
 from __future__ import annotations
 
 import random
-import threading
 from pathlib import Path
 
 import pytest
@@ -15,7 +14,7 @@ from log_pipeline.model import LogRecord
 from log_pipeline.search import _tantivy_count, tantivy_store
 from log_pipeline.search._tantivy_window import window_starts
 from log_pipeline.search.base import SearchPage
-from log_pipeline.search.tantivy_store import TantivyReader, TantivyStore
+from log_pipeline.search.tantivy_store import TantivyStore
 from platforms.tenancy import FOUNDATION, Grant, Scope
 
 T0 = 1_714_564_800 * 10**9
@@ -152,61 +151,3 @@ def test_same_pages_in_a_tenant_scope(store: TantivyStore, monkeypatch: pytest.M
     for _ in range(2):
         assert _pages(store, q, None, None, 100, scope) == expected
     assert counted[-1] is not None  # the query ANDed with the scope's term: counted by the bitset too
-
-
-@pytest.fixture(scope="module")
-def reader(store: TantivyStore) -> TantivyReader:
-    """A search worker's store over the same index: the bitset count in a thread of its own."""
-    return TantivyReader(store._root, registry=CollectorRegistry())
-
-
-@pytest.mark.parametrize("q", [*QUERIES, "upstream", "timeout OR upstream", "org:o1 AND timeout"])
-@pytest.mark.parametrize(("lo", "hi", "limit"), [(None, None, 100), (None, None, 1), (None, None, 2500)])
-def test_parallel_count_gives_the_pages_of_the_plain_search(
-    store: TantivyStore,
-    reader: TantivyReader,
-    monkeypatch: pytest.MonkeyPatch,
-    q: str,
-    lo: int | None,
-    hi: int | None,
-    limit: int,
-) -> None:
-    expected = _plain(store, monkeypatch, q, lo, hi, limit)
-    assert _plain(reader, monkeypatch, q, lo, hi, limit) == expected
-    for _ in range(2):  # the second time with the anchor the first one noted
-        assert _pages(reader, q, lo, hi, limit) == expected
-
-
-def test_parallel_count_runs_beside_the_window_search(
-    reader: TantivyReader, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    threads: list[tuple[str, int]] = []
-    real_count, real_window = _tantivy_count.conjunction_count, TantivyStore._newest_in_window
-
-    def count(*args: object) -> int | None:
-        threads.append(("count", threading.get_ident()))
-        return real_count(*args)  # type: ignore[arg-type]
-
-    def window(self: TantivyStore, *args: object) -> object:
-        threads.append(("window", threading.get_ident()))
-        return real_window(self, *args)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(tantivy_store, "conjunction_count", count)
-    monkeypatch.setattr(TantivyStore, "_newest_in_window", window)
-    reader.search("timeout AND upstream", None, None, 10)  # notes the partition's anchor, if none yet
-    threads.clear()
-    page = reader.search("timeout AND upstream", None, None, 10)
-    ran = dict(threads)
-    assert ran["window"] == threading.get_ident() != ran["count"]
-    assert len(page.hits) == 10
-
-
-def test_parallel_count_drops_the_windows_of_a_sparse_conjunction(
-    reader: TantivyReader, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # dense enough to be counted by the bitset, too sparse (< DENSITY x want) for its windows to be used
-    monkeypatch.setattr(_tantivy_count, "MIN_DOC_FREQ", 1)
-    q = "timeout AND upstreams"
-    expected = _plain(reader, monkeypatch, q, None, None, 100)
-    reader.search(q, None, None, 100)
-    assert _pages(reader, q, None, None, 100) == expected
