@@ -53,10 +53,19 @@ def sort_key(record: LogRecord) -> tuple[int, str]:
     return record.timestamp_ns, record.id
 
 
+# the last second formatted and its text: a page of hits is in time order, so most share their second with
+# the hit before (one tuple, replaced whole: safe from any thread)
+_last_second: tuple[int | None, str] = (None, "")
+
+
 def rfc3339_ns(ns: int) -> str:
     """``2024-05-01T12:00:00.123456789Z`` (nanoseconds kept)."""
+    global _last_second  # noqa: PLW0603 - a one-entry cache
     secs, frac = divmod(ns, 1_000_000_000)
-    return datetime.fromtimestamp(secs, UTC).strftime("%Y-%m-%dT%H:%M:%S") + f".{frac:09d}Z"
+    last = _last_second
+    if last[0] != secs:
+        last = _last_second = (secs, datetime.fromtimestamp(secs, UTC).strftime("%Y-%m-%dT%H:%M:%S"))
+    return f"{last[1]}.{frac:09d}Z"
 
 
 def source_query(record: LogRecord) -> Node:
