@@ -17,13 +17,14 @@ from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
+import promql_parser
 
-from metrics_store.model import SeriesData, stale_mask
+from metrics_store.model import Matcher, SeriesData, stale_mask
 from metrics_store.promql._ast import at_spec, duration_ms, selector_matchers
 from metrics_store.promql._context import EvalContext
 from metrics_store.promql._steps import I64, PackedRange, RangeSeries, RangeSteps, StepSeries, VectorSteps
 
-__all__ = ["eval_matrix_selector", "eval_vector_selector", "reference_times"]
+__all__ = ["eval_matrix_selector", "eval_vector_selector", "reference_times", "selector_read"]
 
 
 def reference_times(ctx: EvalContext, at: Any, offset: Any) -> I64:
@@ -39,18 +40,45 @@ def reference_times(ctx: EvalContext, at: Any, offset: Any) -> I64:
     return out
 
 
-def _select(ctx: EvalContext, vs: Any, start_ms: int, end_ms: int) -> list[SeriesData]:
-    data = ctx.select(selector_matchers(vs, dot_nl=ctx.semantics.regex_dot_nl), start_ms, end_ms)
+def _select(
+    ctx: EvalContext, vs: Any, start_ms: int, end_ms: int, data: list[SeriesData] | None
+) -> list[SeriesData]:
+    if data is None:
+        data = ctx.select(selector_matchers(vs, dot_nl=ctx.semantics.regex_dot_nl), start_ms, end_ms)
     data.sort(key=lambda s: s.labels)  # Prometheus' storage order: by label set
     return data
 
 
-def eval_vector_selector(ctx: EvalContext, vs: Any, *, sample_times: bool = False) -> VectorSteps:
-    """Per-step samples of ``vs``; with ``sample_times`` the values are the samples' timestamps in s."""
-    ref = reference_times(ctx, vs.at, vs.offset)
+def _lookback(ctx: EvalContext) -> int:
     # 3.x's left-open lookback window is 2.42's closed one a millisecond shorter (integer timestamps)
-    lookback = ctx.lookback_ms - 1 if ctx.semantics.left_open else ctx.lookback_ms
-    data = [sd for sd in _select(ctx, vs, int(ref.min()) - lookback, int(ref.max())) if len(sd.timestamps_ms)]
+    return ctx.lookback_ms - 1 if ctx.semantics.left_open else ctx.lookback_ms
+
+
+def selector_read(ctx: EvalContext, node: Any) -> tuple[list[Matcher], int, int]:
+    """What a vector or matrix selector reads: its matchers and ``[start_ms, end_ms]``."""
+    if isinstance(node, promql_parser.MatrixSelector):
+        vs = node.vector_selector
+        ref = reference_times(ctx, vs.at, vs.offset)
+        start = int(ref.min()) - duration_ms(node.range)
+    else:
+        vs = node
+        ref = reference_times(ctx, vs.at, vs.offset)
+        start = int(ref.min()) - _lookback(ctx)
+    return selector_matchers(vs, dot_nl=ctx.semantics.regex_dot_nl), start, int(ref.max())
+
+
+def eval_vector_selector(
+    ctx: EvalContext, vs: Any, *, sample_times: bool = False, data: list[SeriesData] | None = None
+) -> VectorSteps:
+    """Per-step samples of ``vs``; with ``sample_times`` the values are the samples' timestamps in s.
+    ``data``: the series to use instead of reading them (one slice of the read, see ``_sliced``)."""
+    ref = reference_times(ctx, vs.at, vs.offset)
+    lookback = _lookback(ctx)
+    data = [
+        sd
+        for sd in _select(ctx, vs, int(ref.min()) - lookback, int(ref.max()), data)
+        if len(sd.timestamps_ms)
+    ]
     packed = _pack(data, int(ref.min()), int(ref.max()))
     if packed is None:
         out = [s for sd in data if (s := _instant_one(sd, ref, lookback, sample_times)) is not None]
@@ -169,7 +197,8 @@ def _grid_index(grid: I64, ts: I64, side: Literal["left", "right"]) -> npt.NDArr
     return out
 
 
-def eval_matrix_selector(ctx: EvalContext, ms: Any) -> RangeSteps:
+def eval_matrix_selector(ctx: EvalContext, ms: Any, data: list[SeriesData] | None = None) -> RangeSteps:
+    """Per-step windows of ``ms``; ``data``: the series to use instead of reading them (see ``_sliced``)."""
     vs = ms.vector_selector
     range_ms = duration_ms(ms.range)
     ref = reference_times(ctx, vs.at, vs.offset)
@@ -177,7 +206,7 @@ def eval_matrix_selector(ctx: EvalContext, ms: Any) -> RangeSteps:
     side: Literal["left", "right"] = (
         "right" if ctx.semantics.left_open else "left"
     )  # 3.x excludes a sample at the range start
-    data = _select(ctx, vs, int(starts.min()), int(ref.max()))
+    data = _select(ctx, vs, int(starts.min()), int(ref.max()), data)
     out: list[RangeSeries] = []
     packed = _pack(data, int(starts.min()), int(ref.max()), drop_stale=True)
     if packed is None:
