@@ -43,9 +43,13 @@ def reference_times(ctx: EvalContext, at: Any, offset: Any) -> I64:
 def _select(
     ctx: EvalContext, vs: Any, start_ms: int, end_ms: int, data: list[SeriesData] | None
 ) -> list[SeriesData]:
-    if data is None:
-        data = ctx.select(selector_matchers(vs, dot_nl=ctx.semantics.regex_dot_nl), start_ms, end_ms)
-    data.sort(key=lambda s: s.labels)  # Prometheus' storage order: by label set
+    """The selector's series by label set (Prometheus' storage order); ``data`` (a slice of the read,
+    given by ``_sliced``, which orders the results itself) as it is: in the read's order, so that the
+    selector takes the read's arrays without a copy (:func:`_joined`)."""
+    if data is not None:
+        return data
+    data = ctx.select(selector_matchers(vs, dot_nl=ctx.semantics.regex_dot_nl), start_ms, end_ms)
+    data.sort(key=lambda s: s.labels)
     return data
 
 
@@ -123,8 +127,8 @@ def _pack(data: list[SeriesData], lo_ms: int, hi_ms: int, *, drop_stale: bool = 
     if len(data) < 2:
         return None
     sizes = np.fromiter((len(sd.timestamps_ms) for sd in data), dtype=np.int64, count=len(data))
-    ts = np.concatenate([sd.timestamps_ms for sd in data])
-    vals = np.concatenate([sd.values for sd in data])
+    ts = _joined([sd.timestamps_ms for sd in data])
+    vals = _joined([sd.values for sd in data])
     if drop_stale:
         stale = stale_mask(vals)
         if stale.any():  # rare: copy and recount only then
@@ -140,6 +144,26 @@ def _pack(data: list[SeriesData], lo_ms: int, hi_ms: int, *, drop_stale: bool = 
     base = (np.arange(len(data), dtype=np.int64) * np.int64(span) - np.int64(t0))[:, None]
     offsets = (np.cumsum(sizes) - sizes).astype(np.intp)[:, None]
     return ts, vals, offsets, sizes, base
+
+
+def _joined(parts: list[npt.NDArray[Any]]) -> npt.NDArray[Any]:
+    """``np.concatenate(parts)``; when the parts are consecutive views of one buffer (the series of one
+    store read in its order, as a slice of ``_sliced`` gives them), that buffer's span instead of a copy,
+    read-only (nothing writes into a selector's samples; a write would raise rather than reach the read)."""
+    base = parts[0].base
+    size = parts[0].itemsize
+    if not isinstance(base, np.ndarray) or base.ndim != 1 or base.dtype != parts[0].dtype:
+        return np.concatenate(parts)
+    if not base.flags.c_contiguous or any(p.base is not base or p.strides != (size,) for p in parts):
+        return np.concatenate(parts)
+    ptrs = np.fromiter((p.ctypes.data for p in parts), dtype=np.int64, count=len(parts))
+    lens = np.fromiter((len(p) for p in parts), dtype=np.int64, count=len(parts))
+    if not bool((ptrs[1:] == ptrs[:-1] + lens[:-1] * size).all()):
+        return np.concatenate(parts)
+    start = (int(ptrs[0]) - base.ctypes.data) // size
+    span = base[start : start + int(lens.sum())]
+    span.flags.writeable = False
+    return span
 
 
 def _keys(ts: I64, sizes: npt.NDArray[Any], base: npt.NDArray[Any]) -> I64:

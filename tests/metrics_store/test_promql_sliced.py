@@ -17,6 +17,7 @@ from metrics_store.embedded import EmbeddedStore
 from metrics_store.embedded import store as store_module
 from metrics_store.model import STALE_NAN, Labels, Matcher, MatchOp, SeriesData, labels_from
 from metrics_store.promql import Engine
+from metrics_store.promql._selectors import _pack
 from metrics_store.promql.errors import TooManySamplesError
 from metrics_store.promql.semantics import PROMETHEUS_2, PROMETHEUS_3, Semantics
 
@@ -162,3 +163,23 @@ def test_max_samples_counts_every_slice(store: EmbeddedStore) -> None:
         Engine(sliced, registry=CollectorRegistry(), max_samples=limit).range_query(*args)
     assert len(sliced.slices) >= 1
     assert max(rows for _, rows in sliced.slices) < limit
+
+
+def test_a_slice_in_read_order_is_packed_without_a_copy() -> None:
+    ts = np.arange(10, dtype=np.int64) * 1000
+    values = np.arange(10, dtype=np.float64)
+    data = [
+        SeriesData((("i", str(k)),), ts[a:b], values[a:b])
+        for k, (a, b) in enumerate([(0, 3), (3, 7), (7, 10)])
+    ]
+    packed = _pack(data, 0, 9000)
+    assert packed is not None
+    got_ts, got_values = packed[0], packed[1]
+    assert np.shares_memory(got_ts, ts) and np.shares_memory(got_values, values)
+    assert not got_ts.flags.writeable and not got_values.flags.writeable
+    assert got_ts.tolist() == ts.tolist() and got_values.tolist() == values.tolist()
+    # out of the read's order (sorted by labels, as a whole read is): a copy, as before
+    copied = _pack([data[1], data[0], data[2]], 0, 9000)
+    assert copied is not None
+    assert not np.shares_memory(copied[0], ts)
+    assert copied[0].tolist() == [*ts[3:7].tolist(), *ts[0:3].tolist(), *ts[7:10].tolist()]
