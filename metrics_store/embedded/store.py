@@ -6,7 +6,9 @@ A background thread folds the head into DuckDB every ``checkpoint_interval_s`` (
 ``checkpoint_samples``), then deletes the folded WAL segments. Opening replays the WAL and folds it.
 
 Read path: ``select`` matches labels on the in-memory index, reads DuckDB and filters the head snapshot,
-merges both (duplicate ``(ref, ts)``: the last write wins) and splits by series.
+merges both (duplicate ``(ref, ts)``: the last write wins) and splits by series. ``select_slices`` gives
+the same series in slices of consecutive refs, each read from DuckDB on its own (one snapshot of the index
+and the head for all), so the PromQL engine never holds all rows of a long range.
 
 Maintenance (``run_maintenance``, background every ``maintenance_interval_s``): deletes samples older than
 ``retention_s`` and downsamples raw samples older than ``downsample_after_s``: within each
