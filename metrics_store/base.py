@@ -63,7 +63,9 @@ class SlicedQuerier(Protocol):
         self, matchers: Sequence[Matcher], start_ms: int, end_ms: int
     ) -> Iterator[list[SeriesData]]:
         """The series of ``select(matchers, start_ms, end_ms)``, each in exactly one slice, slice by slice
-        (a slice is read when the previous one has been consumed); in no particular order."""
+        (a slice is read when the previous one has been consumed); in no particular label order, but the
+        series of one slice are consecutive views of one timestamps and one values array, in that order
+        (the engine takes those arrays' span instead of concatenating the series)."""
         ...
 
 

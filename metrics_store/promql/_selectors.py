@@ -78,12 +78,13 @@ def eval_vector_selector(
     ``data``: the series to use instead of reading them (one slice of the read, see ``_sliced``)."""
     ref = reference_times(ctx, vs.at, vs.offset)
     lookback = _lookback(ctx)
+    read_order = data is not None
     data = [
         sd
         for sd in _select(ctx, vs, int(ref.min()) - lookback, int(ref.max()), data)
         if len(sd.timestamps_ms)
     ]
-    packed = _pack(data, int(ref.min()), int(ref.max()))
+    packed = _pack(data, int(ref.min()), int(ref.max()), read_order=read_order)
     if packed is None:
         out = [s for sd in data if (s := _instant_one(sd, ref, lookback, sample_times)) is not None]
     else:
@@ -117,7 +118,9 @@ def _instant_one(sd: SeriesData, ref: I64, lookback: int, sample_times: bool) ->
 _Packed = tuple[npt.NDArray[Any], npt.NDArray[Any], npt.NDArray[Any], npt.NDArray[Any], npt.NDArray[Any]]
 
 
-def _pack(data: list[SeriesData], lo_ms: int, hi_ms: int, *, drop_stale: bool = False) -> _Packed | None:
+def _pack(
+    data: list[SeriesData], lo_ms: int, hi_ms: int, *, drop_stale: bool = False, read_order: bool = False
+) -> _Packed | None:
     """All series' samples in one array, for one ``searchsorted`` over every (series, step) pair instead of
     one call per series: ``key = series * span + (t - t0)`` keeps each series' timestamps in a block of its
     own, so a search for ``series * span + (ref - t0)`` finds exactly what a search in that series finds.
@@ -127,8 +130,12 @@ def _pack(data: list[SeriesData], lo_ms: int, hi_ms: int, *, drop_stale: bool = 
     if len(data) < 2:
         return None
     sizes = np.fromiter((len(sd.timestamps_ms) for sd in data), dtype=np.int64, count=len(data))
-    ts = _joined([sd.timestamps_ms for sd in data])
-    vals = _joined([sd.values for sd in data])
+    if read_order:
+        ts = _joined([sd.timestamps_ms for sd in data])
+        vals = _joined([sd.values for sd in data])
+    else:
+        ts = np.concatenate([sd.timestamps_ms for sd in data])
+        vals = np.concatenate([sd.values for sd in data])
     if drop_stale:
         stale = stale_mask(vals)
         if stale.any():  # rare: copy and recount only then
@@ -147,21 +154,23 @@ def _pack(data: list[SeriesData], lo_ms: int, hi_ms: int, *, drop_stale: bool = 
 
 
 def _joined(parts: list[npt.NDArray[Any]]) -> npt.NDArray[Any]:
-    """``np.concatenate(parts)``; when the parts are consecutive views of one buffer (the series of one
-    store read in its order, as a slice of ``_sliced`` gives them), that buffer's span instead of a copy,
-    read-only (nothing writes into a selector's samples; a write would raise rather than reach the read)."""
-    base = parts[0].base
-    size = parts[0].itemsize
-    if not isinstance(base, np.ndarray) or base.ndim != 1 or base.dtype != parts[0].dtype:
+    """``np.concatenate(parts)`` of parts that are consecutive views of one buffer, in order (the series of
+    one slice of a read, as :class:`~metrics_store.base.SlicedQuerier` gives them): that buffer's span
+    instead of a copy, read-only (nothing writes into a selector's samples; a write would raise rather than
+    reach the read). Checked in O(1) (first and last part, the buffer's bounds); a copy when that fails."""
+    first, last = parts[0], parts[-1]
+    base = first.base
+    size = first.itemsize
+    total = sum(len(p) for p in parts)
+    if not isinstance(base, np.ndarray) or base.ndim != 1 or base.dtype != first.dtype:
         return np.concatenate(parts)
-    if not base.flags.c_contiguous or any(p.base is not base or p.strides != (size,) for p in parts):
+    start, rem = divmod(first.ctypes.data - base.ctypes.data, size)
+    end_ptr = last.ctypes.data + len(last) * size
+    if rem or not base.flags.c_contiguous or start < 0 or start + total > len(base):
         return np.concatenate(parts)
-    ptrs = np.fromiter((p.ctypes.data for p in parts), dtype=np.int64, count=len(parts))
-    lens = np.fromiter((len(p) for p in parts), dtype=np.int64, count=len(parts))
-    if not bool((ptrs[1:] == ptrs[:-1] + lens[:-1] * size).all()):
+    if last.base is not base or end_ptr != first.ctypes.data + total * size:
         return np.concatenate(parts)
-    start = (int(ptrs[0]) - base.ctypes.data) // size
-    span = base[start : start + int(lens.sum())]
+    span = base[start : start + total]
     span.flags.writeable = False
     return span
 
@@ -230,9 +239,10 @@ def eval_matrix_selector(ctx: EvalContext, ms: Any, data: list[SeriesData] | Non
     side: Literal["left", "right"] = (
         "right" if ctx.semantics.left_open else "left"
     )  # 3.x excludes a sample at the range start
+    read_order = data is not None
     data = _select(ctx, vs, int(starts.min()), int(ref.max()), data)
     out: list[RangeSeries] = []
-    packed = _pack(data, int(starts.min()), int(ref.max()), drop_stale=True)
+    packed = _pack(data, int(starts.min()), int(ref.max()), drop_stale=True, read_order=read_order)
     if packed is None:
         for sd in data:
             keep = ~stale_mask(sd.values)

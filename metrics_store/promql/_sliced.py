@@ -57,11 +57,14 @@ def eval_sliced(ctx: EvalContext, node: Any, function: Function | None = None) -
     if not _names_metric(matchers) or not ctx.sliceable(matchers, start_ms, end_ms):
         return None
     out: list[StepSeries] = []
+    # result's label set -> the selected one, for the selected label sets that do not start with the name
+    # (a label that sorts before __name__); every other one is the name and the result's labels.
     origin: dict[Labels, Labels] = {}
     held: I64 | None = None  # matrix: samples held per step, all slices so far
     for data in ctx.select_slices(matchers, start_ms, end_ms):
         for sd in data:
-            origin[sd.labels] = origin[drop_name(sd.labels)] = sd.labels
+            if not sd.labels or sd.labels[0][0] != METRIC_NAME:
+                origin[sd.labels] = origin[drop_name(sd.labels)] = sd.labels
         if function is None:
             value: EvalValue = eval_vector_selector(ctx, node, data=data)
         else:
@@ -75,12 +78,24 @@ def eval_sliced(ctx: EvalContext, node: Any, function: Function | None = None) -
             raise TypeError(f"expected an instant vector, got {type(value).__name__}")
         out.extend(value.series)
         del data, value
-    out.sort(key=lambda s: origin[s.labels])
+    name = ((METRIC_NAME, _metric(matchers)),)
+
+    def selected(s: StepSeries) -> Labels:
+        found = origin.get(s.labels)
+        if found is not None:
+            return found
+        return s.labels if s.labels and s.labels[0][0] == METRIC_NAME else name + s.labels
+
+    out.sort(key=selected)
     return VectorSteps(out)
 
 
 def _names_metric(matchers: list[Matcher]) -> bool:
     return any(m.name == METRIC_NAME and m.op is MatchOp.EQ for m in matchers)
+
+
+def _metric(matchers: list[Matcher]) -> str:
+    return next(m.value for m in matchers if m.name == METRIC_NAME and m.op is MatchOp.EQ)
 
 
 def unwrap_matrix(node: Any) -> Any:

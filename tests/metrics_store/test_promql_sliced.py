@@ -172,14 +172,20 @@ def test_a_slice_in_read_order_is_packed_without_a_copy() -> None:
         SeriesData((("i", str(k)),), ts[a:b], values[a:b])
         for k, (a, b) in enumerate([(0, 3), (3, 7), (7, 10)])
     ]
-    packed = _pack(data, 0, 9000)
+    packed = _pack(data, 0, 9000, read_order=True)
     assert packed is not None
     got_ts, got_values = packed[0], packed[1]
     assert np.shares_memory(got_ts, ts) and np.shares_memory(got_values, values)
     assert not got_ts.flags.writeable and not got_values.flags.writeable
     assert got_ts.tolist() == ts.tolist() and got_values.tolist() == values.tolist()
-    # out of the read's order (sorted by labels, as a whole read is): a copy, as before
-    copied = _pack([data[1], data[0], data[2]], 0, 9000)
-    assert copied is not None
-    assert not np.shares_memory(copied[0], ts)
-    assert copied[0].tolist() == [*ts[3:7].tolist(), *ts[0:3].tolist(), *ts[7:10].tolist()]
+    # out of the read's order: a copy, in the order given
+    for order in ([1, 0, 2], [0, 2, 1]):
+        copied = _pack([data[k] for k in order], 0, 9000, read_order=True)
+        assert copied is not None
+        assert not np.shares_memory(copied[0], ts)
+        assert copied[0].tolist() == [t for k in order for t in data[k].timestamps_ms.tolist()]
+    # a whole read (sorted by labels) is never taken as a span: a copy, as before
+    whole = _pack(data, 0, 9000)
+    assert whole is not None
+    assert not np.shares_memory(whole[0], ts)
+    assert whole[0].tolist() == ts.tolist()
