@@ -67,10 +67,15 @@ class EvalContext:
         self.check_deadline()
         return data
 
+    @property
+    def reads_in_slices(self) -> bool:
+        """Whether the store can read a select in slices (:class:`SlicedQuerier`)."""
+        return isinstance(self.querier, SlicedQuerier)
+
     def sliceable(self, matchers: Sequence[Matcher], start_ms: int, end_ms: int) -> bool:
         """Whether :meth:`select_slices` would read the store in slices (no earlier read of this query
         holds these series, and the store reads in slices)."""
-        return isinstance(self.querier, SlicedQuerier) and not any(
+        return self.reads_in_slices and not any(
             done <= frozenset(matchers) and lo <= start_ms and end_ms <= hi
             for done, lo, hi, _ in self.selected
         )

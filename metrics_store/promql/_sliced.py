@@ -53,6 +53,8 @@ Function = Callable[[EvalContext, list[EvalValue]], EvalValue]
 def eval_sliced(ctx: EvalContext, node: Any, function: Function | None = None) -> VectorSteps | None:
     """``node`` (a vector selector, or ``function`` of a matrix selector ``node``) evaluated slice by
     slice; None when that does not apply (see the module doc): the caller evaluates it as usual."""
+    if not ctx.reads_in_slices:  # another store: nothing to compute here
+        return None
     matchers, start_ms, end_ms = selector_read(ctx, node)
     if not _names_metric(matchers) or not ctx.sliceable(matchers, start_ms, end_ms):
         return None
