@@ -9,7 +9,7 @@ others concurrently; a query sees every sample whose ``append`` call has returne
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Protocol, runtime_checkable
 
 import numpy as np
@@ -17,7 +17,7 @@ import numpy.typing as npt
 
 from metrics_store.model import Labels, Matcher, SeriesData
 
-__all__ = ["Appender", "FloatColumn", "IntColumn", "MetricsStore", "Querier", "StoreError"]
+__all__ = ["Appender", "FloatColumn", "IntColumn", "MetricsStore", "Querier", "SlicedQuerier", "StoreError"]
 
 # ``append``'s columns: Python sequences, or numpy arrays (the collector's steady-state scrapes pass arrays,
 # which the embedded store takes without a per-element conversion)
@@ -51,6 +51,21 @@ class Querier(Protocol):
 
     def series(self, matchers: Sequence[Matcher], start_ms: int, end_ms: int) -> list[Labels]:
         """Label sets of series matching ``matchers`` that have at least one sample in the range."""
+        ...
+
+
+@runtime_checkable
+class SlicedQuerier(Protocol):
+    """A Querier that can also read a select in slices (the embedded store): the PromQL engine evaluates
+    per-series functions slice by slice, so a long range's samples are never all held at once."""
+
+    def select_slices(
+        self, matchers: Sequence[Matcher], start_ms: int, end_ms: int
+    ) -> Iterator[list[SeriesData]]:
+        """The series of ``select(matchers, start_ms, end_ms)``, each in exactly one slice, slice by slice
+        (a slice is read when the previous one has been consumed); in no particular label order, but the
+        series of one slice are consecutive views of one timestamps and one values array, in that order
+        (the engine takes those arrays' span instead of concatenating the series)."""
         ...
 
 

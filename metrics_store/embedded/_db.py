@@ -60,8 +60,9 @@ CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value BIGINT NOT NULL)
 INSERT INTO meta VALUES ('seq', 0), ('downsampled_until', 0) ON CONFLICT DO NOTHING;
 """
 
-Rows = tuple[npt.NDArray[np.uint32], npt.NDArray[np.int64], npt.NDArray[np.float64], npt.NDArray[np.int64]]
-"""(refs, timestamps, values, priority) — priority orders duplicates: higher wins."""
+Rows = tuple[npt.NDArray[np.uint32], npt.NDArray[np.int64], npt.NDArray[np.float64], npt.NDArray[np.uint32]]
+"""(refs, timestamps, values, priority) — priority (the checkpoint's ``seq``, as stored: uint32) orders
+duplicates: higher wins."""
 
 _BLOCK_MS = 2 * 3600 * 1000  # time block of a checkpoint (as Prometheus' head blocks), aligned on the epoch
 _SMALL_SELECT = 64  # refs: at most this many, the NaN column is read without counting NaNs first
@@ -71,7 +72,7 @@ _TS = "(ts_u + ts_shift)"
 
 
 def _no_rows() -> Rows:
-    return np.empty(0, np.uint32), np.empty(0, np.int64), np.empty(0, np.float64), np.empty(0, np.int64)
+    return np.empty(0, np.uint32), np.empty(0, np.int64), np.empty(0, np.float64), np.empty(0, np.uint32)
 
 
 # Rows of ``{src}`` (ref, ts, v, nb, seq) as samples rows in ``{order}``: ``ts_u`` accumulates the
@@ -161,7 +162,7 @@ def _checkpoint_rows(chunk: Chunk) -> tuple[dict[str, npt.NDArray[np.generic]], 
     return batch, spans
 
 
-def _sorted(ref: npt.NDArray[np.uint32], ts: npt.NDArray[np.int64], seq: npt.NDArray[np.int64]) -> bool:
+def _sorted(ref: npt.NDArray[np.uint32], ts: npt.NDArray[np.int64], seq: npt.NDArray[np.uint32]) -> bool:
     """Whether rows are in (ref, ts, seq) order."""
     r0, r1, t0, t1 = ref[:-1], ref[1:], ts[:-1], ts[1:]
     if bool((r1 >= r0).all()) and bool(((r1 > r0) | (t1 > t0)).all()):
@@ -172,8 +173,10 @@ def _sorted(ref: npt.NDArray[np.uint32], ts: npt.NDArray[np.int64], seq: npt.NDA
 
 
 def _sort_rows(
-    ref: npt.NDArray[np.uint32], ts: npt.NDArray[np.int64], seq: npt.NDArray[np.int64]
-) -> tuple[npt.NDArray[np.intp] | None, npt.NDArray[np.uint32], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    ref: npt.NDArray[np.uint32], ts: npt.NDArray[np.int64], seq: npt.NDArray[np.uint32]
+) -> tuple[
+    npt.NDArray[np.intp] | None, npt.NDArray[np.uint32], npt.NDArray[np.int64], npt.NDArray[np.uint32]
+]:
     """The permutation that sorts rows by (ref, ts, seq) (None when they already are) and the three columns
     in that order.
 
@@ -345,7 +348,7 @@ class Database:
                     cur.rollback()
         ref = np.asarray(res["ref"], dtype=np.uint32)
         ts = np.asarray(res["ts"], dtype=np.int64)
-        seq = np.asarray(res["seq"], dtype=np.int64)
+        seq = np.asarray(res["seq"], dtype=np.uint32)  # it only orders rows: not widened (4 bytes a row)
         v = np.asarray(res["v"], dtype=np.float64)
         nb = np.asarray(res["nb"], dtype=np.uint64) if nans else None
         # Sorted here rather than by DuckDB: ``ts`` is computed, so DuckDB sorts it without statistics (~3x

@@ -26,8 +26,11 @@ def merge_rows(
         refs = np.concatenate([refs, head[0]])
         ts = np.concatenate([ts, head[1]])
         values = np.concatenate([values, head[2]])
-        prio = np.concatenate([prio, _HEAD_PRIORITY + np.arange(len(head[0]), dtype=np.int64)])
-        order = np.lexsort((prio, ts, refs))
+        # seq (uint32) widened only here, beside the head's priorities above every seq
+        both = np.concatenate(
+            [prio.astype(np.int64), _HEAD_PRIORITY + np.arange(len(head[0]), dtype=np.int64)]
+        )
+        order = np.lexsort((both, ts, refs))
         refs, ts, values = refs[order], ts[order], values[order]
     if len(refs) > 1:
         last = np.ones(len(refs), dtype=np.bool_)

@@ -6,7 +6,9 @@ A background thread folds the head into DuckDB every ``checkpoint_interval_s`` (
 ``checkpoint_samples``), then deletes the folded WAL segments. Opening replays the WAL and folds it.
 
 Read path: ``select`` matches labels on the in-memory index, reads DuckDB and filters the head snapshot,
-merges both (duplicate ``(ref, ts)``: the last write wins) and splits by series.
+merges both (duplicate ``(ref, ts)``: the last write wins) and splits by series. ``select_slices`` gives
+the same series in slices of consecutive refs, each read from DuckDB on its own (one snapshot of the index
+and the head for all), so the PromQL engine never holds all rows of a long range.
 
 Maintenance (``run_maintenance``, background every ``maintenance_interval_s``): deletes samples older than
 ``retention_s`` and downsamples raw samples older than ``downsample_after_s``: within each
@@ -25,7 +27,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -51,6 +54,29 @@ log = logging.getLogger("metrics_store.embedded")
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 
 _Frozen = tuple[list[Chunk], list[tuple[int, Labels]]]
+_Columns = tuple[npt.NDArray[np.uint32], npt.NDArray[np.int64], npt.NDArray[np.float64]]
+
+# select_slices: rows read per slice (~28 bytes each as DuckDB returns them, again as numpy arrays), the
+# fewest series a slice holds, and the sample interval assumed for the first slice's size.
+_SLICE_ROWS = 1 << 20
+_MIN_SLICE_SERIES = 64
+_GUESS_INTERVAL_MS = 15_000
+
+
+@dataclass(frozen=True, slots=True)
+class _Snapshot:
+    refs: npt.NDArray[np.uint32]  # selected, ascending
+    n_series: int  # refs known at the snapshot
+    mem: _Columns  # in-memory rows of those refs in range, append order
+
+
+def _clamp(start_ms: int, end_ms: int) -> tuple[int, int]:
+    """Stored timestamps are int64: wider bounds (the API passes on any number it parses) mean the same."""
+    return min(max(start_ms, _INT64_MIN), _INT64_MAX), min(max(end_ms, _INT64_MIN), _INT64_MAX)
+
+
+def _slice_size(per_series: float) -> int:
+    return max(_MIN_SLICE_SERIES, int(_SLICE_ROWS // per_series))
 
 
 class EmbeddedStore:
@@ -174,11 +200,9 @@ class EmbeddedStore:
 
     # --- Querier ------------------------------------------------------------------------------------------
 
-    def _rows(
-        self, matchers: Sequence[Matcher], start_ms: int, end_ms: int
-    ) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.int64], npt.NDArray[np.float64]]:
-        # Stored timestamps are int64: wider bounds (the API passes on any number it parses) mean the same.
-        start_ms, end_ms = (min(max(t, _INT64_MIN), _INT64_MAX) for t in (start_ms, end_ms))
+    def _snapshot(self, matchers: Sequence[Matcher], start_ms: int, end_ms: int) -> _Snapshot:
+        """The refs ``matchers`` select (sorted) and the in-memory rows of those refs in range (append
+        order): what every read of one select shares."""
         with self._lock:
             if self._closed:
                 raise StoreClosedError("store is closed")
@@ -187,21 +211,9 @@ class EmbeddedStore:
             head, active = self._head, self._head.snapshot()
             n_series = self._index.next_ref
         if not len(refs):
-            return refs, np.empty(0, np.int64), np.empty(0, np.float64)
+            return _Snapshot(refs, n_series, (refs, np.empty(0, np.int64), np.empty(0, np.float64)))
         wanted = np.zeros(n_series, dtype=np.bool_)
         wanted[refs] = True
-        first, last = int(refs[0]), int(refs[-1])  # match() returns them sorted
-        # every ref in [first, last] wanted: the range (pruned by DuckDB's zone maps) is the whole filter
-        contiguous = last - first + 1 == len(refs)
-        selective = not contiguous and len(refs) * 2 < n_series
-        try:
-            db = self._db.query(refs if selective else None, start_ms, end_ms, ref_range=(first, last))
-        except StoreError:
-            self._metrics.error("query")
-            raise
-        if not selective and not contiguous:
-            keep = wanted[db[0]]
-            db = (db[0][keep], db[1][keep], db[2][keep], db[3][keep])
         merged = concat(active)
         if len(active) > 1:
             with self._lock:
@@ -209,7 +221,66 @@ class EmbeddedStore:
         mem = concat([*frozen, merged])
         mask = (mem.ts >= start_ms) & (mem.ts <= end_ms)
         mask &= wanted[mem.refs]
-        return merge_rows(db, (mem.refs[mask], mem.ts[mask], mem.values[mask]))
+        return _Snapshot(refs, n_series, (mem.refs[mask], mem.ts[mask], mem.values[mask]))
+
+    def _read(self, snap: _Snapshot, part: slice, start_ms: int, end_ms: int, universe: int) -> _Columns:
+        """Rows of the refs ``snap.refs[part]`` (consecutive among the selected ones) in range, merged with
+        the in-memory rows and sorted by (ref, ts). ``universe``: how many refs the rows of
+        ``[first, last]`` are read among (all known refs for a whole select, as before slices; the range's
+        width for a slice); refs sparser than half of it are filtered by DuckDB (a semi-join), denser ones
+        after the read."""
+        refs = snap.refs[part]
+        first, last = int(refs[0]), int(refs[-1])
+        # every ref in [first, last] wanted: the range (pruned by DuckDB's zone maps) is the whole filter
+        contiguous = last - first + 1 == len(refs)
+        selective = not contiguous and len(refs) * 2 < universe
+        try:
+            db = self._db.query(refs if selective else None, start_ms, end_ms, ref_range=(first, last))
+        except StoreError:
+            self._metrics.error("query")
+            raise
+        if not selective and not contiguous:
+            wanted = np.zeros(last - first + 1, dtype=np.bool_)
+            wanted[refs - first] = True
+            keep = wanted[db[0] - first]
+            db = (db[0][keep], db[1][keep], db[2][keep], db[3][keep])
+        mem_refs, mem_ts, mem_values = snap.mem
+        if part != slice(None) and len(mem_refs):
+            inside = (mem_refs >= first) & (mem_refs <= last)  # the selected refs of [first, last]: part's
+            mem_refs, mem_ts, mem_values = mem_refs[inside], mem_ts[inside], mem_values[inside]
+        return merge_rows(db, (mem_refs, mem_ts, mem_values))
+
+    def _rows(self, matchers: Sequence[Matcher], start_ms: int, end_ms: int) -> _Columns:
+        start_ms, end_ms = _clamp(start_ms, end_ms)
+        snap = self._snapshot(matchers, start_ms, end_ms)
+        if not len(snap.refs):
+            return snap.mem
+        return self._read(snap, slice(None), start_ms, end_ms, snap.n_series)
+
+    def select_slices(
+        self, matchers: Sequence[Matcher], start_ms: int, end_ms: int
+    ) -> Iterator[list[SeriesData]]:
+        """:meth:`select`'s series in slices of consecutive refs (ref order within and across slices, not
+        label order), each read on its own, so that a long range is never all resident: about
+        ``_SLICE_ROWS`` rows a slice (sized first by a 15 s scrape interval, then by the rows per series
+        read so far). A read that small is one slice, as ``select`` reads it. The in-memory rows are those
+        of one snapshot, taken first."""
+        start_ms, end_ms = _clamp(start_ms, end_ms)
+        t0 = time.perf_counter()
+        snap = self._snapshot(matchers, start_ms, end_ms)
+        n = len(snap.refs)
+        per_series = max(1.0, (end_ms - start_ms) / _GUESS_INTERVAL_MS)
+        done = rows = 0
+        while done < n:
+            size = n - done if done == 0 and n * per_series <= _SLICE_ROWS else _slice_size(per_series)
+            part = slice(done, min(n, done + size))
+            span = int(snap.refs[part.stop - 1]) - int(snap.refs[part.start]) + 1
+            refs, ts, values = self._read(snap, part, start_ms, end_ms, span)
+            done, rows = part.stop, rows + len(refs)
+            per_series = max(1.0, rows / done)
+            yield split_series(refs, ts, values, self._index.labels_of)
+            del refs, ts, values
+        self._metrics.query_duration.labels("embedded", "select").observe(time.perf_counter() - t0)
 
     def select(self, matchers: Sequence[Matcher], start_ms: int, end_ms: int) -> list[SeriesData]:
         t0 = time.perf_counter()

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from metrics_store.base import Querier, StoreError
+from metrics_store.base import Querier, SlicedQuerier, StoreError
 from metrics_store.model import Matcher, SeriesData
 from metrics_store.promql._steps import I64
 from metrics_store.promql.errors import QueryStorageError, QueryTimeoutError, TooManySamplesError
@@ -66,6 +66,48 @@ class EvalContext:
             self.reserve(loaded)
         self.check_deadline()
         return data
+
+    @property
+    def reads_in_slices(self) -> bool:
+        """Whether the store can read a select in slices (:class:`SlicedQuerier`)."""
+        return isinstance(self.querier, SlicedQuerier)
+
+    def sliceable(self, matchers: Sequence[Matcher], start_ms: int, end_ms: int) -> bool:
+        """Whether :meth:`select_slices` would read the store in slices (no earlier read of this query
+        holds these series, and the store reads in slices)."""
+        return self.reads_in_slices and not any(
+            done <= frozenset(matchers) and lo <= start_ms and end_ms <= hi
+            for done, lo, hi, _ in self.selected
+        )
+
+    def select_slices(
+        self, matchers: Sequence[Matcher], start_ms: int, end_ms: int
+    ) -> Iterator[list[SeriesData]]:
+        """:meth:`select`'s series read slice by slice (see :class:`SlicedQuerier`; call only when
+        :meth:`sliceable`), not kept for later selects. The limits apply to the slices' total as they do
+        to one select's: ``max_samples`` to the samples read so far, the in-flight budget reserved slice by
+        slice (held until the query ends, as a select's)."""
+        querier = self.querier
+        if not isinstance(querier, SlicedQuerier):  # sliceable() said so
+            raise TypeError("select_slices needs a SlicedQuerier")
+        self.check_deadline()
+        loaded = 0
+        slices = querier.select_slices(matchers, start_ms, end_ms)
+        while True:
+            try:
+                data = next(slices, None)
+            except StoreError as exc:
+                raise QueryStorageError(f"storage error: {exc}") from exc
+            if data is None:
+                return
+            read = sum(len(s.timestamps_ms) for s in data)
+            loaded += read
+            self.samples_loaded += read
+            self.check_samples(loaded)
+            if self.reserve is not None:
+                self.reserve(read)
+            self.check_deadline()
+            yield data
 
     def prefetch(self, matchers: frozenset[Matcher], start_ms: int, end_ms: int) -> None:
         """Read ``matchers`` over the range for later selects (see ``_prefetch``). The samples read are held

@@ -12,6 +12,7 @@ from metrics_store.promql._ast import op_name
 from metrics_store.promql._binary import binary
 from metrics_store.promql._context import EvalContext
 from metrics_store.promql._selectors import eval_matrix_selector, eval_vector_selector
+from metrics_store.promql._sliced import PER_SERIES, eval_sliced, unwrap_matrix
 from metrics_store.promql._steps import (
     EvalValue,
     ScalarSteps,
@@ -45,7 +46,8 @@ def _dispatch(ctx: EvalContext, node: Any) -> EvalValue:
     if isinstance(node, promql_parser.ParenExpr):
         return evaluate(ctx, node.expr)
     if isinstance(node, promql_parser.VectorSelector):
-        return eval_vector_selector(ctx, node)
+        sliced = eval_sliced(ctx, node)
+        return eval_vector_selector(ctx, node) if sliced is None else sliced
     if isinstance(node, promql_parser.MatrixSelector):
         return eval_matrix_selector(ctx, node)
     if isinstance(node, promql_parser.UnaryExpr):
@@ -78,6 +80,10 @@ def _call(ctx: EvalContext, node: Any) -> EvalValue:
     impl = FUNCTIONS.get(name)
     if impl is None:
         raise UnsupportedError(f"function {name} is not supported yet")
+    if name in PER_SERIES and len(node.args) == 1 and (matrix := unwrap_matrix(node.args[0])) is not None:
+        sliced = eval_sliced(ctx, matrix, impl)
+        if sliced is not None:
+            return sliced
     return impl(ctx, [evaluate(ctx, arg) for arg in node.args])
 
 

@@ -17,13 +17,14 @@ from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
+import promql_parser
 
-from metrics_store.model import SeriesData, stale_mask
+from metrics_store.model import Matcher, SeriesData, stale_mask
 from metrics_store.promql._ast import at_spec, duration_ms, selector_matchers
 from metrics_store.promql._context import EvalContext
 from metrics_store.promql._steps import I64, PackedRange, RangeSeries, RangeSteps, StepSeries, VectorSteps
 
-__all__ = ["eval_matrix_selector", "eval_vector_selector", "reference_times"]
+__all__ = ["eval_matrix_selector", "eval_vector_selector", "reference_times", "selector_read"]
 
 
 def reference_times(ctx: EvalContext, at: Any, offset: Any) -> I64:
@@ -39,19 +40,51 @@ def reference_times(ctx: EvalContext, at: Any, offset: Any) -> I64:
     return out
 
 
-def _select(ctx: EvalContext, vs: Any, start_ms: int, end_ms: int) -> list[SeriesData]:
+def _select(
+    ctx: EvalContext, vs: Any, start_ms: int, end_ms: int, data: list[SeriesData] | None
+) -> list[SeriesData]:
+    """The selector's series by label set (Prometheus' storage order); ``data`` (a slice of the read,
+    given by ``_sliced``, which orders the results itself) as it is: in the read's order, so that the
+    selector takes the read's arrays without a copy (:func:`_joined`)."""
+    if data is not None:
+        return data
     data = ctx.select(selector_matchers(vs, dot_nl=ctx.semantics.regex_dot_nl), start_ms, end_ms)
-    data.sort(key=lambda s: s.labels)  # Prometheus' storage order: by label set
+    data.sort(key=lambda s: s.labels)
     return data
 
 
-def eval_vector_selector(ctx: EvalContext, vs: Any, *, sample_times: bool = False) -> VectorSteps:
-    """Per-step samples of ``vs``; with ``sample_times`` the values are the samples' timestamps in s."""
-    ref = reference_times(ctx, vs.at, vs.offset)
+def _lookback(ctx: EvalContext) -> int:
     # 3.x's left-open lookback window is 2.42's closed one a millisecond shorter (integer timestamps)
-    lookback = ctx.lookback_ms - 1 if ctx.semantics.left_open else ctx.lookback_ms
-    data = [sd for sd in _select(ctx, vs, int(ref.min()) - lookback, int(ref.max())) if len(sd.timestamps_ms)]
-    packed = _pack(data, int(ref.min()), int(ref.max()))
+    return ctx.lookback_ms - 1 if ctx.semantics.left_open else ctx.lookback_ms
+
+
+def selector_read(ctx: EvalContext, node: Any) -> tuple[list[Matcher], int, int]:
+    """What a vector or matrix selector reads: its matchers and ``[start_ms, end_ms]``."""
+    if isinstance(node, promql_parser.MatrixSelector):
+        vs = node.vector_selector
+        ref = reference_times(ctx, vs.at, vs.offset)
+        start = int(ref.min()) - duration_ms(node.range)
+    else:
+        vs = node
+        ref = reference_times(ctx, vs.at, vs.offset)
+        start = int(ref.min()) - _lookback(ctx)
+    return selector_matchers(vs, dot_nl=ctx.semantics.regex_dot_nl), start, int(ref.max())
+
+
+def eval_vector_selector(
+    ctx: EvalContext, vs: Any, *, sample_times: bool = False, data: list[SeriesData] | None = None
+) -> VectorSteps:
+    """Per-step samples of ``vs``; with ``sample_times`` the values are the samples' timestamps in s.
+    ``data``: the series to use instead of reading them (one slice of the read, see ``_sliced``)."""
+    ref = reference_times(ctx, vs.at, vs.offset)
+    lookback = _lookback(ctx)
+    read_order = data is not None
+    data = [
+        sd
+        for sd in _select(ctx, vs, int(ref.min()) - lookback, int(ref.max()), data)
+        if len(sd.timestamps_ms)
+    ]
+    packed = _pack(data, int(ref.min()), int(ref.max()), read_order=read_order)
     if packed is None:
         out = [s for sd in data if (s := _instant_one(sd, ref, lookback, sample_times)) is not None]
     else:
@@ -85,7 +118,9 @@ def _instant_one(sd: SeriesData, ref: I64, lookback: int, sample_times: bool) ->
 _Packed = tuple[npt.NDArray[Any], npt.NDArray[Any], npt.NDArray[Any], npt.NDArray[Any], npt.NDArray[Any]]
 
 
-def _pack(data: list[SeriesData], lo_ms: int, hi_ms: int, *, drop_stale: bool = False) -> _Packed | None:
+def _pack(
+    data: list[SeriesData], lo_ms: int, hi_ms: int, *, drop_stale: bool = False, read_order: bool = False
+) -> _Packed | None:
     """All series' samples in one array, for one ``searchsorted`` over every (series, step) pair instead of
     one call per series: ``key = series * span + (t - t0)`` keeps each series' timestamps in a block of its
     own, so a search for ``series * span + (ref - t0)`` finds exactly what a search in that series finds.
@@ -95,8 +130,12 @@ def _pack(data: list[SeriesData], lo_ms: int, hi_ms: int, *, drop_stale: bool = 
     if len(data) < 2:
         return None
     sizes = np.fromiter((len(sd.timestamps_ms) for sd in data), dtype=np.int64, count=len(data))
-    ts = np.concatenate([sd.timestamps_ms for sd in data])
-    vals = np.concatenate([sd.values for sd in data])
+    if read_order:
+        ts = _joined([sd.timestamps_ms for sd in data])
+        vals = _joined([sd.values for sd in data])
+    else:
+        ts = np.concatenate([sd.timestamps_ms for sd in data])
+        vals = np.concatenate([sd.values for sd in data])
     if drop_stale:
         stale = stale_mask(vals)
         if stale.any():  # rare: copy and recount only then
@@ -112,6 +151,28 @@ def _pack(data: list[SeriesData], lo_ms: int, hi_ms: int, *, drop_stale: bool = 
     base = (np.arange(len(data), dtype=np.int64) * np.int64(span) - np.int64(t0))[:, None]
     offsets = (np.cumsum(sizes) - sizes).astype(np.intp)[:, None]
     return ts, vals, offsets, sizes, base
+
+
+def _joined(parts: list[npt.NDArray[Any]]) -> npt.NDArray[Any]:
+    """``np.concatenate(parts)`` of parts that are consecutive views of one buffer, in order (the series of
+    one slice of a read, as :class:`~metrics_store.base.SlicedQuerier` gives them): that buffer's span
+    instead of a copy, read-only (nothing writes into a selector's samples; a write would raise rather than
+    reach the read). Checked in O(1) (first and last part, the buffer's bounds); a copy when that fails."""
+    first, last = parts[0], parts[-1]
+    base = first.base
+    size = first.itemsize
+    total = sum(len(p) for p in parts)
+    if not isinstance(base, np.ndarray) or base.ndim != 1 or base.dtype != first.dtype:
+        return np.concatenate(parts)
+    start, rem = divmod(first.ctypes.data - base.ctypes.data, size)
+    end_ptr = last.ctypes.data + len(last) * size
+    if rem or not base.flags.c_contiguous or start < 0 or start + total > len(base):
+        return np.concatenate(parts)
+    if last.base is not base or end_ptr != first.ctypes.data + total * size:
+        return np.concatenate(parts)
+    span = base[start : start + total]
+    span.flags.writeable = False
+    return span
 
 
 def _keys(ts: I64, sizes: npt.NDArray[Any], base: npt.NDArray[Any]) -> I64:
@@ -169,7 +230,8 @@ def _grid_index(grid: I64, ts: I64, side: Literal["left", "right"]) -> npt.NDArr
     return out
 
 
-def eval_matrix_selector(ctx: EvalContext, ms: Any) -> RangeSteps:
+def eval_matrix_selector(ctx: EvalContext, ms: Any, data: list[SeriesData] | None = None) -> RangeSteps:
+    """Per-step windows of ``ms``; ``data``: the series to use instead of reading them (see ``_sliced``)."""
     vs = ms.vector_selector
     range_ms = duration_ms(ms.range)
     ref = reference_times(ctx, vs.at, vs.offset)
@@ -177,9 +239,10 @@ def eval_matrix_selector(ctx: EvalContext, ms: Any) -> RangeSteps:
     side: Literal["left", "right"] = (
         "right" if ctx.semantics.left_open else "left"
     )  # 3.x excludes a sample at the range start
-    data = _select(ctx, vs, int(starts.min()), int(ref.max()))
+    read_order = data is not None
+    data = _select(ctx, vs, int(starts.min()), int(ref.max()), data)
     out: list[RangeSeries] = []
-    packed = _pack(data, int(starts.min()), int(ref.max()), drop_stale=True)
+    packed = _pack(data, int(starts.min()), int(ref.max()), drop_stale=True, read_order=read_order)
     if packed is None:
         for sd in data:
             keep = ~stale_mask(sd.values)

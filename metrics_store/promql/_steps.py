@@ -113,12 +113,17 @@ class RangeSteps:
         """Peak held at one step (a range vector is consumed step by step, as in Prometheus)."""
         if not self.series:
             return 0
+        return int(self.held_per_step().max())
+
+    def held_per_step(self) -> I64:
+        """Samples in the windows of each step, all series together."""
         if self.packed is not None:
-            return int((self.packed.hi - self.packed.lo).sum(axis=0).max())
+            held: I64 = (self.packed.hi - self.packed.lo).sum(axis=0, dtype=np.int64)
+            return held
         per_step = np.zeros(len(self.range_end_ms), dtype=np.int64)
         for s in self.series:
             per_step += s.hi - s.lo
-        return int(per_step.max())
+        return per_step
 
 
 EvalValue = ScalarSteps | VectorSteps | RangeSteps | StringValue
