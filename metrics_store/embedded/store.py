@@ -271,9 +271,13 @@ class EmbeddedStore:
         n = len(snap.refs)
         per_series = max(1.0, (end_ms - start_ms) / _GUESS_INTERVAL_MS)
         done = rows = 0
+        if n and n * per_series <= _SLICE_ROWS:  # one slice: read as select reads it
+            yield split_series(
+                *self._read(snap, slice(None), start_ms, end_ms, snap.n_series), self._index.labels_of
+            )
+            done = n
         while done < n:
-            size = n - done if done == 0 and n * per_series <= _SLICE_ROWS else _slice_size(per_series)
-            part = slice(done, min(n, done + size))
+            part = slice(done, min(n, done + _slice_size(per_series)))
             span = int(snap.refs[part.stop - 1]) - int(snap.refs[part.start]) + 1
             refs, ts, values = self._read(snap, part, start_ms, end_ms, span)
             done, rows = part.stop, rows + len(refs)
