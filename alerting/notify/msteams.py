@@ -8,6 +8,7 @@ read at each send) is the credential: it never shows in reasons or dumps.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from datetime import datetime
 
@@ -65,7 +66,7 @@ class MsteamsNotifier(AmReceiver):
 
     async def notify(self, notification: Notification) -> NotifyResult:
         try:
-            body = self.body(notification)
+            body = await asyncio.to_thread(self.body, notification)  # CPU: off the event loop
             url = await self._url()
         except TemplateError as exc:
             return NotifyResult(ok=False, retry=False, reason=f"template: {exc}")

@@ -126,7 +126,7 @@ class OpsgenieNotifier(AmReceiver):
 
     async def notify(self, notification: Notification) -> NotifyResult:
         try:
-            requests = self.requests(notification)
+            requests = await asyncio.to_thread(self.requests, notification)  # CPU: off the event loop
             headers = {"Authorization": f"GenieKey {await self._api_key()}"}
         except TemplateError as exc:
             return NotifyResult(ok=False, retry=False, reason=f"template: {exc}")

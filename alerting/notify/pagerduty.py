@@ -103,7 +103,8 @@ class PagerdutyNotifier(AmReceiver):
 
     async def notify(self, notification: Notification) -> NotifyResult:
         try:
-            body = self.body(notification, await self._routing_key())
+            key = await self._routing_key()
+            body = await asyncio.to_thread(self.body, notification, key)  # CPU: off the event loop
         except TemplateError as exc:
             return NotifyResult(ok=False, retry=False, reason=f"template: {exc}")
         except CredentialsError as exc:

@@ -8,6 +8,7 @@ send) is itself the credential: it never shows in reasons or dumps.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -118,7 +119,7 @@ class SlackNotifier(AmReceiver):
 
     async def notify(self, notification: Notification) -> NotifyResult:
         try:
-            body = self.body(notification)
+            body = await asyncio.to_thread(self.body, notification)  # CPU: off the event loop
             url = await self._url()
         except TemplateError as exc:
             return NotifyResult(ok=False, retry=False, reason=f"template: {exc}")

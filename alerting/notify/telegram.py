@@ -10,6 +10,7 @@ part of the URL: it never shows in reasons.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from datetime import datetime
 
@@ -83,7 +84,7 @@ class TelegramNotifier(AmReceiver):
 
     async def notify(self, notification: Notification) -> NotifyResult:
         try:
-            body = self.body(notification)
+            body = await asyncio.to_thread(self.body, notification)  # CPU: off the event loop
         except TemplateError as exc:
             return NotifyResult(ok=False, retry=False, reason=f"template: {exc}")
         return self.too_large(body) or await self.sender.send(self.url(), body, check=telegram_result)

@@ -25,6 +25,7 @@ import httpx
 
 from alerting.base import ApprovalLinks, NotifyResult
 from alerting.model import Notification
+from alerting.notify._built import BuiltCache
 from alerting.notify._sender import USER_AGENT, HttpSender, http_result
 from alerting.notify.config import WebhookConfig
 from alerting.notify.errors import TemplateError
@@ -75,6 +76,7 @@ class WebhookNotifier:
             effective_http_config(config), timeout_s=config.timeout_s, transport=transport
         )
         self._renderer = renderer
+        self._built: BuiltCache[tuple[bytes, str]] = BuiltCache()
         self._template = None
         if config.body_template is not None:
             self._renderer = renderer or Renderer()
@@ -95,16 +97,23 @@ class WebhookNotifier:
         return text.encode("utf-8"), self._config.body_content_type
 
     async def notify(self, notification: Notification) -> NotifyResult:
-        if not self._config.send_resolved:
-            now = self._now()
-            firing = [a for a in notification.alerts if a.status(now) == "firing"]
-            if not firing:
-                return NotifyResult(ok=True, reason="skipped: only resolved alerts")
-            notification = replace(notification, alerts=firing)
-        try:
-            content, content_type = self.body(notification)
-        except TemplateError as exc:
-            return NotifyResult(ok=False, retry=False, reason=f"template: {exc}")
+        built = self._built.get(notification)  # a retry sends what the first attempt built
+        if built is None:
+            sent = notification
+            if not self._config.send_resolved:
+                now = self._now()
+                firing = [a for a in notification.alerts if a.status(now) == "firing"]
+                if not firing:
+                    return NotifyResult(ok=True, reason="skipped: only resolved alerts")
+                sent = replace(notification, alerts=firing)
+            try:
+                # a group of thousands of alerts is megabytes of JSON: built in a worker thread, so the event
+                # loop (every request, /-/healthy) is never held for it
+                built = await asyncio.to_thread(self.body, sent)
+            except TemplateError as exc:
+                return NotifyResult(ok=False, retry=False, reason=f"template: {exc}")
+            self._built.put(notification, built)
+        content, content_type = built
         url = self._url
         if url is None and self._config.url_file is not None:
             try:

@@ -8,7 +8,7 @@ import socket
 import ssl
 import subprocess
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
@@ -21,6 +21,7 @@ from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 from alerting.base import Explanation
 from alerting.model import Alert, Notification
 from alerting.notify import EmailConfig, EmailNotifier, RetryPolicy, build_notifier, deliver
+from alerting.notify.email import RenderedEmail
 
 NOW = datetime(2026, 11, 27, 6, 0, 0, tzinfo=UTC)
 STARTS = NOW - timedelta(minutes=5)
@@ -331,3 +332,55 @@ async def test_alertmanager_email_tls_config_is_used(
     assert [r.ok for r in results] == [True, True, False], results
     assert results[2].reason.startswith("tls: ")
     assert len(sink.messages) == 2
+
+
+class TempfailThenOk(Sink):
+    """Answers the first DATA with 451 (retry later), then stores messages as :class:`Sink` does; ``raw``
+    keeps the bytes of every DATA."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.raw: list[bytes] = []
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        self.raw.append(envelope.original_content or b"")
+        if len(self.raw) == 1:
+            return "451 try again later"
+        return await super().handle_DATA(server, session, envelope)
+
+
+async def test_a_retry_sends_the_message_built_once_in_7bit_with_non_ascii_text() -> None:
+    # building a big group's message is ~1 s of CPU: it is built once, off the event loop, and each retry
+    # resends the same bytes (same Message-ID); 7-bit MIME keeps non-ASCII text intact on any server
+    sink = TempfailThenOk()
+    controller = LoopbackController(sink, hostname="127.0.0.1", port=0)
+    controller.start()
+    notifier = EmailNotifier(
+        EmailConfig(
+            to=["ops@example.org"], sender="paramedic@example.org", port=_port(controller), security="plain"
+        ),
+        now=lambda: NOW,
+    )
+    summary = "Zürich – 5xx ✓ 東京"
+    note = _notification()
+    note = replace(note, alerts=[replace(a, annotations={"summary": summary}) for a in note.alerts])
+    renders = 0
+    render = notifier.render
+
+    async def counting(n: Notification) -> RenderedEmail:
+        nonlocal renders
+        renders += 1
+        return await render(n)
+
+    notifier.render = counting  # type: ignore[method-assign,assignment]
+    try:
+        result = await deliver(notifier, note, RetryPolicy(initial_backoff_s=0.01, deadline_s=10))
+    finally:
+        controller.stop()
+    assert result.ok, result
+    assert renders == 1
+    assert len(sink.raw) == 2 and sink.raw[0] == sink.raw[1]  # the same message, byte for byte
+    assert max(sink.raw[1]) < 0x80  # 7-bit on the wire
+    [msg] = sink.messages
+    text, html, _, _ = _parts(msg)
+    assert summary in text and summary in html

@@ -143,6 +143,29 @@ async def test_5xx_retried_then_delivered_with_metrics() -> None:
     assert val("paramedic_notify_attempt_duration_seconds_count") == 3
 
 
+async def test_retries_send_the_body_built_once() -> None:
+    # a big group's JSON is megabytes: built once (in a worker thread), resent as is by every retry
+    with http_receiver([503, 503]) as rx:
+        notifier = WebhookNotifier(WebhookConfig(url=f"http://127.0.0.1:{rx.port}/"), now=lambda: NOW)
+        builds = 0
+        body = notifier.body
+
+        def counting(n: Notification) -> tuple[bytes, str]:
+            nonlocal builds
+            builds += 1
+            return body(n)
+
+        notifier.body = counting  # type: ignore[method-assign,assignment]
+        try:
+            result = await deliver(notifier, _notification(), RetryPolicy(jitter=0.0), sleep=_sleep_nowhere)
+            again = await deliver(notifier, _notification(), RetryPolicy(jitter=0.0), sleep=_sleep_nowhere)
+        finally:
+            await notifier.aclose()
+    assert result.ok and again.ok
+    assert len(rx.received) == 4 and len({r.body for r in rx.received}) == 1
+    assert builds == 2  # once per notification, not once per attempt
+
+
 async def test_4xx_is_permanent() -> None:
     registry = CollectorRegistry()
     with http_receiver([400]) as rx:
