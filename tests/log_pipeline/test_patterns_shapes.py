@@ -132,6 +132,37 @@ def test_one_word_difference_joins_a_long_template_above_the_threshold() -> None
     assert miner.mine("Invalid group staff to 10.0.0.4")[0] != first
 
 
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        # the differing word names a field (memory: <*> / disk: <*>): a different event, not a value
+        (
+            "[instance: 7f3a] Total memory: 512 MB, used: 128 MB",
+            "[instance: 8c1b] Total disk: 20 GB, used: 3 GB",
+        ),
+        # the differing word is the only one that is not a field name: it is what happened
+        (
+            '10.0.0.1 "GET /v2/servers HTTP/1.1" status: 200 len: 1893 time: 0.25',
+            '10.0.0.2 "POST /v2/servers HTTP/1.1" status: 202 len: 733 time: 0.31',
+        ),
+    ],
+)
+def test_one_word_difference_in_a_field_record_is_another_event(first: str, second: str) -> None:
+    miner = TemplateMiner(MinerConfig(similarity_threshold=0.8))
+    a = miner.mine(first)[0]
+    assert miner.mine(second)[0] != a
+    assert miner.mine(first.replace("7f3a", "99").replace("200", "404"))[0] == a  # values still vary
+
+
+def test_one_word_difference_still_joins_a_value_among_descriptive_words() -> None:
+    miner = TemplateMiner(MinerConfig(similarity_threshold=0.8))
+    first = miner.mine("Invalid user webmaster from 10.0.0.1 key: 5")[0]
+    assert miner.mine("Invalid user test from 10.0.0.2 key: 6") == (
+        first,
+        "Invalid user <*> from <*> key: <*>",
+    )
+
+
 def test_one_word_difference_does_not_join_short_templates() -> None:
     miner = TemplateMiner(MinerConfig(similarity_threshold=0.8))
     assert miner.mine("Link error now")[0] != miner.mine("Link ok now")[0]  # 2 of 3: too short to tell
