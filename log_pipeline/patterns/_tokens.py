@@ -24,6 +24,10 @@ masked number, an abbreviated size or time unit (``KB MB GB B KiB ms us ns sec m
 is absorbed into the ``<*>`` (``1.2 KB``, ``403 B`` and ``<1 sec`` all read ``<*>``), so ``5.2 KB`` and
 ``14 MB`` give the same tokens. Full words (``bytes``, ``seconds``, ``s``) are left alone: they are fixed by
 the template (``over <*> seconds``).
+A parenthesised value right after a value, or after a value and one word (its unit), restates that value in
+other units and is dropped (issue 17): ``1190 bytes (1.16 KB)`` reads like ``403 bytes``, which its formatter
+printed without the restatement. The ``(`` must follow a space (``run(5)`` is a call). Neutral on
+leave-one-system-out (0.980); on the unseen Loghub system Proxifier 0.516 -> 0.990 (bench/README.md).
 
 A double-quoted value right after ``=`` (``tag="View Lock"``) is one value however many words it holds, and so
 is a single-quoted name opened after a space or ``( [ { = : ,`` (``service 'Update Agent'``); a ``'`` glued
@@ -272,7 +276,45 @@ def tokenise(message: str) -> Tokenised:
             tokens.append(WILDCARD)
             spaces.append(space)
             last = WILDCARD
+    if "(" in message:
+        tokens, spaces = _drop_restatements(tokens, spaces)
     return tuple(tokens), tuple(spaces)
+
+
+def _drop_restatements(tokens: list[str], spaces: list[str]) -> tuple[list[str], list[str]]:
+    """Drop a parenthesised value that restates the value before it in other units, right after the value
+    or after the value and one word (``1190 bytes (1.16 KB)``, ``300 (5 min)``), so a quantity reads the
+    same whether or not its formatter added the restatement (``0 bytes`` like ``1190 bytes (1.16 KB)``).
+    The ``(`` must follow a space: ``run(5)`` is a call, not a restatement. One linear pass."""
+    out_t: list[str] = []
+    out_s: list[str] = []
+    j, n = 0, len(tokens)
+    while j < n:
+        if (
+            tokens[j] == "("
+            and spaces[j]
+            and j + 2 < n
+            and tokens[j + 1] == WILDCARD
+            and tokens[j + 2] == ")"
+            and _restates(out_t)
+        ):
+            j += 3
+            if j < n and tokens[j] == WILDCARD and out_t[-1] == WILDCARD:
+                j += 1  # <*> (<*>) <*>: still one value
+            continue
+        out_t.append(tokens[j])
+        out_s.append(spaces[j])
+        j += 1
+    return out_t, out_s
+
+
+def _restates(before: list[str]) -> bool:
+    """Whether a parenthesised value after ``before`` may restate a value: a value, or a value and a word."""
+    if not before:
+        return False
+    return before[-1] == WILDCARD or (
+        len(before) > 1 and before[-2] == WILDCARD and before[-1] not in _SEPARATORS
+    )
 
 
 def collapse_lists(tokenised: Tokenised) -> Tokenised:
