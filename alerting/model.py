@@ -48,7 +48,7 @@ class Alert:
         return "resolved" if self.ends_at is not None and self.ends_at <= now else "firing"
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, weakref_slot=True)  # weakly referenced by the notifiers' BuiltCache
 class Notification:
     """One notification for one alert group (Alertmanager webhook v4 fields)."""
 

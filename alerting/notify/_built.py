@@ -3,12 +3,13 @@
 The retry policy (:mod:`alerting.notify.retry`) calls ``notify`` again with the *same* notification object
 after a failure. Building the request is the costly part for a big group (megabytes of JSON or MIME for
 thousands of alerts, about a second of CPU), and Alertmanager, too, retries the payload it built once; so a
-notifier looks the notification up here first. Keyed by identity, a few entries, used from the event
-loop only.
+notifier looks the notification up here first. Keyed by identity and held weakly: an entry goes when its
+notification does (delivery over), so a few megabytes are kept only while they may still be resent.
 """
 
 from __future__ import annotations
 
+import weakref
 from collections import OrderedDict
 from typing import Generic, TypeVar
 
@@ -22,18 +23,27 @@ T = TypeVar("T")
 class BuiltCache(Generic[T]):
     def __init__(self, size: int = 8) -> None:
         self._size = size
-        self._items: OrderedDict[int, tuple[Notification, T]] = OrderedDict()
+        self._items: OrderedDict[int, tuple[weakref.ref[Notification], T]] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._items)
 
     def get(self, notification: Notification) -> T | None:
         hit = self._items.get(id(notification))
-        if hit is None or hit[0] is not notification:  # an id is reused only once its object is gone
+        if hit is None or hit[0]() is not notification:
             return None
-        self._items.move_to_end(id(notification))
         return hit[1]
 
     def put(self, notification: Notification, built: T) -> None:
-        # the entry holds the object itself, so its id cannot be reused while the entry lives
-        self._items[id(notification)] = (notification, built)
-        self._items.move_to_end(id(notification))
-        while len(self._items) > self._size:
-            self._items.popitem(last=False)
+        key = id(notification)
+        items = self._items
+
+        def forget(ref: weakref.ref[Notification]) -> None:  # the notification is gone: so is its entry
+            hit = items.get(key)
+            if hit is not None and hit[0] is ref:
+                items.pop(key, None)
+
+        items[key] = (weakref.ref(notification, forget), built)
+        items.move_to_end(key)
+        while len(items) > self._size:
+            items.popitem(last=False)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 from datetime import UTC, datetime
 from pathlib import Path
@@ -12,6 +13,7 @@ from prometheus_client import CollectorRegistry
 
 from alerting.model import Alert, Notification
 from alerting.notify import DeliveryMetrics, RetryPolicy, WebhookConfig, WebhookNotifier, deliver
+from alerting.notify._built import BuiltCache
 from alerting.notify.payload import go_json_string, rfc3339nano, v4_payload
 from tests.alerting._notify_servers import http_receiver
 from tests.conftest import FIXTURES
@@ -278,3 +280,18 @@ async def test_error_reasons_name_the_host_but_not_the_path() -> None:
     for reason in reasons:
         for secret in ("XyZsecretPart", "B0002", "chat-key-123", "pw-4711"):
             assert secret not in reason, reason
+
+
+def test_a_built_body_is_dropped_with_its_notification() -> None:
+    cache: BuiltCache[bytes] = BuiltCache(size=2)
+    kept, dropped = _notification(), _notification()
+    cache.put(kept, b"kept")
+    cache.put(dropped, b"dropped")
+    assert cache.get(dropped) == b"dropped" and len(cache) == 2
+    del dropped  # delivery over: the notification goes, and the megabytes built for it with it
+    gc.collect()
+    assert len(cache) == 1 and cache.get(kept) == b"kept"
+    a, b = _notification(), _notification()
+    cache.put(a, b"a")
+    cache.put(b, b"b")  # bounded: the oldest entry is evicted
+    assert len(cache) == 2 and cache.get(kept) is None and cache.get(b) == b"b"
