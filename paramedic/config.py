@@ -84,6 +84,13 @@ class LoginThrottleConfig(BaseModel):
     hash_wait_s: float = Field(
         2.0, ge=0, description="How long a log-in waits for a hash slot before 503 (Retry-After)."
     )
+    verdict_ttl_s: float = Field(
+        60.0,
+        ge=0,
+        description="How long what a password verification said is remembered (the same name, unchanged "
+        "user and password again: no second hash); 0 turns it off.",
+    )
+    verdict_max_entries: int = Field(10_000, ge=1, description="Verdicts remembered at most.")
 
     @model_validator(mode="after")
     def _max_after_initial(self) -> LoginThrottleConfig:

@@ -65,6 +65,7 @@ from paramedic.auth._store import (
 from paramedic.auth._throttle import LoginThrottle
 from paramedic.auth._uaa import UaaIdentityProvider, read_client_secret
 from paramedic.auth._users import MIN_PASSWORD_LENGTH, UserError, UserInfo, UserStore
+from paramedic.auth._verdicts import VerdictCache
 from paramedic.config import AuthConfig, ServerConfig, UaaConfig
 
 __all__ = [
@@ -186,6 +187,7 @@ def install(  # noqa: PLR0913 - the wiring's entry point: the app, its config, a
         hash_wait_s=throttle.hash_wait_s,
         attempts=login_counter(registry),
         refusals=refusals if refusals is not None else refusals_counter(registry),
+        verdicts=VerdictCache(ttl_s=throttle.verdict_ttl_s, max_entries=throttle.verdict_max_entries),
     )
     secure = secure_cookie_rule(config.secure_cookies, trusted_proxies)
     sso_label, uaa, provider = None, config.uaa, identity_provider

@@ -10,6 +10,11 @@ either); the verification itself runs in a background thread, one per hash slot,
 (nice 19, :data:`LOGIN_HASH_NICE`), below the threads that answer queries
 (:class:`~metrics_store.background.BackgroundPool`), never on the event loop. An unknown user name costs one
 verification too (:meth:`UserStore.authenticate`), so timing does not tell names apart.
+What a verification said is remembered for a short while (:class:`~paramedic.auth._verdicts.VerdictCache`,
+keyed by a keyed digest of the name, the user's credential and the password): the same password for the
+same unchanged user again, from any client, costs no hash and no slot. A failure so answered is still a
+failure to the throttle; a wrong password is never accepted (a verdict is only what argon2 said for exactly
+that triple, and a replaced user has a new credential).
 Metrics: ``paramedic_login_attempts_total{result}`` (``success``, ``failure``, ``throttled``, ``busy``) and
 ``paramedic_http_refusals_total{reason="login_throttled"|"login_busy"}``.
 """
@@ -24,8 +29,10 @@ from prometheus_client import CollectorRegistry, Counter
 from dashboard.auth_pages import LoginRefusedError
 from metrics_store.background import BackgroundPool
 from paramedic.auth._session import SESSION_COOKIE, SessionStore
+from paramedic.auth._store import Principal
 from paramedic.auth._throttle import LoginThrottle
 from paramedic.auth._users import UserStore
+from paramedic.auth._verdicts import VerdictCache
 
 __all__ = ["LOGIN_HASH_NICE", "LOGIN_RESULTS", "SessionLogin", "login_counter"]
 
@@ -62,8 +69,11 @@ class SessionLogin:
         hash_wait_s: float,
         attempts: Counter,
         refusals: Counter,
+        verdicts: VerdictCache | None = None,
     ) -> None:
+        """``verdicts``: where verifications are remembered (None: a fresh :class:`VerdictCache`)."""
         self.users, self.sessions, self.throttle = users, sessions, throttle
+        self.verdicts = verdicts if verdicts is not None else VerdictCache()
         self.hash_wait_s = hash_wait_s
         self._hashes = asyncio.Semaphore(max_concurrent_hashes)
         self._hashers = BackgroundPool("login-hash", max_concurrent_hashes, nice=LOGIN_HASH_NICE)
@@ -75,6 +85,25 @@ class SessionLogin:
 
     async def login(self, name: str, password: str, client: str) -> str | None:
         self._refuse_if_locked_out(name, client)
+        # read before the password is checked: a user replaced meanwhile ends this session at first use
+        credential = self.users.credential(name)
+        known = self.verdicts.get(name, credential, password)
+        if known is None:
+            principal, credential = await self._verified(name, password, client)
+        else:
+            principal = self.users.get(name) if known else None
+        if principal is None:
+            self.throttle.failure(client, name)
+            self.attempts.labels("failure").inc()
+            return None
+        self.throttle.success(name)
+        self.attempts.labels("success").inc()
+        session_id, _ = self.sessions.create(principal.name, credential=credential)
+        return session_id
+
+    async def _verified(self, name: str, password: str, client: str) -> tuple[Principal | None, str | None]:
+        """The principal when ``password`` is ``name``'s (None: it is not), and the credential it was
+        checked against: one hash, in a slot, unless the throttle or a verdict made meanwhile answers."""
         try:
             await asyncio.wait_for(self._hashes.acquire(), self.hash_wait_s)
         except TimeoutError:
@@ -85,19 +114,16 @@ class SessionLogin:
             # asked again once the slot is ours: guesses sent at once all pass the first check, and those
             # that waited behind the others' failures are locked out by now (no hash for them either)
             self._refuse_if_locked_out(name, client)
-            # read before the password is checked: a user replaced meanwhile ends this session at first use
             credential = self.users.credential(name)
+            known = self.verdicts.get(name, credential, password)  # the same guess, hashed while we waited
+            if known is not None:
+                return (self.users.get(name) if known else None), credential
             principal = await self._hashers.run(lambda: self.users.authenticate(name, password))
+            if self.users.credential(name) == credential:  # not replaced while hashing: the verdict holds
+                self.verdicts.put(name, credential, password, ok=principal is not None)
+            return principal, credential
         finally:
             self._hashes.release()
-        if principal is None:
-            self.throttle.failure(client, name)
-            self.attempts.labels("failure").inc()
-            return None
-        self.throttle.success(name)
-        self.attempts.labels("success").inc()
-        session_id, _ = self.sessions.create(principal.name, credential=credential)
-        return session_id
 
     def _refuse_if_locked_out(self, name: str, client: str) -> None:
         wait = self.throttle.retry_after(client, name)

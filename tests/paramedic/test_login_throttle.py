@@ -100,6 +100,9 @@ class SlowUsers:
         assert self.release.wait(10)
         return Principal(name, "viewer") if password == "right-password" else None
 
+    def get(self, name: str) -> Principal | None:
+        return Principal(name, "viewer")
+
 
 def _service(users: object, *, hashes: int, wait_s: float) -> tuple[SessionLogin, CollectorRegistry]:
     registry = CollectorRegistry()
@@ -144,8 +147,8 @@ def test_a_locked_out_log_in_costs_no_hash() -> None:
     service, registry = _service(users, hashes=2, wait_s=1)
 
     async def guesses() -> LoginRefusedError:
-        for _ in range(5):
-            assert await service.login("admin", "guess", "203.0.113.9") is None
+        for i in range(5):  # five different guesses: a repeated one costs no hash (test_login_verdicts)
+            assert await service.login("admin", f"guess-{i}", "203.0.113.9") is None
         with pytest.raises(LoginRefusedError) as info:
             await service.login("admin", "right-password", "203.0.113.9")
         return info.value
