@@ -37,7 +37,9 @@ __all__ = [
 
 SEARCH_CHUNK_HITS = 256  # records fetched from the store per call while a search response is built
 GZIP_MIN_BYTES = 4096  # as the server's GZipMiddleware (paramedic.assembly.add_gzip)
-GZIP_LEVEL = 5
+# zlib's fast levels (1-3) skip lazy matching: on a 100-hit page of 23.6 KB (bench/README.md, 2026-12-07)
+# level 3 takes 0.09 ms of CPU for 3,098 bytes, level 5 (the server's GZipMiddleware) 0.28 ms for 2,862
+GZIP_LEVEL = 3
 SearchArgs = tuple[str, int | None, int | None, int, str | None]  # q, start_ns, end_ns, limit, cursor
 
 
