@@ -68,6 +68,7 @@ from paramedic.dashboard import build_router as dashboard_router
 from paramedic.dashboard import build_sources as dashboard_sources
 from paramedic.fds import fit_log_listeners, raise_nofile_limit
 from paramedic.logs import LogService
+from paramedic.loop_lag import LoopLagMonitor
 from paramedic.remediation import RemediationService
 from paramedic.reports import ReportsService, report_sections
 from platforms.base import Platform, TenantResolver
@@ -121,6 +122,7 @@ class Paramedic:
         self.config_path = config_path
         self.base_dir = base_dir
         self.registry = registry
+        self.loop_lag = LoopLagMonitor(registry)
         # Several replicas (cluster:): membership, the leader lease and the scrape shard, through etcd.
         self.cluster: ClusterService | None = (
             ClusterService(config.cluster, address=self.url, registry=registry, base_dir=base_dir)
@@ -283,6 +285,7 @@ class Paramedic:
     def _build_app(self) -> FastAPI:
         @contextlib.asynccontextmanager
         async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+            await self.loop_lag.start()
             if self.cluster is not None:  # join first: the scrape shard needs the membership
                 await self.cluster.start(
                     reshard=self.scraper.reshard, lead=self._lead, targets_owned=self.scraper.owned_count
@@ -321,6 +324,7 @@ class Paramedic:
                 if self.cluster is not None:
                     await self.cluster.stop()
                 self.store.close()
+                await self.loop_lag.stop()
                 log.info("paramedic stopped")
 
         app = FastAPI(title="Paramedic", version=VERSION, lifespan=lifespan)
