@@ -122,6 +122,7 @@ class Paramedic:
         self.config_path = config_path
         self.base_dir = base_dir
         self.registry = registry
+        self.loop_lag = LoopLagMonitor(registry)
         # Several replicas (cluster:): membership, the leader lease and the scrape shard, through etcd.
         self.cluster: ClusterService | None = (
             ClusterService(config.cluster, address=self.url, registry=registry, base_dir=base_dir)
@@ -229,7 +230,6 @@ class Paramedic:
             registry=self.registry,
         )
         self.reports = self._reports_service()
-        self.loop_lag = LoopLagMonitor(registry)
         self._reloads: set[asyncio.Task[None]] = set()
         self.leading = False  # rules, dispatch and remediation running here
         self.started_at = datetime.now(UTC)
@@ -285,6 +285,7 @@ class Paramedic:
     def _build_app(self) -> FastAPI:
         @contextlib.asynccontextmanager
         async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+            await self.loop_lag.start()
             if self.cluster is not None:  # join first: the scrape shard needs the membership
                 await self.cluster.start(
                     reshard=self.scraper.reshard, lead=self._lead, targets_owned=self.scraper.owned_count
@@ -298,7 +299,6 @@ class Paramedic:
             for source in self.sources:
                 await source.start()
             await self.reports.start()
-            await self.loop_lag.start()
             # Everything built at startup lives for the whole run: move it out of the cyclic GC's view, and
             # collect the young generation less often. Full collections were rescanning the startup heap on
             # every scrape burst (about 13% of process CPU at 40k samples/s).
@@ -312,7 +312,6 @@ class Paramedic:
                 yield
             finally:
                 log.info("paramedic stopping")
-                await self.loop_lag.stop()
                 await self.reports.stop()
                 for source in reversed(self.sources):
                     await source.stop()
@@ -325,6 +324,7 @@ class Paramedic:
                 if self.cluster is not None:
                     await self.cluster.stop()
                 self.store.close()
+                await self.loop_lag.stop()
                 log.info("paramedic stopped")
 
         app = FastAPI(title="Paramedic", version=VERSION, lifespan=lifespan)

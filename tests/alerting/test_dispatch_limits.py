@@ -151,10 +151,10 @@ inhibit_rules:
     n = 20_000
     d.put([alert(alertname="W", severity="warning", cluster=str(i), n=str(i)) for i in range(n - 10)])
     d.put([alert(alertname="C", severity="critical", cluster=str(i)) for i in range(10)])
-    started = time.monotonic()
+    started = time.thread_time()  # CPU time of this thread: the machine's load does not count
     views = d.alerts()
     groups = d.groups()
-    elapsed = time.monotonic() - started
+    elapsed = time.thread_time() - started
     assert len(views) == n and sum(len(g.alerts) for g in groups) == n
     assert sum(1 for v in views if v.status.inhibited_by) == 10
     assert elapsed < 10, elapsed  # quadratic: 400 million label comparisons, minutes

@@ -23,7 +23,7 @@ FORMATS = [None, "text/plain; version=0.0.4", OPENMETRICS_CONTENT_TYPE + "; vers
 
 
 def _parse_both(data: bytes, parser: ExpositionParser | None = None) -> None:
-    started = time.monotonic()
+    started = time.thread_time()  # CPU time of this thread: the machine's load does not count
     for content_type in FORMATS:
         p = parser or ExpositionParser(registry=None)
         for utf8 in (False, True):
@@ -38,7 +38,7 @@ def _parse_both(data: bytes, parser: ExpositionParser | None = None) -> None:
                 assert isinstance(value, float)
                 assert ts is None or isinstance(ts, int)
                 assert "__name__" in dict(series_labels(key))
-    assert time.monotonic() - started < PER_EXAMPLE_S, f"parsing {data[:80]!r}... took too long"
+    assert time.thread_time() - started < PER_EXAMPLE_S, f"parsing {data[:80]!r}... took too long"
 
 
 _name = st.one_of(

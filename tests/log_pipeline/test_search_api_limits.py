@@ -70,9 +70,9 @@ def test_many_clauses_over_long_messages_highlight_in_linear_time() -> None:
     """1,024 single-token terms over 60,000 tokens: one set lookup per token, not one pass per clause."""
     hl = Highlighter(parse_query(" OR ".join(f"w{i}" for i in range(MAX_CLAUSES))), max_clauses=MAX_CLAUSES)
     message = "w1 " * 60_000
-    started = time.monotonic()
+    started = time.thread_time()  # CPU time of this thread: the machine's load does not count
     found = hl(message)
-    assert time.monotonic() - started < 2.0
+    assert time.thread_time() - started < 2.0
     assert len(found.message) == 1024 and found.truncated
 
 

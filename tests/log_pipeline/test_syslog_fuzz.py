@@ -34,7 +34,7 @@ RECEIVED_NS = 1_717_000_000_000_000_000
 
 def _parse_all_ways(data: bytes) -> list[SyslogMessage]:
     """Every parser entry point on ``data``: results of those that accept it; only ParseError allowed."""
-    started = time.monotonic()
+    started = time.thread_time()  # CPU time of this thread: the machine's load does not count
     parsed: list[SyslogMessage] = []
     calls: list[Callable[[], SyslogMessage]] = [
         lambda: parse_rfc5424(data),
@@ -55,7 +55,7 @@ def _parse_all_ways(data: bytes) -> list[SyslogMessage]:
         msg.timestamp_rfc3339()
     record = SyslogParser(registry=None).to_record(RawMessage(data, RECEIVED_NS, "tcp", "x"), "id-2")
     assert record.id == "id-2"
-    assert time.monotonic() - started < PER_EXAMPLE_S, f"parsing {data[:80]!r}... took too long"
+    assert time.thread_time() - started < PER_EXAMPLE_S, f"parsing {data[:80]!r}... took too long"
     return parsed
 
 

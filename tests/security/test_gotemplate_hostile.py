@@ -115,7 +115,7 @@ def test_odd_sources_are_template_errors(src: str, data: tuple[object, dict[str,
     "src", ["{{" * 40_000 + "x", "{{ " + "a " * 40_000 + "}}", "{{ print " + "1 " * 40_000 + "}}"]
 )
 def test_lexing_a_large_source_is_not_quadratic(src: str, data: tuple[object, dict[str, object]]) -> None:
-    t0 = time.monotonic()
+    t0 = time.thread_time()  # CPU time of this thread: the machine's load does not count
     with contextlib.suppress(TemplateError):
         _render(src, data)
-    assert time.monotonic() - t0 < 3.0
+    assert time.thread_time() - t0 < 3.0

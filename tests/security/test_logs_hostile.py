@@ -1,7 +1,8 @@
 """Hostile log searches, live tails and UDP floods against a real ``paramedic serve`` (issue 11 findings 5,
 6, 8 and 9): each hostile request is answered (200, truncated where a limit applies, or 400) while
-``/-/healthy`` keeps answering within 1 s (probed from a thread throughout), and a flood of big datagrams
-leaves the server's memory bounded. No fixed sleeps: everything polls with a deadline.
+``/-/healthy`` keeps answering (probed from a thread throughout, each answer within ``HEALTHY_ANSWER_S``)
+and the event loop is never held for 1 s or more (the server's own loop lag, ``Target.assert_alive``), and a
+flood of big datagrams leaves the server's memory bounded. No fixed sleeps: everything polls with a deadline.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support.hostile import Target, running_target
+from tests.support.hostile import HEALTHY_ANSWER_S, Target, running_target
 from tests.support.servers import wait_until
 
 pytestmark = pytest.mark.timeout(300)
@@ -98,7 +99,7 @@ class HealthProbe:
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self) -> None:
-        with httpx.Client(timeout=2.0) as c:
+        with httpx.Client(timeout=HEALTHY_ANSWER_S + 1) as c:
             while not self._stop.is_set():
                 started = time.monotonic()
                 try:
@@ -135,8 +136,8 @@ def healthy_throughout(target: Target) -> Iterator[HealthProbe]:
         yield probe
     assert probe.probes > 0
     assert not probe.failures, probe.failures[:3]
-    assert probe.slowest < 1.0, f"/-/healthy took {probe.slowest:.2f} s during the request"
-    target.assert_alive()
+    assert probe.slowest < HEALTHY_ANSWER_S, f"/-/healthy took {probe.slowest:.2f} s during the request"
+    target.assert_alive()  # and no event-loop stall of 1 s or more during the request
 
 
 def _or_query(words: list[str]) -> str:

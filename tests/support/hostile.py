@@ -2,8 +2,12 @@
 web UI users named after their roles (passwords in ``PASSWORDS``), a static exporter with known values, log
 listeners, and receivers whose config holds secrets (``SECRETS``).
 
-After each hostile request a test calls :meth:`Target.assert_alive`: the server must answer ``/-/healthy``
-within 1 s and an ordinary query must still return the exporter's exact value. Tests never sleep a fixed time.
+After each hostile request a test calls :meth:`Target.assert_alive`: the server's event loop must not have
+been held for :data:`STALL_S` (1 s) or more at any moment since the previous check (its own
+``paramedic_event_loop_lag_seconds``, so a stall between two probes counts too and the load of the machine
+running the test does not), ``/-/healthy`` must answer within :data:`HEALTHY_ANSWER_S` (a bound with margin
+for a loaded 2-core CI machine: a worker pool or socket that stopped serving still fails it), and an
+ordinary query must still return the exporter's exact value. Tests never sleep a fixed time.
 """
 
 from __future__ import annotations
@@ -25,12 +29,16 @@ from tests.support.peers import static_exporter
 from tests.support.servers import ManagedProcess, free_port, wait_http, wait_until
 
 __all__ = [
+    "HEALTHY_ANSWER_S",
     "PASSWORDS",
     "PROBE_METRIC",
     "PROBE_VALUE",
     "SECRETS",
+    "STALL_S",
     "Target",
+    "loop_stalls",
     "metric",
+    "metrics",
     "running_target",
 ]
 
@@ -41,6 +49,10 @@ EXPORTER_BODY = (
     f"# TYPE {PROBE_METRIC} gauge\n"
     f'{PROBE_METRIC}{{kind="probe"}} {PROBE_VALUE}\n'
 ).encode()
+
+# The event loop held this long (or longer) is a stall: a bucket bound of paramedic_event_loop_lag_seconds.
+STALL_S = 1.0
+HEALTHY_ANSWER_S = 3.0  # /-/healthy answered within this wall time, even on a loaded CI machine
 
 # Web UI users (each named after its role) and their passwords.
 PASSWORDS = {role: f"{role}-hostile-password" for role in ("viewer", "operator", "admin")}
@@ -112,6 +124,7 @@ class Target:
     proc: ManagedProcess
     ports: dict[str, int]
     tokens: dict[str, str] = field(default_factory=dict)
+    stalls_seen: int = 0  # loop stalls counted by the server up to the previous check
 
     def headers(self, role: str | None) -> dict[str, str]:
         return {} if role is None else {"Authorization": f"Bearer {self.tokens[role]}"}
@@ -128,14 +141,19 @@ class Target:
         return float(result[0]["value"][1]) if result else None
 
     def assert_alive(self) -> None:
-        """``/-/healthy`` answers within 1 s and the ordinary query still returns the exporter's value."""
+        """No event-loop stall of :data:`STALL_S` or more since the previous check, ``/-/healthy`` answers
+        within :data:`HEALTHY_ANSWER_S` and the ordinary query still returns the exporter's value."""
         if self.proc.popen.poll() is not None:
             code = self.proc.popen.returncode
             raise AssertionError(f"paramedic serve died ({code}):\n{self.proc.log_tail()}")
         started = time.monotonic()
-        r = httpx.get(f"{self.base_url}/-/healthy", timeout=1.0)
+        r = httpx.get(f"{self.base_url}/-/healthy", timeout=HEALTHY_ANSWER_S)
+        took = time.monotonic() - started
         assert r.status_code == 200, r.text
-        assert time.monotonic() - started < 1.0
+        assert took < HEALTHY_ANSWER_S, f"/-/healthy took {took:.2f} s"
+        seen, self.stalls_seen = self.stalls_seen, loop_stalls(self)
+        stalls = self.stalls_seen - seen
+        assert stalls == 0, f"event loop held >= {STALL_S} s {stalls} time(s) since the last check"
         assert self.probe_value() == PROBE_VALUE
 
 
@@ -194,6 +212,7 @@ def running_target(
         try:
             wait_http(f"{target.base_url}/-/ready", 60, proc)
             wait_until(lambda: target.probe_value() == PROBE_VALUE, 30, "the probe series to be queryable")
+            target.stalls_seen = loop_stalls(target)  # the start (opening stores, the index) is not the test
             yield target
         finally:
             proc.stop()
@@ -201,10 +220,26 @@ def running_target(
 
 def metric(target: Target, name: str, **labels: str) -> float:
     """One sample of the server's /metrics with exactly these labels (0 when absent)."""
+    return metrics(target, name, labels)[0]
+
+
+def metrics(target: Target, name: str, *label_sets: Mapping[str, str]) -> list[float]:
+    """Samples of ``name`` with exactly each of these label sets (0 when absent), from one /metrics read."""
     text = httpx.get(f"{target.base_url}/metrics", timeout=5).text
-    want = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
+    wants = [",".join(f'{k}="{v}"' for k, v in sorted(labels.items())) for labels in label_sets]
+    found = dict.fromkeys(wants, 0.0)
     for line in text.splitlines():
         m = re.fullmatch(r"([a-zA-Z_:][\w:]*)(?:\{(.*)\})? (\S+)", line)
-        if m and m.group(1) == name and ",".join(sorted((m.group(2) or "").split(","))) == want:
-            return float(m.group(3))
-    return 0.0
+        if m and m.group(1) == name:
+            have = ",".join(sorted((m.group(2) or "").split(",")))
+            if have in found:
+                found[have] = float(m.group(3))
+    return [found[want] for want in wants]
+
+
+def loop_stalls(target: Target) -> int:
+    """How many times the server's event loop was held :data:`STALL_S` or longer since it started."""
+    bounds = ({"le": "+Inf"}, {"le": str(STALL_S)})  # one read: both counts of the same moment
+    total, within = metrics(target, "paramedic_event_loop_lag_seconds_bucket", *bounds)
+    assert total > 0, "the server reports no event-loop lag (paramedic_event_loop_lag_seconds)"
+    return round(total - within)
