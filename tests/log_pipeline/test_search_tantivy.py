@@ -8,7 +8,8 @@ import tantivy
 from prometheus_client import CollectorRegistry
 
 from log_pipeline.model import LogRecord
-from log_pipeline.search.tantivy_store import TantivyStore, _document
+from log_pipeline.search._tantivy_docs import document
+from log_pipeline.search.tantivy_store import TantivyStore
 
 T0 = 1_714_564_800 * 10**9
 
@@ -66,7 +67,7 @@ def test_partition_with_the_earlier_schema_is_read_and_upserted(tmp_path: Path) 
     index = tantivy.Index(sb.build(), str(part))
     writer = index.writer(15_000_000, 1)
     for i in range(3):
-        writer.add_document(_document(_rec(i, f"old {i}")))
+        writer.add_document(document(_rec(i, f"old {i}")))
     writer.commit()
     writer.wait_merging_threads()
     store = _store(tmp_path)
