@@ -97,11 +97,11 @@ def total(base: str, q: str) -> int:
     return int(body["data"]["total"])
 
 
-def numbers(base: str, token: str, timeout_s: float = 60) -> Counter[int]:
-    """Every ``seq=N`` of the run, paging newest-first through the cursor (``timeout_s`` per page)."""
+def numbers(base: str, token: str) -> Counter[int]:
+    """Every ``seq=N`` of the run, paging newest-first through the cursor."""
     got: Counter[int] = Counter()
     cursor: str | None = None
-    with httpx.Client(base_url=base, timeout=timeout_s) as client:
+    with httpx.Client(base_url=base, timeout=60) as client:
         while True:
             params = {"q": token, "limit": "10000"} | ({"cursor": cursor} if cursor else {})
             body = client.get("/api/v1/logs/search", params=params).json()
