@@ -126,6 +126,8 @@ class _KindCache:
         hit = self._cache.get(piece)
         if hit is not None:
             return hit
+        if _HAS_DIGIT.search(piece) is not None:
+            return _VALUE  # _kind's first rule; not memoised: numbers rarely recur and would evict words
         k = _kind(piece)
         if len(self._cache) >= self._max:
             self._cache.clear()  # clear in place: ``known`` stays bound to this dict
@@ -222,9 +224,9 @@ def tokenise(message: str) -> Tokenised:
     pieces: list[tuple[str, str]] = (_PIECE_WINDOWS if ":\\" in message else _PIECE).findall(message)
     known = _CACHE.known
     kinds: list[int | None] = [known(piece) for _, piece in pieces]
-    if None in kinds:
+    if None in kinds:  # only the pieces not seen before (often one number) are classified
         kind_of = _CACHE.kind
-        kinds = [kind_of(piece) for _, piece in pieces]
+        kinds = [kind_of(piece) if k is None else k for k, (_, piece) in zip(kinds, pieces, strict=True)]
     last = ""  # tokens[-1]
     skip_to = -1
     for i, (space, piece) in enumerate(pieces):

@@ -8,7 +8,7 @@ Protocol over one duplex :class:`~multiprocessing.connection.Connection`: the pr
 ``("ready", pid)`` once the store is open (or ``("error", SearchError)`` and exits), then answers each request
 with ``("ok", result)`` or ``("error", SearchError)``:
 
-* ``("write", batch)``: the batch of :func:`encode` becomes records again (:func:`decode`) and is written
+* ``("write", batch)``: the rows of :func:`encode` (the records as :func:`decode` gives them back) are written
   (durable and searchable before the answer; ``result`` is how many);
 * ``("retention", None)``: retention is applied; ``result`` is ``[(path, reason), ...]`` of the dropped
   partitions.
@@ -34,14 +34,13 @@ from typing import Any
 import orjson
 from prometheus_client import CollectorRegistry
 
-from log_pipeline.model import FieldValue, LogRecord
+from log_pipeline.model import LogRecord
+from log_pipeline.search._tantivy_docs import Row
 from log_pipeline.search.base import SearchError
 from log_pipeline.search.tantivy_store import TantivyStore
 
 __all__ = ["PROCESS_NAME", "Row", "StoreArgs", "decode", "encode", "main", "serve"]
 
-# (id, timestamp_ns, message, labels, fields, pattern_id, template): a record as plain values
-Row = tuple[str, int, str, dict[str, str], dict[str, FieldValue], str, str]
 # (root, partition_s, retention_s, max_bytes, writer_heap_bytes)
 StoreArgs = tuple[str, int, int | None, int | None, int]
 _DROP_REASONS = ("age", "size")
@@ -97,9 +96,9 @@ def answer(store: TantivyStore, registry: CollectorRegistry, request: tuple[str,
     kind, payload = request
     try:
         if kind == "write":
-            recs = decode(payload)
-            store.write(recs)
-            return "ok", len(recs)
+            rows = orjson.loads(payload) if isinstance(payload, bytes) else payload
+            store.write_rows(rows)  # straight from the rows: no records built (decode 3.3 µs per line)
+            return "ok", len(rows)
         if kind == "retention":
             return "ok", _retention(store, registry)
         return "error", SearchError(f"unknown index request {kind!r}")

@@ -41,6 +41,7 @@ from log_pipeline.search._common import (
 )
 from log_pipeline.search._metrics import StoreMetrics
 from log_pipeline.search._tantivy_count import conjunction_count
+from log_pipeline.search._tantivy_docs import DocBuilder, Row, document
 from log_pipeline.search._tantivy_query import to_tantivy
 from log_pipeline.search._tantivy_window import window_starts
 from log_pipeline.search.base import Bucket, Context, RecordNotFoundError, SearchError, SearchPage
@@ -65,28 +66,6 @@ def _schema() -> tantivy.Schema:
     sb.add_json_field("num", fast=True, tokenizer_name="raw", index_option="basic")
     sb.add_bytes_field("src", stored=True, indexed=False)
     return sb.build()
-
-
-def _document(r: LogRecord) -> tantivy.Document:
-    doc = tantivy.Document()
-    add_text = doc.add_text
-    ts = r.timestamp_ns
-    add_text("id", r.id)
-    doc.add_integer("ts", ts)
-    doc.add_integer("ts_ms", ts // NS_PER_MS)
-    add_text("message", r.message)
-    for name, value in r.labels.items():
-        add_text("lbl", f"{name}={value}")
-    if r.fields:
-        numbers: dict[str, int | float] = {}
-        for name, fv in r.fields.items():
-            add_text("kv", f"{name}={fv}")
-            if isinstance(fv, int | float) and not isinstance(fv, bool):
-                numbers[name] = fv
-        if numbers:
-            doc.add_json("num", numbers)
-    doc.add_bytes("src", orjson.dumps({"l": r.labels, "f": r.fields, "p": r.pattern_id, "t": r.template}))
-    return doc
 
 
 def _record(doc: tantivy.Document) -> LogRecord:
@@ -185,6 +164,7 @@ class TantivyStore:
         self._lock = threading.Lock()  # guards the partition table and writers
         self._parts: dict[int, _Partition] = {}
         self._writers: OrderedDict[int, tantivy.IndexWriter] = OrderedDict()
+        self._docs = DocBuilder()
         try:
             self._load()
         except (OSError, ValueError) as exc:
@@ -236,32 +216,46 @@ class TantivyStore:
         return writer
 
     def write(self, records: Sequence[LogRecord]) -> None:
-        groups: dict[int, list[LogRecord]] = defaultdict(list)
-        for r in records:
-            groups[r.timestamp_ns // NS // self._partition_s * self._partition_s].append(r)
+        self.write_rows(
+            [(r.id, r.timestamp_ns, r.message, r.labels, r.fields, r.pattern_id, r.template) for r in records]
+        )
+
+    def write_rows(self, rows: Sequence[Row]) -> None:
+        """:meth:`write` of records given as rows of plain values (as the index process receives them)."""
+        groups: dict[int, list[Row]] = defaultdict(list)
+        for row in rows:
+            groups[row[1] // NS // self._partition_s * self._partition_s].append(row)
         try:
             with self._lock:
-                for start_s, recs in groups.items():
-                    part = self._partition(start_s)
-                    writer = self._writer(part)
-                    top = part.greatest_id()
-                    legacy = part.legacy
-                    try:
-                        for r in recs:
-                            rid = r.id
-                            if not legacy and (top is None or rid > top):
-                                top = rid  # never written to this partition: nothing to delete
-                            else:
-                                writer.delete_documents_by_term("id", rid)
-                            writer.add_document(_document(r))
-                        writer.commit()
-                    finally:  # an upper bound even on failure: uncommitted adds may land with a later commit
-                        part.max_id = top
-                    part.index.reload()
+                for start_s, group in groups.items():
+                    self._write_partition(start_s, group)
         except (OSError, ValueError, RuntimeError) as exc:
             self._metrics.error("write")
             raise SearchError(f"search store write failed: {exc}") from exc
-        self._metrics.written.inc(len(records))
+        self._metrics.written.inc(len(rows))
+
+    def _write_partition(self, start_s: int, rows: list[Row]) -> None:
+        part = self._partition(start_s)
+        writer = self._writer(part)
+        top = part.greatest_id()
+        legacy = part.legacy
+        to_json = self._docs.json
+        try:
+            for row in rows:
+                rid = row[0]
+                if not legacy and (top is None or rid > top):
+                    top = rid  # never written to this partition: nothing to delete
+                else:
+                    writer.delete_documents_by_term("id", rid)
+                text = to_json(row)
+                if text is None:
+                    writer.add_document(document(LogRecord(*row)))
+                else:
+                    writer.add_json(text)
+            writer.commit()
+        finally:  # an upper bound even on failure: uncommitted adds may land with a later commit
+            part.max_id = top
+        part.index.reload()
 
     def apply_retention(self) -> list[Path]:
         """Drop partitions past ``retention_s`` and, oldest first, beyond ``max_bytes``. Returns them."""
@@ -502,6 +496,9 @@ class TantivyReader(TantivyStore):
                         raise SearchError(f"cannot read search partition {child.name}: {exc}") from exc
 
     def write(self, records: Sequence[LogRecord]) -> None:
+        raise SearchError(f"the search store at {self._root} is open read-only")
+
+    def write_rows(self, rows: Sequence[Row]) -> None:
         raise SearchError(f"the search store at {self._root} is open read-only")
 
     def apply_retention(self) -> list[Path]:

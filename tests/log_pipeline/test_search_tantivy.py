@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import tantivy
 from prometheus_client import CollectorRegistry
 
 from log_pipeline.model import LogRecord
-from log_pipeline.search.tantivy_store import TantivyStore, _document
+from log_pipeline.search._tantivy_docs import document
+from log_pipeline.search.base import SearchError
+from log_pipeline.search.tantivy_store import TantivyReader, TantivyStore
 
 T0 = 1_714_564_800 * 10**9
 
@@ -66,7 +69,7 @@ def test_partition_with_the_earlier_schema_is_read_and_upserted(tmp_path: Path) 
     index = tantivy.Index(sb.build(), str(part))
     writer = index.writer(15_000_000, 1)
     for i in range(3):
-        writer.add_document(_document(_rec(i, f"old {i}")))
+        writer.add_document(document(_rec(i, f"old {i}")))
     writer.commit()
     writer.wait_merging_threads()
     store = _store(tmp_path)
@@ -74,4 +77,23 @@ def test_partition_with_the_earlier_schema_is_read_and_upserted(tmp_path: Path) 
     store.write([_rec(1, "new 1"), _rec(7, "new 7")])
     page = store.search("", None, None, 10)
     assert sorted(r.message for r in page.hits) == ["new 1", "new 7", "old 0", "old 2"]
+    store.close()
+
+
+def test_rows_are_written_as_records_are_and_a_reader_refuses_both(tmp_path: Path) -> None:
+    store = _store(tmp_path)
+    recs = [_rec(i, f"row {i}") for i in range(6)]
+    store.write(recs[:3])
+    store.write_rows(
+        [(r.id, r.timestamp_ns, r.message, r.labels, r.fields, r.pattern_id, r.template) for r in recs[3:]]
+    )
+    assert store.search("", None, None, 10).hits == sorted(
+        recs, key=lambda r: (r.timestamp_ns, r.id), reverse=True
+    )
+    reader = TantivyReader(tmp_path, registry=CollectorRegistry())
+    for write in (lambda: reader.write(recs), lambda: reader.write_rows([])):
+        with pytest.raises(SearchError, match="read-only"):
+            write()
+    assert reader.search("", None, None, 10).total == 6
+    reader.close()
     store.close()
