@@ -1,7 +1,8 @@
 """The embedded metrics store: DuckDB for history, a write-ahead log + in-memory head for recent samples.
 
 Write path: ``append`` validates the refs, writes one WAL record (new series records first) with a single
-``os.write`` and keeps the arrays in the head; it costs a few ns per sample plus one syscall per batch.
+``os.write`` and keeps the arrays in the head (a batch's one shared timestamp once, not per sample); it
+costs a few ns per sample plus one syscall per batch.
 A background thread folds the head into DuckDB every ``checkpoint_interval_s`` (or when the head holds
 ``checkpoint_samples``), then deletes the folded WAL segments. Opening replays the WAL and folds it.
 
@@ -40,7 +41,7 @@ from metrics_store._metrics import StoreMetrics
 from metrics_store.base import FloatColumn, IntColumn
 from metrics_store.config import EmbeddedStoreConfig
 from metrics_store.embedded._db import Database
-from metrics_store.embedded._head import Chunk, Head, concat
+from metrics_store.embedded._head import Chunk, Head, concat, shared_ts
 from metrics_store.embedded._index import LabelIndex
 from metrics_store.embedded._merge import merge_rows, split_series
 from metrics_store.embedded._scheduler import Scheduler
@@ -137,7 +138,7 @@ class EmbeddedStore:
                 if not known.all():
                     log.error("wal: %d samples of unknown series skipped", int((~known).sum()))
                     self._metrics.error("wal_unknown_series")
-                self._head.append(Chunk(rec.refs[known], rec.ts[known], rec.values[known]))
+                self._head.append(Chunk(rec.refs[known], shared_ts(rec.ts[known]), rec.values[known]))
                 samples += int(known.sum())
         log.info("wal: replayed %d samples and %d new series from %s", samples, len(self._unfolded), wal_dir)
 
@@ -178,6 +179,7 @@ class EmbeddedStore:
             raise UnknownSeriesError(f"append: unknown series ref {bad}")
         r32 = r.astype(np.uint32)
         data = encode_samples(r32, t, v)
+        head_chunk = Chunk(r32, shared_ts(t), v)
         with self._lock:
             if self._closed:
                 raise StoreClosedError("store is closed")
@@ -189,7 +191,7 @@ class EmbeddedStore:
                 self._metrics.error("wal_write")
                 raise
             self._unlogged.clear()
-            self._head.append(Chunk(r32, t, v))
+            self._head.append(head_chunk)
             head_samples = self._head.samples
             self._metrics.wal_segment_bytes.set(self._wal.size)
         self._metrics.samples_appended.inc(n)
