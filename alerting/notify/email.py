@@ -92,7 +92,7 @@ class _Wire:
     data: bytes
 
 
-def _wire(msg: EmailMessage) -> _Wire:
+def _flattened(msg: EmailMessage) -> _Wire:
     """``msg`` flattened for SMTP, with the envelope aiosmtplib would take from its headers."""
     sender = extract_sender(msg)
     if sender is None:
@@ -254,12 +254,12 @@ class EmailNotifier:
                 return NotifyResult(ok=False, retry=False, reason=f"template: {exc}")
             # MIME encoding and serialising megabytes (~1 s of CPU for a group of 2,000 alerts): in a worker
             # thread, as 7-bit MIME (valid for every server, with or without 8BITMIME)
-            wire = await asyncio.to_thread(self._wire, rendered)
+            wire = await asyncio.to_thread(self._build_wire, rendered)
             self._built.put(notification, wire)
         return await self._send(wire)
 
-    def _wire(self, rendered: RenderedEmail) -> _Wire:
-        return _wire(self.message(rendered))
+    def _build_wire(self, rendered: RenderedEmail) -> _Wire:
+        return _flattened(self.message(rendered))
 
     async def _send(self, wire: _Wire) -> NotifyResult:
         c = self._config
