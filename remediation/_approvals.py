@@ -38,8 +38,9 @@ class Approvals:
         self._alerts.approval_pending(req, expires)
 
     def expires(self, action_id: str) -> datetime | None:
-        """When the approval of ``action_id`` expires, or None unless it is pending now (read from the
-        event loop; the pending set is only changed there)."""
+        """When the approval of ``action_id`` expires, or None unless it is pending now (the pending set is
+        only changed on the event loop; this one ``dict.get`` is also called from the notifiers' worker
+        threads, which build the approval e-mail and webhook)."""
         expires = self._pending.get(action_id)
         return expires if expires is not None and self._clock() < expires else None
 

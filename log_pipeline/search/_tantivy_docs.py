@@ -90,12 +90,24 @@ def _tail(labels: dict[str, str], fields: dict[str, FieldValue], src: bytes) -> 
 
 
 class DocBuilder:
-    """Documents as JSON text (see the module docstring); ``max_cached`` distinct ``src`` values are kept
-    (the cache is emptied when full). Not thread-safe: the store calls it under its write lock."""
+    """Documents as JSON text (see the module docstring). The cache is bounded by entries (``max_cached``)
+    and by bytes (``max_cached_bytes``, keys and values), and is emptied when either is reached; a ``src``
+    over ``max_src_bytes`` (a sender's big structured data, rarely repeated) is never cached, so a stream of
+    unique large lines cannot make the index process hold gigabytes. Not thread-safe: the store calls it
+    under its write lock."""
 
-    def __init__(self, max_cached: int = 16_384) -> None:
+    def __init__(
+        self, max_cached: int = 16_384, max_cached_bytes: int = 32 << 20, max_src_bytes: int = 4_096
+    ) -> None:
         self._tails: dict[bytes, bytes] = {}
         self._max = max_cached
+        self._max_bytes = max_cached_bytes
+        self._max_src = max_src_bytes
+        self._bytes = 0
+
+    @property
+    def cached_bytes(self) -> int:
+        return self._bytes
 
     def json(self, row: Row) -> str | None:
         """The document of ``row`` as JSON text, or None: build it with :func:`document` instead."""
@@ -109,9 +121,13 @@ class DocBuilder:
             return None
         tail = self._tails.get(src)
         if tail is None:
-            if len(self._tails) >= self._max:
-                self._tails.clear()
-            tail = self._tails[src] = _tail(labels, fields, src)
+            tail = _tail(labels, fields, src)
+            if len(src) <= self._max_src:
+                if len(self._tails) >= self._max or self._bytes >= self._max_bytes:
+                    self._tails.clear()
+                    self._bytes = 0
+                self._tails[src] = tail
+                self._bytes += len(src) + len(tail)
         if not tail:
             return None
         return (head[:-1] + tail).decode()

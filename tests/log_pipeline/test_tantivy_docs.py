@@ -133,3 +133,22 @@ def test_values_json_cannot_carry_are_left_to_the_field_by_field_document(record
 
 def test_a_timestamp_beyond_i64_is_left_to_the_field_by_field_document() -> None:
     assert DocBuilder().json(("x", 2**63, "m", {}, {}, "", "")) is None
+
+
+def test_the_cache_stays_bounded_under_unique_large_lines() -> None:
+    # a sender of unique 60 KB structured-data values must not make the index process hold gigabytes
+    builder = DocBuilder(max_cached_bytes=1 << 20)
+    t0 = 1_700_000_000_000_000_000
+    big: list[Row] = [
+        (f"id{i:06d}", t0 + i, "m", {"app": "a"}, {"sd": f"{i}" + "x" * 60_000}, "p", "t") for i in range(200)
+    ]
+    assert all(builder.json(row) is not None for row in big)
+    assert builder.cached_bytes == 0  # too large to be worth caching
+    small: list[Row] = [
+        (f"id{i:06d}", t0 + i, "m", {"app": "a"}, {"n": i, "s": "y" * 2_000}, "p", "t") for i in range(5_000)
+    ]
+    for row in small:
+        builder.json(row)
+        assert builder.cached_bytes <= (1 << 20) + 8_192
+    again = builder.json(small[-1])
+    assert again is not None and again == DocBuilder().json(small[-1])  # a cached tail reads as a fresh one
