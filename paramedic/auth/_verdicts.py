@@ -55,7 +55,10 @@ class VerdictCache:
             return ok
 
     def put(self, user: str, credential: str | None, password: str, *, ok: bool) -> None:
-        """Remember what verifying ``password`` for ``user`` (with this ``credential``) said."""
+        """Remember what verifying ``password`` for ``user`` (with this ``credential``) said (nothing is
+        kept when ``ttl_s`` is 0: remembering is off)."""
+        if self.ttl_s <= 0:
+            return
         digest = self._digest(user, credential, password)
         expires = self._clock() + self.ttl_s
         with self._lock:

@@ -106,7 +106,7 @@ def test_verdicts_expire_and_are_bounded() -> None:
     assert cache.get("alice", "c", "guess-0") is None and cache.get("alice", "c", "guess-9") is False
     off = VerdictCache(ttl_s=0)
     off.put("alice", "c", "pw", ok=True)
-    assert off.get("alice", "c", "pw") is None
+    assert off.get("alice", "c", "pw") is None and len(off) == 0  # off: nothing is kept
 
 
 def test_a_repeated_wrong_password_costs_no_hash_and_still_counts_as_a_failure(users: CountingUsers) -> None:
