@@ -61,15 +61,11 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from log_pipeline.patterns._spans import spans_match
 from log_pipeline.patterns._tokens import WILDCARD, collapse_lists, tokenise
 
 __all__ = ["MinerConfig", "TemplateMiner"]
 
 _PUNCT = frozenset("=:,;()[]{}\"'|")  # the tokeniser's single-character pieces
-_SPAN_MIN = 2  # constant words a template needs before a message of another length may read as it
-_SPAN_SCAN = 256  # newest patterns per first token tried by the spanning match before a new pattern
-_SPAN_MAX_TOKENS = 64  # longer messages are not tried against other lengths (bounds the match's cost)
 _ONE_OFF_MIN = 4  # constants a pattern needs before one differing word joins it whatever the threshold
 
 
@@ -158,7 +154,6 @@ class TemplateMiner:
         self._lru: OrderedDict[str, _Pattern] = OrderedDict()
         self._exact: dict[tuple[str, ...], _Pattern] = {}
         self._children: dict[tuple[int, str], set[str]] = {}  # (length, first token) -> second tokens
-        self._by_first: dict[str, list[_Pattern]] = {}  # first token -> patterns (any length)
         self._lock = threading.Lock()
         self._on_new = on_new
         self._on_evict = on_evict
@@ -220,32 +215,10 @@ class TemplateMiner:
             if best_sim < 1.0:
                 self._generalise(best, tokens)
         else:
-            best = self._spanning(tokens) or self._create(tokens, spaces, bucket_key, bucket)
+            best = self._create(tokens, spaces, bucket_key, bucket)
         if len(self._exact) >= self._cfg.exact_cache_size:
             self._exact.clear()
         self._exact[raw] = best
-        return best
-
-    def _spanning(self, tokens: tuple[str, ...]) -> _Pattern | None:
-        """A pattern of another length that ``tokens`` read as, one of its values spanning several words
-        (:func:`._spans.spans_match`); among several, the one with the most constants. Only the
-        ``_SPAN_SCAN`` newest patterns under the same first token (and under ``<*>``) are tried, and only
-        for messages of up to ``_SPAN_MAX_TOKENS`` tokens: a stream of new patterns costs a bounded scan."""
-        if not tokens or len(tokens) > _SPAN_MAX_TOKENS:
-            return None
-        words = {*tokens, WILDCARD}  # every constant of a match is among the message's tokens
-        best: _Pattern | None = None
-        for first in {tokens[0], WILDCARD}:
-            for cand in self._by_first.get(first, ())[-_SPAN_SCAN:]:
-                if (
-                    cand.constants >= _SPAN_MIN
-                    and len(cand.tokens) != len(tokens)
-                    and (best is None or cand.constants > best.constants)
-                    and WILDCARD in cand.tokens
-                    and words.issuperset(cand.tokens)
-                    and spans_match(cand.tokens, tokens)
-                ):
-                    best = cand
         return best
 
     def _bucket_key(self, tokens: tuple[str, ...]) -> tuple[int, str]:
@@ -285,7 +258,6 @@ class TemplateMiner:
             pid = f"{base}-{n}"
         p = _Pattern(pid, list(tokens), spaces, bucket_key)
         bucket.append(p)
-        self._by_first.setdefault(p.tokens[0] if p.tokens else "", []).append(p)
         self._lru[pid] = p
         if self._on_new is not None:
             self._on_new(pid)
@@ -296,10 +268,6 @@ class TemplateMiner:
         old.alive = False
         bucket = self._buckets[old.bucket]
         bucket.remove(old)
-        same_first = self._by_first[old.tokens[0] if old.tokens else ""]
-        same_first.remove(old)
-        if not same_first:
-            del self._by_first[old.tokens[0] if old.tokens else ""]
         if not bucket:
             del self._buckets[old.bucket]
             length, prefix = old.bucket
