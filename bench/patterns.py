@@ -55,7 +55,7 @@ from log_pipeline.patterns import MinerConfig, TemplateMiner  # noqa: E402
 
 SYSTEMS = ("Apache", "BGL", "HDFS", "HPC", "Hadoop", "OpenSSH", "Spark", "Zookeeper")  # the shared 8
 # the settings grid searched inside each training fold (one configuration for every system of the fold)
-THRESHOLDS = (0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)  # 1.0: only the one-off rule generalises
+THRESHOLDS = (0.4, 0.5, 0.6, 0.7, 0.8)
 MAX_CHILDREN = (2, 4, 8)
 
 Miner = Callable[[Sequence[str]], list[str]]
