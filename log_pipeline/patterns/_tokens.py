@@ -48,6 +48,12 @@ its generality, not for a system):
 Consecutive masked pieces (``<*>:<*>`` from ``10.0.0.1:50010``, ``<*> <*>`` from a multi-word duration, a
 number and its unit) collapse into one ``<*>``, so variables that span several pieces do not change the
 token count.
+
+Cost: the rules above run once per message *shape* (its pieces with every value replaced by a mark, the
+whitespace before each, and whether a ``host:`` is followed by a port); lines of one event share a shape,
+so most lines cost a split, one dictionary subscript per piece and one memo lookup (``_SHAPES``, bounded).
+The memo changes no result (tests/log_pipeline/test_patterns_shape_cache.py; identical tokens, ids and
+templates on 52,000 Loghub lines, bench/README.md).
 """
 
 from __future__ import annotations
@@ -112,26 +118,23 @@ def _kind(piece: str) -> int:
     return _HOSTLIKE if _HOST.match(piece) is not None else _WORD
 
 
-class _KindCache:
-    """Bounded memo of piece -> kind (the same pieces recur constantly in logs)."""
+class _KindCache(dict[str, int]):
+    """Bounded memo of piece -> kind (the same pieces recur constantly in logs): ``cache[piece]`` is the
+    kind, computed on a miss by ``__missing__`` (the hit path stays a C-level dictionary subscript)."""
 
-    __slots__ = ("_cache", "_max", "known")
+    __slots__ = ("_max",)
 
     def __init__(self, max_entries: int) -> None:
-        self._cache: dict[str, int] = {}
+        super().__init__()
         self._max = max_entries
-        self.known = self._cache.get  # the fast path: a piece seen before
 
-    def kind(self, piece: str) -> int:
-        hit = self._cache.get(piece)
-        if hit is not None:
-            return hit
+    def __missing__(self, piece: str) -> int:
         if _HAS_DIGIT.search(piece) is not None:
             return _VALUE  # _kind's first rule; not memoised: numbers rarely recur and would evict words
         k = _kind(piece)
-        if len(self._cache) >= self._max:
-            self._cache.clear()  # clear in place: ``known`` stays bound to this dict
-        self._cache[piece] = k
+        if len(self) >= self._max:
+            self.clear()
+        self[piece] = k
         return k
 
 
@@ -217,16 +220,39 @@ def _empty_slot(pieces: list[tuple[str, str]], i: int) -> bool:
     return i + 1 < len(pieces) and pieces[i + 1] == ("", _PAIRS[piece])
 
 
+# A message's tokens are a function of its *shape*: its pieces with every value replaced by a mark, and the
+# whitespace before each (a value's text is never read again once its kind is known, except a port after
+# ``host:``, which the shape records). Lines of one event share a shape, so the rules run once per shape.
+_VALUE_MARK = " "  # a piece never holds whitespace: no piece can be mistaken for the mark
+_ENDPOINT_MARK = " :port"
+_SHAPES_MAX = 8192  # shapes memoised (cleared when full, like the kind cache)
+_SHAPES: dict[tuple[tuple[str, ...], tuple[str, ...]], Tokenised] = {}
+
+
 def tokenise(message: str) -> Tokenised:
     """Split ``message`` into masked tokens and the whitespace before each (see the module docstring)."""
+    pieces: list[tuple[str, str]] = (_PIECE_WINDOWS if ":\\" in message else _PIECE).findall(message)
+    cache = _CACHE
+    kinds: list[int | None] = [cache[piece] for _, piece in pieces]
+    shape = [_VALUE_MARK if k == _VALUE else piece for k, (_, piece) in zip(kinds, pieces, strict=True)]
+    if _HOSTLIKE in kinds:
+        for i, k in enumerate(kinds):
+            if k == _HOSTLIKE and _endpoint(pieces, i):
+                shape[i] += _ENDPOINT_MARK
+    key = (tuple(shape), tuple([space for space, _ in pieces]))
+    hit = _SHAPES.get(key)
+    if hit is None:
+        hit = _tokenise_pieces(pieces, kinds, "(" in message)
+        if len(_SHAPES) >= _SHAPES_MAX:
+            _SHAPES.clear()
+        _SHAPES[key] = hit
+    return hit
+
+
+def _tokenise_pieces(pieces: list[tuple[str, str]], kinds: list[int | None], paren: bool) -> Tokenised:
+    """The shape rules over classified pieces (``paren``: the message holds a ``(``)."""
     tokens: list[str] = []
     spaces: list[str] = []
-    pieces: list[tuple[str, str]] = (_PIECE_WINDOWS if ":\\" in message else _PIECE).findall(message)
-    known = _CACHE.known
-    kinds: list[int | None] = [known(piece) for _, piece in pieces]
-    if None in kinds:  # only the pieces not seen before (often one number) are classified
-        kind_of = _CACHE.kind
-        kinds = [kind_of(piece) if k is None else k for k, (_, piece) in zip(kinds, pieces, strict=True)]
     last = ""  # tokens[-1]
     skip_to = -1
     for i, (space, piece) in enumerate(pieces):
@@ -278,7 +304,7 @@ def tokenise(message: str) -> Tokenised:
             tokens.append(WILDCARD)
             spaces.append(space)
             last = WILDCARD
-    if "(" in message:
+    if paren:
         tokens, spaces = _drop_restatements(tokens, spaces)
     return tuple(tokens), tuple(spaces)
 
