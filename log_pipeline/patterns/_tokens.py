@@ -51,7 +51,8 @@ token count.
 
 Cost: the rules above run once per message *shape* (its pieces with every value replaced by a mark, the
 whitespace before each, and whether a ``host:`` is followed by a port); lines of one event share a shape,
-so most lines cost a split, one dictionary subscript per piece and one memo lookup (``_SHAPES``, bounded).
+so most lines cost a split, one dictionary subscript per piece and one memo lookup (``_MEMO``, bounded;
+off for a while after it mostly missed).
 The memo changes no result (tests/log_pipeline/test_patterns_shape_cache.py; identical tokens, ids and
 templates on 52,000 Loghub lines, bench/README.md).
 """
@@ -226,7 +227,31 @@ def _empty_slot(pieces: list[tuple[str, str]], i: int) -> bool:
 _VALUE_MARK = " "  # a piece never holds whitespace: no piece can be mistaken for the mark
 _ENDPOINT_MARK = " :port"
 _SHAPES_MAX = 8192  # shapes memoised (cleared when full, like the kind cache)
-_SHAPES: dict[tuple[tuple[str, ...], tuple[str, ...]], Tokenised] = {}
+_BYPASS_LINES = 4 * _SHAPES_MAX  # lines tokenised without the memo after a generation that mostly missed
+
+
+class _ShapeMemo:
+    """Bounded memo of shape -> tokens. A generation (the memo from one clear to the next) that mostly
+    missed (a stream of new shapes, where the memo only adds its key's cost) turns the memo off for the
+    next ``_BYPASS_LINES`` lines, which bounds that cost to a fraction of such a stream."""
+
+    __slots__ = ("bypass", "hits", "shapes")
+
+    def __init__(self) -> None:
+        self.shapes: dict[tuple[tuple[str, ...], tuple[str, ...]], Tokenised] = {}
+        self.hits = 0
+        self.bypass = 0
+
+    def store(self, key: tuple[tuple[str, ...], tuple[str, ...]], value: Tokenised) -> None:
+        if len(self.shapes) >= _SHAPES_MAX:
+            if self.hits < len(self.shapes):  # fewer hits than shapes: mostly misses
+                self.bypass = _BYPASS_LINES
+            self.shapes.clear()
+            self.hits = 0
+        self.shapes[key] = value
+
+
+_MEMO = _ShapeMemo()
 
 
 def tokenise(message: str) -> Tokenised:
@@ -234,18 +259,22 @@ def tokenise(message: str) -> Tokenised:
     pieces: list[tuple[str, str]] = (_PIECE_WINDOWS if ":\\" in message else _PIECE).findall(message)
     cache = _CACHE
     kinds: list[int | None] = [cache[piece] for _, piece in pieces]
+    memo = _MEMO
+    if memo.bypass:
+        memo.bypass -= 1
+        return _tokenise_pieces(pieces, kinds, "(" in message)
     shape = [_VALUE_MARK if k == _VALUE else piece for k, (_, piece) in zip(kinds, pieces, strict=True)]
     if _HOSTLIKE in kinds:
         for i, k in enumerate(kinds):
             if k == _HOSTLIKE and _endpoint(pieces, i):
                 shape[i] += _ENDPOINT_MARK
     key = (tuple(shape), tuple([space for space, _ in pieces]))
-    hit = _SHAPES.get(key)
+    hit = memo.shapes.get(key)
     if hit is None:
         hit = _tokenise_pieces(pieces, kinds, "(" in message)
-        if len(_SHAPES) >= _SHAPES_MAX:
-            _SHAPES.clear()
-        _SHAPES[key] = hit
+        memo.store(key, hit)
+    else:
+        memo.hits += 1
     return hit
 
 

@@ -1,4 +1,4 @@
-"""The tokeniser's shape memo (``_tokens._SHAPES``) returns exactly what the rules return without it."""
+"""The tokeniser's shape memo (``_tokens._MEMO``) returns exactly what the rules return without it."""
 
 from __future__ import annotations
 
@@ -22,7 +22,9 @@ PAIRS = [
 
 
 def _fresh(line: str) -> _tokens.Tokenised:
-    _tokens._SHAPES.clear()
+    _tokens._MEMO.shapes.clear()
+    _tokens._MEMO.bypass = 0
+    _tokens._MEMO.hits = 0
     return tokenise(line)
 
 
@@ -34,8 +36,31 @@ def test_a_memoised_shape_gives_the_rules_answer(first: str, second: str) -> Non
     assert tokenise(first) == _fresh(first)
 
 
-def test_the_memo_is_bounded() -> None:
-    _tokens._SHAPES.clear()
+def _unique_shape(i: int) -> str:
+    return f"event {'w' * (i % 50)} {'v' * (i // 50)} done 1"
+
+
+def test_the_memo_is_bounded_and_steps_aside_for_a_stream_of_new_shapes() -> None:
+    memo = _tokens._MEMO
+    _fresh("x")
     for i in range(_tokens._SHAPES_MAX + 10):
-        tokenise(f"event {'w' * (i % 50)} {'v' * (i // 50)} done 1")
-    assert 0 < len(_tokens._SHAPES) <= _tokens._SHAPES_MAX
+        line = _unique_shape(i)
+        assert tokenise(line) == _tokens._tokenise_pieces(*_pieces(line))
+    assert 0 < len(memo.shapes) <= _tokens._SHAPES_MAX
+    assert memo.bypass > 0  # the generation that filled up never hit
+    line = _unique_shape(0)
+    assert tokenise(line) == _tokens._tokenise_pieces(*_pieces(line))
+
+
+def test_a_generation_that_mostly_hits_keeps_the_memo_on() -> None:
+    memo = _tokens._MEMO
+    _fresh("x")
+    for i in range(_tokens._SHAPES_MAX + 10):
+        for _ in range(3):  # each shape seen three times: two lookups of three hit
+            tokenise(_unique_shape(i))
+    assert memo.bypass == 0
+
+
+def _pieces(line: str) -> tuple[list[tuple[str, str]], list[int | None], bool]:
+    pieces: list[tuple[str, str]] = _tokens._PIECE.findall(line)
+    return pieces, [_tokens._CACHE[p] for _, p in pieces], "(" in line
