@@ -260,7 +260,7 @@ def tokenise(message: str) -> Tokenised:
     cache = _CACHE
     kinds: list[int | None] = [cache[piece] for _, piece in pieces]
     memo = _MEMO
-    if memo.bypass:
+    if memo.bypass > 0:  # > 0: threads may race the countdown below zero, which ends it
         memo.bypass -= 1
         return _tokenise_pieces(pieces, kinds, "(" in message)
     shape = [_VALUE_MARK if k == _VALUE else piece for k, (_, piece) in zip(kinds, pieces, strict=True)]

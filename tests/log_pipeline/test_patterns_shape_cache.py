@@ -64,3 +64,12 @@ def test_a_generation_that_mostly_hits_keeps_the_memo_on() -> None:
 def _pieces(line: str) -> tuple[list[tuple[str, str]], list[int | None], bool]:
     pieces: list[tuple[str, str]] = _tokens._PIECE.findall(line)
     return pieces, [_tokens._CACHE[p] for _, p in pieces], "(" in line
+
+
+def test_a_countdown_raced_below_zero_turns_the_memo_back_on() -> None:
+    """Threads tokenising at once may both decrement the last bypass line: -1 must not mean "bypass"."""
+    memo = _tokens._MEMO
+    _fresh("x")
+    memo.bypass = -1
+    tokenise("a line of a new shape 1")
+    assert len(memo.shapes) == 2  # "x" and this line: the memo is on
