@@ -226,8 +226,11 @@ def _empty_slot(pieces: list[tuple[str, str]], i: int) -> bool:
 # ``host:``, which the shape records). Lines of one event share a shape, so the rules run once per shape.
 _VALUE_MARK = " "  # a piece never holds whitespace: no piece can be mistaken for the mark
 _ENDPOINT_MARK = " :port"
-_SHAPES_MAX = 8192  # shapes memoised (cleared when full, like the kind cache)
+_SHAPES_MAX = 4096  # shapes memoised (cleared when full, like the kind cache)
 _BYPASS_LINES = 4 * _SHAPES_MAX  # lines tokenised without the memo after a generation that mostly missed
+# longer messages are not memoised: a full memo holds ~30 MB at worst (4,096 shapes of 85 two-letter words,
+# tracemalloc), a few MB for ordinary lines
+_MEMO_MAX_CHARS = 256
 
 
 class _ShapeMemo:
@@ -260,6 +263,8 @@ def tokenise(message: str) -> Tokenised:
     cache = _CACHE
     kinds: list[int | None] = [cache[piece] for _, piece in pieces]
     memo = _MEMO
+    if len(message) > _MEMO_MAX_CHARS:
+        return _tokenise_pieces(pieces, kinds, "(" in message)
     if memo.bypass > 0:  # > 0: threads may race the countdown below zero, which ends it
         memo.bypass -= 1
         return _tokenise_pieces(pieces, kinds, "(" in message)

@@ -73,3 +73,12 @@ def test_a_countdown_raced_below_zero_turns_the_memo_back_on() -> None:
     memo.bypass = -1
     tokenise("a line of a new shape 1")
     assert len(memo.shapes) == 2  # "x" and this line: the memo is on
+
+
+def test_long_messages_are_not_memoised() -> None:
+    memo = _tokens._MEMO
+    _fresh("x")
+    line = "payload " + " ".join(["word"] * 200) + " end 1"
+    assert len(line) > _tokens._MEMO_MAX_CHARS
+    assert tokenise(line) == _tokens._tokenise_pieces(*_pieces(line))
+    assert len(memo.shapes) == 1  # "x" only
