@@ -133,12 +133,16 @@ class _KindCache(dict[str, int]):
         if _HAS_DIGIT.search(piece) is not None:
             return _VALUE  # _kind's first rule; not memoised: numbers rarely recur and would evict words
         k = _kind(piece)
+        if len(piece) > _KIND_MAX_CHARS:
+            return k  # not memoised: 65,536 pieces of up to 4,096 characters would hold ~300 MB
         if len(self) >= self._max:
             self.clear()
         self[piece] = k
         return k
 
 
+_KIND_MAX_CHARS = 64  # longer pieces are classified each time (paths, URLs and dotted names hold digits
+# or slashes far more often than not, so few long pieces reach the cache at all)
 _CACHE = _KindCache(65536)
 
 

@@ -82,3 +82,15 @@ def test_long_messages_are_not_memoised() -> None:
     assert len(line) > _tokens._MEMO_MAX_CHARS
     assert tokenise(line) == _tokens._tokenise_pieces(*_pieces(line))
     assert len(memo.shapes) == 1  # "x" only
+
+
+def test_the_kind_cache_keeps_short_pieces_only() -> None:
+    """65,536 memoised pieces of up to 4,096 characters could hold ~300 MB; long pieces are not kept."""
+    long_word = "x" * (_tokens._KIND_MAX_CHARS + 1)
+    short_word = "y" * _tokens._KIND_MAX_CHARS
+    assert tokenise(f"saw {long_word} and {short_word}") == (
+        ("saw", long_word, "and", short_word),
+        ("", " ", " ", " "),
+    )
+    assert long_word not in _tokens._CACHE
+    assert short_word in _tokens._CACHE
