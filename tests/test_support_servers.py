@@ -39,7 +39,7 @@ def test_wait_http_reports_a_server_that_exited(tmp_path: Path) -> None:
 
 def _load(monkeypatch: pytest.MonkeyPatch, per_core: float) -> None:
     cores = os.cpu_count() or 1
-    monkeypatch.setattr(servers.os, "getloadavg", lambda: (per_core * cores, 0.0, 0.0))
+    monkeypatch.setattr(os, "getloadavg", lambda: (per_core * cores, 0.0, 0.0))
 
 
 def _ready_after(seconds: float) -> Callable[[], bool]:

@@ -23,7 +23,7 @@ def _promtool(*args: str) -> int:
     if PROMTOOL is None:
         pytest.fail("promtool is not installed (apt-get install prometheus)")
     # a hang guard, not a check: promtool needs ~11 s of CPU for the Cloud Foundry pack's tests, so the guard
-    # stretches with the machine's load like a server start's (44 s of wall at load average 9, 60+ at 20)
+    # stretches with the machine's load like a server start's (44 s of wall at load average ~13, 60+ at 20)
     timeout_s = 60 * load_factor()
     return subprocess.run([PROMTOOL, *args], check=False, capture_output=True, timeout=timeout_s).returncode
 
