@@ -26,6 +26,7 @@ and annotations must match exactly. Expression tests run after all evaluations.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -38,7 +39,7 @@ from prometheus_client import CollectorRegistry
 from alerting.rules._duration import parse_duration_ms
 from alerting.rules._group import RuleGroup, SharedQuery
 from alerting.rules._kinds import Detector, query_vector
-from alerting.rules._load import load_files
+from alerting.rules._load import GroupSpec, load_files
 from alerting.rules._metrics import RuleMetrics
 from alerting.rules._series import expand_values, parse_series
 from alerting.rules.errors import RuleError, RuleTestError
@@ -91,13 +92,16 @@ def run_test_file(
     try:
         interval = _ms(doc.get("evaluation_interval") or "1m", f"{path}: evaluation_interval")
         files = [str(path.parent / f) for f in doc.get("rule_files") or []]
+        # read and parsed once per test file, when a test group first needs them (the specs are frozen;
+        # each group builds its own RuleGroups from them): promtool's pack file has 62 groups
+        load = functools.cache(lambda: tuple(load_files(files)))
         errors: list[str] = []
         for i, tg in enumerate(doc.get("tests") or []):
             errors.extend(
                 _run_group(
                     tg,
                     i,
-                    files=files,
+                    specs=load,
                     eval_interval=interval,
                     order=doc.get("group_eval_order") or [],
                     detectors=detectors,
@@ -120,7 +124,7 @@ def _run_group(
     tg: Mapping[str, Any],
     index: int,
     *,
-    files: list[str],
+    specs: Callable[[], tuple[GroupSpec, ...]],
     eval_interval: int,
     order: list[str],
     detectors: Mapping[str, Callable[[], Detector]] | None,
@@ -136,10 +140,10 @@ def _run_group(
     registry = CollectorRegistry()
     engine = Engine(store, registry=registry, semantics=semantics)
     metrics = RuleMetrics(registry)
-    specs = load_files(files)
+    ordered = list(specs())
     if order:
         rank = {n: i for i, n in enumerate(order)}
-        specs.sort(key=lambda g: rank.get(g.name, len(rank)))
+        ordered.sort(key=lambda g: rank.get(g.name, len(rank)))
     groups = [
         RuleGroup(
             g,
@@ -150,7 +154,7 @@ def _run_group(
             external_url=str(tg.get("external_url") or ""),
             detectors=detectors,
         )
-        for g in specs
+        for g in ordered
     ]
     for g in groups:
         for ar in g.alerting_rules():

@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 
 from alerting.rules import PACKS_DIR, RuleFileError, load_files, run_test_file
 from paramedic.cli import app
+from tests.support.servers import load_factor
 
 G = "groups:\n- name: g\n  rules:\n  - alert: A\n    expr: up\n"
 DATA = Path(__file__).resolve().parent / "rules_data"
@@ -21,7 +22,10 @@ PROMTOOL = shutil.which("promtool")
 def _promtool(*args: str) -> int:
     if PROMTOOL is None:
         pytest.fail("promtool is not installed (apt-get install prometheus)")
-    return subprocess.run([PROMTOOL, *args], check=False, capture_output=True, timeout=60).returncode
+    # a hang guard, not a check: promtool needs ~11 s of CPU for the Cloud Foundry pack's tests, so the guard
+    # stretches with the machine's load like a server start's (44 s of wall at load average ~13, 60+ at 20)
+    timeout_s = 60 * load_factor()
+    return subprocess.run([PROMTOOL, *args], check=False, capture_output=True, timeout=timeout_s).returncode
 
 
 @pytest.mark.parametrize("path", TEST_FILES, ids=lambda p: p.name)

@@ -1,9 +1,11 @@
 """Alert storm against a running engine.
 
-SLOW, REAL-TIME: this test runs for 60 s of wall-clock time on purpose (1,000 alerts per second through
-``put()`` from another thread, as the rule manager would send them). Everything else in tests/remediation
-is fast. The audit log is the in-memory one (same contract as SQLite) so the fsync rate of a shared CI disk
-does not decide the outcome.
+SLOW, REAL-TIME: this test runs for 40 s of wall-clock time on purpose (40,000 alerts, 1,000 per second
+through ``put()`` from another thread, as the rule manager would send them; longer on a loaded machine, where
+the feeder catches up instead of stopping short): longer than the 30 s global cooldown, so the first actions'
+cooldowns run out mid-storm and the budget alone must hold (60 s until 2026-12-07 proved nothing more).
+Everything else in tests/remediation is fast. The audit log is the in-memory one (same contract as SQLite) so
+the fsync rate of a shared CI disk does not decide the outcome.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from remediation.sim import SimPlatform
 from tests.remediation._support import T0, engine, policy
 
 RATE = 1000
-SECONDS = 60
+SECONDS = 40  # > the 30 s cooldown below
 APPS = [f"app{i}" for i in range(50)]
 
 
@@ -30,7 +32,9 @@ def feed(eng_put: object, stop: threading.Event) -> int:
     sent = 0
     t0 = time.monotonic()
     tick = 0
-    while not stop.is_set() and time.monotonic() - t0 < SECONDS:
+    # RATE * SECONDS alerts paced at RATE per second; a feeder that falls behind its schedule (a loaded
+    # machine) sends without pausing until it has caught up, and never stops short of the whole storm.
+    while not stop.is_set() and sent < RATE * SECONDS:
         batch = []
         for j in range(RATE // 10):
             n = sent + j
@@ -78,7 +82,7 @@ async def test_storm_never_exceeds_budget_and_never_duplicates() -> None:
         stop.set()
         thread.join(5)
         await eng.stop()
-    assert result and result[0] >= RATE * SECONDS * 0.95
+    assert result == [RATE * SECONDS], result
     assert not eng._queue, "the engine fell behind the storm"
     records = audit.query(limit=10**6)
     started = [r for r in records if any(e.kind == "started" for e in r.events)]

@@ -10,6 +10,7 @@ import re
 import select
 import socket
 import stat
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -172,23 +173,41 @@ def _guess(base_url: str, user: str, password: str, client: str = ATTACKER) -> h
         return c.post("/login", data={"username": user, "password": password, "csrf_token": token})
 
 
+def _guess_as_a_client_would(base_url: str, password: str, deadline_s: float = 120.0) -> httpx.Response:
+    """One guess at the admin's password, sent again after its ``Retry-After`` while the server answers 503
+    (both hash slots busy: how often depends on the machine's load, not on the throttle). Every 503 must carry
+    a ``Retry-After`` of at least 1 s; the answer returned is the first that is not a 503."""
+    deadline = time.monotonic() + deadline_s
+    while True:
+        resp = _guess(base_url, "admin", password)
+        if resp.status_code != 503:
+            return resp
+        retry_after = int(resp.headers["Retry-After"])
+        assert retry_after >= 1, resp.headers
+        assert time.monotonic() + retry_after < deadline, "503 (busy) until the deadline"
+        threading.Event().wait(retry_after)  # what the server asked for, then poll again
+
+
 def test_a_password_guessing_burst_is_throttled(target: Target) -> None:
     """40 guesses at the admin's password, 8 at a time: after 5 failures the rest are refused with 429 and a
-    Retry-After (or 503 while the two hash slots are busy); the server keeps answering during the burst."""
+    Retry-After (a guess answered 503 while the two hash slots are busy is sent again after its Retry-After,
+    as a client would: on a loaded machine many are, and a 503 says nothing of the throttle); the server
+    keeps answering during the burst."""
     health: list[int] = []
     with ThreadPoolExecutor(8) as pool:
-        futures = [pool.submit(_guess, target.base_url, "admin", f"guess-{i:04d}-xxxx") for i in range(40)]
+        futures = [
+            pool.submit(_guess_as_a_client_would, target.base_url, f"guess-{i:04d}-xxxx") for i in range(40)
+        ]
         while not all(f.done() for f in futures):
             health.append(httpx.get(f"{target.base_url}/-/healthy", timeout=2.0).status_code)
         answers = [f.result() for f in futures]
     assert health and set(health) == {200}
     statuses = [r.status_code for r in answers]
-    assert set(statuses) <= {401, 429, 503}, statuses
+    assert set(statuses) <= {401, 429}, statuses
     assert statuses.count(401) <= 5 + 8  # 5 free failures; a few more were already hashing when locked
     throttled = [r for r in answers if r.status_code == 429]
     assert len(throttled) >= 20
     assert all(int(r.headers["Retry-After"]) >= 1 for r in throttled)
-    assert all(int(r.headers["Retry-After"]) >= 1 for r in answers if r.status_code == 503)
     assert refusals(target, "login_throttled") >= len(throttled)
     target.assert_alive()
     # locked: the guesser's address whatever the name, and the name from anywhere, even with its password

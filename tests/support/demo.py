@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 
 from platforms.local.processes import children_by_parent, pid_start_time
-from tests.support.servers import ManagedProcess, free_port, require_binary, wait_until
+from tests.support.servers import ManagedProcess, free_port, require_binary, wait_start
 
 __all__ = ["Demo", "descendants", "paramedic_cli", "processes_mentioning", "running_demo"]
 
@@ -113,7 +113,7 @@ def running_demo(
             return False
 
     try:
-        wait_until(ready, start_timeout_s, "the demo to start paramedic serve")
+        wait_start(ready, start_timeout_s, "the demo to start paramedic serve")
         yield Demo(proc, data_dir, api)
     finally:
         proc.stop(30)

@@ -19,7 +19,16 @@ import httpx
 
 from platforms.local.state import free_port
 
-__all__ = ["ManagedProcess", "closed_by_peer", "free_port", "require_binary", "wait_http", "wait_until"]
+__all__ = [
+    "ManagedProcess",
+    "closed_by_peer",
+    "free_port",
+    "load_factor",
+    "require_binary",
+    "wait_http",
+    "wait_start",
+    "wait_until",
+]
 
 
 def require_binary(name: str) -> str:
@@ -39,7 +48,35 @@ def wait_until(predicate: Callable[[], bool], timeout_s: float, what: str, inter
     raise TimeoutError(f"timed out after {timeout_s:.0f}s waiting for {what}")
 
 
+MAX_LOAD_FACTOR = 4.0  # a 60 s start deadline then ends (240 s) before pytest-timeout (300 s) would
+
+
+def load_factor() -> float:
+    """How many times longer a CPU-bound start takes now than on an idle machine, roughly: the 1-minute load
+    average per core, at least 1, at most ``MAX_LOAD_FACTOR``."""
+    return min(MAX_LOAD_FACTOR, max(1.0, os.getloadavg()[0] / (os.cpu_count() or 1)))
+
+
+def wait_start(predicate: Callable[[], bool], timeout_s: float, what: str, interval_s: float = 0.05) -> None:
+    """``wait_until`` for a process start: ``timeout_s`` is the deadline on an idle machine, stretched by
+    :func:`load_factor` (re-read while waiting) on a loaded one, where a start that needs seconds of CPU
+    gets a fraction of a core. On an idle machine it fails exactly when ``wait_until`` would."""
+    started = time.monotonic()
+    while True:
+        if predicate():
+            return
+        elapsed = time.monotonic() - started
+        if elapsed >= timeout_s * load_factor():
+            raise TimeoutError(
+                f"timed out after {elapsed:.0f}s waiting for {what} ({timeout_s:.0f}s on an idle machine, "
+                f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)"
+            )
+        time.sleep(interval_s)
+
+
 def wait_http(url: str, timeout_s: float = 20.0, proc: ManagedProcess | None = None) -> None:
+    """Polls until ``url`` answers below 500 (a server start: the deadline is :func:`wait_start`'s)."""
+
     def ok() -> bool:
         if proc is not None and proc.popen.poll() is not None:
             raise RuntimeError(f"{proc.name} exited with {proc.popen.returncode}:\n{proc.log_tail()}")
@@ -49,7 +86,7 @@ def wait_http(url: str, timeout_s: float = 20.0, proc: ManagedProcess | None = N
             return False
 
     try:
-        wait_until(ok, timeout_s, f"{url} to answer")
+        wait_start(ok, timeout_s, f"{url} to answer")
     except TimeoutError as exc:
         if proc is None:
             raise
