@@ -114,6 +114,20 @@ class _Partition:
         return self.max_id
 
 
+def _anchor(part: _Partition, scan: _Scan, partition_s: int) -> int | None:
+    """Where a newest-first scan of ``part`` looks for its matches first (the windows of
+    :func:`window_starts` lie below it), or None for no windows. Past a cursor, the cursor's time (``scan.hi``
+    is bounded by it: the next page lies just below the last one), or the partition's end if that is lower.
+    Else the newest record a search has found in ``part`` (none yet: the first search is the plain one),
+    never above ``scan.hi``."""
+    if not scan.descending:
+        return None
+    seen = part.newest_seen
+    if scan.after is not None and scan.hi is not None:
+        seen = min(scan.hi, (part.start_s + partition_s) * NS - 1)
+    return seen if seen is None or scan.hi is None else min(seen, scan.hi)
+
+
 def _page(
     searcher: tantivy.Searcher, query: tantivy.Query, scan: _Scan, fetch: int, want: int, *, counted: bool
 ) -> tuple[list[LogRecord], int, bool]:
@@ -340,11 +354,12 @@ class TantivyStore:
             return [], 0
         searcher = part.index.searcher()
         count = None
+        anchor = _anchor(part, scan, self._partition_s)
         # only where a window can follow (newest first, an anchor known): else one search counts and orders
-        if scan.after is None and scan.descending and part.newest_seen is not None:
+        if anchor is not None:
             count = conjunction_count(searcher, scan.node, self._bounded(part.index), scan.lo, scan.hi)
-        if count is not None:
-            recs = self._newest_in_window(part, searcher, scan, want, count)
+        if count is not None and anchor is not None:
+            recs = self._newest_in_window(part, searcher, scan, want, count, anchor)
             if recs is not None:
                 return self._seen(part, scan, recs), count
         query = self._time_query(part.index, scan.node, scan.lo, scan.hi)
@@ -362,16 +377,13 @@ class TantivyStore:
         return lambda node, lo, hi: self._time_query(index, node, lo, hi)
 
     def _newest_in_window(
-        self, part: _Partition, searcher: tantivy.Searcher, scan: _Scan, want: int, count: int
+        self, part: _Partition, searcher: tantivy.Searcher, scan: _Scan, want: int, count: int, anchor: int
     ) -> list[LogRecord] | None:
-        """The newest ``want`` matches when they lie within a short time window below the newest record seen
-        in ``part`` (the windows of :func:`window_starts`), else None. The window is open above, so records
-        newer than the one seen are in it, and every match outside it is older than every match inside: with
-        ``want`` matches in the window, they are the newest of the whole range (exact whatever the anchor;
-        only the cost depends on it)."""
-        anchor = part.newest_seen
-        if anchor is not None and scan.hi is not None:
-            anchor = min(anchor, scan.hi)
+        """The newest ``want`` matches beyond the cursor when they lie within a short time window below
+        ``anchor`` (:func:`_anchor`; the windows of :func:`window_starts`), else None. The window is open
+        above (up to ``scan.hi``), so records newer than the anchor are in it, and every match outside it is
+        older than every match inside: with ``want`` matches in the window, they are the newest of the whole
+        range (exact whatever the anchor; only the cost depends on it)."""
         for start in window_starts(anchor, scan.lo, count, want):
             query = self._time_query(part.index, scan.node, start, scan.hi)
             recs = _page(searcher, query, scan, want + 16, want, counted=False)[0]
@@ -393,7 +405,11 @@ class TantivyStore:
             fetch *= 4
 
     def _count(self, part: _Partition, node: Node, lo: int | None, hi: int | None) -> int:
-        result: Any = part.index.searcher().search(self._time_query(part.index, node, lo, hi), 1)
+        searcher = part.index.searcher()
+        count = conjunction_count(searcher, node, self._bounded(part.index), lo, hi)
+        if count is not None:
+            return count
+        result: Any = searcher.search(self._time_query(part.index, node, lo, hi), 1)
         return int(result.count)
 
     def search(
