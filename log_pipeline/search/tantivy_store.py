@@ -131,22 +131,37 @@ def _anchor(part: _Partition, scan: _Scan, partition_s: int) -> int | None:
 def _page(
     searcher: tantivy.Searcher, query: tantivy.Query, scan: _Scan, fetch: int, want: int, *, counted: bool
 ) -> tuple[list[LogRecord], int, bool]:
-    """The first ``fetch`` hits of ``query`` in scan order as records beyond the cursor, the match count (-1
-    unless ``counted``), and whether they are complete: ``want`` of them, or every match."""
+    """The first ``want`` records beyond the cursor among the first ``fetch`` hits of ``query`` in scan order,
+    the match count (-1 unless ``counted``), and whether they are complete: ``want`` of them, or every
+    match."""
     order = tantivy.Order.Desc if scan.descending else tantivy.Order.Asc
-    after, descending = scan.after, scan.descending
     result: Any = searcher.search(query, fetch, count=counted, order_by_field="ts", order=order)
-    hits = result.hits
+    hits: list[tuple[int, Any]] = result.hits
     truncated = len(hits) == fetch
-    recs = [_record(searcher.doc(addr)) for _, addr in hits]
-    if after is not None:
-        recs = [r for r in recs if _beyond((r.timestamp_ns, r.id), after, descending=descending)]
     if truncated and hits:  # the last timestamp's group may be cut: keep only complete groups
         edge = hits[-1][0]
-        recs = [r for r in recs if r.timestamp_ns != edge]
+        hits = [h for h in hits if h[0] != edge]
+    recs = _load(searcher, hits, scan, want)
     complete = len(recs) >= want or not truncated
-    recs.sort(key=lambda r: (r.timestamp_ns, r.id), reverse=descending)
+    recs.sort(key=lambda r: (r.timestamp_ns, r.id), reverse=scan.descending)
     return recs[:want], int(result.count) if counted else -1, complete
+
+
+def _load(searcher: tantivy.Searcher, hits: list[tuple[int, Any]], scan: _Scan, want: int) -> list[LogRecord]:
+    """The records of ``hits`` (``(timestamp, address)`` in scan order of the timestamp) beyond the cursor,
+    loaded only as far as the first ``want`` of them need: once ``want`` are kept, the rest of the last
+    timestamp's group (within a timestamp the order is by id) and no further."""
+    after, descending = scan.after, scan.descending
+    recs: list[LogRecord] = []
+    last = None
+    for ts, addr in hits:
+        if len(recs) >= want and ts != last:
+            break
+        last = ts
+        rec = _record(searcher.doc(addr))
+        if after is None or _beyond((rec.timestamp_ns, rec.id), after, descending=descending):
+            recs.append(rec)
+    return recs
 
 
 class TantivyStore:

@@ -194,3 +194,25 @@ def test_a_page_past_a_cursor_comes_from_a_window_without_an_anchor(
     assert second.total == first.total
     assert second.hits[0].timestamp_ns < first.hits[-1].timestamp_ns
     s.close()
+
+
+@pytest.mark.parametrize("limit", [1, 3, 10, 100])
+def test_pages_across_timestamp_ties_follow_the_timestamp_then_the_id(tmp_path: Path, limit: int) -> None:
+    rnd = random.Random(11)
+    records = [  # groups of 7 share a timestamp; written in shuffled order, so ids do not follow addresses
+        LogRecord(f"{i:016x}", T0 + (i // 7) * 1_000_000, " ".join(rnd.choice(WORDS) for _ in range(3)), {})
+        for i in range(3000)
+    ]
+    rnd.shuffle(records)
+    s = TantivyStore(tmp_path, registry=CollectorRegistry())
+    s.write(records)
+    for q, words in (("timeout", {"timeout"}), ("timeout AND upstream", {"timeout", "upstream"})):
+        expected = sorted(
+            (r for r in records if words <= set(r.message.split())),
+            key=lambda r: (r.timestamp_ns, r.id),
+            reverse=True,
+        )
+        pages = _walk(s, q, limit, 10**6)
+        assert [h.id for p in pages for h in p.hits] == [r.id for r in expected]
+        assert {p.total for p in pages} == {len(expected)}
+    s.close()
