@@ -36,10 +36,8 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
-from multiprocessing.reduction import ForkingPickler
 from pathlib import Path
 from typing import Any
 
@@ -58,8 +56,6 @@ __all__ = ["SearchWorkerPool", "WorkerTarget"]
 WorkerTarget = Callable[[Connection, str, int, int], None]  # (conn, root, partition_s, nice)
 _log = logging.getLogger(__name__)
 _STOP_WAIT_S = 2.0
-# a job sent from the event loop is at most this big: the pipe's buffer takes it whole, the send never blocks
-_SEND_NOW_BYTES = 16 * 1024
 
 
 class _Metrics:
@@ -86,16 +82,6 @@ class _Metrics:
         )
         for reason in ("crash", "deadline"):
             self.restarts.labels(reason)
-
-
-@dataclass(frozen=True, slots=True)
-class _Sent:
-    """A worker taken on the event loop and, if it was running (``started`` not None), the job sent to it
-    there at ``started`` (monotonic); ``error``: the send failed (the worker died)."""
-
-    worker: _Worker
-    started: float | None = None
-    error: OSError | None = None
 
 
 class _Worker:
@@ -251,45 +237,13 @@ class SearchWorkerPool:
                     "wait (logs.search_api.max_queued_searches): try again"
                 )
             self._admitted += 1
-        data = bytes(ForkingPickler.dumps(job))  # as Connection.send would
-        sent: _Sent | None = None
         try:
-            sent = self._send_now(data)
-            fut: Future[Any] = self._threads.submit(self._call, data, sent)
-        except (RuntimeError, SearchError) as exc:  # closed meanwhile
-            if sent is not None:
-                self._idle.put(sent.worker)
+            fut: Future[Any] = self._threads.submit(self._call, job)
+        except RuntimeError as exc:  # closed meanwhile
             self._release(None)
             raise SearchError("the log search workers are stopped") from exc
         fut.add_done_callback(self._release)  # also when cancelled before it ran
-        if sent is None:
-            return await asyncio.wrap_future(fut)
-        # the job is out: the thread must take the reply and give the worker back even if this call is
-        # cancelled (the next job on that worker would read this one's reply)
-        return await asyncio.shield(asyncio.wrap_future(fut))
-
-    def _send_now(self, data: bytes) -> _Sent | None:
-        """With a worker idle, the job (pickled: ``data``) sent to it from the calling (event loop) thread:
-        the pool's thread then only waits for the reply, and its wake-up is off the search's path. None: no
-        worker idle (the thread waits for one) or the job is too big to be sure the send does not block."""
-        if len(data) > _SEND_NOW_BYTES:
-            return None
-        try:
-            worker = self._idle.get_nowait()
-        except queue.Empty:
-            return None
-        if worker is None:
-            self._idle.put(None)  # for the next waiter
-            raise SearchError("the log search workers are stopped")
-        conn = worker.conn
-        if conn is None:  # it failed to start earlier: the thread starts it and sends the job
-            return _Sent(worker)
-        started = time.monotonic()
-        try:
-            conn.send_bytes(data)
-        except OSError as exc:
-            return _Sent(worker, started, exc)
-        return _Sent(worker, started)
+        return await asyncio.wrap_future(fut)
 
     def _release(self, _fut: Future[Any] | None) -> None:
         with self._lock:
@@ -311,30 +265,25 @@ class SearchWorkerPool:
             raise SearchError("the log search workers are stopped")
         return worker
 
-    def _call(self, data: bytes, sent: _Sent | None = None) -> Any:
-        worker = self._take() if sent is None else sent.worker
+    def _call(self, job: Job) -> Any:
+        worker = self._take()
         self._metrics.in_flight.inc()
         try:
             if worker.conn is None:  # it failed to start earlier
                 self._restart(worker, "crash")
-                sent = None
-            return self._exchange(worker, data, sent)
+            return self._exchange(worker, job)
         finally:
             self._metrics.in_flight.dec()
             self._idle.put(worker)
 
-    def _exchange(self, worker: _Worker, data: bytes, sent: _Sent | None) -> Any:
-        """Send the pickled job ``data`` to ``worker`` (unless :meth:`_send_now` did), wait for the reply."""
+    def _exchange(self, worker: _Worker, job: Job) -> Any:
         conn = worker.conn
         if conn is None:
             raise SearchError("no log search worker could be started (see the server log)")
-        started = time.monotonic() if sent is None or sent.started is None else sent.started
+        started = time.monotonic()
         try:
-            if sent is None or sent.started is None:
-                conn.send_bytes(data)
-            elif sent.error is not None:
-                raise sent.error
-            if not conn.poll(max(0.0, self._deadline_s - (time.monotonic() - started))):
+            conn.send(job)
+            if not conn.poll(self._deadline_s):
                 self._restart(worker, "deadline")
                 raise SearchTimeoutError(
                     f"the search ran longer than {self._deadline_s:g} s (logs.search_api.search_deadline_s) "

@@ -123,11 +123,11 @@ async def test_answers_match_the_in_process_path_and_new_commits_are_seen(env: E
     assert await env.total() == 400
 
 
-async def test_a_caller_cancelled_after_its_job_was_sent_leaves_the_worker_with_its_reply_taken(
+async def test_a_cancelled_caller_leaves_the_worker_with_its_reply_taken(
     env: Env,
 ) -> None:
     restarts = env.restarts("crash") + env.restarts("deadline")
-    for _ in range(5):  # the job goes out from the event loop (a worker is idle), then the caller gives up
+    for _ in range(5):  # the caller gives up while its job is queued, sent or running
         task = asyncio.ensure_future(env.pool.search_body(("alpha", None, None, 10, None), False, LIMITS))
         await asyncio.sleep(0)
         task.cancel()
