@@ -216,3 +216,31 @@ def test_pages_across_timestamp_ties_follow_the_timestamp_then_the_id(tmp_path: 
         assert [h.id for p in pages for h in p.hits] == [r.id for r in expected]
         assert {p.total for p in pages} == {len(expected)}
     s.close()
+
+
+@pytest.mark.parametrize("index", [0, 1, 150, 4999, 12_345, N - 2, N - 1])
+@pytest.mark.parametrize("before", [1, 10, 200])
+def test_context_is_the_plain_one(
+    store: TantivyStore, monkeypatch: pytest.MonkeyPatch, index: int, before: int
+) -> None:
+    rid = f"{index:016x}"  # org + app: a dense conjunction, so the records before it may come from windows
+    with monkeypatch.context() as m:
+        m.setattr(tantivy_store, "conjunction_count", lambda *_: None)
+        expected = store.context(rid, before, before)
+    assert store.context(rid, before, before) == expected
+
+
+def test_the_records_before_a_context_hit_come_from_a_window(
+    store: TantivyStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    found: list[bool] = []
+    real = TantivyStore._newest_in_window
+
+    def spy(self: TantivyStore, *args: object) -> object:
+        recs = real(self, *args)  # type: ignore[arg-type]
+        found.append(recs is not None)
+        return recs
+
+    monkeypatch.setattr(TantivyStore, "_newest_in_window", spy)
+    ctx = store.context(f"{12_345:016x}", 10, 10)
+    assert found == [True] and len(ctx.before) == 10
