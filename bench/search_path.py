@@ -13,6 +13,7 @@ of its path, the layers alternated run by run so the machine's other load hits t
 
 .venv/bin/python bench/search_path.py --build /tmp/search-path   # builds 1M lines first (~15-40 s)
 .venv/bin/python bench/search_path.py --data /tmp/search-path    # an index built before
+.venv/bin/python bench/search_path.py --data /tmp/search-path --limit 500   # a page over 256 hits (2 chunks)
 """
 
 from __future__ import annotations
@@ -50,15 +51,20 @@ def _index_root(work: Path) -> Path:
 
 
 def layers(
-    work: Path, q: str, base: str, pools: dict[int, SearchWorkerPool], loop: asyncio.AbstractEventLoop
+    work: Path,
+    q: str,
+    base: str,
+    pools: dict[int, SearchWorkerPool],
+    loop: asyncio.AbstractEventLoop,
+    limit: int = 100,
 ) -> dict[str, Callable[[], object]]:
     limits = SearchApiConfig()
     reader = TantivyReader(_index_root(work), partition_s=86_400, registry=CollectorRegistry())
-    job = ("search", ((q, None, None, 100, None), False, limits, True, FOUNDATION))
+    job = ("search", ((q, None, None, limit, None), False, limits, True, FOUNDATION))
     url = urlsplit(base)
     conn = http.client.HTTPConnection(url.hostname or "127.0.0.1", url.port)
     client = httpx.Client(base_url=base, timeout=60)
-    params: dict[str, str | int] = {"q": q, "limit": 100}
+    params: dict[str, str | int] = {"q": q, "limit": limit}
     path = "/api/v1/logs/search?" + urlencode(params)
 
     def get(target: str) -> bytes:
@@ -109,6 +115,7 @@ def main() -> None:
     group.add_argument("--data", type=Path, help="a directory built by --build before")
     ap.add_argument("--runs", type=int, default=41)
     ap.add_argument("--grep", action="store_true", help="run the two-term grep in each round too")
+    ap.add_argument("--limit", type=int, default=100, help="hits per page (the API's default: 100)")
     a = ap.parse_args()
     work: Path = a.build or a.data
     if a.build:
@@ -128,11 +135,11 @@ def main() -> None:
         for pool in pools.values():
             pool.start()
         for name, q in QUERIES.items():
-            fns = layers(work, q, base, pools, loop)
+            fns = layers(work, q, base, pools, loop, a.limit)
             if a.grep:
                 fns["grep (two-term)"] = _grep(work / "logs.txt")
             figures = measure(fns, a.runs)
-            print(f"{name} {q!r}: p50 wall ms / p50 CPU ms of this process, {a.runs} rounds")
+            print(f"{name} {q!r} limit {a.limit}: p50 wall ms / p50 CPU ms of this process, {a.runs} rounds")
             for layer, (w, c) in figures.items():
                 print(f"  {layer:28s} {w:7.2f} {c:7.2f}")
     finally:

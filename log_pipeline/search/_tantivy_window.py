@@ -2,8 +2,9 @@
 
 A search for the newest ``want`` matches of ``timeout AND upstream`` over 1M lines orders 150,428 matches by
 ``ts`` (9.7 ms of CPU); within the newest 1 % of the lines it finds enough of them in 0.3 ms. Records are
-mostly written in time order, so the newest matches lie just below the newest record: :func:`window_starts`
-gives the lower bounds of growing windows below it (16 ms, then ×8, at most :data:`MAX_WINDOWS`), for a
+mostly written in time order, so the newest matches lie just below the newest record (and those of a page past
+a cursor just below the cursor): :func:`window_starts` gives the lower bounds of growing windows below such
+an anchor (16 ms, then ×8, at most :data:`MAX_WINDOWS`), for a
 query with at least :data:`DENSITY` × ``want`` matches. The caller searches ``[start, hi]`` and stops at the
 first window with ``want`` matches; the windows are open above, so the answer is exact whatever the anchor.
 """

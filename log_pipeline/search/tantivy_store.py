@@ -114,25 +114,54 @@ class _Partition:
         return self.max_id
 
 
+def _anchor(part: _Partition, scan: _Scan, partition_s: int) -> int | None:
+    """Where a newest-first scan of ``part`` looks for its matches first (the windows of
+    :func:`window_starts` lie below it), or None for no windows. Past a cursor, the cursor's time (``scan.hi``
+    is bounded by it: the next page lies just below the last one), or the partition's end if that is lower.
+    Else the newest record a search has found in ``part`` (none yet: the first search is the plain one),
+    never above ``scan.hi``."""
+    if not scan.descending:
+        return None
+    seen = part.newest_seen
+    if scan.after is not None and scan.hi is not None:
+        seen = min(scan.hi, (part.start_s + partition_s) * NS - 1)
+    return seen if seen is None or scan.hi is None else min(seen, scan.hi)
+
+
 def _page(
     searcher: tantivy.Searcher, query: tantivy.Query, scan: _Scan, fetch: int, want: int, *, counted: bool
 ) -> tuple[list[LogRecord], int, bool]:
-    """The first ``fetch`` hits of ``query`` in scan order as records beyond the cursor, the match count (-1
-    unless ``counted``), and whether they are complete: ``want`` of them, or every match."""
+    """The first ``want`` records beyond the cursor among the first ``fetch`` hits of ``query`` in scan order,
+    the match count (-1 unless ``counted``), and whether they are complete: ``want`` of them, or every
+    match."""
     order = tantivy.Order.Desc if scan.descending else tantivy.Order.Asc
-    after, descending = scan.after, scan.descending
     result: Any = searcher.search(query, fetch, count=counted, order_by_field="ts", order=order)
-    hits = result.hits
+    hits: list[tuple[int, Any]] = result.hits
     truncated = len(hits) == fetch
-    recs = [_record(searcher.doc(addr)) for _, addr in hits]
-    if after is not None:
-        recs = [r for r in recs if _beyond((r.timestamp_ns, r.id), after, descending=descending)]
     if truncated and hits:  # the last timestamp's group may be cut: keep only complete groups
         edge = hits[-1][0]
-        recs = [r for r in recs if r.timestamp_ns != edge]
+        hits = [h for h in hits if h[0] != edge]
+    recs = _load(searcher, hits, scan, want)
     complete = len(recs) >= want or not truncated
-    recs.sort(key=lambda r: (r.timestamp_ns, r.id), reverse=descending)
+    recs.sort(key=lambda r: (r.timestamp_ns, r.id), reverse=scan.descending)
     return recs[:want], int(result.count) if counted else -1, complete
+
+
+def _load(searcher: tantivy.Searcher, hits: list[tuple[int, Any]], scan: _Scan, want: int) -> list[LogRecord]:
+    """The records of ``hits`` (``(timestamp, address)`` in scan order of the timestamp) beyond the cursor,
+    loaded only as far as the first ``want`` of them need: once ``want`` are kept, the rest of the last
+    timestamp's group (within a timestamp the order is by id) and no further."""
+    after, descending = scan.after, scan.descending
+    recs: list[LogRecord] = []
+    last = None
+    for ts, addr in hits:
+        if len(recs) >= want and ts != last:
+            break
+        last = ts
+        rec = _record(searcher.doc(addr))
+        if after is None or _beyond((rec.timestamp_ns, rec.id), after, descending=descending):
+            recs.append(rec)
+    return recs
 
 
 class TantivyStore:
@@ -340,11 +369,12 @@ class TantivyStore:
             return [], 0
         searcher = part.index.searcher()
         count = None
+        anchor = _anchor(part, scan, self._partition_s)
         # only where a window can follow (newest first, an anchor known): else one search counts and orders
-        if scan.after is None and scan.descending and part.newest_seen is not None:
+        if anchor is not None:
             count = conjunction_count(searcher, scan.node, self._bounded(part.index), scan.lo, scan.hi)
-        if count is not None:
-            recs = self._newest_in_window(part, searcher, scan, want, count)
+        if count is not None and anchor is not None:
+            recs = self._newest_in_window(part, searcher, scan, want, count, anchor)
             if recs is not None:
                 return self._seen(part, scan, recs), count
         query = self._time_query(part.index, scan.node, scan.lo, scan.hi)
@@ -362,16 +392,13 @@ class TantivyStore:
         return lambda node, lo, hi: self._time_query(index, node, lo, hi)
 
     def _newest_in_window(
-        self, part: _Partition, searcher: tantivy.Searcher, scan: _Scan, want: int, count: int
+        self, part: _Partition, searcher: tantivy.Searcher, scan: _Scan, want: int, count: int, anchor: int
     ) -> list[LogRecord] | None:
-        """The newest ``want`` matches when they lie within a short time window below the newest record seen
-        in ``part`` (the windows of :func:`window_starts`), else None. The window is open above, so records
-        newer than the one seen are in it, and every match outside it is older than every match inside: with
-        ``want`` matches in the window, they are the newest of the whole range (exact whatever the anchor;
-        only the cost depends on it)."""
-        anchor = part.newest_seen
-        if anchor is not None and scan.hi is not None:
-            anchor = min(anchor, scan.hi)
+        """The newest ``want`` matches beyond the cursor when they lie within a short time window below
+        ``anchor`` (:func:`_anchor`; the windows of :func:`window_starts`), else None. The window is open
+        above (up to ``scan.hi``), so records newer than the anchor are in it, and every match outside it is
+        older than every match inside: with ``want`` matches in the window, they are the newest of the whole
+        range (exact whatever the anchor; only the cost depends on it)."""
         for start in window_starts(anchor, scan.lo, count, want):
             query = self._time_query(part.index, scan.node, start, scan.hi)
             recs = _page(searcher, query, scan, want + 16, want, counted=False)[0]
@@ -393,7 +420,11 @@ class TantivyStore:
             fetch *= 4
 
     def _count(self, part: _Partition, node: Node, lo: int | None, hi: int | None) -> int:
-        result: Any = part.index.searcher().search(self._time_query(part.index, node, lo, hi), 1)
+        searcher = part.index.searcher()
+        count = conjunction_count(searcher, node, self._bounded(part.index), lo, hi)
+        if count is not None:
+            return count
+        result: Any = searcher.search(self._time_query(part.index, node, lo, hi), 1)
         return int(result.count)
 
     def search(

@@ -151,3 +151,96 @@ def test_same_pages_in_a_tenant_scope(store: TantivyStore, monkeypatch: pytest.M
     for _ in range(2):
         assert _pages(store, q, None, None, 100, scope) == expected
     assert counted[-1] is not None  # the query ANDed with the scope's term: counted by the bitset too
+
+
+def _walk(s: TantivyStore, q: str, limit: int, pages: int) -> list[SearchPage]:
+    out = [s.search(q, None, None, limit)]
+    while len(out) < pages and out[-1].next_cursor:
+        out.append(s.search(q, None, None, limit, out[-1].next_cursor))
+    return out
+
+
+@pytest.mark.parametrize("q", QUERIES)
+@pytest.mark.parametrize("limit", [1, 100, 256])
+def test_every_page_past_a_cursor_is_the_plain_one(
+    store: TantivyStore, monkeypatch: pytest.MonkeyPatch, q: str, limit: int
+) -> None:
+    with monkeypatch.context() as m:
+        m.setattr(tantivy_store, "conjunction_count", lambda *_: None)
+        expected = _walk(store, q, limit, 6)
+    assert _walk(store, q, limit, 6) == expected
+
+
+def test_a_page_past_a_cursor_comes_from_a_window_without_an_anchor(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_tantivy_count, "MIN_DOC_FREQ", 100)
+    rnd = random.Random(5)
+    s = TantivyStore(tmp_path, registry=CollectorRegistry())
+    s.write(_records(rnd, 0, 12_000, 1_000_000))
+    first = s.search("timeout AND upstream", None, None, 100)
+    fresh = TantivyStore(tmp_path, registry=CollectorRegistry())  # no search has noted an anchor in it
+    found: list[bool] = []
+    real = TantivyStore._newest_in_window
+
+    def spy(self: TantivyStore, *args: object) -> object:
+        recs = real(self, *args)  # type: ignore[arg-type]
+        found.append(recs is not None)
+        return recs
+
+    monkeypatch.setattr(TantivyStore, "_newest_in_window", spy)
+    second = fresh.search("timeout AND upstream", None, None, 100, first.next_cursor)
+    assert found == [True]
+    assert second.total == first.total
+    assert second.hits[0].timestamp_ns < first.hits[-1].timestamp_ns
+    s.close()
+
+
+@pytest.mark.parametrize("limit", [1, 3, 10, 100])
+def test_pages_across_timestamp_ties_follow_the_timestamp_then_the_id(tmp_path: Path, limit: int) -> None:
+    rnd = random.Random(11)
+    records = [  # groups of 7 share a timestamp; written in shuffled order, so ids do not follow addresses
+        LogRecord(f"{i:016x}", T0 + (i // 7) * 1_000_000, " ".join(rnd.choice(WORDS) for _ in range(3)), {})
+        for i in range(3000)
+    ]
+    rnd.shuffle(records)
+    s = TantivyStore(tmp_path, registry=CollectorRegistry())
+    s.write(records)
+    for q, words in (("timeout", {"timeout"}), ("timeout AND upstream", {"timeout", "upstream"})):
+        expected = sorted(
+            (r for r in records if words <= set(r.message.split())),
+            key=lambda r: (r.timestamp_ns, r.id),
+            reverse=True,
+        )
+        pages = _walk(s, q, limit, 10**6)
+        assert [h.id for p in pages for h in p.hits] == [r.id for r in expected]
+        assert {p.total for p in pages} == {len(expected)}
+    s.close()
+
+
+@pytest.mark.parametrize("index", [0, 1, 150, 4999, 12_345, N - 2, N - 1])
+@pytest.mark.parametrize("before", [1, 10, 200])
+def test_context_is_the_plain_one(
+    store: TantivyStore, monkeypatch: pytest.MonkeyPatch, index: int, before: int
+) -> None:
+    rid = f"{index:016x}"  # org + app: a dense conjunction, so the records before it may come from windows
+    with monkeypatch.context() as m:
+        m.setattr(tantivy_store, "conjunction_count", lambda *_: None)
+        expected = store.context(rid, before, before)
+    assert store.context(rid, before, before) == expected
+
+
+def test_the_records_before_a_context_hit_come_from_a_window(
+    store: TantivyStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    found: list[bool] = []
+    real = TantivyStore._newest_in_window
+
+    def spy(self: TantivyStore, *args: object) -> object:
+        recs = real(self, *args)  # type: ignore[arg-type]
+        found.append(recs is not None)
+        return recs
+
+    monkeypatch.setattr(TantivyStore, "_newest_in_window", spy)
+    ctx = store.context(f"{12_345:016x}", 10, 10)
+    assert found == [True] and len(ctx.before) == 10

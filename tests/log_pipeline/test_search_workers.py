@@ -123,6 +123,22 @@ async def test_answers_match_the_in_process_path_and_new_commits_are_seen(env: E
     assert await env.total() == 400
 
 
+async def test_a_cancelled_caller_leaves_the_worker_with_its_reply_taken(
+    env: Env,
+) -> None:
+    restarts = env.restarts("crash") + env.restarts("deadline")
+    for _ in range(5):  # the caller gives up while its job is queued, sent or running
+        task = asyncio.ensure_future(env.pool.search_body(("alpha", None, None, 10, None), False, LIMITS))
+        await asyncio.sleep(0)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert await env.total("zulu") == 0  # its own answer on the one worker, not the cancelled one's
+    assert await env.total("alpha") == 300
+    await _until(lambda: env.gauge("paramedic_log_search_in_flight") == 0, "no search in flight")
+    assert env.restarts("crash") + env.restarts("deadline") == restarts
+
+
 async def test_a_worker_killed_mid_search_is_a_clean_error_and_is_replaced(env: Env) -> None:
     marker = hang_file(env.root)
     marker.unlink(missing_ok=True)
