@@ -15,7 +15,8 @@ Each cache entry is validated on its miss with the pieces of the fast regex (:da
 :func:`~log_pipeline.syslog._rfc5424.fast_rfc5424` would accept it, and yields the same record as
 ``SyslogParser.to_record`` (``tests/log_pipeline/test_syslog_header_cache.py`` compares them on the fast
 path's fuzz corpus). Everything else (invalid UTF-8, a header the regex refuses, a line over the size
-limit) returns None and goes the full way. Both caches are bounded (cleared when full).
+limit) returns None and goes the full way. Both caches are bounded (4,096 entries each, cleared when full;
+a header over 2,048 characters, structured data included, is not kept), so they hold a few MB at most.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ _HEADER = re.compile(r"[!-~]{1,255} [!-~]{1,48} [!-~]{1,128} [!-~]{1,32}", re.AS
 _SECOND = re.compile(r"(\d{4}-\d\d-\d\d)T(\d\d):(\d\d):(\d\d)", re.ASCII)
 _TAIL = re.compile(r"(?:\.(\d{1,6}))?(Z|[+-]\d\d:\d\d)", re.ASCII)
 _SD = re.compile(FAST_SD, re.ASCII)
+_MAX_KEY_CHARS = 2048  # headers (structured data included) longer than this are validated but not cached
 
 Labels = dict[str, str]
 Fields = dict[str, FieldValue]
@@ -118,6 +120,17 @@ class HeaderCache:
             return None
         return (secs - offset) * 1_000_000_000 + (int(frac.ljust(9, "0")) if frac is not None else 0)
 
+    def _header(self, key: _Key, raw: RawMessage) -> _Entry | None:
+        entry = self._headers.get(key)
+        if entry is not None or key in self._headers:
+            return entry  # None: refused before
+        entry = _entry(key, raw)
+        if sum(map(len, key)) <= _MAX_KEY_CHARS:  # a huge header or structured data is not kept
+            if len(self._headers) >= self._max:
+                self._headers.clear()
+            self._headers[key] = entry
+        return entry
+
     def record(self, raw: RawMessage, record_id: str) -> LogRecord | None:
         try:
             text = raw.data.decode("utf-8")
@@ -131,16 +144,9 @@ class HeaderCache:
         if split is None:
             return None
         sd, message = split
-        key = (raw.transport, pri_ver, host, app, procid, msgid, sd)
-        entry = self._headers.get(key)
+        entry = self._header((raw.transport, pri_ver, host, app, procid, msgid, sd), raw)
         if entry is None:
-            if key in self._headers:
-                return None  # refused before
-            if len(self._headers) >= self._max:
-                self._headers.clear()
-            entry = self._headers[key] = _entry(key, raw)
-            if entry is None:
-                return None
+            return None
         if stamp == "-":
             ts = raw.received_ns
         else:

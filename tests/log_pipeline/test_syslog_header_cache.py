@@ -81,3 +81,12 @@ def test_bounded() -> None:
         record = parser.cached_record(raw, "1")
         assert record is not None and record.labels["host"] == f"h{i}"
     assert len(parser._headers._headers) <= 4096
+
+
+def test_a_huge_header_is_parsed_but_not_kept() -> None:
+    parser = SyslogParser(registry=None)
+    value = "v" * 10_000
+    raw = RawMessage(f'<14>1 - h a p m [x y="{value}"] msg'.encode(), RECEIVED_NS, "relp", "1:1")
+    record = parser.cached_record(raw, "1")
+    assert record is not None and record.fields["sd.x.y"] == value and record.message == "msg"
+    assert parser._headers._headers == {}
