@@ -3,8 +3,9 @@
 ::
 
     (seq, RawMessage) batch
-      -> parse     SyslogParser.to_record (OTLP lines, transport "otlp": log_pipeline.otlp.otlp_record),
-                   id = f"{seq:016x}" (stable across spool replay); duplicates counted
+      -> parse     SyslogParser.cached_record (a header seen before), else SyslogParser.to_record (OTLP
+                   lines, transport "otlp": log_pipeline.otlp.otlp_record), id = f"{seq:016x}" (stable
+                   across spool replay); duplicates counted
       -> enrich    Cloud Foundry drain / RTR / BOSH / HAProxy / local-platform labels and fields
       -> tenant    org/space of an app's line from the platform (``tenant_of``; optional)
       -> pattern   TemplateMiner.mine -> record.pattern_id, record.template
@@ -158,10 +159,14 @@ def _parse(
     parser: SyslogParser, dups: DuplicateCounter, metrics: PipelineMetrics, batch: Batch, id_prefix: str
 ) -> list[LogRecord]:
     records: list[LogRecord] = []
+    cached = parser.cached_record
     for seq, raw in batch:
         rid = record_id(seq, id_prefix)
         try:
-            record = otlp_record(raw, rid) if raw.transport == OTLP_TRANSPORT else parser.to_record(raw, rid)
+            if raw.transport == OTLP_TRANSPORT:
+                record = otlp_record(raw, rid)
+            else:
+                record = cached(raw, rid) or parser.to_record(raw, rid)
         except Exception as exc:  # to_record never raises by contract; keep the message if it does
             metrics.error("parse", _reason(exc))
             record = LogRecord(
@@ -176,6 +181,7 @@ def _parse(
             metrics.duplicates.inc()
             record.fields["duplicate_of"] = record_id(prev, id_prefix)
         records.append(record)
+    parser.flush_counts()
     return records
 
 

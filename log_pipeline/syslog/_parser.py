@@ -5,6 +5,7 @@ from __future__ import annotations
 from prometheus_client import REGISTRY, CollectorRegistry, Counter
 
 from log_pipeline.model import LogRecord, RawMessage
+from log_pipeline.syslog._header_cache import HeaderCache
 from log_pipeline.syslog._message import ParseError, SyslogMessage
 from log_pipeline.syslog._record import to_record
 from log_pipeline.syslog._rfc3164 import parse_rfc3164
@@ -81,6 +82,8 @@ class SyslogParser:
             "paramedic_syslog_truncated_total", "Syslog messages cut at max_message_bytes.", registry=registry
         )
         self._by_format = {f: self._messages.labels(f) for f in ("rfc5424", "rfc3164")}
+        self._headers = HeaderCache()
+        self._cached = 0  # records from the header cache not yet counted (see flush_counts)
 
     def parse(self, data: bytes) -> SyslogMessage:
         try:
@@ -96,6 +99,23 @@ class SyslogParser:
         if msg.truncated:
             self._truncated.inc()
         return msg
+
+    def cached_record(self, raw: RawMessage, record_id: str) -> LogRecord | None:
+        """The record of a well-formed RFC 5424 line whose header was seen before (built as :meth:`to_record`
+        builds it), or None: then call :meth:`to_record`. Counted in the metrics at :meth:`flush_counts`
+        (one update per batch, not per line)."""
+        if len(raw.data) > self.max_message_bytes:
+            return None
+        record = self._headers.record(raw, record_id)
+        if record is not None:
+            self._cached += 1
+        return record
+
+    def flush_counts(self) -> None:
+        """Count the records :meth:`cached_record` returned since the last call."""
+        if self._cached:
+            self._by_format["rfc5424"].inc(self._cached)
+            self._cached = 0
 
     def to_record(self, raw: RawMessage, record_id: str) -> LogRecord:
         try:

@@ -18,7 +18,17 @@ from functools import lru_cache
 from log_pipeline.syslog._message import ParseError, SyslogMessage
 from log_pipeline.syslog._time import days_from_civil, days_in_month, to_unix_ns
 
-__all__ = ["fast_rfc5424", "parse_pri", "parse_rfc5424", "scan_rfc5424", "utf8_error_column"]
+__all__ = [
+    "FAST_SD",
+    "fast_days",
+    "fast_offset",
+    "fast_rfc5424",
+    "fast_sd",
+    "parse_pri",
+    "parse_rfc5424",
+    "scan_rfc5424",
+    "utf8_error_column",
+]
 
 ERR_PRIVAL = "expecting a priority value in the range 1-191 or equal to 0"
 ERR_PRI = "expecting a priority value within angle brackets"
@@ -67,11 +77,12 @@ _TS = re.compile(rb"(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(?:\.(\d{1,6}))?(?
 # be non-ASCII, so a valid UTF-8 input decodes them exactly as the scanner does one by one.
 _SDN = r"[!#-<>-\\^-~]{1,32}"
 _SDV = r'[^"\\\]]*(?:\\["\\\]][^"\\\]]*)*'  # unrolled: no per-character alternation
+FAST_SD = r"(?:\[" + _SDN + r"(?: " + _SDN + r'="' + _SDV + r'")*\])+'  # one or more SD elements
 _FAST = re.compile(
     r"<(0|[1-9]\d{0,2})>([1-9]\d{0,2}) "
     r"(?:-|(\d{4}-\d\d-\d\d)T(\d\d):(\d\d):(\d\d)(?:\.(\d{1,6}))?(Z|[+-]\d\d:\d\d)) "
     r"([!-~]{1,255}) ([!-~]{1,48}) ([!-~]{1,128}) ([!-~]{1,32}) "
-    r"(?:-|((?:\[" + _SDN + r"(?: " + _SDN + r'="' + _SDV + r'")*\])+))',
+    r"(?:-|(" + FAST_SD + r"))",
     re.ASCII,
 )
 # Over a structured-data span the fast regex accepted: one match per element, then one per parameter.
@@ -322,7 +333,7 @@ def _set_message(out: SyslogMessage, raw: bytes) -> None:
 
 
 @lru_cache(maxsize=1024)
-def _fast_days(date: str) -> int | None:
+def fast_days(date: str) -> int | None:
     """Days since the epoch of ``YYYY-MM-DD``, None when not a calendar date."""
     yy, mo, dd = int(date[:4]), int(date[5:7]), int(date[8:])
     if not 1 <= mo <= 12 or not 1 <= dd <= days_in_month(yy, mo):
@@ -331,7 +342,7 @@ def _fast_days(date: str) -> int | None:
 
 
 @lru_cache(maxsize=256)
-def _fast_offset(tz: str) -> int | None:
+def fast_offset(tz: str) -> int | None:
     """Seconds east of UTC of ``Z`` or ``+hh:mm``, None when out of range."""
     if tz == "Z":
         return 0
@@ -341,7 +352,7 @@ def _fast_offset(tz: str) -> int | None:
     return (hh * 3600 + mm * 60) * (-1 if tz[0] == "-" else 1)
 
 
-def _fast_sd(sd: str) -> dict[str, dict[str, str]] | None:
+def fast_sd(sd: str) -> dict[str, dict[str, str]] | None:
     """Elements of a structured-data span the fast regex accepted; None on a duplicate element id."""
     elements: dict[str, dict[str, str]] = {}
     if "\\" not in sd:
@@ -375,8 +386,8 @@ def fast_rfc5424(data: bytes) -> SyslogMessage | None:
         return None
     out = SyslogMessage("rfc5424", priority, int(ver))
     if date is not None:
-        days = _fast_days(date)
-        offset = _fast_offset(tz)
+        days = fast_days(date)
+        offset = fast_offset(tz)
         hh, mi, ss = int(hour), int(minute), int(second)
         if days is None or offset is None or hh > 23 or mi > 59 or ss > 59:
             return None
@@ -392,7 +403,7 @@ def fast_rfc5424(data: bytes) -> SyslogMessage | None:
     if msgid != "-":
         out.msgid = msgid
     if sd is not None:
-        elements = _fast_sd(sd)
+        elements = fast_sd(sd)
         if elements is None:
             return None
         out.structured_data = elements
