@@ -192,6 +192,7 @@ def test_new_user_watches_a_fault_get_remediated(demo: Demo, browser: Any) -> No
         at_grid = _api(demo, "/api/v1/query", query=errors_query, **before)["data"]["result"]
         assert [float(r["value"][1]) for r in at_grid] == [0.0], at_grid
         assert known[0] == 0.0, f"the 5xx % before the fault is not 0 %: {errors}"
+    screenshot(page, "demo-story-5-app-timeline")
     canvas = page.locator('.chart[data-key="errors"] canvas').first.element_handle()
     drawn = page.evaluate(_COUNT_COLORS, [canvas, [list(ALERT_RGB), list(ACTION_RGB)]])
     assert drawn["inked"] > 1000, drawn

@@ -85,8 +85,11 @@
           const ordered = events.filter((e) => e.kind !== "alert").concat(alerts);
           const flags = [];
           for (const ev of ordered) {
-            const x = u.valToPos(ev.t, "x", true);
-            if (x < u.bbox.left || x > u.bbox.left + u.bbox.width) continue;
+            const at = u.valToPos(ev.t, "x", true);
+            const right = u.bbox.left + u.bbox.width;
+            if (at < u.bbox.left || at > right) continue;
+            // an event at the right edge ("now") is drawn whole, not half cut off by the canvas
+            const x = Math.min(at, right - ctx.lineWidth / 2);
             ctx.strokeStyle = MARK_COLORS[ev.kind] || "#555";
             ctx.setLineDash(ev.kind === "alert" ? [6, 4] : []);
             ctx.beginPath();
@@ -97,10 +100,18 @@
           }
           // An action or deployment taken in the same second as its alert sits under the alert's dashes: a
           // small flag at the top of its line, drawn over everything, keeps it visible.
+          // Flags of events a few pixels apart (an action, then the platform's crash events of the restart it
+          // made) are stacked downwards, none drawn over another.
           const side = 10 * devicePixelRatio;
-          for (const [x, color] of flags) {
+          const placed = [];
+          for (const [at, color] of flags) {
+            // inside the plot: a flag at the right edge would be cut off (an action taken just now)
+            const x = Math.min(at, u.bbox.left + u.bbox.width - side);
+            let y = top;
+            while (placed.some(([px, py]) => Math.abs(px - x) < side && py === y)) y += side;
+            placed.push([x, y]);
             ctx.fillStyle = color;
-            ctx.fillRect(x, top, side, side);
+            ctx.fillRect(x, y, side, side);
           }
           ctx.restore();
         }],
