@@ -106,9 +106,9 @@ def test_windows_grow_below_the_anchor_and_stop_short_of_the_range() -> None:
     ]
 
 
-def test_newest_page_comes_from_a_window_once_an_anchor_is_known(
-    store: TantivyStore, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.fixture
+def window_found(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
+    """Whether each call of ``TantivyStore._newest_in_window`` found its records, in call order."""
     found: list[bool] = []
     real = TantivyStore._newest_in_window
 
@@ -118,6 +118,13 @@ def test_newest_page_comes_from_a_window_once_an_anchor_is_known(
         return recs
 
     monkeypatch.setattr(TantivyStore, "_newest_in_window", spy)
+    return found
+
+
+def test_newest_page_comes_from_a_window_once_an_anchor_is_known(
+    store: TantivyStore, window_found: list[bool]
+) -> None:
+    found = window_found
     store.search("upstream AND timeout", None, None, 20)
     store.search("upstream AND timeout", None, None, 20)
     assert found[-1]
@@ -172,7 +179,7 @@ def test_every_page_past_a_cursor_is_the_plain_one(
 
 
 def test_a_page_past_a_cursor_comes_from_a_window_without_an_anchor(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, window_found: list[bool]
 ) -> None:
     monkeypatch.setattr(_tantivy_count, "MIN_DOC_FREQ", 100)
     rnd = random.Random(5)
@@ -180,15 +187,8 @@ def test_a_page_past_a_cursor_comes_from_a_window_without_an_anchor(
     s.write(_records(rnd, 0, 12_000, 1_000_000))
     first = s.search("timeout AND upstream", None, None, 100)
     fresh = TantivyStore(tmp_path, registry=CollectorRegistry())  # no search has noted an anchor in it
-    found: list[bool] = []
-    real = TantivyStore._newest_in_window
-
-    def spy(self: TantivyStore, *args: object) -> object:
-        recs = real(self, *args)  # type: ignore[arg-type]
-        found.append(recs is not None)
-        return recs
-
-    monkeypatch.setattr(TantivyStore, "_newest_in_window", spy)
+    found = window_found
+    found.clear()  # only the page past the cursor counts
     second = fresh.search("timeout AND upstream", None, None, 100, first.next_cursor)
     assert found == [True]
     assert second.total == first.total
@@ -231,16 +231,8 @@ def test_context_is_the_plain_one(
 
 
 def test_the_records_before_a_context_hit_come_from_a_window(
-    store: TantivyStore, monkeypatch: pytest.MonkeyPatch
+    store: TantivyStore, window_found: list[bool]
 ) -> None:
-    found: list[bool] = []
-    real = TantivyStore._newest_in_window
-
-    def spy(self: TantivyStore, *args: object) -> object:
-        recs = real(self, *args)  # type: ignore[arg-type]
-        found.append(recs is not None)
-        return recs
-
-    monkeypatch.setattr(TantivyStore, "_newest_in_window", spy)
+    found = window_found
     ctx = store.context(f"{12_345:016x}", 10, 10)
     assert found == [True] and len(ctx.before) == 10
