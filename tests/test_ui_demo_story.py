@@ -230,8 +230,11 @@ def test_new_user_watches_a_fault_get_remediated(demo: Demo, browser: Any) -> No
             "button.pattern-link", has_text=re.compile(r"WARNING sample_app\.access: .*status=<\*>")
         )
     )
-    assert pattern.count() == 1, page.locator("#logs-patterns tbody").inner_text()
-    cells = pattern.locator("td").all_inner_texts()
+    # one row, or two when the miner saw the first POST 500 before the GET template had generalised its method
+    # (order-dependent, the same in the code before and after stop 29; the miner's grouping is judged in
+    # tests/log_pipeline and bench/patterns.py, not here): the busiest row is the one the operator reads
+    assert 1 <= pattern.count() <= 2, page.locator("#logs-patterns tbody").inner_text()
+    cells = pattern.first.locator("td").all_inner_texts()
     assert cells[1] == app and int(cells[2]) > 0 and "status=500" in cells[5], cells
     screenshot(page, "demo-story-7-logs-patterns")
     pattern.locator("button.pattern-link").click()
