@@ -1,6 +1,6 @@
 """NAB benchmark of the default anomaly detector, judged out of sample (leave one category out).
 
-    .venv/bin/python bench/nab.py [--nab ../shared/data/nab] [--jobs 2] [--no-grid]
+    .venv/bin/python bench/nab.py [--nab ../shared/data/nab] [--jobs 2] [--no-grid] [--grid KEY=V1,V2 ...]
     .venv/bin/python bench/nab.py --unseen DIR [--nab ../shared/data/nab] [--jobs 2]
 
 (``PARAMEDIC_SHARED=/path/to/shared`` when the repository does not sit beside ``shared``.)
@@ -59,11 +59,17 @@ GRID: dict[str, tuple[Any, ...]] = {
 Run = dict[str, list[float]]
 
 
-def _grid_points(use_grid: bool) -> list[dict[str, Any]]:
+def _grid_points(use_grid: bool, extra: Sequence[str] = ()) -> list[dict[str, Any]]:
+    """Candidate configurations: :data:`GRID` plus ``KEY=V1,V2`` dimensions (V1 should be the default)."""
     if not use_grid:
         return [{}]
-    keys = list(GRID)
-    return [dict(zip(keys, vals, strict=True)) for vals in itertools.product(*GRID.values())]
+    grid = dict(GRID)
+    for item in extra:
+        key, _, vals = item.partition("=")
+        default = getattr(EnsembleConfig(), key)  # AttributeError: not a configuration field
+        grid[key] = tuple(type(default)(v) for v in vals.split(","))
+    keys = list(grid)
+    return [dict(zip(keys, vals, strict=True)) for vals in itertools.product(*grid.values())]
 
 
 def _name(point: dict[str, Any]) -> str:
@@ -120,6 +126,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     ap.add_argument("--jobs", type=int, default=2, help="processes running configurations (default 2)")
     ap.add_argument("--no-grid", action="store_true", help="only the default configuration (faster)")
     ap.add_argument(
+        "--grid", nargs="+", default=[], metavar="KEY=V1,V2", help="more candidate values (default first)"
+    )
+    ap.add_argument(
         "--unseen", type=Path, metavar="DIR", help="score the NAB files of DIR outside the shared subset"
     )
     args = ap.parse_args(argv)
@@ -127,7 +136,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         run_unseen(args.unseen, args.nab, args.jobs)
         return
     files = load_corpus(args.nab)
-    points = _grid_points(not args.no_grid)
+    points = _grid_points(not args.no_grid, args.grid)
     t0 = time.perf_counter()
     with ProcessPoolExecutor(max_workers=max(1, args.jobs)) as pool:
         results = list(pool.map(run_config, [files] * len(points), points))

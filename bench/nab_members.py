@@ -49,6 +49,9 @@ range seen so far, 6 samples a block, 104 blocks learnt before any score; ARTime
 
 Fourth round: ``rare-unexplained``: the rarity floor only where the explained error's likelihood is above 0.
 
+Fifth round: Numenta's likelihood as published, a rarity floor on the second rare sample, longer refractory
+periods, rarity bins from the recent spread, spectral residual (``bench/_nab_round5.py``).
+
 ``--only NAME ...`` runs the baseline and the named members only.
 """
 
@@ -80,6 +83,7 @@ from alerting.anomaly._likelihood import ErrorLikelihood  # noqa: E402
 from alerting.anomaly.crossval import leave_one_category_out  # noqa: E402
 from alerting.anomaly.nab import PROFILES, NabFile, load_corpus, read_scores, score_corpus  # noqa: E402
 from bench._nab_art import ArtMemory  # noqa: E402
+from bench._nab_round5 import ROUND5  # noqa: E402
 
 
 class _Adwin(EnsembleDetector):
@@ -450,6 +454,7 @@ MEMBERS: dict[str, Callable[[Sequence[float]], EnsembleDetector | _ArtAlone]] = 
     "art likelihood": _ArtLikelihood,
     "art alone": _ArtAlone,
     "art oracle": _ArtOracle,
+    **ROUND5,
 }
 
 
