@@ -8,7 +8,7 @@ there are some), never tuned on a result:
   themselves, with its lower bounds (mean 0.03, variance 0.0003); the newest moving average's tail
   probability ``Q(z)`` is log scaled, ``log(Q + 1e-10) / log(1e-10)`` (Numenta's ``computeLogLikelihood``);
 * ``rare-twice``: the rarity floor only on the second rare sample in a row (a blip is not a new regime), gated
-  by the rate of rare values before the first of them;
+  by the rate of rare values before the first of them, the second judged without the first;
 * ``refractory-12h`` / ``refractory-24h``: a longer suppression after a firing (NAB's windows are a tenth of
   a file; 6 h is the default);
 * ``recent-span``: the rarity test's bins sized by the recent window's own spread, not the range ever seen
@@ -97,22 +97,29 @@ class _NumentaDetector(EnsembleDetector):
 
 
 class _RareTwice(EnsembleDetector):
-    """The gate is the one the first of the two samples saw (the first rare sample itself raises the rate)."""
+    """The gate is the one the first of the two samples saw (the first rare sample itself raises the rate);
+    the second is rare against the recent window without the first (which has just filled its own band)."""
 
     def __init__(self, values: Sequence[float]) -> None:
         super().__init__(EnsembleConfig())
-        self._prev_rare = False
+        self._prev: float | None = None  # the previous sample, when it was rare
         self._rate_before_prev = 0.0
         self._checking = False
 
     def _rare(self, x: float) -> bool:
-        rare = super()._rare(x)
-        return rare and (self._prev_rare or not self._checking)
+        if not self._checking:
+            return super()._rare(x)
+        prev = self._prev
+        if prev is None:
+            return False
+        half = 0.5 * self._span() / self.config.rare_bins
+        near = bisect_right(self._sorted, x + half) - bisect_left(self._sorted, x - half)
+        return near == 0 or (near == 1 and abs(x - prev) <= half)
 
     def _raw(self, x: float, t: datetime) -> float:
         rate = self._rare_rate
         self._checking = True  # the floor's test in _raw needs the previous sample rare too
-        if self._prev_rare:
+        if self._prev is not None:
             self._rare_rate = self._rate_before_prev
         try:
             return super()._raw(x, t)
@@ -121,7 +128,7 @@ class _RareTwice(EnsembleDetector):
             self._rare_rate = rate
 
     def _update(self, x: float, t: datetime) -> None:
-        self._prev_rare = bool(self._sorted) and super()._rare(x)
+        self._prev = x if self._sorted and super()._rare(x) else None
         self._rate_before_prev = self._rare_rate
         super()._update(x, t)
 

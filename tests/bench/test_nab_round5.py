@@ -48,7 +48,7 @@ def test_rare_twice_needs_two_rare_samples_in_a_row() -> None:
     values = _series(1400)
     values[5], values[6] = 0.0, 20.0  # the range, during the warm-up
     values[1000] = 17.0  # one blip into a band the recent window never visited
-    values[1300], values[1301] = 4.0, 4.6  # two rare values in a row (bins of 20 / 40 = 0.5)
+    values[1300], values[1301] = 4.0, 4.1  # a shift into a new band: two rare values in a row
     times = [T0 + timedelta(minutes=5 * i) for i in range(len(values))]
     base, twice = default_detector(), ROUND5["rare-twice"](values)
     b = [base.process(x, t) for x, t in zip(values, times, strict=True)]
