@@ -69,8 +69,17 @@ WILDCARD = "<*>"
 # Windows path ``C:\dir\file`` is one piece (its drive colon is not a key/value separator)
 _HEX_PAIRS = r"[0-9A-Fa-f]{2}(?::[0-9A-Fa-f]{2}){3,}(?![\w:])"  # FF:F2:9F:16 (MAC, EUI-64, WWN)
 _SPLIT = r"[=:,;()\[\]{}\"'|]|[^\s=:,;()\[\]{}\"'|]+"
+_WIN_PATH = r"[A-Za-z]:\\[^\s=,;()\[\]{}\"'|]*"  # C:\dir\file
+# a path with a query string (/servers/detail?all_tenants=True&since=...) is one piece up to a space, a
+# quote or a bracket (a trailing , ; : . is the message's): its = & : , are the query's own, not the
+# message's key/value punctuation (issue 17)
+_URL_QUERY = (  # one slash-led segment per repeat: no two ways to split a run, so a miss costs one pass
+    r"[^\s=:,;()\[\]{}\"'|?/]*(?:/[^\s=:,;()\[\]{}\"'|?/]*)+\?[^\s()\[\]{}\"'|]*(?<![,;:.])"
+)
 _PIECE = re.compile(rf"(\s*)({_HEX_PAIRS}|{_SPLIT})")
-_PIECE_WINDOWS = re.compile(rf"(\s*)([A-Za-z]:\\[^\s=,;()\[\]{{}}\"'|]*|{_HEX_PAIRS}|{_SPLIT})")
+_PIECE_WINDOWS = re.compile(rf"(\s*)({_WIN_PATH}|{_HEX_PAIRS}|{_SPLIT})")
+_PIECE_QUERY = re.compile(rf"(\s*)({_URL_QUERY}|{_HEX_PAIRS}|{_SPLIT})")
+_PIECE_WINDOWS_QUERY = re.compile(rf"(\s*)({_WIN_PATH}|{_URL_QUERY}|{_HEX_PAIRS}|{_SPLIT})")
 _HAS_DIGIT = re.compile(r"\d")
 _DOTTED = re.compile(r"[\w-]+(?:\.[\w-]+){2,}$")  # host names, FQDNs, dotted class names: a.b.c
 _HOST = re.compile(r"(?:localhost|[\w-]+(?:\.[\w-]+)+)$")  # the host of host:port (a.b, localhost)
@@ -261,9 +270,16 @@ class _ShapeMemo:
 _MEMO = _ShapeMemo()
 
 
+def _splitter(message: str) -> re.Pattern[str]:
+    """The piece regex for ``message``: the plain one unless it holds a drive path or a ``?``."""
+    if "?" in message:
+        return _PIECE_WINDOWS_QUERY if ":\\" in message else _PIECE_QUERY
+    return _PIECE_WINDOWS if ":\\" in message else _PIECE
+
+
 def tokenise(message: str) -> Tokenised:
     """Split ``message`` into masked tokens and the whitespace before each (see the module docstring)."""
-    pieces: list[tuple[str, str]] = (_PIECE_WINDOWS if ":\\" in message else _PIECE).findall(message)
+    pieces: list[tuple[str, str]] = _splitter(message).findall(message)
     cache = _CACHE
     kinds: list[int | None] = [cache[piece] for _, piece in pieces]
     memo = _MEMO
