@@ -201,8 +201,11 @@ class TemplateMiner:
         self._exact[raw] = best
         return best
 
-    def _join(self, bucket: list[_Pattern], tokens: tuple[str, ...]) -> _Pattern | None:
-        """The pattern of ``bucket`` that ``tokens`` joins (generalised to it), or None."""
+    def _join(
+        self, bucket: list[_Pattern], tokens: tuple[str, ...], *, whole: bool = False
+    ) -> _Pattern | None:
+        """The pattern of ``bucket`` that ``tokens`` joins (generalised to it), or None; ``whole``: only a
+        pattern whose every constant word ``tokens`` repeat (which then needs no generalising)."""
         best: _Pattern | None = None
         best_sim = -1.0
         best_eq = -1
@@ -221,6 +224,8 @@ class TemplateMiner:
             sim = eq / cand.constants if cand.constants else 1.0
             if sim > best_sim or (sim == best_sim and eq > best_eq):
                 best, best_sim, best_eq = cand, sim, eq
+        if whole:
+            return best if best is not None and best_sim == 1.0 else None
         if best is None or not (
             best_sim >= self._threshold
             or (best.constants >= _ONE_OFF_MIN and best_eq == best.constants - 1 and _one_off(best, tokens))
@@ -232,12 +237,14 @@ class TemplateMiner:
 
     def _join_as_calls(self, tokenised: Tokenised) -> _Pattern | None:
         """The existing pattern that the message joins when its glued calls are read as values
-        (:mod:`._calls`), or None; never creates a bucket or a pattern."""
+        (:mod:`._calls`), or None: a pattern whose every constant word the other reading repeats (a weaker
+        reading asks for full agreement, and so never changes a template); never creates a bucket or a
+        pattern."""
         alt = calls_as_values(tokenised)
         if alt is None:
             return None
         bucket = self._buckets.get(self._peek_bucket_key(alt[0]))
-        return self._join(bucket, alt[0]) if bucket else None
+        return self._join(bucket, alt[0], whole=True) if bucket else None
 
     def _peek_bucket_key(self, tokens: tuple[str, ...]) -> tuple[int, str]:
         """:meth:`_bucket_key` without recording a new second token (a bucket it names may not exist)."""

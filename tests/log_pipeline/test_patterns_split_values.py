@@ -60,3 +60,12 @@ def test_the_second_reading_creates_no_bucket_and_needs_a_value_inside() -> None
     miner.mine("state LOCAL(1.2.3.4) ok")  # no pattern of the other reading: its own pattern, one bucket
     assert len(miner._buckets) == 1
     assert miner.mine("state 10.0.0.9 ok")[1] == "state <*> ok"  # the other order: a pattern of its own
+
+
+def test_the_second_reading_joins_only_a_pattern_it_repeats_whole() -> None:
+    """The other reading is the weaker one: it never generalises a template (4 of 5 words would pass 0.8)."""
+    miner = TemplateMiner()
+    pid, template = miner.mine("synchronized to 10.0.0.1, stratum 3 peer ok")
+    other = miner.mine("synchronized to LOCAL(127.127.1.0), stratum 10 peer lost")
+    assert other[0] != pid
+    assert miner.template(pid) == template == "synchronized to <*>, stratum <*> peer ok"
