@@ -61,8 +61,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from log_pipeline.patterns._calls import calls_as_values
-from log_pipeline.patterns._tokens import WILDCARD, Tokenised, collapse_lists, tokenise
+from log_pipeline.patterns._tokens import WILDCARD, collapse_lists, tokenise
 
 __all__ = ["MinerConfig", "TemplateMiner"]
 
@@ -191,21 +190,6 @@ class TemplateMiner:
         bucket = self._buckets.get(bucket_key)
         if bucket is None:
             bucket = self._buckets[bucket_key] = []
-        best = self._join(bucket, tokens)
-        if best is None:
-            best = self._join_as_calls((tokens, spaces))
-        if best is None:
-            best = self._create(tokens, spaces, bucket_key, bucket)
-        if len(self._exact) >= self._cfg.exact_cache_size:
-            self._exact.clear()
-        self._exact[raw] = best
-        return best
-
-    def _join(
-        self, bucket: list[_Pattern], tokens: tuple[str, ...], *, whole: bool = False
-    ) -> _Pattern | None:
-        """The pattern of ``bucket`` that ``tokens`` joins (generalised to it), or None; ``whole``: only a
-        pattern whose every constant word ``tokens`` repeat (which then needs no generalising)."""
         best: _Pattern | None = None
         best_sim = -1.0
         best_eq = -1
@@ -224,37 +208,18 @@ class TemplateMiner:
             sim = eq / cand.constants if cand.constants else 1.0
             if sim > best_sim or (sim == best_sim and eq > best_eq):
                 best, best_sim, best_eq = cand, sim, eq
-        if whole:
-            return best if best is not None and best_sim == 1.0 else None
-        if best is None or not (
+        if best is not None and (
             best_sim >= self._threshold
             or (best.constants >= _ONE_OFF_MIN and best_eq == best.constants - 1 and _one_off(best, tokens))
         ):
-            return None
-        if best_sim < 1.0:
-            self._generalise(best, tokens)
+            if best_sim < 1.0:
+                self._generalise(best, tokens)
+        else:
+            best = self._create(tokens, spaces, bucket_key, bucket)
+        if len(self._exact) >= self._cfg.exact_cache_size:
+            self._exact.clear()
+        self._exact[raw] = best
         return best
-
-    def _join_as_calls(self, tokenised: Tokenised) -> _Pattern | None:
-        """The existing pattern that the message joins when its glued calls are read as values
-        (:mod:`._calls`), or None: a pattern whose every constant word the other reading repeats (a weaker
-        reading asks for full agreement, and so never changes a template); never creates a bucket or a
-        pattern."""
-        alt = calls_as_values(tokenised)
-        if alt is None:
-            return None
-        bucket = self._buckets.get(self._peek_bucket_key(alt[0]))
-        return self._join(bucket, alt[0], whole=True) if bucket else None
-
-    def _peek_bucket_key(self, tokens: tuple[str, ...]) -> tuple[int, str]:
-        """:meth:`_bucket_key` without recording a new second token (a bucket it names may not exist)."""
-        if len(tokens) < 2:
-            return (len(tokens), tokens[0] if tokens else "")
-        children = self._children.get((len(tokens), tokens[0]), set())
-        second = tokens[1]
-        if second not in children and len(children) >= self._cfg.max_children:
-            second = WILDCARD
-        return (len(tokens), f"{tokens[0]}\x1f{second}")
 
     def _bucket_key(self, tokens: tuple[str, ...]) -> tuple[int, str]:
         if len(tokens) < 2:
