@@ -270,16 +270,13 @@ class _ShapeMemo:
 _MEMO = _ShapeMemo()
 
 
-def _splitter(message: str) -> re.Pattern[str]:
-    """The piece regex for ``message``: the plain one unless it holds a drive path or a ``?``."""
-    if "?" in message:
-        return _PIECE_WINDOWS_QUERY if ":\\" in message else _PIECE_QUERY
-    return _PIECE_WINDOWS if ":\\" in message else _PIECE
-
-
 def tokenise(message: str) -> Tokenised:
     """Split ``message`` into masked tokens and the whitespace before each (see the module docstring)."""
-    pieces: list[tuple[str, str]] = _splitter(message).findall(message)
+    if "?" in message:  # a URL's query string may be in it (the plain regex is one test cheaper per line)
+        splitter = _PIECE_WINDOWS_QUERY if ":\\" in message else _PIECE_QUERY
+    else:
+        splitter = _PIECE_WINDOWS if ":\\" in message else _PIECE
+    pieces: list[tuple[str, str]] = splitter.findall(message)
     cache = _CACHE
     kinds: list[int | None] = [cache[piece] for _, piece in pieces]
     memo = _MEMO
