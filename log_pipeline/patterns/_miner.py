@@ -43,6 +43,11 @@ user names stay one value for a while, then vary), and treating a position as va
 once it has held K distinct words (Brain-like column statistics; 0.980 -> 0.974/0.978/0.979 at K = 3/4/6).
 Masking every digit-free value after ``key=`` and file names with an extension (``chrome.exe``) were
 neutral on LOSO but contradict the existing template contract (``tty=ssh`` and ``user.dir`` stay text).
+Tried in stop 30 and reverted: a second reading of a message that matched no pattern, with its glued calls
+``word(<*>)`` read as one value, allowed only to join an existing pattern it repeats whole (``synchronized to
+LOCAL(127.127.1.0), stratum 10`` joining ``synchronized to <*>, stratum <*>``): shared 8 identical,
+Thunderbird (whose errors were read) 0.697 -> 0.981, but on the unseen systems not read its only effect was
+Android 0.882 -> 0.881 (bench/README.md).
 
 A message whose token sequence was never seen before has its lists collapsed (:func:`._tokens.collapse_lists`)
 before matching; the exact-match cache is keyed by the sequence as tokenised, so a known sequence costs one

@@ -80,3 +80,19 @@ def test_unseen_systems_are_scored_apart_with_the_setting_chosen_on_the_design_s
     row = next(line for line in out.splitlines() if line.startswith("Other"))
     assert [float(x) for x in row.split()[1:4]] == [1.0, 1.0, 1.0]  # GA, purity, recall of an exact grouping
     assert row.split()[4] == "2/2"
+
+
+def test_systems_whose_errors_were_read_are_marked_and_averaged_apart(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    b = _bench()
+    _write_system(tmp_path, "OpenStack", [("lease 10.0.0.1 renewed", "E1"), ("disk sda failed", "E1")])
+    _write_system(tmp_path, "Fresh", [("lease 10.0.0.1 renewed", "E1"), ("lease 10.0.0.2 renewed", "E1")])
+    assert "OpenStack" in b.DIAGNOSED
+    b.report_unseen(b.load_unseen(tmp_path, []), (0.8, 2), None)
+    out = capsys.readouterr().out.splitlines()
+    assert any(line.startswith("OpenStack*") for line in out)
+    assert any(line.startswith("Fresh ") for line in out)
+    means = [line.split() for line in out if line.startswith("mean GA")]
+    assert means[0][2] == "0.500"  # both: OpenStack 0 (its one event split in two groups), Fresh 1
+    assert means[1][2:] == ["1.000", "over", "the", "1", "never", "read"]
