@@ -60,14 +60,17 @@ Run = dict[str, list[float]]
 
 
 def _grid_points(use_grid: bool, extra: Sequence[str] = ()) -> list[dict[str, Any]]:
-    """Candidate configurations: :data:`GRID` plus ``KEY=V1,V2`` dimensions (V1 should be the default)."""
+    """Candidate configurations: :data:`GRID` plus ``KEY=V1,V2`` dimensions (the default first)."""
     if not use_grid:
         return [{}]
     grid = dict(GRID)
     for item in extra:
         key, _, vals = item.partition("=")
         default = getattr(EnsembleConfig(), key)  # AttributeError: not a configuration field
-        grid[key] = tuple(type(default)(v) for v in vals.split(","))
+        values = [type(default)(v) for v in vals.split(",")]
+        if default in values:  # ties between configurations go to the first: keep the default there
+            values.remove(default)
+        grid[key] = (default, *values)
     keys = list(grid)
     return [dict(zip(keys, vals, strict=True)) for vals in itertools.product(*grid.values())]
 

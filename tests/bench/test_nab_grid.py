@@ -29,3 +29,11 @@ def test_extra_dimensions_multiply_the_grid_and_keep_the_default_first() -> None
 def test_an_unknown_key_is_refused() -> None:
     with pytest.raises(AttributeError):
         _grid_points(True, ["no_such_setting=1,2"])
+
+
+def test_the_default_goes_first_whatever_the_order_given() -> None:
+    points = _grid_points(True, ["rare_bins=30,20"])
+    default = EnsembleConfig().rare_bins
+    assert points[0]["rare_bins"] == default
+    assert {p["rare_bins"] for p in points} == {20, 30, default}
+    assert dataclasses.replace(EnsembleConfig(), **points[0]) == EnsembleConfig()

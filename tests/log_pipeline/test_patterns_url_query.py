@@ -32,3 +32,15 @@ def test_a_query_scan_stays_linear() -> None:
     for line in hostile * 5:
         tokenise(line)
     assert time.thread_time() - t0 < 2.0  # a quadratic backtrack over 4,000 slashes takes far longer
+
+
+def test_trailing_whitespace_stays_linear_and_changes_nothing() -> None:
+    # findall retried ``\s*`` from every trailing whitespace character to the end of the line: 4,000
+    # trailing spaces cost ~0.5 s of CPU per line (quadratic) before the message was right-stripped
+    hostile = ["a" + " " * 4095, "GET /x?y=1" + "\t" * 4000, "b" + " \u00a0" * 2000]
+    t0 = time.thread_time()
+    for line in hostile * 5:
+        tokenise(line)
+    assert time.thread_time() - t0 < 1.0
+    for line in ("a b  ", "x=1 \t", "/p?q=2 \u00a0\u2003"):
+        assert tokenise(line) == tokenise(line.rstrip())
