@@ -6,6 +6,17 @@ waits ``--warmup-s``, then reads every thread's utime + stime from ``/proc/PID/t
 this script re-runs itself inside the server process (``--child``), where it writes the map of native thread
 ids to Python thread names, and how many scrapes took ``ScrapeCache``'s steady-state path, every 2 s.
 
+Per thread it prints user and system CPU apart, and the voluntary and involuntary context switches per scrape
+(``/proc/PID/task/TID/status``): a thread that waits for the GIL many times per scrape shows up there.
+``--py-spy OUT`` also records the server with py-spy over the window (``--py-spy-bin``, 50 Hz, ``--gil``:
+only samples holding the GIL, or ``--idle``), written as py-spy's ``raw`` (collapsed stacks) format; the
+CPU figures of such a run include py-spy's pauses, so take them from a run without it. Experiments on the
+server's settings (not defaults): ``--switch-interval S`` (``sys.setswitchinterval``), ``--scrape-workers N``
+(the scrape thread pool's size), ``--inline-ingest`` (parse + ingest on the event loop's thread instead of
+the pool: what the hand-offs and the GIL sharing cost; not a shippable setting, it blocks the loop),
+``--uvloop`` (uvicorn's ``auto`` loop may pick uvloop when it is installed; without the flag the server runs
+on asyncio's own loop, as shipped, even where uvloop is importable).
+
 Old code against new: ``PYTHONPATH=/tmp/old .venv/bin/python bench/ingest_threads.py``, alternated run by run.
 """
 
@@ -13,12 +24,14 @@ from __future__ import annotations
 
 import argparse
 import collections
+import gc
 import json
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from ingest import CLK_TCK, counter_sum, free_ports, wait_ready
@@ -29,6 +42,28 @@ APPENDED = ("paramedic_scrape_samples_appended_total",)
 def child(out: Path, argv: list[str]) -> None:
     """Inside the server process: count steady-state scrapes, publish thread names, then run the CLI."""
     import collector.cache as cache  # here: the child's PYTHONPATH picks the code under test
+    import collector.manager as manager
+
+    experiment = json.loads(out.with_suffix(".experiment").read_text())
+    if not experiment.get("uvloop"):
+        sys.modules["uvloop"] = None  # type: ignore[assignment]  # uvicorn's "auto" loop: asyncio's own
+    if experiment.get("switch_interval"):
+        sys.setswitchinterval(experiment["switch_interval"])
+    if experiment.get("scrape_workers"):
+        init = manager.ScrapeManager.__init__
+
+        def sized(self: object, *args: object, **kwargs: object) -> None:
+            kwargs["max_workers"] = experiment["scrape_workers"]
+            init(self, *args, **kwargs)  # type: ignore[arg-type]
+
+        manager.ScrapeManager.__init__ = sized  # type: ignore[method-assign]
+    if experiment.get("inline_ingest"):
+        import collector.loop as scrape_loop
+
+        async def inline(self: object, fn: Callable[..., object], *args: object) -> object:
+            return fn(*args)  # on the event loop's thread: no pool hand-off, the loop blocked meanwhile
+
+        scrape_loop.ScrapeLoop._in_thread = inline  # type: ignore[method-assign,assignment]
 
     counts: collections.Counter[str] = collections.Counter()
     steady = cache.ScrapeCache._steady_state
@@ -40,6 +75,17 @@ def child(out: Path, argv: list[str]) -> None:
         return result
 
     cache.ScrapeCache._steady_state = counted  # type: ignore[method-assign,assignment]
+    gc_started: dict[int, float] = {}
+
+    def gc_timer(phase: str, info: dict[str, int]) -> None:  # CPU of the cyclic GC, by generation
+        if phase == "start":
+            gc_started[threading.get_ident()] = time.thread_time()
+            return
+        spent = time.thread_time() - gc_started.pop(threading.get_ident(), time.thread_time())
+        counts[f"gc{info['generation']} ms"] += round(spent * 1e3, 3)  # type: ignore[assignment]
+        counts[f"gc{info['generation']} runs"] += 1
+
+    gc.callbacks.append(gc_timer)
 
     def publish() -> None:
         while True:
@@ -56,18 +102,39 @@ def child(out: Path, argv: list[str]) -> None:
     main()
 
 
-def thread_cpu(pid: int) -> dict[int, float]:
+Usage = tuple[float, float, int, int]  # user s, system s, voluntary and involuntary context switches
+
+
+def thread_cpu(pid: int) -> dict[int, Usage]:
     out = {}
     for task in Path(f"/proc/{pid}/task").iterdir():
         try:
             fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+            status = dict(
+                line.split(":", 1) for line in (task / "status").read_text().splitlines() if ":" in line
+            )
         except OSError:
             continue
-        out[int(task.name)] = (int(fields[11]) + int(fields[12])) / CLK_TCK
+        out[int(task.name)] = (
+            int(fields[11]) / CLK_TCK,
+            int(fields[12]) / CLK_TCK,
+            int(status["voluntary_ctxt_switches"]),
+            int(status["nonvoluntary_ctxt_switches"]),
+        )
     return out
 
 
-def run(series: int, targets: int, warmup_s: float, seconds: float) -> None:
+def start_py_spy(opts: argparse.Namespace, pid: int) -> subprocess.Popen[bytes] | None:
+    if not opts.py_spy:
+        return None
+    mode = ["--gil"] if opts.gil else ["--idle"] if opts.idle else []
+    cmd = [opts.py_spy_bin, "record", "-p", str(pid), "-r", "50", "-d", str(int(opts.seconds))]
+    cmd += [*mode, "-f", "raw", "-o", opts.py_spy]
+    return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def run(opts: argparse.Namespace) -> None:
+    series, targets, warmup_s, seconds = opts.series, opts.targets, opts.warmup_s, opts.seconds
     ports = free_ports(targets + 1)
     here = Path(__file__).resolve().parent
     tp = subprocess.Popen(
@@ -87,6 +154,13 @@ def run(series: int, targets: int, warmup_s: float, seconds: float) -> None:
             "metrics_store: {type: embedded, path: data}\n" % (ports[0], addrs)
         )
         state = root / "threads.json"
+        experiment = {
+            "switch_interval": opts.switch_interval,
+            "scrape_workers": opts.scrape_workers,
+            "inline_ingest": opts.inline_ingest,
+            "uvloop": opts.uvloop,
+        }
+        state.with_suffix(".experiment").write_text(json.dumps(experiment))
         argv = [
             sys.executable,
             __file__,
@@ -108,9 +182,12 @@ def run(series: int, targets: int, warmup_s: float, seconds: float) -> None:
             time.sleep(warmup_s)  # benchmark warm-up, not a test wait
             cpu0, s0 = thread_cpu(proc.pid), counter_sum(url + "/metrics", APPENDED) or 0.0
             paths0 = json.loads(state.read_text())["paths"]
+            spy = start_py_spy(opts, proc.pid)
             time.sleep(seconds)
             cpu1, s1 = thread_cpu(proc.pid), counter_sum(url + "/metrics", APPENDED) or 0.0
             published = json.loads(state.read_text())
+            if spy is not None:
+                spy.wait(60)
         finally:
             proc.terminate()
             proc.wait(60)
@@ -120,28 +197,38 @@ def run(series: int, targets: int, warmup_s: float, seconds: float) -> None:
 
 
 def report(
-    cpu0: dict[int, float],
-    cpu1: dict[int, float],
+    cpu0: dict[int, Usage],
+    cpu1: dict[int, Usage],
     samples: float,
     seconds: float,
     published: dict,
     paths0: dict,
 ) -> None:
     names = {int(k): v for k, v in published["names"].items()}
-    rows: dict[str, float] = {}
-    for tid, cpu in cpu1.items():
+    paths = {k: v - paths0.get(k, 0) for k, v in published["paths"].items()}
+    scrapes = max(sum(v for k, v in paths.items() if not k.startswith("gc")), 1)
+    rows: dict[str, list[float]] = {}
+    for tid, now in cpu1.items():
         name = names.get(tid, "unnamed (DuckDB's own threads)")
         name = "scrape threads" if name.startswith("scrape") else name
-        rows[name] = rows.get(name, 0.0) + cpu - cpu0.get(tid, 0.0)
-    total = sum(rows.values())
+        before = cpu0.get(tid, (0.0, 0.0, 0, 0))
+        row = rows.setdefault(name, [0.0, 0.0, 0.0, 0.0])
+        for k in range(4):
+            row[k] += now[k] - before[k]
+    total = sum(r[0] + r[1] for r in rows.values())
     print(
         f"{samples:,.0f} samples in {seconds:g} s; CPU {total:.2f} s = {total / samples * 1e6:.3f} µs/sample"
     )
-    for name, cpu in sorted(rows.items(), key=lambda r: -r[1]):
+    head = f"  {'thread':34s} {'CPU s':>6s}  {'µs/sample':>9s}  {'user':>6s} {'sys':>6s}"
+    print(head + "  context switches per scrape: voluntary, involuntary")
+    for name, (user, system, vol, invol) in sorted(rows.items(), key=lambda r: -(r[1][0] + r[1][1])):
+        cpu = user + system
         if cpu > 0:
-            print(f"  {name:34s} {cpu:6.2f} s  {cpu / samples * 1e6:.3f} µs/sample")
-    paths = {k: v - paths0.get(k, 0) for k, v in published["paths"].items()}
-    print(f"scrapes in the window by ScrapeCache path: {paths}")
+            print(
+                f"  {name:34s} {cpu:6.2f}  {cpu / samples * 1e6:9.3f}  {user:6.2f} {system:6.2f}"
+                f"  {vol / scrapes:7.1f} {invol / scrapes:7.1f}"
+            )
+    print(f"scrapes in the window by ScrapeCache path, and the cyclic GC's runs and thread CPU: {paths}")
 
 
 def main() -> int:
@@ -156,8 +243,15 @@ def main() -> int:
     ap.add_argument("--series", type=int, default=2000)
     ap.add_argument("--seconds", type=float, default=30.0)
     ap.add_argument("--warmup-s", type=float, default=10.0)
-    a = ap.parse_args()
-    run(a.series, a.targets, a.warmup_s, a.seconds)
+    ap.add_argument("--py-spy", help="record the window with py-spy into this file (raw format)")
+    ap.add_argument("--py-spy-bin", default="py-spy")
+    ap.add_argument("--gil", action="store_true", help="py-spy: only samples holding the GIL")
+    ap.add_argument("--idle", action="store_true", help="py-spy: idle (waiting) samples too")
+    ap.add_argument("--switch-interval", type=float, default=0.0)
+    ap.add_argument("--scrape-workers", type=int, default=0)
+    ap.add_argument("--inline-ingest", action="store_true", help="parse + ingest on the event loop's thread")
+    ap.add_argument("--uvloop", action="store_true", help="let uvicorn pick uvloop (when installed)")
+    run(ap.parse_args())
     return 0
 
 
