@@ -1,7 +1,7 @@
 """bench/hostile.py: ordinary query latency on a quiet server and during a burst of hostile requests.
 
     .venv/bin/python bench/hostile.py [--requests 100] [--workers 16] [--samples 200] [--attacker-nice 0]
-        [--kinds a,b] [--search-processes N]
+        [--attacker-idle] [--kinds a,b] [--search-processes N]
     .venv/bin/python bench/hostile.py --cpu-per-kind [--per-kind 7] [--kinds a,b] [--with-reads]
 
 Starts a real ``paramedic serve`` on loopback (``tests/support/hostile.py``: a static exporter with a known
@@ -233,13 +233,36 @@ def print_burst(burst: Burst) -> None:
     print(f"  5xx / reset / timeout answers: {len(errors)}" + (f"  {sorted(set(errors))}" if errors else ""))
 
 
-def niced_burst(target: Target, requests: int, workers: int, kinds: list[str], nice: int) -> Burst:
-    """:func:`run_burst` from threads at nice ``nice`` (the threads it starts inherit it; 0: as this one)."""
-    with ThreadPoolExecutor(1, initializer=lower_thread_priority, initargs=(nice,)) as attacker:
-        return attacker.submit(run_burst, target, requests, workers, 11, kinds).result()
+@dataclass(frozen=True)
+class Attacker:
+    """How the attacker's threads are scheduled here (a real attacker sends from a host of its own).
+
+    ``nice``: their nice value (19: a small CPU share). ``idle``: ``SCHED_IDLE`` on top, so they run only on a
+    core nothing else wants. On an EEVDF kernel (Linux 6.6+) a running nice-19 thread keeps its time slice
+    (~3 ms) when a server thread wakes up; a ``SCHED_IDLE`` one is preempted at once, which is what sending
+    from another host would be.
+    """
+
+    nice: int = 0
+    idle: bool = False
+
+    def __str__(self) -> str:
+        return f"nice {self.nice}" + (", SCHED_IDLE" if self.idle else "")
+
+    def lower(self) -> None:
+        """Lower the calling thread (the threads it starts inherit it)."""
+        lower_thread_priority(self.nice)
+        if self.idle:
+            os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
 
 
-def cpu_per_kind(tmp: Path, per_kind: int, kinds: list[str], attacker_nice: int, reads: bool) -> bool:
+def niced_burst(target: Target, requests: int, workers: int, kinds: list[str], attacker: Attacker) -> Burst:
+    """:func:`run_burst` from threads scheduled as ``attacker`` says (the threads it starts inherit it)."""
+    with ThreadPoolExecutor(1, initializer=attacker.lower) as pool:
+        return pool.submit(run_burst, target, requests, workers, 11, kinds).result()
+
+
+def cpu_per_kind(tmp: Path, per_kind: int, kinds: list[str], attacker: Attacker, reads: bool) -> bool:
     """Server CPU seconds for ``per_kind`` actions of each kind, less what the idle server uses in that time
     (collector, rules); with ``reads``, a second pass with ordinary reads running and their p99 against a
     quiet p99. False if the server died."""
@@ -249,12 +272,12 @@ def cpu_per_kind(tmp: Path, per_kind: int, kinds: list[str], attacker_nice: int,
         before, began = cpu_seconds(pid), time.monotonic()
         time.sleep(3.0)  # the idle server's own CPU use (scrapes, rule evaluations), subtracted below
         idle_rate = (cpu_seconds(pid)[0] - before[0]) / (time.monotonic() - began)
-        print(f"paramedic serve (pid {pid}); {per_kind} actions per kind at once, attackers at nice "
-              f"{attacker_nice}; idle CPU {idle_rate * 1000:.0f} ms/s, subtracted below\n")  # fmt: skip
+        print(f"paramedic serve (pid {pid}); {per_kind} actions per kind at once, attackers at "
+              f"{attacker}; idle CPU {idle_rate * 1000:.0f} ms/s, subtracted below\n")  # fmt: skip
         total_own = total_children = 0.0
         for kind in kinds or list(CATALOGUE):
             before = cpu_seconds(pid)
-            burst = niced_burst(target, per_kind, per_kind, [kind], attacker_nice)
+            burst = niced_burst(target, per_kind, per_kind, [kind], attacker)
             after = cpu_seconds(pid)
             own = after[0] - before[0] - idle_rate * burst.seconds
             children = after[1] - before[1]
@@ -269,16 +292,16 @@ def cpu_per_kind(tmp: Path, per_kind: int, kinds: list[str], attacker_nice: int,
                 return False
         print(f"  {'total':28} server {total_own:6.2f} s  children {total_children:5.2f} s")
         if reads:
-            return _p99_per_kind(target, per_kind, kinds, attacker_nice)
+            return _p99_per_kind(target, per_kind, kinds, attacker)
         return True
 
 
-def _p99_per_kind(target: Target, per_kind: int, kinds: list[str], attacker_nice: int) -> bool:
+def _p99_per_kind(target: Target, per_kind: int, kinds: list[str], attacker: Attacker) -> bool:
     quiet, _ = measure(target, 100)
     p99_quiet = percentile(quiet.all_ms(), 99)
     print(f"\nordinary reads kind by kind: quiet p99 {p99_quiet:.1f} ms (n={len(quiet.all_ms())})")
     for kind in kinds or list(CATALOGUE):
-        fire = functools.partial(niced_burst, target, per_kind, per_kind, [kind], attacker_nice)
+        fire = functools.partial(niced_burst, target, per_kind, per_kind, [kind], attacker)
         hostile, _ = measure(target, 1, fire)
         both = hostile.all_ms()
         p99 = percentile(both, 99)
@@ -295,7 +318,7 @@ def run(
     workers: int,
     samples: int,
     kinds: list[str],
-    attacker_nice: int,
+    attacker: Attacker,
     search_processes: int | None,
 ) -> bool:
     extra = None
@@ -305,16 +328,14 @@ def run(
         prepare(target)
         shown = "default" if search_processes is None else str(search_processes)
         print(f"paramedic serve at {target.base_url} (pid {target.proc.pid}); {requests} hostile requests, "
-              f"{workers} workers at nice {attacker_nice}; ordinary reads as a viewer; "
+              f"{workers} workers at {attacker}; ordinary reads as a viewer; "
               f"logs.search_api.search_processes: {shown}\n")  # fmt: skip
 
         cpu_start = cpu_seconds(target.proc.pid)
         quiet, _ = measure(target, samples)
         rss_quiet = peak_rss_mib(target)
         cpu_before = cpu_seconds(target.proc.pid)
-        hostile, fired = measure(
-            target, 1, lambda: niced_burst(target, requests, workers, kinds, attacker_nice)
-        )
+        hostile, fired = measure(target, 1, lambda: niced_burst(target, requests, workers, kinds, attacker))
         cpu_after = cpu_seconds(target.proc.pid)
         assert fired is not None
         burst = fired
@@ -373,6 +394,13 @@ def main() -> None:
         " competes with the server, as when it sends from another host; 0: as much as the server)",
     )
     ap.add_argument(
+        "--attacker-idle",
+        action="store_true",
+        help="also run the attacker's threads under SCHED_IDLE (Linux): on an EEVDF kernel a running nice-19"
+        " thread keeps its ~3 ms slice when a server thread wakes; an idle-class one yields at once, as an"
+        " attacker on another host would",
+    )
+    ap.add_argument(
         "--search-processes",
         type=int,
         default=None,
@@ -387,11 +415,12 @@ def main() -> None:
         "--with-reads", action="store_true", help="with --cpu-per-kind: also ordinary-read p99 kind by kind"
     )
     a = ap.parse_args()
+    attacker = Attacker(a.attacker_nice, a.attacker_idle)
     with tempfile.TemporaryDirectory(prefix="bench-hostile-") as d:
         kinds = [k for k in a.kinds.split(",") if k]
         if a.cpu_per_kind:
-            sys.exit(0 if cpu_per_kind(Path(d), a.per_kind, kinds, a.attacker_nice, a.with_reads) else 1)
-        ok = run(Path(d), a.requests, a.workers, a.samples, kinds, a.attacker_nice, a.search_processes)
+            sys.exit(0 if cpu_per_kind(Path(d), a.per_kind, kinds, attacker, a.with_reads) else 1)
+        ok = run(Path(d), a.requests, a.workers, a.samples, kinds, attacker, a.search_processes)
     print("\nissue 11 burst goal:", "MET" if ok else "NOT MET")
     sys.exit(0 if ok else 1)
 
