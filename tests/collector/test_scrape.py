@@ -115,7 +115,13 @@ async def test_target_that_goes_away_reports_up_0_and_stale_series() -> None:
         mgr = await _started(_config(ex.address), store)
         await eventually(lambda: last_value(store, "up") == 1, 5, "up=1")
     try:
-        await eventually(lambda: last_value(store, "up") == 0, 5, "up=0 after the exporter stopped")
+        # the samples (``up`` = 0, the stale markers) are appended before the target's status is updated:
+        # wait for both, then check each
+        await eventually(
+            lambda: last_value(store, "up") == 0 and mgr.targets()[0].health == "down",
+            5,
+            "up=0 and health down after the exporter stopped",
+        )
         assert is_stale(store, "mem_bytes")
         assert is_stale(store, "http_requests_total")
         assert not is_stale(store, "up")  # the target still exists: up is 0, not stale
