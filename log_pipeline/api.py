@@ -380,7 +380,7 @@ class LogsHandlers:
         headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
         # the background task frees the slot even when the client leaves before the stream is iterated
         return StreamingResponse(
-            self._tail_events(request, tail, sub, mark, self._tail_threads),
+            self._tail_events(tail, sub, mark, self._tail_threads),
             media_type="text/event-stream",
             headers=headers,
             background=BackgroundTask(tail.unsubscribe, sub),
@@ -388,7 +388,6 @@ class LogsHandlers:
 
     async def _tail_events(
         self,
-        request: Request,
         tail: TailHub,
         sub: Subscription,
         mark: _Marker | None,
@@ -409,7 +408,10 @@ class LogsHandlers:
             yield b": connected\n\n"
             if mark is not None and mark.warning is not None:
                 yield b"event: warning\ndata: " + orjson.dumps({"warning": mark.warning}) + b"\n\n"
-            while not tail.closing.is_set() and not await request.is_disconnected():
+            # no request.is_disconnected() per poll (~0.1 ms of the event loop each: anyio formats the task's
+            # repr into the cancel reason): the StreamingResponse's own disconnect listener cancels this
+            # generator when the client leaves, and a send to a gone client raises at the next event
+            while not tail.closing.is_set():
                 batch: list[LogRecord] = []
                 while len(batch) < TAIL_BATCH_RECORDS and (record := sub.get(0)) is not None:
                     batch.append(record)

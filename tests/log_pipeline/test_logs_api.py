@@ -12,17 +12,18 @@ import httpx
 import orjson
 import pytest
 import uvicorn
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from fastapi.testclient import TestClient
 from prometheus_client import CollectorRegistry
 
 from log_pipeline.api import TailTiming, logs_router
 from log_pipeline.model import LogRecord
-from log_pipeline.search.tail import TailHub
+from log_pipeline.search.tail import Subscription, TailHub
 from log_pipeline.search.tantivy_store import TantivyStore
 from platforms.local.state import free_port
 from platforms.tenancy import FOUNDATION, Scope
 from tests.log_pipeline.test_search_contract import DATA, T0
+from tests.support.servers import wait_until
 
 
 @dataclass
@@ -186,3 +187,47 @@ def test_tail_sse_filters_and_counts_drops(store: TantivyStore) -> None:
     while hub._subs:
         assert time.monotonic() < deadline, "subscription not released after disconnect"
         time.sleep(0.01)
+
+
+def test_an_idle_tail_polls_without_asking_whether_the_client_left(
+    store: TantivyStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each poll of an open tail used to await ``request.is_disconnected()`` (~0.1 ms of the event loop: anyio
+    formats the task's repr into the cancel reason), 20 times a second per subscriber; the response's own
+    disconnect listener is what ends the stream. The subscription is still released when the client leaves."""
+    asked: list[int] = []
+    original = Request.is_disconnected
+
+    async def counted(self: Request) -> bool:
+        asked.append(1)
+        return await original(self)
+
+    monkeypatch.setattr(Request, "is_disconnected", counted)
+    hub = TailHub(registry=CollectorRegistry())
+    polls: list[int] = []
+    real_get = Subscription.get
+
+    def counting_get(self: Subscription, timeout_s: float) -> LogRecord | None:
+        polls.append(1)
+        return real_get(self, timeout_s)
+
+    monkeypatch.setattr(Subscription, "get", counting_get)
+    app = FastAPI()
+    app.include_router(logs_router(store, tail=hub, tail_timing=TailTiming(poll_s=0.005)))
+    port = _free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        wait_until(lambda: server.started, 10, "uvicorn started")
+        url = f"http://127.0.0.1:{port}/api/v1/logs/tail"
+        with httpx.stream("GET", url, params={"q": "level:error"}, timeout=10) as resp:
+            lines = resp.iter_lines()  # kept: a dropped iterator closes the stream
+            assert next(lines) == ": connected"
+            wait_until(lambda: len(polls) >= 20, 10, "20 polls of the idle tail")
+            assert hub._subs  # still open
+        wait_until(lambda: not hub._subs, 10, "the subscription released after the client left")
+    finally:
+        server.should_exit = True
+        thread.join(10)
+    assert asked == []
