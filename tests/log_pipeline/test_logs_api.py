@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Iterator
@@ -141,20 +142,26 @@ def _free_port() -> int:
     return free_port()
 
 
-def test_tail_sse_filters_and_counts_drops(store: TantivyStore) -> None:
-    hub = TailHub(queue_size=2, registry=CollectorRegistry())
-    app = FastAPI()
-    app.include_router(logs_router(store, tail=hub, tail_timing=TailTiming(poll_s=0.01)))
+@contextlib.contextmanager
+def _served(app: FastAPI) -> Iterator[str]:
+    """``app`` on a real uvicorn in a thread (a live tail needs a real server); yields the tail's URL."""
     port = _free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.01)
     try:
-        url = f"http://127.0.0.1:{port}/api/v1/logs/tail"
+        wait_until(lambda: server.started, 10, "uvicorn started")
+        yield f"http://127.0.0.1:{port}/api/v1/logs/tail"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+def test_tail_sse_filters_and_counts_drops(store: TantivyStore) -> None:
+    hub = TailHub(queue_size=2, registry=CollectorRegistry())
+    app = FastAPI()
+    app.include_router(logs_router(store, tail=hub, tail_timing=TailTiming(poll_s=0.01)))
+    with _served(app) as url:
         assert httpx.get(url, params={"q": "app:("}, timeout=5).status_code == 400
         with httpx.stream("GET", url, params={"q": "level:error"}, timeout=10) as resp:
             assert resp.headers["content-type"].startswith("text/event-stream")
@@ -180,9 +187,6 @@ def test_tail_sse_filters_and_counts_drops(store: TantivyStore) -> None:
         logs = [d["id"] for e, d in events if e == "log"]
         assert logs == ["n0", "n1"]  # queue of 2: the rest dropped for this slow client, not blocked
         assert events[-1] == ("dropped", {"dropped": 3})
-    finally:
-        server.should_exit = True
-        thread.join(10)
     deadline = time.monotonic() + 5
     while hub._subs:
         assert time.monotonic() < deadline, "subscription not released after disconnect"
@@ -214,20 +218,11 @@ def test_an_idle_tail_polls_without_asking_whether_the_client_left(
     monkeypatch.setattr(Subscription, "get", counting_get)
     app = FastAPI()
     app.include_router(logs_router(store, tail=hub, tail_timing=TailTiming(poll_s=0.005)))
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        wait_until(lambda: server.started, 10, "uvicorn started")
-        url = f"http://127.0.0.1:{port}/api/v1/logs/tail"
+    with _served(app) as url:
         with httpx.stream("GET", url, params={"q": "level:error"}, timeout=10) as resp:
             lines = resp.iter_lines()  # kept: a dropped iterator closes the stream
             assert next(lines) == ": connected"
             wait_until(lambda: len(polls) >= 20, 10, "20 polls of the idle tail")
             assert hub._subs  # still open
         wait_until(lambda: not hub._subs, 10, "the subscription released after the client left")
-    finally:
-        server.should_exit = True
-        thread.join(10)
     assert asked == []
