@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -12,7 +11,6 @@ from pathlib import Path
 import httpx
 import orjson
 import pytest
-import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.testclient import TestClient
 from prometheus_client import CollectorRegistry
@@ -24,7 +22,7 @@ from log_pipeline.search.tantivy_store import TantivyStore
 from platforms.local.state import free_port
 from platforms.tenancy import FOUNDATION, Scope
 from tests.log_pipeline.test_search_contract import DATA, T0
-from tests.support.servers import wait_until
+from tests.support.servers import served_in_thread, wait_until
 
 
 @dataclass
@@ -142,19 +140,15 @@ def _free_port() -> int:
     return free_port()
 
 
+def _served(app: FastAPI) -> contextlib.AbstractContextManager[str]:
+    """``app`` on a real uvicorn (a live tail needs a real server); the tail's URL."""
+    return _tail_url(served_in_thread(app))
+
+
 @contextlib.contextmanager
-def _served(app: FastAPI) -> Iterator[str]:
-    """``app`` on a real uvicorn in a thread (a live tail needs a real server); yields the tail's URL."""
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        wait_until(lambda: server.started, 10, "uvicorn started")
-        yield f"http://127.0.0.1:{port}/api/v1/logs/tail"
-    finally:
-        server.should_exit = True
-        thread.join(10)
+def _tail_url(served: contextlib.AbstractContextManager[str]) -> Iterator[str]:
+    with served as base:
+        yield base + "/api/v1/logs/tail"
 
 
 def test_tail_sse_filters_and_counts_drops(store: TantivyStore) -> None:

@@ -11,11 +11,14 @@ import shutil
 import signal
 import socket
 import subprocess
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import httpx
+import uvicorn
+from starlette.types import ASGIApp
 
 from platforms.local.state import free_port
 
@@ -25,6 +28,7 @@ __all__ = [
     "free_port",
     "load_factor",
     "require_binary",
+    "served_in_thread",
     "wait_http",
     "wait_start",
     "wait_until",
@@ -172,3 +176,22 @@ def closed_by_peer(sock: socket.socket, timeout_s: float) -> bool:
     except ConnectionResetError:
         return True
     return True
+
+
+@contextlib.contextmanager
+def served_in_thread(
+    app: ASGIApp, *, lifespan: str = "auto", timeout_s: float = 10.0, name: str = "test-server"
+) -> Iterator[str]:
+    """``app`` on a real uvicorn on loopback in a daemon thread (streams and browsers need a real server);
+    yields its base URL and stops it on exit."""
+    port = free_port()
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan=lifespan)
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, name=name, daemon=True)
+    thread.start()
+    try:
+        wait_until(lambda: server.started, timeout_s, f"{name} started")
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)

@@ -5,14 +5,12 @@ report --url` against the same running server."""
 from __future__ import annotations
 
 import re
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 from typer.testing import CliRunner
@@ -24,7 +22,7 @@ from paramedic.dashboard import PromqlMetricsReader
 from platforms.capacity import CapacityService, capacity_router
 from tests.platforms.capacity.history import write_cf
 from tests.support.browser import chromium, screenshot, watch
-from tests.support.servers import free_port, wait_until
+from tests.support.servers import served_in_thread
 
 
 @pytest.fixture(scope="module")
@@ -37,18 +35,8 @@ def url() -> Iterator[str]:
     app.include_router(
         dashboard_router(Sources(metrics=PromqlMetricsReader(store)), capacity=service.outlook_json)
     )
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
-    )
-    thread = threading.Thread(target=server.run, name="capacity-test-server", daemon=True)
-    thread.start()
-    try:
-        wait_until(lambda: server.started, 20, "the capacity test server")
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(10)
+    with served_in_thread(app, lifespan="off", timeout_s=20, name="capacity-test-server") as base:
+        yield base
 
 
 def test_the_capacity_page_renders_in_chromium(url: str) -> None:
