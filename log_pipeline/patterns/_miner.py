@@ -56,6 +56,12 @@ dictionary lookup.
 A pattern's id is decided when the pattern is created and never changes afterwards (templates only get more
 general); it is a hash of the first template, so the same log lines yield the same ids across restarts.
 The table holds at most ``max_patterns``; the least recently used pattern is evicted when a new one is needed.
+Memory is bounded too, not only counts (issue 11: a sender of distinct 4 KB lines made each pattern and
+exact-cache key cost ~50 KB, so 10,000 patterns per tenant were ~0.5 GB): each pattern and each exact-cache
+key is charged an estimate of its size (:func:`_cost`: ~64 bytes per token, the token's string and its
+reference, plus its text); past ``max_bytes / 2`` for patterns the least recently used are evicted, and past
+``max_bytes / 2`` for the exact cache it is cleared, as it is at ``exact_cache_size`` entries. Under the
+bounds nothing changes: the same lines give the same ids.
 """
 
 from __future__ import annotations
@@ -85,16 +91,28 @@ class MinerConfig:
     max_patterns: int = 10_000
     max_message_chars: int = 4096  # longer messages are mined on their first max_message_chars characters
     exact_cache_size: int = 65_536  # masked token sequence -> pattern memo (the fast path)
+    max_bytes: int = 64 * 1024 * 1024  # estimated memory of patterns + exact cache (half each), see _cost
 
     def __post_init__(self) -> None:
         if not 0.0 < self.similarity_threshold <= 1.0:
             raise ValueError("similarity_threshold must be in (0, 1]")
         if self.max_patterns < 1:
             raise ValueError("max_patterns must be >= 1")
+        if self.max_bytes < 1:
+            raise ValueError("max_bytes must be >= 1")
+
+
+_TOKEN_BYTES = 64  # a token's str object (~50 bytes for a short one) and the references to it
+_ENTRY_BYTES = 200  # an object's, a dict entry's and a list slot's overhead
+
+
+def _cost(tokens: tuple[str, ...] | list[str], text: str = "") -> int:
+    """Estimated bytes held for ``tokens`` (and a rendered ``text``): what the memory bounds count."""
+    return _ENTRY_BYTES + _TOKEN_BYTES * len(tokens) + sum(map(len, tokens)) + len(text)
 
 
 class _Pattern:
-    __slots__ = ("alive", "bucket", "constants", "id", "spaces", "template", "tokens")
+    __slots__ = ("alive", "bucket", "constants", "cost", "id", "spaces", "template", "tokens")
 
     def __init__(self, pid: str, tokens: list[str], spaces: tuple[str, ...], bucket: tuple[int, str]) -> None:
         self.id = pid
@@ -104,6 +122,7 @@ class _Pattern:
         self.constants = sum(1 for t in tokens if t != WILDCARD and t not in _PUNCT)
         self.template = _render(tokens, spaces)
         self.alive = True
+        self.cost = _cost(tokens, self.template)
 
 
 def _render(tokens: list[str], spaces: tuple[str, ...]) -> str:
@@ -162,9 +181,15 @@ class TemplateMiner:
         self._lock = threading.Lock()
         self._on_new = on_new
         self._on_evict = on_evict
+        self._pattern_bytes = 0  # sum of the live patterns' costs
+        self._exact_bytes = 0  # sum of the exact cache keys' costs
 
     def __len__(self) -> int:
         return len(self._lru)
+
+    def memory_bytes(self) -> int:
+        """Estimated bytes held by the patterns and the exact cache (what ``max_bytes`` bounds)."""
+        return self._pattern_bytes + self._exact_bytes
 
     def pattern_ids(self) -> list[str]:
         """The ids of the live patterns, least recently used first."""
@@ -221,9 +246,16 @@ class TemplateMiner:
                 self._generalise(best, tokens)
         else:
             best = self._create(tokens, spaces, bucket_key, bucket)
-        if len(self._exact) >= self._cfg.exact_cache_size:
+        key_cost = 0 if raw in self._exact else _cost(raw)  # a dead pattern's key is already counted
+        if (
+            len(self._exact) >= self._cfg.exact_cache_size
+            or self._exact_bytes + key_cost > self._cfg.max_bytes // 2
+        ):
             self._exact.clear()
+            self._exact_bytes = 0
+            key_cost = _cost(raw)
         self._exact[raw] = best
+        self._exact_bytes += key_cost
         return best
 
     def _bucket_key(self, tokens: tuple[str, ...]) -> tuple[int, str]:
@@ -240,12 +272,14 @@ class TemplateMiner:
             children.add(second)
         return (len(tokens), f"{tokens[0]}\x1f{second}")
 
-    @staticmethod
-    def _generalise(p: _Pattern, tokens: tuple[str, ...]) -> None:
+    def _generalise(self, p: _Pattern, tokens: tuple[str, ...]) -> None:
         new = [a if a == b else WILDCARD for a, b in zip(p.tokens, tokens, strict=True)]
         p.tokens = new
         p.constants = sum(1 for t in new if t != WILDCARD and t not in _PUNCT)
         p.template = _render(new, p.spaces)
+        cost = _cost(new, p.template)
+        self._pattern_bytes += cost - p.cost
+        p.cost = cost
 
     def _create(
         self,
@@ -256,6 +290,15 @@ class TemplateMiner:
     ) -> _Pattern:
         if len(self._lru) >= self._cfg.max_patterns:
             self._evict_oldest()
+        budget = self._cfg.max_bytes // 2
+        while self._lru and self._pattern_bytes + _cost(tokens) > budget:
+            self._evict_oldest()
+        if self._buckets.get(bucket_key) is not bucket:  # an eviction emptied and dropped this very bucket
+            bucket = self._buckets[bucket_key] = []
+            length, prefix = bucket_key
+            first, sep, second = prefix.partition("\x1f")
+            if sep:
+                self._children.setdefault((length, first), set()).add(second)
         pid = base = _pattern_id(tokens)
         n = 1
         while pid in self._lru:
@@ -264,6 +307,7 @@ class TemplateMiner:
         p = _Pattern(pid, list(tokens), spaces, bucket_key)
         bucket.append(p)
         self._lru[pid] = p
+        self._pattern_bytes += p.cost
         if self._on_new is not None:
             self._on_new(pid)
         return p
@@ -271,6 +315,7 @@ class TemplateMiner:
     def _evict_oldest(self) -> None:
         _, old = self._lru.popitem(last=False)
         old.alive = False
+        self._pattern_bytes -= old.cost
         bucket = self._buckets[old.bucket]
         bucket.remove(old)
         if not bucket:
