@@ -58,10 +58,11 @@ general); it is a hash of the first template, so the same log lines yield the sa
 The table holds at most ``max_patterns``; the least recently used pattern is evicted when a new one is needed.
 Memory is bounded too, not only counts (issue 11: a sender of distinct 4 KB lines made each pattern and
 exact-cache key cost ~50 KB, so 10,000 patterns per tenant were ~0.5 GB): each pattern and each exact-cache
-key is charged an estimate of its size (:func:`_cost`: ~64 bytes per token, the token's string and its
-reference, plus its text); past ``max_bytes / 2`` for patterns the least recently used are evicted, and past
-``max_bytes / 2`` for the exact cache it is cleared, as it is at ``exact_cache_size`` entries. Under the
-bounds nothing changes: the same lines give the same ids.
+key is charged an estimate of its size (:func:`_cost`: ~64 bytes per token and whitespace run, the string
+and its reference, plus the text, non-ASCII at 4 bytes a character); past ``max_bytes / 2`` for patterns
+the least recently used are evicted (an evicted pattern lets go of its text at once: the exact cache may
+still point at it), and past ``max_bytes / 2`` for the exact cache it is cleared, as it is at
+``exact_cache_size`` entries. Under the bounds nothing changes: the same lines give the same ids.
 """
 
 from __future__ import annotations
@@ -106,9 +107,16 @@ _TOKEN_BYTES = 64  # a token's str object (~50 bytes for a short one) and the re
 _ENTRY_BYTES = 200  # an object's, a dict entry's and a list slot's overhead
 
 
-def _cost(tokens: tuple[str, ...] | list[str], text: str = "") -> int:
-    """Estimated bytes held for ``tokens`` (and a rendered ``text``): what the memory bounds count."""
-    return _ENTRY_BYTES + _TOKEN_BYTES * len(tokens) + sum(map(len, tokens)) + len(text)
+def _chars(text: str) -> int:
+    """Bytes of a string's characters: 1 each for ASCII, up to 4 otherwise (CPython's widest form)."""
+    return len(text) if text.isascii() else 4 * len(text)
+
+
+def _cost(tokens: tuple[str, ...] | list[str], text: str = "", spaces: tuple[str, ...] = ()) -> int:
+    """Estimated bytes held for ``tokens`` (and a rendered ``text``, and the whitespace runs between the
+    tokens): what the memory bounds count."""
+    pieces = sum(map(_chars, tokens)) + sum(map(_chars, spaces)) + _chars(text)
+    return _ENTRY_BYTES + _TOKEN_BYTES * (len(tokens) + len(spaces)) + pieces
 
 
 class _Pattern:
@@ -122,7 +130,7 @@ class _Pattern:
         self.constants = sum(1 for t in tokens if t != WILDCARD and t not in _PUNCT)
         self.template = _render(tokens, spaces)
         self.alive = True
-        self.cost = _cost(tokens, self.template)
+        self.cost = _cost(tokens, self.template, spaces)
 
 
 def _render(tokens: list[str], spaces: tuple[str, ...]) -> str:
@@ -277,7 +285,7 @@ class TemplateMiner:
         p.tokens = new
         p.constants = sum(1 for t in new if t != WILDCARD and t not in _PUNCT)
         p.template = _render(new, p.spaces)
-        cost = _cost(new, p.template)
+        cost = _cost(new, p.template, p.spaces)
         self._pattern_bytes += cost - p.cost
         p.cost = cost
 
@@ -291,7 +299,7 @@ class TemplateMiner:
         if len(self._lru) >= self._cfg.max_patterns:
             self._evict_oldest()
         budget = self._cfg.max_bytes // 2
-        while self._lru and self._pattern_bytes + _cost(tokens) > budget:
+        while self._lru and self._pattern_bytes + _cost(tokens, "", spaces) > budget:
             self._evict_oldest()
         if self._buckets.get(bucket_key) is not bucket:  # an eviction emptied and dropped this very bucket
             bucket = self._buckets[bucket_key] = []
@@ -316,6 +324,9 @@ class TemplateMiner:
         _, old = self._lru.popitem(last=False)
         old.alive = False
         self._pattern_bytes -= old.cost
+        # the exact cache may still point at it until it is cleared: only ``alive`` is read from now on, so
+        # what it held is let go (else evicted patterns stayed in memory uncounted)
+        old.tokens, old.spaces, old.template = [], (), ""
         bucket = self._buckets[old.bucket]
         bucket.remove(old)
         if not bucket:

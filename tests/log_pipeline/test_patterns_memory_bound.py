@@ -7,6 +7,9 @@ from __future__ import annotations
 import random
 import string
 import tracemalloc
+from collections.abc import Callable
+
+import pytest
 
 from log_pipeline.patterns import TenantMiners
 from log_pipeline.patterns._miner import MinerConfig, TemplateMiner
@@ -88,3 +91,30 @@ def test_under_the_bounds_the_ids_are_those_of_an_unbounded_miner() -> None:
     small = TemplateMiner(MinerConfig(max_bytes=1024 * 1024))
     huge = TemplateMiner(MinerConfig(max_bytes=1 << 40))
     assert [small.mine(x) for x in lines] == [huge.mine(x) for x in lines]
+
+
+def _spaced(rng: random.Random) -> str:
+    """Two words 4,000 spaces apart: a tiny exact-cache key, a pattern holding the whitespace run."""
+    return "w" + "".join(rng.choices(string.ascii_lowercase, k=8)) + " " * 4000 + "z" + rng.choice("abc")
+
+
+def _astral(rng: random.Random) -> str:
+    """One long token of 4-byte characters (1 character each by ``len``)."""
+    return "".join(rng.choices("\U0001d400\U0001d401\U0001d402\U0001d403", k=2000)) + " end"
+
+
+@pytest.mark.parametrize("line", [_spaced, _astral])
+def test_what_the_miner_really_holds_stays_near_max_bytes(line: Callable[[random.Random], str]) -> None:
+    # evicted patterns stayed in memory through the exact cache (only their keys were charged) and whitespace
+    # runs and non-ASCII text were charged short: 4 MiB held ~52 MiB of such lines
+    budget = 4 * 1024 * 1024
+    miner = TemplateMiner(MinerConfig(max_bytes=budget))
+    rng = random.Random(5)
+    tracemalloc.start()
+    try:
+        for _ in range(1500):
+            miner.mine(line(rng))
+        held = tracemalloc.get_traced_memory()[0]
+    finally:
+        tracemalloc.stop()
+    assert held < 2 * budget
