@@ -133,6 +133,7 @@ class LogService:
         self.miner = TenantMiners(  # one miner per org/space: a tenant's templates come from its lines
             on_new=pattern_metrics.pattern_created, on_evict=pattern_metrics.pattern_evicted
         )
+        pattern_metrics.watch_memory(self.miner.memory_bytes)
         self.tenant_limits = TenantSearchLimiter(cfg.search_api.tenant_search_share, registry)
         self.patterns = PatternStats(appender, metrics=pattern_metrics, replica=replica_id)
         self.metrics = PipelineMetrics(registry)

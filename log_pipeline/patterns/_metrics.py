@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
 __all__ = ["PatternMetrics"]
@@ -23,6 +25,11 @@ class PatternMetrics:
             registry=registry,
         )
         self.live = Gauge("paramedic_log_patterns", "Patterns in the miner's table.", registry=registry)
+        self.miner_bytes = Gauge(
+            "paramedic_log_pattern_miner_bytes",
+            "Estimated bytes held by the pattern miners, all tenants (bounded: docs/security.md).",
+            registry=registry,
+        )
         self.stats_evicted = Counter(
             "paramedic_log_pattern_stats_evicted",
             "(app, pattern) statistics entries evicted (least recently seen, table full).",
@@ -46,3 +53,7 @@ class PatternMetrics:
     def pattern_evicted(self, pattern_id: str) -> None:
         self.evicted.inc()
         self.live.dec()
+
+    def watch_memory(self, memory_bytes: Callable[[], int]) -> None:
+        """Report ``memory_bytes()`` (e.g. :meth:`TenantMiners.memory_bytes`) when the registry is read."""
+        self.miner_bytes.set_function(memory_bytes)

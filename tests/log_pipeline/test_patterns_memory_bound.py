@@ -10,8 +10,10 @@ import tracemalloc
 from collections.abc import Callable
 
 import pytest
+from prometheus_client import CollectorRegistry
 
 from log_pipeline.patterns import TenantMiners
+from log_pipeline.patterns._metrics import PatternMetrics
 from log_pipeline.patterns._miner import MinerConfig, TemplateMiner
 from log_pipeline.patterns._tenant import CHECK_EVERY
 
@@ -118,3 +120,15 @@ def test_what_the_miner_really_holds_stays_near_max_bytes(line: Callable[[random
     finally:
         tracemalloc.stop()
     assert held < 2 * budget
+
+
+def test_the_miners_estimated_bytes_are_a_metric() -> None:
+    registry = CollectorRegistry()
+    metrics = PatternMetrics(registry)
+    tenants = TenantMiners(on_new=metrics.pattern_created, on_evict=metrics.pattern_evicted)
+    metrics.watch_memory(tenants.memory_bytes)
+    assert registry.get_sample_value("paramedic_log_pattern_miner_bytes") == 0
+    tenants.mine_for("o", "s", "disk full on node seven")
+    held = registry.get_sample_value("paramedic_log_pattern_miner_bytes")
+    assert held is not None
+    assert held == tenants.memory_bytes() > 0
