@@ -298,8 +298,8 @@ class TemplateMiner:
     ) -> _Pattern:
         if len(self._lru) >= self._cfg.max_patterns:
             self._evict_oldest()
-        budget = self._cfg.max_bytes // 2
-        while self._lru and self._pattern_bytes + _cost(tokens, "", spaces) > budget:
+        room = self._cfg.max_bytes // 2 - _cost(tokens, "", spaces)  # the new pattern's cost, its text aside
+        while self._lru and self._pattern_bytes > room:
             self._evict_oldest()
         if self._buckets.get(bucket_key) is not bucket:  # an eviction emptied and dropped this very bucket
             bucket = self._buckets[bucket_key] = []
