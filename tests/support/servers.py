@@ -15,6 +15,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import Literal
 
 import httpx
 import uvicorn
@@ -180,7 +181,11 @@ def closed_by_peer(sock: socket.socket, timeout_s: float) -> bool:
 
 @contextlib.contextmanager
 def served_in_thread(
-    app: ASGIApp, *, lifespan: str = "auto", timeout_s: float = 10.0, name: str = "test-server"
+    app: ASGIApp,
+    *,
+    lifespan: Literal["auto", "on", "off"] = "auto",
+    timeout_s: float = 10.0,
+    name: str = "test-server",
 ) -> Iterator[str]:
     """``app`` on a real uvicorn on loopback in a daemon thread (streams and browsers need a real server);
     yields its base URL and stops it on exit."""
