@@ -21,7 +21,15 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from log_pipeline.model import RawMessage
-from log_pipeline.receivers._conn import raw_messages
+
+try:
+    from log_pipeline.receivers._conn import raw_messages
+except ImportError:  # a checkout before raw_messages (to compare with): what its connection did
+
+    def raw_messages(messages: list[bytes], received_ns: int, transport: str, peer: str) -> list[RawMessage]:
+        return [RawMessage(m, received_ns, transport, peer) for m in messages]
+
+
 from log_pipeline.receivers._relp import RelpSession
 from log_pipeline.spool import FileSpool
 
