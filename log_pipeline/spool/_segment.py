@@ -83,7 +83,7 @@ def decode(record: bytes, after_seq: int = 0) -> tuple[int, list[tuple[int, RawM
     starts = record.startswith
     out: list[tuple[int, RawMessage]] = []
     append = out.append
-    cache: dict[bytes, tuple[str, str]] = {}
+    cache: dict[tuple[int, bytes], tuple[str, str]] = {}  # (len(transport), its bytes + peer's) -> names
     run = b""  # the transport and peer bytes of the previous message
     run_lt = -1
     t = p = ""
@@ -93,9 +93,9 @@ def decode(record: bytes, after_seq: int = 0) -> tuple[int, list[tuple[int, RawM
         end = pos + lt + lp
         if lt != run_lt or len(run) != lt + lp or not starts(run, pos):
             run, run_lt = record[pos:end], lt
-            names = cache.get(run)
+            names = cache.get((lt, run))
             if names is None:
-                names = cache[run] = (
+                names = cache[lt, run] = (
                     run[:lt].decode("utf-8", "replace"),
                     run[lt:].decode("utf-8", "replace"),
                 )

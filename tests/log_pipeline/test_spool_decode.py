@@ -21,17 +21,19 @@ def _messages() -> list[RawMessage]:
         ("relp", "10.0.0.1:1"),
         ("relp", "10.0.0.1:1"),
         ("tcp", "10.0.0.1:1"),
-        ("relpx", "10.0.0.1:"),  # transport + peer bytes equal to the previous pair's, split elsewhere
+        ("tcp1", "0.0.0.1:1"),  # transport + peer bytes equal to the previous pair's, split elsewhere
+        ("tcp", "10.0.0.1:1"),
         ("relp", "10.0.0.2:7"),
         ("relp", "10.0.0.1:1"),
         ("udp", "\udcff:9"),
         ("udp", "\udcff:9"),
         ("", ""),
+        ("tcp1", "0.0.0.1:1"),  # the same, met again after other peers (from the cache)
         ("relp", "10.0.0.1:1"),
     ]
     return [
         RawMessage(
-            b"line %d" % i if i != 8 else b"",
+            b"line %d" % i if t else b"",
             1_000 + i,
             t,
             p.encode("utf-8", "surrogateescape").decode("utf-8", "replace"),
