@@ -39,12 +39,13 @@ def wait_profile(base: str) -> str:
 
 class CommitTimeline:
     """The spool's committed seq over a run (``bench/logs.py --wait-profile``): a thread reads the spool's
-    ``committed`` file under ``work`` every ``poll_s`` and keeps each change with its time, so the head
-    (the first big batch prepared while the index process idles), the steady batches and the tail (the last
-    commit to searchable: the search workers' reload and the bench's poll) can be told apart."""
+    ``committed`` file under ``work`` (found once) every ``poll_s`` and keeps each change with its time, so
+    the head (the first big batch prepared while the index process idles), the steady batches and the tail
+    (the last commit to searchable: the search workers' reload and the bench's poll) can be told apart."""
 
-    def __init__(self, work: Path, poll_s: float = 0.005) -> None:
+    def __init__(self, work: Path, poll_s: float = 0.02) -> None:
         self._work, self._poll_s = work, poll_s
+        self._paths: list[Path] = []  # found once: an rglob of the index every poll loaded the machine
         self._marks: list[tuple[float, str]] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="commit-timeline", daemon=True)
@@ -55,7 +56,9 @@ class CommitTimeline:
     def _run(self) -> None:
         last = ""
         while not self._stop.wait(self._poll_s):
-            for path in self._work.rglob("committed"):
+            if not self._paths:
+                self._paths = list(self._work.rglob("committed"))
+            for path in self._paths:
                 try:
                     value = path.read_text().strip()
                 except OSError:  # replaced meanwhile

@@ -45,7 +45,7 @@ _set_data, _set_received_ns, _set_transport, _set_peer = map(
 def raw_message(data: bytes, received_ns: int, transport: str, peer: str) -> RawMessage:
     """``RawMessage(data, received_ns, transport, peer)`` for the intake's hot paths (a receiver's read, the
     spool's decode: two per line): a frozen dataclass' ``__init__`` sets each field through
-    ``object.__setattr__`` (~1.1 µs on CPython 3.11); the slots' descriptors set the same fields in ~0.4 µs.
+    ``object.__setattr__``; the slots' descriptors set the same fields 1.4–1.8× faster (timeit, CPython 3.11).
     Same object, equal and hashing alike (tested); no field is validated by either."""
     raw = _new_raw(RawMessage)
     _set_data(raw, data)

@@ -124,7 +124,7 @@ class RelpSession:
                         self._consumed + pos, "syntax", "DATALEN 0 must be followed by the trailer LF"
                     )
                     break
-                data_start = end = m.end()
+                data_start = end = m.end() - 1  # at the trailer LF, as for other frames
             else:
                 if sep != b" ":
                     step.error = RelpProtocolError(

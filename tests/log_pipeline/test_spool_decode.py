@@ -30,6 +30,9 @@ def _messages() -> list[RawMessage]:
         ("", ""),
         ("tcp1", "0.0.0.1:1"),  # the same, met again after other peers (from the cache)
         ("relp", "10.0.0.1:1"),
+        ("tcp", "10.0.0.1:1"),
+        ("tcp", "10.0.0.1:12"),  # the previous peer's bytes are a prefix of this one's
+        ("tcp", "10.0.0.1:1"),  # and the other way round
     ]
     return [
         RawMessage(
