@@ -3,10 +3,14 @@
 
 from __future__ import annotations
 
+import threading
+import time
+from pathlib import Path
+
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
-__all__ = ["wait_profile"]
+__all__ = ["CommitTimeline", "wait_profile"]
 
 _PREFIX = "paramedic_log_consumer_"
 
@@ -31,3 +35,41 @@ def wait_profile(base: str) -> str:
         mean = total / n if n else 0.0
         lines.append(f"  wait profile {key:<32} n={n:>7.0f} sum={total:>10.3f} mean={mean:>10.4f}")
     return "\n".join(lines)
+
+
+class CommitTimeline:
+    """The spool's committed seq over a run (``bench/logs.py --wait-profile``): a thread reads the spool's
+    ``committed`` file under ``work`` (found once) every ``poll_s`` and keeps each change with its time, so
+    the head (the first big batch prepared while the index process idles), the steady batches and the tail
+    (the last commit to searchable: the search workers' reload and the bench's poll) can be told apart."""
+
+    def __init__(self, work: Path, poll_s: float = 0.02) -> None:
+        self._work, self._poll_s = work, poll_s
+        self._paths: list[Path] = []  # found once: an rglob of the index every poll loaded the machine
+        self._marks: list[tuple[float, str]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="commit-timeline", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def _run(self) -> None:
+        last = ""
+        while not self._stop.wait(self._poll_s):
+            if not self._paths:
+                self._paths = list(self._work.rglob("committed"))
+            for path in self._paths:
+                try:
+                    value = path.read_text().strip()
+                except OSError:  # replaced meanwhile
+                    continue
+                if value and value != last:
+                    self._marks.append((time.perf_counter(), value))
+                    last = value
+
+    def report(self, t0: float, searchable_s: float) -> str:
+        """Stop; one line: seconds after ``t0`` at which each committed seq was seen, then searchable."""
+        self._stop.set()
+        self._thread.join()
+        marks = " ".join(f"{t - t0:.2f}s:{v}" for t, v in self._marks if t >= t0)
+        return f"  commit timeline {marks} | all searchable {searchable_s:.2f}s"

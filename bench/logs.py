@@ -43,7 +43,7 @@ from prometheus_client import CollectorRegistry
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench._wait_profile import wait_profile
+from bench._wait_profile import CommitTimeline, wait_profile
 from bench.relp import POLL_S, proc_cpu_s, run_measured
 from log_pipeline.model import LogRecord
 from log_pipeline.search.tantivy_store import TantivyStore
@@ -140,6 +140,9 @@ def ingest(tmp: Path, n: int, window: int | None, timeout_s: float, opts: Option
     try:
         fwd.wait_port(in_port)
         (cpu0, idx0), fwd0 = _intake_cpu_s(proc.pid), proc_cpu_s(fwd.proc.pid)
+        timeline = CommitTimeline(work)
+        if opts.wait_profile:
+            timeline.start()
         t0 = time.perf_counter()
         with socket.create_connection(("127.0.0.1", in_port)) as sock:
             for start in range(0, n, 5000):
@@ -150,7 +153,7 @@ def ingest(tmp: Path, n: int, window: int | None, timeout_s: float, opts: Option
         dt = time.perf_counter() - t0
         (cpu, idx), fwd_cpu = _intake_cpu_s(proc.pid), proc_cpu_s(fwd.proc.pid) - fwd0
         if opts.wait_profile:
-            print(wait_profile(base), flush=True)
+            print(wait_profile(base), timeline.report(t0, dt), sep="\n", flush=True)
     finally:
         fwd.stop()
         proc.stop()

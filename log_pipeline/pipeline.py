@@ -69,6 +69,7 @@ log = logging.getLogger("log_pipeline.pipeline")
 StageKind = Literal["record", "sink", "side"]
 Batch = Sequence[tuple[int, RawMessage]]
 _MAX_ERROR_CHARS = 300
+_MAX_PEERS = 4096  # peers whose host part DuplicateCounter keeps (cleared when full)
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,12 +130,19 @@ class DuplicateCounter:
         self._window = window
         self._seen: dict[int, int] = {}  # hash -> seq of the latest message with that hash
         self._order: deque[tuple[int, int]] = deque()
+        self._hosts: dict[str, str] = {}  # peer "host:port" -> host (a connection's lines share their peer)
 
     def check(self, seq: int, raw: RawMessage) -> int | None:
         """The seq of an earlier identical message, or None. Re-reading the same seq is not a duplicate."""
         if self._window <= 0:
             return None
-        key = hash((raw.peer.rpartition(":")[0], raw.data))
+        peer = raw.peer
+        host = self._hosts.get(peer)
+        if host is None:
+            if len(self._hosts) >= _MAX_PEERS:
+                self._hosts.clear()
+            host = self._hosts[peer] = peer.rpartition(":")[0]
+        key = hash((host, raw.data))
         prev = self._seen.get(key)
         self._seen[key] = seq
         self._order.append((key, seq))

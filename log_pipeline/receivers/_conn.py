@@ -29,7 +29,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Literal, cast
 
 from log_pipeline.base import Spool
-from log_pipeline.model import RawMessage
+from log_pipeline.model import RawMessage, raw_message
 from log_pipeline.receivers._framing import SyslogFramer
 from log_pipeline.receivers._limits import Slots
 from log_pipeline.receivers._metrics import ReceiverMetrics
@@ -39,6 +39,11 @@ from log_pipeline.spool import SpoolError
 __all__ = ["Context", "RelpConnection", "SyslogStreamConnection", "SyslogUdpReceiver"]
 
 log = logging.getLogger("log_pipeline.receivers")
+
+
+def raw_messages(messages: list[bytes], received_ns: int, transport: str, peer: str) -> list[RawMessage]:
+    """The :class:`RawMessage` of each of one read's messages."""
+    return [raw_message(m, received_ns, transport, peer) for m in messages]
 
 
 def _peer(addr: Any) -> str:
@@ -212,8 +217,7 @@ class StreamConnection(asyncio.Protocol):
     async def _commit(
         self, messages: list[bytes], replies: list[bytes], close: bool, error: tuple[int, str, str] | None
     ) -> None:
-        now = time.time_ns()
-        raws = [RawMessage(m, now, self.transport_name, self.peer) for m in messages]
+        raws = raw_messages(messages, time.time_ns(), self.transport_name, self.peer)
         try:
             await self._ctx.append(raws)
         except SpoolError as e:

@@ -105,6 +105,7 @@ class RelpSession:
         pos = 0
         n = len(buf)
         self._need = 0
+        messages, replies = step.messages, step.replies
         while pos < n:
             m = _HDR.match(buf, pos)
             if m is None:
@@ -114,18 +115,18 @@ class RelpSession:
                     break  # incomplete header: wait for more
                 step.error = RelpProtocolError(self._consumed + pos, "syntax", _diagnose(rest))
                 break
-            txnr = int(m.group(1))
-            cmd = m.group(2)
-            datalen = int(m.group(3))
+            txnr_b, cmd, datalen_b, sep = m.groups()
+            txnr = int(txnr_b)
+            datalen = int(datalen_b)
             if datalen == 0:
-                if m.group(4) != b"\n":
+                if sep != b"\n":
                     step.error = RelpProtocolError(
                         self._consumed + pos, "syntax", "DATALEN 0 must be followed by the trailer LF"
                     )
                     break
-                data_start = end = m.end()
+                data_start = end = m.end() - 1  # at the trailer LF, as for other frames
             else:
-                if m.group(4) != b" ":
+                if sep != b" ":
                     step.error = RelpProtocolError(
                         self._consumed + pos, "syntax", f"DATALEN {datalen} but LF instead of SP DATA"
                     )
@@ -158,6 +159,11 @@ class RelpSession:
                 )
                 break
             self.expected_txnr = 1 if txnr >= MAX_TXNR else txnr + 1
+            if cmd == b"syslog" and self.is_open:  # the common frame, inline: one copy of its data
+                messages.append(buf[data_start : end - 1 if buf[end - 1] == 0x0A else end])
+                replies.append(b"%d rsp 6 200 OK\n" % txnr)
+                pos = end + 1
+                continue
             error = self._command(txnr, cmd, buf[data_start:end], step)
             if error is not None:
                 step.error = RelpProtocolError(self._consumed + pos, *error)

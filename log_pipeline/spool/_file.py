@@ -240,10 +240,8 @@ class FileSpool:
                 record = os.pread(seg.rfd, ref.length, ref.offset)
             except OSError as e:
                 raise SpoolError(f"cannot read spool segment {seg.path}: {e}") from e
-            first, msgs = decode(record)
-            start = max(seq - first, 0)
-            for i in range(start, min(len(msgs), start + max_messages - len(out))):
-                out.append((first + i, msgs[i]))
+            _, msgs = decode(record, seq - 1)
+            out += msgs[: max_messages - len(out)]
             seq = out[-1][0] + 1 if out else ref.last_seq + 1
         return out
 

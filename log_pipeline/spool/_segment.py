@@ -20,7 +20,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from log_pipeline.model import RawMessage
+from log_pipeline.model import RawMessage, raw_message
 
 __all__ = ["RecordRef", "decode", "dump", "encode", "scan_segment", "segment_path", "segments"]
 
@@ -72,31 +72,37 @@ def encode(first_seq: int, messages: Sequence[RawMessage]) -> bytes:
     return _HEADER.pack(len(payload), zlib.crc32(payload)) + payload
 
 
-def decode(record: bytes) -> tuple[int, list[RawMessage]]:
-    """``(first_seq, messages)`` of one whole record (header included, CRC already checked)."""
-    pos = _HEADER.size
-    first_seq, count = _BATCH.unpack_from(record, pos)
-    pos += _BATCH.size
+def decode(record: bytes, after_seq: int = 0) -> tuple[int, list[tuple[int, RawMessage]]]:
+    """``(first_seq, [(seq, message), ...])`` of one whole record (header included, CRC already checked),
+    the messages with a seq at most ``after_seq`` left out. Consecutive messages of one connection share
+    their transport and peer: those bytes are compared in place and decoded once per run, not per message."""
+    first_seq, count = _BATCH.unpack_from(record, _HEADER.size)
+    pos = _HEADER.size + _BATCH.size
     unpack = _MSG.unpack_from
     size = _MSG.size
-    out: list[RawMessage] = []
-    cache: dict[bytes, str] = {}
-    for _ in range(count):
+    starts = record.startswith
+    out: list[tuple[int, RawMessage]] = []
+    append = out.append
+    cache: dict[tuple[int, bytes], tuple[str, str]] = {}  # (len(transport), its bytes + peer's) -> names
+    run = b""  # the transport and peer bytes of the previous message
+    run_lt = -1
+    t = p = ""
+    for seq in range(first_seq, first_seq + count):
         ns, lt, lp, ld = unpack(record, pos)
         pos += size
-        tb = record[pos : pos + lt]
-        pos += lt
-        pb = record[pos : pos + lp]
-        pos += lp
-        data = record[pos : pos + ld]
-        pos += ld
-        t = cache.get(tb)
-        if t is None:
-            t = cache[tb] = tb.decode("utf-8", "replace")
-        p = cache.get(pb)
-        if p is None:
-            p = cache[pb] = pb.decode("utf-8", "replace")
-        out.append(RawMessage(data=data, received_ns=ns, transport=t, peer=p))
+        end = pos + lt + lp
+        if lt != run_lt or len(run) != lt + lp or not starts(run, pos):
+            run, run_lt = record[pos:end], lt
+            names = cache.get((lt, run))
+            if names is None:
+                names = cache[lt, run] = (
+                    run[:lt].decode("utf-8", "replace"),
+                    run[lt:].decode("utf-8", "replace"),
+                )
+            t, p = names
+        pos = end + ld
+        if seq > after_seq:
+            append((seq, raw_message(record[end:pos], ns, t, p)))
     return first_seq, out
 
 
@@ -143,6 +149,5 @@ def dump(directory: Path) -> Iterator[tuple[int, RawMessage]]:
             end = pos + _HEADER.size + length
             if end > len(data) or zlib.crc32(memoryview(data)[pos + _HEADER.size : end]) != crc:
                 break
-            first, msgs = decode(data[pos:end])
-            yield from enumerate(msgs, first)
+            yield from decode(data[pos:end])[1]
             pos = end

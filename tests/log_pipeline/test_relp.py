@@ -36,6 +36,23 @@ def test_session_split_at_every_byte() -> None:
         assert b.close
 
 
+def test_an_empty_frame_then_another_in_one_read_or_split_anywhere() -> None:
+    """DATALEN 0: the header's own LF is the trailer. The next frame started one byte too late, so an
+    empty message followed by another in the same read closed the session (and offsets ran one ahead)."""
+    stream = OPEN + frame(2, b"syslog") + frame(3, b"syslog", b"cd") + frame(4, b"syslog", b"x")
+    for cut in range(len(stream)):
+        s = RelpSession(1000)
+        a, b = s.feed(stream[:cut]), s.feed(stream[cut:])
+        assert a.error is None and b.error is None, cut
+        assert a.messages + b.messages == [b"", b"cd", b"x"], cut
+        assert b"".join(a.replies + b.replies).endswith(b"2 rsp 6 200 OK\n3 rsp 6 200 OK\n4 rsp 6 200 OK\n")
+    s = RelpSession(1000)
+    s.feed(OPEN + frame(2, b"syslog"))
+    step = s.feed(frame(4, b"syslog", b"x"))
+    assert step.error is not None and step.error.reason == "txnr"
+    assert step.error.offset == len(OPEN + frame(2, b"syslog"))
+
+
 @pytest.mark.parametrize(
     ("bad", "reason", "detail"),
     [
