@@ -1,6 +1,6 @@
 """Peak RSS of one range query on a fresh ``paramedic serve``, over data kept by ``bench/query.py --keep``.
 
-    .venv/bin/python bench/query_peak.py --data DIR [--hours 24] [--code DIR] QUERY
+    .venv/bin/python bench/query_peak.py --data DIR [--hours 1] [--code DIR] QUERY
 
 ``bench/query.py`` reports one peak for a whole run (every query, every repetition); a single query's own
 peak needs a server that has answered nothing else. This copies the kept Paramedic store (so that runs of

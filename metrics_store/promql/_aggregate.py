@@ -124,8 +124,9 @@ def _sums(ctx: EvalContext, groups: dict[Labels, list[StepSeries]]) -> list[Step
             present = np.array([[s.present for s in groups[k]] for k in chunk], dtype=np.bool_)
             values = np.array([[s.values for s in groups[k]] for k in chunk], dtype=np.float64)
             with np.errstate(all="ignore"):
-                acc = np.add.accumulate(np.where(present, values, -0.0), axis=1)[:, -1, :]
-            has = np.asarray(present.any(axis=1))
+                # copies: a view would keep the whole stacked batch alive as long as any group's answer
+                acc = np.add.accumulate(np.where(present, values, -0.0), axis=1)[:, -1, :].copy()
+            has = np.asarray(present.any(axis=1)).copy()
             for j, key in enumerate(chunk):
                 done[key] = StepSeries(key, acc[j], has[j])
             ctx.check_deadline()
@@ -147,7 +148,7 @@ def _chunked_sum(ctx: EvalContext, key: Labels, members: list[StepSeries], n: in
             np.copyto(rows, -0.0, where=~present)
             if acc is not None:
                 np.add(acc, rows[0], out=rows[0])  # acc first, as the fold and accumulate add (NaN payloads)
-            acc = np.add.accumulate(rows, axis=0)[-1]
+            acc = np.add.accumulate(rows, axis=0)[-1].copy()  # not a view that keeps ``rows`` alive
         has |= present.any(axis=0)
         ctx.check_deadline()
     return StepSeries(key, acc if acc is not None else np.zeros(n, dtype=np.float64), has)
