@@ -38,6 +38,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from json.encoder import encode_basestring_ascii as _json_str
 from pathlib import Path
+from typing import cast
 
 import duckdb
 import numpy as np
@@ -180,26 +181,28 @@ def _sorted(ref: npt.NDArray[np.uint32], ts: npt.NDArray[np.int64], seq: npt.NDA
     return bool(ok.all())
 
 
-def _sort_rows(
-    ref: npt.NDArray[np.uint32], ts: npt.NDArray[np.int64], seq: npt.NDArray[np.uint32]
-) -> tuple[
-    npt.NDArray[np.intp] | None, npt.NDArray[np.uint32], npt.NDArray[np.int64], npt.NDArray[np.uint32]
-]:
-    """The permutation that sorts rows by (ref, ts, seq) (None when they already are) and the three columns
-    in that order.
+def _sort_columns(cols: dict[str, npt.NDArray[np.generic]]) -> None:
+    """Sorts the rows of ``cols`` (``ref``, ``ts``, ``seq`` and any others) by (ref, ts, seq), in place of
+    the dict's columns, each replaced by its sorted copy in turn so that the unsorted one is freed then (the
+    dict must hold the only reference): a long range's slice of ~1M rows held every column twice over.
 
     Rows arrive in storage order: checkpoint by checkpoint (``seq``), each sorted by (ref, ts). When the
     checkpoints follow one another in time (one per time block, or folds of data in order), a stable sort
     by ``ref`` alone is the answer: a merge of sorted runs (timsort), about half the cost of the full
     three-key sort that overlapping checkpoints still need."""
-    if _sorted(ref, ts, seq):
-        return None, ref, ts, seq
-    order = np.argsort(ref, kind="stable")
-    r, t, q = ref[order], ts[order], seq[order]
-    if not _sorted(r, t, q):
-        order = np.lexsort((seq, ts, ref))
-        r, t, q = ref[order], ts[order], seq[order]
-    return order, r, t, q
+
+    def in_order() -> bool:
+        return _sorted(cols["ref"], cols["ts"], cols["seq"])  # type: ignore[arg-type]
+
+    def apply(perm: npt.NDArray[np.intp]) -> None:
+        for name in cols:
+            cols[name] = cols[name][perm]
+
+    if in_order():
+        return
+    apply(np.argsort(cols["ref"], kind="stable"))
+    if not in_order():  # lexsort is stable too: rows equal in all three keep their storage order
+        apply(np.lexsort((cols["seq"], cols["ts"], cols["ref"])))
 
 
 class Database:
@@ -354,17 +357,23 @@ class Database:
             finally:
                 if not small:
                     cur.rollback()
-        ref = np.asarray(res["ref"], dtype=np.uint32)
-        ts = np.asarray(res["ts"], dtype=np.int64)
-        seq = np.asarray(res["seq"], dtype=np.uint32)  # it only orders rows: not widened (4 bytes a row)
-        v = np.asarray(res["v"], dtype=np.float64)
-        nb = np.asarray(res["nb"], dtype=np.uint64) if nans else None
+        cols: dict[str, npt.NDArray[np.generic]] = {
+            "ref": np.asarray(res.pop("ref"), dtype=np.uint32),
+            "ts": np.asarray(res.pop("ts"), dtype=np.int64),
+            "seq": np.asarray(res.pop("seq"), dtype=np.uint32),  # it only orders rows: not widened
+            "v": np.asarray(res.pop("v"), dtype=np.float64),
+        }
+        if nans:
+            cols["nb"] = np.asarray(res.pop("nb"), dtype=np.uint64)
+        del res
         # Sorted here rather than by DuckDB: ``ts`` is computed, so DuckDB sorts it without statistics (~3x
         # slower than numpy); rows usually arrive in storage order, already sorted, which is checked first.
-        order, ref, ts, seq = _sort_rows(ref, ts, seq)
-        if order is not None:
-            v = v[order]
-            nb = None if nb is None else nb[order]
+        _sort_columns(cols)
+        ref = cast(npt.NDArray[np.uint32], cols.pop("ref"))
+        ts = cast(npt.NDArray[np.int64], cols.pop("ts"))
+        seq = cast(npt.NDArray[np.uint32], cols.pop("seq"))
+        v = cast(npt.NDArray[np.float64], cols.pop("v"))
+        nb = cols.pop("nb", None)
         if nb is not None:
             nan = nb != 0
             v = v.copy()

@@ -95,30 +95,60 @@ def aggregate(
     return VectorSteps(out)
 
 
-# Elements (groups x members x steps) stacked at once by _sums.
-_SUM_BATCH_ELEMENTS = 1 << 20
+# Elements (groups x members x steps) stacked at once by _sums: a few MB of temporaries. The members of a
+# group larger than that are stacked a chunk at a time, the running sum carried from chunk to chunk, so a
+# long range's sum never holds a second copy of its members (issue 18: 250 members x 5,761 steps stacked
+# three times over, ~36 MB, beside the members themselves).
+_SUM_BATCH_ELEMENTS = 1 << 17
 
 
 def _sums(ctx: EvalContext, groups: dict[Labels, list[StepSeries]]) -> list[StepSeries]:
     """``sum`` of every group as :func:`_fold` computes it, for groups of equal size at once: absent values
     become -0.0 (``x + -0.0 == x`` bit for bit, for every x including ±0, inf and NaN, and ``-0.0 + v == v``
     seeds the sum with the first present value), then ``np.add.accumulate`` adds members in order, one by
-    one, exactly as the fold does."""
+    one, exactly as the fold does; a group too large for one batch is added a chunk of members at a time,
+    each chunk's accumulation starting from the sum so far (the same additions in the same order)."""
     n = ctx.num_steps
     by_size: dict[int, list[Labels]] = {}
     for key, members in groups.items():
         by_size.setdefault(len(members), []).append(key)
     done: dict[Labels, StepSeries] = {}
     for size, keys in by_size.items():
-        per_batch = max(1, _SUM_BATCH_ELEMENTS // max(1, size * n))
+        per_batch = _SUM_BATCH_ELEMENTS // max(1, size * n)
+        if per_batch == 0:
+            for key in keys:
+                done[key] = _chunked_sum(ctx, key, groups[key], n)
+            continue
         for i in range(0, len(keys), per_batch):
             chunk = keys[i : i + per_batch]
             present = np.array([[s.present for s in groups[k]] for k in chunk], dtype=np.bool_)
             values = np.array([[s.values for s in groups[k]] for k in chunk], dtype=np.float64)
             with np.errstate(all="ignore"):
-                acc = np.add.accumulate(np.where(present, values, -0.0), axis=1)[:, -1, :]
-            has = np.asarray(present.any(axis=1))
+                # copies: a view would keep the whole stacked batch alive as long as any group's answer
+                acc = np.add.accumulate(np.where(present, values, -0.0), axis=1)[:, -1, :].copy()
+            has = np.asarray(present.any(axis=1)).copy()
             for j, key in enumerate(chunk):
                 done[key] = StepSeries(key, acc[j], has[j])
             ctx.check_deadline()
     return [done[key] for key in groups]
+
+
+def _chunked_sum(ctx: EvalContext, key: Labels, members: list[StepSeries], n: int) -> StepSeries:
+    """One group's sum, its members stacked ``_SUM_BATCH_ELEMENTS`` elements at a time; the sum of the
+    chunks before is added to a chunk's first row before the chunk is accumulated, so every element sees
+    the additions of :func:`_fold`, in its order."""
+    per_chunk = max(1, _SUM_BATCH_ELEMENTS // max(1, n))
+    acc: F64 | None = None
+    has = np.zeros(n, dtype=np.bool_)
+    for i in range(0, len(members), per_chunk):
+        part = members[i : i + per_chunk]
+        present = np.array([s.present for s in part], dtype=np.bool_)
+        rows = np.array([s.values for s in part], dtype=np.float64)
+        with np.errstate(all="ignore"):
+            np.copyto(rows, -0.0, where=~present)
+            if acc is not None:
+                np.add(acc, rows[0], out=rows[0])  # acc first, as the fold and accumulate add (NaN payloads)
+            acc = np.add.accumulate(rows, axis=0)[-1].copy()  # not a view that keeps ``rows`` alive
+        has |= present.any(axis=0)
+        ctx.check_deadline()
+    return StepSeries(key, acc if acc is not None else np.zeros(n, dtype=np.float64), has)

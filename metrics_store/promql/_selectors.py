@@ -206,7 +206,8 @@ def _window_bounds(
         first = _grid_index(grid, ts, side)
         first += series
         counts = np.bincount(first, minlength=n * (steps + 1))
-        out.append(np.cumsum(counts).reshape(n, steps + 1)[:, :steps])
+        del first  # in place from here: a long range's slice holds (series x steps) of these (issue 18)
+        out.append(np.cumsum(counts, out=counts).reshape(n, steps + 1)[:, :steps])
     return out[0], out[1]
 
 
@@ -222,8 +223,14 @@ def _grid_index(grid: I64, ts: I64, side: Literal["left", "right"]) -> npt.NDArr
             return found
     else:
         d = 1  # one point: either formula with any positive spacing counts it right
-    rel = ts - grid[0]
-    idx = -((-rel) // d) if side == "left" else rel // d + 1
+    idx = ts - grid[0]  # the one fresh array: the arithmetic below runs in place on it
+    if side == "left":
+        np.negative(idx, out=idx)
+        np.floor_divide(idx, d, out=idx)
+        np.negative(idx, out=idx)
+    else:
+        np.floor_divide(idx, d, out=idx)
+        idx += 1
     np.maximum(idx, 0, out=idx)  # in place: np.clip costs twice as much here
     np.minimum(idx, len(grid), out=idx)
     out: npt.NDArray[np.intp] = idx.astype(np.intp, copy=False)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import tracemalloc
 from pathlib import Path
 
 import duckdb
 import numpy as np
+import pytest
 
-from metrics_store.embedded._db import Database
+from metrics_store.embedded._db import Database, _sort_columns
 from metrics_store.embedded._head import Chunk
 
 
@@ -97,3 +99,52 @@ def test_a_fold_over_several_time_blocks_is_one_checkpoint_per_block(tmp_path: P
     hour, step = 3_600_000, 15_000
     # the newest block reaches back over the one before it: the last 2-4 h stay one sorted run
     assert [(lo, hi) for _, lo, hi in spans] == [(t0, t0 + hour - step), (t0 + hour, t0 + 5 * hour - step)]
+
+
+@pytest.mark.parametrize("overlapping", [False, True], ids=["runs-in-time-order", "overlapping-runs"])
+@pytest.mark.parametrize("seed", range(5))
+def test_read_rows_are_sorted_by_ref_ts_seq_with_every_column(seed: int, overlapping: bool) -> None:
+    """The read's sort (column by column, freeing each unsorted one) gives every column in (ref, ts, seq)
+    order: checkpoints in time order (the stable sort by ref) and overlapping ones with duplicate
+    ``(ref, ts)`` (the three-key fallback), equal to a three-key sort of the rows as they came."""
+    rng = np.random.default_rng(seed)
+    runs = []
+    for k in range(1, int(rng.integers(2, 6))):
+        run_refs = np.sort(rng.integers(0, 20, 200)).astype(np.uint32)
+        base = rng.integers(0, 50, 200) if overlapping else 1_000 * k + rng.integers(0, 50, 200)
+        run_ts = (run_refs.astype(np.int64) * 10_000 + base).astype(np.int64)
+        order = np.lexsort((run_ts, run_refs))
+        runs.append((run_refs[order], run_ts[order], np.full(200, k, dtype=np.uint32)))
+    ref = np.concatenate([r[0] for r in runs])
+    ts = np.concatenate([r[1] for r in runs])
+    seq = np.concatenate([r[2] for r in runs])
+    v = rng.random(len(ref))
+    want = np.lexsort((seq, ts, ref))
+    cols: dict[str, np.ndarray] = {"ref": ref.copy(), "ts": ts.copy(), "seq": seq.copy(), "v": v.copy()}
+    _sort_columns(cols)
+    assert cols["ref"].tolist() == ref[want].tolist()
+    assert cols["ts"].tolist() == ts[want].tolist()
+    assert cols["seq"].tolist() == seq[want].tolist()
+    assert cols["v"].tolist() == v[want].tolist()
+
+
+def test_read_sort_holds_one_column_copy_at_a_time() -> None:
+    """1M rows from 12 checkpoints in time order (~24 MB: a long range's slice): sorting them takes the
+    permutation and one column's copy beyond the rows (~16 MB), not a second copy of every column."""
+    n_refs, per_run, runs = 200, 417, 12
+    tracemalloc.start()  # before the rows exist, so that freeing them counts
+    try:
+        ref = np.tile(np.repeat(np.arange(n_refs, dtype=np.uint32), per_run), runs)
+        within = np.tile(np.arange(per_run, dtype=np.int64), n_refs)
+        ts = np.concatenate([within + k * per_run for k in range(runs)]) * 15_000
+        seq = np.repeat(np.arange(1, runs + 1, dtype=np.uint32), n_refs * per_run)
+        cols: dict[str, np.ndarray] = {"ref": ref, "ts": ts, "seq": seq, "v": np.zeros(len(ref))}
+        del ref, ts, seq, within
+        base = tracemalloc.get_traced_memory()[0]
+        tracemalloc.reset_peak()
+        _sort_columns(cols)
+        extra = tracemalloc.get_traced_memory()[1] - base
+    finally:
+        tracemalloc.stop()
+    assert bool((np.diff(cols["ref"].astype(np.int64)) >= 0).all())
+    assert extra < 20_000_000, f"{extra / 1e6:.1f} MB beyond the rows"
