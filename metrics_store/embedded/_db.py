@@ -136,7 +136,8 @@ def _block_order(chunk: Chunk) -> tuple[list[int], npt.NDArray[np.intp]]:
 
 def _checkpoint_rows(chunk: Chunk) -> tuple[dict[str, npt.NDArray[np.generic]], list[tuple[int, int]]]:
     """A chunk's rows as samples columns sorted by (time block, ref, ts), with ``blk`` (the block's index
-    in this chunk, 0, 1, ...), and each block's (min_ts, max_ts).
+    in this chunk, 0, 1, ...; only when there are several) and ``nb`` (only when a value is NaN), and each
+    block's (min_ts, max_ts).
 
     A checkpoint holds one time block (the newest two, see :func:`_block_order`): a chunk that spans more
     (a WAL replay, a backfill) becomes several checkpoints, so a query prunes the others by ``seq``
