@@ -43,6 +43,7 @@ import duckdb
 import numpy as np
 import numpy.typing as npt
 
+from metrics_store.embedded import _malloc
 from metrics_store.embedded._head import Chunk
 from metrics_store.embedded._spans import Spans
 from metrics_store.errors import DatabaseError
@@ -290,6 +291,7 @@ class Database:
         batch, spans = _checkpoint_rows(chunk)
         n_rows = len(chunk)
         del chunk
+        _malloc.trim()  # the concatenation, freed: DuckDB's threads allocate from their own arenas, not it
         n_seq = max(1, len(spans))
         new_series = {
             "ref": np.array([r for r, _ in series], dtype=np.uint32),

@@ -11,18 +11,14 @@ Elsewhere than glibc (musl, macOS) :func:`trim` does nothing.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 from collections.abc import Callable
 
 __all__ = ["trim"]
 
 
 def _load() -> Callable[[int], int] | None:
-    name = ctypes.util.find_library("c")
-    if name is None:
-        return None
-    try:
-        fn = ctypes.CDLL(name).malloc_trim
+    try:  # the C library already loaded into the process (find_library would spawn ldconfig)
+        fn = ctypes.CDLL(None).malloc_trim
     except (OSError, AttributeError):
         return None  # not glibc
     fn.argtypes = [ctypes.c_size_t]

@@ -324,14 +324,18 @@ class EmbeddedStore:
                 self._db.fold(concat([c for chunks, _ in todo for c in chunks]), series)
             except StoreError:
                 self._metrics.error("checkpoint")
+                del todo
+                _malloc.trim()  # what the failed fold freed (the head stays frozen for the next try)
                 raise
-            finally:
-                _malloc.trim()  # the fold's columns, freed: back to the system, not kept until the next fold
             with self._lock:
                 del self._frozen[: len(todo)]
                 self._wal.remove_up_to(segment)
                 self._metrics.wal_segment_bytes.set(self._wal.size)
                 self._metrics.head_samples.set(self._head.samples)
+            del (
+                todo
+            )  # the head's chunks: freed before the trim, or they stay in the process until the next fold
+            _malloc.trim()  # the fold's columns and the head, freed: back to the system
             elapsed = time.perf_counter() - t0
             self._metrics.checkpoints.inc()
             self._metrics.checkpoint_duration.observe(elapsed)
