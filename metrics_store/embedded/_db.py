@@ -44,6 +44,7 @@ import duckdb
 import numpy as np
 import numpy.typing as npt
 
+from metrics_store.embedded import _malloc
 from metrics_store.embedded._head import Chunk
 from metrics_store.embedded._spans import Spans
 from metrics_store.errors import DatabaseError
@@ -137,7 +138,8 @@ def _block_order(chunk: Chunk) -> tuple[list[int], npt.NDArray[np.intp]]:
 
 def _checkpoint_rows(chunk: Chunk) -> tuple[dict[str, npt.NDArray[np.generic]], list[tuple[int, int]]]:
     """A chunk's rows as samples columns sorted by (time block, ref, ts), with ``blk`` (the block's index
-    in this chunk, 0, 1, ...), and each block's (min_ts, max_ts).
+    in this chunk, 0, 1, ...; only when there are several) and ``nb`` (only when a value is NaN), and each
+    block's (min_ts, max_ts).
 
     A checkpoint holds one time block (the newest two, see :func:`_block_order`): a chunk that spans more
     (a WAL replay, a backfill) becomes several checkpoints, so a query prunes the others by ``seq``
@@ -165,10 +167,23 @@ def _checkpoint_rows(chunk: Chunk) -> tuple[dict[str, npt.NDArray[np.generic]], 
         "ts_u": ts_u,
         "ts_shift": np.subtract(ts, ts_u, out=ts),  # ts is this function's copy
         "v": values,
-        "nb": np.where(np.isnan(values), values.view(np.uint64), np.uint64(0)),
-        "blk": np.repeat(np.arange(len(spans), dtype=np.uint32), np.diff(cuts)),
     }
+    # ``nb`` and ``blk`` are constant in the usual fold (no NaN, one time block): left out then, the insert
+    # writes the constant instead (:func:`_insert_sql`), no column allocated, converted or scanned
+    nan = np.isnan(values)
+    if nan.any():
+        batch["nb"] = np.where(nan, values.view(np.uint64), np.uint64(0))
+    if len(spans) > 1:
+        batch["blk"] = np.repeat(np.arange(len(spans), dtype=np.uint32), np.diff(cuts))
     return batch, spans
+
+
+def _insert_sql(batch: dict[str, npt.NDArray[np.generic]]) -> str:
+    """The insert of a :func:`_checkpoint_rows` batch: ``nb`` 0 and ``blk`` 0 where the batch has no
+    such column (every value not NaN, one time block)."""
+    nb = "nb" if "nb" in batch else "0"
+    blk = "blk" if "blk" in batch else "0"
+    return f"INSERT INTO samples SELECT ref, ts_u, ts_shift, v, {nb}, ? + {blk} FROM batch"  # noqa: S608
 
 
 def _sorted(ref: npt.NDArray[np.uint32], ts: npt.NDArray[np.int64], seq: npt.NDArray[np.uint32]) -> bool:
@@ -272,8 +287,14 @@ class Database:
         return int(row[0]) if row else 0
 
     def fold(self, chunk: Chunk, series: list[tuple[int, Labels]]) -> None:
-        """Insert new series and a chunk's samples in one transaction, one checkpoint per time block."""
+        """Insert new series and a chunk's samples in one transaction, one checkpoint per time block.
+
+        ``chunk`` is let go of once sorted into the batch: a caller that passes its only reference (the
+        store's concatenation of the head) no longer holds it through DuckDB's insert."""
         batch, spans = _checkpoint_rows(chunk)
+        n_rows = len(chunk)
+        del chunk
+        _malloc.trim()  # the concatenation, freed: DuckDB's threads allocate from their own arenas, not it
         n_seq = max(1, len(spans))
         new_series = {
             "ref": np.array([r for r, _ in series], dtype=np.uint32),
@@ -293,12 +314,9 @@ class Database:
                     cur.execute(
                         "INSERT INTO series SELECT ref, labels FROM new_series ON CONFLICT DO NOTHING"
                     )
-                if len(chunk):
+                if n_rows:
                     cur.register("batch", batch)
-                    cur.execute(
-                        "INSERT INTO samples SELECT ref, ts_u, ts_shift, v, nb, ? + blk FROM batch",
-                        [first_seq],
-                    )
+                    cur.execute(_insert_sql(batch), [first_seq])
                     cur.executemany(
                         "INSERT INTO spans VALUES (?, ?, ?)",
                         [[first_seq + k, lo, hi] for k, (lo, hi) in enumerate(spans)],

@@ -40,6 +40,7 @@ from prometheus_client import CollectorRegistry
 from metrics_store._metrics import StoreMetrics
 from metrics_store.base import FloatColumn, IntColumn
 from metrics_store.config import EmbeddedStoreConfig
+from metrics_store.embedded import _malloc
 from metrics_store.embedded._db import Database
 from metrics_store.embedded._head import Chunk, Head, concat, shared_ts
 from metrics_store.embedded._index import LabelIndex
@@ -319,22 +320,29 @@ class EmbeddedStore:
                     return False
                 todo = list(self._frozen)
                 segment = self._wal.rotate()
-            chunk = concat([c for chunks, _ in todo for c in chunks])
+            # the concatenation is referenced by the fold alone, which lets it go once sorted (peak memory)
+            n_samples = sum(len(c) for chunks, _ in todo for c in chunks)
             series = [s for _, ss in todo for s in ss]
             try:
-                self._db.fold(chunk, series)
+                self._db.fold(concat([c for chunks, _ in todo for c in chunks]), series)
             except StoreError:
                 self._metrics.error("checkpoint")
+                del todo
+                _malloc.trim()  # what the failed fold freed (the head stays frozen for the next try)
                 raise
             with self._lock:
                 del self._frozen[: len(todo)]
                 self._wal.remove_up_to(segment)
                 self._metrics.wal_segment_bytes.set(self._wal.size)
                 self._metrics.head_samples.set(self._head.samples)
+            del (
+                todo
+            )  # the head's chunks: freed before the trim, or they stay in the process until the next fold
+            _malloc.trim()  # the fold's columns and the head, freed: back to the system
             elapsed = time.perf_counter() - t0
             self._metrics.checkpoints.inc()
             self._metrics.checkpoint_duration.observe(elapsed)
-            log.debug("checkpoint: folded %d samples, %d series in %.3fs", len(chunk), len(series), elapsed)
+            log.debug("checkpoint: folded %d samples, %d series in %.3fs", n_samples, len(series), elapsed)
             return True
 
     def run_maintenance(self) -> tuple[int, int]:
