@@ -1,11 +1,12 @@
 """Build and run the Paramedic server: the one place that knows every component and their start/stop order.
 
-Start order: metrics store -> platform adapter -> logs (spool -> search store -> pipeline consumer ->
-receivers, see ``paramedic.logs``) -> alerting (dispatcher -> rule manager, see ``paramedic.alerting``) ->
-remediation (recover interrupted actions -> engine -> schedules, see ``paramedic.remediation``; subscribed to
-the rule manager's alerts beside the dispatcher) -> metric sources (the collector's scrape manager, its push
-receivers (``collector.push``: remote write, OTLP), then the sources the platform offers, e.g. Cloud
-Foundry's Log Cache poller) -> HTTP API.
+Built in ``__init__``: the metrics store and the platform adapter. Start order: cluster join (with a
+``cluster:`` block only) -> logs (spool -> search store -> pipeline consumer -> receivers, see
+``paramedic.logs``) -> alerting (dispatcher -> rule manager, see ``paramedic.alerting``) -> remediation
+(recover interrupted actions -> engine -> schedules, see ``paramedic.remediation``; subscribed to the rule
+manager's alerts beside the dispatcher) -> metric sources (the collector's scrape manager, its push receivers
+(``collector.push``: remote write, OTLP), then the sources the platform offers, e.g. Cloud Foundry's Log Cache
+poller) -> scheduled reports -> HTTP API. Alerting and remediation start on the leader only.
 Stop order: the reverse, so no source appends to a closed store and every accepted sample is flushed; the log
 receivers stop first within logs, so nothing is acknowledged that is not in the spool.
 

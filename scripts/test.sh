@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # README command 2: install everything, then run lint, type checks and the whole test suite.
 # Tests start the real servers they need (HAProxy, supervisord, node exporter, VictoriaMetrics, Prometheus)
-# on 127.0.0.1 and stop them; a missing server fails the run, it is never skipped.
+# on 127.0.0.1 and stop them; a missing Debian-installed server fails the run, it is never skipped. Engines that
+# install.sh builds (and the ../shared reference data) are deselected with a loud NOT BUILT / REFERENCE DATA
+# MISSING line when absent (tests/conftest.py).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install.sh
