@@ -1,0 +1,198 @@
+"""A bucket of the miner's patterns and the search for the pattern most similar to a message (issue 11).
+
+Every pattern of a bucket has the message's token count, so the search compares position by position. Done
+in Python, one comparison walks a pattern's tokens: a line that misses the exact cache in a full bucket cost
+~9 ms of CPU at 2,200 patterns of ~100 tokens (bench/miner_worst.py), holding the GIL, and a syslog sender
+chooses its lines. Past :data:`SMALL` patterns the bucket therefore also keeps a matrix of its patterns'
+tokens as integers, one row per pattern, and one search is a few numpy passes over it: the same
+comparisons, at a few nanoseconds per token instead of ~35 ns. Small buckets (almost all of them on real
+logs) keep the Python loop, whose per-call cost is lower than numpy's.
+
+A token's integer is the ``id`` of its interned string (:func:`sys.intern`): two live interned strings are
+equal iff they are the same object, and every id in the matrix is that of a token a live pattern holds, so
+equal integers mean equal tokens, with no hash collision to rule out. The message's tokens are interned
+while it is searched.
+
+Both searches return the same pattern: the one with the highest similarity (constant words equal over the
+pattern's constant words, 1.0 for a pattern without constants), then the most equal words, then the first
+created, among the patterns whose punctuation the message repeats (tests/log_pipeline/
+test_patterns_bucket.py compares them on every bucket of the Loghub files and on generated buckets).
+"""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+import numpy.typing as npt
+
+from log_pipeline.patterns._tokens import WILDCARD
+
+__all__ = ["PUNCT", "SMALL", "Bucket", "Match", "Pattern"]
+
+PUNCT = frozenset("=:,;()[]{}\"'|")  # the tokeniser's single-character pieces
+SMALL = 24  # patterns searched in Python; a larger bucket is searched over its matrix
+_WILD = sys.intern(WILDCARD)
+
+
+class Pattern:
+    """A pattern of the miner: its tokens (interned) and what the search reads of them."""
+
+    __slots__ = ("alive", "bucket", "constants", "cost", "id", "row", "seq", "spaces", "template", "tokens")
+
+    def __init__(self, pid: str, tokens: list[str], spaces: tuple[str, ...], bucket: tuple[int, str]) -> None:
+        self.id = pid
+        self.tokens = [sys.intern(t) for t in tokens]
+        self.spaces = spaces
+        self.bucket = bucket
+        self.constants = sum(1 for t in tokens if t != WILDCARD and t not in PUNCT)
+        self.alive = True
+        self.template = ""
+        self.cost = 0
+        self.row = -1  # its row in the bucket's matrix, -1 while the bucket has none
+        self.seq = 0  # its rank of creation in the bucket (ties go to the first created)
+
+    def generalise(self, tokens: tuple[str, ...]) -> None:
+        """Make ``<*>`` every position where ``tokens`` differs."""
+        self.tokens = [a if a == b else _WILD for a, b in zip(self.tokens, tokens, strict=True)]
+        self.constants = sum(1 for t in self.tokens if t != WILDCARD and t not in PUNCT)
+
+
+Match = tuple[Pattern, float, int]  # (best pattern, its similarity, its equal words)
+
+
+class Bucket:
+    """The patterns of one bucket in creation order, searched in Python or over a matrix of token ids."""
+
+    __slots__ = ("_consts", "_ids", "_n", "_punct", "_rows", "_seq", "patterns")
+
+    def __init__(self) -> None:
+        self.patterns: list[Pattern] = []
+        self._seq = 0
+        self._n = 0  # rows in use
+        self._rows: list[Pattern] = []
+        self._ids: npt.NDArray[np.int64] | None = None
+        self._punct: npt.NDArray[np.bool_] | None = None
+        self._consts: npt.NDArray[np.int64] | None = None
+
+    def __len__(self) -> int:
+        return len(self.patterns)
+
+    def index_bytes(self) -> int:
+        """Bytes of the matrix (0 while the bucket is small)."""
+        if self._ids is None or self._punct is None or self._consts is None:
+            return 0
+        return self._ids.nbytes + self._punct.nbytes + self._consts.nbytes
+
+    def growth(self, width: int) -> int:
+        """Bytes by which the matrix grows when one more pattern of ``width`` tokens is added."""
+        n = len(self.patterns) + 1
+        if self._ids is None:
+            return _row_bytes(width) * 2 * SMALL if n > SMALL else 0
+        return _row_bytes(width) * len(self._ids) if self._n == len(self._ids) else 0
+
+    def add(self, p: Pattern) -> None:
+        p.seq = self._seq
+        self._seq += 1
+        self.patterns.append(p)
+        if self._ids is not None:
+            self._append_row(p)
+        elif len(self.patterns) > SMALL:
+            for q in self.patterns:
+                self._append_row(q)
+
+    def remove(self, p: Pattern) -> None:
+        self.patterns.remove(p)
+        if self._ids is None or self._punct is None or self._consts is None:
+            return
+        last = self._n - 1
+        if p.row != last:  # the last row moves into the hole: order lives in ``seq``, not in rows
+            moved = self._rows[last]
+            self._ids[p.row] = self._ids[last]
+            self._punct[p.row] = self._punct[last]
+            self._consts[p.row] = self._consts[last]
+            self._rows[p.row] = moved
+            moved.row = p.row
+        self._rows.pop()
+        self._n = last
+        p.row = -1
+
+    def update(self, p: Pattern) -> None:
+        """Re-read ``p``'s tokens after :meth:`Pattern.generalise`."""
+        if self._ids is not None and self._consts is not None:
+            self._ids[p.row] = [id(t) for t in p.tokens]
+            self._consts[p.row] = p.constants
+
+    def _append_row(self, p: Pattern) -> None:
+        width = len(p.tokens)
+        if self._ids is None or self._punct is None or self._consts is None or self._n == len(self._ids):
+            cap = max(2 * SMALL, 2 * self._n)
+            ids = np.zeros((cap, width), dtype=np.int64)
+            punct = np.zeros((cap, width), dtype=np.bool_)
+            consts = np.zeros(cap, dtype=np.int64)
+            if self._ids is not None and self._punct is not None and self._consts is not None:
+                ids[: self._n] = self._ids[: self._n]
+                punct[: self._n] = self._punct[: self._n]
+                consts[: self._n] = self._consts[: self._n]
+            self._ids, self._punct, self._consts = ids, punct, consts
+        p.row = self._n
+        self._ids[p.row] = [id(t) for t in p.tokens]
+        self._punct[p.row] = [t in PUNCT for t in p.tokens]
+        self._consts[p.row] = p.constants
+        self._rows.append(p)
+        self._n += 1
+
+    def best(self, tokens: tuple[str, ...]) -> Match | None:
+        """The most similar pattern whose punctuation ``tokens`` repeats, or None."""
+        if self._ids is None:
+            return _best_python(self.patterns, tokens)
+        return self._best_matrix(tokens)
+
+    def _best_matrix(self, tokens: tuple[str, ...]) -> Match | None:
+        if self._ids is None or self._punct is None or self._consts is None:
+            raise RuntimeError("bucket has no matrix")
+        held = [sys.intern(t) for t in tokens]  # alive while compared: their ids stay theirs
+        msg = np.fromiter(map(id, held), dtype=np.int64, count=len(held))
+        words = np.fromiter((t != WILDCARD and t not in PUNCT for t in held), dtype=np.bool_, count=len(held))
+        n = self._n
+        equal = self._ids[:n] == msg
+        ok = ~(self._punct[:n] & ~equal).any(axis=1)
+        cands = np.flatnonzero(ok)
+        if not len(cands):
+            return None
+        eq = np.count_nonzero(equal[cands] & words, axis=1)
+        consts = self._consts[cands]
+        sim = np.where(consts > 0, eq / np.maximum(consts, 1), 1.0)
+        top = sim == sim.max()
+        eq_top = eq[top]
+        tied = cands[top][eq_top == eq_top.max()]
+        rows = self._rows
+        best = min((rows[int(i)] for i in tied), key=lambda p: p.seq)
+        return best, float(sim.max()), int(eq_top.max())
+
+
+def _row_bytes(width: int) -> int:
+    return width * (8 + 1) + 8  # ids (int64), punctuation flags (bool), constants (int64)
+
+
+def _best_python(patterns: list[Pattern], tokens: tuple[str, ...]) -> Match | None:
+    """The search of the miner before issue 11, one pattern at a time (the reference for the matrix)."""
+    best: Pattern | None = None
+    best_sim = -1.0
+    best_eq = -1
+    for cand in patterns:
+        eq = 0
+        same_punct = True
+        for a, b in zip(cand.tokens, tokens, strict=True):
+            if a in PUNCT:
+                if a != b:
+                    same_punct = False
+                    break
+            elif a == b and a != WILDCARD:
+                eq += 1
+        if not same_punct:
+            continue
+        sim = eq / cand.constants if cand.constants else 1.0
+        if sim > best_sim or (sim == best_sim and eq > best_eq):
+            best, best_sim, best_eq = cand, sim, eq
+    return None if best is None else (best, best_sim, best_eq)
