@@ -33,7 +33,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from log_pipeline.patterns import MinerConfig, TemplateMiner  # noqa: E402
+from log_pipeline.patterns import MinerConfig, TemplateMiner
 
 _LETTERS = "bcdfghjklnpqrstvwxz"  # no vowels: never a unit, month or weekday name; no digits: never a value
 
@@ -57,7 +57,10 @@ def tokens_for(patterns: int, cfg: MinerConfig) -> int:
         mid = (lo + hi + 1) // 2
         probe = TemplateMiner(cfg)
         probe.mine(line(rng, mid))
-        if probe._pattern_bytes * patterns <= budget * 0.95:  # noqa: SLF001 (the patterns' half); 5% headroom
+        # the patterns' half of the bound, with a matrix row of ids and flags per pattern, twice (a matrix
+        # grows by doubling) in case the miner keeps one, and 2% headroom
+        cost = probe._pattern_bytes + 2 * (9 * mid + 16)
+        if cost * patterns <= budget * 0.98:
             lo = mid
         else:
             hi = mid - 1
