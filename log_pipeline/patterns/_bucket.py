@@ -8,10 +8,13 @@ tokens as integers, one row per pattern, and one search is a few numpy passes ov
 comparisons, at a few nanoseconds per token instead of ~35 ns. Small buckets (almost all of them on real
 logs) keep the Python loop, whose per-call cost is lower than numpy's.
 
-A token's integer is the ``id`` of its interned string (:func:`sys.intern`): two live interned strings are
-equal iff they are the same object, and every id in the matrix is that of a token a live pattern holds, so
-equal integers mean equal tokens, with no hash collision to rule out. The message's tokens are interned
-while it is searched.
+A token's integer is its string's ``hash`` (SipHash with this process's random key: a sender cannot aim
+for a collision). Equal tokens have equal hashes, so the matrix never sees fewer equal tokens than there
+are, only, on a collision, more: the pattern it picks is then checked token by token, and if the matrix
+overrated it the bucket is searched again in Python. Ranked this way, a pattern whose check agrees is the
+Python search's answer (no other pattern can be truly better than it seemed, nor it better than it is).
+Interning the tokens instead (``sys.intern`` ids, exact) grew CPython's interned-string table past what
+``max_bytes`` counts (~4 MB for a 4 MiB miner in test_patterns_bucket.py's bound test).
 
 Both searches return the same pattern: the one with the highest similarity (constant words equal over the
 pattern's constant words, 1.0 for a pattern without constants), then the most equal words, then the first
@@ -20,8 +23,6 @@ test_patterns_bucket.py compares them on every bucket of the Loghub files and on
 """
 
 from __future__ import annotations
-
-import sys
 
 import numpy as np
 import numpy.typing as npt
@@ -32,17 +33,17 @@ __all__ = ["PUNCT", "SMALL", "Bucket", "Match", "Pattern"]
 
 PUNCT = frozenset("=:,;()[]{}\"'|")  # the tokeniser's single-character pieces
 SMALL = 24  # patterns searched in Python; a larger bucket is searched over its matrix
-_WILD = sys.intern(WILDCARD)
+_hash = hash  # a token's integer in the matrix (tests collide it on purpose)
 
 
 class Pattern:
-    """A pattern of the miner: its tokens (interned) and what the search reads of them."""
+    """A pattern of the miner: its tokens and what the search reads of them."""
 
     __slots__ = ("alive", "bucket", "constants", "cost", "id", "row", "seq", "spaces", "template", "tokens")
 
     def __init__(self, pid: str, tokens: list[str], spaces: tuple[str, ...], bucket: tuple[int, str]) -> None:
         self.id = pid
-        self.tokens = [sys.intern(t) for t in tokens]
+        self.tokens = tokens
         self.spaces = spaces
         self.bucket = bucket
         self.constants = sum(1 for t in tokens if t != WILDCARD and t not in PUNCT)
@@ -54,7 +55,7 @@ class Pattern:
 
     def generalise(self, tokens: tuple[str, ...]) -> None:
         """Make ``<*>`` every position where ``tokens`` differs."""
-        self.tokens = [a if a == b else _WILD for a, b in zip(self.tokens, tokens, strict=True)]
+        self.tokens = [a if a == b else WILDCARD for a, b in zip(self.tokens, tokens, strict=True)]
         self.constants = sum(1 for t in self.tokens if t != WILDCARD and t not in PUNCT)
 
 
@@ -75,7 +76,7 @@ class Bucket:
         self._seq = 0
         self._n = 0  # columns in use
         self._rows: list[Pattern] = []  # the pattern of each column
-        self._ids: npt.NDArray[np.int64] | None = None  # (tokens, capacity): id of each interned token
+        self._ids: npt.NDArray[np.int64] | None = None  # (tokens, capacity): hash of each token
         self._punct: npt.NDArray[np.bool_] | None = None  # (tokens, capacity): the token is punctuation
         self._consts: npt.NDArray[np.int64] = np.zeros(0, dtype=np.int64)  # constant words per pattern
         self._seqs: npt.NDArray[np.int64] = np.zeros(0, dtype=np.int64)  # Pattern.seq per column
@@ -127,7 +128,7 @@ class Bucket:
     def update(self, p: Pattern) -> None:
         """Re-read ``p``'s tokens after :meth:`Pattern.generalise`."""
         if self._ids is not None:
-            self._ids[:, p.row] = [id(t) for t in p.tokens]
+            self._ids[:, p.row] = [_hash(t) for t in p.tokens]
             self._consts[p.row] = p.constants
 
     def _append(self, p: Pattern) -> None:
@@ -145,7 +146,7 @@ class Bucket:
                 seqs[: self._n] = self._seqs[: self._n]
             self._ids, self._punct, self._consts, self._seqs = ids, punct, consts, seqs
         p.row = self._n
-        self._ids[:, p.row] = [id(t) for t in p.tokens]
+        self._ids[:, p.row] = [_hash(t) for t in p.tokens]
         self._punct[:, p.row] = [t in PUNCT for t in p.tokens]
         self._consts[p.row] = p.constants
         self._seqs[p.row] = p.seq
@@ -161,9 +162,10 @@ class Bucket:
     def _best_matrix(self, tokens: tuple[str, ...]) -> Match | None:
         if self._ids is None or self._punct is None:
             raise RuntimeError("bucket has no matrix")
-        held = [sys.intern(t) for t in tokens]  # alive while compared: their ids stay theirs
-        msg = np.fromiter(map(id, held), dtype=np.int64, count=len(held))
-        words = np.fromiter((t != WILDCARD and t not in PUNCT for t in held), dtype=np.bool_, count=len(held))
+        msg = np.fromiter(map(_hash, tokens), dtype=np.int64, count=len(tokens))
+        words = np.fromiter(
+            (t != WILDCARD and t not in PUNCT for t in tokens), dtype=np.bool_, count=len(tokens)
+        )
         n = self._n
         equal = self._ids[:, :n] == msg[:, None]
         bad = np.logical_or.reduce(self._punct[:, :n] > equal, axis=0)  # a punctuation mark differs
@@ -177,8 +179,10 @@ class Bucket:
         eq_top = np.where(sim == best_sim, eq, -1)
         best_eq = int(eq_top.max())
         tied = np.flatnonzero(eq_top == best_eq)
-        first = int(tied[np.argmin(self._seqs[tied])])
-        return self._rows[first], best_sim, best_eq
+        best = self._rows[int(tied[np.argmin(self._seqs[tied])])]
+        if _compare(best, tokens) != best_eq:  # a hash collision overrated it: search without hashes
+            return _best_python(self.patterns, tokens)
+        return best, best_sim, best_eq
 
 
 def _capacity(n: int) -> int:
@@ -190,22 +194,26 @@ def _row_bytes(width: int) -> int:
     return width * (8 + 1) + 16  # ids (int64), punctuation flags (bool), constants and seq (int64)
 
 
+def _compare(cand: Pattern, tokens: tuple[str, ...]) -> int:
+    """Constant words of ``cand`` equal in ``tokens``, or -1 when a punctuation mark differs."""
+    eq = 0
+    for a, b in zip(cand.tokens, tokens, strict=True):
+        if a in PUNCT:
+            if a != b:
+                return -1
+        elif a == b and a != WILDCARD:
+            eq += 1
+    return eq
+
+
 def _best_python(patterns: list[Pattern], tokens: tuple[str, ...]) -> Match | None:
     """The search of the miner before issue 11, one pattern at a time (the reference for the matrix)."""
     best: Pattern | None = None
     best_sim = -1.0
     best_eq = -1
     for cand in patterns:
-        eq = 0
-        same_punct = True
-        for a, b in zip(cand.tokens, tokens, strict=True):
-            if a in PUNCT:
-                if a != b:
-                    same_punct = False
-                    break
-            elif a == b and a != WILDCARD:
-                eq += 1
-        if not same_punct:
+        eq = _compare(cand, tokens)
+        if eq < 0:
             continue
         sim = eq / cand.constants if cand.constants else 1.0
         if sim > best_sim or (sim == best_sim and eq > best_eq):

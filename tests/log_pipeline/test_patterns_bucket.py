@@ -6,11 +6,12 @@ from __future__ import annotations
 import csv
 import random
 import time
+import tracemalloc
 from collections.abc import Iterator
 
 import pytest
 
-from log_pipeline.patterns import _bucket
+from log_pipeline.patterns import _bucket, _tokens
 from log_pipeline.patterns._miner import MinerConfig, TemplateMiner
 from tests.conftest import SHARED
 
@@ -80,6 +81,14 @@ def test_the_matrix_search_gives_the_python_searchs_ids(
     assert matrix == python
 
 
+def test_hash_collisions_do_not_change_the_ids(monkeypatch: pytest.MonkeyPatch) -> None:
+    # tokens of one length share a hash here: the matrix overrates patterns, and its pick is checked
+    lines = list(_generated(5, 3000))
+    python = _ids(lines, 1 << 30, monkeypatch)
+    monkeypatch.setattr(_bucket, "_hash", len)
+    assert _ids(lines, 0, monkeypatch) == python
+
+
 def test_a_bucket_switches_to_its_matrix_and_keeps_its_ids(monkeypatch: pytest.MonkeyPatch) -> None:
     # SMALL as shipped: buckets cross it while mining, with evictions (max_patterns) moving columns
     lines = list(_generated(4, 6000))
@@ -99,3 +108,23 @@ def test_loghub_ids_do_not_depend_on_the_search(monkeypatch: pytest.MonkeyPatch,
     with (LOGHUB / system / f"{system}_2k.log_structured_corrected.csv").open(newline="") as f:
         lines = [r["Content"] for r in csv.DictReader(f)]
     assert _ids(lines, 0, monkeypatch) == _ids(lines, 1 << 30, monkeypatch)
+
+
+def test_a_bucket_with_a_matrix_stays_within_max_bytes() -> None:
+    # the matrices are charged to the patterns' half of the bound: one bucket of ever new patterns
+    budget = 4 * 1024 * 1024
+    miner = TemplateMiner(MinerConfig(max_bytes=budget))
+    rng = random.Random(2)
+    tracemalloc.start()
+    try:
+        for _ in range(3000):
+            miner.mine(_hostile(rng, 40))
+            assert miner.memory_bytes() <= budget + 64 * 1024
+        # the tokeniser's own caches (bounded apart, ~10 MB of such words) are not the miner's
+        _tokens._CACHE.clear()
+        _tokens._MEMO.shapes.clear()
+        held = tracemalloc.get_traced_memory()[0]
+    finally:
+        tracemalloc.stop()
+    assert len(miner) > _bucket.SMALL  # the bucket has its matrix
+    assert held < 2 * budget
