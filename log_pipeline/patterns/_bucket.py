@@ -92,21 +92,28 @@ class Bucket:
 
     def growth(self, width: int) -> int:
         """Bytes by which the matrix grows when one more pattern of ``width`` tokens is added."""
+        if self._ids is None and len(self.patterns) < SMALL:
+            return 0
         if self._ids is None:
             n = len(self.patterns) + 1
             return _row_bytes(width) * _capacity(n) if n > SMALL else 0
         cap = self._ids.shape[1]
         return _row_bytes(width) * (_capacity(cap + 1) - cap) if self._n == cap else 0
 
-    def add(self, p: Pattern) -> None:
+    def add(self, p: Pattern) -> int:
+        """Append ``p``; return the bytes by which the matrix grew."""
         p.seq = self._seq
         self._seq += 1
         self.patterns.append(p)
+        if self._ids is None and len(self.patterns) <= SMALL:
+            return 0
+        before = self.index_bytes()
         if self._ids is not None:
             self._append(p)
-        elif len(self.patterns) > SMALL:
+        else:
             for q in self.patterns:
                 self._append(q)
+        return self.index_bytes() - before
 
     def remove(self, p: Pattern) -> None:
         self.patterns.remove(p)
@@ -211,9 +218,17 @@ def _best_python(patterns: list[Pattern], tokens: tuple[str, ...]) -> Match | No
     best: Pattern | None = None
     best_sim = -1.0
     best_eq = -1
-    for cand in patterns:
-        eq = _compare(cand, tokens)
-        if eq < 0:
+    for cand in patterns:  # _compare inlined: this loop is the miner's hot path on ordinary logs
+        eq = 0
+        same_punct = True
+        for a, b in zip(cand.tokens, tokens, strict=True):
+            if a in PUNCT:
+                if a != b:
+                    same_punct = False
+                    break
+            elif a == b and a != WILDCARD:
+                eq += 1
+        if not same_punct:
             continue
         sim = eq / cand.constants if cand.constants else 1.0
         if sim > best_sim or (sim == best_sim and eq > best_eq):
