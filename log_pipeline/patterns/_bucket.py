@@ -3,10 +3,12 @@
 Every pattern of a bucket has the message's token count, so the search compares position by position. Done
 in Python, one comparison walks a pattern's tokens: a line that misses the exact cache in a full bucket cost
 ~9 ms of CPU at 2,200 patterns of ~100 tokens (bench/miner_worst.py), holding the GIL, and a syslog sender
-chooses its lines. Past :data:`SMALL` patterns the bucket therefore also keeps a matrix of its patterns'
-tokens as integers, one row per pattern, and one search is a few numpy passes over it: the same
-comparisons, at a few nanoseconds per token instead of ~35 ns. Small buckets (almost all of them on real
-logs) keep the Python loop, whose per-call cost is lower than numpy's.
+chooses its lines. Once a search compares more than :data:`MIN_WORK` tokens (patterns x tokens, with more
+than :data:`MIN_PATTERNS` patterns) the bucket therefore also keeps a matrix of its patterns' tokens as
+integers, one row per pattern, and one search is a few numpy passes over it: the same comparisons, at a few
+nanoseconds per token instead of ~32 ns. Small buckets (almost all of them on real logs) keep the Python
+loop, whose per-call cost is lower than numpy's. The choice is by work, not by pattern count: 24 patterns of
+4,095 tokens cost ~3 ms in Python.
 
 A token's integer is its string's ``hash`` (SipHash with this process's random key: a sender cannot aim
 for a collision). Equal tokens have equal hashes, so the matrix never sees fewer equal tokens than there
@@ -29,11 +31,28 @@ import numpy.typing as npt
 
 from log_pipeline.patterns._tokens import WILDCARD
 
-__all__ = ["PUNCT", "SMALL", "Bucket", "Match", "Pattern"]
+__all__ = ["BUCKET_BYTES", "MIN_PATTERNS", "MIN_WORK", "PUNCT", "Bucket", "Match", "Pattern"]
 
 PUNCT = frozenset("=:,;()[]{}\"'|")  # the tokeniser's single-character pieces
-SMALL = 24  # patterns searched in Python; a larger bucket is searched over its matrix
+# A bucket is searched over its matrix when it has more than MIN_PATTERNS patterns and one search compares
+# more than MIN_WORK tokens (patterns x tokens per line). Chosen by work, not by pattern count: 24 patterns
+# of 4,095 tokens cost ~3 ms in Python. Measured (CPU per search, bench/miner_crossover.py):
+# Python ~32 ns per token compared; the matrix ~15 us + ~130 ns per token of the line (hashing it) + ~2 ns
+# per token compared, so below ~5 patterns Python wins at any width and below ~1,000 comparisons at any count.
+MIN_PATTERNS = 4
+MIN_WORK = 1024
+# The Bucket object and its pattern list, charged per bucket (~190 bytes traced on CPython 3.11).
+BUCKET_BYTES = 200
 _hash = hash  # a token's integer in the matrix (tests collide it on purpose)
+
+
+def _wants_matrix(n: int, width: int) -> bool:
+    return n > MIN_PATTERNS and n * width > MIN_WORK
+
+
+def _keeps_matrix(n: int, width: int) -> bool:
+    """A matrix is dropped only at half the thresholds: a bucket at the edge does not rebuild it per line."""
+    return 2 * n > MIN_PATTERNS and 2 * n * width > MIN_WORK
 
 
 class Pattern:
@@ -67,6 +86,8 @@ class Bucket:
 
     The matrix is stored a position per row and a pattern per column, so that reductions over a pattern's
     positions run across rows (vectorised whatever the token count; along short rows numpy is ~5x slower).
+    All its arrays are None until the bucket's work calls for it (:data:`MIN_WORK`): most buckets never
+    have one, and even empty numpy arrays cost ~100 bytes each.
     """
 
     __slots__ = ("_consts", "_ids", "_n", "_punct", "_rows", "_seq", "_seqs", "patterns")
@@ -75,50 +96,73 @@ class Bucket:
         self.patterns: list[Pattern] = []
         self._seq = 0
         self._n = 0  # columns in use
-        self._rows: list[Pattern] = []  # the pattern of each column
+        self._rows: list[Pattern] | None = None  # the pattern of each column
         self._ids: npt.NDArray[np.int64] | None = None  # (tokens, capacity): hash of each token
         self._punct: npt.NDArray[np.bool_] | None = None  # (tokens, capacity): the token is punctuation
-        self._consts: npt.NDArray[np.int64] = np.zeros(0, dtype=np.int64)  # constant words per pattern
-        self._seqs: npt.NDArray[np.int64] = np.zeros(0, dtype=np.int64)  # Pattern.seq per column
+        self._consts: npt.NDArray[np.int64] | None = None  # constant words per pattern
+        self._seqs: npt.NDArray[np.int64] | None = None  # Pattern.seq per column
 
     def __len__(self) -> int:
         return len(self.patterns)
 
     def index_bytes(self) -> int:
-        """Bytes of the matrix (0 while the bucket is small)."""
-        if self._ids is None or self._punct is None:
+        """Bytes of the matrix (0 while the bucket has none)."""
+        if self._ids is None:
             return 0
-        return self._ids.nbytes + self._punct.nbytes + self._consts.nbytes + self._seqs.nbytes
+        return _row_bytes(int(self._ids.shape[0])) * int(self._ids.shape[1])
+
+    def charged_bytes(self) -> int:
+        """What the miner charges for this bucket: :data:`BUCKET_BYTES` and the matrix (0 when empty)."""
+        return BUCKET_BYTES + self.index_bytes() if self.patterns else 0
 
     def growth(self, width: int) -> int:
-        """Bytes by which the matrix grows when one more pattern of ``width`` tokens is added."""
-        if self._ids is None and len(self.patterns) < SMALL:
-            return 0
+        """Bytes by which :meth:`charged_bytes` grows when one more pattern of ``width`` tokens is added."""
+        n = len(self.patterns) + 1
+        fixed = BUCKET_BYTES if n == 1 else 0
         if self._ids is None:
-            n = len(self.patterns) + 1
-            return _row_bytes(width) * _capacity(n) if n > SMALL else 0
+            return fixed + (_row_bytes(width) * _capacity(n) if _wants_matrix(n, width) else 0)
         cap = self._ids.shape[1]
-        return _row_bytes(width) * (_capacity(cap + 1) - cap) if self._n == cap else 0
+        return fixed + (_row_bytes(width) * (_capacity(cap + 1) - cap) if self._n == cap else 0)
 
     def add(self, p: Pattern) -> int:
-        """Append ``p``; return the bytes by which the matrix grew."""
+        """Append ``p``; return the bytes by which :meth:`charged_bytes` grew."""
+        before = self.charged_bytes()
         p.seq = self._seq
         self._seq += 1
         self.patterns.append(p)
-        if self._ids is None and len(self.patterns) <= SMALL:
-            return 0
-        before = self.index_bytes()
         if self._ids is not None:
             self._append(p)
-        else:
-            for q in self.patterns:
-                self._append(q)
-        return self.index_bytes() - before
+        elif _wants_matrix(len(self.patterns), len(p.tokens)):
+            self._build(len(p.tokens), _capacity(len(self.patterns)))
+        return self.charged_bytes() - before
 
-    def remove(self, p: Pattern) -> None:
+    def remove(self, p: Pattern) -> int:
+        """Remove ``p``; return the (negative) change of :meth:`charged_bytes`, as :meth:`add` does.
+
+        The matrix is dropped when the bucket falls below half the thresholds and reallocated at a quarter of
+        its capacity: else a bucket evicted from thousands of patterns down to one kept (and was charged for)
+        thousands of columns, and over rounds of such buckets half the byte bound went to dead capacity.
+        """
+        before = self.charged_bytes()
         self.patterns.remove(p)
-        if self._ids is None or self._punct is None:
-            return
+        if self._ids is None:
+            return self.charged_bytes() - before
+        self._remove_column(p)
+        width, cap = self._ids.shape
+        if not _keeps_matrix(self._n, width):
+            for q in self.patterns:
+                q.row = -1
+            self._rows = self._ids = self._punct = self._consts = self._seqs = None
+            self._n = 0
+        elif self._n < cap // 4 and _capacity(self._n) < cap:
+            self._build(width, _capacity(self._n))
+        return self.charged_bytes() - before
+
+    def _remove_column(self, p: Pattern) -> None:
+        if self._ids is None or self._punct is None or self._consts is None or self._seqs is None:
+            raise RuntimeError("bucket has no matrix")
+        if self._rows is None:
+            raise RuntimeError("bucket has no matrix")
         last = self._n - 1
         if p.row != last:  # the last column moves into the hole: order lives in ``seq``, not in columns
             moved = self._rows[last]
@@ -132,26 +176,31 @@ class Bucket:
         self._n = last
         p.row = -1
 
+    def _build(self, width: int, cap: int) -> None:
+        """(Re)allocate the matrix at ``cap`` columns and fill it from :attr:`patterns`."""
+        self._ids = np.zeros((width, cap), dtype=np.int64)
+        self._punct = np.zeros((width, cap), dtype=np.bool_)
+        self._consts = np.zeros(cap, dtype=np.int64)
+        self._seqs = np.zeros(cap, dtype=np.int64)
+        self._rows = []
+        self._n = 0
+        for q in self.patterns:
+            self._append(q)
+
     def update(self, p: Pattern) -> None:
         """Re-read ``p``'s tokens after :meth:`Pattern.generalise`."""
-        if self._ids is not None:
+        if self._ids is not None and self._consts is not None:
             self._ids[:, p.row] = [_hash(t) for t in p.tokens]
             self._consts[p.row] = p.constants
 
     def _append(self, p: Pattern) -> None:
-        width = len(p.tokens)
-        if self._ids is None or self._punct is None or self._n == self._ids.shape[1]:
-            cap = _capacity(self._n + 1)
-            ids = np.zeros((width, cap), dtype=np.int64)
-            punct = np.zeros((width, cap), dtype=np.bool_)
-            consts = np.zeros(cap, dtype=np.int64)
-            seqs = np.zeros(cap, dtype=np.int64)
-            if self._ids is not None and self._punct is not None:
-                ids[:, : self._n] = self._ids[:, : self._n]
-                punct[:, : self._n] = self._punct[:, : self._n]
-                consts[: self._n] = self._consts[: self._n]
-                seqs[: self._n] = self._seqs[: self._n]
-            self._ids, self._punct, self._consts, self._seqs = ids, punct, consts, seqs
+        if self._ids is None or self._punct is None or self._consts is None or self._seqs is None:
+            raise RuntimeError("bucket has no matrix")
+        if self._rows is None:
+            raise RuntimeError("bucket has no matrix")
+        if self._n == self._ids.shape[1]:  # full: copy into twice the columns
+            self._build(len(p.tokens), _capacity(self._n + 1))
+            return  # _build appended every pattern, ``p`` included
         p.row = self._n
         self._ids[:, p.row] = [_hash(t) for t in p.tokens]
         self._punct[:, p.row] = [t in PUNCT for t in p.tokens]
@@ -167,7 +216,9 @@ class Bucket:
         return self._best_matrix(tokens)
 
     def _best_matrix(self, tokens: tuple[str, ...]) -> Match | None:
-        if self._ids is None or self._punct is None:
+        if self._ids is None or self._punct is None or self._consts is None or self._seqs is None:
+            raise RuntimeError("bucket has no matrix")
+        if self._rows is None:
             raise RuntimeError("bucket has no matrix")
         msg = np.fromiter(map(_hash, tokens), dtype=np.int64, count=len(tokens))
         words = np.fromiter(
@@ -194,7 +245,7 @@ class Bucket:
 
 def _capacity(n: int) -> int:
     """Columns allocated for ``n`` patterns (doubling: appends cost O(1) each, amortised)."""
-    return max(2 * SMALL, 2 * n, 8)
+    return max(2 * n, 8)
 
 
 def _row_bytes(width: int) -> int:

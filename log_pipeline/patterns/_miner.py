@@ -50,8 +50,9 @@ Thunderbird (whose errors were read) 0.697 -> 0.981, but on the unseen systems n
 Android 0.882 -> 0.881 (bench/README.md).
 
 The most similar pattern is found by :class:`._bucket.Bucket`: pattern by pattern in Python in a small
-bucket, over a numpy matrix of token hashes past 24 patterns (issue 11: a line that missed the exact cache
-cost ~11 ms of CPU in a bucket of 2,200 patterns, and a sender chooses its lines); both pick the same pattern.
+bucket, over a numpy matrix of token hashes once a search compares more than ~1,000 tokens (issue 11: a
+line that missed the exact cache cost ~11 ms of CPU in a bucket of 2,200 patterns, and a sender chooses its
+lines); both pick the same pattern.
 
 A message whose token sequence was never seen before has its lists collapsed (:func:`._tokens.collapse_lists`)
 before matching; the exact-match cache is keyed by the sequence as tokenised, so a known sequence costs one
@@ -183,7 +184,7 @@ class TemplateMiner:
         self._on_evict = on_evict
         self._pattern_bytes = 0  # sum of the live patterns' costs
         self._exact_bytes = 0  # sum of the exact cache keys' costs
-        self._index_bytes = 0  # sum of the buckets' matrices (_bucket.Bucket.index_bytes)
+        self._index_bytes = 0  # sum of the buckets' own bytes and matrices (_bucket.Bucket.charged_bytes)
 
     def __len__(self) -> int:
         return len(self._lru)
@@ -308,9 +309,8 @@ class TemplateMiner:
         # what it held is let go (else evicted patterns stayed in memory uncounted)
         old.tokens, old.spaces, old.template = [], (), ""
         bucket = self._buckets[old.bucket]
-        bucket.remove(old)
+        self._index_bytes += bucket.remove(old)
         if not bucket:
-            self._index_bytes -= bucket.index_bytes()
             del self._buckets[old.bucket]
             length, prefix = old.bucket
             first, _, second = prefix.partition("\x1f")
