@@ -16,7 +16,11 @@ patterns x tokens), then ``--lines`` hostile lines of each construction are mine
 * ``exact``: a line already mined (an exact-cache hit: one dictionary lookup of its token tuple);
 * ``dead``: a line whose exact-cache entry points at an evicted pattern (mined again from scratch).
 
-    .venv/bin/python bench/miner_worst.py [--patterns 100,1000,2200,10000] [--lines 30] [--repeat 3]
+    .venv/bin/python bench/miner_worst.py [--patterns 100,1000,2200,10000] [--widest 24] [--lines 30]
+        [--repeat 3]
+
+``--widest N`` adds a row of N patterns of the widest line mined: 4,096 characters of one-letter words
+between colons, 4,095 tokens (tokenising such a line is most of its cost; 0 leaves the row out).
 
 Each figure is the median over ``--repeat`` rounds of (CPU of the round's lines / lines), in microseconds.
 """
@@ -44,7 +48,12 @@ def word(rng: random.Random) -> str:
 
 def line(rng: random.Random, tokens: int) -> str:
     """``tokens`` tokens: the fixed prefix ``hx qz`` (one bucket) and distinct random words."""
+    if tokens == WIDEST:
+        return ("hx:" + ":".join(rng.choice(_LETTERS) for _ in range(2047)))[:4096]
     return " ".join(["hx", "qz", *(word(rng) for _ in range(tokens - 2))])
+
+
+WIDEST = 4095  # tokens of a 4,096-character line of one-letter words between colons
 
 
 def tokens_for(patterns: int, cfg: MinerConfig) -> int:
@@ -91,17 +100,20 @@ def round_of(patterns: int, tokens: int, n: int, seed: int) -> dict[str, float]:
     rng = random.Random(seed + 1)
     out: dict[str, float] = {}
     out["exact"] = cpu_per_line(miner.mine, seen[-n:])
+    sep = ":" if tokens == WIDEST else " "
     near = []
     for text in seen[-n:]:
-        words = text.split()
-        words[rng.randrange(2, len(words))] = word(rng)
-        near.append(" ".join(words))
+        words = text.split(sep)
+        new = word(rng)
+        last = len(words) - 1 if words[-1] else len(words) - 2  # a widest line ends with a colon
+        words[rng.randrange(2, last + 1)] = new[:1] if tokens == WIDEST else new
+        near.append(sep.join(words))
     out["near"] = cpu_per_line(miner.mine, near)
     punct = []
     for _ in range(n):
-        words = line(rng, tokens).split()
-        words[-1] = ":"
-        punct.append(" ".join(words))
+        words = line(rng, tokens).split(sep)
+        words[-1 if words[-1] else -2] = ":"
+        punct.append(sep.join(words))
     out["punct"] = cpu_per_line(miner.mine, punct)
     out["new"] = cpu_per_line(miner.mine, [line(rng, tokens) for _ in range(n)])
     # the first lines mined are the least recently used: by now (after 2n new patterns in a full table)
@@ -113,13 +125,16 @@ def round_of(patterns: int, tokens: int, n: int, seed: int) -> dict[str, float]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--patterns", default="100,1000,2200,10000")
+    ap.add_argument("--widest", type=int, default=24)
     ap.add_argument("--lines", type=int, default=30)
     ap.add_argument("--repeat", type=int, default=3)
     args = ap.parse_args()
     kinds = ("new", "near", "punct", "dead", "exact")
     print(f"{'patterns':>8} {'tokens':>6} " + " ".join(f"{k + ' us':>10}" for k in kinds))
-    for patterns in (int(p) for p in args.patterns.split(",")):
-        tokens = tokens_for(patterns, MinerConfig())
+    rows = [(int(p), tokens_for(int(p), MinerConfig())) for p in args.patterns.split(",")]
+    if args.widest:
+        rows.append((args.widest, WIDEST))
+    for patterns, tokens in rows:
         rounds = [round_of(patterns, tokens, args.lines, seed) for seed in range(args.repeat)]
         med = {k: statistics.median(r[k] for r in rounds) for k in kinds}
         print(f"{patterns:>8} {tokens:>6} " + " ".join(f"{med[k]:>10.0f}" for k in kinds), flush=True)
