@@ -221,3 +221,41 @@ def test_a_small_bucket_holds_no_arrays_and_costs_what_is_charged() -> None:
         tracemalloc.stop()
     assert all(b._ids is None and b._consts is None and b._seqs is None and b._rows is None for b in buckets)
     assert held <= sum(b.charged_bytes() for b in buckets)
+
+
+def test_a_full_matrix_grows_and_shrinks_by_copying_without_re_hashing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # a rebuild re-hashed every token of every pattern when the matrix filled: one line then cost ~20 ms
+    # at 95 patterns x 2,049 tokens; growing (and shrinking) copies the packed columns instead
+    rng = random.Random(5)
+    width = 40
+    bucket = _bucket.Bucket()
+    patterns = []
+    hashed: list[str] = []
+    real_hash = _bucket._hash
+
+    def counted(t: str) -> int:
+        hashed.append(t)
+        return real_hash(t)
+
+    monkeypatch.setattr(_bucket, "_hash", counted)
+    for i in range(300):
+        tokens = ["hx", "qz", *(_word(rng) for _ in range(width - 2))]
+        p = _bucket.Pattern(str(i), tokens, ("",) * width, (width, "hx"))
+        cap = bucket._ids.shape[1] if bucket._ids is not None else None
+        hashed.clear()
+        bucket.add(p)
+        if cap is not None and bucket._ids is not None and bucket._ids.shape[1] > cap:
+            assert len(hashed) == width  # the new pattern's tokens only
+        patterns.append(p)
+    for p in patterns[:250]:
+        cap = bucket._ids.shape[1] if bucket._ids is not None else None
+        hashed.clear()
+        bucket.remove(p)
+        if cap is not None and bucket._ids is not None and bucket._ids.shape[1] < cap:
+            assert hashed == []
+    assert bucket._ids is not None and bucket._n == 50
+    monkeypatch.setattr(_bucket, "_hash", real_hash)
+    for p in patterns[250:]:  # the copied columns still answer as the patterns do
+        assert bucket.best(tuple(p.tokens)) == _bucket._best_python(bucket.patterns, tuple(p.tokens))
