@@ -37,6 +37,9 @@ configured)::
         max_searches_per_tenant: 2          # searches of one tenant scope running or waiting (429 beyond)
         max_tails_per_tenant: 4             # live tails of one tenant scope (429 beyond)
       pattern_flush_interval_s: 15          # pattern counts -> metrics store
+      patterns:                             # memory bounds of the pattern miners (docs/security.md)
+        tenant_max_bytes: 67108864          # one tenant's miner (estimated); oldest patterns evicted
+        max_bytes: 1073741824               # all tenants' miners; least recently used tenants dropped
 """
 
 from __future__ import annotations
@@ -50,6 +53,7 @@ from log_pipeline.search.config import EmbeddedSearchConfig, SearchConfig
 __all__ = [
     "FsyncPolicy",
     "LogsConfig",
+    "PatternsConfig",
     "RelpListenerConfig",
     "SearchApiConfig",
     "SpoolConfig",
@@ -161,6 +165,35 @@ class TailConfig(BaseModel):
         "records are dropped for that client and counted.",
     )
     max_query_bytes: int = Field(4096, gt=0, description="Longest tail query (UTF-8 bytes); longer: 400.")
+
+
+class PatternsConfig(BaseModel):
+    """Memory bounds of the log pattern miners (``log_pipeline.patterns``; docs/security.md): every sender
+    chooses the lines mined, and its host name names the tenant whose miner mines them."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    tenant_max_bytes: int = Field(
+        64 * 1024 * 1024,
+        ge=1024 * 1024,
+        description="Estimated bytes of one tenant's miner: half for its patterns (and their search "
+        "matrices), "
+        "the least recently used evicted past it; half for its exact-match cache, cleared past it.",
+    )
+    max_bytes: int = Field(
+        1024 * 1024 * 1024,
+        ge=1024 * 1024,
+        description="Estimated bytes of every tenant's miner together, summed every 1,024 lines; past it the "
+        "least recently used tenants' miners are dropped (never the one mining).",
+    )
+
+    @field_validator("max_bytes")
+    @classmethod
+    def _holds_a_tenant(cls, value: int, info: ValidationInfo) -> int:
+        tenant = info.data.get("tenant_max_bytes")
+        if isinstance(tenant, int) and value < tenant:
+            raise ValueError(f"must be at least tenant_max_bytes ({tenant}): one tenant's miner must fit")
+        return value
 
 
 class SearchApiConfig(BaseModel):
@@ -279,6 +312,7 @@ class LogsConfig(BaseModel):
     pattern_flush_interval_s: float = Field(
         15.0, gt=0, description="How often per-pattern counts are written to the metrics store."
     )
+    patterns: PatternsConfig = Field(default_factory=PatternsConfig)
     duplicate_window_messages: int = Field(
         100_000,
         ge=0,

@@ -22,7 +22,7 @@ from prometheus_client import CollectorRegistry
 from log_pipeline.api import logs_router
 from log_pipeline.config import LogsConfig
 from log_pipeline.enrich import TenantOf
-from log_pipeline.patterns import PatternMetrics, PatternStats, TenantMiners
+from log_pipeline.patterns import MinerConfig, PatternMetrics, PatternStats, TenantMiners
 from log_pipeline.pipeline import DuplicateCounter, PipelineMetrics, build_pipeline, standard_stages
 from log_pipeline.receivers import ConsumerMetrics, LogReceivers, SpoolConsumer
 from log_pipeline.search import SearchError, SearchStore, TailHub
@@ -131,7 +131,10 @@ class LogService:
         )
         pattern_metrics = PatternMetrics(registry)
         self.miner = TenantMiners(  # one miner per org/space: a tenant's templates come from its lines
-            on_new=pattern_metrics.pattern_created, on_evict=pattern_metrics.pattern_evicted
+            MinerConfig(max_bytes=cfg.patterns.tenant_max_bytes),
+            max_bytes=cfg.patterns.max_bytes,
+            on_new=pattern_metrics.pattern_created,
+            on_evict=pattern_metrics.pattern_evicted,
         )
         pattern_metrics.watch_memory(self.miner.memory_bytes)
         self.tenant_limits = TenantSearchLimiter(cfg.search_api.tenant_search_share, registry)

@@ -49,6 +49,11 @@ LOCAL(127.127.1.0), stratum 10`` joining ``synchronized to <*>, stratum <*>``): 
 Thunderbird (whose errors were read) 0.697 -> 0.981, but on the unseen systems not read its only effect was
 Android 0.882 -> 0.881 (bench/README.md).
 
+The most similar pattern is found by :class:`._bucket.Bucket`: pattern by pattern in Python in a small
+bucket, over a numpy matrix of token hashes once a search compares more than ~1,000 tokens (issue 11: a
+line that missed the exact cache cost ~11 ms of CPU in a bucket of 2,200 patterns, and a sender chooses its
+lines); both pick the same pattern.
+
 A message whose token sequence was never seen before has its lists collapsed (:func:`._tokens.collapse_lists`)
 before matching; the exact-match cache is keyed by the sequence as tokenised, so a known sequence costs one
 dictionary lookup.
@@ -73,11 +78,13 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from log_pipeline.patterns._bucket import PUNCT as _PUNCT
+from log_pipeline.patterns._bucket import Bucket
+from log_pipeline.patterns._bucket import Pattern as _Pattern
 from log_pipeline.patterns._tokens import WILDCARD, collapse_lists, tokenise
 
 __all__ = ["MinerConfig", "TemplateMiner"]
 
-_PUNCT = frozenset("=:,;()[]{}\"'|")  # the tokeniser's single-character pieces
 _ONE_OFF_MIN = 4  # constants a pattern needs before one differing word joins it whatever the threshold
 
 
@@ -117,20 +124,6 @@ def _cost(tokens: tuple[str, ...] | list[str], text: str = "", spaces: tuple[str
     tokens): what the memory bounds count."""
     pieces = sum(map(_chars, tokens)) + sum(map(_chars, spaces)) + _chars(text)
     return _ENTRY_BYTES + _TOKEN_BYTES * (len(tokens) + len(spaces)) + pieces
-
-
-class _Pattern:
-    __slots__ = ("alive", "bucket", "constants", "cost", "id", "spaces", "template", "tokens")
-
-    def __init__(self, pid: str, tokens: list[str], spaces: tuple[str, ...], bucket: tuple[int, str]) -> None:
-        self.id = pid
-        self.tokens = tokens
-        self.spaces = spaces
-        self.bucket = bucket
-        self.constants = sum(1 for t in tokens if t != WILDCARD and t not in _PUNCT)
-        self.template = _render(tokens, spaces)
-        self.alive = True
-        self.cost = _cost(tokens, self.template, spaces)
 
 
 def _render(tokens: list[str], spaces: tuple[str, ...]) -> str:
@@ -182,7 +175,7 @@ class TemplateMiner:
     ) -> None:
         self._cfg = config or MinerConfig()
         self._threshold = self._cfg.similarity_threshold
-        self._buckets: dict[tuple[int, str], list[_Pattern]] = {}
+        self._buckets: dict[tuple[int, str], Bucket] = {}
         self._lru: OrderedDict[str, _Pattern] = OrderedDict()
         self._exact: dict[tuple[str, ...], _Pattern] = {}
         self._children: dict[tuple[int, str], set[str]] = {}  # (length, first token) -> second tokens
@@ -191,13 +184,15 @@ class TemplateMiner:
         self._on_evict = on_evict
         self._pattern_bytes = 0  # sum of the live patterns' costs
         self._exact_bytes = 0  # sum of the exact cache keys' costs
+        self._index_bytes = 0  # sum of the buckets' own bytes and matrices (_bucket.Bucket.charged_bytes)
 
     def __len__(self) -> int:
         return len(self._lru)
 
     def memory_bytes(self) -> int:
-        """Estimated bytes held by the patterns and the exact cache (what ``max_bytes`` bounds)."""
-        return self._pattern_bytes + self._exact_bytes
+        """Estimated bytes held by the patterns, their buckets' matrices and the exact cache (what
+        ``max_bytes`` bounds)."""
+        return self._pattern_bytes + self._index_bytes + self._exact_bytes
 
     def pattern_ids(self) -> list[str]:
         """The ids of the live patterns, least recently used first."""
@@ -227,25 +222,9 @@ class TemplateMiner:
         bucket_key = self._bucket_key(tokens)
         bucket = self._buckets.get(bucket_key)
         if bucket is None:
-            bucket = self._buckets[bucket_key] = []
-        best: _Pattern | None = None
-        best_sim = -1.0
-        best_eq = -1
-        for cand in bucket:
-            eq = 0
-            same_punct = True
-            for a, b in zip(cand.tokens, tokens, strict=True):
-                if a in _PUNCT:
-                    if a != b:
-                        same_punct = False
-                        break
-                elif a == b and a != WILDCARD:
-                    eq += 1
-            if not same_punct:
-                continue
-            sim = eq / cand.constants if cand.constants else 1.0
-            if sim > best_sim or (sim == best_sim and eq > best_eq):
-                best, best_sim, best_eq = cand, sim, eq
+            bucket = self._buckets[bucket_key] = Bucket()
+        found = bucket.best(tokens)
+        best, best_sim, best_eq = found if found is not None else (None, -1.0, -1)
         if best is not None and (
             best_sim >= self._threshold
             or (best.constants >= _ONE_OFF_MIN and best_eq == best.constants - 1 and _one_off(best, tokens))
@@ -281,11 +260,10 @@ class TemplateMiner:
         return (len(tokens), f"{tokens[0]}\x1f{second}")
 
     def _generalise(self, p: _Pattern, tokens: tuple[str, ...]) -> None:
-        new = [a if a == b else WILDCARD for a, b in zip(p.tokens, tokens, strict=True)]
-        p.tokens = new
-        p.constants = sum(1 for t in new if t != WILDCARD and t not in _PUNCT)
-        p.template = _render(new, p.spaces)
-        cost = _cost(new, p.template, p.spaces)
+        p.generalise(tokens)
+        self._buckets[p.bucket].update(p)
+        p.template = _render(p.tokens, p.spaces)
+        cost = _cost(p.tokens, p.template, p.spaces)
         self._pattern_bytes += cost - p.cost
         p.cost = cost
 
@@ -294,15 +272,16 @@ class TemplateMiner:
         tokens: tuple[str, ...],
         spaces: tuple[str, ...],
         bucket_key: tuple[int, str],
-        bucket: list[_Pattern],
+        bucket: Bucket,
     ) -> _Pattern:
         if len(self._lru) >= self._cfg.max_patterns:
             self._evict_oldest()
-        room = self._cfg.max_bytes // 2 - _cost(tokens, "", spaces)  # the new pattern's cost, its text aside
-        while self._lru and self._pattern_bytes > room:
+        # the new pattern's cost (its text aside) and what its bucket's matrix may grow by
+        room = self._cfg.max_bytes // 2 - _cost(tokens, "", spaces) - bucket.growth(len(tokens))
+        while self._lru and self._pattern_bytes + self._index_bytes > room:
             self._evict_oldest()
         if self._buckets.get(bucket_key) is not bucket:  # an eviction emptied and dropped this very bucket
-            bucket = self._buckets[bucket_key] = []
+            bucket = self._buckets[bucket_key] = Bucket()
             length, prefix = bucket_key
             first, sep, second = prefix.partition("\x1f")
             if sep:
@@ -313,7 +292,9 @@ class TemplateMiner:
             n += 1
             pid = f"{base}-{n}"
         p = _Pattern(pid, list(tokens), spaces, bucket_key)
-        bucket.append(p)
+        p.template = _render(p.tokens, spaces)
+        p.cost = _cost(p.tokens, p.template, spaces)
+        self._index_bytes += bucket.add(p)
         self._lru[pid] = p
         self._pattern_bytes += p.cost
         if self._on_new is not None:
@@ -328,7 +309,7 @@ class TemplateMiner:
         # what it held is let go (else evicted patterns stayed in memory uncounted)
         old.tokens, old.spaces, old.template = [], (), ""
         bucket = self._buckets[old.bucket]
-        bucket.remove(old)
+        self._index_bytes += bucket.remove(old)
         if not bucket:
             del self._buckets[old.bucket]
             length, prefix = old.bucket

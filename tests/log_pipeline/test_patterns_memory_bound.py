@@ -8,14 +8,17 @@ import random
 import string
 import tracemalloc
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from prometheus_client import CollectorRegistry
 
+from log_pipeline.config import LogsConfig
 from log_pipeline.patterns import TenantMiners
 from log_pipeline.patterns._metrics import PatternMetrics
 from log_pipeline.patterns._miner import MinerConfig, TemplateMiner
 from log_pipeline.patterns._tenant import CHECK_EVERY
+from paramedic.logs import LogService
 
 
 def _long_line(rng: random.Random) -> str:
@@ -132,3 +135,29 @@ def test_the_miners_estimated_bytes_are_a_metric() -> None:
     held = registry.get_sample_value("paramedic_log_pattern_miner_bytes")
     assert held is not None
     assert held == tenants.memory_bytes() > 0
+
+
+def test_the_logs_config_sets_the_miners_byte_bounds(tmp_path: Path) -> None:
+    cfg = LogsConfig.model_validate(
+        {
+            "relp": None,
+            "syslog_tcp": None,
+            "syslog_udp": None,
+            "spool": {"path": "spool"},
+            "search": {"type": "embedded", "path": "search"},
+            "search_api": {"search_processes": 0},
+            "patterns": {"tenant_max_bytes": 1024 * 1024, "max_bytes": 2 * 1024 * 1024},
+        }
+    )
+    service = LogService(cfg, base_dir=tmp_path, appender=None, registry=CollectorRegistry())
+    try:
+        rng = random.Random(3)
+        for _ in range(100):  # ~50 KB each: far past 1 MiB, under the 64 MiB default
+            service.miner.mine_for("o", "s", _long_line(rng))
+            assert service.miner.memory_bytes() <= 1024 * 1024 + 64 * 1024
+        for tenant in range(2 * CHECK_EVERY - 100):  # the last line's sum drops older tenants past 2 MiB
+            service.miner.mine_for(f"o{tenant}", "s", _long_line(rng))
+        assert service.miner.memory_bytes() <= 2 * 1024 * 1024
+    finally:
+        service.store.close()
+        service.spool.close()
