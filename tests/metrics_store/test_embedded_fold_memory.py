@@ -113,7 +113,7 @@ def test_a_checkpoint_trims_after_the_head_it_folded_is_freed_and_also_when_the_
     store.close()
 
 
-@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="malloc_trim is glibc's")
-def test_trim_is_found_in_the_loaded_c_library_on_glibc() -> None:
-    """Only that the call is found and made; what it hands back is measured in bench/ingest_rss.py."""
-    assert _malloc.trim() is True
+def test_trim_is_found_in_the_loaded_c_library_exactly_on_glibc() -> None:
+    """The call is found and made on glibc, and is a no-op elsewhere (musl, macOS) rather than an error; what
+    it hands back is measured in bench/ingest_rss.py."""
+    assert _malloc.trim() is (platform.libc_ver()[0] == "glibc")
