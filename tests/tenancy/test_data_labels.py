@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -276,6 +277,10 @@ def _configured(demo: Demo) -> dict[str, tuple[str, str]]:
     return {app: tuple(t.split("/", 1)) for t, apps in cfg["platform"]["spaces"].items() for app in apps}  # type: ignore[misc]
 
 
+def _has_rows(demo: Demo, q: str) -> bool:
+    return bool(_query(demo, q))
+
+
 def _tenant(labels: dict[str, str]) -> tuple[str, str] | None:
     return (labels["org"], labels["space"]) if "org" in labels else None
 
@@ -311,8 +316,10 @@ def test_series_of_apps_carry_their_tenant_and_foundation_series_none(demo: Demo
         assert _tenant(r["metric"]) == tenants.get(r["metric"]["app"]), r["metric"]
     # the router process, its frontends and the node are the foundation's
     for expr in ('{job="router", app=""}', '{job="node"}'):
-        rows = _query(demo, f"count by (__name__, org, space) ({expr})")
-        assert rows, expr
+        q = f"count by (__name__, org, space) ({expr})"
+        # each target's first scrape is offset within the interval (as Prometheus spreads them): wait for it
+        wait_until(partial(_has_rows, demo, q), 30, f"{expr} scraped")
+        rows = _query(demo, q)
         assert all("org" not in r["metric"] and "space" not in r["metric"] for r in rows), rows[:3]
     # a recording rule of the local pack keeps the tenant of the app it aggregates
     wait_until(lambda: len(_query(demo, "app:router_requests:rate1m")) >= len(tenants), 30, "recorded rate")
