@@ -205,7 +205,11 @@ def test_the_receiver_gets_a_working_single_use_link(demo: Demo, pending: dict[s
     links: dict[str, str] = {}
     wait_until(lambda: bool(links.update(_mail_links(demo, action_id)) or len(links) == 2), 90,
                "an email with the approve and reject links", interval_s=0.5)  # fmt: skip
-    hooked = _webhook_links(demo, action_id)
+    # the dispatcher sends a notification's email and webhook concurrently: the email arriving first says
+    # nothing of the webhook, so wait for the webhook body too
+    hooked: dict[str, str] = {}
+    wait_until(lambda: bool(hooked.update(_webhook_links(demo, action_id)) or hooked), 60,
+               "a webhook body with the approve and reject links", interval_s=0.5)  # fmt: skip
     assert hooked == links, (hooked, links)  # the webhook body carries the same links
     approve = urlsplit(links["approve"])
     assert approve.scheme + "://" + approve.netloc == demo.api
