@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
@@ -69,22 +69,40 @@ def _policy_versions(demo: Demo) -> dict[str, str]:
     return {p["name"]: p["version"] for p in _get(demo, "/api/v1/policies")["policies"]}
 
 
-@pytest.mark.parametrize(
-    ("kind", "policy", "app_index", "instance"),
-    [
-        ("hang", "restart-unresponsive-instance", 0, 1),
-        ("errors", "restart-erroring-instance", 1, 0),
-        ("latency", "restart-slow-instance", 1, 1),
-        ("leak", "restart-leaking-instance", 0, 0),
-    ],
-)
+FAULTS = [
+    ("hang", "restart-unresponsive-instance", 0, 1),
+    ("errors", "restart-erroring-instance", 1, 0),
+    ("latency", "restart-slow-instance", 1, 1),
+    ("leak", "restart-leaking-instance", 0, 0),
+]
+Remediate = Callable[[str, str, int, int], tuple[dict[str, Any], float]]
+
+
+@pytest.fixture(scope="module")
+def remediated(demo: Demo) -> Remediate:
+    """(kind, policy, app index, instance) -> (the finished action, seconds from the fault to its end), each
+    fault injected once per module. The tests that read an action (the backtest reads the hang's) get it
+    whichever runs first or alone (``-k``), rather than relying on an earlier test having caused it."""
+    done: dict[tuple[str, str, int, int], tuple[dict[str, Any], float]] = {}
+
+    def remediate(kind: str, policy: str, app_index: int, instance: int) -> tuple[dict[str, Any], float]:
+        key = (kind, policy, app_index, instance)
+        if key not in done:
+            app = _apps(demo)[app_index]
+            injected = _fault(demo, app, kind, instance)
+            action = _finished_action(demo, policy, app, instance, timeout_s=120)
+            done[key] = (action, time.monotonic() - injected)
+        return done[key]
+
+    return remediate
+
+
+@pytest.mark.parametrize(("kind", "policy", "app_index", "instance"), FAULTS)
 def test_fault_is_remediated_and_verified(
-    demo: Demo, kind: str, policy: str, app_index: int, instance: int
+    demo: Demo, remediated: Remediate, kind: str, policy: str, app_index: int, instance: int
 ) -> None:
     app = _apps(demo)[app_index]
-    injected = _fault(demo, app, kind, instance)
-    action = _finished_action(demo, policy, app, instance, timeout_s=120)
-    elapsed = time.monotonic() - injected
+    action, elapsed = remediated(kind, policy, app_index, instance)
     kinds = [e["kind"] for e in action["events"]]
     assert action["status"] == "verified", (kind, kinds, action["events"][-1])
     assert action["policy_version"] == _policy_versions(demo)[policy]
@@ -136,7 +154,8 @@ def test_bad_release_is_rolled_back_automatically(demo: Demo) -> None:
     assert set(_router_versions(demo, app, 30)) == set(versions_before)
 
 
-def test_backtest_explains_what_happened(demo: Demo) -> None:
+def test_backtest_explains_what_happened(demo: Demo, remediated: Remediate) -> None:
+    remediated(*FAULTS[0])  # the hang, whose restart the backtest must explain
     done = paramedic_cli(
         "policy", "backtest", "--since", "15m", "--url", demo.api,
         "--token-file", str(demo.data_dir / "admin-token"), "--config", str(demo.data_dir / "paramedic.yaml"),
