@@ -316,13 +316,14 @@ def search_bench(tmp: Path, n: int, batch: int = 20_000) -> None:
                 first_s, first_cpu = time.perf_counter() - t, _tree_cpu_s(proc.pid) - first_cpu
                 grep_hits = _grep_count(cmd)  # also warms the page cache for the timed runs
                 s_api, g = p50_interleaved([api, grep], 9)  # alternated: load drift hits both alike
-                warm_api, warm_grep = p50(api, 9), p50(grep, 9)  # each right after the same call (no gap)
                 s_lib = p50(lambda q=q: store.search(q, None, None, 100), 15)  # type: ignore[misc]
                 counts = (
                     "counts equal" if hits == grep_hits else f"COUNT MISMATCH: grep -c says {grep_hits:,}"
                 )
                 c_api = _cpu_per_run(api, lambda: _tree_cpu_s(proc.pid), 30)
                 c_grep = _cpu_per_run(grep, _children_cpu_s, 10)
+                # last, so the figures above keep their conditions: each call right after the same call
+                warm_api, warm_grep = p50(api, 9), p50(grep, 9)
                 label = f"{name}{'+hl' if hl else ''}"
                 print(
                     f"{label:11s} {q!r:24s} {hits:>9,} hits  HTTP p50 {s_api * 1000:7.2f} ms  in-process "
