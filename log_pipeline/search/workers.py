@@ -121,7 +121,10 @@ class SearchWorkerPool:
         self._deadline_s, self._start_timeout_s = limits.search_deadline_s, start_timeout_s
         self._metrics = _Metrics(registry)
         self._ctx = multiprocessing.get_context("spawn")
-        self._idle: queue.SimpleQueue[_Worker | None] = queue.SimpleQueue()
+        # last in, first out: the worker that answered last takes the next search. Its memory (the Python
+        # heap, tantivy's readers, the pages of the index it touched) is the likeliest still in the CPU's
+        # caches; in a burst, round robin over the workers would run each one on caches the others evicted.
+        self._idle: queue.LifoQueue[_Worker | None] = queue.LifoQueue()
         self._all: list[_Worker] = []
         self._lock = threading.Lock()  # guards _admitted, _all and _closed
         self._admitted = 0

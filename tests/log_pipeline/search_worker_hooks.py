@@ -32,3 +32,9 @@ def serve_with_hang(conn: Connection, root: str, partition_s: int, nice: int) ->
 
     _search_worker.JOBS["search"] = search
     _search_worker.serve(conn, root, partition_s, nice)
+
+
+def serve_with_pid(conn: Connection, root: str, partition_s: int, nice: int) -> None:
+    """The real worker, except that a search answers with the worker's pid: which worker took a job."""
+    _search_worker.JOBS["search"] = lambda _store, _args: os.getpid()
+    _search_worker.serve(conn, root, partition_s, nice)

@@ -30,7 +30,7 @@ from log_pipeline.search.render import Body, context_body, search_body
 from log_pipeline.search.tantivy_store import TantivyStore
 from log_pipeline.search.workers import SearchWorkerPool
 from paramedic.logs import LogService
-from tests.log_pipeline.search_worker_hooks import HANG, hang_file, serve_with_hang
+from tests.log_pipeline.search_worker_hooks import HANG, hang_file, serve_with_hang, serve_with_pid
 from tests.support.servers import load_factor, wait_until
 
 NS = 10**9
@@ -125,6 +125,36 @@ async def test_answers_match_the_in_process_path_and_new_commits_are_seen(env: E
     assert await env.total() == 400
 
 
+async def test_the_worker_that_answered_last_takes_the_next_search(tmp_path: Path) -> None:
+    """Idle workers are taken last in, first out: one after another, searches go to the same (warm) worker
+    rather than round robin over cold ones; calls at once still get answers from live workers."""
+    (tmp_path / "idx").mkdir()
+    limits = SearchApiConfig(search_processes=3, max_queued_searches=3, search_deadline_s=DEADLINE_S)
+    pool = SearchWorkerPool(
+        tmp_path / "idx",
+        partition_s=PARTITION_S,
+        limits=limits,
+        registry=CollectorRegistry(),
+        target=serve_with_pid,
+    )
+
+    async def pid() -> int:  # serve_with_pid answers a search with the worker's pid, not a Body
+        answer: object = await pool.search_body(("anything", None, None, 1, None), False, limits)
+        assert isinstance(answer, int)
+        return answer
+
+    pool.start()
+    try:
+        one_by_one = [await pid() for _ in range(6)]
+        assert len(set(one_by_one)) == 1 and one_by_one[0] in pool.pids()
+        at_once = await asyncio.gather(*(pid() for _ in range(6)))
+        assert set(at_once) <= set(pool.pids())
+        again = [await pid() for _ in range(4)]
+        assert len(set(again)) == 1
+    finally:
+        pool.close()
+
+
 async def test_a_cancelled_caller_leaves_the_worker_with_its_reply_taken(
     env: Env,
 ) -> None:
@@ -183,7 +213,7 @@ async def test_a_deadline_overrun_is_killed_and_replaced_and_the_line_is_bounded
         assert big.headers["content-encoding"] == "gzip" and len(big.json()["data"]["hits"]) == 100
     assert env.restarts("deadline") == kills + 1
     assert all(_gone(p) for p in before) and len(env.pool.pids()) == 1
-    assert env.registry.get_sample_value("paramedic_log_search_rejected_total") >= 1
+    assert env.gauge("paramedic_log_search_rejected_total") >= 1
 
 
 async def test_retention_deleting_partitions_during_searches(tmp_path: Path) -> None:
@@ -204,7 +234,7 @@ async def test_retention_deleting_partitions_during_searches(tmp_path: Path) -> 
 
         def retention() -> None:
             for k in range(1, 16):  # drop one more partition after each search answered
-                wait_until(lambda k=k: len(results) >= k, 20, f"search {k}", interval_s=0.005)
+                wait_until(lambda k=k: len(results) >= k, 20, f"search {k}", interval_s=0.005)  # type: ignore[misc]
                 clock[0] = T0 + (k * PARTITION_S + RETENTION_S) * NS
                 assert len(e.store.apply_retention()) == 1
 
