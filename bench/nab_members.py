@@ -52,7 +52,12 @@ Fourth round: ``rare-unexplained``: the rarity floor only where the explained er
 Fifth round: Numenta's likelihood as published, a rarity floor on the second rare sample, longer refractory
 periods, rarity bins from the recent spread, spectral residual (``bench/_nab_round5.py``).
 
-``--only NAME ...`` runs the baseline and the named members only.
+Sixth round: a level-shift member (weighted max or a floor), a rarity floor that decays with its firings, a
+rarity floor shut for days after a firing (``bench/_nab_round6.py``), each a family of settings.
+
+``--only NAME ...`` runs the baseline and the named members only (a name ending in ``*`` is a prefix).
+``--choose-among`` adds one figure: every fold chooses among the baseline and all the members run (a weight, a
+level, a window: the member's setting chosen on the training categories, not by whoever reads the table).
 """
 
 from __future__ import annotations
@@ -84,6 +89,7 @@ from alerting.anomaly.crossval import leave_one_category_out  # noqa: E402
 from alerting.anomaly.nab import PROFILES, NabFile, load_corpus, read_scores, score_corpus  # noqa: E402
 from bench._nab_art import ArtMemory  # noqa: E402
 from bench._nab_round5 import ROUND5  # noqa: E402
+from bench._nab_round6 import ROUND6  # noqa: E402
 
 
 class _Adwin(EnsembleDetector):
@@ -455,6 +461,7 @@ MEMBERS: dict[str, Callable[[Sequence[float]], EnsembleDetector | _ArtAlone]] = 
     "art alone": _ArtAlone,
     "art oracle": _ArtOracle,
     **ROUND5,
+    **ROUND6,
 }
 
 
@@ -500,18 +507,40 @@ def _print_row(name: str, files: Sequence[NabFile], scores: Run, base: Run, rate
     print(f"  {name:28} {on.normalized:8.2f} {choice.normalized:12.2f} {ins:10.2f} {rate:>9}  {cats}")
 
 
+def _selected(name: str, only: Sequence[str] | None) -> bool:
+    """``name`` is one of ``only`` (all when None; ``prefix*`` matches a family)."""
+    if not only:
+        return True
+    return any(name == o or (o.endswith("*") and name.startswith(o[:-1])) for o in only)
+
+
+def _print_choice(files: Sequence[NabFile], runs: dict[str, Run]) -> None:
+    """Every fold chooses among ``runs`` (the baseline first: ties go to it) on its training categories."""
+    res = leave_one_category_out(files, runs, PROFILES[0])
+    print(f"\neach fold chooses among {len(runs)} (baseline and members): out of sample {res.normalized:.2f}")
+    for fold in res.folds:
+        h = fold.held_out
+        print(
+            f"  {fold.category:24} {fold.normalized:7.2f} {h.tp}/{h.fp}/{h.fn} at {fold.threshold:.4f}"
+            f"  chose {fold.config}"
+        )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     ap.add_argument("--nab", type=Path, default=SHARED / "data" / "nab")
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--only", nargs="+", metavar="MEMBER", help="the baseline and these members only")
+    ap.add_argument(
+        "--choose-among", action="store_true", help="also: each fold chooses among all the members run"
+    )
     ap.add_argument("--published", nargs="+", metavar="DETECTOR", help="published NAB results to judge too")
     ap.add_argument(
         "--published-root", type=Path, default=Path("NAB/results"), help="a NAB checkout's results"
     )
     args = ap.parse_args()
     files = load_corpus(args.nab)
-    names = [n for n in MEMBERS if not args.only or n == "none (baseline)" or n in args.only]
+    names = [n for n in MEMBERS if n == "none (baseline)" or _selected(n, args.only)]
     with ProcessPoolExecutor(max_workers=max(1, args.jobs)) as pool:
         results: list[Any] = list(pool.map(_run, names, [files] * len(names)))
     base = results[0][0]
@@ -526,6 +555,8 @@ def main() -> None:
         _print_row(f"{name} (published)", files, pub, base, "-")
         both = {k: [max(a, b) for a, b in zip(base[k], pub[k], strict=True)] for k in base}
         _print_row(f"max(ours, {name})", files, both, base, "-")
+    if args.choose_among:
+        _print_choice(files, {name: r[0] for name, r in zip(names, results, strict=True)})
     if "iforest" in names:
         print(f"\niforest scored one sample at a time: {_iforest_per_sample_rate():,.0f} samples/s")
 
