@@ -7,7 +7,7 @@ import dataclasses
 import pytest
 
 from alerting.anomaly import EnsembleConfig
-from bench.nab import GRID, _grid_points, _name
+from bench.nab import GRID, _grid_points, _name, _sweep_points
 
 
 def test_no_grid_is_the_default_configuration_alone() -> None:
@@ -37,3 +37,11 @@ def test_the_default_goes_first_whatever_the_order_given() -> None:
     assert points[0]["rare_bins"] == default
     assert {p["rare_bins"] for p in points} == {20, 30, default}
     assert dataclasses.replace(EnsembleConfig(), **points[0]) == EnsembleConfig()
+
+
+def test_a_sweep_changes_one_setting_at_a_time_after_the_default() -> None:
+    points = _sweep_points(["rare_bins=15,20,30", "ewma_alpha=0.05"])
+    assert points == [{}, {"rare_bins": 15}, {"rare_bins": 30}, {"ewma_alpha": 0.05}]  # 20 is the default
+    assert type(points[1]["rare_bins"]) is int
+    with pytest.raises(AttributeError):
+        _sweep_points(["no_such_setting=1"])
