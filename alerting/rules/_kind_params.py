@@ -97,6 +97,11 @@ class ForecastParams(_Params):
 class AnomalyParams(_Params):
     detector: str  # a name in the RuleManager's detector factories
     threshold: float = Field(0.9, ge=0, le=1)
+    # each selected series keeps a detector (~150-250 KiB for the default one): a selection of more series
+    # fails the evaluation (like a group's ``limit``), and a series unseen for ``forget`` loses its detector
+    max_series: int = Field(1000, ge=1, le=100_000)
+    forget: str = "1h"
+    _v = field_validator("forget")(_dur)
 
 
 class LogPatternParams(_Params):

@@ -267,19 +267,34 @@ class ForecastEval:
 
 class AnomalyEval:
     """One detector per series (from the named factory), fed the selection's value once per evaluation:
-    ``score_one`` then ``learn_one``; active when the score reaches ``threshold``."""
+    ``score_one`` then ``learn_one``; active when the score reaches ``threshold``.
+
+    Memory is bounded: a selection of more than ``max_series`` series fails the evaluation (before any
+    detector is made), a series unseen for ``forget`` loses its detector (it learns afresh if it returns), and
+    beyond ``max_series`` detectors the longest-unseen ones go first, so churning label sets (restarted
+    instances) cannot grow the rule without limit."""
 
     def __init__(self, expr: str, p: kp.AnomalyParams, factory: Callable[[], Detector]) -> None:
         self.expr, self.p, self.factory = expr, p, factory
         self.detectors: dict[Labels, Detector] = {}
+        self._seen_ms: dict[Labels, int] = {}  # insertion order = least recently seen first
+        self._forget_ms = parse_duration_ms(p.forget)
 
     def evaluate(self, query: QueryFunc, ts_ms: int) -> list[Activation]:
+        selected = query_vector(query, self.expr, ts_ms)
+        if len(selected) > self.p.max_series:
+            raise RuleEvalError(
+                f"anomaly: the selection has {len(selected)} series, above max_series {self.p.max_series}"
+                " (each series keeps a detector): narrow the expression or raise max_series"
+            )
         out = []
         t = datetime.fromtimestamp(ts_ms / 1000, tz=UTC)
-        for lbl, v in query_vector(query, self.expr, ts_ms):
+        for lbl, v in selected:
             det = self.detectors.get(lbl)
             if det is None:
                 det = self.detectors[lbl] = self.factory()
+            self._seen_ms.pop(lbl, None)
+            self._seen_ms[lbl] = ts_ms
             score = float(det.score_one(v, t))
             det.learn_one(v, t)
             if score >= self.p.threshold:
@@ -290,7 +305,15 @@ class AnomalyEval:
                     "detector": self.p.detector,
                 }
                 out.append(Activation(lbl, score, why))
+        self._forget(ts_ms)
         return out
+
+    def _forget(self, ts_ms: int) -> None:
+        """Drop the detectors of series unseen for ``forget``, then the longest-unseen past ``max_series``."""
+        for lbl, seen in list(self._seen_ms.items()):  # oldest first: stop at the first one still kept
+            if ts_ms - seen <= self._forget_ms and len(self._seen_ms) <= self.p.max_series:
+                break
+            del self._seen_ms[lbl], self.detectors[lbl]
 
 
 def log_pattern_expr(expr: str, p: kp.LogPatternParams) -> str:

@@ -12,13 +12,15 @@ from prometheus_client import CollectorRegistry
 from pydantic import BaseModel
 
 from alerting.rules import AlertState, RuleManager, RuleOptions, Template, TemplateError
-from alerting.rules._kinds import compile_rule
+from alerting.rules._kind_params import AnomalyParams
+from alerting.rules._kinds import AnomalyEval, compile_rule
 from alerting.rules._load import RuleSpec
 from alerting.rules._template import QueryResult
 from alerting.rules.errors import RuleEvalError
 from metrics_store.memory import MemoryStore
 from metrics_store.model import labels_from
 from metrics_store.promql import Engine
+from metrics_store.promql.values import Sample, Vector
 
 
 class Clock:
@@ -347,3 +349,57 @@ def test_log_pattern_across_replicas(tmp_path: Path) -> None:
     assert [a.labels["pattern_id"] for a in new.firing()] == ["fresh"]
     assert "replica" not in new.firing()[0].labels
     assert [a.labels["pattern_id"] for a in rising.firing()] == ["split"]
+
+
+def _anomaly_eval(made: list[ZDetector], **params: object) -> AnomalyEval:
+    def make() -> ZDetector:
+        made.append(ZDetector())
+        return made[-1]
+
+    return AnomalyEval("x", AnomalyParams(detector="z", **params), make)  # type: ignore[arg-type]
+
+
+def _vector_of(apps: list[str]) -> Callable[[str, int], Vector]:
+    def query(_expr: str, ts_ms: int) -> Vector:
+        return Vector(tuple(Sample(labels_from({"app": a}), ts_ms, 1.0) for a in apps))
+
+    return query
+
+
+def test_anomaly_refuses_a_selection_above_max_series_before_making_detectors() -> None:
+    made: list[ZDetector] = []
+    ev = _anomaly_eval(made, max_series=3)
+    ev.evaluate(_vector_of(["a", "b", "c"]), 0)
+    with pytest.raises(RuleEvalError, match="4 series, above max_series 3"):
+        ev.evaluate(_vector_of(["a", "b", "c", "d"]), 60_000)
+    assert len(made) == 3 and len(ev.detectors) == 3
+
+
+def test_anomaly_forgets_a_series_unseen_for_forget_and_relearns_it() -> None:
+    made: list[ZDetector] = []
+    ev = _anomaly_eval(made, forget="5m")
+    for i in range(3):
+        ev.evaluate(_vector_of(["a", "b"]), i * 60_000)
+    for i in range(3, 9):  # b is gone: kept for 5 minutes after it was last seen (at 2 min), then forgotten
+        ev.evaluate(_vector_of(["a"]), i * 60_000)
+        assert (labels_from({"app": "b"}) in ev.detectors) == (i * 60_000 - 120_000 <= 300_000)
+    assert list(ev.detectors) == [labels_from({"app": "a"})]
+    ev.evaluate(_vector_of(["a", "b"]), 9 * 60_000)  # back: a fresh detector, the old one's state is gone
+    assert len(made) == 3 and ev.detectors[labels_from({"app": "b"})] is made[-1]
+
+
+def test_anomaly_detectors_stay_within_max_series_when_label_sets_churn() -> None:
+    made: list[ZDetector] = []
+    ev = _anomaly_eval(made, max_series=4, forget="1d")
+    for i in range(50):  # every minute two new instances replace two old ones
+        ev.evaluate(_vector_of([f"i{i}", f"j{i}"]), i * 60_000)
+        assert len(ev.detectors) <= 4
+    assert set(ev.detectors) == {labels_from({"app": a}) for a in ("i48", "j48", "i49", "j49")}
+    assert len(made) == 100
+
+
+def test_anomaly_params_are_validated() -> None:
+    with pytest.raises(ValueError, match="forget"):
+        AnomalyParams(detector="z", forget="soon")
+    with pytest.raises(ValueError, match="max_series"):
+        AnomalyParams(detector="z", max_series=0)
