@@ -30,6 +30,9 @@ REPO = Path(__file__).resolve().parent.parent
 # ``PARAMEDIC_SHARED`` points elsewhere (a git worktree does not sit beside ``shared``)
 SHARED = Path(os.environ.get("PARAMEDIC_SHARED") or REPO.parent / "shared")
 FIXTURES = REPO / "tests" / "fixtures"
+# every process a test starts (``paramedic serve``, the CLI, workers) imports this checkout's code: the venv's
+# editable install points at the checkout that made it, which for a git worktree sharing a venv is another
+os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH", "")) if p)
 
 _NOT_RUN: list[str] = []
 
