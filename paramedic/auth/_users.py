@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -33,11 +33,22 @@ from paramedic.auth._store import (
 )
 from platforms.tenancy import Grant, normalized
 
-__all__ = ["MIN_PASSWORD_LENGTH", "UserError", "UserInfo", "UserStore"]
+__all__ = ["MIN_PASSWORD_LENGTH", "PasswordHashing", "UserError", "UserInfo", "UserStore"]
 
 MIN_PASSWORD_LENGTH = 12
 _HASHER = PasswordHasher()
 _DUMMY_PASSWORD = "paramedic-no-such-user"  # noqa: S105 - hashed to time unknown names, never a credential
+
+
+class PasswordHashing(Protocol):
+    """What the store needs of argon2-cffi's :class:`~argon2.PasswordHasher` (which is one): ``verify`` raises
+    its ``VerifyMismatchError`` / ``VerificationError`` / ``InvalidHashError`` on a wrong password or a bad
+    hash. The server passes :class:`~paramedic.auth._hash_child.HashChildren` (the same, in child
+    processes), whose calls may also raise its ``HashUnavailableError``. Called from any thread."""
+
+    def hash(self, password: str) -> str: ...
+
+    def verify(self, hash: str, password: str) -> bool: ...
 
 
 class UserError(TokenError):
@@ -68,7 +79,7 @@ class UserInfo:
 
 
 class UserStore:
-    def __init__(self, path: Path, *, hasher: PasswordHasher = _HASHER) -> None:
+    def __init__(self, path: Path, *, hasher: PasswordHashing = _HASHER) -> None:
         self.path = path
         self._hasher = hasher
         self._lock = threading.Lock()
