@@ -176,7 +176,7 @@ class HashChildren:
             idle = refusal is None
         self.idle, self.lift_after_s, self.timeout_s = idle, lift_after_s, timeout_s
         self.params = params or {}
-        self._free: queue.Queue[_Child | None] = queue.Queue()
+        self._free: queue.LifoQueue[_Child | None] = queue.LifoQueue()  # the last used child first
         self._all: set[_Child] = set()
         self._lock = threading.Lock()
         self._closed = False

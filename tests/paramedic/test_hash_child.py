@@ -1,0 +1,251 @@
+"""Log-in password hashes in child processes (:mod:`paramedic.auth._hash_child`): the same answers and errors
+as argon2-cffi's ``PasswordHasher``; a child killed or stopped mid-hash gives a clear error (503 at the
+log-in) within its bound and the next call works in a new child; a late idle-class child is lifted with its
+lanes; where the idle class cannot be left again the children stay at nice 19 only; the server wiring hashes
+in children, not in its own process."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerifyMismatchError
+from fastapi.testclient import TestClient
+from prometheus_client import CollectorRegistry
+
+from dashboard.auth_pages import LoginRefusedError
+from paramedic.assembly import Paramedic
+from paramedic.auth import LoginThrottle, SessionStore, UserStore, refusals_counter
+from paramedic.auth._hash_child import (
+    HashChildren,
+    HashUnavailableError,
+    hasher_parameters,
+    idle_class_refusal,
+)
+from paramedic.auth._login import SessionLogin, login_counter
+from paramedic.config import parse_config
+
+pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="child scheduling is Linux-only")
+
+FAST_HASHER = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)  # tests only: cheap hashes
+FAST = hasher_parameters(FAST_HASHER)
+SCHED_IDLE, SCHED_OTHER = 5, 0
+
+
+def _slow_hash() -> str:
+    """A stored hash whose verification takes seconds (argon2 reads its parameters from the string) and
+    never matches: a cheap hash with its parameters replaced, so the test process does not pay them."""
+    cheap = FAST_HASHER.hash("right-password-1")
+    return cheap.replace("m=8,t=1,p=1", "m=8192,t=400,p=4")
+
+
+def _poll(condition: Callable[[], bool], timeout_s: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.005)
+
+
+def _children(hashes: HashChildren) -> list[int]:
+    return [child.proc.pid for child in hashes._all]
+
+
+def _busy_child(hashes: HashChildren) -> int:
+    """The pid of ``hashes``' one child once it is hashing (its lanes started)."""
+    _poll(lambda: len(_children(hashes)) == 1)
+    pid = _children(hashes)[0]
+    _poll(lambda: len(list(Path(f"/proc/{pid}/task").iterdir())) > 1)
+    return pid
+
+
+def _in_thread(fn: Callable[[], object]) -> tuple[threading.Thread, list[object]]:
+    out: list[object] = []
+
+    def run() -> None:
+        try:
+            out.append(fn())
+        except Exception as exc:
+            out.append(exc)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread, out
+
+
+@pytest.fixture
+def fast() -> Iterator[HashChildren]:
+    hashes = HashChildren(2, params=FAST)
+    yield hashes
+    hashes.close()
+
+
+def test_answers_and_errors_are_those_of_password_hasher(fast: HashChildren) -> None:
+    stored = fast.hash("right-password-1")
+    assert stored.startswith("$argon2id$v=19$m=8,t=1,p=1$")
+    assert fast.verify(stored, "right-password-1") is True
+    assert PasswordHasher().verify(stored, "right-password-1")  # a real argon2id hash
+    with pytest.raises(VerifyMismatchError):
+        fast.verify(stored, "wrong-password-1")
+    with pytest.raises(InvalidHashError):
+        fast.verify("not-a-hash", "right-password-1")
+    assert len(_children(fast)) == 1  # calls one after another reuse the last child (2 slots)
+
+
+def test_a_child_killed_mid_hash_gives_a_clear_error_and_the_next_call_works() -> None:
+    hashes = HashChildren(1, params=FAST, idle=False, timeout_s=60)
+    try:
+        stored = _slow_hash()
+        thread, out = _in_thread(lambda: hashes.verify(stored, "right-password-1"))
+        os.kill(_busy_child(hashes), signal.SIGKILL)
+        thread.join(10)
+        assert not thread.is_alive() and isinstance(out[0], HashUnavailableError)
+        assert "exited" in str(out[0])
+        quick = FAST_HASHER.hash("right-password-1")
+        assert hashes.verify(quick, "right-password-1") is True  # a new child
+    finally:
+        hashes.close()
+
+
+def test_a_hung_child_is_killed_after_the_bound_and_replaced() -> None:
+    hashes = HashChildren(1, params=FAST, idle=False, timeout_s=1.0)
+    try:
+        stored = _slow_hash()
+        thread, out = _in_thread(lambda: hashes.verify(stored, "right-password-1"))
+        hung = _busy_child(hashes)
+        os.kill(hung, signal.SIGSTOP)
+        thread.join(10)
+        assert isinstance(out[0], HashUnavailableError) and "took over 1 s" in str(out[0])
+        assert not Path(f"/proc/{hung}").exists() or "Z" in Path(f"/proc/{hung}/stat").read_text().split()[2]
+        quick = FAST_HASHER.hash("right-password-1")
+        assert hashes.verify(quick, "right-password-1") is True
+        assert hung not in _children(hashes)
+    finally:
+        hashes.close()
+
+
+@pytest.mark.skipif(idle_class_refusal() is not None, reason="this host may not leave SCHED_IDLE again")
+def test_a_late_idle_class_hash_is_lifted_with_its_lanes() -> None:
+    hashes = HashChildren(1, params=FAST, lift_after_s=0.3, timeout_s=60)
+    try:
+        assert hashes.idle
+        stored = _slow_hash()
+        thread, out = _in_thread(lambda: hashes.verify(stored, "right-password-1"))
+        pid = _busy_child(hashes)
+        started = time.monotonic()
+        assert os.sched_getscheduler(pid) == SCHED_IDLE  # hashing idle-class first
+        assert os.getpriority(os.PRIO_PROCESS, pid) == 19
+
+        def lifted() -> bool:
+            tids = [int(t.name) for t in Path(f"/proc/{pid}/task").iterdir()]
+            try:
+                return len(tids) > 1 and all(os.sched_getscheduler(t) == SCHED_OTHER for t in tids)
+            except ProcessLookupError:  # a lane ended between the listing and the look
+                return False
+
+        _poll(lifted)
+        assert time.monotonic() - started < 5
+        thread.join(60)
+        assert len(out) == 1 and isinstance(out[0], VerifyMismatchError)  # it finished
+    finally:
+        hashes.close()
+
+
+def test_without_the_idle_class_the_child_hashes_at_nice_19_only() -> None:
+    hashes = HashChildren(1, params=FAST, idle=False, timeout_s=60)
+    try:
+        stored = _slow_hash()
+        thread, _ = _in_thread(lambda: hashes.verify(stored, "right-password-1"))
+        pid = _busy_child(hashes)
+        assert os.sched_getscheduler(pid) == SCHED_OTHER
+        assert os.getpriority(os.PRIO_PROCESS, pid) == 19
+        hashes.close()  # ends the call: it gets a clear error, not a hang
+        thread.join(10)
+        assert not thread.is_alive()
+    finally:
+        hashes.close()
+
+
+def test_a_log_in_whose_child_dies_gets_503_and_the_next_log_in_works(tmp_path: Path) -> None:
+    hashes = HashChildren(1, params=FAST, idle=False, timeout_s=60)
+    path = tmp_path / "users.json"
+    users = UserStore(path, hasher=hashes)
+    users.create("alice", "viewer", "right-password-1")
+    users.create("bob", "viewer", "right-password-1")
+    bob = next(u.password_hash for u in users.users() if u.name == "bob")
+    path.write_text(path.read_text().replace(bob, _slow_hash()))  # bob's check takes seconds
+    registry = CollectorRegistry()
+    service = SessionLogin(
+        users,
+        SessionStore(idle_s=60, max_s=60),
+        throttle=LoginThrottle(),
+        max_concurrent_hashes=1,
+        hash_wait_s=1,
+        attempts=login_counter(registry),
+        refusals=refusals_counter(registry),
+        hash_thread_nice=0,
+    )
+
+    async def two() -> tuple[BaseException | str | None, str | None]:
+        first = asyncio.create_task(service.login("bob", "right-password-1", "c1"))
+        await asyncio.to_thread(_busy_child, hashes)
+        os.kill(_children(hashes)[0], signal.SIGKILL)
+        refused = (await asyncio.gather(first, return_exceptions=True))[0]
+        return refused, await service.login("alice", "right-password-1", "c1")
+
+    try:
+        refused, session = asyncio.run(two())
+    finally:
+        hashes.close()
+    assert isinstance(refused, LoginRefusedError) and (refused.status, refused.retry_after_s) == (503, 1)
+    assert "exited" in str(refused)
+    assert isinstance(session, str)
+    assert registry.get_sample_value("paramedic_login_attempts_total", {"result": "busy"}) == 1
+    assert registry.get_sample_value("paramedic_login_attempts_total", {"result": "success"}) == 1
+
+
+def test_unknown_names_are_verified_in_the_child_like_known_ones(tmp_path: Path, fast: HashChildren) -> None:
+    users = UserStore(tmp_path / "users.json", hasher=fast)
+    users.create("alice", "viewer", "right-password-1")
+    assert users.authenticate("mallory", "right-password-1") is None  # the dummy hash, made by a child
+    assert users._dummy_hash is not None and users._dummy_hash.startswith("$argon2id$v=19$m=8,t=1,p=1$")
+    assert users.authenticate("alice", "right-password-1") is not None
+
+
+def test_the_server_checks_passwords_in_a_child_process(tmp_path: Path) -> None:
+    """The wiring (:func:`paramedic.auth.install`): a log-in's hash runs in a ``_hash_child.py`` process of
+    the server, idle class first where this host allows the lift."""
+    UserStore(tmp_path / "users.json", hasher=FAST_HASHER).create("admin", "admin", "admin-password-1")
+    cfg = parse_config(
+        "server: {auth: {tokens_file: tokens.json}}\nmetrics_store: {type: embedded, path: metrics}\n"
+    )
+    server = Paramedic(cfg, base_dir=tmp_path, registry=CollectorRegistry())
+    before = set(_hash_children_of_this_process())
+    with TestClient(server.app, base_url="http://127.0.0.1", follow_redirects=False) as client:
+        page = client.get("/login")
+        match = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+        assert match is not None
+        form = {"username": "admin", "password": "admin-password-1", "csrf_token": match.group(1)}
+        assert client.post("/login", data=form).status_code == 303
+    assert set(_hash_children_of_this_process()) - before
+
+
+def _hash_children_of_this_process() -> list[int]:
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+            cmdline = (stat.parent / "cmdline").read_bytes()
+        except (OSError, ValueError, IndexError):
+            continue
+        if ppid == os.getpid() and b"_hash_child.py" in cmdline:
+            found.append(int(stat.parent.name))
+    return found
