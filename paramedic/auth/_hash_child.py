@@ -64,7 +64,8 @@ def idle_class_refusal() -> str | None:
     state: dict[str, Any] = {}
 
     def throwaway() -> None:
-        try:
+        try:  # at the children's nice: leaving SCHED_IDLE is checked against RLIMIT_NICE at that value
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), CHILD_NICE)
             os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
             state["tid"] = threading.get_native_id()
         except OSError as exc:

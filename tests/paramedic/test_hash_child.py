@@ -9,7 +9,9 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+import shutil
 import signal
+import subprocess
 import sys
 import threading
 import time
@@ -41,11 +43,11 @@ FAST = hasher_parameters(FAST_HASHER)
 SCHED_IDLE, SCHED_OTHER = 5, 0
 
 
-def _slow_hash() -> str:
+def _slow_hash(passes: int = 400) -> str:
     """A stored hash whose verification takes seconds (argon2 reads its parameters from the string) and
     never matches: a cheap hash with its parameters replaced, so the test process does not pay them."""
     cheap = FAST_HASHER.hash("right-password-1")
-    return cheap.replace("m=8,t=1,p=1", "m=8192,t=400,p=4")
+    return cheap.replace("m=8,t=1,p=1", f"m=8192,t={passes},p=4")
 
 
 def _poll(condition: Callable[[], bool], timeout_s: float = 10.0) -> None:
@@ -134,13 +136,11 @@ def test_a_hung_child_is_killed_after_the_bound_and_replaced() -> None:
 
 @pytest.mark.skipif(idle_class_refusal() is not None, reason="this host may not leave SCHED_IDLE again")
 def test_a_late_idle_class_hash_is_lifted_with_its_lanes() -> None:
-    hashes = HashChildren(1, params=FAST, lift_after_s=0.3, timeout_s=60)
+    hashes = HashChildren(1, params=FAST, lift_after_s=1.0, timeout_s=60)
     try:
         assert hashes.idle
-        stored = _slow_hash()
-        thread, out = _in_thread(lambda: hashes.verify(stored, "right-password-1"))
+        thread, _ = _in_thread(lambda: hashes.verify(_slow_hash(passes=2000), "right-password-1"))
         pid = _busy_child(hashes)
-        started = time.monotonic()
         assert os.sched_getscheduler(pid) == SCHED_IDLE  # hashing idle-class first
         assert os.getpriority(os.PRIO_PROCESS, pid) == 19
 
@@ -151,12 +151,29 @@ def test_a_late_idle_class_hash_is_lifted_with_its_lanes() -> None:
             except ProcessLookupError:  # a lane ended between the listing and the look
                 return False
 
-        _poll(lifted)
-        assert time.monotonic() - started < 5
-        thread.join(60)
-        assert len(out) == 1 and isinstance(out[0], VerifyMismatchError)  # it finished
+        _poll(lifted)  # the lanes too: those running and those started after
+        assert thread.is_alive()  # lifted while it hashes, not after
     finally:
         hashes.close()
+
+
+@pytest.mark.skipif(shutil.which("setpriv") is None or os.geteuid() != 0, reason="needs root and setpriv")
+def test_a_host_that_refuses_the_lift_keeps_children_out_of_the_idle_class_with_one_warning() -> None:
+    """Root without CAP_SYS_NICE and with RLIMIT_NICE 0 (the real kernel) may enter SCHED_IDLE but not
+    leave it: the probe says so, the children never enter it, and one warning says why."""
+    code = (
+        "import logging, resource; logging.basicConfig()\n"
+        "resource.setrlimit(resource.RLIMIT_NICE, (0, 0))\n"
+        "from paramedic.auth._hash_child import HashChildren\n"
+        "print(HashChildren(1).idle)\n"
+    )
+    drop = ["setpriv", "--inh-caps=-sys_nice", "--bounding-set=-sys_nice"]
+    out = subprocess.run(
+        [*drop, sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert out.stdout.strip() == "False"
+    warnings = [line for line in out.stderr.splitlines() if line.startswith("WARNING")]
+    assert len(warnings) == 1 and "cannot leave SCHED_IDLE" in warnings[0] and "nice 19" in warnings[0]
 
 
 def test_without_the_idle_class_the_child_hashes_at_nice_19_only() -> None:
