@@ -14,10 +14,11 @@ nice 19) after ``lift_after_s``. Leaving ``SCHED_IDLE`` needs ``CAP_SYS_NICE`` o
 :func:`idle_class_refusal` tries the round trip once at start on a throwaway thread; where it is refused the
 children stay at nice 19 only, with one warning.
 
-Failure rule: a child that dies, answers nonsense or takes longer than ``timeout_s`` is killed and the call
-raises :class:`HashUnavailableError` (the log-in answers 503); the next call starts a new child. A call never
-waits longer than ``timeout_s`` once it has a child. Thread-safe: up to ``children`` calls run at once, each
-in its own child; more wait for a free one (the caller bounds how many: the log-in's hash slots).
+Failure rule: a child that dies, answers nonsense or takes longer than ``timeout_s`` during a call is killed
+and the call raises :class:`HashUnavailableError` (the log-in answers 503); the next call starts a new child
+(one found dead between calls is replaced silently). A child ends when its stdin closes (the server exited).
+A call never waits longer than ``timeout_s`` once it has a child. Thread-safe: up to ``children`` calls run
+at once, each in its own child; more wait for a free one (the caller bounds how many: the log-in's slots).
 
 The child is this file run by path under ``python -I`` (no server code, no ``PYTHONPATH``): it imports only
 the standard library and argon2-cffi, and speaks one JSON line per request and answer over its stdin/stdout.
@@ -31,6 +32,7 @@ import logging
 import os
 import queue
 import select
+import signal
 import subprocess
 import sys
 import threading
@@ -213,6 +215,9 @@ class HashChildren:
 
     def _ask(self, request: dict[str, str]) -> dict[str, Any]:
         child = self._free.get()
+        if child is not None and child.proc.poll() is not None:  # died between calls: replaced, no error
+            self._drop(child)
+            child = None
         try:
             if child is None:
                 with self._lock:
@@ -245,6 +250,7 @@ def _child_main(config: dict[str, Any]) -> None:  # pragma: no cover - runs in t
     from argon2 import PasswordHasher  # noqa: PLC0415 - the child's only dependency
     from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError  # noqa: PLC0415
 
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # a Ctrl-C to the server's group: it ends us by our stdin
     os.nice(max(0, CHILD_NICE - os.nice(0)))
     idle = bool(config.pop("idle", False))
     hasher = PasswordHasher(**config)

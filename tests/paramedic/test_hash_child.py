@@ -117,6 +117,15 @@ def test_a_child_killed_mid_hash_gives_a_clear_error_and_the_next_call_works() -
         hashes.close()
 
 
+def test_a_child_that_died_between_calls_is_replaced_without_an_error(fast: HashChildren) -> None:
+    stored = fast.hash("right-password-1")
+    (dead,) = _children(fast)
+    os.kill(dead, signal.SIGKILL)
+    _poll(lambda: "Z" in Path(f"/proc/{dead}/stat").read_text().rsplit(")", 1)[1].split()[0])
+    assert fast.verify(stored, "right-password-1") is True
+    assert dead not in _children(fast) and len(_children(fast)) == 1
+
+
 def test_a_hung_child_is_killed_after_the_bound_and_replaced() -> None:
     hashes = HashChildren(1, params=FAST, idle=False, timeout_s=1.0)
     try:
