@@ -109,6 +109,7 @@ __all__ = [
     "UserInfo",
     "UserStore",
     "cf_principal",
+    "close",
     "credentials",
     "install",
     "install_guards",
@@ -208,7 +209,16 @@ def install(  # noqa: PLR0913 - the wiring's entry point: the app, its config, a
         app.include_router(sso_router(sso, base_path=dashboard_path, secure=secure, redirect_url=redirect))
         sso_label = provider.label
     app.include_router(login_router(service, base_path=dashboard_path, secure=secure, sso_label=sso_label))
+    app.state.password_hashes = hashes  # for close(): the children outlive nothing they were made for
     return store
+
+
+def close(app: FastAPI) -> None:
+    """Stop what :func:`install` started for ``app``: kill and reap its password hash child processes. The
+    server calls it at the end of the app's lifespan; without it each app left its children running."""
+    hashes = getattr(app.state, "password_hashes", None)
+    if isinstance(hashes, HashChildren):
+        hashes.close()
 
 
 def install_guards(app: FastAPI, config: ServerConfig, *, refusals: Counter) -> None:

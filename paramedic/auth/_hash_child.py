@@ -14,11 +14,21 @@ nice 19) after ``lift_after_s``. Leaving ``SCHED_IDLE`` needs ``CAP_SYS_NICE`` o
 :func:`idle_class_refusal` tries the round trip once at start on a throwaway thread; where it is refused the
 children stay at nice 19 only, with one warning.
 
-Failure rule: a child that dies, answers nonsense or takes longer than ``timeout_s`` during a call is killed
-and the call raises :class:`HashUnavailableError` (the log-in answers 503); the next call starts a new child
-(one found dead between calls is replaced silently). A child ends when its stdin closes (the server exited).
-A call never waits longer than ``timeout_s`` once it has a child. Thread-safe: up to ``children`` calls run
-at once, each in its own child; more wait for a free one (the caller bounds how many: the log-in's slots).
+Failure rule: a child that dies, answers nonsense or stops making progress during a call is killed and the
+call raises :class:`HashUnavailableError` (the log-in answers 503); the next call starts a new child (one
+found dead between calls is replaced silently). "No progress" is the child's CPU time (utime + stime of all
+its threads, ``/proc/<pid>/stat``) not advancing for ``stall_s`` (10 s): a stopped (``SIGSTOP``), deadlocked
+or swapped-out child. A child that computes slowly because the host is saturated is never killed for it (at
+nice 19 an honest verification can take tens of seconds there, and killing it would refuse the right password
+forever); only the generous overall cap ``timeout_s`` (120 s) ends it. Without ``/proc`` only the cap applies.
+argon2's own failures other than a mismatch or a malformed hash (e.g. "Memory allocation error", which argon2
+also reports as a ``VerificationError``) raise :class:`HashUnavailableError` too: they say nothing about the
+password. A child ends when its stdin closes (the server exited); :meth:`HashChildren.close` kills and reaps
+them all (the server's lifespan ends with it). After ``_START_FAILURES`` children in a row died before their
+first answer (a broken interpreter or argon2 install), none is started for a back-off that doubles up to
+``_BACKOFF_MAX_S``, with one warning per back-off, instead of one doomed process per log-in.
+Thread-safe: up to ``children`` calls run at once, each in its own child; more wait for a free one (the caller
+bounds how many: the log-in's slots).
 
 The child is this file run by path under ``python -I`` (no server code, no ``PYTHONPATH``): it imports only
 the standard library and argon2-cffi, and speaks one JSON line per request and answer over its stdin/stdout.
@@ -45,10 +55,49 @@ __all__ = ["HashChildren", "HashUnavailableError", "hasher_parameters", "idle_cl
 _log = logging.getLogger(__name__)
 CHILD_NICE = 19
 _MAX_LINE = 64 * 1024  # a PHC hash string is ~100 bytes: longer means the child is broken
+_START_FAILURES = 3  # children in a row that died before their first answer: back off
+_BACKOFF_MAX_S = 60.0
 
 
 class HashUnavailableError(RuntimeError):
-    """No hash child could answer in time (it died, hung or failed to start): try again."""
+    """No hash child could answer (it died, stopped progressing, failed to start, or argon2 itself failed):
+    says nothing about the password; try again."""
+
+
+def cpu_ticks(pid: int) -> int | None:
+    """CPU time of every thread of ``pid`` so far, in clock ticks (utime + stime of ``/proc/<pid>/stat``);
+    None when unreadable (no ``/proc``, or the process is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return int(fields[11]) + int(fields[12])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+class _Watch:
+    """When to give up on a child during one call: its CPU time stood still for ``stall_s``, or the call
+    has lasted ``timeout_s``. ``poll_s``: how often to look at its CPU time."""
+
+    def __init__(self, pid: int, stall_s: float, timeout_s: float) -> None:
+        self.pid, self.stall_s = pid, stall_s
+        self.start = self.progressed = time.monotonic()
+        self.deadline = self.start + timeout_s
+        self.ticks = cpu_ticks(pid)
+        self.poll_s = min(1.0, stall_s / 4)
+
+    def check(self) -> None:
+        """Raise :class:`HashUnavailableError` when the child is stalled or out of time."""
+        now, ticks = time.monotonic(), cpu_ticks(self.pid)
+        if ticks is not None and ticks != self.ticks:
+            self.ticks, self.progressed = ticks, now
+        elif ticks is not None and now - self.progressed >= self.stall_s:
+            raise HashUnavailableError(f"the hash child made no progress (CPU time) for {self.stall_s:g} s")
+        if now >= self.deadline:
+            raise HashUnavailableError(f"the password hash took over {self.deadline - self.start:g} s")
+
+    def wait_s(self) -> float:
+        """How long to block before the next :meth:`check`."""
+        return max(0.0, min(self.poll_s, self.deadline - time.monotonic()))
 
 
 def hasher_parameters(hasher: Any) -> dict[str, int]:
@@ -102,31 +151,42 @@ class _Child:
         if self.proc.stdin is None or self.proc.stdout is None:  # pragma: no cover - both are PIPE above
             raise HashUnavailableError("the hash child has no pipes")
         self.stdin, self.stdout = self.proc.stdin, self.proc.stdout
+        os.set_blocking(self.stdin.fileno(), False)  # a child that stops reading cannot block the writer
         self.buffer = b""
+        self.answered = 0
 
-    def ask(self, request: dict[str, str], lift_after_s: float | None, timeout_s: float) -> dict[str, Any]:
-        self.stdin.write(json.dumps(request).encode() + b"\n")
-        self.stdin.flush()
-        fd, start = self.stdout.fileno(), time.monotonic()
+    def ask(
+        self, request: dict[str, str], lift_after_s: float | None, stall_s: float, timeout_s: float
+    ) -> dict[str, Any]:
+        """Send ``request`` and wait for the answer line, watched by :class:`_Watch` throughout (the write
+        too); lift the child out of the idle class once ``lift_after_s`` has passed (None: never)."""
+        out = memoryview(json.dumps(request).encode() + b"\n")
+        watch = _Watch(self.proc.pid, stall_s, timeout_s)
+        rfd, wfd = self.stdout.fileno(), self.stdin.fileno()
         while b"\n" not in self.buffer:
-            waited = time.monotonic() - start
-            if waited >= timeout_s:
-                raise HashUnavailableError(f"the password hash took over {timeout_s:g} s")
-            wait = timeout_s - waited
+            watch.check()
+            wait = watch.wait_s()
             if lift_after_s is not None:
-                wait = min(wait, max(0.0, lift_after_s - waited))
-            if select.select([fd], [], [], wait)[0]:
-                chunk = os.read(fd, 4096)
+                wait = min(wait, max(0.0, watch.start + lift_after_s - time.monotonic()))
+            readable, writable, _ = select.select([rfd], [wfd] if out else [], [], wait)
+            if writable:
+                with contextlib.suppress(BlockingIOError):
+                    out = out[os.write(wfd, out) :]
+            if readable:
+                chunk = os.read(rfd, 4096)
                 if not chunk:
                     raise HashUnavailableError(f"the hash child exited ({self.proc.wait(1.0)})")
                 self.buffer += chunk
                 if len(self.buffer) > _MAX_LINE:
                     raise HashUnavailableError("the hash child sent an over-long answer")
-            elif lift_after_s is not None and time.monotonic() - start >= lift_after_s:
+            if lift_after_s is not None and time.monotonic() - watch.start >= lift_after_s:
                 self.lift()
                 lift_after_s = None
         line, _, self.buffer = self.buffer.partition(b"\n")
-        answer: dict[str, Any] = json.loads(line)
+        answer = json.loads(line)
+        if not isinstance(answer, dict):
+            raise HashUnavailableError("the hash child sent an answer that is not an object")
+        self.answered += 1
         return answer
 
     def lift(self) -> None:
@@ -145,14 +205,19 @@ class _Child:
                 _log.warning("a password hash child could not leave the idle class: %s", exc)
                 return
 
-    def kill(self) -> None:
+    def kill(self, wait: bool = True) -> None:
+        """SIGKILL, then reap (``wait``; else the caller reaps with :meth:`reap`) and close the pipes."""
         with contextlib.suppress(OSError):
             self.proc.kill()
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            self.proc.wait(5.0)
+        if wait:
+            self.reap()
         for stream in (self.stdin, self.stdout):
             with contextlib.suppress(OSError):
                 stream.close()
+
+    def reap(self) -> None:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.proc.wait(5.0)
 
 
 class HashChildren:
@@ -161,7 +226,9 @@ class HashChildren:
 
     ``params``: the ``PasswordHasher`` parameters for new hashes (``time_cost``, ``memory_cost``,
     ``parallelism``, ``hash_len``, ``salt_len``); verification reads them from the stored hash.
-    ``idle``: None probes (:func:`idle_class_refusal`); False keeps the children at nice 19 only."""
+    ``idle``: None probes (:func:`idle_class_refusal`); False keeps the children at nice 19 only.
+    ``stall_s``: a child whose CPU time stands still that long during a call is killed; ``timeout_s``: the
+    longest a call may last even while its child computes (the module docstring says why both)."""
 
     def __init__(
         self,
@@ -170,33 +237,42 @@ class HashChildren:
         params: dict[str, int] | None = None,
         idle: bool | None = None,
         lift_after_s: float = 0.5,
-        timeout_s: float = 10.0,
+        stall_s: float = 10.0,
+        timeout_s: float = 120.0,
     ) -> None:
         if idle is None:
             refusal = idle_class_refusal()
             if refusal is not None:
                 _log.warning("password hashes run at nice %d, not in the idle class: %s", CHILD_NICE, refusal)
             idle = refusal is None
-        self.idle, self.lift_after_s, self.timeout_s = idle, lift_after_s, timeout_s
+        self.idle, self.lift_after_s = idle, lift_after_s
+        self.stall_s, self.timeout_s = stall_s, timeout_s
         self.params = params or {}
         self._free: queue.LifoQueue[_Child | None] = queue.LifoQueue()  # the last used child first
         self._all: set[_Child] = set()
         self._lock = threading.Lock()
         self._closed = False
+        self._start_failures = 0  # children in a row that died before their first answer
+        self._no_start_until = 0.0
         for _ in range(children):
             self._free.put(None)  # a slot whose child starts on first use
 
     def verify(self, hash: str, password: str) -> bool:
-        """True when ``password`` matches ``hash``; raises argon2's ``VerifyMismatchError``,
-        ``VerificationError`` or ``InvalidHashError`` as ``PasswordHasher.verify`` does, and
-        :class:`HashUnavailableError` when no child answered."""
+        """True when ``password`` matches ``hash``; raises argon2's ``VerifyMismatchError`` (a wrong password)
+        or ``InvalidHashError`` (a malformed hash) as ``PasswordHasher.verify`` does, and
+        :class:`HashUnavailableError` for anything else: no child answered, or argon2 failed otherwise (its
+        other ``VerificationError``s, e.g. a failed memory allocation, say nothing about the password)."""
         answer = self._ask({"op": "verify", "hash": hash, "password": password})
         if answer.get("ok") is True:
             return True
         from argon2 import exceptions  # noqa: PLC0415 - the errors PasswordHasher.verify raises
 
-        error = {"mismatch": exceptions.VerifyMismatchError, "invalid": exceptions.InvalidHashError}
-        raise error.get(str(answer.get("error")), exceptions.VerificationError)(str(answer.get("detail", "")))
+        error, detail = answer.get("error"), str(answer.get("detail", ""))
+        if error == "mismatch":
+            raise exceptions.VerifyMismatchError(detail)
+        if error == "invalid":
+            raise exceptions.InvalidHashError(detail)
+        raise HashUnavailableError(f"the hash child could not verify ({error}): {detail}")
 
     def hash(self, password: str) -> str:
         """A new argon2id hash of ``password`` with this object's parameters."""
@@ -206,29 +282,30 @@ class HashChildren:
         return str(answer["hash"])
 
     def close(self) -> None:
-        """Kill every child; later calls raise :class:`HashUnavailableError`."""
+        """Kill every child and reap it (all killed first, then waited for); later calls raise
+        :class:`HashUnavailableError`. A call in progress gets that error too."""
         with self._lock:
             self._closed = True
             children, self._all = list(self._all), set()
         for child in children:
-            child.kill()
+            child.kill(wait=False)
+        for child in children:
+            child.reap()
 
     def _ask(self, request: dict[str, str]) -> dict[str, Any]:
         child = self._free.get()
+        self._reap_idle()
         if child is not None and child.proc.poll() is not None:  # died between calls: replaced, no error
             self._drop(child)
             child = None
         try:
             if child is None:
-                with self._lock:
-                    if self._closed:
-                        raise HashUnavailableError("the password hash children are stopped")
-                    child = _Child(self.params, self.idle)
-                    self._all.add(child)
+                child = self._start()
             lift = self.lift_after_s if self.idle else None
-            answer = child.ask(request, lift, self.timeout_s)
+            answer = child.ask(request, lift, self.stall_s, self.timeout_s)
         except (OSError, ValueError, HashUnavailableError) as exc:
             if child is not None:
+                self._failed(child)
                 self._drop(child)
                 child = None
             if isinstance(exc, HashUnavailableError):
@@ -236,7 +313,43 @@ class HashChildren:
             raise HashUnavailableError(f"the hash child failed: {exc}") from exc
         finally:
             self._free.put(child)
+        self._start_failures = 0
         return answer
+
+    def _start(self) -> _Child:
+        """A new child, unless closed or backing off after children that died before their first answer."""
+        with self._lock:
+            if self._closed:
+                raise HashUnavailableError("the password hash children are stopped")
+            wait = self._no_start_until - time.monotonic()
+            if wait > 0:
+                raise HashUnavailableError(f"hash children keep failing to start: next try in {wait:.0f} s")
+            child = _Child(self.params, self.idle)
+            self._all.add(child)
+            return child
+
+    def _failed(self, child: _Child) -> None:
+        """Count a child that died before its first answer; back off (one warning) after several in a row."""
+        if child.answered or child.proc.poll() is None:  # it had worked, or was killed by us: not a start
+            return
+        with self._lock:
+            self._start_failures += 1
+            if self._start_failures >= _START_FAILURES:
+                backoff = min(_BACKOFF_MAX_S, 2.0 ** (self._start_failures - _START_FAILURES))
+                self._no_start_until = time.monotonic() + backoff
+                _log.warning(
+                    "%d password hash children in a row exited before answering (last: %s); none for %g s",
+                    self._start_failures,
+                    child.proc.returncode,
+                    backoff,
+                )
+
+    def _reap_idle(self) -> None:
+        """Reap children that died in slots nobody is using (``poll`` collects a zombie)."""
+        with self._lock:
+            children = list(self._all)
+        for child in children:
+            child.proc.poll()
 
     def _drop(self, child: _Child) -> None:
         _log.warning("password hash child %d stopped; a new one starts with the next log-in", child.proc.pid)
@@ -246,20 +359,21 @@ class HashChildren:
 
 
 def _child_main(config: dict[str, Any]) -> None:  # pragma: no cover - runs in the child (tests drive it)
-    """The child: nice 19, idle class for each request when asked; one JSON line in, one out."""
-    from argon2 import PasswordHasher  # noqa: PLC0415 - the child's only dependency
-    from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError  # noqa: PLC0415
-
+    """The child: nice 19 (before argon2 is even imported), idle class for each request when asked; one
+    JSON line in, one out. Any failure other than a mismatch or a malformed hash is answered as ``failed``."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # a Ctrl-C to the server's group: it ends us by our stdin
     os.nice(max(0, CHILD_NICE - os.nice(0)))
+    from argon2 import PasswordHasher  # noqa: PLC0415 - the child's only dependency
+    from argon2.exceptions import InvalidHashError, VerifyMismatchError  # noqa: PLC0415
+
     idle = bool(config.pop("idle", False))
     hasher = PasswordHasher(**config)
     for line in sys.stdin.buffer:
-        request = json.loads(line)
         if idle:
             os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))  # entering it needs no privilege
         answer: dict[str, object]
         try:
+            request = json.loads(line)
             if request["op"] == "hash":
                 answer = {"hash": hasher.hash(request["password"])}
             else:
@@ -268,10 +382,13 @@ def _child_main(config: dict[str, Any]) -> None:  # pragma: no cover - runs in t
             answer = {"error": "mismatch"}
         except InvalidHashError as exc:
             answer = {"error": "invalid", "detail": str(exc)}
-        except VerificationError as exc:
-            answer = {"error": "verification", "detail": str(exc)}
-        sys.stdout.buffer.write(json.dumps(answer).encode() + b"\n")
-        sys.stdout.buffer.flush()
+        except Exception as exc:  # e.g. argon2's "Memory allocation error": says nothing of the password
+            answer = {"error": "failed", "detail": f"{type(exc).__name__}: {exc}"}
+        try:
+            sys.stdout.buffer.write(json.dumps(answer).encode() + b"\n")
+            sys.stdout.buffer.flush()
+        except BrokenPipeError:
+            os._exit(0)  # the server is gone: nobody to answer, and no traceback on its terminal
 
 
 if __name__ == "__main__":

@@ -11,7 +11,8 @@ either); the verification itself runs in a background thread, one per hash slot,
 (:class:`~metrics_store.background.BackgroundPool`), never on the event loop. The server's user store
 hashes in child processes (:class:`~paramedic.auth._hash_child.HashChildren`: own GIL, idle class): there
 the thread only waits for the child's answer and lifts the child out of the idle class when it is late, so
-it runs at ``hash_thread_nice`` 0; a child that dies or hangs answers 503 with ``Retry-After``.
+it runs at ``hash_thread_nice`` 0; a child that dies or stops progressing, or argon2 failing other than by
+a mismatch, answers 503 with ``Retry-After`` and a fixed message (the cause is logged).
 An unknown user name costs one verification too (:meth:`UserStore.authenticate`), so timing does not tell
 names apart.
 What a verification said is remembered for a short while (:class:`~paramedic.auth._verdicts.VerdictCache`,
@@ -26,6 +27,7 @@ Metrics: ``paramedic_login_attempts_total{result}`` (``success``, ``failure``, `
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
 
 from prometheus_client import CollectorRegistry, Counter
@@ -39,7 +41,10 @@ from paramedic.auth._throttle import LoginThrottle
 from paramedic.auth._users import UserStore
 from paramedic.auth._verdicts import VerdictCache
 
-__all__ = ["LOGIN_HASH_NICE", "LOGIN_RESULTS", "SessionLogin", "login_counter"]
+__all__ = ["LOGIN_HASH_NICE", "LOGIN_RESULTS", "UNAVAILABLE", "SessionLogin", "login_counter"]
+
+_log = logging.getLogger(__name__)
+UNAVAILABLE = "The password check is unavailable: try again."  # fixed: the cause is logged, not shown
 
 LOGIN_RESULTS = ("success", "failure", "throttled", "busy")
 # argon2id verifies on `parallelism` (4) lanes, one thread each, inheriting the hash thread's nice value: at
@@ -129,10 +134,11 @@ class SessionLogin:
                 return (self.users.get(name) if known else None), credential
             try:
                 principal = await self._hashers.run(lambda: self.users.authenticate(name, password))
-            except HashUnavailableError as exc:
+            except HashUnavailableError as exc:  # no verdict: not cached, not a failure for the throttle
+                _log.warning("a log-in for %r got 503: %s", name, exc)  # the detail is for the operator only
                 self.attempts.labels("busy").inc()
                 self.refusals.labels("login_busy").inc()
-                raise LoginRefusedError(503, 1, f"The password check failed ({exc}): try again.") from exc
+                raise LoginRefusedError(503, 1, UNAVAILABLE) from exc
             if self.users.credential(name) == credential:  # not replaced while hashing: the verdict holds
                 self.verdicts.put(name, credential, password, ok=principal is not None)
             return principal, credential
