@@ -240,6 +240,8 @@ class HashChildren:
         stall_s: float = 10.0,
         timeout_s: float = 120.0,
     ) -> None:
+        if not (stall_s > 0 and timeout_s > 0):  # 0 would spin the waiting thread on /proc
+            raise ValueError(f"stall_s and timeout_s must be positive (got {stall_s:g}, {timeout_s:g})")
         if idle is None:
             refusal = idle_class_refusal()
             if refusal is not None:

@@ -189,6 +189,12 @@ def test_a_slow_child_that_still_computes_is_not_killed() -> None:
         hashes.close()
 
 
+@pytest.mark.parametrize(("stall_s", "timeout_s"), [(0, 1), (1, 0), (-1, 1)])
+def test_bounds_must_be_positive(stall_s: float, timeout_s: float) -> None:
+    with pytest.raises(ValueError, match="must be positive"):
+        HashChildren(1, params=FAST, idle=False, stall_s=stall_s, timeout_s=timeout_s)
+
+
 def test_a_child_that_computes_past_the_overall_cap_is_killed() -> None:
     hashes = HashChildren(1, params=FAST, idle=False, stall_s=30, timeout_s=0.5)
     try:
