@@ -24,9 +24,9 @@ server dies it says at which kinds (those in flight) and stops. Everything is bo
 gives up after 10 s, each ordinary read after 10 s.
 
 ``--cpu-per-kind`` measures instead, kind by kind and with no ordinary reads, the server's CPU seconds
-(process and its log search workers, from ``/proc``) for ``--per-kind`` actions of that kind fired at once
-(as in the mixed burst of 100, where each kind comes ~7 times): the figure that the machine's other load
-moves least.
+(process, and its children: log search workers, password hash children; from ``/proc``) for ``--per-kind``
+actions of that kind fired at once (as in the mixed burst of 100, where each kind comes ~7 times): the
+figure that the machine's other load moves least.
 
 Goal (issue 11): the server stays up, the ordinary answers stay right, p99 under the burst <= 2x quiet.
 """
@@ -172,7 +172,7 @@ def peak_rss_mib(target: Target) -> float:
 
 def cpu_seconds(pid: int) -> tuple[float, float]:
     """CPU seconds (user + system) used so far by process ``pid`` and by its live children together (the log
-    search workers); NaN where /proc cannot tell."""
+    search workers, the password hash children); NaN where /proc cannot tell."""
 
     def used(stat_path: Path) -> tuple[int, float]:
         fields = stat_path.read_text().rsplit(")", 1)[1].split()
@@ -351,7 +351,8 @@ def run(
         print(f"  p99 hostile / p99 quiet = {ratio:.2f} (goal <= {GOAL_RATIO:.0f}x): {verdict}")
         print(
             f"  CPU during the burst: server process {cpu_after[0] - cpu_before[0]:.2f} s, its child "
-            f"processes (log search workers) {cpu_after[1] - cpu_before[1]:.2f} s (less sensitive to load)"
+            f"processes (log search workers, password hashes) {cpu_after[1] - cpu_before[1]:.2f} s (less "
+            "sensitive to load)"
         )
         quiet_cpu = cpu_before[0] - cpu_start[0]
         per_read = quiet_cpu / max(1, len(quiet.all_ms()))

@@ -57,6 +57,7 @@ from metrics_store.promql import Engine
 from metrics_store.redact import redacted_dump
 from paramedic import VERSION
 from paramedic.alerting import AlertingService
+from paramedic.auth import close as close_auth
 from paramedic.auth import install as install_auth
 from paramedic.auth import install_guards, refusals_counter
 from paramedic.cluster.api import cluster_router, install_leader_proxy
@@ -283,9 +284,9 @@ class Paramedic:
         if self.logs is not None:
             self.logs.tail.close()
 
-    def _build_app(self) -> FastAPI:
+    def _build_app(self) -> FastAPI:  # noqa: PLR0915 - the whole wiring, in its start/stop order
         @contextlib.asynccontextmanager
-        async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             await self.loop_lag.start()
             if self.cluster is not None:  # join first: the scrape shard needs the membership
                 await self.cluster.start(
@@ -325,6 +326,7 @@ class Paramedic:
                 if self.cluster is not None:
                     await self.cluster.stop()
                 self.store.close()
+                close_auth(app)  # the password hash child processes
                 await self.loop_lag.stop()
                 log.info("paramedic stopped")
 

@@ -26,6 +26,7 @@ from ipaddress import IPv4Network, IPv6Network
 from pathlib import Path
 
 import prometheus_client
+from argon2 import PasswordHasher
 from fastapi import FastAPI
 from prometheus_client import CollectorRegistry, Counter
 
@@ -34,6 +35,7 @@ from dashboard.sso_pages import sso_router
 from paramedic.auth._body_limit import BodyLimitMiddleware, BodyTooLarge
 from paramedic.auth._cf_roles import CfRole, cf_principal
 from paramedic.auth._cookies import LOOPBACK_PROXIES, secure_cookie_rule
+from paramedic.auth._hash_child import HashChildren, hasher_parameters
 from paramedic.auth._hosts import TrustedHostsMiddleware, default_hosts
 from paramedic.auth._idp import Identity, IdentityError, IdentityProvider
 from paramedic.auth._login import SessionLogin, login_counter
@@ -107,6 +109,7 @@ __all__ = [
     "UserInfo",
     "UserStore",
     "cf_principal",
+    "close",
     "credentials",
     "install",
     "install_guards",
@@ -158,7 +161,9 @@ def install(  # noqa: PLR0913 - the wiring's entry point: the app, its config, a
     sign-on routes ``/login/uaa`` and ``/login/uaa/callback``; :class:`ConfigError` when the client secret
     file is unreadable."""
     store = TokenStore(tokens_path(config, base_dir))
-    users = UserStore(users_path(config, base_dir))
+    throttle = config.login
+    hashes = HashChildren(throttle.max_concurrent_hashes, params=hasher_parameters(PasswordHasher()))
+    users = UserStore(users_path(config, base_dir), hasher=hashes)
     if config.anonymous_read:
         logging.getLogger(__name__).warning(
             "server.auth.anonymous_read is on: API reads without credentials are foundation-wide (every "
@@ -174,7 +179,6 @@ def install(  # noqa: PLR0913 - the wiring's entry point: the app, its config, a
         sessions=sessions,
         open_metrics=config.metrics == "open",
     )
-    throttle = config.login
     service = SessionLogin(
         users,
         sessions,
@@ -188,6 +192,7 @@ def install(  # noqa: PLR0913 - the wiring's entry point: the app, its config, a
         attempts=login_counter(registry),
         refusals=refusals if refusals is not None else refusals_counter(registry),
         verdicts=VerdictCache(ttl_s=throttle.verdict_ttl_s, max_entries=throttle.verdict_max_entries),
+        hash_thread_nice=0,  # the hashes themselves run in the children at nice 19, idle class first
     )
     secure = secure_cookie_rule(config.secure_cookies, trusted_proxies)
     sso_label, uaa, provider = None, config.uaa, identity_provider
@@ -204,7 +209,16 @@ def install(  # noqa: PLR0913 - the wiring's entry point: the app, its config, a
         app.include_router(sso_router(sso, base_path=dashboard_path, secure=secure, redirect_url=redirect))
         sso_label = provider.label
     app.include_router(login_router(service, base_path=dashboard_path, secure=secure, sso_label=sso_label))
+    app.state.password_hashes = hashes  # for close(): the children outlive nothing they were made for
     return store
+
+
+def close(app: FastAPI) -> None:
+    """Stop what :func:`install` started for ``app``: kill and reap its password hash child processes. The
+    server calls it at the end of the app's lifespan; without it each app left its children running."""
+    hashes = getattr(app.state, "password_hashes", None)
+    if isinstance(hashes, HashChildren):
+        hashes.close()
 
 
 def install_guards(app: FastAPI, config: ServerConfig, *, refusals: Counter) -> None:

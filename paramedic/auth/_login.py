@@ -8,8 +8,13 @@ takes 64 MiB and tens of ms of CPU per verification; ``max_concurrent_hashes`` b
 check, and those that queued behind the failures of the others are locked out by then: no hash for them
 either); the verification itself runs in a background thread, one per hash slot, at the lowest CPU priority
 (nice 19, :data:`LOGIN_HASH_NICE`), below the threads that answer queries
-(:class:`~metrics_store.background.BackgroundPool`), never on the event loop. An unknown user name costs one
-verification too (:meth:`UserStore.authenticate`), so timing does not tell names apart.
+(:class:`~metrics_store.background.BackgroundPool`), never on the event loop. The server's user store
+hashes in child processes (:class:`~paramedic.auth._hash_child.HashChildren`: own GIL, idle class): there
+the thread only waits for the child's answer and lifts the child out of the idle class when it is late, so
+it runs at ``hash_thread_nice`` 0; a child that dies or stops progressing, or argon2 failing other than by
+a mismatch, answers 503 with ``Retry-After`` and a fixed message (the cause is logged).
+An unknown user name costs one verification too (:meth:`UserStore.authenticate`), so timing does not tell
+names apart.
 What a verification said is remembered for a short while (:class:`~paramedic.auth._verdicts.VerdictCache`,
 keyed by a keyed digest of the name, the user's credential and the password): the same password for the
 same unchanged user again, from any client, costs no hash and no slot. A failure so answered is still a
@@ -22,19 +27,24 @@ Metrics: ``paramedic_login_attempts_total{result}`` (``success``, ``failure``, `
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
 
 from prometheus_client import CollectorRegistry, Counter
 
 from dashboard.auth_pages import LoginRefusedError
 from metrics_store.background import BackgroundPool
+from paramedic.auth._hash_child import HashUnavailableError
 from paramedic.auth._session import SESSION_COOKIE, SessionStore
 from paramedic.auth._store import Principal
 from paramedic.auth._throttle import LoginThrottle
 from paramedic.auth._users import UserStore
 from paramedic.auth._verdicts import VerdictCache
 
-__all__ = ["LOGIN_HASH_NICE", "LOGIN_RESULTS", "SessionLogin", "login_counter"]
+__all__ = ["LOGIN_HASH_NICE", "LOGIN_RESULTS", "UNAVAILABLE", "SessionLogin", "login_counter"]
+
+_log = logging.getLogger(__name__)
+UNAVAILABLE = "The password check is unavailable: try again."  # fixed: the cause is logged, not shown
 
 LOGIN_RESULTS = ("success", "failure", "throttled", "busy")
 # argon2id verifies on `parallelism` (4) lanes, one thread each, inheriting the hash thread's nice value: at
@@ -59,7 +69,7 @@ class SessionLogin:
 
     cookie_name = SESSION_COOKIE
 
-    def __init__(
+    def __init__(  # noqa: PLR0913 - keyword-only settings of one service, each with its config key
         self,
         users: UserStore,
         sessions: SessionStore,
@@ -70,13 +80,17 @@ class SessionLogin:
         attempts: Counter,
         refusals: Counter,
         verdicts: VerdictCache | None = None,
+        hash_thread_nice: int = LOGIN_HASH_NICE,
     ) -> None:
-        """``verdicts``: where verifications are remembered (None: a fresh :class:`VerdictCache`)."""
+        """``verdicts``: where verifications are remembered (None: a fresh :class:`VerdictCache`).
+        ``hash_thread_nice``: of the threads that call ``users.authenticate`` (19 when they hash themselves;
+        0 when ``users`` hashes in child processes, so the thread that must lift a late child is not one
+        that a loaded host delays)."""
         self.users, self.sessions, self.throttle = users, sessions, throttle
         self.verdicts = verdicts if verdicts is not None else VerdictCache()
         self.hash_wait_s = hash_wait_s
         self._hashes = asyncio.Semaphore(max_concurrent_hashes)
-        self._hashers = BackgroundPool("login-hash", max_concurrent_hashes, nice=LOGIN_HASH_NICE)
+        self._hashers = BackgroundPool("login-hash", max_concurrent_hashes, nice=hash_thread_nice)
         self.attempts, self.refusals = attempts, refusals
 
     @property
@@ -118,7 +132,13 @@ class SessionLogin:
             known = self.verdicts.get(name, credential, password)  # the same guess, hashed while we waited
             if known is not None:
                 return (self.users.get(name) if known else None), credential
-            principal = await self._hashers.run(lambda: self.users.authenticate(name, password))
+            try:
+                principal = await self._hashers.run(lambda: self.users.authenticate(name, password))
+            except HashUnavailableError as exc:  # no verdict: not cached, not a failure for the throttle
+                _log.warning("a log-in for %r got 503: %s", name, exc)  # the detail is for the operator only
+                self.attempts.labels("busy").inc()
+                self.refusals.labels("login_busy").inc()
+                raise LoginRefusedError(503, 1, UNAVAILABLE) from exc
             if self.users.credential(name) == credential:  # not replaced while hashing: the verdict holds
                 self.verdicts.put(name, credential, password, ok=principal is not None)
             return principal, credential

@@ -16,12 +16,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 from paramedic.auth._files import write_private
+from paramedic.auth._hash_child import HashUnavailableError
 from paramedic.auth._store import (
     RANKED_ROLES,
     Principal,
@@ -33,11 +34,23 @@ from paramedic.auth._store import (
 )
 from platforms.tenancy import Grant, normalized
 
-__all__ = ["MIN_PASSWORD_LENGTH", "UserError", "UserInfo", "UserStore"]
+__all__ = ["MIN_PASSWORD_LENGTH", "PasswordHashing", "UserError", "UserInfo", "UserStore"]
 
 MIN_PASSWORD_LENGTH = 12
 _HASHER = PasswordHasher()
 _DUMMY_PASSWORD = "paramedic-no-such-user"  # noqa: S105 - hashed to time unknown names, never a credential
+
+
+class PasswordHashing(Protocol):
+    """What the store needs of argon2-cffi's :class:`~argon2.PasswordHasher` (which is one): ``verify`` raises
+    its ``VerifyMismatchError`` / ``InvalidHashError`` on a wrong password or a bad hash, and other
+    ``VerificationError``s when argon2 itself failed. The server passes
+    :class:`~paramedic.auth._hash_child.HashChildren` (the same, in child processes), whose calls may also
+    raise its ``HashUnavailableError``. Called from any thread."""
+
+    def hash(self, password: str) -> str: ...
+
+    def verify(self, hash: str, password: str) -> bool: ...
 
 
 class UserError(TokenError):
@@ -68,7 +81,7 @@ class UserInfo:
 
 
 class UserStore:
-    def __init__(self, path: Path, *, hasher: PasswordHasher = _HASHER) -> None:
+    def __init__(self, path: Path, *, hasher: PasswordHashing = _HASHER) -> None:
         self.path = path
         self._hasher = hasher
         self._lock = threading.Lock()
@@ -124,7 +137,10 @@ class UserStore:
         return None if info is None else hashlib.sha256(info.password_hash.encode()).hexdigest()
 
     def authenticate(self, name: str, password: str) -> Principal | None:
-        """The principal when ``password`` is ``name``'s; None otherwise (same cost for unknown names)."""
+        """The principal when ``password`` is ``name``'s; None otherwise (same cost for unknown names).
+        :class:`HashUnavailableError` when no verdict could be had (argon2 failed other than by a mismatch
+        or a malformed hash, or no hash child answered): not a wrong password, so not to be cached or
+        counted."""
         with self._lock:
             self._load()
             info = self._users.get(name)
@@ -132,8 +148,10 @@ class UserStore:
             self._dummy_hash = self._hasher.hash(_DUMMY_PASSWORD)
         try:
             self._hasher.verify(info.password_hash if info else self._dummy_hash or "", password)
-        except (VerifyMismatchError, VerificationError, InvalidHashError):
+        except (VerifyMismatchError, InvalidHashError):
             return None
+        except VerificationError as exc:  # argon2 failed (e.g. no memory): no verdict on the password
+            raise HashUnavailableError(f"the password hash failed: {exc}") from exc
         return None if info is None else info.principal()
 
     def create(
