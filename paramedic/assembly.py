@@ -284,7 +284,26 @@ class Paramedic:
         if self.logs is not None:
             self.logs.tail.close()
 
-    def _build_app(self) -> FastAPI:  # noqa: PLR0915 - the whole wiring, in its start/stop order
+    async def _stop(self, app: FastAPI) -> None:
+        """The lifespan's shutdown: everything started, in the reverse of the start order."""
+        log.info("paramedic stopping")
+        await self.reports.stop()
+        for source in reversed(self.sources):
+            await source.stop()
+        if self.remediation is not None and self.leading:  # a follower never started them
+            await self.remediation.stop()
+        if self.alerting is not None and self.leading:
+            await self.alerting.stop()
+        if self.logs is not None:
+            await self.logs.stop()
+        if self.cluster is not None:
+            await self.cluster.stop()
+        self.store.close()
+        close_auth(app)  # the password hash child processes
+        await self.loop_lag.stop()
+        log.info("paramedic stopped")
+
+    def _build_app(self) -> FastAPI:
         @contextlib.asynccontextmanager
         async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             await self.loop_lag.start()
@@ -313,22 +332,7 @@ class Paramedic:
             try:
                 yield
             finally:
-                log.info("paramedic stopping")
-                await self.reports.stop()
-                for source in reversed(self.sources):
-                    await source.stop()
-                if self.remediation is not None and self.leading:  # a follower never started them
-                    await self.remediation.stop()
-                if self.alerting is not None and self.leading:
-                    await self.alerting.stop()
-                if self.logs is not None:
-                    await self.logs.stop()
-                if self.cluster is not None:
-                    await self.cluster.stop()
-                self.store.close()
-                close_auth(app)  # the password hash child processes
-                await self.loop_lag.stop()
-                log.info("paramedic stopped")
+                await self._stop(app)
 
         app = FastAPI(title="Paramedic", version=VERSION, lifespan=lifespan)
         add_gzip(app)
