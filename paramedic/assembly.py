@@ -287,19 +287,21 @@ class Paramedic:
     async def _stop(self, app: FastAPI) -> None:
         """The lifespan's shutdown: everything started, in the reverse of the start order."""
         log.info("paramedic stopping")
-        await self.reports.stop()
-        for source in reversed(self.sources):
-            await source.stop()
-        if self.remediation is not None and self.leading:  # a follower never started them
-            await self.remediation.stop()
-        if self.alerting is not None and self.leading:
-            await self.alerting.stop()
-        if self.logs is not None:
-            await self.logs.stop()
-        if self.cluster is not None:
-            await self.cluster.stop()
-        self.store.close()
-        close_auth(app)  # the password hash child processes
+        try:
+            await self.reports.stop()
+            for source in reversed(self.sources):
+                await source.stop()
+            if self.remediation is not None and self.leading:  # a follower never started them
+                await self.remediation.stop()
+            if self.alerting is not None and self.leading:
+                await self.alerting.stop()
+            if self.logs is not None:
+                await self.logs.stop()
+            if self.cluster is not None:
+                await self.cluster.stop()
+            self.store.close()
+        finally:
+            close_auth(app)  # the password hash child processes, whatever failed above
         await self.loop_lag.stop()
         log.info("paramedic stopped")
 

@@ -163,19 +163,26 @@ class _Child:
         out = memoryview(json.dumps(request).encode() + b"\n")
         watch = _Watch(self.proc.pid, stall_s, timeout_s)
         rfd, wfd = self.stdout.fileno(), self.stdin.fileno()
+        poller = select.poll()  # not select(): a server holding 1,024+ connections gives pipes fds above 1023
+        poller.register(rfd, select.POLLIN)
+        poller.register(wfd, select.POLLOUT)
         while b"\n" not in self.buffer:
             watch.check()
             wait = watch.wait_s()
             if lift_after_s is not None:
                 wait = min(wait, max(0.0, watch.start + lift_after_s - time.monotonic()))
-            readable, writable, _ = select.select([rfd], [wfd] if out else [], [], wait)
-            if writable:
+            events = dict(poller.poll(wait * 1000))
+            if out and events.get(wfd, 0) & (select.POLLOUT | select.POLLERR | select.POLLHUP):
                 with contextlib.suppress(BlockingIOError):
-                    out = out[os.write(wfd, out) :]
-            if readable:
+                    out = out[os.write(wfd, out) :]  # a closed pipe raises BrokenPipeError (an OSError)
+                if not out:
+                    poller.unregister(wfd)
+            if events.get(rfd, 0):  # data, or the end (POLLHUP): read says which
                 chunk = os.read(rfd, 4096)
                 if not chunk:
-                    raise HashUnavailableError(f"the hash child exited ({self.proc.wait(1.0)})")
+                    with contextlib.suppress(subprocess.TimeoutExpired):  # a closed stdout, still running
+                        self.proc.wait(1.0)
+                    raise HashUnavailableError(f"the hash child exited ({self.proc.returncode})")
                 self.buffer += chunk
                 if len(self.buffer) > _MAX_LINE:
                     raise HashUnavailableError("the hash child sent an over-long answer")
@@ -305,12 +312,12 @@ class HashChildren:
                 child = self._start()
             lift = self.lift_after_s if self.idle else None
             answer = child.ask(request, lift, self.stall_s, self.timeout_s)
-        except (OSError, ValueError, HashUnavailableError) as exc:
+        except BaseException as exc:  # whatever ended the call, the child may still owe an answer: drop it
             if child is not None:
                 self._failed(child)
                 self._drop(child)
                 child = None
-            if isinstance(exc, HashUnavailableError):
+            if isinstance(exc, HashUnavailableError) or not isinstance(exc, OSError | ValueError):
                 raise
             raise HashUnavailableError(f"the hash child failed: {exc}") from exc
         finally:

@@ -29,6 +29,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import time
 
 from prometheus_client import CollectorRegistry, Counter
 
@@ -44,6 +45,7 @@ from paramedic.auth._verdicts import VerdictCache
 __all__ = ["LOGIN_HASH_NICE", "LOGIN_RESULTS", "UNAVAILABLE", "SessionLogin", "login_counter"]
 
 _log = logging.getLogger(__name__)
+_UNAVAILABLE_LOG_EVERY_S = 60.0
 UNAVAILABLE = "The password check is unavailable: try again."  # fixed: the cause is logged, not shown
 
 LOGIN_RESULTS = ("success", "failure", "throttled", "busy")
@@ -92,6 +94,23 @@ class SessionLogin:
         self._hashes = asyncio.Semaphore(max_concurrent_hashes)
         self._hashers = BackgroundPool("login-hash", max_concurrent_hashes, nice=hash_thread_nice)
         self.attempts, self.refusals = attempts, refusals
+        self._unavailable_logged_at, self._unavailable_unlogged = -math.inf, 0
+
+    def _log_unavailable(self, name: str, exc: HashUnavailableError) -> None:
+        """The cause of a 503 (for the operator only: the page says nothing), at most one line a minute with
+        the count of those not logged, the name cut short: a refused log-in is not a throttle failure, so a
+        client may repeat it without bound."""
+        now = time.monotonic()
+        if now - self._unavailable_logged_at < _UNAVAILABLE_LOG_EVERY_S:
+            self._unavailable_unlogged += 1
+            return
+        _log.warning(
+            "a log-in for %.64r got 503 (%d more since the last such line): %s",
+            name,
+            self._unavailable_unlogged,
+            exc,
+        )
+        self._unavailable_logged_at, self._unavailable_unlogged = now, 0
 
     @property
     def session_max_s(self) -> float:
@@ -135,7 +154,7 @@ class SessionLogin:
             try:
                 principal = await self._hashers.run(lambda: self.users.authenticate(name, password))
             except HashUnavailableError as exc:  # no verdict: not cached, not a failure for the throttle
-                _log.warning("a log-in for %r got 503: %s", name, exc)  # the detail is for the operator only
+                self._log_unavailable(name, exc)
                 self.attempts.labels("busy").inc()
                 self.refusals.labels("login_busy").inc()
                 raise LoginRefusedError(503, 1, UNAVAILABLE) from exc

@@ -460,3 +460,84 @@ def _hash_children_of_this_process() -> list[int]:
         if ppid == os.getpid() and b"_hash_child.py" in cmdline:
             found.append(int(stat.parent.name))
     return found
+
+
+def test_children_work_when_the_server_holds_over_1024_descriptors(fast: HashChildren) -> None:
+    """A server with 1,024+ connections open gives a new child's pipes descriptors above 1023, which
+    ``select()`` refuses (the right password answered 503 until the connections went away)."""
+    import resource  # noqa: PLC0415 - this test only
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, max(soft, 4096)), hard))
+    held: list[int] = []
+    try:
+        while not held or held[-1] < 1100:
+            held.append(os.open(os.devnull, os.O_RDONLY))
+        assert fast.verify(FAST_HASHER.hash("right-password-1"), "right-password-1") is True
+        assert min(child.stdout.fileno() for child in fast._all) > 1023
+    finally:
+        for fd in held:
+            os.close(fd)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+def test_a_call_that_fails_after_its_request_was_sent_never_hands_its_answer_to_the_next(
+    fast: HashChildren, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Whatever ends a call once the child has the request (here a MemoryError), that child is dropped: were
+    it reused, the next call would read the right password's "ok" as its own answer."""
+    from paramedic.auth import _hash_child  # noqa: PLC0415 - this test only
+
+    right = FAST_HASHER.hash("right-password-1")
+    assert fast.verify(right, "right-password-1") is True  # a child in the slot
+    checks = {"n": 0}
+    real_check = _hash_child._Watch.check
+
+    def check_then_fail(self: _hash_child._Watch) -> None:
+        checks["n"] += 1
+        if checks["n"] == 2:  # the request is written by the time of the loop's second check
+            raise MemoryError("injected")
+        real_check(self)
+
+    monkeypatch.setattr(_hash_child._Watch, "check", check_then_fail)
+    with pytest.raises(MemoryError):
+        fast.verify(right, "right-password-1")
+    monkeypatch.setattr(_hash_child._Watch, "check", real_check)
+    with pytest.raises(VerifyMismatchError):
+        fast.verify(right, "a-wrong-password")
+
+
+class _Unavailable:
+    """A hasher whose every verification finds no child (as while children keep failing to start)."""
+
+    def hash(self, password: str) -> str:
+        return FAST_HASHER.hash(password)
+
+    def verify(self, hash: str, password: str) -> bool:
+        raise HashUnavailableError("hash children keep failing to start: next try in 60 s")
+
+
+def test_the_cause_of_a_503_is_logged_at_most_once_a_minute_with_the_name_cut_short(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    users = UserStore(tmp_path / "users.json", hasher=_Unavailable())
+    name = "x" * 300  # no such user: unknown names are checked against a stand-in hash, the same way
+    registry = CollectorRegistry()
+    service = SessionLogin(
+        users,
+        SessionStore(idle_s=60, max_s=60),
+        throttle=LoginThrottle(),
+        max_concurrent_hashes=1,
+        hash_wait_s=1,
+        attempts=login_counter(registry),
+        refusals=refusals_counter(registry),
+        hash_thread_nice=0,
+    )
+    caplog.set_level(logging.WARNING, logger="paramedic.auth._login")
+    for _ in range(20):  # a 503 is no throttle failure: a client may repeat it without bound
+        with pytest.raises(LoginRefusedError):
+            asyncio.run(service.login(name, "right-password-1", "c1"))
+    lines = [r.getMessage() for r in caplog.records if "got 503" in r.getMessage()]
+    assert len(lines) == 1 and "next try in 60 s" in lines[0]
+    assert len(lines[0]) < 200 and "x" * 70 not in lines[0]
+    assert registry.get_sample_value("paramedic_login_attempts_total", {"result": "busy"}) == 20
