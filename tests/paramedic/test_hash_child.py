@@ -100,6 +100,20 @@ def _in_thread(fn: Callable[[], object]) -> tuple[threading.Thread, list[object]
     return thread, out
 
 
+def _service(users: UserStore, registry: CollectorRegistry, throttle: LoginThrottle) -> SessionLogin:
+    """The log-in service as the server wires it for hash children (one slot, its thread at nice 0)."""
+    return SessionLogin(
+        users,
+        SessionStore(idle_s=60, max_s=60),
+        throttle=throttle,
+        max_concurrent_hashes=1,
+        hash_wait_s=1,
+        attempts=login_counter(registry),
+        refusals=refusals_counter(registry),
+        hash_thread_nice=0,
+    )
+
+
 @pytest.fixture
 def fast() -> Iterator[HashChildren]:
     hashes = HashChildren(2, params=FAST)
@@ -229,16 +243,7 @@ def test_a_log_in_that_argon2_cannot_check_is_503_not_cached_and_not_counted(
     alice = next(u.password_hash for u in users.users())
     path.write_text(path.read_text().replace(alice, _no_memory_hash()))
     registry, throttle = CollectorRegistry(), LoginThrottle(free_failures=1)
-    service = SessionLogin(
-        users,
-        SessionStore(idle_s=60, max_s=60),
-        throttle=throttle,
-        max_concurrent_hashes=1,
-        hash_wait_s=1,
-        attempts=login_counter(registry),
-        refusals=refusals_counter(registry),
-        hash_thread_nice=0,
-    )
+    service = _service(users, registry, throttle)
     for _ in range(3):  # each one hashed again (no cached verdict) and none a failure (no lock-out)
         with pytest.raises(LoginRefusedError) as refused:
             asyncio.run(service.login("alice", "right-password-1", "c1"))
@@ -390,16 +395,7 @@ def test_a_log_in_whose_child_dies_gets_503_and_the_next_log_in_works(
     bob = next(u.password_hash for u in users.users() if u.name == "bob")
     path.write_text(path.read_text().replace(bob, _slow_hash()))  # bob's check takes seconds
     registry = CollectorRegistry()
-    service = SessionLogin(
-        users,
-        SessionStore(idle_s=60, max_s=60),
-        throttle=LoginThrottle(),
-        max_concurrent_hashes=1,
-        hash_wait_s=1,
-        attempts=login_counter(registry),
-        refusals=refusals_counter(registry),
-        hash_thread_nice=0,
-    )
+    service = _service(users, registry, LoginThrottle())
 
     async def two() -> tuple[BaseException | str | None, str | None]:
         first = asyncio.create_task(service.login("bob", "right-password-1", "c1"))
@@ -523,16 +519,7 @@ def test_the_cause_of_a_503_is_logged_at_most_once_a_minute_with_the_name_cut_sh
     users = UserStore(tmp_path / "users.json", hasher=_Unavailable())
     name = "x" * 300  # no such user: unknown names are checked against a stand-in hash, the same way
     registry = CollectorRegistry()
-    service = SessionLogin(
-        users,
-        SessionStore(idle_s=60, max_s=60),
-        throttle=LoginThrottle(),
-        max_concurrent_hashes=1,
-        hash_wait_s=1,
-        attempts=login_counter(registry),
-        refusals=refusals_counter(registry),
-        hash_thread_nice=0,
-    )
+    service = _service(users, registry, LoginThrottle())
     caplog.set_level(logging.WARNING, logger="paramedic.auth._login")
     for _ in range(20):  # a 503 is no throttle failure: a client may repeat it without bound
         with pytest.raises(LoginRefusedError):
