@@ -91,6 +91,8 @@ class Side:
         self.client = httpx.Client(base_url=base, timeout=60)
         self.wall: list[float] = []
         self.cpu: list[tuple[float, float, float]] = []  # per request: server, its loop thread, workers
+        self.gap_cpu: list[tuple[float, float, float]] = []  # the same for each timed (after-gap) search
+        self.kids: list[int] = []
 
     def search(self) -> int:
         response = self.client.get("/api/v1/logs/search", params={"q": QUERY, "limit": 100})
@@ -98,10 +100,31 @@ class Side:
         total: int = response.json()["data"]["total"]
         return total
 
+    def find_kids(self) -> None:
+        """The server's children now (the search workers, the index child): :meth:`timed` reads only
+        theirs, not all of ``/proc``, between a gap and its search."""
+        self.kids = []
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                parent = stat.read_text().rsplit(")", 1)[1].split()[1]
+            except OSError:
+                continue
+            if parent == str(self.proc.pid):
+                self.kids.append(int(stat.parent.name))
+
+    def _snap(self) -> tuple[float, float, float]:
+        pid = self.proc.pid
+        return _threads_cpu_s(pid), _loop_cpu_s(pid), sum(_threads_cpu_s(k) for k in self.kids)
+
     def timed(self) -> None:
+        """One search right after the other side's and a ``grep`` (an idle gap for this server), timed, and
+        its CPU (server, loop thread, workers) from schedstat around it."""
+        before = self._snap()
         t = time.perf_counter()
         self.search()
         self.wall.append(time.perf_counter() - t)
+        after = self._snap()
+        self.gap_cpu.append((after[0] - before[0], after[1] - before[1], after[2] - before[2]))
 
     def cpu_block(self, n: int) -> None:
         (own0, kids0), loop0 = _cpu_s(self.proc.pid), _loop_cpu_s(self.proc.pid)
@@ -141,6 +164,8 @@ def main() -> None:
             grep_wall: list[float] = []
             for r in range(a.rounds):
                 order = sides if r % 2 == 0 else sides[::-1]
+                for side in sides:
+                    side.find_kids()
                 for _ in range(a.runs):  # request by request: load drift hits both sides alike
                     for side in order:
                         side.timed()
@@ -169,6 +194,13 @@ def main() -> None:
                     + f" ms, median {statistics.median(loop):.3f}), workers "
                     + ", ".join(f"{x:.3f}" for x in kids)
                     + f" ms (medians {statistics.median(own):.3f} / {statistics.median(kids):.3f})"
+                )
+                gap = [[c[i] * 1e3 for c in side.gap_cpu] for i in range(3)]
+                print(
+                    f"{side.label}: after a gap (the timed searches), CPU per search p50: server "
+                    f"{statistics.median(gap[0]):.3f} ms (loop thread {statistics.median(gap[1]):.3f}), "
+                    f"workers {statistics.median(gap[2]):.3f} ms; server + workers "
+                    f"{statistics.median(a + b for a, b in zip(gap[0], gap[2], strict=True)):.3f} ms"
                 )
         finally:
             for side in sides:

@@ -30,7 +30,17 @@ from log_pipeline.search.render import Body, context_body, search_body
 from log_pipeline.search.tantivy_store import TantivyStore
 from log_pipeline.search.workers import SearchWorkerPool
 from paramedic.logs import LogService
-from tests.log_pipeline.search_worker_hooks import HANG, hang_file, serve_with_hang, serve_with_pid
+from tests.log_pipeline.search_worker_hooks import (
+    BIG,
+    BIG_BYTES,
+    HANG,
+    PARTIAL,
+    hang_file,
+    partial_file,
+    serve_with_hang,
+    serve_with_pid,
+    serve_with_slow_answers,
+)
 from tests.support.servers import load_factor, wait_until
 
 NS = 10**9
@@ -60,7 +70,7 @@ def _gone(pid: int) -> bool:
 
 
 class Env:
-    def __init__(self, root: Path, clock: list[int]) -> None:
+    def __init__(self, root: Path, clock: list[int], target: Callable[..., None] = serve_with_hang) -> None:
         self.root = root
         self.clock = clock
         self.registry = CollectorRegistry()
@@ -72,7 +82,7 @@ class Env:
             registry=CollectorRegistry(),
         )
         self.pool = SearchWorkerPool(
-            root, partition_s=PARTITION_S, limits=LIMITS, registry=self.registry, target=serve_with_hang
+            root, partition_s=PARTITION_S, limits=LIMITS, registry=self.registry, target=target
         )
 
     def restarts(self, reason: str) -> float:
@@ -291,3 +301,55 @@ def test_workers_exit_when_their_server_is_killed(tmp_path: Path) -> None:
         server.kill()
         server.wait(10)
     wait_until(lambda: all(_gone(p) for p in pids), 10, "the workers of a killed server to exit")
+
+
+@pytest.fixture(scope="module")
+def slow(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
+    """A pool whose worker can answer in pieces (:data:`BIG`) or stop mid-answer (:data:`PARTIAL`)."""
+    e = Env(tmp_path_factory.mktemp("slow") / "idx", [T0], serve_with_slow_answers)
+    e.store.write(_recs(0, 10, "alpha"))
+    e.pool.start()
+    yield e
+    e.pool.close()
+    e.store.close()
+
+
+async def _raw(pool: SearchWorkerPool, query: str) -> object:
+    """The worker's answer as it came (the slow hooks answer BIG with bytes, not a Body)."""
+    answer: object = await pool.search_body((query, None, None, 10, None), False, LIMITS)
+    return answer
+
+
+async def test_a_large_answer_arriving_in_pieces_is_read_whole_while_the_loop_runs(slow: Env) -> None:
+    ticks = 0
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while True:
+            await asyncio.sleep(0.001)
+            ticks += 1
+
+    other = asyncio.ensure_future(ticker())
+    try:
+        answer = await _raw(slow.pool, BIG)
+    finally:
+        other.cancel()
+    assert answer == bytes(range(256)) * (BIG_BYTES // 256)
+    assert ticks >= 10  # ~100 pieces 1 ms apart: the loop kept running while they arrived
+    assert await slow.total("alpha") == 10  # the frame ended where it should: the next answer is its own
+
+
+async def test_a_worker_killed_mid_answer_is_a_clean_error_and_is_replaced(slow: Env) -> None:
+    marker = partial_file(slow.root)
+    marker.unlink(missing_ok=True)
+    crashes = slow.restarts("crash")
+    task = asyncio.ensure_future(_raw(slow.pool, PARTIAL))
+    await _until(lambda: marker.exists() and marker.read_text() != "", "half an answer to be written")
+    pid = int(marker.read_text())
+    os.kill(pid, signal.SIGKILL)
+    with pytest.raises(SearchError, match="worker stopped") as err:
+        await task
+    assert not isinstance(err.value, SearchTimeoutError)
+    assert slow.restarts("crash") == crashes + 1
+    assert await slow.total("alpha") == 10
+    assert pid not in slow.pool.pids() and len(slow.pool.pids()) == 1
