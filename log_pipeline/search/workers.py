@@ -31,7 +31,11 @@ import asyncio
 import contextlib
 import logging
 import multiprocessing
+import os
+import pickle
 import queue
+import select
+import struct
 import threading
 import time
 from collections.abc import Callable
@@ -56,6 +60,43 @@ __all__ = ["SearchWorkerPool", "WorkerTarget"]
 WorkerTarget = Callable[[Connection, str, int, int], None]  # (conn, root, partition_s, nice)
 _log = logging.getLogger(__name__)
 _STOP_WAIT_S = 2.0
+_CARRY_S = 1.0  # past the deadline, for an answer already being written to arrive whole
+_READ_BYTES = 1 << 20
+
+
+class _OverrunError(Exception):
+    """The answer did not arrive whole by the deadline."""
+
+
+def _read_exact(fd: int, n: int, deadline: float, poller: select.poll) -> bytearray:
+    """``n`` bytes from ``fd`` (blocking mode: a read returns what is there), waiting at most until
+    ``deadline``; EOFError when the other end closed."""
+    buf = bytearray(n)
+    view, got = memoryview(buf), 0
+    while got < n:
+        left = deadline - time.monotonic()
+        if left <= 0 or not poller.poll(left * 1000):
+            raise _OverrunError
+        chunk = os.read(fd, min(n - got, _READ_BYTES))
+        if not chunk:
+            raise EOFError
+        view[got : got + len(chunk)] = chunk
+        got += len(chunk)
+    return buf
+
+
+def _recv_by(conn: Connection, deadline: float) -> Any:
+    """``conn.recv()`` that gives up at ``deadline`` (:class:`_OverrunError`): the frame
+    ``multiprocessing.connection.Connection`` writes (a 4-byte big-endian length, -1 then an 8-byte one for
+    2 GiB and over, then the pickle), read with a timeout on every wait instead of blocking until whole."""
+    fd = conn.fileno()
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
+    (size,) = struct.unpack("!i", _read_exact(fd, 4, deadline, poller))
+    if size == -1:
+        (size,) = struct.unpack("!Q", _read_exact(fd, 8, deadline, poller))
+    # what Connection.recv does with the bytes; they come from our own worker process, as before
+    return pickle.loads(_read_exact(fd, size, deadline, poller))  # noqa: S301
 
 
 class _Metrics:
@@ -286,13 +327,15 @@ class SearchWorkerPool:
         started = time.monotonic()
         try:
             conn.send(job)
-            if not conn.poll(self._deadline_s):
-                self._restart(worker, "deadline")
-                raise SearchTimeoutError(
-                    f"the search ran longer than {self._deadline_s:g} s (logs.search_api.search_deadline_s) "
-                    "and was stopped"
-                )
-            status, payload = conn.recv()
+            # the whole answer by the deadline (plus a moment to carry it): a worker stopped, frozen or
+            # swapped out half-way through writing it must not hold this thread past it
+            status, payload = _recv_by(conn, started + self._deadline_s + _CARRY_S)
+        except _OverrunError:
+            self._restart(worker, "deadline")
+            raise SearchTimeoutError(
+                f"the search ran longer than {self._deadline_s:g} s (logs.search_api.search_deadline_s) "
+                "and was stopped"
+            ) from None
         except (EOFError, OSError) as exc:
             with self._lock:
                 closed = self._closed

@@ -353,3 +353,19 @@ async def test_a_worker_killed_mid_answer_is_a_clean_error_and_is_replaced(slow:
     assert slow.restarts("crash") == crashes + 1
     assert await slow.total("alpha") == 10
     assert pid not in slow.pool.pids() and len(slow.pool.pids()) == 1
+
+
+async def test_a_worker_stuck_mid_answer_meets_the_deadline_and_is_replaced(slow: Env) -> None:
+    """Half an answer, then nothing (a worker stopped, frozen or swapped out while writing it): the caller
+    gets the deadline's error, not a thread blocked in ``recv`` for good, and the worker is replaced."""
+    marker = partial_file(slow.root)
+    marker.unlink(missing_ok=True)
+    kills = slow.restarts("deadline")
+    started = time.monotonic()
+    with pytest.raises(SearchTimeoutError, match="search_deadline_s"):
+        await _raw(slow.pool, PARTIAL)
+    assert DEADLINE_S <= time.monotonic() - started < DEADLINE_S + 10
+    pid = int(marker.read_text())
+    assert slow.restarts("deadline") == kills + 1
+    assert _gone(pid) and len(slow.pool.pids()) == 1
+    assert await slow.total("alpha") == 10
