@@ -100,7 +100,7 @@ class AnomalyParams(_Params):
     # each selected series keeps a detector (~150-250 KiB for the default one): a selection of more series
     # fails the evaluation (like a group's ``limit``), and a series unseen for ``forget`` loses its detector
     max_series: int = Field(1000, ge=1, le=100_000)
-    forget: str = "1h"
+    forget: str = "1d"
     _v = field_validator("forget")(_dur)
 
 

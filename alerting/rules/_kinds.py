@@ -310,7 +310,8 @@ class AnomalyEval:
 
     def _forget(self, ts_ms: int) -> None:
         """Drop the detectors of series unseen for ``forget``, then the longest-unseen past ``max_series``."""
-        for lbl, seen in list(self._seen_ms.items()):  # oldest first: stop at the first one still kept
+        while self._seen_ms:  # oldest first: stop at the first one still kept (no copy of the whole dict)
+            lbl, seen = next(iter(self._seen_ms.items()))
             if ts_ms - seen <= self._forget_ms and len(self._seen_ms) <= self.p.max_series:
                 break
             del self._seen_ms[lbl], self.detectors[lbl]

@@ -60,41 +60,50 @@ __all__ = ["SearchWorkerPool", "WorkerTarget"]
 WorkerTarget = Callable[[Connection, str, int, int], None]  # (conn, root, partition_s, nice)
 _log = logging.getLogger(__name__)
 _STOP_WAIT_S = 2.0
-_CARRY_S = 1.0  # past the deadline, for an answer already being written to arrive whole
+_CARRY_S = 1.0  # past the deadline, for an answer whose first bytes came in time to arrive whole
 _READ_BYTES = 1 << 20
+_MAX_ANSWER_BYTES = 1 << 31  # far above any answer the limits allow: a larger length is a broken stream
 
 
 class _OverrunError(Exception):
     """The answer did not arrive whole by the deadline."""
 
 
-def _read_exact(fd: int, n: int, deadline: float, poller: select.poll) -> bytearray:
+class _StreamError(Exception):
+    """The worker's stream is not a well-formed answer: the worker cannot be used again."""
+
+
+def _read_exact(fd: int, n: int, deadline: float, poller: select.poll) -> bytes:
     """``n`` bytes from ``fd`` (blocking mode: a read returns what is there), waiting at most until
-    ``deadline``; EOFError when the other end closed."""
-    buf = bytearray(n)
-    view, got = memoryview(buf), 0
+    ``deadline`` (bytes already there are taken even past it); EOFError when the other end closed. Memory
+    grows with the bytes that arrive, not with the length announced."""
+    chunks: list[bytes] = []
+    got = 0
     while got < n:
-        left = deadline - time.monotonic()
-        if left <= 0 or not poller.poll(left * 1000):
+        left = max(0.0, deadline - time.monotonic())
+        if not poller.poll(left * 1000):
             raise _OverrunError
         chunk = os.read(fd, min(n - got, _READ_BYTES))
         if not chunk:
             raise EOFError
-        view[got : got + len(chunk)] = chunk
+        chunks.append(chunk)
         got += len(chunk)
-    return buf
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
 def _recv_by(conn: Connection, deadline: float) -> Any:
     """``conn.recv()`` that gives up at ``deadline`` (:class:`_OverrunError`): the frame
     ``multiprocessing.connection.Connection`` writes (a 4-byte big-endian length, -1 then an 8-byte one for
-    2 GiB and over, then the pickle), read with a timeout on every wait instead of blocking until whole."""
+    2 GiB and over, then the pickle), read with a timeout on every wait instead of blocking until whole.
+    A length that cannot be an answer raises :class:`_StreamError`."""
     fd = conn.fileno()
     poller = select.poll()
     poller.register(fd, select.POLLIN)
     (size,) = struct.unpack("!i", _read_exact(fd, 4, deadline, poller))
     if size == -1:
         (size,) = struct.unpack("!Q", _read_exact(fd, 8, deadline, poller))
+    if not 0 < size <= _MAX_ANSWER_BYTES:
+        raise _StreamError(f"an answer of {size} bytes announced")
     # what Connection.recv does with the bytes; they come from our own worker process, as before
     return pickle.loads(_read_exact(fd, size, deadline, poller))  # noqa: S301
 
@@ -294,14 +303,13 @@ class SearchWorkerPool:
             self._admitted -= 1
 
     def _take(self) -> _Worker:
+        wait_s = 2 * self._deadline_s + _CARRY_S
         self._metrics.queued.inc()
         try:
-            worker = self._idle.get(timeout=2 * self._deadline_s)  # one overrun, its kill and respawn
+            worker = self._idle.get(timeout=wait_s)  # one overrun, its kill and respawn
         except queue.Empty:
             self._metrics.rejected.inc()
-            raise SearchBusyError(
-                f"the log search workers stayed busy for {2 * self._deadline_s:g} s: try again"
-            ) from None
+            raise SearchBusyError(f"the log search workers stayed busy for {wait_s:g} s: try again") from None
         finally:
             self._metrics.queued.dec()
         if worker is None:
@@ -327,8 +335,10 @@ class SearchWorkerPool:
         started = time.monotonic()
         try:
             conn.send(job)
-            # the whole answer by the deadline (plus a moment to carry it): a worker stopped, frozen or
+            # the answer starts by the deadline, and is whole a moment later: a worker stopped, frozen or
             # swapped out half-way through writing it must not hold this thread past it
+            if not conn.poll(self._deadline_s):
+                raise _OverrunError
             status, payload = _recv_by(conn, started + self._deadline_s + _CARRY_S)
         except _OverrunError:
             self._restart(worker, "deadline")
@@ -345,6 +355,14 @@ class SearchWorkerPool:
             raise SearchError(
                 f"the log search worker stopped after {time.monotonic() - started:.1f} s "
                 "while answering: the search was not completed"
+            ) from exc
+        except BaseException as exc:  # a broken stream, no memory for the answer, ...: the rest is unread
+            self._restart(worker, "crash")  # never hand a worker mid-answer to the next caller
+            if not isinstance(exc, Exception):
+                raise
+            _log.warning("a log search worker's answer could not be read (%s): worker replaced", exc)
+            raise SearchError(
+                "the log search worker's answer could not be read: the search was not completed"
             ) from exc
         if status == "ok":
             return payload

@@ -45,6 +45,8 @@ def serve_with_pid(conn: Connection, root: str, partition_s: int, nice: int) -> 
 BIG = "send_a_big_answer"  # answered with BIG_BYTES bytes, written in pieces with pauses between them
 PARTIAL = "send_half_an_answer"  # half the answer's frame is written, then the worker hangs
 BIG_BYTES = 6 * 1024 * 1024
+BAD_LENGTH = "send_a_bad_length"  # a negative length, then a well-formed answer
+HUGE_LENGTH = "send_a_huge_length"  # a 1 TiB length and no body
 
 
 def partial_file(root: Path) -> Path:
@@ -65,9 +67,15 @@ def serve_with_slow_answers(conn: Connection, root: str, partition_s: int, nice:
 
     def answer(store: TantivyStore, job: _search_worker.Job) -> Any:
         query = job[1][0][0] if job[0] == "search" else None
-        if query not in (BIG, PARTIAL):
+        if query not in (BIG, PARTIAL, BAD_LENGTH, HUGE_LENGTH):
             return real(store, job)
         frame = _frame(("ok", bytes(range(256)) * (BIG_BYTES // 256)))
+        if query == BAD_LENGTH:  # a length no answer has, then a well-formed answer behind it
+            os.write(conn.fileno(), struct.pack("!i", -5) + _frame(("ok", b"behind a bad length")))
+            return _ALREADY_SENT
+        if query == HUGE_LENGTH:  # 1 TiB announced (the 8-byte form), then nothing
+            os.write(conn.fileno(), struct.pack("!i", -1) + struct.pack("!Q", 1 << 40))
+            return _ALREADY_SENT
         if query == PARTIAL:
             os.write(conn.fileno(), frame[: len(frame) // 2])
             partial_file(Path(root)).write_text(str(os.getpid()))

@@ -31,9 +31,11 @@ from log_pipeline.search.tantivy_store import TantivyStore
 from log_pipeline.search.workers import SearchWorkerPool
 from paramedic.logs import LogService
 from tests.log_pipeline.search_worker_hooks import (
+    BAD_LENGTH,
     BIG,
     BIG_BYTES,
     HANG,
+    HUGE_LENGTH,
     PARTIAL,
     hang_file,
     partial_file,
@@ -368,4 +370,20 @@ async def test_a_worker_stuck_mid_answer_meets_the_deadline_and_is_replaced(slow
     pid = int(marker.read_text())
     assert slow.restarts("deadline") == kills + 1
     assert _gone(pid) and len(slow.pool.pids()) == 1
+    assert await slow.total("alpha") == 10
+
+
+@pytest.mark.parametrize("query", [BAD_LENGTH, HUGE_LENGTH])
+async def test_a_worker_whose_stream_is_broken_is_replaced_and_never_answers_the_next_caller(
+    slow: Env, query: str
+) -> None:
+    """A length no answer can have (negative; 1 TiB) is a broken stream: the worker is replaced, so the
+    bytes behind it never reach the next caller as its answer (another reader's, in another scope), and
+    nothing of the announced size is allocated."""
+    crashes = slow.restarts("crash")
+    (before,) = slow.pool.pids()
+    with pytest.raises(SearchError, match="could not be read"):
+        await _raw(slow.pool, query)
+    assert slow.restarts("crash") == crashes + 1 and _gone(before)
+    assert await slow.total("alpha") == 10
     assert await slow.total("alpha") == 10
