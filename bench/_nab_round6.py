@@ -21,6 +21,7 @@ The windows are in seconds, turned into sample counts from the mean interval of 
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import Callable, Sequence
 from datetime import datetime
@@ -115,18 +116,18 @@ class _LevelShiftFloor(_LevelShift):
         return base + (1.0 - base) * score
 
 
-class _RareFloorControl(EnsembleDetector):
+class _RareFloorControl(EnsembleDetector, ABC):
     """The default's ``_raw`` with a hook on the rarity floor: :meth:`_rare_base` (None: no floor)."""
 
     def __init__(self, values: Sequence[float]) -> None:
         super().__init__(EnsembleConfig())
         self._rare_hit = False  # the rarity floor applied to the pending sample
 
-    def _rare_base(self, t: datetime) -> float | None:
-        raise NotImplementedError
+    @abstractmethod
+    def _rare_base(self, t: datetime) -> float | None: ...
 
-    def _rare_fired(self, t: datetime) -> None:
-        raise NotImplementedError
+    @abstractmethod
+    def _rare_fired(self, t: datetime) -> None: ...
 
     def _raw(self, x: float, t: datetime) -> float:
         cfg = self.config
