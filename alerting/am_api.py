@@ -94,8 +94,8 @@ class _PostableAlert(BaseModel):
     model_config = ConfigDict(extra="ignore")
     labels: dict[str, str]
     annotations: dict[str, str] = Field(default_factory=dict)
-    startsAt: datetime | None = None  # noqa: N815 - wire name
-    endsAt: datetime | None = None  # noqa: N815
+    startsAt: _WireTime | None = None  # noqa: N815 - wire name
+    endsAt: _WireTime | None = None  # noqa: N815
     generatorURL: str = ""  # noqa: N815
 
 

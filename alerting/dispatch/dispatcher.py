@@ -258,7 +258,7 @@ class Dispatcher:
                 group = _Group(key, route, labels, now + timedelta(seconds=route.group_wait))
                 self._groups[(route.index, key)] = group
             group.alerts[alert.fingerprint] = alert
-            if not group.has_flushed and alert.starts_at + timedelta(seconds=route.group_wait) < now:
+            if not group.has_flushed and alert.starts_at < now - timedelta(seconds=route.group_wait):
                 group.next_flush = min(group.next_flush, now)
 
     def _poke(self) -> None:

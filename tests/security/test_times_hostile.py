@@ -4,8 +4,9 @@ dated near the end of Python's calendar (year 9999) or without a time zone.
 Found by the stop-33 audit: a silence ending ``9999-12-31T23:59:59Z`` (inside the poster's own space, so
 allowed) made every ``GET /api/v2/silences`` answer 500 for everyone, and the dispatcher's next maintenance
 pass raised ``OverflowError`` (end + retention), which ended its loop: no notification of any tenant was sent
-again, and the silence was kept on disk. Such times are now a 400 naming the limit; the dispatcher's
-housekeeping compares without adding to a user's time and cannot end the loop.
+again, and the silence was kept on disk. An alert starting in 9999 (or without a zone) was stored, then its
+routing raised: 500, the rest of its batch dropped. Such times are now a 400 naming the limit; the
+dispatcher's housekeeping compares without adding to a user's time and cannot end the loop.
 """
 
 from __future__ import annotations
@@ -84,6 +85,20 @@ def test_a_silence_at_the_calendars_end_is_refused_and_silences_still_read(
     for role in ("viewer", "admin", "acme-operator"):
         with target.client(role) as c:
             assert c.get("/api/v2/silences").status_code == 200
+    target.assert_alive()
+
+
+def test_alerts_at_the_calendars_end_are_refused_and_the_batch_is_not_half_stored(target: Target) -> None:
+    batch = [_alert("Far", startsAt=FAR, endsAt="0001-01-01T00:00:00Z"), _alert("AfterFar")]
+    naive = [_alert("NoZone", startsAt="2026-12-07T00:00:00"), _alert("AfterNoZone")]
+    with target.client("acme-operator") as c:
+        for body in (batch, naive):
+            r = c.post("/api/v2/alerts", json=body)
+            assert r.status_code == 400, (r.status_code, r.text)
+            assert "alert 0" in r.text, r.text
+        names = {a["labels"]["alertname"] for a in c.get("/api/v2/alerts").json()}
+    # the valid alerts of the batch are stored, as Alertmanager does; the refused ones are not
+    assert {"AfterFar", "AfterNoZone"} <= names and not names & {"Far", "NoZone"}, names
     target.assert_alive()
 
 
