@@ -24,14 +24,14 @@ import logging
 import re
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 
 import orjson
 import yaml
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from alerting.base import AlertingError
 from alerting.dispatch import (
@@ -71,12 +71,31 @@ def format_time(t: datetime) -> str:
     return t.strftime("%Y-%m-%dT%H:%M:%S.") + f"{t.microsecond // 1000:03d}Z"
 
 
+# Python's datetime ends with the year 9999: a time near it overflows where a duration is added to it (a
+# silence's retention in the dispatcher's maintenance, which then stopped every notification of the
+# foundation; a group's wait; an email's chart window). Alertmanager takes any time; Paramedic refuses times
+# after this one, and times without a zone (Go's RFC 3339 parse refuses them too; Python cannot compare them
+# with the server's aware clock).
+LATEST_TIME = datetime(9000, 1, 1, tzinfo=UTC)
+
+
+def _wire_time(t: datetime) -> datetime:
+    if t.tzinfo is None or t.utcoffset() is None:
+        raise ValueError("a time needs its zone (RFC 3339: Z or +hh:mm)")
+    if t > LATEST_TIME:
+        raise ValueError(f"a time must not be after {format_time(LATEST_TIME)}")
+    return t
+
+
+_WireTime = Annotated[datetime, AfterValidator(_wire_time)]
+
+
 class _PostableAlert(BaseModel):
     model_config = ConfigDict(extra="ignore")
     labels: dict[str, str]
     annotations: dict[str, str] = Field(default_factory=dict)
-    startsAt: datetime | None = None  # noqa: N815 - wire name
-    endsAt: datetime | None = None  # noqa: N815
+    startsAt: _WireTime | None = None  # noqa: N815 - wire name
+    endsAt: _WireTime | None = None  # noqa: N815
     generatorURL: str = ""  # noqa: N815
 
 
@@ -90,8 +109,8 @@ class _PostMatcher(BaseModel):
 class _PostableSilence(BaseModel):
     id: str | None = None
     matchers: list[_PostMatcher] = Field(min_length=1)
-    startsAt: datetime  # noqa: N815
-    endsAt: datetime  # noqa: N815
+    startsAt: _WireTime  # noqa: N815
+    endsAt: _WireTime  # noqa: N815
     createdBy: str  # noqa: N815
     comment: str
 

@@ -55,6 +55,8 @@ __all__ = [
     "build_sources",
 ]
 
+_LAST_S = 253_402_300_799.0  # 9999-12-31T23:59:59Z, the last second a datetime holds
+
 
 class PromqlMetricsReader:
     """:class:`dashboard.base.MetricsReader` over a PromQL engine on ``querier``."""
@@ -207,7 +209,11 @@ class AuditActions:
     def recent(
         self, *, app: str | None = None, since_s: float | None = None, limit: int = 20
     ) -> list[dict[str, Any]]:
-        since = datetime.fromtimestamp(since_s, UTC) if since_s is not None else None
+        since = None
+        if since_s is not None and since_s > 0:  # before 1970 (a timeline's start=-1e308): every record
+            if since_s >= _LAST_S:
+                return []  # after Python's calendar ends: no record yet (fromtimestamp would raise)
+            since = datetime.fromtimestamp(since_s, UTC)
         try:
             records = self._audit.query(app=app, since=since, limit=limit, scope=self._scope)
         except RemediationError as exc:

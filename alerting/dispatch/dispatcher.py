@@ -258,7 +258,7 @@ class Dispatcher:
                 group = _Group(key, route, labels, now + timedelta(seconds=route.group_wait))
                 self._groups[(route.index, key)] = group
             group.alerts[alert.fingerprint] = alert
-            if not group.has_flushed and alert.starts_at + timedelta(seconds=route.group_wait) < now:
+            if not group.has_flushed and alert.starts_at < now - timedelta(seconds=route.group_wait):
                 group.next_flush = min(group.next_flush, now)
 
     def _poke(self) -> None:
@@ -547,8 +547,11 @@ class Dispatcher:
             await self.flush_due()
             now = self._clock()
             if (now - last_gc).total_seconds() >= maintenance_s:
-                self.maintenance()
                 last_gc = now
+                try:
+                    self.maintenance()
+                except Exception:  # this loop is every notification's: housekeeping must not end it
+                    log.exception("alert dispatcher: maintenance failed (notifications go on)")
             nxt = self.next_flush()
             wait = max_sleep_s if nxt is None else min(max_sleep_s, max(0.0, (nxt - now).total_seconds()))
             self._wake.clear()

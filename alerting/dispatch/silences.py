@@ -224,7 +224,7 @@ class Silences:
         """Drop silences expired longer than the retention; returns how many."""
         now = self._clock()
         with self._lock:
-            old = [i for i, s in self._by_id.items() if s.ends_at + self._retention < now]
+            old = [i for i, s in self._by_id.items() if s.ends_at < now - self._retention]
             for i in old:
                 del self._by_id[i]
             if old:

@@ -358,3 +358,13 @@ def test_actions_carry_their_tenant_and_a_scope_sees_only_its_own() -> None:
     # the reader's own scoping (the audit query's) agrees, and never trusts the alert's labels
     pushed = reader.scoped(Scope.of([Grant("acme", "prod", "viewer")])).recent(limit=50)
     assert [r["id"] for r in pushed] == [f"act-acme-prod-{list(CF_APPS).index(ACME_API)}"], pushed
+
+
+@pytest.mark.parametrize(("start", "end"), [("-1e308", "1e308"), ("-1e308", "0"), ("0", "1e300")])
+def test_an_own_timeline_over_a_window_past_the_calendar_answers(env: Env, start: str, end: str) -> None:
+    """Found by stop 33's audit on the demo: ``start=-1e308`` reached the audit journal as a datetime
+    (``OverflowError``: 500). An absurd window answers as any other, with the app's own actions only."""
+    resp = env.get(env.local, "team-a", "/apps/checkout/events.json", start=start, end=end)
+    assert resp.status_code == 200, resp.text[:300]
+    events = resp.json()["events"]
+    assert not any("team-b" in e["text"] for e in events), events
