@@ -223,13 +223,18 @@ class TantivyStore:
         self.apply_retention()
 
     def _listing(self) -> list[tuple[int, Path]]:
-        # scandir's entries know their type: no stat per partition (a reader lists before every search)
-        with os.scandir(self._root) as entries:
-            found = [
-                (int(e.name[1:]), self._root / e.name)
-                for e in entries
-                if e.name.startswith("p") and e.name[1:].isdigit() and e.is_dir()
-            ]
+        # scandir's entries know their type: no stat per partition (a reader lists before every search);
+        # a reader may start before the writer has created the root, or over one it cannot use (the index
+        # child reports that): no partitions, as ``Path.glob`` listed them before
+        try:
+            with os.scandir(self._root) as entries:
+                found = [
+                    (int(e.name[1:]), self._root / e.name)
+                    for e in entries
+                    if e.name.startswith("p") and e.name[1:].isdigit() and e.is_dir()
+                ]
+        except (FileNotFoundError, NotADirectoryError, PermissionError):
+            return []
         return sorted(found, key=lambda sc: sc[1])
 
     def _open(self, start: int, path: Path) -> _Partition:
