@@ -98,16 +98,27 @@ def _beyond(key: tuple[int, str], after: tuple[int, str], *, descending: bool) -
 # (inode, size, mtime, ctime) of a partition's ``meta.json``: tantivy commits by writing a new file and
 # renaming it over the old one, so every commit changes the inode (the old file is still linked while the new
 # one is created) and every commit's state differs from the one before it
-_MetaKey = tuple[int, int, int, int]
+_MetaKey = bytes
 
 
 def _meta_key(path: Path) -> _MetaKey | None:
-    """The identity of ``path/meta.json`` (the list of a partition's segments and deletes), None if absent."""
+    """The content of ``path/meta.json`` (the list of a partition's segments and deletes, with tantivy's
+    opstamp, which every commit raises), None if absent. Its bytes rather than its stat: a stat can repeat
+    across commits a reader skipped (ext4 reuses inodes; coarse time stamps), the content cannot. Reading
+    the file (a few KB; tantivy replaces it atomically) costs far less than ``Index.reload``."""
     try:
-        st = (path / "meta.json").stat()
+        return (path / "meta.json").read_bytes()
     except FileNotFoundError:
         return None
-    return st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns
+
+
+def _still_there(child: Path) -> bool:
+    """Whether a partition that failed to open or reload still exists (an error to report) rather than
+    having been deleted meanwhile (retention: forgotten); one that cannot even be looked at exists."""
+    try:
+        return child.is_dir() and (child / "meta.json").is_file()
+    except OSError:
+        return True
 
 
 @dataclass
@@ -532,13 +543,13 @@ class TantivyReader(TantivyStore):
         see every commit made so far (the writer is another store, usually in another process).
 
         Runs before every search, histogram and context. A partition whose ``meta.json`` is the file of the
-        last reload (:func:`_meta_key`, taken before the reload, so a commit racing it is seen next time) is
-        not reloaded: one ``stat`` instead of tantivy re-reading and parsing it (0.07 ms of a search's CPU
-        back to back, 0.3 ms after an idle gap: bench/README.md, stop 33). Should a commit ever leave the
-        file's identity as it was, tantivy's own reader would still take it up: it polls ``meta.json`` and
-        reloads on its own within about 0.5 s (measured). A partition still being created
-        (no ``meta.json`` yet) is left for the next call; one deleted while it is reloaded is forgotten; any
-        other failure is a :class:`~log_pipeline.search.base.SearchError`."""
+        last reload, byte for byte (:func:`_meta_key`, read before the reload, so a commit racing it is seen
+        next time) is not reloaded: a read of the file instead of tantivy re-reading and parsing it and
+        re-opening its segments (bench/README.md, stop 33: saves ~0.3 ms of a search's CPU after an idle gap
+        for partitions not written since the last search; the partition being ingested reloads as before).
+        Tantivy's own reader also polls ``meta.json`` and reloads within about 0.5 s. A partition still being
+        created (no ``meta.json`` yet) is left for the next call; one deleted while it is reloaded is
+        forgotten; any other failure is a :class:`~log_pipeline.search.base.SearchError`."""
         with self._lock:
             on_disk = dict(self._listing())
             for start in [s for s in self._parts if s not in on_disk]:
@@ -556,7 +567,7 @@ class TantivyReader(TantivyStore):
                         part.meta_key = key
                 except (OSError, ValueError) as exc:
                     self._parts.pop(start, None)
-                    if child.is_dir() and (child / "meta.json").is_file():
+                    if _still_there(child):
                         raise SearchError(f"cannot read search partition {child.name}: {exc}") from exc
 
     def write(self, records: Sequence[LogRecord]) -> None:
