@@ -22,6 +22,7 @@ Thread safety: ``WalWriter`` is not thread-safe; the store serialises calls unde
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import struct
@@ -242,8 +243,12 @@ class WalWriter:
 
     def write(self, data: bytes | Buffers) -> None:
         """Append ``data`` (one record's bytes, or records as :data:`Buffers`) with one system call; a
-        short write (a full disk) is finished from a joined copy of what is left."""
+        short write (a full disk) is finished from a joined copy of what is left. A write that fails leaves
+        nothing behind (:meth:`_discard_from`): replay truncates a segment at its first torn record, so a
+        partial record left mid-segment would take every later, acknowledged, append with it."""
+        start = -1
         try:
+            start = os.lseek(self._fd, 0, os.SEEK_END)  # O_APPEND: where this write's records begin
             parts = [data] if isinstance(data, bytes) else data
             total = sum(len(p) for p in parts)
             done = os.writev(self._fd, parts)
@@ -251,13 +256,33 @@ class WalWriter:
                 view = memoryview(b"".join(parts))[done:]
                 while view:
                     view = view[os.write(self._fd, view) :]
-            self.size += total
             if self._fsync == "always" or (
                 self._fsync == "batch" and self._clock() - self._last_sync >= self._fsync_interval_s
             ):
                 self.sync()
+            self.size += total
         except OSError as e:
+            if start >= 0:
+                self._discard_from(start)
             raise WalError(f"cannot write write-ahead log segment {self.segment_id}: {e}") from e
+
+    def _discard_from(self, offset: int) -> None:
+        """Cut the current segment back to ``offset`` after a failed write; if even that fails, go on in a
+        new segment (replay drops the torn tail of this one and carries on with the next)."""
+        try:
+            os.ftruncate(self._fd, offset)
+            return
+        except OSError as e:
+            log.error("write-ahead log segment %d: cannot cut a failed write (%s)", self.segment_id, e)
+        with contextlib.suppress(OSError):
+            os.close(self._fd)
+        self._fd = -1
+        try:
+            self._open(self.segment_id + 1)
+        except OSError as e:  # every later write fails too (a clear WalError each), until a restart
+            log.error(
+                "write-ahead log: cannot open segment %d after a failed write: %s", self.segment_id + 1, e
+            )
 
     def sync(self) -> None:
         os.fdatasync(self._fd)

@@ -1,22 +1,28 @@
 """The WAL's samples records: a scrape's shared timestamp written once (``SAMPLES_AT``), older ``SAMPLES``
-records still replayed, torn ``SAMPLES_AT`` tails truncated, and a short ``writev`` finished."""
+records still replayed, torn ``SAMPLES_AT`` tails truncated, a short ``writev`` finished, and a write that
+fails leaves nothing behind."""
 
 from __future__ import annotations
 
 import os
 import struct
+import subprocess
+import sys
 import zlib
 from pathlib import Path
 
 import numpy as np
 import pytest
+from prometheus_client import CollectorRegistry
 
-from metrics_store.embedded import _wal
+from metrics_store.config import EmbeddedStoreConfig
+from metrics_store.embedded import EmbeddedStore, _wal
 from metrics_store.embedded._head import shared_ts
 from metrics_store.embedded._wal import SAMPLES, SAMPLES_AT, WalWriter, encode_samples, replay
-from metrics_store.model import STALE_NAN
+from metrics_store.model import STALE_NAN, Matcher, MatchOp
 
 HEADER = 9  # u8 type, u32 length, u32 crc
+B = 1_700_000_000_000
 
 
 def _columns(n: int, ts: int = 1_700_000_000_000) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -116,3 +122,59 @@ def test_a_short_writev_is_finished(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     w.close()
     assert next(tmp_path.glob("*.wal")).read_bytes() == b"".join(record)
     assert w.size == sum(len(p) for p in record)
+
+
+_FULL_DISK = r"""
+import os, resource, signal, sys
+from pathlib import Path
+from prometheus_client import CollectorRegistry
+from metrics_store.config import EmbeddedStoreConfig
+from metrics_store.embedded import EmbeddedStore
+from metrics_store.model import labels_from
+d = Path(sys.argv[1]); B = 1_700_000_000_000
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails with EFBIG, as on a full disk
+cfg = EmbeddedStoreConfig(downsample_after_s=None)
+s = EmbeddedStore(d, cfg, registry=CollectorRegistry(), background=False)
+refs = [s.series_ref(labels_from({"__name__": "m", "i": str(i)})) for i in range(100)]
+s.append(refs, [B] * 100, [1.0] * 100)
+wal = max((d / "wal").glob("*.wal"))
+soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+resource.setrlimit(resource.RLIMIT_FSIZE, (wal.stat().st_size + 500, hard))  # the disk fills mid-record
+try:
+    s.append(refs, [B + 1000] * 100, [2.0] * 100)
+    print("batch 2 acknowledged")
+except Exception as e:
+    print("batch 2 refused:", type(e).__name__)
+resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))  # space freed
+for k in (3, 4, 5):
+    s.append(refs, [B + k * 1000] * 100, [float(k)] * 100)
+os._exit(0)  # a crash: nothing folded, the WAL alone must bring the acknowledged batches back
+"""
+
+
+def test_a_write_that_fails_mid_record_loses_no_later_acknowledged_append(tmp_path: Path) -> None:
+    """A full disk cuts a record short (a real short write: RLIMIT_FSIZE in a child process); that batch is
+    refused, the space comes back, three more are acknowledged, then the process dies. Replay must bring
+    back all four acknowledged batches: the failed write's partial record is cut off, not left mid-segment
+    where replay's torn-record truncation would drop everything after it."""
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    out = subprocess.run(
+        [sys.executable, "-c", _FULL_DISK, str(tmp_path)],
+        check=False,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stderr
+    assert "batch 2 refused: WalError" in out.stdout, out.stdout
+    store = EmbeddedStore(
+        tmp_path, EmbeddedStoreConfig(downsample_after_s=None), registry=CollectorRegistry()
+    )
+    try:
+        got = store.select([Matcher("__name__", MatchOp.EQ, "m")], B - 1, B + 10**6)
+        stamps = sorted({int(t) - B for s in got for t in s.timestamps_ms})
+        assert stamps == [0, 3000, 4000, 5000]
+        assert sum(len(s.timestamps_ms) for s in got) == 400
+    finally:
+        store.close()
