@@ -1,7 +1,7 @@
 """bench/hostile.py: ordinary query latency on a quiet server and during a burst of hostile requests.
 
     .venv/bin/python bench/hostile.py [--requests 100] [--workers 16] [--samples 200] [--attacker-nice 0]
-        [--attacker-idle] [--kinds a,b] [--search-processes N]
+        [--attacker-idle] [--kinds a,b] [--search-processes N] [--latency-slice-us N]
     .venv/bin/python bench/hostile.py --cpu-per-kind [--per-kind 7] [--kinds a,b] [--with-reads]
 
 Starts a real ``paramedic serve`` on loopback (``tests/support/hostile.py``: a static exporter with a known
@@ -312,6 +312,32 @@ def _p99_per_kind(target: Target, per_kind: int, kinds: list[str], attacker: Att
     return True
 
 
+def print_slices(pid: int) -> None:
+    """The EEVDF slice of every thread of the server and of its child processes, grouped (Linux >= 6.12):
+    shows what server.latency_slice_us reached (event loop, read threads) and what gave it back."""
+    try:
+        from metrics_store.sched_slice import SliceError, get_thread_slice_ns
+    except ImportError:  # an older tree (A/B against main before the slice requests)
+        return
+    groups: dict[tuple[str, int], Counter[str]] = {}
+    for owner in [pid, *_children(pid)]:
+        for task in Path(f"/proc/{owner}/task").glob("*"):
+            with contextlib.suppress(OSError, SliceError):
+                name = (task / "comm").read_text().strip()
+                kind = "server" if owner == pid else "child"
+                groups.setdefault((kind, get_thread_slice_ns(int(task.name)) // 1000), Counter())[name] += 1
+    print("EEVDF slices after the burst (us: threads by name):")
+    for (kind, slice_us), names in sorted(groups.items()):
+        shown = ", ".join(f"{name} x{count}" for name, count in names.most_common(6))
+        print(f"  {kind} {slice_us} us: {sum(names.values())} threads ({shown})")
+
+
+def _children(pid: int) -> list[int]:
+    with contextlib.suppress(OSError):
+        return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    return []
+
+
 def run(
     tmp: Path,
     requests: int,
@@ -320,16 +346,21 @@ def run(
     kinds: list[str],
     attacker: Attacker,
     search_processes: int | None,
+    latency_slice_us: int | None = None,
 ) -> bool:
-    extra = None
+    extra: dict[str, Any] = {}
     if search_processes is not None:
-        extra = {"logs": {"search_api": {"search_processes": search_processes}}}
-    with running_target(tmp, extra_config=extra) as target:
+        extra["logs"] = {"search_api": {"search_processes": search_processes}}
+    if latency_slice_us is not None:
+        extra["server"] = {"latency_slice_us": latency_slice_us}
+    with running_target(tmp, extra_config=extra or None) as target:
         prepare(target)
         shown = "default" if search_processes is None else str(search_processes)
+        slice_shown = "default" if latency_slice_us is None else str(latency_slice_us)
         print(f"paramedic serve at {target.base_url} (pid {target.proc.pid}); {requests} hostile requests, "
               f"{workers} workers at {attacker}; ordinary reads as a viewer; "
-              f"logs.search_api.search_processes: {shown}\n")  # fmt: skip
+              f"logs.search_api.search_processes: {shown}; "
+              f"server.latency_slice_us: {slice_shown}\n")  # fmt: skip
 
         cpu_start = cpu_seconds(target.proc.pid)
         quiet, _ = measure(target, samples)
@@ -364,6 +395,7 @@ def run(
         )
         print_slowest(hostile, burst)
         print_burst(burst)
+        print_slices(target.proc.pid)
         print(
             f"\nserver peak RSS: {rss_quiet:.0f} MiB after the quiet run, {rss_burst:.0f} MiB after the burst"
         )
@@ -409,6 +441,13 @@ def main() -> None:
         "as before the worker processes; default: the config default)",
     )
     ap.add_argument(
+        "--latency-slice-us",
+        type=int,
+        default=None,
+        help="server.latency_slice_us of the server (0: the kernel's default slice, as before the slice "
+        "requests; default: the config default)",
+    )
+    ap.add_argument(
         "--cpu-per-kind", action="store_true", help="measure the server's CPU seconds kind by kind instead"
     )
     ap.add_argument("--per-kind", type=int, default=7, help="actions of each kind with --cpu-per-kind")
@@ -421,7 +460,9 @@ def main() -> None:
         kinds = [k for k in a.kinds.split(",") if k]
         if a.cpu_per_kind:
             sys.exit(0 if cpu_per_kind(Path(d), a.per_kind, kinds, attacker, a.with_reads) else 1)
-        ok = run(Path(d), a.requests, a.workers, a.samples, kinds, attacker, a.search_processes)
+        ok = run(
+            Path(d), a.requests, a.workers, a.samples, kinds, attacker, a.search_processes, a.latency_slice_us
+        )
     print("\nissue 11 burst goal:", "MET" if ok else "NOT MET")
     sys.exit(0 if ok else 1)
 

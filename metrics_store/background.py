@@ -28,6 +28,8 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
+from metrics_store.sched_slice import drop_slice_request
+
 __all__ = ["BACKGROUND_NICE", "BackgroundPool", "lower_thread_priority"]
 
 T = TypeVar("T")
@@ -77,6 +79,7 @@ class BackgroundPool:
     @staticmethod
     def _start(nice: int) -> None:
         lower_thread_priority(nice)
+        drop_slice_request()  # started from the event loop: it would preempt reads as they do (sched_slice)
 
     async def run(self, fn: Callable[[], T]) -> T:
         """``fn()`` in a background thread; raises what it raises."""

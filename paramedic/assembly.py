@@ -69,6 +69,7 @@ from paramedic.dashboard import CapacityPage
 from paramedic.dashboard import build_router as dashboard_router
 from paramedic.dashboard import build_sources as dashboard_sources
 from paramedic.fds import fit_log_listeners, raise_nofile_limit
+from paramedic.latency_slice import LatencySlice
 from paramedic.logs import LogService
 from paramedic.loop_lag import LoopLagMonitor
 from paramedic.remediation import RemediationService
@@ -125,6 +126,7 @@ class Paramedic:
         self.base_dir = base_dir
         self.registry = registry
         self.loop_lag = LoopLagMonitor(registry)
+        self.latency_slice = LatencySlice(registry)
         # Several replicas (cluster:): membership, the leader lease and the scrape shard, through etcd.
         self.cluster: ClusterService | None = (
             ClusterService(config.cluster, address=self.url, registry=registry, base_dir=base_dir)
@@ -308,6 +310,8 @@ class Paramedic:
     def _build_app(self) -> FastAPI:
         @contextlib.asynccontextmanager
         async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+            # first: the threads this one starts from here on (reads' workers) inherit the slice
+            self.latency_slice.apply(self.config.server.latency_slice_us)
             await self.loop_lag.start()
             if self.cluster is not None:  # join first: the scrape shard needs the membership
                 await self.cluster.start(

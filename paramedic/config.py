@@ -263,6 +263,22 @@ class ServerConfig(BaseModel):
         description="On SIGTERM/SIGINT: how long open requests may finish before they are cancelled (live "
         "tails end at once).",
     )
+    latency_slice_us: int = Field(
+        500,
+        ge=0,
+        le=100_000,
+        description="EEVDF slice (Linux >= 6.12) the event-loop thread and its read threads ask for, in "
+        "microseconds: a read that wakes them preempts background work (search workers, log-in hashes) "
+        "instead of waiting out its ~3 ms slice. 0 = the kernel's default; 100-100000 otherwise. No "
+        "privilege needed; an older kernel just logs that it was not applied.",
+    )
+
+    @field_validator("latency_slice_us")
+    @classmethod
+    def _slice(cls, v: int) -> int:
+        if 0 < v < 100:
+            raise ValueError(f"{v}: 0 (the kernel's default) or 100-100000 microseconds (the kernel's range)")
+        return v
 
     @field_validator("trusted_hosts")
     @classmethod
