@@ -50,8 +50,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-from metrics_store.sched_slice import drop_slice_request
-
 __all__ = ["HashChildren", "HashUnavailableError", "hasher_parameters", "idle_class_refusal"]
 
 _log = logging.getLogger(__name__)
@@ -152,6 +150,8 @@ class _Child:
         )
         # from here (the child runs without server code): a short slice inherited from the event loop back
         # to the default before the child starts argon2's lanes, which inherit it (metrics_store.sched_slice)
+        from metrics_store.sched_slice import drop_slice_request  # noqa: PLC0415 - the child runs this file
+
         drop_slice_request(self.proc.pid)
         if self.proc.stdin is None or self.proc.stdout is None:  # pragma: no cover - both are PIPE above
             raise HashUnavailableError("the hash child has no pipes")

@@ -29,6 +29,7 @@ from fastapi.testclient import TestClient
 from prometheus_client import CollectorRegistry
 
 from dashboard.auth_pages import LoginRefusedError
+from metrics_store.sched_slice import get_thread_slice_ns, set_thread_slice
 from paramedic.assembly import Paramedic
 from paramedic.auth import LoginThrottle, SessionStore, UserStore, refusals_counter
 from paramedic.auth._hash_child import (
@@ -39,6 +40,8 @@ from paramedic.auth._hash_child import (
 )
 from paramedic.auth._login import UNAVAILABLE, SessionLogin, login_counter
 from paramedic.config import parse_config
+from tests.metrics_store.test_sched_slice import HAS_SLICES
+from tests.metrics_store.test_sched_slice import in_thread as slice_in_thread
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="child scheduling is Linux-only")
 
@@ -528,3 +531,23 @@ def test_the_cause_of_a_503_is_logged_at_most_once_a_minute_with_the_name_cut_sh
     assert len(lines) == 1 and "next try in 60 s" in lines[0]
     assert len(lines[0]) < 200 and "x" * 70 not in lines[0]
     assert registry.get_sample_value("paramedic_login_attempts_total", {"result": "busy"}) == 20
+
+
+@pytest.mark.skipif(not HAS_SLICES, reason="slice requests need Linux >= 6.12 on x86_64/aarch64")
+def test_a_child_started_by_a_short_slice_thread_hashes_at_the_default_slice() -> None:
+    """The server's event loop asks for a short slice (paramedic.latency_slice), and a child inherits it:
+    its argon2 lanes would then preempt reads as readily as the server's own threads do."""
+    default = slice_in_thread(get_thread_slice_ns)
+    hashes = HashChildren(1, params=FAST, idle=False, timeout_s=60)
+    try:
+
+        def hash_with_a_short_slice() -> int:
+            set_thread_slice(200_000)
+            hashes.hash("right-password-1")
+            return get_thread_slice_ns()
+
+        assert slice_in_thread(hash_with_a_short_slice) == 200_000
+        (pid,) = _children(hashes)
+        assert get_thread_slice_ns(pid) == default != 200_000
+    finally:
+        hashes.close()
