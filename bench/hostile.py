@@ -170,6 +170,16 @@ def peak_rss_mib(target: Target) -> float:
     return math.nan
 
 
+def run_queue_wait_s(pid: int) -> float:
+    """Seconds the live threads of ``pid`` have waited runnable for a CPU (``/proc/.../schedstat``'s second
+    field): how long the server's threads waited behind other work, which the slice requests aim at."""
+    total = 0
+    for stat in Path(f"/proc/{pid}/task").glob("*/schedstat"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            total += int(stat.read_text().split()[1])
+    return total / 1e9
+
+
 def cpu_seconds(pid: int) -> tuple[float, float]:
     """CPU seconds (user + system) used so far by process ``pid`` and by its live children together (the log
     search workers, the password hash children); NaN where /proc cannot tell."""
@@ -365,12 +375,12 @@ def run(
               f"logs.search_api.search_processes: {shown}; "
               f"server.latency_slice_us: {slice_shown}\n")  # fmt: skip
 
-        cpu_start = cpu_seconds(target.proc.pid)
+        cpu_start, wait_start = cpu_seconds(target.proc.pid), run_queue_wait_s(target.proc.pid)
         quiet, _ = measure(target, samples)
         rss_quiet = peak_rss_mib(target)
-        cpu_before = cpu_seconds(target.proc.pid)
+        cpu_before, wait_before = cpu_seconds(target.proc.pid), run_queue_wait_s(target.proc.pid)
         hostile, fired = measure(target, 1, lambda: niced_burst(target, requests, workers, kinds, attacker))
-        cpu_after = cpu_seconds(target.proc.pid)
+        cpu_after, wait_after = cpu_seconds(target.proc.pid), run_queue_wait_s(target.proc.pid)
         assert fired is not None
         burst = fired
         rss_burst = peak_rss_mib(target)
@@ -395,6 +405,12 @@ def run(
             f"  CPU of the quiet run: {quiet_cpu:.2f} s, {per_read * 1000:.2f} ms per ordinary read; the "
             f"burst's {len(hostile.all_ms())} reads at that rate: {reads_cpu:.2f} s, leaving "
             f"{cpu_after[0] - cpu_before[0] - reads_cpu:.2f} s of server CPU for the hostile requests"
+        )
+        n_quiet, n_hostile = max(1, len(quiet.all_ms())), max(1, len(hostile.all_ms()))
+        print(
+            f"  server threads' run-queue wait per ordinary read: quiet "
+            f"{(wait_before - wait_start) * 1000 / n_quiet:.2f} ms, burst "
+            f"{(wait_after - wait_before) * 1000 / n_hostile:.2f} ms (time runnable but not running)"
         )
         print_slowest(hostile, burst)
         print_burst(burst)
