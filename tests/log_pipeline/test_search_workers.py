@@ -29,6 +29,7 @@ from log_pipeline.search.base import Bucket, SearchError, SearchTimeoutError
 from log_pipeline.search.render import Body, context_body, search_body
 from log_pipeline.search.tantivy_store import TantivyStore
 from log_pipeline.search.workers import SearchWorkerPool
+from metrics_store.sched_slice import get_thread_slice_ns, set_thread_slice
 from paramedic.logs import LogService
 from tests.log_pipeline.search_worker_hooks import (
     BAD_LENGTH,
@@ -43,6 +44,8 @@ from tests.log_pipeline.search_worker_hooks import (
     serve_with_pid,
     serve_with_slow_answers,
 )
+from tests.metrics_store.test_sched_slice import HAS_SLICES
+from tests.metrics_store.test_sched_slice import in_thread as slice_in_thread
 from tests.support.servers import load_factor, wait_until
 
 NS = 10**9
@@ -387,3 +390,31 @@ async def test_a_worker_whose_stream_is_broken_is_replaced_and_never_answers_the
     assert slow.restarts("crash") == crashes + 1 and _gone(before)
     assert await slow.total("alpha") == 10
     assert await slow.total("alpha") == 10
+
+
+@pytest.mark.skipif(not HAS_SLICES, reason="slice requests need Linux >= 6.12 (x86_64, aarch64)")
+def test_workers_started_by_a_short_slice_thread_search_at_the_default_slice(tmp_path: Path) -> None:
+    """The server's event loop asks for a short slice (paramedic.latency_slice) and a worker process inherits
+    it: the worker gives it back, or its searches would preempt reads as readily as the server's threads."""
+    store = TantivyStore(tmp_path / "idx", partition_s=PARTITION_S, retention_s=RETENTION_S, clock=lambda: T0)
+    store.write(_recs(0, 10, "alpha"))
+    pool = SearchWorkerPool(
+        tmp_path / "idx", partition_s=PARTITION_S, limits=LIMITS, registry=CollectorRegistry()
+    )
+    default = slice_in_thread(get_thread_slice_ns)
+    try:
+
+        def start_with_a_short_slice() -> list[int]:
+            set_thread_slice(200_000)
+            pool.start()
+            return pool.pids()
+
+        pids = slice_in_thread(start_with_a_short_slice)
+        assert pids
+        slices = {
+            get_thread_slice_ns(int(t.name)) for pid in pids for t in Path(f"/proc/{pid}/task").iterdir()
+        }
+        assert slices == {default} != {200_000}
+    finally:
+        pool.close()
+        store.close()
