@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 from prometheus_client import CollectorRegistry
 
 from metrics_store.sched_slice import SliceError, get_thread_slice_ns
 from paramedic import latency_slice
+from paramedic.assembly import Paramedic
+from paramedic.config import parse_config
 from paramedic.latency_slice import LatencySlice
 from tests.metrics_store.test_sched_slice import in_thread, needs_slices
 
@@ -53,3 +57,16 @@ def test_a_refusal_is_logged_once_and_harmless(
     assert len(warnings) == 1
     assert "a short slice was not applied" in warnings[0].getMessage()
     assert "Operation not permitted" in warnings[0].getMessage()
+
+
+@needs_slices
+@pytest.mark.parametrize(("setting", "expected_s"), [("", 0.0005), ("latency_slice_us: 0, ", 0.0)])
+def test_the_server_applies_its_setting_at_start(tmp_path: Path, setting: str, expected_s: float) -> None:
+    cfg = parse_config(
+        f"server: {{{setting}auth: {{anonymous_read: true}}}}\nmetrics_store: {{type: embedded, path: m}}\n"
+    )
+    registry = CollectorRegistry()
+    server = Paramedic(cfg, base_dir=tmp_path, registry=registry)
+    assert gauge(registry) == 0  # nothing asked before the lifespan
+    with TestClient(server.app, base_url="http://127.0.0.1"):
+        assert gauge(registry) == pytest.approx(expected_s)
