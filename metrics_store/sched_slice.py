@@ -21,13 +21,21 @@ threads, the search workers, the log-in hash children), or it would preempt read
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import platform
 import sys
 import threading
+from pathlib import Path
 
-__all__ = ["SliceError", "drop_slice_request", "get_thread_slice_ns", "set_thread_slice"]
+__all__ = [
+    "SliceError",
+    "drop_process_slice_requests",
+    "drop_slice_request",
+    "get_thread_slice_ns",
+    "set_thread_slice",
+]
 
 _SYS_SCHED_SETATTR = {"x86_64": 314, "aarch64": 274}
 _SYS_SCHED_GETATTR = {"x86_64": 315, "aarch64": 275}
@@ -131,3 +139,13 @@ def drop_slice_request(tid: int | None = None) -> None:
             set_thread_slice(0, target)
     except SliceError:
         pass
+
+
+def drop_process_slice_requests(pid: int | None = None) -> None:
+    """:func:`drop_slice_request` for every thread of process ``pid`` (default: this one).
+
+    A child started from a short-slice thread has the request in every thread it starts before it can give it
+    back (a spawned worker's import-time threads, e.g.), and the threads those start inherit it again."""
+    with contextlib.suppress(OSError):
+        for task in Path(f"/proc/{os.getpid() if pid is None else pid}/task").iterdir():
+            drop_slice_request(int(task.name))

@@ -25,7 +25,7 @@ from log_pipeline.search.base import SearchError
 from log_pipeline.search.query import QuerySyntaxError
 from log_pipeline.search.render import context_body, encode, search_body
 from log_pipeline.search.tantivy_store import TantivyReader, TantivyStore
-from metrics_store.sched_slice import drop_slice_request
+from metrics_store.sched_slice import drop_process_slice_requests
 
 __all__ = ["JOBS", "Job", "serve"]
 
@@ -60,7 +60,7 @@ def serve(conn: Connection, root: str, partition_s: int, nice: int) -> None:
     # Ctrl-C reaches the whole process group: the server stops its workers itself
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _lower_priority(nice)
-    drop_slice_request()  # a short slice inherited from the server's event loop (metrics_store.sched_slice)
+    drop_process_slice_requests()  # a short slice inherited from the server's event loop (sched_slice)
     try:
         store = TantivyReader(Path(root), partition_s=partition_s, registry=CollectorRegistry())
     except SearchError as exc:

@@ -150,9 +150,9 @@ class _Child:
         )
         # from here (the child runs without server code): a short slice inherited from the event loop back
         # to the default before the child starts argon2's lanes, which inherit it (metrics_store.sched_slice)
-        from metrics_store.sched_slice import drop_slice_request  # noqa: PLC0415 - the child runs this file
+        from metrics_store.sched_slice import drop_process_slice_requests  # noqa: PLC0415 - the child runs this file
 
-        drop_slice_request(self.proc.pid)
+        drop_process_slice_requests(self.proc.pid)
         if self.proc.stdin is None or self.proc.stdout is None:  # pragma: no cover - both are PIPE above
             raise HashUnavailableError("the hash child has no pipes")
         self.stdin, self.stdout = self.proc.stdin, self.proc.stdout

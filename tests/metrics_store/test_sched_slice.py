@@ -17,7 +17,13 @@ import pytest
 
 from metrics_store import sched_slice
 from metrics_store.background import BackgroundPool
-from metrics_store.sched_slice import SliceError, drop_slice_request, get_thread_slice_ns, set_thread_slice
+from metrics_store.sched_slice import (
+    SliceError,
+    drop_process_slice_requests,
+    drop_slice_request,
+    get_thread_slice_ns,
+    set_thread_slice,
+)
 
 T = TypeVar("T")
 
@@ -96,6 +102,30 @@ def test_threads_inherit_the_request_and_background_pools_give_it_back() -> None
     default, inherited, background = in_thread(body)
     assert inherited == 200_000
     assert background == default
+
+
+@needs_slices
+def test_every_thread_of_a_process_gives_the_request_back() -> None:
+    default = in_thread(get_thread_slice_ns)
+    asked, release = threading.Event(), threading.Event()
+    tids: list[int] = []
+
+    def holder() -> None:
+        tids.append(threading.get_native_id())
+        set_thread_slice(200_000)
+        asked.set()
+        release.wait(10)
+
+    t = threading.Thread(target=holder)
+    t.start()
+    try:
+        assert asked.wait(10)
+        assert get_thread_slice_ns(tids[0]) == 200_000
+        drop_process_slice_requests()
+        assert get_thread_slice_ns(tids[0]) == default
+    finally:
+        release.set()
+        t.join(10)
 
 
 @needs_slices
