@@ -33,6 +33,7 @@ from log_pipeline.search.workers import SearchWorkerPool
 from log_pipeline.spool import FileSpool
 from log_pipeline.syslog import SyslogParser
 from metrics_store.base import Appender
+from metrics_store.sched_slice import drop_slice_request
 
 __all__ = ["LogService", "resolve_paths"]
 
@@ -211,6 +212,7 @@ class LogService:
         interval = search.retention_interval_s
 
         def run() -> None:
+            drop_slice_request()  # background: a read that wakes may preempt it (metrics_store.sched_slice)
             while not self._stop_retention.wait(interval):
                 try:
                     dropped = store.apply_retention()

@@ -25,6 +25,7 @@ from typing import Any, Protocol, TypeVar, runtime_checkable
 from log_pipeline.base import Spool
 from log_pipeline.model import RawMessage
 from log_pipeline.receivers._consumer_metrics import ConsumerMetrics
+from metrics_store.sched_slice import drop_slice_request
 
 __all__ = ["Batch", "ReadableSpool", "SpoolConsumer", "Staged"]
 
@@ -190,7 +191,12 @@ class SpoolConsumer:
 
     def start(self) -> None:
         process = self._process
-        target = (lambda: self._run_overlapped(process)) if isinstance(process, Staged) else self._run
+        work = (lambda: self._run_overlapped(process)) if isinstance(process, Staged) else self._run
+
+        def target() -> None:
+            drop_slice_request()  # ingest: a read that wakes may preempt it (metrics_store.sched_slice)
+            work()
+
         self._thread = threading.Thread(target=target, name="log-consumer", daemon=True)
         self._thread.start()
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from pathlib import Path
 
 import pytest
@@ -70,3 +71,24 @@ def test_the_server_applies_its_setting_at_start(tmp_path: Path, setting: str, e
     assert gauge(registry) == 0  # nothing asked before the lifespan
     with TestClient(server.app, base_url="http://127.0.0.1"):
         assert gauge(registry) == pytest.approx(expected_s)
+
+
+@needs_slices
+def test_the_server_s_log_ingest_and_background_threads_give_the_slice_back(tmp_path: Path) -> None:
+    """Threads the lifespan starts after asking: log ingest and retention are background work a waking read
+    may preempt, so they run at the kernel's default slice while the event loop keeps the short one."""
+    cfg = parse_config(
+        "server: {auth: {anonymous_read: true}}\nmetrics_store: {type: embedded, path: m}\n"
+        "logs: {relp: {port: 0}, syslog_tcp: {port: 0}, syslog_udp: null, spool: {path: spool},\n"
+        "  search: {type: embedded, path: search}, search_api: {search_processes: 1}}\n"
+    )
+    default = in_thread(get_thread_slice_ns)
+    registry = CollectorRegistry()
+    server = Paramedic(cfg, base_dir=tmp_path, registry=registry)
+    with TestClient(server.app, base_url="http://127.0.0.1"):
+        assert gauge(registry) == pytest.approx(0.0005)
+        threads = {t.name: t.native_id for t in threading.enumerate()}
+        for name in ("log-consumer", "log-retention"):
+            tid = threads[name]
+            assert tid is not None
+            assert get_thread_slice_ns(tid) == default, name
