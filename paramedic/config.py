@@ -270,7 +270,8 @@ class ServerConfig(BaseModel):
         description="EEVDF slice (Linux >= 6.12) the event-loop thread and its read threads ask for, in "
         "microseconds: a read that wakes them preempts background work (search workers, log-in hashes) "
         "instead of waiting out its ~3 ms slice. 0 = the kernel's default; 100-100000 otherwise. No "
-        "privilege needed; an older kernel just logs that it was not applied.",
+        "privilege needed; an older kernel just logs that it was not applied. Read at start (as all of "
+        "server.*), not on reload.",
     )
 
     @field_validator("latency_slice_us")
