@@ -150,3 +150,15 @@ def test_the_demos_files_are_its_users_alone(demo: Demo) -> None:
         if not p.is_symlink() and p.exists() and p.stat().st_mode & 0o077 and not p.is_socket()
     ]  # rsyslog makes the router's log socket 0666: inside the 0700 folder no other user reaches it
     assert not readable, f"group- or world-accessible under the demo's folder: {readable[:20]}"
+
+
+def test_the_demos_node_exporter_reports_the_root_filesystem(demo: Demo) -> None:
+    """The local pack's HostDiskLow and the capacity page's disk read node_filesystem_* (README: "host
+    memory/disk"): the demo's node exporter must collect them."""
+    probe = Probe(demo.api, demo.admin_token, demo.admin_token, "", "", ())
+
+    def found() -> bool:
+        query = 'node_filesystem_avail_bytes{job="node",mountpoint="/"}'
+        return bool(probe.get_json("/api/v1/query", admin=True, query=query)["data"]["result"])
+
+    wait_until(found, 60, "the root filesystem's free bytes from the demo's node exporter", interval_s=1)
