@@ -92,6 +92,8 @@ class Side:
         self.wall: list[float] = []
         self.cpu: list[tuple[float, float, float]] = []  # per request: server, its loop thread, workers
         self.gap_cpu: list[tuple[float, float, float]] = []  # the same for each timed (after-gap) search
+        self.client_cpu: list[float] = []  # this client's CPU for each timed search (the socket's other end)
+        self.client_block: list[float] = []  # and per request of each back-to-back block
         self.kids: list[int] = []
 
     def search(self) -> int:
@@ -120,16 +122,19 @@ class Side:
         """One search right after the other side's and a ``grep`` (an idle gap for this server), timed, and
         its CPU (server, loop thread, workers) from schedstat around it."""
         before = self._snap()
-        t = time.perf_counter()
+        c, t = time.process_time(), time.perf_counter()
         self.search()
         self.wall.append(time.perf_counter() - t)
+        self.client_cpu.append(time.process_time() - c)
         after = self._snap()
         self.gap_cpu.append((after[0] - before[0], after[1] - before[1], after[2] - before[2]))
 
     def cpu_block(self, n: int) -> None:
         (own0, kids0), loop0 = _cpu_s(self.proc.pid), _loop_cpu_s(self.proc.pid)
+        c = time.process_time()
         for _ in range(n):
             self.search()
+        self.client_block.append((time.process_time() - c) / n)
         (own, kids), loop = _cpu_s(self.proc.pid), _loop_cpu_s(self.proc.pid)
         self.cpu.append(((own - own0) / n, (loop - loop0) / n, (kids - kids0) / n))
 
@@ -200,7 +205,10 @@ def main() -> None:
                     f"{side.label}: after a gap (the timed searches), CPU per search p50: server "
                     f"{statistics.median(gap[0]):.3f} ms (loop thread {statistics.median(gap[1]):.3f}), "
                     f"workers {statistics.median(gap[2]):.3f} ms; server + workers "
-                    f"{statistics.median(a + b for a, b in zip(gap[0], gap[2], strict=True)):.3f} ms"
+                    f"{statistics.median(a + b for a, b in zip(gap[0], gap[2], strict=True)):.3f} ms; "
+                    f"client {statistics.median(side.client_cpu) * 1e3:.3f} ms (back to back "
+                    + ", ".join(f"{x * 1e3:.3f}" for x in side.client_block)
+                    + " ms)"
                 )
         finally:
             for side in sides:

@@ -14,7 +14,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import yaml
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
+
+from metrics_store.model_keys import suggest_key
 
 __all__ = [
     "FIXES",
@@ -46,7 +48,7 @@ class YamlProblem:
 
 
 FIXES: dict[str, str] = {
-    "extra_forbidden": "remove it, or check its spelling against docs/policy.schema.json",
+    "extra_forbidden": "remove it, or check its spelling",
     "missing": "add this key",
     "greater_than": "use a larger value",
     "greater_than_equal": "use a larger value",
@@ -137,13 +139,21 @@ def strip_tags(loc: Loc, data: Any) -> Loc:
 
 
 def errors_with_lines(
-    exc: ValidationError, data: Any, index: Mapping[Loc, int], fixes: Mapping[str, str] = FIXES
+    exc: ValidationError,
+    data: Any,
+    index: Mapping[Loc, int],
+    fixes: Mapping[str, str] = FIXES,
+    model: type[BaseModel] | None = None,
 ) -> list[tuple[int | None, str, str]]:
-    """``(line, key path, message with a fix hint from ``fixes``)`` for every error of ``exc``."""
+    """``(line, key path, message with a fix hint from ``fixes``)`` for every error of ``exc``; with the
+    validated ``model``, an unknown key's hint also names the closest allowed key and lists them."""
     out = []
     for err in exc.errors():
         loc = strip_tags(tuple(err["loc"]), data)
         fix = fixes.get(err["type"])
+        if err["type"] == "extra_forbidden" and model is not None:
+            hint = suggest_key(model, tuple(err["loc"]))
+            fix = f"{fix}; {hint}" if fix and hint else fix or hint
         msg = err["msg"] + (f" (fix: {fix})" if fix else "")
         out.append((line_for(index, loc), key_path(loc), msg))
     return out

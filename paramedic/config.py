@@ -37,7 +37,6 @@ from log_pipeline.config import LogsConfig
 from metrics_store.config import EmbeddedStoreConfig, StoreConfig
 from metrics_store.promql.config import PromqlConfig
 from metrics_store.yaml_errors import (
-    FIXES,
     YamlProblem,
     errors_with_lines,
     key_path,
@@ -338,12 +337,6 @@ class ConfigError(Exception):
         super().__init__("\n".join(str(p) for p in problems))
 
 
-_FIXES: dict[str, str] = {
-    **FIXES,
-    "extra_forbidden": "remove it, or check its spelling against docs/configuration.md",
-}
-
-
 def parse_config(text: str, filename: str = "<config>") -> ParamedicConfig:
     """Validate YAML ``text``; raise :class:`ConfigError` naming ``filename``, line and key on failure."""
     try:
@@ -358,7 +351,7 @@ def parse_config(text: str, filename: str = "<config>") -> ParamedicConfig:
     try:
         config = ParamedicConfig.model_validate(data)
     except ValidationError as exc:
-        found = errors_with_lines(exc, data, line_index(text), _FIXES)
+        found = errors_with_lines(exc, data, line_index(text), model=ParamedicConfig)
         raise ConfigError([ConfigProblem(filename, line, key, msg) for line, key, msg in found]) from exc
     if config.remediation is not None and config.platform is None:
         line = line_for(line_index(text), ("remediation",))

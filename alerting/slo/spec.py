@@ -293,7 +293,9 @@ def parse_slo_file(text: str, filename: str = "<slos>") -> list[Slo]:
     try:
         parsed = SloFile.model_validate(data)
     except ValidationError as exc:
-        problems = [SloProblem(filename, ln, k, m) for ln, k, m in errors_with_lines(exc, data, index)]
+        problems = [
+            SloProblem(filename, ln, k, m) for ln, k, m in errors_with_lines(exc, data, index, model=SloFile)
+        ]
         raise SloFileError(problems) from exc
     found: list[SloProblem] = []
     seen: dict[str, int] = {}

@@ -79,5 +79,5 @@ class TrustedHostsMiddleware:
         if scope["type"] == "websocket":
             await send({"type": "websocket.close", "code": 1008})
             return
-        msg = "invalid Host header: not one of server.trusted_hosts (see docs/configuration.md)"
+        msg = "invalid Host header: not one of server.trusted_hosts (add it there; docs/security.md)"
         await send_refusal(send, 400, msg)

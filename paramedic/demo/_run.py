@@ -4,6 +4,7 @@ order), print where to look, watch them, and stop them in the reverse order."""
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 from pathlib import Path
@@ -44,7 +45,8 @@ def run_demo(data_dir: Path, opts: DemoOptions, echo: Echo) -> int:
     """Run the demo for ``data_dir`` until SIGINT/SIGTERM or a child exits; returns the exit code. Whatever
     happens, every process it started has exited when this returns."""
     data_dir = data_dir.resolve()
-    data_dir.mkdir(parents=True, exist_ok=True)
+    data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    data_dir.chmod(0o700)  # its mail holds signed approval links, its logs the apps' output: the user's alone
     try:
         check_not_running(data_dir, echo)
     except DemoError as exc:
@@ -60,6 +62,7 @@ def run_demo(data_dir: Path, opts: DemoOptions, echo: Echo) -> int:
     signal.signal(signal.SIGTERM, on_signal)
     launch: _LocalLaunch | CFLaunch = CFLaunch(data_dir, echo) if cf else _LocalLaunch(data_dir, echo, opts)
     exit_code = 0
+    previous_umask = os.umask(0o077)  # every file the demo and its children create: the user's alone
     try:
         exit_code = launch.run(opts)
     except StopRequestedError:
@@ -72,6 +75,7 @@ def run_demo(data_dir: Path, opts: DemoOptions, echo: Echo) -> int:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         launch.stop()
         record_path(data_dir).unlink(missing_ok=True)
+        os.umask(previous_umask)
         echo("demo stopped: every process it started has exited")
     return exit_code
 

@@ -41,7 +41,8 @@ from platforms.local.supervisor_client import SupervisorClient
 
 __all__ = ["NODE_EXPORTER_COLLECTORS", "LocalPlatformRunner", "find_binary"]
 
-NODE_EXPORTER_COLLECTORS = ("cpu", "meminfo", "loadavg", "stat", "netdev")
+# filesystem: the local pack's HostDiskLow and the capacity page's disk read node_filesystem_*
+NODE_EXPORTER_COLLECTORS = ("cpu", "meminfo", "loadavg", "stat", "netdev", "filesystem")
 
 
 def find_binary(name: str, *fallbacks: str) -> str:

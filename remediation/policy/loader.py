@@ -140,7 +140,10 @@ def parse_policy_file(text: str, filename: str = "<policies>") -> list[LoadedPol
     try:
         pf = PolicyFile.model_validate(data)
     except ValidationError as exc:
-        problems = [PolicyProblem(filename, ln, k, m) for ln, k, m in errors_with_lines(exc, data, index)]
+        problems = [
+            PolicyProblem(filename, ln, k, m)
+            for ln, k, m in errors_with_lines(exc, data, index, model=PolicyFile)
+        ]
         raise PolicyError(problems) from exc
     problems = []
     seen: dict[str, int] = {}

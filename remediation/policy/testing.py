@@ -251,7 +251,7 @@ def _load(path: Path) -> tuple[TestFile | None, list[str]]:
         index = line_index(text)
         return None, [
             f"{path}:{ln}: {key}: {msg}" if ln is not None else f"{path}: {key}: {msg}"
-            for ln, key, msg in errors_with_lines(exc, data, index)
+            for ln, key, msg in errors_with_lines(exc, data, index, model=TestFile)
         ]
 
 

@@ -19,7 +19,6 @@ from log_pipeline.search.query import parse_query
 from log_pipeline.search.tail import TailHub
 from log_pipeline.search.tantivy_store import TantivyStore
 
-NOW = time.time_ns()
 HOSTILE = '<script>window.__xss=1</script> connection refused "><img src=x onerror="window.__xss=1">'
 
 
@@ -56,8 +55,9 @@ def test_overlapping_spans_merge_and_offsets_are_code_points() -> None:
 @pytest.fixture
 def client(tmp_path: Path) -> Iterator[TestClient]:
     store = TantivyStore(tmp_path / "idx", registry=CollectorRegistry())
+    now = time.time_ns()  # read when the fixture is built: collection may be long before the test runs
     records = [
-        LogRecord(f"r{i}", NOW - (10 - i) * 10**9, msg, {"app": "cart", "instance": "0"}, {"status": 500})
+        LogRecord(f"r{i}", now - (10 - i) * 10**9, msg, {"app": "cart", "instance": "0"}, {"status": 500})
         for i, msg in enumerate(["started", HOSTILE, "payment ok", "connection refused twice"])
     ]
     store.write(records)

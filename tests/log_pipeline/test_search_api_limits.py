@@ -25,7 +25,6 @@ from log_pipeline.search.query import MAX_CLAUSES, QuerySyntaxError, parse_query
 from log_pipeline.search.tail import TailHub, TailRefusedError
 from log_pipeline.search.tantivy_store import TantivyStore
 
-NOW = time.time_ns()
 SEARCH = "/api/v1/logs/search"
 
 
@@ -77,9 +76,10 @@ def test_many_clauses_over_long_messages_highlight_in_linear_time() -> None:
 
 
 def _records(n: int, size: int) -> list[LogRecord]:
+    now = time.time_ns()  # read when the fixture is built: collection may be long before the test runs
     return [
         LogRecord(
-            f"r{i:04d}", NOW - (n - i) * 10**6, f"alpha {i} " + "x" * size, {"app": "cart", "instance": "0"}
+            f"r{i:04d}", now - (n - i) * 10**6, f"alpha {i} " + "x" * size, {"app": "cart", "instance": "0"}
         )
         for i in range(n)
     ]

@@ -135,3 +135,30 @@ def test_the_space_login_printed_by_the_demo_sees_only_its_space(demo: Demo, ten
         assert apps.status_code == 200 and app in apps.text and other_app not in apps.text
         assert client.get(f"/apps/{other_app}").status_code == 404
         assert client.get(f"/apps/{app}").status_code == 200
+
+
+def test_the_demos_files_are_its_users_alone(demo: Demo) -> None:
+    """docs/security.md: data files 0600 in 0700 folders. The demo's mail holds signed approval links (the
+    test above made one) and its logs the apps' output: no other local user may read either."""
+    # the folder's own mode is what keeps every other user out (files of older runs, sockets)
+    assert demo.data_dir.stat().st_mode & 0o777 == 0o700
+    mails = list((demo.data_dir / "mail").rglob("*.eml"))
+    assert mails, "the pending remediation above sent no approval mail"
+    readable = [
+        f"{p.relative_to(demo.data_dir)} {p.stat().st_mode & 0o777:o}"
+        for p in demo.data_dir.rglob("*")
+        if not p.is_symlink() and p.exists() and p.stat().st_mode & 0o077 and not p.is_socket()
+    ]  # rsyslog makes the router's log socket 0666: inside the 0700 folder no other user reaches it
+    assert not readable, f"group- or world-accessible under the demo's folder: {readable[:20]}"
+
+
+def test_the_demos_node_exporter_reports_the_root_filesystem(demo: Demo) -> None:
+    """The local pack's HostDiskLow and the capacity page's disk read node_filesystem_* (README: "host
+    memory/disk"): the demo's node exporter must collect them."""
+    probe = Probe(demo.api, demo.admin_token, demo.admin_token, "", "", ())
+
+    def found() -> bool:
+        query = 'node_filesystem_avail_bytes{job="node",mountpoint="/"}'
+        return bool(probe.get_json("/api/v1/query", admin=True, query=query)["data"]["result"])
+
+    wait_until(found, 60, "the root filesystem's free bytes from the demo's node exporter", interval_s=1)

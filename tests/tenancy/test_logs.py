@@ -114,9 +114,7 @@ class Env:
         return self.client.get(f"/api/v1/logs/{path}", params=params, headers=headers)
 
 
-@pytest.fixture(scope="module")
-def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
-    root = tmp_path_factory.mktemp("tlogs")
+def _make_env(root: Path) -> Env:
     registry = CollectorRegistry()
     store = TantivyStore(root / "idx", partition_s=86_400, registry=registry)
     hub = TailHub(registry=registry, max_subscribers_per_tenant=1)
@@ -157,8 +155,22 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
     for r in page.hits:
         org, space = r.labels.get("org", ""), r.labels.get("space", "")
         e.ids.setdefault(f"{org}/{space}" if org else "", []).append(r.id)
+    return e
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
+    e = _make_env(tmp_path_factory.mktemp("tlogs"))
     yield e
-    store.close()
+    e.store.close()
+
+
+@pytest.fixture
+def own_env(tmp_path: Path) -> Iterator[Env]:
+    """An environment of its own, for a test that feeds more lines (the shared one's counts stay exact)."""
+    e = _make_env(tmp_path)
+    yield e
+    e.store.close()
 
 
 def _hits(resp: httpx.Response) -> list[dict[str, Any]]:
@@ -317,26 +329,26 @@ def _wait(cond: Any, what: str, timeout_s: float = 10.0) -> None:
         time.sleep(0.01)
 
 
-def test_sse_tail_of_star_receives_only_its_lines(env: Env) -> None:
+def test_sse_tail_of_star_receives_only_its_lines(own_env: Env) -> None:
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(env.app, host="127.0.0.1", port=port, log_level="warning"))
+    server = uvicorn.Server(uvicorn.Config(own_env.app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     _wait(lambda: server.started, "uvicorn did not start")
     received: list[dict[str, Any]] = []
     try:
-        headers = {"Authorization": f"Bearer {env.tokens['acme-prod']}"}
+        headers = {"Authorization": f"Bearer {own_env.tokens['acme-prod']}"}
         url = f"http://127.0.0.1:{port}/api/v1/logs/tail"
         with httpx.stream("GET", url, params={"q": "*"}, headers=headers, timeout=10) as resp:
             assert resp.status_code == 200
             lines = resp.iter_lines()
             assert next(lines) == ": connected"
-            _wait(lambda: len(env.hub._subs) == 1, "no subscription")
-            sub = env.hub._subs[0]
+            _wait(lambda: len(own_env.hub._subs) == 1, "no subscription")
+            sub = own_env.hub._subs[0]
             # foreign lines first, then the tenant's own: FIFO, so by the time "tailend" arrives every
             # foreign line has been published (and was not queued for this subscriber)
             foreign = [(h, f"{m} live") for h, m in LINES if not h.startswith("acme.prod.")]
-            env.feed([*foreign, ("acme.prod.api", "tail one"), ("acme.prod.api", "tailend")], 100)
+            own_env.feed([*foreign, ("acme.prod.api", "tail one"), ("acme.prod.api", "tailend")], 100)
             for line in lines:
                 if line.startswith("data: "):
                     received.append(orjson.loads(line[6:]))
@@ -348,7 +360,7 @@ def test_sse_tail_of_star_receives_only_its_lines(env: Env) -> None:
         thread.join(10)
     assert [r["message"] for r in received] == ["tail one", "tailend"]
     assert _tenants(received) == {"acme/prod"}
-    _wait(lambda: not env.hub._subs, "subscription not released")
+    _wait(lambda: not own_env.hub._subs, "subscription not released")
 
 
 def test_tails_per_tenant_are_limited_with_429(env: Env) -> None:
