@@ -37,6 +37,7 @@ from collector.settings import ScrapeSettings, job_settings
 from collector.status import CollectorHealth, TargetStatus
 from collector.targets import DroppedTarget, build_targets
 from metrics_store.base import Appender
+from metrics_store.sched_slice import drop_slice_request
 from platforms.base import Platform
 
 __all__ = ["ScrapeManager"]
@@ -124,7 +125,10 @@ class ScrapeManager:
     async def start(self) -> None:
         if self._running:
             return
-        self._executor = ThreadPoolExecutor(self._max_workers, thread_name_prefix="scrape")
+        # started from the event loop: scrapes are background work a waking read may preempt (sched_slice)
+        self._executor = ThreadPoolExecutor(
+            self._max_workers, thread_name_prefix="scrape", initializer=drop_slice_request
+        )
         self._running = True
         self.apply_config(self._config)
 

@@ -69,7 +69,7 @@ from paramedic.dashboard import CapacityPage
 from paramedic.dashboard import build_router as dashboard_router
 from paramedic.dashboard import build_sources as dashboard_sources
 from paramedic.fds import fit_log_listeners, raise_nofile_limit
-from paramedic.latency_slice import LatencySlice
+from paramedic.latency_slice import LatencySlice, install_default_executor
 from paramedic.logs import LogService
 from paramedic.loop_lag import LoopLagMonitor
 from paramedic.remediation import RemediationService
@@ -311,7 +311,9 @@ class Paramedic:
         @contextlib.asynccontextmanager
         async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             # first: the threads this one starts from here on (reads' workers) inherit the slice
-            self.latency_slice.apply(self.config.server.latency_slice_us)
+            if self.latency_slice.apply(self.config.server.latency_slice_us):
+                # before anything runs work in it: asyncio.to_thread's threads would inherit the slice
+                install_default_executor(asyncio.get_running_loop())
             await self.loop_lag.start()
             if self.cluster is not None:  # join first: the scrape shard needs the membership
                 await self.cluster.start(

@@ -18,16 +18,25 @@ gauge ``paramedic_event_loop_slice_seconds`` holds the slice the kernel kept (0:
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import os
 import threading
+import weakref
+from concurrent.futures import ThreadPoolExecutor
 
 from prometheus_client import CollectorRegistry, Gauge
 
-from metrics_store.sched_slice import SliceError, set_thread_slice
+from metrics_store.sched_slice import SliceError, drop_slice_request, set_thread_slice
 
-__all__ = ["LatencySlice"]
+__all__ = ["LatencySlice", "install_default_executor"]
 
 log = logging.getLogger(__name__)
+
+# one per loop: a lifespan started again on the same loop keeps the executor it installed the first time
+_INSTALLED: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, ThreadPoolExecutor] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 class LatencySlice:
@@ -64,3 +73,23 @@ class LatencySlice:
         )
         self.gauge.set(kept_ns / 1e9)
         return kept_ns
+
+
+def install_default_executor(loop: asyncio.AbstractEventLoop) -> ThreadPoolExecutor:
+    """Give ``loop`` a default executor whose threads run at the kernel's default slice; returns it.
+
+    ``asyncio.to_thread`` and ``run_in_executor(None, ...)`` run background and ingest work there
+    (remote-write and OTLP decoding and appends, file discovery, model fits, platform calls, the cluster's
+    start) and the subprocesses it starts; asyncio's own default executor would start its threads from the
+    event loop, so they and their children would inherit its short slice and preempt reads as readily as
+    the loop does.
+    Bounded as asyncio's default (``min(32, cpu + 4)`` threads); the loop shuts it down when it closes, as it
+    does its own (``asyncio.run``, AnyIO's portal)."""
+    executor = _INSTALLED.get(loop)
+    if executor is None:
+        executor = ThreadPoolExecutor(
+            min(32, (os.cpu_count() or 1) + 4), thread_name_prefix="asyncio", initializer=drop_slice_request
+        )
+        loop.set_default_executor(executor)
+        _INSTALLED[loop] = executor
+    return executor

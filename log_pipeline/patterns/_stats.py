@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from log_pipeline.patterns._metrics import PatternMetrics
 from metrics_store.base import Appender, StoreError
 from metrics_store.model import METRIC_NAME, STALE_NAN, labels_from
+from metrics_store.sched_slice import drop_slice_request
 from platforms.tenancy import FOUNDATION, ORG_LABEL, SPACE_LABEL, Scope
 
 __all__ = ["PATTERN_COUNT_METRIC", "PatternInfo", "PatternStats"]
@@ -197,6 +198,7 @@ class PatternStats:
         self._flush_logged()
 
     def _run(self, interval_s: float) -> None:
+        drop_slice_request()  # background, started from the event loop: reads may preempt it (sched_slice)
         while not self._stop.wait(interval_s):
             self._flush_logged()
 

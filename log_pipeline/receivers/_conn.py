@@ -35,6 +35,7 @@ from log_pipeline.receivers._limits import Slots
 from log_pipeline.receivers._metrics import ReceiverMetrics
 from log_pipeline.receivers._relp import SERVERCLOSE, RelpSession
 from log_pipeline.spool import SpoolError
+from metrics_store.sched_slice import drop_slice_request
 
 __all__ = ["Context", "RelpConnection", "SyslogStreamConnection", "SyslogUdpReceiver"]
 
@@ -58,7 +59,10 @@ class Context:
     def __init__(self, spool: Spool, metrics: ReceiverMetrics, append_threads: int = 4) -> None:
         self.spool = spool
         self.metrics = metrics
-        self.executor = ThreadPoolExecutor(append_threads, thread_name_prefix="spool-append")
+        # ingest, started from the event loop: a waking read may preempt it (metrics_store.sched_slice)
+        self.executor = ThreadPoolExecutor(
+            append_threads, thread_name_prefix="spool-append", initializer=drop_slice_request
+        )
         self.connections: set[StreamConnection] = set()
         self.tasks: set[asyncio.Task[None]] = set()
 
