@@ -6,12 +6,14 @@ hanging query of ``search_worker_hooks`` stands in for a pathological one so tim
 from __future__ import annotations
 
 import asyncio
+import errno
 import gzip
 import os
 import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -29,7 +31,7 @@ from log_pipeline.search.base import Bucket, SearchError, SearchTimeoutError
 from log_pipeline.search.render import Body, context_body, search_body
 from log_pipeline.search.tantivy_store import TantivyStore
 from log_pipeline.search.workers import SearchWorkerPool
-from metrics_store.sched_slice import get_thread_slice_ns, set_thread_slice
+from metrics_store.sched_slice import SliceError, get_thread_slice_ns, set_thread_slice
 from paramedic.logs import LogService
 from tests.log_pipeline.search_worker_hooks import (
     BAD_LENGTH,
@@ -411,10 +413,31 @@ def test_workers_started_by_a_short_slice_thread_search_at_the_default_slice(tmp
 
         pids = slice_in_thread(start_with_a_short_slice)
         assert pids
-        slices = {
-            get_thread_slice_ns(int(t.name)) for pid in pids for t in Path(f"/proc/{pid}/task").iterdir()
-        }
+        tasks = [t for pid in pids for t in Path(f"/proc/{pid}/task").iterdir()]
+        slices = {s for t in tasks if (s := _slice_or_none(t)) is not None}
         assert slices == {default} != {200_000}
     finally:
         pool.close()
         store.close()
+
+
+def _slice_or_none(task: Path) -> int | None:
+    """The slice of the thread ``/proc/<pid>/task/<tid>``, or None when it ended after it was listed."""
+    try:
+        return get_thread_slice_ns(int(task.name))
+    except SliceError as exc:
+        if exc.errno == errno.ESRCH:
+            return None
+        raise
+
+
+@pytest.mark.skipif(not HAS_SLICES, reason="slice requests need Linux >= 6.12 (x86_64, aarch64)")
+def test_a_thread_that_ended_after_it_was_listed_is_skipped() -> None:
+    """The listing of /proc/<pid>/task and the read of each slice are not atomic (a worker's short-lived
+    thread can end in between): such a thread is skipped, any other error is raised."""
+    t = threading.Thread(target=lambda: None)
+    t.start()
+    t.join()
+    assert t.native_id is not None
+    assert _slice_or_none(Path(f"/proc/{os.getpid()}/task/{t.native_id}")) is None
+    assert _slice_or_none(Path(f"/proc/{os.getpid()}/task/{threading.get_native_id()}")) is not None

@@ -50,6 +50,7 @@ def in_thread(fn: Callable[[], T]) -> T:
     t = threading.Thread(target=body)
     t.start()
     t.join(10)
+    assert not t.is_alive(), "the thread running the test's body did not finish within 10 s"
     if errors:
         raise errors[0]
     return out[0]
