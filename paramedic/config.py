@@ -273,6 +273,16 @@ class ServerConfig(BaseModel):
         "server.*), not on reload.",
     )
 
+    @field_validator("latency_slice_us", mode="before")
+    @classmethod
+    def _slice_not_bool(cls, v: object) -> object:
+        # YAML's true/false would pass as 1/0 (0 silently turns the slice off): a slice is a number
+        if isinstance(v, bool):
+            raise ValueError(
+                f"{str(v).lower()}: a number of microseconds, 0 (the kernel's default) or 100-100000"
+            )
+        return v
+
     @field_validator("latency_slice_us")
     @classmethod
     def _slice(cls, v: int) -> int:
