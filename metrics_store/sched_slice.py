@@ -27,10 +27,12 @@ import os
 import platform
 import sys
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 __all__ = [
     "SliceError",
+    "default_slice_while",
     "drop_process_slice_requests",
     "drop_slice_request",
     "get_thread_slice_ns",
@@ -79,6 +81,8 @@ def _syscall_numbers() -> tuple[int, int]:
     if _kernel_version(release) < _MIN_KERNEL:
         raise SliceError(f"kernel {release} is older than 6.12: a shorter slice does not preempt there")
     machine = platform.machine()
+    if sys.maxsize <= 2**32:  # a 32-bit Python on a 64-bit kernel: the numbers below are the 64-bit ABI's
+        raise SliceError(f"no sched_setattr number known for a 32-bit process on {machine}")
     if machine not in _SYS_SCHED_SETATTR:
         raise SliceError(f"no sched_setattr number known for {machine}")
     return _SYS_SCHED_SETATTR[machine], _SYS_SCHED_GETATTR[machine]
@@ -109,9 +113,9 @@ def set_thread_slice(slice_ns: int, tid: int | None = None) -> int:
 
     ``slice_ns`` 0 withdraws the request (the kernel's base slice again). Only a ``SCHED_OTHER`` thread is
     changed (an idle-class or real-time one is left as it is: its scheduling was chosen on purpose), and its
-    nice value is passed back unchanged, so no privilege is needed. The kernel clamps the request to 0.1-100
-    ms; the value returned is the one it kept. Raises :class:`SliceError` (with the reason) where this
-    platform or kernel has no slice request, or the call fails."""
+    nice value and flags (reset-on-fork) are passed back as read, so no privilege is needed. The kernel
+    clamps the request to 0.1-100 ms; the value returned is the one it kept. Raises :class:`SliceError`
+    (with the reason) where this platform or kernel has no slice request, or the call fails."""
     if slice_ns < 0:
         raise ValueError(f"a slice request cannot be negative, got {slice_ns} ns")
     target = threading.get_native_id() if tid is None else tid
@@ -119,8 +123,7 @@ def set_thread_slice(slice_ns: int, tid: int | None = None) -> int:
     attr = _getattr(target)
     if attr.sched_policy != _SCHED_OTHER:
         raise SliceError(f"thread {target} is not SCHED_OTHER (policy {attr.sched_policy}): left as it is")
-    attr.size = ctypes.sizeof(attr)
-    attr.sched_flags = 0
+    attr.size = ctypes.sizeof(attr)  # sched_flags as read: SCHED_FLAG_RESET_ON_FORK stays as it was
     attr.sched_runtime = slice_ns
     if _libc().syscall(setattr_nr, target, ctypes.byref(attr), 0) != 0:
         err = ctypes.get_errno()
@@ -149,3 +152,26 @@ def drop_process_slice_requests(pid: int | None = None) -> None:
     with contextlib.suppress(OSError):
         for task in Path(f"/proc/{os.getpid() if pid is None else pid}/task").iterdir():
             drop_slice_request(int(task.name))
+
+
+@contextlib.contextmanager
+def default_slice_while() -> Iterator[None]:
+    """The calling thread at the kernel's base slice inside the block, its own request again after it.
+
+    For spawning a child process from a short-slice thread: the child (and every thread it starts) inherits
+    the default slice from the start, so nothing has to change it from outside afterwards. Changing a
+    running child's threads from the parent is a read-then-write of each one's attributes that can undo a
+    nice value the child set in between (as root, nice 19 back to 0). Quiet where there is no slice
+    request (nothing to give back or restore)."""
+    try:
+        before = get_thread_slice_ns()
+    except SliceError:
+        yield
+        return
+    drop_slice_request()
+    try:
+        yield
+    finally:
+        with contextlib.suppress(SliceError):
+            if get_thread_slice_ns() != before:
+                set_thread_slice(before)

@@ -143,16 +143,17 @@ class _Child:
     """One child process and its read buffer; used by one call at a time."""
 
     def __init__(self, params: dict[str, int], idle: bool) -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, "-I", str(Path(__file__).resolve()), json.dumps({**params, "idle": idle})],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-        )
-        # from here (the child runs without server code): a short slice inherited from the event loop back
-        # to the default before the child starts argon2's lanes, which inherit it (metrics_store.sched_slice)
-        from metrics_store.sched_slice import drop_process_slice_requests  # noqa: PLC0415 - the child runs this file
+        # imported here: the child runs this file without server code. The child starts at the default slice
+        # (a short one inherited from the event loop given back for the spawn only), so argon2's lanes do too
+        # and nothing changes the child's attributes from outside (metrics_store.sched_slice)
+        from metrics_store.sched_slice import default_slice_while  # noqa: PLC0415
 
-        drop_process_slice_requests(self.proc.pid)
+        with default_slice_while():
+            self.proc = subprocess.Popen(
+                [sys.executable, "-I", str(Path(__file__).resolve()), json.dumps({**params, "idle": idle})],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+            )
         if self.proc.stdin is None or self.proc.stdout is None:  # pragma: no cover - both are PIPE above
             raise HashUnavailableError("the hash child has no pipes")
         self.stdin, self.stdout = self.proc.stdin, self.proc.stdout

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import os
 import platform
+import subprocess
 import sys
 import threading
 from collections.abc import Callable
@@ -19,6 +20,7 @@ from metrics_store import sched_slice
 from metrics_store.background import BackgroundPool
 from metrics_store.sched_slice import (
     SliceError,
+    default_slice_while,
     drop_process_slice_requests,
     drop_slice_request,
     get_thread_slice_ns,
@@ -176,3 +178,65 @@ def test_kernel_versions_are_parsed() -> None:
     assert sched_slice._kernel_version("6.12") == (6, 12)
     assert sched_slice._kernel_version("5.15.0-91-generic") == (5, 15)
     assert sched_slice._kernel_version("weird") == (0, 0)
+
+
+@needs_slices
+def test_the_reset_on_fork_flag_is_kept() -> None:
+    """set_thread_slice passes the flags sched_getattr read back: clearing SCHED_RESET_ON_FORK needs
+    privilege (EPERM without it) and, as root, would silently change what the thread's children inherit."""
+
+    def body() -> tuple[int, int]:
+        os.sched_setscheduler(0, os.SCHED_OTHER | os.SCHED_RESET_ON_FORK, os.sched_param(0))
+        kept = set_thread_slice(300_000)
+        return kept, os.sched_getscheduler(0)
+
+    kept, policy = in_thread(body)
+    assert kept == 300_000
+    assert policy == os.SCHED_OTHER | os.SCHED_RESET_ON_FORK
+
+
+def test_a_32_bit_process_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The syscall numbers are the 64-bit ABI's: a 32-bit Python on a 64-bit kernel must not use them."""
+    monkeypatch.setattr(sys, "platform", "linux")
+    monkeypatch.setattr(platform, "release", lambda: "6.18.0")
+    monkeypatch.setattr(platform, "machine", lambda: "x86_64")
+    monkeypatch.setattr(sys, "maxsize", 2**31 - 1)
+    with pytest.raises(SliceError, match="32-bit process on x86_64"):
+        get_thread_slice_ns()
+
+
+@needs_slices
+def test_a_child_spawned_in_default_slice_while_starts_at_the_default() -> None:
+    """The spawning thread gives its request back for the spawn only: the child and the threads it starts
+    have the default slice from their first instruction, and the spawning thread has its request again."""
+    default = in_thread(get_thread_slice_ns)
+    child_code = (
+        "import threading\n"
+        "from metrics_store.sched_slice import get_thread_slice_ns\n"
+        "out = []\n"
+        "t = threading.Thread(target=lambda: out.append(get_thread_slice_ns()))\n"
+        "t.start(); t.join()\n"
+        "print(get_thread_slice_ns(), out[0])\n"
+    )
+
+    def body() -> tuple[int, int, str]:
+        set_thread_slice(200_000)
+        with default_slice_while():
+            inside = get_thread_slice_ns()
+            proc = subprocess.run(
+                [sys.executable, "-c", child_code], check=True, capture_output=True, text=True, timeout=60
+            )
+        return inside, get_thread_slice_ns(), proc.stdout
+
+    inside, after, out = in_thread(body)
+    assert inside == default != 200_000
+    assert after == 200_000
+    assert [int(x) for x in out.split()] == [default, default]
+
+
+def test_default_slice_while_is_quiet_without_slice_requests(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sys, "platform", "darwin")
+    ran = []
+    with default_slice_while():
+        ran.append(True)
+    assert ran == [True]
