@@ -1,18 +1,20 @@
 """A short EEVDF slice for the event-loop thread, so a read that wakes it preempts background work at once.
 
-On Linux >= 6.12 a running thread keeps the CPU for its whole slice (~1.4-3 ms here) when another thread
-wakes, whatever their nice values, unless the waking one asked for a *shorter* slice
-(:mod:`metrics_store.sched_slice`). Without this a read waited out the slice of whatever ran on its core: a
-search worker at nice 10, a log-in hash child at nice 19, another process. Measured on the 6.18 VM
-(bench/README.md, "EEVDF slice requests"): a thread that wakes every 1 ms and then works 1 ms, sharing one
-core with a nice-10 busy loop, waited behind it up to 1.4-3.2 ms at p99 with the default slice and ~0.05 ms
-with a 0.1 or 0.5 ms one. The slice changes when a thread runs, not how much CPU it gets (that is still its
-nice value's weight), and asking for it needs no privilege.
+On Linux >= 6.12 a running thread may keep the CPU for the rest of its slice (~1.4-3 ms here) when another
+thread wakes, unless the waking one asked for a *shorter* slice (:mod:`metrics_store.sched_slice`). Without
+this a read can wait out the slice of whatever runs on its core (a search worker at nice 10, another
+process). Measured on the 6.18 VM (bench/README.md, "EEVDF slice requests"): a thread that wakes every 1 ms
+and then works 1 ms, sharing one core with a nice-10 busy loop, waited behind it 1.4-3.2 ms at p99 with the
+default slice and ~0.05 ms with a 0.1 or 0.5 ms one *at load 7.5-12*; at load 1.3-3.8 p99 was ~0.05 ms
+both ways (only the rare max sometimes improved), and against a nice-19 loop there was no difference. The
+slice changes when a thread runs, not how much CPU it gets (that is still its nice value's weight), and
+asking for it needs no privilege.
 
 :meth:`LatencySlice.apply` runs at the start of the lifespan, on the event-loop thread, before the server
 starts anything from it: the AnyIO worker threads that answer reads are started by that thread later and
 inherit the request; background work started from it gives the request back
-(:func:`metrics_store.sched_slice.drop_slice_request`). One log line says what was applied or why not; the
+(:func:`metrics_store.sched_slice.drop_slice_request`), including asyncio's default executor, which
+:func:`install_default_executor` replaces with one whose threads do. One log line says what was applied or why not; the
 gauge ``paramedic_event_loop_slice_seconds`` holds the slice the kernel kept (0: none asked, or refused).
 """
 
