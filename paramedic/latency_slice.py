@@ -14,8 +14,9 @@ asking for it needs no privilege.
 starts anything from it: the AnyIO worker threads that answer reads are started by that thread later and
 inherit the request; background work started from it gives the request back
 (:func:`metrics_store.sched_slice.drop_slice_request`), including asyncio's default executor, which
-:func:`install_default_executor` replaces with one whose threads do. One log line says what was applied or why not; the
-gauge ``paramedic_event_loop_slice_seconds`` holds the slice the kernel kept (0: none asked, or refused).
+:func:`install_default_executor` replaces with one whose threads do. One log line says what was applied
+or why not; the gauge ``paramedic_event_loop_slice_seconds`` holds the slice the kernel kept (0: none asked,
+or refused).
 """
 
 from __future__ import annotations
