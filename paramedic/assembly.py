@@ -56,6 +56,7 @@ from metrics_store.factory import open_store
 from metrics_store.promql import Engine
 from metrics_store.redact import redacted_dump
 from paramedic import VERSION
+from paramedic._http_conns import guarded_h11
 from paramedic.alerting import AlertingService
 from paramedic.auth import close as close_auth
 from paramedic.auth import install as install_auth
@@ -551,6 +552,14 @@ def serve(config_path: Path) -> None:
             # parentheses) then gets the API's own 400; at h11's 16 KiB default the server answered 400 and
             # closed while the client was still writing, which the client sometimes saw as a reset
             h11_max_incomplete_event_size=MAX_REQUEST_HEAD_BYTES,
+            # connection caps and a deadline for a request head (paramedic._http_conns)
+            http=guarded_h11(
+                max_connections=config.server.limits.max_connections,
+                max_connections_per_client=config.server.limits.max_connections_per_client,
+                request_head_timeout_s=config.server.limits.request_head_timeout_s,
+                trusted_proxies=config.server.trusted_proxies,
+                registry=server.registry,
+            ),
         ),
     )
     log.info("serving on http://%s:%d", config.server.listen_host, config.server.listen_port)

@@ -221,6 +221,20 @@ class LimitsConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     max_body_bytes: int = Field(1024 * 1024, ge=0, description="Largest request body of any other route.")
+    max_connections: int = Field(
+        512, ge=1, description="Open HTTP connections in all; more are closed at once (_http_conns)."
+    )
+    max_connections_per_client: int = Field(
+        64,
+        ge=1,
+        description="Open HTTP connections of one client address (trusted proxies: only max_connections).",
+    )
+    request_head_timeout_s: float = Field(
+        30.0,
+        gt=0,
+        description="A connection must send a whole request head within this time of being accepted (or of "
+        "its last response); else it is closed.",
+    )
     route_max_body_bytes: dict[str, int] = Field(
         default_factory=lambda: dict(DEFAULT_ROUTE_MAX_BODY_BYTES),
         description="Path prefix -> largest body; the longest matching prefix wins. Setting this key "
