@@ -1,4 +1,4 @@
-"""HTTP connections a stranger can hold: caps per client address and in all, a deadline for a request head.
+"""HTTP connections a stranger can hold: caps per client and in all, deadlines for a request head and body.
 
 uvicorn times a connection out only between requests (``timeout_keep_alive``, armed when a response ends):
 a connection that never sends a request, or sends its head a byte at a time, is held for ever. Before this
@@ -6,17 +6,25 @@ module, 1,600 such connections from one unauthenticated client (at an open-files
 file descriptor of ``paramedic serve``: ``/-/healthy`` and queries timed out, scrapes failed with "Too many
 open files" and the event loop spun on failed ``accept()`` calls (found by stop 33's audit).
 
-:func:`guarded_h11` returns uvicorn's h11 protocol with three guards (``server.limits``):
+:func:`guarded_h11` returns uvicorn's h11 protocol with these guards (``server.limits``):
 
-- ``max_connections`` in all and ``max_connections_per_client`` per client address (the peer's own address:
-  a trusted proxy's clients all share it, so ``server.trusted_proxies`` meet only the total cap): a
-  connection over either is closed at once, before anything is read;
+- ``max_connections_per_client`` per client (the peer's address; an IPv6 peer by its /64 prefix, which one
+  host usually holds whole): a connection over it is closed at once, before anything is read. A trusted
+  proxy's clients all share its address, so ``server.trusted_proxies`` are exempt from it.
+- ``max_connections`` in all, for peers other than loopback and trusted proxies (health checks, the local
+  scraper, the proxy in front): those may open :data:`EXEMPT_RESERVE` more beyond it, so strangers filling
+  the cap do not lock them out. At the cap, the oldest connection still waiting for a request head is closed
+  to make room; only when none waits is the new connection closed.
 - ``request_head_timeout_s``: from the moment a connection waits for a request head (accepted, or its last
-  response sent) to the moment the whole head has arrived; past it the connection is closed. A request
-  being answered (a live tail, a long query) is never cut by it.
+  response sent with no pipelined request already started) to the moment the whole head has arrived. A
+  request being answered (a live tail, a long query, a pipelined one too) is never cut by it.
+- a request body must arrive at :data:`MIN_BODY_RATE` bytes/s or more, averaged over each window of
+  ``request_head_timeout_s`` (1 KiB/s: 30 KiB per 30 s, below any real link; a body trickled a byte a
+  second is cut within one window). Windows while the app is not reading (uvicorn paused reading) or has
+  already started its answer do not count.
 
 Refusals are counted in ``paramedic_http_connections_refused_total{reason}`` (``max_connections``,
-``max_connections_per_client``, ``request_head_timeout``).
+``max_connections_per_client``, ``request_head_timeout``, ``request_body_timeout``).
 """
 
 from __future__ import annotations
@@ -27,12 +35,31 @@ from collections import Counter as Tally
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
+import h11
 from prometheus_client import CollectorRegistry, Counter
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-__all__ = ["guarded_h11"]
+__all__ = ["EXEMPT_RESERVE", "MIN_BODY_RATE", "client_key", "guarded_h11"]
+
+EXEMPT_RESERVE = 64  # connections loopback and trusted peers may hold beyond max_connections
+MIN_BODY_RATE = 1024  # bytes/s a request body must average over each request_head_timeout_s window
+_REASONS = ("max_connections", "max_connections_per_client", "request_head_timeout", "request_body_timeout")
 
 _Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def client_key(address: str) -> str:
+    """The key a client's connections are counted under: its address, or for IPv6 its /64 prefix (a host
+    gets a whole /64, so counting single IPv6 addresses would give it 2^64 caps)."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.IPv6Network((ip, 64), strict=False))
+    return address
 
 
 class _GuardedH11(H11Protocol):
@@ -44,72 +71,146 @@ class _GuardedH11(H11Protocol):
     trusted: ClassVar[tuple[_Network, ...]]
     refused: ClassVar[Counter]
     by_client: ClassVar[Tally[str]]
+    counted: ClassVar[set[_GuardedH11]]  # connections under max_connections (not loopback or trusted)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._head_timer: asyncio.TimerHandle | None = None
-        self._address: str | None = None
+        self._waiting_since: float | None = None  # loop time since which it waits for a request head
+        self._body_timer: asyncio.TimerHandle | None = None
+        self._body_bytes = 0
+        self._key: str | None = None  # the by_client key it is counted under
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
         address = self.client[0] if self.client else None
-        if len(self.connections) > self.max_connections:
+        trusted, loopback = self._classify(address)
+        key = client_key(address) if address is not None and not trusted else None
+        if key is not None and self.by_client[key] >= self.max_per_client:
+            self._refuse("max_connections_per_client")
+            return
+        if trusted or loopback or address is None:
+            if len(self.connections) > self.max_connections + EXEMPT_RESERVE:
+                self._refuse("max_connections")
+                return
+        elif len(self.counted) >= self.max_connections and not self._evict_oldest_waiting():
             self._refuse("max_connections")
             return
-        if address is not None and not self._is_trusted(address):
-            if self.by_client[address] >= self.max_per_client:
-                self._refuse("max_connections_per_client")
-                return
-            self.by_client[address] += 1
-            self._address = address
+        else:
+            self.counted.add(self)
+        if key is not None:
+            self.by_client[key] += 1
+            self._key = key
         self._arm_head_timer()
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._cancel_head_timer()
-        if self._address is not None:
-            self.by_client[self._address] -= 1
-            if self.by_client[self._address] <= 0:
-                del self.by_client[self._address]
-            self._address = None
+        self._release()
         super().connection_lost(exc)
+
+    def handle_websocket_upgrade(self, event: h11.Request) -> None:
+        """The transport goes to a WebSocket protocol and this one never sees ``connection_lost``: release
+        its slot and timers now, or its client's count would leak (``paramedic serve`` passes ``ws="none"``,
+        so this is a second line)."""
+        self._release()
+        super().handle_websocket_upgrade(event)
+
+    def data_received(self, data: bytes) -> None:
+        self._body_bytes += len(data)
+        super().data_received(data)
 
     def handle_events(self) -> None:
         cycle = self.cycle
         super().handle_events()
         if self.cycle is not cycle:  # a request head arrived whole: the request is the app's now
             self._cancel_head_timer()
+            if self.conn.their_state is h11.SEND_BODY and not self.transport.is_closing():
+                self._arm_body_timer()
 
     def on_response_complete(self) -> None:
         super().on_response_complete()
-        if not self.transport.is_closing():
+        # uvicorn's on_response_complete starts a pipelined request already received (start_next_cycle +
+        # handle_events): that request is being answered and must not get a head deadline.
+        if not self.transport.is_closing() and (self.cycle is None or self.cycle.response_complete):
             self._arm_head_timer()  # the next head has the same deadline (keep-alive ends idle waits sooner)
 
     # -- guards ------------------------------------------------------------------------------------------
-    def _is_trusted(self, address: str) -> bool:
+    def _classify(self, address: str | None) -> tuple[bool, bool]:
+        """(a trusted proxy, a loopback address)."""
+        if address is None:
+            return False, False
         try:
             ip = ipaddress.ip_address(address)
         except ValueError:
+            return False, False
+        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+            ip = ip.ipv4_mapped
+        return any(ip in net for net in self.trusted), ip.is_loopback
+
+    def _evict_oldest_waiting(self) -> bool:
+        """Close the counted connection that has waited longest for a request head; False when none waits."""
+        waiting = [c for c in self.counted if c._waiting_since is not None and not c.transport.is_closing()]
+        if not waiting:
             return False
-        return any(ip in net for net in self.trusted)
+        oldest = min(waiting, key=lambda c: c._waiting_since or 0.0)
+        oldest._refuse("max_connections")
+        return True
+
+    def _release(self) -> None:
+        """Give back its slots and stop its timers (idempotent: lost, evicted and upgraded all call it)."""
+        self._cancel_head_timer()
+        self._cancel_body_timer()
+        self.counted.discard(self)
+        if self._key is not None:
+            self.by_client[self._key] -= 1
+            if self.by_client[self._key] <= 0:
+                del self.by_client[self._key]
+            self._key = None
 
     def _refuse(self, reason: str) -> None:
         self.refused.labels(reason).inc()
+        self._release()
         self.transport.abort()
 
     def _arm_head_timer(self) -> None:
         self._cancel_head_timer()
+        self._waiting_since = self.loop.time()
         self._head_timer = self.loop.call_later(self.head_timeout_s, self._head_timed_out)
 
     def _cancel_head_timer(self) -> None:
+        self._waiting_since = None
         if self._head_timer is not None:
             self._head_timer.cancel()
             self._head_timer = None
 
     def _head_timed_out(self) -> None:
         self._head_timer = None
+        if self.cycle is not None and not self.cycle.response_complete:
+            self._waiting_since = None  # a request is being answered: never cut it, nor count it as a head
+            return
         if not self.transport.is_closing():
-            self.refused.labels("request_head_timeout").inc()
-            self.transport.abort()
+            self._refuse("request_head_timeout")
+
+    def _arm_body_timer(self) -> None:
+        self._cancel_body_timer()
+        self._body_bytes = 0
+        self._body_timer = self.loop.call_later(self.head_timeout_s, self._body_window_ended)
+
+    def _cancel_body_timer(self) -> None:
+        if self._body_timer is not None:
+            self._body_timer.cancel()
+            self._body_timer = None
+
+    def _body_window_ended(self) -> None:
+        self._body_timer = None
+        cycle = self.cycle
+        if self.transport.is_closing() or cycle is None or self.conn.their_state is not h11.SEND_BODY:
+            return  # the body is whole (or the connection gone)
+        if cycle.response_started or cycle.response_complete:
+            return  # the app answered without the rest of the body: the answer decides
+        if not self.flow.read_paused and self._body_bytes < MIN_BODY_RATE * self.head_timeout_s:
+            self._refuse("request_body_timeout")
+            return
+        self._arm_body_timer()
 
 
 def guarded_h11(
@@ -124,11 +225,11 @@ def guarded_h11(
     refusals are counted in ``registry``."""
     refused = Counter(
         "paramedic_http_connections_refused",
-        "HTTP connections closed by a connection cap or the request head deadline, by reason.",
+        "HTTP connections closed by a connection cap or a request head or body deadline, by reason.",
         ["reason"],
         registry=registry,
     )
-    for reason in ("max_connections", "max_connections_per_client", "request_head_timeout"):
+    for reason in _REASONS:
         refused.labels(reason)
     settings: dict[str, Any] = {
         "max_connections": max_connections,
@@ -137,5 +238,6 @@ def guarded_h11(
         "trusted": tuple(trusted_proxies),
         "refused": refused,
         "by_client": Tally[str](),
+        "counted": set[_GuardedH11](),
     }
     return type("GuardedH11Protocol", (_GuardedH11,), settings)

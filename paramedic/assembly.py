@@ -69,7 +69,7 @@ from paramedic.config import ConfigError, ConfigProblem, ParamedicConfig, load_c
 from paramedic.dashboard import CapacityPage
 from paramedic.dashboard import build_router as dashboard_router
 from paramedic.dashboard import build_sources as dashboard_sources
-from paramedic.fds import fit_log_listeners, raise_nofile_limit
+from paramedic.fds import HTTP_BACKLOG, fit_log_listeners, raise_nofile_limit
 from paramedic.logs import LogService
 from paramedic.loop_lag import LoopLagMonitor
 from paramedic.remediation import RemediationService
@@ -545,6 +545,12 @@ def serve(config_path: Path) -> None:
             log_level="info",
             access_log=False,
             lifespan="on",
+            # the app has no WebSocket route; an upgrade would hand the connection to another protocol
+            # outside the connection guard (paramedic._http_conns), so an Upgrade header is just ignored
+            ws="none",
+            # asyncio accepts up to the backlog in one go before the guard can close any: the descriptor
+            # budget reserves this many (paramedic.fds)
+            backlog=HTTP_BACKLOG,
             # X-Forwarded-For/-Proto only from these peers (client addresses for log-in throttling, https)
             forwarded_allow_ips=[str(net) for net in config.server.trusted_proxies],
             timeout_graceful_shutdown=max(1, round(config.server.shutdown_grace_s)),

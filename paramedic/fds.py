@@ -7,8 +7,9 @@ listeners (1,024 each), so a log sender could take every descriptor and stop the
 
 1. :func:`raise_nofile_limit`: raises the soft ``RLIMIT_NOFILE`` to the hard limit (any process may);
 2. :func:`fit_log_listeners`: keeps :data:`RESERVED_FDS` plus one per static scrape target for everything
-   else, and :data:`ACCEPT_BURST_FDS` per stream listener for connections accepted in one go before the
-   cap refuses them; when the stream listeners' ``max_connections`` add up to more than the rest, it
+   else, :data:`ACCEPT_BURST_FDS` per stream listener and :data:`HTTP_BACKLOG` for connections accepted in
+   one go before a cap refuses them, and the HTTP server's reserve for loopback and trusted proxies; when
+   the stream listeners' and the HTTP server's ``max_connections`` add up to more than the rest, it
    lowers their effective caps proportionally (at least 1 each) and returns one warning naming the keys
    and the limit (the server starts: a lower cap is friendlier than a refusal to start);
 3. :func:`install_accept_error_throttle`: asyncio logs a traceback for every failed ``accept()`` when the
@@ -30,10 +31,12 @@ import prometheus_client
 from prometheus_client import CollectorRegistry, Counter
 
 from collector.config import StaticJob
+from paramedic._http_conns import EXEMPT_RESERVE
 from paramedic.config import ParamedicConfig
 
 __all__ = [
     "ACCEPT_BURST_FDS",
+    "HTTP_BACKLOG",
     "RESERVED_FDS",
     "AcceptErrorThrottle",
     "fit_log_listeners",
@@ -47,6 +50,10 @@ RESERVED_FDS = 256  # HTTP clients, store and index files, notifiers, ... (plus 
 # asyncio accepts up to the listen backlog (log_pipeline/receivers/server.py: 512) in one go before any of
 # those connections can be refused: each stream listener may briefly hold that many more descriptors.
 ACCEPT_BURST_FDS = 512
+# uvicorn's listen backlog (``paramedic serve`` passes it; uvicorn's own default is 2,048): asyncio accepts
+# up to this many HTTP connections in one go before the connection caps can close them.
+HTTP_BACKLOG = 512
+_HTTP_KEY = "server.limits.max_connections"
 _STREAM_LISTENERS = ("relp", "syslog_tcp", "tls")
 _ACCEPT_MESSAGE = "socket.accept() out of system resource"
 _RESOURCE_ERRNOS = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
@@ -73,29 +80,57 @@ def _static_targets(config: ParamedicConfig) -> int:
 
 
 def fit_log_listeners(config: ParamedicConfig, nofile: int) -> tuple[ParamedicConfig, str | None]:
-    """``config`` with the stream log listeners' ``max_connections`` lowered so that, together with the
-    reserve for everything else, they fit in ``nofile`` descriptors; and a warning when it lowered them."""
+    """``config`` with the stream log listeners' ``max_connections`` and ``server.limits.max_connections``
+    lowered so that, together with the reserve for everything else, they fit in ``nofile`` descriptors; and
+    a warning naming the keys when it lowered them.
+
+    The HTTP server holds up to ``server.limits.max_connections`` connections from strangers, plus
+    :data:`~paramedic._http_conns.EXEMPT_RESERVE` from loopback and trusted proxies, plus an accept burst of
+    :data:`HTTP_BACKLOG` before the caps close any: the first is a cap to fit, the others are reserved."""
     logs = config.logs
-    if logs is None:
-        return config, None
-    listeners = {name: getattr(logs, name) for name in _STREAM_LISTENERS if getattr(logs, name) is not None}
-    total = sum(lst.max_connections for lst in listeners.values())
-    reserve = RESERVED_FDS + _static_targets(config) + ACCEPT_BURST_FDS * len(listeners)
-    available = max(nofile - reserve, len(listeners))
+    listeners = (
+        {name: getattr(logs, name) for name in _STREAM_LISTENERS if getattr(logs, name) is not None}
+        if logs is not None
+        else {}
+    )
+    caps = {f"logs.{name}.max_connections": lst.max_connections for name, lst in listeners.items()}
+    caps[_HTTP_KEY] = config.server.limits.max_connections
+    total = sum(caps.values())
+    reserve = (
+        RESERVED_FDS
+        + _static_targets(config)
+        + ACCEPT_BURST_FDS * len(listeners)
+        + EXEMPT_RESERVE
+        + HTTP_BACKLOG
+    )
+    available = max(nofile - reserve, len(caps))
     if total <= available:
         return config, None
-    capped = {
-        name: lst.model_copy(update={"max_connections": max(1, lst.max_connections * available // total)})
-        for name, lst in listeners.items()
-    }
-    keys = ", ".join(f"logs.{name}.max_connections {listeners[name].max_connections}" for name in capped)
-    lowered = ", ".join(f"{capped[name].max_connections}" for name in capped)
+    lowered = {key: max(1, cap * available // total) for key, cap in caps.items()}
+    if logs is not None:
+        logs = logs.model_copy(
+            update={
+                name: lst.model_copy(update={"max_connections": lowered[f"logs.{name}.max_connections"]})
+                for name, lst in listeners.items()
+            }
+        )
+    limits = config.server.limits
+    http_cap = lowered[_HTTP_KEY]
+    limits = limits.model_copy(
+        update={
+            "max_connections": http_cap,
+            "max_connections_per_client": min(limits.max_connections_per_client, http_cap),
+        }
+    )
+    server = config.server.model_copy(update={"limits": limits})
+    keys = ", ".join(f"{key} {cap}" for key, cap in caps.items())
     warning = (
         f"open-files limit (RLIMIT_NOFILE) is {nofile}: {keys} (total {total}) plus {reserve} descriptors "
-        f"for HTTP, scrapes, files and accept bursts do not fit; serving with max_connections {lowered}. "
+        f"for HTTP, scrapes, files and accept bursts do not fit; serving with max_connections "
+        f"{', '.join(str(cap) for cap in lowered.values())}. "
         f"Raise the limit (systemd LimitNOFILE=, ulimit -n) or lower these keys to silence this warning."
     )
-    return config.model_copy(update={"logs": logs.model_copy(update=capped)}), warning
+    return config.model_copy(update={"logs": logs, "server": server}), warning
 
 
 def _is_accept_error(record: logging.LogRecord) -> bool:

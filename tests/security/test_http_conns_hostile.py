@@ -11,9 +11,10 @@ a head not finished within ``request_head_timeout_s`` is closed.
 from __future__ import annotations
 
 import socket
+import struct
 import time
-from collections.abc import Iterator
-from contextlib import ExitStack
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, suppress
 
 import httpx
 import pytest
@@ -31,7 +32,11 @@ ATTACKER = "127.0.0.2"  # loopback, but not the trusted proxy 127.0.0.1
 
 @pytest.fixture(scope="module")
 def target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
-    extra = {"server": {"limits": {"request_head_timeout_s": HEAD_TIMEOUT_S}}}
+    # no stream log listeners: their accept bursts would not fit LOW with the HTTP server's (paramedic.fds)
+    extra = {
+        "server": {"limits": {"request_head_timeout_s": HEAD_TIMEOUT_S}},
+        "logs": {"relp": None, "syslog_tcp": None},
+    }
     with running_target(tmp_path_factory.mktemp("serve-conns"), extra_config=extra, nofile=(LOW, LOW)) as t:
         yield t
 
@@ -94,4 +99,159 @@ def test_a_slow_request_being_answered_is_not_cut(target: Target) -> None:
         except httpx.ReadTimeout:
             pass  # nothing more was sent, and the connection stayed open past the head deadline
         assert time.monotonic() > deadline, "the tail ended before the head deadline had passed twice"
+    target.assert_alive()
+
+
+def _connect(target: Target, source: str, stack: ExitStack) -> socket.socket:
+    s = socket.create_connection(("127.0.0.1", target.ports["http"]), timeout=5, source_address=(source, 0))
+    return stack.enter_context(s)
+
+
+def _read_until_open_past(s: socket.socket, deadline: float) -> bytes:
+    """What ``s`` received until ``deadline``; fails if the server closed it before then."""
+    got = b""
+    while (left := deadline - time.monotonic()) > 0:
+        s.settimeout(left)
+        try:
+            chunk = s.recv(65536)
+        except TimeoutError:
+            break
+        assert chunk, f"closed by the server before the deadline; received {got[:300]!r}"
+        got += chunk
+    return got
+
+
+def test_a_pipelined_long_answer_is_not_cut_at_the_head_deadline(target: Target) -> None:
+    """F1: uvicorn starts a pipelined request inside on_response_complete; the head deadline armed after it
+    cut the second request's answer (a live tail) at request_head_timeout_s."""
+    before = metric(target, "paramedic_http_connections_refused_total", reason="request_head_timeout")
+    auth = f"Authorization: Bearer {target.tokens['viewer']}\r\n".encode()
+    with ExitStack() as stack:
+        s = _connect(target, "127.0.0.1", stack)
+        s.sendall(
+            b"GET /-/healthy HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+            b"GET /api/v1/logs/tail?q=* HTTP/1.1\r\nHost: 127.0.0.1\r\n" + auth + b"\r\n"
+        )
+        got = _read_until_open_past(s, time.monotonic() + HEAD_TIMEOUT_S * 2.5)
+        assert got.count(b"HTTP/1.1 200") == 2, got[:500]
+    after = metric(target, "paramedic_http_connections_refused_total", reason="request_head_timeout")
+    assert after == before  # F6: nothing was counted as a head timeout either
+    target.assert_alive()
+
+
+def _answered(s: socket.socket) -> bool:
+    s.settimeout(10)
+    got = b""
+    try:
+        while chunk := s.recv(65536):
+            got += chunk
+    except OSError:
+        pass
+    return got.startswith(b"HTTP/1.1 200")
+
+
+def _full_capacity_again(target: Target, source: str, timeout_s: float = 20.0) -> bool:
+    """Whether ``source`` can again hold max_connections_per_client (64) connections that are all served
+    (polled: the server processes the previous closes asynchronously)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        with ExitStack() as stack:
+            socks = [_connect(target, source, stack) for _ in range(64)]
+            for s in socks:
+                s.sendall(b"GET /-/healthy HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+            if all(_answered(s) for s in socks):
+                return True
+    return False
+
+
+def _reset(s: socket.socket) -> None:
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    s.close()
+
+
+@pytest.mark.parametrize(
+    ("path", "send", "close"),
+    [
+        ("normal", b"GET /-/healthy HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", socket.socket.close),
+        ("reset", b"GET /-/healthy HTTP/1.1\r\nHost: 127.0.0.1\r\n", _reset),
+        ("h11-error", b"NOT HTTP AT ALL\r\n\r\n", socket.socket.close),
+        (
+            "upgrade",
+            b"GET /-/healthy HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
+            b"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n",
+            socket.socket.close,
+        ),
+    ],
+)
+def test_an_address_whose_connections_closed_can_connect_again(
+    target: Target, path: str, send: bytes, close: Callable[[socket.socket], None]
+) -> None:
+    """F3/F7: every way a connection ends gives its slot back; a leaked count locks the address out."""
+    source = {"normal": "127.0.0.3", "reset": "127.0.0.4", "h11-error": "127.0.0.5", "upgrade": "127.0.0.6"}[
+        path
+    ]
+    for _ in range(2):  # twice the cap in all: a slot leaked per connection would lock the address out
+        socks = []
+        with ExitStack() as stack:
+            for _ in range(64):
+                s = socket.create_connection(
+                    ("127.0.0.1", target.ports["http"]), timeout=5, source_address=(source, 0)
+                )
+                stack.callback(close, s)
+                s.sendall(send)
+                socks.append(s)
+            if path != "reset":
+                for s in socks:  # the server's answer (or its close) first: the path under test
+                    s.settimeout(10)
+                    with suppress(OSError):
+                        s.recv(65536)
+    assert _full_capacity_again(target, source), f"{source} locked out after {path} closes"
+    target.assert_alive()
+
+
+def test_a_request_body_trickled_is_cut(target: Target) -> None:
+    """F2: a whole head then a body a byte at a time held the connection for ever (Content-Length 1000 at a
+    few bytes a second); the body must average MIN_BODY_RATE over each request_head_timeout_s window."""
+    before = metric(target, "paramedic_http_connections_refused_total", reason="request_body_timeout")
+    with ExitStack() as stack:
+        s = _connect(target, "127.0.0.7", stack)
+        s.sendall(
+            b"POST /login HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+            b"Content-Length: 1000\r\n\r\n"
+        )
+        deadline = time.monotonic() + HEAD_TIMEOUT_S * 3 + 10
+        closed = False
+        while not closed and time.monotonic() < deadline:
+            try:
+                s.sendall(b"a")
+            except OSError:
+                closed = True
+                break
+            closed = closed_by_peer(s, 0.5)  # the pause between two bytes, watching for the close
+        assert closed, "a body trickled a byte every 0.5 s was held past two body windows"
+    after = metric(target, "paramedic_http_connections_refused_total", reason="request_body_timeout")
+    assert after > before
+    target.assert_alive()
+
+
+def test_a_slow_but_steady_body_is_not_cut(target: Target) -> None:
+    """A body sent at 1.6 KB/s (above MIN_BODY_RATE) for longer than two windows is answered."""
+    body = b"query=" + b"a" * 12_000  # a metric name: the app reads the whole body, then answers 200
+    auth = f"Authorization: Bearer {target.tokens['viewer']}\r\n".encode()
+    with ExitStack() as stack:
+        s = _connect(target, "127.0.0.8", stack)
+        s.sendall(
+            b"POST /api/v1/query HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            b"Content-Type: application/x-www-form-urlencoded\r\n"
+            + auth
+            + f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode()
+        )
+        started = time.monotonic()
+        for i in range(0, len(body) - 400, 400):  # all but the last piece (which brings the answer)
+            s.sendall(body[i : i + 400])
+            assert not closed_by_peer(s, 0.25), "cut while the body arrived at 1.6 KB/s"
+        assert time.monotonic() - started > HEAD_TIMEOUT_S * 2
+        s.sendall(body[len(body) - 400 :])
+        s.settimeout(10)
+        assert s.recv(100).startswith(b"HTTP/1.1 200"), "no answer after a steady body"
     target.assert_alive()
