@@ -24,6 +24,7 @@ from pydantic import (
     IPvAnyNetwork,
     StrictBool,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -222,19 +223,37 @@ class LimitsConfig(BaseModel):
 
     max_body_bytes: int = Field(1024 * 1024, ge=0, description="Largest request body of any other route.")
     max_connections: int = Field(
-        512, ge=1, description="Open HTTP connections in all; more are closed at once (_http_conns)."
+        512,
+        ge=1,
+        le=1_000_000,
+        description="Open HTTP connections from clients other than loopback and trusted proxies (those "
+        "may open 64 more); at the cap the oldest connection waiting for a request head is closed, else "
+        "the new one (_http_conns). Counted in the open-files budget (paramedic.fds).",
     )
     max_connections_per_client: int = Field(
         64,
         ge=1,
-        description="Open HTTP connections of one client address (trusted proxies: only max_connections).",
+        le=1_000_000,
+        description="Open HTTP connections of one client address, IPv6 by /64 (trusted proxies: exempt); "
+        "at most max_connections. Size it for clients behind one NAT and for other replicas' leader proxy.",
     )
     request_head_timeout_s: float = Field(
         30.0,
-        gt=0,
+        ge=0.1,
+        le=3600,
         description="A connection must send a whole request head within this time of being accepted (or of "
-        "its last response); else it is closed.",
+        "its last response); else it is closed. A request body must also arrive at 1 KiB/s or more over "
+        "each window this long.",
     )
+
+    @field_validator("max_connections_per_client")
+    @classmethod
+    def _per_client_within_total(cls, v: int, info: ValidationInfo) -> int:
+        total = info.data.get("max_connections")
+        if total is not None and v > total:
+            raise ValueError(f"{v} is more than max_connections ({total}): at most that")
+        return v
+
     route_max_body_bytes: dict[str, int] = Field(
         default_factory=lambda: dict(DEFAULT_ROUTE_MAX_BODY_BYTES),
         description="Path prefix -> largest body; the longest matching prefix wins. Setting this key "

@@ -11,10 +11,19 @@ from pathlib import Path
 import pytest
 from prometheus_client import CollectorRegistry
 
+from paramedic._http_conns import EXEMPT_RESERVE
 from paramedic.config import ParamedicConfig, load_config
-from paramedic.fds import ACCEPT_BURST_FDS, RESERVED_FDS, fit_log_listeners, install_accept_error_throttle
+from paramedic.fds import (
+    ACCEPT_BURST_FDS,
+    HTTP_BACKLOG,
+    RESERVED_FDS,
+    fit_log_listeners,
+    install_accept_error_throttle,
+)
 
 CONFIG = """\
+server:
+  limits: {max_connections: 1000}
 metrics_store: {type: embedded, path: data/metrics}
 collector:
   jobs:
@@ -41,28 +50,46 @@ def test_caps_that_fit_are_kept(tmp_path: Path) -> None:
 
 
 def test_caps_are_lowered_in_proportion_with_one_warning(tmp_path: Path) -> None:
+    """The log listeners' caps and the HTTP server's (3000 + 1000 + 1000) share what the reserve leaves."""
     cfg = config(tmp_path)
-    reserve = RESERVED_FDS + 2 + 2 * ACCEPT_BURST_FDS
-    fitted, warning = fit_log_listeners(cfg, reserve + 400)
+    reserve = RESERVED_FDS + 2 + 2 * ACCEPT_BURST_FDS + EXEMPT_RESERVE + HTTP_BACKLOG
+    fitted, warning = fit_log_listeners(cfg, reserve + 500)
     assert fitted.logs is not None and fitted.logs.relp is not None and fitted.logs.syslog_tcp is not None
     assert (fitted.logs.relp.max_connections, fitted.logs.syslog_tcp.max_connections) == (300, 100)
+    assert fitted.server.limits.max_connections == 100
+    assert fitted.server.limits.max_connections_per_client == 64  # within the lowered total: kept
     assert fitted.logs.relp.port == 0  # nothing else changes
     assert warning is not None
-    assert "logs.relp.max_connections 3000, logs.syslog_tcp.max_connections 1000" in warning
-    assert f"open-files limit (RLIMIT_NOFILE) is {reserve + 400}" in warning
-    assert "serving with max_connections 300, 100" in warning
+    assert (
+        "logs.relp.max_connections 3000, logs.syslog_tcp.max_connections 1000, "
+        "server.limits.max_connections 1000" in warning
+    )
+    assert f"open-files limit (RLIMIT_NOFILE) is {reserve + 500}" in warning
+    assert "serving with max_connections 300, 100, 100" in warning
 
 
 def test_a_limit_below_the_reserve_leaves_one_connection_each(tmp_path: Path) -> None:
     fitted, warning = fit_log_listeners(config(tmp_path), 64)
     assert fitted.logs is not None and fitted.logs.relp is not None and fitted.logs.syslog_tcp is not None
     assert (fitted.logs.relp.max_connections, fitted.logs.syslog_tcp.max_connections) == (1, 1)
+    assert (fitted.server.limits.max_connections, fitted.server.limits.max_connections_per_client) == (1, 1)
     assert warning is not None
 
 
-def test_no_logs_section_nothing_to_fit(tmp_path: Path) -> None:
+def test_the_http_cap_is_in_the_budget_without_log_listeners(tmp_path: Path) -> None:
+    """The default 512 HTTP connections (plus the loopback reserve and the accept burst) did not count:
+    at an open-files limit of 1,024 they could take every descriptor the server had."""
     cfg = config(tmp_path, "metrics_store: {type: embedded, path: data/metrics}\n")
-    assert fit_log_listeners(cfg, 10) == (cfg, None)
+    fitted, warning = fit_log_listeners(cfg, 1024)
+    available = 1024 - RESERVED_FDS - EXEMPT_RESERVE - HTTP_BACKLOG
+    assert fitted.server.limits.max_connections == available < 512
+    assert fitted.server.limits.max_connections_per_client == 64
+    assert warning is not None and "server.limits.max_connections 512" in warning
+
+
+def test_nothing_to_fit_when_everything_fits(tmp_path: Path) -> None:
+    cfg = config(tmp_path, "metrics_store: {type: embedded, path: data/metrics}\n")
+    assert fit_log_listeners(cfg, 100_000) == (cfg, None)
 
 
 def test_accept_errors_logged_once_per_interval_and_counted(caplog: pytest.LogCaptureFixture) -> None:
