@@ -14,6 +14,8 @@ from uvicorn.config import Config
 from uvicorn.server import ServerState
 
 from paramedic._http_conns import _GuardedH11, client_key, guarded_h11
+from paramedic.cluster.api import LEADER_PROXY_CONNECTIONS
+from paramedic.config import LimitsConfig
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -133,3 +135,9 @@ def test_ipv6_clients_are_counted_by_their_64_prefix() -> None:
     assert client_key("2001:db8:1:3::1") != client_key("2001:db8:1:2::1")
     assert client_key("::ffff:192.0.2.7") == "192.0.2.7"  # an IPv4 peer on a dual-stack socket
     assert client_key("192.0.2.7") == "192.0.2.7"
+
+
+def test_the_leader_proxy_pool_stays_below_the_per_client_cap() -> None:
+    """F5: a follower's leader proxy is one client address to the leader; httpx's default pool (100) could
+    exceed the leader's per-client cap (64) and have forwarded requests refused."""
+    assert LimitsConfig().max_connections_per_client > LEADER_PROXY_CONNECTIONS

@@ -21,9 +21,12 @@ from tests.support.servers import wait_until
 
 pytestmark = pytest.mark.timeout(240)
 
-LOW = 1536  # start limit: the reserve (256 + 1 scrape target + 2 x 512 accept burst) leaves 255
-CAPPED = LOW - 257 - 1024  # 255 descriptors for relp + syslog_tcp (1,024 each), in proportion: 127 each
-CAP = 1024 * CAPPED // 2048
+# start limit: the reserve (256 + 1 scrape target + 2 x 512 log accept bursts + HTTP's 64 loopback reserve
+# and 512 accept burst) leaves 191 for relp, syslog_tcp (1,024 each) and HTTP (512), in proportion
+LOW = 2048
+CAPPED = LOW - 257 - 1024 - 64 - 512
+CAP = 1024 * CAPPED // 2560  # 76 each
+HTTP_CAP = 512 * CAPPED // 2560  # 38
 MAX_LOG_BYTES = 1 << 20
 
 
@@ -81,7 +84,7 @@ def test_caps_are_lowered_to_fit_a_low_hard_limit(capped: Target) -> None:
     log_text = (capped.tmp / "paramedic.log").read_text()
     assert "logs.syslog_tcp.max_connections 1024" in log_text
     assert f"open-files limit (RLIMIT_NOFILE) is {LOW}" in log_text
-    assert f"serving with max_connections {CAP}, {CAP}" in log_text
+    assert f"serving with max_connections {CAP}, {CAP}, {HTTP_CAP}" in log_text
     over = 200
     with ExitStack() as stack:
         hold_connections(stack, capped.ports["tcp"], CAP + over)
