@@ -109,7 +109,7 @@ def test_at_the_total_cap_the_oldest_connection_waiting_for_a_head_is_closed() -
 
     async def run() -> None:
         registry = CollectorRegistry()
-        cls = type("T", (_Stranger, _guard(2, 8, registry)), {})
+        cls: type[_GuardedH11] = type("T", (_Stranger, _guard(2, 8, registry)), {})
         server, _, connect = await _serve(cls)
         try:
             first_reader, _ = await connect()
