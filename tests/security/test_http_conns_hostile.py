@@ -255,3 +255,37 @@ def test_a_slow_but_steady_body_is_not_cut(target: Target) -> None:
         s.settimeout(10)
         assert s.recv(100).startswith(b"HTTP/1.1 200"), "no answer after a steady body"
     target.assert_alive()
+
+
+def _non_loopback_address() -> str | None:
+    """One of this host's own non-loopback IPv4 addresses (a UDP connect sends nothing), or None."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.connect(("192.0.2.1", 9))
+        except OSError:
+            return None
+        address = str(probe.getsockname()[0])
+    return None if address.startswith("127.") or address == "0.0.0.0" else address
+
+
+@pytest.fixture(scope="module")
+def small_cap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
+    limits = {"max_connections": 8, "max_connections_per_client": 8}
+    extra = {"server": {"limits": limits}, "logs": {"relp": None, "syslog_tcp": None}}
+    with running_target(tmp_path_factory.mktemp("serve-small-cap"), extra_config=extra) as t:
+        yield t
+
+
+def test_strangers_at_the_total_cap_do_not_lock_out_local_health_checks(small_cap: Target) -> None:
+    """F2: a stranger holding max_connections idle connections had every loopback health check and the
+    local scraper refused; loopback (and trusted proxies) now have their own reserve."""
+    stranger = _non_loopback_address()
+    if stranger is None:
+        pytest.skip("this host has no non-loopback IPv4 address to play the stranger from")
+    with ExitStack() as stack:
+        held = [_connect(small_cap, stranger, stack) for _ in range(8)]
+        extra = _connect(small_cap, stranger, stack)  # over both caps: closed at once
+        assert closed_by_peer(extra, 10)
+        assert not any(closed_by_peer(s, 0.01) for s in held)  # the 8 are held
+        small_cap.assert_alive()  # /-/healthy and a query from 127.0.0.1, while the stranger holds the cap
+    small_cap.assert_alive()
