@@ -23,17 +23,27 @@ open files" and the event loop spun on failed ``accept()`` calls (found by stop 
   second is cut within one window). Windows while the app is not reading (uvicorn paused reading) or has
   already started its answer do not count.
 
+- an answer already finished but still in the write buffer (a client reading slowly) is never cut by
+  eviction or the head deadline; instead, while a connection waits or closes with an answer unsent, the
+  buffer must shrink in every ``request_head_timeout_s`` window, else the connection is aborted (a client
+  that never reads would otherwise hold its slot, and a descriptor, for ever).
+
 Refusals are counted in ``paramedic_http_connections_refused_total{reason}`` (``max_connections``,
-``max_connections_per_client``, ``request_head_timeout``, ``request_body_timeout``).
+``max_connections_per_client``, ``request_head_timeout``, ``request_body_timeout``,
+``response_drain_timeout``). An exception in a guard callback aborts the connection (fail closed) and is
+logged: a bug there must not leave a connection unguarded.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import ipaddress
+import logging
 from collections import Counter as Tally
-from collections.abc import Sequence
-from typing import Any, ClassVar
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from typing import Any, ClassVar, Concatenate, ParamSpec
 
 import h11
 from prometheus_client import CollectorRegistry, Counter
@@ -43,7 +53,15 @@ __all__ = ["EXEMPT_RESERVE", "MIN_BODY_RATE", "client_key", "guarded_h11"]
 
 EXEMPT_RESERVE = 64  # connections loopback and trusted peers may hold beyond max_connections
 MIN_BODY_RATE = 1024  # bytes/s a request body must average over each request_head_timeout_s window
-_REASONS = ("max_connections", "max_connections_per_client", "request_head_timeout", "request_body_timeout")
+_REASONS = (
+    "max_connections",
+    "max_connections_per_client",
+    "request_head_timeout",
+    "request_body_timeout",
+    "response_drain_timeout",
+)
+log = logging.getLogger("paramedic")
+_P = ParamSpec("_P")
 
 _Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -62,6 +80,25 @@ def client_key(address: str) -> str:
     return address
 
 
+def _fail_closed(
+    method: Callable[Concatenate[_GuardedH11, _P], None],
+) -> Callable[Concatenate[_GuardedH11, _P], None]:
+    """A guard callback that aborts its connection (and logs why) when it raises: a bug in a guard must not
+    leave a connection open and unguarded, nor kill the event loop's callback with a stray traceback."""
+
+    @functools.wraps(method)
+    def guarded(self: _GuardedH11, /, *args: _P.args, **kwargs: _P.kwargs) -> None:
+        try:
+            method(self, *args, **kwargs)
+        except Exception:
+            log.exception("HTTP connection guard %s failed: closing the connection", method.__name__)
+            transport = getattr(self, "transport", None)
+            if transport is not None:
+                transport.abort()
+
+    return guarded
+
+
 class _GuardedH11(H11Protocol):
     """uvicorn's h11 protocol with the guards of the module docstring (settings in class attributes)."""
 
@@ -72,17 +109,49 @@ class _GuardedH11(H11Protocol):
     refused: ClassVar[Counter]
     by_client: ClassVar[Tally[str]]
     counted: ClassVar[set[_GuardedH11]]  # connections under max_connections (not loopback or trusted)
+    # counted connections waiting for a request head, longest waiting first (eviction takes the first)
+    waiting: ClassVar[OrderedDict[_GuardedH11, None]]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._head_timer: asyncio.TimerHandle | None = None
-        self._waiting_since: float | None = None  # loop time since which it waits for a request head
+        self._buffered = 0  # write buffer size when the head/drain deadline was armed
         self._body_timer: asyncio.TimerHandle | None = None
         self._body_bytes = 0
         self._key: str | None = None  # the by_client key it is counted under
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
+        self._admit()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._release_or_log()
+        super().connection_lost(exc)
+
+    def handle_websocket_upgrade(self, event: h11.Request) -> None:
+        """The transport goes to a WebSocket protocol and this one never sees ``connection_lost``: release
+        its slot and timers now, or its client's count would leak (``paramedic serve`` passes ``ws="none"``,
+        so this is a second line)."""
+        self._release_or_log()
+        super().handle_websocket_upgrade(event)
+
+    def data_received(self, data: bytes) -> None:
+        self._body_bytes += len(data)
+        super().data_received(data)
+
+    def handle_events(self) -> None:
+        cycle = self.cycle
+        super().handle_events()
+        if self.cycle is not cycle:  # a request head arrived whole: the request is the app's now
+            self._request_started()
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        self._response_complete()
+
+    # -- guards (each entry point fails closed) ----------------------------------------------------------
+    @_fail_closed
+    def _admit(self) -> None:
         address = self.client[0] if self.client else None
         trusted, loopback = self._classify(address)
         key = client_key(address) if address is not None and not trusted else None
@@ -90,7 +159,12 @@ class _GuardedH11(H11Protocol):
             self._refuse("max_connections_per_client")
             return
         if trusted or loopback or address is None:
-            if len(self.connections) > self.max_connections + EXEMPT_RESERVE:
+            # exempt peers may hold EXEMPT_RESERVE beyond the cap; at that bound they take a waiting
+            # stranger's slot (a proxy carrying real clients outranks an idle stranger)
+            if (
+                len(self.connections) > self.max_connections + EXEMPT_RESERVE
+                and not self._evict_oldest_waiting()
+            ):
                 self._refuse("max_connections")
                 return
         elif len(self.counted) >= self.max_connections and not self._evict_oldest_waiting():
@@ -103,37 +177,23 @@ class _GuardedH11(H11Protocol):
             self._key = key
         self._arm_head_timer()
 
-    def connection_lost(self, exc: Exception | None) -> None:
-        self._release()
-        super().connection_lost(exc)
+    @_fail_closed
+    def _request_started(self) -> None:
+        self._cancel_head_timer()
+        if self.conn.their_state is h11.SEND_BODY and not self.transport.is_closing():
+            self._arm_body_timer()
 
-    def handle_websocket_upgrade(self, event: h11.Request) -> None:
-        """The transport goes to a WebSocket protocol and this one never sees ``connection_lost``: release
-        its slot and timers now, or its client's count would leak (``paramedic serve`` passes ``ws="none"``,
-        so this is a second line)."""
-        self._release()
-        super().handle_websocket_upgrade(event)
-
-    def data_received(self, data: bytes) -> None:
-        self._body_bytes += len(data)
-        super().data_received(data)
-
-    def handle_events(self) -> None:
-        cycle = self.cycle
-        super().handle_events()
-        if self.cycle is not cycle:  # a request head arrived whole: the request is the app's now
-            self._cancel_head_timer()
-            if self.conn.their_state is h11.SEND_BODY and not self.transport.is_closing():
-                self._arm_body_timer()
-
-    def on_response_complete(self) -> None:
-        super().on_response_complete()
+    @_fail_closed
+    def _response_complete(self) -> None:
+        if self.transport.is_closing():
+            if self.transport.get_write_buffer_size() > 0:
+                self._arm_head_timer(waiting=False)  # closing with an unsent answer: a drain deadline
+            return
         # uvicorn's on_response_complete starts a pipelined request already received (start_next_cycle +
         # handle_events): that request is being answered and must not get a head deadline.
-        if not self.transport.is_closing() and (self.cycle is None or self.cycle.response_complete):
+        if self.cycle is None or self.cycle.response_complete:
             self._arm_head_timer()  # the next head has the same deadline (keep-alive ends idle waits sooner)
 
-    # -- guards ------------------------------------------------------------------------------------------
     def _classify(self, address: str | None) -> tuple[bool, bool]:
         """(a trusted proxy, a loopback address)."""
         if address is None:
@@ -147,13 +207,20 @@ class _GuardedH11(H11Protocol):
         return any(ip in net for net in self.trusted), ip.is_loopback
 
     def _evict_oldest_waiting(self) -> bool:
-        """Close the counted connection that has waited longest for a request head; False when none waits."""
-        waiting = [c for c in self.counted if c._waiting_since is not None and not c.transport.is_closing()]
-        if not waiting:
-            return False
-        oldest = min(waiting, key=lambda c: c._waiting_since or 0.0)
-        oldest._refuse("max_connections")
-        return True
+        """Close the counted connection that has waited longest for a request head; False when none waits.
+        One whose finished answer is still in its write buffer is skipped: aborting would discard it (the
+        drain deadline handles a client that stopped reading)."""
+        for conn in self.waiting:
+            if not conn.transport.is_closing() and conn.transport.get_write_buffer_size() == 0:
+                conn._refuse("max_connections")
+                return True
+        return False
+
+    def _release_or_log(self) -> None:
+        try:
+            self._release()
+        except Exception:  # connection_lost must still reach uvicorn
+            log.exception("HTTP connection guard could not release a connection's slots")
 
     def _release(self) -> None:
         """Give back its slots and stop its timers (idempotent: lost, evicted and upgraded all call it)."""
@@ -171,28 +238,44 @@ class _GuardedH11(H11Protocol):
         self._release()
         self.transport.abort()
 
-    def _arm_head_timer(self) -> None:
+    def _arm_head_timer(self, *, waiting: bool = True) -> None:
+        """Arm the head deadline (``waiting``: it waits for a request head, so eviction may take it) or, for
+        a closing connection, only the drain deadline."""
         self._cancel_head_timer()
-        self._waiting_since = self.loop.time()
+        if waiting and self in self.counted:
+            self.waiting[self] = None
+        self._rearm_deadline()
+
+    def _rearm_deadline(self) -> None:
+        self._buffered = self.transport.get_write_buffer_size()
         self._head_timer = self.loop.call_later(self.head_timeout_s, self._head_timed_out)
 
     def _cancel_head_timer(self) -> None:
-        self._waiting_since = None
+        self.waiting.pop(self, None)
         if self._head_timer is not None:
             self._head_timer.cancel()
             self._head_timer = None
 
+    @_fail_closed
     def _head_timed_out(self) -> None:
         self._head_timer = None
-        if self.cycle is not None and not self.cycle.response_complete:
-            self._waiting_since = None  # a request is being answered: never cut it, nor count it as a head
+        if self.cycle is not None and not self.cycle.response_complete and not self.transport.is_closing():
+            self.waiting.pop(self, None)  # a request is being answered: never cut it, nor evict it
+            return
+        buffered = self.transport.get_write_buffer_size()
+        if buffered > 0:  # a finished answer still flushing: wait while the client reads it
+            if buffered < self._buffered:
+                self._rearm_deadline()
+            else:
+                self._refuse("response_drain_timeout")
             return
         if not self.transport.is_closing():
             self._refuse("request_head_timeout")
 
     def _arm_body_timer(self) -> None:
         self._cancel_body_timer()
-        self._body_bytes = 0
+        # body bytes that came in the head's packet are already in the cycle's buffer
+        self._body_bytes = len(self.cycle.body) if self.cycle is not None else 0
         self._body_timer = self.loop.call_later(self.head_timeout_s, self._body_window_ended)
 
     def _cancel_body_timer(self) -> None:
@@ -200,6 +283,7 @@ class _GuardedH11(H11Protocol):
             self._body_timer.cancel()
             self._body_timer = None
 
+    @_fail_closed
     def _body_window_ended(self) -> None:
         self._body_timer = None
         cycle = self.cycle
@@ -207,7 +291,9 @@ class _GuardedH11(H11Protocol):
             return  # the body is whole (or the connection gone)
         if cycle.response_started or cycle.response_complete:
             return  # the app answered without the rest of the body: the answer decides
-        if not self.flow.read_paused and self._body_bytes < MIN_BODY_RATE * self.head_timeout_s:
+        # the client sent "Expect: 100-continue" and waits until the app reads: not its delay
+        idle = self.flow.read_paused or cycle.waiting_for_100_continue
+        if not idle and self._body_bytes < MIN_BODY_RATE * self.head_timeout_s:
             self._refuse("request_body_timeout")
             return
         self._arm_body_timer()
@@ -225,7 +311,8 @@ def guarded_h11(
     refusals are counted in ``registry``."""
     refused = Counter(
         "paramedic_http_connections_refused",
-        "HTTP connections closed by a connection cap or a request head or body deadline, by reason.",
+        "HTTP connections closed by a connection cap, a request head or body deadline or an answer not "
+        "read, by reason.",
         ["reason"],
         registry=registry,
     )
@@ -239,5 +326,6 @@ def guarded_h11(
         "refused": refused,
         "by_client": Tally[str](),
         "counted": set[_GuardedH11](),
+        "waiting": OrderedDict[_GuardedH11, None](),
     }
     return type("GuardedH11Protocol", (_GuardedH11,), settings)

@@ -4,7 +4,10 @@ closed at the total cap, IPv6 clients counted by /64 (the hostile tests run the 
 from __future__ import annotations
 
 import asyncio
+import logging
+import socket
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -13,6 +16,7 @@ from prometheus_client import CollectorRegistry
 from uvicorn.config import Config
 from uvicorn.server import ServerState
 
+import paramedic._http_conns as http_conns
 from paramedic._http_conns import _GuardedH11, client_key, guarded_h11
 from paramedic.cluster.api import LEADER_PROXY_CONNECTIONS
 from paramedic.config import LimitsConfig
@@ -20,11 +24,29 @@ from paramedic.config import LimitsConfig
 pytestmark = pytest.mark.timeout(60)
 
 
+BIG = 1024 * 1024  # an answer far over the server's (test-shrunk) send buffer
+
+
 async def _app(scope: dict[str, Any], receive: Callable[[], Awaitable[Any]], send: Any) -> None:
     if scope["type"] != "http":
         return
-    await send({"type": "http.response.start", "status": 200, "headers": []})
-    await send({"type": "http.response.body", "body": b"ok"})
+    body = b"ok"
+    if scope["path"] == "/big":
+        body = b"x" * BIG  # one send: the whole answer goes to the write buffer and the response completes
+    elif scope["path"] == "/late":  # reads its body only after a while (100-continue is sent then)
+        await asyncio.sleep(1.0)
+        received = b""
+        while True:
+            message = await receive()
+            received += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        body = str(len(received)).encode()
+    elif scope["path"] == "/upload":
+        await receive()
+    headers = [(b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
 
 
 class _FakeWebSocket(asyncio.Protocol):
@@ -63,11 +85,13 @@ async def _serve(
     return server, port, connect
 
 
-def _guard(max_connections: int, per_client: int, registry: CollectorRegistry) -> type[_GuardedH11]:
+def _guard(
+    max_connections: int, per_client: int, registry: CollectorRegistry, head_timeout_s: float = 30.0
+) -> type[_GuardedH11]:
     cls = guarded_h11(
         max_connections=max_connections,
         max_connections_per_client=per_client,
-        request_head_timeout_s=30.0,
+        request_head_timeout_s=head_timeout_s,
         trusted_proxies=[],
         registry=registry,
     )
@@ -141,3 +165,224 @@ def test_the_leader_proxy_pool_stays_below_the_per_client_cap() -> None:
     """F5: a follower's leader proxy is one client address to the leader; httpx's default pool (100) could
     exceed the leader's per-client cap (64) and have forwarded requests refused."""
     assert LimitsConfig().max_connections_per_client > LEADER_PROXY_CONNECTIONS
+
+
+class _SmallSendBuffer(_Stranger):
+    """A stranger whose kernel send buffer is small, so a large answer stays in asyncio's write buffer (on
+    loopback the kernel would otherwise take megabytes of it)."""
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        sock = transport.get_extra_info("socket")
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+        super().connection_made(transport)
+
+
+def _refused(registry: CollectorRegistry, reason: str) -> float:
+    return registry.get_sample_value("paramedic_http_connections_refused_total", {"reason": reason}) or 0.0
+
+
+async def _read_all(reader: asyncio.StreamReader, chunk: int = 256 * 1024, pause_s: float = 0.0) -> bytes:
+    data = b""
+    while block := await asyncio.wait_for(reader.read(chunk), 10):
+        data += block
+        if pause_s:
+            await asyncio.sleep(pause_s)
+    return data
+
+
+def _flushing(cls: type[_GuardedH11]) -> bool:
+    return any(c.transport.get_write_buffer_size() > 0 for c in cls.counted)
+
+
+def test_eviction_skips_a_finished_answer_still_flushing() -> None:
+    """M2: at the cap, a connection whose answer was complete but still in its write buffer was the oldest
+    "waiting" one and was aborted: its client got 2.8 of 8 MiB."""
+
+    async def run() -> None:
+        registry = CollectorRegistry()
+        cls: type[_GuardedH11] = type("T", (_SmallSendBuffer, _guard(3, 8, registry)), {})
+        server, _, connect = await _serve(cls)
+        try:
+            reader, writer = await connect()
+            writer.write(b"GET /big HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert await _poll(lambda: _flushing(cls))
+            held = [await connect(), await connect()]  # referenced: a collected writer closes its socket
+            assert await _poll(lambda: len(cls.counted) == 3)
+            idle = held[0][0]
+            held.append(
+                await connect()
+            )  # over the cap: an idle one goes, not the one still sending its answer
+            assert await asyncio.wait_for(idle.read(), 10) == b""
+            head_and_body = await _read_all(reader)
+            assert head_and_body.startswith(b"HTTP/1.1 200") and head_and_body.endswith(b"x" * BIG)
+            assert _refused(registry, "max_connections") == 1
+        finally:
+            server.close()
+
+    asyncio.run(run())
+
+
+async def _slow_reader(server: asyncio.Server) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """A client with a tiny receive buffer: the server's answer advances only as fast as it reads."""
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.setblocking(False)
+    await asyncio.get_running_loop().sock_connect(sock, server.sockets[0].getsockname())
+    return await asyncio.open_connection(sock=sock, limit=16 * 1024)
+
+
+def test_the_head_deadline_waits_while_a_finished_answer_is_read() -> None:
+    """M2: the head deadline ran from the end of the response, not of its sending: a client reading a large
+    answer more slowly than the deadline had the rest of it discarded."""
+
+    async def run() -> None:
+        registry = CollectorRegistry()
+        cls: type[_GuardedH11] = type("T", (_SmallSendBuffer, _guard(8, 8, registry, 0.3)), {})
+        server, _, _ = await _serve(cls)
+        try:
+            reader, writer = await _slow_reader(server)
+            writer.write(b"GET /big HTTP/1.1\r\nHost: x\r\n\r\n")
+            # about 16 KiB per 20 ms: over a second, several deadlines, always some progress in each
+            data = await _read_all(reader, chunk=16 * 1024, pause_s=0.02)
+            assert data.endswith(b"x" * BIG), len(data)
+            assert _refused(registry, "request_head_timeout") == 1  # then, drained and idle, it is closed
+            assert _refused(registry, "response_drain_timeout") == 0
+        finally:
+            server.close()
+
+    asyncio.run(run())
+
+
+def test_a_connection_whose_answer_is_never_read_is_closed() -> None:
+    """M3: a closing connection whose client never reads its answer held its slot (and descriptor) for
+    ever; eviction cannot take it."""
+
+    async def run() -> None:
+        registry = CollectorRegistry()
+        cls: type[_GuardedH11] = type("T", (_SmallSendBuffer, _guard(8, 8, registry, 0.3)), {})
+        server, _, _ = await _serve(cls)
+        try:
+            _, writer = await _slow_reader(server)
+            writer.write(b"GET /big HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            assert await _poll(lambda: _refused(registry, "response_drain_timeout") == 1)
+            assert not cls.counted and not cls.by_client
+            writer.close()
+        finally:
+            server.close()
+
+    asyncio.run(run())
+
+
+class _Scripted(_GuardedH11):
+    """Peers classified in the order given in ``script`` ((trusted, loopback) per connection)."""
+
+    script: deque[tuple[bool, bool]]
+
+    def _classify(self, address: str | None) -> tuple[bool, bool]:
+        return self.script.popleft()
+
+
+def test_a_trusted_proxy_at_its_bound_evicts_a_waiting_stranger(monkeypatch: pytest.MonkeyPatch) -> None:
+    """M5: with strangers holding the cap, a trusted proxy at max_connections + EXEMPT_RESERVE was refused
+    while idle strangers kept their slots."""
+    monkeypatch.setattr(http_conns, "EXEMPT_RESERVE", 1)
+
+    async def run() -> None:
+        registry = CollectorRegistry()
+        stranger, proxy = (False, False), (True, False)
+        script = deque([stranger, stranger, proxy, proxy])
+        cls: type[_GuardedH11] = type("T", (_Scripted, _guard(2, 8, registry)), {"script": script})
+        server, _, connect = await _serve(cls)
+        try:
+            held = [await connect()]  # kept referenced: a collected StreamWriter closes its connection
+            assert await _poll(lambda: len(cls.counted) == 1)
+            held.append(await connect())
+            assert await _poll(lambda: len(cls.counted) == 2)
+            held.append(await connect())  # the proxy, within max_connections + EXEMPT_RESERVE
+            assert await _poll(lambda: len(script) == 1)
+            first = held[0][0]
+            reader, writer = await connect()  # the proxy at its bound: the oldest stranger goes
+            assert await asyncio.wait_for(first.read(), 10) == b""
+            writer.write(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert (await asyncio.wait_for(reader.readline(), 10)).startswith(b"HTTP/1.1 200")
+        finally:
+            server.close()
+
+    asyncio.run(run())
+
+
+def test_a_body_awaiting_100_continue_is_not_cut_while_the_app_reads_late() -> None:
+    """L1: a client that sent "Expect: 100-continue" sends nothing until the app reads; the body-rate
+    window counted that wait against it and cut the request."""
+
+    async def run() -> None:
+        registry = CollectorRegistry()
+        cls: type[_GuardedH11] = type("T", (_Stranger, _guard(8, 8, registry, 0.3)), {})
+        server, _, connect = await _serve(cls)
+        try:
+            reader, writer = await connect()
+            writer.write(
+                b"POST /late HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n"
+            )
+            assert (await asyncio.wait_for(reader.readline(), 10)).startswith(b"HTTP/1.1 100")
+            writer.write(b"hello")
+            answer = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
+            assert answer.split(b"\r\n")[1].startswith(b"HTTP/1.1 200"), answer
+            assert _refused(registry, "request_body_timeout") == 0
+        finally:
+            server.close()
+
+    asyncio.run(run())
+
+
+class _Failing(_GuardedH11):
+    def _classify(self, address: str | None) -> tuple[bool, bool]:
+        raise RuntimeError("guard bug")
+
+
+def test_a_guard_that_raises_closes_the_connection(caplog: pytest.LogCaptureFixture) -> None:
+    """L2: an exception in a guard callback left the connection open and unguarded (asyncio only logged
+    it); now the connection is aborted and the failure logged."""
+
+    async def run() -> None:
+        cls: type[_GuardedH11] = type("T", (_Failing, _guard(8, 8, CollectorRegistry())), {})
+        server, _, connect = await _serve(cls)
+        try:
+            reader, _ = await connect()
+            assert await asyncio.wait_for(reader.read(), 10) == b""
+        finally:
+            server.close()
+
+    with caplog.at_level(logging.ERROR, logger="paramedic"):
+        asyncio.run(run())
+    assert any("guard _admit failed" in r.getMessage() for r in caplog.records)
+
+
+class _BodyWindows(_Stranger):
+    seen: list[int]
+
+    def _body_window_ended(self) -> None:
+        self.seen.append(self._body_bytes)
+        super()._body_window_ended()
+
+
+def test_body_bytes_in_the_heads_packet_count() -> None:
+    """L4: the body-rate count was reset after the head was parsed, so body bytes sent with it in one
+    packet did not count towards the first window."""
+
+    async def run() -> None:
+        seen: list[int] = []
+        cls: type[_GuardedH11] = type(
+            "T", (_BodyWindows, _guard(8, 8, CollectorRegistry(), 0.3)), {"seen": seen}
+        )
+        server, _, connect = await _serve(cls)
+        try:
+            _, writer = await connect()
+            writer.write(b"POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n" + b"y" * 600)
+            assert await _poll(lambda: bool(seen))
+            assert seen[0] == 600
+            writer.close()
+        finally:
+            server.close()
+
+    asyncio.run(run())
