@@ -69,7 +69,7 @@ from paramedic.config import ConfigError, ConfigProblem, ParamedicConfig, load_c
 from paramedic.dashboard import CapacityPage
 from paramedic.dashboard import build_router as dashboard_router
 from paramedic.dashboard import build_sources as dashboard_sources
-from paramedic.fds import HTTP_BACKLOG, fit_log_listeners, raise_nofile_limit
+from paramedic.fds import FdBudgetError, fit_log_listeners, http_backlog, raise_nofile_limit
 from paramedic.logs import LogService
 from paramedic.loop_lag import LoopLagMonitor
 from paramedic.remediation import RemediationService
@@ -529,7 +529,11 @@ def serve(config_path: Path) -> None:
     os.umask(0o077)
     config = load_config(config_path)
     # Descriptors: the soft limit up to the hard one, the log listeners' caps within it (paramedic.fds).
-    config, warning = fit_log_listeners(config, raise_nofile_limit())
+    nofile = raise_nofile_limit()
+    try:
+        config, warning = fit_log_listeners(config, nofile)
+    except FdBudgetError as exc:  # not even the smallest caps fit: the message names the keys and the limit
+        raise ConfigError([ConfigProblem(str(config_path), None, "", str(exc))]) from exc
     if warning is not None:
         log.warning("%s", warning)
     try:
@@ -548,9 +552,9 @@ def serve(config_path: Path) -> None:
             # the app has no WebSocket route; an upgrade would hand the connection to another protocol
             # outside the connection guard (paramedic._http_conns), so an Upgrade header is just ignored
             ws="none",
-            # asyncio accepts up to the backlog in one go before the guard can close any: the descriptor
-            # budget reserves this many (paramedic.fds)
-            backlog=HTTP_BACKLOG,
+            # asyncio accepts up to the backlog per loop pass before the guard can close any: the
+            # descriptor budget reserves three backlogs, smaller where the limit is tight (paramedic.fds)
+            backlog=http_backlog(nofile),
             # X-Forwarded-For/-Proto only from these peers (client addresses for log-in throttling, https)
             forwarded_allow_ips=[str(net) for net in config.server.trusted_proxies],
             timeout_graceful_shutdown=max(1, round(config.server.shutdown_grace_s)),

@@ -7,11 +7,13 @@ listeners (1,024 each), so a log sender could take every descriptor and stop the
 
 1. :func:`raise_nofile_limit`: raises the soft ``RLIMIT_NOFILE`` to the hard limit (any process may);
 2. :func:`fit_log_listeners`: keeps :data:`RESERVED_FDS` plus one per static scrape target for everything
-   else, :data:`ACCEPT_BURST_FDS` per stream listener and :data:`HTTP_BACKLOG` for connections accepted in
-   one go before a cap refuses them, and the HTTP server's reserve for loopback and trusted proxies; when
-   the stream listeners' and the HTTP server's ``max_connections`` add up to more than the rest, it
-   lowers their effective caps proportionally (at least 1 each) and returns one warning naming the keys
-   and the limit (the server starts: a lower cap is friendlier than a refusal to start);
+   else and :data:`ACCEPT_BURST_FDS` per stream listener for connections accepted in one go before a cap
+   refuses them, and fits the stream listeners' ``max_connections`` in the rest as before; the HTTP
+   server's cap takes what they leave after its loopback reserve and three accept backlogs
+   (:func:`http_backlog`, smaller where the limit is tight), but at least :data:`HTTP_MIN_CONNECTIONS`.
+   When it lowers a cap it returns one warning naming the keys and the limit (the server starts: a lower
+   cap is friendlier than a refusal to start); only when not even the smallest caps fit does it raise
+   :class:`FdBudgetError` (a startup error naming the keys);
 3. :func:`install_accept_error_throttle`: asyncio logs a traceback for every failed ``accept()`` when the
    process is out of descriptors (on Python 3.11 up to a backlog's worth per listener per tick, hundreds of
    thousands of lines in seconds); this filter lets one such record through per ``interval_s`` (with the
@@ -36,10 +38,15 @@ from paramedic.config import ParamedicConfig
 
 __all__ = [
     "ACCEPT_BURST_FDS",
+    "ACCEPT_PASSES",
     "HTTP_BACKLOG",
+    "HTTP_BACKLOG_MIN",
+    "HTTP_MIN_CONNECTIONS",
     "RESERVED_FDS",
     "AcceptErrorThrottle",
+    "FdBudgetError",
     "fit_log_listeners",
+    "http_backlog",
     "install_accept_error_throttle",
     "raise_nofile_limit",
 ]
@@ -50,9 +57,16 @@ RESERVED_FDS = 256  # HTTP clients, store and index files, notifiers, ... (plus 
 # asyncio accepts up to the listen backlog (log_pipeline/receivers/server.py: 512) in one go before any of
 # those connections can be refused: each stream listener may briefly hold that many more descriptors.
 ACCEPT_BURST_FDS = 512
-# uvicorn's listen backlog (``paramedic serve`` passes it; uvicorn's own default is 2,048): asyncio accepts
-# up to this many HTTP connections in one go before the connection caps can close them.
+# uvicorn's listen backlog where the open-files limit is roomy (``paramedic serve`` passes
+# http_backlog(nofile); uvicorn's own default is 2,048), and the least it is lowered to where it is tight.
 HTTP_BACKLOG = 512
+HTTP_BACKLOG_MIN = 64
+# asyncio accepts up to the backlog on every loop pass, and the connections the caps abort are closed one
+# or two passes later: an accept flood holds about three backlogs (max_connections 8, backlog 512, 16,000
+# connects: 1,554 descriptors at the peak, and EMFILE on accept at a limit of 1,536 when one was reserved).
+ACCEPT_PASSES = 3
+# the least HTTP max_connections (and per client) the budget lowers to: below it one client holds the API
+HTTP_MIN_CONNECTIONS = 64
 _HTTP_KEY = "server.limits.max_connections"
 _STREAM_LISTENERS = ("relp", "syslog_tcp", "tls")
 _ACCEPT_MESSAGE = "socket.accept() out of system resource"
@@ -79,43 +93,75 @@ def _static_targets(config: ParamedicConfig) -> int:
     )
 
 
+class FdBudgetError(ValueError):
+    """Even the smallest caps (one connection per log listener, :data:`HTTP_MIN_CONNECTIONS` for HTTP) do
+    not fit the open-files limit; the message names the keys and the limit (``paramedic serve`` reports it
+    as a config error and does not start)."""
+
+
+def http_backlog(nofile: int) -> int:
+    """uvicorn's listen backlog for an open-files limit: :data:`HTTP_BACKLOG` where the limit is roomy,
+    less where three backlogs' worth of descriptors (:data:`ACCEPT_PASSES`) would crowd out the caps."""
+    return max(HTTP_BACKLOG_MIN, min(HTTP_BACKLOG, nofile // 32))
+
+
+def _scaled(caps: dict[str, int], available: int) -> dict[str, int]:
+    total = sum(caps.values())
+    if total <= available:
+        return dict(caps)
+    return {key: max(1, cap * available // total) for key, cap in caps.items()}
+
+
 def fit_log_listeners(config: ParamedicConfig, nofile: int) -> tuple[ParamedicConfig, str | None]:
     """``config`` with the stream log listeners' ``max_connections`` and ``server.limits.max_connections``
     lowered so that, together with the reserve for everything else, they fit in ``nofile`` descriptors; and
-    a warning naming the keys when it lowered them.
+    a warning naming the keys when it lowered them. Raises :class:`FdBudgetError` when not even the
+    smallest caps fit.
 
-    The HTTP server holds up to ``server.limits.max_connections`` connections from strangers, plus
-    :data:`~paramedic._http_conns.EXEMPT_RESERVE` from loopback and trusted proxies, plus an accept burst of
-    :data:`HTTP_BACKLOG` before the caps close any: the first is a cap to fit, the others are reserved."""
+    The log listeners come first, exactly as before the HTTP guard existed (their caps within ``nofile``
+    less :data:`RESERVED_FDS`, the static scrape targets and :data:`ACCEPT_BURST_FDS` each): a server that
+    kept its log caps then keeps them now. The HTTP server holds ``server.limits.max_connections`` from
+    strangers, :data:`~paramedic._http_conns.EXEMPT_RESERVE` from loopback and trusted proxies, and during
+    an accept flood up to :data:`ACCEPT_PASSES` backlogs (:func:`http_backlog`) of connections accepted but
+    not yet closed; its cap takes what the logs leave, but never less than :data:`HTTP_MIN_CONNECTIONS`
+    (one stray client would otherwise hold the whole API): the log caps give up only what that needs."""
     logs = config.logs
     listeners = (
         {name: getattr(logs, name) for name in _STREAM_LISTENERS if getattr(logs, name) is not None}
         if logs is not None
         else {}
     )
-    caps = {f"logs.{name}.max_connections": lst.max_connections for name, lst in listeners.items()}
-    caps[_HTTP_KEY] = config.server.limits.max_connections
-    total = sum(caps.values())
-    reserve = (
-        RESERVED_FDS
-        + _static_targets(config)
-        + ACCEPT_BURST_FDS * len(listeners)
-        + EXEMPT_RESERVE
-        + HTTP_BACKLOG
-    )
-    available = max(nofile - reserve, len(caps))
-    if total <= available:
+    log_caps = {f"logs.{name}.max_connections": lst.max_connections for name, lst in listeners.items()}
+    limits = config.server.limits
+    base = RESERVED_FDS + _static_targets(config) + ACCEPT_BURST_FDS * len(listeners)
+    http_fixed = EXEMPT_RESERVE + ACCEPT_PASSES * http_backlog(nofile)
+    http_floor = min(HTTP_MIN_CONNECTIONS, limits.max_connections)
+    fitted = _scaled(log_caps, max(nofile - base, len(log_caps)))
+    http_room = nofile - base - http_fixed - sum(fitted.values())
+    if http_room < http_floor:  # the log caps give up what HTTP's floor needs
+        log_room = nofile - base - http_fixed - http_floor
+        if log_room < len(log_caps):
+            keys = ", ".join([*log_caps, _HTTP_KEY])
+            needed = base + http_fixed + http_floor + len(log_caps)
+            raise FdBudgetError(
+                f"open-files limit (RLIMIT_NOFILE) is {nofile}: too low for {keys} even at their smallest "
+                f"({len(log_caps)} log connection(s), {http_floor} HTTP connections) plus "
+                f"{base + http_fixed} descriptors for scrapes, files and accept bursts; raise the limit "
+                f"(systemd LimitNOFILE=, ulimit -n) to {needed} or more"
+                + (" or disable stream log listeners" if log_caps else "")
+            )
+        fitted = _scaled(fitted, log_room)
+        http_room = http_floor
+    http_cap = min(limits.max_connections, http_room)
+    if fitted == log_caps and http_cap == limits.max_connections:
         return config, None
-    lowered = {key: max(1, cap * available // total) for key, cap in caps.items()}
     if logs is not None:
         logs = logs.model_copy(
             update={
-                name: lst.model_copy(update={"max_connections": lowered[f"logs.{name}.max_connections"]})
+                name: lst.model_copy(update={"max_connections": fitted[f"logs.{name}.max_connections"]})
                 for name, lst in listeners.items()
             }
         )
-    limits = config.server.limits
-    http_cap = lowered[_HTTP_KEY]
     limits = limits.model_copy(
         update={
             "max_connections": http_cap,
@@ -123,11 +169,12 @@ def fit_log_listeners(config: ParamedicConfig, nofile: int) -> tuple[ParamedicCo
         }
     )
     server = config.server.model_copy(update={"limits": limits})
+    caps = {**log_caps, _HTTP_KEY: config.server.limits.max_connections}
     keys = ", ".join(f"{key} {cap}" for key, cap in caps.items())
     warning = (
-        f"open-files limit (RLIMIT_NOFILE) is {nofile}: {keys} (total {total}) plus {reserve} descriptors "
-        f"for HTTP, scrapes, files and accept bursts do not fit; serving with max_connections "
-        f"{', '.join(str(cap) for cap in lowered.values())}. "
+        f"open-files limit (RLIMIT_NOFILE) is {nofile}: {keys} (total {sum(caps.values())}) plus "
+        f"{base + http_fixed} descriptors for HTTP, scrapes, files and accept bursts do not fit; serving "
+        f"with max_connections {', '.join(str(cap) for cap in [*fitted.values(), http_cap])}. "
         f"Raise the limit (systemd LimitNOFILE=, ulimit -n) or lower these keys to silence this warning."
     )
     return config.model_copy(update={"logs": logs, "server": server}), warning

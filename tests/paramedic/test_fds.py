@@ -15,9 +15,13 @@ from paramedic._http_conns import EXEMPT_RESERVE
 from paramedic.config import ParamedicConfig, load_config
 from paramedic.fds import (
     ACCEPT_BURST_FDS,
+    ACCEPT_PASSES,
     HTTP_BACKLOG,
+    HTTP_MIN_CONNECTIONS,
     RESERVED_FDS,
+    FdBudgetError,
     fit_log_listeners,
+    http_backlog,
     install_accept_error_throttle,
 )
 
@@ -49,39 +53,87 @@ def test_caps_that_fit_are_kept(tmp_path: Path) -> None:
     assert fitted is cfg
 
 
-def test_caps_are_lowered_in_proportion_with_one_warning(tmp_path: Path) -> None:
-    """The log listeners' caps and the HTTP server's (3000 + 1000 + 1000) share what the reserve leaves."""
+def test_log_caps_are_lowered_in_proportion_with_one_warning(tmp_path: Path) -> None:
+    """The log listeners' caps (3000 + 1000) share what the reserve leaves, as before the HTTP guard; the
+    HTTP cap takes what is left after its reserve and three accept backlogs."""
     cfg = config(tmp_path)
-    reserve = RESERVED_FDS + 2 + 2 * ACCEPT_BURST_FDS + EXEMPT_RESERVE + HTTP_BACKLOG
-    fitted, warning = fit_log_listeners(cfg, reserve + 500)
+    nofile = RESERVED_FDS + 2 + 2 * ACCEPT_BURST_FDS + 500
+    fitted, warning = fit_log_listeners(cfg, nofile)
     assert fitted.logs is not None and fitted.logs.relp is not None and fitted.logs.syslog_tcp is not None
-    assert (fitted.logs.relp.max_connections, fitted.logs.syslog_tcp.max_connections) == (300, 100)
-    assert fitted.server.limits.max_connections == 100
-    assert fitted.server.limits.max_connections_per_client == 64  # within the lowered total: kept
+    http_fixed = EXEMPT_RESERVE + ACCEPT_PASSES * http_backlog(nofile)
+    log_room = 500 - http_fixed - HTTP_MIN_CONNECTIONS  # the HTTP floor comes out of the log caps
+    assert (fitted.logs.relp.max_connections, fitted.logs.syslog_tcp.max_connections) == (
+        3000 * log_room // 4000,
+        1000 * log_room // 4000,
+    )
+    assert fitted.server.limits.max_connections == HTTP_MIN_CONNECTIONS
+    assert fitted.server.limits.max_connections_per_client == 64
     assert fitted.logs.relp.port == 0  # nothing else changes
     assert warning is not None
     assert (
         "logs.relp.max_connections 3000, logs.syslog_tcp.max_connections 1000, "
         "server.limits.max_connections 1000" in warning
     )
-    assert f"open-files limit (RLIMIT_NOFILE) is {reserve + 500}" in warning
-    assert "serving with max_connections 300, 100, 100" in warning
+    assert f"open-files limit (RLIMIT_NOFILE) is {nofile}" in warning
 
 
-def test_a_limit_below_the_reserve_leaves_one_connection_each(tmp_path: Path) -> None:
-    fitted, warning = fit_log_listeners(config(tmp_path), 64)
+@pytest.mark.parametrize(("nofile", "main_log_cap"), [(4096, 1024), (8192, 1024)])
+def test_log_caps_main_kept_are_kept(tmp_path: Path, nofile: int, main_log_cap: int) -> None:
+    """M4: with the HTTP cap in the budget, nofile 4096 cut the default log caps from 1024/1024 (what the
+    budget before the HTTP guard gave) to 896/896; the HTTP cap now takes only what the logs leave."""
+    text = CONFIG.replace("max_connections: 3000", "max_connections: 1024").replace(
+        "max_connections: 1000}\n  syslog_udp", "max_connections: 1024}\n  syslog_udp"
+    )
+    fitted, _ = fit_log_listeners(config(tmp_path, text), nofile)
     assert fitted.logs is not None and fitted.logs.relp is not None and fitted.logs.syslog_tcp is not None
-    assert (fitted.logs.relp.max_connections, fitted.logs.syslog_tcp.max_connections) == (1, 1)
-    assert (fitted.server.limits.max_connections, fitted.server.limits.max_connections_per_client) == (1, 1)
+    assert fitted.logs.relp.max_connections == fitted.logs.syslog_tcp.max_connections == main_log_cap
+    assert fitted.server.limits.max_connections >= HTTP_MIN_CONNECTIONS
+
+
+def test_the_http_cap_has_a_floor(tmp_path: Path) -> None:
+    """M4: at nofile 2048 with two default log listeners the HTTP cap fell to 38 and its per-client cap
+    with it; it now keeps HTTP_MIN_CONNECTIONS for both (the log caps give up what that needs)."""
+    text = CONFIG.replace("max_connections: 3000", "max_connections: 1024").replace(
+        "max_connections: 1000}\n  syslog_udp", "max_connections: 1024}\n  syslog_udp"
+    )
+    fitted, warning = fit_log_listeners(config(tmp_path, text), 2048)
+    limits = fitted.server.limits
+    assert (limits.max_connections, limits.max_connections_per_client) == (64, 64)
+    assert fitted.logs is not None and fitted.logs.relp is not None
+    assert fitted.logs.relp.max_connections > 64
     assert warning is not None
 
 
+def test_a_limit_nothing_fits_in_is_a_startup_error_naming_the_keys(tmp_path: Path) -> None:
+    with pytest.raises(FdBudgetError) as info:
+        fit_log_listeners(config(tmp_path), 1024)
+    message = str(info.value)
+    assert "open-files limit (RLIMIT_NOFILE) is 1024" in message
+    assert (
+        "logs.relp.max_connections, logs.syslog_tcp.max_connections, server.limits.max_connections" in message
+    )
+    assert "LimitNOFILE" in message
+
+
+def test_an_accept_flood_is_budgeted_at_three_backlogs(tmp_path: Path) -> None:
+    """M1: asyncio accepts up to the backlog per loop pass and aborted connections close a pass or two
+    later, so a flood held about three backlogs (1,554 descriptors with max_connections 8, backlog 512),
+    while the budget reserved one: at nofile 1,536 the server failed accept() with EMFILE."""
+    cfg = config(tmp_path, "server:\n  limits: {max_connections: 8, max_connections_per_client: 8}\n")
+    assert http_backlog(1536) < HTTP_BACKLOG  # a tight limit gets a smaller backlog
+    for nofile in (1536, 4096, 100_000):
+        fitted, _ = fit_log_listeners(cfg, nofile)
+        peak = fitted.server.limits.max_connections + EXEMPT_RESERVE + 3 * http_backlog(nofile)
+        assert RESERVED_FDS + peak <= nofile
+    assert http_backlog(100_000) == HTTP_BACKLOG
+
+
 def test_the_http_cap_is_in_the_budget_without_log_listeners(tmp_path: Path) -> None:
-    """The default 512 HTTP connections (plus the loopback reserve and the accept burst) did not count:
-    at an open-files limit of 1,024 they could take every descriptor the server had."""
+    """The default 512 HTTP connections (plus the loopback reserve and the accept bursts) did not count:
+    at a low open-files limit they could take every descriptor the server had."""
     cfg = config(tmp_path, "metrics_store: {type: embedded, path: data/metrics}\n")
-    fitted, warning = fit_log_listeners(cfg, 1024)
-    available = 1024 - RESERVED_FDS - EXEMPT_RESERVE - HTTP_BACKLOG
+    fitted, warning = fit_log_listeners(cfg, 768)
+    available = 768 - RESERVED_FDS - EXEMPT_RESERVE - ACCEPT_PASSES * http_backlog(768)
     assert fitted.server.limits.max_connections == available < 512
     assert fitted.server.limits.max_connections_per_client == 64
     assert warning is not None and "server.limits.max_connections 512" in warning
