@@ -21,12 +21,13 @@ from tests.support.servers import wait_until
 
 pytestmark = pytest.mark.timeout(240)
 
-# start limit: the reserve (256 + 1 scrape target + 2 x 512 log accept bursts + HTTP's 64 loopback reserve
-# and 512 accept burst) leaves 191 for relp, syslog_tcp (1,024 each) and HTTP (512), in proportion
+# start limit: the reserve (256 + 1 scrape target + 2 x 512 log accept bursts) leaves 767 for relp and
+# syslog_tcp (1,024 each): 383 each, as before the HTTP guard; HTTP's 64 loopback reserve, three accept
+# backlogs (64 each at this limit) and its floor of 64 connections then come out of those
 LOW = 2048
-CAPPED = LOW - 257 - 1024 - 64 - 512
-CAP = 1024 * CAPPED // 2560  # 76 each
-HTTP_CAP = 512 * CAPPED // 2560  # 38
+LOGS_BEFORE = 1024 * (LOW - 257 - 1024) // 2048  # 383
+CAP = LOGS_BEFORE * (LOW - 257 - 1024 - 64 - 3 * 64 - 64) // (2 * LOGS_BEFORE)  # 223 each
+HTTP_CAP = 64
 MAX_LOG_BYTES = 1 << 20
 
 

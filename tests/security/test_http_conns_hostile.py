@@ -289,3 +289,35 @@ def test_strangers_at_the_total_cap_do_not_lock_out_local_health_checks(small_ca
         assert not any(closed_by_peer(s, 0.01) for s in held)  # the 8 are held
         small_cap.assert_alive()  # /-/healthy and a query from 127.0.0.1, while the stranger holds the cap
     small_cap.assert_alive()
+
+
+@pytest.fixture(scope="module")
+def flooded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
+    limits = {"max_connections": 8, "max_connections_per_client": 8}
+    extra = {"server": {"limits": limits}, "logs": {"relp": None, "syslog_tcp": None}}
+    with running_target(tmp_path_factory.mktemp("serve-flood"), extra_config=extra, nofile=(LOW, LOW)) as t:
+        yield t
+
+
+def _flood(port: int, rounds: int, per_round: int) -> None:
+    """``rounds`` x ``per_round`` non-blocking connects from :data:`ATTACKER`, each round held until the next
+    starts, then reset (SO_LINGER 0: no TIME_WAIT left behind)."""
+    linger = struct.pack("ii", 1, 0)
+    for _ in range(rounds):
+        with ExitStack() as stack:
+            for _ in range(per_round):
+                s = stack.enter_context(socket.socket())
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, linger)
+                s.setblocking(False)
+                s.bind((ATTACKER, 0))
+                s.connect_ex(("127.0.0.1", port))
+
+
+def test_an_accept_flood_does_not_run_the_server_out_of_descriptors(flooded: Target) -> None:
+    """M1: asyncio accepts up to the backlog per loop pass and the refused connections close a pass or two
+    later: with max_connections 8 and backlog 512, 16,000 connects held 1,554 descriptors at the peak and a
+    server at an open-files limit of 1,536 failed accept() with EMFILE. The budget now reserves three
+    backlogs and the backlog is smaller where the limit is tight."""
+    _flood(flooded.ports["http"], rounds=4, per_round=4000)
+    assert metric(flooded, "paramedic_accept_errors_total") == 0
+    flooded.assert_alive()
