@@ -25,8 +25,9 @@ open files" and the event loop spun on failed ``accept()`` calls (found by stop 
 
 - an answer already finished but still in the write buffer (a client reading slowly) is never cut by
   eviction or the head deadline; instead, while a connection waits or closes with an answer unsent, the
-  buffer must shrink in every ``request_head_timeout_s`` window, else the connection is aborted (a client
-  that never reads would otherwise hold its slot, and a descriptor, for ever).
+  client must read it at :data:`MIN_BODY_RATE` or more over each ``request_head_timeout_s`` window, else
+  the connection is aborted (a client that never reads would otherwise hold its slot, and a descriptor,
+  for ever).
 
 Refusals are counted in ``paramedic_http_connections_refused_total{reason}`` (``max_connections``,
 ``max_connections_per_client``, ``request_head_timeout``, ``request_body_timeout``,
@@ -264,7 +265,8 @@ class _GuardedH11(H11Protocol):
             return
         buffered = self.transport.get_write_buffer_size()
         if buffered > 0:  # a finished answer still flushing: wait while the client reads it
-            if buffered < self._buffered:
+            # at MIN_BODY_RATE or more (or the rest of it): a byte per window would hold the slot for ever
+            if self._buffered - buffered >= min(self._buffered, MIN_BODY_RATE * self.head_timeout_s):
                 self._rearm_deadline()
             else:
                 self._refuse("response_drain_timeout")

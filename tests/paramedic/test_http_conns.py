@@ -386,3 +386,54 @@ def test_body_bytes_in_the_heads_packet_count() -> None:
             server.close()
 
     asyncio.run(run())
+
+
+class _FakeTransport:
+    def __init__(self, buffered: int) -> None:
+        self.buffered = buffered
+        self.aborted = False
+
+    def get_write_buffer_size(self) -> int:
+        return self.buffered
+
+    def is_closing(self) -> bool:
+        return False
+
+    def abort(self) -> None:
+        self.aborted = True
+
+
+def _flushing_connection(
+    cls: type[_GuardedH11], armed_at: int, now: int
+) -> tuple[_GuardedH11, _FakeTransport]:
+    """A connection (no socket) whose finished answer had ``armed_at`` bytes buffered when its deadline was
+    armed and has ``now`` at the deadline."""
+    conn = cls.__new__(cls)
+    transport = _FakeTransport(now)
+    conn.__dict__.update(
+        transport=transport, cycle=None, loop=asyncio.new_event_loop(), _head_timer=None, _body_timer=None
+    )
+    conn.__dict__.update(_key=None, _buffered=armed_at)
+    return conn, transport
+
+
+def test_an_answer_read_a_trickle_at_a_time_is_cut() -> None:
+    """M3: any shrinking of the write buffer re-armed the drain deadline, so reading a few bytes per window
+    held a slot (un-evictable, as its answer is unsent) for ever; it must drain at MIN_BODY_RATE."""
+    registry = CollectorRegistry()
+    cls = _guard(8, 8, registry, 30.0)
+    window = http_conns.MIN_BODY_RATE * 30
+    trickle, trickle_transport = _flushing_connection(cls, armed_at=100_000, now=100_000 - 10)
+    steady, steady_transport = _flushing_connection(cls, armed_at=100_000 + window, now=100_000)
+    try:
+        trickle._head_timed_out()
+        steady._head_timed_out()
+        assert trickle_transport.aborted
+        assert not steady_transport.aborted
+        assert steady._head_timer is not None  # re-armed for the next window
+        assert _refused(registry, "response_drain_timeout") == 1
+    finally:
+        for conn in (trickle, steady):
+            if conn._head_timer is not None:
+                conn._head_timer.cancel()
+            conn.loop.close()
