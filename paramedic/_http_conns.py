@@ -110,6 +110,10 @@ class _GuardedH11(H11Protocol):
     refused: ClassVar[Counter]
     by_client: ClassVar[Tally[str]]
     counted: ClassVar[set[_GuardedH11]]  # connections under max_connections (not loopback or trusted)
+    # admitted loopback / trusted connections: their bound is checked against counted + exempt, never
+    # against uvicorn's ``connections``, which still holds connections refused in this accept pass until
+    # their connection_lost runs (a flood of refused strangers would lock health checks out)
+    exempt: ClassVar[set[_GuardedH11]]
     # counted connections waiting for a request head, longest waiting first (eviction takes the first)
     waiting: ClassVar[OrderedDict[_GuardedH11, None]]
 
@@ -163,11 +167,12 @@ class _GuardedH11(H11Protocol):
             # exempt peers may hold EXEMPT_RESERVE beyond the cap; at that bound they take a waiting
             # stranger's slot (a proxy carrying real clients outranks an idle stranger)
             if (
-                len(self.connections) > self.max_connections + EXEMPT_RESERVE
+                len(self.counted) + len(self.exempt) >= self.max_connections + EXEMPT_RESERVE
                 and not self._evict_oldest_waiting()
             ):
                 self._refuse("max_connections")
                 return
+            self.exempt.add(self)
         elif len(self.counted) >= self.max_connections and not self._evict_oldest_waiting():
             self._refuse("max_connections")
             return
@@ -228,6 +233,7 @@ class _GuardedH11(H11Protocol):
         self._cancel_head_timer()
         self._cancel_body_timer()
         self.counted.discard(self)
+        self.exempt.discard(self)
         if self._key is not None:
             self.by_client[self._key] -= 1
             if self.by_client[self._key] <= 0:
@@ -328,6 +334,7 @@ def guarded_h11(
         "refused": refused,
         "by_client": Tally[str](),
         "counted": set[_GuardedH11](),
+        "exempt": set[_GuardedH11](),
         "waiting": OrderedDict[_GuardedH11, None](),
     }
     return type("GuardedH11Protocol", (_GuardedH11,), settings)

@@ -437,3 +437,69 @@ def test_an_answer_read_a_trickle_at_a_time_is_cut() -> None:
             if conn._head_timer is not None:
                 conn._head_timer.cancel()
             conn.loop.close()
+
+
+class _LoopbackHealthCheck(_GuardedH11):
+    """127.0.0.2 is a stranger, 127.0.0.1 the local health checker (both loopback in the test)."""
+
+    def _classify(self, address: str | None) -> tuple[bool, bool]:
+        return False, address == "127.0.0.1"
+
+
+async def _hold(scope: dict[str, Any], receive: Callable[[], Awaitable[Any]], send: Any) -> None:
+    if scope["type"] != "http":
+        return
+    if scope["path"] == "/hold":  # a live request the guard must never cut nor evict
+        await asyncio.sleep(5.0)
+    headers = [(b"content-length", b"2")]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    await send({"type": "http.response.body", "body": b"ok"})
+
+
+def test_refused_connections_not_yet_lost_do_not_lock_out_a_health_check() -> None:
+    """Third review M1: the exempt bound was checked against uvicorn's ``connections``, which still held the
+    connections refused in the same accept pass (closed a pass or two later): 300 per-client refusals and
+    one live stranger made a loopback health check look over max_connections + EXEMPT_RESERVE, and it was
+    refused."""
+
+    async def run() -> None:
+        registry = CollectorRegistry()
+        cls: type[_GuardedH11] = type("T", (_LoopbackHealthCheck, _guard(4, 1, registry)), {})
+        cfg = Config(_hold, http=cls, lifespan="off")
+        cfg.load()
+        state = ServerState()
+        server = await asyncio.get_running_loop().create_server(
+            lambda: cls(config=cfg, server_state=state, app_state={}), "127.0.0.1", 0, backlog=1024
+        )
+        port = server.sockets[0].getsockname()[1]
+        held: list[socket.socket] = []
+        try:
+            live_reader, live_writer = await asyncio.open_connection(
+                "127.0.0.1", port, local_addr=("127.0.0.2", 0)
+            )
+            live_writer.write(b"GET /hold HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert await _poll(lambda: len(cls.counted) == 1 and not cls.waiting)
+            # no await from here to the health check: all 301 wait in the backlog for one accept pass
+            for _ in range(300):
+                s = socket.socket()
+                held.append(s)
+                s.bind(("127.0.0.2", 0))
+                s.connect(("127.0.0.1", port))
+            check = socket.socket()
+            held.append(check)
+            check.connect(("127.0.0.1", port))
+            check.setblocking(False)
+            check.send(b"GET /-/healthy HTTP/1.1\r\nHost: x\r\n\r\n")
+            reader, writer = await asyncio.open_connection(sock=check)
+            assert (await asyncio.wait_for(reader.readline(), 10)).startswith(b"HTTP/1.1 200")
+            assert _refused(registry, "max_connections_per_client") == 300
+            assert _refused(registry, "max_connections") == 0
+            writer.close()
+            live_writer.close()
+            del live_reader
+        finally:
+            for s in held:
+                s.close()
+            server.close()
+
+    asyncio.run(run())

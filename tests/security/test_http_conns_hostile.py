@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import socket
 import struct
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, suppress
@@ -320,4 +321,34 @@ def test_an_accept_flood_does_not_run_the_server_out_of_descriptors(flooded: Tar
     backlogs and the backlog is smaller where the limit is tight."""
     _flood(flooded.ports["http"], rounds=4, per_round=4000)
     assert metric(flooded, "paramedic_accept_errors_total") == 0
+    flooded.assert_alive()
+
+
+def test_health_checks_are_answered_throughout_an_accept_flood(flooded: Target) -> None:
+    """Third review M1: the loopback bound was checked against uvicorn's ``connections``, which during a
+    flood still holds hundreds of connections refused in the same accept pass: a health check from
+    127.0.0.1 was refused (or evicted a live stranger) far below max_connections + EXEMPT_RESERVE. A thread
+    polls /-/healthy on a new connection each time while 4 x 4,000 connects come from the attacker."""
+    url = f"http://127.0.0.1:{flooded.ports['http']}/-/healthy"
+    stop = threading.Event()
+    answered: list[int] = []
+    failures: list[object] = []
+
+    def poll() -> None:
+        while not stop.is_set():
+            try:  # a new connection per poll: each goes through the guard's admission
+                status = httpx.get(url, timeout=10, headers={"Connection": "close"}).status_code
+                (answered if status == 200 else failures).append(status)
+            except httpx.HTTPError as exc:
+                failures.append(repr(exc))
+
+    thread = threading.Thread(target=poll, daemon=True)
+    thread.start()
+    try:
+        _flood(flooded.ports["http"], rounds=4, per_round=4000)
+    finally:
+        stop.set()
+        thread.join(30)
+    assert answered, "no health check completed during the flood"
+    assert not failures, failures[:3]
     flooded.assert_alive()
