@@ -32,7 +32,9 @@ open files" and the event loop spun on failed ``accept()`` calls (found by stop 
 Refusals are counted in ``paramedic_http_connections_refused_total{reason}`` (``max_connections``,
 ``max_connections_per_client``, ``request_head_timeout``, ``request_body_timeout``,
 ``response_drain_timeout``). An exception in a guard callback aborts the connection (fail closed) and is
-logged: a bug there must not leave a connection unguarded.
+logged: a bug there must not leave a connection unguarded. The first such failure is logged with its
+traceback, later ones at most once every 10 s with the number held back (a bug hit by every connection of
+a flood would otherwise write a traceback per connection).
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ import asyncio
 import functools
 import ipaddress
 import logging
+import time
 from collections import Counter as Tally
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
@@ -81,6 +84,41 @@ def client_key(address: str) -> str:
     return address
 
 
+class _FailureLog:
+    """Logs guard failures as the accept-error throttle does (:mod:`paramedic.fds`): the first with its
+    traceback, then at most one line per ``interval_s`` with the number held back. A guard bug hit by every
+    connection of a flood would otherwise write a traceback per connection."""
+
+    def __init__(self, interval_s: float = 10.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self.interval_s = interval_s
+        self.clock = clock
+        self.logged = 0  # failures logged so far (the first in full)
+        self.held = 0  # failures not logged since the last line
+        self._next = float("-inf")
+
+    def report(self, guard: str) -> None:
+        """Log (or count) one failure of ``guard``; call it from an ``except`` block."""
+        now = self.clock()
+        if now < self._next:
+            self.held += 1
+            return
+        held, self.held, self._next = self.held, 0, now + self.interval_s
+        if self.logged == 0:
+            log.exception("HTTP connection guard %s failed: closing the connection", guard)
+        else:
+            log.error(
+                "HTTP connection guard %s failed: closing the connection (traceback logged with the first "
+                "failure; %d more failures not logged since the last line; at most one line every %g s)",
+                guard,
+                held,
+                self.interval_s,
+            )
+        self.logged += 1
+
+
+_FAILURES = _FailureLog()
+
+
 def _fail_closed(
     method: Callable[Concatenate[_GuardedH11, _P], None],
 ) -> Callable[Concatenate[_GuardedH11, _P], None]:
@@ -92,7 +130,7 @@ def _fail_closed(
         try:
             method(self, *args, **kwargs)
         except Exception:
-            log.exception("HTTP connection guard %s failed: closing the connection", method.__name__)
+            _FAILURES.report(method.__name__)
             transport = getattr(self, "transport", None)
             if transport is not None:
                 transport.abort()

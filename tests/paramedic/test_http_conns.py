@@ -340,9 +340,12 @@ class _Failing(_GuardedH11):
         raise RuntimeError("guard bug")
 
 
-def test_a_guard_that_raises_closes_the_connection(caplog: pytest.LogCaptureFixture) -> None:
+def test_a_guard_that_raises_closes_the_connection(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """L2: an exception in a guard callback left the connection open and unguarded (asyncio only logged
     it); now the connection is aborted and the failure logged."""
+    monkeypatch.setattr(http_conns, "_FAILURES", http_conns._FailureLog())
 
     async def run() -> None:
         cls: type[_GuardedH11] = type("T", (_Failing, _guard(8, 8, CollectorRegistry())), {})
@@ -503,3 +506,30 @@ def test_refused_connections_not_yet_lost_do_not_lock_out_a_health_check() -> No
             server.close()
 
     asyncio.run(run())
+
+
+def test_guard_failures_are_logged_in_full_once_then_counted(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Third review L5: every guard failure logged a traceback; a bug hit by each connection of a flood
+    wrote one per connection. Now: the first in full, then one line per interval with the count."""
+    now = [0.0]
+    monkeypatch.setattr(http_conns, "_FAILURES", http_conns._FailureLog(10.0, lambda: now[0]))
+    cls: type[_GuardedH11] = type("T", (_Failing, _guard(8, 8, CollectorRegistry())), {})
+    conns = [_flushing_connection(cls, 0, 0) for _ in range(501)]
+    try:
+        with caplog.at_level(logging.ERROR, logger="paramedic"):
+            for conn, _ in conns[:500]:
+                conn.client = ("192.0.2.1", 1)
+                conn._admit()
+            now[0] = 11.0
+            conns[500][0].client = ("192.0.2.1", 1)
+            conns[500][0]._admit()
+        assert all(transport.aborted for _, transport in conns)
+        records = [r for r in caplog.records if "guard _admit failed" in r.getMessage()]
+        assert len(records) == 2
+        assert records[0].exc_info is not None
+        assert records[1].exc_info is None and "499 more failures not logged" in records[1].getMessage()
+    finally:
+        for conn, _ in conns:
+            conn.loop.close()
