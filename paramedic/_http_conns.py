@@ -13,7 +13,9 @@ open files" and the event loop spun on failed ``accept()`` calls (found by stop 
   proxy's clients all share its address, so ``server.trusted_proxies`` are exempt from it.
 - ``max_connections`` in all, for peers other than loopback and trusted proxies (health checks, the local
   scraper, the proxy in front): those may open :data:`EXEMPT_RESERVE` more beyond it, so strangers filling
-  the cap do not lock them out. At the cap, the oldest connection still waiting for a request head is closed
+  the cap do not lock them out. The bound is checked against the connections admitted (never against
+  uvicorn's ``connections``, which during an accept flood still holds hundreds refused in the same pass),
+  and a peer without an address (one that reset before its connection was made) counts as a stranger. At the cap, the oldest connection still waiting for a request head is closed
   to make room; only when none waits is the new connection closed.
 - ``request_head_timeout_s``: from the moment a connection waits for a request head (accepted, or its last
   response sent with no pipelined request already started) to the moment the whole head has arrived. A
@@ -201,7 +203,9 @@ class _GuardedH11(H11Protocol):
         if key is not None and self.by_client[key] >= self.max_per_client:
             self._refuse("max_connections_per_client")
             return
-        if trusted or loopback or address is None:
+        # a peer with no address (it reset before its connection was made: a flood's RSTs) is a stranger;
+        # exempting it let dead connections fill the exempt bound and lock health checks out
+        if trusted or loopback:
             # exempt peers may hold EXEMPT_RESERVE beyond the cap; at that bound they take a waiting
             # stranger's slot (a proxy carrying real clients outranks an idle stranger)
             if (

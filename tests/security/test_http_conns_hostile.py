@@ -324,11 +324,22 @@ def test_an_accept_flood_does_not_run_the_server_out_of_descriptors(flooded: Tar
     flooded.assert_alive()
 
 
+def _live_tail(target: Target, stack: ExitStack) -> None:
+    """A live log tail from :data:`ATTACKER`: a request being answered, which eviction never takes."""
+    s = _connect(target, ATTACKER, stack)
+    headers = "".join(f"{k}: {v}\r\n" for k, v in target.headers("viewer").items())
+    s.sendall(f"GET /api/v1/logs/tail?q=* HTTP/1.1\r\nHost: 127.0.0.1\r\n{headers}\r\n".encode())
+    s.settimeout(10)
+    assert s.recv(64).startswith(b"HTTP/1.1 200")
+
+
 def test_health_checks_are_answered_throughout_an_accept_flood(flooded: Target) -> None:
     """Third review M1: the loopback bound was checked against uvicorn's ``connections``, which during a
-    flood still holds hundreds of connections refused in the same accept pass: a health check from
-    127.0.0.1 was refused (or evicted a live stranger) far below max_connections + EXEMPT_RESERVE. A thread
-    polls /-/healthy on a new connection each time while 4 x 4,000 connects come from the attacker."""
+    flood still holds hundreds of connections refused in the same accept pass (and connections reset before
+    they were made, with no address, were exempt): with the attacker's live tails holding max_connections
+    (nothing to evict), health checks from 127.0.0.1 were refused far below max_connections +
+    EXEMPT_RESERVE. A thread polls /-/healthy on a new connection each time while 4 x 4,000 connects come
+    from the attacker."""
     url = f"http://127.0.0.1:{flooded.ports['http']}/-/healthy"
     stop = threading.Event()
     answered: list[int] = []
@@ -342,13 +353,16 @@ def test_health_checks_are_answered_throughout_an_accept_flood(flooded: Target) 
             except httpx.HTTPError as exc:
                 failures.append(repr(exc))
 
-    thread = threading.Thread(target=poll, daemon=True)
-    thread.start()
-    try:
-        _flood(flooded.ports["http"], rounds=4, per_round=4000)
-    finally:
-        stop.set()
-        thread.join(30)
+    with ExitStack() as tails:
+        for _ in range(8):  # the flood fixture's max_connections and per-client cap
+            _live_tail(flooded, tails)
+        thread = threading.Thread(target=poll, daemon=True)
+        thread.start()
+        try:
+            _flood(flooded.ports["http"], rounds=4, per_round=4000)
+        finally:
+            stop.set()
+            thread.join(30)
     assert answered, "no health check completed during the flood"
     assert not failures, failures[:3]
     flooded.assert_alive()
