@@ -11,9 +11,12 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import h11
 import pytest
 from prometheus_client import CollectorRegistry
 from uvicorn.config import Config
+from uvicorn.protocols.http.flow_control import FlowControl
+from uvicorn.protocols.http.h11_impl import H11Protocol, RequestResponseCycle
 from uvicorn.server import ServerState
 
 import paramedic._http_conns as http_conns
@@ -533,3 +536,61 @@ def test_guard_failures_are_logged_in_full_once_then_counted(
     finally:
         for conn, _ in conns:
             conn.loop.close()
+
+
+def test_a_peer_with_no_address_counts_as_a_stranger() -> None:
+    """Third review M1: a connection reset before it was made has no peer address and was exempt, so a
+    flood's resets filled the loopback reserve and health checks were refused; now it is a stranger."""
+    registry = CollectorRegistry()
+    cls = _guard(1, 1, registry)
+    live, _ = _flushing_connection(cls, 0, 0)  # a stranger mid-request: holds the cap, not evictable
+    cls.counted.add(live)
+    addressless, transport = _flushing_connection(cls, 0, 0)
+    addressless.client = None
+    try:
+        addressless._admit()
+        assert transport.aborted
+        assert not cls.exempt
+        assert _refused(registry, "max_connections") == 1
+    finally:
+        for conn in (live, addressless):
+            conn.loop.close()
+
+
+def test_the_uvicorn_internals_the_guard_relies_on_exist() -> None:
+    """Third review L6: the guard reads uvicorn's private state; a uvicorn that renamed any of it would
+    leave connections unguarded (or fail every one closed). pyproject pins uvicorn below the next minor;
+    this test says what to check before raising the pin."""
+    for name in ("handle_events", "on_response_complete", "handle_websocket_upgrade", "data_received"):
+        assert callable(vars(H11Protocol).get(name)), name
+    seen: list[_GuardedH11] = []
+
+    class _Recording(_GuardedH11):
+        def _request_started(self) -> None:
+            seen.append(self)
+            super()._request_started()
+
+    async def run() -> None:
+        cls: type[_GuardedH11] = type("T", (_Recording, _guard(8, 8, CollectorRegistry())), {})
+        server, _, connect = await _serve(cls)
+        try:
+            reader, writer = await connect()
+            writer.write(b"POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n\r\n")
+            assert await _poll(lambda: bool(seen))
+            conn = seen[0]
+            assert isinstance(conn.connections, set) and conn in conn.connections
+            assert isinstance(conn.flow, FlowControl) and isinstance(conn.flow.read_paused, bool)
+            assert conn.conn.their_state is h11.SEND_BODY
+            cycle = conn.cycle
+            assert isinstance(cycle, RequestResponseCycle)
+            for flag in ("response_complete", "response_started", "waiting_for_100_continue"):
+                assert isinstance(getattr(cycle, flag), bool), flag
+            assert isinstance(cycle.body, bytearray)
+            writer.write(b"abcd")
+            assert (await asyncio.wait_for(reader.readline(), 10)).startswith(b"HTTP/1.1 200")
+            assert await _poll(lambda: cycle.response_complete)
+            writer.close()
+        finally:
+            server.close()
+
+    asyncio.run(run())
