@@ -15,8 +15,9 @@ open files" and the event loop spun on failed ``accept()`` calls (found by stop 
   scraper, the proxy in front): those may open :data:`EXEMPT_RESERVE` more beyond it, so strangers filling
   the cap do not lock them out. The bound is checked against the connections admitted (never against
   uvicorn's ``connections``, which during an accept flood still holds hundreds refused in the same pass),
-  and a peer without an address (one that reset before its connection was made) counts as a stranger. At the cap, the oldest connection still waiting for a request head is closed
-  to make room; only when none waits is the new connection closed.
+  and a peer without an address (one that reset before its connection was made) counts as a stranger.
+  At the cap, the oldest connection still waiting for a request head is closed to make room; only when
+  none waits is the new connection closed.
 - ``request_head_timeout_s``: from the moment a connection waits for a request head (accepted, or its last
   response sent with no pipelined request already started) to the moment the whole head has arrived. A
   request being answered (a live tail, a long query, a pipelined one too) is never cut by it.
@@ -27,9 +28,11 @@ open files" and the event loop spun on failed ``accept()`` calls (found by stop 
 
 - an answer already finished but still in the write buffer (a client reading slowly) is never cut by
   eviction or the head deadline; instead, while a connection waits or closes with an answer unsent, the
-  client must read it at :data:`MIN_BODY_RATE` or more over each ``request_head_timeout_s`` window, else
-  the connection is aborted (a client that never reads would otherwise hold its slot, and a descriptor,
-  for ever).
+  client must read it at :data:`MIN_BODY_RATE` or more, averaged over the time since the answer finished
+  (checked at the end of each ``request_head_timeout_s`` window), else the connection is aborted: a client
+  that never reads would otherwise hold its slot, and a descriptor, for ever. A reader ahead of that rate
+  may stall for up to :data:`DRAIN_STALL_WINDOWS` windows (2 minutes at 30 s) on a multi-MiB answer;
+  credit beyond that is not banked (the kernel takes a never-reading client's whole receive buffer).
 
 Refusals are counted in ``paramedic_http_connections_refused_total{reason}`` (``max_connections``,
 ``max_connections_per_client``, ``request_head_timeout``, ``request_body_timeout``,
@@ -55,10 +58,11 @@ import h11
 from prometheus_client import CollectorRegistry, Counter
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-__all__ = ["EXEMPT_RESERVE", "MIN_BODY_RATE", "client_key", "guarded_h11"]
+__all__ = ["DRAIN_STALL_WINDOWS", "EXEMPT_RESERVE", "MIN_BODY_RATE", "client_key", "guarded_h11"]
 
 EXEMPT_RESERVE = 64  # connections loopback and trusted peers may hold beyond max_connections
 MIN_BODY_RATE = 1024  # bytes/s a request body must average over each request_head_timeout_s window
+DRAIN_STALL_WINDOWS = 4  # windows an unsent answer's reader may stall after reading ahead of MIN_BODY_RATE
 _REASONS = (
     "max_connections",
     "max_connections_per_client",
@@ -161,6 +165,8 @@ class _GuardedH11(H11Protocol):
         super().__init__(*args, **kwargs)
         self._head_timer: asyncio.TimerHandle | None = None
         self._buffered = 0  # write buffer size when the head/drain deadline was armed
+        self._drain_started = 0.0  # loop time when the connection began waiting (its answer draining)
+        self._drained = 0  # answer bytes the client has read since then
         self._body_timer: asyncio.TimerHandle | None = None
         self._body_bytes = 0
         self._key: str | None = None  # the by_client key it is counted under
@@ -293,6 +299,7 @@ class _GuardedH11(H11Protocol):
         self._cancel_head_timer()
         if waiting and self in self.counted:
             self.waiting[self] = None
+        self._drain_started, self._drained = self.loop.time(), 0
         self._rearm_deadline()
 
     def _rearm_deadline(self) -> None:
@@ -313,8 +320,17 @@ class _GuardedH11(H11Protocol):
             return
         buffered = self.transport.get_write_buffer_size()
         if buffered > 0:  # a finished answer still flushing: wait while the client reads it
-            # at MIN_BODY_RATE or more (or the rest of it): a byte per window would hold the slot for ever
-            if self._buffered - buffered >= min(self._buffered, MIN_BODY_RATE * self.head_timeout_s):
+            # at MIN_BODY_RATE or more on average since the answer finished (a byte per window would hold
+            # the slot for ever; a per-window rate would cut a multi-MiB answer read fast, then stalled)
+            windows = max(1, round((self.loop.time() - self._drain_started) / self.head_timeout_s))
+            per_window = MIN_BODY_RATE * self.head_timeout_s
+            # credit capped at DRAIN_STALL_WINDOWS ahead: a client with a huge receive buffer that never
+            # reads (the kernel takes megabytes at once) must not bank hours
+            self._drained = min(
+                self._drained + max(0, self._buffered - buffered),
+                int(per_window * (windows + DRAIN_STALL_WINDOWS)),
+            )
+            if self._drained >= per_window * windows:
                 self._rearm_deadline()
             else:
                 self._refuse("response_drain_timeout")

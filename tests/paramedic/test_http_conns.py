@@ -267,6 +267,7 @@ def test_a_connection_whose_answer_is_never_read_is_closed() -> None:
         try:
             _, writer = await _slow_reader(server)
             writer.write(b"GET /big HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            # what the kernel's buffers took counts as read, but gives DRAIN_STALL_WINDOWS of credit at most
             assert await _poll(lambda: _refused(registry, "response_drain_timeout") == 1)
             assert not cls.counted and not cls.by_client
             writer.close()
@@ -410,16 +411,17 @@ class _FakeTransport:
 
 
 def _flushing_connection(
-    cls: type[_GuardedH11], armed_at: int, now: int
+    cls: type[_GuardedH11], armed_at: int, now: int, drained: int = 0, elapsed_s: float = 30.0
 ) -> tuple[_GuardedH11, _FakeTransport]:
     """A connection (no socket) whose finished answer had ``armed_at`` bytes buffered when its deadline was
-    armed and has ``now`` at the deadline."""
+    armed and has ``now`` at the deadline; ``drained`` bytes were read in the ``elapsed_s`` since the answer
+    finished, before this window."""
     conn = cls.__new__(cls)
     transport = _FakeTransport(now)
-    conn.__dict__.update(
-        transport=transport, cycle=None, loop=asyncio.new_event_loop(), _head_timer=None, _body_timer=None
-    )
-    conn.__dict__.update(_key=None, _buffered=armed_at)
+    loop = asyncio.new_event_loop()
+    conn.__dict__.update(transport=transport, cycle=None, loop=loop, _head_timer=None, _body_timer=None)
+    conn.__dict__.update(_key=None, _buffered=armed_at, _drained=drained)
+    conn.__dict__.update(_drain_started=loop.time() - elapsed_s)
     return conn, transport
 
 
@@ -594,3 +596,38 @@ def test_the_uvicorn_internals_the_guard_relies_on_exist() -> None:
             server.close()
 
     asyncio.run(run())
+
+
+def test_a_large_answer_read_fast_then_stalled_is_not_cut() -> None:
+    """Third review L4: the drain deadline asked MIN_BODY_RATE of every window, so a client that read
+    2 MiB of a 4 MiB answer in the first window and then stalled for one window was cut; the rate is now
+    averaged over the time since the answer finished."""
+    registry = CollectorRegistry()
+    cls = _guard(8, 8, registry, 30.0)
+    stalled, transport = _flushing_connection(cls, 2 * BIG, 2 * BIG, drained=2 * BIG, elapsed_s=60.0)
+    try:
+        stalled._head_timed_out()
+        assert not transport.aborted
+        assert stalled._head_timer is not None
+    finally:
+        if stalled._head_timer is not None:
+            stalled._head_timer.cancel()
+        stalled.loop.close()
+
+
+def test_a_reader_stalled_past_its_credit_is_cut() -> None:
+    """The drain credit is capped: a client whose kernel took megabytes at once and never reads again is
+    cut DRAIN_STALL_WINDOWS windows after it, not hours later."""
+    registry = CollectorRegistry()
+    cls = _guard(8, 8, registry, 30.0)
+    stalls = http_conns.DRAIN_STALL_WINDOWS + 2  # the reading window, the stalls allowed, the one cut
+    conn, transport = _flushing_connection(cls, 4 * BIG, 4 * BIG - 1, drained=4 * BIG, elapsed_s=0.0)
+    try:
+        for window in range(1, stalls + 1):  # one window of reading, then stalls past the credit
+            conn._drain_started = conn.loop.time() - 30.0 * window
+            conn._head_timed_out()
+            assert transport.aborted == (window == stalls), window
+            if conn._head_timer is not None:
+                conn._head_timer.cancel()
+    finally:
+        conn.loop.close()
