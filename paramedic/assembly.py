@@ -69,7 +69,7 @@ from paramedic.config import ConfigError, ConfigProblem, ParamedicConfig, load_c
 from paramedic.dashboard import CapacityPage
 from paramedic.dashboard import build_router as dashboard_router
 from paramedic.dashboard import build_sources as dashboard_sources
-from paramedic.fds import FdBudgetError, fit_log_listeners, http_backlog, raise_nofile_limit
+from paramedic.fds import degraded_gauge, fit_log_listeners, http_backlog, raise_nofile_limit
 from paramedic.logs import LogService
 from paramedic.loop_lag import LoopLagMonitor
 from paramedic.remediation import RemediationService
@@ -530,16 +530,15 @@ def serve(config_path: Path) -> None:
     config = load_config(config_path)
     # Descriptors: the soft limit up to the hard one, the log listeners' caps within it (paramedic.fds).
     nofile = raise_nofile_limit()
-    try:
-        config, warning = fit_log_listeners(config, nofile)
-    except FdBudgetError as exc:  # not even the smallest caps fit: the message names the keys and the limit
-        raise ConfigError([ConfigProblem(str(config_path), None, "", str(exc))]) from exc
+    # not even the smallest caps fit: serve degraded (as before the budget existed), say so loudly
+    config, warning, degraded = fit_log_listeners(config, nofile)
     if warning is not None:
-        log.warning("%s", warning)
+        log.log(logging.ERROR if degraded else logging.WARNING, "%s", warning)
     try:
         server = Paramedic(config, base_dir=config_path.resolve().parent, config_path=config_path)
     except ClusterTLSError as exc:  # a file named by cluster.tls: the message names its key
         raise ConfigError([ConfigProblem(str(config_path), None, "", str(exc))]) from exc
+    degraded_gauge(server.registry, degraded)
     uv = _UvicornServer(
         server.begin_shutdown,
         uvicorn.Config(

@@ -12,8 +12,9 @@ listeners (1,024 each), so a log sender could take every descriptor and stop the
    server's cap takes what they leave after its loopback reserve and three accept backlogs
    (:func:`http_backlog`, smaller where the limit is tight), but at least :data:`HTTP_MIN_CONNECTIONS`.
    When it lowers a cap it returns one warning naming the keys and the limit (the server starts: a lower
-   cap is friendlier than a refusal to start); only when not even the smallest caps fit does it raise
-   :class:`FdBudgetError` (a startup error naming the keys);
+   cap is friendlier than a refusal to start); when not even the smallest caps fit it still starts, with
+   one connection per log listener (as before the budget existed), logs an ERROR saying the hard limit
+   must go up and sets ``paramedic_fd_budget_degraded`` to 1 (``paramedic check config`` prints the same);
 3. :func:`install_accept_error_throttle`: asyncio logs a traceback for every failed ``accept()`` when the
    process is out of descriptors (on Python 3.11 up to a backlog's worth per listener per tick, hundreds of
    thousands of lines in seconds); this filter lets one such record through per ``interval_s`` (with the
@@ -28,9 +29,10 @@ import resource
 import threading
 import time
 from collections.abc import Callable
+from typing import NamedTuple
 
 import prometheus_client
-from prometheus_client import CollectorRegistry, Counter
+from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from collector.config import StaticJob
 from paramedic._http_conns import EXEMPT_RESERVE
@@ -44,11 +46,14 @@ __all__ = [
     "HTTP_MIN_CONNECTIONS",
     "RESERVED_FDS",
     "AcceptErrorThrottle",
-    "FdBudgetError",
+    "FdFit",
+    "degraded_gauge",
     "fit_log_listeners",
+    "hard_nofile_limit",
     "http_backlog",
     "install_accept_error_throttle",
     "raise_nofile_limit",
+    "suggested_limit",
 ]
 
 log = logging.getLogger("paramedic")
@@ -93,12 +98,6 @@ def _static_targets(config: ParamedicConfig) -> int:
     )
 
 
-class FdBudgetError(ValueError):
-    """Even the smallest caps (one connection per log listener, :data:`HTTP_MIN_CONNECTIONS` for HTTP) do
-    not fit the open-files limit; the message names the keys and the limit (``paramedic serve`` reports it
-    as a config error and does not start)."""
-
-
 def http_backlog(nofile: int) -> int:
     """uvicorn's listen backlog for an open-files limit: :data:`HTTP_BACKLOG` where the limit is roomy,
     less where three backlogs' worth of descriptors (:data:`ACCEPT_PASSES`) would crowd out the caps."""
@@ -112,11 +111,41 @@ def _scaled(caps: dict[str, int], available: int) -> dict[str, int]:
     return {key: max(1, cap * available // total) for key, cap in caps.items()}
 
 
-def fit_log_listeners(config: ParamedicConfig, nofile: int) -> tuple[ParamedicConfig, str | None]:
+class FdFit(NamedTuple):
+    """What :func:`fit_log_listeners` serves with: the config with its caps lowered, a warning when it
+    lowered any, and ``degraded`` when not even the smallest caps fit the limit (the server still starts,
+    as it did before the budget existed, with one connection per log listener; the warning is then an
+    error that says the hard limit must go up)."""
+
+    config: ParamedicConfig
+    warning: str | None
+    degraded: bool = False
+
+
+def _fixed(config: ParamedicConfig, nofile: int, listeners: int) -> tuple[int, int]:
+    """(descriptors kept for everything but the caps, of which the HTTP server's fixed part) at ``nofile``."""
+    base = RESERVED_FDS + _static_targets(config) + ACCEPT_BURST_FDS * listeners
+    return base, EXEMPT_RESERVE + ACCEPT_PASSES * http_backlog(nofile)
+
+
+def suggested_limit(config: ParamedicConfig, listeners: int, floor: int) -> int:
+    """The least open-files limit at which the smallest caps fit, computed at that limit itself (the HTTP
+    backlog grows with the limit, so a figure computed at the current one would not fit when used)."""
+    nofile = 1
+    while True:  # at most a few passes: http_backlog is capped at HTTP_BACKLOG
+        base, http_fixed = _fixed(config, nofile, listeners)
+        needed = base + http_fixed + floor + listeners
+        if needed <= nofile:
+            return nofile
+        nofile = needed
+
+
+def fit_log_listeners(config: ParamedicConfig, nofile: int) -> FdFit:
     """``config`` with the stream log listeners' ``max_connections`` and ``server.limits.max_connections``
     lowered so that, together with the reserve for everything else, they fit in ``nofile`` descriptors; and
-    a warning naming the keys when it lowered them. Raises :class:`FdBudgetError` when not even the
-    smallest caps fit.
+    a warning naming the keys when it lowered them. When not even the smallest caps fit it does not refuse
+    (a lower cap is friendlier than a refusal to start): it serves with one connection per log listener
+    and the HTTP floor, ``degraded``, and the warning says how far the hard limit must go up.
 
     The log listeners come first, exactly as before the HTTP guard existed (their caps within ``nofile``
     less :data:`RESERVED_FDS`, the static scrape targets and :data:`ACCEPT_BURST_FDS` each): a server that
@@ -133,28 +162,21 @@ def fit_log_listeners(config: ParamedicConfig, nofile: int) -> tuple[ParamedicCo
     )
     log_caps = {f"logs.{name}.max_connections": lst.max_connections for name, lst in listeners.items()}
     limits = config.server.limits
-    base = RESERVED_FDS + _static_targets(config) + ACCEPT_BURST_FDS * len(listeners)
-    http_fixed = EXEMPT_RESERVE + ACCEPT_PASSES * http_backlog(nofile)
+    base, http_fixed = _fixed(config, nofile, len(listeners))
     http_floor = min(HTTP_MIN_CONNECTIONS, limits.max_connections)
     fitted = _scaled(log_caps, max(nofile - base, len(log_caps)))
     http_room = nofile - base - http_fixed - sum(fitted.values())
+    degraded = False
     if http_room < http_floor:  # the log caps give up what HTTP's floor needs
         log_room = nofile - base - http_fixed - http_floor
         if log_room < len(log_caps):
-            keys = ", ".join([*log_caps, _HTTP_KEY])
-            needed = base + http_fixed + http_floor + len(log_caps)
-            raise FdBudgetError(
-                f"open-files limit (RLIMIT_NOFILE) is {nofile}: too low for {keys} even at their smallest "
-                f"({len(log_caps)} log connection(s), {http_floor} HTTP connections) plus "
-                f"{base + http_fixed} descriptors for scrapes, files and accept bursts; raise the limit "
-                f"(systemd LimitNOFILE=, ulimit -n) to {needed} or more"
-                + (" or disable stream log listeners" if log_caps else "")
-            )
+            degraded = True
+            log_room = len(log_caps)
         fitted = _scaled(fitted, log_room)
         http_room = http_floor
     http_cap = min(limits.max_connections, http_room)
     if fitted == log_caps and http_cap == limits.max_connections:
-        return config, None
+        return FdFit(config, None)
     if logs is not None:
         logs = logs.model_copy(
             update={
@@ -171,13 +193,43 @@ def fit_log_listeners(config: ParamedicConfig, nofile: int) -> tuple[ParamedicCo
     server = config.server.model_copy(update={"limits": limits})
     caps = {**log_caps, _HTTP_KEY: config.server.limits.max_connections}
     keys = ", ".join(f"{key} {cap}" for key, cap in caps.items())
+    serving = ", ".join(str(cap) for cap in [*fitted.values(), http_cap])
+    fitted_config = config.model_copy(update={"logs": logs, "server": server})
+    if degraded:
+        needed = suggested_limit(config, len(listeners), http_floor)
+        warning = (
+            f"open-files limit (RLIMIT_NOFILE) is {nofile}, the hard limit (the soft one is raised to it): "
+            f"too low for {', '.join(caps)} even at their smallest plus {base + http_fixed} descriptors for "
+            f"scrapes, files and accept bursts; serving DEGRADED with max_connections {serving} (a flood "
+            f"of connections can run the server out of descriptors). Raise the HARD limit to {needed} or "
+            f"more (systemd LimitNOFILE=, `ulimit -Hn` as root before starting)"
+        )
+        return FdFit(fitted_config, warning, degraded=True)
     warning = (
         f"open-files limit (RLIMIT_NOFILE) is {nofile}: {keys} (total {sum(caps.values())}) plus "
         f"{base + http_fixed} descriptors for HTTP, scrapes, files and accept bursts do not fit; serving "
-        f"with max_connections {', '.join(str(cap) for cap in [*fitted.values(), http_cap])}. "
+        f"with max_connections {serving}. "
         f"Raise the limit (systemd LimitNOFILE=, ulimit -n) or lower these keys to silence this warning."
     )
-    return config.model_copy(update={"logs": logs, "server": server}), warning
+    return FdFit(fitted_config, warning)
+
+
+def hard_nofile_limit() -> int:
+    """The hard ``RLIMIT_NOFILE``: the limit ``paramedic serve`` raises its soft one to (for ``paramedic
+    check config``, which must judge the budget as serve would)."""
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    return 1 << 30 if hard == resource.RLIM_INFINITY else hard
+
+
+def degraded_gauge(registry: CollectorRegistry, degraded: bool) -> Gauge:
+    """``paramedic_fd_budget_degraded``: 1 when the server started with caps that do not fit its limit."""
+    gauge = Gauge(
+        "paramedic_fd_budget_degraded",
+        "1 when the open-files limit is below what even the smallest connection caps need (see the log).",
+        registry=registry,
+    )
+    gauge.set(1 if degraded else 0)
+    return gauge
 
 
 def _is_accept_error(record: logging.LogRecord) -> bool:

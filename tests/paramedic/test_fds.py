@@ -13,16 +13,17 @@ from prometheus_client import CollectorRegistry
 
 from paramedic._http_conns import EXEMPT_RESERVE
 from paramedic.config import ParamedicConfig, load_config
+from paramedic.config_check import check_config_file
 from paramedic.fds import (
     ACCEPT_BURST_FDS,
     ACCEPT_PASSES,
     HTTP_BACKLOG,
     HTTP_MIN_CONNECTIONS,
     RESERVED_FDS,
-    FdBudgetError,
     fit_log_listeners,
     http_backlog,
     install_accept_error_throttle,
+    suggested_limit,
 )
 
 CONFIG = """\
@@ -48,7 +49,7 @@ def config(tmp_path: Path, text: str = CONFIG) -> ParamedicConfig:
 
 def test_caps_that_fit_are_kept(tmp_path: Path) -> None:
     cfg = config(tmp_path)
-    fitted, warning = fit_log_listeners(cfg, 100_000)
+    fitted, warning, _ = fit_log_listeners(cfg, 100_000)
     assert warning is None
     assert fitted is cfg
 
@@ -58,7 +59,7 @@ def test_log_caps_are_lowered_in_proportion_with_one_warning(tmp_path: Path) -> 
     HTTP cap takes what is left after its reserve and three accept backlogs."""
     cfg = config(tmp_path)
     nofile = RESERVED_FDS + 2 + 2 * ACCEPT_BURST_FDS + 500
-    fitted, warning = fit_log_listeners(cfg, nofile)
+    fitted, warning, _ = fit_log_listeners(cfg, nofile)
     assert fitted.logs is not None and fitted.logs.relp is not None and fitted.logs.syslog_tcp is not None
     http_fixed = EXEMPT_RESERVE + ACCEPT_PASSES * http_backlog(nofile)
     log_room = 500 - http_fixed - HTTP_MIN_CONNECTIONS  # the HTTP floor comes out of the log caps
@@ -84,7 +85,7 @@ def test_log_caps_main_kept_are_kept(tmp_path: Path, nofile: int, main_log_cap: 
     text = CONFIG.replace("max_connections: 3000", "max_connections: 1024").replace(
         "max_connections: 1000}\n  syslog_udp", "max_connections: 1024}\n  syslog_udp"
     )
-    fitted, _ = fit_log_listeners(config(tmp_path, text), nofile)
+    fitted, _, _ = fit_log_listeners(config(tmp_path, text), nofile)
     assert fitted.logs is not None and fitted.logs.relp is not None and fitted.logs.syslog_tcp is not None
     assert fitted.logs.relp.max_connections == fitted.logs.syslog_tcp.max_connections == main_log_cap
     assert fitted.server.limits.max_connections >= HTTP_MIN_CONNECTIONS
@@ -96,7 +97,7 @@ def test_the_http_cap_has_a_floor(tmp_path: Path) -> None:
     text = CONFIG.replace("max_connections: 3000", "max_connections: 1024").replace(
         "max_connections: 1000}\n  syslog_udp", "max_connections: 1024}\n  syslog_udp"
     )
-    fitted, warning = fit_log_listeners(config(tmp_path, text), 2048)
+    fitted, warning, _ = fit_log_listeners(config(tmp_path, text), 2048)
     limits = fitted.server.limits
     assert (limits.max_connections, limits.max_connections_per_client) == (64, 64)
     assert fitted.logs is not None and fitted.logs.relp is not None
@@ -104,15 +105,43 @@ def test_the_http_cap_has_a_floor(tmp_path: Path) -> None:
     assert warning is not None
 
 
-def test_a_limit_nothing_fits_in_is_a_startup_error_naming_the_keys(tmp_path: Path) -> None:
-    with pytest.raises(FdBudgetError) as info:
-        fit_log_listeners(config(tmp_path), 1024)
-    message = str(info.value)
+def test_a_limit_nothing_fits_in_starts_degraded_and_names_the_hard_limit(tmp_path: Path) -> None:
+    """Third review M2: below ~1,602 descriptors with two stream log listeners the server refused to start,
+    where main started with one connection per log listener; now it starts so, and the error says the HARD
+    limit must go up (the soft one is already raised to it), not that the config is wrong."""
+    fitted, message, degraded = fit_log_listeners(config(tmp_path), 1024)
+    assert degraded and message is not None
+    assert fitted.logs is not None and fitted.logs.relp is not None and fitted.logs.syslog_tcp is not None
+    assert (fitted.logs.relp.max_connections, fitted.logs.syslog_tcp.max_connections) == (1, 1)
+    assert fitted.server.limits.max_connections == HTTP_MIN_CONNECTIONS
     assert "open-files limit (RLIMIT_NOFILE) is 1024" in message
     assert (
         "logs.relp.max_connections, logs.syslog_tcp.max_connections, server.limits.max_connections" in message
     )
-    assert "LimitNOFILE" in message
+    assert "HARD limit" in message and "LimitNOFILE" in message and "ulimit -Hn" in message
+
+
+@pytest.mark.parametrize("nofile", [256, 1024, 1536])
+def test_the_suggested_limit_fits_when_used(tmp_path: Path, nofile: int) -> None:
+    """Third review L3: the suggested limit was computed with the backlog of the current (low) limit, and
+    the backlog grows with the limit: at the suggested value the caps still did not fit."""
+    cfg = config(tmp_path)
+    _, message, degraded = fit_log_listeners(cfg, nofile)
+    assert degraded and message is not None
+    suggested = suggested_limit(cfg, 2, HTTP_MIN_CONNECTIONS)
+    assert f"to {suggested} or more" in message
+    assert not fit_log_listeners(cfg, suggested).degraded
+    assert fit_log_listeners(cfg, suggested - 1).degraded  # and it is the least that fits
+
+
+def test_config_check_prints_the_budget_warning(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Third review M2: ``paramedic check config`` judges the descriptor budget at the hard limit, as serve
+    would, and prints the same warning."""
+    monkeypatch.setattr("paramedic.config_check.hard_nofile_limit", lambda: 1024)
+    config(tmp_path)
+    report = check_config_file(tmp_path / "paramedic.yaml")
+    assert not report.problems
+    assert any("HARD limit" in str(w) for w in report.warnings), report.warnings
 
 
 def test_an_accept_flood_is_budgeted_at_three_backlogs(tmp_path: Path) -> None:
@@ -122,7 +151,7 @@ def test_an_accept_flood_is_budgeted_at_three_backlogs(tmp_path: Path) -> None:
     cfg = config(tmp_path, "server:\n  limits: {max_connections: 8, max_connections_per_client: 8}\n")
     assert http_backlog(1536) < HTTP_BACKLOG  # a tight limit gets a smaller backlog
     for nofile in (1536, 4096, 100_000):
-        fitted, _ = fit_log_listeners(cfg, nofile)
+        fitted, _, _ = fit_log_listeners(cfg, nofile)
         peak = fitted.server.limits.max_connections + EXEMPT_RESERVE + 3 * http_backlog(nofile)
         assert RESERVED_FDS + peak <= nofile
     assert http_backlog(100_000) == HTTP_BACKLOG
@@ -132,7 +161,7 @@ def test_the_http_cap_is_in_the_budget_without_log_listeners(tmp_path: Path) -> 
     """The default 512 HTTP connections (plus the loopback reserve and the accept bursts) did not count:
     at a low open-files limit they could take every descriptor the server had."""
     cfg = config(tmp_path, "metrics_store: {type: embedded, path: data/metrics}\n")
-    fitted, warning = fit_log_listeners(cfg, 768)
+    fitted, warning, _ = fit_log_listeners(cfg, 768)
     available = 768 - RESERVED_FDS - EXEMPT_RESERVE - ACCEPT_PASSES * http_backlog(768)
     assert fitted.server.limits.max_connections == available < 512
     assert fitted.server.limits.max_connections_per_client == 64
@@ -141,7 +170,7 @@ def test_the_http_cap_is_in_the_budget_without_log_listeners(tmp_path: Path) -> 
 
 def test_nothing_to_fit_when_everything_fits(tmp_path: Path) -> None:
     cfg = config(tmp_path, "metrics_store: {type: embedded, path: data/metrics}\n")
-    assert fit_log_listeners(cfg, 100_000) == (cfg, None)
+    assert fit_log_listeners(cfg, 100_000) == (cfg, None, False)
 
 
 def test_accept_errors_logged_once_per_interval_and_counted(caplog: pytest.LogCaptureFixture) -> None:
