@@ -103,3 +103,14 @@ def test_caps_are_lowered_to_fit_a_low_hard_limit(capped: Target) -> None:
         assert metric(capped, "paramedic_accept_errors_total") == 0  # the process never ran out
     assert log_size(capped) < MAX_LOG_BYTES
     capped.assert_alive()
+
+
+def test_a_limit_too_low_for_the_smallest_caps_starts_degraded(tmp_path: Path) -> None:
+    """Third review M2: with two stream log listeners, a hard limit below ~1,602 was a startup error where
+    main started with 1-connection caps; it now starts so, logs an ERROR that says the HARD limit must go up,
+    and reports ``paramedic_fd_budget_degraded`` 1."""
+    with running_target(tmp_path, nofile=(1024, 1024)) as degraded:
+        log_text = (degraded.tmp / "paramedic.log").read_text()
+        assert "serving DEGRADED" in log_text and "Raise the HARD limit" in log_text
+        assert metric(degraded, "paramedic_fd_budget_degraded") == 1
+        degraded.assert_alive()
