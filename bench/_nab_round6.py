@@ -148,12 +148,7 @@ class _RareFloorControl(EnsembleDetector, ABC):
     def _raw_without_rarity(self, x: float, t: datetime) -> float:
         """The likelihood (after the daily recurrence test) and the range floor."""
         cfg = self.config
-        err = self._error(x, t)
-        score = self._lik.peek(err)
-        if score > 0.0 and cfg.season_lag_s:
-            day = self._day_error(x, t)
-            if day is not None and day < err:
-                score *= day / err
+        score = self._likelihood(x, t)
         tol = cfg.spatial_tolerance * self._span()
         if x > self._hi + tol or x < self._lo - tol:
             base = cfg.spatial_score

@@ -85,9 +85,9 @@ def _new_server(dir_: Path) -> Server:
     return _start(dir_, free_port(), free_port(), free_port(), 0)
 
 
-def lines(token: str, start: int, stop: int, host: str = "cell1") -> bytes:
+def lines(token: str, start: int, stop: int, host: str = "cell1", app: str = "app") -> bytes:
     ts = datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
-    head = f"<14>1 {ts} {host} app 42 - - run={token} seq=".encode()
+    head = f"<14>1 {ts} {host} {app} 42 - - run={token} seq=".encode()
     return b"".join(b"%s%d\n" % (head, i) for i in range(start, stop))
 
 
@@ -196,7 +196,9 @@ def test_live_tail_streams_a_new_line(server: Server) -> None:
         threading.Thread(target=reader, args=(resp,), daemon=True).start()
         # the subscription exists once the response started; send over syslog TCP (LF framing)
         with socket.create_connection(("127.0.0.1", server.tcp_port)) as sock:
-            sock.sendall(lines(token, 7, 8))
+            # from another app: its own pattern, so the streamed lines' pattern keeps one of theirs as sample
+            # whichever test runs first
+            sock.sendall(lines(token, 7, 8, app="tailer"))
         deadline = time.monotonic() + 15
         seen = []
         while time.monotonic() < deadline:

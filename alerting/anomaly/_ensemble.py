@@ -156,16 +156,22 @@ class EnsembleDetector:
             return None
         return min([abs(x - v) for v in self._hist_x[a:b]]) / self._span()
 
+    def _likelihood(self, x: float, t: datetime) -> float:
+        """The error's likelihood score, scaled down when the value one season earlier explains ``x``
+        better than the predictors do (the daily recurrence test)."""
+        err = self._error(x, t)
+        score = self._lik.peek(err)
+        if score > 0.0 and self.config.season_lag_s:
+            day = self._day_error(x, t)
+            if day is not None and day < err:
+                score *= day / err
+        return score
+
     def _raw(self, x: float, t: datetime) -> float:
         cfg = self.config
         if self._n < cfg.warmup:
             return 0.0
-        err = self._error(x, t)
-        score = self._lik.peek(err)
-        if score > 0.0 and cfg.season_lag_s:
-            day = self._day_error(x, t)
-            if day is not None and day < err:
-                score *= day / err
+        score = self._likelihood(x, t)
         span = self._span()
         tol = cfg.spatial_tolerance * span
         if x > self._hi + tol or x < self._lo - tol:

@@ -1,8 +1,8 @@
 """The embedded metrics store: DuckDB for history, a write-ahead log + in-memory head for recent samples.
 
 Write path: ``append`` validates the refs, writes one WAL record (new series records first) with a single
-``os.write`` and keeps the arrays in the head (a batch's one shared timestamp once, not per sample); it
-costs a few ns per sample plus one syscall per batch.
+``os.writev`` from the arrays and keeps the arrays in the head (a batch's one shared timestamp once, not per
+sample, in both); it costs a few ns per sample plus one syscall per batch.
 A background thread folds the head into DuckDB every ``checkpoint_interval_s`` (or when the head holds
 ``checkpoint_samples``), then deletes the folded WAL segments. Opening replays the WAL and folds it.
 
@@ -182,13 +182,13 @@ class EmbeddedStore:
             bad = r[(r < 0) | (r >= next_ref)][0]
             raise UnknownSeriesError(f"append: unknown series ref {bad}")
         r32 = r.astype(np.uint32)
-        data = encode_samples(r32, t, v)
         head_chunk = Chunk(r32, shared_ts(t), v)
+        data = encode_samples(r32, head_chunk.ts, v)  # a shared timestamp is written once
         with self._lock:
             if self._closed:
                 raise StoreClosedError("store is closed")
             if self._unlogged:
-                data = encode_series(self._unlogged) + data
+                data = [encode_series(self._unlogged), *data]
             try:
                 self._wal.write(data)
             except StoreError:
@@ -199,7 +199,7 @@ class EmbeddedStore:
             head_samples = self._head.samples
             self._metrics.wal_segment_bytes.set(self._wal.size)
         self._metrics.samples_appended.inc(n)
-        self._metrics.wal_bytes.inc(len(data))
+        self._metrics.wal_bytes.inc(sum(len(p) for p in data))
         self._metrics.head_samples.set(head_samples)
         if head_samples >= self._cfg.checkpoint_samples and self._scheduler is not None:
             self._scheduler.wake("checkpoint")

@@ -1,4 +1,4 @@
-"""Ports the demo needs free, and waiting for a child's HTTP port to answer."""
+"""Ports the demo needs free, and waiting for a child's HTTP or TCP port to answer."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import urllib.request
 
 from platforms.local.processes import ChildProcess
 
-__all__ = ["busy_port", "wait_http"]
+__all__ = ["busy_port", "wait_http", "wait_tcp"]
 
 
 def _port_free(port: int, kind: socket.SocketKind = socket.SOCK_STREAM) -> bool:
@@ -59,3 +59,18 @@ def wait_http(child: ChildProcess, url: str, timeout_s: float) -> None:
             pass
         time.sleep(0.1)
     raise RuntimeError(f"{child.name}: {url} did not answer within {timeout_s:.0f}s:\n{child.log_tail()}")
+
+
+def wait_tcp(child: ChildProcess, port: int, timeout_s: float) -> None:
+    """Until ``child`` accepts TCP connections on loopback ``port`` (a log front: the demo says it is ready
+    only once a sender can connect), or a clear error naming the child and its log."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if not child.alive():
+            raise RuntimeError(f"{child.name} exited with {child.popen.returncode}:\n{child.log_tail()}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1.0):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"{child.name}: port {port} not listening after {timeout_s:.0f}s:\n{child.log_tail()}")

@@ -20,7 +20,7 @@ from paramedic.demo._launch import LOAD_RPS, Launch, StopRequestedError, on_sign
 from paramedic.demo._log_store import STOP_TIMEOUT_S, opensearch_search, start_log_store
 from paramedic.demo._options import DEFAULT_DATA_DIR, PLATFORMS, DemoOptions, data_dir_flag
 from paramedic.demo._output import DemoError, Echo
-from paramedic.demo._ports import busy_port, wait_http
+from paramedic.demo._ports import busy_port, wait_http, wait_tcp
 from paramedic.demo._record import check_not_running, record_path
 from paramedic.demo._replicas import (
     leader_of,
@@ -161,7 +161,10 @@ class _LocalLaunch(Launch):
         self.save()
         for plan, child in started:
             wait_http(child, f"{plan.api_url}/-/ready", 90.0)
-        self.children.append(start_front(data_dir, opts.relp_port, opts.syslog_port, plans))
+        front = start_front(data_dir, opts.relp_port, opts.syslog_port, plans)
+        self.children.append(front)
+        for port in (opts.relp_port, opts.syslog_port):  # senders connect as soon as the demo says it is up
+            wait_tcp(front, port, 30.0)
         token = (data_dir / "admin-token").read_text().strip()
         self.record.update(leader=leader_of(plans[0].api_url, token))
         self.save()

@@ -97,3 +97,48 @@ def test_rows_are_written_as_records_are_and_a_reader_refuses_both(tmp_path: Pat
     assert reader.search("", None, None, 10).total == 6
     reader.close()
     store.close()
+
+
+class _ReloadSpy:
+    """A partition's index with its reloads counted (tantivy's ``Index`` takes no new attributes)."""
+
+    def __init__(self, index: object) -> None:
+        self._index = index
+        self.reloads = 0
+
+    def reload(self) -> None:
+        self.reloads += 1
+        self._index.reload()  # type: ignore[attr-defined]
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._index, name)
+
+
+def test_a_reader_reloads_a_partition_only_after_a_commit(tmp_path: Path) -> None:
+    """A search in a worker refreshes first; with no commit since the last one, tantivy is not asked to
+    re-read the partition (meta.json's bytes decide), and after a commit it is, and sees it."""
+    store = _store(tmp_path)
+    store.write([_rec(0, "first")])
+    reader = TantivyReader(tmp_path, registry=CollectorRegistry())
+    part = next(iter(reader._parts.values()))
+    spy = _ReloadSpy(part.index)
+    part.index = spy  # type: ignore[assignment]
+    for _ in range(3):
+        assert reader.search("", None, None, 10).total == 1
+    assert spy.reloads == 0
+    store.write([_rec(1, "second")])
+    assert [r.message for r in reader.search("", None, None, 10).hits] == ["second", "first"]
+    assert spy.reloads == 1
+    store.close()
+
+
+def test_a_reader_sees_every_one_of_many_quick_commits(tmp_path: Path) -> None:
+    """Every one of 40 commits in quick succession (tens of ms apart here) is seen by the next search: each
+    rewrites meta.json with a higher opstamp, whatever the file's inode and time stamps."""
+    store = _store(tmp_path)
+    reader = TantivyReader(tmp_path, registry=CollectorRegistry())
+    for i in range(40):
+        store.write([_rec(i, f"line {i}")])
+        page = reader.search("", None, None, 1)
+        assert (page.total, page.hits[0].message) == (i + 1, f"line {i}")
+    store.close()

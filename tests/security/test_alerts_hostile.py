@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import httpx
 import pytest
@@ -57,7 +58,16 @@ def health_stalls(target: Target, stop: threading.Event) -> list[float]:
     return slow
 
 
-def test_flood_is_capped_and_health_keeps_answering(target: Target) -> None:
+@dataclass(frozen=True)
+class Flood:
+    statuses: list[tuple[int, str]]  # (status, start of the body) of each batch
+    stalls: list[float]  # slow or failed /-/healthy answers meanwhile
+
+
+@pytest.fixture(scope="module")
+def flooded(target: Target) -> Flood:
+    """The attack, sent once per module: four batches of ``BATCH`` alerts. It leaves the store at its cap,
+    which the tests that update or read held alerts need, in whatever order the tests run."""
     stop = threading.Event()
     stalls: list[float] = []
     watcher = threading.Thread(target=lambda: stalls.extend(health_stalls(target, stop)), daemon=True)
@@ -71,7 +81,12 @@ def test_flood_is_capped_and_health_keeps_answering(target: Target) -> None:
     finally:
         stop.set()
         watcher.join()
-    assert stalls == [], stalls
+    return Flood(statuses, stalls)
+
+
+def test_flood_is_capped_and_health_keeps_answering(target: Target, flooded: Flood) -> None:
+    statuses = flooded.statuses
+    assert flooded.stalls == [], flooded.stalls
     assert statuses[0][0] == 429 and f"{BATCH - MAX_ALERTS} of {BATCH} alerts refused" in statuses[0][1]
     assert "alerting.limits.max_alerts" in statuses[0][1]
     assert all(code == 429 and f"{BATCH} of {BATCH} alerts refused" in text for code, text in statuses[1:])
@@ -80,14 +95,14 @@ def test_flood_is_capped_and_health_keeps_answering(target: Target) -> None:
     target.assert_alive()
 
 
-def test_updates_of_held_alerts_still_accepted(target: Target) -> None:
+def test_updates_of_held_alerts_still_accepted(target: Target, flooded: Flood) -> None:
     with target.client("alert-sender") as c:
         r = c.post("/api/v2/alerts", json=batch("Flood0_", 10))
     assert r.status_code == 200, r.text
     target.assert_alive()
 
 
-def test_reading_the_capped_store_is_quick(target: Target) -> None:
+def test_reading_the_capped_store_is_quick(target: Target, flooded: Flood) -> None:
     with target.client("viewer", timeout_s=30) as c:
         for path in ("/api/v2/alerts", "/api/v2/alerts/groups"):
             started = time.monotonic()

@@ -201,6 +201,7 @@ def test_guessed_and_misused_tokens_approve_nothing(demo: Demo, pending: dict[st
 
 
 def test_the_receiver_gets_a_working_single_use_link(demo: Demo, pending: dict[str, Any]) -> None:
+    # runs last in this module: it approves the shared pending action, which the tests above need pending
     action_id = pending["id"]
     links: dict[str, str] = {}
     wait_until(lambda: bool(links.update(_mail_links(demo, action_id)) or len(links) == 2), 90,

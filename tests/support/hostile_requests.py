@@ -25,7 +25,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import httpx
 
@@ -316,7 +316,7 @@ def prepare(t: Target) -> None:
     silence = {
         "matchers": [{"name": "pad", "value": LONG_A, "isRegex": False, "isEqual": True}],
         "startsAt": now.isoformat(),
-        "endsAt": now.replace(year=now.year + 1).isoformat(),
+        "endsAt": (now + timedelta(days=365)).isoformat(),  # not replace(year=+1): no 29 February then
         "createdBy": "hostile",
         "comment": LONG_A,
     }

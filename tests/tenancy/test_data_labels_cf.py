@@ -193,7 +193,10 @@ def test_cf_adapter_resolves_an_app_key_to_its_tenant(stack: tuple[CFStack, _Dra
             assert platform.tenant_of(f"{app.org}/{app.space}/{app.name}") == (app.org, app.space)
         assert platform.tenant_of("api") is None  # ambiguous: several spaces have an `api`
         assert platform.tenant_of("no-such-app") is None
-        # the log pipeline's tenant stage with it keeps what a drained line names
+        # the log pipeline's tenant stage with it keeps what a drained line names (lines of its own traffic:
+        # the drained-lines test's may not have been sent, when this test runs alone or first)
+        _traffic(cf, SAME_NAME, 1)
+        wait_until(lambda: any("org" in r.labels for r in drain.records()), 30, "a drained line with its org")
         label = tenant_labeller(platform.tenant_of)
         records = [r for r in drain.records() if "org" in r.labels]
         assert records and not any(label(r) for r in records)

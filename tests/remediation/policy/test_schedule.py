@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from remediation.config import Policy
@@ -27,10 +28,20 @@ async def _until(cond: object, timeout_s: float = 5.0) -> None:
         await asyncio.sleep(0.02)
 
 
+def _started_at(now: datetime) -> Callable[[], datetime]:
+    """The scheduler's clock for a test whose ``at`` times are ``now`` plus milliseconds: :meth:`start` skips
+    an ``at`` already past by its clock, and on a loaded machine the real clock can pass ``now + 300 ms``
+    before ``start`` runs (the policy would be skipped, the test would time out). Pinned to ``now``, the
+    skip decision sees the times the test meant; APScheduler still fires on the real clock (late ones at
+    once, within the misfire grace)."""
+    return lambda: now
+
+
 async def test_date_trigger_fires_and_submits_request() -> None:
-    at = datetime.now(UTC) + timedelta(milliseconds=300)
+    now = datetime.now(UTC)
+    at = now + timedelta(milliseconds=300)
     soon = _policy("soon", {"at": at.isoformat()})
-    past = _policy("past", {"at": (datetime.now(UTC) - timedelta(hours=1)).isoformat()})
+    past = _policy("past", {"at": (now - timedelta(hours=1)).isoformat()})
     weekly = _policy("weekly", {"cron": "0 8 * * mon-fri", "timezone": "Europe/Berlin"})
     alert_policy = Policy.model_validate(
         {"name": "alerting", "trigger": {"matchers": ['a="b"']}, "action": {"type": "restart_app"}}
@@ -40,7 +51,7 @@ async def test_date_trigger_fires_and_submits_request() -> None:
     async def submit(req: ActionRequest) -> None:
         got.append(req)
 
-    sched = PolicyScheduler([soon, past, weekly, alert_policy], submit)
+    sched = PolicyScheduler([soon, past, weekly, alert_policy], submit, clock=_started_at(now))
     await sched.start()
     try:
         jobs = sched.jobs()
@@ -72,7 +83,7 @@ async def test_submit_failure_does_not_stop_the_scheduler() -> None:
         if req.policy == "a":
             raise RuntimeError("engine down")
 
-    sched = PolicyScheduler([a, b], submit)
+    sched = PolicyScheduler([a, b], submit, clock=_started_at(now))
     await sched.start()
     try:
         await _until(lambda: seen == ["a", "b"])
