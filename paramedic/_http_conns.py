@@ -33,11 +33,20 @@ open files" and the event loop spun on failed ``accept()`` calls (found by stop 
   that never reads would otherwise hold its slot, and a descriptor, for ever. A reader ahead of that rate
   may stall for up to :data:`DRAIN_STALL_WINDOWS` windows (2 minutes at 30 s) on a multi-MiB answer;
   credit beyond that is not banked (the kernel takes a never-reading client's whole receive buffer).
+- an answer in progress (a live tail, a long download) whose client stops reading fills the write buffer
+  and pauses writing; the same rate then applies to the time writing is paused in that answer: its
+  client must have read :data:`MIN_BODY_RATE` per second of it, less :data:`DRAIN_STALL_WINDOWS` windows
+  of grace, checked at the end of each window, else the connection is aborted. A reader that keeps up
+  (writing never paused, or resumed soon) is never cut, however long the answer runs.
+- a pipelined request is not started while the answer before it is stuck in a paused write buffer: reading
+  pauses (as h11 does for pipelining) and the finished answer's drain rule applies; the next request starts
+  when writing resumes. Before, each next answer started and waited for a drain that never came, so it
+  was never complete and no deadline, nor eviction, could take the connection.
 
 Refusals are counted in ``paramedic_http_connections_refused_total{reason}`` (``max_connections``,
 ``max_connections_per_client``, ``request_head_timeout``, ``request_body_timeout``,
 ``response_drain_timeout``). An exception in a guard callback aborts the connection (fail closed) and is
-logged: a bug there must not leave a connection unguarded. The first such failure is logged with its
+logged: a bug there must not leave a connection unguarded. Each guard's first failure is logged with its
 traceback, later ones at most once every 10 s with the number held back (a bug hit by every connection of
 a flood would otherwise write a traceback per connection).
 """
@@ -91,35 +100,37 @@ def client_key(address: str) -> str:
 
 
 class _FailureLog:
-    """Logs guard failures as the accept-error throttle does (:mod:`paramedic.fds`): the first with its
-    traceback, then at most one line per ``interval_s`` with the number held back. A guard bug hit by every
-    connection of a flood would otherwise write a traceback per connection."""
+    """Logs guard failures as the accept-error throttle does (:mod:`paramedic.fds`): each guard's first
+    failure with its traceback (a second bug in another guard must not hide behind the first one's), then
+    at most one line per ``interval_s`` with the number held back. A guard bug hit by every connection of a
+    flood would otherwise write a traceback per connection; there are only a handful of guards."""
 
     def __init__(self, interval_s: float = 10.0, clock: Callable[[], float] = time.monotonic) -> None:
         self.interval_s = interval_s
         self.clock = clock
-        self.logged = 0  # failures logged so far (the first in full)
+        self.traced: set[str] = set()  # guards whose first failure was logged with its traceback
         self.held = 0  # failures not logged since the last line
         self._next = float("-inf")
 
     def report(self, guard: str) -> None:
         """Log (or count) one failure of ``guard``; call it from an ``except`` block."""
         now = self.clock()
+        if guard not in self.traced:
+            self.traced.add(guard)
+            self._next = now + self.interval_s
+            log.exception("HTTP connection guard %s failed: closing the connection", guard)
+            return
         if now < self._next:
             self.held += 1
             return
         held, self.held, self._next = self.held, 0, now + self.interval_s
-        if self.logged == 0:
-            log.exception("HTTP connection guard %s failed: closing the connection", guard)
-        else:
-            log.error(
-                "HTTP connection guard %s failed: closing the connection (traceback logged with the first "
-                "failure; %d more failures not logged since the last line; at most one line every %g s)",
-                guard,
-                held,
-                self.interval_s,
-            )
-        self.logged += 1
+        log.error(
+            "HTTP connection guard %s failed: closing the connection (traceback logged with its first "
+            "failure; %d more failures not logged since the last line; at most one line every %g s)",
+            guard,
+            held,
+            self.interval_s,
+        )
 
 
 _FAILURES = _FailureLog()
@@ -170,6 +181,12 @@ class _GuardedH11(H11Protocol):
         self._body_timer: asyncio.TimerHandle | None = None
         self._body_bytes = 0
         self._key: str | None = None  # the by_client key it is counted under
+        self._stall_timer: asyncio.TimerHandle | None = None
+        self._stalled_s = 0.0  # seconds writing was paused in this answer, before the current pause
+        self._stall_drained = 0  # bytes the client read while writing was paused in this answer
+        self._paused_at: float | None = None  # loop time writing was paused (None: not paused)
+        self._paused_buffer = 0  # write buffer size then (no writes happen while paused)
+        self._deferred = False  # uvicorn's on_response_complete held back until writing resumes
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -197,8 +214,22 @@ class _GuardedH11(H11Protocol):
             self._request_started()
 
     def on_response_complete(self) -> None:
-        super().on_response_complete()
+        if self.flow.write_paused and not self.transport.is_closing():
+            # the answer is stuck in a paused write buffer: uvicorn would start a pipelined request now,
+            # whose answer then waits for a drain for ever (never complete, so never under a deadline)
+            self._deferred = True
+            self.flow.pause_reading()
+        else:
+            super().on_response_complete()
         self._response_complete()
+
+    def pause_writing(self) -> None:
+        super().pause_writing()
+        self._writing_paused()
+
+    def resume_writing(self) -> None:
+        super().resume_writing()
+        self._writing_resumed()
 
     # -- guards (each entry point fails closed) ----------------------------------------------------------
     @_fail_closed
@@ -234,11 +265,62 @@ class _GuardedH11(H11Protocol):
     @_fail_closed
     def _request_started(self) -> None:
         self._cancel_head_timer()
+        self._stalled_s, self._stall_drained = 0.0, 0  # each answer's stalls are judged on their own
         if self.conn.their_state is h11.SEND_BODY and not self.transport.is_closing():
             self._arm_body_timer()
 
     @_fail_closed
+    def _writing_paused(self) -> None:
+        if self.cycle is None or self.cycle.response_complete or self._paused_at is not None:
+            return  # a finished answer has the drain deadline
+        self._paused_at = self.loop.time()
+        self._paused_buffer = self.transport.get_write_buffer_size()
+        self._arm_stall_timer()
+
+    @_fail_closed
+    def _writing_resumed(self) -> None:
+        self._end_stall()
+        if self._deferred:
+            self._deferred = False
+            H11Protocol.on_response_complete(self)  # starts the pipelined request, if any
+            self._response_complete()
+
+    def _end_stall(self) -> None:
+        """Bank the pause that ends now (writing resumed, or the answer finished)."""
+        self._cancel_stall_timer()
+        if self._paused_at is not None:
+            self._stalled_s += self.loop.time() - self._paused_at
+            self._stall_drained += max(0, self._paused_buffer - self.transport.get_write_buffer_size())
+            self._paused_at = None
+
+    def _arm_stall_timer(self) -> None:
+        self._cancel_stall_timer()
+        self._stall_timer = self.loop.call_later(self.head_timeout_s, self._stall_window_ended)
+
+    def _cancel_stall_timer(self) -> None:
+        if self._stall_timer is not None:
+            self._stall_timer.cancel()
+            self._stall_timer = None
+
+    @_fail_closed
+    def _stall_window_ended(self) -> None:
+        self._stall_timer = None
+        if self._paused_at is None or self.cycle is None or self.cycle.response_complete:
+            return
+        paused_s = self._stalled_s + self.loop.time() - self._paused_at
+        drained = self._stall_drained + max(0, self._paused_buffer - self.transport.get_write_buffer_size())
+        owed = MIN_BODY_RATE * (paused_s - DRAIN_STALL_WINDOWS * self.head_timeout_s)
+        if drained < owed:
+            self._refuse("response_drain_timeout")
+            return
+        self._arm_stall_timer()
+
+    @_fail_closed
     def _response_complete(self) -> None:
+        self._end_stall()
+        if self._deferred:
+            self._arm_head_timer()  # uvicorn's part waits for the drain; this one's deadline does not
+            return
         if self.transport.is_closing():
             if self.transport.get_write_buffer_size() > 0:
                 self._arm_head_timer(waiting=False)  # closing with an unsent answer: a drain deadline
@@ -280,6 +362,7 @@ class _GuardedH11(H11Protocol):
         """Give back its slots and stop its timers (idempotent: lost, evicted and upgraded all call it)."""
         self._cancel_head_timer()
         self._cancel_body_timer()
+        self._cancel_stall_timer()
         self.counted.discard(self)
         self.exempt.discard(self)
         if self._key is not None:

@@ -28,6 +28,7 @@ pytestmark = pytest.mark.timeout(60)
 
 
 BIG = 1024 * 1024  # an answer far over the server's (test-shrunk) send buffer
+STARTED: list[str] = []  # paths of the requests the app began to answer (not /stream, /tail)
 
 
 async def _app(scope: dict[str, Any], receive: Callable[[], Awaitable[Any]], send: Any) -> None:
@@ -47,6 +48,21 @@ async def _app(scope: dict[str, Any], receive: Callable[[], Awaitable[Any]], sen
         body = str(len(received)).encode()
     elif scope["path"] == "/upload":
         await receive()
+    elif scope["path"] == "/stream":  # a download as fast as the client reads (send waits for the drain)
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        for _ in range(4096):  # 256 MiB; once the client is gone send returns at once: yield each time
+            await send({"type": "http.response.body", "body": b"x" * 65536, "more_body": True})
+            await asyncio.sleep(0)
+        await send({"type": "http.response.body", "body": b""})
+        return
+    elif scope["path"] == "/tail":  # a live tail: a small event every 10 ms, then the end
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        for _ in range(int(scope["query_string"] or b"100")):
+            await send({"type": "http.response.body", "body": b"e" * 100, "more_body": True})
+            await asyncio.sleep(0.01)
+        await send({"type": "http.response.body", "body": b""})
+        return
+    STARTED.append(scope["path"])
     headers = [(b"content-length", str(len(body)).encode())]
     await send({"type": "http.response.start", "status": 200, "headers": headers})
     await send({"type": "http.response.body", "body": body})
@@ -631,3 +647,129 @@ def test_a_reader_stalled_past_its_credit_is_cut() -> None:
                 conn._head_timer.cancel()
     finally:
         conn.loop.close()
+
+
+def test_pipelined_requests_wait_while_an_answer_is_unsent() -> None:
+    """Fourth review H1: a client pipelined requests and never read. uvicorn started each next request as
+    the previous answer completed; once the write buffer passed its high-water mark the next answer's send
+    waited for a drain that never came, so no answer was complete, no deadline or eviction applied and the
+    slot was held for ever. Now the next request waits while writing is paused and the finished answer's
+    drain deadline cuts the connection."""
+
+    async def run() -> None:
+        registry = CollectorRegistry()
+        cls: type[_GuardedH11] = type("T", (_SmallSendBuffer, _guard(8, 8, registry, 0.3)), {})
+        server, _, _ = await _serve(cls)
+        STARTED.clear()
+        try:
+            _, writer = await _slow_reader(server)
+            writer.write(b"GET /big HTTP/1.1\r\nHost: x\r\n\r\n" * 3)  # and never read
+            assert await _poll(lambda: _refused(registry, "response_drain_timeout") == 1)
+            assert STARTED == ["/big"], STARTED  # the next ones were never started
+            assert not cls.counted and not cls.by_client
+            writer.close()
+        finally:
+            server.close()
+
+    asyncio.run(run())
+
+
+def test_pipelined_answers_are_all_served_to_a_reader() -> None:
+    """The wait for a paused write buffer must not lose pipelined requests: a client that reads gets every
+    answer, in order."""
+
+    async def run() -> None:
+        registry = CollectorRegistry()
+        cls: type[_GuardedH11] = type("T", (_SmallSendBuffer, _guard(8, 8, registry, 0.3)), {})
+        server, _, _ = await _serve(cls)
+        try:
+            reader, writer = await _slow_reader(server)
+            last = b"GET /big HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+            writer.write(b"GET /big HTTP/1.1\r\nHost: x\r\n\r\n" * 2 + last)
+            data = await _read_all(reader)
+            assert data.count(b"HTTP/1.1 200") == 3 and len(data) > 3 * BIG, len(data)
+            assert _refused(registry, "response_drain_timeout") == 0
+        finally:
+            server.close()
+
+    asyncio.run(run())
+
+
+async def _read_at(reader: asyncio.StreamReader, rate: int, seconds: float) -> int:
+    """Read ``rate`` bytes/s (in 20 ms steps) for ``seconds``; the bytes read (the server never closed)."""
+    got = 0
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        block = await asyncio.wait_for(reader.read(rate // 50), 10)
+        assert block, f"closed by the server after {got} bytes"
+        got += len(block)
+        await asyncio.sleep(0.02)
+    return got
+
+
+def test_an_answer_in_progress_never_read_is_cut(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fourth review H1 (b): an answer still being written (a download, a tail) whose client stopped
+    reading held its slot for ever: it is not complete, so no drain deadline applied. Now the time writing
+    is paused must be matched by reading at MIN_BODY_RATE, after DRAIN_STALL_WINDOWS windows of grace."""
+    monkeypatch.setattr(http_conns, "MIN_BODY_RATE", 256 * 1024)
+
+    async def run() -> None:
+        registry = CollectorRegistry()
+        cls: type[_GuardedH11] = type("T", (_SmallSendBuffer, _guard(8, 8, registry, 0.2)), {})
+        server, _, _ = await _serve(cls)
+        try:
+            _, writer = await _slow_reader(server)
+            writer.write(b"GET /stream HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert await _poll(lambda: _refused(registry, "response_drain_timeout") == 1)
+            assert not cls.counted and not cls.by_client
+            writer.close()
+        finally:
+            server.close()
+
+    asyncio.run(run())
+
+
+def test_a_download_read_at_the_rate_and_a_live_tail_are_not_cut(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The other side of the rule: a download read at twice MIN_BODY_RATE (writing paused most of the
+    time, as the app writes faster) runs for 15 windows uncut, and so does a live tail read as it comes."""
+    monkeypatch.setattr(http_conns, "MIN_BODY_RATE", 256 * 1024)
+
+    async def run() -> None:
+        registry = CollectorRegistry()
+        cls: type[_GuardedH11] = type("T", (_SmallSendBuffer, _guard(8, 8, registry, 0.2)), {})
+        server, _, _ = await _serve(cls)
+        try:
+            download, d_writer = await _slow_reader(server)
+            d_writer.write(b"GET /stream HTTP/1.1\r\nHost: x\r\n\r\n")
+            tail, t_writer = await _slow_reader(server)
+            t_writer.write(b"GET /tail?300 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            got, events = await asyncio.gather(_read_at(download, 512 * 1024, 3.0), _read_all(tail))
+            assert got > 512 * 1024, got  # it did run (writing paused and resumed many times)
+            assert events.count(b"e" * 100) == 300
+            assert _refused(registry, "response_drain_timeout") == 0
+            d_writer.close()
+        finally:
+            server.close()
+
+    asyncio.run(run())
+
+
+def test_each_guard_s_first_failure_is_logged_with_its_traceback(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Fourth review L: the traceback rule was global, so a second guard's bug failing within the first
+    one's interval was only counted, its traceback never logged."""
+    now = [0.0]
+    failures = http_conns._FailureLog(10.0, lambda: now[0])
+    with caplog.at_level(logging.ERROR, logger="paramedic"):
+        for guard in ("_admit", "_admit", "_head_timed_out", "_admit"):
+            try:
+                raise RuntimeError(guard)
+            except RuntimeError:
+                failures.report(guard)
+    traced = [r.getMessage() for r in caplog.records if r.exc_info is not None]
+    assert traced == [
+        "HTTP connection guard _admit failed: closing the connection",
+        "HTTP connection guard _head_timed_out failed: closing the connection",
+    ]
+    assert failures.held == 2
