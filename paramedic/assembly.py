@@ -50,6 +50,7 @@ from collector.targets import format_duration
 from dashboard.reports import ReportContext
 from dashboard.views import views_for
 from log_pipeline.enrich import TenantOf
+from log_pipeline.receivers.server import DEFAULT_BACKLOG
 from metrics_store.api import ServerInfo, query_router, status_router
 from metrics_store.base import Appender, MetricsStore
 from metrics_store.factory import open_store
@@ -69,7 +70,7 @@ from paramedic.config import ConfigError, ConfigProblem, ParamedicConfig, load_c
 from paramedic.dashboard import CapacityPage
 from paramedic.dashboard import build_router as dashboard_router
 from paramedic.dashboard import build_sources as dashboard_sources
-from paramedic.fds import degraded_gauge, fit_log_listeners, http_backlog, raise_nofile_limit
+from paramedic.fds import degraded_gauge, fit_log_listeners, http_backlog, log_backlog, raise_nofile_limit
 from paramedic.logs import LogService
 from paramedic.loop_lag import LoopLagMonitor
 from paramedic.remediation import RemediationService
@@ -110,7 +111,8 @@ def single_reader_window(config: ParamedicConfig) -> ParamedicConfig:
 
 
 class Paramedic:
-    """The assembled server. ``base_dir`` resolves relative paths in the config (the config file's folder)."""
+    """The assembled server. ``base_dir`` resolves relative paths in the config (the config file's folder);
+    ``log_backlog``: the log listeners' listen backlog (serve passes paramedic.fds.log_backlog)."""
 
     def __init__(
         self,
@@ -119,6 +121,7 @@ class Paramedic:
         base_dir: Path,
         config_path: Path | None = None,
         registry: CollectorRegistry = prometheus_client.REGISTRY,
+        log_backlog: int = DEFAULT_BACKLOG,
     ) -> None:
         config = single_reader_window(config)
         self.config = config
@@ -148,6 +151,7 @@ class Paramedic:
                     registry=registry,
                     tenant_of=tenant_of(self.platform),
                     replica_id=config.cluster.replica_id if config.cluster else None,
+                    listen_backlog=log_backlog,
                 )
             except BaseException:
                 self.store.close()
@@ -535,7 +539,12 @@ def serve(config_path: Path) -> None:
     if warning is not None:
         log.log(logging.ERROR if degraded else logging.WARNING, "%s", warning)
     try:
-        server = Paramedic(config, base_dir=config_path.resolve().parent, config_path=config_path)
+        server = Paramedic(
+            config,
+            base_dir=config_path.resolve().parent,
+            config_path=config_path,
+            log_backlog=log_backlog(nofile),  # the budget reserves ACCEPT_PASSES of it per stream listener
+        )
     except ClusterTLSError as exc:  # a file named by cluster.tls: the message names its key
         raise ConfigError([ConfigProblem(str(config_path), None, "", str(exc))]) from exc
     degraded_gauge(server.registry, degraded)

@@ -46,7 +46,7 @@ from metrics_store.yaml_errors import (
     line_index,
     yaml_syntax_error,
 )
-from paramedic.cluster.config import ClusterConfig
+from paramedic.cluster.config import LEADER_PROXY_CONNECTIONS, ClusterConfig
 from platforms.config import PlatformConfig
 from remediation.config import RemediationConfig
 
@@ -389,7 +389,28 @@ def parse_config(text: str, filename: str = "<config>") -> ParamedicConfig:
             ]
         )
     _check_reports(config, text, filename)
+    _check_cluster_limits(config, text, filename)
     return config
+
+
+def _check_cluster_limits(config: ParamedicConfig, text: str, filename: str) -> None:
+    """With a cluster, the leader counts a follower's whole leader-proxy pool against one client address:
+    a per-client cap below the pool refuses proxied calls (alerts, silences) under load."""
+    per_client = config.server.limits.max_connections_per_client
+    if config.cluster is None or per_client >= LEADER_PROXY_CONNECTIONS:
+        return
+    key = ("server", "limits", "max_connections_per_client")
+    raise ConfigError(
+        [
+            ConfigProblem(
+                filename,
+                line_for(line_index(text), key),
+                ".".join(key),
+                f"{per_client} is below the {LEADER_PROXY_CONNECTIONS} connections another replica's "
+                f"leader proxy opens to the leader (fix: set it to {LEADER_PROXY_CONNECTIONS} or more)",
+            )
+        ]
+    )
 
 
 def _check_reports(config: ParamedicConfig, text: str, filename: str) -> None:

@@ -7,10 +7,11 @@ listeners (1,024 each), so a log sender could take every descriptor and stop the
 
 1. :func:`raise_nofile_limit`: raises the soft ``RLIMIT_NOFILE`` to the hard limit (any process may);
 2. :func:`fit_log_listeners`: keeps :data:`RESERVED_FDS` plus one per static scrape target for everything
-   else and :data:`ACCEPT_BURST_FDS` per stream listener for connections accepted in one go before a cap
-   refuses them, and fits the stream listeners' ``max_connections`` in the rest as before; the HTTP
-   server's cap takes what they leave after its loopback reserve and three accept backlogs
-   (:func:`http_backlog`, smaller where the limit is tight), but at least :data:`HTTP_MIN_CONNECTIONS`.
+   else and :data:`ACCEPT_PASSES` listen backlogs (:func:`log_backlog`, smaller where the limit is tight)
+   per stream listener for connections accepted before a cap refuses them, and fits the stream listeners'
+   ``max_connections`` in the rest as before; the HTTP server's cap takes what they leave after its
+   loopback reserve and three accept backlogs (:func:`http_backlog`), but at least
+   :data:`HTTP_MIN_CONNECTIONS`, and a lowered cap lowers the per-client one to a quarter of it.
    When it lowers a cap it returns one warning naming the keys and the limit (the server starts: a lower
    cap is friendlier than a refusal to start); when not even the smallest caps fit it still starts, with
    one connection per log listener (as before the budget existed), logs an ERROR saying the hard limit
@@ -36,14 +37,16 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from collector.config import StaticJob
 from paramedic._http_conns import EXEMPT_RESERVE
+from paramedic.cluster.config import LEADER_PROXY_CONNECTIONS
 from paramedic.config import ParamedicConfig
 
 __all__ = [
-    "ACCEPT_BURST_FDS",
     "ACCEPT_PASSES",
     "HTTP_BACKLOG",
     "HTTP_BACKLOG_MIN",
+    "HTTP_CLIENT_SHARE",
     "HTTP_MIN_CONNECTIONS",
+    "HTTP_MIN_PER_CLIENT",
     "RESERVED_FDS",
     "AcceptErrorThrottle",
     "FdFit",
@@ -52,6 +55,7 @@ __all__ = [
     "hard_nofile_limit",
     "http_backlog",
     "install_accept_error_throttle",
+    "log_backlog",
     "raise_nofile_limit",
     "suggested_limit",
 ]
@@ -59,9 +63,6 @@ __all__ = [
 log = logging.getLogger("paramedic")
 
 RESERVED_FDS = 256  # HTTP clients, store and index files, notifiers, ... (plus one per static scrape target)
-# asyncio accepts up to the listen backlog (log_pipeline/receivers/server.py: 512) in one go before any of
-# those connections can be refused: each stream listener may briefly hold that many more descriptors.
-ACCEPT_BURST_FDS = 512
 # uvicorn's listen backlog where the open-files limit is roomy (``paramedic serve`` passes
 # http_backlog(nofile); uvicorn's own default is 2,048), and the least it is lowered to where it is tight.
 HTTP_BACKLOG = 512
@@ -72,6 +73,10 @@ HTTP_BACKLOG_MIN = 64
 ACCEPT_PASSES = 3
 # the least HTTP max_connections (and per client) the budget lowers to: below it one client holds the API
 HTTP_MIN_CONNECTIONS = 64
+# under a total cap the budget lowered, one client address gets at most 1/HTTP_CLIENT_SHARE of it (at least
+# HTTP_MIN_PER_CLIENT): 16 of the floor's 64, so four addresses, not one, are needed to fill it
+HTTP_CLIENT_SHARE = 4
+HTTP_MIN_PER_CLIENT = 16
 _HTTP_KEY = "server.limits.max_connections"
 _STREAM_LISTENERS = ("relp", "syslog_tcp", "tls")
 _ACCEPT_MESSAGE = "socket.accept() out of system resource"
@@ -104,6 +109,24 @@ def http_backlog(nofile: int) -> int:
     return max(HTTP_BACKLOG_MIN, min(HTTP_BACKLOG, nofile // 32))
 
 
+def _per_client(config: ParamedicConfig, http_cap: int) -> int:
+    """The per-client cap under a lowered total: a quarter of it (:data:`HTTP_CLIENT_SHARE`), so one address
+    cannot take the whole cap (at the floor of 64 the total and per-client caps were equal), but not below
+    :data:`HTTP_MIN_PER_CLIENT`, nor with a cluster below the leader proxy's pool (the leader counts a
+    follower's pool against one address), nor above what was configured."""
+    floor = LEADER_PROXY_CONNECTIONS if config.cluster is not None else HTTP_MIN_PER_CLIENT
+    configured = config.server.limits.max_connections_per_client
+    return min(configured, http_cap, max(floor, http_cap // HTTP_CLIENT_SHARE))
+
+
+def log_backlog(nofile: int) -> int:
+    """Each stream log listener's listen backlog for an open-files limit (``paramedic serve`` passes it to
+    the listeners): scaled as :func:`http_backlog`, since asyncio accepts up to a backlog per loop pass on
+    a log listener too before its cap can refuse any, and the budget reserves :data:`ACCEPT_PASSES` of them
+    per listener (a fixed 512 overran a limit of 1,700 by over a thousand descriptors in an accept flood)."""
+    return http_backlog(nofile)
+
+
 def _scaled(caps: dict[str, int], available: int) -> dict[str, int]:
     total = sum(caps.values())
     if total <= available:
@@ -124,7 +147,7 @@ class FdFit(NamedTuple):
 
 def _fixed(config: ParamedicConfig, nofile: int, listeners: int) -> tuple[int, int]:
     """(descriptors kept for everything but the caps, of which the HTTP server's fixed part) at ``nofile``."""
-    base = RESERVED_FDS + _static_targets(config) + ACCEPT_BURST_FDS * listeners
+    base = RESERVED_FDS + _static_targets(config) + ACCEPT_PASSES * log_backlog(nofile) * listeners
     return base, EXEMPT_RESERVE + ACCEPT_PASSES * http_backlog(nofile)
 
 
@@ -147,9 +170,10 @@ def fit_log_listeners(config: ParamedicConfig, nofile: int) -> FdFit:
     (a lower cap is friendlier than a refusal to start): it serves with one connection per log listener
     and the HTTP floor, ``degraded``, and the warning says how far the hard limit must go up.
 
-    The log listeners come first, exactly as before the HTTP guard existed (their caps within ``nofile``
-    less :data:`RESERVED_FDS`, the static scrape targets and :data:`ACCEPT_BURST_FDS` each): a server that
-    kept its log caps then keeps them now. The HTTP server holds ``server.limits.max_connections`` from
+    The log listeners come first, as before the HTTP guard existed (their caps within ``nofile`` less
+    :data:`RESERVED_FDS`, the static scrape targets and :data:`ACCEPT_PASSES` log backlogs each; where the
+    limit is tight that is less than the one fixed 512 backlog reserved before, so a server that kept its
+    log caps then keeps them now). The HTTP server holds ``server.limits.max_connections`` from
     strangers, :data:`~paramedic._http_conns.EXEMPT_RESERVE` from loopback and trusted proxies, and during
     an accept flood up to :data:`ACCEPT_PASSES` backlogs (:func:`http_backlog`) of connections accepted but
     not yet closed; its cap takes what the logs leave, but never less than :data:`HTTP_MIN_CONNECTIONS`
@@ -187,7 +211,7 @@ def fit_log_listeners(config: ParamedicConfig, nofile: int) -> FdFit:
     limits = limits.model_copy(
         update={
             "max_connections": http_cap,
-            "max_connections_per_client": min(limits.max_connections_per_client, http_cap),
+            "max_connections_per_client": _per_client(config, http_cap),
         }
     )
     server = config.server.model_copy(update={"limits": limits})

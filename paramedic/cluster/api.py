@@ -12,6 +12,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.responses import Response
 
+from paramedic.cluster.config import LEADER_PROXY_CONNECTIONS
 from paramedic.cluster.node import ClusterNode
 from platforms.tenancy import scope_of
 
@@ -24,10 +25,6 @@ __all__ = [
     "leader_origin",
 ]
 
-# Connections a follower's leader proxy opens to the leader at most: the leader counts them all against one
-# client address (server.limits.max_connections_per_client, 64 by default), so the pool stays well below it
-# and more forwarded requests wait for a pooled connection rather than being refused by the leader.
-LEADER_PROXY_CONNECTIONS = 32
 
 # What only the leader serves: the Alertmanager API (alerts in, silences, acks, groups, notification log),
 # the rules' state (/api/v1/rules, /api/v1/alerts) and remediation's actions, policies and deployments. A

@@ -21,12 +21,14 @@ from tests.support.servers import wait_until
 
 pytestmark = pytest.mark.timeout(240)
 
-# start limit: the reserve (256 + 1 scrape target + 2 x 512 log accept bursts) leaves 767 for relp and
-# syslog_tcp (1,024 each): 383 each, as before the HTTP guard; HTTP's 64 loopback reserve, three accept
-# backlogs (64 each at this limit) and its floor of 64 connections then come out of those
+# start limit: the reserve (256 + 1 scrape target + 2 listeners x 3 accept backlogs of 64 at this limit)
+# leaves 1,407 for relp and syslog_tcp (1,024 each): 703 each; HTTP's 64 loopback reserve, three accept
+# backlogs (64 each) and its floor of 64 connections then come out of those: 543 each (main, with one
+# fixed 512 backlog reserved per listener and no HTTP budget, gave 383)
 LOW = 2048
-LOGS_BEFORE = 1024 * (LOW - 257 - 1024) // 2048  # 383
-CAP = LOGS_BEFORE * (LOW - 257 - 1024 - 64 - 3 * 64 - 64) // (2 * LOGS_BEFORE)  # 223 each
+LOG_RESERVE = 256 + 1 + 2 * 3 * 64
+LOGS_FIRST = 1024 * (LOW - LOG_RESERVE) // 2048  # 703
+CAP = LOGS_FIRST * (LOW - LOG_RESERVE - 64 - 3 * 64 - 64) // (2 * LOGS_FIRST)  # 543 each
 HTTP_CAP = 64
 MAX_LOG_BYTES = 1 << 20
 
@@ -106,10 +108,11 @@ def test_caps_are_lowered_to_fit_a_low_hard_limit(capped: Target) -> None:
 
 
 def test_a_limit_too_low_for_the_smallest_caps_starts_degraded(tmp_path: Path) -> None:
-    """Third review M2: with two stream log listeners, a hard limit below ~1,602 was a startup error where
-    main started with 1-connection caps; it now starts so, logs an ERROR that says the HARD limit must go up,
-    and reports ``paramedic_fd_budget_degraded`` 1."""
-    with running_target(tmp_path, nofile=(1024, 1024)) as degraded:
+    """Third review M2: with two stream log listeners, a hard limit too low for the smallest caps (below
+    964 since the log backlogs scale with the limit) was a startup error where main started with
+    1-connection caps; it now starts so, logs an ERROR that says the HARD limit must go up, and reports
+    ``paramedic_fd_budget_degraded`` 1."""
+    with running_target(tmp_path, nofile=(768, 768)) as degraded:
         log_text = (degraded.tmp / "paramedic.log").read_text()
         assert "serving DEGRADED" in log_text and "Raise the HARD limit" in log_text
         assert metric(degraded, "paramedic_fd_budget_degraded") == 1
