@@ -29,6 +29,7 @@ LOW = 1536  # the open-files limit the server starts with (as in test_fds_hostil
 ATTACK = 1600  # more connections than that
 HEAD_TIMEOUT_S = 3.0
 ATTACKER = "127.0.0.2"  # loopback, but not the trusted proxy 127.0.0.1
+ROOMY = 16384  # an open-files limit where the HTTP backlog is its full 512 (paramedic.fds.http_backlog)
 
 
 @pytest.fixture(scope="module")
@@ -300,8 +301,8 @@ def flooded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
         yield t
 
 
-def _flood(port: int, rounds: int, per_round: int) -> None:
-    """``rounds`` x ``per_round`` non-blocking connects from :data:`ATTACKER`, each round held until the next
+def _flood(port: int, rounds: int, per_round: int, source: str = ATTACKER) -> None:
+    """``rounds`` x ``per_round`` non-blocking connects from ``source``, each round held until the next
     starts, then reset (SO_LINGER 0: no TIME_WAIT left behind)."""
     linger = struct.pack("ii", 1, 0)
     for _ in range(rounds):
@@ -310,7 +311,7 @@ def _flood(port: int, rounds: int, per_round: int) -> None:
                 s = stack.enter_context(socket.socket())
                 s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, linger)
                 s.setblocking(False)
-                s.bind((ATTACKER, 0))
+                s.bind((source, 0))
                 s.connect_ex(("127.0.0.1", port))
 
 
@@ -324,23 +325,39 @@ def test_an_accept_flood_does_not_run_the_server_out_of_descriptors(flooded: Tar
     flooded.assert_alive()
 
 
-def _live_tail(target: Target, stack: ExitStack) -> None:
-    """A live log tail from :data:`ATTACKER`: a request being answered, which eviction never takes."""
-    s = _connect(target, ATTACKER, stack)
+def _live_tail(target: Target, stack: ExitStack, source: str) -> None:
+    """A live log tail from ``source``: a request being answered, which eviction never takes."""
+    s = _connect(target, source, stack)
     headers = "".join(f"{k}: {v}\r\n" for k, v in target.headers("viewer").items())
     s.sendall(f"GET /api/v1/logs/tail?q=* HTTP/1.1\r\nHost: 127.0.0.1\r\n{headers}\r\n".encode())
     s.settimeout(10)
     assert s.recv(64).startswith(b"HTTP/1.1 200")
 
 
-def test_health_checks_are_answered_throughout_an_accept_flood(flooded: Target) -> None:
+@pytest.fixture(scope="module")
+def roomy_flooded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
+    """A server at an open-files limit where the HTTP backlog is its full 512 (one accept pass can then
+    take 512 connections, all refused and still in uvicorn's ``connections`` until their close runs)."""
+    limits = {"max_connections": 8, "max_connections_per_client": 8}
+    extra = {"server": {"limits": limits}, "logs": {"relp": None, "syslog_tcp": None}}
+    nofile = (ROOMY, ROOMY)
+    with running_target(tmp_path_factory.mktemp("serve-flood-roomy"), extra_config=extra, nofile=nofile) as t:
+        yield t
+
+
+def test_health_checks_are_answered_throughout_an_accept_flood(roomy_flooded: Target) -> None:
     """Third review M1: the loopback bound was checked against uvicorn's ``connections``, which during a
     flood still holds hundreds of connections refused in the same accept pass (and connections reset before
-    they were made, with no address, were exempt): with the attacker's live tails holding max_connections
+    they were made, with no address, were exempt): with a stranger's live tails holding max_connections
     (nothing to evict), health checks from 127.0.0.1 were refused far below max_connections +
-    EXEMPT_RESERVE. A thread polls /-/healthy on a new connection each time while 4 x 4,000 connects come
-    from the attacker."""
-    url = f"http://127.0.0.1:{flooded.ports['http']}/-/healthy"
+    EXEMPT_RESERVE. The stranger is this host's own non-loopback address (loopback peers are exempt, so a
+    127.0.0.2 attacker never reached the bound), the backlog is 512; a thread polls /-/healthy on a new
+    connection each time while 4 x 4,000 connects come from the stranger. Fails with d086248's guard."""
+    stranger = _non_loopback_address()
+    if stranger is None:
+        pytest.skip("this host has no non-loopback IPv4 address to play the stranger from")
+    target = roomy_flooded
+    url = f"http://127.0.0.1:{target.ports['http']}/-/healthy"
     stop = threading.Event()
     answered: list[int] = []
     failures: list[object] = []
@@ -354,15 +371,59 @@ def test_health_checks_are_answered_throughout_an_accept_flood(flooded: Target) 
                 failures.append(repr(exc))
 
     with ExitStack() as tails:
-        for _ in range(8):  # the flood fixture's max_connections and per-client cap
-            _live_tail(flooded, tails)
+        for _ in range(8):  # the fixture's max_connections and per-client cap
+            _live_tail(target, tails, stranger)
         thread = threading.Thread(target=poll, daemon=True)
         thread.start()
         try:
-            _flood(flooded.ports["http"], rounds=4, per_round=4000)
+            _flood(target.ports["http"], rounds=4, per_round=4000, source=stranger)
         finally:
             stop.set()
             thread.join(30)
     assert answered, "no health check completed during the flood"
-    assert not failures, failures[:3]
-    flooded.assert_alive()
+    assert not failures, (len(failures), len(answered), failures[:3])
+    target.assert_alive()
+
+
+@pytest.fixture(scope="module")
+def pipelined_cap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
+    limits = {"max_connections": 8, "max_connections_per_client": 8, "request_head_timeout_s": 2.0}
+    extra = {"server": {"limits": limits}, "logs": {"relp": None, "syslog_tcp": None}}
+    with running_target(tmp_path_factory.mktemp("serve-pipelined"), extra_config=extra) as t:
+        yield t
+
+
+def test_pipelined_requests_never_read_do_not_hold_the_cap(pipelined_cap: Target) -> None:
+    """Fourth review H1: 8 connections from one stranger, each pipelining 400 requests for /metrics and
+    never reading, held the total cap for ever (each next answer waited for a drain that never came, so it
+    was never complete: no deadline and no eviction applied) and every other remote client was reset. Now
+    the next request waits while writing is paused, and the unread answer's drain deadline closes them."""
+    stranger = _non_loopback_address()
+    if stranger is None:
+        pytest.skip("this host has no non-loopback IPv4 address to play the stranger from")
+    port = pipelined_cap.ports["http"]
+    requests = f"GET /metrics HTTP/1.1\r\nHost: {stranger}\r\n\r\n".encode() * 400
+    with ExitStack() as stack:
+        for _ in range(8):
+            s = stack.enter_context(socket.socket())
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            s.bind((stranger, 0))
+            s.connect(("127.0.0.1", port))
+            s.setblocking(False)
+            with suppress(BlockingIOError):
+                s.send(requests)
+        deadline = time.monotonic() + 60
+
+        def drained() -> float:
+            return metric(
+                pipelined_cap, "paramedic_http_connections_refused_total", reason="response_drain_timeout"
+            )
+
+        while drained() < 8 and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert drained() == 8
+        other = socket.create_connection(("127.0.0.1", port), timeout=10, source_address=(stranger, 0))
+        with stack.enter_context(other):
+            other.sendall(f"GET /-/healthy HTTP/1.1\r\nHost: {stranger}\r\n\r\n".encode())
+            assert other.recv(64).startswith(b"HTTP/1.1 200"), "another remote client was locked out"
+    pipelined_cap.assert_alive()
