@@ -235,7 +235,8 @@ class LimitsConfig(BaseModel):
         ge=1,
         le=1_000_000,
         description="Open HTTP connections of one client address, IPv6 by /64 (trusted proxies: exempt); "
-        "at most max_connections. Size it for clients behind one NAT and for other replicas' leader proxy.",
+        "at most max_connections; with cluster: at least 32 (another replica's leader proxy pool). Size it "
+        "for clients behind one NAT.",
     )
     request_head_timeout_s: float = Field(
         30.0,
