@@ -579,7 +579,8 @@ def test_the_uvicorn_internals_the_guard_relies_on_exist() -> None:
     """Third review L6: the guard reads uvicorn's private state; a uvicorn that renamed any of it would
     leave connections unguarded (or fail every one closed). pyproject pins uvicorn below the next minor;
     this test says what to check before raising the pin."""
-    for name in ("handle_events", "on_response_complete", "handle_websocket_upgrade", "data_received"):
+    names = ("handle_events", "on_response_complete", "handle_websocket_upgrade", "data_received")
+    for name in (*names, "pause_writing", "resume_writing"):
         assert callable(vars(H11Protocol).get(name)), name
     seen: list[_GuardedH11] = []
 
@@ -598,6 +599,7 @@ def test_the_uvicorn_internals_the_guard_relies_on_exist() -> None:
             conn = seen[0]
             assert isinstance(conn.connections, set) and conn in conn.connections
             assert isinstance(conn.flow, FlowControl) and isinstance(conn.flow.read_paused, bool)
+            assert isinstance(conn.flow.write_paused, bool)
             assert conn.conn.their_state is h11.SEND_BODY
             cycle = conn.cycle
             assert isinstance(cycle, RequestResponseCycle)

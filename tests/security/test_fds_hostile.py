@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import resource
 import socket
+import threading
 from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
 
-from tests.support.hostile import Target, metric, running_target
+from tests.support.hostile import Target, accept_flood, metric, running_target
 from tests.support.servers import wait_until
 
 pytestmark = pytest.mark.timeout(240)
@@ -117,3 +118,22 @@ def test_a_limit_too_low_for_the_smallest_caps_starts_degraded(tmp_path: Path) -
         assert "serving DEGRADED" in log_text and "Raise the HARD limit" in log_text
         assert metric(degraded, "paramedic_fd_budget_degraded") == 1
         degraded.assert_alive()
+
+
+def test_an_accept_flood_on_the_log_listeners_fits_the_budget(tmp_path: Path) -> None:
+    """Fourth review M3: the log listeners' backlog was a fixed 512 and the budget kept one backlog per
+    stream listener; at nofile 1,700 (which the budget says fits) 4 x 4,000 connects on each of syslog TCP,
+    RELP and HTTP at once failed 684 to 1,679 accept() calls. The backlog now scales with the limit and the
+    budget keeps three per listener: none fails."""
+    with running_target(tmp_path, nofile=(1700, 1700)) as t:
+        assert metric(t, "paramedic_fd_budget_degraded") == 0
+        floods = [
+            threading.Thread(target=accept_flood, args=(t.ports[name], 4, 4000, "127.0.0.2"))
+            for name in ("tcp", "relp", "http")
+        ]
+        for flood in floods:
+            flood.start()
+        for flood in floods:
+            flood.join(120)
+        t.assert_alive()  # answered after the flood's connections were accepted (or refused by the kernel)
+        assert metric(t, "paramedic_accept_errors_total") == 0

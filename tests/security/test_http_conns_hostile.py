@@ -20,7 +20,7 @@ from contextlib import ExitStack, suppress
 import httpx
 import pytest
 
-from tests.support.hostile import Target, metric, running_target
+from tests.support.hostile import Target, accept_flood, metric, running_target
 from tests.support.servers import closed_by_peer
 
 pytestmark = pytest.mark.timeout(240)
@@ -302,17 +302,8 @@ def flooded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
 
 
 def _flood(port: int, rounds: int, per_round: int, source: str = ATTACKER) -> None:
-    """``rounds`` x ``per_round`` non-blocking connects from ``source``, each round held until the next
-    starts, then reset (SO_LINGER 0: no TIME_WAIT left behind)."""
-    linger = struct.pack("ii", 1, 0)
-    for _ in range(rounds):
-        with ExitStack() as stack:
-            for _ in range(per_round):
-                s = stack.enter_context(socket.socket())
-                s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, linger)
-                s.setblocking(False)
-                s.bind((source, 0))
-                s.connect_ex(("127.0.0.1", port))
+    """:func:`accept_flood` from :data:`ATTACKER` unless told otherwise."""
+    accept_flood(port, rounds, per_round, source)
 
 
 def test_an_accept_flood_does_not_run_the_server_out_of_descriptors(flooded: Target) -> None:
