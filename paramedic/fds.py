@@ -171,9 +171,10 @@ def fit_log_listeners(config: ParamedicConfig, nofile: int) -> FdFit:
     and the HTTP floor, ``degraded``, and the warning says how far the hard limit must go up.
 
     The log listeners come first, as before the HTTP guard existed (their caps within ``nofile`` less
-    :data:`RESERVED_FDS`, the static scrape targets and :data:`ACCEPT_PASSES` log backlogs each; where the
-    limit is tight that is less than the one fixed 512 backlog reserved before, so a server that kept its
-    log caps then keeps them now). The HTTP server holds ``server.limits.max_connections`` from
+    :data:`RESERVED_FDS`, the static scrape targets and :data:`ACCEPT_PASSES` log backlogs each; below about
+    5,500 descriptors that is less than the one fixed 512 backlog reserved before, so a server there that
+    kept its log caps then keeps them now; above it the reserve is larger, but the default caps fit with
+    room to spare). The HTTP server holds ``server.limits.max_connections`` from
     strangers, :data:`~paramedic._http_conns.EXEMPT_RESERVE` from loopback and trusted proxies, and during
     an accept flood up to :data:`ACCEPT_PASSES` backlogs (:func:`http_backlog`) of connections accepted but
     not yet closed; its cap takes what the logs leave, but never less than :data:`HTTP_MIN_CONNECTIONS`
