@@ -214,9 +214,12 @@ class _GuardedH11(H11Protocol):
             self._request_started()
 
     def on_response_complete(self) -> None:
-        if self.flow.write_paused and not self.transport.is_closing():
+        if self.flow.write_paused and self.conn.their_state is h11.DONE and not self.transport.is_closing():
             # the answer is stuck in a paused write buffer: uvicorn would start a pipelined request now,
-            # whose answer then waits for a drain for ever (never complete, so never under a deadline)
+            # whose answer then waits for a drain for ever (never complete, so never under a deadline).
+            # Only once the request is whole can one follow: an early answer (the app answered without
+            # reading the body) goes on reading and discarding the rest of the body, or a client that
+            # sends all of its body before reading blocks sending while the server blocks writing
             self._deferred = True
             self.flow.pause_reading()
         else:

@@ -46,6 +46,13 @@ async def _app(scope: dict[str, Any], receive: Callable[[], Awaitable[Any]], sen
             if not message.get("more_body"):
                 break
         body = str(len(received)).encode()
+    elif scope["path"] == "/early":  # refuses a body without reading it, with a large answer
+        body = b"y" * BIG
+        STARTED.append(scope["path"])
+        headers = [(b"content-length", str(len(body)).encode())]
+        await send({"type": "http.response.start", "status": 413, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+        return
     elif scope["path"] == "/upload":
         await receive()
     elif scope["path"] == "/stream":  # a download as fast as the client reads (send waits for the drain)
@@ -691,6 +698,50 @@ def test_pipelined_answers_are_all_served_to_a_reader() -> None:
             data = await _read_all(reader)
             assert data.count(b"HTTP/1.1 200") == 3 and len(data) > 3 * BIG, len(data)
             assert _refused(registry, "response_drain_timeout") == 0
+        finally:
+            server.close()
+
+    asyncio.run(run())
+
+
+class _SmallBuffers(_SmallSendBuffer):
+    """Small kernel buffers both ways (64 KiB to receive: 4 KiB windows crawl on delayed ACKs), so neither a
+    large answer nor a large body fits in them."""
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        transport.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+        super().connection_made(transport)
+
+
+def test_an_early_answer_to_a_body_sent_before_reading_is_served() -> None:
+    """Fifth review L1: the app answered a POST without reading its body (413), with an answer larger than
+    the buffers, to a client that sends its whole body before it reads. The pipelining wait held the
+    finished answer back, which paused reading: the client blocked sending, the server blocked writing,
+    and the drain deadline reset the connection. A pipelined request can only follow a whole request, so
+    until then uvicorn goes on reading and discarding the body and the client gets its whole answer."""
+
+    async def run() -> None:
+        registry = CollectorRegistry()
+        cls: type[_GuardedH11] = type("T", (_SmallBuffers, _guard(8, 8, registry, 1.0)), {})
+        server, port, _ = await _serve(cls)
+        try:
+            sock = socket.socket()
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 65536)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+            sock.setblocking(False)
+            await asyncio.get_running_loop().sock_connect(sock, ("127.0.0.1", port))
+            reader, writer = await asyncio.open_connection(sock=sock)
+            size = 8 * BIG
+            writer.write(b"POST /early HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % size)
+            chunk = b"z" * 65536
+            for _ in range(size // len(chunk)):  # the whole body, then the answer
+                writer.write(chunk)
+                await asyncio.wait_for(writer.drain(), 10)
+            head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
+            assert head.startswith(b"HTTP/1.1 413"), head
+            assert len(await asyncio.wait_for(reader.readexactly(BIG), 10)) == BIG
+            assert _refused(registry, "response_drain_timeout") == 0
+            writer.close()
         finally:
             server.close()
 
