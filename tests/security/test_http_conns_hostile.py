@@ -22,6 +22,7 @@ import pytest
 
 from tests.support.hostile import Target, accept_flood, metric, running_target
 from tests.support.servers import closed_by_peer
+from tests.support.stranger import NO_ADDRESS, non_loopback_address
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -259,15 +260,13 @@ def test_a_slow_but_steady_body_is_not_cut(target: Target) -> None:
     target.assert_alive()
 
 
-def _non_loopback_address() -> str | None:
-    """One of this host's own non-loopback IPv4 addresses (a UDP connect sends nothing), or None."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-        try:
-            probe.connect(("192.0.2.1", 9))
-        except OSError:
-            return None
-        address = str(probe.getsockname()[0])
-    return None if address.startswith("127.") or address == "0.0.0.0" else address
+@pytest.fixture
+def stranger() -> str:
+    """This host's non-loopback address; without one the test is deselected, or fails when CI is set."""
+    address = non_loopback_address()
+    if address is None:
+        pytest.fail(f"{NO_ADDRESS}: CI is set, so the real-server HTTP cap checks must run")
+    return address
 
 
 @pytest.fixture(scope="module")
@@ -278,12 +277,12 @@ def small_cap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
         yield t
 
 
-def test_strangers_at_the_total_cap_do_not_lock_out_local_health_checks(small_cap: Target) -> None:
+@pytest.mark.stranger_address
+def test_strangers_at_the_total_cap_do_not_lock_out_local_health_checks(
+    small_cap: Target, stranger: str
+) -> None:
     """F2: a stranger holding max_connections idle connections had every loopback health check and the
     local scraper refused; loopback (and trusted proxies) now have their own reserve."""
-    stranger = _non_loopback_address()
-    if stranger is None:
-        pytest.skip("this host has no non-loopback IPv4 address to play the stranger from")
     with ExitStack() as stack:
         held = [_connect(small_cap, stranger, stack) for _ in range(8)]
         extra = _connect(small_cap, stranger, stack)  # over both caps: closed at once
@@ -336,7 +335,8 @@ def roomy_flooded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
         yield t
 
 
-def test_health_checks_are_answered_throughout_an_accept_flood(roomy_flooded: Target) -> None:
+@pytest.mark.stranger_address
+def test_health_checks_are_answered_throughout_an_accept_flood(roomy_flooded: Target, stranger: str) -> None:
     """Third review M1: the loopback bound was checked against uvicorn's ``connections``, which during a
     flood still holds hundreds of connections refused in the same accept pass (and connections reset before
     they were made, with no address, were exempt): with a stranger's live tails holding max_connections
@@ -344,9 +344,6 @@ def test_health_checks_are_answered_throughout_an_accept_flood(roomy_flooded: Ta
     EXEMPT_RESERVE. The stranger is this host's own non-loopback address (loopback peers are exempt, so a
     127.0.0.2 attacker never reached the bound), the backlog is 512; a thread polls /-/healthy on a new
     connection each time while 4 x 4,000 connects come from the stranger. Fails with d086248's guard."""
-    stranger = _non_loopback_address()
-    if stranger is None:
-        pytest.skip("this host has no non-loopback IPv4 address to play the stranger from")
     target = roomy_flooded
     url = f"http://127.0.0.1:{target.ports['http']}/-/healthy"
     stop = threading.Event()
@@ -384,14 +381,12 @@ def pipelined_cap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
         yield t
 
 
-def test_pipelined_requests_never_read_do_not_hold_the_cap(pipelined_cap: Target) -> None:
+@pytest.mark.stranger_address
+def test_pipelined_requests_never_read_do_not_hold_the_cap(pipelined_cap: Target, stranger: str) -> None:
     """Fourth review H1: 8 connections from one stranger, each pipelining 400 requests for /metrics and
     never reading, held the total cap for ever (each next answer waited for a drain that never came, so it
     was never complete: no deadline and no eviction applied) and every other remote client was reset. Now
     the next request waits while writing is paused, and the unread answer's drain deadline closes them."""
-    stranger = _non_loopback_address()
-    if stranger is None:
-        pytest.skip("this host has no non-loopback IPv4 address to play the stranger from")
     port = pipelined_cap.ports["http"]
     requests = f"GET /metrics HTTP/1.1\r\nHost: {stranger}\r\n\r\n".encode() * 400
     with ExitStack() as stack:
