@@ -209,16 +209,17 @@ def fit_log_listeners(config: ParamedicConfig, nofile: int) -> FdFit:
                 for name, lst in listeners.items()
             }
         )
-    limits = limits.model_copy(
-        update={
-            "max_connections": http_cap,
-            "max_connections_per_client": _per_client(config, http_cap),
-        }
-    )
+    per_client = _per_client(config, http_cap)
+    limits = limits.model_copy(update={"max_connections": http_cap, "max_connections_per_client": per_client})
     server = config.server.model_copy(update={"limits": limits})
     caps = {**log_caps, _HTTP_KEY: config.server.limits.max_connections}
     keys = ", ".join(f"{key} {cap}" for key, cap in caps.items())
     serving = ", ".join(str(cap) for cap in [*fitted.values(), http_cap])
+    # the per-client cap is not in ``keys`` (it never costs descriptors of its own), but lowering it changes
+    # who is refused: an operator must see it where the caps are named
+    configured_per_client = config.server.limits.max_connections_per_client
+    if per_client < configured_per_client:
+        serving += f" and server.limits.max_connections_per_client {configured_per_client} -> {per_client}"
     fitted_config = config.model_copy(update={"logs": logs, "server": server})
     if degraded:
         needed = suggested_limit(config, len(listeners), http_floor)

@@ -224,6 +224,17 @@ def test_a_lowered_total_cap_lowers_the_per_client_cap(tmp_path: Path, text: str
     limits = fitted.server.limits
     assert warning is not None and limits.max_connections == HTTP_MIN_CONNECTIONS
     assert limits.max_connections_per_client == per_client < limits.max_connections
+    # fifth review L3: the warning names the lowered per-client cap too
+    configured = cfg.server.limits.max_connections_per_client
+    assert f"server.limits.max_connections_per_client {configured} -> {per_client}" in warning
+
+
+def test_the_warning_names_the_per_client_cap_only_when_it_is_lowered(tmp_path: Path) -> None:
+    """A per-client cap already at or below its lowered share is left alone and not named."""
+    cfg = config(tmp_path, "server:\n  limits: {max_connections_per_client: 8}\n")
+    fitted, warning, _ = fit_log_listeners(cfg, 576)
+    assert warning is not None and fitted.server.limits.max_connections_per_client == 8
+    assert "max_connections_per_client" not in warning
 
 
 @pytest.mark.parametrize("nofile", [1700, 4096, 100_000])
