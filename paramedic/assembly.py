@@ -50,12 +50,14 @@ from collector.targets import format_duration
 from dashboard.reports import ReportContext
 from dashboard.views import views_for
 from log_pipeline.enrich import TenantOf
+from log_pipeline.receivers.server import DEFAULT_BACKLOG
 from metrics_store.api import ServerInfo, query_router, status_router
 from metrics_store.base import Appender, MetricsStore
 from metrics_store.factory import open_store
 from metrics_store.promql import Engine
 from metrics_store.redact import redacted_dump
 from paramedic import VERSION
+from paramedic._http_conns import guarded_h11
 from paramedic.alerting import AlertingService
 from paramedic.auth import close as close_auth
 from paramedic.auth import install as install_auth
@@ -68,7 +70,7 @@ from paramedic.config import ConfigError, ConfigProblem, ParamedicConfig, load_c
 from paramedic.dashboard import CapacityPage
 from paramedic.dashboard import build_router as dashboard_router
 from paramedic.dashboard import build_sources as dashboard_sources
-from paramedic.fds import fit_log_listeners, raise_nofile_limit
+from paramedic.fds import degraded_gauge, fit_log_listeners, http_backlog, log_backlog, raise_nofile_limit
 from paramedic.latency_slice import LatencySlice, install_default_executor
 from paramedic.logs import LogService
 from paramedic.loop_lag import LoopLagMonitor
@@ -110,7 +112,8 @@ def single_reader_window(config: ParamedicConfig) -> ParamedicConfig:
 
 
 class Paramedic:
-    """The assembled server. ``base_dir`` resolves relative paths in the config (the config file's folder)."""
+    """The assembled server. ``base_dir`` resolves relative paths in the config (the config file's folder);
+    ``log_backlog``: the log listeners' listen backlog (serve passes paramedic.fds.log_backlog)."""
 
     def __init__(
         self,
@@ -119,6 +122,7 @@ class Paramedic:
         base_dir: Path,
         config_path: Path | None = None,
         registry: CollectorRegistry = prometheus_client.REGISTRY,
+        log_backlog: int = DEFAULT_BACKLOG,
     ) -> None:
         config = single_reader_window(config)
         self.config = config
@@ -149,6 +153,7 @@ class Paramedic:
                     registry=registry,
                     tenant_of=tenant_of(self.platform),
                     replica_id=config.cluster.replica_id if config.cluster else None,
+                    listen_backlog=log_backlog,
                 )
             except BaseException:
                 self.store.close()
@@ -536,13 +541,21 @@ def serve(config_path: Path) -> None:
     os.umask(0o077)
     config = load_config(config_path)
     # Descriptors: the soft limit up to the hard one, the log listeners' caps within it (paramedic.fds).
-    config, warning = fit_log_listeners(config, raise_nofile_limit())
+    nofile = raise_nofile_limit()
+    # not even the smallest caps fit: serve degraded (as before the budget existed), say so loudly
+    config, warning, degraded = fit_log_listeners(config, nofile)
     if warning is not None:
-        log.warning("%s", warning)
+        log.log(logging.ERROR if degraded else logging.WARNING, "%s", warning)
     try:
-        server = Paramedic(config, base_dir=config_path.resolve().parent, config_path=config_path)
+        server = Paramedic(
+            config,
+            base_dir=config_path.resolve().parent,
+            config_path=config_path,
+            log_backlog=log_backlog(nofile),  # the budget reserves ACCEPT_PASSES of it per stream listener
+        )
     except ClusterTLSError as exc:  # a file named by cluster.tls: the message names its key
         raise ConfigError([ConfigProblem(str(config_path), None, "", str(exc))]) from exc
+    degraded_gauge(server.registry, degraded)
     uv = _UvicornServer(
         server.begin_shutdown,
         uvicorn.Config(
@@ -552,6 +565,12 @@ def serve(config_path: Path) -> None:
             log_level="info",
             access_log=False,
             lifespan="on",
+            # the app has no WebSocket route; an upgrade would hand the connection to another protocol
+            # outside the connection guard (paramedic._http_conns), so an Upgrade header is just ignored
+            ws="none",
+            # asyncio accepts up to the backlog per loop pass before the guard can close any: the
+            # descriptor budget reserves three backlogs, smaller where the limit is tight (paramedic.fds)
+            backlog=http_backlog(nofile),
             # X-Forwarded-For/-Proto only from these peers (client addresses for log-in throttling, https)
             forwarded_allow_ips=[str(net) for net in config.server.trusted_proxies],
             timeout_graceful_shutdown=max(1, round(config.server.shutdown_grace_s)),
@@ -559,6 +578,14 @@ def serve(config_path: Path) -> None:
             # parentheses) then gets the API's own 400; at h11's 16 KiB default the server answered 400 and
             # closed while the client was still writing, which the client sometimes saw as a reset
             h11_max_incomplete_event_size=MAX_REQUEST_HEAD_BYTES,
+            # connection caps and a deadline for a request head (paramedic._http_conns)
+            http=guarded_h11(
+                max_connections=config.server.limits.max_connections,
+                max_connections_per_client=config.server.limits.max_connections_per_client,
+                request_head_timeout_s=config.server.limits.request_head_timeout_s,
+                trusted_proxies=config.server.trusted_proxies,
+                registry=server.registry,
+            ),
         ),
     )
     log.info("serving on http://%s:%d", config.server.listen_host, config.server.listen_port)

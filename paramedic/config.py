@@ -24,6 +24,7 @@ from pydantic import (
     IPvAnyNetwork,
     StrictBool,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -44,7 +45,7 @@ from metrics_store.yaml_errors import (
     line_index,
     yaml_syntax_error,
 )
-from paramedic.cluster.config import ClusterConfig
+from paramedic.cluster.config import LEADER_PROXY_CONNECTIONS, ClusterConfig
 from platforms.config import PlatformConfig
 from remediation.config import RemediationConfig
 
@@ -220,6 +221,39 @@ class LimitsConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     max_body_bytes: int = Field(1024 * 1024, ge=0, description="Largest request body of any other route.")
+    max_connections: int = Field(
+        512,
+        ge=1,
+        le=1_000_000,
+        description="Open HTTP connections from clients other than loopback and trusted proxies (those "
+        "may open 64 more); at the cap the oldest connection waiting for a request head is closed, else "
+        "the new one (_http_conns). Counted in the open-files budget (paramedic.fds).",
+    )
+    max_connections_per_client: int = Field(
+        64,
+        ge=1,
+        le=1_000_000,
+        description="Open HTTP connections of one client address, IPv6 by /64 (trusted proxies: exempt); "
+        "at most max_connections; with cluster: at least 32 (another replica's leader proxy pool). Size it "
+        "for clients behind one NAT.",
+    )
+    request_head_timeout_s: float = Field(
+        30.0,
+        ge=0.1,
+        le=3600,
+        description="A connection must send a whole request head within this time of being accepted (or of "
+        "its last response); else it is closed. A request body must also arrive at 1 KiB/s or more over "
+        "each window this long.",
+    )
+
+    @field_validator("max_connections_per_client")
+    @classmethod
+    def _per_client_within_total(cls, v: int, info: ValidationInfo) -> int:
+        total = info.data.get("max_connections")
+        if total is not None and v > total:
+            raise ValueError(f"{v} is more than max_connections ({total}): at most that")
+        return v
+
     route_max_body_bytes: dict[str, int] = Field(
         default_factory=lambda: dict(DEFAULT_ROUTE_MAX_BODY_BYTES),
         description="Path prefix -> largest body; the longest matching prefix wins. Setting this key "
@@ -376,7 +410,28 @@ def parse_config(text: str, filename: str = "<config>") -> ParamedicConfig:
             ]
         )
     _check_reports(config, text, filename)
+    _check_cluster_limits(config, text, filename)
     return config
+
+
+def _check_cluster_limits(config: ParamedicConfig, text: str, filename: str) -> None:
+    """With a cluster, the leader counts a follower's whole leader-proxy pool against one client address:
+    a per-client cap below the pool refuses proxied calls (alerts, silences) under load."""
+    per_client = config.server.limits.max_connections_per_client
+    if config.cluster is None or per_client >= LEADER_PROXY_CONNECTIONS:
+        return
+    key = ("server", "limits", "max_connections_per_client")
+    raise ConfigError(
+        [
+            ConfigProblem(
+                filename,
+                line_for(line_index(text), key),
+                ".".join(key),
+                f"{per_client} is below the {LEADER_PROXY_CONNECTIONS} connections another replica's "
+                f"leader proxy opens to the leader (fix: set it to {LEADER_PROXY_CONNECTIONS} or more)",
+            )
+        ]
+    )
 
 
 def _check_reports(config: ParamedicConfig, text: str, filename: str) -> None:

@@ -11,6 +11,7 @@ import yaml
 
 from collector.promconfig import is_prometheus_config, load_prometheus_config
 from paramedic.config import ConfigError, ConfigProblem, load_config_report
+from paramedic.fds import fit_log_listeners, hard_nofile_limit
 
 __all__ = ["CheckReport", "check_config_file"]
 
@@ -41,4 +42,8 @@ def check_config_file(path: Path) -> CheckReport:
         config, warnings = load_config_report(path)
     except ConfigError as exc:
         return CheckReport("paramedic", exc.problems)
+    # the descriptor budget serve will apply at this machine's hard limit (serve raises its soft one to it)
+    budget = fit_log_listeners(config, hard_nofile_limit()).warning
+    if budget is not None:
+        warnings = [*warnings, ConfigProblem(str(path), None, "", budget)]
     return CheckReport("paramedic", [], warnings, len(config.collector.jobs))

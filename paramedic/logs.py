@@ -25,6 +25,7 @@ from log_pipeline.enrich import TenantOf
 from log_pipeline.patterns import MinerConfig, PatternMetrics, PatternStats, TenantMiners
 from log_pipeline.pipeline import DuplicateCounter, PipelineMetrics, build_pipeline, standard_stages
 from log_pipeline.receivers import ConsumerMetrics, LogReceivers, SpoolConsumer
+from log_pipeline.receivers.server import DEFAULT_BACKLOG
 from log_pipeline.search import SearchError, SearchStore, TailHub
 from log_pipeline.search.config import ElasticsearchSearchConfig, EmbeddedSearchConfig
 from log_pipeline.search.factory import open_search_store
@@ -101,6 +102,7 @@ class LogService:
         registry: CollectorRegistry,
         tenant_of: TenantOf | None = None,
         replica_id: str | None = None,
+        listen_backlog: int = DEFAULT_BACKLOG,
     ) -> None:
         """``tenant_of``: the platform's app -> (org, space) (labels an app's lines that do not name it);
         ``replica_id`` (``cluster.replica_id``): record ids become ``<replica_id>-<seq>``, so replicas sharing
@@ -157,7 +159,7 @@ class LogService:
             linger_s=cfg.consumer_linger_s,
             metrics=ConsumerMetrics.create(registry),
         )
-        self.receivers = LogReceivers(cfg, self.spool, registry=registry)
+        self.receivers = LogReceivers(cfg, self.spool, registry=registry, backlog=listen_backlog)
         self._stop_retention = threading.Event()
         self._retention: threading.Thread | None = None
 

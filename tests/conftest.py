@@ -7,6 +7,9 @@ cannot ship and is read from ``../shared`` beside the repository, as in CI. Test
 loud line naming how many checks could not run and why. When it is present they run like any other test,
 and a missing file inside it fails.
 
+Tests marked ``stranger_address`` need a non-loopback IPv4 address of this host (tests/support/stranger.py):
+without one they are deselected with one loud line, unless ``CI`` is set, where they run and fail.
+
 Engines built by ``scripts/install.sh`` from the Go module proxy or Maven Central are handled the same way
 (:data:`BUILT_ENGINES`): tests carrying an engine's marker need what its build script produced; when that is
 missing they are deselected and the run ends with one loud line per engine quoting the build's exact error.
@@ -24,6 +27,8 @@ import pytest
 from log_pipeline.search.opensearch_cluster import missing_reason as opensearch_missing
 from tests.support.otelcol import missing_reason as otelcol_missing
 from tests.support.prometheus3 import missing_reason as prom3_missing
+from tests.support.stranger import MARKER as STRANGER_MARKER
+from tests.support.stranger import NO_ADDRESS, deselect_stranger_tests, non_loopback_address
 from tests.support.vmcluster import missing_reason as vmcluster_missing
 
 REPO = Path(__file__).resolve().parent.parent
@@ -35,6 +40,7 @@ FIXTURES = REPO / "tests" / "fixtures"
 os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH", "")) if p)
 
 _NOT_RUN: list[str] = []
+_NO_STRANGER: list[str] = []  # stranger_address tests deselected: no non-loopback address, CI not set
 
 
 @dataclass
@@ -81,6 +87,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             if why is not None:
                 engine.why = why
                 _deselect(config, items, engine.marker, engine.not_run)
+    stranger_tests = any(item.get_closest_marker(STRANGER_MARKER) for item in items)
+    if stranger_tests and deselect_stranger_tests(non_loopback_address()):
+        _deselect(config, items, STRANGER_MARKER, _NO_STRANGER)
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
@@ -101,6 +110,14 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
                 bold=True,
             )
             terminalreporter.write_line(engine.why, red=True, bold=True)
+    if _NO_STRANGER:
+        terminalreporter.write_sep(
+            "!",
+            f"NO STRANGER ADDRESS: {len(_NO_STRANGER)} real-server HTTP cap checks NOT RUN — {NO_ADDRESS} "
+            "(with CI set they run and fail)",
+            red=True,
+            bold=True,
+        )
 
 
 @pytest.fixture(scope="session")

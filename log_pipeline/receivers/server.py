@@ -15,7 +15,12 @@ from log_pipeline.receivers._conn import Context, RelpConnection, SyslogStreamCo
 from log_pipeline.receivers._limits import Slots, StreamLimits
 from log_pipeline.receivers._metrics import ReceiverMetrics
 
-__all__ = ["LogReceivers", "ReceiverError"]
+__all__ = ["DEFAULT_BACKLOG", "LogReceivers", "ReceiverError"]
+
+# each stream listener's listen backlog (``LogReceivers(backlog=...)``): asyncio accepts up to this many
+# connections per loop pass before a cap can refuse any, so an accept flood briefly holds a few backlogs of
+# descriptors; ``paramedic serve`` passes a smaller one where the open-files limit is tight (paramedic.fds)
+DEFAULT_BACKLOG = 512
 
 log = logging.getLogger("log_pipeline.receivers")
 Listener = Literal["relp", "tcp", "udp", "tls"]
@@ -48,7 +53,7 @@ class LogReceivers:
     ``idle_timeout_s``; a TLS handshake must finish within ``min(60, idle_timeout_s)`` seconds, before
     the connection takes a slot). Start/stop from one asyncio loop. ``stop`` closes the listeners, tells
     RELP peers ``serverclose``, waits (bounded) for appends in flight; it does not close the spool (its
-    owner does, after stop).
+    owner does, after stop). ``backlog``: each stream listener's listen backlog (:data:`DEFAULT_BACKLOG`).
     """
 
     def __init__(
@@ -57,8 +62,10 @@ class LogReceivers:
         spool: Spool,
         registry: CollectorRegistry | None = None,
         append_threads: int = 4,
+        backlog: int = DEFAULT_BACKLOG,
     ) -> None:
         self.config = config
+        self.backlog = backlog
         self.metrics = ReceiverMetrics.create(registry)
         self._ctx = Context(spool, self.metrics, append_threads)
         self._servers: list[asyncio.Server] = []
@@ -77,7 +84,7 @@ class LogReceivers:
                     lambda: RelpConnection(ctx, relp_slots, relp.max_frame_bytes),
                     relp.host,
                     relp.port,
-                    backlog=512,
+                    backlog=self.backlog,
                 )
                 self._add("relp", srv)
             if cfg.syslog_tcp is not None:
@@ -87,7 +94,7 @@ class LogReceivers:
                     lambda: SyslogStreamConnection(ctx, tcp_slots, "tcp", "auto", tcp.max_message_bytes),
                     tcp.host,
                     tcp.port,
-                    backlog=512,
+                    backlog=self.backlog,
                 )
                 self._add("tcp", srv)
             if cfg.syslog_udp is not None:
@@ -112,7 +119,7 @@ class LogReceivers:
                     tls.port,
                     ssl=_tls_context(tls),
                     ssl_handshake_timeout=min(60.0, tls.idle_timeout_s),
-                    backlog=512,
+                    backlog=self.backlog,
                 )
                 self._add("tls", srv)
         except (OSError, ssl.SSLError) as e:

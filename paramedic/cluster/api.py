@@ -12,10 +12,19 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.responses import Response
 
+from paramedic.cluster.config import LEADER_PROXY_CONNECTIONS
 from paramedic.cluster.node import ClusterNode
 from platforms.tenancy import scope_of
 
-__all__ = ["FORWARDED_BY", "LEADER_ONLY", "cluster_router", "install_leader_proxy", "leader_origin"]
+__all__ = [
+    "FORWARDED_BY",
+    "LEADER_ONLY",
+    "LEADER_PROXY_CONNECTIONS",
+    "cluster_router",
+    "install_leader_proxy",
+    "leader_origin",
+]
+
 
 # What only the leader serves: the Alertmanager API (alerts in, silences, acks, groups, notification log),
 # the rules' state (/api/v1/rules, /api/v1/alerts) and remediation's actions, policies and deployments. A
@@ -118,7 +127,14 @@ def install_leader_proxy(
     only to :func:`leader_origin` (a live member's registered address); the path is forwarded as sent
     (dot segments and unencodable bytes: 404); the whole exchange is bounded by ``timeout_s`` and an answer
     over ``max_response_bytes`` is a ``502``."""
-    client = httpx.AsyncClient(timeout=timeout_s, follow_redirects=False, trust_env=False)
+    client = httpx.AsyncClient(
+        timeout=timeout_s,
+        follow_redirects=False,
+        trust_env=False,
+        limits=httpx.Limits(
+            max_connections=LEADER_PROXY_CONNECTIONS, max_keepalive_connections=LEADER_PROXY_CONNECTIONS
+        ),
+    )
 
     def unavailable(why: str) -> JSONResponse:
         return JSONResponse(

@@ -6,7 +6,13 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
-__all__ = ["ClusterConfig", "EtcdTLS"]
+__all__ = ["LEADER_PROXY_CONNECTIONS", "ClusterConfig", "EtcdTLS"]
+
+# Connections a follower's leader proxy (cluster.api) opens to the leader at most: the leader counts them
+# all against one client address (server.limits.max_connections_per_client, 64 by default; paramedic.config
+# refuses less than this with a cluster), so more forwarded requests wait for a pooled connection rather
+# than being refused by the leader.
+LEADER_PROXY_CONNECTIONS = 32
 
 ReplicaId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")]
 

@@ -10,7 +10,8 @@ and :class:`platforms.base.TenantResolver` from ``platform.spaces`` (app targets
 ``space``).
 
 Instance states (``app_instances``), CC-style from supervisord's process state and HAProxy's server status:
-RUNNING (process RUNNING and server UP), STARTING (process STARTING), CRASHED (EXITED, FATAL, BACKOFF),
+RUNNING (process RUNNING and server UP), STARTING (process STARTING, or RUNNING while the router has not yet
+checked it: HAProxy counts a server it just added UP), CRASHED (EXITED, FATAL, BACKOFF),
 STOPPING, DOWN (process RUNNING but the router does not have it UP — a hung instance fails its health check —
 or the router cannot be asked; also a stopped or not yet added process). A deployment is DEPLOYING until every
 new instance is RUNNING, then PAUSED at its weight until promoted (DEPLOYED) or canceled (CANCELED).
@@ -66,6 +67,7 @@ class InstanceInfo:
     router_status: str  # HAProxy's server status: UP, DOWN, MAINT, ... or "unknown" / "absent"
     revision: str = "v1"
     weight: int | None = None  # HAProxy's weight now; None when the router cannot be asked or lacks it
+    check_status: str = ""  # HAProxy's last health check: L7OK, L4CON, ... INI (none yet; "* ": one running)
 
     @property
     def url(self) -> str:
@@ -73,14 +75,20 @@ class InstanceInfo:
 
     @property
     def state(self) -> str:
-        return cc_state(self.process_state, self.router_status)
+        return cc_state(self.process_state, self.router_status, self.check_status)
 
 
 _CRASHED = {"EXITED", "FATAL", "BACKOFF"}
 
 
-def cc_state(process_state: str, router_status: str) -> str:
-    """CC-style instance state from supervisord's statename and HAProxy's server status (see module doc)."""
+def cc_state(process_state: str, router_status: str, check_status: str = "") -> str:
+    """CC-style instance state from supervisord's statename and HAProxy's server status (see module doc).
+
+    A server HAProxy has just added is "UP 1/2" before its first health check (``check_status`` INI) and
+    gets traffic, listening or not: until that check passes the instance is STARTING, so a deployment is
+    not PAUSED (and a rolling one not promoted, its old instances gone) before its new ones answer."""
+    if process_state == "RUNNING" and check_status.lstrip("* ").startswith("INI"):
+        return "STARTING"
     if process_state == "RUNNING":
         return "RUNNING" if router_status.startswith("UP") else "DOWN"  # "UP 1/2": one failed check so far
     if process_state == "STARTING":
@@ -156,16 +164,18 @@ class LocalPlatform:
         name = program_name(app, inst.index)
         proc = procs.get(name)
         weight = None
+        check_status = ""
         if servers is None:
             router_status = "unknown"
         else:
             server = servers.get((app, server_name(app, inst.index)))
             router_status = server.status if server else "absent"
             weight = server.weight if server else None
+            check_status = server.check_status if server else ""
         pid = int(proc["pid"]) if proc and proc.get("pid") else None
         state = str(proc["statename"]) if proc else "ABSENT"
         return InstanceInfo(
-            app, inst.index, inst.port, name, state, pid, router_status, inst.revision, weight
+            app, inst.index, inst.port, name, state, pid, router_status, inst.revision, weight, check_status
         )
 
     def instances(self, app: str) -> list[InstanceInfo]:

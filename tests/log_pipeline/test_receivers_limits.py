@@ -14,6 +14,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from log_pipeline.config import LogsConfig
+from log_pipeline.receivers import LogReceivers
 from log_pipeline.receivers._conn import Context, RelpConnection
 from log_pipeline.receivers._limits import Slots, StreamLimits
 from log_pipeline.receivers._metrics import ReceiverMetrics
@@ -195,3 +196,28 @@ def test_a_peer_that_never_reads_is_timed_out_then_aborted() -> None:
         ctx.executor.shutdown()
 
     asyncio.run(run())
+
+
+def test_the_stream_listeners_listen_with_the_backlog_given(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Fourth review M3: the backlog was a fixed 512 on every stream listener, so an accept flood at a
+    tight open-files limit held more descriptors than paramedic.fds budgeted; serve now passes a smaller
+    one there (paramedic.fds.log_backlog)."""
+    backlogs: list[int] = []
+
+    async def run() -> None:
+        loop = asyncio.get_running_loop()
+        create_server = loop.create_server
+
+        async def recording(*args: Any, **kwargs: Any) -> asyncio.Server:
+            backlogs.append(kwargs["backlog"])
+            return await create_server(*args, **kwargs)
+
+        monkeypatch.setattr(loop, "create_server", recording)
+        receivers = LogReceivers(port0_config(), spool_at(tmp_path / "spool"), backlog=64)
+        await receivers.start()
+        await receivers.stop()
+
+    asyncio.run(run())
+    assert backlogs == [64, 64]  # relp and syslog_tcp (udp has none)

@@ -262,6 +262,28 @@ def test_errors_name_the_call_and_actions_are_counted(small_platform: RunningPla
     assert actions("rollback", "ok") >= 2 and actions("scale", "error") >= 1
 
 
+@pytest.mark.integration
+def test_a_slow_starting_release_is_paused_only_once_it_answers(small_platform: RunningPlatform) -> None:
+    """HAProxy counts a server it just added UP before its first health check, and supervisord a process
+    RUNNING after one second: a release that opens its port later was reported PAUSED (so a rolling
+    deployment promoted it, its old instances gone) while nothing listened, and the router answered 503."""
+    p = small_platform
+    serving = set(_versions(p, 10))
+    slow = p.platform.create_revision(APP, "2.0.1", env={"SAMPLE_APP_START_DELAY_MS": "2500"})
+    dep = p.platform.start_deployment(APP, slow.id, 50)
+    try:
+        wait_until(
+            lambda: p.platform.deployment(dep.id).state == "PAUSED", 30, f"{dep.id} PAUSED", interval_s=0.05
+        )
+        new = [i for i in p.platform.instances(APP) if i.revision == slow.id]
+        assert len(new) == 2
+        for inst in new:  # PAUSED means every new instance answers, checked at once
+            assert httpx.get(f"{inst.url}/healthz", timeout=5).status_code == 200, inst
+    finally:
+        p.platform.cancel_deployment(dep.id)
+    assert set(_versions(p, 10)) == serving
+
+
 # -- without processes ---------------------------------------------------------------------------------------
 
 
@@ -358,6 +380,23 @@ def test_deployment_transitions_are_idempotent() -> None:
 )
 def test_cc_state_maps_process_and_router_state(process: str, router: str, expected: str) -> None:
     assert cc_state(process, router) == expected
+
+
+@pytest.mark.parametrize(
+    ("router", "check", "expected"),
+    [
+        ("UP 1/2", "INI", "STARTING"),  # just added (HAProxy 2.6: UP before any check), maybe not listening
+        ("UP 1/2", "* INI", "STARTING"),  # its first check under way
+        ("UP", "L7OK", "RUNNING"),
+        ("UP 1/2", "L7STS", "RUNNING"),  # one failed check of a server that answered before: still routed
+        ("DOWN", "L4CON", "DOWN"),
+        ("UP", "", "RUNNING"),  # a server without checks
+    ],
+)
+def test_an_instance_the_router_has_not_checked_yet_is_starting(
+    router: str, check: str, expected: str
+) -> None:
+    assert cc_state("RUNNING", router, check) == expected
 
 
 def test_startup_fault_comes_from_the_environment() -> None:

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import contextlib
 import re
+import socket
+import struct
 import sys
 import time
 from collections.abc import Iterator, Mapping
@@ -36,6 +38,7 @@ __all__ = [
     "SECRETS",
     "STALL_S",
     "Target",
+    "accept_flood",
     "loop_stalls",
     "metric",
     "metrics",
@@ -216,6 +219,20 @@ def running_target(
             yield target
         finally:
             proc.stop()
+
+
+def accept_flood(port: int, rounds: int, per_round: int, source: str) -> None:
+    """``rounds`` x ``per_round`` non-blocking connects from ``source`` to 127.0.0.1:``port``, each round
+    held until the next starts, then reset (SO_LINGER 0: no TIME_WAIT left behind)."""
+    linger = struct.pack("ii", 1, 0)
+    for _ in range(rounds):
+        with contextlib.ExitStack() as stack:
+            for _ in range(per_round):
+                s = stack.enter_context(socket.socket())
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, linger)
+                s.setblocking(False)
+                s.bind((source, 0))
+                s.connect_ex(("127.0.0.1", port))
 
 
 def metric(target: Target, name: str, **labels: str) -> float:
