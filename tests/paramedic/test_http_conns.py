@@ -283,14 +283,22 @@ def test_a_connection_whose_answer_is_never_read_is_closed() -> None:
     """M3: a closing connection whose client never reads its answer held its slot (and descriptor) for
     ever; eviction cannot take it."""
 
+    # what the kernel's buffers took counts as read, but gives DRAIN_STALL_WINDOWS of credit at most
+    _never_read(b"GET /big HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 0.3)
+
+
+def _never_read(request: bytes, window_s: float) -> list[str]:
+    """Send ``request`` from a client that never reads: the drain deadline must cut it and free its slot.
+    Returns the paths the app started."""
+
     async def run() -> None:
         registry = CollectorRegistry()
-        cls: type[_GuardedH11] = type("T", (_SmallSendBuffer, _guard(8, 8, registry, 0.3)), {})
+        cls: type[_GuardedH11] = type("T", (_SmallSendBuffer, _guard(8, 8, registry, window_s)), {})
         server, _, _ = await _serve(cls)
+        STARTED.clear()
         try:
             _, writer = await _slow_reader(server)
-            writer.write(b"GET /big HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-            # what the kernel's buffers took counts as read, but gives DRAIN_STALL_WINDOWS of credit at most
+            writer.write(request)
             assert await _poll(lambda: _refused(registry, "response_drain_timeout") == 1)
             assert not cls.counted and not cls.by_client
             writer.close()
@@ -298,6 +306,7 @@ def test_a_connection_whose_answer_is_never_read_is_closed() -> None:
             server.close()
 
     asyncio.run(run())
+    return list(STARTED)
 
 
 class _Scripted(_GuardedH11):
@@ -665,22 +674,8 @@ def test_pipelined_requests_wait_while_an_answer_is_unsent() -> None:
     slot was held for ever. Now the next request waits while writing is paused and the finished answer's
     drain deadline cuts the connection."""
 
-    async def run() -> None:
-        registry = CollectorRegistry()
-        cls: type[_GuardedH11] = type("T", (_SmallSendBuffer, _guard(8, 8, registry, 0.3)), {})
-        server, _, _ = await _serve(cls)
-        STARTED.clear()
-        try:
-            _, writer = await _slow_reader(server)
-            writer.write(b"GET /big HTTP/1.1\r\nHost: x\r\n\r\n" * 3)  # and never read
-            assert await _poll(lambda: _refused(registry, "response_drain_timeout") == 1)
-            assert STARTED == ["/big"], STARTED  # the next ones were never started
-            assert not cls.counted and not cls.by_client
-            writer.close()
-        finally:
-            server.close()
-
-    asyncio.run(run())
+    started = _never_read(b"GET /big HTTP/1.1\r\nHost: x\r\n\r\n" * 3, 0.3)
+    assert started == ["/big"], started  # the next ones were never started
 
 
 def test_pipelined_answers_are_all_served_to_a_reader() -> None:
@@ -766,20 +761,7 @@ def test_an_answer_in_progress_never_read_is_cut(monkeypatch: pytest.MonkeyPatch
     is paused must be matched by reading at MIN_BODY_RATE, after DRAIN_STALL_WINDOWS windows of grace."""
     monkeypatch.setattr(http_conns, "MIN_BODY_RATE", 256 * 1024)
 
-    async def run() -> None:
-        registry = CollectorRegistry()
-        cls: type[_GuardedH11] = type("T", (_SmallSendBuffer, _guard(8, 8, registry, 0.2)), {})
-        server, _, _ = await _serve(cls)
-        try:
-            _, writer = await _slow_reader(server)
-            writer.write(b"GET /stream HTTP/1.1\r\nHost: x\r\n\r\n")
-            assert await _poll(lambda: _refused(registry, "response_drain_timeout") == 1)
-            assert not cls.counted and not cls.by_client
-            writer.close()
-        finally:
-            server.close()
-
-    asyncio.run(run())
+    _never_read(b"GET /stream HTTP/1.1\r\nHost: x\r\n\r\n", 0.2)
 
 
 def test_a_download_read_at_the_rate_and_a_live_tail_are_not_cut(monkeypatch: pytest.MonkeyPatch) -> None:
