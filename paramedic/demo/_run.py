@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import signal
+import stat
 import sys
 from pathlib import Path
 from typing import Any
@@ -45,8 +46,11 @@ def run_demo(data_dir: Path, opts: DemoOptions, echo: Echo) -> int:
     """Run the demo for ``data_dir`` until SIGINT/SIGTERM or a child exits; returns the exit code. Whatever
     happens, every process it started has exited when this returns."""
     data_dir = data_dir.resolve()
-    data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    data_dir.chmod(0o700)  # its mail holds signed approval links, its logs the apps' output: the user's alone
+    try:
+        _private_dir(data_dir)
+    except DemoError as exc:
+        echo(f"paramedic demo: {exc}", err=True)
+        return 1
     try:
         check_not_running(data_dir, echo)
     except DemoError as exc:
@@ -73,11 +77,32 @@ def run_demo(data_dir: Path, opts: DemoOptions, echo: Echo) -> int:
     finally:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not interrupt the cleanup
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        launch.stop()
-        record_path(data_dir).unlink(missing_ok=True)
-        os.umask(previous_umask)
+        try:
+            launch.stop()
+            record_path(data_dir).unlink(missing_ok=True)
+        finally:
+            os.umask(previous_umask)
         echo("demo stopped: every process it started has exited")
     return exit_code
+
+
+def _private_dir(data_dir: Path) -> None:
+    """Make ``data_dir`` the user's alone (0700): its mail holds signed approval links, its logs the apps'
+    output. A folder the demo creates is made so; an existing one only if it is the user's own and not a
+    shared folder (sticky bit, as /tmp), which is refused rather than changed for everyone."""
+    if not data_dir.exists():
+        data_dir.mkdir(parents=True, mode=0o700)
+        data_dir.chmod(0o700)  # mkdir's mode is masked by the umask
+        return
+    st = data_dir.stat()
+    if not stat.S_ISDIR(st.st_mode):
+        raise DemoError(f"--data-dir {data_dir} is not a folder")
+    if st.st_uid != os.getuid() or st.st_mode & stat.S_ISVTX:
+        raise DemoError(
+            f"--data-dir {data_dir} is shared (owner uid {st.st_uid}, mode {stat.S_IMODE(st.st_mode):o}): "
+            "the demo keeps approval links and logs there, so give it a folder of your own"
+        )
+    data_dir.chmod(0o700)
 
 
 class _LocalLaunch(Launch):

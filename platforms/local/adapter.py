@@ -311,12 +311,17 @@ class LocalPlatform:
             self.supervisor.remove_program(group)
 
     def _wait_serving(self, keys: set[tuple[str, str]]) -> None:
-        """Poll until the ``(backend, server)`` instances are RUNNING in supervisord and UP in HAProxy."""
+        """Poll until the ``(backend, server)`` instances are RUNNING as :func:`cc_state` says: RUNNING in
+        supervisord, UP in HAProxy after at least one health check (a just-added server is UP unchecked)."""
         deadline = time.monotonic() + self.replace_wait_s
         while time.monotonic() < deadline:
-            running = {str(p["name"]) for p in self.supervisor.processes() if p["statename"] == "RUNNING"}
-            up = {(s.backend, s.server) for s in self.router.servers() if s.status.startswith("UP")}
-            if all(key in up and key[1] in running for key in keys):  # server and program share the name
+            states = {str(p["name"]): str(p["statename"]) for p in self.supervisor.processes()}
+            serving = {
+                (s.backend, s.server)
+                for s in self.router.servers()
+                if cc_state(states.get(s.server, "ABSENT"), s.status, s.check_status) == "RUNNING"
+            }  # server and program share the name
+            if keys <= serving:
                 return
             time.sleep(0.1)
 

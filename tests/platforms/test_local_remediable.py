@@ -11,6 +11,7 @@ import collections
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
+from types import SimpleNamespace
 
 import httpx
 import pytest
@@ -28,6 +29,7 @@ from platforms.local import (
 from platforms.local._files import write_platform_files
 from platforms.local.adapter import cc_state
 from platforms.local.fault_client import inject_fault
+from platforms.local.haproxy_runtime import ServerStatus
 from platforms.local.sample_app.faults import FaultRequestError, fault_from_env
 from platforms.local.state import AppSpec
 from tests.platforms.conftest import RunningPlatform
@@ -380,6 +382,26 @@ def test_deployment_transitions_are_idempotent() -> None:
 )
 def test_cc_state_maps_process_and_router_state(process: str, router: str, expected: str) -> None:
     assert cc_state(process, router) == expected
+
+
+def test_a_rollback_waits_for_new_servers_checked_not_only_added() -> None:
+    """The old instances of a rollback leave the router once the new ones serve: a server HAProxy has just
+    added is "UP 1/2" with no check (INI) and must not count, or the old ones leave before one listens."""
+    views = [("UP 1/2", "INI"), ("UP 1/2", "* INI"), ("DOWN", "L4CON"), ("UP", "L7OK")]
+    seen: list[str] = []
+
+    def servers() -> list[ServerStatus]:
+        status, check = views[min(len(seen), len(views) - 1)]
+        seen.append(check)
+        return [ServerStatus("shop", "shop-2", status, 1, "127.0.0.1:1", check)]
+
+    fake = SimpleNamespace(
+        replace_wait_s=30.0,
+        supervisor=SimpleNamespace(processes=lambda: [{"name": "shop-2", "statename": "RUNNING"}]),
+        router=SimpleNamespace(servers=servers),
+    )
+    LocalPlatform._wait_serving(fake, {("shop", "shop-2")})  # type: ignore[arg-type]
+    assert seen == ["INI", "* INI", "L4CON", "L7OK"]
 
 
 @pytest.mark.parametrize(
