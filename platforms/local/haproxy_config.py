@@ -61,8 +61,11 @@ def render_haproxy_config(state: PlatformState, paths: StateDir) -> str:
         "    timeout server 10s",
         "    timeout check 1s",
         "    timeout http-request 10s",
-        "    option redispatch",
-        "    retries 1",
+        # a refused connection (an instance still opening its port, or gone) is tried again on another server,
+        # every retry: with "retries 1" and a redispatch on the last one only, a backend with two of four
+        # servers not yet listening answered 150 of 1,477 requests 503 in the second before their first check
+        "    option redispatch 1",
+        "    retries 3",
         "",
         "frontend router",
         f"    bind 127.0.0.1:{state.router_port}",
