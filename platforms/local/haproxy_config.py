@@ -66,6 +66,9 @@ def render_haproxy_config(state: PlatformState, paths: StateDir) -> str:
         # servers not yet listening answered 150 of 1,477 requests 503 in the second before their first check
         "    option redispatch 1",
         "    retries 3",
+        # no idle server-side connections kept: a server leaving (rollback, scale-in) can be deleted once its
+        # requests finish, where idle ones (purged by halves every 5 s) kept "del server" refused
+        "    http-reuse never",
         "",
         "frontend router",
         f"    bind 127.0.0.1:{state.router_port}",

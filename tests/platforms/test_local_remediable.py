@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import collections
 import subprocess
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from types import SimpleNamespace
@@ -284,6 +285,34 @@ def test_a_slow_starting_release_is_paused_only_once_it_answers(small_platform: 
     finally:
         p.platform.cancel_deployment(dep.id)
     assert set(_versions(p, 10)) == serving
+
+
+@pytest.mark.integration
+def test_a_rollback_to_a_slow_starting_release_keeps_serving(small_platform: RunningPlatform) -> None:
+    """A rollback adds the new instances before the old ones leave, and the old leave only once the new have
+    passed a health check; meanwhile a request the router sends to a new instance not yet listening is
+    retried on another server. Traffic through the router all along: every answer 200."""
+    p = small_platform
+    slow = p.platform.create_revision(APP, "2.0.2", env={"SAMPLE_APP_START_DELAY_MS": "2500"})
+    codes: list[int] = []
+    stop = threading.Event()
+
+    def traffic() -> None:
+        with httpx.Client(timeout=5) as client:
+            while not stop.is_set():
+                resp = client.get(p.router, headers={"Host": f"{APP}.local", "Connection": "close"})
+                codes.append(resp.status_code)
+
+    sender = threading.Thread(target=traffic, daemon=True)
+    sender.start()
+    try:
+        p.platform.rollback(APP, slow.id)
+        wait_until(_all_running(p, 2), 30, "the slow release's two instances RUNNING")
+    finally:
+        stop.set()
+        sender.join(10)
+    assert codes and collections.Counter(codes) == {200: len(codes)}, collections.Counter(codes)
+    assert set(_versions(p, 10)) == {"2.0.2"}
 
 
 # -- without processes ---------------------------------------------------------------------------------------
