@@ -398,8 +398,15 @@ async def test_a_worker_whose_stream_is_broken_is_replaced_and_never_answers_the
 def test_workers_started_by_a_short_slice_thread_search_at_the_default_slice(tmp_path: Path) -> None:
     """The server's event loop asks for a short slice (paramedic.latency_slice) and a worker process inherits
     it: the worker gives it back, or its searches would preempt reads as readily as the server's threads."""
-    store = TantivyStore(tmp_path / "idx", partition_s=PARTITION_S, retention_s=RETENTION_S, clock=lambda: T0)
+    store = TantivyStore(
+        tmp_path / "idx",
+        partition_s=PARTITION_S,
+        retention_s=RETENTION_S,
+        clock=lambda: T0,
+        registry=CollectorRegistry(),  # not the process-wide one: later tests register the same names
+    )
     store.write(_recs(0, 10, "alpha"))
+    store.close()
     pool = SearchWorkerPool(
         tmp_path / "idx", partition_s=PARTITION_S, limits=LIMITS, registry=CollectorRegistry()
     )

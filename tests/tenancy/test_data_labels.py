@@ -236,7 +236,7 @@ def test_the_same_app_name_in_two_spaces_stays_two_sources_in_the_log_store(tmp_
     miner = TemplateMiner()
     for r in lines:
         r.pattern_id, r.template = miner.mine(r.message)
-    store = TantivyStore(tmp_path / "logs")
+    store = TantivyStore(tmp_path / "logs", registry=CollectorRegistry())
     try:
         pipeline = standard_stages(miner, stats, store, None)
         observe = next(s.fn for s in pipeline if s.name == "stats")
