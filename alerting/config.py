@@ -11,7 +11,10 @@ email config; ``webhook_configs`` take Alertmanager's webhook options (``url``, 
 ``slack_configs``, ``pagerduty_configs``, ``opsgenie_configs``, ``telegram_configs`` and ``msteams_configs``
 take Alertmanager's keys, with ``global.http_config``, ``global.slack_api_url``, ``global.pagerduty_url``,
 ``global.opsgenie_api_url``/``opsgenie_api_key`` and ``global.telegram_api_url`` as their defaults.
-Integration types without a notifier (victorops, pushover, ...) are refused at load.
+Integration types without a notifier (victorops, pushover, ...) are refused at load. Each problem is
+reported at its own key path (``receivers[0].webhook_configs[1].http_config.basic_auth``), every
+integration's problems at once, and an unknown key gets the closest allowed key and the keys allowed there
+(:mod:`metrics_store.model_keys`), as everywhere else in the config file.
 """
 
 from __future__ import annotations
@@ -19,9 +22,12 @@ from __future__ import annotations
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, TypeAdapter, ValidationError, model_validator
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
-from alerting.dispatch.config import DispatchConfig, GlobalConfig
-from alerting.notify.config import NotifierConfig
+from alerting.dispatch.config import _AM_INTEGRATIONS, DispatchConfig, GlobalConfig, ReceiverConfig
+from alerting.notify.config import EmailConfig, NotifierConfig
+from metrics_store.model_keys import allowed_keys, suggest_among
+from metrics_store.yaml_errors import KEYS_HINT
 
 __all__ = ["AlertingConfig", "RecentWindowConfig", "RulesConfig", "notifier_config"]
 
@@ -93,6 +99,31 @@ class RulesConfig(BaseModel):
         return self
 
 
+# Alertmanager's email_config keys; the others pass through to EmailConfig (tls_config, security, ...).
+_AM_EMAIL_KEYS = frozenset(
+    {
+        *("type", "to", "from", "smarthost", "auth_username", "auth_password", "auth_identity"),
+        *("auth_secret", "require_tls", "headers", "html", "text", "hello", *_DISPATCH_ONLY),
+    }
+)
+# EmailConfig's keys that _from_am_email fills from Alertmanager's: a problem there is the file's key's.
+_AM_EMAIL_SOURCE = {
+    "sender": "from",
+    "host": "smarthost",
+    "port": "smarthost",
+    "username": "auth_username",
+    "password": "auth_password",
+    "security": "require_tls",
+}
+_AM_FILLED = frozenset(_AM_EMAIL_SOURCE) | {"type"}
+
+
+def _is_am_email(data: dict[str, Any]) -> bool:
+    return data.get("type") == "email" and (
+        "smarthost" in data or "from" in data or isinstance(data.get("to"), str)
+    )
+
+
 def _from_am_email(options: dict[str, Any], glob: GlobalConfig) -> dict[str, Any]:
     """Alertmanager ``email_config`` keys -> :class:`~alerting.notify.EmailConfig` keys."""
     out = {k: v for k, v in options.items() if k in {"type", *_DISPATCH_ONLY}}
@@ -110,11 +141,7 @@ def _from_am_email(options: dict[str, Any], glob: GlobalConfig) -> dict[str, Any
         out["password"] = password.get_secret_value() if isinstance(password, SecretStr) else password
     require_tls = options.get("require_tls", glob.smtp_require_tls)
     out["security"] = "plain" if require_tls is False else "starttls"
-    known = {
-        *("type", "to", "from", "smarthost", "auth_username", "auth_password", "auth_identity"),
-        *("auth_secret", "require_tls", "headers", "html", "text", "hello", *_DISPATCH_ONLY),
-    }
-    for key in sorted(set(options) - known):
+    for key in sorted(set(options) - _AM_EMAIL_KEYS):
         out[key] = options[
             key
         ]  # tls_config and Paramedic's own keys (templates_dir, security, ...) pass through
@@ -157,9 +184,7 @@ def _global_defaults(kind: object, glob: GlobalConfig) -> dict[str, Any]:
 def notifier_config(options: dict[str, Any], glob: GlobalConfig) -> NotifierConfig:
     """The validated notifier config of one receiver integration (``{"type": ..., **options}``)."""
     data = dict(options)
-    if data.get("type") == "email" and (
-        "smarthost" in data or "from" in data or isinstance(data.get("to"), str)
-    ):
+    if _is_am_email(data):
         data = _from_am_email(data, glob)
     defaults = _global_defaults(data.get("type"), glob)
     for own, inherited in _EITHER:  # a receiver's own key or file beats the global one
@@ -180,16 +205,59 @@ class AlertingConfig(DispatchConfig):
 
     @model_validator(mode="after")
     def _check_notifiers(self) -> AlertingConfig:
-        for i, receiver in enumerate(self.receivers):
-            for j, options in enumerate(receiver.integrations()):
-                where = f"receivers[{i}] ({receiver.name}) integration {j} ({options.get('type')})"
-                try:
-                    notifier_config(options, self.global_)
-                except ValidationError as exc:
-                    err = exc.errors()[0]
-                    parts = list(err["loc"])
-                    if parts and parts[0] == options.get("type"):  # the union's tag, not a key
-                        parts = parts[1:]
-                    loc = ".".join(str(p) for p in parts)
-                    raise ValueError(f"{where}: {loc + ': ' if loc else ''}{err['msg']}") from None
+        """Each integration against its notifier config, every problem at the file's key path (raised as
+        a :class:`ValidationError`, which pydantic places under this section's own location)."""
+        problems = [
+            p
+            for i, receiver in enumerate(self.receivers)
+            for p in _integration_problems(("receivers", i), receiver, self.global_)
+        ]
+        if problems:
+            raise ValidationError.from_exception_data(type(self).__name__, problems)
         return self
+
+
+def _integration_problems(
+    at: tuple[int | str, ...], receiver: ReceiverConfig, glob: GlobalConfig
+) -> list[InitErrorDetails]:
+    """The validation errors of ``receiver``'s integrations, located as in the file: ``at`` +
+    ``notifiers[j]`` or ``<kind>_configs[j]`` + the key path inside the integration."""
+    lists = [("notifiers", None), *((f"{kind}_configs", kind) for kind in _AM_INTEGRATIONS)]
+    out: list[InitErrorDetails] = []
+    for field, kind in lists:
+        for j, entry in enumerate(getattr(receiver, field)):
+            options = dict(entry) if kind is None else {"type": kind, **entry}
+            try:
+                notifier_config(options, glob)
+            except ValidationError as exc:
+                out += [_located(err, (*at, field, j), options) for err in exc.errors()]
+    return out
+
+
+def _located(err: Any, at: tuple[int | str, ...], options: dict[str, Any]) -> InitErrorDetails:
+    """One notifier error moved to the file's location, an unknown key's hint in its ``ctx``."""
+    raw = tuple(err["loc"])
+    inner = raw[1:] if raw and raw[0] == options.get("type") else raw  # the union's tag is not a key
+    am_email = _is_am_email(options)
+    if am_email and inner and inner[0] in _AM_EMAIL_SOURCE and inner[0] not in options:
+        inner = (_AM_EMAIL_SOURCE[str(inner[0])], *inner[1:])
+    ctx: dict[str, Any] | None = None
+    if err["type"] == "union_tag_invalid" and at[-2] != "notifiers":  # no `type:` key to fix here
+        expected = (err.get("ctx") or {}).get("expected_tags", "")
+        message = f"Paramedic has no {options['type']} notifier (fix: use one of {expected})"
+        return InitErrorDetails(
+            type=PydanticCustomError("integration_unsupported", message), loc=at, input=err.get("input")
+        )
+    if err["type"] == "extra_forbidden" and inner and isinstance(inner[-1], str):
+        if am_email and len(inner) == 1:  # Alertmanager's keys, plus EmailConfig's that pass through
+            keys: list[str] | None = sorted(_AM_EMAIL_KEYS | (set(EmailConfig.model_fields) - _AM_FILLED))
+        else:
+            keys = allowed_keys(NotifierConfig, raw[:-1])
+        if keys and len(inner) == 1 and at[-2] != "notifiers":  # <kind>_configs: the list names the type
+            keys = [k for k in keys if k != "type"]
+        ctx = {KEYS_HINT: suggest_among(inner[-1], keys)} if keys else None
+    return InitErrorDetails(
+        type=PydanticCustomError(err["type"], err["msg"], ctx),
+        loc=(*at, *inner),
+        input=err.get("input"),
+    )

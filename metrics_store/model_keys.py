@@ -3,7 +3,9 @@
 A config file's typo (``listen_prot``) is answered by pydantic with "Extra inputs are not permitted"; an
 operator then needs the keys that *are* allowed there. :func:`suggest_key` walks the model's annotations
 along the error's raw location (as pydantic reports it: list indexes, mapping keys, and the member of a
-union named by its tag or class name) and returns the closest allowed key and the full list.
+union named by its tag or class name) and returns the closest allowed key and the full list. The walk may
+start at a model or at any annotation (a discriminated union such as the receivers' ``NotifierConfig``,
+validated apart from the file's model); :func:`suggest_among` words the hint for a list known otherwise.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-__all__ = ["allowed_keys", "suggest_key"]
+__all__ = ["allowed_keys", "suggest_among", "suggest_key"]
 
 _MAX_DEPTH = 32  # far deeper than any config; a bound on a walk driven by a file's contents
 
@@ -81,8 +83,10 @@ def _step(ann: Any, part: int | str) -> Any | None:
     return None
 
 
-def allowed_keys(model: type[BaseModel], loc: Sequence[int | str]) -> list[str] | None:
-    """The keys the mapping at ``loc`` accepts (sorted; aliases where set), or None if not a known model."""
+def allowed_keys(model: Any, loc: Sequence[int | str]) -> list[str] | None:
+    """The keys the mapping at ``loc`` accepts (sorted; aliases where set), or None if not a known model.
+
+    ``model``: a pydantic model class or an annotation made of them (``A | B`` tagged by ``type``)."""
     if len(loc) > _MAX_DEPTH:
         return None
     ann: Any = model
@@ -96,13 +100,18 @@ def allowed_keys(model: type[BaseModel], loc: Sequence[int | str]) -> list[str] 
     return sorted(field.alias or name for name, field in ann.model_fields.items())
 
 
-def suggest_key(model: type[BaseModel], loc: Sequence[int | str]) -> str | None:
+def suggest_key(model: Any, loc: Sequence[int | str]) -> str | None:
     """For an unknown key at ``loc`` (its last part): "did you mean ...?" and the allowed keys, or None."""
     if not loc or not isinstance(loc[-1], str):
         return None
     keys = allowed_keys(model, loc[:-1])
     if not keys:
         return None
-    close = difflib.get_close_matches(loc[-1], keys, n=1, cutoff=0.6)
+    return suggest_among(loc[-1], keys)
+
+
+def suggest_among(key: str, keys: Sequence[str]) -> str:
+    """``did you mean `X`? keys here: ...`` for the unknown ``key`` among the allowed, sorted ``keys``."""
+    close = difflib.get_close_matches(key, keys, n=1, cutoff=0.6)
     listed = ", ".join(keys[:40]) + (", ..." if len(keys) > 40 else "")
     return (f"did you mean `{close[0]}`? " if close else "") + f"keys here: {listed}"

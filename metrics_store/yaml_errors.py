@@ -20,6 +20,7 @@ from metrics_store.model_keys import suggest_key
 
 __all__ = [
     "FIXES",
+    "KEYS_HINT",
     "Loc",
     "YamlProblem",
     "errors_with_lines",
@@ -68,6 +69,11 @@ FIXES: dict[str, str] = {
     "dict_type": "use a YAML mapping",
     "model_type": "use a YAML mapping",
 }
+
+
+# The ``ctx`` key under which a validator that checks a part of the file against a model of its own (the
+# receivers' notifiers: opaque mappings in the file's model) gives an unknown key's "did you mean" hint.
+KEYS_HINT = "keys_hint"
 
 
 def key_path(loc: Loc) -> str:
@@ -146,13 +152,16 @@ def errors_with_lines(
     model: type[BaseModel] | None = None,
 ) -> list[tuple[int | None, str, str]]:
     """``(line, key path, message with a fix hint from ``fixes``)`` for every error of ``exc``; with the
-    validated ``model``, an unknown key's hint also names the closest allowed key and lists them."""
+    validated ``model``, an unknown key's hint also names the closest allowed key and lists them (or the
+    error brings that hint in its ``ctx`` under :data:`KEYS_HINT`, where ``model`` does not reach)."""
     out = []
     for err in exc.errors():
         loc = strip_tags(tuple(err["loc"]), data)
         fix = fixes.get(err["type"])
-        if err["type"] == "extra_forbidden" and model is not None:
-            hint = suggest_key(model, tuple(err["loc"]))
+        if err["type"] == "extra_forbidden":
+            hint = suggest_key(model, tuple(err["loc"])) if model is not None else None
+            given = (err.get("ctx") or {}).get(KEYS_HINT)
+            hint = hint or (given if isinstance(given, str) else None)
             fix = f"{fix}; {hint}" if fix and hint else fix or hint
         msg = err["msg"] + (f" (fix: {fix})" if fix else "")
         out.append((line_for(index, loc), key_path(loc), msg))

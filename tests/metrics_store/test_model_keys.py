@@ -92,3 +92,10 @@ def test_no_suggestion_where_nothing_is_close_or_the_place_is_unknown() -> None:
     assert suggest_key(_Root, ("nowhere", "x")) is None
     assert suggest_key(_Root, ("jobs", 0)) is None  # the last part is an index, not a key
     assert suggest_key(_Root, ()) is None
+
+
+def test_the_walk_may_start_at_a_union_validated_apart_from_the_file_model() -> None:
+    """The receivers' notifiers are opaque mappings in the file's model, checked against a tagged union."""
+    notifier = Annotated[_Webhook | _Email, Field(discriminator="type")]
+    assert allowed_keys(notifier, ("webhook",)) == ["bearer_token", "type", "url"]
+    assert suggest_key(notifier, ("email", "too")) == "did you mean `to`? keys here: to, type"
