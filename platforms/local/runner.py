@@ -39,10 +39,36 @@ from platforms.local.rsyslog_config import render_rsyslog_config
 from platforms.local.state import PlatformState, StateDir, free_port, write_atomic
 from platforms.local.supervisor_client import SupervisorClient
 
-__all__ = ["NODE_EXPORTER_COLLECTORS", "LocalPlatformRunner", "find_binary"]
+__all__ = ["NODE_EXPORTER_COLLECTORS", "LocalPlatformRunner", "find_binary", "node_exporter_command"]
 
 # filesystem: the local pack's HostDiskLow and the capacity page's disk read node_filesystem_*
 NODE_EXPORTER_COLLECTORS = ("cpu", "meminfo", "loadavg", "stat", "netdev", "filesystem")
+# node_exporter's default fs-types-exclude drops overlay, which is the root filesystem of a container (and of
+# hosts booted from an overlay root): HostDiskLow and the capacity page then had no root series there. The
+# same pseudo filesystems without overlay; the per-container overlays of a host running containers are left
+# out by mount point instead (Docker's, containers/storage's in /var/lib and a user's home, the kubelet's),
+# with the kernel's and systemd's mounts (/dev, /proc, /run, /sys). Written out, not left to the build's
+# defaults: Debian's add /mnt and /media, upstream's do not.
+NODE_EXPORTER_FS_TYPES_EXCLUDE = (
+    "^(autofs|binfmt_misc|bpf|cgroup2?|configfs|debugfs|devpts|devtmpfs|fusectl|hugetlbfs|iso9660|mqueue"
+    "|nsfs|proc|procfs|pstore|rpc_pipefs|securityfs|selinuxfs|squashfs|sysfs|tracefs)$"
+)
+NODE_EXPORTER_MOUNT_POINTS_EXCLUDE = (
+    "^/(dev|proc|run|sys|var/lib/docker/.+|var/lib/kubelet/.+|var/lib/containers/storage/.+"
+    "|.+/containers/storage/.+)($|/)"
+)
+
+
+def node_exporter_command(binary: str, port: int) -> list[str]:
+    """The node exporter's command line: the collectors the packs and pages read, on loopback ``port``."""
+    return [
+        binary,
+        f"--web.listen-address=127.0.0.1:{port}",
+        "--collector.disable-defaults",
+        *(f"--collector.{c}" for c in NODE_EXPORTER_COLLECTORS),
+        f"--collector.filesystem.fs-types-exclude={NODE_EXPORTER_FS_TYPES_EXCLUDE}",
+        f"--collector.filesystem.mount-points-exclude={NODE_EXPORTER_MOUNT_POINTS_EXCLUDE}",
+    ]
 
 
 def find_binary(name: str, *fallbacks: str) -> str:
@@ -122,13 +148,7 @@ class LocalPlatformRunner:
                         self._wait(sup, timeout_s, what, functools.partial(_http_ok, health))
             router = self.start_router(timeout_s)
             node = self._spawn(
-                "node-exporter",
-                [
-                    self.node_exporter,
-                    f"--web.listen-address=127.0.0.1:{state.node_exporter_port}",
-                    "--collector.disable-defaults",
-                    *(f"--collector.{c}" for c in NODE_EXPORTER_COLLECTORS),
-                ],
+                "node-exporter", node_exporter_command(self.node_exporter, state.node_exporter_port)
             )
             url = f"http://127.0.0.1:{state.node_exporter_port}/metrics"
             self._wait(node, timeout_s, f"{url} to answer", lambda: _http_ok(url))
