@@ -37,7 +37,7 @@ import uvicorn
 import yaml
 from fastapi import FastAPI, Request, Response
 from fastapi.middleware.gzip import GZipMiddleware
-from prometheus_client import CollectorRegistry
+from prometheus_client import CollectorRegistry, Gauge
 
 from alerting.slo import Slo, SloStatus, slo_status
 from collector.api import targets_router
@@ -131,6 +131,12 @@ class Paramedic:
         self.registry = registry
         self.loop_lag = LoopLagMonitor(registry)
         self.latency_slice = LatencySlice(registry)
+        Gauge(
+            "paramedic_gc_frozen_objects",
+            "Objects the lifespan moved out of the cyclic GC's generations once start-up was done "
+            "(gc.freeze): full collections no longer walk them. 0 until then.",
+            registry=registry,
+        ).set_function(gc.get_freeze_count)
         # Several replicas (cluster:): membership, the leader lease and the scrape shard, through etcd.
         self.cluster: ClusterService | None = (
             ClusterService(config.cluster, address=self.url, registry=registry, base_dir=base_dir)

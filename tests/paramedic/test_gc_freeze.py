@@ -40,12 +40,15 @@ def test_start_up_objects_leave_the_collectors_generations(tmp_path: Path, gc_st
         "server: {auth: {anonymous_read: true}}\nmetrics_store: {type: embedded, path: m}\n"
         "rules: {packs: [local]}\n"
     )
-    server = Paramedic(cfg, base_dir=tmp_path, registry=CollectorRegistry())
+    registry = CollectorRegistry()
+    server = Paramedic(cfg, base_dir=tmp_path, registry=registry)
     assert server.alerting is not None and server.alerting.rules is not None
     rules = server.alerting.rules
     assert gc.get_freeze_count() == 0 and _in_generations(rules)
+    assert registry.get_sample_value("paramedic_gc_frozen_objects") == 0
     with TestClient(server.app, base_url="http://127.0.0.1"):
         assert gc.get_freeze_count() > 0
+        assert registry.get_sample_value("paramedic_gc_frozen_objects") == gc.get_freeze_count()
         assert not _in_generations(rules)  # the rules, loaded at start-up, are frozen with the rest
         assert not _in_generations(server.store)
         assert gc.get_threshold()[0] == 10_000
