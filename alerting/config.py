@@ -19,6 +19,7 @@ integration's problems at once, and an unknown key gets the closest allowed key 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, TypeAdapter, ValidationError, model_validator
@@ -27,7 +28,7 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 from alerting.dispatch.config import _AM_INTEGRATIONS, DispatchConfig, GlobalConfig, ReceiverConfig
 from alerting.notify.config import EmailConfig, NotifierConfig
 from metrics_store.model_keys import allowed_keys, suggest_among
-from metrics_store.yaml_errors import KEYS_HINT
+from metrics_store.yaml_errors import KEYS_HINT, MAX_PROBLEMS, MORE_PROBLEMS
 
 __all__ = ["AlertingConfig", "RecentWindowConfig", "RulesConfig", "notifier_config"]
 
@@ -207,36 +208,67 @@ class AlertingConfig(DispatchConfig):
     def _check_notifiers(self) -> AlertingConfig:
         """Each integration against its notifier config, every problem at the file's key path (raised as
         a :class:`ValidationError`, which pydantic places under this section's own location)."""
-        problems = [
-            p
-            for i, receiver in enumerate(self.receivers)
-            for p in _integration_problems(("receivers", i), receiver, self.global_)
-        ]
+        problems: list[InitErrorDetails] = []
+        more = 0
+        for i, receiver in enumerate(self.receivers):
+            for at, options, errors in _integration_errors(("receivers", i), receiver, self.global_):
+                for err in errors:  # locating costs ~0.2 ms (the model's keys, the closest one): bounded
+                    if len(problems) < MAX_PROBLEMS:
+                        problems.append(_located(err, at, options))
+                    else:
+                        more += 1
+        if more:
+            problems.append(
+                InitErrorDetails(
+                    type=PydanticCustomError(MORE_PROBLEMS, "{count} more problems", {"count": more}),
+                    loc=("receivers",),
+                    input=None,
+                )
+            )
         if problems:
             raise ValidationError.from_exception_data(type(self).__name__, problems)
         return self
 
 
-def _integration_problems(
+_TYPE_IN_KIND_LIST = "type_in_kind_list"
+"""A ``type:`` key in a ``<kind>_configs`` entry, reported as an unknown key (Alertmanager refuses it too)."""
+
+
+def _integration_errors(
     at: tuple[int | str, ...], receiver: ReceiverConfig, glob: GlobalConfig
-) -> list[InitErrorDetails]:
-    """The validation errors of ``receiver``'s integrations, located as in the file: ``at`` +
-    ``notifiers[j]`` or ``<kind>_configs[j]`` + the key path inside the integration."""
+) -> Iterator[tuple[tuple[int | str, ...], dict[str, Any], list[Any]]]:
+    """Per integration of ``receiver``: its place in the file (``at`` + ``notifiers[j]`` or
+    ``<kind>_configs[j]``), its options with the type, and its validation errors (unlocated: the caller
+    locates only as many as it reports). A ``type:`` inside ``<kind>_configs`` is an error of its own, not
+    an override of the kind: ``webhook_configs: [{type: email}]`` would otherwise be an email notifier."""
     lists = [("notifiers", None), *((f"{kind}_configs", kind) for kind in _AM_INTEGRATIONS)]
-    out: list[InitErrorDetails] = []
     for field, kind in lists:
         for j, entry in enumerate(getattr(receiver, field)):
-            options = dict(entry) if kind is None else {"type": kind, **entry}
+            errors: list[Any] = []
+            if kind is None:
+                options = dict(entry)
+            else:
+                if "type" in entry:
+                    errors.append({"type": _TYPE_IN_KIND_LIST, "loc": ("type",), "input": entry["type"]})
+                options = {"type": kind, **{k: v for k, v in entry.items() if k != "type"}}
             try:
                 notifier_config(options, glob)
             except ValidationError as exc:
-                out += [_located(err, (*at, field, j), options) for err in exc.errors()]
-    return out
+                errors += exc.errors(include_url=False)
+            if errors:
+                yield (*at, field, j), options, errors
 
 
 def _located(err: Any, at: tuple[int | str, ...], options: dict[str, Any]) -> InitErrorDetails:
     """One notifier error moved to the file's location, an unknown key's hint in its ``ctx``."""
     raw = tuple(err["loc"])
+    if err["type"] == _TYPE_IN_KIND_LIST:
+        hint = f"`{at[-2]}` sets the type; `type:` belongs to `notifiers:` entries"
+        return InitErrorDetails(
+            type=PydanticCustomError("extra_forbidden", "Extra inputs are not permitted", {KEYS_HINT: hint}),
+            loc=(*at, "type"),
+            input=err["input"],
+        )
     inner = raw[1:] if raw and raw[0] == options.get("type") else raw  # the union's tag is not a key
     am_email = _is_am_email(options)
     if am_email and inner and inner[0] in _AM_EMAIL_SOURCE and inner[0] not in options:

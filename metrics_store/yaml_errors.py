@@ -21,6 +21,8 @@ from metrics_store.model_keys import suggest_key
 __all__ = [
     "FIXES",
     "KEYS_HINT",
+    "MAX_PROBLEMS",
+    "MORE_PROBLEMS",
     "Loc",
     "YamlProblem",
     "errors_with_lines",
@@ -32,6 +34,15 @@ __all__ = [
 ]
 
 Loc = tuple[int | str, ...]
+
+MAX_PROBLEMS = 50
+"""At most this many problems of one file are listed, then ``... and N more``: YAML aliases can repeat one
+bad mapping thousands of times (a 1.6 kB file gave 100,000 problems, 25 MB of message, logged as one line on
+SIGHUP), and nobody fixes the 51st problem before the first."""
+
+MORE_PROBLEMS = "more_problems"
+"""The error type a validator raises, with ``ctx={"count": N}``, for N problems it counted but did not
+locate and format (the work :data:`MAX_PROBLEMS` bounds); :func:`errors_with_lines` adds N to its tally."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,11 +162,19 @@ def errors_with_lines(
     fixes: Mapping[str, str] = FIXES,
     model: type[BaseModel] | None = None,
 ) -> list[tuple[int | None, str, str]]:
-    """``(line, key path, message with a fix hint from ``fixes``)`` for every error of ``exc``; with the
+    """``(line, key path, message with a fix hint from ``fixes``)`` for the first :data:`MAX_PROBLEMS`
+    errors of ``exc``, then one ``... and N more problems`` entry if there are more; with the
     validated ``model``, an unknown key's hint also names the closest allowed key and lists them (or the
     error brings that hint in its ``ctx`` under :data:`KEYS_HINT`, where ``model`` does not reach)."""
-    out = []
-    for err in exc.errors():
+    out: list[tuple[int | None, str, str]] = []
+    more = 0
+    for err in exc.errors(include_url=False):
+        if err["type"] == MORE_PROBLEMS:
+            more += int((err.get("ctx") or {}).get("count", 0))
+            continue
+        if len(out) >= MAX_PROBLEMS:  # counted, not formatted: the hints below cost ~0.1 ms each
+            more += 1
+            continue
         loc = strip_tags(tuple(err["loc"]), data)
         fix = fixes.get(err["type"])
         if err["type"] == "extra_forbidden":
@@ -165,6 +184,8 @@ def errors_with_lines(
             fix = f"{fix}; {hint}" if fix and hint else fix or hint
         msg = err["msg"] + (f" (fix: {fix})" if fix else "")
         out.append((line_for(index, loc), key_path(loc), msg))
+    if more:
+        out.append((None, "", f"... and {more:,} more problems (not listed; fix the above first)"))
     return out
 
 
