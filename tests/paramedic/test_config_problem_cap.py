@@ -2,7 +2,7 @@
 the cap are counted, not located and formatted.
 
 YAML aliases multiply one bad mapping: the file below is ~34 kB and, uncapped, gave 100,000 problems, a
-25 MB message (logged as one line on SIGHUP) and ~9 s of CPU before the first line was shown."""
+25 MB message (logged as one line on SIGHUP) and ~5.7 s of CPU before the first line was shown."""
 
 from __future__ import annotations
 
