@@ -26,7 +26,15 @@ from pydantic import ValidationError
 
 from collector.config import CollectorConfig, FileJob, StaticJob
 from collector.targets import parse_duration
-from metrics_store.yaml_errors import Loc, YamlProblem, key_path, line_for, line_index, yaml_syntax_error
+from metrics_store.yaml_errors import (
+    Loc,
+    YamlProblem,
+    key_path,
+    line_for,
+    line_index,
+    load_yaml,
+    yaml_syntax_error,
+)
 
 __all__ = ["PromConfig", "is_prometheus_config", "load_prometheus_config", "parse_prometheus_config"]
 
@@ -243,7 +251,7 @@ def parse_prometheus_config(text: str, filename: str, base_dir: Path) -> PromCon
     """Read a ``prometheus.yml`` text; never raises for content (problems are listed)."""
     reader = _Reader(text, filename, base_dir)
     try:
-        data = yaml.safe_load(text)
+        data = load_yaml(text)
     except yaml.YAMLError as exc:
         line, message = yaml_syntax_error(exc)
         return PromConfig(CollectorConfig(), [YamlProblem(filename, line, "", message)])

@@ -29,6 +29,7 @@ __all__ = [
     "key_path",
     "line_for",
     "line_index",
+    "load_yaml",
     "strip_tags",
     "yaml_syntax_error",
 ]
@@ -96,6 +97,57 @@ def key_path(loc: Loc) -> str:
         else:
             out += ("." if out else "") + part
     return out
+
+
+class _AcyclicLoader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` that refuses a node containing itself (``- &a {bogus: *a}``).
+
+    PyYAML builds such a structure as a cycle of dicts and lists, and every walk over it (validation, the
+    secret-redaction of receivers, ``json.dumps``) then recurses until ``RecursionError`` with a traceback
+    of a thousand lines. No config means an infinite tree, so it is refused as a YAML error at the anchor."""
+
+    def construct_document(self, node: yaml.Node) -> Any:
+        _refuse_cycles(node)
+        return super().construct_document(node)
+
+
+def _refuse_cycles(root: yaml.Node) -> None:
+    """Raise :class:`yaml.constructor.ConstructorError` at the first node reachable from itself. One
+    iterative walk, each node expanded once (shared aliases, however many, are not cycles)."""
+    done: set[int] = set()
+    on_path: set[int] = set()
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, leaving = stack.pop()
+        if leaving:
+            on_path.discard(id(node))
+            done.add(id(node))
+            continue
+        if id(node) in done:
+            continue
+        if id(node) in on_path:
+            raise yaml.constructor.ConstructorError(
+                None,
+                None,
+                "found a recursive alias (an anchor used inside its own value): a config cannot hold itself",
+                node.start_mark,
+            )
+        if isinstance(node, yaml.MappingNode):
+            children = [n for pair in node.value for n in pair]
+        elif isinstance(node, yaml.SequenceNode):
+            children = list(node.value)
+        else:
+            done.add(id(node))
+            continue
+        on_path.add(id(node))
+        stack.append((node, True))
+        stack.extend((child, False) for child in reversed(children))
+
+
+def load_yaml(text: str | bytes) -> Any:
+    """``yaml.safe_load`` for config files: the same, except that a recursive alias is a
+    :class:`yaml.YAMLError` (callers' ``not valid YAML: ...`` with its line) instead of a cyclic object."""
+    return yaml.load(text, Loader=_AcyclicLoader)  # noqa: S506 - a SafeLoader subclass
 
 
 def line_index(text: str) -> dict[Loc, int]:

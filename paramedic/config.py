@@ -43,6 +43,7 @@ from metrics_store.yaml_errors import (
     key_path,
     line_for,
     line_index,
+    load_yaml,
     yaml_syntax_error,
 )
 from paramedic.cluster.config import LEADER_PROXY_CONNECTIONS, ClusterConfig
@@ -384,7 +385,7 @@ class ConfigError(Exception):
 def parse_config(text: str, filename: str = "<config>") -> ParamedicConfig:
     """Validate YAML ``text``; raise :class:`ConfigError` naming ``filename``, line and key on failure."""
     try:
-        data = yaml.safe_load(text)
+        data = load_yaml(text)
     except yaml.YAMLError as exc:
         line, message = yaml_syntax_error(exc)
         raise ConfigError([ConfigProblem(filename, line, "", message)]) from exc

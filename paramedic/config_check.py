@@ -10,6 +10,7 @@ from typing import Literal
 import yaml
 
 from collector.promconfig import is_prometheus_config, load_prometheus_config
+from metrics_store.yaml_errors import load_yaml
 from paramedic.config import ConfigError, ConfigProblem, load_config_report
 from paramedic.fds import fit_log_listeners, hard_nofile_limit
 
@@ -26,7 +27,7 @@ class CheckReport:
 
 def _looks_like_prometheus(path: Path) -> bool:
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = load_yaml(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, yaml.YAMLError):
         return False  # load_config_report names the problem
     return is_prometheus_config(data)

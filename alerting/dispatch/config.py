@@ -30,7 +30,7 @@ from alerting.base import AlertingError
 from alerting.dispatch._matchers import Matcher, MatcherError, parse_matchers
 from alerting.dispatch._timeinterval import CompiledInterval, compile_spec
 from metrics_store.redact import is_secret_key
-from metrics_store.yaml_errors import YamlProblem, key_path
+from metrics_store.yaml_errors import YamlProblem, key_path, load_yaml
 
 __all__ = [
     "ConfigError",
@@ -378,7 +378,7 @@ class DispatchConfig(_Model):
 
 def parse_config(text: str, source: str = "<config>") -> DispatchConfig:
     try:
-        data = yaml.safe_load(text)
+        data = load_yaml(text)
     except yaml.YAMLError as e:
         raise ConfigError(f"{source}: not valid YAML: {e}") from e
     if not isinstance(data, dict):

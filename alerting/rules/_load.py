@@ -19,6 +19,7 @@ from alerting.rules._template import Template
 from alerting.rules.errors import RuleFileError, TemplateError
 from metrics_store.promql import QueryParseError, parse
 from metrics_store.promql.semantics import PROMETHEUS_2, semantics_for
+from metrics_store.yaml_errors import load_yaml
 
 __all__ = ["PACKS_DIR", "GroupSpec", "RuleSpec", "load_files", "parse_groups", "resolve_path"]
 
@@ -121,7 +122,7 @@ def _str_map(value: Any, where: str, key: str, problems: list[str], names: re.Pa
 
 def parse_groups(text: str, file: str) -> list[GroupSpec]:
     try:
-        doc = yaml.safe_load(text)
+        doc = load_yaml(text)
     except yaml.YAMLError as exc:
         raise RuleFileError([f"{file}: not valid YAML: {exc}"]) from exc
     if doc is None:

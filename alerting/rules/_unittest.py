@@ -47,6 +47,7 @@ from metrics_store.memory import MemoryStore
 from metrics_store.model import Labels, labels_from
 from metrics_store.promql import Engine, QueryError
 from metrics_store.promql.semantics import PROMETHEUS_2, Semantics
+from metrics_store.yaml_errors import load_yaml
 
 __all__ = ["TestResult", "run_test_file"]
 
@@ -81,7 +82,7 @@ def run_test_file(
     """Run one promtool unit-test file. PromQL as ``semantics`` has it: by default Prometheus 2.42's, as
     ``promtool test rules`` 2.42 evaluates (the packs' test files are checked against that real promtool)."""
     try:
-        doc = yaml.safe_load(path.read_text())
+        doc = load_yaml(path.read_text())
     except (OSError, yaml.YAMLError) as exc:
         return TestResult(str(path), [f"{path}: {exc}"])
     if not isinstance(doc, Mapping):

@@ -34,6 +34,7 @@ from metrics_store.yaml_errors import (
     key_path,
     line_for,
     line_index,
+    load_yaml,
     yaml_syntax_error,
 )
 
@@ -275,7 +276,7 @@ class _Located:
 
 def _yaml_data(text: str, filename: str) -> Any:
     try:
-        data = yaml.safe_load(text)
+        data = load_yaml(text)
     except yaml.YAMLError as exc:
         line, message = yaml_syntax_error(exc)
         raise SloFileError([SloProblem(filename, line, "", message)]) from exc

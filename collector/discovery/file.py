@@ -22,6 +22,7 @@ import yaml
 
 from collector.discovery.base import Publish, TargetGroup
 from collector.errors import DiscoveryError
+from metrics_store.yaml_errors import load_yaml
 
 __all__ = ["FileDiscoverer", "parse_file_sd"]
 
@@ -33,7 +34,7 @@ _Stat = tuple[int, int, int]
 def parse_file_sd(path: str, text: str) -> list[TargetGroup]:
     """Parse one file_sd document; raises :class:`DiscoveryError` naming ``path`` and the entry."""
     try:
-        data: Any = json.loads(text) if path.endswith(".json") else yaml.safe_load(text)
+        data: Any = json.loads(text) if path.endswith(".json") else load_yaml(text)
     except (json.JSONDecodeError, yaml.YAMLError) as exc:
         raise DiscoveryError(
             f"{path}: not valid {'JSON' if path.endswith('.json') else 'YAML'}: {exc}"

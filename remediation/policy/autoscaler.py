@@ -24,7 +24,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from metrics_store.promql import QueryParseError, parse
-from metrics_store.yaml_errors import key_path
+from metrics_store.yaml_errors import key_path, load_yaml
 from remediation.base import RemediationError
 from remediation.config import PolicyFile
 
@@ -185,7 +185,7 @@ def load_metric_map(path: Path | str) -> dict[str, str]:
 
     path = Path(path)
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = load_yaml(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:
         raise AutoscalerError(f"{path}: cannot load the metric map: {exc}") from exc
     if not isinstance(data, dict) or not all(

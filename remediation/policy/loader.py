@@ -31,6 +31,7 @@ from metrics_store.yaml_errors import (
     key_path,
     line_for,
     line_index,
+    load_yaml,
     yaml_syntax_error,
 )
 from remediation.actions import is_per_instance
@@ -128,7 +129,7 @@ def _semantic_problems(policy: Policy) -> list[tuple[Loc, str]]:
 def parse_policy_file(text: str, filename: str = "<policies>") -> list[LoadedPolicy]:
     """Validate one policy file's ``text``; raise :class:`PolicyError` naming file, line and key."""
     try:
-        data: Any = yaml.safe_load(text)
+        data: Any = load_yaml(text)
     except yaml.YAMLError as exc:
         line, message = yaml_syntax_error(exc)
         raise PolicyError([PolicyProblem(filename, line, "", message)]) from exc

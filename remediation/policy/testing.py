@@ -39,7 +39,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from alerting.dispatch.config import parse_duration
 from alerting.model import Alert
-from metrics_store.yaml_errors import errors_with_lines, line_index
+from metrics_store.yaml_errors import errors_with_lines, line_index, load_yaml
 from remediation.audit import MemoryAuditLog
 from remediation.config import GlobalRails, Policy
 from remediation.model import ActionRequest, AuditEvent, EventKind, Target, request_id
@@ -240,7 +240,7 @@ async def _run_case(case: TestCase, policies: list[Policy], rails: GlobalRails, 
 def _load(path: Path) -> tuple[TestFile | None, list[str]]:
     try:
         text = path.read_text(encoding="utf-8")
-        data = yaml.safe_load(text)
+        data = load_yaml(text)
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         return None, [f"{path}: cannot load: {exc}"]
     if not isinstance(data, dict):
