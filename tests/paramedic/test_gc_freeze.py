@@ -1,8 +1,9 @@
 """The serve's start-up heap is frozen out of the cyclic GC once the lifespan has started everything.
 
 Without it every full collection walks the whole start-up heap (the store, the rules, the app) with the GIL
-held: ``bench/gc_pause.py`` measured 27 full collections of up to 114 ms of CPU in 15 s of a serve without
-the freeze, none with it (bench/README, "The cyclic GC's pauses")."""
+held: ``bench/gc_pause.py`` measured each at 100-112 ms of CPU without the freeze, 8-10 ms with it (arms
+``nofreeze`` and ``freeze``). The raised threshold, checked here too, is what keeps full collections out of
+a 30 s window altogether (arm ``threshold``; bench/README, "The cyclic GC's pauses")."""
 
 from __future__ import annotations
 
@@ -47,8 +48,9 @@ def test_start_up_objects_leave_the_collectors_generations(tmp_path: Path, gc_st
     assert gc.get_freeze_count() == 0 and _in_generations(rules)
     assert registry.get_sample_value("paramedic_gc_frozen_objects") == 0
     with TestClient(server.app, base_url="http://127.0.0.1"):
-        assert gc.get_freeze_count() > 0
-        assert registry.get_sample_value("paramedic_gc_frozen_objects") == gc.get_freeze_count()
+        gauge = registry.get_sample_value("paramedic_gc_frozen_objects")
+        # read live: frozen objects the server's threads free meanwhile leave the count, none join it
+        assert gauge is not None and gauge >= gc.get_freeze_count() > 0.9 * gauge > 0
         assert not _in_generations(rules)  # the rules, loaded at start-up, are frozen with the rest
         assert not _in_generations(server.store)
         assert gc.get_threshold()[0] == 10_000
