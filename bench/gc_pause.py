@@ -13,7 +13,7 @@ Arms (``--arm``, alternate them run by run; the machine is shared, so compare th
 
 * ``shipped``: the server as it is.
 * ``nofreeze``: ``gc.freeze`` and ``gc.set_threshold`` made no-ops in the server, i.e. the GC as before them.
-* ``threshold``: only ``gc.set_threshold`` applied (``gc.freeze`` a no-op): what the higher thresholds alone do.
+* ``threshold``: only ``gc.set_threshold`` applied (``gc.freeze`` a no-op): what the thresholds alone do.
 * ``freeze``: only ``gc.freeze`` applied (``gc.set_threshold`` a no-op): what the freeze alone does.
 * ``collect``: a full ``gc.collect()`` just before the freeze, reporting what it found unreachable: the
   start-up garbage that the plain freeze keeps for the life of the process.
@@ -179,7 +179,9 @@ def main() -> int:
         child(Path(sys.argv[2]), sys.argv[3], sys.argv[4:])
         return 0
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--arm", choices=("shipped", "nofreeze", "threshold", "freeze", "collect"), default="shipped")
+    ap.add_argument(
+        "--arm", choices=("shipped", "nofreeze", "threshold", "freeze", "collect"), default="shipped"
+    )
     ap.add_argument("--targets", type=int, default=10)
     ap.add_argument("--series", type=int, default=2000)
     ap.add_argument("--seconds", type=float, default=30.0)
