@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -112,10 +113,15 @@ def _by_route(requests: list[Request]) -> dict[tuple[str, str], list[Request]]:
     return out
 
 
+def _has(sink: RecordingSink, n: int) -> bool:
+    """Whether ``sink`` has ``n`` requests (a function, not a lambda with a default: mypy types it)."""
+    return len(sink.snapshot()) >= n
+
+
 def _compare(peers: Peers, first: int, count: int) -> dict[tuple[str, str], Request]:
     for sink, who in ((peers.am_sink, "Alertmanager"), (peers.our_sink, "Paramedic")):
         try:
-            wait_until(lambda s=sink: len(s.snapshot()) >= first + count, 30, f"{count} requests from {who}")
+            wait_until(partial(_has, sink, first + count), 30, f"{count} requests from {who}")
         except TimeoutError as exc:
             got = [(r.method, r.path) for r in sink.snapshot()[first:]]
             raise AssertionError(f"{who} sent {got}, want {count} requests") from exc
