@@ -206,7 +206,7 @@ class AlertingConfig(DispatchConfig):
 
     @model_validator(mode="after")
     def _check_notifiers(self) -> AlertingConfig:
-        """Each integration against its notifier config, every problem at the file's key path (raised as
+        """Each integration against its notifier config, each problem at the file's key path (raised as
         a :class:`ValidationError`, which pydantic places under this section's own location)."""
         problems: list[InitErrorDetails] = []
         more = 0

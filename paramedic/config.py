@@ -375,7 +375,8 @@ ConfigProblem = YamlProblem  # file:line: key.path: message (fix)
 
 
 class ConfigError(Exception):
-    """The config file is unreadable, not YAML, or fails validation. ``problems`` lists every issue."""
+    """The config file is unreadable, not YAML, or fails validation. ``problems`` lists every issue (past
+    ``MAX_PROBLEMS`` validation errors, the first ones and a count)."""
 
     def __init__(self, problems: list[ConfigProblem]) -> None:
         self.problems = problems

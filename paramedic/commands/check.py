@@ -21,9 +21,10 @@ app = typer.Typer(help="Validate configuration and inputs.", no_args_is_help=Tru
 def check_config(
     file: Path = typer.Argument(..., help="paramedic.yaml, or a Prometheus prometheus.yml, to validate"),
 ) -> None:
-    """Validate FILE; print every problem as file:line: key: message (fix) and exit 1 if any. A Prometheus
-    prometheus.yml is read as collector.prometheus_config reads it: each key Paramedic does not support is
-    named with its path (a warning when ignoring it changes nothing that is scraped)."""
+    """Validate FILE; print each problem (the first 50, then a count) as file:line: key: message (fix) and
+    exit 1 if any. A Prometheus prometheus.yml is read as collector.prometheus_config reads it: each key
+    Paramedic does not support is named with its path (a warning when ignoring it changes nothing that is
+    scraped)."""
     report = check_config_file(file)
     for warning in report.warnings:
         typer.echo(f"warning: {redact_text(str(warning))}", err=True)
