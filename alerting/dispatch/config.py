@@ -30,7 +30,7 @@ from alerting.base import AlertingError
 from alerting.dispatch._matchers import Matcher, MatcherError, parse_matchers
 from alerting.dispatch._timeinterval import CompiledInterval, compile_spec
 from metrics_store.redact import is_secret_key
-from metrics_store.yaml_errors import YamlProblem, key_path, load_yaml
+from metrics_store.yaml_errors import MAX_PROBLEMS, YamlProblem, key_path, load_yaml
 
 __all__ = [
     "ConfigError",
@@ -386,13 +386,18 @@ def parse_config(text: str, source: str = "<config>") -> DispatchConfig:
     try:
         return DispatchConfig.model_validate(data)
     except ValidationError as e:
+        errors = e.errors(include_url=False)
         problems = [
-            YamlProblem(
-                source, None, key_path(tuple(_yaml_key(p) for p in err["loc"])) or "(top)", err["msg"]
+            str(
+                YamlProblem(
+                    source, None, key_path(tuple(_yaml_key(p) for p in err["loc"])) or "(top)", err["msg"]
+                )
             )
-            for err in e.errors()
+            for err in errors[:MAX_PROBLEMS]
         ]
-        raise ConfigError("\n".join(map(str, problems))) from e
+        if len(errors) > MAX_PROBLEMS:  # aliases repeat a bad mapping: a short file, 100,000 problems
+            problems.append(f"{source}: ... and {len(errors) - MAX_PROBLEMS:,} more problems (not listed)")
+        raise ConfigError("\n".join(problems)) from e
 
 
 def _yaml_key(part: int | str) -> int | str:

@@ -94,3 +94,20 @@ time_intervals:
     assert b.contains(datetime(2026, 12, 31, 12, tzinfo=berlin)) and not b.contains(
         datetime(2026, 12, 30, tzinfo=berlin)
     )
+
+
+def test_problems_are_capped_then_counted() -> None:
+    """Aliases repeat a bad mapping (a few lines, thousands of problems): the first 50 and a count."""
+    ten_b = ", ".join(["*b"] * 10)
+    ten_c = ", ".join(["*c"] * 9)
+    text = (
+        "receivers: [{name: r}]\n"
+        "x: [&b {receiver: r, bogus: 1}]\n"
+        f"route: {{receiver: r, routes: [&c {{receiver: r, routes: [{ten_b}]}}, {ten_c}]}}\n"
+    )
+    with pytest.raises(ConfigError) as info:
+        parse_config(text, "am.yml")
+    lines = str(info.value).splitlines()
+    assert len(lines) == 51, lines[-3:]
+    assert lines[0] == "am.yml: route.routes[0].routes[0].bogus: Extra inputs are not permitted"
+    assert lines[-1] == "am.yml: ... and 51 more problems (not listed)"  # 1 + 10 x 10 in all
