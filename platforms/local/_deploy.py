@@ -68,9 +68,9 @@ def _new_id(spec: AppSpec) -> str:
 
 
 def _new_instances(
-    spec: AppSpec, revision: str, count: int, ports: Callable[[], int]
+    spec: AppSpec, revision: str, count: int, ports: Callable[[], int], first: int | None = None
 ) -> tuple[InstanceSpec, ...]:
-    first = spec.next_index()
+    first = spec.next_index() if first is None else first
     return tuple(InstanceSpec(first + n, ports(), revision) for n in range(count))
 
 
@@ -155,6 +155,10 @@ def rollback(spec: AppSpec, revision: str, ports: Callable[[], int]) -> tuple[Ap
     """Cancel an active deployment, then replace every instance with one of ``revision``, all at once."""
     call = "rollback"
     _revision(spec, revision, call)
+    # indexes past every instance before the cancel too: the canceled deployment's servers and programs are
+    # still there until the reconcile removes them, and a new instance reusing one's name (same server, same
+    # program) would keep the canceled release serving under the new revision's name
+    first = spec.next_index()
     active = spec.active_deployment()
     if active is not None:
         spec, _ = cancel(spec, active.id, call)
@@ -166,7 +170,7 @@ def rollback(spec: AppSpec, revision: str, ports: Callable[[], int]) -> tuple[Ap
     count = len(spec.instances)
     spec = replace(
         spec,
-        instances=_new_instances(spec, revision, count, ports),
+        instances=_new_instances(spec, revision, count, ports, first),
         current=revision,
         deployments=(*spec.deployments, deployment),
     )

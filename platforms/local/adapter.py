@@ -43,7 +43,15 @@ from platforms.local.errors import (
 from platforms.local.events import EventJournal, local_events
 from platforms.local.haproxy_config import HEALTH_CHECK, server_address, server_name
 from platforms.local.haproxy_runtime import HAProxyRuntime, ServerStatus
-from platforms.local.state import AppSpec, DeploymentSpec, InstanceSpec, PlatformState, StateDir, free_port
+from platforms.local.state import (
+    DEFAULT_WEIGHT,
+    AppSpec,
+    DeploymentSpec,
+    InstanceSpec,
+    PlatformState,
+    StateDir,
+    free_port,
+)
 from platforms.local.supervisor_client import ProcessInfo, SupervisorClient
 from platforms.local.supervisor_config import program_name
 from platforms.tenancy import ORG_LABEL, SPACE_LABEL
@@ -279,11 +287,16 @@ class LocalPlatform:
             self._metrics.actions.labels("local", action, result).inc()
 
     def _reconcile(self, state: PlatformState) -> None:
-        """Bring supervisord and HAProxy to ``state`` (files already written): first start missing programs
-        and add missing servers (or set the weight and re-enable existing ones), then take extra servers out
-        of the router before their processes stop. When instances are replaced (rollback), the old ones leave
-        only once the new ones are RUNNING and UP, or after ``replace_wait_s``: a release that never comes
-        up must not block its own rollback. Each step is idempotent."""
+        """Bring supervisord and HAProxy to ``state`` (files already written), never leaving the router
+        without a checked server to send a request to. First start missing programs and add missing servers
+        (DOWN until their first passing health check: :meth:`HAProxyRuntime.add_server`) and set the weight
+        of existing ones (re-enabling any in maintenance). When servers were added, two changes wait until
+        they are RUNNING and UP (or ``replace_wait_s`` passed: a release that never comes up must not block
+        its own rollback): an existing server's weight going to 0 (a deployment started at 100 %: the
+        old instances would stop taking traffic before the new ones can) and removing extra servers (a
+        rollback replacing every instance); extra servers already at weight 0 (the old instances of a
+        deployment at 100 %) get weight 1 meanwhile, so there is a server to serve and to retry on. Extra
+        servers leave the router before their processes stop. Each step is idempotent."""
         wanted = {
             (app.name, program_name(app.name, i.index)): (app, i) for app in state.apps for i in app.instances
         }
@@ -291,6 +304,7 @@ class LocalPlatform:
         servers = {(s.backend, s.server): s for s in self.router.servers() if s.backend in apps}
         self.supervisor.add_programs()
         added = set()
+        to_zero = []
         for (backend, server), (app, inst) in sorted(wanted.items()):
             weight = app.weight_of(inst)
             current = servers.get((backend, server))
@@ -298,12 +312,20 @@ class LocalPlatform:
                 self.router.add_server(backend, server, server_address(inst.port), HEALTH_CHECK, weight)
                 added.add((backend, server))
                 continue
-            self.router.set_weight(backend, server, weight)
+            if weight == 0 and current.weight > 0:
+                to_zero.append((backend, server))
+            else:
+                self.router.set_weight(backend, server, weight)
             if current.status.startswith("MAINT"):
                 self.router.enable_server(backend, server)
         extra = set(servers) - set(wanted)
-        if added and extra:
+        if added and (extra or to_zero):
+            for key in sorted(extra):
+                if servers[key].weight == 0 and servers[key].status.startswith("UP"):
+                    self.router.set_weight(*key, DEFAULT_WEIGHT)
             self._wait_serving(added)
+        for backend, server in to_zero:
+            self.router.set_weight(backend, server, 0)
         for backend, server in sorted(extra):
             self.router.del_server(backend, server)  # before the process stops: no request reaches it
         groups = {str(p["group"]) for p in self.supervisor.processes()}

@@ -79,13 +79,31 @@ class HAProxyRuntime:
     def disable_server(self, backend: str, server: str) -> None:
         self._expect(f"disable server {backend}/{server}", None)
 
+    def set_health_down(self, backend: str, server: str) -> None:
+        """Force a checked server DOWN (``set server be/s health down``) until a check passes."""
+        self._expect(f"set server {backend}/{server} health down", None)
+
     def add_server(self, backend: str, server: str, address: str, options: str, weight: int = 1) -> None:
-        """Add a server (it starts in maintenance): enable its health checks, set its weight, enable it."""
+        """Add a server that gets no traffic before it has passed a health check (when ``options`` has
+        ``check``), then the given weight.
+
+        HAProxy 2.6 adds a server in maintenance, and enabling it makes a checked server "UP 1/2" before
+        its first check (``check_status`` INI): it would get requests while its process still opens its
+        port, and with no other server to retry on (the others at weight 0) they got 503. So: ``add server``
+        (maintenance), ``enable health``, ``set server ... weight 0`` and ``enable server`` (ready, but no
+        traffic at weight 0), ``set server ... health down`` (forced DOWN: only a passing check, ``rise 1``,
+        makes it UP), and only then ``set server ... weight N``. (``health down`` set while still in
+        maintenance does not survive ``enable server``; ``init-state`` needs HAProxy 3.1.)"""
         self._expect(f"add server {backend}/{server} {address} {options}", "New server registered")
-        if "check" in options.split():
-            self._expect(f"enable health {backend}/{server}", None)
-        self.set_weight(backend, server, weight)
+        if "check" not in options.split():
+            self.set_weight(backend, server, weight)
+            self.enable_server(backend, server)
+            return
+        self._expect(f"enable health {backend}/{server}", None)
+        self.set_weight(backend, server, 0)
         self.enable_server(backend, server)
+        self.set_health_down(backend, server)
+        self.set_weight(backend, server, weight)
 
     def del_server(self, backend: str, server: str, drain_s: float = 5.0) -> None:
         """Put the server in maintenance, then delete it (HAProxy refuses to delete an active server, and one
