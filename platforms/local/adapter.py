@@ -13,7 +13,9 @@ Instance states (``app_instances``), CC-style from supervisord's process state a
 RUNNING (process RUNNING and server UP), STARTING (process STARTING, or RUNNING while the router has not yet
 checked it: HAProxy counts a server it just added UP), CRASHED (EXITED, FATAL, BACKOFF),
 STOPPING, DOWN (process RUNNING but the router does not have it UP — a hung instance fails its health check —
-or the router cannot be asked; also a stopped or not yet added process). A deployment is DEPLOYING until every
+or the router cannot be asked; also a stopped or not yet added process). New servers and restarted
+instances enter the router forced DOWN and get traffic only after a passing health check (meanwhile a
+new one is STARTING, ``check_status`` INI, and a restarted one DOWN). A deployment is DEPLOYING until every
 new instance is RUNNING, then PAUSED at its weight until promoted (DEPLOYED) or canceled (CANCELED).
 """
 
@@ -348,7 +350,9 @@ class LocalPlatform:
             time.sleep(0.1)
 
     def restart_instance(self, app: str, index: int, wait: bool = True) -> InstanceInfo:
-        """Stop and start one instance through supervisord (also a hung one: SIGTERM, then SIGKILL)."""
+        """Stop and start one instance through supervisord (also a hung one: SIGTERM, then SIGKILL). Its
+        router server is drained first (maintenance, requests in flight finish) and comes back only after a
+        passing health check; with ``wait`` this returns once it serves again (or ``replace_wait_s``)."""
         with self._action("restart_instance"):
             info = self._restart_instance(app, index, wait)
             self.journal.add(
@@ -362,12 +366,24 @@ class LocalPlatform:
             valid = [str(i.index) for i in spec.instances]
             raise UnknownAppError("restart_instance", f"{app} has no instance {index}", valid)
         name = program_name(app, index)
+        server = server_name(app, index)
+        row = (self._router_servers() or {}).get((app, server))
+        routed = row is not None  # the router down or without the server: the restart must still happen
+        if row is not None:  # out of the router first: stopping it would cut its requests in flight (502)
+            with contextlib.suppress(RouterError):  # (a hung instance's stuck requests: no drain wait)
+                self.router.drain(app, server, drain_s=5.0 if row.status.startswith("UP") else 0.0)
         self.supervisor.stop(name)
         self.supervisor.start(name, wait)
+        if routed:  # back in the router only once a health check passed; rolling: before the next stops
+            inst = spec.instance(index)
+            self.router.enable_checked(app, server, spec.weight_of(inst) if inst else DEFAULT_WEIGHT)
+            if wait:
+                self._wait_serving({(app, server)})
         return next(i for i in self.instances(app) if i.index == index)
 
     def restart_app(self, app: str, wait: bool = True) -> list[InstanceInfo]:
-        """Rolling restart: one instance at a time, each RUNNING again before the next stops."""
+        """Rolling restart: one instance at a time, each RUNNING again (and, with ``wait``, UP in the router
+        after a passing check) before the next stops."""
         with self._action("restart_app"):
             spec = self._app(self.state(), app, "restart_app")
             for inst in spec.instances:
@@ -416,8 +432,10 @@ class LocalPlatform:
 
     def start_deployment(self, app: str, revision: str, weight_pct: int) -> Deployment:
         """Start as many ``revision`` instances as the current revision has, beside them, with ``weight_pct``
-        of the router's traffic. Returns when supervisord has the programs and HAProxy the servers; the
-        deployment is DEPLOYING until they are RUNNING, then PAUSED. A retry (same revision) sets the
+        of the router's traffic. Returns when supervisord has the programs and HAProxy the servers (which
+        get traffic only after a passing health check); at 100 % it returns once they serve (or after
+        ``replace_wait_s``), the old instances keeping their weight until then. The deployment is
+        DEPLOYING until the new instances are RUNNING, then PAUSED. A retry (same revision) sets the
         weight."""
         with self._action("start_deployment"):
             return self._transition(

@@ -32,6 +32,7 @@ class ServerStatus:
     weight: int
     address: str
     check_status: str
+    sessions: int = 0  # requests in flight on it now (``scur``)
 
 
 class HAProxyRuntime:
@@ -100,10 +101,27 @@ class HAProxyRuntime:
             self.enable_server(backend, server)
             return
         self._expect(f"enable health {backend}/{server}", None)
+        self.enable_checked(backend, server, weight)
+
+    def enable_checked(self, backend: str, server: str, weight: int) -> None:
+        """Take a checked server out of maintenance with no traffic before its next passing check: weight 0,
+        ``enable server``, ``set server ... health down`` (HAProxy 2.6 would count it UP from its last
+        state, or "UP 1/2" if never checked), then ``weight``."""
         self.set_weight(backend, server, 0)
         self.enable_server(backend, server)
         self.set_health_down(backend, server)
         self.set_weight(backend, server, weight)
+
+    def drain(self, backend: str, server: str, drain_s: float = 5.0) -> None:
+        """Put the server in maintenance (no new requests) and wait up to ``drain_s`` for the requests in
+        flight on it to finish (``scur`` 0), so stopping its process cuts none of them."""
+        self.disable_server(backend, server)
+        deadline = time.monotonic() + drain_s
+        while time.monotonic() < deadline:
+            row = next((s for s in self.servers() if (s.backend, s.server) == (backend, server)), None)
+            if row is None or row.sessions == 0:
+                return
+            time.sleep(0.05)
 
     def del_server(self, backend: str, server: str, drain_s: float = 5.0) -> None:
         """Put the server in maintenance, then delete it (HAProxy refuses to delete an active server, and one
@@ -136,6 +154,7 @@ class HAProxyRuntime:
                     weight=int(row.get("weight") or 0),
                     address=row.get("addr", ""),
                     check_status=row.get("check_status", ""),
+                    sessions=int(row.get("scur") or 0),
                 )
             )
         return out

@@ -367,6 +367,21 @@ def test_a_rollback_after_a_deployment_at_100_pct_keeps_serving(small_platform: 
     assert {i.revision for i in p.platform.app_instances(APP)} == {slow.id}
 
 
+@pytest.mark.integration
+def test_a_rolling_restart_under_traffic_answers_every_request_200(small_platform: RunningPlatform) -> None:
+    """Stopping an instance still in the router cut its requests in flight (502, 1-2 a restart_app): it is
+    drained first and comes back after a passing check, before the next instance stops."""
+    p = small_platform
+    with _Traffic(p) as traffic:
+        traffic.phase = "restart"
+        for _ in range(3):
+            p.platform.restart_app(APP)
+        traffic.phase = "after"
+        wait_until(lambda: sum(traffic.codes["after"].values()) > 0, 10, "traffic after the restarts")
+    assert all(set(c) == {200} for c in traffic.codes.values()), dict(traffic.codes)
+    assert _all_running(p, 2)()
+
+
 # -- without processes ---------------------------------------------------------------------------------------
 
 
