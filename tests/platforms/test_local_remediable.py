@@ -318,10 +318,11 @@ def test_a_rollback_to_a_slow_starting_release_keeps_serving(small_platform: Run
 
 
 class _Traffic:
-    """A client looping through the router on a thread until stopped: the status of every answer, by phase."""
+    """A client looping through the router on a thread until stopped: the status of every answer (or the
+    transport error instead of one), by phase."""
 
     def __init__(self, p: RunningPlatform) -> None:
-        self.codes: dict[str, collections.Counter[int]] = collections.defaultdict(collections.Counter)
+        self.codes: dict[str, collections.Counter[int | str]] = collections.defaultdict(collections.Counter)
         self.phase = "before"
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, args=(p.router,), daemon=True)
@@ -329,8 +330,12 @@ class _Traffic:
     def _run(self, router: str) -> None:
         with httpx.Client(timeout=5) as client:
             while not self._stop.is_set():
-                resp = client.get(router, headers={"Host": f"{APP}.local", "Connection": "close"})
-                self.codes[self.phase][resp.status_code] += 1
+                try:
+                    resp = client.get(router, headers={"Host": f"{APP}.local", "Connection": "close"})
+                except httpx.TransportError as exc:  # an answer cut short (its instance stopped mid-body)
+                    self.codes[self.phase][type(exc).__name__] += 1
+                else:
+                    self.codes[self.phase][resp.status_code] += 1
 
     def __enter__(self) -> _Traffic:
         self._thread.start()
