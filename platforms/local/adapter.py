@@ -292,13 +292,14 @@ class LocalPlatform:
         """Bring supervisord and HAProxy to ``state`` (files already written), never leaving the router
         without a checked server to send a request to. First start missing programs and add missing servers
         (DOWN until their first passing health check: :meth:`HAProxyRuntime.add_server`) and set the weight
-        of existing ones (re-enabling any in maintenance). When servers were added, two changes wait until
-        they are RUNNING and UP (or ``replace_wait_s`` passed: a release that never comes up must not block
-        its own rollback): an existing server's weight going to 0 (a deployment started at 100 %: the
-        old instances would stop taking traffic before the new ones can) and removing extra servers (a
-        rollback replacing every instance); extra servers already at weight 0 (the old instances of a
-        deployment at 100 %) get weight 1 meanwhile, so there is a server to serve and to retry on. Extra
-        servers leave the router before their processes stop. Each step is idempotent."""
+        of existing ones (re-enabling any in maintenance). Two changes wait until the servers taking over
+        are RUNNING and UP (or ``replace_wait_s`` passed: a release that never comes up must not block its
+        own rollback): an existing server's weight going to 0 waits for every server of its backend with a
+        weight (a deployment started or set at 100 %: the old instances would stop taking traffic before
+        the new ones can), and removing extra servers waits for the added ones (a rollback replacing every
+        instance); extra servers already at weight 0 (the old instances of a deployment at 100 %) get
+        weight 1 meanwhile, so there is a server to serve and to retry on. Extra servers leave the router
+        before their processes stop. Each step is idempotent."""
         wanted = {
             (app.name, program_name(app.name, i.index)): (app, i) for app in state.apps for i in app.instances
         }
@@ -321,11 +322,14 @@ class LocalPlatform:
             if current.status.startswith("MAINT"):
                 self.router.enable_server(backend, server)
         extra = set(servers) - set(wanted)
-        if added and (extra or to_zero):
+        waits = set(added) if extra else set()
+        zeroing = {backend for backend, _ in to_zero}  # those servers' traffic moves to the weighted ones
+        waits |= {key for key, (app, inst) in wanted.items() if key[0] in zeroing and app.weight_of(inst) > 0}
+        if waits:
             for key in sorted(extra):
                 if servers[key].weight == 0 and servers[key].status.startswith("UP"):
                     self.router.set_weight(*key, DEFAULT_WEIGHT)
-            self._wait_serving(added)
+            self._wait_serving(waits)
         for backend, server in to_zero:
             self.router.set_weight(backend, server, 0)
         for backend, server in sorted(extra):

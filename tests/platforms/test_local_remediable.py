@@ -373,6 +373,25 @@ def test_a_rollback_after_a_deployment_at_100_pct_keeps_serving(small_platform: 
 
 
 @pytest.mark.integration
+def test_a_deployment_set_to_100_pct_before_it_answers_keeps_serving(small_platform: RunningPlatform) -> None:
+    """Setting a deployment's weight to 100 % while its slow instances still open their port took the old
+    ones' weight to 0 at once (503s): the old keep theirs until the new ones have passed a check."""
+    p = small_platform
+    slow = p.platform.create_revision(APP, "2.0.4", env={"SAMPLE_APP_START_DELAY_MS": "2500"})
+    with _Traffic(p) as traffic:
+        traffic.phase = "deploy"
+        dep = p.platform.start_deployment(APP, slow.id, 10)
+        p.platform.set_deployment_weight(dep.id, 100)
+        _paused(p, dep)
+        traffic.phase = "promote"
+        p.platform.promote_deployment(dep.id)
+        traffic.phase = "after"
+        wait_until(lambda: sum(traffic.codes["after"].values()) > 0, 10, "traffic after the promotion")
+    assert all(set(c) == {200} for c in traffic.codes.values()), dict(traffic.codes)
+    assert set(_versions(p, 10)) == {"2.0.4"}
+
+
+@pytest.mark.integration
 def test_a_rolling_restart_under_traffic_answers_every_request_200(small_platform: RunningPlatform) -> None:
     """Stopping an instance still in the router cut its requests in flight (502, 1-2 a restart_app): it is
     drained first and comes back after a passing check, before the next instance stops."""
