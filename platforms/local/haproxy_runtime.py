@@ -9,6 +9,7 @@ Safe to call from any thread: no shared connection.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import socket
@@ -108,8 +109,13 @@ class HAProxyRuntime:
         ``enable server``, ``set server ... health down`` (HAProxy 2.6 would count it UP from its last
         state, or "UP 1/2" if never checked), then ``weight``."""
         self.set_weight(backend, server, 0)
-        self.enable_server(backend, server)
-        self.set_health_down(backend, server)
+        try:
+            self.enable_server(backend, server)
+            self.set_health_down(backend, server)
+        except RouterError:  # not left at weight 0 for good: better unchecked than out of the router
+            with contextlib.suppress(RouterError):
+                self.set_weight(backend, server, weight)
+            raise
         self.set_weight(backend, server, weight)
 
     def drain(self, backend: str, server: str, drain_s: float = 5.0) -> None:
