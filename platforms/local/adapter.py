@@ -520,16 +520,18 @@ class LocalPlatform:
         """Start as many ``revision`` instances as the current revision has, beside them, with ``weight_pct``
         of the router's traffic. Returns when supervisord has the programs and HAProxy the servers (which
         get traffic only after a passing health check); at 100 % it returns once they serve (or after
-        ``replace_wait_s``), the old instances keeping their weight until then. The deployment is
-        DEPLOYING until the new instances are RUNNING, then PAUSED. A retry (same revision) sets the
-        weight."""
+        ``replace_wait_s``), the old instances keeping their weight until then, and raises
+        :class:`DeploymentError` if they still do not serve (the old ones keep their weight; the deployment
+        is saved: retry or cancel it). The deployment is DEPLOYING until the new instances are RUNNING, then
+        PAUSED. A retry (same revision) sets the weight."""
         with self._action("start_deployment"):
             return self._transition(
                 app, "start_deployment", lambda spec: _deploy.start(spec, revision, weight_pct, free_port)
             )
 
     def set_deployment_weight(self, deployment: str, weight_pct: int) -> Deployment:
-        """Give the new revision ``weight_pct`` of the traffic (HAProxy server weights, applied live)."""
+        """Give the new revision ``weight_pct`` of the traffic (HAProxy server weights, applied live); at
+        100 % as :meth:`start_deployment` (waits for the new instances, raises if they do not serve)."""
         with self._action("set_deployment_weight"):
             app = self._deployment_app(deployment, "set_deployment_weight")
             return self._transition(
