@@ -563,7 +563,8 @@ def test_a_rollback_waits_for_new_servers_checked_not_only_added() -> None:
         supervisor=SimpleNamespace(processes=lambda: [{"name": "shop-2", "statename": "RUNNING"}]),
         router=SimpleNamespace(servers=servers),
     )
-    LocalPlatform._wait_serving(fake, {("shop", "shop-2")})  # type: ignore[arg-type]
+    fake._not_serving = lambda keys: LocalPlatform._not_serving(fake, keys)  # type: ignore[arg-type]
+    assert LocalPlatform._wait_serving(fake, {("shop", "shop-2")}) == set()  # type: ignore[arg-type]
     assert seen == ["INI", "* INI", "L4CON", "L7OK"]
 
 
