@@ -22,10 +22,11 @@ import threading
 import uuid
 from typing import TYPE_CHECKING, Any
 
+from platforms.base import Deployment
 from platforms.cf_sim.cc_model import Actor, CCError, SimDeployment
 from platforms.cf_sim.cc_processes import deployment_process_guid
 from platforms.cf_sim.foundation import CFApp, guid_for
-from platforms.local.errors import LocalPlatformError
+from platforms.local.errors import DeploymentError, LocalPlatformError
 
 if TYPE_CHECKING:
     from platforms.cf_sim.cc_state import CCState
@@ -107,7 +108,13 @@ class DeploymentDriver:
             try:
                 new = state.platform.create_revision(app.local_app, source.app_version, env=env)
                 weight = ROLLING_WEIGHT_PCT if strategy == "rolling" else steps[0]
-                local = state.platform.start_deployment(app.local_app, new.id, weight)
+                try:
+                    local = state.platform.start_deployment(app.local_app, new.id, weight)
+                except DeploymentError:
+                    started = self._started(app, new.id)
+                    if started is None:
+                        raise
+                    local = started
             except LocalPlatformError as exc:
                 raise CCError.unprocessable(str(exc)) from exc
             now = state.clock()
@@ -133,6 +140,16 @@ class DeploymentDriver:
             "audit.app.deployment.create", actor, app, {"deployment_guid": guid, "strategy": strategy}
         )
         return deployment
+
+    def _started(self, app: CFApp, revision: str) -> Deployment | None:
+        """The local deployment of ``revision`` if it is active although ``start_deployment`` raised: saved
+        at a weight of 100 % whose new instances did not serve in time (the old keep their weight). It is
+        ACTIVE/DEPLOYING here as on CF, so it can be canceled or continued; a 422 would orphan it."""
+        spec = self._state.platform.state().app(app.local_app)
+        active = spec.active_deployment() if spec is not None else None
+        if active is None or active.revision != revision:
+            return None
+        return self._state.platform.deployment(active.id)
 
     def _finish(self, deployment: SimDeployment, reason: str, *, cancel: bool) -> None:
         platform = self._state.platform

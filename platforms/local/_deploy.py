@@ -70,7 +70,7 @@ def _new_id(spec: AppSpec) -> str:
 def _new_instances(
     spec: AppSpec, revision: str, count: int, ports: Callable[[], int]
 ) -> tuple[InstanceSpec, ...]:
-    first = spec.next_index()
+    first = spec.next_index()  # never an index used before (AppSpec.next_index)
     return tuple(InstanceSpec(first + n, ports(), revision) for n in range(count))
 
 
@@ -94,8 +94,7 @@ def start(
         raise DeploymentError(call, f"{spec.name} has no instances to deploy beside: scale it up first")
     deployment = DeploymentSpec(_new_id(spec), revision, spec.current, "DEPLOYING", weight_pct)
     new = replace(
-        spec,
-        instances=(*spec.instances, *_new_instances(spec, revision, len(live), ports)),
+        spec.with_instances((*spec.instances, *_new_instances(spec, revision, len(live), ports))),
         deployments=(*spec.deployments, deployment),
     )
     return new, deployment
@@ -128,8 +127,9 @@ def promote(spec: AppSpec, deployment: str) -> tuple[AppSpec, DeploymentSpec]:
         raise DeploymentError(call, f"{found.id} is {found.state}: start a new deployment instead")
     updated = replace(found, state="DEPLOYED", weight_pct=100)
     spec = replace(
-        _replace_deployment(spec, updated),
-        instances=tuple(i for i in spec.instances if i.revision == found.revision),
+        _replace_deployment(spec, updated).with_instances(
+            tuple(i for i in spec.instances if i.revision == found.revision)
+        ),
         current=found.revision,
     )
     return spec, updated
@@ -144,9 +144,8 @@ def cancel(spec: AppSpec, deployment: str, call: str = "cancel_deployment") -> t
             call, f"{found.id} is {found.state}: roll back to {found.previous_revision} instead"
         )
     updated = replace(found, state="CANCELED", weight_pct=0)
-    spec = replace(
-        _replace_deployment(spec, updated),
-        instances=tuple(i for i in spec.instances if i.revision != found.revision),
+    spec = _replace_deployment(spec, updated).with_instances(
+        tuple(i for i in spec.instances if i.revision != found.revision)
     )
     return spec, updated
 
@@ -164,9 +163,10 @@ def rollback(spec: AppSpec, revision: str, ports: Callable[[], int]) -> tuple[Ap
             return spec, done[-1]
     deployment = DeploymentSpec(_new_id(spec), revision, spec.current, "DEPLOYED", 100)
     count = len(spec.instances)
+    # indexes past the canceled deployment's too (AppSpec.next_index): its servers and programs are still
+    # there until the reconcile removes them, and a reused name would keep the canceled release serving
     spec = replace(
-        spec,
-        instances=_new_instances(spec, revision, count, ports),
+        spec.with_instances(_new_instances(spec, revision, count, ports)),
         current=revision,
         deployments=(*spec.deployments, deployment),
     )

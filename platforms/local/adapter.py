@@ -13,17 +13,21 @@ Instance states (``app_instances``), CC-style from supervisord's process state a
 RUNNING (process RUNNING and server UP), STARTING (process STARTING, or RUNNING while the router has not yet
 checked it: HAProxy counts a server it just added UP), CRASHED (EXITED, FATAL, BACKOFF),
 STOPPING, DOWN (process RUNNING but the router does not have it UP — a hung instance fails its health check —
-or the router cannot be asked; also a stopped or not yet added process). A deployment is DEPLOYING until every
+or the router cannot be asked; also a stopped or not yet added process). New servers and restarted
+instances enter the router forced DOWN and get traffic only after a passing health check (meanwhile a
+new one is STARTING, ``check_status`` INI, and a restarted one DOWN). A deployment is DEPLOYING until every
 new instance is RUNNING, then PAUSED at its weight until promoted (DEPLOYED) or canceled (CANCELED).
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import prometheus_client
@@ -34,6 +38,7 @@ from platforms.local import _deploy
 from platforms.local._files import write_platform_files
 from platforms.local._metrics import platform_metrics
 from platforms.local.errors import (
+    ComponentStartError,
     DeploymentError,
     LocalPlatformError,
     RouterError,
@@ -43,7 +48,15 @@ from platforms.local.errors import (
 from platforms.local.events import EventJournal, local_events
 from platforms.local.haproxy_config import HEALTH_CHECK, server_address, server_name
 from platforms.local.haproxy_runtime import HAProxyRuntime, ServerStatus
-from platforms.local.state import AppSpec, DeploymentSpec, InstanceSpec, PlatformState, StateDir, free_port
+from platforms.local.state import (
+    DEFAULT_WEIGHT,
+    AppSpec,
+    DeploymentSpec,
+    InstanceSpec,
+    PlatformState,
+    StateDir,
+    free_port,
+)
 from platforms.local.supervisor_client import ProcessInfo, SupervisorClient
 from platforms.local.supervisor_config import program_name
 from platforms.tenancy import ORG_LABEL, SPACE_LABEL
@@ -52,6 +65,7 @@ __all__ = ["MAX_INSTANCES", "InstanceInfo", "LocalPlatform", "cc_state"]
 
 MAX_INSTANCES = 32
 CELL = "cell-0"
+log = logging.getLogger("platforms.local.adapter")
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,6 +139,9 @@ class LocalPlatform:
         self.supervisor = SupervisorClient(self.paths, self._metrics)
         self.router = HAProxyRuntime(self.paths.haproxy_sock, self._metrics, timeout_s)
         self.journal = EventJournal(self.paths.root / "events.jsonl")  # what the write verbs did, when
+        # servers a restart in this process has drained: a reconcile meanwhile must not re-enable them
+        self._restarting: set[tuple[str, str]] = set()
+        self._restarting_lock = threading.Lock()
 
     # -- reading ---------------------------------------------------------------------------------------------
 
@@ -231,7 +248,8 @@ class LocalPlatform:
     # -- actions ---------------------------------------------------------------------------------------------
 
     def scale(self, app: str, instances: int) -> list[InstanceInfo]:
-        """Give ``app`` ``instances`` instances: new ones get the next indexes, removal takes the highest.
+        """Give ``app`` ``instances`` instances: new ones get indexes never used before, removal takes the
+        highest.
 
         Returns once supervisord has the programs and HAProxy the servers; new instances are RUNNING a second
         later and UP in HAProxy after their first passing health check (poll ``instances``).
@@ -252,17 +270,18 @@ class LocalPlatform:
                 while len(kept) < instances:
                     kept.append(InstanceSpec(next_index, free_port(), spec.current))
                     next_index += 1
-                self._apply(state.with_app(replace(spec, instances=tuple(kept))))
+                self._apply(state.with_app(spec.with_instances(tuple(kept))), app)
             self.journal.add(
                 app, "scale", "local.app.scale", f"{instances} instances", {"instances": str(instances)}
             )
             return self.instances(app)
 
-    def _apply(self, state: PlatformState) -> None:
-        """Persist ``state``, regenerate every file from it and reconcile the running components (locked)."""
+    def _apply(self, state: PlatformState, app: str) -> None:
+        """Persist ``state``, regenerate every file from it and reconcile the running components (locked);
+        ``app`` is the one the action changed (see :meth:`_reconcile`)."""
         self.paths.save(state)
         write_platform_files(self.paths, state, self._python)
-        self._reconcile(state)
+        self._reconcile(state, app)
 
     @contextlib.contextmanager
     def _action(self, action: str) -> Iterator[None]:
@@ -278,12 +297,25 @@ class LocalPlatform:
             self._metrics.action_seconds.labels("local", action).observe(time.monotonic() - started)
             self._metrics.actions.labels("local", action, result).inc()
 
-    def _reconcile(self, state: PlatformState) -> None:
-        """Bring supervisord and HAProxy to ``state`` (files already written): first start missing programs
-        and add missing servers (or set the weight and re-enable existing ones), then take extra servers out
-        of the router before their processes stop. When instances are replaced (rollback), the old ones leave
-        only once the new ones are RUNNING and UP, or after ``replace_wait_s``: a release that never comes
-        up must not block its own rollback. Each step is idempotent."""
+    def _reconcile(self, state: PlatformState, acting: str) -> None:
+        """Bring supervisord and HAProxy to ``state`` (files already written), never leaving the router
+        without a checked server to send a request to. First start missing programs and add missing servers
+        (DOWN until their first passing health check: :meth:`HAProxyRuntime.add_server`) and set the weight
+        of existing ones (re-enabling any in maintenance, except one a restart in this process is draining).
+
+        An existing server's weight going to 0 (a deployment started or set at 100 %) waits until every
+        server of its backend with a weight serves (RUNNING and UP after a check): the old instances would
+        otherwise stop taking traffic before the new ones can. Only ``acting``'s backend is waited for (up to
+        ``replace_wait_s``, under the state lock: other writers wait too); if its new servers still do not
+        serve, its old ones keep their weight, the event is journaled and :class:`DeploymentError` raised
+        (the desired state is saved: a retry, a cancel or a later action completes it). Another app's old
+        servers are zeroed only once its new ones serve, without waiting.
+
+        Removing extra servers waits for the added ones (a rollback replacing every instance), then happens
+        anyway after ``replace_wait_s``: a release that never comes up must not block its own rollback;
+        extra servers already at weight 0 (the old instances of a deployment at 100 %) get weight 1
+        meanwhile, so there is a server to serve and to retry on. Extra servers leave the router before
+        their processes stop. Each step is idempotent."""
         wanted = {
             (app.name, program_name(app.name, i.index)): (app, i) for app in state.apps for i in app.instances
         }
@@ -291,6 +323,7 @@ class LocalPlatform:
         servers = {(s.backend, s.server): s for s in self.router.servers() if s.backend in apps}
         self.supervisor.add_programs()
         added = set()
+        to_zero = []
         for (backend, server), (app, inst) in sorted(wanted.items()):
             weight = app.weight_of(inst)
             current = servers.get((backend, server))
@@ -298,35 +331,75 @@ class LocalPlatform:
                 self.router.add_server(backend, server, server_address(inst.port), HEALTH_CHECK, weight)
                 added.add((backend, server))
                 continue
-            self.router.set_weight(backend, server, weight)
-            if current.status.startswith("MAINT"):
+            if weight == 0 and current.weight > 0:
+                to_zero.append((backend, server))
+            else:
+                self.router.set_weight(backend, server, weight)
+            if current.status.startswith("MAINT") and (backend, server) not in self._restarting:
                 self.router.enable_server(backend, server)
         extra = set(servers) - set(wanted)
-        if added and extra:
-            self._wait_serving(added)
+        takers = {  # per backend losing weight: its servers taking that traffic over
+            b: {k for k, (app, inst) in wanted.items() if k[0] == b and app.weight_of(inst) > 0}
+            for b in {backend for backend, _ in to_zero}
+        }
+        waits = (set(added) if extra else set()) | takers.get(acting, set())
+        if waits:
+            for key in sorted(extra):
+                if servers[key].weight == 0 and servers[key].status.startswith("UP"):
+                    self.router.set_weight(*key, DEFAULT_WEIGHT)
+            self._wait_serving(waits)
+        lagging = self._not_serving(set().union(*takers.values())) if takers else set()
+        kept = sorted({k for k in to_zero if takers[k[0]] & lagging})
+        for key in to_zero:
+            if key not in kept:
+                self.router.set_weight(*key, 0)
         for backend, server in sorted(extra):
             self.router.del_server(backend, server)  # before the process stops: no request reaches it
         groups = {str(p["group"]) for p in self.supervisor.processes()}
         for group in sorted(groups - {name for _, name in wanted}):
             self.supervisor.remove_program(group)
+        if any(backend == acting for backend, _ in kept):
+            self._not_taken_over(acting, kept, sorted(takers[acting] & lagging))
 
-    def _wait_serving(self, keys: set[tuple[str, str]]) -> None:
-        """Poll until the ``(backend, server)`` instances are RUNNING as :func:`cc_state` says: RUNNING in
+    def _not_taken_over(self, app: str, kept: list[tuple[str, str]], lagging: list[tuple[str, str]]) -> None:
+        """Journal and raise that ``app``'s old servers keep their weight: the new ones did not serve."""
+        old = ", ".join(s for b, s in kept if b == app)
+        new = ", ".join(s for _, s in lagging)
+        message = (
+            f"{new} did not pass a health check within {self.replace_wait_s:g} s: {old} keep their weight "
+            "(the router still sends them traffic); retry when they run, or cancel the deployment"
+        )
+        log.warning("%s: %s", app, message)
+        self.journal.add(
+            app, "deployment", "local.deployment.not_taken_over", message, {"kept": old, "not_serving": new}
+        )
+        raise DeploymentError("reconcile", message)
+
+    def _not_serving(self, keys: set[tuple[str, str]]) -> set[tuple[str, str]]:
+        """Those of the ``(backend, server)`` instances not RUNNING as :func:`cc_state` says: RUNNING in
         supervisord, UP in HAProxy after at least one health check (a just-added server is UP unchecked)."""
+        states = {str(p["name"]): str(p["statename"]) for p in self.supervisor.processes()}
+        serving = {
+            (s.backend, s.server)
+            for s in self.router.servers()
+            if cc_state(states.get(s.server, "ABSENT"), s.status, s.check_status) == "RUNNING"
+        }  # server and program share the name
+        return keys - serving
+
+    def _wait_serving(self, keys: set[tuple[str, str]]) -> set[tuple[str, str]]:
+        """Poll until the ``(backend, server)`` instances serve or ``replace_wait_s`` passed; those that
+        still do not serve (empty when all do)."""
         deadline = time.monotonic() + self.replace_wait_s
-        while time.monotonic() < deadline:
-            states = {str(p["name"]): str(p["statename"]) for p in self.supervisor.processes()}
-            serving = {
-                (s.backend, s.server)
-                for s in self.router.servers()
-                if cc_state(states.get(s.server, "ABSENT"), s.status, s.check_status) == "RUNNING"
-            }  # server and program share the name
-            if keys <= serving:
-                return
+        while True:
+            lagging = self._not_serving(keys)
+            if not lagging or time.monotonic() >= deadline:
+                return lagging
             time.sleep(0.1)
 
     def restart_instance(self, app: str, index: int, wait: bool = True) -> InstanceInfo:
-        """Stop and start one instance through supervisord (also a hung one: SIGTERM, then SIGKILL)."""
+        """Stop and start one instance through supervisord (also a hung one: SIGTERM, then SIGKILL). Its
+        router server is drained first (maintenance, requests in flight finish) and comes back only after a
+        passing health check; with ``wait`` this returns once it serves again (or ``replace_wait_s``)."""
         with self._action("restart_instance"):
             info = self._restart_instance(app, index, wait)
             self.journal.add(
@@ -340,16 +413,67 @@ class LocalPlatform:
             valid = [str(i.index) for i in spec.instances]
             raise UnknownAppError("restart_instance", f"{app} has no instance {index}", valid)
         name = program_name(app, index)
-        self.supervisor.stop(name)
-        self.supervisor.start(name, wait)
-        return next(i for i in self.instances(app) if i.index == index)
+        key = (app, server_name(app, index))
+        row = (self._router_servers() or {}).get(key)
+        if row is None:  # the router down or without the server: the restart must still happen
+            self.supervisor.stop(name)
+            self.supervisor.start(name, wait)
+            return self._instance_info(app, index)
+        with self._restarting_lock:
+            self._restarting.add(key)
+        try:  # out of the router first: stopping it would cut its requests in flight (502)
+            with contextlib.suppress(RouterError):  # (a hung instance's stuck requests: no drain wait)
+                self.router.drain(*key, drain_s=5.0 if row.status.startswith("UP") else 0.0)
+            self.supervisor.stop(name)
+            self.supervisor.start(name, wait)
+        except LocalPlatformError:  # a failed restart must not leave a running instance out of the router
+            with contextlib.suppress(LocalPlatformError):  # (the restart's error is the one to report)
+                self._bring_back(key, index)
+            raise
+        self._bring_back(key, index)  # back in the router only once a check passed
+        if wait:  # rolling: before the next stops
+            self._wait_serving({key})
+        return self._instance_info(app, index)
+
+    def _bring_back(self, key: tuple[str, str], index: int) -> None:
+        """End a restart's drain: enable the server at the weight the state has *now* (a deployment's weight
+        may have moved during the restart), or not at all when the instance left the state meanwhile."""
+        try:
+            with self.paths.locked():
+                spec = self.state().app(key[0])
+                inst = spec.instance(index) if spec else None
+                if spec is not None and inst is not None:
+                    self.router.enable_checked(*key, spec.weight_of(inst))
+        finally:
+            with self._restarting_lock:
+                self._restarting.discard(key)
+
+    def _instance_info(self, app: str, index: int) -> InstanceInfo:
+        found = next((i for i in self.instances(app) if i.index == index), None)
+        if found is None:  # scaled in (or rolled back) by another writer during the restart
+            raise UnknownAppError("restart_instance", f"{app} instance {index} left during its restart", [])
+        return found
 
     def restart_app(self, app: str, wait: bool = True) -> list[InstanceInfo]:
-        """Rolling restart: one instance at a time, each RUNNING again before the next stops."""
+        """Rolling restart: one instance at a time, each RUNNING again (and, with ``wait``, UP in the router
+        after a passing check) before the next stops. With ``wait``, an instance that does not serve again
+        within ``replace_wait_s`` stops the roll: :class:`ComponentStartError` names it (the instances after
+        it were not touched)."""
         with self._action("restart_app"):
             spec = self._app(self.state(), app, "restart_app")
             for inst in spec.instances:
-                self._restart_instance(app, inst.index, wait)
+                info = self._restart_instance(app, inst.index, wait)
+                if wait and info.state != "RUNNING":
+                    rest = [str(i.index) for i in spec.instances if i.index > inst.index]
+                    message = (
+                        f"instance {inst.index} ({info.program}) is {info.state} "
+                        f"{self.replace_wait_s:g} s after its restart; the rolling restart stopped"
+                        + (f" before instances {', '.join(rest)}" if rest else "")
+                    )
+                    self.journal.add(
+                        app, "restart", "local.app.restart_stopped", message, {"index": str(inst.index)}
+                    )
+                    raise ComponentStartError("app", "restart_app", message)
             self.journal.add(app, "restart", "local.app.restart", "rolling restart of every instance")
             return self.instances(app)
 
@@ -394,16 +518,20 @@ class LocalPlatform:
 
     def start_deployment(self, app: str, revision: str, weight_pct: int) -> Deployment:
         """Start as many ``revision`` instances as the current revision has, beside them, with ``weight_pct``
-        of the router's traffic. Returns when supervisord has the programs and HAProxy the servers; the
-        deployment is DEPLOYING until they are RUNNING, then PAUSED. A retry (same revision) sets the
-        weight."""
+        of the router's traffic. Returns when supervisord has the programs and HAProxy the servers (which
+        get traffic only after a passing health check); at 100 % it returns once they serve (or after
+        ``replace_wait_s``), the old instances keeping their weight until then, and raises
+        :class:`DeploymentError` if they still do not serve (the old ones keep their weight; the deployment
+        is saved: retry or cancel it). The deployment is DEPLOYING until the new instances are RUNNING, then
+        PAUSED. A retry (same revision) sets the weight."""
         with self._action("start_deployment"):
             return self._transition(
                 app, "start_deployment", lambda spec: _deploy.start(spec, revision, weight_pct, free_port)
             )
 
     def set_deployment_weight(self, deployment: str, weight_pct: int) -> Deployment:
-        """Give the new revision ``weight_pct`` of the traffic (HAProxy server weights, applied live)."""
+        """Give the new revision ``weight_pct`` of the traffic (HAProxy server weights, applied live); at
+        100 % as :meth:`start_deployment` (waits for the new instances, raises if they do not serve)."""
         with self._action("set_deployment_weight"):
             app = self._deployment_app(deployment, "set_deployment_weight")
             return self._transition(
@@ -444,7 +572,7 @@ class LocalPlatform:
         with self.paths.locked():
             state = self.state()
             spec, record = change(self._app(state, app, call))
-            self._apply(state.with_app(spec))
+            self._apply(state.with_app(spec), app)
         facts = {"revision": record.revision, "state": record.state, "weight_pct": str(record.weight_pct)}
         self.journal.add(
             app, "deployment", f"local.{call}", f"{call} {record.id} of {record.revision}", facts

@@ -9,6 +9,7 @@ Safe to call from any thread: no shared connection.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import socket
@@ -32,6 +33,7 @@ class ServerStatus:
     weight: int
     address: str
     check_status: str
+    sessions: int = 0  # requests in flight on it now (``scur``)
 
 
 class HAProxyRuntime:
@@ -79,13 +81,53 @@ class HAProxyRuntime:
     def disable_server(self, backend: str, server: str) -> None:
         self._expect(f"disable server {backend}/{server}", None)
 
+    def set_health_down(self, backend: str, server: str) -> None:
+        """Force a checked server DOWN (``set server be/s health down``) until a check passes."""
+        self._expect(f"set server {backend}/{server} health down", None)
+
     def add_server(self, backend: str, server: str, address: str, options: str, weight: int = 1) -> None:
-        """Add a server (it starts in maintenance): enable its health checks, set its weight, enable it."""
+        """Add a server that gets no traffic before it has passed a health check (when ``options`` has
+        ``check``), then the given weight.
+
+        HAProxy 2.6 adds a server in maintenance, and enabling it makes a checked server "UP 1/2" before
+        its first check (``check_status`` INI): it would get requests while its process still opens its
+        port, and with no other server to retry on (the others at weight 0) they got 503. So: ``add server``
+        (maintenance), ``enable health``, ``set server ... weight 0`` and ``enable server`` (ready, but no
+        traffic at weight 0), ``set server ... health down`` (forced DOWN: only a passing check, ``rise 1``,
+        makes it UP), and only then ``set server ... weight N``. (``health down`` set while still in
+        maintenance does not survive ``enable server``; ``init-state`` needs HAProxy 3.1.)"""
         self._expect(f"add server {backend}/{server} {address} {options}", "New server registered")
-        if "check" in options.split():
-            self._expect(f"enable health {backend}/{server}", None)
+        if "check" not in options.split():
+            self.set_weight(backend, server, weight)
+            self.enable_server(backend, server)
+            return
+        self._expect(f"enable health {backend}/{server}", None)
+        self.enable_checked(backend, server, weight)
+
+    def enable_checked(self, backend: str, server: str, weight: int) -> None:
+        """Take a checked server out of maintenance with no traffic before its next passing check: weight 0,
+        ``enable server``, ``set server ... health down`` (HAProxy 2.6 would count it UP from its last
+        state, or "UP 1/2" if never checked), then ``weight``."""
+        self.set_weight(backend, server, 0)
+        try:
+            self.enable_server(backend, server)
+            self.set_health_down(backend, server)
+        except RouterError:  # not left at weight 0 for good: better unchecked than out of the router
+            with contextlib.suppress(RouterError):
+                self.set_weight(backend, server, weight)
+            raise
         self.set_weight(backend, server, weight)
-        self.enable_server(backend, server)
+
+    def drain(self, backend: str, server: str, drain_s: float = 5.0) -> None:
+        """Put the server in maintenance (no new requests) and wait up to ``drain_s`` for the requests in
+        flight on it to finish (``scur`` 0), so stopping its process cuts none of them."""
+        self.disable_server(backend, server)
+        deadline = time.monotonic() + drain_s
+        while time.monotonic() < deadline:
+            row = next((s for s in self.servers() if (s.backend, s.server) == (backend, server)), None)
+            if row is None or row.sessions == 0:
+                return
+            time.sleep(0.05)
 
     def del_server(self, backend: str, server: str, drain_s: float = 5.0) -> None:
         """Put the server in maintenance, then delete it (HAProxy refuses to delete an active server, and one
@@ -118,6 +160,7 @@ class HAProxyRuntime:
                     weight=int(row.get("weight") or 0),
                     address=row.get("addr", ""),
                     check_status=row.get("check_status", ""),
+                    sessions=int(row.get("scur") or 0),
                 )
             )
         return out

@@ -210,6 +210,7 @@ class AppSpec:
     revisions: tuple[RevisionSpec, ...] = (FIRST_REVISION,)
     current: str = "v1"
     deployments: tuple[DeploymentSpec, ...] = ()
+    next_free: int = 0  # no index below it is handed out again (see next_index)
 
     def instance(self, index: int) -> InstanceSpec | None:
         return next((i for i in self.instances if i.index == index), None)
@@ -230,7 +231,18 @@ class AppSpec:
         return deployment.weight_pct if inst.revision == deployment.revision else 100 - deployment.weight_pct
 
     def next_index(self) -> int:
-        return max((i.index for i in self.instances), default=-1) + 1
+        """The index for a new instance: past every instance this app ever had, not only those it has now.
+
+        An index names the instance's router server and supervisord program; when a reconcile failed (a
+        server still serving requests refuses to leave) the old server and program are still there after
+        their instance left the state, and a new instance reusing the index would get that old server (old
+        address, old release) under the new revision's name. So the counter only grows, and is persisted."""
+        return max(self.next_free, max((i.index for i in self.instances), default=-1) + 1)
+
+    def with_instances(self, instances: tuple[InstanceSpec, ...]) -> AppSpec:
+        """This app with ``instances`` instead, its index counter past every instance it had or has."""
+        past = max((i.index + 1 for i in instances), default=0)
+        return replace(self, instances=instances, next_free=max(self.next_index(), past))
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -238,6 +250,7 @@ class AppSpec:
             "revisions": [r.to_json() for r in self.revisions],
             "current": self.current,
             "deployments": [d.to_json() for d in self.deployments[-MAX_DEPLOYMENTS_KEPT:]],
+            "next_index": self.next_free,
         }
 
     @classmethod
@@ -253,7 +266,8 @@ class AppSpec:
             for i in sorted(data["instances"], key=lambda i: int(i["index"]))
         )
         deployments = tuple(DeploymentSpec.from_json(d) for d in data.get("deployments") or [])
-        return cls(validate_app_name(name), instances, revisions, current, deployments)
+        next_free = int(data.get("next_index") or 0)  # absent before the counter (0: past the instances)
+        return cls(validate_app_name(name), instances, revisions, current, deployments, next_free)
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,6 +16,7 @@ from types import SimpleNamespace
 
 import httpx
 import pytest
+from prometheus_client import CollectorRegistry
 
 from platforms.base import Deployment, PlatformError, Remediable, Revision
 from platforms.local import (
@@ -28,9 +29,10 @@ from platforms.local import (
     _deploy,
 )
 from platforms.local._files import write_platform_files
+from platforms.local._metrics import platform_metrics
 from platforms.local.adapter import cc_state
 from platforms.local.fault_client import inject_fault
-from platforms.local.haproxy_runtime import ServerStatus
+from platforms.local.haproxy_runtime import HAProxyRuntime, ServerStatus
 from platforms.local.sample_app.faults import FaultRequestError, fault_from_env
 from platforms.local.state import AppSpec
 from tests.platforms.conftest import RunningPlatform
@@ -315,6 +317,95 @@ def test_a_rollback_to_a_slow_starting_release_keeps_serving(small_platform: Run
     assert set(_versions(p, 10)) == {"2.0.2"}
 
 
+class _Traffic:
+    """A client looping through the router on a thread until stopped: the status of every answer (or the
+    transport error instead of one), by phase."""
+
+    def __init__(self, p: RunningPlatform) -> None:
+        self.codes: dict[str, collections.Counter[int | str]] = collections.defaultdict(collections.Counter)
+        self.phase = "before"
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(p.router,), daemon=True)
+
+    def _run(self, router: str) -> None:
+        with httpx.Client(timeout=5) as client:
+            while not self._stop.is_set():
+                try:
+                    resp = client.get(router, headers={"Host": f"{APP}.local", "Connection": "close"})
+                except httpx.TransportError as exc:  # an answer cut short (its instance stopped mid-body)
+                    self.codes[self.phase][type(exc).__name__] += 1
+                else:
+                    self.codes[self.phase][resp.status_code] += 1
+
+    def __enter__(self) -> _Traffic:
+        self._thread.start()
+        wait_until(lambda: sum(self.codes["before"].values()) > 0, 10, "traffic through the router")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(10)
+
+
+@pytest.mark.integration
+def test_a_rollback_after_a_deployment_at_100_pct_keeps_serving(small_platform: RunningPlatform) -> None:
+    """A deployment started at 100 % took the old instances' weight to 0 at once, while the new ones (UP
+    before their first check) still opened their port: 503s with no server to retry on. A rollback right
+    after it (to a slow-starting release) reused the canceled instances' indexes, so the canceled release
+    kept serving under the rollback's name. Now new servers get traffic only after a passing check, the old
+    ones keep their weight until then, and the rollback's instances are new. Every answer 200."""
+    p = small_platform
+    fast = p.platform.create_revision(APP, "2.1.0")
+    slow = p.platform.create_revision(APP, "2.0.3", env={"SAMPLE_APP_START_DELAY_MS": "2500"})
+    with _Traffic(p) as traffic:
+        traffic.phase = "deploy"
+        dep = p.platform.start_deployment(APP, fast.id, 100)
+        _paused(p, dep)
+        traffic.phase = "rollback"
+        p.platform.rollback(APP, slow.id)
+        wait_until(_all_running(p, 2), 30, "the slow release's two instances RUNNING")
+        traffic.phase = "after"
+        wait_until(lambda: sum(traffic.codes["after"].values()) > 0, 10, "traffic after the rollback")
+    codes = dict(traffic.codes)
+    assert all(set(c) == {200} for c in codes.values()), codes
+    assert set(_versions(p, 10)) == {"2.0.3"}
+    assert {i.revision for i in p.platform.app_instances(APP)} == {slow.id}
+
+
+@pytest.mark.integration
+def test_a_deployment_set_to_100_pct_before_it_answers_keeps_serving(small_platform: RunningPlatform) -> None:
+    """Setting a deployment's weight to 100 % while its slow instances still open their port took the old
+    ones' weight to 0 at once (503s): the old keep theirs until the new ones have passed a check."""
+    p = small_platform
+    slow = p.platform.create_revision(APP, "2.0.4", env={"SAMPLE_APP_START_DELAY_MS": "2500"})
+    with _Traffic(p) as traffic:
+        traffic.phase = "deploy"
+        dep = p.platform.start_deployment(APP, slow.id, 10)
+        p.platform.set_deployment_weight(dep.id, 100)
+        _paused(p, dep)
+        traffic.phase = "promote"
+        p.platform.promote_deployment(dep.id)
+        traffic.phase = "after"
+        wait_until(lambda: sum(traffic.codes["after"].values()) > 0, 10, "traffic after the promotion")
+    assert all(set(c) == {200} for c in traffic.codes.values()), dict(traffic.codes)
+    assert set(_versions(p, 10)) == {"2.0.4"}
+
+
+@pytest.mark.integration
+def test_a_rolling_restart_under_traffic_answers_every_request_200(small_platform: RunningPlatform) -> None:
+    """Stopping an instance still in the router cut its requests in flight (502, 1-2 a restart_app): it is
+    drained first and comes back after a passing check, before the next instance stops."""
+    p = small_platform
+    with _Traffic(p) as traffic:
+        traffic.phase = "restart"
+        for _ in range(3):
+            p.platform.restart_app(APP)
+        traffic.phase = "after"
+        wait_until(lambda: sum(traffic.codes["after"].values()) > 0, 10, "traffic after the restarts")
+    assert all(set(c) == {200} for c in traffic.codes.values()), dict(traffic.codes)
+    assert _all_running(p, 2)()
+
+
 # -- without processes ---------------------------------------------------------------------------------------
 
 
@@ -394,6 +485,49 @@ def test_deployment_transitions_are_idempotent() -> None:
     assert [i.revision for i in rolled.instances] == ["v1", "v1"] and rolled.current == "v1"
 
 
+def test_a_rollback_during_a_deployment_gives_its_instances_new_indexes() -> None:
+    """The canceled deployment's servers and programs are still there when the rollback's are added: a
+    reused index (same server and program name) kept the canceled release serving under the new name."""
+    web = _deploying_state().app("web")
+    assert web is not None  # instances 0, 1 (v1) and 2, 3 (v2, the deployment)
+    rolled, _ = _deploy.rollback(web, "v1", _ports())
+    assert [(i.index, i.revision) for i in rolled.instances] == [(4, "v1"), (5, "v1")]
+
+
+class _RecordingRuntime(HAProxyRuntime):
+    """Answers every runtime command as HAProxy does on success and records it."""
+
+    def __init__(self) -> None:
+        super().__init__(Path("/nonexistent.sock"), platform_metrics(CollectorRegistry()))
+        self.sent: list[str] = []
+
+    def command(self, cmd: str) -> str:
+        self.sent.append(cmd)
+        return "New server registered.\n" if cmd.startswith("add server") else "\n"
+
+
+def test_a_checked_server_is_added_down_and_weighted_last() -> None:
+    """HAProxy 2.6 makes an enabled checked server "UP 1/2" before its first check: it is enabled at weight 0,
+    forced DOWN (only a passing check makes it UP), and only then given its weight."""
+    runtime = _RecordingRuntime()
+    runtime.add_server("shop", "shop-4", "127.0.0.1:9", "check inter 1s", weight=7)
+    assert runtime.sent == [
+        "add server shop/shop-4 127.0.0.1:9 check inter 1s",
+        "enable health shop/shop-4",
+        "set server shop/shop-4 weight 0",
+        "enable server shop/shop-4",
+        "set server shop/shop-4 health down",
+        "set server shop/shop-4 weight 7",
+    ]
+    runtime.sent.clear()
+    runtime.add_server("shop", "shop-5", "127.0.0.1:9", "", weight=2)  # no checks: nothing to wait for
+    assert runtime.sent == [
+        "add server shop/shop-5 127.0.0.1:9 ",
+        "set server shop/shop-5 weight 2",
+        "enable server shop/shop-5",
+    ]
+
+
 @pytest.mark.parametrize(
     ("process", "router", "expected"),
     [
@@ -429,7 +563,8 @@ def test_a_rollback_waits_for_new_servers_checked_not_only_added() -> None:
         supervisor=SimpleNamespace(processes=lambda: [{"name": "shop-2", "statename": "RUNNING"}]),
         router=SimpleNamespace(servers=servers),
     )
-    LocalPlatform._wait_serving(fake, {("shop", "shop-2")})  # type: ignore[arg-type]
+    fake._not_serving = lambda keys: LocalPlatform._not_serving(fake, keys)  # type: ignore[arg-type]
+    assert LocalPlatform._wait_serving(fake, {("shop", "shop-2")}) == set()  # type: ignore[arg-type]
     assert seen == ["INI", "* INI", "L4CON", "L7OK"]
 
 
