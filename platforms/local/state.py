@@ -50,6 +50,7 @@ __all__ = [
 _APP_NAME = re.compile(r"^[a-z][a-z0-9-]{0,39}$")
 _MAX_UNIX_PATH = 100  # sun_path is 108 bytes on Linux; keep a margin
 _THREAD_LOCK = threading.RLock()
+_HELD = threading.local()  # the lock files this thread holds (StateDir.locked's re-entrance)
 _ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]{0,63}$")
 DEFAULT_APP_VERSION = "1.0.0"
 DEFAULT_WEIGHT = 1  # HAProxy's default server weight: every instance of an app without a deployment
@@ -368,16 +369,27 @@ class StateDir:
 
     @contextlib.contextmanager
     def locked(self) -> Iterator[None]:
-        """Exclusive across threads and processes; re-entrant within a thread."""
+        """Exclusive across threads and processes; re-entrant within a thread.
+
+        A nested call in the thread that holds the lock only counts a level: a second ``flock`` on a new
+        descriptor of the same file would wait for the first one, i.e. for ever (flock locks belong to the
+        open file, not to the process)."""
         with _THREAD_LOCK:
+            held = getattr(_HELD, "paths", set())
+            key = str(self.lock_file)
+            if key in held:
+                yield
+                return
             try:
                 fd = os.open(self.lock_file, os.O_CREAT | os.O_RDWR, 0o600)
             except OSError as exc:
                 raise StateError("state", "lock", f"{self.lock_file}: {exc.strerror}") from exc
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX)
+                _HELD.paths = held | {key}
                 yield
             finally:
+                _HELD.paths = held
                 os.close(fd)  # closing releases the flock
 
     def load(self) -> PlatformState:
