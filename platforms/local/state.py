@@ -375,7 +375,7 @@ class StateDir:
         descriptor of the same file would wait for the first one, i.e. for ever (flock locks belong to the
         open file, not to the process)."""
         with _THREAD_LOCK:
-            held = getattr(_HELD, "paths", set())
+            held: set[str] = getattr(_HELD, "paths", set())
             key = str(self.lock_file)
             if key in held:
                 yield
