@@ -107,6 +107,7 @@ class ScrapeLoop:
         self._on_families = on_families
         self._on_commit = on_commit
         self._headers: tuple[float, dict[str, str]] = (-1.0, {})
+        self._unexpected: type[BaseException] | None = None  # the last unexpected error's type, logged
 
     @property
     def target(self) -> Target:
@@ -223,7 +224,11 @@ class ScrapeLoop:
         except StoreError as exc:
             error = ScrapeError(f"cannot append to the store: {exc}")
             error.reason = "append"
+        except Exception as exc:  # a bug of ours (or a library's) fails this scrape, not the target's loop
+            error = self._unexpected_error(exc)
         duration = time.perf_counter() - started
+        if error is None:
+            self._unexpected = None  # recovered: the next unexpected error gets its traceback again
         if error is not None and error.reason != "append":
             try:
                 stale = await self._in_thread(self._cache.fail, ts_ms, duration)
@@ -233,6 +238,17 @@ class ScrapeLoop:
         self._record(wall, duration, result, error)
         if self._on_commit is not None and (error is None or error.reason != "append"):
             self._on_commit(s.job)
+
+    def _unexpected_error(self, exc: Exception) -> ScrapeError:
+        """The scrape's error for an exception no fetch, parse or store error covers (reason ``error``); its
+        traceback is logged once per kind of error (a target failing every scrape the same way would bury
+        the log), at debug level while the same kind repeats."""
+        if type(exc) is not self._unexpected:
+            self._unexpected = type(exc)
+            log.exception("target %s: unexpected error in the scrape", self._target.url)
+        else:
+            log.debug("target %s: unexpected error in the scrape", self._target.url, exc_info=True)
+        return ScrapeError(f"unexpected error: {type(exc).__name__}: {exc}")
 
     def _record(
         self, wall: float, duration: float, result: IngestResult | None, error: ScrapeError | None
