@@ -27,16 +27,14 @@ import argparse
 import collections
 import gc
 import json
-import subprocess
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
 from typing import Any
 
 import httpx
-from ingest import free_ports, wait_ready
+from ingest import serve_on_targets
 
 QUERIES = (
     "/api/v1/query?query=sum by (app) (rate(bench_requests_total[1m]))",
@@ -105,27 +103,11 @@ def drive(url: str, seconds: float) -> int:
 
 
 def run(opts: argparse.Namespace) -> dict[str, Any]:
-    ports = free_ports(opts.targets + 1)
-    here = Path(__file__).resolve().parent
-    tp = subprocess.Popen(
-        [sys.executable, str(here / "_targets.py"), "--series", str(opts.series), *map(str, ports[1:])],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-    )
-    assert tp.stdout is not None and tp.stdin is not None
-    tp.stdout.readline()
-    with tempfile.TemporaryDirectory(prefix="bench-gc-pause-") as tmp:
-        root = Path(tmp)
-        addrs = ", ".join(f'"127.0.0.1:{p}"' for p in ports[1:])
-        (root / "paramedic.yaml").write_text(
-            "server: {listen_port: %d, auth: {anonymous_read: true}}\n"
-            "collector:\n  interval_s: 1\n  timeout_s: 1\n  jobs:\n"
-            "    - name: bench\n      type: static\n      targets: [%s]\n"
-            "metrics_store: {type: embedded, path: data}\n"
-            "rules: {packs: [local, paramedic], evaluation_interval_s: 5}\n" % (ports[0], addrs)
-        )
+    rules = "rules: {packs: [local, paramedic], evaluation_interval_s: 5}\n"
+
+    def argv(root: Path) -> list[str]:
         state = root / "gc.json"
-        argv = [
+        return [
             sys.executable,
             __file__,
             "--child",
@@ -135,26 +117,14 @@ def run(opts: argparse.Namespace) -> dict[str, Any]:
             "--config",
             "paramedic.yaml",
         ]
-        with (root / "log").open("wb") as log:
-            proc = subprocess.Popen(argv, cwd=root, stdout=log, stderr=subprocess.STDOUT)
-        try:
-            url = f"http://127.0.0.1:{ports[0]}"
-            try:
-                wait_ready(url + "/-/ready", proc)
-            except (RuntimeError, TimeoutError):
-                print((root / "log").read_text(errors="replace")[-3000:], file=sys.stderr)
-                raise
-            time.sleep(opts.warmup_s)  # benchmark warm-up, not a test wait
-            t0 = time.time()
-            requests = drive(url, opts.seconds)
-            t1 = time.time()
-            time.sleep(1.5)  # one more publishing period of the child
-            after = json.loads(state.read_text())
-        finally:
-            proc.terminate()
-            proc.wait(60)
-            tp.stdin.close()
-            tp.wait(10)
+
+    with serve_on_targets(opts.series, opts.targets, "bench-gc-pause-", argv, rules) as (root, url, _proc):
+        time.sleep(opts.warmup_s)  # benchmark warm-up, not a test wait
+        t0 = time.time()
+        requests = drive(url, opts.seconds)
+        t1 = time.time()
+        time.sleep(1.5)  # one more publishing period of the child
+        after = json.loads((root / "gc.json").read_text())
     window: dict[str, dict[str, float]] = {}
     for gen in (0, 1, 2):
         got = [(cpu, wall) for t, g, cpu, wall in after["events"] if g == gen and t0 <= t <= t1]

@@ -28,13 +28,14 @@ ratios of one run: both systems run in it, one after the other.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -218,7 +219,62 @@ def measure(system: System, warmup_s: float, seconds: float, log: Path) -> Resul
     )
 
 
-def _targets(series: int, ports: list[int]) -> subprocess.Popen[bytes]:
+def bench_config(listen_port: int, target_ports: list[int], extra: str = "") -> str:
+    """A ``paramedic.yaml`` for a serve that scrapes ``bench/_targets.py``'s exporters every second (the
+    in-process benches of one serve: ``ingest_threads.py``, ``gc_pause.py``); ``extra`` is appended."""
+    addrs = ", ".join(f'"127.0.0.1:{p}"' for p in target_ports)
+    return (
+        "server: {listen_port: %d, auth: {anonymous_read: true}}\n"
+        "collector:\n  interval_s: 1\n  timeout_s: 1\n  jobs:\n"
+        "    - name: bench\n      type: static\n      targets: [%s]\n"
+        "metrics_store: {type: embedded, path: data}\n" % (listen_port, addrs)
+    ) + extra
+
+
+def start_logged(argv: list[str], root: Path, url: str) -> subprocess.Popen[bytes]:
+    """Start ``argv`` in ``root`` with its output in ``root/log`` and wait until ``url`` answers; on a
+    failed start the log's tail goes to stderr before the error."""
+    with (root / "log").open("wb") as log:
+        proc = subprocess.Popen(argv, cwd=root, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        wait_ready(url, proc)
+    except (RuntimeError, TimeoutError):
+        print((root / "log").read_text(errors="replace")[-3000:], file=sys.stderr)
+        proc.terminate()
+        proc.wait(60)
+        raise
+    return proc
+
+
+@contextlib.contextmanager
+def serve_on_targets(
+    series: int, targets: int, prefix: str, child_argv: Callable[[Path], list[str]], extra: str = ""
+) -> Iterator[tuple[Path, str, subprocess.Popen[bytes]]]:
+    """``targets`` synthetic exporters and one ``child_argv(root)`` serve scraping them (config from
+    :func:`bench_config` in a temporary ``root``); yields ``(root, url, serve process)`` once it is ready
+    and stops both afterwards."""
+    ports = free_ports(targets + 1)
+    tp = spawn_targets(series, ports[1:])
+    assert tp.stdin is not None
+    try:
+        with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
+            root = Path(tmp)
+            (root / "paramedic.yaml").write_text(bench_config(ports[0], ports[1:], extra))
+            url = f"http://127.0.0.1:{ports[0]}"
+            proc = start_logged(child_argv(root), root, url + "/-/ready")
+            try:
+                yield root, url, proc
+            finally:
+                proc.terminate()
+                proc.wait(60)
+    finally:
+        tp.stdin.close()
+        tp.wait(10)
+
+
+def spawn_targets(series: int, ports: list[int]) -> subprocess.Popen[bytes]:
+    """``bench/_targets.py`` on ``ports`` (``series`` each), returned once it serves; stop it by closing
+    its stdin."""
     proc = subprocess.Popen(
         [sys.executable, str(REPO / "bench" / "_targets.py"), "--series", str(series), *map(str, ports)],
         stdin=subprocess.PIPE,
@@ -359,7 +415,7 @@ def main() -> int:
             _prometheus(prom_bin, root, prom_port, addrs, args.interval_s),
         ]
         for system in systems:
-            targets = _targets(args.series, target_ports)  # fresh targets: the same counters for both
+            targets = spawn_targets(args.series, target_ports)  # fresh targets: the same counters for both
             try:
                 results.append(measure(system, args.warmup_s, args.seconds, root / f"{system.name}.log"))
             finally:

@@ -28,13 +28,13 @@ import gc
 import json
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
-from ingest import CLK_TCK, counter_sum, free_ports, wait_ready
+from ingest import CLK_TCK, counter_sum, serve_on_targets
 
 APPENDED = ("paramedic_scrape_samples_appended_total",)
 
@@ -135,33 +135,17 @@ def start_py_spy(opts: argparse.Namespace, pid: int) -> subprocess.Popen[bytes] 
 
 def run(opts: argparse.Namespace) -> None:
     series, targets, warmup_s, seconds = opts.series, opts.targets, opts.warmup_s, opts.seconds
-    ports = free_ports(targets + 1)
-    here = Path(__file__).resolve().parent
-    tp = subprocess.Popen(
-        [sys.executable, str(here / "_targets.py"), "--series", str(series), *map(str, ports[1:])],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-    )
-    assert tp.stdout is not None and tp.stdin is not None
-    tp.stdout.readline()
-    with tempfile.TemporaryDirectory(prefix="bench-ingest-threads-") as tmp:
-        root = Path(tmp)
-        addrs = ", ".join(f'"127.0.0.1:{p}"' for p in ports[1:])
-        (root / "paramedic.yaml").write_text(
-            "server: {listen_port: %d, auth: {anonymous_read: true}}\n"
-            "collector:\n  interval_s: 1\n  timeout_s: 1\n  jobs:\n"
-            "    - name: bench\n      type: static\n      targets: [%s]\n"
-            "metrics_store: {type: embedded, path: data}\n" % (ports[0], addrs)
-        )
+    experiment = {
+        "switch_interval": opts.switch_interval,
+        "scrape_workers": opts.scrape_workers,
+        "inline_ingest": opts.inline_ingest,
+        "uvloop": opts.uvloop,
+    }
+
+    def argv(root: Path) -> list[str]:
         state = root / "threads.json"
-        experiment = {
-            "switch_interval": opts.switch_interval,
-            "scrape_workers": opts.scrape_workers,
-            "inline_ingest": opts.inline_ingest,
-            "uvloop": opts.uvloop,
-        }
         state.with_suffix(".experiment").write_text(json.dumps(experiment))
-        argv = [
+        return [
             sys.executable,
             __file__,
             "--child",
@@ -170,29 +154,18 @@ def run(opts: argparse.Namespace) -> None:
             "--config",
             str(root / "paramedic.yaml"),
         ]
-        with (root / "log").open("wb") as log:
-            proc = subprocess.Popen(argv, cwd=root, stdout=log, stderr=subprocess.STDOUT)
-        try:
-            url = f"http://127.0.0.1:{ports[0]}"
-            try:
-                wait_ready(url + "/-/ready", proc)
-            except (RuntimeError, TimeoutError):
-                print((root / "log").read_text(errors="replace")[-3000:], file=sys.stderr)
-                raise
-            time.sleep(warmup_s)  # benchmark warm-up, not a test wait
-            cpu0, s0 = thread_cpu(proc.pid), counter_sum(url + "/metrics", APPENDED) or 0.0
-            paths0 = json.loads(state.read_text())["paths"]
-            spy = start_py_spy(opts, proc.pid)
-            time.sleep(seconds)
-            cpu1, s1 = thread_cpu(proc.pid), counter_sum(url + "/metrics", APPENDED) or 0.0
-            published = json.loads(state.read_text())
-            if spy is not None:
-                spy.wait(60)
-        finally:
-            proc.terminate()
-            proc.wait(60)
-            tp.stdin.close()
-            tp.wait(10)
+
+    with serve_on_targets(series, targets, "bench-ingest-threads-", argv) as (root, url, proc):
+        state = root / "threads.json"
+        time.sleep(warmup_s)  # benchmark warm-up, not a test wait
+        cpu0, s0 = thread_cpu(proc.pid), counter_sum(url + "/metrics", APPENDED) or 0.0
+        paths0 = json.loads(state.read_text())["paths"]
+        spy = start_py_spy(opts, proc.pid)
+        time.sleep(seconds)
+        cpu1, s1 = thread_cpu(proc.pid), counter_sum(url + "/metrics", APPENDED) or 0.0
+        published = json.loads(state.read_text())
+        if spy is not None:
+            spy.wait(60)
     report(cpu0, cpu1, s1 - s0, seconds, published, paths0)
 
 
@@ -201,8 +174,8 @@ def report(
     cpu1: dict[int, Usage],
     samples: float,
     seconds: float,
-    published: dict,
-    paths0: dict,
+    published: dict[str, Any],
+    paths0: dict[str, Any],
 ) -> None:
     names = {int(k): v for k, v in published["names"].items()}
     paths = {k: v - paths0.get(k, 0) for k, v in published["paths"].items()}
