@@ -29,6 +29,7 @@ import aiohttp
 from prometheus_client import Counter, Histogram
 
 from collector._fetch import fetch, scrape_headers
+from collector._fetch_sync import PlainFetcher
 from collector._metrics import ScrapeMetrics
 from collector.cache import IngestResult, ScrapeCache
 from collector.errors import ScrapeError, ScrapeParseError
@@ -83,10 +84,15 @@ class ScrapeLoop:
         clock: Callable[[], float],
         on_families: Callable[[Mapping[str, FamilyMeta]], None] | None = None,
         on_commit: Callable[[str], None] | None = None,
+        fetch_in_thread: bool = False,
     ) -> None:
         """``on_families`` receives every parsed scrape's family metadata (in the worker thread);
         ``on_commit`` gets the job name after each scrape's samples (or its failure report: ``up`` 0) are
-        in the store, on the event loop; it must be cheap (e.g. set an asyncio.Event)."""
+        in the store, on the event loop; it must be cheap (e.g. set an asyncio.Event).
+        ``fetch_in_thread``: a plain ``http://`` target without an http config is fetched in the scrape
+        thread that parses it (:class:`~collector._fetch_sync.PlainFetcher`; ``client`` unused for it), so
+        the scrape crosses threads once; the executor must then have a thread for every scrape that can be
+        in flight at once (a fetch holds its thread until the target answers or the timeout)."""
         self._target = target
         self._settings = settings
         self._pending: ScrapeSettings | None = None
@@ -107,6 +113,8 @@ class ScrapeLoop:
         self._on_families = on_families
         self._on_commit = on_commit
         self._headers: tuple[float, dict[str, str]] = (-1.0, {})
+        self._fetch_in_thread = fetch_in_thread
+        self._plain: PlainFetcher | None = None
 
     @property
     def target(self) -> Target:
@@ -128,6 +136,9 @@ class ScrapeLoop:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
             self._task = None
+        if self._plain is not None:
+            self._plain.close()
+            self._plain = None
         if stale:
             ts_ms = int(self._clock() * 1000)
             try:
@@ -153,15 +164,70 @@ class ScrapeLoop:
             timeout_s=min(t.timeout_s, self._settings.timeout_s),
         )
 
-    async def _in_thread(self, fn: Callable[..., T], *args: object) -> T:
-        """Run ``fn`` in the pool; if cancelled meanwhile, wait for it to finish before re-raising so the
-        cache is never used by two threads."""
+    async def _in_thread(
+        self, fn: Callable[..., T], *args: object, on_cancel: Callable[[], object] | None = None
+    ) -> T:
+        """Run ``fn`` in the pool; if cancelled meanwhile, call ``on_cancel`` (cut a fetch short) and wait
+        for ``fn`` to finish before re-raising so the cache is never used by two threads."""
         fut = asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
         try:
             return await asyncio.shield(fut)
         except asyncio.CancelledError:
+            if on_cancel is not None:
+                on_cancel()
             await asyncio.wait([fut])
             raise
+
+    def _plain_fetcher(self) -> PlainFetcher | None:
+        """The target's blocking fetcher when this scrape can take the one-hand-off path, else None."""
+        if not self._fetch_in_thread or self._settings.http is not None:
+            return None
+        url = self._target.url
+        if self._plain is not None and self._plain.url == url:
+            return self._plain
+        if self._plain is not None:
+            self._plain.close()
+            self._plain = None
+        if url.startswith("http://"):
+            try:
+                self._plain = PlainFetcher(url)
+            except ValueError:
+                return None
+        return self._plain
+
+    def _fetch_parse_ingest(
+        self,
+        plain: PlainFetcher,
+        headers: dict[str, str],
+        timeout_s: float,
+        deadline: float,
+        ts_ms: int,
+        started: float,
+    ) -> IngestResult:
+        body, ctype = plain.fetch(
+            headers, timeout_s=timeout_s, deadline=deadline, max_body_bytes=self._settings.max_body_bytes
+        )
+        return self._parse_and_ingest(body, ctype, ts_ms, started)
+
+    async def _scrape_in_thread(
+        self, plain: PlainFetcher, timeout_s: float, ts_ms: int, started: float
+    ) -> IngestResult:
+        """Fetch, parse and ingest in one pool call; the loop only enforces the fetch's deadline."""
+        deadline = time.monotonic() + timeout_s
+        timer = asyncio.get_running_loop().call_later(timeout_s, plain.abort)
+        try:
+            return await self._in_thread(
+                self._fetch_parse_ingest,
+                plain,
+                self._headers[1],
+                timeout_s,
+                deadline,
+                ts_ms,
+                started,
+                on_cancel=plain.abort,
+            )
+        finally:
+            timer.cancel()
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
@@ -208,16 +274,20 @@ class ScrapeLoop:
         timeout_s = min(t.timeout_s, s.timeout_s)
         if self._headers[0] != timeout_s:
             self._headers = (timeout_s, scrape_headers(timeout_s, s.escaping))
+        plain = self._plain_fetcher()
         try:
-            body, ctype = await fetch(
-                self._client,
-                t.url,
-                self._headers[1],
-                timeout_s=timeout_s,
-                max_body_bytes=s.max_body_bytes,
-                http=s.http,
-            )
-            result = await self._in_thread(self._parse_and_ingest, body, ctype, ts_ms, started)
+            if plain is not None:
+                result = await self._scrape_in_thread(plain, timeout_s, ts_ms, started)
+            else:
+                body, ctype = await fetch(
+                    self._client,
+                    t.url,
+                    self._headers[1],
+                    timeout_s=timeout_s,
+                    max_body_bytes=s.max_body_bytes,
+                    http=s.http,
+                )
+                result = await self._in_thread(self._parse_and_ingest, body, ctype, ts_ms, started)
         except ScrapeError as exc:
             error = exc
         except StoreError as exc:

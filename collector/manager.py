@@ -79,6 +79,7 @@ class ScrapeManager:
         connector: Callable[[], aiohttp.BaseConnector] | None = None,
         base_dir: Path | None = None,
         max_workers: int = 2,
+        max_fetch_threads: int = 64,
         on_families: Callable[[Mapping[str, FamilyMeta]], None] | None = None,
         on_commit: Callable[[str], None] | None = None,
         owns: Callable[[str], bool] | None = None,
@@ -87,6 +88,10 @@ class ScrapeManager:
         """``clock`` gives sample timestamps (Unix seconds); ``connector`` builds each target's aiohttp
         connector (default: TCP, two connections); ``base_dir`` resolves relative file_sd paths (default:
         the working directory); ``max_workers`` sizes the thread pool that parses and appends;
+        ``max_fetch_threads`` > 0: plain ``http://`` targets without an http config are fetched in that pool
+        too (one thread hand-off per scrape instead of two, :mod:`collector._fetch_sync`), which then grows
+        up to this many threads as fetches overlap (threads start only when none is idle), so a slow target
+        holds one thread, not the others' schedule; 0: every target is fetched by aiohttp on the loop;
         ``on_families`` receives each scrape's family metadata (e.g.
         :meth:`collector.metadata.MetadataRegistry.observe`), from a worker thread; ``on_commit`` gets the
         job name after each scrape's samples are in the store, on the event loop (e.g.
@@ -102,6 +107,7 @@ class ScrapeManager:
         self._connector = connector
         self._base_dir = base_dir or Path.cwd()
         self._max_workers = max_workers
+        self._max_fetch_threads = max_fetch_threads if connector is None else 0  # a test's transport: aiohttp
         self._on_families = on_families
         self._on_commit = on_commit
         self._owns = owns
@@ -127,7 +133,9 @@ class ScrapeManager:
             return
         # started from the event loop: scrapes are background work a waking read may preempt (sched_slice)
         self._executor = ThreadPoolExecutor(
-            self._max_workers, thread_name_prefix="scrape", initializer=drop_slice_request
+            max(self._max_workers, self._max_fetch_threads),
+            thread_name_prefix="scrape",
+            initializer=drop_slice_request,
         )
         self._running = True
         self.apply_config(self._config)
@@ -301,6 +309,7 @@ class ScrapeManager:
                 clock=self._clock,
                 on_families=self._on_families,
                 on_commit=self._on_commit,
+                fetch_in_thread=self._max_fetch_threads > 0,
             )
             state.loops[key] = lp
             self._clients[lp] = client
