@@ -37,9 +37,16 @@ from collector.errors import (
     ScrapeTimeoutError,
 )
 
-__all__ = ["PlainFetcher"]
+__all__ = ["PlainFetcher", "Redirected"]
+
+_REDIRECTS = frozenset((301, 302, 303, 307, 308))
 
 _CHUNK = 256 * 1024  # one recv's worth at most: a body of the bench's size is read in one or two calls
+
+
+class Redirected(Exception):  # noqa: N818 - a signal to the caller, not an error of the scrape
+    """The target answered with a redirect: aiohttp follows those (as Prometheus does by default), so the
+    scrape loop hands this target back to :func:`collector._fetch.fetch` for good."""
 
 
 class PlainFetcher:
@@ -47,7 +54,7 @@ class PlainFetcher:
 
     def __init__(self, url: str) -> None:
         parts = urlsplit(url)
-        if parts.scheme != "http" or not parts.hostname:
+        if parts.scheme != "http" or not parts.hostname or parts.username is not None:
             raise ValueError(f"not a plain http URL: {url}")
         self.url = url
         self._host = parts.hostname
@@ -89,7 +96,7 @@ class PlainFetcher:
             if remaining <= 0:
                 raise TimeoutError
             return self._fetch(headers, remaining, max_body_bytes)
-        except ScrapeError:
+        except (ScrapeError, Redirected):
             self._drop()
             raise
         except (OSError, http.client.HTTPException, ValueError) as exc:
@@ -138,6 +145,8 @@ class PlainFetcher:
         self, headers: dict[str, str], timeout_s: float, max_body_bytes: int
     ) -> tuple[bytes, str | None]:
         resp = self._response(headers, timeout_s)
+        if resp.status in _REDIRECTS and resp.getheader("Location"):
+            raise Redirected(resp.getheader("Location"))
         if resp.status != 200:
             raise ScrapeStatusError(f"server returned HTTP status {resp.status} {resp.reason or ''}")
         rh = resp.headers
@@ -147,11 +156,12 @@ class PlainFetcher:
             raise BodyTooLargeError(
                 f"body size limit exceeded: Content-Length {length} > max_body_bytes {max_body_bytes}"
             )
-        if encoding not in ("", "identity", "gzip"):
+        if encoding not in ("", "identity", "gzip", "deflate"):
             raise ScrapeParseError(
                 f"cannot decode the response body: unsupported Content-Encoding {encoding}"
             )
-        gz = zlib.decompressobj(16 + zlib.MAX_WBITS) if encoding == "gzip" else None
+        # gzip, or deflate in its zlib wrapper (32: either header, detected), as aiohttp decodes them
+        gz = zlib.decompressobj(32 + zlib.MAX_WBITS) if encoding in ("gzip", "deflate") else None
         chunks: list[bytes] = []
         size = 0
         while True:
@@ -174,7 +184,7 @@ class PlainFetcher:
                 )
             chunks.append(data)
         if gz is not None and not gz.eof:
-            raise ScrapeParseError("cannot decode the response body: truncated gzip stream")
+            raise ScrapeParseError(f"cannot decode the response body: truncated {encoding} stream")
         resp.close()  # read to its end: the connection stays open for the next scrape (read1 leaves it open)
         if resp.will_close:
             self._drop()

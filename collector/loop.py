@@ -29,7 +29,7 @@ import aiohttp
 from prometheus_client import Counter, Histogram
 
 from collector._fetch import fetch, scrape_headers
-from collector._fetch_sync import PlainFetcher
+from collector._fetch_sync import PlainFetcher, Redirected
 from collector._metrics import ScrapeMetrics
 from collector.cache import IngestResult, ScrapeCache
 from collector.errors import ScrapeError, ScrapeParseError
@@ -277,13 +277,18 @@ class ScrapeLoop:
         plain = self._plain_fetcher()
         try:
             if plain is not None:
-                result = await self._scrape_in_thread(plain, timeout_s, ts_ms, started)
-            else:
+                try:
+                    result = await self._scrape_in_thread(plain, timeout_s, ts_ms, started)
+                except Redirected:  # aiohttp follows redirects: this target is fetched on the loop from now
+                    self._fetch_in_thread = False
+                    plain.close()
+                    self._plain = plain = None
+            if plain is None:
                 body, ctype = await fetch(
                     self._client,
                     t.url,
                     self._headers[1],
-                    timeout_s=timeout_s,
+                    timeout_s=max(timeout_s - (time.perf_counter() - started), 0.001),
                     max_body_bytes=s.max_body_bytes,
                     http=s.http,
                 )

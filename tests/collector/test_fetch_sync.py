@@ -1,0 +1,203 @@
+"""The scrape thread's blocking fetch (``collector._fetch_sync.PlainFetcher``) against real HTTP targets: the
+same body, limits, errors and deadline as the event loop's aiohttp fetch, over one kept-alive connection."""
+
+from __future__ import annotations
+
+import gzip
+import socket
+import threading
+import time
+
+import pytest
+
+from collector._fetch import scrape_headers
+from collector._fetch_sync import PlainFetcher
+from collector.errors import (
+    BodyTooLargeError,
+    ScrapeConnectError,
+    ScrapeParseError,
+    ScrapeStatusError,
+    ScrapeTimeoutError,
+)
+from tests.collector.exporters import Exporter
+
+BODY = "".join(f'load{{i="{i}"}} {i}\n' for i in range(500))
+HEADERS = scrape_headers(1.0)
+
+
+def fetch(
+    f: PlainFetcher, *, timeout_s: float = 2.0, max_body_bytes: int = 10_000_000
+) -> tuple[bytes, str | None]:
+    return f.fetch(
+        HEADERS, timeout_s=timeout_s, deadline=time.monotonic() + timeout_s, max_body_bytes=max_body_bytes
+    )
+
+
+def test_gzip_body_decoded_and_the_connection_kept_alive() -> None:
+    with Exporter() as ex:
+        ex.set_body(BODY)
+        f = PlainFetcher(f"http://{ex.address}/metrics?x=1")
+        try:
+            for _ in range(3):
+                body, ctype = fetch(f)
+                assert body == BODY.encode()
+                assert ctype == "text/plain; version=0.0.4; charset=utf-8"
+        finally:
+            f.close()
+        _, headers = ex.requests[-1]
+        assert headers["Accept-Encoding"] == "gzip"  # the exporter gzipped: the body above was decoded
+        assert headers["X-Prometheus-Scrape-Timeout-Seconds"] == "1"
+        assert headers["User-Agent"].startswith("Paramedic-Collector/")
+        assert len(ex.connections) == 1  # three scrapes, one connection
+
+
+def test_a_connection_closed_by_the_target_is_reopened() -> None:
+    with Exporter() as ex:
+        ex.set_body(BODY)
+        f = PlainFetcher(f"http://{ex.address}/metrics")
+        try:
+            fetch(f)
+            with ex.lock:  # the target drops its idle keep-alive connection
+                for conn in ex.connections:
+                    conn.shutdown(socket.SHUT_RDWR)
+            assert fetch(f)[0] == BODY.encode()
+        finally:
+            f.close()
+        assert len(ex.connections) == 2
+
+
+def test_body_size_limit_by_content_length_streamed_and_decompressed() -> None:
+    with Exporter() as ex:
+        ex.set_body(BODY)
+        f = PlainFetcher(f"http://{ex.address}/metrics")
+        try:
+            # gzip: the limit applies to the decompressed size, which only the stream tells
+            with pytest.raises(BodyTooLargeError, match="more than max_body_bytes 1000 bytes"):
+                fetch(f, max_body_bytes=1000)
+            assert fetch(f, max_body_bytes=len(BODY))[0] == BODY.encode()  # exactly the limit is fine
+        finally:
+            f.close()
+        endless = PlainFetcher(f"http://{ex.address}/huge")
+        try:
+            with pytest.raises(BodyTooLargeError):
+                fetch(endless, max_body_bytes=1_000_000)
+        finally:
+            endless.close()
+        plain = PlainFetcher(f"http://{ex.address}/status500")  # Content-Length 4, not gzipped
+        try:
+            with pytest.raises(ScrapeStatusError, match="HTTP status 500"):
+                fetch(plain)
+        finally:
+            plain.close()
+
+
+def test_content_length_over_the_limit_fails_before_the_body() -> None:
+    with Exporter() as ex:
+        ex.set_body("x" * 5000, path="/big")
+        f = PlainFetcher(f"http://{ex.address}/big")
+        try:
+            with pytest.raises(BodyTooLargeError, match="Content-Length 5000 > max_body_bytes 100"):
+                f.fetch({"Accept": "*/*"}, timeout_s=2, deadline=time.monotonic() + 2, max_body_bytes=100)
+        finally:
+            f.close()
+
+
+class _Canned:
+    """A target that answers every request on its one connection with the same raw HTTP response."""
+
+    def __init__(self, response: bytes) -> None:
+        self._response = response
+        self._sock = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self._sock.getsockname()[1]}/metrics"
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        try:
+            conn, _ = self._sock.accept()
+        except OSError:
+            return
+        with conn:
+            while conn.recv(65536):
+                conn.sendall(self._response)
+
+    def close(self) -> None:
+        self._sock.close()
+        self._thread.join(5)
+
+
+def canned(body: bytes, *headers: str) -> bytes:
+    head = "".join(f"{h}\r\n" for h in headers)
+    return f"HTTP/1.1 200 OK\r\nContent-Length: {len(body)}\r\n{head}\r\n".encode() + body
+
+
+@pytest.mark.parametrize(
+    ("body", "error"),
+    [
+        (gzip.compress(BODY.encode())[:-20], "truncated gzip stream"),
+        (b"not gzip at all", "Error -3 while decompressing data"),
+    ],
+)
+def test_bad_gzip_is_a_parse_error(body: bytes, error: str) -> None:
+    target = _Canned(canned(body, "Content-Encoding: gzip"))
+    f = PlainFetcher(target.url)
+    try:
+        with pytest.raises(ScrapeParseError, match=f"cannot decode the response body: {error}"):
+            fetch(f)
+    finally:
+        f.close()
+        target.close()
+
+
+def test_chunked_body_and_no_content_type() -> None:
+    chunks = b"".join(f"{len(c):x}\r\n".encode() + c + b"\r\n" for c in (b"a 1\n", b"b 2\n")) + b"0\r\n\r\n"
+    target = _Canned(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + chunks)
+    f = PlainFetcher(target.url)
+    try:
+        assert fetch(f) == (b"a 1\nb 2\n", None)
+        assert fetch(f) == (b"a 1\nb 2\n", None)  # the same connection: the chunked body was read to its end
+    finally:
+        f.close()
+        target.close()
+
+
+@pytest.mark.parametrize("path", ["/slow", "/never"])
+def test_the_deadline_holds_for_a_trickling_or_silent_target(path: str) -> None:
+    """Per-read timeouts would let /slow (a byte every 50 ms) run forever: abort() from another thread at
+    the deadline (what the scrape loop does) ends the fetch within the timeout."""
+    with Exporter() as ex:
+        f = PlainFetcher(f"http://{ex.address}{path}")
+        timer = threading.Timer(0.3, f.abort)
+        started = time.monotonic()
+        timer.start()
+        try:
+            with pytest.raises(ScrapeTimeoutError, match="timed out after 5s"):
+                fetch(f, timeout_s=5.0)
+        finally:
+            timer.cancel()
+            f.close()
+        assert time.monotonic() - started < 2.0
+
+
+def test_a_deadline_passed_while_queued_fails_without_a_request() -> None:
+    with Exporter() as ex:
+        ex.set_body(BODY)
+        f = PlainFetcher(f"http://{ex.address}/metrics")
+        with pytest.raises(ScrapeTimeoutError):
+            f.fetch(HEADERS, timeout_s=1, deadline=time.monotonic() - 0.01, max_body_bytes=10_000_000)
+        assert ex.count() == 0
+        assert not f.abort()  # nothing in flight any more
+
+
+def test_connection_refused_is_a_connect_error() -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # bound, never listening: refused
+        f = PlainFetcher(f"http://127.0.0.1:{port}/metrics")
+        with pytest.raises(ScrapeConnectError, match="ConnectionRefusedError"):
+            fetch(f)
+
+
+def test_only_plain_http_urls() -> None:
+    with pytest.raises(ValueError, match="not a plain http URL"):
+        PlainFetcher("https://example.invalid/metrics")

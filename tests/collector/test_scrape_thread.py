@@ -1,0 +1,136 @@
+"""Plain ``http://`` targets fetched in the scrape thread (``ScrapeManager(max_fetch_threads=...)``): hung
+targets hold a pool thread each, not the others' schedule, and stopping does not wait for their timeout."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+from prometheus_client import CollectorRegistry
+
+import collector._fetch
+import collector.loop
+from collector.config import CollectorConfig, StaticJob
+from collector.manager import ScrapeManager
+from metrics_store.memory import MemoryStore
+from tests.collector.exporters import Exporter
+from tests.collector.helpers import eventually, select
+
+BODY = "ok_metric 1\n" + "".join(f'load{{i="{i}"}} {i}\n' for i in range(2000))
+
+
+async def test_more_hung_targets_than_workers_do_not_delay_a_healthy_one() -> None:
+    """Four targets that never answer (0.4 s timeout every 0.5 s) hold four threads most of the time; with
+    the two parse workers alone the healthy target's scrapes would queue behind them."""
+    with Exporter() as healthy, Exporter() as hostile:
+        healthy.set_body(BODY)
+        jobs = [StaticJob(name="healthy", targets=[healthy.address], interval_s=0.2, timeout_s=0.2)]
+        jobs += [
+            StaticJob(
+                name=f"never{i}",
+                targets=[hostile.address],
+                metrics_path="/never",
+                params={"i": [str(i)]},
+                interval_s=0.5,
+                timeout_s=0.4,
+            )
+            for i in range(4)
+        ]
+        store = MemoryStore()
+        registry = CollectorRegistry()
+        mgr = ScrapeManager(CollectorConfig(jobs=jobs), store, None, registry=registry, max_workers=2)
+        await mgr.start()
+        try:
+
+            def timed_out_twice() -> bool:
+                return all(
+                    (
+                        registry.get_sample_value(
+                            "paramedic_scrape_errors_total", {"job": f"never{i}", "reason": "timeout"}
+                        )
+                        or 0
+                    )
+                    >= 2
+                    for i in range(4)
+                )
+
+            await eventually(timed_out_twice, 10, "every hung target to time out twice")
+            await eventually(
+                lambda: len(select(store, "up", job="healthy")[0].values) >= 10, 10, "10 scrapes"
+            )
+        finally:
+            await mgr.stop()
+    gaps = np.diff(select(store, "up", job="healthy")[0].timestamps_ms)
+    on_time = ((gaps >= 120) & (gaps <= 300)).sum()
+    assert on_time >= len(gaps) - 1 and gaps.max() <= 450, gaps  # one hiccup of a loaded machine allowed
+    assert set(select(store, "up", job="healthy")[0].values) == {1.0}
+
+
+async def test_stop_cuts_a_hung_fetch_short() -> None:
+    with Exporter() as ex:
+        job = StaticJob(name="hung", targets=[ex.address], metrics_path="/never", interval_s=10, timeout_s=8)
+        mgr = ScrapeManager(CollectorConfig(jobs=[job]), MemoryStore(), None, registry=CollectorRegistry())
+        await mgr.start()
+        try:
+            await eventually(lambda: ex.count("/never") >= 1, 15, "the scrape to be in flight")
+        finally:
+            started = time.monotonic()
+            await mgr.stop()
+        assert time.monotonic() - started < 2.0  # not the 8 s timeout
+
+
+async def test_plain_targets_skip_the_event_loop_fetch(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The one-hand-off path is the one taken for a plain target (aiohttp's fetch is never called), and
+    ``max_fetch_threads=0`` restores the aiohttp fetch on the loop; both store the same samples."""
+    calls: list[str] = []
+    aiohttp_fetch = collector._fetch.fetch
+
+    async def counted(*args: object, **kwargs: object) -> tuple[bytes, str | None]:
+        calls.append("aiohttp")
+        return await aiohttp_fetch(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(collector.loop, "fetch", counted)
+    results: dict[int, tuple[int, list[str]]] = {}
+    with Exporter() as ex:
+        ex.set_body(BODY)
+        for threads in (64, 0):
+            store = MemoryStore()
+            job = StaticJob(name="plain", targets=[ex.address], interval_s=0.2, timeout_s=0.2)
+            mgr = ScrapeManager(
+                CollectorConfig(jobs=[job]),
+                store,
+                None,
+                registry=CollectorRegistry(),
+                max_fetch_threads=threads,
+            )
+            await mgr.start()
+
+            def scraped(s: MemoryStore = store) -> bool:
+                return bool(select(s, "load", i="1999"))
+
+            try:
+                await eventually(scraped, 10, "a scrape")
+            finally:
+                await mgr.stop()
+            results[threads] = (len(calls), sorted(str(s.labels) for s in select(store, "load")))
+    assert results[64][0] == 0 and results[0][0] >= 1
+    assert results[64][1] == results[0][1] and len(results[64][1]) == 2000
+
+
+async def test_a_redirecting_target_is_followed() -> None:
+    """http.client does not follow redirects; aiohttp does (Prometheus' follow_redirects default): the
+    target is handed back to the loop's fetch and its first scrape already succeeds."""
+    with Exporter() as ex:
+        ex.set_body(BODY)
+        store = MemoryStore()
+        job = StaticJob(name="moved", targets=[ex.address], metrics_path="/redirect", interval_s=0.2)
+        mgr = ScrapeManager(CollectorConfig(jobs=[job]), store, None, registry=CollectorRegistry())
+        await mgr.start()
+        try:
+            await eventually(lambda: len(select(store, "up", job="moved")[0:1]) == 1, 10, "a scrape")
+            await eventually(lambda: ex.count("/redirect") >= 3, 10, "three scrapes")
+        finally:
+            await mgr.stop()
+    assert set(select(store, "up", job="moved")[0].values) == {1.0}
+    assert len(select(store, "load")) == 2000
