@@ -41,7 +41,9 @@ __all__ = ["PlainFetcher", "Redirected"]
 
 _REDIRECTS = frozenset((301, 302, 303, 307, 308))
 
-_CHUNK = 256 * 1024  # one recv's worth at most: a body of the bench's size is read in one or two calls
+_CHUNK = (
+    64 * 1024
+)  # one recv's worth at most (a streamed body: chunked or compressed); below malloc's mmap threshold
 
 
 class Redirected(Exception):  # noqa: N818 - a signal to the caller, not an error of the scrape
@@ -152,16 +154,35 @@ class PlainFetcher:
         rh = resp.headers
         encoding = (rh.get("Content-Encoding") or "").strip().lower()
         length = rh.get("Content-Length") or ""
-        if length.isdigit() and not encoding and int(length) > max_body_bytes:
-            raise BodyTooLargeError(
-                f"body size limit exceeded: Content-Length {length} > max_body_bytes {max_body_bytes}"
-            )
+        identity = encoding in ("", "identity")
+        if identity and length.isdigit():
+            if int(length) > max_body_bytes:
+                raise BodyTooLargeError(
+                    f"body size limit exceeded: Content-Length {length} > max_body_bytes {max_body_bytes}"
+                )
+            # the usual case: one bytes object of Content-Length, filled by the socket's reads directly (no
+            # chunk list and join); a target trickling it is cut short by abort() at the deadline
+            body = resp.read()
+            if self._aborted:
+                raise TimeoutError
+            if resp.will_close:
+                self._drop()
+            return body, rh.get("Content-Type")
         if encoding not in ("", "identity", "gzip", "deflate"):
             raise ScrapeParseError(
                 f"cannot decode the response body: unsupported Content-Encoding {encoding}"
             )
+        body = self._stream(resp, None if identity else encoding, max_body_bytes)
+        resp.close()  # read to its end: the connection stays open for the next scrape (read1 leaves it open)
+        if resp.will_close:
+            self._drop()
+        return body, rh.get("Content-Type")
+
+    def _stream(self, resp: http.client.HTTPResponse, encoding: str | None, max_body_bytes: int) -> bytes:
+        """A body of unknown length (chunked) or compressed (``encoding``), read a recv at a time and
+        stopped as soon as its decoded size passes ``max_body_bytes``."""
         # gzip, or deflate in its zlib wrapper (32: either header, detected), as aiohttp decodes them
-        gz = zlib.decompressobj(32 + zlib.MAX_WBITS) if encoding in ("gzip", "deflate") else None
+        gz = None if encoding is None else zlib.decompressobj(32 + zlib.MAX_WBITS)
         chunks: list[bytes] = []
         size = 0
         while True:
@@ -185,7 +206,4 @@ class PlainFetcher:
             chunks.append(data)
         if gz is not None and not gz.eof:
             raise ScrapeParseError(f"cannot decode the response body: truncated {encoding} stream")
-        resp.close()  # read to its end: the connection stays open for the next scrape (read1 leaves it open)
-        if resp.will_close:
-            self._drop()
-        return b"".join(chunks), rh.get("Content-Type")
+        return b"".join(chunks)

@@ -98,6 +98,11 @@ def test_content_length_over_the_limit_fails_before_the_body() -> None:
         try:
             with pytest.raises(BodyTooLargeError, match="Content-Length 5000 > max_body_bytes 100"):
                 f.fetch({"Accept": "*/*"}, timeout_s=2, deadline=time.monotonic() + 2, max_body_bytes=100)
+            for _ in range(2):  # no gzip asked: the body is read as one Content-Length read, kept alive
+                body = f.fetch(
+                    {"Accept": "*/*"}, timeout_s=2, deadline=time.monotonic() + 2, max_body_bytes=5000
+                )
+                assert body == (b"x" * 5000, "text/plain; version=0.0.4; charset=utf-8")
         finally:
             f.close()
 
