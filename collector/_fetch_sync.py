@@ -2,16 +2,17 @@
 
 With :mod:`collector._fetch` the event loop fetches the body (aiohttp's Python work, ~0.4 µs a sample of the
 loop's CPU at 2,000 samples a scrape) and then hands it to a scrape thread for the parse; here the scrape
-thread fetches with the standard library's ``http.client`` (one keep-alive connection per target) and
-parses on, while the event loop only schedules. Used for targets without an http config (no TLS options,
-credentials or proxy: :class:`~collector.http_client.ScrapeHTTP` is async and stays on aiohttp).
+thread fetches over its own kept-alive connection (:mod:`collector._http1`, blocking) and parses on, while
+the event loop only schedules. Used for targets without an http config (no TLS options, credentials or
+proxy: :class:`~collector.http_client.ScrapeHTTP` is async and stays on aiohttp), and not for a target that
+redirects (:class:`Redirected`: aiohttp follows redirects).
 
 The same contract as :func:`collector._fetch.fetch`: the Accept/gzip headers the caller built, a deadline
 over the whole exchange, the *decompressed* body bounded by ``max_body_bytes`` while it streams, the same
-error classes and messages. The deadline is enforced from outside the blocked thread: the event loop calls
+error classes. The deadline is enforced from outside the blocked thread: the event loop calls
 :meth:`PlainFetcher.abort` when it passes (the socket is shut down, the thread's read returns at once and
 the scrape fails as a timeout), so a target trickling bytes fails at ``timeout_s`` like one that never
-answers; each socket operation also has ``timeout_s`` as its own timeout, a backstop if no loop is running.
+answers; each socket operation also has the time left as its own timeout, a backstop if no loop is running.
 
 Thread safety: :meth:`fetch` runs in one thread at a time (the scrape loop's), :meth:`abort` may be called
 from any thread while it runs.
@@ -20,7 +21,6 @@ from any thread while it runs.
 from __future__ import annotations
 
 import contextlib
-import http.client
 import socket
 import threading
 import time
@@ -28,6 +28,7 @@ import zlib
 from urllib.parse import urlsplit
 
 from collector._fetch import USER_AGENT
+from collector._http1 import Connection, ProtocolError, Response
 from collector.errors import (
     BodyTooLargeError,
     ScrapeConnectError,
@@ -40,10 +41,6 @@ from collector.errors import (
 __all__ = ["PlainFetcher", "Redirected"]
 
 _REDIRECTS = frozenset((301, 302, 303, 307, 308))
-
-_CHUNK = (
-    64 * 1024
-)  # one recv's worth at most (a streamed body: chunked or compressed); below malloc's mmap threshold
 
 
 class Redirected(Exception):  # noqa: N818 - a signal to the caller, not an error of the scrape
@@ -62,7 +59,9 @@ class PlainFetcher:
         self._host = parts.hostname
         self._port = parts.port or 80
         self._path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-        self._conn: http.client.HTTPConnection | None = None
+        self._netloc = parts.netloc  # the Host header: host[:port] as the URL writes it
+        self._conn: Connection | None = None
+        self._head: tuple[dict[str, str], bytes] | None = None  # the request head, built once per headers
         self._lock = threading.Lock()  # guards _aborted and the socket against abort() from another thread
         self._aborted = False
         self._in_flight = False
@@ -101,7 +100,7 @@ class PlainFetcher:
         except (ScrapeError, Redirected):
             self._drop()
             raise
-        except (OSError, http.client.HTTPException, ValueError) as exc:
+        except (OSError, ProtocolError) as exc:
             self._drop()
             if self._aborted or isinstance(exc, TimeoutError):
                 raise ScrapeTimeoutError(f"scrape timed out after {timeout_s:g}s") from exc
@@ -113,32 +112,40 @@ class PlainFetcher:
                 self._in_flight = False
 
     def _drop(self) -> None:
-        """Close the connection after a failure (a half-read response cannot be reused)."""
+        """Close the connection after a failure or a response that ends it (it cannot be reused)."""
         with self._lock:
             conn, self._conn = self._conn, None
         if conn is not None:
             conn.close()
 
-    def _response(self, headers: dict[str, str], timeout_s: float) -> http.client.HTTPResponse:
+    def _request_head(self, headers: dict[str, str]) -> bytes:
+        if self._head is None or self._head[0] is not headers:
+            lines = [f"GET {self._path} HTTP/1.1", f"Host: {self._netloc}", f"User-Agent: {USER_AGENT}"]
+            lines += [f"{k}: {v}" for k, v in headers.items()]
+            self._head = (headers, ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
+        return self._head[1]
+
+    def _response(self, headers: dict[str, str], timeout_s: float) -> tuple[Connection, Response]:
         """Send the request and read the status and headers; once more on a fresh connection if a kept-alive
         one turns out closed by the target (as aiohttp and Prometheus' client do)."""
+        head = self._request_head(headers)
         for attempt in (0, 1):
             conn = self._conn
-            reused = conn is not None
             if conn is None:
-                conn = http.client.HTTPConnection(self._host, self._port, timeout=timeout_s)
+                conn = Connection(self._host, self._port, timeout_s)
                 with self._lock:
                     self._conn = conn
-            conn.timeout = timeout_s
-            if conn.sock is not None:
+            else:
                 conn.sock.settimeout(timeout_s)
             if self._aborted:
                 raise TimeoutError
+            reused = conn.used
             try:
-                conn.request("GET", self._path, headers={"User-Agent": USER_AGENT, **headers})
-                return conn.getresponse()
-            except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
-                if not reused or attempt or self._aborted:
+                conn.request(head)
+                return conn, conn.response()
+            except (ConnectionResetError, BrokenPipeError, ProtocolError) as exc:
+                stale = isinstance(exc, OSError) or str(exc) == "connection closed before the response"
+                if not (reused and stale) or attempt or self._aborted:
                     raise
                 self._drop()
         raise AssertionError("unreachable")  # pragma: no cover
@@ -146,54 +153,49 @@ class PlainFetcher:
     def _fetch(
         self, headers: dict[str, str], timeout_s: float, max_body_bytes: int
     ) -> tuple[bytes, str | None]:
-        resp = self._response(headers, timeout_s)
-        if resp.status in _REDIRECTS and resp.getheader("Location"):
-            raise Redirected(resp.getheader("Location"))
-        if resp.status != 200:
-            raise ScrapeStatusError(f"server returned HTTP status {resp.status} {resp.reason or ''}")
+        conn, resp = self._response(headers, timeout_s)
         rh = resp.headers
-        encoding = (rh.get("Content-Encoding") or "").strip().lower()
-        length = rh.get("Content-Length") or ""
-        identity = encoding in ("", "identity")
-        if identity and length.isdigit():
-            if int(length) > max_body_bytes:
-                raise BodyTooLargeError(
-                    f"body size limit exceeded: Content-Length {length} > max_body_bytes {max_body_bytes}"
-                )
-            # the usual case: one bytes object of Content-Length, filled by the socket's reads directly (no
-            # chunk list and join); a target trickling it is cut short by abort() at the deadline
-            body = resp.read()
-            if self._aborted:
-                raise TimeoutError
-            if resp.will_close:
-                self._drop()
-            return body, rh.get("Content-Type")
+        if resp.status in _REDIRECTS and rh.get("location"):
+            raise Redirected(rh["location"])
+        if resp.status != 200:
+            raise ScrapeStatusError(f"server returned HTTP status {resp.status} {resp.reason}")
+        encoding = rh.get("content-encoding", "").lower()
         if encoding not in ("", "identity", "gzip", "deflate"):
             raise ScrapeParseError(
                 f"cannot decode the response body: unsupported Content-Encoding {encoding}"
             )
-        body = self._stream(resp, None if identity else encoding, max_body_bytes)
-        resp.close()  # read to its end: the connection stays open for the next scrape (read1 leaves it open)
-        if resp.will_close:
+        identity = encoding in ("", "identity")
+        if identity and resp.length is not None:
+            if resp.length > max_body_bytes:
+                raise BodyTooLargeError(
+                    "body size limit exceeded: "
+                    f"Content-Length {resp.length} > max_body_bytes {max_body_bytes}"
+                )
+            # the usual case: one bytes object of Content-Length, the socket's reads straight into it; a
+            # target trickling it is cut short by abort() at the deadline
+            body = conn.body_exact(resp.length)
+        else:
+            body = self._stream(conn, resp, None if identity else encoding, max_body_bytes)
+        if self._aborted:
+            raise TimeoutError
+        if not resp.keep_alive:
             self._drop()
-        return body, rh.get("Content-Type")
+        return body, rh.get("content-type")
 
-    def _stream(self, resp: http.client.HTTPResponse, encoding: str | None, max_body_bytes: int) -> bytes:
-        """A body of unknown length (chunked) or compressed (``encoding``), read a recv at a time and
-        stopped as soon as its decoded size passes ``max_body_bytes``."""
+    def _stream(self, conn: Connection, resp: Response, encoding: str | None, max_body_bytes: int) -> bytes:
+        """A body of unknown length (chunked, until close) or compressed (``encoding``), read a recv at a
+        time and stopped as soon as its decoded size passes ``max_body_bytes``."""
         # gzip, or deflate in its zlib wrapper (32: either header, detected), as aiohttp decodes them
         gz = None if encoding is None else zlib.decompressobj(32 + zlib.MAX_WBITS)
         chunks: list[bytes] = []
         size = 0
-        while True:
+        for part in conn.body_parts(resp):
             if self._aborted:
                 raise TimeoutError
-            data = resp.read1(_CHUNK)
-            if not data:
-                break
+            data = part
             if gz is not None:
                 try:
-                    data = gz.decompress(data, max_body_bytes + 1 - size)
+                    data = gz.decompress(part, max_body_bytes + 1 - size)
                 except zlib.error as exc:
                     raise ScrapeParseError(f"cannot decode the response body: {exc}") from exc
                 if gz.unconsumed_tail:

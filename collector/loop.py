@@ -18,6 +18,7 @@ import asyncio
 import logging
 import math
 import socket
+import threading
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import Executor
@@ -85,6 +86,7 @@ class ScrapeLoop:
         on_families: Callable[[Mapping[str, FamilyMeta]], None] | None = None,
         on_commit: Callable[[str], None] | None = None,
         fetch_in_thread: bool = False,
+        parse_slots: threading.Semaphore | None = None,
     ) -> None:
         """``on_families`` receives every parsed scrape's family metadata (in the worker thread);
         ``on_commit`` gets the job name after each scrape's samples (or its failure report: ``up`` 0) are
@@ -92,7 +94,8 @@ class ScrapeLoop:
         ``fetch_in_thread``: a plain ``http://`` target without an http config is fetched in the scrape
         thread that parses it (:class:`~collector._fetch_sync.PlainFetcher`; ``client`` unused for it), so
         the scrape crosses threads once; the executor must then have a thread for every scrape that can be
-        in flight at once (a fetch holds its thread until the target answers or the timeout)."""
+        in flight at once (a fetch holds its thread until the target answers or the timeout), and
+        ``parse_slots`` (shared by the manager's loops) bounds how many of them parse and append at once."""
         self._target = target
         self._settings = settings
         self._pending: ScrapeSettings | None = None
@@ -115,6 +118,7 @@ class ScrapeLoop:
         self._headers: tuple[float, dict[str, str]] = (-1.0, {})
         self._fetch_in_thread = fetch_in_thread
         self._plain: PlainFetcher | None = None
+        self._parse_slots = parse_slots if parse_slots is not None else threading.Semaphore(1 << 30)
 
     @property
     def target(self) -> Target:
@@ -207,7 +211,8 @@ class ScrapeLoop:
         body, ctype = plain.fetch(
             headers, timeout_s=timeout_s, deadline=deadline, max_body_bytes=self._settings.max_body_bytes
         )
-        return self._parse_and_ingest(body, ctype, ts_ms, started)
+        with self._parse_slots:  # CPU-bound from here: as many at once as the parse workers of before
+            return self._parse_and_ingest(body, ctype, ts_ms, started)
 
     async def _scrape_in_thread(
         self, plain: PlainFetcher, timeout_s: float, ts_ms: int, started: float

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -118,6 +119,7 @@ class ScrapeManager:
         self._clients: dict[ScrapeLoop, aiohttp.ClientSession] = {}
         self._http: dict[str, ScrapeHTTP] = {}  # one per distinct http config (TLS, credentials, proxy)
         self._executor: ThreadPoolExecutor | None = None
+        self._parse_slots = threading.BoundedSemaphore(max_workers)
         self._running = False
 
     # -- lifecycle ---------------------------------------------------------------------------------------
@@ -137,6 +139,9 @@ class ScrapeManager:
             thread_name_prefix="scrape",
             initializer=drop_slice_request,
         )
+        # the fetch threads parse and append as many at once as max_workers did (GIL sharing and cache
+        # misses grow with the number of threads parsing at the same time)
+        self._parse_slots = threading.BoundedSemaphore(self._max_workers)
         self._running = True
         self.apply_config(self._config)
 
@@ -310,6 +315,7 @@ class ScrapeManager:
                 on_families=self._on_families,
                 on_commit=self._on_commit,
                 fetch_in_thread=self._max_fetch_threads > 0,
+                parse_slots=self._parse_slots,
             )
             state.loops[key] = lp
             self._clients[lp] = client
