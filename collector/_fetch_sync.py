@@ -59,6 +59,10 @@ class PlainFetcher:
         self._host = parts.hostname
         self._port = parts.port or 80
         self._path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        try:
+            self._path.encode("ascii")
+        except UnicodeEncodeError:
+            raise ValueError(f"not an ASCII request target: {url}") from None
         self._netloc = parts.netloc  # the Host header: host[:port] as the URL writes it
         self._conn: Connection | None = None
         self._head: tuple[dict[str, str], bytes] | None = None  # the request head, built once per headers
@@ -72,17 +76,16 @@ class PlainFetcher:
             if not self._in_flight:
                 return False
             self._aborted = True
-            sock = self._conn.sock if self._conn is not None else None
-        if sock is not None:
-            with contextlib.suppress(OSError):  # already closed: the thread sees _aborted at its next step
-                sock.shutdown(socket.SHUT_RDWR)
+            if self._conn is not None:  # under the lock: _drop cannot close it meanwhile
+                with contextlib.suppress(OSError):  # already closed: the thread sees _aborted next
+                    self._conn.sock.shutdown(socket.SHUT_RDWR)
         return True
 
     def close(self) -> None:
         with self._lock:
             conn, self._conn = self._conn, None
-        if conn is not None:
-            conn.close()
+            if conn is not None:
+                conn.close()
 
     def fetch(
         self, headers: dict[str, str], *, timeout_s: float, deadline: float, max_body_bytes: int
@@ -115,8 +118,8 @@ class PlainFetcher:
         """Close the connection after a failure or a response that ends it (it cannot be reused)."""
         with self._lock:
             conn, self._conn = self._conn, None
-        if conn is not None:
-            conn.close()
+            if conn is not None:
+                conn.close()
 
     def _request_head(self, headers: dict[str, str]) -> bytes:
         if self._head is None or self._head[0] is not headers:

@@ -185,6 +185,9 @@ class ScrapeLoop:
     def _plain_fetcher(self) -> PlainFetcher | None:
         """The target's blocking fetcher when this scrape can take the one-hand-off path, else None."""
         if not self._fetch_in_thread or self._settings.http is not None:
+            if self._plain is not None:  # the job got an http config: aiohttp from now
+                self._plain.close()
+                self._plain = None
             return None
         url = self._target.url
         if self._plain is not None and self._plain.url == url:

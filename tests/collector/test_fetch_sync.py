@@ -108,27 +108,40 @@ def test_content_length_over_the_limit_fails_before_the_body() -> None:
 
 
 class _Canned:
-    """A target that answers every request on its one connection with the same raw HTTP response."""
+    """A target that answers every request with the same raw HTTP response (``close``: then closes the
+    connection, and accepts the next one)."""
 
-    def __init__(self, response: bytes) -> None:
+    def __init__(self, response: bytes, *, close: bool = False) -> None:
         self._response = response
+        self._close = close
+        self.connections = 0
+        self._stopping = threading.Event()
         self._sock = socket.create_server(("127.0.0.1", 0))
         self.url = f"http://127.0.0.1:{self._sock.getsockname()[1]}/metrics"
         self._thread = threading.Thread(target=self._serve, daemon=True)
         self._thread.start()
 
     def _serve(self) -> None:
-        try:
-            conn, _ = self._sock.accept()
-        except OSError:
-            return
-        with conn:
-            while conn.recv(65536):
-                conn.sendall(self._response)
+        self._sock.settimeout(0.05)  # accept() does not wake up when another thread closes the socket
+        while not self._stopping.is_set():
+            try:
+                conn, _ = self._sock.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            conn.settimeout(None)
+            self.connections += 1
+            with conn:
+                while conn.recv(65536):
+                    conn.sendall(self._response)
+                    if self._close:
+                        break
 
     def close(self) -> None:
-        self._sock.close()
+        self._stopping.set()
         self._thread.join(5)
+        self._sock.close()
 
 
 def canned(body: bytes, *headers: str) -> bytes:
@@ -206,3 +219,61 @@ def test_connection_refused_is_a_connect_error() -> None:
 def test_only_plain_http_urls() -> None:
     with pytest.raises(ValueError, match="not a plain http URL"):
         PlainFetcher("https://example.invalid/metrics")
+
+
+def canned_fetch(
+    response: bytes, *, close: bool = False, times: int = 1
+) -> tuple[list[bytes | str | None], int]:
+    """Fetch ``times`` from a target answering ``response``; the results (or error texts) and connections."""
+    target = _Canned(response, close=close)
+    f = PlainFetcher(target.url)
+    out: list[bytes | str | None] = []
+    try:
+        for _ in range(times):
+            try:
+                body, ctype = fetch(f)
+                out += [body, ctype]
+            except (ScrapeConnectError, ScrapeStatusError) as exc:
+                out.append(str(exc))
+    finally:
+        f.close()
+        target.close()
+    return out, target.connections
+
+
+def test_http1_framing_chunked_extensions_and_trailers() -> None:
+    body = b"4;ext=1\r\na 1\n\r\n4\r\nb 2\n\r\n0\r\nX-Trailer: t\r\n\r\n"
+    out, conns = canned_fetch(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + body, times=2)
+    assert out == [b"a 1\nb 2\n", None] * 2 and conns == 1
+
+
+def test_http1_framing_until_close_and_http10() -> None:
+    out, conns = canned_fetch(
+        b"HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\nup 1\n", close=True, times=2
+    )
+    assert out == [b"up 1\n", "text/plain"] * 2 and conns == 2  # no length: the body ends the connection
+    out, conns = canned_fetch(canned(b"up 1\n", "Connection: close"), close=True, times=2)
+    assert out == [b"up 1\n", None] * 2 and conns == 2
+
+
+def test_http1_interim_response_skipped_and_header_case() -> None:
+    response = b"HTTP/1.1 100 Continue\r\n\r\n" + canned(b"up 1\n", "content-TYPE: text/plain")
+    assert canned_fetch(response)[0] == [b"up 1\n", "text/plain"]
+
+
+@pytest.mark.parametrize(
+    ("response", "error"),
+    [
+        (b"SSH-2.0-OpenSSH_9.6\r\n\r\n", "ProtocolError: not an HTTP/1.x response"),
+        (b"HTTP/1.1 200 OK\r\nno colon here\r\n\r\n", "ProtocolError: malformed header line"),
+        (b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort", "ProtocolError: connection closed after 5"),
+        (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", "ProtocolError: bad chunk size"),
+        (
+            b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n",
+            "HTTP status 503 Service Unavailable",
+        ),
+    ],
+)
+def test_http1_malformed_or_failed_responses(response: bytes, error: str) -> None:
+    out, _ = canned_fetch(response, close=True)
+    assert len(out) == 1 and error in str(out[0]), out
