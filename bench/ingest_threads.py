@@ -13,10 +13,10 @@ only samples holding the GIL, or ``--idle``), written as py-spy's ``raw`` (colla
 CPU figures of such a run include py-spy's pauses, so take them from a run without it. Experiments on the
 server's settings (not defaults): ``--switch-interval S`` (``sys.setswitchinterval``), ``--scrape-workers N``
 (the scrape thread pool's size), ``--fetch-threads N`` (``ScrapeManager(max_fetch_threads=N)``; 0: plain
-targets fetched by aiohttp on the loop, as before stop 34), ``--inline-ingest`` (parse + ingest on the event loop's thread instead of
-the pool: what the hand-offs and the GIL sharing cost; not a shippable setting, it blocks the loop),
-``--uvloop`` (uvicorn's ``auto`` loop may pick uvloop when it is installed; without the flag the server runs
-on asyncio's own loop, as shipped, even where uvloop is importable).
+targets fetched by aiohttp on the loop, as before stop 34), ``--inline-ingest`` (parse + ingest on the event
+loop's thread instead of the pool: what the hand-offs and the GIL sharing cost; not a shippable setting, it
+blocks the loop), ``--uvloop`` (uvicorn's ``auto`` loop may pick uvloop when it is installed; without the
+flag the server runs on asyncio's own loop, as shipped, even where uvloop is importable).
 
 Old code against new: ``PYTHONPATH=/tmp/old .venv/bin/python bench/ingest_threads.py``, alternated run by run.
 """
