@@ -4,9 +4,11 @@ Scheduling: each target is scraped once per interval at a fixed phase derived fr
 (``Target.offset_fraction``), aligned on the wall clock like Prometheus, so targets of a job do not all fire
 at once. A scrape that overruns its slot skips the missed slots instead of bunching up.
 
-Isolation: fetching is async and bounded by the target's timeout and body limit; parsing, relabeling and the
+Isolation: fetching is bounded by the target's timeout and body limit; parsing, relabeling and the
 (possibly durable, hence blocking) ``Appender.append`` run in the manager's thread pool, so a big or slow
-target never blocks the event loop and thereby other targets' schedules.
+target never blocks the event loop and thereby other targets' schedules. A plain ``http://`` target without
+an http config is fetched in that pool thread too (``fetch_in_thread``: one hand-off per scrape; the loop
+shuts the socket down at the deadline); any other target is fetched by aiohttp on the loop.
 
 Thread/async safety: a loop is driven from the event loop that created it; ``update`` may be called there at
 any time and takes effect at the next scrape.
