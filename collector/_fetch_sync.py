@@ -20,7 +20,9 @@ from any thread while it runs.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import ipaddress
 import socket
 import threading
 import time
@@ -28,7 +30,7 @@ import zlib
 from urllib.parse import urlsplit
 
 from collector._fetch import USER_AGENT
-from collector._http1 import Connection, ProtocolError, Response
+from collector._http1 import Address, Connection, ProtocolError, Response
 from collector.errors import (
     BodyTooLargeError,
     ScrapeConnectError,
@@ -64,11 +66,42 @@ class PlainFetcher:
         except UnicodeEncodeError:
             raise ValueError(f"not an ASCII request target: {url}") from None
         self._netloc = parts.netloc  # the Host header: host[:port] as the URL writes it
+        try:  # an IP literal needs no resolution; a name is resolved on the event loop (resolve())
+            family = socket.AF_INET6 if ipaddress.ip_address(self._host).version == 6 else socket.AF_INET
+            self._addresses: list[Address] | None = [(family, (self._host, self._port))]
+            self.literal = True
+        except ValueError:
+            self._addresses = None
+            self.literal = False
         self._conn: Connection | None = None
         self._head: tuple[dict[str, str], bytes] | None = None  # the request head, built once per headers
         self._lock = threading.Lock()  # guards _aborted and the socket against abort() from another thread
         self._aborted = False
         self._in_flight = False
+
+    @property
+    def needs_address(self) -> bool:
+        """True when the next fetch would open a connection to a name not yet resolved: the caller resolves
+        it on the event loop (:meth:`resolve`), where the scrape's deadline can cut a slow DNS answer short
+        (``getaddrinfo`` in this thread could not be interrupted)."""
+        return self._conn is None and self._addresses is None
+
+    async def resolve(self, timeout_s: float) -> None:
+        """Resolve the host on the running loop (its default executor, as aiohttp's threaded resolver
+        does), bounded by ``timeout_s``; a failure is the scrape's connect error, a late answer its
+        timeout."""
+        loop = asyncio.get_running_loop()
+        try:
+            infos = await asyncio.wait_for(
+                loop.getaddrinfo(self._host, self._port, type=socket.SOCK_STREAM), timeout_s
+            )
+        except TimeoutError as exc:
+            raise ScrapeTimeoutError(
+                f"scrape timed out after {timeout_s:g}s (resolving {self._host})"
+            ) from exc
+        except OSError as exc:
+            raise ScrapeConnectError(f"cannot resolve {self._host}: {exc}") from exc
+        self._addresses = [(family, addr) for family, _, _, _, addr in infos]
 
     def abort(self) -> bool:
         """Fail the fetch in flight as a timeout (its socket is shut down); False if none was in flight."""
@@ -115,11 +148,14 @@ class PlainFetcher:
                 self._in_flight = False
 
     def _drop(self) -> None:
-        """Close the connection after a failure or a response that ends it (it cannot be reused)."""
+        """Close the connection after a failure or a response that ends it (it cannot be reused); a name
+        is resolved again before the next connection (as aiohttp's DNS cache would have expired)."""
         with self._lock:
             conn, self._conn = self._conn, None
             if conn is not None:
                 conn.close()
+            if not self.literal:
+                self._addresses = None
 
     def _request_head(self, headers: dict[str, str]) -> bytes:
         if self._head is None or self._head[0] is not headers:
@@ -135,7 +171,9 @@ class PlainFetcher:
         for attempt in (0, 1):
             conn = self._conn
             if conn is None:
-                conn = Connection(self._host, self._port, timeout_s)
+                if self._addresses is None:  # dropped after a failure: resolved again on the loop
+                    raise ScrapeConnectError(f"{self._host}: not resolved")
+                conn = Connection(self._addresses, timeout_s)
                 with self._lock:
                     self._conn = conn
             else:
@@ -174,9 +212,9 @@ class PlainFetcher:
                     "body size limit exceeded: "
                     f"Content-Length {resp.length} > max_body_bytes {max_body_bytes}"
                 )
-            # the usual case: one bytes object of Content-Length, the socket's reads straight into it; a
-            # target trickling it is cut short by abort() at the deadline
-            body = conn.body_exact(resp.length)
+            # the usual case: llhttp frames the Content-Length body; a target trickling it is cut short by
+            # abort() at the deadline
+            body = b"".join(conn.body_parts(resp))
         else:
             body = self._stream(conn, resp, None if identity else encoding, max_body_bytes)
         if self._aborted:

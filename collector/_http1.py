@@ -1,175 +1,226 @@
-"""A minimal blocking HTTP/1.1 client connection for scrapes: one GET at a time, kept alive.
+"""A blocking HTTP/1.1 client connection for scrapes (one GET at a time, kept alive), framed by llhttp.
 
 Why not ``http.client``: in the server, under the bench's load (2,000 series a target, 50 targets at 1 s),
-``http.client``'s GET cost 0.38–0.44 ms of a scrape thread's CPU per scrape, most of it the ``email``
-package parsing ~5 response headers; this reader cost 0.16 ms there (bench/README, stop 34). It reads only
-what a scrape needs: the status line, the headers as a dict (names lowercased, last one wins), and the body
-framed by ``Transfer-Encoding: chunked``, ``Content-Length`` or the end of the connection (RFC 9112 §6.3).
-Redirects, compression, limits and deadlines are the caller's (:mod:`collector._fetch_sync`).
+``http.client``'s GET cost 0.38-0.44 ms of a scrape thread's CPU per scrape, most of it the ``email``
+package parsing ~5 response headers (bench/README, stop 34). Why not a reader of our own: every response of
+every target goes through this code, so the parse is ``httptools``' binding of llhttp (Node.js' maintained,
+fuzzed HTTP/1.1 parser, the one uvicorn uses); this module only moves bytes between the socket and the
+parser and keeps what a scrape needs: the status, the headers as a dict (names lowercased, last one wins) and
+the body as llhttp frames it (``Content-Length``, ``Transfer-Encoding: chunked`` or the end of the
+connection, RFC 9112 §6.3). Redirects, compression, limits and deadlines are the caller's
+(:mod:`collector._fetch_sync`).
 
 Errors: ``OSError`` from the socket (``TimeoutError`` included) and :class:`ProtocolError` for a response
-that is not HTTP/1.x or ends early. Not thread-safe: one thread uses a connection at a time (``sock`` may be
-shut down from another thread to end a blocked read).
+llhttp rejects or that the connection ends early. Not thread-safe: one thread uses a connection at a time
+(``sock`` may be shut down from another thread to end a blocked read).
 """
 
 from __future__ import annotations
 
 import socket
-from collections.abc import Iterator
+import threading
+from collections.abc import Iterator, Sequence
+from typing import Any
 
-__all__ = ["Connection", "ProtocolError", "Response"]
+import httptools
 
-_MAX_HEAD = 64 * 1024  # status line + headers; a longer head is an error, not a reason to buffer more
-_MAX_LINE = 8 * 1024  # a chunk-size or trailer line
+__all__ = ["Address", "Connection", "ProtocolError", "Response"]
+
+_MAX_HEAD = 64 * 1024  # status line + headers: llhttp sets no limit, so a longer head is our error
 _RECV = 64 * 1024
+
+# (family, sockaddr) from getaddrinfo: the loop resolves names, the thread only connects
+Address = tuple[int, tuple[Any, ...]]
 
 
 class ProtocolError(Exception):
     """The target's answer is not a well-formed HTTP/1.x response, or the connection ended inside it."""
 
 
+class _Local(threading.local):
+    """One receive buffer per scrape thread, not per target: a buffer per connection would be 64 KiB per
+    target held between scrapes (~32 B per series at 2,000 series a target)."""
+
+    def __init__(self) -> None:
+        self.buf = bytearray(_RECV)
+        self.view = memoryview(self.buf)
+
+
+_local = _Local()
+
+
 class Response:
-    """A response whose head was read; the body is read with :meth:`Connection.body_exact` or
-    :meth:`Connection.body_parts`."""
+    """A response whose head was read; its body is read with :meth:`Connection.body_parts`.
 
-    __slots__ = ("chunked", "headers", "keep_alive", "length", "reason", "status")
+    ``length``: the Content-Length (None when chunked or absent); ``keep_alive``: llhttp's verdict once
+    the message is complete (HTTP version, ``Connection`` header, and whether the body ran to the close)."""
 
-    def __init__(self, status: int, reason: str, headers: dict[str, str], keep_alive: bool) -> None:
-        self.status, self.reason, self.headers = status, reason, headers
-        self.chunked = "chunked" in headers.get("transfer-encoding", "").lower()
-        length = headers.get("content-length", "")
-        self.length = int(length) if length.isdigit() and not self.chunked else None
-        # without a length the body runs to the end of the connection: it cannot be reused
-        self.keep_alive = keep_alive and (self.chunked or self.length is not None)
+    __slots__ = (
+        "complete",
+        "headers",
+        "keep_alive",
+        "length",
+        "parts",
+        "reason",
+        "received",
+        "status",
+        "until_close",
+    )
+
+    def __init__(self) -> None:
+        self.status = 0
+        self.reason = ""
+        self.headers: dict[str, str] = {}
+        self.length: int | None = None
+        self.until_close = False
+        self.keep_alive = False
+        self.complete = False
+        self.parts: list[bytes] = []  # body bytes parsed, not yet handed out
+        self.received = 0  # body bytes parsed in all
+
+
+class _Callbacks:
+    """The httptools protocol object: llhttp calls these while ``feed_data`` runs (in the reading thread)."""
+
+    __slots__ = ("fed", "got_bytes", "head_done", "head_size", "interim", "parser", "resp", "trailing")
+
+    def __init__(self) -> None:
+        self.resp = Response()
+        self.head_done = False
+        self.interim = False
+        self.trailing = False  # bytes after the complete response: not ours, the connection is not reused
+        self.head_size = 0  # status reason and header bytes: llhttp sets no limit, we do
+        self.got_bytes = False
+        self.fed = 0  # bytes fed before the head was complete
+        self.parser = httptools.HttpResponseParser(self)
+
+    def on_message_begin(self) -> None:
+        if self.resp.complete:
+            self.trailing = True
+            raise ProtocolError("data after the response")
+
+    def on_status(self, reason: bytes) -> None:
+        self.head_size += len(reason)
+        self.resp.reason += reason.decode("latin-1")
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self.head_size += len(name) + len(value) + 4
+        if self.head_size > _MAX_HEAD:
+            raise ProtocolError(f"response head longer than {_MAX_HEAD} bytes")
+        self.resp.headers[name.decode("latin-1").lower()] = value.decode("latin-1").strip()
+
+    def on_headers_complete(self) -> None:
+        status = self.parser.get_status_code()
+        if 100 <= status < 200:  # an interim response (100 Continue, 103 Early Hints): skipped
+            self.interim = True
+            return
+        resp = self.resp
+        resp.status = status
+        h = resp.headers
+        chunked = "chunked" in h.get("transfer-encoding", "").lower()
+        length = h.get("content-length", "")
+        resp.length = int(length) if length.isdigit() and not chunked else None
+        resp.until_close = not chunked and resp.length is None
+        self.head_done = True
+
+    def on_body(self, body: bytes) -> None:
+        resp = self.resp
+        resp.parts.append(body)
+        resp.received += len(body)
+
+    def on_message_complete(self) -> None:
+        if self.interim:  # the real response follows on the same parser
+            self.interim = False
+            self.resp = Response()
+            return
+        self.resp.keep_alive = self.parser.should_keep_alive()
+        self.resp.complete = True
 
 
 class Connection:
     """One TCP connection to a target; ``request`` sends a GET, ``response`` reads the head."""
 
-    def __init__(self, host: str, port: int, timeout_s: float) -> None:
-        self.sock = socket.create_connection((host, port), timeout=timeout_s)
-        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self._buf = bytearray()  # received, not yet consumed
+    def __init__(self, addresses: Sequence[Address], timeout_s: float) -> None:
+        """Connect to the first of ``addresses`` that answers (already resolved: no DNS here, so nothing
+        in this thread outlasts the socket timeouts and the loop's shutdown at the deadline)."""
+        last: OSError = OSError("no address to connect to")
+        for family, sockaddr in addresses:
+            sock = socket.socket(family, socket.SOCK_STREAM)
+            try:
+                sock.settimeout(timeout_s)
+                sock.connect(sockaddr)
+            except OSError as exc:
+                sock.close()
+                last = exc
+                continue
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            self.sock = sock
+            break
+        else:
+            raise last
         self.used = False  # a request went out on it before: a failure to send may be a stale keep-alive
+        self._cb = _Callbacks()  # replaced by each request()
 
     def close(self) -> None:
         self.sock.close()
 
     def request(self, head: bytes) -> None:
+        self._cb = _Callbacks()
         self.sock.sendall(head)
 
-    def _fill(self) -> int:
-        data = self.sock.recv(_RECV)
-        self._buf += data
-        return len(data)
+    def _feed(self) -> bool:
+        """One recv into the thread's buffer, fed to llhttp; False at the end of the connection."""
+        cb = self._cb
+        n = self.sock.recv_into(_local.view, _RECV)
+        if not n:
+            return False
+        cb.got_bytes = True
+        head_done = cb.head_done
+        try:
+            cb.parser.feed_data(_local.view[:n])
+        except httptools.HttpParserUpgrade:
+            raise ProtocolError("the target switched protocols") from None
+        except httptools.HttpParserError as exc:
+            if cb.trailing:
+                cb.resp.keep_alive = False
+                return True
+            if isinstance(exc.__context__, ProtocolError):
+                raise exc.__context__ from exc
+            where = "response body" if cb.head_done else "response head"
+            raise ProtocolError(f"malformed {where}: {exc or type(exc).__name__}") from exc
+        if not head_done:  # httptools buffers a header until its end: bound what it may hold meanwhile
+            cb.fed += n
+            if not cb.head_done and cb.fed > _MAX_HEAD:
+                raise ProtocolError(f"response head longer than {_MAX_HEAD} bytes")
+        return True
 
     def response(self) -> Response:
-        """Read the status line and headers (1xx interim responses skipped)."""
-        while True:
-            end = self._buf.find(b"\r\n\r\n")
-            while end < 0:
-                if len(self._buf) > _MAX_HEAD:
-                    raise ProtocolError(f"response head longer than {_MAX_HEAD} bytes")
-                if not self._fill():
-                    raise ProtocolError(
-                        "connection closed before the response"
-                        if not self._buf
-                        else "truncated response head"
-                    )
-                end = self._buf.find(b"\r\n\r\n")
-            head = bytes(self._buf[:end]).decode("latin-1")
-            del self._buf[: end + 4]
-            status_line, _, rest = head.partition("\r\n")
-            version, _, status_reason = status_line.partition(" ")
-            code, _, reason = status_reason.partition(" ")
-            if not version.startswith("HTTP/1.") or not (len(code) == 3 and code.isdigit()):
-                raise ProtocolError(f"not an HTTP/1.x response: {status_line[:40]!r}")
-            status = int(code)
-            if 100 <= status < 200:
-                continue
-            headers: dict[str, str] = {}
-            for line in rest.split("\r\n") if rest else ():
-                name, colon, value = line.partition(":")
-                if not colon:
-                    raise ProtocolError(f"malformed header line: {line[:40]!r}")
-                headers[name.strip().lower()] = value.strip()
-            conn = headers.get("connection", "").lower()
-            keep = "close" not in conn if version == "HTTP/1.1" else "keep-alive" in conn
-            self.used = True
-            return Response(status, reason.strip(), headers, keep)
-
-    def body_exact(self, n: int) -> bytes:
-        """The next ``n`` bytes: the buffered part, then ``recv_into`` straight into the result's buffer."""
-        have = len(self._buf)
-        if have >= n:
-            out = bytes(self._buf[:n])
-            del self._buf[:n]
-            return out
-        buf = bytearray(n)
-        buf[:have] = self._buf
-        self._buf.clear()
-        view = memoryview(buf)
-        got = have
-        while got < n:
-            k = self.sock.recv_into(view[got:], n - got)
-            if not k:
-                raise ProtocolError(f"connection closed after {got} of {n} body bytes")
-            got += k
-        return bytes(buf)
+        """Read up to the end of the status line and headers (1xx interim responses skipped); body bytes
+        that came with them wait in ``Response.parts``."""
+        cb = self._cb
+        while not cb.head_done:
+            if not self._feed():
+                raise ProtocolError(
+                    "connection closed before the response" if not cb.got_bytes else "truncated response head"
+                )
+        self.used = True
+        return cb.resp
 
     def body_parts(self, resp: Response) -> Iterator[bytes]:
-        """The body as it arrives, a recv's worth at a time (chunked, Content-Length or until close)."""
-        if resp.chunked:
-            yield from self._chunked()
-        elif resp.length is not None:
-            left = resp.length
-            while left:
-                part = self._some(left)
-                if not part:
-                    raise ProtocolError(f"connection closed with {left} body bytes missing")
-                left -= len(part)
-                yield part
-        else:
-            while part := self._some(_RECV):
-                yield part
-
-    def _some(self, most: int) -> bytes:
-        """Up to ``most`` bytes: buffered ones first, else one recv (b"" at the end of the connection)."""
-        if not self._buf and not self._fill():
-            return b""
-        out = bytes(self._buf[:most])
-        del self._buf[:most]
-        return out
-
-    def _line(self) -> bytes:
-        end = self._buf.find(b"\r\n")
-        while end < 0:
-            if len(self._buf) > _MAX_LINE:
-                raise ProtocolError("chunk line too long")
-            if not self._fill():
-                raise ProtocolError("connection closed inside a chunked body")
-            end = self._buf.find(b"\r\n")
-        line = bytes(self._buf[:end])
-        del self._buf[: end + 2]
-        return line
-
-    def _chunked(self) -> Iterator[bytes]:
+        """The body as llhttp hands it out, a recv's worth at a time, up to the end of the message."""
         while True:
-            size_text = self._line().split(b";", 1)[0].strip()
-            try:
-                size = int(size_text, 16)
-            except ValueError:
-                raise ProtocolError(f"bad chunk size {size_text[:20]!r}") from None
-            if size == 0:
-                while self._line():  # trailer fields, up to the empty line
-                    pass
+            if resp.parts:
+                parts, resp.parts = resp.parts, []
+                yield from parts
+            if resp.complete:
                 return
-            left = size
-            while left:
-                part = self._some(left)
-                if not part:
-                    raise ProtocolError("connection closed inside a chunked body")
-                left -= len(part)
-                yield part
-            if self._line():
-                raise ProtocolError("chunk not followed by CRLF")
+            if not self._feed():
+                if resp.until_close:  # the end of the connection is the end of this body
+                    resp.complete, resp.keep_alive = True, False
+                    yield from resp.parts
+                    return
+                raise ProtocolError(
+                    "connection closed inside a chunked body"
+                    if resp.length is None
+                    else f"connection closed after {resp.received} of {resp.length} body bytes"
+                )

@@ -89,15 +89,17 @@ class ScrapeLoop:
         on_commit: Callable[[str], None] | None = None,
         fetch_in_thread: bool = False,
         parse_slots: threading.Semaphore | None = None,
+        fetch_slots: threading.Semaphore | None = None,
     ) -> None:
         """``on_families`` receives every parsed scrape's family metadata (in the worker thread);
         ``on_commit`` gets the job name after each scrape's samples (or its failure report: ``up`` 0) are
         in the store, on the event loop; it must be cheap (e.g. set an asyncio.Event).
         ``fetch_in_thread``: a plain ``http://`` target without an http config is fetched in the scrape
         thread that parses it (:class:`~collector._fetch_sync.PlainFetcher`; ``client`` unused for it), so
-        the scrape crosses threads once; the executor must then have a thread for every scrape that can be
-        in flight at once (a fetch holds its thread until the target answers or the timeout), and
-        ``parse_slots`` (shared by the manager's loops) bounds how many of them parse and append at once."""
+        the scrape crosses threads once; the executor must then have a thread for each of ``fetch_slots``
+        (a fetch holds its thread until the target answers or the deadline) plus the parse workers, and
+        ``parse_slots`` (shared by the manager's loops) bounds how many of them parse and append at once;
+        ``fetch_slots`` (shared too) how many fetch at once: a scrape that finds none free goes to aiohttp."""
         self._target = target
         self._settings = settings
         self._pending: ScrapeSettings | None = None
@@ -121,6 +123,7 @@ class ScrapeLoop:
         self._fetch_in_thread = fetch_in_thread
         self._plain: PlainFetcher | None = None
         self._parse_slots = parse_slots if parse_slots is not None else threading.Semaphore(1 << 30)
+        self._fetch_slots = fetch_slots if fetch_slots is not None else threading.Semaphore(1 << 30)
 
     @property
     def target(self) -> Target:
@@ -222,9 +225,13 @@ class ScrapeLoop:
     async def _scrape_in_thread(
         self, plain: PlainFetcher, timeout_s: float, ts_ms: int, started: float
     ) -> IngestResult:
-        """Fetch, parse and ingest in one pool call; the loop only enforces the fetch's deadline."""
+        """Fetch, parse and ingest in one pool call; the loop only resolves a host name (when a connection
+        is to be opened) and enforces the fetch's deadline."""
         deadline = time.monotonic() + timeout_s
-        timer = asyncio.get_running_loop().call_later(timeout_s, plain.abort)
+        if plain.needs_address:
+            await plain.resolve(timeout_s)
+        left = max(deadline - time.monotonic(), 0.0)
+        timer = asyncio.get_running_loop().call_later(left, plain.abort)
         try:
             return await self._in_thread(
                 self._fetch_parse_ingest,
@@ -285,15 +292,21 @@ class ScrapeLoop:
         if self._headers[0] != timeout_s:
             self._headers = (timeout_s, scrape_headers(timeout_s, s.escaping))
         plain = self._plain_fetcher()
+        # a fetch thread for this scrape, or aiohttp if every one is held (by slow or hung targets, each until
+        # its deadline): the pool has max_workers threads beyond the fetch slots, so the parse of an aiohttp
+        # scrape never waits behind hung fetches
+        slot = plain is not None and self._fetch_slots.acquire(blocking=False)
         try:
-            if plain is not None:
+            if plain is not None and slot:
                 try:
                     result = await self._scrape_in_thread(plain, timeout_s, ts_ms, started)
                 except Redirected:  # aiohttp follows redirects: this target is fetched on the loop from now
                     self._fetch_in_thread = False
                     plain.close()
                     self._plain = plain = None
-            if plain is None:
+                finally:
+                    self._fetch_slots.release()
+            if result is None:
                 body, ctype = await fetch(
                     self._client,
                     t.url,

@@ -80,7 +80,7 @@ class ScrapeManager:
         connector: Callable[[], aiohttp.BaseConnector] | None = None,
         base_dir: Path | None = None,
         max_workers: int = 2,
-        max_fetch_threads: int = 64,
+        max_fetch_threads: int = 16,
         on_families: Callable[[Mapping[str, FamilyMeta]], None] | None = None,
         on_commit: Callable[[str], None] | None = None,
         owns: Callable[[str], bool] | None = None,
@@ -90,9 +90,11 @@ class ScrapeManager:
         connector (default: TCP, two connections); ``base_dir`` resolves relative file_sd paths (default:
         the working directory); ``max_workers`` sizes the thread pool that parses and appends;
         ``max_fetch_threads`` > 0: plain ``http://`` targets without an http config are fetched in that pool
-        too (one thread hand-off per scrape instead of two, :mod:`collector._fetch_sync`), which then grows
-        up to this many threads as fetches overlap (threads start only when none is idle), so a slow target
-        holds one thread, not the others' schedule; 0: every target is fetched by aiohttp on the loop;
+        too (one thread hand-off per scrape instead of two, :mod:`collector._fetch_sync`), at most this many
+        at once; the pool grows to ``max_workers`` + this many threads as fetches overlap (threads start only
+        when none is idle), and a scrape that finds every fetch thread held (by slow or hung targets, each
+        until its deadline) is fetched by aiohttp on the loop as before, so hung targets never delay healthy
+        ones; 0: every target is fetched by aiohttp on the loop;
         ``on_families`` receives each scrape's family metadata (e.g.
         :meth:`collector.metadata.MetadataRegistry.observe`), from a worker thread; ``on_commit`` gets the
         job name after each scrape's samples are in the store, on the event loop (e.g.
@@ -120,6 +122,7 @@ class ScrapeManager:
         self._http: dict[str, ScrapeHTTP] = {}  # one per distinct http config (TLS, credentials, proxy)
         self._executor: ThreadPoolExecutor | None = None
         self._parse_slots = threading.BoundedSemaphore(max_workers)
+        self._fetch_slots = threading.BoundedSemaphore(max(max_fetch_threads, 1))
         self._running = False
 
     # -- lifecycle ---------------------------------------------------------------------------------------
@@ -135,13 +138,14 @@ class ScrapeManager:
             return
         # started from the event loop: scrapes are background work a waking read may preempt (sched_slice)
         self._executor = ThreadPoolExecutor(
-            max(self._max_workers, self._max_fetch_threads),
+            self._max_workers + self._max_fetch_threads,
             thread_name_prefix="scrape",
             initializer=drop_slice_request,
         )
         # the fetch threads parse and append as many at once as max_workers did (GIL sharing and cache
         # misses grow with the number of threads parsing at the same time)
         self._parse_slots = threading.BoundedSemaphore(self._max_workers)
+        self._fetch_slots = threading.BoundedSemaphore(max(self._max_fetch_threads, 1))
         self._running = True
         self.apply_config(self._config)
 
@@ -316,6 +320,7 @@ class ScrapeManager:
                 on_commit=self._on_commit,
                 fetch_in_thread=self._max_fetch_threads > 0,
                 parse_slots=self._parse_slots,
+                fetch_slots=self._fetch_slots,
             )
             state.loops[key] = lp
             self._clients[lp] = client

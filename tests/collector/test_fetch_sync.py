@@ -3,6 +3,7 @@ same body, limits, errors and deadline as the event loop's aiohttp fetch, over o
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import socket
 import threading
@@ -264,10 +265,34 @@ def test_http1_interim_response_skipped_and_header_case() -> None:
 @pytest.mark.parametrize(
     ("response", "error"),
     [
-        (b"SSH-2.0-OpenSSH_9.6\r\n\r\n", "ProtocolError: not an HTTP/1.x response"),
-        (b"HTTP/1.1 200 OK\r\nno colon here\r\n\r\n", "ProtocolError: malformed header line"),
-        (b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort", "ProtocolError: connection closed after 5"),
-        (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", "ProtocolError: bad chunk size"),
+        (b"SSH-2.0-OpenSSH_9.6\r\n\r\n", "ProtocolError: malformed response head: Expected HTTP/"),
+        (b"HTTP/1.1 200 OK\r\nno colon here\r\n\r\n", "ProtocolError: malformed response head: "),
+        (
+            b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort",
+            "ProtocolError: connection closed after 5 of 10",
+        ),
+        (
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+            "ProtocolError: malformed response body: Invalid character in chunk size",
+        ),
+        (
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nab",
+            "ProtocolError: connection closed inside a chunked body",
+        ),
+        (
+            b"HTTP/1.1 200 OK\r\nContent-Length: 1x\r\n\r\n",
+            "malformed response head: Invalid character in Content-Length",
+        ),
+        (
+            b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nup 1\n",
+            "malformed response head: Duplicate Content-Length",
+        ),
+        (b"HTTP/1.1 200 OK\r\nContent-Le", "ProtocolError: truncated response head"),
+        (b"", "ProtocolError: connection closed before the response"),
+        (
+            b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: upgrade\r\n\r\n",
+            "ProtocolError: the target switched protocols",
+        ),
         (
             b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n",
             "HTTP status 503 Service Unavailable",
@@ -275,5 +300,76 @@ def test_http1_interim_response_skipped_and_header_case() -> None:
     ],
 )
 def test_http1_malformed_or_failed_responses(response: bytes, error: str) -> None:
+    """What llhttp rejects, or a connection ending inside the response, is the scrape's connect error with
+    llhttp's reason; the framing is llhttp's, not ours."""
     out, _ = canned_fetch(response, close=True)
     assert len(out) == 1 and error in str(out[0]), out
+
+
+def test_http1_head_longer_than_the_limit() -> None:
+    """llhttp sets no limit on a response head: ours (64 KiB) stops a target sending headers forever."""
+    huge = b"HTTP/1.1 200 OK\r\n" + b"X-Pad: " + b"a" * 70_000 + b"\r\n\r\n"
+    out, _ = canned_fetch(huge, close=True)
+    assert out == ["ProtocolError: response head longer than 65536 bytes"]
+
+
+def test_http1_data_after_the_response_keeps_the_body_not_the_connection() -> None:
+    """Bytes after a complete response are not ours to parse: the body stands, the connection is closed."""
+    out, conns = canned_fetch(canned(b"up 1\n") + b"HTTP/1.1 200 OK\r\n", close=True, times=2)
+    assert out == [b"up 1\n", None] * 2 and conns == 2
+
+
+def test_http1_transfer_encoding_with_content_length_is_refused() -> None:
+    """Both framings at once (a request-smuggling pattern): llhttp refuses the response outright."""
+    body = b"4\r\nup 1\r\n0\r\n\r\n"
+    response = b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n" + body
+    out, _ = canned_fetch(response, close=True)
+    assert out == [
+        "ProtocolError: malformed response head: Transfer-Encoding can't be present with Content-Length"
+    ]
+
+
+def test_a_host_name_is_resolved_on_the_event_loop() -> None:
+    """A name is resolved by the loop (where the deadline can cut it short), never in the fetch thread."""
+    with Exporter() as ex:
+        ex.set_body(BODY)
+        port = ex.address.rsplit(":", 1)[1]
+        f = PlainFetcher(f"http://localhost:{port}/metrics")
+        try:
+            assert f.needs_address
+            with pytest.raises(ScrapeConnectError, match="not resolved"):
+                fetch(f)
+            asyncio.run(f.resolve(2.0))
+            assert not f.needs_address
+            assert fetch(f)[0] == BODY.encode()
+        finally:
+            f.close()
+        assert not PlainFetcher(f"http://127.0.0.1:{port}/").needs_address  # an IP literal: never
+
+
+def test_a_slow_resolution_is_the_scrape_timeout(monkeypatch: pytest.MonkeyPatch) -> None:
+    async def never(*args: object, **kwargs: object) -> object:
+        await asyncio.sleep(30)
+        raise AssertionError("not reached")
+
+    async def main() -> float:
+        monkeypatch.setattr(asyncio.get_running_loop(), "getaddrinfo", never)
+        f = PlainFetcher("http://paramedic-target.invalid:9100/metrics")
+        started = time.monotonic()
+        with pytest.raises(ScrapeTimeoutError, match=r"resolving paramedic-target\.invalid"):
+            await f.resolve(0.2)
+        return time.monotonic() - started
+
+    assert asyncio.run(main()) < 2.0
+
+
+def test_an_unknown_host_is_a_connect_error() -> None:
+    f = PlainFetcher("http://paramedic-target.invalid:9100/metrics")
+    with pytest.raises(ScrapeConnectError, match=r"cannot resolve paramedic-target\.invalid"):
+        asyncio.run(f.resolve(5.0))
+
+
+def test_http1_endless_header_stopped_at_the_limit() -> None:
+    """One header that never ends (httptools holds a header until its end): stopped after 64 KiB fed."""
+    out, _ = canned_fetch(b"HTTP/1.1 200 OK\r\nX-Pad: " + b"a" * 200_000, close=True)
+    assert out == ["ProtocolError: response head longer than 65536 bytes"]

@@ -67,6 +67,62 @@ async def test_more_hung_targets_than_workers_do_not_delay_a_healthy_one() -> No
     assert set(select(store, "up", job="healthy")[0].values) == {1.0}
 
 
+async def test_more_hung_targets_than_fetch_threads_do_not_delay_a_healthy_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Six targets that never answer against two fetch threads: every fetch thread is held until a
+    deadline most of the time, so the healthy target's scrapes find none free and go to aiohttp on the
+    loop (parsed by the pool's threads beyond the fetch threads) instead of queueing behind the hung ones."""
+    calls: list[str] = []
+    aiohttp_fetch = collector._fetch.fetch
+
+    async def counted(*args: object, **kwargs: object) -> tuple[bytes, str | None]:
+        calls.append(str(args[1]))
+        return await aiohttp_fetch(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(collector.loop, "fetch", counted)
+    with Exporter() as healthy, Exporter() as hostile:
+        healthy.set_body(BODY)
+        jobs = [StaticJob(name="healthy", targets=[healthy.address], interval_s=0.2, timeout_s=0.2)]
+        jobs += [
+            StaticJob(
+                name=f"never{i}",
+                targets=[hostile.address],
+                metrics_path="/never",
+                params={"i": [str(i)]},
+                interval_s=0.5,
+                timeout_s=0.45,
+            )
+            for i in range(6)
+        ]
+        store = MemoryStore()
+        registry = CollectorRegistry()
+        mgr = ScrapeManager(
+            CollectorConfig(jobs=jobs), store, None, registry=registry, max_workers=2, max_fetch_threads=2
+        )
+        await mgr.start()
+        try:
+            await eventually(
+                lambda: sum(len(u.values) for u in select(store, "up", job="healthy")) >= 12,
+                15,
+                "12 scrapes",
+            )
+        finally:
+            await mgr.stop()
+    up = select(store, "up", job="healthy")[0]
+    gaps = np.diff(up.timestamps_ms)
+    on_time = ((gaps >= 120) & (gaps <= 300)).sum()
+    assert on_time >= len(gaps) - 1 and gaps.max() <= 450, gaps  # one hiccup of a loaded machine allowed
+    assert set(up.values) == {1.0}
+    assert any(healthy.address in url for url in calls)  # some healthy scrapes found no fetch thread free
+    timeouts = [
+        registry.get_sample_value("paramedic_scrape_errors_total", {"job": f"never{i}", "reason": "timeout"})
+        or 0
+        for i in range(6)
+    ]
+    assert sum(timeouts) >= 6, timeouts
+
+
 async def test_stop_cuts_a_hung_fetch_short() -> None:
     with Exporter() as ex:
         job = StaticJob(name="hung", targets=[ex.address], metrics_path="/never", interval_s=10, timeout_s=8)
