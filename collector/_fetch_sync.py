@@ -43,6 +43,9 @@ from collector.errors import (
 __all__ = ["PlainFetcher", "Redirected"]
 
 _REDIRECTS = frozenset((301, 302, 303, 307, 308))
+# a name's addresses serve new connections this long, as aiohttp's DNS cache (ttl_dns_cache=10) does; a kept-
+# alive connection is used on as long as it lasts, as aiohttp does
+DNS_TTL_S = 10.0
 
 
 class Redirected(Exception):  # noqa: N818 - a signal to the caller, not an error of the scrape
@@ -73,6 +76,7 @@ class PlainFetcher:
         except ValueError:
             self._addresses = None
             self.literal = False
+        self._resolved_at = 0.0
         self._conn: Connection | None = None
         self._head: tuple[dict[str, str], bytes] | None = None  # the request head, built once per headers
         self._lock = threading.Lock()  # guards _aborted and the socket against abort() from another thread
@@ -84,7 +88,9 @@ class PlainFetcher:
         """True when the next fetch would open a connection to a name not yet resolved: the caller resolves
         it on the event loop (:meth:`resolve`), where the scrape's deadline can cut a slow DNS answer short
         (``getaddrinfo`` in this thread could not be interrupted)."""
-        return self._conn is None and self._addresses is None
+        if self._conn is not None or self.literal:
+            return False
+        return self._addresses is None or time.monotonic() - self._resolved_at > DNS_TTL_S
 
     async def resolve(self, timeout_s: float) -> None:
         """Resolve the host on the running loop (its default executor, as aiohttp's threaded resolver
@@ -102,6 +108,7 @@ class PlainFetcher:
         except OSError as exc:
             raise ScrapeConnectError(f"cannot resolve {self._host}: {exc}") from exc
         self._addresses = [(family, addr) for family, _, _, _, addr in infos]
+        self._resolved_at = time.monotonic()
 
     def abort(self) -> bool:
         """Fail the fetch in flight as a timeout (its socket is shut down); False if none was in flight."""
@@ -138,6 +145,8 @@ class PlainFetcher:
             raise
         except (OSError, ProtocolError) as exc:
             self._drop()
+            if not self.literal:  # the name may point elsewhere now: resolved again before the next try
+                self._addresses = None
             if self._aborted or isinstance(exc, TimeoutError):
                 raise ScrapeTimeoutError(f"scrape timed out after {timeout_s:g}s") from exc
             raise ScrapeConnectError(
@@ -148,14 +157,11 @@ class PlainFetcher:
                 self._in_flight = False
 
     def _drop(self) -> None:
-        """Close the connection after a failure or a response that ends it (it cannot be reused); a name
-        is resolved again before the next connection (as aiohttp's DNS cache would have expired)."""
+        """Close the connection after a failure or a response that ends it (it cannot be reused)."""
         with self._lock:
             conn, self._conn = self._conn, None
             if conn is not None:
                 conn.close()
-            if not self.literal:
-                self._addresses = None
 
     def _request_head(self, headers: dict[str, str]) -> bytes:
         if self._head is None or self._head[0] is not headers:
@@ -171,7 +177,7 @@ class PlainFetcher:
         for attempt in (0, 1):
             conn = self._conn
             if conn is None:
-                if self._addresses is None:  # dropped after a failure: resolved again on the loop
+                if self._addresses is None:  # the caller resolves a name on the loop first
                     raise ScrapeConnectError(f"{self._host}: not resolved")
                 conn = Connection(self._addresses, timeout_s)
                 with self._lock:

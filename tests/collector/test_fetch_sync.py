@@ -330,7 +330,8 @@ def test_http1_transfer_encoding_with_content_length_is_refused() -> None:
 
 
 def test_a_host_name_is_resolved_on_the_event_loop() -> None:
-    """A name is resolved by the loop (where the deadline can cut it short), never in the fetch thread."""
+    """A name is resolved by the loop (where the deadline can cut it short), never in the fetch thread; its
+    addresses serve a reconnection, and a failed connection forgets them."""
     with Exporter() as ex:
         ex.set_body(BODY)
         port = ex.address.rsplit(":", 1)[1]
@@ -342,9 +343,17 @@ def test_a_host_name_is_resolved_on_the_event_loop() -> None:
             asyncio.run(f.resolve(2.0))
             assert not f.needs_address
             assert fetch(f)[0] == BODY.encode()
+            with ex.lock:  # the target drops its idle keep-alive connection: reopened, no new resolution
+                for conn in ex.connections:
+                    conn.shutdown(socket.SHUT_RDWR)
+            assert fetch(f)[0] == BODY.encode() and len(ex.connections) == 2
         finally:
             f.close()
-        assert not PlainFetcher(f"http://127.0.0.1:{port}/").needs_address  # an IP literal: never
+    assert not f.needs_address  # resolved under DNS_TTL_S ago
+    with pytest.raises(ScrapeConnectError, match="ConnectionRefusedError"):
+        fetch(f)  # the target is gone
+    assert f.needs_address  # a failed connection forgets the addresses
+    assert not PlainFetcher(f"http://127.0.0.1:{port}/").needs_address  # an IP literal: never
 
 
 def test_a_slow_resolution_is_the_scrape_timeout(monkeypatch: pytest.MonkeyPatch) -> None:

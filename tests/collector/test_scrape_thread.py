@@ -10,6 +10,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 import collector._fetch
+import collector._fetch_sync
 import collector.loop
 from collector.config import CollectorConfig, StaticJob
 from collector.manager import ScrapeManager
@@ -190,3 +191,38 @@ async def test_a_redirecting_target_is_followed() -> None:
             await mgr.stop()
     assert set(select(store, "up", job="moved")[0].values) == {1.0}
     assert len(select(store, "load")) == 2000
+
+
+async def test_a_named_target_is_resolved_on_the_loop_and_fetched_in_the_thread(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``localhost:port``: the loop resolves the name (``getaddrinfo`` on the loop, once for the kept-alive
+    connection), the scrape thread fetches; aiohttp's fetch is never called."""
+    calls: list[str] = []
+    resolved: list[str] = []
+
+    async def counted(*args: object, **kwargs: object) -> tuple[bytes, str | None]:
+        calls.append("aiohttp")
+        raise AssertionError("aiohttp fetch called")
+
+    monkeypatch.setattr(collector.loop, "fetch", counted)
+    real_resolve = collector._fetch_sync.PlainFetcher.resolve
+
+    async def resolve(self: collector._fetch_sync.PlainFetcher, timeout_s: float) -> None:
+        resolved.append(self.url)
+        await real_resolve(self, timeout_s)
+
+    monkeypatch.setattr(collector._fetch_sync.PlainFetcher, "resolve", resolve)
+    with Exporter() as ex:
+        ex.set_body(BODY)
+        port = ex.address.rsplit(":", 1)[1]
+        store = MemoryStore()
+        job = StaticJob(name="named", targets=[f"localhost:{port}"], interval_s=0.2, timeout_s=0.2)
+        mgr = ScrapeManager(CollectorConfig(jobs=[job]), store, None, registry=CollectorRegistry())
+        await mgr.start()
+        try:
+            await eventually(lambda: ex.count() >= 3, 10, "three scrapes")
+        finally:
+            await mgr.stop()
+    assert calls == [] and resolved == [f"http://localhost:{port}/metrics"]
+    assert set(select(store, "up", job="named")[0].values) == {1.0}
