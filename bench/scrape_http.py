@@ -1,5 +1,5 @@
 """CPU per scrape GET: the collector's two fetches (aiohttp on the event loop; the scrape thread's blocking
-HTTP/1.1 reader) against a bare asyncio-streams HTTP/1.1 GET (issue 18).
+HTTP/1.1 fetch, framed by llhttp through httptools) against a bare asyncio-streams HTTP/1.1 GET (issue 18).
 
 One event loop in this process GETs ``bench/_targets.py``'s bodies (``--series`` series, ~100 B a line) over
 one keep-alive connection per target, ``--rounds`` rounds over ``--targets`` targets, the clients
