@@ -34,6 +34,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from ingest import CLK_TCK, counter_sum, free_ports, wait_ready
 
@@ -206,8 +207,8 @@ def report(
     cpu1: dict[int, Usage],
     samples: float,
     seconds: float,
-    published: dict,
-    paths0: dict,
+    published: dict[str, Any],
+    paths0: dict[str, Any],
 ) -> None:
     names = {int(k): v for k, v in published["names"].items()}
     paths = {k: v - paths0.get(k, 0) for k, v in published["paths"].items()}
