@@ -60,6 +60,8 @@ class PlainFetcher:
         parts = urlsplit(url)
         if parts.scheme != "http" or not parts.hostname or parts.username is not None:
             raise ValueError(f"not a plain http URL: {url}")
+        if not parts.netloc.isascii():  # an IDN host: aiohttp sends its punycode (IDNA) form, left to it
+            raise ValueError(f"not an ASCII host: {url}")
         self.url = url
         self._host = parts.hostname
         self._port = parts.port or 80
@@ -81,14 +83,17 @@ class PlainFetcher:
         self._head: tuple[dict[str, str], bytes] | None = None  # the request head, built once per headers
         self._lock = threading.Lock()  # guards _aborted and the socket against abort() from another thread
         self._aborted = False
+        self._connecting: socket.socket | None = None  # a socket in connect(): abort() shuts it down too
         self._in_flight = False
 
     @property
     def needs_address(self) -> bool:
-        """True when the next fetch would open a connection to a name not yet resolved: the caller resolves
-        it on the event loop (:meth:`resolve`), where the scrape's deadline can cut a slow DNS answer short
-        (``getaddrinfo`` in this thread could not be interrupted)."""
-        if self._conn is not None or self.literal:
+        """True when the next fetch may open a connection to a name not resolved in the last
+        :data:`DNS_TTL_S`: the caller resolves it on the event loop (:meth:`resolve`), where the scrape's
+        deadline can cut a slow DNS answer short (``getaddrinfo`` in this thread could not be interrupted).
+        A kept-alive connection may turn out closed by the target and be reopened in the thread, so its
+        addresses are refreshed too once they are older than that (one resolution per 10 s a target)."""
+        if self.literal:
             return False
         return self._addresses is None or time.monotonic() - self._resolved_at > DNS_TTL_S
 
@@ -116,10 +121,18 @@ class PlainFetcher:
             if not self._in_flight:
                 return False
             self._aborted = True
-            if self._conn is not None:  # under the lock: _drop cannot close it meanwhile
+            sock = self._connecting or (self._conn.sock if self._conn is not None else None)
+            if sock is not None:  # under the lock: neither can be closed meanwhile
                 with contextlib.suppress(OSError):  # already closed: the thread sees _aborted next
-                    self._conn.sock.shutdown(socket.SHUT_RDWR)
+                    sock.shutdown(socket.SHUT_RDWR)  # ends a blocked connect() too
         return True
+
+    def _set_connecting(self, sock: socket.socket | None) -> bool:
+        """:class:`Connection`'s hook around each connect: publish the socket to :meth:`abort`; False
+        once aborted (no further address is tried)."""
+        with self._lock:
+            self._connecting = sock
+            return not self._aborted
 
     def close(self) -> None:
         with self._lock:
@@ -139,7 +152,7 @@ class PlainFetcher:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise TimeoutError
-            return self._fetch(headers, remaining, max_body_bytes)
+            return self._fetch(headers, deadline, max_body_bytes)
         except (ScrapeError, Redirected):
             self._drop()
             raise
@@ -170,20 +183,23 @@ class PlainFetcher:
             self._head = (headers, ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
         return self._head[1]
 
-    def _response(self, headers: dict[str, str], timeout_s: float) -> tuple[Connection, Response]:
+    def _response(self, headers: dict[str, str], deadline: float) -> tuple[Connection, Response]:
         """Send the request and read the status and headers; once more on a fresh connection if a kept-alive
-        one turns out closed by the target (as aiohttp and Prometheus' client do)."""
+        one turns out closed by the target (as aiohttp and Prometheus' client do), within the same
+        deadline."""
         head = self._request_head(headers)
         for attempt in (0, 1):
             conn = self._conn
             if conn is None:
                 if self._addresses is None:  # the caller resolves a name on the loop first
                     raise ScrapeConnectError(f"{self._host}: not resolved")
-                conn = Connection(self._addresses, timeout_s)
+                conn = Connection(self._addresses, deadline, self._set_connecting)
                 with self._lock:
                     self._conn = conn
-            else:
-                conn.sock.settimeout(timeout_s)
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError
+            conn.sock.settimeout(left)
             if self._aborted:
                 raise TimeoutError
             reused = conn.used
@@ -198,20 +214,18 @@ class PlainFetcher:
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _fetch(
-        self, headers: dict[str, str], timeout_s: float, max_body_bytes: int
+        self, headers: dict[str, str], deadline: float, max_body_bytes: int
     ) -> tuple[bytes, str | None]:
-        conn, resp = self._response(headers, timeout_s)
+        conn, resp = self._response(headers, deadline)
         rh = resp.headers
         if resp.status in _REDIRECTS and rh.get("location"):
             raise Redirected(rh["location"])
         if resp.status != 200:
             raise ScrapeStatusError(f"server returned HTTP status {resp.status} {resp.reason}")
         encoding = rh.get("content-encoding", "").lower()
-        if encoding not in ("", "identity", "gzip", "deflate"):
-            raise ScrapeParseError(
-                f"cannot decode the response body: unsupported Content-Encoding {encoding}"
-            )
-        identity = encoding in ("", "identity")
+        if encoding in _UNDECODABLE:  # aiohttp's parser fails the response (a connection error to us)
+            raise ScrapeConnectError(f"Can not decode content-encoding: {_UNDECODABLE[encoding]}")
+        identity = encoding not in ("gzip", "deflate")  # any other coding: the body as is, as aiohttp does
         if identity and resp.length is not None:
             if resp.length > max_body_bytes:
                 raise BodyTooLargeError(
@@ -231,28 +245,83 @@ class PlainFetcher:
 
     def _stream(self, conn: Connection, resp: Response, encoding: str | None, max_body_bytes: int) -> bytes:
         """A body of unknown length (chunked, until close) or compressed (``encoding``), read a recv at a
-        time and stopped as soon as its decoded size passes ``max_body_bytes``."""
-        # gzip, or deflate in its zlib wrapper (32: either header, detected), as aiohttp decodes them
-        gz = None if encoding is None else zlib.decompressobj(32 + zlib.MAX_WBITS)
-        chunks: list[bytes] = []
-        size = 0
+        time and stopped as soon as its decoded size passes ``max_body_bytes``; gathered in one bytearray
+        (a list of pieces would hold an object per chunk of a chunked body)."""
+        out = bytearray()
+        dec = None if encoding is None else _Decoder(encoding)
         for part in conn.body_parts(resp):
             if self._aborted:
                 raise TimeoutError
-            data = part
-            if gz is not None:
-                try:
-                    data = gz.decompress(part, max_body_bytes + 1 - size)
-                except zlib.error as exc:
-                    raise ScrapeParseError(f"cannot decode the response body: {exc}") from exc
-                if gz.unconsumed_tail:
-                    size = max_body_bytes + 1  # more output than the limit allows
-            size += len(data)
-            if size > max_body_bytes:
+            if dec is None:
+                out += part
+            else:
+                dec.feed(part, out, max_body_bytes + 1 - len(out))
+            if len(out) > max_body_bytes:
                 raise BodyTooLargeError(
                     f"body size limit exceeded: more than max_body_bytes {max_body_bytes} bytes"
                 )
-            chunks.append(data)
-        if gz is not None and not gz.eof:
-            raise ScrapeParseError(f"cannot decode the response body: truncated {encoding} stream")
-        return b"".join(chunks)
+        if dec is not None:
+            dec.finish()
+        return bytes(out)
+
+
+# Content-Encodings aiohttp recognises but cannot decode without an optional package (not installed here)
+_UNDECODABLE = {"br": "brotli (br)", "zstd": "zstandard (zstd)"}
+_MAX_MEMBERS = 1024  # aiohttp's MAX_DECOMPRESS_MEMBERS
+
+
+class _Decoder:
+    """gzip or deflate decoded as aiohttp 3.14 does (``DeflateBuffer``, ``ZLibDecompressor``): gzip only
+    in its gzip wrapper, deflate in its zlib wrapper or raw (the first byte tells); every member of a
+    concatenated stream (up to 1,024); bytes after the last member that do not start a valid one fail the
+    body; a truncated gzip stream yields what it decoded, a truncated deflate one fails (reason
+    ``connection``, as aiohttp's does). Errors carry aiohttp's words (``Can not decode content-encoding:
+    gzip``)."""
+
+    __slots__ = ("_encoding", "_members", "_mode", "_obj", "_seen")
+
+    def __init__(self, encoding: str) -> None:
+        self._encoding = encoding
+        self._mode = 16 + zlib.MAX_WBITS if encoding == "gzip" else zlib.MAX_WBITS
+        self._obj = zlib.decompressobj(self._mode)
+        self._seen = False
+        self._members = 1
+
+    def _error(self) -> ScrapeParseError:
+        return ScrapeParseError(
+            f"cannot decode the response body: Can not decode content-encoding: {self._encoding}"
+        )
+
+    def feed(self, data: bytes, out: bytearray, budget: int) -> None:
+        """Decode ``data`` into ``out``, at most ``budget`` bytes more (past it the caller fails the body:
+        going over by one byte is enough to know)."""
+        if not data:
+            return
+        if not self._seen:
+            self._seen = True
+            if self._encoding == "deflate" and data[0] & 0xF != 8:  # no zlib header: raw deflate
+                self._mode = -zlib.MAX_WBITS
+                self._obj = zlib.decompressobj(self._mode)
+        pending: bytes = data
+        while pending:
+            obj = self._obj
+            if obj.eof:  # the last member ended: these bytes must start the next one
+                self._members += 1
+                if self._members > _MAX_MEMBERS:
+                    raise self._error()
+                obj = self._obj = zlib.decompressobj(self._mode)
+            try:
+                chunk = obj.decompress(pending, budget)
+            except zlib.error as exc:
+                raise self._error() from exc
+            out += chunk
+            budget -= len(chunk)
+            if budget <= 0:  # past the limit (decompress stopped there): the caller fails the body
+                return
+            pending = obj.unused_data if obj.eof else b""
+
+    def finish(self) -> None:
+        """The body ended: a deflate stream must be complete (aiohttp's ``feed_eof``, whose error comes out
+        of its parser as a connection error), a gzip one need not."""
+        if self._seen and self._encoding == "deflate" and not self._obj.eof:
+            raise ScrapeConnectError("truncated deflate stream")

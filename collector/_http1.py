@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import socket
 import threading
-from collections.abc import Iterator, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import httptools
@@ -27,6 +28,7 @@ import httptools
 __all__ = ["Address", "Connection", "ProtocolError", "Response"]
 
 _MAX_HEAD = 64 * 1024  # status line + headers: llhttp sets no limit, so a longer head is our error
+_MAX_FIELD = 8190  # a status reason, header name or header value longer than this is refused, as aiohttp does
 _RECV = 64 * 1024
 
 # (family, sockaddr) from getaddrinfo: the loop resolves names, the thread only connects
@@ -102,16 +104,23 @@ class _Callbacks:
     def on_status(self, reason: bytes) -> None:
         self.head_size += len(reason)
         self.resp.reason += reason.decode("latin-1")
+        if len(self.resp.reason) > _MAX_FIELD:
+            raise ProtocolError(f"Got more than {_MAX_FIELD} bytes when reading Status line is too long.")
 
     def on_header(self, name: bytes, value: bytes) -> None:
         self.head_size += len(name) + len(value) + 4
         if self.head_size > _MAX_HEAD:
             raise ProtocolError(f"response head longer than {_MAX_HEAD} bytes")
+        # aiohttp's limits (max_field_size), with its words: a target it refuses is refused here too
+        if len(name) > _MAX_FIELD:
+            raise ProtocolError(f"Got more than {_MAX_FIELD} bytes when reading Header name is too long.")
+        if len(value) > _MAX_FIELD:
+            raise ProtocolError(f"Got more than {_MAX_FIELD} bytes when reading Header value is too long.")
         self.resp.headers[name.decode("latin-1").lower()] = value.decode("latin-1").strip()
 
     def on_headers_complete(self) -> None:
         status = self.parser.get_status_code()
-        if 100 <= status < 200:  # an interim response (100 Continue, 103 Early Hints): skipped
+        if 100 <= status < 200 and status != 101:  # interim (100 Continue, 103 Early Hints): skipped
             self.interim = True
             return
         resp = self.resp
@@ -140,20 +149,41 @@ class _Callbacks:
 class Connection:
     """One TCP connection to a target; ``request`` sends a GET, ``response`` reads the head."""
 
-    def __init__(self, addresses: Sequence[Address], timeout_s: float) -> None:
+    def __init__(
+        self,
+        addresses: Sequence[Address],
+        deadline: float,
+        connecting: Callable[[socket.socket | None], bool] | None = None,
+    ) -> None:
         """Connect to the first of ``addresses`` that answers (already resolved: no DNS here, so nothing
-        in this thread outlasts the socket timeouts and the loop's shutdown at the deadline)."""
+        in this thread outlasts the socket timeouts and the loop's shutdown at the deadline).
+
+        ``deadline`` (``time.monotonic()``) bounds all the attempts together, not each one: every connect
+        gets the time left. ``connecting`` is told each socket before its connect (and None after), so
+        that another thread can shut it down (which ends a blocked connect at once, on Linux); it returns
+        False to stop trying (the fetch was aborted meanwhile): ``TimeoutError``."""
         last: OSError = OSError("no address to connect to")
         for family, sockaddr in addresses:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError("timed out")
             sock = socket.socket(family, socket.SOCK_STREAM)
             try:
-                sock.settimeout(timeout_s)
+                if connecting is not None and not connecting(sock):
+                    raise TimeoutError("timed out")  # aborted: the caller reports the timeout
+                sock.settimeout(left)
                 sock.connect(sockaddr)
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            except TimeoutError:
+                sock.close()
+                raise  # the deadline is over for every address
             except OSError as exc:
                 sock.close()
                 last = exc
                 continue
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            finally:
+                if connecting is not None:
+                    connecting(None)
             self.sock = sock
             break
         else:
@@ -179,7 +209,12 @@ class Connection:
         try:
             cb.parser.feed_data(_local.view[:n])
         except httptools.HttpParserUpgrade:
-            raise ProtocolError("the target switched protocols") from None
+            if not cb.head_done:
+                raise ProtocolError("the target switched protocols") from None
+            # 101 Switching Protocols: a final response without a body, which the caller refuses by status
+            # (as aiohttp does); the connection is no longer HTTP
+            cb.resp.complete, cb.resp.keep_alive = True, False
+            return True
         except httptools.HttpParserError as exc:
             if cb.trailing:
                 cb.resp.keep_alive = False
@@ -207,17 +242,19 @@ class Connection:
         return cb.resp
 
     def body_parts(self, resp: Response) -> Iterator[bytes]:
-        """The body as llhttp hands it out, a recv's worth at a time, up to the end of the message."""
+        """The body, one piece per recv, up to the end of the message: llhttp hands out each chunk of a
+        chunked body apart, which for 1-byte chunks would be a bytes object (~35 B) per body byte."""
         while True:
             if resp.parts:
                 parts, resp.parts = resp.parts, []
-                yield from parts
+                yield parts[0] if len(parts) == 1 else b"".join(parts)
             if resp.complete:
                 return
             if not self._feed():
                 if resp.until_close:  # the end of the connection is the end of this body
                     resp.complete, resp.keep_alive = True, False
-                    yield from resp.parts
+                    if resp.parts:
+                        yield b"".join(resp.parts)
                     return
                 raise ProtocolError(
                     "connection closed inside a chunked body"
