@@ -185,6 +185,8 @@ class ScrapeLoop:
             if on_cancel is not None:
                 on_cancel()
             await asyncio.wait([fut])
+            if not fut.cancelled():
+                fut.exception()  # retrieved: the cut-short fetch's error is expected, not worth a log line
             raise
 
     def _plain_fetcher(self) -> PlainFetcher | None:
@@ -219,8 +221,15 @@ class ScrapeLoop:
         body, ctype = plain.fetch(
             headers, timeout_s=timeout_s, deadline=deadline, max_body_bytes=self._settings.max_body_bytes
         )
-        with self._parse_slots:  # CPU-bound from here: as many at once as the parse workers of before
-            return self._parse_and_ingest(body, ctype, ts_ms, started)
+        return self._parse_slotted(body, ctype, ts_ms, started)
+
+    def _parse_slotted(
+        self, body: bytes, content_type: str | None, ts_ms: int, started: float
+    ) -> IngestResult:
+        """:meth:`_parse_and_ingest` in one of the manager's parse slots, whichever thread fetched the body:
+        CPU-bound, so as many at once as the parse workers (the pool has more threads, for fetches)."""
+        with self._parse_slots:
+            return self._parse_and_ingest(body, content_type, ts_ms, started)
 
     async def _scrape_in_thread(
         self, plain: PlainFetcher, timeout_s: float, ts_ms: int, started: float
@@ -315,12 +324,15 @@ class ScrapeLoop:
                     max_body_bytes=s.max_body_bytes,
                     http=s.http,
                 )
-                result = await self._in_thread(self._parse_and_ingest, body, ctype, ts_ms, started)
+                result = await self._in_thread(self._parse_slotted, body, ctype, ts_ms, started)
         except ScrapeError as exc:
             error = exc
         except StoreError as exc:
             error = ScrapeError(f"cannot append to the store: {exc}")
             error.reason = "append"
+        except Exception as exc:  # a bug of ours (or a library's) fails this scrape, not the target's loop
+            log.exception("target %s: unexpected error in the scrape", t.url)
+            error = ScrapeError(f"unexpected error: {type(exc).__name__}: {exc}")
         duration = time.perf_counter() - started
         if error is not None and error.reason != "append":
             try:

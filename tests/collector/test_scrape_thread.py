@@ -3,7 +3,10 @@ targets hold a pool thread each, not the others' schedule, and stopping does not
 
 from __future__ import annotations
 
+import gc
+import threading
 import time
+from typing import Any
 
 import numpy as np
 import pytest
@@ -226,3 +229,84 @@ async def test_a_named_target_is_resolved_on_the_loop_and_fetched_in_the_thread(
             await mgr.stop()
     assert calls == [] and resolved == [f"http://localhost:{port}/metrics"]
     assert set(select(store, "up", job="named")[0].values) == {1.0}
+
+
+async def test_aiohttp_fetched_scrapes_parse_within_the_parse_slots(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Redirecting targets are fetched by aiohttp; their parses share the pool with the fetch threads, so
+    they take the parse slots too (one worker: one parse at a time; was up to the pool's 17 threads)."""
+    lock = threading.Lock()
+    running, peak = [0], [0]
+    parse = collector.loop.ScrapeLoop._parse_and_ingest
+
+    def counted(self: collector.loop.ScrapeLoop, *args: Any) -> Any:
+        with lock:
+            running[0] += 1
+            peak[0] = max(peak[0], running[0])
+        try:
+            time.sleep(0.02)  # widen each parse so that overlapping ones would be seen
+            return parse(self, *args)
+        finally:
+            with lock:
+                running[0] -= 1
+
+    monkeypatch.setattr(collector.loop.ScrapeLoop, "_parse_and_ingest", counted)
+    with Exporter() as ex:
+        ex.set_body(BODY)
+        jobs = [
+            StaticJob(name=f"moved{i}", targets=[ex.address], metrics_path="/redirect", interval_s=0.2)
+            for i in range(6)
+        ]
+        mgr = ScrapeManager(
+            CollectorConfig(jobs=jobs), MemoryStore(), None, registry=CollectorRegistry(), max_workers=1
+        )
+        await mgr.start()
+        try:
+            await eventually(lambda: ex.count("/redirect") >= 30, 20, "scrapes of every target")
+        finally:
+            await mgr.stop()
+    assert peak[0] == 1
+
+
+async def test_an_unexpected_error_fails_the_scrape_not_the_target(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A bug in a scrape (here the thread's fetch raising RuntimeError once) is a failed scrape, logged and
+    counted (reason ``error``): the target's loop goes on and its next scrape succeeds."""
+    fetch = collector._fetch_sync.PlainFetcher.fetch
+    raised: list[bool] = []
+
+    def failing_once(self: collector._fetch_sync.PlainFetcher, *args: Any, **kwargs: Any) -> Any:
+        if not raised:
+            raised.append(True)
+            raise RuntimeError("boom")
+        return fetch(self, *args, **kwargs)
+
+    monkeypatch.setattr(collector._fetch_sync.PlainFetcher, "fetch", failing_once)
+    registry = CollectorRegistry()
+    store = MemoryStore()
+    with Exporter() as ex:
+        ex.set_body(BODY)
+        job = StaticJob(name="buggy", targets=[ex.address], interval_s=0.2, timeout_s=0.2)
+        mgr = ScrapeManager(CollectorConfig(jobs=[job]), store, None, registry=registry)
+        await mgr.start()
+        try:
+            await eventually(lambda: ex.count("/metrics") >= 2, 10, "scrapes after the failed one")
+            await eventually(lambda: 1.0 in select(store, "up", job="buggy")[0].values, 10, "up 1")
+        finally:
+            await mgr.stop()
+    assert select(store, "up", job="buggy")[0].values[0] == 0.0  # the failed scrape's report
+    errors = registry.get_sample_value("paramedic_scrape_errors_total", {"job": "buggy", "reason": "error"})
+    assert errors == 1
+
+
+async def test_stop_during_a_fetch_logs_no_unretrieved_exception(caplog: pytest.LogCaptureFixture) -> None:
+    """The fetch cut short by stop() fails in its thread; its future's exception is retrieved, not logged
+    as 'Future exception was never retrieved' when the future is collected."""
+    with Exporter() as ex:
+        job = StaticJob(name="hung", targets=[ex.address], metrics_path="/never", interval_s=10, timeout_s=8)
+        mgr = ScrapeManager(CollectorConfig(jobs=[job]), MemoryStore(), None, registry=CollectorRegistry())
+        await mgr.start()
+        try:
+            await eventually(lambda: ex.count("/never") >= 1, 15, "the scrape to be in flight")
+        finally:
+            await mgr.stop()
+    gc.collect()
+    assert not [r for r in caplog.records if "never retrieved" in r.getMessage()]
