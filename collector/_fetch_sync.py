@@ -100,17 +100,25 @@ class PlainFetcher:
     async def resolve(self, timeout_s: float) -> None:
         """Resolve the host on the running loop (its default executor, as aiohttp's threaded resolver
         does), bounded by ``timeout_s``; a failure is the scrape's connect error, a late answer its
-        timeout."""
+        timeout. A refresh while a connection is kept alive (which needs no address unless the target
+        closed it) waits at most half of ``timeout_s`` and never fails the scrape: the old addresses stay,
+        to be refreshed at the next scrape, so a DNS hiccup costs nothing a live connection did not need."""
         loop = asyncio.get_running_loop()
+        refresh = self._conn is not None and self._addresses is not None
+        bound = timeout_s / 2 if refresh else timeout_s
         try:
             infos = await asyncio.wait_for(
-                loop.getaddrinfo(self._host, self._port, type=socket.SOCK_STREAM), timeout_s
+                loop.getaddrinfo(self._host, self._port, type=socket.SOCK_STREAM), bound
             )
         except TimeoutError as exc:
+            if refresh:
+                return
             raise ScrapeTimeoutError(
                 f"scrape timed out after {timeout_s:g}s (resolving {self._host})"
             ) from exc
         except OSError as exc:
+            if refresh:
+                return
             raise ScrapeConnectError(f"cannot resolve {self._host}: {exc}") from exc
         self._addresses = [(family, addr) for family, _, _, _, addr in infos]
         self._resolved_at = time.monotonic()

@@ -586,6 +586,36 @@ def test_kept_alive_addresses_are_refreshed_after_the_dns_ttl() -> None:
             f.close()
 
 
+def test_a_failed_refresh_keeps_the_live_connection_scraping(monkeypatch: pytest.MonkeyPatch) -> None:
+    """DNS failing while a connection is kept alive: the refresh is skipped (old addresses kept, retried
+    next scrape), the scrape goes on over the connection, as aiohttp's pooled connection would."""
+    with Exporter() as ex:
+        ex.set_body(BODY)
+        port = ex.address.rsplit(":", 1)[1]
+        f = PlainFetcher(f"http://localhost:{port}/metrics")
+        try:
+
+            async def scrape() -> bytes:
+                if f.needs_address:
+                    await f.resolve(2.0)
+                return fetch(f)[0]
+
+            assert asyncio.run(scrape()) == BODY.encode()
+            f._resolved_at -= DNS_TTL_S + 1
+
+            def no_dns(*args: object, **kwargs: object) -> list[Any]:
+                raise socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution")
+
+            monkeypatch.setattr(socket, "getaddrinfo", no_dns)
+            assert asyncio.run(scrape()) == BODY.encode()
+            assert f.needs_address  # to be tried again at the next scrape
+            f.close()  # no connection: resolving is now the scrape's own step, and its failure the scrape's
+            with pytest.raises(ScrapeConnectError, match="cannot resolve localhost"):
+                asyncio.run(scrape())
+        finally:
+            f.close()
+
+
 def test_a_failed_setsockopt_closes_the_socket(monkeypatch: pytest.MonkeyPatch) -> None:
     made: list[socket.socket] = []
 
