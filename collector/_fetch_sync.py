@@ -46,6 +46,9 @@ _REDIRECTS = frozenset((301, 302, 303, 307, 308))
 # a name's addresses serve new connections this long, as aiohttp's DNS cache (ttl_dns_cache=10) does; a kept-
 # alive connection is used on as long as it lasts, as aiohttp does
 DNS_TTL_S = 10.0
+# a background refresh of a kept-alive connection's addresses gives up after this (the resolver's own
+# timeouts, 5 s a try by default, usually end it first)
+REFRESH_TIMEOUT_S = 10.0
 
 
 class Redirected(Exception):  # noqa: N818 - a signal to the caller, not an error of the scrape
@@ -85,41 +88,69 @@ class PlainFetcher:
         self._aborted = False
         self._connecting: socket.socket | None = None  # a socket in connect(): abort() shuts it down too
         self._in_flight = False
+        self._refresh: asyncio.Task[None] | None = None  # a background refresh of the addresses
 
     @property
     def needs_address(self) -> bool:
         """True when the next fetch may open a connection to a name not resolved in the last
-        :data:`DNS_TTL_S`: the caller resolves it on the event loop (:meth:`resolve`), where the scrape's
-        deadline can cut a slow DNS answer short (``getaddrinfo`` in this thread could not be interrupted).
-        A kept-alive connection may turn out closed by the target and be reopened in the thread, so its
-        addresses are refreshed too once they are older than that (one resolution per 10 s a target)."""
+        :data:`DNS_TTL_S`: the caller resolves it on the event loop (:meth:`ensure_address`), where the
+        scrape's deadline can cut a slow DNS answer short (``getaddrinfo`` in this thread could not be
+        interrupted). A kept-alive connection may turn out closed by the target and be reopened in the
+        thread, so its addresses are refreshed too once they are older than that, in the background (one
+        attempt per 10 s a target)."""
         if self.literal:
             return False
         return self._addresses is None or time.monotonic() - self._resolved_at > DNS_TTL_S
 
+    async def ensure_address(self, timeout_s: float) -> None:
+        """Before a scrape: resolve the name when the fetch needs addresses it lacks, or refresh them in
+        the background when a connection is kept alive. A live connection needs no address, so its scrape
+        never waits for DNS (aiohttp's pooled connection does not either); the refresh only readies the
+        addresses for a reconnection the thread may have to make."""
+        if not self.needs_address:
+            return
+        if self._conn is None or self._addresses is None:
+            await self.resolve(timeout_s)
+        else:
+            self._refresh_in_background()
+
     async def resolve(self, timeout_s: float) -> None:
         """Resolve the host on the running loop (its default executor, as aiohttp's threaded resolver
         does), bounded by ``timeout_s``; a failure is the scrape's connect error, a late answer its
-        timeout. A refresh while a connection is kept alive (which needs no address unless the target
-        closed it) waits at most half of ``timeout_s`` and never fails the scrape: the old addresses stay,
-        to be refreshed at the next scrape, so a DNS hiccup costs nothing a live connection did not need."""
+        timeout."""
         loop = asyncio.get_running_loop()
-        refresh = self._conn is not None and self._addresses is not None
-        bound = timeout_s / 2 if refresh else timeout_s
         try:
             infos = await asyncio.wait_for(
-                loop.getaddrinfo(self._host, self._port, type=socket.SOCK_STREAM), bound
+                loop.getaddrinfo(self._host, self._port, type=socket.SOCK_STREAM), timeout_s
             )
         except TimeoutError as exc:
-            if refresh:
-                return
             raise ScrapeTimeoutError(
                 f"scrape timed out after {timeout_s:g}s (resolving {self._host})"
             ) from exc
         except OSError as exc:
-            if refresh:
-                return
             raise ScrapeConnectError(f"cannot resolve {self._host}: {exc}") from exc
+        self._addresses = [(family, addr) for family, _, _, _, addr in infos]
+        self._resolved_at = time.monotonic()
+
+    def _refresh_in_background(self) -> None:
+        """Start one refresh of a kept-alive connection's addresses, not awaited. It counts as this TTL's
+        attempt whether it succeeds or not, and only one runs at a time: a DNS outage costs one
+        ``getaddrinfo`` (one executor thread) per :data:`DNS_TTL_S` a target, not one per scrape."""
+        self._resolved_at = time.monotonic()
+        if self._refresh is None or self._refresh.done():
+            self._refresh = asyncio.get_running_loop().create_task(self._refresh_addresses())
+
+    async def _refresh_addresses(self) -> None:
+        """Replace the addresses with fresh ones; on a failure or no answer within
+        :data:`REFRESH_TIMEOUT_S` the old ones stay (the connection they serve is fine; a failed
+        reconnection forgets them)."""
+        loop = asyncio.get_running_loop()
+        try:
+            infos = await asyncio.wait_for(
+                loop.getaddrinfo(self._host, self._port, type=socket.SOCK_STREAM), REFRESH_TIMEOUT_S
+            )
+        except (TimeoutError, OSError):
+            return
         self._addresses = [(family, addr) for family, _, _, _, addr in infos]
         self._resolved_at = time.monotonic()
 
@@ -143,6 +174,11 @@ class PlainFetcher:
             return not self._aborted
 
     def close(self) -> None:
+        """Close the connection and stop a background refresh (called on the event loop's thread)."""
+        if self._refresh is not None:
+            with contextlib.suppress(RuntimeError):  # its loop is already closed: nothing left to stop
+                self._refresh.cancel()
+            self._refresh = None
         with self._lock:
             conn, self._conn = self._conn, None
             if conn is not None:
@@ -173,6 +209,9 @@ class PlainFetcher:
             raise ScrapeConnectError(
                 f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
             ) from exc
+        except BaseException:  # anything else may leave a response half read: never reuse that connection
+            self._drop()
+            raise
         finally:
             with self._lock:
                 self._in_flight = False
@@ -281,19 +320,19 @@ _MAX_MEMBERS = 1024  # aiohttp's MAX_DECOMPRESS_MEMBERS
 class _Decoder:
     """gzip or deflate decoded as aiohttp 3.14 does (``DeflateBuffer``, ``ZLibDecompressor``): gzip only
     in its gzip wrapper, deflate in its zlib wrapper or raw (the first byte tells); every member of a
-    concatenated stream (up to 1,024); bytes after the last member that do not start a valid one fail the
-    body; a truncated gzip stream yields what it decoded, a truncated deflate one fails (reason
-    ``connection``, as aiohttp's does). Errors carry aiohttp's words (``Can not decode content-encoding:
-    gzip``)."""
+    concatenated stream (up to 1,024 within one :meth:`feed`, as aiohttp counts them within one
+    ``decompress_sync`` call: more members arriving in smaller pieces pass, as there); bytes after the
+    last member that do not start a valid one fail the body; a truncated gzip stream yields what it
+    decoded, a truncated deflate one fails (reason ``connection``, as aiohttp's does). Errors carry
+    aiohttp's words (``Can not decode content-encoding: gzip``)."""
 
-    __slots__ = ("_encoding", "_members", "_mode", "_obj", "_seen")
+    __slots__ = ("_encoding", "_mode", "_obj", "_seen")
 
     def __init__(self, encoding: str) -> None:
         self._encoding = encoding
         self._mode = 16 + zlib.MAX_WBITS if encoding == "gzip" else zlib.MAX_WBITS
         self._obj = zlib.decompressobj(self._mode)
         self._seen = False
-        self._members = 1
 
     def _error(self) -> ScrapeParseError:
         return ScrapeParseError(
@@ -311,11 +350,12 @@ class _Decoder:
                 self._mode = -zlib.MAX_WBITS
                 self._obj = zlib.decompressobj(self._mode)
         pending: bytes = data
+        members = 0 if self._obj.eof else 1  # per call, as aiohttp: the member in progress counts
         while pending:
             obj = self._obj
             if obj.eof:  # the last member ended: these bytes must start the next one
-                self._members += 1
-                if self._members > _MAX_MEMBERS:
+                members += 1
+                if members > _MAX_MEMBERS:
                     raise self._error()
                 obj = self._obj = zlib.decompressobj(self._mode)
             try:

@@ -168,22 +168,25 @@ class Connection:
             if left <= 0:
                 raise TimeoutError("timed out")
             sock = socket.socket(family, socket.SOCK_STREAM)
+            failed: BaseException | None = None
             try:
                 if connecting is not None and not connecting(sock):
                     raise TimeoutError("timed out")  # aborted: the caller reports the timeout
                 sock.settimeout(left)
                 sock.connect(sockaddr)
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            except TimeoutError:
+            except BaseException as exc:
+                failed = exc
+            # withdrawn from abort() before it is closed: its descriptor number, once free, may be another
+            # thread's socket, which abort() must never shut down
+            if connecting is not None:
+                connecting(None)
+            if failed is not None:
                 sock.close()
-                raise  # the deadline is over for every address
-            except OSError as exc:
-                sock.close()
-                last = exc
+                if isinstance(failed, TimeoutError) or not isinstance(failed, OSError):
+                    raise failed  # the deadline is over for every address (or not a socket error)
+                last = failed
                 continue
-            finally:
-                if connecting is not None:
-                    connecting(None)
             self.sock = sock
             break
         else:

@@ -122,6 +122,7 @@ class ScrapeLoop:
         self._headers: tuple[float, dict[str, str]] = (-1.0, {})
         self._fetch_in_thread = fetch_in_thread
         self._plain: PlainFetcher | None = None
+        self._unexpected: type[BaseException] | None = None  # the last unexpected error's type, logged
         self._parse_slots = parse_slots if parse_slots is not None else threading.Semaphore(1 << 30)
         self._fetch_slots = fetch_slots if fetch_slots is not None else threading.Semaphore(1 << 30)
 
@@ -237,8 +238,7 @@ class ScrapeLoop:
         """Fetch, parse and ingest in one pool call; the loop only resolves a host name (when a connection
         is to be opened) and enforces the fetch's deadline."""
         deadline = time.monotonic() + timeout_s
-        if plain.needs_address:
-            await plain.resolve(timeout_s)
+        await plain.ensure_address(timeout_s)  # waits only when no connection is kept alive
         left = max(deadline - time.monotonic(), 0.0)
         timer = asyncio.get_running_loop().call_later(left, plain.abort)
         try:
@@ -331,9 +331,10 @@ class ScrapeLoop:
             error = ScrapeError(f"cannot append to the store: {exc}")
             error.reason = "append"
         except Exception as exc:  # a bug of ours (or a library's) fails this scrape, not the target's loop
-            log.exception("target %s: unexpected error in the scrape", t.url)
-            error = ScrapeError(f"unexpected error: {type(exc).__name__}: {exc}")
+            error = self._unexpected_error(exc)
         duration = time.perf_counter() - started
+        if error is None:
+            self._unexpected = None  # recovered: the next unexpected error gets its traceback again
         if error is not None and error.reason != "append":
             try:
                 stale = await self._in_thread(self._cache.fail, ts_ms, duration)
@@ -343,6 +344,17 @@ class ScrapeLoop:
         self._record(wall, duration, result, error)
         if self._on_commit is not None and (error is None or error.reason != "append"):
             self._on_commit(s.job)
+
+    def _unexpected_error(self, exc: Exception) -> ScrapeError:
+        """The scrape's error for an exception no fetch or parse error covers; its traceback is logged
+        once per kind of error (a target failing every scrape the same way would bury the log), at debug
+        level while the same kind repeats."""
+        if type(exc) is not self._unexpected:
+            self._unexpected = type(exc)
+            log.exception("target %s: unexpected error in the scrape", self._target.url)
+        else:
+            log.debug("target %s: unexpected error in the scrape", self._target.url, exc_info=True)
+        return ScrapeError(f"unexpected error: {type(exc).__name__}: {exc}")
 
     def _record(
         self, wall: float, duration: float, result: IngestResult | None, error: ScrapeError | None

@@ -18,6 +18,8 @@ import aiohttp
 import pytest
 
 import collector._fetch
+import collector._fetch_sync
+import collector._http1
 from collector._fetch import scrape_headers
 from collector._fetch_sync import DNS_TTL_S, PlainFetcher
 from collector.errors import (
@@ -587,33 +589,146 @@ def test_kept_alive_addresses_are_refreshed_after_the_dns_ttl() -> None:
 
 
 def test_a_failed_refresh_keeps_the_live_connection_scraping(monkeypatch: pytest.MonkeyPatch) -> None:
-    """DNS failing while a connection is kept alive: the refresh is skipped (old addresses kept, retried
-    next scrape), the scrape goes on over the connection, as aiohttp's pooled connection would."""
+    """DNS failing while a connection is kept alive: the scrape goes on over the connection (old addresses
+    kept), as aiohttp's pooled connection would; the failed refresh is this TTL's attempt."""
     with Exporter() as ex:
         ex.set_body(BODY)
         port = ex.address.rsplit(":", 1)[1]
         f = PlainFetcher(f"http://localhost:{port}/metrics")
+        tries: list[str] = []
+
+        def no_dns(*args: object, **kwargs: object) -> list[Any]:
+            tries.append("dns")
+            raise socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution")
+
+        async def scrape() -> bytes:
+            await f.ensure_address(2.0)
+            body = fetch(f)[0]
+            if f._refresh is not None and not f._refresh.done():
+                await asyncio.gather(f._refresh, return_exceptions=True)  # the refresh, done before the end
+            return body
+
         try:
-
-            async def scrape() -> bytes:
-                if f.needs_address:
-                    await f.resolve(2.0)
-                return fetch(f)[0]
-
             assert asyncio.run(scrape()) == BODY.encode()
             f._resolved_at -= DNS_TTL_S + 1
-
-            def no_dns(*args: object, **kwargs: object) -> list[Any]:
-                raise socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution")
-
             monkeypatch.setattr(socket, "getaddrinfo", no_dns)
             assert asyncio.run(scrape()) == BODY.encode()
-            assert f.needs_address  # to be tried again at the next scrape
+            assert tries == ["dns"] and not f.needs_address  # tried once, not again within the TTL
+            assert asyncio.run(scrape()) == BODY.encode() and tries == ["dns"]
             f.close()  # no connection: resolving is now the scrape's own step, and its failure the scrape's
+            f._resolved_at -= DNS_TTL_S + 1
             with pytest.raises(ScrapeConnectError, match="cannot resolve localhost"):
                 asyncio.run(scrape())
         finally:
             f.close()
+
+
+def test_a_hung_resolver_never_delays_a_scrape_on_a_kept_alive_connection(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The resolver hanging once the addresses are past the TTL (the review's DNS outage): the scrape over
+    the open connection does not wait for it (was half the timeout, every scrape), and one refresh at a
+    time runs, once per TTL (was one per scrape, each a stuck executor thread)."""
+    with Exporter() as ex:
+        ex.set_body(BODY)
+        port = ex.address.rsplit(":", 1)[1]
+        f = PlainFetcher(f"http://localhost:{port}/metrics")
+        calls: list[float] = []
+
+        async def hangs(*args: object, **kwargs: object) -> object:
+            calls.append(time.monotonic())
+            await asyncio.sleep(30)
+            raise AssertionError("not reached")
+
+        async def main() -> list[float]:
+            await f.ensure_address(2.0)
+            assert fetch(f)[0] == BODY.encode()
+            monkeypatch.setattr(asyncio.get_running_loop(), "getaddrinfo", hangs)
+            waits = []
+            for _ in range(3):
+                f._resolved_at -= DNS_TTL_S + 1
+                started = time.monotonic()
+                await f.ensure_address(2.0)
+                waits.append(time.monotonic() - started)
+                assert fetch(f)[0] == BODY.encode()
+                await asyncio.sleep(0)  # the refresh task starts and hangs
+            refresh = f._refresh
+            assert refresh is not None and not refresh.done()  # still hung
+            f.close()  # stops it
+            await asyncio.wait_for(asyncio.gather(refresh, return_exceptions=True), 5.0)
+            assert refresh.cancelled()
+            return waits
+
+        try:
+            waits = asyncio.run(main())
+        finally:
+            f.close()
+    assert max(waits) < 0.5  # the timeout's half was 1.0 s
+    assert len(calls) == 1  # one refresh running at a time
+    assert len(ex.connections) == 1
+
+
+def test_an_unexpected_error_mid_body_drops_the_connection(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Any exception while a body is read (here one the fetch does not expect) leaves the connection half
+    read: it is closed, so the next scrape opens a fresh one instead of reading the rest as a response."""
+    with Exporter() as ex:
+        ex.set_body(BODY * 40)
+        f = PlainFetcher(f"http://{ex.address}/metrics")
+        real = collector._http1.Connection.body_parts
+
+        def one_part_then_boom(self: collector._http1.Connection, resp: Any) -> Iterator[bytes]:
+            for part in real(self, resp):
+                yield part
+                raise RuntimeError("boom")
+
+        try:
+            assert fetch(f)[0] == (BODY * 40).encode()
+            with monkeypatch.context() as m:
+                m.setattr(collector._http1.Connection, "body_parts", one_part_then_boom)
+                with pytest.raises(RuntimeError, match="boom"):
+                    fetch(f)
+            assert fetch(f)[0] == (BODY * 40).encode()
+        finally:
+            f.close()
+        assert len(ex.connections) == 2
+
+
+def test_a_failed_connect_withdraws_its_socket_before_closing_it() -> None:
+    """abort() must never shut down a closed socket's descriptor number (reused by then, perhaps by another
+    thread's socket): the connect hook is told None while the failed socket is still open."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # bound, not listening: the connect is refused
+    seen: list[socket.socket] = []
+    open_when_withdrawn: list[bool] = []
+
+    def hook(sock: socket.socket | None) -> bool:
+        if sock is None:
+            open_when_withdrawn.append(seen[-1].fileno() != -1)
+        else:
+            seen.append(sock)
+        return True
+
+    with pytest.raises(ConnectionRefusedError):
+        collector._http1.Connection([(socket.AF_INET, ("127.0.0.1", port))] * 2, time.monotonic() + 2.0, hook)
+    assert open_when_withdrawn == [True, True]
+    assert all(sock.fileno() == -1 for sock in seen)  # and closed after
+
+
+def test_gzip_members_counted_per_piece_as_aiohttp() -> None:
+    """aiohttp caps concatenated members at 1,024 within one decompress call, counted afresh each call: a
+    body of 1,100 members arriving in two pieces passes, one piece of 1,100 fails, as there."""
+    member = gzip.compress(b"x 1\n")
+    body = member * 1100
+    half = len(member) * 550
+    out = bytearray()
+    dec = collector._fetch_sync._Decoder("gzip")
+    dec.feed(body[:half], out, 10_000_000)
+    dec.feed(body[half:], out, 10_000_000)
+    dec.finish()
+    assert bytes(out) == b"x 1\n" * 1100
+    with pytest.raises(ScrapeParseError, match="Can not decode content-encoding: gzip"):
+        collector._fetch_sync._Decoder("gzip").feed(body, bytearray(), 10_000_000)
 
 
 def test_a_failed_setsockopt_closes_the_socket(monkeypatch: pytest.MonkeyPatch) -> None:

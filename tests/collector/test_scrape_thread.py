@@ -3,7 +3,9 @@ targets hold a pool thread each, not the others' schedule, and stopping does not
 
 from __future__ import annotations
 
+import asyncio
 import gc
+import logging
 import threading
 import time
 from typing import Any
@@ -231,6 +233,44 @@ async def test_a_named_target_is_resolved_on_the_loop_and_fetched_in_the_thread(
     assert set(select(store, "up", job="named")[0].values) == {1.0}
 
 
+async def test_a_hung_resolver_does_not_slow_scrapes_on_the_kept_alive_connection(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The review's DNS outage: once the name is resolved, the resolver hangs. With the addresses always
+    past their TTL (0 here) every scrape wants a refresh; over the open connection none waits for it (each
+    waited half the timeout, 0.1 s here: the timeout is bounded by the 0.2 s interval) and one refresh at
+    a time runs (was one per scrape)."""
+    loop = asyncio.get_running_loop()
+    real = loop.getaddrinfo
+    calls: list[str] = []
+
+    async def first_then_hangs(*args: Any, **kwargs: Any) -> Any:
+        calls.append("dns")
+        if len(calls) == 1:
+            return await real(*args, **kwargs)
+        await asyncio.sleep(30)
+        raise AssertionError("not reached")
+
+    monkeypatch.setattr(loop, "getaddrinfo", first_then_hangs)
+    monkeypatch.setattr(collector._fetch_sync, "DNS_TTL_S", 0.0)
+    with Exporter() as ex:
+        ex.set_body(BODY)
+        port = ex.address.rsplit(":", 1)[1]
+        store = MemoryStore()
+        job = StaticJob(name="named", targets=[f"localhost:{port}"], interval_s=0.2, timeout_s=0.4)
+        mgr = ScrapeManager(CollectorConfig(jobs=[job]), store, None, registry=CollectorRegistry())
+        await mgr.start()
+        try:
+            await eventually(lambda: ex.count() >= 6, 10, "six scrapes")
+        finally:
+            await mgr.stop()
+        assert len(ex.connections) == 1
+    durations = select(store, "scrape_duration_seconds", job="named")[0].values
+    assert set(select(store, "up", job="named")[0].values) == {1.0}
+    assert len(durations) >= 5 and max(durations[1:]) < 0.08
+    assert len(calls) == 2  # the first resolution, then the one hung refresh
+
+
 async def test_aiohttp_fetched_scrapes_parse_within_the_parse_slots(monkeypatch: pytest.MonkeyPatch) -> None:
     """Redirecting targets are fetched by aiohttp; their parses share the pool with the fetch threads, so
     they take the parse slots too (one worker: one parse at a time; was up to the pool's 17 threads)."""
@@ -295,6 +335,34 @@ async def test_an_unexpected_error_fails_the_scrape_not_the_target(monkeypatch: 
     assert select(store, "up", job="buggy")[0].values[0] == 0.0  # the failed scrape's report
     errors = registry.get_sample_value("paramedic_scrape_errors_total", {"job": "buggy", "reason": "error"})
     assert errors == 1
+
+
+async def test_a_repeated_unexpected_error_logs_one_traceback(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A target failing every scrape with the same unexpected error: its traceback is logged once (was
+    once a scrape), the repeats at debug level; another kind of error gets its own."""
+    raised: list[str] = []
+
+    def failing(self: collector._fetch_sync.PlainFetcher, *args: Any, **kwargs: Any) -> Any:
+        raised.append("x")
+        raise (RuntimeError if len(raised) <= 3 else KeyError)("boom")
+
+    monkeypatch.setattr(collector._fetch_sync.PlainFetcher, "fetch", failing)
+    caplog.set_level(logging.DEBUG, logger="collector.scrape")
+    with Exporter() as ex:
+        ex.set_body(BODY)
+        job = StaticJob(name="buggy", targets=[ex.address], interval_s=0.1, timeout_s=0.1)
+        mgr = ScrapeManager(CollectorConfig(jobs=[job]), MemoryStore(), None, registry=CollectorRegistry())
+        await mgr.start()
+        try:
+            await eventually(lambda: len(raised) >= 5, 10, "five failed scrapes")
+        finally:
+            await mgr.stop()
+    unexpected = [r for r in caplog.records if "unexpected error in the scrape" in r.getMessage()]
+    errors = [r for r in unexpected if r.levelno == logging.ERROR]
+    assert [r.exc_info[0] for r in errors if r.exc_info] == [RuntimeError, KeyError]
+    assert len(unexpected) >= 5 and all(r.levelno == logging.DEBUG for r in unexpected if r not in errors)
 
 
 async def test_stop_during_a_fetch_logs_no_unretrieved_exception(caplog: pytest.LogCaptureFixture) -> None:
