@@ -296,7 +296,7 @@ class PlainFetcher:
         (a list of pieces would hold an object per chunk of a chunked body)."""
         out = bytearray()
         dec = None if encoding is None else _Decoder(encoding)
-        for part in conn.body_parts(resp):
+        for part in conn.body_parts(resp, joined=dec is None):  # a decoder takes llhttp's pieces
             if self._aborted:
                 raise TimeoutError
             if dec is None:
@@ -321,7 +321,8 @@ class _Decoder:
     """gzip or deflate decoded as aiohttp 3.14 does (``DeflateBuffer``, ``ZLibDecompressor``): gzip only
     in its gzip wrapper, deflate in its zlib wrapper or raw (the first byte tells); every member of a
     concatenated stream (up to 1,024 within one :meth:`feed`, as aiohttp counts them within one
-    ``decompress_sync`` call: more members arriving in smaller pieces pass, as there); bytes after the
+    ``decompress_sync`` call, fed llhttp's pieces as aiohttp is: a chunk of a chunked body, a recv's worth
+    of a Content-Length one; more members arriving in smaller pieces pass, as there); bytes after the
     last member that do not start a valid one fail the body; a truncated gzip stream yields what it
     decoded, a truncated deflate one fails (reason ``connection``, as aiohttp's does). Errors carry
     aiohttp's words (``Can not decode content-encoding: gzip``)."""

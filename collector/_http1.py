@@ -244,13 +244,18 @@ class Connection:
         self.used = True
         return cb.resp
 
-    def body_parts(self, resp: Response) -> Iterator[bytes]:
+    def body_parts(self, resp: Response, *, joined: bool = True) -> Iterator[bytes]:
         """The body, one piece per recv, up to the end of the message: llhttp hands out each chunk of a
-        chunked body apart, which for 1-byte chunks would be a bytes object (~35 B) per body byte."""
+        chunked body apart, which for 1-byte chunks would be a bytes object (~35 B) per body byte.
+        ``joined=False``: llhttp's pieces as they are (a recv's worth at most still held at once), for a
+        decoder that must see them as aiohttp's does (its member cap counts per piece)."""
         while True:
             if resp.parts:
                 parts, resp.parts = resp.parts, []
-                yield parts[0] if len(parts) == 1 else b"".join(parts)
+                if joined:
+                    yield parts[0] if len(parts) == 1 else b"".join(parts)
+                else:
+                    yield from parts
             if resp.complete:
                 return
             if not self._feed():

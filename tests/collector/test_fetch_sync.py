@@ -478,6 +478,19 @@ def test_decoding_and_limits_as_aiohttp(
             assert mine[1] == expected[1]
 
 
+def test_gzip_members_capped_per_piece_both_fetchers() -> None:
+    """1,100 small gzip members: one chunk each (chunked) passes in both fetchers, aiohttp counting the
+    members per piece llhttp hands it; the same members in one Content-Length body of ~27 KB (one piece)
+    fail in both. The thread's fetch counted them over the whole body (the chunked one failed)."""
+    members = [gzip.compress(b"m 1\n") for _ in range(1100)]
+    chunked = b"".join(b"%x\r\n%s\r\n" % (len(m), m) for m in members) + b"0\r\n\r\n"
+    head = "HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n"
+    mine, theirs = _both(head.encode() + chunked)
+    assert mine == theirs == ("ok", b"m 1\n" * 1100)
+    mine, theirs = _both(canned(b"".join(members), "Content-Encoding: gzip"))
+    assert mine == theirs and mine[0] == "parse"
+
+
 def test_switching_protocols_is_a_status_error_as_aiohttp() -> None:
     mine, theirs = _both(b"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: x\r\n\r\n")
     assert mine == theirs == ("http_status", "server returned HTTP status 101 Switching Protocols")
@@ -676,8 +689,10 @@ def test_an_unexpected_error_mid_body_drops_the_connection(monkeypatch: pytest.M
         f = PlainFetcher(f"http://{ex.address}/metrics")
         real = collector._http1.Connection.body_parts
 
-        def one_part_then_boom(self: collector._http1.Connection, resp: Any) -> Iterator[bytes]:
-            for part in real(self, resp):
+        def one_part_then_boom(
+            self: collector._http1.Connection, resp: Any, **kwargs: bool
+        ) -> Iterator[bytes]:
+            for part in real(self, resp, **kwargs):
                 yield part
                 raise RuntimeError("boom")
 
