@@ -12,10 +12,11 @@ Per thread it prints user and system CPU apart, and the voluntary and involuntar
 only samples holding the GIL, or ``--idle``), written as py-spy's ``raw`` (collapsed stacks) format; the
 CPU figures of such a run include py-spy's pauses, so take them from a run without it. Experiments on the
 server's settings (not defaults): ``--switch-interval S`` (``sys.setswitchinterval``), ``--scrape-workers N``
-(the scrape thread pool's size), ``--inline-ingest`` (parse + ingest on the event loop's thread instead of
-the pool: what the hand-offs and the GIL sharing cost; not a shippable setting, it blocks the loop),
-``--uvloop`` (uvicorn's ``auto`` loop may pick uvloop when it is installed; without the flag the server runs
-on asyncio's own loop, as shipped, even where uvloop is importable).
+(the scrape thread pool's size), ``--fetch-threads N`` (``ScrapeManager(max_fetch_threads=N)``; 0: plain
+targets fetched by aiohttp on the loop, as before stop 34), ``--inline-ingest`` (parse + ingest on the event
+loop's thread instead of the pool: what the hand-offs and the GIL sharing cost; not a shippable setting, it
+blocks the loop), ``--uvloop`` (uvicorn's ``auto`` loop may pick uvloop when it is installed; without the
+flag the server runs on asyncio's own loop, as shipped, even where uvloop is importable).
 
 Old code against new: ``PYTHONPATH=/tmp/old .venv/bin/python bench/ingest_threads.py``, alternated run by run.
 """
@@ -49,11 +50,14 @@ def child(out: Path, argv: list[str]) -> None:
         sys.modules["uvloop"] = None  # type: ignore[assignment]  # uvicorn's "auto" loop: asyncio's own
     if experiment.get("switch_interval"):
         sys.setswitchinterval(experiment["switch_interval"])
-    if experiment.get("scrape_workers"):
+    if experiment.get("scrape_workers") or experiment.get("fetch_threads", -1) >= 0:
         init = manager.ScrapeManager.__init__
 
         def sized(self: object, *args: object, **kwargs: object) -> None:
-            kwargs["max_workers"] = experiment["scrape_workers"]
+            if experiment.get("scrape_workers"):
+                kwargs["max_workers"] = experiment["scrape_workers"]
+            if experiment.get("fetch_threads", -1) >= 0:
+                kwargs["max_fetch_threads"] = experiment["fetch_threads"]
             init(self, *args, **kwargs)  # type: ignore[arg-type]
 
         manager.ScrapeManager.__init__ = sized  # type: ignore[method-assign]
@@ -139,6 +143,7 @@ def run(opts: argparse.Namespace) -> None:
         "switch_interval": opts.switch_interval,
         "scrape_workers": opts.scrape_workers,
         "inline_ingest": opts.inline_ingest,
+        "fetch_threads": opts.fetch_threads,
         "uvloop": opts.uvloop,
     }
 
@@ -223,6 +228,12 @@ def main() -> int:
     ap.add_argument("--switch-interval", type=float, default=0.0)
     ap.add_argument("--scrape-workers", type=int, default=0)
     ap.add_argument("--inline-ingest", action="store_true", help="parse + ingest on the event loop's thread")
+    ap.add_argument(
+        "--fetch-threads",
+        type=int,
+        default=-1,
+        help="ScrapeManager(max_fetch_threads=N); 0: every target fetched by aiohttp on the loop (as before)",
+    )
     ap.add_argument("--uvloop", action="store_true", help="let uvicorn pick uvloop (when installed)")
     run(ap.parse_args())
     return 0

@@ -4,9 +4,11 @@ Scheduling: each target is scraped once per interval at a fixed phase derived fr
 (``Target.offset_fraction``), aligned on the wall clock like Prometheus, so targets of a job do not all fire
 at once. A scrape that overruns its slot skips the missed slots instead of bunching up.
 
-Isolation: fetching is async and bounded by the target's timeout and body limit; parsing, relabeling and the
+Isolation: fetching is bounded by the target's timeout and body limit; parsing, relabeling and the
 (possibly durable, hence blocking) ``Appender.append`` run in the manager's thread pool, so a big or slow
-target never blocks the event loop and thereby other targets' schedules.
+target never blocks the event loop and thereby other targets' schedules. A plain ``http://`` target without
+an http config is fetched in that pool thread too (``fetch_in_thread``: one hand-off per scrape; the loop
+shuts the socket down at the deadline); any other target is fetched by aiohttp on the loop.
 
 Thread/async safety: a loop is driven from the event loop that created it; ``update`` may be called there at
 any time and takes effect at the next scrape.
@@ -18,6 +20,7 @@ import asyncio
 import logging
 import math
 import socket
+import threading
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import Executor
@@ -29,6 +32,7 @@ import aiohttp
 from prometheus_client import Counter, Histogram
 
 from collector._fetch import fetch, scrape_headers
+from collector._fetch_sync import PlainFetcher, Redirected
 from collector._metrics import ScrapeMetrics
 from collector.cache import IngestResult, ScrapeCache
 from collector.errors import ScrapeError, ScrapeParseError
@@ -83,10 +87,19 @@ class ScrapeLoop:
         clock: Callable[[], float],
         on_families: Callable[[Mapping[str, FamilyMeta]], None] | None = None,
         on_commit: Callable[[str], None] | None = None,
+        fetch_in_thread: bool = False,
+        parse_slots: threading.Semaphore | None = None,
+        fetch_slots: threading.Semaphore | None = None,
     ) -> None:
         """``on_families`` receives every parsed scrape's family metadata (in the worker thread);
         ``on_commit`` gets the job name after each scrape's samples (or its failure report: ``up`` 0) are
-        in the store, on the event loop; it must be cheap (e.g. set an asyncio.Event)."""
+        in the store, on the event loop; it must be cheap (e.g. set an asyncio.Event).
+        ``fetch_in_thread``: a plain ``http://`` target without an http config is fetched in the scrape
+        thread that parses it (:class:`~collector._fetch_sync.PlainFetcher`; ``client`` unused for it), so
+        the scrape crosses threads once; the executor must then have a thread for each of ``fetch_slots``
+        (a fetch holds its thread until the target answers or the deadline) plus the parse workers, and
+        ``parse_slots`` (shared by the manager's loops) bounds how many of them parse and append at once;
+        ``fetch_slots`` (shared too) how many fetch at once: a scrape that finds none free goes to aiohttp."""
         self._target = target
         self._settings = settings
         self._pending: ScrapeSettings | None = None
@@ -107,7 +120,11 @@ class ScrapeLoop:
         self._on_families = on_families
         self._on_commit = on_commit
         self._headers: tuple[float, dict[str, str]] = (-1.0, {})
+        self._fetch_in_thread = fetch_in_thread
+        self._plain: PlainFetcher | None = None
         self._unexpected: type[BaseException] | None = None  # the last unexpected error's type, logged
+        self._parse_slots = parse_slots if parse_slots is not None else threading.Semaphore(1 << 30)
+        self._fetch_slots = fetch_slots if fetch_slots is not None else threading.Semaphore(1 << 30)
 
     @property
     def target(self) -> Target:
@@ -129,6 +146,9 @@ class ScrapeLoop:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
             self._task = None
+        if self._plain is not None:
+            self._plain.close()
+            self._plain = None
         if stale:
             ts_ms = int(self._clock() * 1000)
             try:
@@ -154,15 +174,86 @@ class ScrapeLoop:
             timeout_s=min(t.timeout_s, self._settings.timeout_s),
         )
 
-    async def _in_thread(self, fn: Callable[..., T], *args: object) -> T:
-        """Run ``fn`` in the pool; if cancelled meanwhile, wait for it to finish before re-raising so the
-        cache is never used by two threads."""
+    async def _in_thread(
+        self, fn: Callable[..., T], *args: object, on_cancel: Callable[[], object] | None = None
+    ) -> T:
+        """Run ``fn`` in the pool; if cancelled meanwhile, call ``on_cancel`` (cut a fetch short) and wait
+        for ``fn`` to finish before re-raising so the cache is never used by two threads."""
         fut = asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
         try:
             return await asyncio.shield(fut)
         except asyncio.CancelledError:
+            if on_cancel is not None:
+                on_cancel()
             await asyncio.wait([fut])
+            if not fut.cancelled():
+                fut.exception()  # retrieved: the cut-short fetch's error is expected, not worth a log line
             raise
+
+    def _plain_fetcher(self) -> PlainFetcher | None:
+        """The target's blocking fetcher when this scrape can take the one-hand-off path, else None."""
+        if not self._fetch_in_thread or self._settings.http is not None:
+            if self._plain is not None:  # the job got an http config: aiohttp from now
+                self._plain.close()
+                self._plain = None
+            return None
+        url = self._target.url
+        if self._plain is not None and self._plain.url == url:
+            return self._plain
+        if self._plain is not None:
+            self._plain.close()
+            self._plain = None
+        if url.startswith("http://"):
+            try:
+                self._plain = PlainFetcher(url)
+            except ValueError:
+                return None
+        return self._plain
+
+    def _fetch_parse_ingest(
+        self,
+        plain: PlainFetcher,
+        headers: dict[str, str],
+        timeout_s: float,
+        deadline: float,
+        ts_ms: int,
+        started: float,
+    ) -> IngestResult:
+        body, ctype = plain.fetch(
+            headers, timeout_s=timeout_s, deadline=deadline, max_body_bytes=self._settings.max_body_bytes
+        )
+        return self._parse_slotted(body, ctype, ts_ms, started)
+
+    def _parse_slotted(
+        self, body: bytes, content_type: str | None, ts_ms: int, started: float
+    ) -> IngestResult:
+        """:meth:`_parse_and_ingest` in one of the manager's parse slots, whichever thread fetched the body:
+        CPU-bound, so as many at once as the parse workers (the pool has more threads, for fetches)."""
+        with self._parse_slots:
+            return self._parse_and_ingest(body, content_type, ts_ms, started)
+
+    async def _scrape_in_thread(
+        self, plain: PlainFetcher, timeout_s: float, ts_ms: int, started: float
+    ) -> IngestResult:
+        """Fetch, parse and ingest in one pool call; the loop only resolves a host name (when a connection
+        is to be opened) and enforces the fetch's deadline."""
+        deadline = time.monotonic() + timeout_s
+        await plain.ensure_address(timeout_s)  # waits only when no connection is kept alive
+        left = max(deadline - time.monotonic(), 0.0)
+        timer = asyncio.get_running_loop().call_later(left, plain.abort)
+        try:
+            return await self._in_thread(
+                self._fetch_parse_ingest,
+                plain,
+                self._headers[1],
+                timeout_s,
+                deadline,
+                ts_ms,
+                started,
+                on_cancel=plain.abort,
+            )
+        finally:
+            timer.cancel()
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
@@ -209,16 +300,31 @@ class ScrapeLoop:
         timeout_s = min(t.timeout_s, s.timeout_s)
         if self._headers[0] != timeout_s:
             self._headers = (timeout_s, scrape_headers(timeout_s, s.escaping))
+        plain = self._plain_fetcher()
+        # a fetch thread for this scrape, or aiohttp if every one is held (by slow or hung targets, each until
+        # its deadline): the pool has max_workers threads beyond the fetch slots, so the parse of an aiohttp
+        # scrape never waits behind hung fetches
+        slot = plain is not None and self._fetch_slots.acquire(blocking=False)
         try:
-            body, ctype = await fetch(
-                self._client,
-                t.url,
-                self._headers[1],
-                timeout_s=timeout_s,
-                max_body_bytes=s.max_body_bytes,
-                http=s.http,
-            )
-            result = await self._in_thread(self._parse_and_ingest, body, ctype, ts_ms, started)
+            if plain is not None and slot:
+                try:
+                    result = await self._scrape_in_thread(plain, timeout_s, ts_ms, started)
+                except Redirected:  # aiohttp follows redirects: this target is fetched on the loop from now
+                    self._fetch_in_thread = False
+                    plain.close()
+                    self._plain = plain = None
+                finally:
+                    self._fetch_slots.release()
+            if result is None:
+                body, ctype = await fetch(
+                    self._client,
+                    t.url,
+                    self._headers[1],
+                    timeout_s=max(timeout_s - (time.perf_counter() - started), 0.001),
+                    max_body_bytes=s.max_body_bytes,
+                    http=s.http,
+                )
+                result = await self._in_thread(self._parse_slotted, body, ctype, ts_ms, started)
         except ScrapeError as exc:
             error = exc
         except StoreError as exc:
@@ -240,9 +346,9 @@ class ScrapeLoop:
             self._on_commit(s.job)
 
     def _unexpected_error(self, exc: Exception) -> ScrapeError:
-        """The scrape's error for an exception no fetch, parse or store error covers (reason ``error``); its
-        traceback is logged once per kind of error (a target failing every scrape the same way would bury
-        the log), at debug level while the same kind repeats."""
+        """The scrape's error for an exception no fetch or parse error covers; its traceback is logged
+        once per kind of error (a target failing every scrape the same way would bury the log), at debug
+        level while the same kind repeats."""
         if type(exc) is not self._unexpected:
             self._unexpected = type(exc)
             log.exception("target %s: unexpected error in the scrape", self._target.url)

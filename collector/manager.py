@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -79,6 +80,7 @@ class ScrapeManager:
         connector: Callable[[], aiohttp.BaseConnector] | None = None,
         base_dir: Path | None = None,
         max_workers: int = 2,
+        max_fetch_threads: int = 16,
         on_families: Callable[[Mapping[str, FamilyMeta]], None] | None = None,
         on_commit: Callable[[str], None] | None = None,
         owns: Callable[[str], bool] | None = None,
@@ -87,6 +89,12 @@ class ScrapeManager:
         """``clock`` gives sample timestamps (Unix seconds); ``connector`` builds each target's aiohttp
         connector (default: TCP, two connections); ``base_dir`` resolves relative file_sd paths (default:
         the working directory); ``max_workers`` sizes the thread pool that parses and appends;
+        ``max_fetch_threads`` > 0: plain ``http://`` targets without an http config are fetched in that pool
+        too (one thread hand-off per scrape instead of two, :mod:`collector._fetch_sync`), at most this many
+        at once; the pool grows to ``max_workers`` + this many threads as fetches overlap (threads start only
+        when none is idle), and a scrape that finds every fetch thread held (by slow or hung targets, each
+        until its deadline) is fetched by aiohttp on the loop as before, so hung targets never delay healthy
+        ones; 0: every target is fetched by aiohttp on the loop;
         ``on_families`` receives each scrape's family metadata (e.g.
         :meth:`collector.metadata.MetadataRegistry.observe`), from a worker thread; ``on_commit`` gets the
         job name after each scrape's samples are in the store, on the event loop (e.g.
@@ -102,6 +110,7 @@ class ScrapeManager:
         self._connector = connector
         self._base_dir = base_dir or Path.cwd()
         self._max_workers = max_workers
+        self._max_fetch_threads = max_fetch_threads if connector is None else 0  # a test's transport: aiohttp
         self._on_families = on_families
         self._on_commit = on_commit
         self._owns = owns
@@ -112,6 +121,8 @@ class ScrapeManager:
         self._clients: dict[ScrapeLoop, aiohttp.ClientSession] = {}
         self._http: dict[str, ScrapeHTTP] = {}  # one per distinct http config (TLS, credentials, proxy)
         self._executor: ThreadPoolExecutor | None = None
+        self._parse_slots = threading.BoundedSemaphore(max_workers)
+        self._fetch_slots = threading.BoundedSemaphore(max(max_fetch_threads, 1))
         self._running = False
 
     # -- lifecycle ---------------------------------------------------------------------------------------
@@ -127,8 +138,14 @@ class ScrapeManager:
             return
         # started from the event loop: scrapes are background work a waking read may preempt (sched_slice)
         self._executor = ThreadPoolExecutor(
-            self._max_workers, thread_name_prefix="scrape", initializer=drop_slice_request
+            self._max_workers + self._max_fetch_threads,
+            thread_name_prefix="scrape",
+            initializer=drop_slice_request,
         )
+        # the fetch threads parse and append as many at once as max_workers did (GIL sharing and cache
+        # misses grow with the number of threads parsing at the same time)
+        self._parse_slots = threading.BoundedSemaphore(self._max_workers)
+        self._fetch_slots = threading.BoundedSemaphore(max(self._max_fetch_threads, 1))
         self._running = True
         self.apply_config(self._config)
 
@@ -301,6 +318,9 @@ class ScrapeManager:
                 clock=self._clock,
                 on_families=self._on_families,
                 on_commit=self._on_commit,
+                fetch_in_thread=self._max_fetch_threads > 0,
+                parse_slots=self._parse_slots,
+                fetch_slots=self._fetch_slots,
             )
             state.loops[key] = lp
             self._clients[lp] = client

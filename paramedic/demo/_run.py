@@ -18,7 +18,7 @@ from paramedic.demo._banner import service_lines
 from paramedic.demo._config import demo_config, demo_spaces
 from paramedic.demo._credentials import local_space_login
 from paramedic.demo._daily import DAY_S, POLICY_NAME, daily_load
-from paramedic.demo._launch import LOAD_RPS, Launch, StopRequestedError, on_signal
+from paramedic.demo._launch import LOAD_RPS, Launch, StopRequestedError, on_signal, serve_env
 from paramedic.demo._log_store import STOP_TIMEOUT_S, opensearch_search, start_log_store
 from paramedic.demo._options import DEFAULT_DATA_DIR, PLATFORMS, DemoOptions, data_dir_flag
 from paramedic.demo._output import DemoError, Echo
@@ -178,6 +178,7 @@ class _LocalLaunch(Launch):
                 f"paramedic-{plan.id}",
                 [sys.executable, "-m", "paramedic.cli", "serve", "--config", str(path)],
                 data_dir / "logs" / f"paramedic-{plan.id}.log",
+                env=serve_env(),
             )
             self.children.append(child)
             self.may_exit.add(child.name)  # kill a replica to watch the others take over

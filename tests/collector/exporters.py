@@ -8,6 +8,7 @@ One server, behaviour per path:
   /never     accepts the request and never answers
   /garbage   invalid UTF-8 and junk
   /reset     closes the connection without answering (RST)
+  /redirect  302 to /metrics
 """
 
 from __future__ import annotations
@@ -60,6 +61,11 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             self.wfile.write(body)
+        elif path == "/redirect":
+            self.send_response(302)
+            self.send_header("Location", "/metrics")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
         elif path == "/status500":
             self._plain(500, b"boom")
         elif path == "/garbage":
