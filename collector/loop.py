@@ -38,6 +38,7 @@ from collector.status import TargetStatus
 from collector.targets import Target
 from metrics_store.base import Appender, StoreError
 from metrics_store.redact import redact_text
+from platforms.tenancy import ORG_LABEL, SPACE_LABEL
 
 __all__ = ["ScrapeLoop"]
 
@@ -81,10 +82,11 @@ class ScrapeLoop:
         executor: Executor,
         metrics: ScrapeMetrics,
         clock: Callable[[], float],
-        on_families: Callable[[Mapping[str, FamilyMeta]], None] | None = None,
+        on_families: Callable[[Mapping[str, FamilyMeta], tuple[str, str]], None] | None = None,
         on_commit: Callable[[str], None] | None = None,
     ) -> None:
-        """``on_families`` receives every parsed scrape's family metadata (in the worker thread);
+        """``on_families`` receives every parsed scrape's family metadata and the target's (org, space)
+        labels (``""`` where it has none: a family's HELP is the tenant's to hide), in the worker thread;
         ``on_commit`` gets the job name after each scrape's samples (or its failure report: ``up`` 0) are
         in the store, on the event loop; it must be cheap (e.g. set an asyncio.Event)."""
         self._target = target
@@ -190,7 +192,9 @@ class ScrapeLoop:
         except ParseError as exc:
             raise ScrapeParseError(f"invalid exposition: {exc}") from exc
         if self._on_families is not None:
-            self._on_families(exposition.families)
+            labels = dict(self._target.labels)
+            tenant = (labels.get(ORG_LABEL, ""), labels.get(SPACE_LABEL, ""))
+            self._on_families(exposition.families, tenant)
         return self._cache.ingest(exposition, ts_ms, started, time.perf_counter())
 
     async def _scrape_once(self) -> None:

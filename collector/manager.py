@@ -79,7 +79,7 @@ class ScrapeManager:
         connector: Callable[[], aiohttp.BaseConnector] | None = None,
         base_dir: Path | None = None,
         max_workers: int = 2,
-        on_families: Callable[[Mapping[str, FamilyMeta]], None] | None = None,
+        on_families: Callable[[Mapping[str, FamilyMeta], tuple[str, str]], None] | None = None,
         on_commit: Callable[[str], None] | None = None,
         owns: Callable[[str], bool] | None = None,
         normalise_float_labels: bool = True,
@@ -87,7 +87,7 @@ class ScrapeManager:
         """``clock`` gives sample timestamps (Unix seconds); ``connector`` builds each target's aiohttp
         connector (default: TCP, two connections); ``base_dir`` resolves relative file_sd paths (default:
         the working directory); ``max_workers`` sizes the thread pool that parses and appends;
-        ``on_families`` receives each scrape's family metadata (e.g.
+        ``on_families`` receives each scrape's family metadata and its target's (org, space) (e.g.
         :meth:`collector.metadata.MetadataRegistry.observe`), from a worker thread; ``on_commit`` gets the
         job name after each scrape's samples are in the store, on the event loop (e.g.
         :meth:`alerting.rules.RuleManager.notify`: rules evaluate as samples arrive); ``owns`` (several

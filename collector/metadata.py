@@ -11,10 +11,15 @@ Types are reported as Prometheus does: the text format's ``untyped`` becomes ``u
 any TYPE, HELP or UNIT line has no metadata (as in Prometheus); the parser cannot tell an explicit
 ``# TYPE x untyped`` without HELP from no line at all, so that rare family is not reported either.
 
-Tenancy: metadata has no org/space of its own. With the store's querier, ``/api/v1/metadata`` shows a
-tenant-scoped principal (:func:`platforms.tenancy.scope_of`) only the families with a series in its scope
-over the last ``max_age_s`` (read through :func:`metrics_store.scoped.scoped`), so the names another
-tenant's apps expose do not leak; without a querier it shows such a principal nothing.
+Tenancy: metadata has no org/space of its own, but the target that exposed it has. With the store's querier,
+``/api/v1/metadata`` shows a tenant-scoped principal (:func:`platforms.tenancy.scope_of`) only the families
+with a series in its scope over the last ``max_age_s`` (read through :func:`metrics_store.scoped.scoped`),
+so the names another tenant's apps expose do not leak; without a querier it shows such a principal nothing.
+Of those families it shows only the triples that a target of a tenant it sees, or a foundation target (no
+``org`` label: the router, node exporters, whose series a relabel may give to tenants), exposed: a family
+name is shared by every app that exposes it, its HELP text is not (apps write what they like there), so
+each triple remembers which tenants' targets exposed it (:data:`Tenant`; at most
+``MAX_TENANTS_PER_VARIANT``, the least recently seen forgotten first).
 
 Thread safety: ``observe`` and ``snapshot`` may be called from any thread (one lock; observe does a dict
 lookup per family, cheap beside parsing the same scrape).
@@ -40,7 +45,12 @@ from metrics_store.model import METRIC_NAME, Matcher, MatchOp
 from metrics_store.scoped import scoped
 from platforms.tenancy import Scope, scope_of
 
-__all__ = ["MetadataRegistry", "MetricMetadata", "metadata_router"]
+__all__ = ["FOUNDATION_TARGET", "MetadataRegistry", "MetricMetadata", "Tenant", "metadata_router"]
+
+Tenant = tuple[str, str]
+"""(org, space) of the target that exposed a family's metadata, ``""`` where its labels have none."""
+FOUNDATION_TARGET: Tenant = ("", "")
+MAX_TENANTS_PER_VARIANT = 4096
 
 _TYPE_NAMES = {"untyped": "unknown"}
 
@@ -82,8 +92,8 @@ class MetadataRegistry:
         self._max_age_s = max_age_s
         self._clock = clock
         self._lock = threading.Lock()
-        # name -> (metadata -> last seen), names in least-recently-seen-first order
-        self._entries: OrderedDict[str, dict[MetricMetadata, float]] = OrderedDict()
+        # name -> (metadata -> (tenant of the exposing target -> last seen)), names least recently seen first
+        self._entries: OrderedDict[str, dict[MetricMetadata, dict[Tenant, float]]] = OrderedDict()
         self._m = _Metrics(registry)
 
     @property
@@ -91,8 +101,9 @@ class MetadataRegistry:
         """How long a triple not seen again is still reported."""
         return self._max_age_s
 
-    def observe(self, families: Mapping[str, FamilyMeta]) -> None:
-        """Record one scrape's families (only those with a TYPE, HELP or UNIT line carry metadata)."""
+    def observe(self, families: Mapping[str, FamilyMeta], tenant: Tenant = FOUNDATION_TARGET) -> None:
+        """Record one scrape's families (only those with a TYPE, HELP or UNIT line carry metadata), exposed
+        by a target of ``tenant``."""
         now = self._clock()
         with self._lock:
             entries = self._entries
@@ -108,14 +119,23 @@ class MetadataRegistry:
                         self._m.evicted.labels("max_metrics").inc()
                 else:
                     entries.move_to_end(name)
-                if md not in variants and len(variants) >= self._max_variants:
-                    del variants[min(variants, key=variants.__getitem__)]
-                    self._m.evicted.labels("max_variants").inc()
-                variants[md] = now
+                seen_by = variants.get(md)
+                if seen_by is None:
+                    if len(variants) >= self._max_variants:
+                        del variants[min(variants, key=lambda v: max(variants[v].values()))]
+                        self._m.evicted.labels("max_variants").inc()
+                    seen_by = variants[md] = {}
+                elif tenant not in seen_by and len(seen_by) >= MAX_TENANTS_PER_VARIANT:
+                    del seen_by[min(seen_by, key=seen_by.__getitem__)]
+                    self._m.evicted.labels("max_tenants").inc()
+                seen_by[tenant] = now
             self._m.metrics.set(len(entries))
 
-    def snapshot(self, metric: str = "", limit: int = -1) -> dict[str, list[MetricMetadata]]:
-        """Current metadata, optionally of one ``metric``; ``limit`` >= 0 caps the number of names."""
+    def snapshot(
+        self, metric: str = "", limit: int = -1, scope: Scope | None = None
+    ) -> dict[str, list[MetricMetadata]]:
+        """Current metadata, optionally of one ``metric``; ``limit`` >= 0 caps the number of names; with a
+        ``scope``, only the triples a target of the foundation or of a tenant it sees exposed."""
         horizon = self._clock() - self._max_age_s
         out: dict[str, list[MetricMetadata]] = {}
         with self._lock:
@@ -123,10 +143,20 @@ class MetadataRegistry:
             for name in names:
                 if 0 <= limit <= len(out):
                     break
-                fresh = [md for md, seen in self._entries.get(name, {}).items() if seen >= horizon]
+                fresh = [
+                    md
+                    for md, seen_by in self._entries.get(name, {}).items()
+                    if any(seen >= horizon and _shown(tenant, scope) for tenant, seen in seen_by.items())
+                ]
                 if fresh:
                     out[name] = fresh
         return out
+
+
+def _shown(tenant: Tenant, scope: Scope | None) -> bool:
+    if scope is None or tenant == FOUNDATION_TARGET:
+        return True
+    return scope.sees(tenant[0] or None, tenant[1] or None)
 
 
 # Series names a family of that name exposes (counters' _total, histograms' and summaries' parts, ...).
@@ -177,7 +207,7 @@ def metadata_router(
             end_ms = round(clock() * 1000)
             start_ms = end_ms - round(registry.max_age_s * 1000)
             names = await run_in_threadpool(_names_in_scope, querier, scope, start_ms, end_ms)
-            found = _visible(registry.snapshot(form.get("metric")), names, limit)
+            found = _visible(registry.snapshot(form.get("metric"), scope=scope), names, limit)
         return success(
             {
                 name: [{"type": m.type, "help": m.help, "unit": m.unit} for m in variants]

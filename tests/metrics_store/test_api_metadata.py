@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import threading
 
+import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from prometheus_client import CollectorRegistry
 
 from collector.exposition import FamilyMeta, parse
 from collector.metadata import MetadataRegistry, MetricMetadata, metadata_router
+from platforms.tenancy import Grant, Scope
 
 
 class _Clock:
@@ -99,3 +101,28 @@ def test_metadata_endpoint_shape_and_errors() -> None:
     resp = client.get("/api/v1/metadata", params={"limit": "ten"})
     assert resp.status_code == 400
     assert resp.json() == {"status": "error", "errorType": "bad_data", "error": "limit must be a number"}
+
+
+def test_each_variant_remembers_which_tenants_targets_exposed_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    clock = _Clock()
+    reg = _registry(clock, max_variants=2, max_age_s=60)
+    acme, globex = Scope.of([Grant("acme", "prod", "viewer")]), Scope.of([Grant("globex", None, "viewer")])
+    reg.observe({"m": FamilyMeta("m", "gauge", "shared")}, ("acme", "prod"))
+    reg.observe({"m": FamilyMeta("m", "gauge", "shared")}, ("globex", "prod"))
+    reg.observe({"m": FamilyMeta("m", "gauge", "globex's own")}, ("globex", "prod"))
+    reg.observe({"r": FamilyMeta("r", "gauge", "router")})  # a foundation target: shown to every tenant
+    assert [m.help for m in reg.snapshot("m", scope=acme)["m"]] == ["shared"]
+    assert [m.help for m in reg.snapshot("m", scope=globex)["m"]] == ["shared", "globex's own"]
+    assert reg.snapshot("r", scope=acme) == {"r": [MetricMetadata("gauge", "router", "")]}
+    # freshness is per tenant: acme's target stopped exposing "shared", globex's did not
+    clock.now += 61
+    reg.observe({"m": FamilyMeta("m", "gauge", "shared")}, ("globex", "prod"))
+    assert reg.snapshot("m", scope=acme) == {}
+    assert [m.help for m in reg.snapshot("m", scope=globex)["m"]] == ["shared"]
+    # the tenants remembered per variant are bounded, the least recently seen forgotten first
+    monkeypatch.setattr("collector.metadata.MAX_TENANTS_PER_VARIANT", 2)
+    for i, space in enumerate(("a", "b", "c")):
+        clock.now += 1 + i
+        reg.observe({"m": FamilyMeta("m", "gauge", "shared")}, ("initech", space))
+    seen = {s: reg.snapshot("m", scope=Scope.of([Grant("initech", s, "viewer")])) for s in "abc"}
+    assert [s for s, found in seen.items() if found] == ["b", "c"]
