@@ -19,7 +19,10 @@ Of those families it shows only the triples that a target of a tenant it sees, o
 ``org`` label: the router, node exporters, whose series a relabel may give to tenants), exposed: a family
 name is shared by every app that exposes it, its HELP text is not (apps write what they like there), so
 each triple remembers which tenants' targets exposed it (:data:`Tenant`; at most
-``MAX_TENANTS_PER_VARIANT``, the least recently seen forgotten first).
+``MAX_TENANTS_PER_VARIANT``, the least recently seen forgotten first). A triple exposed by the targets of
+``SHARED_AFTER_ORGS`` orgs or more (a client library's ``process_cpu_seconds_total``, which every app
+exposes alike) is no one org's to hide: it is kept as the foundation's, so the common case holds one entry,
+not one per space.
 
 Thread safety: ``observe`` and ``snapshot`` may be called from any thread (one lock; observe does a dict
 lookup per family, cheap beside parsing the same scrape).
@@ -51,6 +54,7 @@ Tenant = tuple[str, str]
 """(org, space) of the target that exposed a family's metadata, ``""`` where its labels have none."""
 FOUNDATION_TARGET: Tenant = ("", "")
 MAX_TENANTS_PER_VARIANT = 4096
+SHARED_AFTER_ORGS = 3
 
 _TYPE_NAMES = {"untyped": "unknown"}
 
@@ -125,10 +129,12 @@ class MetadataRegistry:
                         del variants[min(variants, key=lambda v: max(variants[v].values()))]
                         self._m.evicted.labels("max_variants").inc()
                     seen_by = variants[md] = {}
-                elif tenant not in seen_by and len(seen_by) >= MAX_TENANTS_PER_VARIANT:
-                    del seen_by[min(seen_by, key=seen_by.__getitem__)]
-                    self._m.evicted.labels("max_tenants").inc()
-                seen_by[tenant] = now
+                if FOUNDATION_TARGET in seen_by:  # everyone's already: one entry
+                    seen_by[FOUNDATION_TARGET] = now
+                elif tenant in seen_by:
+                    seen_by[tenant] = now
+                else:
+                    _add_tenant(seen_by, tenant, now, self._m)
             self._m.metrics.set(len(entries))
 
     def snapshot(
@@ -151,6 +157,19 @@ class MetadataRegistry:
                 if fresh:
                     out[name] = fresh
         return out
+
+
+def _add_tenant(seen_by: dict[Tenant, float], tenant: Tenant, now: float, m: _Metrics) -> None:
+    """Record a first sighting by ``tenant``: a foundation target's, or the ``SHARED_AFTER_ORGS``-th org's,
+    folds the map into one foundation entry (everyone's); otherwise the least recently seen tenant makes
+    room when the map is full."""
+    if tenant == FOUNDATION_TARGET or len({org for org, _ in seen_by} | {tenant[0]}) >= SHARED_AFTER_ORGS:
+        seen_by.clear()
+        tenant = FOUNDATION_TARGET
+    elif len(seen_by) >= MAX_TENANTS_PER_VARIANT:
+        del seen_by[min(seen_by, key=seen_by.__getitem__)]
+        m.evicted.labels("max_tenants").inc()
+    seen_by[tenant] = now
 
 
 def _shown(tenant: Tenant, scope: Scope | None) -> bool:

@@ -121,8 +121,21 @@ def test_each_variant_remembers_which_tenants_targets_exposed_it(monkeypatch: py
     assert [m.help for m in reg.snapshot("m", scope=globex)["m"]] == ["shared"]
     # the tenants remembered per variant are bounded, the least recently seen forgotten first
     monkeypatch.setattr("collector.metadata.MAX_TENANTS_PER_VARIANT", 2)
+    reg = _registry(clock)
     for i, space in enumerate(("a", "b", "c")):
         clock.now += 1 + i
         reg.observe({"m": FamilyMeta("m", "gauge", "shared")}, ("initech", space))
     seen = {s: reg.snapshot("m", scope=Scope.of([Grant("initech", s, "viewer")])) for s in "abc"}
     assert [s for s, found in seen.items() if found] == ["b", "c"]
+
+
+def test_a_variant_that_three_orgs_expose_is_everyones() -> None:
+    """A client library's HELP, which every app exposes alike, is no one org's secret: one entry, not one per
+    space, and shown to every tenant (that has the family's series)."""
+    reg = _registry()
+    outsider = Scope.of([Grant("umbrella", None, "viewer")])
+    for i, org in enumerate(("acme", "acme", "globex")):
+        reg.observe({"m": FamilyMeta("m", "gauge", "CPU seconds.")}, (org, f"s{i}"))
+    assert reg.snapshot("m", scope=outsider) == {}
+    reg.observe({"m": FamilyMeta("m", "gauge", "CPU seconds.")}, ("initech", "s"))
+    assert reg.snapshot("m", scope=outsider) == {"m": [MetricMetadata("gauge", "CPU seconds.", "")]}
