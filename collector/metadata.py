@@ -1,31 +1,32 @@
 """Metric metadata (type, help, unit) learned from scrapes, and ``GET /api/v1/metadata`` over it.
 
-Every scrape loop hands its parsed families to :meth:`MetadataRegistry.observe`; the registry keeps, per
-metric family name, the distinct ``(type, help, unit)`` triples seen (several exporters may disagree on HELP,
-as in Prometheus, which answers a list per metric). It is bounded: at most ``max_metrics`` names (least
-recently seen evicted first), at most ``max_variants`` triples per name (the oldest evicted first), and a
-triple not seen for ``max_age_s`` is no longer reported (a metric that left every target disappears, like
-Prometheus' metadata, which lives only as long as an active target exposes it).
+Every scrape loop hands its parsed families and its target's (org, space) to
+:meth:`MetadataRegistry.observe`; the registry keeps, per tenant of the exposing target (``("", "")`` for a
+foundation target) and metric family name, the distinct ``(type, help, unit)`` triples seen (several
+exporters may disagree on HELP, as in Prometheus, which answers a list per metric). It is bounded: at most
+``max_metrics`` (tenant, name) entries in all (least recently seen evicted first), at most ``max_variants``
+triples per (tenant, name) (the least recently seen evicted first: one tenant's many HELP texts cannot push
+out another's), and an entry not seen for ``max_age_s`` is deleted (swept from the oldest end on every call,
+O(1) amortised), a triple not seen for that long no longer reported (a metric that left every target
+disappears, like Prometheus' metadata, which lives only as long as an active target exposes it).
+``paramedic_collector_metadata_evicted_total{reason}`` counts what a bound or the age dropped.
 
 Types are reported as Prometheus does: the text format's ``untyped`` becomes ``unknown``. A family without
 any TYPE, HELP or UNIT line has no metadata (as in Prometheus); the parser cannot tell an explicit
 ``# TYPE x untyped`` without HELP from no line at all, so that rare family is not reported either.
 
-Tenancy: metadata has no org/space of its own, but the target that exposed it has. With the store's querier,
-``/api/v1/metadata`` shows a tenant-scoped principal (:func:`platforms.tenancy.scope_of`) only the families
-with a series in its scope over the last ``max_age_s`` (read through :func:`metrics_store.scoped.scoped`),
-so the names another tenant's apps expose do not leak; without a querier it shows such a principal nothing.
-Of those families it shows only the triples that a target of a tenant it sees, or a foundation target (no
-``org`` label: the router, node exporters, whose series a relabel may give to tenants), exposed: a family
-name is shared by every app that exposes it, its HELP text is not (apps write what they like there), so
-each triple remembers which tenants' targets exposed it (:data:`Tenant`; at most
-``MAX_TENANTS_PER_VARIANT``, the least recently seen forgotten first). A triple exposed by the targets of
-``SHARED_AFTER_ORGS`` orgs or more (a client library's ``process_cpu_seconds_total``, which every app
-exposes alike) is no one org's to hide: it is kept as the foundation's, so the common case holds one entry,
-not one per space.
+Tenancy: a family name is shared by every app that exposes it, its HELP text is not (apps write what they
+like there). With the store's querier, ``/api/v1/metadata`` shows a tenant-scoped principal
+(:func:`platforms.tenancy.scope_of`) only the families with a series in its scope over the last ``max_age_s``
+(read through :func:`metrics_store.scoped.scoped`), and of those only the triples that its own tenants'
+targets or a foundation target (no ``org`` label: the router, node exporters, but also a pushgateway or a
+federation target with ``honor_labels``, whose HELP any tenant that pushed there wrote) exposed. The read
+starts from the viewer's family names and looks each up once per grant and once for the foundation, so its
+cost does not grow with other tenants' data (nor tells their names by timing). Without a querier it shows
+such a principal nothing.
 
-Thread safety: ``observe`` and ``snapshot`` may be called from any thread (one lock; observe does a dict
-lookup per family, cheap beside parsing the same scrape).
+Thread safety: ``observe`` and ``snapshot``/``scoped_snapshot`` may be called from any thread (one lock;
+observe does a few dict operations per family, cheap beside parsing the same scrape).
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 import prometheus_client
@@ -53,8 +54,6 @@ __all__ = ["FOUNDATION_TARGET", "MetadataRegistry", "MetricMetadata", "Tenant", 
 Tenant = tuple[str, str]
 """(org, space) of the target that exposed a family's metadata, ``""`` where its labels have none."""
 FOUNDATION_TARGET: Tenant = ("", "")
-MAX_TENANTS_PER_VARIANT = 4096
-SHARED_AFTER_ORGS = 3
 
 _TYPE_NAMES = {"untyped": "unknown"}
 
@@ -66,16 +65,20 @@ class MetricMetadata:
     unit: str
 
 
+_Triples = dict[MetricMetadata, float]  # triple -> last seen, first seen first (the answer's order)
+_Key = tuple[str, str, str]  # (org, space, family name)
+
+
 class _Metrics:
     def __init__(self, registry: CollectorRegistry) -> None:
         self.metrics = Gauge(
             "paramedic_collector_metadata_metrics",
-            "Metric names with metadata held by the metadata registry.",
+            "(Tenant, metric name) entries held by the metadata registry.",
             registry=registry,
         )
         self.evicted = Counter(
             "paramedic_collector_metadata_evicted_total",
-            "Metadata entries dropped because a bound was reached.",
+            "Metadata entries dropped because a bound was reached or they aged out.",
             ["reason"],
             registry=registry,
         )
@@ -85,7 +88,7 @@ class MetadataRegistry:
     def __init__(
         self,
         *,
-        max_metrics: int = 50_000,
+        max_metrics: int = 200_000,
         max_variants: int = 8,
         max_age_s: float = 600.0,
         clock: Callable[[], float] = time.monotonic,
@@ -96,9 +99,12 @@ class MetadataRegistry:
         self._max_age_s = max_age_s
         self._clock = clock
         self._lock = threading.Lock()
-        # name -> (metadata -> (tenant of the exposing target -> last seen)), names least recently seen first
-        self._entries: OrderedDict[str, dict[MetricMetadata, dict[Tenant, float]]] = OrderedDict()
+        # org -> family name -> space -> triples: a grant of an org or a space finds a name in one lookup
+        self._orgs: dict[str, dict[str, dict[str, _Triples]]] = {}
+        # every (org, space, name) -> last seen, least recently seen first: the budget and the age sweep
+        self._lru: OrderedDict[_Key, float] = OrderedDict()
         self._m = _Metrics(registry)
+        self._evicted = {r: self._m.evicted.labels(r) for r in ("max_metrics", "max_variants", "max_age")}
 
     @property
     def max_age_s(self) -> float:
@@ -107,75 +113,126 @@ class MetadataRegistry:
 
     def observe(self, families: Mapping[str, FamilyMeta], tenant: Tenant = FOUNDATION_TARGET) -> None:
         """Record one scrape's families (only those with a TYPE, HELP or UNIT line carry metadata), exposed
-        by a target of ``tenant``."""
+        by a target of ``tenant``. Its cost does not depend on how many tenants the registry holds."""
         now = self._clock()
+        org, space = tenant
+        lru = self._lru
         with self._lock:
-            entries = self._entries
+            self._sweep(now)
+            names = self._orgs.setdefault(org, {})
             for name, fam in families.items():
                 if fam.type == "untyped" and fam.help is None and fam.unit is None:
                     continue  # no TYPE/HELP/UNIT line: Prometheus records no metadata either
                 md = MetricMetadata(_TYPE_NAMES.get(fam.type, fam.type), fam.help or "", fam.unit or "")
-                variants = entries.get(name)
-                if variants is None:
-                    variants = entries[name] = {}
-                    if len(entries) > self._max_metrics:
-                        entries.popitem(last=False)
-                        self._m.evicted.labels("max_metrics").inc()
+                key = (org, space, name)
+                spaces = names.get(name)
+                if spaces is None:
+                    spaces = names[name] = {}
+                triples = spaces.get(space)
+                if triples is None:
+                    triples = spaces[space] = {}
+                    lru[key] = now
+                    if len(lru) > self._max_metrics:
+                        self._drop(lru.popitem(last=False)[0])
+                        self._evicted["max_metrics"].inc()
+                        names = self._orgs.setdefault(org, names)  # in case that emptied this org's map
                 else:
-                    entries.move_to_end(name)
-                seen_by = variants.get(md)
-                if seen_by is None:
-                    if len(variants) >= self._max_variants:
-                        del variants[min(variants, key=lambda v: max(variants[v].values()))]
-                        self._m.evicted.labels("max_variants").inc()
-                    seen_by = variants[md] = {}
-                if FOUNDATION_TARGET in seen_by:  # everyone's already: one entry
-                    seen_by[FOUNDATION_TARGET] = now
-                elif tenant in seen_by:
-                    seen_by[tenant] = now
-                else:
-                    _add_tenant(seen_by, tenant, now, self._m)
-            self._m.metrics.set(len(entries))
+                    lru[key] = now
+                    lru.move_to_end(key)
+                if md not in triples and len(triples) >= self._max_variants:  # a few: O(max_variants)
+                    del triples[min(triples, key=triples.__getitem__)]
+                    self._evicted["max_variants"].inc()
+                triples[md] = now
+            self._m.metrics.set(len(lru))
 
-    def snapshot(
-        self, metric: str = "", limit: int = -1, scope: Scope | None = None
-    ) -> dict[str, list[MetricMetadata]]:
-        """Current metadata, optionally of one ``metric``; ``limit`` >= 0 caps the number of names; with a
-        ``scope``, only the triples a target of the foundation or of a tenant it sees exposed."""
-        horizon = self._clock() - self._max_age_s
+    def _sweep(self, now: float) -> None:
+        """Delete the entries not seen for ``max_age_s`` (the oldest first; stops at the first fresh one)."""
+        lru, horizon = self._lru, now - self._max_age_s
+        while lru:
+            key, seen = next(iter(lru.items()))
+            if seen >= horizon:
+                return
+            del lru[key]
+            self._drop(key)
+            self._evicted["max_age"].inc()
+
+    def _drop(self, key: _Key) -> None:
+        org, space, name = key
+        names = self._orgs[org]
+        spaces = names[name]
+        del spaces[space]
+        if not spaces:
+            del names[name]
+            if not names:
+                del self._orgs[org]
+
+    def snapshot(self, metric: str = "", limit: int = -1) -> dict[str, list[MetricMetadata]]:
+        """Current metadata of every tenant (a foundation-wide read), optionally of one ``metric``;
+        ``limit`` >= 0 caps the number of names, the most recently seen first."""
+        now = self._clock()
+        horizon = now - self._max_age_s
         out: dict[str, list[MetricMetadata]] = {}
         with self._lock:
-            names = [metric] if metric else list(reversed(self._entries))
-            for name in names:
+            self._sweep(now)
+            if metric:
+                keys: Iterable[_Key] = [
+                    (org, space, metric)
+                    for org, names in self._orgs.items()
+                    for space in names.get(metric, ())
+                ]
+            else:
+                keys = reversed(self._lru)
+            for org, space, name in keys:
+                found = out.get(name)
+                if found is None:
+                    if 0 <= limit <= len(out):
+                        continue
+                    found = out[name] = []
+                _merge(found, self._orgs[org][name][space], horizon)
+        return {name: found for name, found in out.items() if found}
+
+    def scoped_snapshot(
+        self, families: Iterable[str], scope: Scope, limit: int = -1
+    ) -> dict[str, list[MetricMetadata]]:
+        """The metadata of ``families`` (the viewer's: those with a series in its scope) that the targets of
+        a tenant ``scope`` sees or of the foundation exposed; ``limit`` >= 0 caps the number of names (in
+        name order). One lookup per (grant, family) and one for the foundation: the cost does not grow with
+        other tenants' entries. A space grant reads that space's entry, an org grant every space of its
+        org that exposed the family."""
+        now = self._clock()
+        horizon = now - self._max_age_s
+        grants = scope.grants or ()
+        out: dict[str, list[MetricMetadata]] = {}
+        with self._lock:
+            self._sweep(now)
+            foundation = self._orgs.get("", {})
+            own = [(g.space, self._orgs.get(g.org, {})) for g in grants]
+            for name in sorted(families):
                 if 0 <= limit <= len(out):
                     break
-                fresh = [
-                    md
-                    for md, seen_by in self._entries.get(name, {}).items()
-                    if any(seen >= horizon and _shown(tenant, scope) for tenant, seen in seen_by.items())
-                ]
-                if fresh:
-                    out[name] = fresh
+                found: list[MetricMetadata] = []
+                triples = foundation.get(name, {}).get("")
+                if triples is not None:
+                    _merge(found, triples, horizon)
+                for space, names in own:
+                    spaces = names.get(name)
+                    if spaces is None:
+                        continue
+                    if space is None:
+                        for triples in spaces.values():
+                            _merge(found, triples, horizon)
+                    elif (triples := spaces.get(space)) is not None:
+                        _merge(found, triples, horizon)
+                if found:
+                    out[name] = found
         return out
 
 
-def _add_tenant(seen_by: dict[Tenant, float], tenant: Tenant, now: float, m: _Metrics) -> None:
-    """Record a first sighting by ``tenant``: a foundation target's, or the ``SHARED_AFTER_ORGS``-th org's,
-    folds the map into one foundation entry (everyone's); otherwise the least recently seen tenant makes
-    room when the map is full."""
-    if tenant == FOUNDATION_TARGET or len({org for org, _ in seen_by} | {tenant[0]}) >= SHARED_AFTER_ORGS:
-        seen_by.clear()
-        tenant = FOUNDATION_TARGET
-    elif len(seen_by) >= MAX_TENANTS_PER_VARIANT:
-        del seen_by[min(seen_by, key=seen_by.__getitem__)]
-        m.evicted.labels("max_tenants").inc()
-    seen_by[tenant] = now
-
-
-def _shown(tenant: Tenant, scope: Scope | None) -> bool:
-    if scope is None or tenant == FOUNDATION_TARGET:
-        return True
-    return scope.sees(tenant[0] or None, tenant[1] or None)
+def _merge(found: list[MetricMetadata], triples: _Triples, horizon: float) -> None:
+    """Add the fresh ``triples`` not in ``found`` yet (few: at most ``max_variants`` each)."""
+    for md, seen in triples.items():
+        if seen >= horizon and md not in found:
+            found.append(md)
 
 
 # Series names a family of that name exposes (counters' _total, histograms' and summaries' parts, ...).
@@ -187,16 +244,30 @@ def _names_in_scope(querier: Querier, scope: Scope, start_ms: int, end_ms: int) 
     return {value for labels in found for key, value in labels if key == METRIC_NAME}
 
 
-def _visible(
-    found: dict[str, list[MetricMetadata]], names: set[str], limit: int
-) -> dict[str, list[MetricMetadata]]:
-    out: dict[str, list[MetricMetadata]] = {}
-    for family, variants in found.items():
-        if 0 <= limit <= len(out):
-            break
-        if any(family + suffix in names for suffix in _FAMILY_SUFFIXES):
-            out[family] = variants
+def _families(series_names: Iterable[str]) -> set[str]:
+    """The family names whose series these are: each name itself and its stem before a known suffix."""
+    out: set[str] = set()
+    for name in series_names:
+        out.add(name)
+        for suffix in _FAMILY_SUFFIXES[1:]:
+            if name.endswith(suffix) and len(name) > len(suffix):
+                out.add(name[: -len(suffix)])
     return out
+
+
+def _scoped_read(
+    registry: MetadataRegistry,
+    querier: Querier,
+    scope: Scope,
+    metric: str,
+    limit: int,
+    window_ms: tuple[int, int],
+) -> dict[str, list[MetricMetadata]]:
+    """The viewer's family names first (those with a series in its scope), then their metadata."""
+    families = _families(_names_in_scope(querier, scope, *window_ms))
+    if metric:
+        families = {metric} if metric in families else set()
+    return registry.scoped_snapshot(families, scope, limit)
 
 
 def metadata_router(
@@ -218,15 +289,15 @@ def metadata_router(
         except ApiError as exc:
             return error_response(exc)
         scope = scope_of(request)
+        metric = form.get("metric")
         if scope.is_foundation:
-            found = registry.snapshot(form.get("metric"), limit)
+            found = await run_in_threadpool(registry.snapshot, metric, limit)
         elif querier is None:
             found = {}
         else:
             end_ms = round(clock() * 1000)
-            start_ms = end_ms - round(registry.max_age_s * 1000)
-            names = await run_in_threadpool(_names_in_scope, querier, scope, start_ms, end_ms)
-            found = _visible(registry.snapshot(form.get("metric"), scope=scope), names, limit)
+            window_ms = (end_ms - round(registry.max_age_s * 1000), end_ms)
+            found = await run_in_threadpool(_scoped_read, registry, querier, scope, metric, limit, window_ms)
         return success(
             {
                 name: [{"type": m.type, "help": m.help, "unit": m.unit} for m in variants]

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import threading
+import time
+from typing import Any
 
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from prometheus_client import CollectorRegistry
 
+import collector.metadata
 from collector.exposition import FamilyMeta, parse
 from collector.metadata import MetadataRegistry, MetricMetadata, metadata_router
 from platforms.tenancy import Grant, Scope
@@ -103,39 +106,113 @@ def test_metadata_endpoint_shape_and_errors() -> None:
     assert resp.json() == {"status": "error", "errorType": "bad_data", "error": "limit must be a number"}
 
 
-def test_each_variant_remembers_which_tenants_targets_exposed_it(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_each_tenant_sees_the_triples_its_own_or_the_foundations_targets_exposed() -> None:
     clock = _Clock()
     reg = _registry(clock, max_variants=2, max_age_s=60)
     acme, globex = Scope.of([Grant("acme", "prod", "viewer")]), Scope.of([Grant("globex", None, "viewer")])
     reg.observe({"m": FamilyMeta("m", "gauge", "shared")}, ("acme", "prod"))
     reg.observe({"m": FamilyMeta("m", "gauge", "shared")}, ("globex", "prod"))
-    reg.observe({"m": FamilyMeta("m", "gauge", "globex's own")}, ("globex", "prod"))
+    reg.observe({"m": FamilyMeta("m", "gauge", "globex's own")}, ("globex", "dev"))
     reg.observe({"r": FamilyMeta("r", "gauge", "router")})  # a foundation target: shown to every tenant
-    assert [m.help for m in reg.snapshot("m", scope=acme)["m"]] == ["shared"]
-    assert [m.help for m in reg.snapshot("m", scope=globex)["m"]] == ["shared", "globex's own"]
-    assert reg.snapshot("r", scope=acme) == {"r": [MetricMetadata("gauge", "router", "")]}
+    assert [m.help for m in reg.scoped_snapshot(["m"], acme)["m"]] == ["shared"]
+    assert [m.help for m in reg.scoped_snapshot(["m"], globex)["m"]] == ["shared", "globex's own"]
+    assert reg.scoped_snapshot(["r", "absent"], acme) == {"r": [MetricMetadata("gauge", "router", "")]}
+    assert len(reg.scoped_snapshot(["m", "r"], globex, limit=1)) == 1
     # freshness is per tenant: acme's target stopped exposing "shared", globex's did not
     clock.now += 61
     reg.observe({"m": FamilyMeta("m", "gauge", "shared")}, ("globex", "prod"))
-    assert reg.snapshot("m", scope=acme) == {}
-    assert [m.help for m in reg.snapshot("m", scope=globex)["m"]] == ["shared"]
-    # the tenants remembered per variant are bounded, the least recently seen forgotten first
-    monkeypatch.setattr("collector.metadata.MAX_TENANTS_PER_VARIANT", 2)
-    reg = _registry(clock)
-    for i, space in enumerate(("a", "b", "c")):
-        clock.now += 1 + i
-        reg.observe({"m": FamilyMeta("m", "gauge", "shared")}, ("initech", space))
-    seen = {s: reg.snapshot("m", scope=Scope.of([Grant("initech", s, "viewer")])) for s in "abc"}
-    assert [s for s, found in seen.items() if found] == ["b", "c"]
+    assert reg.scoped_snapshot(["m"], acme) == {}
+    assert [m.help for m in reg.scoped_snapshot(["m"], globex)["m"]] == ["shared"]
+    assert reg.snapshot() == {"m": [MetricMetadata("gauge", "shared", "")]}  # foundation-wide: all tenants'
 
 
-def test_a_variant_that_three_orgs_expose_is_everyones() -> None:
-    """A client library's HELP, which every app exposes alike, is no one org's secret: one entry, not one per
-    space, and shown to every tenant (that has the family's series)."""
+def test_three_orgs_exposing_a_help_do_not_make_it_everyones() -> None:
+    """No org, nor three of them, can show a HELP text to a tenant whose targets did not expose it (initech's
+    dev/staging/prod orgs keep their own HELP; a holder of three orgs cannot push one to every tenant)."""
     reg = _registry()
-    outsider = Scope.of([Grant("umbrella", None, "viewer")])
-    for i, org in enumerate(("acme", "acme", "globex")):
-        reg.observe({"m": FamilyMeta("m", "gauge", "CPU seconds.")}, (org, f"s{i}"))
-    assert reg.snapshot("m", scope=outsider) == {}
-    reg.observe({"m": FamilyMeta("m", "gauge", "CPU seconds.")}, ("initech", "s"))
-    assert reg.snapshot("m", scope=outsider) == {"m": [MetricMetadata("gauge", "CPU seconds.", "")]}
+    for org in ("initech-dev", "initech-staging", "initech-prod"):
+        reg.observe({"orders_total": FamilyMeta("orders_total", "counter", "initech's secret")}, (org, "s"))
+    reg.observe({"orders_total": FamilyMeta("orders_total", "counter", "umbrella's")}, ("umbrella", "s"))
+    umbrella = Scope.of([Grant("umbrella", None, "viewer")])
+    assert reg.scoped_snapshot(["orders_total"], umbrella) == {
+        "orders_total": [MetricMetadata("counter", "umbrella's", "")]
+    }
+
+
+def test_one_tenants_many_helps_do_not_push_out_anothers() -> None:
+    """The triple limit is per (tenant, name): globex exposing ``max_variants`` junk HELPs of ``m`` leaves
+    acme's own (it used to be one limit per name, shared by every tenant)."""
+    reg = _registry(max_variants=8)
+    reg.observe({"m": FamilyMeta("m", "gauge", "acme's")}, ("acme", "prod"))
+    for i in range(8):
+        reg.observe({"m": FamilyMeta("m", "gauge", f"junk {i}")}, ("globex", "prod"))
+    acme = Scope.of([Grant("acme", None, "viewer")])
+    assert reg.scoped_snapshot(["m"], acme) == {"m": [MetricMetadata("gauge", "acme's", "")]}
+
+
+def _evicted(prom: CollectorRegistry, reason: str) -> float:
+    return prom.get_sample_value("paramedic_collector_metadata_evicted_total", {"reason": reason}) or 0.0
+
+
+def test_expired_entries_are_freed_and_the_budget_is_global() -> None:
+    clock, prom = _Clock(), CollectorRegistry()
+    reg = MetadataRegistry(clock=clock, registry=prom, max_metrics=100, max_age_s=60)
+    fams = {f"f{i}": FamilyMeta(f"f{i}", "gauge", "h") for i in range(10)}
+    for j in range(50):  # 500 (tenant, name) entries into a budget of 100: the least recently seen go
+        reg.observe(fams, ("bigcorp", f"s{j}"))
+    assert prom.get_sample_value("paramedic_collector_metadata_metrics") == 100
+    assert _evicted(prom, "max_metrics") == 400
+    assert reg.scoped_snapshot(fams, Scope.of([Grant("bigcorp", "s0", "viewer")])) == {}
+    assert len(reg.scoped_snapshot(fams, Scope.of([Grant("bigcorp", "s49", "viewer")]))) == 10
+    clock.now += 61  # every target gone for longer than max_age_s: the next call deletes their entries
+    reg.observe({"x": FamilyMeta("x", "gauge", "h")})
+    assert prom.get_sample_value("paramedic_collector_metadata_metrics") == 1
+    assert _evicted(prom, "max_age") == 100
+    assert reg._orgs.keys() == {""}  # the emptied tenants' maps are gone too
+
+
+def _fill(reg: MetadataRegistry, spaces: range, fams: dict[str, FamilyMeta]) -> float:
+    started = time.process_time()
+    for j in spaces:
+        reg.observe(fams, (f"org{j % 7}", f"s{j}"))
+    return time.process_time() - started
+
+
+def test_first_sighting_cost_does_not_grow_with_tenants() -> None:
+    """CPU time of 50 new spaces' first scrapes after 50 spaces vs after 5,000 (it used to rebuild the org set
+    of every space exposing a triple and, past 4,096 spaces, scan for the oldest one: 40x and more)."""
+    reg = _registry(max_metrics=10**7)
+    fams = {f"f{i}_total": FamilyMeta(f"f{i}_total", "counter", "h") for i in range(100)}
+    _fill(reg, range(50), fams)
+    early = min(_fill(reg, range(50 + 50 * k, 100 + 50 * k), fams) for k in range(3))
+    _fill(reg, range(200, 5000), fams)
+    late = min(_fill(reg, range(5000 + 50 * k, 5050 + 50 * k), fams) for k in range(3))
+    assert late < 3 * early + 0.01, (early, late)
+
+
+def test_a_scoped_read_does_not_scan_other_tenants() -> None:
+    """A viewer's read costs one lookup per (grant, family) plus the foundation's: counted here as the
+    entries it reads, and a generous CPU bound for 1,000 reads among 300,000 other tenants' entries."""
+    reg = _registry(max_metrics=10**7)
+    fams = {f"f{i}": FamilyMeta(f"f{i}", "gauge", "h") for i in range(100)}
+    for j in range(3000):
+        reg.observe(fams, (f"org{j % 50}", f"s{j}"))
+    reg.observe({"f1": FamilyMeta("f1", "gauge", "umbrella's")}, ("umbrella", "s"))
+    umbrella = Scope.of([Grant("umbrella", "s", "viewer"), Grant("umbrella", "t", "viewer")])
+    read: list[int] = []
+    real_merge = collector.metadata._merge
+
+    def counting(found: list[MetricMetadata], triples: Any, horizon: float) -> None:
+        read.append(len(triples))
+        real_merge(found, triples, horizon)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(collector.metadata, "_merge", counting)
+        assert reg.scoped_snapshot(["f1", "f2", "nothere"], umbrella) == {
+            "f1": [MetricMetadata("gauge", "umbrella's", "")]
+        }
+    assert read == [1]
+    started = time.process_time()
+    for _ in range(1000):
+        reg.scoped_snapshot(["f1", "f2"], umbrella)
+    assert time.process_time() - started < 1.0  # ~10 ms here; scanning the 300,000 entries: minutes
