@@ -191,11 +191,12 @@ class ScrapeLoop:
             exposition = parser.parse(body, content_type, self._memo)
         except ParseError as exc:
             raise ScrapeParseError(f"invalid exposition: {exc}") from exc
-        if self._on_families is not None:
+        result = self._cache.ingest(exposition, ts_ms, started, time.perf_counter())
+        if self._on_families is not None:  # after ingest: a scrape its limits reject leaves no metadata
             labels = dict(self._target.labels)
             tenant = (labels.get(ORG_LABEL, ""), labels.get(SPACE_LABEL, ""))
             self._on_families(exposition.families, tenant)
-        return self._cache.ingest(exposition, ts_ms, started, time.perf_counter())
+        return result
 
     async def _scrape_once(self) -> None:
         if self._pending is not None:

@@ -29,6 +29,7 @@ pytestmark = pytest.mark.integration
 ACME_HELP = "Orders placed through the acme storefront."
 GLOBEX_HELP = "Orders of globex project hydra, codename nightjar."
 ROUTER_HELP = "Requests the router forwarded."
+REJECTED_HELP = "Orders of a target whose scrapes sample_limit rejects."
 
 
 def _exporter(help_text: str, extra: str = "") -> FastAPI:
@@ -67,8 +68,18 @@ class Server:
         assert r.status_code == 200, r.text
         return {name: sorted(v["help"] for v in variants) for name, variants in r.json()["data"].items()}
 
+    def rejected_scrapes(self) -> float:
+        """How many scrapes of the ``rejected`` job failed (``sample_limit``)."""
+        r = self.client.get(
+            "/api/v1/query",
+            params={"query": 'count_over_time(up{job="rejected"}[1m])'},
+            headers={"Authorization": f"Bearer {self.tokens['foundation']}"},
+        )
+        result = r.json()["data"]["result"]
+        return float(result[0]["value"][1]) if result else 0.0
 
-def _config(acme: str, globex: str, router: str) -> str:
+
+def _config(acme: str, globex: str, router: str, rejected: str) -> str:
     def job(name: str, url: str, labels: str) -> str:
         return f"  - {{name: {name}, type: static, targets: ['{url}'], labels: {{{labels}}}}}\n"
 
@@ -86,6 +97,8 @@ def _config(acme: str, globex: str, router: str) -> str:
         + job("globex-app", globex, "org: globex, space: prod, app: shop")
         + f"  - name: router\n    type: static\n    targets: ['{router}']\n"
         + relabel
+        # its scrapes exceed sample_limit and are rejected: they must leave no metadata either
+        + f"  - {{name: rejected, type: static, targets: ['{rejected}'], sample_limit: 1}}\n"
     )
 
 
@@ -96,8 +109,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         served_in_thread(_exporter(ACME_HELP), name="acme-app") as acme,
         served_in_thread(_exporter(GLOBEX_HELP), name="globex-app") as globex,
         served_in_thread(_router(), name="router") as router,
+        served_in_thread(_exporter(REJECTED_HELP, 'orders_total{x="1"} 4\n'), name="rejected") as rejected,
     ):
-        urls = [u.removeprefix("http://") for u in (acme, globex, router)]
+        urls = [u.removeprefix("http://") for u in (acme, globex, router, rejected)]
         cfg = parse_config(_config(*urls))
         paramedic = Paramedic(cfg, base_dir=tmp, registry=CollectorRegistry())
         store = TokenStore(tmp / "tokens.json")
@@ -111,11 +125,13 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 
             def scraped() -> bool:
                 seen = s.metadata("foundation")
-                return len(seen.get("orders_total", [])) == 2 and "router_requests_total" in seen
+                helps = seen.get("orders_total", [])
+                return ACME_HELP in helps and GLOBEX_HELP in helps and "router_requests_total" in seen
 
             wait_until(scraped, 30, "both apps and the router scraped", interval_s=0.1)
             # the scoped view reads the families from the store: wait until the samples are queryable
             wait_until(lambda: "orders_total" in s.metadata("acme-prod"), 30, "acme's series", interval_s=0.1)
+            wait_until(lambda: s.rejected_scrapes() >= 2, 30, "the rejected target scraped", interval_s=0.1)
             yield s
 
 
@@ -138,3 +154,7 @@ def test_the_foreign_help_is_in_no_scoped_answer(server: Server) -> None:
     for params in ({}, {"metric": "orders_total"}, {"limit": "100"}):
         body = server.client.get("/api/v1/metadata", params=params, headers=headers).text
         assert "nightjar" not in body, (params, body)
+
+
+def test_a_scrape_that_its_limits_reject_leaves_no_metadata(server: Server) -> None:
+    assert REJECTED_HELP not in server.metadata("foundation")["orders_total"]
