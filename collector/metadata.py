@@ -4,12 +4,14 @@ Every scrape loop hands its parsed families and its target's (org, space) to
 :meth:`MetadataRegistry.observe`; the registry keeps, per tenant of the exposing target (``("", "")`` for a
 foundation target) and metric family name, the distinct ``(type, help, unit)`` triples seen (several
 exporters may disagree on HELP, as in Prometheus, which answers a list per metric). It is bounded: at most
-``max_metrics`` (tenant, name) entries in all (least recently seen evicted first), at most ``max_variants``
-triples per (tenant, name) (the least recently seen evicted first: one tenant's many HELP texts cannot push
-out another's), and an entry not seen for ``max_age_s`` is deleted (swept from the oldest end on every call,
-O(1) amortised), a triple not seen for that long no longer reported (a metric that left every target
-disappears, like Prometheus' metadata, which lives only as long as an active target exposes it).
-``paramedic_collector_metadata_evicted_total{reason}`` counts what a bound or the age dropped.
+``max_metrics`` names per tenant (its first seen forgotten first), at most ``max_entries`` (tenant, name)
+entries in all (the least recently scraped tenant forgotten first), at most ``max_variants`` triples per
+(tenant, name) (the least recently seen first: one tenant's many HELP texts cannot push out another's). A
+tenant whose targets were not scraped for ``max_age_s`` is deleted (swept from the oldest end on every call,
+O(1) amortised), a name its live targets stopped exposing within ``max_age_s`` of that (each tenant's names
+are pruned once per ``max_age_s``), and a triple not seen for that long is no longer reported (a metric that
+left every target disappears, like Prometheus' metadata, which lives only as long as an active target
+exposes it). ``paramedic_collector_metadata_evicted_total{reason}`` counts what a bound or the age dropped.
 
 Types are reported as Prometheus does: the text format's ``untyped`` becomes ``unknown``. A family without
 any TYPE, HELP or UNIT line has no metadata (as in Prometheus); the parser cannot tell an explicit
@@ -35,7 +37,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import prometheus_client
 from fastapi import APIRouter, Request, Response
@@ -66,7 +68,15 @@ class MetricMetadata:
 
 
 _Triples = dict[MetricMetadata, float]  # triple -> last seen, first seen first (the answer's order)
-_Key = tuple[str, str, str]  # (org, space, family name)
+
+
+@dataclass(slots=True)
+class _Tenant:
+    """One tenant's (an exposing target's org/space) family names and when its targets last scraped."""
+
+    last: float
+    pruned: float
+    names: dict[str, _Triples] = field(default_factory=dict)  # first seen first
 
 
 class _Metrics:
@@ -88,21 +98,27 @@ class MetadataRegistry:
     def __init__(
         self,
         *,
-        max_metrics: int = 200_000,
+        max_metrics: int = 50_000,
+        max_entries: int = 200_000,
         max_variants: int = 8,
         max_age_s: float = 600.0,
         clock: Callable[[], float] = time.monotonic,
         registry: CollectorRegistry = prometheus_client.REGISTRY,
     ) -> None:
+        """``max_metrics``: names per tenant (its first seen forgotten first); ``max_entries``: (tenant,
+        name) entries in all (the least recently scraped tenant forgotten first); ``max_variants``: triples
+        per (tenant, name) (the least recently seen first)."""
         self._max_metrics = max_metrics
+        self._max_entries = max_entries
         self._max_variants = max_variants
         self._max_age_s = max_age_s
         self._clock = clock
         self._lock = threading.Lock()
-        # org -> family name -> space -> triples: a grant of an org or a space finds a name in one lookup
-        self._orgs: dict[str, dict[str, dict[str, _Triples]]] = {}
-        # every (org, space, name) -> last seen, least recently seen first: the budget and the age sweep
-        self._lru: OrderedDict[_Key, float] = OrderedDict()
+        # tenant -> its names, the least recently scraped tenant first: the budget and the age sweep
+        self._tenants: OrderedDict[Tenant, _Tenant] = OrderedDict()
+        # org -> space -> the same: an org grant finds its spaces in one lookup
+        self._orgs: dict[str, dict[str, _Tenant]] = {}
+        self._entries = 0
         self._m = _Metrics(registry)
         self._evicted = {r: self._m.evicted.labels(r) for r in ("max_metrics", "max_variants", "max_age")}
 
@@ -115,80 +131,98 @@ class MetadataRegistry:
         """Record one scrape's families (only those with a TYPE, HELP or UNIT line carry metadata), exposed
         by a target of ``tenant``. Its cost does not depend on how many tenants the registry holds."""
         now = self._clock()
-        org, space = tenant
-        lru = self._lru
         with self._lock:
             self._sweep(now)
-            names = self._orgs.setdefault(org, {})
+            seen = self._tenants.get(tenant)
+            if seen is None:
+                seen = self._tenants[tenant] = _Tenant(now, now)
+                self._orgs.setdefault(tenant[0], {})[tenant[1]] = seen
+            else:
+                seen.last = now
+                self._tenants.move_to_end(tenant)
+                if now - seen.pruned >= self._max_age_s:
+                    self._prune(seen, now - self._max_age_s)
+                    seen.pruned = now
+            names = seen.names
             for name, fam in families.items():
                 if fam.type == "untyped" and fam.help is None and fam.unit is None:
                     continue  # no TYPE/HELP/UNIT line: Prometheus records no metadata either
                 md = MetricMetadata(_TYPE_NAMES.get(fam.type, fam.type), fam.help or "", fam.unit or "")
-                key = (org, space, name)
-                spaces = names.get(name)
-                if spaces is None:
-                    spaces = names[name] = {}
-                triples = spaces.get(space)
+                triples = names.get(name)
                 if triples is None:
-                    triples = spaces[space] = {}
-                    lru[key] = now
-                    if len(lru) > self._max_metrics:
-                        self._drop(lru.popitem(last=False)[0])
-                        self._evicted["max_metrics"].inc()
-                        names = self._orgs.setdefault(org, names)  # in case that emptied this org's map
-                else:
-                    lru[key] = now
-                    lru.move_to_end(key)
-                if md not in triples and len(triples) >= self._max_variants:  # a few: O(max_variants)
+                    if not self._make_room(tenant, seen):
+                        continue
+                    triples = names[name] = {}
+                    self._entries += 1
+                elif md not in triples and len(triples) >= self._max_variants:  # a few: O(max_variants)
                     del triples[min(triples, key=triples.__getitem__)]
                     self._evicted["max_variants"].inc()
                 triples[md] = now
-            self._m.metrics.set(len(lru))
+            self._m.metrics.set(self._entries)
+
+    def _make_room(self, tenant: Tenant, seen: _Tenant) -> bool:
+        """Room for one more name of ``tenant``: its own first seen name goes past ``max_metrics``, the
+        least recently scraped other tenants past ``max_entries`` (False: ``tenant`` alone fills it)."""
+        if len(seen.names) >= self._max_metrics > 0:
+            del seen.names[next(iter(seen.names))]
+            self._entries -= 1
+            self._evicted["max_metrics"].inc()
+        while self._entries >= self._max_entries:
+            oldest, other = next(iter(self._tenants.items()))
+            if oldest == tenant:
+                self._evicted["max_metrics"].inc()
+                return False
+            self._evicted["max_metrics"].inc(len(other.names))
+            self._drop(oldest, other)
+        return self._max_metrics > 0
 
     def _sweep(self, now: float) -> None:
-        """Delete the entries not seen for ``max_age_s`` (the oldest first; stops at the first fresh one)."""
-        lru, horizon = self._lru, now - self._max_age_s
-        while lru:
-            key, seen = next(iter(lru.items()))
-            if seen >= horizon:
+        """Delete the tenants not scraped for ``max_age_s`` (the oldest first; stops at the first fresh one:
+        O(1) amortised per entry ever added)."""
+        horizon = now - self._max_age_s
+        while self._tenants:
+            tenant, seen = next(iter(self._tenants.items()))
+            if seen.last >= horizon:
                 return
-            del lru[key]
-            self._drop(key)
-            self._evicted["max_age"].inc()
+            self._evicted["max_age"].inc(len(seen.names))
+            self._drop(tenant, seen)
 
-    def _drop(self, key: _Key) -> None:
-        org, space, name = key
-        names = self._orgs[org]
-        spaces = names[name]
-        del spaces[space]
+    def _prune(self, seen: _Tenant, horizon: float) -> None:
+        """Delete a live tenant's names that its targets stopped exposing (once per ``max_age_s``)."""
+        stale = [name for name, triples in seen.names.items() if max(triples.values()) < horizon]
+        for name in stale:
+            del seen.names[name]
+        self._entries -= len(stale)
+        self._evicted["max_age"].inc(len(stale))
+
+    def _drop(self, tenant: Tenant, seen: _Tenant) -> None:
+        del self._tenants[tenant]
+        spaces = self._orgs[tenant[0]]
+        del spaces[tenant[1]]
         if not spaces:
-            del names[name]
-            if not names:
-                del self._orgs[org]
+            del self._orgs[tenant[0]]
+        self._entries -= len(seen.names)
 
     def snapshot(self, metric: str = "", limit: int = -1) -> dict[str, list[MetricMetadata]]:
         """Current metadata of every tenant (a foundation-wide read), optionally of one ``metric``;
-        ``limit`` >= 0 caps the number of names, the most recently seen first."""
+        ``limit`` >= 0 caps the number of names (the most recently scraped tenants' first)."""
         now = self._clock()
         horizon = now - self._max_age_s
         out: dict[str, list[MetricMetadata]] = {}
         with self._lock:
             self._sweep(now)
-            if metric:
-                keys: Iterable[_Key] = [
-                    (org, space, metric)
-                    for org, names in self._orgs.items()
-                    for space in names.get(metric, ())
-                ]
-            else:
-                keys = reversed(self._lru)
-            for org, space, name in keys:
-                found = out.get(name)
-                if found is None:
-                    if 0 <= limit <= len(out):
+            for seen in reversed(self._tenants.values()):
+                names: Iterable[str] = [metric] if metric else reversed(seen.names)
+                for name in names:
+                    triples = seen.names.get(name)
+                    if triples is None:
                         continue
-                    found = out[name] = []
-                _merge(found, self._orgs[org][name][space], horizon)
+                    found = out.get(name)
+                    if found is None:
+                        if 0 <= limit <= len(out):
+                            continue
+                        found = out[name] = []
+                    _merge(found, triples, horizon)
         return {name: found for name, found in out.items() if found}
 
     def scoped_snapshot(
@@ -196,32 +230,28 @@ class MetadataRegistry:
     ) -> dict[str, list[MetricMetadata]]:
         """The metadata of ``families`` (the viewer's: those with a series in its scope) that the targets of
         a tenant ``scope`` sees or of the foundation exposed; ``limit`` >= 0 caps the number of names (in
-        name order). One lookup per (grant, family) and one for the foundation: the cost does not grow with
-        other tenants' entries. A space grant reads that space's entry, an org grant every space of its
-        org that exposed the family."""
+        name order). One lookup per (grant's space, family) and one for the foundation: the cost does not
+        grow with other tenants' entries (an org grant reads each space of its own org)."""
         now = self._clock()
         horizon = now - self._max_age_s
-        grants = scope.grants or ()
         out: dict[str, list[MetricMetadata]] = {}
         with self._lock:
             self._sweep(now)
-            foundation = self._orgs.get("", {})
-            own = [(g.space, self._orgs.get(g.org, {})) for g in grants]
+            sources: list[_Tenant] = []
+            if (foundation := self._tenants.get(FOUNDATION_TARGET)) is not None:
+                sources.append(foundation)
+            for g in scope.grants or ():
+                spaces = self._orgs.get(g.org, {})
+                if g.space is None:
+                    sources.extend(spaces.values())
+                elif (seen := spaces.get(g.space)) is not None:
+                    sources.append(seen)
             for name in sorted(families):
                 if 0 <= limit <= len(out):
                     break
                 found: list[MetricMetadata] = []
-                triples = foundation.get(name, {}).get("")
-                if triples is not None:
-                    _merge(found, triples, horizon)
-                for space, names in own:
-                    spaces = names.get(name)
-                    if spaces is None:
-                        continue
-                    if space is None:
-                        for triples in spaces.values():
-                            _merge(found, triples, horizon)
-                    elif (triples := spaces.get(space)) is not None:
+                for seen in sources:
+                    if (triples := seen.names.get(name)) is not None:
                         _merge(found, triples, horizon)
                 if found:
                     out[name] = found

@@ -156,7 +156,7 @@ def _evicted(prom: CollectorRegistry, reason: str) -> float:
 
 def test_expired_entries_are_freed_and_the_budget_is_global() -> None:
     clock, prom = _Clock(), CollectorRegistry()
-    reg = MetadataRegistry(clock=clock, registry=prom, max_metrics=100, max_age_s=60)
+    reg = MetadataRegistry(clock=clock, registry=prom, max_entries=100, max_age_s=60)
     fams = {f"f{i}": FamilyMeta(f"f{i}", "gauge", "h") for i in range(10)}
     for j in range(50):  # 500 (tenant, name) entries into a budget of 100: the least recently seen go
         reg.observe(fams, ("bigcorp", f"s{j}"))
@@ -181,7 +181,7 @@ def _fill(reg: MetadataRegistry, spaces: range, fams: dict[str, FamilyMeta]) -> 
 def test_first_sighting_cost_does_not_grow_with_tenants() -> None:
     """CPU time of 50 new spaces' first scrapes (one org) after 50 spaces vs after 2,000 (it used to rebuild
     the org set of every space exposing a triple, and past 4,096 spaces scan for the oldest one: ~40x)."""
-    reg = _registry(max_metrics=10**7)
+    reg = _registry(max_entries=10**7)
     fams = {f"f{i}_total": FamilyMeta(f"f{i}_total", "counter", "h") for i in range(50)}
     _fill(reg, range(50), fams)
     early = min(_fill(reg, range(50 + 50 * k, 100 + 50 * k), fams) for k in range(3))
@@ -193,7 +193,7 @@ def test_first_sighting_cost_does_not_grow_with_tenants() -> None:
 def test_a_scoped_read_does_not_scan_other_tenants() -> None:
     """A viewer's read costs one lookup per (grant, family) plus the foundation's: counted here as the
     entries it reads, and a generous CPU bound for 1,000 reads among 300,000 other tenants' entries."""
-    reg = _registry(max_metrics=10**7)
+    reg = _registry(max_entries=10**7)
     fams = {f"f{i}": FamilyMeta(f"f{i}", "gauge", "h") for i in range(100)}
     for j in range(3000):  # one org's spaces: no rule folds them into fewer entries
         reg.observe(fams, ("bigcorp", f"s{j}"))
