@@ -140,9 +140,6 @@ class MetadataRegistry:
             else:
                 seen.last = now
                 self._tenants.move_to_end(tenant)
-                if now - seen.pruned >= self._max_age_s:
-                    self._prune(seen, now - self._max_age_s)
-                    seen.pruned = now
             names = seen.names
             for name, fam in families.items():
                 if fam.type == "untyped" and fam.help is None and fam.unit is None:
@@ -158,6 +155,9 @@ class MetadataRegistry:
                     del triples[min(triples, key=triples.__getitem__)]
                     self._evicted["max_variants"].inc()
                 triples[md] = now
+            if now - seen.pruned >= self._max_age_s:
+                self._prune(seen, now - self._max_age_s)
+                seen.pruned = now
             self._m.metrics.set(self._entries)
 
     def _make_room(self, tenant: Tenant, seen: _Tenant) -> bool:

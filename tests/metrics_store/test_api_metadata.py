@@ -169,6 +169,15 @@ def test_expired_entries_are_freed_and_the_budget_is_global() -> None:
     assert prom.get_sample_value("paramedic_collector_metadata_metrics") == 1
     assert _evicted(prom, "max_age") == 100
     assert reg._orgs.keys() == {""}  # the emptied tenants' maps are gone too
+    # a live tenant's name that its targets stopped exposing is deleted too (pruned once per max_age_s)
+    acme = Scope.of([Grant("acme", "prod", "viewer")])
+    reg.observe({"a": FamilyMeta("a", "gauge", "h"), "b": FamilyMeta("b", "gauge", "h")}, ("acme", "prod"))
+    for _ in range(2):
+        clock.now += 40
+        reg.observe({"a": FamilyMeta("a", "gauge", "h")}, ("acme", "prod"))
+    assert reg.scoped_snapshot(["a", "b"], acme) == {"a": [MetricMetadata("gauge", "h", "")]}
+    assert prom.get_sample_value("paramedic_collector_metadata_metrics") == 1  # acme's a; b and x deleted
+    assert _evicted(prom, "max_age") == 102
 
 
 def _fill(reg: MetadataRegistry, spaces: range, fams: dict[str, FamilyMeta]) -> float:
