@@ -231,7 +231,8 @@ class MetadataRegistry:
         """The metadata of ``families`` (the viewer's: those with a series in its scope) that the targets of
         a tenant ``scope`` sees or of the foundation exposed; ``limit`` >= 0 caps the number of names (in
         name order). One lookup per (grant's space, family) and one for the foundation: the cost does not
-        grow with other tenants' entries (an org grant reads each space of its own org)."""
+        grow with other tenants' entries (an org grant reads each space of its own org). The lock is taken
+        per name; a tenant swept meanwhile may still answer that read (its triples are checked for age)."""
         now = self._clock()
         horizon = now - self._max_age_s
         out: dict[str, list[MetricMetadata]] = {}
@@ -246,15 +247,16 @@ class MetadataRegistry:
                     sources.extend(spaces.values())
                 elif (seen := spaces.get(g.space)) is not None:
                     sources.append(seen)
-            for name in sorted(families):
-                if 0 <= limit <= len(out):
-                    break
-                found: list[MetricMetadata] = []
+        for name in sorted(families):
+            if 0 <= limit <= len(out):
+                break
+            found: list[MetricMetadata] = []
+            with self._lock:  # per name: a viewer of a big org does not hold scrapes up for its whole read
                 for seen in sources:
                     if (triples := seen.names.get(name)) is not None:
                         _merge(found, triples, horizon)
-                if found:
-                    out[name] = found
+            if found:
+                out[name] = found
         return out
 
 
