@@ -211,7 +211,9 @@ class MetadataRegistry:
         out: dict[str, list[MetricMetadata]] = {}
         with self._lock:
             self._sweep(now)
-            for seen in reversed(self._tenants.values()):
+            tenants = list(reversed(self._tenants.values()))
+        for seen in tenants:
+            with self._lock:  # per tenant: scrapes get the lock in between (it reads every tenant's names)
                 names: Iterable[str] = [metric] if metric else reversed(seen.names)
                 for name in names:
                     triples = seen.names.get(name)

@@ -239,9 +239,10 @@ class _CountingLock:
         self.lock.release()
 
 
-def test_a_scoped_read_lets_scrapes_in_between_names() -> None:
+def test_reads_let_scrapes_in_between() -> None:
     """An org viewer's read of many names (1,000 spaces x 200 names held the lock ~100 ms at once) releases
-    the lock after each name, so the scrapes waiting on it are not held up for the whole read."""
+    the lock after each name, a foundation-wide read after each tenant, so the scrapes waiting on it are
+    not held up for the whole read."""
     reg = _registry()
     fams = {f"f{i}": FamilyMeta(f"f{i}", "gauge", "h") for i in range(20)}
     for j in range(5):
@@ -250,3 +251,6 @@ def test_a_scoped_read_lets_scrapes_in_between_names() -> None:
     reg._lock = lock  # type: ignore[assignment]
     assert len(reg.scoped_snapshot(fams, Scope.of([Grant("bigcorp", None, "viewer")]))) == 20
     assert lock.taken == 1 + 20
+    lock.taken = 0  # a foundation-wide read (every tenant's names): per tenant
+    assert len(reg.snapshot()) == 20
+    assert lock.taken == 1 + 5
