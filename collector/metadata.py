@@ -9,9 +9,11 @@ entries in all (the least recently scraped tenant forgotten first), at most ``ma
 (tenant, name) (the least recently seen first: one tenant's many HELP texts cannot push out another's). A
 tenant whose targets were not scraped for ``max_age_s`` is deleted (swept from the oldest end on every call,
 O(1) amortised), a name its live targets stopped exposing within ``max_age_s`` of that (each tenant's names
-are pruned once per ``max_age_s``), and a triple not seen for that long is no longer reported (a metric that
-left every target disappears, like Prometheus' metadata, which lives only as long as an active target
-exposes it). ``paramedic_collector_metadata_evicted_total{reason}`` counts what a bound or the age dropped.
+are pruned once per ``max_age_s``), and a triple not seen for that long is no longer reported to a tenant
+(a foundation-wide read, which reads a per-name count of the triples held, shows it until that prune: up to
+twice as long). A metric that left every target disappears, like Prometheus' metadata, which lives only as
+long as an active target exposes it. ``paramedic_collector_metadata_evicted_total{reason}`` counts what a
+bound or the age dropped.
 
 Types are reported as Prometheus does: the text format's ``untyped`` becomes ``unknown``. A family without
 any TYPE, HELP or UNIT line has no metadata (as in Prometheus); the parser cannot tell an explicit
@@ -119,6 +121,8 @@ class MetadataRegistry:
         # org -> space -> the same: an org grant finds its spaces in one lookup
         self._orgs: dict[str, dict[str, _Tenant]] = {}
         self._entries = 0
+        # name -> triple -> how many tenants hold it: the foundation-wide read, in O(names) as before tenants
+        self._all: dict[str, dict[MetricMetadata, int]] = {}
         self._m = _Metrics(registry)
         self._evicted = {r: self._m.evicted.labels(r) for r in ("max_metrics", "max_variants", "max_age")}
 
@@ -151,9 +155,14 @@ class MetadataRegistry:
                         continue
                     triples = names[name] = {}
                     self._entries += 1
-                elif md not in triples and len(triples) >= self._max_variants:  # a few: O(max_variants)
-                    del triples[min(triples, key=triples.__getitem__)]
-                    self._evicted["max_variants"].inc()
+                if md not in triples:
+                    if len(triples) >= self._max_variants:  # a few: O(max_variants)
+                        oldest = min(triples, key=triples.__getitem__)
+                        del triples[oldest]
+                        self._unref(name, oldest)
+                        self._evicted["max_variants"].inc()
+                    counts = self._all.setdefault(name, {})
+                    counts[md] = counts.get(md, 0) + 1
                 triples[md] = now
             if now - seen.pruned >= self._max_age_s:
                 self._prune(seen, now - self._max_age_s)
@@ -164,7 +173,8 @@ class MetadataRegistry:
         """Room for one more name of ``tenant``: its own first seen name goes past ``max_metrics``, the
         least recently scraped other tenants past ``max_entries`` (False: ``tenant`` alone fills it)."""
         if len(seen.names) >= self._max_metrics > 0:
-            del seen.names[next(iter(seen.names))]
+            first = next(iter(seen.names))
+            self._forget(first, seen.names.pop(first))
             self._entries -= 1
             self._evicted["max_metrics"].inc()
         while self._entries >= self._max_entries:
@@ -188,12 +198,33 @@ class MetadataRegistry:
             self._drop(tenant, seen)
 
     def _prune(self, seen: _Tenant, horizon: float) -> None:
-        """Delete a live tenant's names that its targets stopped exposing (once per ``max_age_s``)."""
-        stale = [name for name, triples in seen.names.items() if max(triples.values()) < horizon]
+        """Delete a live tenant's names and triples that its targets stopped exposing (once per
+        ``max_age_s``: the foundation-wide read shows such a triple up to twice that long)."""
+        stale = []
+        for name, triples in seen.names.items():
+            old = [md for md, last in triples.items() if last < horizon]
+            for md in old:
+                del triples[md]
+                self._unref(name, md)
+            if not triples:
+                stale.append(name)
         for name in stale:
             del seen.names[name]
         self._entries -= len(stale)
         self._evicted["max_age"].inc(len(stale))
+
+    def _unref(self, name: str, md: MetricMetadata) -> None:
+        counts = self._all[name]
+        if counts[md] > 1:
+            counts[md] -= 1
+        else:
+            del counts[md]
+            if not counts:
+                del self._all[name]
+
+    def _forget(self, name: str, triples: _Triples) -> None:
+        for md in triples:
+            self._unref(name, md)
 
     def _drop(self, tenant: Tenant, seen: _Tenant) -> None:
         del self._tenants[tenant]
@@ -202,30 +233,25 @@ class MetadataRegistry:
         if not spaces:
             del self._orgs[tenant[0]]
         self._entries -= len(seen.names)
+        for name, triples in seen.names.items():
+            self._forget(name, triples)
 
     def snapshot(self, metric: str = "", limit: int = -1) -> dict[str, list[MetricMetadata]]:
         """Current metadata of every tenant (a foundation-wide read), optionally of one ``metric``;
-        ``limit`` >= 0 caps the number of names (the most recently scraped tenants' first)."""
+        ``limit`` >= 0 caps the number of names. It reads the triples that some tenant holds: one not seen
+        for ``max_age_s`` goes with its tenant's next prune (so within twice that)."""
         now = self._clock()
-        horizon = now - self._max_age_s
-        out: dict[str, list[MetricMetadata]] = {}
         with self._lock:
             self._sweep(now)
-            tenants = list(reversed(self._tenants.values()))
-        for seen in tenants:
-            with self._lock:  # per tenant: scrapes get the lock in between (it reads every tenant's names)
-                names: Iterable[str] = [metric] if metric else reversed(seen.names)
-                for name in names:
-                    triples = seen.names.get(name)
-                    if triples is None:
-                        continue
-                    found = out.get(name)
-                    if found is None:
-                        if 0 <= limit <= len(out):
-                            continue
-                        found = out[name] = []
-                    _merge(found, triples, horizon)
-        return {name: found for name, found in out.items() if found}
+            if metric:
+                counts = self._all.get(metric)
+                return {metric: list(counts)} if counts else {}
+            out: dict[str, list[MetricMetadata]] = {}
+            for name, counts in self._all.items():
+                if 0 <= limit <= len(out):
+                    break
+                out[name] = list(counts)
+            return out
 
     def scoped_snapshot(
         self, families: Iterable[str], scope: Scope, limit: int = -1
