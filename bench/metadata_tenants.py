@@ -54,7 +54,7 @@ def _child(spaces: int, families: int, reads: int) -> dict[str, float]:
         bounds = {k: v for k, v in bounds.items() if k in known}
         return md.MetadataRegistry(clock=lambda: now[0], registry=CollectorRegistry(), **bounds)
 
-    reg = build(max_metrics=10**8, max_entries=10**8)  # the CPU part: nothing evicted
+    reg = build(max_metrics=10**8, max_triples=10**8)  # the CPU part: nothing evicted
     tenanted = "tenant" in inspect.signature(reg.observe).parameters
 
     def fill(r: Any, targets: list[tuple[str, str]]) -> None:

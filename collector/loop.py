@@ -33,12 +33,12 @@ from collector._metrics import ScrapeMetrics
 from collector.cache import IngestResult, ScrapeCache
 from collector.errors import ScrapeError, ScrapeParseError
 from collector.exposition import FamilyMeta, ParseError, ParseMemo, default_parser
+from collector.metadata import tenant_of
 from collector.settings import ScrapeSettings
 from collector.status import TargetStatus
 from collector.targets import Target
 from metrics_store.base import Appender, StoreError
 from metrics_store.redact import redact_text
-from platforms.tenancy import ORG_LABEL, SPACE_LABEL
 
 __all__ = ["ScrapeLoop"]
 
@@ -193,9 +193,7 @@ class ScrapeLoop:
             raise ScrapeParseError(f"invalid exposition: {exc}") from exc
         result = self._cache.ingest(exposition, ts_ms, started, time.perf_counter())
         if self._on_families is not None:  # after ingest: a scrape its limits reject leaves no metadata
-            labels = dict(self._target.labels)
-            tenant = (labels.get(ORG_LABEL, ""), labels.get(SPACE_LABEL, ""))
-            self._on_families(exposition.families, tenant)
+            self._on_families(exposition.families, tenant_of(self._target.labels))
         return result
 
     async def _scrape_once(self) -> None:

@@ -51,15 +51,34 @@ from metrics_store.api import ApiError, Form, error_response, success
 from metrics_store.base import Querier
 from metrics_store.model import METRIC_NAME, Matcher, MatchOp
 from metrics_store.scoped import scoped
-from platforms.tenancy import Scope, scope_of
+from platforms.tenancy import ORG_LABEL, SPACE_LABEL, Scope, scope_of
 
-__all__ = ["FOUNDATION_TARGET", "MetadataRegistry", "MetricMetadata", "Tenant", "metadata_router"]
+__all__ = [
+    "FOUNDATION_TARGET",
+    "MetadataRegistry",
+    "MetricMetadata",
+    "Tenant",
+    "metadata_router",
+    "tenant_of",
+]
 
 Tenant = tuple[str, str]
 """(org, space) of the target that exposed a family's metadata, ``""`` where its labels have none."""
 FOUNDATION_TARGET: Tenant = ("", "")
 
+
+def tenant_of(labels: Iterable[tuple[str, str]]) -> Tenant:
+    """The tenant of a target with these labels: its (org, space); without an ``org`` label the foundation's,
+    whatever its ``space`` label says (no grant names an org-less space: its HELP would be nobody's)."""
+    found = dict(labels)
+    org = found.get(ORG_LABEL, "")
+    return (org, found.get(SPACE_LABEL, "")) if org else FOUNDATION_TARGET
+
+
 _TYPE_NAMES = {"untyped": "unknown"}
+MAX_HELP = 1024
+"""Characters of a HELP text kept (Prometheus keeps any; client libraries' are a line or two): with it a
+triple costs at most ~1.3 KB, so ``max_triples`` bounds the registry's memory."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +89,7 @@ class MetricMetadata:
 
 
 _Triples = dict[MetricMetadata, float]  # triple -> last seen, first seen first (the answer's order)
+_Counts = dict[MetricMetadata, int]  # triple -> how many (tenant, name) entries hold it
 
 
 @dataclass(slots=True)
@@ -79,21 +99,40 @@ class _Tenant:
     last: float
     pruned: float
     names: dict[str, _Triples] = field(default_factory=dict)  # first seen first
+    triples: int = 0  # held in ``names``: what the tenant costs the budget
 
 
 class _Metrics:
     def __init__(self, registry: CollectorRegistry) -> None:
         self.metrics = Gauge(
             "paramedic_collector_metadata_metrics",
-            "(Tenant, metric name) entries held by the metadata registry.",
+            "Metric names with metadata held by the metadata registry.",
             registry=registry,
         )
         self.evicted = Counter(
             "paramedic_collector_metadata_evicted_total",
-            "Metadata entries dropped because a bound was reached or they aged out.",
+            "Metadata entries dropped because a bound was reached or they aged out"
+            " (rejected: scrapes whose new names found the budget full).",
             ["reason"],
             registry=registry,
         )
+
+
+def _ref(index: dict[str, _Counts], name: str, md: MetricMetadata) -> None:
+    counts = index.get(name)
+    if counts is None:
+        counts = index[name] = {}
+    counts[md] = counts.get(md, 0) + 1
+
+
+def _unref(index: dict[str, _Counts], name: str, md: MetricMetadata) -> None:
+    counts = index[name]
+    if counts[md] > 1:
+        counts[md] -= 1
+    else:
+        del counts[md]
+        if not counts:
+            del index[name]
 
 
 class MetadataRegistry:
@@ -101,30 +140,39 @@ class MetadataRegistry:
         self,
         *,
         max_metrics: int = 50_000,
-        max_entries: int = 200_000,
+        max_triples: int = 200_000,
         max_variants: int = 8,
+        max_help: int = MAX_HELP,
         max_age_s: float = 600.0,
         clock: Callable[[], float] = time.monotonic,
         registry: CollectorRegistry = prometheus_client.REGISTRY,
     ) -> None:
-        """``max_metrics``: names per tenant (its first seen forgotten first); ``max_entries``: (tenant,
-        name) entries in all (the least recently scraped tenant forgotten first); ``max_variants``: triples
-        per (tenant, name) (the least recently seen first)."""
+        """``max_metrics``: names per tenant (its first seen forgotten first); ``max_triples``: the triples
+        all tenants but the foundation hold (the least recently scraped tenant forgotten first);
+        ``max_variants``: triples per (tenant, name) (the least recently seen first); ``max_help``: the
+        characters of a HELP text kept (the rest cut: bounds a triple's size, hence the memory)."""
         self._max_metrics = max_metrics
-        self._max_entries = max_entries
+        self._max_triples = max_triples
         self._max_variants = max_variants
+        self._max_help = max_help
         self._max_age_s = max_age_s
         self._clock = clock
         self._lock = threading.Lock()
         # tenant -> its names, the least recently scraped tenant first: the budget and the age sweep
         self._tenants: OrderedDict[Tenant, _Tenant] = OrderedDict()
-        # org -> space -> the same: an org grant finds its spaces in one lookup
+        # org -> space -> the same: a space grant finds its tenant in one lookup
         self._orgs: dict[str, dict[str, _Tenant]] = {}
-        self._entries = 0
-        # name -> triple -> how many tenants hold it: the foundation-wide read, in O(names) as before tenants
-        self._all: dict[str, dict[MetricMetadata, int]] = {}
+        self._used = 0  # triples held by tenants other than the foundation (the budget's)
+        # name -> triple -> how many entries hold it, the least recently seen name first: the
+        # foundation-wide read, in O(names) and in main's order (the most recently seen first)
+        self._all: OrderedDict[str, _Counts] = OrderedDict()
+        # org -> name -> the same over the org's spaces: an org grant reads one entry per name
+        self._by_org: dict[str, dict[str, _Counts]] = {}
         self._m = _Metrics(registry)
-        self._evicted = {r: self._m.evicted.labels(r) for r in ("max_metrics", "max_variants", "max_age")}
+        self._evicted = {
+            r: self._m.evicted.labels(r)
+            for r in ("max_metrics", "max_triples", "max_variants", "max_age", "rejected")
+        }
 
     @property
     def max_age_s(self) -> float:
@@ -144,113 +192,150 @@ class MetadataRegistry:
             else:
                 seen.last = now
                 self._tenants.move_to_end(tenant)
-            names = seen.names
+            names, all_, rejected = seen.names, self._all, False
+            by_org = None if tenant == FOUNDATION_TARGET else self._by_org.setdefault(tenant[0], {})
             for name, fam in families.items():
                 if fam.type == "untyped" and fam.help is None and fam.unit is None:
                     continue  # no TYPE/HELP/UNIT line: Prometheus records no metadata either
-                md = MetricMetadata(_TYPE_NAMES.get(fam.type, fam.type), fam.help or "", fam.unit or "")
+                text = fam.help or ""
+                if len(text) > self._max_help:
+                    text = text[: self._max_help]
+                md = MetricMetadata(_TYPE_NAMES.get(fam.type, fam.type), text, fam.unit or "")
                 triples = names.get(name)
-                if triples is None:
-                    if not self._make_room(tenant, seen):
-                        continue
-                    triples = names[name] = {}
-                    self._entries += 1
-                if md not in triples:
-                    if len(triples) >= self._max_variants:  # a few: O(max_variants)
-                        oldest = min(triples, key=triples.__getitem__)
-                        del triples[oldest]
-                        self._unref(name, oldest)
-                        self._evicted["max_variants"].inc()
-                    counts = self._all.setdefault(name, {})
-                    counts[md] = counts.get(md, 0) + 1
-                triples[md] = now
+                if triples is not None and md in triples:  # the common case: a repeat scrape
+                    triples[md] = now
+                elif not self._add(tenant, seen, by_org, name, md, now):
+                    rejected = True
+                    continue
+                if name in all_:
+                    all_.move_to_end(name)
+            if rejected:  # once per scrape, not once per name on every scrape of a tenant that fills it
+                self._evicted["rejected"].inc()
             if now - seen.pruned >= self._max_age_s:
-                self._prune(seen, now - self._max_age_s)
+                self._prune(tenant, seen, now - self._max_age_s)
                 seen.pruned = now
-            self._m.metrics.set(self._entries)
+            self._m.metrics.set(len(all_))
 
-    def _make_room(self, tenant: Tenant, seen: _Tenant) -> bool:
-        """Room for one more name of ``tenant``: its own first seen name goes past ``max_metrics``, the
-        least recently scraped other tenants past ``max_entries`` (False: ``tenant`` alone fills it)."""
-        if len(seen.names) >= self._max_metrics > 0:
-            first = next(iter(seen.names))
-            self._forget(first, seen.names.pop(first))
-            self._entries -= 1
-            self._evicted["max_metrics"].inc()
-        while self._entries >= self._max_entries:
-            oldest, other = next(iter(self._tenants.items()))
-            if oldest == tenant:
+    def _add(
+        self,
+        tenant: Tenant,
+        seen: _Tenant,
+        by_org: dict[str, _Counts] | None,
+        name: str,
+        md: MetricMetadata,
+        now: float,
+    ) -> bool:
+        """Record a triple ``tenant`` has not got for ``name`` (a new name or HELP): the bounds apply here.
+        False: the budget refused it."""
+        names = seen.names
+        triples = names.get(name)
+        if triples is None:
+            if self._max_metrics <= 0:
+                return True
+            if len(names) >= self._max_metrics:
+                self._forget_name(tenant, seen, next(iter(names)))
                 self._evicted["max_metrics"].inc()
+            triples = names[name] = {}
+        if len(triples) >= self._max_variants:  # a few: O(max_variants)
+            self._remove(tenant, seen, name, min(triples, key=triples.__getitem__))
+            self._evicted["max_variants"].inc()
+        elif not self._make_room(tenant):
+            if not triples:
+                del names[name]
+            return False
+        triples[md] = now
+        seen.triples += 1
+        if by_org is not None:
+            self._used += 1
+            _ref(by_org, name, md)
+        _ref(self._all, name, md)
+        return True
+
+    def _make_room(self, tenant: Tenant) -> bool:
+        """Room for one more triple of ``tenant`` under ``max_triples``: the least recently scraped other
+        tenants go, never the foundation (the budget does not count its triples: tenants cannot evict the
+        router's or node exporters' metadata; ``max_metrics`` x ``max_variants`` bounds it). False:
+        ``tenant`` alone fills the budget."""
+        if tenant == FOUNDATION_TARGET:
+            return True
+        while self._used >= self._max_triples:
+            victim = next(
+                t for t in self._tenants if t != FOUNDATION_TARGET
+            )  # the foundation: at most one skip
+            if victim == tenant:
                 return False
-            self._evicted["max_metrics"].inc(len(other.names))
-            self._drop(oldest, other)
-        return self._max_metrics > 0
+            other = self._tenants[victim]
+            self._evicted["max_triples"].inc(other.triples)
+            self._drop(victim, other)
+        return True
+
+    def _remove(self, tenant: Tenant, seen: _Tenant, name: str, md: MetricMetadata) -> None:
+        """Forget one triple of ``tenant``'s ``name`` (the name stays, maybe empty) and its counts."""
+        del seen.names[name][md]
+        seen.triples -= 1
+        if tenant != FOUNDATION_TARGET:
+            self._used -= 1
+            _unref(self._by_org[tenant[0]], name, md)
+        _unref(self._all, name, md)
+
+    def _forget_name(self, tenant: Tenant, seen: _Tenant, name: str) -> None:
+        for md in list(seen.names[name]):
+            self._remove(tenant, seen, name, md)
+        del seen.names[name]
 
     def _sweep(self, now: float) -> None:
         """Delete the tenants not scraped for ``max_age_s`` (the oldest first; stops at the first fresh one:
-        O(1) amortised per entry ever added)."""
+        O(1) amortised per entry ever added), and refresh the names gauge."""
         horizon = now - self._max_age_s
         while self._tenants:
             tenant, seen = next(iter(self._tenants.items()))
             if seen.last >= horizon:
-                return
+                break
             self._evicted["max_age"].inc(len(seen.names))
             self._drop(tenant, seen)
+        self._m.metrics.set(len(self._all))
 
-    def _prune(self, seen: _Tenant, horizon: float) -> None:
+    def _prune(self, tenant: Tenant, seen: _Tenant, horizon: float) -> None:
         """Delete a live tenant's names and triples that its targets stopped exposing (once per
-        ``max_age_s``: the foundation-wide read shows such a triple up to twice that long)."""
+        ``max_age_s``: the foundation-wide and org-wide reads show such a triple up to twice that long)."""
         stale = []
         for name, triples in seen.names.items():
-            old = [md for md, last in triples.items() if last < horizon]
-            for md in old:
-                del triples[md]
-                self._unref(name, md)
+            for md in [md for md, last in triples.items() if last < horizon]:
+                self._remove(tenant, seen, name, md)
             if not triples:
                 stale.append(name)
         for name in stale:
             del seen.names[name]
-        self._entries -= len(stale)
         self._evicted["max_age"].inc(len(stale))
 
-    def _unref(self, name: str, md: MetricMetadata) -> None:
-        counts = self._all[name]
-        if counts[md] > 1:
-            counts[md] -= 1
-        else:
-            del counts[md]
-            if not counts:
-                del self._all[name]
-
-    def _forget(self, name: str, triples: _Triples) -> None:
-        for md in triples:
-            self._unref(name, md)
-
     def _drop(self, tenant: Tenant, seen: _Tenant) -> None:
+        for name in list(seen.names):
+            self._forget_name(tenant, seen, name)
         del self._tenants[tenant]
         spaces = self._orgs[tenant[0]]
         del spaces[tenant[1]]
-        if not spaces:
+        if not spaces:  # the org's last tenant (its names' counts are empty now)
             del self._orgs[tenant[0]]
-        self._entries -= len(seen.names)
-        for name, triples in seen.names.items():
-            self._forget(name, triples)
+            self._by_org.pop(tenant[0], None)
 
     def snapshot(self, metric: str = "", limit: int = -1) -> dict[str, list[MetricMetadata]]:
-        """Current metadata of every tenant (a foundation-wide read), optionally of one ``metric``;
-        ``limit`` >= 0 caps the number of names. It reads the triples that some tenant holds: one not seen
-        for ``max_age_s`` goes with its tenant's next prune (so within twice that)."""
+        """Current metadata of every tenant (a foundation-wide read), optionally of one ``metric``, the most
+        recently seen name first, as before tenants; ``limit`` >= 0 caps the number of names, and each name
+        shows at most ``max_variants`` triples (of all its tenants': the last ones to appear). It reads the
+        triples that some tenant holds: one not seen for ``max_age_s`` goes with its tenant's next prune (so
+        within twice that)."""
         now = self._clock()
+        keep = self._max_variants
         with self._lock:
             self._sweep(now)
             if metric:
                 counts = self._all.get(metric)
-                return {metric: list(counts)} if counts else {}
+                return {metric: list(counts)[-keep:]} if counts else {}
             out: dict[str, list[MetricMetadata]] = {}
-            for name, counts in self._all.items():
+            for name in reversed(self._all):
                 if 0 <= limit <= len(out):
                     break
-                out[name] = list(counts)
+                out[name] = list(self._all[name])[-keep:]
             return out
 
     def scoped_snapshot(
@@ -258,31 +343,40 @@ class MetadataRegistry:
     ) -> dict[str, list[MetricMetadata]]:
         """The metadata of ``families`` (the viewer's: those with a series in its scope) that the targets of
         a tenant ``scope`` sees or of the foundation exposed; ``limit`` >= 0 caps the number of names (in
-        name order). One lookup per (grant's space, family) and one for the foundation: the cost does not
-        grow with other tenants' entries (an org grant reads each space of its own org). The lock is taken
-        per name; a tenant swept meanwhile may still answer that read (its triples are checked for age)."""
+        name order). One lookup per (grant, family) and one for the foundation: an org grant reads the org's
+        merged counts (a triple not seen for ``max_age_s`` shows until its space's prune, as in a
+        foundation-wide read), a space grant its space's triples (checked for age). The cost does not grow
+        with other tenants' entries nor, for an org grant, with the org's spaces. The lock is taken per
+        name; a tenant swept meanwhile may still answer that read."""
         now = self._clock()
-        horizon = now - self._max_age_s
+        horizon, keep = now - self._max_age_s, self._max_variants
         out: dict[str, list[MetricMetadata]] = {}
         with self._lock:
             self._sweep(now)
             sources: list[_Tenant] = []
+            orgs: list[dict[str, _Counts]] = []
             if (foundation := self._tenants.get(FOUNDATION_TARGET)) is not None:
                 sources.append(foundation)
+            whole = {g.org for g in scope.grants or () if g.space is None}
+            for org in whole:
+                if (merged := self._by_org.get(org)) is not None:
+                    orgs.append(merged)
             for g in scope.grants or ():
-                spaces = self._orgs.get(g.org, {})
-                if g.space is None:
-                    sources.extend(spaces.values())
-                elif (seen := spaces.get(g.space)) is not None:
+                seen = None if g.space is None or g.org in whole else self._orgs.get(g.org, {}).get(g.space)
+                if seen is not None:
                     sources.append(seen)
         for name in sorted(families):
             if 0 <= limit <= len(out):
                 break
             found: list[MetricMetadata] = []
-            with self._lock:  # per name: a viewer of a big org does not hold scrapes up for its whole read
+            with self._lock:  # per name: a viewer of many names does not hold scrapes up for its whole read
                 for seen in sources:
                     if (triples := seen.names.get(name)) is not None:
                         _merge(found, triples, horizon)
+                for merged in orgs:
+                    for md in list(merged.get(name, ()))[-keep:]:
+                        if md not in found:
+                            found.append(md)
             if found:
                 out[name] = found
         return out

@@ -156,12 +156,12 @@ def _evicted(prom: CollectorRegistry, reason: str) -> float:
 
 def test_expired_entries_are_freed_and_the_budget_is_global() -> None:
     clock, prom = _Clock(), CollectorRegistry()
-    reg = MetadataRegistry(clock=clock, registry=prom, max_entries=100, max_age_s=60)
+    reg = MetadataRegistry(clock=clock, registry=prom, max_triples=100, max_age_s=60)
     fams = {f"f{i}": FamilyMeta(f"f{i}", "gauge", "h") for i in range(10)}
     for j in range(50):  # 500 (tenant, name) entries into a budget of 100: the least recently seen go
         reg.observe(fams, ("bigcorp", f"s{j}"))
-    assert prom.get_sample_value("paramedic_collector_metadata_metrics") == 100
-    assert _evicted(prom, "max_metrics") == 400
+    assert prom.get_sample_value("paramedic_collector_metadata_metrics") == 10  # names
+    assert _evicted(prom, "max_triples") == 400
     assert reg.scoped_snapshot(fams, Scope.of([Grant("bigcorp", "s0", "viewer")])) == {}
     assert len(reg.scoped_snapshot(fams, Scope.of([Grant("bigcorp", "s49", "viewer")]))) == 10
     clock.now += 61  # every target gone for longer than max_age_s: the next call deletes their entries
@@ -190,7 +190,7 @@ def _fill(reg: MetadataRegistry, spaces: range, fams: dict[str, FamilyMeta]) -> 
 def test_first_sighting_cost_does_not_grow_with_tenants() -> None:
     """CPU time of 50 new spaces' first scrapes (one org) after 50 spaces vs after 2,000 (it used to rebuild
     the org set of every space exposing a triple, and past 4,096 spaces scan for the oldest one: ~40x)."""
-    reg = _registry(max_entries=10**7)
+    reg = _registry(max_triples=10**7)
     fams = {f"f{i}_total": FamilyMeta(f"f{i}_total", "counter", "h") for i in range(50)}
     _fill(reg, range(50), fams)
     early = min(_fill(reg, range(50 + 50 * k, 100 + 50 * k), fams) for k in range(3))
@@ -202,7 +202,7 @@ def test_first_sighting_cost_does_not_grow_with_tenants() -> None:
 def test_a_scoped_read_does_not_scan_other_tenants() -> None:
     """A viewer's read costs one lookup per (grant, family) plus the foundation's: counted here as the
     entries it reads, and a generous CPU bound for 1,000 reads among 300,000 other tenants' entries."""
-    reg = _registry(max_entries=10**7)
+    reg = _registry(max_triples=10**7)
     fams = {f"f{i}": FamilyMeta(f"f{i}", "gauge", "h") for i in range(100)}
     for j in range(3000):  # one org's spaces: no rule folds them into fewer entries
         reg.observe(fams, ("bigcorp", f"s{j}"))
@@ -267,3 +267,92 @@ def test_a_foundation_wide_read_costs_its_names_not_every_tenants_entries() -> N
     for _ in range(100):
         assert len(reg.snapshot()) == 200
     assert time.process_time() - started < 1.0  # ~10 ms here; reading every entry: ~10 s
+
+
+def test_the_budget_counts_triples_and_help_is_capped() -> None:
+    """A tenant's many HELP texts of one name cost the budget one each (each entry held up to 8 triples,
+    ~3 KB with 200-byte HELPs, and HELP had no length limit: 200,000 entries reached ~640 MB)."""
+    reg = _registry(max_triples=10)
+    for i in range(8):
+        reg.observe({"m": FamilyMeta("m", "gauge", f"acme {i}")}, ("acme", "a"))
+    for i in range(3):
+        reg.observe({"n": FamilyMeta("n", "gauge", f"globex {i}")}, ("globex", "g"))
+    assert reg.scoped_snapshot(["m"], Scope.of([Grant("acme", "a", "viewer")])) == {}  # 8 + 3 > 10
+    assert len(reg.scoped_snapshot(["n"], Scope.of([Grant("globex", "g", "viewer")]))["n"]) == 3
+    reg.observe({"long": FamilyMeta("long", "gauge", "x" * 100_000)})
+    assert reg.snapshot("long")["long"][0].help == "x" * collector.metadata.MAX_HELP
+
+
+def test_the_foundation_wide_read_keeps_the_order_limit_and_variants_cap() -> None:
+    """As before tenants: the most recently seen name first, ``limit`` takes those, and at most
+    ``max_variants`` triples per name whatever the number of tenants exposing it."""
+    reg = _registry()
+    for name in ("a", "b", "c", "a"):
+        reg.observe({name: FamilyMeta(name, "gauge", "h")}, ("acme", "prod"))
+    assert list(reg.snapshot()) == ["a", "c", "b"]
+    assert list(reg.snapshot(limit=2)) == ["a", "c"]
+    for j in range(12):
+        reg.observe({"m": FamilyMeta("m", "gauge", f"tenant {j}")}, ("org", f"s{j}"))
+    assert [md.help for md in reg.snapshot("m")["m"]] == [f"tenant {j}" for j in range(4, 12)]
+    assert len(reg.snapshot()["m"]) == 8
+    assert list(reg.snapshot())[0] == "m"
+
+
+def test_tenants_cannot_evict_the_foundations_metadata() -> None:
+    """The foundation's triples are outside the tenants' budget: a tenant's junk names evict other tenants
+    (counted as max_triples), never the router's or node exporters' metadata."""
+    prom = CollectorRegistry()
+    reg = MetadataRegistry(clock=_Clock(), registry=prom, max_triples=100)
+    reg.observe({"node_cpu_seconds": FamilyMeta("node_cpu_seconds", "counter", "CPU.")})
+    reg.observe({"orders": FamilyMeta("orders", "counter", "acme's")}, ("acme", "prod"))
+    for j in range(5):
+        reg.observe(
+            {f"junk{j}_{i}": FamilyMeta(f"junk{j}_{i}", "gauge", "") for i in range(50)}, ("evil", f"s{j}")
+        )
+    assert reg.snapshot("node_cpu_seconds") == {"node_cpu_seconds": [MetricMetadata("counter", "CPU.", "")]}
+    acme = Scope.of([Grant("acme", "prod", "viewer")])
+    assert reg.scoped_snapshot(["node_cpu_seconds", "orders"], acme) == {
+        "node_cpu_seconds": [MetricMetadata("counter", "CPU.", "")]
+    }
+    assert _evicted(prom, "max_triples") == 1 + 150  # acme's one, then the evil spaces least recently seen
+
+
+def test_a_full_budget_counts_a_scrape_once_and_the_gauge_follows_the_sweep() -> None:
+    clock, prom = _Clock(), CollectorRegistry()
+    reg = MetadataRegistry(clock=clock, registry=prom, max_triples=5, max_age_s=60)
+    fams = {f"f{i}": FamilyMeta(f"f{i}", "gauge", "h") for i in range(10)}
+    for _ in range(3):
+        reg.observe(fams, ("acme", "prod"))
+    assert _evicted(prom, "rejected") == 3  # one per scrape, not 5 refused names each time
+    assert prom.get_sample_value("paramedic_collector_metadata_metrics") == 5
+    clock.now += 61
+    reg.snapshot()  # a read sweeps the gone tenant: the gauge says so
+    assert prom.get_sample_value("paramedic_collector_metadata_metrics") == 0
+
+
+def test_an_org_grant_reads_the_orgs_merged_counts_not_each_space() -> None:
+    reg = _registry(max_triples=10**7)
+    fams = {f"f{i}": FamilyMeta(f"f{i}", "gauge", "h") for i in range(20)}
+    for j in range(500):
+        reg.observe(fams, ("bigcorp", f"s{j}"))
+    reg.observe({"f1": FamilyMeta("f1", "gauge", "other")}, ("bigcorp", "s7"))
+    read: list[int] = []
+    real_merge = collector.metadata._merge
+
+    def counting(found: list[MetricMetadata], triples: Any, horizon: float) -> None:
+        read.append(len(triples))
+        real_merge(found, triples, horizon)
+
+    org = Scope.of([Grant("bigcorp", None, "viewer"), Grant("bigcorp", "s3", "viewer")])
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(collector.metadata, "_merge", counting)
+        found = reg.scoped_snapshot(fams, org)
+    assert read == []  # no space's own entries read (there were 500 per name)
+    assert len(found) == 20
+    assert [md.help for md in found["f1"]] == ["h", "other"]
+
+
+def test_a_target_without_org_is_the_foundations() -> None:
+    assert collector.metadata.tenant_of((("job", "j"), ("space", "prod"))) == ("", "")
+    assert collector.metadata.tenant_of((("org", "acme"), ("space", "prod"))) == ("acme", "prod")
+    assert collector.metadata.tenant_of((("org", "acme"),)) == ("acme", "")
