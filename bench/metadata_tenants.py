@@ -8,13 +8,14 @@ A, B, ...), each in its own process with ``PYTHONPATH=TREE``. One run: ``--space
 scrape ``--families`` counter families with the same HELP (first sighting: every space new), then 500 of
 them again (repeat scrapes); then a viewer of another org whose store has one of those families reads
 ``/api/v1/metadata``'s registry part (the router's step after the store query: main and the previous branch
-filter a snapshot, this tree looks up the viewer's families), and a foundation-wide read (every name); then
+filter a snapshot, this tree looks up the viewer's families), a viewer of the owner org (an org grant over
+the ``--spaces`` spaces, every family in its store: "org read"), and a foundation-wide read (every name); then
 the memory: the same fill under
 ``tracemalloc`` (traced bytes after it), and how much is still traced once every target is gone for
 longer than ``max_age_s`` and one foundation scrape came in; this part uses each tree's default bounds
 (main: 50,000 names; the previous branch: 4,096 tenants per triple; now: ``max_metrics`` (tenant, name)
-entries). CPU is ``time.process_time`` of the process (the other helpers' load on the 2 cores barely moves
-it); wall clock is not used.
+entries; this tree: ``max_triples``). CPU is ``time.process_time`` of the process (the other helpers'
+load on the 2 cores barely moves it); wall clock is not used.
 
 The three registry APIs (main: ``observe(families)``; the previous branch: ``observe(families, tenant)`` and
 ``snapshot(scope=)``; now ``scoped_snapshot``) are told apart by their signatures.
@@ -62,11 +63,11 @@ def _child(spaces: int, families: int, reads: int) -> dict[str, float]:
             now[0] += 0.001
             r.observe(fams, t) if tenanted else r.observe(fams)
 
-    def read(r: Any) -> dict[str, Any]:
+    def read(r: Any, viewer: Scope = scope, series: set[str] = _VIEWER_SERIES) -> dict[str, Any]:
         if hasattr(r, "scoped_snapshot"):
-            return dict(r.scoped_snapshot(md._families(_VIEWER_SERIES), scope))
-        found = r.snapshot(scope=scope) if tenanted else r.snapshot()
-        return dict(getattr(md, "_visible")(found, _VIEWER_SERIES, -1))  # noqa: B009 (gone from this tree)
+            return dict(r.scoped_snapshot(md._families(series), viewer))
+        found = r.snapshot(scope=viewer) if tenanted else r.snapshot()
+        return dict(getattr(md, "_visible")(found, series, -1))  # noqa: B009 (gone from this tree)
 
     out: dict[str, float] = {}
     started = time.process_time()
@@ -79,6 +80,11 @@ def _child(spaces: int, families: int, reads: int) -> dict[str, float]:
     for _ in range(reads):
         read(reg)
     out["read_us"] = (time.process_time() - started) / reads * 1e6
+    owner = Scope.of([Grant("bigcorp", None, "viewer")])
+    started = time.process_time()
+    for _ in range(reads):
+        assert len(read(reg, owner, set(fams))) == families
+    out["org_ms"] = (time.process_time() - started) / reads * 1e3
     started = time.process_time()
     for _ in range(reads):
         reg.snapshot()  # a foundation-wide reader's (an admin's Grafana): every tenant's names
@@ -111,7 +117,8 @@ def main() -> None:
         f"{a.spaces} spaces of one org x {a.families} families; CPU (process_time), {a.runs} runs alternated"
     )
     print(
-        f"{'tree':<10} {'first us/scrape':>16} {'repeat us/scrape':>17} {'read us':>9} {'admin ms':>9} "
+        f"{'tree':<10} {'first us/scrape':>16} {'repeat us/scrape':>17} {'read us':>9} {'org read ms':>12} "
+        f"{'admin ms':>9} "
         f"{'MB held':>8} {'MB after max_age':>17}"
     )
     for _ in range(a.runs):
@@ -133,7 +140,7 @@ def main() -> None:
             r = json.loads(res.stdout)
             print(
                 f"{name:<10} {r['first_us']:>16.0f} {r['repeat_us']:>17.0f} {r['read_us']:>9.0f} "
-                f"{r['admin_ms']:>9.2f} {r['held_mb']:>8.1f} {r['after_age_mb']:>17.1f}",
+                f"{r['org_ms']:>12.2f} {r['admin_ms']:>9.2f} {r['held_mb']:>8.1f} {r['after_age_mb']:>17.1f}",
                 flush=True,
             )
 
