@@ -86,7 +86,8 @@ class ScrapeLoop:
         on_commit: Callable[[str], None] | None = None,
     ) -> None:
         """``on_families`` receives every parsed scrape's family metadata and the target's (org, space)
-        labels (``""`` where it has none: a family's HELP is the tenant's to hide), in the worker thread;
+        labels (:func:`collector.metadata.tenant_of`: a family's HELP is the tenant's to hide), in the
+        worker thread;
         ``on_commit`` gets the job name after each scrape's samples (or its failure report: ``up`` 0) are
         in the store, on the event loop; it must be cheap (e.g. set an asyncio.Event)."""
         self._target = target

@@ -4,16 +4,24 @@ Every scrape loop hands its parsed families and its target's (org, space) to
 :meth:`MetadataRegistry.observe`; the registry keeps, per tenant of the exposing target (``("", "")`` for a
 foundation target) and metric family name, the distinct ``(type, help, unit)`` triples seen (several
 exporters may disagree on HELP, as in Prometheus, which answers a list per metric). It is bounded: at most
-``max_metrics`` names per tenant (its first seen forgotten first), at most ``max_entries`` (tenant, name)
-entries in all (the least recently scraped tenant forgotten first), at most ``max_variants`` triples per
-(tenant, name) (the least recently seen first: one tenant's many HELP texts cannot push out another's). A
-tenant whose targets were not scraped for ``max_age_s`` is deleted (swept from the oldest end on every call,
-O(1) amortised), a name its live targets stopped exposing within ``max_age_s`` of that (each tenant's names
-are pruned once per ``max_age_s``), and a triple not seen for that long is no longer reported to a tenant
-(a foundation-wide read, which reads a per-name count of the triples held, shows it until that prune: up to
-twice as long). A metric that left every target disappears, like Prometheus' metadata, which lives only as
-long as an active target exposes it. ``paramedic_collector_metadata_evicted_total{reason}`` counts what a
-bound or the age dropped.
+``max_metrics`` names per tenant (its first seen forgotten first), at most ``max_variants`` triples per
+(tenant, name) (the least recently seen first: one tenant's many HELP texts cannot push out another's), HELP
+cut at ``MAX_HELP`` characters, and at most ``max_triples`` triples held by all tenants but the foundation
+(the least recently scraped tenant forgotten whole first; a tenant that fills it alone gets no new triples).
+The foundation's triples (targets without an ``org`` label) are outside that budget, so a tenant's junk
+names cannot evict the router's or node exporters' metadata; ``max_metrics`` x ``max_variants`` bounds them.
+A tenant whose targets were not scraped for ``max_age_s`` is deleted (swept from the oldest end on every
+call, O(1) amortised), a name its live targets stopped exposing within ``max_age_s`` of that (each tenant's
+names are pruned once per ``max_age_s``), and a triple not seen for that long is no longer reported to a
+space viewer (a foundation-wide or org-wide read, which reads per-name counts of the triples held, shows it
+until that prune: up to twice as long). A metric that left every target disappears, like Prometheus'
+metadata, which lives only as long as an active target exposes it.
+``paramedic_collector_metadata_evicted_total{reason}`` counts what a bound or the age dropped, and
+``reason="rejected"`` the scrapes (one each) whose new triples found the budget full;
+``paramedic_collector_metadata_metrics`` the distinct names held (as before tenants).
+
+The foundation-wide read answers as before tenants: the most recently seen name first, ``limit`` names of
+those, at most ``max_variants`` triples per name (of all tenants': the last ones to appear).
 
 Types are reported as Prometheus does: the text format's ``untyped`` becomes ``unknown``. A family without
 any TYPE, HELP or UNIT line has no metadata (as in Prometheus); the parser cannot tell an explicit
@@ -23,10 +31,11 @@ Tenancy: a family name is shared by every app that exposes it, its HELP text is 
 like there). With the store's querier, ``/api/v1/metadata`` shows a tenant-scoped principal
 (:func:`platforms.tenancy.scope_of`) only the families with a series in its scope over the last ``max_age_s``
 (read through :func:`metrics_store.scoped.scoped`), and of those only the triples that its own tenants'
-targets or a foundation target (no ``org`` label: the router, node exporters, but also a pushgateway or a
-federation target with ``honor_labels``, whose HELP any tenant that pushed there wrote) exposed. The read
-starts from the viewer's family names and looks each up once per grant and once for the foundation, so its
-cost does not grow with other tenants' data (nor tells their names by timing). Without a querier it shows
+targets or a foundation target (no ``org`` label, whatever its ``space`` label: the router, node exporters,
+but also a pushgateway or a federation target with ``honor_labels``, whose HELP any tenant that pushed there
+wrote) exposed. The read starts from the viewer's family names and looks each up once per grant (an org
+grant: the org's merged counts) and once for the foundation, so its cost does not grow with other tenants'
+data (nor tells their names by timing), nor with an org's spaces. Without a querier it shows
 such a principal nothing.
 
 Thread safety: ``observe`` and ``snapshot``/``scoped_snapshot`` may be called from any thread (one lock;
