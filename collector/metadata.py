@@ -213,10 +213,10 @@ class MetadataRegistry:
                 triples = names.get(name)
                 if triples is not None and md in triples:  # the common case: a repeat scrape
                     triples[md] = now
+                    all_.move_to_end(name)  # held: the name is counted there
                 elif not self._add(tenant, seen, by_org, name, md, now):
                     rejected = True
-                    continue
-                if name in all_:
+                elif name in all_:  # not with max_metrics 0
                     all_.move_to_end(name)
             if rejected:  # once per scrape, not once per name on every scrape of a tenant that fills it
                 self._evicted["rejected"].inc()
