@@ -268,9 +268,8 @@ class MetadataRegistry:
         if tenant == FOUNDATION_TARGET:
             return True
         while self._used >= self._max_triples:
-            victim = next(
-                t for t in self._tenants if t != FOUNDATION_TARGET
-            )  # the foundation: at most one skip
+            # the least recently scraped tenant but the foundation: at most one skip
+            victim = next(t for t in self._tenants if t != FOUNDATION_TARGET)
             if victim == tenant:
                 return False
             other = self._tenants[victim]
@@ -318,8 +317,15 @@ class MetadataRegistry:
         self._evicted["max_age"].inc(len(stale))
 
     def _drop(self, tenant: Tenant, seen: _Tenant) -> None:
-        for name in list(seen.names):
-            self._forget_name(tenant, seen, name)
+        """Delete a whole tenant: its counts in the indexes (its own maps go with it)."""
+        by_org = None if tenant == FOUNDATION_TARGET else self._by_org[tenant[0]]
+        for name, triples in seen.names.items():
+            for md in triples:
+                _unref(self._all, name, md)
+                if by_org is not None:
+                    _unref(by_org, name, md)
+        if by_org is not None:
+            self._used -= seen.triples
         del self._tenants[tenant]
         spaces = self._orgs[tenant[0]]
         del spaces[tenant[1]]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import threading
 import time
 from typing import Any
@@ -295,7 +296,7 @@ def test_the_foundation_wide_read_keeps_the_order_limit_and_variants_cap() -> No
         reg.observe({"m": FamilyMeta("m", "gauge", f"tenant {j}")}, ("org", f"s{j}"))
     assert [md.help for md in reg.snapshot("m")["m"]] == [f"tenant {j}" for j in range(4, 12)]
     assert len(reg.snapshot()["m"]) == 8
-    assert list(reg.snapshot())[0] == "m"
+    assert next(iter(reg.snapshot())) == "m"
 
 
 def test_tenants_cannot_evict_the_foundations_metadata() -> None:
@@ -356,3 +357,34 @@ def test_a_target_without_org_is_the_foundations() -> None:
     assert collector.metadata.tenant_of((("job", "j"), ("space", "prod"))) == ("", "")
     assert collector.metadata.tenant_of((("org", "acme"), ("space", "prod"))) == ("acme", "prod")
     assert collector.metadata.tenant_of((("org", "acme"),)) == ("acme", "")
+
+
+def test_the_indexes_match_the_tenants_entries_through_every_bound() -> None:
+    """The foundation-wide and org-wide counts and the budget's use, checked against the tenants' own maps
+    after random scrapes that hit every bound (names, variants, triples, age)."""
+    rng, clock = random.Random(7), _Clock()
+    reg = _registry(clock, max_metrics=6, max_triples=40, max_variants=2, max_age_s=30)
+    tenants = [("", ""), ("a", "1"), ("a", "2"), ("b", "1"), ("c", "9")]
+    for _ in range(2000):
+        clock.now += rng.random() * 2
+        names = rng.sample(range(10), rng.randint(0, 5))
+        fams = {f"m{n}": FamilyMeta(f"m{n}", "gauge", f"h{rng.randint(0, 3)}") for n in names}
+        reg.observe(fams, rng.choice(tenants))
+        if rng.random() < 0.05:
+            reg.snapshot()
+        everyone: dict[str, dict[MetricMetadata, int]] = {}
+        orgs: dict[str, dict[str, dict[MetricMetadata, int]]] = {}
+        used = 0
+        for tenant, seen in reg._tenants.items():
+            assert seen.triples == sum(map(len, seen.names.values()))
+            for name, triples in seen.names.items():
+                for md in triples:
+                    counts = everyone.setdefault(name, {})
+                    counts[md] = counts.get(md, 0) + 1
+                    if tenant != ("", ""):
+                        org = orgs.setdefault(tenant[0], {}).setdefault(name, {})
+                        org[md] = org.get(md, 0) + 1
+                        used += 1
+        assert dict(reg._all) == everyone
+        assert {org: names for org, names in reg._by_org.items() if names} == orgs
+        assert reg._used == used <= 40
