@@ -9,7 +9,8 @@ exporters may disagree on HELP, as in Prometheus, which answers a list per metri
 cut at ``MAX_HELP`` characters, and at most ``max_triples`` triples held by all tenants but the foundation
 (the least recently scraped tenant forgotten whole first; a tenant that fills it alone gets no new triples).
 The foundation's triples (targets without an ``org`` label) are outside that budget, so a tenant's junk
-names cannot evict the router's or node exporters' metadata; ``max_metrics`` x ``max_variants`` bounds them.
+names cannot evict the router's or node exporters' metadata; it has ``max_foundation_triples`` of its own
+(its first seen name forgotten first).
 A tenant whose targets were not scraped for ``max_age_s`` is deleted (swept from the oldest end on every
 call, O(1) amortised), a name its live targets stopped exposing within ``max_age_s`` of that (each tenant's
 names are pruned once per ``max_age_s``), and a triple not seen for that long is no longer reported to a
@@ -150,6 +151,7 @@ class MetadataRegistry:
         *,
         max_metrics: int = 50_000,
         max_triples: int = 200_000,
+        max_foundation_triples: int = 100_000,
         max_variants: int = 8,
         max_help: int = MAX_HELP,
         max_age_s: float = 600.0,
@@ -158,10 +160,13 @@ class MetadataRegistry:
     ) -> None:
         """``max_metrics``: names per tenant (its first seen forgotten first); ``max_triples``: the triples
         all tenants but the foundation hold (the least recently scraped tenant forgotten first);
-        ``max_variants``: triples per (tenant, name) (the least recently seen first); ``max_help``: the
+        ``max_foundation_triples``: the foundation's, apart (its first seen name forgotten first: tenants
+        cannot evict them); ``max_variants``: triples per (tenant, name) (the least recently seen first);
+        ``max_help``: the
         characters of a HELP text kept (the rest cut: bounds a triple's size, hence the memory)."""
         self._max_metrics = max_metrics
         self._max_triples = max_triples
+        self._max_foundation = max_foundation_triples
         self._max_variants = max_variants
         self._max_help = max_help
         self._max_age_s = max_age_s
@@ -248,7 +253,7 @@ class MetadataRegistry:
         if len(triples) >= self._max_variants:  # a few: O(max_variants)
             self._remove(tenant, seen, name, min(triples, key=triples.__getitem__))
             self._evicted["max_variants"].inc()
-        elif not self._make_room(tenant):
+        elif not self._make_room(tenant, name):
             if not triples:
                 del names[name]
             return False
@@ -260,12 +265,19 @@ class MetadataRegistry:
         _ref(self._all, name, md)
         return True
 
-    def _make_room(self, tenant: Tenant) -> bool:
+    def _make_room(self, tenant: Tenant, name: str) -> bool:
         """Room for one more triple of ``tenant`` under ``max_triples``: the least recently scraped other
         tenants go, never the foundation (the budget does not count its triples: tenants cannot evict the
-        router's or node exporters' metadata; ``max_metrics`` x ``max_variants`` bounds it). False:
-        ``tenant`` alone fills the budget."""
+        router's or node exporters' metadata; it has ``max_foundation_triples`` of its own, past which its
+        first seen name goes). False: ``tenant`` alone fills the budget."""
         if tenant == FOUNDATION_TARGET:
+            seen = self._tenants[tenant]
+            while seen.triples >= self._max_foundation:
+                first = next(iter(seen.names))
+                if first == name:  # its oldest name is this one, or the share is 0
+                    return False
+                self._evicted["max_triples"].inc(len(seen.names[first]))
+                self._forget_name(tenant, seen, first)
             return True
         while self._used >= self._max_triples:
             # the least recently scraped tenant but the foundation: at most one skip

@@ -318,6 +318,16 @@ def test_tenants_cannot_evict_the_foundations_metadata() -> None:
     assert _evicted(prom, "max_triples") == 1 + 150  # acme's one, then the evil spaces least recently seen
 
 
+def test_the_foundation_has_a_share_of_its_own() -> None:
+    """The foundation's triples (a pushgateway's too) are bounded apart: past the share its first seen name
+    goes, and a tenant's triples stay."""
+    reg = _registry(max_foundation_triples=3)
+    reg.observe({"orders": FamilyMeta("orders", "counter", "acme's")}, ("acme", "prod"))
+    for i in range(5):
+        reg.observe({f"r{i}": FamilyMeta(f"r{i}", "gauge", "router")})
+    assert sorted(reg.snapshot()) == ["orders", "r2", "r3", "r4"]
+
+
 def test_a_full_budget_counts_a_scrape_once_and_the_gauge_follows_the_sweep() -> None:
     clock, prom = _Clock(), CollectorRegistry()
     reg = MetadataRegistry(clock=clock, registry=prom, max_triples=5, max_age_s=60)
@@ -363,7 +373,9 @@ def test_the_indexes_match_the_tenants_entries_through_every_bound() -> None:
     """The foundation-wide and org-wide counts and the budget's use, checked against the tenants' own maps
     after random scrapes that hit every bound (names, variants, triples, age)."""
     rng, clock = random.Random(7), _Clock()
-    reg = _registry(clock, max_metrics=6, max_triples=40, max_variants=2, max_age_s=30)
+    reg = _registry(
+        clock, max_metrics=6, max_triples=40, max_foundation_triples=8, max_variants=2, max_age_s=30
+    )
     tenants = [("", ""), ("a", "1"), ("a", "2"), ("b", "1"), ("c", "9")]
     for _ in range(2000):
         clock.now += rng.random() * 2
@@ -388,3 +400,4 @@ def test_the_indexes_match_the_tenants_entries_through_every_bound() -> None:
         assert dict(reg._all) == everyone
         assert {org: names for org, names in reg._by_org.items() if names} == orgs
         assert reg._used == used <= 40
+        assert sum(seen.triples for t, seen in reg._tenants.items() if t == ("", "")) <= 8
