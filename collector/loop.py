@@ -37,6 +37,7 @@ from collector._metrics import ScrapeMetrics
 from collector.cache import IngestResult, ScrapeCache
 from collector.errors import ScrapeError, ScrapeParseError
 from collector.exposition import FamilyMeta, ParseError, ParseMemo, default_parser
+from collector.metadata import tenant_of
 from collector.settings import ScrapeSettings
 from collector.status import TargetStatus
 from collector.targets import Target
@@ -85,13 +86,15 @@ class ScrapeLoop:
         executor: Executor,
         metrics: ScrapeMetrics,
         clock: Callable[[], float],
-        on_families: Callable[[Mapping[str, FamilyMeta]], None] | None = None,
+        on_families: Callable[[Mapping[str, FamilyMeta], tuple[str, str]], None] | None = None,
         on_commit: Callable[[str], None] | None = None,
         fetch_in_thread: bool = False,
         parse_slots: threading.Semaphore | None = None,
         fetch_slots: threading.Semaphore | None = None,
     ) -> None:
-        """``on_families`` receives every parsed scrape's family metadata (in the worker thread);
+        """``on_families`` receives every parsed scrape's family metadata and the target's (org, space)
+        labels (:func:`collector.metadata.tenant_of`: a family's HELP is the tenant's to hide), in the
+        worker thread;
         ``on_commit`` gets the job name after each scrape's samples (or its failure report: ``up`` 0) are
         in the store, on the event loop; it must be cheap (e.g. set an asyncio.Event).
         ``fetch_in_thread``: a plain ``http://`` target without an http config is fetched in the scrape
@@ -281,9 +284,10 @@ class ScrapeLoop:
             exposition = parser.parse(body, content_type, self._memo)
         except ParseError as exc:
             raise ScrapeParseError(f"invalid exposition: {exc}") from exc
-        if self._on_families is not None:
-            self._on_families(exposition.families)
-        return self._cache.ingest(exposition, ts_ms, started, time.perf_counter())
+        result = self._cache.ingest(exposition, ts_ms, started, time.perf_counter())
+        if self._on_families is not None:  # after ingest: a scrape its limits reject leaves no metadata
+            self._on_families(exposition.families, tenant_of(self._target.labels))
+        return result
 
     async def _scrape_once(self) -> None:
         if self._pending is not None:

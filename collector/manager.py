@@ -81,7 +81,7 @@ class ScrapeManager:
         base_dir: Path | None = None,
         max_workers: int = 2,
         max_fetch_threads: int = 16,
-        on_families: Callable[[Mapping[str, FamilyMeta]], None] | None = None,
+        on_families: Callable[[Mapping[str, FamilyMeta], tuple[str, str]], None] | None = None,
         on_commit: Callable[[str], None] | None = None,
         owns: Callable[[str], bool] | None = None,
         normalise_float_labels: bool = True,
@@ -95,7 +95,7 @@ class ScrapeManager:
         when none is idle), and a scrape that finds every fetch thread held (by slow or hung targets, each
         until its deadline) is fetched by aiohttp on the loop as before, so hung targets never delay healthy
         ones; 0: every target is fetched by aiohttp on the loop;
-        ``on_families`` receives each scrape's family metadata (e.g.
+        ``on_families`` receives each scrape's family metadata and its target's (org, space) (e.g.
         :meth:`collector.metadata.MetadataRegistry.observe`), from a worker thread; ``on_commit`` gets the
         job name after each scrape's samples are in the store, on the event loop (e.g.
         :meth:`alerting.rules.RuleManager.notify`: rules evaluate as samples arrive); ``owns`` (several
