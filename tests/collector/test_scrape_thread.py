@@ -26,23 +26,30 @@ from tests.collector.helpers import eventually, select
 BODY = "ok_metric 1\n" + "".join(f'load{{i="{i}"}} {i}\n' for i in range(2000))
 
 
+def _healthy_and_hung(healthy: str, hostile: str, *, hung: int, timeout_s: float) -> list[StaticJob]:
+    """A healthy job scraped every 0.2 s and ``hung`` jobs ``never0``... of a target that never answers
+    (``/never``), each every 0.5 s with ``timeout_s``."""
+    jobs = [StaticJob(name="healthy", targets=[healthy], interval_s=0.2, timeout_s=0.2)]
+    jobs += [
+        StaticJob(
+            name=f"never{i}",
+            targets=[hostile],
+            metrics_path="/never",
+            params={"i": [str(i)]},
+            interval_s=0.5,
+            timeout_s=timeout_s,
+        )
+        for i in range(hung)
+    ]
+    return jobs
+
+
 async def test_more_hung_targets_than_workers_do_not_delay_a_healthy_one() -> None:
     """Four targets that never answer (0.4 s timeout every 0.5 s) hold four threads most of the time; with
     the two parse workers alone the healthy target's scrapes would queue behind them."""
     with Exporter() as healthy, Exporter() as hostile:
         healthy.set_body(BODY)
-        jobs = [StaticJob(name="healthy", targets=[healthy.address], interval_s=0.2, timeout_s=0.2)]
-        jobs += [
-            StaticJob(
-                name=f"never{i}",
-                targets=[hostile.address],
-                metrics_path="/never",
-                params={"i": [str(i)]},
-                interval_s=0.5,
-                timeout_s=0.4,
-            )
-            for i in range(4)
-        ]
+        jobs = _healthy_and_hung(healthy.address, hostile.address, hung=4, timeout_s=0.4)
         store = MemoryStore()
         registry = CollectorRegistry()
         mgr = ScrapeManager(CollectorConfig(jobs=jobs), store, None, registry=registry, max_workers=2)
@@ -89,18 +96,7 @@ async def test_more_hung_targets_than_fetch_threads_do_not_delay_a_healthy_one(
     monkeypatch.setattr(collector.loop, "fetch", counted)
     with Exporter() as healthy, Exporter() as hostile:
         healthy.set_body(BODY)
-        jobs = [StaticJob(name="healthy", targets=[healthy.address], interval_s=0.2, timeout_s=0.2)]
-        jobs += [
-            StaticJob(
-                name=f"never{i}",
-                targets=[hostile.address],
-                metrics_path="/never",
-                params={"i": [str(i)]},
-                interval_s=0.5,
-                timeout_s=0.45,
-            )
-            for i in range(6)
-        ]
+        jobs = _healthy_and_hung(healthy.address, hostile.address, hung=6, timeout_s=0.45)
         store = MemoryStore()
         registry = CollectorRegistry()
         mgr = ScrapeManager(
