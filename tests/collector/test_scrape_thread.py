@@ -44,6 +44,22 @@ def _healthy_and_hung(healthy: str, hostile: str, *, hung: int, timeout_s: float
     return jobs
 
 
+async def _scrape_by_name(ex: Exporter, *, timeout_s: float, scrapes: int) -> tuple[MemoryStore, str]:
+    """Scrape ``ex`` as ``localhost:<port>`` (a name, not an IP literal) every 0.2 s until it has answered
+    ``scrapes`` times; returns the store and the port."""
+    ex.set_body(BODY)
+    port = ex.address.rsplit(":", 1)[1]
+    store = MemoryStore()
+    job = StaticJob(name="named", targets=[f"localhost:{port}"], interval_s=0.2, timeout_s=timeout_s)
+    mgr = ScrapeManager(CollectorConfig(jobs=[job]), store, None, registry=CollectorRegistry())
+    await mgr.start()
+    try:
+        await eventually(lambda: ex.count() >= scrapes, 10, f"{scrapes} scrapes")
+    finally:
+        await mgr.stop()
+    return store, port
+
+
 async def test_more_hung_targets_than_workers_do_not_delay_a_healthy_one() -> None:
     """Four targets that never answer (0.4 s timeout every 0.5 s) hold four threads most of the time; with
     the two parse workers alone the healthy target's scrapes would queue behind them."""
@@ -215,16 +231,7 @@ async def test_a_named_target_is_resolved_on_the_loop_and_fetched_in_the_thread(
 
     monkeypatch.setattr(collector._fetch_sync.PlainFetcher, "resolve", resolve)
     with Exporter() as ex:
-        ex.set_body(BODY)
-        port = ex.address.rsplit(":", 1)[1]
-        store = MemoryStore()
-        job = StaticJob(name="named", targets=[f"localhost:{port}"], interval_s=0.2, timeout_s=0.2)
-        mgr = ScrapeManager(CollectorConfig(jobs=[job]), store, None, registry=CollectorRegistry())
-        await mgr.start()
-        try:
-            await eventually(lambda: ex.count() >= 3, 10, "three scrapes")
-        finally:
-            await mgr.stop()
+        store, port = await _scrape_by_name(ex, timeout_s=0.2, scrapes=3)
     assert calls == [] and resolved == [f"http://localhost:{port}/metrics"]
     assert set(select(store, "up", job="named")[0].values) == {1.0}
 
@@ -250,16 +257,7 @@ async def test_a_hung_resolver_does_not_slow_scrapes_on_the_kept_alive_connectio
     monkeypatch.setattr(loop, "getaddrinfo", first_then_hangs)
     monkeypatch.setattr(collector._fetch_sync, "DNS_TTL_S", 0.0)
     with Exporter() as ex:
-        ex.set_body(BODY)
-        port = ex.address.rsplit(":", 1)[1]
-        store = MemoryStore()
-        job = StaticJob(name="named", targets=[f"localhost:{port}"], interval_s=0.2, timeout_s=0.4)
-        mgr = ScrapeManager(CollectorConfig(jobs=[job]), store, None, registry=CollectorRegistry())
-        await mgr.start()
-        try:
-            await eventually(lambda: ex.count() >= 6, 10, "six scrapes")
-        finally:
-            await mgr.stop()
+        store, _port = await _scrape_by_name(ex, timeout_s=0.4, scrapes=6)
         assert len(ex.connections) == 1
     durations = select(store, "scrape_duration_seconds", job="named")[0].values
     assert set(select(store, "up", job="named")[0].values) == {1.0}
