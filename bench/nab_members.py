@@ -55,6 +55,9 @@ periods, rarity bins from the recent spread, spectral residual (``bench/_nab_rou
 Sixth round: a level-shift member (weighted max or a floor), a rarity floor that decays with its firings, a
 rarity floor shut for days after a firing (``bench/_nab_round6.py``), each a family of settings.
 
+Seventh round: the daily break in the "missing" direction as a floor that never starts the refractory
+period (``bench/_nab_round7.py``, a family of 6 fixed before any run).
+
 ``--only NAME ...`` runs the baseline and the named members only (a name ending in ``*`` is a prefix).
 ``--choose-among`` adds one figure: every fold chooses among the baseline and all the members run (a weight, a
 level, a window: the member's setting chosen on the training categories, not by whoever reads the table).
@@ -90,6 +93,7 @@ from alerting.anomaly.nab import PROFILES, NabFile, load_corpus, read_scores, sc
 from bench._nab_art import ArtMemory  # noqa: E402
 from bench._nab_round5 import ROUND5  # noqa: E402
 from bench._nab_round6 import ROUND6  # noqa: E402
+from bench._nab_round7 import ROUND7  # noqa: E402
 
 
 class _Adwin(EnsembleDetector):
@@ -462,6 +466,7 @@ MEMBERS: dict[str, Callable[[Sequence[float]], EnsembleDetector | _ArtAlone]] = 
     "art oracle": _ArtOracle,
     **ROUND5,
     **ROUND6,
+    **ROUND7,
 }
 
 
