@@ -138,7 +138,7 @@ class MissingBreak(EnsembleDetector):
         super()._update(x, t)
 
 
-Member = Callable[[Sequence[float]], EnsembleDetector]
+Member = Callable[[Sequence[float]], MissingBreak]
 
 
 def _family() -> dict[str, Member]:
