@@ -63,8 +63,6 @@ _SERIES_HEAD = struct.Struct("<IH")
 _COUNT = struct.Struct("<I")
 _COUNT_TS = struct.Struct("<Iq")
 
-_CRC_PIECE = 4096  # below zlib.crc32's 5 KiB threshold for releasing the GIL (CPython's zlibmodule.c)
-
 Buffers = list[bytes | memoryview]
 """One or more records as the pieces ``os.writev`` writes back to back (no copy of the arrays)."""
 
@@ -105,22 +103,9 @@ def encode_samples(
     crc = 0
     size = 0
     for part in parts:
-        crc = _crc32_holding_gil(part, crc)
+        crc = zlib.crc32(part, crc)
         size += len(part)
     return [_HEADER.pack(rtype, size, crc), *parts]
-
-
-def _crc32_holding_gil(data: bytes | memoryview, crc: int) -> int:
-    """``zlib.crc32(data, crc)`` in pieces of at most :data:`_CRC_PIECE` bytes. CPython's ``zlib.crc32``
-    lets go of the GIL for a buffer over 5 KiB: a scrape's refs (8 KB) and values (16 KB) were two hand-offs
-    per append, each a wait behind another thread's switch interval and a resume on cold caches while the
-    other scrape thread, the event loop and the fold share the GIL (``bench/ingest_step.py --contend 1``:
-    the ingest step 0.09-0.11 µs a sample against 0.05-0.06 alone). The CRC of 16 KB is ~1 µs: holding the
-    GIL through it costs the other threads less than the hand-off does."""
-    view = memoryview(data)
-    for start in range(0, len(view), _CRC_PIECE):
-        crc = zlib.crc32(view[start : start + _CRC_PIECE], crc)
-    return crc
 
 
 def _decode_series(payload: bytes) -> list[tuple[int, Labels]]:

@@ -178,30 +178,3 @@ def test_a_write_that_fails_mid_record_loses_no_later_acknowledged_append(tmp_pa
         assert sum(len(s.timestamps_ms) for s in got) == 400
     finally:
         store.close()
-
-
-def test_a_scrapes_record_is_checksummed_without_letting_go_of_the_gil(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """CPython's ``zlib.crc32`` releases the GIL for a buffer over 5 KiB: a 2,005-sample scrape's refs and
-    values (8 and 16 KB) were two GIL hand-offs per append. Every piece stays at or under 5 KiB now, and the
-    header's CRC is still the CRC of the whole payload."""
-    pieces: list[int] = []
-    real = zlib.crc32
-
-    class Spy:
-        @staticmethod
-        def crc32(data: bytes | memoryview, crc: int = 0) -> int:
-            pieces.append(len(memoryview(data)))
-            return real(data, crc)
-
-    monkeypatch.setattr(_wal, "zlib", Spy)
-    for n in (2, 1023, 1024, 1025, 2005, 5000):
-        refs, ts, values = _columns(n)
-        pieces.clear()
-        parts = encode_samples(refs, shared_ts(ts), values)
-        payload = b"".join(bytes(p) for p in parts[1:])
-        rtype, length, crc = struct.unpack("<BII", bytes(parts[0]))
-        assert (rtype, length, crc) == (SAMPLES_AT, len(payload), real(payload))
-        assert max(pieces) <= 5 * 1024
-        assert sum(pieces) == len(payload)
