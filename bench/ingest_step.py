@@ -5,6 +5,9 @@
 after two warm-up rounds (the first one creates the series), with the server's GC settings (``gc.freeze()``,
 the same thresholds); thread CPU (``time.thread_time``) of the parse and of the ingest step apart, per sample.
 The parse uses one ``ParseMemo`` per target as the scrape loop does (when the code has it).
+``--contend N`` runs N other threads of pure Python meanwhile, so the GIL is shared as in the server (where a
+second scrape thread, the event loop and the fold run beside each scrape): the step's own thread CPU under
+hand-offs, which the single-thread figure does not show.
 Old code against new: ``PYTHONPATH=/tmp/old .venv/bin/python bench/ingest_step.py``, alternated run by run.
 """
 
@@ -13,6 +16,7 @@ from __future__ import annotations
 import argparse
 import gc
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -28,12 +32,27 @@ from metrics_store.embedded.store import EmbeddedStore
 CONTENT_TYPE = "text/plain; version=0.0.4"
 
 
+def _spin(stop: threading.Event) -> None:
+    """Pure-Python work that holds the GIL between its switch-interval hand-offs, as a parsing thread."""
+    while not stop.is_set():
+        sum(i * i for i in range(1000))
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--targets", type=int, default=50)
     ap.add_argument("--series", type=int, default=2000)
     ap.add_argument("--rounds", type=int, default=8)
+    ap.add_argument(
+        "--contend",
+        type=int,
+        default=0,
+        help="this many other threads running Python meanwhile (the GIL shared as in the server)",
+    )
     a = ap.parse_args()
+    stop = threading.Event()
+    for _ in range(a.contend):
+        threading.Thread(target=_spin, args=(stop,), daemon=True).start()
     settings = ScrapeSettings("bench", 1, 1, 10**8, 0, 0, 0, 0, False, True, ())
     parser = default_parser(utf8_names=True, normalise_float_labels=True)
     sec = int(time.time())
@@ -65,6 +84,7 @@ def main() -> int:
                     ingest_s += t2 - t1
                     samples += len(exposition.samples) + 5
         store.close()
+    stop.set()
     print(
         f"{samples:,} samples: parse {parse_s / samples * 1e6:.3f} µs/sample, "
         f"ScrapeCache.ingest + EmbeddedStore.append {ingest_s / samples * 1e6:.3f} µs/sample"

@@ -18,6 +18,12 @@ loop's thread instead of the pool: what the hand-offs and the GIL sharing cost; 
 blocks the loop), ``--uvloop`` (uvicorn's ``auto`` loop may pick uvloop when it is installed; without the
 flag the server runs on asyncio's own loop, as shipped, even where uvloop is importable).
 
+``--profile OUT`` writes a cProfile (pstats) of the window, thread CPU as its clock, of the pool's fetch +
+parse + ingest calls (``--profile-where scrape``, the default: every pool thread's profile merged) or of the
+event loop's thread (``--profile-where loop``): the Python-level split that perf (no Python frames on 3.11)
+and py-spy (50 Hz, idle pool threads counted as busy) do not give. cProfile adds ~1-2 µs a call: read the
+shares, and take CPU figures from a run without it.
+
 Old code against new: ``PYTHONPATH=/tmp/old .venv/bin/python bench/ingest_threads.py``, alternated run by run.
 """
 
@@ -27,6 +33,7 @@ import argparse
 import collections
 import gc
 import json
+import pstats
 import subprocess
 import sys
 import threading
@@ -69,6 +76,10 @@ def child(out: Path, argv: list[str]) -> None:
 
         scrape_loop.ScrapeLoop._in_thread = inline  # type: ignore[method-assign,assignment]
 
+    profile_flags: dict[str, bool] = {}
+    if experiment.get("profile"):
+        install_profiles(out, profile_flags, experiment["profile"])
+
     counts: collections.Counter[str] = collections.Counter()
     steady = cache.ScrapeCache._steady_state
 
@@ -95,6 +106,8 @@ def child(out: Path, argv: list[str]) -> None:
         while True:
             time.sleep(2)  # a benchmark helper's publishing period, not a test wait
             names = {t.native_id: t.name for t in threading.enumerate()}
+            for flag in ("start", "stop"):  # the parent's marks of the window, for --profile
+                profile_flags[flag] = out.with_suffix(".profile-" + flag).exists()
             tmp = out.parent / (out.name + ".tmp")
             tmp.write_text(json.dumps({"paths": counts, "names": names}))
             tmp.replace(out)
@@ -104,6 +117,61 @@ def child(out: Path, argv: list[str]) -> None:
 
     sys.argv = ["paramedic", *argv]
     main()
+
+
+def install_profiles(out: Path, flags: dict[str, bool], where: str) -> None:
+    """cProfile over the parent's window, thread CPU (``time.thread_time``) as the clock: ``where`` is
+    ``loop`` (the event loop's thread) or ``scrape`` (the pool's calls that fetch, parse and ingest, one
+    profile per pool thread, merged). Switched on and dumped (``out`` with suffix ``.pstats``) by the first
+    scrape report (``ScrapeLoop._record``, on the loop) after each of the parent's marks, which the
+    publishing thread reads every 2 s: the window's edges are up to ~2 s late. A profiled run's CPU figures
+    include cProfile's own cost (~1-2 µs a call): read its shares, not its totals."""
+    import cProfile
+
+    import collector.loop as scrape_loop
+
+    loop_prof = cProfile.Profile(time.thread_time)
+    pool_profs: dict[int, cProfile.Profile] = {}
+    state = {"on": False, "done": False}
+    record = scrape_loop.ScrapeLoop._record
+
+    def dump() -> None:
+        profs = [loop_prof] if where == "loop" else list(pool_profs.values())
+        stats: pstats.Stats | None = None
+        for prof in profs:
+            prof.create_stats()
+            stats = pstats.Stats(prof) if stats is None else stats.add(prof)
+        if stats is not None:
+            stats.dump_stats(str(out.with_suffix(".pstats")))
+
+    def recorded(self: scrape_loop.ScrapeLoop, *args: Any) -> None:
+        record(self, *args)
+        if flags.get("start") and not state["on"] and not state["done"]:
+            state["on"] = True
+            if where == "loop":
+                loop_prof.enable()
+        elif flags.get("stop") and state["on"]:
+            if where == "loop":
+                loop_prof.disable()
+            state["on"], state["done"] = False, True
+            dump()
+
+    scrape_loop.ScrapeLoop._record = recorded  # type: ignore[method-assign,assignment]
+    if where != "scrape":
+        return
+    fetch_parse_ingest = scrape_loop.ScrapeLoop._fetch_parse_ingest
+
+    def profiled(self: scrape_loop.ScrapeLoop, *args: Any) -> Any:
+        if not state["on"]:
+            return fetch_parse_ingest(self, *args)
+        prof = pool_profs.setdefault(threading.get_ident(), cProfile.Profile(time.thread_time))
+        prof.enable()
+        try:
+            return fetch_parse_ingest(self, *args)
+        finally:
+            prof.disable()
+
+    scrape_loop.ScrapeLoop._fetch_parse_ingest = profiled  # type: ignore[method-assign,assignment]
 
 
 Usage = tuple[float, float, int, int]  # user s, system s, voluntary and involuntary context switches
@@ -145,6 +213,7 @@ def run(opts: argparse.Namespace) -> None:
         "inline_ingest": opts.inline_ingest,
         "fetch_threads": opts.fetch_threads,
         "uvloop": opts.uvloop,
+        "profile": opts.profile_where if opts.profile else "",
     }
 
     def argv(root: Path) -> list[str]:
@@ -166,11 +235,20 @@ def run(opts: argparse.Namespace) -> None:
         cpu0, s0 = thread_cpu(proc.pid), counter_sum(url + "/metrics", APPENDED) or 0.0
         paths0 = json.loads(state.read_text())["paths"]
         spy = start_py_spy(opts, proc.pid)
+        state.with_suffix(".profile-start").touch()
         time.sleep(seconds)
+        state.with_suffix(".profile-stop").touch()
         cpu1, s1 = thread_cpu(proc.pid), counter_sum(url + "/metrics", APPENDED) or 0.0
         published = json.loads(state.read_text())
         if spy is not None:
             spy.wait(60)
+        if opts.profile:
+            dumped = state.with_suffix(".pstats")
+            deadline = time.monotonic() + 10
+            while not dumped.exists() and time.monotonic() < deadline:
+                time.sleep(0.2)  # polled: the loop dumps at its next scrape report after the next publish
+            if dumped.exists():
+                pstats.Stats(str(dumped)).sort_stats("tottime").dump_stats(opts.profile)
     report(cpu0, cpu1, s1 - s0, seconds, published, paths0)
 
 
@@ -235,6 +313,13 @@ def main() -> int:
         help="ScrapeManager(max_fetch_threads=N); 0: every target fetched by aiohttp on the loop (as before)",
     )
     ap.add_argument("--uvloop", action="store_true", help="let uvicorn pick uvloop (when installed)")
+    ap.add_argument("--profile", help="cProfile over the window (thread CPU clock) into this pstats file")
+    ap.add_argument(
+        "--profile-where",
+        choices=("scrape", "loop"),
+        default="scrape",
+        help="--profile: the pool's fetch + parse + ingest calls, or the event loop's thread",
+    )
     run(ap.parse_args())
     return 0
 
