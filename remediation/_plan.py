@@ -17,6 +17,8 @@ from remediation.model import ActionRequest, Target, request_id
 
 __all__ = ["CompiledPolicy", "Planned", "compile_policy", "plan_alert", "policy_version"]
 
+_MAX_INDEX_DIGITS = 9  # an instance index: no platform runs a billion instances of one app
+
 
 def policy_version(policy: Policy) -> str:
     """sha256 of the policy's canonical JSON, first 12 hex digits (a policy without ``scope`` hashes as it
@@ -69,8 +71,10 @@ def _target(policy: Policy, labels: dict[str, str]) -> tuple[Target, str | None]
     raw = labels.get(spec.instance_label)
     if raw is None:
         return Target(app), f"alert lacks label {spec.instance_label}"
-    if not raw.isdigit():
-        return Target(app), f"label {spec.instance_label}={raw!r} is not an instance index"
+    # ASCII digits only, bounded: str.isdigit() also accepts "²" (int() refuses it) and int() refuses more
+    # than 4300 digits; either would raise here and lose the rest of the engine's batch of alerts.
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > _MAX_INDEX_DIGITS:
+        return Target(app), f"label {spec.instance_label}={raw[:40]!r} is not an instance index"
     return Target(app, int(raw)), None
 
 
