@@ -20,9 +20,28 @@ from alerting.model import Alert
 from remediation._journal import describe
 from remediation.model import ActionRequest
 
-__all__ = ["APPROVAL_ALERT", "EngineAlerts"]
+__all__ = ["APPROVAL_ALERT", "EngineAlerts", "engine_alert_labels"]
 
 APPROVAL_ALERT = "RemediationApprovalPending"  # alertname of approval requests (label action_id: the action)
+
+
+def engine_alert_labels(req: ActionRequest, alertname: str) -> dict[str, str]:
+    """The exact labels of the engine's ``alertname`` alert about ``req``. Signed links are minted only into
+    a notification of an alert with these labels: anyone who may post alerts can post one naming any
+    ``action_id``, with its own ``org``/``space`` (or a label routing it to a receiver it reads)."""
+    labels = {
+        "alertname": alertname,
+        "policy": req.policy,
+        "app": req.target.app,
+        "action": req.action,
+        "action_id": req.id,
+        "severity": "critical" if alertname == "RemediationEscalated" else "warning",
+    }
+    if req.target.instance is not None:
+        labels["app_instance"] = str(req.target.instance)
+    labels.update(req.tenant)  # org/space: routed to the space's receivers, seen by its principals
+    return labels
+
 
 log = logging.getLogger("remediation.engine")  # the engine's logger: these records are the engine's
 
@@ -74,17 +93,7 @@ class EngineAlerts:
     ) -> None:
         if self._sink is None:
             return
-        labels = {
-            "alertname": alertname,
-            "policy": req.policy,
-            "app": req.target.app,
-            "action": req.action,
-            "action_id": req.id,
-            "severity": "critical" if alertname == "RemediationEscalated" else "warning",
-        }
-        if req.target.instance is not None:
-            labels["app_instance"] = str(req.target.instance)
-        labels.update(req.tenant)  # org/space: routed to the space's receivers, seen by its principals
+        labels = engine_alert_labels(req, alertname)
         try:
             self._sink.put([Alert(labels, annotations, starts_at=self._clock(), ends_at=ends_at)])
         except Exception:  # notification trouble must not break the action's journal

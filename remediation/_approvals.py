@@ -7,7 +7,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from remediation._alerts import EngineAlerts
+from remediation._alerts import APPROVAL_ALERT, EngineAlerts, engine_alert_labels
 from remediation._journal import Journal
 from remediation._metrics import RemediationMetrics
 from remediation.model import ActionRecord, ActionRequest, EventKind
@@ -27,31 +27,34 @@ class Approvals:
         self._alerts = alerts
         self._metrics = metrics
         self._clock = clock
-        self._pending: dict[str, datetime] = {}  # action id -> expires at
+        # action id -> (expires at, the labels of its approval alert); replaced whole, never mutated, so a
+        # notifier thread's single dict.get sees a consistent pair
+        self._pending: dict[str, tuple[datetime, dict[str, str]]] = {}
 
     def request(self, req: ActionRequest, expires: datetime) -> None:
         """``req`` passed the rails but needs approval before ``expires``: journal it and ask."""
         self._journal.event(req.id, "pending_approval", {"expires_at": expires.isoformat()})
-        self._pending[req.id] = expires
+        self._pending[req.id] = (expires, engine_alert_labels(req, APPROVAL_ALERT))
         self._metrics.pending_approvals.set(len(self._pending))
         self._journal.outcome(req, "pending_approval")
         self._alerts.approval_pending(req, expires)
 
-    def expires(self, action_id: str) -> datetime | None:
-        """When the approval of ``action_id`` expires, or None unless it is pending now (the pending set is
-        only changed on the event loop; this one ``dict.get`` is also called from the notifiers' worker
-        threads, which build the approval e-mail and webhook)."""
-        expires = self._pending.get(action_id)
-        return expires if expires is not None and self._clock() < expires else None
+    def link_terms(self, action_id: str) -> tuple[datetime, dict[str, str]] | None:
+        """When the approval of ``action_id`` expires and the labels of the engine's own approval alert for
+        it, or None unless it is pending now (the pending set is only changed on the event loop; this one
+        ``dict.get`` is also called from the notifiers' worker threads, which build the approval e-mail and
+        webhook)."""
+        terms = self._pending.get(action_id)
+        return terms if terms is not None and self._clock() < terms[0] else None
 
-    def restore(self, action_id: str, expires: datetime) -> None:
+    def restore(self, req: ActionRequest, expires: datetime) -> None:
         """Keep waiting for an approval requested before a restart (the gauge follows at the next sweep)."""
-        self._pending[action_id] = expires
+        self._pending[req.id] = (expires, engine_alert_labels(req, APPROVAL_ALERT))
 
     def sweep(self) -> None:
         """Expire the approvals not decided in time."""
         now = self._clock()
-        for aid, expires in list(self._pending.items()):
+        for aid, (expires, _) in list(self._pending.items()):
             if now >= expires:
                 self._pending.pop(aid, None)
                 self._journal.event(aid, "expired", {"expired_at": expires.isoformat()})

@@ -57,7 +57,7 @@ class Recovery:
             elif rec.status == "pending_approval":
                 at = next(e.at for e in reversed(rec.events) if e.kind == "pending_approval")
                 timeout = self._env.approval(req.policy).timeout
-                self._approvals.restore(req.id, at + timedelta(seconds=timeout))
+                self._approvals.restore(req, at + timedelta(seconds=timeout))
             elif rec.status in ("running", "verifying"):
                 was = "executing" if rec.status == "running" else "verifying"
                 self._journal.event(

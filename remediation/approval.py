@@ -16,7 +16,7 @@ import hashlib
 import hmac
 import os
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
@@ -77,29 +77,39 @@ class ApprovalSigner:
 
 
 class SignedApprovalLinks:
-    """:class:`alerting.base.ApprovalLinks` for remediation's approval requests: for an alert named
-    ``RemediationApprovalPending`` whose ``action_id`` is pending now (``pending_until`` gives its expiry,
-    None otherwise), the approve and reject links under ``external_url``, each signed until that expiry.
-    Anything else (other alerts, decided or expired actions, forged alerts naming a made-up action) gets
-    None. Runs on the event loop, like the engine whose pending set it reads."""
+    """:class:`alerting.base.ApprovalLinks` for remediation's approval requests: for the engine's own alert
+    named ``RemediationApprovalPending`` about an action pending now, the approve and reject links under
+    ``external_url``, each signed until the approval expires. ``pending`` gives, for a pending action id,
+    that expiry and the exact labels of the engine's approval alert (None otherwise).
+
+    Anything else gets None: other alerts, decided or expired actions, and any alert whose labels are not
+    exactly the engine's. Whoever may post alerts (an ``alert-sender`` token, a space's operator) can post
+    one named ``RemediationApprovalPending`` with a real ``action_id``; with its own ``org``/``space``, or
+    a label a route sends to a receiver it reads, the links to approve another tenant's action would
+    otherwise be mailed to it. An alert with the engine's exact labels is the engine's alert (same
+    fingerprint), routed to the action's own receivers. Runs on the notifiers' threads: one ``pending``
+    call, a dict read."""
 
     def __init__(
         self,
         signer: ApprovalSigner,
-        pending_until: Callable[[str], datetime | None],
+        pending: Callable[[str], tuple[datetime, Mapping[str, str]] | None],
         external_url: str,
     ) -> None:
         self._signer = signer
-        self._pending_until = pending_until
+        self._pending = pending
         self._base = external_url.rstrip("/")
 
     def decision_links(self, alert: Alert) -> DecisionLinks | None:
         action_id = alert.labels.get("action_id", "")
         if alert.labels.get("alertname") != APPROVAL_ALERT or not action_id:
             return None
-        expires = self._pending_until(action_id)
-        if expires is None:
+        terms = self._pending(action_id)
+        if terms is None:
             return None
+        expires, labels = terms
+        if dict(alert.labels) != dict(labels):
+            return None  # a forged approval alert (another tenant's, or routed elsewhere): no links
         base = f"{self._base}/api/v1/actions/{action_id}"
         return DecisionLinks(
             approve_url=f"{base}/approve?token={self._signer.sign(action_id, 'approve', expires)}",

@@ -158,7 +158,8 @@ class RemediationEngine:
         # Signed approve/reject links, minted only into notifications (see remediation.approval).
         self.approval_links: SignedApprovalLinks | None = None
         if approval_signer is not None:
-            self.approval_links = SignedApprovalLinks(approval_signer, self._approvals.expires, external_url)
+            terms = self._approvals.link_terms
+            self.approval_links = SignedApprovalLinks(approval_signer, terms, external_url)
         self._deferral = Deferral(
             self._journal,
             self._env,

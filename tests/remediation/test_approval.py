@@ -11,6 +11,7 @@ import pytest
 
 from alerting.model import Alert
 from remediation.approval import ApprovalError, ApprovalSigner
+from remediation.audit import SqliteAuditLog
 from remediation.engine import ActionStateError
 from remediation.sim import SimPlatform
 from tests.remediation._support import T0, Clock, Sink, alert, engine, kinds, policy
@@ -132,6 +133,44 @@ async def test_links_only_for_pending_approval_requests(tmp_path: Path) -> None:
     assert links.decision_links(Alert(forged, dict(note.annotations))) is None
     clock.advance(15 * 60)  # the approval expired: no link is minted any more
     assert links.decision_links(note) is None
+
+
+class SpacedSim(SimPlatform):
+    """The simulated platform with every app in globex/prod (a :class:`platforms.base.TenantResolver`)."""
+
+    def tenant_of(self, app: str) -> tuple[str, str] | None:
+        return ("globex", "prod") if app == "web" else None
+
+
+async def test_a_forged_approval_alert_naming_a_real_pending_action_gets_no_links(tmp_path: Path) -> None:
+    """acme/prod's operator may post alerts of acme/prod: one named RemediationApprovalPending with globex's
+    pending action id was routed to acme's receivers, and the notifier minted the signed links to approve
+    globex's action into acme's e-mail or webhook. So may an alert-sender token, with a label that routes
+    to a receiver it reads. Only the engine's own alert (its exact labels) gets links, before and after a
+    restart."""
+    sink = Sink()
+    signer = ApprovalSigner.from_data_dir(tmp_path)
+    audit = SqliteAuditLog(tmp_path / "audit.sqlite")
+    pol = [policy(rails=APPROVAL, verify=QUICK)]
+    eng = engine(pol, SpacedSim({"web": 2}), audit=audit, notify=sink, approval_signer=signer)
+    [rec] = await eng.handle([alert()])
+    assert (rec.request.org, rec.request.space, rec.status) == ("globex", "prod", "pending_approval")
+    [note] = sink.named("RemediationApprovalPending")
+    assert eng.approval_links is not None and eng.approval_links.decision_links(note) is not None
+    forgeries = {
+        "another tenant": note.labels | {"org": "acme", "space": "prod"},
+        "a routing label": note.labels | {"team": "attacker-webhook"},
+        "no tenant": {k: v for k, v in note.labels.items() if k not in ("org", "space")},
+        "bare": {"alertname": "RemediationApprovalPending", "action_id": rec.request.id},
+    }
+    for why, labels in forgeries.items():
+        assert eng.approval_links.decision_links(Alert(labels, {})) is None, why
+    # After a restart the pending approval is restored, with the same rule.
+    again = engine(pol, SpacedSim({"web": 2}), audit=audit, approval_signer=signer)
+    await again.recover()
+    assert again.approval_links is not None and again.approval_links.decision_links(note) is not None
+    for why, labels in forgeries.items():
+        assert again.approval_links.decision_links(Alert(labels, {})) is None, why
 
 
 def test_no_signer_no_links() -> None:
