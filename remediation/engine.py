@@ -498,7 +498,11 @@ class RemediationEngine:
         approved: bool = False,
         memo: dict[RailsKey, Verdict] | None = None,
     ) -> None:
-        """Rails, mode, approval, start — synchronous, so nothing interleaves between check and start."""
+        """Rails, mode, approval, start — synchronous, so nothing interleaves between check and start.
+
+        The mode is the request's unless its policy is in dry run *now*: switching a policy to dry run is
+        the operators' brake, so it also holds the live requests that were deferred or waiting for
+        approval when it was pulled, and those whose maker read the configured mode (schedules)."""
         now = self._clock()
         verdict = self._check_rails(req, now, memo)
         if verdict is not None:
@@ -513,8 +517,11 @@ class RemediationEngine:
             return
         self._deferral.discard(req.id)
         self._breaker_passed(req)
-        if req.mode == "dry_run":
-            self._journal.event(req.id, "dry_run", {"would": describe(req)})
+        if req.mode == "dry_run" or self.policy_mode(req.policy) == "dry_run":
+            data = {"would": describe(req)}
+            if req.mode != "dry_run":  # live when requested; its policy was switched to dry run since
+                data["policy_mode"] = "dry_run"
+            self._journal.event(req.id, "dry_run", data)
             self._journal.outcome(req, "dry_run")
             return
         approval = self._env.approval(req.policy)
