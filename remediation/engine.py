@@ -79,6 +79,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 _MAX_QUEUE = 200_000
+POLICY_RAIL = "policy"  # the check named in the audit trail when a request's policy no longer exists
 
 
 def utc_now() -> datetime:
@@ -502,8 +503,15 @@ class RemediationEngine:
 
         The mode is the request's unless its policy is in dry run *now*: switching a policy to dry run is
         the operators' brake, so it also holds the live requests that were deferred or waiting for
-        approval when it was pulled, and those whose maker read the configured mode (schedules)."""
+        approval when it was pulled, and those whose maker read the configured mode (schedules). A request
+        a policy made (it has a ``policy_version``) whose policy has been removed since is refused: the
+        removed policy's rails (its approval, its cooldown) no longer apply, and the global defaults would
+        let it start live without the approval it was made to wait for."""
         now = self._clock()
+        if req.policy_version and req.policy not in self._compiled:
+            self._deferral.discard(req.id)
+            self._journal.refuse(req, POLICY_RAIL, f"policy {req.policy} was removed after the request")
+            return
         verdict = self._check_rails(req, now, memo)
         if verdict is not None:
             rail, reason = verdict
