@@ -386,26 +386,24 @@ class RemediationEngine:
         compiled = list(self._compiled.values())
         for alert in alerts:
             try:
-                await self._process_alert(compiled, alert, touched)
+                plans = plan_alert(compiled, alert, self._clock(), self._modes)
             except Exception:  # one alert's bad labels (a tenant's series) must not lose the batch's others
-                log.exception("remediation: processing alert %s failed", alert.fingerprint())
+                log.exception("remediation: planning alert %s failed", alert.fingerprint())
+                continue
+            for planned in plans:  # journal errors (AuditLogError, FencedOutError) still stop the batch
+                req, mismatch = await self._tenants.stamp(planned.request)
+                if not self.audit.record(req):
+                    self._metrics.deduplicated.inc()
+                    self._metrics.requests.labels(req.policy, "deduplicated").inc()
+                    continue
+                touched.append(req.id)
+                refusal = self._refusal(req, planned.refusal, mismatch)
+                if refusal is not None:
+                    self._journal.refuse(req, *refusal)
+                    continue
+                await self._prefetch(req)
+                self._decide(req)
         return touched
-
-    async def _process_alert(self, compiled: list[CompiledPolicy], alert: Alert, touched: list[str]) -> None:
-        """Plan, record and decide the requests of one alert; their ids are appended to ``touched``."""
-        for planned in plan_alert(compiled, alert, self._clock(), self._modes):
-            req, mismatch = await self._tenants.stamp(planned.request)
-            if not self.audit.record(req):
-                self._metrics.deduplicated.inc()
-                self._metrics.requests.labels(req.policy, "deduplicated").inc()
-                continue
-            touched.append(req.id)
-            refusal = self._refusal(req, planned.refusal, mismatch)
-            if refusal is not None:
-                self._journal.refuse(req, *refusal)
-                continue
-            await self._prefetch(req)
-            self._decide(req)
 
     async def submit(self, request: ActionRequest, *, wait: bool = False) -> ActionRecord:
         """A manual/API request (e.g. a blue-green deploy) through the same rails, mode and approval.

@@ -12,6 +12,8 @@ import time
 import pytest
 
 from platforms.base import Instance
+from remediation.audit import AuditLogError, MemoryAuditLog
+from remediation.model import ActionRequest
 from remediation.sim import SimPlatform
 from tests.remediation._support import Clock, alert, engine, kinds, policy
 
@@ -61,3 +63,18 @@ async def test_a_platform_answering_garbage_loses_no_alert_and_leaves_no_action_
     assert status["api/0"] == "deferred"  # unknown instance count: blast radius says not now
     assert status["web/0"] != "requested" and "started" in kinds(eng.audit.get(recs[1].request.id))
     assert [c.args for c in plat.calls if c.name == "restart_instance"] == [("web", 0)]
+
+
+async def test_a_journal_that_refuses_writes_still_stops_the_batch() -> None:
+    """Only planning is isolated per alert: the engine must not act without its journal, and a deposed
+    leader learns it from the fenced journal's error (``FencedOutError``) out of ``handle``."""
+
+    class Refusing(MemoryAuditLog):
+        def record(self, request: ActionRequest) -> bool:
+            raise AuditLogError("disk full")
+
+    plat = SimPlatform({"web": 2})
+    eng = engine([policy()], plat, audit=Refusing(), clock=Clock())
+    with pytest.raises(AuditLogError, match="disk full"):
+        await eng.handle([alert("web", 0), alert("web", 1)])
+    assert plat.count("restart_app") == 0
