@@ -17,6 +17,7 @@ any time and takes effect at the next scrape.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
 import socket
@@ -33,6 +34,7 @@ from prometheus_client import Counter, Histogram
 
 from collector._fetch import fetch, scrape_headers
 from collector._fetch_sync import PlainFetcher, Redirected
+from collector._ingest_batch import Done, IngestBatcher, settle
 from collector._metrics import ScrapeMetrics
 from collector.cache import IngestResult, ScrapeCache
 from collector.errors import ScrapeError, ScrapeParseError
@@ -91,6 +93,7 @@ class ScrapeLoop:
         fetch_in_thread: bool = False,
         parse_slots: threading.Semaphore | None = None,
         fetch_slots: threading.Semaphore | None = None,
+        batcher: IngestBatcher | None = None,
     ) -> None:
         """``on_families`` receives every parsed scrape's family metadata and the target's (org, space)
         labels (:func:`collector.metadata.tenant_of`: a family's HELP is the tenant's to hide), in the
@@ -102,7 +105,9 @@ class ScrapeLoop:
         the scrape crosses threads once; the executor must then have a thread for each of ``fetch_slots``
         (a fetch holds its thread until the target answers or the deadline) plus the parse workers, and
         ``parse_slots`` (shared by the manager's loops) bounds how many of them parse and append at once;
-        ``fetch_slots`` (shared too) how many fetch at once: a scrape that finds none free goes to aiohttp."""
+        ``fetch_slots`` (shared too) how many fetch at once: a scrape that finds none free goes to aiohttp;
+        ``batcher``: a body fetched in a thread is parsed and ingested by the manager's ingest thread with
+        the other bodies of a short window (:mod:`collector._ingest_batch`), not by its fetch thread."""
         self._target = target
         self._settings = settings
         self._pending: ScrapeSettings | None = None
@@ -128,6 +133,7 @@ class ScrapeLoop:
         self._unexpected: type[BaseException] | None = None  # the last unexpected error's type, logged
         self._parse_slots = parse_slots if parse_slots is not None else threading.Semaphore(1 << 30)
         self._fetch_slots = fetch_slots if fetch_slots is not None else threading.Semaphore(1 << 30)
+        self._batcher = batcher
 
     @property
     def target(self) -> Target:
@@ -244,6 +250,11 @@ class ScrapeLoop:
         await plain.ensure_address(timeout_s)  # waits only when no connection is kept alive
         left = max(deadline - time.monotonic(), 0.0)
         timer = asyncio.get_running_loop().call_later(left, plain.abort)
+        if self._batcher is not None:
+            try:
+                return await self._fetch_then_batch(self._batcher, plain, timeout_s, deadline, ts_ms, started)
+            finally:
+                timer.cancel()
         try:
             return await self._in_thread(
                 self._fetch_parse_ingest,
@@ -257,6 +268,51 @@ class ScrapeLoop:
             )
         finally:
             timer.cancel()
+
+    async def _fetch_then_batch(
+        self,
+        batcher: IngestBatcher,
+        plain: PlainFetcher,
+        timeout_s: float,
+        deadline: float,
+        ts_ms: int,
+        started: float,
+    ) -> IngestResult:
+        """Fetch in a pool thread, which queues the body for the ingest thread (a body over the batcher's
+        ``big_body_bytes`` is parsed in the fetch thread, as without a batcher). The pool call is not
+        awaited: the ingest thread (or the fetch thread, on a failure or a big body) settles ``fut``, so the
+        loop wakes once per batch rather than once per pool call. Cancelled (the loop stops): the fetch is
+        cut short and the scrape's parse awaited, so the cache is never used by two threads."""
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[IngestResult] = loop.create_future()
+        headers, max_body = self._headers[1], self._settings.max_body_bytes
+
+        def fetch_and_queue() -> None:
+            try:
+                body, ctype = plain.fetch(
+                    headers, timeout_s=timeout_s, deadline=deadline, max_body_bytes=max_body
+                )
+                if len(body) > batcher.big_body_bytes:
+                    result = self._parse_slotted(body, ctype, ts_ms, started)
+                    ok: list[Done] = [(fut, result, None)]
+                    loop.call_soon_threadsafe(settle, ok)
+                    return
+            except BaseException as exc:  # the scrape's error (a ScrapeError, Redirected, a bug)
+                with contextlib.suppress(RuntimeError):  # a closed loop: nobody awaits the scrape
+                    failed: list[Done] = [(fut, None, exc)]
+                    loop.call_soon_threadsafe(settle, failed)
+                return
+            batcher.submit(lambda: self._parse_and_ingest(body, ctype, ts_ms, started), len(body), loop, fut)
+
+        self._executor.submit(fetch_and_queue)
+        try:
+            return await asyncio.shield(fut)
+        except asyncio.CancelledError:
+            plain.abort()
+            await asyncio.wait([fut])
+            if not fut.cancelled():
+                fut.exception()  # retrieved: the cut-short fetch's error is expected, not worth a log line
+            raise
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
