@@ -302,7 +302,12 @@ class ScrapeLoop:
                     failed: list[Done] = [(fut, None, exc)]
                     loop.call_soon_threadsafe(settle, failed)
                 return
-            batcher.submit(lambda: self._parse_and_ingest(body, ctype, ts_ms, started), len(body), loop, fut)
+            queued = time.perf_counter()  # the wait in the queue is not the scrape's: scrape_duration_seconds
+
+            def ingest() -> IngestResult:
+                return self._parse_and_ingest(body, ctype, ts_ms, started + (time.perf_counter() - queued))
+
+            batcher.submit(ingest, len(body), loop, fut)
 
         self._executor.submit(fetch_and_queue)
         try:

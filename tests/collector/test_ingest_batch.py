@@ -90,7 +90,8 @@ def _jobs(*targets: str, interval_s: float = 0.2) -> list[StaticJob]:
 
 async def test_batched_scrapes_keep_their_own_timestamps(monkeypatch: pytest.MonkeyPatch) -> None:
     """Three targets at different phases, a window longer than their interval: their scrapes share
-    batches, and each sample still carries its own scrape's time (not the batch's)."""
+    batches, and each sample still carries its own scrape's time (not the batch's) and its own duration
+    (without the wait for the batch)."""
     sizes = _count_batches(monkeypatch)
     with Exporter() as a, Exporter() as b, Exporter() as c:
         for ex in (a, b, c):
@@ -107,6 +108,9 @@ async def test_batched_scrapes_keep_their_own_timestamps(monkeypatch: pytest.Mon
             await mgr.stop()
     stamps = [int(t) for s in select(store, "ok_metric") for t in s.timestamps_ms]
     assert len(stamps) == len(set(stamps)), sorted(stamps)
+    # the wait for the batch is not the scrape's: scrape_duration_seconds stays under the 0.3 s window
+    durations = [float(v) for s in select(store, "scrape_duration_seconds") for v in s.values]
+    assert durations and max(durations) < 0.25, durations
 
 
 async def test_a_huge_body_is_parsed_in_its_fetch_thread_not_ahead_of_others(
