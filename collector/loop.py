@@ -134,6 +134,7 @@ class ScrapeLoop:
         self._parse_slots = parse_slots if parse_slots is not None else threading.Semaphore(1 << 30)
         self._fetch_slots = fetch_slots if fetch_slots is not None else threading.Semaphore(1 << 30)
         self._batcher = batcher
+        self._batch_wait = 0.0  # this scrape's wait in the ingest thread's queue (left out of its duration)
 
     @property
     def target(self) -> Target:
@@ -305,7 +306,9 @@ class ScrapeLoop:
             queued = time.perf_counter()  # the wait in the queue is not the scrape's: scrape_duration_seconds
 
             def ingest() -> IngestResult:
-                return self._parse_and_ingest(body, ctype, ts_ms, started + (time.perf_counter() - queued))
+                # read by _scrape_once after fut is settled (the loop's wake-up orders the two threads)
+                self._batch_wait = time.perf_counter() - queued
+                return self._parse_and_ingest(body, ctype, ts_ms, started + self._batch_wait)
 
             batcher.submit(ingest, len(body), loop, fut)
 
@@ -397,7 +400,8 @@ class ScrapeLoop:
             error.reason = "append"
         except Exception as exc:  # a bug of ours (or a library's) fails this scrape, not the target's loop
             error = self._unexpected_error(exc)
-        duration = time.perf_counter() - started
+        duration = time.perf_counter() - started - self._batch_wait  # the scrape's, not the batch's wait
+        self._batch_wait = 0.0
         if error is None:
             self._unexpected = None  # recovered: the next unexpected error gets its traceback again
         if error is not None and error.reason != "append":

@@ -98,9 +98,8 @@ async def test_batched_scrapes_keep_their_own_timestamps(monkeypatch: pytest.Mon
             ex.set_body(SMALL)
         store = MemoryStore()
         jobs = _jobs(a.address, b.address, f"localhost:{c.address.rsplit(':', 1)[1]}")
-        mgr = ScrapeManager(
-            CollectorConfig(jobs=jobs), store, None, registry=CollectorRegistry(), ingest_window_s=0.3
-        )
+        registry = CollectorRegistry()
+        mgr = ScrapeManager(CollectorConfig(jobs=jobs), store, None, registry=registry, ingest_window_s=0.3)
         await mgr.start()
         try:
             await eventually(lambda: any(n > 1 for n in sizes), 10, "a batch of several scrapes")
@@ -111,6 +110,14 @@ async def test_batched_scrapes_keep_their_own_timestamps(monkeypatch: pytest.Mon
     # the wait for the batch is not the scrape's: scrape_duration_seconds stays under the 0.3 s window
     durations = [float(v) for s in select(store, "scrape_duration_seconds") for v in s.values]
     assert durations and max(durations) < 0.25, durations
+    for job in ("j0", "j1", "j2"):  # the histogram too: every observation in the buckets up to 0.25 s
+        labels = {"job": job}
+        count = registry.get_sample_value("paramedic_scrape_duration_seconds_count", labels)
+        assert count, job
+        under = registry.get_sample_value(
+            "paramedic_scrape_duration_seconds_bucket", {**labels, "le": "0.25"}
+        )
+        assert under == count, (job, under, count)
 
 
 async def test_a_huge_body_is_parsed_in_its_fetch_thread_not_ahead_of_others(
