@@ -100,7 +100,7 @@ class ScrapeManager:
         ``ingest_window_s`` > 0 (with fetch threads): the bodies those threads fetch are parsed and ingested
         by one ingest thread, the bodies of this window at a time (:mod:`collector._ingest_batch`: fewer GIL
         hand-offs and loop wake-ups; a scrape's samples reach the store up to this much later, each with
-        its own timestamp); 0: each fetch thread parses its own body;
+        its own timestamp); 0: each fetch thread parses its own body; negative: ValueError;
         ``on_families`` receives each scrape's family metadata and its target's (org, space) (e.g.
         :meth:`collector.metadata.MetadataRegistry.observe`), from a worker thread; ``on_commit`` gets the
         job name after each scrape's samples are in the store, on the event loop (e.g.
@@ -117,6 +117,8 @@ class ScrapeManager:
         self._base_dir = base_dir or Path.cwd()
         self._max_workers = max_workers
         self._max_fetch_threads = max_fetch_threads if connector is None else 0  # a test's transport: aiohttp
+        if not ingest_window_s >= 0:  # NaN too
+            raise ValueError(f"ingest_window_s must be >= 0, got {ingest_window_s}")
         self._ingest_window_s = ingest_window_s
         self._batcher: IngestBatcher | None = None
         self._on_families = on_families
