@@ -305,9 +305,9 @@ class ScrapeLoop:
         (the thread is free too). The fetch thread parses the body itself, keeping its slot, when this
         target's last parse cost over the batcher's ``slow_parse_s`` (or none is measured yet) or the
         batcher refuses it (a big body, a full queue, a busy ingest thread): a slow parse never holds up
-        other targets' bodies. The pool call is not
-        awaited: the ingest thread (or the fetch thread, on a failure or a big body) settles ``fut``, so the
-        loop wakes once per batch rather than once per pool call. Cancelled (the loop stops): the fetch is
+        other targets' bodies for long. The pool call is not awaited: the ingest thread (or the fetch
+        thread, on a failure or when it parses) settles ``fut``, so the loop wakes once per batch rather than
+        once per pool call. Cancelled (the loop stops): the fetch is
         cut short and the scrape's parse awaited, so the cache is never used by two threads."""
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[IngestResult] = loop.create_future()
