@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from prometheus_client import CollectorRegistry
 
+import collector._fetch
 import collector._ingest_batch as ingest_batch
 import collector.loop
 import collector.manager
@@ -106,8 +107,12 @@ async def test_batched_scrapes_keep_their_own_timestamps(monkeypatch: pytest.Mon
             await eventually(lambda: any(n > 1 for n in sizes), 10, "a batch of several scrapes")
         finally:
             await mgr.stop()
-    stamps = [int(t) for s in select(store, "ok_metric") for t in s.timestamps_ms]
-    assert len(stamps) == len(set(stamps)), sorted(stamps)
+    series = select(store, "ok_metric")
+    stamps = [int(t) for s in series for t in s.timestamps_ms]
+    for s in series:  # a target's own scrapes never share a time
+        assert len(set(s.timestamps_ms)) == len(s.timestamps_ms), s.timestamps_ms
+    # across targets, two phases may fall in the same ms by chance; a batch's time would make most collide
+    assert len(set(stamps)) >= 0.8 * len(stamps), sorted(stamps)
     # the wait for the batch is not the scrape's: scrape_duration_seconds stays under the 0.3 s window
     durations = [float(v) for s in select(store, "scrape_duration_seconds") for v in s.values]
     assert durations and max(durations) < 0.25, durations
@@ -274,7 +279,7 @@ async def test_a_fetch_slot_is_freed_once_the_body_is_queued(monkeypatch: pytest
     """One fetch thread, a 0.3 s window, three targets every 0.2 s: the slot held through the wait for
     the batch sent most scrapes to aiohttp; freed when the fetch ends, almost none."""
     calls = {"aiohttp": 0}
-    real = collector.loop.fetch
+    real = collector._fetch.fetch
 
     async def counted(*args: Any, **kwargs: Any) -> Any:
         calls["aiohttp"] += 1
