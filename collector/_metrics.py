@@ -52,6 +52,13 @@ class ScrapeMetrics:
             buckets=_DURATION_BUCKETS,
             registry=registry,
         )
+        self.ingest_wait = Histogram(
+            "paramedic_scrape_ingest_wait_seconds",
+            "How long a fetched body waited for the ingest thread (left out of the scrape's duration).",
+            ["job"],
+            buckets=_LAG_BUCKETS,
+            registry=registry,
+        )
         self.start_lag = Histogram(
             "paramedic_scrape_start_lag_seconds",
             "How late a scrape started relative to its schedule slot.",

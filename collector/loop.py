@@ -17,6 +17,7 @@ any time and takes effect at the next scrape.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
 import socket
@@ -33,6 +34,7 @@ from prometheus_client import Counter, Histogram
 
 from collector._fetch import fetch, scrape_headers
 from collector._fetch_sync import PlainFetcher, Redirected
+from collector._ingest_batch import Done, IngestBatcher, as_error, settle
 from collector._metrics import ScrapeMetrics
 from collector.cache import IngestResult, ScrapeCache
 from collector.errors import ScrapeError, ScrapeParseError
@@ -59,17 +61,35 @@ def _global_url(url: str) -> str:
     return url
 
 
+class _Slot:
+    """A held fetch slot, released once: by the fetch thread when its body is queued for the ingest
+    thread (the fetch is over), else by the scrape when it ends."""
+
+    __slots__ = ("_lock", "_sem")
+
+    def __init__(self, sem: threading.Semaphore) -> None:
+        self._sem: threading.Semaphore | None = sem
+        self._lock = threading.Lock()
+
+    def release(self) -> None:
+        with self._lock:
+            sem, self._sem = self._sem, None
+        if sem is not None:
+            sem.release()
+
+
 class _JobMetrics:
     """A job's metric children that every scrape touches, resolved once per job instead of per scrape
     (``labels()`` builds a key and takes a lock). The success-only ones are created at the first success,
     so a target that never answers exports no zero ``result="success"`` series, as before."""
 
-    __slots__ = ("appended", "duration", "job", "stale", "start_lag", "success")
+    __slots__ = ("appended", "duration", "ingest_wait", "job", "stale", "start_lag", "success")
 
     def __init__(self, m: ScrapeMetrics, job: str) -> None:
         self.job = job
         self.start_lag: Histogram = m.start_lag.labels(job)
         self.duration: Histogram = m.duration.labels(job)
+        self.ingest_wait: Histogram = m.ingest_wait.labels(job)
         self.stale: Counter = m.stale_markers.labels(job)
         self.success: Counter | None = None
         self.appended: Counter | None = None
@@ -91,6 +111,7 @@ class ScrapeLoop:
         fetch_in_thread: bool = False,
         parse_slots: threading.Semaphore | None = None,
         fetch_slots: threading.Semaphore | None = None,
+        batcher: IngestBatcher | None = None,
     ) -> None:
         """``on_families`` receives every parsed scrape's family metadata and the target's (org, space)
         labels (:func:`collector.metadata.tenant_of`: a family's HELP is the tenant's to hide), in the
@@ -102,7 +123,9 @@ class ScrapeLoop:
         the scrape crosses threads once; the executor must then have a thread for each of ``fetch_slots``
         (a fetch holds its thread until the target answers or the deadline) plus the parse workers, and
         ``parse_slots`` (shared by the manager's loops) bounds how many of them parse and append at once;
-        ``fetch_slots`` (shared too) how many fetch at once: a scrape that finds none free goes to aiohttp."""
+        ``fetch_slots`` (shared too) how many fetch at once: a scrape that finds none free goes to aiohttp;
+        ``batcher``: a body fetched in a thread is parsed and ingested by the manager's ingest thread with
+        the other bodies of a short window (:mod:`collector._ingest_batch`), not by its fetch thread."""
         self._target = target
         self._settings = settings
         self._pending: ScrapeSettings | None = None
@@ -128,6 +151,9 @@ class ScrapeLoop:
         self._unexpected: type[BaseException] | None = None  # the last unexpected error's type, logged
         self._parse_slots = parse_slots if parse_slots is not None else threading.Semaphore(1 << 30)
         self._fetch_slots = fetch_slots if fetch_slots is not None else threading.Semaphore(1 << 30)
+        self._batcher = batcher
+        self._batch_wait: float | None = None  # this scrape's wait for the ingest thread (not its duration)
+        self._parse_cpu: float | None = None  # the last parse + ingest's thread CPU; None: not measured yet
 
     @property
     def target(self) -> Target:
@@ -236,7 +262,7 @@ class ScrapeLoop:
             return self._parse_and_ingest(body, content_type, ts_ms, started)
 
     async def _scrape_in_thread(
-        self, plain: PlainFetcher, timeout_s: float, ts_ms: int, started: float
+        self, plain: PlainFetcher, timeout_s: float, ts_ms: int, started: float, slot: _Slot
     ) -> IngestResult:
         """Fetch, parse and ingest in one pool call; the loop only resolves a host name (when a connection
         is to be opened) and enforces the fetch's deadline."""
@@ -244,6 +270,13 @@ class ScrapeLoop:
         await plain.ensure_address(timeout_s)  # waits only when no connection is kept alive
         left = max(deadline - time.monotonic(), 0.0)
         timer = asyncio.get_running_loop().call_later(left, plain.abort)
+        if self._batcher is not None:
+            try:
+                return await self._fetch_then_batch(
+                    self._batcher, plain, timeout_s, deadline, ts_ms, started, slot
+                )
+            finally:
+                timer.cancel()
         try:
             return await self._in_thread(
                 self._fetch_parse_ingest,
@@ -257,6 +290,67 @@ class ScrapeLoop:
             )
         finally:
             timer.cancel()
+
+    async def _fetch_then_batch(
+        self,
+        batcher: IngestBatcher,
+        plain: PlainFetcher,
+        timeout_s: float,
+        deadline: float,
+        ts_ms: int,
+        started: float,
+        slot: _Slot,
+    ) -> IngestResult:
+        """Fetch in a pool thread, which queues the body for the ingest thread and frees its fetch slot
+        (the thread is free too). The fetch thread parses the body itself, keeping its slot, when this
+        target's last parse cost over the batcher's ``slow_parse_s`` (or none is measured yet) or the
+        batcher refuses it (a big body, a full queue, a busy ingest thread): a slow parse never holds up
+        other targets' bodies for long. The pool call is not awaited: the ingest thread (or the fetch
+        thread, on a failure or when it parses) settles ``fut``, so the loop wakes once per batch rather than
+        once per pool call. Cancelled (the loop stops): the fetch is
+        cut short and the scrape's parse awaited, so the cache is never used by two threads."""
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[IngestResult] = loop.create_future()
+        headers, max_body = self._headers[1], self._settings.max_body_bytes
+
+        def fetch_and_queue() -> None:
+            try:
+                body, ctype = plain.fetch(
+                    headers, timeout_s=timeout_s, deadline=deadline, max_body_bytes=max_body
+                )
+                queued = time.perf_counter()  # the wait for the ingest thread is not the scrape's
+
+                def ingest() -> IngestResult:
+                    # read by _scrape_once after fut is settled (the loop's wake-up orders the two threads)
+                    self._batch_wait = wait = time.perf_counter() - queued
+                    return self._timed_parse(body, ctype, ts_ms, started + wait)
+
+                cpu = self._parse_cpu
+                if (
+                    cpu is not None
+                    and cpu <= batcher.slow_parse_s
+                    and batcher.submit(ingest, len(body), loop, fut)
+                ):
+                    slot.release()  # the fetch is over; the ingest queue has its own bound
+                    return
+                with self._parse_slots:
+                    result = self._timed_parse(body, ctype, ts_ms, started)
+                ok: list[Done] = [(fut, result, None)]
+                loop.call_soon_threadsafe(settle, ok)
+            except BaseException as exc:  # the scrape's error (a ScrapeError, Redirected, a bug)
+                with contextlib.suppress(RuntimeError):  # a closed loop: nobody awaits the scrape
+                    failed: list[Done] = [(fut, None, as_error(exc))]
+                    loop.call_soon_threadsafe(settle, failed)
+
+        self._executor.submit(fetch_and_queue)
+        try:
+            return await asyncio.shield(fut)
+        except asyncio.CancelledError:
+            plain.abort()
+            await asyncio.wait([fut])
+            if not fut.cancelled():
+                fut.exception()  # retrieved: the cut-short fetch's error is expected, not worth a log line
+            raise
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
@@ -274,6 +368,14 @@ class ScrapeLoop:
             now = loop.time()
             if next_at <= now:
                 next_at += math.ceil((now - next_at) / interval + 1e-9) * interval
+
+    def _timed_parse(self, body: bytes, content_type: str | None, ts_ms: int, started: float) -> IngestResult:
+        """:meth:`_parse_and_ingest`, its thread CPU kept: whether the next body may join the batch."""
+        t0 = time.thread_time()
+        try:
+            return self._parse_and_ingest(body, content_type, ts_ms, started)
+        finally:
+            self._parse_cpu = time.thread_time() - t0
 
     def _parse_and_ingest(
         self, body: bytes, content_type: str | None, ts_ms: int, started: float
@@ -311,14 +413,15 @@ class ScrapeLoop:
         slot = plain is not None and self._fetch_slots.acquire(blocking=False)
         try:
             if plain is not None and slot:
+                held = _Slot(self._fetch_slots)  # freed when the fetch ends (ingest thread) or here
                 try:
-                    result = await self._scrape_in_thread(plain, timeout_s, ts_ms, started)
+                    result = await self._scrape_in_thread(plain, timeout_s, ts_ms, started, held)
                 except Redirected:  # aiohttp follows redirects: this target is fetched on the loop from now
                     self._fetch_in_thread = False
                     plain.close()
                     self._plain = plain = None
                 finally:
-                    self._fetch_slots.release()
+                    held.release()
             if result is None:
                 body, ctype = await fetch(
                     self._client,
@@ -336,7 +439,11 @@ class ScrapeLoop:
             error.reason = "append"
         except Exception as exc:  # a bug of ours (or a library's) fails this scrape, not the target's loop
             error = self._unexpected_error(exc)
-        duration = time.perf_counter() - started
+        wait, self._batch_wait = self._batch_wait, None
+        duration = time.perf_counter() - started  # the scrape's own time: not its wait for the ingest thread
+        if wait is not None:
+            duration -= wait
+            self._jm.ingest_wait.observe(wait)
         if error is None:
             self._unexpected = None  # recovered: the next unexpected error gets its traceback again
         if error is not None and error.reason != "append":
