@@ -24,7 +24,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -61,9 +60,12 @@ from platforms.local.supervisor_client import ProcessInfo, SupervisorClient
 from platforms.local.supervisor_config import program_name
 from platforms.tenancy import ORG_LABEL, SPACE_LABEL
 
-__all__ = ["MAX_INSTANCES", "InstanceInfo", "LocalPlatform", "cc_state"]
+__all__ = ["MAX_INSTANCES", "RESTART_MARK_S", "InstanceInfo", "LocalPlatform", "cc_state"]
 
 MAX_INSTANCES = 32
+# how long a restart's drain mark (AppSpec.restarting) holds at most: drain (5 s), stop (stopwaitsecs 5 s,
+# then SIGKILL) and start, with room; a restart that crashed leaves a mark other reconciles ignore after it
+RESTART_MARK_S = 60.0
 CELL = "cell-0"
 log = logging.getLogger("platforms.local.adapter")
 
@@ -139,9 +141,6 @@ class LocalPlatform:
         self.supervisor = SupervisorClient(self.paths, self._metrics)
         self.router = HAProxyRuntime(self.paths.haproxy_sock, self._metrics, timeout_s)
         self.journal = EventJournal(self.paths.root / "events.jsonl")  # what the write verbs did, when
-        # servers a restart in this process has drained: a reconcile meanwhile must not re-enable them
-        self._restarting: set[tuple[str, str]] = set()
-        self._restarting_lock = threading.Lock()
 
     # -- reading ---------------------------------------------------------------------------------------------
 
@@ -270,18 +269,31 @@ class LocalPlatform:
                 while len(kept) < instances:
                     kept.append(InstanceSpec(next_index, free_port(), spec.current))
                     next_index += 1
-                self._apply(state.with_app(spec.with_instances(tuple(kept))), app)
+                waits = self._apply(state.with_app(spec.with_instances(tuple(kept))), app)
+            self._settle(app, waits)
             self.journal.add(
                 app, "scale", "local.app.scale", f"{instances} instances", {"instances": str(instances)}
             )
             return self.instances(app)
 
-    def _apply(self, state: PlatformState, app: str) -> None:
+    def _apply(self, state: PlatformState, app: str) -> set[tuple[str, str]]:
         """Persist ``state``, regenerate every file from it and reconcile the running components (locked);
-        ``app`` is the one the action changed (see :meth:`_reconcile`)."""
+        ``app`` is the one the action changed (see :meth:`_reconcile`). Returns the servers to wait for
+        before the reconcile can end: pass them to :meth:`_settle` once the lock is released."""
         self.paths.save(state)
         write_platform_files(self.paths, state, self._python)
-        self._reconcile(state, app)
+        return self._reconcile(state, app)
+
+    def _settle(self, app: str, waits: set[tuple[str, str]]) -> None:
+        """End a reconcile that had servers to wait for: wait for them (up to ``replace_wait_s``) without the
+        state lock, so other writers (another app's action, a restart, another process) are not held up, then
+        retake it and reconcile the state *as it is now*: a change made meanwhile (a cancel, a new weight,
+        another rollback) wins, and what the wait was for is re-checked, not assumed."""
+        if not waits:
+            return
+        self._wait_serving(waits)
+        with self.paths.locked():
+            self._reconcile(self.state(), app, wait=False)
 
     @contextlib.contextmanager
     def _action(self, action: str) -> Iterator[None]:
@@ -297,30 +309,33 @@ class LocalPlatform:
             self._metrics.action_seconds.labels("local", action).observe(time.monotonic() - started)
             self._metrics.actions.labels("local", action, result).inc()
 
-    def _reconcile(self, state: PlatformState, acting: str) -> None:
-        """Bring supervisord and HAProxy to ``state`` (files already written), never leaving the router
-        without a checked server to send a request to. First start missing programs and add missing servers
-        (DOWN until their first passing health check: :meth:`HAProxyRuntime.add_server`) and set the weight
-        of existing ones (re-enabling any in maintenance, except one a restart in this process is draining).
+    def _reconcile(self, state: PlatformState, acting: str, wait: bool = True) -> set[tuple[str, str]]:
+        """Bring supervisord and HAProxy to ``state`` (files already written; called under the state lock),
+        never leaving the router without a checked server to send a request to. First start missing programs
+        and add missing servers (DOWN until their first passing health check:
+        :meth:`HAProxyRuntime.add_server`) and set the weight of existing ones (an unchecked one at weight 0,
+        e.g. from a restarted HAProxy's config, is forced DOWN first; one in maintenance is re-enabled unless
+        a restart, in any process, holds it drained: ``AppSpec.restarting``).
 
-        An existing server's weight going to 0 (a deployment started or set at 100 %) waits until every
-        server of its backend with a weight serves (RUNNING and UP after a check): the old instances would
-        otherwise stop taking traffic before the new ones can. Only ``acting``'s backend is waited for (up to
-        ``replace_wait_s``, under the state lock: other writers wait too); if its new servers still do not
-        serve, its old ones keep their weight, the event is journaled and :class:`DeploymentError` raised
-        (the desired state is saved: a retry, a cancel or a later action completes it). Another app's old
-        servers are zeroed only once its new ones serve, without waiting.
-
-        Removing extra servers waits for the added ones (a rollback replacing every instance), then happens
-        anyway after ``replace_wait_s``: a release that never comes up must not block its own rollback;
-        extra servers already at weight 0 (the old instances of a deployment at 100 %) get weight 1
-        meanwhile, so there is a server to serve and to retry on. Extra servers leave the router before
-        their processes stop. Each step is idempotent."""
+        An existing server's weight going to 0 (a deployment at 100 %) needs every server of its backend
+        with a weight serving (RUNNING and UP after a check): the old instances would otherwise stop taking
+        traffic before the new ones can. Removing ``acting``'s extra servers (a rollback replacing every
+        instance) waits for the ones it added. With ``wait`` and something of ``acting``'s to wait for, this
+        returns those servers at that point, the rest undone: the caller waits for them *without* the lock
+        (:meth:`_settle`) and then calls this again with ``wait=False`` on the state as it is then. Without
+        ``wait``: old servers whose new ones do not serve keep their weight (for ``acting``: journaled,
+        :class:`DeploymentError`; the desired state is saved, so a retry, a cancel or a later action completes
+        it), and ``acting``'s extra servers go anyway (a release that never comes up must not block its own
+        rollback; those at weight 0 got weight 1 meanwhile, to serve and to retry on). Another app's extra
+        servers go only once its wanted ones serve. Extra servers leave the router before their processes
+        stop. A deployment at 100 % whose new servers serve is marked ``taken_over`` (state and config)."""
         wanted = {
             (app.name, program_name(app.name, i.index)): (app, i) for app in state.apps for i in app.instances
         }
         apps = {a.name for a in state.apps}
         servers = {(s.backend, s.server): s for s in self.router.servers() if s.backend in apps}
+        now = time.time()
+        drained = {(a.name, server_name(a.name, i)) for a in state.apps for i in a.restarting_now(now)}
         self.supervisor.add_programs()
         added = set()
         to_zero = []
@@ -333,33 +348,61 @@ class LocalPlatform:
                 continue
             if weight == 0 and current.weight > 0:
                 to_zero.append((backend, server))
-            else:
+            elif weight != current.weight:
+                if current.weight == 0 and current.check_status.lstrip("* ").startswith("INI"):
+                    self.router.set_health_down(backend, server)  # UP unchecked: traffic only after a check
                 self.router.set_weight(backend, server, weight)
-            if current.status.startswith("MAINT") and (backend, server) not in self._restarting:
+            if current.status.startswith("MAINT") and (backend, server) not in drained:
                 self.router.enable_server(backend, server)
         extra = set(servers) - set(wanted)
         takers = {  # per backend losing weight: its servers taking that traffic over
             b: {k for k, (app, inst) in wanted.items() if k[0] == b and app.weight_of(inst) > 0}
             for b in {backend for backend, _ in to_zero}
         }
-        waits = (set(added) if extra else set()) | takers.get(acting, set())
-        if waits:
-            for key in sorted(extra):
-                if servers[key].weight == 0 and servers[key].status.startswith("UP"):
-                    self.router.set_weight(*key, DEFAULT_WEIGHT)
-            self._wait_serving(waits)
-        lagging = self._not_serving(set().union(*takers.values())) if takers else set()
+        replacing = {k for k in added if k[0] == acting} if any(b == acting for b, _ in extra) else set()
+        waits = replacing | takers.get(acting, set())
+        for key in sorted(k for k in extra if k[0] == acting and waits):
+            if servers[key].weight == 0 and servers[key].status.startswith("UP"):
+                self.router.set_weight(*key, DEFAULT_WEIGHT)
+        if wait and waits:
+            return waits
+        weighted = {k for k, (app, inst) in wanted.items() if app.weight_of(inst) > 0}
+        lagging = self._not_serving(set().union(weighted, *takers.values()))
         kept = sorted({k for k in to_zero if takers[k[0]] & lagging})
         for key in to_zero:
             if key not in kept:
                 self.router.set_weight(*key, 0)
-        for backend, server in sorted(extra):
+        staying = {k for k in extra if k[0] != acting and {w for w in weighted if w[0] == k[0]} & lagging}
+        for backend, server in sorted(extra - staying):
             self.router.del_server(backend, server)  # before the process stops: no request reaches it
         groups = {str(p["group"]) for p in self.supervisor.processes()}
-        for group in sorted(groups - {name for _, name in wanted}):
+        for group in sorted(groups - {name for _, name in wanted} - {name for _, name in staying}):
             self.supervisor.remove_program(group)
+        self._mark_taken_over(state)
         if any(backend == acting for backend, _ in kept):
             self._not_taken_over(acting, kept, sorted(takers[acting] & lagging))
+        return set()
+
+    def _mark_taken_over(self, state: PlatformState) -> None:
+        """Mark each deployment at 100 % whose new servers all serve ``taken_over`` (saved, config rewritten):
+        from then on ``haproxy.cfg`` has the old servers at 0 and the new ones at 100."""
+        pending = {
+            a.name: {(a.name, server_name(a.name, i.index)) for i in a.instances if i.revision == d.revision}
+            for a in state.apps
+            if (d := a.active_deployment()) is not None and d.weight_pct == 100 and not d.taken_over
+        }
+        if not pending:
+            return
+        lagging = self._not_serving(set().union(*pending.values()))
+        done = [name for name, keys in pending.items() if keys and not keys & lagging]
+        for name in done:
+            spec = state.app(name)
+            active = spec.active_deployment() if spec else None
+            if spec is not None and active is not None:
+                state = state.with_app(_deploy.mark_taken_over(spec, active.id))
+        if done:
+            self.paths.save(state)
+            write_platform_files(self.paths, state, self._python)
 
     def _not_taken_over(self, app: str, kept: list[tuple[str, str]], lagging: list[tuple[str, str]]) -> None:
         """Journal and raise that ``app``'s old servers keep their weight: the new ones did not serve."""
@@ -419,8 +462,7 @@ class LocalPlatform:
             self.supervisor.stop(name)
             self.supervisor.start(name, wait)
             return self._instance_info(app, index)
-        with self._restarting_lock:
-            self._restarting.add(key)
+        self._mark_restarting(app, index)  # in state.json: every process's reconcile leaves it drained
         try:  # out of the router first: stopping it would cut its requests in flight (502)
             with contextlib.suppress(RouterError):  # (a hung instance's stuck requests: no drain wait)
                 self.router.drain(*key, drain_s=5.0 if row.status.startswith("UP") else 0.0)
@@ -438,15 +480,26 @@ class LocalPlatform:
     def _bring_back(self, key: tuple[str, str], index: int) -> None:
         """End a restart's drain: enable the server at the weight the state has *now* (a deployment's weight
         may have moved during the restart), or not at all when the instance left the state meanwhile."""
-        try:
-            with self.paths.locked():
-                spec = self.state().app(key[0])
-                inst = spec.instance(index) if spec else None
-                if spec is not None and inst is not None:
-                    self.router.enable_checked(*key, spec.weight_of(inst))
-        finally:
-            with self._restarting_lock:
-                self._restarting.discard(key)
+        with self.paths.locked():
+            state = self.state()
+            spec = state.app(key[0])
+            if spec is None:
+                return
+            self.paths.save(state.with_app(spec.without_restarting(index)))
+            inst = spec.instance(index)
+            if (
+                inst is not None
+            ):  # old ones of a deployment not yet taken over keep serving (config_weight_of)
+                self.router.enable_checked(*key, max(spec.weight_of(inst), spec.config_weight_of(inst)))
+
+    def _mark_restarting(self, app: str, index: int) -> None:
+        """Persist that a restart holds ``app``'s instance ``index`` drained, for ``RESTART_MARK_S`` at most
+        (a restart that crashed must not keep it out of the router for good)."""
+        with self.paths.locked():
+            state = self.state()
+            spec = self._app(state, app, "restart_instance")
+            now = time.time()
+            self.paths.save(state.with_app(spec.with_restarting(index, now + RESTART_MARK_S, now)))
 
     def _instance_info(self, app: str, index: int) -> InstanceInfo:
         found = next((i for i in self.instances(app) if i.index == index), None)
@@ -572,7 +625,11 @@ class LocalPlatform:
         with self.paths.locked():
             state = self.state()
             spec, record = change(self._app(state, app, call))
-            self._apply(state.with_app(spec), app)
+            waits = self._apply(state.with_app(spec), app)
+        if waits:
+            self._settle(app, waits)
+            now = self.state().app(app)
+            record = (_deploy.find(now, record.id) if now else None) or record  # as it ended (e.g. canceled)
         facts = {"revision": record.revision, "state": record.state, "weight_pct": str(record.weight_pct)}
         self.journal.add(
             app, "deployment", f"local.{call}", f"{call} {record.id} of {record.revision}", facts

@@ -176,6 +176,9 @@ class DeploymentSpec:
     previous_revision: str
     state: str
     weight_pct: int
+    # at 100 %: the new instances passed a check and the old ones' weight went to 0 in the router; until then
+    # the written haproxy.cfg keeps the old ones serving (AppSpec.config_weight_of)
+    taken_over: bool = False
 
     @property
     def active(self) -> bool:
@@ -188,6 +191,7 @@ class DeploymentSpec:
             "previous_revision": self.previous_revision,
             "state": self.state,
             "weight_pct": self.weight_pct,
+            "taken_over": self.taken_over,
         }
 
     @classmethod
@@ -198,6 +202,7 @@ class DeploymentSpec:
             str(data["previous_revision"]),
             str(data["state"]),
             int(data["weight_pct"]),
+            bool(data.get("taken_over", False)),
         )
 
 
@@ -212,6 +217,9 @@ class AppSpec:
     current: str = "v1"
     deployments: tuple[DeploymentSpec, ...] = ()
     next_free: int = 0  # no index below it is handed out again (see next_index)
+    # (index, until: epoch seconds) of instances a restart has drained, in any process: a reconcile leaves
+    # their server in maintenance until the restart brings it back or ``until`` passed (a crashed restart)
+    restarting: tuple[tuple[int, float], ...] = ()
 
     def instance(self, index: int) -> InstanceSpec | None:
         return next((i for i in self.instances if i.index == index), None)
@@ -230,6 +238,31 @@ class AppSpec:
         if deployment is None:
             return DEFAULT_WEIGHT
         return deployment.weight_pct if inst.revision == deployment.revision else 100 - deployment.weight_pct
+
+    def config_weight_of(self, inst: InstanceSpec) -> int:
+        """The weight to write in ``haproxy.cfg``: what is safe when HAProxy (re)starts from it now.
+
+        HAProxy starts a configured server UP before its first check. At 100 %, before the new instances
+        have been seen serving (``taken_over``), :meth:`weight_of` would give the old ones 0 and the new ones
+        100: a restarted HAProxy would send everything to instances that may not answer yet, with nothing to
+        retry on. So the new ones are written at 0 and the old ones at their default weight until then; the
+        runtime path (a reconcile) gives the new ones their weight after a passing check."""
+        deployment = self.active_deployment()
+        if deployment is not None and deployment.weight_pct == 100 and not deployment.taken_over:
+            return 0 if inst.revision == deployment.revision else DEFAULT_WEIGHT
+        return self.weight_of(inst)
+
+    def restarting_now(self, now: float) -> set[int]:
+        """Indexes of the instances a restart holds drained now (unexpired marks)."""
+        return {index for index, until in self.restarting if until > now}
+
+    def with_restarting(self, index: int, until: float, now: float) -> AppSpec:
+        """This app with instance ``index`` marked drained by a restart until ``until`` (expired marks go)."""
+        kept = tuple((i, u) for i, u in self.restarting if i != index and u > now)
+        return replace(self, restarting=(*kept, (index, until)))
+
+    def without_restarting(self, index: int) -> AppSpec:
+        return replace(self, restarting=tuple((i, u) for i, u in self.restarting if i != index))
 
     def next_index(self) -> int:
         """The index for a new instance: past every instance this app ever had, not only those it has now.
@@ -252,6 +285,7 @@ class AppSpec:
             "current": self.current,
             "deployments": [d.to_json() for d in self.deployments[-MAX_DEPLOYMENTS_KEPT:]],
             "next_index": self.next_free,
+            "restarting": {str(i): u for i, u in self.restarting},
         }
 
     @classmethod
@@ -268,7 +302,8 @@ class AppSpec:
         )
         deployments = tuple(DeploymentSpec.from_json(d) for d in data.get("deployments") or [])
         next_free = int(data.get("next_index") or 0)  # absent before the counter (0: past the instances)
-        return cls(validate_app_name(name), instances, revisions, current, deployments, next_free)
+        restarting = tuple(sorted((int(i), float(u)) for i, u in dict(data.get("restarting") or {}).items()))
+        return cls(validate_app_name(name), instances, revisions, current, deployments, next_free, restarting)
 
 
 @dataclass(frozen=True, slots=True)
