@@ -131,7 +131,7 @@ def test_a_haproxy_restart_during_a_deployment_at_100_pct_not_yet_answering_keep
         traffic.phase = "after"
         wait_until(lambda: traffic.answers("after") >= 20, 10, "answers after the second restart")
     codes = _http_codes(traffic)
-    assert all(set(c) <= {200} for c in codes.values()), codes
+    assert all(set(c) <= {200} for c in codes.values()), f"{codes}"
     versions = {
         httpx.get(p.router, headers={"Host": f"{APP}.local"}, timeout=5).headers.get("X-App-Version")
         for _ in range(10)
@@ -200,7 +200,7 @@ def test_a_cancel_while_a_deployment_waits_wins(plat: RunningPlatform) -> None:
         traffic.phase = "after"
         wait_until(lambda: traffic.answers("after") >= 20, 10, "answers after the cancel")
     codes = _http_codes(traffic)
-    assert all(set(c) <= {200} for c in codes.values()), codes
+    assert all(set(c) <= {200} for c in codes.values()), f"{codes}"
     assert p.platform.deployment(dep_id).state == "CANCELED"
     assert {i.revision for i in p.platform.instances(APP)} == before
     servers = [s for s in p.platform.router.servers() if s.backend == APP]
