@@ -4,7 +4,10 @@ Everything is learned live on each call from the state directory (desired state,
 supervisord (process state, PID) and from HAProxy's runtime API (router status, weight), so scaling adds and
 removes targets without a config edit. Actions (``scale``, restarts, revisions, blue-green deployments,
 ``rollback``) take the state lock, persist the desired state first, then reconcile supervisord and HAProxy to
-it — idempotently, so a retried action completes a half-done one. Safe to call from any thread and from
+it — idempotently, so a retried action completes a half-done one. Waiting for new instances to serve (a
+deployment at 100 %, a rollback) happens with the lock released; the end of the reconcile then applies the
+state as it is by then. A restart's drain is a mark in the state file, so a reconcile in any process leaves
+the drained server alone. Safe to call from any thread and from
 several processes at once. Implements :class:`platforms.base.Platform` and :class:`platforms.base.Remediable`,
 and :class:`platforms.base.TenantResolver` from ``platform.spaces`` (app targets then carry ``org`` and
 ``space``).
