@@ -165,6 +165,7 @@ def test_another_apps_scale_completes_while_a_deployment_waits(plat: RunningPlat
     p.platform.scale(OTHER, 2)
     took = time.monotonic() - started
     still_waiting = not done.is_set()
+    print(f"scale of {OTHER} took {took:.2f} s (wall) while {APP}'s deployment waited")  # shown with -rP
     deployer.join(30)
     assert not errors, errors
     assert still_waiting, f"scale of {OTHER} took {took:.1f} s: it waited for {APP}'s deployment"
