@@ -7,9 +7,9 @@ removes targets without a config edit. Actions (``scale``, restarts, revisions, 
 it — idempotently, so a retried action completes a half-done one. Waiting for new instances to serve (a
 deployment at 100 %, a rollback) happens with the lock released; the end of the reconcile then applies the
 state as it is by then. A restart's drain is a mark in the state file, so a reconcile in any process leaves
-the drained server alone. Safe to call from any thread and from
-several processes at once. Implements :class:`platforms.base.Platform` and :class:`platforms.base.Remediable`,
-and :class:`platforms.base.TenantResolver` from ``platform.spaces`` (app targets then carry ``org`` and
+the drained server alone. Safe to call from any thread and from several processes at once. Implements
+:class:`platforms.base.Platform` and :class:`platforms.base.Remediable`, and
+:class:`platforms.base.TenantResolver` from ``platform.spaces`` (app targets then carry ``org`` and
 ``space``).
 
 Instance states (``app_instances``), CC-style from supervisord's process state and HAProxy's server status:
@@ -370,7 +370,7 @@ class LocalPlatform:
         if wait and waits:
             return waits
         weighted = {k for k, (app, inst) in wanted.items() if app.weight_of(inst) > 0}
-        lagging = self._not_serving(set().union(weighted, *takers.values()))
+        lagging = self._not_serving(set().union(weighted, *takers.values())) if to_zero or extra else set()
         kept = sorted({k for k in to_zero if takers[k[0]] & lagging})
         for key in to_zero:
             if key not in kept:
@@ -490,9 +490,7 @@ class LocalPlatform:
                 return
             self.paths.save(state.with_app(spec.without_restarting(index)))
             inst = spec.instance(index)
-            if (
-                inst is not None
-            ):  # old ones of a deployment not yet taken over keep serving (config_weight_of)
+            if inst is not None:  # an old one keeps serving until a deployment took over (config_weight_of)
                 self.router.enable_checked(*key, max(spec.weight_of(inst), spec.config_weight_of(inst)))
 
     def _mark_restarting(self, app: str, index: int) -> None:
