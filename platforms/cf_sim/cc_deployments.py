@@ -198,6 +198,8 @@ class DeploymentDriver:
             try:
                 self._state.platform.set_deployment_weight(deployment.local_id, weight)
             except LocalPlatformError as exc:
+                with self._lock:  # not applied: the next continue retries this step, it does not skip it
+                    deployment.step -= 1
                 raise CCError.unprocessable(str(exc)) from exc
             finally:
                 with self._lock:

@@ -185,9 +185,10 @@ def rollback(spec: AppSpec, revision: str, ports: Callable[[], int]) -> tuple[Ap
     count = len(spec.instances)
     # indexes past the canceled deployment's too (AppSpec.next_index): its servers and programs are still
     # there until the reconcile removes them, and a reused name would keep the canceled release serving
+    replaced = spec
     spec = replace(
         spec.with_instances(_new_instances(spec, revision, count, ports)),
         current=revision,
         deployments=(*spec.deployments, deployment),
-    )
+    ).with_retiring(replaced)  # haproxy.cfg keeps the replaced ones serving until the new ones do
     return spec, deployment

@@ -29,7 +29,7 @@ import logging
 import sys
 import time
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import prometheus_client
@@ -44,6 +44,7 @@ from platforms.local.errors import (
     DeploymentError,
     LocalPlatformError,
     RouterError,
+    RouterUnavailableError,
     StateError,
     UnknownAppError,
 )
@@ -117,6 +118,15 @@ def cc_state(process_state: str, router_status: str, check_status: str = "") -> 
     if process_state == "STOPPING":
         return "STOPPING"
     return "DOWN"  # STOPPED, UNKNOWN, ABSENT
+
+
+def _pending_take_over(state: PlatformState) -> dict[str, set[tuple[str, str]]]:
+    """app -> its new servers, for each deployment at 100 % not yet ``taken_over``."""
+    return {
+        a.name: {(a.name, server_name(a.name, i.index)) for i in a.instances if i.revision == d.revision}
+        for a in state.apps
+        if (d := a.active_deployment()) is not None and d.weight_pct == 100 and not d.taken_over
+    }
 
 
 class LocalPlatform:
@@ -296,7 +306,7 @@ class LocalPlatform:
             return
         self._wait_serving(waits)
         with self.paths.locked():
-            self._reconcile(self.state(), app, wait=False)
+            self._reconcile(self.state(), app, waited=waits)
 
     @contextlib.contextmanager
     def _action(self, action: str) -> Iterator[None]:
@@ -312,7 +322,9 @@ class LocalPlatform:
             self._metrics.action_seconds.labels("local", action).observe(time.monotonic() - started)
             self._metrics.actions.labels("local", action, result).inc()
 
-    def _reconcile(self, state: PlatformState, acting: str, wait: bool = True) -> set[tuple[str, str]]:
+    def _reconcile(
+        self, state: PlatformState, acting: str, waited: set[tuple[str, str]] | None = None
+    ) -> set[tuple[str, str]]:
         """Bring supervisord and HAProxy to ``state`` (files already written; called under the state lock),
         never leaving the router without a checked server to send a request to. First start missing programs
         and add missing servers (DOWN until their first passing health check:
@@ -323,15 +335,19 @@ class LocalPlatform:
         An existing server's weight going to 0 (a deployment at 100 %) needs every server of its backend
         with a weight serving (RUNNING and UP after a check): the old instances would otherwise stop taking
         traffic before the new ones can. Removing ``acting``'s extra servers (a rollback replacing every
-        instance) waits for the ones it added. With ``wait`` and something of ``acting``'s to wait for, this
-        returns those servers at that point, the rest undone: the caller waits for them *without* the lock
-        (:meth:`_settle`) and then calls this again with ``wait=False`` on the state as it is then. Without
-        ``wait``: old servers whose new ones do not serve keep their weight (for ``acting``: journaled,
-        :class:`DeploymentError`; the desired state is saved, so a retry, a cancel or a later action completes
-        it), and ``acting``'s extra servers go anyway (a release that never comes up must not block its own
-        rollback; those at weight 0 got weight 1 meanwhile, to serve and to retry on). Another app's extra
-        servers go only once its wanted ones serve. Extra servers leave the router before their processes
-        stop. A deployment at 100 % whose new servers serve is marked ``taken_over`` (state and config)."""
+        instance) waits for the ones it added. The first pass (``waited`` None), with something of
+        ``acting``'s to wait for, returns those servers at that point, the rest undone: the caller waits for
+        them *without* the lock (:meth:`_settle`) and then calls this again with ``waited`` (what it waited
+        for) on the state as it is then. In that final pass old servers whose new ones do not serve keep their
+        weight (for ``acting``: journaled, :class:`DeploymentError`; the desired state is saved, so a retry, a
+        cancel or a later action completes it), and ``acting``'s extra servers go anyway *if* the servers
+        they wait for are the ones this caller waited for (a release that never comes up must not block its
+        own rollback; those at weight 0 got weight 1 meanwhile, to serve and to retry on). Otherwise (the
+        state changed during the wait: another caller's rollback waits for its own new servers) they are
+        treated as another app's: extra servers go only once their app's wanted ones serve. Extra servers
+        leave the router before their processes stop. A deployment at 100 % whose new servers serve is
+        marked ``taken_over``, and a rollback whose replaced servers left the router drops them from
+        ``retiring`` (state and config)."""
         wanted = {
             (app.name, program_name(app.name, i.index)): (app, i) for app in state.apps for i in app.instances
         }
@@ -367,43 +383,60 @@ class LocalPlatform:
         for key in sorted(k for k in extra if k[0] == acting and waits):
             if servers[key].weight == 0 and servers[key].status.startswith("UP"):
                 self.router.set_weight(*key, DEFAULT_WEIGHT)
-        if wait and waits:
+        if waited is None and waits:
             return waits
         weighted = {k for k, (app, inst) in wanted.items() if app.weight_of(inst) > 0}
-        lagging = self._not_serving(set().union(weighted, *takers.values())) if to_zero or extra else set()
+        pending = _pending_take_over(state)
+        needed = to_zero or extra or pending
+        lagging = self._not_serving(set().union(weighted, *takers.values())) if needed else set()
         kept = sorted({k for k in to_zero if takers[k[0]] & lagging})
         for key in to_zero:
             if key not in kept:
                 self.router.set_weight(*key, 0)
-        staying = {k for k in extra if k[0] != acting and {w for w in weighted if w[0] == k[0]} & lagging}
+        # acting's extras go unconditionally only after a wait for the very servers they wait for (or when
+        # there was nothing to wait for); else, like another app's, once the app's wanted servers serve
+        own = waited is None or {w for w in weighted if w[0] == acting} <= waited
+        staying = {
+            k
+            for k in extra
+            if (k[0] != acting or not own) and {w for w in weighted if w[0] == k[0]} & lagging
+        }
         for backend, server in sorted(extra - staying):
             self.router.del_server(backend, server)  # before the process stops: no request reaches it
         groups = {str(p["group"]) for p in self.supervisor.processes()}
         for group in sorted(groups - {name for _, name in wanted} - {name for _, name in staying}):
             self.supervisor.remove_program(group)
-        self._mark_taken_over(state)
+        self._save_progress(state, pending, lagging, staying)
         if any(backend == acting for backend, _ in kept):
             self._not_taken_over(acting, kept, sorted(takers[acting] & lagging))
         return set()
 
-    def _mark_taken_over(self, state: PlatformState) -> None:
-        """Mark each deployment at 100 % whose new servers all serve ``taken_over`` (saved, config rewritten):
-        from then on ``haproxy.cfg`` has the old servers at 0 and the new ones at 100."""
-        pending = {
-            a.name: {(a.name, server_name(a.name, i.index)) for i in a.instances if i.revision == d.revision}
-            for a in state.apps
-            if (d := a.active_deployment()) is not None and d.weight_pct == 100 and not d.taken_over
-        }
-        if not pending:
-            return
-        lagging = self._not_serving(set().union(*pending.values()))
-        done = [name for name, keys in pending.items() if keys and not keys & lagging]
-        for name in done:
-            spec = state.app(name)
-            active = spec.active_deployment() if spec else None
-            if spec is not None and active is not None:
-                state = state.with_app(_deploy.mark_taken_over(spec, active.id))
-        if done:
+    def _save_progress(
+        self,
+        state: PlatformState,
+        pending: dict[str, set[tuple[str, str]]],
+        lagging: set[tuple[str, str]],
+        staying: set[tuple[str, str]],
+    ) -> None:
+        """Persist what the router now shows (saved, config rewritten): each deployment at 100 % whose new
+        servers all serve (``pending``, none ``lagging``) is ``taken_over`` (``haproxy.cfg`` then has the old
+        servers at 0, the new ones at 100), and a rollback's replaced servers that left the router (not
+        ``staying``) leave ``retiring`` (no longer written to the config)."""
+        changed = False
+        for spec in state.apps:
+            updated = spec
+            active = spec.active_deployment()
+            keys = pending.get(spec.name)
+            if keys and not keys & lagging and active is not None:
+                updated = _deploy.mark_taken_over(updated, active.id)
+            retiring = tuple(
+                (i, w) for i, w in spec.retiring if (spec.name, server_name(spec.name, i.index)) in staying
+            )
+            if retiring != spec.retiring:
+                updated = replace(updated, retiring=retiring)
+            if updated != spec:
+                state, changed = state.with_app(updated), True
+        if changed:
             self.paths.save(state)
             write_platform_files(self.paths, state, self._python)
 
@@ -437,7 +470,10 @@ class LocalPlatform:
         still do not serve (empty when all do)."""
         deadline = time.monotonic() + self.replace_wait_s
         while True:
-            lagging = self._not_serving(keys)
+            try:
+                lagging = self._not_serving(keys)
+            except RouterUnavailableError:  # HAProxy restarting: not serving yet (same deadline)
+                lagging = set(keys)
             if not lagging or time.monotonic() >= deadline:
                 return lagging
             time.sleep(0.1)
@@ -628,14 +664,35 @@ class LocalPlatform:
             spec, record = change(self._app(state, app, call))
             waits = self._apply(state.with_app(spec), app)
         if waits:
-            self._settle(app, waits)
-            now = self.state().app(app)
-            record = (_deploy.find(now, record.id) if now else None) or record  # as it ended (e.g. canceled)
+            try:
+                self._settle(app, waits)
+            except DeploymentError as exc:  # (maybe about a deployment started meanwhile: say so first)
+                if (superseded := self._superseded(app, record)) is not None:
+                    raise DeploymentError(call, superseded) from exc
+                raise
+            if (superseded := self._superseded(app, record)) is not None:
+                raise DeploymentError(call, superseded)
         facts = {"revision": record.revision, "state": record.state, "weight_pct": str(record.weight_pct)}
         self.journal.add(
             app, "deployment", f"local.{call}", f"{call} {record.id} of {record.revision}", facts
         )
         return self._deployment(app, record)
+
+    def _superseded(self, app: str, record: DeploymentSpec) -> str | None:
+        """Why ``record`` (what this call saved before its unlocked wait) is no longer the app's outcome: it
+        changed state (a cancel) or a newer deployment or rollback was saved meanwhile; None when it stands.
+        Returning it as this call's result would report someone else's outcome as success."""
+        spec = self.state().app(app)
+        now = _deploy.find(spec, record.id) if spec is not None else None
+        newest = spec.deployments[-1] if spec is not None and spec.deployments else None
+        if now is not None and now.state == record.state and newest is not None and newest.id == record.id:
+            return None
+        by = f"{newest.id} ({newest.state}, {newest.revision})" if newest is not None else "a removal"
+        state = now.state if now is not None else "gone"
+        return (
+            f"{record.id} of {record.revision} was superseded by {by} while it waited for its new instances "
+            f"(it is {state} now): that call's outcome is the app's state, not this one's"
+        )
 
     def events(self, app: str | None, since: float, until: float, limit: int = 200) -> list[PlatformEvent]:
         """:class:`platforms.base.EventSource`: what the write verbs did (``platforms.local.events``

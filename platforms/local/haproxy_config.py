@@ -43,6 +43,10 @@ def _backend(app: AppSpec) -> list[str]:
         f" weight {app.config_weight_of(i)}"
         for i in app.instances
     ]
+    lines += [  # a rollback's replaced instances, still in the router until its new ones serve
+        f"    server {server_name(app.name, i.index)} {server_address(i.port)} {HEALTH_CHECK} weight {weight}"
+        for i, weight in app.retiring
+    ]
     return lines
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
+import logging
 import os
 import random
 import re
@@ -51,6 +52,8 @@ _APP_NAME = re.compile(r"^[a-z][a-z0-9-]{0,39}$")
 _MAX_UNIX_PATH = 100  # sun_path is 108 bytes on Linux; keep a margin
 _THREAD_LOCK = threading.RLock()
 _HELD = threading.local()  # the lock files this thread holds (StateDir.locked's re-entrance)
+log = logging.getLogger("platforms.local.state")
+
 _ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]{0,63}$")
 DEFAULT_APP_VERSION = "1.0.0"
 DEFAULT_WEIGHT = 1  # HAProxy's default server weight: every instance of an app without a deployment
@@ -220,6 +223,9 @@ class AppSpec:
     # (index, until: epoch seconds) of instances a restart has drained, in any process: a reconcile leaves
     # their server in maintenance until the restart brings it back or ``until`` passed (a crashed restart)
     restarting: tuple[tuple[int, float], ...] = ()
+    # (instance, weight in haproxy.cfg) a rollback replaced and the router still has: written to the config
+    # until the rollback's new instances serve, so a restarted HAProxy keeps them serving (config_weight_of)
+    retiring: tuple[tuple[InstanceSpec, int], ...] = ()
 
     def instance(self, index: int) -> InstanceSpec | None:
         return next((i for i in self.instances if i.index == index), None)
@@ -250,7 +256,19 @@ class AppSpec:
         deployment = self.active_deployment()
         if deployment is not None and deployment.weight_pct == 100 and not deployment.taken_over:
             return 0 if inst.revision == deployment.revision else DEFAULT_WEIGHT
+        if self.retiring:  # a rollback's new instance: its replaced ones serve until the new ones do
+            return 0
         return self.weight_of(inst)
+
+    def with_retiring(self, replaced: AppSpec) -> AppSpec:
+        """This app (a rollback's result) keeping in ``haproxy.cfg`` the instances of ``replaced`` it drops,
+        at the weight the config had for them, until its new instances serve (the reconcile clears it)."""
+        mine = {i.index for i in self.instances}
+        kept = {i.index: (i, w) for i, w in replaced.retiring if i.index not in mine}
+        for inst in replaced.instances:
+            if inst.index not in mine:
+                kept[inst.index] = (inst, replaced.config_weight_of(inst))
+        return replace(self, retiring=tuple(kept[i] for i in sorted(kept)))
 
     def restarting_now(self, now: float) -> set[int]:
         """Indexes of the instances a restart holds drained now (unexpired marks)."""
@@ -286,6 +304,10 @@ class AppSpec:
             "deployments": [d.to_json() for d in self.deployments[-MAX_DEPLOYMENTS_KEPT:]],
             "next_index": self.next_free,
             "restarting": {str(i): u for i, u in self.restarting},
+            "retiring": [
+                {"index": i.index, "port": i.port, "revision": i.revision, "weight": w}
+                for i, w in self.retiring
+            ],
         }
 
     @classmethod
@@ -302,8 +324,34 @@ class AppSpec:
         )
         deployments = tuple(DeploymentSpec.from_json(d) for d in data.get("deployments") or [])
         next_free = int(data.get("next_index") or 0)  # absent before the counter (0: past the instances)
-        restarting = tuple(sorted((int(i), float(u)) for i, u in dict(data.get("restarting") or {}).items()))
-        return cls(validate_app_name(name), instances, revisions, current, deployments, next_free, restarting)
+        retiring = tuple(
+            (InstanceSpec(int(r["index"]), int(r["port"]), str(r["revision"])), int(r["weight"]))
+            for r in data.get("retiring") or []
+        )
+        return cls(
+            validate_app_name(name),
+            instances,
+            revisions,
+            current,
+            deployments,
+            next_free,
+            _restarting(name, data.get("restarting")),
+            retiring,
+        )
+
+
+def _restarting(app: str, data: object) -> tuple[tuple[int, float], ...]:
+    """``restarting`` as saved ({index: until}); anything else is dropped with a warning, not an error: a
+    drain mark is advisory (it expires anyway) and a bad one must not make every load of the state fail."""
+    if not data:
+        return ()
+    try:
+        if not isinstance(data, dict):
+            raise TypeError(f"expected an object, got {type(data).__name__}")
+        return tuple(sorted((int(i), float(u)) for i, u in data.items()))
+    except (TypeError, ValueError) as exc:
+        log.warning("state.json: apps.%s.restarting ignored (%s): %r", app, exc, data)
+        return ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
+
+import pytest
 
 from platforms.local import PlatformState, _deploy
 from platforms.local.haproxy_config import render_haproxy_config
@@ -67,3 +70,38 @@ def test_a_restart_mark_is_persisted_and_expires() -> None:
     again = loaded.with_restarting(2, until=300.0, now=200.0)
     assert again.restarting == ((2, 300.0),)
     assert again.without_restarting(2).restarting == ()
+
+
+def test_the_config_keeps_a_rollbacks_replaced_servers_until_the_new_ones_serve(tmp_path: Path) -> None:
+    """A rollback saved a state with only its new instances: a restarted HAProxy had only those, counted UP
+    before a check, 503 until they answered (814 in the review's run). The replaced ones are now written at
+    the weight the config had for them, the new ones at 0, until the reconcile clears ``retiring``."""
+    state = PlatformState.new({"web": 2}, _ports())
+    web = state.app("web")
+    assert web is not None
+    web, _ = _deploy.create_revision(web, "2.0.0", {})
+    rolled, _ = _deploy.rollback(web, "v2", _ports())
+    back = state.with_app(rolled)
+    assert _weights(back, tmp_path) == {"web-0": 1, "web-1": 1, "web-2": 0, "web-3": 0}
+    assert AppSpec.from_json("web", rolled.to_json()) == rolled
+    cleared = back.with_app(replace(rolled, retiring=()))
+    assert _weights(cleared, tmp_path) == {"web-2": 1, "web-3": 1}
+
+
+def test_a_rollback_during_a_deployment_at_100_pct_keeps_what_the_config_had() -> None:
+    """The canceled release's new instances never served (not taken over): they are not written back; the
+    old ones keep weight 1."""
+    state, _ = _at_100()
+    web = state.app("web")
+    assert web is not None
+    rolled, _ = _deploy.rollback(web, "v1", _ports())
+    assert [(i.index, w) for i, w in rolled.retiring] == [(0, 1), (1, 1)]
+
+
+def test_a_bad_restart_mark_is_ignored_not_fatal(caplog: pytest.LogCaptureFixture) -> None:
+    """A ``restarting`` that is not {index: until} made every load of the state fail; it is now dropped with
+    a warning naming the app (a drain mark is advisory and expires anyway)."""
+    for bad in (["1", 2.0], {"x": 1.0}, {"1": "soon"}, 5):
+        loaded = AppSpec.from_json("web", {"instances": [], "restarting": bad})
+        assert loaded.restarting == ()
+    assert "apps.web.restarting ignored" in caplog.text

@@ -16,7 +16,7 @@ from platforms.base import Deployment, Revision
 from platforms.cf_sim.cc_deployments import DeploymentDriver
 from platforms.cf_sim.cc_model import Actor, CCError
 from platforms.cf_sim.foundation import CFApp
-from platforms.local import PlatformState, _deploy
+from platforms.local import DeploymentError, PlatformState, _deploy
 
 SHOP = CFApp("org", "space", "shop", "shop")
 CART = CFApp("org", "space", "cart", "cart")
@@ -115,3 +115,38 @@ def test_a_step_to_100_pct_does_not_hold_the_driver_while_it_waits() -> None:
         stepping.join(5)
     assert platform.deployment(shop.local_id).weight_pct == 100
     assert shop.step == 2
+
+
+class _FailingStep(_SlowWeights):
+    """The weight change is saved, then fails as at 100 % with new instances that do not serve in time;
+    ``promote_deployment`` records what was promoted."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.promoted: list[str] = []
+
+    def set_deployment_weight(self, deployment: str, weight_pct: int) -> Deployment:
+        app = self._app_of(deployment)
+        spec, _ = _deploy.set_weight(self._spec(app), deployment, weight_pct)
+        self.saved = self.saved.with_app(spec)
+        raise DeploymentError("reconcile", "shop-2, shop-3 did not pass a health check within 15 s")
+
+    def promote_deployment(self, deployment: str) -> Deployment:
+        self.promoted.append(deployment)
+        return self.deployment(deployment)
+
+
+def test_a_failed_step_is_retried_by_the_next_continue_not_skipped() -> None:
+    """A step to 100 % that failed (422: the new instances did not serve) had already advanced the step
+    counter: the next continue promoted, removing the old servers while the new ones still did not serve."""
+    platform = _FailingStep()
+    driver = _driver(platform)
+    actor = Actor("u", "admin")
+    shop = driver.create(SHOP, "canary", [10, 100], None, actor)
+    driver.advance()
+    for _ in range(2):
+        with pytest.raises(CCError, match="did not pass a health check"):
+            driver.proceed(shop.guid, actor)
+        assert shop.step == 1, "the failed step counted as done"
+    assert platform.promoted == []
+    assert (shop.value, shop.reason) == ("ACTIVE", "PAUSED")
