@@ -5,6 +5,8 @@ a. HAProxy restarted during a deployment at 100 % whose new instances do not ans
 b. A deployment at 100 % waits for its new instances without holding the state lock: another app's action
    completes meanwhile (it waited up to ``replace_wait_s``), and a change made meanwhile wins.
 c. A restart's drained server stays out of the router while another *process* reconciles.
+d. A rollback made during a deployment's wait is not carried out early by the deployment's end, and HAProxy
+   restarted during a rollback keeps the replaced servers serving.
 
 One platform for the module (apps ``shop``, 2 instances, and ``cart``, 1), tests in file order, each ending
 with no deployment in progress and every instance RUNNING.
@@ -23,7 +25,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from platforms.local import DeploymentError
+from platforms.local import DeploymentError, LocalPlatformError
 from tests.platforms.conftest import RunningPlatform, running_platform
 from tests.support.servers import wait_until
 
@@ -197,6 +199,7 @@ def test_a_cancel_while_a_deployment_waits_wins(plat: RunningPlatform) -> None:
         wait_until(lambda: len(p.platform.instances(APP)) == 4, 10, "the deployment's new instances")
         dep_id = _active_id(p)
         p.platform.cancel_deployment(dep_id)
+        cancel_returned_first = deployer.is_alive()  # the cancel did not wait for the deployment's wait
         deployer.join(30)
         traffic.phase = "after"
         wait_until(lambda: traffic.answers("after") >= 20, 10, "answers after the cancel")
@@ -206,13 +209,101 @@ def test_a_cancel_while_a_deployment_waits_wins(plat: RunningPlatform) -> None:
     assert {i.revision for i in p.platform.instances(APP)} == before
     servers = [s for s in p.platform.router.servers() if s.backend == APP]
     assert len(servers) == 2 and all(s.weight == 1 for s in servers), servers
-    assert len(results) == 1
+    assert cancel_returned_first, "the cancel waited for the deployment's wait (the state lock held)"
+    assert len(results) == 1 and isinstance(results[0], DeploymentError), results
+    assert "superseded" in str(results[0]), results[0]  # not the cancel's outcome reported as success
+
+
+def test_a_rollback_during_a_deployments_wait_is_not_carried_out_by_the_deployments_end(
+    plat: RunningPlatform, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A deployment at 100 % of a release that never answers in time waits (unlocked, 6 s); meanwhile a
+    rollback to a release that answers after 8 s waits for its own new instances. The deployment's wait
+    ended first and its final reconcile applied the rollback's state: it removed the old servers at once,
+    leaving only the rollback's unanswering ones (4,456 × 503 in the review's run). Now they stay until the
+    rollback's new ones serve, and the deployment raises (superseded) instead of returning CANCELED."""
+    p = plat
+    slow = p.platform.create_revision(APP, "3.0.4", env={"SAMPLE_APP_START_DELAY_MS": "60000"})
+    target = p.platform.create_revision(APP, "3.0.5", env={"SAMPLE_APP_START_DELAY_MS": "8000"})
+    p.platform.replace_wait_s = 6.0  # the deployment's wait
+    results: list[object] = []
+    waiting = threading.Event()
+    real_not_serving = p.platform._not_serving
+
+    def not_serving(keys: set[tuple[str, str]]) -> set[tuple[str, str]]:
+        if threading.current_thread() is deployer:
+            waiting.set()  # its deadline is set: the rollback may get a longer one
+        return real_not_serving(keys)
+
+    monkeypatch.setattr(p.platform, "_not_serving", not_serving)
+    with _Traffic(p) as traffic:
+        traffic.phase = "race"
+        deployer = threading.Thread(
+            target=lambda: results.append(_call(lambda: p.platform.start_deployment(APP, slow.id, 100))),
+            daemon=True,
+        )
+        deployer.start()
+        assert waiting.wait(10), "the deployment did not reach its wait"
+        p.platform.replace_wait_s = (
+            30.0  # the rollback's: its new ones serve ~9 s in, after the deployment's 6 s
+        )
+        p.platform.rollback(APP, target.id)
+        deployer.join(30)
+        traffic.phase = "after"
+        wait_until(lambda: traffic.answers("after") >= 20, 10, "answers after the rollback")
+    codes = _http_codes(traffic)
+    assert all(set(c) <= {200} for c in codes.values()), f"{codes}"
+    assert len(results) == 1 and isinstance(results[0], DeploymentError), results
+    assert "superseded" in str(results[0]), results[0]
+    assert {i.revision for i in p.platform.instances(APP)} == {target.id}
+    assert len([s for s in p.platform.router.servers() if s.backend == APP]) == 2
+    wait_until(_all_running(p, APP, 2), 30, "the rollback's instances alone")
+
+
+def test_a_haproxy_restart_during_a_rollback_keeps_serving(plat: RunningPlatform) -> None:
+    """A rollback to a release that answers after 8 s; HAProxy restarts from the written config 1.5 s in.
+    The config had only the new servers (counted UP before a check): 503 until they answered (814 in the
+    review's run), and the rollback's wait died on the refused stats socket (RouterUnavailableError), its
+    reconcile half done. Now the config keeps the replaced servers serving and the wait rides the restart."""
+    p = plat
+    target = p.platform.create_revision(APP, "3.0.6", env={"SAMPLE_APP_START_DELAY_MS": "8000"})
+    p.platform.replace_wait_s = 20.0
+    results: list[object] = []
+    with _Traffic(p) as traffic:
+        traffic.phase = "rollback"
+        roller = threading.Thread(
+            target=lambda: results.append(_call(lambda: p.platform.rollback(APP, target.id))), daemon=True
+        )
+        roller.start()
+        wait_until(lambda: len(p.platform.instances(APP)) == 2, 10, "the rollback saved")
+        wait_until(
+            lambda: len([s for s in p.platform.router.servers() if s.backend == APP]) == 4,
+            10,
+            "the rollback's new servers in the router",
+        )
+        restarted_mid_wait = roller.is_alive()  # still waiting for its new ones (they answer after 8 s)
+        traffic.phase = "restart"
+        p.runner.start_router()
+        traffic.phase = "restarted"
+        roller.join(40)
+        traffic.phase = "after"
+        wait_until(lambda: traffic.answers("after") >= 20, 10, "answers after the rollback")
+    codes = _http_codes(traffic)
+    assert restarted_mid_wait, "the rollback ended before HAProxy restarted: nothing was tested"
+    assert all(set(c) <= {200} for c in codes.values()), f"{codes}"
+    assert len(results) == 1 and not isinstance(results[0], BaseException), results
+    assert {i.revision for i in p.platform.instances(APP)} == {target.id}
+    spec = p.platform.state().app(APP)
+    assert spec is not None and spec.retiring == ()  # cleared once the new ones served
+    servers = [s for s in p.platform.router.servers() if s.backend == APP]
+    assert len(servers) == 2 and all(s.weight == 1 for s in servers), servers
+    wait_until(_all_running(p, APP, 2), 30, "the rollback's instances alone")
 
 
 def _call(fn: Callable[[], object]) -> object:
     try:
         return fn()
-    except DeploymentError as exc:
+    except LocalPlatformError as exc:  # a DeploymentError expected; any other is reported by the test
         return exc
 
 
