@@ -129,6 +129,23 @@ def _pending_take_over(state: PlatformState) -> dict[str, set[tuple[str, str]]]:
     }
 
 
+def _own_extras_go(
+    state: PlatformState,
+    acting: str,
+    weighted: set[tuple[str, str]],
+    waited: set[tuple[str, str]] | None,
+) -> bool:
+    """Whether ``acting``'s extra servers leave whether or not its wanted (``weighted``) ones serve: after a
+    wait for the very servers they wait for (a release that never comes up must not block its own rollback),
+    or with nothing waited for and no rollback of ``acting``'s in progress (its replaced servers still
+    ``retiring``: a scale-in during that rollback's wait must not remove them). Otherwise they leave, like
+    another app's, once the wanted ones serve."""
+    if waited is not None:
+        return {w for w in weighted if w[0] == acting} <= waited
+    spec = state.app(acting)
+    return spec is None or not spec.retiring
+
+
 class LocalPlatform:
     """Adapter for a local platform whose state directory is ``state_dir`` (see platforms.local.state)."""
 
@@ -343,8 +360,9 @@ class LocalPlatform:
         cancel or a later action completes it), and ``acting``'s extra servers go anyway *if* the servers
         they wait for are the ones this caller waited for (a release that never comes up must not block its
         own rollback; those at weight 0 got weight 1 meanwhile, to serve and to retry on). Otherwise (the
-        state changed during the wait: another caller's rollback waits for its own new servers) they are
-        treated as another app's: extra servers go only once their app's wanted ones serve. Extra servers
+        state changed during the wait: another caller's rollback waits for its own new servers; or a first
+        pass with nothing to wait for while a rollback of ``acting`` is in progress) they are treated as
+        another app's: extra servers go only once their app's wanted ones serve. Extra servers
         leave the router before their processes stop. A deployment at 100 % whose new servers serve is
         marked ``taken_over``, and a rollback whose replaced servers left the router drops them from
         ``retiring`` (state and config)."""
@@ -354,7 +372,11 @@ class LocalPlatform:
         apps = {a.name for a in state.apps}
         servers = {(s.backend, s.server): s for s in self.router.servers() if s.backend in apps}
         now = time.time()
-        drained = {(a.name, server_name(a.name, i)) for a in state.apps for i in a.restarting_now(now)}
+        drained = {  # (a mark further off than RESTART_MARK_S: the clock went back; ignored)
+            (a.name, server_name(a.name, i))
+            for a in state.apps
+            for i in a.restarting_now(now, RESTART_MARK_S)
+        }
         self.supervisor.add_programs()
         added = set()
         to_zero = []
@@ -393,9 +415,7 @@ class LocalPlatform:
         for key in to_zero:
             if key not in kept:
                 self.router.set_weight(*key, 0)
-        # acting's extras go unconditionally only after a wait for the very servers they wait for (or when
-        # there was nothing to wait for); else, like another app's, once the app's wanted servers serve
-        own = waited is None or {w for w in weighted if w[0] == acting} <= waited
+        own = _own_extras_go(state, acting, weighted, waited)
         staying = {
             k
             for k in extra

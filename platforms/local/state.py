@@ -270,9 +270,14 @@ class AppSpec:
                 kept[inst.index] = (inst, replaced.config_weight_of(inst))
         return replace(self, retiring=tuple(kept[i] for i in sorted(kept)))
 
-    def restarting_now(self, now: float) -> set[int]:
-        """Indexes of the instances a restart holds drained now (unexpired marks)."""
-        return {index for index, until in self.restarting if until > now}
+    def restarting_now(self, now: float, longest: float | None = None) -> set[int]:
+        """Indexes of the instances a restart holds drained now (unexpired marks); with ``longest``, a mark
+        ending more than that after ``now`` (the wall clock went back since it was set) is ignored."""
+        return {
+            index
+            for index, until in self.restarting
+            if until > now and (longest is None or until <= now + longest)
+        }
 
     def with_restarting(self, index: int, until: float, now: float) -> AppSpec:
         """This app with instance ``index`` marked drained by a restart until ``until`` (expired marks go)."""

@@ -67,6 +67,8 @@ def test_a_restart_mark_is_persisted_and_expires() -> None:
     loaded = AppSpec.from_json("web", {"instances": [], **marked.to_json()})
     assert loaded.restarting_now(99.0) == {1}
     assert loaded.restarting_now(100.0) == set()
+    assert loaded.restarting_now(40.0, longest=60.0) == {1}
+    assert loaded.restarting_now(30.0, longest=60.0) == set()  # 70 s off: the clock went back, ignored
     again = loaded.with_restarting(2, until=300.0, now=200.0)
     assert again.restarting == ((2, 300.0),)
     assert again.without_restarting(2).restarting == ()

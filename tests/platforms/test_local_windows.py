@@ -300,6 +300,40 @@ def test_a_haproxy_restart_during_a_rollback_keeps_serving(plat: RunningPlatform
     wait_until(_all_running(p, APP, 2), 30, "the rollback's instances alone")
 
 
+def test_a_scale_in_during_a_rollbacks_wait_keeps_the_replaced_servers(plat: RunningPlatform) -> None:
+    """A rollback to a release that answers after 6 s waits (unlocked); meanwhile ``shop`` is scaled to 1.
+    That scale's reconcile had nothing to wait for and removed the rollback's replaced servers at once,
+    leaving one new server that did not answer yet. They now stay until the rollback's new ones serve."""
+    p = plat
+    target = p.platform.create_revision(APP, "3.0.7", env={"SAMPLE_APP_START_DELAY_MS": "6000"})
+    p.platform.replace_wait_s = 20.0
+    results: list[object] = []
+    with _Traffic(p) as traffic:
+        traffic.phase = "rollback"
+        roller = threading.Thread(
+            target=lambda: results.append(_call(lambda: p.platform.rollback(APP, target.id))), daemon=True
+        )
+        roller.start()
+        wait_until(
+            lambda: len([s for s in p.platform.router.servers() if s.backend == APP]) == 4,
+            10,
+            "the rollback's new servers in the router",
+        )
+        p.platform.scale(APP, 1)
+        scaled_mid_wait = roller.is_alive()
+        roller.join(40)
+        traffic.phase = "after"
+        wait_until(lambda: traffic.answers("after") >= 20, 10, "answers after the rollback")
+    codes = _http_codes(traffic)
+    assert scaled_mid_wait, "the rollback ended before the scale: nothing was tested"
+    assert all(set(c) <= {200} for c in codes.values()), f"{codes}"
+    assert len(results) == 1 and not isinstance(results[0], BaseException), results
+    servers = [s for s in p.platform.router.servers() if s.backend == APP]
+    assert len(servers) == 1, servers
+    p.platform.scale(APP, 2)
+    wait_until(_all_running(p, APP, 2), 30, "two instances again")
+
+
 def _call(fn: Callable[[], object]) -> object:
     try:
         return fn()
