@@ -6,9 +6,11 @@ removes targets without a config edit. Actions (``scale``, restarts, revisions, 
 ``rollback``) take the state lock, persist the desired state first, then reconcile supervisord and HAProxy to
 it — idempotently, so a retried action completes a half-done one. Waiting for new instances to serve (a
 deployment at 100 %, a rollback) happens with the lock released; the end of the reconcile then applies the
-state as it is by then. A restart's drain is a mark in the state file, so a reconcile in any process leaves
-the drained server alone. Safe to call from any thread and from several processes at once. Implements
-:class:`platforms.base.Platform` and :class:`platforms.base.Remediable`, and
+state as it is by then (a call whose deployment was canceled or followed by another meanwhile raises
+:class:`DeploymentError`, "superseded"), and a rollback's replaced servers stay in the router and in
+``haproxy.cfg`` until its new ones serve. A restart's drain is a mark in the state file, so a reconcile in
+any process leaves the drained server alone. Safe to call from any thread and from several processes at
+once. Implements :class:`platforms.base.Platform` and :class:`platforms.base.Remediable`, and
 :class:`platforms.base.TenantResolver` from ``platform.spaces`` (app targets then carry ``org`` and
 ``space``).
 
@@ -692,6 +694,8 @@ class LocalPlatform:
                 raise
             if (superseded := self._superseded(app, record)) is not None:
                 raise DeploymentError(call, superseded)
+            now = self.state().app(app)
+            record = (_deploy.find(now, record.id) if now else None) or record  # e.g. a new weight meanwhile
         facts = {"revision": record.revision, "state": record.state, "weight_pct": str(record.weight_pct)}
         self.journal.add(
             app, "deployment", f"local.{call}", f"{call} {record.id} of {record.revision}", facts
@@ -707,11 +711,14 @@ class LocalPlatform:
         newest = spec.deployments[-1] if spec is not None and spec.deployments else None
         if now is not None and now.state == record.state and newest is not None and newest.id == record.id:
             return None
-        by = f"{newest.id} ({newest.state}, {newest.revision})" if newest is not None else "a removal"
+        if newest is None or newest.id == record.id:
+            by = "another call"
+        else:
+            by = f"{newest.id} ({newest.state}, revision {newest.revision})"
         state = now.state if now is not None else "gone"
         return (
             f"{record.id} of {record.revision} was superseded by {by} while it waited for its new instances "
-            f"(it is {state} now): that call's outcome is the app's state, not this one's"
+            f"(it is {state} now): the app's state is that call's outcome, not this one's"
         )
 
     def events(self, app: str | None, since: float, until: float, limit: int = 200) -> list[PlatformEvent]:
