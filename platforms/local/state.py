@@ -329,10 +329,7 @@ class AppSpec:
         )
         deployments = tuple(DeploymentSpec.from_json(d) for d in data.get("deployments") or [])
         next_free = int(data.get("next_index") or 0)  # absent before the counter (0: past the instances)
-        retiring = tuple(
-            (InstanceSpec(int(r["index"]), int(r["port"]), str(r["revision"])), int(r["weight"]))
-            for r in data.get("retiring") or []
-        )
+        retiring = _retiring(name, data.get("retiring"))
         return cls(
             validate_app_name(name),
             instances,
@@ -343,6 +340,25 @@ class AppSpec:
             _restarting(name, data.get("restarting")),
             retiring,
         )
+
+
+def _retiring(app: str, data: object) -> tuple[tuple[InstanceSpec, int], ...]:
+    """``retiring`` as saved (a list of {index, port, revision, weight}); anything else is dropped with a
+    warning, not an error, as ``restarting`` is: the entries only keep a rollback's replaced servers in
+    ``haproxy.cfg`` until the new ones serve, so losing them costs that window, while an error would make
+    every load of the state fail until someone edits the file."""
+    if not data:
+        return ()
+    try:
+        if not isinstance(data, list):
+            raise TypeError(f"expected a list, got {type(data).__name__}")
+        return tuple(
+            (InstanceSpec(int(r["index"]), int(r["port"]), str(r["revision"])), int(r["weight"]))
+            for r in data
+        )
+    except (TypeError, ValueError, KeyError) as exc:
+        log.warning("state.json: apps.%s.retiring ignored (%r): %r", app, exc, data)
+        return ()
 
 
 def _restarting(app: str, data: object) -> tuple[tuple[int, float], ...]:

@@ -107,3 +107,16 @@ def test_a_bad_restart_mark_is_ignored_not_fatal(caplog: pytest.LogCaptureFixtur
         loaded = AppSpec.from_json("web", {"instances": [], "restarting": bad})
         assert loaded.restarting == ()
     assert "apps.web.restarting ignored" in caplog.text
+
+
+def test_a_bad_retiring_entry_is_ignored_not_fatal(caplog: pytest.LogCaptureFixture) -> None:
+    """A ``retiring`` that is not a list of {index, port, revision, weight} made every load of the state fail
+    (``StateError`` "corrupt" for every command); it is now dropped with a warning naming the app: the
+    entries only keep a rollback's replaced servers in ``haproxy.cfg`` until the new ones serve."""
+    good = {"index": 0, "port": 8080, "revision": "v1", "weight": 1}
+    for bad in (5, "x", [{"index": 0}], [{**good, "weight": "heavy"}], [5]):
+        loaded = AppSpec.from_json("web", {"instances": [], "retiring": bad})
+        assert loaded.retiring == ()
+    assert "apps.web.retiring ignored" in caplog.text
+    kept = AppSpec.from_json("web", {"instances": [], "retiring": [good]})
+    assert [(i.index, i.port, i.revision, w) for i, w in kept.retiring] == [(0, 8080, "v1", 1)]
