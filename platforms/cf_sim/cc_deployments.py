@@ -71,6 +71,7 @@ class DeploymentDriver:
         self._state = state
         self._lock = threading.RLock()
         self.all: dict[str, SimDeployment] = {}
+        self._stepping: set[str] = set()  # guids whose canary step is being applied (outside the lock)
 
     def get(self, guid: str) -> SimDeployment:
         found = self.all.get(guid)
@@ -176,21 +177,35 @@ class DeploymentDriver:
 
     def proceed(self, guid: str, actor: Actor) -> SimDeployment:
         """``actions/continue``: the next canary step, or promotion after the last."""
+        weight = None
         with self._lock:
             deployment = self.get(guid)
             if deployment.value != "ACTIVE" or deployment.reason != "PAUSED":
                 raise CCError.unprocessable("Cannot continue a deployment with status: " + deployment.reason)
+            if guid in self._stepping:
+                raise CCError.unprocessable(
+                    "Cannot continue a deployment while its last step is being applied"
+                )
             if deployment.step < len(deployment.steps):
                 deployment.step += 1
-                try:
-                    self._state.platform.set_deployment_weight(
-                        deployment.local_id, deployment.steps[deployment.step - 1]
-                    )
-                except LocalPlatformError as exc:
-                    raise CCError.unprocessable(str(exc)) from exc
-                deployment.updated_at = self._state.clock()
+                weight = deployment.steps[deployment.step - 1]
+                self._stepping.add(guid)
             else:
                 self._finish(deployment, "DEPLOYED", cancel=False)
+        if weight is not None:
+            # at 100 % this waits for the new instances (up to the platform's replace_wait_s): not under the
+            # driver's lock, so other deployments (create, cancel, the controller's advance) go on meanwhile
+            try:
+                self._state.platform.set_deployment_weight(deployment.local_id, weight)
+            except LocalPlatformError as exc:
+                with self._lock:  # not applied: the next continue retries this step, it does not skip it
+                    deployment.step -= 1
+                raise CCError.unprocessable(str(exc)) from exc
+            finally:
+                with self._lock:
+                    self._stepping.discard(guid)
+            with self._lock:
+                deployment.updated_at = self._state.clock()
         app = self._state.app(deployment.app_guid)
         self._state.touch(app)
         self._state.record("audit.app.deployment.continue", actor, app, {"deployment_guid": guid})

@@ -19,7 +19,16 @@ from dataclasses import replace
 from platforms.local.errors import DeploymentError, StateError, UnknownAppError
 from platforms.local.state import AppSpec, DeploymentSpec, InstanceSpec, RevisionSpec, validate_env
 
-__all__ = ["cancel", "create_revision", "find", "promote", "rollback", "set_weight", "start"]
+__all__ = [
+    "cancel",
+    "create_revision",
+    "find",
+    "mark_taken_over",
+    "promote",
+    "rollback",
+    "set_weight",
+    "start",
+]
 
 _MAX_VERSION_CHARS = 64
 
@@ -114,8 +123,19 @@ def set_weight(
     found = _find(spec, deployment, call)
     if not found.active:
         raise DeploymentError(call, f"{found.id} is {found.state}: only a DEPLOYING deployment has a weight")
-    updated = replace(found, weight_pct=weight_pct)
+    # a new split is taken over anew (at 100 %: once the new instances serve; see AppSpec.config_weight_of)
+    updated = replace(
+        found, weight_pct=weight_pct, taken_over=found.taken_over and found.weight_pct == weight_pct
+    )
     return _replace_deployment(spec, updated), updated
+
+
+def mark_taken_over(spec: AppSpec, deployment: str) -> AppSpec:
+    """The active ``deployment`` at 100 % with its new instances serving: the old may get weight 0 on disk."""
+    found = find(spec, deployment)
+    if found is None or not found.active or found.weight_pct != 100 or found.taken_over:
+        return spec
+    return _replace_deployment(spec, replace(found, taken_over=True))
 
 
 def promote(spec: AppSpec, deployment: str) -> tuple[AppSpec, DeploymentSpec]:
@@ -165,9 +185,10 @@ def rollback(spec: AppSpec, revision: str, ports: Callable[[], int]) -> tuple[Ap
     count = len(spec.instances)
     # indexes past the canceled deployment's too (AppSpec.next_index): its servers and programs are still
     # there until the reconcile removes them, and a reused name would keep the canceled release serving
+    replaced = spec
     spec = replace(
         spec.with_instances(_new_instances(spec, revision, count, ports)),
         current=revision,
         deployments=(*spec.deployments, deployment),
-    )
+    ).with_retiring(replaced)  # haproxy.cfg keeps the replaced ones serving until the new ones do
     return spec, deployment

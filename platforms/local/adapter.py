@@ -4,9 +4,14 @@ Everything is learned live on each call from the state directory (desired state,
 supervisord (process state, PID) and from HAProxy's runtime API (router status, weight), so scaling adds and
 removes targets without a config edit. Actions (``scale``, restarts, revisions, blue-green deployments,
 ``rollback``) take the state lock, persist the desired state first, then reconcile supervisord and HAProxy to
-it — idempotently, so a retried action completes a half-done one. Safe to call from any thread and from
-several processes at once. Implements :class:`platforms.base.Platform` and :class:`platforms.base.Remediable`,
-and :class:`platforms.base.TenantResolver` from ``platform.spaces`` (app targets then carry ``org`` and
+it — idempotently, so a retried action completes a half-done one. Waiting for new instances to serve (a
+deployment at 100 %, a rollback) happens with the lock released; the end of the reconcile then applies the
+state as it is by then (a call whose deployment was canceled or followed by another meanwhile raises
+:class:`DeploymentError`, "superseded"), and a rollback's replaced servers stay in the router and in
+``haproxy.cfg`` until its new ones serve. A restart's drain is a mark in the state file, so a reconcile in
+any process leaves the drained server alone. Safe to call from any thread and from several processes at
+once. Implements :class:`platforms.base.Platform` and :class:`platforms.base.Remediable`, and
+:class:`platforms.base.TenantResolver` from ``platform.spaces`` (app targets then carry ``org`` and
 ``space``).
 
 Instance states (``app_instances``), CC-style from supervisord's process state and HAProxy's server status:
@@ -24,10 +29,9 @@ from __future__ import annotations
 import contextlib
 import logging
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import prometheus_client
@@ -42,6 +46,7 @@ from platforms.local.errors import (
     DeploymentError,
     LocalPlatformError,
     RouterError,
+    RouterUnavailableError,
     StateError,
     UnknownAppError,
 )
@@ -61,9 +66,12 @@ from platforms.local.supervisor_client import ProcessInfo, SupervisorClient
 from platforms.local.supervisor_config import program_name
 from platforms.tenancy import ORG_LABEL, SPACE_LABEL
 
-__all__ = ["MAX_INSTANCES", "InstanceInfo", "LocalPlatform", "cc_state"]
+__all__ = ["MAX_INSTANCES", "RESTART_MARK_S", "InstanceInfo", "LocalPlatform", "cc_state"]
 
 MAX_INSTANCES = 32
+# how long a restart's drain mark (AppSpec.restarting) holds at most: drain (5 s), stop (stopwaitsecs 5 s,
+# then SIGKILL) and start, with room; a restart that crashed leaves a mark other reconciles ignore after it
+RESTART_MARK_S = 60.0
 CELL = "cell-0"
 log = logging.getLogger("platforms.local.adapter")
 
@@ -114,6 +122,32 @@ def cc_state(process_state: str, router_status: str, check_status: str = "") -> 
     return "DOWN"  # STOPPED, UNKNOWN, ABSENT
 
 
+def _pending_take_over(state: PlatformState) -> dict[str, set[tuple[str, str]]]:
+    """app -> its new servers, for each deployment at 100 % not yet ``taken_over``."""
+    return {
+        a.name: {(a.name, server_name(a.name, i.index)) for i in a.instances if i.revision == d.revision}
+        for a in state.apps
+        if (d := a.active_deployment()) is not None and d.weight_pct == 100 and not d.taken_over
+    }
+
+
+def _own_extras_go(
+    state: PlatformState,
+    acting: str,
+    weighted: set[tuple[str, str]],
+    waited: set[tuple[str, str]] | None,
+) -> bool:
+    """Whether ``acting``'s extra servers leave whether or not its wanted (``weighted``) ones serve: after a
+    wait for the very servers they wait for (a release that never comes up must not block its own rollback),
+    or with nothing waited for and no rollback of ``acting``'s in progress (its replaced servers still
+    ``retiring``: a scale-in during that rollback's wait must not remove them). Otherwise they leave, like
+    another app's, once the wanted ones serve."""
+    if waited is not None:
+        return {w for w in weighted if w[0] == acting} <= waited
+    spec = state.app(acting)
+    return spec is None or not spec.retiring
+
+
 class LocalPlatform:
     """Adapter for a local platform whose state directory is ``state_dir`` (see platforms.local.state)."""
 
@@ -139,9 +173,6 @@ class LocalPlatform:
         self.supervisor = SupervisorClient(self.paths, self._metrics)
         self.router = HAProxyRuntime(self.paths.haproxy_sock, self._metrics, timeout_s)
         self.journal = EventJournal(self.paths.root / "events.jsonl")  # what the write verbs did, when
-        # servers a restart in this process has drained: a reconcile meanwhile must not re-enable them
-        self._restarting: set[tuple[str, str]] = set()
-        self._restarting_lock = threading.Lock()
 
     # -- reading ---------------------------------------------------------------------------------------------
 
@@ -270,18 +301,31 @@ class LocalPlatform:
                 while len(kept) < instances:
                     kept.append(InstanceSpec(next_index, free_port(), spec.current))
                     next_index += 1
-                self._apply(state.with_app(spec.with_instances(tuple(kept))), app)
+                waits = self._apply(state.with_app(spec.with_instances(tuple(kept))), app)
+            self._settle(app, waits)
             self.journal.add(
                 app, "scale", "local.app.scale", f"{instances} instances", {"instances": str(instances)}
             )
             return self.instances(app)
 
-    def _apply(self, state: PlatformState, app: str) -> None:
+    def _apply(self, state: PlatformState, app: str) -> set[tuple[str, str]]:
         """Persist ``state``, regenerate every file from it and reconcile the running components (locked);
-        ``app`` is the one the action changed (see :meth:`_reconcile`)."""
+        ``app`` is the one the action changed (see :meth:`_reconcile`). Returns the servers to wait for
+        before the reconcile can end: pass them to :meth:`_settle` once the lock is released."""
         self.paths.save(state)
         write_platform_files(self.paths, state, self._python)
-        self._reconcile(state, app)
+        return self._reconcile(state, app)
+
+    def _settle(self, app: str, waits: set[tuple[str, str]]) -> None:
+        """End a reconcile that had servers to wait for: wait for them (up to ``replace_wait_s``) without the
+        state lock, so other writers (another app's action, a restart, another process) are not held up, then
+        retake it and reconcile the state *as it is now*: a change made meanwhile (a cancel, a new weight,
+        another rollback) wins, and what the wait was for is re-checked, not assumed."""
+        if not waits:
+            return
+        self._wait_serving(waits)
+        with self.paths.locked():
+            self._reconcile(self.state(), app, waited=waits)
 
     @contextlib.contextmanager
     def _action(self, action: str) -> Iterator[None]:
@@ -297,30 +341,44 @@ class LocalPlatform:
             self._metrics.action_seconds.labels("local", action).observe(time.monotonic() - started)
             self._metrics.actions.labels("local", action, result).inc()
 
-    def _reconcile(self, state: PlatformState, acting: str) -> None:
-        """Bring supervisord and HAProxy to ``state`` (files already written), never leaving the router
-        without a checked server to send a request to. First start missing programs and add missing servers
-        (DOWN until their first passing health check: :meth:`HAProxyRuntime.add_server`) and set the weight
-        of existing ones (re-enabling any in maintenance, except one a restart in this process is draining).
+    def _reconcile(
+        self, state: PlatformState, acting: str, waited: set[tuple[str, str]] | None = None
+    ) -> set[tuple[str, str]]:
+        """Bring supervisord and HAProxy to ``state`` (files already written; called under the state lock),
+        never leaving the router without a checked server to send a request to. First start missing programs
+        and add missing servers (DOWN until their first passing health check:
+        :meth:`HAProxyRuntime.add_server`) and set the weight of existing ones (an unchecked one at weight 0,
+        e.g. from a restarted HAProxy's config, is forced DOWN first; one in maintenance is re-enabled unless
+        a restart, in any process, holds it drained: ``AppSpec.restarting``).
 
-        An existing server's weight going to 0 (a deployment started or set at 100 %) waits until every
-        server of its backend with a weight serves (RUNNING and UP after a check): the old instances would
-        otherwise stop taking traffic before the new ones can. Only ``acting``'s backend is waited for (up to
-        ``replace_wait_s``, under the state lock: other writers wait too); if its new servers still do not
-        serve, its old ones keep their weight, the event is journaled and :class:`DeploymentError` raised
-        (the desired state is saved: a retry, a cancel or a later action completes it). Another app's old
-        servers are zeroed only once its new ones serve, without waiting.
-
-        Removing extra servers waits for the added ones (a rollback replacing every instance), then happens
-        anyway after ``replace_wait_s``: a release that never comes up must not block its own rollback;
-        extra servers already at weight 0 (the old instances of a deployment at 100 %) get weight 1
-        meanwhile, so there is a server to serve and to retry on. Extra servers leave the router before
-        their processes stop. Each step is idempotent."""
+        An existing server's weight going to 0 (a deployment at 100 %) needs every server of its backend
+        with a weight serving (RUNNING and UP after a check): the old instances would otherwise stop taking
+        traffic before the new ones can. Removing ``acting``'s extra servers (a rollback replacing every
+        instance) waits for the ones it added. The first pass (``waited`` None), with something of
+        ``acting``'s to wait for, returns those servers at that point, the rest undone: the caller waits for
+        them *without* the lock (:meth:`_settle`) and then calls this again with ``waited`` (what it waited
+        for) on the state as it is then. In that final pass old servers whose new ones do not serve keep their
+        weight (for ``acting``: journaled, :class:`DeploymentError`; the desired state is saved, so a retry, a
+        cancel or a later action completes it), and ``acting``'s extra servers go anyway *if* the servers
+        they wait for are the ones this caller waited for (a release that never comes up must not block its
+        own rollback; those at weight 0 got weight 1 meanwhile, to serve and to retry on). Otherwise (the
+        state changed during the wait: another caller's rollback waits for its own new servers; or a first
+        pass with nothing to wait for while a rollback of ``acting`` is in progress) they are treated as
+        another app's: extra servers go only once their app's wanted ones serve. Extra servers
+        leave the router before their processes stop. A deployment at 100 % whose new servers serve is
+        marked ``taken_over``, and a rollback whose replaced servers left the router drops them from
+        ``retiring`` (state and config)."""
         wanted = {
             (app.name, program_name(app.name, i.index)): (app, i) for app in state.apps for i in app.instances
         }
         apps = {a.name for a in state.apps}
         servers = {(s.backend, s.server): s for s in self.router.servers() if s.backend in apps}
+        now = time.time()
+        drained = {  # (a mark further off than RESTART_MARK_S: the clock went back; ignored)
+            (a.name, server_name(a.name, i))
+            for a in state.apps
+            for i in a.restarting_now(now, RESTART_MARK_S)
+        }
         self.supervisor.add_programs()
         added = set()
         to_zero = []
@@ -333,33 +391,76 @@ class LocalPlatform:
                 continue
             if weight == 0 and current.weight > 0:
                 to_zero.append((backend, server))
-            else:
+            elif weight != current.weight:
+                if current.weight == 0 and current.check_status.lstrip("* ").startswith("INI"):
+                    self.router.set_health_down(backend, server)  # UP unchecked: traffic only after a check
                 self.router.set_weight(backend, server, weight)
-            if current.status.startswith("MAINT") and (backend, server) not in self._restarting:
+            if current.status.startswith("MAINT") and (backend, server) not in drained:
                 self.router.enable_server(backend, server)
         extra = set(servers) - set(wanted)
         takers = {  # per backend losing weight: its servers taking that traffic over
             b: {k for k, (app, inst) in wanted.items() if k[0] == b and app.weight_of(inst) > 0}
             for b in {backend for backend, _ in to_zero}
         }
-        waits = (set(added) if extra else set()) | takers.get(acting, set())
-        if waits:
-            for key in sorted(extra):
-                if servers[key].weight == 0 and servers[key].status.startswith("UP"):
-                    self.router.set_weight(*key, DEFAULT_WEIGHT)
-            self._wait_serving(waits)
-        lagging = self._not_serving(set().union(*takers.values())) if takers else set()
+        replacing = {k for k in added if k[0] == acting} if any(b == acting for b, _ in extra) else set()
+        waits = replacing | takers.get(acting, set())
+        for key in sorted(k for k in extra if k[0] == acting and waits):
+            if servers[key].weight == 0 and servers[key].status.startswith("UP"):
+                self.router.set_weight(*key, DEFAULT_WEIGHT)
+        if waited is None and waits:
+            return waits
+        weighted = {k for k, (app, inst) in wanted.items() if app.weight_of(inst) > 0}
+        pending = _pending_take_over(state)
+        needed = to_zero or extra or pending
+        lagging = self._not_serving(set().union(weighted, *takers.values())) if needed else set()
         kept = sorted({k for k in to_zero if takers[k[0]] & lagging})
         for key in to_zero:
             if key not in kept:
                 self.router.set_weight(*key, 0)
-        for backend, server in sorted(extra):
+        own = _own_extras_go(state, acting, weighted, waited)
+        staying = {
+            k
+            for k in extra
+            if (k[0] != acting or not own) and {w for w in weighted if w[0] == k[0]} & lagging
+        }
+        for backend, server in sorted(extra - staying):
             self.router.del_server(backend, server)  # before the process stops: no request reaches it
         groups = {str(p["group"]) for p in self.supervisor.processes()}
-        for group in sorted(groups - {name for _, name in wanted}):
+        for group in sorted(groups - {name for _, name in wanted} - {name for _, name in staying}):
             self.supervisor.remove_program(group)
+        self._save_progress(state, pending, lagging, staying)
         if any(backend == acting for backend, _ in kept):
             self._not_taken_over(acting, kept, sorted(takers[acting] & lagging))
+        return set()
+
+    def _save_progress(
+        self,
+        state: PlatformState,
+        pending: dict[str, set[tuple[str, str]]],
+        lagging: set[tuple[str, str]],
+        staying: set[tuple[str, str]],
+    ) -> None:
+        """Persist what the router now shows (saved, config rewritten): each deployment at 100 % whose new
+        servers all serve (``pending``, none ``lagging``) is ``taken_over`` (``haproxy.cfg`` then has the old
+        servers at 0, the new ones at 100), and a rollback's replaced servers that left the router (not
+        ``staying``) leave ``retiring`` (no longer written to the config)."""
+        changed = False
+        for spec in state.apps:
+            updated = spec
+            active = spec.active_deployment()
+            keys = pending.get(spec.name)
+            if keys and not keys & lagging and active is not None:
+                updated = _deploy.mark_taken_over(updated, active.id)
+            retiring = tuple(
+                (i, w) for i, w in spec.retiring if (spec.name, server_name(spec.name, i.index)) in staying
+            )
+            if retiring != spec.retiring:
+                updated = replace(updated, retiring=retiring)
+            if updated != spec:
+                state, changed = state.with_app(updated), True
+        if changed:
+            self.paths.save(state)
+            write_platform_files(self.paths, state, self._python)
 
     def _not_taken_over(self, app: str, kept: list[tuple[str, str]], lagging: list[tuple[str, str]]) -> None:
         """Journal and raise that ``app``'s old servers keep their weight: the new ones did not serve."""
@@ -391,7 +492,10 @@ class LocalPlatform:
         still do not serve (empty when all do)."""
         deadline = time.monotonic() + self.replace_wait_s
         while True:
-            lagging = self._not_serving(keys)
+            try:
+                lagging = self._not_serving(keys)
+            except RouterUnavailableError:  # HAProxy restarting: not serving yet (same deadline)
+                lagging = set(keys)
             if not lagging or time.monotonic() >= deadline:
                 return lagging
             time.sleep(0.1)
@@ -419,8 +523,7 @@ class LocalPlatform:
             self.supervisor.stop(name)
             self.supervisor.start(name, wait)
             return self._instance_info(app, index)
-        with self._restarting_lock:
-            self._restarting.add(key)
+        self._mark_restarting(app, index)  # in state.json: every process's reconcile leaves it drained
         try:  # out of the router first: stopping it would cut its requests in flight (502)
             with contextlib.suppress(RouterError):  # (a hung instance's stuck requests: no drain wait)
                 self.router.drain(*key, drain_s=5.0 if row.status.startswith("UP") else 0.0)
@@ -438,15 +541,24 @@ class LocalPlatform:
     def _bring_back(self, key: tuple[str, str], index: int) -> None:
         """End a restart's drain: enable the server at the weight the state has *now* (a deployment's weight
         may have moved during the restart), or not at all when the instance left the state meanwhile."""
-        try:
-            with self.paths.locked():
-                spec = self.state().app(key[0])
-                inst = spec.instance(index) if spec else None
-                if spec is not None and inst is not None:
-                    self.router.enable_checked(*key, spec.weight_of(inst))
-        finally:
-            with self._restarting_lock:
-                self._restarting.discard(key)
+        with self.paths.locked():
+            state = self.state()
+            spec = state.app(key[0])
+            if spec is None:
+                return
+            self.paths.save(state.with_app(spec.without_restarting(index)))
+            inst = spec.instance(index)
+            if inst is not None:  # an old one keeps serving until a deployment took over (config_weight_of)
+                self.router.enable_checked(*key, max(spec.weight_of(inst), spec.config_weight_of(inst)))
+
+    def _mark_restarting(self, app: str, index: int) -> None:
+        """Persist that a restart holds ``app``'s instance ``index`` drained, for ``RESTART_MARK_S`` at most
+        (a restart that crashed must not keep it out of the router for good)."""
+        with self.paths.locked():
+            state = self.state()
+            spec = self._app(state, app, "restart_instance")
+            now = time.time()
+            self.paths.save(state.with_app(spec.with_restarting(index, now + RESTART_MARK_S, now)))
 
     def _instance_info(self, app: str, index: int) -> InstanceInfo:
         found = next((i for i in self.instances(app) if i.index == index), None)
@@ -572,12 +684,42 @@ class LocalPlatform:
         with self.paths.locked():
             state = self.state()
             spec, record = change(self._app(state, app, call))
-            self._apply(state.with_app(spec), app)
+            waits = self._apply(state.with_app(spec), app)
+        if waits:
+            try:
+                self._settle(app, waits)
+            except DeploymentError as exc:  # (maybe about a deployment started meanwhile: say so first)
+                if (superseded := self._superseded(app, record)) is not None:
+                    raise DeploymentError(call, superseded) from exc
+                raise
+            if (superseded := self._superseded(app, record)) is not None:
+                raise DeploymentError(call, superseded)
+            now = self.state().app(app)
+            record = (_deploy.find(now, record.id) if now else None) or record  # e.g. a new weight meanwhile
         facts = {"revision": record.revision, "state": record.state, "weight_pct": str(record.weight_pct)}
         self.journal.add(
             app, "deployment", f"local.{call}", f"{call} {record.id} of {record.revision}", facts
         )
         return self._deployment(app, record)
+
+    def _superseded(self, app: str, record: DeploymentSpec) -> str | None:
+        """Why ``record`` (what this call saved before its unlocked wait) is no longer the app's outcome: it
+        changed state (a cancel) or a newer deployment or rollback was saved meanwhile; None when it stands.
+        Returning it as this call's result would report someone else's outcome as success."""
+        spec = self.state().app(app)
+        now = _deploy.find(spec, record.id) if spec is not None else None
+        newest = spec.deployments[-1] if spec is not None and spec.deployments else None
+        if now is not None and now.state == record.state and newest is not None and newest.id == record.id:
+            return None
+        if newest is None or newest.id == record.id:
+            by = "another call"
+        else:
+            by = f"{newest.id} ({newest.state}, revision {newest.revision})"
+        state = now.state if now is not None else "gone"
+        return (
+            f"{record.id} of {record.revision} was superseded by {by} while it waited for its new instances "
+            f"(it is {state} now): the app's state is that call's outcome, not this one's"
+        )
 
     def events(self, app: str | None, since: float, until: float, limit: int = 200) -> list[PlatformEvent]:
         """:class:`platforms.base.EventSource`: what the write verbs did (``platforms.local.events``

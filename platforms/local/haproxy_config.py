@@ -4,8 +4,10 @@ One frontend routes by Host header (``<app>.local``, as Cloud Foundry's gorouter
 backend per app, named exactly after the app, balanced ``roundrobin`` (dynamic, so runtime ``add server``
 works) with HTTP health checks on ``/healthz``. Unknown hosts get gorouter's 404. A second frontend serves
 HAProxy's built-in Prometheus exporter on ``/metrics`` and the stats page on ``/stats``. Each server line
-carries the instance's desired weight (``AppSpec.weight_of``: blue-green traffic split), so a restarted
-HAProxy comes back with the servers and weights the runtime API had set. The stats socket has
+carries the weight that is safe if HAProxy (re)starts from it (``AppSpec.config_weight_of``: the blue-green
+traffic split, except that at 100 % the old instances keep serving until the new ones have been seen
+serving), so a restarted HAProxy comes back with the servers and, once a deployment took over, the weights
+the runtime API had set. The stats socket has
 ``level admin`` for the runtime API (:mod:`platforms.local.haproxy_runtime`). The router frontend logs one
 ``option httplog`` line per request to the platform's rsyslog (unix datagram socket, facility local0; see
 :mod:`platforms.local.rsyslog_config`); the stats frontend (scraped every few seconds) logs nothing.
@@ -38,8 +40,12 @@ def _backend(app: AppSpec) -> list[str]:
     ]
     lines += [
         f"    server {server_name(app.name, i.index)} {server_address(i.port)} {HEALTH_CHECK}"
-        f" weight {app.weight_of(i)}"
+        f" weight {app.config_weight_of(i)}"
         for i in app.instances
+    ]
+    lines += [  # a rollback's replaced instances, still in the router until its new ones serve
+        f"    server {server_name(app.name, i.index)} {server_address(i.port)} {HEALTH_CHECK} weight {weight}"
+        for i, weight in app.retiring
     ]
     return lines
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
+import logging
 import os
 import random
 import re
@@ -51,6 +52,8 @@ _APP_NAME = re.compile(r"^[a-z][a-z0-9-]{0,39}$")
 _MAX_UNIX_PATH = 100  # sun_path is 108 bytes on Linux; keep a margin
 _THREAD_LOCK = threading.RLock()
 _HELD = threading.local()  # the lock files this thread holds (StateDir.locked's re-entrance)
+log = logging.getLogger("platforms.local.state")
+
 _ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]{0,63}$")
 DEFAULT_APP_VERSION = "1.0.0"
 DEFAULT_WEIGHT = 1  # HAProxy's default server weight: every instance of an app without a deployment
@@ -176,6 +179,9 @@ class DeploymentSpec:
     previous_revision: str
     state: str
     weight_pct: int
+    # at 100 %: the new instances passed a check and the old ones' weight went to 0 in the router; until then
+    # the written haproxy.cfg keeps the old ones serving (AppSpec.config_weight_of)
+    taken_over: bool = False
 
     @property
     def active(self) -> bool:
@@ -188,6 +194,7 @@ class DeploymentSpec:
             "previous_revision": self.previous_revision,
             "state": self.state,
             "weight_pct": self.weight_pct,
+            "taken_over": self.taken_over,
         }
 
     @classmethod
@@ -198,6 +205,7 @@ class DeploymentSpec:
             str(data["previous_revision"]),
             str(data["state"]),
             int(data["weight_pct"]),
+            bool(data.get("taken_over", False)),
         )
 
 
@@ -212,6 +220,12 @@ class AppSpec:
     current: str = "v1"
     deployments: tuple[DeploymentSpec, ...] = ()
     next_free: int = 0  # no index below it is handed out again (see next_index)
+    # (index, until: epoch seconds) of instances a restart has drained, in any process: a reconcile leaves
+    # their server in maintenance until the restart brings it back or ``until`` passed (a crashed restart)
+    restarting: tuple[tuple[int, float], ...] = ()
+    # (instance, weight in haproxy.cfg) a rollback replaced and the router still has: written to the config
+    # until the rollback's new instances serve, so a restarted HAProxy keeps them serving (config_weight_of)
+    retiring: tuple[tuple[InstanceSpec, int], ...] = ()
 
     def instance(self, index: int) -> InstanceSpec | None:
         return next((i for i in self.instances if i.index == index), None)
@@ -230,6 +244,48 @@ class AppSpec:
         if deployment is None:
             return DEFAULT_WEIGHT
         return deployment.weight_pct if inst.revision == deployment.revision else 100 - deployment.weight_pct
+
+    def config_weight_of(self, inst: InstanceSpec) -> int:
+        """The weight to write in ``haproxy.cfg``: what is safe when HAProxy (re)starts from it now.
+
+        HAProxy starts a configured server UP before its first check. At 100 %, before the new instances
+        have been seen serving (``taken_over``), :meth:`weight_of` would give the old ones 0 and the new ones
+        100: a restarted HAProxy would send everything to instances that may not answer yet, with nothing to
+        retry on. So the new ones are written at 0 and the old ones at their default weight until then; the
+        runtime path (a reconcile) gives the new ones their weight after a passing check."""
+        deployment = self.active_deployment()
+        if deployment is not None and deployment.weight_pct == 100 and not deployment.taken_over:
+            return 0 if inst.revision == deployment.revision else DEFAULT_WEIGHT
+        if self.retiring:  # a rollback's new instance: its replaced ones serve until the new ones do
+            return 0
+        return self.weight_of(inst)
+
+    def with_retiring(self, replaced: AppSpec) -> AppSpec:
+        """This app (a rollback's result) keeping in ``haproxy.cfg`` the instances of ``replaced`` it drops,
+        at the weight the config had for them, until its new instances serve (the reconcile clears it)."""
+        mine = {i.index for i in self.instances}
+        kept = {i.index: (i, w) for i, w in replaced.retiring if i.index not in mine}
+        for inst in replaced.instances:
+            if inst.index not in mine:
+                kept[inst.index] = (inst, replaced.config_weight_of(inst))
+        return replace(self, retiring=tuple(kept[i] for i in sorted(kept)))
+
+    def restarting_now(self, now: float, longest: float | None = None) -> set[int]:
+        """Indexes of the instances a restart holds drained now (unexpired marks); with ``longest``, a mark
+        ending more than that after ``now`` (the wall clock went back since it was set) is ignored."""
+        return {
+            index
+            for index, until in self.restarting
+            if until > now and (longest is None or until <= now + longest)
+        }
+
+    def with_restarting(self, index: int, until: float, now: float) -> AppSpec:
+        """This app with instance ``index`` marked drained by a restart until ``until`` (expired marks go)."""
+        kept = tuple((i, u) for i, u in self.restarting if i != index and u > now)
+        return replace(self, restarting=(*kept, (index, until)))
+
+    def without_restarting(self, index: int) -> AppSpec:
+        return replace(self, restarting=tuple((i, u) for i, u in self.restarting if i != index))
 
     def next_index(self) -> int:
         """The index for a new instance: past every instance this app ever had, not only those it has now.
@@ -252,6 +308,11 @@ class AppSpec:
             "current": self.current,
             "deployments": [d.to_json() for d in self.deployments[-MAX_DEPLOYMENTS_KEPT:]],
             "next_index": self.next_free,
+            "restarting": {str(i): u for i, u in self.restarting},
+            "retiring": [
+                {"index": i.index, "port": i.port, "revision": i.revision, "weight": w}
+                for i, w in self.retiring
+            ],
         }
 
     @classmethod
@@ -268,7 +329,50 @@ class AppSpec:
         )
         deployments = tuple(DeploymentSpec.from_json(d) for d in data.get("deployments") or [])
         next_free = int(data.get("next_index") or 0)  # absent before the counter (0: past the instances)
-        return cls(validate_app_name(name), instances, revisions, current, deployments, next_free)
+        retiring = _retiring(name, data.get("retiring"))
+        return cls(
+            validate_app_name(name),
+            instances,
+            revisions,
+            current,
+            deployments,
+            next_free,
+            _restarting(name, data.get("restarting")),
+            retiring,
+        )
+
+
+def _retiring(app: str, data: object) -> tuple[tuple[InstanceSpec, int], ...]:
+    """``retiring`` as saved (a list of {index, port, revision, weight}); anything else is dropped with a
+    warning, not an error, as ``restarting`` is: the entries only keep a rollback's replaced servers in
+    ``haproxy.cfg`` until the new ones serve, so losing them costs that window, while an error would make
+    every load of the state fail until someone edits the file."""
+    if not data:
+        return ()
+    try:
+        if not isinstance(data, list):
+            raise TypeError(f"expected a list, got {type(data).__name__}")
+        return tuple(
+            (InstanceSpec(int(r["index"]), int(r["port"]), str(r["revision"])), int(r["weight"]))
+            for r in data
+        )
+    except (TypeError, ValueError, KeyError) as exc:
+        log.warning("state.json: apps.%s.retiring ignored (%r): %r", app, exc, data)
+        return ()
+
+
+def _restarting(app: str, data: object) -> tuple[tuple[int, float], ...]:
+    """``restarting`` as saved ({index: until}); anything else is dropped with a warning, not an error: a
+    drain mark is advisory (it expires anyway) and a bad one must not make every load of the state fail."""
+    if not data:
+        return ()
+    try:
+        if not isinstance(data, dict):
+            raise TypeError(f"expected an object, got {type(data).__name__}")
+        return tuple(sorted((int(i), float(u)) for i, u in data.items()))
+    except (TypeError, ValueError) as exc:
+        log.warning("state.json: apps.%s.restarting ignored (%s): %r", app, exc, data)
+        return ()
 
 
 @dataclass(frozen=True, slots=True)
