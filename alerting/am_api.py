@@ -62,6 +62,7 @@ __all__ = ["AlertmanagerHandlers", "am_router", "format_time"]
 log = logging.getLogger(__name__)
 
 _LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
+MAX_LISTED_ERRORS = 10  # invalid alerts named in a 400; the rest are counted
 VERSION = "0.25.0"
 
 
@@ -495,23 +496,33 @@ class AlertmanagerHandlers:
 
 
 def _postable_alerts(body: list[Any]) -> tuple[list[Alert], list[str]]:
-    """The valid alerts of a posted batch, and one error per invalid one."""
+    """The valid alerts of a posted batch, and one error per invalid one, the first
+    :data:`MAX_LISTED_ERRORS` of them (then one line counting the rest): an 8 MiB batch of ``{}`` listed
+    2.5 million errors, a 76 MB answer built in memory (10x the request)."""
     alerts: list[Alert] = []
     errors: list[str] = []
+    invalid = 0
     for i, raw in enumerate(body):
+        error = ""
         try:
             pa = _PostableAlert.model_validate(raw)
         except ValidationError as e:
-            errors.append(f"alert {i}: {e.errors()[0]['msg']}")
-            continue
-        if not pa.labels:
-            errors.append(f"alert {i}: at least one label pair required")
-        elif bad := [n for n in pa.labels if not _LABEL_NAME.match(n)]:
-            errors.append(f"alert {i}: invalid label name {bad[0]!r}")
-        elif pa.startsAt and pa.endsAt and pa.endsAt < pa.startsAt and pa.endsAt.year > 1:
-            errors.append(f"alert {i}: start time must be before end time")
+            error = f"alert {i}: {e.errors()[0]['msg']}"
         else:
-            alerts.append(Alert(pa.labels, pa.annotations, pa.startsAt, pa.endsAt, pa.generatorURL))
+            if not pa.labels:
+                error = f"alert {i}: at least one label pair required"
+            elif bad := [n for n in pa.labels if not _LABEL_NAME.match(n)]:
+                error = f"alert {i}: invalid label name {bad[0]!r:.200}"
+            elif pa.startsAt and pa.endsAt and pa.endsAt < pa.startsAt and pa.endsAt.year > 1:
+                error = f"alert {i}: start time must be before end time"
+            else:
+                alerts.append(Alert(pa.labels, pa.annotations, pa.startsAt, pa.endsAt, pa.generatorURL))
+        if error:
+            invalid += 1
+            if len(errors) < MAX_LISTED_ERRORS:
+                errors.append(error)
+    if invalid > len(errors):
+        errors.append(f"and {invalid - len(errors)} more invalid alerts")
     return alerts, errors
 
 
