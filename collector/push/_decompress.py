@@ -2,7 +2,10 @@
 
 A snappy block starts with the uncompressed length as a uvarint: a body that announces more than the limit is
 refused before anything is decompressed. gzip and deflate are inflated in steps of at most the limit, so a
-decompression bomb costs at most ``max_bytes`` of memory.
+decompression bomb costs at most ``max_bytes`` of memory. A gzip body of several members is read whole (the
+limit over all of them), as Go's ``gzip.Reader`` reads it; a truncated stream or bytes after a deflate
+stream are a 400 (they used to be dropped, and the request answered as stored: the later members' records
+were lost).
 """
 
 from __future__ import annotations
@@ -54,11 +57,22 @@ def gunzip(body: bytes, encoding: str, max_bytes: int) -> bytes:
         raise PushRefusedError(
             415, "content_encoding", f"unsupported Content-Encoding {encoding!r} (use gzip)"
         )
-    d = zlib.decompressobj(wbits=31 if encoding == "gzip" else 15)
-    try:
-        out = d.decompress(body, max_bytes + 1)
-    except zlib.error as exc:
-        raise PushRefusedError(400, "decompress", f"{encoding}: {exc}") from exc
-    if len(out) > max_bytes or d.unconsumed_tail:
-        raise PushRefusedError(413, "decompressed_too_large", f"body decompresses to over {max_bytes} bytes")
-    return out
+    out = bytearray()
+    rest = body
+    while True:  # gzip: every member, as Go's gzip.Reader (Prometheus, the OTel collector) reads them
+        d = zlib.decompressobj(wbits=31 if encoding == "gzip" else 15)
+        try:
+            out += d.decompress(rest, max_bytes + 1 - len(out))  # never 0 (unlimited): len(out) <= max
+        except zlib.error as exc:
+            raise PushRefusedError(400, "decompress", f"{encoding}: {exc}") from exc
+        if len(out) > max_bytes or d.unconsumed_tail:
+            raise PushRefusedError(
+                413, "decompressed_too_large", f"body decompresses to over {max_bytes} bytes"
+            )
+        if not d.eof:
+            raise PushRefusedError(400, "decompress", f"{encoding}: truncated stream (no end marker)")
+        rest = d.unused_data
+        if not rest:
+            return bytes(out)
+        if encoding != "gzip":
+            raise PushRefusedError(400, "decompress", f"{encoding}: {len(rest)} bytes after the stream")
