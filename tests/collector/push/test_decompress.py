@@ -30,7 +30,7 @@ def test_every_gzip_member_is_read() -> None:
 def test_a_request_split_over_two_members_keeps_all_its_records() -> None:
     """Concatenated protobuf messages merge: a sender that flushes a member per batch sends one request."""
     body = gzip.compress(_records("a", "b")) + gzip.compress(_records("c"))
-    req, _ = parse_request(ExportLogsServiceRequest, body, "application/x-protobuf", "gzip", 1 << 20, 1000)
+    req, _ = parse_request(ExportLogsServiceRequest, body, "application/x-protobuf", "gzip", 1 << 20)
     records = [
         r.body.string_value for rl in req.resource_logs for sl in rl.scope_logs for r in sl.log_records
     ]
