@@ -35,6 +35,7 @@ from platforms.local.fault_client import inject_fault
 from platforms.local.haproxy_runtime import HAProxyRuntime, ServerStatus
 from platforms.local.sample_app.faults import FaultRequestError, fault_from_env
 from platforms.local.state import AppSpec
+from tests.platforms._traffic import RouterTraffic
 from tests.platforms.conftest import RunningPlatform
 from tests.support.servers import require_binary, wait_until
 
@@ -317,36 +318,6 @@ def test_a_rollback_to_a_slow_starting_release_keeps_serving(small_platform: Run
     assert set(_versions(p, 10)) == {"2.0.2"}
 
 
-class _Traffic:
-    """A client looping through the router on a thread until stopped: the status of every answer (or the
-    transport error instead of one), by phase."""
-
-    def __init__(self, p: RunningPlatform) -> None:
-        self.codes: dict[str, collections.Counter[int | str]] = collections.defaultdict(collections.Counter)
-        self.phase = "before"
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, args=(p.router,), daemon=True)
-
-    def _run(self, router: str) -> None:
-        with httpx.Client(timeout=5) as client:
-            while not self._stop.is_set():
-                try:
-                    resp = client.get(router, headers={"Host": f"{APP}.local", "Connection": "close"})
-                except httpx.TransportError as exc:  # an answer cut short (its instance stopped mid-body)
-                    self.codes[self.phase][type(exc).__name__] += 1
-                else:
-                    self.codes[self.phase][resp.status_code] += 1
-
-    def __enter__(self) -> _Traffic:
-        self._thread.start()
-        wait_until(lambda: sum(self.codes["before"].values()) > 0, 10, "traffic through the router")
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join(10)
-
-
 @pytest.mark.integration
 def test_a_rollback_after_a_deployment_at_100_pct_keeps_serving(small_platform: RunningPlatform) -> None:
     """A deployment started at 100 % took the old instances' weight to 0 at once, while the new ones (UP
@@ -357,7 +328,7 @@ def test_a_rollback_after_a_deployment_at_100_pct_keeps_serving(small_platform: 
     p = small_platform
     fast = p.platform.create_revision(APP, "2.1.0")
     slow = p.platform.create_revision(APP, "2.0.3", env={"SAMPLE_APP_START_DELAY_MS": "2500"})
-    with _Traffic(p) as traffic:
+    with RouterTraffic(p, APP) as traffic:
         traffic.phase = "deploy"
         dep = p.platform.start_deployment(APP, fast.id, 100)
         _paused(p, dep)
@@ -378,7 +349,7 @@ def test_a_deployment_set_to_100_pct_before_it_answers_keeps_serving(small_platf
     ones' weight to 0 at once (503s): the old keep theirs until the new ones have passed a check."""
     p = small_platform
     slow = p.platform.create_revision(APP, "2.0.4", env={"SAMPLE_APP_START_DELAY_MS": "2500"})
-    with _Traffic(p) as traffic:
+    with RouterTraffic(p, APP) as traffic:
         traffic.phase = "deploy"
         dep = p.platform.start_deployment(APP, slow.id, 10)
         p.platform.set_deployment_weight(dep.id, 100)
@@ -396,7 +367,7 @@ def test_a_rolling_restart_under_traffic_answers_every_request_200(small_platfor
     """Stopping an instance still in the router cut its requests in flight (502, 1-2 a restart_app): it is
     drained first and comes back after a passing check, before the next instance stops."""
     p = small_platform
-    with _Traffic(p) as traffic:
+    with RouterTraffic(p, APP) as traffic:
         traffic.phase = "restart"
         for _ in range(3):
             p.platform.restart_app(APP)

@@ -14,7 +14,6 @@ with no deployment in progress and every instance RUNNING.
 
 from __future__ import annotations
 
-import collections
 import subprocess
 import sys
 import threading
@@ -26,6 +25,7 @@ import httpx
 import pytest
 
 from platforms.local import DeploymentError, LocalPlatformError
+from tests.platforms._traffic import RouterTraffic
 from tests.platforms.conftest import RunningPlatform, running_platform
 from tests.support.servers import wait_until
 
@@ -57,47 +57,6 @@ def plat(two_apps: RunningPlatform) -> Iterator[RunningPlatform]:
     p.platform.replace_wait_s = 15.0
 
 
-class _Traffic:
-    """A client looping through the router to ``shop`` on a thread: the status of every answer by phase, or
-    the transport error's name (the router itself restarting refuses connections: counted apart)."""
-
-    def __init__(self, p: RunningPlatform) -> None:
-        self.codes: dict[str, collections.Counter[int | str]] = collections.defaultdict(collections.Counter)
-        self.phase = "before"
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, args=(p.router,), daemon=True)
-
-    def _run(self, router: str) -> None:
-        with httpx.Client(timeout=5) as client:
-            while not self._stop.is_set():
-                try:
-                    resp = client.get(router, headers={"Host": f"{APP}.local", "Connection": "close"})
-                except httpx.TransportError as exc:
-                    self.codes[self.phase][type(exc).__name__] += 1
-                    time.sleep(0.01)
-                else:
-                    self.codes[self.phase][resp.status_code] += 1
-
-    def answers(self, phase: str) -> int:
-        return sum(n for code, n in self.codes[phase].items() if isinstance(code, int))
-
-    def __enter__(self) -> _Traffic:
-        self._thread.start()
-        wait_until(lambda: self.answers("before") > 0, 10, "traffic through the router")
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join(10)
-
-
-def _http_codes(traffic: _Traffic) -> dict[str, dict[int, int]]:
-    return {
-        phase: {c: n for c, n in codes.items() if isinstance(c, int)}
-        for phase, codes in traffic.codes.items()
-    }
-
-
 def _active_id(p: RunningPlatform) -> str:
     spec = p.platform.state().app(APP)
     assert spec is not None
@@ -116,7 +75,7 @@ def test_a_haproxy_restart_during_a_deployment_at_100_pct_not_yet_answering_keep
     p = plat
     slow = p.platform.create_revision(APP, "3.0.1", env={"SAMPLE_APP_START_DELAY_MS": "8000"})
     p.platform.replace_wait_s = 1.0
-    with _Traffic(p) as traffic:
+    with RouterTraffic(p, APP) as traffic:
         traffic.phase = "deploy"
         with pytest.raises(DeploymentError):
             p.platform.start_deployment(APP, slow.id, 100)
@@ -132,7 +91,7 @@ def test_a_haproxy_restart_during_a_deployment_at_100_pct_not_yet_answering_keep
         p.runner.start_router()  # taken over: the config has the new ones at 100 now
         traffic.phase = "after"
         wait_until(lambda: traffic.answers("after") >= 20, 10, "answers after the second restart")
-    codes = _http_codes(traffic)
+    codes = traffic.http_codes()
     assert all(set(c) <= {200} for c in codes.values()), f"{codes}"
     versions = {
         httpx.get(p.router, headers={"Host": f"{APP}.local"}, timeout=5).headers.get("X-App-Version")
@@ -189,7 +148,7 @@ def test_a_cancel_while_a_deployment_waits_wins(plat: RunningPlatform) -> None:
     slow = p.platform.create_revision(APP, "3.0.3", env={"SAMPLE_APP_START_DELAY_MS": "5000"})
     before = {i.revision for i in p.platform.instances(APP)}
     results: list[object] = []
-    with _Traffic(p) as traffic:
+    with RouterTraffic(p, APP) as traffic:
         traffic.phase = "deploy"
         deployer = threading.Thread(
             target=lambda: results.append(_call(lambda: p.platform.start_deployment(APP, slow.id, 100))),
@@ -203,7 +162,7 @@ def test_a_cancel_while_a_deployment_waits_wins(plat: RunningPlatform) -> None:
         deployer.join(30)
         traffic.phase = "after"
         wait_until(lambda: traffic.answers("after") >= 20, 10, "answers after the cancel")
-    codes = _http_codes(traffic)
+    codes = traffic.http_codes()
     assert all(set(c) <= {200} for c in codes.values()), f"{codes}"
     assert p.platform.deployment(dep_id).state == "CANCELED"
     assert {i.revision for i in p.platform.instances(APP)} == before
@@ -236,7 +195,7 @@ def test_a_rollback_during_a_deployments_wait_is_not_carried_out_by_the_deployme
         return real_not_serving(keys)
 
     monkeypatch.setattr(p.platform, "_not_serving", not_serving)
-    with _Traffic(p) as traffic:
+    with RouterTraffic(p, APP) as traffic:
         traffic.phase = "race"
         deployer = threading.Thread(
             target=lambda: results.append(_call(lambda: p.platform.start_deployment(APP, slow.id, 100))),
@@ -251,13 +210,28 @@ def test_a_rollback_during_a_deployments_wait_is_not_carried_out_by_the_deployme
         deployer.join(30)
         traffic.phase = "after"
         wait_until(lambda: traffic.answers("after") >= 20, 10, "answers after the rollback")
-    codes = _http_codes(traffic)
+    codes = traffic.http_codes()
     assert all(set(c) <= {200} for c in codes.values()), f"{codes}"
     assert len(results) == 1 and isinstance(results[0], DeploymentError), results
     assert "superseded" in str(results[0]), results[0]
     assert {i.revision for i in p.platform.instances(APP)} == {target.id}
     assert len([s for s in p.platform.router.servers() if s.backend == APP]) == 2
     wait_until(_all_running(p, APP, 2), 30, "the rollback's instances alone")
+
+
+def _rollback_waiting(p: RunningPlatform, revision: str, results: list[object]) -> threading.Thread:
+    """A rollback of ``shop`` to ``revision`` on a thread (its outcome appended to ``results``), returned once
+    its new servers are in the router beside the replaced ones (it then waits for them, unlocked)."""
+    roller = threading.Thread(
+        target=lambda: results.append(_call(lambda: p.platform.rollback(APP, revision))), daemon=True
+    )
+    roller.start()
+    wait_until(
+        lambda: len([s for s in p.platform.router.servers() if s.backend == APP]) == 4,
+        10,
+        "the rollback's new servers in the router",
+    )
+    return roller
 
 
 def test_a_haproxy_restart_during_a_rollback_keeps_serving(plat: RunningPlatform) -> None:
@@ -269,18 +243,9 @@ def test_a_haproxy_restart_during_a_rollback_keeps_serving(plat: RunningPlatform
     target = p.platform.create_revision(APP, "3.0.6", env={"SAMPLE_APP_START_DELAY_MS": "8000"})
     p.platform.replace_wait_s = 20.0
     results: list[object] = []
-    with _Traffic(p) as traffic:
+    with RouterTraffic(p, APP) as traffic:
         traffic.phase = "rollback"
-        roller = threading.Thread(
-            target=lambda: results.append(_call(lambda: p.platform.rollback(APP, target.id))), daemon=True
-        )
-        roller.start()
-        wait_until(lambda: len(p.platform.instances(APP)) == 2, 10, "the rollback saved")
-        wait_until(
-            lambda: len([s for s in p.platform.router.servers() if s.backend == APP]) == 4,
-            10,
-            "the rollback's new servers in the router",
-        )
+        roller = _rollback_waiting(p, target.id, results)
         restarted_mid_wait = roller.is_alive()  # still waiting for its new ones (they answer after 8 s)
         traffic.phase = "restart"
         p.runner.start_router()
@@ -288,7 +253,7 @@ def test_a_haproxy_restart_during_a_rollback_keeps_serving(plat: RunningPlatform
         roller.join(40)
         traffic.phase = "after"
         wait_until(lambda: traffic.answers("after") >= 20, 10, "answers after the rollback")
-    codes = _http_codes(traffic)
+    codes = traffic.http_codes()
     assert restarted_mid_wait, "the rollback ended before HAProxy restarted: nothing was tested"
     assert all(set(c) <= {200} for c in codes.values()), f"{codes}"
     assert len(results) == 1 and not isinstance(results[0], BaseException), results
@@ -308,23 +273,15 @@ def test_a_scale_in_during_a_rollbacks_wait_keeps_the_replaced_servers(plat: Run
     target = p.platform.create_revision(APP, "3.0.7", env={"SAMPLE_APP_START_DELAY_MS": "6000"})
     p.platform.replace_wait_s = 20.0
     results: list[object] = []
-    with _Traffic(p) as traffic:
+    with RouterTraffic(p, APP) as traffic:
         traffic.phase = "rollback"
-        roller = threading.Thread(
-            target=lambda: results.append(_call(lambda: p.platform.rollback(APP, target.id))), daemon=True
-        )
-        roller.start()
-        wait_until(
-            lambda: len([s for s in p.platform.router.servers() if s.backend == APP]) == 4,
-            10,
-            "the rollback's new servers in the router",
-        )
+        roller = _rollback_waiting(p, target.id, results)
         p.platform.scale(APP, 1)
         scaled_mid_wait = roller.is_alive()
         roller.join(40)
         traffic.phase = "after"
         wait_until(lambda: traffic.answers("after") >= 20, 10, "answers after the rollback")
-    codes = _http_codes(traffic)
+    codes = traffic.http_codes()
     assert scaled_mid_wait, "the rollback ended before the scale: nothing was tested"
     assert all(set(c) <= {200} for c in codes.values()), f"{codes}"
     assert len(results) == 1 and not isinstance(results[0], BaseException), results
