@@ -141,16 +141,24 @@ async def test_more_hung_targets_than_fetch_threads_do_not_delay_a_healthy_one(
     assert sum(timeouts) >= 6, timeouts
 
 
+async def _hung_scrape_in_flight(ex: Exporter) -> ScrapeManager:
+    """A started manager whose only target's scrape (``/never``, 8 s timeout) is in flight."""
+    job = StaticJob(name="hung", targets=[ex.address], metrics_path="/never", interval_s=10, timeout_s=8)
+    mgr = ScrapeManager(CollectorConfig(jobs=[job]), MemoryStore(), None, registry=CollectorRegistry())
+    await mgr.start()
+    try:
+        await eventually(lambda: ex.count("/never") >= 1, 15, "the scrape to be in flight")
+    except BaseException:
+        await mgr.stop()
+        raise
+    return mgr
+
+
 async def test_stop_cuts_a_hung_fetch_short() -> None:
     with Exporter() as ex:
-        job = StaticJob(name="hung", targets=[ex.address], metrics_path="/never", interval_s=10, timeout_s=8)
-        mgr = ScrapeManager(CollectorConfig(jobs=[job]), MemoryStore(), None, registry=CollectorRegistry())
-        await mgr.start()
-        try:
-            await eventually(lambda: ex.count("/never") >= 1, 15, "the scrape to be in flight")
-        finally:
-            started = time.monotonic()
-            await mgr.stop()
+        mgr = await _hung_scrape_in_flight(ex)
+        started = time.monotonic()
+        await mgr.stop()
         assert time.monotonic() - started < 2.0  # not the 8 s timeout
 
 
@@ -363,12 +371,7 @@ async def test_stop_during_a_fetch_logs_no_unretrieved_exception(caplog: pytest.
     """The fetch cut short by stop() fails in its thread; its future's exception is retrieved, not logged
     as 'Future exception was never retrieved' when the future is collected."""
     with Exporter() as ex:
-        job = StaticJob(name="hung", targets=[ex.address], metrics_path="/never", interval_s=10, timeout_s=8)
-        mgr = ScrapeManager(CollectorConfig(jobs=[job]), MemoryStore(), None, registry=CollectorRegistry())
-        await mgr.start()
-        try:
-            await eventually(lambda: ex.count("/never") >= 1, 15, "the scrape to be in flight")
-        finally:
-            await mgr.stop()
+        mgr = await _hung_scrape_in_flight(ex)
+        await mgr.stop()
     gc.collect()
     assert not [r for r in caplog.records if "never retrieved" in r.getMessage()]
